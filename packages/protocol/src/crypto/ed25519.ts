@@ -1,0 +1,84 @@
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import nacl from 'tweetnacl';
+import { precheck } from './ed25519-checks.ts';
+
+/** The raw primitive a backend supplies; strictness is added on top, the same for all. */
+export interface Ed25519Backend {
+  readonly name: string;
+  generate(): { publicKey: Uint8Array; seed: Uint8Array };
+  sign(seed: Uint8Array, message: Uint8Array): Uint8Array;
+  verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
+}
+
+const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+// Importing a key costs more than a verification; fleets verify the same few keys constantly.
+const publicKeyCache = new Map<string, KeyObject>();
+const privateKeyCache = new Map<string, KeyObject>();
+
+function publicKeyObject(raw: Uint8Array): KeyObject {
+  const id = Buffer.from(raw).toString('base64');
+  let key = publicKeyCache.get(id);
+  if (key === undefined) {
+    key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+    if (publicKeyCache.size > 50_000) publicKeyCache.clear();
+    publicKeyCache.set(id, key);
+  }
+  return key;
+}
+
+function privateKeyObject(seed: Uint8Array): KeyObject {
+  const id = Buffer.from(seed).toString('base64');
+  let key = privateKeyCache.get(id);
+  if (key === undefined) {
+    key = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+    privateKeyCache.set(id, key);
+  }
+  return key;
+}
+
+/** Ed25519 through node:crypto (OpenSSL): native and about a hundred times faster than tweetnacl. */
+export const nodeBackend: Ed25519Backend = {
+  name: 'node:crypto',
+  generate() {
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+    const spki = publicKey.export({ format: 'der', type: 'spki' });
+    const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' });
+    return { publicKey: new Uint8Array(spki.subarray(SPKI_PREFIX.length)), seed: new Uint8Array(pkcs8.subarray(PKCS8_PREFIX.length)) };
+  },
+  sign(seed, message) {
+    return new Uint8Array(sign(null, message, privateKeyObject(seed)));
+  },
+  verify(publicKey, message, signature) {
+    return verify(null, message, publicKeyObject(publicKey), signature);
+  },
+};
+
+/** Ed25519 in pure JavaScript, for places without node:crypto such as the browser. */
+export const tweetnaclBackend: Ed25519Backend = {
+  name: 'tweetnacl',
+  generate() {
+    const seed = nacl.randomBytes(32);
+    return { publicKey: nacl.sign.keyPair.fromSeed(seed).publicKey, seed };
+  },
+  sign(seed, message) {
+    return nacl.sign.detached(message, nacl.sign.keyPair.fromSeed(seed).secretKey);
+  },
+  verify(publicKey, message, signature) {
+    return nacl.sign.detached.verify(message, signature, publicKey);
+  },
+};
+
+/**
+ * The one Ed25519 verification of Flotilla: refuses non-canonical signatures and weak keys,
+ * then asks the backend. Never throws for bad input; false means "not a valid signature".
+ */
+export function strictVerify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array, backend: Ed25519Backend = nodeBackend): boolean {
+  if (precheck(publicKey, signature) !== undefined) return false;
+  try {
+    return backend.verify(publicKey, message, signature);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,63 @@
+import { z } from 'zod';
+import { Labels, Name, TargetId, Timestamp } from './common.ts';
+import { PublicKey, Signature } from '../crypto/keys.ts';
+import { SignedTrustRoot } from './trust-root.ts';
+
+/** What the agent proves at enrollment: it holds the private key of `publicKey`, now, for this token. */
+export const EnrollProof = z.strictObject({
+  publicKey: PublicKey,
+  tokenDigest: z.string(),
+  issuedAt: Timestamp,
+});
+export type EnrollProof = z.infer<typeof EnrollProof>;
+
+export const EnrollRequest = z.strictObject({
+  token: z.string().min(1).max(256),
+  publicKey: PublicKey,
+  name: Name.optional(),
+  issuedAt: Timestamp,
+  proof: Signature,
+});
+export type EnrollRequest = z.infer<typeof EnrollRequest>;
+
+export const EnrollResponse = z.object({
+  targetId: TargetId,
+  name: Name,
+  hubId: z.string(),
+  audience: z.string(),
+  trustRoot: SignedTrustRoot,
+});
+export type EnrollResponse = z.infer<typeof EnrollResponse>;
+
+export const TokenRequest = z.strictObject({
+  assertion: z.string().min(1).max(4096),
+});
+
+export const TokenResponse = z.object({
+  accessToken: z.string(),
+  expiresAt: Timestamp,
+});
+export type TokenResponse = z.infer<typeof TokenResponse>;
+
+export const CreateEnrollmentTokenRequest = z.strictObject({
+  ttlSeconds: z.number().int().min(60).max(60 * 60 * 24 * 365).default(60 * 60 * 24),
+  maxUses: z.number().int().min(1).max(1_000_000).default(1),
+  labels: Labels.default({}),
+  description: z.string().max(256).optional(),
+});
+export type CreateEnrollmentTokenRequest = z.input<typeof CreateEnrollmentTokenRequest>;
+
+export const EnrollmentToken = z.object({
+  id: z.string(),
+  token: z.string().optional(),
+  expiresAt: Timestamp,
+  maxUses: z.number(),
+  uses: z.number(),
+  labels: Labels,
+  description: z.string().optional(),
+});
+export type EnrollmentToken = z.infer<typeof EnrollmentToken>;
+
+export const AssignRequest = z.strictObject({
+  bundles: z.array(z.string()).max(256),
+});

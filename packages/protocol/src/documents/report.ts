@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import { ApiVersion, ReleaseRef, TargetId, Timestamp } from './common.ts';
+import { Signature } from '../crypto/keys.ts';
+
+export const Health = z.enum(['healthy', 'progressing', 'degraded', 'missing', 'unknown']);
+export type Health = z.infer<typeof Health>;
+
+export const ResourceStatus = z.strictObject({
+  key: z.string().min(1).max(512),
+  status: z.enum(['applied', 'failed', 'pruned']),
+  health: Health,
+  message: z.string().max(2048).optional(),
+});
+export type ResourceStatus = z.infer<typeof ResourceStatus>;
+
+/**
+ * What an agent reports about its target's substrate. Keys beyond these are allowed so that
+ * a driver can add facts without a protocol change; the hub indexes the named ones.
+ */
+export const Facts = z.looseObject({
+  substrate: z.string().max(64).optional(),
+  driver: z.string().max(64).optional(),
+  agentVersion: z.string().max(64).optional(),
+  kubernetesVersion: z.string().max(64).optional(),
+  kubeletVersions: z.array(z.string().max(64)).max(10_000).optional(),
+  nodeCount: z.number().int().min(0).optional(),
+  capabilities: z.record(z.string().max(128), z.union([z.string().max(256), z.number(), z.boolean()])).optional(),
+  hostname: z.string().max(253).optional(),
+  os: z.string().max(64).optional(),
+  arch: z.string().max(64).optional(),
+  cpus: z.number().int().min(0).optional(),
+  memoryBytes: z.number().int().min(0).optional(),
+});
+export type Facts = z.infer<typeof Facts>;
+
+/**
+ * `applied`: the envelope's generation is in place; `failed`: applying it failed and the
+ * agent will retry; `stalled`: it was refused (bad signature, invalid bundle) and the agent
+ * keeps its last good state until a new generation arrives.
+ */
+export const ReportPhase = z.enum(['applied', 'failed', 'stalled', 'idle']);
+export type ReportPhase = z.infer<typeof ReportPhase>;
+
+export const Report = z.strictObject({
+  apiVersion: ApiVersion,
+  kind: z.literal('Report'),
+  targetId: TargetId,
+  seq: z.number().int().min(1),
+  generation: z.number().int().min(0),
+  phase: ReportPhase,
+  health: Health,
+  bundles: z.array(ReleaseRef).max(256),
+  resources: z.array(ResourceStatus).max(10_000),
+  error: z.strictObject({ code: z.string().max(64), message: z.string().max(2048) }).optional(),
+  facts: Facts,
+  observedAt: Timestamp,
+});
+export type Report = z.infer<typeof Report>;
+
+export const SignedReport = z.strictObject({
+  report: Report,
+  signature: Signature,
+});
+export type SignedReport = z.infer<typeof SignedReport>;

@@ -1,0 +1,42 @@
+import { z } from 'zod';
+import { ApiVersion, Timestamp } from './common.ts';
+import { PublicKey, Signature } from '../crypto/keys.ts';
+
+export const KeyRole = z.enum(['root', 'hub', 'release']);
+export type KeyRole = z.infer<typeof KeyRole>;
+
+export const TrustRootKey = z.strictObject({
+  id: z.string().min(1).max(64),
+  publicKey: PublicKey,
+  roles: z.array(KeyRole).min(1),
+  name: z.string().max(128).optional(),
+});
+export type TrustRootKey = z.infer<typeof TrustRootKey>;
+
+/**
+ * Which keys an agent trusts for what. Root keys sign new versions of this document; hub keys
+ * sign envelopes; release keys sign bundles, `thresholds.release` distinct ones per bundle.
+ */
+export const TrustRoot = z.strictObject({
+  apiVersion: ApiVersion,
+  kind: z.literal('TrustRoot'),
+  hubId: z.string().min(1).max(64),
+  version: z.number().int().min(1),
+  keys: z.array(TrustRootKey).min(1).max(256),
+  thresholds: z.strictObject({
+    root: z.number().int().min(1),
+    release: z.number().int().min(1),
+  }),
+  issuedAt: Timestamp,
+});
+export type TrustRoot = z.infer<typeof TrustRoot>;
+
+export const SignedTrustRoot = z.strictObject({
+  trustRoot: TrustRoot,
+  signatures: z.array(Signature).min(1).max(64),
+});
+export type SignedTrustRoot = z.infer<typeof SignedTrustRoot>;
+
+export function keysWithRole(root: TrustRoot, role: KeyRole): TrustRootKey[] {
+  return root.keys.filter((key) => key.roles.includes(role));
+}

@@ -1,0 +1,90 @@
+import { z } from 'zod';
+
+/**
+ * Every failure Flotilla reports has one of these codes. They are stable: clients branch on
+ * them, so a code is never renamed or reused for another meaning.
+ */
+export const ErrorCode = z.enum([
+  'BAD_REQUEST',
+  'VALIDATION_FAILED',
+  'BODY_TOO_LARGE',
+  'UNSUPPORTED_MEDIA_TYPE',
+  'NOT_FOUND',
+  'METHOD_NOT_ALLOWED',
+  'CONFLICT',
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'TOKEN_EXPIRED',
+  'TOKEN_REPLAYED',
+  'ENROLL_TOKEN_INVALID',
+  'ENROLL_TOKEN_EXPIRED',
+  'ENROLL_TOKEN_USED_UP',
+  'PROOF_INVALID',
+  'TARGET_REVOKED',
+  'TARGET_DISABLED',
+  'SIGNATURE_INVALID',
+  'SIGNATURE_MALFORMED',
+  'KEY_UNKNOWN',
+  'KEY_WEAK',
+  'THRESHOLD_NOT_MET',
+  'ENVELOPE_SIGNATURE_INVALID',
+  'ENVELOPE_KEY_UNKNOWN',
+  'ENVELOPE_TARGET_MISMATCH',
+  'ENVELOPE_ROLLBACK',
+  'ENVELOPE_EXPIRED',
+  'BUNDLE_DIGEST_MISMATCH',
+  'BUNDLE_MISSING',
+  'BUNDLE_SIGNATURE_THRESHOLD',
+  'TRUST_ROOT_INVALID',
+  'CANONICAL_JSON_UNSUPPORTED',
+  'MANIFEST_INVALID',
+  'QUERY_SYNTAX',
+  'QUERY_UNKNOWN_FIELD',
+  'QUERY_TYPE',
+  'REPORT_SEQ_CONFLICT',
+  'DRIVER_FAILED',
+  'HUB_UNAVAILABLE',
+  'CONFIG_INVALID',
+  'INTERNAL',
+]);
+export type ErrorCode = z.infer<typeof ErrorCode>;
+
+/**
+ * The one error type of Flotilla. `code` is for programs, `message` for people: it says what
+ * was expected, what was received and what to do next, and never contains a secret.
+ */
+export class FlotillaError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = 'FlotillaError';
+    this.code = code;
+    this.details = details;
+  }
+
+  toResponse(): ErrorResponse {
+    return {
+      error: {
+        code: this.code,
+        message: this.message,
+        ...(this.details === undefined ? {} : { details: this.details }),
+      },
+    };
+  }
+}
+
+/** The body of every error response of the hub's API. */
+export const ErrorResponse = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    details: z.record(z.string(), z.unknown()).optional(),
+  }),
+});
+export type ErrorResponse = z.infer<typeof ErrorResponse>;
+
+export function isFlotillaError(value: unknown, code?: ErrorCode): value is FlotillaError {
+  return value instanceof FlotillaError && (code === undefined || value.code === code);
+}

@@ -1,0 +1,28 @@
+import { countValidSigners } from './crypto/keys.ts';
+import { FlotillaError } from './errors.ts';
+import { keysWithRole, type SignedTrustRoot, type TrustRoot } from './documents/trust-root.ts';
+
+/**
+ * Accepts a trust root. The first one an agent sees must be signed by a threshold of its own
+ * root keys; a later one must have a higher version and be signed by a threshold of the
+ * current root keys as well as its own, so a stolen hub key cannot mint a new root.
+ */
+export function verifyTrustRoot(next: SignedTrustRoot, current?: TrustRoot): TrustRoot {
+  const root = next.trustRoot;
+  const own = countValidSigners('trust-root', root, next.signatures, keysWithRole(root, 'root'));
+  if (own < root.thresholds.root) {
+    throw new FlotillaError('TRUST_ROOT_INVALID', `trust root v${root.version} carries ${own} valid root signatures of its own keys; ${root.thresholds.root} are required`);
+  }
+  if (current === undefined) return root;
+  if (root.hubId !== current.hubId) {
+    throw new FlotillaError('TRUST_ROOT_INVALID', `trust root belongs to hub ${root.hubId}, but this agent trusts hub ${current.hubId}`);
+  }
+  if (root.version <= current.version) {
+    throw new FlotillaError('TRUST_ROOT_INVALID', `trust root v${root.version} is not newer than the trusted v${current.version}`);
+  }
+  const previous = countValidSigners('trust-root', root, next.signatures, keysWithRole(current, 'root'));
+  if (previous < current.thresholds.root) {
+    throw new FlotillaError('TRUST_ROOT_INVALID', `trust root v${root.version} carries ${previous} valid signatures of the root keys of v${current.version}; ${current.thresholds.root} are required`);
+  }
+  return root;
+}
