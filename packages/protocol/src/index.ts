@@ -16,3 +16,4 @@ export * from './documents/api.ts';
 export * from './verify-trust-root.ts';
 export * from './verify-bundle.ts';
 export * from './verify-envelope.ts';
+export * from './sign-bundle.ts';

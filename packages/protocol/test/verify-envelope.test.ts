@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import {
+  API_VERSION,
+  generateKeyPair,
+  keyIdOf,
+  signBundle,
+  signPayload,
+  verifyEnvelope,
+  verifyTrustRoot,
+  type Bundle,
+  type Envelope,
+  type ErrorCode,
+  type SignedBundle,
+  type SignedEnvelope,
+  type TrustRoot,
+} from '../src/index.ts';
+
+const rootKey = generateKeyPair();
+const hubKey = generateKeyPair();
+const releaseKey = generateKeyPair();
+const NOW = new Date('2026-11-28T12:00:00Z');
+const TARGET = 'tgt_00000000000000000001';
+
+const trustRoot: TrustRoot = {
+  apiVersion: API_VERSION,
+  kind: 'TrustRoot',
+  hubId: 'hub_test',
+  version: 1,
+  keys: [
+    { id: keyIdOf(rootKey.publicKey), publicKey: rootKey.publicKey, roles: ['root'] },
+    { id: keyIdOf(hubKey.publicKey), publicKey: hubKey.publicKey, roles: ['hub'] },
+    { id: keyIdOf(releaseKey.publicKey), publicKey: releaseKey.publicKey, roles: ['release'] },
+  ],
+  thresholds: { root: 1, release: 1 },
+  issuedAt: NOW.toISOString(),
+};
+
+const bundleContent: Bundle = {
+  apiVersion: API_VERSION,
+  kind: 'Bundle',
+  name: 'app',
+  version: '4.2.0',
+  resources: [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app', namespace: 'default' }, data: { a: '1' } }],
+};
+const bundle = signBundle(bundleContent, [releaseKey]);
+
+function envelope(overrides: Partial<Envelope> = {}): Envelope {
+  return {
+    apiVersion: API_VERSION,
+    kind: 'Envelope',
+    targetId: TARGET,
+    generation: 5,
+    bundles: [{ name: 'app', version: '4.2.0', digest: bundle.digest }],
+    holds: [],
+    trustRootVersion: 1,
+    issuedAt: NOW.toISOString(),
+    expiresAt: new Date(NOW.getTime() + 3_600_000).toISOString(),
+    ...overrides,
+  };
+}
+
+function signed(value: Envelope, key = hubKey): SignedEnvelope {
+  return { envelope: value, signature: signPayload('envelope', value, key) };
+}
+
+function check(subject: SignedEnvelope, bundles: SignedBundle[] = [bundle], lastGeneration = 4): ErrorCode | 'ok' {
+  try {
+    verifyEnvelope(subject, { trustRoot, targetId: TARGET, lastGeneration, now: NOW, bundles: new Map(bundles.map((b) => [b.digest, b])) });
+    return 'ok';
+  } catch (error) {
+    return (error as { code: ErrorCode }).code;
+  }
+}
+
+describe('verifyEnvelope', () => {
+  it('accepts a hub-signed envelope for this target with valid, release-signed bundles', () => {
+    expect(check(signed(envelope()))).toBe('ok');
+  });
+
+  it('accepts the same generation again, since refetching is not a rollback', () => {
+    expect(check(signed(envelope()), [bundle], 5)).toBe('ok');
+  });
+
+  it.each<[string, () => ReturnType<typeof check>, ErrorCode]>([
+    ['a signature by a key the trust root does not list', () => check(signed(envelope(), generateKeyPair())), 'ENVELOPE_KEY_UNKNOWN'],
+    ['a release key posing as the hub', () => check(signed(envelope(), releaseKey)), 'ENVELOPE_KEY_UNKNOWN'],
+    ['a body changed after signing', () => check({ ...signed(envelope()), envelope: envelope({ generation: 6 }) }), 'ENVELOPE_SIGNATURE_INVALID'],
+    ['another target\'s envelope', () => check(signed(envelope({ targetId: 'tgt_00000000000000000002' }))), 'ENVELOPE_TARGET_MISMATCH'],
+    ['a generation older than the one applied', () => check(signed(envelope({ generation: 3 }))), 'ENVELOPE_ROLLBACK'],
+    ['an expired envelope', () => check(signed(envelope({ expiresAt: new Date(NOW.getTime() - 1).toISOString() }))), 'ENVELOPE_EXPIRED'],
+    ['a bundle whose content does not match its digest', () => check(signed(envelope()), [{ ...bundle, bundle: { ...bundle.bundle, version: '4.2.1' } }]), 'BUNDLE_DIGEST_MISMATCH'],
+    ['a bundle that was not supplied', () => check(signed(envelope()), []), 'BUNDLE_MISSING'],
+    ['a bundle signed by a key that is not a release key', () => check(signed(envelope()), [signBundle(bundleContent, [hubKey])]), 'BUNDLE_SIGNATURE_THRESHOLD'],
+  ])('refuses %s', (_name, run, code) => {
+    expect(run()).toBe(code);
+  });
+});
+
+describe('verifyTrustRoot', () => {
+  const sign = (root: TrustRoot, keys = [rootKey]) => ({ trustRoot: root, signatures: keys.map((k) => signPayload('trust-root', root, k)) });
+
+  it('accepts a first trust root signed by its own root key', () => {
+    expect(verifyTrustRoot(sign(trustRoot)).version).toBe(1);
+  });
+
+  it('accepts a newer version signed by the current root keys', () => {
+    const next = { ...trustRoot, version: 2 };
+    expect(verifyTrustRoot(sign(next), trustRoot).version).toBe(2);
+  });
+
+  it('refuses a newer version that replaces the root key without the old one signing', () => {
+    const usurper = generateKeyPair();
+    const next: TrustRoot = { ...trustRoot, version: 2, keys: [{ id: keyIdOf(usurper.publicKey), publicKey: usurper.publicKey, roles: ['root'] }] };
+    expect(() => verifyTrustRoot(sign(next, [usurper]), trustRoot)).toThrow(expect.objectContaining({ code: 'TRUST_ROOT_INVALID' }));
+  });
+
+  it('refuses a version that is not newer', () => {
+    expect(() => verifyTrustRoot(sign(trustRoot), trustRoot)).toThrow(expect.objectContaining({ code: 'TRUST_ROOT_INVALID' }));
+  });
+
+  it('refuses a root signed by the hub key', () => {
+    expect(() => verifyTrustRoot(sign(trustRoot, [hubKey]))).toThrow(expect.objectContaining({ code: 'TRUST_ROOT_INVALID' }));
+  });
+});
