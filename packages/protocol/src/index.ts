@@ -17,3 +17,5 @@ export * from './verify-trust-root.ts';
 export * from './verify-bundle.ts';
 export * from './verify-envelope.ts';
 export * from './sign-bundle.ts';
+export * from './audit/index.ts';
+export * from './drift/index.ts';

@@ -1,0 +1,95 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  assertUniqueResources,
+  digestOf,
+  FlotillaError,
+  SignedBundle,
+  SignedEnvelope,
+  verifyBundle,
+  verifyEnvelopeHeader,
+  verifyTrustRoot,
+  type Envelope,
+  type ReleaseRef,
+  type Resource,
+  type TrustRoot,
+} from '@flotilla/protocol';
+import type { AgentState } from './agent-state.ts';
+import type { HubClient } from './hub-client.ts';
+import { writeJsonAtomic } from './state-files.ts';
+
+export interface VerifiedDesiredState {
+  readonly signed: SignedEnvelope;
+  readonly envelope: Envelope;
+  readonly resources: Resource[];
+}
+
+/**
+ * Turns what the hub sent into desired state the agent may apply, or throws a FlotillaError
+ * saying why not. Nothing is trusted because the hub sent it: the envelope must carry a valid
+ * hub signature for this target, not roll back, not be expired, and every bundle must match
+ * its digest and carry the release signatures the trust root requires.
+ */
+export class DesiredStateVerifier {
+  private readonly bundleDir: string;
+  private readonly client: HubClient;
+  private readonly state: AgentState;
+  private readonly targetId: string;
+
+  constructor(client: HubClient, state: AgentState, targetId: string) {
+    this.client = client;
+    this.state = state;
+    this.targetId = targetId;
+    this.bundleDir = join(state.dir, 'bundles');
+    mkdirSync(this.bundleDir, { recursive: true, mode: 0o700 });
+  }
+
+  async verify(raw: unknown, lastGeneration: number, token: string, now: Date): Promise<VerifiedDesiredState> {
+    const parsed = SignedEnvelope.safeParse(raw);
+    if (!parsed.success) throw new FlotillaError('ENVELOPE_SIGNATURE_INVALID', `the hub sent an envelope that is not well formed: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    const signed = parsed.data;
+    const trustRoot = await this.trustRootFor(signed.envelope.trustRootVersion);
+    const envelope = verifyEnvelopeHeader(signed, { trustRoot, targetId: this.targetId, lastGeneration, now });
+    return { signed, envelope, resources: await this.resourcesOf(envelope.bundles, token, trustRoot) };
+  }
+
+  /** The resources of a set of releases, each bundle checked against its digest and signatures. */
+  async resourcesOf(refs: readonly ReleaseRef[], token: string, trustRoot?: TrustRoot): Promise<Resource[]> {
+    const root = trustRoot ?? (await this.trustRootFor(0));
+    const resources: Resource[] = [];
+    for (const ref of refs) {
+      const bundle = await this.bundle(ref.digest, token);
+      verifyBundle(bundle, ref, root);
+      resources.push(...bundle.bundle.resources);
+    }
+    assertUniqueResources(resources);
+    return resources;
+  }
+
+  /** The pinned trust root, first walked forward version by version to `version` if newer. */
+  private async trustRootFor(version: number): Promise<TrustRoot> {
+    const pinned = this.state.trustRoot();
+    if (pinned === undefined) throw new FlotillaError('TRUST_ROOT_INVALID', 'this agent has no trust root; enroll it again');
+    let current = pinned.trustRoot;
+    while (current.version < version) {
+      const next = await this.client.trustRoot(current.version + 1);
+      current = verifyTrustRoot(next, current);
+      this.state.saveTrustRoot(next);
+    }
+    return current;
+  }
+
+  /** A bundle from the local cache or the hub. Content addressing makes the cache safe. */
+  private async bundle(digest: string, token: string): Promise<SignedBundle> {
+    const path = join(this.bundleDir, `${digest.replace(':', '-')}.json`);
+    try {
+      const cached = SignedBundle.parse(JSON.parse(readFileSync(path, 'utf8')));
+      if (digestOf(cached.bundle) === digest) return cached;
+    } catch {
+      // Not cached or unreadable: fetch it again.
+    }
+    const { parsed } = await this.client.bundle(digest, token);
+    writeJsonAtomic(path, parsed);
+    return parsed;
+  }
+}

@@ -1,0 +1,145 @@
+import { Agent as UndiciAgent, request, type Dispatcher } from 'undici';
+import { z } from 'zod';
+import {
+  EnrollResponse,
+  ErrorResponse,
+  FlotillaError,
+  isFlotillaError,
+  SignedBundle,
+  SignedTrustRoot,
+  TokenResponse,
+  type EnrollRequest,
+  type ErrorCode,
+  type SignedReport,
+} from '@flotilla/protocol';
+
+/** The hub could not be reached or failed: try again later, with backoff. */
+export class HubUnavailableError extends FlotillaError {
+  constructor(message: string) {
+    super('HUB_UNAVAILABLE', message);
+  }
+}
+
+export type EnvelopeAnswer =
+  | { readonly kind: 'unchanged'; readonly etag: string }
+  | { readonly kind: 'none'; readonly etag: string }
+  | { readonly kind: 'envelope'; readonly etag: string; readonly raw: unknown };
+
+/**
+ * The agent's side of the hub API. Answers are parsed leniently (unknown keys dropped) so an
+ * older agent keeps working with a newer hub; signed documents are returned raw so their
+ * signatures are checked over exactly what the hub signed.
+ */
+export class HubClient {
+  private readonly dispatcher: Dispatcher;
+  private readonly base: string;
+
+  constructor(hubUrl: string, options: { dispatcher?: Dispatcher; maxWaitSeconds?: number } = {}) {
+    let url: URL;
+    try {
+      url = new URL(hubUrl);
+    } catch {
+      throw new TypeError(`hubUrl must be an absolute http(s) URL, received '${hubUrl}'`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`hubUrl must use http or https, received '${hubUrl}'`);
+    this.base = url.href.replace(/\/$/, '');
+    const waitMs = (options.maxWaitSeconds ?? 60) * 1000;
+    this.dispatcher = options.dispatcher ?? new UndiciAgent({ headersTimeout: waitMs + 15_000, bodyTimeout: 60_000, connectTimeout: 10_000, keepAliveTimeout: 60_000 });
+  }
+
+  private async call(method: Dispatcher.HttpMethod, path: string, options: { body?: unknown; token?: string; headers?: Record<string, string>; signal?: AbortSignal } = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.token !== undefined) headers['authorization'] = `Bearer ${options.token}`;
+    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await request(`${this.base}${path}`, {
+        method,
+        headers,
+        dispatcher: this.dispatcher,
+        ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      });
+    } catch (error) {
+      if ((error as Error).name === 'AbortError') throw error;
+      throw new HubUnavailableError(`cannot reach the hub at ${this.base}: ${(error as Error).message}`);
+    }
+    let text: string;
+    try {
+      text = await response.body.text();
+    } catch (error) {
+      throw new HubUnavailableError(`the hub at ${this.base} closed the answer to ${method} ${path} early: ${(error as Error).message}`);
+    }
+    if (response.statusCode >= 500) throw new HubUnavailableError(`the hub answered ${response.statusCode} to ${method} ${path}`);
+    if (response.statusCode >= 400) throw errorFrom(response.statusCode, text, `${method} ${path}`);
+    return { status: response.statusCode, headers: response.headers, text };
+  }
+
+  async enroll(body: EnrollRequest): Promise<EnrollResponse> {
+    return parse(EnrollResponse, (await this.call('POST', '/v1/enroll', { body })).text, 'enrollment answer');
+  }
+
+  async token(assertion: string): Promise<TokenResponse> {
+    return parse(TokenResponse, (await this.call('POST', '/v1/token', { body: { assertion } })).text, 'token answer');
+  }
+
+  async trustRoot(version: number): Promise<SignedTrustRoot> {
+    return parse(SignedTrustRoot, (await this.call('GET', `/v1/trust-roots/${version}`)).text, `trust root v${version}`);
+  }
+
+  /** Long-polls for the target's envelope: unchanged, none assigned yet, or a new one. */
+  async envelope(targetId: string, token: string, etag: string | undefined, waitSeconds: number, signal?: AbortSignal): Promise<EnvelopeAnswer> {
+    const response = await this.call('GET', `/v1/targets/${targetId}/envelope?wait=${waitSeconds}`, {
+      token,
+      headers: etag === undefined ? {} : { 'if-none-match': etag },
+      ...(signal === undefined ? {} : { signal }),
+    });
+    const answerTag = typeof response.headers['etag'] === 'string' ? response.headers['etag'] : '';
+    if (response.status === 304) return { kind: 'unchanged', etag: answerTag };
+    if (response.status === 204) return { kind: 'none', etag: answerTag };
+    return { kind: 'envelope', etag: answerTag, raw: json(response.text, 'envelope') };
+  }
+
+  async bundle(digest: string, token: string): Promise<{ parsed: SignedBundle; raw: unknown }> {
+    const text = (await this.call('GET', `/v1/bundles/${digest}`, { token })).text;
+    return { parsed: parse(SignedBundle, text, `bundle ${digest}`), raw: JSON.parse(text) };
+  }
+
+  async report(targetId: string, token: string, signed: SignedReport): Promise<void> {
+    await this.call('POST', `/v1/targets/${targetId}/reports`, { token, body: signed });
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close();
+  }
+}
+
+function json(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new HubUnavailableError(`the hub sent a ${what} that is not JSON`);
+  }
+}
+
+function parse<S extends z.ZodType>(schema: S, text: string, what: string): z.infer<S> {
+  const result = schema.safeParse(json(text, what));
+  if (!result.success) throw new FlotillaError('VALIDATION_FAILED', `the hub sent a ${what} this agent cannot read: ${result.error.issues[0]?.message ?? 'invalid'}`);
+  return result.data;
+}
+
+function errorFrom(status: number, text: string, what: string): FlotillaError {
+  let body: ErrorResponse | undefined;
+  try {
+    const parsed = ErrorResponse.safeParse(JSON.parse(text));
+    body = parsed.success ? parsed.data : undefined;
+  } catch {
+    body = undefined;
+  }
+  const code = (body?.error.code ?? 'BAD_REQUEST') as ErrorCode;
+  return new FlotillaError(code, body?.error.message ?? `the hub answered ${status} to ${what}`, { status });
+}
+
+export function isRetryable(error: unknown): boolean {
+  return error instanceof HubUnavailableError || (isFlotillaError(error) && error.code === 'HUB_UNAVAILABLE');
+}

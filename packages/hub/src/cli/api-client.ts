@@ -1,0 +1,43 @@
+import { request } from 'undici';
+import { ErrorResponse, FlotillaError, type ErrorCode } from '@flotilla/protocol';
+
+/** The operator's client for the hub API, used by the CLI. */
+export class ApiClient {
+  readonly base: string;
+  private readonly token: string | undefined;
+
+  constructor(hubUrl: string, token: string | undefined) {
+    let url: URL;
+    try {
+      url = new URL(hubUrl);
+    } catch {
+      throw new FlotillaError('CONFIG_INVALID', `--hub must be a URL such as http://127.0.0.1:7070, received '${hubUrl}'`);
+    }
+    this.base = url.href.replace(/\/$/, '');
+    this.token = token;
+  }
+
+  async call<T = unknown>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = {};
+    if (this.token !== undefined) headers['authorization'] = `Bearer ${this.token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let response;
+    try {
+      response = await request(`${this.base}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    } catch (error) {
+      throw new FlotillaError('HUB_UNAVAILABLE', `cannot reach the hub at ${this.base} (${(error as Error).message}); is it running? set --hub or FLOTILLA_HUB`);
+    }
+    const text = await response.body.text();
+    if (response.statusCode >= 400) {
+      let parsed: ErrorResponse | undefined;
+      try {
+        const result = ErrorResponse.safeParse(JSON.parse(text));
+        parsed = result.success ? result.data : undefined;
+      } catch {
+        parsed = undefined;
+      }
+      throw new FlotillaError((parsed?.error.code ?? 'INTERNAL') as ErrorCode, parsed?.error.message ?? `the hub answered ${response.statusCode}`, parsed?.error.details);
+    }
+    return (text === '' ? undefined : JSON.parse(text)) as T;
+  }
+}

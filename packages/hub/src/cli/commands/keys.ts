@@ -1,0 +1,36 @@
+import { existsSync } from 'node:fs';
+import type { Command } from 'commander';
+import { FlotillaError, keyIdOf, type SignedTrustRoot } from '@flotilla/protocol';
+import type { ApiClient } from '../api-client.ts';
+import { loadOrCreateKeyFile, readKeyFile } from '../../services/key-files.ts';
+import { outputFormat, print } from '../output.ts';
+
+export function keysCommand(program: Command, client: () => ApiClient): void {
+  const keys = program.command('keys').description('release keys: made and held by authors, registered in the trust root');
+  keys
+    .command('create')
+    .description('make a release key pair in a file of mode 0600 (on the author\'s machine, not the hub)')
+    .requiredOption('--out <file>', 'where to write the key pair')
+    .action((flags: { out: string }) => {
+      if (existsSync(flags.out)) throw new FlotillaError('CONFLICT', `${flags.out} exists; refusing to overwrite a key`);
+      const key = loadOrCreateKeyFile(flags.out);
+      process.stdout.write(`created release key ${keyIdOf(key.publicKey)} in ${flags.out}\npublic key: ${key.publicKey}\nregister it with: flotilla keys register ${flags.out}\n`);
+    });
+  keys
+    .command('register <file>')
+    .description('add the public half of a release key to the trust root, as a new trust root version')
+    .option('--name <name>', 'a name for the key, such as the team that holds it')
+    .action(async (file: string, flags: { name?: string }) => {
+      const key = readKeyFile(file);
+      const signed = await client().call<SignedTrustRoot>('POST', '/v1/trust-root/release-keys', { publicKey: key.publicKey, ...(flags.name === undefined ? {} : { name: flags.name }) });
+      process.stdout.write(`release key ${keyIdOf(key.publicKey)} is in trust root v${signed.trustRoot.version}\n`);
+    });
+  keys
+    .command('ls')
+    .description('list the keys of the current trust root')
+    .option('-o, --output <format>', 'table, json or yaml')
+    .action(async (flags: { output?: string }) => {
+      const signed = await client().call<SignedTrustRoot>('GET', '/v1/trust-root');
+      print(outputFormat(flags.output), signed, () => [['ID', 'ROLES', 'NAME'], ...signed.trustRoot.keys.map((k) => [k.id, k.roles.join(','), k.name ?? ''])]);
+    });
+}

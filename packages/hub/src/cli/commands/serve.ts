@@ -1,0 +1,27 @@
+import type { Command } from 'commander';
+import { pino } from 'pino';
+import { serveConfig } from '../../config.ts';
+import { openHub } from '../../open-hub.ts';
+
+export function serveCommand(hub: Command): void {
+  hub
+    .command('serve')
+    .description('run the hub on a data directory (SQLite, keys and admin token are created on first start)')
+    .option('--data-dir <dir>', 'where the hub keeps hub.db, keys/ and admin-token (env FLOTILLA_DATA_DIR)')
+    .option('--port <port>', 'TCP port, 0 for any free one (env FLOTILLA_PORT)')
+    .option('--host <host>', 'address to listen on (env FLOTILLA_HOST)')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug (env FLOTILLA_LOG_LEVEL)')
+    .action(async (flags: Record<string, unknown>) => {
+      const config = serveConfig(flags, process.env);
+      const log = pino({ level: config.logLevel, redact: ['req.headers.authorization', '*.token', '*.accessToken', '*.assertion'] });
+      const { hub: server, adminTokenPath, createdAdminToken } = await openHub({ dataDir: config.dataDir, log, envelopeTtlMs: config.envelopeTtlSeconds * 1000 });
+      const url = await server.listen(config.port, config.host);
+      log.info({ url, dataDir: config.dataDir, adminTokenPath, firstStart: createdAdminToken !== undefined, hubId: server.services.trust.hubId }, 'hub listening');
+      const stop = (): void => {
+        log.info('hub stopping');
+        void server.close().then(() => process.exit(0));
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+}

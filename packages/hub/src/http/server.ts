@@ -1,0 +1,59 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { FlotillaError } from '@flotilla/protocol';
+import { ERROR_STATUS } from './error-status.ts';
+import { sendJson } from './respond.ts';
+import { Router } from './router.ts';
+import { agentRoutes } from './routes/agent-routes.ts';
+import { operatorRoutes } from './routes/operator-routes.ts';
+import type { HubServices } from './services.ts';
+
+/** Builds the router of the whole API, hot agent routes first. */
+export function buildRouter(hub: HubServices): Router {
+  const router = new Router();
+  agentRoutes(router, hub);
+  operatorRoutes(router, hub);
+  return router;
+}
+
+/**
+ * The hub's HTTP server. Every error leaves through `fail`: a FlotillaError becomes its
+ * status and `{ error: { code, message } }`; anything else is a bug, logged and answered 500
+ * without internals.
+ */
+export function createHttpServer(hub: HubServices): Server {
+  const router = buildRouter(hub);
+  const log = hub.log.child({ component: 'http' });
+
+  const fail = (req: IncomingMessage, res: ServerResponse, error: unknown): void => {
+    const known = error instanceof FlotillaError ? error : undefined;
+    const status = known === undefined ? 500 : ERROR_STATUS[known.code];
+    if (known === undefined || status >= 500) log.error({ err: error, method: req.method, url: req.url }, 'request failed');
+    else log.info({ method: req.method, path: req.url?.split('?')[0], status, code: known.code }, 'request refused');
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const body = known?.toResponse() ?? { error: { code: 'INTERNAL', message: 'the hub failed to handle this request; the error is in its log' } };
+    // A refused request may have an unread body; close the connection rather than read it.
+    sendJson(res, status, body, req.complete ? {} : { connection: 'close' });
+  };
+
+  const server = createServer((req, res) => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const query = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
+    try {
+      const { handler, params } = router.match(req.method ?? 'GET', path);
+      const result = handler({ req, res, params, query, remote: req.socket.remoteAddress ?? 'unknown' });
+      if (result instanceof Promise) result.catch((error: unknown) => fail(req, res, error));
+    } catch (error) {
+      fail(req, res, error);
+    }
+  });
+  // Long-polls hold requests open; the socket timeouts must outlast the longest wait.
+  server.requestTimeout = (hub.maxWaitSeconds + 30) * 1000;
+  server.keepAliveTimeout = 75_000;
+  server.headersTimeout = 60_000;
+  return server;
+}

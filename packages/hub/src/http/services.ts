@@ -1,0 +1,27 @@
+import type { Logger } from 'pino';
+import type { HubStore } from '../store/hub-store.ts';
+import type { AuditSink } from '../services/audit-sink.ts';
+import type { BundleService } from '../services/bundles.ts';
+import type { Clock } from '../services/clock.ts';
+import type { DesiredStateService } from '../services/desired-state.ts';
+import type { IdentityService } from '../services/identity.ts';
+import type { ReportService } from '../services/reports.ts';
+import type { SeenTracker } from '../services/seen-tracker.ts';
+import type { TargetService } from '../services/targets.ts';
+import type { TrustService } from '../services/trust.ts';
+
+/** Everything the routes call; built once by `createHub`. */
+export interface HubServices {
+  readonly store: HubStore;
+  readonly log: Logger;
+  readonly clock: Clock;
+  readonly audit: AuditSink;
+  readonly trust: TrustService;
+  readonly identity: IdentityService;
+  readonly desired: DesiredStateService;
+  readonly reports: ReportService;
+  readonly bundles: BundleService;
+  readonly targets: TargetService;
+  readonly seen: SeenTracker;
+  readonly maxWaitSeconds: number;
+}

@@ -1,0 +1,55 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { openDatabase } from './store/database.ts';
+import { createHub, type Hub } from './hub.ts';
+import { AuditLog } from './services/audit/audit-log.ts';
+import type { Clock } from './services/clock.ts';
+import { loadOrCreateKeyFile, writeSecretFile } from './services/key-files.ts';
+
+export interface OpenHubOptions {
+  readonly dataDir: string;
+  readonly log: Logger;
+  readonly clock?: Clock;
+  readonly envelopeTtlMs?: number;
+  readonly accessTokenSeconds?: number;
+  readonly maxWaitSeconds?: number;
+}
+
+export interface OpenedHub {
+  readonly hub: Hub;
+  /** Where the first admin token was written, mode 0600. */
+  readonly adminTokenPath: string;
+  /** The admin token, only on the start that created it. */
+  readonly createdAdminToken: string | undefined;
+}
+
+/**
+ * A hub on a data directory: `hub.db` (SQLite, WAL), `keys/` (hub and root keys, 0600) and
+ * `admin-token`, all created on first start.
+ */
+export async function openHub(options: OpenHubOptions): Promise<OpenedHub> {
+  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  const db = openDatabase(join(options.dataDir, 'hub.db'));
+  const keys = {
+    hub: loadOrCreateKeyFile(join(options.dataDir, 'keys', 'hub.json')),
+    root: loadOrCreateKeyFile(join(options.dataDir, 'keys', 'root.json')),
+  };
+  const clock = options.clock ?? Date.now;
+  const hub = await createHub({
+    db,
+    log: options.log,
+    keys,
+    clock,
+    audit: (database) => new AuditLog({ db: database, clock, signer: keys.hub, log: options.log }),
+    ...(options.envelopeTtlMs === undefined ? {} : { envelopeTtlMs: options.envelopeTtlMs }),
+    ...(options.accessTokenSeconds === undefined ? {} : { accessTokenSeconds: options.accessTokenSeconds }),
+    ...(options.maxWaitSeconds === undefined ? {} : { maxWaitSeconds: options.maxWaitSeconds }),
+  });
+  const adminTokenPath = join(options.dataDir, 'admin-token');
+  const createdAdminToken = hub.services.identity.bootstrapAdminToken();
+  if (createdAdminToken !== undefined) writeSecretFile(adminTokenPath, `${createdAdminToken}\n`);
+  else if (!existsSync(adminTokenPath)) options.log.warn({ adminTokenPath }, 'admin token file is gone; the hub keeps only its hash');
+  const close = hub.close.bind(hub);
+  return { hub: { ...hub, close: async () => { await close(); db.close(); } }, adminTokenPath, createdAdminToken };
+}

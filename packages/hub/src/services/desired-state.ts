@@ -1,0 +1,147 @@
+import { API_VERSION, FlotillaError, signPayload, type Actor, type Envelope, type ReleaseRef, type SignedEnvelope } from '@flotilla/protocol';
+import type { HubStore } from '../store/hub-store.ts';
+import type { AuditSink } from './audit-sink.ts';
+import type { Clock } from './clock.ts';
+import type { TargetCache, TargetState } from './target-cache.ts';
+import type { HubKeys, TrustService } from './trust.ts';
+
+export const DEFAULT_ENVELOPE_TTL_MS = 24 * 60 * 60_000;
+
+/**
+ * What each target should run: assigning releases bumps the target's generation and signs a
+ * new envelope; agents long-poll for it. Envelopes expire (so a frozen hub cannot keep a
+ * stale state alive forever) and are re-signed lazily when half their lifetime has passed.
+ */
+export class DesiredStateService {
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly store: HubStore;
+  private readonly trust: TrustService;
+  private readonly targets: TargetCache;
+  private readonly audit: AuditSink;
+  private readonly clock: Clock;
+  private readonly keys: HubKeys;
+  private readonly envelopeTtlMs: number;
+
+  constructor(
+    store: HubStore,
+    trust: TrustService,
+    targets: TargetCache,
+    audit: AuditSink,
+    clock: Clock,
+    keys: HubKeys,
+    envelopeTtlMs: number = DEFAULT_ENVELOPE_TTL_MS,
+  ) {
+    this.store = store;
+    this.trust = trust;
+    this.targets = targets;
+    this.audit = audit;
+    this.clock = clock;
+    this.keys = keys;
+    this.envelopeTtlMs = envelopeTtlMs;
+  }
+
+  /** Resolves `name@version` or a digest to a published release. */
+  resolveRelease(ref: string): ReleaseRef {
+    if (ref.startsWith('sha256:')) {
+      const json = this.store.bundleJson(ref);
+      if (json === undefined) throw new FlotillaError('NOT_FOUND', `no bundle with digest ${ref} has been published`);
+      const { bundle } = JSON.parse(json) as { bundle: { name: string; version: string } };
+      return { name: bundle.name, version: bundle.version, digest: ref };
+    }
+    const at = ref.lastIndexOf('@');
+    if (at <= 0) throw new FlotillaError('VALIDATION_FAILED', `release reference '${ref}' is neither name@version nor a sha256: digest`);
+    const found = this.store.bundleByVersion(ref.slice(0, at), ref.slice(at + 1));
+    if (found === undefined) throw new FlotillaError('NOT_FOUND', `release ${ref} has not been published; publish it with 'flotilla bundle publish'`);
+    return { name: found.signed.bundle.name, version: found.signed.bundle.version, digest: found.digest };
+  }
+
+  /** Sets the releases a target should run; the envelope's generation goes up by one. */
+  assign(targetId: string, refs: readonly string[], actor: Actor): { generation: number; bundles: ReleaseRef[] } {
+    const bundles = refs.map((ref) => this.resolveRelease(ref));
+    const names = new Set<string>();
+    for (const bundle of bundles) {
+      if (names.has(bundle.name)) throw new FlotillaError('CONFLICT', `release ${bundle.name} is named twice; a target runs one version of each release`);
+      names.add(bundle.name);
+    }
+    const result = this.store.transaction(() => {
+      const row = this.store.targetRow(targetId);
+      if (row === undefined) throw new FlotillaError('NOT_FOUND', `target ${targetId} does not exist`);
+      if (row.status === 'revoked') throw new FlotillaError('CONFLICT', `target ${targetId} is revoked; it will never fetch desired state again`);
+      const generation = row.desired_generation + 1;
+      const envelope = this.sign(targetId, generation, bundles);
+      const now = this.clock();
+      this.store.setDesired(targetId, generation, bundles, envelope, now, actor);
+      this.audit.append({ actor, action: 'target.assign', subjects: [targetId], outcome: 'success', details: { generation, releases: bundles.map((b) => `${b.name}@${b.version}`), digests: bundles.map((b) => b.digest) } });
+      return { generation, bundles };
+    });
+    this.targets.invalidate(targetId);
+    this.notify(targetId);
+    return result;
+  }
+
+  /** The target's current state, with its envelope re-signed if it is past half its life. */
+  current(targetId: string): TargetState | undefined {
+    const state = this.targets.get(targetId);
+    if (state?.envelopeJson === undefined) return state;
+    const now = this.clock();
+    if (state.envelopeExpiresAt - now > this.envelopeTtlMs / 2) return state;
+    const { envelope } = JSON.parse(state.envelopeJson) as SignedEnvelope;
+    this.store.setEnvelope(targetId, this.sign(targetId, envelope.generation, envelope.bundles));
+    this.targets.invalidate(targetId);
+    this.notify(targetId);
+    return this.targets.get(targetId);
+  }
+
+  /**
+   * Resolves when the target's envelope no longer has `etag`, or after `timeoutMs`. Returns
+   * a cancel function for when the client goes away first.
+   */
+  waitForChange(targetId: string, timeoutMs: number, onChange: () => void): () => void {
+    let set = this.waiters.get(targetId);
+    if (set === undefined) {
+      set = new Set();
+      this.waiters.set(targetId, set);
+    }
+    const waiters = set;
+    const done = (): void => {
+      clearTimeout(timer);
+      waiters.delete(done);
+      if (waiters.size === 0 && this.waiters.get(targetId) === waiters) this.waiters.delete(targetId);
+      onChange();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    waiters.add(done);
+    return () => {
+      clearTimeout(timer);
+      waiters.delete(done);
+      if (waiters.size === 0 && this.waiters.get(targetId) === waiters) this.waiters.delete(targetId);
+    };
+  }
+
+  /** Wakes every waiter: used on shutdown so long-polls end promptly. */
+  wakeAll(): void {
+    for (const id of [...this.waiters.keys()]) this.notify(id);
+  }
+
+  private notify(targetId: string): void {
+    const set = this.waiters.get(targetId);
+    if (set === undefined) return;
+    for (const waiter of [...set]) waiter();
+  }
+
+  private sign(targetId: string, generation: number, bundles: readonly ReleaseRef[]): SignedEnvelope {
+    const now = this.clock();
+    const envelope: Envelope = {
+      apiVersion: API_VERSION,
+      kind: 'Envelope',
+      targetId,
+      generation,
+      bundles: [...bundles],
+      holds: [],
+      trustRootVersion: this.trust.trustRoot.version,
+      issuedAt: new Date(now).toISOString(),
+      expiresAt: new Date(now + this.envelopeTtlMs).toISOString(),
+    };
+    return { envelope, signature: signPayload('envelope', envelope, this.keys.hub) };
+  }
+}

@@ -1,0 +1,313 @@
+import type { z } from 'zod';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { decodeJwt, importJWK, jwtVerify, SignJWT, errors as joseErrors, type CryptoKey } from 'jose';
+import {
+  CreateEnrollmentTokenRequest,
+  FlotillaError,
+  isWeakPoint,
+  fromBase64Url,
+  keyIdOf,
+  Labels,
+  sha256,
+  verifyPayload,
+  type EnrollRequest,
+  type EnrollResponse,
+  type EnrollmentToken,
+  type TokenResponse,
+} from '@flotilla/protocol';
+import type { HubStore, EnrollmentTokenRow } from '../store/hub-store.ts';
+import type { Clock } from './clock.ts';
+import type { AuditSink } from './audit-sink.ts';
+import type { TargetCache } from './target-cache.ts';
+import type { TrustService, HubKeys } from './trust.ts';
+
+export const ACCESS_TOKEN_MAX_SECONDS = 15 * 60;
+const ASSERTION_MAX_SECONDS = 60;
+const PROOF_SKEW_MS = 5 * 60_000;
+
+export interface AgentPrincipal {
+  readonly kind: 'agent';
+  readonly targetId: string;
+}
+
+export interface OperatorPrincipal {
+  readonly kind: 'user';
+  readonly tokenId: string;
+  readonly name: string;
+  readonly role: 'viewer' | 'deployer' | 'approver' | 'admin';
+}
+
+export type Principal = AgentPrincipal | OperatorPrincipal;
+
+interface CachedAccessToken {
+  readonly targetId: string;
+  readonly keyId: string;
+  readonly expiresAt: number;
+}
+
+export function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+function secret(prefix: string): string {
+  return `${prefix}_${randomBytes(24).toString('base64url')}`;
+}
+
+/**
+ * Who may talk to the hub: enrollment of agents, their short-lived access tokens, and
+ * operators' API tokens. Access tokens are verified once and then answered from memory, so a
+ * check-in costs a map lookup, not an Ed25519 verification.
+ */
+export class IdentityService {
+  private readonly accessTokens = new Map<string, CachedAccessToken>();
+  private readonly operatorTokens = new Map<string, OperatorPrincipal>();
+
+  private readonly store: HubStore;
+  private readonly trust: TrustService;
+  private readonly targets: TargetCache;
+  private readonly audit: AuditSink;
+  private readonly clock: Clock;
+  private readonly signingKey: CryptoKey;
+  private readonly verifyKey: CryptoKey;
+  private readonly accessTokenSeconds: number;
+
+  private constructor(
+    store: HubStore,
+    trust: TrustService,
+    targets: TargetCache,
+    audit: AuditSink,
+    clock: Clock,
+    signingKey: CryptoKey,
+    verifyKey: CryptoKey,
+    accessTokenSeconds: number,
+  ) {
+    this.store = store;
+    this.trust = trust;
+    this.targets = targets;
+    this.audit = audit;
+    this.clock = clock;
+    this.signingKey = signingKey;
+    this.verifyKey = verifyKey;
+    this.accessTokenSeconds = accessTokenSeconds;
+  }
+
+  static async create(deps: { store: HubStore; trust: TrustService; targets: TargetCache; audit: AuditSink; clock: Clock; keys: HubKeys; accessTokenSeconds?: number }): Promise<IdentityService> {
+    const seconds = deps.accessTokenSeconds ?? ACCESS_TOKEN_MAX_SECONDS;
+    if (!Number.isInteger(seconds) || seconds < 30 || seconds > ACCESS_TOKEN_MAX_SECONDS) {
+      throw new TypeError(`accessTokenSeconds must be an integer from 30 to ${ACCESS_TOKEN_MAX_SECONDS}, received ${seconds}`);
+    }
+    const signingKey = (await importJWK({ kty: 'OKP', crv: 'Ed25519', x: deps.keys.hub.publicKey, d: deps.keys.hub.seed }, 'EdDSA')) as CryptoKey;
+    const verifyKey = (await importJWK({ kty: 'OKP', crv: 'Ed25519', x: deps.keys.hub.publicKey }, 'EdDSA')) as CryptoKey;
+    return new IdentityService(deps.store, deps.trust, deps.targets, deps.audit, deps.clock, signingKey, verifyKey, seconds);
+  }
+
+  /** Creates the first admin token when the hub has none; returns its secret once. */
+  bootstrapAdminToken(): string | undefined {
+    if (this.store.apiTokenCount() > 0) return undefined;
+    const token = secret('fl_admin');
+    this.store.insertApiToken({ id: `tok_${randomBytes(8).toString('hex')}`, name: 'admin', token_hash: hashSecret(token), role: 'admin', selector: null, created_at: this.clock() });
+    return token;
+  }
+
+  createEnrollmentToken(request: z.output<typeof CreateEnrollmentTokenRequest>, actor: OperatorPrincipal): EnrollmentToken {
+    const token = secret('fl_enroll');
+    const now = this.clock();
+    const row = {
+      id: `enr_${randomBytes(8).toString('hex')}`,
+      token_hash: hashSecret(token),
+      labels: JSON.stringify(request.labels),
+      description: request.description ?? null,
+      max_uses: request.maxUses,
+      expires_at: now + request.ttlSeconds * 1000,
+      created_at: now,
+      created_by: actor.tokenId,
+    };
+    this.store.transaction(() => {
+      this.store.insertEnrollmentToken(row);
+      this.audit.append({ actor: { kind: 'user', id: actor.name }, action: 'enrollment-token.create', subjects: [], outcome: 'success', details: { tokenId: row.id, maxUses: row.max_uses, expiresAt: new Date(row.expires_at).toISOString(), labels: request.labels } });
+    });
+    return { ...enrollmentTokenView({ ...row, uses: 0 }), token };
+  }
+
+  enrollmentTokens(): EnrollmentToken[] {
+    return this.store.enrollmentTokens().map(enrollmentTokenView);
+  }
+
+  /**
+   * Binds a new target id to the agent's public key. The agent proves it holds the private
+   * key by signing the token's digest and a fresh time. Enrolling the same key again returns
+   * the same target without spending a use, so a retry after a lost answer is safe.
+   */
+  enroll(request: EnrollRequest, remote: string): EnrollResponse {
+    const now = this.clock();
+    const refuse = (error: FlotillaError): never => {
+      this.audit.append({ actor: { kind: 'agent', id: keyIdSafe(request.publicKey) }, action: 'target.enroll', subjects: [], outcome: 'refused', reason: error.code, details: { remote, message: error.message } });
+      throw error;
+    };
+    const raw = fromBase64Url(request.publicKey);
+    if (raw === undefined || raw.length !== 32 || isWeakPoint(raw)) {
+      refuse(new FlotillaError('KEY_WEAK', 'the public key is not a usable Ed25519 key (wrong length, or a point of small order); generate a new key pair'));
+    }
+    const row = this.store.enrollmentTokenByHash(hashSecret(request.token));
+    if (row === undefined) return refuse(new FlotillaError('ENROLL_TOKEN_INVALID', 'the enrollment token is not known to this hub; ask an operator for a token with `flotilla enroll-token create`'));
+    if (row.expires_at <= now) return refuse(new FlotillaError('ENROLL_TOKEN_EXPIRED', `the enrollment token ${row.id} expired at ${new Date(row.expires_at).toISOString()}; ask an operator for a new one`));
+    const issuedAt = Date.parse(request.issuedAt);
+    if (Math.abs(issuedAt - now) > PROOF_SKEW_MS) {
+      return refuse(new FlotillaError('PROOF_INVALID', `the proof of possession was made at ${request.issuedAt}, more than 5 minutes from the hub's time ${new Date(now).toISOString()}; check the agent's clock`));
+    }
+    const proofPayload = { publicKey: request.publicKey, tokenDigest: sha256(request.token), issuedAt: request.issuedAt };
+    if (!verifyPayload('enroll', proofPayload, request.proof, request.publicKey)) {
+      return refuse(new FlotillaError('PROOF_INVALID', 'the proof of possession does not verify against the presented public key'));
+    }
+    return this.store.transaction(() => {
+      const existing = this.store.targetRowByPublicKey(request.publicKey);
+      if (existing !== undefined) {
+        if (existing.status === 'revoked') refuse(new FlotillaError('TARGET_REVOKED', `target ${existing.id} was revoked; generate a new key pair to enroll again`));
+        return this.enrollResponse(existing.id, existing.name);
+      }
+      if (!this.store.useEnrollmentToken(row.id)) {
+        return refuse(new FlotillaError('ENROLL_TOKEN_USED_UP', `the enrollment token ${row.id} has been used ${row.max_uses} of ${row.max_uses} times; ask an operator for a new one`));
+      }
+      const id = `tgt_${randomBytes(10).toString('hex')}`;
+      const name = this.uniqueName(request.name ?? `target-${id.slice(4, 12)}`);
+      const labels = Labels.parse(JSON.parse(row.labels));
+      this.store.insertTarget({ id, name, publicKey: request.publicKey, keyId: keyIdOf(request.publicKey), labels, enrolledAt: now, actor: { kind: 'agent', id } });
+      this.targets.invalidate(id);
+      this.audit.append({ actor: { kind: 'agent', id }, action: 'target.enroll', subjects: [id], outcome: 'success', details: { name, keyId: keyIdOf(request.publicKey), enrollmentToken: row.id, labels, remote } });
+      return this.enrollResponse(id, name);
+    });
+  }
+
+  private enrollResponse(targetId: string, name: string): EnrollResponse {
+    return { targetId, name, hubId: this.trust.hubId, audience: this.trust.audience, trustRoot: this.trust.signed };
+  }
+
+  private uniqueName(wanted: string): string {
+    if (!this.store.isNameTaken(wanted)) return wanted;
+    for (;;) {
+      const candidate = `${wanted.slice(0, 58)}-${randomBytes(2).toString('hex')}`;
+      if (!this.store.isNameTaken(candidate)) return candidate;
+    }
+  }
+
+  /**
+   * Exchanges an assertion signed by the agent's key (audience exactly this hub, expiring
+   * within a minute, its `jti` never seen before) for a hub-signed access token bound to
+   * that key.
+   */
+  async issueAccessToken(assertion: string, remote: string): Promise<TokenResponse> {
+    let claims: ReturnType<typeof decodeJwt>;
+    try {
+      claims = decodeJwt(assertion);
+    } catch {
+      throw new FlotillaError('UNAUTHENTICATED', 'the assertion is not a JWT');
+    }
+    const targetId = typeof claims.sub === 'string' ? claims.sub : undefined;
+    const state = targetId === undefined ? undefined : this.targets.get(targetId);
+    const refuse = (error: FlotillaError): never => {
+      this.audit.append({ actor: { kind: 'agent', id: targetId ?? 'unknown' }, action: 'token.issue', subjects: state === undefined ? [] : [state.id], outcome: 'refused', reason: error.code, details: { remote, message: error.message } });
+      throw error;
+    };
+    if (state === undefined) return refuse(new FlotillaError('UNAUTHENTICATED', 'the assertion names no enrolled target in its sub claim'));
+    if (state.status === 'revoked') return refuse(new FlotillaError('TARGET_REVOKED', `target ${state.id} is revoked`));
+    const now = this.clock();
+    let verified;
+    try {
+      const key = await importJWK({ kty: 'OKP', crv: 'Ed25519', x: state.publicKey }, 'EdDSA');
+      verified = await jwtVerify(assertion, key, { algorithms: ['EdDSA'], audience: this.trust.audience, issuer: state.id, subject: state.id, currentDate: new Date(now), clockTolerance: 30 });
+    } catch (error) {
+      const reason = error instanceof joseErrors.JWTExpired ? 'the assertion has expired' : error instanceof joseErrors.JWTClaimValidationFailed ? `the assertion's ${error.claim} claim is wrong: ${error.reason}` : 'the assertion signature does not verify against the target key';
+      return refuse(new FlotillaError(error instanceof joseErrors.JWTExpired ? 'TOKEN_EXPIRED' : 'UNAUTHENTICATED', reason));
+    }
+    const { exp, jti } = verified.payload;
+    if (exp === undefined || exp * 1000 - now > ASSERTION_MAX_SECONDS * 1000 + 30_000) {
+      return refuse(new FlotillaError('UNAUTHENTICATED', `an assertion must expire within ${ASSERTION_MAX_SECONDS} seconds`));
+    }
+    if (typeof jti !== 'string' || jti.length < 16 || jti.length > 128) return refuse(new FlotillaError('UNAUTHENTICATED', 'the assertion needs a jti of 16 to 128 characters'));
+    if (!this.store.useJti(`${state.id}:${jti}`, exp * 1000 + 60_000)) return refuse(new FlotillaError('TOKEN_REPLAYED', `assertion ${jti} was already used; sign a new one for each token request`));
+    if (state.status === 'disabled') return refuse(new FlotillaError('TARGET_DISABLED', `target ${state.id} is disabled`));
+    const expiresAt = Math.floor(now / 1000) + this.accessTokenSeconds;
+    const accessToken = await new SignJWT({ cnf: { kid: state.keyId } })
+      .setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt', kid: this.trust.hubKeyId })
+      .setIssuer(this.trust.audience)
+      .setAudience(this.trust.audience)
+      .setSubject(state.id)
+      .setIssuedAt(Math.floor(now / 1000))
+      .setExpirationTime(expiresAt)
+      .setJti(randomUUID())
+      .sign(this.signingKey);
+    return { accessToken, expiresAt: new Date(expiresAt * 1000).toISOString() };
+  }
+
+  /**
+   * The agent behind an access token. The first sight of a token costs one signature check;
+   * after that it is a map lookup plus the live status and key of the target, so revocation
+   * and key rotation take effect on the next request.
+   */
+  async authenticateAgent(token: string): Promise<AgentPrincipal> {
+    const now = this.clock();
+    let cached = this.accessTokens.get(token);
+    if (cached === undefined) {
+      let payload;
+      try {
+        ({ payload } = await jwtVerify(token, this.verifyKey, { algorithms: ['EdDSA'], issuer: this.trust.audience, audience: this.trust.audience, currentDate: new Date(now), typ: 'at+jwt' }));
+      } catch (error) {
+        if (error instanceof joseErrors.JWTExpired) throw new FlotillaError('TOKEN_EXPIRED', 'the access token has expired; request a new one at POST /v1/token');
+        throw new FlotillaError('UNAUTHENTICATED', 'the access token is not one this hub issued');
+      }
+      const cnf = payload['cnf'] as { kid?: unknown } | undefined;
+      if (typeof payload.sub !== 'string' || typeof payload.exp !== 'number' || typeof cnf?.kid !== 'string') {
+        throw new FlotillaError('UNAUTHENTICATED', 'the access token lacks its subject, expiry or key binding');
+      }
+      cached = { targetId: payload.sub, keyId: cnf.kid, expiresAt: payload.exp * 1000 };
+      if (this.accessTokens.size > 200_000) this.sweepAccessTokens(now);
+      this.accessTokens.set(token, cached);
+    }
+    if (cached.expiresAt <= now) {
+      this.accessTokens.delete(token);
+      throw new FlotillaError('TOKEN_EXPIRED', 'the access token has expired; request a new one at POST /v1/token');
+    }
+    const state = this.targets.get(cached.targetId);
+    if (state === undefined) throw new FlotillaError('UNAUTHENTICATED', 'the access token names a target this hub does not know');
+    if (state.status === 'revoked') throw new FlotillaError('TARGET_REVOKED', `target ${state.id} is revoked`);
+    if (state.status === 'disabled') throw new FlotillaError('TARGET_DISABLED', `target ${state.id} is disabled`);
+    if (state.keyId !== cached.keyId) throw new FlotillaError('UNAUTHENTICATED', 'the access token is bound to a key this target no longer uses');
+    return { kind: 'agent', targetId: cached.targetId };
+  }
+
+  private sweepAccessTokens(now: number): void {
+    for (const [token, entry] of this.accessTokens) if (entry.expiresAt <= now) this.accessTokens.delete(token);
+  }
+
+  authenticateOperator(token: string): OperatorPrincipal {
+    const hash = hashSecret(token);
+    let principal = this.operatorTokens.get(hash);
+    if (principal === undefined) {
+      const row = this.store.apiTokenByHash(hash);
+      // Unknown tokens are not cached: a stream of random guesses must not grow memory.
+      if (row === undefined) throw new FlotillaError('UNAUTHENTICATED', 'the API token is not known to this hub');
+      principal = { kind: 'user', tokenId: row.id, name: row.name, role: row.role };
+      this.operatorTokens.set(hash, principal);
+    }
+    return principal;
+  }
+}
+
+function enrollmentTokenView(row: EnrollmentTokenRow): EnrollmentToken {
+  return {
+    id: row.id,
+    expiresAt: new Date(row.expires_at).toISOString(),
+    maxUses: row.max_uses,
+    uses: row.uses,
+    labels: JSON.parse(row.labels) as Record<string, string>,
+    ...(row.description === null ? {} : { description: row.description }),
+  };
+}
+
+function keyIdSafe(publicKey: string): string {
+  try {
+    return keyIdOf(publicKey);
+  } catch {
+    return 'invalid-key';
+  }
+}

@@ -1,0 +1,264 @@
+import type { Actor, Facts, Labels, Properties, ReleaseRef, SignedBundle, SignedEnvelope, SignedTrustRoot, Target, TargetStatus } from '@flotilla/protocol';
+import type { Db } from './database.ts';
+
+export interface TargetRow {
+  id: string;
+  name: string;
+  status: TargetStatus;
+  public_key: string;
+  key_id: string;
+  labels: string;
+  properties: string;
+  facts: string;
+  desired_generation: number;
+  desired_bundles: string;
+  envelope: string | null;
+  observed: string | null;
+  observed_seq: number;
+  enrolled_at: number;
+  last_seen_at: number | null;
+  last_changed_at: number;
+  last_changed_by: string;
+}
+
+export interface EnrollmentTokenRow {
+  id: string;
+  token_hash: string;
+  labels: string;
+  description: string | null;
+  max_uses: number;
+  uses: number;
+  expires_at: number;
+  created_at: number;
+  created_by: string;
+}
+
+export interface ApiTokenRow {
+  id: string;
+  name: string;
+  token_hash: string;
+  role: 'viewer' | 'deployer' | 'approver' | 'admin';
+  selector: string | null;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+export interface NewTarget {
+  id: string;
+  name: string;
+  publicKey: string;
+  keyId: string;
+  labels: Labels;
+  enrolledAt: number;
+  actor: Actor;
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** The Target document of a row. */
+export function targetFromRow(row: TargetRow): Target {
+  return {
+    id: row.id,
+    name: row.name,
+    status: row.status,
+    labels: JSON.parse(row.labels) as Labels,
+    properties: JSON.parse(row.properties) as Properties,
+    facts: JSON.parse(row.facts) as Facts,
+    keyId: row.key_id,
+    desired: { generation: row.desired_generation, bundles: JSON.parse(row.desired_bundles) as ReleaseRef[] },
+    observed: row.observed === null ? null : (JSON.parse(row.observed) as Target['observed']),
+    enrolledAt: iso(row.enrolled_at),
+    lastSeenAt: row.last_seen_at === null ? null : iso(row.last_seen_at),
+    lastChangedAt: iso(row.last_changed_at),
+    lastChangedBy: JSON.parse(row.last_changed_by) as Actor,
+  };
+}
+
+/**
+ * Every SQL statement of the hub's core, prepared once. Services call these inside their own
+ * transactions (`store.transaction(fn)`), so a change and its audit entry commit together.
+ */
+export class HubStore {
+  readonly db: Db;
+  private readonly s;
+
+  constructor(db: Db) {
+    this.db = db;
+    this.s = {
+      metaGet: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
+      metaSet: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+      trustRootInsert: db.prepare('INSERT INTO trust_roots (version, signed) VALUES (?, ?)'),
+      trustRootLatest: db.prepare<[], { signed: string }>('SELECT signed FROM trust_roots ORDER BY version DESC LIMIT 1'),
+      trustRootGet: db.prepare<[number], { signed: string }>('SELECT signed FROM trust_roots WHERE version = ?'),
+      apiTokenInsert: db.prepare('INSERT INTO api_tokens (id, name, token_hash, role, selector, created_at) VALUES (@id, @name, @token_hash, @role, @selector, @created_at)'),
+      apiTokenByHash: db.prepare<[string], ApiTokenRow>('SELECT * FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL'),
+      apiTokenCount: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM api_tokens'),
+      enrollInsert: db.prepare('INSERT INTO enrollment_tokens (id, token_hash, labels, description, max_uses, expires_at, created_at, created_by) VALUES (@id, @token_hash, @labels, @description, @max_uses, @expires_at, @created_at, @created_by)'),
+      enrollByHash: db.prepare<[string], EnrollmentTokenRow>('SELECT * FROM enrollment_tokens WHERE token_hash = ?'),
+      enrollUse: db.prepare<[string]>('UPDATE enrollment_tokens SET uses = uses + 1 WHERE id = ? AND uses < max_uses'),
+      enrollList: db.prepare<[], EnrollmentTokenRow>('SELECT * FROM enrollment_tokens ORDER BY created_at DESC'),
+      targetInsert: db.prepare(`INSERT INTO targets (id, name, status, public_key, key_id, labels, enrolled_at, last_changed_at, last_changed_by)
+        VALUES (@id, @name, 'active', @publicKey, @keyId, @labels, @enrolledAt, @enrolledAt, @actor)`),
+      targetGet: db.prepare<[string], TargetRow>('SELECT * FROM targets WHERE id = ?'),
+      targetByKey: db.prepare<[string], TargetRow>('SELECT * FROM targets WHERE public_key = ?'),
+      targetNameTaken: db.prepare<[string], { id: string }>('SELECT id FROM targets WHERE name = ?'),
+      targetSetDesired: db.prepare('UPDATE targets SET desired_generation = @generation, desired_bundles = @bundles, envelope = @envelope, last_changed_at = @at, last_changed_by = @actor WHERE id = @id'),
+      targetSetEnvelope: db.prepare('UPDATE targets SET envelope = @envelope WHERE id = @id'),
+      targetSetObserved: db.prepare('UPDATE targets SET observed = @observed, observed_seq = @seq, facts = @facts, last_seen_at = max(coalesce(last_seen_at, 0), @at) WHERE id = @id'),
+      targetSeen: db.prepare('UPDATE targets SET last_seen_at = max(coalesce(last_seen_at, 0), @at) WHERE id = @id'),
+      targetSetStatus: db.prepare('UPDATE targets SET status = @status, last_changed_at = @at, last_changed_by = @actor WHERE id = @id'),
+      targetSetMeta: db.prepare('UPDATE targets SET labels = @labels, properties = @properties, last_changed_at = @at, last_changed_by = @actor WHERE id = @id'),
+      targetPage: db.prepare<[string, number], TargetRow>('SELECT * FROM targets WHERE id > ? ORDER BY id LIMIT ?'),
+      targetCount: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM targets'),
+      jtiInsert: db.prepare('INSERT OR IGNORE INTO used_jtis (jti, expires_at) VALUES (?, ?)'),
+      jtiPrune: db.prepare('DELETE FROM used_jtis WHERE expires_at < ?'),
+      bundleInsert: db.prepare('INSERT INTO bundles (digest, name, version, signed, created_at, created_by) VALUES (@digest, @name, @version, @signed, @createdAt, @createdBy)'),
+      bundleGet: db.prepare<[string], { signed: string }>('SELECT signed FROM bundles WHERE digest = ?'),
+      bundleByVersion: db.prepare<[string, string], { digest: string; signed: string }>('SELECT digest, signed FROM bundles WHERE name = ? AND version = ?'),
+      bundleList: db.prepare<[], { digest: string; name: string; version: string; created_at: number; created_by: string }>('SELECT digest, name, version, created_at, created_by FROM bundles ORDER BY name, created_at'),
+      reportInsert: db.prepare('INSERT OR IGNORE INTO reports (target_id, seq, generation, received_at, signed) VALUES (@targetId, @seq, @generation, @receivedAt, @signed)'),
+      reportGet: db.prepare<[string, number], { signed: string }>('SELECT signed FROM reports WHERE target_id = ? AND seq = ?'),
+    };
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  getMeta(key: string): string | undefined {
+    return this.s.metaGet.get(key)?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.s.metaSet.run(key, value);
+  }
+
+  insertTrustRoot(signed: SignedTrustRoot): void {
+    this.s.trustRootInsert.run(signed.trustRoot.version, JSON.stringify(signed));
+  }
+
+  latestTrustRoot(): SignedTrustRoot | undefined {
+    const row = this.s.trustRootLatest.get();
+    return row === undefined ? undefined : (JSON.parse(row.signed) as SignedTrustRoot);
+  }
+
+  trustRoot(version: number): SignedTrustRoot | undefined {
+    const row = this.s.trustRootGet.get(version);
+    return row === undefined ? undefined : (JSON.parse(row.signed) as SignedTrustRoot);
+  }
+
+  insertApiToken(row: Omit<ApiTokenRow, 'revoked_at'>): void {
+    this.s.apiTokenInsert.run(row);
+  }
+
+  apiTokenByHash(hash: string): ApiTokenRow | undefined {
+    return this.s.apiTokenByHash.get(hash);
+  }
+
+  apiTokenCount(): number {
+    return this.s.apiTokenCount.get()!.n;
+  }
+
+  insertEnrollmentToken(row: Omit<EnrollmentTokenRow, 'uses'>): void {
+    this.s.enrollInsert.run(row);
+  }
+
+  enrollmentTokenByHash(hash: string): EnrollmentTokenRow | undefined {
+    return this.s.enrollByHash.get(hash);
+  }
+
+  enrollmentTokens(): EnrollmentTokenRow[] {
+    return this.s.enrollList.all();
+  }
+
+  /** Counts one use; false when the token was used up meanwhile. */
+  useEnrollmentToken(id: string): boolean {
+    return this.s.enrollUse.run(id).changes === 1;
+  }
+
+  insertTarget(target: NewTarget): void {
+    this.s.targetInsert.run({ ...target, labels: JSON.stringify(target.labels), actor: JSON.stringify(target.actor) });
+  }
+
+  targetRow(id: string): TargetRow | undefined {
+    return this.s.targetGet.get(id);
+  }
+
+  targetRowByPublicKey(publicKey: string): TargetRow | undefined {
+    return this.s.targetByKey.get(publicKey);
+  }
+
+  isNameTaken(name: string): boolean {
+    return this.s.targetNameTaken.get(name) !== undefined;
+  }
+
+  setDesired(id: string, generation: number, bundles: readonly ReleaseRef[], envelope: SignedEnvelope, at: number, actor: Actor): void {
+    this.s.targetSetDesired.run({ id, generation, bundles: JSON.stringify(bundles), envelope: JSON.stringify(envelope), at, actor: JSON.stringify(actor) });
+  }
+
+  /** Replaces the envelope without changing desired state: a re-signature before expiry. */
+  setEnvelope(id: string, envelope: SignedEnvelope): void {
+    this.s.targetSetEnvelope.run({ id, envelope: JSON.stringify(envelope) });
+  }
+
+  setObserved(id: string, observed: NonNullable<Target['observed']>, facts: Facts, at: number): void {
+    this.s.targetSetObserved.run({ id, observed: JSON.stringify(observed), seq: observed.seq, facts: JSON.stringify(facts), at });
+  }
+
+  markSeen(seen: ReadonlyMap<string, number>): void {
+    this.transaction(() => {
+      for (const [id, at] of seen) this.s.targetSeen.run({ id, at });
+    });
+  }
+
+  setStatus(id: string, status: TargetStatus, at: number, actor: Actor): void {
+    this.s.targetSetStatus.run({ id, status, at, actor: JSON.stringify(actor) });
+  }
+
+  setLabelsAndProperties(id: string, labels: Labels, properties: Properties, at: number, actor: Actor): void {
+    this.s.targetSetMeta.run({ id, labels: JSON.stringify(labels), properties: JSON.stringify(properties), at, actor: JSON.stringify(actor) });
+  }
+
+  targetPage(afterId: string, limit: number): TargetRow[] {
+    return this.s.targetPage.all(afterId, limit);
+  }
+
+  targetCount(): number {
+    return this.s.targetCount.get()!.n;
+  }
+
+  /** Records an assertion id; false when it was seen before (a replay). */
+  useJti(jti: string, expiresAt: number): boolean {
+    return this.s.jtiInsert.run(jti, expiresAt).changes === 1;
+  }
+
+  pruneJtis(now: number): void {
+    this.s.jtiPrune.run(now);
+  }
+
+  insertBundle(signed: SignedBundle, createdAt: number, createdBy: string): void {
+    this.s.bundleInsert.run({ digest: signed.digest, name: signed.bundle.name, version: signed.bundle.version, signed: JSON.stringify(signed), createdAt, createdBy });
+  }
+
+  bundleJson(digest: string): string | undefined {
+    return this.s.bundleGet.get(digest)?.signed;
+  }
+
+  bundleByVersion(name: string, version: string): { digest: string; signed: SignedBundle } | undefined {
+    const row = this.s.bundleByVersion.get(name, version);
+    return row === undefined ? undefined : { digest: row.digest, signed: JSON.parse(row.signed) as SignedBundle };
+  }
+
+  bundles(): { digest: string; name: string; version: string; createdAt: number; createdBy: string }[] {
+    return this.s.bundleList.all().map((r) => ({ digest: r.digest, name: r.name, version: r.version, createdAt: r.created_at, createdBy: r.created_by }));
+  }
+
+  /** Stores a report once per (target, seq); false when that seq was stored before. */
+  insertReport(targetId: string, seq: number, generation: number, receivedAt: number, signed: string): boolean {
+    return this.s.reportInsert.run({ targetId, seq, generation, receivedAt, signed }).changes === 1;
+  }
+
+  reportJson(targetId: string, seq: number): string | undefined {
+    return this.s.reportGet.get(targetId, seq)?.signed;
+  }
+}
