@@ -1,0 +1,18 @@
+export { KubernetesDriver } from './kubernetes-driver.ts';
+export type { ApplyOptions, ForcePolicy, KubernetesDriverOptions } from './kubernetes-driver.ts';
+export type { ClusterConnection, TokenSource } from './cluster-connection.ts';
+export { inClusterConnection } from './in-cluster-connection.ts';
+export type { InClusterOptions } from './in-cluster-connection.ts';
+export { kubeconfigConnection, Kubeconfig } from './kubeconfig-connection.ts';
+export type { KubeconfigOptions } from './kubeconfig-connection.ts';
+export { FileTokenSource, staticToken } from './token-source.ts';
+export { KubeClient } from './kube-client.ts';
+export { fieldConflicts, kubeHttpStatus } from './kube-api-error.ts';
+export type { FieldConflict } from './kube-api-error.ts';
+export { fileInventory, memoryInventory, InventoryEntry } from './inventory.ts';
+export type { InventoryStore } from './inventory.ts';
+export { LeaseElector } from './lease-elector.ts';
+export type { LeaseElectorOptions } from './lease-elector.ts';
+export { MANAGED_BY_LABEL, MANAGED_BY_VALUE, KEY_ANNOTATION, TARGET_LABEL } from './ownership.ts';
+export { substrateOf } from './substrate.ts';
+export { resourceHealth } from './resource-health.ts';
