@@ -15,21 +15,39 @@ import { randomUUID } from 'node:crypto';
 import { importJWK, SignJWT } from 'jose';
 import { API_VERSION, generateKeyPair, sha256, signBundle, signPayload } from '@flotilla/protocol';
 import { openHub } from '@flotilla/hub';
+import { hasWrk, wrk } from './_wrk.ts';
 
 const TARGETS = Number(process.env['BENCH_TARGETS'] ?? 1000);
 const DURATION_MS = Number(process.env['BENCH_DURATION_MS'] ?? 5000);
 const WARMUP_MS = 1000;
 const CONNECTIONS = 64;
 
-function load(url: string, requests: { path: string; headers: Record<string, string> }[], expectStatus: number): Promise<{ requests: number; unexpected: number; seconds: number }> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./_load.worker.ts', import.meta.url), {
+interface LoadResult {
+  readonly requests: number;
+  readonly unexpected: number;
+  readonly seconds: number;
+  /** How busy the serving event loop was (0..1): near 1, the server is the bottleneck. */
+  readonly serverUtilization: number;
+}
+
+const USE_WRK = hasWrk() && process.env['BENCH_LOAD'] !== 'undici';
+
+async function load(url: string, requests: { path: string; headers: Record<string, string> }[], expectStatus: number): Promise<LoadResult> {
+  const before = performance.eventLoopUtilization();
+  if (USE_WRK) {
+    const started = performance.now();
+    const result = await wrk(url, requests[0]!, expectStatus, { connections: CONNECTIONS, durationMs: DURATION_MS });
+    const seconds = (performance.now() - started) / 1000;
+    return { requests: Math.round(result.rps * seconds), unexpected: result.unexpected, seconds, serverUtilization: Number(performance.eventLoopUtilization(before).utilization.toFixed(2)) };
+  }
+  const result = await new Promise<Omit<LoadResult, 'serverUtilization'>>((resolve, reject) => {
+    const worker = new Worker(new URL('./_load.worker.mjs', import.meta.url), {
       workerData: { url, requests, connections: CONNECTIONS, concurrency: CONNECTIONS, warmupMs: WARMUP_MS, durationMs: DURATION_MS, expectStatus },
-      execArgv: ['--import', 'tsx'],
     });
     worker.once('message', resolve);
     worker.once('error', reject);
   });
+  return { ...result, serverUtilization: Number(performance.eventLoopUtilization(before).utilization.toFixed(2)) };
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'flotilla-bench-checkin-'));
@@ -74,5 +92,5 @@ if (hubResult.unexpected > 0 || bareResult.unexpected > 0) {
 }
 const hubRps = Math.round(hubResult.requests / hubResult.seconds);
 const bareRps = Math.round(bareResult.requests / bareResult.seconds);
-process.stdout.write(`targets=${TARGETS} connections=${CONNECTIONS} duration=${DURATION_MS}ms\n`);
-process.stdout.write(`${JSON.stringify({ name: 'checkin', hub_rps: hubRps, bare_rps: bareRps, ratio: Number((hubRps / bareRps).toFixed(3)) })}\n`);
+process.stdout.write(`load=${USE_WRK ? 'wrk' : 'undici-worker'} targets=${TARGETS} connections=${CONNECTIONS} duration=${DURATION_MS}ms hub_event_loop=${hubResult.serverUtilization} bare_event_loop=${bareResult.serverUtilization}\n`);
+process.stdout.write(`${JSON.stringify({ name: 'checkin', hub_rps: hubRps, bare_rps: bareRps, ratio: Number((hubRps / bareRps).toFixed(3)), load: USE_WRK ? 'wrk' : 'undici-worker' })}\n`);

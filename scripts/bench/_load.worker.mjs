@@ -1,27 +1,19 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { Pool } from 'undici';
 
-interface Job {
-  readonly url: string;
-  readonly requests: readonly { path: string; headers: Record<string, string> }[];
-  readonly connections: number;
-  readonly concurrency: number;
-  readonly warmupMs: number;
-  readonly durationMs: number;
-  readonly expectStatus: number;
-}
-
+// Plain JavaScript: Node 20 workers do not inherit tsx's loader.
+// workerData: { url, requests: [{ path, headers }], connections, concurrency, warmupMs, durationMs, expectStatus }
 /** Closed-loop load: `concurrency` callers each send a request as soon as the last is answered. */
-async function run(job: Job): Promise<{ requests: number; unexpected: number; seconds: number }> {
+async function run(job) {
   const pool = new Pool(job.url, { connections: job.connections, pipelining: 1 });
   let counting = false;
   let done = 0;
   let unexpected = 0;
   let stop = false;
   let next = 0;
-  const caller = async (): Promise<void> => {
+  const caller = async () => {
     while (!stop) {
-      const r = job.requests[next++ % job.requests.length]!;
+      const r = job.requests[next++ % job.requests.length];
       const response = await pool.request({ method: 'GET', path: r.path, headers: r.headers });
       await response.body.dump();
       if (!counting) continue;
@@ -42,4 +34,4 @@ async function run(job: Job): Promise<{ requests: number; unexpected: number; se
   return { requests: done, unexpected, seconds };
 }
 
-parentPort!.postMessage(await run(workerData as Job));
+parentPort.postMessage(await run(workerData));
