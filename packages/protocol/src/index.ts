@@ -19,3 +19,4 @@ export * from './verify-envelope.ts';
 export * from './sign-bundle.ts';
 export * from './audit/index.ts';
 export * from './drift/index.ts';
+export * from './query/index.ts';
