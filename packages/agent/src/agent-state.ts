@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
-import { generateKeyPair, KeyPair, ReleaseRef, SignedEnvelope, SignedTrustRoot, TargetId } from '@flotilla/protocol';
+import { FlotillaError, generateKeyPair, isFlotillaError, KeyPair, ReleaseRef, SignedEnvelope, SignedTrustRoot, TargetId } from '@flotilla/protocol';
 import { readJsonFile, writeJsonAtomic } from './state-files.ts';
 
 export const Enrollment = z.object({
@@ -17,28 +17,74 @@ export const SyncState = z.object({
   appliedGeneration: z.number().int().min(0),
   appliedEnvelope: SignedEnvelope.nullable(),
   appliedReleases: z.array(ReleaseRef),
-  /** The next report sequence number; never reused, even across restarts. */
+  /** Kept for state files written by earlier versions; report numbers come from `nextReportSeq`. */
   nextSeq: z.number().int().min(1),
 });
 export type SyncState = z.infer<typeof SyncState>;
 
+export const EMPTY_SYNC_STATE: SyncState = { appliedGeneration: 0, appliedEnvelope: null, appliedReleases: [], nextSeq: 1 };
+
 /**
- * Everything the agent keeps across restarts, in its state directory: its key pair (mode
- * 0600, never sent anywhere), its enrollment, the trust root it pins, and what it applied.
+ * Where an agent keeps what makes it one target across restarts: its key pair, its
+ * enrollment, the trust root it pins, what it applied, and the report numbers it has used.
+ *
+ * Two places implement it: `FileAgentStore`, a state directory, for an agent that runs alone
+ * (an edge host, the manifests-dir driver); and `SecretAgentStore`, a Kubernetes Secret, so that
+ * every pod of an agent DaemonSet acts as the same target. Whatever the store, `dir` is a local
+ * folder for the report journal and the bundle cache, which need not outlive the process.
  */
-export class AgentState {
+export interface AgentStore {
+  /** A local folder for the report journal and the bundle cache. */
   readonly dir: string;
+  /** Where the identity lives, for messages: `state directory /var/lib/x`, `Secret ns/name`. */
+  readonly location: string;
+  /** The agent's key pair, made (and stored) on the first call ever. */
+  keyPair(): Promise<KeyPair>;
+  enrollment(): Promise<Enrollment | undefined>;
+  saveEnrollment(enrollment: Enrollment): Promise<void>;
+  trustRoot(): Promise<SignedTrustRoot | undefined>;
+  saveTrustRoot(signed: SignedTrustRoot): Promise<void>;
+  sync(): Promise<SyncState>;
+  saveSync(state: SyncState): Promise<void>;
+  /** The next report sequence number: never handed out before for this identity. */
+  nextReportSeq(): Promise<number>;
+}
+
+/**
+ * The error a shared store throws when another agent wrote the same part of the identity
+ * meanwhile: this agent is no longer the only writer, probably no longer the leader.
+ */
+export function identityConflict(location: string, keys: readonly string[]): FlotillaError {
+  return new FlotillaError('CONFLICT', `another agent changed ${keys.join(', ') || 'the identity'} in the ${location} while this one was writing it; this agent is probably no longer the leader`, { identityStore: location, keys: [...keys] });
+}
+
+/** True for the error of `identityConflict`. */
+export function isIdentityConflict(error: unknown): boolean {
+  return isFlotillaError(error, 'CONFLICT') && typeof error.details?.['identityStore'] === 'string';
+}
+
+const SeqFile = z.object({ nextSeq: z.number().int().min(1) });
+
+/**
+ * An agent's state in a directory: its key pair (`agent-key.json`, mode 0600, never sent
+ * anywhere), its enrollment, the trust root it pins, what it applied (`sync.json`), and the
+ * report counter (`journal/seq.json`).
+ */
+export class FileAgentStore implements AgentStore {
+  readonly dir: string;
+  readonly location: string;
 
   constructor(dir: string) {
+    if (typeof dir !== 'string' || dir === '') throw new TypeError(`FileAgentStore: expected a state directory, received ${JSON.stringify(dir)}`);
     this.dir = dir;
+    this.location = `state directory ${dir}`;
   }
 
   private path(name: string): string {
     return join(this.dir, name);
   }
 
-  /** The agent's key pair, made on first start. */
-  keyPair(): KeyPair {
+  async keyPair(): Promise<KeyPair> {
     const existing = readJsonFile(this.path('agent-key.json'), KeyPair);
     if (existing !== undefined) return existing;
     const key = generateKeyPair();
@@ -46,31 +92,41 @@ export class AgentState {
     return key;
   }
 
-  enrollment(): Enrollment | undefined {
+  async enrollment(): Promise<Enrollment | undefined> {
     return readJsonFile(this.path('enrollment.json'), Enrollment);
   }
 
-  saveEnrollment(enrollment: Enrollment): void {
+  async saveEnrollment(enrollment: Enrollment): Promise<void> {
     writeJsonAtomic(this.path('enrollment.json'), enrollment);
   }
 
-  trustRoot(): SignedTrustRoot | undefined {
+  async trustRoot(): Promise<SignedTrustRoot | undefined> {
     return readJsonFile(this.path('trust-root.json'), SignedTrustRoot);
   }
 
-  saveTrustRoot(signed: SignedTrustRoot): void {
+  async saveTrustRoot(signed: SignedTrustRoot): Promise<void> {
     writeJsonAtomic(this.path('trust-root.json'), signed);
   }
 
-  sync(): SyncState {
-    return readJsonFile(this.path('sync.json'), SyncState) ?? { appliedGeneration: 0, appliedEnvelope: null, appliedReleases: [], nextSeq: 1 };
+  async sync(): Promise<SyncState> {
+    return readJsonFile(this.path('sync.json'), SyncState) ?? EMPTY_SYNC_STATE;
   }
 
-  saveSync(state: SyncState): void {
+  async saveSync(state: SyncState): Promise<void> {
     writeJsonAtomic(this.path('sync.json'), state);
+  }
+
+  async nextReportSeq(): Promise<number> {
+    const path = join(this.dir, 'journal', 'seq.json');
+    const seq = readJsonFile(path, SeqFile)?.nextSeq ?? 1;
+    writeJsonAtomic(path, { nextSeq: seq + 1 });
+    return seq;
   }
 
   hasKey(): boolean {
     return existsSync(this.path('agent-key.json'));
   }
 }
+
+/** @deprecated The former name of `FileAgentStore`. */
+export { FileAgentStore as AgentState };

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { canonicalize, isFlotillaError, resourceKey, type ReleaseRef, type ResourceStatus, type SignedEnvelope } from '@flotilla/protocol';
-import { AgentState, type Enrollment } from './agent-state.ts';
+import { FileAgentStore, type AgentStore, type Enrollment } from './agent-state.ts';
 import { Backoff } from './backoff.ts';
 import { Credentials } from './credentials.ts';
 import { DesiredStateVerifier, type VerifiedDesiredState } from './desired-state.ts';
@@ -12,13 +12,27 @@ import { healthVerdict } from './health-verdict.ts';
 import { HubClient, isRetryable } from './hub-client.ts';
 import { ReportJournal, type ReportBody } from './report-journal.ts';
 
+/**
+ * Builds the driver once the agent knows who it is, for drivers that need the target id (the
+ * kubernetes driver labels what it applies with it).
+ */
+export type DriverFactory = (enrollment: Enrollment) => Driver | Promise<Driver>;
+
 export interface AgentOptions {
   readonly hubUrl: string;
-  readonly stateDir: string;
-  readonly driver: Driver;
+  /** The state directory: key pair, enrollment, trust root, sync state, journal, bundle cache. */
+  readonly stateDir?: string;
+  /** Where the identity and sync state live instead of `stateDir`, such as a `SecretAgentStore`. */
+  readonly store?: AgentStore;
+  /** A driver, or a factory called with the enrollment once the agent is enrolled. */
+  readonly driver: Driver | DriverFactory;
   readonly log: Logger;
   readonly enrollToken?: string | undefined;
   readonly name?: string | undefined;
+  /** A root key id the trust root must contain at enrollment (see `ensureEnrolled`). */
+  readonly trustRootPin?: string | undefined;
+  /** Facts added to the driver's in every report, such as the pod and node the agent runs on. */
+  readonly facts?: Readonly<Record<string, string>>;
   /** How long one long-poll waits for a change at the hub. */
   readonly waitSeconds?: number;
   /** How often the agent re-observes its resources between changes. */
@@ -42,12 +56,14 @@ export interface AgentStatus {
  */
 export class Agent extends EventEmitter {
   private readonly client: HubClient;
-  private readonly state: AgentState;
+  private readonly state: AgentStore;
   private readonly log: Logger;
   private readonly clock: () => number;
   private readonly backoff: Backoff;
   private readonly abort = new AbortController();
   private loop: Promise<void> | undefined;
+  private starting: Promise<Enrollment> | undefined;
+  private driver: Driver | undefined;
   private enrollment: Enrollment | undefined;
   private etag: string | undefined;
   private lastReported = '';
@@ -60,8 +76,12 @@ export class Agent extends EventEmitter {
     this.options = options;
     const wait = options.waitSeconds ?? 30;
     if (!Number.isInteger(wait) || wait < 0 || wait > 60) throw new TypeError(`waitSeconds must be a whole number from 0 to 60, received ${wait}`);
+    if (options.store === undefined && (typeof options.stateDir !== 'string' || options.stateDir === '')) {
+      throw new TypeError(`Agent: give a stateDir (a directory) or a store, received stateDir ${JSON.stringify(options.stateDir)}`);
+    }
     this.client = new HubClient(options.hubUrl, { maxWaitSeconds: wait });
-    this.state = new AgentState(options.stateDir);
+    this.state = options.store ?? new FileAgentStore(options.stateDir as string);
+    if (typeof options.driver !== 'function') this.driver = options.driver;
     this.log = options.log.child({ component: 'agent' });
     this.clock = options.clock ?? Date.now;
     this.backoff = new Backoff(options.backoff?.baseMs ?? 1000, options.backoff?.maxMs ?? 60_000);
@@ -71,39 +91,60 @@ export class Agent extends EventEmitter {
     return this.status;
   }
 
-  /** Enrolls if needed (retrying while the hub is away) and starts the sync loop. */
-  async start(): Promise<Enrollment> {
-    this.state.keyPair();
+  /**
+   * Enrolls if needed (retrying while the hub is away), builds the driver, and starts the sync
+   * loop. Throws when enrollment is refused, or when `stop` was called meanwhile.
+   */
+  start(): Promise<Enrollment> {
+    this.starting ??= this.begin();
+    return this.starting;
+  }
+
+  private async begin(): Promise<Enrollment> {
+    await this.state.keyPair();
+    let enrollment: Enrollment;
     for (;;) {
       try {
-        this.enrollment = await ensureEnrolled(this.client, this.state, { enrollToken: this.options.enrollToken, name: this.options.name, now: this.clock });
+        enrollment = await ensureEnrolled(this.client, this.state, { enrollToken: this.options.enrollToken, name: this.options.name, trustRootPin: this.options.trustRootPin, now: this.clock });
         break;
       } catch (error) {
         if (!isRetryable(error) || this.abort.signal.aborted) throw error;
         const delay = this.backoff.next();
+        this.status = { ...this.status, lastError: (error as Error).message };
         this.log.warn({ err: (error as Error).message, retryInMs: delay }, 'hub unreachable during enrollment');
         await sleep(delay, undefined, { signal: this.abort.signal }).catch(() => undefined);
       }
     }
+    this.enrollment = enrollment;
     this.backoff.reset();
-    const sync = this.state.sync();
-    this.status = { ...this.status, targetId: this.enrollment.targetId, appliedGeneration: sync.appliedGeneration };
-    this.log.info({ target: this.enrollment.targetId, name: this.enrollment.name, generation: sync.appliedGeneration }, 'agent started');
-    this.loop = this.run(this.enrollment);
-    return this.enrollment;
+    const factory = this.options.driver;
+    if (typeof factory === 'function') this.driver = await factory(enrollment);
+    if (this.abort.signal.aborted) throw new Error('the agent was stopped while starting');
+    const sync = await this.state.sync();
+    this.status = { ...this.status, targetId: enrollment.targetId, appliedGeneration: sync.appliedGeneration };
+    this.log.info({ target: enrollment.targetId, name: enrollment.name, generation: sync.appliedGeneration }, 'agent started');
+    this.loop = this.run(enrollment);
+    return enrollment;
   }
 
+  /** Stops the loop (a long-poll in flight is aborted; an apply in flight finishes) and closes the driver. */
   async stop(): Promise<void> {
     this.abort.abort();
+    await this.starting?.catch(() => undefined);
     await this.loop;
     await this.client.close();
-    await this.options.driver.close();
+    await this.driver?.close();
+  }
+
+  private get activeDriver(): Driver {
+    if (this.driver === undefined) throw new Error('the agent has no driver before it started');
+    return this.driver;
   }
 
   private async run(enrollment: Enrollment): Promise<void> {
-    const key = this.state.keyPair();
+    const key = await this.state.keyPair();
     const credentials = new Credentials(this.client, key, enrollment, this.clock);
-    const journal = new ReportJournal(this.state.dir, key, enrollment.targetId);
+    const journal = new ReportJournal(this.state.dir, key, enrollment.targetId, () => this.state.nextReportSeq());
     const verifier = new DesiredStateVerifier(this.client, this.state, enrollment.targetId);
     const signal = this.abort.signal;
     const wait = this.options.waitSeconds ?? 30;
@@ -138,7 +179,7 @@ export class Agent extends EventEmitter {
   }
 
   private async handleEnvelope(raw: unknown, etag: string, token: string, verifier: DesiredStateVerifier, journal: ReportJournal): Promise<void> {
-    const sync = this.state.sync();
+    const sync = await this.state.sync();
     let desired: VerifiedDesiredState;
     try {
       desired = await verifier.verify(raw, sync.appliedGeneration, token, new Date(this.clock()));
@@ -148,43 +189,43 @@ export class Agent extends EventEmitter {
       this.etag = etag;
       this.status = { ...this.status, phase: 'stalled', lastError: error.message };
       this.log.error({ code: error.code, err: error.message }, 'envelope refused');
-      journal.append(await this.reportBody('stalled', sync.appliedGeneration, sync.appliedReleases, [], { code: error.code, message: error.message }));
+      await journal.append(await this.reportBody('stalled', sync.appliedGeneration, sync.appliedReleases, [], { code: error.code, message: error.message }));
       this.emit('stalled', error);
       return;
     }
     const log = this.log.child({ generation: desired.envelope.generation });
     if (sync.appliedEnvelope !== null && sameDesiredState(sync.appliedEnvelope, desired.signed) && this.status.phase === 'applied') {
       // A re-signed envelope for the same state: keep it (its expiry is newer), apply nothing.
-      this.state.saveSync({ ...sync, appliedEnvelope: desired.signed });
+      await this.state.saveSync({ ...sync, appliedEnvelope: desired.signed });
       this.etag = etag;
       return;
     }
-    const applied = await this.options.driver.apply(desired.resources);
-    const observed = await this.options.driver.observe(desired.resources);
+    const applied = await this.activeDriver.apply(desired.resources);
+    const observed = await this.activeDriver.observe(desired.resources);
     const resources = mergeStatus(applied, observed);
     const failed = applied.filter((r) => r.status === 'failed');
     if (failed.length > 0) {
       this.status = { ...this.status, phase: 'failed', lastError: failed[0]!.message };
       log.warn({ failed: failed.length }, 'apply failed; will retry');
-      journal.append(await this.reportBody('failed', desired.envelope.generation, desired.envelope.bundles, resources, { code: 'DRIVER_FAILED', message: `${failed.length} resources failed to apply: ${failed[0]!.message ?? failed[0]!.key}` }));
+      await journal.append(await this.reportBody('failed', desired.envelope.generation, desired.envelope.bundles, resources, { code: 'DRIVER_FAILED', message: `${failed.length} resources failed to apply: ${failed[0]!.message ?? failed[0]!.key}` }));
       // Leave the etag unchanged so the next pass fetches and applies this envelope again.
       throw new Error(`apply of generation ${desired.envelope.generation} failed`);
     }
-    this.state.saveSync({ ...sync, appliedGeneration: desired.envelope.generation, appliedEnvelope: desired.signed, appliedReleases: desired.envelope.bundles });
+    await this.state.saveSync({ ...sync, appliedGeneration: desired.envelope.generation, appliedEnvelope: desired.signed, appliedReleases: desired.envelope.bundles });
     this.etag = etag;
     this.status = { ...this.status, phase: 'applied', appliedGeneration: desired.envelope.generation, lastError: undefined };
     log.info({ resources: desired.resources.length }, 'desired state applied');
     const body = await this.reportBody('applied', desired.envelope.generation, desired.envelope.bundles, resources);
-    journal.append(body);
+    await journal.append(body);
     this.lastReported = fingerprint(body);
     this.emit('applied', desired.envelope.generation);
   }
 
   /** Re-reads the applied resources and reports when anything changed since the last report. */
   private async observeAndReport(journal: ReportJournal, verifier: DesiredStateVerifier, token: string): Promise<void> {
-    const sync = this.state.sync();
+    const sync = await this.state.sync();
     const resources = await verifier.resourcesOf(sync.appliedReleases, token);
-    const observed = await this.options.driver.observe(resources);
+    const observed = await this.activeDriver.observe(resources);
     const statuses = mergeStatus(resources.map((r) => ({ key: resourceKey(r), status: 'applied' as const })), observed);
     const phase = this.status.phase === 'starting' ? (sync.appliedGeneration === 0 ? 'idle' : 'applied') : this.status.phase;
     const body = await this.reportBody(phase, sync.appliedGeneration, sync.appliedReleases, statuses);
@@ -192,7 +233,7 @@ export class Agent extends EventEmitter {
     if (print === this.lastReported) return;
     this.lastReported = print;
     this.status = { ...this.status, phase };
-    journal.append(body);
+    await journal.append(body);
   }
 
   private async reportBody(phase: ReportBody['phase'], generation: number, bundles: readonly ReleaseRef[], resources: ResourceStatus[], error?: { code: string; message: string }): Promise<ReportBody> {
@@ -203,7 +244,7 @@ export class Agent extends EventEmitter {
       bundles: [...bundles],
       resources,
       ...(error === undefined ? {} : { error: { code: error.code, message: error.message.slice(0, 2000) } }),
-      facts: await this.options.driver.facts(),
+      facts: { ...(await this.activeDriver.facts()), ...this.options.facts },
       observedAt: new Date(this.clock()).toISOString(),
     };
   }

@@ -1,41 +1,83 @@
 import { z } from 'zod';
 import { FlotillaError } from '@flotilla/protocol';
 
+// Flags arrive as booleans, environment variables as strings such as "false" or "0".
+const flag = z.preprocess((value) => (typeof value === 'boolean' ? String(value) : value), z.stringbool());
+const dnsLabel = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a lower-case DNS label (letters, digits, -; at most 63)');
+const dnsSubdomain = z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'must be a lower-case DNS subdomain');
+
 const RunConfig = z
   .object({
     hub: z.url({ protocol: /^https?$/ }),
     enrollToken: z.string().min(1).optional(),
     stateDir: z.string().min(1),
     name: z.string().min(1).optional(),
-    driver: z.enum(['manifests-dir']),
+    driver: z.enum(['manifests-dir', 'kubernetes']),
     root: z.string().min(1).optional(),
+    /** kubernetes: a kubeconfig file; without one the agent uses its pod's service account. */
+    kubeconfig: z.string().min(1).optional(),
+    /** kubernetes: a kubeconfig context other than the current one. */
+    context: z.string().min(1).optional(),
+    /** kubernetes: where the Lease and the identity Secret live; default the pod's namespace. */
+    namespace: dnsLabel.optional(),
+    /** kubernetes: this pod's name, the candidate's identity in the Lease; default the hostname. */
+    podName: z.string().min(1).max(253).optional(),
+    /** kubernetes: the node the pod runs on, for logs, status and facts. */
+    nodeName: z.string().min(1).max(253).optional(),
+    leaderElection: flag.default(true),
+    leaseName: dnsSubdomain.default('flotilla-agent'),
+    leaseSeconds: z.coerce.number().int().min(1).max(300).default(15),
+    identitySecret: dnsSubdomain.default('flotilla-agent-identity'),
+    /** A root key id (`flotilla keys ls`) the hub's trust root must hold at enrollment. */
+    trustRootPin: z.string().regex(/^[0-9a-f]{16}$|^[A-Za-z0-9_-]{43}$/, 'must be a root key id (16 hex digits, from `flotilla keys ls`) or a base64url public key').optional(),
+    healthPort: z.coerce.number().int().min(0).max(65535).optional(),
     waitSeconds: z.coerce.number().int().min(1).max(60).default(30),
     observeSeconds: z.coerce.number().int().min(1).max(3600).default(30),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
-  .refine((c) => c.driver !== 'manifests-dir' || c.root !== undefined, { message: 'the manifests-dir driver needs --root DIR', path: ['root'] });
+  .refine((c) => c.driver !== 'manifests-dir' || c.root !== undefined, { message: 'the manifests-dir driver needs --root DIR', path: ['root'] })
+  .refine((c) => c.driver === 'kubernetes' || (c.kubeconfig === undefined && c.context === undefined), { message: '--kubeconfig and --context are for the kubernetes driver only', path: ['kubeconfig'] })
+  .refine((c) => c.context === undefined || c.kubeconfig !== undefined, { message: '--context needs --kubeconfig FILE', path: ['context'] });
 export type RunConfig = z.infer<typeof RunConfig>;
+
+/**
+ * The environment variables `flotilla-agent run` reads, by setting. A flag of the same name
+ * (`--state-dir` for `stateDir`) wins over the variable. An empty variable counts as unset, so
+ * a manifest may list an optional one with `value: ""`.
+ */
+export const RUN_ENVIRONMENT = {
+  hub: 'FLOTILLA_HUB',
+  enrollToken: 'FLOTILLA_ENROLL_TOKEN',
+  stateDir: 'FLOTILLA_AGENT_STATE_DIR',
+  name: 'FLOTILLA_AGENT_NAME',
+  driver: 'FLOTILLA_AGENT_DRIVER',
+  root: 'FLOTILLA_AGENT_ROOT',
+  kubeconfig: 'FLOTILLA_AGENT_KUBECONFIG',
+  context: 'FLOTILLA_AGENT_KUBE_CONTEXT',
+  namespace: 'FLOTILLA_AGENT_NAMESPACE',
+  podName: 'FLOTILLA_AGENT_POD_NAME',
+  nodeName: 'FLOTILLA_AGENT_NODE_NAME',
+  leaderElection: 'FLOTILLA_AGENT_LEADER_ELECTION',
+  leaseName: 'FLOTILLA_AGENT_LEASE_NAME',
+  leaseSeconds: 'FLOTILLA_AGENT_LEASE_SECONDS',
+  identitySecret: 'FLOTILLA_AGENT_IDENTITY_SECRET',
+  trustRootPin: 'FLOTILLA_TRUST_ROOT_PIN',
+  healthPort: 'FLOTILLA_AGENT_HEALTH_PORT',
+  waitSeconds: 'FLOTILLA_AGENT_WAIT_SECONDS',
+  observeSeconds: 'FLOTILLA_AGENT_OBSERVE_SECONDS',
+  logLevel: 'FLOTILLA_LOG_LEVEL',
+} as const satisfies Partial<Record<keyof RunConfig, string>>;
 
 type Env = Readonly<Record<string, string | undefined>>;
 
 function defined(values: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined && v !== ''));
 }
 
-/** `flotilla-agent run`: flags win over FLOTILLA_AGENT_* variables. */
+/** `flotilla-agent run`: flags win over FLOTILLA_* variables. */
 export function runConfig(flags: Record<string, unknown>, env: Env): RunConfig {
-  const result = RunConfig.safeParse({
-    ...defined({
-      hub: env['FLOTILLA_HUB'],
-      enrollToken: env['FLOTILLA_ENROLL_TOKEN'],
-      stateDir: env['FLOTILLA_AGENT_STATE_DIR'],
-      name: env['FLOTILLA_AGENT_NAME'],
-      driver: env['FLOTILLA_AGENT_DRIVER'],
-      root: env['FLOTILLA_AGENT_ROOT'],
-      logLevel: env['FLOTILLA_LOG_LEVEL'],
-    }),
-    ...defined(flags),
-  });
+  const fromEnv = Object.fromEntries(Object.entries(RUN_ENVIRONMENT).map(([setting, variable]) => [setting, env[variable]]));
+  const result = RunConfig.safeParse({ ...defined(fromEnv), ...defined(flags) });
   if (!result.success) throw new FlotillaError('CONFIG_INVALID', z.prettifyError(result.error).replace(/\n/g, '; '));
   return result.data;
 }

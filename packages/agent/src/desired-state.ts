@@ -14,7 +14,7 @@ import {
   type Resource,
   type TrustRoot,
 } from '@flotilla/protocol';
-import type { AgentState } from './agent-state.ts';
+import type { AgentStore } from './agent-state.ts';
 import type { HubClient } from './hub-client.ts';
 import { writeJsonAtomic } from './state-files.ts';
 
@@ -33,10 +33,10 @@ export interface VerifiedDesiredState {
 export class DesiredStateVerifier {
   private readonly bundleDir: string;
   private readonly client: HubClient;
-  private readonly state: AgentState;
+  private readonly state: AgentStore;
   private readonly targetId: string;
 
-  constructor(client: HubClient, state: AgentState, targetId: string) {
+  constructor(client: HubClient, state: AgentStore, targetId: string) {
     this.client = client;
     this.state = state;
     this.targetId = targetId;
@@ -68,13 +68,13 @@ export class DesiredStateVerifier {
 
   /** The pinned trust root, first walked forward version by version to `version` if newer. */
   private async trustRootFor(version: number): Promise<TrustRoot> {
-    const pinned = this.state.trustRoot();
+    const pinned = await this.state.trustRoot();
     if (pinned === undefined) throw new FlotillaError('TRUST_ROOT_INVALID', 'this agent has no trust root; enroll it again');
     let current = pinned.trustRoot;
     while (current.version < version) {
       const next = await this.client.trustRoot(current.version + 1);
       current = verifyTrustRoot(next, current);
-      this.state.saveTrustRoot(next);
+      await this.state.saveTrustRoot(next);
     }
     return current;
   }

@@ -1,5 +1,16 @@
-export { Agent, type AgentOptions, type AgentStatus } from './agent.ts';
-export { AgentState } from './agent-state.ts';
+export { Agent, type AgentOptions, type AgentStatus, type DriverFactory } from './agent.ts';
+export { AgentState, FileAgentStore, EMPTY_SYNC_STATE, Enrollment, SyncState, identityConflict, isIdentityConflict } from './agent-state.ts';
+export type { AgentStore } from './agent-state.ts';
+export { SingleAgentRuntime, type AgentRuntime } from './agent-runtime.ts';
+export { ElectedAgent } from './elected-agent.ts';
+export type { Election, ElectionEvents, ElectedAgentOptions, ElectedAgentStatus } from './elected-agent.ts';
+export { buildRuntime, DEFAULT_AGENT_NAMESPACE, type RuntimeDependencies } from './build-runtime.ts';
+export { runConfig, RUN_ENVIRONMENT, type RunConfig } from './config.ts';
+export { startHealthServer } from './health-server.ts';
+export type { HealthCheck, HealthServer, HealthServerOptions } from './health-server.ts';
 export { HubClient } from './hub-client.ts';
+export { trustRootMatchesPin } from './enroll.ts';
+export { AGENT_VERSION } from './version.ts';
 export { ManifestsDirDriver, manifestFileName } from './drivers/manifests-dir.ts';
 export type { Driver, AppliedResource, ObservedResource } from './drivers/driver.ts';
+export * from './drivers/kubernetes/index.ts';

@@ -1,10 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
 import { API_VERSION, signPayload, SignedReport, type KeyPair, type Report } from '@flotilla/protocol';
-import { readJsonFile, writeJsonAtomic } from './state-files.ts';
-
-const SeqFile = z.object({ nextSeq: z.number().int().min(1) });
+import { writeJsonAtomic } from './state-files.ts';
 
 export type ReportBody = Omit<Report, 'apiVersion' | 'kind' | 'targetId' | 'seq'>;
 
@@ -18,9 +15,15 @@ export class ReportJournal {
   private readonly maxPending: number;
   private readonly key: KeyPair;
   private readonly targetId: string;
+  private readonly nextSeq: () => Promise<number>;
 
-  constructor(stateDir: string, key: KeyPair, targetId: string, maxPending = 1000) {
+  /**
+   * @param nextSeq hands out report numbers; it must never hand out one twice for this
+   *   target, even across restarts and, in a cluster, across the pods that share the identity.
+   */
+  constructor(stateDir: string, key: KeyPair, targetId: string, nextSeq: () => Promise<number>, maxPending = 1000) {
     this.maxPending = maxPending;
+    this.nextSeq = nextSeq;
     this.key = key;
     this.targetId = targetId;
     this.dir = join(stateDir, 'journal');
@@ -28,10 +31,8 @@ export class ReportJournal {
   }
 
   /** Numbers, signs and stores a report; returns it as it will be sent. */
-  append(body: ReportBody): SignedReport {
-    const seqPath = join(this.dir, 'seq.json');
-    const seq = readJsonFile(seqPath, SeqFile)?.nextSeq ?? 1;
-    writeJsonAtomic(seqPath, { nextSeq: seq + 1 });
+  async append(body: ReportBody): Promise<SignedReport> {
+    const seq = await this.nextSeq();
     const report: Report = { apiVersion: API_VERSION, kind: 'Report', targetId: this.targetId, seq, ...body };
     const signed: SignedReport = { report, signature: signPayload('report', report, this.key) };
     writeJsonAtomic(join(this.dir, `${String(seq).padStart(12, '0')}.report.json`), signed);

@@ -16,3 +16,5 @@ export type { LeaseElectorOptions } from './lease-elector.ts';
 export { MANAGED_BY_LABEL, MANAGED_BY_VALUE, KEY_ANNOTATION, TARGET_LABEL } from './ownership.ts';
 export { substrateOf } from './substrate.ts';
 export { resourceHealth } from './resource-health.ts';
+export { SecretAgentStore, IDENTITY_SECRET_NAME, IDENTITY_SECRET_TYPE } from './secret-agent-store.ts';
+export type { SecretAgentStoreOptions } from './secret-agent-store.ts';
