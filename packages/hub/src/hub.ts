@@ -5,7 +5,8 @@ import { HubStore } from './store/hub-store.ts';
 import type { Db } from './store/database.ts';
 import { createHttpServer } from './http/server.ts';
 import type { HubServices } from './http/services.ts';
-import type { AuditSink } from './services/audit-sink.ts';
+import type { AuditLog } from './services/audit/audit-log.ts';
+import { RefusalRecorder } from './services/audit/refusal-recorder.ts';
 import { BundleService } from './services/bundles.ts';
 import { systemClock, type Clock } from './services/clock.ts';
 import { DEFAULT_ENVELOPE_TTL_MS, DesiredStateService } from './services/desired-state.ts';
@@ -14,19 +15,31 @@ import { ReportService } from './services/reports.ts';
 import { SeenTracker } from './services/seen-tracker.ts';
 import { TargetCache } from './services/target-cache.ts';
 import { TargetService } from './services/targets.ts';
+import { FleetQuery } from './services/fleet-query.ts';
 import { TrustService, type HubKeys } from './services/trust.ts';
 
 export interface HubDependencies {
   readonly db: Db;
   readonly log: Logger;
   readonly keys: HubKeys;
-  /** Builds the audit log over the hub's database; it must append inside callers' transactions. */
-  readonly audit: (db: Db) => AuditSink;
+  /**
+   * Builds the audit log over the hub's database; it must append inside callers' transactions.
+   * Services see it only as an `AuditSink`; the audit routes query, export and prune it.
+   */
+  readonly audit: (db: Db) => AuditLog;
+  /** How often the audit chain head is signed when it moved; default 5 minutes, 0 never. */
+  readonly checkpointIntervalMs?: number;
+  /** Prune audit entries older than this, checked at start and hourly; default keep forever. */
+  readonly auditRetentionMs?: number;
   readonly clock?: Clock;
   readonly envelopeTtlMs?: number;
   readonly accessTokenSeconds?: number;
   readonly maxWaitSeconds?: number;
 }
+
+/** The default interval of audit checkpoints. */
+export const DEFAULT_CHECKPOINT_INTERVAL_MS = 5 * 60_000;
+const RETENTION_CHECK_MS = 60 * 60_000;
 
 export interface Hub {
   readonly services: HubServices;
@@ -41,12 +54,14 @@ export interface Hub {
  * reads the environment or the file system, so tests build hubs as easily as `main.ts` does.
  */
 export async function createHub(deps: HubDependencies): Promise<Hub> {
+  const timings = auditTimings(deps);
   const clock = deps.clock ?? systemClock;
   const store = new HubStore(deps.db);
   const audit = deps.audit(deps.db);
+  const refusals = new RefusalRecorder({ audit, clock, log: deps.log });
   const cache = new TargetCache(store);
   const trust = new TrustService(store, deps.keys, clock);
-  const identity = await IdentityService.create({ store, trust, targets: cache, audit, clock, keys: deps.keys, ...(deps.accessTokenSeconds === undefined ? {} : { accessTokenSeconds: deps.accessTokenSeconds }) });
+  const identity = await IdentityService.create({ store, trust, targets: cache, audit, refusals, clock, keys: deps.keys, ...(deps.accessTokenSeconds === undefined ? {} : { accessTokenSeconds: deps.accessTokenSeconds }) });
   const desired = new DesiredStateService(store, trust, cache, audit, clock, deps.keys, deps.envelopeTtlMs ?? DEFAULT_ENVELOPE_TTL_MS);
   const services: HubServices = {
     store,
@@ -58,12 +73,16 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     desired,
     reports: new ReportService(store, cache, audit, clock),
     bundles: new BundleService(store, trust, audit, clock),
-    targets: new TargetService(store, cache, audit, clock),
+    targets: new TargetService(store, cache, audit, clock, new FleetQuery(store, clock)),
     seen: new SeenTracker(store, clock),
     maxWaitSeconds: deps.maxWaitSeconds ?? 60,
   };
-  const jtiSweep = setInterval(() => store.pruneJtis(clock()), 60_000);
+  const jtiSweep = setInterval(() => {
+    store.pruneJtis(clock());
+    refusals.flush();
+  }, 60_000);
   jtiSweep.unref();
+  const stopAudit = scheduleAudit(audit, timings, deps.log, clock);
   const server = createHttpServer(services);
   return {
     services,
@@ -86,6 +105,58 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
         server.closeIdleConnections();
       });
       services.seen.close();
+      refusals.close();
+      stopAudit();
+      try {
+        // The head at shutdown is signed, so the last entries do not wait for the next start.
+        audit.checkpointIfAdvanced();
+      } catch (error) {
+        deps.log.error({ err: error }, 'audit checkpoint at shutdown failed');
+      }
     },
+  };
+}
+
+interface AuditTimings {
+  readonly checkpointIntervalMs: number;
+  readonly retentionMs: number | undefined;
+}
+
+/** The audit options, checked before anything is built. */
+function auditTimings(deps: HubDependencies): AuditTimings {
+  const checkpointIntervalMs = deps.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
+  if (!Number.isFinite(checkpointIntervalMs) || checkpointIntervalMs < 0 || (checkpointIntervalMs > 0 && checkpointIntervalMs < 1_000)) {
+    throw new TypeError(`createHub: checkpointIntervalMs must be 0 (never) or at least 1000; received ${String(deps.checkpointIntervalMs)}`);
+  }
+  const retentionMs = deps.auditRetentionMs;
+  if (retentionMs !== undefined && (!Number.isFinite(retentionMs) || retentionMs < 86_400_000)) {
+    throw new TypeError(`createHub: auditRetentionMs must be at least one day (86400000); received ${String(retentionMs)}`);
+  }
+  return { checkpointIntervalMs, retentionMs };
+}
+
+/**
+ * Starts the audit log's timers: a checkpoint over the head on an interval, and retention
+ * (once now, then hourly). Returns the function that stops them; neither keeps the process alive.
+ */
+function scheduleAudit(audit: AuditLog, timings: AuditTimings, rootLog: Logger, clock: Clock): () => void {
+  const stopCheckpoints = timings.checkpointIntervalMs === 0 ? () => undefined : audit.scheduleCheckpoints(timings.checkpointIntervalMs);
+  const retentionMs = timings.retentionMs;
+  if (retentionMs === undefined) return stopCheckpoints;
+  const log = rootLog.child({ component: 'audit-retention' });
+  const retain = (): void => {
+    try {
+      const { removed } = audit.prune({ olderThan: clock() - retentionMs });
+      if (removed > 0) log.info({ removed, retentionMs }, 'audit entries past retention pruned');
+    } catch (error) {
+      log.error({ err: error }, 'audit retention prune failed');
+    }
+  };
+  retain();
+  const timer = setInterval(retain, RETENTION_CHECK_MS);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    stopCheckpoints();
   };
 }

@@ -14,6 +14,10 @@ export interface OpenHubOptions {
   readonly envelopeTtlMs?: number;
   readonly accessTokenSeconds?: number;
   readonly maxWaitSeconds?: number;
+  /** How often the audit chain head is signed when it moved; default 5 minutes, 0 never. */
+  readonly checkpointIntervalMs?: number;
+  /** Prune audit entries older than this (at least a day); default keep forever. */
+  readonly auditRetentionMs?: number;
 }
 
 export interface OpenedHub {
@@ -45,6 +49,8 @@ export async function openHub(options: OpenHubOptions): Promise<OpenedHub> {
     ...(options.envelopeTtlMs === undefined ? {} : { envelopeTtlMs: options.envelopeTtlMs }),
     ...(options.accessTokenSeconds === undefined ? {} : { accessTokenSeconds: options.accessTokenSeconds }),
     ...(options.maxWaitSeconds === undefined ? {} : { maxWaitSeconds: options.maxWaitSeconds }),
+    ...(options.checkpointIntervalMs === undefined ? {} : { checkpointIntervalMs: options.checkpointIntervalMs }),
+    ...(options.auditRetentionMs === undefined ? {} : { auditRetentionMs: options.auditRetentionMs }),
   });
   const adminTokenPath = join(options.dataDir, 'admin-token');
   const createdAdminToken = hub.services.identity.bootstrapAdminToken();

@@ -3,6 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { request } from 'undici';
+import { randomUUID } from 'node:crypto';
+import { importJWK, SignJWT } from 'jose';
+import { API_VERSION, generateKeyPair, sha256, signPayload, type Facts, type ReleaseRef, type Report } from '@flotilla/protocol';
 import { openHub, type OpenedHub } from '../src/open-hub.ts';
 
 export interface TestHub {
@@ -12,6 +15,8 @@ export interface TestHub {
   readonly dataDir: string;
   /** Moves the hub's clock forward. */
   advance(ms: number): void;
+  /** The hub's clock. */
+  now(): number;
   close(): Promise<void>;
 }
 
@@ -28,6 +33,9 @@ export async function startTestHub(): Promise<TestHub> {
     dataDir: join(dir, 'hub'),
     advance(ms) {
       offset += ms;
+    },
+    now() {
+      return Date.now() + offset;
     },
     async close() {
       await opened.hub.close();
@@ -49,4 +57,48 @@ export async function call(url: string, method: string, path: string, options: {
     body = text;
   }
   return { status: response.statusCode, body };
+}
+
+/**
+ * An agent spoken at the protocol level, without the agent package: enough to enroll, get a
+ * token against the hub's clock, and send signed reports, so hub tests can move time freely.
+ */
+export class ProtocolAgent {
+  readonly key = generateKeyPair();
+  targetId = '';
+  private audience = '';
+  private seq = 0;
+  private readonly hub: TestHub;
+
+  constructor(hub: TestHub) {
+    this.hub = hub;
+  }
+
+  async enroll(token: string, name: string, now: number): Promise<void> {
+    const issuedAt = new Date(now).toISOString();
+    const proof = signPayload('enroll', { publicKey: this.key.publicKey, tokenDigest: sha256(token), issuedAt }, this.key);
+    const answer = await call(this.hub.url, 'POST', '/v1/enroll', { body: JSON.stringify({ token, publicKey: this.key.publicKey, name, issuedAt, proof }) });
+    if (answer.status !== 201) throw new Error(`enroll failed: ${JSON.stringify(answer.body)}`);
+    this.targetId = answer.body.targetId;
+    this.audience = answer.body.audience;
+  }
+
+  async accessToken(now: number): Promise<string> {
+    const jwk = await importJWK({ kty: 'OKP', crv: 'Ed25519', x: this.key.publicKey, d: this.key.seed }, 'EdDSA');
+    const seconds = Math.floor(now / 1000);
+    const assertion = await new SignJWT({}).setProtectedHeader({ alg: 'EdDSA' }).setIssuer(this.targetId).setSubject(this.targetId).setAudience(this.audience).setIssuedAt(seconds).setExpirationTime(seconds + 60).setJti(randomUUID()).sign(jwk);
+    const answer = await call(this.hub.url, 'POST', '/v1/token', { body: JSON.stringify({ assertion }) });
+    if (answer.status !== 200) throw new Error(`token failed: ${JSON.stringify(answer.body)}`);
+    return answer.body.accessToken as string;
+  }
+
+  /** Reports running these releases, healthy, with these facts. */
+  async report(now: number, bundles: ReleaseRef[], facts: Facts = {}): Promise<void> {
+    const report: Report = {
+      apiVersion: API_VERSION, kind: 'Report', targetId: this.targetId, seq: ++this.seq, generation: 1, phase: 'applied', health: 'healthy',
+      bundles, resources: [], facts, observedAt: new Date(now).toISOString(),
+    };
+    const answer = await call(this.hub.url, 'POST', `/v1/targets/${this.targetId}/reports`, { token: await this.accessToken(now), body: JSON.stringify({ report, signature: signPayload('report', report, this.key) }) });
+    if (answer.status !== 201) throw new Error(`report failed: ${JSON.stringify(answer.body)}`);
+  }
 }

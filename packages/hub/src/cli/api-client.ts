@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { request } from 'undici';
 import { ErrorResponse, FlotillaError, type ErrorCode } from '@flotilla/protocol';
 
@@ -28,16 +29,32 @@ export class ApiClient {
       throw new FlotillaError('HUB_UNAVAILABLE', `cannot reach the hub at ${this.base} (${(error as Error).message}); is it running? set --hub or FLOTILLA_HUB`);
     }
     const text = await response.body.text();
-    if (response.statusCode >= 400) {
-      let parsed: ErrorResponse | undefined;
-      try {
-        const result = ErrorResponse.safeParse(JSON.parse(text));
-        parsed = result.success ? result.data : undefined;
-      } catch {
-        parsed = undefined;
-      }
-      throw new FlotillaError((parsed?.error.code ?? 'INTERNAL') as ErrorCode, parsed?.error.message ?? `the hub answered ${response.statusCode}`, parsed?.error.details);
-    }
+    if (response.statusCode >= 400) throw errorOf(response.statusCode, text);
     return (text === '' ? undefined : JSON.parse(text)) as T;
   }
+
+  /** A GET whose answer is read as a stream, such as an audit export; an error answer throws as in `call`. */
+  async stream(path: string): Promise<Readable> {
+    const headers: Record<string, string> = {};
+    if (this.token !== undefined) headers['authorization'] = `Bearer ${this.token}`;
+    let response;
+    try {
+      response = await request(`${this.base}${path}`, { method: 'GET', headers });
+    } catch (error) {
+      throw new FlotillaError('HUB_UNAVAILABLE', `cannot reach the hub at ${this.base} (${(error as Error).message}); is it running? set --hub or FLOTILLA_HUB`);
+    }
+    if (response.statusCode >= 400) throw errorOf(response.statusCode, await response.body.text());
+    return response.body;
+  }
+}
+
+function errorOf(status: number, text: string): FlotillaError {
+  let parsed: ErrorResponse | undefined;
+  try {
+    const result = ErrorResponse.safeParse(JSON.parse(text));
+    parsed = result.success ? result.data : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  return new FlotillaError((parsed?.error.code ?? 'INTERNAL') as ErrorCode, parsed?.error.message ?? `the hub answered ${status}`, parsed?.error.details);
 }

@@ -6,6 +6,8 @@ import { enrollTokenCommand } from './commands/enroll-token.ts';
 import { keysCommand } from './commands/keys.ts';
 import { bundleCommand } from './commands/bundle.ts';
 import { assignCommand, targetsCommand } from './commands/targets.ts';
+import { installCommand } from './commands/install.ts';
+import { auditCommand } from './commands/audit.ts';
 
 /** The `flotilla` command line: the hub server and the operator's commands. */
 export function buildProgram(env: Readonly<Record<string, string | undefined>>): Command {
@@ -27,5 +29,7 @@ export function buildProgram(env: Readonly<Record<string, string | undefined>>):
   bundleCommand(program, client);
   targetsCommand(program, client);
   assignCommand(program, client);
+  installCommand(program);
+  auditCommand(program, client);
   return program;
 }

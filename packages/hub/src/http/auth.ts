@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import { FlotillaError } from '@flotilla/protocol';
-import type { AgentPrincipal, IdentityService, OperatorPrincipal } from '../services/identity.ts';
+import { FlotillaError, TargetId } from '@flotilla/protocol';
+import type { AgentPrincipal, CallerInfo, IdentityService, OperatorPrincipal } from '../services/identity.ts';
 
 export type Role = OperatorPrincipal['role'];
 
@@ -14,6 +14,13 @@ function bearer(req: IncomingMessage): string {
   return header.slice(7);
 }
 
+/** The remote address and request line recorded when a credential is refused; never the query string. */
+function callerOf(req: IncomingMessage): CallerInfo {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  return { remote: req.socket.remoteAddress ?? 'unknown', request: `${req.method ?? 'GET'} ${(q === -1 ? url : url.slice(0, q)).slice(0, 256)}` };
+}
+
 function isAgentToken(token: string): boolean {
   // Access tokens are JWTs; operator tokens are opaque `fl_` secrets.
   return token.startsWith('eyJ');
@@ -23,23 +30,33 @@ function isAgentToken(token: string): boolean {
 export async function requireAgent(identity: IdentityService, req: IncomingMessage, targetId: string): Promise<AgentPrincipal> {
   const token = bearer(req);
   if (!isAgentToken(token)) throw new FlotillaError('UNAUTHENTICATED', 'this route needs an agent access token from POST /v1/token');
-  const principal = await identity.authenticateAgent(token);
+  const caller = callerOf(req);
+  const principal = await identity.authenticateAgent(token, caller);
   if (principal.targetId !== targetId) {
-    throw new FlotillaError('FORBIDDEN', `the access token belongs to target ${principal.targetId}; it cannot reach target ${targetId}`);
+    const error = new FlotillaError('FORBIDDEN', `the access token belongs to target ${principal.targetId}; it cannot reach target ${targetId}`);
+    const subjects = TargetId.safeParse(targetId).success ? [principal.targetId, targetId] : [principal.targetId];
+    identity.refused({ actor: { kind: 'agent', id: principal.targetId }, action: 'auth.refused', subjects, reason: error.code, remote: caller.remote, details: { credential: 'access-token', request: caller.request } });
+    throw error;
   }
   return principal;
 }
 
 /** The operator calling, with at least `role` (deployer and approver are distinct peers). */
 export function requireOperator(identity: IdentityService, req: IncomingMessage, role: Role): OperatorPrincipal {
-  const principal = identity.authenticateOperator(bearer(req));
+  const caller = callerOf(req);
+  const principal = identity.authenticateOperator(bearer(req), caller);
   const enough = principal.role === 'admin' || principal.role === role || (RANK[principal.role] > RANK[role] && role === 'viewer');
-  if (!enough) throw new FlotillaError('FORBIDDEN', `this action needs the ${role} role; token ${principal.name} has ${principal.role}`);
+  if (!enough) {
+    const error = new FlotillaError('FORBIDDEN', `this action needs the ${role} role; token ${principal.name} has ${principal.role}`);
+    identity.refused({ actor: { kind: 'user', id: principal.name }, action: 'auth.refused', reason: error.code, remote: caller.remote, details: { credential: 'api-token', tokenId: principal.tokenId, role: principal.role, needs: role, request: caller.request } });
+    throw error;
+  }
   return principal;
 }
 
 /** Either kind of caller: used for documents both agents and operators read. */
 export async function authenticate(identity: IdentityService, req: IncomingMessage): Promise<AgentPrincipal | OperatorPrincipal> {
   const token = bearer(req);
-  return isAgentToken(token) ? identity.authenticateAgent(token) : identity.authenticateOperator(token);
+  const caller = callerOf(req);
+  return isAgentToken(token) ? identity.authenticateAgent(token, caller) : identity.authenticateOperator(token, caller);
 }

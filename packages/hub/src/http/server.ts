@@ -4,6 +4,7 @@ import { ERROR_STATUS } from './error-status.ts';
 import { sendJson } from './respond.ts';
 import { Router } from './router.ts';
 import { agentRoutes } from './routes/agent-routes.ts';
+import { auditRoutes } from './routes/audit-routes.ts';
 import { operatorRoutes } from './routes/operator-routes.ts';
 import type { HubServices } from './services.ts';
 
@@ -12,6 +13,7 @@ export function buildRouter(hub: HubServices): Router {
   const router = new Router();
   agentRoutes(router, hub);
   operatorRoutes(router, hub);
+  auditRoutes(router, hub);
   return router;
 }
 

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { HubStore } from '../store/hub-store.ts';
-import type { AuditSink } from '../services/audit-sink.ts';
+import type { AuditLog } from '../services/audit/audit-log.ts';
 import type { BundleService } from '../services/bundles.ts';
 import type { Clock } from '../services/clock.ts';
 import type { DesiredStateService } from '../services/desired-state.ts';
@@ -15,7 +15,8 @@ export interface HubServices {
   readonly store: HubStore;
   readonly log: Logger;
   readonly clock: Clock;
-  readonly audit: AuditSink;
+  /** The audit log: services append to it as an `AuditSink`; the audit routes query, export and prune it. */
+  readonly audit: AuditLog;
   readonly trust: TrustService;
   readonly identity: IdentityService;
   readonly desired: DesiredStateService;

@@ -29,7 +29,15 @@ export class BundleService {
 
   publish(signed: SignedBundle, actor: OperatorPrincipal): { digest: string; created: boolean } {
     const { name, version } = signed.bundle;
-    verifyBundle(signed, { name, version, digest: signed.digest }, this.trust.trustRoot);
+    try {
+      verifyBundle(signed, { name, version, digest: signed.digest }, this.trust.trustRoot);
+    } catch (error) {
+      // A release whose signatures or digest do not hold is a forgery or a broken build: recorded, then refused.
+      if (error instanceof FlotillaError) {
+        this.audit.append({ actor: { kind: 'user', id: actor.name }, action: 'bundle.publish', subjects: [], outcome: 'refused', reason: error.code, details: { name, version, digest: signed.digest, signers: signed.signatures.slice(0, 16).map((s) => s.keyId), message: error.message } });
+      }
+      throw error;
+    }
     return this.store.transaction(() => {
       const existing = this.store.bundleByVersion(name, version);
       if (existing !== undefined) {

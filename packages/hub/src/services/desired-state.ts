@@ -7,9 +7,28 @@ import type { HubKeys, TrustService } from './trust.ts';
 
 export const DEFAULT_ENVELOPE_TTL_MS = 24 * 60 * 60_000;
 
+/** What {@link DesiredStateService.stageRelease} did to one target. */
+export interface StagedRelease {
+  readonly targetId: string;
+  /** False when the target already had exactly this release (or, for a removal, none of that name). */
+  readonly changed: boolean;
+  /** The generation of the envelope that now carries the desired state. */
+  readonly generation: number;
+  /** The release of that name the target had before, or null. */
+  readonly previous: ReleaseRef | null;
+  /** Every release the target should now run. */
+  readonly bundles: ReleaseRef[];
+}
+
+function refText(ref: ReleaseRef | null): string | null {
+  return ref === null ? null : `${ref.name}@${ref.version}`;
+}
+
 /**
- * What each target should run: assigning releases bumps the target's generation and signs a
- * new envelope; agents long-poll for it. Envelopes expire (so a frozen hub cannot keep a
+ * What each target should run: a target runs several releases of different names at once
+ * (an app, monitoring, a network policy). `assign` replaces the whole list; `setRelease`
+ * changes one name, which is what rollouts use. Either bumps the target's generation and
+ * signs a new envelope; agents long-poll for it. Envelopes expire (so a frozen hub cannot keep a
  * stale state alive forever) and are re-signed lazily when half their lifetime has passed.
  */
 export class DesiredStateService {
@@ -51,7 +70,7 @@ export class DesiredStateService {
     const at = ref.lastIndexOf('@');
     if (at <= 0) throw new FlotillaError('VALIDATION_FAILED', `release reference '${ref}' is neither name@version nor a sha256: digest`);
     const found = this.store.bundleByVersion(ref.slice(0, at), ref.slice(at + 1));
-    if (found === undefined) throw new FlotillaError('NOT_FOUND', `release ${ref} has not been published; publish it with 'flotilla bundle publish'`);
+    if (found === undefined) throw new FlotillaError('NOT_FOUND', `release ${ref} has not been published; publish it with 'flotilla release publish'`);
     return { name: found.signed.bundle.name, version: found.signed.bundle.version, digest: found.digest };
   }
 
@@ -77,6 +96,58 @@ export class DesiredStateService {
     this.targets.invalidate(targetId);
     this.notify(targetId);
     return result;
+  }
+
+  /**
+   * Sets the release called `name` on one target, leaving its other releases alone: `ref`
+   * (`name@version` or a digest) replaces the version it runs, or adds it; null removes it.
+   * The generation goes up by one only when something changed. Audited as `target.set-release`.
+   *
+   * @example desired.setRelease(id, 'monitoring', 'monitoring@2.1.0', actor)
+   */
+  setRelease(targetId: string, name: string, ref: string | null, actor: Actor): { generation: number; bundles: ReleaseRef[]; changed: boolean } {
+    const release = ref === null ? null : this.resolveRelease(ref);
+    if (release !== null && release.name !== name) throw new FlotillaError('VALIDATION_FAILED', `${ref} is a release of ${release.name}, not of ${name}`);
+    const staged = this.store.transaction(() => {
+      const result = this.stageRelease(targetId, name, release, actor);
+      if (result.changed) {
+        this.audit.append({ actor, action: 'target.set-release', subjects: [targetId], outcome: 'success', details: { name, from: refText(result.previous), to: refText(release), digest: release?.digest ?? null, generation: result.generation } });
+      }
+      return result;
+    });
+    if (staged.changed) this.announce([targetId]);
+    return { generation: staged.generation, bundles: staged.bundles, changed: staged.changed };
+  }
+
+  /**
+   * The transactional core of {@link setRelease} for callers that change many targets in one
+   * transaction of their own (rollouts): it must run inside `store.transaction`, writes the
+   * new envelope, and neither audits nor wakes agents. The caller audits in the same
+   * transaction and calls {@link announce} after it commits.
+   */
+  stageRelease(targetId: string, name: string, release: ReleaseRef | null, actor: Actor): StagedRelease {
+    if (!this.store.db.inTransaction) throw new TypeError('DesiredStateService.stageRelease must run inside store.transaction; use setRelease otherwise');
+    const row = this.store.targetRow(targetId);
+    if (row === undefined) throw new FlotillaError('NOT_FOUND', `target ${targetId} does not exist`);
+    if (row.status === 'revoked') throw new FlotillaError('CONFLICT', `target ${targetId} is revoked; it will never fetch desired state again`);
+    const current = JSON.parse(row.desired_bundles) as ReleaseRef[];
+    const previous = current.find((b) => b.name === name) ?? null;
+    if (previous?.digest === release?.digest) {
+      return { targetId, changed: false, generation: row.desired_generation, previous, bundles: current };
+    }
+    // Replaced in place or appended, so the envelope's order of releases stays stable.
+    const bundles = release === null ? current.filter((b) => b.name !== name) : previous === null ? [...current, release] : current.map((b) => (b.name === name ? release : b));
+    const generation = row.desired_generation + 1;
+    this.store.setDesired(targetId, generation, bundles, this.sign(targetId, generation, bundles), this.clock(), actor);
+    return { targetId, changed: true, generation, previous, bundles };
+  }
+
+  /** After a transaction of {@link stageRelease} calls committed: drops cached states and wakes the agents' long-polls. */
+  announce(targetIds: Iterable<string>): void {
+    for (const id of targetIds) {
+      this.targets.invalidate(id);
+      this.notify(id);
+    }
   }
 
   /** The target's current state, with its envelope re-signed if it is past half its life. */

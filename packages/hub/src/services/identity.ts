@@ -8,6 +8,7 @@ import {
   fromBase64Url,
   keyIdOf,
   Labels,
+  TargetId,
   sha256,
   verifyPayload,
   type EnrollRequest,
@@ -17,7 +18,7 @@ import {
 } from '@flotilla/protocol';
 import type { HubStore, EnrollmentTokenRow } from '../store/hub-store.ts';
 import type { Clock } from './clock.ts';
-import type { AuditSink } from './audit-sink.ts';
+import type { AuditSink, RefusalInput, RefusalSink } from './audit-sink.ts';
 import type { TargetCache } from './target-cache.ts';
 import type { TrustService, HubKeys } from './trust.ts';
 
@@ -38,6 +39,14 @@ export interface OperatorPrincipal {
 }
 
 export type Principal = AgentPrincipal | OperatorPrincipal;
+
+/** Where a request came from, for the audit entry of a refused credential. */
+export interface CallerInfo {
+  /** The remote address of the socket. */
+  readonly remote: string;
+  /** Method and path, without the query string: `GET /v1/targets`. */
+  readonly request: string;
+}
 
 interface CachedAccessToken {
   readonly targetId: string;
@@ -66,6 +75,7 @@ export class IdentityService {
   private readonly trust: TrustService;
   private readonly targets: TargetCache;
   private readonly audit: AuditSink;
+  private readonly refusals: RefusalSink;
   private readonly clock: Clock;
   private readonly signingKey: CryptoKey;
   private readonly verifyKey: CryptoKey;
@@ -76,6 +86,7 @@ export class IdentityService {
     trust: TrustService,
     targets: TargetCache,
     audit: AuditSink,
+    refusals: RefusalSink,
     clock: Clock,
     signingKey: CryptoKey,
     verifyKey: CryptoKey,
@@ -85,20 +96,34 @@ export class IdentityService {
     this.trust = trust;
     this.targets = targets;
     this.audit = audit;
+    this.refusals = refusals;
     this.clock = clock;
     this.signingKey = signingKey;
     this.verifyKey = verifyKey;
     this.accessTokenSeconds = accessTokenSeconds;
   }
 
-  static async create(deps: { store: HubStore; trust: TrustService; targets: TargetCache; audit: AuditSink; clock: Clock; keys: HubKeys; accessTokenSeconds?: number }): Promise<IdentityService> {
+  /**
+   * `refusals` records refused attempts (bad enrollment tokens, forged proofs, unknown API
+   * tokens); without it they are appended to `audit` one by one, unthrottled.
+   */
+  static async create(deps: { store: HubStore; trust: TrustService; targets: TargetCache; audit: AuditSink; refusals?: RefusalSink; clock: Clock; keys: HubKeys; accessTokenSeconds?: number }): Promise<IdentityService> {
     const seconds = deps.accessTokenSeconds ?? ACCESS_TOKEN_MAX_SECONDS;
     if (!Number.isInteger(seconds) || seconds < 30 || seconds > ACCESS_TOKEN_MAX_SECONDS) {
       throw new TypeError(`accessTokenSeconds must be an integer from 30 to ${ACCESS_TOKEN_MAX_SECONDS}, received ${seconds}`);
     }
     const signingKey = (await importJWK({ kty: 'OKP', crv: 'Ed25519', x: deps.keys.hub.publicKey, d: deps.keys.hub.seed }, 'EdDSA')) as CryptoKey;
     const verifyKey = (await importJWK({ kty: 'OKP', crv: 'Ed25519', x: deps.keys.hub.publicKey }, 'EdDSA')) as CryptoKey;
-    return new IdentityService(deps.store, deps.trust, deps.targets, deps.audit, deps.clock, signingKey, verifyKey, seconds);
+    const audit = deps.audit;
+    const refusals: RefusalSink = deps.refusals ?? {
+      refused: (input) => audit.append({ actor: input.actor, action: input.action, subjects: input.subjects ?? [], outcome: 'refused', reason: input.reason, details: { ...input.details, remote: input.remote } }),
+    };
+    return new IdentityService(deps.store, deps.trust, deps.targets, audit, refusals, deps.clock, signingKey, verifyKey, seconds);
+  }
+
+  /** Records a refused attempt the HTTP layer decided on (a role that is not enough, a token for another target). */
+  refused(input: RefusalInput): void {
+    this.refusals.refused(input);
   }
 
   /** Creates the first admin token when the hub has none; returns its secret once. */
@@ -140,8 +165,9 @@ export class IdentityService {
    */
   enroll(request: EnrollRequest, remote: string): EnrollResponse {
     const now = this.clock();
+    // Recorded outside any transaction: the refusal must outlive the rollback of the attempt.
     const refuse = (error: FlotillaError): never => {
-      this.audit.append({ actor: { kind: 'agent', id: keyIdSafe(request.publicKey) }, action: 'target.enroll', subjects: [], outcome: 'refused', reason: error.code, details: { remote, message: error.message } });
+      this.refusals.refused({ actor: { kind: 'agent', id: keyIdSafe(request.publicKey) }, action: 'target.enroll', reason: error.code, remote, details: { message: error.message } });
       throw error;
     };
     const raw = fromBase64Url(request.publicKey);
@@ -159,14 +185,19 @@ export class IdentityService {
     if (!verifyPayload('enroll', proofPayload, request.proof, request.publicKey)) {
       return refuse(new FlotillaError('PROOF_INVALID', 'the proof of possession does not verify against the presented public key'));
     }
-    return this.store.transaction(() => {
+    let refusal: FlotillaError | undefined;
+    const response = this.store.transaction((): EnrollResponse | undefined => {
       const existing = this.store.targetRowByPublicKey(request.publicKey);
       if (existing !== undefined) {
-        if (existing.status === 'revoked') refuse(new FlotillaError('TARGET_REVOKED', `target ${existing.id} was revoked; generate a new key pair to enroll again`));
+        if (existing.status === 'revoked') {
+          refusal = new FlotillaError('TARGET_REVOKED', `target ${existing.id} was revoked; generate a new key pair to enroll again`);
+          return undefined;
+        }
         return this.enrollResponse(existing.id, existing.name);
       }
       if (!this.store.useEnrollmentToken(row.id)) {
-        return refuse(new FlotillaError('ENROLL_TOKEN_USED_UP', `the enrollment token ${row.id} has been used ${row.max_uses} of ${row.max_uses} times; ask an operator for a new one`));
+        refusal = new FlotillaError('ENROLL_TOKEN_USED_UP', `the enrollment token ${row.id} has been used ${row.max_uses} of ${row.max_uses} times; ask an operator for a new one`);
+        return undefined;
       }
       const id = `tgt_${randomBytes(10).toString('hex')}`;
       const name = this.uniqueName(request.name ?? `target-${id.slice(4, 12)}`);
@@ -176,6 +207,8 @@ export class IdentityService {
       this.audit.append({ actor: { kind: 'agent', id }, action: 'target.enroll', subjects: [id], outcome: 'success', details: { name, keyId: keyIdOf(request.publicKey), enrollmentToken: row.id, labels, remote } });
       return this.enrollResponse(id, name);
     });
+    if (response === undefined) return refuse(refusal!);
+    return response;
   }
 
   private enrollResponse(targetId: string, name: string): EnrollResponse {
@@ -205,7 +238,7 @@ export class IdentityService {
     const targetId = typeof claims.sub === 'string' ? claims.sub : undefined;
     const state = targetId === undefined ? undefined : this.targets.get(targetId);
     const refuse = (error: FlotillaError): never => {
-      this.audit.append({ actor: { kind: 'agent', id: targetId ?? 'unknown' }, action: 'token.issue', subjects: state === undefined ? [] : [state.id], outcome: 'refused', reason: error.code, details: { remote, message: error.message } });
+      this.refusals.refused({ actor: { kind: 'agent', id: claimedAgent(targetId) }, action: 'token.issue', subjects: state === undefined ? [] : [state.id], reason: error.code, remote, details: { message: error.message } });
       throw error;
     };
     if (state === undefined) return refuse(new FlotillaError('UNAUTHENTICATED', 'the assertion names no enrolled target in its sub claim'));
@@ -244,7 +277,10 @@ export class IdentityService {
    * after that it is a map lookup plus the live status and key of the target, so revocation
    * and key rotation take effect on the next request.
    */
-  async authenticateAgent(token: string): Promise<AgentPrincipal> {
+  async authenticateAgent(token: string, caller?: CallerInfo): Promise<AgentPrincipal> {
+    // Expired tokens and revoked or disabled targets are routine (an agent refreshes, or is
+    // refused a new token, which is recorded); a token the hub never issued, or one bound to a
+    // key the target no longer holds, is an attack and is recorded.
     const now = this.clock();
     let cached = this.accessTokens.get(token);
     if (cached === undefined) {
@@ -253,11 +289,11 @@ export class IdentityService {
         ({ payload } = await jwtVerify(token, this.verifyKey, { algorithms: ['EdDSA'], issuer: this.trust.audience, audience: this.trust.audience, currentDate: new Date(now), typ: 'at+jwt' }));
       } catch (error) {
         if (error instanceof joseErrors.JWTExpired) throw new FlotillaError('TOKEN_EXPIRED', 'the access token has expired; request a new one at POST /v1/token');
-        throw new FlotillaError('UNAUTHENTICATED', 'the access token is not one this hub issued');
+        return this.refuseAccessToken(new FlotillaError('UNAUTHENTICATED', 'the access token is not one this hub issued'), claimedSubject(token), caller);
       }
       const cnf = payload['cnf'] as { kid?: unknown } | undefined;
       if (typeof payload.sub !== 'string' || typeof payload.exp !== 'number' || typeof cnf?.kid !== 'string') {
-        throw new FlotillaError('UNAUTHENTICATED', 'the access token lacks its subject, expiry or key binding');
+        return this.refuseAccessToken(new FlotillaError('UNAUTHENTICATED', 'the access token lacks its subject, expiry or key binding'), claimedSubject(token), caller);
       }
       cached = { targetId: payload.sub, keyId: cnf.kid, expiresAt: payload.exp * 1000 };
       if (this.accessTokens.size > 200_000) this.sweepAccessTokens(now);
@@ -268,24 +304,43 @@ export class IdentityService {
       throw new FlotillaError('TOKEN_EXPIRED', 'the access token has expired; request a new one at POST /v1/token');
     }
     const state = this.targets.get(cached.targetId);
-    if (state === undefined) throw new FlotillaError('UNAUTHENTICATED', 'the access token names a target this hub does not know');
+    if (state === undefined) return this.refuseAccessToken(new FlotillaError('UNAUTHENTICATED', 'the access token names a target this hub does not know'), cached.targetId, caller);
     if (state.status === 'revoked') throw new FlotillaError('TARGET_REVOKED', `target ${state.id} is revoked`);
     if (state.status === 'disabled') throw new FlotillaError('TARGET_DISABLED', `target ${state.id} is disabled`);
-    if (state.keyId !== cached.keyId) throw new FlotillaError('UNAUTHENTICATED', 'the access token is bound to a key this target no longer uses');
+    if (state.keyId !== cached.keyId) return this.refuseAccessToken(new FlotillaError('UNAUTHENTICATED', 'the access token is bound to a key this target no longer uses'), cached.targetId, caller);
     return { kind: 'agent', targetId: cached.targetId };
+  }
+
+  private refuseAccessToken(error: FlotillaError, claimed: string | undefined, caller: CallerInfo | undefined): never {
+    if (caller !== undefined) {
+      const id = claimedAgent(claimed);
+      const known = id === 'unknown' ? undefined : this.targets.get(id);
+      this.refusals.refused({ actor: { kind: 'agent', id }, action: 'auth.refused', subjects: known === undefined ? [] : [known.id], reason: error.code, remote: caller.remote, details: { credential: 'access-token', request: caller.request, message: error.message } });
+    }
+    throw error;
   }
 
   private sweepAccessTokens(now: number): void {
     for (const [token, entry] of this.accessTokens) if (entry.expiresAt <= now) this.accessTokens.delete(token);
   }
 
-  authenticateOperator(token: string): OperatorPrincipal {
+  /**
+   * The operator behind an API token. An unknown token is refused and, when `caller` is given,
+   * recorded as `auth.refused` with the remote address (never the token, nor its hash).
+   */
+  authenticateOperator(token: string, caller?: CallerInfo): OperatorPrincipal {
     const hash = hashSecret(token);
     let principal = this.operatorTokens.get(hash);
     if (principal === undefined) {
       const row = this.store.apiTokenByHash(hash);
       // Unknown tokens are not cached: a stream of random guesses must not grow memory.
-      if (row === undefined) throw new FlotillaError('UNAUTHENTICATED', 'the API token is not known to this hub');
+      if (row === undefined) {
+        const error = new FlotillaError('UNAUTHENTICATED', 'the API token is not known to this hub');
+        if (caller !== undefined) {
+          this.refusals.refused({ actor: { kind: 'user', id: 'unknown' }, action: 'auth.refused', reason: error.code, remote: caller.remote, details: { credential: 'api-token', request: caller.request } });
+        }
+        throw error;
+      }
       principal = { kind: 'user', tokenId: row.id, name: row.name, role: row.role };
       this.operatorTokens.set(hash, principal);
     }
@@ -302,6 +357,21 @@ function enrollmentTokenView(row: EnrollmentTokenRow): EnrollmentToken {
     labels: JSON.parse(row.labels) as Record<string, string>,
     ...(row.description === null ? {} : { description: row.description }),
   };
+}
+
+/** An actor id from what a caller claimed: a target id as given, anything else `unknown`. */
+function claimedAgent(claimed: string | undefined): string {
+  return claimed !== undefined && TargetId.safeParse(claimed).success ? claimed : 'unknown';
+}
+
+/** The `sub` a token claims, read without trusting it. */
+function claimedSubject(token: string): string | undefined {
+  try {
+    const { sub } = decodeJwt(token);
+    return typeof sub === 'string' ? sub : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function keyIdSafe(publicKey: string): string {

@@ -36,6 +36,7 @@ export class ReportService {
   accept(targetId: string, signed: SignedReport): ReportReceipt {
     const { report } = signed;
     if (report.targetId !== targetId) {
+      this.audit.append({ actor: { kind: 'agent', id: targetId }, action: 'report.submit', subjects: [targetId, report.targetId], outcome: 'refused', reason: 'FORBIDDEN', details: { seq: report.seq } });
       throw new FlotillaError('FORBIDDEN', `the report is about target ${report.targetId}, but was sent for target ${targetId}`);
     }
     const state = this.targets.get(targetId);

@@ -1,8 +1,10 @@
-import { FlotillaError, type Actor, type SignedEnvelope, type Target, type TargetStatus } from '@flotilla/protocol';
+import { FlotillaError, Labels, Properties, type Actor, type SignedEnvelope, type Target, type TargetStatus } from '@flotilla/protocol';
+import type { z } from 'zod';
 import { targetFromRow, type HubStore } from '../store/hub-store.ts';
 import type { AuditSink } from './audit-sink.ts';
 import type { Clock } from './clock.ts';
 import type { TargetCache } from './target-cache.ts';
+import type { FleetQuery } from './fleet-query.ts';
 
 export interface TargetPage {
   readonly items: Target[];
@@ -17,17 +19,20 @@ export class TargetService {
   private readonly cache: TargetCache;
   private readonly audit: AuditSink;
   private readonly clock: Clock;
+  readonly fleet: FleetQuery;
 
   constructor(
     store: HubStore,
     cache: TargetCache,
     audit: AuditSink,
     clock: Clock,
+    fleet: FleetQuery,
   ) {
     this.store = store;
     this.cache = cache;
     this.audit = audit;
     this.clock = clock;
+    this.fleet = fleet;
   }
 
   get(id: string): Target {
@@ -36,12 +41,45 @@ export class TargetService {
     return targetFromRow(row);
   }
 
-  /** Keyset pagination by id: stable under concurrent enrollment, cheap at any depth. */
-  list(after: string, limit: number): TargetPage {
-    const rows = this.store.targetPage(after, limit + 1);
+  /**
+   * The targets a fleet query selects, in pages. Keyset pagination by id: stable while
+   * targets enroll, and as cheap on page 1,000 as on page 1.
+   */
+  list(query: string | undefined, after: string, limit: number): TargetPage {
+    const { rows, total } = this.fleet.page(this.fleet.parse(query), after, limit + 1);
     const items = rows.slice(0, limit).map(targetFromRow);
     const last = items.at(-1);
-    return { items, total: this.store.targetCount(), ...(rows.length > limit && last !== undefined ? { next: last.id } : {}) };
+    return { items, total, ...(rows.length > limit && last !== undefined ? { next: last.id } : {}) };
+  }
+
+  /**
+   * Sets and removes operator labels or typed properties, checked whole after the change so
+   * a bad key or value leaves the target untouched. Audited with what changed.
+   */
+  editMetadata(id: string, kind: 'labels' | 'properties', set: Record<string, unknown>, remove: readonly string[], actor: Actor): Target {
+    this.store.transaction(() => {
+      const current = this.get(id);
+      const next: Record<string, unknown> = { ...current[kind], ...set };
+      for (const key of remove) delete next[key];
+      const schema: z.ZodType = kind === 'labels' ? Labels : Properties;
+      const parsed = schema.safeParse(next);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        throw new FlotillaError('VALIDATION_FAILED', `${kind}.${issue.path.join('.')}: ${issue.message}`);
+      }
+      const labels = kind === 'labels' ? (parsed.data as Labels) : current.labels;
+      const properties = kind === 'properties' ? (parsed.data as Properties) : current.properties;
+      this.store.setLabelsAndProperties(id, labels, properties, this.clock(), actor);
+      const before = current[kind] as Record<string, unknown>;
+      this.audit.append({
+        actor,
+        action: kind === 'labels' ? 'target.label' : 'target.set-property',
+        subjects: [id],
+        outcome: 'success',
+        details: { set, removed: remove.filter((k) => k in before), before },
+      });
+    });
+    return this.get(id);
   }
 
   /** The digests in the target's current envelope: the only bundles its agent may fetch. */

@@ -32,6 +32,10 @@ export function openDatabase(path: string, migrations: readonly Migration[] = bu
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
+  // The fleet query index is read at random; at 100,000 targets its hot pages are a few
+  // hundred MiB, and SQLite's default 2 MiB cache would send most lookups to the OS.
+  db.pragma('cache_size = -262144');
+  db.pragma('mmap_size = 1073741824');
   migrate(db, migrations);
   return db;
 }

@@ -1,4 +1,4 @@
-import type { Actor, Facts, Labels, Properties, ReleaseRef, SignedBundle, SignedEnvelope, SignedTrustRoot, Target, TargetStatus } from '@flotilla/protocol';
+import { targetFieldRowParams, targetFieldRows, targetFieldsSql, type Actor, type Facts, type Labels, type Properties, type ReleaseRef, type SignedBundle, type SignedEnvelope, type SignedTrustRoot, type Target, type TargetStatus } from '@flotilla/protocol';
 import type { Db } from './database.ts';
 
 export interface TargetRow {
@@ -81,6 +81,8 @@ export function targetFromRow(row: TargetRow): Target {
 export class HubStore {
   readonly db: Db;
   private readonly s;
+  /** Every field name that some target has had: what the query language calls known. */
+  private fieldNames: Set<string> | undefined;
 
   constructor(db: Db) {
     this.db = db;
@@ -118,6 +120,9 @@ export class HubStore {
       bundleList: db.prepare<[], { digest: string; name: string; version: string; created_at: number; created_by: string }>('SELECT digest, name, version, created_at, created_by FROM bundles ORDER BY name, created_at'),
       reportInsert: db.prepare('INSERT OR IGNORE INTO reports (target_id, seq, generation, received_at, signed) VALUES (@targetId, @seq, @generation, @receivedAt, @signed)'),
       reportGet: db.prepare<[string, number], { signed: string }>('SELECT signed FROM reports WHERE target_id = ? AND seq = ?'),
+      fieldsDelete: db.prepare(targetFieldsSql.delete),
+      fieldsInsert: db.prepare(targetFieldsSql.insert),
+      fieldNames: db.prepare<[], { field: string }>('SELECT DISTINCT field FROM target_fields'),
     };
   }
 
@@ -177,7 +182,10 @@ export class HubStore {
   }
 
   insertTarget(target: NewTarget): void {
-    this.s.targetInsert.run({ ...target, labels: JSON.stringify(target.labels), actor: JSON.stringify(target.actor) });
+    this.transaction(() => {
+      this.s.targetInsert.run({ ...target, labels: JSON.stringify(target.labels), actor: JSON.stringify(target.actor) });
+      this.refreshFields(target.id);
+    });
   }
 
   targetRow(id: string): TargetRow | undefined {
@@ -193,7 +201,10 @@ export class HubStore {
   }
 
   setDesired(id: string, generation: number, bundles: readonly ReleaseRef[], envelope: SignedEnvelope, at: number, actor: Actor): void {
-    this.s.targetSetDesired.run({ id, generation, bundles: JSON.stringify(bundles), envelope: JSON.stringify(envelope), at, actor: JSON.stringify(actor) });
+    this.transaction(() => {
+      this.s.targetSetDesired.run({ id, generation, bundles: JSON.stringify(bundles), envelope: JSON.stringify(envelope), at, actor: JSON.stringify(actor) });
+      this.refreshFields(id);
+    });
   }
 
   /** Replaces the envelope without changing desired state: a re-signature before expiry. */
@@ -202,7 +213,10 @@ export class HubStore {
   }
 
   setObserved(id: string, observed: NonNullable<Target['observed']>, facts: Facts, at: number): void {
-    this.s.targetSetObserved.run({ id, observed: JSON.stringify(observed), seq: observed.seq, facts: JSON.stringify(facts), at });
+    this.transaction(() => {
+      this.s.targetSetObserved.run({ id, observed: JSON.stringify(observed), seq: observed.seq, facts: JSON.stringify(facts), at });
+      this.refreshFields(id);
+    });
   }
 
   markSeen(seen: ReadonlyMap<string, number>): void {
@@ -212,11 +226,38 @@ export class HubStore {
   }
 
   setStatus(id: string, status: TargetStatus, at: number, actor: Actor): void {
-    this.s.targetSetStatus.run({ id, status, at, actor: JSON.stringify(actor) });
+    this.transaction(() => {
+      this.s.targetSetStatus.run({ id, status, at, actor: JSON.stringify(actor) });
+      this.refreshFields(id);
+    });
   }
 
   setLabelsAndProperties(id: string, labels: Labels, properties: Properties, at: number, actor: Actor): void {
-    this.s.targetSetMeta.run({ id, labels: JSON.stringify(labels), properties: JSON.stringify(properties), at, actor: JSON.stringify(actor) });
+    this.transaction(() => {
+      this.s.targetSetMeta.run({ id, labels: JSON.stringify(labels), properties: JSON.stringify(properties), at, actor: JSON.stringify(actor) });
+      this.refreshFields(id);
+    });
+  }
+
+  /**
+   * Rewrites the target's rows of the query index from its record. Every writer of a target
+   * calls it inside the same transaction, so queries never see the record and its index
+   * disagree. Heartbeats (`markSeen`) move only `last_seen_at`, which queries read directly.
+   */
+  private refreshFields(id: string): void {
+    const row = this.s.targetGet.get(id);
+    if (row === undefined) return;
+    this.s.fieldsDelete.run(id);
+    for (const field of targetFieldRows(targetFromRow(row))) {
+      this.s.fieldsInsert.run(...targetFieldRowParams(id, field));
+      this.fieldNames?.add(field.field);
+    }
+  }
+
+  /** The names of every indexed field, for telling an unknown field from a rare one. */
+  knownFieldNames(): ReadonlySet<string> {
+    this.fieldNames ??= new Set(this.s.fieldNames.all().map((r) => r.field));
+    return this.fieldNames;
   }
 
   targetPage(afterId: string, limit: number): TargetRow[] {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
-import type { Target } from '@flotilla/protocol';
+import { FlotillaError, type Target } from '@flotilla/protocol';
 import type { ApiClient } from '../api-client.ts';
+import { targetHistoryCommand } from './audit.ts';
 import { ago, outputFormat, print } from '../output.ts';
 
 function releases(list: readonly { name: string; version: string }[]): string {
@@ -9,13 +10,17 @@ function releases(list: readonly { name: string; version: string }[]): string {
 
 export function targetsCommand(program: Command, client: () => ApiClient): void {
   const targets = program.command('targets').description('the fleet: every enrolled target as a record');
+  targetHistoryCommand(targets, client);
   targets
     .command('ls')
-    .description('list targets')
+    .description('list the targets a fleet query selects (docs/query-language.md)')
+    .option('-q, --query <query>', "a fleet query, such as 'region in (eu-*), owner=atlas, running.app=4.2'")
     .option('--limit <n>', 'at most this many', '100')
+    .option('--after <id>', 'start after this target id (the `next` of a previous page)')
     .option('-o, --output <format>', 'table, json or yaml')
-    .action(async (flags: { limit: string; output?: string }) => {
-      const page = await client().call<{ items: Target[]; total: number }>('GET', `/v1/targets?limit=${encodeURIComponent(flags.limit)}`);
+    .action(async (flags: { query?: string; limit: string; after?: string; output?: string }) => {
+      const params = new URLSearchParams({ limit: flags.limit, ...(flags.query === undefined ? {} : { q: flags.query }), ...(flags.after === undefined ? {} : { after: flags.after }) });
+      const page = await client().call<{ items: Target[]; total: number; next?: string }>('GET', `/v1/targets?${params}`);
       print(outputFormat(flags.output), page, () => [
         ['ID', 'NAME', 'STATUS', 'GEN', 'APPLIED', 'HEALTH', 'SEEN', 'RUNNING'],
         ...page.items.map((t) => [t.id, t.name, t.status, String(t.desired.generation), String(t.observed?.generation ?? '-'), t.observed?.health ?? '-', ago(t.lastSeenAt), releases(t.observed?.bundles ?? [])]),
@@ -29,6 +34,31 @@ export function targetsCommand(program: Command, client: () => ApiClient): void 
       const target = await client().call<Target>('GET', `/v1/targets/${encodeURIComponent(id)}`);
       print(outputFormat(flags.output), target, () => [['ID', 'NAME', 'STATUS'], [target.id, target.name, target.status]]);
     });
+  targets
+    .command('facets')
+    .description('counts by status, health, region, tier, Kubernetes version and running release')
+    .option('-q, --query <query>', 'count only the targets this fleet query selects')
+    .option('-o, --output <format>', 'table, json or yaml', 'yaml')
+    .action(async (flags: { query?: string; output: string }) => {
+      const facets = await client().call<Record<string, unknown>>('GET', `/v1/targets/facets${flags.query === undefined ? '' : `?q=${encodeURIComponent(flags.query)}`}`);
+      print(outputFormat(flags.output), facets, () => [['FACET', 'COUNTS'], ...Object.entries(facets).map(([k, v]) => [k, JSON.stringify(v)])]);
+    });
+  targets
+    .command('label <id> <changes...>')
+    .description('set labels (key=value) and remove them (key-)')
+    .action(async (id: string, changes: string[]) => {
+      const { set, remove } = parseChanges(changes, (v) => v);
+      const target = await client().call<Target>('PATCH', `/v1/targets/${encodeURIComponent(id)}/labels`, { set, remove });
+      process.stdout.write(`${target.id} labels: ${Object.entries(target.labels).map(([k, v]) => `${k}=${v}`).join(', ') || '(none)'}\n`);
+    });
+  targets
+    .command('set <id> <changes...>')
+    .description('set typed properties (key=value; true/false and numbers are typed, the rest are strings) and remove them (key-)')
+    .action(async (id: string, changes: string[]) => {
+      const { set, remove } = parseChanges(changes, typedValue);
+      const target = await client().call<Target>('PATCH', `/v1/targets/${encodeURIComponent(id)}/properties`, { set, remove });
+      process.stdout.write(`${target.id} properties: ${Object.entries(target.properties).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ') || '(none)'}\n`);
+    });
   for (const verb of ['revoke', 'disable', 'enable'] as const) {
     targets
       .command(`${verb} <id>`)
@@ -39,6 +69,31 @@ export function targetsCommand(program: Command, client: () => ApiClient): void 
         process.stdout.write(`${target.id} (${target.name}) is ${target.status}\n`);
       });
   }
+}
+
+/** `key=value` sets, `key-` removes. */
+function parseChanges<T>(changes: readonly string[], value: (text: string) => T): { set: Record<string, T>; remove: string[] } {
+  const set: Record<string, T> = {};
+  const remove: string[] = [];
+  for (const change of changes) {
+    const eq = change.indexOf('=');
+    if (eq > 0) set[change.slice(0, eq)] = value(change.slice(eq + 1));
+    else if (change.endsWith('-') && change.length > 1) remove.push(change.slice(0, -1));
+    else throw new FlotillaError('CONFIG_INVALID', `expected key=value to set or key- to remove, received '${change}'`);
+  }
+  return { set, remove };
+}
+
+/**
+ * true/false become booleans and numbers become numbers, but only when the number prints
+ * back as written: `4.10` stays the string "4.10", as a version must.
+ */
+export function typedValue(text: string): string | number | boolean {
+  if (text === 'true') return true;
+  if (text === 'false') return false;
+  const number = Number(text);
+  if (text.trim() !== '' && Number.isFinite(number) && String(number) === text) return number;
+  return text;
 }
 
 export function assignCommand(program: Command, client: () => ApiClient): void {

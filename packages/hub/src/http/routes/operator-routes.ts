@@ -10,8 +10,16 @@ import type { OperatorPrincipal } from '../../services/identity.ts';
 const BUNDLE_BODY_LIMIT = 16 * 1024 * 1024;
 
 const ListQuery = z.strictObject({
+  q: z.string().max(4096).optional(),
   after: z.string().max(64).default(''),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+const FacetQuery = z.strictObject({ q: z.string().max(4096).optional() });
+
+const MetadataEdit = z.strictObject({
+  set: z.record(z.string(), z.unknown()).default({}),
+  remove: z.array(z.string()).max(256).default([]),
 });
 
 const StatusChange = z.strictObject({ reason: z.string().max(1024).optional() });
@@ -56,8 +64,15 @@ export function operatorRoutes(router: Router, hub: HubServices): void {
 
   router.on('GET', '/v1/targets', ({ req, res, query }) => {
     requireOperator(hub.identity, req, 'viewer');
-    const { after, limit } = parseWith(ListQuery, Object.fromEntries(query), 'query parameters');
-    sendJson(res, 200, hub.targets.list(after, limit));
+    const { q, after, limit } = parseWith(ListQuery, Object.fromEntries(query), 'query parameters');
+    sendJson(res, 200, hub.targets.list(q, after, limit));
+  });
+
+  // Before /v1/targets/:id, which would otherwise take 'facets' for an id.
+  router.on('GET', '/v1/targets/facets', ({ req, res, query }) => {
+    requireOperator(hub.identity, req, 'viewer');
+    const { q } = parseWith(FacetQuery, Object.fromEntries(query), 'query parameters');
+    sendJson(res, 200, hub.targets.fleet.facets(hub.targets.fleet.parse(q)));
   });
 
   router.on('GET', '/v1/targets/:id', ({ req, res, params }) => {
@@ -71,6 +86,15 @@ export function operatorRoutes(router: Router, hub: HubServices): void {
     const { bundles } = await readJson(req, AssignRequest);
     sendJson(res, 200, hub.desired.assign(targetId, bundles, actorOf(principal)));
   });
+
+  for (const kind of ['labels', 'properties'] as const) {
+    router.on('PATCH', `/v1/targets/:id/${kind}`, async ({ req, res, params }) => {
+      const principal = requireOperator(hub.identity, req, 'deployer');
+      const targetId = targetIdParam(params['id']!);
+      const { set, remove } = await readJson(req, MetadataEdit);
+      sendJson(res, 200, hub.targets.editMetadata(targetId, kind, set, remove, actorOf(principal)));
+    });
+  }
 
   for (const [verb, status] of [['revoke', 'revoked'], ['disable', 'disabled'], ['enable', 'active']] as const) {
     router.on('POST', `/v1/targets/:id/${verb}`, async ({ req, res, params }) => {
