@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { join } from 'node:path';
@@ -15,17 +15,24 @@ import { waitFor } from './fixtures/wait-for.ts';
  * it can answer the victim's envelope requests with a document of its choosing, as an
  * attacker on the network (or a hub replaying old answers) would.
  */
-async function startInterceptor(hubUrl: () => string, victimPath: () => string): Promise<{ url: string; serve: (signed: SignedEnvelope) => void; close: () => Promise<void> }> {
+async function startInterceptor(hubUrl: () => string, victimPath: () => string | undefined): Promise<{ url: string; serve: (signed: SignedEnvelope) => void; close: () => Promise<void> }> {
   let forged: { body: string; etag: string } | undefined;
   let count = 0;
+  // The victim's long-polls in flight: a forgery is answered to them at once, as an attacker
+  // holding the connection would, instead of after the hub's wait runs out.
+  const answerForged = (req: IncomingMessage, res: ServerResponse): void => {
+    if (res.headersSent) return;
+    if (req.headers['if-none-match'] === forged!.etag) res.writeHead(304, { etag: forged!.etag }).end();
+    else res.writeHead(200, { 'content-type': 'application/json', etag: forged!.etag }).end(forged!.body);
+  };
+  const waiting = new Map<ServerResponse, IncomingMessage>();
   const server = createServer((req, res) => {
-    if (forged !== undefined && req.url?.startsWith(victimPath()) === true) {
-      if (req.headers['if-none-match'] === forged.etag) {
-        res.writeHead(304, { etag: forged.etag }).end();
-        return;
-      }
-      res.writeHead(200, { 'content-type': 'application/json', etag: forged.etag }).end(forged.body);
-      return;
+    const path = victimPath();
+    const victim = path !== undefined && req.url?.startsWith(path) === true;
+    if (forged !== undefined && victim) return answerForged(req, res);
+    if (victim) {
+      waiting.set(res, req);
+      res.once('close', () => waiting.delete(res));
     }
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -36,10 +43,13 @@ async function startInterceptor(hubUrl: () => string, victimPath: () => string):
       void request(`${hubUrl()}${req.url ?? '/'}`, { method: req.method as 'GET', headers, ...(chunks.length === 0 ? {} : { body: Buffer.concat(chunks) }) })
         .then(async (answer) => {
           const body = Buffer.from(await answer.body.arrayBuffer());
+          if (res.headersSent) return;
           const out = Object.fromEntries(Object.entries(answer.headers).filter(([k]) => k !== 'transfer-encoding' && k !== 'connection' && k !== 'keep-alive'));
           res.writeHead(answer.statusCode, out).end(body);
         })
-        .catch(() => res.writeHead(502).end());
+        .catch(() => {
+          if (!res.headersSent) res.writeHead(502).end();
+        });
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -47,6 +57,7 @@ async function startInterceptor(hubUrl: () => string, victimPath: () => string):
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     serve(signed) {
       forged = { body: JSON.stringify(signed), etag: `"forged-${++count}"` };
+      for (const [res, req] of waiting) answerForged(req, res);
     },
     close: () => new Promise<void>((resolve) => {
       server.closeAllConnections();
@@ -61,30 +72,37 @@ function hubKey(hub: HubFixture): KeyPair {
 
 describe('an agent refuses desired state it cannot trust', () => {
   let hub: HubFixture;
-  let victim: AgentFixture;
+  let victim: AgentFixture | undefined;
   let interceptor: Awaited<ReturnType<typeof startInterceptor>>;
   let genuine: Envelope;
 
   beforeAll(async () => {
     hub = await startHub();
-    interceptor = await startInterceptor(() => hub.url, () => `/v1/targets/${victim.targetId}/envelope`);
-    victim = await startAgent(interceptor.url, await hub.enrollmentToken(1));
+    interceptor = await startInterceptor(() => hub.url, () => (victim === undefined ? undefined : `/v1/targets/${victim.targetId}/envelope`));
+    const agent = await startAgent(interceptor.url, await hub.enrollmentToken(1));
+    victim = agent;
     await hub.publish('app', '1.0.0', [configMap('app', { v: '1' })]);
     await hub.publish('app', '2.0.0', [configMap('app', { v: '2' })]);
-    await hub.assign(victim.targetId, ['app@1.0.0']);
-    await waitFor('generation 1 applied', () => victim.agent.current.appliedGeneration === 1);
-    await hub.assign(victim.targetId, ['app@2.0.0']);
-    await waitFor('generation 2 applied', () => victim.agent.current.appliedGeneration === 2);
-    genuine = JSON.parse(readFileSync(join(victim.stateDir, 'sync.json'), 'utf8')).appliedEnvelope.envelope as Envelope;
+    await hub.assign(agent.targetId, ['app@1.0.0']);
+    await waitFor('generation 1 applied', () => agent.agent.current.appliedGeneration === 1);
+    await hub.assign(agent.targetId, ['app@2.0.0']);
+    await waitFor('generation 2 applied', () => agent.agent.current.appliedGeneration === 2);
+    genuine = JSON.parse(readFileSync(join(agent.stateDir, 'sync.json'), 'utf8')).appliedEnvelope.envelope as Envelope;
   });
 
+  const started = (): AgentFixture => {
+    if (victim === undefined) throw new Error('the victim agent did not start');
+    return victim;
+  };
+
   afterAll(async () => {
-    await victim.agent.stop();
+    await victim?.agent.stop();
     await interceptor.close();
     await hub.dispose();
   });
 
   async function refusal(signed: SignedEnvelope): Promise<string> {
+    const victim = started();
     const stalled = new Promise<{ code: string }>((resolve) => victim.agent.once('stalled', resolve));
     interceptor.serve(signed);
     const { code } = await stalled;
@@ -119,7 +137,7 @@ describe('an agent refuses desired state it cannot trust', () => {
 
   it('reports the refusal to the hub and keeps running the last good release', async () => {
     const target = await waitFor('a stalled report at the hub', async () => {
-      const answer = await api<Target>(hub.url, 'GET', `/v1/targets/${victim.targetId}`, { token: hub.adminToken });
+      const answer = await api<Target>(hub.url, 'GET', `/v1/targets/${started().targetId}`, { token: hub.adminToken });
       return answer.body.observed?.phase === 'stalled' && answer.body;
     });
     expect(target.observed?.generation).toBe(2);

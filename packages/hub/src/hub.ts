@@ -99,9 +99,18 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     },
     async close() {
       clearInterval(jtiSweep);
+      stopRollouts();
       desired.wakeAll();
       await new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        // Woken long-polls answer in the next turns and leave keep-alive connections idle
+        // after the first sweep; keep sweeping, and cut whatever is left after a grace period.
+        const sweep = setInterval(() => server.closeIdleConnections(), 20);
+        const cut = setTimeout(() => server.closeAllConnections(), 5_000);
+        server.close(() => {
+          clearInterval(sweep);
+          clearTimeout(cut);
+          resolve();
+        });
         server.closeIdleConnections();
       });
       services.seen.close();
