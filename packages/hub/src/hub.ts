@@ -99,7 +99,6 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     },
     async close() {
       clearInterval(jtiSweep);
-      stopRollouts();
       desired.wakeAll();
       await new Promise<void>((resolve) => {
         // Woken long-polls answer in the next turns and leave keep-alive connections idle
