@@ -1,12 +1,13 @@
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { canonicalize, isFlotillaError, resourceKey, type ReleaseRef, type ResourceStatus, type SignedEnvelope } from '@flotilla/protocol';
+import { canonicalize, isFlotillaError, resourceKey, type DriftReportSection, type Envelope, type ReleaseRef, type Resource, type ResourceStatus, type SignedEnvelope } from '@flotilla/protocol';
 import { FileAgentStore, type AgentStore, type Enrollment } from './agent-state.ts';
 import { Backoff } from './backoff.ts';
 import { Credentials } from './credentials.ts';
 import { DesiredStateVerifier, type VerifiedDesiredState } from './desired-state.ts';
 import type { AppliedResource, Driver, ObservedResource } from './drivers/driver.ts';
+import { DriftEngine } from './drift/drift-engine.ts';
 import { ensureEnrolled } from './enroll.ts';
 import { healthVerdict } from './health-verdict.ts';
 import { HubClient, isRetryable } from './hub-client.ts';
@@ -64,6 +65,7 @@ export class Agent extends EventEmitter {
   private loop: Promise<void> | undefined;
   private starting: Promise<Enrollment> | undefined;
   private driver: Driver | undefined;
+  private drift: DriftEngine | undefined;
   private enrollment: Enrollment | undefined;
   private etag: string | undefined;
   private lastReported = '';
@@ -119,6 +121,7 @@ export class Agent extends EventEmitter {
     this.backoff.reset();
     const factory = this.options.driver;
     if (typeof factory === 'function') this.driver = await factory(enrollment);
+    if (this.driver !== undefined) this.drift = new DriftEngine({ driver: this.driver, log: this.log, clock: this.clock, dir: this.state.dir });
     if (this.abort.signal.aborted) throw new Error('the agent was stopped while starting');
     const sync = await this.state.sync();
     this.status = { ...this.status, targetId: enrollment.targetId, appliedGeneration: sync.appliedGeneration };
@@ -200,7 +203,23 @@ export class Agent extends EventEmitter {
       this.etag = etag;
       return;
     }
-    const applied = await this.activeDriver.apply(desired.resources);
+    if (sync.appliedEnvelope !== null && this.status.phase !== 'failed' && canonicalize(sync.appliedEnvelope.envelope.bundles) === canonicalize(desired.envelope.bundles)) {
+      // A new generation of the same releases: holds, the drift policy or revert requests
+      // changed. Nothing to apply; the drift step looks again under the new rules.
+      await this.state.saveSync({ ...sync, appliedGeneration: desired.envelope.generation, appliedEnvelope: desired.signed, appliedReleases: desired.envelope.bundles });
+      this.etag = etag;
+      this.status = { ...this.status, phase: 'applied', appliedGeneration: desired.envelope.generation, lastError: undefined };
+      const pass = await this.activeDrift.pass(desired.resources, desired.envelope);
+      const body = await this.reportBody('applied', desired.envelope.generation, desired.envelope.bundles, mergeStatus(desired.resources.map((r) => ({ key: resourceKey(r), status: 'applied' as const })), pass.observed), undefined, pass.section);
+      await journal.append(body);
+      this.lastReported = fingerprint(body);
+      log.info({ holds: desired.envelope.holds.length, reverts: desired.envelope.revert?.length ?? 0 }, 'new generation of the applied releases');
+      this.emit('applied', desired.envelope.generation);
+      return;
+    }
+    const prepared = await this.activeDrift.prepareApply(desired.resources, await this.previousState(sync.appliedEnvelope, token, verifier));
+    const applied = await this.activeDriver.apply(prepared.resources, { force: prepared.force });
+    this.activeDrift.markApplied(desired.resources);
     const observed = await this.activeDriver.observe(desired.resources);
     const resources = mergeStatus(applied, observed);
     const failed = applied.filter((r) => r.status === 'failed');
@@ -215,7 +234,8 @@ export class Agent extends EventEmitter {
     this.etag = etag;
     this.status = { ...this.status, phase: 'applied', appliedGeneration: desired.envelope.generation, lastError: undefined };
     log.info({ resources: desired.resources.length }, 'desired state applied');
-    const body = await this.reportBody('applied', desired.envelope.generation, desired.envelope.bundles, resources);
+    const pass = await this.activeDrift.pass(desired.resources, desired.envelope, observed);
+    const body = await this.reportBody('applied', desired.envelope.generation, desired.envelope.bundles, mergeStatus(applied, pass.observed), undefined, pass.section);
     await journal.append(body);
     this.lastReported = fingerprint(body);
     this.emit('applied', desired.envelope.generation);
@@ -225,10 +245,17 @@ export class Agent extends EventEmitter {
   private async observeAndReport(journal: ReportJournal, verifier: DesiredStateVerifier, token: string): Promise<void> {
     const sync = await this.state.sync();
     const resources = await verifier.resourcesOf(sync.appliedReleases, token);
-    const observed = await this.activeDriver.observe(resources);
-    const statuses = mergeStatus(resources.map((r) => ({ key: resourceKey(r), status: 'applied' as const })), observed);
+    let observed = await this.activeDriver.observe(resources);
     const phase = this.status.phase === 'starting' ? (sync.appliedGeneration === 0 ? 'idle' : 'applied') : this.status.phase;
-    const body = await this.reportBody(phase, sync.appliedGeneration, sync.appliedReleases, statuses);
+    // While a newer generation failed to apply, live state may be half of it: look, but only after it applies.
+    let drift: DriftReportSection | undefined;
+    if (sync.appliedEnvelope !== null && phase !== 'failed') {
+      const pass = await this.activeDrift.pass(resources, sync.appliedEnvelope.envelope, observed);
+      observed = [...pass.observed];
+      drift = pass.section;
+    }
+    const statuses = mergeStatus(resources.map((r) => ({ key: resourceKey(r), status: 'applied' as const })), observed);
+    const body = await this.reportBody(phase, sync.appliedGeneration, sync.appliedReleases, statuses, undefined, drift);
     const print = fingerprint(body);
     if (print === this.lastReported) return;
     this.lastReported = print;
@@ -236,7 +263,27 @@ export class Agent extends EventEmitter {
     await journal.append(body);
   }
 
-  private async reportBody(phase: ReportBody['phase'], generation: number, bundles: readonly ReleaseRef[], resources: ResourceStatus[], error?: { code: string; message: string }): Promise<ReportBody> {
+  private get activeDrift(): DriftEngine {
+    if (this.drift === undefined) throw new Error('the agent has no drift engine before it started');
+    return this.drift;
+  }
+
+  /**
+   * What is applied now, for the drift step to keep its kept changes across a new apply; undefined
+   * (apply as is) when its bundles cannot be read back (a fresh leader without the cache).
+   */
+  private async previousState(applied: SignedEnvelope | null, token: string, verifier: DesiredStateVerifier): Promise<{ resources: Resource[]; envelope: Envelope } | undefined> {
+    if (applied === null) return undefined;
+    try {
+      return { resources: await verifier.resourcesOf(applied.envelope.bundles, token), envelope: applied.envelope };
+    } catch (error) {
+      if (isRetryable(error)) throw error;
+      this.log.warn({ err: (error as Error).message }, 'cannot read the applied releases back; applying without keeping drift');
+      return undefined;
+    }
+  }
+
+  private async reportBody(phase: ReportBody['phase'], generation: number, bundles: readonly ReleaseRef[], resources: ResourceStatus[], error?: { code: string; message: string }, drift?: DriftReportSection): Promise<ReportBody> {
     return {
       generation,
       phase,
@@ -245,6 +292,7 @@ export class Agent extends EventEmitter {
       resources,
       ...(error === undefined ? {} : { error: { code: error.code, message: error.message.slice(0, 2000) } }),
       facts: { ...(await this.activeDriver.facts()), ...this.options.facts },
+      ...(drift === undefined ? {} : { drift }),
       observedAt: new Date(this.clock()).toISOString(),
     };
   }

@@ -12,5 +12,6 @@ export { HubClient } from './hub-client.ts';
 export { trustRootMatchesPin } from './enroll.ts';
 export { AGENT_VERSION } from './version.ts';
 export { ManifestsDirDriver, manifestFileName } from './drivers/manifests-dir.ts';
-export type { Driver, AppliedResource, ObservedResource } from './drivers/driver.ts';
+export type { Driver, AppliedResource, ObservedResource, DriverApplyOptions, DriverRepairOptions } from './drivers/driver.ts';
+export { DriftEngine, type DriftAssessment, type DriftEngineOptions, type DriftPassResult } from './drift/drift-engine.ts';
 export * from './drivers/kubernetes/index.ts';

@@ -16,7 +16,12 @@ import { SeenTracker } from './services/seen-tracker.ts';
 import { TargetCache } from './services/target-cache.ts';
 import { TargetService } from './services/targets.ts';
 import { FleetQuery } from './services/fleet-query.ts';
+import { RolloutService } from './services/rollouts/rollout-service.ts';
 import { TrustService, type HubKeys } from './services/trust.ts';
+import { DriftService } from './services/drift/drift-service.ts';
+import { DriftStore } from './services/drift/drift-store.ts';
+import { HoldIndex } from './services/drift/hold-index.ts';
+import { IncidentService } from './services/drift/incidents.ts';
 
 export interface HubDependencies {
   readonly db: Db;
@@ -35,6 +40,8 @@ export interface HubDependencies {
   readonly envelopeTtlMs?: number;
   readonly accessTokenSeconds?: number;
   readonly maxWaitSeconds?: number;
+  /** How often the rollout controller checks for work (docs/rollouts.md); default 250 ms, 0 never (tests reconcile by hand). */
+  readonly rolloutPollMs?: number;
 }
 
 /** The default interval of audit checkpoints. */
@@ -63,6 +70,12 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   const trust = new TrustService(store, deps.keys, clock);
   const identity = await IdentityService.create({ store, trust, targets: cache, audit, refusals, clock, keys: deps.keys, ...(deps.accessTokenSeconds === undefined ? {} : { accessTokenSeconds: deps.accessTokenSeconds }) });
   const desired = new DesiredStateService(store, trust, cache, audit, clock, deps.keys, deps.envelopeTtlMs ?? DEFAULT_ENVELOPE_TTL_MS);
+  // Drift: every envelope carries the drift policy and the holds of open incidents (docs/drift.md).
+  const driftStore = new DriftStore(deps.db);
+  const driftFleet = new FleetQuery(store, clock);
+  const drift = new DriftService({ store, drift: driftStore, desired, audit, clock, fleet: driftFleet, holds: new HoldIndex(driftStore, clock) });
+  desired.useDriftSource(drift);
+  const incidents = new IncidentService({ store, drifts: driftStore, drift, desired, fleet: driftFleet, clock });
   const services: HubServices = {
     store,
     log: deps.log,
@@ -71,11 +84,17 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     trust,
     identity,
     desired,
-    reports: new ReportService(store, cache, audit, clock),
+    reports: new ReportService(store, cache, audit, clock, drift),
     bundles: new BundleService(store, trust, audit, clock),
     targets: new TargetService(store, cache, audit, clock, new FleetQuery(store, clock)),
     seen: new SeenTracker(store, clock),
+    rollouts: new RolloutService({ store, desired, audit, clock, log: deps.log }),
+    drift,
+    incidents,
     maxWaitSeconds: deps.maxWaitSeconds ?? 60,
+  };
+  services.targets.afterMetadataEdit = (id, actor) => {
+    incidents.refreshTarget(id, actor);
   };
   const jtiSweep = setInterval(() => {
     store.pruneJtis(clock());
@@ -83,6 +102,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   }, 60_000);
   jtiSweep.unref();
   const stopAudit = scheduleAudit(audit, timings, deps.log, clock);
+  const stopRollouts = deps.rolloutPollMs === 0 ? () => undefined : services.rollouts.start({ pollMs: deps.rolloutPollMs ?? 250 });
   const server = createHttpServer(services);
   return {
     services,
@@ -99,6 +119,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     },
     async close() {
       clearInterval(jtiSweep);
+      stopRollouts();
       desired.wakeAll();
       await new Promise<void>((resolve) => {
         // Woken long-polls answer in the next turns and leave keep-alive connections idle

@@ -6,6 +6,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { canonicalize, resourceKey, type Facts, type Resource } from '@flotilla/protocol';
 import { readJsonFile, writeFileAtomic, writeJsonAtomic } from '../state-files.ts';
 import type { AppliedResource, Driver, ObservedResource } from './driver.ts';
+import type { LiveObject } from '@flotilla/protocol';
 
 const Inventory = z.object({ files: z.record(z.string(), z.string()) });
 
@@ -15,6 +16,15 @@ export function manifestFileName(resource: Resource): string {
   const kind = resource.kind.toLowerCase();
   const group = resource.apiVersion.includes('/') ? `.${resource.apiVersion.split('/')[0]}` : '';
   return `${scope}_${kind}${group}_${resource.metadata.name}.yaml`;
+}
+
+export interface ManifestsDirOptions {
+  /**
+   * A test hook, consulted on each apply: when it returns a message, the apply writes nothing
+   * and reports every resource failed with it, as a full disk would. Tests use it to make some
+   * agents fail and later fix them; never set in production.
+   */
+  readonly failWith?: () => string | undefined;
 }
 
 /**
@@ -28,9 +38,11 @@ export class ManifestsDirDriver implements Driver {
   private readonly root: string;
 
   private readonly agentVersion: string;
+  private readonly failWith: (() => string | undefined) | undefined;
 
-  constructor(root: string, agentVersion = '0.1.0') {
+  constructor(root: string, agentVersion = '0.1.0', options: ManifestsDirOptions = {}) {
     this.agentVersion = agentVersion;
+    this.failWith = options.failWith;
     this.root = root;
     this.inventoryPath = join(root, '.flotilla', 'inventory.json');
   }
@@ -49,6 +61,8 @@ export class ManifestsDirDriver implements Driver {
   }
 
   async apply(desired: readonly Resource[]): Promise<AppliedResource[]> {
+    const injected = this.failWith?.();
+    if (injected !== undefined) return desired.map((resource) => ({ key: resourceKey(resource), status: 'failed', message: injected }));
     const inventory = readJsonFile(this.inventoryPath, Inventory) ?? { files: {} };
     const results: AppliedResource[] = [];
     const files: Record<string, string> = {};
@@ -92,6 +106,47 @@ export class ManifestsDirDriver implements Driver {
         return { key, live: live as Record<string, unknown>, health: matches ? 'healthy' : 'degraded', ...(matches ? {} : { message: `${file} differs from the desired state` }) };
       }),
     );
+  }
+
+  /**
+   * Writes these resources' files again (a hand edit undone, a deleted file restored), leaving
+   * every other file alone: how the agent reverts drift here.
+   */
+  async repair(resources: readonly Resource[]): Promise<AppliedResource[]> {
+    const inventory = readJsonFile(this.inventoryPath, Inventory) ?? { files: {} };
+    const results: AppliedResource[] = [];
+    for (const resource of resources) {
+      const key = resourceKey(resource);
+      const file = manifestFileName(resource);
+      try {
+        writeFileAtomic(join(this.root, file), stringifyYaml(resource, { sortMapEntries: true }), 0o644);
+        inventory.files[key] = file;
+        results.push({ key, status: 'applied' });
+      } catch (error) {
+        results.push({ key, status: 'failed', message: `cannot write ${file}: ${(error as Error).message}` });
+      }
+    }
+    writeJsonAtomic(this.inventoryPath, inventory);
+    return results;
+  }
+
+  /** Files Flotilla wrote whose resources left the desired state and that are still there. */
+  async extras(desired: readonly Resource[]): Promise<LiveObject[]> {
+    const inventory = readJsonFile(this.inventoryPath, Inventory) ?? { files: {} };
+    const wanted = new Set(desired.map(resourceKey));
+    const found: LiveObject[] = [];
+    for (const [key, file] of Object.entries(inventory.files)) {
+      if (wanted.has(key)) continue;
+      const text = await readText(join(this.root, file));
+      if (text === undefined) continue;
+      try {
+        const live: unknown = parseYaml(text);
+        if (typeof live === 'object' && live !== null && !Array.isArray(live)) found.push(live as LiveObject);
+      } catch {
+        // Not YAML any more: nothing to compare, and nothing Flotilla would adopt.
+      }
+    }
+    return found;
   }
 
   async close(): Promise<void> {}

@@ -4,10 +4,13 @@ import { clientConfig } from '../config.ts';
 import { serveCommand } from './commands/serve.ts';
 import { enrollTokenCommand } from './commands/enroll-token.ts';
 import { keysCommand } from './commands/keys.ts';
-import { bundleCommand } from './commands/bundle.ts';
+import { releaseCommand } from './commands/release.ts';
+import { rolloutCommand } from './commands/rollout.ts';
 import { assignCommand, targetsCommand } from './commands/targets.ts';
 import { installCommand } from './commands/install.ts';
 import { auditCommand } from './commands/audit.ts';
+import { driftCommand } from './commands/drift.ts';
+import { incidentCommand } from './commands/incident.ts';
 
 /** The `flotilla` command line: the hub server and the operator's commands. */
 export function buildProgram(env: Readonly<Record<string, string | undefined>>): Command {
@@ -26,10 +29,13 @@ export function buildProgram(env: Readonly<Record<string, string | undefined>>):
   serveCommand(program.command('hub').description('run the hub'));
   enrollTokenCommand(program, client);
   keysCommand(program, client);
-  bundleCommand(program, client);
+  releaseCommand(program, client);
+  rolloutCommand(program, client);
   targetsCommand(program, client);
   assignCommand(program, client);
   installCommand(program);
   auditCommand(program, client);
+  driftCommand(program, client);
+  incidentCommand(program, client);
   return program;
 }

@@ -5,7 +5,9 @@ import { sendJson } from './respond.ts';
 import { Router } from './router.ts';
 import { agentRoutes } from './routes/agent-routes.ts';
 import { auditRoutes } from './routes/audit-routes.ts';
+import { driftRoutes } from './routes/drift-routes.ts';
 import { operatorRoutes } from './routes/operator-routes.ts';
+import { rolloutRoutes } from './routes/rollout-routes.ts';
 import type { HubServices } from './services.ts';
 
 /** Builds the router of the whole API, hot agent routes first. */
@@ -14,6 +16,8 @@ export function buildRouter(hub: HubServices): Router {
   agentRoutes(router, hub);
   operatorRoutes(router, hub);
   auditRoutes(router, hub);
+  driftRoutes(router, hub);
+  rolloutRoutes(router, hub);
   return router;
 }
 

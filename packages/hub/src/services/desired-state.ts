@@ -1,4 +1,4 @@
-import { API_VERSION, FlotillaError, signPayload, type Actor, type Envelope, type ReleaseRef, type SignedEnvelope } from '@flotilla/protocol';
+import { API_VERSION, canonicalize, FlotillaError, signPayload, type Actor, type DriftPolicy, type DriftRevert, type Envelope, type Hold, type ReleaseRef, type SignedEnvelope } from '@flotilla/protocol';
 import type { HubStore } from '../store/hub-store.ts';
 import type { AuditSink } from './audit-sink.ts';
 import type { Clock } from './clock.ts';
@@ -18,6 +18,17 @@ export interface StagedRelease {
   readonly previous: ReleaseRef | null;
   /** Every release the target should now run. */
   readonly bundles: ReleaseRef[];
+}
+
+/** The drift rules and holds an envelope carries: decided when it is signed (services/drift). */
+export interface EnvelopeDrift {
+  readonly holds: readonly Hold[];
+  readonly driftPolicy?: DriftPolicy;
+}
+
+/** Where the drift part of each new envelope comes from; without one, envelopes carry no holds and no policy. */
+export interface EnvelopeDriftSource {
+  envelopeDrift(targetId: string): EnvelopeDrift;
 }
 
 function refText(ref: ReleaseRef | null): string | null {
@@ -40,6 +51,7 @@ export class DesiredStateService {
   private readonly clock: Clock;
   private readonly keys: HubKeys;
   private readonly envelopeTtlMs: number;
+  private driftSource: EnvelopeDriftSource | undefined;
 
   constructor(
     store: HubStore,
@@ -57,6 +69,41 @@ export class DesiredStateService {
     this.clock = clock;
     this.keys = keys;
     this.envelopeTtlMs = envelopeTtlMs;
+  }
+
+  /** Sets where envelopes get their drift policy and holds; wired once by `createHub`. */
+  useDriftSource(source: EnvelopeDriftSource): void {
+    this.driftSource = source;
+  }
+
+  /**
+   * Signs a new generation of the target's envelope with the same releases, because its drift
+   * part changed: the policy, the holds in force, or an operator's revert request (`revert`, carried
+   * by this generation only). Must run inside `store.transaction`; neither audits nor wakes the
+   * agent: the caller audits in the same transaction and calls {@link announce} after commit.
+   * Unchanged (no new generation) when the target has no envelope yet, or when nothing would
+   * differ from the envelope it has.
+   *
+   * The target's `lastChanged` moves only with `changedBy` (an operator's request about this
+   * target); a fleet-wide policy change or an incident's hold leaves it, so that "not touched in
+   * 30 days" keeps meaning what operators did to the target.
+   */
+  reissue(targetId: string, options: { readonly revert?: readonly DriftRevert[]; readonly changedBy?: Actor } = {}): { readonly changed: boolean; readonly generation: number } {
+    const { revert, changedBy } = options;
+    if (!this.store.db.inTransaction) throw new TypeError('DesiredStateService.reissue must run inside store.transaction');
+    const row = this.store.targetRow(targetId);
+    if (row === undefined) throw new FlotillaError('NOT_FOUND', `target ${targetId} does not exist`);
+    if (row.envelope === null || row.status === 'revoked') return { changed: false, generation: row.desired_generation };
+    const { envelope } = JSON.parse(row.envelope) as SignedEnvelope;
+    const drift = this.driftSource?.envelopeDrift(targetId) ?? { holds: [] };
+    const same = canonicalize({ holds: drift.holds, policy: drift.driftPolicy ?? null }) === canonicalize({ holds: envelope.holds, policy: envelope.driftPolicy ?? null });
+    if (same && (revert === undefined || revert.length === 0) && envelope.revert === undefined) return { changed: false, generation: row.desired_generation };
+    const bundles = JSON.parse(row.desired_bundles) as ReleaseRef[];
+    const generation = row.desired_generation + 1;
+    const envelopeNow = this.sign(targetId, generation, bundles, { ...drift, ...(revert === undefined || revert.length === 0 ? {} : { revert }) });
+    if (changedBy !== undefined) this.store.setDesired(targetId, generation, bundles, envelopeNow, this.clock(), changedBy);
+    else this.store.setDesired(targetId, generation, bundles, envelopeNow, row.last_changed_at, JSON.parse(row.last_changed_by) as Actor);
+    return { changed: true, generation };
   }
 
   /** Resolves `name@version` or a digest to a published release. */
@@ -157,7 +204,9 @@ export class DesiredStateService {
     const now = this.clock();
     if (state.envelopeExpiresAt - now > this.envelopeTtlMs / 2) return state;
     const { envelope } = JSON.parse(state.envelopeJson) as SignedEnvelope;
-    this.store.setEnvelope(targetId, this.sign(targetId, envelope.generation, envelope.bundles));
+    // A fresh signature over the same generation carries the same drift part.
+    const carried = { holds: envelope.holds, ...(envelope.driftPolicy === undefined ? {} : { driftPolicy: envelope.driftPolicy }), ...(envelope.revert === undefined ? {} : { revert: envelope.revert }) };
+    this.store.setEnvelope(targetId, this.sign(targetId, envelope.generation, envelope.bundles, carried));
     this.targets.invalidate(targetId);
     this.notify(targetId);
     return this.targets.get(targetId);
@@ -200,15 +249,23 @@ export class DesiredStateService {
     for (const waiter of [...set]) waiter();
   }
 
-  private sign(targetId: string, generation: number, bundles: readonly ReleaseRef[]): SignedEnvelope {
+  /**
+   * Signs an envelope. Its drift part is `drift` when given, else what the drift source says
+   * now: the policy and the holds in force for this target, evaluated at every signing so that
+   * a target that matches an open incident's selector later gets its hold too.
+   */
+  private sign(targetId: string, generation: number, bundles: readonly ReleaseRef[], drift?: EnvelopeDrift & { readonly revert?: readonly DriftRevert[] }): SignedEnvelope {
     const now = this.clock();
+    const part: EnvelopeDrift & { readonly revert?: readonly DriftRevert[] } = drift ?? this.driftSource?.envelopeDrift(targetId) ?? { holds: [] };
     const envelope: Envelope = {
       apiVersion: API_VERSION,
       kind: 'Envelope',
       targetId,
       generation,
       bundles: [...bundles],
-      holds: [],
+      holds: [...part.holds],
+      ...(part.driftPolicy === undefined ? {} : { driftPolicy: part.driftPolicy }),
+      ...(part.revert === undefined ? {} : { revert: [...part.revert] }),
       trustRootVersion: this.trust.trustRoot.version,
       issuedAt: new Date(now).toISOString(),
       expiresAt: new Date(now + this.envelopeTtlMs).toISOString(),

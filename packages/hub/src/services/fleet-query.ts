@@ -14,6 +14,8 @@ export interface FacetCounts {
   readonly total: number;
   readonly status: Record<string, number>;
   readonly health: Record<string, number>;
+  /** Drift class → how many targets' latest drift report holds items of it. */
+  readonly drift: Record<string, number>;
   readonly region: Record<string, number>;
   readonly tier: Record<string, number>;
   readonly kubernetesVersion: Record<string, number>;
@@ -102,6 +104,7 @@ export class FleetQuery {
       total: Object.values(status).reduce((a, b) => a + b, 0),
       status,
       health: byField('health'),
+      drift: byField('drift'),
       region: byField('key.region'),
       tier: byField('key.tier'),
       kubernetesVersion: byField('facts.kubernetesVersion'),

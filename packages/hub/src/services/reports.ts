@@ -1,4 +1,4 @@
-import { canonicalize, FlotillaError, verifyPayload, type SignedReport, type Target } from '@flotilla/protocol';
+import { canonicalize, FlotillaError, verifyPayload, type Report, type SignedReport, type Target } from '@flotilla/protocol';
 import type { HubStore } from '../store/hub-store.ts';
 import type { AuditSink } from './audit-sink.ts';
 import type { Clock } from './clock.ts';
@@ -8,6 +8,11 @@ export interface ReportReceipt {
   readonly seq: number;
   /** True when this seq was already stored: the agent resent it, nothing changed. */
   readonly duplicate: boolean;
+}
+
+/** Where the drift section of each stored report goes (services/drift); called inside the report's transaction. */
+export interface DriftReportSink {
+  recordReport(targetId: string, report: Report): void;
 }
 
 /**
@@ -20,17 +25,20 @@ export class ReportService {
   private readonly targets: TargetCache;
   private readonly audit: AuditSink;
   private readonly clock: Clock;
+  private readonly drift: DriftReportSink | undefined;
 
   constructor(
     store: HubStore,
     targets: TargetCache,
     audit: AuditSink,
     clock: Clock,
+    drift?: DriftReportSink,
   ) {
     this.store = store;
     this.targets = targets;
     this.audit = audit;
     this.clock = clock;
+    this.drift = drift;
   }
 
   accept(targetId: string, signed: SignedReport): ReportReceipt {
@@ -66,6 +74,7 @@ export class ReportService {
         };
         this.store.setObserved(targetId, observed, report.facts, now);
       }
+      this.drift?.recordReport(targetId, report);
       if (report.phase === 'stalled' || report.phase === 'failed') {
         this.audit.append({ actor: { kind: 'agent', id: targetId }, action: `report.${report.phase}`, subjects: [targetId], outcome: 'failure', reason: report.error?.code ?? 'UNKNOWN', details: { seq: report.seq, generation: report.generation, message: report.error?.message } });
       }

@@ -20,6 +20,8 @@ export class TargetService {
   private readonly audit: AuditSink;
   private readonly clock: Clock;
   readonly fleet: FleetQuery;
+  /** Called after a target's labels or properties changed: the hub re-evaluates incident holds for it. */
+  afterMetadataEdit: ((id: string, actor: Actor) => void) | undefined;
 
   constructor(
     store: HubStore,
@@ -79,6 +81,7 @@ export class TargetService {
         details: { set, removed: remove.filter((k) => k in before), before },
       });
     });
+    this.afterMetadataEdit?.(id, actor);
     return this.get(id);
   }
 

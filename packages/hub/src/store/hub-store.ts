@@ -1,4 +1,4 @@
-import { targetFieldRowParams, targetFieldRows, targetFieldsSql, type Actor, type Facts, type Labels, type Properties, type ReleaseRef, type SignedBundle, type SignedEnvelope, type SignedTrustRoot, type Target, type TargetStatus } from '@flotilla/protocol';
+import { targetFieldRowParams, targetFieldRows, targetFieldsSql, type Actor, type Facts, type Labels, type Properties, type ReleaseRef, type SignedBundle, type SignedEnvelope, type SignedTrustRoot, type Target, type TargetDrift, type TargetStatus } from '@flotilla/protocol';
 import type { Db } from './database.ts';
 
 export interface TargetRow {
@@ -19,6 +19,8 @@ export interface TargetRow {
   last_seen_at: number | null;
   last_changed_at: number;
   last_changed_by: string;
+  /** TargetDrift JSON (migration 005), or NULL before the first drift report. */
+  drift?: string | null;
 }
 
 export interface EnrollmentTokenRow {
@@ -67,6 +69,7 @@ export function targetFromRow(row: TargetRow): Target {
     keyId: row.key_id,
     desired: { generation: row.desired_generation, bundles: JSON.parse(row.desired_bundles) as ReleaseRef[] },
     observed: row.observed === null ? null : (JSON.parse(row.observed) as Target['observed']),
+    ...(row.drift === null || row.drift === undefined ? {} : { drift: JSON.parse(row.drift) as TargetDrift }),
     enrolledAt: iso(row.enrolled_at),
     lastSeenAt: row.last_seen_at === null ? null : iso(row.last_seen_at),
     lastChangedAt: iso(row.last_changed_at),
@@ -107,6 +110,7 @@ export class HubStore {
       targetSetDesired: db.prepare('UPDATE targets SET desired_generation = @generation, desired_bundles = @bundles, envelope = @envelope, last_changed_at = @at, last_changed_by = @actor WHERE id = @id'),
       targetSetEnvelope: db.prepare('UPDATE targets SET envelope = @envelope WHERE id = @id'),
       targetSetObserved: db.prepare('UPDATE targets SET observed = @observed, observed_seq = @seq, facts = @facts, last_seen_at = max(coalesce(last_seen_at, 0), @at) WHERE id = @id'),
+      targetSetDrift: db.prepare('UPDATE targets SET drift = @drift WHERE id = @id'),
       targetSeen: db.prepare('UPDATE targets SET last_seen_at = max(coalesce(last_seen_at, 0), @at) WHERE id = @id'),
       targetSetStatus: db.prepare('UPDATE targets SET status = @status, last_changed_at = @at, last_changed_by = @actor WHERE id = @id'),
       targetSetMeta: db.prepare('UPDATE targets SET labels = @labels, properties = @properties, last_changed_at = @at, last_changed_by = @actor WHERE id = @id'),
@@ -215,6 +219,14 @@ export class HubStore {
   setObserved(id: string, observed: NonNullable<Target['observed']>, facts: Facts, at: number): void {
     this.transaction(() => {
       this.s.targetSetObserved.run({ id, observed: JSON.stringify(observed), seq: observed.seq, facts: JSON.stringify(facts), at });
+      this.refreshFields(id);
+    });
+  }
+
+  /** Replaces the target's drift summary (and so its `drift` rows of the query index). */
+  setDriftSummary(id: string, drift: TargetDrift | null): void {
+    this.transaction(() => {
+      this.s.targetSetDrift.run({ id, drift: drift === null ? null : JSON.stringify(drift) });
       this.refreshFields(id);
     });
   }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ApiVersion, ReleaseRef, TargetId, Timestamp } from './common.ts';
 import { Signature } from '../crypto/keys.ts';
+import { DriftPolicy } from '../drift/drift-policy.ts';
 
 /** An incident or other hold in force for a target: while it holds, nothing is reverted. */
 export const Hold = z.strictObject({
@@ -10,6 +11,17 @@ export const Hold = z.strictObject({
 });
 export type Hold = z.infer<typeof Hold>;
 
+/**
+ * A drift item an operator asked to put back (`flotilla drift revert`): the agent re-applies it
+ * once for this generation even though its policy (or a hold) kept it. `path` is empty for a
+ * whole resource.
+ */
+export const DriftRevert = z.strictObject({
+  resourceKey: z.string().min(1).max(512),
+  path: z.string().max(1024),
+});
+export type DriftRevert = z.infer<typeof DriftRevert>;
+
 /** The desired state of one target, signed by the hub. */
 export const Envelope = z.strictObject({
   apiVersion: ApiVersion,
@@ -18,6 +30,13 @@ export const Envelope = z.strictObject({
   generation: z.number().int().min(1),
   bundles: z.array(ReleaseRef).max(256),
   holds: z.array(Hold).max(256),
+  /**
+   * The drift rules in force, complete (see `parseDriftPolicy`). An envelope without one, from
+   * an older hub, means `defaultDriftPolicy`.
+   */
+  driftPolicy: DriftPolicy.optional(),
+  /** Drift items to revert once, by operator request; absent when there are none. */
+  revert: z.array(DriftRevert).min(1).max(1000).optional(),
   trustRootVersion: z.number().int().min(1),
   issuedAt: Timestamp,
   expiresAt: Timestamp,

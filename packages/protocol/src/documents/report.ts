@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ApiVersion, ReleaseRef, TargetId, Timestamp } from './common.ts';
 import { Signature } from '../crypto/keys.ts';
+import { DriftReportSection } from '../drift/drift-report.ts';
 
 export const Health = z.enum(['healthy', 'progressing', 'degraded', 'missing', 'unknown']);
 export type Health = z.infer<typeof Health>;
@@ -53,6 +54,8 @@ export const Report = z.strictObject({
   resources: z.array(ResourceStatus).max(10_000),
   error: z.strictObject({ code: z.string().max(64), message: z.string().max(2048) }).optional(),
   facts: Facts,
+  /** What the agent found drifted, how it classified each item and what it did; absent when it did not look (a refused or failed envelope). */
+  drift: DriftReportSection.optional(),
   observedAt: Timestamp,
 });
 export type Report = z.infer<typeof Report>;

@@ -5,8 +5,14 @@ import { isJsonObject } from './lib/json-value.ts';
 import { liveResourceKey, type LiveObject } from './live-object.ts';
 import { reachOf, readManagedFields, type ManagedFieldsEntry } from './managed-fields.ts';
 
-/** The field manager name the Flotilla agent applies with (server-side apply). */
-export const FLOTILLA_FIELD_MANAGER = 'flotilla-agent';
+/** The field manager name the Flotilla agent applies with (server-side apply): the kubernetes driver's default. */
+export const FLOTILLA_FIELD_MANAGER = 'flotilla';
+
+/**
+ * The field managers treated as Flotilla itself when no `selfManagers` are given: the driver's
+ * default, and `flotilla-agent`, which earlier agents and some setups apply with.
+ */
+export const FLOTILLA_FIELD_MANAGERS: readonly string[] = Object.freeze([FLOTILLA_FIELD_MANAGER, 'flotilla-agent']);
 
 /** The annotation that puts one resource on hold: its value names the hold (an incident id). */
 export const HOLD_ANNOTATION = 'flotilla.io/hold';
@@ -53,7 +59,7 @@ export interface AttributedDriftItem {
 
 /** Options of {@link attributeDrift}. */
 export interface AttributeOptions {
-  /** Field managers that are Flotilla itself; others are preferred when several own a field. */
+  /** Field managers that are Flotilla itself; others are preferred when several own a field. Default {@link FLOTILLA_FIELD_MANAGERS}. */
   readonly selfManagers?: readonly string[];
 }
 
@@ -139,7 +145,7 @@ export function attributeDrift(
   live: readonly LiveObject[] | ReadonlyMap<string, LiveObject>,
   options: AttributeOptions = {},
 ): AttributedDriftItem[] {
-  const self = new Set(options.selfManagers ?? [FLOTILLA_FIELD_MANAGER]);
+  const self = new Set(options.selfManagers ?? FLOTILLA_FIELD_MANAGERS);
   let byKey: ReadonlyMap<string, LiveObject>;
   if (live instanceof Map) byKey = live;
   else {

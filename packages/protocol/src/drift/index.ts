@@ -12,3 +12,5 @@ export * from './drift-policy.ts';
 export * from './default-drift-policy.ts';
 export * from './classify-drift.ts';
 export * from './drift-report.ts';
+export * from './path-value.ts';
+export * from './adopt-drift.ts';

@@ -5,7 +5,7 @@
  */
 
 /** Fields the language knows by name. Anything else without a prefix is a bare key. */
-export const QUERY_BUILTIN_FIELDS = ['id', 'name', 'status', 'health', 'phase', 'lastSeen', 'lastChanged', 'enrolled'] as const;
+export const QUERY_BUILTIN_FIELDS = ['id', 'name', 'status', 'health', 'phase', 'drift', 'lastSeen', 'lastChanged', 'enrolled'] as const;
 export type QueryBuiltinField = (typeof QUERY_BUILTIN_FIELDS)[number];
 
 /** Prefixes of keyed fields, as written in a query: `labels.tier`, `running.app`. */

@@ -2,6 +2,7 @@ import type { QueryBound, QueryCompareOp, QueryField, QueryPattern, Query } from
 import { FlotillaError } from '../errors.ts';
 import { TargetStatus } from '../documents/target.ts';
 import { Health, ReportPhase } from '../documents/report.ts';
+import { DriftClass } from '../drift/drift-policy.ts';
 import { isValidGlob } from './glob.ts';
 import { queryLimitProblem } from './query-limits.ts';
 import { instantMillis, looksLikeDate } from './time-value.ts';
@@ -10,7 +11,8 @@ import { versionKey } from './version-key.ts';
 /**
  * How a field compares.
  * - `text`: exact text and globs only (`id`, `name`).
- * - `enum`: like text, but a plain value must be one of the allowed ones (`status`, `health`, `phase`).
+ * - `enum`: like text, but a plain value must be one of the allowed ones (`status`, `health`,
+ *   `phase`, `drift`).
  * - `time`: ordering against times only (`lastSeen`, `lastChanged`, `enrolled`).
  * - `version`: equality is version-aware (`running.app=4.2` is the 4.2 line), ordering is by version.
  * - `dynamic`: labels, properties, facts and bare keys: exact text for equality; ordering as
@@ -22,10 +24,11 @@ export type QueryFieldType = 'text' | 'enum' | 'time' | 'version' | 'dynamic';
 export const QUERY_VERSION_FACTS: ReadonlySet<string> = new Set(['kubernetesVersion', 'kubeletVersions', 'agentVersion']);
 
 /** Allowed values of the enumerated builtins. */
-export const ENUM_VALUES: Readonly<Record<'status' | 'health' | 'phase', readonly string[]>> = {
+export const ENUM_VALUES: Readonly<Record<'status' | 'health' | 'phase' | 'drift', readonly string[]>> = {
   status: TargetStatus.options,
   health: Health.options,
   phase: ReportPhase.options,
+  drift: DriftClass.options,
 };
 
 export function queryFieldType(field: QueryField): QueryFieldType {
@@ -38,6 +41,7 @@ export function queryFieldType(field: QueryField): QueryFieldType {
         case 'status':
         case 'health':
         case 'phase':
+        case 'drift':
           return 'enum';
         case 'lastSeen':
         case 'lastChanged':

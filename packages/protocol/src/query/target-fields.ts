@@ -21,7 +21,7 @@ export interface TypedValue {
 /**
  * One row of the hub's `target_fields` table: a queryable value of a target under its stored
  * field name (`labels.K`, `properties.K`, `facts.a.b`, `running.N`, `desired.N`, `health`,
- * `phase`, or `key.K` for the bare key K).
+ * `phase`, `drift` (one row per drift class present), or `key.K` for the bare key K).
  */
 export interface TargetFieldRow extends TypedValue {
   readonly field: string;
@@ -145,9 +145,19 @@ export function fieldReader(field: string): FieldReader {
       return (target, test) => one(target.observed?.health, test);
     case 'phase':
       return (target, test) => one(target.observed?.phase, test);
+    case 'drift':
+      return (target, test) => driftClasses(target).some(test);
     default:
       throw new TypeError(`'${field}' is not a stored field name`);
   }
+}
+
+const DRIFT_CLASSES = ['acceptable', 'transient', 'suspicious', 'dangerous'] as const;
+
+/** The drift classes a target's latest drift report holds at least one item of. */
+function driftClasses(target: Target): string[] {
+  const counts = target.drift?.counts;
+  return counts === undefined ? [] : DRIFT_CLASSES.filter((name) => counts[name] > 0);
 }
 
 /**
@@ -197,6 +207,9 @@ export function targetFieldRows(target: Target): TargetFieldRow[] {
     add('health', target.observed.health);
     add('phase', target.observed.phase);
   }
+  for (const name of driftClasses(target)) {
+    add('drift', name);
+  }
   return [...rows.values()];
 }
 
@@ -208,7 +221,7 @@ export function targetFieldRows(target: Target): TargetFieldRow[] {
  */
 export function storedFieldName(field: QueryField): string | undefined {
   if (field.kind === 'builtin') {
-    return field.name === 'health' || field.name === 'phase' ? field.name : undefined;
+    return field.name === 'health' || field.name === 'phase' || field.name === 'drift' ? field.name : undefined;
   }
   return `${field.kind}.${field.key}`;
 }

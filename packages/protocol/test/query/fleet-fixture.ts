@@ -16,6 +16,8 @@ interface TargetSpec {
   readonly health?: 'healthy' | 'degraded';
   readonly daysSinceSeen?: number | null;
   readonly daysSinceChanged?: number;
+  /** Drift items by class, as the latest drift report counted them; absent: never reported. */
+  readonly drift?: Partial<NonNullable<Target['drift']>['counts']>;
 }
 
 const refs = (releases: Record<string, string>) => Object.entries(releases).map(([name, version]) => ({ name, version, digest: DIGEST }));
@@ -33,6 +35,7 @@ export function target(name: string, spec: TargetSpec = {}): Target {
     keyId: 'key-1',
     desired: { generation: 1, bundles: refs(spec.desired ?? {}) },
     observed: spec.running === null || spec.running === undefined ? null : { seq: 1, generation: 1, phase: 'applied', health: spec.health ?? 'healthy', bundles: refs(spec.running), reportedAt: daysAgo(0) },
+    ...(spec.drift === undefined ? {} : { drift: { counts: { acceptable: 0, transient: 0, suspicious: 0, dangerous: 0, ...spec.drift }, intentional: 0, seq: 1, reportedAt: daysAgo(0) } }),
     enrolledAt: daysAgo(365),
     lastSeenAt: spec.daysSinceSeen === null ? null : daysAgo(spec.daysSinceSeen ?? 0),
     lastChangedAt: daysAgo(spec.daysSinceChanged ?? 1),
@@ -49,6 +52,7 @@ export const FLEET: readonly Target[] = [
     desired: { app: '4.2.7' },
     running: { app: '4.2.7' },
     daysSinceChanged: 45,
+    drift: { acceptable: 1, dangerous: 1 },
   }),
   target('atlas-eu-fresh', {
     properties: { region: 'eu-central-1', owner: 'atlas', tier: 'production', cost: '9' },
@@ -56,6 +60,7 @@ export const FLEET: readonly Target[] = [
     desired: { app: '4.3.0' },
     running: { app: '4.2.0' },
     daysSinceChanged: 2,
+    drift: {},
   }),
   target('atlas-us', {
     labels: { frozen: 'true' },
@@ -69,6 +74,7 @@ export const FLEET: readonly Target[] = [
     properties: { tier: 'staging', contractEnd: '2025-06-15' },
     running: { app: 'v4.2.1-rc.1', mesh: '1.0.0' },
     daysSinceChanged: 90,
+    drift: { suspicious: 2 },
   }),
   target('label-only', {
     labels: { region: 'EU-WEST-1', owner: 'atlas' },
@@ -128,6 +134,12 @@ export const SELECTION_CASES: readonly (readonly [string, readonly string[]])[] 
   ['health=degraded', ['atlas-us']],
   ['!health', ['never-seen', 'revoked']],
   ['name=atlas-*', ['atlas-eu-old', 'atlas-eu-fresh', 'atlas-us']],
+  // Drift: each class present in the latest drift report; a clean report holds none.
+  ['drift=dangerous', ['atlas-eu-old']],
+  ['drift in (suspicious, dangerous)', ['atlas-eu-old', 'zeus-eu']],
+  ['drift', ['atlas-eu-old', 'zeus-eu']],
+  ['!drift', ['atlas-eu-fresh', 'atlas-us', 'label-only', 'never-seen', 'revoked', 'stale']],
+  ['drift!=acceptable, owner=atlas', ['atlas-eu-fresh', 'atlas-us', 'label-only', 'never-seen']],
   // Combinations.
   ['owner=atlas or owner=zeus, region=eu-*', ['atlas-eu-old', 'atlas-eu-fresh', 'zeus-eu']],
   ['not (owner=atlas or owner=zeus)', ['revoked', 'stale']],

@@ -74,6 +74,8 @@ export function targetArbitrary(index: number): fc.Arbitrary<Target> {
       facts,
       desired: bundles,
       observed: fc.option(fc.record({ bundles, health: fc.constantFrom('healthy', 'degraded', 'unknown'), phase: fc.constantFrom('applied', 'failed') }), { nil: null }),
+      // Drift as the latest report counts it: none reported yet, a clean report, or some classes present.
+      drift: fc.option(fc.record({ acceptable: fc.nat(2), transient: fc.nat(1), suspicious: fc.nat(3), dangerous: fc.nat(1) }), { nil: null }),
       enrolledAt: timestamp,
       lastSeenAt: fc.option(timestamp, { nil: null }),
       lastChangedAt: timestamp,
@@ -88,6 +90,7 @@ export function targetArbitrary(index: number): fc.Arbitrary<Target> {
       keyId: 'key-1',
       desired: { generation: 1, bundles: r.desired },
       observed: r.observed === null ? null : { seq: 1, generation: 1, phase: r.observed.phase, health: r.observed.health, bundles: r.observed.bundles, reportedAt: r.lastChangedAt },
+      ...(r.drift === null ? {} : { drift: { counts: r.drift, intentional: 0, seq: 1, reportedAt: r.lastChangedAt } }),
       enrolledAt: r.enrolledAt,
       lastSeenAt: r.lastSeenAt,
       lastChangedAt: r.lastChangedAt,
@@ -101,11 +104,11 @@ export function fleetArbitrary(max = 12): fc.Arbitrary<Target[]> {
 }
 
 type Kind = 'text' | 'enum' | 'time' | 'version' | 'dynamic';
-const ENUMS: Record<string, string[]> = { status: ['active', 'disabled', 'revoked'], health: ['healthy', 'progressing', 'degraded', 'missing', 'unknown'], phase: ['applied', 'failed', 'stalled', 'idle'] };
+const ENUMS: Record<string, string[]> = { status: ['active', 'disabled', 'revoked'], health: ['healthy', 'progressing', 'degraded', 'missing', 'unknown'], phase: ['applied', 'failed', 'stalled', 'idle'], drift: ['acceptable', 'transient', 'suspicious', 'dangerous'] };
 
 const fieldArbitrary: fc.Arbitrary<{ field: QueryField; kind: Kind }> = fc.oneof(
   fc.constantFrom('id', 'name').map((name) => ({ field: { kind: 'builtin', name }, kind: 'text' as Kind })),
-  fc.constantFrom('status', 'health', 'phase').map((name) => ({ field: { kind: 'builtin', name }, kind: 'enum' as Kind })),
+  fc.constantFrom('status', 'health', 'phase', 'drift').map((name) => ({ field: { kind: 'builtin', name }, kind: 'enum' as Kind })),
   fc.constantFrom('lastSeen', 'lastChanged', 'enrolled').map((name) => ({ field: { kind: 'builtin', name }, kind: 'time' as Kind })),
   fc.constantFrom(...LABEL_KEYS, 'unknown').map((key) => ({ field: { kind: 'labels', key }, kind: 'dynamic' as Kind })),
   fc.constantFrom(...PROPERTY_KEYS, 'unknown').map((key) => ({ field: { kind: 'properties', key }, kind: 'dynamic' as Kind })),

@@ -7,7 +7,7 @@ export const property = (k: string): QueryField => ({ kind: 'properties', key: k
 export const fact = (k: string): QueryField => ({ kind: 'facts', key: k });
 export const running = (k: string): QueryField => ({ kind: 'running', key: k });
 export const desired = (k: string): QueryField => ({ kind: 'desired', key: k });
-export const builtin = (name: 'id' | 'name' | 'status' | 'health' | 'phase' | 'lastSeen' | 'lastChanged' | 'enrolled'): QueryField => ({ kind: 'builtin', name });
+export const builtin = (name: 'id' | 'name' | 'status' | 'health' | 'phase' | 'drift' | 'lastSeen' | 'lastChanged' | 'enrolled'): QueryField => ({ kind: 'builtin', name });
 
 export const text = (t: string): QueryPattern => ({ kind: 'text', text: t });
 export const glob = (pattern: string): QueryPattern => ({ kind: 'glob', pattern });

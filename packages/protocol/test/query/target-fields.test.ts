@@ -35,6 +35,14 @@ describe('targetFieldRows', () => {
     });
   });
 
+  it('stores one drift row per class the latest drift report holds, and none for a clean one', () => {
+    const drifted = targetFieldRows(target('d', { drift: { dangerous: 2, acceptable: 1 } })).filter((row) => row.field === 'drift');
+    expect(drifted.map((row) => row.text)).toEqual(['acceptable', 'dangerous']);
+    expect(targetFieldRows(target('c', { drift: {} })).filter((row) => row.field === 'drift')).toEqual([]);
+    expect(fieldReader('drift')(target('d', { drift: { suspicious: 1 } }), (value) => value === 'suspicious')).toBe(true);
+    expect(storedFieldName({ kind: 'builtin', name: 'drift' })).toBe('drift');
+  });
+
   it.each([
     ['a property over a label of the same key', { labels: { region: 'eu-north-1' }, properties: { region: 'eu-west-1' } }, 'key.region=eu-west-1'],
     ['a label when no property has the key', { labels: { region: 'eu-north-1' }, properties: { tier: 'gold' } }, 'key.region=eu-north-1'],

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { assertUniqueResources, FlotillaError, groupOf, isFlotillaError, resourceKey, type Facts, type Resource } from '@flotilla/protocol';
-import type { AppliedResource, Driver, ObservedResource } from '../driver.ts';
+import { assertUniqueResources, FLOTILLA_FIELD_MANAGER, FlotillaError, groupOf, isFlotillaError, jsonPointerAt, resourceKey, valueAtPath, type Facts, type LiveObject, type Resource } from '@flotilla/protocol';
+import type { AppliedResource, Driver, DriverRepairOptions, ObservedResource } from '../driver.ts';
 import { ApiDiscovery, collectionPath, objectPath, type ApiResource } from './api-discovery.ts';
 import { inApplyOrder, inPruneOrder } from './apply-order.ts';
 import type { ClusterConnection } from './cluster-connection.ts';
@@ -106,7 +106,8 @@ export class KubernetesDriver implements Driver {
   /** The API client, shared with helpers such as the lease elector. */
   readonly client: KubeClient;
   private readonly discovery: ApiDiscovery;
-  private readonly fieldManager: string;
+  /** The server-side apply field manager this driver writes as. */
+  readonly fieldManager: string;
   private readonly owner: string | undefined;
   private readonly forcePolicy: ForcePolicy;
   private readonly store: InventoryStore;
@@ -119,7 +120,7 @@ export class KubernetesDriver implements Driver {
     if (typeof options !== 'object' || options === null || typeof options.connection !== 'object' || options.connection === null) {
       throw new TypeError('KubernetesDriver: options.connection is required; build it with inClusterConnection() or kubeconfigConnection()');
     }
-    const fieldManager = options.fieldManager ?? 'flotilla';
+    const fieldManager = options.fieldManager ?? FLOTILLA_FIELD_MANAGER;
     if (fieldManager === '' || fieldManager.length > 128) throw new TypeError(`KubernetesDriver: fieldManager must be 1 to 128 characters, received ${JSON.stringify(fieldManager)}`);
     const validLabelValue = (value: string): boolean => value.length <= 63 && /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/.test(value);
     if (options.owner !== undefined && !validLabelValue(options.owner)) {
@@ -205,6 +206,78 @@ export class KubernetesDriver implements Driver {
     if (live === undefined) return { key, live: null, health: 'missing', message: 'not found on the cluster' };
     const verdict = resourceHealth(api.group, api.kind, live);
     return { key, live, health: verdict.health, ...(verdict.message === undefined ? {} : { message: verdict.message }) };
+  }
+
+  /** Its own field manager: fields it owns, alone or shared, are never drift. */
+  get selfManagers(): readonly string[] {
+    return [this.fieldManager];
+  }
+
+  /**
+   * Reverts drift on these resources: each is applied again with force, so server-side apply
+   * takes back the fields other managers changed, and nothing is pruned. Fields someone added
+   * that Flotilla never applied (`options.remove`, by key) are then removed with a JSON patch
+   * that first tests they still hold what was read, so a concurrent change is never lost blind.
+   */
+  async repair(resources: readonly Resource[], options: DriverRepairOptions = {}): Promise<AppliedResource[]> {
+    const inventory = await this.loadInventory();
+    const results: AppliedResource[] = [];
+    try {
+      for (const resource of inApplyOrder(resources)) {
+        const key = resourceKey(resource);
+        const outcome = await this.applyOne(resource, key, new Map(), new Map(), true);
+        if (outcome.entry !== undefined) inventory.set(key, outcome.entry);
+        const removals = options.remove?.get(key) ?? [];
+        results.push(outcome.result.status === 'applied' && removals.length > 0 ? await this.removeFields(resource, key, removals) : outcome.result);
+      }
+    } finally {
+      await this.store.save([...inventory.values()]);
+    }
+    return results;
+  }
+
+  private async removeFields(resource: Resource, key: string, paths: readonly string[]): Promise<AppliedResource> {
+    try {
+      const api = await this.discovery.resolveFresh(resource.apiVersion, resource.kind);
+      if (api === undefined) return { key, status: 'failed', message: `kind ${resource.kind} in ${resource.apiVersion} is not served by this cluster` };
+      const path = objectPath(api, resource.metadata.name, api.namespaced ? resource.metadata.namespace : undefined);
+      const live = await this.client.getIfExists(path);
+      if (live === undefined) return { key, status: 'failed', message: 'not found on the cluster after apply' };
+      const pointers = paths.map((field) => ({ field, pointer: jsonPointerAt(live, field) })).filter((p): p is { field: string; pointer: string } => p.pointer !== undefined);
+      // Deepest first and list items from the end, so that each pointer stays valid as the ones before it apply.
+      pointers.sort((a, b) => b.pointer.localeCompare(a.pointer, 'en', { numeric: true }));
+      if (pointers.length === 0) return { key, status: 'applied' };
+      const patch = pointers.flatMap(({ field, pointer }) => [{ op: 'test', path: pointer, value: valueAtPath(live, field) }, { op: 'remove', path: pointer }]);
+      await this.client.call('PATCH', path, { query: { fieldManager: this.fieldManager }, body: patch, contentType: 'application/json-patch+json' });
+      this.log?.info({ key, removed: pointers.map((p) => p.field) }, 'removed fields added by others');
+      return { key, status: 'applied' };
+    } catch (error) {
+      if (isPassFatal(error)) throw error;
+      return { key, status: 'failed', message: `could not remove fields added by others: ${describeError(error)}` };
+    }
+  }
+
+  /**
+   * Objects in the inventory that are no longer desired but still carry Flotilla's marks: what a
+   * prune left behind (a namespace that still held foreign objects, a failed delete).
+   */
+  async extras(desired: readonly Resource[]): Promise<LiveObject[]> {
+    const wanted = new Set(desired.map(resourceKey));
+    const found: LiveObject[] = [];
+    for (const entry of (await this.loadInventory()).values()) {
+      if (wanted.has(entry.key)) continue;
+      try {
+        const api = await this.discovery.resolveFresh(entry.apiVersion, entry.kind);
+        if (api === undefined) continue;
+        const live = await this.client.getIfExists(objectPath(api, entry.name, api.namespaced ? entry.namespace : undefined));
+        if (live === undefined || !isMarkedAs(live, entry.key, this.owner)) continue;
+        // Lists and GETs of built-in kinds may omit them; the drift key needs both.
+        found.push({ ...live, apiVersion: entry.apiVersion, kind: entry.kind });
+      } catch (error) {
+        if (isPassFatal(error)) throw error;
+      }
+    }
+    return found;
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,270 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { FlotillaError, formatQuery, isFlotillaError, queryCatalogFromFieldNames, validateQuery, type Actor, type Query, type ReleaseRef } from '@flotilla/protocol';
+import type { HubStore } from '../../store/hub-store.ts';
+import type { AuditSink } from '../audit-sink.ts';
+import type { Clock } from '../clock.ts';
+import type { DesiredStateService } from '../desired-state.ts';
+import { RolloutController, type ControllerSchedule } from './rollout-controller.ts';
+import { evaluateRollout, MemberCache, RolloutLoader } from './rollout-evaluation.ts';
+import { normalizePlan, parseSelectorInput, PlanInput, type RolloutPlan, type SelectorCheck } from './rollout-plan.ts';
+import { RolloutStore, type RolloutRow, type RolloutState } from './rollout-store.ts';
+import { buildView, summarize, type MemberListing, type RolloutSummary, type RolloutView } from './rollout-view.ts';
+import { PositionCache } from './wave-planner.ts';
+
+/** A rollout id: `ro_` and 16 hex digits. */
+export const RolloutId = z.string().regex(/^ro_[0-9a-f]{16}$/, 'a rollout id looks like ro_ followed by 16 hex digits');
+
+/**
+ * `POST /v1/rollouts`: a release, a selector and a plan (the fields of a plan file). With
+ * `dryRun` the hub answers with the waves as they would be now, and creates nothing.
+ */
+export const CreateRolloutRequest = PlanInput.extend({
+  release: z.string().min(1).max(200),
+  selector: z.union([z.string().max(4096), z.record(z.string(), z.unknown())]),
+  dryRun: z.boolean().optional(),
+});
+export type CreateRolloutRequest = z.infer<typeof CreateRolloutRequest>;
+
+export interface CreateRolloutResult {
+  readonly rollout: RolloutView;
+  /** What the operator should know: an empty selection, targets no wave includes. */
+  readonly warnings: string[];
+  readonly dryRun: boolean;
+}
+
+export interface RolloutServiceDeps {
+  readonly store: HubStore;
+  readonly desired: DesiredStateService;
+  readonly audit: AuditSink;
+  readonly clock: Clock;
+  readonly log: Logger;
+}
+
+const TERMINAL: ReadonlySet<RolloutState> = new Set(['completed', 'aborted', 'rolled-back']);
+const CONFLICT_TARGETS_LISTED = 100;
+
+/**
+ * Rollouts for operators: create (with a conflict check against other rollouts of the same
+ * release), list, status, pause, resume, abort and roll back. The walking itself is the
+ * {@link RolloutController}'s; every command is one transaction with its audit entry.
+ */
+export class RolloutService {
+  readonly controller: RolloutController;
+  private readonly deps: RolloutServiceDeps;
+  private readonly rollouts: RolloutStore;
+  private readonly loader = new RolloutLoader();
+  private readonly positions = new PositionCache();
+  private readonly members = new MemberCache();
+
+  constructor(deps: RolloutServiceDeps) {
+    this.deps = deps;
+    this.rollouts = new RolloutStore(deps.store.db);
+    this.controller = new RolloutController({
+      rollouts: this.rollouts,
+      desired: deps.desired,
+      audit: deps.audit,
+      clock: deps.clock,
+      log: deps.log.child({ component: 'rollouts' }),
+      loader: this.loader,
+      positions: this.positions,
+      members: this.members,
+    });
+  }
+
+  /** Starts the controller's timer (reconciling at once); returns the function that stops it. */
+  start(schedule?: ControllerSchedule): () => void {
+    return this.controller.start(schedule);
+  }
+
+  /**
+   * Validates and records a rollout, then starts its first wave. Refuses an unpublished
+   * release, a bad plan, and a selection that overlaps a running or paused rollout of the
+   * same release name (409, naming that rollout and the targets).
+   */
+  create(request: CreateRolloutRequest, actor: Actor): CreateRolloutResult {
+    const release = this.resolveRelease(request.release);
+    const check = this.selectorCheck();
+    const query = parseSelectorInput(request.selector, check);
+    const plan = normalizePlan(request, check);
+    const now = this.deps.clock();
+    const id = `ro_${randomBytes(8).toString('hex')}`;
+    const selector = formatQuery(query);
+    if (request.dryRun === true) {
+      const row = this.newRow(id, 0, release, selector, plan, actor, now);
+      this.checkConflicts(row, query, now);
+      const evaluation = evaluateRollout({ rollouts: this.rollouts, positions: new PositionCache(), members: new MemberCache() }, new RolloutLoader().load(row), now);
+      const view = buildView(this.rollouts, evaluation, 'none', 0);
+      return { rollout: view, warnings: warnings(view, plan), dryRun: true };
+    }
+    this.rollouts.transaction(() => {
+      const row = this.newRow(id, this.rollouts.nextSeq(), release, selector, plan, actor, now);
+      this.checkConflicts(row, query, now);
+      this.rollouts.insert(row);
+      this.deps.audit.append({
+        actor,
+        action: 'rollout.create',
+        subjects: [],
+        outcome: 'success',
+        details: { rollout: id, release: `${release.name}@${release.version}`, digest: release.digest, selector, waves: plan.waves.map((w) => w.name), plan: JSON.parse(row.plan) as unknown },
+      });
+    });
+    this.deps.log.info({ rollout: id, release: `${release.name}@${release.version}`, selector, actor: actor.id }, 'rollout created');
+    this.controller.reconcile(id);
+    const view = this.view(id, 'none', 0);
+    return { rollout: view, warnings: warnings(view, plan), dryRun: false };
+  }
+
+  /** Newest first; `before` is the `next` of the previous page. */
+  list(state: RolloutState | undefined, before: number | undefined, limit: number): { items: RolloutSummary[]; next?: number } {
+    const rows = this.rollouts.list(state, before ?? Number.MAX_SAFE_INTEGER, limit + 1);
+    const items = rows.slice(0, limit).map((row) => summarize(row, this.loader.load(row).plan.waves.map((w) => w.name), this.rollouts.memberCount(row.id)));
+    return { items, ...(rows.length > limit ? { next: rows[limit - 1]!.seq } : {}) };
+  }
+
+  /** The status of one rollout: waves with gates and counts, and (per `listing`) its members' states. */
+  view(id: string, listing: MemberListing, limit: number): RolloutView {
+    const row = this.get(id);
+    const evaluation = evaluateRollout({ rollouts: this.rollouts, positions: this.positions, members: this.members }, this.loader.load(row), this.deps.clock());
+    return buildView(this.rollouts, evaluation, listing, limit);
+  }
+
+  /** Stops making changes: no wave starts and no target joins until it is resumed. */
+  pause(id: string, actor: Actor, reason: string | undefined): RolloutView {
+    this.rollouts.transaction(() => {
+      const row = this.expect(id, ['running'], 'paused');
+      const text = reason ?? `paused by ${actor.id}`;
+      this.rollouts.setState(id, 'paused', text, this.deps.clock(), null);
+      this.deps.audit.append({ actor, action: 'rollout.pause', subjects: [], outcome: 'success', reason: text.slice(0, 1024), details: { rollout: id, wave: row.current_wave, cause: 'operator' } });
+    });
+    return this.view(id, 'none', 0);
+  }
+
+  /**
+   * Continues a paused rollout. The current wave's timeout and bake start over, and its gates
+   * are evaluated at once: a wave still over its failure budget pauses again.
+   */
+  resume(id: string, actor: Actor, reason: string | undefined): RolloutView {
+    this.rollouts.transaction(() => {
+      const row = this.expect(id, ['paused'], 'resumed');
+      const now = this.deps.clock();
+      this.rollouts.setState(id, 'running', null, now, null);
+      if (row.current_wave >= 0) this.rollouts.restartWave(id, row.current_wave, now);
+      this.deps.audit.append({ actor, action: 'rollout.resume', subjects: [], outcome: 'success', ...(reason === undefined ? {} : { reason }), details: { rollout: id, wave: row.current_wave, pausedFor: row.state_reason } });
+    });
+    this.controller.reconcile(id);
+    return this.view(id, 'none', 0);
+  }
+
+  /** Stops the rollout for good; updated targets keep the release (roll back to undo). */
+  abort(id: string, actor: Actor, reason: string | undefined): RolloutView {
+    this.rollouts.transaction(() => {
+      const row = this.expect(id, ['running', 'paused'], 'aborted');
+      const now = this.deps.clock();
+      this.rollouts.setState(id, 'aborted', reason ?? `aborted by ${actor.id}`, now, now);
+      this.deps.audit.append({ actor, action: 'rollout.abort', subjects: [], outcome: 'success', ...(reason === undefined ? {} : { reason }), details: { rollout: id, wave: row.current_wave, from: row.state, members: this.rollouts.memberCount(id) } });
+    });
+    this.controller.forget(id);
+    return this.view(id, 'none', 0);
+  }
+
+  /**
+   * Returns every updated member to the release of that name it had before (or removes the
+   * release where it had none), in one transaction with the envelope bumps. Members whose
+   * release was changed since are left alone and counted as skipped.
+   */
+  rollback(id: string, actor: Actor, reason: string | undefined): RolloutView {
+    const changed: string[] = [];
+    this.rollouts.transaction(() => {
+      const row = this.expect(id, ['running', 'paused', 'completed', 'aborted'], 'rolled back');
+      this.controller.rollback(this.controller.evaluate(row), actor, reason, this.deps.clock(), changed);
+    });
+    this.deps.desired.announce(changed);
+    return this.view(id, 'none', 0);
+  }
+
+  private get(id: string): RolloutRow {
+    const parsed = RolloutId.safeParse(id);
+    const row = parsed.success ? this.rollouts.get(id) : undefined;
+    if (row === undefined) throw new FlotillaError('NOT_FOUND', `rollout ${id} does not exist; list rollouts with 'flotilla rollout ls'`);
+    return row;
+  }
+
+  private expect(id: string, states: readonly RolloutState[], verb: string): RolloutRow {
+    const row = this.get(id);
+    if (!states.includes(row.state)) {
+      const hint = TERMINAL.has(row.state) ? 'it is finished' : `only a rollout that is ${states.join(' or ')} can be ${verb}`;
+      throw new FlotillaError('CONFLICT', `rollout ${id} is ${row.state}; ${hint}`, { rollout: id, state: row.state });
+    }
+    return row;
+  }
+
+  private resolveRelease(ref: string): ReleaseRef {
+    try {
+      return this.deps.desired.resolveRelease(ref);
+    } catch (error) {
+      if (isFlotillaError(error, 'NOT_FOUND')) {
+        throw new FlotillaError('VALIDATION_FAILED', `release: ${error.message}`, { path: 'release' });
+      }
+      if (isFlotillaError(error)) throw new FlotillaError(error.code, `release: ${error.message}`, { path: 'release' });
+      throw error;
+    }
+  }
+
+  /** Keys no target has are errors (a typo), as in every fleet query. */
+  private selectorCheck(): SelectorCheck {
+    const catalog = queryCatalogFromFieldNames(this.deps.store.knownFieldNames());
+    return (query, source) => validateQuery(query, catalog, source);
+  }
+
+  private newRow(id: string, seq: number, release: ReleaseRef, selector: string, plan: RolloutPlan, actor: Actor, now: number): RolloutRow {
+    return {
+      id,
+      seq,
+      release_name: release.name,
+      release_version: release.version,
+      release_digest: release.digest,
+      selector,
+      plan: JSON.stringify(plan),
+      state: 'running',
+      current_wave: -1,
+      state_reason: null,
+      created_at: now,
+      created_by: JSON.stringify(actor),
+      updated_at: now,
+      finished_at: null,
+    };
+  }
+
+  /**
+   * A target takes one rollout of a release name at a time: the targets this rollout selects
+   * must not be selected by, or members of, a running or paused rollout of the same name.
+   */
+  private checkConflicts(row: RolloutRow, query: Query, now: number): void {
+    const mine = new Set(this.rollouts.selected(query, now).map((t) => t.id));
+    if (mine.size === 0) return;
+    for (const other of this.rollouts.activeForRelease(row.release_name)) {
+      const theirs = this.rollouts.memberIds(other.id);
+      for (const t of this.rollouts.selected(this.loader.load(other).query, now)) theirs.add(t.id);
+      const overlap = [...theirs].filter((t) => mine.has(t)).sort();
+      if (overlap.length === 0) continue;
+      const shown = overlap.slice(0, 5).join(', ') + (overlap.length > 5 ? ` and ${overlap.length - 5} more` : '');
+      throw new FlotillaError(
+        'CONFLICT',
+        `rollout ${other.id} (${other.release_name}@${other.release_version}, ${other.state}) already covers ${overlap.length} of the targets this rollout selects: ${shown}; a target takes one rollout of a release at a time, so wait for ${other.id} to complete, abort it, or narrow the selector`,
+        { rollout: other.id, release: `${other.release_name}@${other.release_version}`, state: other.state, count: overlap.length, targets: overlap.slice(0, CONFLICT_TARGETS_LISTED) },
+      );
+    }
+  }
+}
+
+function warnings(view: RolloutView, plan: RolloutPlan): string[] {
+  const list: string[] = [];
+  if (view.selected === 0) list.push(`the selector '${view.selector}' matches no target now; targets that match it later join as the waves reach them`);
+  if (view.outside > 0) {
+    const last = plan.waves.at(-1)!;
+    list.push(`${view.outside} selected targets are in no wave (the last wave, ${last.name}, covers ${last.percent === undefined ? `only '${last.selector}'` : `${last.percent}%`}); add a final wave of 100% to update them`);
+  }
+  return list;
+}

@@ -1,0 +1,150 @@
+/**
+ * A rollout across 10,000 simulated agents: the time from creating the rollout to every
+ * target converged (the rollout completed: every member reported the release applied and
+ * healthy, wave after wave, with zero bake time), next to the agents' poll interval, and
+ * the hub's CPU seconds and peak RSS.
+ *
+ * The hub runs in its own process (scripts/bench/_rollout-hub.ts) and reports its
+ * process.resourceUsage() over IPC; the agents run in a few processes of their own
+ * (scripts/bench/_rollout-agents.ts), each a minimal protocol client with its own key.
+ *
+ * Environment: BENCH_AGENTS (10000), BENCH_AGENT_PROCS (4), BENCH_WAIT_S (the long-poll wait,
+ * 30), BENCH_WAVES ('canary:1%,early:10%,rest:100%'); diagnostics: BENCH_TIMINGS=1 (when
+ * agents received their envelope and how long their report took), BENCH_HUB_PROFILE=DIR (a V8
+ * CPU profile of the hub).
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request } from 'undici';
+import { API_VERSION, generateKeyPair, signBundle } from '@flotilla/protocol';
+
+const AGENTS = Number(process.env['BENCH_AGENTS'] ?? 10_000);
+const PROCS = Number(process.env['BENCH_AGENT_PROCS'] ?? 4);
+const WAIT_S = Number(process.env['BENCH_WAIT_S'] ?? 30);
+const WAVES = process.env['BENCH_WAVES'] ?? 'canary:1%,early:10%,rest:100%';
+const CONVERGE_LIMIT_MS = 150_000;
+
+interface Message {
+  readonly type: string;
+  readonly [key: string]: unknown;
+}
+
+function child(file: string, args: string[], profile = false): ChildProcess {
+  const execArgv = ['--import', 'tsx', ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_HUB_PROFILE']}`] : [])];
+  return fork(fileURLToPath(new URL(file, import.meta.url)), args, { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+}
+
+function next(proc: ChildProcess, type: string): Promise<Message> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (message: Message): void => {
+      if (message.type !== type) return;
+      proc.off('message', onMessage);
+      proc.off('exit', onExit);
+      resolve(message);
+    };
+    const onExit = (code: number | null): void => reject(new Error(`${proc.spawnfile} exited (${code}) before sending ${type}`));
+    proc.on('message', onMessage);
+    proc.once('exit', onExit);
+  });
+}
+
+async function ask(proc: ChildProcess, type: string): Promise<Message> {
+  const answer = next(proc, type);
+  proc.send({ type });
+  return answer;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'flotilla-bench-rollout-'));
+const started = performance.now();
+const hub = child('./_rollout-hub.ts', [join(dir, 'hub')], process.env['BENCH_HUB_PROFILE'] !== undefined);
+hub.once('exit', (code, signal) => {
+  if (code !== 0) process.stderr.write(`the hub process exited (${code ?? signal})\n`);
+});
+const agents: ChildProcess[] = [];
+try {
+  const { url, adminToken } = (await next(hub, 'ready')) as unknown as { url: string; adminToken: string };
+  const call = async (method: 'GET' | 'POST', path: string, body?: unknown): Promise<any> => {
+    const response = await request(`${url}${path}`, { method, headers: { authorization: `Bearer ${adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    const text = await response.body.text();
+    if (response.statusCode >= 300) throw new Error(`${method} ${path}: ${response.statusCode} ${text}`);
+    return JSON.parse(text);
+  };
+
+  const releaseKey = generateKeyPair();
+  await call('POST', '/v1/trust-root/release-keys', { publicKey: releaseKey.publicKey, name: 'bench' });
+  const resources = [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app', namespace: 'default' }, data: { version: '4.3.0' } }];
+  await call('POST', '/v1/bundles', signBundle({ apiVersion: API_VERSION, kind: 'Bundle', name: 'app', version: '4.3.0', resources }, [releaseKey]));
+  const { token } = await call('POST', '/v1/enrollment-tokens', { maxUses: AGENTS, ttlSeconds: 3600, labels: { fleet: 'bench' } });
+
+  const per = Math.ceil(AGENTS / PROCS);
+  for (let p = 0; p < PROCS; p++) {
+    const count = Math.min(per, AGENTS - p * per);
+    if (count <= 0) break;
+    agents.push(child('./_rollout-agents.ts', [JSON.stringify({ url, token, count, prefix: `sim${p}`, waitSeconds: WAIT_S, concurrency: 16 })]));
+  }
+  await Promise.all(agents.map((a) => next(a, 'enrolled')));
+  const enrolledS = (performance.now() - started) / 1000;
+  process.stderr.write(`enrolled ${AGENTS} agents in ${enrolledS.toFixed(1)} s\n`);
+  // Let the first long-polls settle (each agent's first poll answers 204 at once).
+  await sleep(2000);
+
+  const before = (await ask(hub, 'usage')) as unknown as { cpuMicros: number; controller: { passes: number; busyMs: number } };
+  const agentsBefore = await Promise.all(agents.map((a) => ask(a, 'status')));
+  const t0 = performance.now();
+  const created = await call('POST', '/v1/rollouts', { release: 'app@4.3.0', selector: 'fleet=bench', waves: WAVES });
+  const id = created.rollout.id as string;
+  let state = created.rollout.state as string;
+  while (state !== 'completed') {
+    if (performance.now() - t0 > CONVERGE_LIMIT_MS) throw new Error(`the rollout did not complete within ${CONVERGE_LIMIT_MS / 1000} s (state ${state})`);
+    if (state !== 'running') throw new Error(`the rollout stopped: ${state}`);
+    await sleep(100);
+    // The list is cheap (no member evaluation), so polling it does not load the hub.
+    const page = await call('GET', '/v1/rollouts?limit=1');
+    state = page.items.find((r: { id: string }) => r.id === id)?.state ?? state;
+  }
+  const convergeS = (performance.now() - t0) / 1000;
+  const after = (await ask(hub, 'usage')) as unknown as { cpuMicros: number; maxRssKb: number; controller: { passes: number; busyMs: number } };
+
+  const view = await call('GET', `/v1/rollouts/${id}?members=none`);
+  const statuses = await Promise.all(agents.map((a) => ask(a, 'status')));
+  const applied = statuses.reduce((n, s) => n + Object.entries(s['applied'] as Record<string, number>).reduce((m, [digests, k]) => m + (digests.includes(view.release.digest) ? k : 0), 0), 0);
+  const errors = statuses.reduce((n, s) => n + (s['errors'] as number), 0);
+  const agentCpuS = statuses.reduce((n, s, i) => n + ((s['cpuMicros'] as number) - (agentsBefore[i]!['cpuMicros'] as number)) / 1e6, 0);
+  const reconcile = { passes: after.controller.passes - before.controller.passes, seconds: (after.controller.busyMs - before.controller.busyMs) / 1000 };
+  if (view.totals.healthy !== AGENTS || applied !== AGENTS) throw new Error(`converged counts are off: hub says ${view.totals.healthy} healthy, agents say ${applied} applied`);
+
+  if (process.env['BENCH_TIMINGS'] !== undefined) printTimings(view.createdAt, statuses);
+  const at = (iso: string | null): string => (iso === null ? '-' : ((Date.parse(iso) - Date.parse(view.createdAt)) / 1000).toFixed(1));
+  process.stdout.write(`waves: ${view.waves.map((w: { name: string; counts: { total: number }; startedAt: string | null; finishedAt: string | null }) => `${w.name}(${w.counts.total}) ${at(w.startedAt)}s..${at(w.finishedAt)}s`).join(', ')}\n`);
+  process.stdout.write(`agents=${AGENTS} processes=${agents.length} waves=${WAVES} enroll_s=${enrolledS.toFixed(1)} agent_errors=${errors} hub_cpu_total_s=${(after.cpuMicros / 1e6).toFixed(1)} waves_started=${view.waves.filter((w: { startedAt: string | null }) => w.startedAt !== null).length} agents_cpu_s=${agentCpuS.toFixed(1)} reconcile_passes=${reconcile.passes} reconcile_s=${reconcile.seconds.toFixed(1)}\n`);
+  process.stdout.write(`${JSON.stringify({
+    name: 'rollout',
+    agents: AGENTS,
+    converge_s: Number(convergeS.toFixed(2)),
+    poll_interval_s: WAIT_S,
+    hub_rss_mb: Math.round(after.maxRssKb / 1024),
+    hub_cpu_s: Number(((after.cpuMicros - before.cpuMicros) / 1e6).toFixed(2)),
+  })}\n`);
+} finally {
+  for (const a of agents) {
+    if (a.connected) a.send({ type: 'stop' });
+  }
+  if (hub.connected) hub.send({ type: 'stop' });
+  await Promise.all([...agents, hub].map((p) => (p.exitCode === null ? new Promise((resolve) => p.once('exit', resolve)) : undefined)));
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Diagnostics: when the agents received the envelope, after the rollout was created, and how long until the hub took their report. */
+function printTimings(createdAt: string, statuses: readonly Message[]): void {
+  const created = Date.parse(createdAt);
+  const rows = statuses.flatMap((st) => st['timings'] as [number, number, number][]);
+  const received = rows.map(([r]) => r - created).sort((a, b) => a - b);
+  const reported = rows.map(([r, d]) => d - r).sort((a, b) => a - b);
+  const pct = (xs: readonly number[], q: number): number => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
+  const line = (xs: readonly number[]): string => `p10 ${pct(xs, 0.1)} p50 ${pct(xs, 0.5)} p99 ${pct(xs, 0.99)} max ${xs.at(-1)}`;
+  process.stdout.write(`envelope received after create (ms): ${line(received)}; envelope to report taken (ms): ${line(reported)}\n`);
+}
