@@ -61,8 +61,11 @@ Try, in another terminal:
   npx flotilla targets ls
   npx flotilla targets get ${first.enrollment.targetId}
   ls ${rel(join(first.dir, 'root'))}
-  npx flotilla bundle publish examples/hello --name hello --version 1.1.0 --key ${rel(releaseKeyPath)}
-  npx flotilla assign ${first.enrollment.targetId} hello@1.1.0
+  npx flotilla release publish examples/hello --name hello --version 1.1.0 --key ${rel(releaseKeyPath)}
+  npx flotilla rollout create --release hello@1.1.0 --selector 'fleet=demo' --waves canary:20%,rest:100%
+  npx flotilla rollout ls
+  npx flotilla targets ls -q 'running.hello=1.1'
+  npx flotilla audit ls --limit 10
 
 Press Ctrl-C to stop.
 `);
