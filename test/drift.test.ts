@@ -6,28 +6,15 @@ import { defaultDriftPolicy, driftItemId, SignedBundle, type Resource, type Targ
 import { Agent, KubernetesDriver, manifestFileName, staticToken } from '@flotilla/agent';
 import { api, configMap, silent, startAgent, startHub, type AgentFixture, type HubFixture } from './fixtures/hub-fixture.ts';
 import { flotilla } from './fixtures/cli.ts';
-import { startKubeApiServer, type KubeApiServer, type ObjectRef } from './fixtures/kube-apiserver/index.ts';
+import { startKubeApiServer, type KubeApiServer } from './fixtures/kube-apiserver/index.ts';
 import { tempDir } from './fixtures/temp-dir.ts';
 import { waitFor } from './fixtures/wait-for.ts';
+import { shopNamespace, shopSettings as settings, shopWeb as web, objectRef as ref, SHOP_IMAGE as IMAGE } from './fixtures/shop-bundle.ts';
 
 const WAIT_MS = 10_000;
-const IMAGE = 'registry.example/web:1.4.2';
 const EVIL = 'evil.example.com/miner:latest';
 const IMAGE_PATH = 'spec.template.spec.containers[name=app].image';
 
-const shopNamespace: Resource = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } };
-const settings: Resource = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings', namespace: 'shop' }, data: { mode: 'fast' } };
-const web: Resource = {
-  apiVersion: 'apps/v1',
-  kind: 'Deployment',
-  metadata: { name: 'web', namespace: 'shop', labels: { app: 'web' } },
-  spec: {
-    replicas: 2,
-    selector: { matchLabels: { app: 'web' } },
-    template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'app', image: IMAGE }] } },
-  },
-};
-const ref = (resource: Resource): ObjectRef => ({ apiVersion: resource.apiVersion, kind: resource.kind, name: resource.metadata.name, ...(resource.metadata.namespace === undefined ? {} : { namespace: resource.metadata.namespace }) });
 
 interface DriftItem {
   id: string;

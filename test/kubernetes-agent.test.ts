@@ -2,31 +2,19 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import type { EnrollmentToken, Resource, Target } from '@flotilla/protocol';
+import type { EnrollmentToken, Target } from '@flotilla/protocol';
 import { buildRuntime, ElectedAgent, IDENTITY_SECRET_TYPE, runConfig } from '@flotilla/agent';
 import { api, silent, startHub, type HubFixture } from './fixtures/hub-fixture.ts';
 import { startKubeApiServer, type KubeApiServer, type NodeSpec, type ObjectRef } from './fixtures/kube-apiserver/index.ts';
 import { tempDir } from './fixtures/temp-dir.ts';
 import { waitFor } from './fixtures/wait-for.ts';
+import { shopNamespace, shopSettings as settings, shopWeb as web, objectRef as ref } from './fixtures/shop-bundle.ts';
 
 const NAMESPACE = 'flotilla-system';
 const IDENTITY: ObjectRef = { apiVersion: 'v1', kind: 'Secret', namespace: NAMESPACE, name: 'flotilla-agent-identity' };
 const LEASE: ObjectRef = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', namespace: NAMESPACE, name: 'flotilla-agent' };
 const WAIT_MS = 10_000;
 
-const shopNamespace: Resource = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } };
-const settings: Resource = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings', namespace: 'shop' }, data: { mode: 'fast' } };
-const web: Resource = {
-  apiVersion: 'apps/v1',
-  kind: 'Deployment',
-  metadata: { name: 'web', namespace: 'shop', labels: { app: 'web' } },
-  spec: {
-    replicas: 2,
-    selector: { matchLabels: { app: 'web' } },
-    template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'app', image: 'registry.example/web:1.4.2' }] } },
-  },
-};
-const ref = (resource: Resource): ObjectRef => ({ apiVersion: resource.apiVersion, kind: resource.kind, name: resource.metadata.name, ...(resource.metadata.namespace === undefined ? {} : { namespace: resource.metadata.namespace }) });
 
 interface ClusterSpec {
   readonly name: string;

@@ -1,26 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Resource } from '@flotilla/protocol';
 import { KubernetesDriver, staticToken } from '../packages/agent/src/drivers/kubernetes/index.ts';
-import { startKubeApiServer, type KubeApiServer, type ObjectRef } from './fixtures/kube-apiserver/index.ts';
+import { startKubeApiServer, type KubeApiServer } from './fixtures/kube-apiserver/index.ts';
+import { shopNamespace as namespace, shopSettings as settings, shopWeb as web, objectRef as ref } from './fixtures/shop-bundle.ts';
 
 // What the kubernetes driver gives the drift step: reverts that take fields back (and take
 // away fields someone added), and the leftovers of a prune that could not finish.
 
 const TOKEN = 'drift-driver-token';
 const OWNER = 'tgt_00000000000000000042';
-const namespace: Resource = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } };
-const settings: Resource = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings', namespace: 'shop' }, data: { mode: 'fast' } };
-const web: Resource = {
-  apiVersion: 'apps/v1',
-  kind: 'Deployment',
-  metadata: { name: 'web', namespace: 'shop', labels: { app: 'web' } },
-  spec: {
-    replicas: 2,
-    selector: { matchLabels: { app: 'web' } },
-    template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'app', image: 'registry.example/web:1.4.2' }] } },
-  },
-};
-const ref = (resource: Resource): ObjectRef => ({ apiVersion: resource.apiVersion, kind: resource.kind, name: resource.metadata.name, ...(resource.metadata.namespace === undefined ? {} : { namespace: resource.metadata.namespace }) });
 const container = (kube: KubeApiServer): Record<string, unknown> => (kube.get(ref(web))!['spec'] as { template: { spec: { containers: Record<string, unknown>[] } } }).template.spec.containers[0]!;
 
 let kube: KubeApiServer;

@@ -14,21 +14,10 @@ import {
   type ClusterConnection,
 } from '../packages/agent/src/drivers/kubernetes/index.ts';
 import { fixtureTls, startKubeApiServer, type JsonObject, type KubeApiServer, type ObjectRef } from './fixtures/kube-apiserver/index.ts';
+import { shopNamespace as namespace, shopSettings as settings, shopWeb as web } from './fixtures/shop-bundle.ts';
 
 const TOKEN = 'driver-token';
 
-const namespace: Resource = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } };
-const settings: Resource = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings', namespace: 'shop' }, data: { mode: 'fast' } };
-const web: Resource = {
-  apiVersion: 'apps/v1',
-  kind: 'Deployment',
-  metadata: { name: 'web', namespace: 'shop', labels: { app: 'web' } },
-  spec: {
-    replicas: 2,
-    selector: { matchLabels: { app: 'web' } },
-    template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'app', image: 'registry.example/web:1.4.2' }] } },
-  },
-};
 const widgetCrd: Resource = {
   apiVersion: 'apiextensions.k8s.io/v1',
   kind: 'CustomResourceDefinition',
