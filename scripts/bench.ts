@@ -14,5 +14,5 @@ if (name === undefined || !existsSync(join(dir, `${name}.ts`))) {
   process.stderr.write(`bench: name one of ${available.join(', ')}: npm run bench -- NAME\n`);
   process.exit(2);
 }
-const result = spawnSync(process.execPath, ['--import', 'tsx', join(dir, `${name}.ts`), ...process.argv.slice(3)], { stdio: 'inherit' });
+const result = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', join(dir, `${name}.ts`), ...process.argv.slice(3)], { stdio: 'inherit' });
 process.exit(result.status ?? 1);

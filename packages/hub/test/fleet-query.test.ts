@@ -114,3 +114,23 @@ describe('labels and properties', () => {
     expect(target.body.labels).toEqual({ fleet: 'query-test' });
   });
 });
+
+describe('the in-memory fleet index', () => {
+  it('follows writes made after it was built, and ignores a write that rolled back', async () => {
+    const id = fleet.get('eu-borealis-old')!.targetId;
+    expect(names((await select('owner=borealis')).body.items)).toEqual(['eu-borealis-old']);
+    expect((await patch(id, 'properties', { owner: 'cygnus' })).status).toBe(200);
+    expect((await select('owner=borealis')).body.total).toBe(0);
+    expect(names((await select('owner=cygnus')).body.items)).toEqual(['eu-borealis-old']);
+
+    const { store } = hub.opened.hub.services;
+    const target = (await call(hub.url, 'GET', `/v1/targets/${id}`, { token: hub.adminToken })).body as Target;
+    expect(() =>
+      store.transaction(() => {
+        store.setLabelsAndProperties(id, target.labels, { ...target.properties, owner: 'draco' }, hub.now(), { kind: 'user', id: 'test' });
+        throw new Error('abandoned');
+      }),
+    ).toThrow('abandoned');
+    expect(names((await select('owner=cygnus')).body.items)).toEqual(['eu-borealis-old']);
+  });
+});

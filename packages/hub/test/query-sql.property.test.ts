@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   compileMatcher,
+  FleetIndex,
   compileQuerySql,
   formatQuery,
   parseQuery,
@@ -51,6 +52,15 @@ function sqlIds(db: Database.Database, query: Query, now = NOW): string[] {
   const { where, params } = compileQuerySql(query, { now });
   const rows = db.prepare(`SELECT t.id FROM targets t WHERE ${where} ORDER BY t.id`).all(...params) as { id: string }[];
   return rows.map((row) => row.id);
+}
+
+function indexIds(fleet: readonly Target[], query: Query, now = NOW): string[] {
+  const index = new FleetIndex();
+  for (const target of fleet) {
+    const times = targetTimes(target);
+    index.set({ id: target.id, name: target.name, status: target.status, lastSeen: times.lastSeenAt, lastChanged: times.lastChangedAt, enrolled: times.enrolledAt }, targetFieldRows(target));
+  }
+  return index.select(query, now);
 }
 
 function memoryIds(fleet: readonly Target[], query: Query, now = NOW): string[] {
@@ -106,6 +116,7 @@ describe('SQL and in-memory evaluation agree on cases random fleets rarely reach
     const parsed = parseQuery(query);
     expect(memoryIds(fleet, parsed, FIXTURE_NOW).length === 1).toBe(expected);
     expect(sqlIds(db, parsed, FIXTURE_NOW)).toEqual(memoryIds(fleet, parsed, FIXTURE_NOW));
+    expect(indexIds(fleet, parsed, FIXTURE_NOW)).toEqual(memoryIds(fleet, parsed, FIXTURE_NOW));
   });
 });
 
@@ -118,12 +129,14 @@ describe('SQL and in-memory evaluation agree', () => {
     db.close();
   });
 
-  it('select the same targets for every fleet and every query', () => {
+  it('select the same targets for every fleet and every query, in SQL, the matcher and the fleet index', () => {
     fc.assert(
       fc.property(fleetArbitrary(), fc.array(queryArbitrary, { minLength: 1, maxLength: 5 }), (fleet, queries) => {
         load(db, fleet);
         for (const query of queries) {
-          expect(sqlIds(db, query), formatQuery(query)).toEqual(memoryIds(fleet, query));
+          const expected = memoryIds(fleet, query);
+          expect(sqlIds(db, query), formatQuery(query)).toEqual(expected);
+          expect(indexIds(fleet, query), formatQuery(query)).toEqual(expected);
         }
       }),
       { numRuns: 200 },
@@ -157,6 +170,7 @@ describe('SQL and in-memory evaluation agree', () => {
       fc.property(fleetArbitrary(6), (fleet) => {
         load(db, fleet);
         expect(sqlIds(db, query)).toEqual(memoryIds(fleet, query));
+        expect(indexIds(fleet, query)).toEqual(memoryIds(fleet, query));
       }),
       { numRuns: 10 },
     );

@@ -1,4 +1,4 @@
-import { targetFieldRowParams, targetFieldRows, targetFieldsSql, type Actor, type Facts, type Labels, type Properties, type ReleaseRef, type SignedBundle, type SignedEnvelope, type SignedTrustRoot, type Target, type TargetDrift, type TargetStatus } from '@flotilla/protocol';
+import { FleetIndex, targetFieldRowParams, targetFieldRows, targetFieldsSql, type Actor, type Facts, type Labels, type Properties, type ReleaseRef, type SignedBundle, type SignedEnvelope, type SignedTrustRoot, type Target, type TargetDrift, type TargetFieldRow, type TargetStatus, type FleetIndexColumns } from '@flotilla/protocol';
 import type { Db } from './database.ts';
 
 export interface TargetRow {
@@ -57,6 +57,12 @@ export interface NewTarget {
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
+type IndexTargetRow = Pick<TargetRow, 'id' | 'name' | 'status' | 'last_seen_at' | 'last_changed_at' | 'enrolled_at'>;
+
+function indexColumns(row: IndexTargetRow): FleetIndexColumns {
+  return { id: row.id, name: row.name, status: row.status, lastSeen: row.last_seen_at, lastChanged: row.last_changed_at, enrolled: row.enrolled_at };
+}
+
 /** The Target document of a row. */
 export function targetFromRow(row: TargetRow): Target {
   return {
@@ -86,6 +92,10 @@ export class HubStore {
   private readonly s;
   /** Every field name that some target has had: what the query language calls known. */
   private fieldNames: Set<string> | undefined;
+  /** The fleet query's in-memory index, built on first use and written through after. */
+  private index: FleetIndex | undefined;
+  /** Targets written since the index last caught up; applied once their transaction is over. */
+  private readonly unindexed = new Set<string>();
 
   constructor(db: Db) {
     this.db = db;
@@ -127,6 +137,10 @@ export class HubStore {
       fieldsDelete: db.prepare(targetFieldsSql.delete),
       fieldsInsert: db.prepare(targetFieldsSql.insert),
       fieldNames: db.prepare<[], { field: string }>('SELECT DISTINCT field FROM target_fields'),
+      indexTargets: db.prepare<[], IndexTargetRow>('SELECT id, name, status, last_seen_at, last_changed_at, enrolled_at FROM targets'),
+      indexFields: db.prepare<[], { target_id: string; field: string; text: string; num: number | null; version: string | null; time: number | null }>(
+        'SELECT target_id, field, text_value AS text, num_value AS num, version_key AS version, time_value AS time FROM target_fields ORDER BY target_id',
+      ),
     };
   }
 
@@ -235,6 +249,11 @@ export class HubStore {
     this.transaction(() => {
       for (const [id, at] of seen) this.s.targetSeen.run({ id, at });
     });
+    if (this.index === undefined) return;
+    for (const [id, at] of seen) {
+      const columns = this.index.columnsOf(id);
+      if (columns !== undefined) this.index.setColumns({ ...columns, lastSeen: Math.max(columns.lastSeen ?? 0, at) });
+    }
   }
 
   setStatus(id: string, status: TargetStatus, at: number, actor: Actor): void {
@@ -260,10 +279,55 @@ export class HubStore {
     const row = this.s.targetGet.get(id);
     if (row === undefined) return;
     this.s.fieldsDelete.run(id);
-    for (const field of targetFieldRows(targetFromRow(row))) {
+    const fields = targetFieldRows(targetFromRow(row));
+    for (const field of fields) {
       this.s.fieldsInsert.run(...targetFieldRowParams(id, field));
       this.fieldNames?.add(field.field);
     }
+    if (this.index !== undefined) this.unindexed.add(id);
+  }
+
+  /**
+   * The fleet query index in memory. Built from the store on first use (a pass over
+   * `target_fields`), then kept in step by every writer of a target, like the SQL index.
+   */
+  fleetIndex(): FleetIndex {
+    if (this.index === undefined) {
+      const index = new FleetIndex();
+      const columns = new Map(this.s.indexTargets.all().map((row) => [row.id, indexColumns(row)]));
+      let current: string | undefined;
+      let rows: TargetFieldRow[] = [];
+      const flush = (): void => {
+        const target = current === undefined ? undefined : columns.get(current);
+        if (target !== undefined) {
+          index.set(target, rows);
+          columns.delete(target.id);
+        }
+      };
+      for (const row of this.s.indexFields.iterate()) {
+        if (row.target_id !== current) {
+          flush();
+          current = row.target_id;
+          rows = [];
+        }
+        rows.push({ field: row.field, text: row.text, num: row.num, version: row.version, time: row.time });
+      }
+      flush();
+      for (const target of columns.values()) index.set(target, []);
+      this.index = index;
+      this.unindexed.clear();
+    }
+    // A write may yet roll back while its transaction is open; once it is over, what the
+    // store holds is the truth, so the index catches up by reading those targets back.
+    if (this.unindexed.size > 0 && !this.db.inTransaction) {
+      for (const id of this.unindexed) {
+        const row = this.s.targetGet.get(id);
+        if (row === undefined) this.index.remove(id);
+        else this.index.set(indexColumns(row), targetFieldRows(targetFromRow(row)));
+      }
+      this.unindexed.clear();
+    }
+    return this.index;
   }
 
   /** The names of every indexed field, for telling an unknown field from a rare one. */

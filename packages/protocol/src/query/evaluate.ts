@@ -11,7 +11,7 @@ export interface QueryEvaluateOptions {
 
 type Matcher = (target: Target) => boolean;
 
-function compare<T extends number | string>(op: QueryCompareOp, left: T, right: T): boolean {
+export function compare<T extends number | string>(op: QueryCompareOp, left: T, right: T): boolean {
   switch (op) {
     case '<':
       return left < right;
@@ -28,7 +28,7 @@ function compare<T extends number | string>(op: QueryCompareOp, left: T, right: 
  * A test on one value, reading only what it needs: text tests never parse versions or
  * times. What it reads is what {@link typedValue} (and so `target_fields`) holds.
  */
-function valueMatcher(test: RowTest): (value: FieldValue) => boolean {
+export function valueMatcher(test: RowTest): (value: FieldValue) => boolean {
   switch (test.kind) {
     case 'any':
       return () => true;

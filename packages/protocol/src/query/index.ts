@@ -22,6 +22,7 @@ export { parseQueryField } from './parse-field.ts';
 export { formatQuery, formatQueryField } from './format-query.ts';
 export { checkQuery, queryFieldType, QUERY_VERSION_FACTS, type QueryFieldType } from './field-types.ts';
 export { compileMatcher, matchesQuery, type QueryEvaluateOptions } from './evaluate.ts';
+export { FleetIndex, type FleetIndexColumns } from './fleet-index.ts';
 export { compileQuerySql, type QuerySqlOptions, type QuerySqlWhere } from './compile-sql.ts';
 export { targetFieldRows, storedFieldName, targetTimes, type TargetFieldRow } from './target-fields.ts';
 export { targetFieldsSql, targetFieldRowParams } from './target-fields-sql.ts';
