@@ -2,14 +2,13 @@ import { Agent as UndiciAgent, request, type Dispatcher } from 'undici';
 import { z } from 'zod';
 import {
   EnrollResponse,
-  ErrorResponse,
+  errorFromResponse,
   FlotillaError,
   isFlotillaError,
   SignedBundle,
   SignedTrustRoot,
   TokenResponse,
   type EnrollRequest,
-  type ErrorCode,
   type SignedReport,
 } from '@flotilla/protocol';
 
@@ -71,7 +70,7 @@ export class HubClient {
       throw new HubUnavailableError(`the hub at ${this.base} closed the answer to ${method} ${path} early: ${(error as Error).message}`);
     }
     if (response.statusCode >= 500) throw new HubUnavailableError(`the hub answered ${response.statusCode} to ${method} ${path}`);
-    if (response.statusCode >= 400) throw errorFrom(response.statusCode, text, `${method} ${path}`);
+    if (response.statusCode >= 400) throw errorFromResponse(response.statusCode, text, { code: 'BAD_REQUEST', message: `the hub answered ${response.statusCode} to ${method} ${path}` });
     return { status: response.statusCode, headers: response.headers, text };
   }
 
@@ -126,18 +125,6 @@ function parse<S extends z.ZodType>(schema: S, text: string, what: string): z.in
   const result = schema.safeParse(json(text, what));
   if (!result.success) throw new FlotillaError('VALIDATION_FAILED', `the hub sent a ${what} this agent cannot read: ${result.error.issues[0]?.message ?? 'invalid'}`);
   return result.data;
-}
-
-function errorFrom(status: number, text: string, what: string): FlotillaError {
-  let body: ErrorResponse | undefined;
-  try {
-    const parsed = ErrorResponse.safeParse(JSON.parse(text));
-    body = parsed.success ? parsed.data : undefined;
-  } catch {
-    body = undefined;
-  }
-  const code = (body?.error.code ?? 'BAD_REQUEST') as ErrorCode;
-  return new FlotillaError(code, body?.error.message ?? `the hub answered ${status} to ${what}`, { status });
 }
 
 export function isRetryable(error: unknown): boolean {

@@ -97,3 +97,20 @@ export type ErrorResponse = z.infer<typeof ErrorResponse>;
 export function isFlotillaError(value: unknown, code?: ErrorCode): value is FlotillaError {
   return value instanceof FlotillaError && (code === undefined || value.code === code);
 }
+
+/**
+ * The error an HTTP answer's body carries, as the hub sent it (code, message, details), or
+ * `fallback` when the body is not an error response. `status` joins the details, so a caller
+ * can still tell a 401 from a 403.
+ */
+export function errorFromResponse(status: number, body: string, fallback: { readonly code: ErrorCode; readonly message: string }): FlotillaError {
+  let parsed: ErrorResponse | undefined;
+  try {
+    const result = ErrorResponse.safeParse(JSON.parse(body));
+    parsed = result.success ? result.data : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  const known = ErrorCode.safeParse(parsed?.error.code);
+  return new FlotillaError(known.success ? known.data : fallback.code, parsed?.error.message ?? fallback.message, { ...parsed?.error.details, status });
+}

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { request } from 'undici';
-import { ErrorResponse, FlotillaError, type ErrorCode } from '@flotilla/protocol';
+import { errorFromResponse, FlotillaError } from '@flotilla/protocol';
 
 /** The operator's client for the hub API, used by the CLI. */
 export class ApiClient {
@@ -18,6 +18,10 @@ export class ApiClient {
     this.token = token;
   }
 
+  private unreachable(error: unknown): FlotillaError {
+    return new FlotillaError('HUB_UNAVAILABLE', `cannot reach the hub at ${this.base} (${(error as Error).message}); is it running? set --hub or FLOTILLA_HUB`);
+  }
+
   async call<T = unknown>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = {};
     if (this.token !== undefined) headers['authorization'] = `Bearer ${this.token}`;
@@ -26,10 +30,10 @@ export class ApiClient {
     try {
       response = await request(`${this.base}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
     } catch (error) {
-      throw new FlotillaError('HUB_UNAVAILABLE', `cannot reach the hub at ${this.base} (${(error as Error).message}); is it running? set --hub or FLOTILLA_HUB`);
+      throw this.unreachable(error);
     }
     const text = await response.body.text();
-    if (response.statusCode >= 400) throw errorOf(response.statusCode, text);
+    if (response.statusCode >= 400) throw answerError(response.statusCode, text);
     return (text === '' ? undefined : JSON.parse(text)) as T;
   }
 
@@ -41,20 +45,13 @@ export class ApiClient {
     try {
       response = await request(`${this.base}${path}`, { method: 'GET', headers });
     } catch (error) {
-      throw new FlotillaError('HUB_UNAVAILABLE', `cannot reach the hub at ${this.base} (${(error as Error).message}); is it running? set --hub or FLOTILLA_HUB`);
+      throw this.unreachable(error);
     }
-    if (response.statusCode >= 400) throw errorOf(response.statusCode, await response.body.text());
+    if (response.statusCode >= 400) throw answerError(response.statusCode, await response.body.text());
     return response.body;
   }
 }
 
-function errorOf(status: number, text: string): FlotillaError {
-  let parsed: ErrorResponse | undefined;
-  try {
-    const result = ErrorResponse.safeParse(JSON.parse(text));
-    parsed = result.success ? result.data : undefined;
-  } catch {
-    parsed = undefined;
-  }
-  return new FlotillaError((parsed?.error.code ?? 'INTERNAL') as ErrorCode, parsed?.error.message ?? `the hub answered ${status}`, parsed?.error.details);
+function answerError(status: number, body: string): FlotillaError {
+  return errorFromResponse(status, body, { code: 'INTERNAL', message: `the hub answered ${status}` });
 }
