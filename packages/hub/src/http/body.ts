@@ -15,20 +15,35 @@ export async function readJson<S extends z.ZodType>(req: IncomingMessage, schema
   }
   const declared = Number(req.headers['content-length'] ?? '0');
   if (declared > limit) throw new FlotillaError('BODY_TOO_LARGE', `the request body of ${declared} bytes exceeds the limit of ${limit} bytes`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new FlotillaError('BODY_TOO_LARGE', `the request body exceeds the limit of ${limit} bytes`);
-    chunks.push(chunk);
-  }
+  const text = await readBodyText(req, limit, 'the request body');
   let value: unknown;
   try {
-    value = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    value = JSON.parse(text);
   } catch (error) {
     throw new FlotillaError('BAD_REQUEST', `the request body is not valid JSON: ${(error as Error).message}`);
   }
   return parseWith(schema, value, 'request body');
+}
+
+/**
+ * A body of JSON when one was sent, else `schema` applied to `{}`: for commands whose body
+ * is optional, such as `{ "reason": "…" }`.
+ */
+export async function readOptionalJson<S extends z.ZodType>(req: IncomingMessage, schema: S): Promise<z.infer<S>> {
+  if (req.headers['content-type'] === undefined && (req.headers['content-length'] === undefined || req.headers['content-length'] === '0')) return parseWith(schema, {}, 'request body');
+  return readJson(req, schema);
+}
+
+/** Reads a body as UTF-8 text, refusing it as soon as it passes `limit` bytes. */
+export async function readBodyText(req: IncomingMessage, limit: number, what: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new FlotillaError('BODY_TOO_LARGE', `${what} exceeds the limit of ${limit} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Validates a value, turning zod's findings into one readable VALIDATION_FAILED message. */

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { DriftClass, FlotillaError, TargetId, type Actor } from '@flotilla/protocol';
 import { IncidentId, OpenIncidentRequest } from '../../services/drift/incidents.ts';
 import { requireOperator } from '../auth.ts';
-import { DEFAULT_BODY_LIMIT, parseWith, readJson } from '../body.ts';
+import { DEFAULT_BODY_LIMIT, parseWith, readBodyText, readJson, readOptionalJson } from '../body.ts';
 import { sendJson } from '../respond.ts';
 import type { Router } from '../router.ts';
 import type { HubServices } from '../services.ts';
@@ -41,25 +41,12 @@ async function readPolicyBody(req: IncomingMessage): Promise<unknown> {
   if (!YAML_TYPES.test(type)) {
     throw new FlotillaError('UNSUPPORTED_MEDIA_TYPE', `a drift policy is sent as application/json or application/yaml, received ${type === '' ? 'no content type' : type}`);
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > DEFAULT_BODY_LIMIT) throw new FlotillaError('BODY_TOO_LARGE', `the drift policy exceeds the limit of ${DEFAULT_BODY_LIMIT} bytes`);
-    chunks.push(chunk);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
+  const text = await readBodyText(req, DEFAULT_BODY_LIMIT, 'the drift policy');
   try {
     return /json/i.test(type) ? JSON.parse(text) : parseYaml(text);
   } catch (error) {
     throw new FlotillaError('BAD_REQUEST', `the drift policy does not parse: ${(error as Error).message.split('\n')[0]}`);
   }
-}
-
-/** An optional body: none, or JSON. */
-async function readOptional<S extends z.ZodType>(req: IncomingMessage, schema: S): Promise<z.infer<S>> {
-  if (req.headers['content-type'] === undefined && (req.headers['content-length'] === undefined || req.headers['content-length'] === '0')) return parseWith(schema, {}, 'request body');
-  return readJson(req, schema);
 }
 
 /**
@@ -122,7 +109,7 @@ export function driftRoutes(router: Router, hub: HubServices): void {
   router.on('POST', '/v1/incidents/:id/close', async ({ req, res, params }) => {
     const principal = requireOperator(hub.identity, req, 'deployer');
     const id = parseWith(IncidentId, params['id'], 'incident id');
-    const { reason } = await readOptional(req, CloseIncident);
+    const { reason } = await readOptionalJson(req, CloseIncident);
     sendJson(res, 200, hub.incidents.close(id, reason, actorOf(principal.name)));
   });
 }

@@ -1,9 +1,8 @@
-import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
 import type { Actor } from '@flotilla/protocol';
 import { CreateRolloutRequest, RolloutId } from '../../services/rollouts/rollout-service.ts';
 import { requireOperator } from '../auth.ts';
-import { parseWith, readJson } from '../body.ts';
+import { parseWith, readJson, readOptionalJson } from '../body.ts';
 import { sendJson } from '../respond.ts';
 import type { Router } from '../router.ts';
 import type { HubServices } from '../services.ts';
@@ -20,12 +19,6 @@ const ViewQuery = z.strictObject({
 });
 
 const Command = z.strictObject({ reason: z.string().min(1).max(1024).optional() });
-
-/** A command's body is optional: none, or `{ "reason": "…" }`. */
-async function readCommand(req: IncomingMessage): Promise<z.infer<typeof Command>> {
-  if (req.headers['content-type'] === undefined && (req.headers['content-length'] === undefined || req.headers['content-length'] === '0')) return {};
-  return readJson(req, Command);
-}
 
 /**
  * Rollouts (docs/rollouts.md): list and read (viewer), create and steer (deployer). Bad
@@ -57,7 +50,7 @@ export function rolloutRoutes(router: Router, hub: HubServices): void {
     router.on('POST', `/v1/rollouts/:id/${verb}`, async ({ req, res, params }) => {
       const principal = requireOperator(hub.identity, req, 'deployer');
       const id = parseWith(RolloutId, params['id'], 'rollout id');
-      const { reason } = await readCommand(req);
+      const { reason } = await readOptionalJson(req, Command);
       sendJson(res, 200, hub.rollouts[verb](id, actorOf(principal.name), reason));
     });
   }
