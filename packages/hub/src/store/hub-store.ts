@@ -135,6 +135,7 @@ export class HubStore {
       reportInsert: db.prepare('INSERT OR IGNORE INTO reports (target_id, seq, generation, received_at, signed) VALUES (@targetId, @seq, @generation, @receivedAt, @signed)'),
       reportGet: db.prepare<[string, number], { signed: string }>('SELECT signed FROM reports WHERE target_id = ? AND seq = ?'),
       fieldsDelete: db.prepare(targetFieldsSql.delete),
+      fieldsDeleteOne: db.prepare<[string, string]>('DELETE FROM target_fields WHERE target_id = ? AND field = ?'),
       fieldsInsert: db.prepare(targetFieldsSql.insert),
       fieldNames: db.prepare<[], { field: string }>('SELECT DISTINCT field FROM target_fields'),
       indexTargets: db.prepare<[], IndexTargetRow>('SELECT id, name, status, last_seen_at, last_changed_at, enrolled_at FROM targets'),
@@ -237,11 +238,15 @@ export class HubStore {
     });
   }
 
-  /** Replaces the target's drift summary (and so its `drift` rows of the query index). */
+  /**
+   * Replaces the target's drift summary and its `drift` rows of the query index, the only
+   * rows the summary feeds: it follows every report, right after the observed state wrote
+   * the target's other rows.
+   */
   setDriftSummary(id: string, drift: TargetDrift | null): void {
     this.transaction(() => {
       this.s.targetSetDrift.run({ id, drift: drift === null ? null : JSON.stringify(drift) });
-      this.refreshFields(id);
+      this.refreshFields(id, 'drift');
     });
   }
 
@@ -271,16 +276,17 @@ export class HubStore {
   }
 
   /**
-   * Rewrites the target's rows of the query index from its record. Every writer of a target
+   * Rewrites the target's rows of the query index (or only those of field `only`) from its record. Every writer of a target
    * calls it inside the same transaction, so queries never see the record and its index
    * disagree. Heartbeats (`markSeen`) move only `last_seen_at`, which queries read directly.
    */
-  private refreshFields(id: string): void {
+  private refreshFields(id: string, only?: string): void {
     const row = this.s.targetGet.get(id);
     if (row === undefined) return;
-    this.s.fieldsDelete.run(id);
-    const fields = targetFieldRows(targetFromRow(row));
-    for (const field of fields) {
+    if (only === undefined) this.s.fieldsDelete.run(id);
+    else this.s.fieldsDeleteOne.run(id, only);
+    for (const field of targetFieldRows(targetFromRow(row))) {
+      if (only !== undefined && field.field !== only) continue;
       this.s.fieldsInsert.run(...targetFieldRowParams(id, field));
       this.fieldNames?.add(field.field);
     }
