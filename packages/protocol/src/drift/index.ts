@@ -14,3 +14,4 @@ export * from './classify-drift.ts';
 export * from './drift-report.ts';
 export * from './path-value.ts';
 export * from './adopt-drift.ts';
+export { parseQuantity } from './lib/quantity.ts';

@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import type { Facts } from '@flotilla/protocol';
+import { parseQuantity, type Facts } from '@flotilla/protocol';
 import type { KubeClient } from './kube-client.ts';
-import { parseQuantity } from './quantity.ts';
 import { clusterSubstrate } from './substrate.ts';
 
 const VersionInfo = z.object({ gitVersion: z.string() });
