@@ -14,9 +14,9 @@ import {
   type Resource,
   type TrustRoot,
 } from '@flotilla/protocol';
-import type { AgentStore } from './agent-state.ts';
-import type { HubClient } from './hub-client.ts';
-import { writeJsonAtomic } from './state-files.ts';
+import type { AgentStore } from '../agent-state.ts';
+import type { HubClient } from '../hub-client.ts';
+import { writeJsonAtomic } from '../state-files.ts';
 
 export interface VerifiedDesiredState {
   readonly signed: SignedEnvelope;

@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { API_VERSION, signPayload, SignedReport, type KeyPair, type Report } from '@flotilla/protocol';
-import { writeJsonAtomic } from './state-files.ts';
+import { writeJsonAtomic } from '../state-files.ts';
 
 export type ReportBody = Omit<Report, 'apiVersion' | 'kind' | 'targetId' | 'seq'>;
 

@@ -1,0 +1,115 @@
+import type { Logger } from 'pino';
+import { isFlotillaError, type Envelope, type Facts, type FlotillaError, type Resource, type SignedEnvelope } from '@flotilla/protocol';
+import type { AgentStore } from '../agent-state.ts';
+import type { AppliedResource, Driver, ObservedResource } from '../drivers/driver.ts';
+import type { DriftEngine } from '../drift/drift-engine.ts';
+import { isRetryable } from '../hub-client.ts';
+import type { ReportBody, ReportJournal } from '../journal/report-journal.ts';
+import { decidePass } from './decide-pass.ts';
+import type { DesiredStateVerifier, VerifiedDesiredState } from './desired-state.ts';
+import { inPlace, mergeStatus, reportBody, type PassFindings } from './pass-report.ts';
+import type { SyncPhase } from './sync-status.ts';
+
+/** What a pass works with: the agent's state, the hub's documents, the substrate, the journal. */
+export interface PassDependencies {
+  readonly store: AgentStore;
+  readonly verifier: DesiredStateVerifier;
+  readonly driver: Driver;
+  readonly drift: DriftEngine;
+  readonly journal: ReportJournal;
+  /** The facts every report carries: the driver's, and the agent's own. */
+  readonly facts: () => Promise<Facts>;
+  readonly clock: () => number;
+  readonly log: Logger;
+}
+
+/** One envelope the hub sent, with what the pass needs to know of the loop. */
+export interface PassInput {
+  readonly raw: unknown;
+  /** An access token for fetching bundles. */
+  readonly token: string;
+  /** How the last pass ended. */
+  readonly phase: SyncPhase;
+}
+
+/** How a pass ended, for the loop to record; every pass but a re-signing wrote one report. */
+export type PassOutcome =
+  | { readonly kind: 're-signed' }
+  | { readonly kind: 'applied'; readonly generation: number; readonly report: ReportBody }
+  | { readonly kind: 'failed'; readonly generation: number }
+  | { readonly kind: 'stalled'; readonly error: FlotillaError };
+
+/**
+ * One sync pass for an envelope the hub sent: verify it, decide what it asks for
+ * (`decidePass`), apply through the driver if it asks for new releases, observe, assess and act
+ * on drift, then save what is in place and write one report. A refused envelope is reported
+ * `stalled` and the last good state kept; resources that failed to apply are reported `failed`
+ * and nothing is saved, so the loop retries the envelope. Anything thrown (the hub or the
+ * substrate away) leaves the saved state as it was, for the loop to retry the whole pass.
+ */
+export async function runPass(deps: PassDependencies, input: PassInput): Promise<PassOutcome> {
+  const sync = await deps.store.sync();
+  let desired: VerifiedDesiredState;
+  try {
+    desired = await deps.verifier.verify(input.raw, sync.appliedGeneration, input.token, new Date(deps.clock()));
+  } catch (error) {
+    if (isRetryable(error) || !isFlotillaError(error)) throw error;
+    deps.log.error({ code: error.code, err: error.message }, 'envelope refused');
+    await report(deps, { phase: 'stalled', generation: sync.appliedGeneration, bundles: sync.appliedReleases, resources: [], error });
+    return { kind: 'stalled', error };
+  }
+  const { envelope, resources, signed } = desired;
+  const log = deps.log.child({ generation: envelope.generation });
+  const decision = decidePass(sync.appliedEnvelope?.envelope, envelope, input.phase);
+  if (decision === 're-sign-only') {
+    // Its expiry is newer: an agent restarted later must not find its envelope expired.
+    await deps.store.saveSync({ ...sync, appliedEnvelope: signed });
+    return { kind: 're-signed' };
+  }
+
+  let applied: AppliedResource[] = inPlace(resources);
+  let observed: ObservedResource[] | undefined;
+  if (decision === 'apply') {
+    const prepared = await deps.drift.prepareApply(resources, await previousState(deps, sync.appliedEnvelope, input.token));
+    applied = await deps.driver.apply(prepared.resources, { force: prepared.force });
+    deps.drift.markApplied(resources);
+    observed = await deps.driver.observe(resources);
+    const failed = applied.filter((r) => r.status === 'failed');
+    if (failed.length > 0) {
+      const first = failed[0] as AppliedResource;
+      log.warn({ failed: failed.length }, 'apply failed; will retry');
+      const message = `${failed.length} resources failed to apply: ${first.message ?? first.key}`;
+      await report(deps, { phase: 'failed', generation: envelope.generation, bundles: envelope.bundles, resources: mergeStatus(applied, observed), error: { code: 'DRIVER_FAILED', message } });
+      return { kind: 'failed', generation: envelope.generation };
+    }
+    log.info({ resources: resources.length }, 'desired state applied');
+  } else {
+    log.info({ holds: envelope.holds.length, reverts: envelope.revert?.length ?? 0 }, 'new generation of the applied releases');
+  }
+
+  const drift = await deps.drift.pass(resources, envelope, observed);
+  await deps.store.saveSync({ ...sync, appliedGeneration: envelope.generation, appliedEnvelope: signed, appliedReleases: envelope.bundles });
+  const body = await report(deps, { phase: 'applied', generation: envelope.generation, bundles: envelope.bundles, resources: mergeStatus(applied, drift.observed), drift: drift.section });
+  return { kind: 'applied', generation: envelope.generation, report: body };
+}
+
+async function report(deps: PassDependencies, findings: PassFindings): Promise<ReportBody> {
+  const body = reportBody(findings, await deps.facts(), deps.clock());
+  await deps.journal.append(body);
+  return body;
+}
+
+/**
+ * What is applied now, for the drift step to keep its kept changes across a new apply; undefined
+ * (apply as is) when its bundles cannot be read back (a fresh leader without the cache).
+ */
+async function previousState(deps: PassDependencies, applied: SignedEnvelope | null, token: string): Promise<{ resources: Resource[]; envelope: Envelope } | undefined> {
+  if (applied === null) return undefined;
+  try {
+    return { resources: await deps.verifier.resourcesOf(applied.envelope.bundles, token), envelope: applied.envelope };
+  } catch (error) {
+    if (isRetryable(error)) throw error;
+    deps.log.warn({ err: (error as Error).message }, 'cannot read the applied releases back; applying without keeping drift');
+    return undefined;
+  }
+}
