@@ -153,6 +153,31 @@ describe('apply', () => {
     expect(results[2]?.status).toBe('applied');
   });
 
+  it('gives up on a custom resource whose CRD is not served within crdWaitMs of its own clock, and applies the rest', async () => {
+    const slow = await startKubeApiServer({ tokens: [TOKEN], crdEstablishDelayMs: 3_600_000 });
+    let now = Date.parse('2025-03-01T12:00:00Z');
+    const slept: number[] = [];
+    const waiting = new KubernetesDriver({
+      connection: { server: slow.url, token: staticToken(TOKEN) },
+      crdWaitMs: 60_000,
+      crdPollMs: 20_000,
+      now: () => now,
+      sleep: async (ms) => {
+        slept.push(ms);
+        now += ms;
+      },
+    });
+    try {
+      const results = await waiting.apply(bundle);
+      expect(results[0]).toEqual({ key: 'Widget.example.com/shop/w1', status: 'failed', message: expect.stringContaining('CustomResourceDefinition widgets.example.com was applied but Widget in example.com/v1 was not served within 60000 ms') });
+      expect(results.slice(1).map((r) => r.status)).toEqual(['applied', 'applied', 'applied', 'applied']);
+      expect(slept).toEqual([20_000, 20_000, 20_000]);
+    } finally {
+      await waiting.close();
+      await slow.close();
+    }
+  });
+
   it('fails a resource the API server rejects, with the server\'s reason', async () => {
     const broken: Resource = { ...web, spec: { selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'other' } }, spec: { containers: [{ name: 'app', image: 'x' }] } } } };
     const results = await driver.apply([namespace, broken]);

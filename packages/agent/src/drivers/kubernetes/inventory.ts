@@ -1,5 +1,11 @@
 import { z } from 'zod';
+import { resourceKey } from '@flotilla/protocol';
 import { readJsonFile, writeJsonAtomic } from '../../state-files.ts';
+import { collectionPath } from './api-discovery.ts';
+import { asRecord } from './as-record.ts';
+import type { ClusterAccess } from './cluster-access.ts';
+import { isPassFatal, kubeHttpStatus } from './kube-api-error.ts';
+import { KEY_ANNOTATION, managedSelector } from './ownership.ts';
 
 /** One object Flotilla applied and therefore may prune. */
 export const InventoryEntry = z.object({
@@ -10,6 +16,9 @@ export const InventoryEntry = z.object({
   name: z.string().min(1),
 });
 export type InventoryEntry = z.infer<typeof InventoryEntry>;
+
+/** The objects Flotilla applied on a cluster, by key, as a pass reads and changes them. */
+export type Inventory = Map<string, InventoryEntry>;
 
 /**
  * Where the driver keeps the list of objects it applied. `load` answers undefined when nothing
@@ -41,4 +50,51 @@ export function fileInventory(path: string): InventoryStore {
       writeJsonAtomic(path, { version: 1, entries: [...entries].sort((a, b) => a.key.localeCompare(b.key)) });
     },
   };
+}
+
+/** Events are written by components on their own and never applied: not worth listing. */
+export const EVENT_KINDS: ReadonlySet<string> = new Set(['/Event', 'events.k8s.io/Event']);
+
+/** The inventory as saved, or, when the store was never written, as rebuilt from the cluster. */
+export async function loadInventory(access: ClusterAccess, store: InventoryStore): Promise<Inventory> {
+  const entries = (await store.load()) ?? (await recoverInventory(access));
+  return new Map(entries.map((entry) => [entry.key, entry]));
+}
+
+/** Saves the inventory as a pass left it. */
+export async function saveInventory(store: InventoryStore, inventory: Inventory): Promise<void> {
+  await store.save([...inventory.values()]);
+}
+
+/**
+ * Rebuilds the inventory from the cluster: every listable kind, listed by Flotilla's label,
+ * keeping objects whose key annotation matches their identity.
+ */
+async function recoverInventory(access: ClusterAccess): Promise<InventoryEntry[]> {
+  const entries: InventoryEntry[] = [];
+  for (const api of await access.discovery.all()) {
+    if (!api.verbs.includes('list') || !api.verbs.includes('delete') || EVENT_KINDS.has(`${api.group}/${api.kind}`)) continue;
+    let list: { items?: unknown[] };
+    try {
+      list = await access.client.call<{ items?: unknown[] }>('GET', collectionPath(api), { query: { labelSelector: managedSelector(access.owner) } });
+    } catch (error) {
+      if (isPassFatal(error)) throw error;
+      // A kind the agent may not list (RBAC) is left out: what it holds is then never pruned,
+      // which is the safe way to be wrong.
+      access.log?.warn({ kind: api.kind, group: api.group, status: kubeHttpStatus(error) }, 'inventory recovery skipped a kind');
+      continue;
+    }
+    const apiVersion = api.group === '' ? api.version : `${api.group}/${api.version}`;
+    for (const item of list.items ?? []) {
+      const metadata = asRecord(asRecord(item)['metadata']);
+      const name = metadata['name'];
+      const namespace = typeof metadata['namespace'] === 'string' ? metadata['namespace'] : undefined;
+      if (typeof name !== 'string') continue;
+      const key = resourceKey({ apiVersion, kind: api.kind, metadata: { name, ...(namespace === undefined ? {} : { namespace }) } });
+      if (asRecord(metadata['annotations'])[KEY_ANNOTATION] !== key) continue;
+      entries.push({ key, apiVersion, kind: api.kind, name, ...(namespace === undefined ? {} : { namespace }) });
+    }
+  }
+  access.log?.info({ count: entries.length }, 'inventory recovered from cluster labels');
+  return entries;
 }

@@ -74,3 +74,17 @@ export function fieldConflicts(error: unknown): readonly FieldConflict[] {
   if (!isFlotillaError(error, 'KUBE_APPLY_CONFLICT')) return [];
   return (error.details?.['conflicts'] as FieldConflict[] | undefined) ?? [];
 }
+
+/** Errors after which no further call can succeed in this pass: the agent retries the pass. */
+export function isPassFatal(error: unknown): boolean {
+  return isFlotillaError(error, 'KUBE_UNREACHABLE') || isFlotillaError(error, 'UNAUTHENTICATED');
+}
+
+/** A failed call in words for a report: a conflict names each field and its manager. */
+export function describeError(error: unknown): string {
+  if (isFlotillaError(error, 'KUBE_APPLY_CONFLICT')) {
+    const fields = fieldConflicts(error).map((c) => `${c.field} (managed by "${c.manager}"${c.subresource === undefined ? '' : ` through ${c.subresource}`})`);
+    return `apply conflict: ${fields.join(', ')} changed by another field manager; Flotilla did not force it. Adopt the change into a release, revert it by hand, or apply with force`;
+  }
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,4 +1,5 @@
 import type { Resource } from '@flotilla/protocol';
+import { asRecord } from './as-record.ts';
 
 /** The recommended label that says which tool manages an object. */
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
@@ -30,15 +31,11 @@ export function managedSelector(owner: string | undefined): string {
   return `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}${owner === undefined ? '' : `,${TARGET_LABEL}=${owner}`}`;
 }
 
-function stringMap(value: unknown): Record<string, unknown> {
-  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
-}
-
 /** True when a live object still carries the marks Flotilla put on it for `key`. */
 export function isMarkedAs(live: Record<string, unknown>, key: string, owner: string | undefined): boolean {
-  const metadata = stringMap(live['metadata']);
-  const labels = stringMap(metadata['labels']);
-  const annotations = stringMap(metadata['annotations']);
+  const metadata = asRecord(live['metadata']);
+  const labels = asRecord(metadata['labels']);
+  const annotations = asRecord(metadata['annotations']);
   if (labels[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE || annotations[KEY_ANNOTATION] !== key) return false;
   return owner === undefined || labels[TARGET_LABEL] === owner;
 }

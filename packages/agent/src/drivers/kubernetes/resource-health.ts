@@ -1,12 +1,9 @@
 import type { Health } from '@flotilla/protocol';
+import { asRecord } from './as-record.ts';
 
 export interface HealthVerdict {
   readonly health: Health;
   readonly message?: string;
-}
-
-function record(value: unknown): Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 }
 
 // Status counters are omitempty in the Go types: a missing counter is zero.
@@ -18,12 +15,12 @@ function count(status: Record<string, unknown>, name: string): number {
 function condition(status: Record<string, unknown>, type: string): Record<string, unknown> | undefined {
   const conditions = status['conditions'];
   if (!Array.isArray(conditions)) return undefined;
-  return conditions.map(record).find((c) => c['type'] === type);
+  return conditions.map(asRecord).find((c) => c['type'] === type);
 }
 
 /** A controller has not yet acted on the latest spec while observedGeneration lags generation. */
 function staleGeneration(live: Record<string, unknown>, status: Record<string, unknown>): HealthVerdict | undefined {
-  const generation = record(live['metadata'])['generation'];
+  const generation = asRecord(live['metadata'])['generation'];
   const observed = status['observedGeneration'];
   if (typeof generation === 'number' && (typeof observed !== 'number' || observed < generation)) {
     return { health: 'progressing', message: `waiting for the controller to observe generation ${generation} (observed ${typeof observed === 'number' ? observed : 'none'})` };
@@ -32,8 +29,8 @@ function staleGeneration(live: Record<string, unknown>, status: Record<string, u
 }
 
 function deploymentHealth(live: Record<string, unknown>): HealthVerdict {
-  const spec = record(live['spec']);
-  const status = record(live['status']);
+  const spec = asRecord(live['spec']);
+  const status = asRecord(live['status']);
   const stale = staleGeneration(live, status);
   if (stale !== undefined) return stale;
   const progressing = condition(status, 'Progressing');
@@ -51,7 +48,7 @@ function deploymentHealth(live: Record<string, unknown>): HealthVerdict {
 }
 
 function daemonSetHealth(live: Record<string, unknown>): HealthVerdict {
-  const status = record(live['status']);
+  const status = asRecord(live['status']);
   const stale = staleGeneration(live, status);
   if (stale !== undefined) return stale;
   const desired = count(status, 'desiredNumberScheduled');
@@ -63,12 +60,12 @@ function daemonSetHealth(live: Record<string, unknown>): HealthVerdict {
 }
 
 function statefulSetHealth(live: Record<string, unknown>): HealthVerdict {
-  const spec = record(live['spec']);
-  const status = record(live['status']);
+  const spec = asRecord(live['spec']);
+  const status = asRecord(live['status']);
   const stale = staleGeneration(live, status);
   if (stale !== undefined) return stale;
   const replicas = typeof spec['replicas'] === 'number' ? spec['replicas'] : 1;
-  const strategy = record(spec['updateStrategy'])['type'];
+  const strategy = asRecord(spec['updateStrategy'])['type'];
   const updated = count(status, 'updatedReplicas');
   const ready = count(status, 'readyReplicas');
   // OnDelete never updates pods by itself, so updated replicas say nothing about health.
@@ -78,7 +75,7 @@ function statefulSetHealth(live: Record<string, unknown>): HealthVerdict {
 }
 
 function jobHealth(live: Record<string, unknown>): HealthVerdict {
-  const status = record(live['status']);
+  const status = asRecord(live['status']);
   if (condition(status, 'Complete')?.['status'] === 'True') return { health: 'healthy' };
   const failed = condition(status, 'Failed');
   if (failed?.['status'] === 'True') return { health: 'degraded', message: `job failed: ${String(failed['reason'] ?? '')} ${String(failed['message'] ?? '')}`.trim() };
@@ -86,7 +83,7 @@ function jobHealth(live: Record<string, unknown>): HealthVerdict {
 }
 
 function crdHealth(live: Record<string, unknown>): HealthVerdict {
-  if (condition(record(live['status']), 'Established')?.['status'] === 'True') return { health: 'healthy' };
+  if (condition(asRecord(live['status']), 'Established')?.['status'] === 'True') return { health: 'healthy' };
   return { health: 'progressing', message: 'waiting for the CustomResourceDefinition to be established' };
 }
 
@@ -96,7 +93,7 @@ function crdHealth(live: Record<string, unknown>): HealthVerdict {
  * object being deleted is progressing.
  */
 export function resourceHealth(group: string, kind: string, live: Record<string, unknown>): HealthVerdict {
-  if (record(live['metadata'])['deletionTimestamp'] !== undefined) return { health: 'progressing', message: 'being deleted' };
+  if (asRecord(live['metadata'])['deletionTimestamp'] !== undefined) return { health: 'progressing', message: 'being deleted' };
   switch (`${group}/${kind}`) {
     case 'apps/Deployment': return deploymentHealth(live);
     case 'apps/DaemonSet': return daemonSetHealth(live);

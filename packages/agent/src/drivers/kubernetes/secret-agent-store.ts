@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { FlotillaError, generateKeyPair, KeyPair, SignedTrustRoot } from '@flotilla/protocol';
 import { EMPTY_SYNC_STATE, Enrollment, identityConflict, isIdentityConflict, SyncState, type AgentStore } from '../../agent-state.ts';
+import { asRecord } from './as-record.ts';
 import { kubeHttpStatus } from './kube-api-error.ts';
 import type { KubeClient } from './kube-client.ts';
 
@@ -36,10 +37,6 @@ interface Loaded {
   readonly object: Record<string, unknown>;
   /** The data, decoded from base64. */
   readonly data: Readonly<Record<string, string>>;
-}
-
-function record(value: unknown): Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 }
 
 /**
@@ -164,7 +161,7 @@ export class SecretAgentStore implements AgentStore {
     const object = await this.client.getIfExists(this.path);
     if (object === undefined) return null;
     const data: Record<string, string> = {};
-    for (const [key, value] of Object.entries(record(object['data']))) {
+    for (const [key, value] of Object.entries(asRecord(object['data']))) {
       if (typeof value === 'string') data[key] = Buffer.from(value, 'base64').toString('utf8');
     }
     return { object, data };
@@ -229,10 +226,10 @@ export class SecretAgentStore implements AgentStore {
   }
 
   private async replace(base: Loaded, data: Record<string, string>, annotations: Record<string, string>): Promise<Record<string, unknown>> {
-    const metadata = { ...record(base.object['metadata']) };
+    const metadata = { ...asRecord(base.object['metadata']) };
     // Left out, the server keeps the field managers as they are.
     delete metadata['managedFields'];
-    if (Object.keys(annotations).length > 0) metadata['annotations'] = { ...record(metadata['annotations']), ...annotations };
+    if (Object.keys(annotations).length > 0) metadata['annotations'] = { ...asRecord(metadata['annotations']), ...annotations };
     return this.client.call('PUT', this.path, { body: { ...base.object, metadata, data: encode(data) } });
   }
 }
