@@ -13,7 +13,8 @@ import type { SyncPhase } from './sync-status.ts';
 /** What a pass works with: the agent's state, the hub's documents, the substrate, the journal. */
 export interface PassDependencies {
   readonly store: AgentStore;
-  readonly verifier: DesiredStateVerifier;
+  /** Checks what the hub sent; a `DesiredStateVerifier`. */
+  readonly verifier: Pick<DesiredStateVerifier, 'verify' | 'resourcesOf'>;
   readonly driver: Driver;
   readonly drift: DriftEngine;
   readonly journal: ReportJournal;
@@ -24,7 +25,7 @@ export interface PassDependencies {
 }
 
 /** One envelope the hub sent, with what the pass needs to know of the loop. */
-export interface PassInput {
+interface PassInput {
   readonly raw: unknown;
   /** An access token for fetching bundles. */
   readonly token: string;

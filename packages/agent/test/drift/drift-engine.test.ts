@@ -6,15 +6,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   API_VERSION,
   extendDefaultDriftPolicy,
-  removeValueAtPath,
   resourceKey,
   type Envelope,
-  type Facts,
-  type LiveObject,
   type Resource,
 } from '@flotilla/protocol';
-import type { AppliedResource, Driver, DriverRepairOptions, ObservedResource } from '../src/drivers/driver.ts';
-import { DriftEngine } from '../src/drift/drift-engine.ts';
+import { DriftEngine } from '../../src/drift/drift-engine.ts';
+import { MemoryDriver } from '../fixtures/memory-driver.ts';
 
 const T0 = Date.parse('2025-03-01T12:00:00Z');
 const IMAGE = 'ghcr.io/acme/web:1.4.2';
@@ -28,51 +25,6 @@ const web: Resource = {
   spec: { replicas: 2, template: { spec: { containers: [{ name: 'app', image: IMAGE, env: [{ name: 'LOG_LEVEL', value: 'info' }] }] } } },
 };
 const KEYS = { settings: resourceKey(settings), web: resourceKey(web) };
-
-/** A substrate in memory: what repair writes is what observe reads, nothing attributes actors. */
-class MemoryDriver implements Driver {
-  readonly name = 'memory';
-  readonly live = new Map<string, Record<string, unknown>>();
-  readonly repairs: { resources: Resource[]; remove: Record<string, readonly string[]> }[] = [];
-  extra: LiveObject[] = [];
-
-  async facts(): Promise<Facts> {
-    return {};
-  }
-
-  async apply(desired: readonly Resource[]): Promise<AppliedResource[]> {
-    for (const resource of desired) this.live.set(resourceKey(resource), structuredClone(resource));
-    return desired.map((r) => ({ key: resourceKey(r), status: 'applied' }));
-  }
-
-  async observe(desired: readonly Resource[]): Promise<ObservedResource[]> {
-    return desired.map((resource) => {
-      const key = resourceKey(resource);
-      const live = this.live.get(key);
-      return live === undefined ? { key, live: null, health: 'missing' } : { key, live: structuredClone(live), health: 'healthy' };
-    });
-  }
-
-  async repair(resources: readonly Resource[], options: DriverRepairOptions = {}): Promise<AppliedResource[]> {
-    this.repairs.push({ resources: structuredClone([...resources]), remove: Object.fromEntries(options.remove ?? []) });
-    for (const resource of resources) {
-      const copy = structuredClone(resource) as Record<string, unknown>;
-      for (const path of options.remove?.get(resourceKey(resource)) ?? []) removeValueAtPath(copy, path);
-      this.live.set(resourceKey(resource), copy);
-    }
-    return resources.map((r) => ({ key: resourceKey(r), status: 'applied' }));
-  }
-
-  async extras(): Promise<LiveObject[]> {
-    return this.extra;
-  }
-
-  async close(): Promise<void> {}
-
-  edit(key: string, change: (object: any) => void): void {
-    change(this.live.get(key));
-  }
-}
 
 function envelope(extra: Partial<Envelope> = {}): Envelope {
   return {
