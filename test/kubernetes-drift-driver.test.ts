@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { KubernetesDriver, staticToken } from '../packages/agent/src/drivers/kubernetes/index.ts';
+import { KubernetesDriver, staticToken } from '@flotilla/agent';
 import { startKubeApiServer, type KubeApiServer } from './fixtures/kube-apiserver/index.ts';
 import { shopNamespace as namespace, shopSettings as settings, shopWeb as web, objectRef as ref } from './fixtures/shop-bundle.ts';
 

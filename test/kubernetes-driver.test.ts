@@ -12,7 +12,7 @@ import {
   staticToken,
   substrateOf,
   type ClusterConnection,
-} from '../packages/agent/src/drivers/kubernetes/index.ts';
+} from '@flotilla/agent';
 import { fixtureTls, startKubeApiServer, type JsonObject, type KubeApiServer, type ObjectRef } from './fixtures/kube-apiserver/index.ts';
 import { shopNamespace as namespace, shopSettings as settings, shopWeb as web } from './fixtures/shop-bundle.ts';
 

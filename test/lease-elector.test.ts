@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { KubeClient, LeaseElector, staticToken } from '../packages/agent/src/drivers/kubernetes/index.ts';
+import { KubeClient, LeaseElector, staticToken } from '@flotilla/agent';
 import { startKubeApiServer, type JsonObject, type KubeApiServer } from './fixtures/kube-apiserver/index.ts';
 
 const TOKEN = 'elector-token';

@@ -127,6 +127,3 @@ export class FileAgentStore implements AgentStore {
     return existsSync(this.path('agent-key.json'));
   }
 }
-
-/** @deprecated The former name of `FileAgentStore`. */
-export { FileAgentStore as AgentState };

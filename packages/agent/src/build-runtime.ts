@@ -18,7 +18,7 @@ import { SecretAgentStore } from './drivers/kubernetes/secret-agent-store.ts';
 import { AGENT_VERSION } from './version.ts';
 
 /** The namespace of the Lease and the identity Secret when neither a flag nor the pod says. */
-export const DEFAULT_AGENT_NAMESPACE = 'flotilla-system';
+const DEFAULT_AGENT_NAMESPACE = 'flotilla-system';
 
 export interface RuntimeDependencies {
   /** Read only for KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT, in a pod. */

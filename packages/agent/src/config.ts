@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { FlotillaError } from '@flotilla/protocol';
+import { IDENTITY_SECRET_NAME } from './drivers/kubernetes/secret-agent-store.ts';
 
 // Flags arrive as booleans, environment variables as strings such as "false" or "0".
 const flag = z.preprocess((value) => (typeof value === 'boolean' ? String(value) : value), z.stringbool());
@@ -27,7 +28,7 @@ const RunConfig = z
     leaderElection: flag.default(true),
     leaseName: dnsSubdomain.default('flotilla-agent'),
     leaseSeconds: z.coerce.number().int().min(1).max(300).default(15),
-    identitySecret: dnsSubdomain.default('flotilla-agent-identity'),
+    identitySecret: dnsSubdomain.default(IDENTITY_SECRET_NAME),
     /** A root key id (`flotilla keys ls`) the hub's trust root must hold at enrollment. */
     trustRootPin: z.string().regex(/^[0-9a-f]{16}$|^[A-Za-z0-9_-]{43}$/, 'must be a root key id (16 hex digits, from `flotilla keys ls`) or a base64url public key').optional(),
     healthPort: z.coerce.number().int().min(0).max(65535).optional(),

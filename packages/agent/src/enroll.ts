@@ -2,7 +2,7 @@ import { FlotillaError, keyIdOf, keysWithRole, sha256, signPayload, verifyTrustR
 import type { AgentStore, Enrollment } from './agent-state.ts';
 import type { HubClient } from './hub-client.ts';
 
-export interface EnrollOptions {
+interface EnrollOptions {
   readonly enrollToken?: string | undefined;
   readonly name?: string | undefined;
   /**

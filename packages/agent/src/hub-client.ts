@@ -13,13 +13,13 @@ import {
 } from '@flotilla/protocol';
 
 /** The hub could not be reached or failed: try again later, with backoff. */
-export class HubUnavailableError extends FlotillaError {
+class HubUnavailableError extends FlotillaError {
   constructor(message: string) {
     super('HUB_UNAVAILABLE', message);
   }
 }
 
-export type EnvelopeAnswer =
+type EnvelopeAnswer =
   | { readonly kind: 'unchanged'; readonly etag: string }
   | { readonly kind: 'none'; readonly etag: string }
   | { readonly kind: 'envelope'; readonly etag: string; readonly raw: unknown };

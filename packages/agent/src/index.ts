@@ -1,17 +1,27 @@
+// The agent's public surface: what `flotilla-agent run` is built from, and what a program that
+// embeds an agent (the demo, the end-to-end tests, a custom runtime) needs.
 export { Agent, type AgentOptions, type AgentStatus, type DriverFactory } from './agent.ts';
-export { AgentState, FileAgentStore, EMPTY_SYNC_STATE, Enrollment, SyncState, identityConflict, isIdentityConflict } from './agent-state.ts';
-export type { AgentStore } from './agent-state.ts';
+export { buildRuntime, type RuntimeDependencies } from './build-runtime.ts';
 export { SingleAgentRuntime, type AgentRuntime } from './agent-runtime.ts';
-export { ElectedAgent } from './elected-agent.ts';
-export type { Election, ElectionEvents, ElectedAgentOptions, ElectedAgentStatus } from './elected-agent.ts';
-export { buildRuntime, DEFAULT_AGENT_NAMESPACE, type RuntimeDependencies } from './build-runtime.ts';
+export { ElectedAgent, type Election, type ElectionEvents, type ElectedAgentOptions, type ElectedAgentStatus } from './elected-agent.ts';
 export { runConfig, RUN_ENVIRONMENT, type RunConfig } from './config.ts';
-export { startHealthServer } from './health-server.ts';
-export type { HealthCheck, HealthServer, HealthServerOptions } from './health-server.ts';
-export { HubClient } from './hub-client.ts';
-export { trustRootMatchesPin } from './enroll.ts';
-export { AGENT_VERSION } from './version.ts';
+export { startHealthServer, type HealthCheck, type HealthServer, type HealthServerOptions } from './health-server.ts';
+
+// Where an agent keeps its identity and what it applied.
+export { EMPTY_SYNC_STATE, Enrollment, FileAgentStore, identityConflict, isIdentityConflict, SyncState, type AgentStore } from './agent-state.ts';
+export { IDENTITY_SECRET_NAME, IDENTITY_SECRET_TYPE, SecretAgentStore, type SecretAgentStoreOptions } from './drivers/kubernetes/secret-agent-store.ts';
+
+// Drivers.
+export type { AppliedResource, Driver, DriverApplyOptions, DriverRepairOptions, ObservedResource } from './drivers/driver.ts';
 export { ManifestsDirDriver, manifestFileName } from './drivers/manifests-dir.ts';
-export type { Driver, AppliedResource, ObservedResource, DriverApplyOptions, DriverRepairOptions } from './drivers/driver.ts';
-export { DriftEngine, type DriftAssessment, type DriftEngineOptions, type DriftPassResult } from './drift/drift-engine.ts';
-export * from './drivers/kubernetes/index.ts';
+export { KubernetesDriver, type ApplyOptions, type ForcePolicy, type KubernetesDriverOptions } from './drivers/kubernetes/kubernetes-driver.ts';
+export { fileInventory, InventoryEntry, memoryInventory, type InventoryStore } from './drivers/kubernetes/inventory.ts';
+export { substrateOf } from './drivers/kubernetes/substrate.ts';
+
+// Reaching a cluster.
+export type { ClusterConnection, TokenSource } from './drivers/kubernetes/cluster-connection.ts';
+export { inClusterConnection, type InClusterOptions } from './drivers/kubernetes/in-cluster-connection.ts';
+export { kubeconfigConnection, type KubeconfigOptions } from './drivers/kubernetes/kubeconfig-connection.ts';
+export { FileTokenSource, staticToken, type FileTokenSourceOptions } from './drivers/kubernetes/token-source.ts';
+export { KubeClient, type KubeClientOptions } from './drivers/kubernetes/kube-client.ts';
+export { LeaseElector, type LeaseElectorOptions } from './drivers/kubernetes/lease-elector.ts';

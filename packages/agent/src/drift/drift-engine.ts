@@ -23,7 +23,7 @@ import { readJsonFile, writeJsonAtomic } from '../state-files.ts';
 import { keeps, withKeptDrift } from './kept-overlay.ts';
 
 /** What the drift step found, before it acted. */
-export interface DriftAssessment {
+interface DriftAssessment {
   /** One decision per drift item, in desired order and then extras. */
   readonly decisions: readonly DriftDecision[];
   /** The live objects read, by resource key (desired resources whose object is there). */
@@ -35,7 +35,7 @@ export interface DriftAssessment {
 }
 
 /** What the drift step did in one pass. */
-export interface DriftPassResult {
+interface DriftPassResult {
   /** The drift section of the report: every decision, the reverted ones with action `revert`. Absent when the step failed. */
   readonly section?: DriftReportSection;
   /** The resources as observed after acting (re-read when something was reverted). */
@@ -44,7 +44,7 @@ export interface DriftPassResult {
   readonly repaired: readonly AppliedResource[];
 }
 
-export interface DriftEngineOptions {
+interface DriftEngineOptions {
   readonly driver: Driver;
   readonly log: Logger;
   /** The agent's clock: grace periods are measured from it. */

@@ -18,7 +18,7 @@ export function manifestFileName(resource: Resource): string {
   return `${scope}_${kind}${group}_${resource.metadata.name}.yaml`;
 }
 
-export interface ManifestsDirOptions {
+interface ManifestsDirOptions {
   /**
    * A test hook, consulted on each apply: when it returns a message, the apply writes nothing
    * and reports every resource failed with it, as a full disk would. Tests use it to make some

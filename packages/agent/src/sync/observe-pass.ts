@@ -5,7 +5,7 @@ import type { PassDependencies } from './run-pass.ts';
 import type { SyncPhase } from './sync-status.ts';
 
 /** What an observe pass needs to know of the loop. */
-export interface ObserveInput {
+interface ObserveInput {
   /** An access token for fetching bundles missing from the cache. */
   readonly token: string;
   /** How the last pass ended. */

@@ -14,7 +14,7 @@ import { fingerprint } from './pass-report.ts';
 import { runPass, type PassDependencies, type PassOutcome } from './run-pass.ts';
 import type { SyncStatus } from './sync-status.ts';
 
-export interface PullLoopOptions {
+interface PullLoopOptions {
   readonly client: HubClient;
   readonly store: AgentStore;
   readonly enrollment: Enrollment;

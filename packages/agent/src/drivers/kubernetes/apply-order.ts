@@ -10,7 +10,7 @@ const ORDER = [
 ];
 
 /** The rank of a kind in apply order; kinds not listed (custom resources among them) come last. */
-export function applyRank(kind: string): number {
+function applyRank(kind: string): number {
   const index = ORDER.indexOf(kind);
   return index === -1 ? ORDER.length : index;
 }

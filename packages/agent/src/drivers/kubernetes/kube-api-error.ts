@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { FlotillaError, isFlotillaError } from '@flotilla/protocol';
 
 /** A Kubernetes `Status`, read leniently: servers and proxies differ in what they fill in. */
-export const KubeStatus = z.object({
+const KubeStatus = z.object({
   kind: z.string().optional(),
   message: z.string().optional(),
   reason: z.string().optional(),
@@ -14,10 +14,10 @@ export const KubeStatus = z.object({
     causes: z.array(z.object({ reason: z.string().optional(), message: z.string().optional(), field: z.string().optional() })).optional(),
   }).nullish(),
 });
-export type KubeStatus = z.infer<typeof KubeStatus>;
+type KubeStatus = z.infer<typeof KubeStatus>;
 
 /** One field server-side apply refused because another manager owns it. */
-export interface FieldConflict {
+interface FieldConflict {
   /** `.spec.replicas`, `.spec.template.spec.containers[name="app"].image` */
   readonly field: string;
   /** The other field manager, such as `kubectl-edit` or `kube-controller-manager`. */
@@ -70,7 +70,7 @@ export function kubeHttpStatus(error: unknown): number | undefined {
 }
 
 /** The conflicts of a `KUBE_APPLY_CONFLICT` error. */
-export function fieldConflicts(error: unknown): readonly FieldConflict[] {
+function fieldConflicts(error: unknown): readonly FieldConflict[] {
   if (!isFlotillaError(error, 'KUBE_APPLY_CONFLICT')) return [];
   return (error.details?.['conflicts'] as FieldConflict[] | undefined) ?? [];
 }

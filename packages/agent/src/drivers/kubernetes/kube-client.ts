@@ -10,12 +10,12 @@ export interface KubeClientOptions {
   readonly timeoutMs?: number;
 }
 
-export interface RawResponse {
+interface RawResponse {
   readonly status: number;
   readonly body: unknown;
 }
 
-export type Query = Readonly<Record<string, string | undefined>>;
+type Query = Readonly<Record<string, string | undefined>>;
 
 /**
  * A small REST client for the Kubernetes API over undici: JSON in and out, bearer token or client

@@ -38,13 +38,13 @@ const NamedContext = z.object({
 });
 
 /** The parts of a kubeconfig file (`kind: Config`) the agent uses; other keys are ignored. */
-export const Kubeconfig = z.object({
+const Kubeconfig = z.object({
   'current-context': z.string().optional(),
   clusters: z.array(NamedCluster).nullish(),
   users: z.array(NamedUser).nullish(),
   contexts: z.array(NamedContext).nullish(),
 });
-export type Kubeconfig = z.infer<typeof Kubeconfig>;
+type Kubeconfig = z.infer<typeof Kubeconfig>;
 
 export interface KubeconfigOptions {
   /** The kubeconfig file. Relative paths inside it are resolved against its folder, as kubectl does. */

@@ -1,7 +1,7 @@
 import type { Health } from '@flotilla/protocol';
 import { asRecord } from './as-record.ts';
 
-export interface HealthVerdict {
+interface HealthVerdict {
   readonly health: Health;
   readonly message?: string;
 }
