@@ -1,60 +1,33 @@
-import { Command, CommanderError } from 'commander';
+import { CommanderError } from 'commander';
 import { pino } from 'pino';
 import { isFlotillaError } from '@flotilla/protocol';
 import { buildRuntime } from './build-runtime.ts';
+import { agentProgram } from './cli/agent-program.ts';
 import { runConfig } from './config.ts';
 import { startHealthServer, type HealthServer } from './health-server.ts';
 
-const program = new Command('flotilla-agent')
-  .description('the Flotilla agent: pulls signed desired state from the hub, applies it, observes and reports')
-  .exitOverride();
-
-program
-  .command('run')
-  .description('enroll (first start only) and keep the target in its desired state')
-  .option('--hub <url>', 'the hub URL (env FLOTILLA_HUB)')
-  .option('--enroll-token <token>', 'enrollment token, needed on first start only (env FLOTILLA_ENROLL_TOKEN)')
-  .option('--state-dir <dir>', 'manifests-dir: key pair, enrollment, journal; kubernetes: journal, bundle cache and inventory only (env FLOTILLA_AGENT_STATE_DIR)')
-  .option('--name <name>', 'the target name to ask for at enrollment (env FLOTILLA_AGENT_NAME)')
-  .option('--driver <driver>', 'manifests-dir or kubernetes (env FLOTILLA_AGENT_DRIVER)')
-  .option('--root <dir>', 'manifests-dir: the directory to write manifests into (env FLOTILLA_AGENT_ROOT)')
-  .option('--kubeconfig <file>', 'kubernetes: a kubeconfig file; default the pod\'s service account (env FLOTILLA_AGENT_KUBECONFIG)')
-  .option('--context <name>', 'kubernetes: a context of the kubeconfig other than the current one (env FLOTILLA_AGENT_KUBE_CONTEXT)')
-  .option('--namespace <ns>', 'kubernetes: where the Lease and identity Secret live; default the pod\'s namespace, else flotilla-system (env FLOTILLA_AGENT_NAMESPACE)')
-  .option('--pod-name <name>', 'kubernetes: this pod, the candidate in the Lease; default the hostname (env FLOTILLA_AGENT_POD_NAME)')
-  .option('--node-name <name>', 'kubernetes: the node this pod runs on (env FLOTILLA_AGENT_NODE_NAME)')
-  .option('--leader-election', 'kubernetes: one pod syncs, the others stand by (default; env FLOTILLA_AGENT_LEADER_ELECTION)')
-  .option('--no-leader-election', 'kubernetes: sync without a Lease, for a single replica')
-  .option('--lease-name <name>', 'kubernetes: the Lease (default flotilla-agent; env FLOTILLA_AGENT_LEASE_NAME)')
-  .option('--lease-seconds <n>', 'kubernetes: how long a leader\'s Lease lasts without renewal (default 15; env FLOTILLA_AGENT_LEASE_SECONDS)')
-  .option('--identity-secret <name>', 'kubernetes: the Secret holding the key pair and enrollment (default flotilla-agent-identity; env FLOTILLA_AGENT_IDENTITY_SECRET)')
-  .option('--trust-root-pin <key-id>', 'a root key id (flotilla keys ls) the hub\'s trust root must hold at enrollment (env FLOTILLA_TRUST_ROOT_PIN)')
-  .option('--health-port <port>', 'serve /healthz and /readyz on this port (env FLOTILLA_AGENT_HEALTH_PORT)')
-  .option('--wait-seconds <n>', 'how long one long-poll waits at the hub (env FLOTILLA_AGENT_WAIT_SECONDS)')
-  .option('--observe-seconds <n>', 'how often resources are re-observed (env FLOTILLA_AGENT_OBSERVE_SECONDS)')
-  .option('--log-level <level>', 'fatal, error, warn, info, debug (env FLOTILLA_LOG_LEVEL)')
-  .action(async (flags: Record<string, unknown>) => {
-    const config = runConfig(flags, process.env);
-    const log = pino({ level: config.logLevel, redact: ['*.token', '*.accessToken', '*.assertion', '*.enrollToken'] });
-    let health: HealthServer | undefined;
-    let stopping = false;
-    const stop = (code: number): void => {
-      if (stopping) return;
-      stopping = true;
-      void runtime
-        .stop()
-        .then(() => health?.close())
-        .finally(() => process.exit(code));
-    };
-    const runtime = buildRuntime(config, { env: process.env, log, onFatal: () => stop(1) });
-    if (config.healthPort !== undefined) {
-      health = await startHealthServer({ port: config.healthPort, check: runtime });
-      log.info({ url: health.url }, 'health endpoint listening');
-    }
-    process.once('SIGINT', () => stop(0));
-    process.once('SIGTERM', () => stop(0));
-    await runtime.start();
-  });
+const program = agentProgram(async (flags) => {
+  const config = runConfig(flags, process.env);
+  const log = pino({ level: config.logLevel, redact: ['*.token', '*.accessToken', '*.assertion', '*.enrollToken'] });
+  let health: HealthServer | undefined;
+  let stopping = false;
+  const stop = (code: number): void => {
+    if (stopping) return;
+    stopping = true;
+    void runtime
+      .stop()
+      .then(() => health?.close())
+      .finally(() => process.exit(code));
+  };
+  const runtime = buildRuntime(config, { env: process.env, log, onFatal: () => stop(1) });
+  if (config.healthPort !== undefined) {
+    health = await startHealthServer({ port: config.healthPort, check: runtime });
+    log.info({ url: health.url }, 'health endpoint listening');
+  }
+  process.once('SIGINT', () => stop(0));
+  process.once('SIGTERM', () => stop(0));
+  await runtime.start();
+});
 
 try {
   await program.parseAsync(process.argv);
