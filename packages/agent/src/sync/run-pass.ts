@@ -63,7 +63,7 @@ export async function runPass(deps: PassDependencies, input: PassInput): Promise
   const log = deps.log.child({ generation: envelope.generation });
   const decision = decidePass(sync.appliedEnvelope?.envelope, envelope, input.phase);
   if (decision === 're-sign-only') {
-    // Its expiry is newer: an agent restarted later must not find its envelope expired.
+    // Keep the newer signature (its expiry is later); what is in place does not change.
     await deps.store.saveSync({ ...sync, appliedEnvelope: signed });
     return { kind: 're-signed' };
   }
