@@ -94,6 +94,25 @@ describe('the fleet query through the hub API', () => {
     expect(answer.body.error.code).toBe('QUERY_UNKNOWN_FIELD');
     expect(answer.body.error.message).toMatch(/region/);
   });
+
+  it.each([
+    ['fleet=query-test, !labels.maintenance'],
+    ['fleet=query-test, labels.frozen!=x'],
+    ['fleet=query-test, maintenance notin (x)'],
+    ['fleet=query-test, not (labels.maintenance=on and owner=atlas)'],
+  ])('answers %j, a negation of a key no target has, with every target', async (q) => {
+    const answer = await select(q);
+    expect(answer.status).toBe(200);
+    expect(answer.body.total).toBe(6);
+    expect(answer.body.warnings).toBeUndefined();
+  });
+
+  it('answers a negation of a likely misspelt key, with a warning naming the key meant', async () => {
+    const answer = await select('fleet=query-test, !labels.incidnet');
+    expect(answer.status).toBe(200);
+    expect(answer.body.total).toBe(6);
+    expect(answer.body.warnings).toEqual(["no target has the label 'incidnet', so its negation holds for every target; did you mean 'labels.incident'? (at column 20)"]);
+  });
 });
 
 describe('labels and properties', () => {
@@ -132,5 +151,57 @@ describe('the in-memory fleet index', () => {
       }),
     ).toThrow('abandoned');
     expect(names((await select('owner=cygnus')).body.items)).toEqual(['eu-borealis-old']);
+  });
+});
+
+describe('paging a query with relative times', () => {
+  const RECENT = 'fleet=paging, lastChanged>now-45s';
+
+  beforeAll(async () => {
+    const created = await call(hub.url, 'POST', '/v1/enrollment-tokens', { token: hub.adminToken, body: JSON.stringify({ maxUses: 3, labels: { fleet: 'paging' } }) });
+    for (const name of ['paging-a', 'paging-b', 'paging-c']) {
+      const agent = new ProtocolAgent(hub);
+      await agent.enroll(created.body.token, name, hub.now());
+    }
+  });
+
+  it('evaluates now once, on the first page, and carries it in the cursor to the last', async () => {
+    const first = await select(RECENT, '&limit=1');
+    expect(first.body.total).toBe(3);
+    const seen: Target[] = [...first.body.items];
+    let next: string | undefined = first.body.next;
+    while (next !== undefined) {
+      // Every target changed more than 45 seconds ago by the time the next page is asked for.
+      hub.advance(60_000);
+      const page = await select(RECENT, `&limit=1&after=${encodeURIComponent(next)}`);
+      expect(page.status).toBe(200);
+      expect(page.body.total).toBe(3);
+      seen.push(...page.body.items);
+      next = page.body.next;
+    }
+    expect(names(seen)).toEqual(['paging-a', 'paging-b', 'paging-c']);
+    expect((await select(RECENT)).body.total).toBe(0);
+  });
+
+  it.each([
+    ['not a cursor', 'garbage!'],
+    ['an unknown version', Buffer.from('v9:0:tgt_00000000000000000000:0').toString('base64url')],
+    ['a time that is not a number', Buffer.from('t1:soon:tgt_00000000000000000000:00000000').toString('base64url')],
+    ['an id that is no target id', Buffer.from('t1:1:nobody:00000000').toString('base64url')],
+  ])('refuses %s as the cursor with 400 QUERY_CURSOR_INVALID', async (_what, cursor) => {
+    const answer = await select(RECENT, `&after=${encodeURIComponent(cursor)}`);
+    expect(answer.status).toBe(400);
+    expect(answer.body.error.code).toBe('QUERY_CURSOR_INVALID');
+  });
+
+  it('refuses a cursor issued for another query, and accepts it for the same query spelt differently', async () => {
+    const first = await select('fleet=paging, lastChanged<now+1h', '&limit=1');
+    expect(first.body.next).toBeDefined();
+    const other = await select('fleet=paging', `&limit=1&after=${encodeURIComponent(first.body.next)}`);
+    expect(other.status).toBe(400);
+    expect(other.body.error.code).toBe('QUERY_CURSOR_INVALID');
+    expect(other.body.error.message).toMatch(/another query/);
+    const same = await select('fleet = paging ,  lastChanged < now+60m', `&limit=1&after=${encodeURIComponent(first.body.next)}`);
+    expect(same.status).toBe(200);
   });
 });

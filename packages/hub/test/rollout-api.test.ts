@@ -56,6 +56,18 @@ describe('rollout API', () => {
     expect((await get('/v1/rollouts')).body.items).toEqual([]);
   });
 
+  it('selects with exclusions of labels no target has, and warns of a negation that looks like a typo', async () => {
+    const excluded = await post('/v1/rollouts', { release: 'app@2.0.0', selector: { tier: 'web', exclude_labels: ['frozen', 'compliance-hold'] }, dryRun: true });
+    expect(excluded.status).toBe(200);
+    expect(excluded.body.rollout.selected).toBe(4);
+    expect(excluded.body.warnings).toEqual([]);
+    const waves = await post('/v1/rollouts', { release: 'app@2.0.0', selector: 'tier=web', waves: [{ name: 'thawed', selector: { matchExpressions: [{ key: 'frozen', operator: 'DoesNotExist' }] } }, { name: 'rest', percent: 100 }], dryRun: true });
+    expect(waves.status).toBe(200);
+    const typo = await post('/v1/rollouts', { release: 'app@2.0.0', selector: 'tier=web, !tierr', dryRun: true });
+    expect(typo.status).toBe(200);
+    expect(typo.body.warnings).toEqual(["no target has the property or label 'tierr', so its negation holds for every target; did you mean 'tier'? (at column 12)"]);
+  });
+
   it('creates a rollout that selects nobody, and says so', async () => {
     const answer = await post('/v1/rollouts', { release: 'app@1.0.0', selector: { tier: 'db', matchLabels: { tier: 'db' } } });
     expect(answer.status).toBe(201);

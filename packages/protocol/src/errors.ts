@@ -41,6 +41,7 @@ export const ErrorCode = z.enum([
   'QUERY_SYNTAX',
   'QUERY_UNKNOWN_FIELD',
   'QUERY_TYPE',
+  'QUERY_CURSOR_INVALID',
   'REPORT_SEQ_CONFLICT',
   'DRIVER_FAILED',
   'KUBE_API_ERROR',

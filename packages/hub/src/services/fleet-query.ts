@@ -45,10 +45,19 @@ export class FleetQuery {
 
   /** Parses and validates a query string; an empty or absent one selects every target. */
   parse(text: string | undefined): Query | undefined {
-    if (text === undefined || text.trim() === '') return undefined;
+    return this.parseWithWarnings(text).query;
+  }
+
+  /**
+   * {@link parse}, and the warnings a caller can show: negated conditions on fields no target
+   * has whose spelling is close to one that exists (they select every target, so they are
+   * answered, not refused).
+   */
+  parseWithWarnings(text: string | undefined): { query: Query | undefined; warnings: string[] } {
+    if (text === undefined || text.trim() === '') return { query: undefined, warnings: [] };
     const query = parseQuery(text);
-    validateQuery(query, queryCatalogFromFieldNames(this.store.knownFieldNames()), text);
-    return query;
+    const warnings = validateQuery(query, queryCatalogFromFieldNames(this.store.knownFieldNames()), text);
+    return { query, warnings: warnings.map((warning) => warning.message) };
   }
 
   private where(query: Query | undefined): { where: string; params: unknown[] } {
@@ -66,16 +75,16 @@ export class FleetQuery {
   }
 
   /**
-   * One page of matching targets in id order, after `after`, and how many match in all. The
-   * query runs once: it yields the matching ids (the total is their count), and only the
-   * page's rows are read whole.
+   * One page of matching targets in id order, after `after`, and how many match in all, with
+   * relative times evaluated at `now`. The query runs once: it yields the matching ids (the
+   * total is their count), and only the page's rows are read whole.
    */
-  page(query: Query | undefined, after: string, limit: number): { rows: TargetRow[]; total: number } {
+  page(query: Query | undefined, after: string, limit: number, now: number): { rows: TargetRow[]; total: number } {
     if (query === undefined) {
       const rows = this.prepare('SELECT t.* FROM targets t WHERE t.id > ? ORDER BY t.id LIMIT ?').all(after, limit) as TargetRow[];
       return { rows, total: (this.prepare('SELECT count(*) AS n FROM targets').get() as { n: number }).n };
     }
-    const ids = this.ids(query);
+    const ids = this.ids(query, now);
     const start = firstAfter(ids, after);
     const pageIds = ids.slice(start, start + limit);
     const rows = this.prepare('SELECT t.* FROM json_each(?) j JOIN targets t ON t.id = j.value ORDER BY t.id').all(JSON.stringify(pageIds)) as TargetRow[];
@@ -86,11 +95,11 @@ export class FleetQuery {
    * The ids of every matching target, sorted, for pages, rollouts, policy and audit filters.
    * Answered from the in-memory fleet index, which agrees with the SQL compiler (a property
    * test checks the two against each other) and costs a pass over distinct values rather
-   * than index seeks per candidate.
+   * than index seeks per candidate. Relative times are evaluated at `now`, by default the clock's.
    */
-  ids(query: Query | undefined): string[] {
+  ids(query: Query | undefined, now: number = this.clock()): string[] {
     if (query === undefined) return (this.prepare('SELECT t.id FROM targets t ORDER BY t.id').all() as { id: string }[]).map((r) => r.id);
-    return this.store.fleetIndex().select(query, this.clock());
+    return this.store.fleetIndex().select(query, now);
   }
 
   /** Counts for the dashboard's filters, over the targets that match. */

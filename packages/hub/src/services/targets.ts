@@ -5,12 +5,15 @@ import type { AuditSink } from './audit-sink.ts';
 import type { Clock } from './clock.ts';
 import type { TargetCache } from './target-cache.ts';
 import type { FleetQuery } from './fleet-query.ts';
+import { decodeTargetCursor, encodeTargetCursor } from './target-cursor.ts';
 
 export interface TargetPage {
   readonly items: Target[];
   readonly total: number;
-  /** Pass as `after` for the next page; absent on the last page. */
+  /** Pass as `after` for the next page; absent on the last page. Opaque: it also fixes `now` for the query's relative times. */
   readonly next?: string;
+  /** Negated conditions on fields no target has that look like typos; absent when there are none. */
+  readonly warnings?: string[];
 }
 
 /** Targets as records: reading them, and the status changes operators make. */
@@ -45,13 +48,22 @@ export class TargetService {
 
   /**
    * The targets a fleet query selects, in pages. Keyset pagination by id: stable while
-   * targets enroll, and as cheap on page 1,000 as on page 1.
+   * targets enroll, and as cheap on page 1,000 as on page 1. The first page fixes `now` for
+   * the query's relative times and its cursor carries it, so every page of one listing
+   * answers the same query at the same instant.
    */
-  list(query: string | undefined, after: string, limit: number): TargetPage {
-    const { rows, total } = this.fleet.page(this.fleet.parse(query), after, limit + 1);
+  list(text: string | undefined, cursor: string, limit: number): TargetPage {
+    const { query, warnings } = this.fleet.parseWithWarnings(text);
+    const { after, now } = cursor === '' ? { after: '', now: this.clock() } : decodeTargetCursor(cursor, query);
+    const { rows, total } = this.fleet.page(query, after, limit + 1, now);
     const items = rows.slice(0, limit).map(targetFromRow);
     const last = items.at(-1);
-    return { items, total, ...(rows.length > limit && last !== undefined ? { next: last.id } : {}) };
+    return {
+      items,
+      total,
+      ...(rows.length > limit && last !== undefined ? { next: encodeTargetCursor({ after: last.id, now }, query) } : {}),
+      ...(warnings.length === 0 ? {} : { warnings }),
+    };
   }
 
   /**

@@ -27,7 +27,7 @@ export { compileQuerySql, type QuerySqlOptions, type QuerySqlWhere } from './com
 export { targetFieldRows, storedFieldName, targetTimes, type TargetFieldRow } from './target-fields.ts';
 export { targetFieldsSql, targetFieldRowParams } from './target-fields-sql.ts';
 export { buildQueryFieldCatalog, queryCatalogFromFieldNames, type QueryFieldCatalog } from './field-catalog.ts';
-export { validateQuery, findUnknownFields, type UnknownQueryField } from './validate-query.ts';
+export { validateQuery, findUnknownFields, type QueryWarning, type UnknownQueryField } from './validate-query.ts';
 export { versionKey, versionLinePrefix } from './version-key.ts';
 export { instantMillis } from './time-value.ts';
 export { QUERY_LIMITS } from './query-limits.ts';

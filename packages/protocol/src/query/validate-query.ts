@@ -12,6 +12,25 @@ export interface UnknownQueryField {
   /** The field as written in the query language. */
   readonly spelling: string;
   readonly suggestion?: string;
+  /**
+   * Whether the condition sits under an odd number of negations (`!`, `!=`, `notin`,
+   * `exclude_labels`, `DoesNotExist`): it then holds for every target, which is no typo trap.
+   */
+  readonly negated: boolean;
+}
+
+/**
+ * A negated condition on a field no target has, whose spelling is close to one that exists:
+ * probably a typo, but the query means something (every target passes it), so it is answered
+ * with this warning rather than refused.
+ */
+export interface QueryWarning {
+  readonly code: 'QUERY_UNKNOWN_FIELD';
+  readonly message: string;
+  readonly field: string;
+  readonly suggestion: string;
+  /** Where the field is in the query text, when it came from one. */
+  readonly column?: number;
 }
 
 function isKnown(field: QueryField, catalog: QueryFieldCatalog): boolean {
@@ -52,26 +71,27 @@ function* spellings(catalog: QueryFieldCatalog): Iterable<string> {
   }
 }
 
-function fieldsOf(query: Query): QueryField[] {
+/** Each condition's field, and whether an odd number of negations encloses it. */
+function fieldsOf(query: Query, negated = false): { field: QueryField; negated: boolean }[] {
   switch (query.kind) {
     case 'and':
     case 'or':
-      return query.items.flatMap(fieldsOf);
+      return query.items.flatMap((item) => fieldsOf(item, negated));
     case 'not':
-      return fieldsOf(query.item);
+      return fieldsOf(query.item, !negated);
     default:
-      return [query.field];
+      return [{ field: query.field, negated }];
   }
 }
 
 /** Every field of the query that no target in the catalog has, in query order. */
 export function findUnknownFields(query: Query, catalog: QueryFieldCatalog): UnknownQueryField[] {
   const unknown: UnknownQueryField[] = [];
-  for (const field of fieldsOf(query)) {
+  for (const { field, negated } of fieldsOf(query)) {
     if (!isKnown(field, catalog)) {
       const spelling = formatQueryField(field);
       const suggestion = closest(spelling, spellings(catalog));
-      unknown.push(suggestion === undefined ? { field, spelling } : { field, spelling, suggestion });
+      unknown.push(suggestion === undefined ? { field, spelling, negated } : { field, spelling, suggestion, negated });
     }
   }
   return unknown;
@@ -94,17 +114,23 @@ function describeField(field: QueryField): string {
 }
 
 /**
- * Rejects a query that names a label, property, fact or release no target has, so that a
- * typo is an error rather than a silently empty result. Pass the query text to get a caret
- * under the field (for trees that came from {@link parseQuery} on that text).
+ * Rejects a query whose positive conditions name a label, property, fact or release no target
+ * has, so that a typo is an error rather than a silently empty result. A negated condition on
+ * such a field (`!labels.frozen`, `owner notin (x)`, `exclude_labels`, `DoesNotExist`) is
+ * never refused: it holds for every target, which is what the query says. When its spelling is
+ * close to a field that exists, it comes back as a warning with the likely meant spelling.
+ * Pass the query text to get a caret under the field (for trees that came from
+ * {@link parseQuery} on that text).
  *
- * @example validateQuery(parseQuery(text), catalog, text)
+ * @example const warnings = validateQuery(parseQuery(text), catalog, text)
+ * @returns the warnings about negated conditions on likely misspelt fields, in query order.
  * @throws FlotillaError `QUERY_UNKNOWN_FIELD` with `details: { field, suggestion?, column?, query?, caret? }`.
  */
-export function validateQuery(query: Query, catalog: QueryFieldCatalog, source?: string): void {
-  const [first] = findUnknownFields(query, catalog);
+export function validateQuery(query: Query, catalog: QueryFieldCatalog, source?: string): QueryWarning[] {
+  const unknown = findUnknownFields(query, catalog);
+  const first = unknown.find((field) => !field.negated);
   if (first === undefined) {
-    return;
+    return unknown.flatMap((field) => (field.suggestion === undefined ? [] : [negationWarning(field, field.suggestion, source)]));
   }
   const hint = first.suggestion === undefined ? '' : `; did you mean '${first.suggestion}'?`;
   const message = `no target has the ${describeField(first.field)}${hint}`;
@@ -114,4 +140,14 @@ export function validateQuery(query: Query, catalog: QueryFieldCatalog, source?:
     throw queryError('QUERY_UNKNOWN_FIELD', message, { query: source, index }, extra);
   }
   throw new FlotillaError('QUERY_UNKNOWN_FIELD', message, extra);
+}
+
+function negationWarning(unknown: UnknownQueryField, suggestion: string, source: string | undefined): QueryWarning {
+  const message = `no target has the ${describeField(unknown.field)}, so its negation holds for every target; did you mean '${suggestion}'?`;
+  const index = fieldPosition(unknown.field);
+  if (source === undefined || index === undefined) {
+    return { code: 'QUERY_UNKNOWN_FIELD', message, field: unknown.spelling, suggestion };
+  }
+  const at = queryError('QUERY_UNKNOWN_FIELD', message, { query: source, index });
+  return { code: 'QUERY_UNKNOWN_FIELD', message: at.message, field: unknown.spelling, suggestion, column: at.details!['column'] as number };
 }

@@ -1,4 +1,9 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { Query, QueryField } from '../../src/query/ast.ts';
+import { compileMatcher } from '../../src/query/evaluate.ts';
+import { parseSelector } from '../../src/query/parse-selector.ts';
+import { fleetArbitrary, NOW } from './query-arbitraries.ts';
 import { buildQueryFieldCatalog, queryCatalogFromFieldNames } from '../../src/query/field-catalog.ts';
 import { parseQuery } from '../../src/query/parse-query.ts';
 import { findUnknownFields, validateQuery } from '../../src/query/validate-query.ts';
@@ -51,5 +56,70 @@ describe('queryCatalogFromFieldNames', () => {
       facts: new Set(['capabilities.nvidia.com/gpu']),
       releases: new Set(['app', 'db']),
     });
+  });
+});
+
+describe('negations and exclusions of keys no target has', () => {
+  // Nobody is in maintenance, frozen for audit or on a mesh today: the normal case.
+  it.each([
+    ['tier=production, !labels.maintenance'],
+    ['labels.maintenance!=x'],
+    ['maintenance notin (x)'],
+    ['not running.canary-build>=1'],
+    ['!(labels.maintenance=on and tier=production)'],
+    ['not (properties.quarantine or facts.nothere.at.all>3)'],
+  ])('accepts %j: a negation of an absent key selects everyone', (query) => {
+    expect(validateQuery(parseQuery(query), catalog)).toEqual([]);
+  });
+
+  it.each([
+    [{ exclude_labels: ['maintenance', 'audit-hold'] }],
+    [{ matchExpressions: [{ key: 'maintenance', operator: 'DoesNotExist' }] }],
+    [{ matchExpressions: [{ key: 'maintenance', operator: 'NotIn', values: ['on'] }] }],
+  ])('accepts the selector %j', (selector) => {
+    expect(validateQuery(parseSelector(selector), catalog)).toEqual([]);
+  });
+
+  it('still refuses a positive condition under a double negation', () => {
+    expect(() => validateQuery(parseQuery('not (not labels.maintenance=on)'), catalog)).toThrow(expect.objectContaining({ code: 'QUERY_UNKNOWN_FIELD' }));
+  });
+
+  it('warns, with the spelling meant, when a negated key looks like a typo', () => {
+    const text = 'tier=production, !labels.regoin';
+    expect(validateQuery(parseQuery(text), catalog, text)).toEqual([
+      {
+        code: 'QUERY_UNKNOWN_FIELD',
+        field: 'labels.regoin',
+        suggestion: 'labels.region',
+        column: 19,
+        message: "no target has the label 'regoin', so its negation holds for every target; did you mean 'labels.region'? (at column 19)",
+      },
+    ]);
+  });
+
+  it('holds for random fleets: a negated condition on an absent key never errs and selects every target', () => {
+    const absentField = fc.constantFrom<QueryField>(
+      { kind: 'labels', key: 'maintenance' },
+      { kind: 'properties', key: 'quarantine' },
+      { kind: 'key', key: 'compliance-hold' },
+      { kind: 'facts', key: 'nothere.at.all' },
+      { kind: 'running', key: 'nothere' },
+      { kind: 'desired', key: 'nothere' },
+    );
+    const absentCondition = absentField.chain((field) =>
+      fc.oneof(
+        fc.constant<Query>({ kind: 'exists', field }),
+        fc.constantFrom('x', 'on', '*', '4.2').map((value): Query => ({ kind: 'in', field, values: [value === '*' ? { kind: 'glob', pattern: value } : { kind: 'text', text: value }] })),
+        fc.constantFrom<'<' | '>='>('<', '>=').map((op): Query => ({ kind: 'compare', field, op, bound: { kind: 'scalar', text: '3' } })),
+      ),
+    );
+    fc.assert(
+      fc.property(fleetArbitrary(8), absentCondition, (fleet, condition) => {
+        const fleetCatalog = buildQueryFieldCatalog(fleet);
+        const negation: Query = { kind: 'not', item: condition };
+        expect(validateQuery(negation, fleetCatalog)).toEqual([]);
+        expect(fleet.filter(compileMatcher(negation, { now: NOW })).length).toBe(fleet.length);
+      }),
+    );
   });
 });

@@ -16,11 +16,12 @@ export function targetsCommand(program: Command, client: () => ApiClient): void 
     .description('list the targets a fleet query selects (docs/query-language.md)')
     .option('-q, --query <query>', "a fleet query, such as 'region in (eu-*), owner=atlas, running.app=4.2'")
     .option('--limit <n>', 'at most this many', '100')
-    .option('--after <id>', 'start after this target id (the `next` of a previous page)')
+    .option('--after <cursor>', 'continue a listing: the `next` of the previous page, with the same query')
     .option('-o, --output <format>', 'table, json or yaml')
     .action(async (flags: { query?: string; limit: string; after?: string; output?: string }) => {
       const params = new URLSearchParams({ limit: flags.limit, ...(flags.query === undefined ? {} : { q: flags.query }), ...(flags.after === undefined ? {} : { after: flags.after }) });
-      const page = await client().call<{ items: Target[]; total: number; next?: string }>('GET', `/v1/targets?${params}`);
+      const page = await client().call<{ items: Target[]; total: number; next?: string; warnings?: string[] }>('GET', `/v1/targets?${params}`);
+      for (const warning of page.warnings ?? []) process.stderr.write(`warning: ${warning}\n`);
       print(outputFormat(flags.output), page, () => [
         ['ID', 'NAME', 'STATUS', 'GEN', 'APPLIED', 'HEALTH', 'SEEN', 'RUNNING'],
         ...page.items.map((t) => [t.id, t.name, t.status, String(t.desired.generation), String(t.observed?.generation ?? '-'), t.observed?.health ?? '-', ago(t.lastSeenAt), releases(t.observed?.bundles ?? [])]),

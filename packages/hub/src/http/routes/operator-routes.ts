@@ -11,7 +11,7 @@ const BUNDLE_BODY_LIMIT = 16 * 1024 * 1024;
 
 const ListQuery = z.strictObject({
   q: z.string().max(4096).optional(),
-  after: z.string().max(64).default(''),
+  after: z.string().max(128).default(''),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 

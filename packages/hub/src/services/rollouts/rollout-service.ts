@@ -85,7 +85,8 @@ export class RolloutService {
    */
   create(request: CreateRolloutRequest, actor: Actor): CreateRolloutResult {
     const release = this.resolveRelease(request.release);
-    const check = this.selectorCheck();
+    const selectorWarnings: string[] = [];
+    const check = this.selectorCheck(selectorWarnings);
     const query = parseSelectorInput(request.selector, check);
     const plan = normalizePlan(request, check);
     const now = this.deps.clock();
@@ -96,7 +97,7 @@ export class RolloutService {
       this.checkConflicts(row, query, now);
       const evaluation = evaluateRollout({ rollouts: this.rollouts, positions: new PositionCache(), members: new MemberCache() }, new RolloutLoader().load(row), now);
       const view = buildView(this.rollouts, evaluation, 'none', 0);
-      return { rollout: view, warnings: warnings(view, plan), dryRun: true };
+      return { rollout: view, warnings: [...selectorWarnings, ...warnings(view, plan)], dryRun: true };
     }
     this.rollouts.transaction(() => {
       const row = this.newRow(id, this.rollouts.nextSeq(), release, selector, plan, actor, now);
@@ -113,7 +114,7 @@ export class RolloutService {
     this.deps.log.info({ rollout: id, release: `${release.name}@${release.version}`, selector, actor: actor.id }, 'rollout created');
     this.controller.reconcile(id);
     const view = this.view(id, 'none', 0);
-    return { rollout: view, warnings: warnings(view, plan), dryRun: false };
+    return { rollout: view, warnings: [...selectorWarnings, ...warnings(view, plan)], dryRun: false };
   }
 
   /** Newest first; `before` is the `next` of the previous page. */
@@ -212,10 +213,15 @@ export class RolloutService {
     }
   }
 
-  /** Keys no target has are errors (a typo), as in every fleet query. */
-  private selectorCheck(): SelectorCheck {
+  /**
+   * Keys no target has are errors (a typo) in positive conditions, as in every fleet query;
+   * a negation of one that looks like a typo adds its warning to `warnings`.
+   */
+  private selectorCheck(warnings: string[]): SelectorCheck {
     const catalog = queryCatalogFromFieldNames(this.deps.store.knownFieldNames());
-    return (query, source) => validateQuery(query, catalog, source);
+    return (query, source) => {
+      for (const warning of validateQuery(query, catalog, source)) warnings.push(warning.message);
+    };
   }
 
   private newRow(id: string, seq: number, release: ReleaseRef, selector: string, plan: RolloutPlan, actor: Actor, now: number): RolloutRow {
