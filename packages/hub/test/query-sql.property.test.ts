@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  buildQueryFieldCatalog,
   compileMatcher,
   FleetIndex,
   compileQuerySql,
@@ -12,11 +13,12 @@ import {
   targetFieldRows,
   targetFieldsSql,
   targetTimes,
+  validateQuery,
   type Query,
   type Target,
 } from '@flotilla/protocol';
 import { FLEET, NOW as FIXTURE_NOW, SELECTION_CASES, target } from '../../protocol/test/query/fleet-fixture.ts';
-import { fleetArbitrary, NOW, queryArbitrary } from '../../protocol/test/query/query-arbitraries.ts';
+import { absentNegationArbitrary, fleetArbitrary, NOW, queryArbitrary } from '../../protocol/test/query/query-arbitraries.ts';
 
 // The generators come from protocol's tests so that both sides build the very same trees and targets.
 const migration = (name: string) => readFileSync(new URL(`../src/store/migrations/${name}`, import.meta.url), 'utf8');
@@ -140,6 +142,21 @@ describe('SQL and in-memory evaluation agree', () => {
         }
       }),
       { numRuns: 200 },
+    );
+  });
+
+  it('accept a negation of a key no target has, and select with it exactly what they select without it', () => {
+    fc.assert(
+      fc.property(fleetArbitrary(), queryArbitrary, fc.array(absentNegationArbitrary, { minLength: 1, maxLength: 3 }), (fleet, query, negations) => {
+        expect(negations.flatMap((negation) => validateQuery(negation, buildQueryFieldCatalog(fleet)))).toEqual([]);
+        load(db, fleet);
+        const narrowed: Query = { kind: 'and', items: [query, ...negations] };
+        const expected = memoryIds(fleet, query);
+        expect(memoryIds(fleet, narrowed), formatQuery(narrowed)).toEqual(expected);
+        expect(sqlIds(db, narrowed), formatQuery(narrowed)).toEqual(expected);
+        expect(indexIds(fleet, narrowed), formatQuery(narrowed)).toEqual(expected);
+      }),
+      { numRuns: 100 },
     );
   });
 

@@ -164,3 +164,25 @@ export const queryArbitrary: fc.Arbitrary<Query> = fc.letrec<{ query: Query }>((
     fc.array(tie('query'), { minLength: 2, maxLength: 3 }).map((items): Query => ({ kind: 'or', items })),
   ),
 })).query;
+
+/**
+ * A negated condition on a field no generated target has (the keys are outside every pool):
+ * `!labels.maintenance`, `quarantine!=x`, `not running.nothere>=3`. It holds for every target.
+ */
+export const absentNegationArbitrary: fc.Arbitrary<Query> = fc
+  .constantFrom<QueryField>(
+    { kind: 'labels', key: 'maintenance' },
+    { kind: 'properties', key: 'quarantine' },
+    { kind: 'key', key: 'compliance-hold' },
+    { kind: 'facts', key: 'nothere.at.all' },
+    { kind: 'running', key: 'nothere' },
+    { kind: 'desired', key: 'nothere' },
+  )
+  .chain((field) =>
+    fc.oneof(
+      fc.constant<Query>({ kind: 'exists', field }),
+      fc.constantFrom<QueryPattern>({ kind: 'text', text: 'x' }, { kind: 'text', text: '4.2' }, { kind: 'glob', pattern: '*' }).map((value): Query => ({ kind: 'in', field, values: [value] })),
+      opArbitrary.map((op): Query => ({ kind: 'compare', field, op, bound: { kind: 'scalar', text: '3' } })),
+    ),
+  )
+  .map((item): Query => ({ kind: 'not', item }));
