@@ -156,8 +156,54 @@ class QueryParser {
     if (isFieldProblem(field)) {
       throw this.error(field.message, token, field.code, field.suggestion === undefined ? {} : { suggestion: field.suggestion });
     }
+    this.refuseColonAfterField(field, token);
     rememberFieldPosition(field, token.index);
     return field;
+  }
+
+  /**
+   * `kubernetes_version: >=1.28` is selector YAML written as a query. Labels, properties,
+   * bare keys and release names never hold a colon, so an unquoted one in such a field is
+   * that mistake: the error shows the condition as the query language spells it. Fact paths
+   * may hold colons, and a quoted key is taken as written.
+   */
+  private refuseColonAfterField(field: QueryField, token: Token & { kind: 'word' }): void {
+    if (field.kind === 'builtin' || field.kind === 'facts') {
+      return;
+    }
+    const colonPart = token.parts.findIndex((part) => !part.quoted && part.text.includes(':'));
+    if (colonPart < 0 || (field.kind === 'key' && (token.parts[0] as { quoted: boolean }).quoted)) {
+      return;
+    }
+    const raw = this.rawText(token);
+    const colon = raw.indexOf(':', token.parts.slice(0, colonPart).reduce((length, part) => length + part.text.length + (part.quoted ? 2 : 0), 0));
+    const name = raw.slice(0, colon);
+    const rest = raw.slice(colon + 1);
+    const suggestion = rest !== '' ? `${name}=${rest}` : `${name}${this.conditionTail(this.position)}`;
+    throw this.error(`a field is followed by an operator, not ':' as in selector YAML; did you mean '${suggestion}'?`, token, 'QUERY_SYNTAX', { suggestion });
+  }
+
+  /** How the condition after a field would read without a colon: the operator and value, or a list. */
+  private conditionTail(at: number): string {
+    const next = this.tokens[at] as Token;
+    const after = this.tokens[at + 1];
+    if (next.kind === 'op' && next.op !== '!' && after?.kind === 'word') {
+      return `${next.op}${this.rawText(after)}`;
+    }
+    if (next.kind === 'word' && (wordKeyword(next) === 'in' || wordKeyword(next) === 'notin' || wordKeyword(next) === 'not')) {
+      const close = this.tokens.findIndex((token, index) => index > at && token.kind === ')');
+      return ` ${this.query.slice(next.index, close < 0 ? undefined : (this.tokens[close] as Token).index + 1).trim()}`;
+    }
+    if (next.kind === 'word') {
+      return `=${this.rawText(next)}`;
+    }
+    return '';
+  }
+
+  /** A word as written in the query, quotes and escapes included. */
+  private rawText(token: Token): string {
+    const index = this.tokens.indexOf(token);
+    return this.query.slice(token.index, (this.tokens[index + 1] as Token).index).trimEnd();
   }
 
   /** condition := field [ ('=' | '==' | '!=') value | ('in' | 'notin' | 'not' 'in') list | cmp bound ] */

@@ -114,6 +114,35 @@ describe('parseQuery rejects', () => {
     );
   });
 
+  it.each([
+    ['kubernetes_version: >=1.28', 1, 'kubernetes_version>=1.28'],
+    ['kubernetes_version:>=1.28', 1, 'kubernetes_version>=1.28'],
+    ['tier=gold, labels.zone: "eu a"', 12, 'labels.zone="eu a"'],
+    ['tier: production', 1, 'tier=production'],
+    ['tier:production', 1, 'tier=production'],
+    ['owner: != atlas', 1, 'owner!=atlas'],
+    ['region: in (eu-*, us-*), tier=gold', 1, 'region in (eu-*, us-*)'],
+    ['not gpu:', 5, 'gpu'],
+  ])('%j: a colon after a field, as in YAML, is a syntax error at column %d suggesting %j', (query, column, suggestion) => {
+    expect(() => parseQuery(query)).toThrow(
+      expect.objectContaining({
+        code: 'QUERY_SYNTAX',
+        message: expect.stringContaining(`did you mean '${suggestion}'?`),
+        details: expect.objectContaining({ column, suggestion }),
+      }),
+    );
+  });
+
+  it('keeps a colon in a fact path or a quoted key, where keys may hold one', () => {
+    expect(parseQuery('facts.ports.http:8080=open, "a:b"')).toEqual({
+      kind: 'and',
+      items: [
+        { kind: 'in', field: { kind: 'facts', key: 'ports.http:8080' }, values: [{ kind: 'text', text: 'open' }] },
+        { kind: 'exists', field: { kind: 'key', key: 'a:b' } },
+      ],
+    });
+  });
+
   it('suggests the prefix that was meant', () => {
     expect(() => parseQuery('label.tier=gold')).toThrow(expect.objectContaining({ code: 'QUERY_UNKNOWN_FIELD', details: expect.objectContaining({ suggestion: 'labels.tier' }) }));
   });
