@@ -39,6 +39,8 @@ describe('rollout API', () => {
     [{ release: 'app@2.0.0', selector: 'tier=web', failureBudget: '5 percent' }, 'VALIDATION_FAILED', /^failureBudget: a failure budget is a count/],
     [{ release: 'app@2.0.0', selector: 'tiers=web' }, 'QUERY_UNKNOWN_FIELD', /no target has the property or label 'tiers'; did you mean 'tier'\?/],
     [{ release: 'app@2.0.0', selector: 'tier in web' }, 'QUERY_SYNTAX', /expected '\('/],
+    [{ release: 'app@2.0.0', selector: { tier: 'web', lastSeen: '<15m' } }, 'QUERY_SYNTAX', /^lastSeen: '<15m' is not a time: for lastSeen within the last 15m write '>now-15m'/],
+    [{ release: 'app@2.0.0', selector: { labels: { tier: 'web' }, 'running.app': '>=latest' } }, 'QUERY_TYPE', /^running\.app: expected a number/],
     [{ release: 'app@2.0.0', selector: 'tier=web', waves: [{ name: 'x', percent: 10, bake: '1m' }], extra: true }, 'VALIDATION_FAILED', /request body is invalid: Unrecognized key: "extra"/],
     [{ release: 'app@2.0.0' }, 'VALIDATION_FAILED', /selector/],
   ])('refuses %o with 400 %s', async (body, code, message) => {

@@ -1,13 +1,12 @@
 import { allOf, EMPTY_QUERY, type QueryBound, type QueryCompareOp, type QueryField, type QueryPattern, type Query } from './ast.ts';
-import { compareProblem, isNumberText, matchProblem } from './field-types.ts';
+import { compareProblem, matchProblem } from './field-types.ts';
 import { rememberFieldPosition } from './field-positions.ts';
 import { hasWildcard, unescapeGlob } from './glob.ts';
 import { KEYWORDS, tokenize, wordKeyword, wordPattern, wordText, type Token } from './lexer.ts';
 import { fieldFromWord, isFieldProblem } from './parse-field.ts';
 import { queryError } from './query-error.ts';
 import { QUERY_LIMITS } from './query-limits.ts';
-import { instantMillis, looksLikeDate, relativeOffsetMillis } from './time-value.ts';
-import { versionKey } from './version-key.ts';
+import { isBoundProblem, readBound } from './read-bound.ts';
 
 /**
  * Parses a one-line fleet query into a {@link Query}.
@@ -295,26 +294,11 @@ class QueryParser {
   }
 
   private bound(text: string, token: Token): QueryBound {
-    const offset = relativeOffsetMillis(text);
-    if (offset !== null) {
-      return { kind: 'time', time: { kind: 'relative', offsetMs: offset } };
+    const bound = readBound(text);
+    if (isBoundProblem(bound)) {
+      throw this.error(bound.message, token, bound.code);
     }
-    if (/^[+-]?\d+[smhdw]$/.test(text)) {
-      throw this.error(`'${text}' is not a time; a relative time starts with now, as in now-${text.replace(/^[+-]/, '')}`, token);
-    }
-    if (text.startsWith('now')) {
-      throw this.error(`'${text}' is not a relative time; write now, now-30d or now+12h (units s, m, h, d, w)`, token);
-    }
-    if (looksLikeDate(text)) {
-      if (instantMillis(text) === null) {
-        throw this.error(`'${text}' is not a valid date or date-time with a zone; write 2024-05-01 or 2024-05-01T12:00:00Z`, token);
-      }
-      return { kind: 'time', time: { kind: 'absolute', iso: text } };
-    }
-    if (!isNumberText(text) && versionKey(text) === null) {
-      throw this.error(`expected a number (3, 2.5), a version (4.2, v1.29.3) or a time (now-30d, 2024-05-01), found '${text}'`, token, 'QUERY_TYPE');
-    }
-    return { kind: 'scalar', text };
+    return bound;
   }
 }
 

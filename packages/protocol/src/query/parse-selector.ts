@@ -1,11 +1,13 @@
-import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { allOf, type QueryField, type QueryPattern, type Query } from './ast.ts';
+import { parseDocument, type YAMLError } from 'yaml';
+import { allOf, type QueryCompareOp, type QueryField, type QueryPattern, type Query } from './ast.ts';
 import { FlotillaError } from '../errors.ts';
-import { matchProblem } from './field-types.ts';
+import { compareProblem, matchProblem } from './field-types.ts';
+import { formatQueryField } from './format-query.ts';
 import { hasWildcard, isValidGlob, unescapeGlob } from './glob.ts';
 import { parseQueryField } from './parse-field.ts';
 import { parseQuery } from './parse-query.ts';
 import { queryLimitProblem } from './query-limits.ts';
+import { isBoundProblem, readBound } from './read-bound.ts';
 import { closest } from './suggest.ts';
 
 const OPERATORS = ['In', 'NotIn', 'Exists', 'DoesNotExist'] as const;
@@ -57,6 +59,10 @@ export function parseSelector(selector: unknown): Query {
       case 'exclude_labels':
         items.push(...excludeLabels(value, at));
         break;
+      case 'labels':
+      case 'properties':
+        items.push(...keyedEntries(key, value, at));
+        break;
       case 'query':
         if (typeof value !== 'string') {
           throw selectorError(`query is a query string such as "running.app>=4.2"; got ${describe(value)}`, at);
@@ -82,27 +88,106 @@ export function parseSelector(selector: unknown): Query {
  * @throws FlotillaError `QUERY_SYNTAX` with `details: { line, column }` for YAML that does not parse.
  */
 export function parseSelectorYaml(text: string): Query {
-  let document: unknown;
-  try {
-    document = parseYaml(text, { schema: 'failsafe', uniqueKeys: true });
-  } catch (error) {
-    if (error instanceof YAMLParseError) {
-      const position = error.linePos?.[0];
-      throw new FlotillaError('QUERY_SYNTAX', `selector YAML does not parse: ${error.message.split('\n')[0] ?? error.code}`, position === undefined ? {} : { line: position.line, column: position.col });
-    }
-    throw error;
+  const document = parseDocument(text, { schema: 'failsafe', uniqueKeys: true, logLevel: 'silent' });
+  const [error] = document.errors;
+  if (error !== undefined) {
+    throw new FlotillaError('QUERY_SYNTAX', `selector YAML does not parse: ${error.message.split('\n')[0] ?? error.code}`, yamlPosition(error));
   }
-  return parseSelector(document);
+  // An unquoted `!=atlas` is a YAML tag on an empty value: refused, not read as the empty text.
+  const tag = document.warnings.find((warning) => warning.code === 'TAG_RESOLVE_FAILED');
+  if (tag !== undefined) {
+    const source = text.slice(tag.pos[0], tag.pos[1]);
+    throw new FlotillaError('QUERY_SYNTAX', `selector YAML: '${source}' is read by YAML as a tag; quote the value: "${source}"`, yamlPosition(tag));
+  }
+  return parseSelector(document.toJS());
+}
+
+function yamlPosition(problem: YAMLError): { line?: number; column?: number } {
+  const position = problem.linePos?.[0];
+  return position === undefined ? {} : { line: position.line, column: position.col };
 }
 
 function shortForm(key: string, value: unknown, at: string): Query {
-  const field = withPath(() => parseQueryField(key), at);
-  const values = Array.isArray(value) ? value : [value];
-  if (values.length === 0) {
-    throw selectorError(`${key}: [] matches nothing; give at least one value`, at);
+  return shortFormCondition(withPath(() => parseQueryField(key), at), value, at);
+}
+
+/**
+ * `labels: {k: v}` or `properties: {k: v}`: short-form entries whose keys are label or
+ * property keys, spelled exactly, so that a selector can say which kind of field it means.
+ */
+function keyedEntries(kind: 'labels' | 'properties', value: unknown, at: string): Query[] {
+  if (!isRecord(value)) {
+    throw selectorError(`${kind} maps ${kind === 'labels' ? 'label' : 'property'} keys to values, as in ${kind}: {tier: gold}; got ${describe(value)}`, at);
   }
-  const patterns = values.map((item, index) => pattern(item, Array.isArray(value) ? `${at}[${index}]` : at));
-  return typed(field, patterns, at);
+  return Object.entries(value).map(([key, item]) => {
+    if (key === '') {
+      throw selectorError(`a ${kind === 'labels' ? 'label' : 'property'} key cannot be empty`, join(at, key));
+    }
+    return shortFormCondition({ kind, key }, item, join(at, key));
+  });
+}
+
+/** An operator at the start of a short-form value, and the blanks after it. */
+const VALUE_OPERATOR = /^(<=|>=|!=|<|>|=)\s*/;
+
+/**
+ * A short-form entry: the field equals the value, or any of the values. A string value may
+ * start with an operator: `>=1.28`, `<now-15m` order as in the query language, `!=x` excludes
+ * and `=x` is plain equality (for a value that itself starts with an operator character).
+ * Several values are alternatives: plain ones form one `in`, each ordering is or-ed to it.
+ */
+function shortFormCondition(field: QueryField, value: unknown, at: string): Query {
+  const list = Array.isArray(value);
+  const values: unknown[] = list ? value : [value];
+  if (values.length === 0) {
+    throw selectorError(`${formatQueryField(field)}: [] matches nothing; give at least one value`, at);
+  }
+  const plain: QueryPattern[] = [];
+  const orderings: Query[] = [];
+  values.forEach((item, index) => {
+    const here = list ? `${at}[${index}]` : at;
+    const operator = typeof item === 'string' ? VALUE_OPERATOR.exec(item) : null;
+    if (typeof item !== 'string' || operator === null) {
+      if (typeof item === 'string' && item.startsWith('!')) {
+        throw selectorError(`'${item}' starts with '!', which negates nothing in a value; did you mean '!=${item.slice(1)}'? (write '=${item}' for the text itself)`, here);
+      }
+      plain.push(pattern(item, here));
+      return;
+    }
+    const op = operator[1] as '<=' | '>=' | '!=' | '<' | '>' | '=';
+    const rest = item.slice(operator[0].length);
+    if (op === '=') {
+      plain.push(pattern(rest, here));
+    } else if (op === '!=') {
+      if (values.length > 1) {
+        const excluded = values.map((v) => (typeof v === 'string' ? v.replace(VALUE_OPERATOR, '') : String(v)));
+        throw selectorError(`'${item}' in a list of alternatives: a target passes when any one holds, so exclusions here select nearly everything; write query: ${formatQueryField(field)} notin (${excluded.join(', ')})`, here);
+      }
+      orderings.push({ kind: 'not', item: typed(field, [pattern(rest, here)], here) });
+    } else {
+      orderings.push(ordering(field, op, rest, here));
+    }
+  });
+  const items = [...(plain.length === 0 ? [] : [typed(field, plain, at)]), ...orderings];
+  return items.length === 1 ? (items[0] as Query) : { kind: 'or', items };
+}
+
+function ordering(field: QueryField, op: QueryCompareOp, text: string, at: string): Query {
+  if (/^\d+[smhdw]$/.test(text)) {
+    throw selectorError(`'${op}${text}' is not a time: for ${formatQueryField(field)} within the last ${text} write '>now-${text}'; for more than ${text} ago write '<now-${text}'`, at);
+  }
+  if (hasWildcard(text)) {
+    throw new FlotillaError('QUERY_TYPE', `${at}: wildcards do not work with ${op}; use a plain value or a list for globs`, { path: at });
+  }
+  const bound = readBound(text);
+  if (isBoundProblem(bound)) {
+    throw new FlotillaError(bound.code, `${at}: ${bound.message}`, { path: at });
+  }
+  const problem = compareProblem(field, op, bound);
+  if (problem !== undefined) {
+    throw new FlotillaError('QUERY_TYPE', `${at}: ${problem}`, { path: at });
+  }
+  return { kind: 'compare', field, op, bound };
 }
 
 function pattern(value: unknown, at: string): QueryPattern {

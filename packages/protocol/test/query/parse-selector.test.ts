@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Query } from '../../src/query/ast.ts';
 import { parseQuery } from '../../src/query/parse-query.ts';
 import { parseSelector, parseSelectorYaml } from '../../src/query/parse-selector.ts';
-import { and, eq, exists, glob, key, label, not, oneOf, running } from './query-builders.ts';
+import { ago, and, at, builtin, cmp, eq, exists, fact, glob, key, label, not, oneOf, or, property, running } from './query-builders.ts';
 
 const ISSUE_SELECTOR = and(
   oneOf(key('region'), glob('us-*'), glob('eu-*')),
@@ -71,5 +71,64 @@ describe('parseSelector', () => {
 
   it('suggests the operator that was meant', () => {
     expect(() => parseSelector({ matchExpressions: [{ key: 'tier', operator: 'Notin', values: ['a'] }] })).toThrow(/did you mean NotIn\?/);
+  });
+});
+
+describe('short-form values that start with an operator', () => {
+  it.each<[string, Record<string, unknown>, Query]>([
+    ['an ordering on a bare key', { kubernetes_version: '>=1.28' }, cmp(key('kubernetes_version'), '>=', '1.28')],
+    ['an ordering on a version fact', { 'facts.kubernetesVersion': '<1.29' }, cmp(fact('kubernetesVersion'), '<', '1.29')],
+    ['a relative time', { lastSeen: '>now-15m' }, cmp(builtin('lastSeen'), '>', ago(15 * 60_000))],
+    ['an absolute time', { lastChanged: '<=2025-01-01' }, cmp(builtin('lastChanged'), '<=', at('2025-01-01'))],
+    ['a number', { 'properties.cost': '> 3' }, cmp(property('cost'), '>', '3')],
+    ['an inequality', { owner: '!=atlas' }, not(eq(key('owner'), 'atlas'))],
+    ['an inequality with a glob', { region: '!=eu-*' }, not(eq(key('region'), glob('eu-*')))],
+    ['an explicit equality, for a value that starts with an operator', { note: '=<none>' }, eq(key('note'), '<none>')],
+    ['a list mixing values and orderings', { 'running.app': ['4.2', '>=5'] }, or(eq(running('app'), '4.2'), cmp(running('app'), '>=', '5'))],
+  ])('reads %s', (_, selector, expected) => {
+    expect(parseSelector(selector)).toEqual(expected);
+  });
+
+  it('reads them from YAML, where they are quoted', () => {
+    expect(parseSelectorYaml('target_selector:\n  kubernetes_version: ">=1.28"\n  lastSeen: ">now-15m"\n')).toEqual(
+      and(cmp(key('kubernetes_version'), '>=', '1.28'), cmp(builtin('lastSeen'), '>', ago(15 * 60_000))),
+    );
+  });
+
+  it('refuses an unquoted !=x in YAML, which YAML reads as a tag on an empty value', () => {
+    expect(() => parseSelectorYaml('tier: gold\nowner: !=atlas\n')).toThrow(
+      expect.objectContaining({ code: 'QUERY_SYNTAX', message: expect.stringMatching(/'!=atlas' is read by YAML as a tag; quote the value: "!=atlas"/), details: { line: 2, column: 8 } }),
+    );
+  });
+
+  it.each([
+    ['a duration without now', { lastSeen: '<15m' }, 'QUERY_SYNTAX', /'<15m' is not a time: for lastSeen within the last 15m write '>now-15m'; for more than 15m ago write '<now-15m'/],
+    ['an ordering on text that is not a bound', { 'running.app': '>=latest' }, 'QUERY_TYPE', /expected a number/],
+    ['an ordering with a glob', { 'running.app': '>=4.*' }, 'QUERY_TYPE', /wildcards do not work with >=/],
+    ['an ordering on an enum', { status: '>3' }, 'QUERY_TYPE', /status cannot be ordered/],
+    ['a lone !', { owner: '!atlas' }, 'QUERY_SYNTAX', /did you mean '!=atlas'\?/],
+    ['an inequality in a list', { owner: ['!=a', '!=b'] }, 'QUERY_SYNTAX', /owner notin \(a, b\)/],
+  ])('rejects %s with %s', (_, selector, code, message) => {
+    expect(() => parseSelector(selector)).toThrow(expect.objectContaining({ code, message: expect.stringMatching(message), details: expect.objectContaining({ path: expect.stringMatching(/^owner|^lastSeen|^running\.app|^status/) }) }));
+  });
+});
+
+describe('labels: and properties: mappings', () => {
+  it('read their keys as label or property keys, exactly', () => {
+    expect(parseSelectorYaml('labels:\n  tier: gold\n  app.kubernetes.io/name: web\nproperties:\n  cost: ">3"\n  region: [eu-*, us-east-1]\n')).toEqual(
+      and(eq(label('tier'), 'gold'), eq(label('app.kubernetes.io/name'), 'web'), cmp(property('cost'), '>', '3'), oneOf(property('region'), glob('eu-*'), 'us-east-1')),
+    );
+  });
+
+  it('mix with the other entries', () => {
+    expect(parseSelector({ target_selector: { labels: { tier: 'gold' }, exclude_labels: ['frozen'] } })).toEqual(and(eq(label('tier'), 'gold'), not(exists(label('frozen')))));
+  });
+
+  it.each([
+    ['a list', { labels: ['tier'] }, 'labels'],
+    ['an empty key', { properties: { '': 'x' } }, 'properties.'],
+    ['a nested mapping', { labels: { tier: { gold: true } } }, 'labels.tier'],
+  ])('refuse %s', (_, selector, path) => {
+    expect(() => parseSelector(selector)).toThrow(expect.objectContaining({ code: 'QUERY_SYNTAX', details: expect.objectContaining({ path }) }));
   });
 });
