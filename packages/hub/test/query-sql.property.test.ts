@@ -109,6 +109,11 @@ describe('SQL and in-memory evaluation agree on cases random fleets rarely reach
     // ? is one character, also beyond the BMP; * crosses line breaks.
     ['note=a?c', { properties: { note: 'a😀c' } }, true],
     ['note=a*c', { properties: { note: 'a\nb\nc' } }, true],
+    // Build metadata never counts, so a partial version with it is a whole line; leading zeros order as numbers.
+    ['running.app=1.28+k3s1', { running: { app: 'v1.28.5+k3s1' } }, true],
+    ['running.app=4.2-rc.1', { running: { app: '4.2.1-rc.1' } }, false],
+    ['labels.rack>2', { labels: { rack: '03' } }, true],
+    ['properties.cost>4.2.1', { properties: { cost: 5 } }, false],
     // Case matters, in equality and in globs.
     ['note=ABC', { properties: { note: 'abc' } }, false],
     ['note=A*', { properties: { note: 'abc' } }, false],

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isFlotillaError } from '@flotilla/protocol';
-import { RolloutHub, type SimTarget } from './rollout-fixture.ts';
+import { ALICE, RolloutHub, type SimTarget } from './rollout-fixture.ts';
 
 const MINUTE = 60_000;
 
@@ -23,6 +23,17 @@ describe('rollout controller (real SQLite, injected clock)', () => {
     t.converge(fleet, failing);
     t.reconcile();
   }
+
+  it('leaves revoked targets out of every selection: they never fetch desired state again', () => {
+    const fleet = t.fleet(4, { env: 'prod' });
+    const revoked = fleet[1]!;
+    t.services.targets.setStatus(revoked.id, 'revoked', ALICE, 'key leaked');
+    const rollout = t.create({ release: 'app@2.0.0', selector: 'env=prod', waves: 'all:100%' });
+    const view = t.view(rollout.id);
+    expect(view.selected).toBe(3);
+    expect(view.members!.map((m) => m.targetId)).not.toContain(revoked.id);
+    expect(t.desired(revoked, 'app')).toBeUndefined();
+  });
 
   it('walks percentage waves in order, each gated on applied-and-healthy reports', () => {
     const fleet = t.fleet(20, { env: 'prod' });

@@ -69,14 +69,17 @@ export function versionKey(text: string): string | null {
 }
 
 /**
- * For a partial version without prerelease or build (`4`, `4.2`, `v4.2`), the key prefix
- * every version of that line starts with; `null` for anything else. Equality with a partial
- * version on a version field means "any version of that line", as in semver X-ranges.
+ * For a partial version without a prerelease (`4`, `4.2`, `v4.2`, and `1.28+k3s1`, since
+ * build metadata never counts), the key prefix every version of that line starts with;
+ * `null` for anything else. Equality with a partial version on a version field means "any
+ * version of that line", as in semver X-ranges; a prerelease names one version, so
+ * `4.2-rc.1` is exactly `4.2.0-rc.1` and has no line.
  *
  * @example versionLinePrefix('4.2') === '14.12.'
+ * @example versionLinePrefix('1.28+k3s1') === versionLinePrefix('1.28')
  */
 export function versionLinePrefix(text: string): string | null {
-  const match = /^[vV]?(\d+)(?:\.(\d+))?$/.exec(text);
+  const match = /^[vV]?(\d+)(?:\.(\d+))?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$/.exec(text);
   if (match === null) {
     return null;
   }

@@ -19,7 +19,7 @@ const FACT_PATHS = ['kubernetesVersion', 'kubeletVersions', 'agentVersion', 'nod
 
 const LABEL_VALUES = ['eu-west-1', 'eu-north-1', 'us-east-1', 'production', 'staging', 'atlas', 'zeus', '4.2', '4.10', 'v1.29.3', '2024-05-01', '', 'a.b', 'A', 'a', 'true', '10', '9', '1.0.0-rc.1', 'abc'];
 const ODD_STRINGS = ['a*b', 'x[y]', '[a-c]', 'b', 'x]y', 'with space', 'q"uote', 'back\\slash', 'ünï', '😀x', 'in', 'not', 'EU-WEST-1', '2024-05-01T10:00:00+02:00', '2024-02-30', 'now-1d', '?', '*', 'a\nb'];
-const VERSIONS = ['4.2', '4.2.0', '4.2.1', 'v4.2.3', '4.10.0', '4.3.0-rc.1', '4.3.0', 'latest', '1.0.0+build', '5', '4.2.0-alpha.1', '1.29', 'v1.29.3', '1.30.0'];
+const VERSIONS = ['4.2+b1', '03', '4.2', '4.2.0', '4.2.1', 'v4.2.3', '4.10.0', '4.3.0-rc.1', '4.3.0', 'latest', '1.0.0+build', '5', '4.2.0-alpha.1', '1.29', 'v1.29.3', '1.30.0'];
 const ISO_TIMES = ['2025-05-01', '2025-05-31T23:00:00Z', '2025-06-01T12:00:00Z', '2025-06-01T14:00:00+02:00', '2024-12-31T23:59:59.999Z', '2025-04-01T00:00:00.5Z'];
 const GLOBS = ['eu-*', '*-1', '4.2.*', '?', '*', 'a\\**', 'x[y]*', '*.*', '?.?', 'v*', '* *', '*e*u*', 'a*', 'A*', '??', '*\\\\*', 'ü*', '😀?'];
 

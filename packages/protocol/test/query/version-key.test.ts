@@ -75,7 +75,7 @@ describe('versionLinePrefix', () => {
     }
   });
 
-  it.each([['4.2.1'], ['4.2-rc.1'], ['4.2+b'], ['latest']])('is null for %s, which names one version or none', (text) => {
+  it.each([['4.2.1'], ['4.2-rc.1'], ['4.2-rc.1+b'], ['4.2.0+b'], ['latest']])('is null for %s, which names one version or none', (text) => {
     expect(versionLinePrefix(text)).toBeNull();
   });
 });
