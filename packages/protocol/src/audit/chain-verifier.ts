@@ -208,8 +208,12 @@ export class AuditChainVerifier {
     }
   }
 
-  /** Ends the walk: reports gaps, an unvouched start and a truncated tail, and returns the result. */
-  finish(): AuditVerifyResult {
+  /**
+   * Ends the walk: reports gaps, an unvouched start and a truncated tail, and returns the
+   * result. `tailLine` is the line a truncated tail is reported at: where the missing entries
+   * belong (an export's seal, or the line after its last).
+   */
+  finish(tailLine: number | null = null): AuditVerifyResult {
     // Nothing was read: the log is empty, and its head is the genesis.
     if (this.expected === undefined) this.start(0, AUDIT_GENESIS_HASH, null);
     for (const gap of this.gaps) {
@@ -222,7 +226,8 @@ export class AuditChainVerifier {
     }
     const lastSeq = this.lastSeq ?? 0;
     if (this.claim !== undefined && this.claim.seq > lastSeq) {
-      this.report('truncated', lastSeq + 1, this.claim.line, `${this.claim.what} covers the log up to seq ${this.claim.seq}, but it ends at seq ${lastSeq}: the tail was cut off`);
+      const where = this.claim.line === null ? '' : ` on line ${this.claim.line}`;
+      this.report('truncated', lastSeq + 1, tailLine, `${this.claim.what}${where} covers the log up to seq ${this.claim.seq}, but it ends at seq ${lastSeq}: the tail was cut off`);
     }
     const problems = this.problems.slice().sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity) || (a.seq ?? Infinity) - (b.seq ?? Infinity));
     const head = this.lastSeq === null ? null : { seq: this.lastSeq, hash: this.lastHash };

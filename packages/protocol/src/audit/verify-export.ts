@@ -36,6 +36,7 @@ export function verifyAuditExport(input: string | Iterable<string>, options: Ver
   let header: AuditExportHeader | undefined;
   let seal: { line: AuditSealLine; number: number; valid: boolean } | undefined;
   let number = 0;
+  let lastFilled = 0;
   let started = false;
 
   const create = (keys: readonly TrustedKey[] | undefined): AuditChainVerifier =>
@@ -44,14 +45,19 @@ export function verifyAuditExport(input: string | Iterable<string>, options: Ver
       trusted: options.trustedKeys !== undefined,
       ...(options.maxProblems === undefined ? {} : { maxProblems: options.maxProblems }),
     });
-  const addKept = (into: AuditChainVerifier): void => {
-    for (const kept of options.checkpoints ?? []) into.addCheckpoint(kept, null, 'a kept checkpoint');
+  // With a header, a kept checkpoint is compared only where the export covers its seq: the
+  // export does not speak of entries outside its range (an older base, a newer head).
+  const addKept = (into: AuditChainVerifier, range?: AuditExportHeader): void => {
+    for (const kept of options.checkpoints ?? []) {
+      if (range === undefined || inRange(kept.checkpoint.seq, range)) into.addCheckpoint(kept, null, 'a kept checkpoint');
+    }
   };
 
   for (const raw of lines) {
     number++;
     const text = raw.endsWith('\n') ? raw.slice(0, raw.endsWith('\r\n') ? -2 : -1) : raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-    if (text === '') continue;
+    if (text.trim() === '') continue;
+    lastFilled = number;
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -74,7 +80,7 @@ export function verifyAuditExport(input: string | Iterable<string>, options: Ver
         if (parsed.success) {
           header = parsed.data;
           verifier = create(header.keys);
-          addKept(verifier);
+          addKept(verifier, header);
           verifier.setBase(header.base.seq, header.base.hash, number);
           verifier.claimCoverage(header.toSeq, number, 'the header');
         } else {
@@ -117,8 +123,10 @@ export function verifyAuditExport(input: string | Iterable<string>, options: Ver
       }
       case 'checkpoint': {
         const parsed = AuditCheckpointLine.safeParse(value);
-        if (parsed.success) v.addCheckpoint({ checkpoint: parsed.data.checkpoint, signature: parsed.data.signature }, number);
-        else v.report('malformed', null, number, `the checkpoint does not match its schema: ${issue(parsed.error)}`);
+        if (!parsed.success) v.report('malformed', null, number, `the checkpoint does not match its schema: ${issue(parsed.error)}`);
+        else if (header !== undefined && !inRange(parsed.data.checkpoint.seq, header)) {
+          v.report('malformed', parsed.data.checkpoint.seq, number, `the checkpoint at seq ${parsed.data.checkpoint.seq} is outside the export's range, seq ${header.base.seq} to ${header.toSeq}: an export carries checkpoints only for the entries it covers and its base`);
+        } else v.addCheckpoint({ checkpoint: parsed.data.checkpoint, signature: parsed.data.signature }, number);
         break;
       }
       case 'seal': {
@@ -140,12 +148,20 @@ export function verifyAuditExport(input: string | Iterable<string>, options: Ver
   }
 
   const v = verifier ?? create(undefined);
+  // What is absent at the end (the seal, a cut tail) is reported where it belongs: at the
+  // seal, or on the line after the last non-blank one.
+  const end = lastFilled + 1;
   if (seal === undefined) {
-    v.report('unsealed', header?.toSeq ?? null, null, 'the export has no seal line: it was cut short or assembled by hand');
+    v.report('unsealed', header?.toSeq ?? null, end, 'the export has no seal line: it was cut short or assembled by hand');
   } else if (seal.valid) {
     checkSeal(v, seal.line, seal.number, header);
   }
-  return v.finish();
+  return v.finish(seal?.number ?? end);
+}
+
+/** Whether a checkpoint's seq is one the export speaks of: its base or an entry it covers. */
+function inRange(seq: number, header: AuditExportHeader): boolean {
+  return seq >= header.base.seq && seq <= header.toSeq;
 }
 
 function checkSeal(v: AuditChainVerifier, seal: AuditSealLine, line: number, header: AuditExportHeader | undefined): void {
@@ -166,10 +182,11 @@ function checkSeal(v: AuditChainVerifier, seal: AuditSealLine, line: number, hea
   const lastSeq = v.lastSeq ?? header.base.seq;
   if (lastSeq > seq) {
     v.report('seal-mismatch', seq + 1, line, `the export carries entries up to seq ${lastSeq}, beyond the seq ${seq} the hub sealed`);
-  } else if (lastSeq === seq && !v.sequenceBroken && (claim.count !== v.included.count || claim.included !== v.included.digest())) {
-    // Only a complete, ordered log can be held to the count: a shorter one is reported as
-    // truncated, and missing or reordered entries already have their own problems.
-    v.report('seal-mismatch', seq, line, `the entries carried in full are not the ones the hub sealed (${claim.count} sealed, ${v.included.count} here): one was changed, elided or added after sealing`);
+  }
+  // Held whatever else went wrong: a missing, reordered, duplicated or cut entry carried in
+  // full changes the digest, as an entry changed, elided or added after sealing does.
+  if (claim.count !== v.included.count || claim.included !== v.included.digest()) {
+    v.report('seal-mismatch', seq, line, `the entries carried in full, in line order, are not the ones the hub sealed (${claim.count} sealed, ${v.included.count} here): one is missing, out of order, duplicated, or was changed, elided or added after sealing`);
   }
   // The sealed header names the base, so the export's start needs no other anchor.
   if (authentic) v.vouchBase();

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalize } from '../../src/canonical-json.ts';
 import { generateKeyPair, keyIdOf, signPayload } from '../../src/crypto/keys.ts';
 import { AUDIT_GENESIS_HASH, auditCheckpointSigner, hashAuditEntry, verifyAuditExport, type AuditEntry } from '../../src/audit/index.ts';
-import { TARGET_A, TARGET_B, checkpointOf, editLine, lineOfEntry, lineOfKind, makeChain, trustedKeys, writeExport } from './audit-fixture.ts';
+import { TARGET_A, TARGET_B, checkpointAt, checkpointOf, editLine, lineOfEntry, makeChain, trustedKeys, writeExport } from './audit-fixture.ts';
 
 // Twenty entries; the hub checkpointed seq 10 on its interval and the head (20) at export.
 const entries = makeChain(20);
@@ -91,36 +92,94 @@ describe('finding where an export was tampered with', () => {
     ]);
   });
 
-  it('a deleted entry: missing-entries at its seq, on the line where it should be', () => {
+  it('a deleted entry: missing-entries at its seq, on the line where it should be, and the seal no longer matches', () => {
     const line = lineOfEntry(full, 7);
     const lines = full.filter((_, i) => i !== line - 1);
-    expect(problemsOf(lines)).toEqual([{ kind: 'missing-entries', seq: 7, line }]);
-  });
-
-  it('reordered entries: out-of-order at the entry that comes too late', () => {
-    const line8 = lineOfEntry(full, 8);
-    const lines = [...full];
-    [lines[line8 - 1], lines[line8]] = [lines[line8]!, lines[line8 - 1]!];
-    expect(problemsOf(lines)).toEqual([{ kind: 'out-of-order', seq: 8, line: line8 + 1 }]);
-  });
-
-  it('a duplicated entry: out-of-order at the copy', () => {
-    const line = lineOfEntry(full, 9);
-    const lines = [...full.slice(0, line), full[line - 1]!, ...full.slice(line)];
-    expect(problemsOf(lines)).toEqual([{ kind: 'out-of-order', seq: 9, line: line + 1 }]);
-  });
-
-  it('a truncated tail: the last checkpoint covers more than is present', () => {
-    const cut = full.slice(0, lineOfEntry(full, 15));
-    expect(problemsOf(cut)).toEqual([
-      { kind: 'truncated', seq: 16, line: lineOfKind(full, 'checkpoint', 1) },
-      { kind: 'unsealed', seq: 20, line: null },
+    expect(problemsOf(lines)).toEqual([
+      { kind: 'missing-entries', seq: 7, line },
+      { kind: 'seal-mismatch', seq: 20, line: lines.length },
     ]);
   });
 
-  it('a truncated tail with the seal put back: still truncated', () => {
+  it('reordered entries: out-of-order at the entry that comes too late, and the seal no longer matches', () => {
+    const line8 = lineOfEntry(full, 8);
+    const lines = [...full];
+    [lines[line8 - 1], lines[line8]] = [lines[line8]!, lines[line8 - 1]!];
+    expect(problemsOf(lines)).toEqual([
+      { kind: 'out-of-order', seq: 8, line: line8 + 1 },
+      { kind: 'seal-mismatch', seq: 20, line: lines.length },
+    ]);
+  });
+
+  it('a duplicated entry: out-of-order at the copy, and the seal no longer matches', () => {
+    const line = lineOfEntry(full, 9);
+    const lines = [...full.slice(0, line), full[line - 1]!, ...full.slice(line)];
+    expect(problemsOf(lines)).toEqual([
+      { kind: 'out-of-order', seq: 9, line: line + 1 },
+      { kind: 'seal-mismatch', seq: 20, line: lines.length },
+    ]);
+  });
+
+  it('a truncated tail without its seal: truncated and unsealed, both on the line after the last', () => {
+    const cut = full.slice(0, lineOfEntry(full, 15));
+    expect(problemsOf(cut)).toEqual([
+      { kind: 'truncated', seq: 16, line: cut.length + 1 },
+      { kind: 'unsealed', seq: 20, line: cut.length + 1 },
+    ]);
+  });
+
+  it('a truncated tail ending in blank lines: the line after the last non-blank one', () => {
+    const cut = [...full.slice(0, lineOfEntry(full, 15)), '', '   ', ''];
+    expect(problemsOf(cut)).toEqual([
+      { kind: 'truncated', seq: 16, line: lineOfEntry(full, 15) + 1 },
+      { kind: 'unsealed', seq: 20, line: lineOfEntry(full, 15) + 1 },
+    ]);
+  });
+
+  it('a truncated tail with the seal put back: truncated at the seal, where the tail belongs, and the seal no longer matches', () => {
     const lines = [...full.slice(0, lineOfEntry(full, 15)), full.at(-1)!];
-    expect(problemsOf(lines)).toEqual([{ kind: 'truncated', seq: 16, line: lineOfKind(full, 'checkpoint', 1) }]);
+    expect(problemsOf(lines)).toEqual([
+      { kind: 'truncated', seq: 16, line: lines.length },
+      { kind: 'seal-mismatch', seq: 20, line: lines.length },
+    ]);
+  });
+
+  it('a tail of elided entries cut, seal kept: truncated at the seal, whose count of entries carried in full still matches', () => {
+    const filtered = writeExport({ entries, checkpoints: [checkpointOf(entries, 20)], targets: [] });
+    const lines = [...filtered.slice(0, -2), filtered.at(-1)!];
+    expect(problemsOf(lines)).toEqual([{ kind: 'truncated', seq: 1, line: lines.length }]);
+  });
+
+  it("a header whose toSeq was lowered: its checkpoints beyond are malformed, and the seal names the edit", () => {
+    const lines = editLine(full, 1, (v) => {
+      v.toSeq = 15;
+    });
+    expect(problemsOf(lines)).toEqual([
+      { kind: 'malformed', seq: 20, line: 3 },
+      { kind: 'seal-mismatch', seq: 20, line: lines.length },
+      { kind: 'seal-mismatch', seq: 20, line: lines.length },
+    ]);
+  });
+
+  it('a header whose toSeq was raised: truncated at the seal, and the seal names the edit', () => {
+    const lines = editLine(full, 1, (v) => {
+      v.toSeq = 25;
+    });
+    expect(problemsOf(lines)).toEqual([
+      { kind: 'seal-mismatch', seq: 20, line: lines.length },
+      { kind: 'seal-mismatch', seq: 20, line: lines.length },
+      { kind: 'truncated', seq: 21, line: lines.length },
+    ]);
+  });
+
+  it('a checkpoint beyond toSeq, validly signed: malformed at its line, and no claim that the tail was cut', () => {
+    const beyond = checkpointAt(25, entries[19]!.hash);
+    const lines = [full[0]!, JSON.stringify({ kind: 'checkpoint', ...beyond }), ...full.slice(1)];
+    expect(problemsOf(lines)).toEqual([{ kind: 'malformed', seq: 25, line: 2 }]);
+  });
+
+  it('an export with no line at all: unsealed on line 1', () => {
+    expect(problemsOf([])).toEqual([{ kind: 'unsealed', seq: null, line: 1 }]);
   });
 
   it('a forged checkpoint: checkpoint-signature-invalid at its seq and line', () => {
@@ -158,7 +217,10 @@ describe('finding where an export was tampered with', () => {
 
   it('entries cut from the start: missing-entries from seq 1', () => {
     const lines = [...full.slice(0, 3), ...full.slice(lineOfEntry(full, 4) - 1)];
-    expect(problemsOf(lines)).toEqual([{ kind: 'missing-entries', seq: 1, line: 4 }]);
+    expect(problemsOf(lines)).toEqual([
+      { kind: 'missing-entries', seq: 1, line: 4 },
+      { kind: 'seal-mismatch', seq: 20, line: lines.length },
+    ]);
   });
 
   it('time going backwards: time-regression at the entry', () => {
@@ -183,6 +245,7 @@ describe('finding where an export was tampered with', () => {
     expect(problemsOf(lines)).toEqual([
       { kind: 'malformed', seq: 3, line },
       { kind: 'missing-entries', seq: 3, line: line + 1 },
+      { kind: 'seal-mismatch', seq: 20, line: lines.length },
     ]);
   });
 
@@ -231,6 +294,12 @@ describe('a filtered export', () => {
     }
   });
 
+  it('a deleted elided run: missing-entries only, since the seal counts the entries carried in full', () => {
+    const line = lineOfEntry(filtered, 3) - 1;
+    const lines = filtered.filter((_, i) => i !== line - 1);
+    expect(problemsOf(lines)).toEqual([{ kind: 'missing-entries', seq: 2, line }]);
+  });
+
   it('groups consecutive left-out entries into one elided line', () => {
     const only = writeExport({ entries, targets: [TARGET_A], checkpoints: [] }).filter((l) => l.includes('"kind":"elided"'));
     const one = writeExport({ entries, targets: [], checkpoints: [] }).filter((l) => l.includes('"kind":"elided"'));
@@ -271,7 +340,21 @@ describe('an export of a pruned log', () => {
   it('entries cut right after the anchor: missing-entries from seq 11', () => {
     const lines = writeExport({ entries: remaining, base, checkpoints: [anchor] });
     const cut = lines.filter((_, i) => i + 1 !== lineOfEntry(lines, 11) && i + 1 !== lineOfEntry(lines, 12));
-    expect(problemsOf(cut)).toEqual([{ kind: 'missing-entries', seq: 11, line: 3 }]);
+    expect(problemsOf(cut)).toEqual([
+      { kind: 'missing-entries', seq: 11, line: 3 },
+      { kind: 'seal-mismatch', seq: 20, line: cut.length },
+    ]);
+  });
+
+  it('a checkpoint before the base: malformed at its line', () => {
+    const lines = writeExport({ entries: remaining, base, checkpoints: [anchor, checkpointOf(entries, 5)] });
+    expect(problemsOf(lines)).toEqual([{ kind: 'malformed', seq: 5, line: 3 }]);
+  });
+
+  it('a checkpoint the auditor kept from outside the range is ignored: the export does not speak of those entries', () => {
+    const lines = writeExport({ entries: remaining.filter((e) => e.seq <= 15), base, checkpoints: [anchor] });
+    const kept = [checkpointOf(entries, 5), checkpointOf(entries, 20)];
+    expect(verifyAuditExport(lines, { trustedKeys, checkpoints: kept })).toMatchObject({ ok: true, range: { from: 11, to: 15 } });
   });
 });
 
@@ -279,3 +362,56 @@ describe('an export of a pruned log', () => {
 function hashBody(body: Omit<AuditEntry, 'prevHash' | 'hash'>): string {
   return `sha256:${createHash('sha256').update(canonicalize(body), 'utf8').digest('hex')}`;
 }
+
+describe('tampered exports, at random', () => {
+  type Tamper = 'delete' | 'swap' | 'duplicate' | 'cut-keep-seal' | 'cut';
+  const chainLines = (lines: readonly string[]): number[] => lines.flatMap((line, i) => (/"kind":"(entry|elided)"/.test(line) ? [i] : []));
+  const carriesEntry = (line: string | undefined): boolean => line !== undefined && line.includes('"kind":"entry"');
+
+  it('are refused, every problem names a line of the file or the one after it, and a touched entry carried in full breaks the seal', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 3, max: 12 }), fc.boolean(), fc.constantFrom<Tamper>('delete', 'swap', 'duplicate', 'cut-keep-seal', 'cut'), fc.nat(), fc.nat(), (count, filtered, tamper, a, b) => {
+        const chain = makeChain(count);
+        const lines = writeExport({ entries: chain, checkpoints: [checkpointOf(chain, count)], ...(filtered ? { targets: [TARGET_A] } : {}) });
+        const positions = chainLines(lines);
+        const i = positions[a % positions.length]!;
+        const j = positions[b % positions.length]!;
+        let tampered: string[];
+        let touched: boolean;
+        switch (tamper) {
+          case 'delete':
+            tampered = lines.filter((_, k) => k !== i);
+            touched = carriesEntry(lines[i]);
+            break;
+          case 'swap':
+            fc.pre(i !== j);
+            tampered = [...lines];
+            [tampered[i], tampered[j]] = [lines[j]!, lines[i]!];
+            touched = carriesEntry(lines[i]) && carriesEntry(lines[j]);
+            break;
+          case 'duplicate':
+            tampered = [...lines.slice(0, i + 1), lines[i]!, ...lines.slice(i + 1)];
+            touched = carriesEntry(lines[i]);
+            break;
+          case 'cut-keep-seal':
+            tampered = [...lines.slice(0, i), lines.at(-1)!];
+            touched = lines.slice(i, -1).some(carriesEntry);
+            break;
+          case 'cut':
+            tampered = lines.slice(0, i);
+            touched = false;
+        }
+        const result = verifyAuditExport(tampered, { trustedKeys });
+        expect(result.ok).toBe(false);
+        for (const problem of result.problems) {
+          expect(problem.line, problem.kind).not.toBeNull();
+          expect(problem.line!).toBeGreaterThanOrEqual(1);
+          expect(problem.line!).toBeLessThanOrEqual(tampered.length + 1);
+        }
+        if (touched) expect(result.problems).toContainEqual(expect.objectContaining({ kind: 'seal-mismatch', line: tampered.length }));
+        if (tamper === 'cut') expect(result.problems).toContainEqual(expect.objectContaining({ kind: 'unsealed', line: tampered.length + 1 }));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
