@@ -2,7 +2,7 @@ import { allOf, EMPTY_QUERY, type QueryBound, type QueryCompareOp, type QueryFie
 import { compareProblem, matchProblem } from './field-types.ts';
 import { rememberFieldPosition } from './field-positions.ts';
 import { hasWildcard, unescapeGlob } from './glob.ts';
-import { KEYWORDS, tokenize, wordKeyword, wordPattern, wordText, type Token } from './lexer.ts';
+import { KEYWORDS, tokenize, wordKeyword, wordPattern, wordText, type Token, type WordPart } from './lexer.ts';
 import { fieldFromWord, isFieldProblem } from './parse-field.ts';
 import { queryError } from './query-error.ts';
 import { QUERY_LIMITS } from './query-limits.ts';
@@ -171,7 +171,7 @@ class QueryParser {
       return;
     }
     const colonPart = token.parts.findIndex((part) => !part.quoted && part.text.includes(':'));
-    if (colonPart < 0 || (field.kind === 'key' && (token.parts[0] as { quoted: boolean }).quoted)) {
+    if (colonPart < 0 || (field.kind === 'key' && (token.parts[0] as WordPart).quoted)) {
       return;
     }
     const raw = this.rawText(token);
