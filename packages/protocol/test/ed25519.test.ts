@@ -92,7 +92,8 @@ describe('strict verification', () => {
       }),
       { numRuns: 200 },
     );
-  });
+    // tweetnacl verifies in pure JavaScript (about 10 ms each): 200 runs need more than the default 5 s on a busy machine.
+  }, 60_000);
 });
 
 describe('signed payloads', () => {
