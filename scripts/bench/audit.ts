@@ -16,7 +16,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { keysWithRole, verifyAuditExport, type AuditEntryInput } from '@flotilla/protocol';
+import { keysWithRole } from '@flotilla/protocol';
+import { verifyAuditExport, type AuditEntryInput } from '@flotilla/protocol/audit';
 import { openHub } from '@flotilla/hub';
 
 const DURATION_MS = Number(process.env['BENCH_DURATION_MS'] ?? 3000);

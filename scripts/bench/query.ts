@@ -9,9 +9,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { compileMatcher, compileQuerySql, generateKeyPair, parseQuery, targetFieldRowParams, targetFieldRows, targetFieldsSql, type Target } from '@flotilla/protocol';
+import { generateKeyPair, type Target } from '@flotilla/protocol';
+import { compileMatcher, parseQuery, targetFieldRows } from '@flotilla/protocol/query';
 import { createHub, openDatabase } from '@flotilla/hub';
 import { AuditLog } from '../../packages/hub/src/services/audit/audit-log.ts';
+import { compileQuerySql } from '../../packages/hub/src/features/targets/query-sql-store.ts';
+import { targetFieldRowParams, targetFieldsSql } from '../../packages/hub/src/features/targets/target-fields-store.ts';
 
 const TARGETS = Number(process.env['BENCH_TARGETS'] ?? 100_000);
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 60);

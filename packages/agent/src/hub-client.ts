@@ -1,16 +1,7 @@
 import { Agent as UndiciAgent, request, type Dispatcher } from 'undici';
 import { z } from 'zod';
-import {
-  EnrollResponse,
-  errorFromResponse,
-  FlotillaError,
-  isFlotillaError,
-  SignedBundle,
-  SignedTrustRoot,
-  TokenResponse,
-  type EnrollRequest,
-  type SignedReport,
-} from '@flotilla/protocol';
+import { errorFromResponse, FlotillaError, isFlotillaError, SignedBundle, SignedTrustRoot, type SignedReport } from '@flotilla/protocol';
+import { EnrollResponse, TokenResponse, type EnrollRequest } from '@flotilla/protocol/api';
 
 /** The hub could not be reached or failed: try again later, with backoff. */
 class HubUnavailableError extends FlotillaError {

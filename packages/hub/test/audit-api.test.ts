@@ -6,21 +6,8 @@ import { importJWK, SignJWT } from 'jose';
 import { pino } from 'pino';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import {
-  API_VERSION,
-  generateKeyPair,
-  KeyPair,
-  keyIdOf,
-  keysWithRole,
-  sha256,
-  signBundle,
-  signPayload,
-  verifyAuditExport,
-  verifyPayload,
-  type AuditEntry,
-  type SignedAuditCheckpoint,
-  type TrustedKey,
-} from '@flotilla/protocol';
+import { API_VERSION, generateKeyPair, KeyPair, keyIdOf, keysWithRole, sha256, signBundle, signPayload, verifyPayload, type TrustedKey } from '@flotilla/protocol';
+import { verifyAuditExport, type AuditEntry, type SignedAuditCheckpoint } from '@flotilla/protocol/audit';
 import { serveConfig } from '../src/config.ts';
 import { openHub } from '../src/open-hub.ts';
 import type { AuditInput } from '../src/services/audit-sink.ts';

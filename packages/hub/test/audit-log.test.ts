@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { AUDIT_GENESIS_HASH, generateKeyPair, keyIdOf, verifyAuditExport, verifyPayload, type AuditEntry, type KeyPair } from '@flotilla/protocol';
+import { generateKeyPair, keyIdOf, verifyPayload, type KeyPair } from '@flotilla/protocol';
+import { AUDIT_GENESIS_HASH, verifyAuditExport, type AuditEntry } from '@flotilla/protocol/audit';
 import { AuditLog } from '../src/services/audit/index.ts';
 
 const MIGRATIONS = fileURLToPath(new URL('../src/store/migrations/', import.meta.url));

@@ -1,21 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  API_VERSION,
-  defaultDriftPolicy,
-  driftItemId,
-  generateKeyPair,
-  SignedEnvelope,
-  signBundle,
-  signPayload,
-  SignedTrustRoot,
-  verifyEnvelopeHeader,
-  type DriftItemReport,
-  type DriftReportSection,
-  type Envelope,
-  type Report,
-  type Resource,
-  type Target,
-} from '@flotilla/protocol';
+import { API_VERSION, generateKeyPair, SignedEnvelope, signBundle, signPayload, SignedTrustRoot, verifyEnvelopeHeader, type DriftItemReport, type DriftReportSection, type Envelope, type Report, type Resource, type Target } from '@flotilla/protocol';
+import { defaultDriftPolicy, driftItemId } from '@flotilla/protocol/drift';
 import { call, ProtocolAgent, startTestHub, type TestHub } from './support.ts';
 
 let hub: TestHub;

@@ -2,23 +2,13 @@ import { readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  buildQueryFieldCatalog,
-  compileMatcher,
-  FleetIndex,
-  compileQuerySql,
-  formatQuery,
-  parseQuery,
-  targetFieldRowParams,
-  targetFieldRows,
-  targetFieldsSql,
-  targetTimes,
-  validateQuery,
-  type Query,
-  type Target,
-} from '@flotilla/protocol';
+import type { Target } from '@flotilla/protocol';
+import { buildQueryFieldCatalog, compileMatcher, formatQuery, parseQuery, targetFieldRows, targetTimes, validateQuery, type Query } from '@flotilla/protocol/query';
 import { FLEET, NOW as FIXTURE_NOW, SELECTION_CASES, target } from '../../protocol/test/query/fleet-fixture.ts';
 import { absentNegationArbitrary, fleetArbitrary, NOW, queryArbitrary } from '../../protocol/test/query/query-arbitraries.ts';
+import { FleetIndex } from '../src/features/targets/fleet-index.ts';
+import { compileQuerySql } from '../src/features/targets/query-sql-store.ts';
+import { targetFieldRowParams, targetFieldsSql } from '../src/features/targets/target-fields-store.ts';
 
 // The generators come from protocol's tests so that both sides build the very same trees and targets.
 const migration = (name: string) => readFileSync(new URL(`../src/store/migrations/${name}`, import.meta.url), 'utf8');

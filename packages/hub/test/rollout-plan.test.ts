@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isFlotillaError, type Query } from '@flotilla/protocol';
+import { isFlotillaError } from '@flotilla/protocol';
+import { type Query } from '@flotilla/protocol/query';
 import { allowedFailures, formatDuration, normalizePlan, parseDuration, parseFailureBudget, parseInlineWaves, waveGates, type PlanInput } from '../src/services/rollouts/rollout-plan.ts';
 
 const anyField = (): void => undefined;

@@ -115,3 +115,13 @@ export function errorFromResponse(status: number, body: string, fallback: { read
   const known = ErrorCode.safeParse(parsed?.error.code);
   return new FlotillaError(known.success ? known.data : fallback.code, parsed?.error.message ?? fallback.message, { ...parsed?.error.details, status });
 }
+
+/**
+ * The message of anything thrown: an `Error`'s message, or the value itself as text, for the
+ * places that report a failure they did not raise.
+ *
+ * @example `cannot read ${path}: ${messageOf(error)}`
+ */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

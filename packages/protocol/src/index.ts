@@ -1,22 +1,26 @@
-export * from './errors.ts';
-export * from './canonical-json.ts';
-export * from './crypto/digest.ts';
-export * from './crypto/base64url.ts';
-export * from './crypto/ed25519.ts';
-export * from './crypto/ed25519-checks.ts';
-export * from './crypto/keys.ts';
-export * from './documents/common.ts';
-export * from './documents/resource.ts';
-export * from './documents/bundle.ts';
-export * from './documents/envelope.ts';
-export * from './documents/report.ts';
-export * from './documents/trust-root.ts';
-export * from './documents/target.ts';
-export * from './documents/api.ts';
-export * from './verify-trust-root.ts';
-export * from './verify-bundle.ts';
-export * from './verify-envelope.ts';
-export * from './sign-bundle.ts';
-export * from './audit/index.ts';
-export * from './drift/index.ts';
-export * from './query/index.ts';
+/**
+ * `@flotilla/protocol`: the documents both sides exchange (zod schemas whose types share their
+ * names), canonical JSON and digests, Ed25519 signatures, trust roots and the checks of
+ * bundles and envelopes, and the error vocabulary. The query language, drift classification,
+ * the audit chain and the HTTP API's bodies are at `/query`, `/drift`, `/audit` and `/api`.
+ */
+export { ErrorCode, ErrorResponse, FlotillaError, errorFromResponse, isFlotillaError, messageOf } from './errors.ts';
+export { parseWith } from './parse-with.ts';
+export { canonicalize } from './canonical-json.ts';
+export { digestOf, sha256 } from './crypto/digest.ts';
+export { fromBase64Url } from './crypto/base64url.ts';
+export { isWeakPoint } from './crypto/ed25519-checks.ts';
+export { KeyPair, PublicKey, Signature, generateKeyPair, keyIdOf, signPayload, verifyPayload, type TrustedKey } from './crypto/keys.ts';
+export { API_VERSION, Digest, Labels, Name, Properties, ReleaseRef, TargetId, Timestamp } from './documents/common.ts';
+export { Resource, assertUniqueResources, groupOf, resourceKey } from './documents/resource.ts';
+export { Bundle, SignedBundle } from './documents/bundle.ts';
+export { DriftRevert, Envelope, Hold, SignedEnvelope } from './documents/envelope.ts';
+export { Facts, Health, Report, ReportPhase, ResourceStatus, SignedReport } from './documents/report.ts';
+export { Actor, Target, TargetDrift, TargetStatus } from './documents/target.ts';
+export { SignedTrustRoot, TrustRoot, TrustRootKey, keysWithRole } from './documents/trust-root.ts';
+export { DriftAction, DriftClass, DriftPolicy, DriftRule, parseDriftPolicy, type DriftPolicyInput } from './documents/drift-policy.ts';
+export { DRIFT_REPORT_MAX_ITEMS, DRIFT_VALUE_PREVIEW_MAX, DriftItemReport, DriftReportSection } from './documents/drift-report.ts';
+export { verifyTrustRoot } from './verify-trust-root.ts';
+export { verifyBundle } from './verify-bundle.ts';
+export { verifyEnvelope, verifyEnvelopeHeader } from './verify-envelope.ts';
+export { signBundle } from './sign-bundle.ts';

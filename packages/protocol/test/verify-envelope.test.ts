@@ -1,19 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  API_VERSION,
-  generateKeyPair,
-  keyIdOf,
-  signBundle,
-  signPayload,
-  verifyEnvelope,
-  verifyTrustRoot,
-  type Bundle,
-  type Envelope,
-  type ErrorCode,
-  type SignedBundle,
-  type SignedEnvelope,
-  type TrustRoot,
-} from '../src/index.ts';
+import { API_VERSION, generateKeyPair, keyIdOf, signBundle, signPayload, verifyEnvelope, verifyTrustRoot, type Bundle, type Envelope, type ErrorCode, type SignedBundle, type SignedEnvelope, type TrustRoot } from '../src/index.ts';
 
 const rootKey = generateKeyPair();
 const hubKey = generateKeyPair();

@@ -1,23 +1,8 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import {
-  attributeDrift,
-  buildDriftReportSection,
-  classifyDrift,
-  defaultDriftPolicy,
-  diffResources,
-  FLOTILLA_FIELD_MANAGERS,
-  isFlotillaError,
-  liveResourceKey,
-  resourceKey,
-  type AttributedDriftItem,
-  type DriftDecision,
-  type DriftReportSection,
-  type Envelope,
-  type LiveObject,
-  type Resource,
-} from '@flotilla/protocol';
+import { isFlotillaError, resourceKey, type DriftReportSection, type Envelope, type Resource } from '@flotilla/protocol';
+import { attributeDrift, buildDriftReportSection, classifyDrift, defaultDriftPolicy, diffResources, FLOTILLA_FIELD_MANAGERS, liveResourceKey, type AttributedDriftItem, type DriftDecision, type LiveObject } from '@flotilla/protocol/drift';
 import type { AppliedResource, Driver, ObservedResource } from '../drivers/driver.ts';
 import { readJsonFile, writeJsonAtomic } from '../state-files.ts';
 import { keeps, withKeptDrift } from './kept-overlay.ts';

@@ -1,4 +1,5 @@
-import { removeValueAtPath, resourceKey, setValueAtPath, valueAtPath, type DriftDecision, type LiveObject, type Resource } from '@flotilla/protocol';
+import { resourceKey, type Resource } from '@flotilla/protocol';
+import { removeValueAtPath, setValueAtPath, valueAtPath, type DriftDecision, type LiveObject } from '@flotilla/protocol/drift';
 
 /** A decision that leaves the live value where it is: accepted, waited for, alerted, or held. */
 export function keeps(decision: DriftDecision): boolean {

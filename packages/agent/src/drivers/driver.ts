@@ -1,4 +1,5 @@
-import type { Facts, Health, LiveObject, Resource } from '@flotilla/protocol';
+import type { Facts, Health, Resource } from '@flotilla/protocol';
+import type { LiveObject } from '@flotilla/protocol/drift';
 
 /** One resource as a driver found it on the target. */
 export interface ObservedResource {

@@ -6,7 +6,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { canonicalize, resourceKey, type Facts, type Resource } from '@flotilla/protocol';
 import { readJsonFile, writeFileAtomic, writeJsonAtomic } from '../state-files.ts';
 import type { AppliedResource, Driver, ObservedResource } from './driver.ts';
-import type { LiveObject } from '@flotilla/protocol';
+import type { LiveObject } from '@flotilla/protocol/drift';
 
 const Inventory = z.object({ files: z.record(z.string(), z.string()) });
 

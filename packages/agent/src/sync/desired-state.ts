@@ -1,19 +1,6 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  assertUniqueResources,
-  digestOf,
-  FlotillaError,
-  SignedBundle,
-  SignedEnvelope,
-  verifyBundle,
-  verifyEnvelopeHeader,
-  verifyTrustRoot,
-  type Envelope,
-  type ReleaseRef,
-  type Resource,
-  type TrustRoot,
-} from '@flotilla/protocol';
+import { assertUniqueResources, digestOf, FlotillaError, SignedBundle, SignedEnvelope, verifyBundle, verifyEnvelopeHeader, verifyTrustRoot, type Envelope, type ReleaseRef, type Resource, type TrustRoot } from '@flotilla/protocol';
 import type { AgentStore } from '../agent-state.ts';
 import type { HubClient } from '../hub-client.ts';
 import { writeJsonAtomic } from '../state-files.ts';

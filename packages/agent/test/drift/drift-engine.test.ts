@@ -3,13 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  API_VERSION,
-  extendDefaultDriftPolicy,
-  resourceKey,
-  type Envelope,
-  type Resource,
-} from '@flotilla/protocol';
+import { API_VERSION, resourceKey, type Envelope, type Resource } from '@flotilla/protocol';
+import { extendDefaultDriftPolicy } from '@flotilla/protocol/drift';
 import { DriftEngine } from '../../src/drift/drift-engine.ts';
 import { MemoryDriver } from '../fixtures/memory-driver.ts';
 

@@ -3,19 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  API_VERSION,
-  FlotillaError,
-  generateKeyPair,
-  resourceKey,
-  signPayload,
-  type Envelope,
-  type KeyPair,
-  type ReleaseRef,
-  type Report,
-  type Resource,
-  type SignedEnvelope,
-} from '@flotilla/protocol';
+import { API_VERSION, FlotillaError, generateKeyPair, resourceKey, signPayload, type Envelope, type KeyPair, type ReleaseRef, type Report, type Resource, type SignedEnvelope } from '@flotilla/protocol';
 import { EMPTY_SYNC_STATE, FileAgentStore } from '../../src/agent-state.ts';
 import { DriftEngine } from '../../src/drift/drift-engine.ts';
 import { ReportJournal } from '../../src/journal/report-journal.ts';

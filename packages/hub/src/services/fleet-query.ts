@@ -1,10 +1,5 @@
-import {
-  compileQuerySql,
-  parseQuery,
-  queryCatalogFromFieldNames,
-  validateQuery,
-  type Query,
-} from '@flotilla/protocol';
+import { compileQuerySql } from '../features/targets/query-sql-store.ts';
+import { parseQuery, queryCatalogFromFieldNames, validateQuery, type Query } from '@flotilla/protocol/query';
 import type { Statement } from 'better-sqlite3';
 import type { Db } from '../store/database.ts';
 import type { HubStore, TargetRow } from '../store/hub-store.ts';

@@ -1,21 +1,8 @@
 import type { z } from 'zod';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { decodeJwt, importJWK, jwtVerify, SignJWT, errors as joseErrors, type CryptoKey } from 'jose';
-import {
-  CreateEnrollmentTokenRequest,
-  FlotillaError,
-  isWeakPoint,
-  fromBase64Url,
-  keyIdOf,
-  Labels,
-  TargetId,
-  sha256,
-  verifyPayload,
-  type EnrollRequest,
-  type EnrollResponse,
-  type EnrollmentToken,
-  type TokenResponse,
-} from '@flotilla/protocol';
+import { FlotillaError, isWeakPoint, fromBase64Url, keyIdOf, Labels, TargetId, sha256, verifyPayload } from '@flotilla/protocol';
+import { CreateEnrollmentTokenRequest, type EnrollRequest, type EnrollResponse, type EnrollmentToken, type TokenResponse } from '@flotilla/protocol/api';
 import type { HubStore, EnrollmentTokenRow } from '../store/hub-store.ts';
 import type { Clock } from './clock.ts';
 import type { AuditSink, RefusalInput, RefusalSink } from './audit-sink.ts';

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { FlotillaError, formatQuery, TargetId, type Query } from '@flotilla/protocol';
+import { FlotillaError, TargetId } from '@flotilla/protocol';
+import { formatQuery, type Query } from '@flotilla/protocol/query';
 
 /** Where a page of a fleet query ends: the last id returned and the instant the query is evaluated at. */
 export interface TargetCursor {

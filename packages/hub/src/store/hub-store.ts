@@ -1,4 +1,7 @@
-import { FleetIndex, targetFieldRowParams, targetFieldRows, targetFieldsSql, type Actor, type Facts, type Labels, type Properties, type ReleaseRef, type SignedBundle, type SignedEnvelope, type SignedTrustRoot, type Target, type TargetDrift, type TargetFieldRow, type TargetStatus, type FleetIndexColumns } from '@flotilla/protocol';
+import { FleetIndex, type FleetIndexColumns } from '../features/targets/fleet-index.ts';
+import { targetFieldRowParams, targetFieldsSql } from '../features/targets/target-fields-store.ts';
+import { type Actor, type Facts, type Labels, type Properties, type ReleaseRef, type SignedBundle, type SignedEnvelope, type SignedTrustRoot, type Target, type TargetDrift, type TargetStatus } from '@flotilla/protocol';
+import { targetFieldRows, type TargetFieldRow } from '@flotilla/protocol/query';
 import type { Db } from './database.ts';
 
 export interface TargetRow {

@@ -38,40 +38,43 @@ export const AuditProblemKind = z.enum([
 export type AuditProblemKind = z.infer<typeof AuditProblemKind>;
 
 /** Where verification breaks: `seq` of the entry (or checkpoint) concerned and the 1-based `line` of an export. */
-export interface AuditProblem {
-  readonly kind: AuditProblemKind;
-  readonly seq: number | null;
-  readonly line: number | null;
-  readonly message: string;
-}
+export const AuditProblem = z.object({
+  kind: AuditProblemKind,
+  seq: z.number().int().nullable(),
+  line: z.number().int().nullable(),
+  message: z.string(),
+});
+export type AuditProblem = z.infer<typeof AuditProblem>;
 
-export interface AuditVerifyResult {
+/** What a verification found; `GET /v1/audit/verify` answers with it too. */
+export const AuditVerifyResult = z.object({
   /** True when no problem was found. See `signedThrough` for how much of it a signature covers. */
-  readonly ok: boolean;
+  ok: z.boolean(),
   /** Entries checked in full. */
-  readonly entries: number;
+  entries: z.number().int().min(0),
   /** Entries present only as body hashes (left out of a filtered export). */
-  readonly elided: number;
+  elided: z.number().int().min(0),
   /** Checkpoints (and the seal) whose signature verified and whose hash matched the chain. */
-  readonly checkpoints: number;
+  checkpoints: z.number().int().min(0),
   /** The seqs the log or export spans, elided ones included; null when it holds no entry. */
-  readonly range: { readonly from: number; readonly to: number } | null;
+  range: z.object({ from: z.number().int(), to: z.number().int() }).nullable(),
   /** The last seq read and its hash as recomputed. */
-  readonly head: { readonly seq: number; readonly hash: string | null } | null;
+  head: z.object({ seq: z.number().int(), hash: z.string().nullable() }).nullable(),
   /**
    * The highest seq a valid, matching checkpoint or seal vouches for; entries after it are
    * linked but not signed. Null when no checkpoint matched.
    */
-  readonly signedThrough: number | null;
+  signedThrough: z.number().int().nullable(),
   /**
    * True when signatures were checked against keys the caller supplied; false when only the
    * keys carried in the export were used, which proves consistency but not origin.
    */
-  readonly trusted: boolean;
-  readonly problems: readonly AuditProblem[];
+  trusted: z.boolean(),
+  problems: z.array(AuditProblem),
   /** Problems beyond `maxProblems` that were counted but not listed. */
-  readonly problemsOmitted: number;
-}
+  problemsOmitted: z.number().int().min(0),
+});
+export type AuditVerifyResult = z.infer<typeof AuditVerifyResult>;
 
 const CHECKPOINT_KINDS: ReadonlySet<AuditProblemKind> = new Set(['checkpoint-key-unknown', 'checkpoint-signature-invalid', 'checkpoint-mismatch', 'unsealed', 'seal-mismatch']);
 

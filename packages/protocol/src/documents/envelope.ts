@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ApiVersion, ReleaseRef, TargetId, Timestamp } from './common.ts';
 import { Signature } from '../crypto/keys.ts';
-import { DriftPolicy } from '../drift/drift-policy.ts';
+import { DriftPolicy } from './drift-policy.ts';
 
 /** An incident or other hold in force for a target: while it holds, nothing is reverted. */
 export const Hold = z.strictObject({

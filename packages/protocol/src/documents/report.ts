@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ApiVersion, ReleaseRef, TargetId, Timestamp } from './common.ts';
 import { Signature } from '../crypto/keys.ts';
-import { DriftReportSection } from '../drift/drift-report.ts';
+import { DriftReportSection } from './drift-report.ts';
 
 export const Health = z.enum(['healthy', 'progressing', 'degraded', 'missing', 'unknown']);
 export type Health = z.infer<typeof Health>;

@@ -1,8 +1,9 @@
 import { sha256 } from '../crypto/digest.ts';
 import { resourceKey, type Resource } from '../documents/resource.ts';
 import { FlotillaError } from '../errors.ts';
-import { REDACTED, type DriftChange } from './drift-item.ts';
-import { DRIFT_VALUE_PREVIEW_MAX } from './drift-report.ts';
+import type { DriftChange } from '../documents/drift-vocabulary.ts';
+import { REDACTED } from './drift-item.ts';
+import { DRIFT_VALUE_PREVIEW_MAX } from '../documents/drift-report.ts';
 import { removeValueAtPath, setValueAtPath } from './path-value.ts';
 
 /**

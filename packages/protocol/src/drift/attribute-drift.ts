@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import type { AttributionBasis, DriftOperation } from '../documents/drift-vocabulary.ts';
 import type { DriftItem } from './drift-item.ts';
 import { parseFieldPath, type PathSegment } from './field-path.ts';
 import { isJsonObject } from './lib/json-value.ts';
@@ -17,20 +17,7 @@ export const FLOTILLA_FIELD_MANAGERS: readonly string[] = Object.freeze([FLOTILL
 /** The annotation that puts one resource on hold: its value names the hold (an incident id). */
 export const HOLD_ANNOTATION = 'flotilla.io/hold';
 
-/** `Apply` (server-side apply) or `Update` (any other write), as managedFields records it. */
-export const DriftOperation = z.enum(['Apply', 'Update', 'unknown']);
-export type DriftOperation = z.infer<typeof DriftOperation>;
 
-/**
- * How an actor was found:
- * - `field-owner`: the manager whose set contains the drifted field;
- * - `ancestor-owner`: the manager that owns an atomic ancestor (a whole list or struct);
- * - `nearest-manager`: nobody owns the field (it was removed); the most recent other manager
- *   that manages something closest to it, which is a guess;
- * - `none`: the substrate does not say (manifests-dir, a deleted resource, no managedFields).
- */
-export const AttributionBasis = z.enum(['field-owner', 'ancestor-owner', 'nearest-manager', 'none']);
-export type AttributionBasis = z.infer<typeof AttributionBasis>;
 
 /**
  * Who changed a field, as far as the substrate says. Kubernetes field manager names are chosen

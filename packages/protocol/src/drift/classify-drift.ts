@@ -2,9 +2,9 @@ import type { Hold } from '../documents/envelope.ts';
 import type { AttributedDriftItem, DriftActor } from './attribute-drift.ts';
 import { compileDetectorSettings, detectSecurity, type DetectorSettings } from './detect-security.ts';
 import type { DriftItem } from './drift-item.ts';
-import { DEFAULT_ACTION, type DriftAction, type DriftClass, type DriftPolicy, type DriftRule } from './drift-policy.ts';
-import { compileNameGlob, compilePathGlob, matchesAny } from './lib/glob.ts';
-import type { SecurityDetector } from './security-detector.ts';
+import { DEFAULT_ACTION, type DriftAction, type DriftClass, type DriftPolicy, type DriftRule } from '../documents/drift-policy.ts';
+import { compileNameGlob, compilePathGlob, matchesAny, type GlobMatch } from './lib/path-glob.ts';
+import type { SecurityDetector } from '../documents/drift-vocabulary.ts';
 
 /** What the agent knows about its situation when it classifies. */
 export interface DriftContext {
@@ -48,11 +48,11 @@ export const BUILTIN_DEFAULT_RULE = 'builtin-default';
 
 interface CompiledRule {
   readonly rule: DriftRule;
-  readonly kinds: readonly RegExp[] | undefined;
-  readonly resources: readonly RegExp[] | undefined;
-  readonly paths: readonly RegExp[] | undefined;
-  readonly managers: readonly RegExp[] | undefined;
-  readonly subresources: readonly RegExp[] | undefined;
+  readonly kinds: readonly GlobMatch[] | undefined;
+  readonly resources: readonly GlobMatch[] | undefined;
+  readonly paths: readonly GlobMatch[] | undefined;
+  readonly managers: readonly GlobMatch[] | undefined;
+  readonly subresources: readonly GlobMatch[] | undefined;
   readonly class: DriftClass;
   readonly action: DriftAction;
   /** The match reads facts any writer of the object can assert. */

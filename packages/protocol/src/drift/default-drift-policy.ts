@@ -1,4 +1,4 @@
-import { parseDriftPolicy, type DriftPolicy, type DriftPolicyInput, type DriftRule } from './drift-policy.ts';
+import { parseDriftPolicy, type DriftPolicy, type DriftPolicyInput, type DriftRule } from '../documents/drift-policy.ts';
 
 /** Field managers of the autoscalers: the HPA (inside kube-controller-manager), VPA, KEDA, cluster-autoscaler. */
 export const AUTOSCALER_MANAGERS: readonly string[] = Object.freeze(['kube-controller-manager', 'vpa-*', 'keda-*', 'cluster-autoscaler']);

@@ -1,9 +1,9 @@
 import type { DriftItem } from './drift-item.ts';
 import { parseFieldPath, type PathSegment } from './field-path.ts';
-import { compileNameGlob } from './lib/glob.ts';
+import { compileNameGlob, type GlobMatch } from './lib/path-glob.ts';
 import { isImageFromAllowedRegistry } from './lib/image-reference.ts';
 import { isJsonObject, isUnset } from './lib/json-value.ts';
-import type { SecurityDetector } from './security-detector.ts';
+import type { SecurityDetector } from '../documents/drift-vocabulary.ts';
 
 const CONTAINER_LISTS: ReadonlySet<string> = new Set(['containers', 'initContainers', 'ephemeralContainers']);
 const HOST_NAMESPACES: ReadonlySet<string> = new Set(['hostNetwork', 'hostPID', 'hostIPC']);
@@ -12,7 +12,7 @@ const RBAC_BINDING_KINDS: ReadonlySet<string> = new Set(['RoleBinding', 'Cluster
 
 /** Settings the detectors need, compiled once per policy. */
 export interface DetectorSettings {
-  readonly allowedRegistries: readonly RegExp[];
+  readonly allowedRegistries: readonly GlobMatch[];
 }
 
 /** Compiles the registry globs of a policy's settings. */

@@ -2,7 +2,7 @@ import { resourceKey, type Resource } from '../documents/resource.ts';
 import type { DriftItem } from './drift-item.ts';
 import type { DiffSink } from './lib/diff-sink.ts';
 import { walkResource } from './lib/diff-walk.ts';
-import { compilePathGlob } from './lib/glob.ts';
+import { compilePathGlob, type GlobMatch } from './lib/path-glob.ts';
 import { isJsonObject, type JsonObject } from './lib/json-value.ts';
 import { walkSecurityAdditions } from './lib/security-additions.ts';
 import { liveResourceKey, type LiveObject } from './live-object.ts';
@@ -18,7 +18,7 @@ export interface DiffOptions {
 
 /** A diff option set compiled once, so that diffing many resources does not recompile globs. */
 export interface CompiledDiffOptions {
-  readonly ignore: readonly RegExp[];
+  readonly ignore: readonly GlobMatch[];
 }
 
 /** Compiles the ignore globs of `options` once for many {@link diffResource} calls. */
@@ -27,7 +27,7 @@ export function compileDiffOptions(options: DiffOptions = {}): CompiledDiffOptio
 }
 
 function isCompiled(options: DiffOptions | CompiledDiffOptions): options is CompiledDiffOptions {
-  return Array.isArray(options.ignore) && options.ignore.every((glob) => glob instanceof RegExp);
+  return Array.isArray(options.ignore) && options.ignore.every((glob) => typeof glob === 'function');
 }
 
 /**

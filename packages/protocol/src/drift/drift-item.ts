@@ -1,16 +1,5 @@
-import { z } from 'zod';
+import type { DriftChange } from '../documents/drift-vocabulary.ts';
 
-/**
- * How a resource or field differs from what Flotilla applied:
- * - `modified`: both have the field, with different values;
- * - `added`: the live object has a field the desired one does not (reported only where it is
- *   security-relevant, or for extra items of an ordered list);
- * - `removed`: the desired field is missing from the live object;
- * - `deleted-resource`: a desired resource is absent;
- * - `extra-resource`: a resource Flotilla manages is present but no longer desired.
- */
-export const DriftChange = z.enum(['modified', 'added', 'removed', 'deleted-resource', 'extra-resource']);
-export type DriftChange = z.infer<typeof DriftChange>;
 
 /**
  * One difference between desired and observed state. `path` is empty for whole-resource

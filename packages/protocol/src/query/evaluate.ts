@@ -1,6 +1,6 @@
 import type { QueryCompareOp, Query } from './ast.ts';
 import type { Target } from '../documents/target.ts';
-import { globMatcher } from './glob.ts';
+import { globMatcher } from '../lib/glob.ts';
 import { nowMillis, planQuery, selectivityRank, type Plan, type RowTest } from './plan-query.ts';
 import { fieldReader, typedValue, type FieldValue } from './target-fields.ts';
 

@@ -2,7 +2,7 @@ import type { QueryBound, QueryCompareOp, QueryField, QueryPattern, Query } from
 import { FlotillaError } from '../errors.ts';
 import { TargetStatus } from '../documents/target.ts';
 import { Health, ReportPhase } from '../documents/report.ts';
-import { DriftClass } from '../drift/drift-policy.ts';
+import { DriftClass } from '../documents/drift-policy.ts';
 import { isValidGlob } from './glob.ts';
 import { queryLimitProblem } from './query-limits.ts';
 import { instantMillis, looksLikeDate } from './time-value.ts';

@@ -1,34 +1,18 @@
 /**
- * The fleet selector and query language: one syntax tree ({@link Query}) read from a query
- * string, a selector object or selector YAML; evaluated in memory or compiled to SQL.
- * See docs/query-language.md.
+ * `@flotilla/protocol/query`: the fleet selector and query language (docs/query-language.md).
+ * One syntax tree ({@link Query}) read from a query string, a selector object or selector
+ * YAML, checked against the fields a fleet has, written back in canonical form, and evaluated
+ * in memory. The hub's SQL compiler and in-memory index build on the plan and the field rows
+ * exported here, so every evaluation of a query reads it the same way.
  */
-export {
-  EMPTY_QUERY,
-  QUERY_BUILTIN_FIELDS,
-  QUERY_FIELD_PREFIXES,
-  type Query,
-  type QueryBound,
-  type QueryBuiltinField,
-  type QueryCompareOp,
-  type QueryField,
-  type QueryFieldPrefix,
-  type QueryPattern,
-  type QueryTime,
-} from './ast.ts';
+export type { Query, QueryCompareOp } from './ast.ts';
 export { parseQuery } from './parse-query.ts';
 export { parseSelector, parseSelectorYaml } from './parse-selector.ts';
-export { parseQueryField } from './parse-field.ts';
-export { formatQuery, formatQueryField } from './format-query.ts';
-export { checkQuery, queryFieldType, QUERY_VERSION_FACTS, type QueryFieldType } from './field-types.ts';
-export { compileMatcher, matchesQuery, type QueryEvaluateOptions } from './evaluate.ts';
-export { FleetIndex, type FleetIndexColumns } from './fleet-index.ts';
-export { compileQuerySql, type QuerySqlOptions, type QuerySqlWhere } from './compile-sql.ts';
-export { targetFieldRows, storedFieldName, targetTimes, type TargetFieldRow } from './target-fields.ts';
-export { targetFieldsSql, targetFieldRowParams } from './target-fields-sql.ts';
-export { buildQueryFieldCatalog, queryCatalogFromFieldNames, type QueryFieldCatalog } from './field-catalog.ts';
-export { validateQuery, findUnknownFields, type QueryWarning, type UnknownQueryField } from './validate-query.ts';
-export { versionKey, versionLinePrefix } from './version-key.ts';
-export { instantMillis } from './time-value.ts';
-export { QUERY_LIMITS } from './query-limits.ts';
-
+export { formatQuery } from './format-query.ts';
+export { compare, compileMatcher, valueMatcher } from './evaluate.ts';
+export { targetFieldRows, targetTimes, type FieldValue, type TargetFieldRow } from './target-fields.ts';
+export { buildQueryFieldCatalog, queryCatalogFromFieldNames } from './field-catalog.ts';
+export { validateQuery, type QueryWarning } from './validate-query.ts';
+export { nowMillis, planQuery, selectivityRank, type Plan, type RowTest, type TextColumn, type TimeColumn } from './plan-query.ts';
+export { literalPrefix } from './glob.ts';
+export { globSteps } from '../lib/glob.ts';

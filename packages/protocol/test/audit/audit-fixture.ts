@@ -1,19 +1,7 @@
 import { createHash } from 'node:crypto';
 import { generateKeyPair, keyIdOf, type KeyPair } from '../../src/crypto/keys.ts';
 import { digestOf } from '../../src/crypto/digest.ts';
-import {
-  AUDIT_ELIDED_PER_LINE,
-  AUDIT_GENESIS_HASH,
-  AuditIncludedDigest,
-  auditCheckpointSigner,
-  hashAuditBody,
-  hashAuditEntry,
-  signAuditCheckpoint,
-  type AuditCheckpointSigner,
-  type AuditEntry,
-  type AuditExportHeader,
-  type SignedAuditCheckpoint,
-} from '../../src/audit/index.ts';
+import { AUDIT_ELIDED_PER_LINE, AUDIT_GENESIS_HASH, AuditIncludedDigest, auditCheckpointSigner, hashAuditBody, hashAuditEntry, signAuditCheckpoint, type AuditCheckpointSigner, type AuditEntry, type AuditExportHeader, type SignedAuditCheckpoint } from '../../src/audit/index.ts';
 
 /**
  * A reference writer for audit chains and exports, built from the format document rather

@@ -3,15 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalize } from '../../src/canonical-json.ts';
 import { isFlotillaError } from '../../src/errors.ts';
-import {
-  AUDIT_GENESIS_HASH,
-  AuditEntry,
-  canonicalAuditBody,
-  hashAuditBody,
-  hashAuditEntry,
-  hashAuditLink,
-  type AuditEntryBody,
-} from '../../src/audit/index.ts';
+import { AUDIT_GENESIS_HASH, AuditEntry, canonicalAuditBody, hashAuditBody, hashAuditEntry, hashAuditLink, type AuditEntryBody } from '../../src/audit/index.ts';
 import { checkpointAt, hubKey } from './audit-fixture.ts';
 
 // Known answers computed outside this code base, with printf | sha256sum over the strings below.

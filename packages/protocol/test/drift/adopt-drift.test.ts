@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { adoptDrift, driftItemId, driftPreviewValue, DRIFT_VALUE_PREVIEW_MAX, isFlotillaError, type Resource } from '../../src/index.ts';
+import { adoptDrift, driftItemId, driftPreviewValue } from '../../src/drift/index.ts';
+import { DRIFT_VALUE_PREVIEW_MAX, isFlotillaError, type Resource } from '../../src/index.ts';
 
 const settings: Resource = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings', namespace: 'shop' }, data: { mode: 'fast' } };
 const web: Resource = {

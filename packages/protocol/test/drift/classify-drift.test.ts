@@ -1,14 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  AUTOSCALER_MANAGERS,
-  classifyDrift,
-  defaultDriftPolicy,
-  parseDriftPolicy,
-  type AttributedDriftItem,
-  type DriftAction,
-  type DriftClass,
-  type DriftContext,
-} from '../../src/drift/index.ts';
+import { AUTOSCALER_MANAGERS, classifyDrift, defaultDriftPolicy, type AttributedDriftItem, type DriftContext } from '../../src/drift/index.ts';
+import { parseDriftPolicy, type DriftAction, type DriftClass } from '../../src/index.ts';
 import { APP_SC, attributed, IMAGE, NOW, QUIET } from './fixtures/attributed.ts';
 
 interface Case {

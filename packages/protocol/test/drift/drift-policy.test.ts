@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { defaultDriftPolicy, DriftPolicy, extendDefaultDriftPolicy, parseDriftPolicy } from '../../src/drift/index.ts';
+import { defaultDriftPolicy, extendDefaultDriftPolicy } from '../../src/drift/index.ts';
+import { DriftPolicy, parseDriftPolicy } from '../../src/index.ts';
 import { canonicalize } from '../../src/index.ts';
 
 const docs = readFileSync(fileURLToPath(new URL('../../../../docs/drift.md', import.meta.url)), 'utf8');

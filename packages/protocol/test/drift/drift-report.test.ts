@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  buildDriftReportSection,
-  classifyDrift,
-  defaultDriftPolicy,
-  DRIFT_REPORT_MAX_ITEMS,
-  DRIFT_VALUE_PREVIEW_MAX,
-  DriftItemReport,
-  DriftReportSection,
-  toDriftItemReport,
-  type DriftDecision,
-} from '../../src/drift/index.ts';
+import { buildDriftReportSection, classifyDrift, defaultDriftPolicy, toDriftItemReport, type DriftDecision } from '../../src/drift/index.ts';
+import { DRIFT_REPORT_MAX_ITEMS, DRIFT_VALUE_PREVIEW_MAX, DriftItemReport, DriftReportSection } from '../../src/index.ts';
 import { APP_SC, attributed, QUIET } from './fixtures/attributed.ts';
 
 const decide = (...items: Parameters<typeof attributed>[]) => classifyDrift(items.map((args) => attributed(...args)), defaultDriftPolicy, QUIET);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { classifyDrift, defaultDriftPolicy, parseDriftPolicy } from '../../src/drift/index.ts';
+import { classifyDrift, defaultDriftPolicy } from '../../src/drift/index.ts';
+import { parseDriftPolicy } from '../../src/index.ts';
 import type { Hold } from '../../src/index.ts';
 import { APP_SC, attributed, NOW, QUIET } from './fixtures/attributed.ts';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { attributeDrift, buildDriftReportSection, classifyDrift, defaultDriftPolicy, diffResources, DriftReportSection, extendDefaultDriftPolicy } from '../../src/drift/index.ts';
+import { attributeDrift, buildDriftReportSection, classifyDrift, defaultDriftPolicy, diffResources, extendDefaultDriftPolicy } from '../../src/drift/index.ts';
+import { DriftReportSection } from '../../src/index.ts';
 import type { Resource } from '../../src/index.ts';
 import { desiredWeb, dropAgentField, liveWeb, withEntry } from './fixtures/web-deployment.ts';
 

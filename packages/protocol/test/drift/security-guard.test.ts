@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { classifyDrift, defaultDriftPolicy, DriftClass, DriftAction, parseDriftPolicy, type AttributedDriftItem, type DriftRule } from '../../src/drift/index.ts';
+import { classifyDrift, defaultDriftPolicy, type AttributedDriftItem } from '../../src/drift/index.ts';
+import { DriftClass, DriftAction, parseDriftPolicy, type DriftRule } from '../../src/index.ts';
 import { APP_SC, attributed, IMAGE, NOW, QUIET } from './fixtures/attributed.ts';
 
 /** Items the built-in detectors flag, each changed by a manager that claims to be trusted. */

@@ -1,4 +1,5 @@
-import { FlotillaError, groupOf, isFlotillaError, jsonPointerAt, resourceKey, valueAtPath, type Resource } from '@flotilla/protocol';
+import { FlotillaError, groupOf, isFlotillaError, resourceKey, type Resource } from '@flotilla/protocol';
+import { jsonPointerAt, valueAtPath } from '@flotilla/protocol/drift';
 import type { AppliedResource } from '../driver.ts';
 import { objectPath, type ApiResource } from './api-discovery.ts';
 import { inApplyOrder } from './apply-order.ts';

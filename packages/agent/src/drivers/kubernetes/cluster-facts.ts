@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { parseQuantity, type Facts } from '@flotilla/protocol';
+import { type Facts } from '@flotilla/protocol';
+import { parseQuantity } from '@flotilla/protocol/drift';
 import type { KubeClient } from './kube-client.ts';
 import { clusterSubstrate } from './substrate.ts';
 

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { assertUniqueResources, FLOTILLA_FIELD_MANAGER, resourceKey, type Facts, type LiveObject, type Resource } from '@flotilla/protocol';
+import { assertUniqueResources, resourceKey, type Facts, type Resource } from '@flotilla/protocol';
+import { FLOTILLA_FIELD_MANAGER, type LiveObject } from '@flotilla/protocol/drift';
 import type { AppliedResource, Driver, DriverRepairOptions, ObservedResource } from '../driver.ts';
 import { ApiDiscovery, objectPath } from './api-discovery.ts';
 import { applyResources, reapplyResources, type ApplyAccess } from './apply-resources.ts';

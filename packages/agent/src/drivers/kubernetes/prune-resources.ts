@@ -1,4 +1,5 @@
-import { groupOf, resourceKey, type LiveObject, type Resource } from '@flotilla/protocol';
+import { groupOf, resourceKey, type Resource } from '@flotilla/protocol';
+import { type LiveObject } from '@flotilla/protocol/drift';
 import type { AppliedResource } from '../driver.ts';
 import { collectionPath, objectPath } from './api-discovery.ts';
 import { inPruneOrder } from './apply-order.ts';

@@ -2,20 +2,8 @@ import { closeSync, createWriteStream, openSync, readFileSync, readSync, renameS
 import { pipeline } from 'node:stream/promises';
 import { StringDecoder } from 'node:string_decoder';
 import type { Command } from 'commander';
-import {
-  FlotillaError,
-  KeyPair,
-  PublicKey,
-  SignedTrustRoot,
-  keyIdOf,
-  keysWithRole,
-  verifyAuditExport,
-  verifyTrustRoot,
-  type AuditEntry,
-  type AuditVerifyResult,
-  type SignedAuditCheckpoint,
-  type TrustedKey,
-} from '@flotilla/protocol';
+import { FlotillaError, KeyPair, PublicKey, SignedTrustRoot, keyIdOf, keysWithRole, verifyTrustRoot, type TrustedKey } from '@flotilla/protocol';
+import { verifyAuditExport, type AuditEntry, type AuditVerifyResult, type SignedAuditCheckpoint } from '@flotilla/protocol/audit';
 import type { ApiClient } from '../api-client.ts';
 import { outputFormat, print, type OutputFormat } from '../output.ts';
 import { parseDuration } from '../parse-args.ts';

@@ -1,20 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import {
-  adoptDrift,
-  API_VERSION,
-  Bundle,
-  driftPreviewValue,
-  FlotillaError,
-  signBundle,
-  SignedBundle,
-  TargetId,
-  type AdoptDriftItem,
-  type KeyPair,
-  type ReleaseRef,
-  type Target,
-} from '@flotilla/protocol';
+import { API_VERSION, Bundle, FlotillaError, signBundle, SignedBundle, TargetId, type KeyPair, type ReleaseRef, type Target } from '@flotilla/protocol';
+import { adoptDrift, driftPreviewValue, type AdoptDriftItem } from '@flotilla/protocol/drift';
 import type { ApiClient } from '../api-client.ts';
 import { outputFormat, print } from '../output.ts';
 import { readKeyFile } from '../../services/key-files.ts';

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { FlotillaError, type EnrollmentToken } from '@flotilla/protocol';
+import { FlotillaError } from '@flotilla/protocol';
+import { type EnrollmentToken } from '@flotilla/protocol/api';
 import type { ApiClient } from '../api-client.ts';
 import { outputFormat, print } from '../output.ts';
 import { parseDuration, parseLabels } from '../parse-args.ts';

@@ -1,4 +1,5 @@
-import { EnrollRequest, FlotillaError, SignedReport, TokenRequest } from '@flotilla/protocol';
+import { FlotillaError, SignedReport } from '@flotilla/protocol';
+import { EnrollRequest, TokenRequest } from '@flotilla/protocol/api';
 import { readJson } from '../body.ts';
 import { authenticate, requireAgent } from '../auth.ts';
 import { sendEmpty, sendJson, sendRawJson } from '../respond.ts';

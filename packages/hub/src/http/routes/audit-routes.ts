@@ -1,7 +1,9 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
-import { AuditActionPattern, AuditOutcome, FlotillaError, TargetId, type Actor } from '@flotilla/protocol';
+import { FlotillaError, TargetId, type Actor } from '@flotilla/protocol';
+import { AuditActionPattern } from '@flotilla/protocol/api';
+import { AuditOutcome } from '@flotilla/protocol/audit';
 import type { AuditExportOptions, AuditQueryFilter } from '../../services/audit/index.ts';
 import { requireOperator } from '../auth.ts';
 import { parseWith, readJson } from '../body.ts';

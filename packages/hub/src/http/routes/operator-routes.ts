@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { AssignRequest, CreateEnrollmentTokenRequest, FlotillaError, PublicKey, SignedBundle, TargetId, type Actor } from '@flotilla/protocol';
+import { FlotillaError, PublicKey, SignedBundle, TargetId, type Actor } from '@flotilla/protocol';
+import { AssignRequest, CreateEnrollmentTokenRequest } from '@flotilla/protocol/api';
 import { parseWith, readJson } from '../body.ts';
 import { requireOperator } from '../auth.ts';
 import { sendJson } from '../respond.ts';

@@ -1,30 +1,8 @@
 import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import {
-  API_VERSION,
-  AUDIT_GENESIS_HASH,
-  AUDIT_MAX_BODY_LENGTH,
-  AuditEntryInput,
-  FlotillaError,
-  TargetId,
-  auditCheckpointSigner,
-  canonicalAuditBody,
-  hashAuditLink,
-  normalizeAuditDetails,
-  sha256,
-  signAuditCheckpoint,
-  verifyAuditChain,
-  type Actor,
-  type AuditCheckpoint,
-  type AuditCheckpointSigner,
-  type AuditEntry,
-  type AuditEntryBody,
-  type AuditVerifyResult,
-  type KeyPair,
-  type SignedAuditCheckpoint,
-  type TrustedKey,
-} from '@flotilla/protocol';
+import { API_VERSION, FlotillaError, TargetId, sha256, type Actor, type KeyPair, type TrustedKey } from '@flotilla/protocol';
+import { AUDIT_GENESIS_HASH, AUDIT_MAX_BODY_LENGTH, AuditEntryInput, auditCheckpointSigner, canonicalAuditBody, hashAuditLink, normalizeAuditDetails, signAuditCheckpoint, verifyAuditChain, type AuditCheckpoint, type AuditCheckpointSigner, type AuditEntry, type AuditEntryBody, type AuditVerifyResult, type SignedAuditCheckpoint } from '@flotilla/protocol/audit';
 import { decodeAuditCursor, encodeAuditCursor, type AuditOrder } from './audit-cursor.ts';
 import { auditExportLines, type AuditExportStats } from './audit-export.ts';
 import { buildAuditQuery, type AuditQueryFilter, type AuditTime } from './audit-query.ts';

@@ -1,4 +1,4 @@
-import type { AuditOutcome } from '@flotilla/protocol';
+import type { AuditOutcome } from '@flotilla/protocol/audit';
 import type { AuditOrder } from './audit-cursor.ts';
 
 /** A point in time as the hub's callers hold one. */

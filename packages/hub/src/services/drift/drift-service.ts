@@ -1,20 +1,6 @@
-import {
-  AUDIT_MAX_SUBJECTS,
-  canonicalize,
-  defaultDriftPolicy,
-  DriftClass,
-  DriftPolicy,
-  DriftReportSection,
-  driftItemId,
-  FlotillaError,
-  parseDriftPolicy,
-  sha256,
-  type Actor,
-  type DriftItemReport,
-  type DriftRevert,
-  type Report,
-  type TargetDrift,
-} from '@flotilla/protocol';
+import { canonicalize, DriftClass, DriftPolicy, DriftReportSection, FlotillaError, parseDriftPolicy, sha256, type Actor, type DriftItemReport, type DriftRevert, type Report, type TargetDrift } from '@flotilla/protocol';
+import { AUDIT_MAX_SUBJECTS } from '@flotilla/protocol/audit';
+import { defaultDriftPolicy, driftItemId } from '@flotilla/protocol/drift';
 import { z } from 'zod';
 import { targetFromRow, type HubStore } from '../../store/hub-store.ts';
 import type { AuditSink } from '../audit-sink.ts';

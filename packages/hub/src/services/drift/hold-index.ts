@@ -1,4 +1,5 @@
-import { compileMatcher, parseQuery, type Hold, type Target } from '@flotilla/protocol';
+import { type Hold, type Target } from '@flotilla/protocol';
+import { compileMatcher, parseQuery } from '@flotilla/protocol/query';
 import type { Clock } from '../clock.ts';
 import type { DriftStore, IncidentRow } from './drift-store.ts';
 

@@ -1,4 +1,5 @@
-import { FlotillaError, formatQuery, type Actor } from '@flotilla/protocol';
+import { FlotillaError, type Actor } from '@flotilla/protocol';
+import { formatQuery } from '@flotilla/protocol/query';
 import { z } from 'zod';
 import type { Clock } from '../clock.ts';
 import type { DesiredStateService } from '../desired-state.ts';

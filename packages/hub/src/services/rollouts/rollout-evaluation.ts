@@ -1,4 +1,5 @@
-import { parseQuery, type Query, type ReleaseRef, type Target, type TargetStatus } from '@flotilla/protocol';
+import { type ReleaseRef, type Target, type TargetStatus } from '@flotilla/protocol';
+import { parseQuery, type Query } from '@flotilla/protocol/query';
 import { classifyMember, type MemberState } from './member-state.ts';
 import type { RolloutPlan } from './rollout-plan.ts';
 import type { MemberTargetRow, MemberVersionRow, RolloutRow, RolloutStore, WaveRow } from './rollout-store.ts';

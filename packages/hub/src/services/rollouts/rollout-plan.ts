@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { FlotillaError, formatQuery, Name, parseQuery, parseSelector, type Query } from '@flotilla/protocol';
+import { FlotillaError, Name } from '@flotilla/protocol';
+import { formatQuery, parseQuery, parseSelector, type Query } from '@flotilla/protocol/query';
 
 /** How many failed members a wave tolerates: a count, or a percentage of the wave's members. */
 export type FailureBudget = { readonly kind: 'count'; readonly count: number } | { readonly kind: 'percent'; readonly percent: number };

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { FlotillaError, formatQuery, isFlotillaError, queryCatalogFromFieldNames, validateQuery, type Actor, type Query, type ReleaseRef } from '@flotilla/protocol';
+import { FlotillaError, isFlotillaError, type Actor, type ReleaseRef } from '@flotilla/protocol';
+import { formatQuery, queryCatalogFromFieldNames, validateQuery, type Query } from '@flotilla/protocol/query';
 import type { HubStore } from '../../store/hub-store.ts';
 import type { AuditSink } from '../audit-sink.ts';
 import type { Clock } from '../clock.ts';

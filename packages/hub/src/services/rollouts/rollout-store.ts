@@ -1,4 +1,6 @@
-import { compileQuerySql, type Query, type TargetStatus } from '@flotilla/protocol';
+import type { TargetStatus } from '@flotilla/protocol';
+import type { Query } from '@flotilla/protocol/query';
+import { compileQuerySql } from '../../features/targets/query-sql-store.ts';
 import type { Statement } from 'better-sqlite3';
 import type { Db } from '../../store/database.ts';
 

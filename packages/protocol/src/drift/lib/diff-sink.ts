@@ -1,6 +1,8 @@
-import type { DriftChange, DriftItem } from '../drift-item.ts';
+import type { DriftChange } from '../../documents/drift-vocabulary.ts';
+import type { DriftItem } from '../drift-item.ts';
 import { REDACTED } from '../drift-item.ts';
 import { formatFieldPath, type PathSegment } from '../field-path.ts';
+import type { GlobMatch } from './path-glob.ts';
 
 /**
  * A keyed list item on the path stack, turned into a segment only when an item is emitted:
@@ -21,7 +23,7 @@ export interface DiffSink {
   /** Secret values are replaced by {@link REDACTED}. */
   readonly redact: boolean;
   /** Path globs the caller asked to leave out. */
-  readonly ignore: readonly RegExp[];
+  readonly ignore: readonly GlobMatch[];
   readonly stack: StackEntry[];
   readonly items: DriftItem[];
 }
@@ -40,7 +42,7 @@ export function currentSegments(sink: DiffSink): PathSegment[] {
 /** Records one item at the current path, unless the caller ignores that path. */
 export function emit(sink: DiffSink, change: DriftChange, desired: unknown, observed: unknown): void {
   const path = formatFieldPath(currentSegments(sink));
-  for (const glob of sink.ignore) if (glob.test(path)) return;
+  for (const glob of sink.ignore) if (glob(path)) return;
   const hide = sink.redact && sink.stack[0] !== 'metadata';
   const item: { -readonly [K in keyof DriftItem]: DriftItem[K] } = { resourceKey: sink.resourceKey, kind: sink.kind, path, change };
   if (desired !== undefined) item.desired = hide ? REDACTED : desired;

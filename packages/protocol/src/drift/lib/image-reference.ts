@@ -1,3 +1,5 @@
+import type { GlobMatch } from './path-glob.ts';
+
 /**
  * Container image references, normalized the way a container runtime resolves them:
  * `nginx` is `docker.io/library/nginx`, `acme/app` is `docker.io/acme/app`, and the first
@@ -61,7 +63,7 @@ export function parseImageReference(image: string): ImageReference | undefined {
  * `ghcr.io/acme` allows `ghcr.io/acme/app` but not `ghcr.io/acme-evil/app`, and
  * `*.dkr.ecr.*.amazonaws.com` allows any ECR registry. An unparsable image is never allowed.
  */
-export function isImageFromAllowedRegistry(image: string, allowed: readonly RegExp[]): boolean {
+export function isImageFromAllowedRegistry(image: string, allowed: readonly GlobMatch[]): boolean {
   if (allowed.length === 0) return false;
   const ref = parseImageReference(image);
   if (ref === undefined) return false;
@@ -69,7 +71,7 @@ export function isImageFromAllowedRegistry(image: string, allowed: readonly RegE
   const parts = ref.repository.split('/');
   for (let i = -1; i < parts.length; i++) {
     if (i >= 0) prefix += `/${parts[i] as string}`;
-    for (const glob of allowed) if (glob.test(prefix)) return true;
+    for (const glob of allowed) if (glob(prefix)) return true;
   }
   return false;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileNameGlob } from '../../../src/drift/lib/glob.ts';
+import { compileNameGlob } from '../../../src/drift/lib/path-glob.ts';
 import { isImageFromAllowedRegistry, parseImageReference } from '../../../src/drift/lib/image-reference.ts';
 
 describe('parseImageReference', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { compileQuerySql } from '../../src/query/compile-sql.ts';
-import { parseQuery } from '../../src/query/parse-query.ts';
-import { versionLinePrefix } from '../../src/query/version-key.ts';
+import { parseQuery } from '@flotilla/protocol/query';
+import { compileQuerySql, toSqliteGlob } from '../../../src/features/targets/query-sql-store.ts';
+import { versionLinePrefix } from '../../../../protocol/src/query/version-key.ts';
 
 const NOW = Date.parse('2025-06-01T12:00:00Z');
 
@@ -38,5 +38,17 @@ describe('compileQuerySql', () => {
 
   it.each([['t; DROP TABLE targets'], ['']])('refuses the alias %j', (alias) => {
     expect(() => compileQuerySql(parseQuery('region'), { now: NOW, alias })).toThrow(TypeError);
+  });
+});
+
+describe('toSqliteGlob', () => {
+  it.each([
+    ['eu-*', 'eu-*'],
+    ['a\\*b', 'a[*]b'],
+    ['a\\?*', 'a[?]*'],
+    ['x[y]*', 'x[[]y]*'],
+    ['a\\\\*', 'a\\*'],
+  ])('writes %j for SQLite GLOB as %j', (pattern, sqlite) => {
+    expect(toSqliteGlob(pattern)).toBe(sqlite);
   });
 });

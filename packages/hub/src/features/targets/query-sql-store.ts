@@ -1,6 +1,4 @@
-import type { Query, QueryCompareOp } from './ast.ts';
-import { literalPrefix, toSqliteGlob } from './glob.ts';
-import { nowMillis, planQuery, selectivityRank, type Plan, type RowTest, type TextColumn, type TimeColumn } from './plan-query.ts';
+import { globSteps, literalPrefix, nowMillis, planQuery, selectivityRank, type Plan, type Query, type QueryCompareOp, type RowTest, type TextColumn, type TimeColumn } from '@flotilla/protocol/query';
 
 /** Options of {@link compileQuerySql}. */
 export interface QuerySqlOptions {
@@ -239,4 +237,14 @@ function emit(plan: Plan, ctx: Context): string {
     case 'time-column-exists':
       return `${ctx.alias}.${TIME_COLUMNS[plan.column]} IS NOT NULL`;
   }
+}
+
+/** A query glob in SQLite GLOB syntax: literal `*`, `?` and `[` become one-character classes. */
+export function toSqliteGlob(pattern: string): string {
+  return globSteps(pattern)
+    .map((step) => {
+      if (typeof step === 'string') return step;
+      return step.literal === '*' || step.literal === '?' || step.literal === '[' ? `[${step.literal}]` : step.literal;
+    })
+    .join('');
 }

@@ -1,26 +1,22 @@
+import { globMatcher, NAME_GLOB } from '../../lib/glob.ts';
+
 /**
- * Globs for rule matching, compiled once to anchored regular expressions.
- *
- * Two dialects: a *name* glob (managers, kinds, resource keys, registries) where `*` is any
- * run of characters and `?` one character; and a *path* glob over drift field paths, where
- * `*` stays inside one path segment, `[*]` is any one list selector and `**` crosses segments.
+ * The globs of drift rules, compiled once into matchers. Two dialects: a *name* glob
+ * (managers, kinds, resource keys, registries), read with the glob core, where `*` is any run
+ * of characters and `?` one character; and a *path* glob over drift field paths, where `*`
+ * stays inside one path segment, `[*]` is any one list selector and `**` crosses segments.
  */
+export type GlobMatch = (text: string) => boolean;
+
+/** `kubectl-*` matches `kubectl-edit`; `*` alone matches anything, including the empty name. */
+export function compileNameGlob(pattern: string): GlobMatch {
+  return globMatcher(pattern, NAME_GLOB);
+}
 
 const SPECIAL = /[\\^$.|+()[\]{}]/g;
 
 function escapeChar(char: string): string {
   return char.replace(SPECIAL, '\\$&');
-}
-
-/** `kubectl-*` matches `kubectl-edit`; `*` alone matches anything, including the empty name. */
-export function compileNameGlob(pattern: string): RegExp {
-  let source = '^';
-  for (const char of pattern) {
-    if (char === '*') source += '.*';
-    else if (char === '?') source += '.';
-    else source += escapeChar(char);
-  }
-  return new RegExp(`${source}$`, 's');
 }
 
 // One bracketed selector of a field path: `[3]`, `[name=app]`, `["app.kubernetes.io/name"]`,
@@ -33,7 +29,7 @@ const BRACKET = String.raw`\[(?:"(?:[^"\\]|\\.)*"|[^\]"])*\]`;
  * (keys with dots or slashes are written in brackets); `**.securityContext.**` matches
  * anything under any securityContext.
  */
-export function compilePathGlob(pattern: string): RegExp {
+export function compilePathGlob(pattern: string): GlobMatch {
   let source = '^';
   for (let i = 0; i < pattern.length; i++) {
     const char = pattern[i] as string;
@@ -51,11 +47,12 @@ export function compilePathGlob(pattern: string): RegExp {
       source += escapeChar(char);
     }
   }
-  return new RegExp(`${source}$`, 's');
+  const expression = new RegExp(`${source}$`, 's');
+  return (text) => expression.test(text);
 }
 
 /** True when any of the compiled globs matches the text. */
-export function matchesAny(globs: readonly RegExp[], text: string): boolean {
-  for (const glob of globs) if (glob.test(text)) return true;
+export function matchesAny(globs: readonly GlobMatch[], text: string): boolean {
+  for (const glob of globs) if (glob(text)) return true;
   return false;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileNameGlob, compilePathGlob } from '../../../src/drift/lib/glob.ts';
+import { compileNameGlob, compilePathGlob } from '../../../src/drift/lib/path-glob.ts';
 
 describe('compileNameGlob', () => {
   it.each([
@@ -12,8 +12,9 @@ describe('compileNameGlob', () => {
     ['*.dkr.ecr.*.amazonaws.com', '123456789012.dkr.ecr.eu-west-1.amazonaws.com', true],
     ['a.b', 'axb', false],
     ['?pa-*', 'vpa-x', true],
+    ['a\\b*', 'a\\bc', true],
   ])('%s on %s is %s', (pattern, text, expected) => {
-    expect(compileNameGlob(pattern).test(text)).toBe(expected);
+    expect(compileNameGlob(pattern)(text)).toBe(expected);
   });
 });
 
@@ -34,6 +35,6 @@ describe('compilePathGlob', () => {
     ['**.securityContext.**', 'spec.template.spec.securityContextX.a', false],
     ['**.image', 'spec.template.spec.containers[name=app].image', true],
   ])('%s on %s is %s', (pattern, path, expected) => {
-    expect(compilePathGlob(pattern).test(path)).toBe(expected);
+    expect(compilePathGlob(pattern)(path)).toBe(expected);
   });
 });

@@ -1,8 +1,6 @@
 import { z } from 'zod';
 import { FlotillaError } from '../errors.ts';
-import { DriftOperation } from './attribute-drift.ts';
-import { DriftChange } from './drift-item.ts';
-import { SecurityDetector } from './security-detector.ts';
+import { DriftChange, DriftOperation, SecurityDetector } from './drift-vocabulary.ts';
 
 /** What a drift item means: see docs/drift.md. */
 export const DriftClass = z.enum(['acceptable', 'transient', 'suspicious', 'dangerous']);

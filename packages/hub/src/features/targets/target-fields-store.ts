@@ -1,9 +1,9 @@
-import type { TargetFieldRow } from './target-fields.ts';
+import type { TargetFieldRow } from '@flotilla/protocol/query';
 
 /**
  * The statements that keep `target_fields` (migration 003) in step with `targets`. On every
  * write of a target, in the same transaction: run `delete` with the target id, then `insert`
- * once per row of {@link targetFieldRows} with {@link targetFieldRowParams}. Run `delete`
+ * once per row of `targetFieldRows` with {@link targetFieldRowParams}. Run `delete`
  * alone when the target itself is deleted.
  */
 export const targetFieldsSql = {

@@ -1,7 +1,12 @@
 import { z } from 'zod';
-import { Labels, Name, TargetId, Timestamp } from './common.ts';
 import { PublicKey, Signature } from '../crypto/keys.ts';
-import { SignedTrustRoot } from './trust-root.ts';
+import { Labels, Name, TargetId, Timestamp } from '../documents/common.ts';
+import { SignedTrustRoot } from '../documents/trust-root.ts';
+
+/*
+ * Identity (docs/security.md): `POST /v1/enroll`, `POST /v1/token` for agents, and the
+ * enrollment tokens operators create for them.
+ */
 
 /** What the agent proves at enrollment: it holds the private key of `publicKey`, now, for this token. */
 export const EnrollProof = z.strictObject({
@@ -32,6 +37,7 @@ export type EnrollResponse = z.infer<typeof EnrollResponse>;
 export const TokenRequest = z.strictObject({
   assertion: z.string().min(1).max(4096),
 });
+export type TokenRequest = z.infer<typeof TokenRequest>;
 
 export const TokenResponse = z.object({
   accessToken: z.string(),
@@ -58,6 +64,6 @@ export const EnrollmentToken = z.object({
 });
 export type EnrollmentToken = z.infer<typeof EnrollmentToken>;
 
-export const AssignRequest = z.strictObject({
-  bundles: z.array(z.string()).max(256),
-});
+/** `GET /v1/enrollment-tokens`: their secrets are never shown again. */
+export const EnrollmentTokenList = z.object({ items: z.array(EnrollmentToken) });
+export type EnrollmentTokenList = z.infer<typeof EnrollmentTokenList>;

@@ -1,7 +1,4 @@
-import type { Query } from './ast.ts';
-import { compare, valueMatcher } from './evaluate.ts';
-import { nowMillis, planQuery, type Plan, type TextColumn, type TimeColumn } from './plan-query.ts';
-import type { FieldValue, TargetFieldRow } from './target-fields.ts';
+import { compare, nowMillis, planQuery, valueMatcher, type FieldValue, type Plan, type Query, type TargetFieldRow, type TextColumn, type TimeColumn } from '@flotilla/protocol/query';
 
 /** The columns of a target a query reads directly, beside its field rows. */
 export interface FleetIndexColumns {

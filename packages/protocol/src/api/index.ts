@@ -1,0 +1,37 @@
+/**
+ * `@flotilla/protocol/api`: every request and response body of the hub's HTTP API
+ * (docs/api.md) as a zod schema whose type shares its name. The hub parses requests strictly
+ * with them and types its answers with them; clients parse answers with {@link lenient}, so
+ * an older client reads a newer hub. Signed documents travel as the core export defines them.
+ */
+export { lenient } from './lenient.ts';
+export { CreateEnrollmentTokenRequest, EnrollProof, EnrollRequest, EnrollResponse, EnrollmentToken, EnrollmentTokenList, TokenRequest, TokenResponse } from './identity.ts';
+export { AddReleaseKeyRequest, HubHealth } from './trust.ts';
+export { FacetCounts, FacetQuery, MetadataEdit, StatusChange, TargetListQuery, TargetPage } from './targets.ts';
+export { AssignRequest, AssignResult } from './desired-state.ts';
+export { ReportReceipt } from './reports.ts';
+export { PublishResult, ReleaseList, ReleaseListItem } from './bundles.ts';
+export {
+  CreateRolloutRequest,
+  CreateRolloutResult,
+  MAX_WAVES,
+  MemberListing,
+  MemberState,
+  MemberView,
+  PlanInput,
+  RolloutCommand,
+  RolloutId,
+  RolloutList,
+  RolloutListQuery,
+  RolloutState,
+  RolloutSummary,
+  RolloutView,
+  RolloutViewQuery,
+  WaveCounts,
+  WaveInput,
+  WaveState,
+  WaveView,
+} from './rollouts.ts';
+export { DriftItemId, DriftList, DriftListItem, DriftListQuery, DriftPolicyChange, DriftPolicyState, RevertRequest, RevertResult, TargetDriftView } from './drift.ts';
+export { CloseIncidentRequest, Incident, IncidentChange, IncidentId, IncidentList, IncidentListQuery, OpenIncidentRequest } from './incidents.ts';
+export { AUDIT_MIN_RETENTION_MS, AuditActionPattern, AuditExportQuery, AuditHistoryQuery, AuditListQuery, AuditPage, AuditPruneRequest, AuditPruneResult } from './audit.ts';

@@ -1,0 +1,22 @@
+import { z } from 'zod';
+import { PublicKey } from '../crypto/keys.ts';
+
+/*
+ * The hub's identity and trust root: `GET /v1/health`, `GET /v1/trust-root` and
+ * `GET /v1/trust-roots/{version}` (a `SignedTrustRoot`), and the release keys admins add.
+ */
+
+/** `GET /v1/health`: the hub is up, which hub it is, and its trust root version. */
+export const HubHealth = z.object({
+  ok: z.literal(true),
+  hubId: z.string(),
+  trustRootVersion: z.number().int().min(1),
+});
+export type HubHealth = z.infer<typeof HubHealth>;
+
+/** `POST /v1/trust-root/release-keys`: answered with the new `SignedTrustRoot`. */
+export const AddReleaseKeyRequest = z.strictObject({
+  publicKey: PublicKey,
+  name: z.string().min(1).max(128).optional(),
+});
+export type AddReleaseKeyRequest = z.infer<typeof AddReleaseKeyRequest>;
