@@ -10,7 +10,7 @@ import { API_VERSION, signBundle } from '@flotilla/protocol';
 import { openHub } from '@flotilla/hub';
 import { Agent, ManifestsDirDriver } from '@flotilla/agent';
 import { loadManifests } from '../packages/hub/src/cli/load-manifests.ts';
-import { loadOrCreateKeyFile } from '../packages/hub/src/services/key-files.ts';
+import { loadOrCreateKeyFile } from '../packages/hub/src/key-files.ts';
 
 const FLEET = Number(process.env['FLOTILLA_DEMO_AGENTS'] ?? 5);
 const PORT = Number(process.env['FLOTILLA_PORT'] ?? 7070);
@@ -31,10 +31,11 @@ const operator = { kind: 'user' as const, tokenId: 'demo', name: 'demo', role: '
 // The release key stands in for an author's key; in a real setup it never sits near the hub.
 const releaseKeyPath = join(root, 'release-key.json');
 const releaseKey = loadOrCreateKeyFile(releaseKeyPath);
-services.trust.addReleaseKey(releaseKey.publicKey, 'demo-release');
+services.trust.addReleaseKey(releaseKey.publicKey, 'demo-release', { kind: 'user', id: operator.name });
 const manifests = loadManifests(resolve('examples/hello'));
 const release = signBundle({ apiVersion: API_VERSION, kind: 'Bundle', name: 'hello', version: '1.0.0', resources: manifests }, [releaseKey]);
-if (services.store.bundleByVersion('hello', '1.0.0') === undefined) services.bundles.publish(release, operator);
+// Publishing the same release again is a no-op, so a restarted demo reuses it.
+services.bundles.publish(release, operator);
 
 const token = services.identity.createEnrollmentToken({ ttlSeconds: 3600, maxUses: FLEET, labels: { fleet: 'demo' } }, operator).token!;
 const agents = await Promise.all(

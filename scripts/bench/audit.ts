@@ -51,9 +51,9 @@ function rate(step: () => void, per: number): number {
 const dir = mkdtempSync(join(tmpdir(), 'flotilla-bench-audit-'));
 const { hub } = await openHub({ dataDir: join(dir, 'hub'), log: pino({ level: 'silent' }), checkpointIntervalMs: 0 });
 try {
-  const { audit, store } = hub.services;
+  const { audit, tx } = hub.services;
 
-  const inTransaction = rate(() => store.transaction(() => audit.append(input())), 1);
+  const inTransaction = rate(() => tx.run(() => audit.append(input())), 1);
   const standalone = rate(() => audit.append(input()), 1);
   const batched = rate(() => audit.appendMany(Array.from({ length: BATCH }, input)), BATCH);
 

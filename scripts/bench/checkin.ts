@@ -56,7 +56,7 @@ const url = await hub.listen(0);
 const { services } = hub;
 const operator = { kind: 'user' as const, tokenId: 'bench', name: 'bench', role: 'admin' as const };
 const release = generateKeyPair();
-services.trust.addReleaseKey(release.publicKey, 'bench');
+services.trust.addReleaseKey(release.publicKey, 'bench', { kind: 'user', id: 'bench' });
 services.bundles.publish(signBundle({ apiVersion: API_VERSION, kind: 'Bundle', name: 'app', version: '1.0.0', resources: [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app', namespace: 'default' }, data: { a: '1' } }] }, [release]), operator);
 const enrollToken = services.identity.createEnrollmentToken({ ttlSeconds: 3600, maxUses: TARGETS, labels: {} }, operator).token!;
 

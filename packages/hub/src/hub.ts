@@ -1,27 +1,47 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { HubStore } from './store/hub-store.ts';
-import type { Db } from './store/database.ts';
+import { systemClock, type Clock } from './clock.ts';
 import { createHttpServer } from './http/server.ts';
-import type { HubServices } from './http/services.ts';
-import type { AuditLog } from './services/audit/audit-log.ts';
-import { RefusalRecorder } from './services/audit/refusal-recorder.ts';
-import { BundleService } from './services/bundles.ts';
-import { systemClock, type Clock } from './services/clock.ts';
-import { DEFAULT_ENVELOPE_TTL_MS, DesiredStateService } from './services/desired-state.ts';
-import { IdentityService } from './services/identity.ts';
-import { ReportService } from './services/reports.ts';
-import { SeenTracker } from './services/seen-tracker.ts';
-import { TargetCache } from './services/target-cache.ts';
-import { TargetService } from './services/targets.ts';
-import { FleetQuery } from './services/fleet-query.ts';
-import { RolloutService } from './services/rollouts/rollout-service.ts';
-import { TrustService, type HubKeys } from './services/trust.ts';
-import { DriftService } from './services/drift/drift-service.ts';
-import { DriftStore } from './services/drift/drift-store.ts';
-import { HoldIndex } from './services/drift/hold-index.ts';
-import { IncidentService } from './services/drift/incidents.ts';
+import { Router } from './http/router.ts';
+import type { Db } from './store/database.ts';
+import { transactions, type Transactions } from './store/transaction.ts';
+import type { AuditLog } from './features/audit/audit-log.ts';
+import { auditRoutes } from './features/audit/audit-routes.ts';
+import { AuditSchedule, DEFAULT_CHECKPOINT_INTERVAL_MS } from './features/audit/audit-schedule.ts';
+import { AuditService } from './features/audit/audit-service.ts';
+import { RefusalRecorder } from './features/audit/refusal-recorder.ts';
+import { bundleRoutes } from './features/bundles/bundle-routes.ts';
+import { BundleService } from './features/bundles/bundle-service.ts';
+import { BundleStore } from './features/bundles/bundle-store.ts';
+import { desiredStateRoutes } from './features/desired-state/desired-state-routes.ts';
+import { DEFAULT_ENVELOPE_TTL_MS, DesiredStateService } from './features/desired-state/desired-state-service.ts';
+import { DriftPolicies } from './features/drift/drift-policies.ts';
+import { driftRoutes } from './features/drift/drift-routes.ts';
+import { DriftService } from './features/drift/drift-service.ts';
+import { DriftStore } from './features/drift/drift-store.ts';
+import { identityRoutes } from './features/identity/identity-routes.ts';
+import { IdentityService } from './features/identity/identity-service.ts';
+import { IdentityStore } from './features/identity/identity-store.ts';
+import { TrustService, type HubKeys } from './features/identity/trust-service.ts';
+import { TrustStore } from './features/identity/trust-store.ts';
+import { HoldIndex } from './features/incidents/hold-index.ts';
+import { incidentRoutes } from './features/incidents/incident-routes.ts';
+import { IncidentService } from './features/incidents/incident-service.ts';
+import { IncidentStore } from './features/incidents/incident-store.ts';
+import { reportRoutes } from './features/reports/report-routes.ts';
+import { ReportService } from './features/reports/report-service.ts';
+import { ReportStore } from './features/reports/report-store.ts';
+import { rolloutRoutes } from './features/rollouts/rollout-routes.ts';
+import { RolloutService } from './features/rollouts/rollout-service.ts';
+import { RolloutStore } from './features/rollouts/rollout-store.ts';
+import { FleetQuery } from './features/targets/fleet-query.ts';
+import { FleetQueryStore } from './features/targets/fleet-query-store.ts';
+import { SeenTracker } from './features/targets/seen-tracker.ts';
+import { TargetCache } from './features/targets/target-cache.ts';
+import { targetRoutes } from './features/targets/target-routes.ts';
+import { TargetService } from './features/targets/target-service.ts';
+import { TargetStore } from './features/targets/target-store.ts';
 
 export interface HubDependencies {
   readonly db: Db;
@@ -29,7 +49,7 @@ export interface HubDependencies {
   readonly keys: HubKeys;
   /**
    * Builds the audit log over the hub's database; it must append inside callers' transactions.
-   * Services see it only as an `AuditSink`; the audit routes query, export and prune it.
+   * Features see it only as an `AuditSink`; the audit feature queries, exports and prunes it.
    */
   readonly audit: (db: Db) => AuditLog;
   /** How often the audit chain head is signed when it moved; default 5 minutes, 0 never. */
@@ -44,9 +64,24 @@ export interface HubDependencies {
   readonly rolloutPollMs?: number;
 }
 
-/** The default interval of audit checkpoints. */
-export const DEFAULT_CHECKPOINT_INTERVAL_MS = 5 * 60_000;
-const RETENTION_CHECK_MS = 60 * 60_000;
+/** The hub's services, for the CLI's `serve`, scripts and tests that drive a hub without HTTP. */
+export interface HubServices {
+  /** Transactions on the hub's database: calls made inside one commit or roll back together. */
+  readonly tx: Transactions;
+  /** The audit log: features append to it as an `AuditSink`; the audit feature queries, exports and prunes it. */
+  readonly audit: AuditLog;
+  readonly trust: TrustService;
+  readonly identity: IdentityService;
+  readonly targets: TargetService;
+  /** Fleet queries: parse, check and select, as every feature that selects targets does. */
+  readonly fleet: FleetQuery;
+  readonly bundles: BundleService;
+  readonly desired: DesiredStateService;
+  readonly reports: ReportService;
+  readonly rollouts: RolloutService;
+  readonly drift: DriftService;
+  readonly incidents: IncidentService;
+}
 
 export interface Hub {
   readonly services: HubServices;
@@ -57,55 +92,59 @@ export interface Hub {
 }
 
 /**
- * Wires a hub from its dependencies: a database, keys, a logger and a clock. Nothing here
- * reads the environment or the file system, so tests build hubs as easily as `main.ts` does.
+ * Wires a hub from its dependencies: a database, keys, a logger and a clock. Each feature gets
+ * the stores and the other features' services it needs, as the small interfaces it declares,
+ * at construction; nothing is wired afterwards. Nothing here reads the environment or the
+ * file system, so tests build hubs as easily as `main.ts` does.
  */
 export async function createHub(deps: HubDependencies): Promise<Hub> {
-  const timings = auditTimings(deps);
+  const { db, log, keys } = deps;
   const clock = deps.clock ?? systemClock;
-  const store = new HubStore(deps.db);
-  const audit = deps.audit(deps.db);
-  const refusals = new RefusalRecorder({ audit, clock, log: deps.log });
-  const cache = new TargetCache(store);
-  const trust = new TrustService(store, deps.keys, clock);
-  const identity = await IdentityService.create({ store, trust, targets: cache, audit, refusals, clock, keys: deps.keys, ...(deps.accessTokenSeconds === undefined ? {} : { accessTokenSeconds: deps.accessTokenSeconds }) });
-  const desired = new DesiredStateService(store, trust, cache, audit, clock, deps.keys, deps.envelopeTtlMs ?? DEFAULT_ENVELOPE_TTL_MS);
-  // Drift: every envelope carries the drift policy and the holds of open incidents (docs/drift.md).
-  const driftStore = new DriftStore(deps.db);
-  const driftFleet = new FleetQuery(store, clock);
-  const drift = new DriftService({ store, drift: driftStore, desired, audit, clock, fleet: driftFleet, holds: new HoldIndex(driftStore, clock) });
-  desired.useDriftSource(drift);
-  const incidents = new IncidentService({ store, drifts: driftStore, drift, desired, fleet: driftFleet, clock });
-  const services: HubServices = {
-    store,
-    log: deps.log,
-    clock,
-    audit,
-    trust,
-    identity,
-    desired,
-    reports: new ReportService(store, cache, audit, clock, drift),
-    bundles: new BundleService(store, trust, audit, clock),
-    targets: new TargetService(store, cache, audit, clock, new FleetQuery(store, clock)),
-    seen: new SeenTracker(store, clock),
-    rollouts: new RolloutService({ store, desired, audit, clock, log: deps.log }),
-    drift,
-    incidents,
-    maxWaitSeconds: deps.maxWaitSeconds ?? 60,
-  };
-  services.targets.afterMetadataEdit = (id, actor) => {
-    incidents.refreshTarget(id, actor);
-  };
-  const jtiSweep = setInterval(() => {
-    store.pruneJtis(clock());
-    refusals.flush();
-  }, 60_000);
-  jtiSweep.unref();
-  const stopAudit = scheduleAudit(audit, timings, deps.log, clock);
-  const stopRollouts = deps.rolloutPollMs === 0 ? () => undefined : services.rollouts.start({ pollMs: deps.rolloutPollMs ?? 250 });
-  const server = createHttpServer(services);
+  const tx = transactions(db);
+  const audit = deps.audit(db);
+  const refusals = new RefusalRecorder({ audit, clock, log });
+  const auditSchedule = new AuditSchedule({ audit, refusals, clock, log, checkpointIntervalMs: deps.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS, retentionMs: deps.auditRetentionMs });
+
+  const targetStore = new TargetStore(db);
+  const cache = new TargetCache(targetStore);
+  const seen = new SeenTracker(targetStore, clock);
+  const fleet = new FleetQuery({ targets: targetStore, store: new FleetQueryStore(db), clock });
+  const trust = new TrustService({ tx, store: new TrustStore(db), keys, audit, clock });
+  const bundles = new BundleService({ tx, store: new BundleStore(db), keys: trust, envelopes: cache, audit, clock });
+  const incidentStore = new IncidentStore(db);
+  const holds = new HoldIndex({ store: incidentStore, targets: targetStore, clock });
+  const driftStore = new DriftStore(db);
+  const policies = new DriftPolicies(driftStore);
+  const desired = new DesiredStateService({ tx, targets: targetStore, served: cache, releases: bundles, policies, holds, checkIns: seen, trust, keys, audit, clock, envelopeTtlMs: deps.envelopeTtlMs ?? DEFAULT_ENVELOPE_TTL_MS });
+  const drift = new DriftService({ tx, store: driftStore, policies, targets: targetStore, fleet, envelopes: desired, audit, clock });
+  const incidents = new IncidentService({ tx, store: incidentStore, holds, fleet, envelopes: desired, audit, clock });
+  const targets = new TargetService({ tx, store: targetStore, cache, fleet, holds: incidents, audit, clock });
+  const identity = await IdentityService.create({ tx, store: new IdentityStore(db), targets: targetStore, credentials: cache, trust, audit, refusals, clock, keys, ...(deps.accessTokenSeconds === undefined ? {} : { accessTokenSeconds: deps.accessTokenSeconds }) });
+  const reports = new ReportService({ tx, store: new ReportStore(db), targets: cache, observed: targetStore, drift, audit, clock });
+  const rollouts = new RolloutService({ tx, store: new RolloutStore(db), desired, releases: bundles, selectors: fleet, audit, clock, log });
+  const auditService = new AuditService({ log: audit, fleet, targets, clock });
+
+  const maxWaitSeconds = deps.maxWaitSeconds ?? 60;
+  const router = new Router();
+  // The agents' check-in comes first: the router tries routes in order.
+  desiredStateRoutes(router, { auth: identity, desired, maxWaitSeconds });
+  identityRoutes(router, { identity, trust });
+  bundleRoutes(router, { auth: identity, bundles });
+  reportRoutes(router, { auth: identity, reports });
+  targetRoutes(router, { auth: identity, targets });
+  auditRoutes(router, { auth: identity, audit: auditService, clock, log });
+  driftRoutes(router, { auth: identity, drift });
+  incidentRoutes(router, { auth: identity, incidents });
+  rolloutRoutes(router, { auth: identity, rollouts });
+  const server = createHttpServer(router, { log, maxWaitSeconds });
+
+  seen.start();
+  identity.start();
+  auditSchedule.start();
+  if (deps.rolloutPollMs !== 0) rollouts.start({ pollMs: deps.rolloutPollMs ?? 250 });
+
   return {
-    services,
+    services: { tx, audit, trust, identity, targets, fleet, bundles, desired, reports, rollouts, drift, incidents },
     server,
     listen(port, host = '127.0.0.1') {
       return new Promise((resolve, reject) => {
@@ -118,8 +157,8 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
       });
     },
     async close() {
-      clearInterval(jtiSweep);
-      stopRollouts();
+      identity.stop();
+      rollouts.stop();
       desired.wakeAll();
       await new Promise<void>((resolve) => {
         // Woken long-polls answer in the next turns and leave keep-alive connections idle
@@ -133,59 +172,8 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
         });
         server.closeIdleConnections();
       });
-      services.seen.close();
-      refusals.close();
-      stopAudit();
-      try {
-        // The head at shutdown is signed, so the last entries do not wait for the next start.
-        audit.checkpointIfAdvanced();
-      } catch (error) {
-        deps.log.error({ err: error }, 'audit checkpoint at shutdown failed');
-      }
+      seen.stop();
+      auditSchedule.close();
     },
-  };
-}
-
-interface AuditTimings {
-  readonly checkpointIntervalMs: number;
-  readonly retentionMs: number | undefined;
-}
-
-/** The audit options, checked before anything is built. */
-function auditTimings(deps: HubDependencies): AuditTimings {
-  const checkpointIntervalMs = deps.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
-  if (!Number.isFinite(checkpointIntervalMs) || checkpointIntervalMs < 0 || (checkpointIntervalMs > 0 && checkpointIntervalMs < 1_000)) {
-    throw new TypeError(`createHub: checkpointIntervalMs must be 0 (never) or at least 1000; received ${String(deps.checkpointIntervalMs)}`);
-  }
-  const retentionMs = deps.auditRetentionMs;
-  if (retentionMs !== undefined && (!Number.isFinite(retentionMs) || retentionMs < 86_400_000)) {
-    throw new TypeError(`createHub: auditRetentionMs must be at least one day (86400000); received ${String(retentionMs)}`);
-  }
-  return { checkpointIntervalMs, retentionMs };
-}
-
-/**
- * Starts the audit log's timers: a checkpoint over the head on an interval, and retention
- * (once now, then hourly). Returns the function that stops them; neither keeps the process alive.
- */
-function scheduleAudit(audit: AuditLog, timings: AuditTimings, rootLog: Logger, clock: Clock): () => void {
-  const stopCheckpoints = timings.checkpointIntervalMs === 0 ? () => undefined : audit.scheduleCheckpoints(timings.checkpointIntervalMs);
-  const retentionMs = timings.retentionMs;
-  if (retentionMs === undefined) return stopCheckpoints;
-  const log = rootLog.child({ component: 'audit-retention' });
-  const retain = (): void => {
-    try {
-      const { removed } = audit.prune({ olderThan: clock() - retentionMs });
-      if (removed > 0) log.info({ removed, retentionMs }, 'audit entries past retention pruned');
-    } catch (error) {
-      log.error({ err: error }, 'audit retention prune failed');
-    }
-  };
-  retain();
-  const timer = setInterval(retain, RETENTION_CHECK_MS);
-  timer.unref();
-  return () => {
-    clearInterval(timer);
-    stopCheckpoints();
   };
 }

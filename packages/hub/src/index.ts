@@ -1,5 +1,3 @@
-export { createHub, type Hub, type HubDependencies } from './hub.ts';
+export { createHub, type Hub, type HubDependencies, type HubServices } from './hub.ts';
 export { openHub, type OpenHubOptions, type OpenedHub } from './open-hub.ts';
-export { openDatabase, bundledMigrations } from './store/database.ts';
-export { HubStore } from './store/hub-store.ts';
-export type { AuditSink, AuditInput } from './services/audit-sink.ts';
+export { openDatabase } from './store/database.ts';

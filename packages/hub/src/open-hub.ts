@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { openDatabase } from './store/database.ts';
 import { createHub, type Hub } from './hub.ts';
-import { AuditLog } from './services/audit/audit-log.ts';
-import type { Clock } from './services/clock.ts';
-import { loadOrCreateKeyFile, writeSecretFile } from './services/key-files.ts';
+import type { Clock } from './clock.ts';
+import { AuditLog } from './features/audit/audit-log.ts';
+import { loadOrCreateKeyFile, writeSecretFile } from './key-files.ts';
 
 export interface OpenHubOptions {
   readonly dataDir: string;

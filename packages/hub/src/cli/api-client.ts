@@ -1,6 +1,10 @@
 import type { Readable } from 'node:stream';
 import { request } from 'undici';
-import { errorFromResponse, FlotillaError } from '@flotilla/protocol';
+import type { z } from 'zod';
+import { errorFromResponse, FlotillaError, messageOf } from '@flotilla/protocol';
+import { lenient } from '@flotilla/protocol/api';
+
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** The operator's client for the hub API, used by the CLI. */
 export class ApiClient {
@@ -19,10 +23,15 @@ export class ApiClient {
   }
 
   private unreachable(error: unknown): FlotillaError {
-    return new FlotillaError('HUB_UNAVAILABLE', `cannot reach the hub at ${this.base} (${(error as Error).message}); is it running? set --hub or FLOTILLA_HUB`);
+    return new FlotillaError('HUB_UNAVAILABLE', `cannot reach the hub at ${this.base} (${messageOf(error)}); is it running? set --hub or FLOTILLA_HUB`);
   }
 
-  async call<T = unknown>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {
+  /**
+   * Calls the API and reads the answer with `schema`, the protocol's schema of that answer
+   * (`@flotilla/protocol/api`), leniently: keys this CLI does not know are dropped, so it reads
+   * a newer hub. An answer it cannot read at all is a `VALIDATION_FAILED` naming the problem.
+   */
+  async call<S extends z.ZodType>(schema: S, method: Method, path: string, body?: unknown): Promise<z.infer<S>> {
     const headers: Record<string, string> = {};
     if (this.token !== undefined) headers['authorization'] = `Bearer ${this.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -34,7 +43,18 @@ export class ApiClient {
     }
     const text = await response.body.text();
     if (response.statusCode >= 400) throw answerError(response.statusCode, text);
-    return (text === '' ? undefined : JSON.parse(text)) as T;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw new FlotillaError('VALIDATION_FAILED', `the hub's answer to ${method} ${path} is not JSON`);
+    }
+    const result = lenient(schema).safeParse(value);
+    if (!result.success) {
+      const issue = result.error.issues[0];
+      throw new FlotillaError('VALIDATION_FAILED', `the hub's answer to ${method} ${path} is not what this CLI reads: ${issue === undefined ? 'invalid' : `${issue.path.join('.') || 'answer'}: ${issue.message}`}; is the CLI older than the hub?`);
+    }
+    return result.data;
   }
 
   /** A GET whose answer is read as a stream, such as an audit export; an error answer throws as in `call`. */

@@ -1,10 +1,17 @@
 import type { IncomingMessage } from 'node:http';
 import { FlotillaError, TargetId } from '@flotilla/protocol';
-import type { AgentPrincipal, CallerInfo, IdentityService, OperatorPrincipal } from '../services/identity.ts';
+import type { RefusalInput } from '../audit-sink.ts';
+import type { AgentPrincipal, CallerInfo, OperatorPrincipal, OperatorRole } from '../principal.ts';
 
-export type Role = OperatorPrincipal['role'];
+/** What the routes need of identity to tell who is calling: the identity service. */
+export interface Authenticator {
+  authenticateAgent(token: string, caller?: CallerInfo): Promise<AgentPrincipal>;
+  authenticateOperator(token: string, caller?: CallerInfo): OperatorPrincipal;
+  /** Records a refused attempt the HTTP layer decided on (a role that is not enough, a token for another target). */
+  refused(input: RefusalInput): void;
+}
 
-const RANK: Record<Role, number> = { viewer: 0, deployer: 1, approver: 1, admin: 2 };
+const RANK: Record<OperatorRole, number> = { viewer: 0, deployer: 1, approver: 1, admin: 2 };
 
 function bearer(req: IncomingMessage): string {
   const header = req.headers.authorization;
@@ -27,7 +34,7 @@ function isAgentToken(token: string): boolean {
 }
 
 /** The agent calling, which must be `targetId` itself: a token reaches only its own target. */
-export async function requireAgent(identity: IdentityService, req: IncomingMessage, targetId: string): Promise<AgentPrincipal> {
+export async function requireAgent(identity: Authenticator, req: IncomingMessage, targetId: string): Promise<AgentPrincipal> {
   const token = bearer(req);
   if (!isAgentToken(token)) throw new FlotillaError('UNAUTHENTICATED', 'this route needs an agent access token from POST /v1/token');
   const caller = callerOf(req);
@@ -42,7 +49,7 @@ export async function requireAgent(identity: IdentityService, req: IncomingMessa
 }
 
 /** The operator calling, with at least `role` (deployer and approver are distinct peers). */
-export function requireOperator(identity: IdentityService, req: IncomingMessage, role: Role): OperatorPrincipal {
+export function requireOperator(identity: Authenticator, req: IncomingMessage, role: OperatorRole): OperatorPrincipal {
   const caller = callerOf(req);
   const principal = identity.authenticateOperator(bearer(req), caller);
   const enough = principal.role === 'admin' || principal.role === role || (RANK[principal.role] > RANK[role] && role === 'viewer');
@@ -55,7 +62,7 @@ export function requireOperator(identity: IdentityService, req: IncomingMessage,
 }
 
 /** Either kind of caller: used for documents both agents and operators read. */
-export async function authenticate(identity: IdentityService, req: IncomingMessage): Promise<AgentPrincipal | OperatorPrincipal> {
+export async function authenticate(identity: Authenticator, req: IncomingMessage): Promise<AgentPrincipal | OperatorPrincipal> {
   const token = bearer(req);
   const caller = callerOf(req);
   return isAgentToken(token) ? identity.authenticateAgent(token, caller) : identity.authenticateOperator(token, caller);

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import { z } from 'zod';
-import { FlotillaError } from '@flotilla/protocol';
+import type { z } from 'zod';
+import { FlotillaError, messageOf, parseWith } from '@flotilla/protocol';
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
@@ -20,7 +20,7 @@ export async function readJson<S extends z.ZodType>(req: IncomingMessage, schema
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new FlotillaError('BAD_REQUEST', `the request body is not valid JSON: ${(error as Error).message}`);
+    throw new FlotillaError('BAD_REQUEST', `the request body is not valid JSON: ${messageOf(error)}`);
   }
   return parseWith(schema, value, 'request body');
 }
@@ -46,12 +46,27 @@ export async function readBodyText(req: IncomingMessage, limit: number, what: st
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** Validates a value, turning zod's findings into one readable VALIDATION_FAILED message. */
-export function parseWith<S extends z.ZodType>(schema: S, value: unknown, what: string): z.infer<S> {
-  const result = schema.safeParse(value);
-  if (!result.success) {
-    const problems = result.error.issues.slice(0, 5).map((issue) => (issue.path.length === 0 ? issue.message : `${issue.path.join('.')}: ${issue.message}`));
-    throw new FlotillaError('VALIDATION_FAILED', `${what} is invalid: ${problems.join('; ')}`, { issues: result.error.issues.slice(0, 20).map((i) => ({ path: i.path.map(String), message: i.message })) });
+/** The query string validated with `schema`; a parameter given twice counts with its last value. */
+export function readQuery<S extends z.ZodType>(query: URLSearchParams, schema: S): z.infer<S> {
+  return parseWith(schema, Object.fromEntries(query), 'query parameters');
+}
+
+/**
+ * The query string validated with `schema`, where the parameters named in `lists` are
+ * collected from repeats and commas (`target=a&target=b`, `target=a,b`) and any other
+ * parameter given twice is left as an array, which its schema then refuses.
+ */
+export function readListQuery<S extends z.ZodType>(query: URLSearchParams, schema: S, lists: readonly string[]): z.infer<S> {
+  const out: Record<string, unknown> = {};
+  for (const key of new Set(query.keys())) {
+    const values = query.getAll(key);
+    if (lists.includes(key)) out[key] = values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
+    else out[key] = values.length === 1 ? values[0] : values;
   }
-  return result.data;
+  return parseWith(schema, out, 'query parameters');
+}
+
+/** A path parameter validated with `schema`, such as a target id. */
+export function readParam<S extends z.ZodType>(value: string | undefined, schema: S, what: string): z.infer<S> {
+  return parseWith(schema, value, what);
 }

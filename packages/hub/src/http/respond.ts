@@ -1,6 +1,12 @@
 import type { ServerResponse } from 'node:http';
+import type { z } from 'zod';
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+/**
+ * Sends an answer of the API: `schema` is the protocol's schema of this answer
+ * (`@flotilla/protocol/api`), which types `body`, so what the hub sends is what its clients
+ * parse.
+ */
+export function sendJson<S extends z.ZodType>(res: ServerResponse, status: number, _schema: S, body: z.input<S>, headers: Record<string, string> = {}): void {
   sendRawJson(res, status, JSON.stringify(body), headers);
 }
 

@@ -1,34 +1,23 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
 import { FlotillaError } from '@flotilla/protocol';
 import { ERROR_STATUS } from './error-status.ts';
-import { sendJson } from './respond.ts';
-import { Router } from './router.ts';
-import { agentRoutes } from './routes/agent-routes.ts';
-import { auditRoutes } from './routes/audit-routes.ts';
-import { driftRoutes } from './routes/drift-routes.ts';
-import { operatorRoutes } from './routes/operator-routes.ts';
-import { rolloutRoutes } from './routes/rollout-routes.ts';
-import type { HubServices } from './services.ts';
+import { sendRawJson } from './respond.ts';
+import type { Router } from './router.ts';
 
-/** Builds the router of the whole API, hot agent routes first. */
-export function buildRouter(hub: HubServices): Router {
-  const router = new Router();
-  agentRoutes(router, hub);
-  operatorRoutes(router, hub);
-  auditRoutes(router, hub);
-  driftRoutes(router, hub);
-  rolloutRoutes(router, hub);
-  return router;
+export interface HttpServerOptions {
+  readonly log: Logger;
+  /** The longest long-poll the routes hold; the socket timeouts outlast it. */
+  readonly maxWaitSeconds: number;
 }
 
 /**
- * The hub's HTTP server. Every error leaves through `fail`: a FlotillaError becomes its
- * status and `{ error: { code, message } }`; anything else is a bug, logged and answered 500
- * without internals.
+ * The hub's HTTP server over a router. Every error leaves through `fail`: a FlotillaError
+ * becomes its status and `{ error: { code, message } }`; anything else is a bug, logged and
+ * answered 500 without internals.
  */
-export function createHttpServer(hub: HubServices): Server {
-  const router = buildRouter(hub);
-  const log = hub.log.child({ component: 'http' });
+export function createHttpServer(router: Router, options: HttpServerOptions): Server {
+  const log = options.log.child({ component: 'http' });
 
   const fail = (req: IncomingMessage, res: ServerResponse, error: unknown): void => {
     const known = error instanceof FlotillaError ? error : undefined;
@@ -41,7 +30,7 @@ export function createHttpServer(hub: HubServices): Server {
     }
     const body = known?.toResponse() ?? { error: { code: 'INTERNAL', message: 'the hub failed to handle this request; the error is in its log' } };
     // A refused request may have an unread body; close the connection rather than read it.
-    sendJson(res, status, body, req.complete ? {} : { connection: 'close' });
+    sendRawJson(res, status, JSON.stringify(body), req.complete ? {} : { connection: 'close' });
   };
 
   const server = createServer((req, res) => {
@@ -58,7 +47,7 @@ export function createHttpServer(hub: HubServices): Server {
     }
   });
   // Long-polls hold requests open; the socket timeouts must outlast the longest wait.
-  server.requestTimeout = (hub.maxWaitSeconds + 30) * 1000;
+  server.requestTimeout = (options.maxWaitSeconds + 30) * 1000;
   server.keepAliveTimeout = 75_000;
   server.headersTimeout = 60_000;
   return server;

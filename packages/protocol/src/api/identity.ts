@@ -51,7 +51,7 @@ export const CreateEnrollmentTokenRequest = z.strictObject({
   labels: Labels.default({}),
   description: z.string().max(256).optional(),
 });
-export type CreateEnrollmentTokenRequest = z.input<typeof CreateEnrollmentTokenRequest>;
+export type CreateEnrollmentTokenRequest = z.infer<typeof CreateEnrollmentTokenRequest>;
 
 export const EnrollmentToken = z.object({
   id: z.string(),

@@ -22,7 +22,10 @@ function loosen(schema: z.ZodType): z.ZodType {
   switch (def.type) {
     case 'object': {
       const shape = (schema as z.ZodObject).shape as Record<string, z.ZodType>;
-      result = schema.clone({ ...def, shape: Object.fromEntries(Object.entries(shape).map(([key, value]) => [key, loosen(value)])), catchall: undefined } as typeof def);
+      const catchall = def['catchall'] as z.ZodType | undefined;
+      // A strict object refuses unknown keys (its catchall is `never`); a loose one keeps them, and still does.
+      const loosened = catchall?._zod.def.type === 'never' ? undefined : catchall;
+      result = schema.clone({ ...def, shape: Object.fromEntries(Object.entries(shape).map(([key, value]) => [key, loosen(value)])), catchall: loosened } as typeof def);
       break;
     }
     case 'array':

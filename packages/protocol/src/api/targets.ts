@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { TargetId } from '../documents/common.ts';
 import { Target } from '../documents/target.ts';
 
 /*
@@ -7,10 +6,10 @@ import { Target } from '../documents/target.ts';
  * facet, edit labels and properties, and revoke, disable or enable them.
  */
 
-/** `GET /v1/targets?q=&after=&limit=`: keyset pages by id. */
+/** `GET /v1/targets?q=&after=&limit=`: keyset pages by id; `after` is the `next` of the previous page. */
 export const TargetListQuery = z.strictObject({
   q: z.string().max(4096).optional(),
-  after: z.string().max(64).default(''),
+  after: z.string().max(128).default(''),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 export type TargetListQuery = z.infer<typeof TargetListQuery>;
@@ -18,8 +17,10 @@ export type TargetListQuery = z.infer<typeof TargetListQuery>;
 export const TargetPage = z.object({
   items: z.array(Target),
   total: z.number().int().min(0),
-  /** Pass as `after` for the next page; absent on the last page. */
-  next: TargetId.optional(),
+  /** Pass as `after` for the next page; absent on the last page. Opaque: it also fixes `now` for the query's relative times. */
+  next: z.string().optional(),
+  /** Negated conditions on fields no target has that look like typos; absent when there are none. */
+  warnings: z.array(z.string()).optional(),
 });
 export type TargetPage = z.infer<typeof TargetPage>;
 

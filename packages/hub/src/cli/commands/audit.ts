@@ -2,16 +2,12 @@ import { closeSync, createWriteStream, openSync, readFileSync, readSync, renameS
 import { pipeline } from 'node:stream/promises';
 import { StringDecoder } from 'node:string_decoder';
 import type { Command } from 'commander';
-import { FlotillaError, KeyPair, PublicKey, SignedTrustRoot, keyIdOf, keysWithRole, verifyTrustRoot, type TrustedKey } from '@flotilla/protocol';
-import { verifyAuditExport, type AuditEntry, type AuditVerifyResult, type SignedAuditCheckpoint } from '@flotilla/protocol/audit';
+import { FlotillaError, KeyPair, PublicKey, SignedTrustRoot, keyIdOf, keysWithRole, verifyTrustRoot, messageOf, type TrustedKey } from '@flotilla/protocol';
+import { AuditPage, AuditPruneResult } from '@flotilla/protocol/api';
+import { SignedAuditCheckpoint, verifyAuditExport, type AuditEntry, type AuditVerifyResult } from '@flotilla/protocol/audit';
 import type { ApiClient } from '../api-client.ts';
 import { outputFormat, print, type OutputFormat } from '../output.ts';
 import { parseDuration } from '../parse-args.ts';
-
-interface AuditPage {
-  entries: AuditEntry[];
-  nextCursor: string | null;
-}
 
 interface NarrowingFlags {
   since?: string;
@@ -72,7 +68,7 @@ async function readPages(client: ApiClient, path: string, params: URLSearchParam
     const page = new URLSearchParams(params);
     page.set('limit', String(Math.min(PAGE_MAX, limit - entries.length)));
     if (next !== null) page.set('cursor', next);
-    const answer = await client.call<AuditPage>('GET', `${path}?${page.toString()}`);
+    const answer = await client.call(AuditPage, 'GET', `${path}?${page.toString()}`);
     entries.push(...answer.entries);
     next = answer.nextCursor;
   } while (next !== null && entries.length < limit);
@@ -126,7 +122,7 @@ function* fileLines(path: string): Generator<string, void, undefined> {
   try {
     fd = openSync(path, 'r');
   } catch (error) {
-    throw new FlotillaError('CONFIG_INVALID', `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new FlotillaError('CONFIG_INVALID', `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? messageOf(error)}`);
   }
   try {
     const buffer = Buffer.allocUnsafe(1024 * 1024);
@@ -175,7 +171,7 @@ function trustRootKeys(path: string): TrustedKey[] {
   try {
     signed = SignedTrustRoot.parse(JSON.parse(readFileSync(path, 'utf8')));
   } catch (error) {
-    throw new FlotillaError('TRUST_ROOT_INVALID', `${path} is not a signed trust root (as GET /v1/trust-root answers): ${(error as Error).message.split('\n')[0]}`);
+    throw new FlotillaError('TRUST_ROOT_INVALID', `${path} is not a signed trust root (as GET /v1/trust-root answers): ${messageOf(error).split('\n')[0]}`);
   }
   return keysWithRole(verifyTrustRoot(signed), 'hub').map((k) => ({ id: k.id, publicKey: k.publicKey }));
 }
@@ -192,7 +188,7 @@ function keptCheckpoints(paths: readonly string[]): SignedAuditCheckpoint[] {
     try {
       text = readFileSync(path, 'utf8');
     } catch (error) {
-      throw new FlotillaError('CONFIG_INVALID', `cannot read --checkpoint ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      throw new FlotillaError('CONFIG_INVALID', `cannot read --checkpoint ${path}: ${(error as NodeJS.ErrnoException).code ?? messageOf(error)}`);
     }
     const trimmed = text.trim();
     // One JSON document (pretty-printed or not), else JSON Lines.
@@ -297,7 +293,7 @@ export function auditCommand(program: Command, client: () => ApiClient): void {
         renameSync(partial, flags.out);
       } catch (error) {
         rmSync(partial, { force: true });
-        throw new FlotillaError('HUB_UNAVAILABLE', `the export was cut short (${(error as Error).message}); nothing was written to ${flags.out}; export again`);
+        throw new FlotillaError('HUB_UNAVAILABLE', `the export was cut short (${messageOf(error)}); nothing was written to ${flags.out}; export again`);
       }
       process.stderr.write(`exported ${bytes} bytes to ${flags.out}; check it with: flotilla audit verify ${flags.out} --trust-root <trust root file>\n`);
     });
@@ -326,7 +322,7 @@ export function auditCommand(program: Command, client: () => ApiClient): void {
     .description('have the hub sign its audit chain head now (it also does on an interval and at every export)')
     .option('-o, --output <format>', 'table, json or yaml')
     .action(async (flags: { output?: string }) => {
-      const signed = await client().call<SignedAuditCheckpoint>('POST', '/v1/audit/checkpoints');
+      const signed = await client().call(SignedAuditCheckpoint, 'POST', '/v1/audit/checkpoints');
       print(outputFormat(flags.output), signed, () => [['SEQ', 'HASH', 'KEY', 'TIME'], [String(signed.checkpoint.seq), signed.checkpoint.hash, signed.signature.keyId, signed.checkpoint.time]]);
     });
 
@@ -340,7 +336,7 @@ export function auditCommand(program: Command, client: () => ApiClient): void {
       const olderThanMs = flags.olderThan === undefined ? undefined : parseDuration(flags.olderThan, '--older-than');
       if (olderThanMs !== undefined && olderThanMs < 86_400_000) throw new FlotillaError('CONFIG_INVALID', `--older-than must be at least 1d: a prune always keeps the last day; received '${flags.olderThan!}'`);
       const request = olderThanMs === undefined ? { before: cliTime(flags.before!, '--before') } : { olderThanSeconds: olderThanMs / 1000 };
-      const result = await client().call<{ removed: number; olderThan: string; anchor: SignedAuditCheckpoint | null; head: { seq: number } }>('POST', '/v1/audit/prune', request);
+      const result = await client().call(AuditPruneResult, 'POST', '/v1/audit/prune', request);
       if (result.anchor === null) process.stdout.write(`nothing older than ${result.olderThan}; the log is unchanged\n`);
       else process.stdout.write(`pruned ${result.removed} entries older than ${result.olderThan}; the log now starts after seq ${result.anchor.checkpoint.seq}, anchored by a checkpoint signed by key ${result.anchor.signature.keyId}\n`);
     });

@@ -1,17 +1,17 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { API_VERSION, Bundle, FlotillaError, signBundle, SignedBundle, TargetId, type KeyPair, type ReleaseRef, type Target } from '@flotilla/protocol';
+import { API_VERSION, Bundle, FlotillaError, signBundle, SignedBundle, TargetId, Target, messageOf, type KeyPair, type ReleaseRef } from '@flotilla/protocol';
 import { adoptDrift, driftPreviewValue, type AdoptDriftItem } from '@flotilla/protocol/drift';
 import type { ApiClient } from '../api-client.ts';
 import { outputFormat, print } from '../output.ts';
-import { readKeyFile } from '../../services/key-files.ts';
-import type { DriftListItem, DriftPolicyState, TargetDriftView } from '../../services/drift/drift-service.ts';
+import { AssignResult, DriftList, DriftPolicyChange, DriftPolicyState, PublishResult, RevertResult, TargetDriftView, TargetPage, type DriftListItem } from '@flotilla/protocol/api';
+import { readKeyFile } from '../../key-files.ts';
 
 /** A target by id, or by its unique name. */
 export async function resolveTarget(client: ApiClient, text: string): Promise<string> {
   if (TargetId.safeParse(text).success) return text;
-  const page = await client.call<{ items: Target[] }>('GET', `/v1/targets?limit=2&q=${encodeURIComponent(`name=${JSON.stringify(text)}`)}`);
+  const page = await client.call(TargetPage, 'GET', `/v1/targets?limit=2&q=${encodeURIComponent(`name=${JSON.stringify(text)}`)}`);
   const found = page.items.filter((target) => target.name === text);
   if (found.length !== 1) throw new FlotillaError('NOT_FOUND', `no target is called ${text}; give its id (tgt_…) or its exact name`);
   return found[0]!.id;
@@ -50,7 +50,7 @@ export interface AdoptResult {
  */
 export async function adoptDriftItems(client: ApiClient, targetId: string, itemIds: readonly string[], keys: readonly KeyPair[], options: { version?: string | undefined; now?: Date } = {}): Promise<AdoptResult> {
   if (itemIds.length === 0) throw new FlotillaError('VALIDATION_FAILED', 'name at least one drift item to adopt (the ids that flotilla drift ls shows)');
-  const view = await client.call<TargetDriftView>('GET', `/v1/targets/${encodeURIComponent(targetId)}/drift`);
+  const view = await client.call(TargetDriftView, 'GET', `/v1/targets/${encodeURIComponent(targetId)}/drift`);
   const byId = new Map(view.items.map((item) => [item.id, item]));
   const missing = itemIds.filter((id) => !byId.has(id));
   if (missing.length > 0) throw new FlotillaError('NOT_FOUND', `target ${targetId} has no current drift item ${missing.join(', ')}; list them with flotilla drift ls -q 'id=${targetId}'`);
@@ -62,12 +62,12 @@ export async function adoptDriftItems(client: ApiClient, targetId: string, itemI
     idOf.set(adoptable, id);
     return adoptable;
   });
-  const target = await client.call<Target>('GET', `/v1/targets/${encodeURIComponent(targetId)}`);
+  const target = await client.call(Target, 'GET', `/v1/targets/${encodeURIComponent(targetId)}`);
   const stamp = (options.now ?? new Date()).toISOString().slice(0, 19).replace(/[-:T]/g, '');
   const replaced = new Map<string, { ref: ReleaseRef; from: string; items: string[] }>();
   for (const ref of target.desired.bundles) {
     if (pending.length === 0) break;
-    const signed = SignedBundle.parse(await client.call('GET', `/v1/bundles/${ref.digest}`));
+    const signed = await client.call(SignedBundle, 'GET', `/v1/bundles/${ref.digest}`);
     const { resources, adopted, unmatched } = adoptDrift(signed.bundle.resources, pending);
     pending = unmatched;
     if (adopted.length === 0) continue;
@@ -82,7 +82,7 @@ export async function adoptDriftItems(client: ApiClient, targetId: string, itemI
       ...(signed.bundle.placement === undefined ? {} : { placement: signed.bundle.placement }),
     });
     const next = signBundle(bundle, keys);
-    await client.call('POST', '/v1/bundles', next);
+    await client.call(PublishResult, 'POST', '/v1/bundles', next);
     const ids = adopted.map((item) => idOf.get(item) ?? '');
     replaced.set(ref.name, { ref: { name: ref.name, version, digest: next.digest }, from: ref.version, items: ids });
   }
@@ -90,7 +90,7 @@ export async function adoptDriftItems(client: ApiClient, targetId: string, itemI
     throw new FlotillaError('NOT_FOUND', `no release of target ${targetId} holds ${pending.map((item) => item.resourceKey).join(', ')}; nothing was assigned (releases already published stay unassigned)`);
   }
   const refs = target.desired.bundles.map((ref) => replaced.get(ref.name)?.ref ?? ref).map((ref) => `${ref.name}@${ref.version}`);
-  const assigned = await client.call<{ generation: number }>('POST', `/v1/targets/${encodeURIComponent(targetId)}/assign`, { bundles: refs });
+  const assigned = await client.call(AssignResult, 'POST', `/v1/targets/${encodeURIComponent(targetId)}/assign`, { bundles: refs });
   return { targetId, releases: [...replaced.values()], generation: assigned.generation };
 }
 
@@ -110,7 +110,7 @@ export function driftCommand(program: Command, client: () => ApiClient): void {
     .option('-o, --output <format>', 'table, json or yaml')
     .action(async (flags: { query?: string; class?: string; intentional?: boolean; limit: string; output?: string }) => {
       const params = new URLSearchParams({ limit: flags.limit, ...(flags.query === undefined ? {} : { q: flags.query }), ...(flags.class === undefined ? {} : { class: flags.class }), ...(flags.intentional === true ? { intentional: 'true' } : {}) });
-      const answer = await client().call<{ items: DriftListItem[]; total: number; targets: number }>('GET', `/v1/drift?${params}`);
+      const answer = await client().call(DriftList, 'GET', `/v1/drift?${params}`);
       print(outputFormat(flags.output), answer, () => driftRows(answer.items, true));
       if (outputFormat(flags.output) === 'table' && answer.total > answer.items.length) process.stderr.write(`${answer.items.length} of ${answer.total} items shown; raise --limit or narrow -q\n`);
     });
@@ -120,7 +120,7 @@ export function driftCommand(program: Command, client: () => ApiClient): void {
     .option('-o, --output <format>', 'table, json or yaml', 'yaml')
     .action(async (target: string, flags: { output: string }) => {
       const api = client();
-      const view = await api.call<TargetDriftView>('GET', `/v1/targets/${encodeURIComponent(await resolveTarget(api, target))}/drift`);
+      const view = await api.call(TargetDriftView, 'GET', `/v1/targets/${encodeURIComponent(await resolveTarget(api, target))}/drift`);
       print(outputFormat(flags.output), view, () => driftRows(view.items, false));
     });
   drift
@@ -143,7 +143,7 @@ export function driftCommand(program: Command, client: () => ApiClient): void {
     .action(async (target: string, items: string[]) => {
       const api = client();
       const id = await resolveTarget(api, target);
-      const result = await api.call<{ generation: number; items: DriftListItem[] }>('POST', `/v1/targets/${encodeURIComponent(id)}/drift/revert`, { items });
+      const result = await api.call(RevertResult, 'POST', `/v1/targets/${encodeURIComponent(id)}/drift/revert`, { items });
       process.stdout.write(`${id} generation ${result.generation}: the agent reverts ${result.items.map((item) => item.id).join(', ')}\n`);
     });
 
@@ -153,7 +153,7 @@ export function driftCommand(program: Command, client: () => ApiClient): void {
     .description('the drift policy in force (the default one unless an admin set another)')
     .option('-o, --output <format>', 'yaml or json', 'yaml')
     .action(async (flags: { output: string }) => {
-      const state = await client().call<DriftPolicyState>('GET', '/v1/drift-policy');
+      const state = await client().call(DriftPolicyState, 'GET', '/v1/drift-policy');
       print(outputFormat(flags.output), state, () => [['SOURCE', 'RULES', 'DIGEST'], [state.source, String(state.policy.rules.length), state.digest]]);
     });
   policy
@@ -164,16 +164,16 @@ export function driftCommand(program: Command, client: () => ApiClient): void {
       try {
         input = parseYaml(readFileSync(file, 'utf8'));
       } catch (error) {
-        throw new FlotillaError('CONFIG_INVALID', `cannot read the drift policy in ${file}: ${(error as Error).message.split('\n')[0]}`);
+        throw new FlotillaError('CONFIG_INVALID', `cannot read the drift policy in ${file}: ${messageOf(error).split('\n')[0]}`);
       }
-      const result = await client().call<{ state: DriftPolicyState; reissued: number }>('PUT', '/v1/drift-policy', input);
+      const result = await client().call(DriftPolicyChange, 'PUT', '/v1/drift-policy', input);
       process.stdout.write(`drift policy set (${result.state.policy.rules.length} rules, ${result.state.digest}); ${result.reissued} target(s) get it with a new generation\n`);
     });
   policy
     .command('reset')
     .description('go back to the default drift policy')
     .action(async () => {
-      const result = await client().call<{ state: DriftPolicyState; reissued: number }>('DELETE', '/v1/drift-policy');
+      const result = await client().call(DriftPolicyChange, 'DELETE', '/v1/drift-policy');
       process.stdout.write(`drift policy reset to the default; ${result.reissued} target(s) get it with a new generation\n`);
     });
 }

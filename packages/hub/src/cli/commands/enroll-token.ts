@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { FlotillaError } from '@flotilla/protocol';
-import { type EnrollmentToken } from '@flotilla/protocol/api';
+import { EnrollmentToken, EnrollmentTokenList } from '@flotilla/protocol/api';
 import type { ApiClient } from '../api-client.ts';
 import { outputFormat, print } from '../output.ts';
 import { parseDuration, parseLabels } from '../parse-args.ts';
@@ -18,7 +18,7 @@ export function enrollTokenCommand(program: Command, client: () => ApiClient): v
     .action(async (flags: { maxUses: string; ttl: string; label?: string[]; description?: string; output?: string }) => {
       const maxUses = Number(flags.maxUses);
       if (!Number.isInteger(maxUses) || maxUses < 1) throw new FlotillaError('CONFIG_INVALID', `--max-uses must be a whole number of at least 1, received '${flags.maxUses}'`);
-      const created = await client().call<EnrollmentToken>('POST', '/v1/enrollment-tokens', {
+      const created = await client().call(EnrollmentToken, 'POST', '/v1/enrollment-tokens', {
         maxUses,
         ttlSeconds: parseDuration(flags.ttl, '--ttl') / 1000,
         labels: parseLabels(flags.label ?? []),
@@ -31,7 +31,7 @@ export function enrollTokenCommand(program: Command, client: () => ApiClient): v
     .description('list enrollment tokens (their secrets are never shown again)')
     .option('-o, --output <format>', 'table, json or yaml')
     .action(async (flags: { output?: string }) => {
-      const { items } = await client().call<{ items: EnrollmentToken[] }>('GET', '/v1/enrollment-tokens');
+      const { items } = await client().call(EnrollmentTokenList, 'GET', '/v1/enrollment-tokens');
       print(outputFormat(flags.output), items, () => [['ID', 'USES', 'EXPIRES', 'LABELS'], ...items.map((t) => [t.id, `${t.uses}/${t.maxUses}`, t.expiresAt, Object.entries(t.labels).map(([k, v]) => `${k}=${v}`).join(',')])]);
     });
 }

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { FlotillaError, keyIdOf, type SignedTrustRoot } from '@flotilla/protocol';
+import { FlotillaError, keyIdOf, SignedTrustRoot } from '@flotilla/protocol';
 import type { ApiClient } from '../api-client.ts';
-import { loadOrCreateKeyFile, readKeyFile } from '../../services/key-files.ts';
+import { loadOrCreateKeyFile, readKeyFile } from '../../key-files.ts';
 import { outputFormat, print } from '../output.ts';
 
 export function keysCommand(program: Command, client: () => ApiClient): void {
@@ -22,7 +22,7 @@ export function keysCommand(program: Command, client: () => ApiClient): void {
     .option('--name <name>', 'a name for the key, such as the team that holds it')
     .action(async (file: string, flags: { name?: string }) => {
       const key = readKeyFile(file);
-      const signed = await client().call<SignedTrustRoot>('POST', '/v1/trust-root/release-keys', { publicKey: key.publicKey, ...(flags.name === undefined ? {} : { name: flags.name }) });
+      const signed = await client().call(SignedTrustRoot, 'POST', '/v1/trust-root/release-keys', { publicKey: key.publicKey, ...(flags.name === undefined ? {} : { name: flags.name }) });
       process.stdout.write(`release key ${keyIdOf(key.publicKey)} is in trust root v${signed.trustRoot.version}\n`);
     });
   keys
@@ -30,7 +30,7 @@ export function keysCommand(program: Command, client: () => ApiClient): void {
     .description('list the keys of the current trust root')
     .option('-o, --output <format>', 'table, json or yaml')
     .action(async (flags: { output?: string }) => {
-      const signed = await client().call<SignedTrustRoot>('GET', '/v1/trust-root');
+      const signed = await client().call(SignedTrustRoot, 'GET', '/v1/trust-root');
       print(outputFormat(flags.output), signed, () => [['ID', 'ROLES', 'NAME'], ...signed.trustRoot.keys.map((k) => [k.id, k.roles.join(','), k.name ?? ''])]);
     });
 }

@@ -1,18 +1,10 @@
 import type { Command } from 'commander';
-import { API_VERSION, Bundle, signBundle } from '@flotilla/protocol';
+import { API_VERSION, Bundle, parseWith, signBundle } from '@flotilla/protocol';
+import { PublishResult, ReleaseList } from '@flotilla/protocol/api';
 import type { ApiClient } from '../api-client.ts';
-import { readKeyFile } from '../../services/key-files.ts';
+import { readKeyFile } from '../../key-files.ts';
 import { loadManifests } from '../load-manifests.ts';
 import { outputFormat, print } from '../output.ts';
-import { parseWith } from '../../http/body.ts';
-
-interface ReleaseItem {
-  readonly digest: string;
-  readonly name: string;
-  readonly version: string;
-  readonly createdAt: string;
-  readonly createdBy?: string;
-}
 
 /**
  * `flotilla release`: publish and list releases — immutable, content-addressed sets of
@@ -34,7 +26,7 @@ export function releaseCommand(program: Command, client: () => ApiClient): void 
       const provenance = { ...(flags.source === undefined ? {} : { source: flags.source }), ...(flags.commit === undefined ? {} : { commit: flags.commit }) };
       const content = parseWith(Bundle, { apiVersion: API_VERSION, kind: 'Bundle', name: flags.name, version: flags.version, resources, ...(Object.keys(provenance).length === 0 ? {} : { provenance }) }, 'release');
       const signed = signBundle(content, flags.key.map(readKeyFile));
-      const result = await client().call<{ digest: string; created: boolean }>('POST', '/v1/bundles', signed);
+      const result = await client().call(PublishResult, 'POST', '/v1/bundles', signed);
       process.stdout.write(`${result.created ? 'published' : 'already published'} ${flags.name}@${flags.version} (${resources.length} resources) ${result.digest}\n`);
     });
   release
@@ -43,7 +35,7 @@ export function releaseCommand(program: Command, client: () => ApiClient): void 
     .option('--name <name>', 'only releases of this name')
     .option('-o, --output <format>', 'table, json or yaml')
     .action(async (flags: { name?: string; output?: string }) => {
-      const { items } = await client().call<{ items: ReleaseItem[] }>('GET', '/v1/bundles');
+      const { items } = await client().call(ReleaseList, 'GET', '/v1/bundles');
       const shown = flags.name === undefined ? items : items.filter((i) => i.name === flags.name);
       print(outputFormat(flags.output), { items: shown }, () => [
         ['RELEASE', 'DIGEST', 'PUBLISHED', 'BY'],

@@ -3,12 +3,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { parse as parseYaml } from 'yaml';
-import { FlotillaError } from '@flotilla/protocol';
+import { FlotillaError, messageOf } from '@flotilla/protocol';
 import type { ApiClient } from '../api-client.ts';
 import { outputFormat, print, renderTable } from '../output.ts';
 import { parseDuration } from '../parse-args.ts';
-import type { CreateRolloutResult } from '../../services/rollouts/rollout-service.ts';
-import type { MemberView, RolloutSummary, RolloutView, WaveView } from '../../services/rollouts/rollout-view.ts';
+import { CreateRolloutResult, RolloutList, RolloutView, type MemberView, type WaveView } from '@flotilla/protocol/api';
 
 const TERMINAL = new Set(['completed', 'aborted', 'rolled-back']);
 const PROBLEMS_SHOWN = 10;
@@ -47,7 +46,7 @@ export function rolloutCommand(program: Command, client: () => ApiClient): void 
     .option('-o, --output <format>', 'table, json or yaml')
     .action(async (flags: CreateFlags) => {
       const body = createBody(flags);
-      const result = await client().call<CreateRolloutResult>('POST', '/v1/rollouts', body);
+      const result = await client().call(CreateRolloutResult, 'POST', '/v1/rollouts', body);
       for (const warning of result.warnings) process.stderr.write(`warning: ${warning}\n`);
       const format = outputFormat(flags.output);
       if (format !== 'table') return print(format, result, () => []);
@@ -63,7 +62,7 @@ export function rolloutCommand(program: Command, client: () => ApiClient): void 
     .option('-o, --output <format>', 'table, json or yaml')
     .action(async (flags: { state?: string; limit: string; output?: string }) => {
       const params = new URLSearchParams({ limit: flags.limit, ...(flags.state === undefined ? {} : { state: flags.state }) });
-      const page = await client().call<{ items: RolloutSummary[] }>('GET', `/v1/rollouts?${params}`);
+      const page = await client().call(RolloutList, 'GET', `/v1/rollouts?${params}`);
       print(outputFormat(flags.output), page, () => [
         ['ID', 'RELEASE', 'STATE', 'WAVE', 'MEMBERS', 'CREATED', 'SELECTOR'],
         ...page.items.map((r) => [r.id, `${r.release.name}@${r.release.version}`, r.state, r.currentWave === null ? '-' : `${r.currentWave.index + 1}/${r.waves} ${r.currentWave.name}`, String(r.members), r.createdAt, r.selector || '(every target)']),
@@ -79,10 +78,10 @@ export function rolloutCommand(program: Command, client: () => ApiClient): void 
       const format = outputFormat(flags.output);
       const path = `/v1/rollouts/${encodeURIComponent(id)}`;
       if (format !== 'table') {
-        const view = await client().call<RolloutView>('GET', `${path}?members=all&limit=100000`);
+        const view = await client().call(RolloutView, 'GET', `${path}?members=all&limit=100000`);
         return print(format, view, () => []);
       }
-      const fetch = (): Promise<RolloutView> => client().call<RolloutView>('GET', `${path}?members=problems&limit=${PROBLEMS_SHOWN}`);
+      const fetch = (): Promise<RolloutView> => client().call(RolloutView, 'GET', `${path}?members=problems&limit=${PROBLEMS_SHOWN}`);
       if (flags.watch !== true) {
         const view = await fetch();
         process.stdout.write(renderStatus(view, view.members ?? []));
@@ -103,7 +102,7 @@ export function rolloutCommand(program: Command, client: () => ApiClient): void 
       .description(description)
       .option('--reason <text>', 'why, for the audit log')
       .action(async (id: string, flags: { reason?: string }) => {
-        const view = await client().call<RolloutView>('POST', `/v1/rollouts/${encodeURIComponent(id)}/${verb}`, flags.reason === undefined ? {} : { reason: flags.reason });
+        const view = await client().call(RolloutView, 'POST', `/v1/rollouts/${encodeURIComponent(id)}/${verb}`, flags.reason === undefined ? {} : { reason: flags.reason });
         process.stdout.write(`rollout ${view.id} (${view.release.name}@${view.release.version}) is ${view.state}${view.reason === null ? '' : `: ${view.reason}`}\n`);
       });
   }
@@ -138,13 +137,13 @@ function readPlan(file: string): Record<string, unknown> {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new FlotillaError('CONFIG_INVALID', `cannot read the plan ${file}: ${(error as Error).message}`);
+    throw new FlotillaError('CONFIG_INVALID', `cannot read the plan ${file}: ${messageOf(error)}`);
   }
   let doc: unknown;
   try {
     doc = parseYaml(text, { schema: 'failsafe' });
   } catch (error) {
-    throw new FlotillaError('CONFIG_INVALID', `the plan ${file} is not valid YAML: ${(error as Error).message.split('\n')[0]}`);
+    throw new FlotillaError('CONFIG_INVALID', `the plan ${file} is not valid YAML: ${messageOf(error).split('\n')[0]}`);
   }
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new FlotillaError('CONFIG_INVALID', `the plan ${file} must be a mapping with waves:, bake:, failureBudget:, timeout: and rollbackOnFailure:`);
   const plan = { ...(doc as Record<string, unknown>) };

@@ -1,0 +1,89 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../../clock.ts';
+import type { AuditLog } from './audit-log.ts';
+import type { RefusalRecorder } from './refusal-recorder.ts';
+
+/** The default interval of audit checkpoints. */
+export const DEFAULT_CHECKPOINT_INTERVAL_MS = 5 * 60_000;
+const RETENTION_CHECK_MS = 60 * 60_000;
+const REFUSAL_FLUSH_MS = 60_000;
+
+export interface AuditScheduleOptions {
+  readonly audit: AuditLog;
+  readonly refusals: RefusalRecorder;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** How often the chain head is signed when it moved; 0 never. */
+  readonly checkpointIntervalMs: number;
+  /** Prune entries older than this, checked at start and hourly; undefined keeps everything. */
+  readonly retentionMs: number | undefined;
+}
+
+/**
+ * The audit log's timers: a checkpoint over the head on an interval, retention (at start,
+ * then hourly), and the close of each window of refused attempts. None keeps the process
+ * alive; `stop` writes what is pending and signs the head, so the last entries do not wait
+ * for the next start.
+ */
+export class AuditSchedule {
+  private readonly options: AuditScheduleOptions;
+  private timers: NodeJS.Timeout[] = [];
+  private stopCheckpoints: (() => void) | undefined;
+
+  /** Checks the options before anything runs: a bad interval or retention is a caller's mistake. */
+  constructor(options: AuditScheduleOptions) {
+    const { checkpointIntervalMs, retentionMs } = options;
+    if (!Number.isFinite(checkpointIntervalMs) || checkpointIntervalMs < 0 || (checkpointIntervalMs > 0 && checkpointIntervalMs < 1_000)) {
+      throw new TypeError(`createHub: checkpointIntervalMs must be 0 (never) or at least 1000; received ${String(checkpointIntervalMs)}`);
+    }
+    if (retentionMs !== undefined && (!Number.isFinite(retentionMs) || retentionMs < 86_400_000)) {
+      throw new TypeError(`createHub: auditRetentionMs must be at least one day (86400000); received ${String(retentionMs)}`);
+    }
+    this.options = options;
+  }
+
+  start(): void {
+    this.stop();
+    const { audit, refusals, checkpointIntervalMs, retentionMs } = this.options;
+    if (checkpointIntervalMs > 0) this.stopCheckpoints = audit.scheduleCheckpoints(checkpointIntervalMs);
+    this.every(REFUSAL_FLUSH_MS, () => refusals.flush());
+    if (retentionMs === undefined) return;
+    const retain = this.retain.bind(this, retentionMs);
+    retain();
+    this.every(RETENTION_CHECK_MS, retain);
+  }
+
+  stop(): void {
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers = [];
+    this.stopCheckpoints?.();
+    this.stopCheckpoints = undefined;
+  }
+
+  /** Stops the timers, writes the summaries of refused attempts, and signs the head when it moved. */
+  close(): void {
+    this.stop();
+    this.options.refusals.close();
+    try {
+      this.options.audit.checkpointIfAdvanced();
+    } catch (error) {
+      this.options.log.error({ err: error }, 'audit checkpoint at shutdown failed');
+    }
+  }
+
+  private every(ms: number, work: () => void): void {
+    const timer = setInterval(work, ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  private retain(retentionMs: number): void {
+    const log = this.options.log.child({ component: 'audit-retention' });
+    try {
+      const { removed } = this.options.audit.prune({ olderThan: this.options.clock() - retentionMs });
+      if (removed > 0) log.info({ removed, retentionMs }, 'audit entries past retention pruned');
+    } catch (error) {
+      log.error({ err: error }, 'audit retention prune failed');
+    }
+  }
+}

@@ -1,0 +1,36 @@
+import { SignedBundle } from '@flotilla/protocol';
+import { PublishResult, ReleaseList } from '@flotilla/protocol/api';
+import { authenticate, requireOperator, type Authenticator } from '../../http/auth.ts';
+import { readJson } from '../../http/body.ts';
+import { sendEmpty, sendJson, sendRawJson } from '../../http/respond.ts';
+import type { Router } from '../../http/router.ts';
+import type { BundleService } from './bundle-service.ts';
+
+const BUNDLE_BODY_LIMIT = 16 * 1024 * 1024;
+
+export interface BundleRoutesDeps {
+  readonly auth: Authenticator;
+  readonly bundles: BundleService;
+}
+
+/** Releases: publish (deployer), list (viewer), and fetch one by digest (its agents, or an operator). */
+export function bundleRoutes(router: Router, { auth, bundles }: BundleRoutesDeps): void {
+  router.on('GET', '/v1/bundles/:digest', async ({ req, res, params }) => {
+    const digest = params['digest']!;
+    const json = bundles.json(digest, await authenticate(auth, req));
+    if (req.headers['if-none-match'] === `"${digest}"`) return sendEmpty(res, 304, { etag: `"${digest}"` });
+    sendRawJson(res, 200, json, { etag: `"${digest}"`, 'cache-control': 'private, max-age=31536000, immutable' });
+  });
+
+  router.on('POST', '/v1/bundles', async ({ req, res }) => {
+    const principal = requireOperator(auth, req, 'deployer');
+    const signed = await readJson(req, SignedBundle, BUNDLE_BODY_LIMIT);
+    const result = bundles.publish(signed, principal);
+    sendJson(res, result.created ? 201 : 200, PublishResult, result);
+  });
+
+  router.on('GET', '/v1/bundles', ({ req, res }) => {
+    requireOperator(auth, req, 'viewer');
+    sendJson(res, 200, ReleaseList, bundles.list());
+  });
+}

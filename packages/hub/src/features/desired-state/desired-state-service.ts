@@ -1,0 +1,289 @@
+import { API_VERSION, canonicalize, FlotillaError, signPayload, type Actor, type DriftPolicy, type DriftRevert, type Envelope, type Hold, type ReleaseRef, type SignedEnvelope, type TrustRoot } from '@flotilla/protocol';
+import type { AssignResult } from '@flotilla/protocol/api';
+import type { AuditSink } from '../../audit-sink.ts';
+import type { Clock } from '../../clock.ts';
+import type { Transactions } from '../../store/transaction.ts';
+import type { HubKeys } from '../identity/trust-service.ts';
+import type { DesiredRecord } from '../targets/target-store.ts';
+import type { TargetState } from '../targets/target-cache.ts';
+import { EnvelopeWaiters } from './envelope-waiters.ts';
+
+export const DEFAULT_ENVELOPE_TTL_MS = 24 * 60 * 60_000;
+
+/** What {@link DesiredStateService.stageRelease} did to one target. */
+export interface StagedRelease {
+  readonly targetId: string;
+  /** False when the target already had exactly this release (or, for a removal, none of that name). */
+  readonly changed: boolean;
+  /** The generation of the envelope that now carries the desired state. */
+  readonly generation: number;
+  /** The release of that name the target had before, or null. */
+  readonly previous: ReleaseRef | null;
+  /** Every release the target should now run. */
+  readonly bundles: ReleaseRef[];
+}
+
+/** The desired columns of target records (the targets feature's store). */
+export interface DesiredTargets {
+  desired(id: string): DesiredRecord | undefined;
+  setDesired(id: string, generation: number, bundles: readonly ReleaseRef[], envelope: SignedEnvelope, at: number, actor: Actor): void;
+  setEnvelope(id: string, envelope: SignedEnvelope): void;
+  idsWithEnvelope(): string[];
+  idsHolding(holdId: string): string[];
+}
+
+/** Target states as the check-in path holds them in memory (the targets feature's cache). */
+export interface ServedTargets {
+  get(id: string): TargetState | undefined;
+  invalidate(id: string): void;
+}
+
+/** Resolves `name@version` or a digest to a published release (the bundles feature). */
+export interface ReleaseResolver {
+  resolveRelease(ref: string): ReleaseRef;
+}
+
+/** The drift policy in force, which every envelope carries (the drift feature). */
+export interface DriftPolicySource {
+  current(): { readonly policy: DriftPolicy };
+}
+
+/** The holds of open incidents that select a target now (the incidents feature). */
+export interface HoldSource {
+  holdsFor(targetId: string): Hold[];
+}
+
+/** Where check-ins are counted (the targets feature). */
+export interface CheckIns {
+  mark(targetId: string): void;
+}
+
+export interface DesiredStateDeps {
+  readonly tx: Transactions;
+  readonly targets: DesiredTargets;
+  readonly served: ServedTargets;
+  readonly releases: ReleaseResolver;
+  readonly policies: DriftPolicySource;
+  readonly holds: HoldSource;
+  readonly checkIns: CheckIns;
+  /** The trust root in force: envelopes name its version. */
+  readonly trust: { readonly trustRoot: TrustRoot };
+  readonly keys: HubKeys;
+  readonly audit: AuditSink;
+  readonly clock: Clock;
+  readonly envelopeTtlMs: number;
+}
+
+/** The drift part of an envelope: the policy and holds in force, and revert requests for this generation only. */
+interface EnvelopeDrift {
+  readonly holds: readonly Hold[];
+  readonly driftPolicy?: DriftPolicy;
+  readonly revert?: readonly DriftRevert[];
+}
+
+function refText(ref: ReleaseRef | null): string | null {
+  return ref === null ? null : `${ref.name}@${ref.version}`;
+}
+
+/**
+ * What each target should run: a target runs several releases of different names at once
+ * (an app, monitoring, a network policy). `assign` replaces the whole list; `setRelease`
+ * changes one name, which is what rollouts use. Either bumps the target's generation and
+ * signs a new envelope; agents long-poll for it. Envelopes expire (so a frozen hub cannot keep a
+ * stale state alive forever) and are re-signed lazily when half their lifetime has passed.
+ */
+export class DesiredStateService {
+  private readonly waiters = new EnvelopeWaiters();
+  private readonly deps: DesiredStateDeps;
+
+  constructor(deps: DesiredStateDeps) {
+    this.deps = deps;
+  }
+
+  /**
+   * Signs a new generation of the target's envelope with the same releases, because its drift
+   * part changed: the policy, the holds in force, or an operator's revert request (`revert`, carried
+   * by this generation only). Must run inside a transaction; neither audits nor wakes the
+   * agent: the caller audits in the same transaction and calls {@link announce} after commit.
+   * Unchanged (no new generation) when the target has no envelope yet, or when nothing would
+   * differ from the envelope it has.
+   *
+   * The target's `lastChanged` moves only with `changedBy` (an operator's request about this
+   * target); a fleet-wide policy change or an incident's hold leaves it, so that "not touched in
+   * 30 days" keeps meaning what operators did to the target.
+   */
+  reissue(targetId: string, options: { readonly revert?: readonly DriftRevert[]; readonly changedBy?: Actor } = {}): { readonly changed: boolean; readonly generation: number } {
+    const { revert, changedBy } = options;
+    if (!this.deps.tx.open) throw new TypeError('DesiredStateService.reissue must run inside a transaction');
+    const record = this.deps.targets.desired(targetId);
+    if (record === undefined) throw new FlotillaError('NOT_FOUND', `target ${targetId} does not exist`);
+    if (record.envelope === null || record.status === 'revoked') return { changed: false, generation: record.generation };
+    const { envelope } = record.envelope;
+    const drift = this.driftNow(targetId);
+    const same = canonicalize({ holds: drift.holds, policy: drift.driftPolicy ?? null }) === canonicalize({ holds: envelope.holds, policy: envelope.driftPolicy ?? null });
+    if (same && (revert === undefined || revert.length === 0) && envelope.revert === undefined) return { changed: false, generation: record.generation };
+    const generation = record.generation + 1;
+    const signed = this.sign(targetId, generation, record.bundles, { ...drift, ...(revert === undefined || revert.length === 0 ? {} : { revert }) });
+    if (changedBy !== undefined) this.deps.targets.setDesired(targetId, generation, record.bundles, signed, this.deps.clock(), changedBy);
+    else this.deps.targets.setDesired(targetId, generation, record.bundles, signed, record.lastChangedAt, record.lastChangedBy);
+    return { changed: true, generation };
+  }
+
+  /** Signs a new generation for each target whose envelope's drift part would change, inside the caller's transaction; returns those that changed. */
+  reissueMany(targetIds: readonly string[]): string[] {
+    return targetIds.filter((id) => this.reissue(id).changed);
+  }
+
+  /** The targets that have an envelope and may still fetch it. */
+  targetsWithEnvelope(): string[] {
+    return this.deps.targets.idsWithEnvelope();
+  }
+
+  /** The targets whose current envelope carries the hold `holdId`. */
+  targetsHolding(holdId: string): string[] {
+    return this.deps.targets.idsHolding(holdId);
+  }
+
+  /** Whether the target's current envelope carries any hold. */
+  holdsAny(targetId: string): boolean {
+    return (this.deps.targets.desired(targetId)?.envelope?.envelope.holds.length ?? 0) > 0;
+  }
+
+  /** Sets the releases a target should run; the envelope's generation goes up by one. */
+  assign(targetId: string, refs: readonly string[], actor: Actor): AssignResult {
+    const { tx, targets, audit, clock } = this.deps;
+    const bundles = refs.map((ref) => this.deps.releases.resolveRelease(ref));
+    const names = new Set<string>();
+    for (const bundle of bundles) {
+      if (names.has(bundle.name)) throw new FlotillaError('CONFLICT', `release ${bundle.name} is named twice; a target runs one version of each release`);
+      names.add(bundle.name);
+    }
+    const result = tx.run(() => {
+      const record = targets.desired(targetId);
+      if (record === undefined) throw new FlotillaError('NOT_FOUND', `target ${targetId} does not exist`);
+      if (record.status === 'revoked') throw new FlotillaError('CONFLICT', `target ${targetId} is revoked; it will never fetch desired state again`);
+      const generation = record.generation + 1;
+      const envelope = this.sign(targetId, generation, bundles);
+      targets.setDesired(targetId, generation, bundles, envelope, clock(), actor);
+      audit.append({ actor, action: 'target.assign', subjects: [targetId], outcome: 'success', details: { generation, releases: bundles.map((b) => `${b.name}@${b.version}`), digests: bundles.map((b) => b.digest) } });
+      return { generation, bundles };
+    });
+    this.announce([targetId]);
+    return result;
+  }
+
+  /**
+   * Sets the release called `name` on one target, leaving its other releases alone: `ref`
+   * (`name@version` or a digest) replaces the version it runs, or adds it; null removes it.
+   * The generation goes up by one only when something changed. Audited as `target.set-release`.
+   *
+   * @example desired.setRelease(id, 'monitoring', 'monitoring@2.1.0', actor)
+   */
+  setRelease(targetId: string, name: string, ref: string | null, actor: Actor): { generation: number; bundles: ReleaseRef[]; changed: boolean } {
+    const release = ref === null ? null : this.deps.releases.resolveRelease(ref);
+    if (release !== null && release.name !== name) throw new FlotillaError('VALIDATION_FAILED', `${ref} is a release of ${release.name}, not of ${name}`);
+    const staged = this.deps.tx.run(() => {
+      const result = this.stageRelease(targetId, name, release, actor);
+      if (result.changed) {
+        this.deps.audit.append({ actor, action: 'target.set-release', subjects: [targetId], outcome: 'success', details: { name, from: refText(result.previous), to: refText(release), digest: release?.digest ?? null, generation: result.generation } });
+      }
+      return result;
+    });
+    if (staged.changed) this.announce([targetId]);
+    return { generation: staged.generation, bundles: staged.bundles, changed: staged.changed };
+  }
+
+  /**
+   * The transactional core of {@link setRelease} for callers that change many targets in one
+   * transaction of their own (rollouts): it must run inside a transaction, writes the
+   * new envelope, and neither audits nor wakes agents. The caller audits in the same
+   * transaction and calls {@link announce} after it commits.
+   */
+  stageRelease(targetId: string, name: string, release: ReleaseRef | null, actor: Actor): StagedRelease {
+    if (!this.deps.tx.open) throw new TypeError('DesiredStateService.stageRelease must run inside a transaction; use setRelease otherwise');
+    const record = this.deps.targets.desired(targetId);
+    if (record === undefined) throw new FlotillaError('NOT_FOUND', `target ${targetId} does not exist`);
+    if (record.status === 'revoked') throw new FlotillaError('CONFLICT', `target ${targetId} is revoked; it will never fetch desired state again`);
+    const current = record.bundles;
+    const previous = current.find((b) => b.name === name) ?? null;
+    if (previous?.digest === release?.digest) {
+      return { targetId, changed: false, generation: record.generation, previous, bundles: current };
+    }
+    // Replaced in place or appended, so the envelope's order of releases stays stable.
+    const bundles = release === null ? current.filter((b) => b.name !== name) : previous === null ? [...current, release] : current.map((b) => (b.name === name ? release : b));
+    const generation = record.generation + 1;
+    this.deps.targets.setDesired(targetId, generation, bundles, this.sign(targetId, generation, bundles), this.deps.clock(), actor);
+    return { targetId, changed: true, generation, previous, bundles };
+  }
+
+  /** After a transaction that changed envelopes committed: drops cached states and wakes the agents' long-polls. */
+  announce(targetIds: Iterable<string>): void {
+    for (const id of targetIds) {
+      this.deps.served.invalidate(id);
+      this.waiters.notify(id);
+    }
+  }
+
+  /** A check-in: counts it, and answers the target's current state. */
+  checkIn(targetId: string): TargetState | undefined {
+    this.deps.checkIns.mark(targetId);
+    return this.current(targetId);
+  }
+
+  /** The target's current state, with its envelope re-signed if it is past half its life. */
+  current(targetId: string): TargetState | undefined {
+    const { served, clock } = this.deps;
+    const state = served.get(targetId);
+    if (state?.envelopeJson === undefined) return state;
+    if (state.envelopeExpiresAt - clock() > this.deps.envelopeTtlMs / 2) return state;
+    const envelope = this.deps.targets.desired(targetId)?.envelope?.envelope;
+    if (envelope === undefined) return state;
+    // A fresh signature over the same generation carries the same drift part.
+    const carried = { holds: envelope.holds, ...(envelope.driftPolicy === undefined ? {} : { driftPolicy: envelope.driftPolicy }), ...(envelope.revert === undefined ? {} : { revert: envelope.revert }) };
+    this.deps.targets.setEnvelope(targetId, this.sign(targetId, envelope.generation, envelope.bundles, carried));
+    this.announce([targetId]);
+    return served.get(targetId);
+  }
+
+  /**
+   * Calls `onChange` when the target's envelope changes, or after `timeoutMs`. Returns a
+   * cancel function for when the client goes away first.
+   */
+  waitForChange(targetId: string, timeoutMs: number, onChange: () => void): () => void {
+    return this.waiters.wait(targetId, timeoutMs, onChange);
+  }
+
+  /** Wakes every waiter: used on shutdown so long-polls end promptly. */
+  wakeAll(): void {
+    this.waiters.wakeAll();
+  }
+
+  /**
+   * The drift part of a new envelope for this target: the policy in force and the holds of
+   * the open incidents that select it now, so that a target that matches an open incident's
+   * selector later gets its hold with its next envelope.
+   */
+  private driftNow(targetId: string): EnvelopeDrift {
+    return { holds: this.deps.holds.holdsFor(targetId), driftPolicy: this.deps.policies.current().policy };
+  }
+
+  /** Signs an envelope; its drift part is `drift` when given, else what is in force now. */
+  private sign(targetId: string, generation: number, bundles: readonly ReleaseRef[], drift?: EnvelopeDrift): SignedEnvelope {
+    const now = this.deps.clock();
+    const part = drift ?? this.driftNow(targetId);
+    const envelope: Envelope = {
+      apiVersion: API_VERSION,
+      kind: 'Envelope',
+      targetId,
+      generation,
+      bundles: [...bundles],
+      holds: [...part.holds],
+      ...(part.driftPolicy === undefined ? {} : { driftPolicy: part.driftPolicy }),
+      ...(part.revert === undefined ? {} : { revert: [...part.revert] }),
+      trustRootVersion: this.deps.trust.trustRoot.version,
+      issuedAt: new Date(now).toISOString(),
+      expiresAt: new Date(now + this.deps.envelopeTtlMs).toISOString(),
+    };
+    return { envelope, signature: signPayload('envelope', envelope, this.deps.keys.hub) };
+  }
+}

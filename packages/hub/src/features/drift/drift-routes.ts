@@ -1,0 +1,74 @@
+import type { IncomingMessage } from 'node:http';
+import { parse as parseYaml } from 'yaml';
+import { FlotillaError, messageOf, TargetId } from '@flotilla/protocol';
+import { DriftList, DriftListQuery, DriftPolicyChange, DriftPolicyState, RevertRequest, RevertResult, TargetDriftView } from '@flotilla/protocol/api';
+import { requireOperator, type Authenticator } from '../../http/auth.ts';
+import { DEFAULT_BODY_LIMIT, readBodyText, readJson, readParam, readQuery } from '../../http/body.ts';
+import { sendJson } from '../../http/respond.ts';
+import type { Router } from '../../http/router.ts';
+import { actorOf } from '../../principal.ts';
+import type { DriftService } from './drift-service.ts';
+
+const YAML_TYPES = /^(application\/(x-)?yaml|text\/(x-)?yaml|application\/json)\s*(;|$)/i;
+
+export interface DriftRoutesDeps {
+  readonly auth: Authenticator;
+  readonly drift: DriftService;
+}
+
+/**
+ * A drift policy as written: JSON, or YAML (`application/yaml`, `text/yaml`), at most 1 MiB. What
+ * it says is checked by `parseDriftPolicy` in the service.
+ */
+async function readPolicyBody(req: IncomingMessage): Promise<unknown> {
+  const type = req.headers['content-type'] ?? '';
+  if (!YAML_TYPES.test(type)) {
+    throw new FlotillaError('UNSUPPORTED_MEDIA_TYPE', `a drift policy is sent as application/json or application/yaml, received ${type === '' ? 'no content type' : type}`);
+  }
+  const text = await readBodyText(req, DEFAULT_BODY_LIMIT, 'the drift policy');
+  try {
+    return /json/i.test(type) ? JSON.parse(text) : parseYaml(text);
+  } catch (error) {
+    throw new FlotillaError('BAD_REQUEST', `the drift policy does not parse: ${messageOf(error).split('\n')[0]}`);
+  }
+}
+
+/**
+ * Drift (docs/drift.md): the drift policy (read: viewer; set and reset: admin), current drift
+ * across the fleet and per target (viewer), and revert requests (deployer).
+ */
+export function driftRoutes(router: Router, { auth, drift }: DriftRoutesDeps): void {
+  router.on('GET', '/v1/drift-policy', ({ req, res }) => {
+    requireOperator(auth, req, 'viewer');
+    sendJson(res, 200, DriftPolicyState, drift.policy());
+  });
+
+  router.on('PUT', '/v1/drift-policy', async ({ req, res }) => {
+    const principal = requireOperator(auth, req, 'admin');
+    const input = await readPolicyBody(req);
+    sendJson(res, 200, DriftPolicyChange, drift.setPolicy(input, actorOf(principal)));
+  });
+
+  router.on('DELETE', '/v1/drift-policy', ({ req, res }) => {
+    const principal = requireOperator(auth, req, 'admin');
+    sendJson(res, 200, DriftPolicyChange, drift.resetPolicy(actorOf(principal)));
+  });
+
+  router.on('GET', '/v1/drift', ({ req, res, query }) => {
+    requireOperator(auth, req, 'viewer');
+    const { q, class: classes, intentional, limit } = readQuery(query, DriftListQuery);
+    sendJson(res, 200, DriftList, drift.list({ query: q, classes, intentional, limit }));
+  });
+
+  router.on('GET', '/v1/targets/:id/drift', ({ req, res, params }) => {
+    requireOperator(auth, req, 'viewer');
+    sendJson(res, 200, TargetDriftView, drift.targetDrift(readParam(params['id'], TargetId, 'target id')));
+  });
+
+  router.on('POST', '/v1/targets/:id/drift/revert', async ({ req, res, params }) => {
+    const principal = requireOperator(auth, req, 'deployer');
+    const targetId = readParam(params['id'], TargetId, 'target id');
+    const { items } = await readJson(req, RevertRequest);
+    sendJson(res, 200, RevertResult, drift.requestRevert(targetId, items, actorOf(principal)));
+  });
+}

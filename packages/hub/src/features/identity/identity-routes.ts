@@ -1,0 +1,62 @@
+import { FlotillaError, SignedTrustRoot } from '@flotilla/protocol';
+import { AddReleaseKeyRequest, CreateEnrollmentTokenRequest, EnrollmentToken, EnrollmentTokenList, EnrollRequest, EnrollResponse, HubHealth, TokenRequest, TokenResponse } from '@flotilla/protocol/api';
+import { requireOperator } from '../../http/auth.ts';
+import { readJson } from '../../http/body.ts';
+import { sendJson } from '../../http/respond.ts';
+import type { Router } from '../../http/router.ts';
+import { actorOf } from '../../principal.ts';
+import type { IdentityService } from './identity-service.ts';
+import type { TrustService } from './trust-service.ts';
+
+export interface IdentityRoutesDeps {
+  readonly identity: IdentityService;
+  readonly trust: TrustService;
+}
+
+/**
+ * Who may talk to the hub (docs/security.md): enrollment and access tokens for agents,
+ * enrollment tokens (admin), the hub's health and trust root, and the release keys in it (admin).
+ */
+export function identityRoutes(router: Router, { identity, trust }: IdentityRoutesDeps): void {
+  router.on('POST', '/v1/enroll', async ({ req, res, remote }) => {
+    const request = await readJson(req, EnrollRequest);
+    sendJson(res, 201, EnrollResponse, identity.enroll(request, remote));
+  });
+
+  router.on('POST', '/v1/token', async ({ req, res, remote }) => {
+    const { assertion } = await readJson(req, TokenRequest);
+    sendJson(res, 200, TokenResponse, await identity.issueAccessToken(assertion, remote));
+  });
+
+  router.on('GET', '/v1/trust-roots/:version', ({ res, params }) => {
+    const version = Number(params['version']);
+    const signed = Number.isInteger(version) ? trust.version(version) : undefined;
+    if (signed === undefined) throw new FlotillaError('NOT_FOUND', `trust root version ${params['version']} does not exist; the latest is ${trust.trustRoot.version}`);
+    sendJson(res, 200, SignedTrustRoot, signed, { 'cache-control': 'public, max-age=31536000, immutable' });
+  });
+
+  router.on('GET', '/v1/health', ({ res }) => {
+    sendJson(res, 200, HubHealth, { ok: true, hubId: trust.hubId, trustRootVersion: trust.trustRoot.version });
+  });
+
+  router.on('POST', '/v1/enrollment-tokens', async ({ req, res }) => {
+    const principal = requireOperator(identity, req, 'admin');
+    const request = await readJson(req, CreateEnrollmentTokenRequest);
+    sendJson(res, 201, EnrollmentToken, identity.createEnrollmentToken(request, principal));
+  });
+
+  router.on('GET', '/v1/enrollment-tokens', ({ req, res }) => {
+    requireOperator(identity, req, 'admin');
+    sendJson(res, 200, EnrollmentTokenList, { items: identity.enrollmentTokens() });
+  });
+
+  router.on('GET', '/v1/trust-root', ({ res }) => {
+    sendJson(res, 200, SignedTrustRoot, trust.signed);
+  });
+
+  router.on('POST', '/v1/trust-root/release-keys', async ({ req, res }) => {
+    const principal = requireOperator(identity, req, 'admin');
+    const { publicKey, name } = await readJson(req, AddReleaseKeyRequest);
+    sendJson(res, 200, SignedTrustRoot, trust.addReleaseKey(publicKey, name, actorOf(principal)));
+  });
+}

@@ -1,0 +1,373 @@
+import type { Logger } from 'pino';
+import type { Actor, ReleaseRef } from '@flotilla/protocol';
+import { appendInParts } from '../../append-in-parts.ts';
+import type { AuditSink } from '../../audit-sink.ts';
+import type { Clock } from '../../clock.ts';
+import type { Transactions } from '../../store/transaction.ts';
+import { blockReason, evaluateRollout, type Candidate, type EvaluatedMember, type MemberCache, type RolloutEvaluation, type RolloutLoader } from './rollout-evaluation.ts';
+import { allowedFailures, formatDuration, formatFailureBudget, waveGates, waveSpecText } from './rollout-plan.ts';
+import type { RolloutRow, RolloutStore } from './rollout-store.ts';
+import { evaluateGate, type GateCounts, type GateDecision } from './wave-gate.ts';
+import type { PositionCache } from './wave-planner.ts';
+
+/** The actor of every step the hub takes by itself. */
+export const ROLLOUT_CONTROLLER: Actor = { kind: 'system', id: 'rollout-controller' };
+
+/** Audit entries name at most this many targets; a bigger step is recorded in parts. */
+const SUBJECTS_PER_ENTRY = 1000;
+/** A pause names at most this many failed targets in its details. */
+const FAILED_LISTED = 20;
+/** More steps than this in one reconcile of one rollout means a bug, not progress. */
+const MAX_STEPS = 200;
+
+/**
+ * Sets one release on many targets inside the controller's transactions, and wakes their
+ * agents after each commits (the desired-state feature).
+ */
+export interface ReleaseStaging {
+  stageRelease(targetId: string, name: string, release: ReleaseRef | null, actor: Actor): { readonly changed: boolean; readonly generation: number; readonly previous: ReleaseRef | null };
+  announce(targetIds: Iterable<string>): void;
+}
+
+export interface RolloutControllerDeps {
+  readonly tx: Transactions;
+  readonly rollouts: RolloutStore;
+  readonly desired: ReleaseStaging;
+  readonly audit: AuditSink;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly loader: RolloutLoader;
+  readonly positions: PositionCache;
+  readonly members: MemberCache;
+}
+
+export interface ControllerSchedule {
+  /** How often running rollouts are reconciled even when nothing was written; default 5 s. */
+  readonly intervalMs?: number;
+  /** How often the store is checked for writes (reports, enrollments, label changes); default 250 ms. */
+  readonly pollMs?: number;
+}
+
+/**
+ * Walks rollouts through their waves. Reconciliation is level-based: each step reads the
+ * rollout's row, its members and their targets' latest reports from the store, decides
+ * from that alone, and commits its transition — the envelope bumps, the rollout's new state
+ * and the audit entries — in one SQLite transaction. Nothing is kept in memory between steps
+ * but memos of immutable data, so a hub restarted at any point continues exactly where the
+ * last commit left it: no step is lost, none is done twice.
+ *
+ * It runs on a timer: when anything was written to the store (reports arriving, targets
+ * enrolling or relabelled), when a bake or timeout falls due, and at least every
+ * `intervalMs`. Decisions use the injected clock, so tests drive bake times and timeouts.
+ */
+export class RolloutController {
+  private readonly deps: RolloutControllerDeps;
+  private nextDeadline = Number.POSITIVE_INFINITY;
+  private timer: NodeJS.Timeout | undefined;
+  private passes = 0;
+  private busyMs = 0;
+
+  constructor(deps: RolloutControllerDeps) {
+    this.deps = deps;
+  }
+
+  /** Reconciles every running rollout, oldest first (so the older one wins a target both reach at once). */
+  reconcileAll(): void {
+    const started = performance.now();
+    this.nextDeadline = Number.POSITIVE_INFINITY;
+    for (const row of this.deps.rollouts.running()) {
+      try {
+        this.reconcile(row.id);
+      } catch (error) {
+        this.deps.log.error({ err: error, rollout: row.id }, 'rollout reconcile failed');
+      }
+    }
+    this.passes++;
+    this.busyMs += performance.now() - started;
+  }
+
+  /** How many reconcile passes ran and the time they took: what rollouts cost the hub. */
+  get stats(): { readonly passes: number; readonly busyMs: number } {
+    return { passes: this.passes, busyMs: Math.round(this.busyMs) };
+  }
+
+  /** Takes steps on one rollout until none applies: joins, gate decisions, wave starts. */
+  reconcile(id: string): void {
+    for (let steps = 0; this.step(id); steps++) {
+      if (steps >= MAX_STEPS) throw new Error(`rollout ${id} took more than ${MAX_STEPS} steps in one reconcile`);
+    }
+  }
+
+  /**
+   * Starts the timer. The first reconcile runs now, which is how a restarted hub resumes.
+   * The timer does not keep the process alive; {@link stop} ends it.
+   */
+  start(schedule: ControllerSchedule = {}): void {
+    const intervalMs = schedule.intervalMs ?? 5000;
+    const pollMs = schedule.pollMs ?? 250;
+    if (!Number.isFinite(pollMs) || pollMs < 10) throw new TypeError(`RolloutController.start: pollMs must be at least 10 (or 0 in createHub's rolloutPollMs, for no timer); received ${String(schedule.pollMs)}`);
+    if (!Number.isFinite(intervalMs) || intervalMs < pollMs) throw new TypeError(`RolloutController.start: intervalMs must be at least pollMs (${pollMs}); received ${String(schedule.intervalMs)}`);
+    let lastChanges = -1;
+    let lastRun = Number.NEGATIVE_INFINITY;
+    let holdUntil = 0;
+    const tick = (): void => {
+      const now = performance.now();
+      if (now < holdUntil) return;
+      try {
+        if (!this.deps.rollouts.hasRunning()) return;
+        const changes = this.deps.rollouts.totalChanges();
+        if (changes === lastChanges && now - lastRun < intervalMs && this.deps.clock() < this.nextDeadline) return;
+        this.reconcileAll();
+        lastChanges = this.deps.rollouts.totalChanges();
+      } catch (error) {
+        this.deps.log.error({ err: error }, 'rollout controller tick failed');
+      }
+      lastRun = performance.now();
+      // Under a flood of reports, leave the event loop twice as long to serving as reconciling took.
+      holdUntil = lastRun + 2 * (lastRun - now);
+    };
+    this.stop();
+    tick();
+    this.timer = setInterval(tick, pollMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** One step in one transaction; true when the rollout moved (so another step may apply). */
+  private step(id: string): boolean {
+    const changed: string[] = [];
+    const moved = this.deps.tx.run(() => {
+      const row = this.deps.rollouts.get(id);
+      if (row?.state !== 'running') return false;
+      const now = this.deps.clock();
+      const evaluation = evaluateRollout(this.deps, this.deps.loader.load(row), now, 'reached');
+      if (row.current_wave < 0) {
+        this.startWave(evaluation, 0, now, changed);
+        return true;
+      }
+      const joiners = this.updatable(evaluation, row.current_wave);
+      if (joiners.length > 0) {
+        this.join(evaluation, joiners, now, changed);
+        return true;
+      }
+      return this.applyGate(evaluation, now, changed);
+    });
+    this.deps.desired.announce(changed);
+    return moved;
+  }
+
+  /** Candidates in waves up to `throughWave` that nothing blocks. */
+  private updatable(evaluation: RolloutEvaluation, throughWave: number): Candidate[] {
+    return evaluation.candidates.filter((c) => c.wave <= throughWave && blockReason(this.deps.rollouts, evaluation.rollout, c) === undefined);
+  }
+
+  private applyGate(evaluation: RolloutEvaluation, now: number, changed: string[]): boolean {
+    const { row, plan } = evaluation.rollout;
+    const index = row.current_wave;
+    const wave = evaluation.waves[index];
+    if (wave === undefined) throw new Error(`rollout ${row.id} is at wave ${index}, which has no record`);
+    const counts = gateCounts(evaluation.members, index);
+    const gates = waveGates(plan, index);
+    const decision = evaluateGate({
+      counts,
+      allowedFailures: allowedFailures(gates.failureBudget, counts.size),
+      bakeMs: gates.bakeMs,
+      timeoutMs: gates.timeoutMs,
+      startedAt: wave.started_at,
+      gatesMetAt: wave.gates_met_at,
+      now,
+    });
+    switch (decision.kind) {
+      case 'waiting':
+        if (wave.gates_met_at !== null) this.deps.rollouts.setGatesMet(row.id, index, null);
+        if (gates.timeoutMs !== null) this.deadline(wave.started_at + gates.timeoutMs);
+        return false;
+      case 'baking':
+        if (wave.gates_met_at === null) this.deps.rollouts.setGatesMet(row.id, index, decision.since);
+        this.deadline(decision.until);
+        return false;
+      case 'over-budget':
+      case 'timed-out':
+        this.fail(evaluation, decision, now, changed);
+        return true;
+      case 'passed':
+        // Starting the next wave needs every selected target and live cut-offs.
+        this.passWave(evaluation.scope === 'full' ? evaluation : evaluateRollout(this.deps, evaluation.rollout, now, 'full'), now, changed);
+        return true;
+    }
+  }
+
+  private deadline(at: number): void {
+    if (at < this.nextDeadline) this.nextDeadline = at;
+  }
+
+  /** A wave exceeded its budget or timed out: pause, or roll back when the plan says so. */
+  private fail(evaluation: RolloutEvaluation, decision: Extract<GateDecision, { kind: 'over-budget' | 'timed-out' }>, now: number, changed: string[]): void {
+    const { row, plan } = evaluation.rollout;
+    const wave = plan.waves[row.current_wave]!;
+    const gates = waveGates(plan, row.current_wave);
+    const failed = evaluation.members.filter((m) => m.wave <= row.current_wave && m.state === 'failed');
+    const reason = decision.kind === 'over-budget'
+      ? `wave ${wave.name}: ${decision.failed} targets failed, more than its failure budget of ${formatFailureBudget(gates.failureBudget)} allows (${decision.allowed})`
+      : `wave ${wave.name} did not meet its gates within its timeout of ${formatDuration(decision.timeoutMs)}`;
+    const details = {
+      rollout: row.id,
+      wave: row.current_wave,
+      waveName: wave.name,
+      cause: decision.kind === 'over-budget' ? 'failure-budget' : 'timeout',
+      ...(decision.kind === 'over-budget' ? { failed: decision.failed, allowed: decision.allowed } : { waitedMs: decision.waitedMs, timeoutMs: decision.timeoutMs }),
+      failedTargets: failed.slice(0, FAILED_LISTED).map((m) => ({ target: m.targetId, reason: m.reason ?? null })),
+    };
+    if (plan.rollbackOnFailure) {
+      this.rollback(evaluation, ROLLOUT_CONTROLLER, reason, now, changed, details);
+    } else {
+      this.deps.rollouts.setState(row.id, 'paused', reason, now, null);
+      this.appendInParts({ actor: ROLLOUT_CONTROLLER, action: 'rollout.pause', outcome: 'success', reason: reason.slice(0, 1024), details }, failed.map((m) => m.targetId));
+    }
+    this.deps.log.warn({ rollout: row.id, wave: wave.name, cause: details.cause, rollback: plan.rollbackOnFailure }, 'rollout wave failed its gates');
+  }
+
+  private passWave(evaluation: RolloutEvaluation, now: number, changed: string[]): void {
+    const { row, plan } = evaluation.rollout;
+    const index = row.current_wave;
+    const wave = plan.waves[index]!;
+    const counts = gateCounts(evaluation.members, index);
+    this.deps.rollouts.finishWave(row.id, index, now);
+    this.deps.audit.append({ actor: ROLLOUT_CONTROLLER, action: 'rollout.wave.complete', subjects: [], outcome: 'success', details: { rollout: row.id, release: releaseText(evaluation), wave: index, waveName: wave.name, members: counts.size, healthy: counts.healthy, failed: counts.failed } });
+    if (index + 1 < plan.waves.length) {
+      this.startWave(evaluation, index + 1, now, changed);
+      return;
+    }
+    this.deps.rollouts.setState(row.id, 'completed', null, now, now);
+    this.deps.audit.append({ actor: ROLLOUT_CONTROLLER, action: 'rollout.complete', subjects: [], outcome: 'success', details: { rollout: row.id, release: releaseText(evaluation), members: evaluation.members.length, failed: counts.failed } });
+    this.forget(row.id);
+    this.deps.log.info({ rollout: row.id, release: releaseText(evaluation) }, 'rollout completed');
+  }
+
+  /**
+   * Starts wave `index`: fixes a percentage wave's cut-off, bumps the envelope of every target
+   * the waves so far include and nothing blocks, and records them as members.
+   */
+  private startWave(evaluation: RolloutEvaluation, index: number, now: number, changed: string[]): void {
+    const { row, plan } = evaluation.rollout;
+    const wave = plan.waves[index]!;
+    this.deps.rollouts.insertWave(row.id, index, wave.percent === undefined ? null : evaluation.cutoffs[index]!, now);
+    this.deps.rollouts.setCurrentWave(row.id, index, now);
+    const reached = evaluation.candidates.filter((c) => c.wave <= index);
+    const targets = reached.filter((c) => blockReason(this.deps.rollouts, evaluation.rollout, c) === undefined);
+    const bumped = this.update(evaluation, targets, now, changed);
+    this.appendInParts({
+      actor: ROLLOUT_CONTROLLER,
+      action: 'rollout.wave.start',
+      outcome: 'success',
+      details: { rollout: row.id, release: releaseText(evaluation), digest: row.release_digest, wave: index, waveName: wave.name, spec: waveSpecText(wave), members: targets.length, bumped, blocked: reached.length - targets.length },
+    }, targets.map((t) => t.targetId));
+    this.deps.log.info({ rollout: row.id, wave: wave.name, members: targets.length, bumped }, 'rollout wave started');
+  }
+
+  /** Targets that entered a wave already under way (enrolled, relabelled, unblocked) get the release now. */
+  private join(evaluation: RolloutEvaluation, joiners: readonly Candidate[], now: number, changed: string[]): void {
+    const { row } = evaluation.rollout;
+    this.deps.rollouts.touch(row.id, now);
+    const bumped = this.update(evaluation, joiners, now, changed);
+    this.appendInParts({
+      actor: ROLLOUT_CONTROLLER,
+      action: 'rollout.member.join',
+      outcome: 'success',
+      details: { rollout: row.id, release: releaseText(evaluation), digest: row.release_digest, currentWave: row.current_wave, joined: joiners.length, bumped, waves: [...new Set(joiners.map((j) => j.wave))].sort() },
+    }, joiners.map((j) => j.targetId));
+  }
+
+  /** Sets the release on each target (a no-op for one that has it) and records it as a member. */
+  private update(evaluation: RolloutEvaluation, targets: readonly Candidate[], now: number, changed: string[]): number {
+    const { row, release } = evaluation.rollout;
+    let bumped = 0;
+    for (const target of targets) {
+      const staged = this.deps.desired.stageRelease(target.targetId, release.name, release, ROLLOUT_CONTROLLER);
+      this.deps.rollouts.insertMember(row.id, target.targetId, target.wave, staged.generation, staged.previous, now);
+      if (staged.changed) {
+        bumped++;
+        changed.push(target.targetId);
+      }
+    }
+    return bumped;
+  }
+
+  /**
+   * Inside the caller's transaction: every member not yet rolled back whose target still
+   * carries this rollout's release goes back to the release of that name it had before (or
+   * loses it if it had none); members whose release was changed since are left alone.
+   */
+  rollback(evaluation: RolloutEvaluation, actor: Actor, reason: string | undefined, now: number, changed: string[], extra: Record<string, unknown> = {}): void {
+    const { row, release } = evaluation.rollout;
+    const reverted: string[] = [];
+    const skipped: { target: string; why: string }[] = [];
+    for (const member of evaluation.members) {
+      if (member.rolledBack) continue;
+      if (!member.carriesRelease) {
+        skipped.push({ target: member.targetId, why: member.reason ?? 'its release was changed since' });
+        continue;
+      }
+      if (member.status === 'revoked') {
+        skipped.push({ target: member.targetId, why: 'the target is revoked' });
+        continue;
+      }
+      const staged = this.deps.desired.stageRelease(member.targetId, release.name, member.previous, actor);
+      this.deps.rollouts.setRolledBack(row.id, member.targetId, staged.generation);
+      reverted.push(member.targetId);
+      if (staged.changed) changed.push(member.targetId);
+    }
+    this.deps.rollouts.setState(row.id, 'rolled-back', reason ?? null, now, now);
+    this.appendInParts({
+      actor,
+      action: 'rollout.rollback',
+      outcome: 'success',
+      ...(reason === undefined ? {} : { reason: reason.slice(0, 1024) }),
+      details: { ...extra, rollout: row.id, release: releaseText(evaluation), from: row.state, reverted: reverted.length, skipped: skipped.length, skippedTargets: skipped.slice(0, FAILED_LISTED) },
+    }, reverted);
+    this.forget(row.id);
+    this.deps.log.info({ rollout: row.id, reverted: reverted.length, skipped: skipped.length, actor: actor.id }, 'rollout rolled back');
+  }
+
+  /** Drops the memos of a finished rollout (they would be rebuilt if it is read again). */
+  forget(id: string): void {
+    this.deps.positions.forget(id);
+    this.deps.members.forget(id);
+  }
+
+  /** Evaluates a rollout inside the caller's transaction, for commands that act on it. */
+  evaluate(row: RolloutRow): RolloutEvaluation {
+    return evaluateRollout(this.deps, this.deps.loader.load(row), this.deps.clock());
+  }
+
+  private appendInParts(input: Parameters<typeof appendInParts>[1], subjects: readonly string[]): void {
+    appendInParts(this.deps.audit, input, subjects, SUBJECTS_PER_ENTRY);
+  }
+}
+
+/** The counts a gate looks at: members of waves up to `index`, blocked and rolled-back ones left out. */
+export function gateCounts(members: readonly EvaluatedMember[], index: number): GateCounts {
+  let size = 0;
+  let healthy = 0;
+  let applied = 0;
+  let failed = 0;
+  let pending = 0;
+  for (const m of members) {
+    if (m.wave > index || m.rolledBack || m.state === 'blocked') continue;
+    size++;
+    if (m.state === 'healthy') healthy++;
+    else if (m.state === 'applied') applied++;
+    else if (m.state === 'failed') failed++;
+    else pending++;
+  }
+  return { size, healthy, applied, failed, pending };
+}
+
+function releaseText(evaluation: RolloutEvaluation): string {
+  const release: ReleaseRef = evaluation.rollout.release;
+  return `${release.name}@${release.version}`;
+}

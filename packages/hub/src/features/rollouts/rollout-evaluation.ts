@@ -1,0 +1,240 @@
+import { type ReleaseRef, type Target, type TargetStatus } from '@flotilla/protocol';
+import { parseQuery, type Query } from '@flotilla/protocol/query';
+import type { MemberState } from '@flotilla/protocol/api';
+import { classifyMember } from './member-state.ts';
+import type { RolloutPlan } from './rollout-plan.ts';
+import type { MemberTargetRow, MemberVersionRow, RolloutRow, RolloutStore, WaveRow } from './rollout-store.ts';
+import { firstWave, percentCutoff, type PositionCache, type WaveCriterion } from './wave-planner.ts';
+
+/** A recorded member, classified from its target's latest report. */
+export interface EvaluatedMember {
+  readonly targetId: string;
+  readonly name: string;
+  readonly wave: number;
+  readonly generation: number;
+  readonly state: MemberState;
+  /** The latest report names the release digest at (or after) the generation that carries it. */
+  readonly applied: boolean;
+  readonly reason?: string;
+  readonly previous: ReleaseRef | null;
+  readonly rolledBack: boolean;
+  readonly status: TargetStatus;
+  /** The target's desired state still carries this rollout's release (nobody changed it since). */
+  readonly carriesRelease: boolean;
+}
+
+/** A selected target the rollout has not updated, and the first wave that includes it. */
+export interface Candidate {
+  readonly targetId: string;
+  readonly name: string;
+  readonly status: TargetStatus;
+  readonly wave: number;
+}
+
+/** A rollout's row with its parsed plan, release and queries. */
+export interface LoadedRollout {
+  readonly row: RolloutRow;
+  readonly plan: RolloutPlan;
+  readonly release: ReleaseRef;
+  readonly query: Query;
+  /** Per wave: the query of a selector wave (already narrowed by the rollout's), else undefined. */
+  readonly waveQueries: readonly (Query | undefined)[];
+}
+
+/**
+ * How much to read. `full`: every selected target, with the wave each falls in and live
+ * cut-offs for waves not started — for wave starts, status and dry runs. `reached`: only the
+ * selected targets that are not members yet and fall in a wave already started — what a
+ * routine reconcile pass needs, at a fraction of the cost on a large fleet.
+ */
+export type EvaluationScope = 'full' | 'reached';
+
+/** Everything decided from the store about one rollout at one moment. */
+export interface RolloutEvaluation {
+  readonly rollout: LoadedRollout;
+  readonly scope: EvaluationScope;
+  readonly waves: readonly WaveRow[];
+  /** How many targets the selector matches now (revoked ones left out); `full` scope only, else -1. */
+  readonly selected: number;
+  readonly members: readonly EvaluatedMember[];
+  /** Selected targets not yet updated that some wave includes (in `reached` scope, a wave already started). */
+  readonly candidates: readonly Candidate[];
+  /** Selected targets that no wave includes (a plan whose last wave is below 100%); `full` scope only. */
+  readonly outside: number;
+  /** The percentage cut-offs in force: stored for started waves, computed now for the rest (`full` scope). */
+  readonly cutoffs: readonly (number | undefined)[];
+}
+
+/**
+ * Parses what a rollout row stores, once per rollout: rows never change their release,
+ * selector or plan, so the memo needs no invalidation and survives nothing it should not.
+ */
+export class RolloutLoader {
+  private readonly loaded = new Map<string, Omit<LoadedRollout, 'row'>>();
+
+  load(row: RolloutRow): LoadedRollout {
+    let parsed = this.loaded.get(row.id);
+    if (parsed === undefined) {
+      const plan = row.plan;
+      const query = parseQuery(row.selector);
+      parsed = {
+        plan,
+        release: { name: row.release_name, version: row.release_version, digest: row.release_digest },
+        query,
+        waveQueries: plan.waves.map((wave): Query | undefined => (wave.selector === undefined ? undefined : { kind: 'and', items: [query, parseQuery(wave.selector)] })),
+      };
+      this.loaded.set(row.id, parsed);
+    }
+    return { row, ...parsed };
+  }
+
+  forget(id: string): void {
+    this.loaded.delete(id);
+  }
+}
+
+export interface EvaluationDeps {
+  readonly rollouts: RolloutStore;
+  readonly positions: PositionCache;
+  readonly members: MemberCache;
+}
+
+/**
+ * Reads one rollout's world: its members classified from their latest reports, and the
+ * selected targets it has not updated with the wave each falls in. Percentage waves use the
+ * cut-off stored when they started, and for waves still to come the cut-off over the targets
+ * selected now. Candidates are computed only for running and paused rollouts: a finished
+ * rollout adopts no one.
+ */
+export function evaluateRollout(deps: EvaluationDeps, rollout: LoadedRollout, now: number, scope: EvaluationScope = 'full'): RolloutEvaluation {
+  const { row, plan } = rollout;
+  const waves = deps.rollouts.waves(row.id);
+  const members = deps.members.members(deps.rollouts, rollout);
+  const active = row.state === 'running' || row.state === 'paused';
+  if (scope === 'reached' && row.current_wave >= 0) return reached(deps, rollout, now, waves, members, active);
+  const selectedRows = deps.rollouts.selected(rollout.query, now);
+  const memberIds = new Set(members.map((m) => m.targetId));
+  const cutoffs: (number | undefined)[] = [];
+  const criteria: WaveCriterion[] = [];
+  let positions: number[] | undefined;
+  plan.waves.forEach((wave, i) => {
+    if (wave.percent !== undefined) {
+      const stored = waves[i]?.cutoff;
+      positions ??= selectedRows.map((t) => deps.positions.position(row.id, t.id));
+      const cutoff = stored ?? percentCutoff(positions, wave.percent);
+      cutoffs.push(cutoff);
+      criteria.push({ kind: 'percent', cutoff });
+    } else {
+      cutoffs.push(undefined);
+      const matches = active ? new Set(deps.rollouts.selected(rollout.waveQueries[i]!, now, row.id).map((t) => t.id)) : new Set<string>();
+      criteria.push({ kind: 'selector', matches });
+    }
+  });
+  const candidates: Candidate[] = [];
+  let outside = 0;
+  if (active) {
+    for (const target of selectedRows) {
+      if (memberIds.has(target.id)) continue;
+      const wave = firstWave(target.id, deps.positions.position(row.id, target.id), criteria);
+      if (wave === undefined) outside++;
+      else candidates.push({ targetId: target.id, name: target.name, status: target.status, wave });
+    }
+  }
+  return { rollout, scope: 'full', waves, selected: selectedRows.length, members, candidates, outside, cutoffs };
+}
+
+/** The `reached` scope: non-members in waves already started, by their stored criteria. */
+function reached(deps: EvaluationDeps, rollout: LoadedRollout, now: number, waves: readonly WaveRow[], members: readonly EvaluatedMember[], active: boolean): RolloutEvaluation {
+  const { row, plan } = rollout;
+  const cutoffs = plan.waves.map((wave, i) => (wave.percent === undefined ? undefined : (waves[i]?.cutoff ?? undefined)));
+  const candidates: Candidate[] = [];
+  if (active) {
+    const outsiders = deps.rollouts.selected(rollout.query, now, row.id);
+    if (outsiders.length > 0) {
+      const criteria: WaveCriterion[] = plan.waves.slice(0, row.current_wave + 1).map((wave, i) =>
+        wave.percent !== undefined
+          ? { kind: 'percent', cutoff: waves[i]!.cutoff! }
+          : { kind: 'selector', matches: new Set(deps.rollouts.selected(rollout.waveQueries[i]!, now, row.id).map((t) => t.id)) });
+      for (const target of outsiders) {
+        const wave = firstWave(target.id, deps.positions.position(row.id, target.id), criteria);
+        if (wave !== undefined) candidates.push({ targetId: target.id, name: target.name, status: target.status, wave });
+      }
+    }
+  }
+  return { rollout, scope: 'reached', waves, selected: -1, members, candidates, outside: 0, cutoffs };
+}
+
+/**
+ * Classified members per rollout, each kept with the version columns it was classified
+ * from (see `MemberVersionRow`): a pass re-reads and re-classifies only the members whose
+ * target changed since. Derived from the store alone and checked against it on every
+ * read, so it is never stale and an empty one after a restart is merely slower once.
+ */
+export class MemberCache {
+  private readonly byRollout = new Map<string, Map<string, { readonly version: string; readonly member: EvaluatedMember }>>();
+
+  members(rollouts: RolloutStore, rollout: LoadedRollout): EvaluatedMember[] {
+    const id = rollout.row.id;
+    let cache = this.byRollout.get(id);
+    if (cache === undefined) {
+      cache = new Map();
+      this.byRollout.set(id, cache);
+    }
+    const versions = rollouts.memberVersions(id);
+    const stale = new Set<string>();
+    for (const v of versions) {
+      if (cache.get(v.target_id)?.version !== versionOf(v)) stale.add(v.target_id);
+    }
+    if (stale.size > 0) {
+      // Many changed: one scan is cheaper than a lookup each.
+      const rows = stale.size > versions.length / 8 ? rollouts.members(id).filter((m) => stale.has(m.target_id)) : [...stale].map((t) => rollouts.member(id, t)!);
+      for (const row of rows) cache.set(row.target_id, { version: versionOf(row), member: evaluateMember(row, rollout.release) });
+    }
+    return versions.map((v) => cache.get(v.target_id)!.member);
+  }
+
+  forget(id: string): void {
+    this.byRollout.delete(id);
+  }
+}
+
+function versionOf(v: MemberVersionRow): string {
+  return `${v.observed_seq}:${v.desired_generation}:${v.status}:${v.rolled_back_generation ?? '-'}`;
+}
+
+function evaluateMember(m: MemberTargetRow, release: ReleaseRef): EvaluatedMember {
+  const previous = m.previous;
+  const desired = m.desired_bundles;
+  const classified = classifyMember({
+    release,
+    generation: m.generation,
+    status: m.status,
+    desired,
+    observed: m.observed,
+    previous,
+    rolledBackGeneration: m.rolled_back_generation,
+  });
+  return {
+    targetId: m.target_id,
+    name: m.name,
+    wave: m.wave,
+    generation: m.generation,
+    state: classified.state,
+    applied: classified.applied,
+    ...(classified.reason === undefined ? {} : { reason: classified.reason }),
+    previous,
+    rolledBack: m.rolled_back_generation !== null,
+    status: m.status,
+    carriesRelease: desired.some((b) => b.digest === release.digest),
+  };
+}
+
+/**
+ * Why a candidate in a wave that has started cannot be updated, or undefined when it can:
+ * disabled, or already updated by another running or paused rollout of the same release.
+ */
+export function blockReason(rollouts: RolloutStore, rollout: LoadedRollout, candidate: Candidate): string | undefined {
+  if (candidate.status !== 'active') return `the target is ${candidate.status}`;
+  const holder = rollouts.holder(candidate.targetId, rollout.release.name, rollout.row.id);
+  return holder === undefined ? undefined : `held by rollout ${holder} of the same release ${rollout.release.name}`;
+}

@@ -1,0 +1,48 @@
+import { CreateRolloutRequest, CreateRolloutResult, RolloutCommand, RolloutId, RolloutList, RolloutListQuery, RolloutView, RolloutViewQuery } from '@flotilla/protocol/api';
+import { requireOperator, type Authenticator } from '../../http/auth.ts';
+import { readJson, readOptionalJson, readParam, readQuery } from '../../http/body.ts';
+import { sendJson } from '../../http/respond.ts';
+import type { Router } from '../../http/router.ts';
+import { actorOf } from '../../principal.ts';
+import type { RolloutService } from './rollout-service.ts';
+
+export interface RolloutRoutesDeps {
+  readonly auth: Authenticator;
+  readonly rollouts: RolloutService;
+}
+
+/**
+ * Rollouts (docs/rollouts.md): list and read (viewer), create and steer (deployer). Bad
+ * plans are 400 with the path of the offending field; a selection overlapping another
+ * running or paused rollout of the same release is 409 naming it and the targets.
+ */
+export function rolloutRoutes(router: Router, { auth, rollouts }: RolloutRoutesDeps): void {
+  router.on('GET', '/v1/rollouts', ({ req, res, query }) => {
+    requireOperator(auth, req, 'viewer');
+    const { state, before, limit } = readQuery(query, RolloutListQuery);
+    sendJson(res, 200, RolloutList, rollouts.list(state, before, limit));
+  });
+
+  router.on('POST', '/v1/rollouts', async ({ req, res }) => {
+    const principal = requireOperator(auth, req, 'deployer');
+    const request = await readJson(req, CreateRolloutRequest);
+    const result = rollouts.create(request, actorOf(principal));
+    sendJson(res, result.dryRun ? 200 : 201, CreateRolloutResult, result);
+  });
+
+  router.on('GET', '/v1/rollouts/:id', ({ req, res, params, query }) => {
+    requireOperator(auth, req, 'viewer');
+    const id = readParam(params['id'], RolloutId, 'rollout id');
+    const { members, limit } = readQuery(query, RolloutViewQuery);
+    sendJson(res, 200, RolloutView, rollouts.view(id, members, limit));
+  });
+
+  for (const verb of ['pause', 'resume', 'abort', 'rollback'] as const) {
+    router.on('POST', `/v1/rollouts/:id/${verb}`, async ({ req, res, params }) => {
+      const principal = requireOperator(auth, req, 'deployer');
+      const id = readParam(params['id'], RolloutId, 'rollout id');
+      const { reason } = await readOptionalJson(req, RolloutCommand);
+      sendJson(res, 200, RolloutView, rollouts[verb](id, actorOf(principal), reason));
+    });
+  }
+}

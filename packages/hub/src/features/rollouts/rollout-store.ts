@@ -1,0 +1,250 @@
+import type { Actor, ReleaseRef, Target, TargetStatus } from '@flotilla/protocol';
+import type { RolloutState } from '@flotilla/protocol/api';
+import type { Query } from '@flotilla/protocol/query';
+import type { Statement } from 'better-sqlite3';
+import type { Db } from '../../store/database.ts';
+import { compileQuerySql } from '../targets/query-sql-store.ts';
+import type { RolloutPlan } from './rollout-plan.ts';
+
+/** A rollout as stored: its plan and creator decoded, the rest as the columns hold it. */
+export interface RolloutRow {
+  readonly id: string;
+  readonly seq: number;
+  readonly release_name: string;
+  readonly release_version: string;
+  readonly release_digest: string;
+  readonly selector: string;
+  readonly plan: RolloutPlan;
+  readonly state: RolloutState;
+  readonly current_wave: number;
+  readonly state_reason: string | null;
+  readonly created_at: number;
+  readonly created_by: Actor;
+  readonly updated_at: number;
+  readonly finished_at: number | null;
+}
+
+export interface WaveRow {
+  readonly idx: number;
+  readonly cutoff: number | null;
+  readonly started_at: number;
+  readonly gates_met_at: number | null;
+  readonly finished_at: number | null;
+}
+
+/**
+ * What decides a member's state besides its own row: a new report moves `observed_seq`, a
+ * change of desired state moves `desired_generation`, a rollback sets `rolled_back_generation`.
+ */
+export interface MemberVersionRow {
+  readonly target_id: string;
+  readonly rolled_back_generation: number | null;
+  readonly status: TargetStatus;
+  readonly observed_seq: number;
+  readonly desired_generation: number;
+}
+
+/** A member with what the controller reads of its target. */
+export interface MemberTargetRow extends MemberVersionRow {
+  readonly wave: number;
+  readonly generation: number;
+  /** The release of that name the target had before the rollout changed it, or null. */
+  readonly previous: ReleaseRef | null;
+  readonly name: string;
+  readonly desired_bundles: ReleaseRef[];
+  readonly observed: Target['observed'];
+}
+
+type Encoded<T, K extends keyof T> = Omit<T, K> & { readonly [P in K]: string | (null extends T[P] ? null : never) };
+type RolloutSqlRow = Encoded<RolloutRow, 'plan' | 'created_by'>;
+type MemberSqlRow = Encoded<MemberTargetRow, 'previous' | 'desired_bundles' | 'observed'>;
+
+function rollout(row: RolloutSqlRow): RolloutRow {
+  return { ...row, plan: JSON.parse(row.plan) as RolloutPlan, created_by: JSON.parse(row.created_by) as Actor };
+}
+
+function member(row: MemberSqlRow): MemberTargetRow {
+  return {
+    ...row,
+    previous: row.previous === null ? null : (JSON.parse(row.previous) as ReleaseRef),
+    desired_bundles: JSON.parse(row.desired_bundles) as ReleaseRef[],
+    observed: row.observed === null ? null : (JSON.parse(row.observed) as Target['observed']),
+  };
+}
+
+export interface SelectedRow {
+  readonly id: string;
+  readonly name: string;
+  readonly status: TargetStatus;
+}
+
+const STATEMENT_CACHE = 128;
+
+/**
+ * Every SQL statement of rollouts, prepared once (selections are compiled from queries and
+ * cached by their text). Writers run inside the controller's or service's transactions, so
+ * a rollout's state, its members and the envelopes it bumps commit together.
+ */
+export class RolloutStore {
+  private readonly db: Db;
+  private readonly s;
+  private readonly selections = new Map<string, Statement<unknown[], SelectedRow>>();
+
+  constructor(db: Db) {
+    this.db = db;
+    this.s = {
+      insert: db.prepare(`INSERT INTO rollouts (id, seq, release_name, release_version, release_digest, selector, plan, state, current_wave, created_at, created_by, updated_at)
+        VALUES (@id, @seq, @release_name, @release_version, @release_digest, @selector, @plan, 'running', -1, @created_at, @created_by, @created_at)`),
+      nextSeq: db.prepare<[], { n: number }>('SELECT coalesce(max(seq), 0) + 1 AS n FROM rollouts'),
+      get: db.prepare<[string], RolloutSqlRow>('SELECT * FROM rollouts WHERE id = ?'),
+      list: db.prepare<[number, number], RolloutSqlRow>('SELECT * FROM rollouts WHERE seq < ? ORDER BY seq DESC LIMIT ?'),
+      listByState: db.prepare<[string, number, number], RolloutSqlRow>('SELECT * FROM rollouts WHERE state = ? AND seq < ? ORDER BY seq DESC LIMIT ?'),
+      running: db.prepare<[], RolloutSqlRow>("SELECT * FROM rollouts WHERE state = 'running' ORDER BY seq"),
+      anyRunning: db.prepare<[], { one: number }>("SELECT 1 AS one FROM rollouts WHERE state = 'running' LIMIT 1"),
+      activeForRelease: db.prepare<[string], RolloutSqlRow>("SELECT * FROM rollouts WHERE release_name = ? AND state IN ('running', 'paused') ORDER BY seq"),
+      setState: db.prepare('UPDATE rollouts SET state = @state, state_reason = @reason, updated_at = @at, finished_at = @finished WHERE id = @id'),
+      setWave: db.prepare('UPDATE rollouts SET current_wave = @wave, updated_at = @at WHERE id = @id'),
+      touch: db.prepare('UPDATE rollouts SET updated_at = @at WHERE id = @id'),
+      waves: db.prepare<[string], WaveRow>('SELECT idx, cutoff, started_at, gates_met_at, finished_at FROM rollout_waves WHERE rollout_id = ? ORDER BY idx'),
+      insertWave: db.prepare('INSERT INTO rollout_waves (rollout_id, idx, cutoff, started_at) VALUES (@id, @idx, @cutoff, @at)'),
+      setGatesMet: db.prepare('UPDATE rollout_waves SET gates_met_at = @at WHERE rollout_id = @id AND idx = @idx'),
+      finishWave: db.prepare('UPDATE rollout_waves SET finished_at = @at WHERE rollout_id = @id AND idx = @idx'),
+      restartWave: db.prepare('UPDATE rollout_waves SET started_at = @at, gates_met_at = NULL WHERE rollout_id = @id AND idx = @idx'),
+      members: db.prepare<[string], MemberSqlRow>(`SELECT m.target_id, m.wave, m.generation, m.previous, m.rolled_back_generation, t.name, t.status, t.observed_seq, t.desired_generation, t.desired_bundles, t.observed
+        FROM rollout_members m JOIN targets t ON t.id = m.target_id WHERE m.rollout_id = ?`),
+      member: db.prepare<[string, string], MemberSqlRow>(`SELECT m.target_id, m.wave, m.generation, m.previous, m.rolled_back_generation, t.name, t.status, t.observed_seq, t.desired_generation, t.desired_bundles, t.observed
+        FROM rollout_members m JOIN targets t ON t.id = m.target_id WHERE m.rollout_id = ? AND m.target_id = ?`),
+      memberVersions: db.prepare<[string], MemberVersionRow>(`SELECT m.target_id, m.rolled_back_generation, t.status, t.observed_seq, t.desired_generation
+        FROM rollout_members m JOIN targets t ON t.id = m.target_id WHERE m.rollout_id = ?`),
+      memberCount: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM rollout_members WHERE rollout_id = ?'),
+      insertMember: db.prepare('INSERT INTO rollout_members (rollout_id, target_id, wave, generation, previous, joined_at) VALUES (@id, @target, @wave, @generation, @previous, @at)'),
+      setRolledBack: db.prepare('UPDATE rollout_members SET rolled_back_generation = @generation WHERE rollout_id = @id AND target_id = @target'),
+      holder: db.prepare<[string, string, string], { id: string }>(`SELECT r.id FROM rollout_members m JOIN rollouts r ON r.id = m.rollout_id
+        WHERE m.target_id = ? AND r.release_name = ? AND r.state IN ('running', 'paused') AND r.id <> ? LIMIT 1`),
+      memberIds: db.prepare<[string], { target_id: string }>('SELECT target_id FROM rollout_members WHERE rollout_id = ?'),
+      totalChanges: db.prepare<[], { n: number }>('SELECT total_changes() AS n'),
+    };
+  }
+
+  nextSeq(): number {
+    return this.s.nextSeq.get()!.n;
+  }
+
+  insert(row: Pick<RolloutRow, 'id' | 'seq' | 'release_name' | 'release_version' | 'release_digest' | 'selector' | 'plan' | 'created_at' | 'created_by'>): void {
+    this.s.insert.run({ ...row, plan: JSON.stringify(row.plan), created_by: JSON.stringify(row.created_by) });
+  }
+
+  get(id: string): RolloutRow | undefined {
+    const row = this.s.get.get(id);
+    return row === undefined ? undefined : rollout(row);
+  }
+
+  /** Newest first, before `beforeSeq` (keyset paging). */
+  list(state: RolloutState | undefined, beforeSeq: number, limit: number): RolloutRow[] {
+    return (state === undefined ? this.s.list.all(beforeSeq, limit) : this.s.listByState.all(state, beforeSeq, limit)).map(rollout);
+  }
+
+  running(): RolloutRow[] {
+    return this.s.running.all().map(rollout);
+  }
+
+  hasRunning(): boolean {
+    return this.s.anyRunning.get() !== undefined;
+  }
+
+  /** Running and paused rollouts of one release name, oldest first. */
+  activeForRelease(name: string): RolloutRow[] {
+    return this.s.activeForRelease.all(name).map(rollout);
+  }
+
+  setState(id: string, state: RolloutState, reason: string | null, at: number, finished: number | null): void {
+    this.s.setState.run({ id, state, reason, at, finished });
+  }
+
+  setCurrentWave(id: string, wave: number, at: number): void {
+    this.s.setWave.run({ id, wave, at });
+  }
+
+  touch(id: string, at: number): void {
+    this.s.touch.run({ id, at });
+  }
+
+  waves(id: string): WaveRow[] {
+    return this.s.waves.all(id);
+  }
+
+  insertWave(id: string, idx: number, cutoff: number | null, at: number): void {
+    this.s.insertWave.run({ id, idx, cutoff, at });
+  }
+
+  setGatesMet(id: string, idx: number, at: number | null): void {
+    this.s.setGatesMet.run({ id, idx, at });
+  }
+
+  finishWave(id: string, idx: number, at: number): void {
+    this.s.finishWave.run({ id, idx, at });
+  }
+
+  /** On resume: the timeout and the bake of the current wave start over. */
+  restartWave(id: string, idx: number, at: number): void {
+    this.s.restartWave.run({ id, idx, at });
+  }
+
+  members(id: string): MemberTargetRow[] {
+    return this.s.members.all(id).map(member);
+  }
+
+  member(id: string, targetId: string): MemberTargetRow | undefined {
+    const row = this.s.member.get(id, targetId);
+    return row === undefined ? undefined : member(row);
+  }
+
+  /** Every member's version columns: cheap to read, and enough to tell which members changed. */
+  memberVersions(id: string): MemberVersionRow[] {
+    return this.s.memberVersions.all(id);
+  }
+
+  memberCount(id: string): number {
+    return this.s.memberCount.get(id)!.n;
+  }
+
+  memberIds(id: string): Set<string> {
+    return new Set(this.s.memberIds.all(id).map((r) => r.target_id));
+  }
+
+  insertMember(id: string, target: string, wave: number, generation: number, previous: ReleaseRef | null, at: number): void {
+    this.s.insertMember.run({ id, target, wave, generation, previous: previous === null ? null : JSON.stringify(previous), at });
+  }
+
+  setRolledBack(id: string, target: string, generation: number): void {
+    this.s.setRolledBack.run({ id, target, generation });
+  }
+
+  /** Another running or paused rollout of `releaseName` that has updated the target, if any. */
+  holder(targetId: string, releaseName: string, exceptId: string): string | undefined {
+    return this.s.holder.get(targetId, releaseName, exceptId)?.id;
+  }
+
+  /**
+   * The targets a query selects now, revoked ones left out: they never fetch desired state
+   * again. With `exceptMembersOf`, only those that are not members of that rollout.
+   */
+  selected(query: Query, now: number, exceptMembersOf?: string): SelectedRow[] {
+    const { where, params } = compileQuerySql(query, { now, alias: 't' });
+    const members = exceptMembersOf === undefined ? '' : ' AND NOT EXISTS (SELECT 1 FROM rollout_members m WHERE m.rollout_id = ? AND m.target_id = t.id)';
+    if (exceptMembersOf !== undefined) params.push(exceptMembersOf);
+    const sql = `SELECT t.id, t.name, t.status FROM targets t WHERE (${where}) AND t.status <> 'revoked'${members} ORDER BY t.id`;
+    let statement = this.selections.get(sql);
+    if (statement === undefined) {
+      if (this.selections.size >= STATEMENT_CACHE) this.selections.delete(this.selections.keys().next().value!);
+      statement = this.db.prepare<unknown[], SelectedRow>(sql);
+      this.selections.set(sql, statement);
+    }
+    return statement.all(...params);
+  }
+
+  /** Rows changed through this connection since it opened: a cheap "did anything happen". */
+  totalChanges(): number {
+    return this.s.totalChanges.get()!.n;
+  }
+}

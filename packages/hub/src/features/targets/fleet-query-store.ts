@@ -1,0 +1,77 @@
+import type { Target } from '@flotilla/protocol';
+import type { FacetCounts } from '@flotilla/protocol/api';
+import type { Query } from '@flotilla/protocol/query';
+import type { Statement } from 'better-sqlite3';
+import type { Db } from '../../store/database.ts';
+import { compileQuerySql } from './query-sql-store.ts';
+import { targetFromRow, type TargetRow } from './target-store.ts';
+
+const STATEMENT_CACHE = 256;
+const FACET_VALUES = 50;
+
+/**
+ * The SQL of fleet queries that the in-memory index does not answer: pages of whole targets,
+ * the unfiltered listing, and facet counts over a query compiled to SQL. Compiled statements
+ * are cached by their text.
+ */
+export class FleetQueryStore {
+  private readonly db: Db;
+  private readonly statements = new Map<string, Statement<unknown[]>>();
+
+  constructor(db: Db) {
+    this.db = db;
+  }
+
+  private prepare(sql: string): Statement<unknown[]> {
+    let statement = this.statements.get(sql);
+    if (statement === undefined) {
+      if (this.statements.size >= STATEMENT_CACHE) this.statements.delete(this.statements.keys().next().value!);
+      statement = this.db.prepare<unknown[]>(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  /** Every target in id order after `after`, at most `limit`. */
+  page(after: string, limit: number): Target[] {
+    return (this.prepare('SELECT t.* FROM targets t WHERE t.id > ? ORDER BY t.id LIMIT ?').all(after, limit) as TargetRow[]).map(targetFromRow);
+  }
+
+  count(): number {
+    return (this.prepare('SELECT count(*) AS n FROM targets').get() as { n: number }).n;
+  }
+
+  /** These targets, in id order. */
+  targets(ids: readonly string[]): Target[] {
+    return (this.prepare('SELECT t.* FROM json_each(?) j JOIN targets t ON t.id = j.value ORDER BY t.id').all(JSON.stringify(ids)) as TargetRow[]).map(targetFromRow);
+  }
+
+  /** Every target id, sorted. */
+  allIds(): string[] {
+    return (this.prepare('SELECT t.id FROM targets t ORDER BY t.id').all() as { id: string }[]).map((r) => r.id);
+  }
+
+  /** Counts for the dashboard's filters, over the targets that match. */
+  facets(query: Query | undefined, now: number): FacetCounts {
+    const { where, params } = query === undefined ? { where: '1', params: [] } : compileQuerySql(query, { now, alias: 't' });
+    const scope = `target_id IN (SELECT t.id FROM targets t WHERE (${where}))`;
+    const byField = (field: string): Record<string, number> =>
+      Object.fromEntries(
+        (this.prepare(`SELECT text_value AS value, count(*) AS n FROM target_fields WHERE field = ? AND ${scope} GROUP BY text_value ORDER BY n DESC, value LIMIT ${FACET_VALUES}`).all(field, ...params) as { value: string; n: number }[]).map((r) => [r.value, r.n]),
+      );
+    const status = Object.fromEntries((this.prepare(`SELECT t.status AS value, count(*) AS n FROM targets t WHERE (${where}) GROUP BY t.status`).all(...params) as { value: string; n: number }[]).map((r) => [r.value, r.n]));
+    const running: Record<string, Record<string, number>> = {};
+    const releaseRows = this.prepare(`SELECT field, text_value AS value, count(*) AS n FROM target_fields WHERE field >= 'running.' AND field < 'running/' AND ${scope} GROUP BY field, text_value ORDER BY field, n DESC`).all(...params) as { field: string; value: string; n: number }[];
+    for (const row of releaseRows) (running[row.field.slice('running.'.length)] ??= {})[row.value] = row.n;
+    return {
+      total: Object.values(status).reduce((a, b) => a + b, 0),
+      status,
+      health: byField('health'),
+      drift: byField('drift'),
+      region: byField('key.region'),
+      tier: byField('key.tier'),
+      kubernetesVersion: byField('facts.kubernetesVersion'),
+      running,
+    };
+  }
+}

@@ -1,0 +1,56 @@
+import { FlotillaError, Target, TargetId } from '@flotilla/protocol';
+import { FacetCounts, FacetQuery, MetadataEdit, StatusChange, TargetListQuery, TargetPage } from '@flotilla/protocol/api';
+import { requireOperator, type Authenticator } from '../../http/auth.ts';
+import { readJson, readParam, readQuery } from '../../http/body.ts';
+import { sendJson } from '../../http/respond.ts';
+import type { Router } from '../../http/router.ts';
+import { actorOf } from '../../principal.ts';
+import type { TargetService } from './target-service.ts';
+
+export interface TargetRoutesDeps {
+  readonly auth: Authenticator;
+  readonly targets: TargetService;
+}
+
+/** Targets as records (docs/api.md): list, facets and read (viewer), labels and properties (deployer), status (admin). */
+export function targetRoutes(router: Router, { auth, targets }: TargetRoutesDeps): void {
+  router.on('GET', '/v1/targets', ({ req, res, query }) => {
+    requireOperator(auth, req, 'viewer');
+    const { q, after, limit } = readQuery(query, TargetListQuery);
+    sendJson(res, 200, TargetPage, targets.list(q, after, limit));
+  });
+
+  // Before /v1/targets/:id, which would otherwise take 'facets' for an id.
+  router.on('GET', '/v1/targets/facets', ({ req, res, query }) => {
+    requireOperator(auth, req, 'viewer');
+    const { q } = readQuery(query, FacetQuery);
+    sendJson(res, 200, FacetCounts, targets.facets(q));
+  });
+
+  router.on('GET', '/v1/targets/:id', ({ req, res, params }) => {
+    requireOperator(auth, req, 'viewer');
+    sendJson(res, 200, Target, targets.get(readParam(params['id'], TargetId, 'target id')));
+  });
+
+  for (const kind of ['labels', 'properties'] as const) {
+    router.on('PATCH', `/v1/targets/:id/${kind}`, async ({ req, res, params }) => {
+      const principal = requireOperator(auth, req, 'deployer');
+      const targetId = readParam(params['id'], TargetId, 'target id');
+      const { set, remove } = await readJson(req, MetadataEdit);
+      sendJson(res, 200, Target, targets.editMetadata(targetId, kind, set, remove, actorOf(principal)));
+    });
+  }
+
+  for (const [verb, status] of [['revoke', 'revoked'], ['disable', 'disabled'], ['enable', 'active']] as const) {
+    router.on('POST', `/v1/targets/:id/${verb}`, async ({ req, res, params }) => {
+      const principal = requireOperator(auth, req, 'admin');
+      const targetId = readParam(params['id'], TargetId, 'target id');
+      const { reason } = await readJson(req, StatusChange);
+      sendJson(res, 200, Target, targets.setStatus(targetId, status, actorOf(principal), reason));
+    });
+  }
+
+  router.on('POST', '/v1/targets', () => {
+    throw new FlotillaError('METHOD_NOT_ALLOWED', 'targets are created by enrollment: create an enrollment token and start an agent with it');
+  });
+}

@@ -1,0 +1,339 @@
+import type { Actor, Facts, Labels, Properties, ReleaseRef, SignedEnvelope, Target, TargetDrift, TargetStatus } from '@flotilla/protocol';
+import { targetFieldRows, type TargetFieldRow } from '@flotilla/protocol/query';
+import type { Db } from '../../store/database.ts';
+import { FleetIndex, type FleetIndexColumns } from './fleet-index.ts';
+import { targetFieldRowParams, targetFieldsSql } from './target-fields-store.ts';
+
+/** A row of `targets` as SQLite returns it. */
+export interface TargetRow {
+  id: string;
+  name: string;
+  status: TargetStatus;
+  public_key: string;
+  key_id: string;
+  labels: string;
+  properties: string;
+  facts: string;
+  desired_generation: number;
+  desired_bundles: string;
+  envelope: string | null;
+  observed: string | null;
+  observed_seq: number;
+  enrolled_at: number;
+  last_seen_at: number | null;
+  last_changed_at: number;
+  last_changed_by: string;
+  /** TargetDrift JSON (migration 005), or NULL before the first drift report. */
+  drift: string | null;
+}
+
+/** A target to enroll. */
+export interface NewTarget {
+  readonly id: string;
+  readonly name: string;
+  readonly publicKey: string;
+  readonly keyId: string;
+  readonly labels: Labels;
+  readonly enrolledAt: number;
+  readonly actor: Actor;
+}
+
+/** What the check-in path needs of a target: its credentials and the envelope it is served. */
+export interface ServingRecord {
+  readonly id: string;
+  readonly status: TargetStatus;
+  readonly publicKey: string;
+  readonly keyId: string;
+  readonly generation: number;
+  /** The signed envelope as stored and sent, with the times and digests read from it; null before the first assignment. */
+  readonly envelope: { readonly json: string; readonly issuedAt: number; readonly expiresAt: number; readonly digests: readonly string[] } | null;
+}
+
+/** A target's desired state and who last changed the target. */
+export interface DesiredRecord {
+  readonly status: TargetStatus;
+  readonly generation: number;
+  readonly bundles: ReleaseRef[];
+  readonly envelope: SignedEnvelope | null;
+  readonly lastChangedAt: number;
+  readonly lastChangedBy: Actor;
+}
+
+/** The targets an enrollment key belongs to: the same key enrolling again gets the same target. */
+export interface EnrolledKey {
+  readonly id: string;
+  readonly name: string;
+  readonly status: TargetStatus;
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+type IndexTargetRow = Pick<TargetRow, 'id' | 'name' | 'status' | 'last_seen_at' | 'last_changed_at' | 'enrolled_at'>;
+
+function indexColumns(row: IndexTargetRow): FleetIndexColumns {
+  return { id: row.id, name: row.name, status: row.status, lastSeen: row.last_seen_at, lastChanged: row.last_changed_at, enrolled: row.enrolled_at };
+}
+
+/** The Target document of a row: every JSON column was written by this store from its typed value. */
+export function targetFromRow(row: TargetRow): Target {
+  return {
+    id: row.id,
+    name: row.name,
+    status: row.status,
+    labels: JSON.parse(row.labels) as Labels,
+    properties: JSON.parse(row.properties) as Properties,
+    facts: JSON.parse(row.facts) as Facts,
+    keyId: row.key_id,
+    desired: { generation: row.desired_generation, bundles: JSON.parse(row.desired_bundles) as ReleaseRef[] },
+    observed: row.observed === null ? null : (JSON.parse(row.observed) as Target['observed']),
+    ...(row.drift === null ? {} : { drift: JSON.parse(row.drift) as TargetDrift }),
+    enrolledAt: iso(row.enrolled_at),
+    lastSeenAt: row.last_seen_at === null ? null : iso(row.last_seen_at),
+    lastChangedAt: iso(row.last_changed_at),
+    lastChangedBy: JSON.parse(row.last_changed_by) as Actor,
+  };
+}
+
+/**
+ * The target records (`targets`) and their query index (`target_fields`, and the fleet index
+ * in memory). Every writer of a target goes through here, so the record and its index never
+ * disagree: each write rewrites the target's index rows in the same transaction.
+ */
+export class TargetStore {
+  private readonly db: Db;
+  private readonly s;
+  /** Every field name that some target has had: what the query language calls known. */
+  private fieldNames: Set<string> | undefined;
+  /** The fleet query's in-memory index, built on first use and written through after. */
+  private index: FleetIndex | undefined;
+  /** Targets written since the index last caught up; applied once their transaction is over. */
+  private readonly unindexed = new Set<string>();
+
+  constructor(db: Db) {
+    this.db = db;
+    this.s = {
+      insert: db.prepare(`INSERT INTO targets (id, name, status, public_key, key_id, labels, enrolled_at, last_changed_at, last_changed_by)
+        VALUES (@id, @name, 'active', @publicKey, @keyId, @labels, @enrolledAt, @enrolledAt, @actor)`),
+      get: db.prepare<[string], TargetRow>('SELECT * FROM targets WHERE id = ?'),
+      name: db.prepare<[string], { name: string }>('SELECT name FROM targets WHERE id = ?'),
+      byKey: db.prepare<[string], EnrolledKey>('SELECT id, name, status FROM targets WHERE public_key = ?'),
+      nameTaken: db.prepare<[string], { id: string }>('SELECT id FROM targets WHERE name = ?'),
+      serving: db.prepare<[string], Pick<TargetRow, 'id' | 'status' | 'public_key' | 'key_id' | 'desired_generation' | 'envelope'>>('SELECT id, status, public_key, key_id, desired_generation, envelope FROM targets WHERE id = ?'),
+      desired: db.prepare<[string], Pick<TargetRow, 'status' | 'desired_generation' | 'desired_bundles' | 'envelope' | 'last_changed_at' | 'last_changed_by'>>(
+        'SELECT status, desired_generation, desired_bundles, envelope, last_changed_at, last_changed_by FROM targets WHERE id = ?',
+      ),
+      observedSeq: db.prepare<[string], { observed_seq: number }>('SELECT observed_seq FROM targets WHERE id = ?'),
+      setDesired: db.prepare('UPDATE targets SET desired_generation = @generation, desired_bundles = @bundles, envelope = @envelope, last_changed_at = @at, last_changed_by = @actor WHERE id = @id'),
+      setEnvelope: db.prepare('UPDATE targets SET envelope = @envelope WHERE id = @id'),
+      setObserved: db.prepare('UPDATE targets SET observed = @observed, observed_seq = @seq, facts = @facts, last_seen_at = max(coalesce(last_seen_at, 0), @at) WHERE id = @id'),
+      setDrift: db.prepare('UPDATE targets SET drift = @drift WHERE id = @id'),
+      seen: db.prepare('UPDATE targets SET last_seen_at = max(coalesce(last_seen_at, 0), @at) WHERE id = @id'),
+      setStatus: db.prepare('UPDATE targets SET status = @status, last_changed_at = @at, last_changed_by = @actor WHERE id = @id'),
+      setMeta: db.prepare('UPDATE targets SET labels = @labels, properties = @properties, last_changed_at = @at, last_changed_by = @actor WHERE id = @id'),
+      withEnvelope: db.prepare<[], { id: string }>("SELECT id FROM targets WHERE envelope IS NOT NULL AND status != 'revoked' ORDER BY id"),
+      // The targets whose current envelope carries a hold: the ones to re-sign when it is lifted.
+      holding: db.prepare<[string], { id: string }>(`SELECT t.id FROM targets t
+        WHERE t.envelope IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(t.envelope, '$.envelope.holds') h WHERE json_extract(h.value, '$.id') = ?) ORDER BY t.id`),
+      fieldsDelete: db.prepare(targetFieldsSql.delete),
+      fieldsDeleteOne: db.prepare<[string, string]>('DELETE FROM target_fields WHERE target_id = ? AND field = ?'),
+      fieldsInsert: db.prepare(targetFieldsSql.insert),
+      fieldNames: db.prepare<[], { field: string }>('SELECT DISTINCT field FROM target_fields'),
+      indexTargets: db.prepare<[], IndexTargetRow>('SELECT id, name, status, last_seen_at, last_changed_at, enrolled_at FROM targets'),
+      indexFields: db.prepare<[], { target_id: string; field: string; text: string; num: number | null; version: string | null; time: number | null }>(
+        'SELECT target_id, field, text_value AS text, num_value AS num, version_key AS version, time_value AS time FROM target_fields ORDER BY target_id',
+      ),
+    };
+  }
+
+  insert(target: NewTarget): void {
+    this.db.transaction(() => {
+      this.s.insert.run({ ...target, labels: JSON.stringify(target.labels), actor: JSON.stringify(target.actor) });
+      this.refreshFields(target.id);
+    })();
+  }
+
+  target(id: string): Target | undefined {
+    const row = this.s.get.get(id);
+    return row === undefined ? undefined : targetFromRow(row);
+  }
+
+  /** The target's name: what listings show next to its id. */
+  name(id: string): string | undefined {
+    return this.s.name.get(id)?.name;
+  }
+
+  byPublicKey(publicKey: string): EnrolledKey | undefined {
+    return this.s.byKey.get(publicKey);
+  }
+
+  isNameTaken(name: string): boolean {
+    return this.s.nameTaken.get(name) !== undefined;
+  }
+
+  serving(id: string): ServingRecord | undefined {
+    const row = this.s.serving.get(id);
+    if (row === undefined) return undefined;
+    const signed = row.envelope === null ? undefined : (JSON.parse(row.envelope) as SignedEnvelope);
+    return {
+      id: row.id,
+      status: row.status,
+      publicKey: row.public_key,
+      keyId: row.key_id,
+      generation: row.desired_generation,
+      envelope: signed === undefined || row.envelope === null
+        ? null
+        : { json: row.envelope, issuedAt: Date.parse(signed.envelope.issuedAt), expiresAt: Date.parse(signed.envelope.expiresAt), digests: signed.envelope.bundles.map((b) => b.digest) },
+    };
+  }
+
+  desired(id: string): DesiredRecord | undefined {
+    const row = this.s.desired.get(id);
+    if (row === undefined) return undefined;
+    return {
+      status: row.status,
+      generation: row.desired_generation,
+      bundles: JSON.parse(row.desired_bundles) as ReleaseRef[],
+      envelope: row.envelope === null ? null : (JSON.parse(row.envelope) as SignedEnvelope),
+      lastChangedAt: row.last_changed_at,
+      lastChangedBy: JSON.parse(row.last_changed_by) as Actor,
+    };
+  }
+
+  setDesired(id: string, generation: number, bundles: readonly ReleaseRef[], envelope: SignedEnvelope, at: number, actor: Actor): void {
+    this.db.transaction(() => {
+      this.s.setDesired.run({ id, generation, bundles: JSON.stringify(bundles), envelope: JSON.stringify(envelope), at, actor: JSON.stringify(actor) });
+      this.refreshFields(id);
+    })();
+  }
+
+  /** Replaces the envelope without changing desired state: a re-signature before expiry. */
+  setEnvelope(id: string, envelope: SignedEnvelope): void {
+    this.s.setEnvelope.run({ id, envelope: JSON.stringify(envelope) });
+  }
+
+  /** The seq of the report the target's observed state comes from (0 before the first). */
+  observedSeq(id: string): number | undefined {
+    return this.s.observedSeq.get(id)?.observed_seq;
+  }
+
+  setObserved(id: string, observed: NonNullable<Target['observed']>, facts: Facts, at: number): void {
+    this.db.transaction(() => {
+      this.s.setObserved.run({ id, observed: JSON.stringify(observed), seq: observed.seq, facts: JSON.stringify(facts), at });
+      this.refreshFields(id);
+    })();
+  }
+
+  /**
+   * Replaces the target's drift summary and its `drift` rows of the query index, the only
+   * rows the summary feeds: it follows every report, right after the observed state wrote
+   * the target's other rows.
+   */
+  setDriftSummary(id: string, drift: TargetDrift | null): void {
+    this.db.transaction(() => {
+      this.s.setDrift.run({ id, drift: drift === null ? null : JSON.stringify(drift) });
+      this.refreshFields(id, 'drift');
+    })();
+  }
+
+  markSeen(seen: ReadonlyMap<string, number>): void {
+    this.db.transaction(() => {
+      for (const [id, at] of seen) this.s.seen.run({ id, at });
+    })();
+    if (this.index === undefined) return;
+    for (const [id, at] of seen) {
+      const columns = this.index.columnsOf(id);
+      if (columns !== undefined) this.index.setColumns({ ...columns, lastSeen: Math.max(columns.lastSeen ?? 0, at) });
+    }
+  }
+
+  setStatus(id: string, status: TargetStatus, at: number, actor: Actor): void {
+    this.db.transaction(() => {
+      this.s.setStatus.run({ id, status, at, actor: JSON.stringify(actor) });
+      this.refreshFields(id);
+    })();
+  }
+
+  setLabelsAndProperties(id: string, labels: Labels, properties: Properties, at: number, actor: Actor): void {
+    this.db.transaction(() => {
+      this.s.setMeta.run({ id, labels: JSON.stringify(labels), properties: JSON.stringify(properties), at, actor: JSON.stringify(actor) });
+      this.refreshFields(id);
+    })();
+  }
+
+  /** The targets that have an envelope and may still fetch it: the ones a fleet-wide change re-signs. */
+  idsWithEnvelope(): string[] {
+    return this.s.withEnvelope.all().map((r) => r.id);
+  }
+
+  /** The targets whose current envelope carries the hold `holdId`. */
+  idsHolding(holdId: string): string[] {
+    return this.s.holding.all(holdId).map((r) => r.id);
+  }
+
+  /**
+   * Rewrites the target's rows of the query index (or only those of field `only`) from its record. Every writer of a target
+   * calls it inside the same transaction, so queries never see the record and its index
+   * disagree. Heartbeats (`markSeen`) move only `last_seen_at`, which queries read directly.
+   */
+  private refreshFields(id: string, only?: string): void {
+    const row = this.s.get.get(id);
+    if (row === undefined) return;
+    if (only === undefined) this.s.fieldsDelete.run(id);
+    else this.s.fieldsDeleteOne.run(id, only);
+    for (const field of targetFieldRows(targetFromRow(row))) {
+      if (only !== undefined && field.field !== only) continue;
+      this.s.fieldsInsert.run(...targetFieldRowParams(id, field));
+      this.fieldNames?.add(field.field);
+    }
+    if (this.index !== undefined) this.unindexed.add(id);
+  }
+
+  /**
+   * The fleet query index in memory. Built from the store on first use (a pass over
+   * `target_fields`), then kept in step by every writer of a target, like the SQL index.
+   */
+  fleetIndex(): FleetIndex {
+    if (this.index === undefined) {
+      const index = new FleetIndex();
+      const columns = new Map(this.s.indexTargets.all().map((row) => [row.id, indexColumns(row)]));
+      let current: string | undefined;
+      let rows: TargetFieldRow[] = [];
+      const flush = (): void => {
+        const target = current === undefined ? undefined : columns.get(current);
+        if (target !== undefined) {
+          index.set(target, rows);
+          columns.delete(target.id);
+        }
+      };
+      for (const row of this.s.indexFields.iterate()) {
+        if (row.target_id !== current) {
+          flush();
+          current = row.target_id;
+          rows = [];
+        }
+        rows.push({ field: row.field, text: row.text, num: row.num, version: row.version, time: row.time });
+      }
+      flush();
+      for (const target of columns.values()) index.set(target, []);
+      this.index = index;
+      this.unindexed.clear();
+    }
+    // A write may yet roll back while its transaction is open; once it is over, what the
+    // store holds is the truth, so the index catches up by reading those targets back.
+    if (this.unindexed.size > 0 && !this.db.inTransaction) {
+      for (const id of this.unindexed) {
+        const row = this.s.get.get(id);
+        if (row === undefined) this.index.remove(id);
+        else this.index.set(indexColumns(row), targetFieldRows(targetFromRow(row)));
+      }
+      this.unindexed.clear();
+    }
+    return this.index;
+  }
+
+  /** The names of every indexed field, for telling an unknown field from a rare one. */
+  knownFieldNames(): ReadonlySet<string> {
+    this.fieldNames ??= new Set(this.s.fieldNames.all().map((r) => r.field));
+    return this.fieldNames;
+  }
+}
