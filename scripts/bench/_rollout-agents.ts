@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { importJWK, SignJWT } from 'jose';
 import { Pool } from 'undici';
-import { API_VERSION, generateKeyPair, resourceKey, sha256, signPayload, type KeyPair, type Report, type SignedBundle, type SignedEnvelope } from '@flotilla/protocol';
+import { API_VERSION, generateKeyPair, resourceKey, sha256, signPayload, messageOf, type KeyPair, type Report, type SignedBundle, type SignedEnvelope } from '@flotilla/protocol';
 
 interface Job {
   readonly url: string;
@@ -108,7 +108,7 @@ class SimAgent {
       } catch (error) {
         if (stopped) return;
         errors++;
-        if (errors <= 5) process.stderr.write(`agent ${this.name}: ${(error as Error).message}\n`);
+        if (errors <= 5) process.stderr.write(`agent ${this.name}: ${messageOf(error)}\n`);
         await sleep(200 + Math.random() * 800);
       }
     }

@@ -9,6 +9,7 @@ import { ensureEnrolled } from './enroll.ts';
 import { HubClient, isRetryable } from './hub-client.ts';
 import { PullLoop } from './sync/pull-loop.ts';
 import type { SyncStatus } from './sync/sync-status.ts';
+import { messageOf } from '@flotilla/protocol';
 
 /**
  * Builds the driver once the agent knows who it is, for drivers that need the target id (the
@@ -106,8 +107,8 @@ export class Agent extends EventEmitter {
       } catch (error) {
         if (!isRetryable(error) || this.abort.signal.aborted) throw error;
         const delay = this.backoff.next();
-        this.enrollError = (error as Error).message;
-        this.log.warn({ err: (error as Error).message, retryInMs: delay }, 'hub unreachable during enrollment');
+        this.enrollError = messageOf(error);
+        this.log.warn({ err: messageOf(error), retryInMs: delay }, 'hub unreachable during enrollment');
         await sleep(delay, undefined, { signal: this.abort.signal }).catch(() => undefined);
       }
     }

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { messageOf } from '@flotilla/protocol';
 
 /** What the health endpoint asks the agent. */
 export interface HealthCheck {
@@ -52,7 +53,7 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
       summary = check.status();
     } catch (error) {
       ok = false;
-      summary = { error: (error as Error).message };
+      summary = { error: messageOf(error) };
     }
     const body = `${JSON.stringify({ status: ok ? 'ok' : path === '/healthz' ? 'failing' : 'not ready', ...summary })}\n`;
     res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' });

@@ -1,6 +1,6 @@
 import { Agent as UndiciAgent, request, type Dispatcher } from 'undici';
 import { z } from 'zod';
-import { errorFromResponse, FlotillaError, isFlotillaError, SignedBundle, SignedTrustRoot, type SignedReport } from '@flotilla/protocol';
+import { errorFromResponse, FlotillaError, isFlotillaError, SignedBundle, SignedTrustRoot, messageOf, type SignedReport } from '@flotilla/protocol';
 import { EnrollResponse, TokenResponse, type EnrollRequest } from '@flotilla/protocol/api';
 
 /** The hub could not be reached or failed: try again later, with backoff. */
@@ -52,13 +52,13 @@ export class HubClient {
       });
     } catch (error) {
       if ((error as Error).name === 'AbortError') throw error;
-      throw new HubUnavailableError(`cannot reach the hub at ${this.base}: ${(error as Error).message}`);
+      throw new HubUnavailableError(`cannot reach the hub at ${this.base}: ${messageOf(error)}`);
     }
     let text: string;
     try {
       text = await response.body.text();
     } catch (error) {
-      throw new HubUnavailableError(`the hub at ${this.base} closed the answer to ${method} ${path} early: ${(error as Error).message}`);
+      throw new HubUnavailableError(`the hub at ${this.base} closed the answer to ${method} ${path} early: ${messageOf(error)}`);
     }
     if (response.statusCode >= 500) throw new HubUnavailableError(`the hub answered ${response.statusCode} to ${method} ${path}`);
     if (response.statusCode >= 400) throw errorFromResponse(response.statusCode, text, { code: 'BAD_REQUEST', message: `the hub answered ${response.statusCode} to ${method} ${path}` });

@@ -1,6 +1,6 @@
 import { CommanderError } from 'commander';
 import { pino } from 'pino';
-import { isFlotillaError } from '@flotilla/protocol';
+import { isFlotillaError, messageOf } from '@flotilla/protocol';
 import { buildRuntime } from './build-runtime.ts';
 import { agentProgram } from './cli/agent-program.ts';
 import { runConfig } from './config.ts';
@@ -33,6 +33,6 @@ try {
   await program.parseAsync(process.argv);
 } catch (error) {
   if (error instanceof CommanderError) process.exit(error.exitCode);
-  process.stderr.write(`flotilla-agent: ${isFlotillaError(error) ? error.message : `unexpected error: ${(error as Error).message}`}\n`);
+  process.stderr.write(`flotilla-agent: ${isFlotillaError(error) ? error.message : `unexpected error: ${messageOf(error)}`}\n`);
   process.exit(1);
 }

@@ -3,7 +3,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { canonicalize, resourceKey, type Facts, type Resource } from '@flotilla/protocol';
+import { canonicalize, resourceKey, messageOf, type Facts, type Resource } from '@flotilla/protocol';
 import { readJsonFile, writeFileAtomic, writeJsonAtomic } from '../state-files.ts';
 import type { AppliedResource, Driver, ObservedResource } from './driver.ts';
 import type { LiveObject } from '@flotilla/protocol/drift';
@@ -75,7 +75,7 @@ export class ManifestsDirDriver implements Driver {
         files[key] = file;
         results.push({ key, status: 'applied' });
       } catch (error) {
-        results.push({ key, status: 'failed', message: `cannot write ${file}: ${(error as Error).message}` });
+        results.push({ key, status: 'failed', message: `cannot write ${file}: ${messageOf(error)}` });
         if (inventory.files[key] !== undefined) files[key] = inventory.files[key];
       }
     }
@@ -123,7 +123,7 @@ export class ManifestsDirDriver implements Driver {
         inventory.files[key] = file;
         results.push({ key, status: 'applied' });
       } catch (error) {
-        results.push({ key, status: 'failed', message: `cannot write ${file}: ${(error as Error).message}` });
+        results.push({ key, status: 'failed', message: `cannot write ${file}: ${messageOf(error)}` });
       }
     }
     writeJsonAtomic(this.inventoryPath, inventory);

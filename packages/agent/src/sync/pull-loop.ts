@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { isFlotillaError, type FlotillaError } from '@flotilla/protocol';
+import { isFlotillaError, messageOf, type FlotillaError } from '@flotilla/protocol';
 import type { AgentStore, Enrollment } from '../agent-state.ts';
 import type { Backoff } from '../backoff.ts';
 import { Credentials } from '../credentials.ts';
@@ -98,8 +98,8 @@ export class PullLoop {
         if (signal.aborted) break;
         if (isFlotillaError(error) && (error.code === 'TOKEN_EXPIRED' || error.code === 'UNAUTHENTICATED')) credentials.invalidate();
         const delay = backoff.next();
-        this.current = { ...this.current, lastError: (error as Error).message };
-        log.warn({ err: (error as Error).message, code: isFlotillaError(error) ? error.code : undefined, retryInMs: delay }, 'sync pass failed');
+        this.current = { ...this.current, lastError: messageOf(error) };
+        log.warn({ err: messageOf(error), code: isFlotillaError(error) ? error.code : undefined, retryInMs: delay }, 'sync pass failed');
         await sleep(delay, undefined, { signal }).catch(() => undefined);
       }
     }

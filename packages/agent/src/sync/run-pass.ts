@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { isFlotillaError, type Envelope, type Facts, type FlotillaError, type Resource, type SignedEnvelope } from '@flotilla/protocol';
+import { isFlotillaError, messageOf, type Envelope, type Facts, type FlotillaError, type Resource, type SignedEnvelope } from '@flotilla/protocol';
 import type { AgentStore } from '../agent-state.ts';
 import type { AppliedResource, Driver, ObservedResource } from '../drivers/driver.ts';
 import type { DriftEngine } from '../drift/drift-engine.ts';
@@ -110,7 +110,7 @@ async function previousState(deps: PassDependencies, applied: SignedEnvelope | n
     return { resources: await deps.verifier.resourcesOf(applied.envelope.bundles, token), envelope: applied.envelope };
   } catch (error) {
     if (isRetryable(error)) throw error;
-    deps.log.warn({ err: (error as Error).message }, 'cannot read the applied releases back; applying without keeping drift');
+    deps.log.warn({ err: messageOf(error) }, 'cannot read the applied releases back; applying without keeping drift');
     return undefined;
   }
 }

@@ -70,7 +70,7 @@ function pick(entries: readonly ManagedFieldsEntry[], self: ReadonlySet<string>)
   return best;
 }
 
-function actorOf(entry: ManagedFieldsEntry, basis: AttributionBasis): DriftActor {
+function managerActor(entry: ManagedFieldsEntry, basis: AttributionBasis): DriftActor {
   return { manager: entry.manager, operation: entry.operation, ...(entry.subresource === undefined ? {} : { subresource: entry.subresource }), basis };
 }
 
@@ -99,13 +99,13 @@ function attributeOne(item: DriftItem, live: LiveObject, entries: readonly Manag
     }
   }
   const chosen = pick(exact, self);
-  if (chosen !== undefined) return [actorOf(chosen, 'field-owner'), chosen];
+  if (chosen !== undefined) return [managerActor(chosen, 'field-owner'), chosen];
   const covering = pick(ancestor, self);
-  if (covering !== undefined) return [actorOf(covering, 'ancestor-owner'), covering];
+  if (covering !== undefined) return [managerActor(covering, 'ancestor-owner'), covering];
   // A field nobody owns any more was removed; the manager that last touched its surroundings
   // is the best guess there is.
   const guess = item.change === 'removed' ? pick(nearest, self) : undefined;
-  if (guess !== undefined) return [actorOf(guess, 'nearest-manager'), guess];
+  if (guess !== undefined) return [managerActor(guess, 'nearest-manager'), guess];
   return [UNKNOWN_ACTOR, undefined];
 }
 

@@ -1,5 +1,5 @@
 import { Agent, request, type Dispatcher } from 'undici';
-import { FlotillaError } from '@flotilla/protocol';
+import { FlotillaError, messageOf } from '@flotilla/protocol';
 import type { ClusterConnection } from './cluster-connection.ts';
 import { kubeApiError } from './kube-api-error.ts';
 
@@ -85,7 +85,7 @@ export class KubeClient {
       response = await request(this.url(path, options.query), { method, headers, ...(body === undefined ? {} : { body }), dispatcher: this.dispatcher, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs });
     } catch (error) {
       const code = (error as { code?: string }).code ?? (error as Error).name;
-      throw new FlotillaError('KUBE_UNREACHABLE', `cannot reach the Kubernetes API server at ${this.base.origin} (${method} ${path}: ${code}: ${(error as Error).message}); the agent retries the pass`, { cause: code });
+      throw new FlotillaError('KUBE_UNREACHABLE', `cannot reach the Kubernetes API server at ${this.base.origin} (${method} ${path}: ${code}: ${messageOf(error)}); the agent retries the pass`, { cause: code });
     }
     const text = await response.body.text();
     let parsed: unknown = text;

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { FlotillaError } from '@flotilla/protocol';
+import { FlotillaError, messageOf } from '@flotilla/protocol';
 import type { ClusterConnection } from './cluster-connection.ts';
 import { FileTokenSource, staticToken } from './token-source.ts';
 
@@ -91,7 +91,7 @@ export function kubeconfigConnection(options: KubeconfigOptions): ClusterConnect
   try {
     raw = parseYaml(text);
   } catch (error) {
-    throw invalid(path, `not valid YAML: ${(error as Error).message}`);
+    throw invalid(path, `not valid YAML: ${messageOf(error)}`);
   }
   const parsed = Kubeconfig.safeParse(raw ?? {});
   if (!parsed.success) throw invalid(path, `not a valid kubeconfig:\n${z.prettifyError(parsed.error)}`);

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { isFlotillaError } from '@flotilla/protocol';
+import { isFlotillaError, messageOf } from '@flotilla/protocol';
 import { kubeHttpStatus } from './kube-api-error.ts';
 import type { KubeClient } from './kube-client.ts';
 
@@ -134,7 +134,7 @@ export class LeaseElector {
     try {
       held = await this.attempt(now);
     } catch (error) {
-      this.options.log?.warn({ lease: this.options.name, code: isFlotillaError(error) ? error.code : undefined, message: (error as Error).message }, 'lease attempt failed');
+      this.options.log?.warn({ lease: this.options.name, code: isFlotillaError(error) ? error.code : undefined, message: messageOf(error) }, 'lease attempt failed');
       held = false;
     }
     if (held) {
@@ -248,7 +248,7 @@ export class LeaseElector {
         }
       }
     } catch (error) {
-      this.options.log?.warn({ lease: this.options.name, status: kubeHttpStatus(error), message: (error as Error).message }, 'lease release failed');
+      this.options.log?.warn({ lease: this.options.name, status: kubeHttpStatus(error), message: messageOf(error) }, 'lease release failed');
     } finally {
       this.loseLeadership();
     }
