@@ -14,7 +14,7 @@ export interface Migration {
 }
 
 /** The numbered migrations shipped with the hub, in order: `NNN-name.sql`. */
-export function bundledMigrations(): Migration[] {
+function bundledMigrations(): Migration[] {
   return readdirSync(MIGRATIONS_DIR)
     .filter((file) => /^\d{3}-[a-z0-9-]+\.sql$/.test(file))
     .sort()

@@ -12,8 +12,8 @@ export const AUDIT_MAX_BODY_LENGTH = 65_536;
  * What was done, as a dotted verb: `target.label`, `enroll.refused`, `trust-root.add-release-key`.
  * Lowercase so that a query by prefix (`target.*`) finds every spelling of one family.
  */
-export const AuditAction = z.string().max(128).regex(/^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$/, 'an audit action is a dotted lowercase verb such as target.label');
-export type AuditAction = z.infer<typeof AuditAction>;
+const AuditAction = z.string().max(128).regex(/^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$/, 'an audit action is a dotted lowercase verb such as target.label');
+type AuditAction = z.infer<typeof AuditAction>;
 
 /** `refused` is an attempt the hub turned away (bad token, forged signature); `failure` is an attempt that broke. */
 export const AuditOutcome = z.enum(['success', 'refused', 'failure']);
@@ -24,7 +24,7 @@ export type AuditOutcome = z.infer<typeof AuditOutcome>;
  * export that leaves the entry out can carry the hash without letting anyone confirm a guess
  * of what the entry said.
  */
-export const AuditSalt = z.string().regex(/^[A-Za-z0-9_-]{22}$/, 'an audit salt is 22 base64url characters (16 bytes)');
+const AuditSalt = z.string().regex(/^[A-Za-z0-9_-]{22}$/, 'an audit salt is 22 base64url characters (16 bytes)');
 
 /** Free-form JSON about the action: what changed from what to what, the remote address, … */
 export const AuditDetails = z.record(z.string(), z.unknown());

@@ -64,15 +64,3 @@ export const AuditSealLine = z.strictObject({
   signature: Signature,
 });
 export type AuditSealLine = z.infer<typeof AuditSealLine>;
-
-/**
- * One line of an audit export (JSON Lines, UTF-8, `\n`-terminated): a header, then
- * checkpoints, then entries and elided runs in seq order, then the seal.
- */
-export const AuditExportLine = z.discriminatedUnion('kind', [AuditExportHeader, AuditCheckpointLine, AuditEntryLine, AuditElidedLine, AuditSealLine]);
-export type AuditExportLine = z.infer<typeof AuditExportLine>;
-
-/** A line as text, without its terminating newline. Members need not be in canonical order. */
-export function formatAuditExportLine(line: AuditExportLine): string {
-  return JSON.stringify(line);
-}

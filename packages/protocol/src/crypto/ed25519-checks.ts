@@ -33,7 +33,7 @@ function filled(first: number, fill: number, last: number): Uint8Array {
 }
 
 /** True when the 32-byte little-endian scalar is below the group order L. */
-export function isCanonicalScalar(s: Uint8Array): boolean {
+function isCanonicalScalar(s: Uint8Array): boolean {
   for (let i = 31; i >= 0; i--) {
     if (s[i]! < L[i]!) return true;
     if (s[i]! > L[i]!) return false;

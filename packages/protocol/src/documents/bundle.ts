@@ -3,14 +3,14 @@ import { ApiVersion, Digest, Name } from './common.ts';
 import { Resource } from './resource.ts';
 import { Signature } from '../crypto/keys.ts';
 
-export const Provenance = z.strictObject({
+const Provenance = z.strictObject({
   source: z.string().max(512).optional(),
   commit: z.string().max(128).optional(),
   builder: z.string().max(256).optional(),
 });
 
 /** What a workload asks of the targets it lands on; placement matches it against facts. */
-export const Placement = z.strictObject({
+const Placement = z.strictObject({
   workloadClass: z.string().max(64).optional(),
   capabilities: z.array(z.string().max(128)).max(64).optional(),
   regions: z.array(z.string().max(64)).max(64).optional(),

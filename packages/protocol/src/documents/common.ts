@@ -19,7 +19,7 @@ export const Labels = z.record(labelKey, z.string().max(63).regex(/^([A-Za-z0-9]
 export type Labels = z.infer<typeof Labels>;
 
 /** Typed operator facts about a target: region, tier, customer, owner and any other key. */
-export const PropertyValue = z.union([z.string().max(256), z.number().finite(), z.boolean()]);
+const PropertyValue = z.union([z.string().max(256), z.number().finite(), z.boolean()]);
 export const Properties = z.record(z.string().regex(/^[a-zA-Z][a-zA-Z0-9_.-]{0,62}$/, 'a property key starts with a letter and has up to 63 letters, digits, dots, dashes and underscores'), PropertyValue);
 export type Properties = z.infer<typeof Properties>;
 

@@ -25,24 +25,22 @@ const Globs = z.array(Glob).min(1).max(64);
  * Conditions on the item's actor. They read `metadata.managedFields`, which the writing
  * client names itself, so they are hints: see the guard in {@link DriftRule}.
  */
-export const DriftActorMatch = z.strictObject({
+const DriftActorMatch = z.strictObject({
   /** Name globs on the field manager: `kubectl-*`, `vpa-*`, `unknown`. */
   managers: Globs.optional(),
   operations: z.array(DriftOperation).min(1).max(3).optional(),
   /** Name globs on the subresource the write went through (`scale`); `''` for the object itself. */
   subresources: z.array(z.string().max(64)).min(1).max(16).optional(),
 });
-export type DriftActorMatch = z.infer<typeof DriftActorMatch>;
 
 /** How long ago the actor's managedFields entry changed (its `time`). */
-export const DriftAgeMatch = z.strictObject({
+const DriftAgeMatch = z.strictObject({
   minSeconds: z.number().int().min(0).optional(),
   maxSeconds: z.number().int().min(0).optional(),
 });
-export type DriftAgeMatch = z.infer<typeof DriftAgeMatch>;
 
 /** The situation the target is in when the item is classified. */
-export const DriftContextMatch = z.strictObject({
+const DriftContextMatch = z.strictObject({
   /** Within `gracePeriodSeconds` of Flotilla's own last apply. */
   inGracePeriod: z.boolean().optional(),
   /** A rollout to this target (or this resource) is in flight. */
@@ -50,14 +48,13 @@ export const DriftContextMatch = z.strictObject({
   /** A hold is in force: from the envelope, or the resource's `flotilla.io/hold` annotation. */
   held: z.boolean().optional(),
 });
-export type DriftContextMatch = z.infer<typeof DriftContextMatch>;
 
 /**
  * When a rule applies. Every condition given must hold; a list matches when any entry does; an
  * empty match applies to everything. Unknown keys are refused rather than dropped: an agent
  * that ignored a condition it does not know would apply the rule more widely than written.
  */
-export const DriftMatch = z.strictObject({
+const DriftMatch = z.strictObject({
   /** Name globs on the resource kind: `Deployment`, `*Binding`. */
   kinds: Globs.optional(),
   /** Name globs on the resource key `Kind.group/namespace/name`: `Deployment.apps/prod/*`. */
@@ -73,10 +70,10 @@ export const DriftMatch = z.strictObject({
   age: DriftAgeMatch.optional(),
   context: DriftContextMatch.optional(),
 });
-export type DriftMatch = z.infer<typeof DriftMatch>;
+type DriftMatch = z.infer<typeof DriftMatch>;
 
 /** A rule id: named in every decision and report, so short and stable. */
-export const DriftRuleId = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$/, 'a rule id is 1-64 lowercase letters, digits and dashes');
+const DriftRuleId = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$/, 'a rule id is 1-64 lowercase letters, digits and dashes');
 
 /**
  * One rule: the first rule (in order) whose match holds decides the item's class and action.
@@ -114,8 +111,8 @@ const honorHoldAnnotation = z.boolean();
  *   as a hold. Anyone who can edit the object can set it, so it only ever turns a revert into
  *   an alert. Default true.
  */
-export const DriftSettings = z.strictObject({ gracePeriodSeconds, allowedRegistries, honorHoldAnnotation });
-export type DriftSettings = z.infer<typeof DriftSettings>;
+const DriftSettings = z.strictObject({ gracePeriodSeconds, allowedRegistries, honorHoldAnnotation });
+type DriftSettings = z.infer<typeof DriftSettings>;
 
 function checkRules(policy: { readonly rules: readonly DriftRule[] }, ctx: z.RefinementCtx): void {
   const seen = new Set<string>();

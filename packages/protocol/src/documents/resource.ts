@@ -3,7 +3,7 @@ import { FlotillaError } from '../errors.ts';
 
 const dnsSubdomain = z.string().regex(/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/, 'a Kubernetes name is lowercase letters, digits, dots and dashes');
 
-export const ObjectMeta = z.looseObject({
+const ObjectMeta = z.looseObject({
   name: dnsSubdomain,
   namespace: dnsSubdomain.optional(),
   labels: z.record(z.string(), z.string()).optional(),

@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { ApiVersion, Timestamp } from './common.ts';
 import { PublicKey, Signature } from '../crypto/keys.ts';
 
-export const KeyRole = z.enum(['root', 'hub', 'release']);
-export type KeyRole = z.infer<typeof KeyRole>;
+const KeyRole = z.enum(['root', 'hub', 'release']);
+type KeyRole = z.infer<typeof KeyRole>;
 
 export const TrustRootKey = z.strictObject({
   id: z.string().min(1).max(64),

@@ -15,7 +15,7 @@ export const FLOTILLA_FIELD_MANAGER = 'flotilla';
 export const FLOTILLA_FIELD_MANAGERS: readonly string[] = Object.freeze([FLOTILLA_FIELD_MANAGER, 'flotilla-agent']);
 
 /** The annotation that puts one resource on hold: its value names the hold (an incident id). */
-export const HOLD_ANNOTATION = 'flotilla.io/hold';
+const HOLD_ANNOTATION = 'flotilla.io/hold';
 
 
 
@@ -32,7 +32,7 @@ export interface DriftActor {
 }
 
 /** The actor of a change the substrate says nothing about. */
-export const UNKNOWN_ACTOR: DriftActor = Object.freeze({ manager: 'unknown', operation: 'unknown', basis: 'none' });
+const UNKNOWN_ACTOR: DriftActor = Object.freeze({ manager: 'unknown', operation: 'unknown', basis: 'none' });
 
 /** A drift item with its actor, when the change happened, and any hold annotation on the object. */
 export interface AttributedDriftItem {

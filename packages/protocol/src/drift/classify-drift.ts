@@ -42,9 +42,9 @@ export interface DriftDecision {
 }
 
 /** The rule id of a security-relevant item no rule matched: it is dangerous and reverted. */
-export const BUILTIN_SECURITY_RULE = 'builtin-security';
+const BUILTIN_SECURITY_RULE = 'builtin-security';
 /** The rule id of any other item no rule matched: it is suspicious and alerted. */
-export const BUILTIN_DEFAULT_RULE = 'builtin-default';
+const BUILTIN_DEFAULT_RULE = 'builtin-default';
 
 interface CompiledRule {
   readonly rule: DriftRule;

@@ -8,7 +8,7 @@ export const AUTOSCALER_MANAGERS: readonly string[] = Object.freeze(['kube-contr
  * `kubectl-<command>` for the rest (`kubectl-edit`, `kubectl-patch`, `kubectl-set`,
  * `kubectl-client-side-apply`, ...); UIs are named by their User-Agent.
  */
-export const HUMAN_MANAGERS: readonly string[] = Object.freeze(['kubectl', 'kubectl-*', 'k9s', 'Mozilla', 'lens', 'OpenLens', 'Headlamp']);
+const HUMAN_MANAGERS: readonly string[] = Object.freeze(['kubectl', 'kubectl-*', 'k9s', 'Mozilla', 'lens', 'OpenLens', 'Headlamp']);
 
 const rules: DriftRule[] = [
   {

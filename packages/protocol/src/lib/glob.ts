@@ -15,7 +15,7 @@ export interface GlobSyntax {
 }
 
 /** The query language's globs (docs/query-language.md): backslash escapes. */
-export const QUERY_GLOB: GlobSyntax = Object.freeze({ escapes: true });
+const QUERY_GLOB: GlobSyntax = Object.freeze({ escapes: true });
 /** The drift policy's name globs (docs/drift.md): no escapes. */
 export const NAME_GLOB: GlobSyntax = Object.freeze({ escapes: false });
 

@@ -1,10 +1,8 @@
-import type { QueryBound, QueryCompareOp, QueryField, QueryPattern, Query } from './ast.ts';
-import { FlotillaError } from '../errors.ts';
+import type { QueryBound, QueryCompareOp, QueryField, QueryPattern } from './ast.ts';
 import { TargetStatus } from '../documents/target.ts';
 import { Health, ReportPhase } from '../documents/report.ts';
 import { DriftClass } from '../documents/drift-policy.ts';
 import { isValidGlob } from './glob.ts';
-import { queryLimitProblem } from './query-limits.ts';
 import { instantMillis, looksLikeDate } from './time-value.ts';
 import { versionKey } from './version-key.ts';
 
@@ -21,10 +19,10 @@ import { versionKey } from './version-key.ts';
 export type QueryFieldType = 'text' | 'enum' | 'time' | 'version' | 'dynamic';
 
 /** Facts the agent reports as versions; they compare like `running.*`. */
-export const QUERY_VERSION_FACTS: ReadonlySet<string> = new Set(['kubernetesVersion', 'kubeletVersions', 'agentVersion']);
+const QUERY_VERSION_FACTS: ReadonlySet<string> = new Set(['kubernetesVersion', 'kubeletVersions', 'agentVersion']);
 
 /** Allowed values of the enumerated builtins. */
-export const ENUM_VALUES: Readonly<Record<'status' | 'health' | 'phase' | 'drift', readonly string[]>> = {
+const ENUM_VALUES: Readonly<Record<'status' | 'health' | 'phase' | 'drift', readonly string[]>> = {
   status: TargetStatus.options,
   health: Health.options,
   phase: ReportPhase.options,
@@ -67,7 +65,7 @@ export function isNumberText(text: string): boolean {
 }
 
 /** Whether a scalar bound is well formed: a number or a version, and not a date. */
-export function isScalarText(text: string): boolean {
+function isScalarText(text: string): boolean {
   return !looksLikeDate(text) && !text.startsWith('now') && (isNumberText(text) || versionKey(text) !== null);
 }
 
@@ -124,46 +122,4 @@ export function compareProblem(field: QueryField, op: QueryCompareOp, bound: Que
     return `${name} holds versions; '${bound.text}' is not a version`;
   }
   return undefined;
-}
-
-/**
- * Checks a query built by hand (the parsers check as they go): its size against
- * `QUERY_LIMITS`, then every condition's types.
- *
- * @throws FlotillaError `QUERY_SYNTAX` for a tree beyond the limits, `QUERY_TYPE` for the
- *   first ill-typed condition.
- */
-export function checkQuery(query: Query): void {
-  const tooLarge = queryLimitProblem(query);
-  if (tooLarge !== undefined) {
-    throw new FlotillaError('QUERY_SYNTAX', tooLarge);
-  }
-  checkTypes(query);
-}
-
-function checkTypes(query: Query): void {
-  switch (query.kind) {
-    case 'and':
-    case 'or':
-      query.items.forEach(checkTypes);
-      return;
-    case 'not':
-      checkTypes(query.item);
-      return;
-    case 'exists':
-      return;
-    case 'in': {
-      const problem = matchProblem(query.field, query.values);
-      if (problem !== undefined) {
-        throw new FlotillaError('QUERY_TYPE', problem, { field: fieldLabel(query.field) });
-      }
-      return;
-    }
-    case 'compare': {
-      const problem = compareProblem(query.field, query.op, query.bound);
-      if (problem !== undefined) {
-        throw new FlotillaError('QUERY_TYPE', problem, { field: fieldLabel(query.field) });
-      }
-    }
-  }
 }

@@ -11,7 +11,7 @@ export interface QueryPosition {
  * Two lines: the query, then a caret under the offending column. Tabs and line breaks in the
  * query are shown as spaces so that the caret stays aligned.
  */
-export function caretLines(query: string, column: number): string {
+function caretLines(query: string, column: number): string {
   return `${query.replace(/[\t\r\n]/g, ' ')}\n${' '.repeat(column - 1)}^`;
 }
 

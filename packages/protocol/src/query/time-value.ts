@@ -52,7 +52,7 @@ export function instantMillis(text: string): number | null {
 }
 
 /** Milliseconds in each unit of a relative time. Days are 24 hours: no calendar, no DST. */
-export const TIME_UNITS = { w: 604_800_000, d: 86_400_000, h: 3_600_000, m: 60_000, s: 1_000 } as const;
+const TIME_UNITS = { w: 604_800_000, d: 86_400_000, h: 3_600_000, m: 60_000, s: 1_000 } as const;
 export type TimeUnit = keyof typeof TIME_UNITS;
 
 /**

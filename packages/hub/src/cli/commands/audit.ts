@@ -30,7 +30,7 @@ const PAGE_MAX = 1000;
  *
  * @example cliTime('24h', '--since', Date.parse('2025-06-02T00:00:00Z')) // '2025-06-01T00:00:00.000Z'
  */
-export function cliTime(text: string, option: string, now = Date.now()): string {
+function cliTime(text: string, option: string, now = Date.now()): string {
   if (/^\s*\d+[smhd]\s*$/.test(text)) return new Date(now - parseDuration(text, option)).toISOString();
   const ms = /^\d{4}-\d{2}-\d{2}([T ]|$)/.test(text.trim()) ? Date.parse(text.trim()) : Number.NaN;
   if (!Number.isFinite(ms)) throw new FlotillaError('CONFIG_INVALID', `${option} must be a duration before now (30m, 24h, 7d) or a time such as 2025-06-01T09:00:00Z; received '${text}'`);
@@ -219,7 +219,7 @@ function isJson(text: string): boolean {
 }
 
 /** The one-line verdict, then on failure one line per problem: line, seq, kind and what is wrong. */
-export function formatVerdict(file: string, result: AuditVerifyResult, keys: readonly TrustedKey[] | undefined): string {
+function formatVerdict(file: string, result: AuditVerifyResult, keys: readonly TrustedKey[] | undefined): string {
   const range = result.range === null ? 'no entries' : `seqs ${result.range.from}-${result.range.to}`;
   const counts = `${result.entries} entries in full, ${result.elided} elided, ${result.checkpoints} signatures checked, ${range}`;
   if (result.ok) {

@@ -9,7 +9,7 @@ import { AssignResult, DriftList, DriftPolicyChange, DriftPolicyState, PublishRe
 import { readKeyFile } from '../../key-files.ts';
 
 /** A target by id, or by its unique name. */
-export async function resolveTarget(client: ApiClient, text: string): Promise<string> {
+async function resolveTarget(client: ApiClient, text: string): Promise<string> {
   if (TargetId.safeParse(text).success) return text;
   const page = await client.call(TargetPage, 'GET', `/v1/targets?limit=2&q=${encodeURIComponent(`name=${JSON.stringify(text)}`)}`);
   const found = page.items.filter((target) => target.name === text);
@@ -48,7 +48,7 @@ export interface AdoptResult {
  *
  * @param version the new version for each release touched; default `<version>+adopted.<UTC time>`.
  */
-export async function adoptDriftItems(client: ApiClient, targetId: string, itemIds: readonly string[], keys: readonly KeyPair[], options: { version?: string | undefined; now?: Date } = {}): Promise<AdoptResult> {
+async function adoptDriftItems(client: ApiClient, targetId: string, itemIds: readonly string[], keys: readonly KeyPair[], options: { version?: string | undefined; now?: Date } = {}): Promise<AdoptResult> {
   if (itemIds.length === 0) throw new FlotillaError('VALIDATION_FAILED', 'name at least one drift item to adopt (the ids that flotilla drift ls shows)');
   const view = await client.call(TargetDriftView, 'GET', `/v1/targets/${encodeURIComponent(targetId)}/drift`);
   const byId = new Map(view.items.map((item) => [item.id, item]));

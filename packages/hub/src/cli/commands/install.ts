@@ -7,11 +7,11 @@ import { z } from 'zod';
 import { FlotillaError } from '@flotilla/protocol';
 
 /** The agent manifests shipped with Flotilla (`deploy/agent`), from this file's place in the repository or image. */
-export const AGENT_MANIFESTS_DIR = fileURLToPath(new URL('../../../../../deploy/agent/', import.meta.url));
+const AGENT_MANIFESTS_DIR = fileURLToPath(new URL('../../../../../deploy/agent/', import.meta.url));
 /** The namespace the shipped manifests use. */
 export const DEFAULT_AGENT_NAMESPACE = 'flotilla-system';
 /** The image the shipped manifests name: a placeholder for the image you build and push. */
-export const DEFAULT_AGENT_IMAGE = 'registry.example.com/flotilla/flotilla-agent:0.1.0';
+const DEFAULT_AGENT_IMAGE = 'registry.example.com/flotilla/flotilla-agent:0.1.0';
 
 const ENROLLMENT_SECRET = 'flotilla-agent-enrollment';
 

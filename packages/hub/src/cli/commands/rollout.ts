@@ -174,7 +174,7 @@ function headline(view: RolloutView, dryRun = false): string {
 }
 
 /** The status as plain text: a headline, a table of waves, and the first problems. */
-export function renderStatus(view: RolloutView, problems: readonly MemberView[], dryRun = false): string {
+function renderStatus(view: RolloutView, problems: readonly MemberView[], dryRun = false): string {
   const lines = [headline(view, dryRun)];
   if (view.reason !== null) lines.push(`reason: ${view.reason}`);
   lines.push(`gates: bake ${view.plan.bake}, failure budget ${view.plan.failureBudget}, timeout ${view.plan.timeout ?? 'none'}${view.plan.rollbackOnFailure ? ', roll back on failure' : ''}`);

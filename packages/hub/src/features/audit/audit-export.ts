@@ -1,5 +1,5 @@
 import { API_VERSION, FlotillaError, digestOf } from '@flotilla/protocol';
-import { AUDIT_ELIDED_PER_LINE, AUDIT_GENESIS_HASH, AuditIncludedDigest, hashAuditBody, type AuditCheckpoint, type AuditEntry, type AuditExportHeader, type AuditExportKey, type SignedAuditCheckpoint } from '@flotilla/protocol/audit';
+import { AUDIT_ELIDED_PER_LINE, AUDIT_GENESIS_HASH, AuditIncludedDigest, hashAuditBody, type AuditCheckpoint, type AuditExportHeader, type AuditExportKey, type SignedAuditCheckpoint } from '@flotilla/protocol/audit';
 import { decodeAuditEntry, type AuditStore } from './audit-store.ts';
 
 /** Entries read per statement: small enough that no read holds the database for long. */

@@ -18,8 +18,8 @@ export interface NamedCurrentDrift extends CurrentDrift {
 }
 
 /** The drift policy an operator set, as stored. */
-export const StoredDriftPolicy = z.object({ policy: DriftPolicy, setAt: z.string(), setBy: Actor });
-export type StoredDriftPolicy = z.infer<typeof StoredDriftPolicy>;
+const StoredDriftPolicy = z.object({ policy: DriftPolicy, setAt: z.string(), setBy: Actor });
+type StoredDriftPolicy = z.infer<typeof StoredDriftPolicy>;
 
 interface TargetDriftRow {
   target_id: string;

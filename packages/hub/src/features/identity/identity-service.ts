@@ -10,7 +10,7 @@ import type { Transactions } from '../../store/transaction.ts';
 import type { EnrollmentTokenRecord, IdentityStore } from './identity-store.ts';
 import type { HubKeys, TrustService } from './trust-service.ts';
 
-export const ACCESS_TOKEN_MAX_SECONDS = 15 * 60;
+const ACCESS_TOKEN_MAX_SECONDS = 15 * 60;
 const ASSERTION_MAX_SECONDS = 60;
 const PROOF_SKEW_MS = 5 * 60_000;
 

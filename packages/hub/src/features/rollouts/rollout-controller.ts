@@ -11,7 +11,7 @@ import { evaluateGate, type GateCounts, type GateDecision } from './wave-gate.ts
 import type { PositionCache } from './wave-planner.ts';
 
 /** The actor of every step the hub takes by itself. */
-export const ROLLOUT_CONTROLLER: Actor = { kind: 'system', id: 'rollout-controller' };
+const ROLLOUT_CONTROLLER: Actor = { kind: 'system', id: 'rollout-controller' };
 
 /** Audit entries name at most this many targets; a bigger step is recorded in parts. */
 const SUBJECTS_PER_ENTRY = 1000;
@@ -350,7 +350,7 @@ export class RolloutController {
 }
 
 /** The counts a gate looks at: members of waves up to `index`, blocked and rolled-back ones left out. */
-export function gateCounts(members: readonly EvaluatedMember[], index: number): GateCounts {
+function gateCounts(members: readonly EvaluatedMember[], index: number): GateCounts {
   let size = 0;
   let healthy = 0;
   let applied = 0;

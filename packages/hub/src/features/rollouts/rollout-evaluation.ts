@@ -1,4 +1,4 @@
-import { type ReleaseRef, type Target, type TargetStatus } from '@flotilla/protocol';
+import type { ReleaseRef, TargetStatus } from '@flotilla/protocol';
 import { parseQuery, type Query } from '@flotilla/protocol/query';
 import type { MemberState } from '@flotilla/protocol/api';
 import { classifyMember } from './member-state.ts';

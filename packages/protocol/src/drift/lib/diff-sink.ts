@@ -35,7 +35,7 @@ function toSegment(entry: StackEntry): PathSegment {
 }
 
 /** The current path as segments. */
-export function currentSegments(sink: DiffSink): PathSegment[] {
+function currentSegments(sink: DiffSink): PathSegment[] {
   return sink.stack.map(toSegment);
 }
 
