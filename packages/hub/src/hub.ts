@@ -12,6 +12,8 @@ import { AuditSchedule, DEFAULT_CHECKPOINT_INTERVAL_MS } from './features/audit/
 import { AuditService } from './features/audit/audit-service.ts';
 import { RefusalRecorder } from './features/audit/refusal-recorder.ts';
 import { bundleRoutes } from './features/bundles/bundle-routes.ts';
+import { Dashboard } from './features/dashboard/dashboard.ts';
+import { dashboardRoutes } from './features/dashboard/dashboard-routes.ts';
 import { BundleService } from './features/bundles/bundle-service.ts';
 import { BundleStore } from './features/bundles/bundle-store.ts';
 import { desiredStateRoutes } from './features/desired-state/desired-state-routes.ts';
@@ -39,6 +41,10 @@ import { FleetQuery } from './features/targets/fleet-query.ts';
 import { FleetQueryStore } from './features/targets/fleet-query-store.ts';
 import { SeenTracker } from './features/targets/seen-tracker.ts';
 import { TargetCache } from './features/targets/target-cache.ts';
+import { QueryCompletion } from './features/targets/query-completion.ts';
+import { TargetBrowser } from './features/targets/target-browse.ts';
+import { targetBrowseRoutes } from './features/targets/target-browse-routes.ts';
+import { TargetBrowseStore } from './features/targets/target-browse-store.ts';
 import { targetRoutes } from './features/targets/target-routes.ts';
 import { TargetService } from './features/targets/target-service.ts';
 import { TargetStore } from './features/targets/target-store.ts';
@@ -62,6 +68,10 @@ export interface HubDependencies {
   readonly maxWaitSeconds?: number;
   /** How often the rollout controller checks for work (docs/rollouts.md); default 250 ms, 0 never (tests reconcile by hand). */
   readonly rolloutPollMs?: number;
+  /** The built dashboard's folder; default packages/dashboard/dist. */
+  readonly dashboardDir?: string;
+  /** How often the dashboard's event stream reads the audit log; default 250 ms, 0 never. */
+  readonly eventPollMs?: number;
 }
 
 /** The hub's services, for the CLI's `serve`, scripts and tests that drive a hub without HTTP. */
@@ -81,6 +91,8 @@ export interface HubServices {
   readonly rollouts: RolloutService;
   readonly drift: DriftService;
   readonly incidents: IncidentService;
+  /** The dashboard's files, sessions and live events (docs/dashboard.md). */
+  readonly dashboard: Dashboard;
 }
 
 export interface Hub {
@@ -120,7 +132,8 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   const incidents = new IncidentService({ tx, store: incidentStore, holds, fleet, envelopes: desired, audit, clock });
   const targets = new TargetService({ tx, store: targetStore, cache, fleet, holds: incidents, audit, clock });
   const identity = await IdentityService.create({ tx, store: new IdentityStore(db), targets: targetStore, credentials: cache, trust, audit, refusals, clock, keys, ...(deps.accessTokenSeconds === undefined ? {} : { accessTokenSeconds: deps.accessTokenSeconds }) });
-  const reports = new ReportService({ tx, store: new ReportStore(db), targets: cache, observed: targetStore, drift, audit, clock });
+  const dashboard = new Dashboard({ audit, log, clock, ...(deps.dashboardDir === undefined ? {} : { assetsDir: deps.dashboardDir }), ...(deps.eventPollMs === undefined ? {} : { eventPollMs: deps.eventPollMs }) });
+  const reports = dashboard.events.watchReports(new ReportService({ tx, store: new ReportStore(db), targets: cache, observed: targetStore, drift, audit, clock }));
   const rollouts = new RolloutService({ tx, store: new RolloutStore(db), desired, releases: bundles, selectors: fleet, audit, clock, log });
   const auditService = new AuditService({ log: audit, fleet, targets, clock });
 
@@ -131,12 +144,16 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   identityRoutes(router, { identity, trust });
   bundleRoutes(router, { auth: identity, bundles });
   reportRoutes(router, { auth: identity, reports });
+  // Before targetRoutes, whose /v1/targets/:id would take 'browse' and 'complete' for ids.
+  const browse = new TargetBrowseStore(db);
+  targetBrowseRoutes(router, { auth: identity, browser: new TargetBrowser({ fleet, index: targetStore, browse }), completion: new QueryCompletion({ browse, fieldNames: () => targetStore.knownFieldNames() }) });
   targetRoutes(router, { auth: identity, targets });
   auditRoutes(router, { auth: identity, audit: auditService, clock, log });
   driftRoutes(router, { auth: identity, drift });
   incidentRoutes(router, { auth: identity, incidents });
   rolloutRoutes(router, { auth: identity, rollouts });
-  const server = createHttpServer(router, { log, maxWaitSeconds });
+  dashboardRoutes(router, { auth: identity, audit, dashboard });
+  const server = createHttpServer(router, { log, maxWaitSeconds, authorize: (req) => dashboard.authorize(req) });
 
   seen.start();
   identity.start();
@@ -144,7 +161,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   if (deps.rolloutPollMs !== 0) rollouts.start({ pollMs: deps.rolloutPollMs ?? 250 });
 
   return {
-    services: { tx, audit, trust, identity, targets, fleet, bundles, desired, reports, rollouts, drift, incidents },
+    services: { tx, audit, trust, identity, targets, fleet, bundles, desired, reports, rollouts, drift, incidents, dashboard },
     server,
     listen(port, host = '127.0.0.1') {
       return new Promise((resolve, reject) => {
@@ -159,6 +176,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     async close() {
       identity.stop();
       rollouts.stop();
+      dashboard.close();
       desired.wakeAll();
       await new Promise<void>((resolve) => {
         // Woken long-polls answer in the next turns and leave keep-alive connections idle

@@ -18,6 +18,10 @@ export interface OpenHubOptions {
   readonly checkpointIntervalMs?: number;
   /** Prune audit entries older than this (at least a day); default keep forever. */
   readonly auditRetentionMs?: number;
+  /** The built dashboard's folder; default packages/dashboard/dist. */
+  readonly dashboardDir?: string;
+  /** How often the dashboard's event stream reads the audit log; default 250 ms. */
+  readonly eventPollMs?: number;
 }
 
 export interface OpenedHub {
@@ -51,6 +55,8 @@ export async function openHub(options: OpenHubOptions): Promise<OpenedHub> {
     ...(options.maxWaitSeconds === undefined ? {} : { maxWaitSeconds: options.maxWaitSeconds }),
     ...(options.checkpointIntervalMs === undefined ? {} : { checkpointIntervalMs: options.checkpointIntervalMs }),
     ...(options.auditRetentionMs === undefined ? {} : { auditRetentionMs: options.auditRetentionMs }),
+    ...(options.dashboardDir === undefined ? {} : { dashboardDir: options.dashboardDir }),
+    ...(options.eventPollMs === undefined ? {} : { eventPollMs: options.eventPollMs }),
   });
   const adminTokenPath = join(options.dataDir, 'admin-token');
   const createdAdminToken = hub.services.identity.bootstrapAdminToken();

@@ -21,10 +21,10 @@ export interface TestHub {
 }
 
 /** A real hub on a temporary data directory and a loopback port, with a clock the test moves. */
-export async function startTestHub(): Promise<TestHub> {
+export async function startTestHub(options: { dashboardDir?: string } = {}): Promise<TestHub> {
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-hub-test-'));
   let offset = 0;
-  const opened = await openHub({ dataDir: join(dir, 'hub'), log: pino({ level: 'silent' }), clock: () => Date.now() + offset });
+  const opened = await openHub({ dataDir: join(dir, 'hub'), log: pino({ level: 'silent' }), clock: () => Date.now() + offset, ...options });
   const url = await opened.hub.listen(0);
   return {
     url,

@@ -14,6 +14,7 @@ export const ErrorCode = z.enum([
   'CONFLICT',
   'UNAUTHENTICATED',
   'FORBIDDEN',
+  'CSRF_TOKEN_INVALID',
   'TOKEN_EXPIRED',
   'TOKEN_REPLAYED',
   'ENROLL_TOKEN_INVALID',

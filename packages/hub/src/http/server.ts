@@ -9,6 +9,8 @@ export interface HttpServerOptions {
   readonly log: Logger;
   /** The longest long-poll the routes hold; the socket timeouts outlast it. */
   readonly maxWaitSeconds: number;
+  /** Runs before routing: gives a request carrying a dashboard session its credentials, or refuses it (docs/dashboard.md). */
+  readonly authorize?: (req: IncomingMessage) => void;
 }
 
 /**
@@ -39,6 +41,7 @@ export function createHttpServer(router: Router, options: HttpServerOptions): Se
     const path = q === -1 ? url : url.slice(0, q);
     const query = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
     try {
+      options.authorize?.(req);
       const { handler, params } = router.match(req.method ?? 'GET', path);
       const result = handler({ req, res, params, query, remote: req.socket.remoteAddress ?? 'unknown' });
       if (result instanceof Promise) result.catch((error: unknown) => fail(req, res, error));

@@ -72,3 +72,11 @@ export const AuditPruneResult = z.object({
   head: z.object({ seq: z.number().int().min(0), hash: Digest }),
 });
 export type AuditPruneResult = z.infer<typeof AuditPruneResult>;
+
+/** `GET /v1/audit/checkpoints/latest`: the chain head and the newest signed checkpoint (null before the first). */
+export const AuditLatestCheckpoint = z.object({
+  head: z.object({ seq: z.number().int().min(0), hash: Digest }),
+  checkpoint: SignedAuditCheckpoint.nullable(),
+  reason: z.enum(['interval', 'export', 'prune', 'manual']).nullable(),
+});
+export type AuditLatestCheckpoint = z.infer<typeof AuditLatestCheckpoint>;

@@ -5,12 +5,13 @@
  * in memory. The hub's SQL compiler and in-memory index build on the plan and the field rows
  * exported here, so every evaluation of a query reads it the same way.
  */
-export type { Query, QueryCompareOp } from './ast.ts';
+export { QUERY_BUILTIN_FIELDS, QUERY_FIELD_PREFIXES, type Query, type QueryCompareOp, type QueryField } from './ast.ts';
+export { parseQueryField } from './parse-field.ts';
 export { parseQuery } from './parse-query.ts';
 export { parseSelector, parseSelectorYaml } from './parse-selector.ts';
 export { formatQuery } from './format-query.ts';
 export { compare, compileMatcher, valueMatcher } from './evaluate.ts';
-export { targetFieldRows, targetTimes, type FieldValue, type TargetFieldRow } from './target-fields.ts';
+export { storedFieldName, targetFieldRows, targetTimes, type FieldValue, type TargetFieldRow } from './target-fields.ts';
 export { buildQueryFieldCatalog, queryCatalogFromFieldNames } from './field-catalog.ts';
 export { validateQuery, type QueryWarning } from './validate-query.ts';
 export { nowMillis, planQuery, selectivityRank, type Plan, type RowTest, type TextColumn, type TimeColumn } from './plan-query.ts';

@@ -189,6 +189,12 @@ export class AuditLog {
     return this.signHead('manual');
   }
 
+  /** The newest stored checkpoint, and why it was signed; undefined before the first. */
+  latestCheckpoint(): { readonly checkpoint: SignedAuditCheckpoint; readonly reason: AuditCheckpointRow['reason'] } | undefined {
+    const row = this.store.lastCheckpoint();
+    return row === undefined ? undefined : { checkpoint: JSON.parse(row.signed) as SignedAuditCheckpoint, reason: row.reason };
+  }
+
   /** A checkpoint if entries were appended since the last one, else undefined: what the interval calls. */
   checkpointIfAdvanced(): SignedAuditCheckpoint | undefined {
     this.assertOutsideTransaction('checkpointIfAdvanced');

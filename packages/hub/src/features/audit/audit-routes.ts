@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FlotillaError, TargetId } from '@flotilla/protocol';
-import { AuditExportQuery, AuditHistoryQuery, AuditListQuery, AuditPage, AuditPruneRequest, AuditPruneResult } from '@flotilla/protocol/api';
+import { AuditExportQuery, AuditHistoryQuery, AuditLatestCheckpoint, AuditListQuery, AuditPage, AuditPruneRequest, AuditPruneResult } from '@flotilla/protocol/api';
 import { AuditVerifyResult, SignedAuditCheckpoint } from '@flotilla/protocol/audit';
 import type { Logger } from 'pino';
 import type { Clock } from '../../clock.ts';
@@ -81,6 +81,11 @@ export function auditRoutes(router: Router, { auth, audit, clock, log }: AuditRo
   router.on('POST', '/v1/audit/checkpoints', ({ req, res }) => {
     const principal = requireOperator(auth, req, 'admin');
     sendJson(res, 201, SignedAuditCheckpoint, audit.checkpoint(actorOf(principal)));
+  });
+
+  router.on('GET', '/v1/audit/checkpoints/latest', ({ req, res }) => {
+    requireOperator(auth, req, 'viewer');
+    sendJson(res, 200, AuditLatestCheckpoint, audit.latest());
   });
 
   router.on('GET', '/v1/audit/verify', ({ req, res }) => {

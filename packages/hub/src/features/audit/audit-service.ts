@@ -1,5 +1,5 @@
 import { FlotillaError, type Actor } from '@flotilla/protocol';
-import { AUDIT_MIN_RETENTION_MS, type AuditExportQuery, type AuditHistoryQuery, type AuditListQuery, type AuditPage, type AuditPruneRequest, type AuditPruneResult } from '@flotilla/protocol/api';
+import { AUDIT_MIN_RETENTION_MS, type AuditExportQuery, type AuditHistoryQuery, type AuditLatestCheckpoint, type AuditListQuery, type AuditPage, type AuditPruneRequest, type AuditPruneResult } from '@flotilla/protocol/api';
 import type { AuditVerifyResult, SignedAuditCheckpoint } from '@flotilla/protocol/audit';
 import type { Query } from '@flotilla/protocol/query';
 import type { Clock } from '../../clock.ts';
@@ -93,6 +93,12 @@ export class AuditService {
   checkpoint(actor: Actor): SignedAuditCheckpoint {
     this.deps.log.append({ actor, action: 'audit.checkpoint', subjects: [], outcome: 'success' });
     return this.deps.log.checkpoint();
+  }
+
+  /** The chain head and the newest signed checkpoint, for anyone who reads the trail. */
+  latest(): AuditLatestCheckpoint {
+    const latest = this.deps.log.latestCheckpoint();
+    return { head: this.deps.log.head, checkpoint: latest?.checkpoint ?? null, reason: latest?.reason ?? null };
   }
 
   verify(): AuditVerifyResult {

@@ -63,6 +63,9 @@ export class FleetQueryStore {
     const running: Record<string, Record<string, number>> = {};
     const releaseRows = this.prepare(`SELECT field, text_value AS value, count(*) AS n FROM target_fields WHERE field >= 'running.' AND field < 'running/' AND ${scope} GROUP BY field, text_value ORDER BY field, n DESC`).all(...params) as { field: string; value: string; n: number }[];
     for (const row of releaseRows) (running[row.field.slice('running.'.length)] ??= {})[row.value] = row.n;
+    const lastSeen: FacetCounts['lastSeen'] = { '5m': 0, '1h': 0, '24h': 0, older: 0, never: 0 };
+    const ageSql = `SELECT CASE WHEN t.last_seen_at IS NULL THEN 'never' WHEN t.last_seen_at > ? THEN '5m' WHEN t.last_seen_at > ? THEN '1h' WHEN t.last_seen_at > ? THEN '24h' ELSE 'older' END AS value, count(*) AS n FROM targets t WHERE (${where}) GROUP BY value`;
+    for (const row of this.prepare(ageSql).all(now - 5 * 60_000, now - 60 * 60_000, now - 24 * 60 * 60_000, ...params) as { value: keyof FacetCounts['lastSeen']; n: number }[]) lastSeen[row.value] = row.n;
     return {
       total: Object.values(status).reduce((a, b) => a + b, 0),
       status,
@@ -72,6 +75,7 @@ export class FleetQueryStore {
       tier: byField('key.tier'),
       kubernetesVersion: byField('facts.kubernetesVersion'),
       running,
+      lastSeen,
     };
   }
 }
