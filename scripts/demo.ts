@@ -53,6 +53,7 @@ for (const { enrollment } of agents) {
 const first = agents[0]!;
 process.stdout.write(`
 Flotilla hub listening on ${url}
+  dashboard:   ${url}/ (sign in with the admin token)
   data:        ${rel(join(root, 'hub'))} (SQLite: hub.db)
   admin token: ${rel(adminTokenPath)}${createdAdminToken === undefined ? '' : ' (created now)'}
   fleet:       ${FLEET} demo agents (manifests-dir driver) under ${rel(join(root, 'agents'))}, running hello@1.0.0

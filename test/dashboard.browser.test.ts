@@ -222,9 +222,33 @@ describe('the dashboard in a real browser against a real hub and agents', () => 
     await expectAccessible('audit');
   });
 
+  it('lays every page out without sideways scrolling from 1280 to 2560 px wide', async () => {
+    const { page } = browser;
+    const rollouts = await api<{ items: { id: string }[] }>(hub.url, 'GET', '/v1/rollouts', { token: hub.adminToken });
+    const pages = ['/', '/targets', `/targets/${agents[0]!.targetId}`, '/rollouts', `/rollouts/${rollouts.body.items[0]!.id}`, '/drift', '/audit'];
+    try {
+      for (const width of [1280, 2560]) {
+        await page.setViewportSize({ width, height: 1000 });
+        for (const path of pages) {
+          await page.goto(`${hub.url}${path}`);
+          await page.locator('main h1').waitFor();
+          await page.locator('main .card, main .vtable').first().waitFor();
+          const overflow = await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+          expect(overflow, `${path} at ${width} px`).toBe(0);
+        }
+        if (width === 2560) await screenshot(page, 'overview-2560');
+      }
+    } finally {
+      await page.setViewportSize({ width: 1440, height: 900 });
+    }
+  });
+
   it('keeps the dark theme readable', async () => {
     const { page } = browser;
     await page.goto(`${hub.url}/`);
+    await page.getByTestId('overview-ready').waitFor();
+    // The README's picture (docs/images/dashboard-overview.png) is this one, after the rollouts and the incident.
+    await screenshot(page, 'overview-after');
     await page.getByRole('button', { name: 'Switch to dark theme' }).click();
     await page.getByTestId('overview-ready').waitFor();
     expect(await page.locator('html').getAttribute('data-theme')).toBe('dark');
