@@ -47,6 +47,7 @@ export interface BrowsePage {
   readonly items: readonly TargetSummary[];
   readonly total: number;
   readonly offset: number;
+  readonly warnings?: readonly string[];
 }
 
 export interface Target {

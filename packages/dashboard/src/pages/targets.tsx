@@ -24,8 +24,8 @@ const COLUMNS: readonly Column<TargetSummary>[] = [
   { key: 'lastSeen', label: 'Last seen', sortable: true, className: 'c-mid', render: (t) => <Time iso={t.lastSeenAt} relative /> },
 ];
 
-function browse(q: string, sort: string, order: string, offset: number, limit: number): Promise<TableWindow<TargetSummary>> {
-  return get<BrowsePage>('/v1/targets/browse', { q, sort, order, offset, limit }).then((page) => ({ rows: page.items, total: page.total }));
+function browse(q: string, sort: string, order: string, offset: number, limit: number): Promise<TableWindow<TargetSummary> & { warnings: readonly string[] }> {
+  return get<BrowsePage>('/v1/targets/browse', { q, sort, order, offset, limit }).then((page) => ({ rows: page.items, total: page.total, warnings: page.warnings ?? [] }));
 }
 
 /**
@@ -37,7 +37,7 @@ export function Targets() {
   const sortParam = param('sort');
   const sort = SORTS.has(sortParam) ? sortParam : 'name';
   const order = param('order') === 'desc' ? 'desc' : 'asc';
-  const [first, setFirst] = useState<{ window: TableWindow<TargetSummary>; version: string } | undefined>(undefined);
+  const [first, setFirst] = useState<{ window: TableWindow<TargetSummary>; version: string; warnings: readonly string[] } | undefined>(undefined);
   const [error, setError] = useState<unknown>(undefined);
   const [tick, setTick] = useState(0);
   const version = `${q}\u0000${sort}\u0000${order}`;
@@ -47,7 +47,7 @@ export function Targets() {
     browse(q, sort, order, 0, 100)
       .then((window) => {
         if (stale) return;
-        setFirst({ window, version });
+        setFirst({ window, version, warnings: window.warnings });
         setError(undefined);
       })
       .catch((e: unknown) => {
@@ -84,6 +84,13 @@ export function Targets() {
         </p>
       </div>
       <QueryBar value={q} error={error} onSubmit={(next) => go({ q: next })} />
+      {first === undefined || error !== undefined
+        ? null
+        : first.warnings.map((warning) => (
+            <p key={warning} class="notice" role="status">
+              {warning}
+            </p>
+          ))}
       {first === undefined || error !== undefined ? (
         error === undefined ? <p class="muted">Loading…</p> : null
       ) : (

@@ -20,6 +20,7 @@ type Key = string | number;
 
 interface Ordered {
   readonly ids: string[];
+  readonly warnings: string[];
   readonly at: number;
 }
 
@@ -46,7 +47,7 @@ export class TargetBrowser {
   }
 
   page(q: string | undefined, sort: TargetSort, order: 'asc' | 'desc', offset: number, limit: number): TargetBrowsePage {
-    const ids = this.orderedIds(q, sort, order);
+    const { ids, warnings } = this.orderedIds(q, sort, order);
     const pageIds = ids.slice(offset, offset + limit);
     const found = new Map(this.browse.targets(pageIds).map((target) => [target.id, target]));
     const items: TargetSummary[] = [];
@@ -54,19 +55,19 @@ export class TargetBrowser {
       const target = found.get(id);
       if (target !== undefined) items.push(summarize(target));
     }
-    return { items, total: ids.length, offset, sort, order };
+    return { items, total: ids.length, offset, sort, order, ...(warnings.length === 0 ? {} : { warnings }) };
   }
 
-  private orderedIds(q: string | undefined, sort: TargetSort, order: 'asc' | 'desc'): string[] {
-    const query = this.fleet.parse(q);
+  private orderedIds(q: string | undefined, sort: TargetSort, order: 'asc' | 'desc'): Ordered {
     const cacheKey = `${q ?? ''}\u0000${sort}\u0000${order}`;
     const now = Date.now();
     const cached = this.ordered.get(cacheKey);
-    if (cached !== undefined && now - cached.at < CACHE_MS) return cached.ids;
-    const ids = this.sortIds(this.fleet.ids(query), sort, order);
+    if (cached !== undefined && now - cached.at < CACHE_MS) return cached;
+    const { query, warnings } = this.fleet.parseWithWarnings(q);
+    const ordered = { ids: this.sortIds(this.fleet.ids(query), sort, order), warnings, at: now };
     if (this.ordered.size >= CACHE_ENTRIES) this.ordered.delete(this.ordered.keys().next().value!);
-    this.ordered.set(cacheKey, { ids, at: now });
-    return ids;
+    this.ordered.set(cacheKey, ordered);
+    return ordered;
   }
 
   private sortIds(ids: string[], sort: TargetSort, order: 'asc' | 'desc'): string[] {

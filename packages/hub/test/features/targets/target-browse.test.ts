@@ -60,6 +60,13 @@ describe('browsing the fleet in pages', () => {
     expect(answer.body.error.details.caret).toContain('^');
   });
 
+  it('answers a negation of a field no target has, with the warning the target list gives', async () => {
+    const answer = await get(`/v1/targets/browse?q=${encodeURIComponent('!regoin')}`);
+    expect(answer.status).toBe(200);
+    expect(answer.body.total).toBe(4);
+    expect(answer.body.warnings[0]).toContain('region');
+  });
+
   it.each([
     ['sort=color', 'sort'],
     ['offset=-1', 'offset'],
