@@ -6,6 +6,7 @@ export default defineConfig({
       { test: { name: 'protocol', include: ['packages/protocol/test/**/*.test.ts'] } },
       { test: { name: 'hub', include: ['packages/hub/test/**/*.test.ts'] } },
       { test: { name: 'agent', include: ['packages/agent/test/**/*.test.ts'] } },
+      { test: { name: 'dashboard', include: ['packages/dashboard/test/**/*.test.ts'] } },
       { test: { name: 'e2e', include: ['test/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 60_000 } },
     ],
   },
