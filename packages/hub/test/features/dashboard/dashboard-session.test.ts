@@ -175,6 +175,12 @@ describe('dashboard sign-in', () => {
     expect(me.status).toBe(401);
   });
 
+  it('leaves a request with a bearer token alone, cookie or not: no CSRF token is needed', async () => {
+    const { cookie } = await signIn(viewerToken);
+    const answer = await send('/v1/enrollment-tokens', { method: 'POST', body: { maxUses: 1, labels: {} }, headers: { cookie, authorization: `Bearer ${hub.adminToken}` } });
+    expect(answer.status).toBe(201);
+  });
+
   it('ignores a forged session cookie', async () => {
     const answer = await send('/v1/targets', { headers: { cookie: 'flotilla_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' } });
     expect(answer.status).toBe(401);
