@@ -1,12 +1,7 @@
 import { signal } from '@preact/signals';
-
-/** The signed-in operator, as `GET /v1/session` answers. */
-export interface SessionInfo {
-  readonly name: string;
-  readonly role: 'viewer' | 'deployer' | 'approver' | 'admin';
-  readonly csrfToken: string;
-  readonly expiresAt: string;
-}
+import type { z } from 'zod';
+import { DashboardSession, lenient } from '@flotilla/protocol/api';
+import type { SessionInfo } from './types.ts';
 
 /** The current session; undefined while unknown, null when signed out. */
 export const session = signal<SessionInfo | null | undefined>(undefined);
@@ -34,10 +29,12 @@ function errorOf(status: number, body: unknown): ApiError {
 }
 
 /**
- * Calls the hub's API with the session cookie. State-changing calls carry the session's
- * CSRF token. A 401 means the session is gone: the app shows the sign-in page.
+ * Calls the hub's API with the session cookie and reads the answer with the protocol's schema
+ * of it, leniently (unknown fields dropped, so an older page reads a newer hub); `null` for
+ * answers without a body. State-changing calls carry the session's CSRF token. A 401 means
+ * the session is gone: the app shows the sign-in page.
  */
-export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+export async function api<S extends z.ZodType>(method: string, path: string, schema: S | null, body?: unknown): Promise<z.output<S>> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
   const csrf = session.value?.csrfToken;
@@ -55,15 +52,23 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
     if (response.status === 401 && path !== '/v1/session') session.value = null;
     throw error;
   }
-  return parsed as T;
+  if (schema === null) return undefined as z.output<S>;
+  const read = lenient(schema).safeParse(parsed);
+  if (!read.success) throw new ApiError(response.status, 'ANSWER_UNREADABLE', `the hub's answer to ${method} ${path.split('?')[0]} does not read as expected: ${read.error.issues[0]?.path.join('.') ?? ''} ${read.error.issues[0]?.message ?? ''}`);
+  return read.data;
 }
 
 /** `GET` with query parameters; empty and undefined values are left out. */
-export function get<T>(path: string, params: Record<string, string | number | undefined> = {}): Promise<T> {
+export function get<S extends z.ZodType>(path: string, schema: S, params: Record<string, string | number | undefined> = {}): Promise<z.output<S>> {
   const search = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) if (value !== undefined && value !== '') search.set(key, String(value));
   const query = search.toString();
-  return api<T>('GET', query === '' ? path : `${path}?${query}`);
+  return api('GET', query === '' ? path : `${path}?${query}`, schema);
+}
+
+/** Signs in with an operator API token; the hub answers the session and sets its cookie. */
+export function signIn(token: string): Promise<SessionInfo> {
+  return api('POST', '/v1/session', DashboardSession, { token });
 }
 
 /** Whether the signed-in role may use deploy actions (pause, resume, abort, rollback, incidents, revert). */

@@ -1,5 +1,6 @@
 import { useEffect } from 'preact/hooks';
-import { api, session, type SessionInfo } from './api.ts';
+import { DashboardSession } from '@flotilla/protocol/api';
+import { api, session } from './api.ts';
 import { connectLive, disconnectLive, liveState } from './live.ts';
 import { location, navigate } from './router.ts';
 import { theme, toggleTheme } from './theme.ts';
@@ -54,7 +55,7 @@ function Page({ path }: { path: string }) {
 
 async function signOut(): Promise<void> {
   try {
-    await api('DELETE', '/v1/session');
+    await api('DELETE', '/v1/session', null);
   } finally {
     disconnectLive();
     session.value = null;
@@ -68,7 +69,7 @@ export function App() {
   const { path } = location.value;
 
   useEffect(() => {
-    api<SessionInfo>('GET', '/v1/session')
+    api('GET', '/v1/session', DashboardSession)
       .then((info) => {
         session.value = info;
       })

@@ -1,18 +1,9 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { QueryCompletion } from '@flotilla/protocol/api';
 import { ApiError, get } from '../api.ts';
+import type { Completion } from '../types.ts';
 
-interface CompletionItem {
-  readonly insert: string;
-  readonly label: string;
-  readonly count?: number;
-}
-
-interface Completion {
-  readonly kind: 'field' | 'value';
-  readonly from: number;
-  readonly to: number;
-  readonly items: readonly CompletionItem[];
-}
+type CompletionItem = Completion['items'][number];
 
 /** The parts of a query error the bar shows: the caret under the text and a suggestion. */
 function queryProblem(error: unknown): { message: string; caret?: string; suggestion?: string; field?: string; column?: number } | undefined {
@@ -47,7 +38,7 @@ export function QueryBar({ value, error, onSubmit, label = 'Fleet query' }: { va
     window.clearTimeout(timer.current);
     timer.current = window.setTimeout(() => {
       const mine = ++request.current;
-      get<Completion>('/v1/targets/complete', { q, at })
+      get('/v1/targets/complete', QueryCompletion, { q, at })
         .then((answer) => {
           if (mine !== request.current) return;
           setCompletion(answer.items.length === 0 ? undefined : answer);

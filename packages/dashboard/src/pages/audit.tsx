@@ -1,4 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
+import { AuditLatestCheckpoint, AuditPage as AuditPageSchema } from '@flotilla/protocol/api';
+import { AuditVerifyResult } from '@flotilla/protocol/audit';
 import { get, isAdmin } from '../api.ts';
 import { AuditTable } from '../components/audit-table.tsx';
 import { Badge } from '../components/badge.tsx';
@@ -6,20 +8,7 @@ import { ErrorNote } from '../components/error-note.tsx';
 import { Time } from '../components/time.tsx';
 import { useLive, useThrottled } from '../live.ts';
 import { location, navigate, param } from '../router.ts';
-import type { AuditPage as Page } from '../types.ts';
-
-interface Checkpoint {
-  readonly head: { readonly seq: number; readonly hash: string };
-  readonly checkpoint: null | { readonly checkpoint: { readonly seq: number; readonly hash: string; readonly time?: string; readonly keyId?: string }; readonly signature?: string };
-  readonly reason: string | null;
-}
-
-interface Verify {
-  readonly ok: boolean;
-  readonly problems?: readonly { readonly code?: string; readonly message?: string }[];
-  readonly entries?: number;
-  readonly checkpoints?: number;
-}
+import type { AuditPage as Page, Checkpoint, Verify } from '../types.ts';
 
 const FILTERS = ['action', 'actor', 'outcome', 'q', 'since', 'until'] as const;
 type Filter = (typeof FILTERS)[number];
@@ -55,11 +44,11 @@ export function AuditPage() {
   const [trail, setTrail] = useState<string[]>([]);
 
   const load = (): void => {
-    get<Page>('/v1/audit', { ...filters, limit, cursor: cursor === '' ? undefined : cursor }).then((answer) => {
+    get('/v1/audit', AuditPageSchema, { ...filters, limit, cursor: cursor === '' ? undefined : cursor }).then((answer) => {
       setPage(answer);
       setError(undefined);
     }, setError);
-    get<Checkpoint>('/v1/audit/checkpoints/latest').then(setCheckpoint, setError);
+    get('/v1/audit/checkpoints/latest', AuditLatestCheckpoint).then(setCheckpoint, setError);
   };
   useEffect(() => {
     setDraft(filters);
@@ -68,7 +57,7 @@ export function AuditPage() {
   useEffect(() => {
     if (!isAdmin()) return;
     setVerify('running');
-    get<Verify>('/v1/audit/verify').then(setVerify, (e: unknown) => {
+    get('/v1/audit/verify', AuditVerifyResult).then(setVerify, (e: unknown) => {
       setVerify(undefined);
       setError(e);
     });
@@ -125,7 +114,7 @@ export function AuditPage() {
                   <Badge value="verified" kind="success" />
                 ) : (
                   <>
-                    <Badge value="problems" kind="failure" /> {verify.problems?.slice(0, 3).map((p) => p.message ?? p.code).join('; ')}
+                    <Badge value="problems" kind="failure" /> {verify.problems.slice(0, 3).map((p) => p.message).join('; ')}
                   </>
                 )}
               </dd>

@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
+import { DriftList as DriftListSchema, IncidentChange, IncidentList, RevertResult } from '@flotilla/protocol/api';
 import { api, canDeploy, get } from '../api.ts';
 import { Badge } from '../components/badge.tsx';
 import { DriftItems } from '../components/drift-items.tsx';
@@ -30,7 +31,7 @@ function OpenIncident({ onOpened }: { onOpened: () => void }) {
       onSubmit={(event) => {
         event.preventDefault();
         setError(undefined);
-        api('POST', '/v1/incidents', { id: id.trim(), selector, reason: reason.trim() })
+        api('POST', '/v1/incidents', IncidentChange, { id: id.trim(), selector, reason: reason.trim() })
           .then(() => {
             setId('');
             setSelector('');
@@ -69,7 +70,7 @@ export function DriftPage() {
   const [error, setError] = useState<unknown>(undefined);
   const [notice, setNotice] = useState<string | undefined>(undefined);
   const load = (): void => {
-    Promise.all([get<DriftList>('/v1/drift', { limit: 500 }), get<DriftList>('/v1/drift', { intentional: 'true', limit: 500 }), get<{ items: Incident[] }>('/v1/incidents', { state: 'all' })])
+    Promise.all([get('/v1/drift', DriftListSchema, { limit: 500 }), get('/v1/drift', DriftListSchema, { intentional: 'true', limit: 500 }), get('/v1/incidents', IncidentList, { state: 'all' })])
       .then(([all, intentional, inc]) => {
         setDrift(all);
         setHeld(intentional);
@@ -85,12 +86,12 @@ export function DriftPage() {
   });
 
   const revert = (item: DriftItem): void => {
-    api<{ generation: number }>('POST', `/v1/targets/${encodeURIComponent(item.targetId ?? '')}/drift/revert`, { items: [item.id] })
+    api('POST', `/v1/targets/${encodeURIComponent(item.targetId)}/drift/revert`, RevertResult, { items: [item.id] })
       .then((answer) => setNotice(`Revert of ${item.resourceKey} ${item.path} requested on ${item.target ?? item.targetId} (generation ${answer.generation}).`))
       .catch(setError);
   };
   const close = (incident: Incident): void => {
-    api('POST', `/v1/incidents/${encodeURIComponent(incident.id)}/close`, { reason: 'closed from the dashboard' }).then(load, setError);
+    api('POST', `/v1/incidents/${encodeURIComponent(incident.id)}/close`, IncidentChange, { reason: 'closed from the dashboard' }).then(load, setError);
   };
 
   const unheld = drift?.items.filter((i) => i.holdId === undefined && i.intentional !== true) ?? [];

@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
+import { FacetCounts } from '@flotilla/protocol/api';
 import { get } from '../api.ts';
 import { ErrorNote } from '../components/error-note.tsx';
 import { FacetBars, type FacetBar } from '../components/facet-bars.tsx';
@@ -29,7 +30,7 @@ export function Overview() {
   const [facets, setFacets] = useState<Facets | undefined>(undefined);
   const [error, setError] = useState<unknown>(undefined);
   const load = (): void => {
-    get<Facets>('/v1/targets/facets', { q: base })
+    get('/v1/targets/facets', FacetCounts, { q: base })
       .then((answer) => {
         setFacets(answer);
         setError(undefined);
@@ -47,7 +48,7 @@ export function Overview() {
     for (const [version, n] of Object.entries(versions)) releases.push({ label: `${name}@${version}`, value: n, href: targetsHref(narrow(base, `running.${name}=${version}`)) });
   }
   releases.sort((a, b) => b.value - a.value);
-  const seen: FacetBar[] = Object.entries(LAST_SEEN_QUERIES).map(([key, { label, query }]) => ({ label, value: facets?.lastSeen?.[key] ?? 0, href: targetsHref(narrow(base, query)), tone: key === '5m' ? 'good' : key === 'never' || key === 'older' ? 'bad' : 'warn' }));
+  const seen: FacetBar[] = Object.entries(LAST_SEEN_QUERIES).map(([key, { label, query }]) => ({ label, value: facets?.lastSeen[key as keyof Facets['lastSeen']] ?? 0, href: targetsHref(narrow(base, query)), tone: key === '5m' ? 'good' : key === 'never' || key === 'older' ? 'bad' : 'warn' }));
 
   return (
     <main id="main" class="page">

@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
+import { RolloutView as RolloutViewSchema } from '@flotilla/protocol/api';
 import { api, canDeploy, get } from '../api.ts';
 import { Badge } from '../components/badge.tsx';
 import { ErrorNote } from '../components/error-note.tsx';
@@ -59,7 +60,7 @@ export function RolloutPage({ id }: { id: string }) {
   const [now, setNow] = useState(Date.now());
 
   const load = (): void => {
-    get<RolloutView>(`/v1/rollouts/${encodeURIComponent(id)}`, { members: 'problems', limit: 200 }).then((answer) => {
+    get(`/v1/rollouts/${encodeURIComponent(id)}`, RolloutViewSchema, { members: 'problems', limit: 200 }).then((answer) => {
       setView(answer);
       setError(undefined);
     }, setError);
@@ -76,7 +77,7 @@ export function RolloutPage({ id }: { id: string }) {
 
   const run = (verb: Verb): void => {
     setBusy(true);
-    api<RolloutView>('POST', `/v1/rollouts/${encodeURIComponent(id)}/${verb}`, reason.trim() === '' ? undefined : { reason: reason.trim() })
+    api('POST', `/v1/rollouts/${encodeURIComponent(id)}/${verb}`, RolloutViewSchema, reason.trim() === '' ? undefined : { reason: reason.trim() })
       .then((answer) => {
         setView(answer);
         setError(undefined);

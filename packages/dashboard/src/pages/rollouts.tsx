@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
+import { CreateRolloutResult, ReleaseList, RolloutList } from '@flotilla/protocol/api';
 import { api, canDeploy, get } from '../api.ts';
 import { Badge } from '../components/badge.tsx';
 import { ErrorNote } from '../components/error-note.tsx';
@@ -17,7 +18,7 @@ function NewRollout() {
   const [error, setError] = useState<unknown>(undefined);
   const [busy, setBusy] = useState(false);
   useEffect(() => {
-    get<{ items: Bundle[] }>('/v1/bundles').then((answer) => {
+    get('/v1/bundles', ReleaseList).then((answer) => {
       const sorted = [...answer.items].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
       setBundles(sorted);
       if (sorted[0] !== undefined) setRelease(`${sorted[0].name}@${sorted[0].version}`);
@@ -31,7 +32,7 @@ function NewRollout() {
         event.preventDefault();
         setBusy(true);
         setError(undefined);
-        api<{ rollout: RolloutView }>('POST', '/v1/rollouts', { release, selector, ...(waves.trim() === '' ? {} : { waves: waves.trim() }), ...(bake.trim() === '' ? {} : { bake: bake.trim() }) })
+        api('POST', '/v1/rollouts', CreateRolloutResult, { release, selector, ...(waves.trim() === '' ? {} : { waves: waves.trim() }), ...(bake.trim() === '' ? {} : { bake: bake.trim() }) })
           .then((answer) => navigate(`/rollouts/${encodeURIComponent(answer.rollout.id)}`))
           .catch(setError)
           .finally(() => setBusy(false));
@@ -67,7 +68,7 @@ export function Rollouts() {
   const [items, setItems] = useState<readonly RolloutSummary[] | undefined>(undefined);
   const [error, setError] = useState<unknown>(undefined);
   const load = (): void => {
-    get<{ items: RolloutSummary[] }>('/v1/rollouts', { limit: 100 }).then((answer) => setItems(answer.items), setError);
+    get('/v1/rollouts', RolloutList, { limit: 100 }).then((answer) => setItems(answer.items), setError);
   };
   useEffect(load, []);
   const reload = useThrottled(load, 1_000);

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { api, session, type SessionInfo } from '../api.ts';
+import { session, signIn } from '../api.ts';
 import { ErrorNote } from '../components/error-note.tsx';
 
 /**
@@ -18,7 +18,7 @@ export function SignIn() {
           event.preventDefault();
           setBusy(true);
           setError(undefined);
-          api<SessionInfo>('POST', '/v1/session', { token: token.trim() })
+          signIn(token.trim())
             .then((info) => {
               setToken('');
               session.value = info;

@@ -1,4 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
+import { Target as TargetSchema } from '@flotilla/protocol';
+import { AuditPage as AuditPageSchema, RevertResult, TargetDriftView } from '@flotilla/protocol/api';
 import { api, canDeploy, get } from '../api.ts';
 import { AuditTable } from '../components/audit-table.tsx';
 import { Badge } from '../components/badge.tsx';
@@ -37,7 +39,7 @@ export function TargetPage({ id }: { id: string }) {
   const [notice, setNotice] = useState<string | undefined>(undefined);
 
   const load = (): void => {
-    Promise.all([get<Target>(`/v1/targets/${encodeURIComponent(id)}`), get<TargetDrift>(`/v1/targets/${encodeURIComponent(id)}/drift`), get<AuditPage>(`/v1/targets/${encodeURIComponent(id)}/history`, { limit: 50 })])
+    Promise.all([get(`/v1/targets/${encodeURIComponent(id)}`, TargetSchema), get(`/v1/targets/${encodeURIComponent(id)}/drift`, TargetDriftView), get(`/v1/targets/${encodeURIComponent(id)}/history`, AuditPageSchema, { limit: 50 })])
       .then(([t, d, h]) => {
         setTarget(t);
         setDrift(d);
@@ -57,7 +59,7 @@ export function TargetPage({ id }: { id: string }) {
   });
 
   const revert = (item: DriftItem): void => {
-    api<{ generation: number }>('POST', `/v1/targets/${encodeURIComponent(id)}/drift/revert`, { items: [item.id] })
+    api('POST', `/v1/targets/${encodeURIComponent(id)}/drift/revert`, RevertResult, { items: [item.id] })
       .then((answer) => setNotice(`Revert requested in generation ${answer.generation}.`))
       .catch(setError);
   };
@@ -77,7 +79,7 @@ export function TargetPage({ id }: { id: string }) {
   const cursor = older.entries.length === 0 ? history?.nextCursor : older.nextCursor;
   const moreHistory = (): void => {
     if (cursor === undefined || cursor === null) return;
-    get<AuditPage>(`/v1/targets/${encodeURIComponent(id)}/history`, { limit: 50, cursor }).then((page) => setOlder({ entries: [...older.entries, ...page.entries], nextCursor: page.nextCursor }), setError);
+    get(`/v1/targets/${encodeURIComponent(id)}/history`, AuditPageSchema, { limit: 50, cursor }).then((page) => setOlder({ entries: [...older.entries, ...page.entries], nextCursor: page.nextCursor }), setError);
   };
 
   return (

@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
+import { TargetBrowsePage } from '@flotilla/protocol/api';
 import { get } from '../api.ts';
 import { Badge } from '../components/badge.tsx';
 import { QueryBar } from '../components/query-bar.tsx';
@@ -25,7 +26,7 @@ const COLUMNS: readonly Column<TargetSummary>[] = [
 ];
 
 function browse(q: string, sort: string, order: string, offset: number, limit: number): Promise<TableWindow<TargetSummary> & { warnings: readonly string[] }> {
-  return get<BrowsePage>('/v1/targets/browse', { q, sort, order, offset, limit }).then((page) => ({ rows: page.items, total: page.total, warnings: page.warnings ?? [] }));
+  return get('/v1/targets/browse', TargetBrowsePage, { q, sort, order, offset, limit }).then((page) => ({ rows: page.items, total: page.total, warnings: page.warnings ?? [] }));
 }
 
 /**
