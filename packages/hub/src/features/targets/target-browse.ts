@@ -18,6 +18,13 @@ const CACHE_ENTRIES = 16;
 
 type Key = string | number;
 
+interface NameOrder {
+  /** How many targets the fleet index held when the order was made. */
+  readonly size: number;
+  readonly all: readonly string[];
+  readonly rank: ReadonlyMap<string, number>;
+}
+
 interface Ordered {
   readonly ids: string[];
   readonly warnings: string[];
@@ -39,6 +46,7 @@ export class TargetBrowser {
   private readonly index: FleetIndexSource;
   private readonly browse: TargetBrowseStore;
   private readonly ordered = new Map<string, Ordered>();
+  private names: NameOrder | undefined;
 
   constructor(deps: { fleet: FleetQuery; index: FleetIndexSource; browse: TargetBrowseStore }) {
     this.fleet = deps.fleet;
@@ -72,24 +80,37 @@ export class TargetBrowser {
 
   private sortIds(ids: string[], sort: TargetSort, order: 'asc' | 'desc'): string[] {
     const index = this.index.fleetIndex();
-    const names = new Map<string, string>();
-    for (const id of ids) names.set(id, index.columnsOf(id)?.name ?? id);
+    const { all, rank } = this.nameOrder(index);
+    if (sort === 'name') {
+      // The fleet's name order, kept, filtered to the selection: a pass instead of a sort.
+      const selected = new Set(ids);
+      const sorted = all.filter((id) => selected.has(id));
+      return order === 'asc' ? sorted : sorted.reverse();
+    }
     const keys = this.sortKeys(ids, sort, index);
     const direction = order === 'asc' ? 1 : -1;
-    const byName = (a: string, b: string): number => {
-      const x = names.get(a)!;
-      const y = names.get(b)!;
-      return x < y ? -1 : x > y ? 1 : 0;
-    };
-    const sorted = ids.slice();
-    if (sort === 'name') return sorted.sort((a, b) => direction * byName(a, b));
-    return sorted.sort((a, b) => {
+    const byName = (a: string, b: string): number => (rank.get(a) ?? 0) - (rank.get(b) ?? 0);
+    return ids.slice().sort((a, b) => {
       const x = keys.get(a);
       const y = keys.get(b);
       if (x === undefined || y === undefined) return x === y ? byName(a, b) : x === undefined ? 1 : -1;
       if (x !== y) return direction * (x < y ? -1 : 1);
       return byName(a, b);
     });
+  }
+
+  /**
+   * Every target id in name order, and each id's place in it. Names are given at enrollment
+   * and never change, and targets are never deleted, so the order is rebuilt only when the
+   * fleet grows.
+   */
+  private nameOrder(index: FleetIndex): NameOrder {
+    if (this.names?.size === index.size) return this.names;
+    const named = this.fleet.ids(undefined).map((id) => ({ id, name: index.columnsOf(id)?.name ?? id }));
+    named.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const all = named.map((n) => n.id);
+    this.names = { size: index.size, all, rank: new Map(all.map((id, i) => [id, i])) };
+    return this.names;
   }
 
   private sortKeys(ids: readonly string[], sort: TargetSort, index: FleetIndex): Map<string, Key> {

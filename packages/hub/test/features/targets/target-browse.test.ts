@@ -123,3 +123,16 @@ describe('fleet facets for the overview', () => {
     expect(later.body.lastSeen).toEqual({ '5m': 0, '1h': 0, '24h': 0, older: 3, never: 1 });
   });
 });
+
+// Last: it enrolls one more target.
+describe('a fleet that grows', () => {
+  it('puts a target enrolled after the last page in its place by name', async () => {
+    expect((await get('/v1/targets/browse?sort=name&limit=1')).body.items[0].name).toBe('alpha');
+    const token = await call(hub.url, 'POST', '/v1/enrollment-tokens', { token: hub.adminToken, body: JSON.stringify({ maxUses: 1, labels: { fleet: 'browse-late' } }) });
+    const late = new ProtocolAgent(hub);
+    await late.enroll(token.body.token, 'aardvark', hub.now());
+    const answer = await get(`/v1/targets/browse?sort=name&limit=2&q=${encodeURIComponent('fleet in (browse, browse-late)')}`);
+    expect(answer.body.items.map((t: any) => t.name)).toEqual(['aardvark', 'alpha']);
+    expect(answer.body.total).toBe(5);
+  });
+});
