@@ -56,6 +56,11 @@ export const ErrorCode = z.enum([
   'AUDIT_CHAIN_BROKEN',
   'AUDIT_CHECKPOINT_INVALID',
   'AUDIT_CURSOR_INVALID',
+  'POLICY_INVALID',
+  'POLICY_REFUSED',
+  'PLACEMENT_INVALID',
+  'APPROVAL_INVALID',
+  'ATTESTATION_INVALID',
   'INTERNAL',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
