@@ -1,4 +1,4 @@
-import { parseDocument } from 'yaml';
+import { parseAllDocuments } from 'yaml';
 import { z } from 'zod';
 import { FlotillaError, isFlotillaError } from '../errors.ts';
 import type { Query } from '../query/ast.ts';
@@ -45,7 +45,11 @@ function readText(text: string): unknown {
   if (bytes > POLICY_LIMITS.maxDocumentBytes) {
     throw invalid([{ path: '(document)', message: `a policy is at most ${POLICY_LIMITS.maxDocumentBytes} bytes; this one is ${bytes}` }]);
   }
-  const document = parseDocument(text, { uniqueKeys: true, logLevel: 'silent' });
+  const documents = parseAllDocuments(text, { uniqueKeys: true, logLevel: 'silent' });
+  if (!Array.isArray(documents) || documents.length !== 1) {
+    throw invalid([{ path: '(document)', message: `holds ${Array.isArray(documents) ? documents.length : 0} YAML documents; a policy is exactly one (apply each policy separately)` }]);
+  }
+  const document = documents[0]!;
   const [error] = document.errors;
   if (error !== undefined) {
     const at = error.linePos?.[0];
