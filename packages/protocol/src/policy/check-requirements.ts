@@ -32,12 +32,12 @@ export function compileRequirements(requirements: ReleaseRequirements | undefine
   const regionGlobs = regions === undefined ? undefined : compileGlobs(regions);
   const minimum = requirements?.minKubernetesVersion;
   const key = (target: RequirementTarget): string => {
-    const parts: string[] = [];
-    if (regionGlobs !== undefined) parts.push(targetRegion(target) ?? '\u0000');
-    for (const name of capabilities) parts.push(hasCapability(target, name) ? '1' : '0');
-    for (const name of certifications) parts.push(hasCertification(target, name) ? '1' : '0');
-    if (minimum !== undefined) parts.push(targetKubernetesVersion(target) ?? '\u0000');
-    return parts.join('\u0001');
+    let out = '';
+    if (regionGlobs !== undefined) out += `${targetRegion(target) ?? '\u0000'}\u0001`;
+    for (const name of capabilities) out += hasCapability(target, name) ? '1' : '0';
+    for (const name of certifications) out += hasCertification(target, name) ? '1' : '0';
+    if (minimum !== undefined) out += `\u0001${targetKubernetesVersion(target) ?? '\u0000'}`;
+    return out;
   };
   const check = (target: RequirementTarget): BlockReason[] => {
     const reasons: BlockReason[] = [];

@@ -50,31 +50,64 @@ function fieldsOf(query: Query, out: QueryField[] = []): QueryField[] {
 
 type KeyReader = (target: Target) => string;
 
-/** The values of one field of a target, as one string: equal strings, equal answers. */
+/**
+ * The values of one field of a target, as one string: equal strings, equal answers. A single
+ * text value is itself (most fields hold one), anything else is tagged with its types.
+ */
 function keyReader(field: QueryField): KeyReader {
   if (field.kind === 'builtin' && field.name === 'status') return (target) => target.status;
-  const stored = storedFieldName(field) as string;
-  const read = fieldReader(stored);
+  const read = fieldReader(storedFieldName(field) as string);
   return (target) => {
-    const values: string[] = [];
+    let key: string | undefined;
+    let count = 0;
     read(target, (value: FieldValue) => {
-      values.push(`${typeof value === 'number' ? 'n' : typeof value === 'boolean' ? 'b' : 's'}${String(value)}`);
+      if (count === 0 && typeof value === 'string' && !value.startsWith('\u0002')) {
+        key = value;
+      } else {
+        const tagged = `${typeof value === 'number' ? '\u0002n' : typeof value === 'boolean' ? '\u0002b' : '\u0002s'}${String(value)}`;
+        key = `${count === 1 && key !== undefined && !key.startsWith('\u0002') ? `\u0002s${key}` : (key ?? '')}${tagged}`;
+      }
+      count++;
       return false;
     });
-    return values.join('\u0002');
+    return key ?? '\u0002';
   };
 }
+
+const fieldName = (field: QueryField): string => storedFieldName(field) ?? `builtin.${(field as { name: string }).name}`;
 
 interface CompiledPolicy {
   readonly policy: Policy;
   readonly ref: string;
   readonly matches: (target: Target) => boolean;
-  readonly perTarget: boolean;
   readonly needsZone: boolean;
+  readonly index: number;
   /** Reasons that do not depend on the target: placement, artifacts, approvals. */
   fixed?: BlockReason[];
   readonly schedules: Map<string, CompiledSchedule>;
   readonly windowResults: Map<string, { reasons: BlockReason[]; overridden: boolean }>;
+}
+
+/**
+ * Policies whose scopes read the same fields: which of them match depends only on those
+ * fields' values, so it is cached once per combination of values.
+ */
+interface ScopeGroup {
+  readonly fields: readonly number[];
+  readonly members: CompiledPolicy[];
+  readonly answers: Map<number | string, GroupAnswer>;
+}
+
+/** Which members of a group matched, under an id shared by every equal set. */
+interface GroupAnswer {
+  readonly id: number;
+  readonly matched: readonly CompiledPolicy[];
+  readonly needsZone: boolean;
+}
+
+interface DecisionNode {
+  readonly next: Map<number, DecisionNode>;
+  readonly decisions: Map<string, PolicyDecision>;
 }
 
 /** One planned target: its id and the decision. Decisions of targets that cannot differ are one shared object. */
@@ -113,25 +146,60 @@ export function createPolicyEvaluator(policies: readonly Policy[], context: Roll
   sorted.forEach((policy, index) => {
     if (index > 0 && sorted[index - 1]!.metadata.name === policy.metadata.name) throw new TypeError(`createPolicyEvaluator: two policies are named ${policy.metadata.name}`);
   });
-  const compiled: CompiledPolicy[] = sorted.map((policy) => {
+  const fieldNames: string[] = [];
+  const readers: KeyReader[] = [];
+  const groups = new Map<string, ScopeGroup>();
+  const perTarget: CompiledPolicy[] = [];
+  const compiled: CompiledPolicy[] = sorted.map((policy, index) => {
     const scope = policyScope(policy);
-    return {
+    const fields = fieldsOf(scope);
+    const entry: CompiledPolicy = {
       policy,
+      index,
       ref: policyRef(policy),
       matches: compileMatcher(scope, { now }),
-      perTarget: fieldsOf(scope).some(isPerTarget),
       needsZone: policy.spec.windows !== undefined && windowsNeedTargetZone(policy.spec.windows),
       schedules: new Map(),
       windowResults: new Map(),
     };
+    if (fields.some(isPerTarget)) {
+      perTarget.push(entry);
+      return entry;
+    }
+    const positions = [...new Set(fields.map((field) => {
+      const name = fieldName(field);
+      let position = fieldNames.indexOf(name);
+      if (position < 0) {
+        position = fieldNames.push(name) - 1;
+        readers.push(keyReader(field));
+      }
+      return position;
+    }))].sort((a, b) => a - b);
+    const id = positions.join(',');
+    const group: ScopeGroup = groups.get(id) ?? { fields: positions, members: [], answers: new Map() };
+    group.members.push(entry);
+    groups.set(id, group);
+    return entry;
   });
-  const shared = compiled.filter((entry) => !entry.perTarget);
-  const perTarget = compiled.filter((entry) => entry.perTarget);
-  const readers = [...new Map(shared.flatMap((entry) => fieldsOf(policyScope(entry.policy))).map((field) => [storedFieldName(field) ?? `builtin.${(field as { name: string }).name}`, field])).values()].map(keyReader);
+  const scopeGroups = [...groups.values()];
+  // Values are interned per field, so a group's answer is cached under small numbers.
+  const interned = readers.map(() => new Map<string, number>());
+  const ids = new Array<number>(readers.length).fill(0);
+  // Equal sets of matching policies get one id, whichever values led to them.
+  const matchedSets = new Map<string, number>();
+  const answers: GroupAnswer[] = [];
+  // Decisions by the ids of the matching sets, walked as a tree so no key string is built for them.
+  const decisionTree: DecisionNode = { next: new Map(), decisions: new Map() };
+  const step = (node: DecisionNode, id: number): DecisionNode => {
+    let next = node.next.get(id);
+    if (next === undefined) {
+      next = { next: new Map(), decisions: new Map() };
+      node.next.set(id, next);
+    }
+    return next;
+  };
   const requirements: CompiledRequirements = compileRequirements(context.release.requirements);
   const overrides = context.overrides ?? NO_APPROVALS;
-  const matchedByKey = new Map<string, CompiledPolicy[]>();
-  const decisions = new Map<string, PolicyDecision>();
   let computed = 0;
 
   const fixedReasons = (entry: CompiledPolicy): BlockReason[] => {
@@ -183,23 +251,69 @@ export function createPolicyEvaluator(policies: readonly Policy[], context: Roll
     return reasons.length === 0 ? { included: true, policies: names, ...extra } : { included: false, policies: names, reasons, ...extra };
   };
 
+  const answerKey = (fields: readonly number[]): number | string => {
+    if (fields.length === 1) return ids[fields[0]!]!;
+    if (fields.length <= 3) {
+      let key = 0;
+      let small = true;
+      for (const field of fields) {
+        const id = ids[field]!;
+        small &&= id < 65_536;
+        key = key * 65_536 + id;
+      }
+      if (small) return key;
+    }
+    return fields.map((field) => ids[field]).join(',');
+  };
+
   const evaluate = (target: Target): PolicyDecision => {
-    const scopeKey = readers.map((read) => read(target)).join('\u0001');
-    let matched = matchedByKey.get(scopeKey);
-    if (matched === undefined) {
-      matched = shared.filter((entry) => entry.matches(target));
-      matchedByKey.set(scopeKey, matched);
+    for (let i = 0; i < readers.length; i++) {
+      const value = readers[i]!(target);
+      const values = interned[i]!;
+      let id = values.get(value);
+      if (id === undefined) {
+        id = values.size;
+        values.set(value, id);
+      }
+      ids[i] = id;
     }
-    if (perTarget.length > 0) {
-      const own = perTarget.filter((entry) => entry.matches(target));
-      if (own.length > 0) matched = [...matched, ...own].sort((a, b) => (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0));
+    let answered = 0;
+    let node = decisionTree;
+    let needsZone = false;
+    for (const group of scopeGroups) {
+      const key = answerKey(group.fields);
+      let answer = group.answers.get(key);
+      if (answer === undefined) {
+        const members = group.members.filter((entry) => entry.matches(target));
+        const identity = members.map((entry) => entry.index).join(',');
+        let id = matchedSets.get(identity);
+        if (id === undefined) {
+          id = matchedSets.size;
+          matchedSets.set(identity, id);
+        }
+        answer = { id, matched: members, needsZone: members.some((entry) => entry.needsZone) };
+        group.answers.set(key, answer);
+      }
+      if (answer.matched.length > 0) {
+        answers[answered++] = answer;
+        node = step(node, answer.id);
+        needsZone ||= answer.needsZone;
+      }
     }
-    const needsZone = matched.some((entry) => entry.needsZone);
-    const key = `${matched.map((entry) => entry.ref).join(',')}\u0003${requirements.key(target)}\u0003${target.status}\u0003${needsZone ? (targetTimeZone(target) ?? '') : ''}`;
-    let decision = decisions.get(key);
+    let own: CompiledPolicy[] | undefined;
+    for (const entry of perTarget) {
+      if (entry.matches(target)) {
+        (own ??= []).push(entry);
+        node = step(node, -1 - entry.index);
+        needsZone ||= entry.needsZone;
+      }
+    }
+    const key = `${requirements.key(target)}\u0003${target.status}\u0003${needsZone ? (targetTimeZone(target) ?? '') : ''}`;
+    let decision = node.decisions.get(key);
     if (decision === undefined) {
+      const matched = [...answers.slice(0, answered).flatMap((answer) => answer.matched), ...(own ?? [])].sort((a, b) => a.index - b.index);
       decision = decide(target, matched);
-      decisions.set(key, decision);
+      node.decisions.set(key, decision);
     }
     return decision;
   };
