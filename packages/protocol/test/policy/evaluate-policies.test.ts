@@ -138,18 +138,25 @@ describe('planning over a fleet', () => {
     pciCapable: fc.boolean(),
     status: fc.constantFrom('active', 'active', 'disabled' as const),
     name: fc.constantFrom('a', 'b', 'edge-1'),
+    kubelets: fc.array(fc.constantFrom('v1.28.3', 'v1.29.1', 'v1.30.0'), { maxLength: 3 }),
+    nodes: fc.constantFrom(3, 7, '7', undefined),
   });
-  const build = (spec: { tenant: string | undefined; compliance: string | undefined; region: string | undefined; zone: string | undefined; pciCapable: boolean; status: 'active' | 'disabled'; name: string }): Target => {
+  const build = (spec: { tenant: string | undefined; compliance: string | undefined; region: string | undefined; zone: string | undefined; pciCapable: boolean; status: 'active' | 'disabled'; name: string; kubelets: string[]; nodes: number | string | undefined }): Target => {
     const properties: Record<string, string> = {};
     if (spec.tenant !== undefined) properties['tenant'] = spec.tenant;
     if (spec.compliance !== undefined) properties['compliance'] = spec.compliance;
     if (spec.region !== undefined) properties['region'] = spec.region;
     if (spec.zone !== undefined) properties['timezone'] = spec.zone;
-    return makeTarget({ name: spec.name, status: spec.status, properties, facts: { capabilities: { 'pci-dss': spec.pciCapable } } });
+    return makeTarget({ name: spec.name, status: spec.status, properties, facts: { capabilities: { 'pci-dss': spec.pciCapable }, kubeletVersions: spec.kubelets, ...(spec.nodes === undefined ? {} : { nodeCount: spec.nodes }) } });
   };
 
   it('gives every target the decision a fresh evaluator gives it alone, though alike targets share one', () => {
-    const withName = [...POLICIES, policy('edge-by-name', 'name=edge-*', { approvals: { required: 1 } })];
+    const withName = [
+      ...POLICIES,
+      policy('edge-by-name', 'name=edge-*', { approvals: { required: 1 } }),
+      policy('old-kubelets', 'facts.kubeletVersions<1.29', { placement: { requireClass: true, deniedClasses: ['payments'] } }),
+      policy('big-clusters', 'facts.nodeCount>5, not tenant=zeus', { windows: { timezone: 'Asia/Tokyo', allow: ['Mon-Fri 09:00-17:00'] } }),
+    ];
     const ctx = context(release(), ['alice']);
     fc.assert(
       fc.property(fc.array(targetArb, { minLength: 1, maxLength: 40 }), (specs) => {
