@@ -158,6 +158,11 @@ describe('Sigstore bundles, verified offline against a key', () => {
     expect(verified).toMatchObject({ format: 'sigstore-bundle', signers: [signer.key.id], sources: [{ repository: 'github.com/acme/payments' }] });
   });
 
+  it.each(['application/vnd.dev.sigstore.bundle+json;version=0.2', 'application/vnd.dev.sigstore.bundle+json;version=0.3'])('accepts the older media type %s', (mediaType) => {
+    const bundle = { ...sigstoreBundle(body, builder), mediaType };
+    expect(verifyProvenance({ format: 'sigstore-bundle', bundle }, RELEASE, keys).signers).toEqual(['cosign-key']);
+  });
+
   it('refuses a bundle signed by a key not given', () => {
     expect(() => verifyProvenance({ format: 'sigstore-bundle', bundle: sigstoreBundle(body, ecdsaSigner('stranger')) }, RELEASE, keys)).toThrow(expect.objectContaining({ details: { reason: 'signature' } }));
   });
