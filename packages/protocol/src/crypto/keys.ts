@@ -28,7 +28,7 @@ export type Signature = z.infer<typeof Signature>;
  * What a signature is for. Each purpose prefixes the signed bytes, so a signature made for a
  * report can never be replayed as an envelope or a trust root (domain separation).
  */
-export type SignaturePurpose = 'envelope' | 'bundle' | 'report' | 'trust-root' | 'enroll' | 'audit-checkpoint' | 'key-rotation' | 'approval';
+export type SignaturePurpose = 'envelope' | 'bundle' | 'report' | 'trust-root' | 'enroll' | 'audit-checkpoint' | 'key-rotation' | 'approval' | 'transfer-manifest' | 'reports-file' | 'offline-receipt';
 
 /** A short stable name for a public key: the first 16 hex digits of its sha256. */
 export function keyIdOf(publicKey: PublicKey): string {
