@@ -28,3 +28,4 @@ export {
   isIndexMediaType,
   isManifestMediaType,
 } from './oci.ts';
+export { parseTransferDocuments, verifyTransferDocuments, type SiteState, type TransferDocuments, type VerifiedTransfer } from './verify-transfer-documents.ts';
