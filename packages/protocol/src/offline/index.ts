@@ -29,3 +29,8 @@ export {
   isManifestMediaType,
 } from './oci.ts';
 export { parseTransferDocuments, verifyTransferDocuments, type SiteState, type TransferDocuments, type VerifiedTransfer } from './verify-transfer-documents.ts';
+export { ChainPoint, linkReport, REPORT_CHAIN_GENESIS, REPORTS_FILE_MAX_LINE_BYTES, ReportLink, ReportsFileHeader, ReportsFileSeal, ReportsFileSealBody, ReportsFileWriter } from './reports-file.ts';
+export { readReportsFile, summarizeReportsFile, type ReadReportsFileOptions, type ReportsFileEntry, type ReportsFileItem, type ReportsFileSummary } from './read-reports-file.ts';
+export { planReportsIngest, type ReportHistory, type ReportsIngestPlan } from './plan-reports-ingest.ts';
+export { OfflineReceipt, SignedOfflineReceipt, settleReceipt, signReceipt, verifyReceipt, type ReceiptSettlement } from './receipt.ts';
+export { inSeqRanges, SeqRange, SeqRanges, toSeqRanges, unionSeqRanges } from './seq-ranges.ts';

@@ -7,7 +7,9 @@ import {
   signPayload,
   type Envelope,
   type KeyPair,
+  type Report,
   type SignedBundle,
+  type SignedReport,
   type SignedEnvelope,
   type SignedTrustRoot,
   type TrustRoot,
@@ -143,4 +145,26 @@ export function contents(overrides: Partial<TransferContents> = {}): TransferCon
     images: { index: img.index, blobs: img.blobs },
     ...overrides,
   };
+}
+
+export const agentKey = generateKeyPair();
+export const agentKeys: TrustedKey[] = [trusted(agentKey)];
+
+/** A signed report of `TARGET` (or `targetId`) with the given seq. */
+export function report(seq: number, overrides: Partial<Report> = {}, key: KeyPair = agentKey): SignedReport {
+  const body: Report = {
+    apiVersion: API_VERSION,
+    kind: 'Report',
+    targetId: TARGET,
+    seq,
+    generation: 7,
+    phase: 'applied',
+    health: 'healthy',
+    bundles: [],
+    resources: [{ key: 'ConfigMap/default/app', status: 'applied', health: 'healthy' }],
+    facts: { driver: 'manifests-dir' },
+    observedAt: new Date(NOW.getTime() + seq * 60_000).toISOString(),
+    ...overrides,
+  };
+  return { report: body, signature: signPayload('report', body, key) };
 }
