@@ -34,3 +34,4 @@ export { readReportsFile, summarizeReportsFile, type ReadReportsFileOptions, typ
 export { planReportsIngest, type ReportHistory, type ReportsIngestPlan } from './plan-reports-ingest.ts';
 export { OfflineReceipt, SignedOfflineReceipt, settleReceipt, signReceipt, verifyReceipt, type ReceiptSettlement } from './receipt.ts';
 export { inSeqRanges, SeqRange, SeqRanges, toSeqRanges, unionSeqRanges } from './seq-ranges.ts';
+export { walkOciIndex, type OciNode } from './walk-oci-index.ts';
