@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { canonicalize, FlotillaError, type TrustedKey } from '@flotilla/protocol';
@@ -14,6 +13,7 @@ import {
   type VerifiedTransfer,
 } from '@flotilla/protocol/offline';
 import { streamOf, syncDirectory, writeNewFile } from './durable-file.ts';
+import { fileChunks } from './file-chunks.ts';
 import { readOciLayout, type OciLayout } from './oci-layout.ts';
 
 export interface ImportTransferOptions {
@@ -59,7 +59,7 @@ export async function importTransferFile(source: string | AsyncIterable<Uint8Arr
   const staging = join(dirname(destination), `.${basename(destination)}.${randomBytes(6).toString('hex')}.staging`);
   await mkdir(staging, { mode: 0o700 });
   try {
-    const bytes = typeof source === 'string' ? createReadStream(source, { highWaterMark: 1 << 20 }) : source;
+    const bytes = typeof source === 'string' ? fileChunks(source) : source;
     let manifest: TransferManifest | undefined;
     let written = 0;
     const directories = new Set<string>([staging]);

@@ -108,7 +108,9 @@ class EntryBody implements AsyncIterable<Uint8Array> {
  * The archive is only verified when the iteration ends without an error: a consumer writes
  * what it receives to a staging place and publishes it only then (the agent's importer does).
  * A declared length is never read past: an entry whose header is longer than listed is
- * refused at its header.
+ * refused at its header. The reader holds no chunk of `source` once it asked for the next,
+ * so a source may reuse one buffer for every read, provided the consumer is done with each
+ * body chunk before asking for the next (as a consumer that writes it to a file is).
  */
 export async function* readTransfer(source: AsyncIterable<Uint8Array>, options: ReadTransferOptions): AsyncGenerator<TransferItem> {
   const bytes = new ByteSource(source);
@@ -160,10 +162,18 @@ async function readManifest(bytes: ByteSource, header: FileHeader): Promise<Sign
   }
   const data = await bytes.read(header.size);
   if (data.length < header.size) fail('TRANSFER_TRUNCATED', `the file ends inside the manifest (${data.length} of ${header.size} bytes)`, { entry: TRANSFER_MANIFEST_PATH });
+  let text: string | undefined;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(data);
+  } catch {
+    text = undefined;
+  }
+  // Decoded before the next read: `data` may be a view into a buffer the source reuses.
   await skipPadding(bytes, header.size, TRANSFER_MANIFEST_PATH);
   let value: unknown;
   try {
-    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(data));
+    if (text === undefined) throw new SyntaxError('not UTF-8');
+    value = JSON.parse(text);
   } catch {
     fail('TRANSFER_MANIFEST_INVALID', 'the manifest is not UTF-8 JSON', { entry: TRANSFER_MANIFEST_PATH });
   }
@@ -213,8 +223,8 @@ async function nextHeader(bytes: ByteSource): Promise<FileHeader | 'end'> {
       if (header.size > PAX_MAX_SIZE) fail('TRANSFER_HEADER_INVALID', `the pax header at byte ${offset} is ${header.size} bytes; at most ${PAX_MAX_SIZE} are read`, { offset });
       const data = await bytes.read(header.size);
       if (data.length < header.size) fail('TRANSFER_TRUNCATED', `the file ends inside the pax header at byte ${offset}`, { offset });
-      await skipPadding(bytes, header.size, `pax header at byte ${offset}`);
       const records = parsePaxRecords(data, offset);
+      await skipPadding(bytes, header.size, `pax header at byte ${offset}`);
       for (const key of ['path', 'linkpath']) {
         const value = records.get(key);
         if (value !== undefined) {

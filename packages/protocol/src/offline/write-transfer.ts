@@ -13,6 +13,7 @@ import { verifiedBlob, type BlobClaim } from './verified-blob.ts';
 
 /** A content-addressed blob the writer streams from wherever it lives; `open` may be called once. */
 export interface BlobSource extends BlobClaim {
+  /** The blob's bytes. A chunk may be a view of a buffer the source reuses once the next chunk is asked for. */
   open(): AsyncIterable<Uint8Array>;
 }
 
@@ -108,7 +109,8 @@ export function planTransfer(contents: TransferContents, hubKey: KeyPair): { rea
  * Same contents and key, same bytes: entries are sorted, every header has mode 0644, owner
  * 0:0 and the manifest's `createdAt` as mtime, and JSON entries are RFC 8785 canonical. Blobs
  * stream from their sources and are checked against their digest and size on the way
- * (OCI_DIGEST_MISMATCH); nothing is held in memory beyond one chunk.
+ * (OCI_DIGEST_MISMATCH); nothing is held in memory beyond one chunk. A blob chunk is passed
+ * on as its source gave it, so write (or copy) each chunk before asking for the next.
  *
  * @example
  * await pipeline(Readable.from(writeTransfer(contents, hubKey)), createWriteStream(path));

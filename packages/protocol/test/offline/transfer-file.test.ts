@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,6 +85,32 @@ describe('a transfer file', () => {
     const bytes = await collect(writeTransfer(contents(), hubKey));
     const { entries } = await readAll(bytes, size);
     expect(entries.size).toBe(10);
+  });
+
+  it.each([100, 513, 700, 4096])('reads correctly from a source that reuses one buffer for every chunk (%i bytes)', async (size) => {
+    const { signed, entries } = planTransfer(contents({ images: undefined }), hubKey);
+    const first = entries[0]!;
+    const parts: Uint8Array[] = [file('manifest.json', canonicalize(signed)), pax({ size: String(first.entry.length) }), file(first.entry.path, (first.body as { bytes: Uint8Array }).bytes, { size: 0 })];
+    for (const planned of entries.slice(1)) parts.push(file(planned.entry.path, (planned.body as { bytes: Uint8Array }).bytes));
+    const bytes = tar(...parts, END);
+    async function* reusing(): AsyncGenerator<Uint8Array> {
+      const buffer = new Uint8Array(size);
+      for (let offset = 0; offset < bytes.length; offset += size) {
+        // Whatever the reader kept of the last chunk is garbage from here on.
+        buffer.fill(0xee);
+        const part = bytes.subarray(offset, offset + size);
+        buffer.set(part);
+        yield buffer.subarray(0, part.length);
+      }
+    }
+    const digests: string[] = [];
+    for await (const item of readTransfer(reusing(), { hubKeys })) {
+      if (item.type !== 'entry') continue;
+      const hash = createHash('sha256');
+      for await (const chunk of item.body) hash.update(chunk);
+      digests.push(`sha256:${hash.digest('hex')}`);
+    }
+    expect(digests).toEqual(entries.map((e) => e.entry.digest));
   });
 
   it('still reads and checks the entries a consumer skips', async () => {

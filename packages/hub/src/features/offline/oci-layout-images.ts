@@ -1,8 +1,8 @@
-import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FlotillaError } from '@flotilla/protocol';
 import { OCI_LAYOUT_VERSION, OCI_MANIFEST_MAX_BYTES, OCI_REF_NAME, OciImageIndex, OciLayoutFile, walkOciIndex, type TransferImages } from '@flotilla/protocol/offline';
+import { fileChunks } from './file-chunks.ts';
 
 function invalid(dir: string, message: string): FlotillaError {
   return new FlotillaError('OCI_LAYOUT_INVALID', `OCI layout ${dir}: ${message}`, { layout: dir });
@@ -39,6 +39,8 @@ async function readJson(dir: string, path: string, max: number): Promise<unknown
  * one) for a transfer file: the index, narrowed to the images named in `refs` (their
  * `org.opencontainers.image.ref.name`) when given, and every blob those images need. Manifest
  * digests are checked here; every other blob is checked while the transfer writer streams it.
+ * Blobs are read into one reused buffer per blob: for `exportTransferFile`, which writes each
+ * chunk before it reads the next.
  */
 export async function ociLayoutImages(dir: string, refs?: readonly string[]): Promise<TransferImages> {
   const layout = OciLayoutFile.safeParse(await readJson(dir, join(dir, 'oci-layout'), 4096));
@@ -65,6 +67,6 @@ export async function ociLayoutImages(dir: string, refs?: readonly string[]): Pr
   });
   return {
     index,
-    blobs: nodes.map((node) => ({ digest: node.descriptor.digest, size: node.descriptor.size, open: () => createReadStream(blobPath(dir, node.descriptor.digest), { highWaterMark: 1 << 20 }) })),
+    blobs: nodes.map((node) => ({ digest: node.descriptor.digest, size: node.descriptor.size, open: () => fileChunks(blobPath(dir, node.descriptor.digest)) })),
   };
 }

@@ -24,7 +24,7 @@ export class ByteSource {
 
   /**
    * Exactly `length` bytes, or fewer only when the stream ends first. The result may be a
-   * view into a chunk of the source: use it before the next read.
+   * view into a chunk of the source, which a source may reuse: use it before the next read.
    */
   async read(length: number): Promise<Uint8Array> {
     if (!(await this.fill())) return EMPTY;
