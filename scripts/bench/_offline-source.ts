@@ -8,36 +8,43 @@ import { API_VERSION, generateKeyPair, keyIdOf, signBundle, signPayload, type En
 import { OCI_CONFIG, OCI_INDEX, OCI_LAYER_TAR, OCI_MANIFEST, OCI_REF_NAME, type BlobSource, type TransferContents } from '@flotilla/protocol/offline';
 
 const CHUNK = 1 << 20;
+let keystream: Buffer | undefined;
 
 /**
- * `length` bytes from a seed, in chunks of 1 MiB: a keystream block of the seed with the
- * chunk's number stamped on it, so every chunk differs. Each chunk is a view of one buffer
- * that the next overwrites, as the exporter's sources may be (it writes each chunk before it
- * asks for the next).
+ * `length` bytes from a seed, in chunks of 1 MiB: one block of AES-CTR keystream with the
+ * seed's hash and the chunk's number stamped on it, so every chunk of every layer differs.
+ * Each chunk is a view of one buffer that the next overwrites, as the exporter's sources may
+ * be (it writes each chunk before it asks for the next).
  */
 export async function* seededStream(seed: string, length: number): AsyncGenerator<Uint8Array> {
-  const key = createHash('sha256').update(seed).digest().subarray(0, 16);
-  const block = createCipheriv('aes-128-ctr', key, Buffer.alloc(16)).update(Buffer.alloc(CHUNK));
+  keystream ??= createCipheriv('aes-128-ctr', createHash('sha256').update('flotilla-bench').digest().subarray(0, 16), Buffer.alloc(16)).update(Buffer.alloc(CHUNK));
+  const stamp = createHash('sha256').update(seed).digest();
   const buffer = Buffer.allocUnsafeSlow(CHUNK);
   for (let offset = 0, n = 0; offset < length; offset += CHUNK, n++) {
-    buffer.set(block);
-    buffer.writeDoubleBE(n, 0);
+    buffer.set(keystream);
+    buffer.set(stamp, 0);
+    buffer.writeDoubleBE(n, stamp.length);
     yield buffer.subarray(0, Math.min(CHUNK, length - offset));
   }
 }
 
-async function digestOfStream(stream: AsyncIterable<Uint8Array>): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of stream) hash.update(chunk);
-  return `sha256:${hash.digest('hex')}`;
+/** The digests of the layers `layerDigests(n, size)` names; the writer checks each as it streams. */
+export async function layerDigests(layers: number, layerBytes: number): Promise<string[]> {
+  const digests: string[] = [];
+  for (let i = 0; i < layers; i++) {
+    const hash = createHash('sha256');
+    for await (const chunk of seededStream(`layer-${i}`, layerBytes)) hash.update(chunk);
+    digests.push(`sha256:${hash.digest('hex')}`);
+  }
+  return digests;
 }
 
 function memoryBlob(bytes: Uint8Array): BlobSource {
   return { digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`, size: bytes.length, open: async function* () { yield bytes; } };
 }
 
-/** The contents of a transfer file with `layers` layers of `layerBytes` each. */
-export async function benchContents(hubKey: KeyPair, layers: number, layerBytes: number): Promise<TransferContents> {
+/** The contents of a transfer file whose layers (of `layerBytes` each) have the given digests. */
+export function benchContents(hubKey: KeyPair, digests: readonly string[], layerBytes: number): TransferContents {
   const rootKey = generateKeyPair();
   const releaseKey = generateKeyPair();
   const now = new Date('2026-12-01T00:00:00Z');
@@ -77,11 +84,7 @@ export async function benchContents(hubKey: KeyPair, layers: number, layerBytes:
     issuedAt: now.toISOString(),
     expiresAt: new Date(now.getTime() + 30 * 86_400_000).toISOString(),
   };
-  const layerBlobs: BlobSource[] = [];
-  for (let i = 0; i < layers; i++) {
-    const seed = `layer-${i}`;
-    layerBlobs.push({ digest: await digestOfStream(seededStream(seed, layerBytes)), size: layerBytes, open: () => seededStream(seed, layerBytes) });
-  }
+  const layerBlobs: BlobSource[] = digests.map((digest, i) => ({ digest, size: layerBytes, open: () => seededStream(`layer-${i}`, layerBytes) }));
   const encoder = new TextEncoder();
   const config = memoryBlob(encoder.encode(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: layerBlobs.map((l) => l.digest) } })));
   const manifest = memoryBlob(
