@@ -110,7 +110,7 @@ describe('pushing an OCI layout into a registry without auth', () => {
     }
   });
 
-  it('refuses, in chunks too, a layer that does not match its digest', async () => {
+  it('refuses, in chunks too, a layer that does not match its digest, and cancels the upload', async () => {
     const copy = tempDir('flotilla-corrupt-');
     try {
       const writer = await OciLayoutWriter.create(copy.path);
@@ -120,9 +120,12 @@ describe('pushing an OCI layout into a registry without auth', () => {
       const handle = await open(blobPath(copy.path, image.layers[0]!.digest), 'r+');
       await handle.write(Buffer.from('corrupted'), 0, 9, 250 * 1024);
       await handle.close();
-      client = connect({ monolithicMaxBytes: 0, chunkSize: 64 * 1024 });
+      const recorder = new RecordingAgent();
+      client = connect({ monolithicMaxBytes: 0, chunkSize: 64 * 1024, dispatcher: recorder });
       await expect(pushOciImages(broken, client)).rejects.toMatchObject({ code: 'OCI_DIGEST_MISMATCH' });
       await expect(client.hasBlob('team/bad', image.layers[0]!.digest)).resolves.toBe(false);
+      expect(recorder.calls.filter((c) => c.method === 'DELETE' && c.path.includes('/v2/team/bad/blobs/uploads/'))).toHaveLength(1);
+      await recorder.close();
     } finally {
       copy.remove();
     }

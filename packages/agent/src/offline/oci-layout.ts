@@ -120,6 +120,7 @@ export class OciLayoutWriter {
     this.dir = dir;
   }
 
+  /** Starts a layout in `dir` (created if need be). */
   static async create(dir: string): Promise<OciLayoutWriter> {
     await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true, mode: 0o700 });
     return new OciLayoutWriter(dir);

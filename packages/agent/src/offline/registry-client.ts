@@ -130,12 +130,23 @@ export class RegistryClient {
   async pushBlob(repository: string, blob: BlobClaim, open: () => AsyncIterable<Uint8Array>): Promise<'exists' | 'pushed'> {
     if (await this.hasBlob(repository, blob.digest)) return 'exists';
     const scope = push(repository);
-    let location = await this.startUpload(repository, scope);
-    const source = verifiedBlob(open(), blob, `blob ${blob.digest}`);
-    if (blob.size <= this.monolithicMaxBytes) {
-      await this.closeUpload(location, blob, scope, source, blob.size);
-      return 'pushed';
+    const upload = { location: await this.startUpload(repository, scope) };
+    try {
+      await this.upload(upload, blob, scope, verifiedBlob(open(), blob, `blob ${blob.digest}`));
+    } catch (error) {
+      // The spec asks clients to cancel a failed upload so the registry frees it at once.
+      await this.send('DELETE', upload.location, { scope }).then((r) => r.body.dump(), () => undefined);
+      throw error;
     }
+    return 'pushed';
+  }
+
+  private async upload(upload: { location: string }, blob: BlobClaim, scope: string, source: AsyncIterable<Uint8Array>): Promise<void> {
+    if (blob.size <= this.monolithicMaxBytes) {
+      await this.closeUpload(upload.location, blob, scope, source, blob.size);
+      return;
+    }
+    let location = upload.location;
     const iterator = source[Symbol.asyncIterator]();
     const carry: { rest: Uint8Array | undefined } = { rest: undefined };
     for (let offset = 0; offset < blob.size; offset += this.chunkSize) {
@@ -148,11 +159,11 @@ export class RegistryClient {
       const text = await bounded(response);
       if (response.statusCode !== 202) throw this.refusal(response.statusCode, `PATCH chunk ${offset}-${offset + length - 1} of ${blob.digest}`, text);
       location = this.locationOf(response, location);
+      upload.location = location;
     }
     // The verified source fails here if the blob's bytes did not hash to its digest.
     if ((await iterator.next()).done !== true) throw new FlotillaError('OCI_DIGEST_MISMATCH', `blob ${blob.digest} is longer than ${blob.size} bytes`, { blob: blob.digest });
     await this.closeUpload(location, blob, scope, undefined, 0);
-    return 'pushed';
   }
 
   /** Puts a manifest (or index) under a tag or its digest, as its exact bytes and media type; returns its digest. */
@@ -190,9 +201,15 @@ export class RegistryClient {
     checkRepository(repository);
     const response = await this.send('GET', `/v2/${repository}/blobs/${blob.digest}`, { scope: pull(repository) });
     if (response.statusCode !== 200) throw this.refusal(response.statusCode, `GET blob ${blob.digest} from ${repository}`, await bounded(response));
-    yield* verifiedBlob(response.body as AsyncIterable<Uint8Array>, blob, `blob ${blob.digest} from ${repository}`);
+    try {
+      yield* verifiedBlob(response.body as AsyncIterable<Uint8Array>, blob, `blob ${blob.digest} from ${repository}`);
+    } finally {
+      // A refused or abandoned blob leaves its body unread: free the connection.
+      if (!response.body.readableEnded) response.body.destroy();
+    }
   }
 
+  /** Closes the connections, when the client made its own dispatcher. */
   async close(): Promise<void> {
     if (this.ownDispatcher) await this.dispatcher.close();
   }

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { Digest } from '../documents/common.ts';
 
+/** Media types of the documents and layers Flotilla reads and writes. */
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 export const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
@@ -23,6 +24,7 @@ export const OCI_MANIFEST_MAX_BYTES = 4 * 1024 * 1024;
 
 const MediaType = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/, 'a media type is type/subtype');
 
+/** A pointer to a blob: its media type, digest and size. */
 export const OciDescriptor = z.looseObject({
   mediaType: MediaType,
   digest: Digest,
@@ -31,6 +33,7 @@ export const OciDescriptor = z.looseObject({
 });
 export type OciDescriptor = z.infer<typeof OciDescriptor>;
 
+/** An image manifest: a config and layers. */
 export const OciImageManifest = z.looseObject({
   schemaVersion: z.literal(2),
   mediaType: z.enum([OCI_MANIFEST, DOCKER_MANIFEST]).optional(),
@@ -39,6 +42,7 @@ export const OciImageManifest = z.looseObject({
 });
 export type OciImageManifest = z.infer<typeof OciImageManifest>;
 
+/** An image index: manifests (per platform, or per image in a layout's `index.json`). */
 export const OciImageIndex = z.looseObject({
   schemaVersion: z.literal(2),
   mediaType: z.enum([OCI_INDEX, DOCKER_MANIFEST_LIST]).optional(),
@@ -46,6 +50,7 @@ export const OciImageIndex = z.looseObject({
 });
 export type OciImageIndex = z.infer<typeof OciImageIndex>;
 
+/** The `oci-layout` file of an image layout. */
 export const OciLayoutFile = z.looseObject({ imageLayoutVersion: z.string() });
 export type OciLayoutFile = z.infer<typeof OciLayoutFile>;
 

@@ -29,6 +29,7 @@ export const OfflineReceipt = z.strictObject({
 });
 export type OfflineReceipt = z.infer<typeof OfflineReceipt>;
 
+/** A receipt file: the receipt and the hub key's signature over it. */
 export const SignedOfflineReceipt = z.strictObject({
   receipt: OfflineReceipt,
   /** The hub key's signature, purpose `offline-receipt`. */
@@ -66,7 +67,7 @@ export function verifyReceipt(signed: SignedOfflineReceipt, site: { readonly tru
     throw new FlotillaError('RECEIPT_SIGNATURE_INVALID', `the receipt does not verify against hub key ${key.id}: it was altered or forged`, { keyId: key.id });
   }
   if (receipt.targetId !== site.targetId) throw new FlotillaError('RECEIPT_TARGET_MISMATCH', `the receipt is for target ${receipt.targetId}, not for this target ${site.targetId}`, { targetId: receipt.targetId });
-  const highest = Math.max(0, ...[receipt.accepted, receipt.duplicates].map((r) => r.at(-1)?.to ?? 0), ...receipt.forks);
+  const highest = Math.max(0, ...[receipt.accepted, receipt.duplicates, receipt.gaps].map((r) => r.at(-1)?.to ?? 0), receipt.forks.at(-1) ?? 0);
   if (highest > receipt.head.seq) throw new FlotillaError('RECEIPT_INVALID', `the receipt names seq ${highest}, beyond the head ${receipt.head.seq} of the file it answers`, { seq: highest });
   return receipt;
 }

@@ -50,6 +50,7 @@ export const ReportLink = z.strictObject({
 });
 export type ReportLink = z.infer<typeof ReportLink>;
 
+/** What the seal signs: the seal without its signature. */
 export const ReportsFileSealBody = z.strictObject({
   kind: z.literal('ReportsFileSeal'),
   targetId: TargetId,
@@ -88,6 +89,7 @@ export class ReportsFileWriter {
     this.headerLine = canonicalize(header);
   }
 
+  /** Line 1. */
   header(): string {
     return `${this.headerLine}\n`;
   }

@@ -20,6 +20,7 @@ export type TransferEntryKind = z.infer<typeof TransferEntryKind>;
 
 const KIND_RANK: Record<TransferEntryKind, number> = { 'trust-root': 0, envelope: 1, release: 2, 'oci-layout': 3, 'oci-index': 4, 'oci-blob': 5 };
 
+/** One entry of a transfer file as its manifest lists it. */
 export const TransferEntry = z.strictObject({
   path: z.string().min(1).max(100),
   kind: TransferEntryKind,
@@ -30,6 +31,7 @@ export const TransferEntry = z.strictObject({
 });
 export type TransferEntry = z.infer<typeof TransferEntry>;
 
+/** A target a transfer file carries an envelope for. */
 export const TransferTarget = z.strictObject({
   targetId: TargetId,
   /** The generation of the envelope the file carries for this target. */
@@ -50,6 +52,7 @@ export const TransferManifest = z.strictObject({
 });
 export type TransferManifest = z.infer<typeof TransferManifest>;
 
+/** `manifest.json`: the manifest and the hub key's signature over it. */
 export const SignedTransferManifest = z.strictObject({
   manifest: TransferManifest,
   /** The hub key's signature over the manifest, purpose `transfer-manifest`. */
