@@ -14,6 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { importJWK, SignJWT } from 'jose';
 import { Pool } from 'undici';
+import { EnrollResponse, TokenResponse } from '@flotilla/protocol/api';
 import { API_VERSION, generateKeyPair, resourceKey, sha256, signPayload, messageOf, type KeyPair, type Report, type SignedBundle, type SignedEnvelope } from '@flotilla/protocol';
 
 interface Job {
@@ -33,7 +34,7 @@ const calls = new Pool(job.url, { connections: 32, keepAliveTimeout: 120_000, co
 let stopped = false;
 let errors = 0;
 
-async function json(pool: Pool, method: 'GET' | 'POST', path: string, headers: Record<string, string>, body?: unknown): Promise<{ status: number; body: any; headers: Record<string, string | string[] | undefined> }> {
+async function json(pool: Pool, method: 'GET' | 'POST', path: string, headers: Record<string, string>, body?: unknown): Promise<{ status: number; body: unknown; headers: Record<string, string | string[] | undefined> }> {
   const response = await pool.request({ method, path, headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
   const text = await response.body.text();
   return { status: response.statusCode, body: text === '' ? undefined : JSON.parse(text), headers: response.headers };
@@ -77,8 +78,7 @@ class SimAgent {
     const proof = signPayload('enroll', { publicKey: this.key.publicKey, tokenDigest: sha256(job.token), issuedAt }, this.key);
     const answer = await json(calls, 'POST', '/v1/enroll', {}, { token: job.token, publicKey: this.key.publicKey, name: this.name, issuedAt, proof });
     if (answer.status !== 201) throw new Error(`enroll ${this.name}: ${answer.status} ${JSON.stringify(answer.body)}`);
-    this.targetId = answer.body.targetId;
-    this.audience = answer.body.audience;
+    ({ targetId: this.targetId, audience: this.audience } = EnrollResponse.parse(answer.body));
     await this.token();
   }
 
@@ -88,8 +88,9 @@ class SimAgent {
     const assertion = await new SignJWT({}).setProtectedHeader({ alg: 'EdDSA' }).setIssuer(this.targetId).setSubject(this.targetId).setAudience(this.audience).setIssuedAt().setExpirationTime('60s').setJti(randomUUID()).sign(jwk);
     const answer = await json(calls, 'POST', '/v1/token', {}, { assertion });
     if (answer.status !== 200) throw new Error(`token ${this.name}: ${answer.status} ${JSON.stringify(answer.body)}`);
-    this.accessToken = answer.body.accessToken;
-    this.tokenExpiresAt = Date.parse(answer.body.expiresAt);
+    const token = TokenResponse.parse(answer.body);
+    this.accessToken = token.accessToken;
+    this.tokenExpiresAt = Date.parse(token.expiresAt);
     return this.accessToken;
   }
 

@@ -125,7 +125,7 @@ try {
     const input = page.getByLabel('Fleet query');
     await input.fill(query);
     // A string, not a function: tsx would wrap named functions in a helper the page lacks.
-    const elapsed = page.evaluate(`new Promise((resolve, reject) => {
+    const elapsed = page.evaluate<number>(`new Promise((resolve, reject) => {
       setTimeout(() => reject(new Error('the table did not show the result of ' + ${JSON.stringify(query)} + ' within 20 s')), 20000);
       const q = ${JSON.stringify(query)};
       let pressed = 0;
@@ -138,7 +138,7 @@ try {
         resolve(performance.now() - pressed);
       });
       observer.observe(document.body, { subtree: true, childList: true, characterData: true });
-    })`) as Promise<number>;
+    })`);
     await input.press('Enter');
     toTable.push(await elapsed);
     if (run < queries.length) process.stdout.write(`  ${query}: ${(await page.getByTestId('target-total').textContent()) ?? ''}, ${toTable.at(-1)!.toFixed(1)} ms\n`);

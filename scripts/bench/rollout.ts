@@ -20,7 +20,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
-import { API_VERSION, generateKeyPair, signBundle } from '@flotilla/protocol';
+import type { z } from 'zod';
+import { API_VERSION, generateKeyPair, signBundle, SignedTrustRoot } from '@flotilla/protocol';
+import { CreateRolloutResult, EnrollmentToken, lenient, PublishResult, RolloutList, RolloutView } from '@flotilla/protocol/api';
 
 const AGENTS = Number(process.env['BENCH_AGENTS'] ?? 10_000);
 const PROCS = Number(process.env['BENCH_AGENT_PROCS'] ?? 4);
@@ -67,18 +69,18 @@ hub.once('exit', (code, signal) => {
 const agents: ChildProcess[] = [];
 try {
   const { url, adminToken } = (await next(hub, 'ready')) as unknown as { url: string; adminToken: string };
-  const call = async (method: 'GET' | 'POST', path: string, body?: unknown): Promise<any> => {
+  const call = async <S extends z.ZodType>(answer: S, method: 'GET' | 'POST', path: string, body?: unknown): Promise<z.infer<S>> => {
     const response = await request(`${url}${path}`, { method, headers: { authorization: `Bearer ${adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
     const text = await response.body.text();
     if (response.statusCode >= 300) throw new Error(`${method} ${path}: ${response.statusCode} ${text}`);
-    return JSON.parse(text);
+    return lenient(answer).parse(JSON.parse(text));
   };
 
   const releaseKey = generateKeyPair();
-  await call('POST', '/v1/trust-root/release-keys', { publicKey: releaseKey.publicKey, name: 'bench' });
+  await call(SignedTrustRoot, 'POST', '/v1/trust-root/release-keys', { publicKey: releaseKey.publicKey, name: 'bench' });
   const resources = [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app', namespace: 'default' }, data: { version: '4.3.0' } }];
-  await call('POST', '/v1/bundles', signBundle({ apiVersion: API_VERSION, kind: 'Bundle', name: 'app', version: '4.3.0', resources }, [releaseKey]));
-  const { token } = await call('POST', '/v1/enrollment-tokens', { maxUses: AGENTS, ttlSeconds: 3600, labels: { fleet: 'bench' } });
+  await call(PublishResult, 'POST', '/v1/bundles', signBundle({ apiVersion: API_VERSION, kind: 'Bundle', name: 'app', version: '4.3.0', resources }, [releaseKey]));
+  const { token } = await call(EnrollmentToken, 'POST', '/v1/enrollment-tokens', { maxUses: AGENTS, ttlSeconds: 3600, labels: { fleet: 'bench' } });
 
   const per = Math.ceil(AGENTS / PROCS);
   for (let p = 0; p < PROCS; p++) {
@@ -95,21 +97,21 @@ try {
   const before = (await ask(hub, 'usage')) as unknown as { cpuMicros: number; controller: { passes: number; busyMs: number } };
   const agentsBefore = await Promise.all(agents.map((a) => ask(a, 'status')));
   const t0 = performance.now();
-  const created = await call('POST', '/v1/rollouts', { release: 'app@4.3.0', selector: 'fleet=bench', waves: WAVES });
-  const id = created.rollout.id as string;
-  let state = created.rollout.state as string;
+  const created = await call(CreateRolloutResult, 'POST', '/v1/rollouts', { release: 'app@4.3.0', selector: 'fleet=bench', waves: WAVES });
+  const id = created.rollout.id;
+  let state: string = created.rollout.state;
   while (state !== 'completed') {
     if (performance.now() - t0 > CONVERGE_LIMIT_MS) throw new Error(`the rollout did not complete within ${CONVERGE_LIMIT_MS / 1000} s (state ${state})`);
     if (state !== 'running') throw new Error(`the rollout stopped: ${state}`);
     await sleep(100);
     // The list is cheap (no member evaluation), so polling it does not load the hub.
-    const page = await call('GET', '/v1/rollouts?limit=1');
-    state = page.items.find((r: { id: string }) => r.id === id)?.state ?? state;
+    const page = await call(RolloutList, 'GET', '/v1/rollouts?limit=1');
+    state = page.items.find((r) => r.id === id)?.state ?? state;
   }
   const convergeS = (performance.now() - t0) / 1000;
   const after = (await ask(hub, 'usage')) as unknown as { cpuMicros: number; maxRssKb: number; controller: { passes: number; busyMs: number } };
 
-  const view = await call('GET', `/v1/rollouts/${id}?members=none`);
+  const view = await call(RolloutView, 'GET', `/v1/rollouts/${id}?members=none`);
   const statuses = await Promise.all(agents.map((a) => ask(a, 'status')));
   const applied = statuses.reduce((n, s) => n + Object.entries(s['applied'] as Record<string, number>).reduce((m, [digests, k]) => m + (digests.includes(view.release.digest) ? k : 0), 0), 0);
   const errors = statuses.reduce((n, s) => n + (s['errors'] as number), 0);
@@ -119,8 +121,8 @@ try {
 
   if (process.env['BENCH_TIMINGS'] !== undefined) printTimings(view.createdAt, statuses);
   const at = (iso: string | null): string => (iso === null ? '-' : ((Date.parse(iso) - Date.parse(view.createdAt)) / 1000).toFixed(1));
-  process.stdout.write(`waves: ${view.waves.map((w: { name: string; counts: { total: number }; startedAt: string | null; finishedAt: string | null }) => `${w.name}(${w.counts.total}) ${at(w.startedAt)}s..${at(w.finishedAt)}s`).join(', ')}\n`);
-  process.stdout.write(`agents=${AGENTS} processes=${agents.length} waves=${WAVES} enroll_s=${enrolledS.toFixed(1)} agent_errors=${errors} hub_cpu_total_s=${(after.cpuMicros / 1e6).toFixed(1)} waves_started=${view.waves.filter((w: { startedAt: string | null }) => w.startedAt !== null).length} agents_cpu_s=${agentCpuS.toFixed(1)} reconcile_passes=${reconcile.passes} reconcile_s=${reconcile.seconds.toFixed(1)}\n`);
+  process.stdout.write(`waves: ${view.waves.map((w) => `${w.name}(${w.counts.total}) ${at(w.startedAt)}s..${at(w.finishedAt)}s`).join(', ')}\n`);
+  process.stdout.write(`agents=${AGENTS} processes=${agents.length} waves=${WAVES} enroll_s=${enrolledS.toFixed(1)} agent_errors=${errors} hub_cpu_total_s=${(after.cpuMicros / 1e6).toFixed(1)} waves_started=${view.waves.filter((w) => w.startedAt !== null).length} agents_cpu_s=${agentCpuS.toFixed(1)} reconcile_passes=${reconcile.passes} reconcile_s=${reconcile.seconds.toFixed(1)}\n`);
   process.stdout.write(`${JSON.stringify({
     name: 'rollout',
     agents: AGENTS,
@@ -134,7 +136,7 @@ try {
     if (a.connected) a.send({ type: 'stop' });
   }
   if (hub.connected) hub.send({ type: 'stop' });
-  await Promise.all([...agents, hub].map((p) => (p.exitCode === null ? new Promise((resolve) => p.once('exit', resolve)) : undefined)));
+  await Promise.all([...agents, hub].filter((p) => p.exitCode === null).map((p) => new Promise((resolve) => p.once('exit', resolve))));
   rmSync(dir, { recursive: true, force: true });
 }
 

@@ -44,7 +44,8 @@ export class Credentials {
   }
 
   private async assertion(now: number): Promise<string> {
-    this.key ??= (await importJWK({ kty: 'OKP', crv: 'Ed25519', x: this.keyPair.publicKey, d: this.keyPair.seed }, 'EdDSA')) as CryptoKey;
+    const key: CryptoKey = this.key ?? (await importJWK({ kty: 'OKP', crv: 'Ed25519', x: this.keyPair.publicKey, d: this.keyPair.seed }, 'EdDSA'));
+    this.key = key;
     const seconds = Math.floor(now / 1000);
     return new SignJWT({})
       .setProtectedHeader({ alg: 'EdDSA', typ: 'JWT' })
@@ -54,6 +55,6 @@ export class Credentials {
       .setIssuedAt(seconds)
       .setExpirationTime(seconds + 60)
       .setJti(randomUUID())
-      .sign(this.key);
+      .sign(key);
   }
 }

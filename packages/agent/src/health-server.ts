@@ -37,7 +37,7 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError(`startHealthServer: port must be a whole number from 0 to 65535, received ${String(port)}`);
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
-    const probe = path === '/healthz' ? check.live : path === '/readyz' ? check.ready : undefined;
+    const probe = path === '/healthz' ? () => check.live() : path === '/readyz' ? () => check.ready() : undefined;
     if (probe === undefined) {
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"status":"not found","paths":["/healthz","/readyz"]}\n');
       return;
@@ -49,7 +49,7 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
     let ok: boolean;
     let summary: Record<string, unknown>;
     try {
-      ok = probe.call(check);
+      ok = probe();
       summary = check.status();
     } catch (error) {
       ok = false;

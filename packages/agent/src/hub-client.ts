@@ -1,5 +1,5 @@
 import { Agent as UndiciAgent, request, type Dispatcher } from 'undici';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { errorFromResponse, FlotillaError, isFlotillaError, SignedBundle, SignedTrustRoot, messageOf, type SignedReport } from '@flotilla/protocol';
 import { EnrollResponse, TokenResponse, type EnrollRequest } from '@flotilla/protocol/api';
 

@@ -40,7 +40,7 @@ export function connectLive(): void {
     stream.addEventListener(type, (event) => {
       const message = event as MessageEvent<string>;
       if (message.lastEventId !== '') lastId = message.lastEventId;
-      let data: Record<string, unknown> = {};
+      let data: Record<string, unknown>;
       try {
         data = JSON.parse(message.data) as Record<string, unknown>;
       } catch {

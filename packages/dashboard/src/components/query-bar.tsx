@@ -79,7 +79,7 @@ export function QueryBar({ value, error, onSubmit, label = 'Fleet query' }: { va
       setActive(active <= 0 ? items.length - 1 : active - 1);
     } else if ((event.key === 'Enter' || event.key === 'Tab') && active >= 0 && items[active] !== undefined) {
       event.preventDefault();
-      accept(items[active]!);
+      accept(items[active]);
     } else if (event.key === 'Escape') {
       setCompletion(undefined);
     } else if (event.key === 'Enter') {

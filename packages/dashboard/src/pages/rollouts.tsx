@@ -6,7 +6,7 @@ import { ErrorNote } from '../components/error-note.tsx';
 import { Time } from '../components/time.tsx';
 import { useLive, useThrottled } from '../live.ts';
 import { navigate } from '../router.ts';
-import type { Bundle, RolloutSummary, RolloutView } from '../types.ts';
+import type { Bundle, RolloutSummary } from '../types.ts';
 
 /** The form that starts a rollout: a release, a selector, waves and gates (deployers only). */
 function NewRollout() {

@@ -8,7 +8,7 @@ import { VirtualTable, type Column, type TableWindow } from '../components/virtu
 import { count } from '../format.ts';
 import { useLive, useThrottled } from '../live.ts';
 import { location, navigate, param } from '../router.ts';
-import type { BrowsePage, TargetSummary } from '../types.ts';
+import type { TargetSummary } from '../types.ts';
 
 const SORTS = new Set(['name', 'status', 'health', 'drift', 'region', 'tier', 'kubernetesVersion', 'lastSeen']);
 

@@ -3,10 +3,10 @@ import { FlotillaError } from '@flotilla/protocol';
 
 export type OutputFormat = 'table' | 'json' | 'yaml';
 
-export function outputFormat(value: unknown): OutputFormat {
+export function outputFormat(value: string | undefined): OutputFormat {
   if (value === undefined) return 'table';
   if (value === 'table' || value === 'json' || value === 'yaml') return value;
-  throw new FlotillaError('CONFIG_INVALID', `-o must be table, json or yaml, received '${String(value)}'`);
+  throw new FlotillaError('CONFIG_INVALID', `-o must be table, json or yaml, received '${value}'`);
 }
 
 /** Prints a value as stable JSON or YAML, or as a table of the given columns. */

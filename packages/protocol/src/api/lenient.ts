@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 
 const cache = new WeakMap<z.ZodType, z.ZodType>();
 

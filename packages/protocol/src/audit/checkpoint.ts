@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ApiVersion, Digest, Timestamp } from '../documents/common.ts';
-import { keyIdOf, PublicKey, Signature, signPayload, verifyPayload, type KeyPair, type TrustedKey } from '../crypto/keys.ts';
+import type { PublicKey } from '../crypto/keys.ts';
+import { keyIdOf, Signature, signPayload, verifyPayload, type KeyPair, type TrustedKey } from '../crypto/keys.ts';
 
 /**
  * What the seal of an export adds to a checkpoint: the digest of the export's header (so its

@@ -40,7 +40,7 @@ function copyJson(value: unknown, path: string, depth: number): unknown {
   if (typeof value === 'object') {
     const proto = Object.getPrototypeOf(value) as unknown;
     if (proto !== Object.prototype && proto !== null) {
-      refuse(path, `is a ${(value as object).constructor?.name ?? 'non-plain object'}; convert it to a string or a plain object`);
+      refuse(path, `is a ${value.constructor?.name ?? 'non-plain object'}; convert it to a string or a plain object`);
     }
     const out: Record<string, unknown> = {};
     for (const [key, member] of Object.entries(value)) {

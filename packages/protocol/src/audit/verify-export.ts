@@ -1,7 +1,7 @@
 import { digestOf } from '../crypto/digest.ts';
 import type { TrustedKey } from '../crypto/keys.ts';
 import { AuditChainVerifier } from './chain-verifier.ts';
-import { SignedAuditCheckpoint } from './checkpoint.ts';
+import type { SignedAuditCheckpoint } from './checkpoint.ts';
 import { AuditCheckpointLine, AuditElidedLine, AuditEntryLine, AuditExportHeader, AuditSealLine } from './export-format.ts';
 import { isPlainEntryLine } from './lib/entry-line-fast.ts';
 import type { AuditVerifyResult } from './problems.ts';

@@ -18,7 +18,9 @@ export const DEFAULT_ACTION: Readonly<Record<DriftClass, DriftAction>> = Object.
   dangerous: 'revert',
 });
 
-const Glob = z.string().min(1).max(256).regex(/^[^\u0000-\u001f]*$/, 'a glob has no control characters');
+// eslint-disable-next-line no-control-regex -- the pattern exists to refuse control characters
+const NO_CONTROL_CHARACTERS = /^[^\u0000-\u001f]*$/;
+const Glob = z.string().min(1).max(256).regex(NO_CONTROL_CHARACTERS, 'a glob has no control characters');
 const Globs = z.array(Glob).min(1).max(64);
 
 /**

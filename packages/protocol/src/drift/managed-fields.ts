@@ -1,5 +1,5 @@
 import type { PathSegment } from './field-path.ts';
-import { isJsonObject, jsonEqual } from './lib/json-value.ts';
+import { isJsonObject, jsonEqual, keyText } from './lib/json-value.ts';
 import type { LiveObject } from './live-object.ts';
 
 /**
@@ -87,7 +87,7 @@ function listChild(node: FieldsV1, segment: PathSegment, item: unknown, index: n
         if (all) return key;
       } else if (segment.kind === 'key') {
         // The item is gone from the live object: match on the key fields the path names.
-        if (segment.keys.every(([field, value]) => keys[field] !== undefined && String(keys[field]) === value)) return key;
+        if (segment.keys.every(([field, value]) => keyText(keys[field]) === value)) return key;
       }
     } else if (key.startsWith('v:')) {
       if (item !== undefined && jsonEqual(parseElement(key), item)) return key;
@@ -104,7 +104,7 @@ function findItem(list: unknown, segment: PathSegment): [unknown, number | undef
   if (segment.kind === 'key') {
     for (let i = 0; i < list.length; i++) {
       const item: unknown = list[i];
-      if (isJsonObject(item) && segment.keys.every(([field, value]) => item[field] !== undefined && String(item[field]) === value)) return [item, i];
+      if (isJsonObject(item) && segment.keys.every(([field, value]) => keyText(item[field]) === value)) return [item, i];
     }
   }
   return [undefined, undefined];

@@ -1,5 +1,5 @@
 import { parseFieldPath, type PathSegment } from './field-path.ts';
-import { isJsonObject } from './lib/json-value.ts';
+import { isJsonObject, keyText } from './lib/json-value.ts';
 
 /**
  * Reading and writing one field of a resource by its drift path (see {@link parseFieldPath}):
@@ -10,10 +10,7 @@ import { isJsonObject } from './lib/json-value.ts';
 
 /** The position of a keyed item in a list, or -1. */
 function findKeyed(list: readonly unknown[], keys: readonly (readonly [string, string])[]): number {
-  return list.findIndex((item) => isJsonObject(item) && keys.every(([field, value]) => {
-    const found = item[field];
-    return (typeof found === 'string' || typeof found === 'number' || typeof found === 'boolean') && String(found) === value;
-  }));
+  return list.findIndex((item) => isJsonObject(item) && keys.every(([field, value]) => keyText(item[field]) === value));
 }
 
 function segmentsOf(path: string | readonly PathSegment[]): readonly PathSegment[] {

@@ -26,7 +26,7 @@ export function bundleImages(bundle: Pick<Bundle, 'resources'>): BundleImage[] {
     while (stack.length > 0 && nodes++ < MAX_NODES) {
       const node = stack.pop();
       if (Array.isArray(node)) {
-        stack.push(...node);
+        stack.push(...(node as unknown[]));
       } else if (typeof node === 'object' && node !== null) {
         for (const [field, value] of Object.entries(node)) {
           if (CONTAINER_LISTS.has(field) && Array.isArray(value)) {

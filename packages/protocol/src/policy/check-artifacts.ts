@@ -60,7 +60,7 @@ export function checkArtifacts(rules: ArtifactRules, release: ReleaseFacts, poli
       block('provenance', refused.length === 0 ? 'the release has no provenance attestation' : `no provenance attestation of the release verifies: ${sample(refused)}`);
     } else {
       const mismatches = release.provenance.map((provenance) => provenanceMismatch(rules.provenance!, provenance));
-      if (mismatches.every((mismatch) => mismatch !== undefined)) block('provenance', `the release's provenance does not match: ${sample(mismatches as string[])}`);
+      if (mismatches.every((mismatch) => mismatch !== undefined)) block('provenance', `the release's provenance does not match: ${sample(mismatches)}`);
     }
   }
   return reasons;

@@ -150,7 +150,7 @@ export function createPolicyEvaluator(policies: readonly Policy[], context: Roll
   const readers: KeyReader[] = [];
   const groups = new Map<string, ScopeGroup>();
   const perTarget: CompiledPolicy[] = [];
-  const compiled: CompiledPolicy[] = sorted.map((policy, index) => {
+  for (const [index, policy] of sorted.entries()) {
     const scope = policyScope(policy);
     const fields = fieldsOf(scope);
     const entry: CompiledPolicy = {
@@ -164,7 +164,7 @@ export function createPolicyEvaluator(policies: readonly Policy[], context: Roll
     };
     if (fields.some(isPerTarget)) {
       perTarget.push(entry);
-      return entry;
+      continue;
     }
     const positions = [...new Set(fields.map((field) => {
       const name = fieldName(field);
@@ -179,8 +179,7 @@ export function createPolicyEvaluator(policies: readonly Policy[], context: Roll
     const group: ScopeGroup = groups.get(id) ?? { fields: positions, members: [], answers: new Map() };
     group.members.push(entry);
     groups.set(id, group);
-    return entry;
-  });
+  }
   const scopeGroups = [...groups.values()];
   // Values are interned per field, so a group's answer is cached under small numbers.
   const interned = readers.map(() => new Map<string, number>());

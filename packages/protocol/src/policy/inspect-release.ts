@@ -50,7 +50,8 @@ export function inspectRelease(signed: SignedBundle, attestations: readonly Atte
       provenance.push(verifyProvenance(attestation, digest, trust.attestationKeys));
     } catch (error) {
       if (!isFlotillaError(error)) throw error;
-      refusedAttestations.push({ index, reason: String(error.details?.['reason'] ?? error.code), message: error.message });
+      const reason = error.details?.['reason'];
+      refusedAttestations.push({ index, reason: typeof reason === 'string' ? reason : error.code, message: error.message });
     }
   });
   return {

@@ -1,5 +1,5 @@
 import { parseAllDocuments } from 'yaml';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { FlotillaError, isFlotillaError } from '../errors.ts';
 import type { Query } from '../query/ast.ts';
 import { parseQuery } from '../query/parse-query.ts';

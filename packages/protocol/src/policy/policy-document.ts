@@ -23,7 +23,9 @@ export const POLICY_LIMITS = {
   maxSignatures: 64,
 } as const;
 
-const Glob = z.string().min(1).max(256).regex(/^[^\u0000-\u001f\u007f]*$/, 'a glob has no control characters');
+// eslint-disable-next-line no-control-regex -- the pattern exists to refuse control characters
+const NO_CONTROL_CHARACTERS = /^[^\u0000-\u001f\u007f]*$/;
+const Glob = z.string().min(1).max(256).regex(NO_CONTROL_CHARACTERS, 'a glob has no control characters');
 /** A workload class: what a release says it is (`payments`, `batch`, `gpu-training`). */
 export const WorkloadClass = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$/, 'a workload class is 1-64 lowercase letters, digits and dashes');
 const KeyId = z.string().min(1).max(64);

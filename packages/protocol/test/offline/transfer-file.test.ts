@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { canonicalize, generateKeyPair } from '../../src/index.ts';
 import { planTransfer, readTransfer, writeTransfer, type TransferItem } from '../../src/offline/index.ts';
 import { encodeFileHeader, USTAR_MAX_SIZE } from '../../src/offline/lib/ustar.ts';

@@ -12,6 +12,11 @@ function count(status: Record<string, unknown>, name: string): number {
   return typeof value === 'number' ? value : 0;
 }
 
+// A condition's reason and message are strings in the Go types; anything else is ignored.
+function text(value: unknown): string {
+  return typeof value === 'string' ? value : '';
+}
+
 function condition(status: Record<string, unknown>, type: string): Record<string, unknown> | undefined {
   const conditions = status['conditions'];
   if (!Array.isArray(conditions)) return undefined;
@@ -35,7 +40,7 @@ function deploymentHealth(live: Record<string, unknown>): HealthVerdict {
   if (stale !== undefined) return stale;
   const progressing = condition(status, 'Progressing');
   if (progressing?.['reason'] === 'ProgressDeadlineExceeded') {
-    return { health: 'degraded', message: `rollout exceeded its progress deadline: ${String(progressing['message'] ?? '')}`.trim() };
+    return { health: 'degraded', message: `rollout exceeded its progress deadline: ${text(progressing['message'])}`.trim() };
   }
   const replicas = typeof spec['replicas'] === 'number' ? spec['replicas'] : 1;
   const updated = count(status, 'updatedReplicas');
@@ -78,7 +83,7 @@ function jobHealth(live: Record<string, unknown>): HealthVerdict {
   const status = asRecord(live['status']);
   if (condition(status, 'Complete')?.['status'] === 'True') return { health: 'healthy' };
   const failed = condition(status, 'Failed');
-  if (failed?.['status'] === 'True') return { health: 'degraded', message: `job failed: ${String(failed['reason'] ?? '')} ${String(failed['message'] ?? '')}`.trim() };
+  if (failed?.['status'] === 'True') return { health: 'degraded', message: `job failed: ${text(failed['reason'])} ${text(failed['message'])}`.trim() };
   return { health: 'progressing', message: 'job has not completed yet' };
 }
 

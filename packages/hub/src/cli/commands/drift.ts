@@ -110,7 +110,7 @@ export function driftCommand(program: Command, client: () => ApiClient): void {
     .option('-o, --output <format>', 'table, json or yaml')
     .action(async (flags: { query?: string; class?: string; intentional?: boolean; limit: string; output?: string }) => {
       const params = new URLSearchParams({ limit: flags.limit, ...(flags.query === undefined ? {} : { q: flags.query }), ...(flags.class === undefined ? {} : { class: flags.class }), ...(flags.intentional === true ? { intentional: 'true' } : {}) });
-      const answer = await client().call(DriftList, 'GET', `/v1/drift?${params}`);
+      const answer = await client().call(DriftList, 'GET', `/v1/drift?${params.toString()}`);
       print(outputFormat(flags.output), answer, () => driftRows(answer.items, true));
       if (outputFormat(flags.output) === 'table' && answer.total > answer.items.length) process.stderr.write(`${answer.items.length} of ${answer.total} items shown; raise --limit or narrow -q\n`);
     });

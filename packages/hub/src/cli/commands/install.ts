@@ -129,7 +129,7 @@ export function installCommand(program: Command): void {
     .option('--trust-root-pin <key-id>', 'the hub\'s root key id (flotilla keys ls); the agent refuses a hub without it')
     .option('--manifests <dir>', 'a copy of deploy/agent to start from')
     .action((flags: { enrollToken: string; hub?: string; namespace?: string; image?: string; name?: string; trustRootPin?: string; manifests?: string }, command: Command) => {
-      const hub = flags.hub ?? (command.optsWithGlobals() as { hub?: string }).hub;
+      const hub = flags.hub ?? command.optsWithGlobals<{ hub?: string }>().hub;
       if (hub === undefined) throw invalid('install agent needs --hub URL: the hub as the agents in the cluster reach it, such as https://hub.example.com');
       process.stdout.write(agentManifests({ ...flags, hub }));
     });

@@ -62,7 +62,7 @@ export function rolloutCommand(program: Command, client: () => ApiClient): void 
     .option('-o, --output <format>', 'table, json or yaml')
     .action(async (flags: { state?: string; limit: string; output?: string }) => {
       const params = new URLSearchParams({ limit: flags.limit, ...(flags.state === undefined ? {} : { state: flags.state }) });
-      const page = await client().call(RolloutList, 'GET', `/v1/rollouts?${params}`);
+      const page = await client().call(RolloutList, 'GET', `/v1/rollouts?${params.toString()}`);
       print(outputFormat(flags.output), page, () => [
         ['ID', 'RELEASE', 'STATE', 'WAVE', 'MEMBERS', 'CREATED', 'SELECTOR'],
         ...page.items.map((r) => [r.id, `${r.release.name}@${r.release.version}`, r.state, r.currentWave === null ? '-' : `${r.currentWave.index + 1}/${r.waves} ${r.currentWave.name}`, String(r.members), r.createdAt, r.selector || '(every target)']),

@@ -21,7 +21,7 @@ export function targetsCommand(program: Command, client: () => ApiClient): void 
     .option('-o, --output <format>', 'table, json or yaml')
     .action(async (flags: { query?: string; limit: string; after?: string; output?: string }) => {
       const params = new URLSearchParams({ limit: flags.limit, ...(flags.query === undefined ? {} : { q: flags.query }), ...(flags.after === undefined ? {} : { after: flags.after }) });
-      const page = await client().call(TargetPage, 'GET', `/v1/targets?${params}`);
+      const page = await client().call(TargetPage, 'GET', `/v1/targets?${params.toString()}`);
       for (const warning of page.warnings ?? []) process.stderr.write(`warning: ${warning}\n`);
       print(outputFormat(flags.output), page, () => [
         ['ID', 'NAME', 'STATUS', 'GEN', 'APPLIED', 'HEALTH', 'SEEN', 'RUNNING'],

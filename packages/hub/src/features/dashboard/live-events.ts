@@ -117,11 +117,10 @@ export class LiveEvents {
    */
   watchReports<S extends ReportAccepter>(service: S): S {
     const accept = service.accept.bind(service);
-    const events = this;
     return Object.assign(service, {
-      accept(targetId: string, signed: SignedReport) {
+      accept: (targetId: string, signed: SignedReport) => {
         const receipt = accept(targetId, signed);
-        if (!receipt.duplicate) events.publish('report', reportEvent(targetId, signed.report));
+        if (!receipt.duplicate) this.publish('report', reportEvent(targetId, signed.report));
         return receipt;
       },
     });

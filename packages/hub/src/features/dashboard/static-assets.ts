@@ -128,7 +128,7 @@ export class StaticAssets {
       return;
     }
     const gzip = asset.gzip !== undefined && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
-    const body = gzip ? asset.gzip! : asset.body;
+    const body = gzip ? asset.gzip : asset.body;
     if (gzip) headers['content-encoding'] = 'gzip';
     headers['content-length'] = String(body.length);
     res.writeHead(200, headers);

@@ -129,7 +129,7 @@ export class DriftService {
   private replacePolicy(policy: DriftPolicy | undefined, actor: Actor, action: string): DriftPolicyChange {
     const { tx, policies, envelopes, audit, clock } = this.deps;
     const before = policies.current();
-    let changed: string[] = [];
+    let changed: string[];
     try {
       changed = tx.run(() => {
         policies.replace(policy, iso(clock()), actor);

@@ -89,8 +89,8 @@ export class IdentityService implements Authenticator {
     if (!Number.isInteger(seconds) || seconds < 30 || seconds > ACCESS_TOKEN_MAX_SECONDS) {
       throw new TypeError(`accessTokenSeconds must be an integer from 30 to ${ACCESS_TOKEN_MAX_SECONDS}, received ${seconds}`);
     }
-    const signing = (await importJWK({ kty: 'OKP', crv: 'Ed25519', x: deps.keys.hub.publicKey, d: deps.keys.hub.seed }, 'EdDSA')) as CryptoKey;
-    const verify = (await importJWK({ kty: 'OKP', crv: 'Ed25519', x: deps.keys.hub.publicKey }, 'EdDSA')) as CryptoKey;
+    const signing: CryptoKey = await importJWK({ kty: 'OKP', crv: 'Ed25519', x: deps.keys.hub.publicKey, d: deps.keys.hub.seed }, 'EdDSA');
+    const verify: CryptoKey = await importJWK({ kty: 'OKP', crv: 'Ed25519', x: deps.keys.hub.publicKey }, 'EdDSA');
     return new IdentityService(deps, { signing, verify }, seconds);
   }
 

@@ -80,7 +80,7 @@ export class IncidentService {
     const { tx, store, holds, fleet, envelopes, audit, clock } = this.deps;
     const query = fleet.parse(request.selector);
     const selector = query === undefined ? '' : formatQuery(query);
-    let changed: string[] = [];
+    let changed: string[];
     try {
       changed = tx.run(() => {
         const existing = store.get(request.id);
@@ -101,7 +101,7 @@ export class IncidentService {
   /** Closes an incident: the targets whose envelopes carry its hold get one without it. */
   close(id: string, reason: string | undefined, actor: Actor): IncidentChange {
     const { tx, store, holds, envelopes, audit, clock } = this.deps;
-    let changed: string[] = [];
+    let changed: string[];
     try {
       changed = tx.run(() => {
         const existing = store.get(id);

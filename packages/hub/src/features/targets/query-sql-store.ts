@@ -101,7 +101,7 @@ function rowTestSql(test: RowTest, q: string, ctx: Context): string | undefined 
       ctx.params.push(test.key);
       return `${q}version_key = ?`;
     case 'version-line':
-      return prefixRange(`${q}version_key`, test.prefix, ctx) as string;
+      return prefixRange(`${q}version_key`, test.prefix, ctx);
     case 'number':
       return comparison(`${q}num_value`, test.op, test.value, ctx);
     case 'version-order':

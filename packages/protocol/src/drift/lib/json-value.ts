@@ -11,6 +11,14 @@ export function isUnset(value: unknown): value is undefined | null {
   return value === undefined || value === null;
 }
 
+/**
+ * A list key field's value as the text a drift path names it by (`ports[containerPort=80]`), or
+ * undefined for an object, a list or nothing: list keys are scalars, so those never match.
+ */
+export function keyText(value: unknown): string | undefined {
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : undefined;
+}
+
 /** True when an object has no keys or an array no items. */
 export function isEmptyContainer(value: unknown): boolean {
   if (Array.isArray(value)) return value.length === 0;
