@@ -181,7 +181,7 @@ describe('namespaces and errors', () => {
     createNamespace();
     const status = statusOf(() => kube.as('flotilla').apply(deployment({ selector: { matchLabels: { app: 'other' } } })));
     expect(status).toMatchObject({ code: 422, reason: 'Invalid', details: { kind: 'Deployment', group: 'apps', name: 'web' } });
-    expect(String(status['message'])).toContain('spec.template.metadata.labels');
+    expect(status['message']).toEqual(expect.stringContaining('spec.template.metadata.labels'));
   });
 });
 

@@ -127,7 +127,7 @@ describe('apply', () => {
     const done = (await driver.observe([web]))[0];
     expect(done?.health).toBe('healthy');
     const managedFields = (done?.live?.['metadata'] as JsonObject)['managedFields'] as JsonObject[];
-    expect(managedFields.map((m) => `${String(m['manager'])}/${String(m['operation'])}`)).toEqual(['flotilla/Apply', 'kube-controller-manager/Update']);
+    expect(managedFields.map((m) => [m['manager'], m['operation']])).toEqual([['flotilla', 'Apply'], ['kube-controller-manager', 'Update']]);
 
     const gone = (await driver.observe([{ ...settings, metadata: { name: 'absent', namespace: 'shop' } }]))[0];
     expect(gone).toEqual({ key: 'ConfigMap/shop/absent', live: null, health: 'missing', message: 'not found on the cluster' });

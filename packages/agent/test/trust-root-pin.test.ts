@@ -44,7 +44,7 @@ describe('the trust-root pin', () => {
     ['the hub key id (not a root key)', keyIdOf(hubKey.publicKey), false],
     ['another key id', keyIdOf(generateKeyPair().publicKey), false],
   ])('matches %s: %s', (_what, pin, matches) => {
-    expect(trustRootMatchesPin(trustRoot, pin as string)).toBe(matches);
+    expect(trustRootMatchesPin(trustRoot, pin)).toBe(matches);
   });
 
   it('lets the agent enroll with a hub whose trust root holds the pinned key, and keeps the trust root', async () => {

@@ -60,7 +60,7 @@ describe('DriftPolicy', () => {
   });
 
   it.each(policyExamples.map((text, i) => [i + 1, text]))('accepts example %i of docs/drift.md', (_i, text) => {
-    expect(() => parseDriftPolicy(parseYaml(text as string))).not.toThrow();
+    expect(() => parseDriftPolicy(parseYaml(text))).not.toThrow();
   });
 });
 

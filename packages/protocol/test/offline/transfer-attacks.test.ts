@@ -258,7 +258,7 @@ describe('the transfer reader holds every entry to its declared length and diges
     const { parts } = await validParts();
     const bytes = archive(parts, END);
     const manifestEnd = 512 + parts[0]!.bytes.length;
-    bytes[manifestEnd]! = 0x41;
+    bytes[manifestEnd] = 0x41;
     await refused(bytes, 'TRANSFER_HEADER_INVALID', 'manifest.json');
   });
 });

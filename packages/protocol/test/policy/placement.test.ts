@@ -87,7 +87,7 @@ describe('choosing targets for a placement', () => {
     const policies = [parsePolicy({ apiVersion: 'flotilla.io/v1', kind: 'Policy', metadata: { name: 'us-no-payments' }, spec: { scope: 'region=us-*', placement: { deniedClasses: ['payments'] } } })];
     const facts = inspectRelease(signedRelease([PINNED, PINNED], 1, { workloadClass: 'payments' }), [], { releaseKeys: releaseTrust, attestationKeys: [] });
     const evaluator = createPolicyEvaluator(policies, { release: facts, author: 'carol', approvals: { accepted: [], refused: [] }, now: Date.parse('2026-05-06T10:00:00Z') });
-    const choice = choosePlacement(parsePlacementRequest('class=payments, capability=pci-dss'), fleet, { decide: evaluator.evaluate });
+    const choice = choosePlacement(parsePlacementRequest('class=payments, capability=pci-dss'), fleet, { decide: (target) => evaluator.evaluate(target) });
     const us1 = choice.explanations.find((line) => line.name === 'us-1');
     expect(us1).toEqual({ targetId: fleet[3]!.id, name: 'us-1', region: 'us-east-1', chosen: false, reason: 'not chosen: workload class payments is denied here (policy us-no-payments)' });
   });

@@ -25,7 +25,7 @@ export function makeTarget(spec: TargetSpec = {}): Target {
     status: spec.status ?? 'active',
     labels: spec.labels ?? {},
     properties: spec.properties ?? {},
-    facts: (spec.facts ?? {}) as Target['facts'],
+    facts: spec.facts ?? {},
     keyId: 'key-1',
     desired: { generation: 1, bundles: [] },
     observed: spec.health === undefined ? null : { seq: 1, generation: 1, phase: 'applied', health: spec.health, bundles: [], reportedAt: '2026-01-01T00:00:00Z' },

@@ -31,7 +31,7 @@ export function target(name: string, spec: TargetSpec = {}): Target {
     status: spec.status ?? 'active',
     labels: spec.labels ?? {},
     properties: spec.properties ?? {},
-    facts: (spec.facts ?? {}) as Target['facts'],
+    facts: spec.facts ?? {},
     keyId: 'key-1',
     desired: { generation: 1, bundles: refs(spec.desired ?? {}) },
     observed: spec.running === null || spec.running === undefined ? null : { seq: 1, generation: 1, phase: 'applied', health: spec.health ?? 'healthy', bundles: refs(spec.running), reportedAt: daysAgo(0) },

@@ -86,7 +86,7 @@ export function targetArbitrary(index: number): fc.Arbitrary<Target> {
       status: r.status,
       labels: r.labels,
       properties: r.properties,
-      facts: r.facts as Target['facts'],
+      facts: r.facts,
       keyId: 'key-1',
       desired: { generation: 1, bundles: r.desired },
       observed: r.observed === null ? null : { seq: 1, generation: 1, phase: r.observed.phase, health: r.observed.health, bundles: r.observed.bundles, reportedAt: r.lastChangedAt },
@@ -95,7 +95,7 @@ export function targetArbitrary(index: number): fc.Arbitrary<Target> {
       lastSeenAt: r.lastSeenAt,
       lastChangedAt: r.lastChangedAt,
       lastChangedBy: { kind: 'system', id: 'test' },
-    }) as Target);
+    }));
 }
 
 /** A fleet of up to `max` targets with distinct ids and names. */
@@ -107,14 +107,14 @@ type Kind = 'text' | 'enum' | 'time' | 'version' | 'dynamic';
 const ENUMS: Record<string, string[]> = { status: ['active', 'disabled', 'revoked'], health: ['healthy', 'progressing', 'degraded', 'missing', 'unknown'], phase: ['applied', 'failed', 'stalled', 'idle'], drift: ['acceptable', 'transient', 'suspicious', 'dangerous'] };
 
 const fieldArbitrary: fc.Arbitrary<{ field: QueryField; kind: Kind }> = fc.oneof(
-  fc.constantFrom('id', 'name').map((name) => ({ field: { kind: 'builtin', name }, kind: 'text' as Kind })),
-  fc.constantFrom('status', 'health', 'phase', 'drift').map((name) => ({ field: { kind: 'builtin', name }, kind: 'enum' as Kind })),
-  fc.constantFrom('lastSeen', 'lastChanged', 'enrolled').map((name) => ({ field: { kind: 'builtin', name }, kind: 'time' as Kind })),
-  fc.constantFrom(...LABEL_KEYS, 'unknown').map((key) => ({ field: { kind: 'labels', key }, kind: 'dynamic' as Kind })),
-  fc.constantFrom(...PROPERTY_KEYS, 'unknown').map((key) => ({ field: { kind: 'properties', key }, kind: 'dynamic' as Kind })),
-  fc.constantFrom(...new Set([...LABEL_KEYS, ...PROPERTY_KEYS, 'unknown', 'with space'])).map((key) => ({ field: { kind: 'key', key }, kind: 'dynamic' as Kind })),
-  fc.constantFrom(...FACT_PATHS).map((key) => ({ field: { kind: 'facts', key }, kind: (['kubernetesVersion', 'kubeletVersions', 'agentVersion'].includes(key) ? 'version' : 'dynamic') as Kind })),
-  fc.constantFrom(...RELEASES, 'unknown').chain((key) => fc.constantFrom('running', 'desired').map((kind) => ({ field: { kind, key }, kind: 'version' as Kind }))),
+  fc.constantFrom('id', 'name').map((name) => ({ field: { kind: 'builtin', name }, kind: 'text' })),
+  fc.constantFrom('status', 'health', 'phase', 'drift').map((name) => ({ field: { kind: 'builtin', name }, kind: 'enum' })),
+  fc.constantFrom('lastSeen', 'lastChanged', 'enrolled').map((name) => ({ field: { kind: 'builtin', name }, kind: 'time' })),
+  fc.constantFrom(...LABEL_KEYS, 'unknown').map((key) => ({ field: { kind: 'labels', key }, kind: 'dynamic' })),
+  fc.constantFrom(...PROPERTY_KEYS, 'unknown').map((key) => ({ field: { kind: 'properties', key }, kind: 'dynamic' })),
+  fc.constantFrom(...new Set([...LABEL_KEYS, ...PROPERTY_KEYS, 'unknown', 'with space'])).map((key) => ({ field: { kind: 'key', key }, kind: 'dynamic' })),
+  fc.constantFrom(...FACT_PATHS).map((key) => ({ field: { kind: 'facts', key }, kind: (['kubernetesVersion', 'kubeletVersions', 'agentVersion'].includes(key) ? 'version' : 'dynamic') })),
+  fc.constantFrom(...RELEASES, 'unknown').chain((key) => fc.constantFrom('running', 'desired').map((kind) => ({ field: { kind, key }, kind: 'version' }))),
 ) as fc.Arbitrary<{ field: QueryField; kind: Kind }>;
 
 function patternArbitrary(kind: Kind, field: QueryField): fc.Arbitrary<QueryPattern> {
@@ -129,8 +129,8 @@ function patternArbitrary(kind: Kind, field: QueryField): fc.Arbitrary<QueryPatt
 
 const opArbitrary = fc.constantFrom<QueryCompareOp>('<', '<=', '>', '>=');
 const timeBound: fc.Arbitrary<QueryBound> = fc.oneof(
-  fc.integer({ min: -130, max: 2 }).chain((amount) => fc.constantFrom(DAY, 3_600_000, 60_000, 1_000, 7 * DAY).map((unit) => ({ kind: 'time', time: { kind: 'relative', offsetMs: amount * unit } }) as QueryBound)),
-  fc.constantFrom(...ISO_TIMES).map((iso) => ({ kind: 'time', time: { kind: 'absolute', iso } }) as QueryBound),
+  fc.integer({ min: -130, max: 2 }).chain((amount) => fc.constantFrom(DAY, 3_600_000, 60_000, 1_000, 7 * DAY).map((unit): QueryBound => ({ kind: 'time', time: { kind: 'relative', offsetMs: amount * unit } }))),
+  fc.constantFrom(...ISO_TIMES).map((iso): QueryBound => ({ kind: 'time', time: { kind: 'absolute', iso } })),
 );
 const versionBound: fc.Arbitrary<QueryBound> = fc.constantFrom('4.2', '4', 'v4.2.1', '4.10', '4.3.0-rc.1', '1.29', '0.9', '10', '1.0.0+build').map((text) => ({ kind: 'scalar', text }));
 const numberBound: fc.Arbitrary<QueryBound> = fc.constantFrom('-1', '0', '2.5', '10', '9', '3', '-0.5').map((text) => ({ kind: 'scalar', text }));

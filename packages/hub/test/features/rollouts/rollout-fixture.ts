@@ -149,7 +149,7 @@ export class RolloutHub {
 
   /** Audit entries with this action, oldest first. */
   audits(action: string): { actor: { kind: string; id: string }; subjects: string[]; details: Record<string, unknown>; reason: string | null }[] {
-    return this.services.audit.query({ action }, { limit: 1000, order: 'asc' }).entries as never;
+    return this.services.audit.query({ action }, { limit: 1000, order: 'asc' }).entries;
   }
 
   async close(): Promise<void> {
