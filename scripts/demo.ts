@@ -33,21 +33,37 @@ const releaseKeyPath = join(root, 'release-key.json');
 const releaseKey = loadOrCreateKeyFile(releaseKeyPath);
 services.trust.addReleaseKey(releaseKey.publicKey, 'demo-release', { kind: 'user', id: operator.name });
 const manifests = loadManifests(resolve('examples/hello'));
-const release = signBundle({ apiVersion: API_VERSION, kind: 'Bundle', name: 'hello', version: '1.0.0', resources: manifests }, [releaseKey]);
+const release = signBundle(
+  { apiVersion: API_VERSION, kind: 'Bundle', name: 'hello', version: '1.0.0', resources: manifests },
+  [releaseKey],
+);
 // Publishing the same release again is a no-op, so a restarted demo reuses it.
 services.bundles.publish(release, operator);
 
-const token = services.identity.createEnrollmentToken({ ttlSeconds: 3600, maxUses: FLEET, labels: { fleet: 'demo' } }, operator).token!;
+const token = services.identity.createEnrollmentToken(
+  { ttlSeconds: 3600, maxUses: FLEET, labels: { fleet: 'demo' } },
+  operator,
+).token!;
 const agents = await Promise.all(
   Array.from({ length: FLEET }, async (_, i) => {
     const dir = join(root, 'agents', `edge-${i + 1}`);
-    const agent = new Agent({ hubUrl: url, stateDir: join(dir, 'state'), driver: new ManifestsDirDriver(join(dir, 'root')), log, enrollToken: token, name: `edge-${i + 1}`, waitSeconds: 30, observeIntervalMs: 15_000 });
+    const agent = new Agent({
+      hubUrl: url,
+      stateDir: join(dir, 'state'),
+      driver: new ManifestsDirDriver(join(dir, 'root')),
+      log,
+      enrollToken: token,
+      name: `edge-${i + 1}`,
+      waitSeconds: 30,
+      observeIntervalMs: 15_000,
+    });
     const enrollment = await agent.start();
     return { agent, enrollment, dir };
   }),
 );
 for (const { enrollment } of agents) {
-  if (services.targets.get(enrollment.targetId).desired.generation === 0) services.desired.assign(enrollment.targetId, ['hello@1.0.0'], { kind: 'user', id: 'demo' });
+  if (services.targets.get(enrollment.targetId).desired.generation === 0)
+    services.desired.assign(enrollment.targetId, ['hello@1.0.0'], { kind: 'user', id: 'demo' });
 }
 
 const first = agents[0]!;

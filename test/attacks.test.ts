@@ -6,7 +6,15 @@ import { request } from 'undici';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { importJWK, SignJWT } from 'jose';
-import { generateKeyPair, KeyPair, sha256, signPayload, type Envelope, type SignedEnvelope, type Target } from '@flotilla/protocol';
+import {
+  generateKeyPair,
+  KeyPair,
+  sha256,
+  signPayload,
+  type Envelope,
+  type SignedEnvelope,
+  type Target,
+} from '@flotilla/protocol';
 import { api, configMap, startAgent, startHub, type AgentFixture, type HubFixture } from './fixtures/hub-fixture.ts';
 import { waitFor } from './fixtures/wait-for.ts';
 
@@ -15,7 +23,10 @@ import { waitFor } from './fixtures/wait-for.ts';
  * it can answer the victim's envelope requests with a document of its choosing, as an
  * attacker on the network (or a hub replaying old answers) would.
  */
-async function startInterceptor(hubUrl: () => string, victimPath: () => string | undefined): Promise<{ url: string; serve: (signed: SignedEnvelope) => void; close: () => Promise<void> }> {
+async function startInterceptor(
+  hubUrl: () => string,
+  victimPath: () => string | undefined,
+): Promise<{ url: string; serve: (signed: SignedEnvelope) => void; close: () => Promise<void> }> {
   let forged: { body: string; etag: string } | undefined;
   let count = 0;
   // The victim's long-polls in flight: a forgery is answered to them at once, as an attacker
@@ -40,11 +51,19 @@ async function startInterceptor(hubUrl: () => string, victimPath: () => string |
       const headers = { ...req.headers };
       delete headers['host'];
       delete headers['content-length'];
-      void request(`${hubUrl()}${req.url ?? '/'}`, { method: req.method as 'GET', headers, ...(chunks.length === 0 ? {} : { body: Buffer.concat(chunks) }) })
+      void request(`${hubUrl()}${req.url ?? '/'}`, {
+        method: req.method as 'GET',
+        headers,
+        ...(chunks.length === 0 ? {} : { body: Buffer.concat(chunks) }),
+      })
         .then(async (answer) => {
           const body = Buffer.from(await answer.body.arrayBuffer());
           if (res.headersSent) return;
-          const out = Object.fromEntries(Object.entries(answer.headers).filter(([k]) => k !== 'transfer-encoding' && k !== 'connection' && k !== 'keep-alive'));
+          const out = Object.fromEntries(
+            Object.entries(answer.headers).filter(
+              ([k]) => k !== 'transfer-encoding' && k !== 'connection' && k !== 'keep-alive',
+            ),
+          );
           res.writeHead(answer.statusCode, out).end(body);
         })
         .catch(() => {
@@ -59,10 +78,11 @@ async function startInterceptor(hubUrl: () => string, victimPath: () => string |
       forged = { body: JSON.stringify(signed), etag: `"forged-${++count}"` };
       for (const [res, req] of waiting) answerForged(req, res);
     },
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -78,7 +98,10 @@ describe('an agent refuses desired state it cannot trust', () => {
 
   beforeAll(async () => {
     hub = await startHub();
-    interceptor = await startInterceptor(() => hub.url, () => (victim === undefined ? undefined : `/v1/targets/${victim.targetId}/envelope`));
+    interceptor = await startInterceptor(
+      () => hub.url,
+      () => (victim === undefined ? undefined : `/v1/targets/${victim.targetId}/envelope`),
+    );
     const agent = await startAgent(interceptor.url, await hub.enrollmentToken(1));
     victim = agent;
     await hub.publish('app', '1.0.0', [configMap('app', { v: '1' })]);
@@ -112,7 +135,9 @@ describe('an agent refuses desired state it cannot trust', () => {
 
   it('refuses an envelope forged with a key the trust root does not list', async () => {
     const forged: Envelope = { ...genuine, generation: 10 };
-    expect(await refusal({ envelope: forged, signature: signPayload('envelope', forged, generateKeyPair()) })).toBe('ENVELOPE_KEY_UNKNOWN');
+    expect(await refusal({ envelope: forged, signature: signPayload('envelope', forged, generateKeyPair()) })).toBe(
+      'ENVELOPE_KEY_UNKNOWN',
+    );
   });
 
   it('refuses a genuine envelope whose content was changed on the way', async () => {
@@ -122,17 +147,23 @@ describe('an agent refuses desired state it cannot trust', () => {
 
   it('refuses a replayed envelope of an older generation', async () => {
     const older: Envelope = { ...genuine, generation: 1 };
-    expect(await refusal({ envelope: older, signature: signPayload('envelope', older, hubKey(hub)) })).toBe('ENVELOPE_ROLLBACK');
+    expect(await refusal({ envelope: older, signature: signPayload('envelope', older, hubKey(hub)) })).toBe(
+      'ENVELOPE_ROLLBACK',
+    );
   });
 
   it('refuses an expired envelope', async () => {
     const expired: Envelope = { ...genuine, generation: 11, expiresAt: new Date(Date.now() - 60_000).toISOString() };
-    expect(await refusal({ envelope: expired, signature: signPayload('envelope', expired, hubKey(hub)) })).toBe('ENVELOPE_EXPIRED');
+    expect(await refusal({ envelope: expired, signature: signPayload('envelope', expired, hubKey(hub)) })).toBe(
+      'ENVELOPE_EXPIRED',
+    );
   });
 
   it('refuses an envelope for another target', async () => {
     const other: Envelope = { ...genuine, generation: 12, targetId: 'tgt_ffffffffffffffffffff' };
-    expect(await refusal({ envelope: other, signature: signPayload('envelope', other, hubKey(hub)) })).toBe('ENVELOPE_TARGET_MISMATCH');
+    expect(await refusal({ envelope: other, signature: signPayload('envelope', other, hubKey(hub)) })).toBe(
+      'ENVELOPE_TARGET_MISMATCH',
+    );
   });
 
   it('reports the refusal to the hub and keeps running the last good release', async () => {
@@ -161,11 +192,24 @@ describe('the hub refuses callers it cannot trust', () => {
     await hub.dispose();
   });
 
-  async function accessToken(agent: AgentFixture, jti = randomUUID()): Promise<{ status: number; token: string; body: unknown }> {
+  async function accessToken(
+    agent: AgentFixture,
+    jti = randomUUID(),
+  ): Promise<{ status: number; token: string; body: unknown }> {
     const key = KeyPair.parse(JSON.parse(readFileSync(join(agent.stateDir, 'agent-key.json'), 'utf8')));
-    const enrollment = JSON.parse(readFileSync(join(agent.stateDir, 'enrollment.json'), 'utf8')) as { audience: string };
+    const enrollment = JSON.parse(readFileSync(join(agent.stateDir, 'enrollment.json'), 'utf8')) as {
+      audience: string;
+    };
     const jwk = await importJWK({ kty: 'OKP', crv: 'Ed25519', x: key.publicKey, d: key.seed }, 'EdDSA');
-    const assertion = await new SignJWT({}).setProtectedHeader({ alg: 'EdDSA' }).setSubject(agent.targetId).setIssuer(agent.targetId).setAudience(enrollment.audience).setIssuedAt().setExpirationTime('60s').setJti(jti).sign(jwk);
+    const assertion = await new SignJWT({})
+      .setProtectedHeader({ alg: 'EdDSA' })
+      .setSubject(agent.targetId)
+      .setIssuer(agent.targetId)
+      .setAudience(enrollment.audience)
+      .setIssuedAt()
+      .setExpirationTime('60s')
+      .setJti(jti)
+      .sign(jwk);
     const answer = await api<{ accessToken: string }>(hub.url, 'POST', '/v1/token', { body: { assertion } });
     return { status: answer.status, token: answer.body.accessToken, body: answer.body };
   }
@@ -191,7 +235,14 @@ describe('the hub refuses callers it cannot trust', () => {
     const stranger = generateKeyPair();
     const enrollment = JSON.parse(readFileSync(join(a.stateDir, 'enrollment.json'), 'utf8')) as { audience: string };
     const jwk = await importJWK({ kty: 'OKP', crv: 'Ed25519', x: stranger.publicKey, d: stranger.seed }, 'EdDSA');
-    const assertion = await new SignJWT({}).setProtectedHeader({ alg: 'EdDSA' }).setSubject(a.targetId).setIssuer(a.targetId).setAudience(enrollment.audience).setExpirationTime('60s').setJti(randomUUID()).sign(jwk);
+    const assertion = await new SignJWT({})
+      .setProtectedHeader({ alg: 'EdDSA' })
+      .setSubject(a.targetId)
+      .setIssuer(a.targetId)
+      .setAudience(enrollment.audience)
+      .setExpirationTime('60s')
+      .setJti(randomUUID())
+      .sign(jwk);
     const answer = await api(hub.url, 'POST', '/v1/token', { body: { assertion } });
     expect(answer.status).toBe(401);
     expect(answer.body.error.code).toBe('UNAUTHENTICATED');
@@ -200,10 +251,22 @@ describe('the hub refuses callers it cannot trust', () => {
   it('refuses a report whose signature is forged', async () => {
     const { token } = await accessToken(a);
     const report = {
-      apiVersion: 'flotilla.io/v1', kind: 'Report', targetId: a.targetId, seq: 999_999, generation: 0, phase: 'idle', health: 'healthy',
-      bundles: [], resources: [], facts: {}, observedAt: new Date().toISOString(),
+      apiVersion: 'flotilla.io/v1',
+      kind: 'Report',
+      targetId: a.targetId,
+      seq: 999_999,
+      generation: 0,
+      phase: 'idle',
+      health: 'healthy',
+      bundles: [],
+      resources: [],
+      facts: {},
+      observedAt: new Date().toISOString(),
     };
-    const answer = await api(hub.url, 'POST', `/v1/targets/${a.targetId}/reports`, { token, body: { report, signature: signPayload('report', report, generateKeyPair()) } });
+    const answer = await api(hub.url, 'POST', `/v1/targets/${a.targetId}/reports`, {
+      token,
+      body: { report, signature: signPayload('report', report, generateKeyPair()) },
+    });
     expect(answer.status).toBe(400);
     expect(answer.body.error.code).toBe('SIGNATURE_INVALID');
   });
@@ -214,7 +277,14 @@ describe('the hub refuses callers it cannot trust', () => {
     const second = generateKeyPair();
     const enroll = (key: KeyPair) => {
       const issuedAt = new Date().toISOString();
-      return api(hub.url, 'POST', '/v1/enroll', { body: { token, publicKey: key.publicKey, issuedAt, proof: signPayload('enroll', { publicKey: key.publicKey, tokenDigest: sha256(token), issuedAt }, key) } });
+      return api(hub.url, 'POST', '/v1/enroll', {
+        body: {
+          token,
+          publicKey: key.publicKey,
+          issuedAt,
+          proof: signPayload('enroll', { publicKey: key.publicKey, tokenDigest: sha256(token), issuedAt }, key),
+        },
+      });
     };
     expect((await enroll(first)).status).toBe(201);
     const refused = await enroll(second);
@@ -226,8 +296,14 @@ describe('the hub refuses callers it cannot trust', () => {
     const token = await hub.enrollmentToken(1);
     const claimed = generateKeyPair();
     const issuedAt = new Date().toISOString();
-    const proof = signPayload('enroll', { publicKey: claimed.publicKey, tokenDigest: sha256(token), issuedAt }, generateKeyPair());
-    const answer = await api(hub.url, 'POST', '/v1/enroll', { body: { token, publicKey: claimed.publicKey, issuedAt, proof } });
+    const proof = signPayload(
+      'enroll',
+      { publicKey: claimed.publicKey, tokenDigest: sha256(token), issuedAt },
+      generateKeyPair(),
+    );
+    const answer = await api(hub.url, 'POST', '/v1/enroll', {
+      body: { token, publicKey: claimed.publicKey, issuedAt, proof },
+    });
     expect(answer.status).toBe(401);
     expect(answer.body.error.code).toBe('PROOF_INVALID');
   });
@@ -235,7 +311,14 @@ describe('the hub refuses callers it cannot trust', () => {
   it('refuses a revoked target on its very next request', async () => {
     const { token } = await accessToken(b);
     expect((await api(hub.url, 'GET', `/v1/targets/${b.targetId}/envelope`, { token })).status).toBe(204);
-    expect((await api(hub.url, 'POST', `/v1/targets/${b.targetId}/revoke`, { token: hub.adminToken, body: { reason: 'stolen laptop' } })).status).toBe(200);
+    expect(
+      (
+        await api(hub.url, 'POST', `/v1/targets/${b.targetId}/revoke`, {
+          token: hub.adminToken,
+          body: { reason: 'stolen laptop' },
+        })
+      ).status,
+    ).toBe(200);
     const answer = await api(hub.url, 'GET', `/v1/targets/${b.targetId}/envelope`, { token });
     expect(answer.status).toBe(403);
     expect(answer.body.error.code).toBe('TARGET_REVOKED');

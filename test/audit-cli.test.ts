@@ -43,9 +43,20 @@ beforeAll(async () => {
   const token = await hub.enrollmentToken(2, { tier: 'gold' });
   const key = generateKeyPair();
   const issuedAt = new Date().toISOString();
-  const enrolled = await api<{ targetId: string }>(hub.url, 'POST', '/v1/enroll', { body: { token, name: 'edge-1', publicKey: key.publicKey, issuedAt, proof: signPayload('enroll', { publicKey: key.publicKey, tokenDigest: sha256(token), issuedAt }, key) } });
+  const enrolled = await api<{ targetId: string }>(hub.url, 'POST', '/v1/enroll', {
+    body: {
+      token,
+      name: 'edge-1',
+      publicKey: key.publicKey,
+      issuedAt,
+      proof: signPayload('enroll', { publicKey: key.publicKey, tokenDigest: sha256(token), issuedAt }, key),
+    },
+  });
   targetId = enrolled.body.targetId;
-  await api(hub.url, 'POST', `/v1/targets/${targetId}/disable`, { token: hub.adminToken, body: { reason: 'maintenance' } });
+  await api(hub.url, 'POST', `/v1/targets/${targetId}/disable`, {
+    token: hub.adminToken,
+    body: { reason: 'maintenance' },
+  });
   await api(hub.url, 'POST', `/v1/targets/${targetId}/enable`, { token: hub.adminToken, body: {} });
   await api(hub.url, 'GET', '/v1/targets', { token: 'fl_admin_wrong' });
 });
@@ -65,7 +76,9 @@ describe('flotilla audit export and verify', () => {
 
     const verified = await flotilla(['audit', 'verify', file, '--key', hubPublicKey]);
     expect(verified.code).toBe(0);
-    expect(verified.stdout).toMatch(/^OK .*audit\.jsonl: \d+ entries in full, 0 elided, .*signed through seq \d+ by a trusted key/);
+    expect(verified.stdout).toMatch(
+      /^OK .*audit\.jsonl: \d+ entries in full, 0 elided, .*signed through seq \d+ by a trusted key/,
+    );
   });
 
   it('verifies against a trust root file, or a key file', async () => {
@@ -97,7 +110,9 @@ describe('flotilla audit export and verify', () => {
 
     const verified = await flotilla(['audit', 'verify', file, '--key', hubPublicKey]);
     expect(verified.code).toBe(1);
-    expect(verified.stdout).toMatch(new RegExp(`^FAILED .*: 1 problem; first at line ${index + 1}, seq ${seq}: hash-mismatch\n`));
+    expect(verified.stdout).toMatch(
+      new RegExp(`^FAILED .*: 1 problem; first at line ${index + 1}, seq ${seq}: hash-mismatch\n`),
+    );
     expect(verified.stdout).toContain(`  line ${index + 1}, seq ${seq}: hash-mismatch: `);
   });
 
@@ -143,10 +158,15 @@ describe('flotilla audit ls, checkpoint, prune', () => {
 
     const json = await flotilla(['audit', 'ls', '--outcome', 'refused', '--since', '1h', '-o', 'json'], { hub });
     expect(json.code).toBe(0);
-    const page = JSON.parse(json.stdout) as { entries: { action: string; outcome: string; details: Record<string, unknown> }[] };
+    const page = JSON.parse(json.stdout) as {
+      entries: { action: string; outcome: string; details: Record<string, unknown> }[];
+    };
     expect(page.entries.length).toBeGreaterThan(0);
     expect(page.entries.every((e) => e.outcome === 'refused')).toBe(true);
-    expect(page.entries.find((e) => e.action === 'auth.refused')?.details).toMatchObject({ credential: 'api-token', remote: '127.0.0.1' });
+    expect(page.entries.find((e) => e.action === 'auth.refused')?.details).toMatchObject({
+      credential: 'api-token',
+      remote: '127.0.0.1',
+    });
   });
 
   it('filters by a fleet query', async () => {
@@ -175,7 +195,10 @@ describe('flotilla audit ls, checkpoint, prune', () => {
   it('signs a checkpoint', async () => {
     const signed = await flotilla(['audit', 'checkpoint', '-o', 'json'], { hub });
     expect(signed.code).toBe(0);
-    expect(JSON.parse(signed.stdout)).toMatchObject({ checkpoint: { kind: 'AuditCheckpoint' }, signature: { keyId: expect.any(String) } });
+    expect(JSON.parse(signed.stdout)).toMatchObject({
+      checkpoint: { kind: 'AuditCheckpoint' },
+      signature: { keyId: expect.any(String) },
+    });
   });
 
   it('prunes by age, and a young log is left as it is', async () => {
@@ -185,14 +208,16 @@ describe('flotilla audit ls, checkpoint, prune', () => {
     const tooYoung = await flotilla(['audit', 'prune', '--older-than', '1h'], { hub });
     expect(tooYoung.code).toBe(1);
     expect(tooYoung.stderr).toMatch(/--older-than must be at least 1d/);
-    const tooLate = await flotilla(['audit', 'prune', '--before', new Date(Date.now() - 3_600_000).toISOString()], { hub });
+    const tooLate = await flotilla(['audit', 'prune', '--before', new Date(Date.now() - 3_600_000).toISOString()], {
+      hub,
+    });
     expect(tooLate.code).toBe(1);
     expect(tooLate.stderr).toMatch(/^flotilla: a prune keeps at least the last day of the audit log/);
   });
 });
 
 describe('flotilla targets history', () => {
-  it('prints the target\'s audit entries, newest first', async () => {
+  it("prints the target's audit entries, newest first", async () => {
     const program = new Command('flotilla').exitOverride();
     targetHistoryCommand(program.command('targets'), () => new ApiClient(hub.url, hub.adminToken));
     const out: string[] = [];
@@ -206,7 +231,9 @@ describe('flotilla targets history', () => {
       write.mockRestore();
     }
     const page = JSON.parse(out.join('')) as { entries: { action: string }[] };
-    expect(page.entries.map((e) => e.action)).toEqual(expect.arrayContaining(['target.enable', 'target.disable', 'target.enroll']));
+    expect(page.entries.map((e) => e.action)).toEqual(
+      expect.arrayContaining(['target.enable', 'target.disable', 'target.enroll']),
+    );
     expect(page.entries[page.entries.length - 1]!.action).toBe('target.enroll');
   });
 });

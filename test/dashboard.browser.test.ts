@@ -34,24 +34,39 @@ async function signIn(token: string): Promise<void> {
 beforeAll(async () => {
   hub = await startHub();
   // Drift counts one second after Flotilla's own writes instead of two minutes (docs/drift.md).
-  const policy = await api(hub.url, 'PUT', '/v1/drift-policy', { token: hub.adminToken, body: { rules: defaultDriftPolicy.rules, settings: { gracePeriodSeconds: 1 } } });
+  const policy = await api(hub.url, 'PUT', '/v1/drift-policy', {
+    token: hub.adminToken,
+    body: { rules: defaultDriftPolicy.rules, settings: { gracePeriodSeconds: 1 } },
+  });
   expect(policy.status).toBe(200);
   // No API creates operator tokens yet: the viewer's goes into the hub's database as the hub would write it.
   const db = new Database(join(hub.dataDir, 'hub.db'));
-  db.prepare('INSERT INTO api_tokens (id, name, token_hash, role, selector, created_at) VALUES (?, ?, ?, ?, NULL, ?)').run('tok_browser_viewer', 'vera', hashSecret(VIEWER_TOKEN), 'viewer', Date.now());
+  db.prepare(
+    'INSERT INTO api_tokens (id, name, token_hash, role, selector, created_at) VALUES (?, ?, ?, ?, NULL, ?)',
+  ).run('tok_browser_viewer', 'vera', hashSecret(VIEWER_TOKEN), 'viewer', Date.now());
   db.close();
   const token = await hub.enrollmentToken(3, { fleet: 'browser' });
   const regions = ['eu-west-1', 'eu-central-1', 'us-east-1'];
   for (let i = 0; i < 3; i++) {
     const agent = await startAgent(hub.url, token, { name: `web-${i + 1}`, observeIntervalMs: 200 });
     agents.push(agent);
-    await api(hub.url, 'PATCH', `/v1/targets/${agent.targetId}/properties`, { token: hub.adminToken, body: { set: { region: regions[i], tier: i === 2 ? 'staging' : 'production' } } });
+    await api(hub.url, 'PATCH', `/v1/targets/${agent.targetId}/properties`, {
+      token: hub.adminToken,
+      body: { set: { region: regions[i], tier: i === 2 ? 'staging' : 'production' } },
+    });
   }
   await hub.publish('web', '1.0.0', [app('hello')]);
   for (const agent of agents) expect((await hub.assign(agent.targetId, ['web@1.0.0'])).status).toBe(200);
   await waitFor('every agent to report web@1.0.0 healthy', async () => {
-    const answer = await api<{ items: { observed: { health: string; bundles: { version: string }[] } | null }[] }>(hub.url, 'GET', '/v1/targets?q=fleet%3Dbrowser', { token: hub.adminToken });
-    return answer.body.items.every((t) => t.observed?.health === 'healthy' && t.observed.bundles[0]?.version === '1.0.0');
+    const answer = await api<{ items: { observed: { health: string; bundles: { version: string }[] } | null }[] }>(
+      hub.url,
+      'GET',
+      '/v1/targets?q=fleet%3Dbrowser',
+      { token: hub.adminToken },
+    );
+    return answer.body.items.every(
+      (t) => t.observed?.health === 'healthy' && t.observed.bundles[0]?.version === '1.0.0',
+    );
   });
   browser = await launchBrowser();
 });
@@ -67,7 +82,9 @@ describe('the dashboard in a real browser against a real hub and agents', () => 
     const { page } = browser;
     await signIn(hub.adminToken);
     await page.getByTestId('overview-ready').waitFor();
-    await expect.poll(() => page.getByRole('link', { name: /Region eu-west-1\s*:\s*1 targets/ }).count(), { timeout: UI_MS }).toBe(1);
+    await expect
+      .poll(() => page.getByRole('link', { name: /Region eu-west-1\s*:\s*1 targets/ }).count(), { timeout: UI_MS })
+      .toBe(1);
     await expect.poll(() => page.locator('.live').textContent(), { timeout: UI_MS }).toBe('live');
     await screenshot(page, 'overview');
     await expectAccessible('overview');
@@ -94,7 +111,9 @@ describe('the dashboard in a real browser against a real hub and agents', () => 
     expect(await page.getByRole('row').filter({ hasText: 'web-3' }).count()).toBe(0);
     await page.getByRole('button', { name: 'Name' }).click();
     await page.waitForURL(/order=desc/);
-    await expect.poll(() => page.locator('.viewport [role=row] a').first().textContent(), { timeout: UI_MS }).toBe('web-2');
+    await expect
+      .poll(() => page.locator('.viewport [role=row] a').first().textContent(), { timeout: UI_MS })
+      .toBe('web-2');
   });
 
   it('completes field names and values in the query bar from the keyboard', async () => {
@@ -122,7 +141,16 @@ describe('the dashboard in a real browser against a real hub and agents', () => 
     await page.locator('.viewport [role=row] a', { hasText: 'web-3' }).click();
     await page.getByRole('heading', { name: /web-3/ }).waitFor({ timeout: UI_MS });
     expect(await page.getByText('us-east-1').count()).toBeGreaterThan(0);
-    await expect.poll(() => page.getByRole('table', { name: /Audit entries naming this target/ }).getByText('target.assign').count(), { timeout: UI_MS }).toBeGreaterThan(0);
+    await expect
+      .poll(
+        () =>
+          page
+            .getByRole('table', { name: /Audit entries naming this target/ })
+            .getByText('target.assign')
+            .count(),
+        { timeout: UI_MS },
+      )
+      .toBeGreaterThan(0);
     await screenshot(page, 'target', true);
     await expectAccessible('target');
   });
@@ -141,9 +169,14 @@ describe('the dashboard in a real browser against a real hub and agents', () => 
     await page.waitForURL(/\/rollouts\/ro_/, { timeout: UI_MS });
     const heading = page.getByRole('heading', { name: /Rollout of web@1\.1\.0/ });
     await heading.getByText('running').waitFor({ timeout: UI_MS });
-    await expect.poll(() => page.getByTestId('wave-counts').first().textContent(), { timeout: UI_MS }).toMatch(/^[0-2]\/3 applied/);
+    await expect
+      .poll(() => page.getByTestId('wave-counts').first().textContent(), { timeout: UI_MS })
+      .toMatch(/^[0-2]\/3 applied/);
     await page.evaluate(() => Object.assign(globalThis, { stillTheSamePage: true }));
-    agents[2] = await startAgent(hub.url, 'fl_enroll_unused-after-enrollment', { dir: dirname(away.stateDir), observeIntervalMs: 200 });
+    agents[2] = await startAgent(hub.url, 'fl_enroll_unused-after-enrollment', {
+      dir: dirname(away.stateDir),
+      observeIntervalMs: 200,
+    });
     await heading.getByText('completed').waitFor({ timeout: 30_000 });
     expect(await page.evaluate(() => (globalThis as { stillTheSamePage?: boolean }).stillTheSamePage)).toBe(true);
     expect(await page.getByTestId('wave-rest').getByText('passed').count()).toBe(1);
@@ -165,13 +198,22 @@ describe('the dashboard in a real browser against a real hub and agents', () => 
     await page.getByTestId('bake-left').waitFor({ timeout: 30_000 });
     await page.getByLabel('Reason (recorded in the audit trail)').fill('checking the canary');
     await page.getByRole('button', { name: 'Pause' }).click();
-    await page.getByRole('heading', { name: /Rollout of web@1\.2\.0/ }).getByText('paused').waitFor({ timeout: UI_MS });
+    await page
+      .getByRole('heading', { name: /Rollout of web@1\.2\.0/ })
+      .getByText('paused')
+      .waitFor({ timeout: UI_MS });
     await screenshot(page, 'rollout-paused', true);
     await page.getByRole('button', { name: 'Resume' }).click();
-    await page.getByRole('heading', { name: /Rollout of web@1\.2\.0/ }).getByText('running').waitFor({ timeout: UI_MS });
+    await page
+      .getByRole('heading', { name: /Rollout of web@1\.2\.0/ })
+      .getByText('running')
+      .waitFor({ timeout: UI_MS });
     await page.getByRole('button', { name: 'Abort' }).click();
     await page.getByRole('button', { name: 'Yes, abort' }).click();
-    await page.getByRole('heading', { name: /Rollout of web@1\.2\.0/ }).getByText('aborted').waitFor({ timeout: UI_MS });
+    await page
+      .getByRole('heading', { name: /Rollout of web@1\.2\.0/ })
+      .getByText('aborted')
+      .waitFor({ timeout: UI_MS });
     await page.goto(`${hub.url}/rollouts`);
     await page.getByRole('table', { name: /Rollouts/ }).waitFor();
     await screenshot(page, 'rollouts');
@@ -187,8 +229,13 @@ describe('the dashboard in a real browser against a real hub and agents', () => 
     await page.getByLabel('Reason').fill('debugging the greeting by hand');
     await page.getByRole('button', { name: 'Open incident' }).click();
     await page.getByText('INC-42').first().waitFor({ timeout: UI_MS });
-    const held = await api<{ desired: { generation: number } }>(hub.url, 'GET', `/v1/targets/${edge.targetId}`, { token: hub.adminToken });
-    await waitFor('the envelope with the hold to be applied on web-1', () => edge.agent.current.appliedGeneration >= held.body.desired.generation);
+    const held = await api<{ desired: { generation: number } }>(hub.url, 'GET', `/v1/targets/${edge.targetId}`, {
+      token: hub.adminToken,
+    });
+    await waitFor(
+      'the envelope with the hold to be applied on web-1',
+      () => edge.agent.current.appliedGeneration >= held.body.desired.generation,
+    );
     const file = join(edge.root, manifestFileName(app('x')));
     expect(existsSync(file)).toBe(true);
     writeFileSync(file, stringify({ ...app('x'), data: { greeting: 'patched by hand' } }));
@@ -208,13 +255,25 @@ describe('the dashboard in a real browser against a real hub and agents', () => 
     const firstSeq = Number(await page.locator('table.data tbody tr td').first().textContent());
     await page.getByRole('button', { name: 'Older' }).click();
     await page.waitForURL(/cursor=/);
-    await expect.poll(async () => Number(await page.locator('table.data tbody tr td').first().textContent()), { timeout: UI_MS }).toBe(firstSeq - 10);
+    await expect
+      .poll(async () => Number(await page.locator('table.data tbody tr td').first().textContent()), { timeout: UI_MS })
+      .toBe(firstSeq - 10);
     await page.getByRole('button', { name: 'Newer' }).click();
-    await expect.poll(async () => Number(await page.locator('table.data tbody tr td').first().textContent()), { timeout: UI_MS }).toBeGreaterThanOrEqual(firstSeq);
+    await expect
+      .poll(async () => Number(await page.locator('table.data tbody tr td').first().textContent()), { timeout: UI_MS })
+      .toBeGreaterThanOrEqual(firstSeq);
     await page.getByLabel('Action (exact, or a family such as rollout.*)').fill('rollout.*');
     await page.getByRole('button', { name: 'Apply filters' }).click();
     await page.waitForURL(/action=rollout/);
-    await expect.poll(async () => (await page.locator('table.data tbody tr td:nth-child(4)').allTextContents()).every((a) => a.startsWith('rollout.')), { timeout: UI_MS }).toBe(true);
+    await expect
+      .poll(
+        async () =>
+          (await page.locator('table.data tbody tr td:nth-child(4)').allTextContents()).every((a) =>
+            a.startsWith('rollout.'),
+          ),
+        { timeout: UI_MS },
+      )
+      .toBe(true);
     const download = page.waitForEvent('download');
     await page.getByRole('link', { name: /Download export/ }).click();
     expect((await download).suggestedFilename()).toMatch(/^flotilla-audit-.*\.jsonl$/);
@@ -225,7 +284,15 @@ describe('the dashboard in a real browser against a real hub and agents', () => 
   it('lays every page out without sideways scrolling from 1280 to 2560 px wide', async () => {
     const { page } = browser;
     const rollouts = await api<{ items: { id: string }[] }>(hub.url, 'GET', '/v1/rollouts', { token: hub.adminToken });
-    const pages = ['/', '/targets', `/targets/${agents[0]!.targetId}`, '/rollouts', `/rollouts/${rollouts.body.items[0]!.id}`, '/drift', '/audit'];
+    const pages = [
+      '/',
+      '/targets',
+      `/targets/${agents[0]!.targetId}`,
+      '/rollouts',
+      `/rollouts/${rollouts.body.items[0]!.id}`,
+      '/drift',
+      '/audit',
+    ];
     try {
       for (const width of [1280, 2560]) {
         await page.setViewportSize({ width, height: 1000 });
@@ -233,7 +300,9 @@ describe('the dashboard in a real browser against a real hub and agents', () => 
           await page.goto(`${hub.url}${path}`);
           await page.locator('main h1').waitFor();
           await page.locator('main .card, main .vtable').first().waitFor();
-          const overflow = await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+          const overflow = await page.evaluate(
+            'document.documentElement.scrollWidth - document.documentElement.clientWidth',
+          );
           expect(overflow, `${path} at ${width} px`).toBe(0);
         }
         if (width === 2560) await screenshot(page, 'overview-2560');
@@ -265,9 +334,14 @@ describe('the dashboard in a real browser against a real hub and agents', () => 
     await page.goto(`${hub.url}/rollouts`);
     await page.getByRole('table', { name: /Rollouts/ }).waitFor({ timeout: UI_MS });
     expect(await page.getByRole('button', { name: 'Start rollout' }).count()).toBe(0);
-    await page.getByRole('table', { name: /Rollouts/ }).getByRole('link').first().click();
+    await page
+      .getByRole('table', { name: /Rollouts/ })
+      .getByRole('link')
+      .first()
+      .click();
     await page.getByRole('heading', { name: /Rollout of/ }).waitFor({ timeout: UI_MS });
-    for (const name of ['Pause', 'Resume', 'Abort', 'Rollback']) expect(await page.getByRole('button', { name }).count()).toBe(0);
+    for (const name of ['Pause', 'Resume', 'Abort', 'Rollback'])
+      expect(await page.getByRole('button', { name }).count()).toBe(0);
     await page.goto(`${hub.url}/drift`);
     await page.getByRole('heading', { name: 'Incidents', exact: true }).waitFor();
     expect(await page.getByRole('button', { name: 'Open incident' }).count()).toBe(0);
@@ -276,14 +350,27 @@ describe('the dashboard in a real browser against a real hub and agents', () => 
     const rolloutId = page.url();
     const refused = await page.evaluate(async () => {
       const me = (await (await fetch('/v1/session')).json()) as { csrfToken: string };
-      const answer = await fetch('/v1/incidents', { method: 'POST', headers: { 'content-type': 'application/json', 'x-flotilla-csrf': me.csrfToken }, body: JSON.stringify({ id: 'INC-VIEWER', selector: '', reason: 'no' }) });
+      const answer = await fetch('/v1/incidents', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-flotilla-csrf': me.csrfToken },
+        body: JSON.stringify({ id: 'INC-VIEWER', selector: '', reason: 'no' }),
+      });
       return { status: answer.status, body: (await answer.json()) as { error: { code: string } } };
     });
-    expect(refused).toEqual({ status: 403, body: expect.objectContaining({ error: expect.objectContaining({ code: 'FORBIDDEN' }) }) });
-    const direct = await api(hub.url, 'POST', '/v1/rollouts', { token: VIEWER_TOKEN, body: { release: 'web@1.2.0', selector: '' } });
+    expect(refused).toEqual({
+      status: 403,
+      body: expect.objectContaining({ error: expect.objectContaining({ code: 'FORBIDDEN' }) }),
+    });
+    const direct = await api(hub.url, 'POST', '/v1/rollouts', {
+      token: VIEWER_TOKEN,
+      body: { release: 'web@1.2.0', selector: '' },
+    });
     expect(direct.status).toBe(403);
     expect(rolloutId).toContain('/drift');
     await screenshot(page, 'viewer-drift');
-    expect((await context.cookies()).find((c) => c.name === 'flotilla_session')).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
+    expect((await context.cookies()).find((c) => c.name === 'flotilla_session')).toMatchObject({
+      httpOnly: true,
+      sameSite: 'Strict',
+    });
   });
 });

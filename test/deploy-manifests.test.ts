@@ -4,7 +4,16 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import type { Resource } from '@flotilla/protocol';
-import { KubeClient, KubernetesDriver, LeaseElector, RUN_ENVIRONMENT, runConfig, SecretAgentStore, staticToken, type ClusterConnection } from '@flotilla/agent';
+import {
+  KubeClient,
+  KubernetesDriver,
+  LeaseElector,
+  RUN_ENVIRONMENT,
+  runConfig,
+  SecretAgentStore,
+  staticToken,
+  type ClusterConnection,
+} from '@flotilla/agent';
 import { serveConfig } from '../packages/hub/src/config.ts';
 import { agentManifests } from '../packages/hub/src/cli/commands/install.ts';
 import { buildProgram } from '../packages/hub/src/cli/program.ts';
@@ -18,10 +27,12 @@ const TOKEN = 'deploy-token';
 type Doc = Record<string, any>;
 
 function documents(text: string, file: string): Doc[] {
-  return parseAllDocuments(text).map((doc) => {
-    if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors[0]!.message}`);
-    return doc.toJS() as Doc;
-  }).filter((doc) => doc !== null);
+  return parseAllDocuments(text)
+    .map((doc) => {
+      if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors[0]!.message}`);
+      return doc.toJS() as Doc;
+    })
+    .filter((doc) => doc !== null);
 }
 
 /** The manifests of deploy/<part>, in the order its kustomization lists them. */
@@ -60,7 +71,15 @@ interface RequestAttributes {
 /** What the API server's RequestInfoFactory makes of a request (no watch, no deletecollection here). */
 function requestAttributes(method: string, path: string): RequestAttributes {
   const parts = path.split('/').filter((p) => p !== '');
-  const nonResource = { verb: method.toLowerCase(), resourceRequest: false, path, group: '', resource: '', namespace: '', name: '' };
+  const nonResource = {
+    verb: method.toLowerCase(),
+    resourceRequest: false,
+    path,
+    group: '',
+    resource: '',
+    namespace: '',
+    name: '',
+  };
   let rest: string[];
   let group: string;
   if (parts[0] === 'api' && parts.length >= 3) {
@@ -79,9 +98,26 @@ function requestAttributes(method: string, path: string): RequestAttributes {
   }
   const [resource, name = '', subresource] = rest;
   const named = name !== '';
-  const verb = ({ GET: named ? 'get' : 'list', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: named ? 'delete' : 'deletecollection' } as Record<string, string>)[method] ?? method.toLowerCase();
+  const verb =
+    (
+      {
+        GET: named ? 'get' : 'list',
+        POST: 'create',
+        PUT: 'update',
+        PATCH: 'patch',
+        DELETE: named ? 'delete' : 'deletecollection',
+      } as Record<string, string>
+    )[method] ?? method.toLowerCase();
   // As the API server does, GET /api/v1/namespaces/shop is resource namespaces, name shop, in namespace shop.
-  return { verb, resourceRequest: true, path, group, resource: subresource === undefined ? resource! : `${resource}/${subresource}`, namespace, name };
+  return {
+    verb,
+    resourceRequest: true,
+    path,
+    group,
+    resource: subresource === undefined ? resource! : `${resource}/${subresource}`,
+    namespace,
+    name,
+  };
 }
 
 interface PolicyRule {
@@ -94,24 +130,49 @@ interface PolicyRule {
 
 function ruleAllows(rule: PolicyRule, a: RequestAttributes): boolean {
   if (!rule.verbs.includes('*') && !rule.verbs.includes(a.verb)) return false;
-  if (!a.resourceRequest) return (rule.nonResourceURLs ?? []).some((url) => url === a.path || (url.endsWith('*') && a.path.startsWith(url.slice(0, -1))));
+  if (!a.resourceRequest)
+    return (rule.nonResourceURLs ?? []).some(
+      (url) => url === a.path || (url.endsWith('*') && a.path.startsWith(url.slice(0, -1))),
+    );
   if (rule.nonResourceURLs !== undefined) return false;
   const groups = rule.apiGroups ?? [];
   const resources = rule.resources ?? [];
   if (!groups.includes('*') && !groups.includes(a.group)) return false;
   if (!resources.includes('*') && !resources.includes(a.resource)) return false;
   // A rule naming objects never matches a create: the name is not known when it is authorized.
-  return rule.resourceNames === undefined || rule.resourceNames.length === 0 || (a.name !== '' && rule.resourceNames.includes(a.name));
+  return (
+    rule.resourceNames === undefined ||
+    rule.resourceNames.length === 0 ||
+    (a.name !== '' && rule.resourceNames.includes(a.name))
+  );
 }
 
 /** The rules that apply to the agent's service account, from the bindings in the manifests. */
-function agentRules(docs: Doc[], serviceAccount: { name: string; namespace: string }): { cluster: PolicyRule[]; namespaced: { namespace: string; rules: PolicyRule[] }[] } {
-  const bindsAgent = (binding: Doc): boolean => (binding['subjects'] as Doc[]).some((s) => s['kind'] === 'ServiceAccount' && s['name'] === serviceAccount.name && s['namespace'] === serviceAccount.namespace);
-  const cluster = docs.filter((d) => d['kind'] === 'ClusterRoleBinding' && bindsAgent(d)).flatMap((b) => one(docs, 'ClusterRole', b['roleRef']['name'])['rules'] as PolicyRule[]);
-  const namespaced = docs.filter((d) => d['kind'] === 'RoleBinding' && bindsAgent(d)).map((b) => {
-    const role = docs.find((d) => d['kind'] === b['roleRef']['kind'] && d['metadata']['name'] === b['roleRef']['name'] && (d['kind'] === 'ClusterRole' || d['metadata']['namespace'] === b['metadata']['namespace']))!;
-    return { namespace: b['metadata']['namespace'] as string, rules: role['rules'] as PolicyRule[] };
-  });
+function agentRules(
+  docs: Doc[],
+  serviceAccount: { name: string; namespace: string },
+): { cluster: PolicyRule[]; namespaced: { namespace: string; rules: PolicyRule[] }[] } {
+  const bindsAgent = (binding: Doc): boolean =>
+    (binding['subjects'] as Doc[]).some(
+      (s) =>
+        s['kind'] === 'ServiceAccount' &&
+        s['name'] === serviceAccount.name &&
+        s['namespace'] === serviceAccount.namespace,
+    );
+  const cluster = docs
+    .filter((d) => d['kind'] === 'ClusterRoleBinding' && bindsAgent(d))
+    .flatMap((b) => one(docs, 'ClusterRole', b['roleRef']['name'])['rules'] as PolicyRule[]);
+  const namespaced = docs
+    .filter((d) => d['kind'] === 'RoleBinding' && bindsAgent(d))
+    .map((b) => {
+      const role = docs.find(
+        (d) =>
+          d['kind'] === b['roleRef']['kind'] &&
+          d['metadata']['name'] === b['roleRef']['name'] &&
+          (d['kind'] === 'ClusterRole' || d['metadata']['namespace'] === b['metadata']['namespace']),
+      )!;
+      return { namespace: b['metadata']['namespace'] as string, rules: role['rules'] as PolicyRule[] };
+    });
   return { cluster, namespaced };
 }
 
@@ -119,7 +180,9 @@ describe('deploy/: the manifests and container build files', () => {
   it('parses every manifest, and each kustomization lists every file of its folder', () => {
     for (const part of ['agent', 'hub'] as const) {
       const dir = join(DEPLOY, part);
-      const files = readdirSync(dir).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml').sort();
+      const files = readdirSync(dir)
+        .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
+        .sort();
       const kustomization = parse(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')) as { resources: string[] };
       expect([...kustomization.resources].sort()).toEqual(files);
       const docs = manifests(part);
@@ -128,7 +191,9 @@ describe('deploy/: the manifests and container build files', () => {
         expect(typeof doc['apiVersion'], JSON.stringify(doc['metadata'])).toBe('string');
         expect(typeof doc['metadata']['name']).toBe('string');
         const clusterScoped = ['Namespace', 'ClusterRole', 'ClusterRoleBinding'].includes(doc['kind']);
-        expect(doc['metadata']['namespace'], `${doc['kind']} ${doc['metadata']['name']}`).toBe(clusterScoped ? undefined : namespace);
+        expect(doc['metadata']['namespace'], `${doc['kind']} ${doc['metadata']['name']}`).toBe(
+          clusterScoped ? undefined : namespace,
+        );
       }
     }
   });
@@ -139,7 +204,8 @@ describe('deploy/: the manifests and container build files', () => {
     const agent = container(daemonSet);
     const env = agent['env'] as Doc[];
     const known = new Set<string>(Object.values(RUN_ENVIRONMENT));
-    for (const variable of env) expect(known.has(variable['name']), `${variable['name']} is read by flotilla-agent run`).toBe(true);
+    for (const variable of env)
+      expect(known.has(variable['name']), `${variable['name']} is read by flotilla-agent run`).toBe(true);
     expect(new Set(env.map((e) => e['name'])).size).toBe(env.length);
 
     // The environment as the kubelet resolves it for a pod.
@@ -152,11 +218,23 @@ describe('deploy/: the manifests and container build files', () => {
         expect(from['secretKeyRef']).toMatchObject({ name: secret['metadata']['name'], key: 'token', optional: true });
         podEnv[variable['name']] = secret['stringData']['token'];
       } else {
-        podEnv[variable['name']] = ({ 'metadata.namespace': 'flotilla-system', 'metadata.name': 'flotilla-agent-x7k2p', 'spec.nodeName': 'node-1' } as Record<string, string>)[from['fieldRef']['fieldPath']]!;
+        podEnv[variable['name']] = (
+          {
+            'metadata.namespace': 'flotilla-system',
+            'metadata.name': 'flotilla-agent-x7k2p',
+            'spec.nodeName': 'node-1',
+          } as Record<string, string>
+        )[from['fieldRef']['fieldPath']]!;
       }
     }
     const config = runConfig({}, podEnv);
-    expect(config).toMatchObject({ driver: 'kubernetes', leaderElection: true, namespace: 'flotilla-system', podName: 'flotilla-agent-x7k2p', nodeName: 'node-1' });
+    expect(config).toMatchObject({
+      driver: 'kubernetes',
+      leaderElection: true,
+      namespace: 'flotilla-system',
+      podName: 'flotilla-agent-x7k2p',
+      nodeName: 'node-1',
+    });
     expect(config.name).toBeUndefined();
     expect(config.trustRootPin).toBeUndefined();
     expect(agent['args']).toEqual(['run']);
@@ -175,21 +253,32 @@ describe('deploy/: the manifests and container build files', () => {
     const role = one(docs, 'Role', 'flotilla-agent');
     const named = (role['rules'] as PolicyRule[]).flatMap((r) => r.resourceNames ?? []);
     expect(named.sort()).toEqual([config.identitySecret, config.leaseName].sort());
-    expect(daemonSet['spec']['template']['spec']['serviceAccountName']).toBe(one(docs, 'ServiceAccount')['metadata']['name']);
+    expect(daemonSet['spec']['template']['spec']['serviceAccountName']).toBe(
+      one(docs, 'ServiceAccount')['metadata']['name'],
+    );
   });
 
   it('runs both workloads as non-root with a read-only root filesystem, no capabilities, and bounded resources', () => {
-    for (const [part, kind] of [['agent', 'DaemonSet'], ['hub', 'Deployment']] as const) {
+    for (const [part, kind] of [
+      ['agent', 'DaemonSet'],
+      ['hub', 'Deployment'],
+    ] as const) {
       const workload = one(manifests(part), kind);
       const pod = workload['spec']['template']['spec'];
       expect(pod['securityContext']).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
       const c = container(workload);
-      expect(c['securityContext']).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } });
+      expect(c['securityContext']).toEqual({
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        runAsNonRoot: true,
+        capabilities: { drop: ['ALL'] },
+      });
       expect(Object.keys(c['resources']['requests']).sort()).toEqual(['cpu', 'memory']);
       expect(Object.keys(c['resources']['limits']).sort()).toEqual(['cpu', 'memory']);
       expect(c['image']).toMatch(/^registry\.example\.com\/flotilla\/flotilla-(agent|hub):0\.1\.0$/);
       // Only volume types the restricted Pod Security Standard allows.
-      for (const volume of pod['volumes'] as Doc[]) expect(Object.keys(volume).filter((k) => k !== 'name')[0]).toMatch(/^(emptyDir|persistentVolumeClaim)$/);
+      for (const volume of pod['volumes'] as Doc[])
+        expect(Object.keys(volume).filter((k) => k !== 'name')[0]).toMatch(/^(emptyDir|persistentVolumeClaim)$/);
     }
   });
 
@@ -213,8 +302,11 @@ describe('deploy/: the manifests and container build files', () => {
     expect(hub['readinessProbe']['httpGet']).toEqual({ path: '/v1/health', port: 'http' });
   });
 
-  it('has container build files that copy paths that exist and start the packages\' bins', () => {
-    for (const [file, bin] of [['Containerfile.agent', 'packages/agent/bin/flotilla-agent.js'], ['Containerfile.hub', 'packages/hub/bin/flotilla.js']] as const) {
+  it("has container build files that copy paths that exist and start the packages' bins", () => {
+    for (const [file, bin] of [
+      ['Containerfile.agent', 'packages/agent/bin/flotilla-agent.js'],
+      ['Containerfile.hub', 'packages/hub/bin/flotilla.js'],
+    ] as const) {
       const text = readFileSync(join(DEPLOY, file), 'utf8');
       expect(text).toMatch(/^ARG NODE_IMAGE=node:22-[a-z]+-slim$/m);
       expect(text).toMatch(/npm ci --omit=dev --workspace=@flotilla\/(agent|hub)/);
@@ -228,7 +320,9 @@ describe('deploy/: the manifests and container build files', () => {
     }
     // tsx runs the TypeScript sources: it must be a runtime dependency of both packages.
     for (const pkg of ['agent', 'hub']) {
-      expect(JSON.parse(readFileSync(join(ROOT, 'packages', pkg, 'package.json'), 'utf8')).dependencies).toHaveProperty('tsx');
+      expect(JSON.parse(readFileSync(join(ROOT, 'packages', pkg, 'package.json'), 'utf8')).dependencies).toHaveProperty(
+        'tsx',
+      );
     }
   });
 });
@@ -249,7 +343,11 @@ describe('deploy/ on the Kubernetes API stand-in', () => {
   });
 
   function driver(owner?: string): KubernetesDriver {
-    const made = new KubernetesDriver({ connection, ...(owner === undefined ? {} : { owner }), fieldManager: 'flotilla' });
+    const made = new KubernetesDriver({
+      connection,
+      ...(owner === undefined ? {} : { owner }),
+      fieldManager: 'flotilla',
+    });
     closers.push(() => made.close());
     return made;
   }
@@ -258,15 +356,24 @@ describe('deploy/ on the Kubernetes API stand-in', () => {
     const docs = [...manifests('agent'), ...manifests('hub')].map(asResource);
     const results = await driver().apply(docs);
     expect(results.filter((r) => r.status !== 'applied')).toEqual([]);
-    expect(kube.get({ apiVersion: 'apps/v1', kind: 'DaemonSet', namespace: 'flotilla-system', name: 'flotilla-agent' })?.['status']).toMatchObject({ desiredNumberScheduled: 2 });
+    expect(
+      kube.get({ apiVersion: 'apps/v1', kind: 'DaemonSet', namespace: 'flotilla-system', name: 'flotilla-agent' })?.[
+        'status'
+      ],
+    ).toMatchObject({ desiredNumberScheduled: 2 });
     const observed = await driver().observe(docs);
-    expect(observed.filter((o) => o.health !== 'healthy').map((o) => `${o.key}: ${o.health} ${o.message ?? ''}`)).toEqual([]);
+    expect(
+      observed.filter((o) => o.health !== 'healthy').map((o) => `${o.key}: ${o.health} ${o.message ?? ''}`),
+    ).toEqual([]);
   });
 
-  it('grants the agent\'s service account every call the agent makes, and its own Lease and Secret through the namespaced Role alone', async () => {
+  it("grants the agent's service account every call the agent makes, and its own Lease and Secret through the namespaced Role alone", async () => {
     const docs = manifests('agent');
     await driver().apply(docs.map(asResource));
-    const config = runConfig({ hub: 'https://hub.example.com', driver: 'kubernetes', stateDir: '/var/lib/flotilla-agent' }, {});
+    const config = runConfig(
+      { hub: 'https://hub.example.com', driver: 'kubernetes', stateDir: '/var/lib/flotilla-agent' },
+      {},
+    );
     const namespace = 'flotilla-system';
     const from = kube.requests.length;
 
@@ -281,7 +388,12 @@ describe('deploy/ on the Kubernetes API stand-in', () => {
     closers.push(async () => scratch.remove());
     const store = new SecretAgentStore({ client, namespace, name: config.identitySecret, dir: scratch.path });
     await store.keyPair();
-    await store.saveEnrollment({ targetId: 'tgt_0123456789abcdef0123', name: 'c1', hubId: 'hub', audience: 'urn:flotilla:hub:hub' });
+    await store.saveEnrollment({
+      targetId: 'tgt_0123456789abcdef0123',
+      name: 'c1',
+      hubId: 'hub',
+      audience: 'urn:flotilla:hub:hub',
+    });
     expect(await store.nextReportSeq()).toBe(1);
     await store.saveSync({ appliedGeneration: 1, appliedEnvelope: null, appliedReleases: [], nextSeq: 1 });
     await new SecretAgentStore({ client, namespace, name: config.identitySecret, dir: scratch.path }).enrollment();
@@ -290,7 +402,12 @@ describe('deploy/ on the Kubernetes API stand-in', () => {
     const shop: Resource[] = [
       { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } },
       { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings', namespace: 'shop' }, data: { a: '1' } },
-      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'reader', namespace: 'shop' }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'watch'] }] },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'Role',
+        metadata: { name: 'reader', namespace: 'shop' },
+        rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'watch'] }],
+      },
     ];
     const first = driver(owner);
     await first.facts();
@@ -306,25 +423,40 @@ describe('deploy/ on the Kubernetes API stand-in', () => {
     const denied: string[] = [];
     for (const call of calls) {
       const attributes = requestAttributes(call.method, call.path);
-      const required = call.method === 'PATCH' && call.status === 201 ? [attributes, { ...attributes, verb: 'create' }] : [attributes];
+      const required =
+        call.method === 'PATCH' && call.status === 201 ? [attributes, { ...attributes, verb: 'create' }] : [attributes];
       for (const a of required) {
-        const viaRole = namespaced.some((r) => r.namespace === a.namespace && r.rules.some((rule) => ruleAllows(rule, a)));
+        const viaRole = namespaced.some(
+          (r) => r.namespace === a.namespace && r.rules.some((rule) => ruleAllows(rule, a)),
+        );
         const allowed = viaRole || cluster.some((rule) => ruleAllows(rule, a));
         if (!allowed) denied.push(`${a.verb} ${call.path}`);
         // The agent's own machinery must not depend on the broad ClusterRoles.
-        if (a.namespace === namespace && (a.resource === 'leases' || a.resource === 'secrets') && !viaRole) denied.push(`${a.verb} ${call.path} (not through the Role)`);
+        if (a.namespace === namespace && (a.resource === 'leases' || a.resource === 'secrets') && !viaRole)
+          denied.push(`${a.verb} ${call.path} (not through the Role)`);
       }
     }
     expect(denied).toEqual([]);
 
     // And the Role is narrow: no other Secret, no other Lease, nothing outside its namespace.
-    const roleAllows = (a: RequestAttributes): boolean => namespaced.some((r) => r.namespace === a.namespace && r.rules.some((rule) => ruleAllows(rule, a)));
-    expect(roleAllows(requestAttributes('GET', `/api/v1/namespaces/${namespace}/secrets/${config.identitySecret}`))).toBe(true);
-    expect(roleAllows(requestAttributes('GET', `/api/v1/namespaces/${namespace}/secrets/flotilla-agent-enrollment`))).toBe(false);
+    const roleAllows = (a: RequestAttributes): boolean =>
+      namespaced.some((r) => r.namespace === a.namespace && r.rules.some((rule) => ruleAllows(rule, a)));
+    expect(
+      roleAllows(requestAttributes('GET', `/api/v1/namespaces/${namespace}/secrets/${config.identitySecret}`)),
+    ).toBe(true);
+    expect(
+      roleAllows(requestAttributes('GET', `/api/v1/namespaces/${namespace}/secrets/flotilla-agent-enrollment`)),
+    ).toBe(false);
     expect(roleAllows(requestAttributes('GET', `/api/v1/namespaces/${namespace}/secrets`))).toBe(false);
-    expect(roleAllows(requestAttributes('DELETE', `/api/v1/namespaces/${namespace}/secrets/${config.identitySecret}`))).toBe(false);
-    expect(roleAllows(requestAttributes('GET', `/api/v1/namespaces/kube-system/secrets/${config.identitySecret}`))).toBe(false);
-    expect(roleAllows(requestAttributes('PUT', `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases/other`))).toBe(false);
+    expect(
+      roleAllows(requestAttributes('DELETE', `/api/v1/namespaces/${namespace}/secrets/${config.identitySecret}`)),
+    ).toBe(false);
+    expect(
+      roleAllows(requestAttributes('GET', `/api/v1/namespaces/kube-system/secrets/${config.identitySecret}`)),
+    ).toBe(false);
+    expect(
+      roleAllows(requestAttributes('PUT', `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases/other`)),
+    ).toBe(false);
   });
 });
 
@@ -344,7 +476,24 @@ describe('flotilla install agent', () => {
   });
 
   it('prints the agent manifests with the token Secret, the hub, the image and the namespace filled in', async () => {
-    await buildProgram({}).parseAsync(['node', 'flotilla', 'install', 'agent', '--enroll-token', 'fl_enroll_s3cr3t', '--hub', 'https://hub.example.org', '--namespace', 'edge-agents', '--image', 'registry.internal/flotilla-agent:1.2.3', '--name', 'store-42', '--trust-root-pin', '0123456789abcdef']);
+    await buildProgram({}).parseAsync([
+      'node',
+      'flotilla',
+      'install',
+      'agent',
+      '--enroll-token',
+      'fl_enroll_s3cr3t',
+      '--hub',
+      'https://hub.example.org',
+      '--namespace',
+      'edge-agents',
+      '--image',
+      'registry.internal/flotilla-agent:1.2.3',
+      '--name',
+      'store-42',
+      '--trust-root-pin',
+      '0123456789abcdef',
+    ]);
     const docs = documents(output, 'output');
     expect(docs.map((d) => d['kind'])).toEqual(manifests('agent').map((d) => d['kind']));
     expect(output).toMatch(/^# Flotilla agent manifests/);
@@ -364,14 +513,22 @@ describe('flotilla install agent', () => {
     }
     const agent = container(one(docs, 'DaemonSet'));
     expect(agent['image']).toBe('registry.internal/flotilla-agent:1.2.3');
-    const env = Object.fromEntries((agent['env'] as Doc[]).filter((e) => e['value'] !== undefined).map((e) => [e['name'], e['value']]));
-    expect(env).toMatchObject({ FLOTILLA_HUB: 'https://hub.example.org', FLOTILLA_AGENT_NAME: 'store-42', FLOTILLA_TRUST_ROOT_PIN: '0123456789abcdef' });
+    const env = Object.fromEntries(
+      (agent['env'] as Doc[]).filter((e) => e['value'] !== undefined).map((e) => [e['name'], e['value']]),
+    );
+    expect(env).toMatchObject({
+      FLOTILLA_HUB: 'https://hub.example.org',
+      FLOTILLA_AGENT_NAME: 'store-42',
+      FLOTILLA_TRUST_ROOT_PIN: '0123456789abcdef',
+    });
   });
 
   it('keeps the shipped names in the default namespace, and the output applies to a cluster', async () => {
     const text = agentManifests({ enrollToken: 'fl_enroll_x', hub: 'http://hub.flotilla.svc:7070' });
     const docs = documents(text, 'output');
-    expect(docs.map((d) => `${d['kind']}/${d['metadata']['name']}`)).toEqual(manifests('agent').map((d) => `${d['kind']}/${d['metadata']['name']}`));
+    expect(docs.map((d) => `${d['kind']}/${d['metadata']['name']}`)).toEqual(
+      manifests('agent').map((d) => `${d['kind']}/${d['metadata']['name']}`),
+    );
     const kube = await startKubeApiServer({ tokens: [TOKEN] });
     const driver = new KubernetesDriver({ connection: { server: kube.url, token: staticToken(TOKEN) } });
     try {
@@ -383,8 +540,14 @@ describe('flotilla install agent', () => {
   });
 
   it('refuses a missing hub or a malformed namespace with a message that names the option', async () => {
-    await expect(buildProgram({}).parseAsync(['node', 'flotilla', 'install', 'agent', '--enroll-token', 't'])).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('--hub') });
-    expect(() => agentManifests({ enrollToken: 't', hub: 'https://h', namespace: 'Not_A_Label' })).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining('namespace') }));
-    expect(() => agentManifests({ enrollToken: 't', hub: 'ftp://h' })).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
+    await expect(
+      buildProgram({}).parseAsync(['node', 'flotilla', 'install', 'agent', '--enroll-token', 't']),
+    ).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('--hub') });
+    expect(() => agentManifests({ enrollToken: 't', hub: 'https://h', namespace: 'Not_A_Label' })).toThrow(
+      expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining('namespace') }),
+    );
+    expect(() => agentManifests({ enrollToken: 't', hub: 'ftp://h' })).toThrow(
+      expect.objectContaining({ code: 'CONFIG_INVALID' }),
+    );
   });
 });

@@ -6,16 +6,25 @@ import type { Target } from '@flotilla/protocol';
 import type { EnrollmentToken } from '@flotilla/protocol/api';
 import { buildRuntime, ElectedAgent, IDENTITY_SECRET_TYPE, runConfig } from '@flotilla/agent';
 import { api, silent, startHub, type HubFixture } from './fixtures/hub-fixture.ts';
-import { startKubeApiServer, type KubeApiServer, type NodeSpec, type ObjectRef } from './fixtures/kube-apiserver/index.ts';
+import {
+  startKubeApiServer,
+  type KubeApiServer,
+  type NodeSpec,
+  type ObjectRef,
+} from './fixtures/kube-apiserver/index.ts';
 import { tempDir } from './fixtures/temp-dir.ts';
 import { waitFor } from './fixtures/wait-for.ts';
 import { shopNamespace, shopSettings as settings, shopWeb as web, objectRef as ref } from './fixtures/shop-bundle.ts';
 
 const NAMESPACE = 'flotilla-system';
 const IDENTITY: ObjectRef = { apiVersion: 'v1', kind: 'Secret', namespace: NAMESPACE, name: 'flotilla-agent-identity' };
-const LEASE: ObjectRef = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', namespace: NAMESPACE, name: 'flotilla-agent' };
+const LEASE: ObjectRef = {
+  apiVersion: 'coordination.k8s.io/v1',
+  kind: 'Lease',
+  namespace: NAMESPACE,
+  name: 'flotilla-agent',
+};
 const WAIT_MS = 10_000;
-
 
 interface ClusterSpec {
   readonly name: string;
@@ -30,9 +39,24 @@ const CLUSTERS: ClusterSpec[] = [
     version: 'v1.31.2',
     substrate: 'aws',
     nodes: [
-      { name: 'ip-10-0-1-5', providerID: 'aws:///eu-west-1a/i-0abc', kubeletVersion: 'v1.31.2', labels: { 'topology.kubernetes.io/region': 'eu-west-1' } },
-      { name: 'ip-10-0-2-7', providerID: 'aws:///eu-west-1b/i-0def', kubeletVersion: 'v1.30.4', labels: { 'topology.kubernetes.io/region': 'eu-west-1' } },
-      { name: 'ip-10-0-3-9', providerID: 'aws:///eu-west-1c/i-0fed', kubeletVersion: 'v1.31.2', labels: { 'topology.kubernetes.io/region': 'eu-west-1' } },
+      {
+        name: 'ip-10-0-1-5',
+        providerID: 'aws:///eu-west-1a/i-0abc',
+        kubeletVersion: 'v1.31.2',
+        labels: { 'topology.kubernetes.io/region': 'eu-west-1' },
+      },
+      {
+        name: 'ip-10-0-2-7',
+        providerID: 'aws:///eu-west-1b/i-0def',
+        kubeletVersion: 'v1.30.4',
+        labels: { 'topology.kubernetes.io/region': 'eu-west-1' },
+      },
+      {
+        name: 'ip-10-0-3-9',
+        providerID: 'aws:///eu-west-1c/i-0fed',
+        kubeletVersion: 'v1.31.2',
+        labels: { 'topology.kubernetes.io/region': 'eu-west-1' },
+      },
     ],
   },
   {
@@ -44,7 +68,12 @@ const CLUSTERS: ClusterSpec[] = [
       { name: 'gke-pool-2', providerID: 'gce://shop-prod/us-central1-b/gke-pool-2', kubeletVersion: 'v1.30.6' },
     ],
   },
-  { name: 'store-42', version: 'v1.29.9+k3s1', substrate: 'on-prem', nodes: [{ name: 'store-42', providerID: 'k3s://store-42', kubeletVersion: 'v1.29.9+k3s1' }] },
+  {
+    name: 'store-42',
+    version: 'v1.29.9+k3s1',
+    substrate: 'on-prem',
+    nodes: [{ name: 'store-42', providerID: 'k3s://store-42', kubeletVersion: 'v1.29.9+k3s1' }],
+  },
 ];
 
 interface Cluster {
@@ -72,29 +101,37 @@ const pods: Pod[] = [];
 async function startPod(cluster: Cluster, name: string, node: string): Promise<Pod> {
   const token = `token-${name}`;
   const kubeconfig = join(dir.path, `${name}.kubeconfig`);
-  writeFileSync(kubeconfig, stringify({
-    apiVersion: 'v1',
-    kind: 'Config',
-    'current-context': cluster.spec.name,
-    clusters: [{ name: cluster.spec.name, cluster: { server: cluster.kube.url } }],
-    users: [{ name, user: { token } }],
-    contexts: [{ name: cluster.spec.name, context: { cluster: cluster.spec.name, user: name, namespace: 'default' } }],
-  }));
-  const config = runConfig({
-    hub: hub.url,
-    enrollToken,
-    driver: 'kubernetes',
+  writeFileSync(
     kubeconfig,
-    stateDir: join(dir.path, name),
-    namespace: NAMESPACE,
-    podName: name,
-    nodeName: node,
-    name: cluster.spec.name,
-    leaseSeconds: '2',
-    waitSeconds: '5',
-    observeSeconds: '1',
-    logLevel: 'silent',
-  }, {});
+    stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      'current-context': cluster.spec.name,
+      clusters: [{ name: cluster.spec.name, cluster: { server: cluster.kube.url } }],
+      users: [{ name, user: { token } }],
+      contexts: [
+        { name: cluster.spec.name, context: { cluster: cluster.spec.name, user: name, namespace: 'default' } },
+      ],
+    }),
+  );
+  const config = runConfig(
+    {
+      hub: hub.url,
+      enrollToken,
+      driver: 'kubernetes',
+      kubeconfig,
+      stateDir: join(dir.path, name),
+      namespace: NAMESPACE,
+      podName: name,
+      nodeName: node,
+      name: cluster.spec.name,
+      leaseSeconds: '2',
+      waitSeconds: '5',
+      observeSeconds: '1',
+      logLevel: 'silent',
+    },
+    {},
+  );
   const runtime = buildRuntime(config, { env: {}, log: silent, agent: { backoff: { baseMs: 20, maxMs: 200 } } });
   if (!(runtime instanceof ElectedAgent)) throw new Error('the kubernetes driver should run behind leader election');
   await runtime.start();
@@ -119,7 +156,8 @@ async function target(id: string): Promise<Target> {
 }
 
 async function allTargets(): Promise<Target[]> {
-  return (await api<{ items: Target[] }>(hub.url, 'GET', '/v1/targets?limit=100', { token: hub.adminToken })).body.items;
+  return (await api<{ items: Target[] }>(hub.url, 'GET', '/v1/targets?limit=100', { token: hub.adminToken })).body
+    .items;
 }
 
 function secretData(kube: KubeApiServer): Record<string, string> {
@@ -133,7 +171,8 @@ describe('the agent with the kubernetes driver, as a DaemonSet on three clusters
     hub = await startHub();
     enrollToken = await hub.enrollmentToken(3, { fleet: 'k8s' });
     for (const spec of CLUSTERS) {
-      const tokens = spec.name === 'eu-aws' ? ['token-eu-aws-0', 'token-eu-aws-1', 'token-eu-aws-0b'] : [`token-${spec.name}-0`];
+      const tokens =
+        spec.name === 'eu-aws' ? ['token-eu-aws-0', 'token-eu-aws-1', 'token-eu-aws-0b'] : [`token-${spec.name}-0`];
       const kube = await startKubeApiServer({ tokens, version: spec.version, nodes: spec.nodes });
       // The DaemonSet's namespace, as `flotilla install agent` creates it.
       kube.as('kubectl').apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE } });
@@ -158,54 +197,88 @@ describe('the agent with the kubernetes driver, as a DaemonSet on three clusters
 
   it('elects one leader per cluster, which enrolls the cluster once and keeps its identity in a Secret', async () => {
     for (const cluster of clusters) {
-      const leader = await waitFor(`a leader on ${cluster.spec.name} to enroll`, () => {
-        const pod = leaderOf(cluster);
-        return pod?.runtime.current.agent?.targetId !== undefined && pod;
-      }, WAIT_MS);
+      const leader = await waitFor(
+        `a leader on ${cluster.spec.name} to enroll`,
+        () => {
+          const pod = leaderOf(cluster);
+          return pod?.runtime.current.agent?.targetId !== undefined && pod;
+        },
+        WAIT_MS,
+      );
       cluster.targetId = leader.runtime.current.agent!.targetId;
       expect(cluster.kube.get(LEASE)?.['spec']).toMatchObject({ holderIdentity: leader.name, leaseDurationSeconds: 2 });
 
       const secret = cluster.kube.get(IDENTITY)!;
       expect(secret['type']).toBe(IDENTITY_SECRET_TYPE);
-      expect((secret['metadata'] as { annotations: Record<string, string> }).annotations['flotilla.io/target']).toBe(cluster.targetId);
+      expect((secret['metadata'] as { annotations: Record<string, string> }).annotations['flotilla.io/target']).toBe(
+        cluster.targetId,
+      );
       const data = secretData(cluster.kube);
-      expect(Object.keys(data)).toEqual(expect.arrayContaining(['agent-key.json', 'enrollment.json', 'trust-root.json']));
-      expect(JSON.parse(data['enrollment.json']!)).toMatchObject({ targetId: cluster.targetId, name: cluster.spec.name });
+      expect(Object.keys(data)).toEqual(
+        expect.arrayContaining(['agent-key.json', 'enrollment.json', 'trust-root.json']),
+      );
+      expect(JSON.parse(data['enrollment.json']!)).toMatchObject({
+        targetId: cluster.targetId,
+        name: cluster.spec.name,
+      });
     }
 
     // The second pod on eu-aws stands by: it sees the leader, is ready, and has no sync loop.
     const aws = clusters[0]!;
     const standby = pods.find((p) => p.cluster === aws && p !== leaderOf(aws))!;
-    await waitFor('the standby to see the leader', () => standby.runtime.current.leader === leaderOf(aws)!.name, WAIT_MS);
-    expect(standby.runtime.current).toMatchObject({ role: 'standby', leader: leaderOf(aws)!.name, agent: undefined, terms: 0 });
+    await waitFor(
+      'the standby to see the leader',
+      () => standby.runtime.current.leader === leaderOf(aws)!.name,
+      WAIT_MS,
+    );
+    expect(standby.runtime.current).toMatchObject({
+      role: 'standby',
+      leader: leaderOf(aws)!.name,
+      agent: undefined,
+      terms: 0,
+    });
     expect(standby.runtime.ready()).toBe(true);
-    expect(standby.runtime.status()).toMatchObject({ role: 'standby', pod: standby.name, node: standby.node, leader: leaderOf(aws)!.name });
+    expect(standby.runtime.status()).toMatchObject({
+      role: 'standby',
+      pod: standby.name,
+      node: standby.node,
+      leader: leaderOf(aws)!.name,
+    });
 
     const targets = await allTargets();
     expect(targets.map((t) => t.name).sort()).toEqual(['eu-aws', 'store-42', 'us-gke']);
     expect(new Set(targets.map((t) => t.id))).toEqual(new Set(clusters.map((c) => c.targetId)));
   });
 
-  it('converges every cluster on a release, and the hub holds reports with the clusters\' facts', async () => {
+  it("converges every cluster on a release, and the hub holds reports with the clusters' facts", async () => {
     await hub.publish('shop', '1.0.0', [shopNamespace, settings, web]);
     for (const cluster of clusters) expect((await hub.assign(cluster.targetId!, ['shop@1.0.0'])).status).toBe(200);
 
     for (const cluster of clusters) {
-      const reported = await waitFor(`${cluster.spec.name} to report generation 1 applied and healthy`, async () => {
-        const t = await target(cluster.targetId!);
-        return t.observed?.generation === 1 && t.observed.phase === 'applied' && t.observed.health === 'healthy' && t;
-      }, WAIT_MS);
+      const reported = await waitFor(
+        `${cluster.spec.name} to report generation 1 applied and healthy`,
+        async () => {
+          const t = await target(cluster.targetId!);
+          return t.observed?.generation === 1 && t.observed.phase === 'applied' && t.observed.health === 'healthy' && t;
+        },
+        WAIT_MS,
+      );
       for (const resource of [shopNamespace, settings, web]) {
         const live = cluster.kube.get(ref(resource));
         expect(live, `${resource.kind} ${resource.metadata.name} on ${cluster.spec.name}`).toBeDefined();
-        expect((live!['metadata'] as { labels: Record<string, string> }).labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'flotilla', 'flotilla.io/target': cluster.targetId });
+        expect((live!['metadata'] as { labels: Record<string, string> }).labels).toMatchObject({
+          'app.kubernetes.io/managed-by': 'flotilla',
+          'flotilla.io/target': cluster.targetId,
+        });
       }
       expect(reported.facts).toMatchObject({
         driver: 'kubernetes',
         substrate: cluster.spec.substrate,
         kubernetesVersion: cluster.spec.version,
         nodeCount: cluster.spec.nodes.length,
-        kubeletVersions: [...cluster.spec.nodes].sort((a, b) => a.name.localeCompare(b.name)).map((n) => n.kubeletVersion),
+        kubeletVersions: [...cluster.spec.nodes]
+          .sort((a, b) => a.name.localeCompare(b.name))
+          .map((n) => n.kubeletVersion),
         agentPod: leaderOf(cluster)!.name,
       });
     }
@@ -221,32 +294,50 @@ describe('the agent with the kubernetes driver, as a DaemonSet on three clusters
 
     // A graceful stop (a rolling update, a drained node) releases the Lease at once.
     await stopPod(first);
-    const taken = await waitFor('the standby to lead and start syncing', () => second.runtime.current.agent?.targetId !== undefined && second.runtime.current, WAIT_MS);
+    const taken = await waitFor(
+      'the standby to lead and start syncing',
+      () => second.runtime.current.agent?.targetId !== undefined && second.runtime.current,
+      WAIT_MS,
+    );
     expect(taken).toMatchObject({ role: 'leader', terms: 1, agent: { targetId: aws.targetId } });
     expect(aws.kube.get(LEASE)?.['spec']).toMatchObject({ holderIdentity: second.name, leaseTransitions: 1 });
 
     // One key pair, one target per cluster; the token was spent three times, once per cluster.
     expect(JSON.parse(secretData(aws.kube)['agent-key.json']!).publicKey).toBe(keyBefore);
     expect(await allTargets()).toHaveLength(3);
-    const tokens = (await api<{ items: EnrollmentToken[] }>(hub.url, 'GET', '/v1/enrollment-tokens', { token: hub.adminToken })).body.items;
+    const tokens = (
+      await api<{ items: EnrollmentToken[] }>(hub.url, 'GET', '/v1/enrollment-tokens', { token: hub.adminToken })
+    ).body.items;
     expect(tokens.map((t) => t.uses)).toEqual([3]);
 
     // The new leader continues the report numbers above the old leader's reservation.
-    const afterTakeover = await waitFor('a report from the new leader', async () => {
-      const t = await target(aws.targetId!);
-      return t.facts['agentPod'] === second.name && t;
-    }, WAIT_MS);
+    const afterTakeover = await waitFor(
+      'a report from the new leader',
+      async () => {
+        const t = await target(aws.targetId!);
+        return t.facts['agentPod'] === second.name && t;
+      },
+      WAIT_MS,
+    );
     expect(afterTakeover.observed!.seq).toBeGreaterThan(seqBefore);
 
     // A release without the ConfigMap: the new leader prunes what the old one applied.
     await hub.publish('shop', '1.1.0', [shopNamespace, web]);
     await hub.assign(aws.targetId!, ['shop@1.1.0']);
-    await waitFor('the ConfigMap to be pruned by the new leader', () => aws.kube.get(ref(settings)) === undefined, WAIT_MS);
+    await waitFor(
+      'the ConfigMap to be pruned by the new leader',
+      () => aws.kube.get(ref(settings)) === undefined,
+      WAIT_MS,
+    );
     expect(aws.kube.get(ref(web))).toBeDefined();
-    const pruned = await waitFor('the hub to hold the new leader\'s report of generation 2', async () => {
-      const t = await target(aws.targetId!);
-      return t.observed?.generation === 2 && t.observed.phase === 'applied' && t;
-    }, WAIT_MS);
+    const pruned = await waitFor(
+      "the hub to hold the new leader's report of generation 2",
+      async () => {
+        const t = await target(aws.targetId!);
+        return t.observed?.generation === 2 && t.observed.phase === 'applied' && t;
+      },
+      WAIT_MS,
+    );
     expect(pruned.observed!.bundles.map((b) => b.version)).toEqual(['1.1.0']);
     // The other clusters were not touched.
     expect(clusters[1]!.kube.get(ref(settings))).toBeDefined();
@@ -264,8 +355,16 @@ describe('the agent with the kubernetes driver, as a DaemonSet on three clusters
     // after the renew deadline, and the standby takes over once the lease has expired.
     aws.kube.setTokens([back.token]);
     await waitFor('the cut-off leader to step down', () => leader.runtime.current.role === 'standby', WAIT_MS);
-    await waitFor('the standby to lead with the same identity', () => back.runtime.current.agent?.targetId === aws.targetId, WAIT_MS);
-    await waitFor('a report from the pod that took over', async () => (await target(aws.targetId!)).facts['agentPod'] === back.name, WAIT_MS);
+    await waitFor(
+      'the standby to lead with the same identity',
+      () => back.runtime.current.agent?.targetId === aws.targetId,
+      WAIT_MS,
+    );
+    await waitFor(
+      'a report from the pod that took over',
+      async () => (await target(aws.targetId!)).facts['agentPod'] === back.name,
+      WAIT_MS,
+    );
     expect(aws.kube.get(LEASE)?.['spec']).toMatchObject({ holderIdentity: back.name, leaseTransitions: 2 });
     expect(await allTargets()).toHaveLength(3);
   });

@@ -13,7 +13,13 @@ import {
   substrateOf,
   type ClusterConnection,
 } from '@flotilla/agent';
-import { fixtureTls, startKubeApiServer, type JsonObject, type KubeApiServer, type ObjectRef } from './fixtures/kube-apiserver/index.ts';
+import {
+  fixtureTls,
+  startKubeApiServer,
+  type JsonObject,
+  type KubeApiServer,
+  type ObjectRef,
+} from './fixtures/kube-apiserver/index.ts';
 import { shopNamespace as namespace, shopSettings as settings, shopWeb as web } from './fixtures/shop-bundle.ts';
 
 const TOKEN = 'driver-token';
@@ -26,10 +32,22 @@ const widgetCrd: Resource = {
     group: 'example.com',
     scope: 'Namespaced',
     names: { plural: 'widgets', singular: 'widget', kind: 'Widget', listKind: 'WidgetList' },
-    versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
+    versions: [
+      {
+        name: 'v1',
+        served: true,
+        storage: true,
+        schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
+      },
+    ],
   },
 };
-const widget: Resource = { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w1', namespace: 'shop' }, spec: { size: 3 } };
+const widget: Resource = {
+  apiVersion: 'example.com/v1',
+  kind: 'Widget',
+  metadata: { name: 'w1', namespace: 'shop' },
+  spec: { size: 3 },
+};
 
 // Listed in an order that would fail if applied as given: the custom resource before its CRD,
 // everything before its namespace.
@@ -57,8 +75,20 @@ beforeEach(async () => {
     version: 'v1.31.2',
     crdEstablishDelayMs: 30,
     nodes: [
-      { name: 'gpu-1', kubeletVersion: 'v1.30.4', providerID: 'aws:///eu-west-1a/i-0abc', allocatable: { cpu: '8', memory: '32Gi', pods: '110', 'nvidia.com/gpu': '4' }, labels: { 'topology.kubernetes.io/region': 'eu-west-1' } },
-      { name: 'gpu-2', kubeletVersion: 'v1.31.2', providerID: 'aws:///eu-west-1b/i-0def', allocatable: { cpu: '7910m', memory: '31Gi', pods: '110', 'nvidia.com/gpu': '2' }, labels: { 'topology.kubernetes.io/region': 'eu-west-1' } },
+      {
+        name: 'gpu-1',
+        kubeletVersion: 'v1.30.4',
+        providerID: 'aws:///eu-west-1a/i-0abc',
+        allocatable: { cpu: '8', memory: '32Gi', pods: '110', 'nvidia.com/gpu': '4' },
+        labels: { 'topology.kubernetes.io/region': 'eu-west-1' },
+      },
+      {
+        name: 'gpu-2',
+        kubeletVersion: 'v1.31.2',
+        providerID: 'aws:///eu-west-1b/i-0def',
+        allocatable: { cpu: '7910m', memory: '31Gi', pods: '110', 'nvidia.com/gpu': '2' },
+        labels: { 'topology.kubernetes.io/region': 'eu-west-1' },
+      },
     ],
   });
   driver = new KubernetesDriver({ connection: tokenConnection(), crdPollMs: 5, crdWaitMs: 5_000 });
@@ -95,13 +125,18 @@ describe('apply', () => {
     for (const request of writes()) {
       expect(request.query).toEqual({ fieldManager: 'flotilla' });
     }
-    expect(kube.requests.filter((r) => r.method === 'PATCH').every((r) => r.contentType === 'application/apply-patch+yaml')).toBe(true);
+    expect(
+      kube.requests.filter((r) => r.method === 'PATCH').every((r) => r.contentType === 'application/apply-patch+yaml'),
+    ).toBe(true);
 
     const live = kube.get(ref(web));
     expect(live?.['metadata']).toMatchObject({
       labels: { app: 'web', 'app.kubernetes.io/managed-by': 'flotilla' },
       annotations: { 'flotilla.io/key': 'Deployment.apps/shop/web' },
-      managedFields: [expect.objectContaining({ manager: 'flotilla', operation: 'Apply' }), expect.objectContaining({ manager: 'kube-controller-manager' })],
+      managedFields: [
+        expect.objectContaining({ manager: 'flotilla', operation: 'Apply' }),
+        expect.objectContaining({ manager: 'kube-controller-manager' }),
+      ],
     });
   });
 
@@ -117,7 +152,9 @@ describe('apply', () => {
       'CustomResourceDefinition.apiextensions.k8s.io//widgets.example.com': 'healthy',
       'Namespace//shop': 'healthy',
     });
-    expect(first.find((o) => o.key === 'Deployment.apps/shop/web')?.message).toBe('waiting for the controller to observe generation 1 (observed none)');
+    expect(first.find((o) => o.key === 'Deployment.apps/shop/web')?.message).toBe(
+      'waiting for the controller to observe generation 1 (observed none)',
+    );
 
     kube.setStatus(ref(web), { observedGeneration: 1, replicas: 2, updatedReplicas: 1, availableReplicas: 1 });
     const midway = (await driver.observe([web]))[0];
@@ -127,29 +164,66 @@ describe('apply', () => {
     const done = (await driver.observe([web]))[0];
     expect(done?.health).toBe('healthy');
     const managedFields = (done?.live?.['metadata'] as JsonObject)['managedFields'] as JsonObject[];
-    expect(managedFields.map((m) => [m['manager'], m['operation']])).toEqual([['flotilla', 'Apply'], ['kube-controller-manager', 'Update']]);
+    expect(managedFields.map((m) => [m['manager'], m['operation']])).toEqual([
+      ['flotilla', 'Apply'],
+      ['kube-controller-manager', 'Update'],
+    ]);
 
     const gone = (await driver.observe([{ ...settings, metadata: { name: 'absent', namespace: 'shop' } }]))[0];
-    expect(gone).toEqual({ key: 'ConfigMap/shop/absent', live: null, health: 'missing', message: 'not found on the cluster' });
+    expect(gone).toEqual({
+      key: 'ConfigMap/shop/absent',
+      live: null,
+      health: 'missing',
+      message: 'not found on the cluster',
+    });
   });
 
   it('judges a Job by its Complete condition and a DaemonSet by its scheduled pods', async () => {
     kube.setRollouts('manual');
-    const job: Resource = { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'migrate', namespace: 'shop' }, spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'm', image: 'migrate:1' }] } } } };
-    const agent: Resource = { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'node-agent', namespace: 'shop' }, spec: { selector: { matchLabels: { app: 'na' } }, template: { metadata: { labels: { app: 'na' } }, spec: { containers: [{ name: 'a', image: 'agent:1' }] } } } };
+    const job: Resource = {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { name: 'migrate', namespace: 'shop' },
+      spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'm', image: 'migrate:1' }] } } },
+    };
+    const agent: Resource = {
+      apiVersion: 'apps/v1',
+      kind: 'DaemonSet',
+      metadata: { name: 'node-agent', namespace: 'shop' },
+      spec: {
+        selector: { matchLabels: { app: 'na' } },
+        template: { metadata: { labels: { app: 'na' } }, spec: { containers: [{ name: 'a', image: 'agent:1' }] } },
+      },
+    };
     await driver.apply([namespace, job, agent]);
     expect((await driver.observe([job, agent])).map((o) => o.health)).toEqual(['progressing', 'progressing']);
-    kube.setStatus(ref(agent), { observedGeneration: 1, desiredNumberScheduled: 2, updatedNumberScheduled: 2, numberAvailable: 1 });
-    expect((await driver.observe([agent]))[0]).toMatchObject({ health: 'progressing', message: '1 of 2 daemon pods available' });
+    kube.setStatus(ref(agent), {
+      observedGeneration: 1,
+      desiredNumberScheduled: 2,
+      updatedNumberScheduled: 2,
+      numberAvailable: 1,
+    });
+    expect((await driver.observe([agent]))[0]).toMatchObject({
+      health: 'progressing',
+      message: '1 of 2 daemon pods available',
+    });
     kube.completeRollout(ref(job));
     kube.completeRollout(ref(agent));
     expect((await driver.observe([job, agent])).map((o) => o.health)).toEqual(['healthy', 'healthy']);
   });
 
   it('fails a resource whose kind the cluster does not serve and still applies the others', async () => {
-    const gadget: Resource = { apiVersion: 'example.com/v1', kind: 'Gadget', metadata: { name: 'g', namespace: 'shop' } };
+    const gadget: Resource = {
+      apiVersion: 'example.com/v1',
+      kind: 'Gadget',
+      metadata: { name: 'g', namespace: 'shop' },
+    };
     const results = await driver.apply([namespace, gadget, settings]);
-    expect(results[1]).toEqual({ key: 'Gadget.example.com/shop/g', status: 'failed', message: expect.stringContaining('kind Gadget in example.com/v1 is not served by this cluster') });
+    expect(results[1]).toEqual({
+      key: 'Gadget.example.com/shop/g',
+      status: 'failed',
+      message: expect.stringContaining('kind Gadget in example.com/v1 is not served by this cluster'),
+    });
     expect(results[2]?.status).toBe('applied');
   });
 
@@ -169,7 +243,13 @@ describe('apply', () => {
     });
     try {
       const results = await waiting.apply(bundle);
-      expect(results[0]).toEqual({ key: 'Widget.example.com/shop/w1', status: 'failed', message: expect.stringContaining('CustomResourceDefinition widgets.example.com was applied but Widget in example.com/v1 was not served within 60000 ms') });
+      expect(results[0]).toEqual({
+        key: 'Widget.example.com/shop/w1',
+        status: 'failed',
+        message: expect.stringContaining(
+          'CustomResourceDefinition widgets.example.com was applied but Widget in example.com/v1 was not served within 60000 ms',
+        ),
+      });
       expect(results.slice(1).map((r) => r.status)).toEqual(['applied', 'applied', 'applied', 'applied']);
       expect(slept).toEqual([20_000, 20_000, 20_000]);
     } finally {
@@ -178,10 +258,19 @@ describe('apply', () => {
     }
   });
 
-  it('fails a resource the API server rejects, with the server\'s reason', async () => {
-    const broken: Resource = { ...web, spec: { selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'other' } }, spec: { containers: [{ name: 'app', image: 'x' }] } } } };
+  it("fails a resource the API server rejects, with the server's reason", async () => {
+    const broken: Resource = {
+      ...web,
+      spec: {
+        selector: { matchLabels: { app: 'web' } },
+        template: { metadata: { labels: { app: 'other' } }, spec: { containers: [{ name: 'app', image: 'x' }] } },
+      },
+    };
     const results = await driver.apply([namespace, broken]);
-    expect(results[1]).toMatchObject({ status: 'failed', message: expect.stringContaining('Invalid: Deployment.apps "web" is invalid: spec.template.metadata.labels') });
+    expect(results[1]).toMatchObject({
+      status: 'failed',
+      message: expect.stringContaining('Invalid: Deployment.apps "web" is invalid: spec.template.metadata.labels'),
+    });
   });
 });
 
@@ -195,10 +284,14 @@ describe('conflicts', () => {
     expect(results.find((r) => r.key === 'Deployment.apps/shop/web')).toEqual({
       key: 'Deployment.apps/shop/web',
       status: 'failed',
-      message: 'apply conflict: .spec.replicas (managed by "kubectl-edit") changed by another field manager; Flotilla did not force it. Adopt the change into a release, revert it by hand, or apply with force',
+      message:
+        'apply conflict: .spec.replicas (managed by "kubectl-edit") changed by another field manager; Flotilla did not force it. Adopt the change into a release, revert it by hand, or apply with force',
     });
     expect(results.filter((r) => r.status === 'applied').map((r) => r.key)).toEqual([
-      'Widget.example.com/shop/w1', 'ConfigMap/shop/settings', 'CustomResourceDefinition.apiextensions.k8s.io//widgets.example.com', 'Namespace//shop',
+      'Widget.example.com/shop/w1',
+      'ConfigMap/shop/settings',
+      'CustomResourceDefinition.apiextensions.k8s.io//widgets.example.com',
+      'Namespace//shop',
     ]);
     expect((kube.get(ref(web))?.['spec'] as JsonObject)['replicas']).toBe(5);
     expect((kube.get(ref(settings))?.['data'] as JsonObject)['mode']).toBe('safe');
@@ -209,7 +302,9 @@ describe('conflicts', () => {
     kube.as('kubectl-edit').mergePatch(ref(web), { spec: { replicas: 5 } });
     const results = await driver.apply(bundle, { force: new Set(['Deployment.apps/shop/web']) });
     expect(results.every((r) => r.status === 'applied')).toBe(true);
-    expect(kube.requests.filter((r) => r.query['force'] === 'true').map((r) => r.path)).toEqual(['/apis/apps/v1/namespaces/shop/deployments/web']);
+    expect(kube.requests.filter((r) => r.query['force'] === 'true').map((r) => r.path)).toEqual([
+      '/apis/apps/v1/namespaces/shop/deployments/web',
+    ]);
     const live = kube.get(ref(web));
     expect((live?.['spec'] as JsonObject)['replicas']).toBe(2);
     expect(JSON.stringify((live?.['metadata'] as JsonObject)['managedFields'])).not.toContain('kubectl-edit');
@@ -219,23 +314,37 @@ describe('conflicts', () => {
 describe('prune', () => {
   it('deletes a resource it applied that left the desired state, and nothing else', async () => {
     await driver.apply(bundle);
-    kube.as('kubectl').apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'someone-elses', namespace: 'shop' }, data: { keep: 'me' } });
+    kube.as('kubectl').apply({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'someone-elses', namespace: 'shop' },
+      data: { keep: 'me' },
+    });
 
     const results = await driver.apply([widget, web, widgetCrd, namespace]);
     expect(results.at(-1)).toEqual({ key: 'ConfigMap/shop/settings', status: 'pruned' });
     expect(kube.get(ref(settings))).toBeUndefined();
     expect(kube.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'shop', name: 'someone-elses' })).toBeDefined();
-    expect(kube.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'shop', name: 'kube-root-ca.crt' })).toBeDefined();
+    expect(
+      kube.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'shop', name: 'kube-root-ca.crt' }),
+    ).toBeDefined();
     expect(kube.get(ref(web))).toBeDefined();
-    expect(kube.requests.filter((r) => r.method === 'DELETE').map((r) => r.path)).toEqual(['/api/v1/namespaces/shop/configmaps/settings']);
+    expect(kube.requests.filter((r) => r.method === 'DELETE').map((r) => r.path)).toEqual([
+      '/api/v1/namespaces/shop/configmaps/settings',
+    ]);
     expect((await driver.inventory()).map((e) => e.key).sort()).toEqual([
-      'CustomResourceDefinition.apiextensions.k8s.io//widgets.example.com', 'Deployment.apps/shop/web', 'Namespace//shop', 'Widget.example.com/shop/w1',
+      'CustomResourceDefinition.apiextensions.k8s.io//widgets.example.com',
+      'Deployment.apps/shop/web',
+      'Namespace//shop',
+      'Widget.example.com/shop/w1',
     ]);
   });
 
   it('keeps a namespace that still holds objects it does not manage, and says which', async () => {
     await driver.apply(bundle);
-    kube.as('kubectl').apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'someone-elses', namespace: 'shop' } });
+    kube
+      .as('kubectl')
+      .apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'someone-elses', namespace: 'shop' } });
 
     const results = await driver.apply([]);
     expect(Object.fromEntries(results.map((r) => [r.key, r.status]))).toEqual({
@@ -245,7 +354,9 @@ describe('prune', () => {
       'CustomResourceDefinition.apiextensions.k8s.io//widgets.example.com': 'pruned',
       'Namespace//shop': 'failed',
     });
-    expect(results.find((r) => r.key === 'Namespace//shop')?.message).toContain('it holds objects Flotilla does not manage (ConfigMap someone-elses)');
+    expect(results.find((r) => r.key === 'Namespace//shop')?.message).toContain(
+      'it holds objects Flotilla does not manage (ConfigMap someone-elses)',
+    );
     expect(kube.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'shop', name: 'someone-elses' })).toBeDefined();
     expect(kube.serves('example.com/v1', 'Widget')).toBe(false);
 
@@ -254,11 +365,17 @@ describe('prune', () => {
     expect(kube.get(ref(namespace))).toBeUndefined();
   });
 
-  it('lets go without deleting an object someone took over by removing Flotilla\'s marks', async () => {
+  it("lets go without deleting an object someone took over by removing Flotilla's marks", async () => {
     await driver.apply([namespace, settings]);
-    kube.as('kubectl-edit').mergePatch(ref(settings), { metadata: { labels: { 'app.kubernetes.io/managed-by': 'helm' } } });
+    kube
+      .as('kubectl-edit')
+      .mergePatch(ref(settings), { metadata: { labels: { 'app.kubernetes.io/managed-by': 'helm' } } });
     const results = await driver.apply([namespace]);
-    expect(results[1]).toMatchObject({ key: 'ConfigMap/shop/settings', status: 'pruned', message: expect.stringContaining('released without deleting') });
+    expect(results[1]).toMatchObject({
+      key: 'ConfigMap/shop/settings',
+      status: 'pruned',
+      message: expect.stringContaining('released without deleting'),
+    });
     expect(kube.get(ref(settings))).toBeDefined();
   });
 
@@ -273,12 +390,23 @@ describe('prune', () => {
   it('keeps its inventory in a file when given one', async () => {
     const path = join(temp, 'inventory.json');
     await driver.close();
-    driver = new KubernetesDriver({ connection: tokenConnection(), inventory: fileInventory(path), owner: 'tgt_0123456789abcdef0123' });
+    driver = new KubernetesDriver({
+      connection: tokenConnection(),
+      inventory: fileInventory(path),
+      owner: 'tgt_0123456789abcdef0123',
+    });
     await driver.apply([namespace, settings]);
     await driver.close();
-    driver = new KubernetesDriver({ connection: tokenConnection(), inventory: fileInventory(path), owner: 'tgt_0123456789abcdef0123' });
+    driver = new KubernetesDriver({
+      connection: tokenConnection(),
+      inventory: fileInventory(path),
+      owner: 'tgt_0123456789abcdef0123',
+    });
     expect((await driver.inventory()).map((e) => e.key)).toEqual(['ConfigMap/shop/settings', 'Namespace//shop']);
-    expect((kube.get(ref(settings))?.['metadata'] as JsonObject)['labels']).toEqual({ 'app.kubernetes.io/managed-by': 'flotilla', 'flotilla.io/target': 'tgt_0123456789abcdef0123' });
+    expect((kube.get(ref(settings))?.['metadata'] as JsonObject)['labels']).toEqual({
+      'app.kubernetes.io/managed-by': 'flotilla',
+      'flotilla.io/target': 'tgt_0123456789abcdef0123',
+    });
   });
 });
 
@@ -350,7 +478,9 @@ describe('connections', () => {
   it('notices a rotated token file by its modification time, before the server refuses the old token', async () => {
     const tokenPath = join(temp, 'token');
     writeFileSync(tokenPath, 'sa-token-1');
-    const inPod = new KubernetesDriver({ connection: { server: tls.url, ca: tls.caCertificate, token: new FileTokenSource(tokenPath, { recheckMs: 0 }) } });
+    const inPod = new KubernetesDriver({
+      connection: { server: tls.url, ca: tls.caCertificate, token: new FileTokenSource(tokenPath, { recheckMs: 0 }) },
+    });
     try {
       await inPod.facts();
       writeFileSync(tokenPath, 'sa-token-rotated');
@@ -368,24 +498,30 @@ describe('connections', () => {
     expect(() => inClusterConnection({ env: {} })).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
   });
 
-  function kubeconfig(user: JsonObject, cluster: JsonObject = { 'certificate-authority-data': Buffer.from(fixtureTls.ca).toString('base64') }): string {
+  function kubeconfig(
+    user: JsonObject,
+    cluster: JsonObject = { 'certificate-authority-data': Buffer.from(fixtureTls.ca).toString('base64') },
+  ): string {
     const path = join(temp, 'kubeconfig');
-    writeFileSync(path, [
-      'apiVersion: v1',
-      'kind: Config',
-      'current-context: edge',
-      'clusters:',
-      `- name: edge-cluster`,
-      `  cluster: ${JSON.stringify({ server: tls.url, ...cluster })}`,
-      'contexts:',
-      '- name: edge',
-      '  context: {cluster: edge-cluster, user: agent, namespace: shop}',
-      '- name: other',
-      '  context: {cluster: edge-cluster, user: agent}',
-      'users:',
-      `- name: agent`,
-      `  user: ${JSON.stringify(user)}`,
-    ].join('\n'));
+    writeFileSync(
+      path,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'current-context: edge',
+        'clusters:',
+        `- name: edge-cluster`,
+        `  cluster: ${JSON.stringify({ server: tls.url, ...cluster })}`,
+        'contexts:',
+        '- name: edge',
+        '  context: {cluster: edge-cluster, user: agent, namespace: shop}',
+        '- name: other',
+        '  context: {cluster: edge-cluster, user: agent}',
+        'users:',
+        `- name: agent`,
+        `  user: ${JSON.stringify(user)}`,
+      ].join('\n'),
+    );
     return path;
   }
 
@@ -418,8 +554,14 @@ describe('connections', () => {
   });
 
   it('skips verification only when the kubeconfig says insecure-skip-tls-verify', async () => {
-    const verified = new KubernetesDriver({ connection: kubeconfigConnection({ path: kubeconfig({ token: 'sa-token-1' }, {}) }) });
-    const insecure = new KubernetesDriver({ connection: kubeconfigConnection({ path: kubeconfig({ token: 'sa-token-1' }, { 'insecure-skip-tls-verify': true }) }) });
+    const verified = new KubernetesDriver({
+      connection: kubeconfigConnection({ path: kubeconfig({ token: 'sa-token-1' }, {}) }),
+    });
+    const insecure = new KubernetesDriver({
+      connection: kubeconfigConnection({
+        path: kubeconfig({ token: 'sa-token-1' }, { 'insecure-skip-tls-verify': true }),
+      }),
+    });
     try {
       await expect(verified.facts()).rejects.toMatchObject({ code: 'KUBE_UNREACHABLE' });
       expect((await insecure.facts()).kubernetesVersion).toBe('v1.30.1');
@@ -430,9 +572,17 @@ describe('connections', () => {
   });
 
   it.each([
-    ['an exec plugin', { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'aws' } }, 'exec credential plugin'],
+    [
+      'an exec plugin',
+      { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'aws' } },
+      'exec credential plugin',
+    ],
     ['basic authentication', { username: 'admin', password: 'secret' }, 'basic authentication'],
-    ['a certificate without its key', { 'client-certificate-data': Buffer.from(fixtureTls.clientCert).toString('base64') }, 'without its key'],
+    [
+      'a certificate without its key',
+      { 'client-certificate-data': Buffer.from(fixtureTls.clientCert).toString('base64') },
+      'without its key',
+    ],
   ])('refuses a kubeconfig user with %s', (_name, user, message) => {
     const path = kubeconfig(user);
     let error: unknown;
@@ -448,6 +598,8 @@ describe('connections', () => {
 
   it('names the missing context', () => {
     const path = kubeconfig({ token: 't' });
-    expect(() => kubeconfigConnection({ path, context: 'prod' })).toThrow('context "prod" is not defined; defined contexts: edge, other');
+    expect(() => kubeconfigConnection({ path, context: 'prod' })).toThrow(
+      'context "prod" is not defined; defined contexts: edge, other',
+    );
   });
 });

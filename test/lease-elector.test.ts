@@ -25,7 +25,10 @@ afterEach(async () => {
   await kube.close();
 });
 
-function candidate(identity: string, options: { schedule?: (run: () => void, delayMs: number) => () => void } = {}): LeaseElector {
+function candidate(
+  identity: string,
+  options: { schedule?: (run: () => void, delayMs: number) => () => void } = {},
+): LeaseElector {
   return new LeaseElector({
     client,
     namespace: NAMESPACE,
@@ -91,7 +94,11 @@ describe('LeaseElector', () => {
     expect(await b.tryAcquireOrRenew()).toBe(false);
     advance(1);
     expect(await b.tryAcquireOrRenew()).toBe(true);
-    expect(leaseSpec()).toMatchObject({ holderIdentity: 'agent-b', leaseTransitions: 1, acquireTime: '2025-03-01T12:00:25.000000Z' });
+    expect(leaseSpec()).toMatchObject({
+      holderIdentity: 'agent-b',
+      leaseTransitions: 1,
+      acquireTime: '2025-03-01T12:00:25.000000Z',
+    });
 
     // agent-a comes back, sees agent-b holding a fresh lease, and steps down.
     expect(await a.tryAcquireOrRenew()).toBe(false);
@@ -115,14 +122,24 @@ describe('LeaseElector', () => {
 
   it('releases the Lease on stop, so another candidate takes over without waiting', async () => {
     const scheduled: (() => void)[] = [];
-    const a = candidate('agent-a', { schedule: (run) => { scheduled.push(run); return () => undefined; } });
+    const a = candidate('agent-a', {
+      schedule: (run) => {
+        scheduled.push(run);
+        return () => undefined;
+      },
+    });
     const b = candidate('agent-b');
     a.start();
     expect(await a.tryAcquireOrRenew()).toBe(true);
     expect(scheduled).toHaveLength(1);
 
     await a.stop();
-    expect(leaseSpec()).toEqual({ leaseDurationSeconds: 1, acquireTime: '2025-03-01T12:00:00.000000Z', renewTime: '2025-03-01T12:00:00.000000Z', leaseTransitions: 0 });
+    expect(leaseSpec()).toEqual({
+      leaseDurationSeconds: 1,
+      acquireTime: '2025-03-01T12:00:00.000000Z',
+      renewTime: '2025-03-01T12:00:00.000000Z',
+      leaseTransitions: 0,
+    });
     expect(events).toEqual(['agent-a started leading', 'agent-a stopped leading']);
 
     expect(await b.tryAcquireOrRenew()).toBe(true);
@@ -130,6 +147,16 @@ describe('LeaseElector', () => {
   });
 
   it('refuses a renew deadline that is not shorter than the lease', () => {
-    expect(() => new LeaseElector({ client, namespace: NAMESPACE, name: 'x', identity: 'a', leaseDurationSeconds: 5, renewDeadlineMs: 5_000 })).toThrow(TypeError);
+    expect(
+      () =>
+        new LeaseElector({
+          client,
+          namespace: NAMESPACE,
+          name: 'x',
+          identity: 'a',
+          leaseDurationSeconds: 5,
+          renewDeadlineMs: 5_000,
+        }),
+    ).toThrow(TypeError);
   });
 });

@@ -4,7 +4,17 @@ import { join } from 'node:path';
 import { Agent, type Dispatcher } from 'undici';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { OCI_MANIFEST } from '@flotilla/protocol/offline';
-import { blobPath, credentialsFromSecret, loadRegistryCredentials, OciLayoutWriter, pushOciImages, readOciLayout, RegistryClient, type OciLayout, type RegistryClientOptions } from '../packages/agent/src/offline/index.ts';
+import {
+  blobPath,
+  credentialsFromSecret,
+  loadRegistryCredentials,
+  OciLayoutWriter,
+  pushOciImages,
+  readOciLayout,
+  RegistryClient,
+  type OciLayout,
+  type RegistryClientOptions,
+} from '../packages/agent/src/offline/index.ts';
 import { startOciRegistry, type OciRegistry } from './fixtures/oci-registry.ts';
 import { addTestImage, type TestImage } from './fixtures/test-image.ts';
 import { tempDir } from './fixtures/temp-dir.ts';
@@ -14,7 +24,8 @@ class RecordingAgent extends Agent {
   readonly calls: { method: string; path: string; headers: Record<string, string> }[] = [];
   override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries((options.headers ?? {}) as Record<string, string>)) headers[name.toLowerCase()] = String(value);
+    for (const [name, value] of Object.entries((options.headers ?? {}) as Record<string, string>))
+      headers[name.toLowerCase()] = String(value);
     this.calls.push({ method: options.method, path: options.path, headers });
     return super.dispatch(options, handler);
   }
@@ -51,7 +62,8 @@ async function pullBack(client: RegistryClient, repository: string, tag: string,
 describe('pushing an OCI layout into a registry without auth', () => {
   let registry: OciRegistry;
   let client: RegistryClient;
-  const connect = (options: Partial<RegistryClientOptions> = {}) => new RegistryClient({ url: registry.url, ...options });
+  const connect = (options: Partial<RegistryClientOptions> = {}) =>
+    new RegistryClient({ url: registry.url, ...options });
   beforeEach(async () => {
     registry = await startOciRegistry();
   });
@@ -64,7 +76,14 @@ describe('pushing an OCI layout into a registry without auth', () => {
     client = connect();
     const pushed = await pushOciImages(layout, client);
     expect(pushed).toEqual([
-      { ref: app.ref, repository: 'team/app', tag: '4.2.0', digest: app.manifest.digest, blobsPushed: 4, blobsPresent: 0 },
+      {
+        ref: app.ref,
+        repository: 'team/app',
+        tag: '4.2.0',
+        digest: app.manifest.digest,
+        blobsPushed: 4,
+        blobsPresent: 0,
+      },
       { ref: db.ref, repository: 'team/db', tag: '1.0', digest: db.manifest.digest, blobsPushed: 2, blobsPresent: 0 },
     ]);
     await pullBack(client, 'team/app', '4.2.0', app);
@@ -79,8 +98,14 @@ describe('pushing an OCI layout into a registry without auth', () => {
     await pullBack(client, 'team/app', '4.2.0', app);
     const layer = app.layers[0]!;
     const ranges = recorder.calls.filter((c) => c.method === 'PATCH').map((c) => c.headers['content-range']);
-    expect(ranges).toEqual(expect.arrayContaining(['0-65535', '65536-131071', '131072-196607', `196608-${layer.size - 1}`]));
-    expect(recorder.calls.filter((c) => c.method === 'PUT' && c.path.includes(`digest=${encodeURIComponent(layer.digest)}`)).map((c) => c.headers['content-length'])).toEqual(['0']);
+    expect(ranges).toEqual(
+      expect.arrayContaining(['0-65535', '65536-131071', '131072-196607', `196608-${layer.size - 1}`]),
+    );
+    expect(
+      recorder.calls
+        .filter((c) => c.method === 'PUT' && c.path.includes(`digest=${encodeURIComponent(layer.digest)}`))
+        .map((c) => c.headers['content-length']),
+    ).toEqual(['0']);
     await recorder.close();
   });
 
@@ -88,7 +113,10 @@ describe('pushing an OCI layout into a registry without auth', () => {
     client = connect();
     await pushOciImages(layout, client);
     const again = await pushOciImages(layout, client);
-    expect(again.map((p) => [p.blobsPushed, p.blobsPresent])).toEqual([[0, 4], [0, 2]]);
+    expect(again.map((p) => [p.blobsPushed, p.blobsPresent])).toEqual([
+      [0, 4],
+      [0, 2],
+    ]);
   });
 
   it('refuses a layer whose bytes no longer match its digest, and never pushes the manifest naming it', async () => {
@@ -103,7 +131,10 @@ describe('pushing an OCI layout into a registry without auth', () => {
       await handle.close();
       client = connect();
       await expect(pushOciImages(broken, client)).rejects.toMatchObject({ code: 'OCI_DIGEST_MISMATCH' });
-      await expect(client.getManifest('team/bad', '1', [OCI_MANIFEST])).rejects.toMatchObject({ code: 'REGISTRY_ERROR', details: { status: 404 } });
+      await expect(client.getManifest('team/bad', '1', [OCI_MANIFEST])).rejects.toMatchObject({
+        code: 'REGISTRY_ERROR',
+        details: { status: 404 },
+      });
       await expect(client.hasBlob('team/bad', image.layers[0]!.digest)).resolves.toBe(false);
     } finally {
       copy.remove();
@@ -124,7 +155,9 @@ describe('pushing an OCI layout into a registry without auth', () => {
       client = connect({ monolithicMaxBytes: 0, chunkSize: 64 * 1024, dispatcher: recorder });
       await expect(pushOciImages(broken, client)).rejects.toMatchObject({ code: 'OCI_DIGEST_MISMATCH' });
       await expect(client.hasBlob('team/bad', image.layers[0]!.digest)).resolves.toBe(false);
-      expect(recorder.calls.filter((c) => c.method === 'DELETE' && c.path.includes('/v2/team/bad/blobs/uploads/'))).toHaveLength(1);
+      expect(
+        recorder.calls.filter((c) => c.method === 'DELETE' && c.path.includes('/v2/team/bad/blobs/uploads/')),
+      ).toHaveLength(1);
       await recorder.close();
     } finally {
       copy.remove();
@@ -136,7 +169,9 @@ describe('pushing an OCI layout into a registry without auth', () => {
     await registry.stop();
     registry = await startOciRegistry();
     client = new RegistryClient({ url });
-    await expect(client.hasBlob('team/app', app.layers[0]!.digest)).rejects.toMatchObject({ code: 'REGISTRY_UNREACHABLE' });
+    await expect(client.hasBlob('team/app', app.layers[0]!.digest)).rejects.toMatchObject({
+      code: 'REGISTRY_UNREACHABLE',
+    });
   });
 });
 
@@ -154,20 +189,33 @@ describe('pushing into a registry with htpasswd basic auth', () => {
 
   it('signs in with credentials from a Docker config file', async () => {
     const file = join(work.path, 'config.json');
-    writeFileSync(file, JSON.stringify({ auths: { [`http://${registry.host}`]: { auth: Buffer.from('site:correct horse').toString('base64') } } }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        auths: { [`http://${registry.host}`]: { auth: Buffer.from('site:correct horse').toString('base64') } },
+      }),
+    );
     client = new RegistryClient({ url: registry.url, credentials: await loadRegistryCredentials(file, registry.host) });
     await pushOciImages(layout, client);
     await pullBack(client, 'team/app', '4.2.0', app);
   });
 
   it('is refused with a wrong password', async () => {
-    client = new RegistryClient({ url: registry.url, credentials: { kind: 'basic', username: 'site', password: 'wrong' } });
-    await expect(pushOciImages(layout, client)).rejects.toMatchObject({ code: 'REGISTRY_UNAUTHORIZED', details: { status: 401 } });
+    client = new RegistryClient({
+      url: registry.url,
+      credentials: { kind: 'basic', username: 'site', password: 'wrong' },
+    });
+    await expect(pushOciImages(layout, client)).rejects.toMatchObject({
+      code: 'REGISTRY_UNAUTHORIZED',
+      details: { status: 401 },
+    });
   });
 
   it('is refused without credentials', async () => {
     client = new RegistryClient({ url: registry.url });
-    await expect(client.hasBlob('team/app', app.layers[0]!.digest)).rejects.toMatchObject({ code: 'REGISTRY_UNAUTHORIZED' });
+    await expect(client.hasBlob('team/app', app.layers[0]!.digest)).rejects.toMatchObject({
+      code: 'REGISTRY_UNAUTHORIZED',
+    });
   });
 });
 
@@ -189,16 +237,27 @@ describe('pushing into a registry with token auth', () => {
       kind: 'Secret',
       type: 'kubernetes.io/dockerconfigjson',
       metadata: { name: 'site-registry', namespace: 'flotilla-system' },
-      data: { '.dockerconfigjson': Buffer.from(JSON.stringify({ auths: { [registry.host]: { username: 'site', password: 's3cret' } } })).toString('base64') },
+      data: {
+        '.dockerconfigjson': Buffer.from(
+          JSON.stringify({ auths: { [registry.host]: { username: 'site', password: 's3cret' } } }),
+        ).toString('base64'),
+      },
     };
     client = new RegistryClient({ url: registry.url, credentials: credentialsFromSecret(secret, registry.host) });
     await pushOciImages(layout, client);
     await pullBack(client, 'team/db', '1.0', db);
-    expect(registry.tokenRequests.some((query) => new URLSearchParams(query).get('scope') === 'repository:team/app:pull,push')).toBe(true);
+    expect(
+      registry.tokenRequests.some(
+        (query) => new URLSearchParams(query).get('scope') === 'repository:team/app:pull,push',
+      ),
+    ).toBe(true);
   });
 
   it('is refused when the token service does not know the user', async () => {
-    client = new RegistryClient({ url: registry.url, credentials: { kind: 'basic', username: 'site', password: 'nope' } });
+    client = new RegistryClient({
+      url: registry.url,
+      credentials: { kind: 'basic', username: 'site', password: 'nope' },
+    });
     await expect(pushOciImages(layout, client)).rejects.toMatchObject({ code: 'REGISTRY_UNAUTHORIZED' });
   });
 });

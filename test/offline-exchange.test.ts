@@ -10,10 +10,43 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digestOf, type SignedReport } from '@flotilla/protocol';
-import { linkReport, OCI_MANIFEST, REPORT_CHAIN_GENESIS, toSeqRanges, type ReportHistory } from '@flotilla/protocol/offline';
-import { credentialsFromSecret, exportReportsFile, importedImages, importReceiptFile, importTransferFile, OciLayoutWriter, pushOciImages, RegistryClient, verifyImportedTransfer } from '../packages/agent/src/offline/index.ts';
-import { exportTransferFile, importReportsFile, ociLayoutImages, writeReceiptFile } from '../packages/hub/src/features/offline/index.ts';
-import { agentKey, agentKeys, envelope, hubKey, hubKeys, NOW, release, report, signedTrustRoot, TARGET, trustRoot } from '../packages/protocol/test/offline/offline-fixture.ts';
+import {
+  linkReport,
+  OCI_MANIFEST,
+  REPORT_CHAIN_GENESIS,
+  toSeqRanges,
+  type ReportHistory,
+} from '@flotilla/protocol/offline';
+import {
+  credentialsFromSecret,
+  exportReportsFile,
+  importedImages,
+  importReceiptFile,
+  importTransferFile,
+  OciLayoutWriter,
+  pushOciImages,
+  RegistryClient,
+  verifyImportedTransfer,
+} from '../packages/agent/src/offline/index.ts';
+import {
+  exportTransferFile,
+  importReportsFile,
+  ociLayoutImages,
+  writeReceiptFile,
+} from '../packages/hub/src/features/offline/index.ts';
+import {
+  agentKey,
+  agentKeys,
+  envelope,
+  hubKey,
+  hubKeys,
+  NOW,
+  release,
+  report,
+  signedTrustRoot,
+  TARGET,
+  trustRoot,
+} from '../packages/protocol/test/offline/offline-fixture.ts';
 import { startOciRegistry, type OciRegistry } from './fixtures/oci-registry.ts';
 import { tempDir } from './fixtures/temp-dir.ts';
 import { addTestImage, type TestImage } from './fixtures/test-image.ts';
@@ -43,7 +76,8 @@ function hubReports() {
   const held = new Map<number, SignedReport>();
   const history: ReportHistory = {
     reportDigest: (seq) => (held.has(seq) ? digestOf(held.get(seq)) : undefined),
-    missing: (from, to) => toSeqRanges(Array.from({ length: to - from + 1 }, (_, i) => from + i).filter((s) => !held.has(s))),
+    missing: (from, to) =>
+      toSeqRanges(Array.from({ length: to - from + 1 }, (_, i) => from + i).filter((s) => !held.has(s))),
   };
   return { held, history, accept: (signed: SignedReport) => void held.set(signed.report.seq, signed) };
 }
@@ -70,11 +104,24 @@ describe('the air-gap exchange, end to end', () => {
     copyFileSync(exported.path, join(siteSide(), 'inbox.flotilla'));
 
     // Site: import, check as online, push the images.
-    const imported = await importTransferFile(join(siteSide(), 'inbox.flotilla'), { hubKeys, destination: join(siteSide(), 'imports', 'gen-7') });
-    const verified = await verifyImportedTransfer(imported, { trustRoot: trustRoot(1), targetId: TARGET, lastGeneration: 6, now: NOW });
+    const imported = await importTransferFile(join(siteSide(), 'inbox.flotilla'), {
+      hubKeys,
+      destination: join(siteSide(), 'imports', 'gen-7'),
+    });
+    const verified = await verifyImportedTransfer(imported, {
+      trustRoot: trustRoot(1),
+      targetId: TARGET,
+      lastGeneration: 6,
+      now: NOW,
+    });
     expect(verified.verifiedEnvelope.generation).toBe(7);
     expect(verified.newTrustRoots.map((r) => r.trustRoot.version)).toEqual([2]);
-    const secret = { apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/basic-auth', data: { username: Buffer.from('site').toString('base64'), password: Buffer.from('pw').toString('base64') } };
+    const secret = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'kubernetes.io/basic-auth',
+      data: { username: Buffer.from('site').toString('base64'), password: Buffer.from('pw').toString('base64') },
+    };
     const client = new RegistryClient({ url: registry.url, credentials: credentialsFromSecret(secret, registry.host) });
     try {
       const pushed = await pushOciImages((await importedImages(imported))!, client);
@@ -85,17 +132,41 @@ describe('the air-gap exchange, end to end', () => {
     }
 
     // Importing the same file again is harmless: same generation, no rollback.
-    const again = await importTransferFile(join(siteSide(), 'inbox.flotilla'), { hubKeys, destination: join(siteSide(), 'imports', 'gen-7-again') });
-    expect((await verifyImportedTransfer(again, { trustRoot: verified.trustRoot, targetId: TARGET, lastGeneration: 7, now: NOW })).verifiedEnvelope.generation).toBe(7);
+    const again = await importTransferFile(join(siteSide(), 'inbox.flotilla'), {
+      hubKeys,
+      destination: join(siteSide(), 'imports', 'gen-7-again'),
+    });
+    expect(
+      (
+        await verifyImportedTransfer(again, {
+          trustRoot: verified.trustRoot,
+          targetId: TARGET,
+          lastGeneration: 7,
+          now: NOW,
+        })
+      ).verifiedEnvelope.generation,
+    ).toBe(7);
 
     // Site: export the journaled reports.
     const journal = [report(1), report(2), report(3)];
-    const reportsFile = await exportReportsFile(join(siteSide(), 'reports.flotilla'), journal, { key: agentKey, targetId: TARGET, base: REPORT_CHAIN_GENESIS, createdAt: NOW.toISOString() });
+    const reportsFile = await exportReportsFile(join(siteSide(), 'reports.flotilla'), journal, {
+      key: agentKey,
+      targetId: TARGET,
+      base: REPORT_CHAIN_GENESIS,
+      createdAt: NOW.toISOString(),
+    });
     copyFileSync(reportsFile.path, join(hubSide(), 'reports.flotilla'));
 
     // Hub: ingest once, even when the operator imports the file twice; answer a receipt.
     const store = hubReports();
-    const options = { targetId: TARGET, agentKeys, history: store.history, accept: store.accept, hubKey, now: () => NOW };
+    const options = {
+      targetId: TARGET,
+      agentKeys,
+      history: store.history,
+      accept: store.accept,
+      hubKey,
+      now: () => NOW,
+    };
     const first = await importReportsFile(join(hubSide(), 'reports.flotilla'), options);
     const second = await importReportsFile(join(hubSide(), 'reports.flotilla'), options);
     expect(first.plan.accept).toEqual([1, 2, 3]);
@@ -111,7 +182,11 @@ describe('the air-gap exchange, end to end', () => {
       prev = linkReport(prev, signed);
       links.set(signed.report.seq, prev);
     }
-    const { settlement } = await importReceiptFile(join(siteSide(), 'receipt.flotilla'), { trustRoot: verified.trustRoot, targetId: TARGET }, (seq) => links.get(seq));
+    const { settlement } = await importReceiptFile(
+      join(siteSide(), 'receipt.flotilla'),
+      { trustRoot: verified.trustRoot, targetId: TARGET },
+      (seq) => links.get(seq),
+    );
     expect(settlement.confirmed).toEqual([{ from: 1, to: 3 }]);
     expect(first.receipt.receipt.reportsFile).toBe(reportsFile.digest);
   });

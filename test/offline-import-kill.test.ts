@@ -5,7 +5,14 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeTransfer } from '@flotilla/protocol/offline';
 import { importTransferFile, removeStaleStaging } from '../packages/agent/src/offline/index.ts';
-import { collect, contents, hubKey, hubKeys, image, seededBytes } from '../packages/protocol/test/offline/offline-fixture.ts';
+import {
+  collect,
+  contents,
+  hubKey,
+  hubKeys,
+  image,
+  seededBytes,
+} from '../packages/protocol/test/offline/offline-fixture.ts';
 import { tempDir } from './fixtures/temp-dir.ts';
 import { waitFor } from './fixtures/wait-for.ts';
 
@@ -24,8 +31,12 @@ describe('an import killed with SIGKILL part-way', () => {
     const imports = join(work.path, 'imports');
     const destination = join(imports, 'gen-7');
 
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, destination, JSON.stringify(hubKeys)], { stdio: ['pipe', 'pipe', 'inherit'] });
-    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, destination, JSON.stringify(hubKeys)], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      child.once('exit', (_code, signal) => resolve(signal)),
+    );
     // The pipe breaks when the child is killed with bytes still unread: that is the point.
     child.stdin.on('error', () => undefined);
     child.stdin.write(bytes.subarray(0, bytes.length / 2));
@@ -40,7 +51,12 @@ describe('an import killed with SIGKILL part-way', () => {
     expect(existsSync(destination)).toBe(false);
     expect(await removeStaleStaging(imports)).toHaveLength(1);
     expect(readdirSync(imports)).toEqual([]);
-    const imported = await importTransferFile((async function* () { yield bytes; })(), { hubKeys, destination });
+    const imported = await importTransferFile(
+      (async function* () {
+        yield bytes;
+      })(),
+      { hubKeys, destination },
+    );
     expect(imported.manifest.entries).toHaveLength(10);
   });
 });

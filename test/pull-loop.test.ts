@@ -16,7 +16,9 @@ describe('a hub and 20 agents on loopback', () => {
   beforeAll(async () => {
     hub = await startHub();
     const token = await hub.enrollmentToken(FLEET, { env: 'test' });
-    agents = await Promise.all(Array.from({ length: FLEET }, (_, i) => startAgent(hub.url, token, { name: `edge-${i}` })));
+    agents = await Promise.all(
+      Array.from({ length: FLEET }, (_, i) => startAgent(hub.url, token, { name: `edge-${i}` })),
+    );
   });
 
   afterAll(async () => {
@@ -29,7 +31,7 @@ describe('a hub and 20 agents on loopback', () => {
     return answer.body.items;
   }
 
-  it('enrolls every agent as its own target with the token\'s preset labels', async () => {
+  it("enrolls every agent as its own target with the token's preset labels", async () => {
     const list = await targets();
     expect(list).toHaveLength(FLEET);
     expect(new Set(list.map((t) => t.id)).size).toBe(FLEET);
@@ -41,14 +43,20 @@ describe('a hub and 20 agents on loopback', () => {
     await hub.publish('app', '1.0.0', resources);
     for (const { targetId } of agents) expect((await hub.assign(targetId, ['app@1.0.0'])).status).toBe(200);
 
-    await waitFor('every agent to apply generation 1', () => agents.every((a) => a.agent.current.appliedGeneration === 1));
+    await waitFor('every agent to apply generation 1', () =>
+      agents.every((a) => a.agent.current.appliedGeneration === 1),
+    );
     for (const a of agents) {
       const written = parse(readFileSync(join(a.root, manifestFileName(resources[0]!)), 'utf8'));
       expect(written).toEqual(resources[0]);
     }
     const reported = await waitFor('the hub to hold an applied report of every target', async () => {
       const list = await targets();
-      return list.every((t) => t.observed?.generation === 1 && t.observed.phase === 'applied' && t.observed.health === 'healthy') && list;
+      return (
+        list.every(
+          (t) => t.observed?.generation === 1 && t.observed.phase === 'applied' && t.observed.health === 'healthy',
+        ) && list
+      );
     });
     expect(reported.every((t) => t.observed?.bundles[0]?.version === '1.0.0')).toBe(true);
     expect(reported.every((t) => t.facts.driver === 'manifests-dir' && t.lastSeenAt !== null)).toBe(true);
@@ -57,10 +65,14 @@ describe('a hub and 20 agents on loopback', () => {
   it('prunes a resource that left the desired state, and only it', async () => {
     await hub.publish('app', '1.1.0', [configMap('app', { greeting: 'hello again' })]);
     for (const { targetId } of agents) await hub.assign(targetId, ['app@1.1.0']);
-    await waitFor('every agent to apply generation 2', () => agents.every((a) => a.agent.current.appliedGeneration === 2));
+    await waitFor('every agent to apply generation 2', () =>
+      agents.every((a) => a.agent.current.appliedGeneration === 2),
+    );
     for (const a of agents) {
       expect(existsSync(join(a.root, manifestFileName(configMap('extra', {}))))).toBe(false);
-      expect(parse(readFileSync(join(a.root, manifestFileName(configMap('app', {}))), 'utf8')).data).toEqual({ greeting: 'hello again' });
+      expect(parse(readFileSync(join(a.root, manifestFileName(configMap('app', {}))), 'utf8')).data).toEqual({
+        greeting: 'hello again',
+      });
     }
   });
 });

@@ -39,7 +39,9 @@ describe('rollouts in waves across 100 real agents', () => {
     return new Agent({
       hubUrl: hub.url,
       stateDir: join(dir, 'state'),
-      driver: new ManifestsDirDriver(join(dir, 'root'), '0.1.0', { failWith: () => (failing.has(name) ? 'no space left on device (injected by the test)' : undefined) }),
+      driver: new ManifestsDirDriver(join(dir, 'root'), '0.1.0', {
+        failWith: () => (failing.has(name) ? 'no space left on device (injected by the test)' : undefined),
+      }),
       log: silent,
       enrollToken: token,
       name,
@@ -73,10 +75,15 @@ describe('rollouts in waves across 100 real agents', () => {
   }
 
   function waitForState(id: string, state: string, timeoutMs = 30_000): Promise<any> {
-    return waitFor(`rollout ${id} to be ${state}`, async () => {
-      const view = await rollout(id);
-      return view.state === state && view;
-    }, timeoutMs, 100);
+    return waitFor(
+      `rollout ${id} to be ${state}`,
+      async () => {
+        const view = await rollout(id);
+        return view.state === state && view;
+      },
+      timeoutMs,
+      100,
+    );
   }
 
   /** The data of the ConfigMap file the agent wrote, or undefined when there is none. */
@@ -126,14 +133,26 @@ describe('rollouts in waves across 100 real agents', () => {
     rolloutB = await createRollout({
       release: 'app@2.0.0',
       selector: 'env=test',
-      waves: [{ name: 'canary', percent: '1%' }, { name: 'ring1', selector: 'ring=1' }, { name: 'ring2', selector: { ring: '2' } }, { name: 'rest', percent: 100 }],
+      waves: [
+        { name: 'canary', percent: '1%' },
+        { name: 'ring1', selector: 'ring=1' },
+        { name: 'ring2', selector: { ring: '2' } },
+        { name: 'rest', percent: 100 },
+      ],
       failureBudget: 2,
     });
     const conflict = await admin('POST', '/v1/rollouts', { release: 'app@2.0.0', selector: 'ring=1' });
     expect(conflict.status).toBe(409);
     expect(conflict.body.error.code).toBe('CONFLICT');
-    expect(conflict.body.error.message).toContain(`rollout ${rolloutB} (app@2.0.0, running) already covers 10 of the targets`);
-    expect(conflict.body.error.details.targets.sort()).toEqual(fleet.filter((a) => a.ring === 1).map((a) => a.targetId).sort());
+    expect(conflict.body.error.message).toContain(
+      `rollout ${rolloutB} (app@2.0.0, running) already covers 10 of the targets`,
+    );
+    expect(conflict.body.error.details.targets.sort()).toEqual(
+      fleet
+        .filter((a) => a.ring === 1)
+        .map((a) => a.targetId)
+        .sort(),
+    );
 
     const paused = await waitForState(rolloutB, 'paused');
     expect(paused.currentWave).toEqual({ index: 2, name: 'ring2' });
@@ -142,7 +161,12 @@ describe('rollouts in waves across 100 real agents', () => {
     // Waves are cumulative: a target counts in the first wave that took it, and the 1% canary may be from any ring.
     const canary = (await rollout(rolloutB, 'all')).members.find((m: any) => m.wave === 'canary');
     const canaryRing = fleet.find((a) => a.targetId === canary.targetId)!.ring;
-    expect(paused.waves.map((w: any) => w.counts.total)).toEqual([1, 10 - Number(canaryRing === 1), 30 - Number(canaryRing === 2), 60 - Number(canaryRing === 3)]);
+    expect(paused.waves.map((w: any) => w.counts.total)).toEqual([
+      1,
+      10 - Number(canaryRing === 1),
+      30 - Number(canaryRing === 2),
+      60 - Number(canaryRing === 3),
+    ]);
     expect(paused.totals.failed).toBe(FAILING);
     expect(paused.waves[3].counts.planned).toBe(paused.waves[3].counts.total);
     const failures = (await rollout(rolloutB, 'problems')).members.filter((m: any) => m.state === 'failed');
@@ -152,7 +176,12 @@ describe('rollouts in waves across 100 real agents', () => {
     expect(fleet.filter((a) => a.ring === 3 && written(a)?.['version'] === '2').length).toBeLessThanOrEqual(1);
     const pause = hub.hub.services.audit.query({ action: 'rollout.pause' }, { limit: 10 }).entries[0]!;
     expect(pause.actor).toEqual({ kind: 'system', id: 'rollout-controller' });
-    expect(pause.subjects.sort()).toEqual(ring2.slice(0, FAILING).map((a) => a.targetId).sort());
+    expect(pause.subjects.sort()).toEqual(
+      ring2
+        .slice(0, FAILING)
+        .map((a) => a.targetId)
+        .sort(),
+    );
   });
 
   it('after the fix, resumes; a target enrolled and one relabelled mid-rollout join; a hub restart loses nothing', async () => {
@@ -165,18 +194,35 @@ describe('rollouts in waves across 100 real agents', () => {
     fleet.push(outsider);
 
     failing.clear();
-    await waitFor('the fixed agents to report healthy', async () => (await rollout(rolloutB)).waves[2].counts.failed === 0, 20_000, 100);
+    await waitFor(
+      'the fixed agents to report healthy',
+      async () => (await rollout(rolloutB)).waves[2].counts.failed === 0,
+      20_000,
+      100,
+    );
     const resumed = await admin('POST', `/v1/rollouts/${rolloutB}/resume`, { reason: 'disks cleaned' });
     expect(resumed.status).toBe(200);
-    await waitFor('the rest wave to start', async () => (await rollout(rolloutB)).currentWave?.name === 'rest', 20_000, 100);
+    await waitFor(
+      'the rest wave to start',
+      async () => (await rollout(rolloutB)).currentWave?.name === 'rest',
+      20_000,
+      100,
+    );
 
     // Enrolled after the rollout started, in a wave already reached: it gets 2.0.0.
     const lateToken = await hub.enrollmentToken(1, { env: 'test', ring: '2' });
     const late = await startFleetAgent('late', 2, lateToken);
     fleet.push(late);
     // Relabelled into the selector: it joins too.
-    expect((await admin('PATCH', `/v1/targets/${outsider.targetId}/labels`, { set: { env: 'test' } })).status).toBe(200);
-    await waitFor('the late and relabelled targets to apply 2.0.0', () => written(late)?.['version'] === '2' && written(outsider)?.['version'] === '2', 20_000, 100);
+    expect((await admin('PATCH', `/v1/targets/${outsider.targetId}/labels`, { set: { env: 'test' } })).status).toBe(
+      200,
+    );
+    await waitFor(
+      'the late and relabelled targets to apply 2.0.0',
+      () => written(late)?.['version'] === '2' && written(outsider)?.['version'] === '2',
+      20_000,
+      100,
+    );
 
     const waiting = await rollout(rolloutB);
     expect(waiting.state).toBe('running');
@@ -188,13 +234,22 @@ describe('rollouts in waves across 100 real agents', () => {
     offline.agent = newAgent(offline.dir, offline.name, undefined);
     await offline.agent.start();
     const completed = await waitForState(rolloutB, 'completed');
-    expect(completed.totals).toMatchObject({ failed: 0, pending: 0, blocked: 0, healthy: RINGS[1] + RINGS[2] + RINGS[3] + 2 });
+    expect(completed.totals).toMatchObject({
+      failed: 0,
+      pending: 0,
+      blocked: 0,
+      healthy: RINGS[1] + RINGS[2] + RINGS[3] + 2,
+    });
     await waitFor('every agent to write 2.0.0', () => fleet.every((a) => written(a)?.['version'] === '2'), 20_000, 100);
 
     // No step lost, none done twice: each wave started once, each target's envelope bumped once.
-    const starts = hub.hub.services.audit.query({ action: 'rollout.wave.start' }, { limit: 100, order: 'asc' }).entries.filter((e) => e.details['rollout'] === rolloutB);
+    const starts = hub.hub.services.audit
+      .query({ action: 'rollout.wave.start' }, { limit: 100, order: 'asc' })
+      .entries.filter((e) => e.details['rollout'] === rolloutB);
     expect(starts.map((e) => e.details['waveName'])).toEqual(['canary', 'ring1', 'ring2', 'rest']);
-    const joins = hub.hub.services.audit.query({ action: 'rollout.member.join' }, { limit: 100 }).entries.filter((e) => e.details['rollout'] === rolloutB);
+    const joins = hub.hub.services.audit
+      .query({ action: 'rollout.member.join' }, { limit: 100 })
+      .entries.filter((e) => e.details['rollout'] === rolloutB);
     expect(joins.flatMap((e) => e.subjects).sort()).toEqual([late.targetId, outsider.targetId].sort());
     const records = await Promise.all(fleet.map((a) => target(a.targetId)));
     const expected = (a: FleetAgent): number => (a === late || a === outsider ? 1 : a.ring === 1 ? 3 : 2);
@@ -208,12 +263,25 @@ describe('rollouts in waves across 100 real agents', () => {
     const late = fleet.find((a) => a.name === 'late')!;
     const outsider = fleet.find((a) => a.name === 'outsider')!;
     const before = fleet.filter((a) => a !== late && a !== outsider);
-    await waitFor('the members to be back on 1.0.0', () => before.every((a) => written(a)?.['version'] === '1') && written(late) === undefined && written(outsider) === undefined, 20_000, 100);
+    await waitFor(
+      'the members to be back on 1.0.0',
+      () =>
+        before.every((a) => written(a)?.['version'] === '1') &&
+        written(late) === undefined &&
+        written(outsider) === undefined,
+      20_000,
+      100,
+    );
     expect(fleet.filter((a) => a.ring === 1).every((a) => written(a, MONITORING) !== undefined)).toBe(true);
-    const view = await waitFor('the rollback to be reported', async () => {
-      const v = await rollout(rolloutB);
-      return v.totals.reverted === fleet.length && v;
-    }, 20_000, 100);
+    const view = await waitFor(
+      'the rollback to be reported',
+      async () => {
+        const v = await rollout(rolloutB);
+        return v.totals.reverted === fleet.length && v;
+      },
+      20_000,
+      100,
+    );
     expect(view.totals.reverting).toBe(0);
     const entry = hub.hub.services.audit.query({ action: 'rollout.rollback' }, { limit: 1 }).entries[0]!;
     expect(entry.actor.kind).toBe('user');
@@ -222,7 +290,10 @@ describe('rollouts in waves across 100 real agents', () => {
 
   it('shows status and lists rollouts through the CLI, as plain text off a terminal', async () => {
     const env = { FLOTILLA_HUB: hub.url, FLOTILLA_TOKEN: hub.adminToken };
-    const [status, list] = await Promise.all([flotilla(['rollout', 'status', rolloutB, '--watch', '--interval', '1s'], env), flotilla(['rollout', 'ls'], env)]);
+    const [status, list] = await Promise.all([
+      flotilla(['rollout', 'status', rolloutB, '--watch', '--interval', '1s'], env),
+      flotilla(['rollout', 'ls'], env),
+    ]);
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout).toContain(`rollout ${rolloutB}  app@2.0.0  rolled-back  wave 4/4 rest  selector env=test`);
     expect(status.stdout).toMatch(/ring2 passed reverted (\d+)\/\1 /);

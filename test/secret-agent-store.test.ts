@@ -1,13 +1,25 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isFlotillaError } from '@flotilla/protocol';
-import { EMPTY_SYNC_STATE, IDENTITY_SECRET_TYPE, isIdentityConflict, KubeClient, SecretAgentStore, staticToken } from '@flotilla/agent';
+import {
+  EMPTY_SYNC_STATE,
+  IDENTITY_SECRET_TYPE,
+  isIdentityConflict,
+  KubeClient,
+  SecretAgentStore,
+  staticToken,
+} from '@flotilla/agent';
 import { startKubeApiServer, type KubeApiServer, type ObjectRef } from './fixtures/kube-apiserver/index.ts';
 import { tempDir } from './fixtures/temp-dir.ts';
 
 const TOKEN = 'store-token';
 const NAMESPACE = 'flotilla-system';
 const SECRET: ObjectRef = { apiVersion: 'v1', kind: 'Secret', namespace: NAMESPACE, name: 'flotilla-agent-identity' };
-const ENROLLMENT = { targetId: 'tgt_0123456789abcdef0123', name: 'eu-1', hubId: 'hub-1', audience: 'urn:flotilla:hub:hub-1' };
+const ENROLLMENT = {
+  targetId: 'tgt_0123456789abcdef0123',
+  name: 'eu-1',
+  hubId: 'hub-1',
+  audience: 'urn:flotilla:hub:hub-1',
+};
 
 let kube: KubeApiServer;
 let client: KubeClient;
@@ -65,7 +77,7 @@ describe('SecretAgentStore: an agent identity shared by the pods of a cluster', 
     expect(stored('agent-key.json')).toEqual(keys[0]);
   });
 
-  it('hands out report numbers from reserved blocks, and a new leader continues above the old one\'s', async () => {
+  it("hands out report numbers from reserved blocks, and a new leader continues above the old one's", async () => {
     const old = store(2);
     expect([await old.nextReportSeq(), await old.nextReportSeq(), await old.nextReportSeq()]).toEqual([1, 2, 3]);
     expect(stored('report-seq.json')).toEqual({ reserved: 4 });
@@ -77,7 +89,7 @@ describe('SecretAgentStore: an agent identity shared by the pods of a cluster', 
     await expect(old.nextReportSeq()).rejects.toSatisfy(isIdentityConflict);
   });
 
-  it('refuses a stale leader\'s write over a newer leader\'s applied state', async () => {
+  it("refuses a stale leader's write over a newer leader's applied state", async () => {
     const old = store();
     await old.saveSync({ ...EMPTY_SYNC_STATE, appliedGeneration: 3 });
     const next = store();
@@ -95,17 +107,31 @@ describe('SecretAgentStore: an agent identity shared by the pods of a cluster', 
     kube.as('kubectl-annotate').mergePatch(SECRET, { metadata: { annotations: { 'example.com/owner': 'platform' } } });
     await agent.saveSync({ ...EMPTY_SYNC_STATE, appliedGeneration: 7 });
     expect(stored('sync.json')).toMatchObject({ appliedGeneration: 7 });
-    expect((kube.get(SECRET)!['metadata'] as { annotations: Record<string, string> }).annotations['example.com/owner']).toBe('platform');
+    expect(
+      (kube.get(SECRET)!['metadata'] as { annotations: Record<string, string> }).annotations['example.com/owner'],
+    ).toBe('platform');
   });
 
   it('says how to recover when the Secret holds something the agent did not write', async () => {
-    kube.as('kubectl').create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: SECRET.name, namespace: NAMESPACE }, data: { 'enrollment.json': Buffer.from('{"targetId":1}').toString('base64') } });
-    await expect(store().enrollment()).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('delete it to enroll this cluster anew') });
+    kube.as('kubectl').create({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: SECRET.name, namespace: NAMESPACE },
+      data: { 'enrollment.json': Buffer.from('{"targetId":1}').toString('base64') },
+    });
+    await expect(store().enrollment()).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      message: expect.stringContaining('delete it to enroll this cluster anew'),
+    });
   });
 
   it('refuses options that cannot name a Secret', () => {
-    expect(() => new SecretAgentStore({ client, namespace: NAMESPACE, dir: scratch.path, name: 'Not A Name' })).toThrow(TypeError);
+    expect(() => new SecretAgentStore({ client, namespace: NAMESPACE, dir: scratch.path, name: 'Not A Name' })).toThrow(
+      TypeError,
+    );
     expect(() => new SecretAgentStore({ client, namespace: '', dir: scratch.path })).toThrow(TypeError);
-    expect(() => new SecretAgentStore({ client, namespace: NAMESPACE, dir: scratch.path, seqBlock: 0 })).toThrow(TypeError);
+    expect(() => new SecretAgentStore({ client, namespace: NAMESPACE, dir: scratch.path, seqBlock: 0 })).toThrow(
+      TypeError,
+    );
   });
 });

@@ -21,12 +21,17 @@ describe('flotilla targets', () => {
 
   it('sets typed properties and labels, then selects by them with a query', async () => {
     const [alpha, bravo] = agents;
-    expect((await flotilla(['targets', 'set', alpha!.targetId, 'region=eu-west-1', 'owner=atlas', 'nodes=3'], env)).code).toBe(0);
+    expect(
+      (await flotilla(['targets', 'set', alpha!.targetId, 'region=eu-west-1', 'owner=atlas', 'nodes=3'], env)).code,
+    ).toBe(0);
     expect((await flotilla(['targets', 'set', bravo!.targetId, 'region=us-east-1', 'owner=atlas'], env)).code).toBe(0);
     expect((await flotilla(['targets', 'label', alpha!.targetId, 'frozen=true', 'site-'], env)).code).toBe(0);
     const listed = await flotilla(['targets', 'ls', '-q', 'region in (eu-*, us-*), owner=atlas', '-o', 'json'], env);
     expect(listed.code).toBe(0);
-    const page = JSON.parse(listed.stdout) as { items: { name: string; properties: Record<string, unknown>; labels: Record<string, string> }[]; total: number };
+    const page = JSON.parse(listed.stdout) as {
+      items: { name: string; properties: Record<string, unknown>; labels: Record<string, string> }[];
+      total: number;
+    };
     expect(page.total).toBe(2);
     expect(page.items.map((t) => t.name).sort()).toEqual(['alpha', 'bravo']);
     const alphaRecord = page.items.find((t) => t.name === 'alpha')!;

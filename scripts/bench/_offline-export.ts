@@ -9,4 +9,6 @@ const contents = benchContents(hubKey, JSON.parse(digests!) as string[], Number(
 const started = performance.now();
 const exported = await exportTransferFile(file!, contents, hubKey);
 const seconds = (performance.now() - started) / 1000;
-process.stdout.write(`${JSON.stringify({ bytes: exported.bytes, seconds, rss_mb: process.resourceUsage().maxRSS / 1024 })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ bytes: exported.bytes, seconds, rss_mb: process.resourceUsage().maxRSS / 1024 })}\n`,
+);

@@ -4,6 +4,11 @@ import { importTransferFile } from '../../packages/agent/src/offline/index.ts';
 
 const [file, destination, publicKey] = process.argv.slice(2);
 const started = performance.now();
-const imported = await importTransferFile(file!, { hubKeys: [{ id: keyIdOf(publicKey!), publicKey: publicKey! }], destination: destination! });
+const imported = await importTransferFile(file!, {
+  hubKeys: [{ id: keyIdOf(publicKey!), publicKey: publicKey! }],
+  destination: destination!,
+});
 const seconds = (performance.now() - started) / 1000;
-process.stdout.write(`${JSON.stringify({ bytes: imported.bytes, entries: imported.manifest.entries.length, seconds, rss_mb: process.resourceUsage().maxRSS / 1024 })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ bytes: imported.bytes, entries: imported.manifest.entries.length, seconds, rss_mb: process.resourceUsage().maxRSS / 1024 })}\n`,
+);

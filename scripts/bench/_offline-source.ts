@@ -4,8 +4,26 @@
  * ever in memory or on disk before the export writes it.
  */
 import { createCipheriv, createHash } from 'node:crypto';
-import { API_VERSION, generateKeyPair, keyIdOf, signBundle, signPayload, type Envelope, type KeyPair, type SignedTrustRoot, type TrustRoot } from '@flotilla/protocol';
-import { OCI_CONFIG, OCI_INDEX, OCI_LAYER_TAR, OCI_MANIFEST, OCI_REF_NAME, type BlobSource, type TransferContents } from '@flotilla/protocol/offline';
+import {
+  API_VERSION,
+  generateKeyPair,
+  keyIdOf,
+  signBundle,
+  signPayload,
+  type Envelope,
+  type KeyPair,
+  type SignedTrustRoot,
+  type TrustRoot,
+} from '@flotilla/protocol';
+import {
+  OCI_CONFIG,
+  OCI_INDEX,
+  OCI_LAYER_TAR,
+  OCI_MANIFEST,
+  OCI_REF_NAME,
+  type BlobSource,
+  type TransferContents,
+} from '@flotilla/protocol/offline';
 
 const CHUNK = 1 << 20;
 let keystream: Buffer | undefined;
@@ -17,7 +35,11 @@ let keystream: Buffer | undefined;
  * be (it writes each chunk before it asks for the next).
  */
 export async function* seededStream(seed: string, length: number): AsyncGenerator<Uint8Array> {
-  keystream ??= createCipheriv('aes-128-ctr', createHash('sha256').update('flotilla-bench').digest().subarray(0, 16), Buffer.alloc(16)).update(Buffer.alloc(CHUNK));
+  keystream ??= createCipheriv(
+    'aes-128-ctr',
+    createHash('sha256').update('flotilla-bench').digest().subarray(0, 16),
+    Buffer.alloc(16),
+  ).update(Buffer.alloc(CHUNK));
   const stamp = createHash('sha256').update(seed).digest();
   const buffer = Buffer.allocUnsafeSlow(CHUNK);
   for (let offset = 0, n = 0; offset < length; offset += CHUNK, n++) {
@@ -40,7 +62,13 @@ export async function layerDigests(layers: number, layerBytes: number): Promise<
 }
 
 function memoryBlob(bytes: Uint8Array): BlobSource {
-  return { digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`, size: bytes.length, open: async function* () { yield bytes; } };
+  return {
+    digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`,
+    size: bytes.length,
+    open: async function* () {
+      yield bytes;
+    },
+  };
 }
 
 /** The contents of a transfer file whose layers (of `layerBytes` each) have the given digests. */
@@ -68,7 +96,15 @@ export function benchContents(hubKey: KeyPair, digests: readonly string[], layer
       kind: 'Bundle',
       name: 'shop',
       version: '1.0.0',
-      resources: Array.from({ length: 50 }, (_, i) => ({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: `svc-${i}`, namespace: 'shop' }, spec: { replicas: 2, template: { spec: { containers: [{ name: 'main', image: `registry.example.com/shop/svc-${i}:1.0.0` }] } } } })),
+      resources: Array.from({ length: 50 }, (_, i) => ({
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: `svc-${i}`, namespace: 'shop' },
+        spec: {
+          replicas: 2,
+          template: { spec: { containers: [{ name: 'main', image: `registry.example.com/shop/svc-${i}:1.0.0` }] } },
+        },
+      })),
     },
     [releaseKey],
   );
@@ -84,9 +120,21 @@ export function benchContents(hubKey: KeyPair, digests: readonly string[], layer
     issuedAt: now.toISOString(),
     expiresAt: new Date(now.getTime() + 30 * 86_400_000).toISOString(),
   };
-  const layerBlobs: BlobSource[] = digests.map((digest, i) => ({ digest, size: layerBytes, open: () => seededStream(`layer-${i}`, layerBytes) }));
+  const layerBlobs: BlobSource[] = digests.map((digest, i) => ({
+    digest,
+    size: layerBytes,
+    open: () => seededStream(`layer-${i}`, layerBytes),
+  }));
   const encoder = new TextEncoder();
-  const config = memoryBlob(encoder.encode(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: layerBlobs.map((l) => l.digest) } })));
+  const config = memoryBlob(
+    encoder.encode(
+      JSON.stringify({
+        architecture: 'amd64',
+        os: 'linux',
+        rootfs: { type: 'layers', diff_ids: layerBlobs.map((l) => l.digest) },
+      }),
+    ),
+  );
   const manifest = memoryBlob(
     encoder.encode(
       JSON.stringify({
@@ -105,7 +153,18 @@ export function benchContents(hubKey: KeyPair, digests: readonly string[], layer
     envelopes: [{ envelope, signature: signPayload('envelope', envelope, hubKey) }],
     releases: [release],
     images: {
-      index: { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: OCI_MANIFEST, digest: manifest.digest, size: manifest.size, annotations: { [OCI_REF_NAME]: 'registry.example.com/shop/svc:1.0.0' } }] },
+      index: {
+        schemaVersion: 2,
+        mediaType: OCI_INDEX,
+        manifests: [
+          {
+            mediaType: OCI_MANIFEST,
+            digest: manifest.digest,
+            size: manifest.size,
+            annotations: { [OCI_REF_NAME]: 'registry.example.com/shop/svc:1.0.0' },
+          },
+        ],
+      },
       blobs: [...layerBlobs, config, manifest],
     },
   };

@@ -13,7 +13,11 @@ if (dataDir === undefined || process.send === undefined) {
   process.exit(2);
 }
 const send = process.send.bind(process);
-const opened = await openHub({ dataDir, log: pino({ level: process.env['BENCH_HUB_LOG'] ?? 'silent' }), maxWaitSeconds: 60 });
+const opened = await openHub({
+  dataDir,
+  log: pino({ level: process.env['BENCH_HUB_LOG'] ?? 'silent' }),
+  maxWaitSeconds: 60,
+});
 // Ten thousand agents connect within seconds: a deep accept queue (Node's default is 511)
 // spares them SYN retries; the kernel caps it at net.core.somaxconn.
 const server = opened.hub.server;
@@ -24,7 +28,13 @@ send({ type: 'ready', url, adminToken: opened.createdAdminToken });
 process.on('message', (message: { type: string }) => {
   if (message.type === 'usage') {
     const usage = process.resourceUsage();
-    send({ type: 'usage', cpuMicros: usage.userCPUTime + usage.systemCPUTime, maxRssKb: usage.maxRSS, rss: process.memoryUsage().rss, controller: opened.hub.services.rollouts.controller.stats });
+    send({
+      type: 'usage',
+      cpuMicros: usage.userCPUTime + usage.systemCPUTime,
+      maxRssKb: usage.maxRSS,
+      rss: process.memoryUsage().rss,
+      controller: opened.hub.services.rollouts.controller.stats,
+    });
   } else if (message.type === 'stop') {
     void opened.hub.close().finally(() => process.exit(0));
   }

@@ -21,14 +21,21 @@ const lua = (s: string): string => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\
  * request keeps wrk out of Lua on the hot path: a per-request Lua function costs wrk more
  * than the server spends answering.
  */
-export async function wrk(url: string, fixed: { path: string; headers: Record<string, string> }, expectStatus: number, options: { connections: number; durationMs: number }): Promise<WrkResult> {
+export async function wrk(
+  url: string,
+  fixed: { path: string; headers: Record<string, string> },
+  expectStatus: number,
+  options: { connections: number; durationMs: number },
+): Promise<WrkResult> {
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-wrk-'));
   const script = join(dir, 'request.lua');
   writeFileSync(
     script,
     `wrk.method = "GET"
 wrk.path = ${lua(fixed.path)}
-${Object.entries(fixed.headers).map(([k, v]) => `wrk.headers[${lua(k)}] = ${lua(v)}`).join('\n')}
+${Object.entries(fixed.headers)
+  .map(([k, v]) => `wrk.headers[${lua(k)}] = ${lua(v)}`)
+  .join('\n')}
 local unexpected = 0
 response = function(status, headers, body)
   if status ~= ${expectStatus} then unexpected = unexpected + 1 end
@@ -41,7 +48,14 @@ end
   try {
     // Asynchronous on purpose: the server under test runs on this process's event loop.
     const run = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn('wrk', ['-t1', `-c${options.connections}`, `-d${Math.round(options.durationMs / 1000)}s`, '-s', script, url]);
+      const child = spawn('wrk', [
+        '-t1',
+        `-c${options.connections}`,
+        `-d${Math.round(options.durationMs / 1000)}s`,
+        '-s',
+        script,
+        url,
+      ]);
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -52,7 +66,8 @@ end
     if (run.status !== 0) throw new Error(`wrk failed: ${run.stderr}`);
     const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(run.stdout)?.[1]);
     const unexpected = Number(/UNEXPECTED (\d+)/.exec(run.stdout)?.[1] ?? 'NaN');
-    if (!Number.isFinite(rps) || !Number.isFinite(unexpected)) throw new Error(`cannot read wrk's output:\n${run.stdout}`);
+    if (!Number.isFinite(rps) || !Number.isFinite(unexpected))
+      throw new Error(`cannot read wrk's output:\n${run.stdout}`);
     return { rps, unexpected };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -31,7 +31,13 @@ let n = 0;
 function input(): AuditEntryInput {
   n++;
   const from = n % 2 === 0 ? 'active' : 'disabled';
-  return { actor: { kind: 'user', id: 'bench-operator' }, action: n % 2 === 0 ? 'target.disable' : 'target.enable', subjects: [targetIds[n % TARGETS]!], reason: 'benchmark', details: { from, to: from === 'active' ? 'disabled' : 'active', request: `bench-${n}` } };
+  return {
+    actor: { kind: 'user', id: 'bench-operator' },
+    action: n % 2 === 0 ? 'target.disable' : 'target.enable',
+    subjects: [targetIds[n % TARGETS]!],
+    reason: 'benchmark',
+    details: { from, to: from === 'active' ? 'disabled' : 'active', request: `bench-${n}` },
+  };
 }
 
 /** Runs `step` (which appends `per` entries) for DURATION_MS after a short warmup; entries per second. */
@@ -58,7 +64,8 @@ try {
   const batched = rate(() => audit.appendMany(Array.from({ length: BATCH }, input)), BATCH);
 
   const missing = ENTRIES - audit.head.seq;
-  for (let left = missing; left > 0; left -= 5000) audit.appendMany(Array.from({ length: Math.min(5000, left) }, input));
+  for (let left = missing; left > 0; left -= 5000)
+    audit.appendMany(Array.from({ length: Math.min(5000, left) }, input));
   const entries = audit.head.seq;
 
   let started = performance.now();
@@ -83,17 +90,21 @@ try {
     process.exit(1);
   }
 
-  process.stdout.write(`entries=${entries} export=${(bytes / 1e6).toFixed(1)}MB in ${exportSeconds.toFixed(2)}s verify=${verifySeconds.toFixed(2)}s chain_verify=${chainSeconds.toFixed(2)}s append_phase=${DURATION_MS}ms batch=${BATCH}\n`);
-  process.stdout.write(`${JSON.stringify({
-    name: 'audit',
-    appends_per_s: inTransaction,
-    verify_entries_per_s: Math.round(entries / verifySeconds),
-    appends_standalone_per_s: standalone,
-    append_many_entries_per_s: batched,
-    export_entries_per_s: Math.round(entries / exportSeconds),
-    chain_verify_entries_per_s: Math.round(entries / chainSeconds),
-    entries,
-  })}\n`);
+  process.stdout.write(
+    `entries=${entries} export=${(bytes / 1e6).toFixed(1)}MB in ${exportSeconds.toFixed(2)}s verify=${verifySeconds.toFixed(2)}s chain_verify=${chainSeconds.toFixed(2)}s append_phase=${DURATION_MS}ms batch=${BATCH}\n`,
+  );
+  process.stdout.write(
+    `${JSON.stringify({
+      name: 'audit',
+      appends_per_s: inTransaction,
+      verify_entries_per_s: Math.round(entries / verifySeconds),
+      appends_standalone_per_s: standalone,
+      append_many_entries_per_s: batched,
+      export_entries_per_s: Math.round(entries / exportSeconds),
+      chain_verify_entries_per_s: Math.round(entries / chainSeconds),
+      entries,
+    })}\n`,
+  );
 } finally {
   await hub.close();
   rmSync(dir, { recursive: true, force: true });

@@ -31,7 +31,20 @@ const random = (): number => {
   return seed / 2_147_483_648;
 };
 const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
-const REGIONS = ['eu-west-1', 'eu-west-2', 'eu-central-1', 'eu-north-1', 'us-east-1', 'us-east-2', 'us-west-2', 'ap-southeast-1', 'ap-northeast-1', 'sa-east-1', 'ca-central-1', 'me-south-1'];
+const REGIONS = [
+  'eu-west-1',
+  'eu-west-2',
+  'eu-central-1',
+  'eu-north-1',
+  'us-east-1',
+  'us-east-2',
+  'us-west-2',
+  'ap-southeast-1',
+  'ap-northeast-1',
+  'sa-east-1',
+  'ca-central-1',
+  'me-south-1',
+];
 const TIERS = ['production', 'production', 'staging', 'dev'];
 const K8S = ['v1.27.16', 'v1.28.15', 'v1.29.10', 'v1.30.6', 'v1.31.2'];
 const APP = ['4.0.3', '4.1.0', '4.2.1', '4.3.0'];
@@ -42,7 +55,15 @@ function makeTarget(i: number): Target {
   const app = pick(APP);
   const bundles = [{ name: 'app', version: app, digest: digest(APP.indexOf(app)) }];
   const enrolled = NOW - Math.floor(random() * 365 * DAY);
-  const drift = random() < 0.05 ? { counts: { acceptable: 0, transient: 0, suspicious: 1, dangerous: random() < 0.2 ? 1 : 0 }, intentional: 0, seq: 10, reportedAt: new Date(NOW - 60_000).toISOString() } : undefined;
+  const drift =
+    random() < 0.05
+      ? {
+          counts: { acceptable: 0, transient: 0, suspicious: 1, dangerous: random() < 0.2 ? 1 : 0 },
+          intentional: 0,
+          seq: 10,
+          reportedAt: new Date(NOW - 60_000).toISOString(),
+        }
+      : undefined;
   return {
     id,
     name: `cluster-${String(i).padStart(6, '0')}`,
@@ -52,20 +73,32 @@ function makeTarget(i: number): Target {
     facts: { kubernetesVersion: pick(K8S), nodeCount: 3 + Math.floor(random() * 60) },
     keyId: id.slice(4, 20),
     desired: { generation: 3, bundles },
-    observed: { seq: 10, generation: 3, phase: 'applied', health: random() < 0.03 ? 'degraded' : 'healthy', bundles, reportedAt: new Date(NOW - 60_000).toISOString() },
+    observed: {
+      seq: 10,
+      generation: 3,
+      phase: 'applied',
+      health: random() < 0.03 ? 'degraded' : 'healthy',
+      bundles,
+      reportedAt: new Date(NOW - 60_000).toISOString(),
+    },
     ...(drift === undefined ? {} : { drift }),
     enrolledAt: new Date(enrolled).toISOString(),
-    lastSeenAt: random() < 0.02 ? null : new Date(NOW - Math.floor(random() * (random() < 0.9 ? 240_000 : 3 * DAY))).toISOString(),
+    lastSeenAt:
+      random() < 0.02
+        ? null
+        : new Date(NOW - Math.floor(random() * (random() < 0.9 ? 240_000 : 3 * DAY))).toISOString(),
     lastChangedAt: new Date(enrolled).toISOString(),
     lastChangedBy: { kind: 'user', id: 'bench' },
   };
 }
 
-const median = (samples: readonly number[]): number => Number([...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)]!.toFixed(1));
+const median = (samples: readonly number[]): number =>
+  Number([...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)]!.toFixed(1));
 
 const dir = mkdtempSync(join(tmpdir(), 'flotilla-bench-dashboard-'));
 const db = openDatabase(join(dir, 'hub.db'));
-const insertTarget = db.prepare(`INSERT INTO targets (id, name, status, public_key, key_id, labels, properties, facts, desired_generation, desired_bundles, observed, observed_seq, drift, enrolled_at, last_seen_at, last_changed_at, last_changed_by)
+const insertTarget =
+  db.prepare(`INSERT INTO targets (id, name, status, public_key, key_id, labels, properties, facts, desired_generation, desired_bundles, observed, observed_seq, drift, enrolled_at, last_seen_at, last_changed_at, last_changed_by)
   VALUES (@id, @name, @status, @publicKey, @keyId, @labels, @properties, @facts, @generation, @bundles, @observed, 10, @drift, @enrolled, @seen, @changed, @by)`);
 const insertField = db.prepare(targetFieldsSql.insert);
 const seedStarted = performance.now();
@@ -73,9 +106,22 @@ db.transaction(() => {
   for (let i = 0; i < TARGETS; i++) {
     const t = makeTarget(i);
     insertTarget.run({
-      id: t.id, name: t.name, status: t.status, publicKey: 'A'.repeat(43), keyId: t.keyId, labels: JSON.stringify(t.labels), properties: JSON.stringify(t.properties),
-      facts: JSON.stringify(t.facts), generation: t.desired.generation, bundles: JSON.stringify(t.desired.bundles), observed: JSON.stringify(t.observed),
-      drift: t.drift === undefined ? null : JSON.stringify(t.drift), enrolled: Date.parse(t.enrolledAt), seen: t.lastSeenAt === null ? null : Date.parse(t.lastSeenAt), changed: Date.parse(t.lastChangedAt), by: JSON.stringify(t.lastChangedBy),
+      id: t.id,
+      name: t.name,
+      status: t.status,
+      publicKey: 'A'.repeat(43),
+      keyId: t.keyId,
+      labels: JSON.stringify(t.labels),
+      properties: JSON.stringify(t.properties),
+      facts: JSON.stringify(t.facts),
+      generation: t.desired.generation,
+      bundles: JSON.stringify(t.desired.bundles),
+      observed: JSON.stringify(t.observed),
+      drift: t.drift === undefined ? null : JSON.stringify(t.drift),
+      enrolled: Date.parse(t.enrolledAt),
+      seen: t.lastSeenAt === null ? null : Date.parse(t.lastSeenAt),
+      changed: Date.parse(t.lastChangedAt),
+      by: JSON.stringify(t.lastChangedBy),
     });
     for (const row of targetFieldRows(t)) insertField.run(...targetFieldRowParams(t.id, row));
   }
@@ -83,14 +129,26 @@ db.transaction(() => {
 const seedSeconds = (performance.now() - seedStarted) / 1000;
 
 const hubKey = generateKeyPair();
-const hub = await createHub({ db, log: pino({ level: 'silent' }), keys: { hub: hubKey, root: generateKeyPair() }, audit: (d) => new AuditLog({ db: d, clock: Date.now, signer: hubKey }) });
+const hub = await createHub({
+  db,
+  log: pino({ level: 'silent' }),
+  keys: { hub: hubKey, root: generateKeyPair() },
+  audit: (d) => new AuditLog({ db: d, clock: Date.now, signer: hubKey }),
+});
 const token = hub.services.identity.bootstrapAdminToken()!;
 const url = await hub.listen(0);
 const profile = mkdtempSync(join(tmpdir(), 'flotilla-bench-chromium-'));
 const context = await chromium.launchPersistentContext(profile, {
   executablePath: CHROMIUM,
   headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--no-first-run',
+  ],
   viewport: { width: 1440, height: 900 },
 });
 const page = context.pages()[0] ?? (await context.newPage());
@@ -113,10 +171,19 @@ try {
     renders.push(performance.now() - started);
   }
   const expectedTotal = (await page.getByTestId('overview-ready').locator('.total-number').first().textContent()) ?? '';
-  if (expectedTotal.replace(/\D/g, '') !== String(TARGETS)) throw new Error(`the overview shows ${expectedTotal} targets, not ${TARGETS}`);
+  if (expectedTotal.replace(/\D/g, '') !== String(TARGETS))
+    throw new Error(`the overview shows ${expectedTotal} targets, not ${TARGETS}`);
 
   // Enter on a query to the table showing its first rows, timed inside the page.
-  const queries = ['region=eu-west-1', 'tier=production, health=degraded', 'running.app>=4.2, facts.kubernetesVersion<1.30', 'drift=dangerous', 'region in (us-*), tier!=dev, lastSeen>now-5m', 'owner=team-7', 'not region=eu-*'];
+  const queries = [
+    'region=eu-west-1',
+    'tier=production, health=degraded',
+    'running.app>=4.2, facts.kubernetesVersion<1.30',
+    'drift=dangerous',
+    'region in (us-*), tier!=dev, lastSeen>now-5m',
+    'owner=team-7',
+    'not region=eu-*',
+  ];
   const toTable: number[] = [];
   await page.goto(`${url}/targets`);
   await page.locator('.viewport [role=row] a').first().waitFor();
@@ -141,12 +208,22 @@ try {
     })`);
     await input.press('Enter');
     toTable.push(await elapsed);
-    if (run < queries.length) process.stdout.write(`  ${query}: ${(await page.getByTestId('target-total').textContent()) ?? ''}, ${toTable.at(-1)!.toFixed(1)} ms\n`);
+    if (run < queries.length)
+      process.stdout.write(
+        `  ${query}: ${(await page.getByTestId('target-total').textContent()) ?? ''}, ${toTable.at(-1)!.toFixed(1)} ms\n`,
+      );
   }
 
-  const jsKb = readdirSync(ASSETS).filter((f) => f.endsWith('.js')).reduce((sum, f) => sum + gzipSync(readFileSync(join(ASSETS, f)), { level: 9 }).length, 0) / 1024;
-  process.stdout.write(`seeded ${TARGETS} targets in ${seedSeconds.toFixed(1)} s; overview renders (ms): ${renders.map((r) => r.toFixed(0)).join(', ')}; query to table (ms): ${toTable.map((r) => r.toFixed(0)).join(', ')}\n`);
-  process.stdout.write(`${JSON.stringify({ name: 'dashboard', targets: TARGETS, first_render_ms: median(renders), query_to_table_ms: median(toTable), js_kb_gzip: Number(jsKb.toFixed(1)) })}\n`);
+  const jsKb =
+    readdirSync(ASSETS)
+      .filter((f) => f.endsWith('.js'))
+      .reduce((sum, f) => sum + gzipSync(readFileSync(join(ASSETS, f)), { level: 9 }).length, 0) / 1024;
+  process.stdout.write(
+    `seeded ${TARGETS} targets in ${seedSeconds.toFixed(1)} s; overview renders (ms): ${renders.map((r) => r.toFixed(0)).join(', ')}; query to table (ms): ${toTable.map((r) => r.toFixed(0)).join(', ')}\n`,
+  );
+  process.stdout.write(
+    `${JSON.stringify({ name: 'dashboard', targets: TARGETS, first_render_ms: median(renders), query_to_table_ms: median(toTable), js_kb_gzip: Number(jsKb.toFixed(1)) })}\n`,
+  );
 } finally {
   await context.close();
   await hub.close();

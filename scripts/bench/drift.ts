@@ -40,12 +40,19 @@ function prng(seed: number): () => number {
 }
 const random = prng(20250301);
 const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)] as T;
-const word = (length: number): string => Array.from({ length }, () => pick('abcdefghijklmnopqrstuvwxyz0123456789'.split(''))).join('');
+const word = (length: number): string =>
+  Array.from({ length }, () => pick('abcdefghijklmnopqrstuvwxyz0123456789'.split(''))).join('');
 
 const TEAMS = ['payments', 'search', 'checkout', 'catalog', 'identity'];
 
 function labels(app: string): Json {
-  return { app, 'app.kubernetes.io/name': app, 'app.kubernetes.io/part-of': pick(TEAMS), 'app.kubernetes.io/version': `1.${Math.floor(random() * 40)}.0`, tier: pick(['web', 'worker', 'api']) };
+  return {
+    app,
+    'app.kubernetes.io/name': app,
+    'app.kubernetes.io/part-of': pick(TEAMS),
+    'app.kubernetes.io/version': `1.${Math.floor(random() * 40)}.0`,
+    tier: pick(['web', 'worker', 'api']),
+  };
 }
 
 function container(name: string, image: string, envCount: number, port: number): Json {
@@ -53,13 +60,27 @@ function container(name: string, image: string, envCount: number, port: number):
     name,
     image,
     args: ['--listen', `:${port}`, '--log-format=json'],
-    ports: [{ containerPort: port, name: 'http' }, { containerPort: port + 1, name: 'metrics' }],
-    env: Array.from({ length: envCount }, (_, i) => ({ name: `SETTING_${i}`, value: word(12) })).concat([{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } } as never]),
+    ports: [
+      { containerPort: port, name: 'http' },
+      { containerPort: port + 1, name: 'metrics' },
+    ],
+    env: Array.from({ length: envCount }, (_, i) => ({ name: `SETTING_${i}`, value: word(12) })).concat([
+      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } } as never,
+    ]),
     resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '500m', memory: '512Mi' } },
     livenessProbe: { httpGet: { path: '/healthz', port }, periodSeconds: 10 },
     readinessProbe: { httpGet: { path: '/ready', port }, periodSeconds: 5 },
-    volumeMounts: [{ name: 'config', mountPath: `/etc/${name}` }, { name: 'tls', mountPath: '/etc/tls', readOnly: true }, { name: 'tmp', mountPath: '/tmp' }],
-    securityContext: { runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+    volumeMounts: [
+      { name: 'config', mountPath: `/etc/${name}` },
+      { name: 'tls', mountPath: '/etc/tls', readOnly: true },
+      { name: 'tmp', mountPath: '/tmp' },
+    ],
+    securityContext: {
+      runAsNonRoot: true,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    },
   };
 }
 
@@ -68,7 +89,12 @@ function deployment(i: number): Resource {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name, namespace: `team-${i % 40}`, labels: labels(name), annotations: { 'flotilla.io/release': `rel-${i % 7}`, owner: pick(TEAMS), 'prometheus.io/scrape': 'true' } },
+    metadata: {
+      name,
+      namespace: `team-${i % 40}`,
+      labels: labels(name),
+      annotations: { 'flotilla.io/release': `rel-${i % 7}`, owner: pick(TEAMS), 'prometheus.io/scrape': 'true' },
+    },
     spec: {
       replicas: 2 + (i % 4),
       selector: { matchLabels: { app: name } },
@@ -94,8 +120,15 @@ function deployment(i: number): Resource {
 
 function configMap(i: number): Resource {
   const data: Json = {};
-  for (let k = 0; k < 8; k++) data[`key-${k}.yaml`] = `setting: ${word(40)}\nlist:\n${Array.from({ length: 6 }, () => `  - ${word(30)}`).join('\n')}\n`;
-  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `cfg-${i}`, namespace: `team-${i % 40}`, labels: labels(`cfg-${i}`) }, data };
+  for (let k = 0; k < 8; k++)
+    data[`key-${k}.yaml`] =
+      `setting: ${word(40)}\nlist:\n${Array.from({ length: 6 }, () => `  - ${word(30)}`).join('\n')}\n`;
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: `cfg-${i}`, namespace: `team-${i % 40}`, labels: labels(`cfg-${i}`) },
+    data,
+  };
 }
 
 function service(i: number): Resource {
@@ -103,14 +136,22 @@ function service(i: number): Resource {
     apiVersion: 'v1',
     kind: 'Service',
     metadata: { name: `svc-${i}`, namespace: `team-${i % 40}`, labels: labels(`svc-${i}`) },
-    spec: { selector: { app: `svc-${i}` }, ports: [{ name: 'http', port: 80, targetPort: 8080 }, { name: 'metrics', port: 8081, targetPort: 8081 }] },
+    spec: {
+      selector: { app: `svc-${i}` },
+      ports: [
+        { name: 'http', port: 80, targetPort: 8080 },
+        { name: 'metrics', port: 8081, targetPort: 8081 },
+      ],
+    },
   };
 }
 
 function rbac(i: number): Resource {
   const kinds = ['Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding'] as const;
   const kind = kinds[i % 4] as (typeof kinds)[number];
-  const metadata = kind.startsWith('Cluster') ? { name: `rbac-${i}` } : { name: `rbac-${i}`, namespace: `team-${i % 40}` };
+  const metadata = kind.startsWith('Cluster')
+    ? { name: `rbac-${i}` }
+    : { name: `rbac-${i}`, namespace: `team-${i % 40}` };
   if (kind === 'Role' || kind === 'ClusterRole') {
     return {
       apiVersion: 'rbac.authorization.k8s.io/v1',
@@ -128,8 +169,15 @@ function rbac(i: number): Resource {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind,
     metadata,
-    subjects: [{ kind: 'ServiceAccount', name: `svc-${i}`, namespace: `team-${i % 40}` }, { kind: 'Group', name: `team-${i % 40}-oncall`, apiGroup: 'rbac.authorization.k8s.io' }],
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: kind === 'RoleBinding' ? 'Role' : 'ClusterRole', name: `rbac-${i - 1}` },
+    subjects: [
+      { kind: 'ServiceAccount', name: `svc-${i}`, namespace: `team-${i % 40}` },
+      { kind: 'Group', name: `team-${i % 40}-oncall`, apiGroup: 'rbac.authorization.k8s.io' },
+    ],
+    roleRef: {
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: kind === 'RoleBinding' ? 'Role' : 'ClusterRole',
+      name: `rbac-${i - 1}`,
+    },
   };
 }
 
@@ -152,7 +200,10 @@ const LIST_KEYS: Record<string, (item: Json) => Json | undefined> = {
   env: (item) => ({ name: item.name }),
   volumes: (item) => ({ name: item.name }),
   volumeMounts: (item) => ({ mountPath: item.mountPath }),
-  ports: (item) => (item.containerPort !== undefined ? { containerPort: item.containerPort, protocol: item.protocol ?? 'TCP' } : { port: item.port, protocol: item.protocol ?? 'TCP' }),
+  ports: (item) =>
+    item.containerPort !== undefined
+      ? { containerPort: item.containerPort, protocol: item.protocol ?? 'TCP' }
+      : { port: item.port, protocol: item.protocol ?? 'TCP' },
 };
 
 function fieldsOf(value: Json): Json {
@@ -186,16 +237,40 @@ function liveOf(desired: Resource, index: number): Json {
   live.metadata.uid = `00000000-0000-4000-8000-${String(index).padStart(12, '0')}`;
   live.metadata.resourceVersion = String(100_000 + index);
   live.metadata.creationTimestamp = '2025-02-20T08:12:09Z';
-  live.metadata.managedFields = [{ manager: FLOTILLA_FIELD_MANAGER, operation: 'Apply', apiVersion: desired.apiVersion, time: '2025-03-01T10:00:00Z', fieldsType: 'FieldsV1', fieldsV1: fieldsOf(owned) }];
+  live.metadata.managedFields = [
+    {
+      manager: FLOTILLA_FIELD_MANAGER,
+      operation: 'Apply',
+      apiVersion: desired.apiVersion,
+      time: '2025-03-01T10:00:00Z',
+      fieldsType: 'FieldsV1',
+      fieldsV1: fieldsOf(owned),
+    },
+  ];
   if (desired.kind === 'Deployment') {
     live.metadata.generation = 3;
     live.metadata.annotations['deployment.kubernetes.io/revision'] = '3';
     const pod = live.spec.template.spec;
-    Object.assign(pod, { restartPolicy: 'Always', terminationGracePeriodSeconds: 30, dnsPolicy: 'ClusterFirst', securityContext: {}, schedulerName: 'default-scheduler' });
+    Object.assign(pod, {
+      restartPolicy: 'Always',
+      terminationGracePeriodSeconds: 30,
+      dnsPolicy: 'ClusterFirst',
+      securityContext: {},
+      schedulerName: 'default-scheduler',
+    });
     for (const c of pod.containers) {
-      Object.assign(c, { terminationMessagePath: '/dev/termination-log', terminationMessagePolicy: 'File', imagePullPolicy: 'IfNotPresent' });
+      Object.assign(c, {
+        terminationMessagePath: '/dev/termination-log',
+        terminationMessagePolicy: 'File',
+        imagePullPolicy: 'IfNotPresent',
+      });
       for (const p of c.ports) p.protocol = 'TCP';
-      for (const probe of [c.livenessProbe, c.readinessProbe]) Object.assign(probe, { timeoutSeconds: 1, successThreshold: 1, failureThreshold: 3 }, { httpGet: { ...probe.httpGet, scheme: 'HTTP' } });
+      for (const probe of [c.livenessProbe, c.readinessProbe])
+        Object.assign(
+          probe,
+          { timeoutSeconds: 1, successThreshold: 1, failureThreshold: 3 },
+          { httpGet: { ...probe.httpGet, scheme: 'HTTP' } },
+        );
       c.resources.limits.cpu = '500m';
     }
     for (const v of pod.volumes) {
@@ -207,7 +282,15 @@ function liveOf(desired: Resource, index: number): Json {
     live.spec.progressDeadlineSeconds = 600;
     const replicas = (desired.spec as Json).replicas as number;
     live.status = { observedGeneration: 3, replicas, readyReplicas: replicas, availableReplicas: replicas };
-    live.metadata.managedFields.push({ manager: 'kube-controller-manager', operation: 'Update', apiVersion: 'apps/v1', time: '2025-03-01T10:00:41Z', fieldsType: 'FieldsV1', fieldsV1: { 'f:status': { 'f:availableReplicas': {}, 'f:readyReplicas': {}, 'f:replicas': {} } }, subresource: 'status' });
+    live.metadata.managedFields.push({
+      manager: 'kube-controller-manager',
+      operation: 'Update',
+      apiVersion: 'apps/v1',
+      time: '2025-03-01T10:00:41Z',
+      fieldsType: 'FieldsV1',
+      fieldsV1: { 'f:status': { 'f:availableReplicas': {}, 'f:readyReplicas': {}, 'f:replicas': {} } },
+      subresource: 'status',
+    });
   }
   if (desired.kind === 'Service') {
     live.spec.clusterIP = `10.96.${index % 250}.${index % 200}`;
@@ -219,11 +302,21 @@ function liveOf(desired: Resource, index: number): Json {
 }
 
 function entry(manager: string, fieldsV1: Json, subresource?: string): Json {
-  return { manager, operation: 'Update', apiVersion: 'v1', time: '2025-03-01T11:30:00Z', fieldsType: 'FieldsV1', fieldsV1, ...(subresource === undefined ? {} : { subresource }) };
+  return {
+    manager,
+    operation: 'Update',
+    apiVersion: 'v1',
+    time: '2025-03-01T11:30:00Z',
+    fieldsType: 'FieldsV1',
+    fieldsV1,
+    ...(subresource === undefined ? {} : { subresource }),
+  };
 }
 
 const APP = 'k:{"name":"app"}';
-const inApp = (inner: Json): Json => ({ 'f:spec': { 'f:template': { 'f:spec': { 'f:containers': { [APP]: inner } } } } });
+const inApp = (inner: Json): Json => ({
+  'f:spec': { 'f:template': { 'f:spec': { 'f:containers': { [APP]: inner } } } },
+});
 
 /** Makes one resource drift the way clusters do; returns false to delete its live object. */
 function drift(live: Json, n: number): boolean {
@@ -233,7 +326,9 @@ function drift(live: Json, n: number): boolean {
       switch (n % 5) {
         case 0:
           live.spec.replicas += 3;
-          live.metadata.managedFields.push(entry('kube-controller-manager', { 'f:spec': { 'f:replicas': {} } }, 'scale'));
+          live.metadata.managedFields.push(
+            entry('kube-controller-manager', { 'f:spec': { 'f:replicas': {} } }, 'scale'),
+          );
           return true;
         case 1:
           app.image = 'evil.example/miner:latest';
@@ -241,12 +336,16 @@ function drift(live: Json, n: number): boolean {
           return true;
         case 2:
           app.env[0].value = 'debug';
-          live.metadata.managedFields.push(entry('kubectl-edit', inApp({ 'f:env': { 'k:{"name":"SETTING_0"}': { 'f:value': {} } } })));
+          live.metadata.managedFields.push(
+            entry('kubectl-edit', inApp({ 'f:env': { 'k:{"name":"SETTING_0"}': { 'f:value': {} } } })),
+          );
           return true;
         case 3:
           app.securityContext.privileged = true;
           live.spec.template.spec.volumes.push({ name: 'host', hostPath: { path: '/' } });
-          live.metadata.managedFields.push(entry('kubectl-patch', inApp({ 'f:securityContext': { 'f:privileged': {} } })));
+          live.metadata.managedFields.push(
+            entry('kubectl-patch', inApp({ 'f:securityContext': { 'f:privileged': {} } })),
+          );
           return true;
         default:
           return false;
@@ -259,12 +358,17 @@ function drift(live: Json, n: number): boolean {
       return true;
     case 'Service':
       live.spec.ports[0].targetPort = 9999;
-      live.metadata.managedFields.push(entry('helm', { 'f:spec': { 'f:ports': { 'k:{"port":80,"protocol":"TCP"}': { 'f:targetPort': {} } } } }));
+      live.metadata.managedFields.push(
+        entry('helm', { 'f:spec': { 'f:ports': { 'k:{"port":80,"protocol":"TCP"}': { 'f:targetPort': {} } } } }),
+      );
       return true;
     default:
-      if (Array.isArray(live.subjects)) live.subjects.push({ kind: 'User', name: 'mallory', apiGroup: 'rbac.authorization.k8s.io' });
+      if (Array.isArray(live.subjects))
+        live.subjects.push({ kind: 'User', name: 'mallory', apiGroup: 'rbac.authorization.k8s.io' });
       else live.rules[0].verbs.push('delete');
-      live.metadata.managedFields.push(entry('kubectl-edit', Array.isArray(live.subjects) ? { 'f:subjects': {} } : { 'f:rules': {} }));
+      live.metadata.managedFields.push(
+        entry('kubectl-edit', Array.isArray(live.subjects) ? { 'f:subjects': {} } : { 'f:rules': {} }),
+      );
       return true;
   }
 }
@@ -273,7 +377,9 @@ function drift(live: Json, n: number): boolean {
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 const desired = desiredSet();
@@ -314,7 +420,8 @@ for (let i = 0; i < RUNS; i++) {
 }
 
 const byClass: Record<string, number> = {};
-for (const decision of decisions) byClass[`${decision.class}/${decision.action}`] = (byClass[`${decision.class}/${decision.action}`] ?? 0) + 1;
+for (const decision of decisions)
+  byClass[`${decision.class}/${decision.action}`] = (byClass[`${decision.class}/${decision.action}`] ?? 0) + 1;
 const rssMb = process.memoryUsage().rss / 2 ** 20;
 const ms = median(times);
 
@@ -322,4 +429,11 @@ console.log(`resources: ${desired.length} desired (${drifted} drifted, ${EXTRAS}
 console.log(`drift items: ${decisions.length} ${JSON.stringify(byClass)}`);
 console.log(`runs (ms): ${times.map((t) => t.toFixed(1)).join(' ')}`);
 console.log(`median ${ms.toFixed(1)} ms (goal < 200 ms), rss ${rssMb.toFixed(1)} MB`);
-console.log(JSON.stringify({ name: 'drift', resources: desired.length, diff_classify_ms: Number(ms.toFixed(1)), agent_rss_mb: Number(rssMb.toFixed(1)) }));
+console.log(
+  JSON.stringify({
+    name: 'drift',
+    resources: desired.length,
+    diff_classify_ms: Number(ms.toFixed(1)),
+    agent_rss_mb: Number(rssMb.toFixed(1)),
+  }),
+);

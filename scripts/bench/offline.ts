@@ -26,7 +26,11 @@ interface Side {
 
 function run(script: string, args: readonly string[]): Side {
   const path = fileURLToPath(new URL(script, import.meta.url));
-  const output = execFileSync(process.execPath, ['--import', 'tsx', path, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
+  const output = execFileSync(process.execPath, ['--import', 'tsx', path, ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 1 << 20,
+  });
   return JSON.parse(output.trim().split('\n').at(-1)!) as Side;
 }
 
@@ -37,10 +41,17 @@ try {
   // The layers' digests are worked out here, so the export process spends nothing on them.
   const layerBytes = Math.floor(BYTES / LAYERS);
   const digests = await layerDigests(LAYERS, layerBytes);
-  const exported = run('./_offline-export.ts', [file, JSON.stringify(hubKey), String(layerBytes), JSON.stringify(digests)]);
+  const exported = run('./_offline-export.ts', [
+    file,
+    JSON.stringify(hubKey),
+    String(layerBytes),
+    JSON.stringify(digests),
+  ]);
   const imported = run('./_offline-import.ts', [file, join(dir, 'imported'), hubKey.publicKey]);
   const round = (n: number) => Math.round(n * 10) / 10;
-  process.stdout.write(`export: ${exported.bytes} bytes in ${exported.seconds.toFixed(2)} s; import: ${imported.bytes} bytes in ${imported.seconds.toFixed(2)} s\n`);
+  process.stdout.write(
+    `export: ${exported.bytes} bytes in ${exported.seconds.toFixed(2)} s; import: ${imported.bytes} bytes in ${imported.seconds.toFixed(2)} s\n`,
+  );
   process.stdout.write(
     `${JSON.stringify({
       name: 'offline',

@@ -29,9 +29,38 @@ const random = (): number => {
 };
 const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
 
-const REGIONS = ['eu-west-1', 'eu-west-2', 'eu-central-1', 'eu-north-1', 'us-east-1', 'us-east-2', 'us-west-2', 'ap-southeast-1', 'ap-northeast-1', 'sa-east-1', 'ca-central-1', 'me-south-1'];
+const REGIONS = [
+  'eu-west-1',
+  'eu-west-2',
+  'eu-central-1',
+  'eu-north-1',
+  'us-east-1',
+  'us-east-2',
+  'us-west-2',
+  'ap-southeast-1',
+  'ap-northeast-1',
+  'sa-east-1',
+  'ca-central-1',
+  'me-south-1',
+];
 const TIERS = ['production', 'production', 'staging', 'dev'];
-const OWNERS = ['atlas', 'borealis', 'cygnus', 'draco', 'eridanus', 'fornax', 'gemini', 'hydra', 'indus', 'lyra', 'orion', 'pavo', 'sagitta', 'taurus', 'vela'];
+const OWNERS = [
+  'atlas',
+  'borealis',
+  'cygnus',
+  'draco',
+  'eridanus',
+  'fornax',
+  'gemini',
+  'hydra',
+  'indus',
+  'lyra',
+  'orion',
+  'pavo',
+  'sagitta',
+  'taurus',
+  'vela',
+];
 const COMPLIANCE = ['none', 'none', 'none', 'pci', 'hipaa', 'sox'];
 const SUBSTRATES = ['aws', 'gce', 'azure', 'on-prem', 'vsphere'];
 const K8S = ['v1.27.16', 'v1.28.15', 'v1.29.10', 'v1.30.6', 'v1.31.2'];
@@ -48,17 +77,39 @@ function makeTarget(i: number): Target {
   const labels: Record<string, string> = { env: pick(['prod', 'prod', 'stage', 'dev']) };
   if (random() < 0.02) labels['frozen'] = 'true';
   if (random() < 0.01) labels['compliance-hold'] = 'true';
-  const bundles = [{ name: 'app', version: app, digest: digest(APP.indexOf(app)) }, { name: 'monitoring', version: monitoring, digest: digest(100 + MONITORING.indexOf(monitoring)) }];
+  const bundles = [
+    { name: 'app', version: app, digest: digest(APP.indexOf(app)) },
+    { name: 'monitoring', version: monitoring, digest: digest(100 + MONITORING.indexOf(monitoring)) },
+  ];
   return {
     id,
     name: `cluster-${i}`,
     status: random() < 0.01 ? 'disabled' : 'active',
     labels,
-    properties: { region: pick(REGIONS), tier: pick(TIERS), owner: pick(OWNERS), customer: `customer-${Math.floor(random() * 800)}`, compliance: pick(COMPLIANCE) },
-    facts: { substrate: pick(SUBSTRATES), driver: 'kubernetes', kubernetesVersion: pick(K8S), nodeCount: 3 + Math.floor(random() * 60), capabilities: random() < 0.1 ? { 'nvidia.com/gpu': 8 } : {} },
+    properties: {
+      region: pick(REGIONS),
+      tier: pick(TIERS),
+      owner: pick(OWNERS),
+      customer: `customer-${Math.floor(random() * 800)}`,
+      compliance: pick(COMPLIANCE),
+    },
+    facts: {
+      substrate: pick(SUBSTRATES),
+      driver: 'kubernetes',
+      kubernetesVersion: pick(K8S),
+      nodeCount: 3 + Math.floor(random() * 60),
+      capabilities: random() < 0.1 ? { 'nvidia.com/gpu': 8 } : {},
+    },
     keyId: id.slice(4, 20),
     desired: { generation: 3, bundles },
-    observed: { seq: 10, generation: 3, phase: 'applied', health: random() < 0.03 ? 'degraded' : 'healthy', bundles, reportedAt: new Date(NOW - 60_000).toISOString() },
+    observed: {
+      seq: 10,
+      generation: 3,
+      phase: 'applied',
+      health: random() < 0.03 ? 'degraded' : 'healthy',
+      bundles,
+      reportedAt: new Date(NOW - 60_000).toISOString(),
+    },
     enrolledAt: new Date(enrolled).toISOString(),
     lastSeenAt: new Date(NOW - Math.floor(random() * 600_000)).toISOString(),
     lastChangedAt: new Date(changed).toISOString(),
@@ -67,7 +118,14 @@ function makeTarget(i: number): Target {
 }
 
 const QUERIES: [string, (t: Target) => boolean][] = [
-  ['region in (eu-*), owner=atlas, running.app=4.2, lastChanged<now-30d', (t) => String(t.properties['region']).startsWith('eu-') && t.properties['owner'] === 'atlas' && (t.observed?.bundles.some((b) => b.name === 'app' && b.version.startsWith('4.2.')) ?? false) && Date.parse(t.lastChangedAt) < NOW - 30 * DAY],
+  [
+    'region in (eu-*), owner=atlas, running.app=4.2, lastChanged<now-30d',
+    (t) =>
+      String(t.properties['region']).startsWith('eu-') &&
+      t.properties['owner'] === 'atlas' &&
+      (t.observed?.bundles.some((b) => b.name === 'app' && b.version.startsWith('4.2.')) ?? false) &&
+      Date.parse(t.lastChangedAt) < NOW - 30 * DAY,
+  ],
   ['tier=production', () => true],
   ['region=us-east-1, tier=production', () => true],
   ['owner in (atlas, orion, vela), !frozen', () => true],
@@ -91,7 +149,8 @@ const dir = mkdtempSync(join(tmpdir(), 'flotilla-bench-query-'));
 const db = openDatabase(join(dir, 'hub.db'));
 const fleet: Target[] = [];
 const seedStarted = performance.now();
-const insertTarget = db.prepare(`INSERT INTO targets (id, name, status, public_key, key_id, labels, properties, facts, desired_generation, desired_bundles, observed, observed_seq, enrolled_at, last_seen_at, last_changed_at, last_changed_by)
+const insertTarget =
+  db.prepare(`INSERT INTO targets (id, name, status, public_key, key_id, labels, properties, facts, desired_generation, desired_bundles, observed, observed_seq, enrolled_at, last_seen_at, last_changed_at, last_changed_by)
   VALUES (@id, @name, @status, @publicKey, @keyId, @labels, @properties, @facts, @generation, @bundles, @observed, 10, @enrolled, @seen, @changed, @by)`);
 const insertField = db.prepare(targetFieldsSql.insert);
 db.transaction(() => {
@@ -99,23 +158,46 @@ db.transaction(() => {
     const t = makeTarget(i);
     fleet.push(t);
     insertTarget.run({
-      id: t.id, name: t.name, status: t.status, publicKey: 'A'.repeat(43), keyId: t.keyId, labels: JSON.stringify(t.labels), properties: JSON.stringify(t.properties),
-      facts: JSON.stringify(t.facts), generation: t.desired.generation, bundles: JSON.stringify(t.desired.bundles), observed: JSON.stringify(t.observed),
-      enrolled: Date.parse(t.enrolledAt), seen: Date.parse(t.lastSeenAt!), changed: Date.parse(t.lastChangedAt), by: JSON.stringify(t.lastChangedBy),
+      id: t.id,
+      name: t.name,
+      status: t.status,
+      publicKey: 'A'.repeat(43),
+      keyId: t.keyId,
+      labels: JSON.stringify(t.labels),
+      properties: JSON.stringify(t.properties),
+      facts: JSON.stringify(t.facts),
+      generation: t.desired.generation,
+      bundles: JSON.stringify(t.desired.bundles),
+      observed: JSON.stringify(t.observed),
+      enrolled: Date.parse(t.enrolledAt),
+      seen: Date.parse(t.lastSeenAt!),
+      changed: Date.parse(t.lastChangedAt),
+      by: JSON.stringify(t.lastChangedBy),
     });
     for (const row of targetFieldRows(t)) insertField.run(...targetFieldRowParams(t.id, row));
   }
 })();
 const seedSeconds = (performance.now() - seedStarted) / 1000;
 
-const hub = await createHub({ db, log: pino({ level: 'silent' }), keys: { hub: generateKeyPair(), root: generateKeyPair() }, clock: () => NOW, audit: (d) => new AuditLog({ db: d, clock: () => NOW, signer: generateKeyPair() }) });
+const hub = await createHub({
+  db,
+  log: pino({ level: 'silent' }),
+  keys: { hub: generateKeyPair(), root: generateKeyPair() },
+  clock: () => NOW,
+  audit: (d) => new AuditLog({ db: d, clock: () => NOW, signer: generateKeyPair() }),
+});
 const { targets, fleet: fleetQuery } = hub.services;
 
 if (process.env['BENCH_EXPLAIN'] !== undefined) {
   const { where, params } = compileQuerySql(parseQuery(QUERIES[0]![0]), { now: NOW, alias: 't' });
-  for (const sql of [`SELECT t.* FROM targets t WHERE (${where}) AND t.id > ? ORDER BY t.id LIMIT ?`, `SELECT count(*) AS n FROM targets t WHERE (${where})`]) {
+  for (const sql of [
+    `SELECT t.* FROM targets t WHERE (${where}) AND t.id > ? ORDER BY t.id LIMIT ?`,
+    `SELECT count(*) AS n FROM targets t WHERE (${where})`,
+  ]) {
     const extra = sql.includes('LIMIT') ? ['', 101] : [];
-    process.stdout.write(`${sql}\n${(db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params, ...extra) as { detail: string }[]).map((r) => `  ${r.detail}`).join('\n')}\n`);
+    process.stdout.write(
+      `${sql}\n${(db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params, ...extra) as { detail: string }[]).map((r) => `  ${r.detail}`).join('\n')}\n`,
+    );
   }
 }
 
@@ -172,12 +254,23 @@ if (arrayCount !== mission.total) {
   process.exit(1);
 }
 
-process.stdout.write(`seeded ${TARGETS} targets in ${seedSeconds.toFixed(1)} s; ${RUNS} runs per query, page of 100 plus total\n`);
-for (const [query, r] of Object.entries(results)) process.stdout.write(`  p50 ${r.p50.toFixed(2).padStart(7)} ms  p99 ${r.p99.toFixed(2).padStart(7)} ms  ${String(r.total).padStart(6)} targets  ${query}\n`);
+process.stdout.write(
+  `seeded ${TARGETS} targets in ${seedSeconds.toFixed(1)} s; ${RUNS} runs per query, page of 100 plus total\n`,
+);
+for (const [query, r] of Object.entries(results))
+  process.stdout.write(
+    `  p50 ${r.p50.toFixed(2).padStart(7)} ms  p99 ${r.p99.toFixed(2).padStart(7)} ms  ${String(r.total).padStart(6)} targets  ${query}\n`,
+  );
 process.stdout.write(`  mission query, selecting the ids alone (fleet index): p50 ${percentile(idSamples, 50)} ms\n`);
-process.stdout.write(`  fleet index built on first use in ${Math.round(indexBuildMs)} ms, about ${indexMb} MB of heap\n`);
-process.stdout.write(`  in-memory mission query: array filter p50 ${percentile(arraySamples, 50)} ms, compiled matcher p50 ${percentile(matcherSamples, 50)} ms\n`);
+process.stdout.write(
+  `  fleet index built on first use in ${Math.round(indexBuildMs)} ms, about ${indexMb} MB of heap\n`,
+);
+process.stdout.write(
+  `  in-memory mission query: array filter p50 ${percentile(arraySamples, 50)} ms, compiled matcher p50 ${percentile(matcherSamples, 50)} ms\n`,
+);
 await hub.close();
 db.close();
 rmSync(dir, { recursive: true, force: true });
-process.stdout.write(`${JSON.stringify({ name: 'query', targets: TARGETS, seed_query_p50_ms: mission.p50, seed_query_p99_ms: mission.p99, array_filter_p50_ms: percentile(arraySamples, 50), mission_matches: mission.total, index_build_ms: Math.round(indexBuildMs), index_heap_mb: indexMb })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ name: 'query', targets: TARGETS, seed_query_p50_ms: mission.p50, seed_query_p99_ms: mission.p99, array_filter_p50_ms: percentile(arraySamples, 50), mission_matches: mission.total, index_build_ms: Math.round(indexBuildMs), index_heap_mb: indexMb })}\n`,
+);

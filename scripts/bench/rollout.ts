@@ -22,7 +22,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import type { z } from 'zod';
 import { API_VERSION, generateKeyPair, signBundle, SignedTrustRoot } from '@flotilla/protocol';
-import { CreateRolloutResult, EnrollmentToken, lenient, PublishResult, RolloutList, RolloutView } from '@flotilla/protocol/api';
+import {
+  CreateRolloutResult,
+  EnrollmentToken,
+  lenient,
+  PublishResult,
+  RolloutList,
+  RolloutView,
+} from '@flotilla/protocol/api';
 
 const AGENTS = Number(process.env['BENCH_AGENTS'] ?? 10_000);
 const PROCS = Number(process.env['BENCH_AGENT_PROCS'] ?? 4);
@@ -36,8 +43,15 @@ interface Message {
 }
 
 function child(file: string, args: string[], profile = false): ChildProcess {
-  const execArgv = ['--import', 'tsx', ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_HUB_PROFILE']}`] : [])];
-  return fork(fileURLToPath(new URL(file, import.meta.url)), args, { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const execArgv = [
+    '--import',
+    'tsx',
+    ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_HUB_PROFILE']}`] : []),
+  ];
+  return fork(fileURLToPath(new URL(file, import.meta.url)), args, {
+    execArgv,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
 }
 
 function next(proc: ChildProcess, type: string): Promise<Message> {
@@ -48,7 +62,8 @@ function next(proc: ChildProcess, type: string): Promise<Message> {
       proc.off('exit', onExit);
       resolve(message);
     };
-    const onExit = (code: number | null): void => reject(new Error(`${proc.spawnfile} exited (${code}) before sending ${type}`));
+    const onExit = (code: number | null): void =>
+      reject(new Error(`${proc.spawnfile} exited (${code}) before sending ${type}`));
     proc.on('message', onMessage);
     proc.once('exit', onExit);
   });
@@ -69,24 +84,59 @@ hub.once('exit', (code, signal) => {
 const agents: ChildProcess[] = [];
 try {
   const { url, adminToken } = (await next(hub, 'ready')) as unknown as { url: string; adminToken: string };
-  const call = async <S extends z.ZodType>(answer: S, method: 'GET' | 'POST', path: string, body?: unknown): Promise<z.infer<S>> => {
-    const response = await request(`${url}${path}`, { method, headers: { authorization: `Bearer ${adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  const call = async <S extends z.ZodType>(
+    answer: S,
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+  ): Promise<z.infer<S>> => {
+    const response = await request(`${url}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${adminToken}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
     const text = await response.body.text();
     if (response.statusCode >= 300) throw new Error(`${method} ${path}: ${response.statusCode} ${text}`);
     return lenient(answer).parse(JSON.parse(text));
   };
 
   const releaseKey = generateKeyPair();
-  await call(SignedTrustRoot, 'POST', '/v1/trust-root/release-keys', { publicKey: releaseKey.publicKey, name: 'bench' });
-  const resources = [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app', namespace: 'default' }, data: { version: '4.3.0' } }];
-  await call(PublishResult, 'POST', '/v1/bundles', signBundle({ apiVersion: API_VERSION, kind: 'Bundle', name: 'app', version: '4.3.0', resources }, [releaseKey]));
-  const { token } = await call(EnrollmentToken, 'POST', '/v1/enrollment-tokens', { maxUses: AGENTS, ttlSeconds: 3600, labels: { fleet: 'bench' } });
+  await call(SignedTrustRoot, 'POST', '/v1/trust-root/release-keys', {
+    publicKey: releaseKey.publicKey,
+    name: 'bench',
+  });
+  const resources = [
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'app', namespace: 'default' },
+      data: { version: '4.3.0' },
+    },
+  ];
+  await call(
+    PublishResult,
+    'POST',
+    '/v1/bundles',
+    signBundle({ apiVersion: API_VERSION, kind: 'Bundle', name: 'app', version: '4.3.0', resources }, [releaseKey]),
+  );
+  const { token } = await call(EnrollmentToken, 'POST', '/v1/enrollment-tokens', {
+    maxUses: AGENTS,
+    ttlSeconds: 3600,
+    labels: { fleet: 'bench' },
+  });
 
   const per = Math.ceil(AGENTS / PROCS);
   for (let p = 0; p < PROCS; p++) {
     const count = Math.min(per, AGENTS - p * per);
     if (count <= 0) break;
-    agents.push(child('./_rollout-agents.ts', [JSON.stringify({ url, token, count, prefix: `sim${p}`, waitSeconds: WAIT_S, concurrency: 16 })]));
+    agents.push(
+      child('./_rollout-agents.ts', [
+        JSON.stringify({ url, token, count, prefix: `sim${p}`, waitSeconds: WAIT_S, concurrency: 16 }),
+      ]),
+    );
   }
   await Promise.all(agents.map((a) => next(a, 'enrolled')));
   const enrolledS = (performance.now() - started) / 1000;
@@ -94,14 +144,22 @@ try {
   // Let the first long-polls settle (each agent's first poll answers 204 at once).
   await sleep(2000);
 
-  const before = (await ask(hub, 'usage')) as unknown as { cpuMicros: number; controller: { passes: number; busyMs: number } };
+  const before = (await ask(hub, 'usage')) as unknown as {
+    cpuMicros: number;
+    controller: { passes: number; busyMs: number };
+  };
   const agentsBefore = await Promise.all(agents.map((a) => ask(a, 'status')));
   const t0 = performance.now();
-  const created = await call(CreateRolloutResult, 'POST', '/v1/rollouts', { release: 'app@4.3.0', selector: 'fleet=bench', waves: WAVES });
+  const created = await call(CreateRolloutResult, 'POST', '/v1/rollouts', {
+    release: 'app@4.3.0',
+    selector: 'fleet=bench',
+    waves: WAVES,
+  });
   const id = created.rollout.id;
   let state: string = created.rollout.state;
   while (state !== 'completed') {
-    if (performance.now() - t0 > CONVERGE_LIMIT_MS) throw new Error(`the rollout did not complete within ${CONVERGE_LIMIT_MS / 1000} s (state ${state})`);
+    if (performance.now() - t0 > CONVERGE_LIMIT_MS)
+      throw new Error(`the rollout did not complete within ${CONVERGE_LIMIT_MS / 1000} s (state ${state})`);
     if (state !== 'running') throw new Error(`the rollout stopped: ${state}`);
     await sleep(100);
     // The list is cheap (no member evaluation), so polling it does not load the hub.
@@ -109,34 +167,62 @@ try {
     state = page.items.find((r) => r.id === id)?.state ?? state;
   }
   const convergeS = (performance.now() - t0) / 1000;
-  const after = (await ask(hub, 'usage')) as unknown as { cpuMicros: number; maxRssKb: number; controller: { passes: number; busyMs: number } };
+  const after = (await ask(hub, 'usage')) as unknown as {
+    cpuMicros: number;
+    maxRssKb: number;
+    controller: { passes: number; busyMs: number };
+  };
 
   const view = await call(RolloutView, 'GET', `/v1/rollouts/${id}?members=none`);
   const statuses = await Promise.all(agents.map((a) => ask(a, 'status')));
-  const applied = statuses.reduce((n, s) => n + Object.entries(s['applied'] as Record<string, number>).reduce((m, [digests, k]) => m + (digests.includes(view.release.digest) ? k : 0), 0), 0);
+  const applied = statuses.reduce(
+    (n, s) =>
+      n +
+      Object.entries(s['applied'] as Record<string, number>).reduce(
+        (m, [digests, k]) => m + (digests.includes(view.release.digest) ? k : 0),
+        0,
+      ),
+    0,
+  );
   const errors = statuses.reduce((n, s) => n + (s['errors'] as number), 0);
-  const agentCpuS = statuses.reduce((n, s, i) => n + ((s['cpuMicros'] as number) - (agentsBefore[i]!['cpuMicros'] as number)) / 1e6, 0);
-  const reconcile = { passes: after.controller.passes - before.controller.passes, seconds: (after.controller.busyMs - before.controller.busyMs) / 1000 };
-  if (view.totals.healthy !== AGENTS || applied !== AGENTS) throw new Error(`converged counts are off: hub says ${view.totals.healthy} healthy, agents say ${applied} applied`);
+  const agentCpuS = statuses.reduce(
+    (n, s, i) => n + ((s['cpuMicros'] as number) - (agentsBefore[i]!['cpuMicros'] as number)) / 1e6,
+    0,
+  );
+  const reconcile = {
+    passes: after.controller.passes - before.controller.passes,
+    seconds: (after.controller.busyMs - before.controller.busyMs) / 1000,
+  };
+  if (view.totals.healthy !== AGENTS || applied !== AGENTS)
+    throw new Error(`converged counts are off: hub says ${view.totals.healthy} healthy, agents say ${applied} applied`);
 
   if (process.env['BENCH_TIMINGS'] !== undefined) printTimings(view.createdAt, statuses);
-  const at = (iso: string | null): string => (iso === null ? '-' : ((Date.parse(iso) - Date.parse(view.createdAt)) / 1000).toFixed(1));
-  process.stdout.write(`waves: ${view.waves.map((w) => `${w.name}(${w.counts.total}) ${at(w.startedAt)}s..${at(w.finishedAt)}s`).join(', ')}\n`);
-  process.stdout.write(`agents=${AGENTS} processes=${agents.length} waves=${WAVES} enroll_s=${enrolledS.toFixed(1)} agent_errors=${errors} hub_cpu_total_s=${(after.cpuMicros / 1e6).toFixed(1)} waves_started=${view.waves.filter((w) => w.startedAt !== null).length} agents_cpu_s=${agentCpuS.toFixed(1)} reconcile_passes=${reconcile.passes} reconcile_s=${reconcile.seconds.toFixed(1)}\n`);
-  process.stdout.write(`${JSON.stringify({
-    name: 'rollout',
-    agents: AGENTS,
-    converge_s: Number(convergeS.toFixed(2)),
-    poll_interval_s: WAIT_S,
-    hub_rss_mb: Math.round(after.maxRssKb / 1024),
-    hub_cpu_s: Number(((after.cpuMicros - before.cpuMicros) / 1e6).toFixed(2)),
-  })}\n`);
+  const at = (iso: string | null): string =>
+    iso === null ? '-' : ((Date.parse(iso) - Date.parse(view.createdAt)) / 1000).toFixed(1);
+  process.stdout.write(
+    `waves: ${view.waves.map((w) => `${w.name}(${w.counts.total}) ${at(w.startedAt)}s..${at(w.finishedAt)}s`).join(', ')}\n`,
+  );
+  process.stdout.write(
+    `agents=${AGENTS} processes=${agents.length} waves=${WAVES} enroll_s=${enrolledS.toFixed(1)} agent_errors=${errors} hub_cpu_total_s=${(after.cpuMicros / 1e6).toFixed(1)} waves_started=${view.waves.filter((w) => w.startedAt !== null).length} agents_cpu_s=${agentCpuS.toFixed(1)} reconcile_passes=${reconcile.passes} reconcile_s=${reconcile.seconds.toFixed(1)}\n`,
+  );
+  process.stdout.write(
+    `${JSON.stringify({
+      name: 'rollout',
+      agents: AGENTS,
+      converge_s: Number(convergeS.toFixed(2)),
+      poll_interval_s: WAIT_S,
+      hub_rss_mb: Math.round(after.maxRssKb / 1024),
+      hub_cpu_s: Number(((after.cpuMicros - before.cpuMicros) / 1e6).toFixed(2)),
+    })}\n`,
+  );
 } finally {
   for (const a of agents) {
     if (a.connected) a.send({ type: 'stop' });
   }
   if (hub.connected) hub.send({ type: 'stop' });
-  await Promise.all([...agents, hub].filter((p) => p.exitCode === null).map((p) => new Promise((resolve) => p.once('exit', resolve))));
+  await Promise.all(
+    [...agents, hub].filter((p) => p.exitCode === null).map((p) => new Promise((resolve) => p.once('exit', resolve))),
+  );
   rmSync(dir, { recursive: true, force: true });
 }
 
@@ -147,6 +233,9 @@ function printTimings(createdAt: string, statuses: readonly Message[]): void {
   const received = rows.map(([r]) => r - created).sort((a, b) => a - b);
   const reported = rows.map(([r, d]) => d - r).sort((a, b) => a - b);
   const pct = (xs: readonly number[], q: number): number => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
-  const line = (xs: readonly number[]): string => `p10 ${pct(xs, 0.1)} p50 ${pct(xs, 0.5)} p99 ${pct(xs, 0.99)} max ${xs.at(-1)}`;
-  process.stdout.write(`envelope received after create (ms): ${line(received)}; envelope to report taken (ms): ${line(reported)}\n`);
+  const line = (xs: readonly number[]): string =>
+    `p10 ${pct(xs, 0.1)} p50 ${pct(xs, 0.5)} p99 ${pct(xs, 0.99)} max ${xs.at(-1)}`;
+  process.stdout.write(
+    `envelope received after create (ms): ${line(received)}; envelope to report taken (ms): ${line(reported)}\n`,
+  );
 }

@@ -53,6 +53,13 @@ export class SingleAgentRuntime implements AgentRuntime {
 
   status(): Record<string, unknown> {
     const current = this.agent.current;
-    return { role: 'single', ...this.facts, targetId: current.targetId, phase: current.phase, appliedGeneration: current.appliedGeneration, ...(current.lastError === undefined ? {} : { lastError: current.lastError }) };
+    return {
+      role: 'single',
+      ...this.facts,
+      targetId: current.targetId,
+      phase: current.phase,
+      appliedGeneration: current.appliedGeneration,
+      ...(current.lastError === undefined ? {} : { lastError: current.lastError }),
+    };
   }
 }

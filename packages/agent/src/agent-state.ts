@@ -1,7 +1,16 @@
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
-import { FlotillaError, generateKeyPair, isFlotillaError, KeyPair, ReleaseRef, SignedEnvelope, SignedTrustRoot, TargetId } from '@flotilla/protocol';
+import {
+  FlotillaError,
+  generateKeyPair,
+  isFlotillaError,
+  KeyPair,
+  ReleaseRef,
+  SignedEnvelope,
+  SignedTrustRoot,
+  TargetId,
+} from '@flotilla/protocol';
 import { readJsonFile, writeJsonAtomic } from './state-files.ts';
 
 export const Enrollment = z.object({
@@ -22,7 +31,12 @@ export const SyncState = z.object({
 });
 export type SyncState = z.infer<typeof SyncState>;
 
-export const EMPTY_SYNC_STATE: SyncState = { appliedGeneration: 0, appliedEnvelope: null, appliedReleases: [], nextSeq: 1 };
+export const EMPTY_SYNC_STATE: SyncState = {
+  appliedGeneration: 0,
+  appliedEnvelope: null,
+  appliedReleases: [],
+  nextSeq: 1,
+};
 
 /**
  * Where an agent keeps what makes it one target across restarts: its key pair, its
@@ -55,7 +69,11 @@ export interface AgentStore {
  * meanwhile: this agent is no longer the only writer, probably no longer the leader.
  */
 export function identityConflict(location: string, keys: readonly string[]): FlotillaError {
-  return new FlotillaError('CONFLICT', `another agent changed ${keys.join(', ') || 'the identity'} in the ${location} while this one was writing it; this agent is probably no longer the leader`, { identityStore: location, keys: [...keys] });
+  return new FlotillaError(
+    'CONFLICT',
+    `another agent changed ${keys.join(', ') || 'the identity'} in the ${location} while this one was writing it; this agent is probably no longer the leader`,
+    { identityStore: location, keys: [...keys] },
+  );
 }
 
 /** True for the error of `identityConflict`. */
@@ -75,7 +93,8 @@ export class FileAgentStore implements AgentStore {
   readonly location: string;
 
   constructor(dir: string) {
-    if (typeof dir !== 'string' || dir === '') throw new TypeError(`FileAgentStore: expected a state directory, received ${JSON.stringify(dir)}`);
+    if (typeof dir !== 'string' || dir === '')
+      throw new TypeError(`FileAgentStore: expected a state directory, received ${JSON.stringify(dir)}`);
     this.dir = dir;
     this.location = `state directory ${dir}`;
   }

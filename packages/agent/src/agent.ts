@@ -71,9 +71,12 @@ export class Agent extends EventEmitter {
     super();
     this.options = options;
     const wait = options.waitSeconds ?? 30;
-    if (!Number.isInteger(wait) || wait < 0 || wait > 60) throw new TypeError(`waitSeconds must be a whole number from 0 to 60, received ${wait}`);
+    if (!Number.isInteger(wait) || wait < 0 || wait > 60)
+      throw new TypeError(`waitSeconds must be a whole number from 0 to 60, received ${wait}`);
     if (options.store === undefined && (typeof options.stateDir !== 'string' || options.stateDir === '')) {
-      throw new TypeError(`Agent: give a stateDir (a directory) or a store, received stateDir ${JSON.stringify(options.stateDir)}`);
+      throw new TypeError(
+        `Agent: give a stateDir (a directory) or a store, received stateDir ${JSON.stringify(options.stateDir)}`,
+      );
     }
     this.client = new HubClient(options.hubUrl, { maxWaitSeconds: wait });
     this.state = options.store ?? new FileAgentStore(options.stateDir as string);
@@ -84,7 +87,8 @@ export class Agent extends EventEmitter {
   }
 
   get current(): AgentStatus {
-    if (this.syncing === undefined) return { targetId: undefined, appliedGeneration: 0, phase: 'starting', lastError: this.enrollError };
+    if (this.syncing === undefined)
+      return { targetId: undefined, appliedGeneration: 0, phase: 'starting', lastError: this.enrollError };
     return { targetId: this.syncing.targetId, ...this.syncing.loop.status };
   }
 
@@ -102,7 +106,12 @@ export class Agent extends EventEmitter {
     let enrollment: Enrollment;
     for (;;) {
       try {
-        enrollment = await ensureEnrolled(this.client, this.state, { enrollToken: this.options.enrollToken, name: this.options.name, trustRootPin: this.options.trustRootPin, now: this.clock });
+        enrollment = await ensureEnrolled(this.client, this.state, {
+          enrollToken: this.options.enrollToken,
+          name: this.options.name,
+          trustRootPin: this.options.trustRootPin,
+          now: this.clock,
+        });
         break;
       } catch (error) {
         if (!isRetryable(error) || this.abort.signal.aborted) throw error;
@@ -134,7 +143,10 @@ export class Agent extends EventEmitter {
       onApplied: (generation) => this.emit('applied', generation),
       onStalled: (error) => this.emit('stalled', error),
     });
-    this.log.info({ target: enrollment.targetId, name: enrollment.name, generation: appliedGeneration }, 'agent started');
+    this.log.info(
+      { target: enrollment.targetId, name: enrollment.name, generation: appliedGeneration },
+      'agent started',
+    );
     this.syncing = { targetId: enrollment.targetId, loop, running: loop.run(this.abort.signal) };
     return enrollment;
   }

@@ -12,7 +12,8 @@ export class Backoff {
     this.baseMs = baseMs;
     this.maxMs = maxMs;
     this.random = random;
-    if (!(baseMs > 0) || !(maxMs >= baseMs)) throw new TypeError(`backoff needs 0 < baseMs <= maxMs, received baseMs=${baseMs} maxMs=${maxMs}`);
+    if (!(baseMs > 0) || !(maxMs >= baseMs))
+      throw new TypeError(`backoff needs 0 < baseMs <= maxMs, received baseMs=${baseMs} maxMs=${maxMs}`);
   }
 
   next(): number {

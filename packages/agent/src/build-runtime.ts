@@ -52,30 +52,53 @@ export function buildRuntime(config: RunConfig, deps: RuntimeDependencies): Agen
     ...deps.agent,
   } satisfies Partial<AgentOptions>;
   if (config.driver === 'manifests-dir') {
-    return new SingleAgentRuntime(new Agent({ ...base, stateDir: config.stateDir, driver: new ManifestsDirDriver(config.root as string, AGENT_VERSION) }));
+    return new SingleAgentRuntime(
+      new Agent({
+        ...base,
+        stateDir: config.stateDir,
+        driver: new ManifestsDirDriver(config.root as string, AGENT_VERSION),
+      }),
+    );
   }
   return kubernetesRuntime(config, deps, base);
 }
 
-function kubernetesRuntime(config: RunConfig, deps: RuntimeDependencies, base: Omit<AgentOptions, 'driver'>): AgentRuntime {
-  const connection: ClusterConnection = config.kubeconfig !== undefined
-    ? kubeconfigConnection({ path: config.kubeconfig, ...(config.context === undefined ? {} : { context: config.context }) })
-    : inClusterConnection({ env: deps.env, ...deps.serviceAccount });
+function kubernetesRuntime(
+  config: RunConfig,
+  deps: RuntimeDependencies,
+  base: Omit<AgentOptions, 'driver'>,
+): AgentRuntime {
+  const connection: ClusterConnection =
+    config.kubeconfig !== undefined
+      ? kubeconfigConnection({
+          path: config.kubeconfig,
+          ...(config.context === undefined ? {} : { context: config.context }),
+        })
+      : inClusterConnection({ env: deps.env, ...deps.serviceAccount });
   // In a pod, the service account's namespace; with a kubeconfig, its context's namespace is
   // about kubectl's default, not the agent's home, so it is not used.
-  const namespace = config.namespace ?? (config.kubeconfig === undefined ? connection.namespace : undefined) ?? DEFAULT_AGENT_NAMESPACE;
+  const namespace =
+    config.namespace ?? (config.kubeconfig === undefined ? connection.namespace : undefined) ?? DEFAULT_AGENT_NAMESPACE;
   const podName = config.podName ?? deps.hostname ?? hostname();
   const facts = { agentPod: podName, ...(config.nodeName === undefined ? {} : { agentNode: config.nodeName }) };
   const log = deps.log.child({ namespace });
   const kube = new KubeClient(connection, { userAgent: `flotilla-agent/${AGENT_VERSION}` });
   const inventoryPath = join(config.stateDir, 'kubernetes-inventory.json');
-  const driver = (fresh: boolean): DriverFactory => (enrollment) => {
-    // A new leader cannot trust an inventory file left from an earlier term on this pod: another
-    // pod may have applied and pruned since. Without the file, the driver rebuilds the inventory
-    // from the objects labelled with this target.
-    if (fresh) rmSync(inventoryPath, { force: true });
-    return new KubernetesDriver({ connection, owner: enrollment.targetId, inventory: fileInventory(inventoryPath), log, agentVersion: AGENT_VERSION });
-  };
+  const driver =
+    (fresh: boolean): DriverFactory =>
+    (enrollment) => {
+      // A new leader cannot trust an inventory file left from an earlier term on this pod: another
+      // pod may have applied and pruned since. Without the file, the driver rebuilds the inventory
+      // from the objects labelled with this target.
+      if (fresh) rmSync(inventoryPath, { force: true });
+      return new KubernetesDriver({
+        connection,
+        owner: enrollment.targetId,
+        inventory: fileInventory(inventoryPath),
+        log,
+        agentVersion: AGENT_VERSION,
+      });
+    };
   const agent = (fresh: boolean): Agent =>
     new Agent({
       ...base,

@@ -4,7 +4,9 @@ import { IDENTITY_SECRET_NAME } from './drivers/kubernetes/secret-agent-store.ts
 
 // Flags arrive as booleans, environment variables as strings such as "false" or "0".
 const flag = z.preprocess((value) => (typeof value === 'boolean' ? String(value) : value), z.stringbool());
-const dnsLabel = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a lower-case DNS label (letters, digits, -; at most 63)');
+const dnsLabel = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a lower-case DNS label (letters, digits, -; at most 63)');
 const dnsSubdomain = z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'must be a lower-case DNS subdomain');
 
 const RunConfig = z
@@ -30,15 +32,30 @@ const RunConfig = z
     leaseSeconds: z.coerce.number().int().min(1).max(300).default(15),
     identitySecret: dnsSubdomain.default(IDENTITY_SECRET_NAME),
     /** A root key id (`flotilla keys ls`) the hub's trust root must hold at enrollment. */
-    trustRootPin: z.string().regex(/^[0-9a-f]{16}$|^[A-Za-z0-9_-]{43}$/, 'must be a root key id (16 hex digits, from `flotilla keys ls`) or a base64url public key').optional(),
+    trustRootPin: z
+      .string()
+      .regex(
+        /^[0-9a-f]{16}$|^[A-Za-z0-9_-]{43}$/,
+        'must be a root key id (16 hex digits, from `flotilla keys ls`) or a base64url public key',
+      )
+      .optional(),
     healthPort: z.coerce.number().int().min(0).max(65535).optional(),
     waitSeconds: z.coerce.number().int().min(1).max(60).default(30),
     observeSeconds: z.coerce.number().int().min(1).max(3600).default(30),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
-  .refine((c) => c.driver !== 'manifests-dir' || c.root !== undefined, { message: 'the manifests-dir driver needs --root DIR', path: ['root'] })
-  .refine((c) => c.driver === 'kubernetes' || (c.kubeconfig === undefined && c.context === undefined), { message: '--kubeconfig and --context are for the kubernetes driver only', path: ['kubeconfig'] })
-  .refine((c) => c.context === undefined || c.kubeconfig !== undefined, { message: '--context needs --kubeconfig FILE', path: ['context'] });
+  .refine((c) => c.driver !== 'manifests-dir' || c.root !== undefined, {
+    message: 'the manifests-dir driver needs --root DIR',
+    path: ['root'],
+  })
+  .refine((c) => c.driver === 'kubernetes' || (c.kubeconfig === undefined && c.context === undefined), {
+    message: '--kubeconfig and --context are for the kubernetes driver only',
+    path: ['kubeconfig'],
+  })
+  .refine((c) => c.context === undefined || c.kubeconfig !== undefined, {
+    message: '--context needs --kubeconfig FILE',
+    path: ['context'],
+  });
 export type RunConfig = z.infer<typeof RunConfig>;
 
 /**
@@ -77,7 +94,9 @@ function defined(values: Record<string, unknown>): Record<string, unknown> {
 
 /** `flotilla-agent run`: flags win over FLOTILLA_* variables. */
 export function runConfig(flags: Record<string, unknown>, env: Env): RunConfig {
-  const fromEnv = Object.fromEntries(Object.entries(RUN_ENVIRONMENT).map(([setting, variable]) => [setting, env[variable]]));
+  const fromEnv = Object.fromEntries(
+    Object.entries(RUN_ENVIRONMENT).map(([setting, variable]) => [setting, env[variable]]),
+  );
   const result = RunConfig.safeParse({ ...defined(fromEnv), ...defined(flags) });
   if (!result.success) throw new FlotillaError('CONFIG_INVALID', z.prettifyError(result.error).replace(/\n/g, '; '));
   return result.data;

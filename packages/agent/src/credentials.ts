@@ -17,12 +17,7 @@ export class Credentials {
   private readonly enrollment: Enrollment;
   private readonly clock: () => number;
 
-  constructor(
-    client: HubClient,
-    keyPair: KeyPair,
-    enrollment: Enrollment,
-    clock: () => number = Date.now,
-  ) {
+  constructor(client: HubClient, keyPair: KeyPair, enrollment: Enrollment, clock: () => number = Date.now) {
     this.client = client;
     this.keyPair = keyPair;
     this.enrollment = enrollment;
@@ -44,7 +39,9 @@ export class Credentials {
   }
 
   private async assertion(now: number): Promise<string> {
-    const key: CryptoKey = this.key ?? (await importJWK({ kty: 'OKP', crv: 'Ed25519', x: this.keyPair.publicKey, d: this.keyPair.seed }, 'EdDSA'));
+    const key: CryptoKey =
+      this.key ??
+      (await importJWK({ kty: 'OKP', crv: 'Ed25519', x: this.keyPair.publicKey, d: this.keyPair.seed }, 'EdDSA'));
     this.key = key;
     const seconds = Math.floor(now / 1000);
     return new SignJWT({})

@@ -78,13 +78,24 @@ export class ElectedAgent implements AgentRuntime {
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: ElectedAgentOptions) {
-    if (typeof options.identity !== 'string' || options.identity === '') throw new TypeError(`ElectedAgent: identity must be a non-empty string, received ${JSON.stringify(options.identity)}`);
+    if (typeof options.identity !== 'string' || options.identity === '')
+      throw new TypeError(
+        `ElectedAgent: identity must be a non-empty string, received ${JSON.stringify(options.identity)}`,
+      );
     this.options = options;
-    this.log = options.log.child({ component: 'election', identity: options.identity, ...(options.node === undefined ? {} : { node: options.node }) });
+    this.log = options.log.child({
+      component: 'election',
+      identity: options.identity,
+      ...(options.node === undefined ? {} : { node: options.node }),
+    });
     this.election = options.elect({
       onStartedLeading: () => this.beginTerm(),
       onStoppedLeading: () => void this.endTerm(),
-      onNewLeader: (leader) => this.log.info({ leader: leader === '' ? null : leader }, leader === options.identity ? 'this pod leads' : 'leader changed'),
+      onNewLeader: (leader) =>
+        this.log.info(
+          { leader: leader === '' ? null : leader },
+          leader === options.identity ? 'this pod leads' : 'leader changed',
+        ),
     });
   }
 
@@ -133,7 +144,13 @@ export class ElectedAgent implements AgentRuntime {
       ...(current.node === undefined ? {} : { node: current.node }),
       leader: current.leader ?? null,
       terms: current.terms,
-      ...(current.agent === undefined ? {} : { targetId: current.agent.targetId, phase: current.agent.phase, appliedGeneration: current.agent.appliedGeneration }),
+      ...(current.agent === undefined
+        ? {}
+        : {
+            targetId: current.agent.targetId,
+            phase: current.agent.phase,
+            appliedGeneration: current.agent.appliedGeneration,
+          }),
       ...(current.lastError === undefined ? {} : { lastError: current.lastError }),
     };
   }
@@ -145,7 +162,8 @@ export class ElectedAgent implements AgentRuntime {
     const term: Term = {
       agent,
       started: agent.start().then(
-        (enrollment) => this.log.info({ target: enrollment.targetId, term: this.terms }, 'leading: syncing the cluster'),
+        (enrollment) =>
+          this.log.info({ target: enrollment.targetId, term: this.terms }, 'leading: syncing the cluster'),
         (error: Error) => this.termFailed(term, error),
       ),
     };

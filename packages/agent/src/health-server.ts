@@ -34,16 +34,21 @@ export interface HealthServer {
  */
 export async function startHealthServer(options: HealthServerOptions): Promise<HealthServer> {
   const { port, check } = options;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError(`startHealthServer: port must be a whole number from 0 to 65535, received ${String(port)}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new TypeError(`startHealthServer: port must be a whole number from 0 to 65535, received ${String(port)}`);
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const probe = path === '/healthz' ? () => check.live() : path === '/readyz' ? () => check.ready() : undefined;
     if (probe === undefined) {
-      res.writeHead(404, { 'content-type': 'application/json' }).end('{"status":"not found","paths":["/healthz","/readyz"]}\n');
+      res
+        .writeHead(404, { 'content-type': 'application/json' })
+        .end('{"status":"not found","paths":["/healthz","/readyz"]}\n');
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { 'content-type': 'application/json', allow: 'GET, HEAD' }).end('{"status":"method not allowed"}\n');
+      res
+        .writeHead(405, { 'content-type': 'application/json', allow: 'GET, HEAD' })
+        .end('{"status":"method not allowed"}\n');
       return;
     }
     let ok: boolean;

@@ -1,6 +1,14 @@
 import { Agent as UndiciAgent, request, type Dispatcher } from 'undici';
 import type { z } from 'zod';
-import { errorFromResponse, FlotillaError, isFlotillaError, SignedBundle, SignedTrustRoot, messageOf, type SignedReport } from '@flotilla/protocol';
+import {
+  errorFromResponse,
+  FlotillaError,
+  isFlotillaError,
+  SignedBundle,
+  SignedTrustRoot,
+  messageOf,
+  type SignedReport,
+} from '@flotilla/protocol';
 import { EnrollResponse, TokenResponse, type EnrollRequest } from '@flotilla/protocol/api';
 
 /** The hub could not be reached or failed: try again later, with backoff. */
@@ -31,13 +39,25 @@ export class HubClient {
     } catch {
       throw new TypeError(`hubUrl must be an absolute http(s) URL, received '${hubUrl}'`);
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`hubUrl must use http or https, received '${hubUrl}'`);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new TypeError(`hubUrl must use http or https, received '${hubUrl}'`);
     this.base = url.href.replace(/\/$/, '');
     const waitMs = (options.maxWaitSeconds ?? 60) * 1000;
-    this.dispatcher = options.dispatcher ?? new UndiciAgent({ headersTimeout: waitMs + 15_000, bodyTimeout: 60_000, connectTimeout: 10_000, keepAliveTimeout: 60_000 });
+    this.dispatcher =
+      options.dispatcher ??
+      new UndiciAgent({
+        headersTimeout: waitMs + 15_000,
+        bodyTimeout: 60_000,
+        connectTimeout: 10_000,
+        keepAliveTimeout: 60_000,
+      });
   }
 
-  private async call(method: Dispatcher.HttpMethod, path: string, options: { body?: unknown; token?: string; headers?: Record<string, string>; signal?: AbortSignal } = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
+  private async call(
+    method: Dispatcher.HttpMethod,
+    path: string,
+    options: { body?: unknown; token?: string; headers?: Record<string, string>; signal?: AbortSignal } = {},
+  ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
     const headers: Record<string, string> = { ...options.headers };
     if (options.token !== undefined) headers['authorization'] = `Bearer ${options.token}`;
     if (options.body !== undefined) headers['content-type'] = 'application/json';
@@ -58,10 +78,17 @@ export class HubClient {
     try {
       text = await response.body.text();
     } catch (error) {
-      throw new HubUnavailableError(`the hub at ${this.base} closed the answer to ${method} ${path} early: ${messageOf(error)}`);
+      throw new HubUnavailableError(
+        `the hub at ${this.base} closed the answer to ${method} ${path} early: ${messageOf(error)}`,
+      );
     }
-    if (response.statusCode >= 500) throw new HubUnavailableError(`the hub answered ${response.statusCode} to ${method} ${path}`);
-    if (response.statusCode >= 400) throw errorFromResponse(response.statusCode, text, { code: 'BAD_REQUEST', message: `the hub answered ${response.statusCode} to ${method} ${path}` });
+    if (response.statusCode >= 500)
+      throw new HubUnavailableError(`the hub answered ${response.statusCode} to ${method} ${path}`);
+    if (response.statusCode >= 400)
+      throw errorFromResponse(response.statusCode, text, {
+        code: 'BAD_REQUEST',
+        message: `the hub answered ${response.statusCode} to ${method} ${path}`,
+      });
     return { status: response.statusCode, headers: response.headers, text };
   }
 
@@ -74,11 +101,21 @@ export class HubClient {
   }
 
   async trustRoot(version: number): Promise<SignedTrustRoot> {
-    return parse(SignedTrustRoot, (await this.call('GET', `/v1/trust-roots/${version}`)).text, `trust root v${version}`);
+    return parse(
+      SignedTrustRoot,
+      (await this.call('GET', `/v1/trust-roots/${version}`)).text,
+      `trust root v${version}`,
+    );
   }
 
   /** Long-polls for the target's envelope: unchanged, none assigned yet, or a new one. */
-  async envelope(targetId: string, token: string, etag: string | undefined, waitSeconds: number, signal?: AbortSignal): Promise<EnvelopeAnswer> {
+  async envelope(
+    targetId: string,
+    token: string,
+    etag: string | undefined,
+    waitSeconds: number,
+    signal?: AbortSignal,
+  ): Promise<EnvelopeAnswer> {
     const response = await this.call('GET', `/v1/targets/${targetId}/envelope?wait=${waitSeconds}`, {
       token,
       headers: etag === undefined ? {} : { 'if-none-match': etag },
@@ -114,7 +151,11 @@ function json(text: string, what: string): unknown {
 
 function parse<S extends z.ZodType>(schema: S, text: string, what: string): z.infer<S> {
   const result = schema.safeParse(json(text, what));
-  if (!result.success) throw new FlotillaError('VALIDATION_FAILED', `the hub sent a ${what} this agent cannot read: ${result.error.issues[0]?.message ?? 'invalid'}`);
+  if (!result.success)
+    throw new FlotillaError(
+      'VALIDATION_FAILED',
+      `the hub sent a ${what} this agent cannot read: ${result.error.issues[0]?.message ?? 'invalid'}`,
+    );
   return result.data;
 }
 

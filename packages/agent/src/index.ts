@@ -3,18 +3,48 @@
 export { Agent, type AgentOptions, type AgentStatus, type DriverFactory } from './agent.ts';
 export { buildRuntime, type RuntimeDependencies } from './build-runtime.ts';
 export { SingleAgentRuntime, type AgentRuntime } from './agent-runtime.ts';
-export { ElectedAgent, type Election, type ElectionEvents, type ElectedAgentOptions, type ElectedAgentStatus } from './elected-agent.ts';
+export {
+  ElectedAgent,
+  type Election,
+  type ElectionEvents,
+  type ElectedAgentOptions,
+  type ElectedAgentStatus,
+} from './elected-agent.ts';
 export { runConfig, RUN_ENVIRONMENT, type RunConfig } from './config.ts';
 export { startHealthServer, type HealthCheck, type HealthServer, type HealthServerOptions } from './health-server.ts';
 
 // Where an agent keeps its identity and what it applied.
-export { EMPTY_SYNC_STATE, Enrollment, FileAgentStore, identityConflict, isIdentityConflict, SyncState, type AgentStore } from './agent-state.ts';
-export { IDENTITY_SECRET_NAME, IDENTITY_SECRET_TYPE, SecretAgentStore, type SecretAgentStoreOptions } from './drivers/kubernetes/secret-agent-store.ts';
+export {
+  EMPTY_SYNC_STATE,
+  Enrollment,
+  FileAgentStore,
+  identityConflict,
+  isIdentityConflict,
+  SyncState,
+  type AgentStore,
+} from './agent-state.ts';
+export {
+  IDENTITY_SECRET_NAME,
+  IDENTITY_SECRET_TYPE,
+  SecretAgentStore,
+  type SecretAgentStoreOptions,
+} from './drivers/kubernetes/secret-agent-store.ts';
 
 // Drivers.
-export type { AppliedResource, Driver, DriverApplyOptions, DriverRepairOptions, ObservedResource } from './drivers/driver.ts';
+export type {
+  AppliedResource,
+  Driver,
+  DriverApplyOptions,
+  DriverRepairOptions,
+  ObservedResource,
+} from './drivers/driver.ts';
 export { ManifestsDirDriver, manifestFileName } from './drivers/manifests-dir.ts';
-export { KubernetesDriver, type ApplyOptions, type ForcePolicy, type KubernetesDriverOptions } from './drivers/kubernetes/kubernetes-driver.ts';
+export {
+  KubernetesDriver,
+  type ApplyOptions,
+  type ForcePolicy,
+  type KubernetesDriverOptions,
+} from './drivers/kubernetes/kubernetes-driver.ts';
 export { fileInventory, InventoryEntry, memoryInventory, type InventoryStore } from './drivers/kubernetes/inventory.ts';
 export { substrateOf } from './drivers/kubernetes/substrate.ts';
 

@@ -33,6 +33,8 @@ try {
   await program.parseAsync(process.argv);
 } catch (error) {
   if (error instanceof CommanderError) process.exit(error.exitCode);
-  process.stderr.write(`flotilla-agent: ${isFlotillaError(error) ? error.message : `unexpected error: ${messageOf(error)}`}\n`);
+  process.stderr.write(
+    `flotilla-agent: ${isFlotillaError(error) ? error.message : `unexpected error: ${messageOf(error)}`}\n`,
+  );
   process.exit(1);
 }

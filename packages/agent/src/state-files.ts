@@ -36,9 +36,16 @@ export function readJsonFile<S extends z.ZodType>(path: string, schema: S): z.in
   try {
     value = JSON.parse(text);
   } catch {
-    throw new FlotillaError('CONFIG_INVALID', `state file ${path} is not valid JSON; restore it from a backup or remove the state directory to enroll anew`);
+    throw new FlotillaError(
+      'CONFIG_INVALID',
+      `state file ${path} is not valid JSON; restore it from a backup or remove the state directory to enroll anew`,
+    );
   }
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new FlotillaError('CONFIG_INVALID', `state file ${path} does not have the expected shape; restore it or remove the state directory to enroll anew`);
+  if (!parsed.success)
+    throw new FlotillaError(
+      'CONFIG_INVALID',
+      `state file ${path} does not have the expected shape; restore it or remove the state directory to enroll anew`,
+    );
   return parsed.data;
 }

@@ -29,11 +29,23 @@ describe('flotilla-agent run configuration', () => {
       FLOTILLA_TRUST_ROOT_PIN: '',
     };
     const config = runConfig({}, env);
-    expect(config).toMatchObject({ namespace: 'agents', podName: 'flotilla-agent-abcde', nodeName: 'node-7', leaderElection: false, leaseSeconds: 20, healthPort: 8080 });
+    expect(config).toMatchObject({
+      namespace: 'agents',
+      podName: 'flotilla-agent-abcde',
+      nodeName: 'node-7',
+      leaderElection: false,
+      leaseSeconds: 20,
+      healthPort: 8080,
+    });
     expect(config.name).toBeUndefined();
     expect(config.trustRootPin).toBeUndefined();
-    expect(runConfig({ leaderElection: true, namespace: 'other' }, env)).toMatchObject({ leaderElection: true, namespace: 'other' });
-    expect(Object.values(RUN_ENVIRONMENT).filter((v) => v.startsWith('FLOTILLA_'))).toHaveLength(Object.keys(RUN_ENVIRONMENT).length);
+    expect(runConfig({ leaderElection: true, namespace: 'other' }, env)).toMatchObject({
+      leaderElection: true,
+      namespace: 'other',
+    });
+    expect(Object.values(RUN_ENVIRONMENT).filter((v) => v.startsWith('FLOTILLA_'))).toHaveLength(
+      Object.keys(RUN_ENVIRONMENT).length,
+    );
   });
 
   it.each([
@@ -46,6 +58,8 @@ describe('flotilla-agent run configuration', () => {
     [{ driver: 'kubernetes', leaderElection: 'perhaps' }, 'leaderElection'],
     [{ driver: 'helm' }, 'driver'],
   ])('refuses %j, naming %s', (flags, field) => {
-    expect(() => runConfig({ ...base, ...flags }, {})).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining(field) }));
+    expect(() => runConfig({ ...base, ...flags }, {})).toThrow(
+      expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining(field) }),
+    );
   });
 });

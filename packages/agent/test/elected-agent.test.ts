@@ -44,10 +44,13 @@ class FakeAgent {
   stops = 0;
   private settle!: { resolve: () => void; reject: (error: Error) => void };
   readonly started = new Promise<{ targetId: string }>((resolve, reject) => {
-    this.settle = { resolve: () => {
-      this.status = { ...this.status, targetId: 'tgt_0123456789abcdef0123', phase: 'idle' };
-      resolve({ targetId: 'tgt_0123456789abcdef0123' });
-    }, reject };
+    this.settle = {
+      resolve: () => {
+        this.status = { ...this.status, targetId: 'tgt_0123456789abcdef0123', phase: 'idle' };
+        resolve({ targetId: 'tgt_0123456789abcdef0123' });
+      },
+      reject,
+    };
   });
   get current(): AgentStatus {
     return this.status;

@@ -10,22 +10,58 @@ afterEach(async () => {
 });
 
 function check(state: { live: boolean; ready: boolean }): HealthCheck {
-  return { live: () => state.live, ready: () => state.ready, status: () => ({ role: 'standby', pod: 'agent-x', leader: 'agent-y' }) };
+  return {
+    live: () => state.live,
+    ready: () => state.ready,
+    status: () => ({ role: 'standby', pod: 'agent-x', leader: 'agent-y' }),
+  };
 }
 
-async function get(path: string, method: 'GET' | 'HEAD' | 'POST' = 'GET'): Promise<{ status: number; body: string; type: string | undefined }> {
+async function get(
+  path: string,
+  method: 'GET' | 'HEAD' | 'POST' = 'GET',
+): Promise<{ status: number; body: string; type: string | undefined }> {
   const answer = await request(`${server!.url}${path}`, { method });
-  return { status: answer.statusCode, body: await answer.body.text(), type: answer.headers['content-type'] as string | undefined };
+  return {
+    status: answer.statusCode,
+    body: await answer.body.text(),
+    type: answer.headers['content-type'] as string | undefined,
+  };
 }
 
 describe('the health endpoint', () => {
   it.each([
-    [{ live: true, ready: true }, '/healthz', 200, { status: 'ok', role: 'standby', pod: 'agent-x', leader: 'agent-y' }],
+    [
+      { live: true, ready: true },
+      '/healthz',
+      200,
+      { status: 'ok', role: 'standby', pod: 'agent-x', leader: 'agent-y' },
+    ],
     [{ live: true, ready: true }, '/readyz', 200, { status: 'ok', role: 'standby', pod: 'agent-x', leader: 'agent-y' }],
-    [{ live: true, ready: false }, '/readyz', 503, { status: 'not ready', role: 'standby', pod: 'agent-x', leader: 'agent-y' }],
-    [{ live: true, ready: false }, '/healthz', 200, { status: 'ok', role: 'standby', pod: 'agent-x', leader: 'agent-y' }],
-    [{ live: false, ready: false }, '/healthz', 503, { status: 'failing', role: 'standby', pod: 'agent-x', leader: 'agent-y' }],
-    [{ live: true, ready: true }, '/readyz?verbose=1', 200, { status: 'ok', role: 'standby', pod: 'agent-x', leader: 'agent-y' }],
+    [
+      { live: true, ready: false },
+      '/readyz',
+      503,
+      { status: 'not ready', role: 'standby', pod: 'agent-x', leader: 'agent-y' },
+    ],
+    [
+      { live: true, ready: false },
+      '/healthz',
+      200,
+      { status: 'ok', role: 'standby', pod: 'agent-x', leader: 'agent-y' },
+    ],
+    [
+      { live: false, ready: false },
+      '/healthz',
+      503,
+      { status: 'failing', role: 'standby', pod: 'agent-x', leader: 'agent-y' },
+    ],
+    [
+      { live: true, ready: true },
+      '/readyz?verbose=1',
+      200,
+      { status: 'ok', role: 'standby', pod: 'agent-x', leader: 'agent-y' },
+    ],
   ])('answers %j on %s with %i', async (state, path, status, body) => {
     server = await startHealthServer({ port: 0, host: '127.0.0.1', check: check(state) });
     const answer = await get(path);
@@ -52,13 +88,25 @@ describe('the health endpoint', () => {
   });
 
   it('reports a check that throws as failing, not as a crash', async () => {
-    server = await startHealthServer({ port: 0, host: '127.0.0.1', check: { live: () => { throw new Error('boom'); }, ready: () => true, status: () => ({}) } });
+    server = await startHealthServer({
+      port: 0,
+      host: '127.0.0.1',
+      check: {
+        live: () => {
+          throw new Error('boom');
+        },
+        ready: () => true,
+        status: () => ({}),
+      },
+    });
     const answer = await get('/healthz');
     expect(answer.status).toBe(503);
     expect(JSON.parse(answer.body)).toEqual({ status: 'failing', error: 'boom' });
   });
 
   it('refuses a port that is not one', async () => {
-    await expect(startHealthServer({ port: 70_000, check: check({ live: true, ready: true }) })).rejects.toThrow(TypeError);
+    await expect(startHealthServer({ port: 70_000, check: check({ live: true, ready: true }) })).rejects.toThrow(
+      TypeError,
+    );
   });
 });

@@ -49,7 +49,11 @@ describe('the trust-root pin', () => {
 
   it('lets the agent enroll with a hub whose trust root holds the pinned key, and keeps the trust root', async () => {
     const store = new FileAgentStore(dir);
-    const enrollment = await ensureEnrolled(hub, store, { enrollToken: 't', trustRootPin: keyIdOf(rootKey.publicKey), now: () => Date.parse('2025-03-01T12:00:00Z') });
+    const enrollment = await ensureEnrolled(hub, store, {
+      enrollToken: 't',
+      trustRootPin: keyIdOf(rootKey.publicKey),
+      now: () => Date.parse('2025-03-01T12:00:00Z'),
+    });
     expect(enrollment.targetId).toBe(answer.targetId);
     expect((await store.trustRoot())?.trustRoot).toEqual(trustRoot);
   });
@@ -57,7 +61,12 @@ describe('the trust-root pin', () => {
   it('refuses to enroll with a hub whose trust root lacks the pinned key, and keeps nothing', async () => {
     const store = new FileAgentStore(dir);
     const other: KeyPair = generateKeyPair();
-    await expect(ensureEnrolled(hub, store, { enrollToken: 't', trustRootPin: keyIdOf(other.publicKey), now: Date.now })).rejects.toMatchObject({ code: 'TRUST_ROOT_INVALID', message: expect.stringContaining(keyIdOf(rootKey.publicKey)) });
+    await expect(
+      ensureEnrolled(hub, store, { enrollToken: 't', trustRootPin: keyIdOf(other.publicKey), now: Date.now }),
+    ).rejects.toMatchObject({
+      code: 'TRUST_ROOT_INVALID',
+      message: expect.stringContaining(keyIdOf(rootKey.publicKey)),
+    });
     expect(await store.enrollment()).toBeUndefined();
     expect(await store.trustRoot()).toBeUndefined();
   });

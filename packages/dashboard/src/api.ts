@@ -23,7 +23,12 @@ export class ApiError extends Error {
 function errorOf(status: number, body: unknown): ApiError {
   const error = (body as { error?: { code?: unknown; message?: unknown; details?: unknown } } | undefined)?.error;
   if (error !== undefined && typeof error.code === 'string') {
-    return new ApiError(status, error.code, typeof error.message === 'string' ? error.message : error.code, (error.details ?? undefined) as Record<string, unknown> | undefined);
+    return new ApiError(
+      status,
+      error.code,
+      typeof error.message === 'string' ? error.message : error.code,
+      (error.details ?? undefined) as Record<string, unknown> | undefined,
+    );
   }
   return new ApiError(status, 'HTTP_' + status, `the hub answered ${status}`);
 }
@@ -34,12 +39,22 @@ function errorOf(status: number, body: unknown): ApiError {
  * answers without a body. State-changing calls carry the session's CSRF token. A 401 means
  * the session is gone: the app shows the sign-in page.
  */
-export async function api<S extends z.ZodType>(method: string, path: string, schema: S | null, body?: unknown): Promise<z.output<S>> {
+export async function api<S extends z.ZodType>(
+  method: string,
+  path: string,
+  schema: S | null,
+  body?: unknown,
+): Promise<z.output<S>> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
   const csrf = session.value?.csrfToken;
   if (method !== 'GET' && csrf !== undefined) headers['x-flotilla-csrf'] = csrf;
-  const response = await fetch(path, { method, headers, credentials: 'same-origin', ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  const response = await fetch(path, {
+    method,
+    headers,
+    credentials: 'same-origin',
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
   const text = await response.text();
   let parsed: unknown;
   try {
@@ -54,14 +69,24 @@ export async function api<S extends z.ZodType>(method: string, path: string, sch
   }
   if (schema === null) return undefined as z.output<S>;
   const read = lenient(schema).safeParse(parsed);
-  if (!read.success) throw new ApiError(response.status, 'ANSWER_UNREADABLE', `the hub's answer to ${method} ${path.split('?')[0]} does not read as expected: ${read.error.issues[0]?.path.join('.') ?? ''} ${read.error.issues[0]?.message ?? ''}`);
+  if (!read.success)
+    throw new ApiError(
+      response.status,
+      'ANSWER_UNREADABLE',
+      `the hub's answer to ${method} ${path.split('?')[0]} does not read as expected: ${read.error.issues[0]?.path.join('.') ?? ''} ${read.error.issues[0]?.message ?? ''}`,
+    );
   return read.data;
 }
 
 /** `GET` with query parameters; empty and undefined values are left out. */
-export function get<S extends z.ZodType>(path: string, schema: S, params: Record<string, string | number | undefined> = {}): Promise<z.output<S>> {
+export function get<S extends z.ZodType>(
+  path: string,
+  schema: S,
+  params: Record<string, string | number | undefined> = {},
+): Promise<z.output<S>> {
   const search = new URLSearchParams();
-  for (const [key, value] of Object.entries(params)) if (value !== undefined && value !== '') search.set(key, String(value));
+  for (const [key, value] of Object.entries(params))
+    if (value !== undefined && value !== '') search.set(key, String(value));
   const query = search.toString();
   return api('GET', query === '' ? path : `${path}?${query}`, schema);
 }

@@ -114,7 +114,11 @@ export function App() {
           <span>
             {me.name} <span class="badge badge-role">{me.role}</span>
           </span>
-          <button type="button" onClick={toggleTheme} aria-label={`Switch to ${theme.value === 'dark' ? 'light' : 'dark'} theme`}>
+          <button
+            type="button"
+            onClick={toggleTheme}
+            aria-label={`Switch to ${theme.value === 'dark' ? 'light' : 'dark'} theme`}
+          >
             {theme.value === 'dark' ? 'Light' : 'Dark'}
           </button>
           <button type="button" onClick={() => void signOut()}>

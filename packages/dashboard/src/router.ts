@@ -17,7 +17,8 @@ window.addEventListener('popstate', () => {
 
 /** Same-origin links of the app navigate in place; modified clicks open as usual. */
 document.addEventListener('click', (event) => {
-  if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+  if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey)
+    return;
   const anchor = (event.target as Element | null)?.closest?.('a');
   if (anchor === null || anchor === undefined || anchor.target !== '' || anchor.hasAttribute('download')) return;
   const url = new URL(anchor.href, window.location.href);

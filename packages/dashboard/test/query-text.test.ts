@@ -8,7 +8,11 @@ describe('values written into fleet queries by the dashboard', () => {
     fc.assert(
       fc.property(fc.string({ minLength: 1, maxLength: 40, unit: 'grapheme' }), (value) => {
         const query = parseQuery(`field=${queryValue(value)}`);
-        expect(query).toEqual({ kind: 'in', field: { kind: 'key', key: 'field' }, values: [{ kind: 'text', text: value }] });
+        expect(query).toEqual({
+          kind: 'in',
+          field: { kind: 'key', key: 'field' },
+          values: [{ kind: 'text', text: value }],
+        });
       }),
       { numRuns: 500 },
     );

@@ -115,7 +115,14 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   const tx = transactions(db);
   const audit = deps.audit(db);
   const refusals = new RefusalRecorder({ audit, clock, log });
-  const auditSchedule = new AuditSchedule({ audit, refusals, clock, log, checkpointIntervalMs: deps.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS, retentionMs: deps.auditRetentionMs });
+  const auditSchedule = new AuditSchedule({
+    audit,
+    refusals,
+    clock,
+    log,
+    checkpointIntervalMs: deps.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS,
+    retentionMs: deps.auditRetentionMs,
+  });
 
   const targetStore = new TargetStore(db);
   const cache = new TargetCache(targetStore);
@@ -127,14 +134,64 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   const holds = new HoldIndex({ store: incidentStore, targets: targetStore, clock });
   const driftStore = new DriftStore(db);
   const policies = new DriftPolicies(driftStore);
-  const desired = new DesiredStateService({ tx, targets: targetStore, served: cache, releases: bundles, policies, holds, checkIns: seen, trust, keys, audit, clock, envelopeTtlMs: deps.envelopeTtlMs ?? DEFAULT_ENVELOPE_TTL_MS });
-  const drift = new DriftService({ tx, store: driftStore, policies, targets: targetStore, fleet, envelopes: desired, audit, clock });
+  const desired = new DesiredStateService({
+    tx,
+    targets: targetStore,
+    served: cache,
+    releases: bundles,
+    policies,
+    holds,
+    checkIns: seen,
+    trust,
+    keys,
+    audit,
+    clock,
+    envelopeTtlMs: deps.envelopeTtlMs ?? DEFAULT_ENVELOPE_TTL_MS,
+  });
+  const drift = new DriftService({
+    tx,
+    store: driftStore,
+    policies,
+    targets: targetStore,
+    fleet,
+    envelopes: desired,
+    audit,
+    clock,
+  });
   const incidents = new IncidentService({ tx, store: incidentStore, holds, fleet, envelopes: desired, audit, clock });
   const targets = new TargetService({ tx, store: targetStore, cache, fleet, holds: incidents, audit, clock });
-  const identity = await IdentityService.create({ tx, store: new IdentityStore(db), targets: targetStore, credentials: cache, trust, audit, refusals, clock, keys, ...(deps.accessTokenSeconds === undefined ? {} : { accessTokenSeconds: deps.accessTokenSeconds }) });
-  const dashboard = new Dashboard({ audit, log, clock, ...(deps.dashboardDir === undefined ? {} : { assetsDir: deps.dashboardDir }), ...(deps.eventPollMs === undefined ? {} : { eventPollMs: deps.eventPollMs }) });
-  const reports = dashboard.events.watchReports(new ReportService({ tx, store: new ReportStore(db), targets: cache, observed: targetStore, drift, audit, clock }));
-  const rollouts = new RolloutService({ tx, store: new RolloutStore(db), desired, releases: bundles, selectors: fleet, audit, clock, log });
+  const identity = await IdentityService.create({
+    tx,
+    store: new IdentityStore(db),
+    targets: targetStore,
+    credentials: cache,
+    trust,
+    audit,
+    refusals,
+    clock,
+    keys,
+    ...(deps.accessTokenSeconds === undefined ? {} : { accessTokenSeconds: deps.accessTokenSeconds }),
+  });
+  const dashboard = new Dashboard({
+    audit,
+    log,
+    clock,
+    ...(deps.dashboardDir === undefined ? {} : { assetsDir: deps.dashboardDir }),
+    ...(deps.eventPollMs === undefined ? {} : { eventPollMs: deps.eventPollMs }),
+  });
+  const reports = dashboard.events.watchReports(
+    new ReportService({ tx, store: new ReportStore(db), targets: cache, observed: targetStore, drift, audit, clock }),
+  );
+  const rollouts = new RolloutService({
+    tx,
+    store: new RolloutStore(db),
+    desired,
+    releases: bundles,
+    selectors: fleet,
+    audit,
+    clock,
+    log,
+  });
   const auditService = new AuditService({ log: audit, fleet, targets, clock });
 
   const maxWaitSeconds = deps.maxWaitSeconds ?? 60;
@@ -146,7 +203,11 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   reportRoutes(router, { auth: identity, reports });
   // Before targetRoutes, whose /v1/targets/:id would take 'browse' and 'complete' for ids.
   const browse = new TargetBrowseStore(db);
-  targetBrowseRoutes(router, { auth: identity, browser: new TargetBrowser({ fleet, index: targetStore, browse }), completion: new QueryCompletion({ browse, fieldNames: () => targetStore.knownFieldNames() }) });
+  targetBrowseRoutes(router, {
+    auth: identity,
+    browser: new TargetBrowser({ fleet, index: targetStore, browse }),
+    completion: new QueryCompletion({ browse, fieldNames: () => targetStore.knownFieldNames() }),
+  });
   targetRoutes(router, { auth: identity, targets });
   auditRoutes(router, { auth: identity, audit: auditService, clock, log });
   driftRoutes(router, { auth: identity, drift });
@@ -161,7 +222,21 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   if (deps.rolloutPollMs !== 0) rollouts.start({ pollMs: deps.rolloutPollMs ?? 250 });
 
   return {
-    services: { tx, audit, trust, identity, targets, fleet, bundles, desired, reports, rollouts, drift, incidents, dashboard },
+    services: {
+      tx,
+      audit,
+      trust,
+      identity,
+      targets,
+      fleet,
+      bundles,
+      desired,
+      reports,
+      rollouts,
+      drift,
+      incidents,
+      dashboard,
+    },
     server,
     listen(port, host = '127.0.0.1') {
       return new Promise((resolve, reject) => {

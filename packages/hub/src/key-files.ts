@@ -16,7 +16,10 @@ export function readKeyFile(path: string): KeyPair {
   try {
     text = readFileSync(path, 'utf8');
   } catch {
-    throw new FlotillaError('CONFIG_INVALID', `cannot read key file ${path}; create one with 'flotilla keys create --out ${path}'`);
+    throw new FlotillaError(
+      'CONFIG_INVALID',
+      `cannot read key file ${path}; create one with 'flotilla keys create --out ${path}'`,
+    );
   }
   const parsed = KeyPair.safeParse(safeJson(text));
   if (!parsed.success) throw new FlotillaError('CONFIG_INVALID', `key file ${path} is not a Flotilla Ed25519 key pair`);

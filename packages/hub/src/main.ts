@@ -8,7 +8,8 @@ try {
   if (error instanceof CommanderError) process.exit(error.exitCode);
   const message = isFlotillaError(error) ? error.message : `unexpected error: ${messageOf(error)}`;
   // A query error carries the query with a caret under the column it is about.
-  const caret = isFlotillaError(error) && typeof error.details?.['caret'] === 'string' ? `\n${error.details['caret']}` : '';
+  const caret =
+    isFlotillaError(error) && typeof error.details?.['caret'] === 'string' ? `\n${error.details['caret']}` : '';
   process.stderr.write(`flotilla: ${message}${caret}\n`);
   process.exit(1);
 }

@@ -61,7 +61,18 @@ export async function openHub(options: OpenHubOptions): Promise<OpenedHub> {
   const adminTokenPath = join(options.dataDir, 'admin-token');
   const createdAdminToken = hub.services.identity.bootstrapAdminToken();
   if (createdAdminToken !== undefined) writeSecretFile(adminTokenPath, `${createdAdminToken}\n`);
-  else if (!existsSync(adminTokenPath)) options.log.warn({ adminTokenPath }, 'admin token file is gone; the hub keeps only its hash');
+  else if (!existsSync(adminTokenPath))
+    options.log.warn({ adminTokenPath }, 'admin token file is gone; the hub keeps only its hash');
   const close = hub.close.bind(hub);
-  return { hub: { ...hub, close: async () => { await close(); db.close(); } }, adminTokenPath, createdAdminToken };
+  return {
+    hub: {
+      ...hub,
+      close: async () => {
+        await close();
+        db.close();
+      },
+    },
+    adminTokenPath,
+    createdAdminToken,
+  };
 }

@@ -5,7 +5,15 @@ import { pino } from 'pino';
 import { request } from 'undici';
 import { randomUUID } from 'node:crypto';
 import { importJWK, SignJWT } from 'jose';
-import { API_VERSION, generateKeyPair, sha256, signPayload, type Facts, type ReleaseRef, type Report } from '@flotilla/protocol';
+import {
+  API_VERSION,
+  generateKeyPair,
+  sha256,
+  signPayload,
+  type Facts,
+  type ReleaseRef,
+  type Report,
+} from '@flotilla/protocol';
 import { openHub, type OpenedHub } from '../src/open-hub.ts';
 
 export interface TestHub {
@@ -24,7 +32,12 @@ export interface TestHub {
 export async function startTestHub(options: { dashboardDir?: string } = {}): Promise<TestHub> {
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-hub-test-'));
   let offset = 0;
-  const opened = await openHub({ dataDir: join(dir, 'hub'), log: pino({ level: 'silent' }), clock: () => Date.now() + offset, ...options });
+  const opened = await openHub({
+    dataDir: join(dir, 'hub'),
+    log: pino({ level: 'silent' }),
+    clock: () => Date.now() + offset,
+    ...options,
+  });
   const url = await opened.hub.listen(0);
   return {
     url,
@@ -44,11 +57,20 @@ export async function startTestHub(options: { dashboardDir?: string } = {}): Pro
   };
 }
 
-export async function call(url: string, method: string, path: string, options: { token?: string; body?: string; contentType?: string } = {}): Promise<{ status: number; body: any }> {
+export async function call(
+  url: string,
+  method: string,
+  path: string,
+  options: { token?: string; body?: string; contentType?: string } = {},
+): Promise<{ status: number; body: any }> {
   const headers: Record<string, string> = {};
   if (options.token !== undefined) headers['authorization'] = `Bearer ${options.token}`;
   if (options.body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
-  const response = await request(`${url}${path}`, { method: method as 'GET', headers, ...(options.body === undefined ? {} : { body: options.body }) });
+  const response = await request(`${url}${path}`, {
+    method: method as 'GET',
+    headers,
+    ...(options.body === undefined ? {} : { body: options.body }),
+  });
   const text = await response.body.text();
   let body: unknown;
   try {
@@ -76,8 +98,14 @@ export class ProtocolAgent {
 
   async enroll(token: string, name: string, now: number): Promise<void> {
     const issuedAt = new Date(now).toISOString();
-    const proof = signPayload('enroll', { publicKey: this.key.publicKey, tokenDigest: sha256(token), issuedAt }, this.key);
-    const answer = await call(this.hub.url, 'POST', '/v1/enroll', { body: JSON.stringify({ token, publicKey: this.key.publicKey, name, issuedAt, proof }) });
+    const proof = signPayload(
+      'enroll',
+      { publicKey: this.key.publicKey, tokenDigest: sha256(token), issuedAt },
+      this.key,
+    );
+    const answer = await call(this.hub.url, 'POST', '/v1/enroll', {
+      body: JSON.stringify({ token, publicKey: this.key.publicKey, name, issuedAt, proof }),
+    });
     if (answer.status !== 201) throw new Error(`enroll failed: ${JSON.stringify(answer.body)}`);
     this.targetId = answer.body.targetId;
     this.audience = answer.body.audience;
@@ -86,7 +114,15 @@ export class ProtocolAgent {
   async accessToken(now: number): Promise<string> {
     const jwk = await importJWK({ kty: 'OKP', crv: 'Ed25519', x: this.key.publicKey, d: this.key.seed }, 'EdDSA');
     const seconds = Math.floor(now / 1000);
-    const assertion = await new SignJWT({}).setProtectedHeader({ alg: 'EdDSA' }).setIssuer(this.targetId).setSubject(this.targetId).setAudience(this.audience).setIssuedAt(seconds).setExpirationTime(seconds + 60).setJti(randomUUID()).sign(jwk);
+    const assertion = await new SignJWT({})
+      .setProtectedHeader({ alg: 'EdDSA' })
+      .setIssuer(this.targetId)
+      .setSubject(this.targetId)
+      .setAudience(this.audience)
+      .setIssuedAt(seconds)
+      .setExpirationTime(seconds + 60)
+      .setJti(randomUUID())
+      .sign(jwk);
     const answer = await call(this.hub.url, 'POST', '/v1/token', { body: JSON.stringify({ assertion }) });
     if (answer.status !== 200) throw new Error(`token failed: ${JSON.stringify(answer.body)}`);
     return answer.body.accessToken as string;
@@ -95,10 +131,22 @@ export class ProtocolAgent {
   /** Reports running these releases, healthy, with these facts. */
   async report(now: number, bundles: ReleaseRef[], facts: Facts = {}): Promise<void> {
     const report: Report = {
-      apiVersion: API_VERSION, kind: 'Report', targetId: this.targetId, seq: ++this.seq, generation: 1, phase: 'applied', health: 'healthy',
-      bundles, resources: [], facts, observedAt: new Date(now).toISOString(),
+      apiVersion: API_VERSION,
+      kind: 'Report',
+      targetId: this.targetId,
+      seq: ++this.seq,
+      generation: 1,
+      phase: 'applied',
+      health: 'healthy',
+      bundles,
+      resources: [],
+      facts,
+      observedAt: new Date(now).toISOString(),
     };
-    const answer = await call(this.hub.url, 'POST', `/v1/targets/${this.targetId}/reports`, { token: await this.accessToken(now), body: JSON.stringify({ report, signature: signPayload('report', report, this.key) }) });
+    const answer = await call(this.hub.url, 'POST', `/v1/targets/${this.targetId}/reports`, {
+      token: await this.accessToken(now),
+      body: JSON.stringify({ report, signature: signPayload('report', report, this.key) }),
+    });
     if (answer.status !== 201) throw new Error(`report failed: ${JSON.stringify(answer.body)}`);
   }
 }

@@ -25,7 +25,10 @@ function write(value: unknown, out: string[], path: string): void {
       return;
     case 'number':
       if (!Number.isFinite(value)) {
-        throw new FlotillaError('CANONICAL_JSON_UNSUPPORTED', `${path} is ${value}, which JSON cannot represent; use a finite number or a string`);
+        throw new FlotillaError(
+          'CANONICAL_JSON_UNSUPPORTED',
+          `${path} is ${value}, which JSON cannot represent; use a finite number or a string`,
+        );
       }
       // ECMAScript's Number-to-String is exactly the serialization RFC 8785 prescribes.
       out.push(Object.is(value, -0) ? '0' : String(value));
@@ -45,7 +48,9 @@ function write(value: unknown, out: string[], path: string): void {
         return;
       }
       const record = value as Record<string, unknown>;
-      const keys = Object.keys(record).filter((k) => record[k] !== undefined).sort();
+      const keys = Object.keys(record)
+        .filter((k) => record[k] !== undefined)
+        .sort();
       out.push('{');
       for (let i = 0; i < keys.length; i++) {
         const key = keys[i]!;
@@ -58,12 +63,18 @@ function write(value: unknown, out: string[], path: string): void {
       return;
     }
     default:
-      throw new FlotillaError('CANONICAL_JSON_UNSUPPORTED', `${path} is a ${typeof value}, which is not JSON; remove it or convert it to a string`);
+      throw new FlotillaError(
+        'CANONICAL_JSON_UNSUPPORTED',
+        `${path} is a ${typeof value}, which is not JSON; remove it or convert it to a string`,
+      );
   }
 }
 
 function assertWellFormed(text: string, path: string): void {
   if (!text.isWellFormed()) {
-    throw new FlotillaError('CANONICAL_JSON_UNSUPPORTED', `${path} contains a lone UTF-16 surrogate, which RFC 8785 forbids`);
+    throw new FlotillaError(
+      'CANONICAL_JSON_UNSUPPORTED',
+      `${path} contains a lone UTF-16 surrogate, which RFC 8785 forbids`,
+    );
   }
 }

@@ -142,7 +142,11 @@ export function isFlotillaError(value: unknown, code?: ErrorCode): value is Flot
  * `fallback` when the body is not an error response. `status` joins the details, so a caller
  * can still tell a 401 from a 403.
  */
-export function errorFromResponse(status: number, body: string, fallback: { readonly code: ErrorCode; readonly message: string }): FlotillaError {
+export function errorFromResponse(
+  status: number,
+  body: string,
+  fallback: { readonly code: ErrorCode; readonly message: string },
+): FlotillaError {
   let parsed: ErrorResponse | undefined;
   try {
     const result = ErrorResponse.safeParse(JSON.parse(body));
@@ -151,7 +155,10 @@ export function errorFromResponse(status: number, body: string, fallback: { read
     parsed = undefined;
   }
   const known = ErrorCode.safeParse(parsed?.error.code);
-  return new FlotillaError(known.success ? known.data : fallback.code, parsed?.error.message ?? fallback.message, { ...parsed?.error.details, status });
+  return new FlotillaError(known.success ? known.data : fallback.code, parsed?.error.message ?? fallback.message, {
+    ...parsed?.error.details,
+    status,
+  });
 }
 
 /**

@@ -10,7 +10,16 @@ export { canonicalize } from './canonical-json.ts';
 export { digestOf, sha256 } from './crypto/digest.ts';
 export { fromBase64Url } from './crypto/base64url.ts';
 export { isWeakPoint } from './crypto/ed25519-checks.ts';
-export { KeyPair, PublicKey, Signature, generateKeyPair, keyIdOf, signPayload, verifyPayload, type TrustedKey } from './crypto/keys.ts';
+export {
+  KeyPair,
+  PublicKey,
+  Signature,
+  generateKeyPair,
+  keyIdOf,
+  signPayload,
+  verifyPayload,
+  type TrustedKey,
+} from './crypto/keys.ts';
 export { API_VERSION, Digest, Labels, Name, Properties, ReleaseRef, TargetId, Timestamp } from './documents/common.ts';
 export { Resource, assertUniqueResources, groupOf, resourceKey } from './documents/resource.ts';
 export { Bundle, SignedBundle } from './documents/bundle.ts';
@@ -18,8 +27,20 @@ export { DriftRevert, Envelope, Hold, SignedEnvelope } from './documents/envelop
 export { Facts, Health, Report, ReportPhase, ResourceStatus, SignedReport } from './documents/report.ts';
 export { Actor, Target, TargetDrift, TargetStatus } from './documents/target.ts';
 export { SignedTrustRoot, TrustRoot, TrustRootKey, keysWithRole } from './documents/trust-root.ts';
-export { DriftAction, DriftClass, DriftPolicy, DriftRule, parseDriftPolicy, type DriftPolicyInput } from './documents/drift-policy.ts';
-export { DRIFT_REPORT_MAX_ITEMS, DRIFT_VALUE_PREVIEW_MAX, DriftItemReport, DriftReportSection } from './documents/drift-report.ts';
+export {
+  DriftAction,
+  DriftClass,
+  DriftPolicy,
+  DriftRule,
+  parseDriftPolicy,
+  type DriftPolicyInput,
+} from './documents/drift-policy.ts';
+export {
+  DRIFT_REPORT_MAX_ITEMS,
+  DRIFT_VALUE_PREVIEW_MAX,
+  DriftItemReport,
+  DriftReportSection,
+} from './documents/drift-report.ts';
 export { verifyTrustRoot } from './verify-trust-root.ts';
 export { verifyBundle } from './verify-bundle.ts';
 export { verifyEnvelope, verifyEnvelopeHeader } from './verify-envelope.ts';

@@ -12,13 +12,29 @@ import { keysWithRole, type TrustRoot } from './documents/trust-root.ts';
 export function verifyBundle(signed: SignedBundle, expected: ReleaseRef, trustRoot: TrustRoot): void {
   const actual = digestOf(signed.bundle);
   if (actual !== expected.digest || signed.digest !== expected.digest) {
-    throw new FlotillaError('BUNDLE_DIGEST_MISMATCH', `bundle ${expected.name}@${expected.version} hashes to ${actual}, but the envelope names ${expected.digest}`, { expected: expected.digest, actual });
+    throw new FlotillaError(
+      'BUNDLE_DIGEST_MISMATCH',
+      `bundle ${expected.name}@${expected.version} hashes to ${actual}, but the envelope names ${expected.digest}`,
+      { expected: expected.digest, actual },
+    );
   }
   if (signed.bundle.name !== expected.name || signed.bundle.version !== expected.version) {
-    throw new FlotillaError('BUNDLE_DIGEST_MISMATCH', `bundle ${expected.digest} is ${signed.bundle.name}@${signed.bundle.version}, but the envelope calls it ${expected.name}@${expected.version}`);
+    throw new FlotillaError(
+      'BUNDLE_DIGEST_MISMATCH',
+      `bundle ${expected.digest} is ${signed.bundle.name}@${signed.bundle.version}, but the envelope calls it ${expected.name}@${expected.version}`,
+    );
   }
-  const signers = countValidSigners('bundle', { digest: actual }, signed.signatures, keysWithRole(trustRoot, 'release'));
+  const signers = countValidSigners(
+    'bundle',
+    { digest: actual },
+    signed.signatures,
+    keysWithRole(trustRoot, 'release'),
+  );
   if (signers < trustRoot.thresholds.release) {
-    throw new FlotillaError('BUNDLE_SIGNATURE_THRESHOLD', `bundle ${expected.name}@${expected.version} carries ${signers} valid release signatures; the trust root requires ${trustRoot.thresholds.release}`, { signers, required: trustRoot.thresholds.release });
+    throw new FlotillaError(
+      'BUNDLE_SIGNATURE_THRESHOLD',
+      `bundle ${expected.name}@${expected.version} carries ${signers} valid release signatures; the trust root requires ${trustRoot.thresholds.release}`,
+      { signers, required: trustRoot.thresholds.release },
+    );
   }
 }

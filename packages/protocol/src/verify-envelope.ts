@@ -23,30 +23,53 @@ export function verifyEnvelopeHeader(signed: SignedEnvelope, ctx: EnvelopeContex
   const { envelope, signature } = signed;
   const key = keysWithRole(ctx.trustRoot, 'hub').find((k) => k.id === signature.keyId);
   if (key === undefined) {
-    throw new FlotillaError('ENVELOPE_KEY_UNKNOWN', `envelope is signed by key ${signature.keyId}, which trust root v${ctx.trustRoot.version} does not list as a hub key`);
+    throw new FlotillaError(
+      'ENVELOPE_KEY_UNKNOWN',
+      `envelope is signed by key ${signature.keyId}, which trust root v${ctx.trustRoot.version} does not list as a hub key`,
+    );
   }
   if (!verifyPayload('envelope', envelope, signature, key.publicKey)) {
-    throw new FlotillaError('ENVELOPE_SIGNATURE_INVALID', `envelope generation ${envelope.generation} does not verify against hub key ${key.id}`);
+    throw new FlotillaError(
+      'ENVELOPE_SIGNATURE_INVALID',
+      `envelope generation ${envelope.generation} does not verify against hub key ${key.id}`,
+    );
   }
   if (envelope.targetId !== ctx.targetId) {
-    throw new FlotillaError('ENVELOPE_TARGET_MISMATCH', `envelope is for target ${envelope.targetId}, not for this target ${ctx.targetId}`);
+    throw new FlotillaError(
+      'ENVELOPE_TARGET_MISMATCH',
+      `envelope is for target ${envelope.targetId}, not for this target ${ctx.targetId}`,
+    );
   }
   if (envelope.generation < ctx.lastGeneration) {
-    throw new FlotillaError('ENVELOPE_ROLLBACK', `envelope generation ${envelope.generation} is older than the applied generation ${ctx.lastGeneration}`, { generation: envelope.generation, lastGeneration: ctx.lastGeneration });
+    throw new FlotillaError(
+      'ENVELOPE_ROLLBACK',
+      `envelope generation ${envelope.generation} is older than the applied generation ${ctx.lastGeneration}`,
+      { generation: envelope.generation, lastGeneration: ctx.lastGeneration },
+    );
   }
   if (Date.parse(envelope.expiresAt) <= ctx.now.getTime()) {
-    throw new FlotillaError('ENVELOPE_EXPIRED', `envelope generation ${envelope.generation} expired at ${envelope.expiresAt}; the hub must issue a fresh one`, { expiresAt: envelope.expiresAt });
+    throw new FlotillaError(
+      'ENVELOPE_EXPIRED',
+      `envelope generation ${envelope.generation} expired at ${envelope.expiresAt}; the hub must issue a fresh one`,
+      { expiresAt: envelope.expiresAt },
+    );
   }
   return envelope;
 }
 
 /** Verifies an envelope and every bundle it names; returns the envelope when all hold. */
-export function verifyEnvelope(signed: SignedEnvelope, ctx: EnvelopeContext & { readonly bundles: ReadonlyMap<string, SignedBundle> }): Envelope {
+export function verifyEnvelope(
+  signed: SignedEnvelope,
+  ctx: EnvelopeContext & { readonly bundles: ReadonlyMap<string, SignedBundle> },
+): Envelope {
   const envelope = verifyEnvelopeHeader(signed, ctx);
   for (const ref of envelope.bundles) {
     const bundle = ctx.bundles.get(ref.digest);
     if (bundle === undefined) {
-      throw new FlotillaError('BUNDLE_MISSING', `bundle ${ref.name}@${ref.version} (${ref.digest}) named by the envelope was not supplied`);
+      throw new FlotillaError(
+        'BUNDLE_MISSING',
+        `bundle ${ref.name}@${ref.version} (${ref.digest}) named by the envelope was not supplied`,
+      );
     }
     verifyBundle(bundle, ref, ctx.trustRoot);
   }

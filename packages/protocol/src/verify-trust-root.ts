@@ -11,18 +11,30 @@ export function verifyTrustRoot(next: SignedTrustRoot, current?: TrustRoot): Tru
   const root = next.trustRoot;
   const own = countValidSigners('trust-root', root, next.signatures, keysWithRole(root, 'root'));
   if (own < root.thresholds.root) {
-    throw new FlotillaError('TRUST_ROOT_INVALID', `trust root v${root.version} carries ${own} valid root signatures of its own keys; ${root.thresholds.root} are required`);
+    throw new FlotillaError(
+      'TRUST_ROOT_INVALID',
+      `trust root v${root.version} carries ${own} valid root signatures of its own keys; ${root.thresholds.root} are required`,
+    );
   }
   if (current === undefined) return root;
   if (root.hubId !== current.hubId) {
-    throw new FlotillaError('TRUST_ROOT_INVALID', `trust root belongs to hub ${root.hubId}, but this agent trusts hub ${current.hubId}`);
+    throw new FlotillaError(
+      'TRUST_ROOT_INVALID',
+      `trust root belongs to hub ${root.hubId}, but this agent trusts hub ${current.hubId}`,
+    );
   }
   if (root.version <= current.version) {
-    throw new FlotillaError('TRUST_ROOT_INVALID', `trust root v${root.version} is not newer than the trusted v${current.version}`);
+    throw new FlotillaError(
+      'TRUST_ROOT_INVALID',
+      `trust root v${root.version} is not newer than the trusted v${current.version}`,
+    );
   }
   const previous = countValidSigners('trust-root', root, next.signatures, keysWithRole(current, 'root'));
   if (previous < current.thresholds.root) {
-    throw new FlotillaError('TRUST_ROOT_INVALID', `trust root v${root.version} carries ${previous} valid signatures of the root keys of v${current.version}; ${current.thresholds.root} are required`);
+    throw new FlotillaError(
+      'TRUST_ROOT_INVALID',
+      `trust root v${root.version} carries ${previous} valid signatures of the root keys of v${current.version}; ${current.thresholds.root} are required`,
+    );
   }
   return root;
 }

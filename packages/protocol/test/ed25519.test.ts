@@ -13,13 +13,15 @@ const RFC8032 = [
     seed: '9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60',
     publicKey: 'd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a',
     message: '',
-    signature: 'e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b',
+    signature:
+      'e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b',
   },
   {
     seed: '4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb',
     publicKey: '3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c',
     message: '72',
-    signature: '92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00',
+    signature:
+      '92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00',
   },
 ];
 
@@ -60,8 +62,12 @@ describe.each([nodeBackend, tweetnaclBackend])('Ed25519 through $name', (backend
 
   it('rejects wrong lengths without throwing', () => {
     const vector = RFC8032[0]!;
-    expect(strictVerify(hex(vector.publicKey).subarray(1), new Uint8Array(), hex(vector.signature), backend)).toBe(false);
-    expect(strictVerify(hex(vector.publicKey), new Uint8Array(), hex(vector.signature).subarray(1), backend)).toBe(false);
+    expect(strictVerify(hex(vector.publicKey).subarray(1), new Uint8Array(), hex(vector.signature), backend)).toBe(
+      false,
+    );
+    expect(strictVerify(hex(vector.publicKey), new Uint8Array(), hex(vector.signature).subarray(1), backend)).toBe(
+      false,
+    );
   });
 });
 
@@ -76,13 +82,21 @@ describe('strict verification', () => {
 
   it('agrees between node:crypto and tweetnacl on random keys, messages and corruptions', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ maxLength: 200 }), fc.nat(63), fc.boolean(), (seed, message, flip, corrupt) => {
-        const signature = nodeBackend.sign(seed, message);
-        const pub = nacl.sign.keyPair.fromSeed(seed).publicKey;
-        if (corrupt) signature[flip]! ^= 0x01;
-        expect(strictVerify(pub, message, signature, nodeBackend)).toBe(strictVerify(pub, message, signature, tweetnaclBackend));
-        expect(strictVerify(pub, message, signature, nodeBackend)).toBe(!corrupt);
-      }),
+      fc.property(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.uint8Array({ maxLength: 200 }),
+        fc.nat(63),
+        fc.boolean(),
+        (seed, message, flip, corrupt) => {
+          const signature = nodeBackend.sign(seed, message);
+          const pub = nacl.sign.keyPair.fromSeed(seed).publicKey;
+          if (corrupt) signature[flip]! ^= 0x01;
+          expect(strictVerify(pub, message, signature, nodeBackend)).toBe(
+            strictVerify(pub, message, signature, tweetnaclBackend),
+          );
+          expect(strictVerify(pub, message, signature, nodeBackend)).toBe(!corrupt);
+        },
+      ),
       { numRuns: 200 },
     );
     // tweetnacl verifies in pure JavaScript (about 10 ms each): 200 runs need more than the default 5 s on a busy machine.
@@ -114,7 +128,10 @@ describe('countValidSigners', () => {
   const a = generateKeyPair();
   const b = generateKeyPair();
   const payload = { digest: 'sha256:00' };
-  const trusted = [{ id: keyIdOf(a.publicKey), publicKey: a.publicKey }, { id: keyIdOf(b.publicKey), publicKey: b.publicKey }];
+  const trusted = [
+    { id: keyIdOf(a.publicKey), publicKey: a.publicKey },
+    { id: keyIdOf(b.publicKey), publicKey: b.publicKey },
+  ];
 
   it('counts each distinct public key once', () => {
     const signatures = [signPayload('bundle', payload, a), signPayload('bundle', payload, b)];

@@ -1,5 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { API_VERSION, generateKeyPair, keyIdOf, signBundle, signPayload, verifyEnvelope, verifyTrustRoot, type Bundle, type Envelope, type ErrorCode, type SignedBundle, type SignedEnvelope, type TrustRoot } from '../src/index.ts';
+import {
+  API_VERSION,
+  generateKeyPair,
+  keyIdOf,
+  signBundle,
+  signPayload,
+  verifyEnvelope,
+  verifyTrustRoot,
+  type Bundle,
+  type Envelope,
+  type ErrorCode,
+  type SignedBundle,
+  type SignedEnvelope,
+  type TrustRoot,
+} from '../src/index.ts';
 
 const rootKey = generateKeyPair();
 const hubKey = generateKeyPair();
@@ -26,7 +40,9 @@ const bundleContent: Bundle = {
   kind: 'Bundle',
   name: 'app',
   version: '4.2.0',
-  resources: [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app', namespace: 'default' }, data: { a: '1' } }],
+  resources: [
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app', namespace: 'default' }, data: { a: '1' } },
+  ],
 };
 const bundle = signBundle(bundleContent, [releaseKey]);
 
@@ -51,7 +67,13 @@ function signed(value: Envelope, key = hubKey): SignedEnvelope {
 
 function check(subject: SignedEnvelope, bundles: SignedBundle[] = [bundle], lastGeneration = 4): ErrorCode | 'ok' {
   try {
-    verifyEnvelope(subject, { trustRoot, targetId: TARGET, lastGeneration, now: NOW, bundles: new Map(bundles.map((b) => [b.digest, b])) });
+    verifyEnvelope(subject, {
+      trustRoot,
+      targetId: TARGET,
+      lastGeneration,
+      now: NOW,
+      bundles: new Map(bundles.map((b) => [b.digest, b])),
+    });
     return 'ok';
   } catch (error) {
     return (error as { code: ErrorCode }).code;
@@ -68,22 +90,49 @@ describe('verifyEnvelope', () => {
   });
 
   it.each<[string, () => ReturnType<typeof check>, ErrorCode]>([
-    ['a signature by a key the trust root does not list', () => check(signed(envelope(), generateKeyPair())), 'ENVELOPE_KEY_UNKNOWN'],
+    [
+      'a signature by a key the trust root does not list',
+      () => check(signed(envelope(), generateKeyPair())),
+      'ENVELOPE_KEY_UNKNOWN',
+    ],
     ['a release key posing as the hub', () => check(signed(envelope(), releaseKey)), 'ENVELOPE_KEY_UNKNOWN'],
-    ['a body changed after signing', () => check({ ...signed(envelope()), envelope: envelope({ generation: 6 }) }), 'ENVELOPE_SIGNATURE_INVALID'],
-    ['another target\'s envelope', () => check(signed(envelope({ targetId: 'tgt_00000000000000000002' }))), 'ENVELOPE_TARGET_MISMATCH'],
+    [
+      'a body changed after signing',
+      () => check({ ...signed(envelope()), envelope: envelope({ generation: 6 }) }),
+      'ENVELOPE_SIGNATURE_INVALID',
+    ],
+    [
+      "another target's envelope",
+      () => check(signed(envelope({ targetId: 'tgt_00000000000000000002' }))),
+      'ENVELOPE_TARGET_MISMATCH',
+    ],
     ['a generation older than the one applied', () => check(signed(envelope({ generation: 3 }))), 'ENVELOPE_ROLLBACK'],
-    ['an expired envelope', () => check(signed(envelope({ expiresAt: new Date(NOW.getTime() - 1).toISOString() }))), 'ENVELOPE_EXPIRED'],
-    ['a bundle whose content does not match its digest', () => check(signed(envelope()), [{ ...bundle, bundle: { ...bundle.bundle, version: '4.2.1' } }]), 'BUNDLE_DIGEST_MISMATCH'],
+    [
+      'an expired envelope',
+      () => check(signed(envelope({ expiresAt: new Date(NOW.getTime() - 1).toISOString() }))),
+      'ENVELOPE_EXPIRED',
+    ],
+    [
+      'a bundle whose content does not match its digest',
+      () => check(signed(envelope()), [{ ...bundle, bundle: { ...bundle.bundle, version: '4.2.1' } }]),
+      'BUNDLE_DIGEST_MISMATCH',
+    ],
     ['a bundle that was not supplied', () => check(signed(envelope()), []), 'BUNDLE_MISSING'],
-    ['a bundle signed by a key that is not a release key', () => check(signed(envelope()), [signBundle(bundleContent, [hubKey])]), 'BUNDLE_SIGNATURE_THRESHOLD'],
+    [
+      'a bundle signed by a key that is not a release key',
+      () => check(signed(envelope()), [signBundle(bundleContent, [hubKey])]),
+      'BUNDLE_SIGNATURE_THRESHOLD',
+    ],
   ])('refuses %s', (_name, run, code) => {
     expect(run()).toBe(code);
   });
 });
 
 describe('verifyTrustRoot', () => {
-  const sign = (root: TrustRoot, keys = [rootKey]) => ({ trustRoot: root, signatures: keys.map((k) => signPayload('trust-root', root, k)) });
+  const sign = (root: TrustRoot, keys = [rootKey]) => ({
+    trustRoot: root,
+    signatures: keys.map((k) => signPayload('trust-root', root, k)),
+  });
 
   it('accepts a first trust root signed by its own root key', () => {
     expect(verifyTrustRoot(sign(trustRoot)).version).toBe(1);
@@ -96,15 +145,25 @@ describe('verifyTrustRoot', () => {
 
   it('refuses a newer version that replaces the root key without the old one signing', () => {
     const usurper = generateKeyPair();
-    const next: TrustRoot = { ...trustRoot, version: 2, keys: [{ id: keyIdOf(usurper.publicKey), publicKey: usurper.publicKey, roles: ['root'] }] };
-    expect(() => verifyTrustRoot(sign(next, [usurper]), trustRoot)).toThrow(expect.objectContaining({ code: 'TRUST_ROOT_INVALID' }));
+    const next: TrustRoot = {
+      ...trustRoot,
+      version: 2,
+      keys: [{ id: keyIdOf(usurper.publicKey), publicKey: usurper.publicKey, roles: ['root'] }],
+    };
+    expect(() => verifyTrustRoot(sign(next, [usurper]), trustRoot)).toThrow(
+      expect.objectContaining({ code: 'TRUST_ROOT_INVALID' }),
+    );
   });
 
   it('refuses a version that is not newer', () => {
-    expect(() => verifyTrustRoot(sign(trustRoot), trustRoot)).toThrow(expect.objectContaining({ code: 'TRUST_ROOT_INVALID' }));
+    expect(() => verifyTrustRoot(sign(trustRoot), trustRoot)).toThrow(
+      expect.objectContaining({ code: 'TRUST_ROOT_INVALID' }),
+    );
   });
 
   it('refuses a root signed by the hub key', () => {
-    expect(() => verifyTrustRoot(sign(trustRoot, [hubKey]))).toThrow(expect.objectContaining({ code: 'TRUST_ROOT_INVALID' }));
+    expect(() => verifyTrustRoot(sign(trustRoot, [hubKey]))).toThrow(
+      expect.objectContaining({ code: 'TRUST_ROOT_INVALID' }),
+    );
   });
 });

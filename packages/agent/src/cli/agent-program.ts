@@ -14,21 +14,48 @@ export function agentProgram(run: (flags: Record<string, unknown>) => Promise<vo
     .description('enroll (first start only) and keep the target in its desired state')
     .option('--hub <url>', 'the hub URL (env FLOTILLA_HUB)')
     .option('--enroll-token <token>', 'enrollment token, needed on first start only (env FLOTILLA_ENROLL_TOKEN)')
-    .option('--state-dir <dir>', 'manifests-dir: key pair, enrollment, journal; kubernetes: journal, bundle cache and inventory only (env FLOTILLA_AGENT_STATE_DIR)')
+    .option(
+      '--state-dir <dir>',
+      'manifests-dir: key pair, enrollment, journal; kubernetes: journal, bundle cache and inventory only (env FLOTILLA_AGENT_STATE_DIR)',
+    )
     .option('--name <name>', 'the target name to ask for at enrollment (env FLOTILLA_AGENT_NAME)')
     .option('--driver <driver>', 'manifests-dir or kubernetes (env FLOTILLA_AGENT_DRIVER)')
     .option('--root <dir>', 'manifests-dir: the directory to write manifests into (env FLOTILLA_AGENT_ROOT)')
-    .option('--kubeconfig <file>', 'kubernetes: a kubeconfig file; default the pod\'s service account (env FLOTILLA_AGENT_KUBECONFIG)')
-    .option('--context <name>', 'kubernetes: a context of the kubeconfig other than the current one (env FLOTILLA_AGENT_KUBE_CONTEXT)')
-    .option('--namespace <ns>', 'kubernetes: where the Lease and identity Secret live; default the pod\'s namespace, else flotilla-system (env FLOTILLA_AGENT_NAMESPACE)')
-    .option('--pod-name <name>', 'kubernetes: this pod, the candidate in the Lease; default the hostname (env FLOTILLA_AGENT_POD_NAME)')
+    .option(
+      '--kubeconfig <file>',
+      "kubernetes: a kubeconfig file; default the pod's service account (env FLOTILLA_AGENT_KUBECONFIG)",
+    )
+    .option(
+      '--context <name>',
+      'kubernetes: a context of the kubeconfig other than the current one (env FLOTILLA_AGENT_KUBE_CONTEXT)',
+    )
+    .option(
+      '--namespace <ns>',
+      "kubernetes: where the Lease and identity Secret live; default the pod's namespace, else flotilla-system (env FLOTILLA_AGENT_NAMESPACE)",
+    )
+    .option(
+      '--pod-name <name>',
+      'kubernetes: this pod, the candidate in the Lease; default the hostname (env FLOTILLA_AGENT_POD_NAME)',
+    )
     .option('--node-name <name>', 'kubernetes: the node this pod runs on (env FLOTILLA_AGENT_NODE_NAME)')
-    .option('--leader-election', 'kubernetes: one pod syncs, the others stand by (default; env FLOTILLA_AGENT_LEADER_ELECTION)')
+    .option(
+      '--leader-election',
+      'kubernetes: one pod syncs, the others stand by (default; env FLOTILLA_AGENT_LEADER_ELECTION)',
+    )
     .option('--no-leader-election', 'kubernetes: sync without a Lease, for a single replica')
     .option('--lease-name <name>', 'kubernetes: the Lease (default flotilla-agent; env FLOTILLA_AGENT_LEASE_NAME)')
-    .option('--lease-seconds <n>', 'kubernetes: how long a leader\'s Lease lasts without renewal (default 15; env FLOTILLA_AGENT_LEASE_SECONDS)')
-    .option('--identity-secret <name>', 'kubernetes: the Secret holding the key pair and enrollment (default flotilla-agent-identity; env FLOTILLA_AGENT_IDENTITY_SECRET)')
-    .option('--trust-root-pin <key-id>', 'a root key id (flotilla keys ls) the hub\'s trust root must hold at enrollment (env FLOTILLA_TRUST_ROOT_PIN)')
+    .option(
+      '--lease-seconds <n>',
+      "kubernetes: how long a leader's Lease lasts without renewal (default 15; env FLOTILLA_AGENT_LEASE_SECONDS)",
+    )
+    .option(
+      '--identity-secret <name>',
+      'kubernetes: the Secret holding the key pair and enrollment (default flotilla-agent-identity; env FLOTILLA_AGENT_IDENTITY_SECRET)',
+    )
+    .option(
+      '--trust-root-pin <key-id>',
+      "a root key id (flotilla keys ls) the hub's trust root must hold at enrollment (env FLOTILLA_TRUST_ROOT_PIN)",
+    )
     .option('--health-port <port>', 'serve /healthz and /readyz on this port (env FLOTILLA_AGENT_HEALTH_PORT)')
     .option('--wait-seconds <n>', 'how long one long-poll waits at the hub (env FLOTILLA_AGENT_WAIT_SECONDS)')
     .option('--observe-seconds <n>', 'how often resources are re-observed (env FLOTILLA_AGENT_OBSERVE_SECONDS)')

@@ -1,8 +1,25 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { isFlotillaError, resourceKey, type DriftReportSection, type Envelope, type Resource } from '@flotilla/protocol';
-import { attributeDrift, buildDriftReportSection, classifyDrift, defaultDriftPolicy, diffResources, FLOTILLA_FIELD_MANAGERS, liveResourceKey, type AttributedDriftItem, type DriftDecision, type LiveObject } from '@flotilla/protocol/drift';
+import {
+  isFlotillaError,
+  resourceKey,
+  type DriftReportSection,
+  type Envelope,
+  type Resource,
+} from '@flotilla/protocol';
+import {
+  attributeDrift,
+  buildDriftReportSection,
+  classifyDrift,
+  defaultDriftPolicy,
+  diffResources,
+  FLOTILLA_FIELD_MANAGERS,
+  liveResourceKey,
+  type AttributedDriftItem,
+  type DriftDecision,
+  type LiveObject,
+} from '@flotilla/protocol/drift';
 import type { AppliedResource, Driver, ObservedResource } from '../drivers/driver.ts';
 import { readJsonFile, writeJsonAtomic } from '../state-files.ts';
 import { keeps, withKeptDrift } from './kept-overlay.ts';
@@ -45,14 +62,26 @@ const DriftStateFile = z.object({ revertedGeneration: z.number().int().min(0) })
 
 /** Failures after which nothing else in the pass can work: the agent retries the pass. */
 function substrateLost(error: unknown): boolean {
-  return isFlotillaError(error, 'KUBE_UNREACHABLE') || isFlotillaError(error, 'UNAUTHENTICATED') || isFlotillaError(error, 'HUB_UNAVAILABLE');
+  return (
+    isFlotillaError(error, 'KUBE_UNREACHABLE') ||
+    isFlotillaError(error, 'UNAUTHENTICATED') ||
+    isFlotillaError(error, 'HUB_UNAVAILABLE')
+  );
 }
 
 /** The resources a drift item's envelope revert entry names: a whole resource, or one path. */
-function requested(envelope: Envelope, generation: number, done: number): ((decision: DriftDecision) => boolean) | undefined {
+function requested(
+  envelope: Envelope,
+  generation: number,
+  done: number,
+): ((decision: DriftDecision) => boolean) | undefined {
   if (envelope.revert === undefined || generation <= done) return undefined;
   const entries = envelope.revert;
-  return (decision) => entries.some((entry) => entry.resourceKey === decision.item.resourceKey && (entry.path === '' || entry.path === decision.item.path));
+  return (decision) =>
+    entries.some(
+      (entry) =>
+        entry.resourceKey === decision.item.resourceKey && (entry.path === '' || entry.path === decision.item.path),
+    );
 }
 
 /**
@@ -81,7 +110,9 @@ export class DriftEngine {
     this.clock = options.clock;
     this.selfManagers = new Set([...FLOTILLA_FIELD_MANAGERS, ...(options.driver.selfManagers ?? [])]);
     this.statePath = options.dir === undefined ? undefined : join(options.dir, 'drift-state.json');
-    this.revertedGeneration = (this.statePath === undefined ? undefined : readJsonFile(this.statePath, DriftStateFile)?.revertedGeneration) ?? 0;
+    this.revertedGeneration =
+      (this.statePath === undefined ? undefined : readJsonFile(this.statePath, DriftStateFile)?.revertedGeneration) ??
+      0;
   }
 
   /** Records that Flotilla wrote these resources now: their grace period starts. */
@@ -95,7 +126,11 @@ export class DriftEngine {
    * every difference with `envelope`'s drift policy (the default one when it carries none) and
    * holds. Changes nothing.
    */
-  async assess(desired: readonly Resource[], envelope: Envelope, observed?: readonly ObservedResource[]): Promise<DriftAssessment> {
+  async assess(
+    desired: readonly Resource[],
+    envelope: Envelope,
+    observed?: readonly ObservedResource[],
+  ): Promise<DriftAssessment> {
     const seen = observed ?? (await this.driver.observe(desired));
     const byKey = new Map(seen.map((o) => [o.key, o]));
     const filled: Resource[] = [];
@@ -113,11 +148,15 @@ export class DriftEngine {
       const object = found.live;
       const liveNamespace = (object['metadata'] as { namespace?: unknown } | undefined)?.namespace;
       // The driver (or the API server) defaulted the namespace: compare under the same key.
-      const withNamespace = resource.metadata.namespace === undefined && typeof liveNamespace === 'string' ? { ...resource, metadata: { ...resource.metadata, namespace: liveNamespace } } : resource;
+      const withNamespace =
+        resource.metadata.namespace === undefined && typeof liveNamespace === 'string'
+          ? { ...resource, metadata: { ...resource.metadata, namespace: liveNamespace } }
+          : resource;
       filled.push(withNamespace);
       const filledKey = resourceKey(withNamespace);
       // A live object under another identity (a file edited to name something else) does not hold this resource.
-      if (liveResourceKey({ apiVersion: withNamespace.apiVersion, ...object, kind: withNamespace.kind }) === filledKey) live.set(filledKey, { apiVersion: withNamespace.apiVersion, kind: withNamespace.kind, ...object });
+      if (liveResourceKey({ apiVersion: withNamespace.apiVersion, ...object, kind: withNamespace.kind }) === filledKey)
+        live.set(filledKey, { apiVersion: withNamespace.apiVersion, kind: withNamespace.kind, ...object });
     }
     const compared = filled.filter((resource) => !unreadable.has(resourceKey(resource)));
     const extras = (await this.driver.extras?.(desired)) ?? [];
@@ -133,7 +172,11 @@ export class DriftEngine {
   }
 
   /** Classifies per resource, so that each resource's grace period runs from its own last write. */
-  private classify(attributed: readonly AttributedDriftItem[], envelope: Envelope, observed: readonly ObservedResource[]): DriftDecision[] {
+  private classify(
+    attributed: readonly AttributedDriftItem[],
+    envelope: Envelope,
+    observed: readonly ObservedResource[],
+  ): DriftDecision[] {
     const policy = envelope.driftPolicy ?? defaultDriftPolicy;
     const now = new Date(this.clock());
     // A workload still rolling out trails its desired state; the policy may treat that as transient.
@@ -160,7 +203,11 @@ export class DriftEngine {
       const decision = decided.get(item) as DriftDecision;
       if (wanted === undefined || !wanted(decision) || decision.action === 'revert') return decision;
       // An operator asked for exactly this revert, signed into the envelope and audited at the hub.
-      return { ...decision, action: 'revert', reason: `${decision.reason}; reverted on operator request (generation ${envelope.generation})` };
+      return {
+        ...decision,
+        action: 'revert',
+        reason: `${decision.reason}; reverted on operator request (generation ${envelope.generation})`,
+      };
     });
   }
 
@@ -171,14 +218,30 @@ export class DriftEngine {
    */
   async act(assessment: DriftAssessment, envelope: Envelope): Promise<DriftPassResult> {
     // A resource no release holds has no desired state to go back to; the next apply prunes it.
-    let decisions = assessment.decisions.map((d) => (d.action === 'revert' && d.item.change === 'extra-resource' ? { ...d, action: 'alert' as const, reason: `${d.reason}; not desired any more, so there is nothing to revert it to: the next apply prunes it` } : d));
+    let decisions = assessment.decisions.map((d) =>
+      d.action === 'revert' && d.item.change === 'extra-resource'
+        ? {
+            ...d,
+            action: 'alert' as const,
+            reason: `${d.reason}; not desired any more, so there is nothing to revert it to: the next apply prunes it`,
+          }
+        : d,
+    );
     const reverting = new Set(decisions.filter((d) => d.action === 'revert').map((d) => d.item.resourceKey));
     let repaired: AppliedResource[] = [];
     let observed = assessment.observed;
     if (reverting.size > 0) {
       const targets = assessment.desired.filter((resource) => reverting.has(resourceKey(resource)));
       if (this.driver.repair === undefined) {
-        decisions = decisions.map((d) => (d.action === 'revert' ? { ...d, action: 'alert' as const, reason: `${d.reason}; the ${this.driver.name} driver cannot revert, so it is kept` } : d));
+        decisions = decisions.map((d) =>
+          d.action === 'revert'
+            ? {
+                ...d,
+                action: 'alert' as const,
+                reason: `${d.reason}; the ${this.driver.name} driver cannot revert, so it is kept`,
+              }
+            : d,
+        );
       } else if (targets.length > 0) {
         const remove = new Map<string, string[]>();
         for (const d of decisions) {
@@ -190,10 +253,16 @@ export class DriftEngine {
         const resources = withKeptDrift(targets, decisions, assessment.live, this.selfManagers);
         repaired = await this.driver.repair(resources, { remove });
         this.markApplied(resources);
-        const failed = new Map(repaired.filter((r) => r.status === 'failed').map((r) => [r.key, r.message ?? 'failed']));
+        const failed = new Map(
+          repaired.filter((r) => r.status === 'failed').map((r) => [r.key, r.message ?? 'failed']),
+        );
         if (failed.size > 0) {
           this.log.warn({ failed: [...failed.keys()] }, 'drift revert failed; retried on the next pass');
-          decisions = decisions.map((d) => (d.action === 'revert' && failed.has(d.item.resourceKey) ? { ...d, reason: `${d.reason}; revert failed: ${failed.get(d.item.resourceKey)}` } : d));
+          decisions = decisions.map((d) =>
+            d.action === 'revert' && failed.has(d.item.resourceKey)
+              ? { ...d, reason: `${d.reason}; revert failed: ${failed.get(d.item.resourceKey)}` }
+              : d,
+          );
         }
         this.log.info({ resources: targets.map(resourceKey), generation: envelope.generation }, 'drift reverted');
         observed = await this.driver.observe(assessment.desired);
@@ -212,7 +281,11 @@ export class DriftEngine {
    * step is logged and the pass reports without a drift section, so that drift never stops the
    * agent from reporting what it applied.
    */
-  async pass(desired: readonly Resource[], envelope: Envelope, observed?: readonly ObservedResource[]): Promise<DriftPassResult> {
+  async pass(
+    desired: readonly Resource[],
+    envelope: Envelope,
+    observed?: readonly ObservedResource[],
+  ): Promise<DriftPassResult> {
     try {
       return await this.act(await this.assess(desired, envelope, observed), envelope);
     } catch (error) {
@@ -228,7 +301,10 @@ export class DriftEngine {
    * are carried into the new resources, and resources with drift to revert are applied with
    * force. With nothing applied yet, the new resources are applied as they are.
    */
-  async prepareApply(next: readonly Resource[], previous: { readonly resources: readonly Resource[]; readonly envelope: Envelope } | undefined): Promise<{ resources: Resource[]; force: Set<string> }> {
+  async prepareApply(
+    next: readonly Resource[],
+    previous: { readonly resources: readonly Resource[]; readonly envelope: Envelope } | undefined,
+  ): Promise<{ resources: Resource[]; force: Set<string> }> {
     if (previous === undefined || previous.resources.length === 0) return { resources: [...next], force: new Set() };
     let assessment: DriftAssessment;
     try {

@@ -1,5 +1,11 @@
 import { resourceKey, type Resource } from '@flotilla/protocol';
-import { removeValueAtPath, setValueAtPath, valueAtPath, type DriftDecision, type LiveObject } from '@flotilla/protocol/drift';
+import {
+  removeValueAtPath,
+  setValueAtPath,
+  valueAtPath,
+  type DriftDecision,
+  type LiveObject,
+} from '@flotilla/protocol/drift';
 
 /** A decision that leaves the live value where it is: accepted, waited for, alerted, or held. */
 export function keeps(decision: DriftDecision): boolean {
@@ -19,11 +25,22 @@ export function keeps(decision: DriftDecision): boolean {
  * and so is a change Flotilla itself made (`self`: an apply that failed half way), which is
  * not anyone's to keep.
  */
-export function withKeptDrift(resources: readonly Resource[], decisions: readonly DriftDecision[], live: ReadonlyMap<string, LiveObject>, self: ReadonlySet<string> = new Set()): Resource[] {
+export function withKeptDrift(
+  resources: readonly Resource[],
+  decisions: readonly DriftDecision[],
+  live: ReadonlyMap<string, LiveObject>,
+  self: ReadonlySet<string> = new Set(),
+): Resource[] {
   const kept = new Map<string, DriftDecision[]>();
   for (const decision of decisions) {
     const { change, path, resourceKey: key } = decision.item;
-    if (!keeps(decision) || path === '' || (change !== 'modified' && change !== 'removed') || self.has(decision.actor.manager)) continue;
+    if (
+      !keeps(decision) ||
+      path === '' ||
+      (change !== 'modified' && change !== 'removed') ||
+      self.has(decision.actor.manager)
+    )
+      continue;
     let list = kept.get(key);
     if (list === undefined) kept.set(key, (list = []));
     list.push(decision);
@@ -40,7 +57,8 @@ export function withKeptDrift(resources: readonly Resource[], decisions: readonl
         if (item.change === 'removed') removeValueAtPath(copy, item.path);
         else {
           const value = valueAtPath(object, item.path);
-          if (value !== undefined && valueAtPath(copy, item.path) !== undefined) setValueAtPath(copy, item.path, structuredClone(value));
+          if (value !== undefined && valueAtPath(copy, item.path) !== undefined)
+            setValueAtPath(copy, item.path, structuredClone(value));
         }
       } catch {
         // A path that does not parse cannot be kept; the drift stays reported.

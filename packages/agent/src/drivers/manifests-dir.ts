@@ -62,7 +62,8 @@ export class ManifestsDirDriver implements Driver {
 
   async apply(desired: readonly Resource[]): Promise<AppliedResource[]> {
     const injected = this.failWith?.();
-    if (injected !== undefined) return desired.map((resource) => ({ key: resourceKey(resource), status: 'failed', message: injected }));
+    if (injected !== undefined)
+      return desired.map((resource) => ({ key: resourceKey(resource), status: 'failed', message: injected }));
     const inventory = readJsonFile(this.inventoryPath, Inventory) ?? { files: {} };
     const results: AppliedResource[] = [];
     const files: Record<string, string> = {};
@@ -101,9 +102,15 @@ export class ManifestsDirDriver implements Driver {
         } catch {
           return { key, live: null, health: 'degraded', message: `${file} is not valid YAML` };
         }
-        if (typeof live !== 'object' || live === null || Array.isArray(live)) return { key, live: null, health: 'degraded', message: `${file} does not hold a resource` };
+        if (typeof live !== 'object' || live === null || Array.isArray(live))
+          return { key, live: null, health: 'degraded', message: `${file} does not hold a resource` };
         const matches = canonicalize(live) === canonicalize(resource);
-        return { key, live: live as Record<string, unknown>, health: matches ? 'healthy' : 'degraded', ...(matches ? {} : { message: `${file} differs from the desired state` }) };
+        return {
+          key,
+          live: live as Record<string, unknown>,
+          health: matches ? 'healthy' : 'degraded',
+          ...(matches ? {} : { message: `${file} differs from the desired state` }),
+        };
       }),
     );
   }

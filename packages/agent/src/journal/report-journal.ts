@@ -41,7 +41,9 @@ export class ReportJournal {
   }
 
   pending(): string[] {
-    return readdirSync(this.dir).filter((f) => f.endsWith('.report.json')).sort();
+    return readdirSync(this.dir)
+      .filter((f) => f.endsWith('.report.json'))
+      .sort();
   }
 
   /** Sends pending reports oldest first; stops at the first failure and leaves the rest. */
@@ -60,6 +62,7 @@ export class ReportJournal {
   /** Old observations are superseded by newer ones: past the cap, the oldest go first. */
   private trim(): void {
     const files = this.pending();
-    for (const file of files.slice(0, Math.max(0, files.length - this.maxPending))) rmSync(join(this.dir, file), { force: true });
+    for (const file of files.slice(0, Math.max(0, files.length - this.maxPending)))
+      rmSync(join(this.dir, file), { force: true });
   }
 }

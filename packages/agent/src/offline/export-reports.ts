@@ -24,7 +24,11 @@ export interface ExportedReports {
  * Writes the agent's reports, in seq order, as one reports file (header, one chained line per
  * report, the signed seal) to `path`, atomically: the file is whole or absent.
  */
-export async function exportReportsFile(path: string, reports: Iterable<SignedReport> | AsyncIterable<SignedReport>, options: ExportReportsOptions): Promise<ExportedReports> {
+export async function exportReportsFile(
+  path: string,
+  reports: Iterable<SignedReport> | AsyncIterable<SignedReport>,
+  options: ExportReportsOptions,
+): Promise<ExportedReports> {
   const writer = new ReportsFileWriter(options);
   const encoder = new TextEncoder();
   const hash = createHash('sha256');

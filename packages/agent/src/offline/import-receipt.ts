@@ -1,6 +1,12 @@
 import { open } from 'node:fs/promises';
 import { FlotillaError, type TrustRoot } from '@flotilla/protocol';
-import { SignedOfflineReceipt, settleReceipt, verifyReceipt, type OfflineReceipt, type ReceiptSettlement } from '@flotilla/protocol/offline';
+import {
+  SignedOfflineReceipt,
+  settleReceipt,
+  verifyReceipt,
+  type OfflineReceipt,
+  type ReceiptSettlement,
+} from '@flotilla/protocol/offline';
 
 /** A receipt lists ranges; even a large one is far below this. */
 const RECEIPT_MAX_BYTES = 8 * 1024 * 1024;
@@ -11,7 +17,12 @@ export async function readReceiptFile(path: string): Promise<SignedOfflineReceip
   let text: string;
   try {
     const stat = await handle.stat();
-    if (!stat.isFile() || stat.size > RECEIPT_MAX_BYTES) throw new FlotillaError('RECEIPT_INVALID', `receipt file ${path} is not a regular file of at most ${RECEIPT_MAX_BYTES} bytes`, { file: path });
+    if (!stat.isFile() || stat.size > RECEIPT_MAX_BYTES)
+      throw new FlotillaError(
+        'RECEIPT_INVALID',
+        `receipt file ${path} is not a regular file of at most ${RECEIPT_MAX_BYTES} bytes`,
+        { file: path },
+      );
     text = (await handle.readFile()).toString('utf8');
   } finally {
     await handle.close();
@@ -23,7 +34,12 @@ export async function readReceiptFile(path: string): Promise<SignedOfflineReceip
     throw new FlotillaError('RECEIPT_INVALID', `receipt file ${path} is not JSON`, { file: path });
   }
   const parsed = SignedOfflineReceipt.safeParse(value);
-  if (!parsed.success) throw new FlotillaError('RECEIPT_INVALID', `receipt file ${path} is not a signed receipt: ${parsed.error.issues[0]?.path.join('.') ?? ''} ${parsed.error.issues[0]?.message ?? ''}`.trimEnd(), { file: path });
+  if (!parsed.success)
+    throw new FlotillaError(
+      'RECEIPT_INVALID',
+      `receipt file ${path} is not a signed receipt: ${parsed.error.issues[0]?.path.join('.') ?? ''} ${parsed.error.issues[0]?.message ?? ''}`.trimEnd(),
+      { file: path },
+    );
   return parsed.data;
 }
 
@@ -31,7 +47,11 @@ export async function readReceiptFile(path: string): Promise<SignedOfflineReceip
  * Reads, verifies (hub signature, this target) and settles a receipt file against the agent's
  * own chain (`linkAt`: the link of a report the agent still holds): what the agent may prune.
  */
-export async function importReceiptFile(path: string, site: { readonly trustRoot: TrustRoot; readonly targetId: string }, linkAt: (seq: number) => string | undefined): Promise<{ readonly receipt: OfflineReceipt; readonly settlement: ReceiptSettlement }> {
+export async function importReceiptFile(
+  path: string,
+  site: { readonly trustRoot: TrustRoot; readonly targetId: string },
+  linkAt: (seq: number) => string | undefined,
+): Promise<{ readonly receipt: OfflineReceipt; readonly settlement: ReceiptSettlement }> {
   const receipt = verifyReceipt(await readReceiptFile(path), site);
   return { receipt, settlement: settleReceipt(receipt, linkAt) };
 }

@@ -37,7 +37,11 @@ function placeOf(root: string, path: string): string {
   const place = resolve(root, path);
   const inside = relative(root, place);
   if (inside === '' || inside.startsWith(`..${sep}`) || inside === '..' || resolve(root, inside) !== place) {
-    throw new FlotillaError('TRANSFER_ENTRY_UNSAFE_PATH', `entry ${JSON.stringify(path)} would be written outside the staging directory`, { entry: path });
+    throw new FlotillaError(
+      'TRANSFER_ENTRY_UNSAFE_PATH',
+      `entry ${JSON.stringify(path)} would be written outside the staging directory`,
+      { entry: path },
+    );
   }
   return place;
 }
@@ -50,10 +54,22 @@ function placeOf(root: string, path: string): string {
  * flushed to disk. On any failure the staging directory is removed: nothing of a refused file
  * remains, and `destination` never holds part of one.
  */
-export async function importTransferFile(source: string | AsyncIterable<Uint8Array>, options: ImportTransferOptions): Promise<ImportedTransfer> {
+export async function importTransferFile(
+  source: string | AsyncIterable<Uint8Array>,
+  options: ImportTransferOptions,
+): Promise<ImportedTransfer> {
   const destination = resolve(options.destination);
-  if (await stat(destination).then(() => true, () => false)) {
-    throw new FlotillaError('CONFLICT', `import destination ${destination} already exists; each import gets a new directory`, { destination });
+  if (
+    await stat(destination).then(
+      () => true,
+      () => false,
+    )
+  ) {
+    throw new FlotillaError(
+      'CONFLICT',
+      `import destination ${destination} already exists; each import gets a new directory`,
+      { destination },
+    );
   }
   await mkdir(dirname(destination), { recursive: true, mode: 0o700 });
   const staging = join(dirname(destination), `.${basename(destination)}.${randomBytes(6).toString('hex')}.staging`);

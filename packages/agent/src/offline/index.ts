@@ -1,10 +1,29 @@
 // The agent's side of the air-gap exchange: importing transfer files into a directory only
 // once they verified, OCI image layouts, pushing images into a site registry, exporting the
 // reports file and settling receipts. Not wired into the sync loop or the CLI yet.
-export { importedImages, importTransferFile, readImportedDocuments, removeStaleStaging, verifyImportedTransfer, type ImportedTransfer, type ImportTransferOptions } from './import-transfer.ts';
+export {
+  importedImages,
+  importTransferFile,
+  readImportedDocuments,
+  removeStaleStaging,
+  verifyImportedTransfer,
+  type ImportedTransfer,
+  type ImportTransferOptions,
+} from './import-transfer.ts';
 export { blobPath, OciLayoutWriter, readOciLayout, verifyOciLayout, type OciLayout } from './oci-layout.ts';
-export { parseChallenge, RegistryClient, type RegistryClientOptions, type RegistryManifest } from './registry-client.ts';
-export { credentialsFromDockerConfig, credentialsFromSecret, DockerConfig, loadRegistryCredentials, type RegistryCredentials } from './registry-credentials.ts';
+export {
+  parseChallenge,
+  RegistryClient,
+  type RegistryClientOptions,
+  type RegistryManifest,
+} from './registry-client.ts';
+export {
+  credentialsFromDockerConfig,
+  credentialsFromSecret,
+  DockerConfig,
+  loadRegistryCredentials,
+  type RegistryCredentials,
+} from './registry-credentials.ts';
 export { pushOciImages, siteDestination, type ImageDestination, type PushedImage } from './push-images.ts';
 export { exportReportsFile, type ExportedReports, type ExportReportsOptions } from './export-reports.ts';
 export { importReceiptFile, readReceiptFile } from './import-receipt.ts';

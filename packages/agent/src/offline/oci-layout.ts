@@ -72,28 +72,46 @@ function json(dir: string, bytes: Buffer, what: string): unknown {
  * checked when it is read through `open`).
  */
 export async function readOciLayout(dir: string): Promise<OciLayout> {
-  const layoutFile = OciLayoutFile.safeParse(json(dir, await readSmall(dir, join(dir, 'oci-layout'), 4096, 'oci-layout'), 'oci-layout'));
-  if (!layoutFile.success || layoutFile.data.imageLayoutVersion !== OCI_LAYOUT_VERSION) throw invalid(dir, `oci-layout does not declare imageLayoutVersion ${OCI_LAYOUT_VERSION}`);
-  const index = OciImageIndex.safeParse(json(dir, await readSmall(dir, join(dir, 'index.json'), OCI_MANIFEST_MAX_BYTES, 'index.json'), 'index.json'));
+  const layoutFile = OciLayoutFile.safeParse(
+    json(dir, await readSmall(dir, join(dir, 'oci-layout'), 4096, 'oci-layout'), 'oci-layout'),
+  );
+  if (!layoutFile.success || layoutFile.data.imageLayoutVersion !== OCI_LAYOUT_VERSION)
+    throw invalid(dir, `oci-layout does not declare imageLayoutVersion ${OCI_LAYOUT_VERSION}`);
+  const index = OciImageIndex.safeParse(
+    json(dir, await readSmall(dir, join(dir, 'index.json'), OCI_MANIFEST_MAX_BYTES, 'index.json'), 'index.json'),
+  );
   if (!index.success) throw invalid(dir, `index.json is not an image index: ${index.error.issues[0]?.message ?? ''}`);
-  const nodes = await walkOciIndex(index.data, async (descriptor) => readSmall(dir, blobPath(dir, descriptor.digest), OCI_MANIFEST_MAX_BYTES, `blob ${descriptor.digest}`));
+  const nodes = await walkOciIndex(index.data, async (descriptor) =>
+    readSmall(dir, blobPath(dir, descriptor.digest), OCI_MANIFEST_MAX_BYTES, `blob ${descriptor.digest}`),
+  );
   for (const node of nodes) {
     if (node.kind !== 'blob') continue;
     const path = blobPath(dir, node.descriptor.digest);
     const stat = await lstat(path).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') throw invalid(dir, `blob ${node.descriptor.digest} is missing`, { blob: node.descriptor.digest });
+      if (error.code === 'ENOENT')
+        throw invalid(dir, `blob ${node.descriptor.digest} is missing`, { blob: node.descriptor.digest });
       throw error;
     });
-    if (!stat.isFile()) throw invalid(dir, `blob ${node.descriptor.digest} is not a regular file`, { blob: node.descriptor.digest });
+    if (!stat.isFile())
+      throw invalid(dir, `blob ${node.descriptor.digest} is not a regular file`, { blob: node.descriptor.digest });
     if (stat.size !== node.descriptor.size) {
-      throw new FlotillaError('OCI_DIGEST_MISMATCH', `OCI layout ${dir}: blob ${node.descriptor.digest} has ${stat.size} bytes, but its descriptor says ${node.descriptor.size}`, { blob: node.descriptor.digest });
+      throw new FlotillaError(
+        'OCI_DIGEST_MISMATCH',
+        `OCI layout ${dir}: blob ${node.descriptor.digest} has ${stat.size} bytes, but its descriptor says ${node.descriptor.size}`,
+        { blob: node.descriptor.digest },
+      );
     }
   }
   return {
     dir,
     index: index.data,
     nodes,
-    open: (blob) => verifiedBlob(createReadStream(blobPath(dir, blob.digest), { highWaterMark: 1 << 20 }), blob, `blob ${blob.digest} of ${dir}`),
+    open: (blob) =>
+      verifiedBlob(
+        createReadStream(blobPath(dir, blob.digest), { highWaterMark: 1 << 20 }),
+        blob,
+        `blob ${blob.digest} of ${dir}`,
+      ),
   };
 }
 
@@ -148,7 +166,10 @@ export class OciLayoutWriter {
   }
 
   /** Stores a JSON document (a config, a manifest) as a blob, in the exact bytes returned. */
-  async addJson(value: unknown, mediaType: string): Promise<{ readonly descriptor: OciDescriptor; readonly bytes: Uint8Array }> {
+  async addJson(
+    value: unknown,
+    mediaType: string,
+  ): Promise<{ readonly descriptor: OciDescriptor; readonly bytes: Uint8Array }> {
     const text = canonicalize(value);
     const descriptor = await this.addBlob(streamOf(text), mediaType);
     return { descriptor, bytes: new TextEncoder().encode(text) };
@@ -156,7 +177,12 @@ export class OciLayoutWriter {
 
   /** Names a manifest (or index) in the layout's index, as `ref` (`org.opencontainers.image.ref.name`). */
   tag(manifest: OciDescriptor, ref: string): void {
-    this.manifests.push({ mediaType: manifest.mediaType, digest: manifest.digest, size: manifest.size, annotations: { [OCI_REF_NAME]: ref } });
+    this.manifests.push({
+      mediaType: manifest.mediaType,
+      digest: manifest.digest,
+      size: manifest.size,
+      annotations: { [OCI_REF_NAME]: ref },
+    });
   }
 
   /** Writes index.json and oci-layout; the layout is complete from then on. */
@@ -164,7 +190,11 @@ export class OciLayoutWriter {
     await syncDirectory(join(this.dir, 'blobs', 'sha256'));
     const index: OciImageIndex = { schemaVersion: 2, mediaType: OCI_INDEX, manifests: this.manifests };
     await writeFileDurably(join(this.dir, 'index.json'), streamOf(canonicalize(index)), 0o644);
-    await writeFileDurably(join(this.dir, 'oci-layout'), streamOf(canonicalize({ imageLayoutVersion: OCI_LAYOUT_VERSION })), 0o644);
+    await writeFileDurably(
+      join(this.dir, 'oci-layout'),
+      streamOf(canonicalize({ imageLayoutVersion: OCI_LAYOUT_VERSION })),
+      0o644,
+    );
     return index;
   }
 }

@@ -37,7 +37,10 @@ export function siteDestination(ref: string): ImageDestination {
   }
   const slash = rest.indexOf('/');
   const first = slash === -1 ? '' : rest.slice(0, slash);
-  const repository = slash !== -1 && (first.includes('.') || first.includes(':') || first === 'localhost') ? rest.slice(slash + 1) : rest;
+  const repository =
+    slash !== -1 && (first.includes('.') || first.includes(':') || first === 'localhost')
+      ? rest.slice(slash + 1)
+      : rest;
   return { repository: repository.toLowerCase(), tag };
 }
 
@@ -47,28 +50,53 @@ export function siteDestination(ref: string): ImageDestination {
  * image's own manifest (or index) under its tag. A blob whose bytes do not match its digest
  * fails the push before the manifest that names it is sent.
  */
-export async function pushOciImages(layout: OciLayout, client: RegistryClient, destinationOf: (ref: string) => ImageDestination = siteDestination): Promise<PushedImage[]> {
+export async function pushOciImages(
+  layout: OciLayout,
+  client: RegistryClient,
+  destinationOf: (ref: string) => ImageDestination = siteDestination,
+): Promise<PushedImage[]> {
   const manifests = new Map<string, Uint8Array>();
   for (const node of layout.nodes) if (node.kind !== 'blob') manifests.set(node.descriptor.digest, node.bytes);
   const pushed: PushedImage[] = [];
   for (const image of layout.index.manifests) {
     const ref = image.annotations?.[OCI_REF_NAME];
-    if (ref === undefined) throw new FlotillaError('OCI_LAYOUT_INVALID', `OCI layout ${layout.dir}: image ${image.digest} has no ${OCI_REF_NAME} to push it under`, { blob: image.digest });
+    if (ref === undefined)
+      throw new FlotillaError(
+        'OCI_LAYOUT_INVALID',
+        `OCI layout ${layout.dir}: image ${image.digest} has no ${OCI_REF_NAME} to push it under`,
+        { blob: image.digest },
+      );
     const destination = destinationOf(ref);
-    const nodes = await walkOciIndex({ schemaVersion: 2, manifests: [image] }, async (d: OciDescriptor) => manifests.get(d.digest)!);
+    const nodes = await walkOciIndex({ schemaVersion: 2, manifests: [image] }, async (d: OciDescriptor) =>
+      manifests.get(d.digest)!,
+    );
     let blobsPushed = 0;
     let blobsPresent = 0;
     for (const node of nodes) {
       if (node.kind === 'blob') {
-        const outcome = await client.pushBlob(destination.repository, node.descriptor, () => layout.open(node.descriptor));
+        const outcome = await client.pushBlob(destination.repository, node.descriptor, () =>
+          layout.open(node.descriptor),
+        );
         if (outcome === 'pushed') blobsPushed++;
         else blobsPresent++;
       } else {
         const top = node.descriptor.digest === image.digest;
-        await client.pushManifest(destination.repository, top && destination.tag !== undefined ? destination.tag : node.descriptor.digest, node.bytes, node.descriptor.mediaType);
+        await client.pushManifest(
+          destination.repository,
+          top && destination.tag !== undefined ? destination.tag : node.descriptor.digest,
+          node.bytes,
+          node.descriptor.mediaType,
+        );
       }
     }
-    pushed.push({ ref, repository: destination.repository, tag: destination.tag, digest: image.digest, blobsPushed, blobsPresent });
+    pushed.push({
+      ref,
+      repository: destination.repository,
+      tag: destination.tag,
+      digest: image.digest,
+      blobsPushed,
+      blobsPresent,
+    });
   }
   return pushed;
 }

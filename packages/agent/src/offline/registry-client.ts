@@ -36,7 +36,8 @@ export function parseChallenge(header: string): Challenge | undefined {
   if (match === null) return undefined;
   const params: Record<string, string> = {};
   const pattern = /([A-Za-z][A-Za-z0-9._-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?\s*/g;
-  for (const param of match[2]!.matchAll(pattern)) params[param[1]!.toLowerCase()] = param[2] !== undefined ? param[2].replace(/\\(.)/g, '$1') : param[3]!;
+  for (const param of match[2]!.matchAll(pattern))
+    params[param[1]!.toLowerCase()] = param[2] !== undefined ? param[2].replace(/\\(.)/g, '$1') : param[3]!;
   return { scheme: match[1]!.toLowerCase(), params };
 }
 
@@ -45,14 +46,22 @@ const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 
 function checkRepository(repository: string): void {
-  if (repository.length > 255 || !REPOSITORY.test(repository)) throw new TypeError(`RegistryClient: ${JSON.stringify(repository)} is not a repository name (lowercase path components)`);
+  if (repository.length > 255 || !REPOSITORY.test(repository))
+    throw new TypeError(
+      `RegistryClient: ${JSON.stringify(repository)} is not a repository name (lowercase path components)`,
+    );
 }
 
 function checkReference(reference: string): void {
-  if (!TAG.test(reference) && !DIGEST.test(reference)) throw new TypeError(`RegistryClient: ${JSON.stringify(reference)} is neither a tag nor a sha256 digest`);
+  if (!TAG.test(reference) && !DIGEST.test(reference))
+    throw new TypeError(`RegistryClient: ${JSON.stringify(reference)} is neither a tag nor a sha256 digest`);
 }
 
-async function* segment(iterator: AsyncIterator<Uint8Array>, carry: { rest: Uint8Array | undefined }, length: number): AsyncGenerator<Uint8Array> {
+async function* segment(
+  iterator: AsyncIterator<Uint8Array>,
+  carry: { rest: Uint8Array | undefined },
+  length: number,
+): AsyncGenerator<Uint8Array> {
   let left = length;
   while (left > 0) {
     let chunk = carry.rest;
@@ -100,15 +109,19 @@ export class RegistryClient {
     } catch {
       throw new TypeError(`RegistryClient: url must be an http(s) URL, received ${JSON.stringify(options.url)}`);
     }
-    if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new TypeError(`RegistryClient: url must be http or https, received ${base.protocol}`);
+    if (base.protocol !== 'http:' && base.protocol !== 'https:')
+      throw new TypeError(`RegistryClient: url must be http or https, received ${base.protocol}`);
     const chunkSize = options.chunkSize ?? 16 * 1024 * 1024;
     const monolithicMaxBytes = options.monolithicMaxBytes ?? 64 * 1024 * 1024;
-    if (!Number.isSafeInteger(chunkSize) || chunkSize < 1) throw new TypeError(`RegistryClient: chunkSize must be a positive integer, received ${chunkSize}`);
-    if (!Number.isSafeInteger(monolithicMaxBytes) || monolithicMaxBytes < 0) throw new TypeError(`RegistryClient: monolithicMaxBytes must be a byte count, received ${monolithicMaxBytes}`);
+    if (!Number.isSafeInteger(chunkSize) || chunkSize < 1)
+      throw new TypeError(`RegistryClient: chunkSize must be a positive integer, received ${chunkSize}`);
+    if (!Number.isSafeInteger(monolithicMaxBytes) || monolithicMaxBytes < 0)
+      throw new TypeError(`RegistryClient: monolithicMaxBytes must be a byte count, received ${monolithicMaxBytes}`);
     this.base = base;
     this.credentials = options.credentials;
     this.ownDispatcher = options.dispatcher === undefined;
-    this.dispatcher = options.dispatcher ?? new UndiciAgent({ connectTimeout: 10_000, headersTimeout: 120_000, bodyTimeout: 120_000 });
+    this.dispatcher =
+      options.dispatcher ?? new UndiciAgent({ connectTimeout: 10_000, headersTimeout: 120_000, bodyTimeout: 120_000 });
     this.chunkSize = chunkSize;
     this.monolithicMaxBytes = monolithicMaxBytes;
   }
@@ -127,7 +140,11 @@ export class RegistryClient {
    * Pushes a blob unless the repository has it. `open` gives its bytes, which are checked
    * against the digest and size on the way out, so a corrupt source fails the upload.
    */
-  async pushBlob(repository: string, blob: BlobClaim, open: () => AsyncIterable<Uint8Array>): Promise<'exists' | 'pushed'> {
+  async pushBlob(
+    repository: string,
+    blob: BlobClaim,
+    open: () => AsyncIterable<Uint8Array>,
+  ): Promise<'exists' | 'pushed'> {
     if (await this.hasBlob(repository, blob.digest)) return 'exists';
     const scope = push(repository);
     const upload = { location: await this.startUpload(repository, scope) };
@@ -135,13 +152,21 @@ export class RegistryClient {
       await this.upload(upload, blob, scope, verifiedBlob(open(), blob, `blob ${blob.digest}`));
     } catch (error) {
       // The spec asks clients to cancel a failed upload so the registry frees it at once.
-      await this.send('DELETE', upload.location, { scope }).then((r) => r.body.dump(), () => undefined);
+      await this.send('DELETE', upload.location, { scope }).then(
+        (r) => r.body.dump(),
+        () => undefined,
+      );
       throw error;
     }
     return 'pushed';
   }
 
-  private async upload(upload: { location: string }, blob: BlobClaim, scope: string, source: AsyncIterable<Uint8Array>): Promise<void> {
+  private async upload(
+    upload: { location: string },
+    blob: BlobClaim,
+    scope: string,
+    source: AsyncIterable<Uint8Array>,
+  ): Promise<void> {
     if (blob.size <= this.monolithicMaxBytes) {
       await this.closeUpload(upload.location, blob, scope, source, blob.size);
       return;
@@ -153,16 +178,24 @@ export class RegistryClient {
       const length = Math.min(this.chunkSize, blob.size - offset);
       const response = await this.send('PATCH', location, {
         scope,
-        headers: { 'content-type': 'application/octet-stream', 'content-range': `${offset}-${offset + length - 1}`, 'content-length': String(length) },
+        headers: {
+          'content-type': 'application/octet-stream',
+          'content-range': `${offset}-${offset + length - 1}`,
+          'content-length': String(length),
+        },
         body: segment(iterator, carry, length),
       });
       const text = await bounded(response);
-      if (response.statusCode !== 202) throw this.refusal(response.statusCode, `PATCH chunk ${offset}-${offset + length - 1} of ${blob.digest}`, text);
+      if (response.statusCode !== 202)
+        throw this.refusal(response.statusCode, `PATCH chunk ${offset}-${offset + length - 1} of ${blob.digest}`, text);
       location = this.locationOf(response, location);
       upload.location = location;
     }
     // The verified source fails here if the blob's bytes did not hash to its digest.
-    if ((await iterator.next()).done !== true) throw new FlotillaError('OCI_DIGEST_MISMATCH', `blob ${blob.digest} is longer than ${blob.size} bytes`, { blob: blob.digest });
+    if ((await iterator.next()).done !== true)
+      throw new FlotillaError('OCI_DIGEST_MISMATCH', `blob ${blob.digest} is longer than ${blob.size} bytes`, {
+        blob: blob.digest,
+      });
     await this.closeUpload(location, blob, scope, undefined, 0);
   }
 
@@ -171,12 +204,23 @@ export class RegistryClient {
     checkRepository(repository);
     checkReference(reference);
     const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-    if (DIGEST.test(reference) && reference !== digest) throw new TypeError(`RegistryClient: manifest bytes hash to ${digest}, not to the reference ${reference}`);
-    const response = await this.send('PUT', `/v2/${repository}/manifests/${reference}`, { scope: push(repository), headers: { 'content-type': mediaType, 'content-length': String(bytes.length) }, body: bytes });
+    if (DIGEST.test(reference) && reference !== digest)
+      throw new TypeError(`RegistryClient: manifest bytes hash to ${digest}, not to the reference ${reference}`);
+    const response = await this.send('PUT', `/v2/${repository}/manifests/${reference}`, {
+      scope: push(repository),
+      headers: { 'content-type': mediaType, 'content-length': String(bytes.length) },
+      body: bytes,
+    });
     const text = await bounded(response);
-    if (response.statusCode !== 201) throw this.refusal(response.statusCode, `PUT manifest ${repository}:${reference}`, text);
+    if (response.statusCode !== 201)
+      throw this.refusal(response.statusCode, `PUT manifest ${repository}:${reference}`, text);
     const answered = header(response, 'docker-content-digest');
-    if (answered !== undefined && answered !== digest) throw new FlotillaError('OCI_DIGEST_MISMATCH', `the registry stored manifest ${repository}:${reference} as ${answered}, not ${digest}`, { blob: digest, actual: answered });
+    if (answered !== undefined && answered !== digest)
+      throw new FlotillaError(
+        'OCI_DIGEST_MISMATCH',
+        `the registry stored manifest ${repository}:${reference} as ${answered}, not ${digest}`,
+        { blob: digest, actual: answered },
+      );
     return digest;
   }
 
@@ -184,14 +228,31 @@ export class RegistryClient {
   async getManifest(repository: string, reference: string, accept: readonly string[]): Promise<RegistryManifest> {
     checkRepository(repository);
     checkReference(reference);
-    const response = await this.send('GET', `/v2/${repository}/manifests/${reference}`, { scope: pull(repository), headers: { accept: accept.join(', ') } });
+    const response = await this.send('GET', `/v2/${repository}/manifests/${reference}`, {
+      scope: pull(repository),
+      headers: { accept: accept.join(', ') },
+    });
     const bytes = new Uint8Array(await response.body.arrayBuffer());
-    if (response.statusCode !== 200) throw this.refusal(response.statusCode, `GET manifest ${repository}:${reference}`, Buffer.from(bytes.subarray(0, 4096)).toString('utf8'));
-    if (bytes.length > OCI_MANIFEST_MAX_BYTES) throw new FlotillaError('REGISTRY_ERROR', `manifest ${repository}:${reference} is larger than ${OCI_MANIFEST_MAX_BYTES} bytes`, { repository, reference });
+    if (response.statusCode !== 200)
+      throw this.refusal(
+        response.statusCode,
+        `GET manifest ${repository}:${reference}`,
+        Buffer.from(bytes.subarray(0, 4096)).toString('utf8'),
+      );
+    if (bytes.length > OCI_MANIFEST_MAX_BYTES)
+      throw new FlotillaError(
+        'REGISTRY_ERROR',
+        `manifest ${repository}:${reference} is larger than ${OCI_MANIFEST_MAX_BYTES} bytes`,
+        { repository, reference },
+      );
     const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
     const answered = header(response, 'docker-content-digest');
     if ((DIGEST.test(reference) && reference !== digest) || (answered !== undefined && answered !== digest)) {
-      throw new FlotillaError('OCI_DIGEST_MISMATCH', `manifest ${repository}:${reference} hashes to ${digest}, not to ${DIGEST.test(reference) ? reference : answered}`, { blob: reference, actual: digest });
+      throw new FlotillaError(
+        'OCI_DIGEST_MISMATCH',
+        `manifest ${repository}:${reference} hashes to ${digest}, not to ${DIGEST.test(reference) ? reference : answered}`,
+        { blob: reference, actual: digest },
+      );
     }
     return { mediaType: (header(response, 'content-type') ?? '').split(';')[0]!.trim(), digest, bytes };
   }
@@ -200,7 +261,8 @@ export class RegistryClient {
   async *getBlob(repository: string, blob: BlobClaim): AsyncGenerator<Uint8Array> {
     checkRepository(repository);
     const response = await this.send('GET', `/v2/${repository}/blobs/${blob.digest}`, { scope: pull(repository) });
-    if (response.statusCode !== 200) throw this.refusal(response.statusCode, `GET blob ${blob.digest} from ${repository}`, await bounded(response));
+    if (response.statusCode !== 200)
+      throw this.refusal(response.statusCode, `GET blob ${blob.digest} from ${repository}`, await bounded(response));
     try {
       yield* verifiedBlob(response.body as AsyncIterable<Uint8Array>, blob, `blob ${blob.digest} from ${repository}`);
     } finally {
@@ -216,13 +278,22 @@ export class RegistryClient {
 
   private async startUpload(repository: string, scope: string): Promise<string> {
     checkRepository(repository);
-    const response = await this.send('POST', `/v2/${repository}/blobs/uploads/`, { scope, headers: { 'content-length': '0' } });
+    const response = await this.send('POST', `/v2/${repository}/blobs/uploads/`, {
+      scope,
+      headers: { 'content-length': '0' },
+    });
     const text = await bounded(response);
     if (response.statusCode !== 202) throw this.refusal(response.statusCode, `POST upload to ${repository}`, text);
     return this.locationOf(response, undefined);
   }
 
-  private async closeUpload(location: string, blob: BlobClaim, scope: string, body: AsyncIterable<Uint8Array> | undefined, length: number): Promise<void> {
+  private async closeUpload(
+    location: string,
+    blob: BlobClaim,
+    scope: string,
+    body: AsyncIterable<Uint8Array> | undefined,
+    length: number,
+  ): Promise<void> {
     const url = new URL(location);
     url.searchParams.set('digest', blob.digest);
     const headers: Record<string, string> = { 'content-length': String(length) };
@@ -236,7 +307,9 @@ export class RegistryClient {
     const location = header(response, 'location');
     if (location === undefined) {
       if (previous !== undefined) return previous;
-      throw new FlotillaError('REGISTRY_ERROR', 'the registry answered an upload without a Location header', { status: response.statusCode });
+      throw new FlotillaError('REGISTRY_ERROR', 'the registry answered an upload without a Location header', {
+        status: response.statusCode,
+      });
     }
     return new URL(location, this.base).href;
   }
@@ -246,7 +319,11 @@ export class RegistryClient {
    * answered once by signing in as its challenge says, then the request is sent again (a body
    * is only ever a buffer here when a retry may need it again).
    */
-  private async send(method: Dispatcher.HttpMethod, path: string, options: { readonly scope: string; readonly headers?: Record<string, string>; readonly body?: Body }): Promise<Dispatcher.ResponseData> {
+  private async send(
+    method: Dispatcher.HttpMethod,
+    path: string,
+    options: { readonly scope: string; readonly headers?: Record<string, string>; readonly body?: Body },
+  ): Promise<Dispatcher.ResponseData> {
     const url = new URL(path, this.base).href;
     for (let attempt = 0; ; attempt++) {
       const headers: Record<string, string> = { ...options.headers };
@@ -254,18 +331,31 @@ export class RegistryClient {
       if (authorization !== undefined) headers['authorization'] = authorization;
       let response: Dispatcher.ResponseData;
       try {
-        const body = options.body === undefined ? null : options.body instanceof Uint8Array ? options.body : Readable.from(options.body, { objectMode: false });
+        const body =
+          options.body === undefined
+            ? null
+            : options.body instanceof Uint8Array
+              ? options.body
+              : Readable.from(options.body, { objectMode: false });
         response = await request(url, { method, headers, body, dispatcher: this.dispatcher });
       } catch (error) {
         if (error instanceof FlotillaError) throw error;
-        throw new FlotillaError('REGISTRY_UNREACHABLE', `registry ${this.base.host} could not be reached for ${method} ${new URL(url).pathname}: ${(error as Error).message}`, { registry: this.base.host });
+        throw new FlotillaError(
+          'REGISTRY_UNREACHABLE',
+          `registry ${this.base.host} could not be reached for ${method} ${new URL(url).pathname}: ${(error as Error).message}`,
+          { registry: this.base.host },
+        );
       }
       if (response.statusCode !== 401) return response;
       const text = await bounded(response);
       const retryable = attempt === 0 && (options.body === undefined || options.body instanceof Uint8Array);
       const challenge = parseChallenge(header(response, 'www-authenticate') ?? '');
       if (!retryable || challenge === undefined || !(await this.signIn(challenge, options.scope))) {
-        throw new FlotillaError('REGISTRY_UNAUTHORIZED', `registry ${this.base.host} refused ${method} ${new URL(url).pathname}${this.credentials === undefined ? ' and no credentials are configured' : ' with the configured credentials'}${registryErrors(text)}`, { registry: this.base.host, status: 401 });
+        throw new FlotillaError(
+          'REGISTRY_UNAUTHORIZED',
+          `registry ${this.base.host} refused ${method} ${new URL(url).pathname}${this.credentials === undefined ? ' and no credentials are configured' : ' with the configured credentials'}${registryErrors(text)}`,
+          { registry: this.base.host, status: 401 },
+        );
       }
     }
   }
@@ -302,7 +392,11 @@ export class RegistryClient {
     try {
       response = await request(tokenUrl.href, { method: 'GET', headers, dispatcher: this.dispatcher });
     } catch (error) {
-      throw new FlotillaError('REGISTRY_UNREACHABLE', `the token service ${tokenUrl.host} of registry ${this.base.host} could not be reached: ${(error as Error).message}`, { registry: this.base.host });
+      throw new FlotillaError(
+        'REGISTRY_UNREACHABLE',
+        `the token service ${tokenUrl.host} of registry ${this.base.host} could not be reached: ${(error as Error).message}`,
+        { registry: this.base.host },
+      );
     }
     const text = await bounded(response);
     if (response.statusCode === 401 || response.statusCode === 403) return false;
@@ -314,7 +408,12 @@ export class RegistryClient {
     } catch {
       token = undefined;
     }
-    if (typeof token !== 'string' || token === '') throw new FlotillaError('REGISTRY_ERROR', `the token service of registry ${this.base.host} answered without a token`, { registry: this.base.host });
+    if (typeof token !== 'string' || token === '')
+      throw new FlotillaError(
+        'REGISTRY_ERROR',
+        `the token service of registry ${this.base.host} answered without a token`,
+        { registry: this.base.host },
+      );
     const previous = this.authorizations.get(scope);
     this.authorizations.set(scope, `Bearer ${token}`);
     return previous !== `Bearer ${token}`;
@@ -322,7 +421,10 @@ export class RegistryClient {
 
   private refusal(status: number, what: string, text: string): FlotillaError {
     const code = status === 401 || status === 403 ? 'REGISTRY_UNAUTHORIZED' : 'REGISTRY_ERROR';
-    return new FlotillaError(code, `registry ${this.base.host} answered ${status} to ${what}${registryErrors(text)}`, { registry: this.base.host, status });
+    return new FlotillaError(code, `registry ${this.base.host} answered ${status} to ${what}${registryErrors(text)}`, {
+      registry: this.base.host,
+      status,
+    });
   }
 }
 
@@ -356,7 +458,9 @@ async function bounded(response: Dispatcher.ResponseData): Promise<string> {
 function registryErrors(text: string): string {
   try {
     const body = JSON.parse(text) as { errors?: { code?: unknown; message?: unknown }[] };
-    const errors = (body.errors ?? []).filter((e) => typeof e.code === 'string').map((e) => `${String(e.code)}${typeof e.message === 'string' ? ` (${e.message})` : ''}`);
+    const errors = (body.errors ?? [])
+      .filter((e) => typeof e.code === 'string')
+      .map((e) => `${String(e.code)}${typeof e.message === 'string' ? ` (${e.message})` : ''}`);
     return errors.length === 0 ? '' : `: ${errors.join('; ')}`;
   } catch {
     return '';

@@ -1,6 +1,19 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertUniqueResources, digestOf, FlotillaError, SignedBundle, SignedEnvelope, verifyBundle, verifyEnvelopeHeader, verifyTrustRoot, type Envelope, type ReleaseRef, type Resource, type TrustRoot } from '@flotilla/protocol';
+import {
+  assertUniqueResources,
+  digestOf,
+  FlotillaError,
+  SignedBundle,
+  SignedEnvelope,
+  verifyBundle,
+  verifyEnvelopeHeader,
+  verifyTrustRoot,
+  type Envelope,
+  type ReleaseRef,
+  type Resource,
+  type TrustRoot,
+} from '@flotilla/protocol';
 import type { AgentStore } from '../agent-state.ts';
 import type { HubClient } from '../hub-client.ts';
 import { writeJsonAtomic } from '../state-files.ts';
@@ -33,7 +46,11 @@ export class DesiredStateVerifier {
 
   async verify(raw: unknown, lastGeneration: number, token: string, now: Date): Promise<VerifiedDesiredState> {
     const parsed = SignedEnvelope.safeParse(raw);
-    if (!parsed.success) throw new FlotillaError('ENVELOPE_SIGNATURE_INVALID', `the hub sent an envelope that is not well formed: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    if (!parsed.success)
+      throw new FlotillaError(
+        'ENVELOPE_SIGNATURE_INVALID',
+        `the hub sent an envelope that is not well formed: ${parsed.error.issues[0]?.message ?? 'invalid'}`,
+      );
     const signed = parsed.data;
     const trustRoot = await this.trustRootFor(signed.envelope.trustRootVersion);
     const envelope = verifyEnvelopeHeader(signed, { trustRoot, targetId: this.targetId, lastGeneration, now });
@@ -56,7 +73,8 @@ export class DesiredStateVerifier {
   /** The pinned trust root, first walked forward version by version to `version` if newer. */
   private async trustRootFor(version: number): Promise<TrustRoot> {
     const pinned = await this.state.trustRoot();
-    if (pinned === undefined) throw new FlotillaError('TRUST_ROOT_INVALID', 'this agent has no trust root; enroll it again');
+    if (pinned === undefined)
+      throw new FlotillaError('TRUST_ROOT_INVALID', 'this agent has no trust root; enroll it again');
     let current = pinned.trustRoot;
     while (current.version < version) {
       const next = await this.client.trustRoot(current.version + 1);

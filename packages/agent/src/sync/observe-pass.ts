@@ -20,7 +20,10 @@ interface ObserveInput {
  * undefined when there was nothing new to say. While a newer generation failed to apply, the
  * live state may be half of it: the pass observes but leaves drift alone until it applies.
  */
-export async function observePass(deps: PassDependencies, input: ObserveInput): Promise<{ phase: ReportPhase; report: ReportBody } | undefined> {
+export async function observePass(
+  deps: PassDependencies,
+  input: ObserveInput,
+): Promise<{ phase: ReportPhase; report: ReportBody } | undefined> {
   const sync = await deps.store.sync();
   const resources = await deps.verifier.resourcesOf(sync.appliedReleases, input.token);
   let observed = await deps.driver.observe(resources);
@@ -31,7 +34,13 @@ export async function observePass(deps: PassDependencies, input: ObserveInput): 
     observed = [...pass.observed];
     drift = pass.section;
   }
-  const findings = { phase, generation: sync.appliedGeneration, bundles: sync.appliedReleases, resources: mergeStatus(inPlace(resources), observed), drift };
+  const findings = {
+    phase,
+    generation: sync.appliedGeneration,
+    bundles: sync.appliedReleases,
+    resources: mergeStatus(inPlace(resources), observed),
+    drift,
+  };
   const body = reportBody(findings, await deps.facts(), deps.clock());
   if (fingerprint(body) === input.lastReported) return undefined;
   await deps.journal.append(body);

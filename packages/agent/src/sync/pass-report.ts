@@ -1,4 +1,12 @@
-import { canonicalize, resourceKey, type DriftReportSection, type Facts, type ReleaseRef, type Resource, type ResourceStatus } from '@flotilla/protocol';
+import {
+  canonicalize,
+  resourceKey,
+  type DriftReportSection,
+  type Facts,
+  type ReleaseRef,
+  type Resource,
+  type ResourceStatus,
+} from '@flotilla/protocol';
 import type { AppliedResource, ObservedResource } from '../drivers/driver.ts';
 import type { ReportBody } from '../journal/report-journal.ts';
 import { healthVerdict } from './health-verdict.ts';
@@ -35,12 +43,20 @@ export function inPlace(resources: readonly Resource[]): AppliedResource[] {
 }
 
 /** What was applied (or pruned), each with the health it was observed with. */
-export function mergeStatus(applied: readonly AppliedResource[], observed: readonly ObservedResource[]): ResourceStatus[] {
+export function mergeStatus(
+  applied: readonly AppliedResource[],
+  observed: readonly ObservedResource[],
+): ResourceStatus[] {
   const health = new Map(observed.map((o) => [o.key, o]));
   return applied.map((a) => {
     const seen = health.get(a.key);
     const message = a.message ?? seen?.message;
-    return { key: a.key, status: a.status, health: a.status === 'pruned' ? 'healthy' : (seen?.health ?? 'unknown'), ...(message === undefined ? {} : { message: message.slice(0, 2000) }) };
+    return {
+      key: a.key,
+      status: a.status,
+      health: a.status === 'pruned' ? 'healthy' : (seen?.health ?? 'unknown'),
+      ...(message === undefined ? {} : { message: message.slice(0, 2000) }),
+    };
   });
 }
 

@@ -78,16 +78,28 @@ export class PullLoop {
     while (!signal.aborted) {
       try {
         const token = await credentials.accessToken();
-        const flush = (): Promise<number> => journal.flush((signed) => client.report(enrollment.targetId, token, signed));
+        const flush = (): Promise<number> =>
+          journal.flush((signed) => client.report(enrollment.targetId, token, signed));
         await flush();
         const untilObserve = Math.max(0, this.nextObserveAt - clock());
-        const answer = await client.envelope(enrollment.targetId, token, this.etag, Math.min(this.options.waitSeconds, Math.ceil(untilObserve / 1000)), signal);
+        const answer = await client.envelope(
+          enrollment.targetId,
+          token,
+          this.etag,
+          Math.min(this.options.waitSeconds, Math.ceil(untilObserve / 1000)),
+          signal,
+        );
         backoff.reset();
-        if (answer.kind === 'envelope') this.record(await runPass(deps, { raw: answer.raw, token, phase: this.current.phase }));
+        if (answer.kind === 'envelope')
+          this.record(await runPass(deps, { raw: answer.raw, token, phase: this.current.phase }));
         this.etag = answer.etag;
         if (clock() >= this.nextObserveAt) {
           this.nextObserveAt = clock() + this.options.observeIntervalMs;
-          const observed = await observePass(deps, { token, phase: this.current.phase, lastReported: this.lastReported });
+          const observed = await observePass(deps, {
+            token,
+            phase: this.current.phase,
+            lastReported: this.lastReported,
+          });
           if (observed !== undefined) {
             this.lastReported = fingerprint(observed.report);
             this.current = { ...this.current, phase: observed.phase };
@@ -96,10 +108,14 @@ export class PullLoop {
         await flush();
       } catch (error) {
         if (signal.aborted) break;
-        if (isFlotillaError(error) && (error.code === 'TOKEN_EXPIRED' || error.code === 'UNAUTHENTICATED')) credentials.invalidate();
+        if (isFlotillaError(error) && (error.code === 'TOKEN_EXPIRED' || error.code === 'UNAUTHENTICATED'))
+          credentials.invalidate();
         const delay = backoff.next();
         this.current = { ...this.current, lastError: messageOf(error) };
-        log.warn({ err: messageOf(error), code: isFlotillaError(error) ? error.code : undefined, retryInMs: delay }, 'sync pass failed');
+        log.warn(
+          { err: messageOf(error), code: isFlotillaError(error) ? error.code : undefined, retryInMs: delay },
+          'sync pass failed',
+        );
         await sleep(delay, undefined, { signal }).catch(() => undefined);
       }
     }
@@ -118,7 +134,12 @@ export class PullLoop {
         this.current = { ...this.current, phase: 'failed' };
         throw new Error(`apply of generation ${outcome.generation} failed`);
       case 'applied':
-        this.current = { ...this.current, phase: 'applied', appliedGeneration: outcome.generation, lastError: undefined };
+        this.current = {
+          ...this.current,
+          phase: 'applied',
+          appliedGeneration: outcome.generation,
+          lastError: undefined,
+        };
         this.lastReported = fingerprint(outcome.report);
         this.options.onApplied(outcome.generation);
         return;

@@ -1,5 +1,13 @@
 import type { Logger } from 'pino';
-import { isFlotillaError, messageOf, type Envelope, type Facts, type FlotillaError, type Resource, type SignedEnvelope } from '@flotilla/protocol';
+import {
+  isFlotillaError,
+  messageOf,
+  type Envelope,
+  type Facts,
+  type FlotillaError,
+  type Resource,
+  type SignedEnvelope,
+} from '@flotilla/protocol';
 import type { AgentStore } from '../agent-state.ts';
 import type { AppliedResource, Driver, ObservedResource } from '../drivers/driver.ts';
 import type { DriftEngine } from '../drift/drift-engine.ts';
@@ -56,7 +64,13 @@ export async function runPass(deps: PassDependencies, input: PassInput): Promise
   } catch (error) {
     if (isRetryable(error) || !isFlotillaError(error)) throw error;
     deps.log.error({ code: error.code, err: error.message }, 'envelope refused');
-    await report(deps, { phase: 'stalled', generation: sync.appliedGeneration, bundles: sync.appliedReleases, resources: [], error });
+    await report(deps, {
+      phase: 'stalled',
+      generation: sync.appliedGeneration,
+      bundles: sync.appliedReleases,
+      resources: [],
+      error,
+    });
     return { kind: 'stalled', error };
   }
   const { envelope, resources, signed } = desired;
@@ -71,7 +85,10 @@ export async function runPass(deps: PassDependencies, input: PassInput): Promise
   let applied: AppliedResource[] = inPlace(resources);
   let observed: ObservedResource[] | undefined;
   if (decision === 'apply') {
-    const prepared = await deps.drift.prepareApply(resources, await previousState(deps, sync.appliedEnvelope, input.token));
+    const prepared = await deps.drift.prepareApply(
+      resources,
+      await previousState(deps, sync.appliedEnvelope, input.token),
+    );
     applied = await deps.driver.apply(prepared.resources, { force: prepared.force });
     deps.drift.markApplied(resources);
     observed = await deps.driver.observe(resources);
@@ -80,17 +97,37 @@ export async function runPass(deps: PassDependencies, input: PassInput): Promise
       const first = failed[0] as AppliedResource;
       log.warn({ failed: failed.length }, 'apply failed; will retry');
       const message = `${failed.length} resources failed to apply: ${first.message ?? first.key}`;
-      await report(deps, { phase: 'failed', generation: envelope.generation, bundles: envelope.bundles, resources: mergeStatus(applied, observed), error: { code: 'DRIVER_FAILED', message } });
+      await report(deps, {
+        phase: 'failed',
+        generation: envelope.generation,
+        bundles: envelope.bundles,
+        resources: mergeStatus(applied, observed),
+        error: { code: 'DRIVER_FAILED', message },
+      });
       return { kind: 'failed', generation: envelope.generation };
     }
     log.info({ resources: resources.length }, 'desired state applied');
   } else {
-    log.info({ holds: envelope.holds.length, reverts: envelope.revert?.length ?? 0 }, 'new generation of the applied releases');
+    log.info(
+      { holds: envelope.holds.length, reverts: envelope.revert?.length ?? 0 },
+      'new generation of the applied releases',
+    );
   }
 
   const drift = await deps.drift.pass(resources, envelope, observed);
-  await deps.store.saveSync({ ...sync, appliedGeneration: envelope.generation, appliedEnvelope: signed, appliedReleases: envelope.bundles });
-  const body = await report(deps, { phase: 'applied', generation: envelope.generation, bundles: envelope.bundles, resources: mergeStatus(applied, drift.observed), drift: drift.section });
+  await deps.store.saveSync({
+    ...sync,
+    appliedGeneration: envelope.generation,
+    appliedEnvelope: signed,
+    appliedReleases: envelope.bundles,
+  });
+  const body = await report(deps, {
+    phase: 'applied',
+    generation: envelope.generation,
+    bundles: envelope.bundles,
+    resources: mergeStatus(applied, drift.observed),
+    drift: drift.section,
+  });
   return { kind: 'applied', generation: envelope.generation, report: body };
 }
 
@@ -104,7 +141,11 @@ async function report(deps: PassDependencies, findings: PassFindings): Promise<R
  * What is applied now, for the drift step to keep its kept changes across a new apply; undefined
  * (apply as is) when its bundles cannot be read back (a fresh leader without the cache).
  */
-async function previousState(deps: PassDependencies, applied: SignedEnvelope | null, token: string): Promise<{ resources: Resource[]; envelope: Envelope } | undefined> {
+async function previousState(
+  deps: PassDependencies,
+  applied: SignedEnvelope | null,
+  token: string,
+): Promise<{ resources: Resource[]; envelope: Envelope } | undefined> {
   if (applied === null) return undefined;
   try {
     return { resources: await deps.verifier.resourcesOf(applied.envelope.bundles, token), envelope: applied.envelope };

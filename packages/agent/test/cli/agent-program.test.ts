@@ -16,7 +16,10 @@ describe('the flotilla-agent command line', () => {
 
   it('hands the parsed flags to run', async () => {
     const seen: Record<string, unknown>[] = [];
-    await agentProgram(async (flags) => void seen.push(flags)).parseAsync(['run', '--hub', 'https://hub.example', '--no-leader-election', '--wait-seconds', '5'], { from: 'user' });
+    await agentProgram(async (flags) => void seen.push(flags)).parseAsync(
+      ['run', '--hub', 'https://hub.example', '--no-leader-election', '--wait-seconds', '5'],
+      { from: 'user' },
+    );
     expect(seen).toEqual([{ hub: 'https://hub.example', leaderElection: false, waitSeconds: '5' }]);
   });
 });

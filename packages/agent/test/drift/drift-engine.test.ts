@@ -12,19 +12,35 @@ const T0 = Date.parse('2025-03-01T12:00:00Z');
 const IMAGE = 'ghcr.io/acme/web:1.4.2';
 const IMAGE_PATH = 'spec.template.spec.containers[name=app].image';
 
-const settings: Resource = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings', namespace: 'shop' }, data: { mode: 'fast', level: 'info' } };
+const settings: Resource = {
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name: 'settings', namespace: 'shop' },
+  data: { mode: 'fast', level: 'info' },
+};
 const web: Resource = {
   apiVersion: 'apps/v1',
   kind: 'Deployment',
   metadata: { name: 'web', namespace: 'shop' },
-  spec: { replicas: 2, template: { spec: { containers: [{ name: 'app', image: IMAGE, env: [{ name: 'LOG_LEVEL', value: 'info' }] }] } } },
+  spec: {
+    replicas: 2,
+    template: { spec: { containers: [{ name: 'app', image: IMAGE, env: [{ name: 'LOG_LEVEL', value: 'info' }] }] } },
+  },
 };
 const KEYS = { settings: resourceKey(settings), web: resourceKey(web) };
 
 function envelope(extra: Partial<Envelope> = {}): Envelope {
   return {
-    apiVersion: API_VERSION, kind: 'Envelope', targetId: `tgt_${'0'.repeat(20)}`, generation: 3, bundles: [], holds: [],
-    trustRootVersion: 1, issuedAt: new Date(T0).toISOString(), expiresAt: new Date(T0 + 86_400_000).toISOString(), ...extra,
+    apiVersion: API_VERSION,
+    kind: 'Envelope',
+    targetId: `tgt_${'0'.repeat(20)}`,
+    generation: 3,
+    bundles: [],
+    holds: [],
+    trustRootVersion: 1,
+    issuedAt: new Date(T0).toISOString(),
+    expiresAt: new Date(T0 + 86_400_000).toISOString(),
+    ...extra,
   };
 }
 
@@ -46,16 +62,21 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const summary = (result: Awaited<ReturnType<DriftEngine['pass']>>) => result.section!.items.map((i) => [i.resourceKey, i.path, i.class, i.action]);
+const summary = (result: Awaited<ReturnType<DriftEngine['pass']>>) =>
+  result.section!.items.map((i) => [i.resourceKey, i.path, i.class, i.action]);
 
 describe('the drift step', () => {
   it('reports nothing when live equals desired', async () => {
     const result = await engine.pass(desired, envelope());
-    expect(result.section).toEqual({ items: [], omitted: 0, counts: { acceptable: 0, transient: 0, suspicious: 0, dangerous: 0 } });
+    expect(result.section).toEqual({
+      items: [],
+      omitted: 0,
+      counts: { acceptable: 0, transient: 0, suspicious: 0, dangerous: 0 },
+    });
     expect(driver.repairs).toEqual([]);
   });
 
-  it('measures the grace period from each resource\'s own last write', async () => {
+  it("measures the grace period from each resource's own last write", async () => {
     engine.markApplied([settings]);
     now = T0 + 10_000;
     driver.edit(KEYS.settings, (o) => (o.data.mode = 'slow'));
@@ -66,7 +87,12 @@ describe('the drift step', () => {
       [KEYS.settings, 'data.mode', 'transient', 'wait'],
     ]);
     now = T0 + 121_000;
-    expect(summary(await engine.pass(desired, envelope()))[0]).toEqual([KEYS.settings, 'data.mode', 'suspicious', 'alert']);
+    expect(summary(await engine.pass(desired, envelope()))[0]).toEqual([
+      KEYS.settings,
+      'data.mode',
+      'suspicious',
+      'alert',
+    ]);
     expect(driver.repairs).toEqual([]);
   });
 
@@ -83,15 +109,23 @@ describe('the drift step', () => {
     expect(driver.repairs).toHaveLength(1);
     const container = (driver.live.get(KEYS.web) as any).spec.template.spec.containers[0];
     expect(container).toEqual({ name: 'app', image: IMAGE, env: [{ name: 'LOG_LEVEL', value: 'debug' }] });
-    expect(result.observed.find((o) => o.key === KEYS.web)?.live).toMatchObject({ spec: { template: { spec: { containers: [{ image: IMAGE }] } } } });
+    expect(result.observed.find((o) => o.key === KEYS.web)?.live).toMatchObject({
+      spec: { template: { spec: { containers: [{ image: IMAGE }] } } },
+    });
   });
 
   it('removes a security-relevant field someone added', async () => {
     driver.edit(KEYS.web, (o) => (o.spec.template.spec.containers[0].securityContext = { privileged: true }));
     const result = await engine.pass(desired, envelope());
-    expect(summary(result)).toEqual([[KEYS.web, 'spec.template.spec.containers[name=app].securityContext.privileged', 'dangerous', 'revert']]);
-    expect(driver.repairs[0]!.remove).toEqual({ [KEYS.web]: ['spec.template.spec.containers[name=app].securityContext.privileged'] });
-    expect((driver.live.get(KEYS.web) as any).spec.template.spec.containers[0].securityContext?.privileged).toBeUndefined();
+    expect(summary(result)).toEqual([
+      [KEYS.web, 'spec.template.spec.containers[name=app].securityContext.privileged', 'dangerous', 'revert'],
+    ]);
+    expect(driver.repairs[0]!.remove).toEqual({
+      [KEYS.web]: ['spec.template.spec.containers[name=app].securityContext.privileged'],
+    });
+    expect(
+      (driver.live.get(KEYS.web) as any).spec.template.spec.containers[0].securityContext?.privileged,
+    ).toBeUndefined();
   });
 
   it('restores a deleted resource', async () => {
@@ -101,7 +135,12 @@ describe('the drift step', () => {
   });
 
   it.each([
-    ['an envelope hold', envelope({ holds: [{ id: 'INC-42', reason: 'outage', since: new Date(T0).toISOString() }] }), undefined, { holdId: 'INC-42', holdSource: 'envelope' }],
+    [
+      'an envelope hold',
+      envelope({ holds: [{ id: 'INC-42', reason: 'outage', since: new Date(T0).toISOString() }] }),
+      undefined,
+      { holdId: 'INC-42', holdSource: 'envelope' },
+    ],
     ['the hold annotation on the object', envelope(), 'INC-7', { holdId: 'INC-7', holdSource: 'annotation' }],
   ])('reverts nothing under %s: reported as intentional', async (_name, signed, annotation, hold) => {
     driver.edit(KEYS.web, (o) => {
@@ -109,12 +148,18 @@ describe('the drift step', () => {
       if (annotation !== undefined) o.metadata.annotations = { 'flotilla.io/hold': annotation };
     });
     const result = await engine.pass(desired, signed);
-    expect(result.section!.items).toEqual([expect.objectContaining({ path: IMAGE_PATH, class: 'dangerous', action: 'alert', intentional: true, ...hold })]);
+    expect(result.section!.items).toEqual([
+      expect.objectContaining({ path: IMAGE_PATH, class: 'dangerous', action: 'alert', intentional: true, ...hold }),
+    ]);
     expect(driver.repairs).toEqual([]);
   });
 
   it('reverts what an operator asked for once per generation, even under a hold, and remembers it across restarts', async () => {
-    const signed = envelope({ generation: 5, revert: [{ resourceKey: KEYS.settings, path: 'data.mode' }], holds: [{ id: 'INC-42', reason: 'outage', since: new Date(T0).toISOString() }] });
+    const signed = envelope({
+      generation: 5,
+      revert: [{ resourceKey: KEYS.settings, path: 'data.mode' }],
+      holds: [{ id: 'INC-42', reason: 'outage', since: new Date(T0).toISOString() }],
+    });
     driver.edit(KEYS.settings, (o) => {
       o.data.mode = 'slow';
       o.data.level = 'debug';
@@ -135,17 +180,37 @@ describe('the drift step', () => {
     expect(driver.live.get(KEYS.settings)).toMatchObject({ data: { mode: 'slow' } });
   });
 
-  it('classifies with the envelope\'s policy, and with the default one when it carries none', async () => {
+  it("classifies with the envelope's policy, and with the default one when it carries none", async () => {
     driver.edit(KEYS.settings, (o) => (o.data.mode = 'slow'));
-    const relaxed = extendDefaultDriftPolicy([{ id: 'settings-are-free', match: { kinds: ['ConfigMap'] }, class: 'acceptable' }]);
-    expect(summary(await engine.pass(desired, envelope({ driftPolicy: relaxed })))).toEqual([[KEYS.settings, 'data.mode', 'acceptable', 'accept']]);
-    expect(summary(await engine.pass(desired, envelope()))).toEqual([[KEYS.settings, 'data.mode', 'suspicious', 'alert']]);
+    const relaxed = extendDefaultDriftPolicy([
+      { id: 'settings-are-free', match: { kinds: ['ConfigMap'] }, class: 'acceptable' },
+    ]);
+    expect(summary(await engine.pass(desired, envelope({ driftPolicy: relaxed })))).toEqual([
+      [KEYS.settings, 'data.mode', 'acceptable', 'accept'],
+    ]);
+    expect(summary(await engine.pass(desired, envelope()))).toEqual([
+      [KEYS.settings, 'data.mode', 'suspicious', 'alert'],
+    ]);
   });
 
   it('reports a leftover resource without trying to revert it', async () => {
-    driver.extra = [{ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'old-admin' }, subjects: [] }];
+    driver.extra = [
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRoleBinding',
+        metadata: { name: 'old-admin' },
+        subjects: [],
+      },
+    ];
     const result = await engine.pass(desired, envelope());
-    expect(result.section!.items).toEqual([expect.objectContaining({ resourceKey: 'ClusterRoleBinding.rbac.authorization.k8s.io//old-admin', change: 'extra-resource', class: 'dangerous', action: 'alert' })]);
+    expect(result.section!.items).toEqual([
+      expect.objectContaining({
+        resourceKey: 'ClusterRoleBinding.rbac.authorization.k8s.io//old-admin',
+        change: 'extra-resource',
+        class: 'dangerous',
+        action: 'alert',
+      }),
+    ]);
     expect(driver.repairs).toEqual([]);
   });
 

@@ -19,8 +19,14 @@ async function* bytes(text: string): AsyncGenerator<Uint8Array> {
 async function build() {
   const writer = await OciLayoutWriter.create(dir);
   const layer = await writer.addBlob(bytes('layer bytes '.repeat(1000)), OCI_LAYER_TAR);
-  const config = await writer.addJson({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [layer.digest] } }, OCI_CONFIG);
-  const manifest = await writer.addJson({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: config.descriptor, layers: [layer] }, OCI_MANIFEST);
+  const config = await writer.addJson(
+    { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [layer.digest] } },
+    OCI_CONFIG,
+  );
+  const manifest = await writer.addJson(
+    { schemaVersion: 2, mediaType: OCI_MANIFEST, config: config.descriptor, layers: [layer] },
+    OCI_MANIFEST,
+  );
   writer.tag(manifest.descriptor, 'app:1');
   await writer.close();
   return { layer, config: config.descriptor, manifest: manifest.descriptor };
@@ -42,19 +48,28 @@ describe('an OCI image layout', () => {
     const content = readFileSync(path);
     content[0]! ^= 1;
     writeFileSync(path, content);
-    await expect(verifyOciLayout(await readOciLayout(dir))).rejects.toMatchObject({ code: 'OCI_DIGEST_MISMATCH', details: { blob: layer.digest } });
+    await expect(verifyOciLayout(await readOciLayout(dir))).rejects.toMatchObject({
+      code: 'OCI_DIGEST_MISMATCH',
+      details: { blob: layer.digest },
+    });
   });
 
   it('is refused when a blob has another size than its descriptor', async () => {
     const { layer } = await build();
     writeFileSync(blobPath(dir, layer.digest), 'short');
-    await expect(readOciLayout(dir)).rejects.toMatchObject({ code: 'OCI_DIGEST_MISMATCH', details: { blob: layer.digest } });
+    await expect(readOciLayout(dir)).rejects.toMatchObject({
+      code: 'OCI_DIGEST_MISMATCH',
+      details: { blob: layer.digest },
+    });
   });
 
   it('is refused when a blob is missing', async () => {
     const { layer } = await build();
     unlinkSync(blobPath(dir, layer.digest));
-    await expect(readOciLayout(dir)).rejects.toMatchObject({ code: 'OCI_LAYOUT_INVALID', details: { blob: layer.digest } });
+    await expect(readOciLayout(dir)).rejects.toMatchObject({
+      code: 'OCI_LAYOUT_INVALID',
+      details: { blob: layer.digest },
+    });
   });
 
   it('is refused when a blob is a symbolic link', async () => {
@@ -68,7 +83,10 @@ describe('an OCI image layout', () => {
 
   it('is refused when a manifest was changed', async () => {
     const { manifest } = await build();
-    writeFileSync(blobPath(dir, manifest.digest), readFileSync(blobPath(dir, manifest.digest), 'utf8').replace('"schemaVersion":2', '"schemaVersion":3'));
+    writeFileSync(
+      blobPath(dir, manifest.digest),
+      readFileSync(blobPath(dir, manifest.digest), 'utf8').replace('"schemaVersion":2', '"schemaVersion":3'),
+    );
     await expect(readOciLayout(dir)).rejects.toMatchObject({ code: 'OCI_DIGEST_MISMATCH' });
   });
 

@@ -3,10 +3,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { canonicalize, generateKeyPair, signPayload } from '@flotilla/protocol';
-import { planReportsIngest, REPORT_CHAIN_GENESIS, signReceipt, summarizeReportsFile, toSeqRanges } from '@flotilla/protocol/offline';
+import {
+  planReportsIngest,
+  REPORT_CHAIN_GENESIS,
+  signReceipt,
+  summarizeReportsFile,
+  toSeqRanges,
+} from '@flotilla/protocol/offline';
 import { exportReportsFile } from '../../src/offline/export-reports.ts';
 import { importReceiptFile, readReceiptFile } from '../../src/offline/import-receipt.ts';
-import { agentKey, agentKeys, hubKey, NOW, report, TARGET, trustRoot } from '../../../protocol/test/offline/offline-fixture.ts';
+import {
+  agentKey,
+  agentKeys,
+  hubKey,
+  NOW,
+  report,
+  TARGET,
+  trustRoot,
+} from '../../../protocol/test/offline/offline-fixture.ts';
 
 let dir: string;
 beforeEach(() => {
@@ -18,9 +32,22 @@ const site = { trustRoot: trustRoot(1), targetId: TARGET };
 const reports = [report(1), report(2), report(3)];
 
 async function exportAndAnswer() {
-  const exported = await exportReportsFile(join(dir, 'reports.jsonl'), reports, { key: agentKey, targetId: TARGET, base: REPORT_CHAIN_GENESIS, createdAt: NOW.toISOString() });
-  const summary = await summarizeReportsFile((async function* () { yield readFileSync(exported.path); })(), { targetId: TARGET, agentKeys });
-  const plan = planReportsIngest(summary, { reportDigest: () => undefined, missing: (from, to) => toSeqRanges(Array.from({ length: to - from + 1 }, (_, i) => from + i)) });
+  const exported = await exportReportsFile(join(dir, 'reports.jsonl'), reports, {
+    key: agentKey,
+    targetId: TARGET,
+    base: REPORT_CHAIN_GENESIS,
+    createdAt: NOW.toISOString(),
+  });
+  const summary = await summarizeReportsFile(
+    (async function* () {
+      yield readFileSync(exported.path);
+    })(),
+    { targetId: TARGET, agentKeys },
+  );
+  const plan = planReportsIngest(summary, {
+    reportDigest: () => undefined,
+    missing: (from, to) => toSeqRanges(Array.from({ length: to - from + 1 }, (_, i) => from + i)),
+  });
   const receipt = signReceipt(summary, plan, NOW.toISOString(), hubKey);
   writeFileSync(join(dir, 'receipt.json'), canonicalize(receipt));
   return { exported, summary, links: new Map(summary.entries.map((e) => [e.seq, e.link])) };
@@ -43,9 +70,14 @@ describe('the agent side of the reports exchange', () => {
   it('refuses a receipt not signed by the hub', async () => {
     const { links } = await exportAndAnswer();
     const signed = JSON.parse(readFileSync(join(dir, 'receipt.json'), 'utf8'));
-    signed.signature = { keyId: signed.signature.keyId, sig: signPayload('offline-receipt', signed.receipt, generateKeyPair()).sig };
+    signed.signature = {
+      keyId: signed.signature.keyId,
+      sig: signPayload('offline-receipt', signed.receipt, generateKeyPair()).sig,
+    };
     writeFileSync(join(dir, 'receipt.json'), JSON.stringify(signed));
-    await expect(importReceiptFile(join(dir, 'receipt.json'), site, (seq) => links.get(seq))).rejects.toMatchObject({ code: 'RECEIPT_SIGNATURE_INVALID' });
+    await expect(importReceiptFile(join(dir, 'receipt.json'), site, (seq) => links.get(seq))).rejects.toMatchObject({
+      code: 'RECEIPT_SIGNATURE_INVALID',
+    });
   });
 
   it('refuses a receipt file that is not a receipt', async () => {
@@ -60,7 +92,14 @@ describe('the agent side of the reports exchange', () => {
       yield report(1);
       throw new Error('journal unreadable');
     }
-    await expect(exportReportsFile(join(dir, 'reports.jsonl'), failing(), { key: agentKey, targetId: TARGET, base: REPORT_CHAIN_GENESIS, createdAt: NOW.toISOString() })).rejects.toThrow('journal unreadable');
+    await expect(
+      exportReportsFile(join(dir, 'reports.jsonl'), failing(), {
+        key: agentKey,
+        targetId: TARGET,
+        base: REPORT_CHAIN_GENESIS,
+        createdAt: NOW.toISOString(),
+      }),
+    ).rejects.toThrow('journal unreadable');
     expect((await import('node:fs')).readdirSync(dir)).toEqual([]);
   });
 });

@@ -7,8 +7,23 @@ const WEB_1: ReleaseRef = { name: 'web', version: '1.0.0', digest: `sha256:${'1'
 const WEB_2: ReleaseRef = { name: 'web', version: '2.0.0', digest: `sha256:${'2'.repeat(64)}` };
 const HOLD: Hold = { id: 'inc_7', reason: 'incident 7 is open', since: '2025-03-01T13:00:00.000Z' };
 
-function envelope(generation: number, bundles: ReleaseRef[], holds: Hold[] = [], issuedAt = '2025-03-01T12:00:00.000Z'): Envelope {
-  return { apiVersion: API_VERSION, kind: 'Envelope', targetId: `tgt_${'0'.repeat(20)}`, generation, bundles, holds, trustRootVersion: 1, issuedAt, expiresAt: '2025-03-08T12:00:00.000Z' };
+function envelope(
+  generation: number,
+  bundles: ReleaseRef[],
+  holds: Hold[] = [],
+  issuedAt = '2025-03-01T12:00:00.000Z',
+): Envelope {
+  return {
+    apiVersion: API_VERSION,
+    kind: 'Envelope',
+    targetId: `tgt_${'0'.repeat(20)}`,
+    generation,
+    bundles,
+    holds,
+    trustRootVersion: 1,
+    issuedAt,
+    expiresAt: '2025-03-08T12:00:00.000Z',
+  };
 }
 
 const applied = envelope(4, [WEB_1]);

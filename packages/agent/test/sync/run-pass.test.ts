@@ -3,7 +3,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { API_VERSION, FlotillaError, generateKeyPair, resourceKey, signPayload, type Envelope, type KeyPair, type ReleaseRef, type Report, type Resource, type SignedEnvelope } from '@flotilla/protocol';
+import {
+  API_VERSION,
+  FlotillaError,
+  generateKeyPair,
+  resourceKey,
+  signPayload,
+  type Envelope,
+  type KeyPair,
+  type ReleaseRef,
+  type Report,
+  type Resource,
+  type SignedEnvelope,
+} from '@flotilla/protocol';
 import { EMPTY_SYNC_STATE, FileAgentStore } from '../../src/agent-state.ts';
 import { DriftEngine } from '../../src/drift/drift-engine.ts';
 import { ReportJournal } from '../../src/journal/report-journal.ts';
@@ -14,15 +26,31 @@ const T0 = Date.parse('2025-03-01T12:00:00Z');
 const TARGET = `tgt_${'0'.repeat(20)}`;
 const HUB_KEY: KeyPair = generateKeyPair();
 
-const settings = (mode: string): Resource => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings', namespace: 'shop' }, data: { mode } });
+const settings = (mode: string): Resource => ({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name: 'settings', namespace: 'shop' },
+  data: { mode },
+});
 const V1: ReleaseRef = { name: 'shop', version: '1.0.0', digest: `sha256:${'1'.repeat(64)}` };
 const V2: ReleaseRef = { name: 'shop', version: '2.0.0', digest: `sha256:${'2'.repeat(64)}` };
-const RELEASES = new Map([[V1.digest, [settings('fast')]], [V2.digest, [settings('safe')]]]);
+const RELEASES = new Map([
+  [V1.digest, [settings('fast')]],
+  [V2.digest, [settings('safe')]],
+]);
 
 function signed(generation: number, bundles: ReleaseRef[], extra: Partial<Envelope> = {}): SignedEnvelope {
   const envelope: Envelope = {
-    apiVersion: API_VERSION, kind: 'Envelope', targetId: TARGET, generation, bundles, holds: [], trustRootVersion: 1,
-    issuedAt: new Date(T0).toISOString(), expiresAt: new Date(T0 + 86_400_000).toISOString(), ...extra,
+    apiVersion: API_VERSION,
+    kind: 'Envelope',
+    targetId: TARGET,
+    generation,
+    bundles,
+    holds: [],
+    trustRootVersion: 1,
+    issuedAt: new Date(T0).toISOString(),
+    expiresAt: new Date(T0 + 86_400_000).toISOString(),
+    ...extra,
   };
   return { envelope, signature: signPayload('envelope', envelope, HUB_KEY) };
 }
@@ -34,8 +62,16 @@ function signed(generation: number, bundles: ReleaseRef[], extra: Partial<Envelo
 const verifier: PassDependencies['verifier'] = {
   async verify(raw, lastGeneration) {
     const envelope = raw as SignedEnvelope;
-    if (envelope.envelope.generation < lastGeneration) throw new FlotillaError('ENVELOPE_ROLLBACK', `generation ${envelope.envelope.generation} is older than ${lastGeneration}`);
-    return { signed: envelope, envelope: envelope.envelope, resources: await this.resourcesOf(envelope.envelope.bundles, '') };
+    if (envelope.envelope.generation < lastGeneration)
+      throw new FlotillaError(
+        'ENVELOPE_ROLLBACK',
+        `generation ${envelope.envelope.generation} is older than ${lastGeneration}`,
+      );
+    return {
+      signed: envelope,
+      envelope: envelope.envelope,
+      resources: await this.resourcesOf(envelope.envelope.bundles, ''),
+    };
   },
   async resourcesOf(refs) {
     return refs.flatMap((ref) => structuredClone(RELEASES.get(ref.digest) ?? []));
@@ -70,10 +106,14 @@ afterEach(() => {
 
 function reports(): Report[] {
   const journal = join(dir, 'journal');
-  return readdirSync(journal).filter((f) => f.endsWith('.report.json')).sort().map((f) => (JSON.parse(readFileSync(join(journal, f), 'utf8')) as { report: Report }).report);
+  return readdirSync(journal)
+    .filter((f) => f.endsWith('.report.json'))
+    .sort()
+    .map((f) => (JSON.parse(readFileSync(join(journal, f), 'utf8')) as { report: Report }).report);
 }
 
-const pass = (raw: SignedEnvelope, phase: 'starting' | 'applied' | 'failed' = 'applied') => runPass(deps, { raw, token: 'token', phase });
+const pass = (raw: SignedEnvelope, phase: 'starting' | 'applied' | 'failed' = 'applied') =>
+  runPass(deps, { raw, token: 'token', phase });
 
 describe('a sync pass', () => {
   it('applies new releases, then saves them and writes one applied report with its drift', async () => {
@@ -81,7 +121,16 @@ describe('a sync pass', () => {
     expect(outcome).toMatchObject({ kind: 'applied', generation: 1 });
     expect(driver.applies.map((a) => a.keys)).toEqual([[resourceKey(settings('fast'))]]);
     expect(await store.sync()).toMatchObject({ appliedGeneration: 1, appliedReleases: [V1] });
-    expect(reports()).toMatchObject([{ generation: 1, phase: 'applied', health: 'healthy', bundles: [V1], resources: [{ status: 'applied', health: 'healthy' }], drift: { items: [] } }]);
+    expect(reports()).toMatchObject([
+      {
+        generation: 1,
+        phase: 'applied',
+        health: 'healthy',
+        bundles: [V1],
+        resources: [{ status: 'applied', health: 'healthy' }],
+        drift: { items: [] },
+      },
+    ]);
   });
 
   it('keeps a re-signed envelope of the state in place without applying or reporting', async () => {
@@ -103,7 +152,11 @@ describe('a sync pass', () => {
     expect(driver.repairs.map((r) => r.resources.map(resourceKey))).toEqual([[key]]);
     expect(driver.live.get(key)).toMatchObject({ data: { mode: 'fast' } });
     expect((await store.sync()).appliedGeneration).toBe(2);
-    expect(reports()[1]).toMatchObject({ generation: 2, phase: 'applied', drift: { items: [{ path: 'data.mode', action: 'revert' }] } });
+    expect(reports()[1]).toMatchObject({
+      generation: 2,
+      phase: 'applied',
+      drift: { items: [{ path: 'data.mode', action: 'revert' }] },
+    });
   });
 
   it('reports a refused envelope as stalled and keeps the last good state', async () => {
@@ -112,14 +165,28 @@ describe('a sync pass', () => {
     expect(outcome).toMatchObject({ kind: 'stalled', error: { code: 'ENVELOPE_ROLLBACK' } });
     expect(driver.applies).toHaveLength(1);
     expect(await store.sync()).toMatchObject({ appliedGeneration: 3, appliedReleases: [V1] });
-    expect(reports()[1]).toMatchObject({ generation: 3, phase: 'stalled', health: 'unknown', bundles: [V1], resources: [], error: { code: 'ENVELOPE_ROLLBACK' } });
+    expect(reports()[1]).toMatchObject({
+      generation: 3,
+      phase: 'stalled',
+      health: 'unknown',
+      bundles: [V1],
+      resources: [],
+      error: { code: 'ENVELOPE_ROLLBACK' },
+    });
   });
 
   it('reports resources that failed to apply and saves nothing, so the envelope is tried again', async () => {
     driver.refusing.set(resourceKey(settings('fast')), 'disk full');
     expect(await pass(signed(1, [V1]), 'starting')).toEqual({ kind: 'failed', generation: 1 });
     expect(await store.sync()).toEqual(EMPTY_SYNC_STATE);
-    expect(reports()).toMatchObject([{ generation: 1, phase: 'failed', health: 'degraded', error: { code: 'DRIVER_FAILED', message: '1 resources failed to apply: disk full' } }]);
+    expect(reports()).toMatchObject([
+      {
+        generation: 1,
+        phase: 'failed',
+        health: 'degraded',
+        error: { code: 'DRIVER_FAILED', message: '1 resources failed to apply: disk full' },
+      },
+    ]);
     expect(reports()[0]).not.toHaveProperty('drift');
   });
 

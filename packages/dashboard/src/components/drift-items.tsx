@@ -6,7 +6,17 @@ import type { DriftItem } from '../types.ts';
  * Drift items as a table: class, resource and path, what changed from what to what, who
  * changed it, and what the agent did. `onRevert` adds a revert button per item (deployers).
  */
-export function DriftItems({ items, showTarget, onRevert, caption }: { items: readonly DriftItem[]; showTarget: boolean; onRevert?: ((item: DriftItem) => void) | undefined; caption: string }) {
+export function DriftItems({
+  items,
+  showTarget,
+  onRevert,
+  caption,
+}: {
+  items: readonly DriftItem[];
+  showTarget: boolean;
+  onRevert?: ((item: DriftItem) => void) | undefined;
+  caption: string;
+}) {
   if (items.length === 0) return <p class="muted">None.</p>;
   return (
     <div class="table-wrap">
@@ -23,7 +33,11 @@ export function DriftItems({ items, showTarget, onRevert, caption }: { items: re
             <th scope="col">Action</th>
             <th scope="col">Hold</th>
             {showTarget ? <th scope="col">Reported</th> : null}
-            {onRevert === undefined ? null : <th scope="col"><span class="sr-only">Revert</span></th>}
+            {onRevert === undefined ? null : (
+              <th scope="col">
+                <span class="sr-only">Revert</span>
+              </th>
+            )}
           </tr>
         </thead>
         <tbody>
@@ -44,7 +58,13 @@ export function DriftItems({ items, showTarget, onRevert, caption }: { items: re
               </td>
               <td>{item.actor.manager}</td>
               <td>{item.action}</td>
-              <td>{item.holdId === undefined ? <span class="muted">—</span> : <Badge value={`held: ${item.holdId}`} kind="held" />}</td>
+              <td>
+                {item.holdId === undefined ? (
+                  <span class="muted">—</span>
+                ) : (
+                  <Badge value={`held: ${item.holdId}`} kind="held" />
+                )}
+              </td>
               {showTarget ? (
                 <td>
                   <Time iso={item.reportedAt} relative />
@@ -52,7 +72,11 @@ export function DriftItems({ items, showTarget, onRevert, caption }: { items: re
               ) : null}
               {onRevert === undefined ? null : (
                 <td>
-                  <button type="button" onClick={() => onRevert(item)} aria-label={`Revert ${item.resourceKey} ${item.path}`}>
+                  <button
+                    type="button"
+                    onClick={() => onRevert(item)}
+                    aria-label={`Revert ${item.resourceKey} ${item.path}`}
+                  >
                     Revert
                   </button>
                 </td>

@@ -12,7 +12,15 @@ export interface FacetBar {
  * A small horizontal bar chart whose bars are links: a count and its share of the largest
  * bar, drawn in SVG (no chart library, nothing inline for the CSP to allow).
  */
-export function FacetBars({ title, bars, empty = 'nothing reported yet' }: { title: string; bars: readonly FacetBar[]; empty?: string }) {
+export function FacetBars({
+  title,
+  bars,
+  empty = 'nothing reported yet',
+}: {
+  title: string;
+  bars: readonly FacetBar[];
+  empty?: string;
+}) {
   const max = Math.max(1, ...bars.map((b) => b.value));
   const id = `facet-${title.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`;
   return (
@@ -30,9 +38,22 @@ export function FacetBars({ title, bars, empty = 'nothing reported yet' }: { tit
                   {bar.label}
                   <span class="sr-only">:</span>
                 </span>
-                <svg class="bar-svg" viewBox="0 0 100 10" preserveAspectRatio="none" aria-hidden="true" focusable="false">
+                <svg
+                  class="bar-svg"
+                  viewBox="0 0 100 10"
+                  preserveAspectRatio="none"
+                  aria-hidden="true"
+                  focusable="false"
+                >
                   <rect class="bar-track" x="0" y="0" width="100" height="10" rx="2" />
-                  <rect class={`bar-fill tone-${bar.tone ?? 'default'}`} x="0" y="0" width={bar.value === 0 ? 0 : Math.max(1, (bar.value / max) * 100)} height="10" rx="2" />
+                  <rect
+                    class={`bar-fill tone-${bar.tone ?? 'default'}`}
+                    x="0"
+                    y="0"
+                    width={bar.value === 0 ? 0 : Math.max(1, (bar.value / max) * 100)}
+                    height="10"
+                    rx="2"
+                  />
                 </svg>
                 <span class="bar-count">
                   {count(bar.value)}

@@ -6,7 +6,9 @@ import type { Completion } from '../types.ts';
 type CompletionItem = Completion['items'][number];
 
 /** The parts of a query error the bar shows: the caret under the text and a suggestion. */
-function queryProblem(error: unknown): { message: string; caret?: string; suggestion?: string; field?: string; column?: number } | undefined {
+function queryProblem(
+  error: unknown,
+): { message: string; caret?: string; suggestion?: string; field?: string; column?: number } | undefined {
   if (!(error instanceof ApiError) || !error.code.startsWith('QUERY_')) return undefined;
   const d = error.details ?? {};
   return {
@@ -23,7 +25,17 @@ function queryProblem(error: unknown): { message: string; caret?: string; sugges
  * (a combobox: arrows move, Enter or Tab takes, Escape closes), and the hub's error with
  * its caret under the text and a "did you mean" that applies the fix.
  */
-export function QueryBar({ value, error, onSubmit, label = 'Fleet query' }: { value: string; error: unknown; onSubmit: (q: string) => void; label?: string }) {
+export function QueryBar({
+  value,
+  error,
+  onSubmit,
+  label = 'Fleet query',
+}: {
+  value: string;
+  error: unknown;
+  onSubmit: (q: string) => void;
+  label?: string;
+}) {
   const [text, setText] = useState(value);
   const [completion, setCompletion] = useState<Completion | undefined>(undefined);
   const [active, setActive] = useState(-1);
@@ -93,7 +105,12 @@ export function QueryBar({ value, error, onSubmit, label = 'Fleet query' }: { va
     if (problem?.suggestion === undefined) return;
     const wrong = problem.field;
     const start = problem.column === undefined ? -1 : problem.column - 1;
-    const fixed = wrong !== undefined && start >= 0 && text.slice(start, start + wrong.length) === wrong ? text.slice(0, start) + problem.suggestion + text.slice(start + wrong.length) : wrong !== undefined ? text.replace(wrong, problem.suggestion) : text;
+    const fixed =
+      wrong !== undefined && start >= 0 && text.slice(start, start + wrong.length) === wrong
+        ? text.slice(0, start) + problem.suggestion + text.slice(start + wrong.length)
+        : wrong !== undefined
+          ? text.replace(wrong, problem.suggestion)
+          : text;
     setText(fixed);
     submit(fixed);
   };
@@ -174,12 +191,17 @@ export function QueryBar({ value, error, onSubmit, label = 'Fleet query' }: { va
       </div>
       {problem === undefined ? (
         <p id="query-help" class="muted small">
-          Same language as <code>flotilla targets ls -q</code>: commas mean and; <code>or</code>, <code>not</code>, <code>in (…)</code>, globs, <code>lastSeen&lt;now-1h</code>.
+          Same language as <code>flotilla targets ls -q</code>: commas mean and; <code>or</code>, <code>not</code>,{' '}
+          <code>in (…)</code>, globs, <code>lastSeen&lt;now-1h</code>.
         </p>
       ) : (
         <div id="query-error" class="query-error" role="alert">
           <p>{problem.message}</p>
-          {problem.caret === undefined ? null : <pre class="caret" data-testid="query-caret">{problem.caret}</pre>}
+          {problem.caret === undefined ? null : (
+            <pre class="caret" data-testid="query-caret">
+              {problem.caret}
+            </pre>
+          )}
           {problem.suggestion === undefined ? null : (
             <p>
               Did you mean{' '}

@@ -94,12 +94,18 @@ export function VirtualTable<T>(props: {
   }, [props.tick]);
 
   const rows: { index: number; row: T | undefined }[] = [];
-  for (let index = firstRow; index < lastRow; index++) rows.push({ index, row: pages.get(Math.floor(index / PAGE))?.[index % PAGE] });
+  for (let index = firstRow; index < lastRow; index++)
+    rows.push({ index, row: pages.get(Math.floor(index / PAGE))?.[index % PAGE] });
 
   const onKeyDown = (event: KeyboardEvent): void => {
     const element = viewport.current;
     if (element === null) return;
-    const step = { PageDown: height - rowHeight, PageUp: -(height - rowHeight), Home: -Infinity, End: Infinity } as Record<string, number>;
+    const step = {
+      PageDown: height - rowHeight,
+      PageUp: -(height - rowHeight),
+      Home: -Infinity,
+      End: Infinity,
+    } as Record<string, number>;
     const by = step[event.key];
     if (by === undefined || (event.target as Element).tagName === 'A') return;
     event.preventDefault();
@@ -112,7 +118,12 @@ export function VirtualTable<T>(props: {
         {props.columns.map((column) => {
           const sorted = props.sort.key === column.key;
           return (
-            <div key={column.key} role="columnheader" class={`vcell ${column.className}`} aria-sort={sorted ? (props.sort.order === 'asc' ? 'ascending' : 'descending') : undefined}>
+            <div
+              key={column.key}
+              role="columnheader"
+              class={`vcell ${column.className}`}
+              aria-sort={sorted ? (props.sort.order === 'asc' ? 'ascending' : 'descending') : undefined}
+            >
               {column.sortable === true ? (
                 <button type="button" class="sort" onClick={() => props.onSort(column.key)}>
                   {column.label}
@@ -138,7 +149,13 @@ export function VirtualTable<T>(props: {
       >
         <div class="spacer" style={{ height: `${total * rowHeight}px` }}>
           {rows.map(({ index, row }) => (
-            <div key={row === undefined ? `loading-${index}` : props.rowKey(row)} class="vrow" role="row" aria-rowindex={index + 2} style={{ transform: `translateY(${index * rowHeight}px)` }}>
+            <div
+              key={row === undefined ? `loading-${index}` : props.rowKey(row)}
+              class="vrow"
+              role="row"
+              aria-rowindex={index + 2}
+              style={{ transform: `translateY(${index * rowHeight}px)` }}
+            >
               {row === undefined ? (
                 <div role="cell" class="vcell muted">
                   loading…

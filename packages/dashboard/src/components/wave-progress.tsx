@@ -17,11 +17,18 @@ export function WaveProgress({ counts, label }: { counts: WaveCounts; label: str
   const words = PARTS.filter(([key]) => counts[key] > 0).map(([key]) => `${counts[key]} ${key}`);
   return (
     <div class="wave-progress">
-      <svg viewBox="0 0 100 8" preserveAspectRatio="none" class="progress-svg" role="img" aria-label={`${label}: ${words.join(', ') || 'no members'}`}>
+      <svg
+        viewBox="0 0 100 8"
+        preserveAspectRatio="none"
+        class="progress-svg"
+        role="img"
+        aria-label={`${label}: ${words.join(', ') || 'no members'}`}
+      >
         <rect class="bar-track" x="0" y="0" width="100" height="8" rx="2" />
         {PARTS.map(([key, tone]) => {
           const width = (counts[key] / total) * 100;
-          const rect = width > 0 ? <rect key={key} class={`bar-fill tone-${tone}`} x={x} y="0" width={width} height="8" /> : null;
+          const rect =
+            width > 0 ? <rect key={key} class={`bar-fill tone-${tone}`} x={x} y="0" width={width} height="8" /> : null;
           x += width;
           return rect;
         })}

@@ -44,10 +44,13 @@ export function AuditPage() {
   const [trail, setTrail] = useState<string[]>([]);
 
   const load = (): void => {
-    get('/v1/audit', AuditPageSchema, { ...filters, limit, cursor: cursor === '' ? undefined : cursor }).then((answer) => {
-      setPage(answer);
-      setError(undefined);
-    }, setError);
+    get('/v1/audit', AuditPageSchema, { ...filters, limit, cursor: cursor === '' ? undefined : cursor }).then(
+      (answer) => {
+        setPage(answer);
+        setError(undefined);
+      },
+      setError,
+    );
     get('/v1/audit/checkpoints/latest', AuditLatestCheckpoint).then(setCheckpoint, setError);
   };
   useEffect(() => {
@@ -89,7 +92,9 @@ export function AuditPage() {
           <dl class="kv">
             <div>
               <dt>Head</dt>
-              <dd class="mono">{checkpoint === undefined ? '…' : `seq ${checkpoint.head.seq} ${checkpoint.head.hash.slice(0, 23)}…`}</dd>
+              <dd class="mono">
+                {checkpoint === undefined ? '…' : `seq ${checkpoint.head.seq} ${checkpoint.head.hash.slice(0, 23)}…`}
+              </dd>
             </div>
             <div>
               <dt>Latest signed checkpoint</dt>
@@ -98,7 +103,11 @@ export function AuditPage() {
                   'none yet'
                 ) : (
                   <>
-                    seq {checkpoint.checkpoint.checkpoint.seq} {checkpoint.checkpoint.checkpoint.hash.slice(0, 23)}… {checkpoint.checkpoint.checkpoint.time === undefined ? null : <Time iso={checkpoint.checkpoint.checkpoint.time} />} ({checkpoint.reason})
+                    seq {checkpoint.checkpoint.checkpoint.seq} {checkpoint.checkpoint.checkpoint.hash.slice(0, 23)}…{' '}
+                    {checkpoint.checkpoint.checkpoint.time === undefined ? null : (
+                      <Time iso={checkpoint.checkpoint.checkpoint.time} />
+                    )}{' '}
+                    ({checkpoint.reason})
                   </>
                 )}
               </dd>
@@ -114,7 +123,11 @@ export function AuditPage() {
                   <Badge value="verified" kind="success" />
                 ) : (
                   <>
-                    <Badge value="problems" kind="failure" /> {verify.problems.slice(0, 3).map((p) => p.message).join('; ')}
+                    <Badge value="problems" kind="failure" />{' '}
+                    {verify.problems
+                      .slice(0, 3)
+                      .map((p) => p.message)
+                      .join('; ')}
                   </>
                 )}
               </dd>
@@ -139,22 +152,52 @@ export function AuditPage() {
         >
           <h2 id="audit-filters">Filter</h2>
           <label for="f-action">Action (exact, or a family such as rollout.*)</label>
-          <input id="f-action" type="text" value={draft.action} onInput={(e) => setDraft({ ...draft, action: e.currentTarget.value })} />
+          <input
+            id="f-action"
+            type="text"
+            value={draft.action}
+            onInput={(e) => setDraft({ ...draft, action: e.currentTarget.value })}
+          />
           <label for="f-actor">Actor id</label>
-          <input id="f-actor" type="text" value={draft.actor} onInput={(e) => setDraft({ ...draft, actor: e.currentTarget.value })} />
+          <input
+            id="f-actor"
+            type="text"
+            value={draft.actor}
+            onInput={(e) => setDraft({ ...draft, actor: e.currentTarget.value })}
+          />
           <label for="f-outcome">Outcome</label>
-          <select id="f-outcome" value={draft.outcome} onChange={(e) => setDraft({ ...draft, outcome: e.currentTarget.value })}>
+          <select
+            id="f-outcome"
+            value={draft.outcome}
+            onChange={(e) => setDraft({ ...draft, outcome: e.currentTarget.value })}
+          >
             <option value="">any</option>
             <option value="success">success</option>
             <option value="refused">refused</option>
             <option value="failure">failure</option>
           </select>
           <label for="f-q">Targets (fleet query)</label>
-          <input id="f-q" type="text" spellcheck={false} value={draft.q} onInput={(e) => setDraft({ ...draft, q: e.currentTarget.value })} />
+          <input
+            id="f-q"
+            type="text"
+            spellcheck={false}
+            value={draft.q}
+            onInput={(e) => setDraft({ ...draft, q: e.currentTarget.value })}
+          />
           <label for="f-since">Since (your time zone)</label>
-          <input id="f-since" type="datetime-local" value={toLocalInput(draft.since)} onInput={(e) => setDraft({ ...draft, since: toRfc3339(e.currentTarget.value) })} />
+          <input
+            id="f-since"
+            type="datetime-local"
+            value={toLocalInput(draft.since)}
+            onInput={(e) => setDraft({ ...draft, since: toRfc3339(e.currentTarget.value) })}
+          />
           <label for="f-until">Until</label>
-          <input id="f-until" type="datetime-local" value={toLocalInput(draft.until)} onInput={(e) => setDraft({ ...draft, until: toRfc3339(e.currentTarget.value) })} />
+          <input
+            id="f-until"
+            type="datetime-local"
+            value={toLocalInput(draft.until)}
+            onInput={(e) => setDraft({ ...draft, until: toRfc3339(e.currentTarget.value) })}
+          />
           <div class="buttons">
             <button type="submit" class="primary">
               Apply filters
@@ -168,7 +211,11 @@ export function AuditPage() {
       <ErrorNote error={error} />
       <section class="card" aria-labelledby="entries">
         <h2 id="entries">Entries, newest first</h2>
-        {page === undefined ? <p class="muted">Loading…</p> : <AuditTable entries={page.entries} caption="Audit entries" />}
+        {page === undefined ? (
+          <p class="muted">Loading…</p>
+        ) : (
+          <AuditTable entries={page.entries} caption="Audit entries" />
+        )}
         <nav class="pager" aria-label="Audit pages">
           <button
             type="button"

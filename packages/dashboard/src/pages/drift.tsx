@@ -17,7 +17,12 @@ interface DriftList {
 }
 
 const CLASSES = ['dangerous', 'suspicious', 'transient', 'acceptable'] as const;
-const TONE: Readonly<Record<string, string>> = { dangerous: 'bad', suspicious: 'warn', transient: 'info', acceptable: 'good' };
+const TONE: Readonly<Record<string, string>> = {
+  dangerous: 'bad',
+  suspicious: 'warn',
+  transient: 'info',
+  acceptable: 'good',
+};
 
 function OpenIncident({ onOpened }: { onOpened: () => void }) {
   const [id, setId] = useState('');
@@ -42,11 +47,28 @@ function OpenIncident({ onOpened }: { onOpened: () => void }) {
       }}
     >
       <h3 id="open-incident">Open an incident</h3>
-      <p class="muted small">Every target the selector matches gets a hold: nothing is reverted there, and changes are reported as intentional until the incident closes.</p>
+      <p class="muted small">
+        Every target the selector matches gets a hold: nothing is reverted there, and changes are reported as
+        intentional until the incident closes.
+      </p>
       <label for="inc-id">Incident id</label>
-      <input id="inc-id" type="text" required value={id} onInput={(e) => setId(e.currentTarget.value)} placeholder="INC-1234" />
+      <input
+        id="inc-id"
+        type="text"
+        required
+        value={id}
+        onInput={(e) => setId(e.currentTarget.value)}
+        placeholder="INC-1234"
+      />
       <label for="inc-selector">Targets (fleet query)</label>
-      <input id="inc-selector" type="text" spellcheck={false} value={selector} onInput={(e) => setSelector(e.currentTarget.value)} placeholder="region=eu-west-1" />
+      <input
+        id="inc-selector"
+        type="text"
+        spellcheck={false}
+        value={selector}
+        onInput={(e) => setSelector(e.currentTarget.value)}
+        placeholder="region=eu-west-1"
+      />
       <label for="inc-reason">Reason</label>
       <input id="inc-reason" type="text" required value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
       <ErrorNote error={error} />
@@ -70,7 +92,11 @@ export function DriftPage() {
   const [error, setError] = useState<unknown>(undefined);
   const [notice, setNotice] = useState<string | undefined>(undefined);
   const load = (): void => {
-    Promise.all([get('/v1/drift', DriftListSchema, { limit: 500 }), get('/v1/drift', DriftListSchema, { intentional: 'true', limit: 500 }), get('/v1/incidents', IncidentList, { state: 'all' })])
+    Promise.all([
+      get('/v1/drift', DriftListSchema, { limit: 500 }),
+      get('/v1/drift', DriftListSchema, { intentional: 'true', limit: 500 }),
+      get('/v1/incidents', IncidentList, { state: 'all' }),
+    ])
       .then(([all, intentional, inc]) => {
         setDrift(all);
         setHeld(intentional);
@@ -87,11 +113,17 @@ export function DriftPage() {
 
   const revert = (item: DriftItem): void => {
     api('POST', `/v1/targets/${encodeURIComponent(item.targetId)}/drift/revert`, RevertResult, { items: [item.id] })
-      .then((answer) => setNotice(`Revert of ${item.resourceKey} ${item.path} requested on ${item.target ?? item.targetId} (generation ${answer.generation}).`))
+      .then((answer) =>
+        setNotice(
+          `Revert of ${item.resourceKey} ${item.path} requested on ${item.target ?? item.targetId} (generation ${answer.generation}).`,
+        ),
+      )
       .catch(setError);
   };
   const close = (incident: Incident): void => {
-    api('POST', `/v1/incidents/${encodeURIComponent(incident.id)}/close`, IncidentChange, { reason: 'closed from the dashboard' }).then(load, setError);
+    api('POST', `/v1/incidents/${encodeURIComponent(incident.id)}/close`, IncidentChange, {
+      reason: 'closed from the dashboard',
+    }).then(load, setError);
   };
 
   const unheld = drift?.items.filter((i) => i.holdId === undefined && i.intentional !== true) ?? [];
@@ -115,7 +147,15 @@ export function DriftPage() {
         </p>
       )}
       <div class="grid-2">
-        <FacetBars title="Drift by class (not held)" bars={CLASSES.map((c) => ({ label: c, value: counts.get(c) ?? 0, href: targetsHref(condition('drift', c)), tone: TONE[c]! }))} />
+        <FacetBars
+          title="Drift by class (not held)"
+          bars={CLASSES.map((c) => ({
+            label: c,
+            value: counts.get(c) ?? 0,
+            href: targetsHref(condition('drift', c)),
+            tone: TONE[c]!,
+          }))}
+        />
         <section class="card" aria-labelledby="incidents">
           <h2 id="incidents">Incidents</h2>
           {incidents === undefined ? (
@@ -126,7 +166,9 @@ export function DriftPage() {
             <ul class="incidents">
               {incidents.map((incident) => (
                 <li key={incident.id}>
-                  <strong class="mono">{incident.id}</strong> <Badge value={incident.state} kind={incident.state === 'open' ? 'held' : 'closed'} /> <code>{incident.selector === '' ? '(every target)' : incident.selector}</code>
+                  <strong class="mono">{incident.id}</strong>{' '}
+                  <Badge value={incident.state} kind={incident.state === 'open' ? 'held' : 'closed'} />{' '}
+                  <code>{incident.selector === '' ? '(every target)' : incident.selector}</code>
                   <div class="small">
                     {incident.reason} · opened <Time iso={incident.openedAt} /> by {incident.openedBy.id}
                     {incident.closedAt === undefined ? null : (
@@ -150,14 +192,25 @@ export function DriftPage() {
       </div>
       <section class="card" aria-labelledby="drift-live">
         <h2 id="drift-live">Drift not under a hold</h2>
-        <DriftItems items={unheld} showTarget onRevert={deploy ? revert : undefined} caption="Drift not under a hold, most severe first" />
+        <DriftItems
+          items={unheld}
+          showTarget
+          onRevert={deploy ? revert : undefined}
+          caption="Drift not under a hold, most severe first"
+        />
       </section>
       <section class="card" aria-labelledby="drift-held">
         <h2 id="drift-held">Intentional changes under holds</h2>
         <p class="muted small">
-          Adopt them into a new release with <code>flotilla drift adopt TARGET ITEM… --key release-key.json</code> (release keys never reach the hub or this page), or revert them.
+          Adopt them into a new release with <code>flotilla drift adopt TARGET ITEM… --key release-key.json</code>{' '}
+          (release keys never reach the hub or this page), or revert them.
         </p>
-        <DriftItems items={held?.items ?? []} showTarget onRevert={deploy ? revert : undefined} caption="Drift held as intentional" />
+        <DriftItems
+          items={held?.items ?? []}
+          showTarget
+          onRevert={deploy ? revert : undefined}
+          caption="Drift held as intentional"
+        />
       </section>
     </main>
   );

@@ -10,14 +10,29 @@ import { location, param } from '../router.ts';
 import type { Facets } from '../types.ts';
 
 const TONES: Readonly<Record<string, string>> = {
-  healthy: 'good', active: 'good', progressing: 'info', degraded: 'bad', missing: 'bad', unknown: 'warn',
-  disabled: 'warn', revoked: 'bad', dangerous: 'bad', suspicious: 'warn', transient: 'info', acceptable: 'good',
+  healthy: 'good',
+  active: 'good',
+  progressing: 'info',
+  degraded: 'bad',
+  missing: 'bad',
+  unknown: 'warn',
+  disabled: 'warn',
+  revoked: 'bad',
+  dangerous: 'bad',
+  suspicious: 'warn',
+  transient: 'info',
+  acceptable: 'good',
 };
 
 function bars(values: Record<string, number> | undefined, field: string, base: string): FacetBar[] {
   return Object.entries(values ?? {})
     .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
-    .map(([label, value]) => ({ label, value, href: targetsHref(narrow(base, condition(field, label))), ...(TONES[label] === undefined ? {} : { tone: TONES[label] }) }));
+    .map(([label, value]) => ({
+      label,
+      value,
+      href: targetsHref(narrow(base, condition(field, label))),
+      ...(TONES[label] === undefined ? {} : { tone: TONES[label] }),
+    }));
 }
 
 /**
@@ -45,10 +60,20 @@ export function Overview() {
 
   const releases: FacetBar[] = [];
   for (const [name, versions] of Object.entries(facets?.running ?? {})) {
-    for (const [version, n] of Object.entries(versions)) releases.push({ label: `${name}@${version}`, value: n, href: targetsHref(narrow(base, `running.${name}=${version}`)) });
+    for (const [version, n] of Object.entries(versions))
+      releases.push({
+        label: `${name}@${version}`,
+        value: n,
+        href: targetsHref(narrow(base, `running.${name}=${version}`)),
+      });
   }
   releases.sort((a, b) => b.value - a.value);
-  const seen: FacetBar[] = Object.entries(LAST_SEEN_QUERIES).map(([key, { label, query }]) => ({ label, value: facets?.lastSeen[key as keyof Facets['lastSeen']] ?? 0, href: targetsHref(narrow(base, query)), tone: key === '5m' ? 'good' : key === 'never' || key === 'older' ? 'bad' : 'warn' }));
+  const seen: FacetBar[] = Object.entries(LAST_SEEN_QUERIES).map(([key, { label, query }]) => ({
+    label,
+    value: facets?.lastSeen[key as keyof Facets['lastSeen']] ?? 0,
+    href: targetsHref(narrow(base, query)),
+    tone: key === '5m' ? 'good' : key === 'never' || key === 'older' ? 'bad' : 'warn',
+  }));
 
   return (
     <main id="main" class="page">
@@ -62,7 +87,9 @@ export function Overview() {
       </div>
       <ErrorNote error={error} />
       {facets === undefined ? (
-        error === undefined ? <p class="muted">Loading…</p> : null
+        error === undefined ? (
+          <p class="muted">Loading…</p>
+        ) : null
       ) : (
         <>
           <section class="totals" aria-label="Totals" data-testid="overview-ready">
@@ -75,7 +102,9 @@ export function Overview() {
               <span class="muted">not healthy</span>
             </a>
             <a class="card total" href={targetsHref(narrow(base, 'drift in (dangerous, suspicious)'))}>
-              <span class="total-number">{count((facets.drift['dangerous'] ?? 0) + (facets.drift['suspicious'] ?? 0))}</span>
+              <span class="total-number">
+                {count((facets.drift['dangerous'] ?? 0) + (facets.drift['suspicious'] ?? 0))}
+              </span>
               <span class="muted">with suspicious or dangerous drift (may overlap)</span>
             </a>
           </section>
@@ -86,7 +115,11 @@ export function Overview() {
             <FacetBars title="Last seen" bars={seen} />
             <FacetBars title="Region" bars={bars(facets.region, 'region', base)} empty="no target has a region" />
             <FacetBars title="Tier" bars={bars(facets.tier, 'tier', base)} empty="no target has a tier" />
-            <FacetBars title="Kubernetes version" bars={bars(facets.kubernetesVersion, 'facts.kubernetesVersion', base)} empty="no agent reported a Kubernetes version" />
+            <FacetBars
+              title="Kubernetes version"
+              bars={bars(facets.kubernetesVersion, 'facts.kubernetesVersion', base)}
+              empty="no agent reported a Kubernetes version"
+            />
             <FacetBars title="Running release" bars={releases} empty="no release reported running" />
           </div>
         </>

@@ -25,16 +25,13 @@ function Clock({ wave, now }: { wave: WaveView; now: number }) {
     const left = Date.parse(wave.bakeUntil) - now;
     return (
       <span>
-        baking, <span data-testid="bake-left">{duration(Math.max(0, left))}</span> left (until <Time iso={wave.bakeUntil} />)
+        baking, <span data-testid="bake-left">{duration(Math.max(0, left))}</span> left (until{' '}
+        <Time iso={wave.bakeUntil} />)
       </span>
     );
   }
   if (wave.timeoutAt !== null && (wave.state === 'in-progress' || wave.state === 'paused')) {
-    return (
-      <span>
-        times out in {duration(Math.max(0, Date.parse(wave.timeoutAt) - now))}
-      </span>
-    );
+    return <span>times out in {duration(Math.max(0, Date.parse(wave.timeoutAt) - now))}</span>;
   }
   if (wave.finishedAt !== null) {
     return (
@@ -60,10 +57,13 @@ export function RolloutPage({ id }: { id: string }) {
   const [now, setNow] = useState(Date.now());
 
   const load = (): void => {
-    get(`/v1/rollouts/${encodeURIComponent(id)}`, RolloutViewSchema, { members: 'problems', limit: 200 }).then((answer) => {
-      setView(answer);
-      setError(undefined);
-    }, setError);
+    get(`/v1/rollouts/${encodeURIComponent(id)}`, RolloutViewSchema, { members: 'problems', limit: 200 }).then(
+      (answer) => {
+        setView(answer);
+        setError(undefined);
+      },
+      setError,
+    );
   };
   useEffect(load, [id]);
   useEffect(() => {
@@ -77,7 +77,12 @@ export function RolloutPage({ id }: { id: string }) {
 
   const run = (verb: Verb): void => {
     setBusy(true);
-    api('POST', `/v1/rollouts/${encodeURIComponent(id)}/${verb}`, RolloutViewSchema, reason.trim() === '' ? undefined : { reason: reason.trim() })
+    api(
+      'POST',
+      `/v1/rollouts/${encodeURIComponent(id)}/${verb}`,
+      RolloutViewSchema,
+      reason.trim() === '' ? undefined : { reason: reason.trim() },
+    )
       .then((answer) => {
         setView(answer);
         setError(undefined);
@@ -105,7 +110,9 @@ export function RolloutPage({ id }: { id: string }) {
           Rollout of {view.release.name}@{view.release.version} <Badge value={view.state} />
         </h1>
         <p class="muted">
-          <span class="mono">{view.id}</span> · selector <code>{view.selector === '' ? '(every target)' : view.selector}</code> · started <Time iso={view.createdAt} /> by {view.createdBy.id}
+          <span class="mono">{view.id}</span> · selector{' '}
+          <code>{view.selector === '' ? '(every target)' : view.selector}</code> · started <Time iso={view.createdAt} />{' '}
+          by {view.createdBy.id}
           {view.finishedAt === null ? null : (
             <>
               {' '}
@@ -123,14 +130,23 @@ export function RolloutPage({ id }: { id: string }) {
           <div class="buttons">
             {confirming === undefined ? (
               verbs.map((verb) => (
-                <button key={verb} type="button" class={CONFIRM.has(verb) ? 'danger' : 'primary'} disabled={busy} onClick={() => (CONFIRM.has(verb) ? setConfirming(verb) : run(verb))}>
+                <button
+                  key={verb}
+                  type="button"
+                  class={CONFIRM.has(verb) ? 'danger' : 'primary'}
+                  disabled={busy}
+                  onClick={() => (CONFIRM.has(verb) ? setConfirming(verb) : run(verb))}
+                >
                   {verb[0]!.toUpperCase() + verb.slice(1)}
                 </button>
               ))
             ) : (
               <>
                 <span role="alert">
-                  {confirming === 'abort' ? 'Abort stops the rollout where it is; targets keep what they have.' : 'Rollback restores every member’s previous release.'} Sure?
+                  {confirming === 'abort'
+                    ? 'Abort stops the rollout where it is; targets keep what they have.'
+                    : 'Rollback restores every member’s previous release.'}{' '}
+                  Sure?
                 </span>
                 <button type="button" class="danger" disabled={busy} onClick={() => run(confirming)}>
                   Yes, {confirming}
@@ -147,7 +163,8 @@ export function RolloutPage({ id }: { id: string }) {
         <h2 id="totals">Progress</h2>
         <WaveProgress counts={view.totals} label="All waves" />
         <p class="muted small">
-          {view.selected} targets selected, {view.outside} outside every wave · gates: bake {view.plan.bake}, failure budget {view.plan.failureBudget}
+          {view.selected} targets selected, {view.outside} outside every wave · gates: bake {view.plan.bake}, failure
+          budget {view.plan.failureBudget}
           {view.plan.timeout === null ? '' : `, timeout ${view.plan.timeout}`}
           {view.plan.rollbackOnFailure ? ', rolls back on failure' : ''}
         </p>
@@ -181,7 +198,8 @@ export function RolloutPage({ id }: { id: string }) {
                     <WaveProgress counts={wave.counts} label={`Wave ${wave.name}`} />
                   </td>
                   <td class="small">
-                    bake {wave.gates.bake} · budget {wave.gates.failureBudget} ({wave.allowedFailures} allowed){wave.gates.timeout === null ? '' : ` · timeout ${wave.gates.timeout}`}
+                    bake {wave.gates.bake} · budget {wave.gates.failureBudget} ({wave.allowedFailures} allowed)
+                    {wave.gates.timeout === null ? '' : ` · timeout ${wave.gates.timeout}`}
                   </td>
                   <td class="small">
                     <Clock wave={wave} now={now} />
@@ -199,7 +217,9 @@ export function RolloutPage({ id }: { id: string }) {
         ) : (
           <div class="table-wrap">
             <table class="data">
-              <caption class="sr-only">Members that are failed, blocked, pending or applied but not yet healthy</caption>
+              <caption class="sr-only">
+                Members that are failed, blocked, pending or applied but not yet healthy
+              </caption>
               <thead>
                 <tr>
                   <th scope="col">Target</th>
@@ -223,7 +243,9 @@ export function RolloutPage({ id }: { id: string }) {
                 ))}
               </tbody>
             </table>
-            {view.membersTotal !== undefined && view.membersTotal > view.members.length ? <p class="muted">and {view.membersTotal - view.members.length} more</p> : null}
+            {view.membersTotal !== undefined && view.membersTotal > view.members.length ? (
+              <p class="muted">and {view.membersTotal - view.members.length} more</p>
+            ) : null}
           </div>
         )}
       </section>

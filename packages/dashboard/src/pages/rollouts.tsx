@@ -32,7 +32,12 @@ function NewRollout() {
         event.preventDefault();
         setBusy(true);
         setError(undefined);
-        api('POST', '/v1/rollouts', CreateRolloutResult, { release, selector, ...(waves.trim() === '' ? {} : { waves: waves.trim() }), ...(bake.trim() === '' ? {} : { bake: bake.trim() }) })
+        api('POST', '/v1/rollouts', CreateRolloutResult, {
+          release,
+          selector,
+          ...(waves.trim() === '' ? {} : { waves: waves.trim() }),
+          ...(bake.trim() === '' ? {} : { bake: bake.trim() }),
+        })
           .then((answer) => navigate(`/rollouts/${encodeURIComponent(answer.rollout.id)}`))
           .catch(setError)
           .finally(() => setBusy(false));
@@ -48,11 +53,31 @@ function NewRollout() {
         ))}
       </select>
       <label for="ro-selector">Targets (fleet query; empty is every target)</label>
-      <input id="ro-selector" type="text" spellcheck={false} value={selector} onInput={(e) => setSelector(e.currentTarget.value)} placeholder="fleet=demo" />
+      <input
+        id="ro-selector"
+        type="text"
+        spellcheck={false}
+        value={selector}
+        onInput={(e) => setSelector(e.currentTarget.value)}
+        placeholder="fleet=demo"
+      />
       <label for="ro-waves">Waves</label>
-      <input id="ro-waves" type="text" spellcheck={false} value={waves} onInput={(e) => setWaves(e.currentTarget.value)} />
+      <input
+        id="ro-waves"
+        type="text"
+        spellcheck={false}
+        value={waves}
+        onInput={(e) => setWaves(e.currentTarget.value)}
+      />
       <label for="ro-bake">Bake time per wave (empty: the hub's default)</label>
-      <input id="ro-bake" type="text" spellcheck={false} value={bake} onInput={(e) => setBake(e.currentTarget.value)} placeholder="5m" />
+      <input
+        id="ro-bake"
+        type="text"
+        spellcheck={false}
+        value={bake}
+        onInput={(e) => setBake(e.currentTarget.value)}
+        placeholder="5m"
+      />
       <ErrorNote error={error} />
       <div>
         <button type="submit" class="primary" disabled={busy || release === ''}>
@@ -119,7 +144,9 @@ export function Rollouts() {
                     <td>
                       <Badge value={r.state} />
                     </td>
-                    <td>{r.currentWave === null ? '—' : `${r.currentWave.index + 1}/${r.waves} ${r.currentWave.name}`}</td>
+                    <td>
+                      {r.currentWave === null ? '—' : `${r.currentWave.index + 1}/${r.waves} ${r.currentWave.name}`}
+                    </td>
                     <td class="num">{r.members}</td>
                     <td>
                       <Time iso={r.createdAt} />

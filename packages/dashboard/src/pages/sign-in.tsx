@@ -28,9 +28,20 @@ export function SignIn() {
         }}
       >
         <h1>Sign in to Flotilla</h1>
-        <p class="muted">Use an operator API token. An admin hub's first token is in its data directory, in <code>admin-token</code>.</p>
+        <p class="muted">
+          Use an operator API token. An admin hub's first token is in its data directory, in <code>admin-token</code>.
+        </p>
         <label for="token">API token</label>
-        <input id="token" name="token" type="password" autocomplete="off" required minLength={8} value={token} onInput={(e) => setToken(e.currentTarget.value)} />
+        <input
+          id="token"
+          name="token"
+          type="password"
+          autocomplete="off"
+          required
+          minLength={8}
+          value={token}
+          onInput={(e) => setToken(e.currentTarget.value)}
+        />
         <ErrorNote error={error} />
         <button type="submit" class="primary" disabled={busy}>
           {busy ? 'Signing in…' : 'Sign in'}

@@ -39,7 +39,11 @@ export function TargetPage({ id }: { id: string }) {
   const [notice, setNotice] = useState<string | undefined>(undefined);
 
   const load = (): void => {
-    Promise.all([get(`/v1/targets/${encodeURIComponent(id)}`, TargetSchema), get(`/v1/targets/${encodeURIComponent(id)}/drift`, TargetDriftView), get(`/v1/targets/${encodeURIComponent(id)}/history`, AuditPageSchema, { limit: 50 })])
+    Promise.all([
+      get(`/v1/targets/${encodeURIComponent(id)}`, TargetSchema),
+      get(`/v1/targets/${encodeURIComponent(id)}/drift`, TargetDriftView),
+      get(`/v1/targets/${encodeURIComponent(id)}/history`, AuditPageSchema, { limit: 50 }),
+    ])
       .then(([t, d, h]) => {
         setTarget(t);
         setDrift(d);
@@ -79,7 +83,10 @@ export function TargetPage({ id }: { id: string }) {
   const cursor = older.entries.length === 0 ? history?.nextCursor : older.nextCursor;
   const moreHistory = (): void => {
     if (cursor === undefined || cursor === null) return;
-    get(`/v1/targets/${encodeURIComponent(id)}/history`, AuditPageSchema, { limit: 50, cursor }).then((page) => setOlder({ entries: [...older.entries, ...page.entries], nextCursor: page.nextCursor }), setError);
+    get(`/v1/targets/${encodeURIComponent(id)}/history`, AuditPageSchema, { limit: 50, cursor }).then(
+      (page) => setOlder({ entries: [...older.entries, ...page.entries], nextCursor: page.nextCursor }),
+      setError,
+    );
   };
 
   return (
@@ -122,7 +129,15 @@ export function TargetPage({ id }: { id: string }) {
             </div>
             <div>
               <dt>Last report</dt>
-              <dd>{target.observed === null ? 'none yet' : <>seq {target.observed.seq}, <Time iso={target.observed.reportedAt} /></>}</dd>
+              <dd>
+                {target.observed === null ? (
+                  'none yet'
+                ) : (
+                  <>
+                    seq {target.observed.seq}, <Time iso={target.observed.reportedAt} />
+                  </>
+                )}
+              </dd>
             </div>
             <div>
               <dt>Last seen</dt>
@@ -163,18 +178,38 @@ export function TargetPage({ id }: { id: string }) {
           <p class="muted">No drift report yet.</p>
         ) : (
           <p class="muted">
-            From report {drift.seq}, <Time iso={drift.reportedAt} />: {Object.entries(drift.counts).filter(([, n]) => n > 0).map(([c, n]) => `${n} ${c}`).join(', ') || 'no drift'}
+            From report {drift.seq}, <Time iso={drift.reportedAt} />:{' '}
+            {Object.entries(drift.counts)
+              .filter(([, n]) => n > 0)
+              .map(([c, n]) => `${n} ${c}`)
+              .join(', ') || 'no drift'}
             {drift.omitted > 0 ? ` (${drift.omitted} more not listed)` : ''}
           </p>
         )}
         <h3>Changes not under a hold</h3>
-        <DriftItems items={live} showTarget={false} onRevert={canDeploy() ? revert : undefined} caption="Current drift not under a hold" />
+        <DriftItems
+          items={live}
+          showTarget={false}
+          onRevert={canDeploy() ? revert : undefined}
+          caption="Current drift not under a hold"
+        />
         <h3>Held as intentional</h3>
-        <DriftItems items={held} showTarget={false} onRevert={canDeploy() ? revert : undefined} caption="Drift held as intentional" />
+        <DriftItems
+          items={held}
+          showTarget={false}
+          onRevert={canDeploy() ? revert : undefined}
+          caption="Drift held as intentional"
+        />
       </section>
       <section class="card" aria-labelledby="history">
         <h2 id="history">History</h2>
-        <AuditTable entries={[...(history?.entries ?? []), ...older.entries.filter((e) => e.seq < (history?.entries.at(-1)?.seq ?? Infinity))]} caption="Audit entries naming this target, newest first" />
+        <AuditTable
+          entries={[
+            ...(history?.entries ?? []),
+            ...older.entries.filter((e) => e.seq < (history?.entries.at(-1)?.seq ?? Infinity)),
+          ]}
+          caption="Audit entries naming this target, newest first"
+        />
         {cursor !== undefined && cursor !== null ? (
           <button type="button" onClick={moreHistory}>
             Older entries

@@ -13,20 +13,76 @@ import type { TargetSummary } from '../types.ts';
 const SORTS = new Set(['name', 'status', 'health', 'drift', 'region', 'tier', 'kubernetesVersion', 'lastSeen']);
 
 const COLUMNS: readonly Column<TargetSummary>[] = [
-  { key: 'name', label: 'Name', sortable: true, className: 'c-name', render: (t) => <a href={`/targets/${encodeURIComponent(t.id)}`}>{t.name}</a> },
+  {
+    key: 'name',
+    label: 'Name',
+    sortable: true,
+    className: 'c-name',
+    render: (t) => <a href={`/targets/${encodeURIComponent(t.id)}`}>{t.name}</a>,
+  },
   { key: 'status', label: 'Status', sortable: true, className: 'c-small', render: (t) => <Badge value={t.status} /> },
   { key: 'health', label: 'Health', sortable: true, className: 'c-small', render: (t) => <Badge value={t.health} /> },
-  { key: 'drift', label: 'Drift', sortable: true, className: 'c-small', render: (t) => (t.drift.length === 0 ? <span class="muted">—</span> : <Badge value={t.drift[0]} />) },
-  { key: 'region', label: 'Region', sortable: true, className: 'c-mid', render: (t) => t.region ?? <span class="muted">—</span> },
-  { key: 'tier', label: 'Tier', sortable: true, className: 'c-small', render: (t) => t.tier ?? <span class="muted">—</span> },
-  { key: 'kubernetesVersion', label: 'Kubernetes', sortable: true, className: 'c-small', render: (t) => t.kubernetesVersion ?? <span class="muted">—</span> },
-  { key: 'running', label: 'Running', className: 'c-wide', render: (t) => (t.running.length === 0 ? <span class="muted">—</span> : t.running.join(', ')) },
-  { key: 'generation', label: 'Gen.', className: 'c-num', render: (t) => `${t.observedGeneration ?? '–'}/${t.desiredGeneration}` },
-  { key: 'lastSeen', label: 'Last seen', sortable: true, className: 'c-mid', render: (t) => <Time iso={t.lastSeenAt} relative /> },
+  {
+    key: 'drift',
+    label: 'Drift',
+    sortable: true,
+    className: 'c-small',
+    render: (t) => (t.drift.length === 0 ? <span class="muted">—</span> : <Badge value={t.drift[0]} />),
+  },
+  {
+    key: 'region',
+    label: 'Region',
+    sortable: true,
+    className: 'c-mid',
+    render: (t) => t.region ?? <span class="muted">—</span>,
+  },
+  {
+    key: 'tier',
+    label: 'Tier',
+    sortable: true,
+    className: 'c-small',
+    render: (t) => t.tier ?? <span class="muted">—</span>,
+  },
+  {
+    key: 'kubernetesVersion',
+    label: 'Kubernetes',
+    sortable: true,
+    className: 'c-small',
+    render: (t) => t.kubernetesVersion ?? <span class="muted">—</span>,
+  },
+  {
+    key: 'running',
+    label: 'Running',
+    className: 'c-wide',
+    render: (t) => (t.running.length === 0 ? <span class="muted">—</span> : t.running.join(', ')),
+  },
+  {
+    key: 'generation',
+    label: 'Gen.',
+    className: 'c-num',
+    render: (t) => `${t.observedGeneration ?? '–'}/${t.desiredGeneration}`,
+  },
+  {
+    key: 'lastSeen',
+    label: 'Last seen',
+    sortable: true,
+    className: 'c-mid',
+    render: (t) => <Time iso={t.lastSeenAt} relative />,
+  },
 ];
 
-function browse(q: string, sort: string, order: string, offset: number, limit: number): Promise<TableWindow<TargetSummary> & { warnings: readonly string[] }> {
-  return get('/v1/targets/browse', TargetBrowsePage, { q, sort, order, offset, limit }).then((page) => ({ rows: page.items, total: page.total, warnings: page.warnings ?? [] }));
+function browse(
+  q: string,
+  sort: string,
+  order: string,
+  offset: number,
+  limit: number,
+): Promise<TableWindow<TargetSummary> & { warnings: readonly string[] }> {
+  return get('/v1/targets/browse', TargetBrowsePage, { q, sort, order, offset, limit }).then((page) => ({
+    rows: page.items,
+    total: page.total,
+    warnings: page.warnings ?? [],
+  }));
 }
 
 /**
@@ -38,7 +94,9 @@ export function Targets() {
   const sortParam = param('sort');
   const sort = SORTS.has(sortParam) ? sortParam : 'name';
   const order = param('order') === 'desc' ? 'desc' : 'asc';
-  const [first, setFirst] = useState<{ window: TableWindow<TargetSummary>; version: string; warnings: readonly string[] } | undefined>(undefined);
+  const [first, setFirst] = useState<
+    { window: TableWindow<TargetSummary>; version: string; warnings: readonly string[] } | undefined
+  >(undefined);
   const [error, setError] = useState<unknown>(undefined);
   const [tick, setTick] = useState(0);
   const version = `${q}\u0000${sort}\u0000${order}`;
@@ -81,7 +139,9 @@ export function Targets() {
       <div class="page-head">
         <h1>Targets</h1>
         <p class="muted" aria-live="polite" data-testid="target-total">
-          {first === undefined ? '' : `${count(first.window.total)} ${first.window.total === 1 ? 'target' : 'targets'}${q === '' ? '' : ' match'}`}
+          {first === undefined
+            ? ''
+            : `${count(first.window.total)} ${first.window.total === 1 ? 'target' : 'targets'}${q === '' ? '' : ' match'}`}
         </p>
       </div>
       <QueryBar value={q} error={error} onSubmit={(next) => go({ q: next })} />
@@ -93,7 +153,9 @@ export function Targets() {
             </p>
           ))}
       {first === undefined || error !== undefined ? (
-        error === undefined ? <p class="muted">Loading…</p> : null
+        error === undefined ? (
+          <p class="muted">Loading…</p>
+        ) : null
       ) : (
         <VirtualTable
           label="Targets"

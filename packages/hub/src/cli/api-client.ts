@@ -16,14 +16,20 @@ export class ApiClient {
     try {
       url = new URL(hubUrl);
     } catch {
-      throw new FlotillaError('CONFIG_INVALID', `--hub must be a URL such as http://127.0.0.1:7070, received '${hubUrl}'`);
+      throw new FlotillaError(
+        'CONFIG_INVALID',
+        `--hub must be a URL such as http://127.0.0.1:7070, received '${hubUrl}'`,
+      );
     }
     this.base = url.href.replace(/\/$/, '');
     this.token = token;
   }
 
   private unreachable(error: unknown): FlotillaError {
-    return new FlotillaError('HUB_UNAVAILABLE', `cannot reach the hub at ${this.base} (${messageOf(error)}); is it running? set --hub or FLOTILLA_HUB`);
+    return new FlotillaError(
+      'HUB_UNAVAILABLE',
+      `cannot reach the hub at ${this.base} (${messageOf(error)}); is it running? set --hub or FLOTILLA_HUB`,
+    );
   }
 
   /**
@@ -37,7 +43,11 @@ export class ApiClient {
     if (body !== undefined) headers['content-type'] = 'application/json';
     let response;
     try {
-      response = await request(`${this.base}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+      response = await request(`${this.base}${path}`, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
     } catch (error) {
       throw this.unreachable(error);
     }
@@ -52,7 +62,10 @@ export class ApiClient {
     const result = lenient(schema).safeParse(value);
     if (!result.success) {
       const issue = result.error.issues[0];
-      throw new FlotillaError('VALIDATION_FAILED', `the hub's answer to ${method} ${path} is not what this CLI reads: ${issue === undefined ? 'invalid' : `${issue.path.join('.') || 'answer'}: ${issue.message}`}; is the CLI older than the hub?`);
+      throw new FlotillaError(
+        'VALIDATION_FAILED',
+        `the hub's answer to ${method} ${path} is not what this CLI reads: ${issue === undefined ? 'invalid' : `${issue.path.join('.') || 'answer'}: ${issue.message}`}; is the CLI older than the hub?`,
+      );
     }
     return result.data;
   }

@@ -18,7 +18,9 @@ export function loadManifests(dir: string): Resource[] {
     throw new FlotillaError('MANIFEST_INVALID', `${dir} does not exist`);
   }
   if (!stat.isDirectory()) throw new FlotillaError('MANIFEST_INVALID', `${dir} is not a directory of manifests`);
-  const files = walk(dir).filter((f) => MANIFEST.test(f)).sort();
+  const files = walk(dir)
+    .filter((f) => MANIFEST.test(f))
+    .sort();
   if (files.length === 0) throw new FlotillaError('MANIFEST_INVALID', `${dir} holds no .yaml, .yml or .json files`);
   const resources: Resource[] = [];
   for (const file of files) {
@@ -26,13 +28,20 @@ export function loadManifests(dir: string): Resource[] {
     const documents = parseAllDocuments(readFileSync(file, 'utf8'));
     const list = Array.isArray(documents) ? documents : [documents];
     list.forEach((document, index) => {
-      if (document.errors.length > 0) throw new FlotillaError('MANIFEST_INVALID', `${name} document ${index + 1}: ${document.errors[0]!.message.split('\n')[0]}`);
+      if (document.errors.length > 0)
+        throw new FlotillaError(
+          'MANIFEST_INVALID',
+          `${name} document ${index + 1}: ${document.errors[0]!.message.split('\n')[0]}`,
+        );
       const value: unknown = document.toJS();
       if (value === null || value === undefined) return;
       const parsed = Resource.safeParse(value);
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!;
-        throw new FlotillaError('MANIFEST_INVALID', `${name} document ${index + 1}: ${issue.path.join('.') || 'resource'}: ${issue.message}`);
+        throw new FlotillaError(
+          'MANIFEST_INVALID',
+          `${name} document ${index + 1}: ${issue.path.join('.') || 'resource'}: ${issue.message}`,
+        );
       }
       resources.push(parsed.data);
     });

@@ -5,7 +5,11 @@ const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_
 /** `90s`, `30m`, `24h`, `7d` in milliseconds. */
 export function parseDuration(text: string, option: string): number {
   const match = /^(\d+)([smhd])$/.exec(text.trim());
-  if (match === null) throw new FlotillaError('CONFIG_INVALID', `${option} must be a number and a unit (s, m, h or d), such as 24h; received '${text}'`);
+  if (match === null)
+    throw new FlotillaError(
+      'CONFIG_INVALID',
+      `${option} must be a number and a unit (s, m, h or d), such as 24h; received '${text}'`,
+    );
   return Number(match[1]) * UNITS[match[2]!]!;
 }
 

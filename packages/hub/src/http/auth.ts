@@ -25,7 +25,10 @@ function bearer(req: IncomingMessage): string {
 function callerOf(req: IncomingMessage): CallerInfo {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
-  return { remote: req.socket.remoteAddress ?? 'unknown', request: `${req.method ?? 'GET'} ${(q === -1 ? url : url.slice(0, q)).slice(0, 256)}` };
+  return {
+    remote: req.socket.remoteAddress ?? 'unknown',
+    request: `${req.method ?? 'GET'} ${(q === -1 ? url : url.slice(0, q)).slice(0, 256)}`,
+  };
 }
 
 function isAgentToken(token: string): boolean {
@@ -34,15 +37,30 @@ function isAgentToken(token: string): boolean {
 }
 
 /** The agent calling, which must be `targetId` itself: a token reaches only its own target. */
-export async function requireAgent(identity: Authenticator, req: IncomingMessage, targetId: string): Promise<AgentPrincipal> {
+export async function requireAgent(
+  identity: Authenticator,
+  req: IncomingMessage,
+  targetId: string,
+): Promise<AgentPrincipal> {
   const token = bearer(req);
-  if (!isAgentToken(token)) throw new FlotillaError('UNAUTHENTICATED', 'this route needs an agent access token from POST /v1/token');
+  if (!isAgentToken(token))
+    throw new FlotillaError('UNAUTHENTICATED', 'this route needs an agent access token from POST /v1/token');
   const caller = callerOf(req);
   const principal = await identity.authenticateAgent(token, caller);
   if (principal.targetId !== targetId) {
-    const error = new FlotillaError('FORBIDDEN', `the access token belongs to target ${principal.targetId}; it cannot reach target ${targetId}`);
+    const error = new FlotillaError(
+      'FORBIDDEN',
+      `the access token belongs to target ${principal.targetId}; it cannot reach target ${targetId}`,
+    );
     const subjects = TargetId.safeParse(targetId).success ? [principal.targetId, targetId] : [principal.targetId];
-    identity.refused({ actor: { kind: 'agent', id: principal.targetId }, action: 'auth.refused', subjects, reason: error.code, remote: caller.remote, details: { credential: 'access-token', request: caller.request } });
+    identity.refused({
+      actor: { kind: 'agent', id: principal.targetId },
+      action: 'auth.refused',
+      subjects,
+      reason: error.code,
+      remote: caller.remote,
+      details: { credential: 'access-token', request: caller.request },
+    });
     throw error;
   }
   return principal;
@@ -52,17 +70,36 @@ export async function requireAgent(identity: Authenticator, req: IncomingMessage
 export function requireOperator(identity: Authenticator, req: IncomingMessage, role: OperatorRole): OperatorPrincipal {
   const caller = callerOf(req);
   const principal = identity.authenticateOperator(bearer(req), caller);
-  const enough = principal.role === 'admin' || principal.role === role || (RANK[principal.role] > RANK[role] && role === 'viewer');
+  const enough =
+    principal.role === 'admin' || principal.role === role || (RANK[principal.role] > RANK[role] && role === 'viewer');
   if (!enough) {
-    const error = new FlotillaError('FORBIDDEN', `this action needs the ${role} role; token ${principal.name} has ${principal.role}`);
-    identity.refused({ actor: { kind: 'user', id: principal.name }, action: 'auth.refused', reason: error.code, remote: caller.remote, details: { credential: 'api-token', tokenId: principal.tokenId, role: principal.role, needs: role, request: caller.request } });
+    const error = new FlotillaError(
+      'FORBIDDEN',
+      `this action needs the ${role} role; token ${principal.name} has ${principal.role}`,
+    );
+    identity.refused({
+      actor: { kind: 'user', id: principal.name },
+      action: 'auth.refused',
+      reason: error.code,
+      remote: caller.remote,
+      details: {
+        credential: 'api-token',
+        tokenId: principal.tokenId,
+        role: principal.role,
+        needs: role,
+        request: caller.request,
+      },
+    });
     throw error;
   }
   return principal;
 }
 
 /** Either kind of caller: used for documents both agents and operators read. */
-export async function authenticate(identity: Authenticator, req: IncomingMessage): Promise<AgentPrincipal | OperatorPrincipal> {
+export async function authenticate(
+  identity: Authenticator,
+  req: IncomingMessage,
+): Promise<AgentPrincipal | OperatorPrincipal> {
   const token = bearer(req);
   const caller = callerOf(req);
   return isAgentToken(token) ? identity.authenticateAgent(token, caller) : identity.authenticateOperator(token, caller);

@@ -8,13 +8,24 @@ export const DEFAULT_BODY_LIMIT = 1024 * 1024;
  * Reads a JSON body of at most `limit` bytes and validates it with `schema`. Every way a body
  * can be wrong becomes a 4xx that names the problem; nothing reaches a service unvalidated.
  */
-export async function readJson<S extends z.ZodType>(req: IncomingMessage, schema: S, limit = DEFAULT_BODY_LIMIT): Promise<z.infer<S>> {
+export async function readJson<S extends z.ZodType>(
+  req: IncomingMessage,
+  schema: S,
+  limit = DEFAULT_BODY_LIMIT,
+): Promise<z.infer<S>> {
   const type = req.headers['content-type'] ?? '';
   if (!/^application\/json\s*(;|$)/i.test(type)) {
-    throw new FlotillaError('UNSUPPORTED_MEDIA_TYPE', `the request body must be application/json, received ${type === '' ? 'no content type' : type}`);
+    throw new FlotillaError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      `the request body must be application/json, received ${type === '' ? 'no content type' : type}`,
+    );
   }
   const declared = Number(req.headers['content-length'] ?? '0');
-  if (declared > limit) throw new FlotillaError('BODY_TOO_LARGE', `the request body of ${declared} bytes exceeds the limit of ${limit} bytes`);
+  if (declared > limit)
+    throw new FlotillaError(
+      'BODY_TOO_LARGE',
+      `the request body of ${declared} bytes exceeds the limit of ${limit} bytes`,
+    );
   const text = await readBodyText(req, limit, 'the request body');
   let value: unknown;
   try {
@@ -30,7 +41,11 @@ export async function readJson<S extends z.ZodType>(req: IncomingMessage, schema
  * is optional, such as `{ "reason": "…" }`.
  */
 export async function readOptionalJson<S extends z.ZodType>(req: IncomingMessage, schema: S): Promise<z.infer<S>> {
-  if (req.headers['content-type'] === undefined && (req.headers['content-length'] === undefined || req.headers['content-length'] === '0')) return parseWith(schema, {}, 'request body');
+  if (
+    req.headers['content-type'] === undefined &&
+    (req.headers['content-length'] === undefined || req.headers['content-length'] === '0')
+  )
+    return parseWith(schema, {}, 'request body');
   return readJson(req, schema);
 }
 
@@ -56,11 +71,19 @@ export function readQuery<S extends z.ZodType>(query: URLSearchParams, schema: S
  * collected from repeats and commas (`target=a&target=b`, `target=a,b`) and any other
  * parameter given twice is left as an array, which its schema then refuses.
  */
-export function readListQuery<S extends z.ZodType>(query: URLSearchParams, schema: S, lists: readonly string[]): z.infer<S> {
+export function readListQuery<S extends z.ZodType>(
+  query: URLSearchParams,
+  schema: S,
+  lists: readonly string[],
+): z.infer<S> {
   const out: Record<string, unknown> = {};
   for (const key of new Set(query.keys())) {
     const values = query.getAll(key);
-    if (lists.includes(key)) out[key] = values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
+    if (lists.includes(key))
+      out[key] = values
+        .flatMap((v) => v.split(','))
+        .map((v) => v.trim())
+        .filter((v) => v !== '');
     else out[key] = values.length === 1 ? values[0] : values;
   }
   return parseWith(schema, out, 'query parameters');

@@ -6,13 +6,28 @@ import type { z } from 'zod';
  * (`@flotilla/protocol/api`), which types `body`, so what the hub sends is what its clients
  * parse.
  */
-export function sendJson<S extends z.ZodType>(res: ServerResponse, status: number, _schema: S, body: z.input<S>, headers: Record<string, string> = {}): void {
+export function sendJson<S extends z.ZodType>(
+  res: ServerResponse,
+  status: number,
+  _schema: S,
+  body: z.input<S>,
+  headers: Record<string, string> = {},
+): void {
   sendRawJson(res, status, JSON.stringify(body), headers);
 }
 
 /** Sends a body that is already JSON text, such as a stored signed document. */
-export function sendRawJson(res: ServerResponse, status: number, json: string, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json), ...headers });
+export function sendRawJson(
+  res: ServerResponse,
+  status: number,
+  json: string,
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(json),
+    ...headers,
+  });
   res.end(json);
 }
 

@@ -52,7 +52,10 @@ export class Router {
     }
     if (pathMatched) {
       const allowed = this.routes.filter((r) => r.pattern.test(path)).map((r) => r.method);
-      throw new FlotillaError('METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}; use ${[...new Set(allowed)].join(' or ')}`);
+      throw new FlotillaError(
+        'METHOD_NOT_ALLOWED',
+        `${method} is not allowed on ${path}; use ${[...new Set(allowed)].join(' or ')}`,
+      );
     }
     throw new FlotillaError('NOT_FOUND', `no API route at ${path}`);
   }

@@ -24,13 +24,16 @@ export function createHttpServer(router: Router, options: HttpServerOptions): Se
   const fail = (req: IncomingMessage, res: ServerResponse, error: unknown): void => {
     const known = error instanceof FlotillaError ? error : undefined;
     const status = known === undefined ? 500 : ERROR_STATUS[known.code];
-    if (known === undefined || status >= 500) log.error({ err: error, method: req.method, url: req.url }, 'request failed');
+    if (known === undefined || status >= 500)
+      log.error({ err: error, method: req.method, url: req.url }, 'request failed');
     else log.info({ method: req.method, path: req.url?.split('?')[0], status, code: known.code }, 'request refused');
     if (res.headersSent) {
       res.destroy();
       return;
     }
-    const body = known?.toResponse() ?? { error: { code: 'INTERNAL', message: 'the hub failed to handle this request; the error is in its log' } };
+    const body = known?.toResponse() ?? {
+      error: { code: 'INTERNAL', message: 'the hub failed to handle this request; the error is in its log' },
+    };
     // A refused request may have an unread body; close the connection rather than read it.
     sendRawJson(res, status, JSON.stringify(body), req.complete ? {} : { connection: 'close' });
   };

@@ -18,7 +18,11 @@ function bundledMigrations(): Migration[] {
   return readdirSync(MIGRATIONS_DIR)
     .filter((file) => /^\d{3}-[a-z0-9-]+\.sql$/.test(file))
     .sort()
-    .map((file) => ({ version: Number(file.slice(0, 3)), name: file.slice(4, -4), sql: readFileSync(join(MIGRATIONS_DIR, file), 'utf8') }));
+    .map((file) => ({
+      version: Number(file.slice(0, 3)),
+      name: file.slice(4, -4),
+      sql: readFileSync(join(MIGRATIONS_DIR, file), 'utf8'),
+    }));
 }
 
 /**
@@ -44,7 +48,9 @@ function migrate(db: Db, migrations: readonly Migration[]): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   const newest = migrations.at(-1)?.version ?? 0;
   if (current > newest) {
-    throw new Error(`the database schema is version ${current}, newer than this hub knows (${newest}); run a newer hub`);
+    throw new Error(
+      `the database schema is version ${current}, newer than this hub knows (${newest}); run a newer hub`,
+    );
   }
   for (const migration of migrations) {
     if (migration.version <= current) continue;

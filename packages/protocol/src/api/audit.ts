@@ -13,7 +13,13 @@ import { Digest, TargetId, Timestamp } from '../documents/common.ts';
 export const AUDIT_MIN_RETENTION_MS = 86_400_000;
 
 /** An action, or a family of actions by prefix: `target.label`, or `target.*` for every `target.` action. */
-export const AuditActionPattern = z.string().max(130).regex(/^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)*(\.\*)?$/, 'an action pattern is a dotted verb such as target.label, or a prefix such as target.*');
+export const AuditActionPattern = z
+  .string()
+  .max(130)
+  .regex(
+    /^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)*(\.\*)?$/,
+    'an action pattern is a dotted verb such as target.label, or a prefix such as target.*',
+  );
 
 const Time = z.iso.datetime({ offset: true, error: 'expected an RFC 3339 time such as 2025-06-01T09:00:00Z' });
 const TargetList = z.array(TargetId).min(1).max(1000);
@@ -39,15 +45,26 @@ const Paging = {
 };
 
 /** `GET /v1/audit`: every member narrows; `target` and `outcome` may repeat or be comma-separated. */
-export const AuditListQuery = z.strictObject({ ...Narrowing, ...Paging, target: TargetList.optional(), q: z.string().min(1).max(4096).optional() }).refine(sinceBeforeUntil, SINCE_BEFORE_UNTIL);
+export const AuditListQuery = z
+  .strictObject({ ...Narrowing, ...Paging, target: TargetList.optional(), q: z.string().min(1).max(4096).optional() })
+  .refine(sinceBeforeUntil, SINCE_BEFORE_UNTIL);
 export type AuditListQuery = z.infer<typeof AuditListQuery>;
 
 /** `GET /v1/targets/{id}/history`: the same, for one target. */
-export const AuditHistoryQuery = z.strictObject({ ...Narrowing, ...Paging }).refine(sinceBeforeUntil, SINCE_BEFORE_UNTIL);
+export const AuditHistoryQuery = z
+  .strictObject({ ...Narrowing, ...Paging })
+  .refine(sinceBeforeUntil, SINCE_BEFORE_UNTIL);
 export type AuditHistoryQuery = z.infer<typeof AuditHistoryQuery>;
 
 /** `GET /v1/audit/export`: a time window, and the targets to carry in full. */
-export const AuditExportQuery = z.strictObject({ since: Time.optional(), until: Time.optional(), target: TargetList.optional(), q: z.string().min(1).max(4096).optional() }).refine(sinceBeforeUntil, SINCE_BEFORE_UNTIL);
+export const AuditExportQuery = z
+  .strictObject({
+    since: Time.optional(),
+    until: Time.optional(),
+    target: TargetList.optional(),
+    q: z.string().min(1).max(4096).optional(),
+  })
+  .refine(sinceBeforeUntil, SINCE_BEFORE_UNTIL);
 export type AuditExportQuery = z.infer<typeof AuditExportQuery>;
 
 /** A page of entries; pass `nextCursor` back as `cursor`, with the same filter and order, for the next. */
@@ -60,8 +77,17 @@ export type AuditPage = z.infer<typeof AuditPage>;
 
 /** `POST /v1/audit/prune`: by age on the hub's clock, or before a time; exactly one. */
 export const AuditPruneRequest = z
-  .strictObject({ olderThanSeconds: z.number().int().min(AUDIT_MIN_RETENTION_MS / 1000).optional(), before: Time.optional() })
-  .refine((r) => (r.olderThanSeconds === undefined) !== (r.before === undefined), { message: 'give exactly one of olderThanSeconds and before' });
+  .strictObject({
+    olderThanSeconds: z
+      .number()
+      .int()
+      .min(AUDIT_MIN_RETENTION_MS / 1000)
+      .optional(),
+    before: Time.optional(),
+  })
+  .refine((r) => (r.olderThanSeconds === undefined) !== (r.before === undefined), {
+    message: 'give exactly one of olderThanSeconds and before',
+  });
 export type AuditPruneRequest = z.infer<typeof AuditPruneRequest>;
 
 export const AuditPruneResult = z.object({

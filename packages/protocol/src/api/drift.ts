@@ -34,16 +34,26 @@ export const DriftListQuery = z.strictObject({
   class: z
     .string()
     .max(128)
-    .transform((text) => text.split(',').map((part) => part.trim()).filter((part) => part !== ''))
+    .transform((text) =>
+      text
+        .split(',')
+        .map((part) => part.trim())
+        .filter((part) => part !== ''),
+    )
     .pipe(z.array(DriftClass))
     .optional(),
-  intentional: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
+  intentional: z
+    .enum(['true', 'false'])
+    .transform((v) => v === 'true')
+    .optional(),
   limit: z.coerce.number().int().min(1).max(10_000).default(500),
 });
 export type DriftListQuery = z.infer<typeof DriftListQuery>;
 
 /** A drift item's id on its target: a short hash of its resource key and path, as `flotilla drift ls` shows it. */
-export const DriftItemId = z.string().regex(/^[0-9a-f]{12}$/, 'a drift item id is 12 hex digits, as flotilla drift ls shows it');
+export const DriftItemId = z
+  .string()
+  .regex(/^[0-9a-f]{12}$/, 'a drift item id is 12 hex digits, as flotilla drift ls shows it');
 
 /** One current drift item of one target. */
 export const DriftListItem = DriftItemReport.extend({
@@ -72,7 +82,12 @@ export const TargetDriftView = z.object({
   /** The report the drift comes from; null before the first report with a drift section. */
   seq: z.number().int().min(1).nullable(),
   reportedAt: Timestamp.nullable(),
-  counts: z.object({ acceptable: z.number().int().min(0), transient: z.number().int().min(0), suspicious: z.number().int().min(0), dangerous: z.number().int().min(0) }),
+  counts: z.object({
+    acceptable: z.number().int().min(0),
+    transient: z.number().int().min(0),
+    suspicious: z.number().int().min(0),
+    dangerous: z.number().int().min(0),
+  }),
   /** Items the agent counted but left out of its report to keep it bounded. */
   omitted: z.number().int().min(0),
   items: z.array(DriftListItem),

@@ -46,7 +46,12 @@ export const TokenResponse = z.object({
 export type TokenResponse = z.infer<typeof TokenResponse>;
 
 export const CreateEnrollmentTokenRequest = z.strictObject({
-  ttlSeconds: z.number().int().min(60).max(60 * 60 * 24 * 365).default(60 * 60 * 24),
+  ttlSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(60 * 60 * 24 * 365)
+    .default(60 * 60 * 24),
   maxUses: z.number().int().min(1).max(1_000_000).default(1),
   labels: Labels.default({}),
   description: z.string().max(256).optional(),

@@ -8,7 +8,12 @@ import { Actor } from '../documents/target.ts';
  */
 
 /** An incident id as operators write it: `INC-42`, `sev1-2025-03-01`. */
-export const IncidentId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'an incident id is 1-64 letters, digits, dots, dashes and underscores, starting with a letter or digit, such as INC-42');
+export const IncidentId = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
+    'an incident id is 1-64 letters, digits, dots, dashes and underscores, starting with a letter or digit, such as INC-42',
+  );
 
 /** `POST /v1/incidents`. */
 export const OpenIncidentRequest = z.strictObject({

@@ -5,9 +5,32 @@
  * an older client reads a newer hub. Signed documents travel as the core export defines them.
  */
 export { lenient } from './lenient.ts';
-export { CreateEnrollmentTokenRequest, EnrollProof, EnrollRequest, EnrollResponse, EnrollmentToken, EnrollmentTokenList, TokenRequest, TokenResponse } from './identity.ts';
+export {
+  CreateEnrollmentTokenRequest,
+  EnrollProof,
+  EnrollRequest,
+  EnrollResponse,
+  EnrollmentToken,
+  EnrollmentTokenList,
+  TokenRequest,
+  TokenResponse,
+} from './identity.ts';
 export { AddReleaseKeyRequest, HubHealth } from './trust.ts';
-export { FacetCounts, FacetQuery, MetadataEdit, QueryCompletion, QueryCompletionQuery, StatusChange, TARGET_SORTS, TargetBrowsePage, TargetBrowseQuery, TargetListQuery, TargetPage, TargetSort, TargetSummary } from './targets.ts';
+export {
+  FacetCounts,
+  FacetQuery,
+  MetadataEdit,
+  QueryCompletion,
+  QueryCompletionQuery,
+  StatusChange,
+  TARGET_SORTS,
+  TargetBrowsePage,
+  TargetBrowseQuery,
+  TargetListQuery,
+  TargetPage,
+  TargetSort,
+  TargetSummary,
+} from './targets.ts';
 export { DashboardSession, SignInRequest } from './dashboard.ts';
 export { AssignRequest, AssignResult } from './desired-state.ts';
 export { ReportReceipt } from './reports.ts';
@@ -33,6 +56,34 @@ export {
   WaveState,
   WaveView,
 } from './rollouts.ts';
-export { DriftItemId, DriftList, DriftListItem, DriftListQuery, DriftPolicyChange, DriftPolicyState, RevertRequest, RevertResult, TargetDriftView } from './drift.ts';
-export { CloseIncidentRequest, Incident, IncidentChange, IncidentId, IncidentList, IncidentListQuery, OpenIncidentRequest } from './incidents.ts';
-export { AUDIT_MIN_RETENTION_MS, AuditActionPattern, AuditLatestCheckpoint, AuditExportQuery, AuditHistoryQuery, AuditListQuery, AuditPage, AuditPruneRequest, AuditPruneResult } from './audit.ts';
+export {
+  DriftItemId,
+  DriftList,
+  DriftListItem,
+  DriftListQuery,
+  DriftPolicyChange,
+  DriftPolicyState,
+  RevertRequest,
+  RevertResult,
+  TargetDriftView,
+} from './drift.ts';
+export {
+  CloseIncidentRequest,
+  Incident,
+  IncidentChange,
+  IncidentId,
+  IncidentList,
+  IncidentListQuery,
+  OpenIncidentRequest,
+} from './incidents.ts';
+export {
+  AUDIT_MIN_RETENTION_MS,
+  AuditActionPattern,
+  AuditLatestCheckpoint,
+  AuditExportQuery,
+  AuditHistoryQuery,
+  AuditListQuery,
+  AuditPage,
+  AuditPruneRequest,
+  AuditPruneResult,
+} from './audit.ts';

@@ -25,7 +25,11 @@ function loosen(schema: z.ZodType): z.ZodType {
       const catchall = def['catchall'] as z.ZodType | undefined;
       // A strict object refuses unknown keys (its catchall is `never`); a loose one keeps them, and still does.
       const loosened = catchall?._zod.def.type === 'never' ? undefined : catchall;
-      result = schema.clone({ ...def, shape: Object.fromEntries(Object.entries(shape).map(([key, value]) => [key, loosen(value)])), catchall: loosened } as typeof def);
+      result = schema.clone({
+        ...def,
+        shape: Object.fromEntries(Object.entries(shape).map(([key, value]) => [key, loosen(value)])),
+        catchall: loosened,
+      } as typeof def);
       break;
     }
     case 'array':
@@ -47,7 +51,11 @@ function loosen(schema: z.ZodType): z.ZodType {
       result = schema.clone({ ...def, valueType: loosen(def['valueType'] as z.ZodType) } as typeof def);
       break;
     case 'pipe':
-      result = schema.clone({ ...def, in: loosen(def['in'] as z.ZodType), out: loosen(def['out'] as z.ZodType) } as typeof def);
+      result = schema.clone({
+        ...def,
+        in: loosen(def['in'] as z.ZodType),
+        out: loosen(def['out'] as z.ZodType),
+      } as typeof def);
       break;
     default:
       result = schema;

@@ -93,10 +93,28 @@ export type RolloutCommand = z.infer<typeof RolloutCommand>;
  * - `planned`: in a wave that has not started.
  * - `reverting` / `reverted`: rolled back; reverted once a report shows the previous release applied.
  */
-export const MemberState = z.enum(['pending', 'applied', 'healthy', 'failed', 'blocked', 'planned', 'reverting', 'reverted']);
+export const MemberState = z.enum([
+  'pending',
+  'applied',
+  'healthy',
+  'failed',
+  'blocked',
+  'planned',
+  'reverting',
+  'reverted',
+]);
 export type MemberState = z.infer<typeof MemberState>;
 
-export const WaveState = z.enum(['pending', 'in-progress', 'baking', 'passed', 'paused', 'aborted', 'rolled-back', 'not-started']);
+export const WaveState = z.enum([
+  'pending',
+  'in-progress',
+  'baking',
+  'passed',
+  'paused',
+  'aborted',
+  'rolled-back',
+  'not-started',
+]);
 export type WaveState = z.infer<typeof WaveState>;
 
 const Count = z.number().int().min(0);

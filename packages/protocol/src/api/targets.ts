@@ -44,7 +44,13 @@ export const FacetCounts = z.object({
   /** Release name → version → how many targets report running it. */
   running: z.record(z.string(), Counts),
   /** Last contact by age: within 5 minutes, an hour, a day, longer ago, or never (docs/dashboard.md). */
-  lastSeen: z.object({ '5m': z.number().int().min(0), '1h': z.number().int().min(0), '24h': z.number().int().min(0), older: z.number().int().min(0), never: z.number().int().min(0) }),
+  lastSeen: z.object({
+    '5m': z.number().int().min(0),
+    '1h': z.number().int().min(0),
+    '24h': z.number().int().min(0),
+    older: z.number().int().min(0),
+    never: z.number().int().min(0),
+  }),
 });
 export type FacetCounts = z.infer<typeof FacetCounts>;
 
@@ -60,7 +66,16 @@ export const StatusChange = z.strictObject({ reason: z.string().max(1024).option
 export type StatusChange = z.infer<typeof StatusChange>;
 
 /** The columns a fleet listing can be sorted by. */
-export const TARGET_SORTS = ['name', 'status', 'health', 'drift', 'region', 'tier', 'kubernetesVersion', 'lastSeen'] as const;
+export const TARGET_SORTS = [
+  'name',
+  'status',
+  'health',
+  'drift',
+  'region',
+  'tier',
+  'kubernetesVersion',
+  'lastSeen',
+] as const;
 export const TargetSort = z.enum(TARGET_SORTS);
 export type TargetSort = z.infer<typeof TargetSort>;
 

@@ -125,11 +125,21 @@ export class AuditChainVerifier {
     const { seq } = signed.checkpoint;
     const check = checkAuditCheckpointSignature(signed, this.keys);
     if (check === 'key-unknown') {
-      this.report('checkpoint-key-unknown', seq, line, `${what} at seq ${seq} is signed by key ${signed.signature.keyId}, which is not among the ${this.trusted ? 'trusted keys' : "export's keys"}`);
+      this.report(
+        'checkpoint-key-unknown',
+        seq,
+        line,
+        `${what} at seq ${seq} is signed by key ${signed.signature.keyId}, which is not among the ${this.trusted ? 'trusted keys' : "export's keys"}`,
+      );
       return false;
     }
     if (check === 'signature-invalid') {
-      this.report('checkpoint-signature-invalid', seq, line, `${what} at seq ${seq} does not verify against key ${signed.signature.keyId}: it was forged or altered`);
+      this.report(
+        'checkpoint-signature-invalid',
+        seq,
+        line,
+        `${what} at seq ${seq} does not verify against key ${signed.signature.keyId}: it was forged or altered`,
+      );
       return false;
     }
     this.noteClaim({ seq, line, what, signed: true });
@@ -143,7 +153,12 @@ export class AuditChainVerifier {
     } else if (seq === this.base!.seq) {
       this.match(pending, this.base!.hash);
     } else if (seq > this.base!.seq) {
-      this.report('malformed', seq, line, `${what} at seq ${seq} comes after the entries it covers; checkpoints precede the entries`);
+      this.report(
+        'malformed',
+        seq,
+        line,
+        `${what} at seq ${seq} comes after the entries it covers; checkpoints precede the entries`,
+      );
     }
     // A checkpoint before the base speaks of entries this log does not hold: nothing to compare.
     return true;
@@ -165,20 +180,41 @@ export class AuditChainVerifier {
     const expected = this.expected!;
     if (entry.seq < expected) {
       this.outOfOrder(entry.seq, line);
-      if (computed !== entry.hash) this.report('hash-mismatch', entry.seq, line, `entry ${entry.seq} hashes to ${computed}, not to the ${entry.hash} it records: its content was changed`);
+      if (computed !== entry.hash)
+        this.report(
+          'hash-mismatch',
+          entry.seq,
+          line,
+          `entry ${entry.seq} hashes to ${computed}, not to the ${entry.hash} it records: its content was changed`,
+        );
       return;
     }
     if (entry.seq > expected) {
       this.gap(expected, entry.seq - 1, line);
     } else if (this.prev !== null && entry.prevHash !== this.prev) {
-      this.report('link-broken', entry.seq, line, `entry ${entry.seq} links to ${entry.prevHash}, but entry ${entry.seq - 1} has hash ${this.prev}`);
+      this.report(
+        'link-broken',
+        entry.seq,
+        line,
+        `entry ${entry.seq} links to ${entry.prevHash}, but entry ${entry.seq - 1} has hash ${this.prev}`,
+      );
     }
     if (computed !== entry.hash) {
-      this.report('hash-mismatch', entry.seq, line, `entry ${entry.seq} hashes to ${computed}, not to the ${entry.hash} it records: its content was changed`);
+      this.report(
+        'hash-mismatch',
+        entry.seq,
+        line,
+        `entry ${entry.seq} hashes to ${computed}, not to the ${entry.hash} it records: its content was changed`,
+      );
     }
     const time = Date.parse(entry.time);
     if (time < this.lastTime) {
-      this.report('time-regression', entry.seq, line, `entry ${entry.seq} is dated ${entry.time}, before the entry read just before it`);
+      this.report(
+        'time-regression',
+        entry.seq,
+        line,
+        `entry ${entry.seq} is dated ${entry.time}, before the entry read just before it`,
+      );
     }
     this.lastTime = time;
     // Link the next entry to the recorded hash, so one edited entry is reported once, not twice.
@@ -188,7 +224,12 @@ export class AuditChainVerifier {
   /** Feeds a run of elided entries: seqs `seq`, `seq + 1`, … with their body hashes. */
   addElided(seq: number, bodyHashes: readonly string[], line: number | null): void {
     if (this.expected === undefined) {
-      this.report('unanchored-start', seq, line, `the log starts with elided entries but no base to link them to; an export's header gives one`);
+      this.report(
+        'unanchored-start',
+        seq,
+        line,
+        `the log starts with elided entries but no base to link them to; an export's header gives one`,
+      );
       this.base = { seq: seq - 1, hash: null, line };
       this.baseVouched = true;
       this.expected = seq;
@@ -217,19 +258,34 @@ export class AuditChainVerifier {
     // Nothing was read: the log is empty, and its head is the genesis.
     if (this.expected === undefined) this.start(0, AUDIT_GENESIS_HASH, null);
     for (const gap of this.gaps) {
-      const message = gap.from === gap.to ? `entry ${gap.from} is missing` : `entries ${gap.from} to ${gap.to} (${gap.to - gap.from + 1}) are missing`;
+      const message =
+        gap.from === gap.to
+          ? `entry ${gap.from} is missing`
+          : `entries ${gap.from} to ${gap.to} (${gap.to - gap.from + 1}) are missing`;
       this.report('missing-entries', gap.from, gap.line, message);
     }
     const base = this.base;
     if (base !== undefined && base.seq > 0 && !this.baseVouched) {
-      this.report('unanchored-start', base.seq + 1, base.line, `nothing vouches for the log before seq ${base.seq + 1}: no valid checkpoint at seq ${base.seq} (a prune anchor) signs its prevHash ${base.hash ?? ''}; entries may have been cut from the start`);
+      this.report(
+        'unanchored-start',
+        base.seq + 1,
+        base.line,
+        `nothing vouches for the log before seq ${base.seq + 1}: no valid checkpoint at seq ${base.seq} (a prune anchor) signs its prevHash ${base.hash ?? ''}; entries may have been cut from the start`,
+      );
     }
     const lastSeq = this.lastSeq ?? 0;
     if (this.claim !== undefined && this.claim.seq > lastSeq) {
       const where = this.claim.line === null ? '' : ` on line ${this.claim.line}`;
-      this.report('truncated', lastSeq + 1, tailLine, `${this.claim.what}${where} covers the log up to seq ${this.claim.seq}, but it ends at seq ${lastSeq}: the tail was cut off`);
+      this.report(
+        'truncated',
+        lastSeq + 1,
+        tailLine,
+        `${this.claim.what}${where} covers the log up to seq ${this.claim.seq}, but it ends at seq ${lastSeq}: the tail was cut off`,
+      );
     }
-    const problems = this.problems.slice().sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity) || (a.seq ?? Infinity) - (b.seq ?? Infinity));
+    const problems = this.problems
+      .slice()
+      .sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity) || (a.seq ?? Infinity) - (b.seq ?? Infinity));
     const head = this.lastSeq === null ? null : { seq: this.lastSeq, hash: this.lastHash };
     return {
       ok: problems.length === 0 && this.omitted === 0,
@@ -263,7 +319,13 @@ export class AuditChainVerifier {
     if (seq === 0) {
       // The beginning of the log needs no checkpoint: the genesis hash is fixed.
       this.baseVouched = true;
-      if (hash !== AUDIT_GENESIS_HASH) this.report('link-broken', 1, line, `entry 1 must link to the genesis hash ${AUDIT_GENESIS_HASH}, not to ${hash}`);
+      if (hash !== AUDIT_GENESIS_HASH)
+        this.report(
+          'link-broken',
+          1,
+          line,
+          `entry 1 must link to the genesis hash ${AUDIT_GENESIS_HASH}, not to ${hash}`,
+        );
     }
     this.resolve(seq, hash);
   }
@@ -287,7 +349,12 @@ export class AuditChainVerifier {
     if (hash === null) return;
     const { seq } = pending.signed.checkpoint;
     if (pending.signed.checkpoint.hash !== hash) {
-      this.report('checkpoint-mismatch', seq, pending.line, `${pending.what} at seq ${seq} signs hash ${pending.signed.checkpoint.hash}, but the chain recomputes to ${hash}: history differs from what the hub signed`);
+      this.report(
+        'checkpoint-mismatch',
+        seq,
+        pending.line,
+        `${pending.what} at seq ${seq} signs hash ${pending.signed.checkpoint.hash}, but the chain recomputes to ${hash}: history differs from what the hub signed`,
+      );
       return;
     }
     this.checkpointCount++;
@@ -304,7 +371,12 @@ export class AuditChainVerifier {
     this.reordered++;
     const index = this.gaps.findIndex((g) => g.from <= seq && seq <= g.to);
     if (index === -1) {
-      this.report('out-of-order', seq, line, `entry ${seq} appears after entry ${this.expected! - 1}: it is out of order or a duplicate`);
+      this.report(
+        'out-of-order',
+        seq,
+        line,
+        `entry ${seq} appears after entry ${this.expected! - 1}: it is out of order or a duplicate`,
+      );
       return;
     }
     // The "missing" entry turned up later: it was moved, not deleted.
@@ -313,11 +385,21 @@ export class AuditChainVerifier {
     if (gap.from < seq) rest.push({ from: gap.from, to: seq - 1, line: gap.line });
     if (seq < gap.to) rest.push({ from: seq + 1, to: gap.to, line: gap.line });
     this.gaps.splice(index, 1, ...rest);
-    this.report('out-of-order', seq, line, `entry ${seq} appears after entry ${this.expected! - 1}, but belongs before line ${gap.line ?? '?'}: entries were reordered`);
+    this.report(
+      'out-of-order',
+      seq,
+      line,
+      `entry ${seq} appears after entry ${this.expected! - 1}, but belongs before line ${gap.line ?? '?'}: entries were reordered`,
+    );
   }
 
   private noteClaim(claim: Claim): void {
     const current = this.claim;
-    if (current === undefined || claim.seq > current.seq || (claim.seq === current.seq && claim.signed && !current.signed)) this.claim = claim;
+    if (
+      current === undefined ||
+      claim.seq > current.seq ||
+      (claim.seq === current.seq && claim.signed && !current.signed)
+    )
+      this.claim = claim;
   }
 }

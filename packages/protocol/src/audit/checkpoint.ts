@@ -63,7 +63,10 @@ export type AuditCheckpointSignatureCheck = 'valid' | 'key-unknown' | 'signature
  * Checks a checkpoint's signature against the keys given (matched by key id, several keys
  * under one id each tried). Never throws: the answer says what is wrong.
  */
-export function checkAuditCheckpointSignature(signed: SignedAuditCheckpoint, keys: readonly TrustedKey[]): AuditCheckpointSignatureCheck {
+export function checkAuditCheckpointSignature(
+  signed: SignedAuditCheckpoint,
+  keys: readonly TrustedKey[],
+): AuditCheckpointSignatureCheck {
   let known = false;
   for (const key of keys) {
     if (key.id !== signed.signature.keyId) continue;

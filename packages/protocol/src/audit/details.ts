@@ -47,7 +47,12 @@ function copyJson(value: unknown, path: string, depth: number): unknown {
       if (member === undefined) continue;
       if (!key.isWellFormed()) refuse(path, 'has a key with a lone UTF-16 surrogate');
       // defineProperty, not assignment: a key named __proto__ must stay an ordinary member.
-      Object.defineProperty(out, key, { value: copyJson(member, `${path}.${key}`, depth + 1), enumerable: true, writable: true, configurable: true });
+      Object.defineProperty(out, key, {
+        value: copyJson(member, `${path}.${key}`, depth + 1),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     }
     return out;
   }

@@ -12,7 +12,10 @@ export const AUDIT_MAX_BODY_LENGTH = 65_536;
  * What was done, as a dotted verb: `target.label`, `enroll.refused`, `trust-root.add-release-key`.
  * Lowercase so that a query by prefix (`target.*`) finds every spelling of one family.
  */
-const AuditAction = z.string().max(128).regex(/^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$/, 'an audit action is a dotted lowercase verb such as target.label');
+const AuditAction = z
+  .string()
+  .max(128)
+  .regex(/^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$/, 'an audit action is a dotted lowercase verb such as target.label');
 type AuditAction = z.infer<typeof AuditAction>;
 
 /** `refused` is an attempt the hub turned away (bad token, forged signature); `failure` is an attempt that broke. */

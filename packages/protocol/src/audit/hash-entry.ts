@@ -34,7 +34,10 @@ export function hashAuditBody(body: AuditEntryBody): string {
  */
 export function hashAuditLink(seq: number, prevHash: string, bodyHash: string): string {
   if (!Number.isSafeInteger(seq) || seq < 1 || !DIGEST.test(prevHash) || !DIGEST.test(bodyHash)) {
-    throw new FlotillaError('VALIDATION_FAILED', `an audit link needs a positive integer seq and two sha256 digests; received seq ${String(seq)}`);
+    throw new FlotillaError(
+      'VALIDATION_FAILED',
+      `an audit link needs a positive integer seq and two sha256 digests; received seq ${String(seq)}`,
+    );
   }
   return hashLinkUnchecked(seq, prevHash, bodyHash);
 }
@@ -49,7 +52,8 @@ export function hashAuditLink(seq: number, prevHash: string, bodyHash: string): 
  *   subjects: [id], outcome: 'success', reason: null, details: {}, salt });
  */
 export function hashAuditEntry(entry: Omit<AuditEntry, 'hash'>): string {
-  if (!DIGEST.test(entry.prevHash)) throw new FlotillaError('VALIDATION_FAILED', 'an audit entry prevHash is sha256: followed by 64 hex digits');
+  if (!DIGEST.test(entry.prevHash))
+    throw new FlotillaError('VALIDATION_FAILED', 'an audit entry prevHash is sha256: followed by 64 hex digits');
   // The body hash is ours and seq is checked by the body's serializer: the link needs no more checks.
   return hashLinkUnchecked(entry.seq, entry.prevHash, hashAuditBody(entry));
 }
@@ -63,7 +67,11 @@ function canonicalValue(value: unknown): string {
     case 'boolean':
       return value ? 'true' : 'false';
     case 'number':
-      if (!Number.isFinite(value)) throw new FlotillaError('CANONICAL_JSON_UNSUPPORTED', `audit details hold ${value}, which JSON cannot represent`);
+      if (!Number.isFinite(value))
+        throw new FlotillaError(
+          'CANONICAL_JSON_UNSUPPORTED',
+          `audit details hold ${value}, which JSON cannot represent`,
+        );
       return Object.is(value, -0) ? '0' : String(value);
     case 'object': {
       if (Array.isArray(value)) {
@@ -90,12 +98,16 @@ function canonicalValue(value: unknown): string {
 
 function text(value: string): string {
   if (!value.isWellFormed()) {
-    throw new FlotillaError('CANONICAL_JSON_UNSUPPORTED', 'an audit entry string contains a lone UTF-16 surrogate, which RFC 8785 forbids');
+    throw new FlotillaError(
+      'CANONICAL_JSON_UNSUPPORTED',
+      'an audit entry string contains a lone UTF-16 surrogate, which RFC 8785 forbids',
+    );
   }
   return JSON.stringify(value);
 }
 
 function integer(value: number): string {
-  if (!Number.isSafeInteger(value)) throw new FlotillaError('VALIDATION_FAILED', `audit seq must be a safe integer; received ${String(value)}`);
+  if (!Number.isSafeInteger(value))
+    throw new FlotillaError('VALIDATION_FAILED', `audit seq must be a safe integer; received ${String(value)}`);
   return String(value);
 }

@@ -76,7 +76,13 @@ export const AuditVerifyResult = z.object({
 });
 export type AuditVerifyResult = z.infer<typeof AuditVerifyResult>;
 
-const CHECKPOINT_KINDS: ReadonlySet<AuditProblemKind> = new Set(['checkpoint-key-unknown', 'checkpoint-signature-invalid', 'checkpoint-mismatch', 'unsealed', 'seal-mismatch']);
+const CHECKPOINT_KINDS: ReadonlySet<AuditProblemKind> = new Set([
+  'checkpoint-key-unknown',
+  'checkpoint-signature-invalid',
+  'checkpoint-mismatch',
+  'unsealed',
+  'seal-mismatch',
+]);
 
 /**
  * Throws unless the result is ok: `AUDIT_CHECKPOINT_INVALID` when only signatures are at
@@ -85,9 +91,15 @@ const CHECKPOINT_KINDS: ReadonlySet<AuditProblemKind> = new Set(['checkpoint-key
 export function assertAuditVerified(result: AuditVerifyResult): void {
   if (result.ok) return;
   const first = result.problems[0]!;
-  const code = result.problems.every((p) => CHECKPOINT_KINDS.has(p.kind)) ? 'AUDIT_CHECKPOINT_INVALID' : 'AUDIT_CHAIN_BROKEN';
+  const code = result.problems.every((p) => CHECKPOINT_KINDS.has(p.kind))
+    ? 'AUDIT_CHECKPOINT_INVALID'
+    : 'AUDIT_CHAIN_BROKEN';
   const where = first.line === null ? (first.seq === null ? '' : ` at seq ${first.seq}`) : ` at line ${first.line}`;
-  throw new FlotillaError(code, `audit verification found ${result.problems.length + result.problemsOmitted} problem(s); the first is ${first.kind}${where}: ${first.message}`, {
-    problems: result.problems.slice(0, 10),
-  });
+  throw new FlotillaError(
+    code,
+    `audit verification found ${result.problems.length + result.problemsOmitted} problem(s); the first is ${first.kind}${where}: ${first.message}`,
+    {
+      problems: result.problems.slice(0, 10),
+    },
+  );
 }

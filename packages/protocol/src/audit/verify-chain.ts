@@ -25,20 +25,36 @@ export interface VerifyAuditChainOptions {
  * if (!result.ok) console.table(result.problems);
  */
 export function verifyAuditChain(entries: Iterable<unknown>, options: VerifyAuditChainOptions): AuditVerifyResult {
-  const verifier = new AuditChainVerifier({ keys: options.trustedKeys, trusted: true, ...(options.maxProblems === undefined ? {} : { maxProblems: options.maxProblems }) });
+  const verifier = new AuditChainVerifier({
+    keys: options.trustedKeys,
+    trusted: true,
+    ...(options.maxProblems === undefined ? {} : { maxProblems: options.maxProblems }),
+  });
   // Checkpoints go first: the walk compares each as it reaches its seq.
   const checkpoints: SignedAuditCheckpoint[] = [];
   for (const candidate of options.checkpoints ?? []) {
     const parsed = SignedAuditCheckpoint.safeParse(candidate);
     if (parsed.success) checkpoints.push(parsed.data);
-    else verifier.report('malformed', seqOf(candidate, 'checkpoint'), null, `a checkpoint does not match the AuditCheckpoint schema: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    else
+      verifier.report(
+        'malformed',
+        seqOf(candidate, 'checkpoint'),
+        null,
+        `a checkpoint does not match the AuditCheckpoint schema: ${parsed.error.issues[0]?.message ?? 'invalid'}`,
+      );
   }
   checkpoints.sort((a, b) => a.checkpoint.seq - b.checkpoint.seq);
   for (const checkpoint of checkpoints) verifier.addCheckpoint(checkpoint, null);
   for (const candidate of entries) {
     const parsed = AuditEntry.safeParse(candidate);
     if (parsed.success) verifier.addEntry(parsed.data, null);
-    else verifier.report('malformed', seqOf(candidate), null, `an entry does not match the AuditEntry schema: ${parsed.error.issues[0]?.message ?? 'invalid'} at ${parsed.error.issues[0]?.path.join('.') ?? ''}`);
+    else
+      verifier.report(
+        'malformed',
+        seqOf(candidate),
+        null,
+        `an entry does not match the AuditEntry schema: ${parsed.error.issues[0]?.message ?? 'invalid'} at ${parsed.error.issues[0]?.path.join('.') ?? ''}`,
+      );
   }
   return verifier.finish();
 }

@@ -2,7 +2,13 @@ import { digestOf } from '../crypto/digest.ts';
 import type { TrustedKey } from '../crypto/keys.ts';
 import { AuditChainVerifier } from './chain-verifier.ts';
 import type { SignedAuditCheckpoint } from './checkpoint.ts';
-import { AuditCheckpointLine, AuditElidedLine, AuditEntryLine, AuditExportHeader, AuditSealLine } from './export-format.ts';
+import {
+  AuditCheckpointLine,
+  AuditElidedLine,
+  AuditEntryLine,
+  AuditExportHeader,
+  AuditSealLine,
+} from './export-format.ts';
 import { isPlainEntryLine } from './lib/entry-line-fast.ts';
 import type { AuditVerifyResult } from './problems.ts';
 
@@ -30,7 +36,10 @@ export interface VerifyAuditExportOptions {
  * const result = verifyAuditExport(readFileSync('audit.jsonl', 'utf8'), { trustedKeys: keysWithRole(trustRoot, 'hub') });
  * if (!result.ok) for (const p of result.problems) console.log(`${p.line}: ${p.kind} ${p.message}`);
  */
-export function verifyAuditExport(input: string | Iterable<string>, options: VerifyAuditExportOptions = {}): AuditVerifyResult {
+export function verifyAuditExport(
+  input: string | Iterable<string>,
+  options: VerifyAuditExportOptions = {},
+): AuditVerifyResult {
   const lines = typeof input === 'string' ? input.split('\n') : input;
   let verifier: AuditChainVerifier | undefined;
   let header: AuditExportHeader | undefined;
@@ -49,13 +58,18 @@ export function verifyAuditExport(input: string | Iterable<string>, options: Ver
   // export does not speak of entries outside its range (an older base, a newer head).
   const addKept = (into: AuditChainVerifier, range?: AuditExportHeader): void => {
     for (const kept of options.checkpoints ?? []) {
-      if (range === undefined || inRange(kept.checkpoint.seq, range)) into.addCheckpoint(kept, null, 'a kept checkpoint');
+      if (range === undefined || inRange(kept.checkpoint.seq, range))
+        into.addCheckpoint(kept, null, 'a kept checkpoint');
     }
   };
 
   for (const raw of lines) {
     number++;
-    const text = raw.endsWith('\n') ? raw.slice(0, raw.endsWith('\r\n') ? -2 : -1) : raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    const text = raw.endsWith('\n')
+      ? raw.slice(0, raw.endsWith('\r\n') ? -2 : -1)
+      : raw.endsWith('\r')
+        ? raw.slice(0, -1)
+        : raw;
     if (text.trim() === '') continue;
     lastFilled = number;
     let value: unknown;
@@ -68,7 +82,12 @@ export function verifyAuditExport(input: string | Iterable<string>, options: Ver
         verifier = create(undefined);
         addKept(verifier);
       }
-      verifier!.report('malformed', null, number, first ? 'the first line is not JSON; an export starts with its header line' : 'the line is not JSON');
+      verifier!.report(
+        'malformed',
+        null,
+        number,
+        first ? 'the first line is not JSON; an export starts with its header line' : 'the line is not JSON',
+      );
       continue;
     }
     const kind = (value as { kind?: unknown } | null)?.kind;
@@ -118,14 +137,26 @@ export function verifyAuditExport(input: string | Iterable<string>, options: Ver
       case 'elided': {
         const parsed = AuditElidedLine.safeParse(value);
         if (parsed.success) v.addElided(parsed.data.seq, parsed.data.bodyHashes, number);
-        else v.report('malformed', seqOf(value), number, `the elided run does not match its schema: ${issue(parsed.error)}`);
+        else
+          v.report(
+            'malformed',
+            seqOf(value),
+            number,
+            `the elided run does not match its schema: ${issue(parsed.error)}`,
+          );
         break;
       }
       case 'checkpoint': {
         const parsed = AuditCheckpointLine.safeParse(value);
-        if (!parsed.success) v.report('malformed', null, number, `the checkpoint does not match its schema: ${issue(parsed.error)}`);
+        if (!parsed.success)
+          v.report('malformed', null, number, `the checkpoint does not match its schema: ${issue(parsed.error)}`);
         else if (header !== undefined && !inRange(parsed.data.checkpoint.seq, header)) {
-          v.report('malformed', parsed.data.checkpoint.seq, number, `the checkpoint at seq ${parsed.data.checkpoint.seq} is outside the export's range, seq ${header.base.seq} to ${header.toSeq}: an export carries checkpoints only for the entries it covers and its base`);
+          v.report(
+            'malformed',
+            parsed.data.checkpoint.seq,
+            number,
+            `the checkpoint at seq ${parsed.data.checkpoint.seq} is outside the export's range, seq ${header.base.seq} to ${header.toSeq}: an export carries checkpoints only for the entries it covers and its base`,
+          );
         } else v.addCheckpoint({ checkpoint: parsed.data.checkpoint, signature: parsed.data.signature }, number);
         break;
       }
@@ -135,7 +166,11 @@ export function verifyAuditExport(input: string | Iterable<string>, options: Ver
           v.report('malformed', null, number, `the seal does not match its schema: ${issue(parsed.error)}`);
           break;
         }
-        const valid = v.addCheckpoint({ checkpoint: parsed.data.checkpoint, signature: parsed.data.signature }, number, 'the seal');
+        const valid = v.addCheckpoint(
+          { checkpoint: parsed.data.checkpoint, signature: parsed.data.signature },
+          number,
+          'the seal',
+        );
         seal = { line: parsed.data, number, valid };
         break;
       }
@@ -143,7 +178,12 @@ export function verifyAuditExport(input: string | Iterable<string>, options: Ver
         v.report('malformed', null, number, 'an export has one header, on its first line');
         break;
       default:
-        v.report('malformed', null, number, `unknown line kind ${JSON.stringify(kind) ?? 'undefined'}; expected header, checkpoint, entry, elided or seal`);
+        v.report(
+          'malformed',
+          null,
+          number,
+          `unknown line kind ${JSON.stringify(kind) ?? 'undefined'}; expected header, checkpoint, entry, elided or seal`,
+        );
     }
   }
 
@@ -152,7 +192,12 @@ export function verifyAuditExport(input: string | Iterable<string>, options: Ver
   // seal, or on the line after the last non-blank one.
   const end = lastFilled + 1;
   if (seal === undefined) {
-    v.report('unsealed', header?.toSeq ?? null, end, 'the export has no seal line: it was cut short or assembled by hand');
+    v.report(
+      'unsealed',
+      header?.toSeq ?? null,
+      end,
+      'the export has no seal line: it was cut short or assembled by hand',
+    );
   } else if (seal.valid) {
     checkSeal(v, seal.line, seal.number, header);
   }
@@ -164,7 +209,12 @@ function inRange(seq: number, header: AuditExportHeader): boolean {
   return seq >= header.base.seq && seq <= header.toSeq;
 }
 
-function checkSeal(v: AuditChainVerifier, seal: AuditSealLine, line: number, header: AuditExportHeader | undefined): void {
+function checkSeal(
+  v: AuditChainVerifier,
+  seal: AuditSealLine,
+  line: number,
+  header: AuditExportHeader | undefined,
+): void {
   const { seq, export: claim } = seal.checkpoint;
   if (header === undefined) {
     v.report('seal-mismatch', seq, line, 'the seal signs a header this export lacks');
@@ -173,20 +223,40 @@ function checkSeal(v: AuditChainVerifier, seal: AuditSealLine, line: number, hea
   let authentic = true;
   if (claim.header !== digestOf(header)) {
     authentic = false;
-    v.report('seal-mismatch', seq, line, 'the header differs from the one the hub sealed: its range, filter or keys were edited');
+    v.report(
+      'seal-mismatch',
+      seq,
+      line,
+      'the header differs from the one the hub sealed: its range, filter or keys were edited',
+    );
   }
   if (seq !== header.toSeq) {
     authentic = false;
-    v.report('seal-mismatch', seq, line, `the seal is at seq ${seq}, but the header says the export ends at seq ${header.toSeq}`);
+    v.report(
+      'seal-mismatch',
+      seq,
+      line,
+      `the seal is at seq ${seq}, but the header says the export ends at seq ${header.toSeq}`,
+    );
   }
   const lastSeq = v.lastSeq ?? header.base.seq;
   if (lastSeq > seq) {
-    v.report('seal-mismatch', seq + 1, line, `the export carries entries up to seq ${lastSeq}, beyond the seq ${seq} the hub sealed`);
+    v.report(
+      'seal-mismatch',
+      seq + 1,
+      line,
+      `the export carries entries up to seq ${lastSeq}, beyond the seq ${seq} the hub sealed`,
+    );
   }
   // Held whatever else went wrong: a missing, reordered, duplicated or cut entry carried in
   // full changes the digest, as an entry changed, elided or added after sealing does.
   if (claim.count !== v.included.count || claim.included !== v.included.digest()) {
-    v.report('seal-mismatch', seq, line, `the entries carried in full, in line order, are not the ones the hub sealed (${claim.count} sealed, ${v.included.count} here): one is missing, out of order, duplicated, or was changed, elided or added after sealing`);
+    v.report(
+      'seal-mismatch',
+      seq,
+      line,
+      `the entries carried in full, in line order, are not the ones the hub sealed (${claim.count} sealed, ${v.included.count} here): one is missing, out of order, duplicated, or was changed, elided or added after sealing`,
+    );
   }
   // The sealed header names the base, so the export's start needs no other anchor.
   if (authentic) v.vouchBase();

@@ -45,7 +45,10 @@ export const nodeBackend: Ed25519Backend = {
     const { publicKey, privateKey } = generateKeyPairSync('ed25519');
     const spki = publicKey.export({ format: 'der', type: 'spki' });
     const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' });
-    return { publicKey: new Uint8Array(spki.subarray(SPKI_PREFIX.length)), seed: new Uint8Array(pkcs8.subarray(PKCS8_PREFIX.length)) };
+    return {
+      publicKey: new Uint8Array(spki.subarray(SPKI_PREFIX.length)),
+      seed: new Uint8Array(pkcs8.subarray(PKCS8_PREFIX.length)),
+    };
   },
   sign(seed, message) {
     return new Uint8Array(sign(null, message, privateKeyObject(seed)));
@@ -74,7 +77,12 @@ export const tweetnaclBackend: Ed25519Backend = {
  * The one Ed25519 verification of Flotilla: refuses non-canonical signatures and weak keys,
  * then asks the backend. Never throws for bad input; false means "not a valid signature".
  */
-export function strictVerify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array, backend: Ed25519Backend = nodeBackend): boolean {
+export function strictVerify(
+  publicKey: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+  backend: Ed25519Backend = nodeBackend,
+): boolean {
   if (precheck(publicKey, signature) !== undefined) return false;
   try {
     return backend.verify(publicKey, message, signature);

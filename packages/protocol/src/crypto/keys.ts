@@ -28,7 +28,18 @@ export type Signature = z.infer<typeof Signature>;
  * What a signature is for. Each purpose prefixes the signed bytes, so a signature made for a
  * report can never be replayed as an envelope or a trust root (domain separation).
  */
-export type SignaturePurpose = 'envelope' | 'bundle' | 'report' | 'trust-root' | 'enroll' | 'audit-checkpoint' | 'key-rotation' | 'approval' | 'transfer-manifest' | 'reports-file' | 'offline-receipt';
+export type SignaturePurpose =
+  | 'envelope'
+  | 'bundle'
+  | 'report'
+  | 'trust-root'
+  | 'enroll'
+  | 'audit-checkpoint'
+  | 'key-rotation'
+  | 'approval'
+  | 'transfer-manifest'
+  | 'reports-file'
+  | 'offline-receipt';
 
 /** A short stable name for a public key: the first 16 hex digits of its sha256. */
 export function keyIdOf(publicKey: PublicKey): string {
@@ -49,14 +60,26 @@ function signedBytes(purpose: SignaturePurpose, payload: unknown): Uint8Array {
   return new TextEncoder().encode(`flotilla.io/v1/${purpose}\n${canonicalize(payload)}`);
 }
 
-export function signPayload(purpose: SignaturePurpose, payload: unknown, key: KeyPair, backend: Ed25519Backend = nodeBackend): Signature {
+export function signPayload(
+  purpose: SignaturePurpose,
+  payload: unknown,
+  key: KeyPair,
+  backend: Ed25519Backend = nodeBackend,
+): Signature {
   const seed = fromBase64Url(key.seed);
-  if (seed === undefined || seed.length !== 32) throw new FlotillaError('SIGNATURE_MALFORMED', 'the private key seed is not 32 bytes of base64url');
+  if (seed === undefined || seed.length !== 32)
+    throw new FlotillaError('SIGNATURE_MALFORMED', 'the private key seed is not 32 bytes of base64url');
   return { keyId: keyIdOf(key.publicKey), sig: toBase64Url(backend.sign(seed, signedBytes(purpose, payload))) };
 }
 
 /** True when `signature` is a strict Ed25519 signature by `publicKey` over `payload` for `purpose`. */
-export function verifyPayload(purpose: SignaturePurpose, payload: unknown, signature: Signature, publicKey: PublicKey, backend: Ed25519Backend = nodeBackend): boolean {
+export function verifyPayload(
+  purpose: SignaturePurpose,
+  payload: unknown,
+  signature: Signature,
+  publicKey: PublicKey,
+  backend: Ed25519Backend = nodeBackend,
+): boolean {
   const pub = fromBase64Url(publicKey);
   const sig = fromBase64Url(signature.sig);
   if (pub === undefined || sig === undefined) return false;
@@ -72,7 +95,13 @@ export interface TrustedKey {
  * How many distinct public keys among `trusted` made a valid signature over the payload.
  * Duplicate signatures, and several ids naming one public key, count once.
  */
-export function countValidSigners(purpose: SignaturePurpose, payload: unknown, signatures: readonly Signature[], trusted: readonly TrustedKey[], backend: Ed25519Backend = nodeBackend): number {
+export function countValidSigners(
+  purpose: SignaturePurpose,
+  payload: unknown,
+  signatures: readonly Signature[],
+  trusted: readonly TrustedKey[],
+  backend: Ed25519Backend = nodeBackend,
+): number {
   const signers = new Set<string>();
   for (const signature of signatures) {
     for (const key of trusted) {

@@ -19,7 +19,10 @@ export const Placement = z.strictObject({
   capabilities: z.array(z.string().max(128)).max(64).optional(),
   regions: z.array(z.string().max(64)).max(64).optional(),
   /** The lowest Kubernetes version the workload runs on, such as `1.29`. */
-  minKubernetesVersion: z.string().regex(/^v?\d+(\.\d+){0,2}$/, 'a Kubernetes version is 1 to 3 numbers, such as 1.29 or v1.29.3').optional(),
+  minKubernetesVersion: z
+    .string()
+    .regex(/^v?\d+(\.\d+){0,2}$/, 'a Kubernetes version is 1 to 3 numbers, such as 1.29 or v1.29.3')
+    .optional(),
   /** Certifications the target must hold, such as `iso27001` or `fedramp-moderate`. */
   certifications: z.array(z.string().max(128)).max(64).optional(),
 });
@@ -30,7 +33,12 @@ export const Bundle = z.strictObject({
   apiVersion: ApiVersion,
   kind: z.literal('Bundle'),
   name: Name,
-  version: z.string().regex(/^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$/, 'a version is up to 64 letters, digits, dots, dashes, pluses and underscores'),
+  version: z
+    .string()
+    .regex(
+      /^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$/,
+      'a version is up to 64 letters, digits, dots, dashes, pluses and underscores',
+    ),
   resources: z.array(Resource).max(10_000),
   provenance: Provenance.optional(),
   placement: Placement.optional(),

@@ -10,17 +10,44 @@ export const TargetId = z.string().regex(/^tgt_[0-9a-f]{20}$/, 'a target id look
 export type TargetId = z.infer<typeof TargetId>;
 
 /** A DNS-label-like name: what people type, so it is short and safe in paths and shells. */
-export const Name = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'a name is 1-63 lowercase letters, digits and dashes, starting and ending with a letter or digit');
+export const Name = z
+  .string()
+  .regex(
+    /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/,
+    'a name is 1-63 lowercase letters, digits and dashes, starting and ending with a letter or digit',
+  );
 
 export const Digest = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'a digest is sha256: followed by 64 hex digits');
 
-const labelKey = z.string().regex(/^([a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$/, 'a label key is an optional DNS prefix and a slash, then up to 63 letters, digits, dashes, dots and underscores');
-export const Labels = z.record(labelKey, z.string().max(63).regex(/^([A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?)?$/, 'a label value is up to 63 letters, digits, dashes, dots and underscores'));
+const labelKey = z
+  .string()
+  .regex(
+    /^([a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$/,
+    'a label key is an optional DNS prefix and a slash, then up to 63 letters, digits, dashes, dots and underscores',
+  );
+export const Labels = z.record(
+  labelKey,
+  z
+    .string()
+    .max(63)
+    .regex(
+      /^([A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?)?$/,
+      'a label value is up to 63 letters, digits, dashes, dots and underscores',
+    ),
+);
 export type Labels = z.infer<typeof Labels>;
 
 /** Typed operator facts about a target: region, tier, customer, owner and any other key. */
 const PropertyValue = z.union([z.string().max(256), z.number().finite(), z.boolean()]);
-export const Properties = z.record(z.string().regex(/^[a-zA-Z][a-zA-Z0-9_.-]{0,62}$/, 'a property key starts with a letter and has up to 63 letters, digits, dots, dashes and underscores'), PropertyValue);
+export const Properties = z.record(
+  z
+    .string()
+    .regex(
+      /^[a-zA-Z][a-zA-Z0-9_.-]{0,62}$/,
+      'a property key starts with a letter and has up to 63 letters, digits, dots, dashes and underscores',
+    ),
+  PropertyValue,
+);
 export type Properties = z.infer<typeof Properties>;
 
 export const ReleaseRef = z.strictObject({

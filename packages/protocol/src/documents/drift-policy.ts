@@ -75,7 +75,9 @@ const DriftMatch = z.strictObject({
 type DriftMatch = z.infer<typeof DriftMatch>;
 
 /** A rule id: named in every decision and report, so short and stable. */
-const DriftRuleId = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$/, 'a rule id is 1-64 lowercase letters, digits and dashes');
+const DriftRuleId = z
+  .string()
+  .regex(/^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$/, 'a rule id is 1-64 lowercase letters, digits and dashes');
 
 /**
  * One rule: the first rule (in order) whose match holds decides the item's class and action.
@@ -119,11 +121,20 @@ type DriftSettings = z.infer<typeof DriftSettings>;
 function checkRules(policy: { readonly rules: readonly DriftRule[] }, ctx: z.RefinementCtx): void {
   const seen = new Set<string>();
   policy.rules.forEach((rule, index) => {
-    if (seen.has(rule.id)) ctx.addIssue({ code: 'custom', path: ['rules', index, 'id'], message: `rule id ${rule.id} appears twice; ids name decisions in reports, so each is unique` });
+    if (seen.has(rule.id))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rules', index, 'id'],
+        message: `rule id ${rule.id} appears twice; ids name decisions in reports, so each is unique`,
+      });
     seen.add(rule.id);
     const age = rule.match.age;
     if (age?.minSeconds !== undefined && age.maxSeconds !== undefined && age.minSeconds > age.maxSeconds) {
-      ctx.addIssue({ code: 'custom', path: ['rules', index, 'match', 'age'], message: `minSeconds ${age.minSeconds} is above maxSeconds ${age.maxSeconds}, so the rule could never match` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rules', index, 'match', 'age'],
+        message: `minSeconds ${age.minSeconds} is above maxSeconds ${age.maxSeconds}, so the rule could never match`,
+      });
     }
   });
 }
@@ -165,9 +176,16 @@ export type DriftPolicyInput = z.input<typeof DriftPolicyInput>;
 export function parseDriftPolicy(input: unknown): DriftPolicy {
   const result = DriftPolicyInput.safeParse(input);
   if (!result.success) {
-    throw new FlotillaError('DRIFT_POLICY_INVALID', `drift policy is invalid; fix these and ship it again:\n${z.prettifyError(result.error)}`, {
-      issues: result.error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message })),
-    });
+    throw new FlotillaError(
+      'DRIFT_POLICY_INVALID',
+      `drift policy is invalid; fix these and ship it again:\n${z.prettifyError(result.error)}`,
+      {
+        issues: result.error.issues.map((issue) => ({
+          path: issue.path.map(String).join('.'),
+          message: issue.message,
+        })),
+      },
+    );
   }
   return result.data;
 }

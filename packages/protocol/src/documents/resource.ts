@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { FlotillaError } from '../errors.ts';
 
-const dnsSubdomain = z.string().regex(/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/, 'a Kubernetes name is lowercase letters, digits, dots and dashes');
+const dnsSubdomain = z
+  .string()
+  .regex(/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/, 'a Kubernetes name is lowercase letters, digits, dots and dashes');
 
 const ObjectMeta = z.looseObject({
   name: dnsSubdomain,
@@ -12,7 +14,12 @@ const ObjectMeta = z.looseObject({
 
 /** A Kubernetes-style manifest. Fields beyond the identity are the resource's own business. */
 export const Resource = z.looseObject({
-  apiVersion: z.string().regex(/^([a-z0-9.-]+\/)?v[0-9]+([a-z]+[0-9]*)?$/, 'apiVersion is group/version or version, for example apps/v1 or v1'),
+  apiVersion: z
+    .string()
+    .regex(
+      /^([a-z0-9.-]+\/)?v[0-9]+([a-z]+[0-9]*)?$/,
+      'apiVersion is group/version or version, for example apps/v1 or v1',
+    ),
   kind: z.string().regex(/^[A-Z][A-Za-z0-9]*$/, 'kind is a capitalized name such as ConfigMap'),
   metadata: ObjectMeta,
 });
@@ -38,7 +45,11 @@ export function assertUniqueResources(resources: readonly Resource[]): void {
   const seen = new Set<string>();
   for (const resource of resources) {
     const key = resourceKey(resource);
-    if (seen.has(key)) throw new FlotillaError('MANIFEST_INVALID', `resource ${key} appears twice; each kind, namespace and name may appear once per bundle`);
+    if (seen.has(key))
+      throw new FlotillaError(
+        'MANIFEST_INVALID',
+        `resource ${key} appears twice; each kind, namespace and name may appear once per bundle`,
+      );
     seen.add(key);
   }
 }

@@ -43,14 +43,16 @@ export const Target = z.strictObject({
     generation: z.number().int().min(0),
     bundles: z.array(ReleaseRef),
   }),
-  observed: z.strictObject({
-    seq: z.number().int().min(1),
-    generation: z.number().int().min(0),
-    phase: ReportPhase,
-    health: Health,
-    bundles: z.array(ReleaseRef),
-    reportedAt: Timestamp,
-  }).nullable(),
+  observed: z
+    .strictObject({
+      seq: z.number().int().min(1),
+      generation: z.number().int().min(0),
+      phase: ReportPhase,
+      health: Health,
+      bundles: z.array(ReleaseRef),
+      reportedAt: Timestamp,
+    })
+    .nullable(),
   /** Absent until the agent first reports on drift. */
   drift: TargetDrift.optional(),
   enrolledAt: Timestamp,

@@ -64,7 +64,10 @@ function sameResource(resource: Resource, key: string): boolean {
  * Throws `VALIDATION_FAILED` for an item that cannot be adopted: an `extra-resource` (the report
  * does not carry the object), or a value the report only previews (cut short or redacted).
  */
-export function adoptDrift(resources: readonly Resource[], items: readonly AdoptDriftItem[]): { resources: Resource[]; adopted: AdoptDriftItem[]; unmatched: AdoptDriftItem[] } {
+export function adoptDrift(
+  resources: readonly Resource[],
+  items: readonly AdoptDriftItem[],
+): { resources: Resource[]; adopted: AdoptDriftItem[]; unmatched: AdoptDriftItem[] } {
   const copies = resources.map((resource) => structuredClone(resource));
   const dropped = new Set<number>();
   const adopted: AdoptDriftItem[] = [];
@@ -79,7 +82,10 @@ export function adoptDrift(resources: readonly Resource[], items: readonly Adopt
     const where = `${item.resourceKey}${item.path === '' ? '' : ` ${item.path}`}`;
     switch (item.change) {
       case 'extra-resource':
-        throw new FlotillaError('VALIDATION_FAILED', `${where} is a resource no release holds any more; its content is not in the report, so it cannot be adopted: put it into a release by hand`);
+        throw new FlotillaError(
+          'VALIDATION_FAILED',
+          `${where} is a resource no release holds any more; its content is not in the report, so it cannot be adopted: put it into a release by hand`,
+        );
       case 'deleted-resource':
         dropped.add(at);
         break;
@@ -89,10 +95,16 @@ export function adoptDrift(resources: readonly Resource[], items: readonly Adopt
       case 'modified':
       case 'added':
         if (!Object.hasOwn(item, 'observed')) {
-          throw new FlotillaError('VALIDATION_FAILED', `${where}: the observed value is not known (too long for the report, or a Secret value); adopt it by editing the release by hand`);
+          throw new FlotillaError(
+            'VALIDATION_FAILED',
+            `${where}: the observed value is not known (too long for the report, or a Secret value); adopt it by editing the release by hand`,
+          );
         }
         if (!setValueAtPath(resource, item.path, item.observed)) {
-          throw new FlotillaError('VALIDATION_FAILED', `${where}: the release's ${resource.kind} has no place for this path; adopt it by editing the release by hand`);
+          throw new FlotillaError(
+            'VALIDATION_FAILED',
+            `${where}: the release's ${resource.kind} has no place for this path; adopt it by editing the release by hand`,
+          );
         }
         break;
     }

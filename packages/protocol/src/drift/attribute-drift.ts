@@ -17,8 +17,6 @@ export const FLOTILLA_FIELD_MANAGERS: readonly string[] = Object.freeze([FLOTILL
 /** The annotation that puts one resource on hold: its value names the hold (an incident id). */
 const HOLD_ANNOTATION = 'flotilla.io/hold';
 
-
-
 /**
  * Who changed a field, as far as the substrate says. Kubernetes field manager names are chosen
  * by the client that writes (`--field-manager`, or its User-Agent), and managedFields itself
@@ -71,11 +69,27 @@ function pick(entries: readonly ManagedFieldsEntry[], self: ReadonlySet<string>)
 }
 
 function managerActor(entry: ManagedFieldsEntry, basis: AttributionBasis): DriftActor {
-  return { manager: entry.manager, operation: entry.operation, ...(entry.subresource === undefined ? {} : { subresource: entry.subresource }), basis };
+  return {
+    manager: entry.manager,
+    operation: entry.operation,
+    ...(entry.subresource === undefined ? {} : { subresource: entry.subresource }),
+    basis,
+  };
 }
 
-function attributeOne(item: DriftItem, live: LiveObject, entries: readonly ManagedFieldsEntry[], self: ReadonlySet<string>): [DriftActor, ManagedFieldsEntry | undefined] {
-  if (entries.length === 0 || item.change === 'deleted-resource' || item.change === 'extra-resource' || item.path === '') return [UNKNOWN_ACTOR, undefined];
+function attributeOne(
+  item: DriftItem,
+  live: LiveObject,
+  entries: readonly ManagedFieldsEntry[],
+  self: ReadonlySet<string>,
+): [DriftActor, ManagedFieldsEntry | undefined] {
+  if (
+    entries.length === 0 ||
+    item.change === 'deleted-resource' ||
+    item.change === 'extra-resource' ||
+    item.path === ''
+  )
+    return [UNKNOWN_ACTOR, undefined];
   let segments: PathSegment[];
   try {
     segments = parseFieldPath(item.path);

@@ -1,6 +1,11 @@
 import { Timestamp } from '../documents/common.ts';
 import type { DriftClass } from '../documents/drift-policy.ts';
-import { DRIFT_REPORT_MAX_ITEMS, DRIFT_VALUE_PREVIEW_MAX, type DriftItemReport, type DriftReportSection } from '../documents/drift-report.ts';
+import {
+  DRIFT_REPORT_MAX_ITEMS,
+  DRIFT_VALUE_PREVIEW_MAX,
+  type DriftItemReport,
+  type DriftReportSection,
+} from '../documents/drift-report.ts';
 import type { DriftDecision } from './classify-drift.ts';
 
 function cut(text: string, max: number): string {
@@ -55,7 +60,10 @@ const SEVERITY: Readonly<Record<DriftClass, number>> = { dangerous: 0, suspiciou
  * Builds the drift section of a report: every class counted, the most severe items kept first
  * (dangerous, suspicious, transient, acceptable; stable within a class) up to `limit`.
  */
-export function buildDriftReportSection(decisions: readonly DriftDecision[], limit: number = DRIFT_REPORT_MAX_ITEMS): DriftReportSection {
+export function buildDriftReportSection(
+  decisions: readonly DriftDecision[],
+  limit: number = DRIFT_REPORT_MAX_ITEMS,
+): DriftReportSection {
   if (!Number.isInteger(limit) || limit < 0 || limit > DRIFT_REPORT_MAX_ITEMS) {
     throw new TypeError(`limit must be an integer from 0 to ${DRIFT_REPORT_MAX_ITEMS}, received ${String(limit)}`);
   }

@@ -2,7 +2,13 @@ import type { Hold } from '../documents/envelope.ts';
 import type { AttributedDriftItem, DriftActor } from './attribute-drift.ts';
 import { compileDetectorSettings, detectSecurity, type DetectorSettings } from './detect-security.ts';
 import type { DriftItem } from './drift-item.ts';
-import { DEFAULT_ACTION, type DriftAction, type DriftClass, type DriftPolicy, type DriftRule } from '../documents/drift-policy.ts';
+import {
+  DEFAULT_ACTION,
+  type DriftAction,
+  type DriftClass,
+  type DriftPolicy,
+  type DriftRule,
+} from '../documents/drift-policy.ts';
 import { compileNameGlob, compilePathGlob, matchesAny, type GlobMatch } from './lib/path-glob.ts';
 import type { SecurityDetector } from '../documents/drift-vocabulary.ts';
 
@@ -119,7 +125,8 @@ function matches(compiled: CompiledRule, facts: Facts): boolean {
   if (compiled.resources !== undefined && !matchesAny(compiled.resources, item.resourceKey)) return false;
   if (compiled.paths !== undefined && !matchesAny(compiled.paths, item.path)) return false;
   if (match.changes !== undefined && !match.changes.includes(item.change)) return false;
-  if (match.detectors !== undefined && !match.detectors.some((detector) => facts.detectors.includes(detector))) return false;
+  if (match.detectors !== undefined && !match.detectors.some((detector) => facts.detectors.includes(detector)))
+    return false;
   if (match.security !== undefined && match.security !== facts.detectors.length > 0) return false;
   if (compiled.managers !== undefined && !matchesAny(compiled.managers, actor.manager)) return false;
   if (match.actor?.operations !== undefined && !match.actor.operations.includes(actor.operation)) return false;
@@ -159,10 +166,17 @@ function describeActor(actor: DriftActor): string {
  * @example
  * const decisions = classifyDrift(attributeDrift(items, live), defaultDriftPolicy, { now: new Date(), holds: envelope.holds });
  */
-export function classifyDrift(items: readonly AttributedDriftItem[], policy: DriftPolicy, context: DriftContext): DriftDecision[] {
+export function classifyDrift(
+  items: readonly AttributedDriftItem[],
+  policy: DriftPolicy,
+  context: DriftContext,
+): DriftDecision[] {
   const compiled = compilePolicy(policy);
   const now = context.now.getTime();
-  const inGracePeriod = context.lastAppliedAt !== undefined && compiled.gracePeriodMs > 0 && now - context.lastAppliedAt.getTime() < compiled.gracePeriodMs;
+  const inGracePeriod =
+    context.lastAppliedAt !== undefined &&
+    compiled.gracePeriodMs > 0 &&
+    now - context.lastAppliedAt.getTime() < compiled.gracePeriodMs;
   const envelopeHold = context.holds?.[0];
   const rollout = context.rolloutInFlight;
 
@@ -171,7 +185,8 @@ export function classifyDrift(items: readonly AttributedDriftItem[], policy: Dri
     const detectors = detectSecurity(item, compiled.detectors);
     let hold: { id: string; source: 'envelope' | 'annotation' } | undefined;
     if (envelopeHold !== undefined) hold = { id: envelopeHold.id, source: 'envelope' };
-    else if (compiled.honorHoldAnnotation && annotationHold !== undefined) hold = { id: annotationHold.trim().slice(0, 128) || 'annotation', source: 'annotation' };
+    else if (compiled.honorHoldAnnotation && annotationHold !== undefined)
+      hold = { id: annotationHold.trim().slice(0, 128) || 'annotation', source: 'annotation' };
     const sinceMs = since === undefined ? Number.NaN : Date.parse(since);
     const facts: Facts = {
       attributed,
@@ -217,7 +232,10 @@ export function classifyDrift(items: readonly AttributedDriftItem[], policy: Dri
     const parts = [reason];
     if (detectors.length > 0) parts.push(`flagged by ${detectors.join(', ')}`);
     parts.push(describeActor(actor));
-    if (guarded.length > 0) parts.push(`skipped ${guarded.join(', ')}: a rule matching on self-asserted facts (manager, operation, time, hold) may not silence a security-relevant change`);
+    if (guarded.length > 0)
+      parts.push(
+        `skipped ${guarded.join(', ')}: a rule matching on self-asserted facts (manager, operation, time, hold) may not silence a security-relevant change`,
+      );
 
     const heldBack = hold !== undefined && (action === 'revert' || action === 'alert') ? hold : undefined;
     if (heldBack !== undefined) {
@@ -233,7 +251,9 @@ export function classifyDrift(items: readonly AttributedDriftItem[], policy: Dri
       ruleId,
       reason: parts.join('; '),
       detectors,
-      ...(heldBack === undefined ? {} : { intentional: true as const, holdId: heldBack.id, holdSource: heldBack.source }),
+      ...(heldBack === undefined
+        ? {}
+        : { intentional: true as const, holdId: heldBack.id, holdSource: heldBack.source }),
       ...(guarded.length > 0 ? { guardedRules: guarded } : {}),
     };
   });

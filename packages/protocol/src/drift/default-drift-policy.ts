@@ -1,14 +1,32 @@
-import { parseDriftPolicy, type DriftPolicy, type DriftPolicyInput, type DriftRule } from '../documents/drift-policy.ts';
+import {
+  parseDriftPolicy,
+  type DriftPolicy,
+  type DriftPolicyInput,
+  type DriftRule,
+} from '../documents/drift-policy.ts';
 
 /** Field managers of the autoscalers: the HPA (inside kube-controller-manager), VPA, KEDA, cluster-autoscaler. */
-export const AUTOSCALER_MANAGERS: readonly string[] = Object.freeze(['kube-controller-manager', 'vpa-*', 'keda-*', 'cluster-autoscaler']);
+export const AUTOSCALER_MANAGERS: readonly string[] = Object.freeze([
+  'kube-controller-manager',
+  'vpa-*',
+  'keda-*',
+  'cluster-autoscaler',
+]);
 
 /**
  * Field managers of people: kubectl names itself `kubectl` for server-side apply and
  * `kubectl-<command>` for the rest (`kubectl-edit`, `kubectl-patch`, `kubectl-set`,
  * `kubectl-client-side-apply`, ...); UIs are named by their User-Agent.
  */
-const HUMAN_MANAGERS: readonly string[] = Object.freeze(['kubectl', 'kubectl-*', 'k9s', 'Mozilla', 'lens', 'OpenLens', 'Headlamp']);
+const HUMAN_MANAGERS: readonly string[] = Object.freeze([
+  'kubectl',
+  'kubectl-*',
+  'k9s',
+  'Mozilla',
+  'lens',
+  'OpenLens',
+  'Headlamp',
+]);
 
 const rules: DriftRule[] = [
   {
@@ -20,14 +38,16 @@ const rules: DriftRule[] = [
   },
   {
     id: 'privilege-added',
-    description: 'Privileged mode, privilege escalation, added capabilities, root, host namespaces or hostPath volumes widen what a compromise can reach.',
+    description:
+      'Privileged mode, privilege escalation, added capabilities, root, host namespaces or hostPath volumes widen what a compromise can reach.',
     match: { detectors: ['privilege-escalation'] },
     class: 'dangerous',
     reason: 'adds privilege (privileged, escalation, capabilities, root, host namespaces or hostPath)',
   },
   {
     id: 'rbac-changed',
-    description: 'Changed Role/ClusterRole rules or RoleBinding/ClusterRoleBinding subjects and roleRef grant access nobody released.',
+    description:
+      'Changed Role/ClusterRole rules or RoleBinding/ClusterRoleBinding subjects and roleRef grant access nobody released.',
     match: { detectors: ['rbac-change'] },
     class: 'dangerous',
     reason: 'changes who may do what (RBAC rules, subjects or roleRef)',
@@ -114,6 +134,9 @@ function deepFreeze<T>(value: T): T {
  * @example
  * extendDefaultDriftPolicy([{ id: 'vpa-requests', match: { paths: ['spec.template.spec.containers[*].resources.requests.*'], actor: { managers: ['vpa-*'] } }, class: 'acceptable' }], { allowedRegistries: ['ghcr.io/acme'] })
  */
-export function extendDefaultDriftPolicy(rules: DriftPolicyInput['rules'], settings: DriftPolicyInput['settings'] = {}): DriftPolicy {
+export function extendDefaultDriftPolicy(
+  rules: DriftPolicyInput['rules'],
+  settings: DriftPolicyInput['settings'] = {},
+): DriftPolicy {
   return parseDriftPolicy({ rules: [...rules, ...defaultDriftPolicy.rules], settings });
 }

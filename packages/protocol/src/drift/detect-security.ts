@@ -46,14 +46,23 @@ function contextGrantsPrivilege(context: unknown): boolean {
 function containerGrantsPrivilege(container: unknown): boolean {
   if (!isJsonObject(container)) return false;
   if (contextGrantsPrivilege(container.securityContext)) return true;
-  return Array.isArray(container.ports) && container.ports.some((port) => isJsonObject(port) && typeof port.hostPort === 'number' && port.hostPort > 0);
+  return (
+    Array.isArray(container.ports) &&
+    container.ports.some((port) => isJsonObject(port) && typeof port.hostPort === 'number' && port.hostPort > 0)
+  );
 }
 
 /**
  * Whether a securityContext field's change adds privilege. `name` is the field, `within`
  * the field holding it (`capabilities`, `seccompProfile`), `observed`/`desired` its values.
  */
-function securityFieldEscalates(item: DriftItem, name: string | undefined, within: string | undefined, segments: readonly PathSegment[], at: number): boolean {
+function securityFieldEscalates(
+  item: DriftItem,
+  name: string | undefined,
+  within: string | undefined,
+  segments: readonly PathSegment[],
+  at: number,
+): boolean {
   const { change, desired, observed } = item;
   const removed = change === 'removed';
   switch (name) {
@@ -77,7 +86,9 @@ function securityFieldEscalates(item: DriftItem, name: string | undefined, withi
     case 'appArmorProfile':
       return removed || (isJsonObject(observed) && observed.type === 'Unconfined');
     case 'capabilities':
-      return removed ? isJsonObject(desired) && Array.isArray(desired.drop) && desired.drop.length > 0 : isJsonObject(observed) && Array.isArray(observed.add) && observed.add.length > 0;
+      return removed
+        ? isJsonObject(desired) && Array.isArray(desired.drop) && desired.drop.length > 0
+        : isJsonObject(observed) && Array.isArray(observed.add) && observed.add.length > 0;
     case 'add':
       return within === 'capabilities' && change !== 'removed' && !(Array.isArray(observed) && observed.length === 0);
     case 'drop':
@@ -97,10 +108,20 @@ function securityFieldEscalates(item: DriftItem, name: string | undefined, withi
 
 /** True when the last segment is a field directly in a pod spec (`spec` or `...template.spec`). */
 function isPodSpecField(segments: readonly PathSegment[]): boolean {
-  return segments.length === 2 || (segments.length > 2 && fieldName(segments[segments.length - 2]) === 'spec' && fieldName(segments[segments.length - 3]) === 'template');
+  return (
+    segments.length === 2 ||
+    (segments.length > 2 &&
+      fieldName(segments[segments.length - 2]) === 'spec' &&
+      fieldName(segments[segments.length - 3]) === 'template')
+  );
 }
 
-function detectPodSpecChange(item: DriftItem, segments: readonly PathSegment[], settings: DetectorSettings, found: Set<SecurityDetector>): void {
+function detectPodSpecChange(
+  item: DriftItem,
+  segments: readonly PathSegment[],
+  settings: DetectorSettings,
+  found: Set<SecurityDetector>,
+): void {
   const { change, desired, observed } = item;
   const last = segments.length - 1;
   const name = fieldName(segments[last]);
@@ -110,7 +131,8 @@ function detectPodSpecChange(item: DriftItem, segments: readonly PathSegment[], 
     found.add('container-added');
     if (containerGrantsPrivilege(observed)) found.add('privilege-escalation');
     const image = isJsonObject(observed) ? observed.image : undefined;
-    if (typeof image === 'string' && !isImageFromAllowedRegistry(image, settings.allowedRegistries)) found.add('image-not-allowed');
+    if (typeof image === 'string' && !isImageFromAllowedRegistry(image, settings.allowedRegistries))
+      found.add('image-not-allowed');
     return;
   }
 
@@ -126,7 +148,11 @@ function detectPodSpecChange(item: DriftItem, segments: readonly PathSegment[], 
   }
 
   // Running as another service account borrows whatever that account may do.
-  if ((name === 'serviceAccountName' || name === 'serviceAccount') && change !== 'removed' && isPodSpecField(segments)) {
+  if (
+    (name === 'serviceAccountName' || name === 'serviceAccount') &&
+    change !== 'removed' &&
+    isPodSpecField(segments)
+  ) {
     found.add('privilege-escalation');
     return;
   }
@@ -138,8 +164,10 @@ function detectPodSpecChange(item: DriftItem, segments: readonly PathSegment[], 
 
   // hostPath: a volume added with one, a volume switched to one, or its path changed.
   for (let i = 0; i < segments.length; i++) {
-    if (fieldName(segments[i]) !== 'volumes' || segments[i + 1] === undefined || segments[i + 1]?.kind === 'field') continue;
-    if (i + 1 === last && change !== 'removed' && isJsonObject(observed) && !isUnset(observed.hostPath)) found.add('privilege-escalation');
+    if (fieldName(segments[i]) !== 'volumes' || segments[i + 1] === undefined || segments[i + 1]?.kind === 'field')
+      continue;
+    if (i + 1 === last && change !== 'removed' && isJsonObject(observed) && !isUnset(observed.hostPath))
+      found.add('privilege-escalation');
     if (fieldName(segments[i + 2]) === 'hostPath' && change !== 'removed') found.add('privilege-escalation');
     return;
   }

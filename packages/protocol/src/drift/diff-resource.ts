@@ -61,17 +61,30 @@ function asStored(desired: JsonObject): JsonObject {
  * //    path: 'spec.template.spec.containers[name=app].image', change: 'modified',
  * //    desired: 'ghcr.io/acme/web:1.4.2', observed: 'evil.example/miner:latest' }]
  */
-export function diffResource(desired: Resource, live: LiveObject | null | undefined, options: DiffOptions | CompiledDiffOptions = {}): DriftItem[] {
+export function diffResource(
+  desired: Resource,
+  live: LiveObject | null | undefined,
+  options: DiffOptions | CompiledDiffOptions = {},
+): DriftItem[] {
   const key = resourceKey(desired);
   if (live === null || live === undefined) {
     return [{ resourceKey: key, kind: desired.kind, path: '', change: 'deleted-resource' }];
   }
   const liveKey = liveResourceKey(live);
   if (liveKey !== key) {
-    throw new TypeError(`diffResource compares a resource with its own live object, but the desired resource is ${key} and the live object is ${liveKey ?? 'not a Kubernetes object'}`);
+    throw new TypeError(
+      `diffResource compares a resource with its own live object, but the desired resource is ${key} and the live object is ${liveKey ?? 'not a Kubernetes object'}`,
+    );
   }
   const compiled = isCompiled(options) ? options : compileDiffOptions(options);
-  const sink: DiffSink = { resourceKey: key, kind: desired.kind, redact: desired.kind === 'Secret', ignore: compiled.ignore, stack: [], items: [] };
+  const sink: DiffSink = {
+    resourceKey: key,
+    kind: desired.kind,
+    redact: desired.kind === 'Secret',
+    ignore: compiled.ignore,
+    stack: [],
+    items: [],
+  };
   const stored = asStored(desired);
   walkResource(sink, stored, live);
   walkSecurityAdditions(sink, stored, live);

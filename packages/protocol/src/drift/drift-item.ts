@@ -1,6 +1,5 @@
 import type { DriftChange } from '../documents/drift-vocabulary.ts';
 
-
 /**
  * One difference between desired and observed state. `path` is empty for whole-resource
  * changes. `desired` and `observed` reference the compared documents rather than copying them

@@ -44,7 +44,11 @@ export function formatFieldPath(segments: readonly PathSegment[]): string {
 }
 
 function invalid(path: string, at: number, expected: string): FlotillaError {
-  return new FlotillaError('DRIFT_PATH_INVALID', `field path ${JSON.stringify(path.slice(0, 200))} is malformed at character ${at}: expected ${expected}`, { at });
+  return new FlotillaError(
+    'DRIFT_PATH_INVALID',
+    `field path ${JSON.stringify(path.slice(0, 200))} is malformed at character ${at}: expected ${expected}`,
+    { at },
+  );
 }
 
 /** Reads a JSON string literal starting at `start`; returns its value and the index after it. */

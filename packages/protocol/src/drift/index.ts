@@ -9,7 +9,13 @@ export { formatFieldPath, parseFieldPath, type PathSegment } from './field-path.
 export { liveResourceKey, type LiveObject } from './live-object.ts';
 export { diffResource } from './diff-resource.ts';
 export { diffResources } from './diff-resources.ts';
-export { FLOTILLA_FIELD_MANAGER, FLOTILLA_FIELD_MANAGERS, attributeDrift, type AttributedDriftItem, type DriftActor } from './attribute-drift.ts';
+export {
+  FLOTILLA_FIELD_MANAGER,
+  FLOTILLA_FIELD_MANAGERS,
+  attributeDrift,
+  type AttributedDriftItem,
+  type DriftActor,
+} from './attribute-drift.ts';
 export { AUTOSCALER_MANAGERS, defaultDriftPolicy, extendDefaultDriftPolicy } from './default-drift-policy.ts';
 export { classifyDrift, type DriftContext, type DriftDecision } from './classify-drift.ts';
 export { buildDriftReportSection, toDriftItemReport } from './build-drift-report.ts';

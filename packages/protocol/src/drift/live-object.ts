@@ -11,7 +11,13 @@ export type LiveObject = Readonly<Record<string, unknown>>;
 /** The {@link resourceKey} of a live object, or undefined when it lacks kind, apiVersion or name. */
 export function liveResourceKey(live: LiveObject): string | undefined {
   const { apiVersion, kind, metadata } = live;
-  if (typeof apiVersion !== 'string' || typeof kind !== 'string' || !isJsonObject(metadata) || typeof metadata.name !== 'string') return undefined;
+  if (
+    typeof apiVersion !== 'string' ||
+    typeof kind !== 'string' ||
+    !isJsonObject(metadata) ||
+    typeof metadata.name !== 'string'
+  )
+    return undefined;
   const namespace = typeof metadata.namespace === 'string' ? metadata.namespace : '';
   const group = groupOf(apiVersion);
   return `${kind}${group === '' ? '' : `.${group}`}/${namespace}/${metadata.name}`;

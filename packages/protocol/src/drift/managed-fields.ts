@@ -104,7 +104,8 @@ function findItem(list: unknown, segment: PathSegment): [unknown, number | undef
   if (segment.kind === 'key') {
     for (let i = 0; i < list.length; i++) {
       const item: unknown = list[i];
-      if (isJsonObject(item) && segment.keys.every(([field, value]) => keyText(item[field]) === value)) return [item, i];
+      if (isJsonObject(item) && segment.keys.every(([field, value]) => keyText(item[field]) === value))
+        return [item, i];
     }
   }
   return [undefined, undefined];

@@ -47,7 +47,11 @@ export function valueAtPath(object: unknown, path: string | readonly PathSegment
  * item carrying its key fields, for a list keyed by name). Returns false, changing nothing,
  * when the path cannot exist in this object: an index beyond a list, or a scalar in the way.
  */
-export function setValueAtPath(object: Record<string, unknown>, path: string | readonly PathSegment[], value: unknown): boolean {
+export function setValueAtPath(
+  object: Record<string, unknown>,
+  path: string | readonly PathSegment[],
+  value: unknown,
+): boolean {
   const segments = segmentsOf(path);
   if (segments.length === 0) return false;
   // Check the whole way first so that a failure leaves the object as it was.

@@ -23,9 +23,7 @@ export const IGNORED_METADATA: ReadonlySet<string> = new Set([
 ]);
 
 /** Annotations written by tools on every apply, whose value is a copy of the manifest. */
-export const IGNORED_ANNOTATIONS: ReadonlySet<string> = new Set([
-  'kubectl.kubernetes.io/last-applied-configuration',
-]);
+export const IGNORED_ANNOTATIONS: ReadonlySet<string> = new Set(['kubectl.kubernetes.io/last-applied-configuration']);
 
 /**
  * Map-typed fields the API server omits when empty, so a desired `{}` and an absent live

@@ -5,9 +5,26 @@
  * reports chained by hash) with its reader and the hub's ingest plan; the hub-signed receipt;
  * and the OCI documents. No I/O: everything reads and writes async streams of bytes.
  */
-export { TRANSFER_MANIFEST_MAX_BYTES, TRANSFER_MANIFEST_PATH, TRANSFER_MAX_ENTRIES, SignedTransferManifest, TransferEntry, TransferEntryKind, TransferManifest, TransferTarget, checkTransferLayout, transferEntryPath } from './transfer-manifest.ts';
+export {
+  TRANSFER_MANIFEST_MAX_BYTES,
+  TRANSFER_MANIFEST_PATH,
+  TRANSFER_MAX_ENTRIES,
+  SignedTransferManifest,
+  TransferEntry,
+  TransferEntryKind,
+  TransferManifest,
+  TransferTarget,
+  checkTransferLayout,
+  transferEntryPath,
+} from './transfer-manifest.ts';
 export { signTransferManifest, verifyTransferManifest } from './manifest-signature.ts';
-export { planTransfer, writeTransfer, type BlobSource, type TransferContents, type TransferImages } from './write-transfer.ts';
+export {
+  planTransfer,
+  writeTransfer,
+  type BlobSource,
+  type TransferContents,
+  type TransferImages,
+} from './write-transfer.ts';
 export { readTransfer, type ReadTransferOptions, type TransferItem } from './read-transfer.ts';
 export { verifiedBlob, type BlobClaim } from './verified-blob.ts';
 export {
@@ -28,10 +45,40 @@ export {
   isIndexMediaType,
   isManifestMediaType,
 } from './oci.ts';
-export { parseTransferDocuments, verifyTransferDocuments, type SiteState, type TransferDocuments, type VerifiedTransfer } from './verify-transfer-documents.ts';
-export { ChainPoint, linkReport, REPORT_CHAIN_GENESIS, REPORTS_FILE_MAX_LINE_BYTES, ReportLink, ReportsFileHeader, ReportsFileSeal, ReportsFileSealBody, ReportsFileWriter } from './reports-file.ts';
-export { readReportsFile, summarizeReportsFile, type ReadReportsFileOptions, type ReportsFileEntry, type ReportsFileItem, type ReportsFileSummary } from './read-reports-file.ts';
+export {
+  parseTransferDocuments,
+  verifyTransferDocuments,
+  type SiteState,
+  type TransferDocuments,
+  type VerifiedTransfer,
+} from './verify-transfer-documents.ts';
+export {
+  ChainPoint,
+  linkReport,
+  REPORT_CHAIN_GENESIS,
+  REPORTS_FILE_MAX_LINE_BYTES,
+  ReportLink,
+  ReportsFileHeader,
+  ReportsFileSeal,
+  ReportsFileSealBody,
+  ReportsFileWriter,
+} from './reports-file.ts';
+export {
+  readReportsFile,
+  summarizeReportsFile,
+  type ReadReportsFileOptions,
+  type ReportsFileEntry,
+  type ReportsFileItem,
+  type ReportsFileSummary,
+} from './read-reports-file.ts';
 export { planReportsIngest, type ReportHistory, type ReportsIngestPlan } from './plan-reports-ingest.ts';
-export { OfflineReceipt, SignedOfflineReceipt, settleReceipt, signReceipt, verifyReceipt, type ReceiptSettlement } from './receipt.ts';
+export {
+  OfflineReceipt,
+  SignedOfflineReceipt,
+  settleReceipt,
+  signReceipt,
+  verifyReceipt,
+  type ReceiptSettlement,
+} from './receipt.ts';
 export { inSeqRanges, SeqRange, SeqRanges, toSeqRanges, unionSeqRanges } from './seq-ranges.ts';
 export { walkOciIndex, type OciNode } from './walk-oci-index.ts';

@@ -22,7 +22,12 @@ export const OCI_LAYOUT_VERSION = '1.0.0';
 /** Manifests and indexes are metadata; registries must accept 4 MiB, so no more is read. */
 export const OCI_MANIFEST_MAX_BYTES = 4 * 1024 * 1024;
 
-const MediaType = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/, 'a media type is type/subtype');
+const MediaType = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/,
+    'a media type is type/subtype',
+  );
 
 /** A pointer to a blob: its media type, digest and size. */
 export const OciDescriptor = z.looseObject({

@@ -6,7 +6,14 @@ import { verifyPayload, type TrustedKey } from '../crypto/keys.ts';
 import type { SignedReport } from '../documents/report.ts';
 import { FlotillaError, type ErrorCode } from '../errors.ts';
 import { readLines, type Line } from './lib/lines.ts';
-import { linkReport, ReportLink, REPORTS_FILE_MAX_LINE_BYTES, ReportsFileHeader, ReportsFileSeal, type ChainPoint } from './reports-file.ts';
+import {
+  linkReport,
+  ReportLink,
+  REPORTS_FILE_MAX_LINE_BYTES,
+  ReportsFileHeader,
+  ReportsFileSeal,
+  type ChainPoint,
+} from './reports-file.ts';
 
 export interface ReadReportsFileOptions {
   /** The target the file must be about (the hub knows which target it imports for). */
@@ -18,7 +25,13 @@ export interface ReadReportsFileOptions {
 /** What {@link readReportsFile} yields, in file order; the seal comes last, after every check. */
 export type ReportsFileItem =
   | { readonly type: 'header'; readonly header: ReportsFileHeader }
-  | { readonly type: 'report'; readonly signed: SignedReport; readonly prev: string; readonly link: string; readonly line: number }
+  | {
+      readonly type: 'report';
+      readonly signed: SignedReport;
+      readonly prev: string;
+      readonly link: string;
+      readonly line: number;
+    }
   | { readonly type: 'seal'; readonly seal: ReportsFileSeal };
 
 function fail(code: ErrorCode, message: string, details: Record<string, unknown>): never {
@@ -33,7 +46,8 @@ function jsonOf(line: Line): unknown {
   } catch {
     fail('REPORTS_FILE_INVALID', `line ${line.number} is not JSON`, { line: line.number });
   }
-  if (canonicalize(value) !== line.text) fail('REPORTS_FILE_INVALID', `line ${line.number} is not in canonical JSON form (RFC 8785)`, { line: line.number });
+  if (canonicalize(value) !== line.text)
+    fail('REPORTS_FILE_INVALID', `line ${line.number} is not in canonical JSON form (RFC 8785)`, { line: line.number });
   return value;
 }
 
@@ -41,7 +55,11 @@ function shaped<S extends z.ZodType>(line: Line, value: unknown, schema: S, what
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    fail('REPORTS_FILE_INVALID', `line ${line.number} is not a ${what}: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`, { line: line.number });
+    fail(
+      'REPORTS_FILE_INVALID',
+      `line ${line.number} is not a ${what}: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`,
+      { line: line.number },
+    );
   }
   return parsed.data;
 }
@@ -59,14 +77,26 @@ function kindOf(value: unknown): unknown {
  * signed by the same key, and be the last line. The file is verified only once the seal has
  * been yielded: a hub ingests nothing before that.
  */
-export async function* readReportsFile(source: AsyncIterable<Uint8Array>, options: ReadReportsFileOptions): AsyncGenerator<ReportsFileItem> {
+export async function* readReportsFile(
+  source: AsyncIterable<Uint8Array>,
+  options: ReadReportsFileOptions,
+): AsyncGenerator<ReportsFileItem> {
   const lines = readLines(source, REPORTS_FILE_MAX_LINE_BYTES, 'REPORTS_FILE_INVALID');
   const first = await lines.next();
   if (first.done === true) fail('REPORTS_FILE_INVALID', 'the reports file is empty', { line: 1 });
   const header = shaped(first.value, jsonOf(first.value), ReportsFileHeader, 'reports file header');
-  if (header.targetId !== options.targetId) fail('REPORTS_TARGET_MISMATCH', `the reports file is about target ${header.targetId}, not ${options.targetId}`, { line: 1, targetId: header.targetId });
+  if (header.targetId !== options.targetId)
+    fail('REPORTS_TARGET_MISMATCH', `the reports file is about target ${header.targetId}, not ${options.targetId}`, {
+      line: 1,
+      targetId: header.targetId,
+    });
   const key = options.agentKeys.find((k) => k.id === header.keyId);
-  if (key === undefined) fail('REPORTS_KEY_UNKNOWN', `the reports file is signed by key ${header.keyId}, which is not a key of target ${options.targetId}`, { line: 1, keyId: header.keyId });
+  if (key === undefined)
+    fail(
+      'REPORTS_KEY_UNKNOWN',
+      `the reports file is signed by key ${header.keyId}, which is not a key of target ${options.targetId}`,
+      { line: 1, keyId: header.keyId },
+    );
   const headerDigest = `sha256:${hash('sha256', first.value.text, 'hex')}`;
   yield { type: 'header', header };
 
@@ -78,36 +108,82 @@ export async function* readReportsFile(source: AsyncIterable<Uint8Array>, option
     if (kind === 'ReportsFileSeal') {
       const seal = shaped(line, value, ReportsFileSeal, 'reports file seal');
       const { signature, ...body } = seal;
-      if (body.targetId !== header.targetId) fail('REPORTS_TARGET_MISMATCH', `the seal is about target ${body.targetId}, not ${header.targetId}`, { line: line.number });
-      if (body.header !== headerDigest) fail('REPORTS_CHAIN_BROKEN', 'the seal does not cover this header: the header was changed after sealing', { line: line.number });
+      if (body.targetId !== header.targetId)
+        fail('REPORTS_TARGET_MISMATCH', `the seal is about target ${body.targetId}, not ${header.targetId}`, {
+          line: line.number,
+        });
+      if (body.header !== headerDigest)
+        fail('REPORTS_CHAIN_BROKEN', 'the seal does not cover this header: the header was changed after sealing', {
+          line: line.number,
+        });
       if (body.count !== count || body.head.seq !== head.seq || body.head.link !== head.link) {
-        fail('REPORTS_CHAIN_BROKEN', `the seal covers ${body.count} reports up to ${body.head.seq}, but the file holds ${count} up to ${head.seq}: reports were added or removed after sealing`, { line: line.number, seq: head.seq });
+        fail(
+          'REPORTS_CHAIN_BROKEN',
+          `the seal covers ${body.count} reports up to ${body.head.seq}, but the file holds ${count} up to ${head.seq}: reports were added or removed after sealing`,
+          { line: line.number, seq: head.seq },
+        );
       }
       if (signature.keyId !== header.keyId || !verifyPayload('reports-file', body, signature, key.publicKey)) {
-        fail('REPORTS_SIGNATURE_INVALID', `the seal is not signed by the agent key ${header.keyId} of target ${header.targetId}`, { line: line.number });
+        fail(
+          'REPORTS_SIGNATURE_INVALID',
+          `the seal is not signed by the agent key ${header.keyId} of target ${header.targetId}`,
+          { line: line.number },
+        );
       }
-      if ((await lines.next()).done !== true) fail('REPORTS_FILE_INVALID', `line ${line.number + 1} follows the seal; the seal is the last line`, { line: line.number + 1 });
+      if ((await lines.next()).done !== true)
+        fail('REPORTS_FILE_INVALID', `line ${line.number + 1} follows the seal; the seal is the last line`, {
+          line: line.number + 1,
+        });
       yield { type: 'seal', seal };
       return;
     }
-    if (kind !== 'ReportLink') fail('REPORTS_FILE_INVALID', `line ${line.number} is neither a report nor the seal`, { line: line.number });
+    if (kind !== 'ReportLink')
+      fail('REPORTS_FILE_INVALID', `line ${line.number} is neither a report nor the seal`, { line: line.number });
     const entry = shaped(line, value, ReportLink, 'report line');
     const { report, signature } = entry.signed;
-    if (report.targetId !== header.targetId) fail('REPORTS_TARGET_MISMATCH', `report ${report.seq} on line ${line.number} is about target ${report.targetId}, not ${header.targetId}`, { line: line.number, seq: report.seq });
+    if (report.targetId !== header.targetId)
+      fail(
+        'REPORTS_TARGET_MISMATCH',
+        `report ${report.seq} on line ${line.number} is about target ${report.targetId}, not ${header.targetId}`,
+        { line: line.number, seq: report.seq },
+      );
     if (report.seq <= head.seq) {
-      const why = report.seq === head.seq ? 'repeats the report before it (a replay)' : `comes after report ${head.seq} (out of order)`;
-      fail('REPORTS_ORDER', `report ${report.seq} on line ${line.number} ${why}; reports are in increasing seq order, each once`, { line: line.number, seq: report.seq });
+      const why =
+        report.seq === head.seq
+          ? 'repeats the report before it (a replay)'
+          : `comes after report ${head.seq} (out of order)`;
+      fail(
+        'REPORTS_ORDER',
+        `report ${report.seq} on line ${line.number} ${why}; reports are in increasing seq order, each once`,
+        { line: line.number, seq: report.seq },
+      );
     }
-    if (entry.prev !== head.link) fail('REPORTS_CHAIN_BROKEN', `report ${report.seq} on line ${line.number} does not link to the report before it: reports were removed, reordered or spliced in`, { line: line.number, seq: report.seq });
-    if (entry.link !== linkReport(entry.prev, entry.signed)) fail('REPORTS_CHAIN_BROKEN', `report ${report.seq} on line ${line.number} does not hash to its link: it was edited`, { line: line.number, seq: report.seq });
+    if (entry.prev !== head.link)
+      fail(
+        'REPORTS_CHAIN_BROKEN',
+        `report ${report.seq} on line ${line.number} does not link to the report before it: reports were removed, reordered or spliced in`,
+        { line: line.number, seq: report.seq },
+      );
+    if (entry.link !== linkReport(entry.prev, entry.signed))
+      fail(
+        'REPORTS_CHAIN_BROKEN',
+        `report ${report.seq} on line ${line.number} does not hash to its link: it was edited`,
+        { line: line.number, seq: report.seq },
+      );
     if (signature.keyId !== header.keyId || !verifyPayload('report', report, signature, key.publicKey)) {
-      fail('REPORTS_SIGNATURE_INVALID', `report ${report.seq} on line ${line.number} is not signed by the agent key ${header.keyId} of target ${header.targetId}`, { line: line.number, seq: report.seq });
+      fail(
+        'REPORTS_SIGNATURE_INVALID',
+        `report ${report.seq} on line ${line.number} is not signed by the agent key ${header.keyId} of target ${header.targetId}`,
+        { line: line.number, seq: report.seq },
+      );
     }
     head = { seq: report.seq, link: entry.link };
     count++;
     yield { type: 'report', signed: entry.signed, prev: entry.prev, link: entry.link, line: line.number };
   }
-  fail('REPORTS_FILE_INVALID', `the reports file ends after ${count} reports without its seal: it was cut short`, { seq: head.seq });
+  fail('REPORTS_FILE_INVALID', `the reports file ends after ${count} reports without its seal: it was cut short`, {
+    seq: head.seq,
+  });
 }
 
 /** One verified report of a file, as the hub's ingest plan needs it. */
@@ -129,7 +205,10 @@ export interface ReportsFileSummary {
 }
 
 /** Reads and verifies a whole reports file (see {@link readReportsFile}) and sums it up. */
-export async function summarizeReportsFile(source: AsyncIterable<Uint8Array>, options: ReadReportsFileOptions): Promise<ReportsFileSummary> {
+export async function summarizeReportsFile(
+  source: AsyncIterable<Uint8Array>,
+  options: ReadReportsFileOptions,
+): Promise<ReportsFileSummary> {
   const fileHash = createHash('sha256');
   async function* hashed(): AsyncGenerator<Uint8Array> {
     for await (const chunk of source) {
@@ -142,8 +221,15 @@ export async function summarizeReportsFile(source: AsyncIterable<Uint8Array>, op
   const entries: ReportsFileEntry[] = [];
   for await (const item of readReportsFile(hashed(), options)) {
     if (item.type === 'header') base = item.header.base;
-    else if (item.type === 'report') entries.push({ seq: item.signed.report.seq, link: item.link, report: digestOf(item.signed) });
+    else if (item.type === 'report')
+      entries.push({ seq: item.signed.report.seq, link: item.link, report: digestOf(item.signed) });
     else head = item.seal.head;
   }
-  return { targetId: options.targetId, fileDigest: `sha256:${fileHash.digest('hex')}`, base: base!, head: head!, entries };
+  return {
+    targetId: options.targetId,
+    fileDigest: `sha256:${fileHash.digest('hex')}`,
+    base: base!,
+    head: head!,
+    entries,
+  };
 }

@@ -22,7 +22,10 @@ export const OfflineReceipt = z.strictObject({
   /** Reports the hub already held with the same content. */
   duplicates: SeqRanges,
   /** Seqs the hub holds with other content (the agent's history forked); not ingested. */
-  forks: z.array(z.number().int().min(1)).max(100_000).refine((seqs) => seqs.every((s, i) => i === 0 || s > seqs[i - 1]!), 'forks are increasing seqs'),
+  forks: z
+    .array(z.number().int().min(1))
+    .max(100_000)
+    .refine((seqs) => seqs.every((s, i) => i === 0 || s > seqs[i - 1]!), 'forks are increasing seqs'),
   /** Seqs the file's chain skips that the hub never received: lost. */
   gaps: SeqRanges,
   issuedAt: Timestamp,
@@ -38,7 +41,12 @@ export const SignedOfflineReceipt = z.strictObject({
 export type SignedOfflineReceipt = z.infer<typeof SignedOfflineReceipt>;
 
 /** The receipt for an ingest plan carried out, signed by the hub key. */
-export function signReceipt(summary: ReportsFileSummary, plan: ReportsIngestPlan, issuedAt: string, hubKey: KeyPair): SignedOfflineReceipt {
+export function signReceipt(
+  summary: ReportsFileSummary,
+  plan: ReportsIngestPlan,
+  issuedAt: string,
+  hubKey: KeyPair,
+): SignedOfflineReceipt {
   const receipt = OfflineReceipt.parse({
     apiVersion: API_VERSION,
     kind: 'OfflineReceipt',
@@ -59,16 +67,42 @@ export function signReceipt(summary: ReportsFileSummary, plan: ReportsIngestPlan
  * RECEIPT_SIGNATURE_INVALID), about its own target (RECEIPT_TARGET_MISMATCH), and consistent
  * (RECEIPT_INVALID: every seq it names at or below the head).
  */
-export function verifyReceipt(signed: SignedOfflineReceipt, site: { readonly trustRoot: TrustRoot; readonly targetId: string }): OfflineReceipt {
+export function verifyReceipt(
+  signed: SignedOfflineReceipt,
+  site: { readonly trustRoot: TrustRoot; readonly targetId: string },
+): OfflineReceipt {
   const { receipt, signature } = signed;
   const key = keysWithRole(site.trustRoot, 'hub').find((k) => k.id === signature.keyId);
-  if (key === undefined) throw new FlotillaError('RECEIPT_KEY_UNKNOWN', `the receipt is signed by key ${signature.keyId}, which trust root v${site.trustRoot.version} does not list as a hub key`, { keyId: signature.keyId });
+  if (key === undefined)
+    throw new FlotillaError(
+      'RECEIPT_KEY_UNKNOWN',
+      `the receipt is signed by key ${signature.keyId}, which trust root v${site.trustRoot.version} does not list as a hub key`,
+      { keyId: signature.keyId },
+    );
   if (!verifyPayload('offline-receipt', receipt, signature, key.publicKey)) {
-    throw new FlotillaError('RECEIPT_SIGNATURE_INVALID', `the receipt does not verify against hub key ${key.id}: it was altered or forged`, { keyId: key.id });
+    throw new FlotillaError(
+      'RECEIPT_SIGNATURE_INVALID',
+      `the receipt does not verify against hub key ${key.id}: it was altered or forged`,
+      { keyId: key.id },
+    );
   }
-  if (receipt.targetId !== site.targetId) throw new FlotillaError('RECEIPT_TARGET_MISMATCH', `the receipt is for target ${receipt.targetId}, not for this target ${site.targetId}`, { targetId: receipt.targetId });
-  const highest = Math.max(0, ...[receipt.accepted, receipt.duplicates, receipt.gaps].map((r) => r.at(-1)?.to ?? 0), receipt.forks.at(-1) ?? 0);
-  if (highest > receipt.head.seq) throw new FlotillaError('RECEIPT_INVALID', `the receipt names seq ${highest}, beyond the head ${receipt.head.seq} of the file it answers`, { seq: highest });
+  if (receipt.targetId !== site.targetId)
+    throw new FlotillaError(
+      'RECEIPT_TARGET_MISMATCH',
+      `the receipt is for target ${receipt.targetId}, not for this target ${site.targetId}`,
+      { targetId: receipt.targetId },
+    );
+  const highest = Math.max(
+    0,
+    ...[receipt.accepted, receipt.duplicates, receipt.gaps].map((r) => r.at(-1)?.to ?? 0),
+    receipt.forks.at(-1) ?? 0,
+  );
+  if (highest > receipt.head.seq)
+    throw new FlotillaError(
+      'RECEIPT_INVALID',
+      `the receipt names seq ${highest}, beyond the head ${receipt.head.seq} of the file it answers`,
+      { seq: highest },
+    );
   return receipt;
 }
 
@@ -91,7 +125,11 @@ export function settleReceipt(receipt: OfflineReceipt, linkAt: (seq: number) => 
   const own = linkAt(receipt.head.seq);
   if (own === undefined) return { confirmed: [], forks: [] };
   if (own !== receipt.head.link) {
-    throw new FlotillaError('RECEIPT_INVALID', `the receipt answers a file whose report ${receipt.head.seq} links to ${receipt.head.link}, but this agent's report ${receipt.head.seq} links to ${own}: it is not a receipt for this agent's reports`, { seq: receipt.head.seq });
+    throw new FlotillaError(
+      'RECEIPT_INVALID',
+      `the receipt answers a file whose report ${receipt.head.seq} links to ${receipt.head.link}, but this agent's report ${receipt.head.seq} links to ${own}: it is not a receipt for this agent's reports`,
+      { seq: receipt.head.seq },
+    );
   }
   return { confirmed: unionSeqRanges(receipt.accepted, receipt.duplicates), forks: receipt.forks };
 }

@@ -81,8 +81,20 @@ export class ReportsFileWriter {
   private head: ChainPoint;
   private count = 0;
 
-  constructor(options: { readonly key: KeyPair; readonly targetId: string; readonly base: ChainPoint; readonly createdAt: string }) {
-    const header: ReportsFileHeader = ReportsFileHeader.parse({ apiVersion: API_VERSION, kind: 'ReportsFileHeader', targetId: options.targetId, keyId: keyIdOf(options.key.publicKey), base: options.base, createdAt: options.createdAt });
+  constructor(options: {
+    readonly key: KeyPair;
+    readonly targetId: string;
+    readonly base: ChainPoint;
+    readonly createdAt: string;
+  }) {
+    const header: ReportsFileHeader = ReportsFileHeader.parse({
+      apiVersion: API_VERSION,
+      kind: 'ReportsFileHeader',
+      targetId: options.targetId,
+      keyId: keyIdOf(options.key.publicKey),
+      base: options.base,
+      createdAt: options.createdAt,
+    });
     this.key = options.key;
     this.targetId = options.targetId;
     this.head = options.base;
@@ -96,9 +108,18 @@ export class ReportsFileWriter {
 
   /** The line for the next report; its seq must be above the previous one's. */
   link(signed: SignedReport): string {
-    if (signed.report.targetId !== this.targetId) throw new TypeError(`ReportsFileWriter: report ${signed.report.seq} is about ${signed.report.targetId}, not ${this.targetId}`);
-    if (signed.report.seq <= this.head.seq) throw new TypeError(`ReportsFileWriter: report ${signed.report.seq} does not follow report ${this.head.seq}`);
-    const line: ReportLink = { kind: 'ReportLink', prev: this.head.link, link: linkReport(this.head.link, signed), signed };
+    if (signed.report.targetId !== this.targetId)
+      throw new TypeError(
+        `ReportsFileWriter: report ${signed.report.seq} is about ${signed.report.targetId}, not ${this.targetId}`,
+      );
+    if (signed.report.seq <= this.head.seq)
+      throw new TypeError(`ReportsFileWriter: report ${signed.report.seq} does not follow report ${this.head.seq}`);
+    const line: ReportLink = {
+      kind: 'ReportLink',
+      prev: this.head.link,
+      link: linkReport(this.head.link, signed),
+      signed,
+    };
     this.head = { seq: signed.report.seq, link: line.link };
     this.count++;
     return `${canonicalize(line)}\n`;
@@ -106,7 +127,13 @@ export class ReportsFileWriter {
 
   /** The signed last line, and the seal it holds. */
   seal(): { readonly line: string; readonly seal: ReportsFileSeal } {
-    const body: ReportsFileSealBody = { kind: 'ReportsFileSeal', targetId: this.targetId, header: `sha256:${hash('sha256', this.headerLine, 'hex')}`, count: this.count, head: this.head };
+    const body: ReportsFileSealBody = {
+      kind: 'ReportsFileSeal',
+      targetId: this.targetId,
+      header: `sha256:${hash('sha256', this.headerLine, 'hex')}`,
+      count: this.count,
+      head: this.head,
+    };
     const seal: ReportsFileSeal = { ...body, signature: signPayload('reports-file', body, this.key) };
     return { line: `${canonicalize(seal)}\n`, seal };
   }

@@ -11,7 +11,10 @@ export type SeqRange = z.infer<typeof SeqRange>;
 export const SeqRanges = z
   .array(SeqRange)
   .max(100_000)
-  .refine((ranges) => ranges.every((r, i) => r.from <= r.to && (i === 0 || r.from > ranges[i - 1]!.to + 1)), 'ranges are increasing, non-empty and apart');
+  .refine(
+    (ranges) => ranges.every((r, i) => r.from <= r.to && (i === 0 || r.from > ranges[i - 1]!.to + 1)),
+    'ranges are increasing, non-empty and apart',
+  );
 
 /** Increasing seqs as the fewest ranges: [1, 2, 3, 7] becomes 1-3 and 7-7. */
 export function toSeqRanges(seqs: readonly number[]): SeqRange[] {
@@ -45,7 +48,8 @@ export function unionSeqRanges(a: readonly SeqRange[], b: readonly SeqRange[]): 
   const out: SeqRange[] = [];
   for (const range of all) {
     const last = out.at(-1);
-    if (last !== undefined && range.from <= last.to + 1) out[out.length - 1] = { from: last.from, to: Math.max(last.to, range.to) };
+    if (last !== undefined && range.from <= last.to + 1)
+      out[out.length - 1] = { from: last.from, to: Math.max(last.to, range.to) };
     else out.push({ ...range });
   }
   return out;

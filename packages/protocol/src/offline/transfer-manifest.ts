@@ -18,7 +18,14 @@ export const TRANSFER_MAX_ENTRIES = 100_000;
 export const TransferEntryKind = z.enum(['trust-root', 'envelope', 'release', 'oci-layout', 'oci-index', 'oci-blob']);
 export type TransferEntryKind = z.infer<typeof TransferEntryKind>;
 
-const KIND_RANK: Record<TransferEntryKind, number> = { 'trust-root': 0, envelope: 1, release: 2, 'oci-layout': 3, 'oci-index': 4, 'oci-blob': 5 };
+const KIND_RANK: Record<TransferEntryKind, number> = {
+  'trust-root': 0,
+  envelope: 1,
+  release: 2,
+  'oci-layout': 3,
+  'oci-index': 4,
+  'oci-blob': 5,
+};
 
 /** One entry of a transfer file as its manifest lists it. */
 export const TransferEntry = z.strictObject({
@@ -105,15 +112,25 @@ export function checkTransferLayout(manifest: TransferManifest): void {
   const kinds = new Set<TransferEntryKind>();
   for (const entry of manifest.entries) {
     const match = PATH_OF_KIND[entry.kind].exec(entry.path);
-    if (match === null) throw layoutError(`entry ${JSON.stringify(entry.path)} is not a path for a ${entry.kind} entry (expected like ${transferEntryPath(entry.kind, entry.kind === 'trust-root' ? 1 : entry.kind === 'envelope' ? 'tgt_…' : 'sha256:…')})`, entry.path);
+    if (match === null)
+      throw layoutError(
+        `entry ${JSON.stringify(entry.path)} is not a path for a ${entry.kind} entry (expected like ${transferEntryPath(entry.kind, entry.kind === 'trust-root' ? 1 : entry.kind === 'envelope' ? 'tgt_…' : 'sha256:…')})`,
+        entry.path,
+      );
     if (previous !== undefined) {
       const rank = KIND_RANK[entry.kind] - KIND_RANK[previous.kind];
       if (rank < 0 || (rank === 0 && entry.path <= previous.path)) {
-        throw layoutError(`entry ${JSON.stringify(entry.path)} is listed after ${JSON.stringify(previous.path)}; entries are listed once each, by kind, then by path`, entry.path);
+        throw layoutError(
+          `entry ${JSON.stringify(entry.path)} is listed after ${JSON.stringify(previous.path)}; entries are listed once each, by kind, then by path`,
+          entry.path,
+        );
       }
     }
     if (entry.kind === 'trust-root' && Number(match[1]) <= manifest.trustRootSince) {
-      throw layoutError(`entry ${entry.path} is trust-root version ${Number(match[1])}, which the site already acknowledged (since ${manifest.trustRootSince})`, entry.path);
+      throw layoutError(
+        `entry ${entry.path} is trust-root version ${Number(match[1])}, which the site already acknowledged (since ${manifest.trustRootSince})`,
+        entry.path,
+      );
     }
     if (entry.kind === 'envelope') envelopeTargets.push(match[1]!);
     if (entry.kind === 'oci-blob' && `sha256:${match[1]}` !== entry.digest) {
@@ -123,10 +140,16 @@ export function checkTransferLayout(manifest: TransferManifest): void {
     previous = entry;
   }
   const targets = manifest.targets.map((t) => t.targetId);
-  if (targets.some((id, i) => i > 0 && id <= targets[i - 1]!)) throw layoutError('the manifest lists its targets more than once or out of order; they are sorted by id');
+  if (targets.some((id, i) => i > 0 && id <= targets[i - 1]!))
+    throw layoutError('the manifest lists its targets more than once or out of order; they are sorted by id');
   if (targets.join() !== envelopeTargets.join()) {
-    throw layoutError(`the manifest's targets (${targets.join(', ')}) are not the targets of its envelopes (${envelopeTargets.join(', ') || 'none'})`);
+    throw layoutError(
+      `the manifest's targets (${targets.join(', ')}) are not the targets of its envelopes (${envelopeTargets.join(', ') || 'none'})`,
+    );
   }
   const images = (['oci-layout', 'oci-index'] as const).filter((k) => kinds.has(k)).length;
-  if ((images === 0 && kinds.has('oci-blob')) || images === 1) throw layoutError('the manifest lists part of an OCI image layout; it needs oci-layout and index.json, or no image entry at all');
+  if ((images === 0 && kinds.has('oci-blob')) || images === 1)
+    throw layoutError(
+      'the manifest lists part of an OCI image layout; it needs oci-layout and index.json, or no image entry at all',
+    );
 }

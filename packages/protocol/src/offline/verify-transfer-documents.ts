@@ -25,7 +25,10 @@ function invalid(entry: string, message: string): never {
  * and checks each is what its path says: the trust-root version, the envelope's target, the
  * release's digest. `read` gives an entry's bytes (from the staging directory, say).
  */
-export async function parseTransferDocuments(manifest: TransferManifest, read: (entry: TransferEntry) => Promise<Uint8Array>): Promise<TransferDocuments> {
+export async function parseTransferDocuments(
+  manifest: TransferManifest,
+  read: (entry: TransferEntry) => Promise<Uint8Array>,
+): Promise<TransferDocuments> {
   const trustRoots: SignedTrustRoot[] = [];
   const envelopes: SignedEnvelope[] = [];
   const releases: SignedBundle[] = [];
@@ -39,18 +42,29 @@ export async function parseTransferDocuments(manifest: TransferManifest, read: (
       invalid(entry.path, 'is not UTF-8 JSON');
     }
     const parsed = SCHEMA[entry.kind].safeParse(value);
-    if (!parsed.success) invalid(entry.path, `is not a ${entry.kind} document: ${parsed.error.issues[0]?.path.join('.') ?? ''} ${parsed.error.issues[0]?.message ?? ''}`.trimEnd());
+    if (!parsed.success)
+      invalid(
+        entry.path,
+        `is not a ${entry.kind} document: ${parsed.error.issues[0]?.path.join('.') ?? ''} ${parsed.error.issues[0]?.message ?? ''}`.trimEnd(),
+      );
     const document = parsed.data;
     if ('trustRoot' in document) {
-      if (transferEntryPath('trust-root', document.trustRoot.version) !== entry.path) invalid(entry.path, `holds trust root version ${document.trustRoot.version}`);
+      if (transferEntryPath('trust-root', document.trustRoot.version) !== entry.path)
+        invalid(entry.path, `holds trust root version ${document.trustRoot.version}`);
       trustRoots.push(document);
     } else if ('envelope' in document) {
-      if (transferEntryPath('envelope', document.envelope.targetId) !== entry.path) invalid(entry.path, `holds the envelope of target ${document.envelope.targetId}`);
+      if (transferEntryPath('envelope', document.envelope.targetId) !== entry.path)
+        invalid(entry.path, `holds the envelope of target ${document.envelope.targetId}`);
       const listed = manifest.targets.find((t) => t.targetId === document.envelope.targetId);
-      if (listed?.generation !== document.envelope.generation) invalid(entry.path, `holds generation ${document.envelope.generation}, but the manifest lists ${listed?.generation ?? 'none'}`);
+      if (listed?.generation !== document.envelope.generation)
+        invalid(
+          entry.path,
+          `holds generation ${document.envelope.generation}, but the manifest lists ${listed?.generation ?? 'none'}`,
+        );
       envelopes.push(document);
     } else {
-      if (transferEntryPath('release', document.digest) !== entry.path) invalid(entry.path, `holds release ${document.digest}`);
+      if (transferEntryPath('release', document.digest) !== entry.path)
+        invalid(entry.path, `holds release ${document.digest}`);
       releases.push(document);
     }
   }
@@ -86,29 +100,54 @@ export interface VerifiedTransfer {
  * online one (`verifyEnvelopeHeader`, then `verifyBundle` for each release): a hub key of the newest trust root, this target, no rollback, not expired, and
  * every release matching its digest with the release-signature threshold.
  */
-export function verifyTransferDocuments(manifest: TransferManifest, documents: TransferDocuments, site: SiteState): VerifiedTransfer {
+export function verifyTransferDocuments(
+  manifest: TransferManifest,
+  documents: TransferDocuments,
+  site: SiteState,
+): VerifiedTransfer {
   if (manifest.hubId !== site.trustRoot.hubId) {
-    throw new FlotillaError('TRUST_ROOT_INVALID', `the file was made by hub ${manifest.hubId}, but this site trusts hub ${site.trustRoot.hubId}`, { entry: 'manifest.json' });
+    throw new FlotillaError(
+      'TRUST_ROOT_INVALID',
+      `the file was made by hub ${manifest.hubId}, but this site trusts hub ${site.trustRoot.hubId}`,
+      { entry: 'manifest.json' },
+    );
   }
   let trustRoot = site.trustRoot;
   const newTrustRoots: SignedTrustRoot[] = [];
   for (const signed of [...documents.trustRoots].sort((a, b) => a.trustRoot.version - b.trustRoot.version)) {
     if (signed.trustRoot.version <= trustRoot.version) continue;
     const current = trustRoot;
-    trustRoot = naming(transferEntryPath('trust-root', signed.trustRoot.version), () => verifyTrustRoot(signed, current));
+    trustRoot = naming(transferEntryPath('trust-root', signed.trustRoot.version), () =>
+      verifyTrustRoot(signed, current),
+    );
     newTrustRoots.push(signed);
   }
   const envelope = documents.envelopes.find((e) => e.envelope.targetId === site.targetId);
   if (envelope === undefined) {
-    throw new FlotillaError('ENVELOPE_TARGET_MISMATCH', `the file carries no envelope for this target ${site.targetId}; it is for ${documents.envelopes.map((e) => e.envelope.targetId).join(', ') || 'no target'}`, { targets: documents.envelopes.map((e) => e.envelope.targetId) });
+    throw new FlotillaError(
+      'ENVELOPE_TARGET_MISMATCH',
+      `the file carries no envelope for this target ${site.targetId}; it is for ${documents.envelopes.map((e) => e.envelope.targetId).join(', ') || 'no target'}`,
+      { targets: documents.envelopes.map((e) => e.envelope.targetId) },
+    );
   }
   const offered = new Map(documents.releases.map((r) => [r.digest, r]));
-  const verifiedEnvelope = naming(transferEntryPath('envelope', site.targetId), () => verifyEnvelopeHeader(envelope, { trustRoot, targetId: site.targetId, lastGeneration: site.lastGeneration, now: site.now }));
+  const verifiedEnvelope = naming(transferEntryPath('envelope', site.targetId), () =>
+    verifyEnvelopeHeader(envelope, {
+      trustRoot,
+      targetId: site.targetId,
+      lastGeneration: site.lastGeneration,
+      now: site.now,
+    }),
+  );
   const bundles = new Map<string, SignedBundle>();
   for (const ref of verifiedEnvelope.bundles) {
     const bundle = offered.get(ref.digest);
     if (bundle === undefined) {
-      throw new FlotillaError('BUNDLE_MISSING', `release ${ref.name}@${ref.version} (${ref.digest}) named by the envelope is not in the file`, { entry: transferEntryPath('release', ref.digest) });
+      throw new FlotillaError(
+        'BUNDLE_MISSING',
+        `release ${ref.name}@${ref.version} (${ref.digest}) named by the envelope is not in the file`,
+        { entry: transferEntryPath('release', ref.digest) },
+      );
     }
     naming(transferEntryPath('release', ref.digest), () => verifyBundle(bundle, ref, trustRoot));
     bundles.set(ref.digest, bundle);

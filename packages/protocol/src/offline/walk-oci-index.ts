@@ -1,6 +1,13 @@
 import { createHash } from 'node:crypto';
 import { FlotillaError } from '../errors.ts';
-import { isIndexMediaType, isManifestMediaType, OCI_MANIFEST_MAX_BYTES, OciImageIndex, OciImageManifest, type OciDescriptor } from './oci.ts';
+import {
+  isIndexMediaType,
+  isManifestMediaType,
+  OCI_MANIFEST_MAX_BYTES,
+  OciImageIndex,
+  OciImageManifest,
+  type OciDescriptor,
+} from './oci.ts';
 
 /** A blob an image index needs: a manifest or index (with its bytes), or a config or layer. */
 export type OciNode =
@@ -27,7 +34,10 @@ function parseJson(bytes: Uint8Array, digest: string): unknown {
  * descriptor's size and digest here (OCI_DIGEST_MISMATCH). A descriptor of another media
  * type where a manifest is expected is OCI_LAYOUT_INVALID.
  */
-export async function walkOciIndex(index: OciImageIndex, load: (descriptor: OciDescriptor) => Promise<Uint8Array>): Promise<OciNode[]> {
+export async function walkOciIndex(
+  index: OciImageIndex,
+  load: (descriptor: OciDescriptor) => Promise<Uint8Array>,
+): Promise<OciNode[]> {
   const nodes: OciNode[] = [];
   const seen = new Set<string>();
 
@@ -40,11 +50,19 @@ export async function walkOciIndex(index: OciImageIndex, load: (descriptor: OciD
   const visit = async (descriptor: OciDescriptor, depth: number): Promise<void> => {
     if (seen.has(descriptor.digest)) return;
     if (depth > 4) throw invalid(`index ${descriptor.digest} nests more than 4 levels deep`, descriptor.digest);
-    if (descriptor.size > OCI_MANIFEST_MAX_BYTES) throw invalid(`manifest ${descriptor.digest} is ${descriptor.size} bytes; a manifest is at most ${OCI_MANIFEST_MAX_BYTES}`, descriptor.digest);
+    if (descriptor.size > OCI_MANIFEST_MAX_BYTES)
+      throw invalid(
+        `manifest ${descriptor.digest} is ${descriptor.size} bytes; a manifest is at most ${OCI_MANIFEST_MAX_BYTES}`,
+        descriptor.digest,
+      );
     const bytes = await load(descriptor);
     const actual = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
     if (bytes.length !== descriptor.size || actual !== descriptor.digest) {
-      throw new FlotillaError('OCI_DIGEST_MISMATCH', `manifest ${descriptor.digest} has ${bytes.length} bytes hashing to ${actual}; the descriptor says ${descriptor.size} bytes`, { blob: descriptor.digest, actual });
+      throw new FlotillaError(
+        'OCI_DIGEST_MISMATCH',
+        `manifest ${descriptor.digest} has ${bytes.length} bytes hashing to ${actual}; the descriptor says ${descriptor.size} bytes`,
+        { blob: descriptor.digest, actual },
+      );
     }
     const value = parseJson(bytes, descriptor.digest);
     seen.add(descriptor.digest);
@@ -60,7 +78,10 @@ export async function walkOciIndex(index: OciImageIndex, load: (descriptor: OciD
       for (const layer of manifest.data.layers) leaf(layer);
       nodes.push({ kind: 'manifest', descriptor, bytes });
     } else {
-      throw invalid(`the index names ${descriptor.digest} as ${descriptor.mediaType}, which is neither an image manifest nor an index`, descriptor.digest);
+      throw invalid(
+        `the index names ${descriptor.digest} as ${descriptor.mediaType}, which is neither an image manifest nor an index`,
+        descriptor.digest,
+      );
     }
   };
 

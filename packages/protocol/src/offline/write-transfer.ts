@@ -7,7 +7,14 @@ import type { SignedEnvelope } from '../documents/envelope.ts';
 import type { SignedTrustRoot } from '../documents/trust-root.ts';
 import { signTransferManifest } from './manifest-signature.ts';
 import { OCI_LAYOUT_VERSION, type OciImageIndex } from './oci.ts';
-import { checkTransferLayout, TRANSFER_MANIFEST_PATH, transferEntryPath, TransferManifest, type SignedTransferManifest, type TransferEntry } from './transfer-manifest.ts';
+import {
+  checkTransferLayout,
+  TRANSFER_MANIFEST_PATH,
+  transferEntryPath,
+  TransferManifest,
+  type SignedTransferManifest,
+  type TransferEntry,
+} from './transfer-manifest.ts';
 import { encodeFileHeader, END_OF_ARCHIVE, paddingOf } from './lib/ustar.ts';
 import { verifiedBlob, type BlobClaim } from './verified-blob.ts';
 
@@ -65,30 +72,54 @@ function unique<T>(items: readonly T[], key: (item: T) => string, what: string):
  * TypeError for contents that do not make a consistent file (an envelope naming a release
  * the file lacks, a trust root the site already has, an index naming a missing blob).
  */
-export function planTransfer(contents: TransferContents, hubKey: KeyPair): { readonly signed: SignedTransferManifest; readonly entries: readonly PlannedEntry[] } {
+export function planTransfer(
+  contents: TransferContents,
+  hubKey: KeyPair,
+): { readonly signed: SignedTransferManifest; readonly entries: readonly PlannedEntry[] } {
   const planned: PlannedEntry[] = [];
-  for (const root of unique(contents.trustRoots, (r) => String(r.trustRoot.version).padStart(12, '0'), 'trust-root version')) {
-    if (root.trustRoot.version <= contents.trustRootSince) throw new TypeError(`writeTransfer: trust root v${root.trustRoot.version} is not newer than the acknowledged v${contents.trustRootSince}`);
+  for (const root of unique(
+    contents.trustRoots,
+    (r) => String(r.trustRoot.version).padStart(12, '0'),
+    'trust-root version',
+  )) {
+    if (root.trustRoot.version <= contents.trustRootSince)
+      throw new TypeError(
+        `writeTransfer: trust root v${root.trustRoot.version} is not newer than the acknowledged v${contents.trustRootSince}`,
+      );
     planned.push(jsonEntry('trust-root', transferEntryPath('trust-root', root.trustRoot.version), root));
   }
   const releases = new Set(contents.releases.map((r) => r.digest));
   const envelopes = unique(contents.envelopes, (e) => e.envelope.targetId, 'envelope for target');
   for (const signed of envelopes) {
     for (const ref of signed.envelope.bundles) {
-      if (!releases.has(ref.digest)) throw new TypeError(`writeTransfer: the envelope for ${signed.envelope.targetId} names ${ref.name}@${ref.version} (${ref.digest}), which is not among the releases`);
+      if (!releases.has(ref.digest))
+        throw new TypeError(
+          `writeTransfer: the envelope for ${signed.envelope.targetId} names ${ref.name}@${ref.version} (${ref.digest}), which is not among the releases`,
+        );
     }
     planned.push(jsonEntry('envelope', transferEntryPath('envelope', signed.envelope.targetId), signed));
   }
-  for (const release of unique(contents.releases, (r) => r.digest, 'release')) planned.push(jsonEntry('release', transferEntryPath('release', release.digest), release));
+  for (const release of unique(contents.releases, (r) => r.digest, 'release'))
+    planned.push(jsonEntry('release', transferEntryPath('release', release.digest), release));
   if (contents.images !== undefined) {
     const blobs = unique(contents.images.blobs, (b) => b.digest, 'image blob');
     const have = new Set(blobs.map((b) => b.digest));
     for (const descriptor of contents.images.index.manifests) {
-      if (!have.has(descriptor.digest)) throw new TypeError(`writeTransfer: the image index names ${descriptor.digest}, which is not among the blobs`);
+      if (!have.has(descriptor.digest))
+        throw new TypeError(`writeTransfer: the image index names ${descriptor.digest}, which is not among the blobs`);
     }
     planned.push(jsonEntry('oci-layout', transferEntryPath('oci-layout'), { imageLayoutVersion: OCI_LAYOUT_VERSION }));
     planned.push(jsonEntry('oci-index', transferEntryPath('oci-index'), contents.images.index));
-    for (const blob of blobs) planned.push({ entry: { path: transferEntryPath('oci-blob', blob.digest), kind: 'oci-blob', digest: blob.digest, length: blob.size }, body: { blob } });
+    for (const blob of blobs)
+      planned.push({
+        entry: {
+          path: transferEntryPath('oci-blob', blob.digest),
+          kind: 'oci-blob',
+          digest: blob.digest,
+          length: blob.size,
+        },
+        body: { blob },
+      });
   }
   const manifest = TransferManifest.parse({
     apiVersion: API_VERSION,

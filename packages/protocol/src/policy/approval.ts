@@ -52,7 +52,8 @@ export interface ApprovalSubject {
 }
 
 /** Why an approval was not accepted. */
-export type ApprovalRefusal = 'key-unknown' | 'signature' | 'identity-mismatch' | 'author' | 'rollout' | 'release' | 'action';
+export type ApprovalRefusal =
+  'key-unknown' | 'signature' | 'identity-mismatch' | 'author' | 'rollout' | 'release' | 'action';
 
 export interface AcceptedApproval {
   readonly index: number;
@@ -64,7 +65,12 @@ export interface AcceptedApproval {
 
 export interface VerifiedApprovals {
   readonly accepted: readonly AcceptedApproval[];
-  readonly refused: readonly { readonly index: number; readonly approver: string; readonly reason: ApprovalRefusal; readonly message: string }[];
+  readonly refused: readonly {
+    readonly index: number;
+    readonly approver: string;
+    readonly reason: ApprovalRefusal;
+    readonly message: string;
+  }[];
 }
 
 /** People are compared without case and surrounding space: `Alice@Example.com` is `alice@example.com`. */
@@ -77,7 +83,11 @@ export function normalizeIdentity(identity: string): string {
  * to, for this rollout, release and action, and not by the author. Accepted approvals are
  * counted with {@link countApprovals}.
  */
-export function verifyApprovals(approvals: readonly SignedApproval[], subject: ApprovalSubject, keys: readonly ApproverKey[]): VerifiedApprovals {
+export function verifyApprovals(
+  approvals: readonly SignedApproval[],
+  subject: ApprovalSubject,
+  keys: readonly ApproverKey[],
+): VerifiedApprovals {
   const author = normalizeIdentity(subject.author);
   const accepted: AcceptedApproval[] = [];
   const refused: { index: number; approver: string; reason: ApprovalRefusal; message: string }[] = [];
@@ -87,14 +97,33 @@ export function verifyApprovals(approvals: readonly SignedApproval[], subject: A
       refused.push({ index, approver, reason, message });
     };
     const candidates = keys.filter((key) => key.id === signature.keyId);
-    if (candidates.length === 0) return refuse('key-unknown', `approval by ${approver} is signed by key ${signature.keyId}, which is not a registered approver key`);
+    if (candidates.length === 0)
+      return refuse(
+        'key-unknown',
+        `approval by ${approver} is signed by key ${signature.keyId}, which is not a registered approver key`,
+      );
     const key = candidates.find((candidate) => verifyPayload('approval', approval, signature, candidate.publicKey));
-    if (key === undefined) return refuse('signature', `approval by ${approver} does not verify against approver key ${signature.keyId}`);
-    if (normalizeIdentity(key.identity) !== approver) return refuse('identity-mismatch', `approval names ${approver}, but key ${key.id} belongs to ${normalizeIdentity(key.identity)}`);
-    if (approver === author) return refuse('author', `${approver} is the rollout's author, who cannot approve their own change`);
-    if (approval.rolloutId !== subject.rolloutId) return refuse('rollout', `approval by ${approver} is for rollout ${approval.rolloutId}, not ${subject.rolloutId}`);
-    if (approval.releaseDigest !== subject.releaseDigest) return refuse('release', `approval by ${approver} is for release ${approval.releaseDigest}, not ${subject.releaseDigest}`);
-    if (approval.action !== subject.action) return refuse('action', `approval by ${approver} is an ${approval.action}, not an ${subject.action}`);
+    if (key === undefined)
+      return refuse('signature', `approval by ${approver} does not verify against approver key ${signature.keyId}`);
+    if (normalizeIdentity(key.identity) !== approver)
+      return refuse(
+        'identity-mismatch',
+        `approval names ${approver}, but key ${key.id} belongs to ${normalizeIdentity(key.identity)}`,
+      );
+    if (approver === author)
+      return refuse('author', `${approver} is the rollout's author, who cannot approve their own change`);
+    if (approval.rolloutId !== subject.rolloutId)
+      return refuse(
+        'rollout',
+        `approval by ${approver} is for rollout ${approval.rolloutId}, not ${subject.rolloutId}`,
+      );
+    if (approval.releaseDigest !== subject.releaseDigest)
+      return refuse(
+        'release',
+        `approval by ${approver} is for release ${approval.releaseDigest}, not ${subject.releaseDigest}`,
+      );
+    if (approval.action !== subject.action)
+      return refuse('action', `approval by ${approver} is an ${approval.action}, not an ${subject.action}`);
     accepted.push({ index, approver, keyId: key.id, publicKey: key.publicKey });
   });
   return { accepted, refused };
@@ -106,7 +135,10 @@ export function verifyApprovals(approvals: readonly SignedApproval[], subject: A
  * registered under two names counts once. With `approvers`, only identities matching those
  * globs count.
  */
-export function countApprovals(accepted: readonly AcceptedApproval[], approvers?: readonly string[]): { readonly count: number; readonly counted: readonly AcceptedApproval[] } {
+export function countApprovals(
+  accepted: readonly AcceptedApproval[],
+  approvers?: readonly string[],
+): { readonly count: number; readonly counted: readonly AcceptedApproval[] } {
   const globs = approvers === undefined ? undefined : compileGlobs(approvers.map(normalizeIdentity));
   const edges = accepted.filter((item) => globs === undefined || matchesSomeGlob(globs, item.approver));
   const people = [...new Set(edges.map((edge) => edge.approver))];

@@ -32,10 +32,26 @@ export interface VerifyingKey {
 
 function ed25519Key(key: AttestationKey): VerifyingKey {
   const raw = fromBase64Url(key.publicKey);
-  if (raw === undefined || raw.length !== 32) throw new FlotillaError('KEY_UNKNOWN', `attestation key ${key.id}: an Ed25519 key is 32 bytes of base64url`);
-  if (isWeakPoint(raw)) throw new FlotillaError('KEY_WEAK', `attestation key ${key.id} is a small-order Ed25519 point, which verifies forged signatures; register a real key`);
-  const keyObject = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), raw]), format: 'der', type: 'spki' });
-  return { id: key.id, algorithm: key.algorithm, identity: `ed25519:${key.publicKey}`, keyObject, wellFormed: (signature) => precheck(raw, signature) === undefined, verify: (message, signature) => strictVerify(raw, message, signature) };
+  if (raw === undefined || raw.length !== 32)
+    throw new FlotillaError('KEY_UNKNOWN', `attestation key ${key.id}: an Ed25519 key is 32 bytes of base64url`);
+  if (isWeakPoint(raw))
+    throw new FlotillaError(
+      'KEY_WEAK',
+      `attestation key ${key.id} is a small-order Ed25519 point, which verifies forged signatures; register a real key`,
+    );
+  const keyObject = createPublicKey({
+    key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), raw]),
+    format: 'der',
+    type: 'spki',
+  });
+  return {
+    id: key.id,
+    algorithm: key.algorithm,
+    identity: `ed25519:${key.publicKey}`,
+    keyObject,
+    wellFormed: (signature) => precheck(raw, signature) === undefined,
+    verify: (message, signature) => strictVerify(raw, message, signature),
+  };
 }
 
 function ecdsaKey(key: AttestationKey): VerifyingKey {
@@ -43,7 +59,10 @@ function ecdsaKey(key: AttestationKey): VerifyingKey {
   try {
     keyObject = createPublicKey(key.publicKey);
   } catch {
-    throw new FlotillaError('KEY_UNKNOWN', `attestation key ${key.id}: an ECDSA key is an SPKI PEM block (-----BEGIN PUBLIC KEY-----), as in cosign.pub`);
+    throw new FlotillaError(
+      'KEY_UNKNOWN',
+      `attestation key ${key.id}: an ECDSA key is an SPKI PEM block (-----BEGIN PUBLIC KEY-----), as in cosign.pub`,
+    );
   }
   if (keyObject.asymmetricKeyType !== 'ec' || keyObject.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
     throw new FlotillaError('KEY_UNKNOWN', `attestation key ${key.id} is not an ECDSA P-256 key`);
@@ -58,7 +77,12 @@ function ecdsaKey(key: AttestationKey): VerifyingKey {
     // cosign writes ASN.1 DER; raw r||s (IEEE P1363) is 64 bytes, which no DER signature is.
     verify: (message, signature) => {
       try {
-        return verify('sha256', message, { key: keyObject, dsaEncoding: signature.length === 64 ? 'ieee-p1363' : 'der' }, signature);
+        return verify(
+          'sha256',
+          message,
+          { key: keyObject, dsaEncoding: signature.length === 64 ? 'ieee-p1363' : 'der' },
+          signature,
+        );
       } catch {
         return false;
       }

@@ -21,4 +21,9 @@ export interface BlockReason {
 /** The answer for one target. `policies` names every policy whose scope matched it, in name order. */
 export type PolicyDecision =
   | { readonly included: true; readonly policies: readonly string[]; readonly overrides?: readonly string[] }
-  | { readonly included: false; readonly policies: readonly string[]; readonly reasons: readonly BlockReason[]; readonly overrides?: readonly string[] };
+  | {
+      readonly included: false;
+      readonly policies: readonly string[];
+      readonly reasons: readonly BlockReason[];
+      readonly overrides?: readonly string[];
+    };

@@ -31,7 +31,10 @@ export function bundleImages(bundle: Pick<Bundle, 'resources'>): BundleImage[] {
         for (const [field, value] of Object.entries(node)) {
           if (CONTAINER_LISTS.has(field) && Array.isArray(value)) {
             for (const container of value) {
-              const image = typeof container === 'object' && container !== null ? (container as { image?: unknown }).image : undefined;
+              const image =
+                typeof container === 'object' && container !== null
+                  ? (container as { image?: unknown }).image
+                  : undefined;
               if (typeof image === 'string' && !seen.has(`${key}\u0000${image}`)) {
                 seen.add(`${key}\u0000${image}`);
                 images.push({ image, resource: key });

@@ -15,10 +15,19 @@ export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as con
 export const Weekday = z.enum(WEEKDAYS);
 export type Weekday = z.infer<typeof Weekday>;
 
-export const TimeZoneName = z.string().max(64).refine(isTimeZone, { message: 'not an IANA time zone this runtime knows, such as Europe/Berlin or America/New_York' });
+export const TimeZoneName = z.string().max(64).refine(isTimeZone, {
+  message: 'not an IANA time zone this runtime knows, such as Europe/Berlin or America/New_York',
+});
 
-const ClockTime = z.string().regex(/^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$/, 'a time is HH:MM on the 24-hour clock, 00:00 to 24:00');
-const FreezeBound = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9])?$/, 'a freeze bound is a date YYYY-MM-DD or a local time YYYY-MM-DDTHH:MM');
+const ClockTime = z
+  .string()
+  .regex(/^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$/, 'a time is HH:MM on the 24-hour clock, 00:00 to 24:00');
+const FreezeBound = z
+  .string()
+  .regex(
+    /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9])?$/,
+    'a freeze bound is a date YYYY-MM-DD or a local time YYYY-MM-DDTHH:MM',
+  );
 
 /** A recurring window: open on `days` from `start` until `end`, on the wall clock of `timezone`. */
 export const Window = z
@@ -29,7 +38,10 @@ export const Window = z
     /** Defaults to the section's time zone, then to the target's `timezone` property. */
     timezone: TimeZoneName.optional(),
   })
-  .refine((window) => window.start !== window.end, { message: 'start and end are the same time; write 00:00-24:00 for a whole day', path: ['end'] });
+  .refine((window) => window.start !== window.end, {
+    message: 'start and end are the same time; write 00:00-24:00 for a whole day',
+    path: ['end'],
+  });
 export type Window = z.infer<typeof Window>;
 
 /**
@@ -43,7 +55,10 @@ export const Freeze = z
     reason: z.string().max(256).optional(),
     timezone: TimeZoneName.optional(),
   })
-  .refine((freeze) => startKey(freeze.from) < endKey(freeze.to), { message: 'a freeze ends after it starts', path: ['to'] });
+  .refine((freeze) => startKey(freeze.from) < endKey(freeze.to), {
+    message: 'a freeze ends after it starts',
+    path: ['to'],
+  });
 export type Freeze = z.infer<typeof Freeze>;
 
 function startKey(bound: string): string {
@@ -84,10 +99,16 @@ function parseDays(text: string): Weekday[] | string {
  */
 export function parseWindowText(text: string): Window | string {
   const match = /^\s*(\S+)\s+(\d{2}:\d{2})\s*[-–]\s*(\d{2}:\d{2})(?:\s+(\S+))?\s*$/.exec(text);
-  if (match === null) return `'${text}' is not a window; write DAYS HH:MM-HH:MM [ZONE], for example Mon-Fri 09:00-16:00 Europe/Berlin`;
+  if (match === null)
+    return `'${text}' is not a window; write DAYS HH:MM-HH:MM [ZONE], for example Mon-Fri 09:00-16:00 Europe/Berlin`;
   const days = parseDays(match[1] as string);
   if (typeof days === 'string') return days;
-  const parsed = Window.safeParse({ days, start: match[2], end: match[3], ...(match[4] === undefined ? {} : { timezone: match[4] }) });
+  const parsed = Window.safeParse({
+    days,
+    start: match[2],
+    end: match[3],
+    ...(match[4] === undefined ? {} : { timezone: match[4] }),
+  });
   return parsed.success ? parsed.data : (parsed.error.issues[0]?.message ?? 'invalid window');
 }
 
@@ -95,7 +116,11 @@ export function parseWindowText(text: string): Window | string {
 export function parseFreezeText(text: string): Freeze | string {
   const match = /^\s*(?:freeze\s+)?(\S+)\s+(?:to|–|-)\s+(\S+)(?:\s+(\S+))?\s*$/i.exec(text);
   if (match === null) return `'${text}' is not a freeze; write FROM to TO, for example 2026-12-20 to 2027-01-04`;
-  const parsed = Freeze.safeParse({ from: match[1], to: match[2], ...(match[3] === undefined ? {} : { timezone: match[3] }) });
+  const parsed = Freeze.safeParse({
+    from: match[1],
+    to: match[2],
+    ...(match[3] === undefined ? {} : { timezone: match[3] }),
+  });
   return parsed.success ? parsed.data : (parsed.error.issues[0]?.message ?? 'invalid freeze');
 }
 
@@ -131,7 +156,7 @@ function formatDays(days: readonly Weekday[]): string {
   const indexes = days.map((day) => WEEKDAYS.indexOf(day)).sort((a, b) => a - b);
   if (indexes.length === 7) return 'daily';
   const runs: string[] = [];
-  for (let i = 0; i < indexes.length; ) {
+  for (let i = 0; i < indexes.length;) {
     let j = i;
     while (j + 1 < indexes.length && indexes[j + 1] === indexes[j]! + 1) j++;
     const first = WEEKDAYS[indexes[i]!] as Weekday;
@@ -169,7 +194,9 @@ interface CompiledFreeze {
 }
 
 /** Why a schedule is closed at an instant: outside every window, or inside a freeze. */
-export type ClosedBecause = { readonly kind: 'outside'; readonly windows: readonly Window[] } | { readonly kind: 'freeze'; readonly freeze: Freeze };
+export type ClosedBecause =
+  | { readonly kind: 'outside'; readonly windows: readonly Window[] }
+  | { readonly kind: 'freeze'; readonly freeze: Freeze };
 
 /** A schedule ready to answer `isOpen` and `nextOpening`. */
 export interface CompiledSchedule {
@@ -196,7 +223,8 @@ function minutesOf(time: string): number {
 export function compileSchedule(schedule: WindowSchedule, zone?: string): CompiledSchedule {
   const zoneFor = (own: string | undefined): string => {
     const resolved = own ?? zone;
-    if (resolved === undefined) throw new TypeError('compileSchedule: a window or freeze has no time zone and no default was given');
+    if (resolved === undefined)
+      throw new TypeError('compileSchedule: a window or freeze has no time zone and no default was given');
     return resolved;
   };
   const windows: CompiledWindow[] = (schedule.allow ?? []).map((window) => ({
@@ -206,7 +234,12 @@ export function compileSchedule(schedule: WindowSchedule, zone?: string): Compil
     start: minutesOf(window.start),
     end: minutesOf(window.end),
   }));
-  const freezes: CompiledFreeze[] = (schedule.freezes ?? []).map((freeze) => ({ freeze, zone: zoneFor(freeze.timezone), from: startKey(freeze.from), to: endKey(freeze.to) }));
+  const freezes: CompiledFreeze[] = (schedule.freezes ?? []).map((freeze) => ({
+    freeze,
+    zone: zoneFor(freeze.timezone),
+    from: startKey(freeze.from),
+    to: endKey(freeze.to),
+  }));
 
   const walls = (instant: number): ((zone: string) => WallTime) => {
     const seen = new Map<string, WallTime>();
@@ -221,9 +254,13 @@ export function compileSchedule(schedule: WindowSchedule, zone?: string): Compil
   };
 
   const inWindow = (entry: CompiledWindow, wall: WallTime): boolean => {
-    if (entry.start < entry.end) return entry.days.has(wall.weekday) && wall.minutes >= entry.start && wall.minutes < entry.end;
+    if (entry.start < entry.end)
+      return entry.days.has(wall.weekday) && wall.minutes >= entry.start && wall.minutes < entry.end;
     const yesterday = wall.weekday === 1 ? 7 : wall.weekday - 1;
-    return (entry.days.has(wall.weekday) && wall.minutes >= entry.start) || (entry.days.has(yesterday) && wall.minutes < entry.end);
+    return (
+      (entry.days.has(wall.weekday) && wall.minutes >= entry.start) ||
+      (entry.days.has(yesterday) && wall.minutes < entry.end)
+    );
   };
 
   const closedBecause = (instant: number): ClosedBecause | undefined => {
@@ -237,9 +274,12 @@ export function compileSchedule(schedule: WindowSchedule, zone?: string): Compil
     return { kind: 'outside', windows: windows.map((entry) => entry.window) };
   };
 
-  const freezeEnds = freezes.flatMap((entry) => instantsOfWallTime(entry.to.slice(0, 10), minutesOf(entry.to.slice(11)), entry.zone));
+  const freezeEnds = freezes.flatMap((entry) =>
+    instantsOfWallTime(entry.to.slice(0, 10), minutesOf(entry.to.slice(11)), entry.zone),
+  );
 
-  const firstOpen = (candidates: number[]): number | undefined => candidates.sort((a, b) => a - b).find((candidate) => closedBecause(candidate) === undefined);
+  const firstOpen = (candidates: number[]): number | undefined =>
+    candidates.sort((a, b) => a - b).find((candidate) => closedBecause(candidate) === undefined);
 
   const nextOpening = (instant: number): number | undefined => {
     if (closedBecause(instant) === undefined) return instant;

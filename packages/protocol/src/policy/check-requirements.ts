@@ -2,7 +2,13 @@ import { Placement } from '../documents/bundle.ts';
 import type { Target } from '../documents/target.ts';
 import type { BlockReason } from './block-reason.ts';
 import { compileGlobs, matchesSomeGlob } from './lib/name-glob.ts';
-import { hasCapability, hasCertification, kubernetesAtLeast, targetKubernetesVersion, targetRegion } from './target-traits.ts';
+import {
+  hasCapability,
+  hasCertification,
+  kubernetesAtLeast,
+  targetKubernetesVersion,
+  targetRegion,
+} from './target-traits.ts';
 
 /**
  * What a release declares it needs of a target: the `placement` of its Bundle (workload
@@ -43,23 +49,39 @@ export function compileRequirements(requirements: ReleaseRequirements | undefine
     const reasons: BlockReason[] = [];
     const missing = capabilities.filter((name) => !hasCapability(target, name));
     if (missing.length > 0) {
-      reasons.push({ kind: 'placement', rule: 'requirements.capabilities', message: `the release needs ${list(missing)}, which the target's facts and properties do not provide` });
+      reasons.push({
+        kind: 'placement',
+        rule: 'requirements.capabilities',
+        message: `the release needs ${list(missing)}, which the target's facts and properties do not provide`,
+      });
     }
     if (regionGlobs !== undefined) {
       const region = targetRegion(target);
       if (region === undefined || !matchesSomeGlob(regionGlobs, region)) {
-        reasons.push({ kind: 'placement', rule: 'requirements.regions', message: `the release runs only in ${list(regions ?? [])}; the target is ${region === undefined ? 'in no region' : `in ${region}`}` });
+        reasons.push({
+          kind: 'placement',
+          rule: 'requirements.regions',
+          message: `the release runs only in ${list(regions ?? [])}; the target is ${region === undefined ? 'in no region' : `in ${region}`}`,
+        });
       }
     }
     if (minimum !== undefined) {
       const version = targetKubernetesVersion(target);
       if (version === undefined || !kubernetesAtLeast(version, minimum)) {
-        reasons.push({ kind: 'placement', rule: 'requirements.minKubernetesVersion', message: `the release needs Kubernetes ${minimum} or later; the target reports ${version ?? 'no version'}` });
+        reasons.push({
+          kind: 'placement',
+          rule: 'requirements.minKubernetesVersion',
+          message: `the release needs Kubernetes ${minimum} or later; the target reports ${version ?? 'no version'}`,
+        });
       }
     }
     const uncertified = certifications.filter((name) => !hasCertification(target, name));
     if (uncertified.length > 0) {
-      reasons.push({ kind: 'placement', rule: 'requirements.certifications', message: `the release needs certification ${list(uncertified)}, which the target's properties do not record` });
+      reasons.push({
+        kind: 'placement',
+        rule: 'requirements.certifications',
+        message: `the release needs certification ${list(uncertified)}, which the target's properties do not record`,
+      });
     }
     return reasons;
   };

@@ -29,10 +29,17 @@ export interface PlacementOptions {
   readonly decide?: (target: Target) => PolicyDecision;
 }
 
-const HEALTH_RANK: Readonly<Record<string, number>> = { healthy: 0, progressing: 1, unknown: 2, degraded: 3, missing: 4 };
+const HEALTH_RANK: Readonly<Record<string, number>> = {
+  healthy: 0,
+  progressing: 1,
+  unknown: 2,
+  degraded: 3,
+  missing: 4,
+};
 
 function order(a: Target, b: Target): number {
-  const health = (HEALTH_RANK[a.observed?.health ?? 'unknown'] ?? 2) - (HEALTH_RANK[b.observed?.health ?? 'unknown'] ?? 2);
+  const health =
+    (HEALTH_RANK[a.observed?.health ?? 'unknown'] ?? 2) - (HEALTH_RANK[b.observed?.health ?? 'unknown'] ?? 2);
   if (health !== 0) return health;
   return a.name < b.name ? -1 : a.name > b.name ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
@@ -44,7 +51,11 @@ function order(a: Target, b: Target): number {
  * each, and at most `count` in all, taken round-robin across regions in name order.
  * Every target gets an explanation.
  */
-export function choosePlacement(request: PlacementRequest, targets: readonly Target[], options: PlacementOptions = {}): PlacementChoice {
+export function choosePlacement(
+  request: PlacementRequest,
+  targets: readonly Target[],
+  options: PlacementOptions = {},
+): PlacementChoice {
   const requirements = compileRequirements(request.requirements);
   const why = new Map<string, string>();
   const later = new Map<string, string>();
@@ -59,11 +70,15 @@ export function choosePlacement(request: PlacementRequest, targets: readonly Tar
     const blocks = decision === undefined || decision.included ? [] : decision.reasons;
     const placement = [...unmet, ...blocks.filter((reason) => reason.kind === 'placement' || reason.kind === 'target')];
     if (placement.length > 0) {
-      why.set(target.id, `not chosen: ${placement.map((reason) => (reason.policy === undefined ? reason.message : `${reason.message} (policy ${reason.policy})`)).join('; ')}`);
+      why.set(
+        target.id,
+        `not chosen: ${placement.map((reason) => (reason.policy === undefined ? reason.message : `${reason.message} (policy ${reason.policy})`)).join('; ')}`,
+      );
       continue;
     }
     const waiting = blocks.filter((reason) => reason.kind !== 'placement' && reason.kind !== 'target');
-    if (waiting.length > 0) later.set(target.id, `; it will wait: ${waiting.map((reason) => reason.message).join('; ')}`);
+    if (waiting.length > 0)
+      later.set(target.id, `; it will wait: ${waiting.map((reason) => reason.message).join('; ')}`);
     const region = targetRegion(target);
     if (region === undefined && request.perRegion !== undefined) {
       why.set(target.id, 'not chosen: the target has no region, and per-region spreads by region');
@@ -76,7 +91,11 @@ export function choosePlacement(request: PlacementRequest, targets: readonly Tar
   const queues = regions.map((region) => {
     const members = (groups.get(region) as Target[]).sort(order);
     const kept = request.perRegion === undefined ? members : members.slice(0, request.perRegion);
-    for (const dropped of members.slice(kept.length)) why.set(dropped.id, `not chosen: eligible, but ${region} already has ${request.perRegion} (per-region=${request.perRegion})`);
+    for (const dropped of members.slice(kept.length))
+      why.set(
+        dropped.id,
+        `not chosen: eligible, but ${region} already has ${request.perRegion} (per-region=${request.perRegion})`,
+      );
     return { region, kept };
   });
   const chosen: Target[] = [];
@@ -89,20 +108,32 @@ export function choosePlacement(request: PlacementRequest, targets: readonly Tar
       any = true;
       chosen.push(next);
       const rank = round + 1;
-      why.set(next.id, `chosen: ${rank === 1 ? '1st' : rank === 2 ? '2nd' : rank === 3 ? '3rd' : `${rank}th`} in ${queue.region === '' ? 'no region' : queue.region}${later.get(next.id) ?? ''}`);
+      why.set(
+        next.id,
+        `chosen: ${rank === 1 ? '1st' : rank === 2 ? '2nd' : rank === 3 ? '3rd' : `${rank}th`} in ${queue.region === '' ? 'no region' : queue.region}${later.get(next.id) ?? ''}`,
+      );
     }
     if (!any) break;
   }
   const picked = new Set(chosen.map((target) => target.id));
   for (const queue of queues) {
-    for (const target of queue.kept) if (!picked.has(target.id)) why.set(target.id, `not chosen: eligible, but count=${request.count} was reached`);
+    for (const target of queue.kept)
+      if (!picked.has(target.id)) why.set(target.id, `not chosen: eligible, but count=${request.count} was reached`);
   }
-  const byRegion = [...chosen].sort((a, b) => regions.indexOf(targetRegion(a) ?? '') - regions.indexOf(targetRegion(b) ?? '') || order(a, b));
+  const byRegion = [...chosen].sort(
+    (a, b) => regions.indexOf(targetRegion(a) ?? '') - regions.indexOf(targetRegion(b) ?? '') || order(a, b),
+  );
   return {
     chosen: byRegion.map((target) => target.id),
     explanations: targets.map((target) => {
       const region = targetRegion(target);
-      return { targetId: target.id, name: target.name, ...(region === undefined ? {} : { region }), chosen: picked.has(target.id), reason: why.get(target.id) as string };
+      return {
+        targetId: target.id,
+        name: target.name,
+        ...(region === undefined ? {} : { region }),
+        chosen: picked.has(target.id),
+        reason: why.get(target.id) as string,
+      };
     }),
   };
 }

@@ -47,7 +47,8 @@ function walk(path: string, before: Json | undefined, after: Json | undefined, o
     for (const [key, item] of keysB) if (!keysA.has(key)) out.push({ path, change: 'added', after: item });
     return;
   }
-  const isObject = (value: Json): value is { [key: string]: Json } => typeof value === 'object' && value !== null && !Array.isArray(value);
+  const isObject = (value: Json): value is { [key: string]: Json } =>
+    typeof value === 'object' && value !== null && !Array.isArray(value);
   if (isObject(before) && isObject(after)) {
     for (const key of [...new Set([...Object.keys(before), ...Object.keys(after)])].sort()) {
       walk(path === '' ? key : `${path}.${key}`, before[key], after[key], out);

@@ -77,7 +77,11 @@ function refuse(reason: string, message: string): FlotillaError {
  * @throws FlotillaError `ATTESTATION_INVALID` with `details.reason`: `encoding`, `signature` (no key
  *   verified any signature) or `payload-type`.
  */
-export function verifyDsse(envelope: DsseEnvelope, keys: readonly VerifyingKey[], payloadTypes: readonly string[]): VerifiedDsse {
+export function verifyDsse(
+  envelope: DsseEnvelope,
+  keys: readonly VerifyingKey[],
+  payloadTypes: readonly string[],
+): VerifiedDsse {
   const payload = decodeBase64(envelope.payload);
   if (payload === undefined) throw refuse('encoding', 'the DSSE payload is not base64');
   const pae = preAuthEncoding(envelope.payloadType, payload);
@@ -92,7 +96,15 @@ export function verifyDsse(envelope: DsseEnvelope, keys: readonly VerifyingKey[]
       signers.push(key.id);
     }
   }
-  if (signers.length === 0) throw refuse('signature', `no signature of the DSSE envelope verifies against the ${keys.length} attestation keys given`);
-  if (!payloadTypes.includes(envelope.payloadType)) throw refuse('payload-type', `the DSSE payload type is '${envelope.payloadType}'; expected ${payloadTypes.join(' or ')}`);
+  if (signers.length === 0)
+    throw refuse(
+      'signature',
+      `no signature of the DSSE envelope verifies against the ${keys.length} attestation keys given`,
+    );
+  if (!payloadTypes.includes(envelope.payloadType))
+    throw refuse(
+      'payload-type',
+      `the DSSE payload type is '${envelope.payloadType}'; expected ${payloadTypes.join(' or ')}`,
+    );
   return { payloadType: envelope.payloadType, payload, signers };
 }

@@ -56,11 +56,20 @@ export type EnvelopePolicy = z.infer<typeof EnvelopePolicy>;
 export function buildEnvelopePolicy(
   matched: readonly Policy[],
   target: Pick<Target, 'properties'>,
-  change: { readonly rolloutId: string; readonly author: string; readonly releaseDigest: string; readonly approvals: readonly SignedApproval[]; readonly attestations: readonly Attestation[] },
+  change: {
+    readonly rolloutId: string;
+    readonly author: string;
+    readonly releaseDigest: string;
+    readonly approvals: readonly SignedApproval[];
+    readonly attestations: readonly Attestation[];
+  },
 ): EnvelopePolicy {
   const zone = targetTimeZone(target);
   const rules = matched
-    .filter((policy) => policy.spec.artifacts !== undefined || policy.spec.approvals !== undefined || policy.spec.windows !== undefined)
+    .filter(
+      (policy) =>
+        policy.spec.artifacts !== undefined || policy.spec.approvals !== undefined || policy.spec.windows !== undefined,
+    )
     .map((policy): EnvelopePolicyRules => {
       const { artifacts, approvals, windows } = policy.spec;
       return {
@@ -68,10 +77,21 @@ export function buildEnvelopePolicy(
         digest: policyDigest(policy),
         ...(artifacts === undefined ? {} : { artifacts }),
         ...(approvals === undefined ? {} : { approvals }),
-        ...(windows === undefined ? {} : { windows: windows.timezone !== undefined || zone === undefined ? windows : { ...windows, timezone: zone } }),
+        ...(windows === undefined
+          ? {}
+          : {
+              windows: windows.timezone !== undefined || zone === undefined ? windows : { ...windows, timezone: zone },
+            }),
       };
     });
-  return { rolloutId: change.rolloutId, author: change.author, releaseDigest: change.releaseDigest, rules, approvals: [...change.approvals], attestations: [...change.attestations] };
+  return {
+    rolloutId: change.rolloutId,
+    author: change.author,
+    releaseDigest: change.releaseDigest,
+    rules,
+    approvals: [...change.approvals],
+    attestations: [...change.attestations],
+  };
 }
 
 /** The keys the agent checks the section with, from its trust root. */
@@ -92,17 +112,29 @@ export type EnvelopePolicyCheck =
  * rollout and release) and change window must pass at `now`. Returns the first rule that
  * refused, and all of them; pure, so the agent reports the refusal and applies nothing.
  */
-export function checkEnvelopePolicy(section: EnvelopePolicy, bundles: readonly SignedBundle[], trust: EnvelopePolicyTrust, now: Date): EnvelopePolicyCheck {
+export function checkEnvelopePolicy(
+  section: EnvelopePolicy,
+  bundles: readonly SignedBundle[],
+  trust: EnvelopePolicyTrust,
+  now: Date,
+): EnvelopePolicyCheck {
   const reasons: BlockReason[] = [];
   const overrides: string[] = [];
   const release = bundles.find((bundle) => bundle.digest === section.releaseDigest);
   if (release === undefined) {
-    const refusal: BlockReason = { kind: 'artifact', rule: 'release', message: `the change's release ${section.releaseDigest} is not among the envelope's bundles` };
+    const refusal: BlockReason = {
+      kind: 'artifact',
+      rule: 'release',
+      message: `the change's release ${section.releaseDigest} is not among the envelope's bundles`,
+    };
     return { allowed: false, refusal, reasons: [refusal] };
   }
   let facts;
   try {
-    facts = inspectRelease(release, section.attestations, { releaseKeys: trust.releaseKeys, attestationKeys: importAttestationKeys(trust.attestationKeys) });
+    facts = inspectRelease(release, section.attestations, {
+      releaseKeys: trust.releaseKeys,
+      attestationKeys: importAttestationKeys(trust.attestationKeys),
+    });
   } catch (error) {
     if (!isFlotillaError(error)) throw error;
     const refusal: BlockReason = { kind: 'artifact', rule: 'release', message: error.message };
@@ -110,7 +142,11 @@ export function checkEnvelopePolicy(section: EnvelopePolicy, bundles: readonly S
   }
   const subject = { rolloutId: section.rolloutId, releaseDigest: section.releaseDigest, author: section.author };
   const approvals = verifyApprovals(section.approvals, { ...subject, action: 'approve' }, trust.approverKeys);
-  const overrideApprovals = verifyApprovals(section.approvals, { ...subject, action: 'override-window' }, trust.approverKeys);
+  const overrideApprovals = verifyApprovals(
+    section.approvals,
+    { ...subject, action: 'override-window' },
+    trust.approverKeys,
+  );
   for (const rules of section.rules) {
     if (rules.artifacts !== undefined) reasons.push(...checkArtifacts(rules.artifacts, facts, rules.policy));
     if (rules.approvals !== undefined) reasons.push(...checkApprovals(rules.approvals, approvals, rules.policy));

@@ -31,7 +31,14 @@ const NO_APPROVALS: VerifiedApprovals = { accepted: [], refused: [] };
 
 /** Fields whose values are (nearly) unique per target: a scope reading one is matched per target. */
 function isPerTarget(field: QueryField): boolean {
-  return field.kind === 'builtin' && (field.name === 'id' || field.name === 'name' || field.name === 'lastSeen' || field.name === 'lastChanged' || field.name === 'enrolled');
+  return (
+    field.kind === 'builtin' &&
+    (field.name === 'id' ||
+      field.name === 'name' ||
+      field.name === 'lastSeen' ||
+      field.name === 'lastChanged' ||
+      field.name === 'enrolled')
+  );
 }
 
 function fieldsOf(query: Query, out: QueryField[] = []): QueryField[] {
@@ -74,7 +81,8 @@ function keyReader(field: QueryField): KeyReader {
   };
 }
 
-const fieldName = (field: QueryField): string => storedFieldName(field) ?? `builtin.${(field as { name: string }).name}`;
+const fieldName = (field: QueryField): string =>
+  storedFieldName(field) ?? `builtin.${(field as { name: string }).name}`;
 
 interface CompiledPolicy {
   readonly policy: Policy;
@@ -142,9 +150,12 @@ export interface PolicyEvaluator {
  */
 export function createPolicyEvaluator(policies: readonly Policy[], context: RolloutContext): PolicyEvaluator {
   const now = nowMillis(context.now);
-  const sorted = [...policies].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0));
+  const sorted = [...policies].sort((a, b) =>
+    a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0,
+  );
   sorted.forEach((policy, index) => {
-    if (index > 0 && sorted[index - 1]!.metadata.name === policy.metadata.name) throw new TypeError(`createPolicyEvaluator: two policies are named ${policy.metadata.name}`);
+    if (index > 0 && sorted[index - 1]!.metadata.name === policy.metadata.name)
+      throw new TypeError(`createPolicyEvaluator: two policies are named ${policy.metadata.name}`);
   });
   const fieldNames: string[] = [];
   const readers: KeyReader[] = [];
@@ -166,15 +177,19 @@ export function createPolicyEvaluator(policies: readonly Policy[], context: Roll
       perTarget.push(entry);
       continue;
     }
-    const positions = [...new Set(fields.map((field) => {
-      const name = fieldName(field);
-      let position = fieldNames.indexOf(name);
-      if (position < 0) {
-        position = fieldNames.push(name) - 1;
-        readers.push(keyReader(field));
-      }
-      return position;
-    }))].sort((a, b) => a - b);
+    const positions = [
+      ...new Set(
+        fields.map((field) => {
+          const name = fieldName(field);
+          let position = fieldNames.indexOf(name);
+          if (position < 0) {
+            position = fieldNames.push(name) - 1;
+            readers.push(keyReader(field));
+          }
+          return position;
+        }),
+      ),
+    ].sort((a, b) => a - b);
     const id = positions.join(',');
     const group: ScopeGroup = groups.get(id) ?? { fields: positions, members: [], answers: new Map() };
     group.members.push(entry);
@@ -205,7 +220,9 @@ export function createPolicyEvaluator(policies: readonly Policy[], context: Roll
     if (entry.fixed === undefined) {
       const { placement, artifacts, approvals } = entry.policy.spec;
       entry.fixed = [
-        ...(placement === undefined ? [] : checkPlacement(placement, context.release.requirements?.workloadClass, entry.ref)),
+        ...(placement === undefined
+          ? []
+          : checkPlacement(placement, context.release.requirements?.workloadClass, entry.ref)),
         ...(artifacts === undefined ? [] : checkArtifacts(artifacts, context.release, entry.ref)),
         ...(approvals === undefined ? [] : checkApprovals(approvals, context.approvals, entry.ref)),
       ];
@@ -213,7 +230,10 @@ export function createPolicyEvaluator(policies: readonly Policy[], context: Roll
     return entry.fixed;
   };
 
-  const windowResult = (entry: CompiledPolicy, zone: string | undefined): { reasons: BlockReason[]; overridden: boolean } => {
+  const windowResult = (
+    entry: CompiledPolicy,
+    zone: string | undefined,
+  ): { reasons: BlockReason[]; overridden: boolean } => {
     const rules = entry.policy.spec.windows!;
     const key = entry.needsZone ? (zone ?? '') : '';
     let result = entry.windowResults.get(key);
@@ -234,7 +254,8 @@ export function createPolicyEvaluator(policies: readonly Policy[], context: Roll
     computed++;
     const reasons: BlockReason[] = [];
     const overridden: string[] = [];
-    if (target.status !== 'active') reasons.push({ kind: 'target', rule: 'status', message: `the target is ${target.status}` });
+    if (target.status !== 'active')
+      reasons.push({ kind: 'target', rule: 'status', message: `the target is ${target.status}` });
     reasons.push(...requirements.check(target));
     const zone = targetTimeZone(target);
     for (const entry of matched) {
@@ -247,7 +268,9 @@ export function createPolicyEvaluator(policies: readonly Policy[], context: Roll
     }
     const names = matched.map((entry) => entry.ref);
     const extra = overridden.length === 0 ? {} : { overrides: overridden };
-    return reasons.length === 0 ? { included: true, policies: names, ...extra } : { included: false, policies: names, reasons, ...extra };
+    return reasons.length === 0
+      ? { included: true, policies: names, ...extra }
+      : { included: false, policies: names, reasons, ...extra };
   };
 
   const answerKey = (fields: readonly number[]): number | string => {
@@ -310,7 +333,9 @@ export function createPolicyEvaluator(policies: readonly Policy[], context: Roll
     const key = `${requirements.key(target)}\u0003${target.status}\u0003${needsZone ? (targetTimeZone(target) ?? '') : ''}`;
     let decision = node.decisions.get(key);
     if (decision === undefined) {
-      const matched = [...answers.slice(0, answered).flatMap((answer) => answer.matched), ...(own ?? [])].sort((a, b) => a.index - b.index);
+      const matched = [...answers.slice(0, answered).flatMap((answer) => answer.matched), ...(own ?? [])].sort(
+        (a, b) => a.index - b.index,
+      );
       decision = decide(target, matched);
       node.decisions.set(key, decision);
     }

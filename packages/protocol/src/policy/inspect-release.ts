@@ -21,7 +21,11 @@ export interface ReleaseFacts {
   readonly signers: number;
   readonly provenance: readonly VerifiedProvenance[];
   /** Why each attestation that did not verify was refused, for `explain`. */
-  readonly refusedAttestations: readonly { readonly index: number; readonly reason: string; readonly message: string }[];
+  readonly refusedAttestations: readonly {
+    readonly index: number;
+    readonly reason: string;
+    readonly message: string;
+  }[];
 }
 
 export interface ReleaseTrust {
@@ -38,10 +42,17 @@ export interface ReleaseTrust {
  *
  * @throws FlotillaError `BUNDLE_DIGEST_MISMATCH` when the bundle does not hash to its digest.
  */
-export function inspectRelease(signed: SignedBundle, attestations: readonly Attestation[], trust: ReleaseTrust): ReleaseFacts {
+export function inspectRelease(
+  signed: SignedBundle,
+  attestations: readonly Attestation[],
+  trust: ReleaseTrust,
+): ReleaseFacts {
   const digest = digestOf(signed.bundle);
   if (digest !== signed.digest) {
-    throw new FlotillaError('BUNDLE_DIGEST_MISMATCH', `bundle ${signed.bundle.name}@${signed.bundle.version} hashes to ${digest}, not to the digest ${signed.digest} it carries`);
+    throw new FlotillaError(
+      'BUNDLE_DIGEST_MISMATCH',
+      `bundle ${signed.bundle.name}@${signed.bundle.version} hashes to ${digest}, not to the digest ${signed.digest} it carries`,
+    );
   }
   const provenance: VerifiedProvenance[] = [];
   const refusedAttestations: { index: number; reason: string; message: string }[] = [];
@@ -51,7 +62,11 @@ export function inspectRelease(signed: SignedBundle, attestations: readonly Atte
     } catch (error) {
       if (!isFlotillaError(error)) throw error;
       const reason = error.details?.['reason'];
-      refusedAttestations.push({ index, reason: typeof reason === 'string' ? reason : error.code, message: error.message });
+      refusedAttestations.push({
+        index,
+        reason: typeof reason === 'string' ? reason : error.code,
+        message: error.message,
+      });
     }
   });
   return {

@@ -25,7 +25,11 @@ function problemsOf(error: z.ZodError): PolicyProblem[] {
   const problems: PolicyProblem[] = [];
   for (const issue of error.issues) {
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) problems.push({ path: formatIssuePath([...issue.path, key]), message: `unknown field '${key}'; see docs/policy.md for the fields a policy has` });
+      for (const key of issue.keys)
+        problems.push({
+          path: formatIssuePath([...issue.path, key]),
+          message: `unknown field '${key}'; see docs/policy.md for the fields a policy has`,
+        });
     } else {
       problems.push({ path: formatIssuePath(issue.path), message: issue.message });
     }
@@ -36,31 +40,53 @@ function problemsOf(error: z.ZodError): PolicyProblem[] {
 function invalid(problems: readonly PolicyProblem[], name?: string): FlotillaError {
   const subject = name === undefined ? 'policy' : `policy ${name}`;
   const lines = problems.map((problem) => `  ${problem.path}: ${problem.message}`).join('\n');
-  return new FlotillaError('POLICY_INVALID', `${subject} is invalid; fix these and apply it again:\n${lines}`, { problems });
+  return new FlotillaError('POLICY_INVALID', `${subject} is invalid; fix these and apply it again:\n${lines}`, {
+    problems,
+  });
 }
 
 /** Reads YAML or JSON text (JSON is YAML) into a plain value, within the size bound. */
 function readText(text: string): unknown {
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > POLICY_LIMITS.maxDocumentBytes) {
-    throw invalid([{ path: '(document)', message: `a policy is at most ${POLICY_LIMITS.maxDocumentBytes} bytes; this one is ${bytes}` }]);
+    throw invalid([
+      {
+        path: '(document)',
+        message: `a policy is at most ${POLICY_LIMITS.maxDocumentBytes} bytes; this one is ${bytes}`,
+      },
+    ]);
   }
   const documents = parseAllDocuments(text, { uniqueKeys: true, logLevel: 'silent' });
   if (!Array.isArray(documents) || documents.length !== 1) {
-    throw invalid([{ path: '(document)', message: `holds ${Array.isArray(documents) ? documents.length : 0} YAML documents; a policy is exactly one (apply each policy separately)` }]);
+    throw invalid([
+      {
+        path: '(document)',
+        message: `holds ${Array.isArray(documents) ? documents.length : 0} YAML documents; a policy is exactly one (apply each policy separately)`,
+      },
+    ]);
   }
   const document = documents[0]!;
   const [error] = document.errors;
   if (error !== undefined) {
     const at = error.linePos?.[0];
     const where = at === undefined ? '(document)' : `(line ${at.line}, column ${at.col})`;
-    throw invalid([{ path: where, message: `does not parse as YAML or JSON: ${error.message.split('\n')[0] ?? error.code}` }]);
+    throw invalid([
+      { path: where, message: `does not parse as YAML or JSON: ${error.message.split('\n')[0] ?? error.code}` },
+    ]);
   }
   try {
     return document.toJS({ maxAliasCount: 64 });
   } catch (cause) {
     // Deeply nested flow collections overflow the stack; aliases beyond the bound throw too.
-    throw invalid([{ path: '(document)', message: cause instanceof RangeError ? 'nests too deeply' : `cannot be read: ${cause instanceof Error ? cause.message : String(cause)}` }]);
+    throw invalid([
+      {
+        path: '(document)',
+        message:
+          cause instanceof RangeError
+            ? 'nests too deeply'
+            : `cannot be read: ${cause instanceof Error ? cause.message : String(cause)}`,
+      },
+    ]);
   }
 }
 

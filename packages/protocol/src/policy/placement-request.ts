@@ -23,7 +23,8 @@ function invalid(message: string, entry?: string): FlotillaError {
 }
 
 function count(key: Key, value: string, max: number): number {
-  if (!/^[1-9][0-9]{0,6}$/.test(value) || Number(value) > max) throw invalid(`${key} is a whole number from 1 to ${max}; got '${value}'`, `${key}=${value}`);
+  if (!/^[1-9][0-9]{0,6}$/.test(value) || Number(value) > max)
+    throw invalid(`${key} is a whole number from 1 to ${max}; got '${value}'`, `${key}=${value}`);
   return Number(value);
 }
 
@@ -40,14 +41,20 @@ export function parsePlacementRequest(text: string): PlacementRequest {
   const values = new Map<Key, string[]>();
   for (const raw of text.split(',')) {
     const entry = raw.trim();
-    if (entry === '') throw invalid(`an entry is empty; write key=value entries separated by commas, such as class=payments, per-region=2`);
+    if (entry === '')
+      throw invalid(
+        `an entry is empty; write key=value entries separated by commas, such as class=payments, per-region=2`,
+      );
     const eq = entry.indexOf('=');
     if (eq <= 0) throw invalid(`'${entry}' is not key=value`, entry);
     const key = entry.slice(0, eq).trim();
     const value = entry.slice(eq + 1).trim();
     if (!(KEYS as readonly string[]).includes(key)) {
       const hint = closest(key, KEYS);
-      throw invalid(`unknown key '${key}'${hint === undefined ? `; known keys are ${KEYS.join(', ')}` : `; did you mean '${hint}'?`}`, entry);
+      throw invalid(
+        `unknown key '${key}'${hint === undefined ? `; known keys are ${KEYS.join(', ')}` : `; did you mean '${hint}'?`}`,
+        entry,
+      );
     }
     if (value === '') throw invalid(`${key} has no value`, entry);
     const list = values.get(key as Key) ?? [];
@@ -59,13 +66,19 @@ export function parsePlacementRequest(text: string): PlacementRequest {
   const one = (key: Key): string | undefined => values.get(key)?.[0];
   const names = (key: Key): string[] | undefined => {
     const list = values.get(key);
-    for (const value of list ?? []) if (!NAME.test(value)) throw invalid(`${key} '${value}' is not a name`, `${key}=${value}`);
+    for (const value of list ?? [])
+      if (!NAME.test(value)) throw invalid(`${key} '${value}' is not a name`, `${key}=${value}`);
     return list;
   };
   const workloadClass = one('class');
-  if (workloadClass !== undefined && !WorkloadClass.safeParse(workloadClass).success) throw invalid(`class '${workloadClass}' is not a workload class (lowercase letters, digits and dashes)`, `class=${workloadClass}`);
+  if (workloadClass !== undefined && !WorkloadClass.safeParse(workloadClass).success)
+    throw invalid(
+      `class '${workloadClass}' is not a workload class (lowercase letters, digits and dashes)`,
+      `class=${workloadClass}`,
+    );
   const minimum = one('min-kubernetes');
-  if (minimum !== undefined && kubernetesVersionCore(minimum) === undefined) throw invalid(`min-kubernetes '${minimum}' is not a version such as 1.29`, `min-kubernetes=${minimum}`);
+  if (minimum !== undefined && kubernetesVersionCore(minimum) === undefined)
+    throw invalid(`min-kubernetes '${minimum}' is not a version such as 1.29`, `min-kubernetes=${minimum}`);
   const capabilities = names('capability');
   const regions = names('region');
   const certifications = names('certification');

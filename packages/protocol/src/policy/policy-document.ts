@@ -27,7 +27,9 @@ export const POLICY_LIMITS = {
 const NO_CONTROL_CHARACTERS = /^[^\u0000-\u001f\u007f]*$/;
 const Glob = z.string().min(1).max(256).regex(NO_CONTROL_CHARACTERS, 'a glob has no control characters');
 /** A workload class: what a release says it is (`payments`, `batch`, `gpu-training`). */
-export const WorkloadClass = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$/, 'a workload class is 1-64 lowercase letters, digits and dashes');
+export const WorkloadClass = z
+  .string()
+  .regex(/^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$/, 'a workload class is 1-64 lowercase letters, digits and dashes');
 const KeyId = z.string().min(1).max(64);
 const CommitId = z.string().regex(/^([0-9a-f]{40}|[0-9a-f]{64})$/, 'a commit is 40 or 64 lowercase hex digits');
 
@@ -95,13 +97,18 @@ export const ApprovalRules = z.strictObject({
 export type ApprovalRules = z.infer<typeof ApprovalRules>;
 
 function sortWindows(windows: Window[]): Window[] {
-  const key = (window: Window): string => `${window.days.map((day) => WEEKDAYS.indexOf(day)).join('')}|${window.start}|${window.end}|${window.timezone ?? ''}`;
-  const unique = new Map(windows.map((window) => [key(window), { ...window, days: WEEKDAYS.filter((day) => window.days.includes(day)) }]));
+  const key = (window: Window): string =>
+    `${window.days.map((day) => WEEKDAYS.indexOf(day)).join('')}|${window.start}|${window.end}|${window.timezone ?? ''}`;
+  const unique = new Map(
+    windows.map((window) => [key(window), { ...window, days: WEEKDAYS.filter((day) => window.days.includes(day)) }]),
+  );
   return [...unique.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, window]) => window);
 }
 
 function sortFreezes(freezes: Freeze[]): Freeze[] {
-  return [...freezes].sort((a, b) => (a.from < b.from ? -1 : a.from > b.from ? 1 : a.to < b.to ? -1 : a.to > b.to ? 1 : 0));
+  return [...freezes].sort((a, b) =>
+    a.from < b.from ? -1 : a.from > b.from ? 1 : a.to < b.to ? -1 : a.to > b.to ? 1 : 0,
+  );
 }
 
 /** When changes may reach targets in scope. Several policies: all must be open. */
@@ -113,9 +120,13 @@ export const WindowRules = z
     allow: z.array(WindowInput).min(1).max(POLICY_LIMITS.maxWindows).transform(sortWindows).optional(),
     freezes: z.array(FreezeInput).min(1).max(POLICY_LIMITS.maxFreezes).transform(sortFreezes).optional(),
     /** Signed `override-window` approvals that let a change through a closed window. Absent: no override. */
-    emergencyOverride: z.strictObject({ approvals: z.number().int().min(1).max(POLICY_LIMITS.maxApprovals) }).optional(),
+    emergencyOverride: z
+      .strictObject({ approvals: z.number().int().min(1).max(POLICY_LIMITS.maxApprovals) })
+      .optional(),
   })
-  .refine((rules) => rules.allow !== undefined || rules.freezes !== undefined, { message: 'a windows section needs allow, freezes or both' });
+  .refine((rules) => rules.allow !== undefined || rules.freezes !== undefined, {
+    message: 'a windows section needs allow, freezes or both',
+  });
 export type WindowRules = z.infer<typeof WindowRules>;
 
 export const PolicySpec = z.strictObject({
@@ -150,5 +161,7 @@ export type PolicyInput = z.input<typeof Policy>;
 
 /** How a policy is named in decisions and audit entries: `name@version`, or `name` before the store versions it. */
 export function policyRef(policy: Pick<Policy, 'metadata'>): string {
-  return policy.metadata.version === undefined ? policy.metadata.name : `${policy.metadata.name}@${policy.metadata.version}`;
+  return policy.metadata.version === undefined
+    ? policy.metadata.name
+    : `${policy.metadata.name}@${policy.metadata.version}`;
 }

@@ -20,7 +20,10 @@ const ResourceDescriptor = z.looseObject({
 
 export const InTotoStatement = z.looseObject({
   _type: z.literal(IN_TOTO_STATEMENT_V1),
-  subject: z.array(ResourceDescriptor.extend({ digest: DigestSet })).min(1).max(1024),
+  subject: z
+    .array(ResourceDescriptor.extend({ digest: DigestSet }))
+    .min(1)
+    .max(1024),
   predicateType: z.string().max(256),
   predicate: z.unknown().optional(),
 });
@@ -56,10 +59,16 @@ export interface ProvenanceFacts {
  * lowercased. `git+https://github.com/Acme/app.git@refs/heads/main` is `github.com/Acme/app`.
  */
 export function normalizeRepository(uri: string): string {
-  let rest = uri.trim().replace(/^git\+/, '').replace(/^[a-z][a-z0-9+.-]*:\/\//i, '');
+  let rest = uri
+    .trim()
+    .replace(/^git\+/, '')
+    .replace(/^[a-z][a-z0-9+.-]*:\/\//i, '');
   const at = rest.indexOf('@', rest.indexOf('/'));
   if (at !== -1) rest = rest.slice(0, at);
-  rest = rest.replace(/^[^@/]*@/, '').replace(/\.git$/, '').replace(/\/+$/, '');
+  rest = rest
+    .replace(/^[^@/]*@/, '')
+    .replace(/\.git$/, '')
+    .replace(/\/+$/, '');
   const slash = rest.indexOf('/');
   return slash === -1 ? rest.toLowerCase() : `${rest.slice(0, slash).toLowerCase()}${rest.slice(slash)}`;
 }
@@ -84,20 +93,43 @@ export function readProvenance(payload: Uint8Array, subjectDigest: string): Prov
     throw refuse('statement', 'the attestation payload is not UTF-8 JSON');
   }
   const statement = InTotoStatement.safeParse(json);
-  if (!statement.success) throw refuse('statement', `the attestation payload is not an in-toto Statement v1: ${statement.error.issues[0]?.message ?? 'invalid'}`);
+  if (!statement.success)
+    throw refuse(
+      'statement',
+      `the attestation payload is not an in-toto Statement v1: ${statement.error.issues[0]?.message ?? 'invalid'}`,
+    );
   const hex = subjectDigest.replace(/^sha256:/, '');
   if (!statement.data.subject.some((subject) => subject.digest['sha256']?.toLowerCase() === hex)) {
-    throw refuse('subject', `the statement's subjects do not include the release (sha256 ${hex.slice(0, 12)}…); it attests another artifact`);
+    throw refuse(
+      'subject',
+      `the statement's subjects do not include the release (sha256 ${hex.slice(0, 12)}…); it attests another artifact`,
+    );
   }
-  if (statement.data.predicateType !== SLSA_PROVENANCE_V1) throw refuse('predicate', `the statement's predicate type is '${statement.data.predicateType}'; expected ${SLSA_PROVENANCE_V1}`);
+  if (statement.data.predicateType !== SLSA_PROVENANCE_V1)
+    throw refuse(
+      'predicate',
+      `the statement's predicate type is '${statement.data.predicateType}'; expected ${SLSA_PROVENANCE_V1}`,
+    );
   const predicate = SlsaProvenance.safeParse(statement.data.predicate);
-  if (!predicate.success) throw refuse('predicate', `the SLSA provenance predicate is incomplete: ${predicate.error.issues.map((issue) => issue.path.join('.')).join(', ')}`);
+  if (!predicate.success)
+    throw refuse(
+      'predicate',
+      `the SLSA provenance predicate is incomplete: ${predicate.error.issues.map((issue) => issue.path.join('.')).join(', ')}`,
+    );
   const sources: ProvenanceSource[] = [];
   for (const dependency of predicate.data.buildDefinition.resolvedDependencies ?? []) {
     const commit = dependency.digest?.['gitCommit'] ?? dependency.digest?.['sha1'];
-    if (dependency.uri !== undefined && commit !== undefined && /^([0-9a-f]{40}|[0-9a-f]{64})$/.test(commit.toLowerCase())) {
+    if (
+      dependency.uri !== undefined &&
+      commit !== undefined &&
+      /^([0-9a-f]{40}|[0-9a-f]{64})$/.test(commit.toLowerCase())
+    ) {
       sources.push({ repository: normalizeRepository(dependency.uri), commit: commit.toLowerCase() });
     }
   }
-  return { builderId: predicate.data.runDetails.builder.id, buildType: predicate.data.buildDefinition.buildType, sources };
+  return {
+    builderId: predicate.data.runDetails.builder.id,
+    buildType: predicate.data.buildDefinition.buildType,
+    sources,
+  };
 }

@@ -14,7 +14,12 @@ import type { VerifiedDsse } from './dsse.ts';
  * as with a bare DSSE envelope.
  */
 
-const NO_AUTHORITIES: Omit<TrustMaterial, 'publicKey'> = { certificateAuthorities: [], timestampAuthorities: [], tlogs: [], ctlogs: [] };
+const NO_AUTHORITIES: Omit<TrustMaterial, 'publicKey'> = {
+  certificateAuthorities: [],
+  timestampAuthorities: [],
+  tlogs: [],
+  ctlogs: [],
+};
 
 function refuse(reason: string, message: string): FlotillaError {
   return new FlotillaError('ATTESTATION_INVALID', message, { reason });
@@ -35,22 +40,38 @@ function readBundle(json: unknown): Bundle {
  * @throws FlotillaError `ATTESTATION_INVALID` with `details.reason`: `encoding`, `keyless`,
  *   `content` (a message signature, which carries no statement), `signature` or `payload-type`.
  */
-export function verifySigstoreBundle(json: unknown, keys: readonly VerifyingKey[], payloadTypes: readonly string[]): VerifiedDsse {
+export function verifySigstoreBundle(
+  json: unknown,
+  keys: readonly VerifyingKey[],
+  payloadTypes: readonly string[],
+): VerifiedDsse {
   const bundle = readBundle(json);
   if (bundle.verificationMaterial.content.$case !== 'publicKey') {
-    throw refuse('keyless', 'the Sigstore bundle is keyless (a Fulcio certificate); Flotilla verifies bundles signed with a key of its trust root, offline');
+    throw refuse(
+      'keyless',
+      'the Sigstore bundle is keyless (a Fulcio certificate); Flotilla verifies bundles signed with a key of its trust root, offline',
+    );
   }
   if (bundle.content.$case !== 'dsseEnvelope') {
-    throw refuse('content', 'the Sigstore bundle holds a message signature, not a DSSE envelope with a provenance statement');
+    throw refuse(
+      'content',
+      'the Sigstore bundle holds a message signature, not a DSSE envelope with a provenance statement',
+    );
   }
   const envelope = bundle.content.dsseEnvelope;
-  const offline: Bundle = { ...bundle, verificationMaterial: { ...bundle.verificationMaterial, tlogEntries: [], timestampVerificationData: undefined } };
+  const offline: Bundle = {
+    ...bundle,
+    verificationMaterial: { ...bundle.verificationMaterial, tlogEntries: [], timestampVerificationData: undefined },
+  };
   const entity = toSignedEntity(offline);
   const signature = envelope.signatures[0]?.sig ?? Buffer.alloc(0);
   const signers: string[] = [];
   for (const key of keys) {
     if (!key.wellFormed(signature)) continue;
-    const verifier = new Verifier({ ...NO_AUTHORITIES, publicKey: () => ({ publicKey: key.keyObject, validFor: () => true }) }, { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 });
+    const verifier = new Verifier(
+      { ...NO_AUTHORITIES, publicKey: () => ({ publicKey: key.keyObject, validFor: () => true }) },
+      { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 },
+    );
     try {
       verifier.verify(entity);
       signers.push(key.id);
@@ -59,7 +80,15 @@ export function verifySigstoreBundle(json: unknown, keys: readonly VerifyingKey[
       // Not this key; try the next.
     }
   }
-  if (signers.length === 0) throw refuse('signature', `the Sigstore bundle's signature verifies against none of the ${keys.length} attestation keys given`);
-  if (!payloadTypes.includes(envelope.payloadType)) throw refuse('payload-type', `the DSSE payload type is '${envelope.payloadType}'; expected ${payloadTypes.join(' or ')}`);
+  if (signers.length === 0)
+    throw refuse(
+      'signature',
+      `the Sigstore bundle's signature verifies against none of the ${keys.length} attestation keys given`,
+    );
+  if (!payloadTypes.includes(envelope.payloadType))
+    throw refuse(
+      'payload-type',
+      `the DSSE payload type is '${envelope.payloadType}'; expected ${payloadTypes.join(' or ')}`,
+    );
   return { payloadType: envelope.payloadType, payload: new Uint8Array(envelope.payload), signers };
 }

@@ -31,7 +31,10 @@ function own<T>(record: Readonly<Record<string, T>> | undefined, key: string): T
 }
 
 export function targetRegion(target: Pick<Target, 'properties' | 'labels' | 'facts'>): string | undefined {
-  const value = own<Scalar>(target.properties, 'region') ?? own(target.labels, 'region') ?? own(target.facts as Record<string, unknown>, 'region');
+  const value =
+    own<Scalar>(target.properties, 'region') ??
+    own(target.labels, 'region') ??
+    own(target.facts as Record<string, unknown>, 'region');
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 

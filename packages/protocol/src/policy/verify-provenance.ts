@@ -5,7 +5,10 @@ import { readProvenance, type ProvenanceFacts } from './provenance.ts';
 import { verifySigstoreBundle } from './sigstore-bundle.ts';
 
 /** The payload types an in-toto statement may travel under (in-toto envelope layer v1). */
-export const PROVENANCE_PAYLOAD_TYPES: readonly string[] = [IN_TOTO_PAYLOAD_TYPE, 'application/vnd.in-toto.provenance+json'];
+export const PROVENANCE_PAYLOAD_TYPES: readonly string[] = [
+  IN_TOTO_PAYLOAD_TYPE,
+  'application/vnd.in-toto.provenance+json',
+];
 
 /**
  * A provenance attestation of a release, as CI produced it: a bare DSSE envelope (what
@@ -31,8 +34,14 @@ export interface VerifiedProvenance extends ProvenanceFacts {
  *
  * @throws FlotillaError `ATTESTATION_INVALID` with `details.reason` naming the failed check.
  */
-export function verifyProvenance(attestation: Attestation, releaseDigest: string, keys: readonly VerifyingKey[]): VerifiedProvenance {
+export function verifyProvenance(
+  attestation: Attestation,
+  releaseDigest: string,
+  keys: readonly VerifyingKey[],
+): VerifiedProvenance {
   const verified: VerifiedDsse =
-    attestation.format === 'dsse' ? verifyDsse(attestation.envelope, keys, PROVENANCE_PAYLOAD_TYPES) : verifySigstoreBundle(attestation.bundle, keys, PROVENANCE_PAYLOAD_TYPES);
+    attestation.format === 'dsse'
+      ? verifyDsse(attestation.envelope, keys, PROVENANCE_PAYLOAD_TYPES)
+      : verifySigstoreBundle(attestation.bundle, keys, PROVENANCE_PAYLOAD_TYPES);
   return { format: attestation.format, signers: verified.signers, ...readProvenance(verified.payload, releaseDigest) };
 }

@@ -5,7 +5,17 @@
  */
 
 /** Fields the language knows by name. Anything else without a prefix is a bare key. */
-export const QUERY_BUILTIN_FIELDS = ['id', 'name', 'status', 'health', 'phase', 'drift', 'lastSeen', 'lastChanged', 'enrolled'] as const;
+export const QUERY_BUILTIN_FIELDS = [
+  'id',
+  'name',
+  'status',
+  'health',
+  'phase',
+  'drift',
+  'lastSeen',
+  'lastChanged',
+  'enrolled',
+] as const;
 export type QueryBuiltinField = (typeof QUERY_BUILTIN_FIELDS)[number];
 
 /** Prefixes of keyed fields, as written in a query: `labels.tier`, `running.app`. */
@@ -30,21 +40,18 @@ export type QueryField =
  * backslash escapes `*`, `?` and `\` (see glob.ts).
  */
 export type QueryPattern =
-  | { readonly kind: 'text'; readonly text: string }
-  | { readonly kind: 'glob'; readonly pattern: string };
+  { readonly kind: 'text'; readonly text: string } | { readonly kind: 'glob'; readonly pattern: string };
 
 /** A point in time: relative to the injected `now`, or absolute (ISO 8601 text). */
 export type QueryTime =
-  | { readonly kind: 'relative'; readonly offsetMs: number }
-  | { readonly kind: 'absolute'; readonly iso: string };
+  { readonly kind: 'relative'; readonly offsetMs: number } | { readonly kind: 'absolute'; readonly iso: string };
 
 /**
  * The right side of an ordering comparison: a `scalar` (a number such as `3` or `2.5`, or a
  * version such as `4.2`, `v1.29.3`, `1.0.0-rc.1`), or a `time`.
  */
 export type QueryBound =
-  | { readonly kind: 'scalar'; readonly text: string }
-  | { readonly kind: 'time'; readonly time: QueryTime };
+  { readonly kind: 'scalar'; readonly text: string } | { readonly kind: 'time'; readonly time: QueryTime };
 
 export type QueryCompareOp = '<' | '<=' | '>' | '>=';
 

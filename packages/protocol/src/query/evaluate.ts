@@ -63,7 +63,8 @@ function textOf(value: FieldValue): string {
 
 /** Same numbers as `targetTimes`, which the hub stores in the time columns of `targets`. */
 function timeOf(target: Target, column: 'lastSeen' | 'lastChanged' | 'enrolled'): number | null {
-  const iso = column === 'lastSeen' ? target.lastSeenAt : column === 'lastChanged' ? target.lastChangedAt : target.enrolledAt;
+  const iso =
+    column === 'lastSeen' ? target.lastSeenAt : column === 'lastChanged' ? target.lastChangedAt : target.enrolledAt;
   return iso === null ? null : Date.parse(iso);
 }
 
@@ -90,7 +91,10 @@ function build(plan: Plan): Matcher {
     case 'rows': {
       const read = fieldReader(plan.field);
       const tests = plan.tests.map(valueMatcher);
-      const test = tests.length === 1 ? (tests[0] as (value: FieldValue) => boolean) : (value: FieldValue) => tests.some((t) => t(value));
+      const test =
+        tests.length === 1
+          ? (tests[0] as (value: FieldValue) => boolean)
+          : (value: FieldValue) => tests.some((t) => t(value));
       return (target) => read(target, test);
     }
     case 'text-column': {

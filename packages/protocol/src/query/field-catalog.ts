@@ -22,7 +22,13 @@ export function queryCatalogFromFieldNames(names: Iterable<string>): QueryFieldC
   const properties = new Set<string>();
   const facts = new Set<string>();
   const releases = new Set<string>();
-  const sets: Readonly<Record<string, Set<string>>> = { labels, properties, facts, running: releases, desired: releases };
+  const sets: Readonly<Record<string, Set<string>>> = {
+    labels,
+    properties,
+    facts,
+    running: releases,
+    desired: releases,
+  };
   for (const name of names) {
     const dot = name.indexOf('.');
     const set = dot < 0 ? undefined : sets[name.slice(0, dot)];

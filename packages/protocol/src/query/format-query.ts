@@ -1,4 +1,11 @@
-import { QUERY_BUILTIN_FIELDS, QUERY_FIELD_PREFIXES, type QueryBound, type QueryField, type QueryPattern, type Query } from './ast.ts';
+import {
+  QUERY_BUILTIN_FIELDS,
+  QUERY_FIELD_PREFIXES,
+  type QueryBound,
+  type QueryField,
+  type QueryPattern,
+  type Query,
+} from './ast.ts';
 import { escapeGlob } from './glob.ts';
 import { isWordChar, KEYWORDS } from './lexer.ts';
 import { formatRelative } from './time-value.ts';
@@ -24,7 +31,9 @@ export function formatQueryField(field: QueryField): string {
     case 'builtin':
       return field.name;
     case 'key':
-      return isBareWord(field.key) && !/[*?.]/.test(field.key) && !RESERVED_BARE.has(field.key) ? field.key : quote(field.key.replace(/\\/g, '\\\\'));
+      return isBareWord(field.key) && !/[*?.]/.test(field.key) && !RESERVED_BARE.has(field.key)
+        ? field.key
+        : quote(field.key.replace(/\\/g, '\\\\'));
     default:
       return `${field.kind}.${formatKey(field.key)}`;
   }

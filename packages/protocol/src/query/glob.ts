@@ -20,7 +20,9 @@ export function isValidGlob(pattern: string): boolean {
 
 /** The text a pattern stands for when it has no wildcards: escapes removed. */
 export function unescapeGlob(pattern: string): string {
-  return globSteps(pattern).map((step) => (typeof step === 'string' ? step : step.literal)).join('');
+  return globSteps(pattern)
+    .map((step) => (typeof step === 'string' ? step : step.literal))
+    .join('');
 }
 
 /** Escapes `\`, `*` and `?` so that the text matches only itself as a pattern. */
@@ -42,4 +44,3 @@ export function literalPrefix(pattern: string): string {
   }
   return prefix;
 }
-

@@ -11,9 +11,23 @@ export { parseQuery } from './parse-query.ts';
 export { parseSelector, parseSelectorYaml } from './parse-selector.ts';
 export { formatQuery } from './format-query.ts';
 export { compare, compileMatcher, valueMatcher } from './evaluate.ts';
-export { storedFieldName, targetFieldRows, targetTimes, type FieldValue, type TargetFieldRow } from './target-fields.ts';
+export {
+  storedFieldName,
+  targetFieldRows,
+  targetTimes,
+  type FieldValue,
+  type TargetFieldRow,
+} from './target-fields.ts';
 export { buildQueryFieldCatalog, queryCatalogFromFieldNames } from './field-catalog.ts';
 export { validateQuery, type QueryWarning } from './validate-query.ts';
-export { nowMillis, planQuery, selectivityRank, type Plan, type RowTest, type TextColumn, type TimeColumn } from './plan-query.ts';
+export {
+  nowMillis,
+  planQuery,
+  selectivityRank,
+  type Plan,
+  type RowTest,
+  type TextColumn,
+  type TimeColumn,
+} from './plan-query.ts';
 export { literalPrefix } from './glob.ts';
 export { globSteps } from '../lib/glob.ts';

@@ -76,7 +76,10 @@ export function tokenize(query: string): Token[] {
     } else if (char === "'") {
       throw queryError('QUERY_SYNTAX', 'single quotes do not quote in a query; use double quotes', { query, index: i });
     } else {
-      throw queryError('QUERY_SYNTAX', `unexpected character '${char}'; put values that contain it in double quotes`, { query, index: i });
+      throw queryError('QUERY_SYNTAX', `unexpected character '${char}'; put values that contain it in double quotes`, {
+        query,
+        index: i,
+      });
     }
   }
   tokens.push({ kind: 'end', index: query.length });
@@ -94,7 +97,10 @@ function quotedEnd(query: string, open: number): number {
     if (char === '\\') {
       const escaped = query[i + 1];
       if (escaped === undefined || !'"\\*?'.includes(escaped)) {
-        throw queryError('QUERY_SYNTAX', 'inside double quotes a backslash escapes only ", \\, * and ?', { query, index: i });
+        throw queryError('QUERY_SYNTAX', 'inside double quotes a backslash escapes only ", \\, * and ?', {
+          query,
+          index: i,
+        });
       }
       i += 2;
     } else {
@@ -106,7 +112,11 @@ function quotedEnd(query: string, open: number): number {
 
 /** The word as a glob pattern: quoted parts keep `\*`, `\?`, `\\`; `\"` becomes `"`. */
 export function wordPattern(parts: readonly WordPart[]): string {
-  return parts.map((part) => (part.quoted ? part.text.replace(/\\(.)/gsu, (_, char: string) => (char === '"' ? char : `\\${char}`)) : part.text)).join('');
+  return parts
+    .map((part) =>
+      part.quoted ? part.text.replace(/\\(.)/gsu, (_, char: string) => (char === '"' ? char : `\\${char}`)) : part.text,
+    )
+    .join('');
 }
 
 /** The word as plain text, every escape removed. */

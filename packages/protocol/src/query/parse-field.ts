@@ -1,4 +1,10 @@
-import { QUERY_BUILTIN_FIELDS, QUERY_FIELD_PREFIXES, type QueryBuiltinField, type QueryField, type QueryFieldPrefix } from './ast.ts';
+import {
+  QUERY_BUILTIN_FIELDS,
+  QUERY_FIELD_PREFIXES,
+  type QueryBuiltinField,
+  type QueryField,
+  type QueryFieldPrefix,
+} from './ast.ts';
 import { tokenize, wordText, type WordPart } from './lexer.ts';
 import { queryError } from './query-error.ts';
 import { closest } from './suggest.ts';
@@ -33,7 +39,10 @@ export function fieldFromWord(parts: readonly WordPart[]): QueryField | FieldPro
     return { kind: 'key', key: text };
   }
   if (parts.some((part) => !part.quoted && /[*?]/.test(part.text))) {
-    return { code: 'QUERY_SYNTAX', message: `a field name cannot hold the wildcards * or ?; got '${text}' (put a key that contains them in double quotes)` };
+    return {
+      code: 'QUERY_SYNTAX',
+      message: `a field name cannot hold the wildcards * or ?; got '${text}' (put a key that contains them in double quotes)`,
+    };
   }
   const dot = first.text.indexOf('.');
   if (dot < 0) {
@@ -77,11 +86,19 @@ export function parseQueryField(spelling: string): QueryField {
   const tokens = tokenize(spelling);
   const token = tokens[0];
   if (token === undefined || token.kind !== 'word' || tokens.length !== 2) {
-    throw queryError('QUERY_SYNTAX', `expected one field name, got '${spelling}'`, { query: spelling, index: token?.kind === 'word' ? (tokens[1]?.index ?? 0) : 0 });
+    throw queryError('QUERY_SYNTAX', `expected one field name, got '${spelling}'`, {
+      query: spelling,
+      index: token?.kind === 'word' ? (tokens[1]?.index ?? 0) : 0,
+    });
   }
   const field = fieldFromWord(token.parts);
   if (isFieldProblem(field)) {
-    throw queryError(field.code, field.message, { query: spelling, index: 0 }, field.suggestion === undefined ? {} : { suggestion: field.suggestion });
+    throw queryError(
+      field.code,
+      field.message,
+      { query: spelling, index: 0 },
+      field.suggestion === undefined ? {} : { suggestion: field.suggestion },
+    );
   }
   return field;
 }

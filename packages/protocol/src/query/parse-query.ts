@@ -1,4 +1,12 @@
-import { allOf, EMPTY_QUERY, type QueryBound, type QueryCompareOp, type QueryField, type QueryPattern, type Query } from './ast.ts';
+import {
+  allOf,
+  EMPTY_QUERY,
+  type QueryBound,
+  type QueryCompareOp,
+  type QueryField,
+  type QueryPattern,
+  type Query,
+} from './ast.ts';
 import { compareProblem, matchProblem } from './field-types.ts';
 import { rememberFieldPosition } from './field-positions.ts';
 import { hasWildcard, unescapeGlob } from './glob.ts';
@@ -36,7 +44,11 @@ class QueryParser {
   constructor(query: string) {
     this.query = query;
     if (query.length > QUERY_LIMITS.maxLength) {
-      throw queryError('QUERY_SYNTAX', `a query is at most ${QUERY_LIMITS.maxLength} characters long; this one is ${query.length}`, { query, index: QUERY_LIMITS.maxLength });
+      throw queryError(
+        'QUERY_SYNTAX',
+        `a query is at most ${QUERY_LIMITS.maxLength} characters long; this one is ${query.length}`,
+        { query, index: QUERY_LIMITS.maxLength },
+      );
     }
     this.tokens = tokenize(query);
   }
@@ -59,7 +71,12 @@ class QueryParser {
     const result = this.clauses();
     const next = this.peek();
     if (next.kind !== 'end') {
-      throw this.error(next.kind === ')' ? "this ')' has no matching '('" : `expected ',', 'and', 'or' or the end of the query, found ${describe(next)}`, next);
+      throw this.error(
+        next.kind === ')'
+          ? "this ')' has no matching '('"
+          : `expected ',', 'and', 'or' or the end of the query, found ${describe(next)}`,
+        next,
+      );
     }
     return result;
   }
@@ -74,7 +91,12 @@ class QueryParser {
     return token;
   }
 
-  private error(message: string, token: Token, code: 'QUERY_SYNTAX' | 'QUERY_TYPE' | 'QUERY_UNKNOWN_FIELD' = 'QUERY_SYNTAX', extra: Record<string, unknown> = {}): Error {
+  private error(
+    message: string,
+    token: Token,
+    code: 'QUERY_SYNTAX' | 'QUERY_TYPE' | 'QUERY_UNKNOWN_FIELD' = 'QUERY_SYNTAX',
+    extra: Record<string, unknown> = {},
+  ): Error {
     return queryError(code, message, { query: this.query, index: token.index }, extra);
   }
 
@@ -132,16 +154,25 @@ class QueryParser {
       const inner = this.nested(token, () => this.clauses());
       const close = this.next();
       if (close.kind !== ')') {
-        throw this.error(`expected ')' to close the '(' at column ${this.column(token)}, found ${describe(close)}`, close);
+        throw this.error(
+          `expected ')' to close the '(' at column ${this.column(token)}, found ${describe(close)}`,
+          close,
+        );
       }
       return inner;
     }
     if (token.kind !== 'word') {
-      throw this.error(`expected a condition (a field such as region or labels.tier, 'not' or '('), found ${describe(token)}`, token);
+      throw this.error(
+        `expected a condition (a field such as region or labels.tier, 'not' or '('), found ${describe(token)}`,
+        token,
+      );
     }
     const keyword = wordKeyword(token);
     if (keyword !== undefined && KEYWORDS.has(keyword)) {
-      throw this.error(`expected a condition, found the keyword '${keyword}' (write "${keyword}" in double quotes to use it as a field)`, token);
+      throw this.error(
+        `expected a condition, found the keyword '${keyword}' (write "${keyword}" in double quotes to use it as a field)`,
+        token,
+      );
     }
     return this.condition(this.field(token), token);
   }
@@ -153,7 +184,12 @@ class QueryParser {
   private field(token: Token & { kind: 'word' }): QueryField {
     const field = fieldFromWord(token.parts);
     if (isFieldProblem(field)) {
-      throw this.error(field.message, token, field.code, field.suggestion === undefined ? {} : { suggestion: field.suggestion });
+      throw this.error(
+        field.message,
+        token,
+        field.code,
+        field.suggestion === undefined ? {} : { suggestion: field.suggestion },
+      );
     }
     this.refuseColonAfterField(field, token);
     rememberFieldPosition(field, token.index);
@@ -175,11 +211,19 @@ class QueryParser {
       return;
     }
     const raw = this.rawText(token);
-    const colon = raw.indexOf(':', token.parts.slice(0, colonPart).reduce((length, part) => length + part.text.length + (part.quoted ? 2 : 0), 0));
+    const colon = raw.indexOf(
+      ':',
+      token.parts.slice(0, colonPart).reduce((length, part) => length + part.text.length + (part.quoted ? 2 : 0), 0),
+    );
     const name = raw.slice(0, colon);
     const rest = raw.slice(colon + 1);
     const suggestion = rest !== '' ? `${name}=${rest}` : `${name}${this.conditionTail(this.position)}`;
-    throw this.error(`a field is followed by an operator, not ':' as in selector YAML; did you mean '${suggestion}'?`, token, 'QUERY_SYNTAX', { suggestion });
+    throw this.error(
+      `a field is followed by an operator, not ':' as in selector YAML; did you mean '${suggestion}'?`,
+      token,
+      'QUERY_SYNTAX',
+      { suggestion },
+    );
   }
 
   /** How the condition after a field would read without a colon: the operator and value, or a list. */
@@ -189,7 +233,10 @@ class QueryParser {
     if (next.kind === 'op' && next.op !== '!' && after?.kind === 'word') {
       return `${next.op}${this.rawText(after)}`;
     }
-    if (next.kind === 'word' && (wordKeyword(next) === 'in' || wordKeyword(next) === 'notin' || wordKeyword(next) === 'not')) {
+    if (
+      next.kind === 'word' &&
+      (wordKeyword(next) === 'in' || wordKeyword(next) === 'notin' || wordKeyword(next) === 'not')
+    ) {
       const close = this.tokens.findIndex((token, index) => index > at && token.kind === ')');
       return ` ${this.query.slice(next.index, close < 0 ? undefined : (this.tokens[close] as Token).index + 1).trim()}`;
     }
@@ -221,7 +268,11 @@ class QueryParser {
       this.next();
       return this.compare(field, token.op as QueryCompareOp, token);
     }
-    if (this.isKeyword(token, 'in') || this.isKeyword(token, 'notin') || (this.isKeyword(token, 'not') && this.isKeyword(this.peek(1), 'in'))) {
+    if (
+      this.isKeyword(token, 'in') ||
+      this.isKeyword(token, 'notin') ||
+      (this.isKeyword(token, 'not') && this.isKeyword(this.peek(1), 'in'))
+    ) {
       const negated = !this.isKeyword(token, 'in');
       this.next();
       if (this.isKeyword(token, 'not')) {
@@ -231,7 +282,10 @@ class QueryParser {
       return negated ? { kind: 'not', item: condition } : condition;
     }
     if (token.kind === 'op' && token.op === '!') {
-      throw this.error("expected an operator; '!' negates the condition that follows it (write !field or field!=value)", token);
+      throw this.error(
+        "expected an operator; '!' negates the condition that follows it (write !field or field!=value)",
+        token,
+      );
     }
     return { kind: 'exists', field };
   }
@@ -247,7 +301,10 @@ class QueryParser {
   private value(after: string): QueryPattern {
     const token = this.next();
     if (token.kind !== 'word') {
-      throw this.error(`expected a value after '${after}', found ${describe(token)} (an empty value is written "")`, token);
+      throw this.error(
+        `expected a value after '${after}', found ${describe(token)} (an empty value is written "")`,
+        token,
+      );
     }
     const pattern = wordPattern(token.parts);
     return hasWildcard(pattern) ? { kind: 'glob', pattern } : { kind: 'text', text: unescapeGlob(pattern) };
@@ -257,7 +314,10 @@ class QueryParser {
   private list(): QueryPattern[] {
     const open = this.next();
     if (open.kind !== '(') {
-      throw this.error(`expected '(' and a list of values, as in region in (eu-west, eu-north), found ${describe(open)}`, open);
+      throw this.error(
+        `expected '(' and a list of values, as in region in (eu-west, eu-north), found ${describe(open)}`,
+        open,
+      );
     }
     const values = [this.value(open.kind)];
     for (;;) {

@@ -35,7 +35,10 @@ export function parseSelector(selector: unknown): Query {
   let path = '';
   if (isRecord(body) && WRAPPER in body) {
     if (Object.keys(body).length !== 1) {
-      throw selectorError(`${WRAPPER} must be the only key of the selector document; found ${Object.keys(body).join(', ')}`, '');
+      throw selectorError(
+        `${WRAPPER} must be the only key of the selector document; found ${Object.keys(body).join(', ')}`,
+        '',
+      );
     }
     body = body[WRAPPER];
     path = WRAPPER;
@@ -91,13 +94,21 @@ export function parseSelectorYaml(text: string): Query {
   const document = parseDocument(text, { schema: 'failsafe', uniqueKeys: true, logLevel: 'silent' });
   const [error] = document.errors;
   if (error !== undefined) {
-    throw new FlotillaError('QUERY_SYNTAX', `selector YAML does not parse: ${error.message.split('\n')[0] ?? error.code}`, yamlPosition(error));
+    throw new FlotillaError(
+      'QUERY_SYNTAX',
+      `selector YAML does not parse: ${error.message.split('\n')[0] ?? error.code}`,
+      yamlPosition(error),
+    );
   }
   // An unquoted `!=atlas` is a YAML tag on an empty value: refused, not read as the empty text.
   const tag = document.warnings.find((warning) => warning.code === 'TAG_RESOLVE_FAILED');
   if (tag !== undefined) {
     const source = text.slice(tag.pos[0], tag.pos[1]);
-    throw new FlotillaError('QUERY_SYNTAX', `selector YAML: '${source}' is read by YAML as a tag; quote the value: "${source}"`, yamlPosition(tag));
+    throw new FlotillaError(
+      'QUERY_SYNTAX',
+      `selector YAML: '${source}' is read by YAML as a tag; quote the value: "${source}"`,
+      yamlPosition(tag),
+    );
   }
   return parseSelector(document.toJS());
 }
@@ -108,7 +119,11 @@ function yamlPosition(problem: YAMLError): { line?: number; column?: number } {
 }
 
 function shortForm(key: string, value: unknown, at: string): Query {
-  return shortFormCondition(withPath(() => parseQueryField(key), at), value, at);
+  return shortFormCondition(
+    withPath(() => parseQueryField(key), at),
+    value,
+    at,
+  );
 }
 
 /**
@@ -117,7 +132,10 @@ function shortForm(key: string, value: unknown, at: string): Query {
  */
 function keyedEntries(kind: 'labels' | 'properties', value: unknown, at: string): Query[] {
   if (!isRecord(value)) {
-    throw selectorError(`${kind} maps ${kind === 'labels' ? 'label' : 'property'} keys to values, as in ${kind}: {tier: gold}; got ${describe(value)}`, at);
+    throw selectorError(
+      `${kind} maps ${kind === 'labels' ? 'label' : 'property'} keys to values, as in ${kind}: {tier: gold}; got ${describe(value)}`,
+      at,
+    );
   }
   return Object.entries(value).map(([key, item]) => {
     if (key === '') {
@@ -149,7 +167,10 @@ function shortFormCondition(field: QueryField, value: unknown, at: string): Quer
     const operator = typeof item === 'string' ? VALUE_OPERATOR.exec(item) : null;
     if (typeof item !== 'string' || operator === null) {
       if (typeof item === 'string' && item.startsWith('!')) {
-        throw selectorError(`'${item}' starts with '!', which negates nothing in a value; did you mean '!=${item.slice(1)}'? (write '=${item}' for the text itself)`, here);
+        throw selectorError(
+          `'${item}' starts with '!', which negates nothing in a value; did you mean '!=${item.slice(1)}'? (write '=${item}' for the text itself)`,
+          here,
+        );
       }
       plain.push(pattern(item, here));
       return;
@@ -161,7 +182,10 @@ function shortFormCondition(field: QueryField, value: unknown, at: string): Quer
     } else if (op === '!=') {
       if (values.length > 1) {
         const excluded = values.map((v) => (typeof v === 'string' ? v.replace(VALUE_OPERATOR, '') : String(v)));
-        throw selectorError(`'${item}' in a list of alternatives: a target passes when any one holds, so exclusions here select nearly everything; write query: ${formatQueryField(field)} notin (${excluded.join(', ')})`, here);
+        throw selectorError(
+          `'${item}' in a list of alternatives: a target passes when any one holds, so exclusions here select nearly everything; write query: ${formatQueryField(field)} notin (${excluded.join(', ')})`,
+          here,
+        );
       }
       orderings.push({ kind: 'not', item: typed(field, [pattern(rest, here)], here) });
     } else {
@@ -174,10 +198,17 @@ function shortFormCondition(field: QueryField, value: unknown, at: string): Quer
 
 function ordering(field: QueryField, op: QueryCompareOp, text: string, at: string): Query {
   if (/^\d+[smhdw]$/.test(text)) {
-    throw selectorError(`'${op}${text}' is not a time: for ${formatQueryField(field)} within the last ${text} write '>now-${text}'; for more than ${text} ago write '<now-${text}'`, at);
+    throw selectorError(
+      `'${op}${text}' is not a time: for ${formatQueryField(field)} within the last ${text} write '>now-${text}'; for more than ${text} ago write '<now-${text}'`,
+      at,
+    );
   }
   if (hasWildcard(text)) {
-    throw new FlotillaError('QUERY_TYPE', `${at}: wildcards do not work with ${op}; use a plain value or a list for globs`, { path: at });
+    throw new FlotillaError(
+      'QUERY_TYPE',
+      `${at}: wildcards do not work with ${op}; use a plain value or a list for globs`,
+      { path: at },
+    );
   }
   const bound = readBound(text);
   if (isBoundProblem(bound)) {
@@ -242,7 +273,10 @@ function matchExpressions(value: unknown, at: string): Query[] {
     }
     if (typeof operator !== 'string' || !(OPERATORS as readonly string[]).includes(operator)) {
       const hint = typeof operator === 'string' ? closest(operator, OPERATORS) : undefined;
-      throw selectorError(`operator is one of ${OPERATORS.join(', ')}; got ${describe(operator)}${hint === undefined ? '' : `; did you mean ${hint}?`}`, `${here}.operator`);
+      throw selectorError(
+        `operator is one of ${OPERATORS.join(', ')}; got ${describe(operator)}${hint === undefined ? '' : `; did you mean ${hint}?`}`,
+        `${here}.operator`,
+      );
     }
     const field: QueryField = { kind: 'labels', key };
     if (operator === 'Exists' || operator === 'DoesNotExist') {
@@ -253,7 +287,10 @@ function matchExpressions(value: unknown, at: string): Query[] {
       return operator === 'Exists' ? exists : { kind: 'not', item: exists };
     }
     if (!Array.isArray(values) || values.length === 0 || values.some((item) => typeof item !== 'string')) {
-      throw selectorError(`${operator} needs a non-empty list of string values; got ${describe(values)}`, `${here}.values`);
+      throw selectorError(
+        `${operator} needs a non-empty list of string values; got ${describe(values)}`,
+        `${here}.values`,
+      );
     }
     const match: Query = { kind: 'in', field, values: (values as string[]).map((text) => ({ kind: 'text', text })) };
     return operator === 'In' ? match : { kind: 'not', item: match };

@@ -35,7 +35,11 @@ export type Plan =
   | { readonly kind: 'and' | 'or'; readonly items: readonly Plan[] }
   | { readonly kind: 'not'; readonly item: Plan }
   | { readonly kind: 'rows'; readonly field: string; readonly tests: readonly RowTest[] }
-  | { readonly kind: 'text-column'; readonly column: TextColumn; readonly tests: readonly (RowTest & { kind: 'text' | 'glob' })[] }
+  | {
+      readonly kind: 'text-column';
+      readonly column: TextColumn;
+      readonly tests: readonly (RowTest & { kind: 'text' | 'glob' })[];
+    }
   | { readonly kind: 'time-column'; readonly column: TimeColumn; readonly op: QueryCompareOp; readonly value: number }
   | { readonly kind: 'time-column-exists'; readonly column: TimeColumn };
 
@@ -91,7 +95,9 @@ function planExists(field: QueryField): Plan {
 }
 
 function typeError(problem: string, field: QueryField): FlotillaError {
-  return new FlotillaError('QUERY_TYPE', problem, { field: storedFieldName(field) ?? (field.kind === 'builtin' ? field.name : field.key) });
+  return new FlotillaError('QUERY_TYPE', problem, {
+    field: storedFieldName(field) ?? (field.kind === 'builtin' ? field.name : field.key),
+  });
 }
 
 function planMatch(field: QueryField, values: readonly QueryPattern[]): Plan {
@@ -132,7 +138,8 @@ function planCompare(field: QueryField, op: QueryCompareOp, bound: QueryBound, n
     throw typeError(problem, field);
   }
   if (bound.kind === 'time') {
-    const value = bound.time.kind === 'relative' ? now + bound.time.offsetMs : (instantMillis(bound.time.iso) as number);
+    const value =
+      bound.time.kind === 'relative' ? now + bound.time.offsetMs : (instantMillis(bound.time.iso) as number);
     if (field.kind === 'builtin') {
       return { kind: 'time-column', column: field.name as TimeColumn, op, value };
     }

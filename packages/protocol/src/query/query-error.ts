@@ -19,7 +19,12 @@ function caretLines(query: string, column: number): string {
  * A {@link FlotillaError} about a query string: the message ends with the column, and
  * `details` holds `{ column, query, caret }` so a CLI or dashboard can point at it.
  */
-export function queryError(code: ErrorCode, message: string, at: QueryPosition, extra: Record<string, unknown> = {}): FlotillaError {
+export function queryError(
+  code: ErrorCode,
+  message: string,
+  at: QueryPosition,
+  extra: Record<string, unknown> = {},
+): FlotillaError {
   const column = Array.from(at.query.slice(0, at.index)).length + 1;
   return new FlotillaError(code, `${message} (at column ${column})`, {
     ...extra,

@@ -20,19 +20,31 @@ export function readBound(text: string): QueryBound | BoundProblem {
     return { kind: 'time', time: { kind: 'relative', offsetMs: offset } };
   }
   if (/^[+-]?\d+[smhdw]$/.test(text)) {
-    return { code: 'QUERY_SYNTAX', message: `'${text}' is not a time; a relative time starts with now, as in now-${text.replace(/^[+-]/, '')}` };
+    return {
+      code: 'QUERY_SYNTAX',
+      message: `'${text}' is not a time; a relative time starts with now, as in now-${text.replace(/^[+-]/, '')}`,
+    };
   }
   if (text.startsWith('now')) {
-    return { code: 'QUERY_SYNTAX', message: `'${text}' is not a relative time; write now, now-30d or now+12h (units s, m, h, d, w)` };
+    return {
+      code: 'QUERY_SYNTAX',
+      message: `'${text}' is not a relative time; write now, now-30d or now+12h (units s, m, h, d, w)`,
+    };
   }
   if (looksLikeDate(text)) {
     if (instantMillis(text) === null) {
-      return { code: 'QUERY_SYNTAX', message: `'${text}' is not a valid date or date-time with a zone; write 2024-05-01 or 2024-05-01T12:00:00Z` };
+      return {
+        code: 'QUERY_SYNTAX',
+        message: `'${text}' is not a valid date or date-time with a zone; write 2024-05-01 or 2024-05-01T12:00:00Z`,
+      };
     }
     return { kind: 'time', time: { kind: 'absolute', iso: text } };
   }
   if (!isNumberText(text) && versionKey(text) === null) {
-    return { code: 'QUERY_TYPE', message: `expected a number (3, 2.5), a version (4.2, v1.29.3) or a time (now-30d, 2024-05-01), found '${text}'` };
+    return {
+      code: 'QUERY_TYPE',
+      message: `expected a number (3, 2.5), a version (4.2, v1.29.3) or a time (now-30d, 2024-05-01), found '${text}'`,
+    };
   }
   return { kind: 'scalar', text };
 }

@@ -77,7 +77,9 @@ function walkFacts(path: string | null, value: unknown, emit: (path: string, val
 }
 
 function isLeaf(value: unknown): value is Leaf {
-  return typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value));
+  return (
+    typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))
+  );
 }
 
 /**
@@ -95,7 +97,10 @@ function someFact(value: unknown, rest: string, visit: (value: Leaf) => boolean)
   const record = value as Record<string, unknown>;
   for (let dot = rest.indexOf('.'); ; dot = rest.indexOf('.', dot + 1)) {
     const key = dot < 0 ? rest : rest.slice(0, dot);
-    if (Object.hasOwn(record, key) && (dot < 0 ? someLeaf(record[key], visit) : someFact(record[key], rest.slice(dot + 1), visit))) {
+    if (
+      Object.hasOwn(record, key) &&
+      (dot < 0 ? someLeaf(record[key], visit) : someFact(record[key], rest.slice(dot + 1), visit))
+    ) {
       return true;
     }
     if (dot < 0) {
@@ -127,7 +132,8 @@ export function fieldReader(field: string): FieldReader {
   const dot = field.indexOf('.');
   const prefix = dot < 0 ? field : field.slice(0, dot);
   const key = field.slice(dot + 1);
-  const one = (value: Leaf | undefined, test: (value: FieldValue) => boolean): boolean => value !== undefined && test(value);
+  const one = (value: Leaf | undefined, test: (value: FieldValue) => boolean): boolean =>
+    value !== undefined && test(value);
   switch (prefix) {
     case 'labels':
       return (target, test) => one(own(target.labels, key), test);
@@ -138,7 +144,8 @@ export function fieldReader(field: string): FieldReader {
     case 'facts':
       return (target, test) => someFact(target.facts, key, test);
     case 'running':
-      return (target, test) => (target.observed?.bundles ?? []).some((bundle) => bundle.name === key && test(bundle.version));
+      return (target, test) =>
+        (target.observed?.bundles ?? []).some((bundle) => bundle.name === key && test(bundle.version));
     case 'desired':
       return (target, test) => target.desired.bundles.some((bundle) => bundle.name === key && test(bundle.version));
     case 'health':
@@ -180,9 +187,18 @@ export function targetFieldRows(target: Target): TargetFieldRow[] {
     const typed = typedValue(value);
     const identity = `${field}\u0000${typed.text}`;
     const existing = rows.get(identity);
-    rows.set(identity, existing === undefined
-      ? { field, ...typed }
-      : { field, text: typed.text, num: existing.num ?? typed.num, version: existing.version ?? typed.version, time: existing.time ?? typed.time });
+    rows.set(
+      identity,
+      existing === undefined
+        ? { field, ...typed }
+        : {
+            field,
+            text: typed.text,
+            num: existing.num ?? typed.num,
+            version: existing.version ?? typed.version,
+            time: existing.time ?? typed.time,
+          },
+    );
   };
   for (const [key, value] of Object.entries(target.labels)) {
     add(`labels.${key}`, value);

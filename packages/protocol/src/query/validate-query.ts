@@ -130,7 +130,9 @@ export function validateQuery(query: Query, catalog: QueryFieldCatalog, source?:
   const unknown = findUnknownFields(query, catalog);
   const first = unknown.find((field) => !field.negated);
   if (first === undefined) {
-    return unknown.flatMap((field) => (field.suggestion === undefined ? [] : [negationWarning(field, field.suggestion, source)]));
+    return unknown.flatMap((field) =>
+      field.suggestion === undefined ? [] : [negationWarning(field, field.suggestion, source)],
+    );
   }
   const hint = first.suggestion === undefined ? '' : `; did you mean '${first.suggestion}'?`;
   const message = `no target has the ${describeField(first.field)}${hint}`;
@@ -149,5 +151,11 @@ function negationWarning(unknown: UnknownQueryField, suggestion: string, source:
     return { code: 'QUERY_UNKNOWN_FIELD', message, field: unknown.spelling, suggestion };
   }
   const at = queryError('QUERY_UNKNOWN_FIELD', message, { query: source, index });
-  return { code: 'QUERY_UNKNOWN_FIELD', message: at.message, field: unknown.spelling, suggestion, column: at.details!['column'] as number };
+  return {
+    code: 'QUERY_UNKNOWN_FIELD',
+    message: at.message,
+    field: unknown.spelling,
+    suggestion,
+    column: at.details!['column'] as number,
+  };
 }

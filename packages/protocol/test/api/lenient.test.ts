@@ -23,7 +23,11 @@ const TARGET: Target = {
 
 describe('lenient', () => {
   it('drops keys a newer hub added at any depth, where the strict schema refuses them', () => {
-    const answer = { items: [{ ...TARGET, newField: 1, desired: { ...TARGET.desired, newer: true } }], total: 1, extra: 'x' };
+    const answer = {
+      items: [{ ...TARGET, newField: 1, desired: { ...TARGET.desired, newer: true } }],
+      total: 1,
+      extra: 'x',
+    };
     expect(Target.safeParse(answer.items[0]).success).toBe(false);
     expect(lenient(TargetPage).parse(answer)).toEqual({ items: [TARGET], total: 1 });
   });
@@ -38,7 +42,11 @@ describe('lenient', () => {
   });
 
   it('keeps refinements, defaults and transforms', () => {
-    const schema = z.strictObject({ n: z.number().refine((v) => v > 0), d: z.string().default('x'), t: z.string().transform((v) => v.length) });
+    const schema = z.strictObject({
+      n: z.number().refine((v) => v > 0),
+      d: z.string().default('x'),
+      t: z.string().transform((v) => v.length),
+    });
     expect(lenient(schema).parse({ n: 1, t: 'abc', other: 1 })).toEqual({ n: 1, d: 'x', t: 3 });
     expect(lenient(schema).safeParse({ n: -1, t: '' }).success).toBe(false);
   });

@@ -1,7 +1,19 @@
 import { createHash } from 'node:crypto';
 import { generateKeyPair, keyIdOf, type KeyPair } from '../../src/crypto/keys.ts';
 import { digestOf } from '../../src/crypto/digest.ts';
-import { AUDIT_ELIDED_PER_LINE, AUDIT_GENESIS_HASH, AuditIncludedDigest, auditCheckpointSigner, hashAuditBody, hashAuditEntry, signAuditCheckpoint, type AuditCheckpointSigner, type AuditEntry, type AuditExportHeader, type SignedAuditCheckpoint } from '../../src/audit/index.ts';
+import {
+  AUDIT_ELIDED_PER_LINE,
+  AUDIT_GENESIS_HASH,
+  AuditIncludedDigest,
+  auditCheckpointSigner,
+  hashAuditBody,
+  hashAuditEntry,
+  signAuditCheckpoint,
+  type AuditCheckpointSigner,
+  type AuditEntry,
+  type AuditExportHeader,
+  type SignedAuditCheckpoint,
+} from '../../src/audit/index.ts';
 
 /**
  * A reference writer for audit chains and exports, built from the format document rather
@@ -45,7 +57,10 @@ export function makeChain(count: number, options: ChainOptions = {}): AuditEntry
       subjects,
       outcome: 'success' as const,
       reason: null,
-      details: { labels: { customer: subjects[0] === TARGET_A ? 'acme' : 'globex' }, secret: `detail-of-${subjects[0] ?? 'none'}-${seq}` },
+      details: {
+        labels: { customer: subjects[0] === TARGET_A ? 'acme' : 'globex' },
+        secret: `detail-of-${subjects[0] ?? 'none'}-${seq}`,
+      },
       salt: saltFor(seq),
     };
     const hash = hashAuditEntry({ ...body, prevHash });
@@ -55,12 +70,23 @@ export function makeChain(count: number, options: ChainOptions = {}): AuditEntry
   return entries;
 }
 
-export function checkpointAt(seq: number, hash: string, signer: AuditCheckpointSigner = hubSigner): SignedAuditCheckpoint {
-  return signAuditCheckpoint({ apiVersion: 'flotilla.io/v1', kind: 'AuditCheckpoint', seq, hash, time: new Date(T0 + 10_000_000).toISOString() }, signer);
+export function checkpointAt(
+  seq: number,
+  hash: string,
+  signer: AuditCheckpointSigner = hubSigner,
+): SignedAuditCheckpoint {
+  return signAuditCheckpoint(
+    { apiVersion: 'flotilla.io/v1', kind: 'AuditCheckpoint', seq, hash, time: new Date(T0 + 10_000_000).toISOString() },
+    signer,
+  );
 }
 
 /** A checkpoint over entry `seq` of `entries`. */
-export function checkpointOf(entries: readonly AuditEntry[], seq: number, signer?: AuditCheckpointSigner): SignedAuditCheckpoint {
+export function checkpointOf(
+  entries: readonly AuditEntry[],
+  seq: number,
+  signer?: AuditCheckpointSigner,
+): SignedAuditCheckpoint {
   const entry = entries.find((e) => e.seq === seq);
   if (entry === undefined) throw new Error(`no entry ${seq} in the fixture`);
   return checkpointAt(seq, entry.hash, signer);
@@ -147,7 +173,11 @@ export function lineOfKind(lines: readonly string[], kind: string, nth = 0): num
 }
 
 /** Rewrites the JSON of line `line` (1-based). */
-export function editLine(lines: readonly string[], line: number, edit: (value: Record<string, unknown>) => void): string[] {
+export function editLine(
+  lines: readonly string[],
+  line: number,
+  edit: (value: Record<string, unknown>) => void,
+): string[] {
   const copy = [...lines];
   const value = JSON.parse(copy[line - 1]!) as Record<string, unknown>;
   edit(value);

@@ -3,7 +3,10 @@ import { normalizeAuditDetails } from '../../src/audit/index.ts';
 
 describe('normalizing audit details', () => {
   it('drops members whose value is undefined, as JSON does', () => {
-    expect(normalizeAuditDetails({ from: 'a', to: undefined, nested: { x: undefined, y: 1 } })).toEqual({ from: 'a', nested: { y: 1 } });
+    expect(normalizeAuditDetails({ from: 'a', to: undefined, nested: { x: undefined, y: 1 } })).toEqual({
+      from: 'a',
+      nested: { y: 1 },
+    });
   });
 
   it('treats absent details as an empty object', () => {
@@ -27,7 +30,9 @@ describe('normalizing audit details', () => {
     ['undefined in an array', { list: [undefined] }, '$.details.list[0]'],
     ['a lone surrogate', { s: '\ud800' }, '$.details.s'],
   ])('refuses %s with the path where it was found', (_name, details, path) => {
-    expect(() => normalizeAuditDetails(details)).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED', details: { path } }));
+    expect(() => normalizeAuditDetails(details)).toThrow(
+      expect.objectContaining({ code: 'VALIDATION_FAILED', details: { path } }),
+    );
   });
 
   it('refuses a cycle instead of recursing forever', () => {

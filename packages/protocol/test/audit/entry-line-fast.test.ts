@@ -8,9 +8,18 @@ const line = { kind: 'entry', ...makeChain(1)[0]! } as Record<string, unknown>;
 
 /** Values near a valid line: one member replaced, removed or added. */
 const nearLine = fc.oneof(
-  fc.record({ key: fc.constantFrom(...Object.keys(line), 'extra'), value: fc.oneof(fc.jsonValue(), fc.constant(undefined), fc.date(), fc.string()) }).map(({ key, value }) => ({ ...line, [key]: value })),
-  fc.constantFrom(...Object.keys(line)).map((key) => Object.fromEntries(Object.entries(line).filter(([k]) => k !== key))),
-  fc.record({ field: fc.constantFrom('kind', 'id'), value: fc.jsonValue() }).map(({ field, value }) => ({ ...line, actor: { ...(line.actor as object), [field]: value } })),
+  fc
+    .record({
+      key: fc.constantFrom(...Object.keys(line), 'extra'),
+      value: fc.oneof(fc.jsonValue(), fc.constant(undefined), fc.date(), fc.string()),
+    })
+    .map(({ key, value }) => ({ ...line, [key]: value })),
+  fc
+    .constantFrom(...Object.keys(line))
+    .map((key) => Object.fromEntries(Object.entries(line).filter(([k]) => k !== key))),
+  fc
+    .record({ field: fc.constantFrom('kind', 'id'), value: fc.jsonValue() })
+    .map(({ field, value }) => ({ ...line, actor: { ...(line.actor as object), [field]: value } })),
   fc.jsonValue(),
 );
 

@@ -10,11 +10,20 @@ const exampleKey = { id: 'fe812c12f3ab4ce6', publicKey: '6kpsY-KcUgq-9VB7Ey7F-ZV
 
 describe('the worked example of docs/audit-format.md', () => {
   it('verifies against the example hub key', () => {
-    expect(verifyAuditExport(example, { trustedKeys: [exampleKey] })).toMatchObject({ ok: true, entries: 2, elided: 2, checkpoints: 2, signedThrough: 4 });
+    expect(verifyAuditExport(example, { trustedKeys: [exampleKey] })).toMatchObject({
+      ok: true,
+      entries: 2,
+      elided: 2,
+      checkpoints: 2,
+      signedThrough: 4,
+    });
   });
 
   it('shows the canonical body and the signed bytes exactly as computed', () => {
-    const lines = example.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = example
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const { kind: _kind, ...entry1 } = lines[2]!;
     expect(doc).toContain(`\n${canonicalAuditBody(entry1 as AuditEntry)}\n`);
     expect(doc).toContain(`flotilla.io/v1/audit-checkpoint\n${canonicalize(lines[1]!.checkpoint)}\n`);

@@ -3,7 +3,15 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalize } from '../../src/canonical-json.ts';
 import { isFlotillaError } from '../../src/errors.ts';
-import { AUDIT_GENESIS_HASH, AuditEntry, canonicalAuditBody, hashAuditBody, hashAuditEntry, hashAuditLink, type AuditEntryBody } from '../../src/audit/index.ts';
+import {
+  AUDIT_GENESIS_HASH,
+  AuditEntry,
+  canonicalAuditBody,
+  hashAuditBody,
+  hashAuditEntry,
+  hashAuditLink,
+  type AuditEntryBody,
+} from '../../src/audit/index.ts';
 import { checkpointAt, hubKey } from './audit-fixture.ts';
 
 // Known answers computed outside this code base, with printf | sha256sum over the strings below.
@@ -18,7 +26,8 @@ const body1: AuditEntryBody = {
   details: { to: { env: 'prod' }, from: { env: 'staging' }, note: 'café ☕' },
   salt: 'AAECAwQFBgcICQoLDA0ODw',
 };
-const canonical1 = '{"action":"target.label","actor":{"id":"alice@example.com","kind":"user"},"details":{"from":{"env":"staging"},"note":"café ☕","to":{"env":"prod"}},"outcome":"success","reason":null,"salt":"AAECAwQFBgcICQoLDA0ODw","seq":1,"subjects":["tgt_0123456789abcdef0123"],"time":"2025-01-02T03:04:05.678Z"}';
+const canonical1 =
+  '{"action":"target.label","actor":{"id":"alice@example.com","kind":"user"},"details":{"from":{"env":"staging"},"note":"café ☕","to":{"env":"prod"}},"outcome":"success","reason":null,"salt":"AAECAwQFBgcICQoLDA0ODw","seq":1,"subjects":["tgt_0123456789abcdef0123"],"time":"2025-01-02T03:04:05.678Z"}';
 const bodyHash1 = 'sha256:b085e54bca244ec4eb423167c7e798624f772ccfa0670a0cbffb32fc2044b872';
 const hash1 = 'sha256:3538b4b7c14b2142226a5d7d1732735817f8223dd0f7ba6c12166415c5d23531';
 
@@ -64,8 +73,12 @@ describe('hashing an audit entry', () => {
   });
 
   it('refuses a link over something that is not a digest', () => {
-    expect(() => hashAuditLink(1, 'sha256:abc', bodyHash1)).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED' }));
-    expect(() => hashAuditLink(0, AUDIT_GENESIS_HASH, bodyHash1)).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED' }));
+    expect(() => hashAuditLink(1, 'sha256:abc', bodyHash1)).toThrow(
+      expect.objectContaining({ code: 'VALIDATION_FAILED' }),
+    );
+    expect(() => hashAuditLink(0, AUDIT_GENESIS_HASH, bodyHash1)).toThrow(
+      expect.objectContaining({ code: 'VALIDATION_FAILED' }),
+    );
   });
 
   it('refuses a lone surrogate, which RFC 8785 cannot encode', () => {
@@ -82,8 +95,13 @@ describe('hashing an audit entry', () => {
     const json: fc.Arbitrary<unknown> = fc.jsonValue();
     const body = fc.record({
       seq: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
-      time: fc.date({ min: new Date(0), max: new Date('9999-12-31T00:00:00Z'), noInvalidDate: true }).map((d) => d.toISOString()),
-      actor: fc.record({ kind: fc.constantFrom('user' as const, 'agent' as const, 'system' as const), id: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }) }),
+      time: fc
+        .date({ min: new Date(0), max: new Date('9999-12-31T00:00:00Z'), noInvalidDate: true })
+        .map((d) => d.toISOString()),
+      actor: fc.record({
+        kind: fc.constantFrom('user' as const, 'agent' as const, 'system' as const),
+        id: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }),
+      }),
       action: fc.constantFrom('target.label', 'enroll.refused', 'trust-root.add-release-key'),
       subjects: fc.array(fc.stringMatching(/^tgt_[0-9a-f]{20}$/), { maxLength: 4 }),
       outcome: fc.constantFrom('success' as const, 'refused' as const, 'failure' as const),
@@ -104,9 +122,14 @@ describe('signing a checkpoint', () => {
   it('signs "flotilla.io/v1/audit-checkpoint\\n" followed by the canonical checkpoint', () => {
     const signed = checkpointAt(2, hash2);
     const bytes = Buffer.from(`flotilla.io/v1/audit-checkpoint\n${canonicalize(signed.checkpoint)}`, 'utf8');
-    const spki = Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.from(hubKey.publicKey, 'base64url')]);
+    const spki = Buffer.concat([
+      Buffer.from('302a300506032b6570032100', 'hex'),
+      Buffer.from(hubKey.publicKey, 'base64url'),
+    ]);
     const publicKey = createPublicKey({ key: spki, format: 'der', type: 'spki' });
     expect(nodeVerify(null, bytes, publicKey, Buffer.from(signed.signature.sig, 'base64url'))).toBe(true);
-    expect(canonicalize(signed.checkpoint)).toBe(`{"apiVersion":"flotilla.io/v1","hash":"${hash2}","kind":"AuditCheckpoint","seq":2,"time":"${signed.checkpoint.time}"}`);
+    expect(canonicalize(signed.checkpoint)).toBe(
+      `{"apiVersion":"flotilla.io/v1","hash":"${hash2}","kind":"AuditCheckpoint","seq":2,"time":"${signed.checkpoint.time}"}`,
+    );
   });
 });

@@ -1,15 +1,27 @@
 import { describe, expect, it } from 'vitest';
 import { generateKeyPair } from '../../src/crypto/keys.ts';
-import { AUDIT_GENESIS_HASH, assertAuditVerified, auditCheckpointSigner, verifyAuditChain } from '../../src/audit/index.ts';
+import {
+  AUDIT_GENESIS_HASH,
+  assertAuditVerified,
+  auditCheckpointSigner,
+  verifyAuditChain,
+} from '../../src/audit/index.ts';
 import { checkpointAt, checkpointOf, makeChain, trustedKeys } from './audit-fixture.ts';
 
 const entries = makeChain(12);
-const problemsOf = (result: ReturnType<typeof verifyAuditChain>) => result.problems.map(({ kind, seq }) => ({ kind, seq }));
+const problemsOf = (result: ReturnType<typeof verifyAuditChain>) =>
+  result.problems.map(({ kind, seq }) => ({ kind, seq }));
 
 describe('verifying a chain of entries and checkpoints', () => {
   it('accepts a complete log from entry 1, its checkpoints in any order', () => {
     const checkpoints = [checkpointOf(entries, 12), checkpointOf(entries, 4)];
-    expect(verifyAuditChain(entries, { checkpoints, trustedKeys })).toMatchObject({ ok: true, entries: 12, checkpoints: 2, signedThrough: 12, trusted: true });
+    expect(verifyAuditChain(entries, { checkpoints, trustedKeys })).toMatchObject({
+      ok: true,
+      entries: 12,
+      checkpoints: 2,
+      signedThrough: 12,
+      trusted: true,
+    });
   });
 
   it('accepts raw JSON, as read from a file or a database', () => {
@@ -18,13 +30,22 @@ describe('verifying a chain of entries and checkpoints', () => {
   });
 
   it('says how far signatures reach: entries after the last checkpoint are linked, not signed', () => {
-    expect(verifyAuditChain(entries, { checkpoints: [checkpointOf(entries, 8)], trustedKeys })).toMatchObject({ ok: true, signedThrough: 8 });
+    expect(verifyAuditChain(entries, { checkpoints: [checkpointOf(entries, 8)], trustedKeys })).toMatchObject({
+      ok: true,
+      signedThrough: 8,
+    });
     expect(verifyAuditChain(entries, { trustedKeys })).toMatchObject({ ok: true, signedThrough: null });
   });
 
   it('a checkpoint at seq 0 over the genesis hash vouches for the empty log', () => {
     const genesis = checkpointAt(0, AUDIT_GENESIS_HASH);
-    expect(verifyAuditChain([], { checkpoints: [genesis], trustedKeys })).toMatchObject({ ok: true, entries: 0, checkpoints: 1, range: null, head: { seq: 0, hash: AUDIT_GENESIS_HASH } });
+    expect(verifyAuditChain([], { checkpoints: [genesis], trustedKeys })).toMatchObject({
+      ok: true,
+      entries: 0,
+      checkpoints: 1,
+      range: null,
+      head: { seq: 0, hash: AUDIT_GENESIS_HASH },
+    });
   });
 
   it('an entry 1 that does not start from the genesis hash: link-broken at seq 1', () => {
@@ -42,9 +63,13 @@ describe('verifying a chain of entries and checkpoints', () => {
 
   it('assertAuditVerified throws AUDIT_CHAIN_BROKEN for chain problems and AUDIT_CHECKPOINT_INVALID for signatures alone', () => {
     const deleted = entries.filter((e) => e.seq !== 6);
-    expect(() => assertAuditVerified(verifyAuditChain(deleted, { trustedKeys }))).toThrow(expect.objectContaining({ code: 'AUDIT_CHAIN_BROKEN' }));
+    expect(() => assertAuditVerified(verifyAuditChain(deleted, { trustedKeys }))).toThrow(
+      expect.objectContaining({ code: 'AUDIT_CHAIN_BROKEN' }),
+    );
     const foreign = checkpointOf(entries, 12, auditCheckpointSigner(generateKeyPair()));
-    expect(() => assertAuditVerified(verifyAuditChain(entries, { checkpoints: [foreign], trustedKeys }))).toThrow(expect.objectContaining({ code: 'AUDIT_CHECKPOINT_INVALID' }));
+    expect(() => assertAuditVerified(verifyAuditChain(entries, { checkpoints: [foreign], trustedKeys }))).toThrow(
+      expect.objectContaining({ code: 'AUDIT_CHECKPOINT_INVALID' }),
+    );
     expect(() => assertAuditVerified(verifyAuditChain(entries, { trustedKeys }))).not.toThrow();
   });
 });
@@ -55,15 +80,21 @@ describe('a pruned log', () => {
   const anchor = checkpointOf(entries, 5);
 
   it('verifies: the anchor vouches for the first remaining prevHash', () => {
-    expect(verifyAuditChain(remaining, { checkpoints: [anchor, checkpointOf(entries, 12)], trustedKeys })).toMatchObject({ ok: true, entries: 7, range: { from: 6, to: 12 } });
+    expect(
+      verifyAuditChain(remaining, { checkpoints: [anchor, checkpointOf(entries, 12)], trustedKeys }),
+    ).toMatchObject({ ok: true, entries: 7, range: { from: 6, to: 12 } });
   });
 
   it('without the anchor: unanchored-start at the first remaining entry', () => {
-    expect(problemsOf(verifyAuditChain(remaining, { checkpoints: [checkpointOf(entries, 12)], trustedKeys }))).toEqual([{ kind: 'unanchored-start', seq: 6 }]);
+    expect(problemsOf(verifyAuditChain(remaining, { checkpoints: [checkpointOf(entries, 12)], trustedKeys }))).toEqual([
+      { kind: 'unanchored-start', seq: 6 },
+    ]);
   });
 
   it('cut further than the anchor: unanchored-start, since the anchor names another entry', () => {
-    expect(problemsOf(verifyAuditChain(remaining.slice(2), { checkpoints: [anchor], trustedKeys }))).toEqual([{ kind: 'unanchored-start', seq: 8 }]);
+    expect(problemsOf(verifyAuditChain(remaining.slice(2), { checkpoints: [anchor], trustedKeys }))).toEqual([
+      { kind: 'unanchored-start', seq: 8 },
+    ]);
   });
 
   it('with a forged anchor: checkpoint-signature-invalid, and the start stays unanchored', () => {

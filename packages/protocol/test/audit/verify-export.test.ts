@@ -3,8 +3,24 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalize } from '../../src/canonical-json.ts';
 import { generateKeyPair, keyIdOf, signPayload } from '../../src/crypto/keys.ts';
-import { AUDIT_GENESIS_HASH, auditCheckpointSigner, hashAuditEntry, verifyAuditExport, type AuditEntry } from '../../src/audit/index.ts';
-import { TARGET_A, TARGET_B, checkpointAt, checkpointOf, editLine, lineOfEntry, makeChain, trustedKeys, writeExport } from './audit-fixture.ts';
+import {
+  AUDIT_GENESIS_HASH,
+  auditCheckpointSigner,
+  hashAuditEntry,
+  verifyAuditExport,
+  type AuditEntry,
+} from '../../src/audit/index.ts';
+import {
+  TARGET_A,
+  TARGET_B,
+  checkpointAt,
+  checkpointOf,
+  editLine,
+  lineOfEntry,
+  makeChain,
+  trustedKeys,
+  writeExport,
+} from './audit-fixture.ts';
 
 // Twenty entries; the hub checkpointed seq 10 on its interval and the head (20) at export.
 const entries = makeChain(20);
@@ -12,7 +28,8 @@ const checkpoints = [checkpointOf(entries, 10), checkpointOf(entries, 20)];
 const full = writeExport({ entries, checkpoints });
 const text = `${full.join('\n')}\n`;
 
-const problemsOf = (lines: readonly string[]) => verifyAuditExport(lines, { trustedKeys }).problems.map(({ kind, seq, line }) => ({ kind, seq, line }));
+const problemsOf = (lines: readonly string[]) =>
+  verifyAuditExport(lines, { trustedKeys }).problems.map(({ kind, seq, line }) => ({ kind, seq, line }));
 
 /** Re-hashes entries from `from` on so that every link holds again: what a forger with no key does. */
 function rechain(list: readonly AuditEntry[], from: number): AuditEntry[] {
@@ -33,13 +50,27 @@ function rechain(list: readonly AuditEntry[], from: number): AuditEntry[] {
 describe('verifying an intact export', () => {
   it('accepts the text, counts what it checked and says the keys were trusted', () => {
     const result = verifyAuditExport(text, { trustedKeys });
-    expect(result).toMatchObject({ ok: true, entries: 20, elided: 0, checkpoints: 3, range: { from: 1, to: 20 }, signedThrough: 20, trusted: true, problems: [] });
+    expect(result).toMatchObject({
+      ok: true,
+      entries: 20,
+      elided: 0,
+      checkpoints: 3,
+      range: { from: 1, to: 20 },
+      signedThrough: 20,
+      trusted: true,
+      problems: [],
+    });
     expect(result.head).toEqual({ seq: 20, hash: entries[19]!.hash });
   });
 
   it('accepts the lines one by one, with or without newlines or carriage returns', () => {
     expect(verifyAuditExport(full, { trustedKeys }).ok).toBe(true);
-    expect(verifyAuditExport(full.map((l) => `${l}\r\n`), { trustedKeys }).ok).toBe(true);
+    expect(
+      verifyAuditExport(
+        full.map((l) => `${l}\r\n`),
+        { trustedKeys },
+      ).ok,
+    ).toBe(true);
   });
 
   it('without trusted keys uses the keys the export carries, and says so', () => {
@@ -49,12 +80,24 @@ describe('verifying an intact export', () => {
   it('holds the export against checkpoints the auditor kept from before', () => {
     const kept = checkpointOf(entries, 15);
     expect(verifyAuditExport(text, { trustedKeys, checkpoints: [kept] })).toMatchObject({ ok: true, checkpoints: 4 });
-    const rewritten = writeExport({ entries: rechain(entries.map((e) => (e.seq === 12 ? { ...e, reason: 'rewritten' } : e)), 12) });
-    expect(verifyAuditExport(rewritten, { trustedKeys, checkpoints: [kept] }).problems).toContainEqual(expect.objectContaining({ kind: 'checkpoint-mismatch', seq: 15, line: null }));
+    const rewritten = writeExport({
+      entries: rechain(
+        entries.map((e) => (e.seq === 12 ? { ...e, reason: 'rewritten' } : e)),
+        12,
+      ),
+    });
+    expect(verifyAuditExport(rewritten, { trustedKeys, checkpoints: [kept] }).problems).toContainEqual(
+      expect.objectContaining({ kind: 'checkpoint-mismatch', seq: 15, line: null }),
+    );
   });
 
   it('verifies an empty log', () => {
-    expect(verifyAuditExport(writeExport({ entries: [] }), { trustedKeys })).toMatchObject({ ok: true, entries: 0, range: null, head: { seq: 0, hash: AUDIT_GENESIS_HASH } });
+    expect(verifyAuditExport(writeExport({ entries: [] }), { trustedKeys })).toMatchObject({
+      ok: true,
+      entries: 0,
+      range: null,
+      head: { seq: 0, hash: AUDIT_GENESIS_HASH },
+    });
   });
 });
 
@@ -82,7 +125,10 @@ describe('finding where an export was tampered with', () => {
   });
 
   it('history rewritten from an entry on: the signed checkpoints no longer match', () => {
-    const forged = rechain(entries.map((e) => (e.seq === 5 ? { ...e, outcome: 'failure' as const } : e)), 5);
+    const forged = rechain(
+      entries.map((e) => (e.seq === 5 ? { ...e, outcome: 'failure' as const } : e)),
+      5,
+    );
     const lines = [...full.slice(0, 3), ...forged.map((e) => JSON.stringify({ kind: 'entry', ...e })), full.at(-1)!];
     expect(problemsOf(lines)).toEqual([
       { kind: 'checkpoint-mismatch', seq: 10, line: 2 },
@@ -150,7 +196,7 @@ describe('finding where an export was tampered with', () => {
     expect(problemsOf(lines)).toEqual([{ kind: 'truncated', seq: 1, line: lines.length }]);
   });
 
-  it("a header whose toSeq was lowered: its checkpoints beyond are malformed, and the seal names the edit", () => {
+  it('a header whose toSeq was lowered: its checkpoints beyond are malformed, and the seal names the edit', () => {
     const lines = editLine(full, 1, (v) => {
       v.toSeq = 15;
     });
@@ -224,7 +270,9 @@ describe('finding where an export was tampered with', () => {
   });
 
   it('time going backwards: time-regression at the entry', () => {
-    const regressing = makeChain(6, { time: (seq) => new Date(Date.UTC(2025, 0, 1, 0, 0, seq === 4 ? 0 : seq * 10)).toISOString() });
+    const regressing = makeChain(6, {
+      time: (seq) => new Date(Date.UTC(2025, 0, 1, 0, 0, seq === 4 ? 0 : seq * 10)).toISOString(),
+    });
     const lines = writeExport({ entries: regressing });
     expect(problemsOf(lines)).toEqual([{ kind: 'time-regression', seq: 4, line: lineOfEntry(lines, 4) }]);
   });
@@ -264,7 +312,11 @@ describe('finding where an export was tampered with', () => {
   });
 
   it('reports each problem once, however many follow', () => {
-    const lines = editLine(editLine(full, lineOfEntry(full, 3), (v) => (v.reason = 'x')), lineOfEntry(full, 17), (v) => (v.reason = 'y'));
+    const lines = editLine(
+      editLine(full, lineOfEntry(full, 3), (v) => (v.reason = 'x')),
+      lineOfEntry(full, 17),
+      (v) => (v.reason = 'y'),
+    );
     expect(problemsOf(lines).map((p) => p.seq)).toEqual([3, 17]);
   });
 
@@ -280,7 +332,13 @@ describe('a filtered export', () => {
   const filtered = writeExport({ entries, checkpoints, targets: [TARGET_A] });
 
   it('verifies: every left-out entry is present as its body hash', () => {
-    expect(verifyAuditExport(filtered, { trustedKeys })).toMatchObject({ ok: true, entries: 10, elided: 10, checkpoints: 3, signedThrough: 20 });
+    expect(verifyAuditExport(filtered, { trustedKeys })).toMatchObject({
+      ok: true,
+      entries: 10,
+      elided: 10,
+      checkpoints: 3,
+      signedThrough: 20,
+    });
   });
 
   it('carries nothing of the entries it leaves out', () => {
@@ -301,11 +359,17 @@ describe('a filtered export', () => {
   });
 
   it('groups consecutive left-out entries into one elided line', () => {
-    const only = writeExport({ entries, targets: [TARGET_A], checkpoints: [] }).filter((l) => l.includes('"kind":"elided"'));
+    const only = writeExport({ entries, targets: [TARGET_A], checkpoints: [] }).filter((l) =>
+      l.includes('"kind":"elided"'),
+    );
     const one = writeExport({ entries, targets: [], checkpoints: [] }).filter((l) => l.includes('"kind":"elided"'));
     expect(only).toHaveLength(10);
     expect(one).toHaveLength(1);
-    expect(verifyAuditExport(writeExport({ entries, targets: [] }), { trustedKeys })).toMatchObject({ ok: true, entries: 0, elided: 20 });
+    expect(verifyAuditExport(writeExport({ entries, targets: [] }), { trustedKeys })).toMatchObject({
+      ok: true,
+      entries: 0,
+      elided: 20,
+    });
   });
 
   it('an included entry turned into an elided one after sealing: seal-mismatch', () => {
@@ -315,7 +379,11 @@ describe('a filtered export', () => {
     // Merge seq 2 (elided), 3 (now elided) and 4 (elided) into one run, as a forger would.
     const run = JSON.parse(filtered[line - 2]!) as { seq: number; bodyHashes: string[] };
     const next = JSON.parse(filtered[line]!) as { seq: number; bodyHashes: string[] };
-    const merged = JSON.stringify({ kind: 'elided', seq: run.seq, bodyHashes: [...run.bodyHashes, hashBody(body), ...next.bodyHashes] });
+    const merged = JSON.stringify({
+      kind: 'elided',
+      seq: run.seq,
+      bodyHashes: [...run.bodyHashes, hashBody(body), ...next.bodyHashes],
+    });
     const lines = [...filtered.slice(0, line - 2), merged, ...filtered.slice(line + 1)];
     expect(problemsOf(lines)).toEqual([{ kind: 'seal-mismatch', seq: 20, line: lines.length }]);
   });
@@ -329,7 +397,11 @@ describe('an export of a pruned log', () => {
 
   it('verifies, the anchor vouching for the first remaining prevHash', () => {
     const lines = writeExport({ entries: remaining, base, checkpoints: [anchor, checkpointOf(entries, 20)] });
-    expect(verifyAuditExport(lines, { trustedKeys })).toMatchObject({ ok: true, entries: 10, range: { from: 11, to: 20 } });
+    expect(verifyAuditExport(lines, { trustedKeys })).toMatchObject({
+      ok: true,
+      entries: 10,
+      range: { from: 11, to: 20 },
+    });
   });
 
   it('verifies without the anchor line too: the sealed header names the base', () => {
@@ -354,7 +426,10 @@ describe('an export of a pruned log', () => {
   it('a checkpoint the auditor kept from outside the range is ignored: the export does not speak of those entries', () => {
     const lines = writeExport({ entries: remaining.filter((e) => e.seq <= 15), base, checkpoints: [anchor] });
     const kept = [checkpointOf(entries, 5), checkpointOf(entries, 20)];
-    expect(verifyAuditExport(lines, { trustedKeys, checkpoints: kept })).toMatchObject({ ok: true, range: { from: 11, to: 15 } });
+    expect(verifyAuditExport(lines, { trustedKeys, checkpoints: kept })).toMatchObject({
+      ok: true,
+      range: { from: 11, to: 15 },
+    });
   });
 });
 
@@ -365,52 +440,70 @@ function hashBody(body: Omit<AuditEntry, 'prevHash' | 'hash'>): string {
 
 describe('tampered exports, at random', () => {
   type Tamper = 'delete' | 'swap' | 'duplicate' | 'cut-keep-seal' | 'cut';
-  const chainLines = (lines: readonly string[]): number[] => lines.flatMap((line, i) => (/"kind":"(entry|elided)"/.test(line) ? [i] : []));
+  const chainLines = (lines: readonly string[]): number[] =>
+    lines.flatMap((line, i) => (/"kind":"(entry|elided)"/.test(line) ? [i] : []));
   const carriesEntry = (line: string | undefined): boolean => line !== undefined && line.includes('"kind":"entry"');
 
   it('are refused, every problem names a line of the file or the one after it, and a touched entry carried in full breaks the seal', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 3, max: 12 }), fc.boolean(), fc.constantFrom<Tamper>('delete', 'swap', 'duplicate', 'cut-keep-seal', 'cut'), fc.nat(), fc.nat(), (count, filtered, tamper, a, b) => {
-        const chain = makeChain(count);
-        const lines = writeExport({ entries: chain, checkpoints: [checkpointOf(chain, count)], ...(filtered ? { targets: [TARGET_A] } : {}) });
-        const positions = chainLines(lines);
-        const i = positions[a % positions.length]!;
-        const j = positions[b % positions.length]!;
-        let tampered: string[];
-        let touched: boolean;
-        switch (tamper) {
-          case 'delete':
-            tampered = lines.filter((_, k) => k !== i);
-            touched = carriesEntry(lines[i]);
-            break;
-          case 'swap':
-            fc.pre(i !== j);
-            tampered = [...lines];
-            [tampered[i], tampered[j]] = [lines[j]!, lines[i]!];
-            touched = carriesEntry(lines[i]) && carriesEntry(lines[j]);
-            break;
-          case 'duplicate':
-            tampered = [...lines.slice(0, i + 1), lines[i]!, ...lines.slice(i + 1)];
-            touched = carriesEntry(lines[i]);
-            break;
-          case 'cut-keep-seal':
-            tampered = [...lines.slice(0, i), lines.at(-1)!];
-            touched = lines.slice(i, -1).some(carriesEntry);
-            break;
-          case 'cut':
-            tampered = lines.slice(0, i);
-            touched = false;
-        }
-        const result = verifyAuditExport(tampered, { trustedKeys });
-        expect(result.ok).toBe(false);
-        for (const problem of result.problems) {
-          expect(problem.line, problem.kind).not.toBeNull();
-          expect(problem.line!).toBeGreaterThanOrEqual(1);
-          expect(problem.line!).toBeLessThanOrEqual(tampered.length + 1);
-        }
-        if (touched) expect(result.problems).toContainEqual(expect.objectContaining({ kind: 'seal-mismatch', line: tampered.length }));
-        if (tamper === 'cut') expect(result.problems).toContainEqual(expect.objectContaining({ kind: 'unsealed', line: tampered.length + 1 }));
-      }),
+      fc.property(
+        fc.integer({ min: 3, max: 12 }),
+        fc.boolean(),
+        fc.constantFrom<Tamper>('delete', 'swap', 'duplicate', 'cut-keep-seal', 'cut'),
+        fc.nat(),
+        fc.nat(),
+        (count, filtered, tamper, a, b) => {
+          const chain = makeChain(count);
+          const lines = writeExport({
+            entries: chain,
+            checkpoints: [checkpointOf(chain, count)],
+            ...(filtered ? { targets: [TARGET_A] } : {}),
+          });
+          const positions = chainLines(lines);
+          const i = positions[a % positions.length]!;
+          const j = positions[b % positions.length]!;
+          let tampered: string[];
+          let touched: boolean;
+          switch (tamper) {
+            case 'delete':
+              tampered = lines.filter((_, k) => k !== i);
+              touched = carriesEntry(lines[i]);
+              break;
+            case 'swap':
+              fc.pre(i !== j);
+              tampered = [...lines];
+              [tampered[i], tampered[j]] = [lines[j]!, lines[i]!];
+              touched = carriesEntry(lines[i]) && carriesEntry(lines[j]);
+              break;
+            case 'duplicate':
+              tampered = [...lines.slice(0, i + 1), lines[i]!, ...lines.slice(i + 1)];
+              touched = carriesEntry(lines[i]);
+              break;
+            case 'cut-keep-seal':
+              tampered = [...lines.slice(0, i), lines.at(-1)!];
+              touched = lines.slice(i, -1).some(carriesEntry);
+              break;
+            case 'cut':
+              tampered = lines.slice(0, i);
+              touched = false;
+          }
+          const result = verifyAuditExport(tampered, { trustedKeys });
+          expect(result.ok).toBe(false);
+          for (const problem of result.problems) {
+            expect(problem.line, problem.kind).not.toBeNull();
+            expect(problem.line!).toBeGreaterThanOrEqual(1);
+            expect(problem.line!).toBeLessThanOrEqual(tampered.length + 1);
+          }
+          if (touched)
+            expect(result.problems).toContainEqual(
+              expect.objectContaining({ kind: 'seal-mismatch', line: tampered.length }),
+            );
+          if (tamper === 'cut')
+            expect(result.problems).toContainEqual(
+              expect.objectContaining({ kind: 'unsealed', line: tampered.length + 1 }),
+            );
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -3,8 +3,18 @@ import { diffResources } from '../../src/drift/index.ts';
 import type { Resource } from '../../src/index.ts';
 import { desiredWeb, liveWeb } from './fixtures/web-deployment.ts';
 
-const configMap = (name: string, data: Record<string, string> = { a: '1' }): Resource => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'shop' }, data });
-const policy: Resource = { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'deny-all', namespace: 'shop' }, spec: { podSelector: {}, policyTypes: ['Ingress'] } };
+const configMap = (name: string, data: Record<string, string> = { a: '1' }): Resource => ({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name, namespace: 'shop' },
+  data,
+});
+const policy: Resource = {
+  apiVersion: 'networking.k8s.io/v1',
+  kind: 'NetworkPolicy',
+  metadata: { name: 'deny-all', namespace: 'shop' },
+  spec: { podSelector: {}, policyTypes: ['Ingress'] },
+};
 
 describe('diffResources', () => {
   it('reports deleted resources, field drift and extra resources, in a stable order', () => {
@@ -13,12 +23,29 @@ describe('diffResources', () => {
     const extra = { ...configMap('old-config'), metadata: { name: 'old-config', namespace: 'shop', uid: 'u1' } };
     const items = diffResources(
       [configMap('web-config'), desiredWeb(), policy],
-      [live, extra, { ...configMap('web-config'), metadata: { name: 'web-config', namespace: 'shop', resourceVersion: '5' } }, configMap('not-ours')],
+      [
+        live,
+        extra,
+        { ...configMap('web-config'), metadata: { name: 'web-config', namespace: 'shop', resourceVersion: '5' } },
+        configMap('not-ours'),
+      ],
       [extra],
     );
     expect(items).toEqual([
-      { resourceKey: 'Deployment.apps/shop/web', kind: 'Deployment', path: 'spec.replicas', change: 'modified', desired: 3, observed: 1 },
-      { resourceKey: 'NetworkPolicy.networking.k8s.io/shop/deny-all', kind: 'NetworkPolicy', path: '', change: 'deleted-resource' },
+      {
+        resourceKey: 'Deployment.apps/shop/web',
+        kind: 'Deployment',
+        path: 'spec.replicas',
+        change: 'modified',
+        desired: 3,
+        observed: 1,
+      },
+      {
+        resourceKey: 'NetworkPolicy.networking.k8s.io/shop/deny-all',
+        kind: 'NetworkPolicy',
+        path: '',
+        change: 'deleted-resource',
+      },
       { resourceKey: 'ConfigMap/shop/old-config', kind: 'ConfigMap', path: '', change: 'extra-resource' },
     ]);
   });
@@ -26,7 +53,14 @@ describe('diffResources', () => {
   it('takes live objects as a map by resource key', () => {
     const live = new Map([['ConfigMap/shop/web-config', configMap('web-config', { a: '2' })]]);
     expect(diffResources([configMap('web-config')], live)).toEqual([
-      { resourceKey: 'ConfigMap/shop/web-config', kind: 'ConfigMap', path: 'data.a', change: 'modified', desired: '1', observed: '2' },
+      {
+        resourceKey: 'ConfigMap/shop/web-config',
+        kind: 'ConfigMap',
+        path: 'data.a',
+        change: 'modified',
+        desired: '1',
+        observed: '2',
+      },
     ]);
   });
 
@@ -38,6 +72,10 @@ describe('diffResources', () => {
   });
 
   it('applies ignore globs to every resource', () => {
-    expect(diffResources([configMap('a'), configMap('b')], [configMap('a', { a: 'x' }), configMap('b', { a: 'y' })], [], { ignore: ['data.a'] })).toEqual([]);
+    expect(
+      diffResources([configMap('a'), configMap('b')], [configMap('a', { a: 'x' }), configMap('b', { a: 'y' })], [], {
+        ignore: ['data.a'],
+      }),
+    ).toEqual([]);
   });
 });

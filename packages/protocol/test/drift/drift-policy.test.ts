@@ -15,9 +15,15 @@ const rule = { id: 'r', match: {}, class: 'suspicious' };
 
 describe('DriftPolicy', () => {
   it('ships a default policy that is valid and frozen', () => {
-    expect(defaultDriftPolicy.settings).toEqual({ gracePeriodSeconds: 120, allowedRegistries: [], honorHoldAnnotation: true });
+    expect(defaultDriftPolicy.settings).toEqual({
+      gracePeriodSeconds: 120,
+      allowedRegistries: [],
+      honorHoldAnnotation: true,
+    });
     expect(() => (defaultDriftPolicy.rules as unknown[]).push(rule)).toThrow(TypeError);
-    expect(() => { (defaultDriftPolicy.rules[0] as { class: string }).class = 'acceptable'; }).toThrow(TypeError);
+    expect(() => {
+      (defaultDriftPolicy.rules[0] as { class: string }).class = 'acceptable';
+    }).toThrow(TypeError);
   });
 
   it('is complete on the wire: parsing a parsed policy changes no byte the hub signed', () => {
@@ -28,16 +34,29 @@ describe('DriftPolicy', () => {
 
   it('refuses a wire policy without its settings, which only the authoring form may leave out', () => {
     expect(DriftPolicy.safeParse({ rules: [] }).success).toBe(false);
-    expect(DriftPolicy.safeParse({ rules: [], settings: { gracePeriodSeconds: 1, allowedRegistries: [] } }).success).toBe(false);
+    expect(
+      DriftPolicy.safeParse({ rules: [], settings: { gracePeriodSeconds: 1, allowedRegistries: [] } }).success,
+    ).toBe(false);
   });
 
   it('fills in default settings', () => {
-    expect(parseDriftPolicy({ rules: [rule] }).settings).toEqual({ gracePeriodSeconds: 120, allowedRegistries: [], honorHoldAnnotation: true });
-    expect(parseDriftPolicy({ rules: [rule], settings: { gracePeriodSeconds: 5 } }).settings).toEqual({ gracePeriodSeconds: 5, allowedRegistries: [], honorHoldAnnotation: true });
+    expect(parseDriftPolicy({ rules: [rule] }).settings).toEqual({
+      gracePeriodSeconds: 120,
+      allowedRegistries: [],
+      honorHoldAnnotation: true,
+    });
+    expect(parseDriftPolicy({ rules: [rule], settings: { gracePeriodSeconds: 5 } }).settings).toEqual({
+      gracePeriodSeconds: 5,
+      allowedRegistries: [],
+      honorHoldAnnotation: true,
+    });
   });
 
   it.each([
-    ['an unknown match condition (an old agent must not drop it)', { rules: [{ ...rule, match: { namespaces: ['prod'] } }] }],
+    [
+      'an unknown match condition (an old agent must not drop it)',
+      { rules: [{ ...rule, match: { namespaces: ['prod'] } }] },
+    ],
     ['an unknown rule key', { rules: [{ ...rule, priority: 1 }] }],
     ['an unknown setting', { rules: [], settings: { revertAll: true } }],
     ['an unknown actor condition', { rules: [{ ...rule, match: { actor: { user: 'alice' } } }] }],
@@ -52,7 +71,9 @@ describe('DriftPolicy', () => {
     ['a grace period over a day', { rules: [], settings: { gracePeriodSeconds: 86_401 } }],
     ['no rules list', {}],
   ])('refuses %s with DRIFT_POLICY_INVALID', (_name, input) => {
-    expect(() => parseDriftPolicy(input)).toThrow(expect.objectContaining({ code: 'DRIFT_POLICY_INVALID', details: { issues: expect.any(Array) } }));
+    expect(() => parseDriftPolicy(input)).toThrow(
+      expect.objectContaining({ code: 'DRIFT_POLICY_INVALID', details: { issues: expect.any(Array) } }),
+    );
   });
 
   it('has at least the documented examples to check', () => {
@@ -66,12 +87,16 @@ describe('DriftPolicy', () => {
 
 describe('extendDefaultDriftPolicy', () => {
   it('puts your rules before the default ones and keeps your settings', () => {
-    const policy = extendDefaultDriftPolicy([{ id: 'mine', match: { kinds: ['ConfigMap'] }, class: 'acceptable' }], { gracePeriodSeconds: 30 });
+    const policy = extendDefaultDriftPolicy([{ id: 'mine', match: { kinds: ['ConfigMap'] }, class: 'acceptable' }], {
+      gracePeriodSeconds: 30,
+    });
     expect(policy.rules.map((r) => r.id)).toEqual(['mine', ...defaultDriftPolicy.rules.map((r) => r.id)]);
     expect(policy.settings.gracePeriodSeconds).toBe(30);
   });
 
   it('refuses a rule that reuses a default id', () => {
-    expect(() => extendDefaultDriftPolicy([{ id: 'grace-period', match: {}, class: 'transient' }])).toThrow(expect.objectContaining({ code: 'DRIFT_POLICY_INVALID' }));
+    expect(() => extendDefaultDriftPolicy([{ id: 'grace-period', match: {}, class: 'transient' }])).toThrow(
+      expect.objectContaining({ code: 'DRIFT_POLICY_INVALID' }),
+    );
   });
 });

@@ -1,13 +1,33 @@
 import { describe, expect, it } from 'vitest';
-import { buildDriftReportSection, classifyDrift, defaultDriftPolicy, toDriftItemReport, type DriftDecision } from '../../src/drift/index.ts';
-import { DRIFT_REPORT_MAX_ITEMS, DRIFT_VALUE_PREVIEW_MAX, DriftItemReport, DriftReportSection } from '../../src/index.ts';
+import {
+  buildDriftReportSection,
+  classifyDrift,
+  defaultDriftPolicy,
+  toDriftItemReport,
+  type DriftDecision,
+} from '../../src/drift/index.ts';
+import {
+  DRIFT_REPORT_MAX_ITEMS,
+  DRIFT_VALUE_PREVIEW_MAX,
+  DriftItemReport,
+  DriftReportSection,
+} from '../../src/index.ts';
 import { APP_SC, attributed, QUIET } from './fixtures/attributed.ts';
 
-const decide = (...items: Parameters<typeof attributed>[]) => classifyDrift(items.map((args) => attributed(...args)), defaultDriftPolicy, QUIET);
+const decide = (...items: Parameters<typeof attributed>[]) =>
+  classifyDrift(
+    items.map((args) => attributed(...args)),
+    defaultDriftPolicy,
+    QUIET,
+  );
 
 describe('toDriftItemReport', () => {
   it('reports a decision with values as JSON previews', () => {
-    const [decision] = decide([{ path: 'spec.replicas', desired: 3, observed: 9 }, 'kube-controller-manager', { actor: { subresource: 'scale' } }]);
+    const [decision] = decide([
+      { path: 'spec.replicas', desired: 3, observed: 9 },
+      'kube-controller-manager',
+      { actor: { subresource: 'scale' } },
+    ]);
     expect(toDriftItemReport(decision as DriftDecision)).toEqual({
       resourceKey: 'Deployment.apps/shop/web',
       kind: 'Deployment',
@@ -27,7 +47,17 @@ describe('toDriftItemReport', () => {
 
   it('stays within bounds whatever the input', () => {
     const huge = 'x'.repeat(100_000);
-    const [decision] = decide([{ path: `spec.${'a'.repeat(2000)}`, resourceKey: `ConfigMap/n/${huge}`, kind: 'ConfigMap', desired: { blob: huge }, observed: huge }, `m-${huge}`, { actor: { subresource: huge }, since: 'yesterday' }]);
+    const [decision] = decide([
+      {
+        path: `spec.${'a'.repeat(2000)}`,
+        resourceKey: `ConfigMap/n/${huge}`,
+        kind: 'ConfigMap',
+        desired: { blob: huge },
+        observed: huge,
+      },
+      `m-${huge}`,
+      { actor: { subresource: huge }, since: 'yesterday' },
+    ]);
     const report = toDriftItemReport(decision as DriftDecision);
     expect(DriftItemReport.parse(report)).toEqual(report);
     expect(report.desired).toHaveLength(DRIFT_VALUE_PREVIEW_MAX);
@@ -36,15 +66,31 @@ describe('toDriftItemReport', () => {
   });
 
   it('carries the hold of an intentional change', () => {
-    const [decision] = classifyDrift([attributed({ path: `${APP_SC}.privileged`, change: 'added', observed: true }, 'kubectl-edit', { annotationHold: 'INC-9' })], defaultDriftPolicy, QUIET);
-    expect(DriftItemReport.parse(toDriftItemReport(decision as DriftDecision))).toMatchObject({ action: 'alert', intentional: true, holdId: 'INC-9', holdSource: 'annotation', detectors: ['privilege-escalation'] });
+    const [decision] = classifyDrift(
+      [
+        attributed({ path: `${APP_SC}.privileged`, change: 'added', observed: true }, 'kubectl-edit', {
+          annotationHold: 'INC-9',
+        }),
+      ],
+      defaultDriftPolicy,
+      QUIET,
+    );
+    expect(DriftItemReport.parse(toDriftItemReport(decision as DriftDecision))).toMatchObject({
+      action: 'alert',
+      intentional: true,
+      holdId: 'INC-9',
+      holdSource: 'annotation',
+      detectors: ['privilege-escalation'],
+    });
   });
 
   it('is refused by the schema when unbounded or unknown fields creep in', () => {
     const [decision] = decide([{ path: 'spec.x' }]);
     const report = toDriftItemReport(decision as DriftDecision);
     expect(DriftItemReport.safeParse({ ...report, extra: 1 }).success).toBe(false);
-    expect(DriftItemReport.safeParse({ ...report, observed: 'y'.repeat(DRIFT_VALUE_PREVIEW_MAX + 1) }).success).toBe(false);
+    expect(DriftItemReport.safeParse({ ...report, observed: 'y'.repeat(DRIFT_VALUE_PREVIEW_MAX + 1) }).success).toBe(
+      false,
+    );
   });
 });
 

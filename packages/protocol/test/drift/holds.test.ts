@@ -9,7 +9,12 @@ const privileged = attributed({ path: `${APP_SC}.privileged`, change: 'added', o
 const humanEdit = attributed({ path: 'spec.template.spec.containers[name=app].env[name=A].value' }, 'kubectl-edit');
 const autoscaled = attributed({ path: 'spec.replicas', desired: 3, observed: 9 }, 'kube-controller-manager');
 const settling = attributed({ path: 'spec.minReadySeconds' });
-const deleted = attributed({ path: '', change: 'deleted-resource', kind: 'ConfigMap', resourceKey: 'ConfigMap/shop/c' });
+const deleted = attributed({
+  path: '',
+  change: 'deleted-resource',
+  kind: 'ConfigMap',
+  resourceKey: 'ConfigMap/shop/c',
+});
 
 describe('holds', () => {
   it.each([
@@ -18,7 +23,14 @@ describe('holds', () => {
     ['a human change', humanEdit, 'suspicious', 'human-change'],
   ])('turn %s into an intentional alert with the hold id, keeping class and rule', (_name, item, klass, ruleId) => {
     const [decision] = classifyDrift([item], defaultDriftPolicy, { ...QUIET, holds: [incident] });
-    expect(decision).toMatchObject({ class: klass, action: 'alert', ruleId, intentional: true, holdId: 'INC-2041', holdSource: 'envelope' });
+    expect(decision).toMatchObject({
+      class: klass,
+      action: 'alert',
+      ruleId,
+      intentional: true,
+      holdId: 'INC-2041',
+      holdSource: 'envelope',
+    });
     expect(decision?.reason).toContain('hold INC-2041 in force');
   });
 
@@ -34,15 +46,28 @@ describe('holds', () => {
 
   it('come from the flotilla.io/hold annotation of the live object too', () => {
     const item = { ...privileged, annotationHold: ' INC-7 ' };
-    expect(classifyDrift([item], defaultDriftPolicy, QUIET)[0]).toMatchObject({ class: 'dangerous', action: 'alert', intentional: true, holdId: 'INC-7', holdSource: 'annotation' });
+    expect(classifyDrift([item], defaultDriftPolicy, QUIET)[0]).toMatchObject({
+      class: 'dangerous',
+      action: 'alert',
+      intentional: true,
+      holdId: 'INC-7',
+      holdSource: 'annotation',
+    });
   });
 
   it('name an annotation hold without a value "annotation"', () => {
-    expect(classifyDrift([{ ...privileged, annotationHold: '' }], defaultDriftPolicy, QUIET)[0]?.holdId).toBe('annotation');
+    expect(classifyDrift([{ ...privileged, annotationHold: '' }], defaultDriftPolicy, QUIET)[0]?.holdId).toBe(
+      'annotation',
+    );
   });
 
   it('prefer the envelope hold, which the hub signed, over the annotation', () => {
-    expect(classifyDrift([{ ...privileged, annotationHold: 'INC-7' }], defaultDriftPolicy, { ...QUIET, holds: [incident] })[0]).toMatchObject({ holdId: 'INC-2041', holdSource: 'envelope' });
+    expect(
+      classifyDrift([{ ...privileged, annotationHold: 'INC-7' }], defaultDriftPolicy, {
+        ...QUIET,
+        holds: [incident],
+      })[0],
+    ).toMatchObject({ holdId: 'INC-2041', holdSource: 'envelope' });
   });
 
   it('ignore the annotation when the policy does not honor it', () => {
@@ -58,7 +83,21 @@ describe('holds', () => {
   });
 
   it('can be matched by rules: under a hold, a suspicious change can be tagged by its own rule', () => {
-    const policy = parseDriftPolicy({ rules: [{ id: 'incident-work', match: { context: { held: true }, security: false }, class: 'suspicious', reason: 'changed during an incident' }, ...defaultDriftPolicy.rules] });
-    expect(classifyDrift([humanEdit], policy, { ...QUIET, holds: [incident] })[0]).toMatchObject({ ruleId: 'incident-work', action: 'alert', intentional: true });
+    const policy = parseDriftPolicy({
+      rules: [
+        {
+          id: 'incident-work',
+          match: { context: { held: true }, security: false },
+          class: 'suspicious',
+          reason: 'changed during an incident',
+        },
+        ...defaultDriftPolicy.rules,
+      ],
+    });
+    expect(classifyDrift([humanEdit], policy, { ...QUIET, holds: [incident] })[0]).toMatchObject({
+      ruleId: 'incident-work',
+      action: 'alert',
+      intentional: true,
+    });
   });
 });

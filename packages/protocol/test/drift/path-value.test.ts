@@ -6,10 +6,22 @@ function deployment(): Record<string, any> {
     metadata: { labels: { 'app.kubernetes.io/name': 'web' } },
     spec: {
       replicas: 2,
-      template: { spec: { containers: [
-        { name: 'proxy', image: 'envoy', ports: [{ containerPort: 9901 }] },
-        { name: 'app', image: 'web:1', env: [{ name: 'LOG_LEVEL', value: 'info' }], ports: [{ containerPort: 53, protocol: 'UDP' }, { containerPort: 53, protocol: 'TCP' }] },
-      ] } },
+      template: {
+        spec: {
+          containers: [
+            { name: 'proxy', image: 'envoy', ports: [{ containerPort: 9901 }] },
+            {
+              name: 'app',
+              image: 'web:1',
+              env: [{ name: 'LOG_LEVEL', value: 'info' }],
+              ports: [
+                { containerPort: 53, protocol: 'UDP' },
+                { containerPort: 53, protocol: 'TCP' },
+              ],
+            },
+          ],
+        },
+      },
       args: ['a', 'b'],
     },
   };
@@ -34,10 +46,19 @@ describe('values at drift paths', () => {
   it('sets values in place, creating maps and keyed items on the way', () => {
     const object = deployment();
     expect(setValueAtPath(object, 'spec.template.spec.containers[name=app].image', 'evil:latest')).toBe(true);
-    expect(setValueAtPath(object, 'spec.template.spec.containers[name=app].securityContext.privileged', true)).toBe(true);
+    expect(setValueAtPath(object, 'spec.template.spec.containers[name=app].securityContext.privileged', true)).toBe(
+      true,
+    );
     expect(setValueAtPath(object, 'spec.template.spec.containers[name=app].env[name=DEBUG].value', '1')).toBe(true);
     expect(setValueAtPath(object, 'data["config.yaml"]', 'x: 1')).toBe(true);
-    expect(object.spec.template.spec.containers[1]).toMatchObject({ image: 'evil:latest', securityContext: { privileged: true }, env: [{ name: 'LOG_LEVEL', value: 'info' }, { name: 'DEBUG', value: '1' }] });
+    expect(object.spec.template.spec.containers[1]).toMatchObject({
+      image: 'evil:latest',
+      securityContext: { privileged: true },
+      env: [
+        { name: 'LOG_LEVEL', value: 'info' },
+        { name: 'DEBUG', value: '1' },
+      ],
+    });
     expect(object.data).toEqual({ 'config.yaml': 'x: 1' });
   });
 
@@ -57,13 +78,20 @@ describe('values at drift paths', () => {
     expect(removeValueAtPath(object, 'spec.args[0]')).toBe(true);
     expect(removeValueAtPath(object, 'spec.replicas')).toBe(true);
     expect(removeValueAtPath(object, 'spec.replicas')).toBe(false);
-    expect(object.spec).toMatchObject({ args: ['b'], template: { spec: { containers: [{ name: 'proxy' }, { name: 'app', env: [] }] } } });
+    expect(object.spec).toMatchObject({
+      args: ['b'],
+      template: { spec: { containers: [{ name: 'proxy' }, { name: 'app', env: [] }] } },
+    });
     expect(object.spec.replicas).toBeUndefined();
   });
 
   it('resolves keyed items to positions for a JSON patch', () => {
-    expect(jsonPointerAt(deployment(), 'spec.template.spec.containers[name=app].ports[containerPort=53,protocol=TCP]')).toBe('/spec/template/spec/containers/1/ports/1');
-    expect(jsonPointerAt(deployment(), 'metadata.labels["app.kubernetes.io/name"]')).toBe('/metadata/labels/app.kubernetes.io~1name');
+    expect(
+      jsonPointerAt(deployment(), 'spec.template.spec.containers[name=app].ports[containerPort=53,protocol=TCP]'),
+    ).toBe('/spec/template/spec/containers/1/ports/1');
+    expect(jsonPointerAt(deployment(), 'metadata.labels["app.kubernetes.io/name"]')).toBe(
+      '/metadata/labels/app.kubernetes.io~1name',
+    );
     expect(jsonPointerAt(deployment(), 'spec.template.spec.containers[name=gone].image')).toBeUndefined();
   });
 });

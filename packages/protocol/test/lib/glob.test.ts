@@ -46,9 +46,13 @@ describe('globMatcher', () => {
       return new RegExp(`^${source}$`, 'su');
     };
     fc.assert(
-      fc.property(fc.array(step, { maxLength: 6 }).map((s) => s.join('')), fc.array(fc.oneof(alphabet, fc.constantFrom('*', '?', '\\')), { maxLength: 8 }).map((s) => s.join('')), (pattern, text) => {
-        expect(globMatcher(pattern)(text)).toBe(toRegExp(pattern).test(text));
-      }),
+      fc.property(
+        fc.array(step, { maxLength: 6 }).map((s) => s.join('')),
+        fc.array(fc.oneof(alphabet, fc.constantFrom('*', '?', '\\')), { maxLength: 8 }).map((s) => s.join('')),
+        (pattern, text) => {
+          expect(globMatcher(pattern)(text)).toBe(toRegExp(pattern).test(text));
+        },
+      ),
       { numRuns: 3000 },
     );
   });

@@ -51,7 +51,11 @@ function padded(body: Uint8Array): Uint8Array {
 }
 
 /** A regular file (or another type) with its body and padding. */
-export function file(name: string, body: Uint8Array | string, extra: Omit<HeaderFields, 'name' | 'size'> & { readonly size?: number } = {}): Uint8Array {
+export function file(
+  name: string,
+  body: Uint8Array | string,
+  extra: Omit<HeaderFields, 'name' | 'size'> & { readonly size?: number } = {},
+): Uint8Array {
   const bytes = typeof body === 'string' ? encoder.encode(body) : body;
   return Buffer.concat([header({ name, size: extra.size ?? bytes.length, ...extra }), padded(bytes)]);
 }

@@ -15,7 +15,16 @@ import {
   type TrustRoot,
   type TrustedKey,
 } from '../../src/index.ts';
-import { OCI_CONFIG, OCI_INDEX, OCI_LAYER_TAR, OCI_MANIFEST, OCI_REF_NAME, type BlobSource, type OciImageIndex, type TransferContents } from '../../src/offline/index.ts';
+import {
+  OCI_CONFIG,
+  OCI_INDEX,
+  OCI_LAYER_TAR,
+  OCI_MANIFEST,
+  OCI_REF_NAME,
+  type BlobSource,
+  type OciImageIndex,
+  type TransferContents,
+} from '../../src/offline/index.ts';
 
 export const NOW = new Date('2026-11-28T12:00:00Z');
 export const TARGET = 'tgt_00000000000000000001';
@@ -64,7 +73,13 @@ export function release(name = 'app', version = '4.2.0'): SignedBundle {
   );
 }
 
-export function envelope(targetId: string, generation: number, bundles: readonly SignedBundle[], overrides: Partial<Envelope> = {}, key: KeyPair = hubKey): SignedEnvelope {
+export function envelope(
+  targetId: string,
+  generation: number,
+  bundles: readonly SignedBundle[],
+  overrides: Partial<Envelope> = {},
+  key: KeyPair = hubKey,
+): SignedEnvelope {
   const body: Envelope = {
     apiVersion: API_VERSION,
     kind: 'Envelope',
@@ -111,9 +126,18 @@ export function seededBytes(seed: string, length: number): Uint8Array {
 }
 
 /** A one-layer image: its blobs (layer, config, manifest) and an index naming it `ref`. */
-export function image(ref: string, layerBytes: Uint8Array): { readonly index: OciImageIndex; readonly blobs: BlobSource[]; readonly manifestBytes: Uint8Array } {
+export function image(
+  ref: string,
+  layerBytes: Uint8Array,
+): { readonly index: OciImageIndex; readonly blobs: BlobSource[]; readonly manifestBytes: Uint8Array } {
   const encoder = new TextEncoder();
-  const config = encoder.encode(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [digestOfBytes(layerBytes)] } }));
+  const config = encoder.encode(
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      rootfs: { type: 'layers', diff_ids: [digestOfBytes(layerBytes)] },
+    }),
+  );
   const manifestBytes = encoder.encode(
     JSON.stringify({
       schemaVersion: 2,
@@ -125,7 +149,14 @@ export function image(ref: string, layerBytes: Uint8Array): { readonly index: Oc
   const index: OciImageIndex = {
     schemaVersion: 2,
     mediaType: OCI_INDEX,
-    manifests: [{ mediaType: OCI_MANIFEST, digest: digestOfBytes(manifestBytes), size: manifestBytes.length, annotations: { [OCI_REF_NAME]: ref } }],
+    manifests: [
+      {
+        mediaType: OCI_MANIFEST,
+        digest: digestOfBytes(manifestBytes),
+        size: manifestBytes.length,
+        annotations: { [OCI_REF_NAME]: ref },
+      },
+    ],
   };
   return { index, blobs: [memoryBlob(layerBytes), memoryBlob(config), memoryBlob(manifestBytes)], manifestBytes };
 }

@@ -1,6 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalize, digestOf, generateKeyPair, keyIdOf, signPayload, type ErrorCode, type SignedReport } from '../../src/index.ts';
-import { linkReport, readReportsFile, REPORT_CHAIN_GENESIS, ReportsFileWriter, summarizeReportsFile, type ChainPoint, type ReportsFileItem } from '../../src/offline/index.ts';
+import {
+  canonicalize,
+  digestOf,
+  generateKeyPair,
+  keyIdOf,
+  signPayload,
+  type ErrorCode,
+  type SignedReport,
+} from '../../src/index.ts';
+import {
+  linkReport,
+  readReportsFile,
+  REPORT_CHAIN_GENESIS,
+  ReportsFileWriter,
+  summarizeReportsFile,
+  type ChainPoint,
+  type ReportsFileItem,
+} from '../../src/offline/index.ts';
 import { agentKey, agentKeys, chunks, NOW, OTHER_TARGET, report, TARGET } from './offline-fixture.ts';
 
 function write(reports: readonly SignedReport[], base: ChainPoint = REPORT_CHAIN_GENESIS, key = agentKey): string[] {
@@ -10,14 +26,26 @@ function write(reports: readonly SignedReport[], base: ChainPoint = REPORT_CHAIN
 
 const bytes = (lines: readonly string[]) => new TextEncoder().encode(lines.join(''));
 
-async function read(lines: readonly string[] | Uint8Array, options = { targetId: TARGET, agentKeys }): Promise<ReportsFileItem[]> {
+async function read(
+  lines: readonly string[] | Uint8Array,
+  options = { targetId: TARGET, agentKeys },
+): Promise<ReportsFileItem[]> {
   const items: ReportsFileItem[] = [];
-  for await (const item of readReportsFile(chunks(lines instanceof Uint8Array ? lines : bytes(lines), 97), options)) items.push(item);
+  for await (const item of readReportsFile(chunks(lines instanceof Uint8Array ? lines : bytes(lines), 97), options))
+    items.push(item);
   return items;
 }
 
-async function refused(lines: readonly string[] | Uint8Array, code: ErrorCode, details: Record<string, unknown> = {}): Promise<void> {
-  await expect(read(lines)).rejects.toMatchObject({ name: 'FlotillaError', code, details: expect.objectContaining(details) });
+async function refused(
+  lines: readonly string[] | Uint8Array,
+  code: ErrorCode,
+  details: Record<string, unknown> = {},
+): Promise<void> {
+  await expect(read(lines)).rejects.toMatchObject({
+    name: 'FlotillaError',
+    code,
+    details: expect.objectContaining(details),
+  });
 }
 
 /** Rewrites line `index` (0-based) as canonical JSON after `change`. */
@@ -44,13 +72,24 @@ describe('a reports file', () => {
     const items = await read(write(three));
     const first = items[1] as Extract<ReportsFileItem, { type: 'report' }>;
     expect(first.link).toBe(linkReport(REPORT_CHAIN_GENESIS.link, three[0]!));
-    expect(first.link).toBe(`sha256:${(await import('node:crypto')).createHash('sha256').update(canonicalize({ prev: REPORT_CHAIN_GENESIS.link, report: digestOf(three[0]), seq: 1 })).digest('hex')}`);
+    expect(first.link).toBe(
+      `sha256:${(await import('node:crypto'))
+        .createHash('sha256')
+        .update(canonicalize({ prev: REPORT_CHAIN_GENESIS.link, report: digestOf(three[0]), seq: 1 }))
+        .digest('hex')}`,
+    );
   });
 
   it('continues the chain across files: a file based on the last one links as one file would', async () => {
-    const whole = await summarizeReportsFile(chunks(bytes(write([...three, report(4)])), 1000), { targetId: TARGET, agentKeys });
+    const whole = await summarizeReportsFile(chunks(bytes(write([...three, report(4)])), 1000), {
+      targetId: TARGET,
+      agentKeys,
+    });
     const first = await summarizeReportsFile(chunks(bytes(write(three)), 1000), { targetId: TARGET, agentKeys });
-    const second = await summarizeReportsFile(chunks(bytes(write([report(4)], first.head)), 1000), { targetId: TARGET, agentKeys });
+    const second = await summarizeReportsFile(chunks(bytes(write([report(4)], first.head)), 1000), {
+      targetId: TARGET,
+      agentKeys,
+    });
     expect(second.head).toEqual(whole.head);
   });
 
@@ -71,11 +110,17 @@ describe('a reports file', () => {
 
 describe('a reports file is refused', () => {
   it('when a report is forged (signed by another key)', async () => {
-    await refused(write([report(1), report(2, {}, generateKeyPair()), report(3)]), 'REPORTS_SIGNATURE_INVALID', { seq: 2, line: 3 });
+    await refused(write([report(1), report(2, {}, generateKeyPair()), report(3)]), 'REPORTS_SIGNATURE_INVALID', {
+      seq: 2,
+      line: 3,
+    });
   });
 
   it('when a report was edited after it was chained', async () => {
-    const lines = edit(write(three), 2, (v) => ({ ...v, signed: { ...(v['signed'] as object), report: { ...(v['signed'] as SignedReport).report, health: 'degraded' } } }));
+    const lines = edit(write(three), 2, (v) => ({
+      ...v,
+      signed: { ...(v['signed'] as object), report: { ...(v['signed'] as SignedReport).report, health: 'degraded' } },
+    }));
     await refused(lines, 'REPORTS_CHAIN_BROKEN', { seq: 2 });
   });
 
@@ -106,7 +151,12 @@ describe('a reports file is refused', () => {
   });
 
   it('when the agent key chained seqs that go back (a reorder by the key holder)', async () => {
-    const writer = new ReportsFileWriter({ key: agentKey, targetId: TARGET, base: REPORT_CHAIN_GENESIS, createdAt: NOW.toISOString() });
+    const writer = new ReportsFileWriter({
+      key: agentKey,
+      targetId: TARGET,
+      base: REPORT_CHAIN_GENESIS,
+      createdAt: NOW.toISOString(),
+    });
     const first = writer.link(report(5));
     const back = report(4);
     const prev = JSON.parse(first).link as string;
@@ -116,7 +166,10 @@ describe('a reports file is refused', () => {
 
   it('when the seal was forged', async () => {
     const lines = write(three);
-    const forged = edit(lines, 4, (v) => ({ ...v, signature: signPayload('reports-file', { ...v, signature: undefined }, generateKeyPair()) }));
+    const forged = edit(lines, 4, (v) => ({
+      ...v,
+      signature: signPayload('reports-file', { ...v, signature: undefined }, generateKeyPair()),
+    }));
     await refused(forged, 'REPORTS_SIGNATURE_INVALID', { line: 5 });
   });
 
@@ -146,11 +199,19 @@ describe('a reports file is refused', () => {
   });
 
   it('when it is about another target', async () => {
-    await expect(read(write(three), { targetId: OTHER_TARGET, agentKeys })).rejects.toMatchObject({ code: 'REPORTS_TARGET_MISMATCH', details: { line: 1 } });
+    await expect(read(write(three), { targetId: OTHER_TARGET, agentKeys })).rejects.toMatchObject({
+      code: 'REPORTS_TARGET_MISMATCH',
+      details: { line: 1 },
+    });
   });
 
   it('when a report in it is about another target', async () => {
-    const writer = new ReportsFileWriter({ key: agentKey, targetId: TARGET, base: REPORT_CHAIN_GENESIS, createdAt: NOW.toISOString() });
+    const writer = new ReportsFileWriter({
+      key: agentKey,
+      targetId: TARGET,
+      base: REPORT_CHAIN_GENESIS,
+      createdAt: NOW.toISOString(),
+    });
     const foreign = report(1, { targetId: OTHER_TARGET });
     const line = `${canonicalize({ kind: 'ReportLink', prev: REPORT_CHAIN_GENESIS.link, link: linkReport(REPORT_CHAIN_GENESIS.link, foreign), signed: foreign })}\n`;
     await refused([writer.header(), line], 'REPORTS_TARGET_MISMATCH', { seq: 1 });
@@ -158,7 +219,10 @@ describe('a reports file is refused', () => {
 
   it('when it is signed by a key that is not the target key', async () => {
     const stranger = generateKeyPair();
-    await expect(read(write([report(1, {}, stranger)], REPORT_CHAIN_GENESIS, stranger))).rejects.toMatchObject({ code: 'REPORTS_KEY_UNKNOWN', details: { keyId: keyIdOf(stranger.publicKey) } });
+    await expect(read(write([report(1, {}, stranger)], REPORT_CHAIN_GENESIS, stranger))).rejects.toMatchObject({
+      code: 'REPORTS_KEY_UNKNOWN',
+      details: { keyId: keyIdOf(stranger.publicKey) },
+    });
   });
 
   it('when a line is not in canonical form (two spellings of one document)', async () => {

@@ -13,7 +13,17 @@ import {
   type ReportHistory,
   type SignedOfflineReceipt,
 } from '../../src/offline/index.ts';
-import { agentKey, agentKeys, chunks, hubKey, NOW, OTHER_TARGET, report, TARGET, trustRoot } from './offline-fixture.ts';
+import {
+  agentKey,
+  agentKeys,
+  chunks,
+  hubKey,
+  NOW,
+  OTHER_TARGET,
+  report,
+  TARGET,
+  trustRoot,
+} from './offline-fixture.ts';
 
 async function summary(reports: readonly SignedReport[], base: ChainPoint = REPORT_CHAIN_GENESIS) {
   const writer = new ReportsFileWriter({ key: agentKey, targetId: TARGET, base, createdAt: NOW.toISOString() });
@@ -25,7 +35,8 @@ async function summary(reports: readonly SignedReport[], base: ChainPoint = REPO
 function history(held: ReadonlyMap<number, SignedReport>): ReportHistory {
   return {
     reportDigest: (seq) => (held.has(seq) ? digestOf(held.get(seq)) : undefined),
-    missing: (from, to) => toSeqRanges(Array.from({ length: to - from + 1 }, (_, i) => from + i).filter((seq) => !held.has(seq))),
+    missing: (from, to) =>
+      toSeqRanges(Array.from({ length: to - from + 1 }, (_, i) => from + i).filter((seq) => !held.has(seq))),
   };
 }
 
@@ -61,7 +72,10 @@ describe('the hub ingest plan for a reports file', () => {
 
   it('takes reports the hub already received online as duplicates', async () => {
     const held = new Map([[2, report(2)]]);
-    expect((await ingest(held, [report(1), report(2), report(3)])).plan).toMatchObject({ accept: [1, 3], duplicates: [{ from: 2, to: 2 }] });
+    expect((await ingest(held, [report(1), report(2), report(3)])).plan).toMatchObject({
+      accept: [1, 3],
+      duplicates: [{ from: 2, to: 2 }],
+    });
   });
 
   it('flags a fork and never ingests over a report the hub holds with other content', async () => {
@@ -74,7 +88,10 @@ describe('the hub ingest plan for a reports file', () => {
   it('flags the seqs the chain skips and the hub never received as gaps', async () => {
     const held = new Map([[3, report(3)]]);
     const { plan } = await ingest(held, [report(1), report(6), report(7)]);
-    expect(plan.gaps).toEqual([{ from: 2, to: 2 }, { from: 4, to: 5 }]);
+    expect(plan.gaps).toEqual([
+      { from: 2, to: 2 },
+      { from: 4, to: 5 },
+    ]);
   });
 
   it('flags the seqs between the base and the first report as a gap', async () => {
@@ -100,17 +117,40 @@ describe('the receipt', () => {
   }
 
   it('names what the hub accepted, already held, and flags, and lets the agent prune exactly that', async () => {
-    const held = new Map([[2, report(2)], [3, report(3, { health: 'degraded' })]]);
+    const held = new Map([
+      [2, report(2)],
+      [3, report(3, { health: 'degraded' })],
+    ]);
     const reports = [report(1), report(2), report(3), report(4)];
     const { signed } = await receiptFor(reports, held);
     const receipt = verifyReceipt(signed, site);
-    expect(receipt).toMatchObject({ accepted: [{ from: 1, to: 1 }, { from: 4, to: 4 }], duplicates: [{ from: 2, to: 2 }], forks: [3], head: { seq: 4 } });
-    expect(settleReceipt(receipt, await linksOf(reports))).toEqual({ confirmed: [{ from: 1, to: 2 }, { from: 4, to: 4 }], forks: [3] });
+    expect(receipt).toMatchObject({
+      accepted: [
+        { from: 1, to: 1 },
+        { from: 4, to: 4 },
+      ],
+      duplicates: [{ from: 2, to: 2 }],
+      forks: [3],
+      head: { seq: 4 },
+    });
+    expect(settleReceipt(receipt, await linksOf(reports))).toEqual({
+      confirmed: [
+        { from: 1, to: 2 },
+        { from: 4, to: 4 },
+      ],
+      forks: [3],
+    });
   });
 
   it('is refused when it is not signed by the hub (signed by another key under the hub key id)', async () => {
     const { signed } = await receiptFor([report(1)]);
-    const forged: SignedOfflineReceipt = { receipt: signed.receipt, signature: { keyId: signed.signature.keyId, sig: signPayload('offline-receipt', signed.receipt, generateKeyPair()).sig } };
+    const forged: SignedOfflineReceipt = {
+      receipt: signed.receipt,
+      signature: {
+        keyId: signed.signature.keyId,
+        sig: signPayload('offline-receipt', signed.receipt, generateKeyPair()).sig,
+      },
+    };
     expect(() => verifyReceipt(forged, site)).toThrow(expect.objectContaining({ code: 'RECEIPT_SIGNATURE_INVALID' }));
   });
 
@@ -118,7 +158,9 @@ describe('the receipt', () => {
     const { file } = await receiptFor([report(1)]);
     const stranger = generateKeyPair();
     const signed = signReceipt(file, planReportsIngest(file, history(new Map())), NOW.toISOString(), stranger);
-    expect(() => verifyReceipt(signed, site)).toThrow(expect.objectContaining({ code: 'RECEIPT_KEY_UNKNOWN', details: { keyId: keyIdOf(stranger.publicKey) } }));
+    expect(() => verifyReceipt(signed, site)).toThrow(
+      expect.objectContaining({ code: 'RECEIPT_KEY_UNKNOWN', details: { keyId: keyIdOf(stranger.publicKey) } }),
+    );
   });
 
   it('is refused when it was altered after signing (claims more than the hub accepted)', async () => {
@@ -129,19 +171,25 @@ describe('the receipt', () => {
 
   it('is refused when it is for another target', async () => {
     const { signed } = await receiptFor([report(1)]);
-    expect(() => verifyReceipt(signed, { ...site, targetId: OTHER_TARGET })).toThrow(expect.objectContaining({ code: 'RECEIPT_TARGET_MISMATCH' }));
+    expect(() => verifyReceipt(signed, { ...site, targetId: OTHER_TARGET })).toThrow(
+      expect.objectContaining({ code: 'RECEIPT_TARGET_MISMATCH' }),
+    );
   });
 
   it('is refused when it names seqs beyond the file it answers', async () => {
     const { signed } = await receiptFor([report(1)]);
     const receipt = { ...signed.receipt, accepted: [{ from: 1, to: 9 }] };
-    expect(() => verifyReceipt({ receipt, signature: signPayload('offline-receipt', receipt, hubKey) }, site)).toThrow(expect.objectContaining({ code: 'RECEIPT_INVALID' }));
+    expect(() => verifyReceipt({ receipt, signature: signPayload('offline-receipt', receipt, hubKey) }, site)).toThrow(
+      expect.objectContaining({ code: 'RECEIPT_INVALID' }),
+    );
   });
 
-  it('settles nothing and is refused when it answers a file of another chain than the agent\'s own', async () => {
+  it("settles nothing and is refused when it answers a file of another chain than the agent's own", async () => {
     const { signed } = await receiptFor([report(1), report(2, { health: 'degraded' })]);
     const own = await linksOf([report(1), report(2)]);
-    expect(() => settleReceipt(verifyReceipt(signed, site), own)).toThrow(expect.objectContaining({ code: 'RECEIPT_INVALID', details: { seq: 2 } }));
+    expect(() => settleReceipt(verifyReceipt(signed, site), own)).toThrow(
+      expect.objectContaining({ code: 'RECEIPT_INVALID', details: { seq: 2 } }),
+    );
   });
 
   it('settles nothing the second time: the agent no longer holds what the first one confirmed', async () => {
@@ -150,7 +198,8 @@ describe('the receipt', () => {
     const links = await linksOf(reports);
     const journal = new Set([1, 2]);
     const linkAt = (seq: number) => (journal.has(seq) ? links(seq) : undefined);
-    for (const range of settleReceipt(verifyReceipt(signed, site), linkAt).confirmed) for (let s = range.from; s <= range.to; s++) journal.delete(s);
+    for (const range of settleReceipt(verifyReceipt(signed, site), linkAt).confirmed)
+      for (let s = range.from; s <= range.to; s++) journal.delete(s);
     expect(journal.size).toBe(0);
     expect(settleReceipt(verifyReceipt(signed, site), linkAt)).toEqual({ confirmed: [], forks: [] });
   });

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalize, generateKeyPair, keyIdOf, signPayload, type ErrorCode } from '../../src/index.ts';
-import { planTransfer, readTransfer, signTransferManifest, type SignedTransferManifest, type TransferManifest } from '../../src/offline/index.ts';
+import {
+  planTransfer,
+  readTransfer,
+  signTransferManifest,
+  type SignedTransferManifest,
+  type TransferManifest,
+} from '../../src/offline/index.ts';
 import { chunks, collect, contents, hubKey, hubKeys, image, seededBytes } from './offline-fixture.ts';
 import { END, file, header, pax, tar } from './craft-tar.ts';
 
@@ -23,7 +29,8 @@ async function makeParts(): Promise<{ signed: SignedTransferManifest; parts: Par
   const img = image('registry.example/app:1', seededBytes('attack-layer', 3000));
   const { signed, entries } = planTransfer(contents({ images: { index: img.index, blobs: img.blobs } }), hubKey);
   const parts: Part[] = [{ path: 'manifest.json', bytes: encoder.encode(canonicalize(signed)) }];
-  for (const { entry, body } of entries) parts.push({ path: entry.path, bytes: 'bytes' in body ? body.bytes : await collect(body.blob.open()) });
+  for (const { entry, body } of entries)
+    parts.push({ path: entry.path, bytes: 'bytes' in body ? body.bytes : await collect(body.blob.open()) });
   return { signed, parts };
 }
 
@@ -32,10 +39,15 @@ function archive(parts: readonly Part[], ...more: Uint8Array[]): Buffer {
 }
 
 /** Reads everything; returns what was yielded before the refusal, and the refusal. */
-async function attempt(source: Uint8Array | AsyncIterable<Uint8Array>, keys = hubKeys): Promise<{ yielded: string[]; error: unknown }> {
+async function attempt(
+  source: Uint8Array | AsyncIterable<Uint8Array>,
+  keys = hubKeys,
+): Promise<{ yielded: string[]; error: unknown }> {
   const yielded: string[] = [];
   try {
-    for await (const item of readTransfer(source instanceof Uint8Array ? chunks(source, 1000) : source, { hubKeys: keys })) {
+    for await (const item of readTransfer(source instanceof Uint8Array ? chunks(source, 1000) : source, {
+      hubKeys: keys,
+    })) {
       if (item.type === 'manifest') yielded.push('manifest.json');
       else {
         await collect(item.body);
@@ -48,7 +60,11 @@ async function attempt(source: Uint8Array | AsyncIterable<Uint8Array>, keys = hu
   }
 }
 
-async function refused(source: Uint8Array | AsyncIterable<Uint8Array>, code: ErrorCode, entry?: string | null): Promise<string[]> {
+async function refused(
+  source: Uint8Array | AsyncIterable<Uint8Array>,
+  code: ErrorCode,
+  entry?: string | null,
+): Promise<string[]> {
   const { yielded, error } = await attempt(source);
   expect(error).toMatchObject({ name: 'FlotillaError', code });
   if (entry !== undefined) expect((error as { details: { entry: unknown } }).details.entry).toBe(entry);
@@ -56,41 +72,71 @@ async function refused(source: Uint8Array | AsyncIterable<Uint8Array>, code: Err
 }
 
 function resign(signed: SignedTransferManifest, change: (m: TransferManifest) => TransferManifest): Part {
-  return { path: 'manifest.json', bytes: encoder.encode(canonicalize(signTransferManifest(change(signed.manifest), hubKey))) };
+  return {
+    path: 'manifest.json',
+    bytes: encoder.encode(canonicalize(signTransferManifest(change(signed.manifest), hubKey))),
+  };
 }
 
 describe('the transfer reader refuses a manifest it cannot trust, and yields nothing', () => {
   it('when the first entry is not the manifest', async () => {
     const { parts } = await validParts();
-    expect(await refused(archive([parts[1]!, parts[0]!, ...parts.slice(2)], END), 'TRANSFER_SIGNATURE_MISSING', parts[1]!.path)).toEqual([]);
+    expect(
+      await refused(
+        archive([parts[1]!, parts[0]!, ...parts.slice(2)], END),
+        'TRANSFER_SIGNATURE_MISSING',
+        parts[1]!.path,
+      ),
+    ).toEqual([]);
   });
 
   it('when the manifest carries no signature', async () => {
     const { signed, parts } = await validParts();
     const unsigned = { path: 'manifest.json', bytes: encoder.encode(canonicalize({ manifest: signed.manifest })) };
-    expect(await refused(archive([unsigned, ...parts.slice(1)], END), 'TRANSFER_SIGNATURE_MISSING', 'manifest.json')).toEqual([]);
+    expect(
+      await refused(archive([unsigned, ...parts.slice(1)], END), 'TRANSFER_SIGNATURE_MISSING', 'manifest.json'),
+    ).toEqual([]);
   });
 
   it('when the manifest was changed after signing (a forged signature)', async () => {
     const { signed, parts } = await validParts();
-    const forged = { ...signed, manifest: { ...signed.manifest, targets: [{ ...signed.manifest.targets[0]!, generation: 99 }] } };
+    const forged = {
+      ...signed,
+      manifest: { ...signed.manifest, targets: [{ ...signed.manifest.targets[0]!, generation: 99 }] },
+    };
     const part = { path: 'manifest.json', bytes: encoder.encode(canonicalize(forged)) };
-    expect(await refused(archive([part, ...parts.slice(1)], END), 'TRANSFER_SIGNATURE_INVALID', 'manifest.json')).toEqual([]);
+    expect(
+      await refused(archive([part, ...parts.slice(1)], END), 'TRANSFER_SIGNATURE_INVALID', 'manifest.json'),
+    ).toEqual([]);
   });
 
   it('when the signature claims a trusted key id but was made with another key', async () => {
     const { signed, parts } = await validParts();
-    const impostor = { manifest: signed.manifest, signature: { keyId: signed.signature.keyId, sig: signPayload('transfer-manifest', signed.manifest, generateKeyPair()).sig } };
+    const impostor = {
+      manifest: signed.manifest,
+      signature: {
+        keyId: signed.signature.keyId,
+        sig: signPayload('transfer-manifest', signed.manifest, generateKeyPair()).sig,
+      },
+    };
     const part = { path: 'manifest.json', bytes: encoder.encode(canonicalize(impostor)) };
-    expect(await refused(archive([part, ...parts.slice(1)], END), 'TRANSFER_SIGNATURE_INVALID', 'manifest.json')).toEqual([]);
+    expect(
+      await refused(archive([part, ...parts.slice(1)], END), 'TRANSFER_SIGNATURE_INVALID', 'manifest.json'),
+    ).toEqual([]);
   });
 
   it('when the manifest is signed by a key the site does not trust', async () => {
     const { signed, parts } = await validParts();
     const stranger = generateKeyPair();
-    const part = { path: 'manifest.json', bytes: encoder.encode(canonicalize(signTransferManifest(signed.manifest, stranger))) };
+    const part = {
+      path: 'manifest.json',
+      bytes: encoder.encode(canonicalize(signTransferManifest(signed.manifest, stranger))),
+    };
     const { yielded, error } = await attempt(archive([part, ...parts.slice(1)], END));
-    expect(error).toMatchObject({ code: 'TRANSFER_KEY_UNKNOWN', details: { entry: 'manifest.json', keyId: keyIdOf(stranger.publicKey) } });
+    expect(error).toMatchObject({
+      code: 'TRANSFER_KEY_UNKNOWN',
+      details: { entry: 'manifest.json', keyId: keyIdOf(stranger.publicKey) },
+    });
     expect(yielded).toEqual([]);
   });
 
@@ -112,31 +158,54 @@ describe('the transfer reader refuses a manifest it cannot trust, and yields not
 
   it('when a hub-signed manifest lists an entry outside the archive layout', async () => {
     const { signed, parts } = await validParts();
-    const evil = resign(signed, (m) => ({ ...m, entries: [{ ...m.entries[0]!, path: '../../etc/cron.d/x' }, ...m.entries.slice(1)] }));
-    expect(await refused(archive([evil, ...parts.slice(1)], END), 'TRANSFER_MANIFEST_INVALID', '../../etc/cron.d/x')).toEqual([]);
+    const evil = resign(signed, (m) => ({
+      ...m,
+      entries: [{ ...m.entries[0]!, path: '../../etc/cron.d/x' }, ...m.entries.slice(1)],
+    }));
+    expect(
+      await refused(archive([evil, ...parts.slice(1)], END), 'TRANSFER_MANIFEST_INVALID', '../../etc/cron.d/x'),
+    ).toEqual([]);
   });
 
   it('when the manifest is not JSON', async () => {
     const { parts } = await validParts();
-    expect(await refused(archive([{ path: 'manifest.json', bytes: encoder.encode('{"manifest":') }, ...parts.slice(1)], END), 'TRANSFER_MANIFEST_INVALID')).toEqual([]);
+    expect(
+      await refused(
+        archive([{ path: 'manifest.json', bytes: encoder.encode('{"manifest":') }, ...parts.slice(1)], END),
+        'TRANSFER_MANIFEST_INVALID',
+      ),
+    ).toEqual([]);
   });
 });
 
 describe('the transfer reader refuses entries the manifest does not vouch for', () => {
   it('an unlisted entry among the listed ones', async () => {
     const { parts } = await validParts();
-    const bytes = archive([...parts.slice(0, 3), { path: 'releases/extra.json', bytes: encoder.encode('{}') }, ...parts.slice(3)], END);
-    expect(await refused(bytes, 'TRANSFER_ENTRY_UNLISTED', 'releases/extra.json')).toEqual(parts.slice(0, 3).map((p) => p.path));
+    const bytes = archive(
+      [...parts.slice(0, 3), { path: 'releases/extra.json', bytes: encoder.encode('{}') }, ...parts.slice(3)],
+      END,
+    );
+    expect(await refused(bytes, 'TRANSFER_ENTRY_UNLISTED', 'releases/extra.json')).toEqual(
+      parts.slice(0, 3).map((p) => p.path),
+    );
   });
 
   it('an unlisted entry after the last listed one', async () => {
     const { parts } = await validParts();
-    await refused(archive([...parts, { path: 'payload.sh', bytes: encoder.encode('#!/bin/sh') }], END), 'TRANSFER_ENTRY_UNLISTED', 'payload.sh');
+    await refused(
+      archive([...parts, { path: 'payload.sh', bytes: encoder.encode('#!/bin/sh') }], END),
+      'TRANSFER_ENTRY_UNLISTED',
+      'payload.sh',
+    );
   });
 
   it('an entry that appears twice', async () => {
     const { parts } = await validParts();
-    await refused(archive([...parts.slice(0, 3), parts[2]!, ...parts.slice(3)], END), 'TRANSFER_ENTRY_DUPLICATE', parts[2]!.path);
+    await refused(
+      archive([...parts.slice(0, 3), parts[2]!, ...parts.slice(3)], END),
+      'TRANSFER_ENTRY_DUPLICATE',
+      parts[2]!.path,
+    );
   });
 
   it('the manifest appearing a second time', async () => {
@@ -153,12 +222,20 @@ describe('the transfer reader refuses entries the manifest does not vouch for', 
     ['has a backslash', 'images\\..\\x'],
   ])('an entry whose path %s', async (_what, path) => {
     const { parts } = await validParts();
-    await refused(archive([...parts.slice(0, 2), { path, bytes: encoder.encode('x') }, ...parts.slice(2)], END), 'TRANSFER_ENTRY_UNSAFE_PATH', path);
+    await refused(
+      archive([...parts.slice(0, 2), { path, bytes: encoder.encode('x') }, ...parts.slice(2)], END),
+      'TRANSFER_ENTRY_UNSAFE_PATH',
+      path,
+    );
   });
 
   it('an entry whose path is split across the prefix field to climb out', async () => {
     const { parts } = await validParts();
-    await refused(archive(parts.slice(0, 2), file('passwd', 'x', { prefix: '../../etc' }), END), 'TRANSFER_ENTRY_UNSAFE_PATH', '../../etc/passwd');
+    await refused(
+      archive(parts.slice(0, 2), file('passwd', 'x', { prefix: '../../etc' }), END),
+      'TRANSFER_ENTRY_UNSAFE_PATH',
+      '../../etc/passwd',
+    );
   });
 
   it.each([
@@ -173,7 +250,12 @@ describe('the transfer reader refuses entries the manifest does not vouch for', 
   ])('%s, even under a listed name', async (_what, type) => {
     const { parts } = await validParts();
     const listed = parts[1]!.path;
-    const bytes = archive([parts[0]!], header({ name: listed, size: 0, type, linkname: '/etc/shadow' }), ...parts.slice(2).map((p) => file(p.path, p.bytes)), END);
+    const bytes = archive(
+      [parts[0]!],
+      header({ name: listed, size: 0, type, linkname: '/etc/shadow' }),
+      ...parts.slice(2).map((p) => file(p.path, p.bytes)),
+      END,
+    );
     await refused(bytes, 'TRANSFER_ENTRY_TYPE', listed);
   });
 
@@ -189,22 +271,41 @@ describe('the transfer reader refuses entries the manifest does not vouch for', 
 
   it('a global pax header that renames every entry after it', async () => {
     const { parts } = await validParts();
-    await refused(archive([parts[0]!], pax({ path: 'x' }, 'g'), ...parts.slice(1).map((p) => file(p.path, p.bytes)), END), 'TRANSFER_ENTRY_RENAMED', 'x');
+    await refused(
+      archive([parts[0]!], pax({ path: 'x' }, 'g'), ...parts.slice(1).map((p) => file(p.path, p.bytes)), END),
+      'TRANSFER_ENTRY_RENAMED',
+      'x',
+    );
   });
 
   it('a GNU long-name header', async () => {
     const { parts } = await validParts();
-    await refused(archive([parts[0]!], file('././@LongLink', `${parts[1]!.path}\0`, { type: 'L' }), ...parts.slice(1).map((p) => file(p.path, p.bytes)), END), 'TRANSFER_ENTRY_RENAMED');
+    await refused(
+      archive(
+        [parts[0]!],
+        file('././@LongLink', `${parts[1]!.path}\0`, { type: 'L' }),
+        ...parts.slice(1).map((p) => file(p.path, p.bytes)),
+        END,
+      ),
+      'TRANSFER_ENTRY_RENAMED',
+    );
   });
 
   it('a pax header with a key a transfer file does not use', async () => {
     const { parts } = await validParts();
-    await refused(archive([parts[0]!], pax({ 'GNU.sparse.map': '0,10' }), ...parts.slice(1).map((p) => file(p.path, p.bytes)), END), 'TRANSFER_HEADER_INVALID');
+    await refused(
+      archive([parts[0]!], pax({ 'GNU.sparse.map': '0,10' }), ...parts.slice(1).map((p) => file(p.path, p.bytes)), END),
+      'TRANSFER_HEADER_INVALID',
+    );
   });
 
   it('entries out of the manifest order', async () => {
     const { parts } = await validParts();
-    await refused(archive([parts[0]!, parts[2]!, parts[1]!, ...parts.slice(3)], END), 'TRANSFER_ENTRY_ORDER', parts[2]!.path);
+    await refused(
+      archive([parts[0]!, parts[2]!, parts[1]!, ...parts.slice(3)], END),
+      'TRANSFER_ENTRY_ORDER',
+      parts[2]!.path,
+    );
   });
 
   it('a listed entry the archive lacks', async () => {
@@ -231,7 +332,11 @@ describe('the transfer reader holds every entry to its declared length and diges
   it('refuses an entry shorter than declared', async () => {
     const { parts } = await validParts();
     const blob = parts.at(-1)!;
-    await refused(archive(parts.slice(0, -1), file(blob.path, blob.bytes.subarray(0, blob.bytes.length - 1)), END), 'TRANSFER_ENTRY_TOO_SHORT', blob.path);
+    await refused(
+      archive(parts.slice(0, -1), file(blob.path, blob.bytes.subarray(0, blob.bytes.length - 1)), END),
+      'TRANSFER_ENTRY_TOO_SHORT',
+      blob.path,
+    );
   });
 
   it('refuses an entry whose bytes were changed, once it has been read, and yields it no further', async () => {
@@ -239,7 +344,11 @@ describe('the transfer reader holds every entry to its declared length and diges
     const blob = parts.at(-1)!;
     const changed = Uint8Array.from(blob.bytes);
     changed[changed.length - 1]! ^= 0xff;
-    const yielded = await refused(archive([...parts.slice(0, -1), { path: blob.path, bytes: changed }], END), 'TRANSFER_DIGEST_MISMATCH', blob.path);
+    const yielded = await refused(
+      archive([...parts.slice(0, -1), { path: blob.path, bytes: changed }], END),
+      'TRANSFER_DIGEST_MISMATCH',
+      blob.path,
+    );
     expect(yielded).not.toContain(blob.path);
   });
 
@@ -251,7 +360,10 @@ describe('the transfer reader holds every entry to its declared length and diges
     const reading = (async () => {
       for await (const item of readTransfer(chunks(bytes, 4096), { hubKeys })) void item;
     })();
-    await expect(reading).rejects.toMatchObject({ code: 'TRANSFER_DIGEST_MISMATCH', details: { entry: parts[1]!.path } });
+    await expect(reading).rejects.toMatchObject({
+      code: 'TRANSFER_DIGEST_MISMATCH',
+      details: { entry: parts[1]!.path },
+    });
   });
 
   it('refuses data hidden in the padding after an entry', async () => {
@@ -299,7 +411,10 @@ describe('the transfer reader refuses a damaged or extended file', () => {
   it('refuses zero bytes beyond the end of the tar record', async () => {
     const { parts } = await validParts();
     const bytes = archive(parts, END);
-    await refused(Buffer.concat([bytes, new Uint8Array((10_240 - (bytes.length % 10_240)) % 10_240 + 512)]), 'TRANSFER_TRAILING_DATA');
+    await refused(
+      Buffer.concat([bytes, new Uint8Array(((10_240 - (bytes.length % 10_240)) % 10_240) + 512)]),
+      'TRANSFER_TRAILING_DATA',
+    );
   });
 
   it.each([

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { compileSchedule, parseFreezeText, parseWindowText, type Window } from '../../src/policy/change-window.ts';
 
 const at = (iso: string): number => Date.parse(iso);
-const iso = (instant: number | undefined): string | undefined => (instant === undefined ? undefined : new Date(instant).toISOString());
+const iso = (instant: number | undefined): string | undefined =>
+  instant === undefined ? undefined : new Date(instant).toISOString();
 
 function schedule(allow: readonly string[], freezes: readonly string[] = [], zone?: string) {
   const windows = allow.map((text) => parseWindowText(text) as Window);
@@ -17,12 +18,18 @@ function schedule(allow: readonly string[], freezes: readonly string[] = [], zon
 
 describe('the short forms of windows and freezes', () => {
   it.each([
-    ['Mon-Fri 09:00-16:00 Europe/Berlin', { days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '16:00', timezone: 'Europe/Berlin' }],
+    [
+      'Mon-Fri 09:00-16:00 Europe/Berlin',
+      { days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '16:00', timezone: 'Europe/Berlin' },
+    ],
     ['Mon–Fri 09:00–16:00', { days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '16:00' }],
     ['daily 22:00-04:00', { days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '22:00', end: '04:00' }],
     ['Sat,Sun 00:00-24:00', { days: ['sat', 'sun'], start: '00:00', end: '24:00' }],
     ['Fri-Mon 20:00-06:00', { days: ['mon', 'fri', 'sat', 'sun'], start: '20:00', end: '06:00' }],
-    ['weekdays 08:30-17:45 America/New_York', { days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '08:30', end: '17:45', timezone: 'America/New_York' }],
+    [
+      'weekdays 08:30-17:45 America/New_York',
+      { days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '08:30', end: '17:45', timezone: 'America/New_York' },
+    ],
   ])('reads %s', (text, expected) => {
     expect(parseWindowText(text)).toEqual(expected);
   });
@@ -40,7 +47,10 @@ describe('the short forms of windows and freezes', () => {
 
   it.each([
     ['freeze 2026-12-20 to 2027-01-04', { from: '2026-12-20', to: '2027-01-04' }],
-    ['2026-12-20T18:00 to 2026-12-21T06:00 Europe/Berlin', { from: '2026-12-20T18:00', to: '2026-12-21T06:00', timezone: 'Europe/Berlin' }],
+    [
+      '2026-12-20T18:00 to 2026-12-21T06:00 Europe/Berlin',
+      { from: '2026-12-20T18:00', to: '2026-12-21T06:00', timezone: 'Europe/Berlin' },
+    ],
   ])('reads the freeze %s', (text, expected) => {
     expect(parseFreezeText(text)).toEqual(expected);
   });
@@ -79,11 +89,41 @@ describe('a weekday window in Europe/Berlin', () => {
 
 describe('daylight-saving days', () => {
   it.each([
-    ['Europe/Berlin spring forward: 02:30 does not exist, the window opens as the clock jumps to 03:00', 'Sun 02:30-04:00', 'Europe/Berlin', '2026-03-29T00:00:00Z', '2026-03-29T01:00:00.000Z'],
-    ['America/New_York spring forward: the same at 02:00 EST -> 03:00 EDT', 'Sun 02:30-04:00', 'America/New_York', '2026-03-08T05:00:00Z', '2026-03-08T07:00:00.000Z'],
-    ['Europe/Berlin fall back: 02:30 happens twice, the window opens at the first', 'Sun 02:30-02:45', 'Europe/Berlin', '2026-10-25T00:00:00Z', '2026-10-25T00:30:00.000Z'],
-    ['America/New_York fall back: 01:30 happens twice, the window opens at the first', 'Sun 01:30-01:45', 'America/New_York', '2026-11-01T04:00:00Z', '2026-11-01T05:30:00.000Z'],
-    ['America/New_York fall back: between the two 01:30s, the window opens again at the second', 'Sun 01:30-01:45', 'America/New_York', '2026-11-01T05:50:00Z', '2026-11-01T06:30:00.000Z'],
+    [
+      'Europe/Berlin spring forward: 02:30 does not exist, the window opens as the clock jumps to 03:00',
+      'Sun 02:30-04:00',
+      'Europe/Berlin',
+      '2026-03-29T00:00:00Z',
+      '2026-03-29T01:00:00.000Z',
+    ],
+    [
+      'America/New_York spring forward: the same at 02:00 EST -> 03:00 EDT',
+      'Sun 02:30-04:00',
+      'America/New_York',
+      '2026-03-08T05:00:00Z',
+      '2026-03-08T07:00:00.000Z',
+    ],
+    [
+      'Europe/Berlin fall back: 02:30 happens twice, the window opens at the first',
+      'Sun 02:30-02:45',
+      'Europe/Berlin',
+      '2026-10-25T00:00:00Z',
+      '2026-10-25T00:30:00.000Z',
+    ],
+    [
+      'America/New_York fall back: 01:30 happens twice, the window opens at the first',
+      'Sun 01:30-01:45',
+      'America/New_York',
+      '2026-11-01T04:00:00Z',
+      '2026-11-01T05:30:00.000Z',
+    ],
+    [
+      'America/New_York fall back: between the two 01:30s, the window opens again at the second',
+      'Sun 01:30-01:45',
+      'America/New_York',
+      '2026-11-01T05:50:00Z',
+      '2026-11-01T06:30:00.000Z',
+    ],
   ])('%s', (_, window, zone, from, expected) => {
     expect(iso(schedule([window], [], zone).nextOpening(at(from)))).toBe(expected);
   });
@@ -99,7 +139,8 @@ describe('daylight-saving days', () => {
   it('gives a window a real hour less on the spring-forward day', () => {
     const night = schedule(['Sun 01:00-04:00'], [], 'America/New_York');
     const open: number[] = [];
-    for (let minute = 0; minute < 24 * 60; minute += 15) if (night.isOpen(at('2026-03-08T00:00:00Z') + minute * 60_000)) open.push(minute);
+    for (let minute = 0; minute < 24 * 60; minute += 15)
+      if (night.isOpen(at('2026-03-08T00:00:00Z') + minute * 60_000)) open.push(minute);
     expect(open.length * 15).toBe(120);
   });
 });
@@ -109,9 +150,9 @@ describe('a window crossing midnight', () => {
 
   it.each([
     ['2026-01-16T21:00:00Z', true, 'Friday 22:00'],
-    ['2026-01-17T02:59:00Z', true, 'Saturday 03:59, still Friday\'s window'],
+    ['2026-01-17T02:59:00Z', true, "Saturday 03:59, still Friday's window"],
     ['2026-01-17T03:00:00Z', false, 'Saturday 04:00'],
-    ['2026-01-16T02:00:00Z', false, 'Friday 03:00 belongs to Thursday\'s night, which is not listed'],
+    ['2026-01-16T02:00:00Z', false, "Friday 03:00 belongs to Thursday's night, which is not listed"],
   ])('at %s is open: %s (%s)', (instant, open) => {
     expect(nights.isOpen(at(instant))).toBe(open);
   });
@@ -145,24 +186,38 @@ describe('freezes', () => {
 describe('nextOpening, as a property', () => {
   const zones = ['Europe/Berlin', 'America/New_York', 'Australia/Lord_Howe', 'Asia/Kolkata', 'UTC'];
   const windowArb = fc.record({
-    days: fc.uniqueArray(fc.constantFrom('mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun' as const), { minLength: 1, maxLength: 7 }),
+    days: fc.uniqueArray(fc.constantFrom('mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun' as const), {
+      minLength: 1,
+      maxLength: 7,
+    }),
     start: fc.integer({ min: 0, max: 95 }),
     length: fc.integer({ min: 1, max: 95 }),
     zone: fc.constantFrom(...zones),
   });
-  const hhmm = (quarter: number): string => `${String(Math.floor(quarter / 4)).padStart(2, '0')}:${String((quarter % 4) * 15).padStart(2, '0')}`;
+  const hhmm = (quarter: number): string =>
+    `${String(Math.floor(quarter / 4)).padStart(2, '0')}:${String((quarter % 4) * 15).padStart(2, '0')}`;
 
   it('returns an open instant, with none open between now and it', () => {
     fc.assert(
-      fc.property(fc.array(windowArb, { minLength: 1, maxLength: 3 }), fc.integer({ min: at('2026-01-01T00:00:00Z'), max: at('2027-12-31T00:00:00Z') }), (specs, now) => {
-        const allow = specs.map((spec): Window => ({ days: spec.days, start: hhmm(spec.start), end: hhmm((spec.start + spec.length) % 96), timezone: spec.zone }));
-        const compiled = compileSchedule({ allow });
-        const next = compiled.nextOpening(now);
-        expect(next).toBeDefined();
-        expect(compiled.isOpen(next!)).toBe(true);
-        for (let probe = now; probe < next!; probe += Math.max(60_000, Math.floor((next! - now) / 50))) expect(compiled.isOpen(probe)).toBe(false);
-        if (next! > now) expect(compiled.isOpen(next! - 1000)).toBe(false);
-      }),
+      fc.property(
+        fc.array(windowArb, { minLength: 1, maxLength: 3 }),
+        fc.integer({ min: at('2026-01-01T00:00:00Z'), max: at('2027-12-31T00:00:00Z') }),
+        (specs, now) => {
+          const allow = specs.map((spec): Window => ({
+            days: spec.days,
+            start: hhmm(spec.start),
+            end: hhmm((spec.start + spec.length) % 96),
+            timezone: spec.zone,
+          }));
+          const compiled = compileSchedule({ allow });
+          const next = compiled.nextOpening(now);
+          expect(next).toBeDefined();
+          expect(compiled.isOpen(next!)).toBe(true);
+          for (let probe = now; probe < next!; probe += Math.max(60_000, Math.floor((next! - now) / 50)))
+            expect(compiled.isOpen(probe)).toBe(false);
+          if (next! > now) expect(compiled.isOpen(next! - 1000)).toBe(false);
+        },
+      ),
       { numRuns: 60 },
     );
   });

@@ -47,7 +47,10 @@ describe('parsing a policy', () => {
     const policy = parsePolicy(PAYMENTS);
     expect(policy.spec.placement).toEqual({ allowedClasses: ['payments', 'web'] });
     expect(policy.spec.artifacts?.allowedRegistries).toEqual(['ghcr.io/acme', 'registry.acme.example']);
-    expect(policy.spec.windows).toEqual({ allow: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '16:00' }], freezes: [{ from: '2026-12-20', to: '2027-01-04' }] });
+    expect(policy.spec.windows).toEqual({
+      allow: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '16:00' }],
+      freezes: [{ from: '2026-12-20', to: '2027-01-04' }],
+    });
   });
 
   it('reads the same policy from JSON text and from a parsed value', () => {
@@ -57,16 +60,86 @@ describe('parsing a policy', () => {
   });
 
   it.each<[string, (doc: Record<string, any>) => void, string, RegExp]>([
-    ['a scope that does not parse', (doc) => { doc.spec.scope = 'tenant=(acme'; }, 'spec.scope', /column/],
-    ['a negative approval count', (doc) => { doc.spec.approvals.required = -1; }, 'spec.approvals.required', /./],
-    ['an unknown field', (doc) => { doc.spec.artifacts.allowedRegistrys = ['x']; }, 'spec.artifacts.allowedRegistrys', /unknown field/],
-    ['a window in an unknown zone', (doc) => { doc.spec.windows.allow = ['Mon 09:00-10:00 Europe/Atlantis']; }, 'spec.windows.allow[0]', /IANA/],
-    ['a window with a bad time', (doc) => { doc.spec.windows.allow = [{ days: ['mon'], start: '9am', end: '10:00' }]; }, 'spec.windows.allow[0].start', /HH:MM/],
-    ['an empty section', (doc) => { doc.spec.placement = {}; }, 'spec.placement', /enforces nothing/],
-    ['a commit that is not hex', (doc) => { doc.spec.artifacts.provenance.commits = ['main']; }, 'spec.artifacts.provenance.commits[0]', /hex/],
-    ['a bad name', (doc) => { doc.metadata.name = 'Acme Payments'; }, 'metadata.name', /lowercase/],
-    ['a wrong kind', (doc) => { doc.kind = 'DriftPolicy'; }, 'kind', /./],
-    ['a class with capitals', (doc) => { doc.spec.placement.deniedClasses = ['GPU']; }, 'spec.placement.deniedClasses[0]', /workload class/],
+    [
+      'a scope that does not parse',
+      (doc) => {
+        doc.spec.scope = 'tenant=(acme';
+      },
+      'spec.scope',
+      /column/,
+    ],
+    [
+      'a negative approval count',
+      (doc) => {
+        doc.spec.approvals.required = -1;
+      },
+      'spec.approvals.required',
+      /./,
+    ],
+    [
+      'an unknown field',
+      (doc) => {
+        doc.spec.artifacts.allowedRegistrys = ['x'];
+      },
+      'spec.artifacts.allowedRegistrys',
+      /unknown field/,
+    ],
+    [
+      'a window in an unknown zone',
+      (doc) => {
+        doc.spec.windows.allow = ['Mon 09:00-10:00 Europe/Atlantis'];
+      },
+      'spec.windows.allow[0]',
+      /IANA/,
+    ],
+    [
+      'a window with a bad time',
+      (doc) => {
+        doc.spec.windows.allow = [{ days: ['mon'], start: '9am', end: '10:00' }];
+      },
+      'spec.windows.allow[0].start',
+      /HH:MM/,
+    ],
+    [
+      'an empty section',
+      (doc) => {
+        doc.spec.placement = {};
+      },
+      'spec.placement',
+      /enforces nothing/,
+    ],
+    [
+      'a commit that is not hex',
+      (doc) => {
+        doc.spec.artifacts.provenance.commits = ['main'];
+      },
+      'spec.artifacts.provenance.commits[0]',
+      /hex/,
+    ],
+    [
+      'a bad name',
+      (doc) => {
+        doc.metadata.name = 'Acme Payments';
+      },
+      'metadata.name',
+      /lowercase/,
+    ],
+    [
+      'a wrong kind',
+      (doc) => {
+        doc.kind = 'DriftPolicy';
+      },
+      'kind',
+      /./,
+    ],
+    [
+      'a class with capitals',
+      (doc) => {
+        doc.spec.placement.deniedClasses = ['GPU'];
+      },
+      'spec.placement.deniedClasses[0]',
+      /workload class/,
+    ],
   ])('names the path of %s', (_, mutate, path, message) => {
     const doc = valid();
     mutate(doc);
@@ -78,7 +151,11 @@ describe('parsing a policy', () => {
     doc.metadata.name = 'X';
     doc.spec.approvals.required = 0;
     doc.spec.scope = '(((';
-    expect(problems(doc).map((problem) => problem.path).sort()).toEqual(['metadata.name', 'spec.approvals.required', 'spec.scope']);
+    expect(
+      problems(doc)
+        .map((problem) => problem.path)
+        .sort(),
+    ).toEqual(['metadata.name', 'spec.approvals.required', 'spec.scope']);
   });
 
   it.each([
@@ -88,7 +165,11 @@ describe('parsing a policy', () => {
     ['a duplicate key', 'apiVersion: flotilla.io/v1\napiVersion: flotilla.io/v1\n', /does not parse/],
     ['a document past the size bound', `# ${'x'.repeat(300 * 1024)}\n${PAYMENTS}`, /at most 262144 bytes/],
     ['flow collections nested deeply', `${'['.repeat(20000)}${']'.repeat(20000)}`, /./],
-    ['an alias bomb', `a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n`, /./],
+    [
+      'an alias bomb',
+      `a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n`,
+      /./,
+    ],
   ])('refuses %s with POLICY_INVALID, never a crash', (_, text, message) => {
     expect(problems(text)[0]?.message).toMatch(message);
   });
@@ -96,14 +177,28 @@ describe('parsing a policy', () => {
   it('refuses a freeze that ends before it starts, at its path', () => {
     const doc = valid();
     doc.spec.windows.freezes = [{ from: '2027-01-04', to: '2026-12-20' }];
-    expect(problems(doc)).toContainEqual({ path: 'spec.windows.freezes[0].to', message: expect.stringMatching(/ends after/) });
+    expect(problems(doc)).toContainEqual({
+      path: 'spec.windows.freezes[0].to',
+      message: expect.stringMatching(/ends after/),
+    });
   });
 });
 
 describe('the canonical form and diff of two versions', () => {
   it('gives two spellings of one policy the same digest, whatever their version', () => {
     const a = parsePolicy(PAYMENTS);
-    const b = parsePolicy({ ...a, metadata: { ...a.metadata, version: 7 }, spec: { ...a.spec, scope: 'tenant = acme ,compliance=pci', windows: { ...a.spec.windows, allow: [{ days: ['fri', 'thu', 'wed', 'tue', 'mon'], start: '09:00', end: '16:00' }] } } });
+    const b = parsePolicy({
+      ...a,
+      metadata: { ...a.metadata, version: 7 },
+      spec: {
+        ...a.spec,
+        scope: 'tenant = acme ,compliance=pci',
+        windows: {
+          ...a.spec.windows,
+          allow: [{ days: ['fri', 'thu', 'wed', 'tue', 'mon'], start: '09:00', end: '16:00' }],
+        },
+      },
+    });
     expect(policyDigest(b)).toBe(policyDigest(a));
     expect(diffPolicies(a, b)).toEqual([]);
   });
@@ -144,11 +239,16 @@ describe('release requirements in the Bundle', () => {
   };
 
   it('keeps the digest a bundle without the new fields had before they existed', () => {
-    expect(digestOf(Bundle.parse(bundle))).toBe('sha256:d739b09e9c0042c928e6f6474a2c60f2659eafb2d59050117aa01eb21062ff82');
+    expect(digestOf(Bundle.parse(bundle))).toBe(
+      'sha256:d739b09e9c0042c928e6f6474a2c60f2659eafb2d59050117aa01eb21062ff82',
+    );
   });
 
   it('carries a minimum Kubernetes version and certifications', () => {
-    const parsed = Bundle.parse({ ...bundle, placement: { ...bundle.placement, minKubernetesVersion: '1.29', certifications: ['iso27001'] } });
+    const parsed = Bundle.parse({
+      ...bundle,
+      placement: { ...bundle.placement, minKubernetesVersion: '1.29', certifications: ['iso27001'] },
+    });
     expect(parsed.placement).toMatchObject({ minKubernetesVersion: '1.29', certifications: ['iso27001'] });
     expect(() => Bundle.parse({ ...bundle, placement: { minKubernetesVersion: 'latest' } })).toThrow();
   });

@@ -9,12 +9,24 @@ import { makeTarget, PINNED, releaseTrust, signedRelease } from './policy-fixtur
 
 describe('reading --place', () => {
   it('reads class, capabilities and the spread', () => {
-    expect(parsePlacementRequest('class=payments, capability=pci-dss, per-region=2')).toEqual({ requirements: { workloadClass: 'payments', capabilities: ['pci-dss'] }, perRegion: 2 });
+    expect(parsePlacementRequest('class=payments, capability=pci-dss, per-region=2')).toEqual({
+      requirements: { workloadClass: 'payments', capabilities: ['pci-dss'] },
+      perRegion: 2,
+    });
   });
 
   it('reads repeated keys, regions as globs, a minimum version and a count', () => {
-    expect(parsePlacementRequest('capability=gpu,capability=nvidia.com/gpu, region=eu-*, region=us-east-1, certification=iso27001, min-kubernetes=v1.29, count=10')).toEqual({
-      requirements: { capabilities: ['gpu', 'nvidia.com/gpu'], regions: ['eu-*', 'us-east-1'], certifications: ['iso27001'], minKubernetesVersion: '1.29' },
+    expect(
+      parsePlacementRequest(
+        'capability=gpu,capability=nvidia.com/gpu, region=eu-*, region=us-east-1, certification=iso27001, min-kubernetes=v1.29, count=10',
+      ),
+    ).toEqual({
+      requirements: {
+        capabilities: ['gpu', 'nvidia.com/gpu'],
+        regions: ['eu-*', 'us-east-1'],
+        certifications: ['iso27001'],
+        minKubernetesVersion: '1.29',
+      },
       count: 10,
     });
   });
@@ -33,13 +45,26 @@ describe('reading --place', () => {
     ['capability=pci dss', /not a name/],
     ['capability=gpu, capability=gpu', /capability=gpu is given twice/],
   ])('refuses %s', (text, message) => {
-    expect(() => parsePlacementRequest(text)).toThrow(expect.objectContaining({ code: 'PLACEMENT_INVALID', message: expect.stringMatching(message) }));
+    expect(() => parsePlacementRequest(text)).toThrow(
+      expect.objectContaining({ code: 'PLACEMENT_INVALID', message: expect.stringMatching(message) }),
+    );
   });
 });
 
 describe('choosing targets for a placement', () => {
-  const node = (name: string, region: string | undefined, capabilities: Record<string, unknown>, health?: 'healthy' | 'degraded', extra: Record<string, string> = {}): Target =>
-    makeTarget({ name, properties: { ...(region === undefined ? {} : { region }), ...extra }, facts: { capabilities }, ...(health === undefined ? {} : { health }) });
+  const node = (
+    name: string,
+    region: string | undefined,
+    capabilities: Record<string, unknown>,
+    health?: 'healthy' | 'degraded',
+    extra: Record<string, string> = {},
+  ): Target =>
+    makeTarget({
+      name,
+      properties: { ...(region === undefined ? {} : { region }), ...extra },
+      facts: { capabilities },
+      ...(health === undefined ? {} : { health }),
+    });
   const fleet: Target[] = [
     node('eu-3', 'eu-west-1', { 'pci-dss': true }, 'healthy'),
     node('eu-1', 'eu-west-1', { 'pci-dss': true }, 'degraded'),
@@ -48,7 +73,12 @@ describe('choosing targets for a placement', () => {
     node('us-2', 'us-east-1', {}, 'healthy'),
     node('gpu-1', 'us-east-1', { 'nvidia.com/gpu': 4 }, 'healthy'),
     node('nowhere', undefined, { 'pci-dss': true }, 'healthy'),
-    makeTarget({ name: 'off', status: 'disabled', properties: { region: 'eu-west-1' }, facts: { capabilities: { 'pci-dss': true } } }),
+    makeTarget({
+      name: 'off',
+      status: 'disabled',
+      properties: { region: 'eu-west-1' },
+      facts: { capabilities: { 'pci-dss': true } },
+    }),
   ];
 
   it('spreads per region, healthy first then by name, and explains each target', () => {
@@ -80,15 +110,42 @@ describe('choosing targets for a placement', () => {
 
   it('takes a count round-robin across regions', () => {
     const choice = choosePlacement(parsePlacementRequest('capability=pci-dss, count=3'), fleet);
-    expect(choice.chosen.map((id) => fleet.find((target) => target.id === id)!.name)).toEqual(['eu-2', 'us-1', 'nowhere']);
+    expect(choice.chosen.map((id) => fleet.find((target) => target.id === id)!.name)).toEqual([
+      'eu-2',
+      'us-1',
+      'nowhere',
+    ]);
   });
 
   it('leaves out targets whose placement policy refuses the class, naming the policy', () => {
-    const policies = [parsePolicy({ apiVersion: 'flotilla.io/v1', kind: 'Policy', metadata: { name: 'us-no-payments' }, spec: { scope: 'region=us-*', placement: { deniedClasses: ['payments'] } } })];
-    const facts = inspectRelease(signedRelease([PINNED, PINNED], 1, { workloadClass: 'payments' }), [], { releaseKeys: releaseTrust, attestationKeys: [] });
-    const evaluator = createPolicyEvaluator(policies, { release: facts, author: 'carol', approvals: { accepted: [], refused: [] }, now: Date.parse('2026-05-06T10:00:00Z') });
-    const choice = choosePlacement(parsePlacementRequest('class=payments, capability=pci-dss'), fleet, { decide: (target) => evaluator.evaluate(target) });
+    const policies = [
+      parsePolicy({
+        apiVersion: 'flotilla.io/v1',
+        kind: 'Policy',
+        metadata: { name: 'us-no-payments' },
+        spec: { scope: 'region=us-*', placement: { deniedClasses: ['payments'] } },
+      }),
+    ];
+    const facts = inspectRelease(signedRelease([PINNED, PINNED], 1, { workloadClass: 'payments' }), [], {
+      releaseKeys: releaseTrust,
+      attestationKeys: [],
+    });
+    const evaluator = createPolicyEvaluator(policies, {
+      release: facts,
+      author: 'carol',
+      approvals: { accepted: [], refused: [] },
+      now: Date.parse('2026-05-06T10:00:00Z'),
+    });
+    const choice = choosePlacement(parsePlacementRequest('class=payments, capability=pci-dss'), fleet, {
+      decide: (target) => evaluator.evaluate(target),
+    });
     const us1 = choice.explanations.find((line) => line.name === 'us-1');
-    expect(us1).toEqual({ targetId: fleet[3]!.id, name: 'us-1', region: 'us-east-1', chosen: false, reason: 'not chosen: workload class payments is denied here (policy us-no-payments)' });
+    expect(us1).toEqual({
+      targetId: fleet[3]!.id,
+      name: 'us-1',
+      region: 'us-east-1',
+      chosen: false,
+      reason: 'not chosen: workload class payments is denied here (policy us-no-payments)',
+    });
   });
 });

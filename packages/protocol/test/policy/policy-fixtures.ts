@@ -28,7 +28,17 @@ export function makeTarget(spec: TargetSpec = {}): Target {
     facts: spec.facts ?? {},
     keyId: 'key-1',
     desired: { generation: 1, bundles: [] },
-    observed: spec.health === undefined ? null : { seq: 1, generation: 1, phase: 'applied', health: spec.health, bundles: [], reportedAt: '2026-01-01T00:00:00Z' },
+    observed:
+      spec.health === undefined
+        ? null
+        : {
+            seq: 1,
+            generation: 1,
+            phase: 'applied',
+            health: spec.health,
+            bundles: [],
+            reportedAt: '2026-01-01T00:00:00Z',
+          },
     enrolledAt: '2025-01-01T00:00:00Z',
     lastSeenAt: '2026-01-01T00:00:00Z',
     lastChangedAt: '2026-01-01T00:00:00Z',
@@ -50,7 +60,14 @@ export function makeBundle(images: readonly string[], placement?: Bundle['placem
         apiVersion: 'apps/v1',
         kind: 'Deployment',
         metadata: { name: 'api', namespace: 'pay' },
-        spec: { template: { spec: { initContainers: images.slice(0, 1).map((image) => ({ name: 'init', image })), containers: images.slice(1).map((image, i) => ({ name: `c${i}`, image })) } } },
+        spec: {
+          template: {
+            spec: {
+              initContainers: images.slice(0, 1).map((image) => ({ name: 'init', image })),
+              containers: images.slice(1).map((image, i) => ({ name: `c${i}`, image })),
+            },
+          },
+        },
       },
     ],
     ...(placement === undefined ? {} : { placement }),
@@ -74,7 +91,11 @@ export interface TestSigner {
 export function ecdsaSigner(id: string): TestSigner {
   const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   return {
-    key: { id, algorithm: 'ecdsa-p256-sha256', publicKey: publicKey.export({ format: 'pem', type: 'spki' }).toString() },
+    key: {
+      id,
+      algorithm: 'ecdsa-p256-sha256',
+      publicKey: publicKey.export({ format: 'pem', type: 'spki' }).toString(),
+    },
     privateKey,
     sign: (message) => sign('sha256', message, privateKey),
   };
@@ -83,7 +104,11 @@ export function ecdsaSigner(id: string): TestSigner {
 export function ed25519Signer(id: string): TestSigner {
   const { publicKey, privateKey } = generateKeyPairSync('ed25519');
   const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(12);
-  return { key: { id, algorithm: 'ed25519', publicKey: Buffer.from(raw).toString('base64url') }, privateKey, sign: (message) => sign(null, message, privateKey) };
+  return {
+    key: { id, algorithm: 'ed25519', publicKey: Buffer.from(raw).toString('base64url') },
+    privateKey,
+    sign: (message) => sign(null, message, privateKey),
+  };
 }
 
 /** PAE written out by hand from the DSSE spec, independent of the code under test. */
@@ -91,7 +116,10 @@ export function pae(type: string, body: Buffer): Buffer {
   return Buffer.concat([Buffer.from(`DSSEv1 ${Buffer.byteLength(type)} ${type} ${body.length} `), body]);
 }
 
-export function statement(subjectHex: string, overrides: { builder?: string; repo?: string; commit?: string; predicateType?: string } = {}): object {
+export function statement(
+  subjectHex: string,
+  overrides: { builder?: string; repo?: string; commit?: string; predicateType?: string } = {},
+): object {
   return {
     _type: 'https://in-toto.io/Statement/v1',
     subject: [{ name: 'payments-2.4.0.json', digest: { sha256: subjectHex } }],
@@ -99,20 +127,41 @@ export function statement(subjectHex: string, overrides: { builder?: string; rep
     predicate: {
       buildDefinition: {
         buildType: 'https://slsa-framework.github.io/github-actions-buildtypes/workflow/v1',
-        externalParameters: { workflow: { ref: 'refs/heads/main', repository: `https://${overrides.repo ?? 'github.com/acme/payments'}`, path: '.github/workflows/release.yml' } },
-        resolvedDependencies: [{ uri: `git+https://${overrides.repo ?? 'github.com/acme/payments'}@refs/heads/main`, digest: { gitCommit: overrides.commit ?? 'c'.repeat(40) } }],
+        externalParameters: {
+          workflow: {
+            ref: 'refs/heads/main',
+            repository: `https://${overrides.repo ?? 'github.com/acme/payments'}`,
+            path: '.github/workflows/release.yml',
+          },
+        },
+        resolvedDependencies: [
+          {
+            uri: `git+https://${overrides.repo ?? 'github.com/acme/payments'}@refs/heads/main`,
+            digest: { gitCommit: overrides.commit ?? 'c'.repeat(40) },
+          },
+        ],
       },
-      runDetails: { builder: { id: overrides.builder ?? 'https://github.com/actions/runner/github-hosted' }, metadata: { invocationId: 'run-1' } },
+      runDetails: {
+        builder: { id: overrides.builder ?? 'https://github.com/actions/runner/github-hosted' },
+        metadata: { invocationId: 'run-1' },
+      },
     },
   };
 }
 
-export function dsseEnvelope(payload: object | Buffer, signers: readonly TestSigner[], payloadType = 'application/vnd.in-toto+json') {
+export function dsseEnvelope(
+  payload: object | Buffer,
+  signers: readonly TestSigner[],
+  payloadType = 'application/vnd.in-toto+json',
+) {
   const body = Buffer.isBuffer(payload) ? payload : Buffer.from(JSON.stringify(payload));
   return {
     payload: body.toString('base64'),
     payloadType,
-    signatures: signers.map((signer) => ({ keyid: signer.key.id, sig: signer.sign(pae(payloadType, body)).toString('base64') })),
+    signatures: signers.map((signer) => ({
+      keyid: signer.key.id,
+      sig: signer.sign(pae(payloadType, body)).toString('base64'),
+    })),
   };
 }
 
@@ -121,8 +170,15 @@ export function sigstoreBundle(payload: object, signer: TestSigner, payloadType 
   const body = Buffer.from(JSON.stringify(payload));
   return {
     mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
-    verificationMaterial: { publicKey: { hint: createHash('sha256').update(signer.key.publicKey).digest('base64') }, tlogEntries: [] },
-    dsseEnvelope: { payload: body.toString('base64'), payloadType, signatures: [{ sig: signer.sign(pae(payloadType, body)).toString('base64'), keyid: '' }] },
+    verificationMaterial: {
+      publicKey: { hint: createHash('sha256').update(signer.key.publicKey).digest('base64') },
+      tlogEntries: [],
+    },
+    dsseEnvelope: {
+      payload: body.toString('base64'),
+      payloadType,
+      signatures: [{ sig: signer.sign(pae(payloadType, body)).toString('base64'), keyid: '' }],
+    },
   };
 }
 

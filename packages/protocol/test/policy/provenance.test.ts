@@ -13,8 +13,18 @@ const IN_TOTO = ['application/vnd.in-toto+json'];
 
 describe('DSSE pre-authentication encoding', () => {
   it.each([
-    ['the spec example', 'http://example.com/HelloWorld', 'hello world', 'DSSEv1 29 http://example.com/HelloWorld 11 hello world'],
-    ['an empty body, which keeps its trailing space', 'application/vnd.in-toto+json', '', 'DSSEv1 28 application/vnd.in-toto+json 0 '],
+    [
+      'the spec example',
+      'http://example.com/HelloWorld',
+      'hello world',
+      'DSSEv1 29 http://example.com/HelloWorld 11 hello world',
+    ],
+    [
+      'an empty body, which keeps its trailing space',
+      'application/vnd.in-toto+json',
+      '',
+      'DSSEv1 28 application/vnd.in-toto+json 0 ',
+    ],
     ['an empty type', '', 'x', 'DSSEv1 0  1 x'],
   ])('encodes %s', (_, type, body, expected) => {
     expect(text(preAuthEncoding(type, Buffer.from(body)))).toBe(expected);
@@ -34,12 +44,32 @@ describe('DSSE pre-authentication encoding', () => {
 
   it('verifies an Ed25519 signature made with the RFC 8032 test key over the spec vector', () => {
     const seed = Buffer.from('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60', 'hex');
-    const privateKey = createPrivateKey({ key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]), format: 'der', type: 'pkcs8' });
+    const privateKey = createPrivateKey({
+      key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]),
+      format: 'der',
+      type: 'pkcs8',
+    });
     const body = Buffer.from('{"_type":"https://in-toto.io/Statement/v1"}');
-    const envelope = { payload: body.toString('base64'), payloadType: 'application/vnd.in-toto+json', signatures: [{ keyid: 'A', sig: sign(null, pae('application/vnd.in-toto+json', body), privateKey).toString('base64') }] };
-    const keys = importAttestationKeys([{ id: 'A', algorithm: 'ed25519', publicKey: Buffer.from('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a', 'hex').toString('base64url') }]);
+    const envelope = {
+      payload: body.toString('base64'),
+      payloadType: 'application/vnd.in-toto+json',
+      signatures: [
+        { keyid: 'A', sig: sign(null, pae('application/vnd.in-toto+json', body), privateKey).toString('base64') },
+      ],
+    };
+    const keys = importAttestationKeys([
+      {
+        id: 'A',
+        algorithm: 'ed25519',
+        publicKey: Buffer.from('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a', 'hex').toString(
+          'base64url',
+        ),
+      },
+    ]);
     expect(verifyDsse(envelope, keys, IN_TOTO).signers).toEqual(['A']);
-    expect(envelope.signatures[0]!.sig).toBe('2WAfaHm5jluo0w+0rk8uVkluELJYWjSmU9x7EUzx+AyteDGJ4/nqyJXfmAUVFIAoQafWm7AxBZNw5M9ixNHiCA==');
+    expect(envelope.signatures[0]!.sig).toBe(
+      '2WAfaHm5jluo0w+0rk8uVkluELJYWjSmU9x7EUzx+AyteDGJ4/nqyJXfmAUVFIAoQafWm7AxBZNw5M9ixNHiCA==',
+    );
   });
 });
 
@@ -66,13 +96,29 @@ describe('verifying a DSSE envelope', () => {
   const body = statement(hexOf(RELEASE));
 
   it('accepts ECDSA P-256 (DER, as cosign signs) and Ed25519 signatures, naming each key once', () => {
-    expect(verifyDsse(dsseEnvelope(body, [builder, release]), keys, IN_TOTO).signers).toEqual(['ci-builder', 'release-engineer']);
+    expect(verifyDsse(dsseEnvelope(body, [builder, release]), keys, IN_TOTO).signers).toEqual([
+      'ci-builder',
+      'release-engineer',
+    ]);
   });
 
   it('accepts an ECDSA signature in raw r||s form, as the DSSE test vectors write it', () => {
     const raw = Buffer.from(JSON.stringify(body));
-    const sig = sign('sha256', pae('application/vnd.in-toto+json', raw), { key: builder.privateKey, dsaEncoding: 'ieee-p1363' });
-    expect(verifyDsse({ payload: raw.toString('base64'), payloadType: 'application/vnd.in-toto+json', signatures: [{ sig: sig.toString('base64') }] }, keys, IN_TOTO).signers).toEqual(['ci-builder']);
+    const sig = sign('sha256', pae('application/vnd.in-toto+json', raw), {
+      key: builder.privateKey,
+      dsaEncoding: 'ieee-p1363',
+    });
+    expect(
+      verifyDsse(
+        {
+          payload: raw.toString('base64'),
+          payloadType: 'application/vnd.in-toto+json',
+          signatures: [{ sig: sig.toString('base64') }],
+        },
+        keys,
+        IN_TOTO,
+      ).signers,
+    ).toEqual(['ci-builder']);
   });
 
   it('counts two signatures by one key once, and one key under two ids once', () => {
@@ -89,24 +135,53 @@ describe('verifying a DSSE envelope', () => {
 
   it.each([
     ['signed by a key not given', () => dsseEnvelope(body, [ecdsaSigner('stranger')]), 'signature'],
-    ['its payload type swapped after signing', () => ({ ...dsseEnvelope(body, [builder]), payloadType: 'application/vnd.example+json' }), 'signature'],
-    ['its payload tampered after signing', () => {
-      const envelope = dsseEnvelope(body, [builder]);
-      return { ...envelope, payload: Buffer.from(JSON.stringify(statement(hexOf(RELEASE), { builder: 'https://evil.example/builder' }))).toString('base64') };
-    }, 'signature'],
-    ['signed over an unsupported payload type', () => dsseEnvelope(body, [builder], 'application/json'), 'payload-type'],
+    [
+      'its payload type swapped after signing',
+      () => ({ ...dsseEnvelope(body, [builder]), payloadType: 'application/vnd.example+json' }),
+      'signature',
+    ],
+    [
+      'its payload tampered after signing',
+      () => {
+        const envelope = dsseEnvelope(body, [builder]);
+        return {
+          ...envelope,
+          payload: Buffer.from(
+            JSON.stringify(statement(hexOf(RELEASE), { builder: 'https://evil.example/builder' })),
+          ).toString('base64'),
+        };
+      },
+      'signature',
+    ],
+    [
+      'signed over an unsupported payload type',
+      () => dsseEnvelope(body, [builder], 'application/json'),
+      'payload-type',
+    ],
     ['a payload that is not base64', () => ({ ...dsseEnvelope(body, [builder]), payload: 'not base64!' }), 'encoding'],
   ])('refuses an envelope %s', (_, make, reason) => {
-    expect(() => verifyDsse(make(), keys, IN_TOTO)).toThrow(expect.objectContaining({ code: 'ATTESTATION_INVALID', details: { reason } }));
+    expect(() => verifyDsse(make(), keys, IN_TOTO)).toThrow(
+      expect.objectContaining({ code: 'ATTESTATION_INVALID', details: { reason } }),
+    );
   });
 
   it('refuses a weak Ed25519 key when keys are imported', () => {
-    expect(() => importAttestationKeys([{ id: 'weak', algorithm: 'ed25519', publicKey: Buffer.alloc(32).toString('base64url') }])).toThrow(expect.objectContaining({ code: 'KEY_WEAK' }));
+    expect(() =>
+      importAttestationKeys([{ id: 'weak', algorithm: 'ed25519', publicKey: Buffer.alloc(32).toString('base64url') }]),
+    ).toThrow(expect.objectContaining({ code: 'KEY_WEAK' }));
   });
 
   it('refuses an ECDSA key on another curve', () => {
     const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'secp384r1' });
-    expect(() => importAttestationKeys([{ id: 'p384', algorithm: 'ecdsa-p256-sha256', publicKey: publicKey.export({ format: 'pem', type: 'spki' }).toString() }])).toThrow(expect.objectContaining({ code: 'KEY_UNKNOWN' }));
+    expect(() =>
+      importAttestationKeys([
+        {
+          id: 'p384',
+          algorithm: 'ecdsa-p256-sha256',
+          publicKey: publicKey.export({ format: 'pem', type: 'spki' }).toString(),
+        },
+      ]),
+    ).toThrow(expect.objectContaining({ code: 'KEY_UNKNOWN' }));
   });
 });
 
@@ -115,7 +190,11 @@ describe('provenance of a release', () => {
   const keys = importAttestationKeys([builder.key]);
 
   it('reads the builder and the source commit from a SLSA v1 statement about the release', () => {
-    const verified = verifyProvenance({ format: 'dsse', envelope: dsseEnvelope(statement(hexOf(RELEASE)), [builder]) }, RELEASE, keys);
+    const verified = verifyProvenance(
+      { format: 'dsse', envelope: dsseEnvelope(statement(hexOf(RELEASE)), [builder]) },
+      RELEASE,
+      keys,
+    );
     expect(verified).toEqual({
       format: 'dsse',
       signers: ['ci-builder'],
@@ -127,11 +206,24 @@ describe('provenance of a release', () => {
 
   it.each([
     ['whose subject is another artifact', statement('e'.repeat(64)), 'subject'],
-    ['with another predicate type', statement(hexOf(RELEASE), { predicateType: 'https://spdx.dev/Document' }), 'predicate'],
+    [
+      'with another predicate type',
+      statement(hexOf(RELEASE), { predicateType: 'https://spdx.dev/Document' }),
+      'predicate',
+    ],
     ['that is not an in-toto statement', { hello: 'world' }, 'statement'],
-    ['whose predicate lacks the builder', { ...statement(hexOf(RELEASE)), predicate: { buildDefinition: { buildType: 'x', externalParameters: {} }, runDetails: {} } }, 'predicate'],
+    [
+      'whose predicate lacks the builder',
+      {
+        ...statement(hexOf(RELEASE)),
+        predicate: { buildDefinition: { buildType: 'x', externalParameters: {} }, runDetails: {} },
+      },
+      'predicate',
+    ],
   ])('refuses a statement %s', (_, body, reason) => {
-    expect(() => verifyProvenance({ format: 'dsse', envelope: dsseEnvelope(body, [builder]) }, RELEASE, keys)).toThrow(expect.objectContaining({ details: { reason } }));
+    expect(() => verifyProvenance({ format: 'dsse', envelope: dsseEnvelope(body, [builder]) }, RELEASE, keys)).toThrow(
+      expect.objectContaining({ details: { reason } }),
+    );
   });
 
   it.each([
@@ -154,45 +246,84 @@ describe('Sigstore bundles, verified offline against a key', () => {
     ['ECDSA P-256', builder],
     ['Ed25519', edKey],
   ])('accepts a v0.3 bundle with a DSSE envelope signed by a %s key', (_, signer) => {
-    const verified = verifyProvenance({ format: 'sigstore-bundle', bundle: sigstoreBundle(body, signer) }, RELEASE, keys);
-    expect(verified).toMatchObject({ format: 'sigstore-bundle', signers: [signer.key.id], sources: [{ repository: 'github.com/acme/payments' }] });
+    const verified = verifyProvenance(
+      { format: 'sigstore-bundle', bundle: sigstoreBundle(body, signer) },
+      RELEASE,
+      keys,
+    );
+    expect(verified).toMatchObject({
+      format: 'sigstore-bundle',
+      signers: [signer.key.id],
+      sources: [{ repository: 'github.com/acme/payments' }],
+    });
   });
 
-  it.each(['application/vnd.dev.sigstore.bundle+json;version=0.2', 'application/vnd.dev.sigstore.bundle+json;version=0.3'])('accepts the older media type %s', (mediaType) => {
+  it.each([
+    'application/vnd.dev.sigstore.bundle+json;version=0.2',
+    'application/vnd.dev.sigstore.bundle+json;version=0.3',
+  ])('accepts the older media type %s', (mediaType) => {
     const bundle = { ...sigstoreBundle(body, builder), mediaType };
     expect(verifyProvenance({ format: 'sigstore-bundle', bundle }, RELEASE, keys).signers).toEqual(['cosign-key']);
   });
 
   it('refuses a bundle signed by a key not given', () => {
-    expect(() => verifyProvenance({ format: 'sigstore-bundle', bundle: sigstoreBundle(body, ecdsaSigner('stranger')) }, RELEASE, keys)).toThrow(expect.objectContaining({ details: { reason: 'signature' } }));
+    expect(() =>
+      verifyProvenance(
+        { format: 'sigstore-bundle', bundle: sigstoreBundle(body, ecdsaSigner('stranger')) },
+        RELEASE,
+        keys,
+      ),
+    ).toThrow(expect.objectContaining({ details: { reason: 'signature' } }));
   });
 
   it('refuses a bundle whose payload was replaced after signing', () => {
     const bundle = sigstoreBundle(body, builder);
-    bundle.dsseEnvelope.payload = Buffer.from(JSON.stringify(statement(hexOf(RELEASE), { repo: 'github.com/evil/payments' }))).toString('base64');
-    expect(() => verifyProvenance({ format: 'sigstore-bundle', bundle }, RELEASE, keys)).toThrow(expect.objectContaining({ details: { reason: 'signature' } }));
+    bundle.dsseEnvelope.payload = Buffer.from(
+      JSON.stringify(statement(hexOf(RELEASE), { repo: 'github.com/evil/payments' })),
+    ).toString('base64');
+    expect(() => verifyProvenance({ format: 'sigstore-bundle', bundle }, RELEASE, keys)).toThrow(
+      expect.objectContaining({ details: { reason: 'signature' } }),
+    );
   });
 
   it('refuses a bundle whose statement is about another artifact', () => {
-    expect(() => verifyProvenance({ format: 'sigstore-bundle', bundle: sigstoreBundle(statement('f'.repeat(64)), builder) }, RELEASE, keys)).toThrow(expect.objectContaining({ details: { reason: 'subject' } }));
+    expect(() =>
+      verifyProvenance(
+        { format: 'sigstore-bundle', bundle: sigstoreBundle(statement('f'.repeat(64)), builder) },
+        RELEASE,
+        keys,
+      ),
+    ).toThrow(expect.objectContaining({ details: { reason: 'subject' } }));
   });
 
   it('refuses a keyless bundle, which needs Fulcio and Rekor roots a site does not hold', () => {
     const bundle: Record<string, unknown> = sigstoreBundle(body, builder);
-    bundle['verificationMaterial'] = { certificate: { rawBytes: Buffer.from('not a certificate').toString('base64') }, tlogEntries: [] };
-    expect(() => verifyProvenance({ format: 'sigstore-bundle', bundle }, RELEASE, keys)).toThrow(expect.objectContaining({ code: 'ATTESTATION_INVALID' }));
+    bundle['verificationMaterial'] = {
+      certificate: { rawBytes: Buffer.from('not a certificate').toString('base64') },
+      tlogEntries: [],
+    };
+    expect(() => verifyProvenance({ format: 'sigstore-bundle', bundle }, RELEASE, keys)).toThrow(
+      expect.objectContaining({ code: 'ATTESTATION_INVALID' }),
+    );
   });
 
   it('refuses a message-signature bundle, which carries no statement', () => {
     const bundle = {
       mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
       verificationMaterial: { publicKey: { hint: 'x' }, tlogEntries: [] },
-      messageSignature: { messageDigest: { algorithm: 'SHA2_256', digest: Buffer.alloc(32).toString('base64') }, signature: Buffer.from('sig').toString('base64') },
+      messageSignature: {
+        messageDigest: { algorithm: 'SHA2_256', digest: Buffer.alloc(32).toString('base64') },
+        signature: Buffer.from('sig').toString('base64'),
+      },
     };
-    expect(() => verifyProvenance({ format: 'sigstore-bundle', bundle }, RELEASE, keys)).toThrow(expect.objectContaining({ details: { reason: 'content' } }));
+    expect(() => verifyProvenance({ format: 'sigstore-bundle', bundle }, RELEASE, keys)).toThrow(
+      expect.objectContaining({ details: { reason: 'content' } }),
+    );
   });
 
   it('refuses something that is not a Sigstore bundle', () => {
-    expect(() => verifyProvenance({ format: 'sigstore-bundle', bundle: { mediaType: 'application/json' } }, RELEASE, keys)).toThrow(expect.objectContaining({ details: { reason: 'encoding' } }));
+    expect(() =>
+      verifyProvenance({ format: 'sigstore-bundle', bundle: { mediaType: 'application/json' } }, RELEASE, keys),
+    ).toThrow(expect.objectContaining({ details: { reason: 'encoding' } }));
   });
 });

@@ -6,7 +6,8 @@ import { parseQuery } from '../../src/query/parse-query.ts';
 import { FLEET, NOW, SELECTION_CASES } from './fleet-fixture.ts';
 import { fleetArbitrary, NOW as GENERATED_NOW, queryArbitrary } from './query-arbitraries.ts';
 
-const select = (query: string) => FLEET.filter(compileMatcher(parseQuery(query), { now: NOW })).map((target) => target.name);
+const select = (query: string) =>
+  FLEET.filter(compileMatcher(parseQuery(query), { now: NOW })).map((target) => target.name);
 
 describe('evaluating a query against the fleet selects', () => {
   it.each(SELECTION_CASES)('%j: %j', (query, names) => {
@@ -36,11 +37,36 @@ describe('evaluation', () => {
   });
 
   it.each([
-    ['a time compared by equality', { kind: 'in', field: { kind: 'builtin', name: 'lastSeen' }, values: [{ kind: 'text', text: 'now' }] }],
-    ['a name ordered', { kind: 'compare', field: { kind: 'builtin', name: 'name' }, op: '<', bound: { kind: 'scalar', text: '3' } }],
-    ['a version field against a time', { kind: 'compare', field: { kind: 'running', key: 'app' }, op: '<', bound: { kind: 'time', time: { kind: 'relative', offsetMs: 0 } } }],
-    ['a bound that is no number or version', { kind: 'compare', field: { kind: 'key', key: 'x' }, op: '<', bound: { kind: 'scalar', text: 'abc' } }],
-    ['an impossible date', { kind: 'compare', field: { kind: 'key', key: 'x' }, op: '<', bound: { kind: 'time', time: { kind: 'absolute', iso: '2025-02-30' } } }],
+    [
+      'a time compared by equality',
+      { kind: 'in', field: { kind: 'builtin', name: 'lastSeen' }, values: [{ kind: 'text', text: 'now' }] },
+    ],
+    [
+      'a name ordered',
+      { kind: 'compare', field: { kind: 'builtin', name: 'name' }, op: '<', bound: { kind: 'scalar', text: '3' } },
+    ],
+    [
+      'a version field against a time',
+      {
+        kind: 'compare',
+        field: { kind: 'running', key: 'app' },
+        op: '<',
+        bound: { kind: 'time', time: { kind: 'relative', offsetMs: 0 } },
+      },
+    ],
+    [
+      'a bound that is no number or version',
+      { kind: 'compare', field: { kind: 'key', key: 'x' }, op: '<', bound: { kind: 'scalar', text: 'abc' } },
+    ],
+    [
+      'an impossible date',
+      {
+        kind: 'compare',
+        field: { kind: 'key', key: 'x' },
+        op: '<',
+        bound: { kind: 'time', time: { kind: 'absolute', iso: '2025-02-30' } },
+      },
+    ],
     ['an empty list of values', { kind: 'in', field: { kind: 'key', key: 'x' }, values: [] }],
   ] as const)('refuses a hand-built tree with %s', (_, query) => {
     expect(() => compileMatcher(query, { now: NOW })).toThrow(expect.objectContaining({ code: 'QUERY_TYPE' }));

@@ -20,7 +20,8 @@ interface TargetSpec {
   readonly drift?: Partial<NonNullable<Target['drift']>['counts']>;
 }
 
-const refs = (releases: Record<string, string>) => Object.entries(releases).map(([name, version]) => ({ name, version, digest: DIGEST }));
+const refs = (releases: Record<string, string>) =>
+  Object.entries(releases).map(([name, version]) => ({ name, version, digest: DIGEST }));
 const daysAgo = (days: number) => new Date(NOW - days * 86_400_000).toISOString();
 
 export function target(name: string, spec: TargetSpec = {}): Target {
@@ -34,8 +35,27 @@ export function target(name: string, spec: TargetSpec = {}): Target {
     facts: spec.facts ?? {},
     keyId: 'key-1',
     desired: { generation: 1, bundles: refs(spec.desired ?? {}) },
-    observed: spec.running === null || spec.running === undefined ? null : { seq: 1, generation: 1, phase: 'applied', health: spec.health ?? 'healthy', bundles: refs(spec.running), reportedAt: daysAgo(0) },
-    ...(spec.drift === undefined ? {} : { drift: { counts: { acceptable: 0, transient: 0, suspicious: 0, dangerous: 0, ...spec.drift }, intentional: 0, seq: 1, reportedAt: daysAgo(0) } }),
+    observed:
+      spec.running === null || spec.running === undefined
+        ? null
+        : {
+            seq: 1,
+            generation: 1,
+            phase: 'applied',
+            health: spec.health ?? 'healthy',
+            bundles: refs(spec.running),
+            reportedAt: daysAgo(0),
+          },
+    ...(spec.drift === undefined
+      ? {}
+      : {
+          drift: {
+            counts: { acceptable: 0, transient: 0, suspicious: 0, dangerous: 0, ...spec.drift },
+            intentional: 0,
+            seq: 1,
+            reportedAt: daysAgo(0),
+          },
+        }),
     enrolledAt: daysAgo(365),
     lastSeenAt: spec.daysSinceSeen === null ? null : daysAgo(spec.daysSinceSeen ?? 0),
     lastChangedAt: daysAgo(spec.daysSinceChanged ?? 1),
@@ -48,7 +68,12 @@ export const FLEET: readonly Target[] = [
   target('atlas-eu-old', {
     labels: { region: 'eu-north-1', 'app.kubernetes.io/name': 'web' },
     properties: { region: 'eu-west-1', owner: 'atlas', tier: 'production', cost: 10 },
-    facts: { kubernetesVersion: 'v1.28.4', kubeletVersions: ['v1.28.4', 'v1.29.1'], nodeCount: 3, capabilities: { 'nvidia.com/gpu': 2 } },
+    facts: {
+      kubernetesVersion: 'v1.28.4',
+      kubeletVersions: ['v1.28.4', 'v1.29.1'],
+      nodeCount: 3,
+      capabilities: { 'nvidia.com/gpu': 2 },
+    },
     desired: { app: '4.2.7' },
     running: { app: '4.2.7' },
     daysSinceChanged: 45,
@@ -81,9 +106,23 @@ export const FLEET: readonly Target[] = [
     running: { app: '4.1.9' },
     daysSinceChanged: 40,
   }),
-  target('never-seen', { status: 'disabled', running: null, daysSinceSeen: null, properties: { owner: 'atlas' }, daysSinceChanged: 31 }),
-  target('revoked', { status: 'revoked', properties: { region: 'ap-south-1', tier: 'production', 'odd value': 'x' }, labels: { 'note': 'a*b' } }),
-  target('stale', { properties: { region: 'eu-north-1', owner: 'hermes', contractEnd: '2025-07-01T00:00:00+02:00' }, daysSinceSeen: 3, running: { app: 'latest' } }),
+  target('never-seen', {
+    status: 'disabled',
+    running: null,
+    daysSinceSeen: null,
+    properties: { owner: 'atlas' },
+    daysSinceChanged: 31,
+  }),
+  target('revoked', {
+    status: 'revoked',
+    properties: { region: 'ap-south-1', tier: 'production', 'odd value': 'x' },
+    labels: { note: 'a*b' },
+  }),
+  target('stale', {
+    properties: { region: 'eu-north-1', owner: 'hermes', contractEnd: '2025-07-01T00:00:00+02:00' },
+    daysSinceSeen: 3,
+    running: { app: 'latest' },
+  }),
 ];
 
 /** Queries and the names of the targets of {@link FLEET} they select, in fleet order. */
@@ -117,7 +156,10 @@ export const SELECTION_CASES: readonly (readonly [string, readonly string[]])[] 
   ['desired.app=4.3', ['atlas-eu-fresh']],
   ['facts.kubernetesVersion<1.29', ['atlas-eu-old']],
   ['facts.kubeletVersions>=1.29', ['atlas-eu-old', 'atlas-eu-fresh']],
-  ['not facts.kubeletVersions<1.29', ['atlas-eu-fresh', 'atlas-us', 'zeus-eu', 'label-only', 'never-seen', 'revoked', 'stale']],
+  [
+    'not facts.kubeletVersions<1.29',
+    ['atlas-eu-fresh', 'atlas-us', 'zeus-eu', 'label-only', 'never-seen', 'revoked', 'stale'],
+  ],
   // Numbers compare as numbers; strings holding numbers compare as versions.
   ['cost>9.5', ['atlas-eu-old']],
   ['cost>=9', ['atlas-eu-old', 'atlas-eu-fresh']],

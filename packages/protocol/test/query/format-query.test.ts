@@ -4,11 +4,36 @@ import type { Query } from '../../src/query/ast.ts';
 import { formatQuery } from '../../src/query/format-query.ts';
 import { parseQuery } from '../../src/query/parse-query.ts';
 import { queryArbitrary } from './query-arbitraries.ts';
-import { ago, and, builtin, cmp, DAY, eq, exists, fact, glob, key, label, not, oneOf, or, running, text } from './query-builders.ts';
+import {
+  ago,
+  and,
+  builtin,
+  cmp,
+  DAY,
+  eq,
+  exists,
+  fact,
+  glob,
+  key,
+  label,
+  not,
+  oneOf,
+  or,
+  running,
+  text,
+} from './query-builders.ts';
 
 describe('formatQuery writes the canonical form', () => {
   it.each<[Query, string]>([
-    [and(oneOf(key('region'), glob('eu-*')), eq(key('owner'), 'atlas'), eq(running('app'), '4.2'), cmp(builtin('lastChanged'), '<', ago(30 * DAY))), 'region=eu-*, owner=atlas, running.app=4.2, lastChanged<now-30d'],
+    [
+      and(
+        oneOf(key('region'), glob('eu-*')),
+        eq(key('owner'), 'atlas'),
+        eq(running('app'), '4.2'),
+        cmp(builtin('lastChanged'), '<', ago(30 * DAY)),
+      ),
+      'region=eu-*, owner=atlas, running.app=4.2, lastChanged<now-30d',
+    ],
     [and(), ''],
     [oneOf(key('region'), glob('eu-*'), glob('us-*')), 'region in (eu-*, us-*)'],
     [not(eq(key('tier'), 'gold')), 'tier!=gold'],

@@ -11,7 +11,8 @@ import { versionKey, versionLinePrefix } from '../../src/query/version-key.ts';
 import { NOW, target } from './fleet-fixture.ts';
 import { eq, glob, key, oneOf } from './query-builders.ts';
 
-const selects = (query: string, spec: Parameters<typeof target>[1]): boolean => matchesQuery(parseQuery(query), target('probe', spec), { now: NOW });
+const selects = (query: string, spec: Parameters<typeof target>[1]): boolean =>
+  matchesQuery(parseQuery(query), target('probe', spec), { now: NOW });
 
 describe('keywords as values', () => {
   it.each([
@@ -54,9 +55,12 @@ describe('versions with a prerelease or build metadata', () => {
     ['running.app=4.2-rc.1', '4.2.0', false],
     ['running.app=4.2.0+b1', '4.2.0+b2', true],
     ['running.app=4.2.0+b1', '4.2.1', false],
-  ])('%j on a target running %s is %s: build metadata never counts, a prerelease names one version', (query, version, expected) => {
-    expect(selects(query, { running: { app: version } })).toBe(expected);
-  });
+  ])(
+    '%j on a target running %s is %s: build metadata never counts, a prerelease names one version',
+    (query, version, expected) => {
+      expect(selects(query, { running: { app: version } })).toBe(expected);
+    },
+  );
 
   it('gives a partial version with build metadata the line of the version without it', () => {
     expect(versionLinePrefix('1.28+k3s1')).toBe(versionLinePrefix('1.28'));
@@ -70,9 +74,12 @@ describe('leading zeros', () => {
     ['labels.rack<10', '03', true],
     ['labels.rack=3', '03', false],
     ['labels.rack="03"', '03', true],
-  ])('%j on a rack labelled %j is %s: they order as the number they write, and equal only as text', (query, rack, expected) => {
-    expect(selects(query, { labels: { rack } })).toBe(expected);
-  });
+  ])(
+    '%j on a rack labelled %j is %s: they order as the number they write, and equal only as text',
+    (query, rack, expected) => {
+      expect(selects(query, { labels: { rack } })).toBe(expected);
+    },
+  );
 
   it('reads 4.02 as 4.2 in versions', () => {
     expect(versionKey('4.02')).toBe(versionKey('4.2'));

@@ -1,11 +1,39 @@
 import { describe, expect, it } from 'vitest';
 import type { Query } from '../../src/query/ast.ts';
 import { parseQuery } from '../../src/query/parse-query.ts';
-import { ago, and, at, builtin, cmp, DAY, eq, exists, fact, glob, HOUR, key, label, not, oneOf, or, property, running, text } from './query-builders.ts';
+import {
+  ago,
+  and,
+  at,
+  builtin,
+  cmp,
+  DAY,
+  eq,
+  exists,
+  fact,
+  glob,
+  HOUR,
+  key,
+  label,
+  not,
+  oneOf,
+  or,
+  property,
+  running,
+  text,
+} from './query-builders.ts';
 
 describe('parseQuery reads', () => {
   it.each<[string, Query]>([
-    ['region in (eu-*), owner=atlas, running.app=4.2, lastChanged<now-30d', and(oneOf(key('region'), glob('eu-*')), eq(key('owner'), 'atlas'), eq(running('app'), '4.2'), cmp(builtin('lastChanged'), '<', ago(30 * DAY)))],
+    [
+      'region in (eu-*), owner=atlas, running.app=4.2, lastChanged<now-30d',
+      and(
+        oneOf(key('region'), glob('eu-*')),
+        eq(key('owner'), 'atlas'),
+        eq(running('app'), '4.2'),
+        cmp(builtin('lastChanged'), '<', ago(30 * DAY)),
+      ),
+    ],
     ['', and()],
     ['   ', and()],
     ['region=eu-west-1', eq(key('region'), 'eu-west-1')],
@@ -101,7 +129,9 @@ describe('parseQuery rejects', () => {
     ['x<eu-*', 'QUERY_TYPE', 3],
     ['status=running', 'QUERY_TYPE', 7],
   ])('%j with %s at column %d', (query, code, column) => {
-    expect(() => parseQuery(query)).toThrow(expect.objectContaining({ code, details: expect.objectContaining({ column, query }) }));
+    expect(() => parseQuery(query)).toThrow(
+      expect.objectContaining({ code, details: expect.objectContaining({ column, query }) }),
+    );
   });
 
   it('points at the column with a caret under the query', () => {
@@ -123,15 +153,18 @@ describe('parseQuery rejects', () => {
     ['owner: != atlas', 1, 'owner!=atlas'],
     ['region: in (eu-*, us-*), tier=gold', 1, 'region in (eu-*, us-*)'],
     ['not gpu:', 5, 'gpu'],
-  ])('%j: a colon after a field, as in YAML, is a syntax error at column %d suggesting %j', (query, column, suggestion) => {
-    expect(() => parseQuery(query)).toThrow(
-      expect.objectContaining({
-        code: 'QUERY_SYNTAX',
-        message: expect.stringContaining(`did you mean '${suggestion}'?`),
-        details: expect.objectContaining({ column, suggestion }),
-      }),
-    );
-  });
+  ])(
+    '%j: a colon after a field, as in YAML, is a syntax error at column %d suggesting %j',
+    (query, column, suggestion) => {
+      expect(() => parseQuery(query)).toThrow(
+        expect.objectContaining({
+          code: 'QUERY_SYNTAX',
+          message: expect.stringContaining(`did you mean '${suggestion}'?`),
+          details: expect.objectContaining({ column, suggestion }),
+        }),
+      );
+    },
+  );
 
   it('keeps a colon in a fact path or a quoted key, where keys may hold one', () => {
     expect(parseQuery('facts.ports.http:8080=open, "a:b"')).toEqual({
@@ -144,7 +177,12 @@ describe('parseQuery rejects', () => {
   });
 
   it('suggests the prefix that was meant', () => {
-    expect(() => parseQuery('label.tier=gold')).toThrow(expect.objectContaining({ code: 'QUERY_UNKNOWN_FIELD', details: expect.objectContaining({ suggestion: 'labels.tier' }) }));
+    expect(() => parseQuery('label.tier=gold')).toThrow(
+      expect.objectContaining({
+        code: 'QUERY_UNKNOWN_FIELD',
+        details: expect.objectContaining({ suggestion: 'labels.tier' }),
+      }),
+    );
   });
 });
 
@@ -157,11 +195,20 @@ describe('parseQuery limits the size of a query', () => {
     ['with more than 64 values in a list', `x in (${many(65, (i) => `v${i}`)})`],
     ['with more than 128 conditions', many(129, (i) => `k${i}`)],
   ])('rejects a query %s', (_, query) => {
-    expect(() => parseQuery(query)).toThrow(expect.objectContaining({ code: 'QUERY_SYNTAX', details: expect.objectContaining({ caret: expect.any(String) }) }));
+    expect(() => parseQuery(query)).toThrow(
+      expect.objectContaining({
+        code: 'QUERY_SYNTAX',
+        details: expect.objectContaining({ caret: expect.any(String) }),
+      }),
+    );
   });
 
   it('accepts a query at every limit', () => {
-    const query = [`x in (${many(64, (i) => `v${i}*`)})`, ...Array.from({ length: 126 }, (_, i) => `k${i}`), `${'('.repeat(31)}a${')'.repeat(31)}`].join(', ');
+    const query = [
+      `x in (${many(64, (i) => `v${i}*`)})`,
+      ...Array.from({ length: 126 }, (_, i) => `k${i}`),
+      `${'('.repeat(31)}a${')'.repeat(31)}`,
+    ].join(', ');
     expect(() => parseQuery(query)).not.toThrow();
   });
 });

@@ -4,7 +4,13 @@ import { fieldReader, storedFieldName, targetFieldRows, targetTimes } from '../.
 import { versionKey } from '../../src/query/version-key.ts';
 import { target } from './fleet-fixture.ts';
 
-const rowsOf = (t: Parameters<typeof targetFieldRows>[0]) => Object.fromEntries(targetFieldRows(t).map((row) => [`${row.field}=${row.text}`, { num: row.num, version: row.version, time: row.time }]));
+const rowsOf = (t: Parameters<typeof targetFieldRows>[0]) =>
+  Object.fromEntries(
+    targetFieldRows(t).map((row) => [
+      `${row.field}=${row.text}`,
+      { num: row.num, version: row.version, time: row.time },
+    ]),
+  );
 
 describe('targetFieldRows', () => {
   it('stores labels, properties, facts, releases, health and phase under their field names', () => {
@@ -36,25 +42,44 @@ describe('targetFieldRows', () => {
   });
 
   it('stores one drift row per class the latest drift report holds, and none for a clean one', () => {
-    const drifted = targetFieldRows(target('d', { drift: { dangerous: 2, acceptable: 1 } })).filter((row) => row.field === 'drift');
+    const drifted = targetFieldRows(target('d', { drift: { dangerous: 2, acceptable: 1 } })).filter(
+      (row) => row.field === 'drift',
+    );
     expect(drifted.map((row) => row.text)).toEqual(['acceptable', 'dangerous']);
     expect(targetFieldRows(target('c', { drift: {} })).filter((row) => row.field === 'drift')).toEqual([]);
-    expect(fieldReader('drift')(target('d', { drift: { suspicious: 1 } }), (value) => value === 'suspicious')).toBe(true);
+    expect(fieldReader('drift')(target('d', { drift: { suspicious: 1 } }), (value) => value === 'suspicious')).toBe(
+      true,
+    );
     expect(storedFieldName({ kind: 'builtin', name: 'drift' })).toBe('drift');
   });
 
   it.each([
-    ['a property over a label of the same key', { labels: { region: 'eu-north-1' }, properties: { region: 'eu-west-1' } }, 'key.region=eu-west-1'],
-    ['a label when no property has the key', { labels: { region: 'eu-north-1' }, properties: { tier: 'gold' } }, 'key.region=eu-north-1'],
+    [
+      'a property over a label of the same key',
+      { labels: { region: 'eu-north-1' }, properties: { region: 'eu-west-1' } },
+      'key.region=eu-west-1',
+    ],
+    [
+      'a label when no property has the key',
+      { labels: { region: 'eu-north-1' }, properties: { tier: 'gold' } },
+      'key.region=eu-north-1',
+    ],
   ])('resolves a bare key to %s', (_, spec, row) => {
     const fields = Object.keys(rowsOf(target('t', spec))).filter((name) => name.startsWith('key.region='));
     expect(fields).toEqual([row]);
   });
 
   it('keeps one row per distinct value, carrying the typed columns of each', () => {
-    const rows = targetFieldRows(target('t', { facts: { kubeletVersions: ['v1.29.1', 'v1.29.1', 'v1.30.0'], a: { b: 10 }, 'a.b': '10' } }));
-    expect(rows.filter((row) => row.field === 'facts.kubeletVersions').map((row) => row.text)).toEqual(['v1.29.1', 'v1.30.0']);
-    expect(rows.filter((row) => row.field === 'facts.a.b')).toEqual([{ field: 'facts.a.b', text: '10', num: 10, version: versionKey('10'), time: null }]);
+    const rows = targetFieldRows(
+      target('t', { facts: { kubeletVersions: ['v1.29.1', 'v1.29.1', 'v1.30.0'], a: { b: 10 }, 'a.b': '10' } }),
+    );
+    expect(rows.filter((row) => row.field === 'facts.kubeletVersions').map((row) => row.text)).toEqual([
+      'v1.29.1',
+      'v1.30.0',
+    ]);
+    expect(rows.filter((row) => row.field === 'facts.a.b')).toEqual([
+      { field: 'facts.a.b', text: '10', num: 10, version: versionKey('10'), time: null },
+    ]);
   });
 
   it('stores nothing for null, empty objects and arrays, or a target that never reported', () => {
@@ -79,24 +104,47 @@ describe('storedFieldName', () => {
 
 describe('targetTimes', () => {
   it('gives the epoch milliseconds of the time columns, null for a target never seen', () => {
-    const t = { ...target('t'), enrolledAt: '2025-01-01T00:00:00Z', lastSeenAt: null, lastChangedAt: '2025-01-02T00:00:00+01:00' };
-    expect(targetTimes(t)).toEqual({ enrolledAt: Date.UTC(2025, 0, 1), lastSeenAt: null, lastChangedAt: Date.UTC(2025, 0, 1, 23) });
+    const t = {
+      ...target('t'),
+      enrolledAt: '2025-01-01T00:00:00Z',
+      lastSeenAt: null,
+      lastChangedAt: '2025-01-02T00:00:00+01:00',
+    };
+    expect(targetTimes(t)).toEqual({
+      enrolledAt: Date.UTC(2025, 0, 1),
+      lastSeenAt: null,
+      lastChangedAt: Date.UTC(2025, 0, 1, 23),
+    });
   });
 });
 
 describe('reading one field of a target', () => {
   it('sees exactly the values targetFieldRows stores, for any facts document', () => {
     const key = fc.constantFrom('a', 'b', 'a.b', 'b.c', '', '.', 'a.', 'nvidia.com/gpu');
-    const leaf = fc.oneof(fc.constantFrom('x', '1', 'v1.2'), fc.integer({ min: 0, max: 3 }), fc.boolean(), fc.constant(null));
+    const leaf = fc.oneof(
+      fc.constantFrom('x', '1', 'v1.2'),
+      fc.integer({ min: 0, max: 3 }),
+      fc.boolean(),
+      fc.constant(null),
+    );
     const document = fc.letrec<{ value: unknown }>((tie) => ({
-      value: fc.oneof({ depthSize: 'small' }, leaf, fc.array(tie('value'), { maxLength: 3 }), fc.dictionary(key, tie('value'), { maxKeys: 4 })),
+      value: fc.oneof(
+        { depthSize: 'small' },
+        leaf,
+        fc.array(tie('value'), { maxLength: 3 }),
+        fc.dictionary(key, tie('value'), { maxKeys: 4 }),
+      ),
     })).value;
     const path = fc.array(key, { minLength: 1, maxLength: 4 }).map((keys) => keys.join('.'));
     fc.assert(
       fc.property(fc.dictionary(key, document, { maxKeys: 4 }), path, (facts, factPath) => {
         const t = { ...target('t'), facts: facts as never };
         // Rows are unique by text (see the merging test above), so texts are what to compare.
-        const stored = new Set(targetFieldRows(t).filter((row) => row.field === `facts.${factPath}`).map((row) => row.text));
+        const stored = new Set(
+          targetFieldRows(t)
+            .filter((row) => row.field === `facts.${factPath}`)
+            .map((row) => row.text),
+        );
         const read = new Set<string>();
         fieldReader(`facts.${factPath}`)(t, (value) => {
           read.add(String(value));

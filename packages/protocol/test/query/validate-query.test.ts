@@ -29,27 +29,47 @@ describe('validateQuery', () => {
     ['datacenter=x', 'datacenter', undefined],
   ])('rejects %j: %s is unknown (did you mean %s?)', (query, field, suggestion) => {
     const details = suggestion === undefined ? { field } : { field, suggestion };
-    expect(() => validateQuery(parseQuery(query), catalog)).toThrow(expect.objectContaining({ code: 'QUERY_UNKNOWN_FIELD', details: expect.objectContaining(details) }));
+    expect(() => validateQuery(parseQuery(query), catalog)).toThrow(
+      expect.objectContaining({ code: 'QUERY_UNKNOWN_FIELD', details: expect.objectContaining(details) }),
+    );
   });
 
   it('puts a caret under the unknown field when given the query text', () => {
     const text = 'tier=production, regoin=eu-*';
     expect(() => validateQuery(parseQuery(text), catalog, text)).toThrow(
       expect.objectContaining({
-        message: 'no target has the property or label \'regoin\'; did you mean \'region\'? (at column 18)',
-        details: { field: 'regoin', suggestion: 'region', column: 18, query: text, caret: `${text}\n                 ^` },
+        message: "no target has the property or label 'regoin'; did you mean 'region'? (at column 18)",
+        details: {
+          field: 'regoin',
+          suggestion: 'region',
+          column: 18,
+          query: text,
+          caret: `${text}\n                 ^`,
+        },
       }),
     );
   });
 
   it('lists every unknown field', () => {
-    expect(findUnknownFields(parseQuery('a, region, labels.b or running.c'), catalog).map((unknown) => unknown.spelling)).toEqual(['a', 'labels.b', 'running.c']);
+    expect(
+      findUnknownFields(parseQuery('a, region, labels.b or running.c'), catalog).map((unknown) => unknown.spelling),
+    ).toEqual(['a', 'labels.b', 'running.c']);
   });
 });
 
 describe('queryCatalogFromFieldNames', () => {
   it('reads the stored field names of target_fields', () => {
-    expect(queryCatalogFromFieldNames(['labels.tier', 'properties.owner', 'facts.capabilities.nvidia.com/gpu', 'running.app', 'desired.db', 'key.tier', 'health'])).toEqual({
+    expect(
+      queryCatalogFromFieldNames([
+        'labels.tier',
+        'properties.owner',
+        'facts.capabilities.nvidia.com/gpu',
+        'running.app',
+        'desired.db',
+        'key.tier',
+        'health',
+      ]),
+    ).toEqual({
       labels: new Set(['tier']),
       properties: new Set(['owner']),
       facts: new Set(['capabilities.nvidia.com/gpu']),
@@ -80,7 +100,9 @@ describe('negations and exclusions of keys no target has', () => {
   });
 
   it('still refuses a positive condition under a double negation', () => {
-    expect(() => validateQuery(parseQuery('not (not labels.maintenance=on)'), catalog)).toThrow(expect.objectContaining({ code: 'QUERY_UNKNOWN_FIELD' }));
+    expect(() => validateQuery(parseQuery('not (not labels.maintenance=on)'), catalog)).toThrow(
+      expect.objectContaining({ code: 'QUERY_UNKNOWN_FIELD' }),
+    );
   });
 
   it('warns, with the spelling meant, when a negated key looks like a typo', () => {
@@ -91,7 +113,8 @@ describe('negations and exclusions of keys no target has', () => {
         field: 'labels.regoin',
         suggestion: 'labels.region',
         column: 19,
-        message: "no target has the label 'regoin', so its negation holds for every target; did you mean 'labels.region'? (at column 19)",
+        message:
+          "no target has the label 'regoin', so its negation holds for every target; did you mean 'labels.region'? (at column 19)",
       },
     ]);
   });

@@ -23,12 +23,21 @@ describe('versionKey', () => {
     expect(versionKey(text)).toBe(versionKey(same));
   });
 
-  it.each([['latest'], ['us-east-1'], ['1.2.3.4'], ['1..2'], ['v'], [''], ['-1'], ['1.0.0-'], ['1.0.0+'], ['1234567890123456.0'], ['2025-06-15']])(
-    'is null for %j, which is not a version',
-    (text) => {
-      expect(versionKey(text)).toBeNull();
-    },
-  );
+  it.each([
+    ['latest'],
+    ['us-east-1'],
+    ['1.2.3.4'],
+    ['1..2'],
+    ['v'],
+    [''],
+    ['-1'],
+    ['1.0.0-'],
+    ['1.0.0+'],
+    ['1234567890123456.0'],
+    ['2025-06-15'],
+  ])('is null for %j, which is not a version', (text) => {
+    expect(versionKey(text)).toBeNull();
+  });
 
   it.each([
     ['1.0.0-alpha', '1.0.0-alpha.1'],
@@ -48,7 +57,10 @@ describe('versionKey', () => {
   });
 
   it('orders every pair of semver versions as semver.compare does', () => {
-    const identifier = fc.oneof(fc.nat({ max: 30 }).map(String), fc.stringMatching(/^[0-9A-Za-z-]{1,4}$/).filter((s) => !/^\d+$/.test(s)));
+    const identifier = fc.oneof(
+      fc.nat({ max: 30 }).map(String),
+      fc.stringMatching(/^[0-9A-Za-z-]{1,4}$/).filter((s) => !/^\d+$/.test(s)),
+    );
     const version = fc
       .tuple(fc.nat({ max: 12 }), fc.nat({ max: 12 }), fc.nat({ max: 12 }), fc.array(identifier, { maxLength: 3 }))
       .map(([major, minor, patch, pre]) => `${major}.${minor}.${patch}${pre.length > 0 ? `-${pre.join('.')}` : ''}`);
@@ -75,7 +87,10 @@ describe('versionLinePrefix', () => {
     }
   });
 
-  it.each([['4.2.1'], ['4.2-rc.1'], ['4.2-rc.1+b'], ['4.2.0+b'], ['latest']])('is null for %s, which names one version or none', (text) => {
-    expect(versionLinePrefix(text)).toBeNull();
-  });
+  it.each([['4.2.1'], ['4.2-rc.1'], ['4.2-rc.1+b'], ['4.2.0+b'], ['latest']])(
+    'is null for %s, which names one version or none',
+    (text) => {
+      expect(versionLinePrefix(text)).toBeNull();
+    },
+  );
 });

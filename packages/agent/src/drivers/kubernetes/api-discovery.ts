@@ -14,20 +14,24 @@ export interface ApiResource {
 
 const ApiResourceList = z.object({
   groupVersion: z.string(),
-  resources: z.array(z.object({
-    name: z.string(),
-    kind: z.string(),
-    namespaced: z.boolean(),
-    verbs: z.array(z.string()).default([]),
-  })),
+  resources: z.array(
+    z.object({
+      name: z.string(),
+      kind: z.string(),
+      namespaced: z.boolean(),
+      verbs: z.array(z.string()).default([]),
+    }),
+  ),
 });
 
 const ApiGroupList = z.object({
-  groups: z.array(z.object({
-    name: z.string(),
-    preferredVersion: z.object({ version: z.string() }).nullish(),
-    versions: z.array(z.object({ version: z.string() })).default([]),
-  })),
+  groups: z.array(
+    z.object({
+      name: z.string(),
+      preferredVersion: z.object({ version: z.string() }).nullish(),
+      versions: z.array(z.object({ version: z.string() })).default([]),
+    }),
+  ),
 });
 
 const ApiGroup = z.object({
@@ -37,7 +41,9 @@ const ApiGroup = z.object({
 
 function splitApiVersion(apiVersion: string): { group: string; version: string } {
   const slash = apiVersion.indexOf('/');
-  return slash === -1 ? { group: '', version: apiVersion } : { group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1) };
+  return slash === -1
+    ? { group: '', version: apiVersion }
+    : { group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1) };
 }
 
 function groupVersionPath(group: string, version: string): string {
@@ -59,7 +65,11 @@ export class ApiDiscovery {
   }
 
   /** The resource serving `kind` at `apiVersion`, or undefined when the cluster does not serve it. */
-  async resolve(apiVersion: string, kind: string, options: { refresh?: boolean } = {}): Promise<ApiResource | undefined> {
+  async resolve(
+    apiVersion: string,
+    kind: string,
+    options: { refresh?: boolean } = {},
+  ): Promise<ApiResource | undefined> {
     if (options.refresh === true) this.groupVersions.delete(apiVersion);
     let kinds = this.groupVersions.get(apiVersion);
     if (kinds === undefined) kinds = await this.fetchGroupVersion(apiVersion);
@@ -83,7 +93,10 @@ export class ApiDiscovery {
   /** Every resource type at the preferred version of every group, subresources left out. */
   async all(): Promise<ApiResource[]> {
     const groups = ApiGroupList.parse(await this.client.call('GET', '/apis'));
-    const apiVersions = ['v1', ...groups.groups.map((g) => `${g.name}/${g.preferredVersion?.version ?? g.versions[0]?.version ?? 'v1'}`)];
+    const apiVersions = [
+      'v1',
+      ...groups.groups.map((g) => `${g.name}/${g.preferredVersion?.version ?? g.versions[0]?.version ?? 'v1'}`),
+    ];
     const resources: ApiResource[] = [];
     for (const apiVersion of apiVersions) {
       const kinds = this.groupVersions.get(apiVersion) ?? (await this.fetchGroupVersion(apiVersion));
@@ -104,7 +117,14 @@ export class ApiDiscovery {
     for (const resource of list.resources) {
       // `deployments/status` and `deployments/scale` are subresources, not kinds of their own.
       if (resource.name.includes('/')) continue;
-      kinds.set(resource.kind, { group, version, kind: resource.kind, plural: resource.name, namespaced: resource.namespaced, verbs: resource.verbs });
+      kinds.set(resource.kind, {
+        group,
+        version,
+        kind: resource.kind,
+        plural: resource.name,
+        namespaced: resource.namespaced,
+        verbs: resource.verbs,
+      });
     }
     this.groupVersions.set(apiVersion, kinds);
     return kinds;

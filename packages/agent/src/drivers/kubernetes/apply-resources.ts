@@ -42,7 +42,12 @@ interface Batch {
  * are still applied. Returns one result per resource, in the order given; throws only when the
  * API server cannot be reached or refuses the credentials.
  */
-export async function applyResources(access: ApplyAccess, desired: readonly Resource[], force: (key: string, resource: Resource) => boolean, inventory: Inventory): Promise<AppliedResource[]> {
+export async function applyResources(
+  access: ApplyAccess,
+  desired: readonly Resource[],
+  force: (key: string, resource: Resource) => boolean,
+  inventory: Inventory,
+): Promise<AppliedResource[]> {
   const batch: Batch = { crds: crdsIn(desired), results: new Map() };
   for (const resource of inApplyOrder(desired)) {
     const key = resourceKey(resource);
@@ -50,7 +55,14 @@ export async function applyResources(access: ApplyAccess, desired: readonly Reso
     batch.results.set(key, outcome.result);
     if (outcome.entry !== undefined) inventory.set(key, outcome.entry);
   }
-  return desired.map((resource) => batch.results.get(resourceKey(resource)) ?? { key: resourceKey(resource), status: 'failed', message: 'not applied' });
+  return desired.map(
+    (resource) =>
+      batch.results.get(resourceKey(resource)) ?? {
+        key: resourceKey(resource),
+        status: 'failed',
+        message: 'not applied',
+      },
+  );
 }
 
 /**
@@ -59,14 +71,23 @@ export async function applyResources(access: ApplyAccess, desired: readonly Reso
  * that first tests they still hold what was read, so a concurrent change is never lost blind.
  * Returns one result per resource, in apply order.
  */
-export async function reapplyResources(access: ApplyAccess, resources: readonly Resource[], remove: ReadonlyMap<string, readonly string[]> | undefined, inventory: Inventory): Promise<AppliedResource[]> {
+export async function reapplyResources(
+  access: ApplyAccess,
+  resources: readonly Resource[],
+  remove: ReadonlyMap<string, readonly string[]> | undefined,
+  inventory: Inventory,
+): Promise<AppliedResource[]> {
   const results: AppliedResource[] = [];
   for (const resource of inApplyOrder(resources)) {
     const key = resourceKey(resource);
     const outcome = await applyOne(access, resource, key, { crds: new Map(), results: new Map() }, true);
     if (outcome.entry !== undefined) inventory.set(key, outcome.entry);
     const removals = remove?.get(key) ?? [];
-    results.push(outcome.result.status === 'applied' && removals.length > 0 ? await removeFields(access, resource, key, removals) : outcome.result);
+    results.push(
+      outcome.result.status === 'applied' && removals.length > 0
+        ? await removeFields(access, resource, key, removals)
+        : outcome.result,
+    );
   }
   return results;
 }
@@ -74,16 +95,24 @@ export async function reapplyResources(access: ApplyAccess, resources: readonly 
 function crdsIn(desired: readonly Resource[]): Map<string, CrdInBatch> {
   const crds = new Map<string, CrdInBatch>();
   for (const resource of desired) {
-    if (resource.kind !== 'CustomResourceDefinition' || groupOf(resource.apiVersion) !== 'apiextensions.k8s.io') continue;
+    if (resource.kind !== 'CustomResourceDefinition' || groupOf(resource.apiVersion) !== 'apiextensions.k8s.io')
+      continue;
     const spec = asRecord(resource['spec']);
     const group = spec['group'];
     const kind = asRecord(spec['names'])['kind'];
-    if (typeof group === 'string' && typeof kind === 'string') crds.set(`${group}/${kind}`, { key: resourceKey(resource), name: resource.metadata.name });
+    if (typeof group === 'string' && typeof kind === 'string')
+      crds.set(`${group}/${kind}`, { key: resourceKey(resource), name: resource.metadata.name });
   }
   return crds;
 }
 
-async function applyOne(access: ApplyAccess, resource: Resource, key: string, batch: Batch, force: boolean): Promise<{ result: AppliedResource; entry?: InventoryEntry }> {
+async function applyOne(
+  access: ApplyAccess,
+  resource: Resource,
+  key: string,
+  batch: Batch,
+  force: boolean,
+): Promise<{ result: AppliedResource; entry?: InventoryEntry }> {
   try {
     const api = await resolveForApply(access, resource, batch);
     const namespace = resource.metadata.namespace;
@@ -91,11 +120,27 @@ async function applyOne(access: ApplyAccess, resource: Resource, key: string, ba
       return { result: { key, status: 'failed', message: `${resource.kind} is namespaced: set metadata.namespace` } };
     }
     if (!api.namespaced && namespace !== undefined) {
-      return { result: { key, status: 'failed', message: `${resource.kind} is cluster-scoped: remove metadata.namespace (${namespace})` } };
+      return {
+        result: {
+          key,
+          status: 'failed',
+          message: `${resource.kind} is cluster-scoped: remove metadata.namespace (${namespace})`,
+        },
+      };
     }
-    await access.client.apply(objectPath(api, resource.metadata.name, namespace), markedForApply(resource, key, access.owner), { fieldManager: access.fieldManager, force });
+    await access.client.apply(
+      objectPath(api, resource.metadata.name, namespace),
+      markedForApply(resource, key, access.owner),
+      { fieldManager: access.fieldManager, force },
+    );
     access.log?.info({ key, force }, 'applied');
-    const entry: InventoryEntry = { key, apiVersion: resource.apiVersion, kind: resource.kind, name: resource.metadata.name, ...(namespace === undefined ? {} : { namespace }) };
+    const entry: InventoryEntry = {
+      key,
+      apiVersion: resource.apiVersion,
+      kind: resource.kind,
+      name: resource.metadata.name,
+      ...(namespace === undefined ? {} : { namespace }),
+    };
     return { result: { key, status: 'applied' }, entry };
   } catch (error) {
     if (isPassFatal(error)) throw error;
@@ -114,11 +159,17 @@ async function resolveForApply(access: ApplyAccess, resource: Resource, batch: B
   if (found !== undefined) return found;
   const crd = batch.crds.get(`${groupOf(resource.apiVersion)}/${resource.kind}`);
   if (crd === undefined) {
-    throw new FlotillaError('KUBE_KIND_UNKNOWN', `kind ${resource.kind} in ${resource.apiVersion} is not served by this cluster; install its CustomResourceDefinition (or add it to the bundle) first`);
+    throw new FlotillaError(
+      'KUBE_KIND_UNKNOWN',
+      `kind ${resource.kind} in ${resource.apiVersion} is not served by this cluster; install its CustomResourceDefinition (or add it to the bundle) first`,
+    );
   }
   const crdResult = batch.results.get(crd.key);
   if (crdResult?.status !== 'applied') {
-    throw new FlotillaError('KUBE_KIND_UNKNOWN', `kind ${resource.kind} is defined by CustomResourceDefinition ${crd.name}, which failed to apply: ${crdResult?.message ?? 'not applied'}`);
+    throw new FlotillaError(
+      'KUBE_KIND_UNKNOWN',
+      `kind ${resource.kind} is defined by CustomResourceDefinition ${crd.name}, which failed to apply: ${crdResult?.message ?? 'not applied'}`,
+    );
   }
   const deadline = access.now() + access.crdWaitMs;
   while (access.now() < deadline) {
@@ -126,22 +177,44 @@ async function resolveForApply(access: ApplyAccess, resource: Resource, batch: B
     const api = await access.discovery.resolve(resource.apiVersion, resource.kind, { refresh: true });
     if (api !== undefined) return api;
   }
-  throw new FlotillaError('KUBE_KIND_UNKNOWN', `CustomResourceDefinition ${crd.name} was applied but ${resource.kind} in ${resource.apiVersion} was not served within ${access.crdWaitMs} ms; check that the CRD is established and serves that version`);
+  throw new FlotillaError(
+    'KUBE_KIND_UNKNOWN',
+    `CustomResourceDefinition ${crd.name} was applied but ${resource.kind} in ${resource.apiVersion} was not served within ${access.crdWaitMs} ms; check that the CRD is established and serves that version`,
+  );
 }
 
-async function removeFields(access: ApplyAccess, resource: Resource, key: string, paths: readonly string[]): Promise<AppliedResource> {
+async function removeFields(
+  access: ApplyAccess,
+  resource: Resource,
+  key: string,
+  paths: readonly string[],
+): Promise<AppliedResource> {
   try {
     const api = await access.discovery.resolveFresh(resource.apiVersion, resource.kind);
-    if (api === undefined) return { key, status: 'failed', message: `kind ${resource.kind} in ${resource.apiVersion} is not served by this cluster` };
+    if (api === undefined)
+      return {
+        key,
+        status: 'failed',
+        message: `kind ${resource.kind} in ${resource.apiVersion} is not served by this cluster`,
+      };
     const path = objectPath(api, resource.metadata.name, api.namespaced ? resource.metadata.namespace : undefined);
     const live = await access.client.getIfExists(path);
     if (live === undefined) return { key, status: 'failed', message: 'not found on the cluster after apply' };
-    const pointers = paths.map((field) => ({ field, pointer: jsonPointerAt(live, field) })).filter((p): p is { field: string; pointer: string } => p.pointer !== undefined);
+    const pointers = paths
+      .map((field) => ({ field, pointer: jsonPointerAt(live, field) }))
+      .filter((p): p is { field: string; pointer: string } => p.pointer !== undefined);
     // Deepest first and list items from the end, so that each pointer stays valid as the ones before it apply.
     pointers.sort((a, b) => b.pointer.localeCompare(a.pointer, 'en', { numeric: true }));
     if (pointers.length === 0) return { key, status: 'applied' };
-    const patch = pointers.flatMap(({ field, pointer }) => [{ op: 'test', path: pointer, value: valueAtPath(live, field) }, { op: 'remove', path: pointer }]);
-    await access.client.call('PATCH', path, { query: { fieldManager: access.fieldManager }, body: patch, contentType: 'application/json-patch+json' });
+    const patch = pointers.flatMap(({ field, pointer }) => [
+      { op: 'test', path: pointer, value: valueAtPath(live, field) },
+      { op: 'remove', path: pointer },
+    ]);
+    await access.client.call('PATCH', path, {
+      query: { fieldManager: access.fieldManager },
+      body: patch,
+      contentType: 'application/json-patch+json',
+    });
     access.log?.info({ key, removed: pointers.map((p) => p.field) }, 'removed fields added by others');
     return { key, status: 'applied' };
   } catch (error) {

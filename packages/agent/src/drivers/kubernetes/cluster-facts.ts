@@ -8,14 +8,18 @@ const VersionInfo = z.object({ gitVersion: z.string() });
 
 const NodeList = z.object({
   metadata: z.object({ continue: z.string().optional() }).nullish(),
-  items: z.array(z.object({
-    metadata: z.object({ name: z.string(), labels: z.record(z.string(), z.string()).nullish() }),
-    spec: z.object({ providerID: z.string().optional() }).nullish(),
-    status: z.object({
-      allocatable: z.record(z.string(), z.string()).nullish(),
-      nodeInfo: z.object({ kubeletVersion: z.string().optional() }).nullish(),
-    }).nullish(),
-  })),
+  items: z.array(
+    z.object({
+      metadata: z.object({ name: z.string(), labels: z.record(z.string(), z.string()).nullish() }),
+      spec: z.object({ providerID: z.string().optional() }).nullish(),
+      status: z
+        .object({
+          allocatable: z.record(z.string(), z.string()).nullish(),
+          nodeInfo: z.object({ kubeletVersion: z.string().optional() }).nullish(),
+        })
+        .nullish(),
+    }),
+  ),
 });
 type Node = z.infer<typeof NodeList>['items'][number];
 
@@ -60,7 +64,11 @@ function sumAllocatable(nodes: readonly Node[]): Record<string, number> {
 export async function collectClusterFacts(client: KubeClient): Promise<Facts> {
   const version = VersionInfo.parse(await client.call('GET', '/version'));
   const nodes = await listNodes(client);
-  const regions = [...new Set(nodes.map((n) => n.metadata.labels?.[REGION_LABEL]).filter((r): r is string => r !== undefined && r !== ''))].sort();
+  const regions = [
+    ...new Set(
+      nodes.map((n) => n.metadata.labels?.[REGION_LABEL]).filter((r): r is string => r !== undefined && r !== ''),
+    ),
+  ].sort();
   const substrate = clusterSubstrate(nodes.map((n) => n.spec?.providerID));
   return {
     driver: 'kubernetes',

@@ -8,7 +8,10 @@ const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 export interface InClusterOptions {
   /** The pod's environment; only the two service variables are read. */
-  readonly env: { readonly KUBERNETES_SERVICE_HOST?: string | undefined; readonly KUBERNETES_SERVICE_PORT?: string | undefined };
+  readonly env: {
+    readonly KUBERNETES_SERVICE_HOST?: string | undefined;
+    readonly KUBERNETES_SERVICE_PORT?: string | undefined;
+  };
   /** Default `/var/run/secrets/kubernetes.io/serviceaccount/token`. */
   readonly tokenPath?: string;
   /** Default `/var/run/secrets/kubernetes.io/serviceaccount/ca.crt`. */
@@ -28,15 +31,25 @@ export function inClusterConnection(options: InClusterOptions): ClusterConnectio
   const host = options.env.KUBERNETES_SERVICE_HOST?.trim() ?? '';
   const port = options.env.KUBERNETES_SERVICE_PORT?.trim() ?? '';
   if (host === '' || port === '') {
-    throw new FlotillaError('CONFIG_INVALID', 'not running inside a Kubernetes pod: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must both be set; outside a cluster, use a kubeconfig');
+    throw new FlotillaError(
+      'CONFIG_INVALID',
+      'not running inside a Kubernetes pod: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must both be set; outside a cluster, use a kubeconfig',
+    );
   }
-  if (!/^\d{1,5}$/.test(port)) throw new FlotillaError('CONFIG_INVALID', `KUBERNETES_SERVICE_PORT must be a port number, received ${JSON.stringify(port)}`);
+  if (!/^\d{1,5}$/.test(port))
+    throw new FlotillaError(
+      'CONFIG_INVALID',
+      `KUBERNETES_SERVICE_PORT must be a port number, received ${JSON.stringify(port)}`,
+    );
   const caPath = options.caPath ?? `${SERVICE_ACCOUNT_DIR}/ca.crt`;
   let ca: string;
   try {
     ca = readFileSync(caPath, 'utf8');
   } catch (error) {
-    throw new FlotillaError('CONFIG_INVALID', `cannot read the cluster CA bundle ${caPath} (${(error as NodeJS.ErrnoException).code ?? 'unknown error'}); is the service-account volume mounted?`);
+    throw new FlotillaError(
+      'CONFIG_INVALID',
+      `cannot read the cluster CA bundle ${caPath} (${(error as NodeJS.ErrnoException).code ?? 'unknown error'}); is the service-account volume mounted?`,
+    );
   }
   let namespace: string | undefined;
   try {
@@ -49,7 +62,10 @@ export function inClusterConnection(options: InClusterOptions): ClusterConnectio
   return {
     server: `https://${hostPart}:${port}`,
     ca,
-    token: new FileTokenSource(options.tokenPath ?? `${SERVICE_ACCOUNT_DIR}/token`, options.tokenRecheckMs === undefined ? {} : { recheckMs: options.tokenRecheckMs }),
+    token: new FileTokenSource(
+      options.tokenPath ?? `${SERVICE_ACCOUNT_DIR}/token`,
+      options.tokenRecheckMs === undefined ? {} : { recheckMs: options.tokenRecheckMs },
+    ),
     ...(namespace === undefined ? {} : { namespace }),
   };
 }

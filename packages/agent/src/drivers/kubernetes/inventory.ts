@@ -73,15 +73,21 @@ export async function saveInventory(store: InventoryStore, inventory: Inventory)
 async function recoverInventory(access: ClusterAccess): Promise<InventoryEntry[]> {
   const entries: InventoryEntry[] = [];
   for (const api of await access.discovery.all()) {
-    if (!api.verbs.includes('list') || !api.verbs.includes('delete') || EVENT_KINDS.has(`${api.group}/${api.kind}`)) continue;
+    if (!api.verbs.includes('list') || !api.verbs.includes('delete') || EVENT_KINDS.has(`${api.group}/${api.kind}`))
+      continue;
     let list: { items?: unknown[] };
     try {
-      list = await access.client.call<{ items?: unknown[] }>('GET', collectionPath(api), { query: { labelSelector: managedSelector(access.owner) } });
+      list = await access.client.call<{ items?: unknown[] }>('GET', collectionPath(api), {
+        query: { labelSelector: managedSelector(access.owner) },
+      });
     } catch (error) {
       if (isPassFatal(error)) throw error;
       // A kind the agent may not list (RBAC) is left out: what it holds is then never pruned,
       // which is the safe way to be wrong.
-      access.log?.warn({ kind: api.kind, group: api.group, status: kubeHttpStatus(error) }, 'inventory recovery skipped a kind');
+      access.log?.warn(
+        { kind: api.kind, group: api.group, status: kubeHttpStatus(error) },
+        'inventory recovery skipped a kind',
+      );
       continue;
     }
     const apiVersion = api.group === '' ? api.version : `${api.group}/${api.version}`;
@@ -90,7 +96,11 @@ async function recoverInventory(access: ClusterAccess): Promise<InventoryEntry[]
       const name = metadata['name'];
       const namespace = typeof metadata['namespace'] === 'string' ? metadata['namespace'] : undefined;
       if (typeof name !== 'string') continue;
-      const key = resourceKey({ apiVersion, kind: api.kind, metadata: { name, ...(namespace === undefined ? {} : { namespace }) } });
+      const key = resourceKey({
+        apiVersion,
+        kind: api.kind,
+        metadata: { name, ...(namespace === undefined ? {} : { namespace }) },
+      });
       if (asRecord(metadata['annotations'])[KEY_ANNOTATION] !== key) continue;
       entries.push({ key, apiVersion, kind: api.kind, name, ...(namespace === undefined ? {} : { namespace }) });
     }

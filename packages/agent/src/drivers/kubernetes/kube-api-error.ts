@@ -7,12 +7,18 @@ const KubeStatus = z.object({
   message: z.string().optional(),
   reason: z.string().optional(),
   code: z.number().optional(),
-  details: z.object({
-    name: z.string().optional(),
-    group: z.string().optional(),
-    kind: z.string().optional(),
-    causes: z.array(z.object({ reason: z.string().optional(), message: z.string().optional(), field: z.string().optional() })).optional(),
-  }).nullish(),
+  details: z
+    .object({
+      name: z.string().optional(),
+      group: z.string().optional(),
+      kind: z.string().optional(),
+      causes: z
+        .array(
+          z.object({ reason: z.string().optional(), message: z.string().optional(), field: z.string().optional() }),
+        )
+        .optional(),
+    })
+    .nullish(),
 });
 type KubeStatus = z.infer<typeof KubeStatus>;
 
@@ -32,7 +38,11 @@ function conflictsOf(status: KubeStatus): FieldConflict[] {
     if (cause.reason !== 'FieldManagerConflict') continue;
     const manager = /conflict with "([^"]+)"/.exec(cause.message ?? '')?.[1] ?? 'an unnamed manager';
     const subresource = /with subresource "([^"]+)"/.exec(cause.message ?? '')?.[1];
-    conflicts.push({ field: cause.field ?? '(unknown field)', manager, ...(subresource === undefined ? {} : { subresource }) });
+    conflicts.push({
+      field: cause.field ?? '(unknown field)',
+      manager,
+      ...(subresource === undefined ? {} : { subresource }),
+    });
   }
   return conflicts;
 }
@@ -49,7 +59,11 @@ export function kubeApiError(method: string, path: string, httpStatus: number, b
   const reason = status.reason ?? `HTTP ${httpStatus}`;
   const message = status.message ?? (typeof body === 'string' && body !== '' ? body.slice(0, 300) : 'no message');
   if (httpStatus === 401) {
-    return new FlotillaError('UNAUTHENTICATED', `the Kubernetes API server rejected the agent's credentials (${method} ${path}); check the service-account token or kubeconfig user`, { status: 401 });
+    return new FlotillaError(
+      'UNAUTHENTICATED',
+      `the Kubernetes API server rejected the agent's credentials (${method} ${path}); check the service-account token or kubeconfig user`,
+      { status: 401 },
+    );
   }
   const conflicts = httpStatus === 409 ? conflictsOf(status) : [];
   if (conflicts.length > 0) {
@@ -83,7 +97,9 @@ export function isPassFatal(error: unknown): boolean {
 /** A failed call in words for a report: a conflict names each field and its manager. */
 export function describeError(error: unknown): string {
   if (isFlotillaError(error, 'KUBE_APPLY_CONFLICT')) {
-    const fields = fieldConflicts(error).map((c) => `${c.field} (managed by "${c.manager}"${c.subresource === undefined ? '' : ` through ${c.subresource}`})`);
+    const fields = fieldConflicts(error).map(
+      (c) => `${c.field} (managed by "${c.manager}"${c.subresource === undefined ? '' : ` through ${c.subresource}`})`,
+    );
     return `apply conflict: ${fields.join(', ')} changed by another field manager; Flotilla did not force it. Adopt the change into a release, revert it by hand, or apply with force`;
   }
   return error instanceof Error ? error.message : String(error);

@@ -35,11 +35,17 @@ export class KubeClient {
     try {
       base = new URL(connection.server);
     } catch {
-      throw new TypeError(`KubeClient: connection.server must be a URL such as https://10.0.0.1:6443, received ${JSON.stringify(connection.server)}`);
+      throw new TypeError(
+        `KubeClient: connection.server must be a URL such as https://10.0.0.1:6443, received ${JSON.stringify(connection.server)}`,
+      );
     }
-    if (base.protocol !== 'https:' && base.protocol !== 'http:') throw new TypeError(`KubeClient: connection.server must use https (or http for a local stand-in), received ${base.protocol}`);
+    if (base.protocol !== 'https:' && base.protocol !== 'http:')
+      throw new TypeError(
+        `KubeClient: connection.server must use https (or http for a local stand-in), received ${base.protocol}`,
+      );
     const timeoutMs = options.timeoutMs ?? 30_000;
-    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new TypeError(`KubeClient: timeoutMs must be a positive number, received ${String(options.timeoutMs)}`);
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
+      throw new TypeError(`KubeClient: timeoutMs must be a positive number, received ${String(options.timeoutMs)}`);
     this.connection = connection;
     this.base = base;
     this.userAgent = options.userAgent ?? 'flotilla-agent';
@@ -47,7 +53,9 @@ export class KubeClient {
     this.dispatcher = new Agent({
       connect: {
         ...(connection.ca === undefined ? {} : { ca: connection.ca }),
-        ...(connection.clientCertificate === undefined ? {} : { cert: connection.clientCertificate.cert, key: connection.clientCertificate.key }),
+        ...(connection.clientCertificate === undefined
+          ? {}
+          : { cert: connection.clientCertificate.cert, key: connection.clientCertificate.key }),
         ...(connection.tlsServerName === undefined ? {} : { servername: connection.tlsServerName }),
         rejectUnauthorized: connection.insecureSkipTlsVerify !== true,
       },
@@ -57,7 +65,11 @@ export class KubeClient {
   }
 
   /** Sends a request and returns whatever status came back; throws only when no answer came. */
-  async send(method: Dispatcher.HttpMethod, path: string, options: { query?: Query; body?: unknown; contentType?: string } = {}): Promise<RawResponse> {
+  async send(
+    method: Dispatcher.HttpMethod,
+    path: string,
+    options: { query?: Query; body?: unknown; contentType?: string } = {},
+  ): Promise<RawResponse> {
     const first = await this.once(method, path, options);
     if (first.status !== 401 || this.connection.token === undefined) return first;
     // The token may have been rotated under us: read it again, and retry once if it changed.
@@ -72,7 +84,11 @@ export class KubeClient {
     return url.toString();
   }
 
-  private async once(method: Dispatcher.HttpMethod, path: string, options: { query?: Query; body?: unknown; contentType?: string }): Promise<RawResponse> {
+  private async once(
+    method: Dispatcher.HttpMethod,
+    path: string,
+    options: { query?: Query; body?: unknown; contentType?: string },
+  ): Promise<RawResponse> {
     const headers: Record<string, string> = { accept: 'application/json', 'user-agent': this.userAgent };
     if (this.connection.token !== undefined) headers['authorization'] = `Bearer ${await this.connection.token.token()}`;
     let body: string | undefined;
@@ -82,10 +98,21 @@ export class KubeClient {
     }
     let response: Dispatcher.ResponseData;
     try {
-      response = await request(this.url(path, options.query), { method, headers, ...(body === undefined ? {} : { body }), dispatcher: this.dispatcher, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs });
+      response = await request(this.url(path, options.query), {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body }),
+        dispatcher: this.dispatcher,
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+      });
     } catch (error) {
       const code = (error as { code?: string }).code ?? (error as Error).name;
-      throw new FlotillaError('KUBE_UNREACHABLE', `cannot reach the Kubernetes API server at ${this.base.origin} (${method} ${path}: ${code}: ${messageOf(error)}); the agent retries the pass`, { cause: code });
+      throw new FlotillaError(
+        'KUBE_UNREACHABLE',
+        `cannot reach the Kubernetes API server at ${this.base.origin} (${method} ${path}: ${code}: ${messageOf(error)}); the agent retries the pass`,
+        { cause: code },
+      );
     }
     const text = await response.body.text();
     let parsed: unknown = text;
@@ -100,9 +127,14 @@ export class KubeClient {
   }
 
   /** Sends a request and returns the body of a 2xx answer; throws the API's error otherwise. */
-  async call<T = Record<string, unknown>>(method: Dispatcher.HttpMethod, path: string, options: { query?: Query; body?: unknown; contentType?: string } = {}): Promise<T> {
+  async call<T = Record<string, unknown>>(
+    method: Dispatcher.HttpMethod,
+    path: string,
+    options: { query?: Query; body?: unknown; contentType?: string } = {},
+  ): Promise<T> {
     const response = await this.send(method, path, options);
-    if (response.status < 200 || response.status >= 300) throw kubeApiError(method, path, response.status, response.body);
+    if (response.status < 200 || response.status >= 300)
+      throw kubeApiError(method, path, response.status, response.body);
     return response.body as T;
   }
 
@@ -110,7 +142,8 @@ export class KubeClient {
   async getIfExists<T = Record<string, unknown>>(path: string, query?: Query): Promise<T | undefined> {
     const response = await this.send('GET', path, query === undefined ? {} : { query });
     if (response.status === 404) return undefined;
-    if (response.status < 200 || response.status >= 300) throw kubeApiError('GET', path, response.status, response.body);
+    if (response.status < 200 || response.status >= 300)
+      throw kubeApiError('GET', path, response.status, response.body);
     return response.body as T;
   }
 
@@ -118,7 +151,11 @@ export class KubeClient {
    * Server-side apply: PATCH with `application/apply-patch+yaml`. The body is sent as JSON,
    * which is valid YAML.
    */
-  async apply<T = Record<string, unknown>>(path: string, object: unknown, options: { fieldManager: string; force: boolean }): Promise<T> {
+  async apply<T = Record<string, unknown>>(
+    path: string,
+    object: unknown,
+    options: { fieldManager: string; force: boolean },
+  ): Promise<T> {
     return this.call<T>('PATCH', path, {
       query: { fieldManager: options.fieldManager, ...(options.force ? { force: 'true' } : {}) },
       body: object,

@@ -19,17 +19,19 @@ const NamedCluster = z.object({
 
 const NamedUser = z.object({
   name: z.string().min(1),
-  user: z.object({
-    token: z.string().optional(),
-    tokenFile: z.string().optional(),
-    'client-certificate': z.string().optional(),
-    'client-certificate-data': z.string().optional(),
-    'client-key': z.string().optional(),
-    'client-key-data': z.string().optional(),
-    username: z.string().optional(),
-    exec: z.unknown().optional(),
-    'auth-provider': z.unknown().optional(),
-  }).nullish(),
+  user: z
+    .object({
+      token: z.string().optional(),
+      tokenFile: z.string().optional(),
+      'client-certificate': z.string().optional(),
+      'client-certificate-data': z.string().optional(),
+      'client-key': z.string().optional(),
+      'client-key-data': z.string().optional(),
+      username: z.string().optional(),
+      exec: z.unknown().optional(),
+      'auth-provider': z.unknown().optional(),
+    })
+    .nullish(),
 });
 
 const NamedContext = z.object({
@@ -62,7 +64,10 @@ function readText(file: string, base: string, what: string, kubeconfigPath: stri
   try {
     return readFileSync(absolute, 'utf8');
   } catch (error) {
-    throw invalid(kubeconfigPath, `cannot read the ${what} ${absolute} (${(error as NodeJS.ErrnoException).code ?? 'unknown error'})`);
+    throw invalid(
+      kubeconfigPath,
+      `cannot read the ${what} ${absolute} (${(error as NodeJS.ErrnoException).code ?? 'unknown error'})`,
+    );
   }
 }
 
@@ -99,22 +104,49 @@ export function kubeconfigConnection(options: KubeconfigOptions): ClusterConnect
   const base = dirname(resolve(path));
 
   const contextName = options.context ?? config['current-context'];
-  if (contextName === undefined || contextName === '') throw invalid(path, 'no current-context is set and no context was given');
+  if (contextName === undefined || contextName === '')
+    throw invalid(path, 'no current-context is set and no context was given');
   const context = config.contexts?.find((c) => c.name === contextName)?.context;
-  if (context === undefined) throw invalid(path, `context ${JSON.stringify(contextName)} is not defined; defined contexts: ${(config.contexts ?? []).map((c) => c.name).join(', ') || 'none'}`);
+  if (context === undefined)
+    throw invalid(
+      path,
+      `context ${JSON.stringify(contextName)} is not defined; defined contexts: ${(config.contexts ?? []).map((c) => c.name).join(', ') || 'none'}`,
+    );
   const cluster = config.clusters?.find((c) => c.name === context.cluster)?.cluster;
-  if (cluster === undefined) throw invalid(path, `cluster ${JSON.stringify(context.cluster)} of context ${JSON.stringify(contextName)} is not defined`);
+  if (cluster === undefined)
+    throw invalid(
+      path,
+      `cluster ${JSON.stringify(context.cluster)} of context ${JSON.stringify(contextName)} is not defined`,
+    );
   const user = context.user === undefined ? undefined : config.users?.find((u) => u.name === context.user);
-  if (context.user !== undefined && user === undefined) throw invalid(path, `user ${JSON.stringify(context.user)} of context ${JSON.stringify(contextName)} is not defined`);
+  if (context.user !== undefined && user === undefined)
+    throw invalid(
+      path,
+      `user ${JSON.stringify(context.user)} of context ${JSON.stringify(contextName)} is not defined`,
+    );
   const credentials = user?.user ?? {};
 
-  if (credentials.exec !== undefined) throw invalid(path, `user ${JSON.stringify(context.user)} uses an exec credential plugin, which the agent does not run; give it a service-account token or a client certificate`);
-  if (credentials['auth-provider'] !== undefined) throw invalid(path, `user ${JSON.stringify(context.user)} uses an auth provider, which the agent does not support; give it a service-account token or a client certificate`);
-  if (credentials.username !== undefined) throw invalid(path, `user ${JSON.stringify(context.user)} uses basic authentication, which Kubernetes removed in 1.19; give it a token or a client certificate`);
+  if (credentials.exec !== undefined)
+    throw invalid(
+      path,
+      `user ${JSON.stringify(context.user)} uses an exec credential plugin, which the agent does not run; give it a service-account token or a client certificate`,
+    );
+  if (credentials['auth-provider'] !== undefined)
+    throw invalid(
+      path,
+      `user ${JSON.stringify(context.user)} uses an auth provider, which the agent does not support; give it a service-account token or a client certificate`,
+    );
+  if (credentials.username !== undefined)
+    throw invalid(
+      path,
+      `user ${JSON.stringify(context.user)} uses basic authentication, which Kubernetes removed in 1.19; give it a token or a client certificate`,
+    );
 
   let ca: string | undefined;
-  if (cluster['certificate-authority-data'] !== undefined) ca = decodeData(cluster['certificate-authority-data'], 'certificate-authority-data', path);
-  else if (cluster['certificate-authority'] !== undefined) ca = readText(cluster['certificate-authority'], base, 'certificate authority', path);
+  if (cluster['certificate-authority-data'] !== undefined)
+    ca = decodeData(cluster['certificate-authority-data'], 'certificate-authority-data', path);
+  else if (cluster['certificate-authority'] !== undefined)
+    ca = readText(cluster['certificate-authority'], base, 'certificate authority', path);
 
   const certData = credentials['client-certificate-data'];
   const certFile = credentials['client-certificate'];
@@ -122,15 +154,34 @@ export function kubeconfigConnection(options: KubeconfigOptions): ClusterConnect
   const keyFile = credentials['client-key'];
   let clientCertificate: { cert: string; key: string } | undefined;
   if (certData !== undefined || certFile !== undefined || keyData !== undefined || keyFile !== undefined) {
-    const cert = certData !== undefined ? decodeData(certData, 'client-certificate-data', path) : certFile !== undefined ? readText(certFile, base, 'client certificate', path) : undefined;
-    const key = keyData !== undefined ? decodeData(keyData, 'client-key-data', path) : keyFile !== undefined ? readText(keyFile, base, 'client key', path) : undefined;
-    if (cert === undefined || key === undefined) throw invalid(path, `user ${JSON.stringify(context.user)} has a client certificate without its key, or a key without its certificate`);
+    const cert =
+      certData !== undefined
+        ? decodeData(certData, 'client-certificate-data', path)
+        : certFile !== undefined
+          ? readText(certFile, base, 'client certificate', path)
+          : undefined;
+    const key =
+      keyData !== undefined
+        ? decodeData(keyData, 'client-key-data', path)
+        : keyFile !== undefined
+          ? readText(keyFile, base, 'client key', path)
+          : undefined;
+    if (cert === undefined || key === undefined)
+      throw invalid(
+        path,
+        `user ${JSON.stringify(context.user)} has a client certificate without its key, or a key without its certificate`,
+      );
     clientCertificate = { cert, key };
   }
 
-  const token = credentials.token !== undefined && credentials.token !== ''
-    ? staticToken(credentials.token)
-    : credentials.tokenFile !== undefined ? new FileTokenSource(isAbsolute(credentials.tokenFile) ? credentials.tokenFile : resolve(base, credentials.tokenFile)) : undefined;
+  const token =
+    credentials.token !== undefined && credentials.token !== ''
+      ? staticToken(credentials.token)
+      : credentials.tokenFile !== undefined
+        ? new FileTokenSource(
+            isAbsolute(credentials.tokenFile) ? credentials.tokenFile : resolve(base, credentials.tokenFile),
+          )
+        : undefined;
 
   return {
     server: cluster.server.replace(/\/+$/, ''),

@@ -7,7 +7,13 @@ import { ApiDiscovery, objectPath } from './api-discovery.ts';
 import { applyResources, reapplyResources, type ApplyAccess } from './apply-resources.ts';
 import type { ClusterConnection } from './cluster-connection.ts';
 import { collectClusterFacts } from './cluster-facts.ts';
-import { loadInventory, memoryInventory, saveInventory, type InventoryEntry, type InventoryStore } from './inventory.ts';
+import {
+  loadInventory,
+  memoryInventory,
+  saveInventory,
+  type InventoryEntry,
+  type InventoryStore,
+} from './inventory.ts';
 import { describeError, isPassFatal } from './kube-api-error.ts';
 import { KubeClient } from './kube-client.ts';
 import { mapLimited } from './map-limited.ts';
@@ -87,17 +93,36 @@ export class KubernetesDriver implements Driver {
   private readonly agentVersion: string | undefined;
 
   constructor(options: KubernetesDriverOptions) {
-    if (typeof options !== 'object' || options === null || typeof options.connection !== 'object' || options.connection === null) {
-      throw new TypeError('KubernetesDriver: options.connection is required; build it with inClusterConnection() or kubeconfigConnection()');
+    if (
+      typeof options !== 'object' ||
+      options === null ||
+      typeof options.connection !== 'object' ||
+      options.connection === null
+    ) {
+      throw new TypeError(
+        'KubernetesDriver: options.connection is required; build it with inClusterConnection() or kubeconfigConnection()',
+      );
     }
     const fieldManager = options.fieldManager ?? FLOTILLA_FIELD_MANAGER;
-    if (fieldManager === '' || fieldManager.length > 128) throw new TypeError(`KubernetesDriver: fieldManager must be 1 to 128 characters, received ${JSON.stringify(fieldManager)}`);
-    const validLabelValue = (value: string): boolean => value.length <= 63 && /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/.test(value);
+    if (fieldManager === '' || fieldManager.length > 128)
+      throw new TypeError(
+        `KubernetesDriver: fieldManager must be 1 to 128 characters, received ${JSON.stringify(fieldManager)}`,
+      );
+    const validLabelValue = (value: string): boolean =>
+      value.length <= 63 && /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/.test(value);
     if (options.owner !== undefined && !validLabelValue(options.owner)) {
-      throw new TypeError(`KubernetesDriver: owner becomes a label value, so it must be up to 63 letters, digits, '-', '_' or '.', received ${JSON.stringify(options.owner)}`);
+      throw new TypeError(
+        `KubernetesDriver: owner becomes a label value, so it must be up to 63 letters, digits, '-', '_' or '.', received ${JSON.stringify(options.owner)}`,
+      );
     }
-    for (const [name, value] of [['crdWaitMs', options.crdWaitMs], ['crdPollMs', options.crdPollMs]] as const) {
-      if (value !== undefined && (!Number.isFinite(value) || value < 0)) throw new TypeError(`KubernetesDriver: ${name} must be a number of milliseconds >= 0, received ${String(value)}`);
+    for (const [name, value] of [
+      ['crdWaitMs', options.crdWaitMs],
+      ['crdPollMs', options.crdPollMs],
+    ] as const) {
+      if (value !== undefined && (!Number.isFinite(value) || value < 0))
+        throw new TypeError(
+          `KubernetesDriver: ${name} must be a number of milliseconds >= 0, received ${String(value)}`,
+        );
     }
     this.client = new KubeClient(options.connection, {
       userAgent: `flotilla-agent/${options.agentVersion ?? '0.1.0'}`,
@@ -141,7 +166,12 @@ export class KubernetesDriver implements Driver {
     assertUniqueResources(desired);
     const inventory = await loadInventory(this.access, this.store);
     try {
-      const applied = await applyResources(this.access, desired, (key, resource) => this.shouldForce(key, resource, options.force), inventory);
+      const applied = await applyResources(
+        this.access,
+        desired,
+        (key, resource) => this.shouldForce(key, resource, options.force),
+        inventory,
+      );
       return [...applied, ...(await pruneResources(this.access, desired, inventory))];
     } finally {
       await saveInventory(this.store, inventory);
@@ -156,17 +186,30 @@ export class KubernetesDriver implements Driver {
   private async observeOne(resource: Resource): Promise<ObservedResource> {
     const key = resourceKey(resource);
     const api = await this.access.discovery.resolveFresh(resource.apiVersion, resource.kind);
-    if (api === undefined) return { key, live: null, health: 'missing', message: `kind ${resource.kind} in ${resource.apiVersion} is not served by this cluster` };
+    if (api === undefined)
+      return {
+        key,
+        live: null,
+        health: 'missing',
+        message: `kind ${resource.kind} in ${resource.apiVersion} is not served by this cluster`,
+      };
     let live: Record<string, unknown> | undefined;
     try {
-      live = await this.client.getIfExists(objectPath(api, resource.metadata.name, api.namespaced ? resource.metadata.namespace : undefined));
+      live = await this.client.getIfExists(
+        objectPath(api, resource.metadata.name, api.namespaced ? resource.metadata.namespace : undefined),
+      );
     } catch (error) {
       if (isPassFatal(error)) throw error;
       return { key, live: null, health: 'unknown', message: describeError(error) };
     }
     if (live === undefined) return { key, live: null, health: 'missing', message: 'not found on the cluster' };
     const verdict = resourceHealth(api.group, api.kind, live);
-    return { key, live, health: verdict.health, ...(verdict.message === undefined ? {} : { message: verdict.message }) };
+    return {
+      key,
+      live,
+      health: verdict.health,
+      ...(verdict.message === undefined ? {} : { message: verdict.message }),
+    };
   }
 
   /** Its own field manager: fields it owns, alone or shared, are never drift. */

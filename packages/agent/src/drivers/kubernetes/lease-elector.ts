@@ -53,7 +53,8 @@ function sameRecord(a: LeaseSpec | undefined, b: LeaseSpec | undefined): boolean
 
 function positive(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value <= 0) throw new TypeError(`LeaseElector: ${name} must be a positive number, received ${String(value)}`);
+  if (!Number.isFinite(value) || value <= 0)
+    throw new TypeError(`LeaseElector: ${name} must be a positive number, received ${String(value)}`);
   return value;
 }
 
@@ -89,18 +90,26 @@ export class LeaseElector {
 
   constructor(options: LeaseElectorOptions) {
     for (const name of ['namespace', 'name', 'identity'] as const) {
-      if (typeof options[name] !== 'string' || options[name] === '') throw new TypeError(`LeaseElector: ${name} must be a non-empty string, received ${JSON.stringify(options[name])}`);
+      if (typeof options[name] !== 'string' || options[name] === '')
+        throw new TypeError(
+          `LeaseElector: ${name} must be a non-empty string, received ${JSON.stringify(options[name])}`,
+        );
     }
     this.options = options;
     this.client = options.client;
     this.path = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(options.namespace)}/leases/${encodeURIComponent(options.name)}`;
     const seconds = positive('leaseDurationSeconds', options.leaseDurationSeconds, 15);
-    if (!Number.isInteger(seconds)) throw new TypeError(`LeaseElector: leaseDurationSeconds must be a whole number of seconds (the Lease field is an integer), received ${seconds}`);
+    if (!Number.isInteger(seconds))
+      throw new TypeError(
+        `LeaseElector: leaseDurationSeconds must be a whole number of seconds (the Lease field is an integer), received ${seconds}`,
+      );
     this.leaseDurationMs = seconds * 1000;
     this.renewDeadlineMs = positive('renewDeadlineMs', options.renewDeadlineMs, 10_000);
     this.retryPeriodMs = positive('retryPeriodMs', options.retryPeriodMs, 2_000);
     if (this.renewDeadlineMs >= this.leaseDurationMs) {
-      throw new TypeError(`LeaseElector: renewDeadlineMs (${this.renewDeadlineMs}) must be shorter than the lease duration (${this.leaseDurationMs} ms), or a leader could still believe it leads after another took over`);
+      throw new TypeError(
+        `LeaseElector: renewDeadlineMs (${this.renewDeadlineMs}) must be shorter than the lease duration (${this.leaseDurationMs} ms), or a leader could still believe it leads after another took over`,
+      );
     }
     this.now = options.now ?? Date.now;
   }
@@ -111,7 +120,7 @@ export class LeaseElector {
 
   /** The holder last observed, or undefined before the first look. */
   get leader(): string | undefined {
-    return this.observed === undefined ? undefined : this.observed.holderIdentity ?? '';
+    return this.observed === undefined ? undefined : (this.observed.holderIdentity ?? '');
   }
 
   /**
@@ -134,13 +143,19 @@ export class LeaseElector {
     try {
       held = await this.attempt(now);
     } catch (error) {
-      this.options.log?.warn({ lease: this.options.name, code: isFlotillaError(error) ? error.code : undefined, message: messageOf(error) }, 'lease attempt failed');
+      this.options.log?.warn(
+        { lease: this.options.name, code: isFlotillaError(error) ? error.code : undefined, message: messageOf(error) },
+        'lease attempt failed',
+      );
       held = false;
     }
     if (held) {
       this.lastRenewedAt = now;
       this.becomeLeader();
-    } else if (this.leading && (this.leader !== this.options.identity || now - this.lastRenewedAt >= this.renewDeadlineMs)) {
+    } else if (
+      this.leading &&
+      (this.leader !== this.options.identity || now - this.lastRenewedAt >= this.renewDeadlineMs)
+    ) {
       this.loseLeadership();
     }
     return held;
@@ -150,9 +165,20 @@ export class LeaseElector {
     const identity = this.options.identity;
     const response = await this.client.send('GET', this.path);
     if (response.status === 404) {
-      const spec: LeaseSpec = { holderIdentity: identity, leaseDurationSeconds: this.leaseDurationMs / 1000, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 };
+      const spec: LeaseSpec = {
+        holderIdentity: identity,
+        leaseDurationSeconds: this.leaseDurationMs / 1000,
+        acquireTime: microTime(now),
+        renewTime: microTime(now),
+        leaseTransitions: 0,
+      };
       const created = await this.client.send('POST', this.path.slice(0, this.path.lastIndexOf('/')), {
-        body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: this.options.name, namespace: this.options.namespace }, spec },
+        body: {
+          apiVersion: 'coordination.k8s.io/v1',
+          kind: 'Lease',
+          metadata: { name: this.options.name, namespace: this.options.namespace },
+          spec,
+        },
       });
       if (created.status !== 201 && created.status !== 200) return false;
       this.observe(spec, now);
@@ -170,12 +196,21 @@ export class LeaseElector {
     const spec: LeaseSpec = {
       holderIdentity: identity,
       leaseDurationSeconds: this.leaseDurationMs / 1000,
-      acquireTime: renewing ? current.acquireTime ?? microTime(now) : microTime(now),
+      acquireTime: renewing ? (current.acquireTime ?? microTime(now)) : microTime(now),
       renewTime: microTime(now),
       leaseTransitions: (current.leaseTransitions ?? 0) + (renewing ? 0 : 1),
     };
     const updated = await this.client.send('PUT', this.path, {
-      body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: this.options.name, namespace: this.options.namespace, resourceVersion: lease.metadata.resourceVersion }, spec },
+      body: {
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'Lease',
+        metadata: {
+          name: this.options.name,
+          namespace: this.options.namespace,
+          resourceVersion: lease.metadata.resourceVersion,
+        },
+        spec,
+      },
     });
     // 409: someone wrote the Lease since we read it; they won this round.
     if (updated.status !== 200) return false;
@@ -211,10 +246,12 @@ export class LeaseElector {
   start(): void {
     if (this.running) return;
     this.running = true;
-    const schedule = this.options.schedule ?? ((run, delay) => {
-      const timer = setTimeout(run, delay);
-      return () => clearTimeout(timer);
-    });
+    const schedule =
+      this.options.schedule ??
+      ((run, delay) => {
+        const timer = setTimeout(run, delay);
+        return () => clearTimeout(timer);
+      });
     const tick = (): void => {
       void this.tryAcquireOrRenew().then(() => {
         if (this.running) this.cancelNext = schedule(tick, this.retryPeriodMs);
@@ -239,16 +276,33 @@ export class LeaseElector {
         const lease = Lease.parse(response.body);
         if ((lease.spec?.holderIdentity ?? '') === this.options.identity) {
           const now = this.now();
-          const spec: LeaseSpec = { leaseDurationSeconds: 1, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: lease.spec?.leaseTransitions ?? 0 };
+          const spec: LeaseSpec = {
+            leaseDurationSeconds: 1,
+            acquireTime: microTime(now),
+            renewTime: microTime(now),
+            leaseTransitions: lease.spec?.leaseTransitions ?? 0,
+          };
           const released = await this.client.send('PUT', this.path, {
-            body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: this.options.name, namespace: this.options.namespace, resourceVersion: lease.metadata.resourceVersion }, spec },
+            body: {
+              apiVersion: 'coordination.k8s.io/v1',
+              kind: 'Lease',
+              metadata: {
+                name: this.options.name,
+                namespace: this.options.namespace,
+                resourceVersion: lease.metadata.resourceVersion,
+              },
+              spec,
+            },
           });
           if (released.status === 200) this.observe(spec, now);
           else this.options.log?.warn({ lease: this.options.name, status: released.status }, 'lease release failed');
         }
       }
     } catch (error) {
-      this.options.log?.warn({ lease: this.options.name, status: kubeHttpStatus(error), message: messageOf(error) }, 'lease release failed');
+      this.options.log?.warn(
+        { lease: this.options.name, status: kubeHttpStatus(error), message: messageOf(error) },
+        'lease release failed',
+      );
     } finally {
       this.loseLeadership();
     }

@@ -2,7 +2,11 @@
  * Maps `items` with at most `limit` calls in flight, keeping the input order in the result. The
  * first rejection rejects the whole map, after the calls already started have settled.
  */
-export async function mapLimited<T, R>(items: readonly T[], limit: number, map: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function mapLimited<T, R>(
+  items: readonly T[],
+  limit: number,
+  map: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const results: R[] = new Array<R>(items.length);
   let next = 0;
   const worker = async (): Promise<void> => {

@@ -11,7 +11,16 @@ export const TARGET_LABEL = 'flotilla.io/target';
 
 // Fields the server owns: sent in an apply they would be refused (managedFields) or act as a
 // precondition (resourceVersion), which a manifest exported from a cluster must not carry.
-const SERVER_METADATA = ['managedFields', 'resourceVersion', 'uid', 'creationTimestamp', 'generation', 'selfLink', 'deletionTimestamp', 'deletionGracePeriodSeconds'];
+const SERVER_METADATA = [
+  'managedFields',
+  'resourceVersion',
+  'uid',
+  'creationTimestamp',
+  'generation',
+  'selfLink',
+  'deletionTimestamp',
+  'deletionGracePeriodSeconds',
+];
 
 /**
  * The object Flotilla applies for a resource: server-owned metadata removed, and marked as
@@ -21,7 +30,11 @@ export function markedForApply(resource: Resource, key: string, owner: string | 
   const copy = structuredClone(resource) as Resource & Record<string, unknown>;
   const metadata = copy.metadata as Record<string, unknown>;
   for (const field of SERVER_METADATA) delete metadata[field];
-  copy.metadata.labels = { ...copy.metadata.labels, [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, ...(owner === undefined ? {} : { [TARGET_LABEL]: owner }) };
+  copy.metadata.labels = {
+    ...copy.metadata.labels,
+    [MANAGED_BY_LABEL]: MANAGED_BY_VALUE,
+    ...(owner === undefined ? {} : { [TARGET_LABEL]: owner }),
+  };
   copy.metadata.annotations = { ...copy.metadata.annotations, [KEY_ANNOTATION]: key };
   return copy;
 }

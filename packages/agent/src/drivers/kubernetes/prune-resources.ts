@@ -12,7 +12,12 @@ import { isMarkedAs, MANAGED_BY_LABEL, MANAGED_BY_VALUE, TARGET_LABEL } from './
 // Objects Kubernetes puts in every namespace, and kinds that controllers and components write on
 // their own (events, endpoints, leader-election leases): none makes a namespace someone else's.
 const SYSTEM_OBJECTS = new Set(['ConfigMap/kube-root-ca.crt', 'ServiceAccount/default']);
-const IGNORED_IN_NAMESPACE_CHECK = new Set([...EVENT_KINDS, '/Endpoints', 'discovery.k8s.io/EndpointSlice', 'coordination.k8s.io/Lease']);
+const IGNORED_IN_NAMESPACE_CHECK = new Set([
+  ...EVENT_KINDS,
+  '/Endpoints',
+  'discovery.k8s.io/EndpointSlice',
+  'coordination.k8s.io/Lease',
+]);
 
 /**
  * Deletes what Flotilla applied earlier and `desired` no longer holds, dependents first and
@@ -21,7 +26,11 @@ const IGNORED_IN_NAMESPACE_CHECK = new Set([...EVENT_KINDS, '/Endpoints', 'disco
  * read (a uid precondition); a Namespace only once nothing else lives in it. Throws only when
  * the API server cannot be reached or refuses the credentials.
  */
-export async function pruneResources(access: ClusterAccess, desired: readonly Resource[], inventory: Inventory): Promise<AppliedResource[]> {
+export async function pruneResources(
+  access: ClusterAccess,
+  desired: readonly Resource[],
+  inventory: Inventory,
+): Promise<AppliedResource[]> {
   const wanted = new Set(desired.map(resourceKey));
   const leaving = [...inventory.values()].filter((entry) => !wanted.has(entry.key));
   const pruned: AppliedResource[] = [];
@@ -37,7 +46,11 @@ export async function pruneResources(access: ClusterAccess, desired: readonly Re
  * Objects in the inventory that are no longer desired but still carry Flotilla's marks: what a
  * prune left behind (a namespace that still held foreign objects, a failed delete).
  */
-export async function leftovers(access: ClusterAccess, desired: readonly Resource[], inventory: Inventory): Promise<LiveObject[]> {
+export async function leftovers(
+  access: ClusterAccess,
+  desired: readonly Resource[],
+  inventory: Inventory,
+): Promise<LiveObject[]> {
   const wanted = new Set(desired.map(resourceKey));
   const found: LiveObject[] = [];
   for (const entry of inventory.values()) {
@@ -45,7 +58,9 @@ export async function leftovers(access: ClusterAccess, desired: readonly Resourc
     try {
       const api = await access.discovery.resolveFresh(entry.apiVersion, entry.kind);
       if (api === undefined) continue;
-      const live = await access.client.getIfExists(objectPath(api, entry.name, api.namespaced ? entry.namespace : undefined));
+      const live = await access.client.getIfExists(
+        objectPath(api, entry.name, api.namespaced ? entry.namespace : undefined),
+      );
       if (live === undefined || !isMarkedAs(live, entry.key, access.owner)) continue;
       // Lists and GETs of built-in kinds may omit them; the drift key needs both.
       found.push({ ...live, apiVersion: entry.apiVersion, kind: entry.kind });
@@ -56,7 +71,11 @@ export async function leftovers(access: ClusterAccess, desired: readonly Resourc
   return found;
 }
 
-async function pruneOne(access: ClusterAccess, entry: InventoryEntry, desired: readonly Resource[]): Promise<AppliedResource> {
+async function pruneOne(
+  access: ClusterAccess,
+  entry: InventoryEntry,
+  desired: readonly Resource[],
+): Promise<AppliedResource> {
   const key = entry.key;
   try {
     let api = await access.discovery.resolveFresh(entry.apiVersion, entry.kind);
@@ -64,14 +83,21 @@ async function pruneOne(access: ClusterAccess, entry: InventoryEntry, desired: r
       // The version applied may no longer be served; the group's preferred version still names the object.
       const group = groupOf(entry.apiVersion);
       const preferred = await access.discovery.preferredVersion(group);
-      if (preferred !== undefined) api = await access.discovery.resolveFresh(group === '' ? preferred : `${group}/${preferred}`, entry.kind);
+      if (preferred !== undefined)
+        api = await access.discovery.resolveFresh(group === '' ? preferred : `${group}/${preferred}`, entry.kind);
     }
-    if (api === undefined) return { key, status: 'pruned', message: `already gone: kind ${entry.kind} is no longer served` };
+    if (api === undefined)
+      return { key, status: 'pruned', message: `already gone: kind ${entry.kind} is no longer served` };
     const path = objectPath(api, entry.name, entry.namespace);
     const live = await access.client.getIfExists(path);
     if (live === undefined) return { key, status: 'pruned', message: 'already absent' };
     if (!isMarkedAs(live, key, access.owner)) {
-      return { key, status: 'pruned', message: 'released without deleting: the object no longer carries Flotilla\'s label and key annotation, so it belongs to someone else now' };
+      return {
+        key,
+        status: 'pruned',
+        message:
+          "released without deleting: the object no longer carries Flotilla's label and key annotation, so it belongs to someone else now",
+      };
     }
     if (api.group === '' && api.kind === 'Namespace') {
       const blocker = await namespaceBlocker(access, entry.name, desired);
@@ -90,7 +116,11 @@ async function pruneOne(access: ClusterAccess, entry: InventoryEntry, desired: r
   } catch (error) {
     if (isPassFatal(error)) throw error;
     const status = kubeHttpStatus(error);
-    return { key, status: 'failed', message: `prune failed${status === undefined ? '' : ` (${status})`}: ${describeError(error)}` };
+    return {
+      key,
+      status: 'failed',
+      message: `prune failed${status === undefined ? '' : ` (${status})`}: ${describeError(error)}`,
+    };
   }
 }
 
@@ -99,12 +129,18 @@ async function pruneOne(access: ClusterAccess, entry: InventoryEntry, desired: r
  * else lives there. Objects that a controller owns (ownerReferences), Flotilla's own objects
  * and the ones Kubernetes puts in every namespace do not count.
  */
-async function namespaceBlocker(access: ClusterAccess, namespace: string, desired: readonly Resource[]): Promise<string | undefined> {
+async function namespaceBlocker(
+  access: ClusterAccess,
+  namespace: string,
+  desired: readonly Resource[],
+): Promise<string | undefined> {
   const stillWanted = desired.filter((resource) => resource.metadata.namespace === namespace);
-  if (stillWanted.length > 0) return `it still holds desired resources such as ${resourceKey(stillWanted[0] as Resource)}`;
+  if (stillWanted.length > 0)
+    return `it still holds desired resources such as ${resourceKey(stillWanted[0] as Resource)}`;
   const foreign: string[] = [];
   for (const api of await access.discovery.all()) {
-    if (!api.namespaced || !api.verbs.includes('list') || IGNORED_IN_NAMESPACE_CHECK.has(`${api.group}/${api.kind}`)) continue;
+    if (!api.namespaced || !api.verbs.includes('list') || IGNORED_IN_NAMESPACE_CHECK.has(`${api.group}/${api.kind}`))
+      continue;
     const list = await access.client.call<{ items?: unknown[] }>('GET', collectionPath(api, namespace));
     for (const item of list.items ?? []) {
       const metadata = asRecord(asRecord(item)['metadata']);
@@ -112,7 +148,11 @@ async function namespaceBlocker(access: ClusterAccess, namespace: string, desire
       if (SYSTEM_OBJECTS.has(`${api.kind}/${name}`)) continue;
       if (Array.isArray(metadata['ownerReferences']) && metadata['ownerReferences'].length > 0) continue;
       const labels = asRecord(metadata['labels']);
-      if (labels[MANAGED_BY_LABEL] === MANAGED_BY_VALUE && (access.owner === undefined || labels[TARGET_LABEL] === access.owner)) continue;
+      if (
+        labels[MANAGED_BY_LABEL] === MANAGED_BY_VALUE &&
+        (access.owner === undefined || labels[TARGET_LABEL] === access.owner)
+      )
+        continue;
       foreign.push(`${api.kind} ${name}`);
     }
   }

@@ -28,7 +28,10 @@ function staleGeneration(live: Record<string, unknown>, status: Record<string, u
   const generation = asRecord(live['metadata'])['generation'];
   const observed = status['observedGeneration'];
   if (typeof generation === 'number' && (typeof observed !== 'number' || observed < generation)) {
-    return { health: 'progressing', message: `waiting for the controller to observe generation ${generation} (observed ${typeof observed === 'number' ? observed : 'none'})` };
+    return {
+      health: 'progressing',
+      message: `waiting for the controller to observe generation ${generation} (observed ${typeof observed === 'number' ? observed : 'none'})`,
+    };
   }
   return undefined;
 }
@@ -40,7 +43,10 @@ function deploymentHealth(live: Record<string, unknown>): HealthVerdict {
   if (stale !== undefined) return stale;
   const progressing = condition(status, 'Progressing');
   if (progressing?.['reason'] === 'ProgressDeadlineExceeded') {
-    return { health: 'degraded', message: `rollout exceeded its progress deadline: ${text(progressing['message'])}`.trim() };
+    return {
+      health: 'degraded',
+      message: `rollout exceeded its progress deadline: ${text(progressing['message'])}`.trim(),
+    };
   }
   const replicas = typeof spec['replicas'] === 'number' ? spec['replicas'] : 1;
   const updated = count(status, 'updatedReplicas');
@@ -48,7 +54,8 @@ function deploymentHealth(live: Record<string, unknown>): HealthVerdict {
   const total = count(status, 'replicas');
   if (updated < replicas) return { health: 'progressing', message: `${updated} of ${replicas} replicas updated` };
   if (total > updated) return { health: 'progressing', message: `${total - updated} old replicas pending termination` };
-  if (available < replicas) return { health: 'progressing', message: `${available} of ${replicas} updated replicas available` };
+  if (available < replicas)
+    return { health: 'progressing', message: `${available} of ${replicas} updated replicas available` };
   return { health: 'healthy' };
 }
 
@@ -60,7 +67,8 @@ function daemonSetHealth(live: Record<string, unknown>): HealthVerdict {
   const updated = count(status, 'updatedNumberScheduled');
   const available = count(status, 'numberAvailable');
   if (updated < desired) return { health: 'progressing', message: `${updated} of ${desired} daemon pods updated` };
-  if (available < desired) return { health: 'progressing', message: `${available} of ${desired} daemon pods available` };
+  if (available < desired)
+    return { health: 'progressing', message: `${available} of ${desired} daemon pods available` };
   return { health: 'healthy' };
 }
 
@@ -74,7 +82,8 @@ function statefulSetHealth(live: Record<string, unknown>): HealthVerdict {
   const updated = count(status, 'updatedReplicas');
   const ready = count(status, 'readyReplicas');
   // OnDelete never updates pods by itself, so updated replicas say nothing about health.
-  if (strategy !== 'OnDelete' && updated < replicas) return { health: 'progressing', message: `${updated} of ${replicas} replicas updated` };
+  if (strategy !== 'OnDelete' && updated < replicas)
+    return { health: 'progressing', message: `${updated} of ${replicas} replicas updated` };
   if (ready < replicas) return { health: 'progressing', message: `${ready} of ${replicas} replicas ready` };
   return { health: 'healthy' };
 }
@@ -83,7 +92,8 @@ function jobHealth(live: Record<string, unknown>): HealthVerdict {
   const status = asRecord(live['status']);
   if (condition(status, 'Complete')?.['status'] === 'True') return { health: 'healthy' };
   const failed = condition(status, 'Failed');
-  if (failed?.['status'] === 'True') return { health: 'degraded', message: `job failed: ${text(failed['reason'])} ${text(failed['message'])}`.trim() };
+  if (failed?.['status'] === 'True')
+    return { health: 'degraded', message: `job failed: ${text(failed['reason'])} ${text(failed['message'])}`.trim() };
   return { health: 'progressing', message: 'job has not completed yet' };
 }
 
@@ -98,13 +108,20 @@ function crdHealth(live: Record<string, unknown>): HealthVerdict {
  * object being deleted is progressing.
  */
 export function resourceHealth(group: string, kind: string, live: Record<string, unknown>): HealthVerdict {
-  if (asRecord(live['metadata'])['deletionTimestamp'] !== undefined) return { health: 'progressing', message: 'being deleted' };
+  if (asRecord(live['metadata'])['deletionTimestamp'] !== undefined)
+    return { health: 'progressing', message: 'being deleted' };
   switch (`${group}/${kind}`) {
-    case 'apps/Deployment': return deploymentHealth(live);
-    case 'apps/DaemonSet': return daemonSetHealth(live);
-    case 'apps/StatefulSet': return statefulSetHealth(live);
-    case 'batch/Job': return jobHealth(live);
-    case 'apiextensions.k8s.io/CustomResourceDefinition': return crdHealth(live);
-    default: return { health: 'healthy' };
+    case 'apps/Deployment':
+      return deploymentHealth(live);
+    case 'apps/DaemonSet':
+      return daemonSetHealth(live);
+    case 'apps/StatefulSet':
+      return statefulSetHealth(live);
+    case 'batch/Job':
+      return jobHealth(live);
+    case 'apiextensions.k8s.io/CustomResourceDefinition':
+      return crdHealth(live);
+    default:
+      return { health: 'healthy' };
   }
 }

@@ -1,7 +1,14 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { FlotillaError, generateKeyPair, KeyPair, SignedTrustRoot } from '@flotilla/protocol';
-import { EMPTY_SYNC_STATE, Enrollment, identityConflict, isIdentityConflict, SyncState, type AgentStore } from '../../agent-state.ts';
+import {
+  EMPTY_SYNC_STATE,
+  Enrollment,
+  identityConflict,
+  isIdentityConflict,
+  SyncState,
+  type AgentStore,
+} from '../../agent-state.ts';
 import { asRecord } from './as-record.ts';
 import { kubeHttpStatus } from './kube-api-error.ts';
 import type { KubeClient } from './kube-client.ts';
@@ -72,12 +79,21 @@ export class SecretAgentStore implements AgentStore {
 
   constructor(options: SecretAgentStoreOptions) {
     for (const field of ['namespace', 'dir'] as const) {
-      if (typeof options[field] !== 'string' || options[field] === '') throw new TypeError(`SecretAgentStore: ${field} must be a non-empty string, received ${JSON.stringify(options[field])}`);
+      if (typeof options[field] !== 'string' || options[field] === '')
+        throw new TypeError(
+          `SecretAgentStore: ${field} must be a non-empty string, received ${JSON.stringify(options[field])}`,
+        );
     }
     const name = options.name ?? IDENTITY_SECRET_NAME;
-    if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(name)) throw new TypeError(`SecretAgentStore: name must be a Secret name (lower-case DNS subdomain), received ${JSON.stringify(name)}`);
+    if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(name))
+      throw new TypeError(
+        `SecretAgentStore: name must be a Secret name (lower-case DNS subdomain), received ${JSON.stringify(name)}`,
+      );
     const seqBlock = options.seqBlock ?? 100;
-    if (!Number.isInteger(seqBlock) || seqBlock < 1) throw new TypeError(`SecretAgentStore: seqBlock must be a whole number >= 1, received ${String(options.seqBlock)}`);
+    if (!Number.isInteger(seqBlock) || seqBlock < 1)
+      throw new TypeError(
+        `SecretAgentStore: seqBlock must be a whole number >= 1, received ${String(options.seqBlock)}`,
+      );
     this.client = options.client;
     this.namespace = options.namespace;
     this.name = name;
@@ -178,7 +194,10 @@ export class SecretAgentStore implements AgentStore {
     }
     const parsed = schema.safeParse(value);
     if (!parsed.success) {
-      throw new FlotillaError('CONFIG_INVALID', `${key} in the ${this.location} is not what the agent wrote; restore the Secret from a backup, or delete it to enroll this cluster anew as a new target`);
+      throw new FlotillaError(
+        'CONFIG_INVALID',
+        `${key} in the ${this.location} is not what the agent wrote; restore the Secret from a backup, or delete it to enroll this cluster anew as a new target`,
+      );
     }
     return parsed.data;
   }
@@ -193,7 +212,8 @@ export class SecretAgentStore implements AgentStore {
       const base = await this.load();
       const data = { ...base?.data, ...encoded };
       try {
-        const written = base === null ? await this.create(data, annotations) : await this.replace(base, data, annotations);
+        const written =
+          base === null ? await this.create(data, annotations) : await this.replace(base, data, annotations);
         this.current = { object: written, data };
         return;
       } catch (error) {
@@ -208,7 +228,10 @@ export class SecretAgentStore implements AgentStore {
     }
   }
 
-  private async create(data: Record<string, string>, annotations: Record<string, string>): Promise<Record<string, unknown>> {
+  private async create(
+    data: Record<string, string>,
+    annotations: Record<string, string>,
+  ): Promise<Record<string, unknown>> {
     return this.client.call('POST', this.path.slice(0, this.path.lastIndexOf('/')), {
       body: {
         apiVersion: 'v1',
@@ -216,7 +239,12 @@ export class SecretAgentStore implements AgentStore {
         metadata: {
           name: this.name,
           namespace: this.namespace,
-          labels: { 'app.kubernetes.io/name': 'flotilla-agent', 'app.kubernetes.io/part-of': 'flotilla', 'app.kubernetes.io/component': 'identity', 'app.kubernetes.io/managed-by': 'flotilla-agent' },
+          labels: {
+            'app.kubernetes.io/name': 'flotilla-agent',
+            'app.kubernetes.io/part-of': 'flotilla',
+            'app.kubernetes.io/component': 'identity',
+            'app.kubernetes.io/managed-by': 'flotilla-agent',
+          },
           ...(Object.keys(annotations).length === 0 ? {} : { annotations }),
         },
         type: IDENTITY_SECRET_TYPE,
@@ -225,15 +253,22 @@ export class SecretAgentStore implements AgentStore {
     });
   }
 
-  private async replace(base: Loaded, data: Record<string, string>, annotations: Record<string, string>): Promise<Record<string, unknown>> {
+  private async replace(
+    base: Loaded,
+    data: Record<string, string>,
+    annotations: Record<string, string>,
+  ): Promise<Record<string, unknown>> {
     const metadata = { ...asRecord(base.object['metadata']) };
     // Left out, the server keeps the field managers as they are.
     delete metadata['managedFields'];
-    if (Object.keys(annotations).length > 0) metadata['annotations'] = { ...asRecord(metadata['annotations']), ...annotations };
+    if (Object.keys(annotations).length > 0)
+      metadata['annotations'] = { ...asRecord(metadata['annotations']), ...annotations };
     return this.client.call('PUT', this.path, { body: { ...base.object, metadata, data: encode(data) } });
   }
 }
 
 function encode(data: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(data).map(([key, value]) => [key, Buffer.from(value, 'utf8').toString('base64')]));
+  return Object.fromEntries(
+    Object.entries(data).map(([key, value]) => [key, Buffer.from(value, 'utf8').toString('base64')]),
+  );
 }

@@ -31,7 +31,10 @@ export class FileTokenSource implements TokenSource {
   constructor(path: string, options: FileTokenSourceOptions = {}) {
     if (path === '') throw new TypeError('FileTokenSource: expected the path of a token file');
     const recheckMs = options.recheckMs ?? 60_000;
-    if (!Number.isFinite(recheckMs) || recheckMs < 0) throw new TypeError(`FileTokenSource: recheckMs must be a number of milliseconds >= 0, received ${String(options.recheckMs)}`);
+    if (!Number.isFinite(recheckMs) || recheckMs < 0)
+      throw new TypeError(
+        `FileTokenSource: recheckMs must be a number of milliseconds >= 0, received ${String(options.recheckMs)}`,
+      );
     this.path = path;
     this.recheckMs = recheckMs;
     this.now = options.now ?? Date.now;
@@ -71,13 +74,20 @@ export class FileTokenSource implements TokenSource {
       throw this.unreadable(error);
     }
     const token = text.trim();
-    if (token === '') throw new FlotillaError('CONFIG_INVALID', `the token file ${this.path} is empty; expected a bearer token such as a service-account token`);
+    if (token === '')
+      throw new FlotillaError(
+        'CONFIG_INVALID',
+        `the token file ${this.path} is empty; expected a bearer token such as a service-account token`,
+      );
     this.cached = token;
     this.signature = signature;
   }
 
   private unreadable(error: unknown): FlotillaError {
     const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
-    return new FlotillaError('CONFIG_INVALID', `cannot read the token file ${this.path} (${code}); mount the service-account token or point the agent at a kubeconfig`);
+    return new FlotillaError(
+      'CONFIG_INVALID',
+      `cannot read the token file ${this.path} (${code}); mount the service-account token or point the agent at a kubeconfig`,
+    );
   }
 }

@@ -2,9 +2,24 @@ import { closeSync, createWriteStream, openSync, readFileSync, readSync, renameS
 import { pipeline } from 'node:stream/promises';
 import { StringDecoder } from 'node:string_decoder';
 import type { Command } from 'commander';
-import { FlotillaError, KeyPair, PublicKey, SignedTrustRoot, keyIdOf, keysWithRole, verifyTrustRoot, messageOf, type TrustedKey } from '@flotilla/protocol';
+import {
+  FlotillaError,
+  KeyPair,
+  PublicKey,
+  SignedTrustRoot,
+  keyIdOf,
+  keysWithRole,
+  verifyTrustRoot,
+  messageOf,
+  type TrustedKey,
+} from '@flotilla/protocol';
 import { AuditPage, AuditPruneResult } from '@flotilla/protocol/api';
-import { SignedAuditCheckpoint, verifyAuditExport, type AuditEntry, type AuditVerifyResult } from '@flotilla/protocol/audit';
+import {
+  SignedAuditCheckpoint,
+  verifyAuditExport,
+  type AuditEntry,
+  type AuditVerifyResult,
+} from '@flotilla/protocol/audit';
 import type { ApiClient } from '../api-client.ts';
 import { outputFormat, print, type OutputFormat } from '../output.ts';
 import { parseDuration } from '../parse-args.ts';
@@ -33,18 +48,26 @@ const PAGE_MAX = 1000;
 function cliTime(text: string, option: string, now = Date.now()): string {
   if (/^\s*\d+[smhd]\s*$/.test(text)) return new Date(now - parseDuration(text, option)).toISOString();
   const ms = /^\d{4}-\d{2}-\d{2}([T ]|$)/.test(text.trim()) ? Date.parse(text.trim()) : Number.NaN;
-  if (!Number.isFinite(ms)) throw new FlotillaError('CONFIG_INVALID', `${option} must be a duration before now (30m, 24h, 7d) or a time such as 2025-06-01T09:00:00Z; received '${text}'`);
+  if (!Number.isFinite(ms))
+    throw new FlotillaError(
+      'CONFIG_INVALID',
+      `${option} must be a duration before now (30m, 24h, 7d) or a time such as 2025-06-01T09:00:00Z; received '${text}'`,
+    );
   return new Date(ms).toISOString();
 }
 
 function positive(text: string, option: string): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new FlotillaError('CONFIG_INVALID', `${option} must be a whole number of at least 1; received '${text}'`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new FlotillaError('CONFIG_INVALID', `${option} must be a whole number of at least 1; received '${text}'`);
   return n;
 }
 
 function list(values: readonly string[] | undefined): string[] {
-  return (values ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
+  return (values ?? [])
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
 }
 
 function narrowingParams(flags: NarrowingFlags, now: number): URLSearchParams {
@@ -61,7 +84,13 @@ function narrowingParams(flags: NarrowingFlags, now: number): URLSearchParams {
 }
 
 /** Reads pages until `limit` entries or the end; the cursor of the last page read is returned for the next call. */
-async function readPages(client: ApiClient, path: string, params: URLSearchParams, limit: number, cursor: string | undefined): Promise<AuditPage> {
+async function readPages(
+  client: ApiClient,
+  path: string,
+  params: URLSearchParams,
+  limit: number,
+  cursor: string | undefined,
+): Promise<AuditPage> {
   const entries: AuditEntry[] = [];
   let next: string | null = cursor ?? null;
   do {
@@ -92,14 +121,23 @@ function subjects(entry: AuditEntry): string {
 
 function printPage(format: OutputFormat, page: AuditPage, columns: 'all' | 'history'): void {
   print(format, page, () => [
-    columns === 'all' ? ['SEQ', 'TIME', 'ACTOR', 'ACTION', 'OUTCOME', 'TARGETS', 'DETAILS'] : ['SEQ', 'TIME', 'ACTOR', 'ACTION', 'OUTCOME', 'DETAILS'],
+    columns === 'all'
+      ? ['SEQ', 'TIME', 'ACTOR', 'ACTION', 'OUTCOME', 'TARGETS', 'DETAILS']
+      : ['SEQ', 'TIME', 'ACTOR', 'ACTION', 'OUTCOME', 'DETAILS'],
     ...page.entries.map((e) => {
-      const row = [String(e.seq), e.time.replace(/\.\d{3}Z$/, 'Z'), `${e.actor.kind}:${e.actor.id}`, e.action, e.outcome];
+      const row = [
+        String(e.seq),
+        e.time.replace(/\.\d{3}Z$/, 'Z'),
+        `${e.actor.kind}:${e.actor.id}`,
+        e.action,
+        e.outcome,
+      ];
       return columns === 'all' ? [...row, subjects(e), summary(e)] : [...row, summary(e)];
     }),
   ]);
   if (format === 'table' && page.entries.length === 0) process.stdout.write('no audit entries match\n');
-  if (format === 'table' && page.nextCursor !== null) process.stderr.write(`more entries: repeat with --cursor ${page.nextCursor}\n`);
+  if (format === 'table' && page.nextCursor !== null)
+    process.stderr.write(`more entries: repeat with --cursor ${page.nextCursor}\n`);
 }
 
 function narrowingOptions(command: Command, defaultLimit: string): Command {
@@ -122,7 +160,10 @@ function* fileLines(path: string): Generator<string, void, undefined> {
   try {
     fd = openSync(path, 'r');
   } catch (error) {
-    throw new FlotillaError('CONFIG_INVALID', `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? messageOf(error)}`);
+    throw new FlotillaError(
+      'CONFIG_INVALID',
+      `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? messageOf(error)}`,
+    );
   }
   try {
     const buffer = Buffer.allocUnsafe(1024 * 1024);
@@ -150,7 +191,10 @@ function trustedKey(value: string): TrustedKey {
     try {
       text = readFileSync(value, 'utf8').trim();
     } catch {
-      throw new FlotillaError('CONFIG_INVALID', `--key must be an Ed25519 public key (43 base64url characters) or a file holding one; '${value}' is neither`);
+      throw new FlotillaError(
+        'CONFIG_INVALID',
+        `--key must be an Ed25519 public key (43 base64url characters) or a file holding one; '${value}' is neither`,
+      );
     }
     let parsed: unknown = text;
     try {
@@ -158,8 +202,15 @@ function trustedKey(value: string): TrustedKey {
     } catch {
       // Not JSON: the file holds the bare key.
     }
-    const candidate = typeof parsed === 'string' ? parsed : KeyPair.safeParse(parsed).data?.publicKey ?? (parsed as { publicKey?: unknown } | null)?.publicKey;
-    if (typeof candidate !== 'string' || !PublicKey.safeParse(candidate).success) throw new FlotillaError('CONFIG_INVALID', `${value} holds no Ed25519 public key (a key pair file, { "publicKey": … } or the bare key)`);
+    const candidate =
+      typeof parsed === 'string'
+        ? parsed
+        : (KeyPair.safeParse(parsed).data?.publicKey ?? (parsed as { publicKey?: unknown } | null)?.publicKey);
+    if (typeof candidate !== 'string' || !PublicKey.safeParse(candidate).success)
+      throw new FlotillaError(
+        'CONFIG_INVALID',
+        `${value} holds no Ed25519 public key (a key pair file, { "publicKey": … } or the bare key)`,
+      );
     publicKey = candidate;
   }
   return { id: keyIdOf(publicKey), publicKey };
@@ -171,7 +222,10 @@ function trustRootKeys(path: string): TrustedKey[] {
   try {
     signed = SignedTrustRoot.parse(JSON.parse(readFileSync(path, 'utf8')));
   } catch (error) {
-    throw new FlotillaError('TRUST_ROOT_INVALID', `${path} is not a signed trust root (as GET /v1/trust-root answers): ${messageOf(error).split('\n')[0]}`);
+    throw new FlotillaError(
+      'TRUST_ROOT_INVALID',
+      `${path} is not a signed trust root (as GET /v1/trust-root answers): ${messageOf(error).split('\n')[0]}`,
+    );
   }
   return keysWithRole(verifyTrustRoot(signed), 'hub').map((k) => ({ id: k.id, publicKey: k.publicKey }));
 }
@@ -188,11 +242,19 @@ function keptCheckpoints(paths: readonly string[]): SignedAuditCheckpoint[] {
     try {
       text = readFileSync(path, 'utf8');
     } catch (error) {
-      throw new FlotillaError('CONFIG_INVALID', `cannot read --checkpoint ${path}: ${(error as NodeJS.ErrnoException).code ?? messageOf(error)}`);
+      throw new FlotillaError(
+        'CONFIG_INVALID',
+        `cannot read --checkpoint ${path}: ${(error as NodeJS.ErrnoException).code ?? messageOf(error)}`,
+      );
     }
     const trimmed = text.trim();
     // One JSON document (pretty-printed or not), else JSON Lines.
-    const values: unknown[] = isJson(trimmed) ? [JSON.parse(trimmed)] : trimmed.split('\n').filter((l) => l.trim() !== '').map((l) => parseLine(l, path));
+    const values: unknown[] = isJson(trimmed)
+      ? [JSON.parse(trimmed)]
+      : trimmed
+          .split('\n')
+          .filter((l) => l.trim() !== '')
+          .map((l) => parseLine(l, path));
     for (const value of values) {
       const { checkpoint, signature } = (value ?? {}) as Partial<SignedAuditCheckpoint>;
       if (checkpoint !== undefined && signature !== undefined) out.push({ checkpoint, signature });
@@ -223,10 +285,12 @@ function formatVerdict(file: string, result: AuditVerifyResult, keys: readonly T
   const range = result.range === null ? 'no entries' : `seqs ${result.range.from}-${result.range.to}`;
   const counts = `${result.entries} entries in full, ${result.elided} elided, ${result.checkpoints} signatures checked, ${range}`;
   if (result.ok) {
-    const signed = result.signedThrough === null ? 'no signature covers it' : `signed through seq ${result.signedThrough}`;
-    const origin = keys === undefined
-      ? ' (checked only against the keys the file carries: it is intact, but whose it is was not checked; pass --key or --trust-root)'
-      : ` by a trusted key (${keys.map((k) => k.id).join(', ')})`;
+    const signed =
+      result.signedThrough === null ? 'no signature covers it' : `signed through seq ${result.signedThrough}`;
+    const origin =
+      keys === undefined
+        ? ' (checked only against the keys the file carries: it is intact, but whose it is was not checked; pass --key or --trust-root)'
+        : ` by a trusted key (${keys.map((k) => k.id).join(', ')})`;
     return `OK ${file}: ${counts}; ${signed}${origin}\n`;
   }
   const total = result.problems.length + result.problemsOmitted;
@@ -238,7 +302,14 @@ function formatVerdict(file: string, result: AuditVerifyResult, keys: readonly T
 }
 
 function where(problem: { line: number | null; seq: number | null }): string {
-  return [problem.line === null ? undefined : `line ${problem.line}`, problem.seq === null ? undefined : `seq ${problem.seq}`].filter((s) => s !== undefined).join(', ') || 'end of file';
+  return (
+    [
+      problem.line === null ? undefined : `line ${problem.line}`,
+      problem.seq === null ? undefined : `seq ${problem.seq}`,
+    ]
+      .filter((s) => s !== undefined)
+      .join(', ') || 'end of file'
+  );
 }
 
 /**
@@ -246,7 +317,9 @@ function where(problem: { line: number | null; seq: number | null }): string {
  * prune by age. `verify` needs no hub at all.
  */
 export function auditCommand(program: Command, client: () => ApiClient): void {
-  const audit = program.command('audit').description('the audit trail: hash-chained, signed, queryable, exportable, verifiable offline');
+  const audit = program
+    .command('audit')
+    .description('the audit trail: hash-chained, signed, queryable, exportable, verifiable offline');
 
   narrowingOptions(audit.command('ls').description('list audit entries, newest first'), '50')
     .option('--target <id...>', 'entries naming any of these targets (repeat or comma-separate)')
@@ -257,7 +330,11 @@ export function auditCommand(program: Command, client: () => ApiClient): void {
       const targets = list(flags.target);
       if (targets.length > 0) params.set('target', targets.join(','));
       if (flags.query !== undefined) params.set('q', flags.query);
-      printPage(format, await readPages(client(), '/v1/audit', params, positive(flags.limit, '--limit'), flags.cursor), 'all');
+      printPage(
+        format,
+        await readPages(client(), '/v1/audit', params, positive(flags.limit, '--limit'), flags.cursor),
+        'all',
+      );
     });
 
   audit
@@ -293,14 +370,21 @@ export function auditCommand(program: Command, client: () => ApiClient): void {
         renameSync(partial, flags.out);
       } catch (error) {
         rmSync(partial, { force: true });
-        throw new FlotillaError('HUB_UNAVAILABLE', `the export was cut short (${messageOf(error)}); nothing was written to ${flags.out}; export again`);
+        throw new FlotillaError(
+          'HUB_UNAVAILABLE',
+          `the export was cut short (${messageOf(error)}); nothing was written to ${flags.out}; export again`,
+        );
       }
-      process.stderr.write(`exported ${bytes} bytes to ${flags.out}; check it with: flotilla audit verify ${flags.out} --trust-root <trust root file>\n`);
+      process.stderr.write(
+        `exported ${bytes} bytes to ${flags.out}; check it with: flotilla audit verify ${flags.out} --trust-root <trust root file>\n`,
+      );
     });
 
   audit
     .command('verify <file>')
-    .description('verify an export offline (no hub needed): every hash, link, checkpoint and the seal; exits 1 if anything is wrong')
+    .description(
+      'verify an export offline (no hub needed): every hash, link, checkpoint and the seal; exits 1 if anything is wrong',
+    )
     .option('--key <pubkey...>', 'a trusted hub public key (base64url), or a file holding one; repeat for several')
     .option('--trust-root <file...>', 'a signed trust root (GET /v1/trust-root) whose hub keys are trusted')
     .option('--checkpoint <file...>', 'checkpoints kept from earlier (JSON or JSONL) to hold the export against')
@@ -312,7 +396,8 @@ export function auditCommand(program: Command, client: () => ApiClient): void {
         ...(trusted === undefined ? {} : { trustedKeys: trusted }),
         ...(flags.checkpoint === undefined ? {} : { checkpoints: keptCheckpoints(flags.checkpoint) }),
       });
-      if (flags.output === undefined || flags.output === 'table' || flags.output === 'text') process.stdout.write(formatVerdict(file, result, trusted));
+      if (flags.output === undefined || flags.output === 'table' || flags.output === 'text')
+        process.stdout.write(formatVerdict(file, result, trusted));
       else print(outputFormat(flags.output), result, () => []);
       if (!result.ok) process.exitCode = 1;
     });
@@ -323,7 +408,10 @@ export function auditCommand(program: Command, client: () => ApiClient): void {
     .option('-o, --output <format>', 'table, json or yaml')
     .action(async (flags: { output?: string }) => {
       const signed = await client().call(SignedAuditCheckpoint, 'POST', '/v1/audit/checkpoints');
-      print(outputFormat(flags.output), signed, () => [['SEQ', 'HASH', 'KEY', 'TIME'], [String(signed.checkpoint.seq), signed.checkpoint.hash, signed.signature.keyId, signed.checkpoint.time]]);
+      print(outputFormat(flags.output), signed, () => [
+        ['SEQ', 'HASH', 'KEY', 'TIME'],
+        [String(signed.checkpoint.seq), signed.checkpoint.hash, signed.signature.keyId, signed.checkpoint.time],
+      ]);
     });
 
   audit
@@ -332,13 +420,28 @@ export function auditCommand(program: Command, client: () => ApiClient): void {
     .option('--older-than <duration>', 'remove entries older than this, such as 90d (at least 1d)')
     .option('--before <time>', 'remove entries before this RFC 3339 time (at least a day ago)')
     .action(async (flags: { olderThan?: string; before?: string }) => {
-      if ((flags.olderThan === undefined) === (flags.before === undefined)) throw new FlotillaError('CONFIG_INVALID', 'give exactly one of --older-than (such as 90d) and --before (a time)');
+      if ((flags.olderThan === undefined) === (flags.before === undefined))
+        throw new FlotillaError(
+          'CONFIG_INVALID',
+          'give exactly one of --older-than (such as 90d) and --before (a time)',
+        );
       const olderThanMs = flags.olderThan === undefined ? undefined : parseDuration(flags.olderThan, '--older-than');
-      if (olderThanMs !== undefined && olderThanMs < 86_400_000) throw new FlotillaError('CONFIG_INVALID', `--older-than must be at least 1d: a prune always keeps the last day; received '${flags.olderThan!}'`);
-      const request = olderThanMs === undefined ? { before: cliTime(flags.before!, '--before') } : { olderThanSeconds: olderThanMs / 1000 };
+      if (olderThanMs !== undefined && olderThanMs < 86_400_000)
+        throw new FlotillaError(
+          'CONFIG_INVALID',
+          `--older-than must be at least 1d: a prune always keeps the last day; received '${flags.olderThan!}'`,
+        );
+      const request =
+        olderThanMs === undefined
+          ? { before: cliTime(flags.before!, '--before') }
+          : { olderThanSeconds: olderThanMs / 1000 };
       const result = await client().call(AuditPruneResult, 'POST', '/v1/audit/prune', request);
-      if (result.anchor === null) process.stdout.write(`nothing older than ${result.olderThan}; the log is unchanged\n`);
-      else process.stdout.write(`pruned ${result.removed} entries older than ${result.olderThan}; the log now starts after seq ${result.anchor.checkpoint.seq}, anchored by a checkpoint signed by key ${result.anchor.signature.keyId}\n`);
+      if (result.anchor === null)
+        process.stdout.write(`nothing older than ${result.olderThan}; the log is unchanged\n`);
+      else
+        process.stdout.write(
+          `pruned ${result.removed} entries older than ${result.olderThan}; the log now starts after seq ${result.anchor.checkpoint.seq}, anchored by a checkpoint signed by key ${result.anchor.signature.keyId}\n`,
+        );
     });
 }
 
@@ -347,9 +450,22 @@ export function auditCommand(program: Command, client: () => ApiClient): void {
  * it on the `targets` command group: `targetHistoryCommand(targets, client)`.
  */
 export function targetHistoryCommand(targets: Command, client: () => ApiClient): void {
-  narrowingOptions(targets.command('history <id>').description('what happened to a target, from the audit trail, newest first'), '50').action(async (id: string, flags: NarrowingFlags) => {
+  narrowingOptions(
+    targets.command('history <id>').description('what happened to a target, from the audit trail, newest first'),
+    '50',
+  ).action(async (id: string, flags: NarrowingFlags) => {
     const format = outputFormat(flags.output);
     const params = narrowingParams(flags, Date.now());
-    printPage(format, await readPages(client(), `/v1/targets/${encodeURIComponent(id)}/history`, params, positive(flags.limit, '--limit'), flags.cursor), 'history');
+    printPage(
+      format,
+      await readPages(
+        client(),
+        `/v1/targets/${encodeURIComponent(id)}/history`,
+        params,
+        positive(flags.limit, '--limit'),
+        flags.cursor,
+      ),
+      'history',
+    );
   });
 }

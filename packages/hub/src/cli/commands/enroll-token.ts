@@ -15,23 +15,42 @@ export function enrollTokenCommand(program: Command, client: () => ApiClient): v
     .option('--label <key=value...>', 'labels preset on every target enrolled with it')
     .option('--description <text>', 'what the token is for')
     .option('-o, --output <format>', 'table, json or yaml')
-    .action(async (flags: { maxUses: string; ttl: string; label?: string[]; description?: string; output?: string }) => {
-      const maxUses = Number(flags.maxUses);
-      if (!Number.isInteger(maxUses) || maxUses < 1) throw new FlotillaError('CONFIG_INVALID', `--max-uses must be a whole number of at least 1, received '${flags.maxUses}'`);
-      const created = await client().call(EnrollmentToken, 'POST', '/v1/enrollment-tokens', {
-        maxUses,
-        ttlSeconds: parseDuration(flags.ttl, '--ttl') / 1000,
-        labels: parseLabels(flags.label ?? []),
-        ...(flags.description === undefined ? {} : { description: flags.description }),
-      });
-      print(outputFormat(flags.output), created, () => [['TOKEN', 'ID', 'USES', 'EXPIRES'], [created.token ?? '', created.id, `0/${created.maxUses}`, created.expiresAt]]);
-    });
+    .action(
+      async (flags: { maxUses: string; ttl: string; label?: string[]; description?: string; output?: string }) => {
+        const maxUses = Number(flags.maxUses);
+        if (!Number.isInteger(maxUses) || maxUses < 1)
+          throw new FlotillaError(
+            'CONFIG_INVALID',
+            `--max-uses must be a whole number of at least 1, received '${flags.maxUses}'`,
+          );
+        const created = await client().call(EnrollmentToken, 'POST', '/v1/enrollment-tokens', {
+          maxUses,
+          ttlSeconds: parseDuration(flags.ttl, '--ttl') / 1000,
+          labels: parseLabels(flags.label ?? []),
+          ...(flags.description === undefined ? {} : { description: flags.description }),
+        });
+        print(outputFormat(flags.output), created, () => [
+          ['TOKEN', 'ID', 'USES', 'EXPIRES'],
+          [created.token ?? '', created.id, `0/${created.maxUses}`, created.expiresAt],
+        ]);
+      },
+    );
   tokens
     .command('ls')
     .description('list enrollment tokens (their secrets are never shown again)')
     .option('-o, --output <format>', 'table, json or yaml')
     .action(async (flags: { output?: string }) => {
       const { items } = await client().call(EnrollmentTokenList, 'GET', '/v1/enrollment-tokens');
-      print(outputFormat(flags.output), items, () => [['ID', 'USES', 'EXPIRES', 'LABELS'], ...items.map((t) => [t.id, `${t.uses}/${t.maxUses}`, t.expiresAt, Object.entries(t.labels).map(([k, v]) => `${k}=${v}`).join(',')])]);
+      print(outputFormat(flags.output), items, () => [
+        ['ID', 'USES', 'EXPIRES', 'LABELS'],
+        ...items.map((t) => [
+          t.id,
+          `${t.uses}/${t.maxUses}`,
+          t.expiresAt,
+          Object.entries(t.labels)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(','),
+        ]),
+      ]);
     });
 }

@@ -16,12 +16,24 @@ const DEFAULT_AGENT_IMAGE = 'registry.example.com/flotilla/flotilla-agent:0.1.0'
 const ENROLLMENT_SECRET = 'flotilla-agent-enrollment';
 
 const AgentManifestOptions = z.object({
-  hub: z.url({ protocol: /^https?$/, error: 'must be the hub\'s http(s) URL as agents reach it, such as https://hub.example.com' }),
+  hub: z.url({
+    protocol: /^https?$/,
+    error: "must be the hub's http(s) URL as agents reach it, such as https://hub.example.com",
+  }),
   enrollToken: z.string().min(1).regex(/^\S+$/, 'must be a token from `flotilla enroll-token create`, without spaces'),
-  namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a lower-case DNS label (letters, digits, -; at most 63)').default(DEFAULT_AGENT_NAMESPACE),
-  image: z.string().regex(/^[^\s]+$/, 'must be an image reference without spaces').default(DEFAULT_AGENT_IMAGE),
+  namespace: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a lower-case DNS label (letters, digits, -; at most 63)')
+    .default(DEFAULT_AGENT_NAMESPACE),
+  image: z
+    .string()
+    .regex(/^[^\s]+$/, 'must be an image reference without spaces')
+    .default(DEFAULT_AGENT_IMAGE),
   name: z.string().min(1).max(63).optional(),
-  trustRootPin: z.string().regex(/^[0-9a-f]{16}$|^[A-Za-z0-9_-]{43}$/, 'must be a root key id (16 hex digits, from `flotilla keys ls`)').optional(),
+  trustRootPin: z
+    .string()
+    .regex(/^[0-9a-f]{16}$|^[A-Za-z0-9_-]{43}$/, 'must be a root key id (16 hex digits, from `flotilla keys ls`)')
+    .optional(),
   manifests: z.string().min(1).default(AGENT_MANIFESTS_DIR),
 });
 export type AgentManifestOptions = z.input<typeof AgentManifestOptions>;
@@ -36,7 +48,9 @@ function readText(path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (error) {
-    throw invalid(`cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'unknown error'}); pass --manifests DIR with the agent manifests (deploy/agent in the Flotilla repository)`);
+    throw invalid(
+      `cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'unknown error'}); pass --manifests DIR with the agent manifests (deploy/agent in the Flotilla repository)`,
+    );
   }
 }
 
@@ -57,18 +71,21 @@ function clusterScopedName(name: string, namespace: string): string {
 function customize(doc: Document, options: z.output<typeof AgentManifestOptions>, file: string): void {
   const kind = doc.get('kind');
   const name = doc.getIn(['metadata', 'name']);
-  if (typeof kind !== 'string' || typeof name !== 'string') throw invalid(`${file}: every document must have kind and metadata.name`);
+  if (typeof kind !== 'string' || typeof name !== 'string')
+    throw invalid(`${file}: every document must have kind and metadata.name`);
   const ns = options.namespace;
   if (kind === 'Namespace') doc.setIn(['metadata', 'name'], ns);
   if (doc.hasIn(['metadata', 'namespace'])) doc.setIn(['metadata', 'namespace'], ns);
-  if (kind === 'ClusterRole' || kind === 'ClusterRoleBinding') doc.setIn(['metadata', 'name'], clusterScopedName(name, ns));
+  if (kind === 'ClusterRole' || kind === 'ClusterRoleBinding')
+    doc.setIn(['metadata', 'name'], clusterScopedName(name, ns));
   if (kind === 'ClusterRoleBinding') {
     const roleRef = doc.getIn(['roleRef', 'name']);
     if (typeof roleRef === 'string') doc.setIn(['roleRef', 'name'], clusterScopedName(roleRef, ns));
   }
   const subjects = doc.get('subjects');
   if (isSeq(subjects)) {
-    for (const subject of subjects.items) if (isMap(subject) && subject.get('kind') === 'ServiceAccount') subject.set('namespace', ns);
+    for (const subject of subjects.items)
+      if (isMap(subject) && subject.get('kind') === 'ServiceAccount') subject.set('namespace', ns);
   }
   if (kind === 'Secret' && name === ENROLLMENT_SECRET) doc.setIn(['stringData', 'token'], options.enrollToken);
   if (kind === 'DaemonSet') {
@@ -118,7 +135,9 @@ export function installCommand(program: Command): void {
   const install = program.command('install').description('print manifests that install Flotilla components');
   install
     .command('agent')
-    .description('print the agent DaemonSet, its RBAC and its enrollment Secret for one cluster; pipe to `kubectl apply -f -`')
+    .description(
+      'print the agent DaemonSet, its RBAC and its enrollment Secret for one cluster; pipe to `kubectl apply -f -`',
+    )
     .requiredOption('--enroll-token <token>', 'an enrollment token (flotilla enroll-token create)')
     // `flotilla` has a global --hub too, and commander gives the value to whichever it meets
     // first, so it is read from both and checked here rather than declared required.
@@ -126,11 +145,27 @@ export function installCommand(program: Command): void {
     .option('--namespace <namespace>', `the agent's namespace (default ${DEFAULT_AGENT_NAMESPACE})`)
     .option('--image <image>', 'the agent image you built and pushed (deploy/Containerfile.agent)')
     .option('--name <name>', 'the target name to ask for at enrollment')
-    .option('--trust-root-pin <key-id>', 'the hub\'s root key id (flotilla keys ls); the agent refuses a hub without it')
+    .option('--trust-root-pin <key-id>', "the hub's root key id (flotilla keys ls); the agent refuses a hub without it")
     .option('--manifests <dir>', 'a copy of deploy/agent to start from')
-    .action((flags: { enrollToken: string; hub?: string; namespace?: string; image?: string; name?: string; trustRootPin?: string; manifests?: string }, command: Command) => {
-      const hub = flags.hub ?? command.optsWithGlobals<{ hub?: string }>().hub;
-      if (hub === undefined) throw invalid('install agent needs --hub URL: the hub as the agents in the cluster reach it, such as https://hub.example.com');
-      process.stdout.write(agentManifests({ ...flags, hub }));
-    });
+    .action(
+      (
+        flags: {
+          enrollToken: string;
+          hub?: string;
+          namespace?: string;
+          image?: string;
+          name?: string;
+          trustRootPin?: string;
+          manifests?: string;
+        },
+        command: Command,
+      ) => {
+        const hub = flags.hub ?? command.optsWithGlobals<{ hub?: string }>().hub;
+        if (hub === undefined)
+          throw invalid(
+            'install agent needs --hub URL: the hub as the agents in the cluster reach it, such as https://hub.example.com',
+          );
+        process.stdout.write(agentManifests({ ...flags, hub }));
+      },
+    );
 }

@@ -6,15 +6,20 @@ import { loadOrCreateKeyFile, readKeyFile } from '../../key-files.ts';
 import { outputFormat, print } from '../output.ts';
 
 export function keysCommand(program: Command, client: () => ApiClient): void {
-  const keys = program.command('keys').description('release keys: made and held by authors, registered in the trust root');
+  const keys = program
+    .command('keys')
+    .description('release keys: made and held by authors, registered in the trust root');
   keys
     .command('create')
-    .description('make a release key pair in a file of mode 0600 (on the author\'s machine, not the hub)')
+    .description("make a release key pair in a file of mode 0600 (on the author's machine, not the hub)")
     .requiredOption('--out <file>', 'where to write the key pair')
     .action((flags: { out: string }) => {
-      if (existsSync(flags.out)) throw new FlotillaError('CONFLICT', `${flags.out} exists; refusing to overwrite a key`);
+      if (existsSync(flags.out))
+        throw new FlotillaError('CONFLICT', `${flags.out} exists; refusing to overwrite a key`);
       const key = loadOrCreateKeyFile(flags.out);
-      process.stdout.write(`created release key ${keyIdOf(key.publicKey)} in ${flags.out}\npublic key: ${key.publicKey}\nregister it with: flotilla keys register ${flags.out}\n`);
+      process.stdout.write(
+        `created release key ${keyIdOf(key.publicKey)} in ${flags.out}\npublic key: ${key.publicKey}\nregister it with: flotilla keys register ${flags.out}\n`,
+      );
     });
   keys
     .command('register <file>')
@@ -22,7 +27,10 @@ export function keysCommand(program: Command, client: () => ApiClient): void {
     .option('--name <name>', 'a name for the key, such as the team that holds it')
     .action(async (file: string, flags: { name?: string }) => {
       const key = readKeyFile(file);
-      const signed = await client().call(SignedTrustRoot, 'POST', '/v1/trust-root/release-keys', { publicKey: key.publicKey, ...(flags.name === undefined ? {} : { name: flags.name }) });
+      const signed = await client().call(SignedTrustRoot, 'POST', '/v1/trust-root/release-keys', {
+        publicKey: key.publicKey,
+        ...(flags.name === undefined ? {} : { name: flags.name }),
+      });
       process.stdout.write(`release key ${keyIdOf(key.publicKey)} is in trust root v${signed.trustRoot.version}\n`);
     });
   keys
@@ -31,6 +39,9 @@ export function keysCommand(program: Command, client: () => ApiClient): void {
     .option('-o, --output <format>', 'table, json or yaml')
     .action(async (flags: { output?: string }) => {
       const signed = await client().call(SignedTrustRoot, 'GET', '/v1/trust-root');
-      print(outputFormat(flags.output), signed, () => [['ID', 'ROLES', 'NAME'], ...signed.trustRoot.keys.map((k) => [k.id, k.roles.join(','), k.name ?? ''])]);
+      print(outputFormat(flags.output), signed, () => [
+        ['ID', 'ROLES', 'NAME'],
+        ...signed.trustRoot.keys.map((k) => [k.id, k.roles.join(','), k.name ?? '']),
+      ]);
     });
 }

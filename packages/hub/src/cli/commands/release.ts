@@ -12,7 +12,10 @@ import { outputFormat, print } from '../output.ts';
  * earlier name.
  */
 export function releaseCommand(program: Command, client: () => ApiClient): void {
-  const release = program.command('release').alias('bundle').description('releases: immutable, content-addressed, signed sets of manifests (also: bundle)');
+  const release = program
+    .command('release')
+    .alias('bundle')
+    .description('releases: immutable, content-addressed, signed sets of manifests (also: bundle)');
   release
     .command('publish <dir>')
     .description('read the manifests in DIR, sign them with release keys and publish them as name@version')
@@ -21,14 +24,35 @@ export function releaseCommand(program: Command, client: () => ApiClient): void 
     .requiredOption('--key <file...>', 'release key files to sign with (flotilla keys create --out FILE)')
     .option('--source <url>', 'provenance: where the manifests come from')
     .option('--commit <sha>', 'provenance: the commit they were built from')
-    .action(async (dir: string, flags: { name: string; version: string; key: string[]; source?: string; commit?: string }) => {
-      const resources = loadManifests(dir);
-      const provenance = { ...(flags.source === undefined ? {} : { source: flags.source }), ...(flags.commit === undefined ? {} : { commit: flags.commit }) };
-      const content = parseWith(Bundle, { apiVersion: API_VERSION, kind: 'Bundle', name: flags.name, version: flags.version, resources, ...(Object.keys(provenance).length === 0 ? {} : { provenance }) }, 'release');
-      const signed = signBundle(content, flags.key.map(readKeyFile));
-      const result = await client().call(PublishResult, 'POST', '/v1/bundles', signed);
-      process.stdout.write(`${result.created ? 'published' : 'already published'} ${flags.name}@${flags.version} (${resources.length} resources) ${result.digest}\n`);
-    });
+    .action(
+      async (
+        dir: string,
+        flags: { name: string; version: string; key: string[]; source?: string; commit?: string },
+      ) => {
+        const resources = loadManifests(dir);
+        const provenance = {
+          ...(flags.source === undefined ? {} : { source: flags.source }),
+          ...(flags.commit === undefined ? {} : { commit: flags.commit }),
+        };
+        const content = parseWith(
+          Bundle,
+          {
+            apiVersion: API_VERSION,
+            kind: 'Bundle',
+            name: flags.name,
+            version: flags.version,
+            resources,
+            ...(Object.keys(provenance).length === 0 ? {} : { provenance }),
+          },
+          'release',
+        );
+        const signed = signBundle(content, flags.key.map(readKeyFile));
+        const result = await client().call(PublishResult, 'POST', '/v1/bundles', signed);
+        process.stdout.write(
+          `${result.created ? 'published' : 'already published'} ${flags.name}@${flags.version} (${resources.length} resources) ${result.digest}\n`,
+        );
+      },
+    );
   release
     .command('ls')
     .description('list published releases, by name and then age')

@@ -30,17 +30,31 @@ interface CreateFlags {
  * and steer it (pause, resume, abort, roll back). See docs/rollouts.md.
  */
 export function rolloutCommand(program: Command, client: () => ApiClient): void {
-  const rollout = program.command('rollout').description('roll a release out to the targets a selector picks, in waves with gates (docs/rollouts.md)');
+  const rollout = program
+    .command('rollout')
+    .description('roll a release out to the targets a selector picks, in waves with gates (docs/rollouts.md)');
   rollout
     .command('create')
     .description('start a rollout: --release and --selector, waves inline or from a plan file')
     .option('--release <ref>', 'the release, as name@version or a digest')
     .option('--selector <query>', "the targets, as a fleet query such as 'tier=production, region in (eu-*)'")
-    .option('--waves <waves>', "waves, cumulative: 'canary:1%,early:10%,rest:100%' or 'staging:tier=staging,rest:100%' (default: one wave of 100%)")
-    .option('--plan <file>', 'a plan in YAML: waves, bake, failureBudget, timeout, rollbackOnFailure (and release, selector)')
+    .option(
+      '--waves <waves>',
+      "waves, cumulative: 'canary:1%,early:10%,rest:100%' or 'staging:tier=staging,rest:100%' (default: one wave of 100%)",
+    )
+    .option(
+      '--plan <file>',
+      'a plan in YAML: waves, bake, failureBudget, timeout, rollbackOnFailure (and release, selector)',
+    )
     .option('--bake <duration>', 'how long each wave must stay healthy before the next starts, such as 10m (default 0)')
-    .option('--failure-budget <n|p%>', 'failed targets a wave tolerates before the rollout pauses: a count (2) or a share of the wave (5%) (default 0)')
-    .option('--timeout <duration>', 'how long a wave may take to become healthy before the rollout pauses, such as 30m (default: no limit)')
+    .option(
+      '--failure-budget <n|p%>',
+      'failed targets a wave tolerates before the rollout pauses: a count (2) or a share of the wave (5%) (default 0)',
+    )
+    .option(
+      '--timeout <duration>',
+      'how long a wave may take to become healthy before the rollout pauses, such as 30m (default: no limit)',
+    )
     .option('--rollback-on-failure', 'roll back instead of pausing when a wave fails its gates')
     .option('--dry-run', 'show the waves as they would be now, and create nothing')
     .option('-o, --output <format>', 'table, json or yaml')
@@ -50,9 +64,14 @@ export function rolloutCommand(program: Command, client: () => ApiClient): void 
       for (const warning of result.warnings) process.stderr.write(`warning: ${warning}\n`);
       const format = outputFormat(flags.output);
       if (format !== 'table') return print(format, result, () => []);
-      process.stdout.write(result.dryRun ? `dry run: nothing was created; the waves as they would be now:\n` : `created rollout ${result.rollout.id}\n`);
+      process.stdout.write(
+        result.dryRun
+          ? `dry run: nothing was created; the waves as they would be now:\n`
+          : `created rollout ${result.rollout.id}\n`,
+      );
       process.stdout.write(renderStatus(result.rollout, [], result.dryRun));
-      if (!result.dryRun) process.stdout.write(`follow it with: flotilla rollout status ${result.rollout.id} --watch\n`);
+      if (!result.dryRun)
+        process.stdout.write(`follow it with: flotilla rollout status ${result.rollout.id} --watch\n`);
     });
   rollout
     .command('ls')
@@ -61,11 +80,22 @@ export function rolloutCommand(program: Command, client: () => ApiClient): void 
     .option('--limit <n>', 'at most this many', '50')
     .option('-o, --output <format>', 'table, json or yaml')
     .action(async (flags: { state?: string; limit: string; output?: string }) => {
-      const params = new URLSearchParams({ limit: flags.limit, ...(flags.state === undefined ? {} : { state: flags.state }) });
+      const params = new URLSearchParams({
+        limit: flags.limit,
+        ...(flags.state === undefined ? {} : { state: flags.state }),
+      });
       const page = await client().call(RolloutList, 'GET', `/v1/rollouts?${params.toString()}`);
       print(outputFormat(flags.output), page, () => [
         ['ID', 'RELEASE', 'STATE', 'WAVE', 'MEMBERS', 'CREATED', 'SELECTOR'],
-        ...page.items.map((r) => [r.id, `${r.release.name}@${r.release.version}`, r.state, r.currentWave === null ? '-' : `${r.currentWave.index + 1}/${r.waves} ${r.currentWave.name}`, String(r.members), r.createdAt, r.selector || '(every target)']),
+        ...page.items.map((r) => [
+          r.id,
+          `${r.release.name}@${r.release.version}`,
+          r.state,
+          r.currentWave === null ? '-' : `${r.currentWave.index + 1}/${r.waves} ${r.currentWave.name}`,
+          String(r.members),
+          r.createdAt,
+          r.selector || '(every target)',
+        ]),
       ]);
     });
   rollout
@@ -81,7 +111,8 @@ export function rolloutCommand(program: Command, client: () => ApiClient): void 
         const view = await client().call(RolloutView, 'GET', `${path}?members=all&limit=100000`);
         return print(format, view, () => []);
       }
-      const fetch = (): Promise<RolloutView> => client().call(RolloutView, 'GET', `${path}?members=problems&limit=${PROBLEMS_SHOWN}`);
+      const fetch = (): Promise<RolloutView> =>
+        client().call(RolloutView, 'GET', `${path}?members=problems&limit=${PROBLEMS_SHOWN}`);
       if (flags.watch !== true) {
         const view = await fetch();
         process.stdout.write(renderStatus(view, view.members ?? []));
@@ -93,7 +124,7 @@ export function rolloutCommand(program: Command, client: () => ApiClient): void 
     });
   for (const [verb, description] of [
     ['pause', 'stop making changes: no wave starts, no target joins, until resumed'],
-    ['resume', 'continue a paused rollout; the current wave\'s timeout and bake start over'],
+    ['resume', "continue a paused rollout; the current wave's timeout and bake start over"],
     ['abort', 'stop the rollout for good; updated targets keep the release (roll back to undo)'],
     ['rollback', 'return every updated target to the release it had before (or remove it where it had none)'],
   ] as const) {
@@ -102,8 +133,15 @@ export function rolloutCommand(program: Command, client: () => ApiClient): void 
       .description(description)
       .option('--reason <text>', 'why, for the audit log')
       .action(async (id: string, flags: { reason?: string }) => {
-        const view = await client().call(RolloutView, 'POST', `/v1/rollouts/${encodeURIComponent(id)}/${verb}`, flags.reason === undefined ? {} : { reason: flags.reason });
-        process.stdout.write(`rollout ${view.id} (${view.release.name}@${view.release.version}) is ${view.state}${view.reason === null ? '' : `: ${view.reason}`}\n`);
+        const view = await client().call(
+          RolloutView,
+          'POST',
+          `/v1/rollouts/${encodeURIComponent(id)}/${verb}`,
+          flags.reason === undefined ? {} : { reason: flags.reason },
+        );
+        process.stdout.write(
+          `rollout ${view.id} (${view.release.name}@${view.release.version}) is ${view.state}${view.reason === null ? '' : `: ${view.reason}`}\n`,
+        );
       });
   }
 }
@@ -123,8 +161,16 @@ function createBody(flags: CreateFlags): Record<string, unknown> {
   set('timeout', flags.timeout);
   if (flags.rollbackOnFailure === true) body['rollbackOnFailure'] = true;
   if (flags.dryRun === true) body['dryRun'] = true;
-  if (body['release'] === undefined) throw new FlotillaError('CONFIG_INVALID', 'name the release with --release name@version (or release: in the plan file)');
-  if (body['selector'] === undefined) throw new FlotillaError('CONFIG_INVALID', "name the targets with --selector, such as --selector 'tier=production' (or selector: in the plan file; '' selects every target)");
+  if (body['release'] === undefined)
+    throw new FlotillaError(
+      'CONFIG_INVALID',
+      'name the release with --release name@version (or release: in the plan file)',
+    );
+  if (body['selector'] === undefined)
+    throw new FlotillaError(
+      'CONFIG_INVALID',
+      "name the targets with --selector, such as --selector 'tier=production' (or selector: in the plan file; '' selects every target)",
+    );
   return body;
 }
 
@@ -145,11 +191,19 @@ function readPlan(file: string): Record<string, unknown> {
   } catch (error) {
     throw new FlotillaError('CONFIG_INVALID', `the plan ${file} is not valid YAML: ${messageOf(error).split('\n')[0]}`);
   }
-  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new FlotillaError('CONFIG_INVALID', `the plan ${file} must be a mapping with waves:, bake:, failureBudget:, timeout: and rollbackOnFailure:`);
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc))
+    throw new FlotillaError(
+      'CONFIG_INVALID',
+      `the plan ${file} must be a mapping with waves:, bake:, failureBudget:, timeout: and rollbackOnFailure:`,
+    );
   const plan = { ...(doc as Record<string, unknown>) };
   const rollback = plan['rollbackOnFailure'];
   if (typeof rollback === 'string') {
-    if (rollback !== 'true' && rollback !== 'false') throw new FlotillaError('CONFIG_INVALID', `rollbackOnFailure in ${file} is true or false; received '${rollback}'`);
+    if (rollback !== 'true' && rollback !== 'false')
+      throw new FlotillaError(
+        'CONFIG_INVALID',
+        `rollbackOnFailure in ${file} is true or false; received '${rollback}'`,
+      );
     plan['rollbackOnFailure'] = rollback === 'true';
   }
   return plan;
@@ -164,12 +218,19 @@ function countsText(wave: WaveView): string {
 
 /** What a wave's bar and fraction show: healthy members, or after a rollback, reverted ones. */
 function progress(view: RolloutView, wave: WaveView): { label: string; value: number } {
-  return view.state === 'rolled-back' ? { label: 'reverted ', value: wave.counts.reverted } : { label: '', value: wave.counts.healthy };
+  return view.state === 'rolled-back'
+    ? { label: 'reverted ', value: wave.counts.reverted }
+    : { label: '', value: wave.counts.healthy };
 }
 
 function headline(view: RolloutView, dryRun = false): string {
-  const wave = view.currentWave === null ? 'not started' : `wave ${view.currentWave.index + 1}/${view.waves.length} ${view.currentWave.name}`;
-  const head = dryRun ? `rollout (dry run)  ${view.release.name}@${view.release.version}` : `rollout ${view.id}  ${view.release.name}@${view.release.version}  ${view.state}  ${wave}`;
+  const wave =
+    view.currentWave === null
+      ? 'not started'
+      : `wave ${view.currentWave.index + 1}/${view.waves.length} ${view.currentWave.name}`;
+  const head = dryRun
+    ? `rollout (dry run)  ${view.release.name}@${view.release.version}`
+    : `rollout ${view.id}  ${view.release.name}@${view.release.version}  ${view.state}  ${wave}`;
   return `${head}  selector ${view.selector || '(every target)'}  selected ${view.selected}`;
 }
 
@@ -177,14 +238,39 @@ function headline(view: RolloutView, dryRun = false): string {
 function renderStatus(view: RolloutView, problems: readonly MemberView[], dryRun = false): string {
   const lines = [headline(view, dryRun)];
   if (view.reason !== null) lines.push(`reason: ${view.reason}`);
-  lines.push(`gates: bake ${view.plan.bake}, failure budget ${view.plan.failureBudget}, timeout ${view.plan.timeout ?? 'none'}${view.plan.rollbackOnFailure ? ', roll back on failure' : ''}`);
-  if (view.totals.reverting + view.totals.reverted > 0) lines.push(`rolled back: ${view.totals.reverted} reverted, ${view.totals.reverting} still reverting`);
+  lines.push(
+    `gates: bake ${view.plan.bake}, failure budget ${view.plan.failureBudget}, timeout ${view.plan.timeout ?? 'none'}${view.plan.rollbackOnFailure ? ', roll back on failure' : ''}`,
+  );
+  if (view.totals.reverting + view.totals.reverted > 0)
+    lines.push(`rolled back: ${view.totals.reverted} reverted, ${view.totals.reverting} still reverting`);
   const table = renderTable([
-    ['WAVE', 'SPEC', 'STATE', view.state === 'rolled-back' ? 'REVERTED' : 'HEALTHY', 'APPLIED', 'FAILED', 'PENDING', 'BLOCKED', 'PLANNED'],
-    ...view.waves.map((w) => [w.name, w.spec, w.state, `${progress(view, w).value}/${w.counts.total}`, String(w.counts.applied), String(w.counts.failed), String(w.counts.pending), String(w.counts.blocked), String(w.counts.planned)]),
+    [
+      'WAVE',
+      'SPEC',
+      'STATE',
+      view.state === 'rolled-back' ? 'REVERTED' : 'HEALTHY',
+      'APPLIED',
+      'FAILED',
+      'PENDING',
+      'BLOCKED',
+      'PLANNED',
+    ],
+    ...view.waves.map((w) => [
+      w.name,
+      w.spec,
+      w.state,
+      `${progress(view, w).value}/${w.counts.total}`,
+      String(w.counts.applied),
+      String(w.counts.failed),
+      String(w.counts.pending),
+      String(w.counts.blocked),
+      String(w.counts.planned),
+    ]),
   ]);
   const shown = problems.filter((m) => m.state === 'failed' || m.state === 'blocked');
-  const problemLines = shown.map((m) => `  ${m.state} ${m.targetId} (${m.name}) in ${m.wave}${m.reason === undefined ? '' : `: ${m.reason}`}`);
+  const problemLines = shown.map(
+    (m) => `  ${m.state} ${m.targetId} (${m.name}) in ${m.wave}${m.reason === undefined ? '' : `: ${m.reason}`}`,
+  );
   return `${lines.join('\n')}\n${table}${problemLines.length > 0 ? `problems:\n${problemLines.join('\n')}\n` : ''}`;
 }
 
@@ -212,7 +298,14 @@ async function watchPlain(fetch: () => Promise<RolloutView>, everyMs: number): P
 function shortCounts(wave: WaveView): string {
   const c = wave.counts;
   const parts = [`applied ${c.applied}`, `healthy ${c.healthy}`];
-  for (const [label, n] of [['failed', c.failed], ['pending', c.pending], ['blocked', c.blocked], ['planned', c.planned], ['reverted', c.reverted], ['reverting', c.reverting]] as const) {
+  for (const [label, n] of [
+    ['failed', c.failed],
+    ['pending', c.pending],
+    ['blocked', c.blocked],
+    ['planned', c.planned],
+    ['reverted', c.reverted],
+    ['reverting', c.reverting],
+  ] as const) {
     if (n > 0) parts.push(`${label} ${n}`);
   }
   return parts.join(' ');
@@ -222,25 +315,38 @@ function shortCounts(wave: WaveView): string {
 async function watchWithBars(fetch: () => Promise<RolloutView>, everyMs: number): Promise<void> {
   let view = await fetch();
   const columns = process.stdout.columns ?? 100;
-  const multibar = new cliProgress.MultiBar({
-    format: ' {wave} |{bar}| {value}/{total} {state} {counts}',
-    barsize: Math.max(10, Math.min(40, columns - 75)),
-    hideCursor: true,
-    clearOnComplete: false,
-    stopOnComplete: false,
-    autopadding: true,
-    noTTYOutput: false,
-  }, cliProgress.Presets.shades_classic);
+  const multibar = new cliProgress.MultiBar(
+    {
+      format: ' {wave} |{bar}| {value}/{total} {state} {counts}',
+      barsize: Math.max(10, Math.min(40, columns - 75)),
+      hideCursor: true,
+      clearOnComplete: false,
+      stopOnComplete: false,
+      autopadding: true,
+      noTTYOutput: false,
+    },
+    cliProgress.Presets.shades_classic,
+  );
   const width = Math.max(...view.waves.map((w) => w.name.length));
   const header = multibar.create(1, 0, { text: headline(view) }, { format: '{text}' });
-  const bars = view.waves.map((w) => multibar.create(Math.max(1, w.counts.total), progress(view, w).value, { wave: w.name.padEnd(width), state: w.state.padEnd(11), counts: shortCounts(w) }));
+  const bars = view.waves.map((w) =>
+    multibar.create(Math.max(1, w.counts.total), progress(view, w).value, {
+      wave: w.name.padEnd(width),
+      state: w.state.padEnd(11),
+      counts: shortCounts(w),
+    }),
+  );
   try {
     for (;;) {
       header.update(0, { text: headline(view) + (view.reason === null ? '' : `  (${view.reason})`) });
       view.waves.forEach((w, i) => {
         const bar = bars[i]!;
         bar.setTotal(Math.max(1, w.counts.total));
-        bar.update(progress(view, w).value, { wave: w.name.padEnd(width), state: w.state.padEnd(11), counts: shortCounts(w) });
+        bar.update(progress(view, w).value, {
+          wave: w.name.padEnd(width),
+          state: w.state.padEnd(11),
+          counts: shortCounts(w),
+        });
       });
       if (TERMINAL.has(view.state)) break;
       await sleep(everyMs);
@@ -250,5 +356,8 @@ async function watchWithBars(fetch: () => Promise<RolloutView>, everyMs: number)
     multibar.stop();
   }
   const problems = (view.members ?? []).filter((m) => m.state === 'failed' || m.state === 'blocked');
-  for (const m of problems) process.stdout.write(`  ${m.state} ${m.targetId} (${m.name}) in ${m.wave}${m.reason === undefined ? '' : `: ${m.reason}`}\n`);
+  for (const m of problems)
+    process.stdout.write(
+      `  ${m.state} ${m.targetId} (${m.name}) in ${m.wave}${m.reason === undefined ? '' : `: ${m.reason}`}\n`,
+    );
 }

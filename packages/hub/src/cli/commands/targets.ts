@@ -20,12 +20,25 @@ export function targetsCommand(program: Command, client: () => ApiClient): void 
     .option('--after <cursor>', 'continue a listing: the `next` of the previous page, with the same query')
     .option('-o, --output <format>', 'table, json or yaml')
     .action(async (flags: { query?: string; limit: string; after?: string; output?: string }) => {
-      const params = new URLSearchParams({ limit: flags.limit, ...(flags.query === undefined ? {} : { q: flags.query }), ...(flags.after === undefined ? {} : { after: flags.after }) });
+      const params = new URLSearchParams({
+        limit: flags.limit,
+        ...(flags.query === undefined ? {} : { q: flags.query }),
+        ...(flags.after === undefined ? {} : { after: flags.after }),
+      });
       const page = await client().call(TargetPage, 'GET', `/v1/targets?${params.toString()}`);
       for (const warning of page.warnings ?? []) process.stderr.write(`warning: ${warning}\n`);
       print(outputFormat(flags.output), page, () => [
         ['ID', 'NAME', 'STATUS', 'GEN', 'APPLIED', 'HEALTH', 'SEEN', 'RUNNING'],
-        ...page.items.map((t) => [t.id, t.name, t.status, String(t.desired.generation), String(t.observed?.generation ?? '-'), t.observed?.health ?? '-', ago(t.lastSeenAt), releases(t.observed?.bundles ?? [])]),
+        ...page.items.map((t) => [
+          t.id,
+          t.name,
+          t.status,
+          String(t.desired.generation),
+          String(t.observed?.generation ?? '-'),
+          t.observed?.health ?? '-',
+          ago(t.lastSeenAt),
+          releases(t.observed?.bundles ?? []),
+        ]),
       ]);
     });
   targets
@@ -34,7 +47,10 @@ export function targetsCommand(program: Command, client: () => ApiClient): void 
     .option('-o, --output <format>', 'table, json or yaml', 'yaml')
     .action(async (id: string, flags: { output: string }) => {
       const target = await client().call(Target, 'GET', `/v1/targets/${encodeURIComponent(id)}`);
-      print(outputFormat(flags.output), target, () => [['ID', 'NAME', 'STATUS'], [target.id, target.name, target.status]]);
+      print(outputFormat(flags.output), target, () => [
+        ['ID', 'NAME', 'STATUS'],
+        [target.id, target.name, target.status],
+      ]);
     });
   targets
     .command('facets')
@@ -42,39 +58,76 @@ export function targetsCommand(program: Command, client: () => ApiClient): void 
     .option('-q, --query <query>', 'count only the targets this fleet query selects')
     .option('-o, --output <format>', 'table, json or yaml', 'yaml')
     .action(async (flags: { query?: string; output: string }) => {
-      const facets = await client().call(FacetCounts, 'GET', `/v1/targets/facets${flags.query === undefined ? '' : `?q=${encodeURIComponent(flags.query)}`}`);
-      print(outputFormat(flags.output), facets, () => [['FACET', 'COUNTS'], ...Object.entries(facets).map(([k, v]) => [k, JSON.stringify(v)])]);
+      const facets = await client().call(
+        FacetCounts,
+        'GET',
+        `/v1/targets/facets${flags.query === undefined ? '' : `?q=${encodeURIComponent(flags.query)}`}`,
+      );
+      print(outputFormat(flags.output), facets, () => [
+        ['FACET', 'COUNTS'],
+        ...Object.entries(facets).map(([k, v]) => [k, JSON.stringify(v)]),
+      ]);
     });
   targets
     .command('label <id> <changes...>')
     .description('set labels (key=value) and remove them (key-)')
     .action(async (id: string, changes: string[]) => {
       const { set, remove } = parseChanges(changes, (v) => v);
-      const target = await client().call(Target, 'PATCH', `/v1/targets/${encodeURIComponent(id)}/labels`, { set, remove });
-      process.stdout.write(`${target.id} labels: ${Object.entries(target.labels).map(([k, v]) => `${k}=${v}`).join(', ') || '(none)'}\n`);
+      const target = await client().call(Target, 'PATCH', `/v1/targets/${encodeURIComponent(id)}/labels`, {
+        set,
+        remove,
+      });
+      process.stdout.write(
+        `${target.id} labels: ${
+          Object.entries(target.labels)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(', ') || '(none)'
+        }\n`,
+      );
     });
   targets
     .command('set <id> <changes...>')
-    .description('set typed properties (key=value; true/false and numbers are typed, the rest are strings) and remove them (key-)')
+    .description(
+      'set typed properties (key=value; true/false and numbers are typed, the rest are strings) and remove them (key-)',
+    )
     .action(async (id: string, changes: string[]) => {
       const { set, remove } = parseChanges(changes, typedValue);
-      const target = await client().call(Target, 'PATCH', `/v1/targets/${encodeURIComponent(id)}/properties`, { set, remove });
-      process.stdout.write(`${target.id} properties: ${Object.entries(target.properties).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ') || '(none)'}\n`);
+      const target = await client().call(Target, 'PATCH', `/v1/targets/${encodeURIComponent(id)}/properties`, {
+        set,
+        remove,
+      });
+      process.stdout.write(
+        `${target.id} properties: ${
+          Object.entries(target.properties)
+            .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+            .join(', ') || '(none)'
+        }\n`,
+      );
     });
   for (const verb of ['revoke', 'disable', 'enable'] as const) {
     targets
       .command(`${verb} <id>`)
-      .description(`${verb} a target${verb === 'revoke' ? ' (final: its key is refused from the next request on)' : ''}`)
+      .description(
+        `${verb} a target${verb === 'revoke' ? ' (final: its key is refused from the next request on)' : ''}`,
+      )
       .option('--reason <text>', 'why, for the audit log')
       .action(async (id: string, flags: { reason?: string }) => {
-        const target = await client().call(Target, 'POST', `/v1/targets/${encodeURIComponent(id)}/${verb}`, flags.reason === undefined ? {} : { reason: flags.reason });
+        const target = await client().call(
+          Target,
+          'POST',
+          `/v1/targets/${encodeURIComponent(id)}/${verb}`,
+          flags.reason === undefined ? {} : { reason: flags.reason },
+        );
         process.stdout.write(`${target.id} (${target.name}) is ${target.status}\n`);
       });
   }
 }
 
 /** `key=value` sets, `key-` removes. */
-function parseChanges<T>(changes: readonly string[], value: (text: string) => T): { set: Record<string, T>; remove: string[] } {
+function parseChanges<T>(
+  changes: readonly string[],
+  value: (text: string) => T,
+): { set: Record<string, T>; remove: string[] } {
   const set: Record<string, T> = {};
   const remove: string[] = [];
   for (const change of changes) {
@@ -103,7 +156,9 @@ export function assignCommand(program: Command, client: () => ApiClient): void {
     .command('assign <target> <releases...>')
     .description('set the releases a target should run (name@version or digest); its generation goes up by one')
     .action(async (target: string, refs: string[]) => {
-      const result = await client().call(AssignResult, 'POST', `/v1/targets/${encodeURIComponent(target)}/assign`, { bundles: refs });
+      const result = await client().call(AssignResult, 'POST', `/v1/targets/${encodeURIComponent(target)}/assign`, {
+        bundles: refs,
+      });
       process.stdout.write(`${target} generation ${result.generation}: ${releases(result.bundles)}\n`);
     });
 }

@@ -16,10 +16,16 @@ export function decodeAuditCursor(cursor: string, order: AuditOrder): number {
   const match = /^v1:(asc|desc):(\d{1,16})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
   const seq = match === null ? Number.NaN : Number(match[2]);
   if (match === null || !Number.isSafeInteger(seq)) {
-    throw new FlotillaError('AUDIT_CURSOR_INVALID', 'the audit cursor is not one this hub issued; pass nextCursor from the previous page unchanged, or omit it to start over');
+    throw new FlotillaError(
+      'AUDIT_CURSOR_INVALID',
+      'the audit cursor is not one this hub issued; pass nextCursor from the previous page unchanged, or omit it to start over',
+    );
   }
   if (match[1] !== order) {
-    throw new FlotillaError('AUDIT_CURSOR_INVALID', `the audit cursor was issued for order ${match[1]}, but this query asks for ${order}; keep the order while paging`);
+    throw new FlotillaError(
+      'AUDIT_CURSOR_INVALID',
+      `the audit cursor was issued for order ${match[1]}, but this query asks for ${order}; keep the order while paging`,
+    );
   }
   return seq;
 }

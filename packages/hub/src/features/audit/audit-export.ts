@@ -1,5 +1,14 @@
 import { API_VERSION, FlotillaError, digestOf } from '@flotilla/protocol';
-import { AUDIT_ELIDED_PER_LINE, AUDIT_GENESIS_HASH, AuditIncludedDigest, hashAuditBody, type AuditCheckpoint, type AuditExportHeader, type AuditExportKey, type SignedAuditCheckpoint } from '@flotilla/protocol/audit';
+import {
+  AUDIT_ELIDED_PER_LINE,
+  AUDIT_GENESIS_HASH,
+  AuditIncludedDigest,
+  hashAuditBody,
+  type AuditCheckpoint,
+  type AuditExportHeader,
+  type AuditExportKey,
+  type SignedAuditCheckpoint,
+} from '@flotilla/protocol/audit';
 import { decodeAuditEntry, type AuditStore } from './audit-store.ts';
 
 /** Entries read per statement: small enough that no read holds the database for long. */
@@ -35,14 +44,19 @@ export interface AuditExportStats {
  * export streams without holding the log in memory or the database busy between pages.
  * `onDone` receives counts once the seal is written. Format: docs/audit-format.md.
  */
-export function* auditExportLines(ctx: AuditExportContext, plan: AuditExportPlan, onDone: (stats: AuditExportStats) => void): Generator<string, void, undefined> {
+export function* auditExportLines(
+  ctx: AuditExportContext,
+  plan: AuditExportPlan,
+  onDone: (stats: AuditExportStats) => void,
+): Generator<string, void, undefined> {
   const { store } = ctx;
   const head = ctx.checkpointHead().checkpoint;
   const anchor = store.anchor();
   const start = anchor === undefined ? { seq: 0, hash: AUDIT_GENESIS_HASH } : { seq: anchor.seq, hash: anchor.hash };
 
   let from = start.seq + 1;
-  if (plan.sinceMs !== undefined) from = Math.max(from, Math.min(store.firstSeqAtOrAfter(plan.sinceMs) ?? head.seq + 1, head.seq + 1));
+  if (plan.sinceMs !== undefined)
+    from = Math.max(from, Math.min(store.firstSeqAtOrAfter(plan.sinceMs) ?? head.seq + 1, head.seq + 1));
   let to = head.seq;
   if (plan.untilMs !== undefined) to = Math.min(to, store.lastSeqBefore(plan.untilMs) ?? start.seq);
   // An empty window still yields a verifiable export: no entries, sealed at its base.
@@ -53,7 +67,8 @@ export function* auditExportLines(ctx: AuditExportContext, plan: AuditExportPlan
 
   const checkpoints = store.checkpointsBetween(baseSeq, to);
   const keys = new Map<string, AuditExportKey>([[`${ctx.signerKey.id} ${ctx.signerKey.publicKey}`, ctx.signerKey]]);
-  for (const row of checkpoints) keys.set(`${row.key_id} ${row.public_key}`, { id: row.key_id, publicKey: row.public_key });
+  for (const row of checkpoints)
+    keys.set(`${row.key_id} ${row.public_key}`, { id: row.key_id, publicKey: row.public_key });
 
   const header: AuditExportHeader = {
     kind: 'header',
@@ -117,5 +132,9 @@ export function* auditExportLines(ctx: AuditExportContext, plan: AuditExportPlan
 }
 
 function pruned(seq: number): FlotillaError {
-  return new FlotillaError('CONFLICT', `audit entry ${seq} was pruned while the export was being written; export again`, { seq });
+  return new FlotillaError(
+    'CONFLICT',
+    `audit entry ${seq} was pruned while the export was being written; export again`,
+    { seq },
+  );
 }

@@ -1,8 +1,32 @@
 import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { API_VERSION, FlotillaError, TargetId, sha256, type Actor, type KeyPair, type TrustedKey } from '@flotilla/protocol';
-import { AUDIT_GENESIS_HASH, AUDIT_MAX_BODY_LENGTH, AuditEntryInput, auditCheckpointSigner, canonicalAuditBody, hashAuditLink, normalizeAuditDetails, signAuditCheckpoint, verifyAuditChain, type AuditCheckpoint, type AuditCheckpointSigner, type AuditEntry, type AuditEntryBody, type AuditVerifyResult, type SignedAuditCheckpoint } from '@flotilla/protocol/audit';
+import {
+  API_VERSION,
+  FlotillaError,
+  TargetId,
+  sha256,
+  type Actor,
+  type KeyPair,
+  type TrustedKey,
+} from '@flotilla/protocol';
+import {
+  AUDIT_GENESIS_HASH,
+  AUDIT_MAX_BODY_LENGTH,
+  AuditEntryInput,
+  auditCheckpointSigner,
+  canonicalAuditBody,
+  hashAuditLink,
+  normalizeAuditDetails,
+  signAuditCheckpoint,
+  verifyAuditChain,
+  type AuditCheckpoint,
+  type AuditCheckpointSigner,
+  type AuditEntry,
+  type AuditEntryBody,
+  type AuditVerifyResult,
+  type SignedAuditCheckpoint,
+} from '@flotilla/protocol/audit';
 import { decodeAuditCursor, encodeAuditCursor, type AuditOrder } from './audit-cursor.ts';
 import { auditExportLines, type AuditExportStats } from './audit-export.ts';
 import type { AuditQueryFilter, AuditTime } from './audit-filter.ts';
@@ -105,8 +129,12 @@ export class AuditLog {
   private cachedHead: Head | undefined;
 
   constructor(options: AuditLogOptions) {
-    if (typeof options.clock !== 'function') throw new TypeError(`AuditLog: options.clock must be a function returning a Date or epoch milliseconds; received ${typeof options.clock}`);
-    if (options.signer === null || typeof options.signer !== 'object') throw new TypeError('AuditLog: options.signer must be the hub KeyPair or an AuditCheckpointSigner');
+    if (typeof options.clock !== 'function')
+      throw new TypeError(
+        `AuditLog: options.clock must be a function returning a Date or epoch milliseconds; received ${typeof options.clock}`,
+      );
+    if (options.signer === null || typeof options.signer !== 'object')
+      throw new TypeError('AuditLog: options.signer must be the hub KeyPair or an AuditCheckpointSigner');
     this.db = options.db;
     this.store = new AuditStore(options.db);
     this.clock = options.clock;
@@ -165,11 +193,13 @@ export class AuditLog {
    */
   query(filter: AuditQueryFilter = {}, page: AuditPageOptions = {}): AuditQueryPage {
     const limit = page.limit ?? DEFAULT_PAGE;
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new TypeError(`AuditLog.query: limit must be an integer from 1 to 1000; received ${String(limit)}`);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+      throw new TypeError(`AuditLog.query: limit must be an integer from 1 to 1000; received ${String(limit)}`);
     const order = page.order ?? 'desc';
     let from = 1;
     let to = Number.MAX_SAFE_INTEGER;
-    if (filter.since !== undefined) from = this.store.firstSeqAtOrAfter(toMs(filter.since, 'since')) ?? Number.MAX_SAFE_INTEGER;
+    if (filter.since !== undefined)
+      from = this.store.firstSeqAtOrAfter(toMs(filter.since, 'since')) ?? Number.MAX_SAFE_INTEGER;
     if (filter.until !== undefined) to = this.store.lastSeqBefore(toMs(filter.until, 'until')) ?? 0;
     if (page.cursor !== undefined && page.cursor !== null) {
       const after = decodeAuditCursor(page.cursor, order);
@@ -181,7 +211,10 @@ export class AuditLog {
     const found = this.store.query(filter, from, to, order, limit + 1);
     const entries = found.slice(0, limit);
     const last = entries.at(-1);
-    return { entries, nextCursor: found.length > limit && last !== undefined ? encodeAuditCursor(order, last.seq) : null };
+    return {
+      entries,
+      nextCursor: found.length > limit && last !== undefined ? encodeAuditCursor(order, last.seq) : null,
+    };
   }
 
   /** Signs the current head and keeps the checkpoint. Outside any transaction: it signs committed state. */
@@ -190,9 +223,12 @@ export class AuditLog {
   }
 
   /** The newest stored checkpoint, and why it was signed; undefined before the first. */
-  latestCheckpoint(): { readonly checkpoint: SignedAuditCheckpoint; readonly reason: AuditCheckpointRow['reason'] } | undefined {
+  latestCheckpoint():
+    { readonly checkpoint: SignedAuditCheckpoint; readonly reason: AuditCheckpointRow['reason'] } | undefined {
     const row = this.store.lastCheckpoint();
-    return row === undefined ? undefined : { checkpoint: JSON.parse(row.signed) as SignedAuditCheckpoint, reason: row.reason };
+    return row === undefined
+      ? undefined
+      : { checkpoint: JSON.parse(row.signed) as SignedAuditCheckpoint, reason: row.reason };
   }
 
   /** A checkpoint if entries were appended since the last one, else undefined: what the interval calls. */
@@ -209,7 +245,8 @@ export class AuditLog {
    * timer does not keep the process alive.
    */
   scheduleCheckpoints(everyMs: number): () => void {
-    if (!Number.isFinite(everyMs) || everyMs < 1_000) throw new TypeError(`AuditLog.scheduleCheckpoints: everyMs must be at least 1000; received ${String(everyMs)}`);
+    if (!Number.isFinite(everyMs) || everyMs < 1_000)
+      throw new TypeError(`AuditLog.scheduleCheckpoints: everyMs must be at least 1000; received ${String(everyMs)}`);
     const timer = setInterval(() => {
       try {
         this.checkpointIfAdvanced();
@@ -242,7 +279,9 @@ export class AuditLog {
       signerKey: { id: this.signer.keyId, publicKey: this.signer.publicKey },
       now: () => iso(this.now()),
     };
-    return auditExportLines(context, plan, (stats: AuditExportStats) => this.log?.info({ ...stats, filtered: plan.targets !== null }, 'audit export sealed'));
+    return auditExportLines(context, plan, (stats: AuditExportStats) =>
+      this.log?.info({ ...stats, filtered: plan.targets !== null }, 'audit export sealed'),
+    );
   }
 
   /** The whole export as one string; see {@link exportLines} for large ones. */
@@ -265,13 +304,28 @@ export class AuditLog {
     const through = (this.store.firstSeqAtOrAfter(cutoff) ?? head.seq + 1) - 1;
     if (through <= previous) return { removed: 0, anchor: null };
     const last = this.store.entryAt(through);
-    if (last === undefined) throw new FlotillaError('AUDIT_CHAIN_BROKEN', `audit entry ${through} is missing from the store; run verify() before pruning`, { seq: through });
+    if (last === undefined)
+      throw new FlotillaError(
+        'AUDIT_CHAIN_BROKEN',
+        `audit entry ${through} is missing from the store; run verify() before pruning`,
+        { seq: through },
+      );
     const now = this.now();
-    const anchor = signAuditCheckpoint({ apiVersion: API_VERSION, kind: 'AuditCheckpoint', seq: through, hash: last.hash, time: iso(now) }, this.signer);
+    const anchor = signAuditCheckpoint(
+      { apiVersion: API_VERSION, kind: 'AuditCheckpoint', seq: through, hash: last.hash, time: iso(now) },
+      this.signer,
+    );
     const removed = through - previous;
     this.db.transaction(() => {
       this.storeCheckpoint(anchor, 'prune', now);
-      this.store.pruneThrough({ seq: through, hash: last.hash, time_ms: last.time_ms, removed, pruned_ms: now, signed: JSON.stringify(anchor) });
+      this.store.pruneThrough({
+        seq: through,
+        hash: last.hash,
+        time_ms: last.time_ms,
+        removed,
+        pruned_ms: now,
+        signed: JSON.stringify(anchor),
+      });
       this.append({
         actor: options.actor ?? { kind: 'system', id: 'audit-retention' },
         action: 'audit.prune',
@@ -306,7 +360,9 @@ export class AuditLog {
   private prepare(input: AuditEntryInput): Prepared {
     const parsed = AuditEntryInput.safeParse(input);
     if (!parsed.success) {
-      throw new FlotillaError('VALIDATION_FAILED', `audit entry input is invalid: ${z.prettifyError(parsed.error)}`, { action: typeof input?.action === 'string' ? input.action : undefined });
+      throw new FlotillaError('VALIDATION_FAILED', `audit entry input is invalid: ${z.prettifyError(parsed.error)}`, {
+        action: typeof input?.action === 'string' ? input.action : undefined,
+      });
     }
     const value = parsed.data;
     return {
@@ -320,12 +376,19 @@ export class AuditLog {
     };
   }
 
-  private build(prepared: readonly Prepared[], start: Head): { entries: AuditEntry[]; rows: { row: AuditEntryRow; subjects: readonly string[] }[]; head: Head } {
+  private build(
+    prepared: readonly Prepared[],
+    start: Head,
+  ): { entries: AuditEntry[]; rows: { row: AuditEntryRow; subjects: readonly string[] }[]; head: Head } {
     const now = this.now();
     let timeMs = now;
     if (now < start.timeMs) {
       // Audit time never runs backwards: a clock stepped back stamps entries with the last time.
-      if (start.timeMs - now > CLOCK_SKEW_WARNING_MS) this.log?.warn({ behindMs: start.timeMs - now }, 'clock is behind the last audit entry; using the last entry time');
+      if (start.timeMs - now > CLOCK_SKEW_WARNING_MS)
+        this.log?.warn(
+          { behindMs: start.timeMs - now },
+          'clock is behind the last audit entry; using the last entry time',
+        );
       timeMs = start.timeMs;
     }
     const time = iso(timeMs);
@@ -335,16 +398,39 @@ export class AuditLog {
     let prevHash = start.hash;
     for (const item of prepared) {
       seq++;
-      const body: AuditEntryBody = { seq, time, actor: item.actor, action: item.action, subjects: item.subjects, outcome: item.outcome, reason: item.reason, details: item.details, salt: nextAuditSalt() };
+      const body: AuditEntryBody = {
+        seq,
+        time,
+        actor: item.actor,
+        action: item.action,
+        subjects: item.subjects,
+        outcome: item.outcome,
+        reason: item.reason,
+        details: item.details,
+        salt: nextAuditSalt(),
+      };
       const canonical = canonicalAuditBody(body);
       if (canonical.length > AUDIT_MAX_BODY_LENGTH) {
-        throw new FlotillaError('VALIDATION_FAILED', `audit entry ${item.action} is ${canonical.length} characters in canonical form, above the ${AUDIT_MAX_BODY_LENGTH} limit; keep large documents out of details and refer to them by digest`);
+        throw new FlotillaError(
+          'VALIDATION_FAILED',
+          `audit entry ${item.action} is ${canonical.length} characters in canonical form, above the ${AUDIT_MAX_BODY_LENGTH} limit; keep large documents out of details and refer to them by digest`,
+        );
       }
       const hash = hashAuditLink(seq, prevHash, sha256(canonical));
       const entry: AuditEntry = { ...body, prevHash, hash };
       entries.push(entry);
       rows.push({
-        row: { seq, time_ms: timeMs, actor_kind: item.actor.kind, actor_id: item.actor.id, action: item.action, outcome: item.outcome, hash, prev_hash: prevHash, entry: JSON.stringify(entry) },
+        row: {
+          seq,
+          time_ms: timeMs,
+          actor_kind: item.actor.kind,
+          actor_id: item.actor.id,
+          action: item.action,
+          outcome: item.outcome,
+          hash,
+          prev_hash: prevHash,
+          entry: JSON.stringify(entry),
+        },
         subjects: item.subjects,
       });
       prevHash = hash;
@@ -356,7 +442,10 @@ export class AuditLog {
     this.assertOutsideTransaction('checkpoint');
     const head = this.readHead();
     const now = this.now();
-    const signed = signAuditCheckpoint({ apiVersion: API_VERSION, kind: 'AuditCheckpoint', seq: head.seq, hash: head.hash, time: iso(now) }, this.signer);
+    const signed = signAuditCheckpoint(
+      { apiVersion: API_VERSION, kind: 'AuditCheckpoint', seq: head.seq, hash: head.hash, time: iso(now) },
+      this.signer,
+    );
     this.storeCheckpoint(signed, reason, now);
     this.log?.info({ seq: head.seq, reason }, 'audit checkpoint signed');
     return signed;
@@ -389,17 +478,25 @@ export class AuditLog {
 
   private assertOutsideTransaction(operation: string): void {
     // A signature over uncommitted entries would outlive a rollback and contradict the log.
-    if (this.db.inTransaction) throw new TypeError(`AuditLog.${operation} signs committed state; call it outside a database transaction`);
+    if (this.db.inTransaction)
+      throw new TypeError(`AuditLog.${operation} signs committed state; call it outside a database transaction`);
   }
 }
 
 function isConstraintError(error: unknown): boolean {
-  return typeof (error as { code?: unknown } | null)?.code === 'string' && (error as { code: string }).code.startsWith('SQLITE_CONSTRAINT');
+  return (
+    typeof (error as { code?: unknown } | null)?.code === 'string' &&
+    (error as { code: string }).code.startsWith('SQLITE_CONSTRAINT')
+  );
 }
 
 function toMs(value: AuditTime, name: string): number {
   const ms = value instanceof Date ? value.getTime() : typeof value === 'number' ? value : Date.parse(value);
-  if (!Number.isFinite(ms)) throw new FlotillaError('VALIDATION_FAILED', `audit ${name} must be a Date, epoch milliseconds or an ISO 8601 time; received ${String(value)}`);
+  if (!Number.isFinite(ms))
+    throw new FlotillaError(
+      'VALIDATION_FAILED',
+      `audit ${name} must be a Date, epoch milliseconds or an ISO 8601 time; received ${String(value)}`,
+    );
   return ms;
 }
 
@@ -409,7 +506,11 @@ function iso(ms: number): string {
 
 function normalizeTargets(targets: readonly string[]): string[] {
   for (const id of targets) {
-    if (!TargetId.safeParse(id).success) throw new FlotillaError('VALIDATION_FAILED', `audit export targets must be target ids (tgt_ and 20 hex digits); received ${JSON.stringify(id)}`);
+    if (!TargetId.safeParse(id).success)
+      throw new FlotillaError(
+        'VALIDATION_FAILED',
+        `audit export targets must be target ids (tgt_ and 20 hex digits); received ${JSON.stringify(id)}`,
+      );
   }
   return [...new Set(targets)].sort();
 }

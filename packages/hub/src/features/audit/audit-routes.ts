@@ -1,7 +1,15 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FlotillaError, TargetId } from '@flotilla/protocol';
-import { AuditExportQuery, AuditHistoryQuery, AuditLatestCheckpoint, AuditListQuery, AuditPage, AuditPruneRequest, AuditPruneResult } from '@flotilla/protocol/api';
+import {
+  AuditExportQuery,
+  AuditHistoryQuery,
+  AuditLatestCheckpoint,
+  AuditListQuery,
+  AuditPage,
+  AuditPruneRequest,
+  AuditPruneResult,
+} from '@flotilla/protocol/api';
 import { AuditVerifyResult, SignedAuditCheckpoint } from '@flotilla/protocol/audit';
 import type { Logger } from 'pino';
 import type { Clock } from '../../clock.ts';

@@ -33,11 +33,19 @@ export class AuditSchedule {
   /** Checks the options before anything runs: a bad interval or retention is a caller's mistake. */
   constructor(options: AuditScheduleOptions) {
     const { checkpointIntervalMs, retentionMs } = options;
-    if (!Number.isFinite(checkpointIntervalMs) || checkpointIntervalMs < 0 || (checkpointIntervalMs > 0 && checkpointIntervalMs < 1_000)) {
-      throw new TypeError(`createHub: checkpointIntervalMs must be 0 (never) or at least 1000; received ${String(checkpointIntervalMs)}`);
+    if (
+      !Number.isFinite(checkpointIntervalMs) ||
+      checkpointIntervalMs < 0 ||
+      (checkpointIntervalMs > 0 && checkpointIntervalMs < 1_000)
+    ) {
+      throw new TypeError(
+        `createHub: checkpointIntervalMs must be 0 (never) or at least 1000; received ${String(checkpointIntervalMs)}`,
+      );
     }
     if (retentionMs !== undefined && (!Number.isFinite(retentionMs) || retentionMs < 86_400_000)) {
-      throw new TypeError(`createHub: auditRetentionMs must be at least one day (86400000); received ${String(retentionMs)}`);
+      throw new TypeError(
+        `createHub: auditRetentionMs must be at least one day (86400000); received ${String(retentionMs)}`,
+      );
     }
     this.options = options;
   }

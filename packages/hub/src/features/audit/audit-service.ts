@@ -1,5 +1,14 @@
 import { FlotillaError, type Actor } from '@flotilla/protocol';
-import { AUDIT_MIN_RETENTION_MS, type AuditExportQuery, type AuditHistoryQuery, type AuditLatestCheckpoint, type AuditListQuery, type AuditPage, type AuditPruneRequest, type AuditPruneResult } from '@flotilla/protocol/api';
+import {
+  AUDIT_MIN_RETENTION_MS,
+  type AuditExportQuery,
+  type AuditHistoryQuery,
+  type AuditLatestCheckpoint,
+  type AuditListQuery,
+  type AuditPage,
+  type AuditPruneRequest,
+  type AuditPruneResult,
+} from '@flotilla/protocol/api';
 import type { AuditVerifyResult, SignedAuditCheckpoint } from '@flotilla/protocol/audit';
 import type { Query } from '@flotilla/protocol/query';
 import type { Clock } from '../../clock.ts';
@@ -35,7 +44,14 @@ function narrowing(query: Narrowing): AuditQueryFilter {
   return {
     ...(query.since === undefined ? {} : { since: query.since }),
     ...(query.until === undefined ? {} : { until: query.until }),
-    ...(query.actor === undefined && query.actorKind === undefined ? {} : { actor: { ...(query.actorKind === undefined ? {} : { kind: query.actorKind }), ...(query.actor === undefined ? {} : { id: query.actor }) } }),
+    ...(query.actor === undefined && query.actorKind === undefined
+      ? {}
+      : {
+          actor: {
+            ...(query.actorKind === undefined ? {} : { kind: query.actorKind }),
+            ...(query.actor === undefined ? {} : { id: query.actor }),
+          },
+        }),
     ...(query.action === undefined ? {} : { action: query.action }),
     ...(query.outcome === undefined ? {} : { outcome: query.outcome }),
   };
@@ -56,13 +72,20 @@ export class AuditService {
   list(params: AuditListQuery): AuditPage {
     const targets = this.targetFilter(params.target, params.q);
     const filter: AuditQueryFilter = { ...narrowing(params), ...(targets === undefined ? {} : { targets }) };
-    return this.deps.log.query(filter, { limit: params.limit, order: params.order, ...(params.cursor === undefined ? {} : { cursor: params.cursor }) });
+    return this.deps.log.query(filter, {
+      limit: params.limit,
+      order: params.order,
+      ...(params.cursor === undefined ? {} : { cursor: params.cursor }),
+    });
   }
 
   /** A target's history; a target is never deleted, so its history outlives revocation, while an id never enrolled is a typo. */
   history(targetId: string, params: AuditHistoryQuery): AuditPage {
     if (!this.deps.targets.exists(targetId)) throw new FlotillaError('NOT_FOUND', `target ${targetId} does not exist`);
-    return this.deps.log.query({ ...narrowing(params), targets: [targetId] }, { limit: params.limit, order: params.order, ...(params.cursor === undefined ? {} : { cursor: params.cursor }) });
+    return this.deps.log.query(
+      { ...narrowing(params), targets: [targetId] },
+      { limit: params.limit, order: params.order, ...(params.cursor === undefined ? {} : { cursor: params.cursor }) },
+    );
   }
 
   /**
@@ -72,7 +95,10 @@ export class AuditService {
   exportLines(params: AuditExportQuery, actor: Actor): Generator<string, void, undefined> {
     const targets = this.targetFilter(params.target, params.q);
     if (targets !== undefined && targets.length > EXPORT_TARGETS_MAX) {
-      throw new FlotillaError('VALIDATION_FAILED', `the query selects ${targets.length} targets; a filtered export names at most ${EXPORT_TARGETS_MAX}. Narrow the query, or export without a filter`);
+      throw new FlotillaError(
+        'VALIDATION_FAILED',
+        `the query selects ${targets.length} targets; a filtered export names at most ${EXPORT_TARGETS_MAX}. Narrow the query, or export without a filter`,
+      );
     }
     const { log } = this.deps;
     log.append({
@@ -80,7 +106,12 @@ export class AuditService {
       action: 'audit.export',
       subjects: targets !== undefined && targets.length <= EXPORT_SUBJECTS_AUDITED ? targets : [],
       outcome: 'success',
-      details: { since: params.since ?? null, until: params.until ?? null, targets: targets?.length ?? null, ...(params.q === undefined ? {} : { query: params.q }) },
+      details: {
+        since: params.since ?? null,
+        until: params.until ?? null,
+        targets: targets?.length ?? null,
+        ...(params.q === undefined ? {} : { query: params.q }),
+      },
     });
     return log.exportLines({
       ...(params.since === undefined ? {} : { since: params.since }),
@@ -111,10 +142,18 @@ export class AuditService {
     const now = clock();
     const cutoff = request.before === undefined ? now - request.olderThanSeconds! * 1000 : Date.parse(request.before);
     if (cutoff > now - AUDIT_MIN_RETENTION_MS) {
-      throw new FlotillaError('VALIDATION_FAILED', `a prune keeps at least the last day of the audit log; ${new Date(cutoff).toISOString()} is later than ${new Date(now - AUDIT_MIN_RETENTION_MS).toISOString()}`);
+      throw new FlotillaError(
+        'VALIDATION_FAILED',
+        `a prune keeps at least the last day of the audit log; ${new Date(cutoff).toISOString()} is later than ${new Date(now - AUDIT_MIN_RETENTION_MS).toISOString()}`,
+      );
     }
     const result = log.prune({ olderThan: cutoff, actor });
-    return { removed: result.removed, olderThan: new Date(cutoff).toISOString(), anchor: result.anchor, head: log.head };
+    return {
+      removed: result.removed,
+      olderThan: new Date(cutoff).toISOString(),
+      anchor: result.anchor,
+      head: log.head,
+    };
   }
 
   /**

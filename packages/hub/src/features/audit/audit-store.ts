@@ -53,22 +53,40 @@ export class AuditStore {
   constructor(db: Database.Database) {
     this.db = db;
     this.s = {
-      insertEntry: db.prepare<[AuditEntryRow]>(`INSERT INTO audit_entries (seq, time_ms, actor_kind, actor_id, action, outcome, hash, prev_hash, entry)
+      insertEntry: db.prepare<
+        [AuditEntryRow]
+      >(`INSERT INTO audit_entries (seq, time_ms, actor_kind, actor_id, action, outcome, hash, prev_hash, entry)
         VALUES (@seq, @time_ms, @actor_kind, @actor_id, @action, @outcome, @hash, @prev_hash, @entry)`),
       insertSubject: db.prepare<[string, number]>('INSERT INTO audit_subjects (target_id, seq) VALUES (?, ?)'),
       head: db.prepare<[], AuditHeadRow>('SELECT seq, hash, time_ms FROM audit_entries ORDER BY seq DESC LIMIT 1'),
       entryAt: db.prepare<[number], AuditHeadRow>('SELECT seq, hash, time_ms FROM audit_entries WHERE seq = ?'),
       // Time never decreases with seq, so the first row in time order is the lowest seq.
-      firstAtOrAfter: db.prepare<[number], { seq: number }>('SELECT seq FROM audit_entries WHERE time_ms >= ? ORDER BY time_ms, seq LIMIT 1'),
-      lastBefore: db.prepare<[number], { seq: number }>('SELECT seq FROM audit_entries WHERE time_ms < ? ORDER BY time_ms DESC, seq DESC LIMIT 1'),
-      page: db.prepare<[number, number, number], Pick<AuditEntryRow, 'seq' | 'hash' | 'entry'>>('SELECT seq, hash, entry FROM audit_entries WHERE seq BETWEEN ? AND ? ORDER BY seq LIMIT ?'),
-      subjectSeqs: db.prepare<[string, number, number], { seq: number }>('SELECT DISTINCT seq FROM audit_subjects WHERE target_id IN (SELECT value FROM json_each(?)) AND seq BETWEEN ? AND ?'),
-      insertCheckpoint: db.prepare<[Omit<AuditCheckpointRow, 'id'>]>(`INSERT INTO audit_checkpoints (seq, hash, reason, key_id, public_key, created_ms, signed)
+      firstAtOrAfter: db.prepare<[number], { seq: number }>(
+        'SELECT seq FROM audit_entries WHERE time_ms >= ? ORDER BY time_ms, seq LIMIT 1',
+      ),
+      lastBefore: db.prepare<[number], { seq: number }>(
+        'SELECT seq FROM audit_entries WHERE time_ms < ? ORDER BY time_ms DESC, seq DESC LIMIT 1',
+      ),
+      page: db.prepare<[number, number, number], Pick<AuditEntryRow, 'seq' | 'hash' | 'entry'>>(
+        'SELECT seq, hash, entry FROM audit_entries WHERE seq BETWEEN ? AND ? ORDER BY seq LIMIT ?',
+      ),
+      subjectSeqs: db.prepare<[string, number, number], { seq: number }>(
+        'SELECT DISTINCT seq FROM audit_subjects WHERE target_id IN (SELECT value FROM json_each(?)) AND seq BETWEEN ? AND ?',
+      ),
+      insertCheckpoint: db.prepare<
+        [Omit<AuditCheckpointRow, 'id'>]
+      >(`INSERT INTO audit_checkpoints (seq, hash, reason, key_id, public_key, created_ms, signed)
         VALUES (@seq, @hash, @reason, @key_id, @public_key, @created_ms, @signed)`),
-      checkpointsBetween: db.prepare<[number, number], AuditCheckpointRow>('SELECT * FROM audit_checkpoints WHERE seq BETWEEN ? AND ? ORDER BY seq, id'),
-      lastCheckpoint: db.prepare<[], AuditCheckpointRow>('SELECT * FROM audit_checkpoints ORDER BY seq DESC, id DESC LIMIT 1'),
+      checkpointsBetween: db.prepare<[number, number], AuditCheckpointRow>(
+        'SELECT * FROM audit_checkpoints WHERE seq BETWEEN ? AND ? ORDER BY seq, id',
+      ),
+      lastCheckpoint: db.prepare<[], AuditCheckpointRow>(
+        'SELECT * FROM audit_checkpoints ORDER BY seq DESC, id DESC LIMIT 1',
+      ),
       anchor: db.prepare<[], AuditAnchorRow>('SELECT * FROM audit_anchors ORDER BY seq DESC LIMIT 1'),
-      insertAnchor: db.prepare<[AuditAnchorRow]>('INSERT INTO audit_anchors (seq, hash, time_ms, removed, pruned_ms, signed) VALUES (@seq, @hash, @time_ms, @removed, @pruned_ms, @signed)'),
+      insertAnchor: db.prepare<[AuditAnchorRow]>(
+        'INSERT INTO audit_anchors (seq, hash, time_ms, removed, pruned_ms, signed) VALUES (@seq, @hash, @time_ms, @removed, @pruned_ms, @signed)',
+      ),
       deleteSubjects: db.prepare<[number]>('DELETE FROM audit_subjects WHERE seq <= ?'),
       deleteEntries: db.prepare<[number]>('DELETE FROM audit_entries WHERE seq <= ?'),
       deleteCheckpoints: db.prepare<[number]>('DELETE FROM audit_checkpoints WHERE seq < ?'),
@@ -151,7 +169,9 @@ export class AuditStore {
 
   /** Entries from `from` on, at most `limit`, as the documents they are, for a verifier to check. */
   entryDocuments(from: number, limit: number): { readonly seq: number; readonly document: unknown }[] {
-    return this.s.page.all(from, Number.MAX_SAFE_INTEGER, limit).map((row) => ({ seq: row.seq, document: JSON.parse(row.entry) as unknown }));
+    return this.s.page
+      .all(from, Number.MAX_SAFE_INTEGER, limit)
+      .map((row) => ({ seq: row.seq, document: JSON.parse(row.entry) as unknown }));
   }
 }
 
@@ -167,7 +187,13 @@ export function decodeAuditEntry(json: string): AuditEntry {
  * One target is read through the subjects primary key in seq order, so a target's history
  * costs the same however large the log; several targets go through an IN over the same key.
  */
-function buildAuditQuery(filter: AuditQueryFilter, from: number, to: number, order: AuditOrder, limit: number): { sql: string; params: unknown[] } {
+function buildAuditQuery(
+  filter: AuditQueryFilter,
+  from: number,
+  to: number,
+  order: AuditOrder,
+  limit: number,
+): { sql: string; params: unknown[] } {
   const where: string[] = [];
   const params: unknown[] = [];
   let source = 'audit_entries e';
@@ -182,7 +208,9 @@ function buildAuditQuery(filter: AuditQueryFilter, from: number, to: number, ord
   where.push(`${seq} BETWEEN ? AND ?`);
   params.push(from, to);
   if (targets !== undefined && targets.length !== 1) {
-    where.push('e.seq IN (SELECT seq FROM audit_subjects WHERE target_id IN (SELECT value FROM json_each(?)) AND seq BETWEEN ? AND ?)');
+    where.push(
+      'e.seq IN (SELECT seq FROM audit_subjects WHERE target_id IN (SELECT value FROM json_each(?)) AND seq BETWEEN ? AND ?)',
+    );
     params.push(JSON.stringify(targets), from, to);
   }
   if (filter.actor?.kind !== undefined) {

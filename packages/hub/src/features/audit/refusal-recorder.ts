@@ -66,8 +66,10 @@ export class RefusalRecorder implements RefusalSink {
   constructor(options: RefusalRecorderOptions) {
     const windowMs = options.windowMs ?? DEFAULT_WINDOW_MS;
     const perWindow = options.perWindow ?? DEFAULT_PER_WINDOW;
-    if (!Number.isInteger(windowMs) || windowMs < 1) throw new TypeError(`RefusalRecorder: windowMs must be a positive integer; received ${String(windowMs)}`);
-    if (!Number.isInteger(perWindow) || perWindow < 1) throw new TypeError(`RefusalRecorder: perWindow must be a positive integer; received ${String(perWindow)}`);
+    if (!Number.isInteger(windowMs) || windowMs < 1)
+      throw new TypeError(`RefusalRecorder: windowMs must be a positive integer; received ${String(windowMs)}`);
+    if (!Number.isInteger(perWindow) || perWindow < 1)
+      throw new TypeError(`RefusalRecorder: perWindow must be a positive integer; received ${String(perWindow)}`);
     this.audit = options.audit;
     this.clock = options.clock;
     this.windowMs = windowMs;
@@ -89,7 +91,14 @@ export class RefusalRecorder implements RefusalSink {
     if (this.written < this.perWindow) {
       this.written++;
       this.seen.set(key, { sample: input, count: 0, firstMs: now, lastMs: now });
-      this.write({ actor: input.actor, action: input.action, subjects: input.subjects ?? [], outcome: 'refused', reason: input.reason, details: { ...input.details, remote: input.remote } });
+      this.write({
+        actor: input.actor,
+        action: input.action,
+        subjects: input.subjects ?? [],
+        outcome: 'refused',
+        reason: input.reason,
+        details: { ...input.details, remote: input.remote },
+      });
       return;
     }
     this.suppress(input.action, 1, now, now);
@@ -122,7 +131,13 @@ export class RefusalRecorder implements RefusalSink {
         subjects: sample.subjects ?? [],
         outcome: 'refused',
         reason: sample.reason,
-        details: { ...sample.details, remote: sample.remote, repeats: repeats.count, firstAt: iso(repeats.firstMs), lastAt: iso(repeats.lastMs) },
+        details: {
+          ...sample.details,
+          remote: sample.remote,
+          repeats: repeats.count,
+          firstAt: iso(repeats.firstMs),
+          lastAt: iso(repeats.lastMs),
+        },
       });
     }
     const overflow = this.overflow;
@@ -133,9 +148,18 @@ export class RefusalRecorder implements RefusalSink {
         subjects: [],
         outcome: 'refused',
         reason: 'RATE_LIMITED',
-        details: { count: overflow.count, byAction: Object.fromEntries(overflow.byAction), firstAt: iso(overflow.firstMs), lastAt: iso(overflow.lastMs), windowMs: this.windowMs },
+        details: {
+          count: overflow.count,
+          byAction: Object.fromEntries(overflow.byAction),
+          firstAt: iso(overflow.firstMs),
+          lastAt: iso(overflow.lastMs),
+          windowMs: this.windowMs,
+        },
       });
-      this.log?.warn({ count: overflow.count }, 'refused attempts beyond the audit rate limit were counted, not recorded one by one');
+      this.log?.warn(
+        { count: overflow.count },
+        'refused attempts beyond the audit rate limit were counted, not recorded one by one',
+      );
     }
     this.seen.clear();
     this.overflow = { count: 0, firstMs: 0, lastMs: 0, byAction: new Map() };

@@ -44,7 +44,20 @@ export class BundleService {
     } catch (error) {
       // A release whose signatures or digest do not hold is a forgery or a broken build: recorded, then refused.
       if (error instanceof FlotillaError) {
-        audit.append({ actor: { kind: 'user', id: actor.name }, action: 'bundle.publish', subjects: [], outcome: 'refused', reason: error.code, details: { name, version, digest: signed.digest, signers: signed.signatures.slice(0, 16).map((s) => s.keyId), message: error.message } });
+        audit.append({
+          actor: { kind: 'user', id: actor.name },
+          action: 'bundle.publish',
+          subjects: [],
+          outcome: 'refused',
+          reason: error.code,
+          details: {
+            name,
+            version,
+            digest: signed.digest,
+            signers: signed.signatures.slice(0, 16).map((s) => s.keyId),
+            message: error.message,
+          },
+        });
       }
       throw error;
     }
@@ -52,10 +65,25 @@ export class BundleService {
       const existing = store.digestOf(name, version);
       if (existing !== undefined) {
         if (existing === signed.digest) return { digest: signed.digest, created: false };
-        throw new FlotillaError('CONFLICT', `release ${name}@${version} is already published with digest ${existing}; releases are immutable, publish a new version`);
+        throw new FlotillaError(
+          'CONFLICT',
+          `release ${name}@${version} is already published with digest ${existing}; releases are immutable, publish a new version`,
+        );
       }
       store.insert(signed, clock(), actor.name);
-      audit.append({ actor: { kind: 'user', id: actor.name }, action: 'bundle.publish', subjects: [], outcome: 'success', details: { name, version, digest: signed.digest, resources: signed.bundle.resources.length, signers: signed.signatures.map((s) => s.keyId) } });
+      audit.append({
+        actor: { kind: 'user', id: actor.name },
+        action: 'bundle.publish',
+        subjects: [],
+        outcome: 'success',
+        details: {
+          name,
+          version,
+          digest: signed.digest,
+          resources: signed.bundle.resources.length,
+          signers: signed.signatures.map((s) => s.keyId),
+        },
+      });
       return { digest: signed.digest, created: true };
     });
   }
@@ -66,7 +94,10 @@ export class BundleService {
    */
   json(digest: string, principal: AgentPrincipal | OperatorPrincipal): string {
     if (principal.kind === 'agent' && this.deps.envelopes.get(principal.targetId)?.digests.has(digest) !== true) {
-      throw new FlotillaError('FORBIDDEN', `bundle ${digest} is not in the desired state of target ${principal.targetId}`);
+      throw new FlotillaError(
+        'FORBIDDEN',
+        `bundle ${digest} is not in the desired state of target ${principal.targetId}`,
+      );
     }
     const json = this.deps.store.json(digest);
     if (json === undefined) throw new FlotillaError('NOT_FOUND', `no bundle with digest ${digest}`);
@@ -86,11 +117,19 @@ export class BundleService {
       return { name: found.name, version: found.version, digest: ref };
     }
     const at = ref.lastIndexOf('@');
-    if (at <= 0) throw new FlotillaError('VALIDATION_FAILED', `release reference '${ref}' is neither name@version nor a sha256: digest`);
+    if (at <= 0)
+      throw new FlotillaError(
+        'VALIDATION_FAILED',
+        `release reference '${ref}' is neither name@version nor a sha256: digest`,
+      );
     const name = ref.slice(0, at);
     const version = ref.slice(at + 1);
     const digest = store.digestOf(name, version);
-    if (digest === undefined) throw new FlotillaError('NOT_FOUND', `release ${ref} has not been published; publish it with 'flotilla release publish'`);
+    if (digest === undefined)
+      throw new FlotillaError(
+        'NOT_FOUND',
+        `release ${ref} has not been published; publish it with 'flotilla release publish'`,
+      );
     return { name, version, digest };
   }
 }

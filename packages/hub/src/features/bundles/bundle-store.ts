@@ -16,16 +16,31 @@ export class BundleStore {
 
   constructor(db: Db) {
     this.s = {
-      insert: db.prepare('INSERT INTO bundles (digest, name, version, signed, created_at, created_by) VALUES (@digest, @name, @version, @signed, @createdAt, @createdBy)'),
+      insert: db.prepare(
+        'INSERT INTO bundles (digest, name, version, signed, created_at, created_by) VALUES (@digest, @name, @version, @signed, @createdAt, @createdBy)',
+      ),
       get: db.prepare<[string], { signed: string }>('SELECT signed FROM bundles WHERE digest = ?'),
-      release: db.prepare<[string], { name: string; version: string }>('SELECT name, version FROM bundles WHERE digest = ?'),
-      byVersion: db.prepare<[string, string], { digest: string }>('SELECT digest FROM bundles WHERE name = ? AND version = ?'),
-      list: db.prepare<[], { digest: string; name: string; version: string; created_at: number; created_by: string }>('SELECT digest, name, version, created_at, created_by FROM bundles ORDER BY name, created_at'),
+      release: db.prepare<[string], { name: string; version: string }>(
+        'SELECT name, version FROM bundles WHERE digest = ?',
+      ),
+      byVersion: db.prepare<[string, string], { digest: string }>(
+        'SELECT digest FROM bundles WHERE name = ? AND version = ?',
+      ),
+      list: db.prepare<[], { digest: string; name: string; version: string; created_at: number; created_by: string }>(
+        'SELECT digest, name, version, created_at, created_by FROM bundles ORDER BY name, created_at',
+      ),
     };
   }
 
   insert(signed: SignedBundle, createdAt: number, createdBy: string): void {
-    this.s.insert.run({ digest: signed.digest, name: signed.bundle.name, version: signed.bundle.version, signed: JSON.stringify(signed), createdAt, createdBy });
+    this.s.insert.run({
+      digest: signed.digest,
+      name: signed.bundle.name,
+      version: signed.bundle.version,
+      signed: JSON.stringify(signed),
+      createdAt,
+      createdBy,
+    });
   }
 
   /** The stored JSON of a bundle, served byte for byte. */
@@ -45,6 +60,12 @@ export class BundleStore {
 
   /** By name, then by age. */
   list(): ReleaseRecord[] {
-    return this.s.list.all().map((r) => ({ digest: r.digest, name: r.name, version: r.version, createdAt: r.created_at, createdBy: r.created_by }));
+    return this.s.list.all().map((r) => ({
+      digest: r.digest,
+      name: r.name,
+      version: r.version,
+      createdAt: r.created_at,
+      createdBy: r.created_by,
+    }));
   }
 }

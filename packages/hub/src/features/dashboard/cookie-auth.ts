@@ -52,7 +52,10 @@ export function assertSameOrigin(req: IncomingMessage): void {
     originHost = '';
   }
   if (host === undefined || originHost !== host) {
-    throw new FlotillaError('CSRF_TOKEN_INVALID', `a request from origin ${origin.slice(0, 128)} cannot use this hub's session; open the dashboard from the hub's own address`);
+    throw new FlotillaError(
+      'CSRF_TOKEN_INVALID',
+      `a request from origin ${origin.slice(0, 128)} cannot use this hub's session; open the dashboard from the hub's own address`,
+    );
   }
 }
 
@@ -83,7 +86,10 @@ export class CookieAuth {
       assertSameOrigin(req);
       const sent = req.headers[CSRF_HEADER];
       if (typeof sent !== 'string' || !sameText(sent, session.csrfToken)) {
-        throw new FlotillaError('CSRF_TOKEN_INVALID', `a state-changing request signed in by cookie needs the session's CSRF token in the ${CSRF_HEADER} header; reload the dashboard`);
+        throw new FlotillaError(
+          'CSRF_TOKEN_INVALID',
+          `a state-changing request signed in by cookie needs the session's CSRF token in the ${CSRF_HEADER} header; reload the dashboard`,
+        );
       }
     }
     req.headers.authorization = `Bearer ${session.token}`;

@@ -12,7 +12,16 @@ import type { LiveEvent } from './live-events.ts';
 import type { Session } from './session-store.ts';
 
 /** The dashboard's page routes: each answers the same page shell, which routes in the browser. */
-export const DASHBOARD_PAGES = ['/', '/sign-in', '/targets', '/targets/:id', '/rollouts', '/rollouts/:id', '/drift', '/audit'] as const;
+export const DASHBOARD_PAGES = [
+  '/',
+  '/sign-in',
+  '/targets',
+  '/targets/:id',
+  '/rollouts',
+  '/rollouts/:id',
+  '/drift',
+  '/audit',
+] as const;
 
 const HEARTBEAT_MS = 15_000;
 /** A stream whose client reads slower than this much backlog is cut; it resumes with Last-Event-ID. */
@@ -25,11 +34,19 @@ export interface DashboardRoutesDeps {
 }
 
 function sessionView(session: Session): DashboardSession {
-  return { name: session.principal.name, role: session.principal.role, csrfToken: session.csrfToken, expiresAt: new Date(session.expiresAt).toISOString() };
+  return {
+    name: session.principal.name,
+    role: session.principal.role,
+    csrfToken: session.csrfToken,
+    expiresAt: new Date(session.expiresAt).toISOString(),
+  };
 }
 
 function callerOf(req: IncomingMessage): { remote: string; request: string } {
-  return { remote: req.socket.remoteAddress ?? 'unknown', request: `${req.method ?? 'GET'} ${(req.url ?? '/').split('?')[0]!.slice(0, 256)}` };
+  return {
+    remote: req.socket.remoteAddress ?? 'unknown',
+    request: `${req.method ?? 'GET'} ${(req.url ?? '/').split('?')[0]!.slice(0, 256)}`,
+  };
 }
 
 function writeEvent(res: ServerResponse, event: LiveEvent): boolean {
@@ -44,7 +61,8 @@ export function dashboardRoutes(router: Router, { auth, audit, dashboard }: Dash
   for (const page of DASHBOARD_PAGES) router.on('GET', page, ({ req, res }) => dashboard.assets.sendPage(req, res));
 
   router.on('GET', '/assets/:file', ({ req, res, params }) => {
-    if (!dashboard.assets.sendAsset(req, res, params['file']!)) throw new FlotillaError('NOT_FOUND', `no dashboard file ${params['file']!.slice(0, 128)}`);
+    if (!dashboard.assets.sendAsset(req, res, params['file']!))
+      throw new FlotillaError('NOT_FOUND', `no dashboard file ${params['file']!.slice(0, 128)}`);
   });
 
   router.on('POST', '/v1/session', async ({ req, res }) => {
@@ -52,13 +70,23 @@ export function dashboardRoutes(router: Router, { auth, audit, dashboard }: Dash
     const { token } = await readJson(req, SignInRequest);
     const principal = auth.authenticateOperator(token, callerOf(req));
     const session = dashboard.sessions.create(token, principal);
-    audit.append({ actor: { kind: 'user', id: principal.name }, action: 'dashboard.sign-in', subjects: [], outcome: 'success', details: { tokenId: principal.tokenId, role: principal.role, remote: req.socket.remoteAddress ?? 'unknown' } });
-    sendJson(res, 201, DashboardSession, sessionView(session), { 'set-cookie': sessionCookie(session.id, dashboard.sessions.maxAgeSeconds, isSecureRequest(req)), 'cache-control': 'no-store' });
+    audit.append({
+      actor: { kind: 'user', id: principal.name },
+      action: 'dashboard.sign-in',
+      subjects: [],
+      outcome: 'success',
+      details: { tokenId: principal.tokenId, role: principal.role, remote: req.socket.remoteAddress ?? 'unknown' },
+    });
+    sendJson(res, 201, DashboardSession, sessionView(session), {
+      'set-cookie': sessionCookie(session.id, dashboard.sessions.maxAgeSeconds, isSecureRequest(req)),
+      'cache-control': 'no-store',
+    });
   });
 
   router.on('GET', '/v1/session', ({ req, res }) => {
     const session = dashboard.cookies.sessionOf(req);
-    if (session === undefined) throw new FlotillaError('UNAUTHENTICATED', 'no dashboard session: sign in with an API token');
+    if (session === undefined)
+      throw new FlotillaError('UNAUTHENTICATED', 'no dashboard session: sign in with an API token');
     // The token behind the session must still be good.
     requireOperator(auth, req, 'viewer');
     sendJson(res, 200, DashboardSession, sessionView(session), { 'cache-control': 'no-store' });
@@ -69,26 +97,41 @@ export function dashboardRoutes(router: Router, { auth, audit, dashboard }: Dash
     const clear = { 'set-cookie': sessionCookie('', 0, isSecureRequest(req)) };
     if (session === undefined) {
       // Signing out without a session still clears whatever cookie the browser holds.
-      if (readCookie(req.headers.cookie, SESSION_COOKIE) === undefined) throw new FlotillaError('UNAUTHENTICATED', 'no dashboard session to sign out of');
+      if (readCookie(req.headers.cookie, SESSION_COOKIE) === undefined)
+        throw new FlotillaError('UNAUTHENTICATED', 'no dashboard session to sign out of');
       sendEmpty(res, 204, clear);
       return;
     }
     dashboard.sessions.delete(session.id);
-    audit.append({ actor: { kind: 'user', id: session.principal.name }, action: 'dashboard.sign-out', subjects: [], outcome: 'success', details: { tokenId: session.principal.tokenId } });
+    audit.append({
+      actor: { kind: 'user', id: session.principal.name },
+      action: 'dashboard.sign-out',
+      subjects: [],
+      outcome: 'success',
+      details: { tokenId: session.principal.tokenId },
+    });
     sendEmpty(res, 204, clear);
   });
 
   router.on('GET', '/v1/events', ({ req, res, query }) => {
     requireOperator(auth, req, 'viewer');
     if (dashboard.openStreams >= dashboard.maxStreams) {
-      throw new FlotillaError('HUB_UNAVAILABLE', `the hub already serves ${dashboard.maxStreams} event streams; retry later`);
+      throw new FlotillaError(
+        'HUB_UNAVAILABLE',
+        `the hub already serves ${dashboard.maxStreams} event streams; retry later`,
+      );
     }
     const lastEventId = req.headers['last-event-id'] ?? query.get('lastEventId') ?? undefined;
     const events = dashboard.events;
     // Entries committed before the client asked are announced before its replay is cut.
     events.pollAudit();
     const replay = typeof lastEventId === 'string' && lastEventId !== '' ? events.since(lastEventId) : [];
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no', connection: 'keep-alive' });
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-accel-buffering': 'no',
+      connection: 'keep-alive',
+    });
     res.write('retry: 2000\n\n');
     if (replay === undefined) res.write(`id: ${events.lastId}\nevent: reset\ndata: {}\n\n`);
     else for (const event of replay) writeEvent(res, event);

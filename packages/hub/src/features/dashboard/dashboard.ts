@@ -35,10 +35,15 @@ export class Dashboard {
 
   constructor(options: DashboardOptions) {
     this.assets = new StaticAssets(options.assetsDir ?? DEFAULT_DASHBOARD_DIR);
-    if (!this.assets.built) options.log.warn({ dir: this.assets.dir }, 'dashboard assets are missing; / explains how to build them');
+    if (!this.assets.built)
+      options.log.warn({ dir: this.assets.dir }, 'dashboard assets are missing; / explains how to build them');
     this.sessions = new SessionStore({ clock: options.clock });
     this.cookies = new CookieAuth(this.sessions);
-    this.events = new LiveEvents({ audit: options.audit, log: options.log, ...(options.eventPollMs === undefined ? {} : { pollMs: options.eventPollMs }) });
+    this.events = new LiveEvents({
+      audit: options.audit,
+      log: options.log,
+      ...(options.eventPollMs === undefined ? {} : { pollMs: options.eventPollMs }),
+    });
     this.maxStreams = options.maxStreams ?? 1_000;
   }
 

@@ -130,7 +130,10 @@ export class LiveEvents {
   pollAudit(): void {
     try {
       for (let batch = 0; batch < AUDIT_BATCHES_PER_POLL; batch++) {
-        const page = this.audit.query({}, { order: 'asc', limit: AUDIT_BATCH, cursor: encodeAuditCursor('asc', this.auditSeq) });
+        const page = this.audit.query(
+          {},
+          { order: 'asc', limit: AUDIT_BATCH, cursor: encodeAuditCursor('asc', this.auditSeq) },
+        );
         for (const entry of page.entries) this.announce(entry);
         if (page.nextCursor === null) return;
       }
@@ -154,7 +157,12 @@ export class LiveEvents {
     const family = entry.action.split('.')[0];
     if (family === 'rollout') {
       const details = entry.details as { rollout?: unknown; wave?: unknown };
-      this.publish('rollout', { rollout: typeof details.rollout === 'string' ? details.rollout : null, action: entry.action, wave: typeof details.wave === 'number' ? details.wave : null, seq: entry.seq });
+      this.publish('rollout', {
+        rollout: typeof details.rollout === 'string' ? details.rollout : null,
+        action: entry.action,
+        wave: typeof details.wave === 'number' ? details.wave : null,
+        seq: entry.seq,
+      });
     } else if (family === 'drift' || family === 'incident') {
       this.publish('drift', { action: entry.action, subjects: data.subjects, seq: entry.seq });
     }

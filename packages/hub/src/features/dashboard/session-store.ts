@@ -41,7 +41,8 @@ export class SessionStore {
     this.idleMs = options.idleMs ?? 8 * 60 * 60_000;
     this.maxAgeMs = options.maxAgeMs ?? 24 * 60 * 60_000;
     this.capacity = options.capacity ?? 10_000;
-    if (this.idleMs <= 0 || this.maxAgeMs <= 0 || this.capacity < 1) throw new TypeError('SessionStore: idleMs, maxAgeMs and capacity must be positive');
+    if (this.idleMs <= 0 || this.maxAgeMs <= 0 || this.capacity < 1)
+      throw new TypeError('SessionStore: idleMs, maxAgeMs and capacity must be positive');
   }
 
   get size(): number {
@@ -87,6 +88,7 @@ export class SessionStore {
   }
 
   private sweep(now: number): void {
-    for (const [id, session] of this.sessions) if (now >= session.idleUntil || now >= session.expiresAt) this.sessions.delete(id);
+    for (const [id, session] of this.sessions)
+      if (now >= session.idleUntil || now >= session.expiresAt) this.sessions.delete(id);
   }
 }

@@ -104,7 +104,12 @@ export class StaticAssets {
   sendPage(req: IncomingMessage, res: ServerResponse): void {
     const index = this.files.get('index.html');
     if (index === undefined) {
-      res.writeHead(503, { ...SECURITY_HEADERS, 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(MISSING_PAGE) });
+      res.writeHead(503, {
+        ...SECURITY_HEADERS,
+        'content-type': 'text/html; charset=utf-8',
+        'cache-control': 'no-store',
+        'content-length': Buffer.byteLength(MISSING_PAGE),
+      });
       res.end(req.method === 'HEAD' ? undefined : MISSING_PAGE);
       return;
     }
@@ -121,7 +126,13 @@ export class StaticAssets {
   }
 
   private send(req: IncomingMessage, res: ServerResponse, asset: Asset, cacheControl: string): void {
-    const headers: Record<string, string> = { ...SECURITY_HEADERS, 'content-type': asset.type, 'cache-control': cacheControl, etag: asset.etag, vary: 'accept-encoding' };
+    const headers: Record<string, string> = {
+      ...SECURITY_HEADERS,
+      'content-type': asset.type,
+      'cache-control': cacheControl,
+      etag: asset.etag,
+      vary: 'accept-encoding',
+    };
     if (req.headers['if-none-match'] === asset.etag) {
       res.writeHead(304, headers);
       res.end();

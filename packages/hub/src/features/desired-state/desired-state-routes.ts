@@ -18,7 +18,10 @@ function waitSeconds(raw: string | null, max: number): number {
   if (raw === null) return 0;
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 0 || value > max) {
-    throw new FlotillaError('VALIDATION_FAILED', `wait must be a whole number of seconds from 0 to ${max}, received '${raw}'`);
+    throw new FlotillaError(
+      'VALIDATION_FAILED',
+      `wait must be a whole number of seconds from 0 to ${max}, received '${raw}'`,
+    );
   }
   return value;
 }

@@ -1,4 +1,17 @@
-import { API_VERSION, canonicalize, FlotillaError, signPayload, type Actor, type DriftPolicy, type DriftRevert, type Envelope, type Hold, type ReleaseRef, type SignedEnvelope, type TrustRoot } from '@flotilla/protocol';
+import {
+  API_VERSION,
+  canonicalize,
+  FlotillaError,
+  signPayload,
+  type Actor,
+  type DriftPolicy,
+  type DriftRevert,
+  type Envelope,
+  type Hold,
+  type ReleaseRef,
+  type SignedEnvelope,
+  type TrustRoot,
+} from '@flotilla/protocol';
 import type { AssignResult } from '@flotilla/protocol/api';
 import type { AuditSink } from '../../audit-sink.ts';
 import type { Clock } from '../../clock.ts';
@@ -26,7 +39,14 @@ export interface StagedRelease {
 /** The desired columns of target records (the targets feature's store). */
 export interface DesiredTargets {
   desired(id: string): DesiredRecord | undefined;
-  setDesired(id: string, generation: number, bundles: readonly ReleaseRef[], envelope: SignedEnvelope, at: number, actor: Actor): void;
+  setDesired(
+    id: string,
+    generation: number,
+    bundles: readonly ReleaseRef[],
+    envelope: SignedEnvelope,
+    at: number,
+    actor: Actor,
+  ): void;
   setEnvelope(id: string, envelope: SignedEnvelope): void;
   idsWithEnvelope(): string[];
   idsHolding(holdId: string): string[];
@@ -112,20 +132,39 @@ export class DesiredStateService {
    * target); a fleet-wide policy change or an incident's hold leaves it, so that "not touched in
    * 30 days" keeps meaning what operators did to the target.
    */
-  reissue(targetId: string, options: { readonly revert?: readonly DriftRevert[]; readonly changedBy?: Actor } = {}): { readonly changed: boolean; readonly generation: number } {
+  reissue(
+    targetId: string,
+    options: { readonly revert?: readonly DriftRevert[]; readonly changedBy?: Actor } = {},
+  ): { readonly changed: boolean; readonly generation: number } {
     const { revert, changedBy } = options;
     if (!this.deps.tx.open) throw new TypeError('DesiredStateService.reissue must run inside a transaction');
     const record = this.deps.targets.desired(targetId);
     if (record === undefined) throw new FlotillaError('NOT_FOUND', `target ${targetId} does not exist`);
-    if (record.envelope === null || record.status === 'revoked') return { changed: false, generation: record.generation };
+    if (record.envelope === null || record.status === 'revoked')
+      return { changed: false, generation: record.generation };
     const { envelope } = record.envelope;
     const drift = this.driftNow(targetId);
-    const same = canonicalize({ holds: drift.holds, policy: drift.driftPolicy ?? null }) === canonicalize({ holds: envelope.holds, policy: envelope.driftPolicy ?? null });
-    if (same && (revert === undefined || revert.length === 0) && envelope.revert === undefined) return { changed: false, generation: record.generation };
+    const same =
+      canonicalize({ holds: drift.holds, policy: drift.driftPolicy ?? null }) ===
+      canonicalize({ holds: envelope.holds, policy: envelope.driftPolicy ?? null });
+    if (same && (revert === undefined || revert.length === 0) && envelope.revert === undefined)
+      return { changed: false, generation: record.generation };
     const generation = record.generation + 1;
-    const signed = this.sign(targetId, generation, record.bundles, { ...drift, ...(revert === undefined || revert.length === 0 ? {} : { revert }) });
-    if (changedBy !== undefined) this.deps.targets.setDesired(targetId, generation, record.bundles, signed, this.deps.clock(), changedBy);
-    else this.deps.targets.setDesired(targetId, generation, record.bundles, signed, record.lastChangedAt, record.lastChangedBy);
+    const signed = this.sign(targetId, generation, record.bundles, {
+      ...drift,
+      ...(revert === undefined || revert.length === 0 ? {} : { revert }),
+    });
+    if (changedBy !== undefined)
+      this.deps.targets.setDesired(targetId, generation, record.bundles, signed, this.deps.clock(), changedBy);
+    else
+      this.deps.targets.setDesired(
+        targetId,
+        generation,
+        record.bundles,
+        signed,
+        record.lastChangedAt,
+        record.lastChangedBy,
+      );
     return { changed: true, generation };
   }
 
@@ -155,17 +194,32 @@ export class DesiredStateService {
     const bundles = refs.map((ref) => this.deps.releases.resolveRelease(ref));
     const names = new Set<string>();
     for (const bundle of bundles) {
-      if (names.has(bundle.name)) throw new FlotillaError('CONFLICT', `release ${bundle.name} is named twice; a target runs one version of each release`);
+      if (names.has(bundle.name))
+        throw new FlotillaError(
+          'CONFLICT',
+          `release ${bundle.name} is named twice; a target runs one version of each release`,
+        );
       names.add(bundle.name);
     }
     const result = tx.run(() => {
       const record = targets.desired(targetId);
       if (record === undefined) throw new FlotillaError('NOT_FOUND', `target ${targetId} does not exist`);
-      if (record.status === 'revoked') throw new FlotillaError('CONFLICT', `target ${targetId} is revoked; it will never fetch desired state again`);
+      if (record.status === 'revoked')
+        throw new FlotillaError('CONFLICT', `target ${targetId} is revoked; it will never fetch desired state again`);
       const generation = record.generation + 1;
       const envelope = this.sign(targetId, generation, bundles);
       targets.setDesired(targetId, generation, bundles, envelope, clock(), actor);
-      audit.append({ actor, action: 'target.assign', subjects: [targetId], outcome: 'success', details: { generation, releases: bundles.map((b) => `${b.name}@${b.version}`), digests: bundles.map((b) => b.digest) } });
+      audit.append({
+        actor,
+        action: 'target.assign',
+        subjects: [targetId],
+        outcome: 'success',
+        details: {
+          generation,
+          releases: bundles.map((b) => `${b.name}@${b.version}`),
+          digests: bundles.map((b) => b.digest),
+        },
+      });
       return { generation, bundles };
     });
     this.announce([targetId]);
@@ -179,13 +233,31 @@ export class DesiredStateService {
    *
    * @example desired.setRelease(id, 'monitoring', 'monitoring@2.1.0', actor)
    */
-  setRelease(targetId: string, name: string, ref: string | null, actor: Actor): { generation: number; bundles: ReleaseRef[]; changed: boolean } {
+  setRelease(
+    targetId: string,
+    name: string,
+    ref: string | null,
+    actor: Actor,
+  ): { generation: number; bundles: ReleaseRef[]; changed: boolean } {
     const release = ref === null ? null : this.deps.releases.resolveRelease(ref);
-    if (release !== null && release.name !== name) throw new FlotillaError('VALIDATION_FAILED', `${ref} is a release of ${release.name}, not of ${name}`);
+    if (release !== null && release.name !== name)
+      throw new FlotillaError('VALIDATION_FAILED', `${ref} is a release of ${release.name}, not of ${name}`);
     const staged = this.deps.tx.run(() => {
       const result = this.stageRelease(targetId, name, release, actor);
       if (result.changed) {
-        this.deps.audit.append({ actor, action: 'target.set-release', subjects: [targetId], outcome: 'success', details: { name, from: refText(result.previous), to: refText(release), digest: release?.digest ?? null, generation: result.generation } });
+        this.deps.audit.append({
+          actor,
+          action: 'target.set-release',
+          subjects: [targetId],
+          outcome: 'success',
+          details: {
+            name,
+            from: refText(result.previous),
+            to: refText(release),
+            digest: release?.digest ?? null,
+            generation: result.generation,
+          },
+        });
       }
       return result;
     });
@@ -200,19 +272,33 @@ export class DesiredStateService {
    * transaction and calls {@link announce} after it commits.
    */
   stageRelease(targetId: string, name: string, release: ReleaseRef | null, actor: Actor): StagedRelease {
-    if (!this.deps.tx.open) throw new TypeError('DesiredStateService.stageRelease must run inside a transaction; use setRelease otherwise');
+    if (!this.deps.tx.open)
+      throw new TypeError('DesiredStateService.stageRelease must run inside a transaction; use setRelease otherwise');
     const record = this.deps.targets.desired(targetId);
     if (record === undefined) throw new FlotillaError('NOT_FOUND', `target ${targetId} does not exist`);
-    if (record.status === 'revoked') throw new FlotillaError('CONFLICT', `target ${targetId} is revoked; it will never fetch desired state again`);
+    if (record.status === 'revoked')
+      throw new FlotillaError('CONFLICT', `target ${targetId} is revoked; it will never fetch desired state again`);
     const current = record.bundles;
     const previous = current.find((b) => b.name === name) ?? null;
     if (previous?.digest === release?.digest) {
       return { targetId, changed: false, generation: record.generation, previous, bundles: current };
     }
     // Replaced in place or appended, so the envelope's order of releases stays stable.
-    const bundles = release === null ? current.filter((b) => b.name !== name) : previous === null ? [...current, release] : current.map((b) => (b.name === name ? release : b));
+    const bundles =
+      release === null
+        ? current.filter((b) => b.name !== name)
+        : previous === null
+          ? [...current, release]
+          : current.map((b) => (b.name === name ? release : b));
     const generation = record.generation + 1;
-    this.deps.targets.setDesired(targetId, generation, bundles, this.sign(targetId, generation, bundles), this.deps.clock(), actor);
+    this.deps.targets.setDesired(
+      targetId,
+      generation,
+      bundles,
+      this.sign(targetId, generation, bundles),
+      this.deps.clock(),
+      actor,
+    );
     return { targetId, changed: true, generation, previous, bundles };
   }
 
@@ -239,7 +325,11 @@ export class DesiredStateService {
     const envelope = this.deps.targets.desired(targetId)?.envelope?.envelope;
     if (envelope === undefined) return state;
     // A fresh signature over the same generation carries the same drift part.
-    const carried = { holds: envelope.holds, ...(envelope.driftPolicy === undefined ? {} : { driftPolicy: envelope.driftPolicy }), ...(envelope.revert === undefined ? {} : { revert: envelope.revert }) };
+    const carried = {
+      holds: envelope.holds,
+      ...(envelope.driftPolicy === undefined ? {} : { driftPolicy: envelope.driftPolicy }),
+      ...(envelope.revert === undefined ? {} : { revert: envelope.revert }),
+    };
     this.deps.targets.setEnvelope(targetId, this.sign(targetId, envelope.generation, envelope.bundles, carried));
     this.announce([targetId]);
     return served.get(targetId);
@@ -268,7 +358,12 @@ export class DesiredStateService {
   }
 
   /** Signs an envelope; its drift part is `drift` when given, else what is in force now. */
-  private sign(targetId: string, generation: number, bundles: readonly ReleaseRef[], drift?: EnvelopeDrift): SignedEnvelope {
+  private sign(
+    targetId: string,
+    generation: number,
+    bundles: readonly ReleaseRef[],
+    drift?: EnvelopeDrift,
+  ): SignedEnvelope {
     const now = this.deps.clock();
     const part = drift ?? this.driftNow(targetId);
     const envelope: Envelope = {

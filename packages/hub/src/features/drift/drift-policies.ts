@@ -18,9 +18,16 @@ export class DriftPolicies {
   current(): DriftPolicyState {
     if (this.cached === undefined) {
       const stored = this.store.policy();
-      this.cached = stored !== undefined
-        ? { policy: stored.policy, source: 'custom', digest: sha256(canonicalize(stored.policy)), setAt: stored.setAt, setBy: stored.setBy }
-        : { policy: defaultDriftPolicy, source: 'default', digest: sha256(canonicalize(defaultDriftPolicy)) };
+      this.cached =
+        stored !== undefined
+          ? {
+              policy: stored.policy,
+              source: 'custom',
+              digest: sha256(canonicalize(stored.policy)),
+              setAt: stored.setAt,
+              setBy: stored.setBy,
+            }
+          : { policy: defaultDriftPolicy, source: 'default', digest: sha256(canonicalize(defaultDriftPolicy)) };
     }
     return this.cached;
   }

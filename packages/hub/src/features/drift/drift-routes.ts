@@ -1,7 +1,15 @@
 import type { IncomingMessage } from 'node:http';
 import { parse as parseYaml } from 'yaml';
 import { FlotillaError, messageOf, TargetId } from '@flotilla/protocol';
-import { DriftList, DriftListQuery, DriftPolicyChange, DriftPolicyState, RevertRequest, RevertResult, TargetDriftView } from '@flotilla/protocol/api';
+import {
+  DriftList,
+  DriftListQuery,
+  DriftPolicyChange,
+  DriftPolicyState,
+  RevertRequest,
+  RevertResult,
+  TargetDriftView,
+} from '@flotilla/protocol/api';
 import { requireOperator, type Authenticator } from '../../http/auth.ts';
 import { DEFAULT_BODY_LIMIT, readBodyText, readJson, readParam, readQuery } from '../../http/body.ts';
 import { sendJson } from '../../http/respond.ts';
@@ -23,7 +31,10 @@ export interface DriftRoutesDeps {
 async function readPolicyBody(req: IncomingMessage): Promise<unknown> {
   const type = req.headers['content-type'] ?? '';
   if (!YAML_TYPES.test(type)) {
-    throw new FlotillaError('UNSUPPORTED_MEDIA_TYPE', `a drift policy is sent as application/json or application/yaml, received ${type === '' ? 'no content type' : type}`);
+    throw new FlotillaError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      `a drift policy is sent as application/json or application/yaml, received ${type === '' ? 'no content type' : type}`,
+    );
   }
   const text = await readBodyText(req, DEFAULT_BODY_LIMIT, 'the drift policy');
   try {

@@ -1,5 +1,24 @@
-import { FlotillaError, parseDriftPolicy, sha256, type Actor, type DriftClass, type DriftItemReport, type DriftPolicy, type DriftReportSection, type DriftRevert, type Report, type TargetDrift } from '@flotilla/protocol';
-import type { DriftList, DriftListItem, DriftPolicyChange, DriftPolicyState, RevertResult, TargetDriftView } from '@flotilla/protocol/api';
+import {
+  FlotillaError,
+  parseDriftPolicy,
+  sha256,
+  type Actor,
+  type DriftClass,
+  type DriftItemReport,
+  type DriftPolicy,
+  type DriftReportSection,
+  type DriftRevert,
+  type Report,
+  type TargetDrift,
+} from '@flotilla/protocol';
+import type {
+  DriftList,
+  DriftListItem,
+  DriftPolicyChange,
+  DriftPolicyState,
+  RevertResult,
+  TargetDriftView,
+} from '@flotilla/protocol/api';
 import { AUDIT_MAX_SUBJECTS } from '@flotilla/protocol/audit';
 import { driftItemId } from '@flotilla/protocol/drift';
 import type { Query } from '@flotilla/protocol/query';
@@ -33,7 +52,10 @@ export interface FleetSelection {
 
 /** Signs targets' envelopes again when their drift part changed (the desired-state feature). */
 export interface EnvelopeReissue {
-  reissue(targetId: string, options: { readonly revert?: readonly DriftRevert[]; readonly changedBy?: Actor }): { readonly changed: boolean; readonly generation: number };
+  reissue(
+    targetId: string,
+    options: { readonly revert?: readonly DriftRevert[]; readonly changedBy?: Actor },
+  ): { readonly changed: boolean; readonly generation: number };
   reissueMany(targetIds: readonly string[]): string[];
   targetsWithEnvelope(): string[];
   announce(targetIds: Iterable<string>): void;
@@ -61,27 +83,48 @@ function iso(ms: number): string {
 
 /** What identifies the drift set of a report for change detection: items with their class, action and hold. */
 function driftSetSignature(section: DriftReportSection): string {
-  const lines = section.items.map((item) => `${driftItemId(item.resourceKey, item.path)}:${item.class}:${item.action}:${item.holdId ?? ''}`).sort();
+  const lines = section.items
+    .map((item) => `${driftItemId(item.resourceKey, item.path)}:${item.class}:${item.action}:${item.holdId ?? ''}`)
+    .sort();
   return sha256(`${lines.join('\n')}\n${section.omitted}`);
 }
 
 function listItems(drift: NamedCurrentDrift): DriftListItem[] {
   const reportedAt = iso(drift.observedAt);
-  return drift.section.items.map((item) => ({ id: driftItemId(item.resourceKey, item.path), targetId: drift.targetId, target: drift.name, reportedAt, ...item }));
+  return drift.section.items.map((item) => ({
+    id: driftItemId(item.resourceKey, item.path),
+    targetId: drift.targetId,
+    target: drift.name,
+    reportedAt,
+    ...item,
+  }));
 }
 
 /** The audit details of a change in a target's drift set: what appeared, cleared, or was decided otherwise. */
 function driftChange(before: DriftReportSection | undefined, after: DriftReportSection): Record<string, unknown> {
-  const index = (section: DriftReportSection | undefined): Map<string, DriftItemReport> => new Map((section?.items ?? []).map((item) => [driftItemId(item.resourceKey, item.path), item]));
+  const index = (section: DriftReportSection | undefined): Map<string, DriftItemReport> =>
+    new Map((section?.items ?? []).map((item) => [driftItemId(item.resourceKey, item.path), item]));
   const old = index(before);
   const now = index(after);
-  const brief = (id: string, item: DriftItemReport) => ({ id, resourceKey: item.resourceKey, path: item.path, change: item.change, class: item.class, action: item.action, ...(item.holdId === undefined ? {} : { holdId: item.holdId }) });
+  const brief = (id: string, item: DriftItemReport) => ({
+    id,
+    resourceKey: item.resourceKey,
+    path: item.path,
+    change: item.change,
+    class: item.class,
+    action: item.action,
+    ...(item.holdId === undefined ? {} : { holdId: item.holdId }),
+  });
   const appeared = [...now].filter(([id]) => !old.has(id)).map(([id, item]) => brief(id, item));
-  const cleared = [...old].filter(([id]) => !now.has(id)).map(([id, item]) => ({ id, resourceKey: item.resourceKey, path: item.path }));
+  const cleared = [...old]
+    .filter(([id]) => !now.has(id))
+    .map(([id, item]) => ({ id, resourceKey: item.resourceKey, path: item.path }));
   const changed = [...now]
     .filter(([id, item]) => {
       const was = old.get(id);
-      return was !== undefined && (was.class !== item.class || was.action !== item.action || was.holdId !== item.holdId);
+      return (
+        was !== undefined && (was.class !== item.class || was.action !== item.action || was.holdId !== item.holdId)
+      );
     })
     .map(([id, item]) => ({ ...brief(id, item), from: { class: old.get(id)!.class, action: old.get(id)!.action } }));
   return {
@@ -90,7 +133,9 @@ function driftChange(before: DriftReportSection | undefined, after: DriftReportS
     appeared: appeared.slice(0, AUDIT_ITEMS),
     cleared: cleared.slice(0, AUDIT_ITEMS),
     changed: changed.slice(0, AUDIT_ITEMS),
-    ...(appeared.length > AUDIT_ITEMS || cleared.length > AUDIT_ITEMS || changed.length > AUDIT_ITEMS ? { truncated: { appeared: appeared.length, cleared: cleared.length, changed: changed.length } } : {}),
+    ...(appeared.length > AUDIT_ITEMS || cleared.length > AUDIT_ITEMS || changed.length > AUDIT_ITEMS
+      ? { truncated: { appeared: appeared.length, cleared: cleared.length, changed: changed.length } }
+      : {}),
   };
 }
 
@@ -135,7 +180,24 @@ export class DriftService {
         policies.replace(policy, iso(clock()), actor);
         const after = policies.current();
         const reissued = envelopes.reissueMany(envelopes.targetsWithEnvelope());
-        appendInParts(audit, { actor, action, outcome: 'success', details: { from: before.digest, to: after.digest, source: after.source, rules: after.policy.rules.map((rule) => rule.id), settings: after.policy.settings, targets: reissued.length } }, reissued, AUDIT_MAX_SUBJECTS);
+        appendInParts(
+          audit,
+          {
+            actor,
+            action,
+            outcome: 'success',
+            details: {
+              from: before.digest,
+              to: after.digest,
+              source: after.source,
+              rules: after.policy.rules.map((rule) => rule.id),
+              settings: after.policy.settings,
+              targets: reissued.length,
+            },
+          },
+          reissued,
+          AUDIT_MAX_SUBJECTS,
+        );
         return reissued;
       });
     } finally {
@@ -160,11 +222,22 @@ export class DriftService {
     if (current !== undefined && current.seq >= report.seq) return;
     const signature = driftSetSignature(section);
     store.setCurrent({ targetId, seq: report.seq, observedAt: Date.parse(report.observedAt), section, signature });
-    const summary: TargetDrift = { counts: section.counts, intentional: section.items.filter((item) => item.intentional === true).length, seq: report.seq, reportedAt: report.observedAt };
+    const summary: TargetDrift = {
+      counts: section.counts,
+      intentional: section.items.filter((item) => item.intentional === true).length,
+      seq: report.seq,
+      reportedAt: report.observedAt,
+    };
     targets.setDriftSummary(targetId, summary);
     const empty = section.items.length === 0 && section.omitted === 0;
     if (current === undefined ? empty : current.signature === signature) return;
-    audit.append({ actor: { kind: 'agent', id: targetId }, action: 'drift.observed', subjects: [targetId], outcome: 'success', details: { seq: report.seq, generation: report.generation, ...driftChange(current?.section, section) } });
+    audit.append({
+      actor: { kind: 'agent', id: targetId },
+      action: 'drift.observed',
+      subjects: [targetId],
+      outcome: 'success',
+      details: { seq: report.seq, generation: report.generation, ...driftChange(current?.section, section) },
+    });
   }
 
   /** A target's current drift with item ids. */
@@ -172,8 +245,17 @@ export class DriftService {
     const name = this.deps.targets.name(targetId);
     if (name === undefined) throw new FlotillaError('NOT_FOUND', `target ${targetId} does not exist`);
     const drift = this.deps.store.current(targetId);
-    if (drift === undefined) return { targetId, target: name, seq: null, reportedAt: null, counts: { ...ZERO_COUNTS }, omitted: 0, items: [] };
-    return { targetId, target: name, seq: drift.seq, reportedAt: iso(drift.observedAt), counts: drift.section.counts, omitted: drift.section.omitted, items: listItems({ ...drift, name }) };
+    if (drift === undefined)
+      return { targetId, target: name, seq: null, reportedAt: null, counts: { ...ZERO_COUNTS }, omitted: 0, items: [] };
+    return {
+      targetId,
+      target: name,
+      seq: drift.seq,
+      reportedAt: iso(drift.observedAt),
+      counts: drift.section.counts,
+      omitted: drift.section.omitted,
+      items: listItems({ ...drift, name }),
+    };
   }
 
   /**
@@ -182,7 +264,8 @@ export class DriftService {
    */
   list(filter: DriftListFilter): DriftList {
     const { fleet, store } = this.deps;
-    const ids = filter.query === undefined || filter.query.trim() === '' ? undefined : fleet.ids(fleet.parse(filter.query));
+    const ids =
+      filter.query === undefined || filter.query.trim() === '' ? undefined : fleet.ids(fleet.parse(filter.query));
     const classes = filter.classes === undefined || filter.classes.length === 0 ? undefined : new Set(filter.classes);
     const items: DriftListItem[] = [];
     const targets = new Set<string>();
@@ -194,7 +277,13 @@ export class DriftService {
         targets.add(item.targetId);
       }
     }
-    items.sort((a, b) => SEVERITY[a.class] - SEVERITY[b.class] || a.target.localeCompare(b.target) || a.resourceKey.localeCompare(b.resourceKey) || a.path.localeCompare(b.path));
+    items.sort(
+      (a, b) =>
+        SEVERITY[a.class] - SEVERITY[b.class] ||
+        a.target.localeCompare(b.target) ||
+        a.resourceKey.localeCompare(b.resourceKey) ||
+        a.path.localeCompare(b.path),
+    );
     return { items: items.slice(0, filter.limit), total: items.length, targets: targets.size };
   }
 
@@ -204,24 +293,54 @@ export class DriftService {
    * agent. Audited as `drift.revert`.
    */
   requestRevert(targetId: string, itemIds: readonly string[], actor: Actor): RevertResult {
-    if (itemIds.length === 0) throw new FlotillaError('VALIDATION_FAILED', 'name at least one drift item to revert (the ids that flotilla drift ls shows)');
+    if (itemIds.length === 0)
+      throw new FlotillaError(
+        'VALIDATION_FAILED',
+        'name at least one drift item to revert (the ids that flotilla drift ls shows)',
+      );
     const view = this.targetDrift(targetId);
     const byId = new Map(view.items.map((item) => [item.id, item]));
     const unknown = itemIds.filter((id) => !byId.has(id));
     if (unknown.length > 0) {
-      throw new FlotillaError('NOT_FOUND', `target ${targetId} has no current drift item ${unknown.join(', ')}; list them with flotilla drift ls -q 'id=${targetId}'`, { unknown });
+      throw new FlotillaError(
+        'NOT_FOUND',
+        `target ${targetId} has no current drift item ${unknown.join(', ')}; list them with flotilla drift ls -q 'id=${targetId}'`,
+        { unknown },
+      );
     }
     const items = [...new Set(itemIds)].map((id) => byId.get(id)!);
     const extra = items.find((item) => item.change === 'extra-resource');
     if (extra !== undefined) {
-      throw new FlotillaError('VALIDATION_FAILED', `${extra.id} is a resource no release holds any more (${extra.resourceKey}); there is no desired state to revert it to: delete it, or adopt it into a release`);
+      throw new FlotillaError(
+        'VALIDATION_FAILED',
+        `${extra.id} is a resource no release holds any more (${extra.resourceKey}); there is no desired state to revert it to: delete it, or adopt it into a release`,
+      );
     }
     const { tx, envelopes, audit } = this.deps;
     const revert: DriftRevert[] = items.map((item) => ({ resourceKey: item.resourceKey, path: item.path }));
     const generation = tx.run(() => {
       const result = envelopes.reissue(targetId, { revert, changedBy: actor });
-      if (!result.changed) throw new FlotillaError('CONFLICT', `target ${targetId} has no desired state to revert to; assign a release first`);
-      audit.append({ actor, action: 'drift.revert', subjects: [targetId], outcome: 'success', details: { generation: result.generation, items: items.map((item) => ({ id: item.id, resourceKey: item.resourceKey, path: item.path, class: item.class, ...(item.holdId === undefined ? {} : { holdId: item.holdId }) })) } });
+      if (!result.changed)
+        throw new FlotillaError(
+          'CONFLICT',
+          `target ${targetId} has no desired state to revert to; assign a release first`,
+        );
+      audit.append({
+        actor,
+        action: 'drift.revert',
+        subjects: [targetId],
+        outcome: 'success',
+        details: {
+          generation: result.generation,
+          items: items.map((item) => ({
+            id: item.id,
+            resourceKey: item.resourceKey,
+            path: item.path,
+            class: item.class,
+            ...(item.holdId === undefined ? {} : { holdId: item.holdId }),
+          })),
+        },
+      });
       return result.generation;
     });
     envelopes.announce([targetId]);

@@ -33,7 +33,13 @@ interface TargetDriftRow {
 const POLICY_KEY = 'drift.policy';
 
 function currentDrift(row: TargetDriftRow): CurrentDrift {
-  return { targetId: row.target_id, seq: row.seq, observedAt: row.observed_at, section: JSON.parse(row.section) as DriftReportSection, signature: row.signature };
+  return {
+    targetId: row.target_id,
+    seq: row.seq,
+    observedAt: row.observed_at,
+    section: JSON.parse(row.section) as DriftReportSection,
+    signature: row.signature,
+  };
 }
 
 /**
@@ -48,10 +54,16 @@ export class DriftStore {
       get: db.prepare<[string], TargetDriftRow>('SELECT * FROM target_drift WHERE target_id = ?'),
       put: db.prepare(`INSERT INTO target_drift (target_id, seq, observed_at, section, signature) VALUES (@targetId, @seq, @observedAt, @section, @signature)
         ON CONFLICT (target_id) DO UPDATE SET seq = excluded.seq, observed_at = excluded.observed_at, section = excluded.section, signature = excluded.signature`),
-      of: db.prepare<[string], TargetDriftRow & { name: string }>(`SELECT d.*, t.name FROM json_each(?) j JOIN target_drift d ON d.target_id = j.value JOIN targets t ON t.id = d.target_id ORDER BY t.name`),
-      all: db.prepare<[], TargetDriftRow & { name: string }>('SELECT d.*, t.name FROM target_drift d JOIN targets t ON t.id = d.target_id ORDER BY t.name'),
+      of: db.prepare<[string], TargetDriftRow & { name: string }>(
+        `SELECT d.*, t.name FROM json_each(?) j JOIN target_drift d ON d.target_id = j.value JOIN targets t ON t.id = d.target_id ORDER BY t.name`,
+      ),
+      all: db.prepare<[], TargetDriftRow & { name: string }>(
+        'SELECT d.*, t.name FROM target_drift d JOIN targets t ON t.id = d.target_id ORDER BY t.name',
+      ),
       policyGet: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
-      policySet: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+      policySet: db.prepare(
+        'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      ),
       policyDelete: db.prepare<[string]>('DELETE FROM meta WHERE key = ?'),
     };
   }
@@ -62,7 +74,13 @@ export class DriftStore {
   }
 
   setCurrent(drift: CurrentDrift): void {
-    this.s.put.run({ targetId: drift.targetId, seq: drift.seq, observedAt: drift.observedAt, section: JSON.stringify(drift.section), signature: drift.signature });
+    this.s.put.run({
+      targetId: drift.targetId,
+      seq: drift.seq,
+      observedAt: drift.observedAt,
+      section: JSON.stringify(drift.section),
+      signature: drift.signature,
+    });
   }
 
   /** Current drift of these targets (every target with drift when undefined), by target name. */

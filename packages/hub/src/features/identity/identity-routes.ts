@@ -1,5 +1,15 @@
 import { FlotillaError, SignedTrustRoot } from '@flotilla/protocol';
-import { AddReleaseKeyRequest, CreateEnrollmentTokenRequest, EnrollmentToken, EnrollmentTokenList, EnrollRequest, EnrollResponse, HubHealth, TokenRequest, TokenResponse } from '@flotilla/protocol/api';
+import {
+  AddReleaseKeyRequest,
+  CreateEnrollmentTokenRequest,
+  EnrollmentToken,
+  EnrollmentTokenList,
+  EnrollRequest,
+  EnrollResponse,
+  HubHealth,
+  TokenRequest,
+  TokenResponse,
+} from '@flotilla/protocol/api';
 import { requireOperator } from '../../http/auth.ts';
 import { readJson } from '../../http/body.ts';
 import { sendJson } from '../../http/respond.ts';
@@ -31,7 +41,11 @@ export function identityRoutes(router: Router, { identity, trust }: IdentityRout
   router.on('GET', '/v1/trust-roots/:version', ({ res, params }) => {
     const version = Number(params['version']);
     const signed = Number.isInteger(version) ? trust.version(version) : undefined;
-    if (signed === undefined) throw new FlotillaError('NOT_FOUND', `trust root version ${params['version']} does not exist; the latest is ${trust.trustRoot.version}`);
+    if (signed === undefined)
+      throw new FlotillaError(
+        'NOT_FOUND',
+        `trust root version ${params['version']} does not exist; the latest is ${trust.trustRoot.version}`,
+      );
     sendJson(res, 200, SignedTrustRoot, signed, { 'cache-control': 'public, max-age=31536000, immutable' });
   });
 

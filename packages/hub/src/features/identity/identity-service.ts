@@ -1,7 +1,24 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { decodeJwt, importJWK, jwtVerify, SignJWT, errors as joseErrors, type CryptoKey } from 'jose';
-import { FlotillaError, fromBase64Url, isWeakPoint, keyIdOf, TargetId, sha256, verifyPayload, type Labels, type TargetStatus } from '@flotilla/protocol';
-import type { CreateEnrollmentTokenRequest, EnrollmentToken, EnrollProof, EnrollRequest, EnrollResponse, TokenResponse } from '@flotilla/protocol/api';
+import {
+  FlotillaError,
+  fromBase64Url,
+  isWeakPoint,
+  keyIdOf,
+  TargetId,
+  sha256,
+  verifyPayload,
+  type Labels,
+  type TargetStatus,
+} from '@flotilla/protocol';
+import type {
+  CreateEnrollmentTokenRequest,
+  EnrollmentToken,
+  EnrollProof,
+  EnrollRequest,
+  EnrollResponse,
+  TokenResponse,
+} from '@flotilla/protocol/api';
 import type { AuditSink, RefusalInput, RefusalSink } from '../../audit-sink.ts';
 import type { Clock } from '../../clock.ts';
 import type { Authenticator } from '../../http/auth.ts';
@@ -16,14 +33,28 @@ const PROOF_SKEW_MS = 5 * 60_000;
 
 /** The target records enrollment creates and reads (the targets feature). */
 export interface EnrolledTargets {
-  byPublicKey(publicKey: string): { readonly id: string; readonly name: string; readonly status: TargetStatus } | undefined;
+  byPublicKey(
+    publicKey: string,
+  ): { readonly id: string; readonly name: string; readonly status: TargetStatus } | undefined;
   isNameTaken(name: string): boolean;
-  insert(target: { readonly id: string; readonly name: string; readonly publicKey: string; readonly keyId: string; readonly labels: Labels; readonly enrolledAt: number; readonly actor: { readonly kind: 'agent'; readonly id: string } }): void;
+  insert(target: {
+    readonly id: string;
+    readonly name: string;
+    readonly publicKey: string;
+    readonly keyId: string;
+    readonly labels: Labels;
+    readonly enrolledAt: number;
+    readonly actor: { readonly kind: 'agent'; readonly id: string };
+  }): void;
 }
 
 /** A target's credentials as the check-in path holds them in memory (the targets feature's cache). */
 export interface TargetCredentials {
-  get(id: string): { readonly id: string; readonly status: TargetStatus; readonly publicKey: string; readonly keyId: string } | undefined;
+  get(
+    id: string,
+  ):
+    | { readonly id: string; readonly status: TargetStatus; readonly publicKey: string; readonly keyId: string }
+    | undefined;
   invalidate(id: string): void;
 }
 
@@ -73,11 +104,23 @@ export class IdentityService implements Authenticator {
   private readonly accessTokenSeconds: number;
   private sweep: NodeJS.Timeout | undefined;
 
-  private constructor(deps: IdentityServiceDeps, keys: { signing: CryptoKey; verify: CryptoKey }, accessTokenSeconds: number) {
+  private constructor(
+    deps: IdentityServiceDeps,
+    keys: { signing: CryptoKey; verify: CryptoKey },
+    accessTokenSeconds: number,
+  ) {
     this.deps = deps;
     const { audit } = deps;
     this.refusals = deps.refusals ?? {
-      refused: (input) => audit.append({ actor: input.actor, action: input.action, subjects: input.subjects ?? [], outcome: 'refused', reason: input.reason, details: { ...input.details, remote: input.remote } }),
+      refused: (input) =>
+        audit.append({
+          actor: input.actor,
+          action: input.action,
+          subjects: input.subjects ?? [],
+          outcome: 'refused',
+          reason: input.reason,
+          details: { ...input.details, remote: input.remote },
+        }),
     };
     this.signingKey = keys.signing;
     this.verifyKey = keys.verify;
@@ -87,9 +130,14 @@ export class IdentityService implements Authenticator {
   static async create(deps: IdentityServiceDeps): Promise<IdentityService> {
     const seconds = deps.accessTokenSeconds ?? ACCESS_TOKEN_MAX_SECONDS;
     if (!Number.isInteger(seconds) || seconds < 30 || seconds > ACCESS_TOKEN_MAX_SECONDS) {
-      throw new TypeError(`accessTokenSeconds must be an integer from 30 to ${ACCESS_TOKEN_MAX_SECONDS}, received ${seconds}`);
+      throw new TypeError(
+        `accessTokenSeconds must be an integer from 30 to ${ACCESS_TOKEN_MAX_SECONDS}, received ${seconds}`,
+      );
     }
-    const signing: CryptoKey = await importJWK({ kty: 'OKP', crv: 'Ed25519', x: deps.keys.hub.publicKey, d: deps.keys.hub.seed }, 'EdDSA');
+    const signing: CryptoKey = await importJWK(
+      { kty: 'OKP', crv: 'Ed25519', x: deps.keys.hub.publicKey, d: deps.keys.hub.seed },
+      'EdDSA',
+    );
     const verify: CryptoKey = await importJWK({ kty: 'OKP', crv: 'Ed25519', x: deps.keys.hub.publicKey }, 'EdDSA');
     return new IdentityService(deps, { signing, verify }, seconds);
   }
@@ -115,7 +163,13 @@ export class IdentityService implements Authenticator {
   bootstrapAdminToken(): string | undefined {
     if (this.deps.store.apiTokenCount() > 0) return undefined;
     const token = secret('fl_admin');
-    this.deps.store.insertApiToken({ id: `tok_${randomBytes(8).toString('hex')}`, name: 'admin', hash: hashSecret(token), role: 'admin', createdAt: this.deps.clock() });
+    this.deps.store.insertApiToken({
+      id: `tok_${randomBytes(8).toString('hex')}`,
+      name: 'admin',
+      hash: hashSecret(token),
+      role: 'admin',
+      createdAt: this.deps.clock(),
+    });
     return token;
   }
 
@@ -135,7 +189,18 @@ export class IdentityService implements Authenticator {
     };
     tx.run(() => {
       store.insertEnrollmentToken(record);
-      audit.append({ actor: { kind: 'user', id: actor.name }, action: 'enrollment-token.create', subjects: [], outcome: 'success', details: { tokenId: record.id, maxUses: record.maxUses, expiresAt: new Date(record.expiresAt).toISOString(), labels: request.labels } });
+      audit.append({
+        actor: { kind: 'user', id: actor.name },
+        action: 'enrollment-token.create',
+        subjects: [],
+        outcome: 'success',
+        details: {
+          tokenId: record.id,
+          maxUses: record.maxUses,
+          expiresAt: new Date(record.expiresAt).toISOString(),
+          labels: request.labels,
+        },
+      });
     });
     return { ...enrollmentTokenView({ ...record, uses: 0 }), token };
   }
@@ -154,44 +219,98 @@ export class IdentityService implements Authenticator {
     const now = this.deps.clock();
     // Recorded outside any transaction: the refusal must outlive the rollback of the attempt.
     const refuse = (error: FlotillaError): never => {
-      this.refusals.refused({ actor: { kind: 'agent', id: keyIdSafe(request.publicKey) }, action: 'target.enroll', reason: error.code, remote, details: { message: error.message } });
+      this.refusals.refused({
+        actor: { kind: 'agent', id: keyIdSafe(request.publicKey) },
+        action: 'target.enroll',
+        reason: error.code,
+        remote,
+        details: { message: error.message },
+      });
       throw error;
     };
     const raw = fromBase64Url(request.publicKey);
     if (raw === undefined || raw.length !== 32 || isWeakPoint(raw)) {
-      refuse(new FlotillaError('KEY_WEAK', 'the public key is not a usable Ed25519 key (wrong length, or a point of small order); generate a new key pair'));
+      refuse(
+        new FlotillaError(
+          'KEY_WEAK',
+          'the public key is not a usable Ed25519 key (wrong length, or a point of small order); generate a new key pair',
+        ),
+      );
     }
     const row = store.enrollmentTokenByHash(hashSecret(request.token));
-    if (row === undefined) return refuse(new FlotillaError('ENROLL_TOKEN_INVALID', 'the enrollment token is not known to this hub; ask an operator for a token with `flotilla enroll-token create`'));
-    if (row.expiresAt <= now) return refuse(new FlotillaError('ENROLL_TOKEN_EXPIRED', `the enrollment token ${row.id} expired at ${new Date(row.expiresAt).toISOString()}; ask an operator for a new one`));
+    if (row === undefined)
+      return refuse(
+        new FlotillaError(
+          'ENROLL_TOKEN_INVALID',
+          'the enrollment token is not known to this hub; ask an operator for a token with `flotilla enroll-token create`',
+        ),
+      );
+    if (row.expiresAt <= now)
+      return refuse(
+        new FlotillaError(
+          'ENROLL_TOKEN_EXPIRED',
+          `the enrollment token ${row.id} expired at ${new Date(row.expiresAt).toISOString()}; ask an operator for a new one`,
+        ),
+      );
     const issuedAt = Date.parse(request.issuedAt);
     if (Math.abs(issuedAt - now) > PROOF_SKEW_MS) {
-      return refuse(new FlotillaError('PROOF_INVALID', `the proof of possession was made at ${request.issuedAt}, more than 5 minutes from the hub's time ${new Date(now).toISOString()}; check the agent's clock`));
+      return refuse(
+        new FlotillaError(
+          'PROOF_INVALID',
+          `the proof of possession was made at ${request.issuedAt}, more than 5 minutes from the hub's time ${new Date(now).toISOString()}; check the agent's clock`,
+        ),
+      );
     }
-    const proofPayload: EnrollProof = { publicKey: request.publicKey, tokenDigest: sha256(request.token), issuedAt: request.issuedAt };
+    const proofPayload: EnrollProof = {
+      publicKey: request.publicKey,
+      tokenDigest: sha256(request.token),
+      issuedAt: request.issuedAt,
+    };
     if (!verifyPayload('enroll', proofPayload, request.proof, request.publicKey)) {
-      return refuse(new FlotillaError('PROOF_INVALID', 'the proof of possession does not verify against the presented public key'));
+      return refuse(
+        new FlotillaError('PROOF_INVALID', 'the proof of possession does not verify against the presented public key'),
+      );
     }
     let refusal: FlotillaError | undefined;
     const response = tx.run((): EnrollResponse | undefined => {
       const existing = targets.byPublicKey(request.publicKey);
       if (existing !== undefined) {
         if (existing.status === 'revoked') {
-          refusal = new FlotillaError('TARGET_REVOKED', `target ${existing.id} was revoked; generate a new key pair to enroll again`);
+          refusal = new FlotillaError(
+            'TARGET_REVOKED',
+            `target ${existing.id} was revoked; generate a new key pair to enroll again`,
+          );
           return undefined;
         }
         return this.enrollResponse(existing.id, existing.name);
       }
       if (!store.useEnrollmentToken(row.id)) {
-        refusal = new FlotillaError('ENROLL_TOKEN_USED_UP', `the enrollment token ${row.id} has been used ${row.maxUses} of ${row.maxUses} times; ask an operator for a new one`);
+        refusal = new FlotillaError(
+          'ENROLL_TOKEN_USED_UP',
+          `the enrollment token ${row.id} has been used ${row.maxUses} of ${row.maxUses} times; ask an operator for a new one`,
+        );
         return undefined;
       }
       const id = `tgt_${randomBytes(10).toString('hex')}`;
       const name = this.uniqueName(request.name ?? `target-${id.slice(4, 12)}`);
       const labels = row.labels;
-      targets.insert({ id, name, publicKey: request.publicKey, keyId: keyIdOf(request.publicKey), labels, enrolledAt: now, actor: { kind: 'agent', id } });
+      targets.insert({
+        id,
+        name,
+        publicKey: request.publicKey,
+        keyId: keyIdOf(request.publicKey),
+        labels,
+        enrolledAt: now,
+        actor: { kind: 'agent', id },
+      });
       credentials.invalidate(id);
-      audit.append({ actor: { kind: 'agent', id }, action: 'target.enroll', subjects: [id], outcome: 'success', details: { name, keyId: keyIdOf(request.publicKey), enrollmentToken: row.id, labels, remote } });
+      audit.append({
+        actor: { kind: 'agent', id },
+        action: 'target.enroll',
+        subjects: [id],
+        outcome: 'success',
+        details: { name, keyId: keyIdOf(request.publicKey), enrollmentToken: row.id, labels, remote },
+      });
       return this.enrollResponse(id, name);
     });
     if (response === undefined) return refuse(refusal!);
@@ -227,27 +346,56 @@ export class IdentityService implements Authenticator {
     const { trust, credentials } = this.deps;
     const state = targetId === undefined ? undefined : credentials.get(targetId);
     const refuse = (error: FlotillaError): never => {
-      this.refusals.refused({ actor: { kind: 'agent', id: claimedAgent(targetId) }, action: 'token.issue', subjects: state === undefined ? [] : [state.id], reason: error.code, remote, details: { message: error.message } });
+      this.refusals.refused({
+        actor: { kind: 'agent', id: claimedAgent(targetId) },
+        action: 'token.issue',
+        subjects: state === undefined ? [] : [state.id],
+        reason: error.code,
+        remote,
+        details: { message: error.message },
+      });
       throw error;
     };
-    if (state === undefined) return refuse(new FlotillaError('UNAUTHENTICATED', 'the assertion names no enrolled target in its sub claim'));
+    if (state === undefined)
+      return refuse(new FlotillaError('UNAUTHENTICATED', 'the assertion names no enrolled target in its sub claim'));
     if (state.status === 'revoked') return refuse(new FlotillaError('TARGET_REVOKED', `target ${state.id} is revoked`));
     const now = this.deps.clock();
     let verified;
     try {
       const key = await importJWK({ kty: 'OKP', crv: 'Ed25519', x: state.publicKey }, 'EdDSA');
-      verified = await jwtVerify(assertion, key, { algorithms: ['EdDSA'], audience: trust.audience, issuer: state.id, subject: state.id, currentDate: new Date(now), clockTolerance: 30 });
+      verified = await jwtVerify(assertion, key, {
+        algorithms: ['EdDSA'],
+        audience: trust.audience,
+        issuer: state.id,
+        subject: state.id,
+        currentDate: new Date(now),
+        clockTolerance: 30,
+      });
     } catch (error) {
-      const reason = error instanceof joseErrors.JWTExpired ? 'the assertion has expired' : error instanceof joseErrors.JWTClaimValidationFailed ? `the assertion's ${error.claim} claim is wrong: ${error.reason}` : 'the assertion signature does not verify against the target key';
-      return refuse(new FlotillaError(error instanceof joseErrors.JWTExpired ? 'TOKEN_EXPIRED' : 'UNAUTHENTICATED', reason));
+      const reason =
+        error instanceof joseErrors.JWTExpired
+          ? 'the assertion has expired'
+          : error instanceof joseErrors.JWTClaimValidationFailed
+            ? `the assertion's ${error.claim} claim is wrong: ${error.reason}`
+            : 'the assertion signature does not verify against the target key';
+      return refuse(
+        new FlotillaError(error instanceof joseErrors.JWTExpired ? 'TOKEN_EXPIRED' : 'UNAUTHENTICATED', reason),
+      );
     }
     const { exp, jti } = verified.payload;
     if (exp === undefined || exp * 1000 - now > ASSERTION_MAX_SECONDS * 1000 + 30_000) {
-      return refuse(new FlotillaError('UNAUTHENTICATED', `an assertion must expire within ${ASSERTION_MAX_SECONDS} seconds`));
+      return refuse(
+        new FlotillaError('UNAUTHENTICATED', `an assertion must expire within ${ASSERTION_MAX_SECONDS} seconds`),
+      );
     }
-    if (typeof jti !== 'string' || jti.length < 16 || jti.length > 128) return refuse(new FlotillaError('UNAUTHENTICATED', 'the assertion needs a jti of 16 to 128 characters'));
-    if (!this.deps.store.useJti(`${state.id}:${jti}`, exp * 1000 + 60_000)) return refuse(new FlotillaError('TOKEN_REPLAYED', `assertion ${jti} was already used; sign a new one for each token request`));
-    if (state.status === 'disabled') return refuse(new FlotillaError('TARGET_DISABLED', `target ${state.id} is disabled`));
+    if (typeof jti !== 'string' || jti.length < 16 || jti.length > 128)
+      return refuse(new FlotillaError('UNAUTHENTICATED', 'the assertion needs a jti of 16 to 128 characters'));
+    if (!this.deps.store.useJti(`${state.id}:${jti}`, exp * 1000 + 60_000))
+      return refuse(
+        new FlotillaError('TOKEN_REPLAYED', `assertion ${jti} was already used; sign a new one for each token request`),
+      );
+    if (state.status === 'disabled')
+      return refuse(new FlotillaError('TARGET_DISABLED', `target ${state.id} is disabled`));
     const expiresAt = Math.floor(now / 1000) + this.accessTokenSeconds;
     const accessToken = await new SignJWT({ cnf: { kid: state.keyId } })
       .setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt', kid: trust.hubKeyId })
@@ -276,14 +424,29 @@ export class IdentityService implements Authenticator {
     if (cached === undefined) {
       let payload;
       try {
-        ({ payload } = await jwtVerify(token, this.verifyKey, { algorithms: ['EdDSA'], issuer: trust.audience, audience: trust.audience, currentDate: new Date(now), typ: 'at+jwt' }));
+        ({ payload } = await jwtVerify(token, this.verifyKey, {
+          algorithms: ['EdDSA'],
+          issuer: trust.audience,
+          audience: trust.audience,
+          currentDate: new Date(now),
+          typ: 'at+jwt',
+        }));
       } catch (error) {
-        if (error instanceof joseErrors.JWTExpired) throw new FlotillaError('TOKEN_EXPIRED', 'the access token has expired; request a new one at POST /v1/token');
-        return this.refuseAccessToken(new FlotillaError('UNAUTHENTICATED', 'the access token is not one this hub issued'), claimedSubject(token), caller);
+        if (error instanceof joseErrors.JWTExpired)
+          throw new FlotillaError('TOKEN_EXPIRED', 'the access token has expired; request a new one at POST /v1/token');
+        return this.refuseAccessToken(
+          new FlotillaError('UNAUTHENTICATED', 'the access token is not one this hub issued'),
+          claimedSubject(token),
+          caller,
+        );
       }
       const cnf = payload['cnf'] as { kid?: unknown } | undefined;
       if (typeof payload.sub !== 'string' || typeof payload.exp !== 'number' || typeof cnf?.kid !== 'string') {
-        return this.refuseAccessToken(new FlotillaError('UNAUTHENTICATED', 'the access token lacks its subject, expiry or key binding'), claimedSubject(token), caller);
+        return this.refuseAccessToken(
+          new FlotillaError('UNAUTHENTICATED', 'the access token lacks its subject, expiry or key binding'),
+          claimedSubject(token),
+          caller,
+        );
       }
       cached = { targetId: payload.sub, keyId: cnf.kid, expiresAt: payload.exp * 1000 };
       if (this.accessTokens.size > 200_000) this.sweepAccessTokens(now);
@@ -294,10 +457,20 @@ export class IdentityService implements Authenticator {
       throw new FlotillaError('TOKEN_EXPIRED', 'the access token has expired; request a new one at POST /v1/token');
     }
     const state = credentials.get(cached.targetId);
-    if (state === undefined) return this.refuseAccessToken(new FlotillaError('UNAUTHENTICATED', 'the access token names a target this hub does not know'), cached.targetId, caller);
+    if (state === undefined)
+      return this.refuseAccessToken(
+        new FlotillaError('UNAUTHENTICATED', 'the access token names a target this hub does not know'),
+        cached.targetId,
+        caller,
+      );
     if (state.status === 'revoked') throw new FlotillaError('TARGET_REVOKED', `target ${state.id} is revoked`);
     if (state.status === 'disabled') throw new FlotillaError('TARGET_DISABLED', `target ${state.id} is disabled`);
-    if (state.keyId !== cached.keyId) return this.refuseAccessToken(new FlotillaError('UNAUTHENTICATED', 'the access token is bound to a key this target no longer uses'), cached.targetId, caller);
+    if (state.keyId !== cached.keyId)
+      return this.refuseAccessToken(
+        new FlotillaError('UNAUTHENTICATED', 'the access token is bound to a key this target no longer uses'),
+        cached.targetId,
+        caller,
+      );
     return { kind: 'agent', targetId: cached.targetId };
   }
 
@@ -305,7 +478,14 @@ export class IdentityService implements Authenticator {
     if (caller !== undefined) {
       const id = claimedAgent(claimed);
       const known = id === 'unknown' ? undefined : this.deps.credentials.get(id);
-      this.refusals.refused({ actor: { kind: 'agent', id }, action: 'auth.refused', subjects: known === undefined ? [] : [known.id], reason: error.code, remote: caller.remote, details: { credential: 'access-token', request: caller.request, message: error.message } });
+      this.refusals.refused({
+        actor: { kind: 'agent', id },
+        action: 'auth.refused',
+        subjects: known === undefined ? [] : [known.id],
+        reason: error.code,
+        remote: caller.remote,
+        details: { credential: 'access-token', request: caller.request, message: error.message },
+      });
     }
     throw error;
   }
@@ -327,7 +507,13 @@ export class IdentityService implements Authenticator {
       if (row === undefined) {
         const error = new FlotillaError('UNAUTHENTICATED', 'the API token is not known to this hub');
         if (caller !== undefined) {
-          this.refusals.refused({ actor: { kind: 'user', id: 'unknown' }, action: 'auth.refused', reason: error.code, remote: caller.remote, details: { credential: 'api-token', request: caller.request } });
+          this.refusals.refused({
+            actor: { kind: 'user', id: 'unknown' },
+            action: 'auth.refused',
+            reason: error.code,
+            remote: caller.remote,
+            details: { credential: 'api-token', request: caller.request },
+          });
         }
         throw error;
       }

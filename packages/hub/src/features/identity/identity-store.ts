@@ -53,10 +53,16 @@ export class IdentityStore {
 
   constructor(db: Db) {
     this.s = {
-      apiTokenInsert: db.prepare('INSERT INTO api_tokens (id, name, token_hash, role, selector, created_at) VALUES (@id, @name, @hash, @role, NULL, @createdAt)'),
-      apiTokenByHash: db.prepare<[string], ApiTokenRecord>('SELECT id, name, role FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL'),
+      apiTokenInsert: db.prepare(
+        'INSERT INTO api_tokens (id, name, token_hash, role, selector, created_at) VALUES (@id, @name, @hash, @role, NULL, @createdAt)',
+      ),
+      apiTokenByHash: db.prepare<[string], ApiTokenRecord>(
+        'SELECT id, name, role FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL',
+      ),
       apiTokenCount: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM api_tokens'),
-      enrollInsert: db.prepare('INSERT INTO enrollment_tokens (id, token_hash, labels, description, max_uses, expires_at, created_at, created_by) VALUES (@id, @hash, @labels, @description, @maxUses, @expiresAt, @createdAt, @createdBy)'),
+      enrollInsert: db.prepare(
+        'INSERT INTO enrollment_tokens (id, token_hash, labels, description, max_uses, expires_at, created_at, created_by) VALUES (@id, @hash, @labels, @description, @maxUses, @expiresAt, @createdAt, @createdBy)',
+      ),
       enrollByHash: db.prepare<[string], EnrollmentTokenRow>('SELECT * FROM enrollment_tokens WHERE token_hash = ?'),
       enrollUse: db.prepare<[string]>('UPDATE enrollment_tokens SET uses = uses + 1 WHERE id = ? AND uses < max_uses'),
       enrollList: db.prepare<[], EnrollmentTokenRow>('SELECT * FROM enrollment_tokens ORDER BY created_at DESC'),
@@ -66,7 +72,13 @@ export class IdentityStore {
   }
 
   insertApiToken(token: ApiTokenRecord & { readonly hash: string; readonly createdAt: number }): void {
-    this.s.apiTokenInsert.run({ id: token.id, name: token.name, hash: token.hash, role: token.role, createdAt: token.createdAt });
+    this.s.apiTokenInsert.run({
+      id: token.id,
+      name: token.name,
+      hash: token.hash,
+      role: token.role,
+      createdAt: token.createdAt,
+    });
   }
 
   apiTokenByHash(hash: string): ApiTokenRecord | undefined {

@@ -1,5 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { API_VERSION, keyIdOf, signPayload, FlotillaError, type Actor, type KeyPair, type SignedTrustRoot, type TrustRoot, type TrustRootKey } from '@flotilla/protocol';
+import {
+  API_VERSION,
+  keyIdOf,
+  signPayload,
+  FlotillaError,
+  type Actor,
+  type KeyPair,
+  type SignedTrustRoot,
+  type TrustRoot,
+  type TrustRootKey,
+} from '@flotilla/protocol';
 import type { AuditSink } from '../../audit-sink.ts';
 import type { Clock } from '../../clock.ts';
 import type { Transactions } from '../../store/transaction.ts';
@@ -63,7 +73,10 @@ export class TrustService {
     } else {
       this.current = latest;
       if (!latest.trustRoot.keys.some((k) => k.id === this.hubKeyId && k.roles.includes('hub'))) {
-        throw new FlotillaError('CONFIG_INVALID', `the hub key ${this.hubKeyId} is not a hub key of trust root v${latest.trustRoot.version}; restore the hub key file of this data directory`);
+        throw new FlotillaError(
+          'CONFIG_INVALID',
+          `the hub key ${this.hubKeyId} is not a hub key of trust root v${latest.trustRoot.version}; restore the hub key file of this data directory`,
+        );
       }
     }
   }
@@ -89,13 +102,25 @@ export class TrustService {
     const id = keyIdOf(publicKey);
     const existing = this.trustRoot.keys.find((k) => k.publicKey === publicKey);
     if (existing?.roles.includes('release')) return this.current;
-    const keys: TrustRootKey[] = existing === undefined
-      ? [...this.trustRoot.keys, { id, publicKey, roles: ['release'], ...(name === undefined ? {} : { name }) }]
-      : this.trustRoot.keys.map((k) => (k.publicKey === publicKey ? { ...k, roles: [...k.roles, 'release'] } : k));
-    const next = this.sign({ ...this.trustRoot, version: this.trustRoot.version + 1, keys, issuedAt: new Date(clock()).toISOString() });
+    const keys: TrustRootKey[] =
+      existing === undefined
+        ? [...this.trustRoot.keys, { id, publicKey, roles: ['release'], ...(name === undefined ? {} : { name }) }]
+        : this.trustRoot.keys.map((k) => (k.publicKey === publicKey ? { ...k, roles: [...k.roles, 'release'] } : k));
+    const next = this.sign({
+      ...this.trustRoot,
+      version: this.trustRoot.version + 1,
+      keys,
+      issuedAt: new Date(clock()).toISOString(),
+    });
     tx.run(() => {
       store.insert(next);
-      audit.append({ actor, action: 'trust-root.add-release-key', subjects: [], outcome: 'success', details: { version: next.trustRoot.version, publicKey, name } });
+      audit.append({
+        actor,
+        action: 'trust-root.add-release-key',
+        subjects: [],
+        outcome: 'success',
+        details: { version: next.trustRoot.version, publicKey, name },
+      });
     });
     this.current = next;
     return next;

@@ -10,7 +10,9 @@ export class TrustStore {
   constructor(db: Db) {
     this.s = {
       metaGet: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
-      metaSet: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+      metaSet: db.prepare(
+        'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      ),
       insert: db.prepare('INSERT INTO trust_roots (version, signed) VALUES (?, ?)'),
       latest: db.prepare<[], { signed: string }>('SELECT signed FROM trust_roots ORDER BY version DESC LIMIT 1'),
       get: db.prepare<[number], { signed: string }>('SELECT signed FROM trust_roots WHERE version = ?'),

@@ -1,4 +1,12 @@
-import { CloseIncidentRequest, Incident, IncidentChange, IncidentId, IncidentList, IncidentListQuery, OpenIncidentRequest } from '@flotilla/protocol/api';
+import {
+  CloseIncidentRequest,
+  Incident,
+  IncidentChange,
+  IncidentId,
+  IncidentList,
+  IncidentListQuery,
+  OpenIncidentRequest,
+} from '@flotilla/protocol/api';
 import { requireOperator, type Authenticator } from '../../http/auth.ts';
 import { readJson, readOptionalJson, readParam, readQuery } from '../../http/body.ts';
 import { sendJson } from '../../http/respond.ts';

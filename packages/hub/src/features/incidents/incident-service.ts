@@ -63,7 +63,11 @@ export class IncidentService {
 
   get(id: string): Incident {
     const record = this.deps.store.get(id);
-    if (record === undefined) throw new FlotillaError('NOT_FOUND', `incident ${id} does not exist; open it with flotilla incident open ${id} --selector '…' --reason '…'`);
+    if (record === undefined)
+      throw new FlotillaError(
+        'NOT_FOUND',
+        `incident ${id} does not exist; open it with flotilla incident open ${id} --selector '…' --reason '…'`,
+      );
     return incidentOf(record);
   }
 
@@ -84,11 +88,26 @@ export class IncidentService {
     try {
       changed = tx.run(() => {
         const existing = store.get(request.id);
-        if (existing?.state === 'open') throw new FlotillaError('CONFLICT', `incident ${request.id} is already open (since ${new Date(existing.openedAt).toISOString()}); close it first, or choose another id`);
+        if (existing?.state === 'open')
+          throw new FlotillaError(
+            'CONFLICT',
+            `incident ${request.id} is already open (since ${new Date(existing.openedAt).toISOString()}); close it first, or choose another id`,
+          );
         store.insert({ id: request.id, selector, reason: request.reason, at: clock(), actor });
         holds.invalidate();
         const reissued = envelopes.reissueMany(fleet.ids(query));
-        appendInParts(audit, { actor, action: 'incident.open', outcome: 'success', reason: request.reason, details: { incident: request.id, selector, reopened: existing !== undefined, targets: reissued.length } }, reissued, AUDIT_MAX_SUBJECTS);
+        appendInParts(
+          audit,
+          {
+            actor,
+            action: 'incident.open',
+            outcome: 'success',
+            reason: request.reason,
+            details: { incident: request.id, selector, reopened: existing !== undefined, targets: reissued.length },
+          },
+          reissued,
+          AUDIT_MAX_SUBJECTS,
+        );
         return reissued;
       });
     } finally {
@@ -106,10 +125,22 @@ export class IncidentService {
       changed = tx.run(() => {
         const existing = store.get(id);
         if (existing === undefined) throw new FlotillaError('NOT_FOUND', `incident ${id} does not exist`);
-        if (!store.close(id, clock(), actor, reason ?? null)) throw new FlotillaError('CONFLICT', `incident ${id} is already closed`);
+        if (!store.close(id, clock(), actor, reason ?? null))
+          throw new FlotillaError('CONFLICT', `incident ${id} is already closed`);
         holds.invalidate();
         const reissued = envelopes.reissueMany(envelopes.targetsHolding(id));
-        appendInParts(audit, { actor, action: 'incident.close', outcome: 'success', ...(reason === undefined ? {} : { reason }), details: { incident: id, selector: existing.selector, targets: reissued.length } }, reissued, AUDIT_MAX_SUBJECTS);
+        appendInParts(
+          audit,
+          {
+            actor,
+            action: 'incident.close',
+            outcome: 'success',
+            ...(reason === undefined ? {} : { reason }),
+            details: { incident: id, selector: existing.selector, targets: reissued.length },
+          },
+          reissued,
+          AUDIT_MAX_SUBJECTS,
+        );
         return reissued;
       });
     } finally {
@@ -129,7 +160,18 @@ export class IncidentService {
     if (!holds.any() && !envelopes.holdsAny(targetId)) return;
     const changed = tx.run(() => {
       const reissued = envelopes.reissueMany([targetId]);
-      if (reissued.length > 0) appendInParts(audit, { actor, action: 'incident.hold', outcome: 'success', details: { holds: holds.holdsFor(targetId).map((hold) => hold.id) } }, reissued, AUDIT_MAX_SUBJECTS);
+      if (reissued.length > 0)
+        appendInParts(
+          audit,
+          {
+            actor,
+            action: 'incident.hold',
+            outcome: 'success',
+            details: { holds: holds.holdsFor(targetId).map((hold) => hold.id) },
+          },
+          reissued,
+          AUDIT_MAX_SUBJECTS,
+        );
       return reissued;
     });
     envelopes.announce(changed);

@@ -51,9 +51,12 @@ export class IncidentStore {
       open: db.prepare<[], IncidentRow>("SELECT * FROM incidents WHERE state = 'open' ORDER BY opened_at, id"),
       all: db.prepare<[], IncidentRow>('SELECT * FROM incidents ORDER BY opened_at DESC, id'),
       byState: db.prepare<[string], IncidentRow>('SELECT * FROM incidents WHERE state = ? ORDER BY opened_at DESC, id'),
-      insert: db.prepare(`INSERT INTO incidents (id, selector, reason, state, opened_at, opened_by) VALUES (@id, @selector, @reason, 'open', @at, @actor)
+      insert:
+        db.prepare(`INSERT INTO incidents (id, selector, reason, state, opened_at, opened_by) VALUES (@id, @selector, @reason, 'open', @at, @actor)
         ON CONFLICT (id) DO UPDATE SET selector = excluded.selector, reason = excluded.reason, state = 'open', opened_at = excluded.opened_at, opened_by = excluded.opened_by, closed_at = NULL, closed_by = NULL, close_reason = NULL`),
-      close: db.prepare("UPDATE incidents SET state = 'closed', closed_at = @at, closed_by = @actor, close_reason = @reason WHERE id = @id AND state = 'open'"),
+      close: db.prepare(
+        "UPDATE incidents SET state = 'closed', closed_at = @at, closed_by = @actor, close_reason = @reason WHERE id = @id AND state = 'open'",
+      ),
     };
   }
 

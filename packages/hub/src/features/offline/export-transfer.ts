@@ -16,7 +16,11 @@ export interface ExportedTransfer {
  * from their sources to the file a chunk at a time), then flushed and renamed into place, so
  * `path` holds a whole file or none. The same contents give the same bytes.
  */
-export async function exportTransferFile(path: string, contents: TransferContents, hubKey: KeyPair): Promise<ExportedTransfer> {
+export async function exportTransferFile(
+  path: string,
+  contents: TransferContents,
+  hubKey: KeyPair,
+): Promise<ExportedTransfer> {
   const hash = createHash('sha256');
   async function* hashed(): AsyncGenerator<Uint8Array> {
     for await (const chunk of writeTransfer(contents, hubKey)) {

@@ -1,6 +1,15 @@
 import { createReadStream } from 'node:fs';
 import { canonicalize, FlotillaError, type KeyPair, type SignedReport, type TrustedKey } from '@flotilla/protocol';
-import { planReportsIngest, readReportsFile, signReceipt, summarizeReportsFile, type ReportHistory, type ReportsFileSummary, type ReportsIngestPlan, type SignedOfflineReceipt } from '@flotilla/protocol/offline';
+import {
+  planReportsIngest,
+  readReportsFile,
+  signReceipt,
+  summarizeReportsFile,
+  type ReportHistory,
+  type ReportsFileSummary,
+  type ReportsIngestPlan,
+  type SignedOfflineReceipt,
+} from '@flotilla/protocol/offline';
 import { streamOf, writeFileDurably } from './durable-file.ts';
 
 export interface ImportReportsOptions {
@@ -44,7 +53,11 @@ export async function importReportsFile(path: string, options: ImportReportsOpti
   for await (const item of readReportsFile(stream(path), read)) {
     if (item.type !== 'report' || !wanted.has(item.signed.report.seq)) continue;
     if (links.get(item.signed.report.seq) !== item.link) {
-      throw new FlotillaError('REPORTS_CHAIN_BROKEN', `the reports file ${path} changed while it was being imported (report ${item.signed.report.seq}); import it again`, { seq: item.signed.report.seq });
+      throw new FlotillaError(
+        'REPORTS_CHAIN_BROKEN',
+        `the reports file ${path} changed while it was being imported (report ${item.signed.report.seq}); import it again`,
+        { seq: item.signed.report.seq },
+      );
     }
     await options.accept(item.signed, item.link);
   }

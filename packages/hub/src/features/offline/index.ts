@@ -3,4 +3,9 @@
 // CLI yet; the offline feature's service will be built from these.
 export { exportTransferFile, type ExportedTransfer } from './export-transfer.ts';
 export { ociLayoutImages } from './oci-layout-images.ts';
-export { importReportsFile, writeReceiptFile, type ImportedReports, type ImportReportsOptions } from './import-reports.ts';
+export {
+  importReportsFile,
+  writeReceiptFile,
+  type ImportedReports,
+  type ImportReportsOptions,
+} from './import-reports.ts';

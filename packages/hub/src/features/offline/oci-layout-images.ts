@@ -1,7 +1,15 @@
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FlotillaError } from '@flotilla/protocol';
-import { OCI_LAYOUT_VERSION, OCI_MANIFEST_MAX_BYTES, OCI_REF_NAME, OciImageIndex, OciLayoutFile, walkOciIndex, type TransferImages } from '@flotilla/protocol/offline';
+import {
+  OCI_LAYOUT_VERSION,
+  OCI_MANIFEST_MAX_BYTES,
+  OCI_REF_NAME,
+  OciImageIndex,
+  OciLayoutFile,
+  walkOciIndex,
+  type TransferImages,
+} from '@flotilla/protocol/offline';
 import { fileChunks } from './file-chunks.ts';
 
 function invalid(dir: string, message: string): FlotillaError {
@@ -44,7 +52,8 @@ async function readJson(dir: string, path: string, max: number): Promise<unknown
  */
 export async function ociLayoutImages(dir: string, refs?: readonly string[]): Promise<TransferImages> {
   const layout = OciLayoutFile.safeParse(await readJson(dir, join(dir, 'oci-layout'), 4096));
-  if (!layout.success || layout.data.imageLayoutVersion !== OCI_LAYOUT_VERSION) throw invalid(dir, `oci-layout does not declare imageLayoutVersion ${OCI_LAYOUT_VERSION}`);
+  if (!layout.success || layout.data.imageLayoutVersion !== OCI_LAYOUT_VERSION)
+    throw invalid(dir, `oci-layout does not declare imageLayoutVersion ${OCI_LAYOUT_VERSION}`);
   const parsed = OciImageIndex.safeParse(await readJson(dir, join(dir, 'index.json'), OCI_MANIFEST_MAX_BYTES));
   if (!parsed.success) throw invalid(dir, 'index.json is not an image index');
   let manifests = parsed.data.manifests;
@@ -52,7 +61,11 @@ export async function ociLayoutImages(dir: string, refs?: readonly string[]): Pr
     manifests = manifests.filter((m) => refs.includes(m.annotations?.[OCI_REF_NAME] ?? ''));
     const found = new Set(manifests.map((m) => m.annotations?.[OCI_REF_NAME]));
     const missing = refs.filter((ref) => !found.has(ref));
-    if (missing.length > 0) throw new FlotillaError('NOT_FOUND', `OCI layout ${dir} has no image named ${missing.join(', ')}`, { layout: dir, missing });
+    if (missing.length > 0)
+      throw new FlotillaError('NOT_FOUND', `OCI layout ${dir} has no image named ${missing.join(', ')}`, {
+        layout: dir,
+        missing,
+      });
   }
   const index: OciImageIndex = { ...parsed.data, manifests };
   const nodes = await walkOciIndex(index, async (descriptor) => {
@@ -67,6 +80,10 @@ export async function ociLayoutImages(dir: string, refs?: readonly string[]): Pr
   });
   return {
     index,
-    blobs: nodes.map((node) => ({ digest: node.descriptor.digest, size: node.descriptor.size, open: () => fileChunks(blobPath(dir, node.descriptor.digest)) })),
+    blobs: nodes.map((node) => ({
+      digest: node.descriptor.digest,
+      size: node.descriptor.size,
+      open: () => fileChunks(blobPath(dir, node.descriptor.digest)),
+    })),
   };
 }

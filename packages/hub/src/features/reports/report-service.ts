@@ -1,4 +1,12 @@
-import { canonicalize, FlotillaError, verifyPayload, type Facts, type Report, type SignedReport, type Target } from '@flotilla/protocol';
+import {
+  canonicalize,
+  FlotillaError,
+  verifyPayload,
+  type Facts,
+  type Report,
+  type SignedReport,
+  type Target,
+} from '@flotilla/protocol';
 import type { ReportReceipt } from '@flotilla/protocol/api';
 import type { AuditSink } from '../../audit-sink.ts';
 import type { Clock } from '../../clock.ts';
@@ -47,37 +55,72 @@ export class ReportService {
     const { tx, store, observed, drift, audit, clock } = this.deps;
     const { report } = signed;
     if (report.targetId !== targetId) {
-      audit.append({ actor: { kind: 'agent', id: targetId }, action: 'report.submit', subjects: [targetId, report.targetId], outcome: 'refused', reason: 'FORBIDDEN', details: { seq: report.seq } });
-      throw new FlotillaError('FORBIDDEN', `the report is about target ${report.targetId}, but was sent for target ${targetId}`);
+      audit.append({
+        actor: { kind: 'agent', id: targetId },
+        action: 'report.submit',
+        subjects: [targetId, report.targetId],
+        outcome: 'refused',
+        reason: 'FORBIDDEN',
+        details: { seq: report.seq },
+      });
+      throw new FlotillaError(
+        'FORBIDDEN',
+        `the report is about target ${report.targetId}, but was sent for target ${targetId}`,
+      );
     }
     const state = this.deps.targets.get(targetId);
     if (state === undefined) throw new FlotillaError('NOT_FOUND', `target ${targetId} does not exist`);
     if (!verifyPayload('report', report, signed.signature, state.publicKey)) {
-      audit.append({ actor: { kind: 'agent', id: targetId }, action: 'report.submit', subjects: [targetId], outcome: 'refused', reason: 'SIGNATURE_INVALID', details: { seq: report.seq } });
-      throw new FlotillaError('SIGNATURE_INVALID', `report ${report.seq} is not signed by the key of target ${targetId}`);
+      audit.append({
+        actor: { kind: 'agent', id: targetId },
+        action: 'report.submit',
+        subjects: [targetId],
+        outcome: 'refused',
+        reason: 'SIGNATURE_INVALID',
+        details: { seq: report.seq },
+      });
+      throw new FlotillaError(
+        'SIGNATURE_INVALID',
+        `report ${report.seq} is not signed by the key of target ${targetId}`,
+      );
     }
     const body = canonicalize(signed);
     const now = clock();
     return tx.run(() => {
       if (!store.insert(targetId, report.seq, report.generation, now, body)) {
         if (store.json(targetId, report.seq) !== body) {
-          throw new FlotillaError('REPORT_SEQ_CONFLICT', `report ${report.seq} of target ${targetId} was already received with other content; sequence numbers must not be reused`);
+          throw new FlotillaError(
+            'REPORT_SEQ_CONFLICT',
+            `report ${report.seq} of target ${targetId} was already received with other content; sequence numbers must not be reused`,
+          );
         }
         return { seq: report.seq, duplicate: true };
       }
       if (report.seq > (observed.observedSeq(targetId) ?? 0)) {
-        observed.setObserved(targetId, {
-          seq: report.seq,
-          generation: report.generation,
-          phase: report.phase,
-          health: report.health,
-          bundles: report.bundles,
-          reportedAt: report.observedAt,
-        }, report.facts, now);
+        observed.setObserved(
+          targetId,
+          {
+            seq: report.seq,
+            generation: report.generation,
+            phase: report.phase,
+            health: report.health,
+            bundles: report.bundles,
+            reportedAt: report.observedAt,
+          },
+          report.facts,
+          now,
+        );
       }
       drift.recordReport(targetId, report);
       if (report.phase === 'stalled' || report.phase === 'failed') {
-        audit.append({ actor: { kind: 'agent', id: targetId }, action: `report.${report.phase}`, subjects: [targetId], outcome: 'failure', reason: report.error?.code ?? 'UNKNOWN', details: { seq: report.seq, generation: report.generation, message: report.error?.message } });
+        audit.append({
+          actor: { kind: 'agent', id: targetId },
+          action: `report.${report.phase}`,
+          subjects: [targetId],
+          outcome: 'failure',
+          reason: report.error?.code ?? 'UNKNOWN',
+          details: { seq: report.seq, generation: report.generation, message: report.error?.message },
+        });
       }
       return { seq: report.seq, duplicate: false };
     });

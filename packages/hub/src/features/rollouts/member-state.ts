@@ -29,17 +29,29 @@ export interface ClassifiedMember {
 export function classifyMember(facts: MemberFacts): ClassifiedMember {
   const { observed, release } = facts;
   if (facts.rolledBackGeneration !== null) {
-    const reverted = observed !== null && observed.generation >= facts.rolledBackGeneration && observed.phase === 'applied'
-      && observed.bundles.find((b) => b.name === release.name)?.digest === facts.previous?.digest;
+    const reverted =
+      observed !== null &&
+      observed.generation >= facts.rolledBackGeneration &&
+      observed.phase === 'applied' &&
+      observed.bundles.find((b) => b.name === release.name)?.digest === facts.previous?.digest;
     return { state: reverted ? 'reverted' : 'reverting', applied: false };
   }
   if (facts.status !== 'active') return { state: 'blocked', applied: false, reason: `the target is ${facts.status}` };
   const desired = facts.desired.find((b) => b.name === release.name);
   if (desired?.digest !== release.digest) {
-    return { state: 'blocked', applied: false, reason: `its release ${release.name} was changed outside this rollout (now ${desired === undefined ? 'none' : `${desired.name}@${desired.version}`})` };
+    return {
+      state: 'blocked',
+      applied: false,
+      reason: `its release ${release.name} was changed outside this rollout (now ${desired === undefined ? 'none' : `${desired.name}@${desired.version}`})`,
+    };
   }
   if (observed === null || observed.generation < facts.generation) return { state: 'pending', applied: false };
-  if (observed.phase === 'failed' || observed.phase === 'stalled') return { state: 'failed', applied: false, reason: `the agent reported generation ${observed.generation} ${observed.phase}` };
+  if (observed.phase === 'failed' || observed.phase === 'stalled')
+    return {
+      state: 'failed',
+      applied: false,
+      reason: `the agent reported generation ${observed.generation} ${observed.phase}`,
+    };
   const carries = observed.bundles.some((b) => b.digest === release.digest);
   if (observed.phase !== 'applied' || !carries) return { state: 'pending', applied: false };
   switch (observed.health) {

@@ -4,7 +4,15 @@ import { appendInParts } from '../../append-in-parts.ts';
 import type { AuditSink } from '../../audit-sink.ts';
 import type { Clock } from '../../clock.ts';
 import type { Transactions } from '../../store/transaction.ts';
-import { blockReason, evaluateRollout, type Candidate, type EvaluatedMember, type MemberCache, type RolloutEvaluation, type RolloutLoader } from './rollout-evaluation.ts';
+import {
+  blockReason,
+  evaluateRollout,
+  type Candidate,
+  type EvaluatedMember,
+  type MemberCache,
+  type RolloutEvaluation,
+  type RolloutLoader,
+} from './rollout-evaluation.ts';
 import { allowedFailures, formatDuration, formatFailureBudget, waveGates, waveSpecText } from './rollout-plan.ts';
 import type { RolloutRow, RolloutStore } from './rollout-store.ts';
 import { evaluateGate, type GateCounts, type GateDecision } from './wave-gate.ts';
@@ -25,7 +33,12 @@ const MAX_STEPS = 200;
  * agents after each commits (the desired-state feature).
  */
 export interface ReleaseStaging {
-  stageRelease(targetId: string, name: string, release: ReleaseRef | null, actor: Actor): { readonly changed: boolean; readonly generation: number; readonly previous: ReleaseRef | null };
+  stageRelease(
+    targetId: string,
+    name: string,
+    release: ReleaseRef | null,
+    actor: Actor,
+  ): { readonly changed: boolean; readonly generation: number; readonly previous: ReleaseRef | null };
   announce(targetIds: Iterable<string>): void;
 }
 
@@ -105,8 +118,14 @@ export class RolloutController {
   start(schedule: ControllerSchedule = {}): void {
     const intervalMs = schedule.intervalMs ?? 5000;
     const pollMs = schedule.pollMs ?? 250;
-    if (!Number.isFinite(pollMs) || pollMs < 10) throw new TypeError(`RolloutController.start: pollMs must be at least 10 (or 0 in createHub's rolloutPollMs, for no timer); received ${String(schedule.pollMs)}`);
-    if (!Number.isFinite(intervalMs) || intervalMs < pollMs) throw new TypeError(`RolloutController.start: intervalMs must be at least pollMs (${pollMs}); received ${String(schedule.intervalMs)}`);
+    if (!Number.isFinite(pollMs) || pollMs < 10)
+      throw new TypeError(
+        `RolloutController.start: pollMs must be at least 10 (or 0 in createHub's rolloutPollMs, for no timer); received ${String(schedule.pollMs)}`,
+      );
+    if (!Number.isFinite(intervalMs) || intervalMs < pollMs)
+      throw new TypeError(
+        `RolloutController.start: intervalMs must be at least pollMs (${pollMs}); received ${String(schedule.intervalMs)}`,
+      );
     let lastChanges = -1;
     let lastRun = Number.NEGATIVE_INFINITY;
     let holdUntil = 0;
@@ -162,7 +181,9 @@ export class RolloutController {
 
   /** Candidates in waves up to `throughWave` that nothing blocks. */
   private updatable(evaluation: RolloutEvaluation, throughWave: number): Candidate[] {
-    return evaluation.candidates.filter((c) => c.wave <= throughWave && blockReason(this.deps.rollouts, evaluation.rollout, c) === undefined);
+    return evaluation.candidates.filter(
+      (c) => c.wave <= throughWave && blockReason(this.deps.rollouts, evaluation.rollout, c) === undefined,
+    );
   }
 
   private applyGate(evaluation: RolloutEvaluation, now: number, changed: string[]): boolean {
@@ -196,7 +217,11 @@ export class RolloutController {
         return true;
       case 'passed':
         // Starting the next wave needs every selected target and live cut-offs.
-        this.passWave(evaluation.scope === 'full' ? evaluation : evaluateRollout(this.deps, evaluation.rollout, now, 'full'), now, changed);
+        this.passWave(
+          evaluation.scope === 'full' ? evaluation : evaluateRollout(this.deps, evaluation.rollout, now, 'full'),
+          now,
+          changed,
+        );
         return true;
     }
   }
@@ -206,29 +231,49 @@ export class RolloutController {
   }
 
   /** A wave exceeded its budget or timed out: pause, or roll back when the plan says so. */
-  private fail(evaluation: RolloutEvaluation, decision: Extract<GateDecision, { kind: 'over-budget' | 'timed-out' }>, now: number, changed: string[]): void {
+  private fail(
+    evaluation: RolloutEvaluation,
+    decision: Extract<GateDecision, { kind: 'over-budget' | 'timed-out' }>,
+    now: number,
+    changed: string[],
+  ): void {
     const { row, plan } = evaluation.rollout;
     const wave = plan.waves[row.current_wave]!;
     const gates = waveGates(plan, row.current_wave);
     const failed = evaluation.members.filter((m) => m.wave <= row.current_wave && m.state === 'failed');
-    const reason = decision.kind === 'over-budget'
-      ? `wave ${wave.name}: ${decision.failed} targets failed, more than its failure budget of ${formatFailureBudget(gates.failureBudget)} allows (${decision.allowed})`
-      : `wave ${wave.name} did not meet its gates within its timeout of ${formatDuration(decision.timeoutMs)}`;
+    const reason =
+      decision.kind === 'over-budget'
+        ? `wave ${wave.name}: ${decision.failed} targets failed, more than its failure budget of ${formatFailureBudget(gates.failureBudget)} allows (${decision.allowed})`
+        : `wave ${wave.name} did not meet its gates within its timeout of ${formatDuration(decision.timeoutMs)}`;
     const details = {
       rollout: row.id,
       wave: row.current_wave,
       waveName: wave.name,
       cause: decision.kind === 'over-budget' ? 'failure-budget' : 'timeout',
-      ...(decision.kind === 'over-budget' ? { failed: decision.failed, allowed: decision.allowed } : { waitedMs: decision.waitedMs, timeoutMs: decision.timeoutMs }),
+      ...(decision.kind === 'over-budget'
+        ? { failed: decision.failed, allowed: decision.allowed }
+        : { waitedMs: decision.waitedMs, timeoutMs: decision.timeoutMs }),
       failedTargets: failed.slice(0, FAILED_LISTED).map((m) => ({ target: m.targetId, reason: m.reason ?? null })),
     };
     if (plan.rollbackOnFailure) {
       this.rollback(evaluation, ROLLOUT_CONTROLLER, reason, now, changed, details);
     } else {
       this.deps.rollouts.setState(row.id, 'paused', reason, now, null);
-      this.appendInParts({ actor: ROLLOUT_CONTROLLER, action: 'rollout.pause', outcome: 'success', reason: reason.slice(0, 1024), details }, failed.map((m) => m.targetId));
+      this.appendInParts(
+        {
+          actor: ROLLOUT_CONTROLLER,
+          action: 'rollout.pause',
+          outcome: 'success',
+          reason: reason.slice(0, 1024),
+          details,
+        },
+        failed.map((m) => m.targetId),
+      );
     }
-    this.deps.log.warn({ rollout: row.id, wave: wave.name, cause: details.cause, rollback: plan.rollbackOnFailure }, 'rollout wave failed its gates');
+    this.deps.log.warn(
+      { rollout: row.id, wave: wave.name, cause: details.cause, rollback: plan.rollbackOnFailure },
+      'rollout wave failed its gates',
+    );
   }
 
   private passWave(evaluation: RolloutEvaluation, now: number, changed: string[]): void {
@@ -237,13 +282,38 @@ export class RolloutController {
     const wave = plan.waves[index]!;
     const counts = gateCounts(evaluation.members, index);
     this.deps.rollouts.finishWave(row.id, index, now);
-    this.deps.audit.append({ actor: ROLLOUT_CONTROLLER, action: 'rollout.wave.complete', subjects: [], outcome: 'success', details: { rollout: row.id, release: releaseText(evaluation), wave: index, waveName: wave.name, members: counts.size, healthy: counts.healthy, failed: counts.failed } });
+    this.deps.audit.append({
+      actor: ROLLOUT_CONTROLLER,
+      action: 'rollout.wave.complete',
+      subjects: [],
+      outcome: 'success',
+      details: {
+        rollout: row.id,
+        release: releaseText(evaluation),
+        wave: index,
+        waveName: wave.name,
+        members: counts.size,
+        healthy: counts.healthy,
+        failed: counts.failed,
+      },
+    });
     if (index + 1 < plan.waves.length) {
       this.startWave(evaluation, index + 1, now, changed);
       return;
     }
     this.deps.rollouts.setState(row.id, 'completed', null, now, now);
-    this.deps.audit.append({ actor: ROLLOUT_CONTROLLER, action: 'rollout.complete', subjects: [], outcome: 'success', details: { rollout: row.id, release: releaseText(evaluation), members: evaluation.members.length, failed: counts.failed } });
+    this.deps.audit.append({
+      actor: ROLLOUT_CONTROLLER,
+      action: 'rollout.complete',
+      subjects: [],
+      outcome: 'success',
+      details: {
+        rollout: row.id,
+        release: releaseText(evaluation),
+        members: evaluation.members.length,
+        failed: counts.failed,
+      },
+    });
     this.forget(row.id);
     this.deps.log.info({ rollout: row.id, release: releaseText(evaluation) }, 'rollout completed');
   }
@@ -260,12 +330,25 @@ export class RolloutController {
     const reached = evaluation.candidates.filter((c) => c.wave <= index);
     const targets = reached.filter((c) => blockReason(this.deps.rollouts, evaluation.rollout, c) === undefined);
     const bumped = this.update(evaluation, targets, now, changed);
-    this.appendInParts({
-      actor: ROLLOUT_CONTROLLER,
-      action: 'rollout.wave.start',
-      outcome: 'success',
-      details: { rollout: row.id, release: releaseText(evaluation), digest: row.release_digest, wave: index, waveName: wave.name, spec: waveSpecText(wave), members: targets.length, bumped, blocked: reached.length - targets.length },
-    }, targets.map((t) => t.targetId));
+    this.appendInParts(
+      {
+        actor: ROLLOUT_CONTROLLER,
+        action: 'rollout.wave.start',
+        outcome: 'success',
+        details: {
+          rollout: row.id,
+          release: releaseText(evaluation),
+          digest: row.release_digest,
+          wave: index,
+          waveName: wave.name,
+          spec: waveSpecText(wave),
+          members: targets.length,
+          bumped,
+          blocked: reached.length - targets.length,
+        },
+      },
+      targets.map((t) => t.targetId),
+    );
     this.deps.log.info({ rollout: row.id, wave: wave.name, members: targets.length, bumped }, 'rollout wave started');
   }
 
@@ -274,12 +357,23 @@ export class RolloutController {
     const { row } = evaluation.rollout;
     this.deps.rollouts.touch(row.id, now);
     const bumped = this.update(evaluation, joiners, now, changed);
-    this.appendInParts({
-      actor: ROLLOUT_CONTROLLER,
-      action: 'rollout.member.join',
-      outcome: 'success',
-      details: { rollout: row.id, release: releaseText(evaluation), digest: row.release_digest, currentWave: row.current_wave, joined: joiners.length, bumped, waves: [...new Set(joiners.map((j) => j.wave))].sort() },
-    }, joiners.map((j) => j.targetId));
+    this.appendInParts(
+      {
+        actor: ROLLOUT_CONTROLLER,
+        action: 'rollout.member.join',
+        outcome: 'success',
+        details: {
+          rollout: row.id,
+          release: releaseText(evaluation),
+          digest: row.release_digest,
+          currentWave: row.current_wave,
+          joined: joiners.length,
+          bumped,
+          waves: [...new Set(joiners.map((j) => j.wave))].sort(),
+        },
+      },
+      joiners.map((j) => j.targetId),
+    );
   }
 
   /** Sets the release on each target (a no-op for one that has it) and records it as a member. */
@@ -302,7 +396,14 @@ export class RolloutController {
    * carries this rollout's release goes back to the release of that name it had before (or
    * loses it if it had none); members whose release was changed since are left alone.
    */
-  rollback(evaluation: RolloutEvaluation, actor: Actor, reason: string | undefined, now: number, changed: string[], extra: Record<string, unknown> = {}): void {
+  rollback(
+    evaluation: RolloutEvaluation,
+    actor: Actor,
+    reason: string | undefined,
+    now: number,
+    changed: string[],
+    extra: Record<string, unknown> = {},
+  ): void {
     const { row, release } = evaluation.rollout;
     const reverted: string[] = [];
     const skipped: { target: string; why: string }[] = [];
@@ -322,15 +423,29 @@ export class RolloutController {
       if (staged.changed) changed.push(member.targetId);
     }
     this.deps.rollouts.setState(row.id, 'rolled-back', reason ?? null, now, now);
-    this.appendInParts({
-      actor,
-      action: 'rollout.rollback',
-      outcome: 'success',
-      ...(reason === undefined ? {} : { reason: reason.slice(0, 1024) }),
-      details: { ...extra, rollout: row.id, release: releaseText(evaluation), from: row.state, reverted: reverted.length, skipped: skipped.length, skippedTargets: skipped.slice(0, FAILED_LISTED) },
-    }, reverted);
+    this.appendInParts(
+      {
+        actor,
+        action: 'rollout.rollback',
+        outcome: 'success',
+        ...(reason === undefined ? {} : { reason: reason.slice(0, 1024) }),
+        details: {
+          ...extra,
+          rollout: row.id,
+          release: releaseText(evaluation),
+          from: row.state,
+          reverted: reverted.length,
+          skipped: skipped.length,
+          skippedTargets: skipped.slice(0, FAILED_LISTED),
+        },
+      },
+      reverted,
+    );
     this.forget(row.id);
-    this.deps.log.info({ rollout: row.id, reverted: reverted.length, skipped: skipped.length, actor: actor.id }, 'rollout rolled back');
+    this.deps.log.info(
+      { rollout: row.id, reverted: reverted.length, skipped: skipped.length, actor: actor.id },
+      'rollout rolled back',
+    );
   }
 
   /** Drops the memos of a finished rollout (they would be rebuilt if it is read again). */

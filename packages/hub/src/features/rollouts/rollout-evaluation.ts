@@ -81,7 +81,9 @@ export class RolloutLoader {
         plan,
         release: { name: row.release_name, version: row.release_version, digest: row.release_digest },
         query,
-        waveQueries: plan.waves.map((wave): Query | undefined => (wave.selector === undefined ? undefined : { kind: 'and', items: [query, parseQuery(wave.selector)] })),
+        waveQueries: plan.waves.map((wave): Query | undefined =>
+          wave.selector === undefined ? undefined : { kind: 'and', items: [query, parseQuery(wave.selector)] },
+        ),
       };
       this.loaded.set(row.id, parsed);
     }
@@ -106,7 +108,12 @@ export interface EvaluationDeps {
  * selected now. Candidates are computed only for running and paused rollouts: a finished
  * rollout adopts no one.
  */
-export function evaluateRollout(deps: EvaluationDeps, rollout: LoadedRollout, now: number, scope: EvaluationScope = 'full'): RolloutEvaluation {
+export function evaluateRollout(
+  deps: EvaluationDeps,
+  rollout: LoadedRollout,
+  now: number,
+  scope: EvaluationScope = 'full',
+): RolloutEvaluation {
   const { row, plan } = rollout;
   const waves = deps.rollouts.waves(row.id);
   const members = deps.members.members(deps.rollouts, rollout);
@@ -126,7 +133,9 @@ export function evaluateRollout(deps: EvaluationDeps, rollout: LoadedRollout, no
       criteria.push({ kind: 'percent', cutoff });
     } else {
       cutoffs.push(undefined);
-      const matches = active ? new Set(deps.rollouts.selected(rollout.waveQueries[i]!, now, row.id).map((t) => t.id)) : new Set<string>();
+      const matches = active
+        ? new Set(deps.rollouts.selected(rollout.waveQueries[i]!, now, row.id).map((t) => t.id))
+        : new Set<string>();
       criteria.push({ kind: 'selector', matches });
     }
   });
@@ -144,9 +153,18 @@ export function evaluateRollout(deps: EvaluationDeps, rollout: LoadedRollout, no
 }
 
 /** The `reached` scope: non-members in waves already started, by their stored criteria. */
-function reached(deps: EvaluationDeps, rollout: LoadedRollout, now: number, waves: readonly WaveRow[], members: readonly EvaluatedMember[], active: boolean): RolloutEvaluation {
+function reached(
+  deps: EvaluationDeps,
+  rollout: LoadedRollout,
+  now: number,
+  waves: readonly WaveRow[],
+  members: readonly EvaluatedMember[],
+  active: boolean,
+): RolloutEvaluation {
   const { row, plan } = rollout;
-  const cutoffs = plan.waves.map((wave, i) => (wave.percent === undefined ? undefined : (waves[i]?.cutoff ?? undefined)));
+  const cutoffs = plan.waves.map((wave, i) =>
+    wave.percent === undefined ? undefined : (waves[i]?.cutoff ?? undefined),
+  );
   const candidates: Candidate[] = [];
   if (active) {
     const outsiders = deps.rollouts.selected(rollout.query, now, row.id);
@@ -154,10 +172,15 @@ function reached(deps: EvaluationDeps, rollout: LoadedRollout, now: number, wave
       const criteria: WaveCriterion[] = plan.waves.slice(0, row.current_wave + 1).map((wave, i) =>
         wave.percent !== undefined
           ? { kind: 'percent', cutoff: waves[i]!.cutoff! }
-          : { kind: 'selector', matches: new Set(deps.rollouts.selected(rollout.waveQueries[i]!, now, row.id).map((t) => t.id)) });
+          : {
+              kind: 'selector',
+              matches: new Set(deps.rollouts.selected(rollout.waveQueries[i]!, now, row.id).map((t) => t.id)),
+            },
+      );
       for (const target of outsiders) {
         const wave = firstWave(target.id, deps.positions.position(row.id, target.id), criteria);
-        if (wave !== undefined) candidates.push({ targetId: target.id, name: target.name, status: target.status, wave });
+        if (wave !== undefined)
+          candidates.push({ targetId: target.id, name: target.name, status: target.status, wave });
       }
     }
   }
@@ -171,7 +194,10 @@ function reached(deps: EvaluationDeps, rollout: LoadedRollout, now: number, wave
  * read, so it is never stale and an empty one after a restart is merely slower once.
  */
 export class MemberCache {
-  private readonly byRollout = new Map<string, Map<string, { readonly version: string; readonly member: EvaluatedMember }>>();
+  private readonly byRollout = new Map<
+    string,
+    Map<string, { readonly version: string; readonly member: EvaluatedMember }>
+  >();
 
   members(rollouts: RolloutStore, rollout: LoadedRollout): EvaluatedMember[] {
     const id = rollout.row.id;
@@ -187,8 +213,12 @@ export class MemberCache {
     }
     if (stale.size > 0) {
       // Many changed: one scan is cheaper than a lookup each.
-      const rows = stale.size > versions.length / 8 ? rollouts.members(id).filter((m) => stale.has(m.target_id)) : [...stale].map((t) => rollouts.member(id, t)!);
-      for (const row of rows) cache.set(row.target_id, { version: versionOf(row), member: evaluateMember(row, rollout.release) });
+      const rows =
+        stale.size > versions.length / 8
+          ? rollouts.members(id).filter((m) => stale.has(m.target_id))
+          : [...stale].map((t) => rollouts.member(id, t)!);
+      for (const row of rows)
+        cache.set(row.target_id, { version: versionOf(row), member: evaluateMember(row, rollout.release) });
     }
     return versions.map((v) => cache.get(v.target_id)!.member);
   }

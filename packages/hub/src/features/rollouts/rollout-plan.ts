@@ -3,7 +3,8 @@ import { MAX_WAVES, type PlanInput, type WaveInput } from '@flotilla/protocol/ap
 import { formatQuery, parseQuery, parseSelector, type Query } from '@flotilla/protocol/query';
 
 /** How many failed members a wave tolerates: a count, or a percentage of the wave's members. */
-export type FailureBudget = { readonly kind: 'count'; readonly count: number } | { readonly kind: 'percent'; readonly percent: number };
+export type FailureBudget =
+  { readonly kind: 'count'; readonly count: number } | { readonly kind: 'percent'; readonly percent: number };
 
 /**
  * One wave of a plan, as stored. Exactly one of `percent` (of the rollout's selected targets,
@@ -53,13 +54,18 @@ const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3
 export function parseDuration(value: string | number, path: string): number {
   let ms: number;
   if (typeof value === 'number') {
-    if (!Number.isFinite(value) || value < 0) throw invalid(`a duration is a number of seconds of at least 0, or text such as 10m; received ${value}`, path);
+    if (!Number.isFinite(value) || value < 0)
+      throw invalid(`a duration is a number of seconds of at least 0, or text such as 10m; received ${value}`, path);
     ms = Math.round(value * 1000);
   } else {
     const text = value.trim();
     if (text === '0') return 0;
     const parts = /^(?:\d+(?:ms|s|m|h|d))+$/.test(text) ? [...text.matchAll(/(\d+)(ms|s|m|h|d)/g)] : [];
-    if (parts.length === 0) throw invalid(`a duration is a number and a unit (ms, s, m, h, d) such as 90s, 10m or 1h30m, or 0; received '${value}'`, path);
+    if (parts.length === 0)
+      throw invalid(
+        `a duration is a number and a unit (ms, s, m, h, d) such as 90s, 10m or 1h30m, or 0; received '${value}'`,
+        path,
+      );
     ms = parts.reduce((sum, [, n, unit]) => sum + Number(n) * DURATION_UNITS[unit!]!, 0);
   }
   if (ms > MAX_DURATION_MS) throw invalid(`a duration is at most 30d; received '${value}'`, path);
@@ -71,7 +77,12 @@ export function formatDuration(ms: number): string {
   if (ms === 0) return '0s';
   let rest = ms;
   let text = '';
-  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const) {
     if (rest >= size) {
       text += `${Math.floor(rest / size)}${unit}`;
       rest %= size;
@@ -89,7 +100,11 @@ export function parseFailureBudget(value: string | number, path: string): Failur
     if (n > 100) throw invalid(`a failure budget percentage is at most 100%; received '${text}'`, path);
     return { kind: 'percent', percent: n };
   }
-  if (!/^\d+$/.test(text)) throw invalid(`a failure budget is a count of failed targets such as 2, or a percentage of the wave such as 5%; received '${text}'`, path);
+  if (!/^\d+$/.test(text))
+    throw invalid(
+      `a failure budget is a count of failed targets such as 2, or a percentage of the wave such as 5%; received '${text}'`,
+      path,
+    );
   return { kind: 'count', count: Number(text) };
 }
 
@@ -106,7 +121,11 @@ function parsePercent(value: number | string, path: string): number {
   const text = String(value).trim();
   const match = /^(\d+(?:\.\d{1,2})?)%?$/.exec(text);
   const n = match === null ? Number.NaN : Number(match[1]);
-  if (!(n > 0 && n <= 100)) throw invalid(`a wave's percentage is more than 0 and at most 100, with at most two decimals, such as 1%, 12.5% or 100%; received '${text}'`, path);
+  if (!(n > 0 && n <= 100))
+    throw invalid(
+      `a wave's percentage is more than 0 and at most 100, with at most two decimals, such as 1%, 12.5% or 100%; received '${text}'`,
+      path,
+    );
   return n;
 }
 
@@ -121,7 +140,8 @@ function parsePercent(value: number | string, path: string): number {
 export function parseInlineWaves(text: string): WaveInput[] {
   const pieces: string[] = [];
   for (const piece of text.split(',')) {
-    if (pieces.length > 0 && !/^\s*[a-z0-9][a-z0-9-]*:/.test(piece) && !/^\s*\d+(\.\d+)?%\s*$/.test(piece)) pieces[pieces.length - 1] += `,${piece}`;
+    if (pieces.length > 0 && !/^\s*[a-z0-9][a-z0-9-]*:/.test(piece) && !/^\s*\d+(\.\d+)?%\s*$/.test(piece))
+      pieces[pieces.length - 1] += `,${piece}`;
     else pieces.push(piece);
   }
   return pieces.map((raw, i) => {
@@ -129,7 +149,8 @@ export function parseInlineWaves(text: string): WaveInput[] {
     const colon = /^([a-z0-9][a-z0-9-]*):(.*)$/s.exec(piece);
     const name = colon?.[1] ?? `wave-${i + 1}`;
     const spec = (colon?.[2] ?? piece).trim();
-    if (spec === '') throw invalid(`wave '${name}' has no percentage or selector; write name:10% or name:tier=staging`, `waves[${i}]`);
+    if (spec === '')
+      throw invalid(`wave '${name}' has no percentage or selector; write name:10% or name:tier=staging`, `waves[${i}]`);
     return /^\d+(\.\d+)?%$/.test(spec) ? { name, percent: spec } : { name, selector: spec };
   });
 }
@@ -152,9 +173,15 @@ export function parseSelectorInput(value: string | Record<string, unknown>, chec
  * @throws FlotillaError `VALIDATION_FAILED` (with `details.path`), or a query error for a wave selector.
  */
 export function normalizePlan(input: PlanInput, check: SelectorCheck): RolloutPlan {
-  const waveInputs = input.waves === undefined ? [{ name: 'all', percent: 100 }] : typeof input.waves === 'string' ? parseInlineWaves(input.waves) : input.waves;
+  const waveInputs =
+    input.waves === undefined
+      ? [{ name: 'all', percent: 100 }]
+      : typeof input.waves === 'string'
+        ? parseInlineWaves(input.waves)
+        : input.waves;
   if (waveInputs.length === 0) throw invalid('a plan has at least one wave', 'waves');
-  if (waveInputs.length > MAX_WAVES) throw invalid(`a plan has at most ${MAX_WAVES} waves; received ${waveInputs.length}`, 'waves');
+  if (waveInputs.length > MAX_WAVES)
+    throw invalid(`a plan has at most ${MAX_WAVES} waves; received ${waveInputs.length}`, 'waves');
   const names = new Set<string>();
   let lastPercent: { name: string; percent: number } | undefined;
   let coversAll: string | undefined;
@@ -162,20 +189,34 @@ export function normalizePlan(input: PlanInput, check: SelectorCheck): RolloutPl
     const path = `waves[${i}]`;
     const name = wave.name ?? `wave-${i + 1}`;
     const parsedName = Name.safeParse(name);
-    if (!parsedName.success) throw invalid(`a wave name is 1-63 lowercase letters, digits and dashes; received '${name}'`, `${path}.name`);
+    if (!parsedName.success)
+      throw invalid(`a wave name is 1-63 lowercase letters, digits and dashes; received '${name}'`, `${path}.name`);
     if (names.has(name)) throw invalid(`wave names must be distinct; '${name}' appears twice`, `${path}.name`);
     names.add(name);
-    if (coversAll !== undefined) throw invalid(`wave '${name}' comes after wave '${coversAll}', which already covers every selected target; remove it or lower '${coversAll}'`, path);
-    if ((wave.percent === undefined) === (wave.selector === undefined)) throw invalid(`wave '${name}' needs exactly one of percent (such as 10%) or selector (such as tier=staging)`, path);
+    if (coversAll !== undefined)
+      throw invalid(
+        `wave '${name}' comes after wave '${coversAll}', which already covers every selected target; remove it or lower '${coversAll}'`,
+        path,
+      );
+    if ((wave.percent === undefined) === (wave.selector === undefined))
+      throw invalid(
+        `wave '${name}' needs exactly one of percent (such as 10%) or selector (such as tier=staging)`,
+        path,
+      );
     const gates = {
       ...(wave.bake === undefined ? {} : { bakeMs: parseDuration(wave.bake, `${path}.bake`) }),
-      ...(wave.failureBudget === undefined ? {} : { failureBudget: parseFailureBudget(wave.failureBudget, `${path}.failureBudget`) }),
+      ...(wave.failureBudget === undefined
+        ? {}
+        : { failureBudget: parseFailureBudget(wave.failureBudget, `${path}.failureBudget`) }),
       ...(wave.timeout === undefined ? {} : { timeoutMs: parseTimeout(wave.timeout, `${path}.timeout`) }),
     };
     if (wave.percent !== undefined) {
       const percent = parsePercent(wave.percent, `${path}.percent`);
       if (lastPercent !== undefined && percent <= lastPercent.percent) {
-        throw invalid(`percentages are cumulative and must grow from wave to wave: wave '${name}' (${percent}%) is not larger than wave '${lastPercent.name}' (${lastPercent.percent}%) before it`, `${path}.percent`);
+        throw invalid(
+          `percentages are cumulative and must grow from wave to wave: wave '${name}' (${percent}%) is not larger than wave '${lastPercent.name}' (${lastPercent.percent}%) before it`,
+          `${path}.percent`,
+        );
       }
       lastPercent = { name, percent };
       if (percent === 100) coversAll = name;
@@ -192,7 +233,10 @@ export function normalizePlan(input: PlanInput, check: SelectorCheck): RolloutPl
   return {
     waves,
     bakeMs: input.bake === undefined ? 0 : parseDuration(input.bake, 'bake'),
-    failureBudget: input.failureBudget === undefined ? { kind: 'count', count: 0 } : parseFailureBudget(input.failureBudget, 'failureBudget'),
+    failureBudget:
+      input.failureBudget === undefined
+        ? { kind: 'count', count: 0 }
+        : parseFailureBudget(input.failureBudget, 'failureBudget'),
     timeoutMs: input.timeout === undefined ? null : parseTimeout(input.timeout, 'timeout'),
     rollbackOnFailure: input.rollbackOnFailure ?? false,
   };

@@ -1,4 +1,13 @@
-import { CreateRolloutRequest, CreateRolloutResult, RolloutCommand, RolloutId, RolloutList, RolloutListQuery, RolloutView, RolloutViewQuery } from '@flotilla/protocol/api';
+import {
+  CreateRolloutRequest,
+  CreateRolloutResult,
+  RolloutCommand,
+  RolloutId,
+  RolloutList,
+  RolloutListQuery,
+  RolloutView,
+  RolloutViewQuery,
+} from '@flotilla/protocol/api';
 import { requireOperator, type Authenticator } from '../../http/auth.ts';
 import { readJson, readOptionalJson, readParam, readQuery } from '../../http/body.ts';
 import { sendJson } from '../../http/respond.ts';

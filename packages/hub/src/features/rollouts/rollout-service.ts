@@ -1,7 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { FlotillaError, isFlotillaError, type Actor, type ReleaseRef } from '@flotilla/protocol';
-import { RolloutId, type CreateRolloutRequest, type CreateRolloutResult, type MemberListing, type RolloutList, type RolloutState, type RolloutView } from '@flotilla/protocol/api';
+import {
+  RolloutId,
+  type CreateRolloutRequest,
+  type CreateRolloutResult,
+  type MemberListing,
+  type RolloutList,
+  type RolloutState,
+  type RolloutView,
+} from '@flotilla/protocol/api';
 import { formatQuery, type Query } from '@flotilla/protocol/query';
 import type { AuditSink } from '../../audit-sink.ts';
 import type { Clock } from '../../clock.ts';
@@ -96,7 +104,11 @@ export class RolloutService {
     if (request.dryRun === true) {
       const row = this.newRow(id, 0, release, selector, plan, actor, now);
       this.checkConflicts(row, query, now);
-      const evaluation = evaluateRollout({ rollouts: this.rollouts, positions: new PositionCache(), members: new MemberCache() }, new RolloutLoader().load(row), now);
+      const evaluation = evaluateRollout(
+        { rollouts: this.rollouts, positions: new PositionCache(), members: new MemberCache() },
+        new RolloutLoader().load(row),
+        now,
+      );
       const view = buildView(this.rollouts, evaluation, 'none', 0);
       return { rollout: view, warnings: [...selectorWarnings, ...warnings(view, plan)], dryRun: true };
     }
@@ -109,10 +121,20 @@ export class RolloutService {
         action: 'rollout.create',
         subjects: [],
         outcome: 'success',
-        details: { rollout: id, release: `${release.name}@${release.version}`, digest: release.digest, selector, waves: plan.waves.map((w) => w.name), plan },
+        details: {
+          rollout: id,
+          release: `${release.name}@${release.version}`,
+          digest: release.digest,
+          selector,
+          waves: plan.waves.map((w) => w.name),
+          plan,
+        },
       });
     });
-    this.deps.log.info({ rollout: id, release: `${release.name}@${release.version}`, selector, actor: actor.id }, 'rollout created');
+    this.deps.log.info(
+      { rollout: id, release: `${release.name}@${release.version}`, selector, actor: actor.id },
+      'rollout created',
+    );
     this.controller.reconcile(id);
     const view = this.view(id, 'none', 0);
     return { rollout: view, warnings: [...selectorWarnings, ...warnings(view, plan)], dryRun: false };
@@ -121,14 +143,24 @@ export class RolloutService {
   /** Newest first; `before` is the `next` of the previous page. */
   list(state: RolloutState | undefined, before: number | undefined, limit: number): RolloutList {
     const rows = this.rollouts.list(state, before ?? Number.MAX_SAFE_INTEGER, limit + 1);
-    const items = rows.slice(0, limit).map((row) => summarize(row, this.loader.load(row).plan.waves.map((w) => w.name), this.rollouts.memberCount(row.id)));
+    const items = rows.slice(0, limit).map((row) =>
+      summarize(
+        row,
+        this.loader.load(row).plan.waves.map((w) => w.name),
+        this.rollouts.memberCount(row.id),
+      ),
+    );
     return { items, ...(rows.length > limit ? { next: rows[limit - 1]!.seq } : {}) };
   }
 
   /** The status of one rollout: waves with gates and counts, and (per `listing`) its members' states. */
   view(id: string, listing: MemberListing, limit: number): RolloutView {
     const row = this.get(id);
-    const evaluation = evaluateRollout({ rollouts: this.rollouts, positions: this.positions, members: this.members }, this.loader.load(row), this.deps.clock());
+    const evaluation = evaluateRollout(
+      { rollouts: this.rollouts, positions: this.positions, members: this.members },
+      this.loader.load(row),
+      this.deps.clock(),
+    );
     return buildView(this.rollouts, evaluation, listing, limit);
   }
 
@@ -138,7 +170,14 @@ export class RolloutService {
       const row = this.expect(id, ['running'], 'paused');
       const text = reason ?? `paused by ${actor.id}`;
       this.rollouts.setState(id, 'paused', text, this.deps.clock(), null);
-      this.deps.audit.append({ actor, action: 'rollout.pause', subjects: [], outcome: 'success', reason: text.slice(0, 1024), details: { rollout: id, wave: row.current_wave, cause: 'operator' } });
+      this.deps.audit.append({
+        actor,
+        action: 'rollout.pause',
+        subjects: [],
+        outcome: 'success',
+        reason: text.slice(0, 1024),
+        details: { rollout: id, wave: row.current_wave, cause: 'operator' },
+      });
     });
     return this.view(id, 'none', 0);
   }
@@ -153,7 +192,14 @@ export class RolloutService {
       const now = this.deps.clock();
       this.rollouts.setState(id, 'running', null, now, null);
       if (row.current_wave >= 0) this.rollouts.restartWave(id, row.current_wave, now);
-      this.deps.audit.append({ actor, action: 'rollout.resume', subjects: [], outcome: 'success', ...(reason === undefined ? {} : { reason }), details: { rollout: id, wave: row.current_wave, pausedFor: row.state_reason } });
+      this.deps.audit.append({
+        actor,
+        action: 'rollout.resume',
+        subjects: [],
+        outcome: 'success',
+        ...(reason === undefined ? {} : { reason }),
+        details: { rollout: id, wave: row.current_wave, pausedFor: row.state_reason },
+      });
     });
     this.controller.reconcile(id);
     return this.view(id, 'none', 0);
@@ -165,7 +211,14 @@ export class RolloutService {
       const row = this.expect(id, ['running', 'paused'], 'aborted');
       const now = this.deps.clock();
       this.rollouts.setState(id, 'aborted', reason ?? `aborted by ${actor.id}`, now, now);
-      this.deps.audit.append({ actor, action: 'rollout.abort', subjects: [], outcome: 'success', ...(reason === undefined ? {} : { reason }), details: { rollout: id, wave: row.current_wave, from: row.state, members: this.rollouts.memberCount(id) } });
+      this.deps.audit.append({
+        actor,
+        action: 'rollout.abort',
+        subjects: [],
+        outcome: 'success',
+        ...(reason === undefined ? {} : { reason }),
+        details: { rollout: id, wave: row.current_wave, from: row.state, members: this.rollouts.memberCount(id) },
+      });
     });
     this.controller.forget(id);
     return this.view(id, 'none', 0);
@@ -189,14 +242,17 @@ export class RolloutService {
   private get(id: string): RolloutRow {
     const parsed = RolloutId.safeParse(id);
     const row = parsed.success ? this.rollouts.get(id) : undefined;
-    if (row === undefined) throw new FlotillaError('NOT_FOUND', `rollout ${id} does not exist; list rollouts with 'flotilla rollout ls'`);
+    if (row === undefined)
+      throw new FlotillaError('NOT_FOUND', `rollout ${id} does not exist; list rollouts with 'flotilla rollout ls'`);
     return row;
   }
 
   private expect(id: string, states: readonly RolloutState[], verb: string): RolloutRow {
     const row = this.get(id);
     if (!states.includes(row.state)) {
-      const hint = TERMINAL.has(row.state) ? 'it is finished' : `only a rollout that is ${states.join(' or ')} can be ${verb}`;
+      const hint = TERMINAL.has(row.state)
+        ? 'it is finished'
+        : `only a rollout that is ${states.join(' or ')} can be ${verb}`;
       throw new FlotillaError('CONFLICT', `rollout ${id} is ${row.state}; ${hint}`, { rollout: id, state: row.state });
     }
     return row;
@@ -224,7 +280,15 @@ export class RolloutService {
     };
   }
 
-  private newRow(id: string, seq: number, release: ReleaseRef, selector: string, plan: RolloutPlan, actor: Actor, now: number): RolloutRow {
+  private newRow(
+    id: string,
+    seq: number,
+    release: ReleaseRef,
+    selector: string,
+    plan: RolloutPlan,
+    actor: Actor,
+    now: number,
+  ): RolloutRow {
     return {
       id,
       seq,
@@ -259,7 +323,13 @@ export class RolloutService {
       throw new FlotillaError(
         'CONFLICT',
         `rollout ${other.id} (${other.release_name}@${other.release_version}, ${other.state}) already covers ${overlap.length} of the targets this rollout selects: ${shown}; a target takes one rollout of a release at a time, so wait for ${other.id} to complete, abort it, or narrow the selector`,
-        { rollout: other.id, release: `${other.release_name}@${other.release_version}`, state: other.state, count: overlap.length, targets: overlap.slice(0, CONFLICT_TARGETS_LISTED) },
+        {
+          rollout: other.id,
+          release: `${other.release_name}@${other.release_version}`,
+          state: other.state,
+          count: overlap.length,
+          targets: overlap.slice(0, CONFLICT_TARGETS_LISTED),
+        },
       );
     }
   }
@@ -267,10 +337,15 @@ export class RolloutService {
 
 function warnings(view: RolloutView, plan: RolloutPlan): string[] {
   const list: string[] = [];
-  if (view.selected === 0) list.push(`the selector '${view.selector}' matches no target now; targets that match it later join as the waves reach them`);
+  if (view.selected === 0)
+    list.push(
+      `the selector '${view.selector}' matches no target now; targets that match it later join as the waves reach them`,
+    );
   if (view.outside > 0) {
     const last = plan.waves.at(-1)!;
-    list.push(`${view.outside} selected targets are in no wave (the last wave, ${last.name}, covers ${last.percent === undefined ? `only '${last.selector}'` : `${last.percent}%`}); add a final wave of 100% to update them`);
+    list.push(
+      `${view.outside} selected targets are in no wave (the last wave, ${last.name}, covers ${last.percent === undefined ? `only '${last.selector}'` : `${last.percent}%`}); add a final wave of 100% to update them`,
+    );
   }
   return list;
 }

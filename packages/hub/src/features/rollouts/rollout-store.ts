@@ -93,35 +93,70 @@ export class RolloutStore {
   constructor(db: Db) {
     this.db = db;
     this.s = {
-      insert: db.prepare(`INSERT INTO rollouts (id, seq, release_name, release_version, release_digest, selector, plan, state, current_wave, created_at, created_by, updated_at)
+      insert:
+        db.prepare(`INSERT INTO rollouts (id, seq, release_name, release_version, release_digest, selector, plan, state, current_wave, created_at, created_by, updated_at)
         VALUES (@id, @seq, @release_name, @release_version, @release_digest, @selector, @plan, 'running', -1, @created_at, @created_by, @created_at)`),
       nextSeq: db.prepare<[], { n: number }>('SELECT coalesce(max(seq), 0) + 1 AS n FROM rollouts'),
       get: db.prepare<[string], RolloutSqlRow>('SELECT * FROM rollouts WHERE id = ?'),
-      list: db.prepare<[number, number], RolloutSqlRow>('SELECT * FROM rollouts WHERE seq < ? ORDER BY seq DESC LIMIT ?'),
-      listByState: db.prepare<[string, number, number], RolloutSqlRow>('SELECT * FROM rollouts WHERE state = ? AND seq < ? ORDER BY seq DESC LIMIT ?'),
+      list: db.prepare<[number, number], RolloutSqlRow>(
+        'SELECT * FROM rollouts WHERE seq < ? ORDER BY seq DESC LIMIT ?',
+      ),
+      listByState: db.prepare<[string, number, number], RolloutSqlRow>(
+        'SELECT * FROM rollouts WHERE state = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
+      ),
       running: db.prepare<[], RolloutSqlRow>("SELECT * FROM rollouts WHERE state = 'running' ORDER BY seq"),
       anyRunning: db.prepare<[], { one: number }>("SELECT 1 AS one FROM rollouts WHERE state = 'running' LIMIT 1"),
-      activeForRelease: db.prepare<[string], RolloutSqlRow>("SELECT * FROM rollouts WHERE release_name = ? AND state IN ('running', 'paused') ORDER BY seq"),
-      setState: db.prepare('UPDATE rollouts SET state = @state, state_reason = @reason, updated_at = @at, finished_at = @finished WHERE id = @id'),
+      activeForRelease: db.prepare<[string], RolloutSqlRow>(
+        "SELECT * FROM rollouts WHERE release_name = ? AND state IN ('running', 'paused') ORDER BY seq",
+      ),
+      setState: db.prepare(
+        'UPDATE rollouts SET state = @state, state_reason = @reason, updated_at = @at, finished_at = @finished WHERE id = @id',
+      ),
       setWave: db.prepare('UPDATE rollouts SET current_wave = @wave, updated_at = @at WHERE id = @id'),
       touch: db.prepare('UPDATE rollouts SET updated_at = @at WHERE id = @id'),
-      waves: db.prepare<[string], WaveRow>('SELECT idx, cutoff, started_at, gates_met_at, finished_at FROM rollout_waves WHERE rollout_id = ? ORDER BY idx'),
-      insertWave: db.prepare('INSERT INTO rollout_waves (rollout_id, idx, cutoff, started_at) VALUES (@id, @idx, @cutoff, @at)'),
+      waves: db.prepare<[string], WaveRow>(
+        'SELECT idx, cutoff, started_at, gates_met_at, finished_at FROM rollout_waves WHERE rollout_id = ? ORDER BY idx',
+      ),
+      insertWave: db.prepare(
+        'INSERT INTO rollout_waves (rollout_id, idx, cutoff, started_at) VALUES (@id, @idx, @cutoff, @at)',
+      ),
       setGatesMet: db.prepare('UPDATE rollout_waves SET gates_met_at = @at WHERE rollout_id = @id AND idx = @idx'),
       finishWave: db.prepare('UPDATE rollout_waves SET finished_at = @at WHERE rollout_id = @id AND idx = @idx'),
-      restartWave: db.prepare('UPDATE rollout_waves SET started_at = @at, gates_met_at = NULL WHERE rollout_id = @id AND idx = @idx'),
-      members: db.prepare<[string], MemberSqlRow>(`SELECT m.target_id, m.wave, m.generation, m.previous, m.rolled_back_generation, t.name, t.status, t.observed_seq, t.desired_generation, t.desired_bundles, t.observed
+      restartWave: db.prepare(
+        'UPDATE rollout_waves SET started_at = @at, gates_met_at = NULL WHERE rollout_id = @id AND idx = @idx',
+      ),
+      members: db.prepare<
+        [string],
+        MemberSqlRow
+      >(`SELECT m.target_id, m.wave, m.generation, m.previous, m.rolled_back_generation, t.name, t.status, t.observed_seq, t.desired_generation, t.desired_bundles, t.observed
         FROM rollout_members m JOIN targets t ON t.id = m.target_id WHERE m.rollout_id = ?`),
-      member: db.prepare<[string, string], MemberSqlRow>(`SELECT m.target_id, m.wave, m.generation, m.previous, m.rolled_back_generation, t.name, t.status, t.observed_seq, t.desired_generation, t.desired_bundles, t.observed
+      member: db.prepare<
+        [string, string],
+        MemberSqlRow
+      >(`SELECT m.target_id, m.wave, m.generation, m.previous, m.rolled_back_generation, t.name, t.status, t.observed_seq, t.desired_generation, t.desired_bundles, t.observed
         FROM rollout_members m JOIN targets t ON t.id = m.target_id WHERE m.rollout_id = ? AND m.target_id = ?`),
-      memberVersions: db.prepare<[string], MemberVersionRow>(`SELECT m.target_id, m.rolled_back_generation, t.status, t.observed_seq, t.desired_generation
+      memberVersions: db.prepare<
+        [string],
+        MemberVersionRow
+      >(`SELECT m.target_id, m.rolled_back_generation, t.status, t.observed_seq, t.desired_generation
         FROM rollout_members m JOIN targets t ON t.id = m.target_id WHERE m.rollout_id = ?`),
-      memberCount: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM rollout_members WHERE rollout_id = ?'),
-      insertMember: db.prepare('INSERT INTO rollout_members (rollout_id, target_id, wave, generation, previous, joined_at) VALUES (@id, @target, @wave, @generation, @previous, @at)'),
-      setRolledBack: db.prepare('UPDATE rollout_members SET rolled_back_generation = @generation WHERE rollout_id = @id AND target_id = @target'),
-      holder: db.prepare<[string, string, string], { id: string }>(`SELECT r.id FROM rollout_members m JOIN rollouts r ON r.id = m.rollout_id
+      memberCount: db.prepare<[string], { n: number }>(
+        'SELECT count(*) AS n FROM rollout_members WHERE rollout_id = ?',
+      ),
+      insertMember: db.prepare(
+        'INSERT INTO rollout_members (rollout_id, target_id, wave, generation, previous, joined_at) VALUES (@id, @target, @wave, @generation, @previous, @at)',
+      ),
+      setRolledBack: db.prepare(
+        'UPDATE rollout_members SET rolled_back_generation = @generation WHERE rollout_id = @id AND target_id = @target',
+      ),
+      holder: db.prepare<
+        [string, string, string],
+        { id: string }
+      >(`SELECT r.id FROM rollout_members m JOIN rollouts r ON r.id = m.rollout_id
         WHERE m.target_id = ? AND r.release_name = ? AND r.state IN ('running', 'paused') AND r.id <> ? LIMIT 1`),
-      memberIds: db.prepare<[string], { target_id: string }>('SELECT target_id FROM rollout_members WHERE rollout_id = ?'),
+      memberIds: db.prepare<[string], { target_id: string }>(
+        'SELECT target_id FROM rollout_members WHERE rollout_id = ?',
+      ),
       totalChanges: db.prepare<[], { n: number }>('SELECT total_changes() AS n'),
     };
   }
@@ -130,7 +165,20 @@ export class RolloutStore {
     return this.s.nextSeq.get()!.n;
   }
 
-  insert(row: Pick<RolloutRow, 'id' | 'seq' | 'release_name' | 'release_version' | 'release_digest' | 'selector' | 'plan' | 'created_at' | 'created_by'>): void {
+  insert(
+    row: Pick<
+      RolloutRow,
+      | 'id'
+      | 'seq'
+      | 'release_name'
+      | 'release_version'
+      | 'release_digest'
+      | 'selector'
+      | 'plan'
+      | 'created_at'
+      | 'created_by'
+    >,
+  ): void {
     this.s.insert.run({ ...row, plan: JSON.stringify(row.plan), created_by: JSON.stringify(row.created_by) });
   }
 
@@ -141,7 +189,9 @@ export class RolloutStore {
 
   /** Newest first, before `beforeSeq` (keyset paging). */
   list(state: RolloutState | undefined, beforeSeq: number, limit: number): RolloutRow[] {
-    return (state === undefined ? this.s.list.all(beforeSeq, limit) : this.s.listByState.all(state, beforeSeq, limit)).map(rollout);
+    return (
+      state === undefined ? this.s.list.all(beforeSeq, limit) : this.s.listByState.all(state, beforeSeq, limit)
+    ).map(rollout);
   }
 
   running(): RolloutRow[] {
@@ -212,8 +262,22 @@ export class RolloutStore {
     return new Set(this.s.memberIds.all(id).map((r) => r.target_id));
   }
 
-  insertMember(id: string, target: string, wave: number, generation: number, previous: ReleaseRef | null, at: number): void {
-    this.s.insertMember.run({ id, target, wave, generation, previous: previous === null ? null : JSON.stringify(previous), at });
+  insertMember(
+    id: string,
+    target: string,
+    wave: number,
+    generation: number,
+    previous: ReleaseRef | null,
+    at: number,
+  ): void {
+    this.s.insertMember.run({
+      id,
+      target,
+      wave,
+      generation,
+      previous: previous === null ? null : JSON.stringify(previous),
+      at,
+    });
   }
 
   setRolledBack(id: string, target: string, generation: number): void {
@@ -231,7 +295,10 @@ export class RolloutStore {
    */
   selected(query: Query, now: number, exceptMembersOf?: string): SelectedRow[] {
     const { where, params } = compileQuerySql(query, { now, alias: 't' });
-    const members = exceptMembersOf === undefined ? '' : ' AND NOT EXISTS (SELECT 1 FROM rollout_members m WHERE m.rollout_id = ? AND m.target_id = t.id)';
+    const members =
+      exceptMembersOf === undefined
+        ? ''
+        : ' AND NOT EXISTS (SELECT 1 FROM rollout_members m WHERE m.rollout_id = ? AND m.target_id = t.id)';
     if (exceptMembersOf !== undefined) params.push(exceptMembersOf);
     const sql = `SELECT t.id, t.name, t.status FROM targets t WHERE (${where}) AND t.status <> 'revoked'${members} ORDER BY t.id`;
     let statement = this.selections.get(sql);

@@ -1,9 +1,19 @@
-import type { MemberListing, MemberState, MemberView, RolloutSummary, RolloutView, WaveCounts, WaveState, WaveView } from '@flotilla/protocol/api';
+import type {
+  MemberListing,
+  MemberState,
+  MemberView,
+  RolloutSummary,
+  RolloutView,
+  WaveCounts,
+  WaveState,
+  WaveView,
+} from '@flotilla/protocol/api';
 import { blockReason, type RolloutEvaluation } from './rollout-evaluation.ts';
 import { allowedFailures, formatDuration, formatFailureBudget, waveGates, waveSpecText } from './rollout-plan.ts';
 import type { RolloutRow, RolloutStore } from './rollout-store.ts';
 
-const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
+const iso = (ms: number | null | undefined): string | null =>
+  ms === null || ms === undefined ? null : new Date(ms).toISOString();
 const PROBLEMS: ReadonlySet<MemberState> = new Set(['failed', 'blocked', 'pending', 'applied', 'reverting']);
 
 export function summarize(row: RolloutRow, waveNames: readonly string[], members: number): RolloutSummary {
@@ -28,11 +38,26 @@ export function summarize(row: RolloutRow, waveNames: readonly string[], members
  * members' states (recorded members, then targets blocked or waiting to join, then targets
  * planned for waves to come), sorted by wave and name.
  */
-export function buildView(rollouts: RolloutStore, evaluation: RolloutEvaluation, listing: MemberListing, limit: number): RolloutView {
+export function buildView(
+  rollouts: RolloutStore,
+  evaluation: RolloutEvaluation,
+  listing: MemberListing,
+  limit: number,
+): RolloutView {
   const { row, plan } = evaluation.rollout;
   const current = row.current_wave;
   const active = row.state === 'running' || row.state === 'paused';
-  const counts: WaveCounts[] = plan.waves.map(() => ({ total: 0, applied: 0, healthy: 0, failed: 0, pending: 0, blocked: 0, planned: 0, reverted: 0, reverting: 0 }));
+  const counts: WaveCounts[] = plan.waves.map(() => ({
+    total: 0,
+    applied: 0,
+    healthy: 0,
+    failed: 0,
+    pending: 0,
+    blocked: 0,
+    planned: 0,
+    reverted: 0,
+    reverting: 0,
+  }));
   const list: MemberView[] = [];
   const add = (view: MemberView): void => {
     if (listing === 'all' || (listing === 'problems' && PROBLEMS.has(view.state))) list.push(view);
@@ -65,7 +90,15 @@ export function buildView(rollouts: RolloutStore, evaluation: RolloutEvaluation,
         c.planned++;
         break;
     }
-    add({ targetId: m.targetId, name: m.name, wave: plan.waves[m.wave]!.name, waveIndex: m.wave, state: m.state, generation: m.generation, ...(m.reason === undefined ? {} : { reason: m.reason }) });
+    add({
+      targetId: m.targetId,
+      name: m.name,
+      wave: plan.waves[m.wave]!.name,
+      waveIndex: m.wave,
+      state: m.state,
+      generation: m.generation,
+      ...(m.reason === undefined ? {} : { reason: m.reason }),
+    });
   }
   for (const candidate of evaluation.candidates) {
     const c = counts[candidate.wave]!;
@@ -79,11 +112,25 @@ export function buildView(rollouts: RolloutStore, evaluation: RolloutEvaluation,
     const reason = blockReason(rollouts, evaluation.rollout, candidate);
     if (reason !== undefined) {
       c.blocked++;
-      add({ targetId: candidate.targetId, name: candidate.name, wave, waveIndex: candidate.wave, state: 'blocked', reason });
+      add({
+        targetId: candidate.targetId,
+        name: candidate.name,
+        wave,
+        waveIndex: candidate.wave,
+        state: 'blocked',
+        reason,
+      });
     } else {
       // In a wave under way but not updated yet: it joins on the next step, or on resume.
       c.pending++;
-      add({ targetId: candidate.targetId, name: candidate.name, wave, waveIndex: candidate.wave, state: 'pending', reason: row.state === 'paused' ? 'joins when the rollout resumes' : 'joining' });
+      add({
+        targetId: candidate.targetId,
+        name: candidate.name,
+        wave,
+        waveIndex: candidate.wave,
+        state: 'pending',
+        reason: row.state === 'paused' ? 'joins when the rollout resumes' : 'joining',
+      });
     }
   }
   list.sort((a, b) => a.waveIndex - b.waveIndex || a.name.localeCompare(b.name));
@@ -96,21 +143,45 @@ export function buildView(rollouts: RolloutStore, evaluation: RolloutEvaluation,
       name: wave.name,
       spec: waveSpecText(wave),
       state: waveState(row, index, record?.finished_at ?? null, record?.gates_met_at ?? null, record !== undefined),
-      gates: { bake: formatDuration(gates.bakeMs), failureBudget: formatFailureBudget(gates.failureBudget), timeout: gates.timeoutMs === null ? null : formatDuration(gates.timeoutMs) },
+      gates: {
+        bake: formatDuration(gates.bakeMs),
+        failureBudget: formatFailureBudget(gates.failureBudget),
+        timeout: gates.timeoutMs === null ? null : formatDuration(gates.timeoutMs),
+      },
       allowedFailures: allowedFailures(gates.failureBudget, cumulative),
       startedAt: iso(record?.started_at),
       gatesMetAt: iso(record?.gates_met_at),
-      bakeUntil: record?.gates_met_at === null || record?.gates_met_at === undefined || record.finished_at !== null ? null : iso(record.gates_met_at + gates.bakeMs),
-      timeoutAt: record === undefined || record.finished_at !== null || gates.timeoutMs === null ? null : iso(record.started_at + gates.timeoutMs),
+      bakeUntil:
+        record?.gates_met_at === null || record?.gates_met_at === undefined || record.finished_at !== null
+          ? null
+          : iso(record.gates_met_at + gates.bakeMs),
+      timeoutAt:
+        record === undefined || record.finished_at !== null || gates.timeoutMs === null
+          ? null
+          : iso(record.started_at + gates.timeoutMs),
       finishedAt: iso(record?.finished_at),
       counts: counts[index]!,
     };
   });
-  const totals: WaveCounts = { total: 0, applied: 0, healthy: 0, failed: 0, pending: 0, blocked: 0, planned: 0, reverted: 0, reverting: 0 };
+  const totals: WaveCounts = {
+    total: 0,
+    applied: 0,
+    healthy: 0,
+    failed: 0,
+    pending: 0,
+    blocked: 0,
+    planned: 0,
+    reverted: 0,
+    reverting: 0,
+  };
   for (const c of counts) {
     for (const key of Object.keys(totals) as (keyof WaveCounts)[]) totals[key] += c[key];
   }
-  const summary = summarize(row, plan.waves.map((w) => w.name), evaluation.members.length);
+  const summary = summarize(
+    row,
+    plan.waves.map((w) => w.name),
+    evaluation.members.length,
+  );
   const { waves: _waveCount, members: _memberCount, ...head } = summary;
   return {
     ...head,
@@ -129,7 +200,13 @@ export function buildView(rollouts: RolloutStore, evaluation: RolloutEvaluation,
   };
 }
 
-function waveState(row: RolloutRow, index: number, finishedAt: number | null, gatesMetAt: number | null, started: boolean): WaveState {
+function waveState(
+  row: RolloutRow,
+  index: number,
+  finishedAt: number | null,
+  gatesMetAt: number | null,
+  started: boolean,
+): WaveState {
   if (finishedAt !== null) return 'passed';
   const active = row.state === 'running' || row.state === 'paused';
   if (!started) return active ? 'pending' : 'not-started';

@@ -46,11 +46,13 @@ export type GateDecision =
  */
 export function evaluateGate(input: GateInput): GateDecision {
   const { counts, now } = input;
-  if (counts.failed > input.allowedFailures) return { kind: 'over-budget', failed: counts.failed, allowed: input.allowedFailures };
+  if (counts.failed > input.allowedFailures)
+    return { kind: 'over-budget', failed: counts.failed, allowed: input.allowedFailures };
   const met = counts.pending === 0 && counts.applied === 0 && counts.healthy + counts.failed === counts.size;
   if (!met) {
     const waitedMs = now - input.startedAt;
-    if (input.timeoutMs !== null && waitedMs >= input.timeoutMs) return { kind: 'timed-out', waitedMs, timeoutMs: input.timeoutMs };
+    if (input.timeoutMs !== null && waitedMs >= input.timeoutMs)
+      return { kind: 'timed-out', waitedMs, timeoutMs: input.timeoutMs };
     return { kind: 'waiting' };
   }
   const since = input.gatesMetAt ?? now;

@@ -1,4 +1,15 @@
-import { compare, nowMillis, planQuery, valueMatcher, type FieldValue, type Plan, type Query, type TargetFieldRow, type TextColumn, type TimeColumn } from '@flotilla/protocol/query';
+import {
+  compare,
+  nowMillis,
+  planQuery,
+  valueMatcher,
+  type FieldValue,
+  type Plan,
+  type Query,
+  type TargetFieldRow,
+  type TextColumn,
+  type TimeColumn,
+} from '@flotilla/protocol/query';
 
 /** The columns of a target a query reads directly, beside its field rows. */
 export interface FleetIndexColumns {
@@ -60,7 +71,8 @@ export class FleetIndex {
       // A number and a string with the same text share one row; the row keeps the typed
       // readings of both, so the target gets a posting for each.
       if (row.num !== null) postings.push(this.post(values, row.num, ordinal));
-      if (row.num === null || row.version !== null || row.time !== null) postings.push(this.post(values, row.text, ordinal));
+      if (row.num === null || row.version !== null || row.time !== null)
+        postings.push(this.post(values, row.text, ordinal));
     }
     this.held[ordinal] = postings;
   }

@@ -34,7 +34,9 @@ export class FleetQueryStore {
 
   /** Every target in id order after `after`, at most `limit`. */
   page(after: string, limit: number): Target[] {
-    return (this.prepare('SELECT t.* FROM targets t WHERE t.id > ? ORDER BY t.id LIMIT ?').all(after, limit) as TargetRow[]).map(targetFromRow);
+    return (
+      this.prepare('SELECT t.* FROM targets t WHERE t.id > ? ORDER BY t.id LIMIT ?').all(after, limit) as TargetRow[]
+    ).map(targetFromRow);
   }
 
   count(): number {
@@ -43,7 +45,11 @@ export class FleetQueryStore {
 
   /** These targets, in id order. */
   targets(ids: readonly string[]): Target[] {
-    return (this.prepare('SELECT t.* FROM json_each(?) j JOIN targets t ON t.id = j.value ORDER BY t.id').all(JSON.stringify(ids)) as TargetRow[]).map(targetFromRow);
+    return (
+      this.prepare('SELECT t.* FROM json_each(?) j JOIN targets t ON t.id = j.value ORDER BY t.id').all(
+        JSON.stringify(ids),
+      ) as TargetRow[]
+    ).map(targetFromRow);
   }
 
   /** Every target id, sorted. */
@@ -53,19 +59,38 @@ export class FleetQueryStore {
 
   /** Counts for the dashboard's filters, over the targets that match. */
   facets(query: Query | undefined, now: number): FacetCounts {
-    const { where, params } = query === undefined ? { where: '1', params: [] } : compileQuerySql(query, { now, alias: 't' });
+    const { where, params } =
+      query === undefined ? { where: '1', params: [] } : compileQuerySql(query, { now, alias: 't' });
     const scope = `target_id IN (SELECT t.id FROM targets t WHERE (${where}))`;
     const byField = (field: string): Record<string, number> =>
       Object.fromEntries(
-        (this.prepare(`SELECT text_value AS value, count(*) AS n FROM target_fields WHERE field = ? AND ${scope} GROUP BY text_value ORDER BY n DESC, value LIMIT ${FACET_VALUES}`).all(field, ...params) as { value: string; n: number }[]).map((r) => [r.value, r.n]),
+        (
+          this.prepare(
+            `SELECT text_value AS value, count(*) AS n FROM target_fields WHERE field = ? AND ${scope} GROUP BY text_value ORDER BY n DESC, value LIMIT ${FACET_VALUES}`,
+          ).all(field, ...params) as { value: string; n: number }[]
+        ).map((r) => [r.value, r.n]),
       );
-    const status = Object.fromEntries((this.prepare(`SELECT t.status AS value, count(*) AS n FROM targets t WHERE (${where}) GROUP BY t.status`).all(...params) as { value: string; n: number }[]).map((r) => [r.value, r.n]));
+    const status = Object.fromEntries(
+      (
+        this.prepare(`SELECT t.status AS value, count(*) AS n FROM targets t WHERE (${where}) GROUP BY t.status`).all(
+          ...params,
+        ) as { value: string; n: number }[]
+      ).map((r) => [r.value, r.n]),
+    );
     const running: Record<string, Record<string, number>> = {};
-    const releaseRows = this.prepare(`SELECT field, text_value AS value, count(*) AS n FROM target_fields WHERE field >= 'running.' AND field < 'running/' AND ${scope} GROUP BY field, text_value ORDER BY field, n DESC`).all(...params) as { field: string; value: string; n: number }[];
+    const releaseRows = this.prepare(
+      `SELECT field, text_value AS value, count(*) AS n FROM target_fields WHERE field >= 'running.' AND field < 'running/' AND ${scope} GROUP BY field, text_value ORDER BY field, n DESC`,
+    ).all(...params) as { field: string; value: string; n: number }[];
     for (const row of releaseRows) (running[row.field.slice('running.'.length)] ??= {})[row.value] = row.n;
     const lastSeen: FacetCounts['lastSeen'] = { '5m': 0, '1h': 0, '24h': 0, older: 0, never: 0 };
     const ageSql = `SELECT CASE WHEN t.last_seen_at IS NULL THEN 'never' WHEN t.last_seen_at > ? THEN '5m' WHEN t.last_seen_at > ? THEN '1h' WHEN t.last_seen_at > ? THEN '24h' ELSE 'older' END AS value, count(*) AS n FROM targets t WHERE (${where}) GROUP BY value`;
-    for (const row of this.prepare(ageSql).all(now - 5 * 60_000, now - 60 * 60_000, now - 24 * 60 * 60_000, ...params) as { value: keyof FacetCounts['lastSeen']; n: number }[]) lastSeen[row.value] = row.n;
+    for (const row of this.prepare(ageSql).all(
+      now - 5 * 60_000,
+      now - 60 * 60_000,
+      now - 24 * 60 * 60_000,
+      ...params,
+    ) as { value: keyof FacetCounts['lastSeen']; n: number }[])
+      lastSeen[row.value] = row.n;
     return {
       total: Object.values(status).reduce((a, b) => a + b, 0),
       status,

@@ -45,7 +45,9 @@ export class FleetQuery {
    * warning returned.
    */
   validate(query: Query, source: string | undefined): string[] {
-    return validateQuery(query, queryCatalogFromFieldNames(this.deps.targets.knownFieldNames()), source).map((warning) => warning.message);
+    return validateQuery(query, queryCatalogFromFieldNames(this.deps.targets.knownFieldNames()), source).map(
+      (warning) => warning.message,
+    );
   }
 
   /**

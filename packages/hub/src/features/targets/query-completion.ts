@@ -1,4 +1,10 @@
-import { parseQueryField, QUERY_BUILTIN_FIELDS, QUERY_FIELD_PREFIXES, storedFieldName, type QueryField } from '@flotilla/protocol/query';
+import {
+  parseQueryField,
+  QUERY_BUILTIN_FIELDS,
+  QUERY_FIELD_PREFIXES,
+  storedFieldName,
+  type QueryField,
+} from '@flotilla/protocol/query';
 import type { TargetBrowseStore } from './target-browse-store.ts';
 
 /** One suggestion: `insert` replaces the text from `from` to `to` of the query. */
@@ -81,7 +87,13 @@ export class QueryCompletion {
     const fieldWord = operator?.[1] ?? list?.[1];
     if (fieldWord !== undefined) {
       const field = tryField(fieldWord);
-      return { kind: 'value', field: fieldWord, from, to, items: field === undefined ? [] : this.values(field, prefix) };
+      return {
+        kind: 'value',
+        field: fieldWord,
+        from,
+        to,
+        items: field === undefined ? [] : this.values(field, prefix),
+      };
     }
     return { kind: 'field', from, to, items: this.fields(prefix) };
   }
@@ -101,10 +113,13 @@ export class QueryCompletion {
     if (field.kind === 'builtin') {
       const fixed = ENUMS[field.name] ?? (TIME_FIELDS.has(field.name) ? TIMES : undefined);
       if (fixed !== undefined) return fixed.filter((v) => v.startsWith(prefix)).map((v) => ({ insert: v, label: v }));
-      if (field.name === 'name') return this.browse.names(prefix, LIMIT).map((v) => ({ insert: quoteValue(v), label: v }));
+      if (field.name === 'name')
+        return this.browse.names(prefix, LIMIT).map((v) => ({ insert: quoteValue(v), label: v }));
     }
     const stored = storedFieldName(field);
     if (stored === undefined) return [];
-    return this.browse.values(stored, prefix, LIMIT).map((r) => ({ insert: quoteValue(r.value), label: r.value, count: r.n }));
+    return this.browse
+      .values(stored, prefix, LIMIT)
+      .map((r) => ({ insert: quoteValue(r.value), label: r.value, count: r.n }));
   }
 }

@@ -1,4 +1,16 @@
-import { globSteps, literalPrefix, nowMillis, planQuery, selectivityRank, type Plan, type Query, type QueryCompareOp, type RowTest, type TextColumn, type TimeColumn } from '@flotilla/protocol/query';
+import {
+  globSteps,
+  literalPrefix,
+  nowMillis,
+  planQuery,
+  selectivityRank,
+  type Plan,
+  type Query,
+  type QueryCompareOp,
+  type RowTest,
+  type TextColumn,
+  type TimeColumn,
+} from '@flotilla/protocol/query';
 
 /** Options of {@link compileQuerySql}. */
 export interface QuerySqlOptions {
@@ -17,7 +29,11 @@ export interface QuerySqlWhere {
 }
 
 const TEXT_COLUMNS: Readonly<Record<TextColumn, string>> = { id: 'id', name: 'name', status: 'status' };
-const TIME_COLUMNS: Readonly<Record<TimeColumn, string>> = { lastSeen: 'last_seen_at', lastChanged: 'last_changed_at', enrolled: 'enrolled_at' };
+const TIME_COLUMNS: Readonly<Record<TimeColumn, string>> = {
+  lastSeen: 'last_seen_at',
+  lastChanged: 'last_changed_at',
+  enrolled: 'enrolled_at',
+};
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
@@ -38,7 +54,9 @@ export function compileQuerySql(query: Query, options: QuerySqlOptions): QuerySq
   const alias = options.alias ?? 't';
   const table = options.fieldsTable ?? 'target_fields';
   if (!IDENTIFIER.test(alias) || !IDENTIFIER.test(table)) {
-    throw new TypeError(`alias and fieldsTable must be plain SQL identifiers; got ${JSON.stringify(alias)} and ${JSON.stringify(table)}`);
+    throw new TypeError(
+      `alias and fieldsTable must be plain SQL identifiers; got ${JSON.stringify(alias)} and ${JSON.stringify(table)}`,
+    );
   }
   const params: unknown[] = [];
   const where = emit(planQuery(query, nowMillis(options.now)), { alias, table, params });
@@ -160,7 +178,9 @@ function testsSql(tests: readonly RowTest[], q: string, ctx: Context): string | 
  * start with target_id, which would scan a whole range for every candidate.
  */
 function joinSql(plans: readonly RowsPlan[], ctx: Context): string {
-  const ordered = plans.map((plan, index) => ({ plan, index })).sort((a, b) => selectivityRank(a.plan) - selectivityRank(b.plan) || a.index - b.index);
+  const ordered = plans
+    .map((plan, index) => ({ plan, index }))
+    .sort((a, b) => selectivityRank(a.plan) - selectivityRank(b.plan) || a.index - b.index);
   const from: string[] = [];
   const where: string[] = [];
   ordered.forEach(({ plan }, position) => {

@@ -1,4 +1,9 @@
-import { QueryCompletion as QueryCompletionAnswer, QueryCompletionQuery, TargetBrowsePage, TargetBrowseQuery } from '@flotilla/protocol/api';
+import {
+  QueryCompletion as QueryCompletionAnswer,
+  QueryCompletionQuery,
+  TargetBrowsePage,
+  TargetBrowseQuery,
+} from '@flotilla/protocol/api';
 import { requireOperator, type Authenticator } from '../../http/auth.ts';
 import { readQuery } from '../../http/body.ts';
 import { sendJson } from '../../http/respond.ts';

@@ -20,12 +20,16 @@ export class TargetBrowseStore {
 
   constructor(db: Db) {
     this.s = {
-      fieldKeys: db.prepare<[string], FieldKey>('SELECT target_id AS id, coalesce(version_key, text_value) AS key FROM target_fields WHERE field = ?'),
+      fieldKeys: db.prepare<[string], FieldKey>(
+        'SELECT target_id AS id, coalesce(version_key, text_value) AS key FROM target_fields WHERE field = ?',
+      ),
       rowsByIds: db.prepare<[string], TargetRow>('SELECT t.* FROM json_each(?) j JOIN targets t ON t.id = j.value'),
       values: db.prepare<[string, string, string, number], ValueCount>(
         'SELECT text_value AS value, count(*) AS n FROM target_fields WHERE field = ? AND text_value >= ? AND text_value < ? GROUP BY text_value ORDER BY n DESC, value LIMIT ?',
       ),
-      names: db.prepare<[string, string, number], { value: string }>('SELECT name AS value FROM targets WHERE name >= ? AND name < ? ORDER BY name LIMIT ?'),
+      names: db.prepare<[string, string, number], { value: string }>(
+        'SELECT name AS value FROM targets WHERE name >= ? AND name < ? ORDER BY name LIMIT ?',
+      ),
     };
   }
 

@@ -10,9 +10,21 @@ export interface FleetIndexSource {
 }
 
 const DRIFT_SEVERITY: Readonly<Record<string, number>> = { dangerous: 0, suspicious: 1, transient: 2, acceptable: 3 };
-const HEALTH_ORDER: Readonly<Record<string, number>> = { degraded: 0, missing: 1, progressing: 2, unknown: 3, healthy: 4 };
+const HEALTH_ORDER: Readonly<Record<string, number>> = {
+  degraded: 0,
+  missing: 1,
+  progressing: 2,
+  unknown: 3,
+  healthy: 4,
+};
 const STATUS_ORDER: Readonly<Record<string, number>> = { revoked: 0, disabled: 1, active: 2 };
-const SORT_FIELDS: Partial<Record<TargetSort, string>> = { health: 'health', drift: 'drift', region: 'key.region', tier: 'key.tier', kubernetesVersion: 'facts.kubernetesVersion' };
+const SORT_FIELDS: Partial<Record<TargetSort, string>> = {
+  health: 'health',
+  drift: 'drift',
+  region: 'key.region',
+  tier: 'key.tier',
+  kubernetesVersion: 'facts.kubernetesVersion',
+};
 const CACHE_MS = 3_000;
 const CACHE_ENTRIES = 16;
 
@@ -54,7 +66,13 @@ export class TargetBrowser {
     this.browse = deps.browse;
   }
 
-  page(q: string | undefined, sort: TargetSort, order: 'asc' | 'desc', offset: number, limit: number): TargetBrowsePage {
+  page(
+    q: string | undefined,
+    sort: TargetSort,
+    order: 'asc' | 'desc',
+    offset: number,
+    limit: number,
+  ): TargetBrowsePage {
     const { ids, warnings } = this.orderedIds(q, sort, order);
     const pageIds = ids.slice(offset, offset + limit);
     const found = new Map(this.browse.targets(pageIds).map((target) => [target.id, target]));

@@ -38,10 +38,16 @@ export function decodeTargetCursor(text: string, query: Query | undefined): Targ
   const match = CURSOR.exec(Buffer.from(text, 'base64url').toString('utf8'));
   const now = match === null ? Number.NaN : Number(match[1]);
   if (match === null || !(now <= LATEST_INSTANT) || !TargetId.safeParse(match[2]).success) {
-    throw new FlotillaError('QUERY_CURSOR_INVALID', 'the cursor is not one this hub issued; pass next from the previous page unchanged as after, or omit after to start over');
+    throw new FlotillaError(
+      'QUERY_CURSOR_INVALID',
+      'the cursor is not one this hub issued; pass next from the previous page unchanged as after, or omit after to start over',
+    );
   }
   if (match[3] !== queryTag(query)) {
-    throw new FlotillaError('QUERY_CURSOR_INVALID', 'the cursor was issued for another query; keep the query while paging, or omit after to start over');
+    throw new FlotillaError(
+      'QUERY_CURSOR_INVALID',
+      'the cursor was issued for another query; keep the query while paging, or omit after to start over',
+    );
   }
   return { after: match[2]!, now };
 }

@@ -8,10 +8,14 @@ import type { TargetFieldRow } from '@flotilla/protocol/query';
  */
 export const targetFieldsSql = {
   delete: 'DELETE FROM target_fields WHERE target_id = ?',
-  insert: 'INSERT INTO target_fields (target_id, field, text_value, num_value, version_key, time_value) VALUES (?, ?, ?, ?, ?, ?)',
+  insert:
+    'INSERT INTO target_fields (target_id, field, text_value, num_value, version_key, time_value) VALUES (?, ?, ?, ?, ?, ?)',
 } as const;
 
 /** The parameters of `targetFieldsSql.insert` for one row. */
-export function targetFieldRowParams(targetId: string, row: TargetFieldRow): [string, string, string, number | null, string | null, number | null] {
+export function targetFieldRowParams(
+  targetId: string,
+  row: TargetFieldRow,
+): [string, string, string, number | null, string | null, number | null] {
   return [targetId, row.field, row.text, row.num, row.version, row.time];
 }

@@ -1,5 +1,12 @@
 import { FlotillaError, Target, TargetId } from '@flotilla/protocol';
-import { FacetCounts, FacetQuery, MetadataEdit, StatusChange, TargetListQuery, TargetPage } from '@flotilla/protocol/api';
+import {
+  FacetCounts,
+  FacetQuery,
+  MetadataEdit,
+  StatusChange,
+  TargetListQuery,
+  TargetPage,
+} from '@flotilla/protocol/api';
 import { requireOperator, type Authenticator } from '../../http/auth.ts';
 import { readJson, readParam, readQuery } from '../../http/body.ts';
 import { sendJson } from '../../http/respond.ts';
@@ -41,7 +48,11 @@ export function targetRoutes(router: Router, { auth, targets }: TargetRoutesDeps
     });
   }
 
-  for (const [verb, status] of [['revoke', 'revoked'], ['disable', 'disabled'], ['enable', 'active']] as const) {
+  for (const [verb, status] of [
+    ['revoke', 'revoked'],
+    ['disable', 'disabled'],
+    ['enable', 'active'],
+  ] as const) {
     router.on('POST', `/v1/targets/:id/${verb}`, async ({ req, res, params }) => {
       const principal = requireOperator(auth, req, 'admin');
       const targetId = readParam(params['id'], TargetId, 'target id');
@@ -51,6 +62,9 @@ export function targetRoutes(router: Router, { auth, targets }: TargetRoutesDeps
   }
 
   router.on('POST', '/v1/targets', () => {
-    throw new FlotillaError('METHOD_NOT_ALLOWED', 'targets are created by enrollment: create an enrollment token and start an agent with it');
+    throw new FlotillaError(
+      'METHOD_NOT_ALLOWED',
+      'targets are created by enrollment: create an enrollment token and start an agent with it',
+    );
   });
 }

@@ -63,7 +63,9 @@ export class TargetService {
     return {
       items,
       total,
-      ...(targets.length > limit && last !== undefined ? { next: encodeTargetCursor({ after: last.id, now }, query) } : {}),
+      ...(targets.length > limit && last !== undefined
+        ? { next: encodeTargetCursor({ after: last.id, now }, query) }
+        : {}),
       ...(warnings.length === 0 ? {} : { warnings }),
     };
   }
@@ -78,7 +80,13 @@ export class TargetService {
    * a bad key or value leaves the target untouched. Audited with what changed; the target's
    * incident holds are read again afterwards.
    */
-  editMetadata(id: string, kind: 'labels' | 'properties', set: Record<string, unknown>, remove: readonly string[], actor: Actor): Target {
+  editMetadata(
+    id: string,
+    kind: 'labels' | 'properties',
+    set: Record<string, unknown>,
+    remove: readonly string[],
+    actor: Actor,
+  ): Target {
     const { tx, store, audit, clock } = this.deps;
     tx.run(() => {
       const current = this.get(id);
@@ -110,9 +118,20 @@ export class TargetService {
     const { tx, store, audit, clock } = this.deps;
     tx.run(() => {
       const current = this.get(id);
-      if (current.status === 'revoked' && status !== 'revoked') throw new FlotillaError('CONFLICT', `target ${id} is revoked, which is final; enroll the agent again with a new key`);
+      if (current.status === 'revoked' && status !== 'revoked')
+        throw new FlotillaError(
+          'CONFLICT',
+          `target ${id} is revoked, which is final; enroll the agent again with a new key`,
+        );
       store.setStatus(id, status, clock(), actor);
-      audit.append({ actor, action: `target.${status === 'active' ? 'enable' : status === 'disabled' ? 'disable' : 'revoke'}`, subjects: [id], outcome: 'success', ...(reason === undefined ? {} : { reason }), details: { from: current.status, to: status } });
+      audit.append({
+        actor,
+        action: `target.${status === 'active' ? 'enable' : status === 'disabled' ? 'disable' : 'revoke'}`,
+        subjects: [id],
+        outcome: 'success',
+        ...(reason === undefined ? {} : { reason }),
+        details: { from: current.status, to: status },
+      });
     });
     this.deps.cache.invalidate(id);
     return this.get(id);

@@ -1,4 +1,14 @@
-import type { Actor, Facts, Labels, Properties, ReleaseRef, SignedEnvelope, Target, TargetDrift, TargetStatus } from '@flotilla/protocol';
+import type {
+  Actor,
+  Facts,
+  Labels,
+  Properties,
+  ReleaseRef,
+  SignedEnvelope,
+  Target,
+  TargetDrift,
+  TargetStatus,
+} from '@flotilla/protocol';
 import { targetFieldRows, type TargetFieldRow } from '@flotilla/protocol/query';
 import type { Db } from '../../store/database.ts';
 import { FleetIndex, type FleetIndexColumns } from './fleet-index.ts';
@@ -46,7 +56,12 @@ export interface ServingRecord {
   readonly keyId: string;
   readonly generation: number;
   /** The signed envelope as stored and sent, with the times and digests read from it; null before the first assignment. */
-  readonly envelope: { readonly json: string; readonly issuedAt: number; readonly expiresAt: number; readonly digests: readonly string[] } | null;
+  readonly envelope: {
+    readonly json: string;
+    readonly issuedAt: number;
+    readonly expiresAt: number;
+    readonly digests: readonly string[];
+  } | null;
 }
 
 /** A target's desired state and who last changed the target. */
@@ -71,7 +86,14 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 type IndexTargetRow = Pick<TargetRow, 'id' | 'name' | 'status' | 'last_seen_at' | 'last_changed_at' | 'enrolled_at'>;
 
 function indexColumns(row: IndexTargetRow): FleetIndexColumns {
-  return { id: row.id, name: row.name, status: row.status, lastSeen: row.last_seen_at, lastChanged: row.last_changed_at, enrolled: row.enrolled_at };
+  return {
+    id: row.id,
+    name: row.name,
+    status: row.status,
+    lastSeen: row.last_seen_at,
+    lastChanged: row.last_changed_at,
+    enrolled: row.enrolled_at,
+  };
 }
 
 /** The Target document of a row: every JSON column was written by this store from its typed value. */
@@ -112,25 +134,45 @@ export class TargetStore {
   constructor(db: Db) {
     this.db = db;
     this.s = {
-      insert: db.prepare(`INSERT INTO targets (id, name, status, public_key, key_id, labels, enrolled_at, last_changed_at, last_changed_by)
+      insert:
+        db.prepare(`INSERT INTO targets (id, name, status, public_key, key_id, labels, enrolled_at, last_changed_at, last_changed_by)
         VALUES (@id, @name, 'active', @publicKey, @keyId, @labels, @enrolledAt, @enrolledAt, @actor)`),
       get: db.prepare<[string], TargetRow>('SELECT * FROM targets WHERE id = ?'),
       name: db.prepare<[string], { name: string }>('SELECT name FROM targets WHERE id = ?'),
       byKey: db.prepare<[string], EnrolledKey>('SELECT id, name, status FROM targets WHERE public_key = ?'),
       nameTaken: db.prepare<[string], { id: string }>('SELECT id FROM targets WHERE name = ?'),
-      serving: db.prepare<[string], Pick<TargetRow, 'id' | 'status' | 'public_key' | 'key_id' | 'desired_generation' | 'envelope'>>('SELECT id, status, public_key, key_id, desired_generation, envelope FROM targets WHERE id = ?'),
-      desired: db.prepare<[string], Pick<TargetRow, 'status' | 'desired_generation' | 'desired_bundles' | 'envelope' | 'last_changed_at' | 'last_changed_by'>>(
+      serving: db.prepare<
+        [string],
+        Pick<TargetRow, 'id' | 'status' | 'public_key' | 'key_id' | 'desired_generation' | 'envelope'>
+      >('SELECT id, status, public_key, key_id, desired_generation, envelope FROM targets WHERE id = ?'),
+      desired: db.prepare<
+        [string],
+        Pick<
+          TargetRow,
+          'status' | 'desired_generation' | 'desired_bundles' | 'envelope' | 'last_changed_at' | 'last_changed_by'
+        >
+      >(
         'SELECT status, desired_generation, desired_bundles, envelope, last_changed_at, last_changed_by FROM targets WHERE id = ?',
       ),
       observedSeq: db.prepare<[string], { observed_seq: number }>('SELECT observed_seq FROM targets WHERE id = ?'),
-      setDesired: db.prepare('UPDATE targets SET desired_generation = @generation, desired_bundles = @bundles, envelope = @envelope, last_changed_at = @at, last_changed_by = @actor WHERE id = @id'),
+      setDesired: db.prepare(
+        'UPDATE targets SET desired_generation = @generation, desired_bundles = @bundles, envelope = @envelope, last_changed_at = @at, last_changed_by = @actor WHERE id = @id',
+      ),
       setEnvelope: db.prepare('UPDATE targets SET envelope = @envelope WHERE id = @id'),
-      setObserved: db.prepare('UPDATE targets SET observed = @observed, observed_seq = @seq, facts = @facts, last_seen_at = max(coalesce(last_seen_at, 0), @at) WHERE id = @id'),
+      setObserved: db.prepare(
+        'UPDATE targets SET observed = @observed, observed_seq = @seq, facts = @facts, last_seen_at = max(coalesce(last_seen_at, 0), @at) WHERE id = @id',
+      ),
       setDrift: db.prepare('UPDATE targets SET drift = @drift WHERE id = @id'),
       seen: db.prepare('UPDATE targets SET last_seen_at = max(coalesce(last_seen_at, 0), @at) WHERE id = @id'),
-      setStatus: db.prepare('UPDATE targets SET status = @status, last_changed_at = @at, last_changed_by = @actor WHERE id = @id'),
-      setMeta: db.prepare('UPDATE targets SET labels = @labels, properties = @properties, last_changed_at = @at, last_changed_by = @actor WHERE id = @id'),
-      withEnvelope: db.prepare<[], { id: string }>("SELECT id FROM targets WHERE envelope IS NOT NULL AND status != 'revoked' ORDER BY id"),
+      setStatus: db.prepare(
+        'UPDATE targets SET status = @status, last_changed_at = @at, last_changed_by = @actor WHERE id = @id',
+      ),
+      setMeta: db.prepare(
+        'UPDATE targets SET labels = @labels, properties = @properties, last_changed_at = @at, last_changed_by = @actor WHERE id = @id',
+      ),
+      withEnvelope: db.prepare<[], { id: string }>(
+        "SELECT id FROM targets WHERE envelope IS NOT NULL AND status != 'revoked' ORDER BY id",
+      ),
       // The targets whose current envelope carries a hold: the ones to re-sign when it is lifted.
       holding: db.prepare<[string], { id: string }>(`SELECT t.id FROM targets t
         WHERE t.envelope IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(t.envelope, '$.envelope.holds') h WHERE json_extract(h.value, '$.id') = ?) ORDER BY t.id`),
@@ -138,8 +180,20 @@ export class TargetStore {
       fieldsDeleteOne: db.prepare<[string, string]>('DELETE FROM target_fields WHERE target_id = ? AND field = ?'),
       fieldsInsert: db.prepare(targetFieldsSql.insert),
       fieldNames: db.prepare<[], { field: string }>('SELECT DISTINCT field FROM target_fields'),
-      indexTargets: db.prepare<[], IndexTargetRow>('SELECT id, name, status, last_seen_at, last_changed_at, enrolled_at FROM targets'),
-      indexFields: db.prepare<[], { target_id: string; field: string; text: string; num: number | null; version: string | null; time: number | null }>(
+      indexTargets: db.prepare<[], IndexTargetRow>(
+        'SELECT id, name, status, last_seen_at, last_changed_at, enrolled_at FROM targets',
+      ),
+      indexFields: db.prepare<
+        [],
+        {
+          target_id: string;
+          field: string;
+          text: string;
+          num: number | null;
+          version: string | null;
+          time: number | null;
+        }
+      >(
         'SELECT target_id, field, text_value AS text, num_value AS num, version_key AS version, time_value AS time FROM target_fields ORDER BY target_id',
       ),
     };
@@ -180,9 +234,15 @@ export class TargetStore {
       publicKey: row.public_key,
       keyId: row.key_id,
       generation: row.desired_generation,
-      envelope: signed === undefined || row.envelope === null
-        ? null
-        : { json: row.envelope, issuedAt: Date.parse(signed.envelope.issuedAt), expiresAt: Date.parse(signed.envelope.expiresAt), digests: signed.envelope.bundles.map((b) => b.digest) },
+      envelope:
+        signed === undefined || row.envelope === null
+          ? null
+          : {
+              json: row.envelope,
+              issuedAt: Date.parse(signed.envelope.issuedAt),
+              expiresAt: Date.parse(signed.envelope.expiresAt),
+              digests: signed.envelope.bundles.map((b) => b.digest),
+            },
     };
   }
 
@@ -199,9 +259,23 @@ export class TargetStore {
     };
   }
 
-  setDesired(id: string, generation: number, bundles: readonly ReleaseRef[], envelope: SignedEnvelope, at: number, actor: Actor): void {
+  setDesired(
+    id: string,
+    generation: number,
+    bundles: readonly ReleaseRef[],
+    envelope: SignedEnvelope,
+    at: number,
+    actor: Actor,
+  ): void {
     this.db.transaction(() => {
-      this.s.setDesired.run({ id, generation, bundles: JSON.stringify(bundles), envelope: JSON.stringify(envelope), at, actor: JSON.stringify(actor) });
+      this.s.setDesired.run({
+        id,
+        generation,
+        bundles: JSON.stringify(bundles),
+        envelope: JSON.stringify(envelope),
+        at,
+        actor: JSON.stringify(actor),
+      });
       this.refreshFields(id);
     })();
   }
@@ -218,7 +292,13 @@ export class TargetStore {
 
   setObserved(id: string, observed: NonNullable<Target['observed']>, facts: Facts, at: number): void {
     this.db.transaction(() => {
-      this.s.setObserved.run({ id, observed: JSON.stringify(observed), seq: observed.seq, facts: JSON.stringify(facts), at });
+      this.s.setObserved.run({
+        id,
+        observed: JSON.stringify(observed),
+        seq: observed.seq,
+        facts: JSON.stringify(facts),
+        at,
+      });
       this.refreshFields(id);
     })();
   }
@@ -255,7 +335,13 @@ export class TargetStore {
 
   setLabelsAndProperties(id: string, labels: Labels, properties: Properties, at: number, actor: Actor): void {
     this.db.transaction(() => {
-      this.s.setMeta.run({ id, labels: JSON.stringify(labels), properties: JSON.stringify(properties), at, actor: JSON.stringify(actor) });
+      this.s.setMeta.run({
+        id,
+        labels: JSON.stringify(labels),
+        properties: JSON.stringify(properties),
+        at,
+        actor: JSON.stringify(actor),
+      });
       this.refreshFields(id);
     })();
   }

@@ -52,7 +52,14 @@ function seed(n: number): AuditEntry[] {
   const out: AuditEntry[] = [];
   for (let i = 0; i < n; i++) {
     now += 1000;
-    out.push(audit.append({ actor: i % 3 === 0 ? bob : alice, action: 'target.label', subjects: [i % 2 === 0 ? A : B], details: { i, customer: i % 2 === 0 ? 'acme' : 'globex' } }));
+    out.push(
+      audit.append({
+        actor: i % 3 === 0 ? bob : alice,
+        action: 'target.label',
+        subjects: [i % 2 === 0 ? A : B],
+        details: { i, customer: i % 2 === 0 ? 'acme' : 'globex' },
+      }),
+    );
   }
   return out;
 }
@@ -68,14 +75,31 @@ describe('appending', () => {
   });
 
   it('fills in the defaults: outcome success, reason null, subjects sorted and distinct, undefined details dropped', () => {
-    const entry = audit.append({ actor: alice, action: 'target.label', subjects: [B, A, B], details: { to: 'prod', note: undefined } });
-    expect(entry).toMatchObject({ outcome: 'success', reason: null, subjects: [A, B], details: { to: 'prod' }, time: new Date(T0).toISOString() });
+    const entry = audit.append({
+      actor: alice,
+      action: 'target.label',
+      subjects: [B, A, B],
+      details: { to: 'prod', note: undefined },
+    });
+    expect(entry).toMatchObject({
+      outcome: 'success',
+      reason: null,
+      subjects: [A, B],
+      details: { to: 'prod' },
+      time: new Date(T0).toISOString(),
+    });
     expect(entry.details).not.toHaveProperty('note');
     expect(entry.salt).toMatch(/^[A-Za-z0-9_-]{22}$/);
   });
 
   it('records refused attempts with their reason', () => {
-    const entry = audit.append({ actor: { kind: 'agent', id: 'unknown' }, action: 'token.issue', outcome: 'refused', reason: 'SIGNATURE_INVALID', details: { remote: '10.0.0.7' } });
+    const entry = audit.append({
+      actor: { kind: 'agent', id: 'unknown' },
+      action: 'token.issue',
+      outcome: 'refused',
+      reason: 'SIGNATURE_INVALID',
+      details: { remote: '10.0.0.7' },
+    });
     expect(entry).toMatchObject({ outcome: 'refused', reason: 'SIGNATURE_INVALID', subjects: [] });
   });
 
@@ -131,14 +155,24 @@ describe('appending', () => {
 
   it('does not fork the chain when another writer moved the head: it rebuilds on the stored head', () => {
     const logged: Record<string, unknown>[] = [];
-    const log = pino({ level: 'warn' }, { write: (line: string) => logged.push(JSON.parse(line) as Record<string, unknown>) });
+    const log = pino(
+      { level: 'warn' },
+      { write: (line: string) => logged.push(JSON.parse(line) as Record<string, unknown>) },
+    );
     const mine = new AuditLog({ db, clock: () => now, signer: hubKey, log });
     const other = new AuditLog({ db, clock: () => now, signer: hubKey });
     mine.append({ actor: alice, action: 'target.label' });
     other.append({ actor: bob, action: 'target.label' });
     const third = mine.append({ actor: alice, action: 'target.label' });
     expect(third.seq).toBe(3);
-    expect(logged).toEqual([expect.objectContaining({ level: 40, component: 'audit', seq: 1, msg: 'audit head was stale; rebuilding the entry on the stored head' })]);
+    expect(logged).toEqual([
+      expect.objectContaining({
+        level: 40,
+        component: 'audit',
+        seq: 1,
+        msg: 'audit head was stale; rebuilding the entry on the stored head',
+      }),
+    ]);
     expect(audit.verify()).toMatchObject({ ok: true, entries: 3 });
   });
 
@@ -146,7 +180,8 @@ describe('appending', () => {
     const entry = audit.append({ actor: alice, action: 'target.label' });
     expect(() => db.prepare("UPDATE audit_entries SET outcome = 'failure'").run()).toThrow(/append-only/);
     expect(() => db.prepare('DELETE FROM audit_entries').run()).toThrow(/pruning behind a signed anchor/);
-    const forged = db.prepare(`INSERT INTO audit_entries (seq, time_ms, actor_kind, actor_id, action, outcome, hash, prev_hash, entry)
+    const forged =
+      db.prepare(`INSERT INTO audit_entries (seq, time_ms, actor_kind, actor_id, action, outcome, hash, prev_hash, entry)
       VALUES (2, ?, 'user', 'mallory', 'target.label', 'success', ?, ?, '{}')`);
     expect(() => forged.run(now, entry.hash, AUDIT_GENESIS_HASH)).toThrow(/does not extend the chain/);
     expect(() => forged.run(now - 1, entry.hash, entry.hash)).toThrow(/time must not go back/);
@@ -157,8 +192,19 @@ describe('querying', () => {
   beforeEach(() => {
     seed(10);
     now += 1000;
-    audit.append({ actor: { kind: 'agent', id: A }, action: 'report.failed', subjects: [A], outcome: 'failure', reason: 'DRIVER_FAILED' });
-    audit.append({ actor: { kind: 'agent', id: 'unknown' }, action: 'enroll.refused', outcome: 'refused', reason: 'ENROLL_TOKEN_INVALID' });
+    audit.append({
+      actor: { kind: 'agent', id: A },
+      action: 'report.failed',
+      subjects: [A],
+      outcome: 'failure',
+      reason: 'DRIVER_FAILED',
+    });
+    audit.append({
+      actor: { kind: 'agent', id: 'unknown' },
+      action: 'enroll.refused',
+      outcome: 'refused',
+      reason: 'ENROLL_TOKEN_INVALID',
+    });
     audit.append({ actor: alice, action: 'rollout.start', subjects: [A, C] });
   });
   const seqs = (page: { entries: AuditEntry[] }) => page.entries.map((e) => e.seq);
@@ -188,7 +234,9 @@ describe('querying', () => {
   });
 
   it('filters by time: since inclusive, until exclusive', () => {
-    expect(seqs(audit.query({ since: new Date(T0 + 3000), until: new Date(T0 + 6000).toISOString() }, { order: 'asc' }))).toEqual([3, 4, 5]);
+    expect(
+      seqs(audit.query({ since: new Date(T0 + 3000), until: new Date(T0 + 6000).toISOString() }, { order: 'asc' })),
+    ).toEqual([3, 4, 5]);
     expect(seqs(audit.query({ since: T0 + 100_000 }))).toEqual([]);
   });
 
@@ -214,14 +262,22 @@ describe('querying', () => {
   });
 
   it('refuses a cursor it did not issue, or one issued for the other order', () => {
-    expect(() => audit.query({}, { cursor: 'bogus' })).toThrow(expect.objectContaining({ code: 'AUDIT_CURSOR_INVALID' }));
+    expect(() => audit.query({}, { cursor: 'bogus' })).toThrow(
+      expect.objectContaining({ code: 'AUDIT_CURSOR_INVALID' }),
+    );
     const { nextCursor } = audit.query({}, { limit: 2, order: 'asc' });
-    expect(() => audit.query({}, { cursor: nextCursor, order: 'desc' })).toThrow(expect.objectContaining({ code: 'AUDIT_CURSOR_INVALID' }));
+    expect(() => audit.query({}, { cursor: nextCursor, order: 'desc' })).toThrow(
+      expect.objectContaining({ code: 'AUDIT_CURSOR_INVALID' }),
+    );
   });
 
   it("reads a target's history through the subjects primary key, without scanning the log", () => {
-    const plan = db.prepare(`EXPLAIN QUERY PLAN SELECT e.entry AS entry FROM audit_subjects s JOIN audit_entries e ON e.seq = s.seq
-      WHERE s.target_id = ? AND s.seq BETWEEN ? AND ? ORDER BY s.seq DESC LIMIT ?`).all(A, 1, 100, 10) as { detail: string }[];
+    const plan = db
+      .prepare(
+        `EXPLAIN QUERY PLAN SELECT e.entry AS entry FROM audit_subjects s JOIN audit_entries e ON e.seq = s.seq
+      WHERE s.target_id = ? AND s.seq BETWEEN ? AND ? ORDER BY s.seq DESC LIMIT ?`,
+      )
+      .all(A, 1, 100, 10) as { detail: string }[];
     const details = plan.map((p) => p.detail).join('\n');
     expect(details).toMatch(/SEARCH s USING PRIMARY KEY \(target_id=\? AND seq>\? AND seq<\?\)/);
     expect(details).not.toMatch(/SCAN|TEMP B-TREE/);
@@ -232,7 +288,13 @@ describe('checkpoints', () => {
   it('signs the head with the hub key and keeps the checkpoint', () => {
     const [, second] = seed(2);
     const signed = audit.checkpoint();
-    expect(signed.checkpoint).toEqual({ apiVersion: 'flotilla.io/v1', kind: 'AuditCheckpoint', seq: 2, hash: second!.hash, time: new Date(now).toISOString() });
+    expect(signed.checkpoint).toEqual({
+      apiVersion: 'flotilla.io/v1',
+      kind: 'AuditCheckpoint',
+      seq: 2,
+      hash: second!.hash,
+      time: new Date(now).toISOString(),
+    });
     expect(verifyPayload('audit-checkpoint', signed.checkpoint, signed.signature, hubKey.publicKey)).toBe(true);
     expect(audit.verify()).toMatchObject({ ok: true, checkpoints: 1, signedThrough: 2 });
   });
@@ -262,7 +324,10 @@ describe('checkpoints', () => {
     seed(1);
     vi.advanceTimersByTime(60_000);
     const rows = db.prepare('SELECT seq, reason FROM audit_checkpoints ORDER BY id').all();
-    expect(rows).toEqual([{ seq: 1, reason: 'interval' }, { seq: 2, reason: 'interval' }]);
+    expect(rows).toEqual([
+      { seq: 1, reason: 'interval' },
+      { seq: 2, reason: 'interval' },
+    ]);
   });
 
   it('refuses to sign inside a transaction, where the entries might yet roll back', () => {
@@ -276,8 +341,18 @@ describe('exporting', () => {
     audit.checkpoint();
     seed(4);
     const text = audit.export();
-    expect(verifyAuditExport(text, { trustedKeys: trusted() })).toMatchObject({ ok: true, entries: 10, elided: 0, range: { from: 1, to: 10 }, signedThrough: 10, trusted: true });
-    const kinds = text.trimEnd().split('\n').map((l) => (JSON.parse(l) as { kind: string }).kind);
+    expect(verifyAuditExport(text, { trustedKeys: trusted() })).toMatchObject({
+      ok: true,
+      entries: 10,
+      elided: 0,
+      range: { from: 1, to: 10 },
+      signedThrough: 10,
+      trusted: true,
+    });
+    const kinds = text
+      .trimEnd()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { kind: string }).kind);
     expect(kinds).toEqual(['header', 'checkpoint', 'checkpoint', ...Array<string>(10).fill('entry'), 'seal']);
   });
 
@@ -290,7 +365,12 @@ describe('exporting', () => {
   it("filtered to one customer's targets, carries only theirs and still verifies", () => {
     seed(10);
     const text = audit.export({ targets: [A] });
-    expect(verifyAuditExport(text, { trustedKeys: trusted() })).toMatchObject({ ok: true, entries: 5, elided: 5, signedThrough: 10 });
+    expect(verifyAuditExport(text, { trustedKeys: trusted() })).toMatchObject({
+      ok: true,
+      entries: 5,
+      elided: 5,
+      signedThrough: 10,
+    });
     expect(text).not.toContain(B);
     expect(text).not.toContain('globex');
   });
@@ -298,7 +378,11 @@ describe('exporting', () => {
   it('over a time window, covers exactly the entries inside it', () => {
     seed(10);
     const text = audit.export({ since: new Date(T0 + 3000), until: new Date(T0 + 7000) });
-    expect(verifyAuditExport(text, { trustedKeys: trusted() })).toMatchObject({ ok: true, entries: 4, range: { from: 3, to: 6 } });
+    expect(verifyAuditExport(text, { trustedKeys: trusted() })).toMatchObject({
+      ok: true,
+      entries: 4,
+      range: { from: 3, to: 6 },
+    });
   });
 
   it('over an empty window, is still a verifiable (empty) export', () => {
@@ -319,7 +403,9 @@ describe('exporting', () => {
   it('is caught when edited after it left the hub', () => {
     seed(5);
     const text = audit.export().replace('"customer":"acme"', '"customer":"initech"');
-    expect(verifyAuditExport(text, { trustedKeys: trusted() }).problems).toEqual([expect.objectContaining({ kind: 'hash-mismatch', seq: 1, line: 3 })]);
+    expect(verifyAuditExport(text, { trustedKeys: trusted() }).problems).toEqual([
+      expect.objectContaining({ kind: 'hash-mismatch', seq: 1, line: 3 }),
+    ]);
   });
 
   it('after a hub key rotation carries both keys, and needs both to verify', () => {
@@ -334,7 +420,9 @@ describe('exporting', () => {
     expect(header.keys).toHaveLength(2);
     const both = [...trusted(), { id: keyIdOf(newKey.publicKey), publicKey: newKey.publicKey }];
     expect(verifyAuditExport(text, { trustedKeys: both }).ok).toBe(true);
-    expect(verifyAuditExport(text, { trustedKeys: both.slice(1) }).problems).toEqual([expect.objectContaining({ kind: 'checkpoint-key-unknown', seq: 2 })]);
+    expect(verifyAuditExport(text, { trustedKeys: both.slice(1) }).problems).toEqual([
+      expect.objectContaining({ kind: 'checkpoint-key-unknown', seq: 2 }),
+    ]);
   });
 });
 
@@ -347,13 +435,20 @@ describe('pruning', () => {
     expect(result.anchor?.checkpoint).toMatchObject({ seq: 5 });
     expect(audit.query({}, { order: 'asc', limit: 1 }).entries[0]?.seq).toBe(6);
     expect(audit.verify()).toMatchObject({ ok: true, range: { from: 6, to: 11 } });
-    expect(verifyAuditExport(audit.export(), { trustedKeys: trusted() })).toMatchObject({ ok: true, range: { from: 6, to: 11 } });
+    expect(verifyAuditExport(audit.export(), { trustedKeys: trusted() })).toMatchObject({
+      ok: true,
+      range: { from: 6, to: 11 },
+    });
   });
 
   it('records the prune itself in the log', () => {
     seed(4);
     audit.prune({ olderThan: T0 + 2500, actor: bob });
-    expect(audit.query({ action: 'audit.prune' }).entries[0]).toMatchObject({ seq: 5, actor: bob, details: { throughSeq: 2, removed: 2 } });
+    expect(audit.query({ action: 'audit.prune' }).entries[0]).toMatchObject({
+      seq: 5,
+      actor: bob,
+      details: { throughSeq: 2, removed: 2 },
+    });
   });
 
   it('does nothing when no entry is old enough, or when run again', () => {
@@ -369,7 +464,10 @@ describe('pruning', () => {
     const next = audit.append({ actor: alice, action: 'target.label' });
     expect(next.seq).toBe(5);
     expect(audit.verify()).toMatchObject({ ok: true, range: { from: 4, to: 5 } });
-    expect(old[2]!.hash).toBe(JSON.parse((db.prepare('SELECT signed FROM audit_anchors WHERE seq = 3').get() as { signed: string }).signed).checkpoint.hash);
+    expect(old[2]!.hash).toBe(
+      JSON.parse((db.prepare('SELECT signed FROM audit_anchors WHERE seq = 3').get() as { signed: string }).signed)
+        .checkpoint.hash,
+    );
   });
 
   it('leaves a log whose start an auditor can check: without the anchor it is unanchored', () => {
@@ -384,7 +482,9 @@ describe('verifying the store', () => {
   it('finds an entry edited behind the triggers, by seq', () => {
     seed(5);
     db.exec('DROP TRIGGER audit_entries_immutable');
-    db.exec(`UPDATE audit_entries SET entry = replace(entry, '"customer":"acme"', '"customer":"initech"') WHERE seq = 3`);
+    db.exec(
+      `UPDATE audit_entries SET entry = replace(entry, '"customer":"acme"', '"customer":"initech"') WHERE seq = 3`,
+    );
     expect(audit.verify().problems).toEqual([expect.objectContaining({ kind: 'hash-mismatch', seq: 3 })]);
   });
 });

@@ -12,7 +12,11 @@ interface SseEvent {
 }
 
 /** Opens the event stream and collects events until `done` says so (or 10 s pass). */
-async function collect(headers: Record<string, string>, done: (events: SseEvent[]) => boolean, started?: () => Promise<void>): Promise<{ status: number; events: SseEvent[] }> {
+async function collect(
+  headers: Record<string, string>,
+  done: (events: SseEvent[]) => boolean,
+  started?: () => Promise<void>,
+): Promise<{ status: number; events: SseEvent[] }> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), 10_000);
   const response = await request(`${hub.url}/v1/events`, { headers, signal: controller.signal });
@@ -31,8 +35,14 @@ async function collect(headers: Record<string, string>, done: (events: SseEvent[
       while ((end = buffer.indexOf('\n\n')) !== -1) {
         const block = buffer.slice(0, end);
         buffer = buffer.slice(end + 2);
-        const fields = Object.fromEntries(block.split('\n').filter((l) => !l.startsWith(':') && l.includes(': ')).map((l) => [l.slice(0, l.indexOf(': ')), l.slice(l.indexOf(': ') + 2)]));
-        if (fields['event'] !== undefined) events.push({ id: fields['id'], event: fields['event'], data: JSON.parse(fields['data'] ?? 'null') });
+        const fields = Object.fromEntries(
+          block
+            .split('\n')
+            .filter((l) => !l.startsWith(':') && l.includes(': '))
+            .map((l) => [l.slice(0, l.indexOf(': ')), l.slice(l.indexOf(': ') + 2)]),
+        );
+        if (fields['event'] !== undefined)
+          events.push({ id: fields['id'], event: fields['event'], data: JSON.parse(fields['data'] ?? 'null') });
       }
       if (!kicked && started !== undefined) {
         kicked = true;
@@ -51,7 +61,10 @@ const admin = (): Record<string, string> => ({ authorization: `Bearer ${hub.admi
 
 beforeAll(async () => {
   hub = await startTestHub();
-  const created = await call(hub.url, 'POST', '/v1/enrollment-tokens', { token: hub.adminToken, body: JSON.stringify({ maxUses: 10, labels: { fleet: 'live' } }) });
+  const created = await call(hub.url, 'POST', '/v1/enrollment-tokens', {
+    token: hub.adminToken,
+    body: JSON.stringify({ maxUses: 10, labels: { fleet: 'live' } }),
+  });
   enrollToken = created.body.token;
 });
 
@@ -67,10 +80,16 @@ describe('the live event stream', () => {
 
   it('announces an accepted report and the audit entries committed after the stream opened', async () => {
     const agent = new ProtocolAgent(hub);
-    const { events } = await collect(admin(), (seen) => seen.some((e) => e.event === 'report') && seen.some((e) => e.event === 'audit' && e.data.action === 'target.enroll'), async () => {
-      await agent.enroll(enrollToken, 'live-1', hub.now());
-      await agent.report(hub.now(), [], { kubernetesVersion: 'v1.30.1' });
-    });
+    const { events } = await collect(
+      admin(),
+      (seen) =>
+        seen.some((e) => e.event === 'report') &&
+        seen.some((e) => e.event === 'audit' && e.data.action === 'target.enroll'),
+      async () => {
+        await agent.enroll(enrollToken, 'live-1', hub.now());
+        await agent.report(hub.now(), [], { kubernetesVersion: 'v1.30.1' });
+      },
+    );
     const report = events.find((e) => e.event === 'report')!;
     expect(report.data).toMatchObject({ targetId: agent.targetId, seq: 1, phase: 'applied', health: 'healthy' });
     const enroll = events.find((e) => e.event === 'audit' && e.data.action === 'target.enroll')!;
@@ -84,7 +103,9 @@ describe('the live event stream', () => {
     const agent = new ProtocolAgent(hub);
     await agent.enroll(enrollToken, 'live-2', hub.now());
     await agent.report(hub.now(), []);
-    const { events: replayed } = await collect({ ...admin(), 'last-event-id': before }, (seen) => seen.some((e) => e.event === 'report' && e.data.targetId === agent.targetId));
+    const { events: replayed } = await collect({ ...admin(), 'last-event-id': before }, (seen) =>
+      seen.some((e) => e.event === 'report' && e.data.targetId === agent.targetId),
+    );
     expect(replayed[0]!.event).not.toBe('reset');
     expect(replayed.map((e) => e.event)).toContain('audit');
     const ids = replayed.map((e) => Number(e.id!.split('-')[1]));
@@ -102,7 +123,13 @@ describe('the live event stream', () => {
     const seen: { type: string; data: any }[] = [];
     const stop = events.subscribe((event) => seen.push(event));
     try {
-      hub.opened.hub.services.audit.append({ actor: { kind: 'user', id: 'admin' }, action: 'rollout.pause', subjects: [], outcome: 'success', details: { rollout: 'ro_0123456789abcdef', wave: 1 } });
+      hub.opened.hub.services.audit.append({
+        actor: { kind: 'user', id: 'admin' },
+        action: 'rollout.pause',
+        subjects: [],
+        outcome: 'success',
+        details: { rollout: 'ro_0123456789abcdef', wave: 1 },
+      });
       events.pollAudit();
     } finally {
       stop();
@@ -113,7 +140,9 @@ describe('the live event stream', () => {
 
   it('ends open streams when the hub closes, so shutdown does not wait for them', async () => {
     const other = await startTestHub();
-    const response = await request(`${other.url}/v1/events`, { headers: { authorization: `Bearer ${other.adminToken}` } });
+    const response = await request(`${other.url}/v1/events`, {
+      headers: { authorization: `Bearer ${other.adminToken}` },
+    });
     const started = Date.now();
     const read = response.body.text();
     await other.close();

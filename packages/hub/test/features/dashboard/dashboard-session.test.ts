@@ -18,10 +18,17 @@ interface Answer {
   body: any;
 }
 
-async function send(path: string, options: { method?: string; headers?: Record<string, string>; body?: unknown } = {}): Promise<Answer> {
+async function send(
+  path: string,
+  options: { method?: string; headers?: Record<string, string>; body?: unknown } = {},
+): Promise<Answer> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.body !== undefined) headers['content-type'] ??= 'application/json';
-  const response = await request(`${hub.url}${path}`, { method: (options.method ?? 'GET') as 'GET', headers, ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }) });
+  const response = await request(`${hub.url}${path}`, {
+    method: (options.method ?? 'GET') as 'GET',
+    headers,
+    ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+  });
   const text = await response.body.text();
   let body: unknown;
   try {
@@ -42,13 +49,18 @@ async function signIn(token: string): Promise<{ cookie: string; csrf: string; an
 beforeAll(async () => {
   assets = mkdtempSync(join(tmpdir(), 'flotilla-dashboard-assets-'));
   mkdirSync(join(assets, 'assets'));
-  writeFileSync(join(assets, 'index.html'), '<!doctype html><html><head><script type="module" src="/assets/app-1234.js"></script></head><body></body></html>');
+  writeFileSync(
+    join(assets, 'index.html'),
+    '<!doctype html><html><head><script type="module" src="/assets/app-1234.js"></script></head><body></body></html>',
+  );
   writeFileSync(join(assets, 'assets', 'app-1234.js'), 'console.log("dashboard");'.repeat(50));
   hub = await startTestHub({ dashboardDir: assets });
   viewerToken = 'fl_viewer_test_token_0123456789';
   // No API creates operator tokens yet: the viewer's goes into the hub's database as the hub would write it.
   const db = new Database(join(hub.dataDir, 'hub.db'));
-  db.prepare('INSERT INTO api_tokens (id, name, token_hash, role, selector, created_at) VALUES (?, ?, ?, ?, NULL, ?)').run('tok_viewer', 'vera', hashSecret(viewerToken), 'viewer', hub.now());
+  db.prepare(
+    'INSERT INTO api_tokens (id, name, token_hash, role, selector, created_at) VALUES (?, ?, ?, ?, NULL, ?)',
+  ).run('tok_viewer', 'vera', hashSecret(viewerToken), 'viewer', hub.now());
   db.close();
 });
 
@@ -118,7 +130,11 @@ describe('dashboard sign-in', () => {
   });
 
   it('marks the cookie Secure when the hub is reached over TLS through a proxy', async () => {
-    const answer = await send('/v1/session', { method: 'POST', body: { token: hub.adminToken }, headers: { 'x-forwarded-proto': 'https' } });
+    const answer = await send('/v1/session', {
+      method: 'POST',
+      body: { token: hub.adminToken },
+      headers: { 'x-forwarded-proto': 'https' },
+    });
     expect(String(answer.headers['set-cookie'])).toContain('; Secure');
   });
 
@@ -127,12 +143,18 @@ describe('dashboard sign-in', () => {
     expect(answer.status).toBe(401);
     expect(answer.body.error.code).toBe('UNAUTHENTICATED');
     hub.opened.hub.services.dashboard.events.pollAudit();
-    const audit = await send('/v1/audit?action=auth.refused&limit=1', { headers: { authorization: `Bearer ${hub.adminToken}` } });
+    const audit = await send('/v1/audit?action=auth.refused&limit=1', {
+      headers: { authorization: `Bearer ${hub.adminToken}` },
+    });
     expect(audit.body.entries[0].details.request).toBe('POST /v1/session');
   });
 
   it('refuses a sign-in posted from another origin', async () => {
-    const answer = await send('/v1/session', { method: 'POST', body: { token: hub.adminToken }, headers: { origin: 'https://evil.example' } });
+    const answer = await send('/v1/session', {
+      method: 'POST',
+      body: { token: hub.adminToken },
+      headers: { origin: 'https://evil.example' },
+    });
     expect(answer.status).toBe(403);
     expect(answer.body.error.code).toBe('CSRF_TOKEN_INVALID');
   });
@@ -149,17 +171,32 @@ describe('dashboard sign-in', () => {
     const without = await send('/v1/enrollment-tokens', { method: 'POST', body, headers: { cookie } });
     expect(without.status).toBe(403);
     expect(without.body.error.code).toBe('CSRF_TOKEN_INVALID');
-    const wrong = await send('/v1/enrollment-tokens', { method: 'POST', body, headers: { cookie, 'x-flotilla-csrf': `${csrf.slice(0, -1)}x` } });
+    const wrong = await send('/v1/enrollment-tokens', {
+      method: 'POST',
+      body,
+      headers: { cookie, 'x-flotilla-csrf': `${csrf.slice(0, -1)}x` },
+    });
     expect(wrong.status).toBe(403);
-    const crossSite = await send('/v1/enrollment-tokens', { method: 'POST', body, headers: { cookie, 'x-flotilla-csrf': csrf, origin: 'http://attacker.test' } });
+    const crossSite = await send('/v1/enrollment-tokens', {
+      method: 'POST',
+      body,
+      headers: { cookie, 'x-flotilla-csrf': csrf, origin: 'http://attacker.test' },
+    });
     expect(crossSite.status).toBe(403);
-    const good = await send('/v1/enrollment-tokens', { method: 'POST', body, headers: { cookie, 'x-flotilla-csrf': csrf, origin: hub.url } });
+    const good = await send('/v1/enrollment-tokens', {
+      method: 'POST',
+      body,
+      headers: { cookie, 'x-flotilla-csrf': csrf, origin: hub.url },
+    });
     expect(good.status).toBe(201);
   });
 
   it('keeps a viewer session a viewer: deploy actions are refused by the API', async () => {
     const { cookie, csrf } = await signIn(viewerToken);
-    const answer = await send('/v1/rollouts/ro_0000000000000000/pause', { method: 'POST', headers: { cookie, 'x-flotilla-csrf': csrf } });
+    const answer = await send('/v1/rollouts/ro_0000000000000000/pause', {
+      method: 'POST',
+      headers: { cookie, 'x-flotilla-csrf': csrf },
+    });
     expect(answer.status).toBe(403);
     expect(answer.body.error.code).toBe('FORBIDDEN');
   });
@@ -177,12 +214,18 @@ describe('dashboard sign-in', () => {
 
   it('leaves a request with a bearer token alone, cookie or not: no CSRF token is needed', async () => {
     const { cookie } = await signIn(viewerToken);
-    const answer = await send('/v1/enrollment-tokens', { method: 'POST', body: { maxUses: 1, labels: {} }, headers: { cookie, authorization: `Bearer ${hub.adminToken}` } });
+    const answer = await send('/v1/enrollment-tokens', {
+      method: 'POST',
+      body: { maxUses: 1, labels: {} },
+      headers: { cookie, authorization: `Bearer ${hub.adminToken}` },
+    });
     expect(answer.status).toBe(201);
   });
 
   it('ignores a forged session cookie', async () => {
-    const answer = await send('/v1/targets', { headers: { cookie: 'flotilla_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' } });
+    const answer = await send('/v1/targets', {
+      headers: { cookie: 'flotilla_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' },
+    });
     expect(answer.status).toBe(401);
   });
 });

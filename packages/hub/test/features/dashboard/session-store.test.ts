@@ -4,7 +4,10 @@ import { SessionStore } from '../../../src/features/dashboard/session-store.ts';
 const principal = { kind: 'user', tokenId: 'tok_1', name: 'ada', role: 'viewer' } as const;
 const HOUR = 60 * 60_000;
 
-function store(options: { idleMs?: number; maxAgeMs?: number; capacity?: number } = {}): { sessions: SessionStore; advance: (ms: number) => void } {
+function store(options: { idleMs?: number; maxAgeMs?: number; capacity?: number } = {}): {
+  sessions: SessionStore;
+  advance: (ms: number) => void;
+} {
   let now = 1_700_000_000_000;
   return { sessions: new SessionStore({ clock: () => now, ...options }), advance: (ms) => (now += ms) };
 }

@@ -3,9 +3,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { canonicalize, digestOf, generateKeyPair, signPayload, type SignedReport } from '@flotilla/protocol';
-import { REPORT_CHAIN_GENESIS, ReportsFileWriter, SignedOfflineReceipt, toSeqRanges, verifyReceipt, type ReportHistory } from '@flotilla/protocol/offline';
+import {
+  REPORT_CHAIN_GENESIS,
+  ReportsFileWriter,
+  SignedOfflineReceipt,
+  toSeqRanges,
+  verifyReceipt,
+  type ReportHistory,
+} from '@flotilla/protocol/offline';
 import { importReportsFile, writeReceiptFile } from '../../../src/features/offline/import-reports.ts';
-import { agentKey, agentKeys, hubKey, NOW, report, TARGET, trustRoot } from '../../../../protocol/test/offline/offline-fixture.ts';
+import {
+  agentKey,
+  agentKeys,
+  hubKey,
+  NOW,
+  report,
+  TARGET,
+  trustRoot,
+} from '../../../../protocol/test/offline/offline-fixture.ts';
 
 let dir: string;
 beforeEach(() => {
@@ -14,7 +29,12 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 function reportsFile(reports: readonly SignedReport[], name = 'reports.jsonl'): string {
-  const writer = new ReportsFileWriter({ key: agentKey, targetId: TARGET, base: REPORT_CHAIN_GENESIS, createdAt: NOW.toISOString() });
+  const writer = new ReportsFileWriter({
+    key: agentKey,
+    targetId: TARGET,
+    base: REPORT_CHAIN_GENESIS,
+    createdAt: NOW.toISOString(),
+  });
   const path = join(dir, name);
   writeFileSync(path, [writer.header(), ...reports.map((r) => writer.link(r)), writer.seal().line].join(''));
   return path;
@@ -25,10 +45,22 @@ function store() {
   const held = new Map<number, SignedReport>();
   const history: ReportHistory = {
     reportDigest: (seq) => (held.has(seq) ? digestOf(held.get(seq)) : undefined),
-    missing: (from, to) => toSeqRanges(Array.from({ length: to - from + 1 }, (_, i) => from + i).filter((s) => !held.has(s))),
+    missing: (from, to) =>
+      toSeqRanges(Array.from({ length: to - from + 1 }, (_, i) => from + i).filter((s) => !held.has(s))),
   };
   const accepted: number[] = [];
-  return { held, accepted, options: { targetId: TARGET, agentKeys, history, hubKey, now: () => NOW, accept: (signed: SignedReport) => void (held.set(signed.report.seq, signed), accepted.push(signed.report.seq)) } };
+  return {
+    held,
+    accepted,
+    options: {
+      targetId: TARGET,
+      agentKeys,
+      history,
+      hubKey,
+      now: () => NOW,
+      accept: (signed: SignedReport) => void (held.set(signed.report.seq, signed), accepted.push(signed.report.seq)),
+    },
+  };
 }
 
 describe('importing a reports file on the hub', () => {
@@ -36,7 +68,10 @@ describe('importing a reports file on the hub', () => {
     const hub = store();
     const { receipt } = await importReportsFile(reportsFile([report(1), report(2), report(3)]), hub.options);
     expect(hub.accepted).toEqual([1, 2, 3]);
-    expect(verifyReceipt(receipt, { trustRoot: trustRoot(1), targetId: TARGET })).toMatchObject({ accepted: [{ from: 1, to: 3 }], duplicates: [] });
+    expect(verifyReceipt(receipt, { trustRoot: trustRoot(1), targetId: TARGET })).toMatchObject({
+      accepted: [{ from: 1, to: 3 }],
+      duplicates: [],
+    });
   });
 
   it('ingests nothing the second time, and says so in the receipt', async () => {
@@ -54,7 +89,10 @@ describe('importing a reports file on the hub', () => {
     const lines = readFileSync(path, 'utf8').trimEnd().split('\n');
     const seal = JSON.parse(lines.at(-1)!);
     const { signature: _dropped, ...body } = seal;
-    lines[lines.length - 1] = canonicalize({ ...body, signature: signPayload('reports-file', body, generateKeyPair()) });
+    lines[lines.length - 1] = canonicalize({
+      ...body,
+      signature: signPayload('reports-file', body, generateKeyPair()),
+    });
     writeFileSync(path, `${lines.join('\n')}\n`);
     await expect(importReportsFile(path, hub.options)).rejects.toMatchObject({ code: 'REPORTS_SIGNATURE_INVALID' });
     expect(hub.accepted).toEqual([]);
@@ -62,7 +100,9 @@ describe('importing a reports file on the hub', () => {
 
   it('ingests nothing from a file with a forged report in the middle', async () => {
     const hub = store();
-    await expect(importReportsFile(reportsFile([report(1), report(2, {}, generateKeyPair()), report(3)]), hub.options)).rejects.toMatchObject({ code: 'REPORTS_SIGNATURE_INVALID', details: { seq: 2 } });
+    await expect(
+      importReportsFile(reportsFile([report(1), report(2, {}, generateKeyPair()), report(3)]), hub.options),
+    ).rejects.toMatchObject({ code: 'REPORTS_SIGNATURE_INVALID', details: { seq: 2 } });
     expect(hub.accepted).toEqual([]);
   });
 

@@ -45,7 +45,12 @@ describe('rollout controller (real SQLite, injected clock)', () => {
     expect(view.waves[0]!.counts.pending).toBe(1);
     expect(view.waves[1]!.counts.planned).toBe(9);
     const canary = view.members!.find((m) => m.wave === 'canary')!;
-    expect(t.desired(fleet.find((f) => f.id === canary.targetId)!, 'app')).toBe('app@2.0.0');
+    expect(
+      t.desired(
+        fleet.find((f) => f.id === canary.targetId)!,
+        'app',
+      ),
+    ).toBe('app@2.0.0');
     expect(fleet.filter((f) => t.desired(f, 'app') !== undefined)).toHaveLength(1);
 
     // A reconcile without reports changes nothing: the gate waits for the canary's report.
@@ -169,8 +174,10 @@ describe('rollout controller (real SQLite, injected clock)', () => {
 
   it('rolls back by itself when the plan says so: members return to the previous release, or lose it', () => {
     const fleet = t.fleet(4, { env: 'prod' });
-    for (const f of fleet.slice(0, 2)) t.services.desired.setRelease(f.id, 'app', 'app@1.0.0', { kind: 'user', id: 'alice' });
-    for (const f of fleet) t.services.desired.setRelease(f.id, 'monitoring', 'monitoring@1.0.0', { kind: 'user', id: 'alice' });
+    for (const f of fleet.slice(0, 2))
+      t.services.desired.setRelease(f.id, 'app', 'app@1.0.0', { kind: 'user', id: 'alice' });
+    for (const f of fleet)
+      t.services.desired.setRelease(f.id, 'monitoring', 'monitoring@1.0.0', { kind: 'user', id: 'alice' });
     const rollout = t.create({ release: 'app@2.0.0', selector: 'env=prod', rollbackOnFailure: true });
     expect(fleet.map((f) => t.desired(f, 'app'))).toEqual(['app@2.0.0', 'app@2.0.0', 'app@2.0.0', 'app@2.0.0']);
     tick(fleet, new Set([fleet[3]!.id]));
@@ -200,13 +207,22 @@ describe('rollout controller (real SQLite, injected clock)', () => {
     const entry = t.audits('rollout.rollback').at(-1)!;
     expect(entry.actor).toEqual({ kind: 'user', id: 'carol' });
     expect(entry.details).toMatchObject({ reverted: 2, skipped: 1 });
-    expect(() => t.services.rollouts.rollback(rollout.id, { kind: 'user', id: 'carol' }, undefined)).toThrow(/rolled-back; it is finished/);
+    expect(() => t.services.rollouts.rollback(rollout.id, { kind: 'user', id: 'carol' }, undefined)).toThrow(
+      /rolled-back; it is finished/,
+    );
   });
 
   it('takes in targets that enroll or are relabelled after it started, once their wave is reached', () => {
     const fleet = t.fleet(4, { env: 'prod', tier: 'web' });
     const outsider = t.enroll({ env: 'dev' });
-    const rollout = t.create({ release: 'app@2.0.0', selector: 'env=prod', waves: [{ name: 'staging', selector: 'tier=staging' }, { name: 'rest', percent: 100 }] });
+    const rollout = t.create({
+      release: 'app@2.0.0',
+      selector: 'env=prod',
+      waves: [
+        { name: 'staging', selector: 'tier=staging' },
+        { name: 'rest', percent: 100 },
+      ],
+    });
     // The staging wave selects nobody yet: it passes at once and the rest wave starts.
     expect(t.view(rollout.id).currentWave!.name).toBe('rest');
     const late = t.enroll({ env: 'prod' });
@@ -229,7 +245,10 @@ describe('rollout controller (real SQLite, injected clock)', () => {
   it('keeps percentage waves stable as the fleet grows: earlier members never move', () => {
     const fleet = t.fleet(40, { env: 'prod' });
     const rollout = t.create({ release: 'app@2.0.0', selector: 'env=prod', waves: 'a:10%,b:50%,c:100%' });
-    const first = t.view(rollout.id).members!.filter((m) => m.state !== 'planned').map((m) => m.targetId);
+    const first = t
+      .view(rollout.id)
+      .members!.filter((m) => m.state !== 'planned')
+      .map((m) => m.targetId);
     expect(first).toHaveLength(4);
     t.fleet(40, { env: 'prod' });
     t.reconcile();
@@ -253,8 +272,14 @@ describe('rollout controller (real SQLite, injected clock)', () => {
       error = e;
     }
     expect(isFlotillaError(error, 'CONFLICT')).toBe(true);
-    expect((error as Error).message).toContain(`rollout ${first.id} (app@2.0.0, running) already covers 1 of the targets this rollout selects: ${fleet[0]!.id}`);
-    expect((error as { details: unknown }).details).toMatchObject({ rollout: first.id, count: 1, targets: [fleet[0]!.id] });
+    expect((error as Error).message).toContain(
+      `rollout ${first.id} (app@2.0.0, running) already covers 1 of the targets this rollout selects: ${fleet[0]!.id}`,
+    );
+    expect((error as { details: unknown }).details).toMatchObject({
+      rollout: first.id,
+      count: 1,
+      targets: [fleet[0]!.id],
+    });
     // Another release name, or disjoint targets, are fine.
     expect(t.create({ release: 'monitoring@1.0.0', selector: 'env=prod' }).state).toBe('running');
     expect(t.create({ release: 'app@1.0.0', selector: 'env=dev' }).state).toBe('running');
@@ -273,7 +298,10 @@ describe('rollout controller (real SQLite, injected clock)', () => {
     t.reconcile();
     expect(t.desired(a, 'app')).toBe('app@2.0.0');
     const view = t.view(second.id);
-    expect(view.members!.find((m) => m.targetId === a.id)).toMatchObject({ state: 'blocked', reason: `held by rollout ${first.id} of the same release app` });
+    expect(view.members!.find((m) => m.targetId === a.id)).toMatchObject({
+      state: 'blocked',
+      reason: `held by rollout ${first.id} of the same release app`,
+    });
     expect(view.totals.blocked).toBe(1);
     // Once the first is finished, the target is free and joins the second.
     t.services.rollouts.abort(first.id, { kind: 'user', id: 'alice' }, undefined);
@@ -292,13 +320,18 @@ describe('rollout controller (real SQLite, injected clock)', () => {
     let view = t.view(rollout.id);
     expect(view.state).toBe('paused');
     expect(t.desired(late, 'app')).toBeUndefined();
-    expect(view.members!.find((m) => m.targetId === late.id)).toMatchObject({ state: 'pending', reason: 'joins when the rollout resumes' });
+    expect(view.members!.find((m) => m.targetId === late.id)).toMatchObject({
+      state: 'pending',
+      reason: 'joins when the rollout resumes',
+    });
     view = t.services.rollouts.resume(rollout.id, { kind: 'user', id: 'alice' }, undefined);
     // The timeout restarted at resume: 20 minutes paused do not count.
     expect(view.state).toBe('running');
     expect(t.desired(late, 'app')).toBe('app@2.0.0');
     t.services.rollouts.abort(rollout.id, { kind: 'user', id: 'alice' }, undefined);
-    expect(() => t.services.rollouts.resume(rollout.id, { kind: 'user', id: 'alice' }, undefined)).toThrow(/aborted; it is finished/);
+    expect(() => t.services.rollouts.resume(rollout.id, { kind: 'user', id: 'alice' }, undefined)).toThrow(
+      /aborted; it is finished/,
+    );
     tick([...fleet, late]);
     expect(t.view(rollout.id).state).toBe('aborted');
   });

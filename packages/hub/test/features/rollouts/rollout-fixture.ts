@@ -2,7 +2,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { API_VERSION, generateKeyPair, sha256, signBundle, signPayload, type Health, type KeyPair, type ReleaseRef, type Report, type ReportPhase, type Resource } from '@flotilla/protocol';
+import {
+  API_VERSION,
+  generateKeyPair,
+  sha256,
+  signBundle,
+  signPayload,
+  type Health,
+  type KeyPair,
+  type ReleaseRef,
+  type Report,
+  type ReportPhase,
+  type Resource,
+} from '@flotilla/protocol';
 import { createHub, type Hub, type HubServices } from '../../../src/hub.ts';
 import { openDatabase } from '../../../src/store/database.ts';
 import { AuditLog } from '../../../src/features/audit/audit-log.ts';
@@ -46,7 +58,10 @@ export class RolloutHub {
     const fixture = new RolloutHub();
     await fixture.start();
     fixture.services.trust.addReleaseKey(fixture.release.publicKey, 'test', ALICE);
-    fixture.enrollToken = fixture.services.identity.createEnrollmentToken({ ttlSeconds: 365 * 86_400, maxUses: 100_000, labels: {} }, OPERATOR).token!;
+    fixture.enrollToken = fixture.services.identity.createEnrollmentToken(
+      { ttlSeconds: 365 * 86_400, maxUses: 100_000, labels: {} },
+      OPERATOR,
+    ).token!;
     return fixture;
   }
 
@@ -67,7 +82,13 @@ export class RolloutHub {
       rolloutPollMs: 0,
     });
     const close = hub.close.bind(hub);
-    this.hub = { ...hub, close: async () => { await close(); db.close(); } };
+    this.hub = {
+      ...hub,
+      close: async () => {
+        await close();
+        db.close();
+      },
+    };
     this.closed = false;
   }
 
@@ -81,7 +102,13 @@ export class RolloutHub {
     this.now += ms;
   }
 
-  publish(name: string, version: string, resources: Resource[] = [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'default' }, data: { version } }]): ReleaseRef {
+  publish(
+    name: string,
+    version: string,
+    resources: Resource[] = [
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'default' }, data: { version } },
+    ],
+  ): ReleaseRef {
     const signed = signBundle({ apiVersion: API_VERSION, kind: 'Bundle', name, version, resources }, [this.release]);
     this.services.bundles.publish(signed, OPERATOR);
     return { name, version, digest: signed.digest };
@@ -91,8 +118,15 @@ export class RolloutHub {
   enroll(labels: Record<string, string> = {}, name = `site-${++this.names}`): SimTarget {
     const key = generateKeyPair();
     const issuedAt = new Date(this.now).toISOString();
-    const proof = signPayload('enroll', { publicKey: key.publicKey, tokenDigest: sha256(this.enrollToken), issuedAt }, key);
-    const { targetId } = this.services.identity.enroll({ token: this.enrollToken, publicKey: key.publicKey, name, issuedAt, proof }, 'test');
+    const proof = signPayload(
+      'enroll',
+      { publicKey: key.publicKey, tokenDigest: sha256(this.enrollToken), issuedAt },
+      key,
+    );
+    const { targetId } = this.services.identity.enroll(
+      { token: this.enrollToken, publicKey: key.publicKey, name, issuedAt, proof },
+      'test',
+    );
     if (Object.keys(labels).length > 0) this.services.targets.editMetadata(targetId, 'labels', labels, [], ALICE);
     return { id: targetId, name, key, seq: 0 };
   }
@@ -122,7 +156,8 @@ export class RolloutHub {
 
   /** Every target reports its current desired state: failed for those in `failing`, else applied and healthy. */
   converge(targets: readonly SimTarget[], failing: ReadonlySet<string> = new Set()): void {
-    for (const target of targets) this.report(target, failing.has(target.id) ? { phase: 'failed', health: 'degraded' } : {});
+    for (const target of targets)
+      this.report(target, failing.has(target.id) ? { phase: 'failed', health: 'degraded' } : {});
   }
 
   reconcile(): void {
@@ -148,7 +183,12 @@ export class RolloutHub {
   }
 
   /** Audit entries with this action, oldest first. */
-  audits(action: string): { actor: { kind: string; id: string }; subjects: string[]; details: Record<string, unknown>; reason: string | null }[] {
+  audits(action: string): {
+    actor: { kind: string; id: string };
+    subjects: string[];
+    details: Record<string, unknown>;
+    reason: string | null;
+  }[] {
     return this.services.audit.query({ action }, { limit: 1000, order: 'asc' }).entries;
   }
 

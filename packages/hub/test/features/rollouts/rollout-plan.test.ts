@@ -2,7 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { isFlotillaError } from '@flotilla/protocol';
 import { type Query } from '@flotilla/protocol/query';
 import type { PlanInput } from '@flotilla/protocol/api';
-import { allowedFailures, formatDuration, normalizePlan, parseDuration, parseFailureBudget, parseInlineWaves, waveGates } from '../../../src/features/rollouts/rollout-plan.ts';
+import {
+  allowedFailures,
+  formatDuration,
+  normalizePlan,
+  parseDuration,
+  parseFailureBudget,
+  parseInlineWaves,
+  waveGates,
+} from '../../../src/features/rollouts/rollout-plan.ts';
 
 const anyField = (): void => undefined;
 
@@ -36,7 +44,13 @@ describe('durations', () => {
     expect(details).toEqual({ path: 'waves[1].bake' });
   });
 
-  it.each([[0, '0s'], [90_000, '1m30s'], [5_400_000, '1h30m'], [86_400_000, '1d'], [1500, '1s500ms']])('%i ms prints as %s', (ms, text) => {
+  it.each([
+    [0, '0s'],
+    [90_000, '1m30s'],
+    [5_400_000, '1h30m'],
+    [86_400_000, '1d'],
+    [1500, '1s500ms'],
+  ])('%i ms prints as %s', (ms, text) => {
     expect(formatDuration(ms)).toBe(text);
   });
 });
@@ -56,7 +70,9 @@ describe('failure budgets', () => {
   });
 
   it.each(['two', '-1', '101%', '5 %', '1.5'])('%s is refused', (text) => {
-    expect(failure(() => parseFailureBudget(text, 'failureBudget')).message).toMatch(/^failureBudget: a failure budget/);
+    expect(failure(() => parseFailureBudget(text, 'failureBudget')).message).toMatch(
+      /^failureBudget: a failure budget/,
+    );
   });
 });
 
@@ -80,15 +96,25 @@ describe('inline waves', () => {
 });
 
 describe('plans', () => {
-  const plan = (input: PlanInput, check: (q: Query, s: string | undefined) => void = anyField) => normalizePlan(input, check);
+  const plan = (input: PlanInput, check: (q: Query, s: string | undefined) => void = anyField) =>
+    normalizePlan(input, check);
 
   it('defaults to one wave of every target with no bake, no budget and no timeout', () => {
-    expect(plan({})).toEqual({ waves: [{ name: 'all', percent: 100 }], bakeMs: 0, failureBudget: { kind: 'count', count: 0 }, timeoutMs: null, rollbackOnFailure: false });
+    expect(plan({})).toEqual({
+      waves: [{ name: 'all', percent: 100 }],
+      bakeMs: 0,
+      failureBudget: { kind: 'count', count: 0 },
+      timeoutMs: null,
+      rollbackOnFailure: false,
+    });
   });
 
   it('stores selectors in canonical form, and per-wave gates that override the plan', () => {
     const normalized = plan({
-      waves: [{ name: 'staging', selector: { tier: ['staging'], region: 'eu-*' }, bake: '1h' }, { name: 'rest', percent: 100, failureBudget: '5%', timeout: '2h' }],
+      waves: [
+        { name: 'staging', selector: { tier: ['staging'], region: 'eu-*' }, bake: '1h' },
+        { name: 'rest', percent: 100, failureBudget: '5%', timeout: '2h' },
+      ],
       bake: '10m',
       failureBudget: 1,
       timeout: '30m',
@@ -98,8 +124,16 @@ describe('plans', () => {
       { name: 'staging', selector: 'tier=staging, region=eu-*', bakeMs: 3_600_000 },
       { name: 'rest', percent: 100, failureBudget: { kind: 'percent', percent: 5 }, timeoutMs: 7_200_000 },
     ]);
-    expect(waveGates(normalized, 0)).toEqual({ bakeMs: 3_600_000, failureBudget: { kind: 'count', count: 1 }, timeoutMs: 1_800_000 });
-    expect(waveGates(normalized, 1)).toEqual({ bakeMs: 600_000, failureBudget: { kind: 'percent', percent: 5 }, timeoutMs: 7_200_000 });
+    expect(waveGates(normalized, 0)).toEqual({
+      bakeMs: 3_600_000,
+      failureBudget: { kind: 'count', count: 1 },
+      timeoutMs: 1_800_000,
+    });
+    expect(waveGates(normalized, 1)).toEqual({
+      bakeMs: 600_000,
+      failureBudget: { kind: 'percent', percent: 5 },
+      timeoutMs: 7_200_000,
+    });
     expect(normalized.rollbackOnFailure).toBe(true);
   });
 
@@ -110,19 +144,31 @@ describe('plans', () => {
   });
 
   it.each([
-    [{ waves: 'a:10%,b:5%' }, 'waves[1].percent', /percentages are cumulative and must grow from wave to wave: wave 'b' \(5%\) is not larger than wave 'a' \(10%\) before it/],
+    [
+      { waves: 'a:10%,b:5%' },
+      'waves[1].percent',
+      /percentages are cumulative and must grow from wave to wave: wave 'b' \(5%\) is not larger than wave 'a' \(10%\) before it/,
+    ],
     [{ waves: 'a:10%,b:10%' }, 'waves[1].percent', /is not larger than wave 'a'/],
     [{ waves: 'a:0%' }, 'waves[0].percent', /more than 0 and at most 100/],
     [{ waves: 'a:150%' }, 'waves[0].percent', /received '150%'/],
     [{ waves: [{ name: 'a', percent: 'lots' }] }, 'waves[0].percent', /received 'lots'/],
-    [{ waves: 'a:100%,b:tier=x' }, 'waves[1]', /wave 'b' comes after wave 'a', which already covers every selected target/],
+    [
+      { waves: 'a:100%,b:tier=x' },
+      'waves[1]',
+      /wave 'b' comes after wave 'a', which already covers every selected target/,
+    ],
     [{ waves: 'a:10%,a:20%' }, 'waves[1].name', /'a' appears twice/],
     [{ waves: [{ name: 'a' }] }, 'waves[0]', /needs exactly one of percent \(such as 10%\) or selector/],
     [{ waves: [{ name: 'a', percent: 10, selector: 'x=y' }] }, 'waves[0]', /needs exactly one/],
     [{ waves: [{ name: 'a', percent: 10, bake: 'soon' }] }, 'waves[0].bake', /a duration is a number and a unit/],
     [{ bake: '5' }, 'bake', /received '5'/],
     [{ timeout: '0' }, 'timeout', /a timeout is longer than 0/],
-    [{ failureBudget: 'half' }, 'failureBudget', /a count of failed targets such as 2, or a percentage of the wave such as 5%/],
+    [
+      { failureBudget: 'half' },
+      'failureBudget',
+      /a count of failed targets such as 2, or a percentage of the wave such as 5%/,
+    ],
     [{ waves: [] }, 'waves', /at least one wave/],
   ] as const)('refuses %o at %s', (input, path, message) => {
     const error = failure(() => plan(input as PlanInput));

@@ -12,8 +12,16 @@ function release(version: string): ReleaseRef {
   return { name: 'app', version, digest: `sha256:${'0'.repeat(63)}${version.length}` };
 }
 
-async function patch(id: string, kind: 'labels' | 'properties', set: Record<string, unknown>, remove: string[] = []): Promise<{ status: number; body: any }> {
-  return call(hub.url, 'PATCH', `/v1/targets/${id}/${kind}`, { token: hub.adminToken, body: JSON.stringify({ set, remove }) });
+async function patch(
+  id: string,
+  kind: 'labels' | 'properties',
+  set: Record<string, unknown>,
+  remove: string[] = [],
+): Promise<{ status: number; body: any }> {
+  return call(hub.url, 'PATCH', `/v1/targets/${id}/${kind}`, {
+    token: hub.adminToken,
+    body: JSON.stringify({ set, remove }),
+  });
 }
 
 async function select(q: string, extra = ''): Promise<{ status: number; body: any }> {
@@ -24,7 +32,10 @@ const names = (items: Target[]): string[] => items.map((t) => t.name).sort();
 
 beforeAll(async () => {
   hub = await startTestHub();
-  const created = await call(hub.url, 'POST', '/v1/enrollment-tokens', { token: hub.adminToken, body: JSON.stringify({ maxUses: 10, labels: { fleet: 'query-test' } }) });
+  const created = await call(hub.url, 'POST', '/v1/enrollment-tokens', {
+    token: hub.adminToken,
+    body: JSON.stringify({ maxUses: 10, labels: { fleet: 'query-test' } }),
+  });
   const rows: [string, Record<string, unknown>, string][] = [
     ['eu-atlas-old', { region: 'eu-west-1', owner: 'atlas', tier: 'production' }, '4.2.1'],
     ['eu-atlas-old-2', { region: 'eu-central-1', owner: 'atlas', tier: 'staging' }, '4.2.0'],
@@ -72,7 +83,9 @@ describe('the fleet query through the hub API', () => {
   });
 
   it('counts facets over the targets a query selects', async () => {
-    const answer = await call(hub.url, 'GET', `/v1/targets/facets?q=${encodeURIComponent('owner=atlas')}`, { token: hub.adminToken });
+    const answer = await call(hub.url, 'GET', `/v1/targets/facets?q=${encodeURIComponent('owner=atlas')}`, {
+      token: hub.adminToken,
+    });
     expect(answer.status).toBe(200);
     expect(answer.body.total).toBe(5);
     expect(answer.body.region).toEqual({ 'eu-west-1': 3, 'eu-central-1': 1, 'us-east-1': 1 });
@@ -111,7 +124,9 @@ describe('the fleet query through the hub API', () => {
     const answer = await select('fleet=query-test, !labels.incidnet');
     expect(answer.status).toBe(200);
     expect(answer.body.total).toBe(6);
-    expect(answer.body.warnings).toEqual(["no target has the label 'incidnet', so its negation holds for every target; did you mean 'labels.incident'? (at column 20)"]);
+    expect(answer.body.warnings).toEqual([
+      "no target has the label 'incidnet', so its negation holds for every target; did you mean 'labels.incident'? (at column 20)",
+    ]);
   });
 });
 
@@ -120,7 +135,13 @@ describe('labels and properties', () => {
     const id = fleet.get('us-atlas-old')!.targetId;
     const answer = await patch(id, 'properties', { nodes: 12, pci: true, version: '4.10' }, ['tier']);
     expect(answer.status).toBe(200);
-    expect(answer.body.properties).toEqual({ region: 'us-east-1', owner: 'atlas', nodes: 12, pci: true, version: '4.10' });
+    expect(answer.body.properties).toEqual({
+      region: 'us-east-1',
+      owner: 'atlas',
+      nodes: 12,
+      pci: true,
+      version: '4.10',
+    });
     expect(answer.body.lastChangedBy).toEqual({ kind: 'user', id: 'admin' });
     expect(names((await select('properties.nodes>10, pci=true')).body.items)).toEqual(['us-atlas-old']);
   });
@@ -157,7 +178,10 @@ describe('paging a query with relative times', () => {
   const RECENT = 'fleet=paging, lastChanged>now-45s';
 
   beforeAll(async () => {
-    const created = await call(hub.url, 'POST', '/v1/enrollment-tokens', { token: hub.adminToken, body: JSON.stringify({ maxUses: 3, labels: { fleet: 'paging' } }) });
+    const created = await call(hub.url, 'POST', '/v1/enrollment-tokens', {
+      token: hub.adminToken,
+      body: JSON.stringify({ maxUses: 3, labels: { fleet: 'paging' } }),
+    });
     for (const name of ['paging-a', 'paging-b', 'paging-c']) {
       const agent = new ProtocolAgent(hub);
       await agent.enroll(created.body.token, name, hub.now());
@@ -200,7 +224,10 @@ describe('paging a query with relative times', () => {
     expect(other.status).toBe(400);
     expect(other.body.error.code).toBe('QUERY_CURSOR_INVALID');
     expect(other.body.error.message).toMatch(/another query/);
-    const same = await select('fleet = paging ,  lastChanged < now+60m', `&limit=1&after=${encodeURIComponent(first.body.next)}`);
+    const same = await select(
+      'fleet = paging ,  lastChanged < now+60m',
+      `&limit=1&after=${encodeURIComponent(first.body.next)}`,
+    );
     expect(same.status).toBe(200);
   });
 });

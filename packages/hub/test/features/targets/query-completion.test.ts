@@ -7,7 +7,11 @@ describe('values the query completion inserts', () => {
   it('read back as exactly the value, whatever characters it holds', () => {
     fc.assert(
       fc.property(fc.string({ minLength: 1, maxLength: 40, unit: 'grapheme' }), (value) => {
-        expect(parseQuery(`field=${quoteValue(value)}`)).toEqual({ kind: 'in', field: { kind: 'key', key: 'field' }, values: [{ kind: 'text', text: value }] });
+        expect(parseQuery(`field=${quoteValue(value)}`)).toEqual({
+          kind: 'in',
+          field: { kind: 'key', key: 'field' },
+          values: [{ kind: 'text', text: value }],
+        });
       }),
       { numRuns: 500 },
     );

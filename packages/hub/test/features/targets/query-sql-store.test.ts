@@ -9,7 +9,10 @@ const NOW = Date.parse('2025-06-01T12:00:00Z');
 // property test; these cases pin the shape that makes the SQL fast.
 describe('compileQuerySql', () => {
   it('joins the mission query in a fixed order, the exact value first, with its parameters in order', () => {
-    const { where, params } = compileQuerySql(parseQuery('region in (eu-*), owner=atlas, running.app=4.2, lastChanged<now-30d'), { now: NOW });
+    const { where, params } = compileQuerySql(
+      parseQuery('region in (eu-*), owner=atlas, running.app=4.2, lastChanged<now-30d'),
+      { now: NOW },
+    );
     expect(where).toBe(
       '(t.id IN (SELECT f0.target_id FROM target_fields f0 CROSS JOIN target_fields f1 CROSS JOIN target_fields f2 WHERE ' +
         'f0.field = ? AND f0.text_value = ? AND ' +
@@ -18,7 +21,18 @@ describe('compileQuerySql', () => {
         'AND (t.last_changed_at IS NOT NULL AND t.last_changed_at < ?))',
     );
     const line = versionLinePrefix('4.2') as string;
-    expect(params).toEqual(['key.owner', 'atlas', 'key.region', 'eu-', 'eu.', 'eu-*', 'running.app', line, `${line.slice(0, -1)}/`, NOW - 30 * 86_400_000]);
+    expect(params).toEqual([
+      'key.owner',
+      'atlas',
+      'key.region',
+      'eu-',
+      'eu.',
+      'eu-*',
+      'running.app',
+      line,
+      `${line.slice(0, -1)}/`,
+      NOW - 30 * 86_400_000,
+    ]);
   });
 
   it.each([
@@ -26,14 +40,24 @@ describe('compileQuerySql', () => {
     ['status in (active, disabled)', '(t.status = ? OR t.status = ?)', ['active', 'disabled']],
     ['name=web-*', '(t.name >= ? AND t.name < ? AND t.name GLOB ?)', ['web-', 'web.', 'web-*']],
     ['!lastSeen', 'NOT (t.last_seen_at IS NOT NULL)', []],
-    ['labels.x="a[b]*"', 't.id IN (SELECT target_id FROM target_fields WHERE field = ? AND text_value >= ? AND text_value < ? AND text_value GLOB ?)', ['labels.x', 'a[b]', 'a[b^', 'a[[]b]*']],
-    ['cost>2.5', 't.id IN (SELECT target_id FROM target_fields WHERE field = ? AND num_value > ? UNION ALL SELECT target_id FROM target_fields WHERE field = ? AND version_key > ?)', ['key.cost', 2.5, 'key.cost', expect.any(String)]],
+    [
+      'labels.x="a[b]*"',
+      't.id IN (SELECT target_id FROM target_fields WHERE field = ? AND text_value >= ? AND text_value < ? AND text_value GLOB ?)',
+      ['labels.x', 'a[b]', 'a[b^', 'a[[]b]*'],
+    ],
+    [
+      'cost>2.5',
+      't.id IN (SELECT target_id FROM target_fields WHERE field = ? AND num_value > ? UNION ALL SELECT target_id FROM target_fields WHERE field = ? AND version_key > ?)',
+      ['key.cost', 2.5, 'key.cost', expect.any(String)],
+    ],
   ])('compiles %j to %s', (query, where, params) => {
     expect(compileQuerySql(parseQuery(query), { now: NOW })).toEqual({ where, params });
   });
 
   it('qualifies columns with the alias it is given', () => {
-    expect(compileQuerySql(parseQuery('status=active, region=eu-west-1'), { now: NOW, alias: 'tg' }).where).toBe('(tg.status = ? AND tg.id IN (SELECT target_id FROM target_fields WHERE field = ? AND text_value = ?))');
+    expect(compileQuerySql(parseQuery('status=active, region=eu-west-1'), { now: NOW, alias: 'tg' }).where).toBe(
+      '(tg.status = ? AND tg.id IN (SELECT target_id FROM target_fields WHERE field = ? AND text_value = ?))',
+    );
   });
 
   it.each([['t; DROP TABLE targets'], ['']])('refuses the alias %j', (alias) => {

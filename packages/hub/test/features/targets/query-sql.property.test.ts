@@ -3,15 +3,30 @@ import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Target } from '@flotilla/protocol';
-import { buildQueryFieldCatalog, compileMatcher, formatQuery, parseQuery, targetFieldRows, targetTimes, validateQuery, type Query } from '@flotilla/protocol/query';
+import {
+  buildQueryFieldCatalog,
+  compileMatcher,
+  formatQuery,
+  parseQuery,
+  targetFieldRows,
+  targetTimes,
+  validateQuery,
+  type Query,
+} from '@flotilla/protocol/query';
 import { FLEET, NOW as FIXTURE_NOW, SELECTION_CASES, target } from '../../../../protocol/test/query/fleet-fixture.ts';
-import { absentNegationArbitrary, fleetArbitrary, NOW, queryArbitrary } from '../../../../protocol/test/query/query-arbitraries.ts';
+import {
+  absentNegationArbitrary,
+  fleetArbitrary,
+  NOW,
+  queryArbitrary,
+} from '../../../../protocol/test/query/query-arbitraries.ts';
 import { FleetIndex } from '../../../src/features/targets/fleet-index.ts';
 import { compileQuerySql } from '../../../src/features/targets/query-sql-store.ts';
 import { targetFieldRowParams, targetFieldsSql } from '../../../src/features/targets/target-fields-store.ts';
 
 // The generators come from protocol's tests so that both sides build the very same trees and targets.
-const migration = (name: string) => readFileSync(new URL(`../../../src/store/migrations/${name}`, import.meta.url), 'utf8');
+const migration = (name: string) =>
+  readFileSync(new URL(`../../../src/store/migrations/${name}`, import.meta.url), 'utf8');
 
 function openStore(): Database.Database {
   const db = new Database(':memory:');
@@ -31,7 +46,19 @@ function load(db: Database.Database, fleet: readonly Target[]): void {
     db.exec('DELETE FROM target_fields; DELETE FROM targets;');
     for (const target of fleet) {
       const times = targetTimes(target);
-      insertTarget.run(target.id, target.name, target.status, target.keyId, JSON.stringify(target.labels), JSON.stringify(target.properties), JSON.stringify(target.facts), times.enrolledAt, times.lastSeenAt, times.lastChangedAt, JSON.stringify(target.lastChangedBy));
+      insertTarget.run(
+        target.id,
+        target.name,
+        target.status,
+        target.keyId,
+        JSON.stringify(target.labels),
+        JSON.stringify(target.properties),
+        JSON.stringify(target.facts),
+        times.enrolledAt,
+        times.lastSeenAt,
+        times.lastChangedAt,
+        JSON.stringify(target.lastChangedBy),
+      );
       deleteFields.run(target.id);
       for (const row of targetFieldRows(target)) {
         insertField.run(...targetFieldRowParams(target.id, row));
@@ -50,14 +77,27 @@ function indexIds(fleet: readonly Target[], query: Query, now = NOW): string[] {
   const index = new FleetIndex();
   for (const target of fleet) {
     const times = targetTimes(target);
-    index.set({ id: target.id, name: target.name, status: target.status, lastSeen: times.lastSeenAt, lastChanged: times.lastChangedAt, enrolled: times.enrolledAt }, targetFieldRows(target));
+    index.set(
+      {
+        id: target.id,
+        name: target.name,
+        status: target.status,
+        lastSeen: times.lastSeenAt,
+        lastChanged: times.lastChangedAt,
+        enrolled: times.enrolledAt,
+      },
+      targetFieldRows(target),
+    );
   }
   return index.select(query, now);
 }
 
 function memoryIds(fleet: readonly Target[], query: Query, now = NOW): string[] {
   const matches = compileMatcher(query, { now });
-  return fleet.filter(matches).map((target) => target.id).sort();
+  return fleet
+    .filter(matches)
+    .map((target) => target.id)
+    .sort();
 }
 
 describe('SQL selects what the documented examples say', () => {
@@ -72,7 +112,9 @@ describe('SQL selects what the documented examples say', () => {
 
   it.each(SELECTION_CASES)('%j: %j', (query, names) => {
     const byId = new Map(FLEET.map((t) => [t.id, t.name]));
-    expect(sqlIds(db, parseQuery(query), FIXTURE_NOW).map((id) => byId.get(id))).toEqual([...names].sort((a, b) => FLEET.findIndex((t) => t.name === a) - FLEET.findIndex((t) => t.name === b)));
+    expect(sqlIds(db, parseQuery(query), FIXTURE_NOW).map((id) => byId.get(id))).toEqual(
+      [...names].sort((a, b) => FLEET.findIndex((t) => t.name === a) - FLEET.findIndex((t) => t.name === b)),
+    );
   });
 });
 
@@ -142,15 +184,20 @@ describe('SQL and in-memory evaluation agree', () => {
 
   it('accept a negation of a key no target has, and select with it exactly what they select without it', () => {
     fc.assert(
-      fc.property(fleetArbitrary(), queryArbitrary, fc.array(absentNegationArbitrary, { minLength: 1, maxLength: 3 }), (fleet, query, negations) => {
-        expect(negations.flatMap((negation) => validateQuery(negation, buildQueryFieldCatalog(fleet)))).toEqual([]);
-        load(db, fleet);
-        const narrowed: Query = { kind: 'and', items: [query, ...negations] };
-        const expected = memoryIds(fleet, query);
-        expect(memoryIds(fleet, narrowed), formatQuery(narrowed)).toEqual(expected);
-        expect(sqlIds(db, narrowed), formatQuery(narrowed)).toEqual(expected);
-        expect(indexIds(fleet, narrowed), formatQuery(narrowed)).toEqual(expected);
-      }),
+      fc.property(
+        fleetArbitrary(),
+        queryArbitrary,
+        fc.array(absentNegationArbitrary, { minLength: 1, maxLength: 3 }),
+        (fleet, query, negations) => {
+          expect(negations.flatMap((negation) => validateQuery(negation, buildQueryFieldCatalog(fleet)))).toEqual([]);
+          load(db, fleet);
+          const narrowed: Query = { kind: 'and', items: [query, ...negations] };
+          const expected = memoryIds(fleet, query);
+          expect(memoryIds(fleet, narrowed), formatQuery(narrowed)).toEqual(expected);
+          expect(sqlIds(db, narrowed), formatQuery(narrowed)).toEqual(expected);
+          expect(indexIds(fleet, narrowed), formatQuery(narrowed)).toEqual(expected);
+        },
+      ),
       { numRuns: 100 },
     );
   });
@@ -168,12 +215,15 @@ describe('SQL and in-memory evaluation agree', () => {
     );
   });
 
-  it('runs the largest query the language allows within SQLite\'s limits', () => {
-    const values = (prefix: string) => Array.from({ length: 64 }, (_, i) => (i % 2 === 0 ? `${prefix}${i}` : `${prefix}${i}*`)).join(', ');
+  it("runs the largest query the language allows within SQLite's limits", () => {
+    const values = (prefix: string) =>
+      Array.from({ length: 64 }, (_, i) => (i % 2 === 0 ? `${prefix}${i}` : `${prefix}${i}*`)).join(', ');
     const conditions = [
       `region in (${values('eu-')})`,
       `running.app in (${values('4.')})`,
-      ...Array.from({ length: 100 }, (_, i) => (i % 3 === 0 ? `!k${i}` : i % 3 === 1 ? `cost>${i}` : `labels.l${i} notin (${values('v')})`)),
+      ...Array.from({ length: 100 }, (_, i) =>
+        i % 3 === 0 ? `!k${i}` : i % 3 === 1 ? `cost>${i}` : `labels.l${i} notin (${values('v')})`,
+      ),
       ...Array.from({ length: 13 }, (_, i) => `k${i} or owner=atlas`),
     ];
     // Longer than a query string may be, so built as a tree, as a selector document could be.

@@ -6,11 +6,18 @@ let hub: TestHub;
 const ids = new Map<string, string>();
 
 const get = (path: string) => call(hub.url, 'GET', path, { token: hub.adminToken });
-const release = (version: string): ReleaseRef => ({ name: 'shop', version, digest: `sha256:${'1'.repeat(63)}${version.length}` });
+const release = (version: string): ReleaseRef => ({
+  name: 'shop',
+  version,
+  digest: `sha256:${'1'.repeat(63)}${version.length}`,
+});
 
 beforeAll(async () => {
   hub = await startTestHub();
-  const created = await call(hub.url, 'POST', '/v1/enrollment-tokens', { token: hub.adminToken, body: JSON.stringify({ maxUses: 10, labels: { fleet: 'browse' } }) });
+  const created = await call(hub.url, 'POST', '/v1/enrollment-tokens', {
+    token: hub.adminToken,
+    body: JSON.stringify({ maxUses: 10, labels: { fleet: 'browse' } }),
+  });
   const rows: [string, Record<string, unknown>, string | undefined][] = [
     ['delta', { region: 'eu-west-1', tier: 'gold' }, 'v1.30.2'],
     ['alpha', { region: 'us-east-1', tier: 'silver' }, 'v1.9.0'],
@@ -21,7 +28,10 @@ beforeAll(async () => {
     const agent = new ProtocolAgent(hub);
     await agent.enroll(created.body.token, name, hub.now());
     if (version !== undefined) await agent.report(hub.now(), [release('2.0.0')], { kubernetesVersion: version });
-    await call(hub.url, 'PATCH', `/v1/targets/${agent.targetId}/properties`, { token: hub.adminToken, body: JSON.stringify({ set: properties }) });
+    await call(hub.url, 'PATCH', `/v1/targets/${agent.targetId}/properties`, {
+      token: hub.adminToken,
+      body: JSON.stringify({ set: properties }),
+    });
     ids.set(name, agent.targetId);
   }
 });
@@ -50,7 +60,15 @@ describe('browsing the fleet in pages', () => {
   it('narrows with a fleet query and summarizes each row', async () => {
     const answer = await get(`/v1/targets/browse?q=${encodeURIComponent('region=eu-*')}&sort=region`);
     expect(answer.body.items.map((t: any) => t.name)).toEqual(['bravo', 'charlie', 'delta']);
-    expect(answer.body.items[2]).toMatchObject({ id: ids.get('delta'), region: 'eu-west-1', tier: 'gold', health: 'healthy', kubernetesVersion: 'v1.30.2', running: ['shop@2.0.0'], status: 'active' });
+    expect(answer.body.items[2]).toMatchObject({
+      id: ids.get('delta'),
+      region: 'eu-west-1',
+      tier: 'gold',
+      health: 'healthy',
+      kubernetesVersion: 'v1.30.2',
+      running: ['shop@2.0.0'],
+      status: 'active',
+    });
   });
 
   it('answers a query error with its caret, as the other target routes do', async () => {
@@ -128,10 +146,15 @@ describe('fleet facets for the overview', () => {
 describe('a fleet that grows', () => {
   it('puts a target enrolled after the last page in its place by name', async () => {
     expect((await get('/v1/targets/browse?sort=name&limit=1')).body.items[0].name).toBe('alpha');
-    const token = await call(hub.url, 'POST', '/v1/enrollment-tokens', { token: hub.adminToken, body: JSON.stringify({ maxUses: 1, labels: { fleet: 'browse-late' } }) });
+    const token = await call(hub.url, 'POST', '/v1/enrollment-tokens', {
+      token: hub.adminToken,
+      body: JSON.stringify({ maxUses: 1, labels: { fleet: 'browse-late' } }),
+    });
     const late = new ProtocolAgent(hub);
     await late.enroll(token.body.token, 'aardvark', hub.now());
-    const answer = await get(`/v1/targets/browse?sort=name&limit=2&q=${encodeURIComponent('fleet in (browse, browse-late)')}`);
+    const answer = await get(
+      `/v1/targets/browse?sort=name&limit=2&q=${encodeURIComponent('fleet in (browse, browse-late)')}`,
+    );
     expect(answer.body.items.map((t: any) => t.name)).toEqual(['aardvark', 'alpha']);
     expect(answer.body.total).toBe(5);
   });

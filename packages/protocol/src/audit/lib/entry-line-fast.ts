@@ -1,6 +1,19 @@
 import type { AuditEntryLine } from '../export-format.ts';
 
-const KEYS = ['kind', 'seq', 'time', 'actor', 'action', 'subjects', 'outcome', 'reason', 'details', 'salt', 'prevHash', 'hash'];
+const KEYS = [
+  'kind',
+  'seq',
+  'time',
+  'actor',
+  'action',
+  'subjects',
+  'outcome',
+  'reason',
+  'details',
+  'salt',
+  'prevHash',
+  'hash',
+];
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 const SALT = /^[A-Za-z0-9_-]{22}$/;
 const TARGET_ID = /^tgt_[0-9a-f]{20}$/;
@@ -35,7 +48,13 @@ export function isPlainEntryLine(value: unknown): value is AuditEntryLine {
   for (const subject of subjects) if (typeof subject !== 'string' || !TARGET_ID.test(subject)) return false;
   if (outcome !== 'success' && outcome !== 'refused' && outcome !== 'failure') return false;
   if (reason !== null && (typeof reason !== 'string' || reason.length > 1024)) return false;
-  if (typeof details !== 'object' || details === null || Array.isArray(details) || Object.getPrototypeOf(details) !== Object.prototype) return false;
+  if (
+    typeof details !== 'object' ||
+    details === null ||
+    Array.isArray(details) ||
+    Object.getPrototypeOf(details) !== Object.prototype
+  )
+    return false;
   if (typeof salt !== 'string' || !SALT.test(salt)) return false;
   return typeof prevHash === 'string' && DIGEST.test(prevHash) && typeof hash === 'string' && DIGEST.test(hash);
 }

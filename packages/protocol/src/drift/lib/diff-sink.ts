@@ -44,7 +44,12 @@ export function emit(sink: DiffSink, change: DriftChange, desired: unknown, obse
   const path = formatFieldPath(currentSegments(sink));
   for (const glob of sink.ignore) if (glob(path)) return;
   const hide = sink.redact && sink.stack[0] !== 'metadata';
-  const item: { -readonly [K in keyof DriftItem]: DriftItem[K] } = { resourceKey: sink.resourceKey, kind: sink.kind, path, change };
+  const item: { -readonly [K in keyof DriftItem]: DriftItem[K] } = {
+    resourceKey: sink.resourceKey,
+    kind: sink.kind,
+    path,
+    change,
+  };
   if (desired !== undefined) item.desired = hide ? REDACTED : desired;
   if (observed !== undefined) item.observed = hide ? REDACTED : observed;
   sink.items.push(item);

@@ -50,12 +50,19 @@ function walkMetadata(sink: DiffSink, desired: JsonObject, live: JsonObject): vo
  * field holding the values (it decides list keys and empty-map handling), `parent` the name
  * of the field holding the object they are in (it decides quantity comparison).
  */
-function compareValue(sink: DiffSink, d: unknown, l: unknown, field: string | undefined, parent: string | undefined): void {
+function compareValue(
+  sink: DiffSink,
+  d: unknown,
+  l: unknown,
+  field: string | undefined,
+  parent: string | undefined,
+): void {
   if (isUnset(d)) return;
   if (typeof d !== 'object') {
     if (d === l) return;
     if (isUnset(l)) emit(sink, 'removed', d, undefined);
-    else if (!(parent !== undefined && QUANTITY_PARENTS.has(parent) && quantitiesEqual(d, l))) emit(sink, 'modified', d, l);
+    else if (!(parent !== undefined && QUANTITY_PARENTS.has(parent) && quantitiesEqual(d, l)))
+      emit(sink, 'modified', d, l);
     return;
   }
   if (Array.isArray(d)) {
@@ -69,11 +76,18 @@ function compareValue(sink: DiffSink, d: unknown, l: unknown, field: string | un
   const obj = d as JsonObject;
   if (isJsonObject(l)) compareObject(sink, obj, l, field, undefined);
   else if (isUnset(l)) {
-    if (!(isEmptyContainer(obj) && field !== undefined && OMITTED_WHEN_EMPTY.has(field))) emit(sink, 'removed', obj, undefined);
+    if (!(isEmptyContainer(obj) && field !== undefined && OMITTED_WHEN_EMPTY.has(field)))
+      emit(sink, 'removed', obj, undefined);
   } else emit(sink, 'modified', obj, l);
 }
 
-function compareObject(sink: DiffSink, d: JsonObject, l: JsonObject, field: string | undefined, skip: ReadonlySet<string> | undefined): void {
+function compareObject(
+  sink: DiffSink,
+  d: JsonObject,
+  l: JsonObject,
+  field: string | undefined,
+  skip: ReadonlySet<string> | undefined,
+): void {
   for (const key in d) {
     if (skip !== undefined && skip.has(key)) continue;
     sink.stack.push(key);

@@ -16,7 +16,9 @@ export function isUnset(value: unknown): value is undefined | null {
  * undefined for an object, a list or nothing: list keys are scalars, so those never match.
  */
 export function keyText(value: unknown): string | undefined {
-  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : undefined;
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean'
+    ? String(value)
+    : undefined;
 }
 
 /** True when an object has no keys or an array no items. */

@@ -7,8 +7,21 @@
 const QUANTITY = /^([+-]?(?:\d+\.?\d*|\.\d+))(?:[eE]([+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E))?$/;
 
 const MULTIPLIER: Readonly<Record<string, number>> = {
-  n: 1e-9, u: 1e-6, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
-  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+  n: 1e-9,
+  u: 1e-6,
+  m: 1e-3,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
 };
 
 /** The numeric value of a quantity, or undefined when the value is not one. */
@@ -35,6 +48,15 @@ export function quantitiesEqual(a: unknown, b: unknown): boolean {
 
 /** Map keys whose values are quantities: resource requests, limits, quotas. */
 export const QUANTITY_PARENTS: ReadonlySet<string> = new Set([
-  'limits', 'requests', 'hard', 'capacity', 'allocatable', 'overhead',
-  'max', 'min', 'default', 'defaultRequest', 'maxLimitRequestRatio',
+  'limits',
+  'requests',
+  'hard',
+  'capacity',
+  'allocatable',
+  'overhead',
+  'max',
+  'min',
+  'default',
+  'defaultRequest',
+  'maxLimitRequestRatio',
 ]);

@@ -71,7 +71,8 @@ export class ByteSource {
         this.done = true;
         return false;
       }
-      if (!(next.value instanceof Uint8Array)) throw new TypeError(`a byte stream must yield Uint8Array chunks, received ${typeof next.value}`);
+      if (!(next.value instanceof Uint8Array))
+        throw new TypeError(`a byte stream must yield Uint8Array chunks, received ${typeof next.value}`);
       this.chunk = next.value;
     }
     return true;

@@ -11,7 +11,11 @@ export interface Line {
  * A line longer than `maxBytes`, bytes that are not UTF-8, or a last line without its `\n`
  * (a file cut short) are refused with `code`.
  */
-export async function* readLines(source: AsyncIterable<Uint8Array>, maxBytes: number, code: ErrorCode): AsyncGenerator<Line> {
+export async function* readLines(
+  source: AsyncIterable<Uint8Array>,
+  maxBytes: number,
+  code: ErrorCode,
+): AsyncGenerator<Line> {
   const decoder = new TextDecoder('utf-8', { fatal: true });
   let pending: Uint8Array[] = [];
   let pendingLength = 0;
@@ -29,7 +33,8 @@ export async function* readLines(source: AsyncIterable<Uint8Array>, maxBytes: nu
       const newline = chunk.indexOf(0x0a, start);
       const end = newline === -1 ? chunk.length : newline;
       pendingLength += end - start;
-      if (pendingLength > maxBytes) throw new FlotillaError(code, `line ${number + 1} is longer than ${maxBytes} bytes`, { line: number + 1 });
+      if (pendingLength > maxBytes)
+        throw new FlotillaError(code, `line ${number + 1} is longer than ${maxBytes} bytes`, { line: number + 1 });
       if (end > start) pending.push(chunk.subarray(start, end));
       if (newline === -1) break;
       number++;
@@ -43,5 +48,8 @@ export async function* readLines(source: AsyncIterable<Uint8Array>, maxBytes: nu
     const last = pending.at(-1);
     if (last !== undefined && last.buffer === chunk.buffer) pending[pending.length - 1] = Uint8Array.from(last);
   }
-  if (pendingLength > 0) throw new FlotillaError(code, `the last line (${number + 1}) has no line end: the file was cut short`, { line: number + 1 });
+  if (pendingLength > 0)
+    throw new FlotillaError(code, `the last line (${number + 1}) has no line end: the file was cut short`, {
+      line: number + 1,
+    });
 }

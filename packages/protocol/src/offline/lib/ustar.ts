@@ -97,7 +97,10 @@ function readText(block: Uint8Array, offset: number, width: number, field: strin
   const end = bytes.indexOf(0);
   const text = end === -1 ? bytes : bytes.subarray(0, end);
   if (end !== -1 && bytes.subarray(end).some((b) => b !== 0)) {
-    throw invalid(`the tar header at byte ${at} hides bytes after the end of its ${field} field; a transfer file's headers carry nothing unread`, { offset: at, field });
+    throw invalid(
+      `the tar header at byte ${at} hides bytes after the end of its ${field} field; a transfer file's headers carry nothing unread`,
+      { offset: at, field },
+    );
   }
   try {
     return utf8.decode(text);
@@ -120,7 +123,10 @@ function readOctal(block: Uint8Array, offset: number, width: number, field: stri
   }
   for (; i < width; i++) {
     if (bytes[i] !== 0 && bytes[i] !== 0x20) {
-      throw invalid(`the ${field} field of the tar header at byte ${at} is not a plain octal number (base-256 and other encodings are not POSIX ustar)`, { offset: at, field });
+      throw invalid(
+        `the ${field} field of the tar header at byte ${at} is not a plain octal number (base-256 and other encodings are not POSIX ustar)`,
+        { offset: at, field },
+      );
     }
   }
   if (digits === 0 && field !== 'devmajor' && field !== 'devminor') {
@@ -144,18 +150,32 @@ export function decodeHeader(block: Uint8Array, at: number): RawHeader {
   let sum = 0;
   for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : block[i]!;
   const stored = readOctal(block, 148, 8, 'checksum', at);
-  if (stored !== sum) throw invalid(`the tar header at byte ${at} has checksum ${stored.toString(8)} but its bytes sum to ${sum.toString(8)}; the file is damaged or not a tar archive`, { offset: at });
+  if (stored !== sum)
+    throw invalid(
+      `the tar header at byte ${at} has checksum ${stored.toString(8)} but its bytes sum to ${sum.toString(8)}; the file is damaged or not a tar archive`,
+      { offset: at },
+    );
   if (readText(block, 257, 6, 'magic', at) !== 'ustar' || block[263] !== 0x30 || block[264] !== 0x30) {
-    throw invalid(`the tar header at byte ${at} is not a POSIX ustar header (magic "ustar\\0" and version "00")`, { offset: at });
+    throw invalid(`the tar header at byte ${at} is not a POSIX ustar header (magic "ustar\\0" and version "00")`, {
+      offset: at,
+    });
   }
   const name = readText(block, 0, 100, 'name', at);
   const prefix = readText(block, 345, 155, 'prefix', at);
-  for (const [offset, width, field] of [[100, 8, 'mode'], [108, 8, 'uid'], [116, 8, 'gid'], [136, 12, 'mtime'], [329, 8, 'devmajor'], [337, 8, 'devminor']] as const) {
+  for (const [offset, width, field] of [
+    [100, 8, 'mode'],
+    [108, 8, 'uid'],
+    [116, 8, 'gid'],
+    [136, 12, 'mtime'],
+    [329, 8, 'devmajor'],
+    [337, 8, 'devminor'],
+  ] as const) {
     readOctal(block, offset, width, field, at);
   }
   readText(block, 265, 32, 'uname', at);
   readText(block, 297, 32, 'gname', at);
-  if (block.subarray(500, 512).some((b) => b !== 0)) throw invalid(`the tar header at byte ${at} carries bytes in its padding`, { offset: at });
+  if (block.subarray(500, 512).some((b) => b !== 0))
+    throw invalid(`the tar header at byte ${at} carries bytes in its padding`, { offset: at });
   return {
     name: prefix === '' ? name : `${prefix}/${name}`,
     type: String.fromCharCode(block[156]!),
@@ -187,7 +207,8 @@ export function parsePaxRecords(bytes: Uint8Array, at: number): Map<string, stri
     const equals = record.indexOf('=');
     if (equals <= 0) throw invalid(`the pax header at byte ${at} has a record without key=value`, { offset: at });
     const key = record.slice(0, equals);
-    if (records.has(key)) throw invalid(`the pax header at byte ${at} sets ${JSON.stringify(key)} twice`, { offset: at, key });
+    if (records.has(key))
+      throw invalid(`the pax header at byte ${at} sets ${JSON.stringify(key)} twice`, { offset: at, key });
     records.set(key, record.slice(equals + 1));
     offset += length;
   }

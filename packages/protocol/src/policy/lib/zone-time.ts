@@ -38,7 +38,13 @@ export function wallTimeAt(instant: number, zone: string): WallTime {
 
 /** A wall time as one comparable number: `YYYYMMDDhhmm`. */
 function wallKey(date: string, minutes: number): number {
-  return Number(date.slice(0, 4)) * 1e8 + Number(date.slice(5, 7)) * 1e6 + Number(date.slice(8, 10)) * 1e4 + Math.floor(minutes / 60) * 100 + (minutes % 60);
+  return (
+    Number(date.slice(0, 4)) * 1e8 +
+    Number(date.slice(5, 7)) * 1e6 +
+    Number(date.slice(8, 10)) * 1e4 +
+    Math.floor(minutes / 60) * 100 +
+    (minutes % 60)
+  );
 }
 
 function wallKeyAt(instant: number, zone: string): number {
@@ -72,7 +78,9 @@ export function instantsOfWallTime(date: string, minutes: number, zone: string):
   const target = wallKey(date, minutes);
   const z = zoneOf(zone);
   const offsets = [...new Set([-26, 0, 26].map((h) => z.offset(asUtc + h * HOUR)))];
-  const exact = offsets.map((offset) => asUtc - offset * 60_000).filter((instant) => wallKeyAt(instant, zone) === target);
+  const exact = offsets
+    .map((offset) => asUtc - offset * 60_000)
+    .filter((instant) => wallKeyAt(instant, zone) === target);
   if (exact.length > 0) return [...new Set(exact)].sort((a, b) => a - b);
   // In a gap the clock is below the time before the jump and above it after: search for the jump.
   let lo = asUtc - Math.max(...offsets) * 60_000;

@@ -5,14 +5,25 @@ import { isImageFromAllowedRegistry, parseImageReference } from '../../../src/dr
 describe('parseImageReference', () => {
   it.each([
     ['nginx', { registry: 'docker.io', repository: 'library/nginx', name: 'docker.io/library/nginx' }],
-    ['nginx:1.27', { registry: 'docker.io', repository: 'library/nginx', name: 'docker.io/library/nginx', tag: '1.27' }],
+    [
+      'nginx:1.27',
+      { registry: 'docker.io', repository: 'library/nginx', name: 'docker.io/library/nginx', tag: '1.27' },
+    ],
     ['acme/app:2', { registry: 'docker.io', repository: 'acme/app', name: 'docker.io/acme/app', tag: '2' }],
     ['ghcr.io/acme/web:1.4.2', { registry: 'ghcr.io', repository: 'acme/web', name: 'ghcr.io/acme/web', tag: '1.4.2' }],
     ['localhost:5000/app', { registry: 'localhost:5000', repository: 'app', name: 'localhost:5000/app' }],
-    ['index.docker.io/library/redis', { registry: 'docker.io', repository: 'library/redis', name: 'docker.io/library/redis' }],
+    [
+      'index.docker.io/library/redis',
+      { registry: 'docker.io', repository: 'library/redis', name: 'docker.io/library/redis' },
+    ],
     [
       'registry.k8s.io/pause@sha256:7031c1b283388d2c2e09b57badb803c05ebed362dc88d84b480cc47f72a21097',
-      { registry: 'registry.k8s.io', repository: 'pause', name: 'registry.k8s.io/pause', digest: 'sha256:7031c1b283388d2c2e09b57badb803c05ebed362dc88d84b480cc47f72a21097' },
+      {
+        registry: 'registry.k8s.io',
+        repository: 'pause',
+        name: 'registry.k8s.io/pause',
+        digest: 'sha256:7031c1b283388d2c2e09b57badb803c05ebed362dc88d84b480cc47f72a21097',
+      },
     ],
   ])('%s', (image, expected) => {
     expect(parseImageReference(image)).toEqual(expected);
