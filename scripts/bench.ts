@@ -19,7 +19,14 @@ if (name === undefined || !existsSync(join(dir, `${name}.ts`))) {
 }
 const result = spawnSync(
   process.execPath,
-  ['--expose-gc', '--import', 'tsx', join(dir, `${name}.ts`), ...process.argv.slice(3)],
+  [
+    '--expose-gc',
+    '--conditions=@flotilla/source',
+    '--import',
+    'tsx',
+    join(dir, `${name}.ts`),
+    ...process.argv.slice(3),
+  ],
   { stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);

@@ -7,10 +7,8 @@ import { existsSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { pino } from 'pino';
 import { API_VERSION, signBundle } from '@flotilla/protocol';
-import { openHub } from '@flotilla/hub';
+import { loadManifests, loadOrCreateKeyFile, openHub } from '@flotilla/hub';
 import { Agent, ManifestsDirDriver } from '@flotilla/agent';
-import { loadManifests } from '../packages/hub/src/cli/load-manifests.ts';
-import { loadOrCreateKeyFile } from '../packages/hub/src/key-files.ts';
 
 const FLEET = Number(process.env['FLOTILLA_DEMO_AGENTS'] ?? 5);
 const PORT = Number(process.env['FLOTILLA_PORT'] ?? 7070);

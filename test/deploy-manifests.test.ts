@@ -239,7 +239,7 @@ describe('deploy/: the manifests and container build files', () => {
     expect(config.trustRootPin).toBeUndefined();
     expect(agent['args']).toEqual(['run']);
 
-    // The state directory and /tmp (tsx's cache) are writable volumes; everything else is read-only.
+    // The state directory and /tmp are writable volumes; everything else is read-only.
     const mounts = (agent['volumeMounts'] as Doc[]).map((m) => m['mountPath']);
     expect(mounts).toEqual(expect.arrayContaining([config.stateDir, '/tmp']));
     // The health endpoint is on the port the probes use.
@@ -302,14 +302,14 @@ describe('deploy/: the manifests and container build files', () => {
     expect(hub['readinessProbe']['httpGet']).toEqual({ path: '/v1/health', port: 'http' });
   });
 
-  it("has container build files that copy paths that exist and start the packages' bins", () => {
-    for (const [file, bin] of [
-      ['Containerfile.agent', 'packages/agent/bin/flotilla-agent.js'],
-      ['Containerfile.hub', 'packages/hub/bin/flotilla.js'],
+  it("has container build files that copy paths that exist and start the packages' bins from the build", () => {
+    for (const [file, pkg, bin] of [
+      ['Containerfile.agent', 'agent', 'packages/agent/bin/flotilla-agent.js'],
+      ['Containerfile.hub', 'hub', 'packages/hub/bin/flotilla.js'],
     ] as const) {
       const text = readFileSync(join(DEPLOY, file), 'utf8');
       expect(text).toMatch(/^ARG NODE_IMAGE=node:22-[a-z]+-slim$/m);
-      expect(text).toMatch(/npm ci --omit=dev --workspace=@flotilla\/(agent|hub)/);
+      expect(text).toMatch(new RegExp(`npm ci --omit=dev --workspace=@flotilla/${pkg}`));
       expect(text).toMatch(/^USER 1000:1000$/m);
       expect(text).toContain(`ENTRYPOINT ["node", "${bin}"]`);
       expect(existsSync(join(ROOT, bin))).toBe(true);
@@ -317,12 +317,15 @@ describe('deploy/: the manifests and container build files', () => {
         const sources = match[1]!.trim().split(/\s+/).slice(0, -1);
         for (const source of sources) expect(existsSync(join(ROOT, source)), `${file}: COPY ${source}`).toBe(true);
       }
+      // What the final stage takes from the build stage is what `npm run build` makes.
+      const built = [...text.matchAll(/^COPY --from=build \/app\/(\S+) /gm)].map((m) => m[1]!);
+      expect(built).toContain(`packages/${pkg}/dist`);
+      for (const path of built) expect(existsSync(join(ROOT, path)), `${file}: COPY --from=build ${path}`).toBe(true);
     }
-    // tsx runs the TypeScript sources: it must be a runtime dependency of both packages.
-    for (const pkg of ['agent', 'hub']) {
-      expect(JSON.parse(readFileSync(join(ROOT, 'packages', pkg, 'package.json'), 'utf8')).dependencies).toHaveProperty(
-        'tsx',
-      );
+    // Nothing compiles TypeScript at run time: tsx is no dependency of a package that runs.
+    for (const pkg of ['agent', 'hub', 'protocol']) {
+      const manifest = JSON.parse(readFileSync(join(ROOT, 'packages', pkg, 'package.json'), 'utf8'));
+      expect(manifest.dependencies).not.toHaveProperty('tsx');
     }
   });
 });

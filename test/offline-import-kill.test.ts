@@ -31,9 +31,13 @@ describe('an import killed with SIGKILL part-way', () => {
     const imports = join(work.path, 'imports');
     const destination = join(imports, 'gen-7');
 
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, destination, JSON.stringify(hubKeys)], {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--conditions=@flotilla/source', '--import', 'tsx', CHILD, destination, JSON.stringify(hubKeys)],
+      {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      },
+    );
     const exited = new Promise<NodeJS.Signals | null>((resolve) =>
       child.once('exit', (_code, signal) => resolve(signal)),
     );

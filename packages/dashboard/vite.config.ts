@@ -1,4 +1,4 @@
-import { createLogger, defineConfig } from 'vite';
+import { createLogger, defaultClientConditions, defineConfig } from 'vite';
 
 const logger = createLogger('warn');
 const warn = logger.warn.bind(logger);
@@ -18,6 +18,9 @@ logger.warn = (message, options) => {
 export default defineConfig({
   root: import.meta.dirname,
   base: '/',
+  // The protocol's TypeScript sources, as in tests and type checks, not its build: the
+  // dashboard builds the same on a fresh clone as after `npm run build`.
+  resolve: { conditions: ['@flotilla/source', ...defaultClientConditions] },
   oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
   build: {
     outDir: 'dist',

@@ -1,6 +1,6 @@
 /**
  * Drift benchmark: diff + attribute + classify over 5,000 resources of realistic size, as one
- * agent sync pass would. Run with `npx tsx scripts/bench/drift.ts`. The last line printed is one
+ * agent sync pass would. Run with `npx tsx --conditions=@flotilla/source scripts/bench/drift.ts`. The last line printed is one
  * JSON object; the goal is diff_classify_ms under 200.
  */
 import { performance } from 'node:perf_hooks';

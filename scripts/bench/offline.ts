@@ -26,7 +26,7 @@ interface Side {
 
 function run(script: string, args: readonly string[]): Side {
   const path = fileURLToPath(new URL(script, import.meta.url));
-  const output = execFileSync(process.execPath, ['--import', 'tsx', path, ...args], {
+  const output = execFileSync(process.execPath, ['--conditions=@flotilla/source', '--import', 'tsx', path, ...args], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
     maxBuffer: 1 << 20,

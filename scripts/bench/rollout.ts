@@ -44,6 +44,7 @@ interface Message {
 
 function child(file: string, args: string[], profile = false): ChildProcess {
   const execArgv = [
+    '--conditions=@flotilla/source',
     '--import',
     'tsx',
     ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_HUB_PROFILE']}`] : []),

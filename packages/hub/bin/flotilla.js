@@ -1,6 +1,10 @@
 #!/usr/bin/env node
-// Node 20 cannot run TypeScript by itself; tsx compiles on the fly, so the bin runs from a clone.
-import { register } from 'tsx/esm/api';
+// Runs the build (dist/), which `npm ci` or `npm run build` makes; no TypeScript at run time.
+import { existsSync } from 'node:fs';
 
-register();
-await import('../src/main.ts');
+const main = new URL('../dist/main.js', import.meta.url);
+if (!existsSync(main)) {
+  process.stderr.write('flotilla: the build is missing (dist/main.js); run npm run build in the repository\n');
+  process.exit(1);
+}
+await import(main.href);

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
@@ -6,8 +6,14 @@ import { isMap, isScalar, isSeq, parseAllDocuments, parseDocument, type Document
 import { z } from 'zod';
 import { FlotillaError } from '@flotilla/protocol';
 
-/** The agent manifests shipped with Flotilla (`deploy/agent`), from this file's place in the repository or image. */
-const AGENT_MANIFESTS_DIR = fileURLToPath(new URL('../../../../../deploy/agent/', import.meta.url));
+/**
+ * The agent manifests shipped with Flotilla: `deploy/agent` of the repository or image this file
+ * runs from, else the copy `npm pack` puts into the hub package (`agent-manifests/`).
+ */
+const AGENT_MANIFESTS_DIR =
+  [new URL('../../../../../deploy/agent/', import.meta.url), new URL('../../../agent-manifests/', import.meta.url)]
+    .map((url) => fileURLToPath(url))
+    .find((dir) => existsSync(dir)) ?? fileURLToPath(new URL('../../../../../deploy/agent/', import.meta.url));
 /** The namespace the shipped manifests use. */
 export const DEFAULT_AGENT_NAMESPACE = 'flotilla-system';
 /** The image the shipped manifests name: a placeholder for the image you build and push. */

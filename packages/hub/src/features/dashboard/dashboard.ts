@@ -1,13 +1,20 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { CookieAuth } from './cookie-auth.ts';
 import { LiveEvents, type AuditTail } from './live-events.ts';
 import { SessionStore } from './session-store.ts';
 import { StaticAssets } from './static-assets.ts';
 
-/** Where `npm ci` builds the dashboard (packages/dashboard/dist), relative to this file. */
-export const DEFAULT_DASHBOARD_DIR = fileURLToPath(new URL('../../../../dashboard/dist/', import.meta.url));
+/**
+ * The built dashboard: the `dist/` of the `@flotilla/dashboard` package, which `npm ci` builds
+ * in a clone (packages/dashboard/dist) and an installed hub has beside it in node_modules.
+ */
+export const DEFAULT_DASHBOARD_DIR = join(
+  dirname(createRequire(import.meta.url).resolve('@flotilla/dashboard/package.json')),
+  'dist',
+);
 
 export interface DashboardOptions {
   readonly audit: AuditTail;

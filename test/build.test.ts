@@ -1,0 +1,48 @@
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { canonicalize } from '@flotilla/protocol';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+describe('the build and how each tool finds it', () => {
+  it("has tests import the packages' TypeScript sources, not their build", () => {
+    // A stack frame inside the protocol package names the file the test runner loaded.
+    let stack = '';
+    try {
+      canonicalize(1n);
+    } catch (error) {
+      stack = (error as Error).stack ?? '';
+    }
+    expect(stack).toContain('packages/protocol/src/canonical-json.ts');
+    expect(stack).not.toContain('packages/protocol/dist/');
+  });
+
+  it('has Node resolve each package to its JavaScript build', () => {
+    const resolved = execFileSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        "for (const name of ['@flotilla/protocol', '@flotilla/protocol/api', '@flotilla/hub', '@flotilla/agent']) console.log(import.meta.resolve(name));",
+      ],
+      { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } },
+    );
+    expect(resolved.trim().split('\n')).toEqual([
+      expect.stringMatching(/\/packages\/protocol\/dist\/index\.js$/),
+      expect.stringMatching(/\/packages\/protocol\/dist\/api\/index\.js$/),
+      expect.stringMatching(/\/packages\/hub\/dist\/index\.js$/),
+      expect.stringMatching(/\/packages\/agent\/dist\/index\.js$/),
+    ]);
+  });
+
+  it('runs both bins from the build, with the SQL migrations beside the store', () => {
+    for (const bin of ['packages/hub/bin/flotilla.js', 'packages/agent/bin/flotilla-agent.js']) {
+      const help = execFileSync(process.execPath, [bin, '--help'], { cwd: ROOT, encoding: 'utf8' });
+      expect(help).toMatch(/^Usage: flotilla/);
+    }
+    expect(execFileSync('ls', ['packages/hub/dist/store/migrations'], { cwd: ROOT, encoding: 'utf8' })).toContain(
+      '001-core.sql',
+    );
+  });
+});
