@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { openDatabase } from './store/database.ts';
@@ -33,12 +33,16 @@ export interface OpenedHub {
 }
 
 /**
- * A hub on a data directory: `hub.db` (SQLite, WAL), `keys/` (hub and root keys, 0600) and
- * `admin-token`, all created on first start.
+ * A hub on a data directory: `hub.db` (SQLite, WAL), `keys/` (hub and root keys) and
+ * `admin-token`, all created on first start, mode 0600 in directories of mode 0700.
  */
 export async function openHub(options: OpenHubOptions): Promise<OpenedHub> {
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-  const db = openDatabase(join(options.dataDir, 'hub.db'));
+  const dbPath = join(options.dataDir, 'hub.db');
+  // SQLite gives its -wal and -shm files the database file's mode: create that file 0600
+  // first, so none of the three is ever readable by others, whatever the umask.
+  closeSync(openSync(dbPath, 'a', 0o600));
+  const db = openDatabase(dbPath);
   const keys = {
     hub: loadOrCreateKeyFile(join(options.dataDir, 'keys', 'hub.json')),
     root: loadOrCreateKeyFile(join(options.dataDir, 'keys', 'root.json')),
