@@ -43,6 +43,8 @@ const RunConfig = z
     waitSeconds: z.coerce.number().int().min(1).max(60).default(30),
     observeSeconds: z.coerce.number().int().min(1).max(3600).default(30),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** Unset: readable lines on a terminal, JSON lines otherwise. */
+    logFormat: z.enum(['json', 'pretty'], { error: 'must be json or pretty' }).optional(),
   })
   .refine((c) => c.driver !== 'manifests-dir' || c.root !== undefined, {
     message: 'the manifests-dir driver needs --root DIR',
@@ -84,6 +86,7 @@ export const RUN_ENVIRONMENT = {
   waitSeconds: 'FLOTILLA_AGENT_WAIT_SECONDS',
   observeSeconds: 'FLOTILLA_AGENT_OBSERVE_SECONDS',
   logLevel: 'FLOTILLA_LOG_LEVEL',
+  logFormat: 'FLOTILLA_LOG_FORMAT',
 } as const satisfies Partial<Record<keyof RunConfig, string>>;
 
 type Env = Readonly<Record<string, string | undefined>>;

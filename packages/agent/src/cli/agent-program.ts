@@ -1,13 +1,16 @@
-import { Command } from 'commander';
+import type { Command } from 'commander';
+import { AGENT_VERSION } from '../version.ts';
+import { CliCommand } from './usage-error.ts';
 
 /**
  * The `flotilla-agent` command line: one command, `run`, whose flags are the settings
  * `runConfig` reads (each flag names the FLOTILLA_* variable it overrides). `run` is called with
- * the flags as commander parsed them; the program throws a CommanderError instead of exiting.
+ * the flags as commander parsed them; the program throws a CommanderError (help, version) or a UsageError instead of exiting.
  */
 export function agentProgram(run: (flags: Record<string, unknown>) => Promise<void>): Command {
-  const program = new Command('flotilla-agent')
+  const program = new CliCommand('flotilla-agent')
     .description('the Flotilla agent: pulls signed desired state from the hub, applies it, observes and reports')
+    .version(AGENT_VERSION, '-V, --version', 'print the version')
     .exitOverride();
   program
     .command('run')
@@ -60,6 +63,10 @@ export function agentProgram(run: (flags: Record<string, unknown>) => Promise<vo
     .option('--wait-seconds <n>', 'how long one long-poll waits at the hub (env FLOTILLA_AGENT_WAIT_SECONDS)')
     .option('--observe-seconds <n>', 'how often resources are re-observed (env FLOTILLA_AGENT_OBSERVE_SECONDS)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug (env FLOTILLA_LOG_LEVEL)')
+    .option(
+      '--log-format <format>',
+      'json, or pretty for people; default pretty on a terminal, json otherwise (env FLOTILLA_LOG_FORMAT)',
+    )
     .action(run);
   return program;
 }
