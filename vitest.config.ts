@@ -1,26 +1,36 @@
 import { defaultServerConditions } from 'vite';
-import { defineConfig } from 'vitest/config';
+import { defineConfig, type TestProjectInlineConfiguration } from 'vitest/config';
 
 // Tests run the packages' TypeScript sources (each package's exports map sends the
 // `@flotilla/source` condition to src/), never their build, so no test needs `npm run build`
 // to see a change. Tests that start the real bins are the exception: the global setup builds
-// what is out of date first.
-const conditions = ['@flotilla/source', ...defaultServerConditions];
+// what is out of date first. Vitest runs tests in Vite's server (SSR) environment, whose
+// resolver reads these conditions.
+const ssr = { resolve: { conditions: ['@flotilla/source', ...defaultServerConditions] } };
+
+function project(
+  name: string,
+  include: string,
+  options: Partial<TestProjectInlineConfiguration['test']> = {},
+): TestProjectInlineConfiguration {
+  return { ssr, test: { name, include: [include], ...options } };
+}
 
 export default defineConfig({
-  // Vitest runs tests in Vite's server (SSR) environment; its resolver reads these.
-  ssr: { resolve: { conditions } },
+  ssr,
   test: {
-    globalSetup: ['test/setup/build.ts'],
+    // Once for the whole run (projects do not inherit it): build, then isolate and check temp dirs.
+    globalSetup: ['test/setup/build.ts', 'test/setup/isolate.ts'],
     projects: [
-      { extends: true, test: { name: 'protocol', include: ['packages/protocol/test/**/*.test.ts'] } },
-      { extends: true, test: { name: 'hub', include: ['packages/hub/test/**/*.test.ts'] } },
-      { extends: true, test: { name: 'agent', include: ['packages/agent/test/**/*.test.ts'] } },
-      { extends: true, test: { name: 'dashboard', include: ['packages/dashboard/test/**/*.test.ts'] } },
-      {
-        extends: true,
-        test: { name: 'e2e', include: ['test/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 60_000 },
-      },
+      project('protocol', 'packages/protocol/test/**/*.test.ts'),
+      project('hub', 'packages/hub/test/**/*.test.ts'),
+      project('agent', 'packages/agent/test/**/*.test.ts'),
+      project('dashboard', 'packages/dashboard/test/**/*.test.ts'),
+      project('e2e', 'test/**/*.test.ts', {
+        testTimeout: 120_000,
+        hookTimeout: 60_000,
+        setupFiles: ['test/setup/remove-temp-dirs.ts'],
+      }),
     ],
   },
 });

@@ -34,9 +34,8 @@ describe('an import killed with SIGKILL part-way', () => {
     const child = spawn(
       process.execPath,
       ['--conditions=@flotilla/source', '--import', 'tsx', CHILD, destination, JSON.stringify(hubKeys)],
-      {
-        stdio: ['pipe', 'pipe', 'inherit'],
-      },
+      // tsx's compile cache would stay behind in the temporary folder.
+      { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, TSX_DISABLE_CACHE: '1' } },
     );
     const exited = new Promise<NodeJS.Signals | null>((resolve) =>
       child.once('exit', (_code, signal) => resolve(signal)),
