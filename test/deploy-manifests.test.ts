@@ -479,7 +479,9 @@ describe('flotilla install agent', () => {
   });
 
   it('prints the agent manifests with the token Secret, the hub, the image and the namespace filled in', async () => {
-    await buildProgram({}).parseAsync([
+    await (
+      await buildProgram([], {}, { all: true })
+    ).parseAsync([
       'node',
       'flotilla',
       'install',
@@ -544,7 +546,9 @@ describe('flotilla install agent', () => {
 
   it('refuses a missing hub or a malformed namespace with a message that names the option', async () => {
     await expect(
-      buildProgram({}).parseAsync(['node', 'flotilla', 'install', 'agent', '--enroll-token', 't']),
+      buildProgram([], {}, { all: true }).then((program) =>
+        program.parseAsync(['node', 'flotilla', 'install', 'agent', '--enroll-token', 't']),
+      ),
     ).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('--hub') });
     expect(() => agentManifests({ enrollToken: 't', hub: 'https://h', namespace: 'Not_A_Label' })).toThrow(
       expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining('namespace') }),

@@ -1,10 +1,13 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { FlotillaError } from '@flotilla/protocol';
+import { selectContext, type CliConfig } from './cli/contexts.ts';
 
 const DEFAULT_DATA_DIR = '.flotilla/hub';
 const DEFAULT_PORT = 7070;
+const PORT_RULE = 'must be a port number from 0 to 65535 (0 for any free one)';
 
 /** Seconds as a number (`300`) or a duration (`90s`, `5m`, `1h`, `1d`). */
 const Seconds = z.preprocess(
@@ -21,9 +24,20 @@ const Seconds = z.preprocess(
 
 const ServeConfig = z.object({
   dataDir: z.string().min(1).default(DEFAULT_DATA_DIR),
-  port: z.coerce.number().int().min(0).max(65535).default(DEFAULT_PORT),
+  port: z.coerce
+    .number({ error: PORT_RULE })
+    .int({ error: PORT_RULE })
+    .min(0, { error: PORT_RULE })
+    .max(65535, { error: PORT_RULE })
+    .default(DEFAULT_PORT),
   host: z.string().min(1).default('127.0.0.1'),
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  logLevel: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      error: 'must be fatal, error, warn, info, debug, trace or silent',
+    })
+    .default('info'),
+  /** Unset: readable lines on a terminal, JSON lines otherwise. */
+  logFormat: z.enum(['json', 'pretty'], { error: 'must be json or pretty' }).optional(),
   envelopeTtlSeconds: z.coerce
     .number()
     .int()
@@ -40,19 +54,33 @@ const ServeConfig = z.object({
 });
 export type ServeConfig = z.infer<typeof ServeConfig>;
 
-const ClientConfig = z.object({
-  hub: z.string().min(1).default(`http://127.0.0.1:${DEFAULT_PORT}`),
+const ClientFlags = z.object({
+  hub: z.string().min(1).optional(),
   token: z.string().min(1).optional(),
   tokenFile: z.string().min(1).optional(),
-  dataDir: z.string().min(1).default(DEFAULT_DATA_DIR),
+  dataDir: z.string().min(1).optional(),
+  context: z.string().min(1).optional(),
 });
-export type ClientConfig = { hub: string; token: string | undefined };
+
+/** The hub the operator commands call, the token they send, and where that token came from. */
+export interface ClientConfig {
+  readonly hub: string;
+  readonly token: string | undefined;
+  /** Where the token was found, such as `--token-file /path` or `context prod`, for messages. */
+  readonly tokenSource: string | undefined;
+  /** The context in use, if any. */
+  readonly context: string | undefined;
+}
 
 type Env = Readonly<Record<string, string | undefined>>;
 
 function parse<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
   const result = schema.safeParse(input);
-  if (!result.success) throw new FlotillaError('CONFIG_INVALID', z.prettifyError(result.error).replace(/\n/g, '; '));
+  if (!result.success)
+    throw new FlotillaError(
+      'CONFIG_INVALID',
+      result.error.issues.map((issue) => `${issue.path.join('.') || 'config'}: ${issue.message}`).join('; '),
+    );
   return result.data;
 }
 
@@ -68,6 +96,7 @@ export function serveConfig(flags: Record<string, unknown>, env: Env): ServeConf
       port: env['FLOTILLA_PORT'],
       host: env['FLOTILLA_HOST'],
       logLevel: env['FLOTILLA_LOG_LEVEL'],
+      logFormat: env['FLOTILLA_LOG_FORMAT'],
       envelopeTtlSeconds: env['FLOTILLA_ENVELOPE_TTL_SECONDS'],
       checkpointInterval: env['FLOTILLA_AUDIT_CHECKPOINT_SECONDS'],
       auditRetentionDays: env['FLOTILLA_AUDIT_RETENTION_DAYS'],
@@ -77,24 +106,85 @@ export function serveConfig(flags: Record<string, unknown>, env: Env): ServeConf
 }
 
 /**
- * The operator commands' hub address and token. Without --token or FLOTILLA_TOKEN the token
- * is read from --token-file, or from the admin-token file of the local hub's data directory.
+ * The operator's config file of contexts: `$XDG_CONFIG_HOME/flotilla/config.yaml`, else
+ * `~/.config/flotilla/config.yaml`.
  */
-export function clientConfig(flags: Record<string, unknown>, env: Env): ClientConfig {
-  const config = parse(ClientConfig, {
-    ...defined({
-      hub: env['FLOTILLA_HUB'],
-      token: env['FLOTILLA_TOKEN'],
-      tokenFile: env['FLOTILLA_TOKEN_FILE'],
-      dataDir: env['FLOTILLA_DATA_DIR'],
-    }),
-    ...defined(flags),
-  });
-  if (config.token !== undefined) return { hub: config.hub, token: config.token };
-  const file = config.tokenFile ?? join(config.dataDir, 'admin-token');
+export function cliConfigPath(env: Env): string {
+  const base = env['XDG_CONFIG_HOME'] || join(env['HOME'] || homedir(), '.config');
+  return join(base, 'flotilla', 'config.yaml');
+}
+
+/**
+ * Reads an API token from a file (`-`: standard input). A missing or empty file is an error
+ * that names the file and where it was given, never a silent request without a token.
+ */
+export function readTokenFile(path: string, source: string): string {
+  let text: string;
   try {
-    return { hub: config.hub, token: readFileSync(resolve(file), 'utf8').trim() };
-  } catch {
-    return { hub: config.hub, token: undefined };
+    text = readFileSync(path === '-' ? 0 : resolve(path), 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new FlotillaError(
+      'CONFIG_INVALID',
+      code === 'ENOENT'
+        ? `the token file ${path} (${source}) does not exist; give a file that holds an API token (a hub writes its first admin token to admin-token in its data directory), or save one with flotilla login`
+        : `cannot read the token file ${path} (${source}): ${code ?? 'unknown error'}; check the path and its permissions`,
+    );
   }
+  const token = text.trim();
+  if (token === '')
+    throw new FlotillaError(
+      'CONFIG_INVALID',
+      `the token file ${path === '-' ? 'on standard input' : path} (${source}) is empty; it should hold an API token`,
+    );
+  return token;
+}
+
+function sameOrigin(a: string, b: string): boolean {
+  try {
+    return new URL(a).origin === new URL(b).origin;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The operator commands' hub and token. Flags win over FLOTILLA_* variables, which win over
+ * the context (--context, FLOTILLA_CONTEXT, else the current one), which wins over the
+ * defaults. The token is the first of: --token, --token-file, the admin token of --data-dir,
+ * FLOTILLA_TOKEN, FLOTILLA_TOKEN_FILE, the admin token of FLOTILLA_DATA_DIR, the context's
+ * token (only when the hub in use is the context's hub, so a token never goes to another
+ * hub by accident), and the admin token of the local hub's default data directory.
+ */
+export function clientConfig(flags: Record<string, unknown>, env: Env, contexts: CliConfig): ClientConfig {
+  const given = parse(ClientFlags, defined(flags));
+  const context = selectContext(contexts, given.context ?? (env['FLOTILLA_CONTEXT'] || undefined));
+  const explicitHub = given.hub ?? (env['FLOTILLA_HUB'] || undefined);
+  const hub = explicitHub ?? context?.hub ?? `http://127.0.0.1:${DEFAULT_PORT}`;
+  const found = (token: string | undefined, tokenSource: string): ClientConfig => ({
+    hub,
+    token,
+    tokenSource: token === undefined ? undefined : tokenSource,
+    context: context?.name,
+  });
+  const adminToken = (dir: string, source: string, required: boolean): string | undefined => {
+    const file = join(dir, 'admin-token');
+    return required || existsSync(file) ? readTokenFile(file, source) : undefined;
+  };
+  if (given.token !== undefined) return found(given.token, '--token');
+  if (given.tokenFile !== undefined)
+    return found(readTokenFile(given.tokenFile, '--token-file'), `--token-file ${given.tokenFile}`);
+  if (given.dataDir !== undefined)
+    return found(adminToken(given.dataDir, '--data-dir', true), `--data-dir ${given.dataDir}`);
+  const envToken = env['FLOTILLA_TOKEN'];
+  if (envToken) return found(envToken, 'FLOTILLA_TOKEN');
+  const envTokenFile = env['FLOTILLA_TOKEN_FILE'];
+  if (envTokenFile)
+    return found(readTokenFile(envTokenFile, 'FLOTILLA_TOKEN_FILE'), `FLOTILLA_TOKEN_FILE ${envTokenFile}`);
+  const envDataDir = env['FLOTILLA_DATA_DIR'];
+  const fromEnvDir = envDataDir ? adminToken(envDataDir, 'FLOTILLA_DATA_DIR', false) : undefined;
+  if (fromEnvDir !== undefined) return found(fromEnvDir, `FLOTILLA_DATA_DIR ${envDataDir}`);
+  if (context !== undefined && (explicitHub === undefined || sameOrigin(explicitHub, context.hub)))
+    return found(context.token, `context ${context.name}`);
+  return found(adminToken(DEFAULT_DATA_DIR, 'the default data directory', false), `${DEFAULT_DATA_DIR}/admin-token`);
 }

@@ -1,6 +1,11 @@
 export { createHub, type Hub, type HubDependencies, type HubServices } from './hub.ts';
 export { openHub, type OpenHubOptions, type OpenedHub } from './open-hub.ts';
 export { openDatabase } from './store/database.ts';
-// What the demo (and any program that embeds a hub with a release author beside it) uses.
+// What the demo (and any program that embeds a hub, with a release author and an operator
+// beside it) uses.
 export { loadManifests } from './cli/load-manifests.ts';
 export { loadOrCreateKeyFile, readKeyFile, writeSecretFile } from './key-files.ts';
+export { createLogger, type LogFormat, type LoggerOptions } from './logger.ts';
+export { stopOnSignals } from './stop-signals.ts';
+export { cliConfigPath } from './config.ts';
+export { Context, readCliConfig, saveContext } from './cli/contexts.ts';

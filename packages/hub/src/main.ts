@@ -1,15 +1,5 @@
-import { CommanderError } from 'commander';
-import { isFlotillaError, messageOf } from '@flotilla/protocol';
-import { buildProgram } from './cli/program.ts';
+import { runCli } from './cli/run-cli.ts';
 
-try {
-  await buildProgram(process.env).parseAsync(process.argv);
-} catch (error) {
-  if (error instanceof CommanderError) process.exit(error.exitCode);
-  const message = isFlotillaError(error) ? error.message : `unexpected error: ${messageOf(error)}`;
-  // A query error carries the query with a caret under the column it is about.
-  const caret =
-    isFlotillaError(error) && typeof error.details?.['caret'] === 'string' ? `\n${error.details['caret']}` : '';
-  process.stderr.write(`flotilla: ${message}${caret}\n`);
-  process.exit(1);
-}
+const status = await runCli(process.argv.slice(2), process.env);
+// A failure may leave a server or timers behind; success ends when the command's work does.
+if (status !== 0) process.exit(status);

@@ -1,8 +1,8 @@
 import type { Readable } from 'node:stream';
 import { request } from 'undici';
 import type { z } from 'zod';
-import { errorFromResponse, FlotillaError, messageOf } from '@flotilla/protocol';
-import { lenient } from '@flotilla/protocol/api';
+import { errorFromResponse, FlotillaError, messageOf, TargetId } from '@flotilla/protocol';
+import { lenient, TargetPage } from '@flotilla/protocol/api';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -10,8 +10,10 @@ type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 export class ApiClient {
   readonly base: string;
   private readonly token: string | undefined;
+  private readonly tokenSource: string | undefined;
 
-  constructor(hubUrl: string, token: string | undefined) {
+  /** @param tokenSource where the token came from (`--token-file F`, `context prod`), for error messages */
+  constructor(hubUrl: string, token: string | undefined, tokenSource?: string) {
     let url: URL;
     try {
       url = new URL(hubUrl);
@@ -23,6 +25,47 @@ export class ApiClient {
     }
     this.base = url.href.replace(/\/$/, '');
     this.token = token;
+    this.tokenSource = tokenSource;
+  }
+
+  /**
+   * A refusal of the token, said with where the token came from; a request without a token
+   * says how to give one.
+   */
+  private answerError(status: number, body: string): FlotillaError {
+    const error = errorFromResponse(status, body, { code: 'INTERNAL', message: `the hub answered ${status}` });
+    if (status !== 401) return error;
+    if (this.token === undefined)
+      return new FlotillaError(
+        error.code,
+        `the hub at ${this.base} needs an API token and none was given; save one with flotilla login --hub ${this.base} --token-file FILE, or pass --token-file FILE (a hub writes its first admin token to admin-token in its data directory)`,
+        error.details,
+      );
+    return new FlotillaError(
+      error.code,
+      `${error.message} (the token from ${this.tokenSource ?? 'the command line'})`,
+      error.details,
+    );
+  }
+
+  /**
+   * A target's id from its id or its name: a name is looked up with a fleet query. An unknown
+   * name is a `NOT_FOUND` that says how to find the right one.
+   */
+  async targetId(idOrName: string): Promise<string> {
+    if (TargetId.safeParse(idOrName).success) return idOrName;
+    const page = await this.call(
+      TargetPage,
+      'GET',
+      `/v1/targets?limit=2&q=${encodeURIComponent(`name=${JSON.stringify(idOrName)}`)}`,
+    );
+    const found = page.items.filter((target) => target.name === idOrName);
+    if (found.length !== 1)
+      throw new FlotillaError(
+        'NOT_FOUND',
+        `no target is called ${idOrName}; give its id (tgt_…) or its exact name (flotilla targets ls lists them)`,
+      );
+    return found[0]!.id;
   }
 
   private unreachable(error: unknown): FlotillaError {
@@ -52,7 +95,7 @@ export class ApiClient {
       throw this.unreachable(error);
     }
     const text = await response.body.text();
-    if (response.statusCode >= 400) throw answerError(response.statusCode, text);
+    if (response.statusCode >= 400) throw this.answerError(response.statusCode, text);
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -80,11 +123,7 @@ export class ApiClient {
     } catch (error) {
       throw this.unreachable(error);
     }
-    if (response.statusCode >= 400) throw answerError(response.statusCode, await response.body.text());
+    if (response.statusCode >= 400) throw this.answerError(response.statusCode, await response.body.text());
     return response.body;
   }
-}
-
-function answerError(status: number, body: string): FlotillaError {
-  return errorFromResponse(status, body, { code: 'INTERNAL', message: `the hub answered ${status}` });
 }

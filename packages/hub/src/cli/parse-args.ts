@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from 'commander';
 import { FlotillaError } from '@flotilla/protocol';
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -22,4 +23,19 @@ export function parseLabels(pairs: readonly string[]): Record<string, string> {
     labels[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
   return labels;
+}
+
+/**
+ * An option's parser for a whole number from `min` to `max`: anything else is refused with a
+ * message naming the option, the range and what was given (commander prints it as one line).
+ *
+ * @example .option('--limit <n>', 'at most this many', wholeNumber('--limit', 1, 1000), 100)
+ */
+export function wholeNumber(option: string, min: number, max: number): (text: string) => number {
+  return (text) => {
+    const n = Number(text);
+    if (!/^\s*\d+\s*$/.test(text) || n < min || n > max)
+      throw new InvalidArgumentError(`${option} must be a whole number from ${min} to ${max}; received '${text}'`);
+    return n;
+  };
 }

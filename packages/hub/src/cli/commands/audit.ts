@@ -446,20 +446,24 @@ export function auditCommand(program: Command, client: () => ApiClient): void {
 }
 
 /**
- * `flotilla targets history ID`: the audit entries naming one target, newest first. Register
+ * `flotilla targets history TARGET`: the audit entries naming one target, newest first. Register
  * it on the `targets` command group: `targetHistoryCommand(targets, client)`.
  */
 export function targetHistoryCommand(targets: Command, client: () => ApiClient): void {
   narrowingOptions(
-    targets.command('history <id>').description('what happened to a target, from the audit trail, newest first'),
+    targets
+      .command('history <target>')
+      .description('what happened to a target (by id or name), from the audit trail, newest first'),
     '50',
-  ).action(async (id: string, flags: NarrowingFlags) => {
+  ).action(async (idOrName: string, flags: NarrowingFlags) => {
     const format = outputFormat(flags.output);
     const params = narrowingParams(flags, Date.now());
+    const api = client();
+    const id = await api.targetId(idOrName);
     printPage(
       format,
       await readPages(
-        client(),
+        api,
         `/v1/targets/${encodeURIComponent(id)}/history`,
         params,
         positive(flags.limit, '--limit'),

@@ -7,7 +7,6 @@ import {
   FlotillaError,
   signBundle,
   SignedBundle,
-  TargetId,
   Target,
   messageOf,
   type KeyPair,
@@ -24,24 +23,11 @@ import {
   PublishResult,
   RevertResult,
   TargetDriftView,
-  TargetPage,
   type DriftListItem,
 } from '@flotilla/protocol/api';
 import { readKeyFile } from '../../key-files.ts';
-
-/** A target by id, or by its unique name. */
-async function resolveTarget(client: ApiClient, text: string): Promise<string> {
-  if (TargetId.safeParse(text).success) return text;
-  const page = await client.call(
-    TargetPage,
-    'GET',
-    `/v1/targets?limit=2&q=${encodeURIComponent(`name=${JSON.stringify(text)}`)}`,
-  );
-  const found = page.items.filter((target) => target.name === text);
-  if (found.length !== 1)
-    throw new FlotillaError('NOT_FOUND', `no target is called ${text}; give its id (tgt_…) or its exact name`);
-  return found[0]!.id;
-}
+import { wholeNumber } from '../parse-args.ts';
+import { watchOptions, watchTable } from '../watch-table.ts';
 
 function actorText(item: DriftListItem): string {
   return item.actor.basis === 'none'
@@ -175,20 +161,45 @@ export function driftCommand(program: Command, client: () => ApiClient): void {
     .option('-q, --query <query>', "a fleet query, such as 'drift=dangerous, region in (eu-*)'")
     .option('--class <classes>', 'only these classes, comma-separated: acceptable, transient, suspicious, dangerous')
     .option('--intentional', 'only items held as intentional by an incident or annotation')
-    .option('--limit <n>', 'at most this many items', '500')
+    .option('--limit <n>', 'at most this many items (1 to 10000)', wholeNumber('--limit', 1, 10_000), 500)
     .option('-o, --output <format>', 'table, json or yaml')
+    .option('-w, --watch', 'keep listing: redraw in place on a terminal, print each changed item when piped')
+    .option('--interval <duration>', 'how often --watch asks the hub', '2s')
     .action(
-      async (flags: { query?: string; class?: string; intentional?: boolean; limit: string; output?: string }) => {
+      async (flags: {
+        query?: string;
+        class?: string;
+        intentional?: boolean;
+        limit: number;
+        output?: string;
+        watch?: boolean;
+        interval: string;
+      }) => {
         const params = new URLSearchParams({
-          limit: flags.limit,
+          limit: String(flags.limit),
           ...(flags.query === undefined ? {} : { q: flags.query }),
           ...(flags.class === undefined ? {} : { class: flags.class }),
           ...(flags.intentional === true ? { intentional: 'true' } : {}),
         });
-        const answer = await client().call(DriftList, 'GET', `/v1/drift?${params.toString()}`);
-        print(outputFormat(flags.output), answer, () => driftRows(answer.items, true));
-        if (outputFormat(flags.output) === 'table' && answer.total > answer.items.length)
-          process.stderr.write(`${answer.items.length} of ${answer.total} items shown; raise --limit or narrow -q\n`);
+        const list = (): Promise<DriftList> => client().call(DriftList, 'GET', `/v1/drift?${params.toString()}`);
+        const format = outputFormat(flags.output);
+        const shown = (answer: DriftList): string =>
+          `${answer.items.length} of ${answer.total} items shown; raise --limit or narrow -q`;
+        if (flags.watch === true) {
+          const options = watchOptions(flags, format, 'flotilla drift ls');
+          return watchTable(async () => {
+            const answer = await list();
+            const [header, ...rows] = driftRows(answer.items, true);
+            return {
+              header: header!,
+              rows: rows.map((cells, i) => ({ key: `${answer.items[i]!.target} ${answer.items[i]!.id}`, cells })),
+              notes: answer.total > answer.items.length ? [shown(answer)] : [],
+            };
+          }, options);
+        }
+        const answer = await list();
+        print(format, answer, () => driftRows(answer.items, true));
+        if (format === 'table' && answer.total > answer.items.length) process.stderr.write(`${shown(answer)}\n`);
       },
     );
   drift
@@ -200,7 +211,7 @@ export function driftCommand(program: Command, client: () => ApiClient): void {
       const view = await api.call(
         TargetDriftView,
         'GET',
-        `/v1/targets/${encodeURIComponent(await resolveTarget(api, target))}/drift`,
+        `/v1/targets/${encodeURIComponent(await api.targetId(target))}/drift`,
       );
       print(outputFormat(flags.output), view, () => driftRows(view.items, false));
     });
@@ -214,7 +225,7 @@ export function driftCommand(program: Command, client: () => ApiClient): void {
     .action(async (target: string, items: string[], flags: { key: string[]; version?: string }) => {
       const api = client();
       const keys = flags.key.map(readKeyFile);
-      const result = await adoptDriftItems(api, await resolveTarget(api, target), items, keys, {
+      const result = await adoptDriftItems(api, await api.targetId(target), items, keys, {
         version: flags.version,
       });
       for (const release of result.releases) {
@@ -231,7 +242,7 @@ export function driftCommand(program: Command, client: () => ApiClient): void {
     )
     .action(async (target: string, items: string[]) => {
       const api = client();
-      const id = await resolveTarget(api, target);
+      const id = await api.targetId(target);
       const result = await api.call(RevertResult, 'POST', `/v1/targets/${encodeURIComponent(id)}/drift/revert`, {
         items,
       });

@@ -6,7 +6,8 @@ import { parse as parseYaml } from 'yaml';
 import { FlotillaError, messageOf } from '@flotilla/protocol';
 import type { ApiClient } from '../api-client.ts';
 import { outputFormat, print, renderTable } from '../output.ts';
-import { parseDuration } from '../parse-args.ts';
+import { parseDuration, wholeNumber } from '../parse-args.ts';
+import { watchOptions, watchTable } from '../watch-table.ts';
 import { CreateRolloutResult, RolloutList, RolloutView, type MemberView, type WaveView } from '@flotilla/protocol/api';
 
 const TERMINAL = new Set(['completed', 'aborted', 'rolled-back']);
@@ -23,6 +24,20 @@ interface CreateFlags {
   rollbackOnFailure?: boolean;
   dryRun?: boolean;
   output?: string;
+}
+
+const ROLLOUT_COLUMNS = ['ID', 'RELEASE', 'STATE', 'WAVE', 'MEMBERS', 'CREATED', 'SELECTOR'];
+
+function rolloutRow(r: RolloutList['items'][number]): string[] {
+  return [
+    r.id,
+    `${r.release.name}@${r.release.version}`,
+    r.state,
+    r.currentWave === null ? '-' : `${r.currentWave.index + 1}/${r.waves} ${r.currentWave.name}`,
+    String(r.members),
+    r.createdAt,
+    r.selector || '(every target)',
+  ];
 }
 
 /**
@@ -77,26 +92,26 @@ export function rolloutCommand(program: Command, client: () => ApiClient): void 
     .command('ls')
     .description('list rollouts, newest first')
     .option('--state <state>', 'only running, paused, completed, aborted or rolled-back ones')
-    .option('--limit <n>', 'at most this many', '50')
+    .option('--limit <n>', 'at most this many (1 to 500)', wholeNumber('--limit', 1, 500), 50)
     .option('-o, --output <format>', 'table, json or yaml')
-    .action(async (flags: { state?: string; limit: string; output?: string }) => {
+    .option('-w, --watch', 'keep listing: redraw in place on a terminal, print each changed rollout when piped')
+    .option('--interval <duration>', 'how often --watch asks the hub', '2s')
+    .action(async (flags: { state?: string; limit: number; output?: string; watch?: boolean; interval: string }) => {
       const params = new URLSearchParams({
-        limit: flags.limit,
+        limit: String(flags.limit),
         ...(flags.state === undefined ? {} : { state: flags.state }),
       });
-      const page = await client().call(RolloutList, 'GET', `/v1/rollouts?${params.toString()}`);
-      print(outputFormat(flags.output), page, () => [
-        ['ID', 'RELEASE', 'STATE', 'WAVE', 'MEMBERS', 'CREATED', 'SELECTOR'],
-        ...page.items.map((r) => [
-          r.id,
-          `${r.release.name}@${r.release.version}`,
-          r.state,
-          r.currentWave === null ? '-' : `${r.currentWave.index + 1}/${r.waves} ${r.currentWave.name}`,
-          String(r.members),
-          r.createdAt,
-          r.selector || '(every target)',
-        ]),
-      ]);
+      const list = (): Promise<RolloutList> => client().call(RolloutList, 'GET', `/v1/rollouts?${params.toString()}`);
+      const format = outputFormat(flags.output);
+      if (flags.watch === true) {
+        const options = watchOptions(flags, format, 'flotilla rollout ls');
+        return watchTable(async () => {
+          const page = await list();
+          return { header: ROLLOUT_COLUMNS, rows: page.items.map((r) => ({ key: r.id, cells: rolloutRow(r) })) };
+        }, options);
+      }
+      const page = await list();
+      print(format, page, () => [ROLLOUT_COLUMNS, ...page.items.map(rolloutRow)]);
     });
   rollout
     .command('status <id>')

@@ -4,9 +4,26 @@ import { AssignResult, FacetCounts, TargetPage } from '@flotilla/protocol/api';
 import type { ApiClient } from '../api-client.ts';
 import { targetHistoryCommand } from './audit.ts';
 import { ago, outputFormat, print } from '../output.ts';
+import { wholeNumber } from '../parse-args.ts';
+import { watchOptions, watchTable } from '../watch-table.ts';
 
 function releases(list: readonly { name: string; version: string }[]): string {
   return list.map((r) => `${r.name}@${r.version}`).join(',') || '-';
+}
+
+const TARGET_COLUMNS = ['ID', 'NAME', 'STATUS', 'GEN', 'APPLIED', 'HEALTH', 'SEEN', 'RUNNING'];
+
+function targetRow(t: TargetPage['items'][number]): string[] {
+  return [
+    t.id,
+    t.name,
+    t.status,
+    String(t.desired.generation),
+    String(t.observed?.generation ?? '-'),
+    t.observed?.health ?? '-',
+    ago(t.lastSeenAt),
+    releases(t.observed?.bundles ?? []),
+  ];
 }
 
 export function targetsCommand(program: Command, client: () => ApiClient): void {
@@ -16,37 +33,55 @@ export function targetsCommand(program: Command, client: () => ApiClient): void 
     .command('ls')
     .description('list the targets a fleet query selects (docs/query-language.md)')
     .option('-q, --query <query>', "a fleet query, such as 'region in (eu-*), owner=atlas, running.app=4.2'")
-    .option('--limit <n>', 'at most this many', '100')
+    .option('--limit <n>', 'at most this many (1 to 1000)', wholeNumber('--limit', 1, 1000), 100)
     .option('--after <cursor>', 'continue a listing: the `next` of the previous page, with the same query')
     .option('-o, --output <format>', 'table, json or yaml')
-    .action(async (flags: { query?: string; limit: string; after?: string; output?: string }) => {
-      const params = new URLSearchParams({
-        limit: flags.limit,
-        ...(flags.query === undefined ? {} : { q: flags.query }),
-        ...(flags.after === undefined ? {} : { after: flags.after }),
-      });
-      const page = await client().call(TargetPage, 'GET', `/v1/targets?${params.toString()}`);
-      for (const warning of page.warnings ?? []) process.stderr.write(`warning: ${warning}\n`);
-      print(outputFormat(flags.output), page, () => [
-        ['ID', 'NAME', 'STATUS', 'GEN', 'APPLIED', 'HEALTH', 'SEEN', 'RUNNING'],
-        ...page.items.map((t) => [
-          t.id,
-          t.name,
-          t.status,
-          String(t.desired.generation),
-          String(t.observed?.generation ?? '-'),
-          t.observed?.health ?? '-',
-          ago(t.lastSeenAt),
-          releases(t.observed?.bundles ?? []),
-        ]),
-      ]);
-    });
+    .option('-w, --watch', 'keep listing: redraw in place on a terminal, print each changed target when piped')
+    .option('--interval <duration>', 'how often --watch asks the hub', '2s')
+    .action(
+      async (flags: {
+        query?: string;
+        limit: number;
+        after?: string;
+        output?: string;
+        watch?: boolean;
+        interval: string;
+      }) => {
+        const params = new URLSearchParams({
+          limit: String(flags.limit),
+          ...(flags.query === undefined ? {} : { q: flags.query }),
+          ...(flags.after === undefined ? {} : { after: flags.after }),
+        });
+        const list = (): Promise<TargetPage> => client().call(TargetPage, 'GET', `/v1/targets?${params.toString()}`);
+        const format = outputFormat(flags.output);
+        if (flags.watch === true) {
+          const options = watchOptions(flags, format, 'flotilla targets ls');
+          return watchTable(async () => {
+            const page = await list();
+            return {
+              header: TARGET_COLUMNS,
+              rows: page.items.map((t) => {
+                const cells = targetRow(t);
+                // The age moves by itself; a change is anything else.
+                return { key: t.id, cells, signature: [...cells.slice(0, 6), ...cells.slice(7)].join('\u0000') };
+              }),
+              notes: page.warnings ?? [],
+            };
+          }, options);
+        }
+        const page = await list();
+        for (const warning of page.warnings ?? []) process.stderr.write(`warning: ${warning}\n`);
+        print(format, page, () => [TARGET_COLUMNS, ...page.items.map(targetRow)]);
+      },
+    );
   targets
-    .command('get <id>')
-    .description('show one target')
+    .command('get <target>')
+    .description('show one target, by id or name')
     .option('-o, --output <format>', 'table, json or yaml', 'yaml')
-    .action(async (id: string, flags: { output: string }) => {
-      const target = await client().call(Target, 'GET', `/v1/targets/${encodeURIComponent(id)}`);
+    .action(async (idOrName: string, flags: { output: string }) => {
+      const api = client();
+      const id = await api.targetId(idOrName);
+      const target = await api.call(Target, 'GET', `/v1/targets/${encodeURIComponent(id)}`);
       print(outputFormat(flags.output), target, () => [
         ['ID', 'NAME', 'STATUS'],
         [target.id, target.name, target.status],
@@ -69,11 +104,13 @@ export function targetsCommand(program: Command, client: () => ApiClient): void 
       ]);
     });
   targets
-    .command('label <id> <changes...>')
-    .description('set labels (key=value) and remove them (key-)')
-    .action(async (id: string, changes: string[]) => {
+    .command('label <target> <changes...>')
+    .description('set labels (key=value) and remove them (key-); the target by id or name')
+    .action(async (idOrName: string, changes: string[]) => {
       const { set, remove } = parseChanges(changes, (v) => v);
-      const target = await client().call(Target, 'PATCH', `/v1/targets/${encodeURIComponent(id)}/labels`, {
+      const api = client();
+      const id = await api.targetId(idOrName);
+      const target = await api.call(Target, 'PATCH', `/v1/targets/${encodeURIComponent(id)}/labels`, {
         set,
         remove,
       });
@@ -86,13 +123,15 @@ export function targetsCommand(program: Command, client: () => ApiClient): void 
       );
     });
   targets
-    .command('set <id> <changes...>')
+    .command('set <target> <changes...>')
     .description(
-      'set typed properties (key=value; true/false and numbers are typed, the rest are strings) and remove them (key-)',
+      'set typed properties (key=value; true/false and numbers are typed, the rest are strings) and remove them (key-); the target by id or name',
     )
-    .action(async (id: string, changes: string[]) => {
+    .action(async (idOrName: string, changes: string[]) => {
       const { set, remove } = parseChanges(changes, typedValue);
-      const target = await client().call(Target, 'PATCH', `/v1/targets/${encodeURIComponent(id)}/properties`, {
+      const api = client();
+      const id = await api.targetId(idOrName);
+      const target = await api.call(Target, 'PATCH', `/v1/targets/${encodeURIComponent(id)}/properties`, {
         set,
         remove,
       });
@@ -106,13 +145,15 @@ export function targetsCommand(program: Command, client: () => ApiClient): void 
     });
   for (const verb of ['revoke', 'disable', 'enable'] as const) {
     targets
-      .command(`${verb} <id>`)
+      .command(`${verb} <target>`)
       .description(
-        `${verb} a target${verb === 'revoke' ? ' (final: its key is refused from the next request on)' : ''}`,
+        `${verb} a target, by id or name${verb === 'revoke' ? ' (final: its key is refused from the next request on)' : ''}`,
       )
       .option('--reason <text>', 'why, for the audit log')
-      .action(async (id: string, flags: { reason?: string }) => {
-        const target = await client().call(
+      .action(async (idOrName: string, flags: { reason?: string }) => {
+        const api = client();
+        const id = await api.targetId(idOrName);
+        const target = await api.call(
           Target,
           'POST',
           `/v1/targets/${encodeURIComponent(id)}/${verb}`,
@@ -155,8 +196,10 @@ export function assignCommand(program: Command, client: () => ApiClient): void {
   program
     .command('assign <target> <releases...>')
     .description('set the releases a target should run (name@version or digest); its generation goes up by one')
-    .action(async (target: string, refs: string[]) => {
-      const result = await client().call(AssignResult, 'POST', `/v1/targets/${encodeURIComponent(target)}/assign`, {
+    .action(async (idOrName: string, refs: string[]) => {
+      const api = client();
+      const target = await api.targetId(idOrName);
+      const result = await api.call(AssignResult, 'POST', `/v1/targets/${encodeURIComponent(target)}/assign`, {
         bundles: refs,
       });
       process.stdout.write(`${target} generation ${result.generation}: ${releases(result.bundles)}\n`);

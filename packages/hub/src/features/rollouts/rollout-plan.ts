@@ -151,6 +151,13 @@ export function parseInlineWaves(text: string): WaveInput[] {
     const spec = (colon?.[2] ?? piece).trim();
     if (spec === '')
       throw invalid(`wave '${name}' has no percentage or selector; write name:10% or name:tier=staging`, `waves[${i}]`);
+    // A bare number would read as a query for a label or property of that name, which no
+    // target has: it is a percentage without its sign.
+    if (/^\d+(\.\d+)?$/.test(spec))
+      throw invalid(
+        `wave '${name}' is '${spec}', which is neither a percentage nor a selector; write ${name}:${spec}% for ${spec}% of the selected targets, or a selector such as ${name}:tier=staging`,
+        `waves[${i}]`,
+      );
     return /^\d+(\.\d+)?%$/.test(spec) ? { name, percent: spec } : { name, selector: spec };
   });
 }

@@ -93,6 +93,17 @@ describe('inline waves', () => {
       { name: 'wave-3', percent: '100%' },
     ]);
   });
+
+  it('refuses a bare number, a percentage without its sign, saying how to write either form', () => {
+    expect(() => parseInlineWaves('canary:20,rest:100%')).toThrow(
+      expect.objectContaining({
+        code: 'VALIDATION_FAILED',
+        message: expect.stringContaining(
+          'write canary:20% for 20% of the selected targets, or a selector such as canary:tier=staging',
+        ),
+      }),
+    );
+  });
 });
 
 describe('plans', () => {
