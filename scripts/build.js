@@ -2,12 +2,14 @@
 // `npm run build` (and `npm ci`, through the root `prepare` script): the packages' TypeScript
 // to dist/ JavaScript, the hub's SQL migrations beside it, and the dashboard. The bins, the
 // demo and the container images run this output; nothing compiles TypeScript at run time.
-// `tsc -b` skips what is up to date, so a second run takes about half a second.
+// `tsc -b` skips what is up to date and writes nothing then, so a second run takes about half
+// a second and disturbs no process running the build.
 //
-//   node scripts/build.js              everything
-//   node scripts/build.js --no-dashboard   the packages and the demo only
+//   node scripts/build.js                  everything
+//   node scripts/build.js --no-dashboard   the packages and the demo only (npm start does this)
 import { spawnSync } from 'node:child_process';
-import { cpSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
@@ -29,9 +31,19 @@ run([
 ]);
 
 // The hub reads its migrations from the folder beside its store module, in src/ or in dist/.
-const migrations = `${root}packages/hub/dist/store/migrations`;
-rmSync(migrations, { recursive: true, force: true });
-cpSync(`${root}packages/hub/src/store/migrations`, migrations, { recursive: true });
+// Only what changed is written, each file whole (a rename), so a hub starting meanwhile
+// never reads half a migration or an empty folder.
+const from = `${root}packages/hub/src/store/migrations`;
+const to = `${root}packages/hub/dist/store/migrations`;
+mkdirSync(to, { recursive: true });
+const sources = new Set(readdirSync(from));
+for (const name of sources) {
+  const text = readFileSync(join(from, name));
+  if (existsSync(join(to, name)) && readFileSync(join(to, name)).equals(text)) continue;
+  writeFileSync(join(to, `.${name}.tmp`), text);
+  renameSync(join(to, `.${name}.tmp`), join(to, name));
+}
+for (const name of readdirSync(to)) if (!sources.has(name)) rmSync(join(to, name));
 
 if (!process.argv.includes('--no-dashboard')) {
   const { build } = await import('vite');

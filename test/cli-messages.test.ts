@@ -7,7 +7,7 @@ import { configMap, startAgent, startHub, type AgentFixture, type HubFixture } f
 import { flotilla, ROOT } from './fixtures/cli.ts';
 import { tempDir } from './fixtures/temp-dir.ts';
 
-describe('flotilla explains itself', () => {
+describe.concurrent('flotilla explains itself', () => {
   it('prints its version with --version', async () => {
     const { version } = JSON.parse(readFileSync(join(ROOT, 'packages/hub/package.json'), 'utf8')) as {
       version: string;
