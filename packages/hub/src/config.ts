@@ -68,8 +68,6 @@ export interface ClientConfig {
   readonly token: string | undefined;
   /** Where the token was found, such as `--token-file /path` or `context prod`, for messages. */
   readonly tokenSource: string | undefined;
-  /** The context in use, if any. */
-  readonly context: string | undefined;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -165,7 +163,6 @@ export function clientConfig(flags: Record<string, unknown>, env: Env, contexts:
     hub,
     token,
     tokenSource: token === undefined ? undefined : tokenSource,
-    context: context?.name,
   });
   const adminToken = (dir: string, source: string, required: boolean): string | undefined => {
     const file = join(dir, 'admin-token');

@@ -57,7 +57,7 @@ function acceptGlobalOptions(command: Command): void {
 
 /**
  * The `flotilla` command line: the hub server and the operator's commands. Only the command
- * `argv` runs is loaded (all of them with `all`, for completion and tests); the others appear
+ * `argv` runs is loaded (all of them with `all`, for tests); the others appear
  * in the help by name and summary.
  */
 export async function buildProgram(
