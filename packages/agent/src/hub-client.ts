@@ -4,6 +4,7 @@ import {
   errorFromResponse,
   FlotillaError,
   isFlotillaError,
+  parseJson,
   SignedBundle,
   SignedTrustRoot,
   messageOf,
@@ -21,7 +22,8 @@ class HubUnavailableError extends FlotillaError {
 type EnvelopeAnswer =
   | { readonly kind: 'unchanged'; readonly etag: string }
   | { readonly kind: 'none'; readonly etag: string }
-  | { readonly kind: 'envelope'; readonly etag: string; readonly raw: unknown };
+  /** The envelope's JSON text, for the verifier to parse with bounds and check. */
+  | { readonly kind: 'envelope'; readonly etag: string; readonly text: string };
 
 /**
  * The agent's side of the hub API. Answers are parsed leniently (unknown keys dropped) so an
@@ -124,12 +126,13 @@ export class HubClient {
     const answerTag = typeof response.headers['etag'] === 'string' ? response.headers['etag'] : '';
     if (response.status === 304) return { kind: 'unchanged', etag: answerTag };
     if (response.status === 204) return { kind: 'none', etag: answerTag };
-    return { kind: 'envelope', etag: answerTag, raw: json(response.text, 'envelope') };
+    return { kind: 'envelope', etag: answerTag, text: response.text };
   }
 
   async bundle(digest: string, token: string): Promise<{ parsed: SignedBundle; raw: unknown }> {
     const text = (await this.call('GET', `/v1/bundles/${digest}`, { token })).text;
-    return { parsed: parse(SignedBundle, text, `bundle ${digest}`), raw: JSON.parse(text) };
+    const raw = json(text, `bundle ${digest}`);
+    return { parsed: parseValue(SignedBundle, raw, `bundle ${digest}`), raw };
   }
 
   async report(targetId: string, token: string, signed: SignedReport): Promise<void> {
@@ -141,16 +144,25 @@ export class HubClient {
   }
 }
 
+/**
+ * An answer's JSON, bounded in depth before anything walks it: text that is not JSON is a hub
+ * failing (retried); JSON nested past the limit is refused as it stands (`JSON_TOO_DEEP`).
+ */
 function json(text: string, what: string): unknown {
   try {
-    return JSON.parse(text);
-  } catch {
-    throw new HubUnavailableError(`the hub sent a ${what} that is not JSON`);
+    return parseJson(text, `the ${what} the hub sent`);
+  } catch (error) {
+    if (isFlotillaError(error, 'BAD_REQUEST')) throw new HubUnavailableError(`the hub sent a ${what} that is not JSON`);
+    throw error;
   }
 }
 
 function parse<S extends z.ZodType>(schema: S, text: string, what: string): z.infer<S> {
-  const result = schema.safeParse(json(text, what));
+  return parseValue(schema, json(text, what), what);
+}
+
+function parseValue<S extends z.ZodType>(schema: S, value: unknown, what: string): z.infer<S> {
+  const result = schema.safeParse(value);
   if (!result.success)
     throw new FlotillaError(
       'VALIDATION_FAILED',

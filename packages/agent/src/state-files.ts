@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { z } from 'zod';
-import { FlotillaError } from '@flotilla/protocol';
+import { FlotillaError, isFlotillaError, parseJson } from '@flotilla/protocol';
 
 /**
  * Writes a file atomically: a temporary file beside it, then a rename, so a crash leaves
@@ -34,11 +34,13 @@ export function readJsonFile<S extends z.ZodType>(path: string, schema: S): z.in
   }
   let value: unknown;
   try {
-    value = JSON.parse(text);
-  } catch {
+    value = parseJson(text, `state file ${path}`);
+  } catch (error) {
     throw new FlotillaError(
       'CONFIG_INVALID',
-      `state file ${path} is not valid JSON; restore it from a backup or remove the state directory to enroll anew`,
+      isFlotillaError(error, 'JSON_TOO_DEEP')
+        ? `${error.message}; restore it from a backup or remove the state directory to enroll anew`
+        : `state file ${path} is not valid JSON; restore it from a backup or remove the state directory to enroll anew`,
     );
   }
   const parsed = schema.safeParse(value);

@@ -1,6 +1,6 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { generateKeyPair, KeyPair, FlotillaError } from '@flotilla/protocol';
+import { FlotillaError, generateKeyPair, KeyPair, parseJson } from '@flotilla/protocol';
 
 /** Writes a file that only its owner may read, atomically: no reader ever sees half of it. */
 export function writeSecretFile(path: string, content: string): void {
@@ -28,7 +28,7 @@ export function readKeyFile(path: string): KeyPair {
 
 function safeJson(text: string): unknown {
   try {
-    return JSON.parse(text);
+    return parseJson(text, 'a key file');
   } catch {
     return undefined;
   }

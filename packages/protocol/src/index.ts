@@ -7,6 +7,7 @@
 export { ErrorCode, ErrorResponse, FlotillaError, errorFromResponse, isFlotillaError, messageOf } from './errors.ts';
 export { parseWith } from './parse-with.ts';
 export { canonicalize } from './canonical-json.ts';
+export { assertJsonDepth, JSON_MAX_DEPTH, parseJson, parseYaml, type JsonLimits } from './bounded-json.ts';
 export { digestOf, sha256 } from './crypto/digest.ts';
 export { fromBase64Url } from './crypto/base64url.ts';
 export { isWeakPoint } from './crypto/ed25519-checks.ts';

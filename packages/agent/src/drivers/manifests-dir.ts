@@ -2,8 +2,8 @@ import { cpus, arch, hostname, platform, totalmem } from 'node:os';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { canonicalize, resourceKey, messageOf, type Facts, type Resource } from '@flotilla/protocol';
+import { stringify as stringifyYaml } from 'yaml';
+import { canonicalize, resourceKey, messageOf, parseYaml, type Facts, type Resource } from '@flotilla/protocol';
 import { readJsonFile, writeFileAtomic, writeJsonAtomic } from '../state-files.ts';
 import type { AppliedResource, Driver, ObservedResource } from './driver.ts';
 import type { LiveObject } from '@flotilla/protocol/drift';
@@ -98,9 +98,9 @@ export class ManifestsDirDriver implements Driver {
         if (text === undefined) return { key, live: null, health: 'missing', message: `${file} is missing` };
         let live: unknown;
         try {
-          live = parseYaml(text);
-        } catch {
-          return { key, live: null, health: 'degraded', message: `${file} is not valid YAML` };
+          live = parseYaml(text, file);
+        } catch (error) {
+          return { key, live: null, health: 'degraded', message: messageOf(error).split('\n')[0] ?? file };
         }
         if (typeof live !== 'object' || live === null || Array.isArray(live))
           return { key, live: null, health: 'degraded', message: `${file} does not hold a resource` };
@@ -147,7 +147,7 @@ export class ManifestsDirDriver implements Driver {
       const text = await readText(join(this.root, file));
       if (text === undefined) continue;
       try {
-        const live: unknown = parseYaml(text);
+        const live: unknown = parseYaml(text, file);
         if (typeof live === 'object' && live !== null && !Array.isArray(live)) found.push(live as LiveObject);
       } catch {
         // Not YAML any more: nothing to compare, and nothing Flotilla would adopt.

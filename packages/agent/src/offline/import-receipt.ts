@@ -1,5 +1,5 @@
 import { open } from 'node:fs/promises';
-import { FlotillaError, type TrustRoot } from '@flotilla/protocol';
+import { FlotillaError, parseJson, type TrustRoot } from '@flotilla/protocol';
 import {
   SignedOfflineReceipt,
   settleReceipt,
@@ -29,7 +29,7 @@ export async function readReceiptFile(path: string): Promise<SignedOfflineReceip
   }
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = parseJson(text, `receipt file ${path}`);
   } catch {
     throw new FlotillaError('RECEIPT_INVALID', `receipt file ${path} is not JSON`, { file: path });
   }

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { lstat, mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { canonicalize, FlotillaError } from '@flotilla/protocol';
+import { canonicalize, FlotillaError, parseJson } from '@flotilla/protocol';
 import {
   OCI_INDEX,
   OCI_LAYOUT_VERSION,
@@ -59,7 +59,7 @@ async function readSmall(dir: string, path: string, max: number, what: string): 
 
 function json(dir: string, bytes: Buffer, what: string): unknown {
   try {
-    return JSON.parse(bytes.toString('utf8'));
+    return parseJson(bytes.toString('utf8'), what);
   } catch {
     throw invalid(dir, `${what} is not JSON`);
   }

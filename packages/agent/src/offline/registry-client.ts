@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { Agent as UndiciAgent, request, type Dispatcher } from 'undici';
-import { FlotillaError } from '@flotilla/protocol';
+import { FlotillaError, parseJson } from '@flotilla/protocol';
 import { OCI_MANIFEST_MAX_BYTES, verifiedBlob, type BlobClaim } from '@flotilla/protocol/offline';
 import type { RegistryCredentials } from './registry-credentials.ts';
 
@@ -403,7 +403,7 @@ export class RegistryClient {
     if (response.statusCode !== 200) throw this.refusal(response.statusCode, `GET token for ${scope}`, text);
     let token: unknown;
     try {
-      const body = JSON.parse(text) as { token?: unknown; access_token?: unknown };
+      const body = parseJson(text, 'the registry answer') as { token?: unknown; access_token?: unknown };
       token = body.token ?? body.access_token;
     } catch {
       token = undefined;
@@ -457,7 +457,7 @@ async function bounded(response: Dispatcher.ResponseData): Promise<string> {
 /** `: NAME_UNKNOWN (repository name not known to registry)` from an OCI error body, if it is one. */
 function registryErrors(text: string): string {
   try {
-    const body = JSON.parse(text) as { errors?: { code?: unknown; message?: unknown }[] };
+    const body = parseJson(text, 'the registry answer') as { errors?: { code?: unknown; message?: unknown }[] };
     const errors = (body.errors ?? [])
       .filter((e) => typeof e.code === 'string')
       .map((e) => `${String(e.code)}${typeof e.message === 'string' ? ` (${e.message})` : ''}`);

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { FlotillaError } from '@flotilla/protocol';
+import { FlotillaError, parseJson } from '@flotilla/protocol';
 
 /** How the agent signs in to a site registry: a user and password, or a bearer token. */
 export type RegistryCredentials =
@@ -105,7 +105,7 @@ export function credentialsFromSecret(
     throw invalid(source, 'the Secret holds neither .dockerconfigjson, .dockercfg nor username and password');
   let json: unknown;
   try {
-    json = JSON.parse((modern ?? legacy)!);
+    json = parseJson((modern ?? legacy)!, 'the docker config');
   } catch {
     throw invalid(source, `its ${modern === undefined ? '.dockercfg' : '.dockerconfigjson'} is not JSON`);
   }

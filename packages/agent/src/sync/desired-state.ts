@@ -3,16 +3,17 @@ import { join } from 'node:path';
 import {
   assertUniqueResources,
   digestOf,
+  type Envelope,
   FlotillaError,
+  parseJson,
+  type ReleaseRef,
+  type Resource,
   SignedBundle,
   SignedEnvelope,
+  type TrustRoot,
   verifyBundle,
   verifyEnvelopeHeader,
   verifyTrustRoot,
-  type Envelope,
-  type ReleaseRef,
-  type Resource,
-  type TrustRoot,
 } from '@flotilla/protocol';
 import type { AgentStore } from '../agent-state.ts';
 import type { HubClient } from '../hub-client.ts';
@@ -44,8 +45,14 @@ export class DesiredStateVerifier {
     mkdirSync(this.bundleDir, { recursive: true, mode: 0o700 });
   }
 
+  /**
+   * @param raw the envelope as the hub sent it: its JSON text, parsed here with bounds (a
+   *   document nested too deep is refused, not walked), or a value already parsed.
+   */
   async verify(raw: unknown, lastGeneration: number, token: string, now: Date): Promise<VerifiedDesiredState> {
-    const parsed = SignedEnvelope.safeParse(raw);
+    const parsed = SignedEnvelope.safeParse(
+      typeof raw === 'string' ? parseJson(raw, 'the envelope the hub sent') : raw,
+    );
     if (!parsed.success)
       throw new FlotillaError(
         'ENVELOPE_SIGNATURE_INVALID',
@@ -88,7 +95,7 @@ export class DesiredStateVerifier {
   private async bundle(digest: string, token: string): Promise<SignedBundle> {
     const path = join(this.bundleDir, `${digest.replace(':', '-')}.json`);
     try {
-      const cached = SignedBundle.parse(JSON.parse(readFileSync(path, 'utf8')));
+      const cached = SignedBundle.parse(parseJson(readFileSync(path, 'utf8'), path));
       if (digestOf(cached.bundle) === digest) return cached;
     } catch {
       // Not cached or unreadable: fetch it again.

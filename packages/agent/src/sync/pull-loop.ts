@@ -91,7 +91,7 @@ export class PullLoop {
         );
         backoff.reset();
         if (answer.kind === 'envelope')
-          this.record(await runPass(deps, { raw: answer.raw, token, phase: this.current.phase }));
+          this.record(await runPass(deps, { raw: answer.text, token, phase: this.current.phase }));
         this.etag = answer.etag;
         if (clock() >= this.nextObserveAt) {
           this.nextObserveAt = clock() + this.options.observeIntervalMs;

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { request } from 'undici';
 import type { z } from 'zod';
-import { errorFromResponse, FlotillaError, messageOf, TargetId } from '@flotilla/protocol';
+import { errorFromResponse, FlotillaError, messageOf, parseJson, TargetId } from '@flotilla/protocol';
 import { lenient, TargetPage } from '@flotilla/protocol/api';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -98,7 +98,7 @@ export class ApiClient {
     if (response.statusCode >= 400) throw this.answerError(response.statusCode, text);
     let value: unknown;
     try {
-      value = JSON.parse(text);
+      value = parseJson(text, `the hub's answer to ${method} ${path}`);
     } catch {
       throw new FlotillaError('VALIDATION_FAILED', `the hub's answer to ${method} ${path} is not JSON`);
     }

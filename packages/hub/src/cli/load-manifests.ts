@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { FlotillaError, Resource } from '@flotilla/protocol';
+import { assertJsonDepth, FlotillaError, Resource } from '@flotilla/protocol';
 
 const MANIFEST = /\.(ya?ml|json)$/i;
 
@@ -35,6 +35,7 @@ export function loadManifests(dir: string): Resource[] {
         );
       const value: unknown = document.toJS();
       if (value === null || value === undefined) return;
+      assertJsonDepth(value, `${name} document ${index + 1}`);
       const parsed = Resource.safeParse(value);
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!;

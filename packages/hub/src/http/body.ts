@@ -1,12 +1,13 @@
 import type { IncomingMessage } from 'node:http';
 import type { z } from 'zod';
-import { FlotillaError, messageOf, parseWith } from '@flotilla/protocol';
+import { FlotillaError, parseJson, parseWith } from '@flotilla/protocol';
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
 /**
  * Reads a JSON body of at most `limit` bytes and validates it with `schema`. Every way a body
- * can be wrong becomes a 4xx that names the problem; nothing reaches a service unvalidated.
+ * can be wrong becomes a 4xx that names the problem (nesting past `JSON_MAX_DEPTH` included,
+ * checked before anything walks the value); nothing reaches a service unvalidated.
  */
 export async function readJson<S extends z.ZodType>(
   req: IncomingMessage,
@@ -27,13 +28,7 @@ export async function readJson<S extends z.ZodType>(
       `the request body of ${declared} bytes exceeds the limit of ${limit} bytes`,
     );
   const text = await readBodyText(req, limit, 'the request body');
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new FlotillaError('BAD_REQUEST', `the request body is not valid JSON: ${messageOf(error)}`);
-  }
-  return parseWith(schema, value, 'request body');
+  return parseWith(schema, parseJson(text, 'the request body'), 'request body');
 }
 
 /**

@@ -11,6 +11,7 @@ import {
 } from './export-format.ts';
 import { isPlainEntryLine } from './lib/entry-line-fast.ts';
 import type { AuditVerifyResult } from './problems.ts';
+import { parseJson } from '../bounded-json.ts';
 
 export interface VerifyAuditExportOptions {
   /**
@@ -74,7 +75,7 @@ export function verifyAuditExport(
     lastFilled = number;
     let value: unknown;
     try {
-      value = JSON.parse(text);
+      value = parseJson(text, `line ${number}`);
     } catch {
       const first = !started;
       if (first) {

@@ -14,6 +14,7 @@ import {
   ReportsFileSeal,
   type ChainPoint,
 } from './reports-file.ts';
+import { parseJson } from '../bounded-json.ts';
 
 export interface ReadReportsFileOptions {
   /** The target the file must be about (the hub knows which target it imports for). */
@@ -42,7 +43,7 @@ function fail(code: ErrorCode, message: string, details: Record<string, unknown>
 function jsonOf(line: Line): unknown {
   let value: unknown;
   try {
-    value = JSON.parse(line.text);
+    value = parseJson(line.text, `line ${line.number}`);
   } catch {
     fail('REPORTS_FILE_INVALID', `line ${line.number} is not JSON`, { line: line.number });
   }

@@ -12,6 +12,7 @@ import {
 } from './transfer-manifest.ts';
 import { ByteSource } from './lib/byte-source.ts';
 import { BLOCK, decodeHeader, isZeroBlock, PAX_MAX_SIZE, paddingOf, parsePaxRecords } from './lib/ustar.ts';
+import { parseJson } from '../bounded-json.ts';
 
 export interface ReadTransferOptions {
   /** The hub keys the site trusts (the `hub` keys of its trust root): the manifest must verify against one. */
@@ -258,7 +259,7 @@ async function readManifest(bytes: ByteSource, header: FileHeader): Promise<Sign
   let value: unknown;
   try {
     if (text === undefined) throw new SyntaxError('not UTF-8');
-    value = JSON.parse(text);
+    value = parseJson(text, 'the manifest');
   } catch {
     fail('TRANSFER_MANIFEST_INVALID', 'the manifest is not UTF-8 JSON', { entry: TRANSFER_MANIFEST_PATH });
   }

@@ -6,6 +6,7 @@ import { verifyBundle } from '../verify-bundle.ts';
 import { verifyEnvelopeHeader } from '../verify-envelope.ts';
 import { verifyTrustRoot } from '../verify-trust-root.ts';
 import { transferEntryPath, type TransferEntry, type TransferManifest } from './transfer-manifest.ts';
+import { parseJson } from '../bounded-json.ts';
 
 /** The signed documents of a transfer file, parsed from its entries. */
 export interface TransferDocuments {
@@ -37,7 +38,7 @@ export async function parseTransferDocuments(
     if (entry.kind !== 'trust-root' && entry.kind !== 'envelope' && entry.kind !== 'release') continue;
     let value: unknown;
     try {
-      value = JSON.parse(decoder.decode(await read(entry)));
+      value = parseJson(decoder.decode(await read(entry)), entry.path);
     } catch {
       invalid(entry.path, 'is not UTF-8 JSON');
     }

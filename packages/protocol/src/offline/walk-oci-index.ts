@@ -8,6 +8,7 @@ import {
   OciImageManifest,
   type OciDescriptor,
 } from './oci.ts';
+import { parseJson as boundedJson } from '../bounded-json.ts';
 
 /** A blob an image index needs: a manifest or index (with its bytes), or a config or layer. */
 export type OciNode =
@@ -20,7 +21,7 @@ function invalid(message: string, digest: string): FlotillaError {
 
 function parseJson(bytes: Uint8Array, digest: string): unknown {
   try {
-    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    return boundedJson(new TextDecoder('utf-8', { fatal: true }).decode(bytes), `blob ${digest}`);
   } catch {
     throw invalid(`blob ${digest} is described as a manifest but is not UTF-8 JSON`, digest);
   }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { FlotillaError } from '../errors.ts';
+import { parseJson } from '../bounded-json.ts';
 
 /**
  * Provenance as supply chains write it: an in-toto Statement v1 whose predicate is SLSA
@@ -88,7 +89,7 @@ function refuse(reason: string, message: string): FlotillaError {
 export function readProvenance(payload: Uint8Array, subjectDigest: string): ProvenanceFacts {
   let json: unknown;
   try {
-    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
+    json = parseJson(new TextDecoder('utf-8', { fatal: true }).decode(payload), 'the attestation payload');
   } catch {
     throw refuse('statement', 'the attestation payload is not UTF-8 JSON');
   }

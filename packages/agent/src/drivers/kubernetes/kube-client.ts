@@ -1,5 +1,5 @@
 import { Agent, request, type Dispatcher } from 'undici';
-import { FlotillaError, messageOf } from '@flotilla/protocol';
+import { FlotillaError, messageOf, parseJson } from '@flotilla/protocol';
 import type { ClusterConnection } from './cluster-connection.ts';
 import { kubeApiError } from './kube-api-error.ts';
 
@@ -118,7 +118,7 @@ export class KubeClient {
     let parsed: unknown = text;
     if (text !== '') {
       try {
-        parsed = JSON.parse(text);
+        parsed = parseJson(text, 'the API server answer');
       } catch {
         parsed = text;
       }

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { FlotillaError, generateKeyPair, KeyPair, SignedTrustRoot } from '@flotilla/protocol';
+import { FlotillaError, generateKeyPair, KeyPair, parseJson, SignedTrustRoot } from '@flotilla/protocol';
 import {
   EMPTY_SYNC_STATE,
   Enrollment,
@@ -188,7 +188,7 @@ export class SecretAgentStore implements AgentStore {
     if (text === undefined) return undefined;
     let value: unknown;
     try {
-      value = JSON.parse(text);
+      value = parseJson(text, `${key} in the ${this.location}`);
     } catch {
       value = undefined;
     }

@@ -4,14 +4,15 @@ import { StringDecoder } from 'node:string_decoder';
 import type { Command } from 'commander';
 import {
   FlotillaError,
+  keyIdOf,
   KeyPair,
+  keysWithRole,
+  messageOf,
+  parseJson,
   PublicKey,
   SignedTrustRoot,
-  keyIdOf,
-  keysWithRole,
-  verifyTrustRoot,
-  messageOf,
   type TrustedKey,
+  verifyTrustRoot,
 } from '@flotilla/protocol';
 import { AuditPage, AuditPruneResult } from '@flotilla/protocol/api';
 import {
@@ -198,7 +199,7 @@ function trustedKey(value: string): TrustedKey {
     }
     let parsed: unknown = text;
     try {
-      parsed = JSON.parse(text);
+      parsed = parseJson(text, `--key ${value}`);
     } catch {
       // Not JSON: the file holds the bare key.
     }
@@ -220,7 +221,7 @@ function trustedKey(value: string): TrustedKey {
 function trustRootKeys(path: string): TrustedKey[] {
   let signed: SignedTrustRoot;
   try {
-    signed = SignedTrustRoot.parse(JSON.parse(readFileSync(path, 'utf8')));
+    signed = SignedTrustRoot.parse(parseJson(readFileSync(path, 'utf8'), `${path}`));
   } catch (error) {
     throw new FlotillaError(
       'TRUST_ROOT_INVALID',
@@ -250,7 +251,7 @@ function keptCheckpoints(paths: readonly string[]): SignedAuditCheckpoint[] {
     const trimmed = text.trim();
     // One JSON document (pretty-printed or not), else JSON Lines.
     const values: unknown[] = isJson(trimmed)
-      ? [JSON.parse(trimmed)]
+      ? [parseJson(trimmed, `${path}`)]
       : trimmed
           .split('\n')
           .filter((l) => l.trim() !== '')
@@ -265,7 +266,7 @@ function keptCheckpoints(paths: readonly string[]): SignedAuditCheckpoint[] {
 
 function parseLine(line: string, path: string): unknown {
   try {
-    return JSON.parse(line);
+    return parseJson(line, `${path}`);
   } catch {
     throw new FlotillaError('CONFIG_INVALID', `--checkpoint ${path} is neither a JSON document nor JSON Lines`);
   }
@@ -273,7 +274,7 @@ function parseLine(line: string, path: string): unknown {
 
 function isJson(text: string): boolean {
   try {
-    JSON.parse(text);
+    parseJson(text, 'the checkpoint file');
     return true;
   } catch {
     return false;

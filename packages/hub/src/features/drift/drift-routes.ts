@@ -1,6 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { parse as parseYaml } from 'yaml';
-import { FlotillaError, messageOf, TargetId } from '@flotilla/protocol';
+import { FlotillaError, isFlotillaError, messageOf, parseJson, parseYaml, TargetId } from '@flotilla/protocol';
 import {
   DriftList,
   DriftListQuery,
@@ -38,9 +37,10 @@ async function readPolicyBody(req: IncomingMessage): Promise<unknown> {
   }
   const text = await readBodyText(req, DEFAULT_BODY_LIMIT, 'the drift policy');
   try {
-    return /json/i.test(type) ? JSON.parse(text) : parseYaml(text);
+    return /json/i.test(type) ? parseJson(text, 'the drift policy') : parseYaml(text, 'the drift policy');
   } catch (error) {
-    throw new FlotillaError('BAD_REQUEST', `the drift policy does not parse: ${messageOf(error).split('\n')[0]}`);
+    if (!isFlotillaError(error, 'BAD_REQUEST')) throw error;
+    throw new FlotillaError('BAD_REQUEST', messageOf(error).split('\n')[0] ?? 'the drift policy does not parse');
   }
 }
 

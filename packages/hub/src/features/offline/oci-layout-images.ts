@@ -1,6 +1,6 @@
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FlotillaError } from '@flotilla/protocol';
+import { FlotillaError, parseJson } from '@flotilla/protocol';
 import {
   OCI_LAYOUT_VERSION,
   OCI_MANIFEST_MAX_BYTES,
@@ -33,7 +33,7 @@ async function readJson(dir: string, path: string, max: number): Promise<unknown
     if (!stat.isFile() || stat.size > max) throw invalid(dir, `${path} is not a regular file of at most ${max} bytes`);
     const bytes = await handle.readFile();
     try {
-      return JSON.parse(bytes.toString('utf8'));
+      return parseJson(bytes.toString('utf8'), path);
     } catch {
       throw invalid(dir, `${path} is not JSON`);
     }
