@@ -5,6 +5,21 @@ import { FlotillaError, parseJson, parseWith } from '@flotilla/protocol';
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
 /**
+ * Refuses a body declared in another charset than UTF-8 (`application/json; charset=utf-16`):
+ * the hub decodes every body as UTF-8, and reading UTF-16 as UTF-8 would change what was sent.
+ */
+export function assertUtf8(contentType: string): void {
+  const match = /;\s*charset\s*=\s*("?)([^";\s]*)\1/i.exec(contentType);
+  if (match === null) return;
+  const charset = (match[2] ?? '').toLowerCase();
+  if (charset !== 'utf-8' && charset !== 'utf8')
+    throw new FlotillaError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      `the request body must be UTF-8, received charset ${charset === '' ? '(empty)' : charset}; send it as UTF-8 or leave out the charset`,
+    );
+}
+
+/**
  * Reads a JSON body of at most `limit` bytes and validates it with `schema`. Every way a body
  * can be wrong becomes a 4xx that names the problem (nesting past `JSON_MAX_DEPTH` included,
  * checked before anything walks the value); nothing reaches a service unvalidated.
@@ -21,6 +36,7 @@ export async function readJson<S extends z.ZodType>(
       `the request body must be application/json, received ${type === '' ? 'no content type' : type}`,
     );
   }
+  assertUtf8(type);
   const declared = Number(req.headers['content-length'] ?? '0');
   if (declared > limit)
     throw new FlotillaError(
@@ -38,6 +54,7 @@ export async function readJson<S extends z.ZodType>(
 export async function readOptionalJson<S extends z.ZodType>(req: IncomingMessage, schema: S): Promise<z.infer<S>> {
   if (
     req.headers['content-type'] === undefined &&
+    req.headers['transfer-encoding'] === undefined &&
     (req.headers['content-length'] === undefined || req.headers['content-length'] === '0')
   )
     return parseWith(schema, {}, 'request body');

@@ -75,6 +75,10 @@ export const AuditPage = z.object({
 });
 export type AuditPage = z.infer<typeof AuditPage>;
 
+/** `POST /v1/audit/checkpoints`: no body, or an empty object; answered with the `SignedAuditCheckpoint`. */
+export const AuditCheckpointRequest = z.strictObject({});
+export type AuditCheckpointRequest = z.infer<typeof AuditCheckpointRequest>;
+
 /** `POST /v1/audit/prune`: by age on the hub's clock, or before a time; exactly one. */
 export const AuditPruneRequest = z
   .strictObject({

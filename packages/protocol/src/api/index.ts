@@ -79,6 +79,7 @@ export {
 export {
   AUDIT_MIN_RETENTION_MS,
   AuditActionPattern,
+  AuditCheckpointRequest,
   AuditLatestCheckpoint,
   AuditExportQuery,
   AuditHistoryQuery,

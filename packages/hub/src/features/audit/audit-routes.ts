@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FlotillaError, TargetId } from '@flotilla/protocol';
 import {
+  AuditCheckpointRequest,
   AuditExportQuery,
   AuditHistoryQuery,
   AuditLatestCheckpoint,
@@ -14,7 +15,7 @@ import { AuditVerifyResult, SignedAuditCheckpoint } from '@flotilla/protocol/aud
 import type { Logger } from 'pino';
 import type { Clock } from '../../clock.ts';
 import { requireOperator, type Authenticator } from '../../http/auth.ts';
-import { readJson, readListQuery, readParam } from '../../http/body.ts';
+import { readJson, readListQuery, readOptionalJson, readParam } from '../../http/body.ts';
 import { sendJson } from '../../http/respond.ts';
 import type { Router } from '../../http/router.ts';
 import { actorOf } from '../../principal.ts';
@@ -86,8 +87,9 @@ export function auditRoutes(router: Router, { auth, audit, clock, log }: AuditRo
     }
   });
 
-  router.on('POST', '/v1/audit/checkpoints', ({ req, res }) => {
+  router.on('POST', '/v1/audit/checkpoints', async ({ req, res }) => {
     const principal = requireOperator(auth, req, 'admin');
+    await readOptionalJson(req, AuditCheckpointRequest);
     sendJson(res, 201, SignedAuditCheckpoint, audit.checkpoint(actorOf(principal)));
   });
 

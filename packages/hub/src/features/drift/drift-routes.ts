@@ -10,7 +10,7 @@ import {
   TargetDriftView,
 } from '@flotilla/protocol/api';
 import { requireOperator, type Authenticator } from '../../http/auth.ts';
-import { DEFAULT_BODY_LIMIT, readBodyText, readJson, readParam, readQuery } from '../../http/body.ts';
+import { assertUtf8, DEFAULT_BODY_LIMIT, readBodyText, readJson, readParam, readQuery } from '../../http/body.ts';
 import { sendJson } from '../../http/respond.ts';
 import type { Router } from '../../http/router.ts';
 import { actorOf } from '../../principal.ts';
@@ -35,6 +35,7 @@ async function readPolicyBody(req: IncomingMessage): Promise<unknown> {
       `a drift policy is sent as application/json or application/yaml, received ${type === '' ? 'no content type' : type}`,
     );
   }
+  assertUtf8(type);
   const text = await readBodyText(req, DEFAULT_BODY_LIMIT, 'the drift policy');
   try {
     return /json/i.test(type) ? parseJson(text, 'the drift policy') : parseYaml(text, 'the drift policy');

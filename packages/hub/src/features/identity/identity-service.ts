@@ -382,10 +382,26 @@ export class IdentityService implements Authenticator {
         new FlotillaError(error instanceof joseErrors.JWTExpired ? 'TOKEN_EXPIRED' : 'UNAUTHENTICATED', reason),
       );
     }
-    const { exp, jti } = verified.payload;
+    const { exp, jti, iat } = verified.payload;
     if (exp === undefined || exp * 1000 - now > ASSERTION_MAX_SECONDS * 1000 + 30_000) {
       return refuse(
         new FlotillaError('UNAUTHENTICATED', `an assertion must expire within ${ASSERTION_MAX_SECONDS} seconds`),
+      );
+    }
+    // An assertion is signed just before it is sent: an iat far from the hub's clock (or 0, or
+    // negative) is a forged or replayed one, or a clock that is badly wrong.
+    if (
+      typeof iat !== 'number' ||
+      !Number.isInteger(iat) ||
+      iat <= 0 ||
+      iat > exp ||
+      Math.abs(iat * 1000 - now) > (ASSERTION_MAX_SECONDS + 30) * 1000
+    ) {
+      return refuse(
+        new FlotillaError(
+          'UNAUTHENTICATED',
+          `the assertion's iat claim must be when it was signed, within ${ASSERTION_MAX_SECONDS + 30} seconds of the hub's clock; received ${iat === undefined ? 'none' : String(iat)}`,
+        ),
       );
     }
     if (typeof jti !== 'string' || jti.length < 16 || jti.length > 128)
