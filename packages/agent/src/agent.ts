@@ -9,7 +9,7 @@ import { ensureEnrolled } from './enroll.ts';
 import { HubClient, isRetryable } from './hub-client.ts';
 import { PullLoop } from './sync/pull-loop.ts';
 import type { SyncStatus } from './sync/sync-status.ts';
-import { messageOf } from '@flotilla/protocol';
+import { messageOf, NO_FAULTS, type FaultPoints } from '@flotilla/protocol';
 
 /**
  * Builds the driver once the agent knows who it is, for drivers that need the target id (the
@@ -38,6 +38,8 @@ export interface AgentOptions {
   readonly observeIntervalMs?: number;
   readonly backoff?: { readonly baseMs: number; readonly maxMs: number };
   readonly clock?: () => number;
+  /** Test-only crash points (`FLOTILLA_FAULT`, docs/operations.md); default none. */
+  readonly faults?: FaultPoints;
 }
 
 export interface AgentStatus extends SyncStatus {
@@ -142,6 +144,7 @@ export class Agent extends EventEmitter {
       status: { appliedGeneration, phase: 'starting', lastError: this.enrollError },
       onApplied: (generation) => this.emit('applied', generation),
       onStalled: (error) => this.emit('stalled', error),
+      faults: this.options.faults ?? NO_FAULTS,
     });
     this.log.info(
       { target: enrollment.targetId, name: enrollment.name, generation: appliedGeneration },

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 import type { Logger } from 'pino';
+import { NO_FAULTS, type FaultPoints } from '@flotilla/protocol';
 import { Agent, type AgentOptions, type DriverFactory } from './agent.ts';
 import { SingleAgentRuntime, type AgentRuntime } from './agent-runtime.ts';
 import type { RunConfig } from './config.ts';
@@ -32,6 +33,8 @@ export interface RuntimeDependencies {
   readonly agent?: Pick<AgentOptions, 'backoff' | 'clock'>;
   /** Called when the agent cannot go on (a refused enrollment); `main` exits. */
   readonly onFatal?: (error: Error) => void;
+  /** Test-only crash points, built by `main` from `FLOTILLA_FAULT`; default none. */
+  readonly faults?: FaultPoints;
 }
 
 /**
@@ -41,6 +44,7 @@ export interface RuntimeDependencies {
  * DaemonSet syncs, the others stand by) unless `leaderElection` is off.
  */
 export function buildRuntime(config: RunConfig, deps: RuntimeDependencies): AgentRuntime {
+  const faults = deps.faults ?? NO_FAULTS;
   const base = {
     hubUrl: config.hub,
     log: deps.log,
@@ -49,6 +53,7 @@ export function buildRuntime(config: RunConfig, deps: RuntimeDependencies): Agen
     trustRootPin: config.trustRootPin,
     waitSeconds: config.waitSeconds,
     observeIntervalMs: config.observeSeconds * 1000,
+    faults,
     ...deps.agent,
   } satisfies Partial<AgentOptions>;
   if (config.driver === 'manifests-dir') {
@@ -56,7 +61,7 @@ export function buildRuntime(config: RunConfig, deps: RuntimeDependencies): Agen
       new Agent({
         ...base,
         stateDir: config.stateDir,
-        driver: new ManifestsDirDriver(config.root as string, AGENT_VERSION),
+        driver: new ManifestsDirDriver(config.root as string, AGENT_VERSION, { faults }),
       }),
     );
   }
@@ -97,6 +102,7 @@ function kubernetesRuntime(
         inventory: fileInventory(inventoryPath),
         log,
         agentVersion: AGENT_VERSION,
+        faults: base.faults ?? NO_FAULTS,
       });
     };
   const agent = (fresh: boolean): Agent =>

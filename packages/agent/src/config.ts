@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { FlotillaError } from '@flotilla/protocol';
+import { FaultSpec, FlotillaError } from '@flotilla/protocol';
 import { IDENTITY_SECRET_NAME } from './drivers/kubernetes/secret-agent-store.ts';
 
 // Flags arrive as booleans, environment variables as strings such as "false" or "0".
@@ -45,6 +45,8 @@ const RunConfig = z
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** Unset: readable lines on a terminal, JSON lines otherwise. */
     logFormat: z.enum(['json', 'pretty'], { error: 'must be json or pretty' }).optional(),
+    /** Test-only crash points, from FLOTILLA_FAULT only, never a flag (docs/operations.md). */
+    faults: FaultSpec.default([]),
   })
   .refine((c) => c.driver !== 'manifests-dir' || c.root !== undefined, {
     message: 'the manifests-dir driver needs --root DIR',
@@ -100,7 +102,11 @@ export function runConfig(flags: Record<string, unknown>, env: Env): RunConfig {
   const fromEnv = Object.fromEntries(
     Object.entries(RUN_ENVIRONMENT).map(([setting, variable]) => [setting, env[variable]]),
   );
-  const result = RunConfig.safeParse({ ...defined(fromEnv), ...defined(flags) });
+  const result = RunConfig.safeParse({
+    ...defined(fromEnv),
+    ...defined({ faults: env['FLOTILLA_FAULT'] }),
+    ...defined(flags),
+  });
   if (!result.success) throw new FlotillaError('CONFIG_INVALID', z.prettifyError(result.error).replace(/\n/g, '; '));
   return result.data;
 }

@@ -1,5 +1,6 @@
+import { writeSync } from 'node:fs';
 import { CommanderError } from 'commander';
-import { isFlotillaError, messageOf } from '@flotilla/protocol';
+import { faultPoints, isFlotillaError, messageOf, type FaultPoint } from '@flotilla/protocol';
 import { buildRuntime } from './build-runtime.ts';
 import { agentProgram } from './cli/agent-program.ts';
 import { UsageError, usageErrorLine } from './cli/usage-error.ts';
@@ -20,6 +21,7 @@ const program = agentProgram(async (flags) => {
     env: process.env,
     log,
     onFatal: () => void stopping(1),
+    faults: faultPoints(config.faults, killThisProcess),
   });
   const stop = async (): Promise<void> => {
     await runtime.stop();
@@ -38,6 +40,12 @@ const program = agentProgram(async (flags) => {
   }
   await runtime.start();
 });
+
+/** What an armed fault point does: say so on stderr, then die at once, as a power cut would. */
+function killThisProcess(point: FaultPoint, hit: number): void {
+  writeSync(2, `flotilla-agent: fault point ${point} reached (hit ${hit}); killing this process with SIGKILL\n`);
+  process.kill(process.pid, 'SIGKILL');
+}
 
 try {
   await program.parseAsync(process.argv);

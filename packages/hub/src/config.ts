@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { FlotillaError } from '@flotilla/protocol';
+import { FaultSpec, FlotillaError } from '@flotilla/protocol';
 import { selectContext, type CliConfig } from './cli/contexts.ts';
 
 const DEFAULT_DATA_DIR = '.flotilla/hub';
@@ -51,6 +51,8 @@ const ServeConfig = z.object({
   ).default(300),
   /** Days of audit log to keep; older entries are pruned behind a signed anchor. Unset: keep forever. */
   auditRetentionDays: z.coerce.number().int().min(1).max(36_500).optional(),
+  /** Test-only crash points, from FLOTILLA_FAULT only (docs/operations.md). */
+  faults: FaultSpec.default([]),
 });
 export type ServeConfig = z.infer<typeof ServeConfig>;
 
@@ -98,6 +100,7 @@ export function serveConfig(flags: Record<string, unknown>, env: Env): ServeConf
       envelopeTtlSeconds: env['FLOTILLA_ENVELOPE_TTL_SECONDS'],
       checkpointInterval: env['FLOTILLA_AUDIT_CHECKPOINT_SECONDS'],
       auditRetentionDays: env['FLOTILLA_AUDIT_RETENTION_DAYS'],
+      faults: env['FLOTILLA_FAULT'],
     }),
     ...defined(flags),
   });

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import type { FaultPoints } from '@flotilla/protocol';
 import { systemClock, type Clock } from './clock.ts';
 import { createHttpServer } from './http/server.ts';
 import { Router } from './http/router.ts';
@@ -72,6 +73,8 @@ export interface HubDependencies {
   readonly dashboardDir?: string;
   /** How often the dashboard's event stream reads the audit log; default 250 ms, 0 never. */
   readonly eventPollMs?: number;
+  /** Test-only crash points (`FLOTILLA_FAULT`, docs/operations.md); default none. */
+  readonly faults?: FaultPoints;
 }
 
 /** The hub's services, for the CLI's `serve`, scripts and tests that drive a hub without HTTP. */
@@ -180,7 +183,16 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     ...(deps.eventPollMs === undefined ? {} : { eventPollMs: deps.eventPollMs }),
   });
   const reports = dashboard.events.watchReports(
-    new ReportService({ tx, store: new ReportStore(db), targets: cache, observed: targetStore, drift, audit, clock }),
+    new ReportService({
+      tx,
+      store: new ReportStore(db),
+      targets: cache,
+      observed: targetStore,
+      drift,
+      audit,
+      clock,
+      ...(deps.faults === undefined ? {} : { faults: deps.faults }),
+    }),
   );
   const rollouts = new RolloutService({
     tx,
@@ -191,6 +203,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     audit,
     clock,
     log,
+    ...(deps.faults === undefined ? {} : { faults: deps.faults }),
   });
   const auditService = new AuditService({ log: audit, fleet, targets, clock });
 

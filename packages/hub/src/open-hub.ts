@@ -1,6 +1,7 @@
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import type { FaultPoints } from '@flotilla/protocol';
 import { openDatabase } from './store/database.ts';
 import { createHub, type Hub } from './hub.ts';
 import type { Clock } from './clock.ts';
@@ -22,6 +23,8 @@ export interface OpenHubOptions {
   readonly dashboardDir?: string;
   /** How often the dashboard's event stream reads the audit log; default 250 ms. */
   readonly eventPollMs?: number;
+  /** Test-only crash points (`FLOTILLA_FAULT`, docs/operations.md); default none. */
+  readonly faults?: FaultPoints;
 }
 
 export interface OpenedHub {
@@ -61,6 +64,7 @@ export async function openHub(options: OpenHubOptions): Promise<OpenedHub> {
     ...(options.auditRetentionMs === undefined ? {} : { auditRetentionMs: options.auditRetentionMs }),
     ...(options.dashboardDir === undefined ? {} : { dashboardDir: options.dashboardDir }),
     ...(options.eventPollMs === undefined ? {} : { eventPollMs: options.eventPollMs }),
+    ...(options.faults === undefined ? {} : { faults: options.faults }),
   });
   const adminTokenPath = join(options.dataDir, 'admin-token');
   const createdAdminToken = hub.services.identity.bootstrapAdminToken();

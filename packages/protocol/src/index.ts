@@ -6,6 +6,15 @@
  */
 export { ErrorCode, ErrorResponse, FlotillaError, errorFromResponse, isFlotillaError, messageOf } from './errors.ts';
 export { parseWith } from './parse-with.ts';
+export {
+  FAULT_POINTS,
+  faultPoints,
+  FaultSpec,
+  NO_FAULTS,
+  type ArmedFault,
+  type FaultPoint,
+  type FaultPoints,
+} from './fault-points.ts';
 export { canonicalize } from './canonical-json.ts';
 export { assertJsonDepth, JSON_MAX_DEPTH, parseJson, parseYaml, type JsonLimits } from './bounded-json.ts';
 export { digestOf, sha256 } from './crypto/digest.ts';

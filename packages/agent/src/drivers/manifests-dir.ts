@@ -3,7 +3,16 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { stringify as stringifyYaml } from 'yaml';
-import { canonicalize, resourceKey, messageOf, parseYaml, type Facts, type Resource } from '@flotilla/protocol';
+import {
+  canonicalize,
+  messageOf,
+  NO_FAULTS,
+  parseYaml,
+  resourceKey,
+  type FaultPoints,
+  type Facts,
+  type Resource,
+} from '@flotilla/protocol';
 import { readJsonFile, writeFileAtomic, writeJsonAtomic } from '../state-files.ts';
 import type { AppliedResource, Driver, ObservedResource } from './driver.ts';
 import type { LiveObject } from '@flotilla/protocol/drift';
@@ -25,6 +34,8 @@ interface ManifestsDirOptions {
    * agents fail and later fix them; never set in production.
    */
   readonly failWith?: () => string | undefined;
+  /** Test-only crash points: `apply:after` once each resource is in place. */
+  readonly faults?: FaultPoints;
 }
 
 /**
@@ -39,10 +50,12 @@ export class ManifestsDirDriver implements Driver {
 
   private readonly agentVersion: string;
   private readonly failWith: (() => string | undefined) | undefined;
+  private readonly faults: FaultPoints;
 
   constructor(root: string, agentVersion = '0.1.0', options: ManifestsDirOptions = {}) {
     this.agentVersion = agentVersion;
     this.failWith = options.failWith;
+    this.faults = options.faults ?? NO_FAULTS;
     this.root = root;
     this.inventoryPath = join(root, '.flotilla', 'inventory.json');
   }
@@ -75,6 +88,7 @@ export class ManifestsDirDriver implements Driver {
         if ((await readText(join(this.root, file))) !== content) writeFileAtomic(join(this.root, file), content, 0o644);
         files[key] = file;
         results.push({ key, status: 'applied' });
+        this.faults.reach('apply:after');
       } catch (error) {
         results.push({ key, status: 'failed', message: `cannot write ${file}: ${messageOf(error)}` });
         if (inventory.files[key] !== undefined) files[key] = inventory.files[key];

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { isFlotillaError, messageOf, type FlotillaError } from '@flotilla/protocol';
+import { isFlotillaError, messageOf, type FaultPoints, type FlotillaError } from '@flotilla/protocol';
 import type { AgentStore, Enrollment } from '../agent-state.ts';
 import type { Backoff } from '../backoff.ts';
 import { Credentials } from '../credentials.ts';
@@ -33,6 +33,8 @@ interface PullLoopOptions {
   readonly status: SyncStatus;
   readonly onApplied: (generation: number) => void;
   readonly onStalled: (error: FlotillaError) => void;
+  /** Test-only crash points: `report:after-send`. */
+  readonly faults: FaultPoints;
 }
 
 /**
@@ -79,7 +81,10 @@ export class PullLoop {
       try {
         const token = await credentials.accessToken();
         const flush = (): Promise<number> =>
-          journal.flush((signed) => client.report(enrollment.targetId, token, signed));
+          journal.flush(async (signed) => {
+            await client.report(enrollment.targetId, token, signed);
+            this.options.faults.reach('report:after-send');
+          });
         await flush();
         const untilObserve = Math.max(0, this.nextObserveAt - clock());
         const answer = await client.envelope(

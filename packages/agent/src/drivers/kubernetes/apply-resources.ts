@@ -1,4 +1,11 @@
-import { FlotillaError, groupOf, isFlotillaError, resourceKey, type Resource } from '@flotilla/protocol';
+import {
+  FlotillaError,
+  groupOf,
+  isFlotillaError,
+  resourceKey,
+  type FaultPoints,
+  type Resource,
+} from '@flotilla/protocol';
 import { jsonPointerAt, valueAtPath } from '@flotilla/protocol/drift';
 import type { AppliedResource } from '../driver.ts';
 import { objectPath, type ApiResource } from './api-discovery.ts';
@@ -21,6 +28,8 @@ export interface ApplyAccess extends ClusterAccess {
   readonly now: () => number;
   /** Resolves after `ms` milliseconds. */
   readonly sleep: (ms: number) => Promise<void>;
+  /** Test-only crash points: `apply:after` once each object is applied. */
+  readonly faults: FaultPoints;
 }
 
 interface CrdInBatch {
@@ -134,6 +143,7 @@ async function applyOne(
       { fieldManager: access.fieldManager, force },
     );
     access.log?.info({ key, force }, 'applied');
+    access.faults.reach('apply:after');
     const entry: InventoryEntry = {
       key,
       apiVersion: resource.apiVersion,

@@ -1,6 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { assertUniqueResources, resourceKey, type Facts, type Resource } from '@flotilla/protocol';
+import {
+  assertUniqueResources,
+  NO_FAULTS,
+  resourceKey,
+  type FaultPoints,
+  type Facts,
+  type Resource,
+} from '@flotilla/protocol';
 import { FLOTILLA_FIELD_MANAGER, type LiveObject } from '@flotilla/protocol/drift';
 import type { AppliedResource, Driver, DriverRepairOptions, ObservedResource } from '../driver.ts';
 import { ApiDiscovery, objectPath } from './api-discovery.ts';
@@ -52,6 +59,8 @@ export interface KubernetesDriverOptions {
   readonly now?: () => number;
   /** Resolves after `ms` milliseconds, between looks at discovery. Default a timer; tests inject their own. */
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Test-only crash points: `apply:after` once each object is applied. */
+  readonly faults?: FaultPoints;
 }
 
 export interface ApplyOptions {
@@ -139,6 +148,7 @@ export class KubernetesDriver implements Driver {
       crdPollMs: options.crdPollMs ?? 500,
       now: options.now ?? Date.now,
       sleep: options.sleep ?? ((ms) => sleep(ms)),
+      faults: options.faults ?? NO_FAULTS,
     };
     this.forcePolicy = options.forceConflicts ?? false;
     this.store = options.inventory ?? memoryInventory();

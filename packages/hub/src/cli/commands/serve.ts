@@ -1,5 +1,6 @@
+import { writeSync } from 'node:fs';
 import type { Command } from 'commander';
-import { FlotillaError } from '@flotilla/protocol';
+import { faultPoints, FlotillaError, type FaultPoint } from '@flotilla/protocol';
 import { serveConfig } from '../../config.ts';
 import { createLogger } from '../../logger.ts';
 import { openHub } from '../../open-hub.ts';
@@ -47,6 +48,7 @@ export function serveCommand(program: Command): void {
         ...(config.auditRetentionDays === undefined
           ? {}
           : { auditRetentionMs: config.auditRetentionDays * 86_400_000 }),
+        faults: faultPoints(config.faults, killThisProcess),
       });
       stopOnSignals(() => server.close(), log);
       let url: string;
@@ -71,4 +73,10 @@ export function serveCommand(program: Command): void {
         'hub listening',
       );
     });
+}
+
+/** What an armed fault point does: say so on stderr, then die at once, as a power cut would. */
+function killThisProcess(point: FaultPoint, hit: number): void {
+  writeSync(2, `flotilla: fault point ${point} reached (hit ${hit}); killing this process with SIGKILL\n`);
+  process.kill(process.pid, 'SIGKILL');
 }

@@ -1,6 +1,7 @@
 import {
   canonicalize,
   FlotillaError,
+  type FaultPoints,
   verifyPayload,
   type Facts,
   type Report,
@@ -37,6 +38,8 @@ export interface ReportServiceDeps {
   readonly drift: DriftReportSink;
   readonly audit: AuditSink;
   readonly clock: Clock;
+  /** Test-only crash points: `report:before-commit` after a new report's writes. */
+  readonly faults?: FaultPoints;
 }
 
 /**
@@ -122,6 +125,7 @@ export class ReportService {
           details: { seq: report.seq, generation: report.generation, message: report.error?.message },
         });
       }
+      this.deps.faults?.reach('report:before-commit');
       return { seq: report.seq, duplicate: false };
     });
   }

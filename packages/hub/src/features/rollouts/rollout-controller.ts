@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Actor, ReleaseRef } from '@flotilla/protocol';
+import type { Actor, FaultPoints, ReleaseRef } from '@flotilla/protocol';
 import { appendInParts } from '../../append-in-parts.ts';
 import type { AuditSink } from '../../audit-sink.ts';
 import type { Clock } from '../../clock.ts';
@@ -52,6 +52,8 @@ export interface RolloutControllerDeps {
   readonly loader: RolloutLoader;
   readonly positions: PositionCache;
   readonly members: MemberCache;
+  /** Test-only crash points: `rollout:before-commit` after a step's writes. */
+  readonly faults: FaultPoints;
 }
 
 export interface ControllerSchedule {
@@ -160,23 +162,30 @@ export class RolloutController {
   private step(id: string): boolean {
     const changed: string[] = [];
     const moved = this.deps.tx.run(() => {
-      const row = this.deps.rollouts.get(id);
-      if (row?.state !== 'running') return false;
-      const now = this.deps.clock();
-      const evaluation = evaluateRollout(this.deps, this.deps.loader.load(row), now, 'reached');
-      if (row.current_wave < 0) {
-        this.startWave(evaluation, 0, now, changed);
-        return true;
-      }
-      const joiners = this.updatable(evaluation, row.current_wave);
-      if (joiners.length > 0) {
-        this.join(evaluation, joiners, now, changed);
-        return true;
-      }
-      return this.applyGate(evaluation, now, changed);
+      const stepped = this.stepIn(id, changed);
+      if (stepped) this.deps.faults.reach('rollout:before-commit');
+      return stepped;
     });
     this.deps.desired.announce(changed);
     return moved;
+  }
+
+  /** The work of one step, inside its transaction. */
+  private stepIn(id: string, changed: string[]): boolean {
+    const row = this.deps.rollouts.get(id);
+    if (row?.state !== 'running') return false;
+    const now = this.deps.clock();
+    const evaluation = evaluateRollout(this.deps, this.deps.loader.load(row), now, 'reached');
+    if (row.current_wave < 0) {
+      this.startWave(evaluation, 0, now, changed);
+      return true;
+    }
+    const joiners = this.updatable(evaluation, row.current_wave);
+    if (joiners.length > 0) {
+      this.join(evaluation, joiners, now, changed);
+      return true;
+    }
+    return this.applyGate(evaluation, now, changed);
   }
 
   /** Candidates in waves up to `throughWave` that nothing blocks. */

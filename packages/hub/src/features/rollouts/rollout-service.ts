@@ -1,6 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { FlotillaError, isFlotillaError, type Actor, type ReleaseRef } from '@flotilla/protocol';
+import {
+  FlotillaError,
+  isFlotillaError,
+  NO_FAULTS,
+  type Actor,
+  type FaultPoints,
+  type ReleaseRef,
+} from '@flotilla/protocol';
 import {
   RolloutId,
   type CreateRolloutRequest,
@@ -44,6 +51,8 @@ export interface RolloutServiceDeps {
   readonly audit: AuditSink;
   readonly clock: Clock;
   readonly log: Logger;
+  /** Test-only crash points (`rollout:before-commit`); inert in production. */
+  readonly faults?: FaultPoints;
 }
 
 const TERMINAL: ReadonlySet<RolloutState> = new Set(['completed', 'aborted', 'rolled-back']);
@@ -75,6 +84,7 @@ export class RolloutService {
       loader: this.loader,
       positions: this.positions,
       members: this.members,
+      faults: deps.faults ?? NO_FAULTS,
     });
   }
 
