@@ -28,6 +28,15 @@ export const SyncState = z.object({
   appliedReleases: z.array(ReleaseRef),
   /** Kept for state files written by earlier versions; report numbers come from `nextReportSeq`. */
   nextSeq: z.number().int().min(1),
+  /**
+   * The intent record of an apply in progress, saved (durably) before the driver writes
+   * anything and cleared once the whole apply is in place. Found at start, it says an apply was
+   * cut short: the target may hold part of that release, so the next envelope is applied in
+   * full (and the driver's inventory prunes what the torn apply left), whatever it asks for.
+   */
+  applying: z
+    .object({ generation: z.number().int().min(0), releases: z.array(ReleaseRef), startedAt: z.string() })
+    .optional(),
 });
 export type SyncState = z.infer<typeof SyncState>;
 

@@ -128,7 +128,13 @@ export class Agent extends EventEmitter {
     const driver = typeof factory === 'function' ? await factory(enrollment) : factory;
     this.driver = driver;
     if (this.abort.signal.aborted) throw new Error('the agent was stopped while starting');
-    const { appliedGeneration } = await this.state.sync();
+    const { appliedGeneration, applying } = await this.state.sync();
+    const interrupted =
+      applying === undefined
+        ? undefined
+        : `the apply of generation ${applying.generation} was cut short (started ${applying.startedAt}); the desired state is applied again in full`;
+    if (interrupted !== undefined)
+      this.log.warn({ generation: applying?.generation }, 'resuming after an interrupted apply');
     const loop = new PullLoop({
       client: this.client,
       store: this.state,
@@ -141,7 +147,11 @@ export class Agent extends EventEmitter {
       backoff: this.backoff,
       waitSeconds: this.options.waitSeconds ?? 30,
       observeIntervalMs: this.options.observeIntervalMs ?? 30_000,
-      status: { appliedGeneration, phase: 'starting', lastError: this.enrollError },
+      status: {
+        appliedGeneration,
+        phase: interrupted === undefined ? 'starting' : 'failed',
+        lastError: interrupted ?? this.enrollError,
+      },
       onApplied: (generation) => this.emit('applied', generation),
       onStalled: (error) => this.emit('stalled', error),
       faults: this.options.faults ?? NO_FAULTS,

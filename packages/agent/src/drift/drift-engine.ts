@@ -299,11 +299,14 @@ export class DriftEngine {
    * Prepares a new desired state for apply so that it does not undo drift the policy keeps: the
    * drift of what is applied now (`previous`, under its own envelope) is assessed, kept fields
    * are carried into the new resources, and resources with drift to revert are applied with
-   * force. With nothing applied yet, the new resources are applied as they are.
+   * force. With nothing applied yet, the new resources are applied as they are. `interrupted`
+   * holds the resources of an apply that was cut short: what matches them is Flotilla's own
+   * half-applied write, not drift to keep.
    */
   async prepareApply(
     next: readonly Resource[],
     previous: { readonly resources: readonly Resource[]; readonly envelope: Envelope } | undefined,
+    interrupted: readonly Resource[] = [],
   ): Promise<{ resources: Resource[]; force: Set<string> }> {
     if (previous === undefined || previous.resources.length === 0) return { resources: [...next], force: new Set() };
     let assessment: DriftAssessment;
@@ -315,6 +318,10 @@ export class DriftEngine {
       return { resources: [...next], force: new Set() };
     }
     const force = new Set(assessment.decisions.filter((d) => !keeps(d)).map((d) => d.item.resourceKey));
-    return { resources: withKeptDrift(next, assessment.decisions, assessment.live, this.selfManagers), force };
+    const written = new Map(interrupted.map((resource) => [resourceKey(resource), resource]));
+    return {
+      resources: withKeptDrift(next, assessment.decisions, assessment.live, this.selfManagers, written),
+      force,
+    };
   }
 }

@@ -1,4 +1,4 @@
-import { resourceKey, type Resource } from '@flotilla/protocol';
+import { canonicalize, resourceKey, type Resource } from '@flotilla/protocol';
 import {
   removeValueAtPath,
   setValueAtPath,
@@ -22,14 +22,17 @@ export function keeps(decision: DriftDecision): boolean {
  *
  * Values are read from the live object, never from the decision (whose Secret values are
  * redacted). A path the resource does not have any more (a new release dropped it) is skipped,
- * and so is a change Flotilla itself made (`self`: an apply that failed half way), which is
- * not anyone's to keep.
+ * and so is a change Flotilla itself made, which is not anyone's to keep: one its field
+ * managers wrote (`self`: an apply that failed half way), or, where the substrate does not say
+ * who wrote what, one that matches the release an interrupted apply was writing
+ * (`interrupted`, by resource key).
  */
 export function withKeptDrift(
   resources: readonly Resource[],
   decisions: readonly DriftDecision[],
   live: ReadonlyMap<string, LiveObject>,
   self: ReadonlySet<string> = new Set(),
+  interrupted: ReadonlyMap<string, Resource> = new Map(),
 ): Resource[] {
   const kept = new Map<string, DriftDecision[]>();
   for (const decision of decisions) {
@@ -38,7 +41,8 @@ export function withKeptDrift(
       !keeps(decision) ||
       path === '' ||
       (change !== 'modified' && change !== 'removed') ||
-      self.has(decision.actor.manager)
+      self.has(decision.actor.manager) ||
+      wroteIt(interrupted.get(key), live.get(key), path, change)
     )
       continue;
     let list = kept.get(key);
@@ -66,4 +70,21 @@ export function withKeptDrift(
     }
     return copy;
   });
+}
+
+/** Whether the interrupted apply's own version of the resource accounts for this change. */
+function wroteIt(
+  written: Resource | undefined,
+  object: LiveObject | undefined,
+  path: string,
+  change: 'modified' | 'removed',
+): boolean {
+  if (written === undefined || object === undefined) return false;
+  try {
+    const ours = valueAtPath(written, path);
+    if (change === 'removed') return ours === undefined;
+    return ours !== undefined && canonicalize(ours) === canonicalize(valueAtPath(object, path));
+  } catch {
+    return false;
+  }
 }

@@ -13,7 +13,7 @@ import {
   type Facts,
   type Resource,
 } from '@flotilla/protocol';
-import { readJsonFile, writeFileAtomic, writeJsonAtomic } from '../state-files.ts';
+import { readJsonFile, syncDirectory, writeFileAtomic, writeJsonAtomic } from '../state-files.ts';
 import type { AppliedResource, Driver, ObservedResource } from './driver.ts';
 import type { LiveObject } from '@flotilla/protocol/drift';
 
@@ -78,6 +78,10 @@ export class ManifestsDirDriver implements Driver {
     if (injected !== undefined)
       return desired.map((resource) => ({ key: resourceKey(resource), status: 'failed', message: injected }));
     const inventory = readJsonFile(this.inventoryPath, Inventory) ?? { files: {} };
+    // Every file this apply may write is in the inventory before the first is written, so that
+    // after a crash part-way the next apply knows them all and prunes what is not desired then.
+    const planned = Object.fromEntries(desired.map((resource) => [resourceKey(resource), manifestFileName(resource)]));
+    writeJsonAtomic(this.inventoryPath, { files: { ...inventory.files, ...planned } });
     const results: AppliedResource[] = [];
     const files: Record<string, string> = {};
     for (const resource of desired) {
@@ -85,7 +89,8 @@ export class ManifestsDirDriver implements Driver {
       const file = manifestFileName(resource);
       try {
         const content = stringifyYaml(resource, { sortMapEntries: true });
-        if ((await readText(join(this.root, file))) !== content) writeFileAtomic(join(this.root, file), content, 0o644);
+        if ((await readText(join(this.root, file))) !== content)
+          writeFileAtomic(join(this.root, file), content, { mode: 0o644, syncDirectory: false });
         files[key] = file;
         results.push({ key, status: 'applied' });
         this.faults.reach('apply:after');
@@ -94,11 +99,13 @@ export class ManifestsDirDriver implements Driver {
         if (inventory.files[key] !== undefined) files[key] = inventory.files[key];
       }
     }
+    const kept = new Set(Object.values(files));
     for (const [key, file] of Object.entries(inventory.files)) {
       if (files[key] !== undefined) continue;
-      await rm(join(this.root, file), { force: true });
+      if (!kept.has(file)) await rm(join(this.root, file), { force: true });
       results.push({ key, status: 'pruned' });
     }
+    syncDirectory(this.root);
     writeJsonAtomic(this.inventoryPath, { files });
     return results;
   }
@@ -140,7 +147,7 @@ export class ManifestsDirDriver implements Driver {
       const key = resourceKey(resource);
       const file = manifestFileName(resource);
       try {
-        writeFileAtomic(join(this.root, file), stringifyYaml(resource, { sortMapEntries: true }), 0o644);
+        writeFileAtomic(join(this.root, file), stringifyYaml(resource, { sortMapEntries: true }), { mode: 0o644 });
         inventory.files[key] = file;
         results.push({ key, status: 'applied' });
       } catch (error) {

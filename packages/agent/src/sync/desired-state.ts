@@ -101,7 +101,8 @@ export class DesiredStateVerifier {
       // Not cached or unreadable: fetch it again.
     }
     const { parsed } = await this.client.bundle(digest, token);
-    writeJsonAtomic(path, parsed);
+    // Content addressed and fetched again when lost: no need to wait for the disk.
+    writeJsonAtomic(path, parsed, { durable: false });
     return parsed;
   }
 }

@@ -1,7 +1,7 @@
 import type { DriftReportSection, ReportPhase } from '@flotilla/protocol';
 import type { ReportBody } from '../journal/report-journal.ts';
 import { fingerprint, inPlace, mergeStatus, reportBody } from './pass-report.ts';
-import type { PassDependencies } from './run-pass.ts';
+import { effectivePhase, type PassDependencies } from './run-pass.ts';
 import type { SyncPhase } from './sync-status.ts';
 
 /** What an observe pass needs to know of the loop. */
@@ -27,7 +27,8 @@ export async function observePass(
   const sync = await deps.store.sync();
   const resources = await deps.verifier.resourcesOf(sync.appliedReleases, input.token);
   let observed = await deps.driver.observe(resources);
-  const phase = input.phase === 'starting' ? (sync.appliedGeneration === 0 ? 'idle' : 'applied') : input.phase;
+  const last = effectivePhase(sync, input.phase);
+  const phase = last === 'starting' ? (sync.appliedGeneration === 0 ? 'idle' : 'applied') : last;
   let drift: DriftReportSection | undefined;
   if (sync.appliedEnvelope !== null && phase !== 'failed') {
     const pass = await deps.drift.pass(resources, sync.appliedEnvelope.envelope, observed);

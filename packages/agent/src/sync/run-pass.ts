@@ -5,10 +5,11 @@ import {
   type Envelope,
   type Facts,
   type FlotillaError,
+  type ReleaseRef,
   type Resource,
   type SignedEnvelope,
 } from '@flotilla/protocol';
-import type { AgentStore } from '../agent-state.ts';
+import type { AgentStore, SyncState } from '../agent-state.ts';
 import type { AppliedResource, Driver, ObservedResource } from '../drivers/driver.ts';
 import type { DriftEngine } from '../drift/drift-engine.ts';
 import { isRetryable } from '../hub-client.ts';
@@ -75,7 +76,7 @@ export async function runPass(deps: PassDependencies, input: PassInput): Promise
   }
   const { envelope, resources, signed } = desired;
   const log = deps.log.child({ generation: envelope.generation });
-  const decision = decidePass(sync.appliedEnvelope?.envelope, envelope, input.phase);
+  const decision = decidePass(sync.appliedEnvelope?.envelope, envelope, effectivePhase(sync, input.phase));
   if (decision === 're-sign-only') {
     // Keep the newer signature (its expiry is later); what is in place does not change.
     await deps.store.saveSync({ ...sync, appliedEnvelope: signed });
@@ -88,7 +89,18 @@ export async function runPass(deps: PassDependencies, input: PassInput): Promise
     const prepared = await deps.drift.prepareApply(
       resources,
       await previousState(deps, sync.appliedEnvelope, input.token),
+      sync.applying === undefined ? [] : await releaseResources(deps, sync.applying.releases, input.token),
     );
+    // The intent record, on disk before the driver writes anything; cleared below once the
+    // whole apply is in place, so a crash in between is known at the next start.
+    await deps.store.saveSync({
+      ...sync,
+      applying: {
+        generation: envelope.generation,
+        releases: envelope.bundles,
+        startedAt: new Date(deps.clock()).toISOString(),
+      },
+    });
     applied = await deps.driver.apply(prepared.resources, { force: prepared.force });
     deps.drift.markApplied(resources);
     observed = await deps.driver.observe(resources);
@@ -115,8 +127,9 @@ export async function runPass(deps: PassDependencies, input: PassInput): Promise
   }
 
   const drift = await deps.drift.pass(resources, envelope, observed);
+  const { applying: _done, ...settled } = sync;
   await deps.store.saveSync({
-    ...sync,
+    ...settled,
     appliedGeneration: envelope.generation,
     appliedEnvelope: signed,
     appliedReleases: envelope.bundles,
@@ -131,10 +144,37 @@ export async function runPass(deps: PassDependencies, input: PassInput): Promise
   return { kind: 'applied', generation: envelope.generation, report: body };
 }
 
+/**
+ * How the last pass ended, as far as what is in place goes: an apply that was cut short (its
+ * intent record still saved, the process having crashed or the apply failed) counts as a failed
+ * one, whatever the loop remembers, since the target may hold part of another release.
+ */
+export function effectivePhase(sync: SyncState, phase: SyncPhase): SyncPhase {
+  return sync.applying === undefined ? phase : 'failed';
+}
+
 async function report(deps: PassDependencies, findings: PassFindings): Promise<ReportBody> {
   const body = reportBody(findings, await deps.facts(), deps.clock());
   await deps.journal.append(body);
   return body;
+}
+
+/**
+ * The resources of the releases an interrupted apply was writing, so that what it wrote is not
+ * taken for drift to keep; none when they cannot be read back.
+ */
+async function releaseResources(
+  deps: PassDependencies,
+  releases: readonly ReleaseRef[],
+  token: string,
+): Promise<Resource[]> {
+  try {
+    return await deps.verifier.resourcesOf(releases, token);
+  } catch (error) {
+    if (isRetryable(error)) throw error;
+    deps.log.warn({ err: messageOf(error) }, 'cannot read back the releases of the interrupted apply');
+    return [];
+  }
 }
 
 /**

@@ -175,10 +175,10 @@ describe('a sync pass', () => {
     });
   });
 
-  it('reports resources that failed to apply and saves nothing, so the envelope is tried again', async () => {
+  it('reports resources that failed to apply and saves only the intent record, so the envelope is tried again', async () => {
     driver.refusing.set(resourceKey(settings('fast')), 'disk full');
     expect(await pass(signed(1, [V1]), 'starting')).toEqual({ kind: 'failed', generation: 1 });
-    expect(await store.sync()).toEqual(EMPTY_SYNC_STATE);
+    expect(await store.sync()).toEqual({ ...EMPTY_SYNC_STATE, applying: intent(1, [V1]) });
     expect(reports()).toMatchObject([
       {
         generation: 1,
@@ -199,10 +199,38 @@ describe('a sync pass', () => {
     expect(driver.applies).toHaveLength(3);
   });
 
-  it('saves nothing and reports nothing when the substrate is lost after applying, so the whole pass is retried', async () => {
+  it('saves only the intent record and reports nothing when the substrate is lost after applying, so the whole pass is retried', async () => {
     driver.unreachable = true;
     await expect(pass(signed(1, [V1]), 'starting')).rejects.toMatchObject({ code: 'KUBE_UNREACHABLE' });
-    expect(await store.sync()).toEqual(EMPTY_SYNC_STATE);
+    expect(await store.sync()).toEqual({ ...EMPTY_SYNC_STATE, applying: intent(1, [V1]) });
     expect(reports()).toEqual([]);
   });
+
+  it('records the apply in progress before the driver writes, and clears it once the release is in place', async () => {
+    let seen: unknown;
+    const apply = driver.apply.bind(driver);
+    driver.apply = async (desired, options) => {
+      seen = (await store.sync()).applying;
+      return apply(desired, options);
+    };
+    await pass(signed(1, [V1]), 'starting');
+    expect(seen).toEqual(intent(1, [V1]));
+    expect((await store.sync()).applying).toBeUndefined();
+  });
+
+  it('applies the same releases again after an apply that was cut short, even when the loop thinks them in place', async () => {
+    await pass(signed(1, [V1]), 'starting');
+    // A crash part-way through generation 2 (V2), then V1 again at generation 3.
+    await store.saveSync({ ...(await store.sync()), applying: intent(2, [V2]) });
+    driver.live.set(resourceKey(settings('safe')), structuredClone(settings('safe')));
+    expect(await pass(signed(3, [V1]), 'applied')).toMatchObject({ kind: 'applied', generation: 3 });
+    expect(driver.applies).toHaveLength(2);
+    // What the torn apply wrote is not taken for drift to keep: V1's value is back.
+    expect(driver.live.get(resourceKey(settings('fast')))).toEqual(settings('fast'));
+    expect((await store.sync()).applying).toBeUndefined();
+  });
 });
+
+function intent(generation: number, releases: ReleaseRef[]) {
+  return { generation, releases, startedAt: new Date(T0).toISOString() };
+}

@@ -12,7 +12,7 @@ import { objectPath, type ApiResource } from './api-discovery.ts';
 import { inApplyOrder } from './apply-order.ts';
 import { asRecord } from './as-record.ts';
 import type { ClusterAccess } from './cluster-access.ts';
-import type { Inventory, InventoryEntry } from './inventory.ts';
+import { inventoryEntry, type Inventory, type InventoryEntry } from './inventory.ts';
 import { describeError, isPassFatal } from './kube-api-error.ts';
 import { markedForApply } from './ownership.ts';
 
@@ -144,14 +144,7 @@ async function applyOne(
     );
     access.log?.info({ key, force }, 'applied');
     access.faults.reach('apply:after');
-    const entry: InventoryEntry = {
-      key,
-      apiVersion: resource.apiVersion,
-      kind: resource.kind,
-      name: resource.metadata.name,
-      ...(namespace === undefined ? {} : { namespace }),
-    };
-    return { result: { key, status: 'applied' }, entry };
+    return { result: { key, status: 'applied' }, entry: inventoryEntry(resource, key) };
   } catch (error) {
     if (isPassFatal(error)) throw error;
     const message = describeError(error);

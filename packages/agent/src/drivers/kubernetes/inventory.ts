@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { resourceKey } from '@flotilla/protocol';
+import { resourceKey, type Resource } from '@flotilla/protocol';
 import { readJsonFile, writeJsonAtomic } from '../../state-files.ts';
 import { collectionPath } from './api-discovery.ts';
 import { asRecord } from './as-record.ts';
@@ -16,6 +16,18 @@ export const InventoryEntry = z.object({
   name: z.string().min(1),
 });
 export type InventoryEntry = z.infer<typeof InventoryEntry>;
+
+/** The inventory entry of a resource Flotilla applies (or may have applied). */
+export function inventoryEntry(resource: Resource, key = resourceKey(resource)): InventoryEntry {
+  const namespace = resource.metadata.namespace;
+  return {
+    key,
+    apiVersion: resource.apiVersion,
+    kind: resource.kind,
+    name: resource.metadata.name,
+    ...(namespace === undefined ? {} : { namespace }),
+  };
+}
 
 /** The objects Flotilla applied on a cluster, by key, as a pass reads and changes them. */
 export type Inventory = Map<string, InventoryEntry>;

@@ -15,6 +15,7 @@ import { applyResources, reapplyResources, type ApplyAccess } from './apply-reso
 import type { ClusterConnection } from './cluster-connection.ts';
 import { collectClusterFacts } from './cluster-facts.ts';
 import {
+  inventoryEntry,
   loadInventory,
   memoryInventory,
   saveInventory,
@@ -171,10 +172,20 @@ export class KubernetesDriver implements Driver {
    * the desired set. A resource that fails (a conflict, an invalid object, a missing kind) is
    * reported `failed` and the others are still applied. Throws only when the API server cannot
    * be reached or refuses the credentials, after saving what was applied so far.
+   *
+   * Every object the apply may create is in the saved inventory before the first is written, so
+   * that after a crash part-way the next apply knows them all and prunes what is not desired
+   * then; prune deletes only objects that carry Flotilla's marks, so listing one that was never
+   * created costs nothing.
    */
   async apply(desired: readonly Resource[], options: ApplyOptions = {}): Promise<AppliedResource[]> {
     assertUniqueResources(desired);
     const inventory = await loadInventory(this.access, this.store);
+    for (const resource of desired) {
+      const key = resourceKey(resource);
+      if (!inventory.has(key)) inventory.set(key, inventoryEntry(resource, key));
+    }
+    await saveInventory(this.store, inventory);
     try {
       const applied = await applyResources(
         this.access,
