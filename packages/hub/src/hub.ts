@@ -6,6 +6,7 @@ import { systemClock, type Clock } from './clock.ts';
 import { createHttpServer } from './http/server.ts';
 import { Router } from './http/router.ts';
 import type { Db } from './store/database.ts';
+import { StoreHealth } from './store/store-health.ts';
 import { transactions, type Transactions } from './store/transaction.ts';
 import type { AuditLog } from './features/audit/audit-log.ts';
 import { auditRoutes } from './features/audit/audit-routes.ts';
@@ -75,6 +76,10 @@ export interface HubDependencies {
   readonly eventPollMs?: number;
   /** Test-only crash points (`FLOTILLA_FAULT`, docs/operations.md); default none. */
   readonly faults?: FaultPoints;
+  /** How often a write is tried while the store cannot write (docs/operations.md); default 1 s. */
+  readonly storeProbeMs?: number;
+  /** How often agents' last-seen times reach the store; default 5 s. */
+  readonly lastSeenFlushMs?: number;
 }
 
 /** The hub's services, for the CLI's `serve`, scripts and tests that drive a hub without HTTP. */
@@ -115,9 +120,15 @@ export interface Hub {
 export async function createHub(deps: HubDependencies): Promise<Hub> {
   const { db, log, keys } = deps;
   const clock = deps.clock ?? systemClock;
-  const tx = transactions(db);
+  const store = new StoreHealth({
+    db,
+    log,
+    clock,
+    ...(deps.storeProbeMs === undefined ? {} : { probeMs: deps.storeProbeMs }),
+  });
+  const tx = transactions(db, store);
   const audit = deps.audit(db);
-  const refusals = new RefusalRecorder({ audit, clock, log });
+  const refusals = new RefusalRecorder({ audit, clock, log, failures: store });
   const auditSchedule = new AuditSchedule({
     audit,
     refusals,
@@ -125,11 +136,12 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     log,
     checkpointIntervalMs: deps.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS,
     retentionMs: deps.auditRetentionMs,
+    failures: store,
   });
 
   const targetStore = new TargetStore(db);
   const cache = new TargetCache(targetStore);
-  const seen = new SeenTracker(targetStore, clock);
+  const seen = new SeenTracker(targetStore, clock, store);
   const fleet = new FleetQuery({ targets: targetStore, store: new FleetQueryStore(db), clock });
   const trust = new TrustService({ tx, store: new TrustStore(db), keys, audit, clock });
   const bundles = new BundleService({ tx, store: new BundleStore(db), keys: trust, envelopes: cache, audit, clock });
@@ -173,6 +185,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     refusals,
     clock,
     keys,
+    failures: store,
     ...(deps.accessTokenSeconds === undefined ? {} : { accessTokenSeconds: deps.accessTokenSeconds }),
   });
   const dashboard = new Dashboard({
@@ -203,6 +216,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     audit,
     clock,
     log,
+    failures: store,
     ...(deps.faults === undefined ? {} : { faults: deps.faults }),
   });
   const auditService = new AuditService({ log: audit, fleet, targets, clock });
@@ -211,7 +225,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   const router = new Router();
   // The agents' check-in comes first: the router tries routes in order.
   desiredStateRoutes(router, { auth: identity, desired, maxWaitSeconds });
-  identityRoutes(router, { identity, trust });
+  identityRoutes(router, { identity, trust, store });
   bundleRoutes(router, { auth: identity, bundles });
   reportRoutes(router, { auth: identity, reports });
   // Before targetRoutes, whose /v1/targets/:id would take 'browse' and 'complete' for ids.
@@ -227,9 +241,14 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   incidentRoutes(router, { auth: identity, incidents });
   rolloutRoutes(router, { auth: identity, rollouts });
   dashboardRoutes(router, { auth: identity, audit, dashboard });
-  const server = createHttpServer(router, { log, maxWaitSeconds, authorize: (req) => dashboard.authorize(req) });
+  const server = createHttpServer(router, {
+    log,
+    maxWaitSeconds,
+    authorize: (req) => dashboard.authorize(req),
+    storeError: (error) => store.asRefusal(error, 'request'),
+  });
 
-  seen.start();
+  seen.start(deps.lastSeenFlushMs);
   identity.start();
   auditSchedule.start();
   if (deps.rolloutPollMs !== 0) rollouts.start({ pollMs: deps.rolloutPollMs ?? 250 });
@@ -280,6 +299,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
       });
       seen.stop();
       auditSchedule.close();
+      store.stop();
     },
   };
 }

@@ -1,8 +1,9 @@
-import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { FaultPoints } from '@flotilla/protocol';
+import { FlotillaError, isFlotillaError, messageOf, type FaultPoints } from '@flotilla/protocol';
 import { openDatabase } from './store/database.ts';
+import { isStorageError } from './store/store-health.ts';
 import { createHub, type Hub } from './hub.ts';
 import type { Clock } from './clock.ts';
 import { AuditLog } from './features/audit/audit-log.ts';
@@ -25,6 +26,10 @@ export interface OpenHubOptions {
   readonly eventPollMs?: number;
   /** Test-only crash points (`FLOTILLA_FAULT`, docs/operations.md); default none. */
   readonly faults?: FaultPoints;
+  /** How often a write is tried while the store cannot write; default 1 s. */
+  readonly storeProbeMs?: number;
+  /** How often agents' last-seen times reach the store; default 5 s. */
+  readonly lastSeenFlushMs?: number;
 }
 
 export interface OpenedHub {
@@ -40,35 +45,49 @@ export interface OpenedHub {
  * `admin-token`, all created on first start, mode 0600 in directories of mode 0700.
  */
 export async function openHub(options: OpenHubOptions): Promise<OpenedHub> {
-  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-  const dbPath = join(options.dataDir, 'hub.db');
-  // SQLite gives its -wal and -shm files the database file's mode: create that file 0600
-  // first, so none of the three is ever readable by others, whatever the umask.
-  closeSync(openSync(dbPath, 'a', 0o600));
-  const db = openDatabase(dbPath);
+  const { dataDir } = options;
+  preparing(`the data directory ${dataDir}`, () => {
+    if (existsSync(dataDir) && !statSync(dataDir).isDirectory())
+      throw Object.assign(new Error('it is not a directory'), { code: 'ENOTDIR' });
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  });
+  const dbPath = join(dataDir, 'hub.db');
+  const db = preparing(`the hub database ${dbPath}`, () => {
+    // SQLite gives its -wal and -shm files the database file's mode: create that file 0600
+    // first, so none of the three is ever readable by others, whatever the umask.
+    closeSync(openSync(dbPath, 'a', 0o600));
+    return openDatabase(dbPath);
+  });
   const keys = {
-    hub: loadOrCreateKeyFile(join(options.dataDir, 'keys', 'hub.json')),
-    root: loadOrCreateKeyFile(join(options.dataDir, 'keys', 'root.json')),
+    hub: preparing(`the hub key in ${dataDir}`, () => loadOrCreateKeyFile(join(dataDir, 'keys', 'hub.json'))),
+    root: preparing(`the root key in ${dataDir}`, () => loadOrCreateKeyFile(join(dataDir, 'keys', 'root.json'))),
   };
   const clock = options.clock ?? Date.now;
-  const hub = await createHub({
-    db,
-    log: options.log,
-    keys,
-    clock,
-    audit: (database) => new AuditLog({ db: database, clock, signer: keys.hub, log: options.log }),
-    ...(options.envelopeTtlMs === undefined ? {} : { envelopeTtlMs: options.envelopeTtlMs }),
-    ...(options.accessTokenSeconds === undefined ? {} : { accessTokenSeconds: options.accessTokenSeconds }),
-    ...(options.maxWaitSeconds === undefined ? {} : { maxWaitSeconds: options.maxWaitSeconds }),
-    ...(options.checkpointIntervalMs === undefined ? {} : { checkpointIntervalMs: options.checkpointIntervalMs }),
-    ...(options.auditRetentionMs === undefined ? {} : { auditRetentionMs: options.auditRetentionMs }),
-    ...(options.dashboardDir === undefined ? {} : { dashboardDir: options.dashboardDir }),
-    ...(options.eventPollMs === undefined ? {} : { eventPollMs: options.eventPollMs }),
-    ...(options.faults === undefined ? {} : { faults: options.faults }),
-  });
+  const hub = await preparingAsync(`the hub database ${dbPath}`, () =>
+    createHub({
+      db,
+      log: options.log,
+      keys,
+      clock,
+      audit: (database) => new AuditLog({ db: database, clock, signer: keys.hub, log: options.log }),
+      ...(options.envelopeTtlMs === undefined ? {} : { envelopeTtlMs: options.envelopeTtlMs }),
+      ...(options.accessTokenSeconds === undefined ? {} : { accessTokenSeconds: options.accessTokenSeconds }),
+      ...(options.maxWaitSeconds === undefined ? {} : { maxWaitSeconds: options.maxWaitSeconds }),
+      ...(options.checkpointIntervalMs === undefined ? {} : { checkpointIntervalMs: options.checkpointIntervalMs }),
+      ...(options.auditRetentionMs === undefined ? {} : { auditRetentionMs: options.auditRetentionMs }),
+      ...(options.dashboardDir === undefined ? {} : { dashboardDir: options.dashboardDir }),
+      ...(options.eventPollMs === undefined ? {} : { eventPollMs: options.eventPollMs }),
+      ...(options.faults === undefined ? {} : { faults: options.faults }),
+      ...(options.storeProbeMs === undefined ? {} : { storeProbeMs: options.storeProbeMs }),
+      ...(options.lastSeenFlushMs === undefined ? {} : { lastSeenFlushMs: options.lastSeenFlushMs }),
+    }),
+  );
   const adminTokenPath = join(options.dataDir, 'admin-token');
-  const createdAdminToken = hub.services.identity.bootstrapAdminToken();
-  if (createdAdminToken !== undefined) writeSecretFile(adminTokenPath, `${createdAdminToken}\n`);
+  const createdAdminToken = preparing(`the hub database ${dbPath}`, () => hub.services.identity.bootstrapAdminToken());
+  if (createdAdminToken !== undefined)
+    preparing(`the admin token file ${adminTokenPath}`, () =>
+      writeSecretFile(adminTokenPath, `${createdAdminToken}\n`),
+    );
   else if (!existsSync(adminTokenPath))
     options.log.warn({ adminTokenPath }, 'admin token file is gone; the hub keeps only its hash');
   const close = hub.close.bind(hub);
@@ -84,3 +103,46 @@ export async function openHub(options: OpenHubOptions): Promise<OpenedHub> {
     createdAdminToken,
   };
 }
+
+/**
+ * Runs one step of opening the hub on its data directory; a failure of the file system or
+ * the database (no such directory, no space, no permission, a lock held elsewhere) becomes one
+ * readable error naming `what` and the cause, not a stack trace.
+ */
+function preparing<T>(what: string, work: () => T): T {
+  try {
+    return work();
+  } catch (error) {
+    throw unusable(what, error);
+  }
+}
+
+async function preparingAsync<T>(what: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw unusable(what, error);
+  }
+}
+
+function unusable(what: string, error: unknown): unknown {
+  if (isFlotillaError(error)) return error;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== 'string') return error;
+  const hint = STORAGE_HINTS.find(([pattern]) => pattern.test(code))?.[1];
+  if (hint === undefined && !isStorageError(error)) return error;
+  return new FlotillaError(
+    'STORE_UNAVAILABLE',
+    `cannot use ${what}: ${messageOf(error)} (${code})${hint === undefined ? '' : `; ${hint}`}`,
+    { code },
+  );
+}
+
+const STORAGE_HINTS: readonly (readonly [RegExp, string])[] = [
+  [/^(ENOSPC|EDQUOT|SQLITE_FULL)/, 'the disk is full: free some space, or give the hub another --data-dir'],
+  [/^(EACCES|EPERM|SQLITE_READONLY|SQLITE_CANTOPEN)/, 'check that the directory exists and this user may write to it'],
+  [/^EROFS/, 'the file system is read-only'],
+  [/^(ENOTDIR|EEXIST)/, 'the path (or a part of it) is a file, not a directory'],
+  [/^(EIO|SQLITE_IOERR)/, 'the disk may be full or failing'],
+  [/^SQLITE_(BUSY|LOCKED)/, 'another process holds the database; stop it, or give the hub another --data-dir'],
+];

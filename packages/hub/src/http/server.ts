@@ -11,6 +11,11 @@ export interface HttpServerOptions {
   readonly maxWaitSeconds: number;
   /** Runs before routing: gives a request carrying a dashboard session its credentials, or refuses it (docs/dashboard.md). */
   readonly authorize?: (req: IncomingMessage) => void;
+  /**
+   * What a failure of the store itself (a full disk, a lock held elsewhere) answers: the
+   * `STORE_UNAVAILABLE` refusal, logged once per outage by its owner; undefined for any other error.
+   */
+  readonly storeError?: (error: unknown) => FlotillaError | undefined;
 }
 
 /**
@@ -22,9 +27,12 @@ export function createHttpServer(router: Router, options: HttpServerOptions): Se
   const log = options.log.child({ component: 'http' });
 
   const fail = (req: IncomingMessage, res: ServerResponse, error: unknown): void => {
-    const known = error instanceof FlotillaError ? error : undefined;
+    const store = options.storeError?.(error);
+    const known = store ?? (error instanceof FlotillaError ? error : undefined);
     const status = known === undefined ? 500 : ERROR_STATUS[known.code];
-    if (known === undefined || status >= 500)
+    if (store !== undefined)
+      log.debug({ method: req.method, path: req.url?.split('?')[0] }, 'write refused: store unavailable');
+    else if (known === undefined || status >= 500)
       log.error({ err: error, method: req.method, url: req.url }, 'request failed');
     else log.info({ method: req.method, path: req.url?.split('?')[0], status, code: known.code }, 'request refused');
     if (res.headersSent) {
@@ -34,8 +42,12 @@ export function createHttpServer(router: Router, options: HttpServerOptions): Se
     const body = known?.toResponse() ?? {
       error: { code: 'INTERNAL', message: 'the hub failed to handle this request; the error is in its log' },
     };
+    const retryAfter = known?.details?.['retryAfterSeconds'];
     // A refused request may have an unread body; close the connection rather than read it.
-    sendRawJson(res, status, JSON.stringify(body), req.complete ? {} : { connection: 'close' });
+    sendRawJson(res, status, JSON.stringify(body), {
+      ...(req.complete ? {} : { connection: 'close' }),
+      ...(typeof retryAfter === 'number' ? { 'retry-after': String(retryAfter) } : {}),
+    });
   };
 
   const server = createServer((req, res) => {

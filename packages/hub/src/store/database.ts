@@ -35,7 +35,9 @@ export function openDatabase(path: string, migrations: readonly Migration[] = bu
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
+  // The hub is the only writer: a lock held elsewhere (a backup, an operator's sqlite3 shell)
+  // is an outage to report at once (StoreHealth), not a wait that stalls the event loop.
+  db.pragma('busy_timeout = 100');
   // The fleet query index is read at random; at 100,000 targets its hot pages are a few
   // hundred MiB, and SQLite's default 2 MiB cache would send most lookups to the OS.
   db.pragma('cache_size = -262144');

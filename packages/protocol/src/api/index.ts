@@ -15,7 +15,7 @@ export {
   TokenRequest,
   TokenResponse,
 } from './identity.ts';
-export { AddReleaseKeyRequest, HubHealth } from './trust.ts';
+export { AddReleaseKeyRequest, HubHealth, HubReadiness } from './trust.ts';
 export {
   FacetCounts,
   FacetQuery,

@@ -14,6 +14,24 @@ export const HubHealth = z.object({
 });
 export type HubHealth = z.infer<typeof HubHealth>;
 
+/**
+ * `GET /v1/ready`: whether the hub can take changes now. 200 with `ready: true`, or 503 with
+ * `ready: false` while its store cannot write (a full disk, a lock held by another process):
+ * reads still work then, writes answer `503 STORE_UNAVAILABLE`.
+ */
+export const HubReadiness = z.object({
+  ready: z.boolean(),
+  store: z.object({
+    writable: z.boolean(),
+    /** SQLite's code for what failed, such as `SQLITE_FULL` or `SQLITE_BUSY`. */
+    code: z.string().optional(),
+    message: z.string().optional(),
+    /** When the store stopped taking writes. */
+    since: z.string().optional(),
+  }),
+});
+export type HubReadiness = z.infer<typeof HubReadiness>;
+
 /** `POST /v1/trust-root/release-keys`: answered with the new `SignedTrustRoot`. */
 export const AddReleaseKeyRequest = z.strictObject({
   publicKey: PublicKey,

@@ -242,16 +242,18 @@ export class AuditLog {
 
   /**
    * Signs the head every `everyMs` while it moves. Returns the function that stops it. The
-   * timer does not keep the process alive.
+   * timer does not keep the process alive; a failed checkpoint goes to `failed` (default: the
+   * log) and the next interval tries again.
    */
-  scheduleCheckpoints(everyMs: number): () => void {
+  scheduleCheckpoints(everyMs: number, failed?: (error: unknown) => void): () => void {
     if (!Number.isFinite(everyMs) || everyMs < 1_000)
       throw new TypeError(`AuditLog.scheduleCheckpoints: everyMs must be at least 1000; received ${String(everyMs)}`);
     const timer = setInterval(() => {
       try {
         this.checkpointIfAdvanced();
       } catch (error) {
-        this.log?.error({ err: error }, 'audit checkpoint failed');
+        if (failed !== undefined) failed(error);
+        else this.log?.error({ err: error }, 'audit checkpoint failed');
       }
     }, everyMs);
     timer.unref();

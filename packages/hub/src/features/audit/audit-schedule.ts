@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { guarded, type BackgroundFailures } from '../../store/store-health.ts';
 import type { Clock } from '../../clock.ts';
 import type { AuditLog } from './audit-log.ts';
 import type { RefusalRecorder } from './refusal-recorder.ts';
@@ -17,6 +18,8 @@ export interface AuditScheduleOptions {
   readonly checkpointIntervalMs: number;
   /** Prune entries older than this, checked at start and hourly; undefined keeps everything. */
   readonly retentionMs: number | undefined;
+  /** Where the timers' failures go: a store that cannot write is noted once, not per tick. */
+  readonly failures: BackgroundFailures;
 }
 
 /**
@@ -53,12 +56,15 @@ export class AuditSchedule {
   start(): void {
     this.stop();
     const { audit, refusals, checkpointIntervalMs, retentionMs } = this.options;
-    if (checkpointIntervalMs > 0) this.stopCheckpoints = audit.scheduleCheckpoints(checkpointIntervalMs);
-    this.every(REFUSAL_FLUSH_MS, () => refusals.flush());
+    if (checkpointIntervalMs > 0)
+      this.stopCheckpoints = audit.scheduleCheckpoints(checkpointIntervalMs, (error) =>
+        this.options.failures.report(error, 'audit checkpoint'),
+      );
+    this.every(REFUSAL_FLUSH_MS, 'refused attempts', () => refusals.flush());
     if (retentionMs === undefined) return;
     const retain = this.retain.bind(this, retentionMs);
     retain();
-    this.every(RETENTION_CHECK_MS, retain);
+    this.every(RETENTION_CHECK_MS, 'audit retention', retain);
   }
 
   stop(): void {
@@ -72,15 +78,11 @@ export class AuditSchedule {
   close(): void {
     this.stop();
     this.options.refusals.close();
-    try {
-      this.options.audit.checkpointIfAdvanced();
-    } catch (error) {
-      this.options.log.error({ err: error }, 'audit checkpoint at shutdown failed');
-    }
+    guarded(this.options.failures, 'audit checkpoint at shutdown', () => this.options.audit.checkpointIfAdvanced())();
   }
 
-  private every(ms: number, work: () => void): void {
-    const timer = setInterval(work, ms);
+  private every(ms: number, component: string, work: () => void): void {
+    const timer = setInterval(guarded(this.options.failures, component, work), ms);
     timer.unref();
     this.timers.push(timer);
   }
@@ -91,7 +93,7 @@ export class AuditSchedule {
       const { removed } = this.options.audit.prune({ olderThan: this.options.clock() - retentionMs });
       if (removed > 0) log.info({ removed, retentionMs }, 'audit entries past retention pruned');
     } catch (error) {
-      log.error({ err: error }, 'audit retention prune failed');
+      this.options.failures.report(error, 'audit retention');
     }
   }
 }

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { BackgroundFailures } from '../../store/store-health.ts';
 import type { AuditSink, RefusalInput, RefusalSink } from '../../audit-sink.ts';
 
 export interface RefusalRecorderOptions {
@@ -13,6 +14,8 @@ export interface RefusalRecorderOptions {
    */
   readonly perWindow?: number;
   readonly log?: Logger;
+  /** Where a failed write goes (a store that cannot write is noted once); default the log. */
+  readonly failures?: BackgroundFailures;
 }
 
 interface Repeats {
@@ -58,6 +61,7 @@ export class RefusalRecorder implements RefusalSink {
   private readonly windowMs: number;
   private readonly perWindow: number;
   private readonly log: Logger | undefined;
+  private readonly failures: BackgroundFailures | undefined;
   private readonly seen = new Map<string, Repeats>();
   private overflow: Overflow = { count: 0, firstMs: 0, lastMs: 0, byAction: new Map() };
   private windowStart = Number.NEGATIVE_INFINITY;
@@ -181,7 +185,8 @@ export class RefusalRecorder implements RefusalSink {
       this.audit.append(input);
     } catch (error) {
       // The caller is being refused anyway; a failed audit write must not turn that into a 500.
-      this.log?.error({ err: error, action: input.action }, 'could not record a refused attempt in the audit log');
+      if (this.failures !== undefined) this.failures.report(error, 'refused attempt record');
+      else this.log?.error({ err: error, action: input.action }, 'could not record a refused attempt in the audit log');
     }
   }
 }

@@ -7,6 +7,7 @@ import {
   EnrollRequest,
   EnrollResponse,
   HubHealth,
+  HubReadiness,
   TokenRequest,
   TokenResponse,
 } from '@flotilla/protocol/api';
@@ -16,18 +17,26 @@ import { sendJson } from '../../http/respond.ts';
 import type { Router } from '../../http/router.ts';
 import { actorOf } from '../../principal.ts';
 import type { IdentityService } from './identity-service.ts';
+import type { StoreState } from '../../store/store-health.ts';
 import type { TrustService } from './trust-service.ts';
+
+/** Whether the hub's store can write now (the store's health). */
+export interface StoreReadiness {
+  readonly state: StoreState;
+  readonly retryAfterSeconds: number;
+}
 
 export interface IdentityRoutesDeps {
   readonly identity: IdentityService;
   readonly trust: TrustService;
+  readonly store: StoreReadiness;
 }
 
 /**
  * Who may talk to the hub (docs/security.md): enrollment and access tokens for agents,
  * enrollment tokens (admin), the hub's health and trust root, and the release keys in it (admin).
  */
-export function identityRoutes(router: Router, { identity, trust }: IdentityRoutesDeps): void {
+export function identityRoutes(router: Router, { identity, trust, store }: IdentityRoutesDeps): void {
   router.on('POST', '/v1/enroll', async ({ req, res, remote }) => {
     const request = await readJson(req, EnrollRequest);
     sendJson(res, 201, EnrollResponse, identity.enroll(request, remote));
@@ -49,8 +58,32 @@ export function identityRoutes(router: Router, { identity, trust }: IdentityRout
     sendJson(res, 200, SignedTrustRoot, signed, { 'cache-control': 'public, max-age=31536000, immutable' });
   });
 
+  // Liveness: the process answers; from memory, so a store that stalls cannot slow it.
   router.on('GET', '/v1/health', ({ res }) => {
     sendJson(res, 200, HubHealth, { ok: true, hubId: trust.hubId, trustRootVersion: trust.trustRoot.version });
+  });
+
+  router.on('GET', '/v1/ready', ({ res }) => {
+    const state = store.state;
+    if (state.writable) {
+      sendJson(res, 200, HubReadiness, { ready: true, store: { writable: true } });
+      return;
+    }
+    sendJson(
+      res,
+      503,
+      HubReadiness,
+      {
+        ready: false,
+        store: {
+          writable: false,
+          code: state.code,
+          message: state.message,
+          since: new Date(state.since).toISOString(),
+        },
+      },
+      { 'retry-after': String(store.retryAfterSeconds), 'cache-control': 'no-store' },
+    );
   });
 
   router.on('POST', '/v1/enrollment-tokens', async ({ req, res }) => {

@@ -26,6 +26,7 @@ import type { AgentPrincipal, CallerInfo, OperatorPrincipal } from '../../princi
 import type { Transactions } from '../../store/transaction.ts';
 import type { EnrollmentTokenRecord, IdentityStore } from './identity-store.ts';
 import type { HubKeys, TrustService } from './trust-service.ts';
+import { guarded, type BackgroundFailures } from '../../store/store-health.ts';
 
 const ACCESS_TOKEN_MAX_SECONDS = 15 * 60;
 const ASSERTION_MAX_SECONDS = 60;
@@ -73,6 +74,8 @@ export interface IdentityServiceDeps {
   readonly clock: Clock;
   readonly keys: HubKeys;
   readonly accessTokenSeconds?: number;
+  /** Where the sweep's failures go; without it they are thrown (tests). */
+  readonly failures?: BackgroundFailures;
 }
 
 interface CachedAccessToken {
@@ -145,7 +148,11 @@ export class IdentityService implements Authenticator {
   /** Forgets used assertion ids once they expired, every minute; the timer does not keep the process alive. */
   start(): void {
     this.stop();
-    this.sweep = setInterval(() => this.deps.store.pruneJtis(this.deps.clock()), 60_000);
+    const sweep = (): void => {
+      this.deps.store.pruneJtis(this.deps.clock());
+    };
+    const failures = this.deps.failures;
+    this.sweep = setInterval(failures === undefined ? sweep : guarded(failures, 'jti sweep', sweep), 60_000);
     this.sweep.unref();
   }
 

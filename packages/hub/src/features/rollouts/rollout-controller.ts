@@ -17,6 +17,7 @@ import { allowedFailures, formatDuration, formatFailureBudget, waveGates, waveSp
 import type { RolloutRow, RolloutStore } from './rollout-store.ts';
 import { evaluateGate, type GateCounts, type GateDecision } from './wave-gate.ts';
 import type { PositionCache } from './wave-planner.ts';
+import type { BackgroundFailures } from '../../store/store-health.ts';
 
 /** The actor of every step the hub takes by itself. */
 const ROLLOUT_CONTROLLER: Actor = { kind: 'system', id: 'rollout-controller' };
@@ -54,6 +55,8 @@ export interface RolloutControllerDeps {
   readonly members: MemberCache;
   /** Test-only crash points: `rollout:before-commit` after a step's writes. */
   readonly faults: FaultPoints;
+  /** Where a failed tick goes: a store that cannot write is noted once, not every tick. */
+  readonly failures?: BackgroundFailures;
 }
 
 export interface ControllerSchedule {
@@ -141,7 +144,8 @@ export class RolloutController {
         this.reconcileAll();
         lastChanges = this.deps.rollouts.totalChanges();
       } catch (error) {
-        this.deps.log.error({ err: error }, 'rollout controller tick failed');
+        if (this.deps.failures !== undefined) this.deps.failures.report(error, 'rollout controller');
+        else this.deps.log.error({ err: error }, 'rollout controller tick failed');
       }
       lastRun = performance.now();
       // Under a flood of reports, leave the event loop twice as long to serving as reconciling took.

@@ -27,6 +27,7 @@ import { normalizePlan, parseSelectorInput, type RolloutPlan, type SelectorCheck
 import type { RolloutRow, RolloutStore } from './rollout-store.ts';
 import { buildView, summarize } from './rollout-view.ts';
 import { PositionCache } from './wave-planner.ts';
+import type { BackgroundFailures } from '../../store/store-health.ts';
 
 /** Resolves `name@version` or a digest to a published release (the bundles feature). */
 export interface RolloutReleases {
@@ -53,6 +54,8 @@ export interface RolloutServiceDeps {
   readonly log: Logger;
   /** Test-only crash points (`rollout:before-commit`); inert in production. */
   readonly faults?: FaultPoints;
+  /** Where the controller's failed ticks go; default its log. */
+  readonly failures?: BackgroundFailures;
 }
 
 const TERMINAL: ReadonlySet<RolloutState> = new Set(['completed', 'aborted', 'rolled-back']);
@@ -85,6 +88,7 @@ export class RolloutService {
       positions: this.positions,
       members: this.members,
       faults: deps.faults ?? NO_FAULTS,
+      ...(deps.failures === undefined ? {} : { failures: deps.failures }),
     });
   }
 

@@ -1,0 +1,190 @@
+import { spawn } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { API_VERSION, generateKeyPair, signBundle } from '@flotilla/protocol';
+import { api } from '../fixtures/hub-fixture.ts';
+import { spawnHubProcess, startHubProcess, type HubProcess } from '../fixtures/processes.ts';
+import { mountSmallFilesystem, type SmallFilesystem } from '../fixtures/small-filesystem.ts';
+import { tempDir } from '../fixtures/temp-dir.ts';
+import { waitFor } from '../fixtures/wait-for.ts';
+
+const HOLD_LOCK = fileURLToPath(new URL('../fixtures/hold-db-lock.ts', import.meta.url));
+
+let hub: HubProcess | undefined;
+let dir: ReturnType<typeof tempDir> | undefined;
+let small: SmallFilesystem | undefined;
+
+afterEach(async () => {
+  await hub?.kill();
+  hub = undefined;
+  dir?.remove();
+  dir = undefined;
+  small?.remove();
+  small = undefined;
+});
+
+/** A write that answers at once: an enrollment token. */
+function write(h: HubProcess) {
+  return api(h.url, 'POST', '/v1/enrollment-tokens', { token: h.adminToken, body: { maxUses: 1 } });
+}
+
+async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number }> {
+  const started = performance.now();
+  const value = await work();
+  return { value, ms: performance.now() - started };
+}
+
+async function readyAgain(h: HubProcess): Promise<void> {
+  await waitFor('the hub to be ready again', async () => (await api(h.url, 'GET', '/v1/ready')).status === 200);
+}
+
+/** What a hub under a store fault must do, whatever the fault: checked while it lasts. */
+async function expectDegradedButUp(h: HubProcess, code: RegExp): Promise<void> {
+  const refused = await write(h);
+  expect(refused.status).toBe(503);
+  expect(refused.body.error.code).toBe('STORE_UNAVAILABLE');
+  expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+  // Writes, reads and liveness together: liveness stays fast, reads keep working.
+  const [writes, reads, health] = await Promise.all([
+    Promise.all(Array.from({ length: 10 }, () => write(h))),
+    Promise.all(Array.from({ length: 5 }, () => api(h.url, 'GET', '/v1/enrollment-tokens', { token: h.adminToken }))),
+    Promise.all(Array.from({ length: 5 }, () => timed(() => api(h.url, 'GET', '/v1/health')))),
+  ]);
+  expect(writes.map((w) => w.status)).toEqual(Array(10).fill(503));
+  expect(reads.map((r) => r.status)).toEqual(Array(5).fill(200));
+  expect(health.map((r) => r.value.status)).toEqual(Array(5).fill(200));
+  expect(Math.max(...health.map((r) => r.ms))).toBeLessThan(500);
+  const ready = await api(h.url, 'GET', '/v1/ready');
+  expect(ready.status).toBe(503);
+  expect(ready.body.store.code).toMatch(code);
+}
+
+function expectLoggedOnce(h: HubProcess): void {
+  expect(h.logs.filter((l) => l.msg === 'store unavailable')).toHaveLength(1);
+  expect(h.logs.filter((l) => l.msg === 'store writable again')).toEqual([
+    expect.objectContaining({ durationMs: expect.any(Number) }),
+  ]);
+  expect(h.logs.filter((l) => l.msg === 'request failed')).toEqual([]);
+}
+
+async function expectIntact(h: HubProcess, dataDir: string): Promise<void> {
+  const verify = await api(h.url, 'GET', '/v1/audit/verify', { token: h.adminToken });
+  expect(verify.body).toMatchObject({ ok: true });
+  expect(await h.kill('SIGTERM')).toEqual({ code: 0, signal: null });
+  const db = new Database(join(dataDir, 'hub.db'), { readonly: true });
+  try {
+    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+  } finally {
+    db.close();
+  }
+}
+
+describe('the hub process when its store cannot write', () => {
+  it('stays up while another process holds the database write lock, and recovers when it lets go', async () => {
+    dir = tempDir('flotilla-lock-');
+    const dataDir = join(dir.path, 'hub');
+    hub = await startHubProcess({ dataDir });
+    expect((await write(hub)).status).toBe(201);
+
+    const holder = spawn(process.execPath, ['--import', 'tsx', HOLD_LOCK, join(dataDir, 'hub.db')], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    const holderExit = new Promise((resolve) => holder.once('exit', resolve));
+    await new Promise((resolve) => holder.stdout.once('data', resolve));
+    try {
+      await expectDegradedButUp(hub, /^SQLITE_BUSY/);
+    } finally {
+      holder.stdin.end();
+      await holderExit;
+    }
+    await readyAgain(hub);
+    expect((await write(hub)).status).toBe(201);
+    expect(hub.alive()).toBe(true);
+    expectLoggedOnce(hub);
+    await expectIntact(hub, dataDir);
+  });
+
+  const mounted = mountSmallFilesystem(32);
+  const noMount = typeof mounted === 'string' ? mounted : undefined;
+  if (typeof mounted !== 'string') mounted.remove();
+  afterAll(() => {
+    if (noMount !== undefined) console.warn(`full-disk tests skipped: ${noMount}`);
+  });
+
+  it.skipIf(noMount !== undefined)(
+    'stays up on a full data directory, answers writes 503, and recovers once there is room',
+    async () => {
+      small = mountSmallFilesystem(32) as SmallFilesystem;
+      const dataDir = join(small.path, 'hub');
+      hub = await startHubProcess({ dataDir });
+      const releaseKey = generateKeyPair();
+      const added = await api(hub.url, 'POST', '/v1/trust-root/release-keys', {
+        token: hub.adminToken,
+        body: { publicKey: releaseKey.publicKey, name: 'release' },
+      });
+      expect(added.status).toBe(200);
+      // A release of about 6 MB: more than the write-ahead log has room for, so it needs new space.
+      const big = (version: string) =>
+        signBundle(
+          {
+            apiVersion: API_VERSION,
+            kind: 'Bundle',
+            name: 'big',
+            version,
+            resources: Array.from({ length: 6 }, (_, i) => ({
+              apiVersion: 'v1',
+              kind: 'ConfigMap',
+              metadata: { name: `big-${i}`, namespace: 'default' },
+              data: { blob: `${version}-${i}-`.padEnd(1024 * 1024, 'x') },
+            })),
+          },
+          [releaseKey],
+        );
+      const filler = small.fill();
+      const publish = await api(hub.url, 'POST', '/v1/bundles', { token: hub.adminToken, body: big('1.0.0') });
+      expect(publish.status).toBe(503);
+      expect(publish.body.error.code).toBe('STORE_UNAVAILABLE');
+      await expectDegradedButUp(hub, /^SQLITE_(FULL|IOERR)/);
+
+      rmSync(filler);
+      await readyAgain(hub);
+      expect((await api(hub.url, 'POST', '/v1/bundles', { token: hub.adminToken, body: big('1.0.0') })).status).toBe(
+        201,
+      );
+      expect(hub.alive()).toBe(true);
+      expectLoggedOnce(hub);
+      await expectIntact(hub, dataDir);
+    },
+  );
+
+  describe('refuses to start on a data directory it cannot use, naming the path and the cause', () => {
+    it('a data directory that is a file', async () => {
+      dir = tempDir('flotilla-baddir-');
+      const dataDir = join(dir.path, 'hub');
+      writeFileSync(dataDir, 'not a directory');
+      const started = spawnHubProcess({ dataDir });
+      expect(await started.exited).toEqual({ code: 1, signal: null });
+      const message = started.stderr().trim();
+      expect(message.split('\n')).toHaveLength(1);
+      expect(message).toContain(dataDir);
+      expect(message).toMatch(/not a directory/i);
+      expect(message).not.toMatch(/unexpected error/);
+    });
+
+    it.skipIf(noMount !== undefined)('a data directory on a full disk', async () => {
+      small = mountSmallFilesystem(4) as SmallFilesystem;
+      small.fill();
+      const dataDir = join(small.path, 'hub');
+      const started = spawnHubProcess({ dataDir });
+      expect(await started.exited).toEqual({ code: 1, signal: null });
+      const message = started.stderr().trim();
+      expect(message.split('\n')).toHaveLength(1);
+      expect(message).toContain(dataDir);
+      expect(message).toMatch(/full|no space/i);
+      expect(message).not.toMatch(/unexpected error/);
+    });
+  });
+});
