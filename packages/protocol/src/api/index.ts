@@ -33,7 +33,7 @@ export {
 } from './targets.ts';
 export { DashboardSession, SignInRequest } from './dashboard.ts';
 export { AssignRequest, AssignResult } from './desired-state.ts';
-export { ReportReceipt } from './reports.ts';
+export { LastReport, ReportReceipt } from './reports.ts';
 export { PublishResult, ReleaseList, ReleaseListItem } from './bundles.ts';
 export {
   CreateRolloutRequest,

@@ -56,6 +56,13 @@ export const Report = z.strictObject({
   facts: Facts,
   /** What the agent found drifted, how it classified each item and what it did; absent when it did not look (a refused or failed envelope). */
   drift: DriftReportSection.optional(),
+  /**
+   * Set on the first report after the agent found its report numbers behind the hub's (its
+   * state was restored from an older copy, or lost what it last wrote): the hub had accepted up
+   * to `after`, and this agent's numbering resumed past it. Reports it had numbered meanwhile
+   * were numbered again; anything the hub never received in between is lost.
+   */
+  seqResync: z.strictObject({ after: z.number().int().min(0) }).optional(),
   observedAt: Timestamp,
 });
 export type Report = z.infer<typeof Report>;

@@ -1,5 +1,5 @@
 import { SignedReport } from '@flotilla/protocol';
-import { ReportReceipt } from '@flotilla/protocol/api';
+import { LastReport, ReportReceipt } from '@flotilla/protocol/api';
 import { requireAgent, type Authenticator } from '../../http/auth.ts';
 import { readJson } from '../../http/body.ts';
 import { sendJson } from '../../http/respond.ts';
@@ -13,7 +13,10 @@ export interface ReportRoutesDeps {
   readonly reports: ReportService;
 }
 
-/** `POST /v1/targets/{id}/reports`: an agent's signed report about its own target. */
+/**
+ * `POST /v1/targets/{id}/reports`: an agent's signed report about its own target;
+ * `GET /v1/targets/{id}/reports/last`: what the hub last heard from it, for an agent catching up.
+ */
 export function reportRoutes(router: Router, { auth, reports }: ReportRoutesDeps): void {
   router.on('POST', '/v1/targets/:id/reports', async ({ req, res, params }) => {
     const targetId = params['id']!;
@@ -21,5 +24,11 @@ export function reportRoutes(router: Router, { auth, reports }: ReportRoutesDeps
     const signed = await readJson(req, SignedReport, REPORT_BODY_LIMIT);
     const receipt = reports.accept(targetId, signed);
     sendJson(res, receipt.duplicate ? 200 : 201, ReportReceipt, receipt);
+  });
+
+  router.on('GET', '/v1/targets/:id/reports/last', async ({ req, res, params }) => {
+    const targetId = params['id']!;
+    await requireAgent(auth, req, targetId);
+    sendJson(res, 200, LastReport, reports.last(targetId), { 'cache-control': 'no-store' });
   });
 }

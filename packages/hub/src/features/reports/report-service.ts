@@ -8,7 +8,7 @@ import {
   type SignedReport,
   type Target,
 } from '@flotilla/protocol';
-import type { ReportReceipt } from '@flotilla/protocol/api';
+import type { LastReport, ReportReceipt } from '@flotilla/protocol/api';
 import type { AuditSink } from '../../audit-sink.ts';
 import type { Clock } from '../../clock.ts';
 import type { Transactions } from '../../store/transaction.ts';
@@ -54,6 +54,17 @@ export class ReportService {
     this.deps = deps;
   }
 
+  /** What the hub last heard from a target: the seq, generation, phase and releases of its last report. */
+  last(targetId: string): LastReport {
+    const report = this.deps.store.last(targetId);
+    return {
+      last:
+        report === undefined
+          ? null
+          : { seq: report.seq, generation: report.generation, phase: report.phase, bundles: report.bundles },
+    };
+  }
+
   accept(targetId: string, signed: SignedReport): ReportReceipt {
     const { tx, store, observed, drift, audit, clock } = this.deps;
     const { report } = signed;
@@ -91,13 +102,27 @@ export class ReportService {
     const now = clock();
     return tx.run(() => {
       if (!store.insert(targetId, report.seq, report.generation, now, body)) {
+        const lastSeq = store.lastSeq(targetId);
         if (store.json(targetId, report.seq) !== body) {
           throw new FlotillaError(
             'REPORT_SEQ_CONFLICT',
-            `report ${report.seq} of target ${targetId} was already received with other content; sequence numbers must not be reused`,
+            `report ${report.seq} of target ${targetId} was already received with other content; sequence numbers must not be reused: number reports after ${lastSeq}, the last the hub holds`,
+            { lastSeq },
           );
         }
-        return { seq: report.seq, duplicate: true };
+        return { seq: report.seq, duplicate: true, lastSeq };
+      }
+      if (report.seqResync !== undefined) {
+        // The agent's state went back in time: worth an operator's look (a restored backup, a
+        // snapshot, a disk that lost writes), and the reports between are gone.
+        audit.append({
+          actor: { kind: 'agent', id: targetId },
+          action: 'report.seq-resync',
+          subjects: [targetId],
+          outcome: 'failure',
+          reason: 'REPORT_SEQ_CONFLICT',
+          details: { after: report.seqResync.after, seq: report.seq },
+        });
       }
       if (report.seq > (observed.observedSeq(targetId) ?? 0)) {
         observed.setObserved(
@@ -126,7 +151,7 @@ export class ReportService {
         });
       }
       this.deps.faults?.reach('report:before-commit');
-      return { seq: report.seq, duplicate: false };
+      return { seq: report.seq, duplicate: false, lastSeq: store.lastSeq(targetId) };
     });
   }
 }
