@@ -71,6 +71,12 @@ export interface AgentStore {
   saveSync(state: SyncState): Promise<void>;
   /** The next report sequence number: never handed out before for this identity. */
   nextReportSeq(): Promise<number>;
+  /**
+   * Makes every report number handed out from now on greater than `seq`, the last the hub
+   * holds. True when the numbering this identity kept was not past it: its state went back in
+   * time (restored from an older copy) and reports were numbered twice.
+   */
+  advanceReportSeq(seq: number): Promise<boolean>;
 }
 
 /**
@@ -145,10 +151,21 @@ export class FileAgentStore implements AgentStore {
   }
 
   async nextReportSeq(): Promise<number> {
-    const path = join(this.dir, 'journal', 'seq.json');
+    const path = this.seqPath();
     const seq = readJsonFile(path, SeqFile)?.nextSeq ?? 1;
     writeJsonAtomic(path, { nextSeq: seq + 1 });
     return seq;
+  }
+
+  async advanceReportSeq(seq: number): Promise<boolean> {
+    const path = this.seqPath();
+    if ((readJsonFile(path, SeqFile)?.nextSeq ?? 1) > seq) return false;
+    writeJsonAtomic(path, { nextSeq: seq + 1 });
+    return true;
+  }
+
+  private seqPath(): string {
+    return join(this.dir, 'journal', 'seq.json');
   }
 
   hasKey(): boolean {

@@ -1,12 +1,13 @@
 import { EventEmitter } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { FileAgentStore, type AgentStore, type Enrollment } from './agent-state.ts';
 import { Backoff } from './backoff.ts';
 import type { Driver } from './drivers/driver.ts';
 import { DriftEngine } from './drift/drift-engine.ts';
 import { ensureEnrolled } from './enroll.ts';
-import { HubClient, isRetryable } from './hub-client.ts';
+import { HubClient, HubUnavailableError, isRetryable } from './hub-client.ts';
+import { HubOutage } from './sync/hub-outage.ts';
+import { waitToRetry } from './sync/retry-wait.ts';
 import { PullLoop } from './sync/pull-loop.ts';
 import type { SyncStatus } from './sync/sync-status.ts';
 import { messageOf, NO_FAULTS, type FaultPoints } from '@flotilla/protocol';
@@ -34,9 +35,15 @@ export interface AgentOptions {
   readonly facts?: Readonly<Record<string, string>>;
   /** How long one long-poll waits for a change at the hub. */
   readonly waitSeconds?: number;
-  /** How often the agent re-observes its resources between changes. */
+  /** How often the agent re-observes its resources (and acts on drift), whether the hub answers or not. */
   readonly observeIntervalMs?: number;
   readonly backoff?: { readonly baseMs: number; readonly maxMs: number };
+  /**
+   * While backing off from a hub that could not be reached, how often to look (with a cheap
+   * `GET /v1/health`) whether it is back, so the agent returns within about this long of the
+   * hub. Default 2 s.
+   */
+  readonly probeMs?: number;
   readonly clock?: () => number;
   /** Test-only crash points (`FLOTILLA_FAULT`, docs/operations.md); default none. */
   readonly faults?: FaultPoints;
@@ -61,6 +68,7 @@ export class Agent extends EventEmitter {
   private readonly log: Logger;
   private readonly clock: () => number;
   private readonly backoff: Backoff;
+  private readonly probeMs: number;
   private readonly abort = new AbortController();
   private starting: Promise<Enrollment> | undefined;
   private driver: Driver | undefined;
@@ -86,6 +94,9 @@ export class Agent extends EventEmitter {
     this.log = options.log.child({ component: 'agent' });
     this.clock = options.clock ?? Date.now;
     this.backoff = new Backoff(options.backoff?.baseMs ?? 1000, options.backoff?.maxMs ?? 60_000);
+    this.probeMs = options.probeMs ?? 2000;
+    if (!Number.isFinite(this.probeMs) || this.probeMs < 10)
+      throw new TypeError(`probeMs must be at least 10 milliseconds, received ${this.probeMs}`);
   }
 
   get current(): AgentStatus {
@@ -106,6 +117,7 @@ export class Agent extends EventEmitter {
   private async begin(): Promise<Enrollment> {
     await this.state.keyPair();
     let enrollment: Enrollment;
+    const outage = new HubOutage(this.log, this.clock);
     for (;;) {
       try {
         enrollment = await ensureEnrolled(this.client, this.state, {
@@ -119,10 +131,18 @@ export class Agent extends EventEmitter {
         if (!isRetryable(error) || this.abort.signal.aborted) throw error;
         const delay = this.backoff.next();
         this.enrollError = messageOf(error);
-        this.log.warn({ err: messageOf(error), retryInMs: delay }, 'hub unreachable during enrollment');
-        await sleep(delay, undefined, { signal: this.abort.signal }).catch(() => undefined);
+        outage.failed(error, delay);
+        const back = await waitToRetry(delay, {
+          signal: this.abort.signal,
+          probeMs: this.probeMs,
+          ...(error instanceof HubUnavailableError && !error.reachable
+            ? { probe: () => this.client.alive(this.abort.signal) }
+            : {}),
+        });
+        if (back) outage.reached();
       }
     }
+    outage.reached();
     this.backoff.reset();
     const factory = this.options.driver;
     const driver = typeof factory === 'function' ? await factory(enrollment) : factory;
@@ -147,6 +167,7 @@ export class Agent extends EventEmitter {
       backoff: this.backoff,
       waitSeconds: this.options.waitSeconds ?? 30,
       observeIntervalMs: this.options.observeIntervalMs ?? 30_000,
+      probeMs: this.probeMs,
       status: {
         appliedGeneration,
         phase: interrupted === undefined ? 'starting' : 'failed',

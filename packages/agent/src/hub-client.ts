@@ -10,13 +10,35 @@ import {
   messageOf,
   type SignedReport,
 } from '@flotilla/protocol';
-import { EnrollResponse, TokenResponse, type EnrollRequest } from '@flotilla/protocol/api';
+import {
+  EnrollResponse,
+  LastReport,
+  lenient,
+  ReportReceipt,
+  TokenResponse,
+  type EnrollRequest,
+} from '@flotilla/protocol/api';
 
-/** The hub could not be reached or failed: try again later, with backoff. */
-class HubUnavailableError extends FlotillaError {
-  constructor(message: string) {
+/**
+ * The hub could not be reached or failed: try again later, with backoff. `reachable` tells a
+ * hub that answered (a 5xx, a cut answer) from one that did not (refused, reset, timed out);
+ * `retryAfterMs` is its `Retry-After`, when it sent one.
+ */
+export class HubUnavailableError extends FlotillaError {
+  readonly reachable: boolean;
+  readonly retryAfterMs: number | undefined;
+
+  constructor(message: string, reachable: boolean, retryAfterMs?: number) {
     super('HUB_UNAVAILABLE', message);
+    this.reachable = reachable;
+    this.retryAfterMs = retryAfterMs;
   }
+}
+
+/** `Retry-After` in seconds (the hub sends no dates), as milliseconds, at most an hour. */
+function retryAfterOf(header: string | string[] | undefined): number | undefined {
+  const seconds = Number(Array.isArray(header) ? header[0] : header);
+  return Number.isFinite(seconds) && seconds >= 0 ? Math.min(seconds, 3600) * 1000 : undefined;
 }
 
 type EnvelopeAnswer =
@@ -74,7 +96,7 @@ export class HubClient {
       });
     } catch (error) {
       if ((error as Error).name === 'AbortError') throw error;
-      throw new HubUnavailableError(`cannot reach the hub at ${this.base}: ${messageOf(error)}`);
+      throw new HubUnavailableError(`cannot reach the hub at ${this.base}: ${messageOf(error)}`, false);
     }
     let text: string;
     try {
@@ -82,10 +104,15 @@ export class HubClient {
     } catch (error) {
       throw new HubUnavailableError(
         `the hub at ${this.base} closed the answer to ${method} ${path} early: ${messageOf(error)}`,
+        false,
       );
     }
     if (response.statusCode >= 500)
-      throw new HubUnavailableError(`the hub answered ${response.statusCode} to ${method} ${path}`);
+      throw new HubUnavailableError(
+        `the hub answered ${response.statusCode} to ${method} ${path}${errorCodeIn(text)}`,
+        true,
+        retryAfterOf(response.headers['retry-after']),
+      );
     if (response.statusCode >= 400)
       throw errorFromResponse(response.statusCode, text, {
         code: 'BAD_REQUEST',
@@ -135,8 +162,36 @@ export class HubClient {
     return { parsed: parseValue(SignedBundle, raw, `bundle ${digest}`), raw };
   }
 
-  async report(targetId: string, token: string, signed: SignedReport): Promise<void> {
-    await this.call('POST', `/v1/targets/${targetId}/reports`, { token, body: signed });
+  /** Sends a signed report; the receipt says whether it was new and the last seq the hub holds. */
+  async report(targetId: string, token: string, signed: SignedReport): Promise<ReportReceipt> {
+    const { text } = await this.call('POST', `/v1/targets/${targetId}/reports`, { token, body: signed });
+    return parse(lenient(ReportReceipt), text, 'report receipt');
+  }
+
+  /** What the hub last heard from this target (its last report's seq, generation and releases). */
+  async lastReport(targetId: string, token: string): Promise<LastReport> {
+    const { text } = await this.call('GET', `/v1/targets/${targetId}/reports/last`, { token });
+    return parse(lenient(LastReport), text, 'last report');
+  }
+
+  /**
+   * Whether the hub answers its liveness probe now: a cheap look while backing off, so that an
+   * agent comes back as soon as its hub does. Never throws.
+   */
+  async alive(signal?: AbortSignal): Promise<boolean> {
+    try {
+      const response = await request(`${this.base}/v1/health`, {
+        method: 'GET',
+        dispatcher: this.dispatcher,
+        headersTimeout: 2_000,
+        bodyTimeout: 2_000,
+        ...(signal === undefined ? {} : { signal }),
+      });
+      await response.body.dump();
+      return response.statusCode === 200;
+    } catch {
+      return false;
+    }
   }
 
   async close(): Promise<void> {
@@ -152,7 +207,8 @@ function json(text: string, what: string): unknown {
   try {
     return parseJson(text, `the ${what} the hub sent`);
   } catch (error) {
-    if (isFlotillaError(error, 'BAD_REQUEST')) throw new HubUnavailableError(`the hub sent a ${what} that is not JSON`);
+    if (isFlotillaError(error, 'BAD_REQUEST'))
+      throw new HubUnavailableError(`the hub sent a ${what} that is not JSON`, true);
     throw error;
   }
 }
@@ -173,4 +229,10 @@ function parseValue<S extends z.ZodType>(schema: S, value: unknown, what: string
 
 export function isRetryable(error: unknown): boolean {
   return error instanceof HubUnavailableError || (isFlotillaError(error) && error.code === 'HUB_UNAVAILABLE');
+}
+
+/** `: CODE` of an error answer, for messages: `the hub answered 503 to POST …: STORE_UNAVAILABLE`. */
+function errorCodeIn(text: string): string {
+  const code = errorFromResponse(500, text, { code: 'INTERNAL', message: '' }).code;
+  return code === 'INTERNAL' ? '' : `: ${code}`;
 }

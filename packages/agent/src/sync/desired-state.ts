@@ -19,6 +19,12 @@ import type { AgentStore } from '../agent-state.ts';
 import type { HubClient } from '../hub-client.ts';
 import { writeJsonAtomic } from '../state-files.ts';
 
+/**
+ * An access token when one is needed: fetching a bundle missing from the cache. A pass that
+ * finds everything cached, such as an observe pass while the hub is away, never asks.
+ */
+export type TokenSource = () => Promise<string>;
+
 export interface VerifiedDesiredState {
   readonly signed: SignedEnvelope;
   readonly envelope: Envelope;
@@ -49,7 +55,7 @@ export class DesiredStateVerifier {
    * @param raw the envelope as the hub sent it: its JSON text, parsed here with bounds (a
    *   document nested too deep is refused, not walked), or a value already parsed.
    */
-  async verify(raw: unknown, lastGeneration: number, token: string, now: Date): Promise<VerifiedDesiredState> {
+  async verify(raw: unknown, lastGeneration: number, token: TokenSource, now: Date): Promise<VerifiedDesiredState> {
     const parsed = SignedEnvelope.safeParse(
       typeof raw === 'string' ? parseJson(raw, 'the envelope the hub sent') : raw,
     );
@@ -65,7 +71,7 @@ export class DesiredStateVerifier {
   }
 
   /** The resources of a set of releases, each bundle checked against its digest and signatures. */
-  async resourcesOf(refs: readonly ReleaseRef[], token: string, trustRoot?: TrustRoot): Promise<Resource[]> {
+  async resourcesOf(refs: readonly ReleaseRef[], token: TokenSource, trustRoot?: TrustRoot): Promise<Resource[]> {
     const root = trustRoot ?? (await this.trustRootFor(0));
     const resources: Resource[] = [];
     for (const ref of refs) {
@@ -92,7 +98,7 @@ export class DesiredStateVerifier {
   }
 
   /** A bundle from the local cache or the hub. Content addressing makes the cache safe. */
-  private async bundle(digest: string, token: string): Promise<SignedBundle> {
+  private async bundle(digest: string, token: TokenSource): Promise<SignedBundle> {
     const path = join(this.bundleDir, `${digest.replace(':', '-')}.json`);
     try {
       const cached = SignedBundle.parse(parseJson(readFileSync(path, 'utf8'), path));
@@ -100,7 +106,7 @@ export class DesiredStateVerifier {
     } catch {
       // Not cached or unreadable: fetch it again.
     }
-    const { parsed } = await this.client.bundle(digest, token);
+    const { parsed } = await this.client.bundle(digest, await token());
     // Content addressed and fetched again when lost: no need to wait for the disk.
     writeJsonAtomic(path, parsed, { durable: false });
     return parsed;

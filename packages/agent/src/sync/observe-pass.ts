@@ -1,3 +1,4 @@
+import type { TokenSource } from './desired-state.ts';
 import type { DriftReportSection, ReportPhase } from '@flotilla/protocol';
 import type { ReportBody } from '../journal/report-journal.ts';
 import { fingerprint, inPlace, mergeStatus, reportBody } from './pass-report.ts';
@@ -7,7 +8,7 @@ import type { SyncPhase } from './sync-status.ts';
 /** What an observe pass needs to know of the loop. */
 interface ObserveInput {
   /** An access token for fetching bundles missing from the cache. */
-  readonly token: string;
+  readonly token: TokenSource;
   /** How the last pass ended. */
   readonly phase: SyncPhase;
   /** The fingerprint of the last report written. */

@@ -6,11 +6,13 @@ import type { Backoff } from '../backoff.ts';
 import { Credentials } from '../credentials.ts';
 import type { Driver } from '../drivers/driver.ts';
 import type { DriftEngine } from '../drift/drift-engine.ts';
-import type { HubClient } from '../hub-client.ts';
+import { HubUnavailableError, isRetryable, type HubClient } from '../hub-client.ts';
 import { ReportJournal } from '../journal/report-journal.ts';
 import { DesiredStateVerifier } from './desired-state.ts';
+import { HubOutage } from './hub-outage.ts';
 import { observePass } from './observe-pass.ts';
 import { fingerprint } from './pass-report.ts';
+import { waitToRetry } from './retry-wait.ts';
 import { runPass, type PassDependencies, type PassOutcome } from './run-pass.ts';
 import type { SyncStatus } from './sync-status.ts';
 
@@ -27,8 +29,10 @@ interface PullLoopOptions {
   readonly backoff: Backoff;
   /** How long one long-poll waits for a change at the hub. */
   readonly waitSeconds: number;
-  /** How often the loop re-observes between changes. */
+  /** How often the loop re-observes, whether the hub answers or not. */
   readonly observeIntervalMs: number;
+  /** How often to look whether the hub is back while backing off after it was unreachable. */
+  readonly probeMs: number;
   /** Where syncing stands when the loop begins. */
   readonly status: SyncStatus;
   readonly onApplied: (generation: number) => void;
@@ -38,18 +42,26 @@ interface PullLoopOptions {
 }
 
 /**
- * The pull loop of an enrolled agent. Each turn flushes the report journal, long-polls the hub
- * for a new envelope and runs a sync pass for it (`runPass`), and on the observe interval looks
- * again at what is in place (`observePass`). Failures are sorted: whatever throws (the hub or
- * the substrate away, an apply that failed) is retried with backoff; the etag advances only
- * past an envelope whose pass finished, so a failed one is fetched and tried again.
+ * The pull loop of an enrolled agent, two loops sharing one pass at a time:
+ *
+ * - the sync loop sends the report journal, long-polls the hub for a new envelope and runs a
+ *   sync pass for it (`runPass`). Whatever throws (the hub or the substrate away, an apply that
+ *   failed) is retried with backoff; while the hub is unreachable the backoff is cut short as
+ *   soon as it answers again, and the outage is logged once. The etag advances only past an
+ *   envelope whose pass finished, so a failed one is fetched and tried again. A report the hub
+ *   refuses never stops it (see `ReportJournal`).
+ * - the observe loop looks at what is in place on its own interval (`observePass`): drift is
+ *   classified and acted on whether the hub answers or not, and its reports wait in the journal.
  */
 export class PullLoop {
   private readonly options: PullLoopOptions;
   private current: SyncStatus;
   private etag: string | undefined;
   private lastReported = '';
-  private nextObserveAt = 0;
+  /** One pass at a time: a sync pass and an observe pass both read and write the substrate. */
+  private passing: Promise<unknown> = Promise.resolve();
+  private firstTurn: () => void = () => undefined;
+  private caughtUp = false;
 
   constructor(options: PullLoopOptions) {
     this.options = options;
@@ -62,10 +74,10 @@ export class PullLoop {
 
   /** Runs until `signal` aborts; a long-poll in flight is aborted, a pass in flight finishes. */
   async run(signal: AbortSignal): Promise<void> {
-    const { client, store, enrollment, driver, drift, log, clock, backoff } = this.options;
+    const { client, store, enrollment, driver, drift, log, clock } = this.options;
     const key = await store.keyPair();
     const credentials = new Credentials(client, key, enrollment, clock);
-    const journal = new ReportJournal(store.dir, key, enrollment.targetId, () => store.nextReportSeq());
+    const journal = new ReportJournal(store.dir, key, enrollment.targetId, store, { log });
     const deps: PassDependencies = {
       store,
       verifier: new DesiredStateVerifier(client, store, enrollment.targetId),
@@ -76,54 +88,161 @@ export class PullLoop {
       clock,
       log,
     };
+    const flush = async (): Promise<void> => {
+      try {
+        const token = await credentials.accessToken();
+        await journal.flush(async (signed) => {
+          const receipt = await client.report(enrollment.targetId, token, signed);
+          this.options.faults.reach('report:after-send');
+          return receipt;
+        });
+      } catch (error) {
+        // The reports wait in the journal for the next turn; the loop goes on either way.
+        if (isAuthFailure(error)) credentials.invalidate();
+        log.debug({ err: messageOf(error) }, 'reports not sent yet');
+      }
+    };
+    const firstTurn = new Promise<void>((resolve) => {
+      this.firstTurn = resolve;
+    });
+    const observing = this.observeLoop(signal, deps, credentials, flush, firstTurn);
+    await this.syncLoop(signal, deps, credentials, flush);
+    this.firstTurn();
+    await observing;
+  }
 
+  private async syncLoop(
+    signal: AbortSignal,
+    deps: PassDependencies,
+    credentials: Credentials,
+    flush: () => Promise<void>,
+  ): Promise<void> {
+    const { client, enrollment, log, clock, backoff } = this.options;
+    const outage = new HubOutage(log, clock);
     while (!signal.aborted) {
       try {
         const token = await credentials.accessToken();
-        const flush = (): Promise<number> =>
-          journal.flush(async (signed) => {
-            await client.report(enrollment.targetId, token, signed);
-            this.options.faults.reach('report:after-send');
-          });
+        if (!this.caughtUp) await this.catchUp(token, deps);
         await flush();
-        const untilObserve = Math.max(0, this.nextObserveAt - clock());
-        const answer = await client.envelope(
-          enrollment.targetId,
-          token,
-          this.etag,
-          Math.min(this.options.waitSeconds, Math.ceil(untilObserve / 1000)),
-          signal,
-        );
+        const answer = await client.envelope(enrollment.targetId, token, this.etag, this.options.waitSeconds, signal);
+        outage.reached();
         backoff.reset();
-        if (answer.kind === 'envelope')
-          this.record(await runPass(deps, { raw: answer.text, token, phase: this.current.phase }));
-        this.etag = answer.etag;
-        if (clock() >= this.nextObserveAt) {
-          this.nextObserveAt = clock() + this.options.observeIntervalMs;
-          const observed = await observePass(deps, {
-            token,
-            phase: this.current.phase,
-            lastReported: this.lastReported,
-          });
-          if (observed !== undefined) {
-            this.lastReported = fingerprint(observed.report);
-            this.current = { ...this.current, phase: observed.phase };
-          }
+        if (answer.kind === 'envelope') {
+          const text = answer.text;
+          this.record(
+            await this.exclusive(() =>
+              runPass(deps, { raw: text, token: () => credentials.accessToken(), phase: this.current.phase }),
+            ),
+          );
         }
+        this.etag = answer.etag;
+        this.firstTurn();
         await flush();
       } catch (error) {
         if (signal.aborted) break;
-        if (isFlotillaError(error) && (error.code === 'TOKEN_EXPIRED' || error.code === 'UNAUTHENTICATED'))
-          credentials.invalidate();
-        const delay = backoff.next();
+        if (isAuthFailure(error)) credentials.invalidate();
+        const unreachable = error instanceof HubUnavailableError && !error.reachable;
+        const delay = Math.max(backoff.next(), error instanceof HubUnavailableError ? (error.retryAfterMs ?? 0) : 0);
         this.current = { ...this.current, lastError: messageOf(error) };
-        log.warn(
-          { err: messageOf(error), code: isFlotillaError(error) ? error.code : undefined, retryInMs: delay },
-          'sync pass failed',
-        );
-        await sleep(delay, undefined, { signal }).catch(() => undefined);
+        if (isRetryable(error)) outage.failed(error, delay);
+        else
+          log.warn(
+            { err: messageOf(error), code: isFlotillaError(error) ? error.code : undefined, retryInMs: delay },
+            'sync pass failed',
+          );
+        const back = await waitToRetry(delay, {
+          signal,
+          probeMs: this.options.probeMs,
+          ...(unreachable ? { probe: () => client.alive(signal) } : {}),
+        });
+        // The next request may be a long-poll that answers only when something changes.
+        if (back) outage.reached();
       }
     }
+  }
+
+  /**
+   * Once per start, before anything else reaches the hub: compares what the hub last heard from
+   * this target with the agent's own state. The hub holding a seq the agent's numbering has not
+   * passed, or a generation above the one the agent says it applied, means the state went back
+   * in time (restored from a backup or a snapshot, or writes lost with the power): numbering
+   * continues past the hub's (the next report flagged), and the agent treats what is in place as
+   * unknown, as after an interrupted apply of the releases it last reported, so the next
+   * envelope is applied in full and nothing Flotilla itself wrote is kept as drift.
+   */
+  private async catchUp(token: string, deps: PassDependencies): Promise<void> {
+    const { client, enrollment, store, log, clock } = this.options;
+    const { last } = await client.lastReport(enrollment.targetId, token);
+    this.caughtUp = true;
+    if (last === null) return;
+    if (await store.advanceReportSeq(last.seq)) {
+      deps.journal.flagGap(last.seq);
+      log.warn(
+        { lastSeq: last.seq },
+        'the hub holds reports this agent numbered again: its state went back in time; numbering continues past them',
+      );
+    }
+    await this.exclusive(async () => {
+      const sync = await store.sync();
+      if (last.generation <= sync.appliedGeneration || sync.applying !== undefined) return;
+      await store.saveSync({
+        ...sync,
+        applying: { generation: last.generation, releases: last.bundles, startedAt: new Date(clock()).toISOString() },
+      });
+      const message = `the hub last heard of generation ${last.generation}, newer than the ${sync.appliedGeneration} this agent's state says it applied; the desired state is applied again in full`;
+      this.current = { ...this.current, phase: 'failed', lastError: message };
+      log.warn(
+        { generation: last.generation, appliedGeneration: sync.appliedGeneration },
+        'state older than the hub knows it',
+      );
+    });
+  }
+
+  /**
+   * Looks at what is in place every `observeIntervalMs`, first right after the first sync turn
+   * (or one interval after start, when the hub does not answer), whatever the hub's state.
+   */
+  private async observeLoop(
+    signal: AbortSignal,
+    deps: PassDependencies,
+    credentials: Credentials,
+    flush: () => Promise<void>,
+    firstTurn: Promise<void>,
+  ): Promise<void> {
+    const { log, observeIntervalMs } = this.options;
+    const wait = (): Promise<void> => sleep(observeIntervalMs, undefined, { signal }).catch(() => undefined);
+    await Promise.race([firstTurn, wait()]);
+    let failure: string | undefined;
+    while (!signal.aborted) {
+      try {
+        const observed = await this.exclusive(() =>
+          observePass(deps, {
+            token: () => credentials.accessToken(),
+            phase: this.current.phase,
+            lastReported: this.lastReported,
+          }),
+        );
+        if (observed !== undefined) {
+          this.lastReported = fingerprint(observed.report);
+          this.current = { ...this.current, phase: observed.phase };
+          void flush();
+        }
+        if (failure !== undefined) log.info({ err: failure }, 'observing works again');
+        failure = undefined;
+      } catch (error) {
+        if (signal.aborted) break;
+        // Once per kind of failure: a substrate or a bundle cache that stays away is not news every interval.
+        if (messageOf(error) !== failure) log.warn({ err: messageOf(error) }, 'observe pass failed');
+        failure = messageOf(error);
+      }
+      await wait();
+    }
+  }
+
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.passing.then(work, work);
+    this.passing = result.catch(() => undefined);
+    return result;
   }
 
   /** Records how a pass ended: the status, the last report, the events; throws when it must be retried. */
@@ -150,4 +269,8 @@ export class PullLoop {
         return;
     }
   }
+}
+
+function isAuthFailure(error: unknown): boolean {
+  return isFlotillaError(error) && (error.code === 'TOKEN_EXPIRED' || error.code === 'UNAUTHENTICATED');
 }

@@ -15,7 +15,7 @@ import type { DriftEngine } from '../drift/drift-engine.ts';
 import { isRetryable } from '../hub-client.ts';
 import type { ReportBody, ReportJournal } from '../journal/report-journal.ts';
 import { decidePass } from './decide-pass.ts';
-import type { DesiredStateVerifier, VerifiedDesiredState } from './desired-state.ts';
+import type { DesiredStateVerifier, TokenSource, VerifiedDesiredState } from './desired-state.ts';
 import { inPlace, mergeStatus, reportBody, type PassFindings } from './pass-report.ts';
 import type { SyncPhase } from './sync-status.ts';
 
@@ -36,8 +36,8 @@ export interface PassDependencies {
 /** One envelope the hub sent, with what the pass needs to know of the loop. */
 interface PassInput {
   readonly raw: unknown;
-  /** An access token for fetching bundles. */
-  readonly token: string;
+  /** An access token for fetching bundles missing from the cache. */
+  readonly token: TokenSource;
   /** How the last pass ended. */
   readonly phase: SyncPhase;
 }
@@ -86,11 +86,15 @@ export async function runPass(deps: PassDependencies, input: PassInput): Promise
   let applied: AppliedResource[] = inPlace(resources);
   let observed: ObservedResource[] | undefined;
   if (decision === 'apply') {
-    const prepared = await deps.drift.prepareApply(
-      resources,
-      await previousState(deps, sync.appliedEnvelope, input.token),
-      sync.applying === undefined ? [] : await releaseResources(deps, sync.applying.releases, input.token),
-    );
+    const interrupted =
+      sync.applying === undefined ? [] : await releaseResources(deps, sync.applying.releases, input.token);
+    // Without the interrupted release, a driver that cannot say who wrote a field (a file) would
+    // take Flotilla's own half-applied writes for changes to keep: it applies as it is instead.
+    const previous =
+      interrupted === undefined && deps.driver.selfManagers === undefined
+        ? undefined
+        : await previousState(deps, sync.appliedEnvelope, input.token);
+    const prepared = await deps.drift.prepareApply(resources, previous, interrupted ?? []);
     // The intent record, on disk before the driver writes anything; cleared below once the
     // whole apply is in place, so a crash in between is known at the next start.
     await deps.store.saveSync({
@@ -161,19 +165,20 @@ async function report(deps: PassDependencies, findings: PassFindings): Promise<R
 
 /**
  * The resources of the releases an interrupted apply was writing, so that what it wrote is not
- * taken for drift to keep; none when they cannot be read back.
+ * taken for drift to keep; undefined when they cannot be read back (not cached, and no longer
+ * the hub's to give this target).
  */
 async function releaseResources(
   deps: PassDependencies,
   releases: readonly ReleaseRef[],
-  token: string,
-): Promise<Resource[]> {
+  token: TokenSource,
+): Promise<Resource[] | undefined> {
   try {
     return await deps.verifier.resourcesOf(releases, token);
   } catch (error) {
     if (isRetryable(error)) throw error;
     deps.log.warn({ err: messageOf(error) }, 'cannot read back the releases of the interrupted apply');
-    return [];
+    return undefined;
   }
 }
 
@@ -184,7 +189,7 @@ async function releaseResources(
 async function previousState(
   deps: PassDependencies,
   applied: SignedEnvelope | null,
-  token: string,
+  token: TokenSource,
 ): Promise<{ resources: Resource[]; envelope: Envelope } | undefined> {
   if (applied === null) return undefined;
   try {

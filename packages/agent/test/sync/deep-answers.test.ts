@@ -56,7 +56,7 @@ describe('deeply nested JSON the agent reads is refused by name, never a stack o
     const store = new FileAgentStore(dir);
     const verifier = new DesiredStateVerifier(new HubClient(HUB, { dispatcher: mock }), store, TARGET);
     await expect(
-      verifier.resourcesOf([{ name: 'deep', version: '1.0.0', digest: DIGEST }], 'token'),
+      verifier.resourcesOf([{ name: 'deep', version: '1.0.0', digest: DIGEST }], async () => 'token'),
     ).rejects.toMatchObject({ code: 'JSON_TOO_DEEP' });
   });
 

@@ -70,7 +70,7 @@ const verifier: PassDependencies['verifier'] = {
     return {
       signed: envelope,
       envelope: envelope.envelope,
-      resources: await this.resourcesOf(envelope.envelope.bundles, ''),
+      resources: await this.resourcesOf(envelope.envelope.bundles, async () => ''),
     };
   },
   async resourcesOf(refs) {
@@ -93,7 +93,7 @@ beforeEach(() => {
     verifier,
     driver,
     drift: new DriftEngine({ driver, log, clock: () => T0, dir }),
-    journal: new ReportJournal(dir, generateKeyPair(), TARGET, () => store.nextReportSeq()),
+    journal: new ReportJournal(dir, generateKeyPair(), TARGET, store),
     facts: async () => ({ driver: 'memory' }),
     clock: () => T0,
     log,
@@ -113,7 +113,7 @@ function reports(): Report[] {
 }
 
 const pass = (raw: SignedEnvelope, phase: 'starting' | 'applied' | 'failed' = 'applied') =>
-  runPass(deps, { raw, token: 'token', phase });
+  runPass(deps, { raw, token: async () => 'token', phase });
 
 describe('a sync pass', () => {
   it('applies new releases, then saves them and writes one applied report with its drift', async () => {

@@ -161,6 +161,21 @@ export class SecretAgentStore implements AgentStore {
     });
   }
 
+  async advanceReportSeq(seq: number): Promise<boolean> {
+    return this.exclusive(async () => {
+      // Blocks reserved by other pods may reach past `seq`: only a reservation below it in the
+      // Secret means the Secret itself went back in time.
+      const reserved = (await this.read(SEQ, SeqReservation))?.reserved ?? 0;
+      if (this.seqNext > seq) return reserved < seq;
+      const from = Math.max(reserved, this.seqLimit, seq) + 1;
+      const limit = from + this.seqBlock - 1;
+      await this.write({ [SEQ]: { reserved: limit } });
+      this.seqNext = from;
+      this.seqLimit = limit;
+      return reserved < seq;
+    });
+  }
+
   // One operation at a time: a reservation and a write must not interleave.
   private exclusive<T>(operation: () => Promise<T>): Promise<T> {
     const result = this.lock.then(operation, operation);
