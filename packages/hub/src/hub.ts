@@ -106,6 +106,8 @@ export interface HubServices {
 export interface Hub {
   readonly services: HubServices;
   readonly server: Server;
+  /** Every route of the API, as registered (`{ method: 'GET', path: '/v1/targets/:id' }`). */
+  readonly routes: readonly { readonly method: string; readonly path: string }[];
   /** Listens on `host:port` (port 0 picks a free one) and returns the base URL. */
   listen(port: number, host?: string): Promise<string>;
   close(): Promise<void>;
@@ -270,6 +272,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
       dashboard,
     },
     server,
+    routes: router.list(),
     listen(port, host = '127.0.0.1') {
       return new Promise((resolve, reject) => {
         server.once('error', reject);

@@ -13,6 +13,8 @@ export type Handler = (ctx: RequestContext) => Promise<void> | void;
 
 interface Route {
   readonly method: string;
+  /** As registered: `/v1/targets/:id`. */
+  readonly path: string;
   readonly pattern: RegExp;
   readonly names: readonly string[];
   readonly handler: Handler;
@@ -32,8 +34,13 @@ export class Router {
         return '([^/]+)';
       })
       .join('/');
-    this.routes.push({ method, pattern: new RegExp(`^${source}$`), names, handler });
+    this.routes.push({ method, path, pattern: new RegExp(`^${source}$`), names, handler });
     return this;
+  }
+
+  /** Every route as registered, in order: for tests that must reach each one, such as the fault suite's fuzzing. */
+  list(): { readonly method: string; readonly path: string }[] {
+    return this.routes.map(({ method, path }) => ({ method, path }));
   }
 
   /** The handler and its parameters, or a 404/405 error that says what exists. */
