@@ -1,0 +1,238 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { API_VERSION, generateKeyPair, signBundle, type KeyPair, type Resource, type Target } from '@flotilla/protocol';
+import { api, configMap, startAgent, startHub, type AgentFixture, type HubFixture } from '../fixtures/hub-fixture.ts';
+import { startAgentProcess, startHubProcess, type HubProcess, type RunningProcess } from '../fixtures/processes.ts';
+import { tempDir } from '../fixtures/temp-dir.ts';
+import { waitFor } from '../fixtures/wait-for.ts';
+
+/*
+ * Processes killed with SIGKILL where a real crash cannot be aimed from outside: inside the
+ * hub's transactions just before they commit, and in the agent between the hub storing a
+ * report and the agent recording that it did (FLOTILLA_FAULT, docs/operations.md). After a
+ * restart nothing may be lost, doubled or half-applied.
+ */
+
+let dir: ReturnType<typeof tempDir> | undefined;
+let hubProcess: HubProcess | undefined;
+let hubFixture: HubFixture | undefined;
+let agents: AgentFixture[] = [];
+let agentProcess: RunningProcess | undefined;
+
+afterEach(async () => {
+  await Promise.all(agents.map((a) => a.agent.stop()));
+  agents = [];
+  await agentProcess?.kill();
+  agentProcess = undefined;
+  await hubProcess?.kill();
+  hubProcess = undefined;
+  await hubFixture?.dispose();
+  hubFixture = undefined;
+  dir?.remove();
+  dir = undefined;
+});
+
+interface Admin {
+  readonly url: string;
+  readonly token: string;
+}
+
+async function publish(admin: Admin, key: KeyPair, name: string, version: string, resources: Resource[]) {
+  const signed = signBundle({ apiVersion: API_VERSION, kind: 'Bundle', name, version, resources }, [key]);
+  expect((await api(admin.url, 'POST', '/v1/bundles', { token: admin.token, body: signed })).status).toBe(201);
+}
+
+async function releaseKey(admin: Admin): Promise<KeyPair> {
+  const key = generateKeyPair();
+  const added = await api(admin.url, 'POST', '/v1/trust-root/release-keys', {
+    token: admin.token,
+    body: { publicKey: key.publicKey, name: 'release' },
+  });
+  expect(added.status).toBe(200);
+  return key;
+}
+
+async function enrollmentToken(admin: Admin, labels: Record<string, string> = {}): Promise<string> {
+  const created = await api<{ token: string }>(admin.url, 'POST', '/v1/enrollment-tokens', {
+    token: admin.token,
+    body: { maxUses: 1, labels },
+  });
+  expect(created.status).toBe(201);
+  return created.body.token;
+}
+
+async function target(admin: Admin, id: string): Promise<Target> {
+  return (await api<Target>(admin.url, 'GET', `/v1/targets/${id}`, { token: admin.token })).body;
+}
+
+async function applied(admin: Admin, id: string): Promise<Target> {
+  return waitFor(`target ${id} to apply and report its desired generation`, async () => {
+    const current = await target(admin, id);
+    return (
+      current.observed?.generation === current.desired.generation && current.observed.phase === 'applied' && current
+    );
+  });
+}
+
+async function resyncs(admin: Admin, id: string): Promise<unknown[]> {
+  const history = await api<{ entries: unknown[] }>(
+    admin.url,
+    'GET',
+    `/v1/targets/${id}/history?action=report.seq-resync`,
+    { token: admin.token },
+  );
+  return history.body.entries;
+}
+
+/** Reads the hub's database: the report numbers each target has, and SQLite's own check. */
+function readStore(dataDir: string): { integrity: unknown; seqs: Record<string, number[]> } {
+  const db = new Database(join(dataDir, 'hub.db'), { readonly: true });
+  try {
+    const rows = db.prepare('SELECT target_id, seq FROM reports ORDER BY target_id, seq').all() as {
+      target_id: string;
+      seq: number;
+    }[];
+    const seqs: Record<string, number[]> = {};
+    for (const row of rows) (seqs[row.target_id] ??= []).push(row.seq);
+    return { integrity: db.pragma('integrity_check', { simple: true }), seqs };
+  } finally {
+    db.close();
+  }
+}
+
+/** 1, 2, … n: every report the agent numbered, each once. */
+function contiguous(seqs: number[] | undefined): number[] {
+  return Array.from({ length: seqs?.length ?? 0 }, (_, i) => i + 1);
+}
+
+async function expectChainIntact(admin: Admin): Promise<void> {
+  const verify = await api(admin.url, 'GET', '/v1/audit/verify', { token: admin.token });
+  expect(verify.body).toMatchObject({ ok: true });
+}
+
+describe('a process killed with SIGKILL at a chosen point', () => {
+  it('the hub, inside the transaction storing a report: the agent sends it again and it is stored once', async () => {
+    dir = tempDir('flotilla-kill-report-');
+    const dataDir = join(dir.path, 'hub');
+    hubProcess = await startHubProcess({ dataDir, env: { FLOTILLA_FAULT: 'report:before-commit:1' } });
+    const admin = { url: hubProcess.url, token: hubProcess.adminToken };
+    const key = await releaseKey(admin);
+    await publish(admin, key, 'app', '1.0.0', [configMap('app', { version: '1' })]);
+    const agent = await startAgent(admin.url, await enrollmentToken(admin), {
+      dir: join(dir.path, 'edge'),
+      probeMs: 50,
+    });
+    agents.push(agent);
+    expect(
+      (
+        await api(admin.url, 'POST', `/v1/targets/${agent.targetId}/assign`, {
+          token: admin.token,
+          body: { bundles: ['app@1.0.0'] },
+        })
+      ).status,
+    ).toBe(200);
+    expect(await hubProcess.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    expect(readStore(dataDir).seqs[agent.targetId]).toBeUndefined();
+
+    hubProcess = await startHubProcess({ dataDir, port: hubProcess.port });
+    const done = await applied(admin, agent.targetId);
+    expect(done.desired.generation).toBe(1);
+    expect(await resyncs(admin, agent.targetId)).toEqual([]);
+    await expectChainIntact(admin);
+    expect(await hubProcess.kill('SIGTERM')).toEqual({ code: 0, signal: null });
+    const store = readStore(dataDir);
+    expect(store.integrity).toBe('ok');
+    expect(store.seqs[agent.targetId]).toEqual(contiguous(store.seqs[agent.targetId]));
+    expect(store.seqs[agent.targetId]!.at(-1)).toBe(done.observed!.seq);
+  });
+
+  it('the agent, after the hub stored its report and before it noted so: the report is not doubled and no gap is flagged', async () => {
+    dir = tempDir('flotilla-kill-sent-');
+    hubFixture = await startHub();
+    const admin = { url: hubFixture.url, token: hubFixture.adminToken };
+    await hubFixture.publish('app', '1.0.0', [configMap('app', { version: '1' })]);
+    await hubFixture.publish('app', '2.0.0', [configMap('app', { version: '2' })]);
+    const stateDir = join(dir.path, 'state');
+    const root = join(dir.path, 'root');
+    agentProcess = await startAgentProcess({
+      hubUrl: admin.url,
+      stateDir,
+      root,
+      enrollToken: await hubFixture.enrollmentToken(1),
+      name: 'edge',
+      env: { FLOTILLA_FAULT: 'report:after-send:1' },
+    });
+    const { targetId } = JSON.parse(readFileSync(join(stateDir, 'enrollment.json'), 'utf8')) as { targetId: string };
+    expect((await hubFixture.assign(targetId, ['app@1.0.0'])).status).toBe(200);
+    expect(await agentProcess.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    const stored = readStore(hubFixture.dataDir).seqs[targetId];
+    expect(stored).toEqual([1]);
+
+    agentProcess = await startAgentProcess({ hubUrl: admin.url, stateDir, root, name: 'edge' });
+    await applied(admin, targetId);
+    expect((await hubFixture.assign(targetId, ['app@2.0.0'])).status).toBe(200);
+    const done = await applied(admin, targetId);
+    expect(await resyncs(admin, targetId)).toEqual([]);
+    const seqs = readStore(hubFixture.dataDir).seqs[targetId];
+    expect(seqs).toEqual(contiguous(seqs));
+    expect(seqs!.at(-1)).toBe(done.observed!.seq);
+    expect(agentProcess.logs.filter((l) => l['level'] !== undefined && Number(l['level']) >= 50)).toEqual([]);
+  });
+
+  it('the hub, inside a rollout step: it resumes on restart, each wave started once and each envelope bumped once', async () => {
+    dir = tempDir('flotilla-kill-rollout-');
+    const dataDir = join(dir.path, 'hub');
+    hubProcess = await startHubProcess({ dataDir, env: { FLOTILLA_FAULT: 'rollout:before-commit:2' } });
+    const admin = { url: hubProcess.url, token: hubProcess.adminToken };
+    const key = await releaseKey(admin);
+    await publish(admin, key, 'app', '1.0.0', [configMap('app', { version: '1' })]);
+    for (let i = 0; i < 3; i++)
+      agents.push(
+        await startAgent(admin.url, await enrollmentToken(admin, { env: 'test' }), {
+          name: `edge-${i}`,
+          dir: join(dir.path, `edge-${i}`),
+          probeMs: 50,
+        }),
+      );
+    const created = await api<{ rollout: { id: string } }>(admin.url, 'POST', '/v1/rollouts', {
+      token: admin.token,
+      body: { release: 'app@1.0.0', selector: 'env=test', waves: 'first:34%,second:67%,rest:100%', bake: 0 },
+    });
+    expect(created.status).toBe(201);
+    const id = created.body.rollout.id;
+    expect(await hubProcess.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    // Killed part-way: the first wave's step committed, the second's did not.
+    const db = new Database(join(dataDir, 'hub.db'), { readonly: true });
+    try {
+      expect(db.prepare('SELECT state FROM rollouts WHERE id = ?').pluck().get(id)).toBe('running');
+      expect(db.prepare('SELECT count(*) FROM rollout_waves WHERE rollout_id = ?').pluck().get(id)).toBe(1);
+    } finally {
+      db.close();
+    }
+
+    hubProcess = await startHubProcess({ dataDir, port: hubProcess.port });
+    await waitFor('the rollout to complete after the restart', async () => {
+      const status = await api<{ state: string }>(admin.url, 'GET', `/v1/rollouts/${id}`, { token: admin.token });
+      return status.body.state === 'completed';
+    });
+    for (const agent of agents) expect((await applied(admin, agent.targetId)).desired.generation).toBe(1);
+    const starts = await api<{ entries: { details: Record<string, unknown> }[] }>(
+      admin.url,
+      'GET',
+      '/v1/audit?action=rollout.wave.start&limit=100',
+      { token: admin.token },
+    );
+    expect(starts.status).toBe(200);
+    expect(
+      starts.body.entries
+        .filter((e) => e.details['rollout'] === id)
+        .map((e) => e.details['waveName'])
+        .sort(),
+    ).toEqual(['first', 'rest', 'second']);
+    await expectChainIntact(admin);
+    expect(await hubProcess.kill('SIGTERM')).toEqual({ code: 0, signal: null });
+    expect(readStore(dataDir).integrity).toBe('ok');
+  });
+});
