@@ -9,6 +9,7 @@ import { api } from '../fixtures/hub-fixture.ts';
 import { spawnHubProcess, startHubProcess, type HubProcess } from '../fixtures/processes.ts';
 import { mountSmallFilesystem, type SmallFilesystem } from '../fixtures/small-filesystem.ts';
 import { tempDir } from '../fixtures/temp-dir.ts';
+import { ProtocolAgent, type TestHub } from '../../packages/hub/test/support.ts';
 import { waitFor } from '../fixtures/wait-for.ts';
 
 const HOLD_LOCK = fileURLToPath(new URL('../fixtures/hold-db-lock.ts', import.meta.url));
@@ -87,7 +88,11 @@ describe('the hub process when its store cannot write', () => {
     dir = tempDir('flotilla-lock-');
     const dataDir = join(dir.path, 'hub');
     hub = await startHubProcess({ dataDir });
-    expect((await write(hub)).status).toBe(201);
+    const created = await write(hub);
+    expect(created.status).toBe(201);
+    const agent = new ProtocolAgent({ url: hub.url, now: () => Date.now() } as TestHub);
+    await agent.enroll(created.body.token as string, 'seen-while-locked', Date.now());
+    const agentToken = await agent.accessToken(Date.now());
 
     const holder = spawn(process.execPath, ['--import', 'tsx', HOLD_LOCK, join(dataDir, 'hub.db')], {
       stdio: ['pipe', 'pipe', 'inherit'],
@@ -95,6 +100,30 @@ describe('the hub process when its store cannot write', () => {
     const holderExit = new Promise((resolve) => holder.once('exit', resolve));
     await new Promise((resolve) => holder.stdout.once('data', resolve));
     try {
+      // A check-in marks the target seen; the hub's own last-seen flush then meets the lock in
+      // a timer, where the uncaught SQLITE_BUSY used to end the process. Liveness is probed
+      // all along, which used to stall for the busy timeout.
+      const checkIn = await api(hub.url, 'GET', `/v1/targets/${agent.targetId}/envelope?wait=0`, { token: agentToken });
+      expect(checkIn.status).toBeLessThan(500);
+      const probes: number[] = [];
+      let probing = true;
+      const probe = (async () => {
+        while (probing) {
+          const answer = await timed(() => api(hub!.url, 'GET', '/v1/health'));
+          expect(answer.value.status).toBe(200);
+          probes.push(answer.ms);
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      })();
+      try {
+        await hub.waitForLog('store unavailable', (line) => line['failedIn'] === 'last-seen flush');
+      } finally {
+        probing = false;
+        await probe;
+      }
+      expect(probes.length).toBeGreaterThan(10);
+      expect(Math.max(...probes)).toBeLessThan(500);
+      expect(hub.alive()).toBe(true);
       await expectDegradedButUp(hub, /^SQLITE_BUSY/);
     } finally {
       holder.stdin.end();
@@ -102,6 +131,10 @@ describe('the hub process when its store cannot write', () => {
     }
     await readyAgain(hub);
     expect((await write(hub)).status).toBe(201);
+    await waitFor('the last-seen time held through the outage to be written', async () => {
+      const target = await api(hub!.url, 'GET', `/v1/targets/${agent.targetId}`, { token: hub!.adminToken });
+      return typeof target.body.lastSeenAt === 'string';
+    });
     expect(hub.alive()).toBe(true);
     expectLoggedOnce(hub);
     await expectIntact(hub, dataDir);
