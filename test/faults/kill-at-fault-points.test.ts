@@ -4,7 +4,13 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { API_VERSION, generateKeyPair, signBundle, type KeyPair, type Resource, type Target } from '@flotilla/protocol';
 import { api, configMap, startAgent, startHub, type AgentFixture, type HubFixture } from '../fixtures/hub-fixture.ts';
-import { startAgentProcess, startHubProcess, type HubProcess, type RunningProcess } from '../fixtures/processes.ts';
+import {
+  spawnHubProcess,
+  startAgentProcess,
+  startHubProcess,
+  type HubProcess,
+  type RunningProcess,
+} from '../fixtures/processes.ts';
 import { tempDir } from '../fixtures/temp-dir.ts';
 import { waitFor } from '../fixtures/wait-for.ts';
 
@@ -181,7 +187,7 @@ describe('a process killed with SIGKILL at a chosen point', () => {
     expect(agentProcess.logs.filter((l) => l['level'] !== undefined && Number(l['level']) >= 50)).toEqual([]);
   });
 
-  it('the hub, inside a rollout step: it resumes on restart, each wave started once and each envelope bumped once', async () => {
+  it('the hub, inside a rollout step, twice in a row: it resumes on restart, each wave started once and each envelope bumped once', async () => {
     dir = tempDir('flotilla-kill-rollout-');
     const dataDir = join(dir.path, 'hub');
     hubProcess = await startHubProcess({ dataDir, env: { FLOTILLA_FAULT: 'rollout:before-commit:2' } });
@@ -204,13 +210,24 @@ describe('a process killed with SIGKILL at a chosen point', () => {
     const id = created.body.rollout.id;
     expect(await hubProcess.exited).toEqual({ code: null, signal: 'SIGKILL' });
     // Killed part-way: the first wave's step committed, the second's did not.
-    const db = new Database(join(dataDir, 'hub.db'), { readonly: true });
-    try {
-      expect(db.prepare('SELECT state FROM rollouts WHERE id = ?').pluck().get(id)).toBe('running');
-      expect(db.prepare('SELECT count(*) FROM rollout_waves WHERE rollout_id = ?').pluck().get(id)).toBe(1);
-    } finally {
-      db.close();
-    }
+    const expectFirstWaveOnly = () => {
+      const db = new Database(join(dataDir, 'hub.db'), { readonly: true });
+      try {
+        expect(db.prepare('SELECT state FROM rollouts WHERE id = ?').pluck().get(id)).toBe('running');
+        expect(db.prepare('SELECT count(*) FROM rollout_waves WHERE rollout_id = ?').pluck().get(id)).toBe(1);
+      } finally {
+        db.close();
+      }
+    };
+    expectFirstWaveOnly();
+    // Twice in a row: the step taken again on restart is cut short too.
+    const again = spawnHubProcess({
+      dataDir,
+      port: hubProcess.port,
+      env: { FLOTILLA_FAULT: 'rollout:before-commit:1' },
+    });
+    expect(await again.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    expectFirstWaveOnly();
 
     hubProcess = await startHubProcess({ dataDir, port: hubProcess.port });
     await waitFor('the rollout to complete after the restart', async () => {
