@@ -96,6 +96,8 @@ describe('the hub process when its store cannot write', () => {
 
     const holder = spawn(process.execPath, ['--import', 'tsx', HOLD_LOCK, join(dataDir, 'hub.db')], {
       stdio: ['pipe', 'pipe', 'inherit'],
+      // tsx's compile cache would stay behind in the temporary folder.
+      env: { ...process.env, TSX_DISABLE_CACHE: '1' },
     });
     const holderExit = new Promise((resolve) => holder.once('exit', resolve));
     await new Promise((resolve) => holder.stdout.once('data', resolve));
