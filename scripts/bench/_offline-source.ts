@@ -114,7 +114,9 @@ export function benchContents(hubKey: KeyPair, digests: readonly string[], layer
     kind: 'Envelope',
     targetId,
     generation: 1,
-    bundles: [{ name: 'shop', version: '1.0.0', digest: release.digest }],
+    bundles: [
+      { name: 'shop', version: '1.0.0', digest: release.digest, size: Buffer.byteLength(JSON.stringify(release)) },
+    ],
     holds: [],
     trustRootVersion: 2,
     issuedAt: now.toISOString(),

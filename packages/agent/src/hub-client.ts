@@ -1,13 +1,19 @@
 import { Agent as UndiciAgent, request, type Dispatcher } from 'undici';
 import type { z } from 'zod';
 import {
+  ANSWER_MAX_BYTES,
+  BUNDLE_MAX_BYTES,
+  ENROLL_ANSWER_MAX_BYTES,
+  ENVELOPE_MAX_BYTES,
   errorFromResponse,
   FlotillaError,
+  formatBytes,
   isFlotillaError,
   parseJson,
   SignedBundle,
   SignedTrustRoot,
   messageOf,
+  TRUST_ROOT_MAX_BYTES,
   type SignedReport,
 } from '@flotilla/protocol';
 import {
@@ -77,10 +83,23 @@ export class HubClient {
       });
   }
 
+  /**
+   * One request. The answer is read up to `limit` bytes (by default {@link ANSWER_MAX_BYTES}):
+   * a longer one is cut off there and refused with `BODY_TOO_LARGE`, or, when `exact` names
+   * the length the answer must have, with `BUNDLE_LENGTH_MISMATCH`.
+   */
   private async call(
     method: Dispatcher.HttpMethod,
     path: string,
-    options: { body?: unknown; token?: string; headers?: Record<string, string>; signal?: AbortSignal } = {},
+    options: {
+      body?: unknown;
+      token?: string;
+      headers?: Record<string, string>;
+      signal?: AbortSignal;
+      limit?: number;
+      what?: string;
+      exact?: number;
+    } = {},
   ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
     const headers: Record<string, string> = { ...options.headers };
     if (options.token !== undefined) headers['authorization'] = `Bearer ${options.token}`;
@@ -98,10 +117,29 @@ export class HubClient {
       if ((error as Error).name === 'AbortError') throw error;
       throw new HubUnavailableError(`cannot reach the hub at ${this.base}: ${messageOf(error)}`, false);
     }
+    const what = options.what ?? `the answer to ${method} ${path}`;
+    // An error answer is read as any answer: the caps are for documents.
+    const document = response.statusCode < 400;
+    const exact = document ? options.exact : undefined;
+    const limit = exact ?? (document ? options.limit : undefined) ?? ANSWER_MAX_BYTES;
+    const refuse = (received: number | undefined): FlotillaError =>
+      exact === undefined
+        ? new FlotillaError(
+            'BODY_TOO_LARGE',
+            `${what} exceeds the agent's cap of ${formatBytes(limit)}${received === undefined ? '' : ` (the hub announced ${received} bytes)`}; the agent stopped reading it`,
+            { limit },
+          )
+        : new FlotillaError(
+            'BUNDLE_LENGTH_MISMATCH',
+            `${what} is ${received === undefined ? 'longer than' : `${received} bytes, not`} the ${exact} bytes its envelope names; the agent stopped reading it`,
+            { expected: exact },
+          );
     let text: string;
     try {
-      text = await response.body.text();
+      text = await readBounded(response, limit, refuse);
     } catch (error) {
+      // An outsized error page of a failing hub is still a failing hub: retried, not refused.
+      if (isFlotillaError(error) && response.statusCode < 500) throw error;
       throw new HubUnavailableError(
         `the hub at ${this.base} closed the answer to ${method} ${path} early: ${messageOf(error)}`,
         false,
@@ -118,23 +156,30 @@ export class HubClient {
         code: 'BAD_REQUEST',
         message: `the hub answered ${response.statusCode} to ${method} ${path}`,
       });
+    if (exact !== undefined && Buffer.byteLength(text) !== exact) throw refuse(Buffer.byteLength(text));
     return { status: response.statusCode, headers: response.headers, text };
   }
 
   async enroll(body: EnrollRequest): Promise<EnrollResponse> {
-    return parse(EnrollResponse, (await this.call('POST', '/v1/enroll', { body })).text, 'enrollment answer');
+    const answer = await this.call('POST', '/v1/enroll', {
+      body,
+      limit: ENROLL_ANSWER_MAX_BYTES,
+      what: 'the enrollment answer',
+    });
+    return parse(EnrollResponse, answer.text, 'enrollment answer');
   }
 
   async token(assertion: string): Promise<TokenResponse> {
-    return parse(TokenResponse, (await this.call('POST', '/v1/token', { body: { assertion } })).text, 'token answer');
+    const answer = await this.call('POST', '/v1/token', { body: { assertion }, what: 'the access token answer' });
+    return parse(TokenResponse, answer.text, 'token answer');
   }
 
   async trustRoot(version: number): Promise<SignedTrustRoot> {
-    return parse(
-      SignedTrustRoot,
-      (await this.call('GET', `/v1/trust-roots/${version}`)).text,
-      `trust root v${version}`,
-    );
+    const answer = await this.call('GET', `/v1/trust-roots/${version}`, {
+      limit: TRUST_ROOT_MAX_BYTES,
+      what: `trust root v${version}`,
+    });
+    return parse(SignedTrustRoot, answer.text, `trust root v${version}`);
   }
 
   /** Long-polls for the target's envelope: unchanged, none assigned yet, or a new one. */
@@ -149,6 +194,8 @@ export class HubClient {
       token,
       headers: etag === undefined ? {} : { 'if-none-match': etag },
       ...(signal === undefined ? {} : { signal }),
+      limit: ENVELOPE_MAX_BYTES,
+      what: 'the envelope',
     });
     const answerTag = typeof response.headers['etag'] === 'string' ? response.headers['etag'] : '';
     if (response.status === 304) return { kind: 'unchanged', etag: answerTag };
@@ -156,10 +203,27 @@ export class HubClient {
     return { kind: 'envelope', etag: answerTag, text: response.text };
   }
 
-  async bundle(digest: string, token: string): Promise<{ parsed: SignedBundle; raw: unknown }> {
-    const text = (await this.call('GET', `/v1/bundles/${digest}`, { token })).text;
-    const raw = json(text, `bundle ${digest}`);
-    return { parsed: parseValue(SignedBundle, raw, `bundle ${digest}`), raw };
+  /**
+   * A bundle by digest. With `size` (the length its envelope names) the answer must be exactly
+   * that long; without, it is read up to {@link BUNDLE_MAX_BYTES}.
+   */
+  async bundle(digest: string, token: string, size?: number): Promise<{ parsed: SignedBundle; raw: unknown }> {
+    const what = `bundle ${digest}`;
+    if (size !== undefined && size > BUNDLE_MAX_BYTES)
+      throw new FlotillaError(
+        'BODY_TOO_LARGE',
+        `the envelope names ${what} of ${size} bytes, more than the agent's cap of ${formatBytes(BUNDLE_MAX_BYTES)} (the most the hub accepts); the agent did not fetch it`,
+        { limit: BUNDLE_MAX_BYTES },
+      );
+    const text = (
+      await this.call('GET', `/v1/bundles/${digest}`, {
+        token,
+        what,
+        ...(size === undefined ? { limit: BUNDLE_MAX_BYTES } : { exact: size }),
+      })
+    ).text;
+    const raw = json(text, what);
+    return { parsed: parseValue(SignedBundle, raw, what), raw };
   }
 
   /** Sends a signed report; the receipt says whether it was new and the last seq the hub holds. */
@@ -197,6 +261,35 @@ export class HubClient {
   async close(): Promise<void> {
     await this.dispatcher.close();
   }
+}
+
+/**
+ * The body as UTF-8 text, read only while it stays within `limit` bytes: past that (or when
+ * the hub announces more) the connection is dropped and `refuse` says so, with the announced
+ * length when there was one.
+ */
+async function readBounded(
+  response: Dispatcher.ResponseData,
+  limit: number,
+  refuse: (received: number | undefined) => FlotillaError,
+): Promise<string> {
+  const { body } = response;
+  const declared = Number(response.headers['content-length']);
+  if (Number.isInteger(declared) && declared > limit) {
+    body.destroy();
+    throw refuse(declared);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      body.destroy();
+      throw refuse(undefined);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /**

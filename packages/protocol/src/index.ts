@@ -33,7 +33,15 @@ export {
 export { API_VERSION, Digest, Labels, Name, Properties, ReleaseRef, TargetId, Timestamp } from './documents/common.ts';
 export { Resource, assertUniqueResources, groupOf, resourceKey } from './documents/resource.ts';
 export { Bundle, SignedBundle } from './documents/bundle.ts';
-export { DriftRevert, Envelope, Hold, SignedEnvelope } from './documents/envelope.ts';
+export { DriftRevert, Envelope, EnvelopeBundle, Hold, SignedEnvelope, releaseRefOf } from './documents/envelope.ts';
+export {
+  ANSWER_MAX_BYTES,
+  BUNDLE_MAX_BYTES,
+  ENROLL_ANSWER_MAX_BYTES,
+  ENVELOPE_MAX_BYTES,
+  TRUST_ROOT_MAX_BYTES,
+  formatBytes,
+} from './limits.ts';
 export { Facts, Health, Report, ReportPhase, ResourceStatus, SignedReport } from './documents/report.ts';
 export { Actor, Target, TargetDrift, TargetStatus } from './documents/target.ts';
 export { SignedTrustRoot, TrustRoot, TrustRootKey, keysWithRole } from './documents/trust-root.ts';

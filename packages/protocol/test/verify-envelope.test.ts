@@ -52,7 +52,7 @@ function envelope(overrides: Partial<Envelope> = {}): Envelope {
     kind: 'Envelope',
     targetId: TARGET,
     generation: 5,
-    bundles: [{ name: 'app', version: '4.2.0', digest: bundle.digest }],
+    bundles: [{ name: 'app', version: '4.2.0', digest: bundle.digest, size: JSON.stringify(bundle).length }],
     holds: [],
     trustRootVersion: 1,
     issuedAt: NOW.toISOString(),

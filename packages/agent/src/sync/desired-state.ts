@@ -14,6 +14,7 @@ import {
   verifyBundle,
   verifyEnvelopeHeader,
   verifyTrustRoot,
+  type EnvelopeBundle,
 } from '@flotilla/protocol';
 import type { AgentStore } from '../agent-state.ts';
 import type { HubClient } from '../hub-client.ts';
@@ -70,12 +71,19 @@ export class DesiredStateVerifier {
     return { signed, envelope, resources: await this.resourcesOf(envelope.bundles, token, trustRoot) };
   }
 
-  /** The resources of a set of releases, each bundle checked against its digest and signatures. */
-  async resourcesOf(refs: readonly ReleaseRef[], token: TokenSource, trustRoot?: TrustRoot): Promise<Resource[]> {
+  /**
+   * The resources of a set of releases, each bundle checked against its digest and signatures.
+   * A bundle an envelope names is fetched only up to the length the envelope gives it.
+   */
+  async resourcesOf(
+    refs: readonly (ReleaseRef | EnvelopeBundle)[],
+    token: TokenSource,
+    trustRoot?: TrustRoot,
+  ): Promise<Resource[]> {
     const root = trustRoot ?? (await this.trustRootFor(0));
     const resources: Resource[] = [];
     for (const ref of refs) {
-      const bundle = await this.bundle(ref.digest, token);
+      const bundle = await this.bundle(ref.digest, token, 'size' in ref ? ref.size : undefined);
       verifyBundle(bundle, ref, root);
       resources.push(...bundle.bundle.resources);
     }
@@ -98,7 +106,7 @@ export class DesiredStateVerifier {
   }
 
   /** A bundle from the local cache or the hub. Content addressing makes the cache safe. */
-  private async bundle(digest: string, token: TokenSource): Promise<SignedBundle> {
+  private async bundle(digest: string, token: TokenSource, size: number | undefined): Promise<SignedBundle> {
     const path = join(this.bundleDir, `${digest.replace(':', '-')}.json`);
     try {
       const cached = SignedBundle.parse(parseJson(readFileSync(path, 'utf8'), path));
@@ -106,7 +114,7 @@ export class DesiredStateVerifier {
     } catch {
       // Not cached or unreadable: fetch it again.
     }
-    const { parsed } = await this.client.bundle(digest, await token());
+    const { parsed } = await this.client.bundle(digest, await token(), size);
     // Content addressed and fetched again when lost: no need to wait for the disk.
     writeJsonAtomic(path, parsed, { durable: false });
     return parsed;

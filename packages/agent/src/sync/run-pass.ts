@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import {
   isFlotillaError,
   messageOf,
+  releaseRefOf,
   type Envelope,
   type Facts,
   type FlotillaError,
@@ -75,6 +76,7 @@ export async function runPass(deps: PassDependencies, input: PassInput): Promise
     return { kind: 'stalled', error };
   }
   const { envelope, resources, signed } = desired;
+  const releases = envelope.bundles.map(releaseRefOf);
   const log = deps.log.child({ generation: envelope.generation });
   const decision = decidePass(sync.appliedEnvelope?.envelope, envelope, effectivePhase(sync, input.phase));
   if (decision === 're-sign-only') {
@@ -116,7 +118,7 @@ export async function runPass(deps: PassDependencies, input: PassInput): Promise
       await report(deps, {
         phase: 'failed',
         generation: envelope.generation,
-        bundles: envelope.bundles,
+        bundles: releases,
         resources: mergeStatus(applied, observed),
         error: { code: 'DRIVER_FAILED', message },
       });
@@ -136,12 +138,12 @@ export async function runPass(deps: PassDependencies, input: PassInput): Promise
     ...settled,
     appliedGeneration: envelope.generation,
     appliedEnvelope: signed,
-    appliedReleases: envelope.bundles,
+    appliedReleases: releases,
   });
   const body = await report(deps, {
     phase: 'applied',
     generation: envelope.generation,
-    bundles: envelope.bundles,
+    bundles: releases,
     resources: mergeStatus(applied, drift.observed),
     drift: drift.section,
   });

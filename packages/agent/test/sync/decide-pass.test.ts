@@ -18,7 +18,7 @@ function envelope(
     kind: 'Envelope',
     targetId: `tgt_${'0'.repeat(20)}`,
     generation,
-    bundles,
+    bundles: bundles.map((ref) => ({ ...ref, size: 100 })),
     holds,
     trustRootVersion: 1,
     issuedAt,

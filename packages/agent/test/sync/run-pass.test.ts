@@ -45,7 +45,7 @@ function signed(generation: number, bundles: ReleaseRef[], extra: Partial<Envelo
     kind: 'Envelope',
     targetId: TARGET,
     generation,
-    bundles,
+    bundles: bundles.map((ref) => ({ ...ref, size: 100 })),
     holds: [],
     trustRootVersion: 1,
     issuedAt: new Date(T0).toISOString(),

@@ -22,13 +22,27 @@ export const DriftRevert = z.strictObject({
 });
 export type DriftRevert = z.infer<typeof DriftRevert>;
 
+/**
+ * A release an envelope names: which bundle (by digest), and how many bytes the hub serves for
+ * it at `GET /v1/bundles/{digest}`, so an agent stops a download that runs longer.
+ */
+export const EnvelopeBundle = ReleaseRef.extend({
+  size: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+});
+export type EnvelopeBundle = z.infer<typeof EnvelopeBundle>;
+
+/** The release reference alone, without what only envelopes carry: for reports and saved state. */
+export function releaseRefOf(bundle: ReleaseRef): ReleaseRef {
+  return { name: bundle.name, version: bundle.version, digest: bundle.digest };
+}
+
 /** The desired state of one target, signed by the hub. */
 export const Envelope = z.strictObject({
   apiVersion: ApiVersion,
   kind: z.literal('Envelope'),
   targetId: TargetId,
   generation: z.number().int().min(1),
-  bundles: z.array(ReleaseRef).max(256),
+  bundles: z.array(EnvelopeBundle).max(256),
   holds: z.array(Hold).max(256),
   /**
    * The drift rules in force, complete (see `parseDriftPolicy`). An envelope without one, from

@@ -85,7 +85,12 @@ export function envelope(
     kind: 'Envelope',
     targetId,
     generation,
-    bundles: bundles.map((b) => ({ name: b.bundle.name, version: b.bundle.version, digest: b.digest })),
+    bundles: bundles.map((b) => ({
+      name: b.bundle.name,
+      version: b.bundle.version,
+      digest: b.digest,
+      size: Buffer.byteLength(JSON.stringify(b)),
+    })),
     holds: [],
     trustRootVersion: 2,
     issuedAt: NOW.toISOString(),

@@ -1,12 +1,10 @@
-import { SignedBundle } from '@flotilla/protocol';
+import { BUNDLE_MAX_BYTES, SignedBundle } from '@flotilla/protocol';
 import { PublishResult, ReleaseList } from '@flotilla/protocol/api';
 import { authenticate, requireOperator, type Authenticator } from '../../http/auth.ts';
 import { readJson } from '../../http/body.ts';
 import { sendEmpty, sendJson, sendRawJson } from '../../http/respond.ts';
 import type { Router } from '../../http/router.ts';
 import type { BundleService } from './bundle-service.ts';
-
-const BUNDLE_BODY_LIMIT = 16 * 1024 * 1024;
 
 export interface BundleRoutesDeps {
   readonly auth: Authenticator;
@@ -24,7 +22,7 @@ export function bundleRoutes(router: Router, { auth, bundles }: BundleRoutesDeps
 
   router.on('POST', '/v1/bundles', async ({ req, res }) => {
     const principal = requireOperator(auth, req, 'deployer');
-    const signed = await readJson(req, SignedBundle, BUNDLE_BODY_LIMIT);
+    const signed = await readJson(req, SignedBundle, BUNDLE_MAX_BYTES);
     const result = bundles.publish(signed, principal);
     sendJson(res, result.created ? 201 : 200, PublishResult, result);
   });

@@ -31,6 +31,8 @@ export interface BundleServiceDeps {
  */
 export class BundleService {
   private readonly deps: BundleServiceDeps;
+  /** Bundles are immutable, so their sizes never change; envelopes ask for them on every signing. */
+  private readonly sizes = new Map<string, number>();
 
   constructor(deps: BundleServiceDeps) {
     this.deps = deps;
@@ -102,6 +104,17 @@ export class BundleService {
     const json = this.deps.store.json(digest);
     if (json === undefined) throw new FlotillaError('NOT_FOUND', `no bundle with digest ${digest}`);
     return json;
+  }
+
+  /** The bytes `GET /v1/bundles/{digest}` answers, which envelopes name so agents stop longer downloads. */
+  sizeOf(digest: string): number {
+    let size = this.sizes.get(digest);
+    if (size === undefined) {
+      size = this.deps.store.size(digest);
+      if (size === undefined) throw new FlotillaError('NOT_FOUND', `no bundle with digest ${digest}`);
+      this.sizes.set(digest, size);
+    }
+    return size;
   }
 
   list(): ReleaseList {

@@ -20,6 +20,9 @@ export class BundleStore {
         'INSERT INTO bundles (digest, name, version, signed, created_at, created_by) VALUES (@digest, @name, @version, @signed, @createdAt, @createdBy)',
       ),
       get: db.prepare<[string], { signed: string }>('SELECT signed FROM bundles WHERE digest = ?'),
+      size: db.prepare<[string], { size: number }>(
+        'SELECT length(CAST(signed AS BLOB)) AS size FROM bundles WHERE digest = ?',
+      ),
       release: db.prepare<[string], { name: string; version: string }>(
         'SELECT name, version FROM bundles WHERE digest = ?',
       ),
@@ -46,6 +49,11 @@ export class BundleStore {
   /** The stored JSON of a bundle, served byte for byte. */
   json(digest: string): string | undefined {
     return this.s.get.get(digest)?.signed;
+  }
+
+  /** How many bytes {@link json} answers for a digest. */
+  size(digest: string): number | undefined {
+    return this.s.size.get(digest)?.size;
   }
 
   /** The name and version published under a digest. */

@@ -2,6 +2,7 @@ import {
   API_VERSION,
   canonicalize,
   FlotillaError,
+  releaseRefOf,
   signPayload,
   type Actor,
   type DriftPolicy,
@@ -58,9 +59,11 @@ export interface ServedTargets {
   invalidate(id: string): void;
 }
 
-/** Resolves `name@version` or a digest to a published release (the bundles feature). */
+/** Resolves `name@version` or a digest to a published release, and tells its size (the bundles feature). */
 export interface ReleaseResolver {
   resolveRelease(ref: string): ReleaseRef;
+  /** The bytes the hub serves for the bundle, which envelopes name. */
+  sizeOf(digest: string): number;
 }
 
 /** The drift policy in force, which every envelope carries (the drift feature). */
@@ -371,7 +374,7 @@ export class DesiredStateService {
       kind: 'Envelope',
       targetId,
       generation,
-      bundles: [...bundles],
+      bundles: bundles.map((ref) => ({ ...releaseRefOf(ref), size: this.deps.releases.sizeOf(ref.digest) })),
       holds: [...part.holds],
       ...(part.driftPolicy === undefined ? {} : { driftPolicy: part.driftPolicy }),
       ...(part.revert === undefined ? {} : { revert: [...part.revert] }),
