@@ -29,6 +29,8 @@ afterEach(async () => {
   dir.remove();
 });
 
+const DAY = 86_400_000;
+
 const stateDir = (): string => join(dir.path, 'state');
 const rootDir = (): string => join(dir.path, 'root');
 
@@ -68,12 +70,63 @@ function nextStall(agent: Agent): Promise<FlotillaError> {
   });
 }
 
+function applied(): Record<string, any> {
+  return JSON.parse(readFileSync(join(stateDir(), 'sync.json'), 'utf8')) as Record<string, any>;
+}
+
 function appliedData(): string | undefined {
   const path = join(rootDir(), 'default_configmap_app.yaml');
   return existsSync(path) ? readFileSync(path, 'utf8') : undefined;
 }
 
 describe('an agent fed by a malicious hub', () => {
+  it('refuses a second, different envelope of a generation it applied, and keeps the first', async () => {
+    const agent = await startVictim();
+    const a = hub.release('app', '1.0.0', [configMap('app', { v: 'a' })]);
+    const b = hub.release('app', '2.0.0', [configMap('app', { v: 'b' })]);
+    hub.serveEnvelope(hub.envelope({ generation: 5, bundles: [a] }));
+    await waitFor('generation 5 applied', () => agent.current.appliedGeneration === 5);
+
+    const forked = nextStall(agent);
+    hub.serveEnvelope(hub.envelope({ generation: 5, bundles: [b] }));
+    expect((await forked).code).toBe('ENVELOPE_EQUIVOCATION');
+    expect(appliedData()).toContain('v: a');
+    expect(applied()['appliedEnvelope'].envelope.bundles[0].version).toBe('1.0.0');
+    const stalled = await waitFor('a stalled report', () => hub.reports.find((r) => r.report['phase'] === 'stalled'));
+    expect(stalled.report['error'].code).toBe('ENVELOPE_EQUIVOCATION');
+  });
+
+  it('refuses a generation it applied signed again with a hold added', async () => {
+    const agent = await startVictim();
+    const a = hub.release('app', '1.0.0', [configMap('app', { v: 'a' })]);
+    hub.serveEnvelope(hub.envelope({ generation: 5, bundles: [a] }));
+    await waitFor('generation 5 applied', () => agent.current.appliedGeneration === 5);
+
+    const forked = nextStall(agent);
+    const since = new Date().toISOString();
+    hub.serveEnvelope(hub.envelope({ generation: 5, bundles: [a], holds: [{ id: 'INC-1', reason: 'x', since }] }));
+    expect((await forked).code).toBe('ENVELOPE_EQUIVOCATION');
+  });
+
+  it('keeps a legitimate re-signing of the generation it applied: same content, later expiry', async () => {
+    const agent = await startVictim();
+    const a = hub.release('app', '1.0.0', [configMap('app', { v: 'a' })]);
+    const issued = new Date(Date.now() - 60_000);
+    hub.serveEnvelope(hub.envelope({ generation: 5, bundles: [a], issuedAt: issued }));
+    await waitFor('generation 5 applied', () => agent.current.appliedGeneration === 5);
+    let stalled = false;
+    agent.once('stalled', () => (stalled = true));
+
+    const later = new Date(issued.getTime() + DAY);
+    hub.serveEnvelope(hub.envelope({ generation: 5, bundles: [a], expiresAt: later }));
+    await waitFor(
+      'the new signature kept',
+      () => applied()['appliedEnvelope'].envelope.expiresAt === later.toISOString(),
+    );
+    expect(stalled).toBe(false);
+    expect(agent.current.phase).toBe('applied');
+  });
+
   it('stops reading a bundle at the cap of what the hub accepts, and says so', async () => {
     const agent = await startVictim();
     // Valid JSON padded to 48 MiB; the envelope even names that length.

@@ -16,6 +16,7 @@ import {
   type Target,
 } from '@flotilla/protocol';
 import { api, configMap, startAgent, startHub, type AgentFixture, type HubFixture } from './fixtures/hub-fixture.ts';
+import { asForgedKey, forgeSignature } from './fixtures/forge.ts';
 import { waitFor } from './fixtures/wait-for.ts';
 
 /**
@@ -126,7 +127,15 @@ describe('an agent refuses desired state it cannot trust', () => {
 
   async function refusal(signed: SignedEnvelope): Promise<string> {
     const victim = started();
-    const stalled = new Promise<{ code: string }>((resolve) => victim.agent.once('stalled', resolve));
+    const stalled = new Promise<{ code: string }>((resolve, reject) => {
+      const applied = (generation: number): void =>
+        reject(new Error(`the agent applied generation ${generation} instead of refusing it`));
+      victim.agent.once('applied', applied);
+      victim.agent.once('stalled', (error: { code: string }) => {
+        victim.agent.off('applied', applied);
+        resolve(error);
+      });
+    });
     interceptor.serve(signed);
     const { code } = await stalled;
     expect(victim.agent.current.appliedGeneration).toBe(2);
@@ -164,6 +173,27 @@ describe('an agent refuses desired state it cannot trust', () => {
     expect(await refusal({ envelope: other, signature: signPayload('envelope', other, hubKey(hub)) })).toBe(
       'ENVELOPE_TARGET_MISMATCH',
     );
+  });
+
+  it('refuses a different envelope of the generation it applied, and the hub records a security event', async () => {
+    const key = hubKey(hub);
+    const forked: Envelope = {
+      ...genuine,
+      holds: [{ id: 'INC-forged', reason: 'nothing is reverted while this holds', since: genuine.issuedAt }],
+      expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+    };
+    const signature = forgeSignature('envelope', forked, asForgedKey(key.publicKey, key.seed));
+    expect(await refusal({ envelope: forked, signature })).toBe('ENVELOPE_EQUIVOCATION');
+    const entry = await waitFor('a security event in the audit log', async () => {
+      const page = await api<{ entries: { action: string; subjects: string[]; reason?: string }[] }>(
+        hub.url,
+        'GET',
+        '/v1/audit?action=security.*',
+        { token: hub.adminToken },
+      );
+      return page.body.entries.find((e) => e.action === 'security.envelope-equivocation');
+    });
+    expect(entry).toMatchObject({ subjects: [started().targetId], reason: 'ENVELOPE_EQUIVOCATION' });
   });
 
   it('reports the refusal to the hub and keeps running the last good release', async () => {

@@ -207,6 +207,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
       audit,
       clock,
       ...(deps.faults === undefined ? {} : { faults: deps.faults }),
+      log: log.child({ component: 'reports' }),
     }),
   );
   const rollouts = new RolloutService({

@@ -33,6 +33,7 @@ export const ErrorCode = z.enum([
   'ENVELOPE_TARGET_MISMATCH',
   'ENVELOPE_ROLLBACK',
   'ENVELOPE_EXPIRED',
+  'ENVELOPE_EQUIVOCATION',
   'BUNDLE_DIGEST_MISMATCH',
   'BUNDLE_MISSING',
   'BUNDLE_SIGNATURE_THRESHOLD',
@@ -99,6 +100,26 @@ export const ErrorCode = z.enum([
   'INTERNAL',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
+
+/**
+ * The codes an agent refuses desired state with when what it received was forged, tampered
+ * with, replayed, or from a hub that forked its history or stopped vouching. The hub records a
+ * report carrying one as a security event (`security.<code>` in the audit log), not only as a
+ * stalled sync.
+ */
+export const SECURITY_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'ENVELOPE_SIGNATURE_INVALID',
+  'ENVELOPE_KEY_UNKNOWN',
+  'ENVELOPE_TARGET_MISMATCH',
+  'ENVELOPE_ROLLBACK',
+  'ENVELOPE_EXPIRED',
+  'ENVELOPE_EQUIVOCATION',
+  'BUNDLE_DIGEST_MISMATCH',
+  'BUNDLE_SIGNATURE_THRESHOLD',
+  'BUNDLE_LENGTH_MISMATCH',
+  'BODY_TOO_LARGE',
+  'TRUST_ROOT_INVALID',
+]);
 
 /**
  * The one error type of Flotilla. `code` is for programs, `message` for people: it says what

@@ -4,7 +4,15 @@
  * bundles and envelopes, and the error vocabulary. The query language, drift classification,
  * the audit chain and the HTTP API's bodies are at `/query`, `/drift`, `/audit` and `/api`.
  */
-export { ErrorCode, ErrorResponse, FlotillaError, errorFromResponse, isFlotillaError, messageOf } from './errors.ts';
+export {
+  ErrorCode,
+  ErrorResponse,
+  FlotillaError,
+  SECURITY_CODES,
+  errorFromResponse,
+  isFlotillaError,
+  messageOf,
+} from './errors.ts';
 export { parseWith } from './parse-with.ts';
 export {
   FAULT_POINTS,
@@ -61,5 +69,5 @@ export {
 } from './documents/drift-report.ts';
 export { verifyTrustRoot } from './verify-trust-root.ts';
 export { verifyBundle } from './verify-bundle.ts';
-export { verifyEnvelope, verifyEnvelopeHeader } from './verify-envelope.ts';
+export { envelopeContent, verifyEnvelope, verifyEnvelopeHeader } from './verify-envelope.ts';
 export { signBundle } from './sign-bundle.ts';

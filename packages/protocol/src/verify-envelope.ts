@@ -1,3 +1,4 @@
+import { canonicalize } from './canonical-json.ts';
 import { verifyPayload } from './crypto/keys.ts';
 import { FlotillaError } from './errors.ts';
 import type { SignedBundle } from './documents/bundle.ts';
@@ -11,12 +12,30 @@ export interface EnvelopeContext {
   readonly targetId: string;
   /** The generation last applied; a lower one is a rollback. */
   readonly lastGeneration: number;
+  /**
+   * The envelope last applied, when there is one: another envelope of its generation must
+   * have the same content (see {@link envelopeContent}), or the hub forked history.
+   */
+  readonly applied?: Envelope | undefined;
+  /** The time to judge expiry at. */
   readonly now: Date;
 }
 
 /**
+ * What an envelope says, as opposed to when it was signed: everything but `issuedAt`,
+ * `expiresAt` and `trustRootVersion`. A legitimate re-signing of a generation (a fresh expiry,
+ * perhaps under a newer trust root) changes only those and the signature; two envelopes of
+ * one generation whose content differs are equivocation.
+ */
+export function envelopeContent(envelope: Envelope): string {
+  const { issuedAt: _issuedAt, expiresAt: _expiresAt, trustRootVersion: _trustRootVersion, ...content } = envelope;
+  return canonicalize(content);
+}
+
+/**
  * The checks an agent makes before it trusts an envelope's header: a known hub key, a valid
- * signature, its own target, no rollback, not expired. Bundles are checked separately by
+ * signature, its own target, no rollback, no second version of the generation it applied,
+ * not expired. Bundles are checked separately by
  * {@link verifyEnvelope} once fetched.
  */
 export function verifyEnvelopeHeader(signed: SignedEnvelope, ctx: EnvelopeContext): Envelope {
@@ -45,6 +64,18 @@ export function verifyEnvelopeHeader(signed: SignedEnvelope, ctx: EnvelopeContex
       'ENVELOPE_ROLLBACK',
       `envelope generation ${envelope.generation} is older than the applied generation ${ctx.lastGeneration}`,
       { generation: envelope.generation, lastGeneration: ctx.lastGeneration },
+    );
+  }
+  const applied = ctx.applied;
+  if (
+    applied !== undefined &&
+    applied.generation === envelope.generation &&
+    envelopeContent(applied) !== envelopeContent(envelope)
+  ) {
+    throw new FlotillaError(
+      'ENVELOPE_EQUIVOCATION',
+      `the hub signed two different envelopes of generation ${envelope.generation}: this one differs from the one applied in more than its times; the hub forked its history, so the agent keeps what it applied`,
+      { generation: envelope.generation },
     );
   }
   if (Date.parse(envelope.expiresAt) <= ctx.now.getTime()) {

@@ -6,6 +6,7 @@ import {
   signBundle,
   signPayload,
   verifyEnvelope,
+  verifyEnvelopeHeader,
   verifyTrustRoot,
   type Bundle,
   type Envelope,
@@ -87,6 +88,31 @@ describe('verifyEnvelope', () => {
 
   it('accepts the same generation again, since refetching is not a rollback', () => {
     expect(check(signed(envelope()), [bundle], 5)).toBe('ok');
+  });
+
+  const equivocation = (applied: Envelope, next: Envelope): ErrorCode | 'ok' => {
+    try {
+      verifyEnvelopeHeader(signed(next), { trustRoot, targetId: TARGET, lastGeneration: 5, applied, now: NOW });
+      return 'ok';
+    } catch (error) {
+      return (error as { code: ErrorCode }).code;
+    }
+  };
+
+  it.each<[string, Partial<Envelope>]>([
+    ['a later expiry', { expiresAt: new Date(NOW.getTime() + 7_200_000).toISOString() }],
+    ['a later issuedAt', { issuedAt: new Date(NOW.getTime() + 60_000).toISOString() }],
+    ['a newer trust root version', { trustRootVersion: 2 }],
+  ])('accepts the applied generation signed again with %s', (_name, change) => {
+    expect(equivocation(envelope(), envelope(change))).toBe('ok');
+  });
+
+  it.each<[string, Partial<Envelope>]>([
+    ['other releases', { bundles: [] }],
+    ['a hold added', { holds: [{ id: 'INC-1', reason: 'outage', since: NOW.toISOString() }] }],
+    ['a revert request', { revert: [{ resourceKey: 'v1/ConfigMap/default/app', path: '' }] }],
+  ])('refuses the applied generation signed again with %s as equivocation', (_name, change) => {
+    expect(equivocation(envelope(), envelope(change))).toBe('ENVELOPE_EQUIVOCATION');
   });
 
   it.each<[string, () => ReturnType<typeof check>, ErrorCode]>([

@@ -16,7 +16,7 @@ import {
   verifyTrustRoot,
   type EnvelopeBundle,
 } from '@flotilla/protocol';
-import type { AgentStore } from '../agent-state.ts';
+import type { AgentStore, SyncState } from '../agent-state.ts';
 import type { HubClient } from '../hub-client.ts';
 import { writeJsonAtomic } from '../state-files.ts';
 
@@ -53,10 +53,18 @@ export class DesiredStateVerifier {
   }
 
   /**
+   * Verifies an envelope the hub sent against what is applied (`appliedGeneration`, and the
+   * envelope it came with), fetches its bundles and verifies them; `now` judges expiry.
+   *
    * @param raw the envelope as the hub sent it: its JSON text, parsed here with bounds (a
    *   document nested too deep is refused, not walked), or a value already parsed.
    */
-  async verify(raw: unknown, lastGeneration: number, token: TokenSource, now: Date): Promise<VerifiedDesiredState> {
+  async verify(
+    raw: unknown,
+    applied: Pick<SyncState, 'appliedGeneration' | 'appliedEnvelope'>,
+    token: TokenSource,
+    now: Date,
+  ): Promise<VerifiedDesiredState> {
     const parsed = SignedEnvelope.safeParse(
       typeof raw === 'string' ? parseJson(raw, 'the envelope the hub sent') : raw,
     );
@@ -67,7 +75,13 @@ export class DesiredStateVerifier {
       );
     const signed = parsed.data;
     const trustRoot = await this.trustRootFor(signed.envelope.trustRootVersion);
-    const envelope = verifyEnvelopeHeader(signed, { trustRoot, targetId: this.targetId, lastGeneration, now });
+    const envelope = verifyEnvelopeHeader(signed, {
+      trustRoot,
+      targetId: this.targetId,
+      lastGeneration: applied.appliedGeneration,
+      applied: applied.appliedEnvelope?.envelope,
+      now,
+    });
     return { signed, envelope, resources: await this.resourcesOf(envelope.bundles, token, trustRoot) };
   }
 

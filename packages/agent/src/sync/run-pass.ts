@@ -62,10 +62,15 @@ export async function runPass(deps: PassDependencies, input: PassInput): Promise
   const sync = await deps.store.sync();
   let desired: VerifiedDesiredState;
   try {
-    desired = await deps.verifier.verify(input.raw, sync.appliedGeneration, input.token, new Date(deps.clock()));
+    desired = await deps.verifier.verify(input.raw, sync, input.token, new Date(deps.clock()));
   } catch (error) {
     if (isRetryable(error) || !isFlotillaError(error)) throw error;
-    deps.log.error({ code: error.code, err: error.message }, 'envelope refused');
+    if (error.code === 'ENVELOPE_EQUIVOCATION')
+      deps.log.error(
+        { code: error.code, err: error.message, generation: sync.appliedGeneration },
+        'the hub signed two different envelopes of one generation; keeping the one applied',
+      );
+    else deps.log.error({ code: error.code, err: error.message }, 'envelope refused');
     await report(deps, {
       phase: 'stalled',
       generation: sync.appliedGeneration,

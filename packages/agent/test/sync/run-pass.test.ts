@@ -60,7 +60,7 @@ function signed(generation: number, bundles: ReleaseRef[], extra: Partial<Envelo
  * a generation below the applied one is refused as a rollback, bundles come from RELEASES.
  */
 const verifier: PassDependencies['verifier'] = {
-  async verify(raw, lastGeneration) {
+  async verify(raw, { appliedGeneration: lastGeneration }) {
     const envelope = raw as SignedEnvelope;
     if (envelope.envelope.generation < lastGeneration)
       throw new FlotillaError(

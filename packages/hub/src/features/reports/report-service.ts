@@ -1,7 +1,9 @@
+import type { Logger } from 'pino';
 import {
   canonicalize,
   FlotillaError,
   type FaultPoints,
+  SECURITY_CODES,
   verifyPayload,
   type Facts,
   type Report,
@@ -40,6 +42,7 @@ export interface ReportServiceDeps {
   readonly clock: Clock;
   /** Test-only crash points: `report:before-commit` after a new report's writes. */
   readonly faults?: FaultPoints;
+  readonly log?: Logger;
 }
 
 /**
@@ -149,6 +152,21 @@ export class ReportService {
           reason: report.error?.code ?? 'UNKNOWN',
           details: { seq: report.seq, generation: report.generation, message: report.error?.message },
         });
+      }
+      const code = report.error?.code;
+      if (report.phase === 'stalled' && code !== undefined && (SECURITY_CODES as ReadonlySet<string>).has(code)) {
+        audit.append({
+          actor: { kind: 'agent', id: targetId },
+          action: `security.${code.toLowerCase().replaceAll('_', '-')}`,
+          subjects: [targetId],
+          outcome: 'refused',
+          reason: code,
+          details: { seq: report.seq, generation: report.generation, message: report.error?.message },
+        });
+        this.deps.log?.warn(
+          { target: targetId, code, generation: report.generation },
+          'an agent refused desired state as forged or tampered with',
+        );
       }
       this.deps.faults?.reach('report:before-commit');
       return { seq: report.seq, duplicate: false, lastSeq: store.lastSeq(targetId) };
