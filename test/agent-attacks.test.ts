@@ -127,6 +127,47 @@ describe('an agent fed by a malicious hub', () => {
     expect(agent.current.phase).toBe('applied');
   });
 
+  it('judges expiry against the newest issuedAt it verified, across a restart with the clock set back', async () => {
+    const now = Date.now();
+    const a = hub.release('app', '1.0.0', [configMap('app', { v: 'a' })]);
+    const b = hub.release('app', '2.0.0', [configMap('app', { v: 'b' })]);
+    const first = await startVictim(() => now);
+    hub.serveEnvelope(hub.envelope({ generation: 1, bundles: [a], issuedAt: new Date(now) }));
+    await waitFor('generation 1 applied', () => first.current.appliedGeneration === 1);
+    await first.stop();
+    running.splice(running.indexOf(first), 1);
+
+    // Expired two days ago, served to an agent whose clock runs three days behind.
+    hub.serveEnvelope(
+      hub.envelope({
+        generation: 2,
+        bundles: [b],
+        issuedAt: new Date(now - 4 * DAY),
+        expiresAt: new Date(now - 2 * DAY),
+      }),
+    );
+    const reportsBefore = hub.reports.length;
+    const behind = new Agent({
+      hubUrl: hub.url,
+      stateDir: stateDir(),
+      driver: new ManifestsDirDriver(rootDir()),
+      log: silent,
+      waitSeconds: 5,
+      observeIntervalMs: 60_000,
+      backoff: { baseMs: 20, maxMs: 100 },
+      clock: () => now - 3 * DAY,
+    });
+    running.push(behind);
+    const refused = nextStall(behind);
+    await behind.start();
+    expect((await refused).code).toBe('ENVELOPE_EXPIRED');
+    expect(appliedData()).toContain('v: a');
+    const report = await waitFor('a report saying the clock ran back', () =>
+      hub.reports.slice(reportsBefore).find((r) => typeof r.report['facts'].clockBehindSeconds === 'number'),
+    );
+    expect(report.report['facts'].clockBehindSeconds).toBeGreaterThanOrEqual(3 * 86_400 - 60);
+  });
+
   it('stops reading a bundle at the cap of what the hub accepts, and says so', async () => {
     const agent = await startVictim();
     // Valid JSON padded to 48 MiB; the envelope even names that length.

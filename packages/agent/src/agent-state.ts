@@ -10,6 +10,7 @@ import {
   SignedEnvelope,
   SignedTrustRoot,
   TargetId,
+  Timestamp,
 } from '@flotilla/protocol';
 import { readJsonFile, writeJsonAtomic } from './state-files.ts';
 
@@ -37,6 +38,8 @@ export const SyncState = z.object({
   applying: z
     .object({ generation: z.number().int().min(0), releases: z.array(ReleaseRef), startedAt: z.string() })
     .optional(),
+  /** The newest `issuedAt` of a verified envelope: expiry is never judged at an earlier time (sync/time-floor.ts). */
+  timeFloor: Timestamp.optional(),
 });
 export type SyncState = z.infer<typeof SyncState>;
 

@@ -26,9 +26,14 @@ import { writeJsonAtomic } from '../state-files.ts';
  */
 export type TokenSource = () => Promise<string>;
 
-export interface VerifiedDesiredState {
+/** An envelope whose header verified, and the trust root it verified under. */
+export interface VerifiedEnvelope {
   readonly signed: SignedEnvelope;
   readonly envelope: Envelope;
+  readonly trustRoot: TrustRoot;
+}
+
+export interface VerifiedDesiredState extends VerifiedEnvelope {
   readonly resources: Resource[];
 }
 
@@ -54,17 +59,17 @@ export class DesiredStateVerifier {
 
   /**
    * Verifies an envelope the hub sent against what is applied (`appliedGeneration`, and the
-   * envelope it came with), fetches its bundles and verifies them; `now` judges expiry.
+   * envelope it came with), walking the trust root forward to the version it names; `now`
+   * judges expiry. Its bundles are fetched and checked by {@link resourcesOf}.
    *
    * @param raw the envelope as the hub sent it: its JSON text, parsed here with bounds (a
    *   document nested too deep is refused, not walked), or a value already parsed.
    */
-  async verify(
+  async verifyHeader(
     raw: unknown,
     applied: Pick<SyncState, 'appliedGeneration' | 'appliedEnvelope'>,
-    token: TokenSource,
     now: Date,
-  ): Promise<VerifiedDesiredState> {
+  ): Promise<VerifiedEnvelope> {
     const parsed = SignedEnvelope.safeParse(
       typeof raw === 'string' ? parseJson(raw, 'the envelope the hub sent') : raw,
     );
@@ -82,7 +87,7 @@ export class DesiredStateVerifier {
       applied: applied.appliedEnvelope?.envelope,
       now,
     });
-    return { signed, envelope, resources: await this.resourcesOf(envelope.bundles, token, trustRoot) };
+    return { signed, envelope, trustRoot };
   }
 
   /**

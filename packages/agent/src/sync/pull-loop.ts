@@ -15,6 +15,7 @@ import { fingerprint } from './pass-report.ts';
 import { waitToRetry } from './retry-wait.ts';
 import { runPass, type PassDependencies, type PassOutcome } from './run-pass.ts';
 import type { SyncStatus } from './sync-status.ts';
+import { clockBehindSeconds } from './time-floor.ts';
 
 interface PullLoopOptions {
   readonly client: HubClient;
@@ -84,7 +85,14 @@ export class PullLoop {
       driver,
       drift,
       journal,
-      facts: async () => ({ ...(await driver.facts()), ...this.options.facts }),
+      facts: async () => {
+        const behind = clockBehindSeconds(clock(), await store.sync());
+        return {
+          ...(await driver.facts()),
+          ...this.options.facts,
+          ...(behind === undefined ? {} : { clockBehindSeconds: behind }),
+        };
+      },
       clock,
       log,
     };

@@ -19,12 +19,13 @@ import { decidePass } from './decide-pass.ts';
 import type { DesiredStateVerifier, TokenSource, VerifiedDesiredState } from './desired-state.ts';
 import { inPlace, mergeStatus, reportBody, type PassFindings } from './pass-report.ts';
 import type { SyncPhase } from './sync-status.ts';
+import { clockBehindSeconds, judgementTime, raiseTimeFloor } from './time-floor.ts';
 
 /** What a pass works with: the agent's state, the hub's documents, the substrate, the journal. */
 export interface PassDependencies {
   readonly store: AgentStore;
   /** Checks what the hub sent; a `DesiredStateVerifier`. */
-  readonly verifier: Pick<DesiredStateVerifier, 'verify' | 'resourcesOf'>;
+  readonly verifier: Pick<DesiredStateVerifier, 'verifyHeader' | 'resourcesOf'>;
   readonly driver: Driver;
   readonly drift: DriftEngine;
   readonly journal: ReportJournal;
@@ -59,10 +60,27 @@ export type PassOutcome =
  * substrate away) leaves the saved state as it was, for the loop to retry the whole pass.
  */
 export async function runPass(deps: PassDependencies, input: PassInput): Promise<PassOutcome> {
-  const sync = await deps.store.sync();
+  let sync = await deps.store.sync();
+  const clock = deps.clock();
+  const behind = clockBehindSeconds(clock, sync);
+  if (behind !== undefined)
+    deps.log.warn(
+      { behindSeconds: behind, timeFloor: sync.timeFloor },
+      'the clock is behind the newest time the hub vouched for; judging expiry at that time',
+    );
   let desired: VerifiedDesiredState;
   try {
-    desired = await deps.verifier.verify(input.raw, sync, input.token, new Date(deps.clock()));
+    const header = await deps.verifier.verifyHeader(input.raw, sync, new Date(judgementTime(clock, sync)));
+    // The hub's signature over issuedAt verified: from now on no clock earlier than that counts.
+    const raised = raiseTimeFloor(sync, header.envelope.issuedAt);
+    if (raised !== undefined) {
+      sync = raised;
+      await deps.store.saveSync(sync);
+    }
+    desired = {
+      ...header,
+      resources: await deps.verifier.resourcesOf(header.envelope.bundles, input.token, header.trustRoot),
+    };
   } catch (error) {
     if (isRetryable(error) || !isFlotillaError(error)) throw error;
     if (error.code === 'ENVELOPE_EQUIVOCATION')
@@ -108,7 +126,7 @@ export async function runPass(deps: PassDependencies, input: PassInput): Promise
       ...sync,
       applying: {
         generation: envelope.generation,
-        releases: envelope.bundles,
+        releases,
         startedAt: new Date(deps.clock()).toISOString(),
       },
     });

@@ -7,6 +7,7 @@ import {
   API_VERSION,
   FlotillaError,
   generateKeyPair,
+  keyIdOf,
   resourceKey,
   signPayload,
   type Envelope,
@@ -15,6 +16,7 @@ import {
   type Report,
   type Resource,
   type SignedEnvelope,
+  type TrustRoot,
 } from '@flotilla/protocol';
 import { EMPTY_SYNC_STATE, FileAgentStore } from '../../src/agent-state.ts';
 import { DriftEngine } from '../../src/drift/drift-engine.ts';
@@ -25,6 +27,15 @@ import { MemoryDriver } from '../fixtures/memory-driver.ts';
 const T0 = Date.parse('2025-03-01T12:00:00Z');
 const TARGET = `tgt_${'0'.repeat(20)}`;
 const HUB_KEY: KeyPair = generateKeyPair();
+const TRUST_ROOT: TrustRoot = {
+  apiVersion: API_VERSION,
+  kind: 'TrustRoot',
+  hubId: 'hub_test',
+  version: 1,
+  keys: [{ id: keyIdOf(HUB_KEY.publicKey), publicKey: HUB_KEY.publicKey, roles: ['hub'] }],
+  thresholds: { root: 1, release: 1 },
+  issuedAt: new Date(T0).toISOString(),
+};
 
 const settings = (mode: string): Resource => ({
   apiVersion: 'v1',
@@ -60,18 +71,14 @@ function signed(generation: number, bundles: ReleaseRef[], extra: Partial<Envelo
  * a generation below the applied one is refused as a rollback, bundles come from RELEASES.
  */
 const verifier: PassDependencies['verifier'] = {
-  async verify(raw, { appliedGeneration: lastGeneration }) {
+  async verifyHeader(raw, { appliedGeneration: lastGeneration }) {
     const envelope = raw as SignedEnvelope;
     if (envelope.envelope.generation < lastGeneration)
       throw new FlotillaError(
         'ENVELOPE_ROLLBACK',
         `generation ${envelope.envelope.generation} is older than ${lastGeneration}`,
       );
-    return {
-      signed: envelope,
-      envelope: envelope.envelope,
-      resources: await this.resourcesOf(envelope.envelope.bundles, async () => ''),
-    };
+    return { signed: envelope, envelope: envelope.envelope, trustRoot: TRUST_ROOT };
   },
   async resourcesOf(refs) {
     return refs.flatMap((ref) => structuredClone(RELEASES.get(ref.digest) ?? []));
@@ -178,7 +185,12 @@ describe('a sync pass', () => {
   it('reports resources that failed to apply and saves only the intent record, so the envelope is tried again', async () => {
     driver.refusing.set(resourceKey(settings('fast')), 'disk full');
     expect(await pass(signed(1, [V1]), 'starting')).toEqual({ kind: 'failed', generation: 1 });
-    expect(await store.sync()).toEqual({ ...EMPTY_SYNC_STATE, applying: intent(1, [V1]) });
+    // The time floor moves too: the envelope's signature verified, its issuedAt is vouched for.
+    expect(await store.sync()).toEqual({
+      ...EMPTY_SYNC_STATE,
+      applying: intent(1, [V1]),
+      timeFloor: new Date(T0).toISOString(),
+    });
     expect(reports()).toMatchObject([
       {
         generation: 1,
@@ -202,7 +214,12 @@ describe('a sync pass', () => {
   it('saves only the intent record and reports nothing when the substrate is lost after applying, so the whole pass is retried', async () => {
     driver.unreachable = true;
     await expect(pass(signed(1, [V1]), 'starting')).rejects.toMatchObject({ code: 'KUBE_UNREACHABLE' });
-    expect(await store.sync()).toEqual({ ...EMPTY_SYNC_STATE, applying: intent(1, [V1]) });
+    // The time floor moves too: the envelope's signature verified, its issuedAt is vouched for.
+    expect(await store.sync()).toEqual({
+      ...EMPTY_SYNC_STATE,
+      applying: intent(1, [V1]),
+      timeFloor: new Date(T0).toISOString(),
+    });
     expect(reports()).toEqual([]);
   });
 
