@@ -215,6 +215,30 @@ describe('an agent fed by a malicious hub', () => {
     expect(agent.current.appliedGeneration).toBe(0);
   });
 
+  it('refuses a trust root answered for version 2 that is version 3, signed by the root it trusts', async () => {
+    const agent = await startVictim();
+    const skipped = hub.trustRoot({
+      version: 3,
+      keys: [
+        { key: hub.root, roles: ['root'] },
+        { key: hub.hubKey, roles: ['hub'] },
+        { key: hub.releaseKey, roles: ['release'] },
+      ],
+      signers: [hub.root],
+    });
+    hub.serveTrustRoot(2, skipped);
+    hub.serveTrustRoot(3, skipped);
+    const a = hub.release('app', '1.0.0', [configMap('app', { v: 'a' })]);
+    const refused = nextStall(agent);
+    hub.serveEnvelope(hub.envelope({ generation: 1, bundles: [a], trustRootVersion: 3 }));
+    expect(await refused).toMatchObject({
+      code: 'TRUST_ROOT_INVALID',
+      message: expect.stringContaining('v3 where v2'),
+    });
+    const pinned = JSON.parse(readFileSync(join(stateDir(), 'trust-root.json'), 'utf8')) as Record<string, any>;
+    expect(pinned.trustRoot.version).toBe(1);
+  });
+
   it('stops reading a trust root at its cap', async () => {
     const agent = await startVictim();
     const signed = hub.trustRoot({

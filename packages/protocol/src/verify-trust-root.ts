@@ -4,8 +4,10 @@ import { keysWithRole, type SignedTrustRoot, type TrustRoot } from './documents/
 
 /**
  * Accepts a trust root. The first one an agent sees must be signed by a threshold of its own
- * root keys; a later one must have a higher version and be signed by a threshold of the
- * current root keys as well as its own, so a stolen hub key cannot mint a new root.
+ * root keys; a later one must be exactly the next version and be signed by a threshold of the
+ * current root keys as well as its own, so a stolen hub key cannot mint a new root. Going one
+ * version at a time (as TUF does) means no version's keys are skipped: a root key removed in v2
+ * cannot, once stolen, sign a v3 that the agents of v1 would accept.
  */
 export function verifyTrustRoot(next: SignedTrustRoot, current?: TrustRoot): TrustRoot {
   const root = next.trustRoot;
@@ -27,6 +29,12 @@ export function verifyTrustRoot(next: SignedTrustRoot, current?: TrustRoot): Tru
     throw new FlotillaError(
       'TRUST_ROOT_INVALID',
       `trust root v${root.version} is not newer than the trusted v${current.version}`,
+    );
+  }
+  if (root.version !== current.version + 1) {
+    throw new FlotillaError(
+      'TRUST_ROOT_INVALID',
+      `trust root v${root.version} where v${current.version + 1} was due: versions are accepted one at a time`,
     );
   }
   const previous = countValidSigners('trust-root', root, next.signatures, keysWithRole(current, 'root'));

@@ -181,6 +181,13 @@ describe('verifyTrustRoot', () => {
     );
   });
 
+  it('refuses a version that skips one, even signed by the current root keys', () => {
+    const skipped = { ...trustRoot, version: 3 };
+    expect(() => verifyTrustRoot(sign(skipped), trustRoot)).toThrow(
+      expect.objectContaining({ code: 'TRUST_ROOT_INVALID', message: expect.stringContaining('v3 where v2') }),
+    );
+  });
+
   it('refuses a version that is not newer', () => {
     expect(() => verifyTrustRoot(sign(trustRoot), trustRoot)).toThrow(
       expect.objectContaining({ code: 'TRUST_ROOT_INVALID' }),
