@@ -1,4 +1,4 @@
-import { countValidSigners } from './crypto/keys.ts';
+import { countValidSigners, isUsablePublicKey } from './crypto/keys.ts';
 import { FlotillaError } from './errors.ts';
 import { keysWithRole, type SignedTrustRoot, type TrustRoot } from './documents/trust-root.ts';
 
@@ -11,6 +11,13 @@ import { keysWithRole, type SignedTrustRoot, type TrustRoot } from './documents/
  */
 export function verifyTrustRoot(next: SignedTrustRoot, current?: TrustRoot): TrustRoot {
   const root = next.trustRoot;
+  const weak = root.keys.find((key) => !isUsablePublicKey(key.publicKey));
+  if (weak !== undefined) {
+    throw new FlotillaError(
+      'TRUST_ROOT_INVALID',
+      `trust root v${root.version} lists key ${weak.id}, which is not a usable Ed25519 key (a point of small order)`,
+    );
+  }
   const own = countValidSigners('trust-root', root, next.signatures, keysWithRole(root, 'root'));
   if (own < root.thresholds.root) {
     throw new FlotillaError(

@@ -188,6 +188,18 @@ describe('verifyTrustRoot', () => {
     );
   });
 
+  it('refuses a trust root listing a key of small order, even signed by a threshold of root keys', () => {
+    const identityPoint = Buffer.from([1, ...new Array<number>(31).fill(0)]).toString('base64url');
+    const next: TrustRoot = {
+      ...trustRoot,
+      version: 2,
+      keys: [...trustRoot.keys, { id: 'weak', publicKey: identityPoint, roles: ['release'] }],
+    };
+    expect(() => verifyTrustRoot(sign(next), trustRoot)).toThrow(
+      expect.objectContaining({ code: 'TRUST_ROOT_INVALID', message: expect.stringContaining('weak') }),
+    );
+  });
+
   it('refuses a version that is not newer', () => {
     expect(() => verifyTrustRoot(sign(trustRoot), trustRoot)).toThrow(
       expect.objectContaining({ code: 'TRUST_ROOT_INVALID' }),

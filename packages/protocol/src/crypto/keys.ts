@@ -41,6 +41,25 @@ export type SignaturePurpose =
   | 'reports-file'
   | 'offline-receipt';
 
+/**
+ * True when `publicKey` is 32 bytes of base64url encoding a point not of small order: the one
+ * check every key passes before the hub binds it to a target or lists it in a trust root.
+ */
+export function isUsablePublicKey(publicKey: string): boolean {
+  const raw = fromBase64Url(publicKey);
+  return raw !== undefined && raw.length === 32 && !isWeakPoint(raw);
+}
+
+/** Throws `KEY_WEAK`, naming `what` the key was for, unless {@link isUsablePublicKey}. */
+export function assertUsablePublicKey(publicKey: string, what: string): void {
+  if (!isUsablePublicKey(publicKey)) {
+    throw new FlotillaError(
+      'KEY_WEAK',
+      `the ${what} is not a usable Ed25519 key (wrong length, or a point of small order); generate a new key pair`,
+    );
+  }
+}
+
 /** A short stable name for a public key: the first 16 hex digits of its sha256. */
 export function keyIdOf(publicKey: PublicKey): string {
   const raw = fromBase64Url(publicKey);

@@ -2,8 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { decodeJwt, importJWK, jwtVerify, SignJWT, errors as joseErrors, type CryptoKey } from 'jose';
 import {
   FlotillaError,
-  fromBase64Url,
-  isWeakPoint,
+  assertUsablePublicKey,
   keyIdOf,
   TargetId,
   sha256,
@@ -235,14 +234,10 @@ export class IdentityService implements Authenticator {
       });
       throw error;
     };
-    const raw = fromBase64Url(request.publicKey);
-    if (raw === undefined || raw.length !== 32 || isWeakPoint(raw)) {
-      refuse(
-        new FlotillaError(
-          'KEY_WEAK',
-          'the public key is not a usable Ed25519 key (wrong length, or a point of small order); generate a new key pair',
-        ),
-      );
+    try {
+      assertUsablePublicKey(request.publicKey, 'public key');
+    } catch (error) {
+      refuse(error as FlotillaError);
     }
     const row = store.enrollmentTokenByHash(hashSecret(request.token));
     if (row === undefined)
@@ -389,7 +384,12 @@ export class IdentityService implements Authenticator {
         new FlotillaError(error instanceof joseErrors.JWTExpired ? 'TOKEN_EXPIRED' : 'UNAUTHENTICATED', reason),
       );
     }
-    const { exp, jti, iat } = verified.payload;
+    const { exp, jti, iat, aud } = verified.payload;
+    // jose takes an array that contains the audience; the documented rule is exactly the hub.
+    if (aud !== trust.audience)
+      return refuse(
+        new FlotillaError('UNAUTHENTICATED', `the assertion's aud claim must be exactly the string ${trust.audience}`),
+      );
     if (exp === undefined || exp * 1000 - now > ASSERTION_MAX_SECONDS * 1000 + 30_000) {
       return refuse(
         new FlotillaError('UNAUTHENTICATED', `an assertion must expire within ${ASSERTION_MAX_SECONDS} seconds`),

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   API_VERSION,
+  assertUsablePublicKey,
   keyIdOf,
   signPayload,
   FlotillaError,
@@ -99,6 +100,7 @@ export class TrustService {
    */
   addReleaseKey(publicKey: string, name: string | undefined, actor: Actor): SignedTrustRoot {
     const { tx, store, audit, clock } = this.deps;
+    assertUsablePublicKey(publicKey, 'release key');
     const id = keyIdOf(publicKey);
     const existing = this.trustRoot.keys.find((k) => k.publicKey === publicKey);
     if (existing?.roles.includes('release')) return this.current;
