@@ -22,7 +22,7 @@ function bearer(req: IncomingMessage): string {
 }
 
 /** The remote address and request line recorded when a credential is refused; never the query string. */
-function callerOf(req: IncomingMessage): CallerInfo {
+export function callerOf(req: IncomingMessage): CallerInfo {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   return {

@@ -1,6 +1,6 @@
-import { BUNDLE_MAX_BYTES, SignedBundle } from '@flotilla/protocol';
+import { BUNDLE_MAX_BYTES, FlotillaError, SignedBundle } from '@flotilla/protocol';
 import { PublishResult, ReleaseList } from '@flotilla/protocol/api';
-import { authenticate, requireOperator, type Authenticator } from '../../http/auth.ts';
+import { authenticate, callerOf, requireOperator, type Authenticator } from '../../http/auth.ts';
 import { readJson } from '../../http/body.ts';
 import { sendEmpty, sendJson, sendRawJson } from '../../http/respond.ts';
 import type { Router } from '../../http/router.ts';
@@ -15,7 +15,24 @@ export interface BundleRoutesDeps {
 export function bundleRoutes(router: Router, { auth, bundles }: BundleRoutesDeps): void {
   router.on('GET', '/v1/bundles/:digest', async ({ req, res, params }) => {
     const digest = params['digest']!;
-    const json = bundles.json(digest, await authenticate(auth, req));
+    const principal = await authenticate(auth, req);
+    let json: string;
+    try {
+      json = bundles.json(digest, principal);
+    } catch (error) {
+      if (principal.kind === 'agent' && error instanceof FlotillaError && error.code === 'FORBIDDEN') {
+        const caller = callerOf(req);
+        auth.refused({
+          actor: { kind: 'agent', id: principal.targetId },
+          action: 'auth.refused',
+          subjects: [principal.targetId],
+          reason: error.code,
+          remote: caller.remote,
+          details: { credential: 'access-token', request: caller.request, message: error.message },
+        });
+      }
+      throw error;
+    }
     if (req.headers['if-none-match'] === `"${digest}"`) return sendEmpty(res, 304, { etag: `"${digest}"` });
     sendRawJson(res, 200, json, { etag: `"${digest}"`, 'cache-control': 'private, max-age=31536000, immutable' });
   });

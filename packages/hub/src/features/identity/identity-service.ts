@@ -438,9 +438,8 @@ export class IdentityService implements Authenticator {
    * and key rotation take effect on the next request.
    */
   async authenticateAgent(token: string, caller?: CallerInfo): Promise<AgentPrincipal> {
-    // Expired tokens and revoked or disabled targets are routine (an agent refreshes, or is
-    // refused a new token, which is recorded); a token the hub never issued, or one bound to a
-    // key the target no longer holds, is an attack and is recorded.
+    // Expired tokens are routine (an agent refreshes); a token the hub never issued, one bound
+    // to a key the target no longer holds, or one of a revoked or disabled target is recorded.
     const { trust, credentials } = this.deps;
     const now = this.deps.clock();
     let cached = this.accessTokens.get(token);
@@ -486,8 +485,20 @@ export class IdentityService implements Authenticator {
         cached.targetId,
         caller,
       );
-    if (state.status === 'revoked') throw new FlotillaError('TARGET_REVOKED', `target ${state.id} is revoked`);
-    if (state.status === 'disabled') throw new FlotillaError('TARGET_DISABLED', `target ${state.id} is disabled`);
+    // A revoked or disabled target's token that has not expired yet is still in the hands of
+    // whoever holds the target's key: its use is refused and recorded like any other attempt.
+    if (state.status === 'revoked')
+      return this.refuseAccessToken(
+        new FlotillaError('TARGET_REVOKED', `target ${state.id} is revoked`),
+        cached.targetId,
+        caller,
+      );
+    if (state.status === 'disabled')
+      return this.refuseAccessToken(
+        new FlotillaError('TARGET_DISABLED', `target ${state.id} is disabled`),
+        cached.targetId,
+        caller,
+      );
     if (state.keyId !== cached.keyId)
       return this.refuseAccessToken(
         new FlotillaError('UNAUTHENTICATED', 'the access token is bound to a key this target no longer uses'),
