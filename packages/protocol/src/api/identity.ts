@@ -66,6 +66,8 @@ export const EnrollmentToken = z.object({
   uses: z.number(),
   labels: Labels,
   description: z.string().optional(),
+  /** Set once an operator revoked it: it enrolls no more agents. */
+  revokedAt: Timestamp.optional(),
 });
 export type EnrollmentToken = z.infer<typeof EnrollmentToken>;
 

@@ -36,17 +36,33 @@ export function enrollTokenCommand(program: Command, client: () => ApiClient): v
       },
     );
   tokens
+    .command('revoke <id>')
+    .description('revoke an enrollment token: no more agents enroll with it (enrolled ones keep their identity)')
+    .option('-o, --output <format>', 'table, json or yaml')
+    .action(async (id: string, flags: { output?: string }) => {
+      const revoked = await client().call(
+        EnrollmentToken,
+        'POST',
+        `/v1/enrollment-tokens/${encodeURIComponent(id)}/revoke`,
+      );
+      print(outputFormat(flags.output), revoked, () => [
+        ['ID', 'USES', 'REVOKED'],
+        [revoked.id, `${revoked.uses}/${revoked.maxUses}`, revoked.revokedAt ?? ''],
+      ]);
+    });
+  tokens
     .command('ls')
     .description('list enrollment tokens (their secrets are never shown again)')
     .option('-o, --output <format>', 'table, json or yaml')
     .action(async (flags: { output?: string }) => {
       const { items } = await client().call(EnrollmentTokenList, 'GET', '/v1/enrollment-tokens');
       print(outputFormat(flags.output), items, () => [
-        ['ID', 'USES', 'EXPIRES', 'LABELS'],
+        ['ID', 'USES', 'EXPIRES', 'REVOKED', 'LABELS'],
         ...items.map((t) => [
           t.id,
           `${t.uses}/${t.maxUses}`,
           t.expiresAt,
+          t.revokedAt ?? '',
           Object.entries(t.labels)
             .map(([k, v]) => `${k}=${v}`)
             .join(','),

@@ -97,6 +97,11 @@ export function identityRoutes(router: Router, { identity, trust, store }: Ident
     sendJson(res, 200, EnrollmentTokenList, { items: identity.enrollmentTokens() });
   });
 
+  router.on('POST', '/v1/enrollment-tokens/:id/revoke', ({ req, res, params }) => {
+    const principal = requireOperator(identity, req, 'admin');
+    sendJson(res, 200, EnrollmentToken, identity.revokeEnrollmentToken(params['id']!, principal));
+  });
+
   router.on('GET', '/v1/trust-root', ({ res }) => {
     sendJson(res, 200, SignedTrustRoot, trust.signed);
   });

@@ -208,11 +208,36 @@ export class IdentityService implements Authenticator {
         },
       });
     });
-    return { ...enrollmentTokenView({ ...record, uses: 0 }), token };
+    return { ...enrollmentTokenView({ ...record, uses: 0, revokedAt: null }), token };
   }
 
   enrollmentTokens(): EnrollmentToken[] {
     return this.deps.store.enrollmentTokens().map(enrollmentTokenView);
+  }
+
+  /**
+   * Revokes an enrollment token, audited as `enrollment-token.revoke` in the same transaction:
+   * agents already enrolled with it keep their identity, no new one enrolls. Revoking a revoked
+   * token changes nothing.
+   */
+  revokeEnrollmentToken(id: string, actor: OperatorPrincipal): EnrollmentToken {
+    const { tx, store, audit, clock } = this.deps;
+    return tx.run(() => {
+      const record = store.enrollmentTokenById(id);
+      if (record === undefined)
+        throw new FlotillaError('NOT_FOUND', `no enrollment token ${id}; list them with \`flotilla enroll-token ls\``);
+      if (record.revokedAt !== null) return enrollmentTokenView(record);
+      const now = clock();
+      store.revokeEnrollmentToken(id, now);
+      audit.append({
+        actor: { kind: 'user', id: actor.name },
+        action: 'enrollment-token.revoke',
+        subjects: [],
+        outcome: 'success',
+        details: { tokenId: id, uses: record.uses },
+      });
+      return enrollmentTokenView({ ...record, revokedAt: now });
+    });
   }
 
   /**
@@ -245,6 +270,13 @@ export class IdentityService implements Authenticator {
         new FlotillaError(
           'ENROLL_TOKEN_INVALID',
           'the enrollment token is not known to this hub; ask an operator for a token with `flotilla enroll-token create`',
+        ),
+      );
+    if (row.revokedAt !== null)
+      return refuse(
+        new FlotillaError(
+          'ENROLL_TOKEN_REVOKED',
+          `the enrollment token ${row.id} was revoked at ${new Date(row.revokedAt).toISOString()}; ask an operator for a new one`,
         ),
       );
     if (row.expiresAt <= now)
@@ -566,6 +598,7 @@ function enrollmentTokenView(record: EnrollmentTokenRecord): EnrollmentToken {
     uses: record.uses,
     labels: record.labels,
     ...(record.description === null ? {} : { description: record.description }),
+    ...(record.revokedAt === null ? {} : { revokedAt: new Date(record.revokedAt).toISOString() }),
   };
 }
 

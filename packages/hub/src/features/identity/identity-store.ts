@@ -20,6 +20,8 @@ export interface EnrollmentTokenRecord {
   readonly createdAt: number;
   /** The API token id that created it. */
   readonly createdBy: string;
+  /** When an operator revoked it, epoch milliseconds; null while it is usable. */
+  readonly revokedAt: number | null;
 }
 
 interface EnrollmentTokenRow {
@@ -32,6 +34,7 @@ interface EnrollmentTokenRow {
   expires_at: number;
   created_at: number;
   created_by: string;
+  revoked_at: number | null;
 }
 
 function enrollmentToken(row: EnrollmentTokenRow): EnrollmentTokenRecord {
@@ -44,6 +47,7 @@ function enrollmentToken(row: EnrollmentTokenRow): EnrollmentTokenRecord {
     expiresAt: row.expires_at,
     createdAt: row.created_at,
     createdBy: row.created_by,
+    revokedAt: row.revoked_at,
   };
 }
 
@@ -64,6 +68,10 @@ export class IdentityStore {
         'INSERT INTO enrollment_tokens (id, token_hash, labels, description, max_uses, expires_at, created_at, created_by) VALUES (@id, @hash, @labels, @description, @maxUses, @expiresAt, @createdAt, @createdBy)',
       ),
       enrollByHash: db.prepare<[string], EnrollmentTokenRow>('SELECT * FROM enrollment_tokens WHERE token_hash = ?'),
+      enrollById: db.prepare<[string], EnrollmentTokenRow>('SELECT * FROM enrollment_tokens WHERE id = ?'),
+      enrollRevoke: db.prepare<[number, string]>(
+        'UPDATE enrollment_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL',
+      ),
       enrollUse: db.prepare<[string]>('UPDATE enrollment_tokens SET uses = uses + 1 WHERE id = ? AND uses < max_uses'),
       enrollList: db.prepare<[], EnrollmentTokenRow>('SELECT * FROM enrollment_tokens ORDER BY created_at DESC'),
       jtiInsert: db.prepare('INSERT OR IGNORE INTO used_jtis (jti, expires_at) VALUES (?, ?)'),
@@ -89,13 +97,23 @@ export class IdentityStore {
     return this.s.apiTokenCount.get()!.n;
   }
 
-  insertEnrollmentToken(token: Omit<EnrollmentTokenRecord, 'uses'> & { readonly hash: string }): void {
+  insertEnrollmentToken(token: Omit<EnrollmentTokenRecord, 'uses' | 'revokedAt'> & { readonly hash: string }): void {
     this.s.enrollInsert.run({ ...token, labels: JSON.stringify(token.labels) });
   }
 
   enrollmentTokenByHash(hash: string): EnrollmentTokenRecord | undefined {
     const row = this.s.enrollByHash.get(hash);
     return row === undefined ? undefined : enrollmentToken(row);
+  }
+
+  enrollmentTokenById(id: string): EnrollmentTokenRecord | undefined {
+    const row = this.s.enrollById.get(id);
+    return row === undefined ? undefined : enrollmentToken(row);
+  }
+
+  /** Marks the token revoked at `at`; false when it already was. */
+  revokeEnrollmentToken(id: string, at: number): boolean {
+    return this.s.enrollRevoke.run(at, id).changes === 1;
   }
 
   /** Newest first. */
