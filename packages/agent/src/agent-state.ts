@@ -43,6 +43,20 @@ export const SyncState = z.object({
 });
 export type SyncState = z.infer<typeof SyncState>;
 
+/**
+ * Where the agent's key rotation stands (key-rotation.ts). `pending` is the new key pair while
+ * the hub has not yet confirmed it: kept before the request is sent, so that an agent that dies
+ * half-way can finish the rotation with the same key.
+ */
+export const KeyRotationState = z.object({
+  /** Since when the current key pair is in use: the schedule counts from here. */
+  keySince: Timestamp,
+  pending: KeyPair.nullable(),
+  /** An operator asked for a rotation (`flotilla-agent rotate-key`); done at the next turn. */
+  requested: z.boolean(),
+});
+export type KeyRotationState = z.infer<typeof KeyRotationState>;
+
 export const EMPTY_SYNC_STATE: SyncState = {
   appliedGeneration: 0,
   appliedEnvelope: null,
@@ -80,6 +94,13 @@ export interface AgentStore {
    * time (restored from an older copy) and reports were numbered twice.
    */
   advanceReportSeq(seq: number): Promise<boolean>;
+  keyRotation(): Promise<KeyRotationState | undefined>;
+  saveKeyRotation(state: KeyRotationState): Promise<void>;
+  /**
+   * Makes `key` the agent's key pair and records `state`. A store that cannot write both at once
+   * writes the key first: a rotation state whose pending key is the current key is finished.
+   */
+  commitKey(key: KeyPair, state: KeyRotationState): Promise<void>;
 }
 
 /**
@@ -169,6 +190,19 @@ export class FileAgentStore implements AgentStore {
 
   private seqPath(): string {
     return join(this.dir, 'journal', 'seq.json');
+  }
+
+  async keyRotation(): Promise<KeyRotationState | undefined> {
+    return readJsonFile(this.path('key-rotation.json'), KeyRotationState);
+  }
+
+  async saveKeyRotation(state: KeyRotationState): Promise<void> {
+    writeJsonAtomic(this.path('key-rotation.json'), state);
+  }
+
+  async commitKey(key: KeyPair, state: KeyRotationState): Promise<void> {
+    writeJsonAtomic(this.path('agent-key.json'), key);
+    writeJsonAtomic(this.path('key-rotation.json'), state);
   }
 
   hasKey(): boolean {

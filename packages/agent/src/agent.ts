@@ -8,6 +8,7 @@ import { ensureEnrolled } from './enroll.ts';
 import { HubClient, HubUnavailableError, isRetryable } from './hub-client.ts';
 import { HubOutage } from './sync/hub-outage.ts';
 import { waitToRetry } from './sync/retry-wait.ts';
+import { KeyRotation, rotationIntervalMs } from './key-rotation.ts';
 import { PullLoop } from './sync/pull-loop.ts';
 import type { SyncStatus } from './sync/sync-status.ts';
 import { messageOf, NO_FAULTS, type FaultPoints } from '@flotilla/protocol';
@@ -47,6 +48,8 @@ export interface AgentOptions {
   readonly clock?: () => number;
   /** Test-only crash points (`FLOTILLA_FAULT`, docs/operations.md); default none. */
   readonly faults?: FaultPoints;
+  /** Rotate the agent's key once it is this many days old (default 90); 0 only on demand. */
+  readonly keyRotationDays?: number;
 }
 
 export interface AgentStatus extends SyncStatus {
@@ -176,6 +179,14 @@ export class Agent extends EventEmitter {
       onApplied: (generation) => this.emit('applied', generation),
       onStalled: (error) => this.emit('stalled', error),
       faults: this.options.faults ?? NO_FAULTS,
+      keyRotation: new KeyRotation({
+        client: this.client,
+        store: this.state,
+        targetId: enrollment.targetId,
+        intervalMs: rotationIntervalMs(this.options.keyRotationDays ?? 90),
+        clock: this.clock,
+        log: this.log,
+      }),
     });
     this.log.info(
       { target: enrollment.targetId, name: enrollment.name, generation: appliedGeneration },

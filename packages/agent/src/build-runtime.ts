@@ -54,6 +54,7 @@ export function buildRuntime(config: RunConfig, deps: RuntimeDependencies): Agen
     waitSeconds: config.waitSeconds,
     observeIntervalMs: config.observeSeconds * 1000,
     faults,
+    keyRotationDays: config.keyRotationDays,
     ...deps.agent,
   } satisfies Partial<AgentOptions>;
   if (config.driver === 'manifests-dir') {

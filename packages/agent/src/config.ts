@@ -42,6 +42,8 @@ const RunConfig = z
     healthPort: z.coerce.number().int().min(0).max(65535).optional(),
     waitSeconds: z.coerce.number().int().min(1).max(60).default(30),
     observeSeconds: z.coerce.number().int().min(1).max(3600).default(30),
+    /** Rotate the agent key once it is this many days old; 0 rotates only on demand. */
+    keyRotationDays: z.coerce.number().int().min(0).max(3650).default(90),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** Unset: readable lines on a terminal, JSON lines otherwise. */
     logFormat: z.enum(['json', 'pretty'], { error: 'must be json or pretty' }).optional(),
@@ -87,6 +89,7 @@ export const RUN_ENVIRONMENT = {
   healthPort: 'FLOTILLA_AGENT_HEALTH_PORT',
   waitSeconds: 'FLOTILLA_AGENT_WAIT_SECONDS',
   observeSeconds: 'FLOTILLA_AGENT_OBSERVE_SECONDS',
+  keyRotationDays: 'FLOTILLA_AGENT_KEY_ROTATION_DAYS',
   logLevel: 'FLOTILLA_LOG_LEVEL',
   logFormat: 'FLOTILLA_LOG_FORMAT',
 } as const satisfies Partial<Record<keyof RunConfig, string>>;

@@ -13,7 +13,7 @@ export class Credentials {
   private token: { value: string; renewAt: number } | undefined;
   private key: CryptoKey | undefined;
   private readonly client: HubClient;
-  private readonly keyPair: KeyPair;
+  private keyPair: KeyPair;
   private readonly enrollment: Enrollment;
   private readonly clock: () => number;
 
@@ -31,6 +31,13 @@ export class Credentials {
     const expiresAt = Date.parse(answer.expiresAt);
     this.token = { value: answer.accessToken, renewAt: now + ((expiresAt - now) * 2) / 3 };
     return answer.accessToken;
+  }
+
+  /** Signs assertions with `keyPair` from now on, and forgets the token the old key got. */
+  rekey(keyPair: KeyPair): void {
+    this.keyPair = keyPair;
+    this.key = undefined;
+    this.token = undefined;
   }
 
   /** Forgets the token, for example after the hub refused it. */

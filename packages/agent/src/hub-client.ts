@@ -18,11 +18,13 @@ import {
 } from '@flotilla/protocol';
 import {
   EnrollResponse,
+  KeyRotationResponse,
   LastReport,
   lenient,
   ReportReceipt,
   TokenResponse,
   type EnrollRequest,
+  type KeyRotationRequest,
 } from '@flotilla/protocol/api';
 
 /**
@@ -224,6 +226,15 @@ export class HubClient {
     ).text;
     const raw = json(text, what);
     return { parsed: parseValue(SignedBundle, raw, what), raw };
+  }
+
+  /** Asks the hub to bind a new key to the target (key-rotation.ts); signed, so no access token. */
+  async rotateKey(targetId: string, request: KeyRotationRequest): Promise<KeyRotationResponse> {
+    const answer = await this.call('POST', `/v1/targets/${targetId}/key-rotation`, {
+      body: request,
+      what: 'the key rotation answer',
+    });
+    return parse(KeyRotationResponse, answer.text, 'key rotation answer');
   }
 
   /** Sends a signed report; the receipt says whether it was new and the last seq the hub holds. */

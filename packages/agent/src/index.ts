@@ -20,9 +20,11 @@ export {
   FileAgentStore,
   identityConflict,
   isIdentityConflict,
+  KeyRotationState,
   SyncState,
   type AgentStore,
 } from './agent-state.ts';
+export { KeyRotation, requestKeyRotation, type KeyRotationOptions } from './key-rotation.ts';
 export {
   IDENTITY_SECRET_NAME,
   IDENTITY_SECRET_TYPE,

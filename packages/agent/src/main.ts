@@ -1,45 +1,59 @@
 import { writeSync } from 'node:fs';
 import { CommanderError } from 'commander';
-import { faultPoints, isFlotillaError, messageOf, type FaultPoint } from '@flotilla/protocol';
+import { faultPoints, FlotillaError, isFlotillaError, messageOf, type FaultPoint } from '@flotilla/protocol';
+import { FileAgentStore } from './agent-state.ts';
 import { buildRuntime } from './build-runtime.ts';
 import { agentProgram } from './cli/agent-program.ts';
 import { UsageError, usageErrorLine } from './cli/usage-error.ts';
 import { runConfig } from './config.ts';
 import { startHealthServer, type HealthServer } from './health-server.ts';
+import { requestKeyRotation } from './key-rotation.ts';
 import { createLogger } from './logger.ts';
 import { stopOnSignals } from './stop-signals.ts';
 
-const program = agentProgram(async (flags) => {
-  const config = runConfig(flags, process.env);
-  const log = await createLogger({
-    level: config.logLevel,
-    format: config.logFormat,
-    redact: ['*.token', '*.accessToken', '*.assertion', '*.enrollToken'],
-  });
-  let health: HealthServer | undefined;
-  const runtime = buildRuntime(config, {
-    env: process.env,
-    log,
-    onFatal: () => void stopping(1),
-    faults: faultPoints(config.faults, killThisProcess),
-  });
-  const stop = async (): Promise<void> => {
-    await runtime.stop();
-    await health?.close();
-  };
-  let stopped = false;
-  const stopping = (code: number): void => {
-    if (stopped) return;
-    stopped = true;
-    void stop().finally(() => process.exit(code));
-  };
-  stopOnSignals(stop, log);
-  if (config.healthPort !== undefined) {
-    health = await startHealthServer({ port: config.healthPort, check: runtime });
-    log.info({ url: health.url }, 'health endpoint listening');
-  }
-  await runtime.start();
-});
+const program = agentProgram(
+  async (flags) => {
+    const config = runConfig(flags, process.env);
+    const log = await createLogger({
+      level: config.logLevel,
+      format: config.logFormat,
+      redact: ['*.token', '*.accessToken', '*.assertion', '*.enrollToken'],
+    });
+    let health: HealthServer | undefined;
+    const runtime = buildRuntime(config, {
+      env: process.env,
+      log,
+      onFatal: () => void stopping(1),
+      faults: faultPoints(config.faults, killThisProcess),
+    });
+    const stop = async (): Promise<void> => {
+      await runtime.stop();
+      await health?.close();
+    };
+    let stopped = false;
+    const stopping = (code: number): void => {
+      if (stopped) return;
+      stopped = true;
+      void stop().finally(() => process.exit(code));
+    };
+    stopOnSignals(stop, log);
+    if (config.healthPort !== undefined) {
+      health = await startHealthServer({ port: config.healthPort, check: runtime });
+      log.info({ url: health.url }, 'health endpoint listening');
+    }
+    await runtime.start();
+  },
+  async (flags) => {
+    const stateDir = flags.stateDir ?? process.env['FLOTILLA_AGENT_STATE_DIR'];
+    if (stateDir === undefined || stateDir === '' || !new FileAgentStore(stateDir).hasKey())
+      throw new FlotillaError(
+        'CONFIG_INVALID',
+        `--state-dir must name the state directory of an agent (one holding agent-key.json), received ${JSON.stringify(stateDir ?? '')}`,
+      );
+    await requestKeyRotation(new FileAgentStore(stateDir), Date.now());
+    process.stdout.write(`key rotation requested for the agent of ${stateDir}; it rotates at its next turn\n`);
+  },
+);
 
 /** What an armed fault point does: say so on stderr, then die at once, as a power cut would. */
 function killThisProcess(point: FaultPoint, hit: number): void {

@@ -27,6 +27,7 @@ import { DriftStore } from './features/drift/drift-store.ts';
 import { identityRoutes } from './features/identity/identity-routes.ts';
 import { IdentityService } from './features/identity/identity-service.ts';
 import { IdentityStore } from './features/identity/identity-store.ts';
+import { KeyRotationService } from './features/identity/key-rotation-service.ts';
 import { TrustService, type HubKeys } from './features/identity/trust-service.ts';
 import { TrustStore } from './features/identity/trust-store.ts';
 import { HoldIndex } from './features/incidents/hold-index.ts';
@@ -228,7 +229,12 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   const router = new Router();
   // The agents' check-in comes first: the router tries routes in order.
   desiredStateRoutes(router, { auth: identity, desired, maxWaitSeconds });
-  identityRoutes(router, { identity, trust, store });
+  identityRoutes(router, {
+    identity,
+    trust,
+    store,
+    rotation: new KeyRotationService({ tx, targets: targetStore, credentials: cache, audit, refusals, clock }),
+  });
   bundleRoutes(router, { auth: identity, bundles });
   reportRoutes(router, { auth: identity, reports });
   // Before targetRoutes, whose /v1/targets/:id would take 'browse' and 'complete' for ids.

@@ -3,11 +3,15 @@ import { AGENT_VERSION } from '../version.ts';
 import { CliCommand } from './usage-error.ts';
 
 /**
- * The `flotilla-agent` command line: one command, `run`, whose flags are the settings
- * `runConfig` reads (each flag names the FLOTILLA_* variable it overrides). `run` is called with
- * the flags as commander parsed them; the program throws a CommanderError (help, version) or a UsageError instead of exiting.
+ * The `flotilla-agent` command line: `run`, whose flags are the settings `runConfig` reads (each
+ * flag names the FLOTILLA_* variable it overrides), and `rotate-key`, which asks the agent of a
+ * state directory to rotate its key. Each is called with the flags as commander parsed them; the
+ * program throws a CommanderError (help, version) or a UsageError instead of exiting.
  */
-export function agentProgram(run: (flags: Record<string, unknown>) => Promise<void>): Command {
+export function agentProgram(
+  run: (flags: Record<string, unknown>) => Promise<void>,
+  rotateKey: (flags: { stateDir?: string }) => Promise<void> = async () => undefined,
+): Command {
   const program = new CliCommand('flotilla-agent')
     .description('the Flotilla agent: pulls signed desired state from the hub, applies it, observes and reports')
     .version(AGENT_VERSION, '-V, --version', 'print the version')
@@ -62,11 +66,22 @@ export function agentProgram(run: (flags: Record<string, unknown>) => Promise<vo
     .option('--health-port <port>', 'serve /healthz and /readyz on this port (env FLOTILLA_AGENT_HEALTH_PORT)')
     .option('--wait-seconds <n>', 'how long one long-poll waits at the hub (env FLOTILLA_AGENT_WAIT_SECONDS)')
     .option('--observe-seconds <n>', 'how often resources are re-observed (env FLOTILLA_AGENT_OBSERVE_SECONDS)')
+    .option(
+      '--key-rotation-days <n>',
+      'rotate the agent key once it is this old, 0 for on demand only (default 90; env FLOTILLA_AGENT_KEY_ROTATION_DAYS)',
+    )
     .option('--log-level <level>', 'fatal, error, warn, info, debug (env FLOTILLA_LOG_LEVEL)')
     .option(
       '--log-format <format>',
       'json, or pretty for people; default pretty on a terminal, json otherwise (env FLOTILLA_LOG_FORMAT)',
     )
     .action(run);
+  program
+    .command('rotate-key')
+    .description(
+      'rotate the agent key of a state directory: the running agent does it at its next turn, a stopped one at its next start',
+    )
+    .option('--state-dir <dir>', 'the agent state directory (env FLOTILLA_AGENT_STATE_DIR)')
+    .action(rotateKey);
   return program;
 }

@@ -60,7 +60,7 @@ const MAX_RESYNCS_PER_FLUSH = 3;
 export class ReportJournal {
   private readonly dir: string;
   private readonly maxPending: number;
-  private readonly key: KeyPair;
+  private key: KeyPair;
   private readonly targetId: string;
   private readonly numbers: ReportNumbers;
   private readonly log: Logger | undefined;
@@ -88,6 +88,11 @@ export class ReportJournal {
     this.log = options.log?.child({ component: 'report-journal' });
     this.dir = join(stateDir, 'journal');
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+  }
+
+  /** Signs the reports appended from now on with `key`: the agent's key was rotated. */
+  rekey(key: KeyPair): void {
+    this.key = key;
   }
 
   /** Numbers, signs and stores a report; returns it as it will be sent. */

@@ -8,6 +8,7 @@ import type { Driver } from '../drivers/driver.ts';
 import type { DriftEngine } from '../drift/drift-engine.ts';
 import { HubUnavailableError, isRetryable, type HubClient } from '../hub-client.ts';
 import { ReportJournal } from '../journal/report-journal.ts';
+import type { KeyRotation } from '../key-rotation.ts';
 import { DesiredStateVerifier } from './desired-state.ts';
 import { HubOutage } from './hub-outage.ts';
 import { observePass } from './observe-pass.ts';
@@ -40,6 +41,8 @@ interface PullLoopOptions {
   readonly onStalled: (error: FlotillaError) => void;
   /** Test-only crash points: `report:after-send`. */
   readonly faults: FaultPoints;
+  /** Rotates the agent's key when due (key-rotation.ts); without it the key never changes. */
+  readonly keyRotation?: KeyRotation | undefined;
 }
 
 /**
@@ -129,6 +132,7 @@ export class PullLoop {
     const outage = new HubOutage(log, clock);
     while (!signal.aborted) {
       try {
+        await this.rotateKeyIfDue(deps, credentials);
         const token = await credentials.accessToken();
         if (!this.caughtUp) await this.catchUp(token, deps);
         await flush();
@@ -167,6 +171,22 @@ export class PullLoop {
         if (back) outage.reached();
       }
     }
+  }
+
+  /**
+   * Between passes (no observe pass runs meanwhile) and with no report waiting to be sent (none
+   * signed by the old key is left for a hub that no longer takes it), rotates the agent's key
+   * when due, and signs with the new one from then on.
+   */
+  private async rotateKeyIfDue(deps: PassDependencies, credentials: Credentials): Promise<void> {
+    const { keyRotation, store } = this.options;
+    if (keyRotation === undefined) return;
+    await this.exclusive(async () => {
+      if (deps.journal.pending().length > 0 || !(await keyRotation.rotateIfDue())) return;
+      const key = await store.keyPair();
+      credentials.rekey(key);
+      deps.journal.rekey(key);
+    });
   }
 
   /**

@@ -34,6 +34,33 @@ export const EnrollResponse = z.object({
 });
 export type EnrollResponse = z.infer<typeof EnrollResponse>;
 
+/**
+ * What an agent signs, with its current key and with the new one, to rotate its key: the hub
+ * binds `newPublicKey` to `targetId` if `oldKeyId` is the key it holds now (docs/security.md).
+ */
+export const KeyRotation = z.strictObject({
+  targetId: TargetId,
+  oldKeyId: z.string().min(1).max(64),
+  newPublicKey: PublicKey,
+  issuedAt: Timestamp,
+});
+export type KeyRotation = z.infer<typeof KeyRotation>;
+
+/** `POST /v1/targets/{id}/key-rotation`: the rotation signed by the old key and by the new one. */
+export const KeyRotationRequest = z.strictObject({
+  rotation: KeyRotation,
+  oldSignature: Signature,
+  newSignature: Signature,
+});
+export type KeyRotationRequest = z.infer<typeof KeyRotationRequest>;
+
+export const KeyRotationResponse = z.object({
+  targetId: TargetId,
+  keyId: z.string(),
+  rotatedAt: Timestamp,
+});
+export type KeyRotationResponse = z.infer<typeof KeyRotationResponse>;
+
 export const TokenRequest = z.strictObject({
   assertion: z.string().min(1).max(4096),
 });

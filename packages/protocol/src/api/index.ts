@@ -12,6 +12,9 @@ export {
   EnrollResponse,
   EnrollmentToken,
   EnrollmentTokenList,
+  KeyRotation,
+  KeyRotationRequest,
+  KeyRotationResponse,
   TokenRequest,
   TokenResponse,
 } from './identity.ts';

@@ -6,6 +6,7 @@ import {
   Enrollment,
   identityConflict,
   isIdentityConflict,
+  KeyRotationState,
   SyncState,
   type AgentStore,
 } from '../../agent-state.ts';
@@ -23,6 +24,7 @@ const ENROLLMENT = 'enrollment.json';
 const TRUST_ROOT = 'trust-root.json';
 const SYNC = 'sync.json';
 const SEQ = 'report-seq.json';
+const KEY_ROTATION = 'key-rotation.json';
 
 const SeqReservation = z.object({ reserved: z.number().int().min(0) });
 
@@ -174,6 +176,19 @@ export class SecretAgentStore implements AgentStore {
       this.seqLimit = limit;
       return reserved < seq;
     });
+  }
+
+  async keyRotation(): Promise<KeyRotationState | undefined> {
+    return this.exclusive(() => this.read(KEY_ROTATION, KeyRotationState));
+  }
+
+  async saveKeyRotation(state: KeyRotationState): Promise<void> {
+    await this.exclusive(() => this.write({ [KEY_ROTATION]: state }));
+  }
+
+  /** One write of the Secret: the key and the rotation state change together. */
+  async commitKey(key: KeyPair, state: KeyRotationState): Promise<void> {
+    await this.exclusive(() => this.write({ [KEY]: key, [KEY_ROTATION]: state }));
   }
 
   // One operation at a time: a reservation and a write must not interleave.

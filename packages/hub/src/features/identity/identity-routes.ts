@@ -1,4 +1,4 @@
-import { FlotillaError, SignedTrustRoot } from '@flotilla/protocol';
+import { FlotillaError, SignedTrustRoot, TargetId } from '@flotilla/protocol';
 import {
   AddReleaseKeyRequest,
   CreateEnrollmentTokenRequest,
@@ -8,16 +8,19 @@ import {
   EnrollResponse,
   HubHealth,
   HubReadiness,
+  KeyRotationRequest,
+  KeyRotationResponse,
   TokenRequest,
   TokenResponse,
 } from '@flotilla/protocol/api';
 import { requireOperator } from '../../http/auth.ts';
-import { readJson } from '../../http/body.ts';
+import { readJson, readParam } from '../../http/body.ts';
 import { sendJson } from '../../http/respond.ts';
 import type { Router } from '../../http/router.ts';
 import { actorOf } from '../../principal.ts';
 import type { IdentityService } from './identity-service.ts';
 import type { StoreState } from '../../store/store-health.ts';
+import type { KeyRotationService } from './key-rotation-service.ts';
 import type { TrustService } from './trust-service.ts';
 
 /** Whether the hub's store can write now (the store's health). */
@@ -30,13 +33,14 @@ export interface IdentityRoutesDeps {
   readonly identity: IdentityService;
   readonly trust: TrustService;
   readonly store: StoreReadiness;
+  readonly rotation: KeyRotationService;
 }
 
 /**
  * Who may talk to the hub (docs/security.md): enrollment and access tokens for agents,
  * enrollment tokens (admin), the hub's health and trust root, and the release keys in it (admin).
  */
-export function identityRoutes(router: Router, { identity, trust, store }: IdentityRoutesDeps): void {
+export function identityRoutes(router: Router, { identity, trust, store, rotation }: IdentityRoutesDeps): void {
   router.on('POST', '/v1/enroll', async ({ req, res, remote }) => {
     const request = await readJson(req, EnrollRequest);
     sendJson(res, 201, EnrollResponse, identity.enroll(request, remote));
@@ -45,6 +49,14 @@ export function identityRoutes(router: Router, { identity, trust, store }: Ident
   router.on('POST', '/v1/token', async ({ req, res, remote }) => {
     const { assertion } = await readJson(req, TokenRequest);
     sendJson(res, 200, TokenResponse, await identity.issueAccessToken(assertion, remote));
+  });
+
+  // No access token: the signature of the target's current key authenticates the request, so an
+  // agent whose rotation went through but whose answer was lost can still finish it.
+  router.on('POST', '/v1/targets/:id/key-rotation', async ({ req, res, params, remote }) => {
+    const targetId = readParam(params['id'], TargetId, 'target id');
+    const request = await readJson(req, KeyRotationRequest);
+    sendJson(res, 200, KeyRotationResponse, rotation.rotate(targetId, request, remote));
   });
 
   router.on('GET', '/v1/trust-roots/:version', ({ res, params }) => {

@@ -162,6 +162,7 @@ export class TargetStore {
       setObserved: db.prepare(
         'UPDATE targets SET observed = @observed, observed_seq = @seq, facts = @facts, last_seen_at = max(coalesce(last_seen_at, 0), @at) WHERE id = @id',
       ),
+      setKey: db.prepare('UPDATE targets SET public_key = @publicKey, key_id = @keyId WHERE id = @id'),
       setDrift: db.prepare('UPDATE targets SET drift = @drift WHERE id = @id'),
       seen: db.prepare('UPDATE targets SET last_seen_at = max(coalesce(last_seen_at, 0), @at) WHERE id = @id'),
       setStatus: db.prepare(
@@ -218,6 +219,11 @@ export class TargetStore {
 
   byPublicKey(publicKey: string): EnrolledKey | undefined {
     return this.s.byKey.get(publicKey);
+  }
+
+  /** Binds another key to the target (key rotation); the caller invalidates the target cache. */
+  setKey(id: string, publicKey: string, keyId: string): void {
+    this.s.setKey.run({ id, publicKey, keyId });
   }
 
   isNameTaken(name: string): boolean {
