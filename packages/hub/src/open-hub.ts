@@ -7,6 +7,7 @@ import { isStorageError } from './store/store-health.ts';
 import { createHub, type Hub } from './hub.ts';
 import type { Clock } from './clock.ts';
 import { AuditLog } from './features/audit/audit-log.ts';
+import { TrustStore } from './features/identity/trust-store.ts';
 import { loadOrCreateKeyFile, writeSecretFile } from './key-files.ts';
 
 export interface OpenHubOptions {
@@ -58,10 +59,16 @@ export async function openHub(options: OpenHubOptions): Promise<OpenedHub> {
     closeSync(openSync(dbPath, 'a', 0o600));
     return openDatabase(dbPath);
   });
+  const rootPath = join(dataDir, 'keys', 'root.json');
+  // The root key is made on the first start, to sign trust root v1; an operator may then take
+  // it offline, and the hub runs on without it (docs/security.md#offline-root).
+  const rootKeyNeeded = existsSync(rootPath) || new TrustStore(db).latest() === undefined;
   const keys = {
     hub: preparing(`the hub key in ${dataDir}`, () => loadOrCreateKeyFile(join(dataDir, 'keys', 'hub.json'))),
-    root: preparing(`the root key in ${dataDir}`, () => loadOrCreateKeyFile(join(dataDir, 'keys', 'root.json'))),
+    root: rootKeyNeeded ? preparing(`the root key in ${dataDir}`, () => loadOrCreateKeyFile(rootPath)) : undefined,
   };
+  if (keys.root === undefined)
+    options.log.info({ rootPath }, 'no root key on this hub: trust root versions are signed offline and published');
   const clock = options.clock ?? Date.now;
   const hub = await preparingAsync(`the hub database ${dbPath}`, () =>
     createHub({

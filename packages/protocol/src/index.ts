@@ -54,7 +54,15 @@ export {
 } from './limits.ts';
 export { Facts, Health, Report, ReportPhase, ResourceStatus, SignedReport } from './documents/report.ts';
 export { Actor, Target, TargetDrift, TargetStatus } from './documents/target.ts';
-export { SignedTrustRoot, TrustRoot, TrustRootKey, keysWithRole } from './documents/trust-root.ts';
+export {
+  KeyRole,
+  SignedTrustRoot,
+  TrustRoot,
+  TrustRootDraft,
+  TrustRootKey,
+  keysWithRole,
+} from './documents/trust-root.ts';
+export { assertUsableTrustRoot, nextTrustRoot, type TrustRootChange } from './trust-root-change.ts';
 export {
   DriftAction,
   DriftClass,

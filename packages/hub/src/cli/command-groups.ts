@@ -51,6 +51,11 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
     register: async (program, cli) => (await import('./commands/release.ts')).releaseCommand(program, cli.client),
   },
   {
+    name: 'root',
+    summary: 'trust root versions signed offline: draft, sign where the root keys are, publish',
+    register: async (program, cli) => (await import('./commands/root.ts')).rootCommand(program, cli.client),
+  },
+  {
     name: 'rollout',
     summary: 'roll a release out to the targets a selector picks, in waves with gates (docs/rollouts.md)',
     register: async (program, cli) => (await import('./commands/rollout.ts')).rolloutCommand(program, cli.client),

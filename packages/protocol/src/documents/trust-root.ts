@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { ApiVersion, Timestamp } from './common.ts';
 import { PublicKey, Signature } from '../crypto/keys.ts';
 
-const KeyRole = z.enum(['root', 'hub', 'release']);
-type KeyRole = z.infer<typeof KeyRole>;
+export const KeyRole = z.enum(['root', 'hub', 'release']);
+export type KeyRole = z.infer<typeof KeyRole>;
 
 export const TrustRootKey = z.strictObject({
   id: z.string().min(1).max(64),
@@ -36,6 +36,16 @@ export const SignedTrustRoot = z.strictObject({
   signatures: z.array(Signature).min(1).max(64),
 });
 export type SignedTrustRoot = z.infer<typeof SignedTrustRoot>;
+
+/**
+ * A trust root version on its way to being signed away from the hub (`flotilla root draft`,
+ * `flotilla root sign`): the same document, with as few signatures as have been added so far.
+ */
+export const TrustRootDraft = z.strictObject({
+  trustRoot: TrustRoot,
+  signatures: z.array(Signature).max(64),
+});
+export type TrustRootDraft = z.infer<typeof TrustRootDraft>;
 
 export function keysWithRole(root: TrustRoot, role: KeyRole): TrustRootKey[] {
   return root.keys.filter((key) => key.roles.includes(role));

@@ -1,4 +1,4 @@
-import { FlotillaError, SignedTrustRoot, TargetId } from '@flotilla/protocol';
+import { FlotillaError, SignedTrustRoot, TargetId, TRUST_ROOT_MAX_BYTES } from '@flotilla/protocol';
 import {
   AddReleaseKeyRequest,
   CreateEnrollmentTokenRequest,
@@ -116,6 +116,12 @@ export function identityRoutes(router: Router, { identity, trust, store, rotatio
 
   router.on('GET', '/v1/trust-root', ({ res }) => {
     sendJson(res, 200, SignedTrustRoot, trust.signed);
+  });
+
+  router.on('POST', '/v1/trust-root', async ({ req, res }) => {
+    const principal = requireOperator(identity, req, 'admin');
+    const signed = await readJson(req, SignedTrustRoot, TRUST_ROOT_MAX_BYTES);
+    sendJson(res, 200, SignedTrustRoot, trust.publish(signed, actorOf(principal)));
   });
 
   router.on('POST', '/v1/trust-root/release-keys', async ({ req, res }) => {

@@ -2,6 +2,9 @@ import { randomBytes } from 'node:crypto';
 import {
   API_VERSION,
   assertUsablePublicKey,
+  assertUsableTrustRoot,
+  canonicalize,
+  verifyTrustRoot,
   keyIdOf,
   signPayload,
   FlotillaError,
@@ -20,10 +23,11 @@ export interface HubKeys {
   /** Signs envelopes, access tokens and audit checkpoints. */
   readonly hub: KeyPair;
   /**
-   * Signs new trust root versions. Kept beside the hub for a single-machine setup; an
-   * operator who wants root keys offline signs trust roots elsewhere and uploads them.
+   * Signs new trust root versions. Kept beside the hub for a single-machine setup; absent when
+   * the root keys are offline, and trust roots are signed elsewhere and published
+   * (`flotilla root sign`, `flotilla root publish`).
    */
-  readonly root: KeyPair;
+  readonly root?: KeyPair | undefined;
 }
 
 export interface TrustServiceDeps {
@@ -58,6 +62,11 @@ export class TrustService {
     this.hubKeyId = keyIdOf(keys.hub.publicKey);
     const latest = store.latest();
     if (latest === undefined) {
+      if (keys.root === undefined)
+        throw new FlotillaError(
+          'CONFIG_INVALID',
+          'a new hub needs its root key (keys/root.json) on its first start, to sign trust root v1',
+        );
       this.current = this.sign({
         apiVersion: API_VERSION,
         kind: 'TrustRoot',
@@ -114,6 +123,11 @@ export class TrustService {
       keys,
       issuedAt: new Date(clock()).toISOString(),
     });
+    if (this.trustRoot.thresholds.root > 1)
+      throw new FlotillaError(
+        'ROOT_KEY_OFFLINE',
+        `trust root v${this.trustRoot.version} needs ${this.trustRoot.thresholds.root} root signatures for a new version, more than this hub's one root key: add the key with \`flotilla root draft --add-release-key\`, sign with \`flotilla root sign\`, publish with \`flotilla root publish\``,
+      );
     tx.run(() => {
       store.insert(next);
       audit.append({
@@ -128,7 +142,52 @@ export class TrustService {
     return next;
   }
 
+  /**
+   * Publishes a trust root version signed elsewhere (`flotilla root publish`), audited in the
+   * same transaction as `trust-root.publish`. It must be the next version, signed by a threshold
+   * of the current root keys and of its own, and still list this hub's key as a hub key.
+   * Publishing the current version again changes nothing.
+   */
+  publish(signed: SignedTrustRoot, actor: Actor): SignedTrustRoot {
+    const { tx, store, audit } = this.deps;
+    if (canonicalize(signed.trustRoot) === canonicalize(this.trustRoot)) return this.current;
+    const next = verifyTrustRoot(signed, this.trustRoot);
+    try {
+      assertUsableTrustRoot(next);
+    } catch (error) {
+      throw new FlotillaError('TRUST_ROOT_INVALID', (error as FlotillaError).message);
+    }
+    if (!next.keys.some((k) => k.id === this.hubKeyId && k.roles.includes('hub')))
+      throw new FlotillaError(
+        'TRUST_ROOT_INVALID',
+        `trust root v${next.version} does not list this hub's key ${this.hubKeyId} as a hub key: agents would refuse every envelope it signs`,
+      );
+    tx.run(() => {
+      store.insert(signed);
+      audit.append({
+        actor,
+        action: 'trust-root.publish',
+        subjects: [],
+        outcome: 'success',
+        details: {
+          version: next.version,
+          keys: next.keys.map((k) => ({ id: k.id, roles: k.roles })),
+          thresholds: next.thresholds,
+          signers: signed.signatures.map((s) => s.keyId),
+        },
+      });
+    });
+    this.current = signed;
+    return signed;
+  }
+
   private sign(trustRoot: TrustRoot): SignedTrustRoot {
-    return { trustRoot, signatures: [signPayload('trust-root', trustRoot, this.deps.keys.root)] };
+    const root = this.deps.keys.root;
+    if (root === undefined)
+      throw new FlotillaError(
+        'ROOT_KEY_OFFLINE',
+        'this hub holds no root key: make the new trust root version with `flotilla root draft`, sign it where the root keys are with `flotilla root sign`, and publish it with `flotilla root publish`',
+      );
+    return { trustRoot, signatures: [signPayload('trust-root', trustRoot, root)] };
   }
 }

@@ -1,0 +1,73 @@
+import { assertUsablePublicKey, keyIdOf } from './crypto/keys.ts';
+import { keysWithRole, type KeyRole, type TrustRoot, type TrustRootKey } from './documents/trust-root.ts';
+import { FlotillaError } from './errors.ts';
+
+/** What an operator changes in a new trust root version (`flotilla root draft`). */
+export interface TrustRootChange {
+  readonly addKeys?: readonly {
+    readonly publicKey: string;
+    readonly roles: readonly KeyRole[];
+    readonly name?: string;
+  }[];
+  /** Key ids to take out of the trust root altogether. */
+  readonly removeKeyIds?: readonly string[];
+  readonly thresholds?: { readonly root?: number; readonly release?: number };
+}
+
+/**
+ * The version after `current` with `change` made: every added key checked as strictly as an
+ * enrolling one, a key added again gaining the new roles. The result must still be usable: a
+ * hub key and a root key left, and each threshold no more than the keys that can meet it.
+ */
+export function nextTrustRoot(current: TrustRoot, change: TrustRootChange, issuedAt: string): TrustRoot {
+  const removed = new Set(change.removeKeyIds ?? []);
+  for (const id of removed) {
+    if (!current.keys.some((k) => k.id === id))
+      throw new FlotillaError('VALIDATION_FAILED', `trust root v${current.version} has no key ${id} to remove`);
+  }
+  let keys: TrustRootKey[] = current.keys.filter((k) => !removed.has(k.id));
+  for (const added of change.addKeys ?? []) {
+    assertUsablePublicKey(added.publicKey, `${added.roles.join(' and ')} key`);
+    const existing = keys.find((k) => k.publicKey === added.publicKey);
+    keys =
+      existing === undefined
+        ? [
+            ...keys,
+            {
+              id: keyIdOf(added.publicKey),
+              publicKey: added.publicKey,
+              roles: [...added.roles],
+              ...(added.name === undefined ? {} : { name: added.name }),
+            },
+          ]
+        : keys.map((k) => (k === existing ? { ...k, roles: [...new Set([...k.roles, ...added.roles])] } : k));
+  }
+  const next: TrustRoot = {
+    ...current,
+    version: current.version + 1,
+    keys,
+    thresholds: { ...current.thresholds, ...change.thresholds },
+    issuedAt,
+  };
+  assertUsableTrustRoot(next);
+  return next;
+}
+
+/** Throws unless agents could work under `root`: a hub key, and thresholds its keys can meet. */
+export function assertUsableTrustRoot(root: TrustRoot): void {
+  if (keysWithRole(root, 'hub').length === 0)
+    throw new FlotillaError(
+      'VALIDATION_FAILED',
+      `trust root v${root.version} lists no hub key: no envelope would verify`,
+    );
+  for (const role of ['root', 'release'] as const) {
+    const available = keysWithRole(root, role).length;
+    const needed = root.thresholds[role];
+    // A release threshold with no release key yet is the state of a new hub; it is met once one is added.
+    if (needed > available && (role === 'root' || available > 0))
+      throw new FlotillaError(
+        'VALIDATION_FAILED',
+        `trust root v${root.version} needs ${needed} ${role} signatures but lists ${available} ${role} keys`,
+      );
+  }
+}
