@@ -57,7 +57,8 @@ async function expectDegradedButUp(h: HubProcess, code: RegExp): Promise<void> {
   expect(writes.map((w) => w.status)).toEqual(Array(10).fill(503));
   expect(reads.map((r) => r.status)).toEqual(Array(5).fill(200));
   expect(health.map((r) => r.value.status)).toEqual(Array(5).fill(200));
-  expect(Math.max(...health.map((r) => r.ms))).toBeLessThan(500);
+  // The defect stalled liveness for the whole busy timeout (5 s); slack for a loaded CI machine.
+  expect(Math.max(...health.map((r) => r.ms))).toBeLessThan(2000);
   const ready = await api(h.url, 'GET', '/v1/ready');
   expect(ready.status).toBe(503);
   expect(ready.body.store.code).toMatch(code);
@@ -124,7 +125,7 @@ describe('the hub process when its store cannot write', () => {
         await probe;
       }
       expect(probes.length).toBeGreaterThan(10);
-      expect(Math.max(...probes)).toBeLessThan(500);
+      expect(Math.max(...probes)).toBeLessThan(2000);
       expect(hub.alive()).toBe(true);
       await expectDegradedButUp(hub, /^SQLITE_BUSY/);
     } finally {

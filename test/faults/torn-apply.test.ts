@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import type { Resource, Target } from '@flotilla/protocol';
 import { manifestFileName } from '@flotilla/agent';
@@ -32,8 +32,14 @@ describe('an agent killed part-way through applying a release', () => {
     await hub.publish('app', '2.0.0', releaseB);
   });
 
-  afterAll(async () => {
+  // Each test leaves its second agent running; stop it before the next starts its own, or it
+  // keeps writing into a state directory the file's cleanup has already removed.
+  afterEach(async () => {
     await agent?.kill();
+    agent = undefined;
+  });
+
+  afterAll(async () => {
     await kube?.close();
     await hub.dispose();
     dir.remove();

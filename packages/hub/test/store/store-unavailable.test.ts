@@ -85,7 +85,8 @@ describe('the hub while another process holds the write lock of its database', (
 
       const health = await call('GET', '/v1/health');
       expect(health.status).toBe(200);
-      expect(health.ms).toBeLessThan(250);
+      // The defect stalled liveness for seconds behind the busy timeout; a loaded CI machine needs slack.
+      expect(health.ms).toBeLessThan(2000);
       expect((await call('GET', '/v1/enrollment-tokens')).status).toBe(200);
       const ready = await call('GET', '/v1/ready');
       expect(ready.status).toBe(503);
