@@ -2,16 +2,14 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import Database from 'better-sqlite3';
 import type { Resource } from '@flotilla/protocol';
 import { defaultDriftPolicy } from '@flotilla/protocol/drift';
 import { manifestFileName } from '@flotilla/agent';
-import { hashSecret } from '../packages/hub/src/features/identity/identity-service.ts';
 import { api, configMap, startAgent, startHub, type AgentFixture, type HubFixture } from './fixtures/hub-fixture.ts';
 import { accessibilityProblems, launchBrowser, screenshot, type BrowserFixture } from './fixtures/browser.ts';
 import { waitFor } from './fixtures/wait-for.ts';
 
-const VIEWER_TOKEN = 'fl_viewer_browser-test-token-0123456789';
+let VIEWER_TOKEN = '';
 const UI_MS = 15_000;
 
 let hub: HubFixture;
@@ -39,12 +37,12 @@ beforeAll(async () => {
     body: { rules: defaultDriftPolicy.rules, settings: { gracePeriodSeconds: 1 } },
   });
   expect(policy.status).toBe(200);
-  // No API creates operator tokens yet: the viewer's goes into the hub's database as the hub would write it.
-  const db = new Database(join(hub.dataDir, 'hub.db'));
-  db.prepare(
-    'INSERT INTO api_tokens (id, name, token_hash, role, selector, created_at) VALUES (?, ?, ?, ?, NULL, ?)',
-  ).run('tok_browser_viewer', 'vera', hashSecret(VIEWER_TOKEN), 'viewer', Date.now());
-  db.close();
+  const viewer = await api(hub.url, 'POST', '/v1/tokens', {
+    token: hub.adminToken,
+    body: { name: 'vera', role: 'viewer' },
+  });
+  expect(viewer.status).toBe(201);
+  VIEWER_TOKEN = (viewer.body as { token: string }).token;
   const token = await hub.enrollmentToken(3, { fleet: 'browser' });
   const regions = ['eu-west-1', 'eu-central-1', 'us-east-1'];
   for (let i = 0; i < 3; i++) {

@@ -34,6 +34,13 @@ import { HoldIndex } from './features/incidents/hold-index.ts';
 import { incidentRoutes } from './features/incidents/incident-routes.ts';
 import { IncidentService } from './features/incidents/incident-service.ts';
 import { IncidentStore } from './features/incidents/incident-store.ts';
+import { policyRoutes } from './features/policy/policy-routes.ts';
+import { PolicyService } from './features/policy/policy-service.ts';
+import { PolicyStore } from './features/policy/policy-store.ts';
+import { operatorTokenRoutes } from './features/operators/operator-token-routes.ts';
+import { OperatorTokenService } from './features/operators/operator-token-service.ts';
+import { OperatorTokenStore } from './features/operators/operator-token-store.ts';
+import { OperatorTargetScope } from './features/operators/target-scope.ts';
 import { reportRoutes } from './features/reports/report-routes.ts';
 import { ReportService } from './features/reports/report-service.ts';
 import { ReportStore } from './features/reports/report-store.ts';
@@ -91,6 +98,8 @@ export interface HubServices {
   readonly audit: AuditLog;
   readonly trust: TrustService;
   readonly identity: IdentityService;
+  /** Operators' API tokens: roles, scopes, lifetimes (docs/security.md). */
+  readonly operators: OperatorTokenService;
   readonly targets: TargetService;
   /** Fleet queries: parse, check and select, as every feature that selects targets does. */
   readonly fleet: FleetQuery;
@@ -100,6 +109,8 @@ export interface HubServices {
   readonly rollouts: RolloutService;
   readonly drift: DriftService;
   readonly incidents: IncidentService;
+  /** Compliance policies (docs/policy.md). */
+  readonly policies: PolicyService;
   /** The dashboard's files, sessions and live events (docs/dashboard.md). */
   readonly dashboard: Dashboard;
 }
@@ -178,7 +189,9 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   });
   const incidents = new IncidentService({ tx, store: incidentStore, holds, fleet, envelopes: desired, audit, clock });
   const targets = new TargetService({ tx, store: targetStore, cache, fleet, holds: incidents, audit, clock });
+  const operators = new OperatorTokenService({ tx, store: new OperatorTokenStore(db), audit, refusals, clock });
   const identity = await IdentityService.create({
+    operators,
     tx,
     store: new IdentityStore(db),
     targets: targetStore,
@@ -223,18 +236,21 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     failures: store,
     ...(deps.faults === undefined ? {} : { faults: deps.faults }),
   });
+  const policyService = new PolicyService({ tx, store: new PolicyStore(db), audit, clock });
   const auditService = new AuditService({ log: audit, fleet, targets, clock });
 
   const maxWaitSeconds = deps.maxWaitSeconds ?? 60;
   const router = new Router();
   // The agents' check-in comes first: the router tries routes in order.
-  desiredStateRoutes(router, { auth: identity, desired, maxWaitSeconds });
+  const scope = new OperatorTargetScope({ targets: targetStore, refusals, clock });
+  desiredStateRoutes(router, { auth: identity, desired, scope, maxWaitSeconds });
   identityRoutes(router, {
     identity,
     trust,
     store,
     rotation: new KeyRotationService({ tx, targets: targetStore, credentials: cache, audit, refusals, clock }),
   });
+  operatorTokenRoutes(router, { auth: identity, operators });
   bundleRoutes(router, { auth: identity, bundles });
   reportRoutes(router, { auth: identity, reports });
   // Before targetRoutes, whose /v1/targets/:id would take 'browse' and 'complete' for ids.
@@ -244,11 +260,12 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     browser: new TargetBrowser({ fleet, index: targetStore, browse }),
     completion: new QueryCompletion({ browse, fieldNames: () => targetStore.knownFieldNames() }),
   });
-  targetRoutes(router, { auth: identity, targets });
+  targetRoutes(router, { auth: identity, targets, scope });
   auditRoutes(router, { auth: identity, audit: auditService, clock, log });
   driftRoutes(router, { auth: identity, drift });
   incidentRoutes(router, { auth: identity, incidents });
-  rolloutRoutes(router, { auth: identity, rollouts });
+  rolloutRoutes(router, { auth: identity, rollouts, scope });
+  policyRoutes(router, { auth: identity, policies: policyService });
   dashboardRoutes(router, { auth: identity, audit, dashboard });
   const server = createHttpServer(router, {
     log,
@@ -268,6 +285,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
       audit,
       trust,
       identity,
+      operators,
       targets,
       fleet,
       bundles,
@@ -276,6 +294,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
       rollouts,
       drift,
       incidents,
+      policies: policyService,
       dashboard,
     },
     server,

@@ -14,6 +14,11 @@ export interface OperatorPrincipal {
   readonly tokenId: string;
   readonly name: string;
   readonly role: OperatorRole;
+  /**
+   * The canonical fleet query the token is limited to; absent: the whole fleet. Routes narrow
+   * what they read and change to it, or refuse a scoped token (see `requireOperator`).
+   */
+  readonly scope?: string;
 }
 
 /** Where a request came from, for the audit entry of a refused credential. */

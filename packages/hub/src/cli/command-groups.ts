@@ -40,6 +40,11 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
       (await import('./commands/enroll-token.ts')).enrollTokenCommand(program, cli.client),
   },
   {
+    name: 'token',
+    summary: "operators' API tokens: roles, scopes and lifetimes",
+    register: async (program, cli) => (await import('./commands/token.ts')).tokenCommand(program, cli.client),
+  },
+  {
     name: 'keys',
     summary: 'release keys: made and held by authors, registered in the trust root',
     register: async (program, cli) => (await import('./commands/keys.ts')).keysCommand(program, cli.client),
@@ -89,6 +94,11 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
     name: 'incident',
     summary: 'incidents: hold back every revert on the targets a selector picks (docs/drift.md)',
     register: async (program, cli) => (await import('./commands/incident.ts')).incidentCommand(program, cli.client),
+  },
+  {
+    name: 'policy',
+    summary: 'compliance policies: placement, artifacts, approvals and windows, per scope (docs/policy.md)',
+    register: async (program, cli) => (await import('./commands/policy.ts')).policyCommand(program, cli.client),
   },
   {
     name: 'completion',

@@ -11,6 +11,20 @@ export interface Authenticator {
   refused(input: RefusalInput): void;
 }
 
+/**
+ * Keeps a scoped token to its targets (docs/security.md, "Operators"): routes that declare
+ * `scoped` narrow queries with `narrow` and check single targets with `check`.
+ */
+export interface TargetScope {
+  /** The query a scoped principal may ask: its scope and `text` together; unscoped, `text` itself. */
+  narrow(principal: OperatorPrincipal, text: string | undefined): string | undefined;
+  /**
+   * Refuses (as `NOT_FOUND`, so existence is not revealed, and audited) a target outside a
+   * scoped principal's scope.
+   */
+  check(principal: OperatorPrincipal, targetId: string, req: IncomingMessage): void;
+}
+
 const RANK: Record<OperatorRole, number> = { viewer: 0, deployer: 1, approver: 1, admin: 2 };
 
 function bearer(req: IncomingMessage): string {
@@ -66,17 +80,41 @@ export async function requireAgent(
   return principal;
 }
 
-/** The operator calling, with at least `role` (deployer and approver are distinct peers). */
-export function requireOperator(identity: Authenticator, req: IncomingMessage, role: OperatorRole): OperatorPrincipal {
+/** How a route treats a token limited to a scope. */
+export interface OperatorRouteOptions {
+  /**
+   * The route narrows what it reads or changes to the token's scope itself (with
+   * `narrowToScope` or `requireInScope`). Every other route refuses scoped tokens, so a route
+   * that forgets about scopes fails closed.
+   */
+  readonly scoped?: boolean;
+}
+
+/**
+ * The operator calling, with at least `role` (deployer and approver are distinct peers).
+ * A token limited to a scope passes only routes that declare `scoped`.
+ */
+export function requireOperator(
+  identity: Authenticator,
+  req: IncomingMessage,
+  role: OperatorRole,
+  options: OperatorRouteOptions = {},
+): OperatorPrincipal {
   const caller = callerOf(req);
   const principal = identity.authenticateOperator(bearer(req), caller);
   const enough =
     principal.role === 'admin' || principal.role === role || (RANK[principal.role] > RANK[role] && role === 'viewer');
-  if (!enough) {
-    const error = new FlotillaError(
-      'FORBIDDEN',
-      `this action needs the ${role} role; token ${principal.name} has ${principal.role}`,
-    );
+  const outOfScope = enough && principal.scope !== undefined && options.scoped !== true;
+  if (!enough || outOfScope) {
+    const error = enough
+      ? new FlotillaError(
+          'FORBIDDEN',
+          `token ${principal.name} is limited to the targets '${principal.scope}', and ${caller.request} reaches beyond them; use an unscoped token`,
+        )
+      : new FlotillaError(
+          'FORBIDDEN',
+          `this action needs the ${role} role; token ${principal.name} has ${principal.role}`,
+        );
     identity.refused({
       actor: { kind: 'user', id: principal.name },
       action: 'auth.refused',
@@ -87,6 +125,7 @@ export function requireOperator(identity: Authenticator, req: IncomingMessage, r
         tokenId: principal.tokenId,
         role: principal.role,
         needs: role,
+        ...(principal.scope === undefined ? {} : { scope: principal.scope }),
         request: caller.request,
       },
     });

@@ -91,3 +91,24 @@ export {
   AuditPruneRequest,
   AuditPruneResult,
 } from './audit.ts';
+export {
+  ApplyPolicyRequest,
+  PolicyChangeResult,
+  PolicyDiffQuery,
+  PolicyFieldChange,
+  PolicyList,
+  PolicySection,
+  PolicySummary,
+  PolicyVersionInfo,
+  PolicyVersionQuery,
+  PolicyView,
+} from './policies.ts';
+export {
+  API_TOKEN_MAX_TTL_SECONDS,
+  ApiToken,
+  ApiTokenId,
+  ApiTokenList,
+  CreateApiTokenRequest,
+  CreatedApiToken,
+  OperatorRole,
+} from './operators.ts';

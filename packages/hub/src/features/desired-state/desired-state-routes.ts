@@ -1,6 +1,6 @@
 import { FlotillaError, TargetId } from '@flotilla/protocol';
 import { AssignRequest, AssignResult } from '@flotilla/protocol/api';
-import { requireAgent, requireOperator, type Authenticator } from '../../http/auth.ts';
+import { requireAgent, requireOperator, type Authenticator, type TargetScope } from '../../http/auth.ts';
 import { readJson, readParam } from '../../http/body.ts';
 import { sendEmpty, sendJson, sendRawJson } from '../../http/respond.ts';
 import type { Router } from '../../http/router.ts';
@@ -10,6 +10,8 @@ import type { DesiredStateService } from './desired-state-service.ts';
 export interface DesiredStateRoutesDeps {
   readonly auth: Authenticator;
   readonly desired: DesiredStateService;
+  /** Keeps a scoped token's assignments to targets in its scope. */
+  readonly scope: TargetScope;
   /** The longest long-poll an agent may ask for, in seconds. */
   readonly maxWaitSeconds: number;
 }
@@ -30,7 +32,10 @@ function waitSeconds(raw: string | null, max: number): number {
  * Desired state: the agents' long-poll for their envelope (the hottest route, so it is
  * registered first) and operators' assignment of releases (deployer).
  */
-export function desiredStateRoutes(router: Router, { auth, desired, maxWaitSeconds }: DesiredStateRoutesDeps): void {
+export function desiredStateRoutes(
+  router: Router,
+  { auth, desired, scope, maxWaitSeconds }: DesiredStateRoutesDeps,
+): void {
   router.on('GET', '/v1/targets/:id/envelope', async ({ req, res, params, query }) => {
     const targetId = params['id']!;
     await requireAgent(auth, req, targetId);
@@ -56,8 +61,9 @@ export function desiredStateRoutes(router: Router, { auth, desired, maxWaitSecon
   });
 
   router.on('POST', '/v1/targets/:id/assign', async ({ req, res, params }) => {
-    const principal = requireOperator(auth, req, 'deployer');
+    const principal = requireOperator(auth, req, 'deployer', { scoped: true });
     const targetId = readParam(params['id'], TargetId, 'target id');
+    scope.check(principal, targetId, req);
     const { bundles } = await readJson(req, AssignRequest);
     sendJson(res, 200, AssignResult, desired.assign(targetId, bundles, actorOf(principal)));
   });

@@ -75,6 +75,13 @@ export interface IdentityServiceDeps {
   readonly accessTokenSeconds?: number;
   /** Where the sweep's failures go; without it they are thrown (tests). */
   readonly failures?: BackgroundFailures;
+  /** Operators' API tokens (the operators feature). */
+  readonly operators: OperatorAuthentication;
+}
+
+/** Tells the operator behind an API token, refusing unknown, revoked and expired ones. */
+export interface OperatorAuthentication {
+  authenticate(token: string, caller?: CallerInfo): OperatorPrincipal;
 }
 
 interface CachedAccessToken {
@@ -98,7 +105,6 @@ function secret(prefix: string): string {
  */
 export class IdentityService implements Authenticator {
   private readonly accessTokens = new Map<string, CachedAccessToken>();
-  private readonly operatorTokens = new Map<string, OperatorPrincipal>();
   private readonly deps: IdentityServiceDeps;
   private readonly refusals: RefusalSink;
   private readonly signingKey: CryptoKey;
@@ -560,33 +566,9 @@ export class IdentityService implements Authenticator {
     for (const [token, entry] of this.accessTokens) if (entry.expiresAt <= now) this.accessTokens.delete(token);
   }
 
-  /**
-   * The operator behind an API token. An unknown token is refused and, when `caller` is given,
-   * recorded as `auth.refused` with the remote address (never the token, nor its hash).
-   */
+  /** The operator behind an API token: the operators feature checks it (revocation, expiry, scope). */
   authenticateOperator(token: string, caller?: CallerInfo): OperatorPrincipal {
-    const hash = hashSecret(token);
-    let principal = this.operatorTokens.get(hash);
-    if (principal === undefined) {
-      const row = this.deps.store.apiTokenByHash(hash);
-      // Unknown tokens are not cached: a stream of random guesses must not grow memory.
-      if (row === undefined) {
-        const error = new FlotillaError('UNAUTHENTICATED', 'the API token is not known to this hub');
-        if (caller !== undefined) {
-          this.refusals.refused({
-            actor: { kind: 'user', id: 'unknown' },
-            action: 'auth.refused',
-            reason: error.code,
-            remote: caller.remote,
-            details: { credential: 'api-token', request: caller.request },
-          });
-        }
-        throw error;
-      }
-      principal = { kind: 'user', tokenId: row.id, name: row.name, role: row.role };
-      this.operatorTokens.set(hash, principal);
-    }
-    return principal;
+    return this.deps.operators.authenticate(token, caller);
   }
 }
 

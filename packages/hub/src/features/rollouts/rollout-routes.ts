@@ -8,7 +8,8 @@ import {
   RolloutView,
   RolloutViewQuery,
 } from '@flotilla/protocol/api';
-import { requireOperator, type Authenticator } from '../../http/auth.ts';
+import { formatQuery, parseSelector } from '@flotilla/protocol/query';
+import { requireOperator, type Authenticator, type TargetScope } from '../../http/auth.ts';
 import { readJson, readOptionalJson, readParam, readQuery } from '../../http/body.ts';
 import { sendJson } from '../../http/respond.ts';
 import type { Router } from '../../http/router.ts';
@@ -18,6 +19,8 @@ import type { RolloutService } from './rollout-service.ts';
 export interface RolloutRoutesDeps {
   readonly auth: Authenticator;
   readonly rollouts: RolloutService;
+  /** Narrows a scoped token's rollouts to targets in its scope. */
+  readonly scope: TargetScope;
 }
 
 /**
@@ -25,7 +28,7 @@ export interface RolloutRoutesDeps {
  * plans are 400 with the path of the offending field; a selection overlapping another
  * running or paused rollout of the same release is 409 naming it and the targets.
  */
-export function rolloutRoutes(router: Router, { auth, rollouts }: RolloutRoutesDeps): void {
+export function rolloutRoutes(router: Router, { auth, rollouts, scope }: RolloutRoutesDeps): void {
   router.on('GET', '/v1/rollouts', ({ req, res, query }) => {
     requireOperator(auth, req, 'viewer');
     const { state, before, limit } = readQuery(query, RolloutListQuery);
@@ -33,9 +36,16 @@ export function rolloutRoutes(router: Router, { auth, rollouts }: RolloutRoutesD
   });
 
   router.on('POST', '/v1/rollouts', async ({ req, res }) => {
-    const principal = requireOperator(auth, req, 'deployer');
+    const principal = requireOperator(auth, req, 'deployer', { scoped: true });
     const request = await readJson(req, CreateRolloutRequest);
-    const result = rollouts.create(request, actorOf(principal));
+    const selector =
+      principal.scope === undefined
+        ? request.selector
+        : scope.narrow(
+            principal,
+            typeof request.selector === 'string' ? request.selector : formatQuery(parseSelector(request.selector)),
+          )!;
+    const result = rollouts.create({ ...request, selector }, actorOf(principal));
     sendJson(res, result.dryRun ? 200 : 201, CreateRolloutResult, result);
   });
 

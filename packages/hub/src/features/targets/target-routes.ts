@@ -7,7 +7,7 @@ import {
   TargetListQuery,
   TargetPage,
 } from '@flotilla/protocol/api';
-import { requireOperator, type Authenticator } from '../../http/auth.ts';
+import { requireOperator, type Authenticator, type TargetScope } from '../../http/auth.ts';
 import { readJson, readParam, readQuery } from '../../http/body.ts';
 import { sendJson } from '../../http/respond.ts';
 import type { Router } from '../../http/router.ts';
@@ -17,32 +17,39 @@ import type { TargetService } from './target-service.ts';
 export interface TargetRoutesDeps {
   readonly auth: Authenticator;
   readonly targets: TargetService;
+  readonly scope: TargetScope;
 }
 
-/** Targets as records (docs/api.md): list, facets and read (viewer), labels and properties (deployer), status (admin). */
-export function targetRoutes(router: Router, { auth, targets }: TargetRoutesDeps): void {
+/**
+ * Targets as records (docs/api.md): list, facets and read (viewer), labels and properties
+ * (deployer), status (admin). A scoped token lists, reads and edits only targets in its scope.
+ */
+export function targetRoutes(router: Router, { auth, targets, scope }: TargetRoutesDeps): void {
   router.on('GET', '/v1/targets', ({ req, res, query }) => {
-    requireOperator(auth, req, 'viewer');
+    const principal = requireOperator(auth, req, 'viewer', { scoped: true });
     const { q, after, limit } = readQuery(query, TargetListQuery);
-    sendJson(res, 200, TargetPage, targets.list(q, after, limit));
+    sendJson(res, 200, TargetPage, targets.list(scope.narrow(principal, q), after, limit));
   });
 
   // Before /v1/targets/:id, which would otherwise take 'facets' for an id.
   router.on('GET', '/v1/targets/facets', ({ req, res, query }) => {
-    requireOperator(auth, req, 'viewer');
+    const principal = requireOperator(auth, req, 'viewer', { scoped: true });
     const { q } = readQuery(query, FacetQuery);
-    sendJson(res, 200, FacetCounts, targets.facets(q));
+    sendJson(res, 200, FacetCounts, targets.facets(scope.narrow(principal, q)));
   });
 
   router.on('GET', '/v1/targets/:id', ({ req, res, params }) => {
-    requireOperator(auth, req, 'viewer');
-    sendJson(res, 200, Target, targets.get(readParam(params['id'], TargetId, 'target id')));
+    const principal = requireOperator(auth, req, 'viewer', { scoped: true });
+    const targetId = readParam(params['id'], TargetId, 'target id');
+    scope.check(principal, targetId, req);
+    sendJson(res, 200, Target, targets.get(targetId));
   });
 
   for (const kind of ['labels', 'properties'] as const) {
     router.on('PATCH', `/v1/targets/:id/${kind}`, async ({ req, res, params }) => {
-      const principal = requireOperator(auth, req, 'deployer');
+      const principal = requireOperator(auth, req, 'deployer', { scoped: true });
       const targetId = readParam(params['id'], TargetId, 'target id');
+      scope.check(principal, targetId, req);
       const { set, remove } = await readJson(req, MetadataEdit);
       sendJson(res, 200, Target, targets.editMetadata(targetId, kind, set, remove, actorOf(principal)));
     });
