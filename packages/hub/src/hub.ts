@@ -35,6 +35,7 @@ import { incidentRoutes } from './features/incidents/incident-routes.ts';
 import { IncidentService } from './features/incidents/incident-service.ts';
 import { IncidentStore } from './features/incidents/incident-store.ts';
 import { policyRoutes } from './features/policy/policy-routes.ts';
+import { PolicyPlanner } from './features/policy/policy-planner.ts';
 import { PolicyService } from './features/policy/policy-service.ts';
 import { PolicyStore } from './features/policy/policy-store.ts';
 import { operatorTokenRoutes } from './features/operators/operator-token-routes.ts';
@@ -111,6 +112,8 @@ export interface HubServices {
   readonly incidents: IncidentService;
   /** Compliance policies (docs/policy.md). */
   readonly policies: PolicyService;
+  /** Plans a rollout under the live policies: `flotilla rollout plan`, `--dry-run` and `--place`. */
+  readonly planner: PolicyPlanner;
   /** The dashboard's files, sessions and live events (docs/dashboard.md). */
   readonly dashboard: Dashboard;
 }
@@ -237,6 +240,15 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     ...(deps.faults === undefined ? {} : { faults: deps.faults }),
   });
   const policyService = new PolicyService({ tx, store: new PolicyStore(db), audit, clock });
+  const planner = new PolicyPlanner({
+    tx,
+    policies: policyService,
+    releases: bundles,
+    fleet,
+    trust,
+    audit,
+    clock,
+  });
   const auditService = new AuditService({ log: audit, fleet, targets, clock });
 
   const maxWaitSeconds = deps.maxWaitSeconds ?? 60;
@@ -265,7 +277,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   driftRoutes(router, { auth: identity, drift });
   incidentRoutes(router, { auth: identity, incidents });
   rolloutRoutes(router, { auth: identity, rollouts, scope });
-  policyRoutes(router, { auth: identity, policies: policyService });
+  policyRoutes(router, { auth: identity, policies: policyService, planner, scope, selectors: fleet });
   dashboardRoutes(router, { auth: identity, audit, dashboard });
   const server = createHttpServer(router, {
     log,
@@ -295,6 +307,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
       drift,
       incidents,
       policies: policyService,
+      planner,
       dashboard,
     },
     server,

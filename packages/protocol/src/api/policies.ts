@@ -91,3 +91,62 @@ export const PolicyChangeResult = z.object({
   changes: z.array(PolicyFieldChange),
 });
 export type PolicyChangeResult = z.infer<typeof PolicyChangeResult>;
+
+/** One reason a policy blocks a target, as `createPolicyEvaluator` gives it. */
+export const PlanBlockReason = z.object({
+  kind: z.enum(['target', 'placement', 'artifact', 'approval', 'window']),
+  rule: z.string(),
+  /** The policy that said so, as `name@version`; absent for the release's own requirements and the target's status. */
+  policy: z.string().optional(),
+  message: z.string(),
+  /** For a closed window: when it next opens (ISO 8601, UTC). */
+  nextOpening: z.string().optional(),
+});
+export type PlanBlockReason = z.infer<typeof PlanBlockReason>;
+
+/** One selected target in a plan: included, or blocked with every reason. */
+export const PlannedTargetView = z.object({
+  targetId: z.string(),
+  name: z.string(),
+  included: z.boolean(),
+  /** Every policy whose scope matched the target, as `name@version`. */
+  policies: z.array(z.string()),
+  reasons: z.array(PlanBlockReason),
+  /** Window overrides that let the change through, as `window:name@version`. */
+  overrides: z.array(z.string()).optional(),
+  /** With `place`: why the target was or was not chosen. */
+  placement: z.string().optional(),
+});
+export type PlannedTargetView = z.infer<typeof PlannedTargetView>;
+
+/**
+ * `POST /v1/rollouts/plan`: which targets a rollout of `release` would reach, and why not the
+ * others. `selector` picks the targets as in a rollout; `place` (such as `class=payments,
+ * capability=pci-dss, per-region=2`) picks them from requirements instead; `rollout` names an
+ * existing rollout whose approvals count.
+ */
+export const PolicyPlanRequest = z
+  .strictObject({
+    release: z.string().min(1).max(200),
+    selector: z.union([z.string().max(4096), z.record(z.string(), z.unknown())]).optional(),
+    place: z.string().min(1).max(4096).optional(),
+    /** Most targets to list; the totals count them all. */
+    limit: z.number().int().min(0).max(100_000).default(1000),
+  })
+  .refine((request) => (request.selector === undefined) !== (request.place === undefined), {
+    message: 'give exactly one of selector and place',
+  });
+export type PolicyPlanRequest = z.infer<typeof PolicyPlanRequest>;
+
+export const PolicyPlan = z.object({
+  release: z.object({ name: z.string(), version: z.string(), digest: z.string() }),
+  /** The selector the plan ran: as given, or the chosen ids for `place`. */
+  selector: z.string(),
+  /** Every live policy, as `name@version`. */
+  policies: z.array(z.string()),
+  totals: z.object({ selected: z.number().int(), included: z.number().int(), blocked: z.number().int() }),
+  targets: z.array(PlannedTargetView),
+  /** Whether `targets` lists fewer than `totals.selected`. */
+  truncated: z.boolean(),
+});
+export type PolicyPlan = z.infer<typeof PolicyPlan>;

@@ -8,7 +8,14 @@ import type { ApiClient } from '../api-client.ts';
 import { outputFormat, print, renderTable } from '../output.ts';
 import { parseDuration, wholeNumber } from '../parse-args.ts';
 import { watchOptions, watchTable } from '../watch-table.ts';
-import { CreateRolloutResult, RolloutList, RolloutView, type MemberView, type WaveView } from '@flotilla/protocol/api';
+import {
+  CreateRolloutResult,
+  PolicyPlan,
+  RolloutList,
+  RolloutView,
+  type MemberView,
+  type WaveView,
+} from '@flotilla/protocol/api';
 
 const TERMINAL = new Set(['completed', 'aborted', 'rolled-back']);
 const PROBLEMS_SHOWN = 10;
@@ -23,7 +30,31 @@ interface CreateFlags {
   timeout?: string;
   rollbackOnFailure?: boolean;
   dryRun?: boolean;
+  place?: string;
   output?: string;
+}
+
+/** The policy decision of every selected target, one row per reason (docs/policy.md). */
+export function renderPolicyPlan(plan: PolicyPlan): string {
+  const rows: string[][] = [['TARGET', 'DECISION', 'POLICY', 'RULE', 'WHY']];
+  for (const target of plan.targets) {
+    const placement = target.placement === undefined ? [] : [['', '', '', 'placement', target.placement]];
+    if (target.included) {
+      rows.push([target.name, 'included', target.policies.join(',') || '-', '-', '-'], ...placement);
+      continue;
+    }
+    target.reasons.forEach((reason, i) => {
+      const why = reason.nextOpening === undefined ? reason.message : `${reason.message} (opens ${reason.nextOpening})`;
+      rows.push([i === 0 ? target.name : '', i === 0 ? 'blocked' : '', reason.policy ?? '-', reason.rule, why]);
+    });
+    rows.push(...placement);
+  }
+  const { selected, included, blocked } = plan.totals;
+  return `${renderTable(rows)}${selected} selected: ${included} included, ${blocked} blocked${plan.truncated ? ` (${plan.targets.length} listed)` : ''}; policies ${plan.policies.join(', ') || '(none)'}\n`;
+}
+
+async function policyPlan(client: ApiClient, body: Record<string, unknown>): Promise<PolicyPlan> {
+  return client.call(PolicyPlan, 'POST', '/v1/rollouts/plan', body);
 }
 
 const ROLLOUT_COLUMNS = ['ID', 'RELEASE', 'STATE', 'WAVE', 'MEMBERS', 'CREATED', 'SELECTOR'];
@@ -71,14 +102,37 @@ export function rolloutCommand(program: Command, client: () => ApiClient): void 
       'how long a wave may take to become healthy before the rollout pauses, such as 30m (default: no limit)',
     )
     .option('--rollback-on-failure', 'roll back instead of pausing when a wave fails its gates')
-    .option('--dry-run', 'show the waves as they would be now, and create nothing')
+    .option(
+      '--place <requirements>',
+      "pick the targets from requirements instead of --selector: 'class=payments, capability=pci-dss, per-region=2'",
+    )
+    .option('--dry-run', "show the waves and every target's policy decision as they would be now, and create nothing")
     .option('-o, --output <format>', 'table, json or yaml')
     .action(async (flags: CreateFlags) => {
-      const body = createBody(flags);
+      let placed: PolicyPlan | undefined;
+      if (flags.place !== undefined) {
+        if (flags.selector !== undefined)
+          throw new FlotillaError('CONFIG_INVALID', 'give --selector or --place, not both');
+        if (flags.release === undefined)
+          throw new FlotillaError('CONFIG_INVALID', 'name the release with --release name@version');
+        placed = await policyPlan(client(), { release: flags.release, place: flags.place, limit: 100_000 });
+        if (placed.selector === 'id in ()' || !placed.targets.some((t) => t.placement?.startsWith('chosen')))
+          throw new FlotillaError(
+            'VALIDATION_FAILED',
+            `no target meets '${flags.place}'; flotilla rollout plan --release ${flags.release} --place '${flags.place}' explains each target`,
+          );
+      }
+      const body = createBody(placed === undefined ? flags : { ...flags, selector: placed.selector });
       const result = await client().call(CreateRolloutResult, 'POST', '/v1/rollouts', body);
       for (const warning of result.warnings) process.stderr.write(`warning: ${warning}\n`);
+      const decisions =
+        result.dryRun && placed === undefined
+          ? await policyPlan(client(), { release: body['release'], selector: body['selector'], limit: 100_000 })
+          : placed;
       const format = outputFormat(flags.output);
-      if (format !== 'table') return print(format, result, () => []);
+      if (format !== 'table')
+        return print(format, decisions === undefined ? result : { ...result, policy: decisions }, () => []);
+      if (decisions !== undefined) process.stdout.write(renderPolicyPlan(decisions));
       process.stdout.write(
         result.dryRun
           ? `dry run: nothing was created; the waves as they would be now:\n`
@@ -87,6 +141,37 @@ export function rolloutCommand(program: Command, client: () => ApiClient): void 
       process.stdout.write(renderStatus(result.rollout, [], result.dryRun));
       if (!result.dryRun)
         process.stdout.write(`follow it with: flotilla rollout status ${result.rollout.id} --watch\n`);
+    });
+  rollout
+    .command('plan')
+    .description(
+      'explain before anything runs: for each selected target, included or blocked with every reason and the policy that said so',
+    )
+    .requiredOption('--release <ref>', 'the release, as name@version or a digest')
+    .option('--selector <query>', "the targets, as a fleet query ('' for all)")
+    .option(
+      '--place <requirements>',
+      "or pick them from requirements: 'class=payments, capability=pci-dss, per-region=2'",
+    )
+    .option(
+      '--limit <n>',
+      'list at most this many targets (the totals count all)',
+      wholeNumber('--limit', 0, 100_000),
+      1000,
+    )
+    .option('-o, --output <format>', 'table, json or yaml')
+    .action(async (flags: { release: string; selector?: string; place?: string; limit: number; output?: string }) => {
+      if ((flags.selector === undefined) === (flags.place === undefined))
+        throw new FlotillaError('CONFIG_INVALID', "give exactly one of --selector (such as --selector '') and --place");
+      const plan = await policyPlan(client(), {
+        release: flags.release,
+        ...(flags.selector === undefined ? {} : { selector: flags.selector }),
+        ...(flags.place === undefined ? {} : { place: flags.place }),
+        limit: flags.limit,
+      });
+      const format = outputFormat(flags.output);
+      if (format !== 'table') return print(format, plan, () => []);
+      process.stdout.write(renderPolicyPlan(plan));
     });
   rollout
     .command('ls')

@@ -117,6 +117,13 @@ export class BundleService {
     return size;
   }
 
+  /** A published bundle as signed, for what policy reads of it (images, signatures, requirements). */
+  signed(digest: string): SignedBundle {
+    const json = this.deps.store.json(digest);
+    if (json === undefined) throw new FlotillaError('NOT_FOUND', `no bundle with digest ${digest}`);
+    return JSON.parse(json) as SignedBundle;
+  }
+
   list(): ReleaseList {
     return { items: this.deps.store.list().map((r) => ({ ...r, createdAt: new Date(r.createdAt).toISOString() })) };
   }

@@ -1,22 +1,30 @@
 import { Name } from '@flotilla/protocol';
+import { formatQuery, parseQuery, parseSelector, type Query } from '@flotilla/protocol/query';
 import {
   ApplyPolicyRequest,
   PolicyChangeResult,
   PolicyDiffQuery,
   PolicyList,
+  PolicyPlan,
+  PolicyPlanRequest,
   PolicyVersionQuery,
   PolicyView,
 } from '@flotilla/protocol/api';
-import { requireOperator, type Authenticator } from '../../http/auth.ts';
+import { requireOperator, type Authenticator, type TargetScope } from '../../http/auth.ts';
 import { readJson, readParam, readQuery } from '../../http/body.ts';
 import { sendJson } from '../../http/respond.ts';
 import type { Router } from '../../http/router.ts';
 import { actorOf } from '../../principal.ts';
+import type { PolicyPlanner } from './policy-planner.ts';
 import type { PolicyService } from './policy-service.ts';
 
 export interface PolicyRoutesDeps {
   readonly auth: Authenticator;
   readonly policies: PolicyService;
+  readonly planner: PolicyPlanner;
+  readonly scope: TargetScope;
+  /** Checks a selector's fields against the fleet's (a typo is an error, not an empty plan). */
+  readonly selectors: { validate(query: Query, source: string | undefined): string[] };
 }
 
 /**
@@ -24,10 +32,36 @@ export interface PolicyRoutesDeps {
  * a policy's scope is the whole fleet's business). An invalid document is 400
  * `POLICY_INVALID` listing every problem with its path.
  */
-export function policyRoutes(router: Router, { auth, policies }: PolicyRoutesDeps): void {
+export function policyRoutes(router: Router, { auth, policies, planner, scope, selectors }: PolicyRoutesDeps): void {
   router.on('GET', '/v1/policies', ({ req, res }) => {
     requireOperator(auth, req, 'viewer');
     sendJson(res, 200, PolicyList, policies.list());
+  });
+
+  router.on('POST', '/v1/rollouts/plan', async ({ req, res }) => {
+    const principal = requireOperator(auth, req, 'viewer', { scoped: true });
+    const request = await readJson(req, PolicyPlanRequest);
+    const given =
+      request.selector === undefined
+        ? undefined
+        : typeof request.selector === 'string'
+          ? request.selector
+          : formatQuery(parseSelector(request.selector));
+    const text = scope.narrow(principal, given);
+    let selector: Query | undefined;
+    if (text !== undefined && text.trim() !== '') {
+      selector = parseQuery(text);
+      selectors.validate(selector, text);
+    }
+    const { view } = planner.plan({
+      release: request.release,
+      selector,
+      ...(request.place === undefined ? {} : { place: request.place }),
+      author: actorOf(principal),
+      limit: request.limit,
+      audit: true,
+    });
+    sendJson(res, 200, PolicyPlan, view);
   });
 
   router.on('POST', '/v1/policies', async ({ req, res }) => {

@@ -73,6 +73,11 @@ export class FleetQuery {
     return { targets: this.deps.store.targets(ids.slice(start, start + limit)), total: ids.length };
   }
 
+  /** Every matching target, whole, in id order: for plans that read each target's record. */
+  selectTargets(query: Query | undefined, now: number): Target[] {
+    return this.deps.store.targets(this.ids(query, now));
+  }
+
   /** Counts for the dashboard's filters, over the targets that match. */
   facets(query: Query | undefined): FacetCounts {
     return this.deps.store.facets(query, this.deps.clock());
