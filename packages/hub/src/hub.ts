@@ -35,7 +35,10 @@ import { incidentRoutes } from './features/incidents/incident-routes.ts';
 import { IncidentService } from './features/incidents/incident-service.ts';
 import { IncidentStore } from './features/incidents/incident-store.ts';
 import { policyRoutes } from './features/policy/policy-routes.ts';
+import { ApprovalService } from './features/policy/approval-service.ts';
+import { ApprovalStore } from './features/policy/approval-store.ts';
 import { PolicyPlanner } from './features/policy/policy-planner.ts';
+import { RolloutPolicyGate } from './features/policy/rollout-policy-gate.ts';
 import { PolicyService } from './features/policy/policy-service.ts';
 import { PolicyStore } from './features/policy/policy-store.ts';
 import { operatorTokenRoutes } from './features/operators/operator-token-routes.ts';
@@ -114,6 +117,8 @@ export interface HubServices {
   readonly policies: PolicyService;
   /** Plans a rollout under the live policies: `flotilla rollout plan`, `--dry-run` and `--place`. */
   readonly planner: PolicyPlanner;
+  /** Signed approvals of rollouts. */
+  readonly approvals: ApprovalService;
   /** The dashboard's files, sessions and live events (docs/dashboard.md). */
   readonly dashboard: Dashboard;
 }
@@ -227,18 +232,6 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
       log: log.child({ component: 'reports' }),
     }),
   );
-  const rollouts = new RolloutService({
-    tx,
-    store: new RolloutStore(db),
-    desired,
-    releases: bundles,
-    selectors: fleet,
-    audit,
-    clock,
-    log,
-    failures: store,
-    ...(deps.faults === undefined ? {} : { faults: deps.faults }),
-  });
   const policyService = new PolicyService({ tx, store: new PolicyStore(db), audit, clock });
   const planner = new PolicyPlanner({
     tx,
@@ -248,6 +241,28 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     trust,
     audit,
     clock,
+  });
+  const rolloutStore = new RolloutStore(db);
+  const approvals = new ApprovalService({
+    tx,
+    store: new ApprovalStore(db),
+    rollouts: rolloutStore,
+    trust,
+    audit,
+    clock,
+  });
+  const rollouts = new RolloutService({
+    tx,
+    store: rolloutStore,
+    policy: new RolloutPolicyGate({ policies: policyService, planner, approvals, targets: targetStore, trust, clock }),
+    desired,
+    releases: bundles,
+    selectors: fleet,
+    audit,
+    clock,
+    log,
+    failures: store,
+    ...(deps.faults === undefined ? {} : { faults: deps.faults }),
   });
   const auditService = new AuditService({ log: audit, fleet, targets, clock });
 
@@ -277,7 +292,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   driftRoutes(router, { auth: identity, drift });
   incidentRoutes(router, { auth: identity, incidents });
   rolloutRoutes(router, { auth: identity, rollouts, scope });
-  policyRoutes(router, { auth: identity, policies: policyService, planner, scope, selectors: fleet });
+  policyRoutes(router, { auth: identity, policies: policyService, planner, approvals, scope, selectors: fleet });
   dashboardRoutes(router, { auth: identity, audit, dashboard });
   const server = createHttpServer(router, {
     log,
@@ -308,6 +323,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
       incidents,
       policies: policyService,
       planner,
+      approvals,
       dashboard,
     },
     server,

@@ -18,7 +18,7 @@ export {
   TokenRequest,
   TokenResponse,
 } from './identity.ts';
-export { AddReleaseKeyRequest, HubHealth, HubReadiness } from './trust.ts';
+export { AddApproverKeyRequest, AddReleaseKeyRequest, HubHealth, HubReadiness } from './trust.ts';
 export {
   FacetCounts,
   FacetQuery,
@@ -93,6 +93,9 @@ export {
 } from './audit.ts';
 export {
   ApplyPolicyRequest,
+  ApprovalList,
+  ApprovalView,
+  RecordApprovalRequest,
   PolicyChangeResult,
   PolicyDiffQuery,
   PolicyFieldChange,

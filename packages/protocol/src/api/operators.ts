@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Name, Timestamp } from '../documents/common.ts';
+import { Timestamp } from '../documents/common.ts';
 
 /*
  * Operators' API tokens (docs/security.md, "Operators"): a name, a role, an optional scope
@@ -20,8 +20,17 @@ export const API_TOKEN_MAX_TTL_SECONDS = 366 * 86_400;
 
 /** `POST /v1/tokens`. */
 export const CreateApiTokenRequest = z.strictObject({
-  /** Who holds it: the actor of everything done with it, unique among tokens not revoked. */
-  name: Name,
+  /**
+   * Who holds it: the actor of everything done with it, unique among tokens not revoked. A
+   * person's token is named as their approver key is registered (`alice@acme.example`), so a
+   * rollout's author is recognised among its approvers.
+   */
+  name: z
+    .string()
+    .regex(
+      /^[a-z0-9][a-z0-9._@-]{0,127}$/,
+      'a token name is 1-128 lowercase letters, digits, dots, dashes, underscores and @, such as ci-deployer or alice@acme.example',
+    ),
   role: OperatorRole,
   /** A fleet query; the token sees and changes only the targets it selects. */
   scope: z.string().min(1).max(4096).optional(),

@@ -150,3 +150,23 @@ export const PolicyPlan = z.object({
   truncated: z.boolean(),
 });
 export type PolicyPlan = z.infer<typeof PolicyPlan>;
+
+/** `POST /v1/rollouts/{id}/approvals`: an approval signed on the approver's machine with their own key. */
+export const RecordApprovalRequest = z.strictObject({ approval: z.record(z.string(), z.unknown()) });
+export type RecordApprovalRequest = z.infer<typeof RecordApprovalRequest>;
+
+export const ApprovalView = z.object({
+  approver: z.string(),
+  action: z.enum(['approve', 'override-window']),
+  keyId: z.string(),
+  approvedAt: z.string(),
+  recordedAt: Timestamp,
+  recordedBy: z.string(),
+  /** Whether it verifies now against the trust root in force (an approver key may have been removed). */
+  valid: z.boolean(),
+});
+export type ApprovalView = z.infer<typeof ApprovalView>;
+
+/** `GET /v1/rollouts/{id}/approvals`, and the answer to recording one. */
+export const ApprovalList = z.object({ rolloutId: z.string(), items: z.array(ApprovalView) });
+export type ApprovalList = z.infer<typeof ApprovalList>;

@@ -38,3 +38,13 @@ export const AddReleaseKeyRequest = z.strictObject({
   name: z.string().min(1).max(128).optional(),
 });
 export type AddReleaseKeyRequest = z.infer<typeof AddReleaseKeyRequest>;
+
+/**
+ * `POST /v1/trust-root/approver-keys`: an approver's own public key, bound to the person it
+ * belongs to (`identity`, such as `alice@acme.example`); answered with the new `SignedTrustRoot`.
+ */
+export const AddApproverKeyRequest = z.strictObject({
+  publicKey: PublicKey,
+  identity: z.string().min(1).max(128),
+});
+export type AddApproverKeyRequest = z.infer<typeof AddApproverKeyRequest>;

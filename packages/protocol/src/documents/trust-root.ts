@@ -2,7 +2,11 @@ import { z } from 'zod';
 import { ApiVersion, Timestamp } from './common.ts';
 import { PublicKey, Signature } from '../crypto/keys.ts';
 
-export const KeyRole = z.enum(['root', 'hub', 'release']);
+/**
+ * `approver` keys sign approvals of rollouts (docs/policy.md); the key's `name` is the person
+ * it belongs to, whose approvals it alone may sign.
+ */
+export const KeyRole = z.enum(['root', 'hub', 'release', 'approver']);
 export type KeyRole = z.infer<typeof KeyRole>;
 
 export const TrustRootKey = z.strictObject({

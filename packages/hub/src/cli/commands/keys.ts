@@ -34,6 +34,20 @@ export function keysCommand(program: Command, client: () => ApiClient): void {
       process.stdout.write(`release key ${keyIdOf(key.publicKey)} is in trust root v${signed.trustRoot.version}\n`);
     });
   keys
+    .command('register-approver')
+    .description("add an approver's public key, bound to the person it belongs to, to the trust root (docs/policy.md)")
+    .requiredOption('--public-key <key>', 'the public key the approver printed with flotilla keys create')
+    .requiredOption('--identity <who>', 'the person, such as alice@acme.example: only their approvals it may sign')
+    .action(async (flags: { publicKey: string; identity: string }) => {
+      const signed = await client().call(SignedTrustRoot, 'POST', '/v1/trust-root/approver-keys', {
+        publicKey: flags.publicKey,
+        identity: flags.identity,
+      });
+      process.stdout.write(
+        `approver key ${keyIdOf(flags.publicKey)} of ${flags.identity} is in trust root v${signed.trustRoot.version}\n`,
+      );
+    });
+  keys
     .command('ls')
     .description('list the keys of the current trust root')
     .option('-o, --output <format>', 'table, json or yaml')

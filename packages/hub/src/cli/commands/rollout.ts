@@ -3,12 +3,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { parse as parseYaml } from 'yaml';
-import { FlotillaError, messageOf } from '@flotilla/protocol';
+import { API_VERSION, FlotillaError, messageOf } from '@flotilla/protocol';
+import { signApproval } from '@flotilla/protocol/policy';
+import { readKeyFile } from '../../key-files.ts';
 import type { ApiClient } from '../api-client.ts';
 import { outputFormat, print, renderTable } from '../output.ts';
 import { parseDuration, wholeNumber } from '../parse-args.ts';
 import { watchOptions, watchTable } from '../watch-table.ts';
 import {
+  ApprovalList,
   CreateRolloutResult,
   PolicyPlan,
   RolloutList,
@@ -141,6 +144,43 @@ export function rolloutCommand(program: Command, client: () => ApiClient): void 
       process.stdout.write(renderStatus(result.rollout, [], result.dryRun));
       if (!result.dryRun)
         process.stdout.write(`follow it with: flotilla rollout status ${result.rollout.id} --watch\n`);
+    });
+  rollout
+    .command('approve <id>')
+    .description(
+      'approve a rollout: signed here with your own approver key, checked by the hub and again by each agent',
+    )
+    .requiredOption(
+      '--key <file>',
+      'your approver key pair (flotilla keys create; registered with keys register-approver)',
+    )
+    .requiredOption('--as <identity>', 'who you are, as your key is registered, such as alice@acme.example')
+    .option(
+      '--override-window',
+      "let the change through closed change windows (an emergency; the policy's emergencyOverride says how many)",
+    )
+    .action(async (id: string, flags: { key: string; as: string; overrideWindow?: boolean }) => {
+      const key = readKeyFile(flags.key);
+      const view = await client().call(RolloutView, 'GET', `/v1/rollouts/${encodeURIComponent(id)}?members=none`);
+      const signed = signApproval(
+        {
+          apiVersion: API_VERSION,
+          kind: 'Approval',
+          action: flags.overrideWindow === true ? 'override-window' : 'approve',
+          rolloutId: view.id,
+          releaseDigest: view.release.digest,
+          approver: flags.as,
+          approvedAt: new Date().toISOString(),
+        },
+        key,
+      );
+      const list = await client().call(ApprovalList, 'POST', `/v1/rollouts/${encodeURIComponent(id)}/approvals`, {
+        approval: signed,
+      });
+      const counted = list.items.filter((item) => item.valid && item.action === signed.approval.action).length;
+      process.stdout.write(
+        `${signed.approval.action} of rollout ${view.id} (${view.release.name}@${view.release.version}) by ${flags.as} recorded; ${counted} in all\n`,
+      );
     });
   rollout
     .command('plan')

@@ -1,5 +1,6 @@
 import { FlotillaError, SignedTrustRoot, TargetId, TRUST_ROOT_MAX_BYTES } from '@flotilla/protocol';
 import {
+  AddApproverKeyRequest,
   AddReleaseKeyRequest,
   CreateEnrollmentTokenRequest,
   EnrollmentToken,
@@ -128,5 +129,11 @@ export function identityRoutes(router: Router, { identity, trust, store, rotatio
     const principal = requireOperator(identity, req, 'admin');
     const { publicKey, name } = await readJson(req, AddReleaseKeyRequest);
     sendJson(res, 200, SignedTrustRoot, trust.addReleaseKey(publicKey, name, actorOf(principal)));
+  });
+
+  router.on('POST', '/v1/trust-root/approver-keys', async ({ req, res }) => {
+    const principal = requireOperator(identity, req, 'admin');
+    const { publicKey, identity: owner } = await readJson(req, AddApproverKeyRequest);
+    sendJson(res, 200, SignedTrustRoot, trust.addApproverKey(publicKey, owner, actorOf(principal)));
   });
 }

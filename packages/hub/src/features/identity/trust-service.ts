@@ -181,6 +181,47 @@ export class TrustService {
     return signed;
   }
 
+  /**
+   * Registers an approver's key, bound to the person it belongs to, as a new trust root
+   * version. A key registered already (for anything) is refused: one key, one owner.
+   */
+  addApproverKey(publicKey: string, identity: string, actor: Actor): SignedTrustRoot {
+    const { tx, store, audit, clock } = this.deps;
+    assertUsablePublicKey(publicKey, 'approver key');
+    const existing = this.trustRoot.keys.find((k) => k.publicKey === publicKey);
+    if (existing !== undefined) {
+      if (existing.roles.includes('approver') && existing.name === identity) return this.current;
+      throw new FlotillaError(
+        'CONFLICT',
+        `key ${existing.id} is registered already (${existing.roles.join(', ')}${existing.name === undefined ? '' : `, ${existing.name}`}); an approver brings a key of their own`,
+      );
+    }
+    const id = keyIdOf(publicKey);
+    const next = this.sign({
+      ...this.trustRoot,
+      version: this.trustRoot.version + 1,
+      keys: [...this.trustRoot.keys, { id, publicKey, roles: ['approver'], name: identity }],
+      issuedAt: new Date(clock()).toISOString(),
+    });
+    if (this.trustRoot.thresholds.root > 1)
+      throw new FlotillaError(
+        'ROOT_KEY_OFFLINE',
+        `trust root v${this.trustRoot.version} needs ${this.trustRoot.thresholds.root} root signatures for a new version, more than this hub's one root key: draft, sign and publish it with \`flotilla root\``,
+      );
+    tx.run(() => {
+      store.insert(next);
+      audit.append({
+        actor,
+        action: 'trust-root.add-approver-key',
+        subjects: [],
+        outcome: 'success',
+        details: { version: next.trustRoot.version, keyId: id, publicKey, identity },
+      });
+    });
+    this.current = next;
+    return next;
+  }
+
   private sign(trustRoot: TrustRoot): SignedTrustRoot {
     const root = this.deps.keys.root;
     if (root === undefined)

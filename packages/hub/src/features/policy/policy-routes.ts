@@ -4,7 +4,10 @@ import {
   ApplyPolicyRequest,
   PolicyChangeResult,
   PolicyDiffQuery,
+  ApprovalList,
   PolicyList,
+  RecordApprovalRequest,
+  RolloutId,
   PolicyPlan,
   PolicyPlanRequest,
   PolicyVersionQuery,
@@ -15,6 +18,7 @@ import { readJson, readParam, readQuery } from '../../http/body.ts';
 import { sendJson } from '../../http/respond.ts';
 import type { Router } from '../../http/router.ts';
 import { actorOf } from '../../principal.ts';
+import type { ApprovalService } from './approval-service.ts';
 import type { PolicyPlanner } from './policy-planner.ts';
 import type { PolicyService } from './policy-service.ts';
 
@@ -22,6 +26,7 @@ export interface PolicyRoutesDeps {
   readonly auth: Authenticator;
   readonly policies: PolicyService;
   readonly planner: PolicyPlanner;
+  readonly approvals: ApprovalService;
   readonly scope: TargetScope;
   /** Checks a selector's fields against the fleet's (a typo is an error, not an empty plan). */
   readonly selectors: { validate(query: Query, source: string | undefined): string[] };
@@ -32,7 +37,10 @@ export interface PolicyRoutesDeps {
  * a policy's scope is the whole fleet's business). An invalid document is 400
  * `POLICY_INVALID` listing every problem with its path.
  */
-export function policyRoutes(router: Router, { auth, policies, planner, scope, selectors }: PolicyRoutesDeps): void {
+export function policyRoutes(
+  router: Router,
+  { auth, policies, planner, approvals, scope, selectors }: PolicyRoutesDeps,
+): void {
   router.on('GET', '/v1/policies', ({ req, res }) => {
     requireOperator(auth, req, 'viewer');
     sendJson(res, 200, PolicyList, policies.list());
@@ -62,6 +70,18 @@ export function policyRoutes(router: Router, { auth, policies, planner, scope, s
       audit: true,
     });
     sendJson(res, 200, PolicyPlan, view);
+  });
+
+  router.on('POST', '/v1/rollouts/:id/approvals', async ({ req, res, params }) => {
+    const principal = requireOperator(auth, req, 'approver');
+    const id = readParam(params['id'], RolloutId, 'rollout id');
+    const { approval } = await readJson(req, RecordApprovalRequest);
+    sendJson(res, 201, ApprovalList, approvals.record(id, approval, actorOf(principal)));
+  });
+
+  router.on('GET', '/v1/rollouts/:id/approvals', ({ req, res, params }) => {
+    requireOperator(auth, req, 'viewer');
+    sendJson(res, 200, ApprovalList, approvals.list(readParam(params['id'], RolloutId, 'rollout id')));
   });
 
   router.on('POST', '/v1/policies', async ({ req, res }) => {

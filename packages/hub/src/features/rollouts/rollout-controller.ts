@@ -6,6 +6,8 @@ import type { Clock } from '../../clock.ts';
 import type { Transactions } from '../../store/transaction.ts';
 import {
   blockReason,
+  waitsOnPolicy,
+  type RolloutPolicy,
   evaluateRollout,
   type Candidate,
   type EvaluatedMember,
@@ -57,6 +59,8 @@ export interface RolloutControllerDeps {
   readonly faults: FaultPoints;
   /** Where a failed tick goes: a store that cannot write is noted once, not every tick. */
   readonly failures?: BackgroundFailures;
+  /** Policy's holds on targets (approvals, windows, placement); none without it. */
+  readonly policy?: RolloutPolicy;
 }
 
 export interface ControllerSchedule {
@@ -195,7 +199,8 @@ export class RolloutController {
   /** Candidates in waves up to `throughWave` that nothing blocks. */
   private updatable(evaluation: RolloutEvaluation, throughWave: number): Candidate[] {
     return evaluation.candidates.filter(
-      (c) => c.wave <= throughWave && blockReason(this.deps.rollouts, evaluation.rollout, c) === undefined,
+      (c) =>
+        c.wave <= throughWave && blockReason(this.deps.rollouts, evaluation.rollout, c, this.deps.policy) === undefined,
     );
   }
 
@@ -229,6 +234,8 @@ export class RolloutController {
         this.fail(evaluation, decision, now, changed);
         return true;
       case 'passed':
+        // Targets waiting for approvals or their change window keep the wave open until they are through.
+        if (waitsOnPolicy(evaluation, index, this.deps.policy)) return false;
         // Starting the next wave needs every selected target and live cut-offs.
         this.passWave(
           evaluation.scope === 'full' ? evaluation : evaluateRollout(this.deps, evaluation.rollout, now, 'full'),
@@ -341,7 +348,9 @@ export class RolloutController {
     this.deps.rollouts.insertWave(row.id, index, wave.percent === undefined ? null : evaluation.cutoffs[index]!, now);
     this.deps.rollouts.setCurrentWave(row.id, index, now);
     const reached = evaluation.candidates.filter((c) => c.wave <= index);
-    const targets = reached.filter((c) => blockReason(this.deps.rollouts, evaluation.rollout, c) === undefined);
+    const targets = reached.filter(
+      (c) => blockReason(this.deps.rollouts, evaluation.rollout, c, this.deps.policy) === undefined,
+    );
     const bumped = this.update(evaluation, targets, now, changed);
     this.appendInParts(
       {

@@ -259,12 +259,54 @@ function evaluateMember(m: MemberTargetRow, release: ReleaseRef): EvaluatedMembe
   };
 }
 
+/** Why policy keeps a target out of a rollout for now (docs/policy.md). */
+export interface PolicyHold {
+  /** `awaiting-approval: …`, `blocked: window …` or `excluded by policy: …`. */
+  readonly reason: string;
+  /** A missing approval or a closed window, which pass with time: the wave waits for it. */
+  readonly waits: boolean;
+}
+
+/** Policy's say on each target of a rollout (the policy feature). */
+export interface RolloutPolicy {
+  hold(
+    rollout: { readonly id: string; readonly author: string; readonly release: ReleaseRef },
+    targetId: string,
+  ): PolicyHold | undefined;
+}
+
+function policyHold(
+  policy: RolloutPolicy | undefined,
+  rollout: LoadedRollout,
+  targetId: string,
+): PolicyHold | undefined {
+  return policy?.hold({ id: rollout.row.id, author: rollout.row.created_by.id, release: rollout.release }, targetId);
+}
+
 /**
  * Why a candidate in a wave that has started cannot be updated, or undefined when it can:
- * disabled, or already updated by another running or paused rollout of the same release.
+ * disabled, already updated by another running or paused rollout of the same release, or
+ * held by policy (waiting for approvals or its change window, or excluded).
  */
-export function blockReason(rollouts: RolloutStore, rollout: LoadedRollout, candidate: Candidate): string | undefined {
+export function blockReason(
+  rollouts: RolloutStore,
+  rollout: LoadedRollout,
+  candidate: Candidate,
+  policy?: RolloutPolicy,
+): string | undefined {
   if (candidate.status !== 'active') return `the target is ${candidate.status}`;
   const holder = rollouts.holder(candidate.targetId, rollout.release.name, rollout.row.id);
-  return holder === undefined ? undefined : `held by rollout ${holder} of the same release ${rollout.release.name}`;
+  if (holder !== undefined) return `held by rollout ${holder} of the same release ${rollout.release.name}`;
+  return policyHold(policy, rollout, candidate.targetId)?.reason;
+}
+
+/** Whether a candidate in waves up to `throughWave` waits for an approval or a window: the wave does not pass until it is through. */
+export function waitsOnPolicy(evaluation: RolloutEvaluation, throughWave: number, policy?: RolloutPolicy): boolean {
+  if (policy === undefined) return false;
+  return evaluation.candidates.some(
+    (c) =>
+      c.wave <= throughWave &&
+      c.status === 'active' &&
+      policyHold(policy, evaluation.rollout, c.targetId)?.waits === true,
+  );
 }

@@ -22,7 +22,7 @@ import type { AuditSink } from '../../audit-sink.ts';
 import type { Clock } from '../../clock.ts';
 import type { Transactions } from '../../store/transaction.ts';
 import { RolloutController, type ControllerSchedule, type ReleaseStaging } from './rollout-controller.ts';
-import { evaluateRollout, MemberCache, RolloutLoader } from './rollout-evaluation.ts';
+import { evaluateRollout, MemberCache, RolloutLoader, type RolloutPolicy } from './rollout-evaluation.ts';
 import { normalizePlan, parseSelectorInput, type RolloutPlan, type SelectorCheck } from './rollout-plan.ts';
 import type { RolloutRow, RolloutStore } from './rollout-store.ts';
 import { buildView, summarize } from './rollout-view.ts';
@@ -56,6 +56,8 @@ export interface RolloutServiceDeps {
   readonly faults?: FaultPoints;
   /** Where the controller's failed ticks go; default its log. */
   readonly failures?: BackgroundFailures;
+  /** Policy's holds on targets: approvals, change windows, placement (docs/policy.md). */
+  readonly policy?: RolloutPolicy;
 }
 
 const TERMINAL: ReadonlySet<RolloutState> = new Set(['completed', 'aborted', 'rolled-back']);
@@ -89,6 +91,7 @@ export class RolloutService {
       members: this.members,
       faults: deps.faults ?? NO_FAULTS,
       ...(deps.failures === undefined ? {} : { failures: deps.failures }),
+      ...(deps.policy === undefined ? {} : { policy: deps.policy }),
     });
   }
 
@@ -123,7 +126,7 @@ export class RolloutService {
         new RolloutLoader().load(row),
         now,
       );
-      const view = buildView(this.rollouts, evaluation, 'none', 0);
+      const view = buildView(this.rollouts, evaluation, 'none', 0, this.deps.policy);
       return { rollout: view, warnings: [...selectorWarnings, ...warnings(view, plan)], dryRun: true };
     }
     this.deps.tx.run(() => {
@@ -175,7 +178,7 @@ export class RolloutService {
       this.loader.load(row),
       this.deps.clock(),
     );
-    return buildView(this.rollouts, evaluation, listing, limit);
+    return buildView(this.rollouts, evaluation, listing, limit, this.deps.policy);
   }
 
   /** Stops making changes: no wave starts and no target joins until it is resumed. */

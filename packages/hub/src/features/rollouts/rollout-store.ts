@@ -182,6 +182,18 @@ export class RolloutStore {
     this.s.insert.run({ ...row, plan: JSON.stringify(row.plan), created_by: JSON.stringify(row.created_by) });
   }
 
+  /** What approvals of a rollout are checked against: its author, release and whether it still runs. */
+  subject(id: string): { author: string; releaseDigest: string; active: boolean } | undefined {
+    const row = this.get(id);
+    return row === undefined
+      ? undefined
+      : {
+          author: row.created_by.id,
+          releaseDigest: row.release_digest,
+          active: row.state === 'running' || row.state === 'paused',
+        };
+  }
+
   get(id: string): RolloutRow | undefined {
     const row = this.s.get.get(id);
     return row === undefined ? undefined : rollout(row);

@@ -8,7 +8,7 @@ import type {
   WaveState,
   WaveView,
 } from '@flotilla/protocol/api';
-import { blockReason, type RolloutEvaluation } from './rollout-evaluation.ts';
+import { blockReason, type RolloutEvaluation, type RolloutPolicy } from './rollout-evaluation.ts';
 import { allowedFailures, formatDuration, formatFailureBudget, waveGates, waveSpecText } from './rollout-plan.ts';
 import type { RolloutRow, RolloutStore } from './rollout-store.ts';
 
@@ -43,6 +43,7 @@ export function buildView(
   evaluation: RolloutEvaluation,
   listing: MemberListing,
   limit: number,
+  policy?: RolloutPolicy,
 ): RolloutView {
   const { row, plan } = evaluation.rollout;
   const current = row.current_wave;
@@ -109,7 +110,7 @@ export function buildView(
       add({ targetId: candidate.targetId, name: candidate.name, wave, waveIndex: candidate.wave, state: 'planned' });
       continue;
     }
-    const reason = blockReason(rollouts, evaluation.rollout, candidate);
+    const reason = blockReason(rollouts, evaluation.rollout, candidate, policy);
     if (reason !== undefined) {
       c.blocked++;
       add({
