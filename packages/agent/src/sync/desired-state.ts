@@ -15,7 +15,9 @@ import {
   verifyEnvelopeHeader,
   verifyTrustRoot,
   type EnvelopeBundle,
+  keysWithRole,
 } from '@flotilla/protocol';
+import { checkEnvelopePolicy, EnvelopePolicy } from '@flotilla/protocol/policy';
 import type { AgentStore, SyncState } from '../agent-state.ts';
 import type { HubClient } from '../hub-client.ts';
 import { writeJsonAtomic } from '../state-files.ts';
@@ -110,6 +112,41 @@ export class DesiredStateVerifier {
     return resources;
   }
 
+  /**
+   * Checks each policy section the envelope carries (docs/policy.md) for a release not yet in
+   * place, at `now` against the trust root the envelope verified under: artifact rules, signed
+   * approvals and the change window. A section for a release already applied is not checked
+   * again, so a re-signed envelope or a drift change does not re-open a change that landed.
+   *
+   * @throws FlotillaError `POLICY_REFUSED` naming the policy and the rule.
+   */
+  async checkPolicy(
+    verified: VerifiedEnvelope,
+    token: TokenSource,
+    applied: readonly ReleaseRef[],
+    now: Date,
+  ): Promise<void> {
+    const inPlace = new Set(applied.map((ref) => ref.digest));
+    const sections: EnvelopePolicy[] = [];
+    for (const raw of verified.envelope.policy ?? []) {
+      const section = EnvelopePolicy.safeParse(raw);
+      if (!section.success)
+        throw new FlotillaError(
+          'POLICY_REFUSED',
+          `the envelope's policy section is not well formed: ${section.error.issues[0]?.message ?? 'invalid'}`,
+        );
+      if (!inPlace.has(section.data.releaseDigest)) sections.push(section.data);
+    }
+    if (sections.length === 0) return;
+    const bundles: SignedBundle[] = [];
+    for (const ref of verified.envelope.bundles) {
+      const bundle = await this.bundle(ref.digest, token, ref.size);
+      verifyBundle(bundle, ref, verified.trustRoot);
+      bundles.push(bundle);
+    }
+    for (const section of sections) checkSection(section, bundles, verified.trustRoot, now);
+  }
+
   /** The pinned trust root, first walked forward version by version to `version` if newer. */
   private async trustRootFor(version: number): Promise<TrustRoot> {
     const pinned = await this.state.trustRoot();
@@ -138,4 +175,32 @@ export class DesiredStateVerifier {
     writeJsonAtomic(path, parsed, { durable: false });
     return parsed;
   }
+}
+
+/** One policy section against the bundles, refusing with the first rule that does not pass. */
+function checkSection(section: EnvelopePolicy, bundles: readonly SignedBundle[], root: TrustRoot, now: Date): void {
+  const check = checkEnvelopePolicy(
+    section,
+    bundles,
+    {
+      approverKeys: keysWithRole(root, 'approver').flatMap((key) =>
+        key.name === undefined ? [] : [{ id: key.id, publicKey: key.publicKey, identity: key.name }],
+      ),
+      releaseKeys: keysWithRole(root, 'release'),
+      attestationKeys: [],
+    },
+    now,
+  );
+  if (check.allowed) return;
+  const { refusal } = check;
+  throw new FlotillaError(
+    'POLICY_REFUSED',
+    `policy ${refusal.policy ?? '(release)'} refused rollout ${section.rolloutId}: ${refusal.rule}: ${refusal.message}`,
+    {
+      rule: refusal.rule,
+      kind: refusal.kind,
+      ...(refusal.policy === undefined ? {} : { policy: refusal.policy }),
+      reasons: check.reasons,
+    },
+  );
 }

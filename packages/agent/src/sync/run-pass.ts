@@ -25,7 +25,7 @@ import { clockBehindSeconds, judgementTime, raiseTimeFloor } from './time-floor.
 export interface PassDependencies {
   readonly store: AgentStore;
   /** Checks what the hub sent; a `DesiredStateVerifier`. */
-  readonly verifier: Pick<DesiredStateVerifier, 'verifyHeader' | 'resourcesOf'>;
+  readonly verifier: Pick<DesiredStateVerifier, 'verifyHeader' | 'resourcesOf' | 'checkPolicy'>;
   readonly driver: Driver;
   readonly drift: DriftEngine;
   readonly journal: ReportJournal;
@@ -81,6 +81,13 @@ export async function runPass(deps: PassDependencies, input: PassInput): Promise
       ...header,
       resources: await deps.verifier.resourcesOf(header.envelope.bundles, input.token, header.trustRoot),
     };
+    // Policy a rollout carried for a release it brings: nothing is applied unless it passes.
+    await deps.verifier.checkPolicy(
+      header,
+      input.token,
+      sync.appliedReleases,
+      new Date(judgementTime(clock, sync)),
+    );
   } catch (error) {
     if (isRetryable(error) || !isFlotillaError(error)) throw error;
     if (error.code === 'ENVELOPE_EQUIVOCATION')

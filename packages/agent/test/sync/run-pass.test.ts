@@ -83,6 +83,8 @@ const verifier: PassDependencies['verifier'] = {
   async resourcesOf(refs) {
     return refs.flatMap((ref) => structuredClone(RELEASES.get(ref.digest) ?? []));
   },
+  // These envelopes carry no policy sections (test/policy.test.ts checks them end to end).
+  async checkPolicy() {},
 };
 
 let dir: string;

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ApiVersion, ReleaseRef, TargetId, Timestamp } from './common.ts';
 import { Signature } from '../crypto/keys.ts';
 import { DriftPolicy } from './drift-policy.ts';
+import { EnvelopePolicy } from '../policy/envelope-policy.ts';
 
 /** An incident or other hold in force for a target: while it holds, nothing is reverted. */
 export const Hold = z.strictObject({
@@ -51,6 +52,11 @@ export const Envelope = z.strictObject({
   driftPolicy: DriftPolicy.optional(),
   /** Drift items to revert once, by operator request; absent when there are none. */
   revert: z.array(DriftRevert).min(1).max(1000).optional(),
+  /**
+   * For each release a rollout brought under policy (docs/policy.md): the rules, windows and
+   * signed approvals the agent checks again with `checkEnvelopePolicy` before it applies.
+   */
+  policy: z.array(EnvelopePolicy).min(1).max(16).optional(),
   trustRootVersion: z.number().int().min(1),
   issuedAt: Timestamp,
   expiresAt: Timestamp,

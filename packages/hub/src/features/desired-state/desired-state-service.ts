@@ -14,6 +14,7 @@ import {
   type TrustRoot,
 } from '@flotilla/protocol';
 import type { AssignResult } from '@flotilla/protocol/api';
+import type { EnvelopePolicy } from '@flotilla/protocol/policy';
 import type { AuditSink } from '../../audit-sink.ts';
 import type { Clock } from '../../clock.ts';
 import type { Transactions } from '../../store/transaction.ts';
@@ -104,6 +105,23 @@ interface EnvelopeDrift {
   readonly revert?: readonly DriftRevert[];
 }
 
+/**
+ * The policy sections an envelope over `bundles` carries: those of `kept` (the previous
+ * envelope's) whose release is still there, and `added` for a release a rollout just staged.
+ */
+function policySections(
+  bundles: readonly ReleaseRef[],
+  kept: readonly EnvelopePolicy[] | undefined,
+  added?: EnvelopePolicy,
+): EnvelopePolicy[] | undefined {
+  const digests = new Set(bundles.map((b) => b.digest));
+  const sections = (kept ?? []).filter(
+    (section) => digests.has(section.releaseDigest) && section.releaseDigest !== added?.releaseDigest,
+  );
+  if (added !== undefined && digests.has(added.releaseDigest)) sections.push(added);
+  return sections.length === 0 ? undefined : sections;
+}
+
 function refText(ref: ReleaseRef | null): string | null {
   return ref === null ? null : `${ref.name}@${ref.version}`;
 }
@@ -153,10 +171,16 @@ export class DesiredStateService {
     if (same && (revert === undefined || revert.length === 0) && envelope.revert === undefined)
       return { changed: false, generation: record.generation };
     const generation = record.generation + 1;
-    const signed = this.sign(targetId, generation, record.bundles, {
-      ...drift,
-      ...(revert === undefined || revert.length === 0 ? {} : { revert }),
-    });
+    const signed = this.sign(
+      targetId,
+      generation,
+      record.bundles,
+      {
+        ...drift,
+        ...(revert === undefined || revert.length === 0 ? {} : { revert }),
+      },
+      policySections(record.bundles, envelope.policy),
+    );
     if (changedBy !== undefined)
       this.deps.targets.setDesired(targetId, generation, record.bundles, signed, this.deps.clock(), changedBy);
     else
@@ -210,7 +234,13 @@ export class DesiredStateService {
       if (record.status === 'revoked')
         throw new FlotillaError('CONFLICT', `target ${targetId} is revoked; it will never fetch desired state again`);
       const generation = record.generation + 1;
-      const envelope = this.sign(targetId, generation, bundles);
+      const envelope = this.sign(
+        targetId,
+        generation,
+        bundles,
+        undefined,
+        policySections(bundles, record.envelope?.envelope.policy),
+      );
       targets.setDesired(targetId, generation, bundles, envelope, clock(), actor);
       audit.append({
         actor,
@@ -274,7 +304,13 @@ export class DesiredStateService {
    * new envelope, and neither audits nor wakes agents. The caller audits in the same
    * transaction and calls {@link announce} after it commits.
    */
-  stageRelease(targetId: string, name: string, release: ReleaseRef | null, actor: Actor): StagedRelease {
+  stageRelease(
+    targetId: string,
+    name: string,
+    release: ReleaseRef | null,
+    actor: Actor,
+    policy?: EnvelopePolicy,
+  ): StagedRelease {
     if (!this.deps.tx.open)
       throw new TypeError('DesiredStateService.stageRelease must run inside a transaction; use setRelease otherwise');
     const record = this.deps.targets.desired(targetId);
@@ -298,7 +334,13 @@ export class DesiredStateService {
       targetId,
       generation,
       bundles,
-      this.sign(targetId, generation, bundles),
+      this.sign(
+        targetId,
+        generation,
+        bundles,
+        undefined,
+        policySections(bundles, record.envelope?.envelope.policy, policy),
+      ),
       this.deps.clock(),
       actor,
     );
@@ -333,7 +375,10 @@ export class DesiredStateService {
       ...(envelope.driftPolicy === undefined ? {} : { driftPolicy: envelope.driftPolicy }),
       ...(envelope.revert === undefined ? {} : { revert: envelope.revert }),
     };
-    this.deps.targets.setEnvelope(targetId, this.sign(targetId, envelope.generation, envelope.bundles, carried));
+    this.deps.targets.setEnvelope(
+      targetId,
+      this.sign(targetId, envelope.generation, envelope.bundles, carried, envelope.policy),
+    );
     this.announce([targetId]);
     return served.get(targetId);
   }
@@ -366,6 +411,7 @@ export class DesiredStateService {
     generation: number,
     bundles: readonly ReleaseRef[],
     drift?: EnvelopeDrift,
+    policy?: readonly EnvelopePolicy[],
   ): SignedEnvelope {
     const now = this.deps.clock();
     const part = drift ?? this.driftNow(targetId);
@@ -378,6 +424,7 @@ export class DesiredStateService {
       holds: [...part.holds],
       ...(part.driftPolicy === undefined ? {} : { driftPolicy: part.driftPolicy }),
       ...(part.revert === undefined ? {} : { revert: [...part.revert] }),
+      ...(policy === undefined ? {} : { policy: [...policy] }),
       trustRootVersion: this.deps.trust.trustRoot.version,
       issuedAt: new Date(now).toISOString(),
       expiresAt: new Date(now + this.deps.envelopeTtlMs).toISOString(),

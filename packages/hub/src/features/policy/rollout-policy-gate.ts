@@ -1,5 +1,12 @@
 import type { ReleaseRef, Target, TrustRoot } from '@flotilla/protocol';
-import { createPolicyEvaluator, type BlockReason, type PolicyEvaluator } from '@flotilla/protocol/policy';
+import {
+  buildEnvelopePolicy,
+  createPolicyEvaluator,
+  policyRef,
+  type BlockReason,
+  type EnvelopePolicy,
+  type PolicyEvaluator,
+} from '@flotilla/protocol/policy';
 import type { Clock } from '../../clock.ts';
 import type { ApprovalService } from './approval-service.ts';
 import type { LivePolicies, PolicyPlanner } from './policy-planner.ts';
@@ -12,7 +19,7 @@ export interface GateTargets {
 export interface RolloutPolicyGateDeps {
   readonly policies: LivePolicies;
   readonly planner: Pick<PolicyPlanner, 'releaseFacts'>;
-  readonly approvals: Pick<ApprovalService, 'verified' | 'count'>;
+  readonly approvals: Pick<ApprovalService, 'verified' | 'count' | 'signed'>;
   readonly targets: GateTargets;
   readonly trust: { readonly trustRoot: TrustRoot };
   readonly clock: Clock;
@@ -65,6 +72,28 @@ export class RolloutPolicyGate {
     if (target === undefined) return undefined;
     const decision = this.evaluator(rollout).evaluate(target);
     return decision.included ? undefined : describe(decision.reasons);
+  }
+
+  /** The section the envelope carries: the matched policies' artifact, approval and window rules and the signed approvals. */
+  section(
+    rollout: { readonly id: string; readonly author: string; readonly release: ReleaseRef },
+    targetId: string,
+  ): EnvelopePolicy | undefined {
+    const target = this.deps.targets.target(targetId);
+    if (target === undefined) return undefined;
+    const refs = new Set(this.evaluator(rollout).evaluate(target).policies);
+    const matched = this.deps.policies.live().filter((policy) => refs.has(policyRef(policy)));
+    const section = buildEnvelopePolicy(matched, target, {
+      rolloutId: rollout.id,
+      author: rollout.author,
+      releaseDigest: rollout.release.digest,
+      approvals: [
+        ...this.deps.approvals.signed(rollout.id, 'approve'),
+        ...this.deps.approvals.signed(rollout.id, 'override-window'),
+      ],
+      attestations: [],
+    });
+    return section.rules.length === 0 ? undefined : section;
   }
 
   private evaluator(rollout: {

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Actor, FaultPoints, ReleaseRef } from '@flotilla/protocol';
+import type { EnvelopePolicy } from '@flotilla/protocol/policy';
 import { appendInParts } from '../../append-in-parts.ts';
 import type { AuditSink } from '../../audit-sink.ts';
 import type { Clock } from '../../clock.ts';
@@ -41,6 +42,7 @@ export interface ReleaseStaging {
     name: string,
     release: ReleaseRef | null,
     actor: Actor,
+    policy?: EnvelopePolicy,
   ): { readonly changed: boolean; readonly generation: number; readonly previous: ReleaseRef | null };
   announce(targetIds: Iterable<string>): void;
 }
@@ -403,7 +405,14 @@ export class RolloutController {
     const { row, release } = evaluation.rollout;
     let bumped = 0;
     for (const target of targets) {
-      const staged = this.deps.desired.stageRelease(target.targetId, release.name, release, ROLLOUT_CONTROLLER);
+      const section = this.deps.policy?.section({ id: row.id, author: row.created_by.id, release }, target.targetId);
+      const staged = this.deps.desired.stageRelease(
+        target.targetId,
+        release.name,
+        release,
+        ROLLOUT_CONTROLLER,
+        section,
+      );
       this.deps.rollouts.insertMember(row.id, target.targetId, target.wave, staged.generation, staged.previous, now);
       if (staged.changed) {
         bumped++;

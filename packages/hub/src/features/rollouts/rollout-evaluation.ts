@@ -1,6 +1,7 @@
 import type { ReleaseRef, TargetStatus } from '@flotilla/protocol';
 import { parseQuery, type Query } from '@flotilla/protocol/query';
 import type { MemberState } from '@flotilla/protocol/api';
+import type { EnvelopePolicy } from '@flotilla/protocol/policy';
 import { classifyMember } from './member-state.ts';
 import type { RolloutPlan } from './rollout-plan.ts';
 import type { MemberTargetRow, MemberVersionRow, RolloutRow, RolloutStore, WaveRow } from './rollout-store.ts';
@@ -273,6 +274,11 @@ export interface RolloutPolicy {
     rollout: { readonly id: string; readonly author: string; readonly release: ReleaseRef },
     targetId: string,
   ): PolicyHold | undefined;
+  /** The policy section the envelope that brings the release to this target carries, if any policy governs it. */
+  section(
+    rollout: { readonly id: string; readonly author: string; readonly release: ReleaseRef },
+    targetId: string,
+  ): EnvelopePolicy | undefined;
 }
 
 function policyHold(

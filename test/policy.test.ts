@@ -1,0 +1,221 @@
+import Database from 'better-sqlite3';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  API_VERSION,
+  generateKeyPair,
+  signBundle,
+  signPayload,
+  type Envelope,
+  type KeyPair,
+  type Resource,
+  type SignedEnvelope,
+} from '@flotilla/protocol';
+import { signApproval } from '@flotilla/protocol/policy';
+import { manifestFileName } from '@flotilla/agent';
+import { readKeyFile } from '../packages/hub/src/key-files.ts';
+import { api, configMap, startAgent, startHub, type AgentFixture, type HubFixture } from './fixtures/hub-fixture.ts';
+import { waitFor } from './fixtures/wait-for.ts';
+
+// Hub and agents share one injected clock, set to a Wednesday at 08:59 in Berlin, a minute
+// before the window opens (a smaller step than the agents' access tokens live).
+let offset = Date.parse('2030-01-02T07:59:00Z') - Date.now();
+const clock = (): number => Date.now() + offset;
+
+let hub: HubFixture;
+const agents = new Map<string, AgentFixture>();
+const approvers = new Map<string, KeyPair>();
+let rolloutId = '';
+let digest = '';
+const payments: Resource = configMap('payments', { version: '1' }, 'pay');
+
+const admin = (method: string, path: string, body?: unknown) =>
+  api(hub.url, method, path, { token: hub.adminToken, ...(body === undefined ? {} : { body }) });
+const applied = (name: string, resource = payments) =>
+  existsSync(join(agents.get(name)!.root, manifestFileName(resource)));
+
+async function approve(who: string): Promise<void> {
+  const approval = signApproval(
+    {
+      apiVersion: API_VERSION,
+      kind: 'Approval',
+      action: 'approve',
+      rolloutId,
+      releaseDigest: digest,
+      approver: who,
+      approvedAt: new Date(clock()).toISOString(),
+    },
+    approvers.get(who)!,
+  );
+  expect((await admin('POST', `/v1/rollouts/${rolloutId}/approvals`, { approval })).status).toBe(201);
+}
+
+/**
+ * A compromised hub: its database and key in the attacker's hands. Writes the next generation
+ * of a target's envelope as `change` makes it, signed with the hub's own key.
+ */
+async function tamper(name: string, change: (envelope: Envelope) => Envelope): Promise<number> {
+  await hub.stop();
+  const db = new Database(join(hub.dataDir, 'hub.db'));
+  const id = agents.get(name)!.targetId;
+  const row = db.prepare('SELECT envelope FROM targets WHERE id = ?').get(id) as { envelope: string };
+  const current = (JSON.parse(row.envelope) as SignedEnvelope).envelope;
+  const envelope = change({ ...current, generation: current.generation + 1 });
+  const signed: SignedEnvelope = {
+    envelope,
+    signature: signPayload('envelope', envelope, readKeyFile(join(hub.dataDir, 'keys', 'hub.json'))),
+  };
+  db.prepare('UPDATE targets SET envelope = ?, desired_generation = ?, desired_bundles = ? WHERE id = ?').run(
+    JSON.stringify(signed),
+    envelope.generation,
+    JSON.stringify(envelope.bundles),
+    id,
+  );
+  db.close();
+  await hub.restart();
+  return envelope.generation;
+}
+
+/** The agent's refusal of `generation`, as the audit trail records its stalled report. */
+async function refusal(name: string, generation: number): Promise<{ reason: string; message: string }> {
+  const id = agents.get(name)!.targetId;
+  return waitFor(`${name} to refuse generation ${generation}`, async () => {
+    const target = await admin('GET', `/v1/targets/${id}`);
+    if (target.body.desired.generation !== generation || target.body.observed?.phase !== 'stalled') return false;
+    const audit = await admin('GET', `/v1/audit?action=report.stalled&target=${id}&limit=1`);
+    const [entry] = audit.body.entries;
+    return entry?.reason === 'POLICY_REFUSED' && { reason: entry.reason, message: entry.details.message };
+  });
+}
+
+beforeAll(async () => {
+  hub = await startHub({ clock });
+  const bundle = signBundle(
+    {
+      apiVersion: API_VERSION,
+      kind: 'Bundle',
+      name: 'payments',
+      version: '1.0.0',
+      resources: [payments],
+      placement: { workloadClass: 'payments' },
+    },
+    [hub.releaseKey],
+  );
+  digest = bundle.digest;
+  expect((await admin('POST', '/v1/bundles', bundle)).status).toBe(201);
+  const token = await hub.enrollmentToken(4);
+  for (const [name, properties] of [
+    ['acme', { tenant: 'acme' }],
+    ['berlin', { region: 'eu-central-1', timezone: 'Europe/Berlin' }],
+    ['plain', { compliance: 'none' }],
+    ['free', { region: 'us-east-1' }],
+  ] as const) {
+    const agent = await startAgent(hub.url, token, { name, clock });
+    agents.set(name, agent);
+    await admin('PATCH', `/v1/targets/${agent.targetId}/properties`, { set: properties });
+  }
+  const policy = (name: string, scope: string, spec: Record<string, unknown>) =>
+    admin('POST', '/v1/policies', {
+      document: { apiVersion: 'flotilla.io/v1', kind: 'Policy', metadata: { name }, spec: { scope, ...spec } },
+    });
+  await policy('acme-dual', 'tenant=acme', { approvals: { required: 2 } });
+  await policy('berlin-hours', 'region=eu-central-1', { windows: { allow: ['Mon-Fri 09:00-16:00'] } });
+  await policy('no-payments', 'compliance=none', { placement: { deniedClasses: ['payments'] } });
+  for (const who of ['alice@acme.example', 'bob@acme.example']) {
+    const key = generateKeyPair();
+    approvers.set(who, key);
+    await admin('POST', '/v1/trust-root/approver-keys', { publicKey: key.publicKey, identity: who });
+  }
+  const author = await admin('POST', '/v1/tokens', { name: 'carol@acme.example', role: 'deployer' });
+  const created = await api(hub.url, 'POST', '/v1/rollouts', {
+    token: author.body.token,
+    body: { release: 'payments@1.0.0', selector: '' },
+  });
+  expect(created.status).toBe(201);
+  rolloutId = created.body.rollout.id;
+});
+
+afterAll(async () => {
+  await Promise.all([...agents.values()].map((a) => a.agent.stop()));
+  await hub.dispose();
+});
+
+describe('a rollout across three policy scopes, with real agents', () => {
+  it('reaches the target no policy holds, and none of the others yet', async () => {
+    await waitFor('free to apply payments', () => applied('free'));
+    expect(applied('acme') || applied('berlin') || applied('plain')).toBe(false);
+  });
+
+  it('reaches the dual-approval target once two people approved, the agent checking the signed approvals', async () => {
+    await approve('alice@acme.example');
+    expect(applied('acme')).toBe(false);
+    await approve('bob@acme.example');
+    await waitFor('acme to apply payments', () => applied('acme'));
+  });
+
+  it('reaches the target behind a change window when it opens', async () => {
+    offset = Date.parse('2030-01-02T08:00:01Z') - Date.now();
+    await waitFor('berlin to apply payments', () => applied('berlin'));
+  });
+
+  it('never reaches the target placement excludes', async () => {
+    const view = await admin('GET', `/v1/rollouts/${rolloutId}`);
+    const plain = view.body.members.find((m: { name: string }) => m.name === 'plain');
+    expect(plain.reason).toMatch(/^excluded by policy: no-payments@1/);
+    expect(applied('plain')).toBe(false);
+  });
+});
+
+describe('an agent refuses what a compromised hub sends, naming the rule, and applies nothing', () => {
+  const second = configMap('payments-extra', { version: '2' }, 'pay');
+
+  it('refuses an envelope whose approvals were removed', async () => {
+    const generation = await tamper('acme', (envelope) => ({
+      ...envelope,
+      holds: [{ id: 'tamper', reason: 'x', since: new Date(clock()).toISOString() }],
+      policy: envelope.policy!.map((section) => ({ ...section, approvals: section.approvals.slice(1) })),
+    }));
+    const error = await refusal('acme', generation);
+    expect(error.message).toMatch(/policy acme-dual@1 refused .*approvals\.required/);
+  });
+
+  it('refuses a change delivered outside its window', async () => {
+    offset = Date.parse('2030-01-02T18:00:00Z') - Date.now();
+    const extra = signBundle(
+      { apiVersion: API_VERSION, kind: 'Bundle', name: 'payments-extra', version: '1.0.0', resources: [second] },
+      [hub.releaseKey],
+    );
+    expect((await admin('POST', '/v1/bundles', extra)).status).toBe(201);
+    const generation = await tamper('berlin', (envelope) => ({
+      ...envelope,
+      bundles: [
+        ...envelope.bundles,
+        { name: 'payments-extra', version: '1.0.0', digest: extra.digest, size: Buffer.byteLength(JSON.stringify(extra)) },
+      ],
+      policy: envelope.policy!.map((section) => ({ ...section, releaseDigest: extra.digest })),
+    }));
+    const error = await refusal('berlin', generation);
+    expect(error.message).toMatch(/policy berlin-hours@1 refused .*windows/);
+    expect(applied('berlin', second)).toBe(false);
+  });
+
+  it('refuses a release with fewer release signatures than the carried artifact rules require', async () => {
+    const generation = await tamper('free', (envelope) => ({
+      ...envelope,
+      policy: [
+        {
+          rolloutId,
+          author: 'carol@acme.example',
+          releaseDigest: digest,
+          rules: [{ policy: 'pci@1', digest: `sha256:${'0'.repeat(64)}`, artifacts: { minSignatures: 2 } }],
+          approvals: [],
+          attestations: [],
+        },
+      ],
+      holds: [{ id: 'tamper', reason: 'x', since: new Date(clock()).toISOString() }],
+    }));
+    const error = await refusal('free', generation);
+    expect(error.message).toMatch(/policy pci@1 refused .*artifacts\.minSignatures/);
+  });
+});
