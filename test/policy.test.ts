@@ -169,32 +169,43 @@ describe('a rollout across three policy scopes, with real agents', () => {
 
 describe('an agent refuses what a compromised hub sends, naming the rule, and applies nothing', () => {
   const second = configMap('payments-extra', { version: '2' }, 'pay');
+  let extra = '';
+  let extraSize = 0;
+  beforeAll(async () => {
+    const bundle = signBundle(
+      { apiVersion: API_VERSION, kind: 'Bundle', name: 'payments-extra', version: '1.0.0', resources: [second] },
+      [hub.releaseKey],
+    );
+    extra = bundle.digest;
+    extraSize = Buffer.byteLength(JSON.stringify(bundle));
+    expect((await admin('POST', '/v1/bundles', bundle)).status).toBe(201);
+  });
 
-  it('refuses an envelope whose approvals were removed', async () => {
-    const generation = await tamper('acme', (envelope) => ({
+  /** The target's envelope with one more release, under its policy section as `section` changes it. */
+  const withExtra =
+    (section: (s: NonNullable<Envelope['policy']>[number]) => NonNullable<Envelope['policy']>[number]) =>
+    (envelope: Envelope): Envelope => ({
       ...envelope,
-      holds: [{ id: 'tamper', reason: 'x', since: new Date(clock()).toISOString() }],
-      policy: envelope.policy!.map((section) => ({ ...section, approvals: section.approvals.slice(1) })),
-    }));
+      bundles: [...envelope.bundles, { name: 'payments-extra', version: '1.0.0', digest: extra, size: extraSize }],
+      policy: envelope.policy!.map((s) => section({ ...s, releaseDigest: extra })),
+    });
+
+  it('refuses a change whose approvals were removed', async () => {
+    const generation = await tamper(
+      'acme',
+      withExtra((s) => ({ ...s, approvals: [] })),
+    );
     const error = await refusal('acme', generation);
     expect(error.message).toMatch(/policy acme-dual@1 refused .*approvals\.required/);
+    expect(applied('acme', second)).toBe(false);
   });
 
   it('refuses a change delivered outside its window', async () => {
     offset = Date.parse('2030-01-02T18:00:00Z') - Date.now();
-    const extra = signBundle(
-      { apiVersion: API_VERSION, kind: 'Bundle', name: 'payments-extra', version: '1.0.0', resources: [second] },
-      [hub.releaseKey],
+    const generation = await tamper(
+      'berlin',
+      withExtra((s) => s),
     );
-    expect((await admin('POST', '/v1/bundles', extra)).status).toBe(201);
-    const generation = await tamper('berlin', (envelope) => ({
-      ...envelope,
-      bundles: [
-        ...envelope.bundles,
-        { name: 'payments-extra', version: '1.0.0', digest: extra.digest, size: Buffer.byteLength(JSON.stringify(extra)) },
-      ],
-      policy: envelope.policy!.map((section) => ({ ...section, releaseDigest: extra.digest })),
-    }));
     const error = await refusal('berlin', generation);
     expect(error.message).toMatch(/policy berlin-hours@1 refused .*windows/);
     expect(applied('berlin', second)).toBe(false);
@@ -203,19 +214,20 @@ describe('an agent refuses what a compromised hub sends, naming the rule, and ap
   it('refuses a release with fewer release signatures than the carried artifact rules require', async () => {
     const generation = await tamper('free', (envelope) => ({
       ...envelope,
+      bundles: [...envelope.bundles, { name: 'payments-extra', version: '1.0.0', digest: extra, size: extraSize }],
       policy: [
         {
           rolloutId,
           author: 'carol@acme.example',
-          releaseDigest: digest,
+          releaseDigest: extra,
           rules: [{ policy: 'pci@1', digest: `sha256:${'0'.repeat(64)}`, artifacts: { minSignatures: 2 } }],
           approvals: [],
           attestations: [],
         },
       ],
-      holds: [{ id: 'tamper', reason: 'x', since: new Date(clock()).toISOString() }],
     }));
     const error = await refusal('free', generation);
     expect(error.message).toMatch(/policy pci@1 refused .*artifacts\.minSignatures/);
+    expect(applied('free', second)).toBe(false);
   });
 });

@@ -194,9 +194,13 @@ describe('approvals', () => {
 });
 
 describe('change windows', () => {
-  it('lets the target through when its window opens', async () => {
-    hub.advance(Date.parse('2030-01-02T08:00:01Z') - hub.now());
+  it('lets the target through a closed window on an emergency override, itself a signed, audited approval', async () => {
+    expect(await carries('berlin-1')).toBe(false);
+    const override = approval('alice@acme.example', approvers.get('alice@acme.example')!, 'override-window');
+    expect((await post(`/v1/rollouts/${rolloutId}/approvals`, { approval: override }, approverToken)).status).toBe(201);
     expect(await member('berlin-1')).toMatchObject({ state: 'pending' });
     expect(await carries('berlin-1')).toBe(true);
+    const audit = await get('/v1/audit?action=rollout.override-window&limit=1');
+    expect(audit.body.entries[0]).toMatchObject({ outcome: 'success', details: { approver: 'alice@acme.example' } });
   });
 });
