@@ -59,8 +59,22 @@ async function tamper(name: string, change: (envelope: Envelope) => Envelope): P
   await hub.stop();
   const db = new Database(join(hub.dataDir, 'hub.db'));
   const id = agents.get(name)!.targetId;
-  const row = db.prepare('SELECT envelope FROM targets WHERE id = ?').get(id) as { envelope: string };
-  const current = (JSON.parse(row.envelope) as SignedEnvelope).envelope;
+  const row = db.prepare('SELECT envelope FROM targets WHERE id = ?').get(id) as { envelope: string | null };
+  const now = clock();
+  const current: Envelope =
+    row.envelope === null
+      ? {
+          apiVersion: API_VERSION,
+          kind: 'Envelope',
+          targetId: id,
+          generation: 0,
+          bundles: [],
+          holds: [],
+          trustRootVersion: hub.hub.services.trust.trustRoot.version,
+          issuedAt: new Date(now).toISOString(),
+          expiresAt: new Date(now + 3_600_000).toISOString(),
+        }
+      : (JSON.parse(row.envelope) as SignedEnvelope).envelope;
   const envelope = change({ ...current, generation: current.generation + 1 });
   const signed: SignedEnvelope = {
     envelope,
@@ -104,12 +118,13 @@ beforeAll(async () => {
   );
   digest = bundle.digest;
   expect((await admin('POST', '/v1/bundles', bundle)).status).toBe(201);
-  const token = await hub.enrollmentToken(4);
+  const token = await hub.enrollmentToken(5);
   for (const [name, properties] of [
     ['acme', { tenant: 'acme' }],
     ['berlin', { region: 'eu-central-1', timezone: 'Europe/Berlin' }],
     ['plain', { compliance: 'none' }],
     ['free', { region: 'us-east-1' }],
+    ['tokyo', { region: 'ap-northeast-1', timezone: 'Asia/Tokyo' }],
   ] as const) {
     const agent = await startAgent(hub.url, token, { name, clock });
     agents.set(name, agent);
@@ -121,6 +136,7 @@ beforeAll(async () => {
     });
   await policy('acme-dual', 'tenant=acme', { approvals: { required: 2 } });
   await policy('berlin-hours', 'region=eu-central-1', { windows: { allow: ['Mon-Fri 09:00-16:00'] } });
+  await policy('tokyo-hours', 'region=ap-northeast-1', { windows: { allow: ['Mon-Fri 09:00-16:00'] } });
   await policy('no-payments', 'compliance=none', { placement: { deniedClasses: ['payments'] } });
   for (const who of ['alice@acme.example', 'bob@acme.example']) {
     const key = generateKeyPair();
@@ -201,14 +217,30 @@ describe('an agent refuses what a compromised hub sends, naming the rule, and ap
   });
 
   it('refuses a change delivered outside its window', async () => {
-    offset = Date.parse('2030-01-02T18:00:00Z') - Date.now();
-    const generation = await tamper(
-      'berlin',
-      withExtra((s) => s),
-    );
-    const error = await refusal('berlin', generation);
-    expect(error.message).toMatch(/policy berlin-hours@1 refused .*windows/);
-    expect(applied('berlin', second)).toBe(false);
+    // 17:00 in Tokyo: the hub holds the target; a late (or lying) delivery brings it anyway.
+    const generation = await tamper('tokyo', (envelope) => ({
+      ...envelope,
+      bundles: [...envelope.bundles, { name: 'payments', version: '1.0.0', digest }],
+      policy: [
+        {
+          rolloutId,
+          author: 'carol@acme.example',
+          releaseDigest: digest,
+          rules: [
+            {
+              policy: 'tokyo-hours@1',
+              digest: `sha256:${'0'.repeat(64)}`,
+              windows: { timezone: 'Asia/Tokyo', allow: ['Mon-Fri 09:00-16:00'] },
+            },
+          ],
+          approvals: [],
+          attestations: [],
+        },
+      ],
+    }));
+    const error = await refusal('tokyo', generation);
+    expect(error.message).toMatch(/policy tokyo-hours@1 refused .*windows/);
+    expect(applied('tokyo')).toBe(false);
   });
 
   it('refuses a release with fewer release signatures than the carried artifact rules require', async () => {

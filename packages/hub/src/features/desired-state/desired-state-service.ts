@@ -111,12 +111,15 @@ interface EnvelopeDrift {
  */
 function policySections(
   bundles: readonly ReleaseRef[],
-  kept: readonly EnvelopePolicy[] | undefined,
+  kept: readonly Record<string, unknown>[] | undefined,
   added?: EnvelopePolicy,
-): EnvelopePolicy[] | undefined {
+): Record<string, unknown>[] | undefined {
   const digests = new Set(bundles.map((b) => b.digest));
   const sections = (kept ?? []).filter(
-    (section) => digests.has(section.releaseDigest) && section.releaseDigest !== added?.releaseDigest,
+    (section) =>
+      typeof section['releaseDigest'] === 'string' &&
+      digests.has(section['releaseDigest']) &&
+      section['releaseDigest'] !== added?.releaseDigest,
   );
   if (added !== undefined && digests.has(added.releaseDigest)) sections.push(added);
   return sections.length === 0 ? undefined : sections;
@@ -411,7 +414,7 @@ export class DesiredStateService {
     generation: number,
     bundles: readonly ReleaseRef[],
     drift?: EnvelopeDrift,
-    policy?: readonly EnvelopePolicy[],
+    policy?: readonly Record<string, unknown>[],
   ): SignedEnvelope {
     const now = this.deps.clock();
     const part = drift ?? this.driftNow(targetId);
