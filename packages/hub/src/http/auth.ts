@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { FlotillaError, TargetId } from '@flotilla/protocol';
+import type { Query } from '@flotilla/protocol/query';
 import type { RefusalInput } from '../audit-sink.ts';
 import type { AgentPrincipal, CallerInfo, OperatorPrincipal, OperatorRole } from '../principal.ts';
 
@@ -18,6 +19,8 @@ export interface Authenticator {
 export interface TargetScope {
   /** The query a scoped principal may ask: its scope and `text` together; unscoped, `text` itself. */
   narrow(principal: OperatorPrincipal, text: string | undefined): string | undefined;
+  /** A scoped principal's scope as a query, to be and-ed with what it asks; undefined when unscoped. */
+  within(principal: OperatorPrincipal): Query | undefined;
   /**
    * Refuses (as `NOT_FOUND`, so existence is not revealed, and audited) a target outside a
    * scoped principal's scope.

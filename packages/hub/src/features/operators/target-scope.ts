@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { FlotillaError, type Target } from '@flotilla/protocol';
-import { compileMatcher, parseQuery } from '@flotilla/protocol/query';
+import { compileMatcher, parseQuery, type Query } from '@flotilla/protocol/query';
 import type { RefusalSink } from '../../audit-sink.ts';
 import type { Clock } from '../../clock.ts';
 import { callerOf, type TargetScope } from '../../http/auth.ts';
@@ -32,6 +32,10 @@ export class OperatorTargetScope implements TargetScope {
   narrow(principal: OperatorPrincipal, text: string | undefined): string | undefined {
     if (principal.scope === undefined) return text;
     return text === undefined || text.trim() === '' ? principal.scope : `(${principal.scope}), (${text})`;
+  }
+
+  within(principal: OperatorPrincipal): Query | undefined {
+    return principal.scope === undefined ? undefined : parseQuery(principal.scope);
   }
 
   check(principal: OperatorPrincipal, targetId: string, req: IncomingMessage): void {

@@ -55,12 +55,14 @@ export function policyRoutes(
         : typeof request.selector === 'string'
           ? request.selector
           : formatQuery(parseSelector(request.selector));
-    const text = scope.narrow(principal, given);
-    let selector: Query | undefined;
-    if (text !== undefined && text.trim() !== '') {
-      selector = parseQuery(text);
-      selectors.validate(selector, text);
+    let asked: Query | undefined;
+    if (given !== undefined && given.trim() !== '') {
+      asked = parseQuery(given);
+      selectors.validate(asked, given);
     }
+    const within = scope.within(principal);
+    const selector: Query | undefined =
+      within === undefined ? asked : asked === undefined ? within : { kind: 'and', items: [within, asked] };
     const { view } = planner.plan({
       release: request.release,
       selector,

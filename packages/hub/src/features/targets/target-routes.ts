@@ -28,14 +28,14 @@ export function targetRoutes(router: Router, { auth, targets, scope }: TargetRou
   router.on('GET', '/v1/targets', ({ req, res, query }) => {
     const principal = requireOperator(auth, req, 'viewer', { scoped: true });
     const { q, after, limit } = readQuery(query, TargetListQuery);
-    sendJson(res, 200, TargetPage, targets.list(scope.narrow(principal, q), after, limit));
+    sendJson(res, 200, TargetPage, targets.list(q, after, limit, scope.within(principal)));
   });
 
   // Before /v1/targets/:id, which would otherwise take 'facets' for an id.
   router.on('GET', '/v1/targets/facets', ({ req, res, query }) => {
     const principal = requireOperator(auth, req, 'viewer', { scoped: true });
     const { q } = readQuery(query, FacetQuery);
-    sendJson(res, 200, FacetCounts, targets.facets(scope.narrow(principal, q)));
+    sendJson(res, 200, FacetCounts, targets.facets(q, scope.within(principal)));
   });
 
   router.on('GET', '/v1/targets/:id', ({ req, res, params }) => {

@@ -1,5 +1,6 @@
 import { FlotillaError, Labels, Properties, type Actor, type Target, type TargetStatus } from '@flotilla/protocol';
 import type { FacetCounts, TargetPage } from '@flotilla/protocol/api';
+import type { Query } from '@flotilla/protocol/query';
 import type { z } from 'zod';
 import type { AuditSink } from '../../audit-sink.ts';
 import type { Clock } from '../../clock.ts';
@@ -53,9 +54,11 @@ export class TargetService {
    * the query's relative times and its cursor carries it, so every page of one listing
    * answers the same query at the same instant.
    */
-  list(text: string | undefined, cursor: string, limit: number): TargetPage {
+  list(text: string | undefined, cursor: string, limit: number, within?: Query): TargetPage {
     const { fleet, clock } = this.deps;
-    const { query, warnings } = fleet.parseWithWarnings(text);
+    const parsed = fleet.parseWithWarnings(text);
+    const { warnings } = parsed;
+    const query = both(within, parsed.query);
     const { after, now } = cursor === '' ? { after: '', now: clock() } : decodeTargetCursor(cursor, query);
     const { targets, total } = fleet.page(query, after, limit + 1, now);
     const items = targets.slice(0, limit);
@@ -71,8 +74,8 @@ export class TargetService {
   }
 
   /** Counts by status, health, drift, region, tier, Kubernetes version and running release. */
-  facets(query: string | undefined): FacetCounts {
-    return this.deps.fleet.facets(this.deps.fleet.parse(query));
+  facets(query: string | undefined, within?: Query): FacetCounts {
+    return this.deps.fleet.facets(both(within, this.deps.fleet.parse(query)));
   }
 
   /**
@@ -136,4 +139,13 @@ export class TargetService {
     this.deps.cache.invalidate(id);
     return this.get(id);
   }
+}
+
+/**
+ * A query narrowed to `within` (a scoped token's scope, checked when the token was made, not
+ * against the fleet's fields: a scope may name a field no target has yet).
+ */
+function both(within: Query | undefined, query: Query | undefined): Query | undefined {
+  if (within === undefined) return query;
+  return query === undefined ? within : { kind: 'and', items: [within, query] };
 }
