@@ -28,6 +28,7 @@ const agents = new Map<string, AgentFixture>();
 const approvers = new Map<string, KeyPair>();
 let rolloutId = '';
 let digest = '';
+let paymentsSize = 0;
 const payments: Resource = configMap('payments', { version: '1' }, 'pay');
 
 const admin = (method: string, path: string, body?: unknown) =>
@@ -117,6 +118,7 @@ beforeAll(async () => {
     [hub.releaseKey],
   );
   digest = bundle.digest;
+  paymentsSize = Buffer.byteLength(JSON.stringify(bundle));
   expect((await admin('POST', '/v1/bundles', bundle)).status).toBe(201);
   const token = await hub.enrollmentToken(5);
   for (const [name, properties] of [
@@ -220,7 +222,7 @@ describe('an agent refuses what a compromised hub sends, naming the rule, and ap
     // 17:00 in Tokyo: the hub holds the target; a late (or lying) delivery brings it anyway.
     const generation = await tamper('tokyo', (envelope) => ({
       ...envelope,
-      bundles: [...envelope.bundles, { name: 'payments', version: '1.0.0', digest }],
+      bundles: [...envelope.bundles, { name: 'payments', version: '1.0.0', digest, size: paymentsSize }],
       policy: [
         {
           rolloutId,
