@@ -34,6 +34,9 @@ import { HoldIndex } from './features/incidents/hold-index.ts';
 import { incidentRoutes } from './features/incidents/incident-routes.ts';
 import { IncidentService } from './features/incidents/incident-service.ts';
 import { IncidentStore } from './features/incidents/incident-store.ts';
+import { offlineRoutes } from './features/offline/offline-routes.ts';
+import { OfflineService } from './features/offline/offline-service.ts';
+import { OfflineStore } from './features/offline/offline-store.ts';
 import { reportRoutes } from './features/reports/report-routes.ts';
 import { ReportService } from './features/reports/report-service.ts';
 import { ReportStore } from './features/reports/report-store.ts';
@@ -100,6 +103,8 @@ export interface HubServices {
   readonly rollouts: RolloutService;
   readonly drift: DriftService;
   readonly incidents: IncidentService;
+  /** The air-gap exchange: transfer files, reports files, receipts (docs/air-gap.md). */
+  readonly offline: OfflineService;
   /** The dashboard's files, sessions and live events (docs/dashboard.md). */
   readonly dashboard: Dashboard;
 }
@@ -223,6 +228,19 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     failures: store,
     ...(deps.faults === undefined ? {} : { faults: deps.faults }),
   });
+  const offline = new OfflineService({
+    tx,
+    store: new OfflineStore(db),
+    envelopes: desired,
+    releases: bundles,
+    trust,
+    selector: fleet,
+    targets: { target: (id) => targetStore.target(id), get: (id) => cache.get(id) },
+    reports,
+    keys,
+    audit,
+    clock,
+  });
   const auditService = new AuditService({ log: audit, fleet, targets, clock });
 
   const maxWaitSeconds = deps.maxWaitSeconds ?? 60;
@@ -249,6 +267,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   driftRoutes(router, { auth: identity, drift });
   incidentRoutes(router, { auth: identity, incidents });
   rolloutRoutes(router, { auth: identity, rollouts });
+  offlineRoutes(router, { auth: identity, offline });
   dashboardRoutes(router, { auth: identity, audit, dashboard });
   const server = createHttpServer(router, {
     log,
@@ -276,6 +295,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
       rollouts,
       drift,
       incidents,
+      offline,
       dashboard,
     },
     server,

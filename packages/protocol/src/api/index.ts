@@ -91,3 +91,13 @@ export {
   AuditPruneRequest,
   AuditPruneResult,
 } from './audit.ts';
+export {
+  OFFLINE_EXPIRY_DEFAULT_SECONDS,
+  OFFLINE_EXPIRY_MAX_SECONDS,
+  OfflineExportPlan,
+  OfflineExportRequest,
+  OfflineSettings,
+  OfflineSyncMode,
+  OfflineTargetList,
+  OfflineTargetState,
+} from './offline.ts';

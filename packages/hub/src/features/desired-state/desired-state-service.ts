@@ -339,6 +339,30 @@ export class DesiredStateService {
   }
 
   /**
+   * The target's current envelope signed afresh to last `ttlMs`, for a transfer file: same
+   * generation, releases and drift part as the one served online, only the times differ (as
+   * when the hub re-signs it lazily). Not stored: the online envelope keeps its own expiry.
+   */
+  offlineEnvelope(targetId: string, ttlMs: number): SignedEnvelope {
+    const record = this.deps.targets.desired(targetId);
+    if (record === undefined) throw new FlotillaError('NOT_FOUND', `target ${targetId} does not exist`);
+    if (record.status === 'revoked')
+      throw new FlotillaError('CONFLICT', `target ${targetId} is revoked; it will never get desired state again`);
+    const envelope = record.envelope?.envelope;
+    if (envelope === undefined)
+      throw new FlotillaError(
+        'CONFLICT',
+        `target ${targetId} has no desired state yet; assign it releases first (flotilla assign ${targetId} NAME@VERSION)`,
+      );
+    const carried = {
+      holds: envelope.holds,
+      ...(envelope.driftPolicy === undefined ? {} : { driftPolicy: envelope.driftPolicy }),
+      ...(envelope.revert === undefined ? {} : { revert: envelope.revert }),
+    };
+    return this.sign(targetId, envelope.generation, envelope.bundles, carried, ttlMs);
+  }
+
+  /**
    * Calls `onChange` when the target's envelope changes, or after `timeoutMs`. Returns a
    * cancel function for when the client goes away first.
    */
@@ -366,6 +390,7 @@ export class DesiredStateService {
     generation: number,
     bundles: readonly ReleaseRef[],
     drift?: EnvelopeDrift,
+    ttlMs: number = this.deps.envelopeTtlMs,
   ): SignedEnvelope {
     const now = this.deps.clock();
     const part = drift ?? this.driftNow(targetId);
@@ -380,7 +405,7 @@ export class DesiredStateService {
       ...(part.revert === undefined ? {} : { revert: [...part.revert] }),
       trustRootVersion: this.deps.trust.trustRoot.version,
       issuedAt: new Date(now).toISOString(),
-      expiresAt: new Date(now + this.deps.envelopeTtlMs).toISOString(),
+      expiresAt: new Date(now + ttlMs).toISOString(),
     };
     return { envelope, signature: signPayload('envelope', envelope, this.deps.keys.hub) };
   }

@@ -160,7 +160,7 @@ export class TargetStore {
       ),
       setEnvelope: db.prepare('UPDATE targets SET envelope = @envelope WHERE id = @id'),
       setObserved: db.prepare(
-        'UPDATE targets SET observed = @observed, observed_seq = @seq, facts = @facts, last_seen_at = max(coalesce(last_seen_at, 0), @at) WHERE id = @id',
+        'UPDATE targets SET observed = @observed, observed_seq = @seq, facts = @facts, last_seen_at = CASE WHEN @at IS NULL THEN last_seen_at ELSE max(coalesce(last_seen_at, 0), @at) END WHERE id = @id',
       ),
       setKey: db.prepare('UPDATE targets SET public_key = @publicKey, key_id = @keyId WHERE id = @id'),
       setDrift: db.prepare('UPDATE targets SET drift = @drift WHERE id = @id'),
@@ -296,7 +296,8 @@ export class TargetStore {
     return this.s.observedSeq.get(id)?.observed_seq;
   }
 
-  setObserved(id: string, observed: NonNullable<Target['observed']>, facts: Facts, at: number): void {
+  /** Sets the observed state; `at` moves the last contact, null (a report carried in a file) leaves it. */
+  setObserved(id: string, observed: NonNullable<Target['observed']>, facts: Facts, at: number | null): void {
     this.db.transaction(() => {
       this.s.setObserved.run({
         id,
