@@ -9,6 +9,9 @@ import { HubClient, HubUnavailableError, isRetryable } from './hub-client.ts';
 import { HubOutage } from './sync/hub-outage.ts';
 import { waitToRetry } from './sync/retry-wait.ts';
 import { KeyRotation, rotationIntervalMs } from './key-rotation.ts';
+import { OfflineInbox } from './offline/offline-inbox.ts';
+import { OfflineSite, type SiteRegistry } from './offline/offline-site.ts';
+import { PassLock } from './sync/pass-lock.ts';
 import { PullLoop } from './sync/pull-loop.ts';
 import type { SyncStatus } from './sync/sync-status.ts';
 import { messageOf, NO_FAULTS, type FaultPoints } from '@flotilla/protocol';
@@ -50,6 +53,12 @@ export interface AgentOptions {
   readonly faults?: FaultPoints;
   /** Rotate the agent's key once it is this many days old (default 90); 0 only on demand. */
   readonly keyRotationDays?: number;
+  /** A directory the agent watches for transfer files and receipts (docs/air-gap.md). */
+  readonly inboxDir?: string | undefined;
+  /** How often the inbox is scanned; default 5 s. */
+  readonly inboxIntervalMs?: number;
+  /** The site registry that images from transfer files are pushed into. */
+  readonly registry?: SiteRegistry | undefined;
 }
 
 export interface AgentStatus extends SyncStatus {
@@ -158,12 +167,15 @@ export class Agent extends EventEmitter {
         : `the apply of generation ${applying.generation} was cut short (started ${applying.startedAt}); the desired state is applied again in full`;
     if (interrupted !== undefined)
       this.log.warn({ generation: applying?.generation }, 'resuming after an interrupted apply');
+    const drift = new DriftEngine({ driver, log: this.log, clock: this.clock, dir: this.state.dir });
+    const lock = new PassLock();
     const loop = new PullLoop({
       client: this.client,
       store: this.state,
       enrollment,
       driver,
-      drift: new DriftEngine({ driver, log: this.log, clock: this.clock, dir: this.state.dir }),
+      drift,
+      lock,
       facts: this.options.facts ?? {},
       log: this.log,
       clock: this.clock,
@@ -192,7 +204,34 @@ export class Agent extends EventEmitter {
       { target: enrollment.targetId, name: enrollment.name, generation: appliedGeneration },
       'agent started',
     );
-    this.syncing = { targetId: enrollment.targetId, loop, running: loop.run(this.abort.signal) };
+    const running = [loop.run(this.abort.signal)];
+    if (this.options.inboxDir !== undefined) {
+      const site = new OfflineSite({
+        store: this.state,
+        enrollment,
+        driver,
+        drift,
+        lock,
+        facts: this.options.facts ?? {},
+        registry: this.options.registry,
+        log: this.log,
+        clock: this.clock,
+      });
+      const inbox = new OfflineInbox({
+        dir: this.options.inboxDir,
+        site,
+        stateDir: this.state.dir,
+        log: this.log,
+        ...(this.options.inboxIntervalMs === undefined ? {} : { intervalMs: this.options.inboxIntervalMs }),
+        onImported: (result) => this.emit('applied', result.generation),
+      });
+      running.push(inbox.run(this.abort.signal));
+    }
+    this.syncing = {
+      targetId: enrollment.targetId,
+      loop,
+      running: Promise.all(running).then(() => undefined),
+    };
     return enrollment;
   }
 

@@ -55,6 +55,10 @@ export function buildRuntime(config: RunConfig, deps: RuntimeDependencies): Agen
     observeIntervalMs: config.observeSeconds * 1000,
     faults,
     keyRotationDays: config.keyRotationDays,
+    inboxDir: config.inbox,
+    ...(config.registry === undefined
+      ? {}
+      : { registry: { url: config.registry, credentialsFile: config.registryCredentials } }),
     ...deps.agent,
   } satisfies Partial<AgentOptions>;
   if (config.driver === 'manifests-dir') {

@@ -9,6 +9,16 @@ const dnsLabel = z
   .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a lower-case DNS label (letters, digits, -; at most 63)');
 const dnsSubdomain = z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'must be a lower-case DNS subdomain');
 
+/** The air-gap settings (docs/air-gap.md), shared by `run` and `offline`. */
+const OFFLINE_SETTINGS = {
+  /** A directory watched for transfer files and receipts. */
+  inbox: z.string().min(1).optional(),
+  /** The site registry images from transfer files are pushed into. */
+  registry: z.url({ protocol: /^https?$/ }).optional(),
+  /** Its credentials: a Docker config.json, or a Kubernetes Secret manifest. */
+  registryCredentials: z.string().min(1).optional(),
+} as const;
+
 const RunConfig = z
   .object({
     hub: z.url({ protocol: /^https?$/ }),
@@ -49,6 +59,7 @@ const RunConfig = z
     logFormat: z.enum(['json', 'pretty'], { error: 'must be json or pretty' }).optional(),
     /** Test-only crash points, from FLOTILLA_FAULT only, never a flag (docs/operations.md). */
     faults: FaultSpec.default([]),
+    ...OFFLINE_SETTINGS,
   })
   .refine((c) => c.driver !== 'manifests-dir' || c.root !== undefined, {
     message: 'the manifests-dir driver needs --root DIR',
@@ -92,6 +103,9 @@ export const RUN_ENVIRONMENT = {
   keyRotationDays: 'FLOTILLA_AGENT_KEY_ROTATION_DAYS',
   logLevel: 'FLOTILLA_LOG_LEVEL',
   logFormat: 'FLOTILLA_LOG_FORMAT',
+  inbox: 'FLOTILLA_AGENT_INBOX',
+  registry: 'FLOTILLA_AGENT_REGISTRY',
+  registryCredentials: 'FLOTILLA_AGENT_REGISTRY_CREDENTIALS',
 } as const satisfies Partial<Record<keyof RunConfig, string>>;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -110,6 +124,32 @@ export function runConfig(flags: Record<string, unknown>, env: Env): RunConfig {
     ...defined({ faults: env['FLOTILLA_FAULT'] }),
     ...defined(flags),
   });
+  if (!result.success) throw new FlotillaError('CONFIG_INVALID', z.prettifyError(result.error).replace(/\n/g, '; '));
+  return result.data;
+}
+
+const OfflineConfig = z
+  .object({
+    stateDir: z.string().min(1),
+    driver: z.enum(['manifests-dir', 'kubernetes']).default('manifests-dir'),
+    root: z.string().min(1).optional(),
+    registry: OFFLINE_SETTINGS.registry,
+    registryCredentials: OFFLINE_SETTINGS.registryCredentials,
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn'),
+  })
+  .refine((c) => c.driver === 'manifests-dir', {
+    message:
+      'flotilla-agent offline works on a state directory (the manifests-dir driver); a kubernetes agent takes transfer files and receipts in its inbox (--inbox DIR)',
+    path: ['driver'],
+  });
+export type OfflineConfig = z.infer<typeof OfflineConfig>;
+
+/** `flotilla-agent offline …`: the same variables and flags as `run`, for the settings it uses. */
+export function offlineConfig(flags: Record<string, unknown>, env: Env): OfflineConfig {
+  const fromEnv = Object.fromEntries(
+    Object.entries(RUN_ENVIRONMENT).map(([setting, variable]) => [setting, env[variable]]),
+  );
+  const result = OfflineConfig.safeParse({ ...defined(fromEnv), ...defined(flags) });
   if (!result.success) throw new FlotillaError('CONFIG_INVALID', z.prettifyError(result.error).replace(/\n/g, '; '));
   return result.data;
 }

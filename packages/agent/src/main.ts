@@ -53,6 +53,10 @@ const program = agentProgram(
     await requestKeyRotation(new FileAgentStore(stateDir), Date.now());
     process.stdout.write(`key rotation requested for the agent of ${stateDir}; it rotates at its next turn\n`);
   },
+  async (action, file, flags) => {
+    const { runOfflineCommand } = await import('./offline/offline-command.ts');
+    await runOfflineCommand(action, file, flags, process.env, (line) => process.stdout.write(`${line}\n`));
+  },
 );
 
 /** What an armed fault point does: say so on stderr, then die at once, as a power cut would. */

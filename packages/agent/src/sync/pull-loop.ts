@@ -12,6 +12,7 @@ import type { KeyRotation } from '../key-rotation.ts';
 import { DesiredStateVerifier } from './desired-state.ts';
 import { HubOutage } from './hub-outage.ts';
 import { observePass } from './observe-pass.ts';
+import { PassLock } from './pass-lock.ts';
 import { fingerprint } from './pass-report.ts';
 import { waitToRetry } from './retry-wait.ts';
 import { runPass, type PassDependencies, type PassOutcome } from './run-pass.ts';
@@ -43,6 +44,8 @@ interface PullLoopOptions {
   readonly faults: FaultPoints;
   /** Rotates the agent's key when due (key-rotation.ts); without it the key never changes. */
   readonly keyRotation?: KeyRotation | undefined;
+  /** Taken for each pass; shared with the offline inbox, which applies envelopes too. */
+  readonly lock?: PassLock;
 }
 
 /**
@@ -62,14 +65,18 @@ export class PullLoop {
   private current: SyncStatus;
   private etag: string | undefined;
   private lastReported = '';
-  /** One pass at a time: a sync pass and an observe pass both read and write the substrate. */
-  private passing: Promise<unknown> = Promise.resolve();
+  /**
+   * One pass at a time: a sync pass and an observe pass both read and write the substrate, and
+   * so does the offline inbox, which shares this lock.
+   */
+  private readonly lock: PassLock;
   private firstTurn: () => void = () => undefined;
   private caughtUp = false;
 
   constructor(options: PullLoopOptions) {
     this.options = options;
     this.current = options.status;
+    this.lock = options.lock ?? new PassLock();
   }
 
   get status(): SyncStatus {
@@ -268,9 +275,7 @@ export class PullLoop {
   }
 
   private exclusive<T>(work: () => Promise<T>): Promise<T> {
-    const result = this.passing.then(work, work);
-    this.passing = result.catch(() => undefined);
-    return result;
+    return this.lock.run(work);
   }
 
   /** Records how a pass ended: the status, the last report, the events; throws when it must be retried. */
