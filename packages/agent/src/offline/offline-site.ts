@@ -8,6 +8,7 @@ import type { AgentStore, Enrollment } from '../agent-state.ts';
 import type { Driver } from '../drivers/driver.ts';
 import type { DriftEngine } from '../drift/drift-engine.ts';
 import { ReportJournal } from '../journal/report-journal.ts';
+import { decidePass } from '../sync/decide-pass.ts';
 import { DesiredStateVerifier } from '../sync/desired-state.ts';
 import { PassLock } from '../sync/pass-lock.ts';
 import { runPass, type PassDependencies, type PassOutcome } from '../sync/run-pass.ts';
@@ -103,7 +104,11 @@ export class OfflineSite {
           now: new Date(clock()),
         });
         const generation = verified.verifiedEnvelope.generation;
-        const layout = await importedImages(imported);
+        const phase = sync.appliedGeneration > 0 ? 'applied' : 'starting';
+        // Images are needed only by manifests about to be applied: a file whose releases are
+        // in place already (imported again) pushes nothing.
+        const applies = decidePass(sync.appliedEnvelope?.envelope, verified.verifiedEnvelope, phase) === 'apply';
+        const layout = applies ? await importedImages(imported) : undefined;
         if (layout !== undefined && this.options.registry === undefined)
           throw new FlotillaError(
             'CONFIG_INVALID',
@@ -130,7 +135,7 @@ export class OfflineSite {
         const outcome = await runPass(this.passDeps(verifier, await this.journal()), {
           raw: verified.envelope,
           token: NO_TOKEN,
-          phase: sync.appliedGeneration > 0 ? 'applied' : 'starting',
+          phase,
         });
         if (outcome.kind === 'stalled') throw outcome.error;
         if (outcome.kind === 'failed')
