@@ -85,6 +85,8 @@ export class Agent extends EventEmitter {
   private starting: Promise<Enrollment> | undefined;
   private driver: Driver | undefined;
   private syncing: { readonly targetId: string; readonly loop: PullLoop; readonly running: Promise<void> } | undefined;
+  /** The generation the inbox last applied from a transfer file. */
+  private inboxGeneration = 0;
   /** Why enrollment was last retried, until the loop runs. */
   private enrollError: string | undefined;
   private readonly options: AgentOptions;
@@ -114,7 +116,13 @@ export class Agent extends EventEmitter {
   get current(): AgentStatus {
     if (this.syncing === undefined)
       return { targetId: undefined, appliedGeneration: 0, phase: 'starting', lastError: this.enrollError };
-    return { targetId: this.syncing.targetId, ...this.syncing.loop.status };
+    const status = this.syncing.loop.status;
+    // A transfer file from the inbox may have put a newer generation in place than the loop saw.
+    return {
+      targetId: this.syncing.targetId,
+      ...status,
+      appliedGeneration: Math.max(status.appliedGeneration, this.inboxGeneration),
+    };
   }
 
   /**
@@ -223,7 +231,11 @@ export class Agent extends EventEmitter {
         stateDir: this.state.dir,
         log: this.log,
         ...(this.options.inboxIntervalMs === undefined ? {} : { intervalMs: this.options.inboxIntervalMs }),
-        onImported: (result) => this.emit('applied', result.generation),
+        onImported: (result) => {
+          if (result.outcome !== 'applied') return;
+          this.inboxGeneration = Math.max(this.inboxGeneration, result.generation);
+          this.emit('applied', result.generation);
+        },
       });
       running.push(inbox.run(this.abort.signal));
     }
