@@ -234,7 +234,10 @@ describe('an air-gapped site, file by file', () => {
     );
     expect(imported).toMatch(/generation 1 applied, 1 image\(s\) pushed/);
     expect(manifests().join('')).toContain('version: 2.0.0');
-    const client = new RegistryClient({ url: registry.url, credentials: { kind: 'basic', username: 'site', password: 'pw' } });
+    const client = new RegistryClient({
+      url: registry.url,
+      credentials: { kind: 'basic', username: 'site', password: 'pw' },
+    });
     try {
       expect((await client.getManifest('shop/web', '2.0.0', [OCI_MANIFEST])).digest).toBe(image.manifest.digest);
     } finally {
@@ -247,6 +250,10 @@ describe('an air-gapped site, file by file', () => {
     // Reports back, and the receipt home.
     ok(await site(['export-reports', '--out', path('site', 'reports.jsonl')]));
     copyFileSync(path('site', 'reports.jsonl'), path('reports.jsonl'));
+    const edited = readFileSync(path('reports.jsonl'), 'utf8').replace('"phase":"applied"', '"phase":"failed"');
+    writeFileSync(path('edited.jsonl'), edited);
+    refused(await operator(['offline', 'import-reports', path('edited.jsonl')]), /report 2|link/);
+    expect(existsSync(path('edited.jsonl.receipt.json'))).toBe(false);
     const ingested = ok(
       await operator(['offline', 'import-reports', path('reports.jsonl'), '--receipt', path('receipt.json')]),
     );

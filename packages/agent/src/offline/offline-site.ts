@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { FlotillaError, keysWithRole, type Facts } from '@flotilla/protocol';
@@ -52,6 +52,18 @@ export interface TransferImport {
 const NO_TOKEN = (): Promise<string> =>
   Promise.reject(new FlotillaError('BUNDLE_MISSING', 'a release is neither cached nor in the transfer file'));
 
+/**
+ * Removes what an import killed part-way left: staging directories, and imported directories
+ * whose pass never finished (the next import of that file starts over). Imports take turns on
+ * a site (the inbox handles one file at a time), so nothing here is in use.
+ */
+async function removeStaleImports(dir: string): Promise<void> {
+  await removeStaleStaging(dir);
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names.filter((n) => /^\d+-[0-9a-f]{8}$/.test(n)))
+    await rm(join(dir, name), { recursive: true, force: true });
+}
+
 /** A hub client for a site the hub cannot reach: everything must come in the file. */
 const NO_HUB = {
   trustRoot(version: number): never {
@@ -89,7 +101,7 @@ export class OfflineSite {
     if (pinned === undefined)
       throw new FlotillaError('TRUST_ROOT_INVALID', 'this agent has no trust root; enroll it first');
     const importsDir = join(store.dir, 'imports');
-    await removeStaleStaging(importsDir);
+    await removeStaleImports(importsDir);
     const imported = await importTransferFile(file, {
       hubKeys: keysWithRole(pinned.trustRoot, 'hub').map((k) => ({ id: k.id, publicKey: k.publicKey })),
       destination: join(importsDir, `${clock()}-${randomBytes(4).toString('hex')}`),
