@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -17,6 +17,7 @@ import {
 import { FileAgentStore } from '../../src/agent-state.ts';
 import { DriftEngine } from '../../src/drift/drift-engine.ts';
 import { ManifestsDirDriver } from '../../src/drivers/manifests-dir.ts';
+import { OfflineInbox } from '../../src/offline/offline-inbox.ts';
 import { OfflineSite } from '../../src/offline/offline-site.ts';
 import {
   collect,
@@ -354,5 +355,51 @@ describe('carrying reports back', () => {
     );
     await expect(site.importReceipt(receipt)).rejects.toMatchObject({ code: 'RECEIPT_SIGNATURE_INVALID' });
     expect(await siteState()).toEqual(before);
+  });
+});
+
+describe('the inbox', () => {
+  const inboxDir = () => join(dir, 'inbox');
+  const seen = () => JSON.parse(readFileSync(join(store.dir, 'inbox-seen.json'), 'utf8')) as Record<string, string>;
+
+  function inbox() {
+    mkdirSync(inboxDir(), { recursive: true });
+    return new OfflineInbox({ dir: inboxDir(), site, stateDir: store.dir, log });
+  }
+
+  it('handles a file once it stopped changing, and only once', async () => {
+    const box = inbox();
+    copyFileSync(await transferFile('t.flotilla'), join(inboxDir(), 'gen-7.flotilla'));
+    expect(await box.scan()).toBe(0);
+    expect((await store.sync()).appliedGeneration).toBe(0);
+    expect(await box.scan()).toBe(1);
+    expect((await store.sync()).appliedGeneration).toBe(7);
+    expect(await box.scan()).toBe(0);
+    expect(Object.values(seen())).toEqual(['imported generation 7']);
+  });
+
+  it('takes receipts too, and remembers a refused file without retrying it until it changes', async () => {
+    const box = inbox();
+    await site.importTransfer(await transferFile('t.flotilla'));
+    await site.exportReports(join(dir, 'reports.jsonl'));
+    const { createReadStream } = await import('node:fs');
+    const key = await store.keyPair();
+    const summary = await summarizeReportsFile(createReadStream(join(dir, 'reports.jsonl')), {
+      targetId: TARGET,
+      agentKeys: [{ id: keyIdOf(key.publicKey), publicKey: key.publicKey }],
+    });
+    const receipt = signReceipt(
+      summary,
+      planReportsIngest(summary, { reportDigest: () => undefined, missing: () => [] }),
+      NOW.toISOString(),
+      hubKey,
+    );
+    writeFileSync(join(inboxDir(), 'receipt.json'), canonicalize(receipt));
+    writeFileSync(join(inboxDir(), 'broken.flotilla'), readFileSync(await transferFile('b')).subarray(0, 5000));
+    await box.scan();
+    expect(await box.scan()).toBe(2);
+    expect(Object.values(seen()).sort()).toEqual(['receipt up to seq 1', 'refused: TRANSFER_TRUNCATED']);
+    expect(readdirSync(join(store.dir, 'journal')).filter((f) => f.endsWith('.report.json'))).toEqual([]);
+    expect(await box.scan()).toBe(0);
   });
 });
