@@ -7,6 +7,7 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
 import { Agent, ManifestsDirDriver } from '@flotilla/agent';
 import { writeSignedTransfer } from '@flotilla/protocol/offline';
 import { OfflineSite } from '../packages/agent/src/offline/offline-site.ts';
@@ -58,7 +59,7 @@ beforeAll(async () => {
     hubUrl: partition.url,
     stateDir: stateDir(),
     driver: new ManifestsDirDriver(join(dir.path, 'root')),
-    log: silent,
+    log: process.env['DEBUG_AGENT'] === undefined ? silent : pino({ level: 'debug' }),
     enrollToken: await hub.enrollmentToken(1),
     name: 'edge-sometimes',
     waitSeconds: 1,
@@ -116,10 +117,11 @@ describe('an agent whose hub comes and goes', () => {
     const viaFile = receipt.receipt.head.seq;
 
     partition.restore();
-    await waitFor('the journal sent', () => pending() === 0 && ledger().highest(targetId).seq > viaFile);
+    await waitFor('the journal sent', () => pending() === 0 && ledger().highest(targetId).seq >= viaFile);
     const seqs = ledger().heldSeqs(targetId, 1, ledger().highest(targetId).seq);
     expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
-    expect(hub.hub.services.offline.list().items).toMatchObject([{ targetId, sync: 'online' }]);
+    // The hub writes check-in times every few seconds: the target shows online once it has.
+    await waitFor('the target online again', () => hub.hub.services.offline.list().items[0]?.sync === 'online');
     expect(agent.current.appliedGeneration).toBe(2);
 
     // Online again: the generation the file brought is not applied again; a newer one is.

@@ -127,7 +127,7 @@ export class ReportJournal {
       .filter((f) => f.endsWith('.report.json'))
       .sort()
       .filter((file) => {
-        if (Number(file.slice(0, 12)) > base) return true;
+        if (base === 0 || Number(file.slice(0, 12)) > base) return true;
         rmSync(join(this.dir, file), { force: true });
         return false;
       });
