@@ -93,7 +93,18 @@ export function offlineCommand(program: Command, client: () => ApiClient): void 
             yield chunk;
           }
         }
-        const bytes = await writeFileDurably(flags.out, hashed(), 0o600);
+        let bytes: number;
+        try {
+          bytes = await writeFileDurably(flags.out, hashed(), 0o600);
+        } catch (error) {
+          // The documents as this CLI read them no longer make the manifest the hub signed.
+          if (error instanceof TypeError)
+            throw new FlotillaError(
+              'VALIDATION_FAILED',
+              `the hub's export does not match the manifest it signed (${error.message}); is this CLI older than the hub?`,
+            );
+          throw error;
+        }
         process.stdout.write(
           `wrote ${flags.out}: ${bytes} bytes, sha256:${hash.digest('hex')}, for ${manifest.targets
             .map((t) => `${t.targetId} generation ${t.generation}`)
