@@ -13,6 +13,7 @@ import { OfflineInbox } from './offline/offline-inbox.ts';
 import { OfflineSite, type SiteRegistry } from './offline/offline-site.ts';
 import { PassLock } from './sync/pass-lock.ts';
 import { PullLoop } from './sync/pull-loop.ts';
+import type { SyncMetrics } from './sync/sync-metrics.ts';
 import type { SyncStatus } from './sync/sync-status.ts';
 import { messageOf, NO_FAULTS, type FaultPoints } from '@flotilla/protocol';
 
@@ -59,6 +60,8 @@ export interface AgentOptions {
   readonly inboxIntervalMs?: number;
   /** The site registry that images from transfer files are pushed into. */
   readonly registry?: SiteRegistry | undefined;
+  /** Told how the sync loop runs (an `AgentMetrics`, with `--metrics-port`). */
+  readonly metrics?: SyncMetrics;
 }
 
 export interface AgentStatus extends SyncStatus {
@@ -207,6 +210,7 @@ export class Agent extends EventEmitter {
         clock: this.clock,
         log: this.log,
       }),
+      ...(this.options.metrics === undefined ? {} : { metrics: this.options.metrics }),
     });
     this.log.info(
       { target: enrollment.targetId, name: enrollment.name, generation: appliedGeneration },

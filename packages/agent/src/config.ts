@@ -50,6 +50,8 @@ const RunConfig = z
       )
       .optional(),
     healthPort: z.coerce.number().int().min(0).max(65535).optional(),
+    /** Serve Prometheus metrics at `/metrics` on this port; unset: no metrics listener. */
+    metricsPort: z.coerce.number().int().min(0).max(65535).optional(),
     waitSeconds: z.coerce.number().int().min(1).max(60).default(30),
     observeSeconds: z.coerce.number().int().min(1).max(3600).default(30),
     /** Rotate the agent key once it is this many days old; 0 rotates only on demand. */
@@ -98,6 +100,7 @@ export const RUN_ENVIRONMENT = {
   identitySecret: 'FLOTILLA_AGENT_IDENTITY_SECRET',
   trustRootPin: 'FLOTILLA_TRUST_ROOT_PIN',
   healthPort: 'FLOTILLA_AGENT_HEALTH_PORT',
+  metricsPort: 'FLOTILLA_AGENT_METRICS_PORT',
   waitSeconds: 'FLOTILLA_AGENT_WAIT_SECONDS',
   observeSeconds: 'FLOTILLA_AGENT_OBSERVE_SECONDS',
   keyRotationDays: 'FLOTILLA_AGENT_KEY_ROTATION_DAYS',

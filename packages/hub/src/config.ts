@@ -31,6 +31,15 @@ const ServeConfig = z.object({
     .max(65535, { error: PORT_RULE })
     .default(DEFAULT_PORT),
   host: z.string().min(1).default('127.0.0.1'),
+  /** Serve Prometheus metrics at `/metrics` on this port, without authentication; unset: no metrics listener. */
+  metricsPort: z.coerce
+    .number({ error: PORT_RULE })
+    .int({ error: PORT_RULE })
+    .min(0, { error: PORT_RULE })
+    .max(65535, { error: PORT_RULE })
+    .optional(),
+  /** Address of the metrics listener; unset: the same as `host`. */
+  metricsHost: z.string().min(1).optional(),
   logLevel: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
       error: 'must be fatal, error, warn, info, debug, trace or silent',
@@ -95,6 +104,8 @@ export function serveConfig(flags: Record<string, unknown>, env: Env): ServeConf
       dataDir: env['FLOTILLA_DATA_DIR'],
       port: env['FLOTILLA_PORT'],
       host: env['FLOTILLA_HOST'],
+      metricsPort: env['FLOTILLA_METRICS_PORT'],
+      metricsHost: env['FLOTILLA_METRICS_HOST'],
       logLevel: env['FLOTILLA_LOG_LEVEL'],
       logFormat: env['FLOTILLA_LOG_FORMAT'],
       envelopeTtlSeconds: env['FLOTILLA_ENVELOPE_TTL_SECONDS'],

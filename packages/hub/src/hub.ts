@@ -31,6 +31,9 @@ import { KeyRotationService } from './features/identity/key-rotation-service.ts'
 import { TrustService, type HubKeys } from './features/identity/trust-service.ts';
 import { TrustStore } from './features/identity/trust-store.ts';
 import { HoldIndex } from './features/incidents/hold-index.ts';
+import { HubMetrics } from './features/metrics/hub-metrics.ts';
+import { meterAudit, meterReports, meteredTransactions } from './features/metrics/metered.ts';
+import { MetricsStore } from './features/metrics/metrics-store.ts';
 import { incidentRoutes } from './features/incidents/incident-routes.ts';
 import { IncidentService } from './features/incidents/incident-service.ts';
 import { IncidentStore } from './features/incidents/incident-store.ts';
@@ -114,6 +117,8 @@ export interface Hub {
   readonly server: Server;
   /** Every route of the API, as registered (`{ method: 'GET', path: '/v1/targets/:id' }`). */
   readonly routes: readonly { readonly method: string; readonly path: string }[];
+  /** The hub's Prometheus metrics: `scrape()` is what `GET /metrics` serves (docs/operations.md). */
+  readonly metrics: Pick<HubMetrics, 'scrape'>;
   /** Listens on `host:port` (port 0 picks a free one) and returns the base URL. */
   listen(port: number, host?: string): Promise<string>;
   close(): Promise<void>;
@@ -134,8 +139,20 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     clock,
     ...(deps.storeProbeMs === undefined ? {} : { probeMs: deps.storeProbeMs }),
   });
-  const tx = transactions(db, store);
-  const audit = deps.audit(db);
+  // Scrape-time gauges read the services built below; they are only read once the hub serves.
+  const counted = new MetricsStore(db);
+  const metrics: HubMetrics = new HubMetrics({
+    connectedAgents: () => ({ 'long-poll': desired.waitingAgents() }),
+    targetsByStatus: () => counted.targetsByStatus(),
+    agentsNotSeen: () => counted.agentsNotSeen(clock()),
+    rolloutsByState: () => counted.rolloutsByState(),
+    rolloutWavesByState: () => counted.rolloutWavesByState(),
+    driftItemsByClass: () => counted.driftItemsByClass(),
+    auditCheckpoint: () => counted.auditCheckpoint(clock()),
+    queryIndexBuildSeconds: () => undefined,
+  });
+  const tx = meteredTransactions(transactions(db, store), metrics);
+  const audit = meterAudit(deps.audit(db), metrics);
   const refusals = new RefusalRecorder({ audit, clock, log, failures: store });
   const auditSchedule = new AuditSchedule({
     audit,
@@ -170,6 +187,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     audit,
     clock,
     envelopeTtlMs: deps.envelopeTtlMs ?? DEFAULT_ENVELOPE_TTL_MS,
+    metrics,
   });
   const drift = new DriftService({
     tx,
@@ -204,17 +222,20 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     ...(deps.eventPollMs === undefined ? {} : { eventPollMs: deps.eventPollMs }),
   });
   const reports = dashboard.events.watchReports(
-    new ReportService({
-      tx,
-      store: new ReportStore(db),
-      targets: cache,
-      observed: targetStore,
-      drift,
-      audit,
-      clock,
-      ...(deps.faults === undefined ? {} : { faults: deps.faults }),
-      log: log.child({ component: 'reports' }),
-    }),
+    meterReports(
+      new ReportService({
+        tx,
+        store: new ReportStore(db),
+        targets: cache,
+        observed: targetStore,
+        drift,
+        audit,
+        clock,
+        ...(deps.faults === undefined ? {} : { faults: deps.faults }),
+        log: log.child({ component: 'reports' }),
+      }),
+      metrics,
+    ),
   );
   const rollouts = new RolloutService({
     tx,
@@ -274,6 +295,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     maxWaitSeconds,
     authorize: (req) => dashboard.authorize(req),
     storeError: (error) => store.asRefusal(error, 'request'),
+    requests: metrics,
   });
 
   seen.start(deps.lastSeenFlushMs);
@@ -300,6 +322,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     },
     server,
     routes: router.list(),
+    metrics,
     listen(port, host = '127.0.0.1') {
       return new Promise((resolve, reject) => {
         server.once('error', reject);

@@ -74,6 +74,10 @@ export function agentProgram(
       "a root key id (flotilla keys ls) the hub's trust root must hold at enrollment (env FLOTILLA_TRUST_ROOT_PIN)",
     )
     .option('--health-port <port>', 'serve /healthz and /readyz on this port (env FLOTILLA_AGENT_HEALTH_PORT)')
+    .option(
+      '--metrics-port <port>',
+      'serve Prometheus metrics at /metrics on this port, without authentication (env FLOTILLA_AGENT_METRICS_PORT)',
+    )
     .option('--wait-seconds <n>', 'how long one long-poll waits at the hub (env FLOTILLA_AGENT_WAIT_SECONDS)')
     .option('--observe-seconds <n>', 'how often resources are re-observed (env FLOTILLA_AGENT_OBSERVE_SECONDS)')
     .option(

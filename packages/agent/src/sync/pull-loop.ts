@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { isFlotillaError, messageOf, type FaultPoints, type FlotillaError } from '@flotilla/protocol';
@@ -16,6 +17,7 @@ import { PassLock } from './pass-lock.ts';
 import { fingerprint } from './pass-report.ts';
 import { waitToRetry } from './retry-wait.ts';
 import { runPass, type PassDependencies, type PassOutcome } from './run-pass.ts';
+import type { SyncMetrics } from './sync-metrics.ts';
 import type { SyncStatus } from './sync-status.ts';
 import { clockBehindSeconds } from './time-floor.ts';
 
@@ -46,6 +48,7 @@ interface PullLoopOptions {
   readonly keyRotation?: KeyRotation | undefined;
   /** Taken for each pass; shared with the offline inbox, which applies envelopes too. */
   readonly lock?: PassLock;
+  readonly metrics?: SyncMetrics;
 }
 
 /**
@@ -89,6 +92,7 @@ export class PullLoop {
     const key = await store.keyPair();
     const credentials = new Credentials(client, key, enrollment, clock);
     const journal = new ReportJournal(store.dir, key, enrollment.targetId, store, { log });
+    this.options.metrics?.journalDepth(() => journal.pending().length);
     const deps: PassDependencies = {
       store,
       verifier: new DesiredStateVerifier(client, store, enrollment.targetId),
@@ -135,7 +139,7 @@ export class PullLoop {
     credentials: Credentials,
     flush: () => Promise<void>,
   ): Promise<void> {
-    const { client, enrollment, log, clock, backoff } = this.options;
+    const { client, enrollment, log, clock, backoff, metrics } = this.options;
     const outage = new HubOutage(log, clock);
     while (!signal.aborted) {
       try {
@@ -148,17 +152,22 @@ export class PullLoop {
         backoff.reset();
         if (answer.kind === 'envelope') {
           const text = answer.text;
-          this.record(
-            await this.exclusive(() =>
-              runPass(deps, { raw: text, token: () => credentials.accessToken(), phase: this.current.phase }),
-            ),
+          const started = performance.now();
+          const outcome = await this.exclusive(() =>
+            runPass(deps, { raw: text, token: () => credentials.accessToken(), phase: this.current.phase }),
           );
+          if (outcome.kind !== 're-signed') metrics?.applyDone(outcome.kind, (performance.now() - started) / 1000);
+          if (outcome.kind === 'applied' && outcome.report.drift !== undefined)
+            metrics?.driftObserved(outcome.report.drift.counts);
+          this.record(outcome);
         }
         this.etag = answer.etag;
         this.firstTurn();
         await flush();
+        metrics?.passDone('success', clock());
       } catch (error) {
         if (signal.aborted) break;
+        metrics?.passDone('failure', clock());
         if (isAuthFailure(error)) credentials.invalidate();
         const unreachable = error instanceof HubUnavailableError && !error.reachable;
         const delay = Math.max(backoff.next(), error instanceof HubUnavailableError ? (error.retryAfterMs ?? 0) : 0);
@@ -258,6 +267,7 @@ export class PullLoop {
           }),
         );
         if (observed !== undefined) {
+          if (observed.report.drift !== undefined) this.options.metrics?.driftObserved(observed.report.drift.counts);
           this.lastReported = fingerprint(observed.report);
           this.current = { ...this.current, phase: observed.phase };
           void flush();

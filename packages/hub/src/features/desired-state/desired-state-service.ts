@@ -95,6 +95,8 @@ export interface DesiredStateDeps {
   readonly audit: AuditSink;
   readonly clock: Clock;
   readonly envelopeTtlMs: number;
+  /** Told of every envelope signed (the metrics feature); optional. */
+  readonly metrics?: { envelopeIssued(): void };
 }
 
 /** The drift part of an envelope: the policy and holds in force, and revert requests for this generation only. */
@@ -370,6 +372,11 @@ export class DesiredStateService {
     return this.waiters.wait(targetId, timeoutMs, onChange);
   }
 
+  /** How many targets have an agent's long-poll waiting now. */
+  waitingAgents(): number {
+    return this.waiters.targets;
+  }
+
   /** Wakes every waiter: used on shutdown so long-polls end promptly. */
   wakeAll(): void {
     this.waiters.wakeAll();
@@ -407,6 +414,8 @@ export class DesiredStateService {
       issuedAt: new Date(now).toISOString(),
       expiresAt: new Date(now + ttlMs).toISOString(),
     };
-    return { envelope, signature: signPayload('envelope', envelope, this.deps.keys.hub) };
+    const signature = signPayload('envelope', envelope, this.deps.keys.hub);
+    this.deps.metrics?.envelopeIssued();
+    return { envelope, signature };
   }
 }
