@@ -86,6 +86,8 @@ describe('/metrics on a real hub and a real agent', () => {
     expect(sample(hubText, 'flotilla_audit_unsigned_entries')).toBeGreaterThanOrEqual(2);
     expect(sample(hubText, 'flotilla_drift_items{class="dangerous"}')).toBe(0);
     expect(sample(hubText, 'flotilla_rollouts{state="paused"}')).toBe(0);
+    // The query index was built before the hub listened.
+    expect(sample(hubText, 'flotilla_query_index_build_seconds')).toBeGreaterThan(0);
     expect(sample(hubText, 'flotilla_store_transaction_duration_seconds_count')).toBeGreaterThanOrEqual(2);
     // Routes by pattern: no target id ever becomes a label value.
     expect(

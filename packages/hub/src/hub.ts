@@ -149,7 +149,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     rolloutWavesByState: () => counted.rolloutWavesByState(),
     driftItemsByClass: () => counted.driftItemsByClass(),
     auditCheckpoint: () => counted.auditCheckpoint(clock()),
-    queryIndexBuildSeconds: () => undefined,
+    queryIndexBuildSeconds: () => indexBuild.ms / 1000,
   });
   const tx = meteredTransactions(transactions(db, store), metrics);
   const audit = meterAudit(deps.audit(db), metrics);
@@ -165,6 +165,12 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   });
 
   const targetStore = new TargetStore(db);
+  // Built before the hub listens, so it reports ready only with its index in place.
+  const indexBuild = targetStore.loadFleetIndex();
+  log.info(
+    { source: indexBuild.source, ms: Math.round(indexBuild.ms), targets: targetStore.fleetIndex().size },
+    'fleet query index ready',
+  );
   const cache = new TargetCache(targetStore);
   const seen = new SeenTracker(targetStore, clock, store);
   const fleet = new FleetQuery({ targets: targetStore, store: new FleetQueryStore(db), clock });
@@ -352,6 +358,11 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
       });
       seen.stop();
       auditSchedule.close();
+      try {
+        targetStore.saveFleetIndexSnapshot(clock());
+      } catch (error) {
+        log.warn({ err: error }, 'keeping the fleet query index for the next start failed; it will rebuild');
+      }
       store.stop();
     },
   };

@@ -20,7 +20,7 @@ import {
   NOW,
   queryArbitrary,
 } from '../../../../protocol/test/query/query-arbitraries.ts';
-import { FleetIndex } from '../../../src/features/targets/fleet-index.ts';
+import { FleetIndex, type FleetIndexColumns } from '../../../src/features/targets/fleet-index.ts';
 import { compileQuerySql } from '../../../src/features/targets/query-sql-store.ts';
 import { targetFieldRowParams, targetFieldsSql } from '../../../src/features/targets/target-fields-store.ts';
 
@@ -75,21 +75,28 @@ function sqlIds(db: Database.Database, query: Query, now = NOW): string[] {
 
 function indexIds(fleet: readonly Target[], query: Query, now = NOW): string[] {
   const index = new FleetIndex();
-  for (const target of fleet) {
+  const columns = (target: Target): FleetIndexColumns => {
     const times = targetTimes(target);
-    index.set(
-      {
-        id: target.id,
-        name: target.name,
-        status: target.status,
-        lastSeen: times.lastSeenAt,
-        lastChanged: times.lastChangedAt,
-        enrolled: times.enrolledAt,
-      },
-      targetFieldRows(target),
-    );
-  }
-  return index.select(query, now);
+    return {
+      id: target.id,
+      name: target.name,
+      status: target.status,
+      lastSeen: times.lastSeenAt,
+      lastChanged: times.lastChangedAt,
+      enrolled: times.enrolledAt,
+    };
+  };
+  // Churn first: each target holds another's fields, every third leaves and comes back, so the
+  // answer must come from replacing and removing, not only from building.
+  fleet.forEach((target, i) => index.set(columns(target), targetFieldRows(fleet[fleet.length - 1 - i]!)));
+  fleet.forEach((target, i) => {
+    if (i % 3 === 0) index.remove(target.id);
+  });
+  for (const target of [...fleet].reverse()) index.set(columns(target), targetFieldRows(target));
+  const ids = index.select(query, now);
+  // A restart loads what a clean stop kept, and answers the same.
+  expect(FleetIndex.fromSnapshot(index.snapshot())!.select(query, now)).toEqual(ids);
+  return ids;
 }
 
 function memoryIds(fleet: readonly Target[], query: Query, now = NOW): string[] {
