@@ -391,15 +391,16 @@ export class TargetStore {
    */
   fleetIndex(): FleetIndex {
     this.index ??= this.buildFleetIndex();
-    // A write may yet roll back while its transaction is open; once it is over, what the
-    // store holds is the truth, so the index catches up by reading those targets back.
-    if (this.unindexed.size > 0 && !this.db.inTransaction) {
+    // Inside a transaction the index reads the targets as the transaction sees them, so a query
+    // there sees its own writes; a write may yet roll back, so they are read again once the
+    // transaction is over, and only then is what the store holds taken as the truth.
+    if (this.unindexed.size > 0) {
       for (const id of this.unindexed) {
         const row = this.s.get.get(id);
         if (row === undefined) this.index.remove(id);
         else this.index.set(indexColumns(row), targetFieldRows(targetFromRow(row)));
       }
-      this.unindexed.clear();
+      if (!this.db.inTransaction) this.unindexed.clear();
     }
     return this.index;
   }
