@@ -149,10 +149,11 @@ const agent = spawn(
 );
 const pid = agent.pid!;
 let failed = false;
-agent.once('exit', (code) => {
+const died = (code: number | null): void => {
   failed = true;
   process.stderr.write(`the agent exited with ${code}\n`);
-});
+};
+agent.once('exit', died);
 
 try {
   await until('the first poll', () => Promise.resolve(firstPollAt));
@@ -200,6 +201,7 @@ try {
     })}\n`,
   );
 } finally {
+  agent.off('exit', died);
   agent.kill('SIGKILL');
   await hub.dispose();
   await kube.close();
