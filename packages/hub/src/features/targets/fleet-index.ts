@@ -30,6 +30,7 @@ interface FieldColumn {
   /** Per value id: its readings as queries test them (a number, its text, or both). */
   readonly readings: FieldValue[][];
   readonly texts: string[];
+  /** Value ids by their readings' types and texts. */
   readonly ids: Map<string, number>;
   /** Per value id: how many targets hold it, for ordering the conditions of an `and`. */
   readonly counts: number[];
@@ -153,12 +154,15 @@ export class FleetIndex {
 
   private hold(ordinal: number, row: TargetFieldRow): void {
     const column = this.column(row.field);
-    let value = column.ids.get(row.text);
+    const readings = readingsOf(row);
+    // By readings, not text: the string "2" and the number 2 share a text but not a meaning.
+    const key = readingsKey(readings);
+    let value = column.ids.get(key);
     if (value === undefined) {
       value = column.texts.length;
-      column.ids.set(row.text, value);
+      column.ids.set(key, value);
       column.texts.push(row.text);
-      column.readings.push(readingsOf(row));
+      column.readings.push(readings);
       column.counts.push(0);
     }
     column.counts[value]!++;
@@ -443,7 +447,7 @@ export class FleetIndex {
       index.fields.set(field.name, {
         texts: field.texts,
         readings: field.readings,
-        ids: new Map(field.texts.map((text, value) => [text, value])),
+        ids: new Map(field.readings.map((readings, value) => [readingsKey(readings), value])),
         counts: field.counts,
         held,
         more: new Map(field.more),
@@ -451,6 +455,10 @@ export class FleetIndex {
     }
     return index;
   }
+}
+
+function readingsKey(readings: readonly FieldValue[]): string {
+  return readings.map((reading) => `${typeof reading}:${String(reading)}`).join('\u0000');
 }
 
 function align8(n: number): number {
