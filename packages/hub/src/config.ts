@@ -62,6 +62,10 @@ const ServeConfig = z.object({
   auditRetentionDays: z.coerce.number().int().min(1).max(36_500).optional(),
   /** Test-only crash points, from FLOTILLA_FAULT only (docs/operations.md). */
   faults: FaultSpec.default([]),
+  /** The most connections held at once; default the open-file limit less what the hub keeps for itself. */
+  maxConnections: z.coerce.number().int().min(16).optional(),
+  /** How often the hub pings each agent stream and closes those whose token expired. */
+  streamHeartbeatSeconds: z.coerce.number().int().min(1).max(600).default(30),
 });
 export type ServeConfig = z.infer<typeof ServeConfig>;
 
@@ -112,6 +116,8 @@ export function serveConfig(flags: Record<string, unknown>, env: Env): ServeConf
       checkpointInterval: env['FLOTILLA_AUDIT_CHECKPOINT_SECONDS'],
       auditRetentionDays: env['FLOTILLA_AUDIT_RETENTION_DAYS'],
       faults: env['FLOTILLA_FAULT'],
+      maxConnections: env['FLOTILLA_MAX_CONNECTIONS'],
+      streamHeartbeatSeconds: env['FLOTILLA_STREAM_HEARTBEAT_SECONDS'],
     }),
     ...defined(flags),
   });

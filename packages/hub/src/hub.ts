@@ -43,6 +43,7 @@ import { OfflineStore } from './features/offline/offline-store.ts';
 import { reportRoutes } from './features/reports/report-routes.ts';
 import { ReportService } from './features/reports/report-service.ts';
 import { ReportStore } from './features/reports/report-store.ts';
+import { AgentStreams } from './features/stream/agent-streams.ts';
 import { rolloutRoutes } from './features/rollouts/rollout-routes.ts';
 import { RolloutService } from './features/rollouts/rollout-service.ts';
 import { RolloutStore } from './features/rollouts/rollout-store.ts';
@@ -87,6 +88,15 @@ export interface HubDependencies {
   readonly storeProbeMs?: number;
   /** How often agents' last-seen times reach the store; default 5 s. */
   readonly lastSeenFlushMs?: number;
+  /** The agents' push streams (docs/operations.md, "Sizing"): heartbeat, caps and what a 429 asks agents to wait. */
+  readonly stream?: {
+    readonly heartbeatMs?: number;
+    readonly maxStreams?: number;
+    readonly maxHandshakes?: number;
+    readonly retryAfterSeconds?: number;
+  };
+  /** The most connections the server holds; beyond it new ones are closed at once (keep it below the fd limit). */
+  readonly maxConnections?: number;
 }
 
 /** The hub's services, for the CLI's `serve`, scripts and tests that drive a hub without HTTP. */
@@ -110,6 +120,8 @@ export interface HubServices {
   readonly offline: OfflineService;
   /** The dashboard's files, sessions and live events (docs/dashboard.md). */
   readonly dashboard: Dashboard;
+  /** The agents' push streams. */
+  readonly streams: AgentStreams;
 }
 
 export interface Hub {
@@ -176,12 +188,27 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   const fleet = new FleetQuery({ targets: targetStore, store: new FleetQueryStore(db), clock });
   const trust = new TrustService({ tx, store: new TrustStore(db), keys, audit, clock });
   const bundles = new BundleService({ tx, store: new BundleStore(db), keys: trust, envelopes: cache, audit, clock });
+  const identity = await IdentityService.create({
+    tx,
+    store: new IdentityStore(db),
+    targets: targetStore,
+    credentials: cache,
+    trust,
+    audit,
+    refusals,
+    clock,
+    keys,
+    failures: store,
+    ...(deps.accessTokenSeconds === undefined ? {} : { accessTokenSeconds: deps.accessTokenSeconds }),
+  });
+  const streams = new AgentStreams({ auth: identity, tags: cache, clock, log, ...deps.stream });
   const incidentStore = new IncidentStore(db);
   const holds = new HoldIndex({ store: incidentStore, targets: targetStore, clock });
   const driftStore = new DriftStore(db);
   const policies = new DriftPolicies(driftStore);
   const desired = new DesiredStateService({
     tx,
+    notices: streams,
     targets: targetStore,
     served: cache,
     releases: bundles,
@@ -206,19 +233,15 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     clock,
   });
   const incidents = new IncidentService({ tx, store: incidentStore, holds, fleet, envelopes: desired, audit, clock });
-  const targets = new TargetService({ tx, store: targetStore, cache, fleet, holds: incidents, audit, clock });
-  const identity = await IdentityService.create({
+  const targets = new TargetService({
     tx,
-    store: new IdentityStore(db),
-    targets: targetStore,
-    credentials: cache,
-    trust,
+    store: targetStore,
+    cache,
+    fleet,
+    holds: incidents,
+    statusChanges: streams,
     audit,
-    refusals,
     clock,
-    keys,
-    failures: store,
-    ...(deps.accessTokenSeconds === undefined ? {} : { accessTokenSeconds: deps.accessTokenSeconds }),
   });
   const dashboard = new Dashboard({
     audit,
@@ -303,9 +326,12 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     storeError: (error) => store.asRefusal(error, 'request'),
     requests: metrics,
   });
+  server.on('upgrade', (req, socket, head) => streams.upgrade(req, socket, head));
+  if (deps.maxConnections !== undefined) server.maxConnections = deps.maxConnections;
 
   seen.start(deps.lastSeenFlushMs);
   identity.start();
+  streams.start();
   auditSchedule.start();
   if (deps.rolloutPollMs !== 0) rollouts.start({ pollMs: deps.rolloutPollMs ?? 250 });
 
@@ -325,6 +351,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
       incidents,
       offline,
       dashboard,
+      streams,
     },
     server,
     routes: router.list(),
@@ -344,6 +371,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
       rollouts.stop();
       dashboard.close();
       desired.wakeAll();
+      await streams.close();
       await new Promise<void>((resolve) => {
         // Woken long-polls answer in the next turns and leave keep-alive connections idle
         // after the first sweep; keep sweeping, and cut whatever is left after a grace period.

@@ -101,3 +101,11 @@ export {
   OfflineTargetList,
   OfflineTargetState,
 } from './offline.ts';
+export {
+  HubStreamMessage,
+  STREAM_CLOSE,
+  StreamAuth,
+  StreamAuthenticated,
+  StreamChanged,
+  StreamHello,
+} from './stream.ts';

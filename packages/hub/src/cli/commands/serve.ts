@@ -4,6 +4,7 @@ import { faultPoints, FlotillaError, type FaultPoint } from '@flotilla/protocol'
 import { serveConfig } from '../../config.ts';
 import { createLogger } from '../../logger.ts';
 import { startMetricsServer, type MetricsServer } from '../../features/metrics/metrics-server.ts';
+import { connectionCap, openFileLimit } from '../../fd-limit.ts';
 import { openHub } from '../../open-hub.ts';
 import { stopOnSignals } from '../../stop-signals.ts';
 
@@ -35,6 +36,14 @@ export function serveCommand(program: Command): void {
       '--audit-retention-days <days>',
       'prune audit entries older than this many days (env FLOTILLA_AUDIT_RETENTION_DAYS, default keep forever)',
     )
+    .option(
+      '--max-connections <n>',
+      'the most connections held at once; more are closed at once (env FLOTILLA_MAX_CONNECTIONS, default the open-file limit less 512)',
+    )
+    .option(
+      '--stream-heartbeat-seconds <s>',
+      'how often agent streams are pinged (env FLOTILLA_STREAM_HEARTBEAT_SECONDS, default 30)',
+    )
     .action(async (_flags: unknown, command: Command) => {
       const config = serveConfig(command.optsWithGlobals(), process.env);
       const log = await createLogger({
@@ -42,6 +51,7 @@ export function serveCommand(program: Command): void {
         format: config.logFormat,
         redact: ['req.headers.authorization', '*.token', '*.accessToken', '*.assertion'],
       });
+      const maxConnections = config.maxConnections ?? connectionCap(openFileLimit());
       const {
         hub: server,
         adminTokenPath,
@@ -51,6 +61,8 @@ export function serveCommand(program: Command): void {
         log,
         envelopeTtlMs: config.envelopeTtlSeconds * 1000,
         checkpointIntervalMs: config.checkpointInterval * 1000,
+        stream: { heartbeatMs: config.streamHeartbeatSeconds * 1000 },
+        ...(maxConnections === undefined ? {} : { maxConnections }),
         ...(config.auditRetentionDays === undefined
           ? {}
           : { auditRetentionMs: config.auditRetentionDays * 86_400_000 }),

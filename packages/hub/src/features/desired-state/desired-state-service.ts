@@ -81,8 +81,15 @@ export interface CheckIns {
   mark(targetId: string): void;
 }
 
+/** Hears which targets' envelopes changed, after commit: the stream feature tells their agents. */
+export interface EnvelopeNotices {
+  changed(targetIds: readonly string[]): void;
+}
+
 export interface DesiredStateDeps {
   readonly tx: Transactions;
+  /** Told after envelopes changed, besides the long-polls woken here. */
+  readonly notices?: EnvelopeNotices;
   readonly targets: DesiredTargets;
   readonly served: ServedTargets;
   readonly releases: ReleaseResolver;
@@ -307,12 +314,14 @@ export class DesiredStateService {
     return { targetId, changed: true, generation, previous, bundles };
   }
 
-  /** After a transaction that changed envelopes committed: drops cached states and wakes the agents' long-polls. */
+  /** After a transaction that changed envelopes committed: drops cached states, wakes the agents' long-polls and tells their streams. */
   announce(targetIds: Iterable<string>): void {
-    for (const id of targetIds) {
+    const ids = [...targetIds];
+    for (const id of ids) {
       this.deps.served.invalidate(id);
       this.waiters.notify(id);
     }
+    this.deps.notices?.changed(ids);
   }
 
   /** A check-in: counts it, and answers the target's current state. */
