@@ -12,8 +12,9 @@ import { KeyRotation, rotationIntervalMs } from './key-rotation.ts';
 import { OfflineInbox } from './offline/offline-inbox.ts';
 import { OfflineSite, type SiteRegistry } from './offline/offline-site.ts';
 import { PassLock } from './sync/pass-lock.ts';
-import { PullLoop } from './sync/pull-loop.ts';
+import { PullLoop, type Transport } from './sync/pull-loop.ts';
 import type { SyncMetrics } from './sync/sync-metrics.ts';
+import type { HubStream } from './stream/hub-stream.ts';
 import type { SyncStatus } from './sync/sync-status.ts';
 import { messageOf, NO_FAULTS, type FaultPoints } from '@flotilla/protocol';
 
@@ -40,6 +41,10 @@ export interface AgentOptions {
   readonly facts?: Readonly<Record<string, string>>;
   /** How long one long-poll waits for a change at the hub. */
   readonly waitSeconds?: number;
+  /** `auto` (default): a push stream, long-polls when its upgrade is refused; `long-poll`: never the stream. */
+  readonly transport?: Transport;
+  /** After a hub restart, the stream reconnects at a random moment within this; default 30 s. */
+  readonly reconnectWindowMs?: number;
   /** How often the agent re-observes its resources (and acts on drift), whether the hub answers or not. */
   readonly observeIntervalMs?: number;
   readonly backoff?: { readonly baseMs: number; readonly maxMs: number };
@@ -114,6 +119,11 @@ export class Agent extends EventEmitter {
     this.probeMs = options.probeMs ?? 2000;
     if (!Number.isFinite(this.probeMs) || this.probeMs < 10)
       throw new TypeError(`probeMs must be at least 10 milliseconds, received ${this.probeMs}`);
+  }
+
+  /** The push stream once the loop runs with transport `auto`: its state and notice count. */
+  get stream(): HubStream | undefined {
+    return this.syncing?.loop.hubStream;
   }
 
   get current(): AgentStatus {
@@ -192,6 +202,8 @@ export class Agent extends EventEmitter {
       clock: this.clock,
       backoff: this.backoff,
       waitSeconds: this.options.waitSeconds ?? 30,
+      transport: this.options.transport ?? 'auto',
+      ...(this.options.reconnectWindowMs === undefined ? {} : { reconnectWindowMs: this.options.reconnectWindowMs }),
       observeIntervalMs: this.options.observeIntervalMs ?? 30_000,
       probeMs: this.probeMs,
       status: {

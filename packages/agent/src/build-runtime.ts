@@ -55,6 +55,8 @@ export function buildRuntime(config: RunConfig, deps: RuntimeDependencies): Agen
     name: config.name,
     trustRootPin: config.trustRootPin,
     waitSeconds: config.waitSeconds,
+    transport: config.transport,
+    reconnectWindowMs: config.reconnectWindowSeconds * 1000,
     observeIntervalMs: config.observeSeconds * 1000,
     faults,
     keyRotationDays: config.keyRotationDays,

@@ -53,6 +53,10 @@ const RunConfig = z
     /** Serve Prometheus metrics at `/metrics` on this port; unset: no metrics listener. */
     metricsPort: z.coerce.number().int().min(0).max(65535).optional(),
     waitSeconds: z.coerce.number().int().min(1).max(60).default(30),
+    /** auto: the push stream, long-polls when a proxy refuses its upgrade; long-poll: never the stream. */
+    transport: z.enum(['auto', 'long-poll'], { error: 'must be auto or long-poll' }).default('auto'),
+    /** After a hub restart, reconnect the stream at a random moment within this many seconds. */
+    reconnectWindowSeconds: z.coerce.number().int().min(0).max(3600).default(30),
     observeSeconds: z.coerce.number().int().min(1).max(3600).default(30),
     /** Rotate the agent key once it is this many days old; 0 rotates only on demand. */
     keyRotationDays: z.coerce.number().int().min(0).max(3650).default(90),
@@ -102,6 +106,8 @@ export const RUN_ENVIRONMENT = {
   healthPort: 'FLOTILLA_AGENT_HEALTH_PORT',
   metricsPort: 'FLOTILLA_AGENT_METRICS_PORT',
   waitSeconds: 'FLOTILLA_AGENT_WAIT_SECONDS',
+  transport: 'FLOTILLA_AGENT_TRANSPORT',
+  reconnectWindowSeconds: 'FLOTILLA_AGENT_RECONNECT_WINDOW_SECONDS',
   observeSeconds: 'FLOTILLA_AGENT_OBSERVE_SECONDS',
   keyRotationDays: 'FLOTILLA_AGENT_KEY_ROTATION_DAYS',
   logLevel: 'FLOTILLA_LOG_LEVEL',

@@ -79,6 +79,14 @@ export function agentProgram(
       'serve Prometheus metrics at /metrics on this port, without authentication (env FLOTILLA_AGENT_METRICS_PORT)',
     )
     .option('--wait-seconds <n>', 'how long one long-poll waits at the hub (env FLOTILLA_AGENT_WAIT_SECONDS)')
+    .option(
+      '--transport <how>',
+      'auto (push stream, long-poll when its upgrade is refused) or long-poll (env FLOTILLA_AGENT_TRANSPORT)',
+    )
+    .option(
+      '--reconnect-window-seconds <n>',
+      'after a hub restart, reconnect at a random moment within this (env FLOTILLA_AGENT_RECONNECT_WINDOW_SECONDS, default 30)',
+    )
     .option('--observe-seconds <n>', 'how often resources are re-observed (env FLOTILLA_AGENT_OBSERVE_SECONDS)')
     .option(
       '--key-rotation-days <n>',

@@ -10,6 +10,7 @@ import type { DriftEngine } from '../drift/drift-engine.ts';
 import { HubUnavailableError, isRetryable, type HubClient } from '../hub-client.ts';
 import { ReportJournal } from '../journal/report-journal.ts';
 import type { KeyRotation } from '../key-rotation.ts';
+import { HubStream } from '../stream/hub-stream.ts';
 import { DesiredStateVerifier } from './desired-state.ts';
 import { HubOutage } from './hub-outage.ts';
 import { observePass } from './observe-pass.ts';
@@ -20,6 +21,12 @@ import { runPass, type PassDependencies, type PassOutcome } from './run-pass.ts'
 import type { SyncMetrics } from './sync-metrics.ts';
 import type { SyncStatus } from './sync-status.ts';
 import { clockBehindSeconds } from './time-floor.ts';
+
+/** How the pull loop hears of changes (docs/cli.md, `--transport`). */
+export type Transport = 'auto' | 'long-poll';
+
+/** On the stream, the envelope is fetched this often even without a notice: a net under a lost one. */
+const STREAM_RECHECK_MS = 5 * 60_000;
 
 interface PullLoopOptions {
   readonly client: HubClient;
@@ -34,6 +41,13 @@ interface PullLoopOptions {
   readonly backoff: Backoff;
   /** How long one long-poll waits for a change at the hub. */
   readonly waitSeconds: number;
+  /**
+   * How changes reach the agent: `auto` holds a push stream and long-polls only when the
+   * stream's upgrade is refused on the way; `long-poll` never tries the stream.
+   */
+  readonly transport: Transport;
+  /** After a hub restart, the stream reconnects at a random moment within this (ms). */
+  readonly reconnectWindowMs?: number;
   /** How often the loop re-observes, whether the hub answers or not. */
   readonly observeIntervalMs: number;
   /** How often to look whether the hub is back while backing off after it was unreachable. */
@@ -54,8 +68,9 @@ interface PullLoopOptions {
 /**
  * The pull loop of an enrolled agent, two loops sharing one pass at a time:
  *
- * - the sync loop sends the report journal, long-polls the hub for a new envelope and runs a
- *   sync pass for it (`runPass`). Whatever throws (the hub or the substrate away, an apply that
+ * - the sync loop waits for a change — a notice on the push stream (`HubStream`), or a
+ *   long-poll when the stream's upgrade is refused on the way — sends the report journal,
+ *   fetches the envelope and runs a sync pass for it (`runPass`). Whatever throws (the hub or the substrate away, an apply that
  *   failed) is retried with backoff; while the hub is unreachable the backoff is cut short as
  *   soon as it answers again, and the outage is logged once. The etag advances only past an
  *   envelope whose pass finished, so a failed one is fetched and tried again. A report the hub
@@ -75,6 +90,7 @@ export class PullLoop {
   private readonly lock: PassLock;
   private firstTurn: () => void = () => undefined;
   private caughtUp = false;
+  private stream: HubStream | undefined;
 
   constructor(options: PullLoopOptions) {
     this.options = options;
@@ -84,6 +100,11 @@ export class PullLoop {
 
   get status(): SyncStatus {
     return this.current;
+  }
+
+  /** The push stream while the loop runs with transport `auto`. */
+  get hubStream(): HubStream | undefined {
+    return this.stream;
   }
 
   /** Runs until `signal` aborts; a long-poll in flight is aborted, a pass in flight finishes. */
@@ -128,9 +149,24 @@ export class PullLoop {
       this.firstTurn = resolve;
     });
     const observing = this.observeLoop(signal, deps, credentials, flush, firstTurn);
+    this.stream =
+      this.options.transport === 'auto'
+        ? new HubStream({
+            hubUrl: this.options.client.url,
+            targetId: enrollment.targetId,
+            token: () => credentials.accessToken(),
+            invalidateToken: () => credentials.invalidate(),
+            etag: () => this.etag,
+            log,
+            ...(this.options.reconnectWindowMs === undefined
+              ? {}
+              : { reconnectWindowMs: this.options.reconnectWindowMs }),
+          })
+        : undefined;
+    const streaming = this.stream?.run(signal);
     await this.syncLoop(signal, deps, credentials, flush);
     this.firstTurn();
-    await observing;
+    await Promise.all([observing, streaming]);
   }
 
   private async syncLoop(
@@ -141,13 +177,24 @@ export class PullLoop {
   ): Promise<void> {
     const { client, enrollment, log, clock, backoff, metrics } = this.options;
     const outage = new HubOutage(log, clock);
+    const stream = this.stream;
+    // The stream's notice count when the envelope was last fetched; -1 fetches at once.
+    let seen = -1;
     while (!signal.aborted) {
       try {
+        if (stream !== undefined && !stream.refused && seen === stream.changes) {
+          await stream.next(seen, STREAM_RECHECK_MS, signal);
+          if (signal.aborted) break;
+          if (stream.refused) continue;
+        }
         await this.rotateKeyIfDue(deps, credentials);
         const token = await credentials.accessToken();
         if (!this.caughtUp) await this.catchUp(token, deps);
         await flush();
-        const answer = await client.envelope(enrollment.targetId, token, this.etag, this.options.waitSeconds, signal);
+        const onStream = stream !== undefined && !stream.refused;
+        if (onStream) seen = stream.changes;
+        const wait = onStream ? 0 : this.options.waitSeconds;
+        const answer = await client.envelope(enrollment.targetId, token, this.etag, wait, signal);
         outage.reached();
         backoff.reset();
         if (answer.kind === 'envelope') {
@@ -168,6 +215,8 @@ export class PullLoop {
       } catch (error) {
         if (signal.aborted) break;
         metrics?.passDone('failure', clock());
+        // Whatever failed is fetched again after the backoff, notice or not.
+        seen = -1;
         if (isAuthFailure(error)) credentials.invalidate();
         const unreachable = error instanceof HubUnavailableError && !error.reachable;
         const delay = Math.max(backoff.next(), error instanceof HubUnavailableError ? (error.retryAfterMs ?? 0) : 0);

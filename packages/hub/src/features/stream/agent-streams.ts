@@ -71,7 +71,7 @@ export class AgentStreams {
   private timer: NodeJS.Timeout | undefined;
   private closing = false;
   /** Counters since start, for tests and the benchmark. */
-  readonly stats = { opened: 0, refused: 0, reauthenticated: 0, notices: 0 };
+  readonly stats = { opened: 0, refused: 0, reauthenticated: 0, notices: 0, heartbeats: 0 };
 
   constructor(options: AgentStreamsOptions) {
     this.options = options;
@@ -149,7 +149,7 @@ export class AgentStreams {
     for (const id of targetIds) {
       const stream = this.streams.get(id);
       if (stream === undefined) continue;
-      stream.ws.send(CHANGED);
+      stream.ws.send(CHANGED, { binary: false });
       this.stats.notices++;
     }
   }
@@ -157,7 +157,12 @@ export class AgentStreams {
   /** After a target's status changed: a revoked or disabled target's stream is closed at once. */
   statusChanged(targetId: string, status: TargetStatus): void {
     if (status === 'active') return;
-    this.streams.get(targetId)?.ws.close(STREAM_CLOSE.forbidden, `target ${status}`);
+    const stream = this.streams.get(targetId);
+    if (stream === undefined) return;
+    this.streams.delete(targetId);
+    stream.ws.close(STREAM_CLOSE.forbidden, `target ${status}`);
+    // The agent answers the close at once; one that does not is cut.
+    setTimeout(() => stream.ws.terminate(), 1000).unref();
   }
 
   /**
@@ -244,6 +249,7 @@ export class AgentStreams {
 
   /** Pings every stream; ends those that missed the last ping or whose token expired. */
   private heartbeat(): void {
+    this.stats.heartbeats++;
     const now = this.options.clock();
     for (const stream of this.streams.values()) {
       if (stream.expiresAt <= now) {

@@ -1,0 +1,166 @@
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Pool } from 'undici';
+import WebSocket from 'ws';
+import { STREAM_CLOSE } from '@flotilla/protocol/api';
+import { api, configMap, startAgent, startHub, type AgentFixture, type HubFixture } from './fixtures/hub-fixture.ts';
+import { waitFor } from './fixtures/wait-for.ts';
+import { SimAgent } from '../scripts/sim/sim-agent.ts';
+
+/** A reverse proxy that passes plain HTTP and answers every WebSocket upgrade 502, as proxies that do not speak WebSocket do. */
+async function proxyRefusingUpgrades(target: string): Promise<{ url: string; server: Server }> {
+  const upstream = new URL(target);
+  const server = createServer((req, res) => {
+    const forward = request(
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    forward.on('error', () => res.destroy());
+    req.pipe(forward);
+  });
+  server.on('upgrade', (_req, socket) => {
+    socket.end('HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+/** A simulated agent (the fleet simulator's) enrolled at `hub`, for speaking the stream by hand. */
+async function simAgent(hub: HubFixture, enrollToken: string, cleanups: (() => unknown)[]): Promise<SimAgent> {
+  const calls = new Pool(hub.url, { connections: 4 });
+  cleanups.push(() => calls.destroy());
+  const agent = new SimAgent('sim', {
+    url: hub.url,
+    calls,
+    polls: calls,
+    transport: 'long-poll',
+    waitSeconds: 0,
+    reconnectWindowMs: 0,
+    error: () => undefined,
+  });
+  await agent.enroll(enrollToken);
+  return agent;
+}
+
+describe('the push stream', () => {
+  let hub: HubFixture | undefined;
+  const agents: AgentFixture[] = [];
+  const cleanups: (() => unknown)[] = [];
+
+  afterEach(async () => {
+    await Promise.all(agents.splice(0).map((a) => a.agent.stop()));
+    for (const cleanup of cleanups.splice(0)) await cleanup();
+    await hub?.dispose();
+    hub = undefined;
+  });
+
+  it('brings a new generation to connected agents with a notice, and they fetch and apply it', async () => {
+    hub = await startHub();
+    const token = await hub.enrollmentToken(3);
+    for (let i = 0; i < 3; i++) agents.push(await startAgent(hub.url, token, { name: `edge-${i}` }));
+    await waitFor('every agent to hold a stream', () =>
+      agents.every((a) => a.agent.stream?.state === 'open' && hub!.hub.services.streams.connected(a.targetId)),
+    );
+    await hub.publish('app', '1.0.0', [configMap('app', { v: '1' })]);
+    for (const { targetId } of agents) expect((await hub.assign(targetId, ['app@1.0.0'])).status).toBe(200);
+
+    await waitFor('every agent to apply generation 1', () =>
+      agents.every((a) => a.agent.current.appliedGeneration === 1),
+    );
+    expect(hub.hub.services.streams.stats.notices).toBeGreaterThanOrEqual(3);
+    expect(agents.map((a) => a.agent.stream?.opens)).toEqual([1, 1, 1]);
+  });
+
+  it('falls back to long-polls when a proxy refuses the upgrade, and still converges', async () => {
+    hub = await startHub();
+    const proxy = await proxyRefusingUpgrades(hub.url);
+    cleanups.push(() => new Promise<void>((resolve) => proxy.server.close(() => resolve())));
+    cleanups.push(() => proxy.server.closeAllConnections());
+    const token = await hub.enrollmentToken(1);
+    const edge = await startAgent(proxy.url, token);
+    agents.push(edge);
+    await waitFor('the stream to be refused', () => edge.agent.stream?.state === 'refused');
+    await hub.publish('app', '1.0.0', [configMap('app', { v: '1' })]);
+    expect((await hub.assign(edge.targetId, ['app@1.0.0'])).status).toBe(200);
+
+    await waitFor('the agent to apply generation 1', () => edge.agent.current.appliedGeneration === 1);
+    expect(hub.hub.services.streams.stats.opened).toBe(0);
+    expect(edge.agent.stream?.state).toBe('refused');
+  });
+
+  it("closes a revoked target's stream at once, long before the next heartbeat", async () => {
+    hub = await startHub({ stream: { heartbeatMs: 600_000 } });
+    const token = await hub.enrollmentToken(1);
+    const edge = await startAgent(hub.url, token);
+    agents.push(edge);
+    await waitFor('the stream to open', () => hub!.hub.services.streams.connected(edge.targetId));
+
+    const revoked = await api(hub.url, 'POST', `/v1/targets/${edge.targetId}/revoke`, {
+      token: hub.adminToken,
+      body: { reason: 'stolen' },
+    });
+    expect(revoked.status).toBe(200);
+    expect(hub.hub.services.streams.connected(edge.targetId)).toBe(false);
+    await waitFor('the agent to see its stream end', () => edge.agent.stream?.state !== 'open');
+  });
+
+  it('refuses a stream upgrade without a valid access token, naming why', async () => {
+    hub = await startHub();
+    const status = await new Promise<number>((resolve, reject) => {
+      const ws = new WebSocket(`${hub!.url.replace('http', 'ws')}/v1/targets/tgt_00000000000000000000/stream`, {
+        headers: { authorization: 'Bearer eyJnot.a.token' },
+      });
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('open', () => reject(new Error('the hub opened a stream for a forged token')));
+      ws.on('error', () => undefined);
+    });
+    expect(status).toBe(401);
+  });
+
+  describe('with the hub and agent on a controlled clock', () => {
+    let now = Date.now();
+    const clock = (): number => now;
+
+    it('renews the access token on the open stream, so it outlives the token without a reconnect', async () => {
+      now = Date.now();
+      hub = await startHub({ clock, accessTokenSeconds: 60, stream: { heartbeatMs: 40 } });
+      const token = await hub.enrollmentToken(1);
+      const edge = await startAgent(hub.url, token, { clock });
+      agents.push(edge);
+      const streams = hub.hub.services.streams;
+      await waitFor('the stream to open', () => streams.connected(edge.targetId));
+
+      now += 45_000; // past two thirds of the token's life: the agent renews it at the next ping
+      await waitFor('the stream to carry a renewed token', () => streams.stats.reauthenticated >= 1);
+      now += 30_000; // the first token has expired; the renewed one has not
+      const later = streams.stats.heartbeats + 3;
+      await waitFor('three more heartbeats', () => streams.stats.heartbeats >= later);
+      expect(streams.connected(edge.targetId)).toBe(true);
+
+      await hub.publish('app', '1.0.0', [configMap('app', { v: '1' })]);
+      expect((await hub.assign(edge.targetId, ['app@1.0.0'])).status).toBe(200);
+      await waitFor('the agent to apply generation 1', () => edge.agent.current.appliedGeneration === 1);
+      expect(edge.agent.stream?.opens).toBe(1);
+    });
+
+    it('closes a stream whose token expired without a renewed one', async () => {
+      now = Date.now();
+      hub = await startHub({ clock, accessTokenSeconds: 60, stream: { heartbeatMs: 40 } });
+      const token = await hub.enrollmentToken(1);
+      const sim = await simAgent(hub, token, cleanups);
+      const access = await sim.token();
+      const ws = new WebSocket(`${hub.url.replace('http', 'ws')}/v1/targets/${sim.targetId}/stream`, {
+        headers: { authorization: `Bearer ${access}` },
+      });
+      cleanups.push(() => ws.terminate());
+      await new Promise((resolve) => ws.once('open', resolve));
+      const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+      now += 61_000;
+      expect(await closed).toBe(STREAM_CLOSE.unauthenticated);
+    });
+  });
+});
