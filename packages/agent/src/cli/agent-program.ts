@@ -85,7 +85,7 @@ export function agentProgram(
     )
     .option(
       '--reconnect-window-seconds <n>',
-      'after a hub restart, reconnect at a random moment within this (env FLOTILLA_AGENT_RECONNECT_WINDOW_SECONDS, default 30)',
+      'after a hub restart, reconnect at a random moment within this, default 30 (env FLOTILLA_AGENT_RECONNECT_WINDOW_SECONDS)',
     )
     .option('--observe-seconds <n>', 'how often resources are re-observed (env FLOTILLA_AGENT_OBSERVE_SECONDS)')
     .option(
