@@ -1,6 +1,6 @@
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Pool } from 'undici';
 import WebSocket from 'ws';
 import { STREAM_CLOSE } from '@flotilla/protocol/api';
@@ -163,4 +163,64 @@ describe('the push stream', () => {
       expect(await closed).toBe(STREAM_CLOSE.unauthenticated);
     });
   });
+});
+
+describe('a hub restart under 2,000 simulated agents on the stream', () => {
+  const WINDOW_MS = 2_000;
+  const COUNT = 2_000;
+  let hub: HubFixture;
+  const cleanups: (() => unknown)[] = [];
+
+  afterAll(async () => {
+    for (const cleanup of cleanups.splice(0)) await cleanup();
+    await hub.dispose();
+  });
+
+  it('brings them back spread over the reconnect window, not in the same instant', async () => {
+    // Handshakes are not capped here: this test is about the agents' spread, not the hub's shedding.
+    hub = await startHub({ stream: { maxHandshakes: COUNT } });
+    const token = await hub.enrollmentToken(COUNT);
+    const calls = new Pool(hub.url, { connections: 16 });
+    const abort = new AbortController();
+    cleanups.push(() => calls.destroy());
+    cleanups.push(() => abort.abort());
+    const ctx = {
+      url: hub.url,
+      calls,
+      polls: calls,
+      transport: 'auto' as const,
+      waitSeconds: 0,
+      reconnectWindowMs: WINDOW_MS,
+      error: () => undefined,
+    };
+    const sims = Array.from({ length: COUNT }, (_, i) => new SimAgent(`sim-${i}`, ctx));
+    // Enrolled through the service, which is what POST /v1/enroll calls, to keep the test short.
+    for (const sim of sims) sim.enrolled(hub.hub.services.identity.enroll(sim.enrollRequest(token), '127.0.0.1'));
+    for (const sim of sims) void sim.run(abort.signal);
+    await waitFor('every simulated agent to hold a stream', () => hub.hub.services.streams.size === COUNT, 30_000, 50);
+
+    await hub.restart();
+    const restartedAt = performance.now();
+    const back = new Map<SimAgent, number>();
+    await waitFor(
+      'every simulated agent to reconnect',
+      () => {
+        const now = performance.now() - restartedAt;
+        for (const sim of sims) if (!back.has(sim) && sim.stream?.opens === 2) back.set(sim, now);
+        return back.size === COUNT;
+      },
+      WINDOW_MS + 10_000,
+      10,
+    );
+
+    const times = [...back.values()].sort((a, b) => a - b);
+    const tenth = WINDOW_MS / 10;
+    const busiestTenth = Math.max(
+      ...Array.from({ length: 10 }, (_, i) => times.filter((t) => t >= i * tenth && t < (i + 1) * tenth).length),
+    );
+    // Uniform over the window puts 10% in each tenth; all at once would put 100% in one.
+    expect(busiestTenth / COUNT).toBeLessThan(0.2);
+    expect(times[Math.floor(COUNT * 0.5)]!).toBeGreaterThan(WINDOW_MS * 0.3);
+    expect(hub.hub.services.streams.size).toBe(COUNT);
+  }, 60_000);
 });

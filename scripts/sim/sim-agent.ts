@@ -13,7 +13,7 @@ import { importJWK, SignJWT } from 'jose';
 import { pino } from 'pino';
 import type { Pool } from 'undici';
 import { HubStream, type Transport } from '@flotilla/agent';
-import { EnrollResponse, TokenResponse } from '@flotilla/protocol/api';
+import { EnrollResponse, TokenResponse, type EnrollRequest } from '@flotilla/protocol/api';
 import {
   API_VERSION,
   generateKeyPair,
@@ -106,21 +106,25 @@ export class SimAgent {
   }
 
   private async enrollOnce(enrollToken: string): Promise<void> {
+    const answer = await call(this.ctx.calls, 'POST', '/v1/enroll', {}, this.enrollRequest(enrollToken));
+    if (answer.status !== 201) throw new Error(`enroll ${this.name}: ${answer.status} ${JSON.stringify(answer.body)}`);
+    this.enrolled(EnrollResponse.parse(answer.body));
+  }
+
+  /** The body of `POST /v1/enroll`: the key, the token, and a fresh proof of possession. */
+  enrollRequest(enrollToken: string): EnrollRequest {
     const issuedAt = new Date().toISOString();
     const proof = signPayload(
       'enroll',
       { publicKey: this.key.publicKey, tokenDigest: sha256(enrollToken), issuedAt },
       this.key,
     );
-    const answer = await call(
-      this.ctx.calls,
-      'POST',
-      '/v1/enroll',
-      {},
-      { token: enrollToken, publicKey: this.key.publicKey, name: this.name, issuedAt, proof },
-    );
-    if (answer.status !== 201) throw new Error(`enroll ${this.name}: ${answer.status} ${JSON.stringify(answer.body)}`);
-    ({ targetId: this.targetId, audience: this.audience } = EnrollResponse.parse(answer.body));
+    return { token: enrollToken, publicKey: this.key.publicKey, name: this.name, issuedAt, proof };
+  }
+
+  /** Takes the hub's answer to enrollment, however it was sent. */
+  enrolled(answer: EnrollResponse): void {
+    ({ targetId: this.targetId, audience: this.audience } = answer);
   }
 
   /** The access token, renewed at two thirds of its life as the agent's `Credentials` does. */
