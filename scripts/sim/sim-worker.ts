@@ -5,6 +5,7 @@
  * them, answers `status` (applied digests, open streams, errors, CPU time, per-agent
  * timings when asked) and exits on `stop`.
  */
+import { setMaxListeners } from 'node:events';
 import { Pool } from 'undici';
 import type { Transport } from '@flotilla/agent';
 import { messageOf } from '@flotilla/protocol';
@@ -47,6 +48,8 @@ const ctx: SimContext = {
 
 const agents = Array.from({ length: job.count }, (_, i) => new SimAgent(`${job.prefix}-${i}`, ctx));
 const abort = new AbortController();
+// Every agent's stream and wait listens to this one signal.
+setMaxListeners(0, abort.signal);
 const enrollStarted = performance.now();
 let next = 0;
 await Promise.all(
