@@ -7,7 +7,9 @@ export const RESERVED_FDS = 512;
  * This process's soft limit of open files, from `/proc/self/limits` (Linux); undefined where
  * that cannot be read or is unlimited.
  */
-export function openFileLimit(read: (path: string) => string = (path) => readFileSync(path, 'utf8')): number | undefined {
+export function openFileLimit(
+  read: (path: string) => string = (path) => readFileSync(path, 'utf8'),
+): number | undefined {
   let text: string;
   try {
     text = read('/proc/self/limits');

@@ -84,6 +84,15 @@ export class ReportService {
   }
 
   /**
+   * {@link accept} in a transaction shared with the other reports arriving in the same turn of
+   * the event loop: what the report route calls, so that a fleet reporting at once costs a
+   * commit per group rather than per report.
+   */
+  submit(targetId: string, signed: SignedReport): Promise<ReportReceipt> {
+    return this.deps.tx.group(() => this.accept(targetId, signed));
+  }
+
+  /**
    * Stores one signed report, online or carried in a reports file (`via: 'file'`, which leaves
    * the target's last contact alone): both paths share this one record per (target, seq), so a
    * report that arrives both ways is stored once.
