@@ -1,5 +1,5 @@
 import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Pool } from 'undici';
 import WebSocket from 'ws';
@@ -223,4 +223,86 @@ describe('a hub restart under 2,000 simulated agents on the stream', () => {
     expect(times[Math.floor(COUNT * 0.5)]!).toBeGreaterThan(WINDOW_MS * 0.3);
     expect(hub.hub.services.streams.size).toBe(COUNT);
   }, 60_000);
+});
+
+describe('load shedding', () => {
+  let hub: HubFixture;
+  const cleanups: (() => unknown)[] = [];
+
+  afterAll(async () => {
+    for (const cleanup of cleanups.splice(0)) await cleanup();
+    await hub.dispose();
+  });
+
+  it('answers an upgrade beyond the stream cap 429 with a jittered Retry-After', async () => {
+    hub = await startHub({ stream: { maxStreams: 1, retryAfterSeconds: 5 } });
+    const token = await hub.enrollmentToken(2);
+    const [first, second] = [await simAgent(hub, token, cleanups), await simAgent(hub, token, cleanups)];
+    const open = (sim: SimAgent, access: string): Promise<{ status: number; retryAfter: string | undefined }> =>
+      new Promise((resolve) => {
+        const ws = new WebSocket(`${hub.url.replace('http', 'ws')}/v1/targets/${sim.targetId}/stream`, {
+          headers: { authorization: `Bearer ${access}` },
+        });
+        cleanups.push(() => ws.terminate());
+        ws.once('open', () => resolve({ status: 101, retryAfter: undefined }));
+        ws.once('unexpected-response', (_req, res) =>
+          resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] }),
+        );
+        ws.on('error', () => undefined);
+      });
+    expect((await open(first, await first.token())).status).toBe(101);
+    const refused = await open(second, await second.token());
+    expect(refused.status).toBe(429);
+    expect(Number(refused.retryAfter)).toBeGreaterThanOrEqual(1);
+    expect(Number(refused.retryAfter)).toBeLessThanOrEqual(5);
+  });
+});
+
+describe('the connection cap', () => {
+  /** Sends GET /v1/health on a raw socket; resolves with the status line, or 'closed' if the hub closed the socket instead. */
+  function health(socket: Socket): Promise<string> {
+    return new Promise((resolve) => {
+      let data = '';
+      const onData = (chunk: Buffer): void => {
+        data += chunk.toString();
+        const end = data.indexOf('\r\n\r\n');
+        const length = /content-length: (\d+)/i.exec(data);
+        if (end !== -1 && length !== null && data.length >= end + 4 + Number(length[1])) {
+          socket.off('data', onData);
+          socket.off('close', onClose);
+          resolve(data.slice(0, data.indexOf('\r\n')));
+        }
+      };
+      const onClose = (): void => resolve('closed');
+      socket.on('data', onData);
+      socket.once('close', onClose);
+      socket.write('GET /v1/health HTTP/1.1\r\nhost: hub\r\n\r\n');
+    });
+  }
+
+  it('closes connections beyond the cap at once, while every accepted one is still answered', async () => {
+    const hub = await startHub({ maxConnections: 3 });
+    const sockets: Socket[] = [];
+    try {
+      hub.hub.server.closeIdleConnections();
+      await waitFor('the fixture’s own connections to close', async () => {
+        const n = await new Promise<number>((resolve) => hub.hub.server.getConnections((_e, count) => resolve(count)));
+        return n === 0;
+      });
+      const port = Number(new URL(hub.url).port);
+      const open = (): Promise<Socket> =>
+        new Promise((resolve) => {
+          const socket = connect(port, '127.0.0.1', () => resolve(socket));
+          socket.on('error', () => undefined);
+          sockets.push(socket);
+        });
+      const accepted = [await open(), await open(), await open()];
+      expect(await Promise.all(accepted.map(health))).toEqual(Array(3).fill('HTTP/1.1 200 OK'));
+      expect(await health(await open())).toBe('closed');
+      expect(await Promise.all(accepted.map(health))).toEqual(Array(3).fill('HTTP/1.1 200 OK'));
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await hub.dispose();
+    }
+  });
 });

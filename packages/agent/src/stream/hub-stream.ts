@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import WebSocket from 'ws';
+import WebSocket, { type RawData } from 'ws';
 import { messageOf } from '@flotilla/protocol';
 import { HubStreamMessage, STREAM_CLOSE } from '@flotilla/protocol/api';
 import { Backoff } from '../backoff.ts';
@@ -211,7 +211,7 @@ export class HubStream {
             void this.renew(ws);
           });
           ws.on('message', (data, isBinary) => {
-            const parsed = isBinary ? undefined : parseMessage(String(data));
+            const parsed = isBinary ? undefined : parseMessage(textOf(data));
             if (parsed === undefined) return;
             if (parsed.type === 'hello') {
               heartbeatMs = parsed.heartbeatSeconds * 1000;
@@ -261,4 +261,11 @@ function parseMessage(text: string): HubStreamMessage | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The text of a frame as ws hands it over (a Buffer, or fragments). */
+function textOf(data: RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data).toString('utf8');
 }

@@ -217,7 +217,7 @@ export class AgentStreams {
   private message(stream: Stream, data: RawData, isBinary: boolean): void {
     let parsed: StreamAuth | undefined;
     try {
-      const result = isBinary ? undefined : StreamAuth.safeParse(JSON.parse(String(data)));
+      const result = isBinary ? undefined : StreamAuth.safeParse(JSON.parse(textOf(data)));
       parsed = result?.success === true ? result.data : undefined;
     } catch {
       parsed = undefined;
@@ -289,4 +289,11 @@ function expiryOf(token: string): number {
   const exp = decodeJwt(token).exp;
   if (exp === undefined) throw new FlotillaError('UNAUTHENTICATED', 'the access token has no expiry');
   return exp * 1000;
+}
+
+/** The text of a frame as ws hands it over (a Buffer, or fragments). */
+function textOf(data: RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data).toString('utf8');
 }
