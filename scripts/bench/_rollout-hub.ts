@@ -42,11 +42,14 @@ process.on('message', (message: { type: string; count?: number }) => {
     delay.disable();
     delay = monitorEventLoopDelay({ resolution: 10 });
     delay.enable();
+    const memory = process.memoryUsage();
     send({
       type: 'usage',
       cpuMicros: usage.userCPUTime + usage.systemCPUTime,
       maxRssKb: usage.maxRSS,
-      rss: process.memoryUsage().rss,
+      rss: memory.rss,
+      heapUsed: memory.heapUsed,
+      external: memory.external,
       streams: streams.size,
       streamStats: streams.stats,
       loopDelayMaxMs,

@@ -34,6 +34,8 @@ interface Usage {
   readonly cpuMicros: number;
   readonly maxRssKb: number;
   readonly rss: number;
+  readonly heapUsed: number;
+  readonly external: number;
   readonly streams: number;
   readonly loopDelayMaxMs: number;
   readonly streamStats: { readonly notices: number; readonly refused: number };
@@ -126,14 +128,24 @@ try {
   await sleep(5000);
   const idleStart = await usage(hub);
   const rssSamples: number[] = [];
+  const heapSamples: number[] = [];
+  const externalSamples: number[] = [];
   for (let s = 0; s < IDLE_S; s++) {
     await sleep(1000);
-    rssSamples.push((await usage(hub)).rss);
+    const u = await usage(hub);
+    rssSamples.push(u.rss);
+    heapSamples.push(u.heapUsed);
+    externalSamples.push(u.external);
   }
   const idleEnd = await usage(hub);
   const idleCpuPerMin = ((idleEnd.cpuMicros - idleStart.cpuMicros) / 1e6) * (60 / IDLE_S);
   const perTargetKb = (median(rssSamples) - empty.rss) / 1024 / AGENTS;
-  log(`idle: rss ${Math.round(median(rssSamples) / 2 ** 20)} MB (empty hub ${Math.round(empty.rss / 2 ** 20)} MB)`);
+  const kbPer = (samples: number[], base: number): string => ((median(samples) - base) / 1024 / AGENTS).toFixed(1);
+  log(
+    `idle: rss ${Math.round(median(rssSamples) / 2 ** 20)} MB (empty hub ${Math.round(empty.rss / 2 ** 20)} MB); ` +
+      `per target: rss ${perTargetKb.toFixed(1)} KB = JS heap ${kbPer(heapSamples, empty.heapUsed)} KB + ` +
+      `buffers ${kbPer(externalSamples, empty.external)} KB + the rest (SQLite page cache, sockets, allocator)`,
+  );
 
   await usage(hub); // a fresh loop-delay histogram from here
   const noticesBefore = idleEnd.streamStats.notices;
