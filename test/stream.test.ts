@@ -6,7 +6,7 @@ import WebSocket from 'ws';
 import { STREAM_CLOSE } from '@flotilla/protocol/api';
 import { api, configMap, startAgent, startHub, type AgentFixture, type HubFixture } from './fixtures/hub-fixture.ts';
 import { waitFor } from './fixtures/wait-for.ts';
-import { SimAgent } from '../scripts/sim/sim-agent.ts';
+import { SimAgent, Slots } from '../scripts/sim/sim-agent.ts';
 
 /** A reverse proxy that passes plain HTTP and answers every WebSocket upgrade 502, as proxies that do not speak WebSocket do. */
 async function proxyRefusingUpgrades(target: string): Promise<{ url: string; server: Server }> {
@@ -37,6 +37,7 @@ async function simAgent(hub: HubFixture, enrollToken: string, cleanups: (() => u
     url: hub.url,
     calls,
     polls: calls,
+    tokenSlots: new Slots(4),
     transport: 'long-poll',
     waitSeconds: 0,
     reconnectWindowMs: 0,
@@ -188,6 +189,7 @@ describe('a hub restart under 2,000 simulated agents on the stream', () => {
       url: hub.url,
       calls,
       polls: calls,
+      tokenSlots: new Slots(16),
       transport: 'auto' as const,
       waitSeconds: 0,
       reconnectWindowMs: WINDOW_MS,

@@ -29,6 +29,33 @@ import {
 
 const silent = pino({ level: 'silent' });
 
+/**
+ * At most `size` pieces of work at once, the rest queued in order. Access-token requests go
+ * through one: an assertion lives a minute, so it is signed when its request can be sent
+ * rather than when the agent first wants a token, and a fleet starting at once does not
+ * queue assertions past their expiry.
+ */
+export class Slots {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(size: number) {
+    this.free = size;
+  }
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await work();
+    } finally {
+      const next = this.waiting.shift();
+      if (next === undefined) this.free++;
+      else next();
+    }
+  }
+}
+
 /** What every agent of one simulator process shares. */
 export interface SimContext {
   readonly url: string;
@@ -36,6 +63,8 @@ export interface SimContext {
   readonly calls: Pool;
   /** Long-polls: one connection each. */
   readonly polls: Pool;
+  /** Access-token requests in flight at once. */
+  readonly tokenSlots: Slots;
   readonly transport: Transport;
   readonly waitSeconds: number;
   /** After a hub restart, the stream reconnects at a random moment within this. */
@@ -129,6 +158,11 @@ export class SimAgent {
 
   /** The access token, renewed at two thirds of its life as the agent's `Credentials` does. */
   async token(): Promise<string> {
+    if (Date.now() < this.tokenRenewAt) return this.accessToken;
+    return this.ctx.tokenSlots.run(() => this.renewToken());
+  }
+
+  private async renewToken(): Promise<string> {
     const now = Date.now();
     if (now < this.tokenRenewAt) return this.accessToken;
     const jwk = await importJWK({ kty: 'OKP', crv: 'Ed25519', x: this.key.publicKey, d: this.key.seed }, 'EdDSA');

@@ -9,7 +9,7 @@ import { setMaxListeners } from 'node:events';
 import { Pool } from 'undici';
 import type { Transport } from '@flotilla/agent';
 import { messageOf } from '@flotilla/protocol';
-import { SimAgent, type SimContext } from './sim-agent.ts';
+import { SimAgent, Slots, type SimContext } from './sim-agent.ts';
 
 /** What one worker simulates. */
 export interface Job {
@@ -32,6 +32,7 @@ const ctx: SimContext = {
   transport: job.transport,
   waitSeconds: job.waitSeconds,
   reconnectWindowMs: job.reconnectWindowMs,
+  tokenSlots: new Slots(32),
   calls: new Pool(job.url, { connections: 32, keepAliveTimeout: 120_000, connect: { timeout: 60_000 } }),
   polls: new Pool(job.url, {
     connections: job.transport === 'long-poll' ? job.count : 1,
