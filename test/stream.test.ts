@@ -128,7 +128,7 @@ describe('the push stream', () => {
 
     it('renews the access token on the open stream, so it outlives the token without a reconnect', async () => {
       now = Date.now();
-      hub = await startHub({ clock, accessTokenSeconds: 60, stream: { heartbeatMs: 40 } });
+      hub = await startHub({ clock, accessTokenSeconds: 60, stream: { heartbeatMs: 250 } });
       const token = await hub.enrollmentToken(1);
       const edge = await startAgent(hub.url, token, { clock });
       agents.push(edge);

@@ -35,8 +35,8 @@ interface Stream {
   readonly targetId: string;
   /** When the access token the stream was opened (or last re-authenticated) with expires. */
   expiresAt: number;
-  /** Whether the agent answered the last ping. */
-  alive: boolean;
+  /** Pings sent since the agent last answered one. */
+  unanswered: number;
 }
 
 const PATH = /^\/v1\/targets\/([^/]+)\/stream$/;
@@ -193,12 +193,12 @@ export class AgentStreams {
   }
 
   private open(ws: WebSocket, targetId: string, expiresAt: number): void {
-    const stream: Stream = { ws, targetId, expiresAt, alive: true };
+    const stream: Stream = { ws, targetId, expiresAt, unanswered: 0 };
     this.streams.get(targetId)?.ws.close(STREAM_CLOSE.replaced, 'replaced by a newer stream');
     this.streams.set(targetId, stream);
     this.stats.opened++;
     ws.on('pong', () => {
-      stream.alive = true;
+      stream.unanswered = 0;
     });
     ws.on('message', (data, isBinary) => this.message(stream, data, isBinary));
     ws.on('error', () => ws.terminate());
@@ -247,17 +247,20 @@ export class AgentStreams {
       });
   }
 
-  /** Pings every stream; ends those that missed the last ping or whose token expired. */
+  /**
+   * Pings every stream; ends those whose token expired, and those that left two pings in a row
+   * unanswered (one may be late behind a busy event loop on either side).
+   */
   private heartbeat(): void {
     this.stats.heartbeats++;
     const now = this.options.clock();
     for (const stream of this.streams.values()) {
       if (stream.expiresAt <= now) {
         stream.ws.close(STREAM_CLOSE.unauthenticated, 'access token expired');
-      } else if (!stream.alive) {
+      } else if (stream.unanswered >= 2) {
         stream.ws.terminate();
       } else {
-        stream.alive = false;
+        stream.unanswered++;
         stream.ws.ping();
       }
     }
