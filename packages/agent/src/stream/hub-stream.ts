@@ -29,7 +29,7 @@ export interface HubStreamOptions {
   readonly backoff?: Backoff;
   /** After an upgrade was refused by a proxy, long-poll this long before trying the stream again; default 10 min. */
   readonly fallbackMs?: number;
-  /** How long an attempt may take to open; default 15 s. */
+  /** How long an attempt may take to open; default 60 s (giving up sooner on a busy hub only adds to its queue). */
   readonly connectTimeoutMs?: number;
   readonly random?: () => number;
 }
@@ -180,7 +180,7 @@ export class HubStream {
           const ws = new WebSocket(url, {
             headers: { authorization: `Bearer ${token}` },
             perMessageDeflate: false,
-            handshakeTimeout: this.options.connectTimeoutMs ?? 15_000,
+            handshakeTimeout: this.options.connectTimeoutMs ?? 60_000,
             maxPayload: 64 * 1024,
           });
           this.socket = ws;
