@@ -223,6 +223,8 @@ export class SimAgent {
         this.etag = String(answer.headers['etag']);
       } catch (error) {
         if (signal.aborted) return;
+        // Fetched again after the pause, notice or not, as the agent's pull loop does.
+        seen = -1;
         ctx.error(this.name, error);
         if (messageOf(error).includes('401')) this.tokenRenewAt = 0;
         await sleep(200 + Math.random() * 800);
