@@ -64,10 +64,10 @@ describe('/metrics on a real hub and a real agent', () => {
     );
     const agentMetrics = `http://127.0.0.1:${port}/metrics`;
 
-    // The agent enrolled, reported once and holds a long-poll.
+    // The agent enrolled, reported once and holds its push stream (it fetches with wait=0, so no long-poll).
     const hubText = await waitFor('the hub to count the agent connected and its report accepted', async () => {
       const { body } = await scrape(hubMetrics);
-      return sample(body, 'flotilla_connected_agents{transport="long-poll"}') === 1 &&
+      return sample(body, 'flotilla_connected_agents{transport="stream"}') === 1 &&
         (sample(body, 'flotilla_reports_accepted_total') ?? 0) >= 1
         ? body
         : undefined;
@@ -79,7 +79,7 @@ describe('/metrics on a real hub and a real agent', () => {
 
     for (const text of [hubText, agentText])
       expect(await promtool(['check', 'metrics'], text)).toEqual({ code: 0, output: '' });
-    expect(sample(hubText, 'flotilla_connected_agents{transport="stream"}')).toBe(0);
+    expect(sample(hubText, 'flotilla_connected_agents{transport="long-poll"}')).toBe(0);
     expect(sample(hubText, 'flotilla_targets{status="active"}')).toBe(1);
     expect(sample(hubText, 'flotilla_agents_not_seen')).toBe(0);
     expect(sample(hubText, 'flotilla_audit_appends_total')).toBeGreaterThanOrEqual(2);

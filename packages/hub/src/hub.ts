@@ -154,7 +154,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   // Scrape-time gauges read the services built below; they are only read once the hub serves.
   const counted = new MetricsStore(db);
   const metrics: HubMetrics = new HubMetrics({
-    connectedAgents: () => ({ 'long-poll': desired.waitingAgents() }),
+    connectedAgents: () => ({ 'long-poll': desired.waitingAgents(), stream: streams.size }),
     targetsByStatus: () => counted.targetsByStatus(),
     agentsNotSeen: () => counted.agentsNotSeen(clock()),
     rolloutsByState: () => counted.rolloutsByState(),
