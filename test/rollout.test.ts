@@ -48,6 +48,7 @@ describe('rollouts in waves across 100 real agents', () => {
       waitSeconds: 20,
       observeIntervalMs: 60_000,
       backoff: { baseMs: 20, maxMs: 200 },
+      reconnectWindowMs: 200,
     });
   }
 

@@ -1,11 +1,15 @@
 /**
- * The hub of the rollout benchmark, in a process of its own so that its CPU time and peak
- * RSS are its own. Run by scripts/bench/rollout.ts with `--import tsx` and an IPC channel:
- * it answers `usage` with process.resourceUsage() and exits on `stop`.
+ * The hub of the rollout and fleet benchmarks, in a process of its own so that its CPU time,
+ * RSS and event-loop delay are its own. Run with `--import tsx` and an IPC channel; argv[2] is
+ * the data directory. It answers `usage` with process.resourceUsage(), RSS, the open streams,
+ * the event loop's worst delay since the last `usage` (then starts a new histogram), and
+ * the controller's counters; `notices` {count} with the epoch ms at which the streams had sent
+ * that many notices; and exits on `stop`.
  */
 import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pino } from 'pino';
-import { openHub } from '@flotilla/hub';
+import { connectionCap, openHub, openFileLimit } from '@flotilla/hub';
 
 const dataDir = process.argv[2];
 if (dataDir === undefined || process.send === undefined) {
@@ -13,28 +17,51 @@ if (dataDir === undefined || process.send === undefined) {
   process.exit(2);
 }
 const send = process.send.bind(process);
+const maxConnections = connectionCap(openFileLimit());
 const opened = await openHub({
   dataDir,
   log: pino({ level: process.env['BENCH_HUB_LOG'] ?? 'silent' }),
   maxWaitSeconds: 60,
+  // As `flotilla hub serve` does: connections capped below the open-file limit.
+  ...(maxConnections === undefined ? {} : { maxConnections }),
 });
-// Ten thousand agents connect within seconds: a deep accept queue (Node's default is 511)
+// Thousands of agents connect within seconds: a deep accept queue (Node's default is 511)
 // spares them SYN retries; the kernel caps it at net.core.somaxconn.
 const server = opened.hub.server;
 await new Promise<void>((resolve) => server.listen({ port: 0, host: '127.0.0.1', backlog: 8192 }, resolve));
 const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-send({ type: 'ready', url, adminToken: opened.createdAdminToken });
+const streams = opened.hub.services.streams;
+let delay = monitorEventLoopDelay({ resolution: 10 });
+delay.enable();
+send({ type: 'ready', url, adminToken: opened.createdAdminToken, maxConnections });
 
-process.on('message', (message: { type: string }) => {
+process.on('message', (message: { type: string; count?: number }) => {
   if (message.type === 'usage') {
     const usage = process.resourceUsage();
+    const loopDelayMaxMs = delay.max / 1e6;
+    delay.disable();
+    delay = monitorEventLoopDelay({ resolution: 10 });
+    delay.enable();
+    const memory = process.memoryUsage();
     send({
       type: 'usage',
       cpuMicros: usage.userCPUTime + usage.systemCPUTime,
       maxRssKb: usage.maxRSS,
-      rss: process.memoryUsage().rss,
+      rss: memory.rss,
+      heapUsed: memory.heapUsed,
+      external: memory.external,
+      streams: streams.size,
+      streamStats: streams.stats,
+      loopDelayMaxMs,
       controller: opened.hub.services.rollouts.controller.stats,
     });
+  } else if (message.type === 'notices') {
+    const target = message.count ?? 0;
+    const check = setInterval(() => {
+      if (streams.stats.notices < target) return;
+      clearInterval(check);
+      send({ type: 'notices', at: Date.now() });
+    }, 2);
   } else if (message.type === 'stop') {
     void opened.hub.close().finally(() => process.exit(0));
   }

@@ -5,22 +5,24 @@
  * the hub's CPU seconds and peak RSS.
  *
  * The hub runs in its own process (scripts/bench/_rollout-hub.ts) and reports its
- * process.resourceUsage() over IPC; the agents run in a few processes of their own
- * (scripts/bench/_rollout-agents.ts), each a minimal protocol client with its own key.
+ * process.resourceUsage() over IPC; the agents run in a few processes of their own (the fleet
+ * simulator's, scripts/sim/sim-worker.ts), each a minimal protocol client with its own key.
+ * It runs once per transport, each with a hub and agents of its own: long-polls, then the
+ * push stream, and prints both.
  *
  * Environment: BENCH_AGENTS (10000), BENCH_AGENT_PROCS (4), BENCH_WAIT_S (the long-poll wait,
- * 30), BENCH_WAVES ('canary:1%,early:10%,rest:100%'); diagnostics: BENCH_TIMINGS=1 (when
- * agents received their envelope and how long their report took), BENCH_HUB_PROFILE=DIR (a V8
- * CPU profile of the hub).
+ * 30), BENCH_WAVES ('canary:1%,early:10%,rest:100%'), BENCH_TRANSPORTS ('long-poll,auto');
+ * diagnostics: BENCH_TIMINGS=1 (when agents received their envelope and how long their report
+ * took), BENCH_HUB_PROFILE=DIR (a V8 CPU profile of the hub).
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { ChildProcess } from 'node:child_process';
 import { request } from 'undici';
 import type { z } from 'zod';
+import type { Transport } from '@flotilla/agent';
 import { API_VERSION, generateKeyPair, signBundle, SignedTrustRoot } from '@flotilla/protocol';
 import {
   CreateRolloutResult,
@@ -30,207 +32,180 @@ import {
   RolloutList,
   RolloutView,
 } from '@flotilla/protocol/api';
+import { ask, child, next, stopAll, type Message } from '../sim/processes.ts';
+import type { Job } from '../sim/sim-worker.ts';
 
 const AGENTS = Number(process.env['BENCH_AGENTS'] ?? 10_000);
 const PROCS = Number(process.env['BENCH_AGENT_PROCS'] ?? 4);
 const WAIT_S = Number(process.env['BENCH_WAIT_S'] ?? 30);
 const WAVES = process.env['BENCH_WAVES'] ?? 'canary:1%,early:10%,rest:100%';
+const TRANSPORTS = (process.env['BENCH_TRANSPORTS'] ?? 'long-poll,auto').split(',') as Transport[];
 const CONVERGE_LIMIT_MS = 150_000;
 
-interface Message {
-  readonly type: string;
-  readonly [key: string]: unknown;
+interface Figures {
+  readonly converge_s: number;
+  readonly hub_rss_mb: number;
+  readonly hub_cpu_s: number;
 }
 
-function child(file: string, args: string[], profile = false): ChildProcess {
-  const execArgv = [
-    '--conditions=@flotilla/source',
-    '--import',
-    'tsx',
-    ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_HUB_PROFILE']}`] : []),
-  ];
-  return fork(fileURLToPath(new URL(file, import.meta.url)), args, {
-    execArgv,
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+async function run(transport: Transport): Promise<Figures> {
+  const dir = mkdtempSync(join(tmpdir(), 'flotilla-bench-rollout-'));
+  const started = performance.now();
+  const hub = child('./_rollout-hub.ts', import.meta.url, [join(dir, 'hub')], process.env['BENCH_HUB_PROFILE']);
+  hub.once('exit', (code, signal) => {
+    if (code !== 0) process.stderr.write(`the hub process exited (${code ?? signal})\n`);
   });
-}
-
-function next(proc: ChildProcess, type: string): Promise<Message> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (message: Message): void => {
-      if (message.type !== type) return;
-      proc.off('message', onMessage);
-      proc.off('exit', onExit);
-      resolve(message);
+  const agents: ChildProcess[] = [];
+  try {
+    const { url, adminToken } = (await next(hub, 'ready')) as unknown as { url: string; adminToken: string };
+    const call = async <S extends z.ZodType>(
+      answer: S,
+      method: 'GET' | 'POST',
+      path: string,
+      body?: unknown,
+    ): Promise<z.infer<S>> => {
+      const response = await request(`${url}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${adminToken}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      const text = await response.body.text();
+      if (response.statusCode >= 300) throw new Error(`${method} ${path}: ${response.statusCode} ${text}`);
+      return lenient(answer).parse(JSON.parse(text));
     };
-    const onExit = (code: number | null): void =>
-      reject(new Error(`${proc.spawnfile} exited (${code}) before sending ${type}`));
-    proc.on('message', onMessage);
-    proc.once('exit', onExit);
-  });
-}
 
-async function ask(proc: ChildProcess, type: string): Promise<Message> {
-  const answer = next(proc, type);
-  proc.send({ type });
-  return answer;
-}
-
-const dir = mkdtempSync(join(tmpdir(), 'flotilla-bench-rollout-'));
-const started = performance.now();
-const hub = child('./_rollout-hub.ts', [join(dir, 'hub')], process.env['BENCH_HUB_PROFILE'] !== undefined);
-hub.once('exit', (code, signal) => {
-  if (code !== 0) process.stderr.write(`the hub process exited (${code ?? signal})\n`);
-});
-const agents: ChildProcess[] = [];
-try {
-  const { url, adminToken } = (await next(hub, 'ready')) as unknown as { url: string; adminToken: string };
-  const call = async <S extends z.ZodType>(
-    answer: S,
-    method: 'GET' | 'POST',
-    path: string,
-    body?: unknown,
-  ): Promise<z.infer<S>> => {
-    const response = await request(`${url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${adminToken}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    const releaseKey = generateKeyPair();
+    await call(SignedTrustRoot, 'POST', '/v1/trust-root/release-keys', {
+      publicKey: releaseKey.publicKey,
+      name: 'bench',
     });
-    const text = await response.body.text();
-    if (response.statusCode >= 300) throw new Error(`${method} ${path}: ${response.statusCode} ${text}`);
-    return lenient(answer).parse(JSON.parse(text));
-  };
-
-  const releaseKey = generateKeyPair();
-  await call(SignedTrustRoot, 'POST', '/v1/trust-root/release-keys', {
-    publicKey: releaseKey.publicKey,
-    name: 'bench',
-  });
-  const resources = [
-    {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: { name: 'app', namespace: 'default' },
-      data: { version: '4.3.0' },
-    },
-  ];
-  await call(
-    PublishResult,
-    'POST',
-    '/v1/bundles',
-    signBundle({ apiVersion: API_VERSION, kind: 'Bundle', name: 'app', version: '4.3.0', resources }, [releaseKey]),
-  );
-  const { token } = await call(EnrollmentToken, 'POST', '/v1/enrollment-tokens', {
-    maxUses: AGENTS,
-    ttlSeconds: 3600,
-    labels: { fleet: 'bench' },
-  });
-
-  const per = Math.ceil(AGENTS / PROCS);
-  for (let p = 0; p < PROCS; p++) {
-    const count = Math.min(per, AGENTS - p * per);
-    if (count <= 0) break;
-    agents.push(
-      child('./_rollout-agents.ts', [
-        JSON.stringify({ url, token, count, prefix: `sim${p}`, waitSeconds: WAIT_S, concurrency: 16 }),
-      ]),
+    const resources = [
+      {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'app', namespace: 'default' },
+        data: { version: '4.3.0' },
+      },
+    ];
+    await call(
+      PublishResult,
+      'POST',
+      '/v1/bundles',
+      signBundle({ apiVersion: API_VERSION, kind: 'Bundle', name: 'app', version: '4.3.0', resources }, [releaseKey]),
     );
-  }
-  await Promise.all(agents.map((a) => next(a, 'enrolled')));
-  const enrolledS = (performance.now() - started) / 1000;
-  process.stderr.write(`enrolled ${AGENTS} agents in ${enrolledS.toFixed(1)} s\n`);
-  // Let the first long-polls settle (each agent's first poll answers 204 at once).
-  await sleep(2000);
+    const { token } = await call(EnrollmentToken, 'POST', '/v1/enrollment-tokens', {
+      maxUses: AGENTS,
+      ttlSeconds: 3600,
+      labels: { fleet: 'bench' },
+    });
 
-  const before = (await ask(hub, 'usage')) as unknown as {
-    cpuMicros: number;
-    controller: { passes: number; busyMs: number };
-  };
-  const agentsBefore = await Promise.all(agents.map((a) => ask(a, 'status')));
-  const t0 = performance.now();
-  const created = await call(CreateRolloutResult, 'POST', '/v1/rollouts', {
-    release: 'app@4.3.0',
-    selector: 'fleet=bench',
-    waves: WAVES,
-  });
-  const id = created.rollout.id;
-  let state: string = created.rollout.state;
-  while (state !== 'completed') {
-    if (performance.now() - t0 > CONVERGE_LIMIT_MS)
-      throw new Error(`the rollout did not complete within ${CONVERGE_LIMIT_MS / 1000} s (state ${state})`);
-    if (state !== 'running') throw new Error(`the rollout stopped: ${state}`);
-    await sleep(100);
-    // The list is cheap (no member evaluation), so polling it does not load the hub.
-    const page = await call(RolloutList, 'GET', '/v1/rollouts?limit=1');
-    state = page.items.find((r) => r.id === id)?.state ?? state;
-  }
-  const convergeS = (performance.now() - t0) / 1000;
-  const after = (await ask(hub, 'usage')) as unknown as {
-    cpuMicros: number;
-    maxRssKb: number;
-    controller: { passes: number; busyMs: number };
-  };
+    const per = Math.ceil(AGENTS / PROCS);
+    for (let p = 0; p < PROCS; p++) {
+      const count = Math.min(per, AGENTS - p * per);
+      if (count <= 0) break;
+      const job: Job = {
+        url,
+        enrollToken: token ?? '',
+        count,
+        prefix: `sim${p}`,
+        transport,
+        waitSeconds: WAIT_S,
+        reconnectWindowMs: 30_000,
+        concurrency: 16,
+      };
+      agents.push(child('../sim/sim-worker.ts', import.meta.url, [JSON.stringify(job)]));
+    }
+    await Promise.all(agents.map((a) => next(a, 'enrolled')));
+    const enrolledS = (performance.now() - started) / 1000;
+    process.stderr.write(`enrolled ${AGENTS} agents in ${enrolledS.toFixed(1)} s\n`);
+    // Let the first long-polls settle (each agent's first poll answers 204 at once).
+    await sleep(2000);
 
-  const view = await call(RolloutView, 'GET', `/v1/rollouts/${id}?members=none`);
-  const statuses = await Promise.all(agents.map((a) => ask(a, 'status')));
-  const applied = statuses.reduce(
-    (n, s) =>
-      n +
-      Object.entries(s['applied'] as Record<string, number>).reduce(
-        (m, [digests, k]) => m + (digests.includes(view.release.digest) ? k : 0),
-        0,
-      ),
-    0,
-  );
-  const errors = statuses.reduce((n, s) => n + (s['errors'] as number), 0);
-  const agentCpuS = statuses.reduce(
-    (n, s, i) => n + ((s['cpuMicros'] as number) - (agentsBefore[i]!['cpuMicros'] as number)) / 1e6,
-    0,
-  );
-  const reconcile = {
-    passes: after.controller.passes - before.controller.passes,
-    seconds: (after.controller.busyMs - before.controller.busyMs) / 1000,
-  };
-  if (view.totals.healthy !== AGENTS || applied !== AGENTS)
-    throw new Error(`converged counts are off: hub says ${view.totals.healthy} healthy, agents say ${applied} applied`);
+    const before = (await ask(hub, 'usage')) as unknown as {
+      cpuMicros: number;
+      controller: { passes: number; busyMs: number };
+    };
+    const agentsBefore = await Promise.all(agents.map((a) => ask(a, 'status')));
+    const t0 = performance.now();
+    const created = await call(CreateRolloutResult, 'POST', '/v1/rollouts', {
+      release: 'app@4.3.0',
+      selector: 'fleet=bench',
+      waves: WAVES,
+    });
+    const id = created.rollout.id;
+    let state: string = created.rollout.state;
+    while (state !== 'completed') {
+      if (performance.now() - t0 > CONVERGE_LIMIT_MS)
+        throw new Error(`the rollout did not complete within ${CONVERGE_LIMIT_MS / 1000} s (state ${state})`);
+      if (state !== 'running') throw new Error(`the rollout stopped: ${state}`);
+      await sleep(100);
+      // The list is cheap (no member evaluation), so polling it does not load the hub.
+      const page = await call(RolloutList, 'GET', '/v1/rollouts?limit=1');
+      state = page.items.find((r) => r.id === id)?.state ?? state;
+    }
+    const convergeS = (performance.now() - t0) / 1000;
+    const after = (await ask(hub, 'usage')) as unknown as {
+      cpuMicros: number;
+      maxRssKb: number;
+      controller: { passes: number; busyMs: number };
+    };
 
-  if (process.env['BENCH_TIMINGS'] !== undefined) printTimings(view.createdAt, statuses);
-  const at = (iso: string | null): string =>
-    iso === null ? '-' : ((Date.parse(iso) - Date.parse(view.createdAt)) / 1000).toFixed(1);
-  process.stdout.write(
-    `waves: ${view.waves.map((w) => `${w.name}(${w.counts.total}) ${at(w.startedAt)}s..${at(w.finishedAt)}s`).join(', ')}\n`,
-  );
-  process.stdout.write(
-    `agents=${AGENTS} processes=${agents.length} waves=${WAVES} enroll_s=${enrolledS.toFixed(1)} agent_errors=${errors} hub_cpu_total_s=${(after.cpuMicros / 1e6).toFixed(1)} waves_started=${view.waves.filter((w) => w.startedAt !== null).length} agents_cpu_s=${agentCpuS.toFixed(1)} reconcile_passes=${reconcile.passes} reconcile_s=${reconcile.seconds.toFixed(1)}\n`,
-  );
-  process.stdout.write(
-    `${JSON.stringify({
-      name: 'rollout',
-      agents: AGENTS,
+    const view = await call(RolloutView, 'GET', `/v1/rollouts/${id}?members=none`);
+    const statuses = await Promise.all(agents.map((a) => ask(a, 'status', { timings: true })));
+    const applied = statuses.reduce(
+      (n, s) =>
+        n +
+        Object.entries(s['applied'] as Record<string, number>).reduce(
+          (m, [digests, k]) => m + (digests.includes(view.release.digest) ? k : 0),
+          0,
+        ),
+      0,
+    );
+    const errors = statuses.reduce((n, s) => n + (s['errors'] as number), 0);
+    const agentCpuS = statuses.reduce(
+      (n, s, i) => n + ((s['cpuMicros'] as number) - (agentsBefore[i]!['cpuMicros'] as number)) / 1e6,
+      0,
+    );
+    const reconcile = {
+      passes: after.controller.passes - before.controller.passes,
+      seconds: (after.controller.busyMs - before.controller.busyMs) / 1000,
+    };
+    if (view.totals.healthy !== AGENTS || applied !== AGENTS)
+      throw new Error(
+        `converged counts are off: hub says ${view.totals.healthy} healthy, agents say ${applied} applied`,
+      );
+
+    if (process.env['BENCH_TIMINGS'] !== undefined) printTimings(view.createdAt, statuses);
+    const at = (iso: string | null): string =>
+      iso === null ? '-' : ((Date.parse(iso) - Date.parse(view.createdAt)) / 1000).toFixed(1);
+    process.stdout.write(
+      `waves: ${view.waves.map((w) => `${w.name}(${w.counts.total}) ${at(w.startedAt)}s..${at(w.finishedAt)}s`).join(', ')}\n`,
+    );
+    process.stdout.write(
+      `transport=${transport} agents=${AGENTS} processes=${agents.length} waves=${WAVES} enroll_s=${enrolledS.toFixed(1)} agent_errors=${errors} hub_cpu_total_s=${(after.cpuMicros / 1e6).toFixed(1)} waves_started=${view.waves.filter((w) => w.startedAt !== null).length} agents_cpu_s=${agentCpuS.toFixed(1)} reconcile_passes=${reconcile.passes} reconcile_s=${reconcile.seconds.toFixed(1)}\n`,
+    );
+    return {
       converge_s: Number(convergeS.toFixed(2)),
-      poll_interval_s: WAIT_S,
       hub_rss_mb: Math.round(after.maxRssKb / 1024),
       hub_cpu_s: Number(((after.cpuMicros - before.cpuMicros) / 1e6).toFixed(2)),
-    })}\n`,
-  );
-} finally {
-  for (const a of agents) {
-    if (a.connected) a.send({ type: 'stop' });
+    };
+  } finally {
+    await stopAll([...agents, hub]);
+    rmSync(dir, { recursive: true, force: true });
   }
-  if (hub.connected) hub.send({ type: 'stop' });
-  await Promise.all(
-    [...agents, hub].filter((p) => p.exitCode === null).map((p) => new Promise((resolve) => p.once('exit', resolve))),
-  );
-  rmSync(dir, { recursive: true, force: true });
 }
+
+const results: Record<string, Figures> = {};
+for (const transport of TRANSPORTS) results[transport === 'auto' ? 'stream' : 'long_poll'] = await run(transport);
+process.stdout.write(`${JSON.stringify({ name: 'rollout', agents: AGENTS, poll_interval_s: WAIT_S, ...results })}\n`);
 
 /** Diagnostics: when the agents received the envelope, after the rollout was created, and how long until the hub took their report. */
 function printTimings(createdAt: string, statuses: readonly Message[]): void {
   const created = Date.parse(createdAt);
-  const rows = statuses.flatMap((st) => st['timings'] as [number, number, number][]);
+  const rows = statuses.flatMap((st) => st['timings'] as [number, number, number, number][]);
   const received = rows.map(([r]) => r - created).sort((a, b) => a - b);
   const reported = rows.map(([r, d]) => d - r).sort((a, b) => a - b);
   const pct = (xs: readonly number[], q: number): number => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;

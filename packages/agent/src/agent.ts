@@ -9,7 +9,12 @@ import { HubClient, HubUnavailableError, isRetryable } from './hub-client.ts';
 import { HubOutage } from './sync/hub-outage.ts';
 import { waitToRetry } from './sync/retry-wait.ts';
 import { KeyRotation, rotationIntervalMs } from './key-rotation.ts';
-import { PullLoop } from './sync/pull-loop.ts';
+import { OfflineInbox } from './offline/offline-inbox.ts';
+import { OfflineSite, type SiteRegistry } from './offline/offline-site.ts';
+import { PassLock } from './sync/pass-lock.ts';
+import { PullLoop, type Transport } from './sync/pull-loop.ts';
+import type { SyncMetrics } from './sync/sync-metrics.ts';
+import type { HubStream } from './stream/hub-stream.ts';
 import type { SyncStatus } from './sync/sync-status.ts';
 import { messageOf, NO_FAULTS, type FaultPoints } from '@flotilla/protocol';
 
@@ -36,6 +41,10 @@ export interface AgentOptions {
   readonly facts?: Readonly<Record<string, string>>;
   /** How long one long-poll waits for a change at the hub. */
   readonly waitSeconds?: number;
+  /** `auto` (default): a push stream, long-polls when its upgrade is refused; `long-poll`: never the stream. */
+  readonly transport?: Transport;
+  /** After a hub restart, the stream reconnects at a random moment within this; default 30 s. */
+  readonly reconnectWindowMs?: number;
   /** How often the agent re-observes its resources (and acts on drift), whether the hub answers or not. */
   readonly observeIntervalMs?: number;
   readonly backoff?: { readonly baseMs: number; readonly maxMs: number };
@@ -50,6 +59,14 @@ export interface AgentOptions {
   readonly faults?: FaultPoints;
   /** Rotate the agent's key once it is this many days old (default 90); 0 only on demand. */
   readonly keyRotationDays?: number;
+  /** A directory the agent watches for transfer files and receipts (docs/air-gap.md). */
+  readonly inboxDir?: string | undefined;
+  /** How often the inbox is scanned; default 5 s. */
+  readonly inboxIntervalMs?: number;
+  /** The site registry that images from transfer files are pushed into. */
+  readonly registry?: SiteRegistry | undefined;
+  /** Told how the sync loop runs (an `AgentMetrics`, with `--metrics-port`). */
+  readonly metrics?: SyncMetrics;
 }
 
 export interface AgentStatus extends SyncStatus {
@@ -76,6 +93,8 @@ export class Agent extends EventEmitter {
   private starting: Promise<Enrollment> | undefined;
   private driver: Driver | undefined;
   private syncing: { readonly targetId: string; readonly loop: PullLoop; readonly running: Promise<void> } | undefined;
+  /** The generation the inbox last applied from a transfer file. */
+  private inboxGeneration = 0;
   /** Why enrollment was last retried, until the loop runs. */
   private enrollError: string | undefined;
   private readonly options: AgentOptions;
@@ -102,10 +121,21 @@ export class Agent extends EventEmitter {
       throw new TypeError(`probeMs must be at least 10 milliseconds, received ${this.probeMs}`);
   }
 
+  /** The push stream once the loop runs with transport `auto`: its state and notice count. */
+  get stream(): HubStream | undefined {
+    return this.syncing?.loop.hubStream;
+  }
+
   get current(): AgentStatus {
     if (this.syncing === undefined)
       return { targetId: undefined, appliedGeneration: 0, phase: 'starting', lastError: this.enrollError };
-    return { targetId: this.syncing.targetId, ...this.syncing.loop.status };
+    const status = this.syncing.loop.status;
+    // A transfer file from the inbox may have put a newer generation in place than the loop saw.
+    return {
+      targetId: this.syncing.targetId,
+      ...status,
+      appliedGeneration: Math.max(status.appliedGeneration, this.inboxGeneration),
+    };
   }
 
   /**
@@ -158,17 +188,22 @@ export class Agent extends EventEmitter {
         : `the apply of generation ${applying.generation} was cut short (started ${applying.startedAt}); the desired state is applied again in full`;
     if (interrupted !== undefined)
       this.log.warn({ generation: applying?.generation }, 'resuming after an interrupted apply');
+    const drift = new DriftEngine({ driver, log: this.log, clock: this.clock, dir: this.state.dir });
+    const lock = new PassLock();
     const loop = new PullLoop({
       client: this.client,
       store: this.state,
       enrollment,
       driver,
-      drift: new DriftEngine({ driver, log: this.log, clock: this.clock, dir: this.state.dir }),
+      drift,
+      lock,
       facts: this.options.facts ?? {},
       log: this.log,
       clock: this.clock,
       backoff: this.backoff,
       waitSeconds: this.options.waitSeconds ?? 30,
+      transport: this.options.transport ?? 'auto',
+      ...(this.options.reconnectWindowMs === undefined ? {} : { reconnectWindowMs: this.options.reconnectWindowMs }),
       observeIntervalMs: this.options.observeIntervalMs ?? 30_000,
       probeMs: this.probeMs,
       status: {
@@ -187,12 +222,44 @@ export class Agent extends EventEmitter {
         clock: this.clock,
         log: this.log,
       }),
+      ...(this.options.metrics === undefined ? {} : { metrics: this.options.metrics }),
     });
     this.log.info(
       { target: enrollment.targetId, name: enrollment.name, generation: appliedGeneration },
       'agent started',
     );
-    this.syncing = { targetId: enrollment.targetId, loop, running: loop.run(this.abort.signal) };
+    const running = [loop.run(this.abort.signal)];
+    if (this.options.inboxDir !== undefined) {
+      const site = new OfflineSite({
+        store: this.state,
+        enrollment,
+        driver,
+        drift,
+        lock,
+        facts: this.options.facts ?? {},
+        registry: this.options.registry,
+        log: this.log,
+        clock: this.clock,
+      });
+      const inbox = new OfflineInbox({
+        dir: this.options.inboxDir,
+        site,
+        stateDir: this.state.dir,
+        log: this.log,
+        ...(this.options.inboxIntervalMs === undefined ? {} : { intervalMs: this.options.inboxIntervalMs }),
+        onImported: (result) => {
+          if (result.outcome !== 'applied') return;
+          this.inboxGeneration = Math.max(this.inboxGeneration, result.generation);
+          this.emit('applied', result.generation);
+        },
+      });
+      running.push(inbox.run(this.abort.signal));
+    }
+    this.syncing = {
+      targetId: enrollment.targetId,
+      loop,
+      running: Promise.all(running).then(() => undefined),
+    };
     return enrollment;
   }
 

@@ -16,6 +16,7 @@ import { kubeconfigConnection } from './drivers/kubernetes/kubeconfig-connection
 import { KubernetesDriver } from './drivers/kubernetes/kubernetes-driver.ts';
 import { LeaseElector } from './drivers/kubernetes/lease-elector.ts';
 import { SecretAgentStore } from './drivers/kubernetes/secret-agent-store.ts';
+import type { SyncMetrics } from './sync/sync-metrics.ts';
 import { AGENT_VERSION } from './version.ts';
 
 /** The namespace of the Lease and the identity Secret when neither a flag nor the pod says. */
@@ -31,6 +32,8 @@ export interface RuntimeDependencies {
   readonly serviceAccount?: Omit<InClusterOptions, 'env'>;
   /** Agent settings that have no flag: backoff and clock, for tests. */
   readonly agent?: Pick<AgentOptions, 'backoff' | 'clock'>;
+  /** Told how the sync loop runs, with `--metrics-port`. */
+  readonly metrics?: SyncMetrics;
   /** Called when the agent cannot go on (a refused enrollment); `main` exits. */
   readonly onFatal?: (error: Error) => void;
   /** Test-only crash points, built by `main` from `FLOTILLA_FAULT`; default none. */
@@ -52,9 +55,16 @@ export function buildRuntime(config: RunConfig, deps: RuntimeDependencies): Agen
     name: config.name,
     trustRootPin: config.trustRootPin,
     waitSeconds: config.waitSeconds,
+    transport: config.transport,
+    reconnectWindowMs: config.reconnectWindowSeconds * 1000,
     observeIntervalMs: config.observeSeconds * 1000,
     faults,
     keyRotationDays: config.keyRotationDays,
+    inboxDir: config.inbox,
+    ...(config.registry === undefined
+      ? {}
+      : { registry: { url: config.registry, credentialsFile: config.registryCredentials } }),
+    ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }),
     ...deps.agent,
   } satisfies Partial<AgentOptions>;
   if (config.driver === 'manifests-dir') {

@@ -9,6 +9,16 @@ const dnsLabel = z
   .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a lower-case DNS label (letters, digits, -; at most 63)');
 const dnsSubdomain = z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'must be a lower-case DNS subdomain');
 
+/** The air-gap settings (docs/air-gap.md), shared by `run` and `offline`. */
+const OFFLINE_SETTINGS = {
+  /** A directory watched for transfer files and receipts. */
+  inbox: z.string().min(1).optional(),
+  /** The site registry images from transfer files are pushed into. */
+  registry: z.url({ protocol: /^https?$/ }).optional(),
+  /** Its credentials: a Docker config.json, or a Kubernetes Secret manifest. */
+  registryCredentials: z.string().min(1).optional(),
+} as const;
+
 const RunConfig = z
   .object({
     hub: z.url({ protocol: /^https?$/ }),
@@ -40,7 +50,13 @@ const RunConfig = z
       )
       .optional(),
     healthPort: z.coerce.number().int().min(0).max(65535).optional(),
+    /** Serve Prometheus metrics at `/metrics` on this port; unset: no metrics listener. */
+    metricsPort: z.coerce.number().int().min(0).max(65535).optional(),
     waitSeconds: z.coerce.number().int().min(1).max(60).default(30),
+    /** auto: the push stream, long-polls when a proxy refuses its upgrade; long-poll: never the stream. */
+    transport: z.enum(['auto', 'long-poll'], { error: 'must be auto or long-poll' }).default('auto'),
+    /** After a hub restart, reconnect the stream at a random moment within this many seconds. */
+    reconnectWindowSeconds: z.coerce.number().int().min(0).max(3600).default(30),
     observeSeconds: z.coerce.number().int().min(1).max(3600).default(30),
     /** Rotate the agent key once it is this many days old; 0 rotates only on demand. */
     keyRotationDays: z.coerce.number().int().min(0).max(3650).default(90),
@@ -49,6 +65,7 @@ const RunConfig = z
     logFormat: z.enum(['json', 'pretty'], { error: 'must be json or pretty' }).optional(),
     /** Test-only crash points, from FLOTILLA_FAULT only, never a flag (docs/operations.md). */
     faults: FaultSpec.default([]),
+    ...OFFLINE_SETTINGS,
   })
   .refine((c) => c.driver !== 'manifests-dir' || c.root !== undefined, {
     message: 'the manifests-dir driver needs --root DIR',
@@ -87,11 +104,17 @@ export const RUN_ENVIRONMENT = {
   identitySecret: 'FLOTILLA_AGENT_IDENTITY_SECRET',
   trustRootPin: 'FLOTILLA_TRUST_ROOT_PIN',
   healthPort: 'FLOTILLA_AGENT_HEALTH_PORT',
+  metricsPort: 'FLOTILLA_AGENT_METRICS_PORT',
   waitSeconds: 'FLOTILLA_AGENT_WAIT_SECONDS',
+  transport: 'FLOTILLA_AGENT_TRANSPORT',
+  reconnectWindowSeconds: 'FLOTILLA_AGENT_RECONNECT_WINDOW_SECONDS',
   observeSeconds: 'FLOTILLA_AGENT_OBSERVE_SECONDS',
   keyRotationDays: 'FLOTILLA_AGENT_KEY_ROTATION_DAYS',
   logLevel: 'FLOTILLA_LOG_LEVEL',
   logFormat: 'FLOTILLA_LOG_FORMAT',
+  inbox: 'FLOTILLA_AGENT_INBOX',
+  registry: 'FLOTILLA_AGENT_REGISTRY',
+  registryCredentials: 'FLOTILLA_AGENT_REGISTRY_CREDENTIALS',
 } as const satisfies Partial<Record<keyof RunConfig, string>>;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -110,6 +133,32 @@ export function runConfig(flags: Record<string, unknown>, env: Env): RunConfig {
     ...defined({ faults: env['FLOTILLA_FAULT'] }),
     ...defined(flags),
   });
+  if (!result.success) throw new FlotillaError('CONFIG_INVALID', z.prettifyError(result.error).replace(/\n/g, '; '));
+  return result.data;
+}
+
+const OfflineConfig = z
+  .object({
+    stateDir: z.string().min(1),
+    driver: z.enum(['manifests-dir', 'kubernetes']).default('manifests-dir'),
+    root: z.string().min(1).optional(),
+    registry: OFFLINE_SETTINGS.registry,
+    registryCredentials: OFFLINE_SETTINGS.registryCredentials,
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn'),
+  })
+  .refine((c) => c.driver === 'manifests-dir', {
+    message:
+      'flotilla-agent offline works on a state directory (the manifests-dir driver); a kubernetes agent takes transfer files and receipts in its inbox (--inbox DIR)',
+    path: ['driver'],
+  });
+export type OfflineConfig = z.infer<typeof OfflineConfig>;
+
+/** `flotilla-agent offline …`: the same variables and flags as `run`, for the settings it uses. */
+export function offlineConfig(flags: Record<string, unknown>, env: Env): OfflineConfig {
+  const fromEnv = Object.fromEntries(
+    Object.entries(RUN_ENVIRONMENT).map(([setting, variable]) => [setting, env[variable]]),
+  );
+  const result = OfflineConfig.safeParse({ ...defined(fromEnv), ...defined(flags) });
   if (!result.success) throw new FlotillaError('CONFIG_INVALID', z.prettifyError(result.error).replace(/\n/g, '; '));
   return result.data;
 }

@@ -85,6 +85,11 @@ export class HubClient {
       });
   }
 
+  /** The hub's base URL, without a trailing slash. */
+  get url(): string {
+    return this.base;
+  }
+
   /**
    * One request. The answer is read up to `limit` bytes (by default {@link ANSWER_MAX_BYTES}):
    * a longer one is cut off there and refused with `BODY_TOO_LARGE`, or, when `exact` names

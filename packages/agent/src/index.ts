@@ -10,6 +10,9 @@ export {
   type ElectedAgentOptions,
   type ElectedAgentStatus,
 } from './elected-agent.ts';
+export { HubStream, type HubStreamOptions, type StreamState } from './stream/hub-stream.ts';
+export { Backoff } from './backoff.ts';
+export type { Transport } from './sync/pull-loop.ts';
 export { runConfig, RUN_ENVIRONMENT, type RunConfig } from './config.ts';
 export { startHealthServer, type HealthCheck, type HealthServer, type HealthServerOptions } from './health-server.ts';
 

@@ -9,6 +9,8 @@ import { runConfig } from './config.ts';
 import { startHealthServer, type HealthServer } from './health-server.ts';
 import { requestKeyRotation } from './key-rotation.ts';
 import { createLogger } from './logger.ts';
+import type { AgentMetrics } from './metrics/agent-metrics.ts';
+import type { MetricsServer } from './metrics/metrics-server.ts';
 import { stopOnSignals } from './stop-signals.ts';
 
 const program = agentProgram(
@@ -20,15 +22,21 @@ const program = agentProgram(
       redact: ['*.token', '*.accessToken', '*.assertion', '*.enrollToken'],
     });
     let health: HealthServer | undefined;
+    let metricsServer: MetricsServer | undefined;
+    // Loaded only when asked for: prom-client costs a small edge host memory and start time.
+    const metrics: AgentMetrics | undefined =
+      config.metricsPort === undefined ? undefined : new (await import('./metrics/agent-metrics.ts')).AgentMetrics();
     const runtime = buildRuntime(config, {
       env: process.env,
       log,
       onFatal: () => void stopping(1),
       faults: faultPoints(config.faults, killThisProcess),
+      ...(metrics === undefined ? {} : { metrics }),
     });
     const stop = async (): Promise<void> => {
       await runtime.stop();
       await health?.close();
+      await metricsServer?.close();
     };
     let stopped = false;
     const stopping = (code: number): void => {
@@ -41,6 +49,11 @@ const program = agentProgram(
       health = await startHealthServer({ port: config.healthPort, check: runtime });
       log.info({ url: health.url }, 'health endpoint listening');
     }
+    if (metrics !== undefined && config.metricsPort !== undefined) {
+      const { startMetricsServer } = await import('./metrics/metrics-server.ts');
+      metricsServer = await startMetricsServer({ port: config.metricsPort, scrape: () => metrics.scrape(), log });
+      log.info({ url: metricsServer.url }, 'metrics endpoint listening');
+    }
     await runtime.start();
   },
   async (flags) => {
@@ -52,6 +65,10 @@ const program = agentProgram(
       );
     await requestKeyRotation(new FileAgentStore(stateDir), Date.now());
     process.stdout.write(`key rotation requested for the agent of ${stateDir}; it rotates at its next turn\n`);
+  },
+  async (action, file, flags) => {
+    const { runOfflineCommand } = await import('./offline/offline-command.ts');
+    await runOfflineCommand(action, file, flags, process.env, (line) => process.stdout.write(`${line}\n`));
   },
 );
 

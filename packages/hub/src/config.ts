@@ -31,6 +31,15 @@ const ServeConfig = z.object({
     .max(65535, { error: PORT_RULE })
     .default(DEFAULT_PORT),
   host: z.string().min(1).default('127.0.0.1'),
+  /** Serve Prometheus metrics at `/metrics` on this port, without authentication; unset: no metrics listener. */
+  metricsPort: z.coerce
+    .number({ error: PORT_RULE })
+    .int({ error: PORT_RULE })
+    .min(0, { error: PORT_RULE })
+    .max(65535, { error: PORT_RULE })
+    .optional(),
+  /** Address of the metrics listener; unset: the same as `host`. */
+  metricsHost: z.string().min(1).optional(),
   logLevel: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
       error: 'must be fatal, error, warn, info, debug, trace or silent',
@@ -53,6 +62,10 @@ const ServeConfig = z.object({
   auditRetentionDays: z.coerce.number().int().min(1).max(36_500).optional(),
   /** Test-only crash points, from FLOTILLA_FAULT only (docs/operations.md). */
   faults: FaultSpec.default([]),
+  /** The most connections held at once; default the open-file limit less what the hub keeps for itself. */
+  maxConnections: z.coerce.number().int().min(16).optional(),
+  /** How often the hub pings each agent stream and closes those whose token expired. */
+  streamHeartbeatSeconds: z.coerce.number().int().min(1).max(600).default(30),
 });
 export type ServeConfig = z.infer<typeof ServeConfig>;
 
@@ -95,12 +108,16 @@ export function serveConfig(flags: Record<string, unknown>, env: Env): ServeConf
       dataDir: env['FLOTILLA_DATA_DIR'],
       port: env['FLOTILLA_PORT'],
       host: env['FLOTILLA_HOST'],
+      metricsPort: env['FLOTILLA_METRICS_PORT'],
+      metricsHost: env['FLOTILLA_METRICS_HOST'],
       logLevel: env['FLOTILLA_LOG_LEVEL'],
       logFormat: env['FLOTILLA_LOG_FORMAT'],
       envelopeTtlSeconds: env['FLOTILLA_ENVELOPE_TTL_SECONDS'],
       checkpointInterval: env['FLOTILLA_AUDIT_CHECKPOINT_SECONDS'],
       auditRetentionDays: env['FLOTILLA_AUDIT_RETENTION_DAYS'],
       faults: env['FLOTILLA_FAULT'],
+      maxConnections: env['FLOTILLA_MAX_CONNECTIONS'],
+      streamHeartbeatSeconds: env['FLOTILLA_STREAM_HEARTBEAT_SECONDS'],
     }),
     ...defined(flags),
   });

@@ -31,6 +31,9 @@ import { KeyRotationService } from './features/identity/key-rotation-service.ts'
 import { TrustService, type HubKeys } from './features/identity/trust-service.ts';
 import { TrustStore } from './features/identity/trust-store.ts';
 import { HoldIndex } from './features/incidents/hold-index.ts';
+import { HubMetrics } from './features/metrics/hub-metrics.ts';
+import { meterAudit, meterReports, meteredTransactions } from './features/metrics/metered.ts';
+import { MetricsStore } from './features/metrics/metrics-store.ts';
 import { incidentRoutes } from './features/incidents/incident-routes.ts';
 import { IncidentService } from './features/incidents/incident-service.ts';
 import { IncidentStore } from './features/incidents/incident-store.ts';
@@ -45,9 +48,13 @@ import { operatorTokenRoutes } from './features/operators/operator-token-routes.
 import { OperatorTokenService } from './features/operators/operator-token-service.ts';
 import { OperatorTokenStore } from './features/operators/operator-token-store.ts';
 import { OperatorTargetScope } from './features/operators/target-scope.ts';
+import { offlineRoutes } from './features/offline/offline-routes.ts';
+import { OfflineService } from './features/offline/offline-service.ts';
+import { OfflineStore } from './features/offline/offline-store.ts';
 import { reportRoutes } from './features/reports/report-routes.ts';
 import { ReportService } from './features/reports/report-service.ts';
 import { ReportStore } from './features/reports/report-store.ts';
+import { AgentStreams } from './features/stream/agent-streams.ts';
 import { rolloutRoutes } from './features/rollouts/rollout-routes.ts';
 import { RolloutService } from './features/rollouts/rollout-service.ts';
 import { RolloutStore } from './features/rollouts/rollout-store.ts';
@@ -92,6 +99,15 @@ export interface HubDependencies {
   readonly storeProbeMs?: number;
   /** How often agents' last-seen times reach the store; default 5 s. */
   readonly lastSeenFlushMs?: number;
+  /** The agents' push streams (docs/operations.md, "Sizing"): heartbeat, caps and what a 429 asks agents to wait. */
+  readonly stream?: {
+    readonly heartbeatMs?: number;
+    readonly maxStreams?: number;
+    readonly maxHandshakes?: number;
+    readonly retryAfterSeconds?: number;
+  };
+  /** The most connections the server holds; beyond it new ones are closed at once (keep it below the fd limit). */
+  readonly maxConnections?: number;
 }
 
 /** The hub's services, for the CLI's `serve`, scripts and tests that drive a hub without HTTP. */
@@ -119,8 +135,12 @@ export interface HubServices {
   readonly planner: PolicyPlanner;
   /** Signed approvals of rollouts. */
   readonly approvals: ApprovalService;
+  /** The air-gap exchange: transfer files, reports files, receipts (docs/air-gap.md). */
+  readonly offline: OfflineService;
   /** The dashboard's files, sessions and live events (docs/dashboard.md). */
   readonly dashboard: Dashboard;
+  /** The agents' push streams. */
+  readonly streams: AgentStreams;
 }
 
 export interface Hub {
@@ -128,6 +148,8 @@ export interface Hub {
   readonly server: Server;
   /** Every route of the API, as registered (`{ method: 'GET', path: '/v1/targets/:id' }`). */
   readonly routes: readonly { readonly method: string; readonly path: string }[];
+  /** The hub's Prometheus metrics: `scrape()` is what `GET /metrics` serves (docs/operations.md). */
+  readonly metrics: Pick<HubMetrics, 'scrape'>;
   /** Listens on `host:port` (port 0 picks a free one) and returns the base URL. */
   listen(port: number, host?: string): Promise<string>;
   close(): Promise<void>;
@@ -148,8 +170,20 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     clock,
     ...(deps.storeProbeMs === undefined ? {} : { probeMs: deps.storeProbeMs }),
   });
-  const tx = transactions(db, store);
-  const audit = deps.audit(db);
+  // Scrape-time gauges read the services built below; they are only read once the hub serves.
+  const counted = new MetricsStore(db);
+  const metrics: HubMetrics = new HubMetrics({
+    connectedAgents: () => ({ 'long-poll': desired.waitingAgents(), stream: streams.size }),
+    targetsByStatus: () => counted.targetsByStatus(),
+    agentsNotSeen: () => counted.agentsNotSeen(clock()),
+    rolloutsByState: () => counted.rolloutsByState(),
+    rolloutWavesByState: () => counted.rolloutWavesByState(),
+    driftItemsByClass: () => counted.driftItemsByClass(),
+    auditCheckpoint: () => counted.auditCheckpoint(clock()),
+    queryIndexBuildSeconds: () => indexBuild.ms / 1000,
+  });
+  const tx = meteredTransactions(transactions(db, store), metrics);
+  const audit = meterAudit(deps.audit(db), metrics);
   const refusals = new RefusalRecorder({ audit, clock, log, failures: store });
   const auditSchedule = new AuditSchedule({
     audit,
@@ -162,41 +196,17 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   });
 
   const targetStore = new TargetStore(db);
+  // Built before the hub listens, so it reports ready only with its index in place.
+  const indexBuild = targetStore.loadFleetIndex();
+  log.info(
+    { source: indexBuild.source, ms: Math.round(indexBuild.ms), targets: targetStore.fleetIndex().size },
+    'fleet query index ready',
+  );
   const cache = new TargetCache(targetStore);
   const seen = new SeenTracker(targetStore, clock, store);
   const fleet = new FleetQuery({ targets: targetStore, store: new FleetQueryStore(db), clock });
   const trust = new TrustService({ tx, store: new TrustStore(db), keys, audit, clock });
   const bundles = new BundleService({ tx, store: new BundleStore(db), keys: trust, envelopes: cache, audit, clock });
-  const incidentStore = new IncidentStore(db);
-  const holds = new HoldIndex({ store: incidentStore, targets: targetStore, clock });
-  const driftStore = new DriftStore(db);
-  const policies = new DriftPolicies(driftStore);
-  const desired = new DesiredStateService({
-    tx,
-    targets: targetStore,
-    served: cache,
-    releases: bundles,
-    policies,
-    holds,
-    checkIns: seen,
-    trust,
-    keys,
-    audit,
-    clock,
-    envelopeTtlMs: deps.envelopeTtlMs ?? DEFAULT_ENVELOPE_TTL_MS,
-  });
-  const drift = new DriftService({
-    tx,
-    store: driftStore,
-    policies,
-    targets: targetStore,
-    fleet,
-    envelopes: desired,
-    audit,
-    clock,
-  });
-  const incidents = new IncidentService({ tx, store: incidentStore, holds, fleet, envelopes: desired, audit, clock });
-  const targets = new TargetService({ tx, store: targetStore, cache, fleet, holds: incidents, audit, clock });
   const operators = new OperatorTokenService({ tx, store: new OperatorTokenStore(db), audit, refusals, clock });
   const identity = await IdentityService.create({
     operators,
@@ -212,6 +222,48 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     failures: store,
     ...(deps.accessTokenSeconds === undefined ? {} : { accessTokenSeconds: deps.accessTokenSeconds }),
   });
+  const streams = new AgentStreams({ auth: identity, tags: cache, clock, log, ...deps.stream });
+  const incidentStore = new IncidentStore(db);
+  const holds = new HoldIndex({ store: incidentStore, targets: targetStore, clock });
+  const driftStore = new DriftStore(db);
+  const policies = new DriftPolicies(driftStore);
+  const desired = new DesiredStateService({
+    tx,
+    notices: streams,
+    targets: targetStore,
+    served: cache,
+    releases: bundles,
+    policies,
+    holds,
+    checkIns: seen,
+    trust,
+    keys,
+    audit,
+    clock,
+    envelopeTtlMs: deps.envelopeTtlMs ?? DEFAULT_ENVELOPE_TTL_MS,
+    metrics,
+  });
+  const drift = new DriftService({
+    tx,
+    store: driftStore,
+    policies,
+    targets: targetStore,
+    fleet,
+    envelopes: desired,
+    audit,
+    clock,
+  });
+  const incidents = new IncidentService({ tx, store: incidentStore, holds, fleet, envelopes: desired, audit, clock });
+  const targets = new TargetService({
+    tx,
+    store: targetStore,
+    cache,
+    fleet,
+    holds: incidents,
+    statusChanges: streams,
+    audit,
+    clock,
+  });
   const dashboard = new Dashboard({
     audit,
     log,
@@ -220,17 +272,20 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     ...(deps.eventPollMs === undefined ? {} : { eventPollMs: deps.eventPollMs }),
   });
   const reports = dashboard.events.watchReports(
-    new ReportService({
-      tx,
-      store: new ReportStore(db),
-      targets: cache,
-      observed: targetStore,
-      drift,
-      audit,
-      clock,
-      ...(deps.faults === undefined ? {} : { faults: deps.faults }),
-      log: log.child({ component: 'reports' }),
-    }),
+    meterReports(
+      new ReportService({
+        tx,
+        store: new ReportStore(db),
+        targets: cache,
+        observed: targetStore,
+        drift,
+        audit,
+        clock,
+        ...(deps.faults === undefined ? {} : { faults: deps.faults }),
+        log: log.child({ component: 'reports' }),
+      }),
+      metrics,
+    ),
   );
   const policyService = new PolicyService({ tx, store: new PolicyStore(db), audit, clock });
   const planner = new PolicyPlanner({
@@ -264,6 +319,19 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     failures: store,
     ...(deps.faults === undefined ? {} : { faults: deps.faults }),
   });
+  const offline = new OfflineService({
+    tx,
+    store: new OfflineStore(db),
+    envelopes: desired,
+    releases: bundles,
+    trust,
+    selector: fleet,
+    targets: { target: (id) => targetStore.target(id), get: (id) => cache.get(id) },
+    reports,
+    keys,
+    audit,
+    clock,
+  });
   const auditService = new AuditService({ log: audit, fleet, targets, clock });
 
   const maxWaitSeconds = deps.maxWaitSeconds ?? 60;
@@ -293,16 +361,21 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   incidentRoutes(router, { auth: identity, incidents });
   rolloutRoutes(router, { auth: identity, rollouts, scope });
   policyRoutes(router, { auth: identity, policies: policyService, planner, approvals, scope, selectors: fleet });
+  offlineRoutes(router, { auth: identity, offline });
   dashboardRoutes(router, { auth: identity, audit, dashboard });
   const server = createHttpServer(router, {
     log,
     maxWaitSeconds,
     authorize: (req) => dashboard.authorize(req),
     storeError: (error) => store.asRefusal(error, 'request'),
+    requests: metrics,
   });
+  server.on('upgrade', (req, socket, head) => streams.upgrade(req, socket, head));
+  if (deps.maxConnections !== undefined) server.maxConnections = deps.maxConnections;
 
   seen.start(deps.lastSeenFlushMs);
   identity.start();
+  streams.start();
   auditSchedule.start();
   if (deps.rolloutPollMs !== 0) rollouts.start({ pollMs: deps.rolloutPollMs ?? 250 });
 
@@ -324,10 +397,13 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
       policies: policyService,
       planner,
       approvals,
+      offline,
       dashboard,
+      streams,
     },
     server,
     routes: router.list(),
+    metrics,
     listen(port, host = '127.0.0.1') {
       return new Promise((resolve, reject) => {
         server.once('error', reject);
@@ -343,6 +419,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
       rollouts.stop();
       dashboard.close();
       desired.wakeAll();
+      await streams.close();
       await new Promise<void>((resolve) => {
         // Woken long-polls answer in the next turns and leave keep-alive connections idle
         // after the first sweep; keep sweeping, and cut whatever is left after a grace period.
@@ -357,6 +434,11 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
       });
       seen.stop();
       auditSchedule.close();
+      try {
+        targetStore.saveFleetIndexSnapshot(clock());
+      } catch (error) {
+        log.warn({ err: error }, 'keeping the fleet query index for the next start failed; it will rebuild');
+      }
       store.stop();
     },
   };

@@ -9,3 +9,4 @@ export { createLogger, type LogFormat, type LoggerOptions } from './logger.ts';
 export { stopOnSignals } from './stop-signals.ts';
 export { cliConfigPath } from './config.ts';
 export { Context, readCliConfig, saveContext } from './cli/contexts.ts';
+export { connectionCap, openFileLimit } from './fd-limit.ts';

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { FlotillaError, isFlotillaError, messageOf, type FaultPoints } from '@flotilla/protocol';
 import { openDatabase } from './store/database.ts';
 import { isStorageError } from './store/store-health.ts';
-import { createHub, type Hub } from './hub.ts';
+import { createHub, type Hub, type HubDependencies } from './hub.ts';
 import type { Clock } from './clock.ts';
 import { AuditLog } from './features/audit/audit-log.ts';
 import { TrustStore } from './features/identity/trust-store.ts';
@@ -31,6 +31,10 @@ export interface OpenHubOptions {
   readonly storeProbeMs?: number;
   /** How often agents' last-seen times reach the store; default 5 s. */
   readonly lastSeenFlushMs?: number;
+  /** The agents' push streams: heartbeat, caps, Retry-After (`createHub`). */
+  readonly stream?: HubDependencies['stream'];
+  /** The most connections the server holds at once. */
+  readonly maxConnections?: number;
 }
 
 export interface OpenedHub {
@@ -87,6 +91,8 @@ export async function openHub(options: OpenHubOptions): Promise<OpenedHub> {
       ...(options.faults === undefined ? {} : { faults: options.faults }),
       ...(options.storeProbeMs === undefined ? {} : { storeProbeMs: options.storeProbeMs }),
       ...(options.lastSeenFlushMs === undefined ? {} : { lastSeenFlushMs: options.lastSeenFlushMs }),
+      ...(options.stream === undefined ? {} : { stream: options.stream }),
+      ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
     }),
   );
   const adminTokenPath = join(options.dataDir, 'admin-token');

@@ -15,7 +15,8 @@ import {
 } from '@flotilla/protocol';
 import type { ReportReceipt } from '@flotilla/protocol/api';
 import type { AgentStore } from '../agent-state.ts';
-import { writeJsonAtomic } from '../state-files.ts';
+import { ChainPoint, linkReport, REPORT_CHAIN_GENESIS } from '@flotilla/protocol/offline';
+import { readJsonFile, writeJsonAtomic } from '../state-files.ts';
 
 export type ReportBody = Omit<Report, 'apiVersion' | 'kind' | 'targetId' | 'seq'>;
 
@@ -56,6 +57,11 @@ const MAX_RESYNCS_PER_FLUSH = 3;
  * numbering past the hub's last and number the waiting reports again, the first flagged with
  * `seqResync`; a report too large for the hub (`413`) is sent once more without its resources
  * and drift; any other lasting refusal drops it, logged.
+ *
+ * The journal also keeps the point of the report chain (docs/air-gap.md) where the reports it
+ * no longer holds end: a report leaves the journal in seq order (sent, dropped, trimmed, or
+ * confirmed by a receipt for a reports file), and the chain point moves past it first, so a
+ * reports file exported later links on from exactly there.
  */
 export class ReportJournal {
   private readonly dir: string;
@@ -114,10 +120,56 @@ export class ReportJournal {
     });
   }
 
+  /** The journal's report files, oldest first; a file a crash left behind the chain point is removed. */
   pending(): string[] {
+    const base = this.chainBase().seq;
     return readdirSync(this.dir)
       .filter((f) => f.endsWith('.report.json'))
-      .sort();
+      .sort()
+      .filter((file) => {
+        if (base === 0 || Number(file.slice(0, 12)) > base) return true;
+        rmSync(join(this.dir, file), { force: true });
+        return false;
+      });
+  }
+
+  /** The chain point of the last report that left the journal; the genesis before any did. */
+  chainBase(): ChainPoint {
+    return readJsonFile(join(this.dir, 'chain.json'), ChainPoint) ?? REPORT_CHAIN_GENESIS;
+  }
+
+  /** The reports the journal holds, in seq order. */
+  held(): SignedReport[] {
+    const reports: SignedReport[] = [];
+    for (const file of this.pending()) {
+      const signed = this.read(file);
+      if (signed !== undefined) reports.push(signed);
+    }
+    return reports;
+  }
+
+  /** The chain link of a report the journal holds, or undefined when it holds none with that seq. */
+  linkAt(seq: number): string | undefined {
+    let link = this.chainBase().link;
+    for (const signed of this.held()) {
+      link = linkReport(link, signed);
+      if (signed.report.seq === seq) return link;
+      if (signed.report.seq > seq) return undefined;
+    }
+    return undefined;
+  }
+
+  /** Drops every report up to `seq` (the hub confirmed them), moving the chain point past each. */
+  prune(seq: number): Promise<number> {
+    return this.exclusive(async () => {
+      let dropped = 0;
+      for (const file of this.pending()) {
+        if (Number(file.slice(0, 12)) > seq) break;
+        this.leave(file);
+        dropped++;
+      }
+      return dropped;
+    });
   }
 
   /**
@@ -167,7 +219,7 @@ export class ReportJournal {
         dropped++;
         continue;
       }
-      rmSync(join(this.dir, file), { force: true });
+      this.leave(file, signed);
       sent++;
       // Accepted, but the hub holds later reports of this target: the numbering is behind.
       if (receipt?.lastSeq !== undefined && receipt.lastSeq > signed.report.seq)
@@ -236,6 +288,19 @@ export class ReportJournal {
 
   private drop(file: string, seq: number, error: FlotillaError): void {
     this.log?.error({ seq, code: error.code, err: error.message }, 'the hub refused a report; dropped it');
+    this.leave(file);
+  }
+
+  /** Removes a report file, after moving the chain point past it (a file that cannot be read cannot be linked). */
+  private leave(file: string, signed: SignedReport | undefined = this.read(file)): void {
+    if (signed !== undefined) {
+      const base = this.chainBase();
+      if (signed.report.seq > base.seq)
+        writeJsonAtomic(join(this.dir, 'chain.json'), {
+          seq: signed.report.seq,
+          link: linkReport(base.link, signed),
+        });
+    }
     rmSync(join(this.dir, file), { force: true });
   }
 
@@ -248,8 +313,7 @@ export class ReportJournal {
   /** Old observations are superseded by newer ones: past the cap, the oldest go first. */
   private trim(): void {
     const files = this.pending();
-    for (const file of files.slice(0, Math.max(0, files.length - this.maxPending)))
-      rmSync(join(this.dir, file), { force: true });
+    for (const file of files.slice(0, Math.max(0, files.length - this.maxPending))) this.leave(file);
   }
 }
 

@@ -1,6 +1,7 @@
 // The agent's side of the air-gap exchange: importing transfer files into a directory only
 // once they verified, OCI image layouts, pushing images into a site registry, exporting the
-// reports file and settling receipts. Not wired into the sync loop or the CLI yet.
+// reports file and settling receipts; the offline site that runs a file through the sync pass,
+// and the inbox the running agent watches.
 export {
   importedImages,
   importTransferFile,
@@ -27,3 +28,5 @@ export {
 export { pushOciImages, siteDestination, type ImageDestination, type PushedImage } from './push-images.ts';
 export { exportReportsFile, type ExportedReports, type ExportReportsOptions } from './export-reports.ts';
 export { importReceiptFile, readReceiptFile } from './import-receipt.ts';
+export { OfflineSite, type OfflineSiteOptions, type SiteRegistry, type TransferImport } from './offline-site.ts';
+export { OfflineInbox, type OfflineInboxOptions } from './offline-inbox.ts';

@@ -47,11 +47,12 @@ export interface VerifiedDesiredState extends VerifiedEnvelope {
  */
 export class DesiredStateVerifier {
   private readonly bundleDir: string;
-  private readonly client: HubClient;
+  private readonly client: Pick<HubClient, 'trustRoot' | 'bundle'>;
   private readonly state: AgentStore;
   private readonly targetId: string;
 
-  constructor(client: HubClient, state: AgentStore, targetId: string) {
+  /** @param client where trust roots and bundles the agent lacks come from: the hub, or nothing for a transfer file */
+  constructor(client: Pick<HubClient, 'trustRoot' | 'bundle'>, state: AgentStore, targetId: string) {
     this.client = client;
     this.state = state;
     this.targetId = targetId;
@@ -145,6 +146,15 @@ export class DesiredStateVerifier {
       bundles.push(bundle);
     }
     for (const section of sections) checkSection(section, bundles, verified.trustRoot, now);
+  }
+
+  /**
+   * Puts a bundle into the cache, as a transfer file brings it. The cache is content addressed
+   * and `resourcesOf` checks every bundle against its digest and signatures again, so what is
+   * put here is trusted no more than what the hub sends.
+   */
+  seed(bundle: SignedBundle): void {
+    writeJsonAtomic(join(this.bundleDir, `${bundle.digest.replace(':', '-')}.json`), bundle);
   }
 
   /** The pinned trust root, first walked forward version by version to `version` if newer. */

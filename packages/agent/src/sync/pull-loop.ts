@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { isFlotillaError, messageOf, type FaultPoints, type FlotillaError } from '@flotilla/protocol';
@@ -9,14 +10,23 @@ import type { DriftEngine } from '../drift/drift-engine.ts';
 import { HubUnavailableError, isRetryable, type HubClient } from '../hub-client.ts';
 import { ReportJournal } from '../journal/report-journal.ts';
 import type { KeyRotation } from '../key-rotation.ts';
+import { HubStream } from '../stream/hub-stream.ts';
 import { DesiredStateVerifier } from './desired-state.ts';
 import { HubOutage } from './hub-outage.ts';
 import { observePass } from './observe-pass.ts';
+import { PassLock } from './pass-lock.ts';
 import { fingerprint } from './pass-report.ts';
 import { waitToRetry } from './retry-wait.ts';
 import { runPass, type PassDependencies, type PassOutcome } from './run-pass.ts';
+import type { SyncMetrics } from './sync-metrics.ts';
 import type { SyncStatus } from './sync-status.ts';
 import { clockBehindSeconds } from './time-floor.ts';
+
+/** How the pull loop hears of changes (docs/cli.md, `--transport`). */
+export type Transport = 'auto' | 'long-poll';
+
+/** On the stream, the envelope is fetched this often even without a notice: a net under a lost one. */
+const STREAM_RECHECK_MS = 5 * 60_000;
 
 interface PullLoopOptions {
   readonly client: HubClient;
@@ -31,6 +41,13 @@ interface PullLoopOptions {
   readonly backoff: Backoff;
   /** How long one long-poll waits for a change at the hub. */
   readonly waitSeconds: number;
+  /**
+   * How changes reach the agent: `auto` holds a push stream and long-polls only when the
+   * stream's upgrade is refused on the way; `long-poll` never tries the stream.
+   */
+  readonly transport: Transport;
+  /** After a hub restart, the stream reconnects at a random moment within this (ms). */
+  readonly reconnectWindowMs?: number;
   /** How often the loop re-observes, whether the hub answers or not. */
   readonly observeIntervalMs: number;
   /** How often to look whether the hub is back while backing off after it was unreachable. */
@@ -43,13 +60,17 @@ interface PullLoopOptions {
   readonly faults: FaultPoints;
   /** Rotates the agent's key when due (key-rotation.ts); without it the key never changes. */
   readonly keyRotation?: KeyRotation | undefined;
+  /** Taken for each pass; shared with the offline inbox, which applies envelopes too. */
+  readonly lock?: PassLock;
+  readonly metrics?: SyncMetrics;
 }
 
 /**
  * The pull loop of an enrolled agent, two loops sharing one pass at a time:
  *
- * - the sync loop sends the report journal, long-polls the hub for a new envelope and runs a
- *   sync pass for it (`runPass`). Whatever throws (the hub or the substrate away, an apply that
+ * - the sync loop waits for a change — a notice on the push stream (`HubStream`), or a
+ *   long-poll when the stream's upgrade is refused on the way — sends the report journal,
+ *   fetches the envelope and runs a sync pass for it (`runPass`). Whatever throws (the hub or the substrate away, an apply that
  *   failed) is retried with backoff; while the hub is unreachable the backoff is cut short as
  *   soon as it answers again, and the outage is logged once. The etag advances only past an
  *   envelope whose pass finished, so a failed one is fetched and tried again. A report the hub
@@ -62,18 +83,28 @@ export class PullLoop {
   private current: SyncStatus;
   private etag: string | undefined;
   private lastReported = '';
-  /** One pass at a time: a sync pass and an observe pass both read and write the substrate. */
-  private passing: Promise<unknown> = Promise.resolve();
+  /**
+   * One pass at a time: a sync pass and an observe pass both read and write the substrate, and
+   * so does the offline inbox, which shares this lock.
+   */
+  private readonly lock: PassLock;
   private firstTurn: () => void = () => undefined;
   private caughtUp = false;
+  private stream: HubStream | undefined;
 
   constructor(options: PullLoopOptions) {
     this.options = options;
     this.current = options.status;
+    this.lock = options.lock ?? new PassLock();
   }
 
   get status(): SyncStatus {
     return this.current;
+  }
+
+  /** The push stream while the loop runs with transport `auto`. */
+  get hubStream(): HubStream | undefined {
+    return this.stream;
   }
 
   /** Runs until `signal` aborts; a long-poll in flight is aborted, a pass in flight finishes. */
@@ -82,6 +113,7 @@ export class PullLoop {
     const key = await store.keyPair();
     const credentials = new Credentials(client, key, enrollment, clock);
     const journal = new ReportJournal(store.dir, key, enrollment.targetId, store, { log });
+    this.options.metrics?.journalDepth(() => journal.pending().length);
     const deps: PassDependencies = {
       store,
       verifier: new DesiredStateVerifier(client, store, enrollment.targetId),
@@ -117,9 +149,24 @@ export class PullLoop {
       this.firstTurn = resolve;
     });
     const observing = this.observeLoop(signal, deps, credentials, flush, firstTurn);
+    this.stream =
+      this.options.transport === 'auto'
+        ? new HubStream({
+            hubUrl: this.options.client.url,
+            targetId: enrollment.targetId,
+            token: () => credentials.accessToken(),
+            invalidateToken: () => credentials.invalidate(),
+            etag: () => this.etag,
+            log,
+            ...(this.options.reconnectWindowMs === undefined
+              ? {}
+              : { reconnectWindowMs: this.options.reconnectWindowMs }),
+          })
+        : undefined;
+    const streaming = this.stream?.run(signal);
     await this.syncLoop(signal, deps, credentials, flush);
     this.firstTurn();
-    await observing;
+    await Promise.all([observing, streaming]);
   }
 
   private async syncLoop(
@@ -128,30 +175,48 @@ export class PullLoop {
     credentials: Credentials,
     flush: () => Promise<void>,
   ): Promise<void> {
-    const { client, enrollment, log, clock, backoff } = this.options;
+    const { client, enrollment, log, clock, backoff, metrics } = this.options;
     const outage = new HubOutage(log, clock);
+    const stream = this.stream;
+    // The stream's notice count when the envelope was last fetched; -1 fetches at once.
+    let seen = -1;
     while (!signal.aborted) {
       try {
+        if (stream !== undefined && !stream.refused && seen === stream.changes) {
+          await stream.next(seen, STREAM_RECHECK_MS, signal);
+          if (signal.aborted) break;
+          if (stream.refused) continue;
+        }
         await this.rotateKeyIfDue(deps, credentials);
         const token = await credentials.accessToken();
         if (!this.caughtUp) await this.catchUp(token, deps);
         await flush();
-        const answer = await client.envelope(enrollment.targetId, token, this.etag, this.options.waitSeconds, signal);
+        const onStream = stream !== undefined && !stream.refused;
+        if (onStream) seen = stream.changes;
+        const wait = onStream ? 0 : this.options.waitSeconds;
+        const answer = await client.envelope(enrollment.targetId, token, this.etag, wait, signal);
         outage.reached();
         backoff.reset();
         if (answer.kind === 'envelope') {
           const text = answer.text;
-          this.record(
-            await this.exclusive(() =>
-              runPass(deps, { raw: text, token: () => credentials.accessToken(), phase: this.current.phase }),
-            ),
+          const started = performance.now();
+          const outcome = await this.exclusive(() =>
+            runPass(deps, { raw: text, token: () => credentials.accessToken(), phase: this.current.phase }),
           );
+          if (outcome.kind !== 're-signed') metrics?.applyDone(outcome.kind, (performance.now() - started) / 1000);
+          if (outcome.kind === 'applied' && outcome.report.drift !== undefined)
+            metrics?.driftObserved(outcome.report.drift.counts);
+          this.record(outcome);
         }
         this.etag = answer.etag;
         this.firstTurn();
         await flush();
+        metrics?.passDone('success', clock());
       } catch (error) {
         if (signal.aborted) break;
+        metrics?.passDone('failure', clock());
+        // Whatever failed is fetched again after the backoff, notice or not.
+        seen = -1;
         if (isAuthFailure(error)) credentials.invalidate();
         const unreachable = error instanceof HubUnavailableError && !error.reachable;
         const delay = Math.max(backoff.next(), error instanceof HubUnavailableError ? (error.retryAfterMs ?? 0) : 0);
@@ -251,6 +316,7 @@ export class PullLoop {
           }),
         );
         if (observed !== undefined) {
+          if (observed.report.drift !== undefined) this.options.metrics?.driftObserved(observed.report.drift.counts);
           this.lastReported = fingerprint(observed.report);
           this.current = { ...this.current, phase: observed.phase };
           void flush();
@@ -268,9 +334,7 @@ export class PullLoop {
   }
 
   private exclusive<T>(work: () => Promise<T>): Promise<T> {
-    const result = this.passing.then(work, work);
-    this.passing = result.catch(() => undefined);
-    return result;
+    return this.lock.run(work);
   }
 
   /** Records how a pass ended: the status, the last report, the events; throws when it must be retried. */

@@ -113,6 +113,33 @@ export class ApiClient {
     return result.data;
   }
 
+  /**
+   * Sends a body as a stream (a file, say) with its content type and reads the answer as
+   * `call` does: for uploads too large to hold, such as a reports file.
+   */
+  async upload<S extends z.ZodType>(schema: S, path: string, contentType: string, body: Readable): Promise<z.infer<S>> {
+    const headers: Record<string, string> = { 'content-type': contentType };
+    if (this.token !== undefined) headers['authorization'] = `Bearer ${this.token}`;
+    let response;
+    try {
+      response = await request(`${this.base}${path}`, { method: 'POST', headers, body });
+    } catch (error) {
+      throw this.unreachable(error);
+    }
+    const text = await response.body.text();
+    if (response.statusCode >= 400) throw this.answerError(response.statusCode, text);
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw new FlotillaError('VALIDATION_FAILED', `the hub's answer to POST ${path} is not JSON`);
+    }
+    const result = lenient(schema).safeParse(value);
+    if (!result.success)
+      throw new FlotillaError('VALIDATION_FAILED', `the hub's answer to POST ${path} is not what this CLI reads`);
+    return result.data;
+  }
+
   /** A GET whose answer is read as a stream, such as an audit export; an error answer throws as in `call`. */
   async stream(path: string): Promise<Readable> {
     const headers: Record<string, string> = {};

@@ -101,6 +101,11 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
     register: async (program, cli) => (await import('./commands/policy.ts')).policyCommand(program, cli.client),
   },
   {
+    name: 'offline',
+    summary: 'air-gapped sites: transfer files out, reports files in, receipts back (docs/air-gap.md)',
+    register: async (program, cli) => (await import('./commands/offline.ts')).offlineCommand(program, cli.client),
+  },
+  {
     name: 'completion',
     summary: 'print a shell completion script: bash, zsh or fish',
     register: async (program) => (await import('./commands/completion.ts')).completionCommand(program),

@@ -13,7 +13,7 @@ export type Handler = (ctx: RequestContext) => Promise<void> | void;
 
 interface Route {
   readonly method: string;
-  /** As registered: `/v1/targets/:id`. */
+  /** The path as registered, such as `/v1/targets/:id`: the low-cardinality name metrics use. */
   readonly path: string;
   readonly pattern: RegExp;
   readonly names: readonly string[];
@@ -44,7 +44,7 @@ export class Router {
   }
 
   /** The handler and its parameters, or a 404/405 error that says what exists. */
-  match(method: string, path: string): { handler: Handler; params: Record<string, string> } {
+  match(method: string, path: string): { handler: Handler; params: Record<string, string>; route: string } {
     let pathMatched = false;
     for (const route of this.routes) {
       const found = route.pattern.exec(path);
@@ -55,7 +55,7 @@ export class Router {
       route.names.forEach((name, i) => {
         params[name] = decodeSegment(found[i + 1]!);
       });
-      return { handler: route.handler, params };
+      return { handler: route.handler, params, route: route.path };
     }
     if (pathMatched) {
       const allowed = this.routes.filter((r) => r.pattern.test(path)).map((r) => r.method);

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { FlotillaError } from '@flotilla/protocol';
 import { ERROR_STATUS } from './error-status.ts';
@@ -16,6 +17,8 @@ export interface HttpServerOptions {
    * `STORE_UNAVAILABLE` refusal, logged once per outage by its owner; undefined for any other error.
    */
   readonly storeError?: (error: unknown) => FlotillaError | undefined;
+  /** Told of every answered request, by its route pattern (`unmatched` when no route matched); the metrics feature. */
+  readonly requests?: { requestDone(method: string, route: string, status: number, seconds: number): void };
 }
 
 /**
@@ -50,14 +53,24 @@ export function createHttpServer(router: Router, options: HttpServerOptions): Se
     });
   };
 
+  const requests = options.requests;
   const server = createServer((req, res) => {
+    let route = 'unmatched';
+    if (requests !== undefined) {
+      const start = performance.now();
+      // 'finish': a response sent; a client that went away first is not a request answered.
+      res.once('finish', () =>
+        requests.requestDone(req.method ?? 'GET', route, res.statusCode, (performance.now() - start) / 1000),
+      );
+    }
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     const query = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
     try {
       options.authorize?.(req);
-      const { handler, params } = router.match(req.method ?? 'GET', path);
+      const { handler, params, route: matched } = router.match(req.method ?? 'GET', path);
+      route = matched;
       const result = handler({ req, res, params, query, remote: req.socket.remoteAddress ?? 'unknown' });
       if (result instanceof Promise) result.catch((error: unknown) => fail(req, res, error));
     } catch (error) {

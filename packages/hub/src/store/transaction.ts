@@ -8,8 +8,25 @@ import type { StoreHealth } from './store-health.ts';
  */
 export interface Transactions {
   run<T>(work: () => T): T;
+  /**
+   * Runs `work` in one transaction with the other work grouped in the same turn of the event
+   * loop (up to {@link GROUP_LIMIT}), and settles once that transaction committed: a burst of
+   * small writes (reports, enrollments) costs one commit instead of one each. Work that throws
+   * rejects alone; what it wrote outside its own `run` stays, as it would have without grouping.
+   * A failed commit (or a store that cannot write) rejects the whole group.
+   */
+  group<T>(work: () => T): Promise<T>;
   /** Whether a transaction is open now: work that must join one, or must not run in one, checks it. */
   readonly open: boolean;
+}
+
+/** The most pieces of work one grouped transaction takes, so that one commit never holds the event loop for long. */
+export const GROUP_LIMIT = 256;
+
+interface Queued {
+  readonly work: () => unknown;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
 }
 
 /**
@@ -18,16 +35,48 @@ export interface Transactions {
  * (a full disk, a lock held elsewhere) becomes that refusal and starts the outage.
  */
 export function transactions(db: Db, health?: Pick<StoreHealth, 'assertWritable' | 'asRefusal'>): Transactions {
+  const run = <T>(work: () => T): T => {
+    if (health === undefined || db.inTransaction) return db.transaction(work)();
+    health.assertWritable();
+    try {
+      return db.transaction(work)();
+    } catch (error) {
+      throw health.asRefusal(error, 'transaction') ?? error;
+    }
+  };
+  let queue: Queued[] = [];
+  const flush = (): void => {
+    const batch = queue.slice(0, GROUP_LIMIT);
+    queue = queue.slice(GROUP_LIMIT);
+    if (queue.length > 0) setImmediate(flush);
+    const results: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    try {
+      run(() => {
+        for (const { work } of batch) {
+          try {
+            results.push({ ok: true, value: work() });
+          } catch (error) {
+            results.push({ ok: false, error });
+          }
+        }
+      });
+    } catch (error) {
+      for (const item of batch) item.reject(error);
+      return;
+    }
+    batch.forEach((item, i) => {
+      const result = results[i]!;
+      if (result.ok) item.resolve(result.value);
+      else item.reject(result.error);
+    });
+  };
   return {
-    run: (work) => {
-      if (health === undefined || db.inTransaction) return db.transaction(work)();
-      health.assertWritable();
-      try {
-        return db.transaction(work)();
-      } catch (error) {
-        throw health.asRefusal(error, 'transaction') ?? error;
-      }
-    },
+    run,
+    group: <T>(work: () => T) =>
+      new Promise<T>((resolve, reject) => {
+        queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
+        if (queue.length === 1) setImmediate(flush);
+      }),
     get open() {
       return db.inTransaction;
     },

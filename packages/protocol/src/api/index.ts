@@ -119,3 +119,21 @@ export {
   CreatedApiToken,
   OperatorRole,
 } from './operators.ts';
+export {
+  OFFLINE_EXPIRY_DEFAULT_SECONDS,
+  OFFLINE_EXPIRY_MAX_SECONDS,
+  OfflineExportPlan,
+  OfflineExportRequest,
+  OfflineSettings,
+  OfflineSyncMode,
+  OfflineTargetList,
+  OfflineTargetState,
+} from './offline.ts';
+export {
+  HubStreamMessage,
+  STREAM_CLOSE,
+  StreamAuth,
+  StreamAuthenticated,
+  StreamChanged,
+  StreamHello,
+} from './stream.ts';

@@ -20,6 +20,8 @@ export {
 export { signTransferManifest, verifyTransferManifest } from './manifest-signature.ts';
 export {
   planTransfer,
+  planTransferManifest,
+  writeSignedTransfer,
   writeTransfer,
   type BlobSource,
   type TransferContents,

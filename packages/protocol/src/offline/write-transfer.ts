@@ -68,14 +68,14 @@ function unique<T>(items: readonly T[], key: (item: T) => string, what: string):
 }
 
 /**
- * The signed manifest and the entries, in file order, for a set of contents. Throws a
+ * The manifest (unsigned) and the entries, in file order, for a set of contents. Throws a
  * TypeError for contents that do not make a consistent file (an envelope naming a release
  * the file lacks, a trust root the site already has, an index naming a missing blob).
  */
-export function planTransfer(
-  contents: TransferContents,
-  hubKey: KeyPair,
-): { readonly signed: SignedTransferManifest; readonly entries: readonly PlannedEntry[] } {
+export function planTransferManifest(contents: TransferContents): {
+  readonly manifest: TransferManifest;
+  readonly entries: readonly PlannedEntry[];
+} {
   const planned: PlannedEntry[] = [];
   for (const root of unique(
     contents.trustRoots,
@@ -131,7 +131,16 @@ export function planTransfer(
     entries: planned.map((p) => p.entry),
   });
   checkTransferLayout(manifest);
-  return { signed: signTransferManifest(manifest, hubKey), entries: planned };
+  return { manifest, entries: planned };
+}
+
+/** The signed manifest and the entries, in file order, for a set of contents (see {@link planTransferManifest}). */
+export function planTransfer(
+  contents: TransferContents,
+  hubKey: KeyPair,
+): { readonly signed: SignedTransferManifest; readonly entries: readonly PlannedEntry[] } {
+  const { manifest, entries } = planTransferManifest(contents);
+  return { signed: signTransferManifest(manifest, hubKey), entries };
 }
 
 /**
@@ -147,7 +156,31 @@ export function planTransfer(
  * await pipeline(Readable.from(writeTransfer(contents, hubKey)), createWriteStream(path));
  */
 export async function* writeTransfer(contents: TransferContents, hubKey: KeyPair): AsyncGenerator<Uint8Array> {
-  const { signed, entries } = planTransfer(contents, hubKey);
+  yield* writePlanned(planTransfer(contents, hubKey));
+}
+
+/**
+ * Writes a transfer file whose manifest another party signed (the hub, for the CLI that
+ * streams the images from its own disk): the contents must plan to exactly that manifest,
+ * else a TypeError before anything is written. Otherwise as {@link writeTransfer}.
+ */
+export async function* writeSignedTransfer(
+  contents: TransferContents,
+  signed: SignedTransferManifest,
+): AsyncGenerator<Uint8Array> {
+  const { manifest, entries } = planTransferManifest(contents);
+  if (canonicalize(manifest) !== canonicalize(signed.manifest))
+    throw new TypeError('writeSignedTransfer: the contents do not match the signed manifest');
+  yield* writePlanned({ signed, entries });
+}
+
+async function* writePlanned({
+  signed,
+  entries,
+}: {
+  readonly signed: SignedTransferManifest;
+  readonly entries: readonly PlannedEntry[];
+}): AsyncGenerator<Uint8Array> {
   const mtime = Math.floor(Date.parse(signed.manifest.createdAt) / 1000);
   const manifestBytes = encoder.encode(canonicalize(signed));
   yield encodeFileHeader(TRANSFER_MANIFEST_PATH, manifestBytes.length, mtime);

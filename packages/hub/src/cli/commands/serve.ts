@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import { faultPoints, FlotillaError, type FaultPoint } from '@flotilla/protocol';
 import { serveConfig } from '../../config.ts';
 import { createLogger } from '../../logger.ts';
+import { startMetricsServer, type MetricsServer } from '../../features/metrics/metrics-server.ts';
+import { connectionCap, openFileLimit } from '../../fd-limit.ts';
 import { openHub } from '../../open-hub.ts';
 import { stopOnSignals } from '../../stop-signals.ts';
 
@@ -16,6 +18,11 @@ export function serveCommand(program: Command): void {
     .option('--data-dir <dir>', 'where the hub keeps hub.db, keys/ and admin-token (env FLOTILLA_DATA_DIR)')
     .option('--port <port>', 'TCP port, 0 for any free one (env FLOTILLA_PORT)')
     .option('--host <host>', 'address to listen on (env FLOTILLA_HOST)')
+    .option(
+      '--metrics-port <port>',
+      'serve Prometheus metrics at /metrics on this port, without authentication; default off (env FLOTILLA_METRICS_PORT)',
+    )
+    .option('--metrics-host <host>', 'address for the metrics port; default --host (env FLOTILLA_METRICS_HOST)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug (env FLOTILLA_LOG_LEVEL)')
     .option(
       '--log-format <format>',
@@ -29,6 +36,14 @@ export function serveCommand(program: Command): void {
       '--audit-retention-days <days>',
       'prune audit entries older than this many days (env FLOTILLA_AUDIT_RETENTION_DAYS, default keep forever)',
     )
+    .option(
+      '--max-connections <n>',
+      'the most connections held at once; more are closed at once (env FLOTILLA_MAX_CONNECTIONS, default the open-file limit less 512)',
+    )
+    .option(
+      '--stream-heartbeat-seconds <s>',
+      'how often agent streams are pinged (env FLOTILLA_STREAM_HEARTBEAT_SECONDS, default 30)',
+    )
     .action(async (_flags: unknown, command: Command) => {
       const config = serveConfig(command.optsWithGlobals(), process.env);
       const log = await createLogger({
@@ -36,6 +51,7 @@ export function serveCommand(program: Command): void {
         format: config.logFormat,
         redact: ['req.headers.authorization', '*.token', '*.accessToken', '*.assertion'],
       });
+      const maxConnections = config.maxConnections ?? connectionCap(openFileLimit());
       const {
         hub: server,
         adminTokenPath,
@@ -45,22 +61,36 @@ export function serveCommand(program: Command): void {
         log,
         envelopeTtlMs: config.envelopeTtlSeconds * 1000,
         checkpointIntervalMs: config.checkpointInterval * 1000,
+        stream: { heartbeatMs: config.streamHeartbeatSeconds * 1000 },
+        ...(maxConnections === undefined ? {} : { maxConnections }),
         ...(config.auditRetentionDays === undefined
           ? {}
           : { auditRetentionMs: config.auditRetentionDays * 86_400_000 }),
         faults: faultPoints(config.faults, killThisProcess),
       });
-      stopOnSignals(() => server.close(), log);
+      let metrics: MetricsServer | undefined;
+      stopOnSignals(async () => {
+        await metrics?.close();
+        await server.close();
+      }, log);
       let url: string;
       try {
-        url = await server.listen(config.port, config.host);
+        if (config.metricsPort !== undefined)
+          metrics = await startMetricsServer({
+            port: config.metricsPort,
+            host: config.metricsHost ?? config.host,
+            scrape: () => server.metrics.scrape(),
+            log,
+          }).catch((error: unknown) => {
+            throw inUse(error, config.metricsPort ?? 0, config.metricsHost ?? config.host, '--metrics-port');
+          });
+        url = await server.listen(config.port, config.host).catch((error: unknown) => {
+          throw inUse(error, config.port, config.host, '--port');
+        });
       } catch (error) {
+        await metrics?.close();
         await server.close();
-        if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
-        throw new FlotillaError(
-          'CONFIG_INVALID',
-          `port ${config.port} on ${config.host} is in use; stop what holds it, or choose another with --port (0 for any free one)`,
-        );
+        throw error;
       }
       log.info(
         {
@@ -69,6 +99,7 @@ export function serveCommand(program: Command): void {
           adminTokenPath,
           firstStart: createdAdminToken !== undefined,
           hubId: server.services.trust.hubId,
+          ...(metrics === undefined ? {} : { metrics: metrics.url }),
         },
         'hub listening',
       );
@@ -79,4 +110,13 @@ export function serveCommand(program: Command): void {
 function killThisProcess(point: FaultPoint, hit: number): void {
   writeSync(2, `flotilla: fault point ${point} reached (hit ${hit}); killing this process with SIGKILL\n`);
   process.kill(process.pid, 'SIGKILL');
+}
+
+/** A listen error, or for a port in use the one readable line that says what to do. */
+function inUse(error: unknown, port: number, host: string, flag: string): unknown {
+  if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') return error;
+  return new FlotillaError(
+    'CONFIG_INVALID',
+    `port ${port} on ${host} is in use; stop what holds it, or choose another with ${flag} (0 for any free one)`,
+  );
 }

@@ -24,7 +24,11 @@ export interface AuditTail {
 
 /** The part of the report service the stream watches. */
 export interface ReportAccepter {
-  accept(targetId: string, signed: SignedReport): { readonly seq: number; readonly duplicate: boolean };
+  accept(
+    targetId: string,
+    signed: SignedReport,
+    via?: 'online' | 'file',
+  ): { readonly seq: number; readonly duplicate: boolean };
 }
 
 export interface LiveEventsOptions {
@@ -118,8 +122,8 @@ export class LiveEvents {
   watchReports<S extends ReportAccepter>(service: S): S {
     const accept = service.accept.bind(service);
     return Object.assign(service, {
-      accept: (targetId: string, signed: SignedReport) => {
-        const receipt = accept(targetId, signed);
+      accept: (targetId: string, signed: SignedReport, via?: 'online' | 'file') => {
+        const receipt = accept(targetId, signed, via);
         if (!receipt.duplicate) this.publish('report', reportEvent(targetId, signed.report));
         return receipt;
       },

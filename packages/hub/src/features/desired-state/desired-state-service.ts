@@ -82,8 +82,15 @@ export interface CheckIns {
   mark(targetId: string): void;
 }
 
+/** Hears which targets' envelopes changed, after commit: the stream feature tells their agents. */
+export interface EnvelopeNotices {
+  changed(targetIds: readonly string[]): void;
+}
+
 export interface DesiredStateDeps {
   readonly tx: Transactions;
+  /** Told after envelopes changed, besides the long-polls woken here. */
+  readonly notices?: EnvelopeNotices;
   readonly targets: DesiredTargets;
   readonly served: ServedTargets;
   readonly releases: ReleaseResolver;
@@ -96,6 +103,8 @@ export interface DesiredStateDeps {
   readonly audit: AuditSink;
   readonly clock: Clock;
   readonly envelopeTtlMs: number;
+  /** Told of every envelope signed (the metrics feature); optional. */
+  readonly metrics?: { envelopeIssued(): void };
 }
 
 /** The drift part of an envelope: the policy and holds in force, and revert requests for this generation only. */
@@ -350,12 +359,14 @@ export class DesiredStateService {
     return { targetId, changed: true, generation, previous, bundles };
   }
 
-  /** After a transaction that changed envelopes committed: drops cached states and wakes the agents' long-polls. */
+  /** After a transaction that changed envelopes committed: drops cached states, wakes the agents' long-polls and tells their streams. */
   announce(targetIds: Iterable<string>): void {
-    for (const id of targetIds) {
+    const ids = [...targetIds];
+    for (const id of ids) {
       this.deps.served.invalidate(id);
       this.waiters.notify(id);
     }
+    this.deps.notices?.changed(ids);
   }
 
   /** A check-in: counts it, and answers the target's current state. */
@@ -387,11 +398,40 @@ export class DesiredStateService {
   }
 
   /**
+   * The target's current envelope signed afresh to last `ttlMs`, for a transfer file: same
+   * generation, releases and drift part as the one served online, only the times differ (as
+   * when the hub re-signs it lazily). Not stored: the online envelope keeps its own expiry.
+   */
+  offlineEnvelope(targetId: string, ttlMs: number): SignedEnvelope {
+    const record = this.deps.targets.desired(targetId);
+    if (record === undefined) throw new FlotillaError('NOT_FOUND', `target ${targetId} does not exist`);
+    if (record.status === 'revoked')
+      throw new FlotillaError('CONFLICT', `target ${targetId} is revoked; it will never get desired state again`);
+    const envelope = record.envelope?.envelope;
+    if (envelope === undefined)
+      throw new FlotillaError(
+        'CONFLICT',
+        `target ${targetId} has no desired state yet; assign it releases first (flotilla assign ${targetId} NAME@VERSION)`,
+      );
+    const carried = {
+      holds: envelope.holds,
+      ...(envelope.driftPolicy === undefined ? {} : { driftPolicy: envelope.driftPolicy }),
+      ...(envelope.revert === undefined ? {} : { revert: envelope.revert }),
+    };
+    return this.sign(targetId, envelope.generation, envelope.bundles, carried, envelope.policy, ttlMs);
+  }
+
+  /**
    * Calls `onChange` when the target's envelope changes, or after `timeoutMs`. Returns a
    * cancel function for when the client goes away first.
    */
   waitForChange(targetId: string, timeoutMs: number, onChange: () => void): () => void {
     return this.waiters.wait(targetId, timeoutMs, onChange);
+  }
+
+  /** How many targets have an agent's long-poll waiting now. */
+  waitingAgents(): number {
+    return this.waiters.targets;
   }
 
   /** Wakes every waiter: used on shutdown so long-polls end promptly. */
@@ -415,6 +455,7 @@ export class DesiredStateService {
     bundles: readonly ReleaseRef[],
     drift?: EnvelopeDrift,
     policy?: readonly Record<string, unknown>[],
+    ttlMs: number = this.deps.envelopeTtlMs,
   ): SignedEnvelope {
     const now = this.deps.clock();
     const part = drift ?? this.driftNow(targetId);
@@ -430,8 +471,10 @@ export class DesiredStateService {
       ...(policy === undefined ? {} : { policy: [...policy] }),
       trustRootVersion: this.deps.trust.trustRoot.version,
       issuedAt: new Date(now).toISOString(),
-      expiresAt: new Date(now + this.deps.envelopeTtlMs).toISOString(),
+      expiresAt: new Date(now + ttlMs).toISOString(),
     };
-    return { envelope, signature: signPayload('envelope', envelope, this.deps.keys.hub) };
+    const signature = signPayload('envelope', envelope, this.deps.keys.hub);
+    this.deps.metrics?.envelopeIssued();
+    return { envelope, signature };
   }
 }

@@ -30,6 +30,11 @@ export class EnvelopeWaiters {
     return cancel;
   }
 
+  /** How many targets have at least one waiter. */
+  get targets(): number {
+    return this.waiters.size;
+  }
+
   notify(targetId: string): void {
     const set = this.waiters.get(targetId);
     if (set === undefined) return;

@@ -44,7 +44,7 @@ export interface IdentityRoutesDeps {
 export function identityRoutes(router: Router, { identity, trust, store, rotation }: IdentityRoutesDeps): void {
   router.on('POST', '/v1/enroll', async ({ req, res, remote }) => {
     const request = await readJson(req, EnrollRequest);
-    sendJson(res, 201, EnrollResponse, identity.enroll(request, remote));
+    sendJson(res, 201, EnrollResponse, await identity.submitEnrollment(request, remote));
   });
 
   router.on('POST', '/v1/token', async ({ req, res, remote }) => {

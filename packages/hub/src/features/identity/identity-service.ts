@@ -251,6 +251,15 @@ export class IdentityService implements Authenticator {
    * key by signing the token's digest and a fresh time. Enrolling the same key again returns
    * the same target without spending a use, so a retry after a lost answer is safe.
    */
+  /**
+   * {@link enroll} in a transaction shared with the other enrollments arriving in the same turn
+   * of the event loop: what `POST /v1/enroll` calls, so a fleet enrolling at once costs a
+   * commit per group rather than per agent.
+   */
+  submitEnrollment(request: EnrollRequest, remote: string): Promise<EnrollResponse> {
+    return this.deps.tx.group(() => this.enroll(request, remote));
+  }
+
   enroll(request: EnrollRequest, remote: string): EnrollResponse {
     const { tx, store, targets, credentials, audit } = this.deps;
     const now = this.deps.clock();

@@ -22,7 +22,7 @@ export function reportRoutes(router: Router, { auth, reports }: ReportRoutesDeps
     const targetId = params['id']!;
     await requireAgent(auth, req, targetId);
     const signed = await readJson(req, SignedReport, REPORT_BODY_LIMIT);
-    const receipt = reports.accept(targetId, signed);
+    const receipt = await reports.submit(targetId, signed);
     sendJson(res, receipt.duplicate ? 200 : 201, ReportReceipt, receipt);
   });
 

@@ -24,7 +24,7 @@ export interface ReportingTargets {
 /** Where a target's observed state is kept (the targets feature's store). */
 export interface ObservedTargets {
   observedSeq(id: string): number | undefined;
-  setObserved(id: string, observed: NonNullable<Target['observed']>, facts: Facts, at: number): void;
+  setObserved(id: string, observed: NonNullable<Target['observed']>, facts: Facts, at: number | null): void;
 }
 
 /** Where the drift section of each stored report goes (the drift feature); called inside the report's transaction. */
@@ -68,7 +68,36 @@ export class ReportService {
     };
   }
 
-  accept(targetId: string, signed: SignedReport): ReportReceipt {
+  /** The canonical JSON of the report stored for (target, seq), if any. */
+  stored(targetId: string, seq: number): string | undefined {
+    return this.deps.store.json(targetId, seq);
+  }
+
+  /** The seqs from `from` to `to` stored for the target, increasing. */
+  heldSeqs(targetId: string, from: number, to: number): number[] {
+    return this.deps.store.heldSeqs(targetId, from, to);
+  }
+
+  /** The highest seq stored for the target (0 for none), and the generation its report applied. */
+  highest(targetId: string): { readonly seq: number; readonly generation: number | null } {
+    return this.deps.store.highest(targetId);
+  }
+
+  /**
+   * {@link accept} in a transaction shared with the other reports arriving in the same turn of
+   * the event loop: what the report route calls, so that a fleet reporting at once costs a
+   * commit per group rather than per report.
+   */
+  submit(targetId: string, signed: SignedReport): Promise<ReportReceipt> {
+    return this.deps.tx.group(() => this.accept(targetId, signed));
+  }
+
+  /**
+   * Stores one signed report, online or carried in a reports file (`via: 'file'`, which leaves
+   * the target's last contact alone): both paths share this one record per (target, seq), so a
+   * report that arrives both ways is stored once.
+   */
+  accept(targetId: string, signed: SignedReport, via: 'online' | 'file' = 'online'): ReportReceipt {
     const { tx, store, observed, drift, audit, clock } = this.deps;
     const { report } = signed;
     if (report.targetId !== targetId) {
@@ -139,7 +168,7 @@ export class ReportService {
             reportedAt: report.observedAt,
           },
           report.facts,
-          now,
+          via === 'online' ? now : null,
         );
       }
       drift.recordReport(targetId, report);

@@ -17,6 +17,12 @@ export class ReportStore {
       last: db.prepare<[string], { signed: string }>(
         'SELECT signed FROM reports WHERE target_id = ? ORDER BY seq DESC LIMIT 1',
       ),
+      held: db.prepare<[string, number, number], { seq: number }>(
+        'SELECT seq FROM reports WHERE target_id = ? AND seq BETWEEN ? AND ? ORDER BY seq',
+      ),
+      highest: db.prepare<[string], { seq: number; generation: number }>(
+        'SELECT seq, generation FROM reports WHERE target_id = ? ORDER BY seq DESC LIMIT 1',
+      ),
     };
   }
 
@@ -34,6 +40,17 @@ export class ReportStore {
   last(targetId: string): Report | undefined {
     const row = this.s.last.get(targetId);
     return row === undefined ? undefined : (JSON.parse(row.signed) as SignedReport).report;
+  }
+
+  /** The seqs from `from` to `to` (inclusive) stored for the target, increasing. */
+  heldSeqs(targetId: string, from: number, to: number): number[] {
+    return this.s.held.all(targetId, from, to).map((r) => r.seq);
+  }
+
+  /** The highest seq stored for the target (0 for none) and the generation that report applied. */
+  highest(targetId: string): { readonly seq: number; readonly generation: number | null } {
+    const row = this.s.highest.get(targetId);
+    return { seq: row?.seq ?? 0, generation: row?.generation ?? null };
   }
 
   /** The canonical JSON of a stored report, to tell a resent report from a reused seq. */

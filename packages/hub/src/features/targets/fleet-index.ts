@@ -21,31 +21,66 @@ export interface FleetIndexColumns {
   readonly enrolled: number;
 }
 
-interface Posting {
-  /** The value as the row tests read it: numbers stay numbers, everything else is text. */
-  readonly value: FieldValue;
-  readonly targets: Set<number>;
+/**
+ * One field across the fleet, stored by target (a forward index): the value each target
+ * holds, as an id into the field's distinct values. A target holding several values of one
+ * field (drift classes) keeps the first in `held` and the others in `more`.
+ */
+interface FieldColumn {
+  /** Per value id: its readings as queries test them (a number, its text, or both). */
+  readonly readings: FieldValue[][];
+  readonly texts: string[];
+  /** Value ids by their readings' types and texts. */
+  readonly ids: Map<string, number>;
+  /** Per value id: how many targets hold it, for ordering the conditions of an `and`. */
+  readonly counts: number[];
+  /** Per ordinal: value id + 1, or 0 when the target lacks the field. */
+  held: Int32Array;
+  readonly more: Map<number, number[]>;
 }
 
 type Predicate = (ordinal: number) => boolean;
 
+const SNAPSHOT_FORMAT = 1;
+const NONE = Number.NaN;
+
+/** The readings a query tests a row by: a number, its text, or both, as the SQL index holds them. */
+function readingsOf(row: TargetFieldRow): FieldValue[] {
+  const readings: FieldValue[] = [];
+  if (row.num !== null) readings.push(row.num);
+  if (row.num === null || row.version !== null || row.time !== null) readings.push(row.text);
+  return readings;
+}
+
 /**
- * The fleet query answered from memory: an inverted index from each field and distinct value
- * to the targets holding it, built from the same rows the SQL index holds
+ * The fleet query answered from memory, built from the same rows the SQL index holds
  * (`targetFieldRows`) and read through the same plan the SQL compiler and the in-memory
  * matcher interpret, so all three agree (a property test checks it).
  *
- * A condition on a field costs a pass over that field's distinct values (a dozen regions, a
- * few versions), not over the fleet. An `and` walks the targets of its most selective
- * condition and checks the rest per target by set membership.
+ * Laid out by column rather than by posting list: per target slot a few typed-array entries
+ * (one per field it has, plus its times) instead of a Set entry per field value, which is
+ * what made the earlier index 124 MB at 100,000 targets. A condition on a field is decided
+ * once per distinct value (a dozen regions, a few versions) into a bit per value; a query is
+ * then one pass over the slots testing those bits, its most selective condition first. The
+ * slots are in id order when built, so the answer needs no sort unless targets came later.
+ *
+ * `snapshot()` and `FleetIndex.fromSnapshot` write and read the whole index as one buffer, so
+ * a restarted hub loads it instead of rebuilding it from the store.
  */
 export class FleetIndex {
   private readonly ordinals = new Map<string, number>();
-  private readonly columns: (FleetIndexColumns | undefined)[] = [];
+  private ids: (string | undefined)[] = [];
+  private names: string[] = [];
+  private statuses: string[] = [];
+  private lastSeen: Float64Array = new Float64Array(0);
+  private lastChanged: Float64Array = new Float64Array(0);
+  private enrolled: Float64Array = new Float64Array(0);
   private readonly free: number[] = [];
-  private readonly fields = new Map<string, Map<string, Posting>>();
-  /** What each target holds, so that replacing it removes exactly its old postings. */
-  private readonly held: (Posting[] | undefined)[] = [];
+  private readonly fields = new Map<string, FieldColumn>();
+  /** Whether slots are in id order: appended targets may break it, and then answers are sorted. */
+  private ordered = true;
+  /** The greatest id ever given a slot. */
+  private last = '';
 
   get size(): number {
     return this.ordinals.size;
@@ -55,135 +90,209 @@ export class FleetIndex {
   set(columns: FleetIndexColumns, rows: readonly TargetFieldRow[]): void {
     let ordinal = this.ordinals.get(columns.id);
     if (ordinal === undefined) {
-      ordinal = this.free.pop() ?? this.columns.length;
+      const reused = this.free.pop();
+      ordinal = reused ?? this.slot();
+      // Built in id order, slots stay in id order while each new id sorts after the last.
+      if (reused !== undefined || columns.id < this.last) this.ordered = false;
+      else this.last = columns.id;
       this.ordinals.set(columns.id, ordinal);
     } else {
       this.release(ordinal);
     }
-    this.columns[ordinal] = columns;
-    const postings: Posting[] = [];
-    for (const row of rows) {
-      let values = this.fields.get(row.field);
-      if (values === undefined) {
-        values = new Map();
-        this.fields.set(row.field, values);
-      }
-      // A number and a string with the same text share one row; the row keeps the typed
-      // readings of both, so the target gets a posting for each.
-      if (row.num !== null) postings.push(this.post(values, row.num, ordinal));
-      if (row.num === null || row.version !== null || row.time !== null)
-        postings.push(this.post(values, row.text, ordinal));
-    }
-    this.held[ordinal] = postings;
+    this.ids[ordinal] = columns.id;
+    this.writeColumns(ordinal, columns);
+    for (const row of rows) this.hold(ordinal, row);
   }
 
-  private post(values: Map<string, Posting>, value: FieldValue, ordinal: number): Posting {
-    const key = `${typeof value}:${String(value)}`;
-    let posting = values.get(key);
-    if (posting === undefined) {
-      posting = { value, targets: new Set() };
-      values.set(key, posting);
-    }
-    posting.targets.add(ordinal);
-    return posting;
+  /** A new slot at the end, growing the typed arrays by doubling. */
+  private slot(): number {
+    const ordinal = this.ids.length;
+    this.ids.push(undefined);
+    if (ordinal >= this.lastSeen.length) this.grow(Math.max(1024, this.lastSeen.length * 2));
+    return ordinal;
   }
 
-  /** Changes a target's columns without touching its field postings: a heartbeat, say. */
+  private grow(capacity: number): void {
+    const widen = (from: Float64Array): Float64Array => {
+      const to = new Float64Array(capacity).fill(NONE);
+      to.set(from);
+      return to;
+    };
+    this.lastSeen = widen(this.lastSeen);
+    this.lastChanged = widen(this.lastChanged);
+    this.enrolled = widen(this.enrolled);
+    for (const column of this.fields.values()) {
+      const held = new Int32Array(capacity);
+      held.set(column.held);
+      column.held = held;
+    }
+  }
+
+  private writeColumns(ordinal: number, columns: FleetIndexColumns): void {
+    this.names[ordinal] = columns.name;
+    this.statuses[ordinal] = columns.status;
+    this.lastSeen[ordinal] = columns.lastSeen ?? NONE;
+    this.lastChanged[ordinal] = columns.lastChanged;
+    this.enrolled[ordinal] = columns.enrolled;
+  }
+
+  private column(field: string): FieldColumn {
+    let column = this.fields.get(field);
+    if (column === undefined) {
+      column = {
+        readings: [],
+        texts: [],
+        ids: new Map(),
+        counts: [],
+        held: new Int32Array(this.lastSeen.length),
+        more: new Map(),
+      };
+      this.fields.set(field, column);
+    }
+    return column;
+  }
+
+  private hold(ordinal: number, row: TargetFieldRow): void {
+    const column = this.column(row.field);
+    const readings = readingsOf(row);
+    // By readings, not text: the string "2" and the number 2 share a text but not a meaning.
+    const key = readingsKey(readings);
+    let value = column.ids.get(key);
+    if (value === undefined) {
+      value = column.texts.length;
+      column.ids.set(key, value);
+      column.texts.push(row.text);
+      column.readings.push(readings);
+      column.counts.push(0);
+    }
+    column.counts[value]!++;
+    if (column.held[ordinal] === 0) column.held[ordinal] = value + 1;
+    else {
+      const more = column.more.get(ordinal);
+      if (more === undefined) column.more.set(ordinal, [value]);
+      else more.push(value);
+    }
+  }
+
+  /** Changes a target's columns without touching its fields: a heartbeat, say. */
   setColumns(columns: FleetIndexColumns): void {
     const ordinal = this.ordinals.get(columns.id);
-    if (ordinal !== undefined) this.columns[ordinal] = columns;
+    if (ordinal !== undefined) this.writeColumns(ordinal, columns);
   }
 
   columnsOf(id: string): FleetIndexColumns | undefined {
     const ordinal = this.ordinals.get(id);
-    return ordinal === undefined ? undefined : this.columns[ordinal];
+    if (ordinal === undefined) return undefined;
+    const seen = this.lastSeen[ordinal]!;
+    return {
+      id,
+      name: this.names[ordinal]!,
+      status: this.statuses[ordinal]!,
+      lastSeen: Number.isNaN(seen) ? null : seen,
+      lastChanged: this.lastChanged[ordinal]!,
+      enrolled: this.enrolled[ordinal]!,
+    };
   }
 
   remove(id: string): void {
     const ordinal = this.ordinals.get(id);
     if (ordinal === undefined) return;
     this.release(ordinal);
-    this.columns[ordinal] = undefined;
+    this.ids[ordinal] = undefined;
     this.ordinals.delete(id);
     this.free.push(ordinal);
   }
 
   private release(ordinal: number): void {
-    for (const posting of this.held[ordinal] ?? []) posting.targets.delete(ordinal);
-    this.held[ordinal] = undefined;
+    for (const column of this.fields.values()) {
+      const held = column.held[ordinal]!;
+      if (held === 0) continue;
+      column.counts[held - 1]!--;
+      column.held[ordinal] = 0;
+      const more = column.more.get(ordinal);
+      if (more === undefined) continue;
+      for (const value of more) column.counts[value]!--;
+      column.more.delete(ordinal);
+    }
   }
 
   /** The ids of the targets the query selects at `now`, sorted. */
   select(query: Query, now: Date | number): string[] {
+    const plan = planQuery(query, nowMillis(now));
     const ids: string[] = [];
-    for (const ordinal of this.evaluate(planQuery(query, nowMillis(now)))) ids.push(this.columns[ordinal]!.id);
-    return ids.sort();
-  }
-
-  private all(): Set<number> {
-    return new Set(this.ordinals.values());
-  }
-
-  /** The postings of a field whose value passes one of the tests. */
-  private matching(plan: Plan & { kind: 'rows' }): Posting[] {
-    const tests = plan.tests.map(valueMatcher);
-    const found: Posting[] = [];
-    for (const posting of this.fields.get(plan.field)?.values() ?? []) {
-      if (posting.targets.size > 0 && tests.some((test) => test(posting.value))) found.push(posting);
+    const all = this.ids;
+    const items = plan.kind === 'and' ? plan.items : [plan];
+    // The narrowest field condition picks the candidates in one tight pass over its column;
+    // the rest are tested on those alone, narrowest first.
+    const ranked = items
+      .map((item) => ({ item, size: this.estimate(item) }))
+      .sort((a, b) => a.size - b.size)
+      .map(({ item }) => item);
+    const driver = ranked.find((item): item is Plan & { kind: 'rows' } => item.kind === 'rows');
+    const rest = ranked.filter((item) => item !== driver).map((item) => this.predicate(item));
+    const test = (ordinal: number): boolean => {
+      for (const item of rest) if (!item(ordinal)) return false;
+      return true;
+    };
+    const column = driver === undefined ? undefined : this.fields.get(driver.field);
+    if (driver !== undefined && column === undefined) return [];
+    if (driver === undefined || column === undefined) {
+      for (let ordinal = 0; ordinal < all.length; ordinal++) {
+        const id = all[ordinal];
+        if (id !== undefined && test(ordinal)) ids.push(id);
+      }
+    } else {
+      const matches = this.matching(column, driver);
+      const { held, more } = column;
+      const slots = all.length;
+      for (let ordinal = 0; ordinal < slots; ordinal++) {
+        if (matches[held[ordinal]!] !== 1) continue;
+        if (test(ordinal)) ids.push(all[ordinal]!);
+      }
+      // Targets holding several values of the field: the first is in `held`, the others here.
+      for (const [ordinal, values] of more)
+        if (matches[held[ordinal]!] !== 1 && values.some((value) => matches[value + 1] === 1) && test(ordinal))
+          ids.push(all[ordinal]!);
+      if (more.size > 0) return ids.sort();
     }
-    return found;
+    return this.ordered ? ids : ids.sort();
   }
 
-  private evaluate(plan: Plan): Set<number> {
+  /** Roughly how many targets a plan selects: the `and` tests its narrowest condition first. */
+  private estimate(plan: Plan): number {
     switch (plan.kind) {
       case 'const':
-        return plan.value ? this.all() : new Set();
+        return plan.value ? this.size : 0;
       case 'rows': {
-        const out = new Set<number>();
-        for (const posting of this.matching(plan)) for (const ordinal of posting.targets) out.add(ordinal);
-        return out;
-      }
-      case 'or': {
-        const out = new Set<number>();
-        for (const item of plan.items) for (const ordinal of this.evaluate(item)) out.add(ordinal);
-        return out;
-      }
-      case 'not': {
-        const excluded = this.evaluate(plan.item);
-        const out = new Set<number>();
-        for (const ordinal of this.ordinals.values()) if (!excluded.has(ordinal)) out.add(ordinal);
-        return out;
+        const column = this.fields.get(plan.field);
+        if (column === undefined) return 0;
+        const matches = this.matching(column, plan);
+        let sum = 0;
+        for (let value = 0; value < column.counts.length; value++)
+          if (matches[value + 1] === 1) sum += column.counts[value]!;
+        return sum;
       }
       case 'and':
-        return this.evaluateAnd(plan.items);
-      case 'text-column':
-      case 'time-column':
-      case 'time-column-exists': {
-        const test = this.predicate(plan);
-        const out = new Set<number>();
-        for (const ordinal of this.ordinals.values()) if (test(ordinal)) out.add(ordinal);
-        return out;
-      }
+        return Math.min(...plan.items.map((item) => this.estimate(item)));
+      case 'or':
+        return Math.min(
+          this.size,
+          plan.items.reduce((sum, item) => sum + this.estimate(item), 0),
+        );
+      default:
+        return this.size;
     }
   }
 
-  /** Walks the candidates of the smallest field condition; checks the rest per target. */
-  private evaluateAnd(items: readonly Plan[]): Set<number> {
-    let driver: { index: number; postings: Posting[]; count: number } | undefined;
-    items.forEach((item, index) => {
-      if (item.kind !== 'rows') return;
-      const postings = this.matching(item);
-      const count = postings.reduce((sum, p) => sum + p.targets.size, 0);
-      if (driver === undefined || count < driver.count) driver = { index, postings, count };
+  /** One flag per value id + 1 (slot 0 is "no value"): whether the value passes one of the tests. */
+  private matching(column: FieldColumn, plan: Plan & { kind: 'rows' }): Uint8Array {
+    const tests = plan.tests.map(valueMatcher);
+    const matches = new Uint8Array(column.texts.length + 1);
+    column.readings.forEach((readings, value) => {
+      if (column.counts[value]! > 0 && readings.some((reading) => tests.some((test) => test(reading))))
+        matches[value + 1] = 1;
     });
-    const rest = items.filter((_, index) => index !== driver?.index).map((item) => this.predicate(item));
-    const out = new Set<number>();
-    const consider = (ordinal: number): void => {
-      if (!out.has(ordinal) && rest.every((test) => test(ordinal))) out.add(ordinal);
-    };
-    if (driver === undefined) for (const ordinal of this.ordinals.values()) consider(ordinal);
-    else for (const posting of driver.postings) for (const ordinal of posting.targets) consider(ordinal);
-    return out;
+    return matches;
   }
 
   private predicate(plan: Plan): Predicate {
@@ -191,16 +300,31 @@ export class FleetIndex {
       case 'const':
         return () => plan.value;
       case 'rows': {
-        const postings = this.matching(plan);
-        return (ordinal) => postings.some((posting) => posting.targets.has(ordinal));
+        const column = this.fields.get(plan.field);
+        if (column === undefined) return () => false;
+        const matches = this.matching(column, plan);
+        const { held, more } = column;
+        if (more.size === 0) return (ordinal) => matches[held[ordinal]!] === 1;
+        return (ordinal) =>
+          matches[held[ordinal]!] === 1 || (more.get(ordinal)?.some((value) => matches[value + 1] === 1) ?? false);
       }
       case 'and': {
-        const items = plan.items.map((item) => this.predicate(item));
-        return (ordinal) => items.every((item) => item(ordinal));
+        const items = [...plan.items]
+          .map((item) => ({ item, size: this.estimate(item) }))
+          .sort((a, b) => a.size - b.size)
+          .map(({ item }) => this.predicate(item));
+        if (items.length === 1) return items[0]!;
+        return (ordinal) => {
+          for (const item of items) if (!item(ordinal)) return false;
+          return true;
+        };
       }
       case 'or': {
         const items = plan.items.map((item) => this.predicate(item));
-        return (ordinal) => items.some((item) => item(ordinal));
+        return (ordinal) => {
+          for (const item of items) if (item(ordinal)) return true;
+          return false;
+        };
       }
       case 'not': {
         const item = this.predicate(plan.item);
@@ -208,20 +332,135 @@ export class FleetIndex {
       }
       case 'text-column': {
         const tests = plan.tests.map(valueMatcher);
-        const column: TextColumn = plan.column;
-        return (ordinal) => tests.some((test) => test(this.columns[ordinal]![column]));
+        const values = this.textColumn(plan.column);
+        return (ordinal) => tests.some((test) => test(values[ordinal]!));
       }
       case 'time-column': {
-        const column: TimeColumn = plan.column;
+        const times = this.timeColumn(plan.column);
         return (ordinal) => {
-          const time = this.columns[ordinal]![column];
-          return time !== null && compare(plan.op, time, plan.value);
+          const time = times[ordinal]!;
+          return !Number.isNaN(time) && compare(plan.op, time, plan.value);
         };
       }
       case 'time-column-exists': {
-        const column: TimeColumn = plan.column;
-        return (ordinal) => this.columns[ordinal]![column] !== null;
+        const times = this.timeColumn(plan.column);
+        return (ordinal) => !Number.isNaN(times[ordinal]!);
       }
     }
   }
+
+  private textColumn(column: TextColumn): readonly (string | undefined)[] {
+    return column === 'id' ? this.ids : column === 'name' ? this.names : this.statuses;
+  }
+
+  private timeColumn(column: TimeColumn): Float64Array {
+    return column === 'lastSeen' ? this.lastSeen : column === 'lastChanged' ? this.lastChanged : this.enrolled;
+  }
+
+  /**
+   * The whole index as one buffer: a JSON header (ids, names, statuses, each field's
+   * distinct values) followed by the typed arrays as they are in memory.
+   */
+  snapshot(): Buffer {
+    const slots = this.ids.length;
+    const fields = [...this.fields].map(([name, column]) => ({
+      name,
+      texts: column.texts,
+      readings: column.readings,
+      counts: column.counts,
+      more: [...column.more],
+    }));
+    const header = Buffer.from(
+      JSON.stringify({
+        format: SNAPSHOT_FORMAT,
+        slots,
+        ordered: this.ordered,
+        ids: this.ids.map((id) => id ?? null),
+        names: this.names,
+        statuses: this.statuses,
+        fields,
+      }),
+    );
+    const start = align8(4 + header.length);
+    const buffer = Buffer.alloc(start + slots * 8 * 3 + fields.length * align8(slots * 4));
+    buffer.writeUInt32LE(header.length, 0);
+    header.copy(buffer, 4);
+    let offset = start;
+    for (const times of [this.lastSeen, this.lastChanged, this.enrolled]) {
+      Buffer.from(times.buffer, times.byteOffset, slots * 8).copy(buffer, offset);
+      offset += slots * 8;
+    }
+    for (const column of this.fields.values()) {
+      Buffer.from(column.held.buffer, column.held.byteOffset, slots * 4).copy(buffer, offset);
+      offset += align8(slots * 4);
+    }
+    return buffer;
+  }
+
+  /** The index a {@link snapshot} holds; undefined for a buffer of another format. */
+  static fromSnapshot(buffer: Buffer): FleetIndex | undefined {
+    const length = buffer.readUInt32LE(0);
+    const header = JSON.parse(buffer.toString('utf8', 4, 4 + length)) as {
+      format: number;
+      slots: number;
+      ordered: boolean;
+      ids: (string | null)[];
+      names: string[];
+      statuses: string[];
+      fields: {
+        name: string;
+        texts: string[];
+        readings: FieldValue[][];
+        counts: number[];
+        more: [number, number[]][];
+      }[];
+    };
+    if (header.format !== SNAPSHOT_FORMAT) return undefined;
+    const index = new FleetIndex();
+    const { slots } = header;
+    const capacity = Math.max(1024, slots);
+    index.ids = header.ids.map((id) => id ?? undefined);
+    index.names = header.names;
+    index.statuses = header.statuses;
+    index.ordered = header.ordered;
+    index.ids.forEach((id, ordinal) => {
+      if (id === undefined) index.free.push(ordinal);
+      else {
+        index.ordinals.set(id, ordinal);
+        if (id > index.last) index.last = id;
+      }
+    });
+    let offset = align8(4 + length);
+    const times = (): Float64Array => {
+      const to = new Float64Array(capacity).fill(NONE);
+      to.set(new Float64Array(buffer.buffer.slice(buffer.byteOffset + offset, buffer.byteOffset + offset + slots * 8)));
+      offset += slots * 8;
+      return to;
+    };
+    index.lastSeen = times();
+    index.lastChanged = times();
+    index.enrolled = times();
+    for (const field of header.fields) {
+      const held = new Int32Array(capacity);
+      held.set(new Int32Array(buffer.buffer.slice(buffer.byteOffset + offset, buffer.byteOffset + offset + slots * 4)));
+      offset += align8(slots * 4);
+      index.fields.set(field.name, {
+        texts: field.texts,
+        readings: field.readings,
+        ids: new Map(field.readings.map((readings, value) => [readingsKey(readings), value])),
+        counts: field.counts,
+        held,
+        more: new Map(field.more),
+      });
+    }
+    return index;
+  }
+}
+
+function readingsKey(readings: readonly FieldValue[]): string {
+  return readings.map((reading) => `${typeof reading}:${String(reading)}`).join('\u0000');
+}
+
+function align8(n: number): number {
+  return Math.ceil(n / 8) * 8;
 }

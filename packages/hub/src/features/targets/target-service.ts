@@ -19,12 +19,19 @@ export interface HoldRefresh {
   refreshTarget(targetId: string, actor: Actor): void;
 }
 
+/** Hears of a target's status change once it committed. */
+export interface StatusListener {
+  statusChanged(targetId: string, status: TargetStatus): void;
+}
+
 export interface TargetServiceDeps {
   readonly tx: Transactions;
   readonly store: TargetStore;
   readonly cache: TargetCache;
   readonly fleet: FleetQuery;
   readonly holds: HoldRefresh;
+  /** Told after a status change commits: the stream feature closes a revoked or disabled target's stream. */
+  readonly statusChanges?: StatusListener;
   readonly audit: AuditSink;
   readonly clock: Clock;
 }
@@ -137,6 +144,7 @@ export class TargetService {
       });
     });
     this.deps.cache.invalidate(id);
+    this.deps.statusChanges?.statusChanged(id, status);
     return this.get(id);
   }
 }

@@ -160,7 +160,7 @@ export class TargetStore {
       ),
       setEnvelope: db.prepare('UPDATE targets SET envelope = @envelope WHERE id = @id'),
       setObserved: db.prepare(
-        'UPDATE targets SET observed = @observed, observed_seq = @seq, facts = @facts, last_seen_at = max(coalesce(last_seen_at, 0), @at) WHERE id = @id',
+        'UPDATE targets SET observed = @observed, observed_seq = @seq, facts = @facts, last_seen_at = CASE WHEN @at IS NULL THEN last_seen_at ELSE max(coalesce(last_seen_at, 0), @at) END WHERE id = @id',
       ),
       setKey: db.prepare('UPDATE targets SET public_key = @publicKey, key_id = @keyId WHERE id = @id'),
       setDrift: db.prepare('UPDATE targets SET drift = @drift WHERE id = @id'),
@@ -182,7 +182,11 @@ export class TargetStore {
       fieldsInsert: db.prepare(targetFieldsSql.insert),
       fieldNames: db.prepare<[], { field: string }>('SELECT DISTINCT field FROM target_fields'),
       indexTargets: db.prepare<[], IndexTargetRow>(
-        'SELECT id, name, status, last_seen_at, last_changed_at, enrolled_at FROM targets',
+        'SELECT id, name, status, last_seen_at, last_changed_at, enrolled_at FROM targets ORDER BY id',
+      ),
+      snapshotGet: db.prepare<[], { data: Buffer }>('SELECT data FROM fleet_index_snapshot WHERE id = 1'),
+      snapshotPut: db.prepare<[{ at: number; data: Buffer }]>(
+        'INSERT OR REPLACE INTO fleet_index_snapshot (id, taken_at, data) VALUES (1, @at, @data)',
       ),
       indexFields: db.prepare<
         [],
@@ -296,7 +300,8 @@ export class TargetStore {
     return this.s.observedSeq.get(id)?.observed_seq;
   }
 
-  setObserved(id: string, observed: NonNullable<Target['observed']>, facts: Facts, at: number): void {
+  /** Sets the observed state; `at` moves the last contact, null (a report carried in a file) leaves it. */
+  setObserved(id: string, observed: NonNullable<Target['observed']>, facts: Facts, at: number | null): void {
     this.db.transaction(() => {
       this.s.setObserved.run({
         id,
@@ -385,42 +390,84 @@ export class TargetStore {
    * `target_fields`), then kept in step by every writer of a target, like the SQL index.
    */
   fleetIndex(): FleetIndex {
-    if (this.index === undefined) {
-      const index = new FleetIndex();
-      const columns = new Map(this.s.indexTargets.all().map((row) => [row.id, indexColumns(row)]));
-      let current: string | undefined;
-      let rows: TargetFieldRow[] = [];
-      const flush = (): void => {
-        const target = current === undefined ? undefined : columns.get(current);
-        if (target !== undefined) {
-          index.set(target, rows);
-          columns.delete(target.id);
-        }
-      };
-      for (const row of this.s.indexFields.iterate()) {
-        if (row.target_id !== current) {
-          flush();
-          current = row.target_id;
-          rows = [];
-        }
-        rows.push({ field: row.field, text: row.text, num: row.num, version: row.version, time: row.time });
-      }
-      flush();
-      for (const target of columns.values()) index.set(target, []);
-      this.index = index;
-      this.unindexed.clear();
-    }
-    // A write may yet roll back while its transaction is open; once it is over, what the
-    // store holds is the truth, so the index catches up by reading those targets back.
-    if (this.unindexed.size > 0 && !this.db.inTransaction) {
+    this.index ??= this.buildFleetIndex();
+    // Inside a transaction the index reads the targets as the transaction sees them, so a query
+    // there sees its own writes; a write may yet roll back, so they are read again once the
+    // transaction is over, and only then is what the store holds taken as the truth.
+    if (this.unindexed.size > 0) {
       for (const id of this.unindexed) {
         const row = this.s.get.get(id);
         if (row === undefined) this.index.remove(id);
         else this.index.set(indexColumns(row), targetFieldRows(targetFromRow(row)));
       }
-      this.unindexed.clear();
+      if (!this.db.inTransaction) this.unindexed.clear();
     }
     return this.index;
+  }
+
+  /**
+   * Builds the fleet index now rather than on first use: from the snapshot a clean stop left
+   * (see {@link saveFleetIndexSnapshot}), else from the store. Only reads, so it works while
+   * another process holds the write lock. The hub calls it before it listens, so no query
+   * waits for a build.
+   */
+  loadFleetIndex(): { readonly source: 'snapshot' | 'store'; readonly ms: number } {
+    const started = performance.now();
+    const data = this.s.snapshotGet.get()?.data;
+    const loaded = data === undefined ? undefined : FleetIndex.fromSnapshot(data);
+    this.index = loaded ?? this.buildFleetIndex();
+    this.unindexed.clear();
+    return { source: loaded === undefined ? 'store' : 'snapshot', ms: performance.now() - started };
+  }
+
+  /**
+   * Keeps the fleet index for the next start, on a clean stop after the last write. Any
+   * later write to targets or their fields deletes it again (triggers of migration 025),
+   * whoever makes it, so a start never loads an index the store has moved past.
+   */
+  saveFleetIndexSnapshot(at: number): void {
+    if (this.index === undefined) return;
+    const data = this.fleetIndex().snapshot();
+    this.s.snapshotPut.run({ at, data });
+  }
+
+  /**
+   * A pass over the store: targets in id order, then their field rows in the same order
+   * (the table's clustering), merged without a lookup per row.
+   */
+  private buildFleetIndex(): FleetIndex {
+    const index = new FleetIndex();
+    type Columns = [string, string, TargetStatus, number | null, number, number];
+    const targets = this.s.indexTargets.raw().all() as unknown as Columns[];
+    let at = 0;
+    const put = (columns: Columns, rows: readonly TargetFieldRow[]): void => {
+      const [id, name, status, lastSeen, lastChanged, enrolled] = columns;
+      index.set({ id, name, status, lastSeen, lastChanged, enrolled }, rows);
+    };
+    // Targets without field rows, in their place in id order, so slots keep id order.
+    const putBefore = (id: string | undefined): void => {
+      while (at < targets.length && (id === undefined || targets[at]![0] < id)) put(targets[at++]!, []);
+    };
+    const finish = (id: string, rows: readonly TargetFieldRow[]): void => {
+      putBefore(id);
+      if (at < targets.length && targets[at]![0] === id) put(targets[at++]!, rows);
+    };
+    let current: string | undefined;
+    let rows: TargetFieldRow[] = [];
+    const fields = this.s.indexFields.raw().iterate() as unknown as IterableIterator<
+      [string, string, string, number | null, string | null, number | null]
+    >;
+    for (const [targetId, field, text, num, version, time] of fields) {
+      if (targetId !== current) {
+        if (current !== undefined) finish(current, rows);
+        current = targetId;
+        rows = [];
+      }
+      rows.push({ field, text, num, version, time });
+    }
+    if (current !== undefined) finish(current, rows);
+    putBefore(undefined);
+    return index;
   }
 
   /** The names of every indexed field, for telling an unknown field from a rare one. */

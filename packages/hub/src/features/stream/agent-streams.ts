@@ -1,0 +1,302 @@
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { decodeJwt } from 'jose';
+import type { Logger } from 'pino';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { FlotillaError, messageOf, type TargetStatus } from '@flotilla/protocol';
+import { STREAM_CLOSE, StreamAuth, type HubStreamMessage } from '@flotilla/protocol/api';
+import type { Clock } from '../../clock.ts';
+import { requireAgent, type Authenticator } from '../../http/auth.ts';
+import { ERROR_STATUS } from '../../http/error-status.ts';
+
+/** The envelope tag of a target now, for the stream's hello (the targets feature's cache). */
+export interface EnvelopeTags {
+  get(id: string): { readonly etag: string } | undefined;
+}
+
+export interface AgentStreamsOptions {
+  readonly auth: Authenticator;
+  readonly tags: EnvelopeTags;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** How often the hub pings each stream and closes those whose token expired; default 30 s. */
+  readonly heartbeatMs?: number;
+  /** The most streams held at once; more are refused 429 until some close. */
+  readonly maxStreams?: number;
+  /** The most upgrades being authenticated at once; more are refused 429 (a reconnect storm). */
+  readonly maxHandshakes?: number;
+  /** What a 429 asks agents to wait, in seconds: each refusal names a random whole number up to this. */
+  readonly retryAfterSeconds?: number;
+  readonly random?: () => number;
+}
+
+interface Stream {
+  readonly ws: WebSocket;
+  readonly targetId: string;
+  /** When the access token the stream was opened (or last re-authenticated) with expires. */
+  expiresAt: number;
+  /** Pings sent since the agent last answered one. */
+  unanswered: number;
+}
+
+const PATH = /^\/v1\/targets\/([^/]+)\/stream$/;
+const CHANGED = Buffer.from(JSON.stringify({ type: 'changed' } satisfies HubStreamMessage));
+
+/**
+ * The agents' push streams (docs/api.md, "Stream"): one WebSocket per connected target, opened
+ * with the agent's access token and kept alive by pings. When a target's envelope changes the
+ * hub sends `changed`, and the agent fetches its envelope over HTTP as it always does, so what
+ * it verifies is unchanged. A stream ends when its token expires without a renewed one (`auth`
+ * message), when the target is revoked or disabled, or when the agent stops answering pings.
+ *
+ * Load is shed before work is done: an upgrade beyond {@link AgentStreamsOptions.maxStreams} or
+ * while too many handshakes are in progress is answered `429` with a jittered `Retry-After`.
+ */
+export class AgentStreams {
+  private readonly streams = new Map<string, Stream>();
+  private readonly wss = new WebSocketServer({
+    noServer: true,
+    clientTracking: false,
+    perMessageDeflate: false,
+    maxPayload: 8 * 1024,
+  });
+  private readonly options: AgentStreamsOptions;
+  private readonly log: Logger;
+  private readonly heartbeatMs: number;
+  private readonly maxStreams: number;
+  private readonly maxHandshakes: number;
+  private readonly retryAfterSeconds: number;
+  private readonly random: () => number;
+  private handshakes = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private closing = false;
+  /** Counters since start, for tests and the benchmark. */
+  readonly stats = { opened: 0, refused: 0, reauthenticated: 0, notices: 0, heartbeats: 0 };
+
+  constructor(options: AgentStreamsOptions) {
+    this.options = options;
+    this.log = options.log.child({ component: 'stream' });
+    this.heartbeatMs = options.heartbeatMs ?? 30_000;
+    this.maxStreams = options.maxStreams ?? 50_000;
+    this.maxHandshakes = options.maxHandshakes ?? 512;
+    this.retryAfterSeconds = options.retryAfterSeconds ?? 10;
+    this.random = options.random ?? Math.random;
+    for (const [name, value] of Object.entries({
+      heartbeatMs: this.heartbeatMs,
+      maxStreams: this.maxStreams,
+      maxHandshakes: this.maxHandshakes,
+      retryAfterSeconds: this.retryAfterSeconds,
+    }))
+      if (!Number.isInteger(value) || value < 1)
+        throw new TypeError(`AgentStreams: ${name} must be a positive whole number, received ${value}`);
+  }
+
+  /** How many streams are open now. */
+  get size(): number {
+    return this.streams.size;
+  }
+
+  /** Whether `targetId` has an open stream. */
+  connected(targetId: string): boolean {
+    return this.streams.has(targetId);
+  }
+
+  /** Starts the heartbeat. */
+  start(): void {
+    this.timer ??= setInterval(() => this.heartbeat(), this.heartbeatMs);
+    this.timer.unref();
+  }
+
+  /**
+   * The server's `upgrade` listener: takes `GET /v1/targets/{id}/stream` with the target's
+   * access token, and refuses anything else with an HTTP answer naming why.
+   */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const match = PATH.exec(q === -1 ? url : url.slice(0, q));
+    if (match === null || req.method !== 'GET' || (req.headers.upgrade ?? '').toLowerCase() !== 'websocket')
+      return this.refuse(socket, new FlotillaError('NOT_FOUND', `no WebSocket at ${req.method} ${url.slice(0, 256)}`));
+    if (this.closing) return this.refuse(socket, new FlotillaError('HUB_UNAVAILABLE', 'the hub is stopping'), true);
+    if (this.streams.size + this.handshakes >= this.maxStreams || this.handshakes >= this.maxHandshakes) {
+      this.stats.refused++;
+      return this.refuse(
+        socket,
+        new FlotillaError('RATE_LIMITED', 'the hub holds as many streams as it takes now; retry after Retry-After'),
+        true,
+      );
+    }
+    const targetId = decodeURIComponent(match[1]!);
+    this.handshakes++;
+    void this.authenticate(req, socket, head, targetId).finally(() => this.handshakes--);
+  }
+
+  private async authenticate(req: IncomingMessage, socket: Duplex, head: Buffer, targetId: string): Promise<void> {
+    let expiresAt: number;
+    try {
+      await requireAgent(this.options.auth, req, targetId);
+      expiresAt = expiryOf(req.headers.authorization!.slice(7));
+    } catch (error) {
+      return this.refuse(socket, error);
+    }
+    if (socket.destroyed) return;
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.open(ws, targetId, expiresAt));
+  }
+
+  /** After envelopes changed: tells each target's open stream. */
+  changed(targetIds: Iterable<string>): void {
+    for (const id of targetIds) {
+      const stream = this.streams.get(id);
+      if (stream === undefined) continue;
+      stream.ws.send(CHANGED, { binary: false });
+      this.stats.notices++;
+    }
+  }
+
+  /** After a target's status changed: a revoked or disabled target's stream is closed at once. */
+  statusChanged(targetId: string, status: TargetStatus): void {
+    if (status === 'active') return;
+    const stream = this.streams.get(targetId);
+    if (stream === undefined) return;
+    this.streams.delete(targetId);
+    stream.ws.close(STREAM_CLOSE.forbidden, `target ${status}`);
+    // The agent answers the close at once; one that does not is cut.
+    setTimeout(() => stream.ws.terminate(), 1000).unref();
+  }
+
+  /**
+   * Closes every stream with "restarting", so agents come back spread over their reconnect
+   * window, and cuts what is left after `graceMs`.
+   */
+  async close(graceMs = 1000): Promise<void> {
+    this.closing = true;
+    clearInterval(this.timer);
+    const open = [...this.streams.values()];
+    for (const stream of open) stream.ws.close(STREAM_CLOSE.restarting, 'hub restarting');
+    if (open.length > 0) {
+      await new Promise<void>((resolve) => {
+        const cut = setTimeout(() => {
+          for (const stream of this.streams.values()) stream.ws.terminate();
+          resolve();
+        }, graceMs);
+        const check = setInterval(() => {
+          if (this.streams.size > 0) return;
+          clearTimeout(cut);
+          clearInterval(check);
+          resolve();
+        }, 10);
+        cut.unref();
+      });
+    }
+    this.wss.close();
+  }
+
+  private open(ws: WebSocket, targetId: string, expiresAt: number): void {
+    const stream: Stream = { ws, targetId, expiresAt, unanswered: 0 };
+    this.streams.get(targetId)?.ws.close(STREAM_CLOSE.replaced, 'replaced by a newer stream');
+    this.streams.set(targetId, stream);
+    this.stats.opened++;
+    ws.on('pong', () => {
+      stream.unanswered = 0;
+    });
+    ws.on('message', (data, isBinary) => this.message(stream, data, isBinary));
+    ws.on('error', () => ws.terminate());
+    ws.once('close', () => {
+      if (this.streams.get(targetId) === stream) this.streams.delete(targetId);
+    });
+    const hello: HubStreamMessage = {
+      type: 'hello',
+      etag: this.options.tags.get(targetId)?.etag ?? null,
+      heartbeatSeconds: this.heartbeatMs / 1000,
+    };
+    ws.send(JSON.stringify(hello));
+  }
+
+  /** The only message an agent sends: a renewed access token for the same target. */
+  private message(stream: Stream, data: RawData, isBinary: boolean): void {
+    let parsed: StreamAuth | undefined;
+    try {
+      const result = isBinary ? undefined : StreamAuth.safeParse(JSON.parse(textOf(data)));
+      parsed = result?.success === true ? result.data : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed === undefined) return stream.ws.close(STREAM_CLOSE.invalid, 'expected {"type":"auth","token":…}');
+    const token = parsed.token;
+    this.options.auth
+      .authenticateAgent(token)
+      .then((principal) => {
+        if (principal.targetId !== stream.targetId)
+          throw new FlotillaError('FORBIDDEN', `the token belongs to target ${principal.targetId}`);
+        stream.expiresAt = expiryOf(token);
+        this.stats.reauthenticated++;
+        const answer: HubStreamMessage = {
+          type: 'authenticated',
+          expiresAt: new Date(stream.expiresAt).toISOString(),
+        };
+        stream.ws.send(JSON.stringify(answer));
+      })
+      .catch((error: unknown) => {
+        const forbidden =
+          error instanceof FlotillaError && ['FORBIDDEN', 'TARGET_REVOKED', 'TARGET_DISABLED'].includes(error.code);
+        stream.ws.close(
+          forbidden ? STREAM_CLOSE.forbidden : STREAM_CLOSE.unauthenticated,
+          messageOf(error).slice(0, 120),
+        );
+      });
+  }
+
+  /**
+   * Pings every stream; ends those whose token expired, and those that left two pings in a row
+   * unanswered (one may be late behind a busy event loop on either side).
+   */
+  private heartbeat(): void {
+    this.stats.heartbeats++;
+    const now = this.options.clock();
+    for (const stream of this.streams.values()) {
+      if (stream.expiresAt <= now) {
+        stream.ws.close(STREAM_CLOSE.unauthenticated, 'access token expired');
+      } else if (stream.unanswered >= 2) {
+        stream.ws.terminate();
+      } else {
+        stream.unanswered++;
+        stream.ws.ping();
+      }
+    }
+  }
+
+  /** Answers an upgrade with the HTTP status of `error` and closes the socket. */
+  private refuse(socket: Duplex, error: unknown, retryLater = false): void {
+    if (socket.destroyed) return;
+    const known = error instanceof FlotillaError ? error : undefined;
+    if (known === undefined) this.log.error({ err: error }, 'stream upgrade failed');
+    const status = known === undefined ? 500 : ERROR_STATUS[known.code];
+    const body = JSON.stringify(
+      known?.toResponse() ?? { error: { code: 'INTERNAL', message: 'the hub failed to open the stream' } },
+    );
+    const retryAfter = retryLater ? 1 + Math.floor(this.random() * this.retryAfterSeconds) : undefined;
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
+        'content-type: application/json; charset=utf-8\r\n' +
+        `content-length: ${Buffer.byteLength(body)}\r\n` +
+        (retryAfter === undefined ? '' : `retry-after: ${retryAfter}\r\n`) +
+        'connection: close\r\n\r\n' +
+        body,
+    );
+  }
+}
+
+/** The expiry of an access token the identity service has just accepted, in epoch ms. */
+function expiryOf(token: string): number {
+  const exp = decodeJwt(token).exp;
+  if (exp === undefined) throw new FlotillaError('UNAUTHENTICATED', 'the access token has no expiry');
+  return exp * 1000;
+}
+
+/** The text of a frame as ws hands it over (a Buffer, or fragments). */
+function textOf(data: RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data).toString('utf8');
+}

@@ -1,0 +1,197 @@
+/**
+ * One hub holding a fleet on the push stream: 18,000 simulated agents (the fleet simulator's,
+ * in a few processes, each agent with its own key and connection) enroll, connect, idle, and
+ * take a rollout of one wave to all of them.
+ *
+ * Figures: enrollments per second; the hub's RSS per connected target at idle (the median of
+ * samples less the RSS of the same hub before any agent enrolled, over the agents); its CPU
+ * seconds per idle minute; the time `POST /v1/rollouts` takes and the event loop's worst delay
+ * from then until convergence; the time from creation until the hub had sent its notice to
+ * every member, and until every member's report was taken; report ingestion (reports per
+ * second over the burst, p99 of each report's round trip); the hub's peak RSS.
+ *
+ * Environment: BENCH_AGENTS (18000), BENCH_AGENT_PROCS (4), BENCH_IDLE_S (seconds of idle
+ * measured, 60), BENCH_HUB_PROFILE=DIR (a V8 CPU profile of the hub).
+ */
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request } from 'undici';
+import type { z } from 'zod';
+import { API_VERSION, generateKeyPair, signBundle, SignedTrustRoot } from '@flotilla/protocol';
+import { CreateRolloutResult, EnrollmentToken, lenient, PublishResult } from '@flotilla/protocol/api';
+import { ask, child, next, stopAll, type Message } from '../sim/processes.ts';
+import type { Job } from '../sim/sim-worker.ts';
+
+const AGENTS = Number(process.env['BENCH_AGENTS'] ?? 18_000);
+const PROCS = Number(process.env['BENCH_AGENT_PROCS'] ?? 4);
+const IDLE_S = Number(process.env['BENCH_IDLE_S'] ?? 60);
+const LIMIT_MS = 300_000;
+
+interface Usage {
+  readonly cpuMicros: number;
+  readonly maxRssKb: number;
+  readonly rss: number;
+  readonly heapUsed: number;
+  readonly external: number;
+  readonly streams: number;
+  readonly loopDelayMaxMs: number;
+  readonly streamStats: { readonly notices: number; readonly refused: number };
+}
+
+const usage = async (hub: ChildProcess): Promise<Usage> => (await ask(hub, 'usage')) as unknown as Usage;
+const median = (xs: number[]): number => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const log = (line: string): boolean => process.stderr.write(`${line}\n`);
+
+async function until(what: string, probe: () => Promise<boolean>, limitMs = LIMIT_MS): Promise<void> {
+  const deadline = performance.now() + limitMs;
+  while (!(await probe())) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(250);
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'flotilla-bench-fleet-'));
+const hub = child('./_rollout-hub.ts', import.meta.url, [join(dir, 'hub')], process.env['BENCH_HUB_PROFILE']);
+const agents: ChildProcess[] = [];
+try {
+  const ready = (await next(hub, 'ready')) as unknown as { url: string; adminToken: string; maxConnections?: number };
+  const { url, adminToken } = ready;
+  log(`hub at ${url}, connections capped at ${ready.maxConnections ?? 'none'}`);
+  const call = async <S extends z.ZodType>(
+    answer: S,
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+  ): Promise<z.infer<S>> => {
+    const response = await request(`${url}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${adminToken}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await response.body.text();
+    if (response.statusCode >= 300) throw new Error(`${method} ${path}: ${response.statusCode} ${text}`);
+    return lenient(answer).parse(JSON.parse(text));
+  };
+
+  const releaseKey = generateKeyPair();
+  await call(SignedTrustRoot, 'POST', '/v1/trust-root/release-keys', {
+    publicKey: releaseKey.publicKey,
+    name: 'bench',
+  });
+  const resources = [
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app', namespace: 'default' }, data: { v: '2' } },
+  ];
+  await call(
+    PublishResult,
+    'POST',
+    '/v1/bundles',
+    signBundle({ apiVersion: API_VERSION, kind: 'Bundle', name: 'app', version: '2.0.0', resources }, [releaseKey]),
+  );
+  const { token } = await call(EnrollmentToken, 'POST', '/v1/enrollment-tokens', {
+    maxUses: AGENTS,
+    ttlSeconds: 3600,
+    labels: { fleet: 'bench' },
+  });
+  await sleep(1000);
+  const empty = await usage(hub);
+
+  const per = Math.ceil(AGENTS / PROCS);
+  for (let p = 0; p * per < AGENTS; p++) {
+    const job: Job = {
+      url,
+      enrollToken: token ?? '',
+      count: Math.min(per, AGENTS - p * per),
+      prefix: `fleet${p}`,
+      transport: 'auto',
+      waitSeconds: 30,
+      reconnectWindowMs: 30_000,
+      concurrency: 16,
+    };
+    agents.push(child('../sim/sim-worker.ts', import.meta.url, [JSON.stringify(job)]));
+  }
+  const enrolled = await Promise.all(agents.map((a) => next(a, 'enrolled')));
+  const enrollS = Math.max(...enrolled.map((m) => m['enrollMs'] as number)) / 1000;
+  log(`enrolled ${AGENTS} in ${enrollS.toFixed(1)} s`);
+  await until(`${AGENTS} streams`, async () => {
+    const u = await usage(hub);
+    log(`  streams open ${u.streams}, refused so far ${u.streamStats.refused}`);
+    return u.streams >= AGENTS;
+  });
+
+  // Idle: the hub pings every 30 s and nothing changes.
+  await sleep(5000);
+  const idleStart = await usage(hub);
+  const rssSamples: number[] = [];
+  const heapSamples: number[] = [];
+  const externalSamples: number[] = [];
+  for (let s = 0; s < IDLE_S; s++) {
+    await sleep(1000);
+    const u = await usage(hub);
+    rssSamples.push(u.rss);
+    heapSamples.push(u.heapUsed);
+    externalSamples.push(u.external);
+  }
+  const idleEnd = await usage(hub);
+  const idleCpuPerMin = ((idleEnd.cpuMicros - idleStart.cpuMicros) / 1e6) * (60 / IDLE_S);
+  const perTargetKb = (median(rssSamples) - empty.rss) / 1024 / AGENTS;
+  const kbPer = (samples: number[], base: number): string => ((median(samples) - base) / 1024 / AGENTS).toFixed(1);
+  log(
+    `idle: rss ${Math.round(median(rssSamples) / 2 ** 20)} MB (empty hub ${Math.round(empty.rss / 2 ** 20)} MB); ` +
+      `per target: rss ${perTargetKb.toFixed(1)} KB = JS heap ${kbPer(heapSamples, empty.heapUsed)} KB + ` +
+      `buffers ${kbPer(externalSamples, empty.external)} KB + the rest (SQLite page cache, sockets, allocator)`,
+  );
+
+  await usage(hub); // a fresh loop-delay histogram from here
+  const noticesBefore = idleEnd.streamStats.notices;
+  const noticed = ask(hub, 'notices', { count: noticesBefore + AGENTS });
+  const t0 = Date.now();
+  await call(CreateRolloutResult, 'POST', '/v1/rollouts', {
+    release: 'app@2.0.0',
+    selector: 'fleet=bench',
+    waves: 'all:100%',
+  });
+  const createMs = Date.now() - t0;
+  const notifiedAt = ((await noticed) as unknown as { at: number }).at;
+  let statuses: Message[] = [];
+  await until('every agent to report 2.0.0 applied', async () => {
+    statuses = await Promise.all(agents.map((a) => ask(a, 'status', { timings: true })));
+    const applied = statuses.reduce(
+      (n, s) => n + Object.values(s['applied'] as Record<string, number>).reduce((m, k) => m + k, 0),
+      0,
+    );
+    return applied >= AGENTS;
+  });
+  const during = await usage(hub);
+  const rows = statuses.flatMap((s) => s['timings'] as [number, number, number, number][]);
+  const reportedAt = rows.map(([, at]) => at).sort((a, b) => a - b);
+  const reportMs = rows.map(([, , ms]) => ms).sort((a, b) => a - b);
+  const burstS = (reportedAt.at(-1)! - reportedAt[0]!) / 1000;
+  const errors = statuses.reduce((n, s) => n + (s['errors'] as number), 0);
+  log(`agent errors ${errors}; stream reconnects ${statuses.reduce((n, s) => n + (s['opens'] as number), 0) - AGENTS}`);
+
+  process.stdout.write(
+    `${JSON.stringify({
+      name: 'fleet',
+      agents: AGENTS,
+      hub_rss_kb_per_target: Number(perTargetKb.toFixed(1)),
+      peak_rss_mb: Math.round(during.maxRssKb / 1024),
+      create_ms: createMs,
+      loop_delay_max_ms: Number(during.loopDelayMaxMs.toFixed(1)),
+      notify_all_ms: notifiedAt - t0,
+      converge_ms: reportedAt.at(-1)! - t0,
+      reports_per_s: Math.round(AGENTS / Math.max(burstS, 0.001)),
+      report_p99_ms: Math.round(reportMs[Math.floor(reportMs.length * 0.99)]!),
+      enroll_per_s: Math.round(AGENTS / enrollS),
+      idle_cpu_s_per_min: Number(idleCpuPerMin.toFixed(2)),
+    })}\n`,
+  );
+} finally {
+  await stopAll([...agents, hub]);
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,91 @@
+/**
+ * A process of simulated agents (scripts/sim/sim-agent.ts), run by `npm run sim` and the
+ * fleet and rollout benchmarks with `--import tsx` and an IPC channel. argv[2] is JSON
+ * {@link Job}. It enrolls its agents and sends `enrolled` (with how long that took), starts
+ * them, answers `status` (applied digests, open streams, errors, CPU time, per-agent
+ * timings when asked) and exits on `stop`.
+ */
+import { setMaxListeners } from 'node:events';
+import { Pool } from 'undici';
+import type { Transport } from '@flotilla/agent';
+import { messageOf } from '@flotilla/protocol';
+import { SimAgent, Slots, type SimContext } from './sim-agent.ts';
+
+/** What one worker simulates. */
+export interface Job {
+  readonly url: string;
+  readonly enrollToken: string;
+  readonly count: number;
+  readonly prefix: string;
+  readonly transport: Transport;
+  readonly waitSeconds: number;
+  readonly reconnectWindowMs: number;
+  /** Enrollments in flight at once. */
+  readonly concurrency: number;
+}
+
+const job = JSON.parse(process.argv[2] ?? '{}') as Job;
+const send = process.send!.bind(process);
+let errors = 0;
+const ctx: SimContext = {
+  url: job.url,
+  transport: job.transport,
+  waitSeconds: job.waitSeconds,
+  reconnectWindowMs: job.reconnectWindowMs,
+  tokenSlots: new Slots(32),
+  calls: new Pool(job.url, { connections: 32, keepAliveTimeout: 120_000, connect: { timeout: 60_000 } }),
+  polls: new Pool(job.url, {
+    connections: job.transport === 'long-poll' ? job.count : 1,
+    keepAliveTimeout: 120_000,
+    headersTimeout: (job.waitSeconds + 30) * 1000,
+    bodyTimeout: (job.waitSeconds + 30) * 1000,
+    connect: { timeout: 60_000 },
+  }),
+  error: (agent, error) => {
+    errors++;
+    if (errors <= 5) process.stderr.write(`sim agent ${agent}: ${messageOf(error)}\n`);
+  },
+};
+
+const agents = Array.from({ length: job.count }, (_, i) => new SimAgent(`${job.prefix}-${i}`, ctx));
+const abort = new AbortController();
+// Every agent's stream and wait listens to this one signal.
+setMaxListeners(0, abort.signal);
+const enrollStarted = performance.now();
+let next = 0;
+await Promise.all(
+  Array.from({ length: job.concurrency }, async () => {
+    while (next < agents.length) await agents[next++]!.enroll(job.enrollToken);
+  }),
+);
+send({ type: 'enrolled', count: agents.length, enrollMs: performance.now() - enrollStarted });
+for (const agent of agents) void agent.run(abort.signal);
+
+process.on('message', (message: { type: string; timings?: boolean }) => {
+  if (message.type === 'status') {
+    const applied: Record<string, number> = {};
+    let open = 0;
+    let opens = 0;
+    for (const agent of agents) {
+      if (agent.applied !== undefined) applied[agent.applied] = (applied[agent.applied] ?? 0) + 1;
+      if (agent.stream?.state === 'open') open++;
+      opens += agent.stream?.opens ?? 0;
+    }
+    const usage = process.resourceUsage();
+    send({
+      type: 'status',
+      applied,
+      open,
+      opens,
+      errors,
+      cpuMicros: usage.userCPUTime + usage.systemCPUTime,
+      ...(message.timings === true
+        ? { timings: agents.map((a) => [a.receivedAt, a.reportedAt, a.reportMs, a.stream?.opens ?? 0]) }
+        : {}),
+    });
+  } else if (message.type === 'stop') {
+    abort.abort();
+    void Promise.all([ctx.polls.destroy(), ctx.calls.destroy()]).finally(() => process.exit(0));
+  }
+});
+process.on('disconnect', () => process.exit(0));
