@@ -13,10 +13,9 @@ import { gzipSync } from 'node:zlib';
 import { pino } from 'pino';
 import { chromium } from 'playwright-core';
 import { generateKeyPair, type Target } from '@flotilla/protocol';
-import { targetFieldRows } from '@flotilla/protocol/query';
 import { createHub, openDatabase } from '@flotilla/hub';
 import { AuditLog } from '../../packages/hub/src/features/audit/audit-log.ts';
-import { targetFieldRowParams, targetFieldsSql } from '../../packages/hub/src/features/targets/target-fields-store.ts';
+import { seedTargets } from './_seed-targets.ts';
 
 const TARGETS = Number(process.env['BENCH_TARGETS'] ?? 100_000);
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 7);
@@ -97,35 +96,14 @@ const median = (samples: readonly number[]): number =>
 
 const dir = mkdtempSync(join(tmpdir(), 'flotilla-bench-dashboard-'));
 const db = openDatabase(join(dir, 'hub.db'));
-const insertTarget =
-  db.prepare(`INSERT INTO targets (id, name, status, public_key, key_id, labels, properties, facts, desired_generation, desired_bundles, observed, observed_seq, drift, enrolled_at, last_seen_at, last_changed_at, last_changed_by)
-  VALUES (@id, @name, @status, @publicKey, @keyId, @labels, @properties, @facts, @generation, @bundles, @observed, 10, @drift, @enrolled, @seen, @changed, @by)`);
-const insertField = db.prepare(targetFieldsSql.insert);
 const seedStarted = performance.now();
-db.transaction(() => {
-  for (let i = 0; i < TARGETS; i++) {
-    const t = makeTarget(i);
-    insertTarget.run({
-      id: t.id,
-      name: t.name,
-      status: t.status,
-      publicKey: 'A'.repeat(43),
-      keyId: t.keyId,
-      labels: JSON.stringify(t.labels),
-      properties: JSON.stringify(t.properties),
-      facts: JSON.stringify(t.facts),
-      generation: t.desired.generation,
-      bundles: JSON.stringify(t.desired.bundles),
-      observed: JSON.stringify(t.observed),
-      drift: t.drift === undefined ? null : JSON.stringify(t.drift),
-      enrolled: Date.parse(t.enrolledAt),
-      seen: t.lastSeenAt === null ? null : Date.parse(t.lastSeenAt),
-      changed: Date.parse(t.lastChangedAt),
-      by: JSON.stringify(t.lastChangedBy),
-    });
-    for (const row of targetFieldRows(t)) insertField.run(...targetFieldRowParams(t.id, row));
-  }
-})();
+seedTargets(
+  db,
+  (function* () {
+    for (let i = 0; i < TARGETS; i++) yield makeTarget(i);
+  })(),
+  10,
+);
 const seedSeconds = (performance.now() - seedStarted) / 1000;
 
 const hubKey = generateKeyPair();

@@ -16,9 +16,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { createHub, openDatabase } from '@flotilla/hub';
-import { targetFieldRows } from '@flotilla/protocol/query';
 import { AuditLog } from '../../packages/hub/src/features/audit/audit-log.ts';
-import { targetFieldRowParams, targetFieldsSql } from '../../packages/hub/src/features/targets/target-fields-store.ts';
+import { seedTargets } from './_seed-targets.ts';
 import { generateKeyPair, keyIdOf, signBundle, type Bundle, type Target } from '@flotilla/protocol';
 import {
   createPolicyEvaluator,
@@ -264,32 +263,7 @@ function plan(): { decisions: PolicyDecision[]; computed: number } {
 // The same fleet in a real hub store, the policies applied and the release published through the hub.
 const dir = mkdtempSync(join(tmpdir(), 'flotilla-bench-policy-'));
 const db = openDatabase(join(dir, 'hub.db'));
-const insertTarget =
-  db.prepare(`INSERT INTO targets (id, name, status, public_key, key_id, labels, properties, facts, desired_generation, desired_bundles, observed, observed_seq, enrolled_at, last_seen_at, last_changed_at, last_changed_by)
-  VALUES (@id, @name, @status, @publicKey, @keyId, @labels, @properties, @facts, @generation, @bundles, @observed, 9, @enrolled, @seen, @changed, @by)`);
-const insertField = db.prepare(targetFieldsSql.insert);
-db.transaction(() => {
-  for (const t of fleet) {
-    insertTarget.run({
-      id: t.id,
-      name: t.name,
-      status: t.status,
-      publicKey: 'A'.repeat(43),
-      keyId: t.keyId,
-      labels: JSON.stringify(t.labels),
-      properties: JSON.stringify(t.properties),
-      facts: JSON.stringify(t.facts),
-      generation: t.desired.generation,
-      bundles: JSON.stringify(t.desired.bundles),
-      observed: JSON.stringify(t.observed),
-      enrolled: Date.parse(t.enrolledAt),
-      seen: Date.parse(t.lastSeenAt!),
-      changed: Date.parse(t.lastChangedAt),
-      by: JSON.stringify(t.lastChangedBy),
-    });
-    for (const row of targetFieldRows(t)) insertField.run(...targetFieldRowParams(t.id, row));
-  }
-})();
+seedTargets(db, fleet, 9);
 const hub = await createHub({
   db,
   log: pino({ level: 'silent' }),

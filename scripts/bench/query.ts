@@ -10,13 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { generateKeyPair, type Target } from '@flotilla/protocol';
-import { compileMatcher, parseQuery, targetFieldRows } from '@flotilla/protocol/query';
+import { compileMatcher, parseQuery } from '@flotilla/protocol/query';
 import { createHub, openDatabase } from '@flotilla/hub';
 import { AuditLog } from '../../packages/hub/src/features/audit/audit-log.ts';
 import { compileQuerySql } from '../../packages/hub/src/features/targets/query-sql-store.ts';
 import { FleetQueryStore } from '../../packages/hub/src/features/targets/fleet-query-store.ts';
 import { TargetStore } from '../../packages/hub/src/features/targets/target-store.ts';
-import { targetFieldRowParams, targetFieldsSql } from '../../packages/hub/src/features/targets/target-fields-store.ts';
+import { seedTargets } from './_seed-targets.ts';
 
 const TARGETS = Number(process.env['BENCH_TARGETS'] ?? 100_000);
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 60);
@@ -151,34 +151,8 @@ const dir = mkdtempSync(join(tmpdir(), 'flotilla-bench-query-'));
 const db = openDatabase(join(dir, 'hub.db'));
 const fleet: Target[] = [];
 const seedStarted = performance.now();
-const insertTarget =
-  db.prepare(`INSERT INTO targets (id, name, status, public_key, key_id, labels, properties, facts, desired_generation, desired_bundles, observed, observed_seq, enrolled_at, last_seen_at, last_changed_at, last_changed_by)
-  VALUES (@id, @name, @status, @publicKey, @keyId, @labels, @properties, @facts, @generation, @bundles, @observed, 10, @enrolled, @seen, @changed, @by)`);
-const insertField = db.prepare(targetFieldsSql.insert);
-db.transaction(() => {
-  for (let i = 0; i < TARGETS; i++) {
-    const t = makeTarget(i);
-    fleet.push(t);
-    insertTarget.run({
-      id: t.id,
-      name: t.name,
-      status: t.status,
-      publicKey: 'A'.repeat(43),
-      keyId: t.keyId,
-      labels: JSON.stringify(t.labels),
-      properties: JSON.stringify(t.properties),
-      facts: JSON.stringify(t.facts),
-      generation: t.desired.generation,
-      bundles: JSON.stringify(t.desired.bundles),
-      observed: JSON.stringify(t.observed),
-      enrolled: Date.parse(t.enrolledAt),
-      seen: Date.parse(t.lastSeenAt!),
-      changed: Date.parse(t.lastChangedAt),
-      by: JSON.stringify(t.lastChangedBy),
-    });
-    for (const row of targetFieldRows(t)) insertField.run(...targetFieldRowParams(t.id, row));
-  }
-})();
+for (let i = 0; i < TARGETS; i++) fleet.push(makeTarget(i));
+seedTargets(db, fleet, 10);
 const seedSeconds = (performance.now() - seedStarted) / 1000;
 
 // The fleet index as a hub builds it before it listens: from the store (a first start, or
