@@ -9,7 +9,18 @@
 // `node --enable-source-maps`.
 import { existsSync, readFileSync, renameSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+
+/** `undici` as the agent imports it: scripts/undici-request-only.js. */
+const undiciRequestOnly = {
+  name: 'undici-request-only',
+  setup(build) {
+    build.onResolve({ filter: /^undici$/ }, () => ({
+      path: fileURLToPath(new URL('undici-request-only.js', import.meta.url)),
+    }));
+  },
+};
 
 /**
  * Bundles `packages/agent/dist/main.js` into `packages/agent/dist/bundle/flotilla-agent.js`.
@@ -33,6 +44,7 @@ export async function bundleAgent(root) {
     legalComments: 'linked',
     // ws loads these native speed-ups when they are installed and does without them otherwise.
     external: ['bufferutil', 'utf-8-validate'],
+    plugins: [undiciRequestOnly],
     // The CommonJS dependencies (undici, pino, ws) call require for Node's own modules.
     banner: {
       js: "import { createRequire as __flotillaRequire } from 'node:module'; const require = __flotillaRequire(import.meta.url);",
