@@ -27,6 +27,7 @@ run([
   require.resolve('typescript/bin/tsc'),
   '-b',
   'packages/protocol/tsconfig.build.json',
+  'packages/runtime/tsconfig.build.json',
   'packages/hub/tsconfig.build.json',
   'packages/agent/tsconfig.build.json',
   'scripts/tsconfig.build.json',
