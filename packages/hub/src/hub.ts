@@ -42,6 +42,7 @@ import { ApprovalService } from './features/policy/approval-service.ts';
 import { ApprovalStore } from './features/policy/approval-store.ts';
 import { PolicyPlanner } from './features/policy/policy-planner.ts';
 import { RolloutPolicyGate } from './features/policy/rollout-policy-gate.ts';
+import { approvalStatusRoutes } from './features/policy/approval-status-routes.ts';
 import { PolicyService } from './features/policy/policy-service.ts';
 import { PolicyStore } from './features/policy/policy-store.ts';
 import { operatorTokenRoutes } from './features/operators/operator-token-routes.ts';
@@ -361,6 +362,15 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   incidentRoutes(router, { auth: identity, incidents });
   rolloutRoutes(router, { auth: identity, rollouts, scope });
   policyRoutes(router, { auth: identity, policies: policyService, planner, approvals, scope, selectors: fleet });
+  approvalStatusRoutes(router, {
+    auth: identity,
+    rollouts: {
+      view: (id, listing, limit) => rollouts.view(id, listing, limit),
+      subject: (id) => rolloutStore.subject(id),
+    },
+    policies: policyService,
+    approvals,
+  });
   offlineRoutes(router, { auth: identity, offline });
   dashboardRoutes(router, { auth: identity, audit, dashboard });
   const server = createHttpServer(router, {
