@@ -355,6 +355,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     auth: identity,
     browser: new TargetBrowser({ fleet, index: targetStore, browse }),
     completion: new QueryCompletion({ browse, fieldNames: () => targetStore.knownFieldNames() }),
+    scope,
   });
   targetRoutes(router, { auth: identity, targets, scope });
   auditRoutes(router, { auth: identity, audit: auditService, clock, log });
@@ -372,7 +373,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     approvals,
   });
   offlineRoutes(router, { auth: identity, offline });
-  dashboardRoutes(router, { auth: identity, audit, dashboard });
+  dashboardRoutes(router, { auth: identity, audit, dashboard, scope, targets: targetStore, clock });
   const server = createHttpServer(router, {
     log,
     maxWaitSeconds,
