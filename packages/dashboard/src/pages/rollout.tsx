@@ -1,7 +1,10 @@
 import { useEffect, useState } from 'preact/hooks';
-import { RolloutView as RolloutViewSchema } from '@flotilla/protocol/api';
+import { ApprovalStatus as ApprovalStatusSchema, RolloutView as RolloutViewSchema } from '@flotilla/protocol/api';
+import type { ApprovalStatus } from '@flotilla/protocol/api';
 import { api, canDeploy, get } from '../api.ts';
+import { ApprovalsPanel } from '../components/approvals-panel.tsx';
 import { Badge } from '../components/badge.tsx';
+import { HoldReason, WaveHolds } from '../components/hold-reason.tsx';
 import { ErrorNote } from '../components/error-note.tsx';
 import { Time } from '../components/time.tsx';
 import { WaveProgress } from '../components/wave-progress.tsx';
@@ -55,6 +58,7 @@ export function RolloutPage({ id }: { id: string }) {
   const [reason, setReason] = useState('');
   const [busy, setBusy] = useState(false);
   const [now, setNow] = useState(Date.now());
+  const [approvals, setApprovals] = useState<ApprovalStatus | undefined>(undefined);
 
   const load = (): void => {
     get(`/v1/rollouts/${encodeURIComponent(id)}`, RolloutViewSchema, { members: 'problems', limit: 200 }).then(
@@ -64,6 +68,7 @@ export function RolloutPage({ id }: { id: string }) {
       },
       setError,
     );
+    get(`/v1/rollouts/${encodeURIComponent(id)}/approval-status`, ApprovalStatusSchema).then(setApprovals, setError);
   };
   useEffect(load, [id]);
   useEffect(() => {
@@ -159,6 +164,9 @@ export function RolloutPage({ id }: { id: string }) {
           </div>
         </section>
       ) : null}
+      {approvals !== undefined && (approvals.requirements.length > 0 || approvals.approvals.length > 0) ? (
+        <ApprovalsPanel status={approvals} onChange={load} />
+      ) : null}
       <section class="card" aria-labelledby="totals">
         <h2 id="totals">Progress</h2>
         <WaveProgress counts={view.totals} label="All waves" />
@@ -182,6 +190,7 @@ export function RolloutPage({ id }: { id: string }) {
                 <th scope="col">Progress</th>
                 <th scope="col">Gates</th>
                 <th scope="col">Clock</th>
+                <th scope="col">Held</th>
               </tr>
             </thead>
             <tbody>
@@ -203,6 +212,9 @@ export function RolloutPage({ id }: { id: string }) {
                   </td>
                   <td class="small">
                     <Clock wave={wave} now={now} />
+                  </td>
+                  <td class="small">
+                    <WaveHolds members={(view.members ?? []).filter((m) => m.waveIndex === wave.index)} />
                   </td>
                 </tr>
               ))}
@@ -238,7 +250,7 @@ export function RolloutPage({ id }: { id: string }) {
                     <td>
                       <Badge value={m.state} />
                     </td>
-                    <td>{m.reason ?? <span class="muted">—</span>}</td>
+                    <td>{m.reason === undefined ? <span class="muted">—</span> : <HoldReason reason={m.reason} />}</td>
                   </tr>
                 ))}
               </tbody>
