@@ -219,10 +219,25 @@ describe('what each role sees and may do', () => {
     await waitFor('the first rollout to complete', async () => {
       return (await admin('GET', `/v1/rollouts/${rolloutId}?members=none`)).body.state === 'completed';
     });
+    // A window that opens in two hours (UTC), so free-1 waits for it.
+    const opens = (new Date().getUTCHours() + 2) % 24;
+    const hh = (h: number) => String(h).padStart(2, '0');
+    const window = await admin('POST', '/v1/policies', {
+      document: {
+        apiVersion: 'flotilla.io/v1',
+        kind: 'Policy',
+        metadata: { name: 'us-hours' },
+        spec: {
+          scope: 'region=us-*',
+          windows: { timezone: 'UTC', allow: [`daily ${hh(opens)}:00-${hh((opens + 1) % 24)}:00`] },
+        },
+      },
+    });
+    expect(window.status).toBe(201);
     await hub.publish('payments', '1.1.0', [configMap('payments', { version: '2' }, 'pay')]);
     const created = await api(hub.url, 'POST', '/v1/rollouts', {
       token: tokens.get('carol@acme.example')!,
-      body: { release: 'payments@1.1.0', selector: 'tenant=acme' },
+      body: { release: 'payments@1.1.0', selector: 'fleet=roles' },
     });
     expect(created.status).toBe(201);
     held = created.body.rollout.id;
@@ -281,10 +296,28 @@ describe('what each role sees and may do', () => {
         'export audit': true,
       },
     ],
-  ])('offers a %s exactly the actions the API allows it', async (role, name, expected) => {
+  ])('offers the %s role exactly the actions the API allows it', async (role, name, expected) => {
     await signInAs(name === '' ? hub.adminToken : tokens.get(name)!);
     expect(await offered()).toEqual(expected);
     await screenshot(browser.page, `role-${role}-audit`);
+  });
+
+  it('shows a wave held by a closed window, with the opening in the viewer’s time zone and the absolute time on hover', async () => {
+    const { page } = browser;
+    await signInAs(tokens.get('vera@acme.example')!);
+    await page.goto(`${hub.url}/rollouts/${held}`);
+    const holds = page.getByTestId('wave-holds');
+    await holds.filter({ hasText: '1 window closed' }).waitFor({ timeout: UI_MS });
+    expect(await holds.textContent()).toContain('1 awaiting approval');
+    const opening = holds.locator('time');
+    const at = (await opening.getAttribute('datetime'))!;
+    expect(Date.parse(at) - Date.now()).toBeGreaterThan(60 * 60_000);
+    expect(Date.parse(at) % 3_600_000).toBe(0);
+    // The browser runs in Europe/Berlin: the hover names that zone's time.
+    expect(await opening.getAttribute('title')).toMatch(/GMT\+[12]|CES?T/);
+    const member = page.getByRole('row').filter({ hasText: 'free-1' });
+    expect(await member.textContent()).toContain('window closed, opens');
+    expect(await member.locator('time').getAttribute('datetime')).toBe(at);
   });
 
   it.each<[Role, string, string, string, unknown]>([
