@@ -28,10 +28,18 @@ const admin = (method: string, path: string, body?: unknown) =>
 const cli = (token: string, args: readonly string[]) =>
   flotilla(['--hub', hub.url, ...args], { FLOTILLA_TOKEN: token, HOME: work.path });
 
+let signInChecked = false;
+
 async function signInAs(token: string): Promise<void> {
   const { page, context } = browser;
   await context.clearCookies();
   await page.goto(`${hub.url}/`);
+  await page.getByLabel('API token').waitFor({ timeout: UI_MS });
+  if (!signInChecked) {
+    signInChecked = true;
+    expect(await accessibilityProblems(page), 'axe on sign-in').toEqual([]);
+    await screenshot(page, 'sign-in');
+  }
   await page.getByLabel('API token').fill(token);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('navigation', { name: 'Main' }).waitFor({ timeout: UI_MS });
@@ -43,11 +51,11 @@ async function openRollout(): Promise<void> {
   await page.getByRole('heading', { name: 'Approvals' }).waitFor({ timeout: UI_MS });
 }
 
-async function signApprovalFile(who: string, file: string): Promise<void> {
+async function signApprovalFile(who: string, file: string, rollout = rolloutId): Promise<void> {
   const answer = await cli(tokens.get(who)!, [
     'rollout',
     'approve',
-    rolloutId,
+    rollout,
     '--key',
     join(work.path, `${who}.key`),
     '--as',
@@ -318,6 +326,46 @@ describe('what each role sees and may do', () => {
     const member = page.getByRole('row').filter({ hasText: 'free-1' });
     expect(await member.textContent()).toContain('window closed, opens');
     expect(await member.locator('time').getAttribute('datetime')).toBe(at);
+  });
+
+  it('resumes the live stream after the connection drops, with what it missed and without a reload', async () => {
+    const { page, context } = browser;
+    const streams: string[] = [];
+    page.on('request', (request) => {
+      if (request.url().includes('/v1/events'))
+        void request.allHeaders().then((headers) => streams.push(`${request.url()} ${headers['last-event-id'] ?? ''}`));
+    });
+    await page.evaluate(() => Object.assign(globalThis, { stillTheSamePage: true }));
+    await page
+      .getByRole('status')
+      .filter({ hasText: /^live$/ })
+      .waitFor({ timeout: UI_MS });
+    // The hub drops every connection and the browser cannot come back until it is online again.
+    await context.setOffline(true);
+    try {
+      hub.hub.server.closeAllConnections();
+      await page
+        .getByRole('status')
+        .filter({ hasText: /connecting|offline/ })
+        .waitFor({ timeout: UI_MS });
+      const approval = join(work.path, 'while-offline.json');
+      await signApprovalFile('bob@acme.example', approval, held);
+      const recorded = await api(hub.url, 'POST', `/v1/rollouts/${held}/approvals`, {
+        token: tokens.get('bob@acme.example')!,
+        body: { approval: JSON.parse(readFileSync(approval, 'utf8')) },
+      });
+      expect(recorded.status).toBe(201);
+    } finally {
+      await context.setOffline(false);
+    }
+    await page
+      .getByRole('status')
+      .filter({ hasText: /^live$/ })
+      .waitFor({ timeout: UI_MS });
+    await page.getByTestId('approval-row').filter({ hasText: 'bob@acme.example' }).waitFor({ timeout: UI_MS });
+    expect(await page.evaluate(() => (globalThis as { stillTheSamePage?: boolean }).stillTheSamePage)).toBe(true);
+    // The stream came back where it left off: the reconnection names the last event seen.
+    expect(streams.at(-1)).toMatch(/(lastEventId=|\s)[0-9a-z]+-\d+$/);
   });
 
   it.each<[Role, string, string, string, unknown]>([

@@ -144,6 +144,8 @@ export function dashboardRoutes(
     res.write('retry: 2000\n\n');
     if (replay === undefined) res.write(`id: ${events.lastId}\nevent: reset\ndata: {}\n\n`);
     else for (const event of replay) if (carries(event)) writeEvent(res, event);
+    // Where the stream stands: a client that drops before any event arrives resumes from here.
+    res.write(`id: ${events.lastId}\nevent: ready\ndata: {}\n\n`);
     const forget = dashboard.track(res);
     const cut = (): void => {
       res.end();
