@@ -15,7 +15,7 @@ export function HoldReason({ reason }: { reason: string }) {
   if (window === null) return <span>{reason}</span>;
   return (
     <span>
-      window closed, opens <Time iso={window[1]!} />: {window[2]}
+      window closed, opens <Time iso={window[1]} />: {window[2]}
     </span>
   );
 }
