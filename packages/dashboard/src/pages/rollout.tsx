@@ -60,7 +60,7 @@ export function RolloutPage({ id }: { id: string }) {
   const [now, setNow] = useState(Date.now());
   const [approvals, setApprovals] = useState<ApprovalStatus | undefined>(undefined);
 
-  const load = (): void => {
+  const loadView = (): void => {
     get(`/v1/rollouts/${encodeURIComponent(id)}`, RolloutViewSchema, { members: 'problems', limit: 200 }).then(
       (answer) => {
         setView(answer);
@@ -68,16 +68,25 @@ export function RolloutPage({ id }: { id: string }) {
       },
       setError,
     );
+  };
+  // Approvals change only with the rollout's own steps (an approval is one), never with reports.
+  const loadApprovals = (): void => {
     get(`/v1/rollouts/${encodeURIComponent(id)}/approval-status`, ApprovalStatusSchema).then(setApprovals, setError);
+  };
+  const load = (): void => {
+    loadView();
+    loadApprovals();
   };
   useEffect(load, [id]);
   useEffect(() => {
     const timer = window.setInterval(() => setNow(Date.now()), 1_000);
     return () => window.clearInterval(timer);
   }, []);
+  const reloadView = useThrottled(loadView, 300);
   const reload = useThrottled(load, 300);
   useLive((type, data) => {
-    if (type === 'report' || type === 'reset' || (type === 'rollout' && data['rollout'] === id)) reload();
+    if (type === 'reset' || (type === 'rollout' && data['rollout'] === id)) reload();
+    else if (type === 'report') reloadView();
   });
 
   const run = (verb: Verb): void => {
