@@ -396,6 +396,48 @@ describe('what each role sees and may do', () => {
   });
 });
 
+describe('incidents and the keyboard', () => {
+  it('closes an incident from the drift page, and the trail records who closed it', async () => {
+    const { page } = browser;
+    const opened = await api(hub.url, 'POST', '/v1/incidents', {
+      token: tokens.get('carol@acme.example')!,
+      body: { id: 'INC-7', selector: 'name=free-1', reason: 'looking at free-1 by hand' },
+    });
+    expect(opened.status).toBe(201);
+    await signInAs(tokens.get('carol@acme.example')!);
+    await page.goto(`${hub.url}/drift`);
+    await page.getByRole('button', { name: 'Close incident INC-7' }).click();
+    await page.getByRole('button', { name: 'Close incident INC-7' }).waitFor({ state: 'detached', timeout: UI_MS });
+    const incident = await admin('GET', '/v1/incidents/INC-7');
+    expect(incident.body.state).toBe('closed');
+    const trail = await admin('GET', '/v1/audit?action=incident.close&limit=1');
+    expect(trail.body.entries[0]).toMatchObject({ actor: { id: 'carol@acme.example' }, outcome: 'success' });
+  });
+
+  it('shows where the keyboard focus is: the skip link first, then an outline on each control', async () => {
+    const { page } = browser;
+    await page.goto(`${hub.url}/rollouts/${rolloutId}`);
+    await page.getByRole('heading', { name: /Rollout of/ }).waitFor({ timeout: UI_MS });
+    await page.keyboard.press('Tab');
+    const focused = () =>
+      page.evaluate(() => {
+        const element = document.activeElement as HTMLElement;
+        const style = getComputedStyle(element);
+        const box = element.getBoundingClientRect();
+        return {
+          text: element.textContent?.trim(),
+          outline: style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2,
+          visible: box.width > 0 && box.height > 0 && box.bottom > 0,
+        };
+      });
+    expect(await focused()).toEqual({ text: 'Skip to content', outline: true, visible: true });
+    for (let i = 0; i < 4; i++) {
+      await page.keyboard.press('Tab');
+      expect(await focused(), `focus stop ${i + 2}`).toMatchObject({ outline: true, visible: true });
+    }
+  });
+});
+
 describe('a token limited to a scope', () => {
   it('sees only its targets in the overview, the table and the counts', async () => {
     const { page } = browser;
