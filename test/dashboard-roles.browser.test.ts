@@ -396,6 +396,17 @@ describe('what each role sees and may do', () => {
   });
 });
 
+/** What the focus check reads of the page's globals. */
+interface FocusGlobals {
+  document: {
+    activeElement: {
+      textContent: string | null;
+      getBoundingClientRect(): { width: number; height: number; bottom: number };
+    } | null;
+  };
+  getComputedStyle(element: unknown): { outlineStyle: string; outlineWidth: string };
+}
+
 describe('incidents and the keyboard', () => {
   it('closes an incident from the drift page, and the trail records who closed it', async () => {
     const { page } = browser;
@@ -421,8 +432,10 @@ describe('incidents and the keyboard', () => {
     await page.keyboard.press('Tab');
     const focused = () =>
       page.evaluate(() => {
-        const element = document.activeElement as HTMLElement;
-        const style = getComputedStyle(element);
+        // The page's globals, typed by hand: the tests compile without the DOM library.
+        const window = globalThis as unknown as FocusGlobals;
+        const element = window.document.activeElement!;
+        const style = window.getComputedStyle(element);
         const box = element.getBoundingClientRect();
         return {
           text: element.textContent?.trim(),
