@@ -33,7 +33,7 @@ export const ReportsFileHeader = z.strictObject({
   apiVersion: ApiVersion,
   kind: z.literal('ReportsFileHeader'),
   targetId: TargetId,
-  /** The id of the agent key that signed the reports and the seal. */
+  /** The id of the agent key that signed the seal (each report names the key that signed it). */
   keyId: z.string().min(1).max(64),
   /** The chain point before the first report: the genesis, or the last report the agent no longer holds. */
   base: ChainPoint,
