@@ -50,10 +50,16 @@ export interface OfflineSelector {
   ids(query: Query | undefined): string[];
 }
 
-/** Target records (the targets feature): names, keys, last online contact. */
+/** Target records (the targets and identity features): names, keys and the keys rotated away from, last online contact. */
 export interface OfflineTargets {
   target(id: string): Target | undefined;
   get(id: string): { readonly publicKey: string; readonly keyId: string } | undefined;
+  retiredKeys(id: string): ReadonlyArray<{
+    readonly keyId: string;
+    readonly publicKey: string;
+    readonly untilSeq: number;
+    readonly retiredAt: number;
+  }>;
 }
 
 /**
@@ -209,7 +215,14 @@ export class OfflineService {
       const accepted: Array<{ signed: SignedReport; link: string }> = [];
       const imported = await importReportsFile(path, {
         targetId: id,
-        agentKeys: [{ id: key.keyId, publicKey: key.publicKey }],
+        agentKeys: [
+          { id: key.keyId, publicKey: key.publicKey },
+          ...this.deps.targets.retiredKeys(id).map((k) => ({
+            id: k.keyId,
+            publicKey: k.publicKey,
+            retired: { seq: k.untilSeq, at: new Date(k.retiredAt).toISOString() },
+          })),
+        ],
         history: {
           reportDigest: (seq) => {
             const json = reports.stored(id, seq);

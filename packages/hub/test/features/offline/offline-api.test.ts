@@ -240,6 +240,15 @@ describe('POST /v1/offline/reports', () => {
         const forged = signedReport(agent, 9);
         return reportsFile(agent, [{ ...forged, signature: signedReport(other, 9).signature }]);
       },
+      'REPORTS_KEY_UNKNOWN',
+    ],
+    [
+      "another target's signature forged under this target's key id",
+      () => {
+        const forged = signedReport(agent, 9);
+        const { sig } = signedReport(other, 9).signature;
+        return reportsFile(agent, [{ ...forged, signature: { ...forged.signature, sig } }]);
+      },
       'REPORTS_SIGNATURE_INVALID',
     ],
     ['a file that is not a reports file', () => '{"hello":"world"}\n', 'REPORTS_FILE_INVALID'],
