@@ -9,6 +9,8 @@ export interface ExportReportsOptions {
   /** The chain point before the first report: the genesis, or the last report the agent dropped. */
   readonly base: ChainPoint;
   readonly createdAt: string;
+  /** The file's permissions; default 0600. */
+  readonly mode?: number;
 }
 
 /** What an export wrote. */
@@ -45,6 +47,6 @@ export async function exportReportsFile(
     seal = sealed.seal;
     yield emit(sealed.line);
   }
-  const bytes = await writeFileDurably(path, lines(), 0o600);
+  const bytes = await writeFileDurably(path, lines(), options.mode ?? 0o600);
   return { path, seal: seal!, bytes, digest: `sha256:${hash.digest('hex')}` };
 }
