@@ -9,6 +9,7 @@ import {
   type SignedReport,
   type SignedTrustRoot,
   type Target,
+  type TargetStatus,
 } from '@flotilla/protocol';
 import {
   OFFLINE_EXPIRY_DEFAULT_SECONDS,
@@ -53,7 +54,7 @@ export interface OfflineSelector {
 /** Target records (the targets and identity features): names, keys and the keys rotated away from, last online contact. */
 export interface OfflineTargets {
   target(id: string): Target | undefined;
-  get(id: string): { readonly publicKey: string; readonly keyId: string } | undefined;
+  get(id: string): { readonly status: TargetStatus; readonly publicKey: string; readonly keyId: string } | undefined;
   retiredKeys(id: string): ReadonlyArray<{
     readonly keyId: string;
     readonly publicKey: string;
@@ -212,6 +213,12 @@ export class OfflineService {
       const key = this.deps.targets.get(id);
       if (key === undefined)
         throw new FlotillaError('NOT_FOUND', `the reports file is from target ${id}, which this hub does not know`);
+      // As online: a revoked target's key may be in other hands, and a disabled one's reports wait.
+      if (key.status !== 'active')
+        throw new FlotillaError(
+          key.status === 'revoked' ? 'TARGET_REVOKED' : 'TARGET_DISABLED',
+          `target ${id} is ${key.status}; its reports are not taken${key.status === 'disabled' ? ' until it is enabled again' : ''}`,
+        );
       const accepted: Array<{ signed: SignedReport; link: string }> = [];
       const imported = await importReportsFile(path, {
         targetId: id,

@@ -261,6 +261,28 @@ describe('POST /v1/offline/reports', () => {
     expect((await auditOf('offline.import-reports'))[0]).toMatchObject({ outcome: 'refused', reason: code });
   });
 
+  it.each([
+    ['revoke', 'TARGET_REVOKED'],
+    ['disable', 'TARGET_DISABLED'],
+  ])(
+    'refuses a reports file from a target operators %sd, as online, stores nothing and audits the refusal',
+    async (verb, code) => {
+      const site = new ProtocolAgent(hub);
+      const token = (await admin('POST', '/v1/enrollment-tokens', {})).body.token as string;
+      await site.enroll(token, `edge-${verb}`, hub.now());
+      expect((await admin('POST', `/v1/targets/${site.targetId}/${verb}`, { reason: 'key stolen' })).status).toBe(200);
+      const answer = await importReports(reportsFile(site, [signedReport(site, 1)]));
+      expect(answer.status).toBe(403);
+      expect(answer.body.error.code).toBe(code);
+      expect((await admin('GET', `/v1/targets/${site.targetId}`)).body.observed).toBeNull();
+      expect((await auditOf('offline.import-reports'))[0]).toMatchObject({
+        outcome: 'refused',
+        reason: code,
+        subjects: [site.targetId],
+      });
+    },
+  );
+
   it('refuses a body that is not sent as a reports file', async () => {
     const answer = await admin('POST', '/v1/offline/reports', { not: 'a file' });
     expect(answer.status).toBe(415);
