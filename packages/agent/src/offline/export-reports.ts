@@ -9,6 +9,8 @@ export interface ExportReportsOptions {
   /** The chain point before the first report: the genesis, or the last report the agent dropped. */
   readonly base: ChainPoint;
   readonly createdAt: string;
+  /** The newest trust-root version the site holds, acknowledged in the header. */
+  readonly trustRootVersion?: number | undefined;
   /** The file's permissions; default 0600. */
   readonly mode?: number;
 }

@@ -194,6 +194,7 @@ export class OfflineSite {
       targetId: this.options.enrollment.targetId,
       base,
       createdAt: new Date(this.options.clock()).toISOString(),
+      trustRootVersion: (await this.options.store.trustRoot())?.trustRoot.version,
       mode,
     });
   }

@@ -396,6 +396,10 @@ describe('the outbox', () => {
       await transferFile('t2.flotilla', siteContents({ envelopes: [envelope(TARGET, 8, [app, db])] })),
     );
     expect((await box.write())?.seal).toMatchObject({ count: 2, head: { seq: 2 } });
+    // The header acknowledges the trust root the site holds (v3, from the transfer files).
+    expect(readFileSync(join(outboxDir(), `reports-${TARGET}-000000000002.jsonl`), 'utf8')).toMatch(
+      /^\{[^\n]*"trustRootVersion":3\}\n/,
+    );
     expect(readdirSync(outboxDir()).sort()).toEqual([
       `reports-${TARGET}-000000000001.jsonl`,
       `reports-${TARGET}-000000000002.jsonl`,

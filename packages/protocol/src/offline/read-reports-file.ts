@@ -258,6 +258,8 @@ export interface ReportsFileSummary {
   readonly base: ChainPoint;
   readonly head: ChainPoint;
   readonly entries: readonly ReportsFileEntry[];
+  /** The trust-root version the site holds, as its header says. */
+  readonly trustRootVersion: number | undefined;
 }
 
 /** Reads and verifies a whole reports file (see {@link readReportsFile}) and sums it up. */
@@ -274,9 +276,10 @@ export async function summarizeReportsFile(
   }
   let base: ChainPoint | undefined;
   let head: ChainPoint | undefined;
+  let trustRootVersion: number | undefined;
   const entries: ReportsFileEntry[] = [];
   for await (const item of readReportsFile(hashed(), options)) {
-    if (item.type === 'header') base = item.header.base;
+    if (item.type === 'header') ({ base, trustRootVersion } = item.header);
     else if (item.type === 'report')
       entries.push({ seq: item.signed.report.seq, link: item.link, report: digestOf(item.signed) });
     else head = item.seal.head;
@@ -287,5 +290,6 @@ export async function summarizeReportsFile(
     base: base!,
     head: head!,
     entries,
+    trustRootVersion,
   };
 }

@@ -39,7 +39,10 @@ export function offlineCommand(program: Command, client: () => ApiClient): void 
     .requiredOption('--out <file>', 'the transfer file to write (it must not exist)')
     .option('--images <dir>', 'an OCI image layout to carry images from (as skopeo copy … oci:DIR writes)')
     .option('--image <ref>', 'only this image of the layout (its org.opencontainers.image.ref.name); repeat', collect)
-    .option('--trust-root-since <version>', 'the trust-root version the site holds (default 0: carry them all)')
+    .option(
+      '--trust-root-since <version>',
+      'the trust-root version the site holds (default: what its last reports file said, else 0: carry them all)',
+    )
     .action(
       async (flags: {
         target?: string[];

@@ -131,7 +131,7 @@ export class OfflineService {
       const releases = digests.map((digest) =>
         SignedBundle.parse(JSON.parse(this.deps.releases.json(digest, principal))),
       );
-      const since = request.trustRootSince ?? 0;
+      const since = request.trustRootSince ?? this.acknowledgedTrustRoot(targetIds);
       const current = trust.signed.trustRoot.version;
       const trustRoots: SignedTrustRoot[] = [];
       for (let version = since + 1; version <= current; version++) {
@@ -251,7 +251,7 @@ export class OfflineService {
         for (const entry of summary.entries)
           if (!forks.has(entry.seq)) store.addLink(id, entry.seq, entry.link, summary.fileDigest);
         store.addFile(id, summary.fileDigest, summary.head.seq, now, canonicalize(receipt));
-        store.markImported(id, now);
+        store.markImported(id, now, summary.trustRootVersion);
         const acknowledged = reports.highest(id);
         audit.append({
           actor,
@@ -281,6 +281,15 @@ export class OfflineService {
       this.refused(actor, 'offline.import-reports', targetId === undefined ? [] : [targetId], error, {});
       throw error;
     }
+  }
+
+  /**
+   * The trust-root version every one of `targetIds` holds, as their last reports files said;
+   * 0 (carry every version) when any of them has not said.
+   */
+  private acknowledgedTrustRoot(targetIds: readonly string[]): number {
+    const versions = targetIds.map((id) => this.deps.store.target(id)?.trustRootVersion ?? 0);
+    return versions.length === 0 ? 0 : Math.min(...versions);
   }
 
   /** Sets how long the envelopes in a target's transfer files stay valid (bounded by the API schema). */
@@ -319,6 +328,7 @@ export class OfflineService {
         exportedGeneration: record.exportGeneration,
         acknowledgedGeneration: highest.generation,
         reportSeq: highest.seq,
+        trustRootVersion: record.trustRootVersion,
       });
     }
     return { items };

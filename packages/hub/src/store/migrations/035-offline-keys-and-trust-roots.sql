@@ -10,3 +10,7 @@ CREATE TABLE retired_agent_keys (
   retired_at  INTEGER NOT NULL,          -- the rotation, ms since the epoch
   PRIMARY KEY (target_id, key_id)
 ) STRICT, WITHOUT ROWID;
+
+-- The newest trust-root version each site holds, as its last reports file said: the next
+-- transfer file carries only the versions after it.
+ALTER TABLE offline_targets ADD COLUMN trust_root_version INTEGER;
