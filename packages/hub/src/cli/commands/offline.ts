@@ -161,7 +161,7 @@ export function offlineCommand(program: Command, client: () => ApiClient): void 
     .action(async (flags: { output?: string }) => {
       const list = await client().call(OfflineTargetList, 'GET', '/v1/offline/targets');
       print(outputFormat(flags.output), list, () => [
-        ['TARGET', 'NAME', 'SYNC', 'LAST FILE', 'LAST CONTACT', 'EXPORTED', 'ACKED', 'EXPIRY'],
+        ['TARGET', 'NAME', 'SYNC', 'LAST FILE', 'LAST CONTACT', 'EXPORTED', 'ACKED', 'TRUST ROOT', 'EXPIRY'],
         ...list.items.map((t) => [
           t.targetId,
           t.name,
@@ -170,6 +170,7 @@ export function offlineCommand(program: Command, client: () => ApiClient): void 
           t.lastContactAt === null ? '-' : ago(t.lastContactAt),
           String(t.exportedGeneration ?? '-'),
           String(t.acknowledgedGeneration ?? '-'),
+          t.trustRootVersion === null ? '-' : `v${t.trustRootVersion}`,
           `${Math.round(t.expirySeconds / 86_400)}d`,
         ]),
       ]);
