@@ -381,6 +381,14 @@ describe('the outbox', () => {
     return new ReportsOutbox({ dir: outboxDir(), site, log });
   }
 
+  it('removes at start what a write killed part-way left, and nothing else', async () => {
+    const box = outbox();
+    writeFileSync(join(outboxDir(), '.reports-tgt_1-000000000001.jsonl.0a1b2c3d4e5f.partial'), '{"apiVersion"');
+    writeFileSync(join(outboxDir(), 'reports-tgt_1-000000000001.jsonl'), 'taken by the diode next');
+    await box.run(AbortSignal.abort());
+    expect(readdirSync(outboxDir())).toEqual(['reports-tgt_1-000000000001.jsonl']);
+  });
+
   it('writes nothing while the journal holds no report', async () => {
     expect(await outbox().write()).toBeUndefined();
     expect(readdirSync(outboxDir())).toEqual([]);
