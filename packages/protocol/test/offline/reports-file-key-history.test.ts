@@ -19,8 +19,15 @@ const keys: AgentKey[] = [
 ];
 
 function file(reports: readonly SignedReport[], key = rotated): Uint8Array {
-  const writer = new ReportsFileWriter({ key, targetId: TARGET, base: REPORT_CHAIN_GENESIS, createdAt: NOW.toISOString() });
-  return new TextEncoder().encode([writer.header(), ...reports.map((r) => writer.link(r)), writer.seal().line].join(''));
+  const writer = new ReportsFileWriter({
+    key,
+    targetId: TARGET,
+    base: REPORT_CHAIN_GENESIS,
+    createdAt: NOW.toISOString(),
+  });
+  return new TextEncoder().encode(
+    [writer.header(), ...reports.map((r) => writer.link(r)), writer.seal().line].join(''),
+  );
 }
 
 async function read(bytes: Uint8Array): Promise<ReportsFileItem[]> {
@@ -29,8 +36,7 @@ async function read(bytes: Uint8Array): Promise<ReportsFileItem[]> {
   return items;
 }
 
-const seqsOf = (items: ReportsFileItem[]) =>
-  items.flatMap((i) => (i.type === 'report' ? [i.signed.report.seq] : []));
+const seqsOf = (items: ReportsFileItem[]) => items.flatMap((i) => (i.type === 'report' ? [i.signed.report.seq] : []));
 
 describe('a reports file across a key rotation', () => {
   it('takes reports signed by the retired key up to its bound, then by the new key, in one file sealed by the new key', async () => {
@@ -69,7 +75,7 @@ describe('a reports file across a key rotation', () => {
     });
   });
 
-  it("refuses a report whose signature names the new key but was made by another", async () => {
+  it('refuses a report whose signature names the new key but was made by another', async () => {
     const forged = report(4, {}, generateKeyPair());
     const spoofed = { ...forged, signature: { ...forged.signature, keyId: keyIdOf(rotated.publicKey) } };
     await expect(read(file([report(1), spoofed]))).rejects.toMatchObject({
