@@ -28,6 +28,7 @@ import { identityRoutes } from './features/identity/identity-routes.ts';
 import { IdentityService } from './features/identity/identity-service.ts';
 import { IdentityStore } from './features/identity/identity-store.ts';
 import { KeyRotationService } from './features/identity/key-rotation-service.ts';
+import { RetiredKeyStore } from './features/identity/retired-key-store.ts';
 import { TrustService, type HubKeys } from './features/identity/trust-service.ts';
 import { TrustStore } from './features/identity/trust-store.ts';
 import { HoldIndex } from './features/incidents/hold-index.ts';
@@ -320,6 +321,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     failures: store,
     ...(deps.faults === undefined ? {} : { faults: deps.faults }),
   });
+  const retiredKeys = new RetiredKeyStore(db);
   const offline = new OfflineService({
     tx,
     store: new OfflineStore(db),
@@ -327,7 +329,11 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     releases: bundles,
     trust,
     selector: fleet,
-    targets: { target: (id) => targetStore.target(id), get: (id) => cache.get(id) },
+    targets: {
+      target: (id) => targetStore.target(id),
+      get: (id) => cache.get(id),
+      retiredKeys: (id) => retiredKeys.ofTarget(id),
+    },
     reports,
     keys,
     audit,
@@ -344,7 +350,16 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     identity,
     trust,
     store,
-    rotation: new KeyRotationService({ tx, targets: targetStore, credentials: cache, audit, refusals, clock }),
+    rotation: new KeyRotationService({
+      tx,
+      targets: targetStore,
+      history: retiredKeys,
+      reports,
+      credentials: cache,
+      audit,
+      refusals,
+      clock,
+    }),
   });
   operatorTokenRoutes(router, { auth: identity, operators });
   bundleRoutes(router, { auth: identity, bundles });
