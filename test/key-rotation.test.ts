@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import { request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Agent, FileAgentStore, ManifestsDirDriver, requestKeyRotation } from '@flotilla/agent';
 import { KeyPair, keyIdOf, type KeyPair as KeyPairType } from '@flotilla/protocol';
+import { runOfflineCommand } from '../packages/agent/src/offline/offline-command.ts';
 import { api, configMap, silent, startHub, type HubFixture } from './fixtures/hub-fixture.ts';
 import { tempDir } from './fixtures/temp-dir.ts';
 import { waitFor } from './fixtures/wait-for.ts';
@@ -17,7 +18,8 @@ import { waitFor } from './fixtures/wait-for.ts';
  * lose a rotation on its way to the hub or on its way back, as a crash of either side would.
  */
 
-type Fault = 'drop-request' | 'drop-answer' | undefined;
+/** `down`: the hub cannot be reached at all, as from a site cut off. */
+type Fault = 'drop-request' | 'drop-answer' | 'down' | undefined;
 
 interface Proxy {
   readonly url: string;
@@ -34,7 +36,7 @@ async function startProxy(hubUrl: string): Promise<Proxy> {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      if (rotation && proxy.fault === 'drop-request') return void res.socket?.destroy();
+      if (proxy.fault === 'down' || (rotation && proxy.fault === 'drop-request')) return void res.socket?.destroy();
       const headers = { ...req.headers };
       delete headers['host'];
       delete headers['content-length'];
@@ -104,7 +106,9 @@ const keyFile = (): KeyPairType => KeyPair.parse(JSON.parse(readFileSync(join(st
 
 let enrollToken: string | undefined;
 
-async function startVictim(options: { store?: FileAgentStore } = {}): Promise<{ agent: Agent; targetId: string }> {
+async function startVictim(
+  options: { store?: FileAgentStore; observeIntervalMs?: number } = {},
+): Promise<{ agent: Agent; targetId: string }> {
   enrollToken ??= await hub.enrollmentToken(1);
   const agent = new Agent({
     hubUrl: proxy.url,
@@ -113,7 +117,7 @@ async function startVictim(options: { store?: FileAgentStore } = {}): Promise<{ 
     log: silent,
     enrollToken,
     waitSeconds: 1,
-    observeIntervalMs: 60_000,
+    observeIntervalMs: options.observeIntervalMs ?? 60_000,
     backoff: { baseMs: 20, maxMs: 100 },
   });
   running.push(agent);
@@ -242,6 +246,42 @@ describe('agent key rotation', () => {
     await waitFor('the agent key rotated', () => keyFile().publicKey !== old.publicKey);
     expect(await hubKeyId(first.targetId)).toBe(keyIdOf(keyFile().publicKey));
     await appliesARelease(first.targetId, '1.0.0');
+  });
+
+  it('takes a reports file the agent wrote before it rotated its key, its reports held once', async () => {
+    const online = await startVictim();
+    await appliesARelease(online.targetId, '1.0.0');
+    await stop(online.agent);
+    // Cut off: the agent journals what it observes, and the site carries a reports file out.
+    proxy.fault = 'down';
+    const offline = await startVictim({ observeIntervalMs: 50 });
+    const journal = join(stateDir(), 'journal');
+    await waitFor('a report journaled while cut off', () =>
+      readdirSync(journal).some((f) => f.endsWith('.report.json')),
+    );
+    await stop(offline.agent);
+    const file = join(dir.path, 'reports.jsonl');
+    await runOfflineCommand('export-reports', file, { stateDir: stateDir() }, {}, () => undefined);
+    // Back online: the journal goes to the hub, then the key rotates.
+    proxy.fault = undefined;
+    const old = keyFile();
+    await requestKeyRotation(new FileAgentStore(stateDir()), Date.now());
+    await startVictim();
+    await waitFor('the agent key rotated', () => keyFile().publicKey !== old.publicKey);
+
+    const answer = await api<{ receipt: { accepted: unknown[]; duplicates: Array<{ from: number; to: number }> } }>(
+      hub.url,
+      'POST',
+      '/v1/offline/reports',
+      {
+        token: hub.adminToken,
+        rawBody: readFileSync(file, 'utf8'),
+        headers: { 'content-type': 'application/x-ndjson' },
+      },
+    );
+    expect(answer.status).toBe(200);
+    expect(answer.body.receipt.accepted).toEqual([]);
+    expect(answer.body.receipt.duplicates).toHaveLength(1);
   });
 
   it('refuses a rotation not signed by the key the target holds', async () => {

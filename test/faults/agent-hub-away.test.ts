@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Target } from '@flotilla/protocol';
@@ -38,6 +39,18 @@ function capture(): { log: pino.Logger; lines: Record<string, unknown>[] } {
   return { log, lines };
 }
 
+/** The seqs of the reports the hub holds for a target, read from its database. */
+function storedSeqs(dataDir: string, targetId: string): number[] {
+  const db = new Database(join(dataDir, 'hub.db'), { readonly: true });
+  try {
+    return (
+      db.prepare('SELECT seq FROM reports WHERE target_id = ? ORDER BY seq').all(targetId) as { seq: number }[]
+    ).map((row) => row.seq);
+  } finally {
+    db.close();
+  }
+}
+
 async function appliedRelease(h: HubFixture, targetId: string): Promise<void> {
   await h.publish('app', '1.0.0', [configMap('app', { greeting: 'hello' })]);
   expect((await h.assign(targetId, ['app@1.0.0'])).status).toBe(200);
@@ -63,7 +76,12 @@ describe('an agent while its hub is away', () => {
     });
     await appliedRelease(hub, agent.targetId);
     const journal = join(agent.stateDir, 'journal');
-    const pending = () => readdirSync(journal).filter((f) => f.endsWith('.report.json')).length;
+    // A journal file is named for its report's seq: `000000000007.report.json`.
+    const journaled = () =>
+      readdirSync(journal)
+        .filter((f) => f.endsWith('.report.json'))
+        .map((f) => Number.parseInt(f, 10));
+    const pending = () => journaled().length;
     await waitFor('the journal to be flushed', () => pending() === 0);
 
     await hub.stop();
@@ -71,9 +89,12 @@ describe('an agent while its hub is away', () => {
     rmSync(file);
     await waitFor('the deleted file restored while the hub is away', () => existsSync(file), 5_000);
     await waitFor('the report of the revert journaled', () => pending() > 0);
+    const heldWhileAway = journaled();
 
     await hub.restart();
-    await waitFor('the journaled reports delivered once the hub is back', () => pending() === 0);
+    await waitFor('the journal emptied once the hub is back', () => pending() === 0);
+    // An empty journal alone would also pass if the agent had dropped the reports: the hub must hold them.
+    expect(storedSeqs(hub.dataDir, agent.targetId)).toEqual(expect.arrayContaining(heldWhileAway));
   });
 
   it('comes back as soon as the hub does, whatever its back-off, and logs the outage once', async () => {

@@ -10,6 +10,7 @@ import { HubOutage } from './sync/hub-outage.ts';
 import { waitToRetry } from './sync/retry-wait.ts';
 import { KeyRotation, rotationIntervalMs } from './key-rotation.ts';
 import { OfflineInbox } from './offline/offline-inbox.ts';
+import { ReportsOutbox } from './offline/reports-outbox.ts';
 import { OfflineSite, type SiteRegistry } from './offline/offline-site.ts';
 import { PassLock } from './sync/pass-lock.ts';
 import { PullLoop, type Transport } from './sync/pull-loop.ts';
@@ -65,6 +66,10 @@ export interface AgentOptions {
   readonly inboxIntervalMs?: number;
   /** The site registry that images from transfer files are pushed into. */
   readonly registry?: SiteRegistry | undefined;
+  /** A directory the agent writes reports files into, for a data diode to carry (docs/air-gap.md). */
+  readonly outboxDir?: string | undefined;
+  /** How often the outbox gets a new reports file when the journal moved on; default 5 minutes. */
+  readonly outboxIntervalMs?: number;
   /** Told how the sync loop runs (an `AgentMetrics`, with `--metrics-port`). */
   readonly metrics?: SyncMetrics;
 }
@@ -229,7 +234,8 @@ export class Agent extends EventEmitter {
       'agent started',
     );
     const running = [loop.run(this.abort.signal)];
-    if (this.options.inboxDir !== undefined) {
+    const { inboxDir, outboxDir } = this.options;
+    if (inboxDir !== undefined || outboxDir !== undefined) {
       const site = new OfflineSite({
         store: this.state,
         enrollment,
@@ -241,19 +247,30 @@ export class Agent extends EventEmitter {
         log: this.log,
         clock: this.clock,
       });
-      const inbox = new OfflineInbox({
-        dir: this.options.inboxDir,
-        site,
-        stateDir: this.state.dir,
-        log: this.log,
-        ...(this.options.inboxIntervalMs === undefined ? {} : { intervalMs: this.options.inboxIntervalMs }),
-        onImported: (result) => {
-          if (result.outcome !== 'applied') return;
-          this.inboxGeneration = Math.max(this.inboxGeneration, result.generation);
-          this.emit('applied', result.generation);
-        },
-      });
-      running.push(inbox.run(this.abort.signal));
+      if (inboxDir !== undefined) {
+        const inbox = new OfflineInbox({
+          dir: inboxDir,
+          site,
+          stateDir: this.state.dir,
+          log: this.log,
+          ...(this.options.inboxIntervalMs === undefined ? {} : { intervalMs: this.options.inboxIntervalMs }),
+          onImported: (result) => {
+            if (result.outcome !== 'applied') return;
+            this.inboxGeneration = Math.max(this.inboxGeneration, result.generation);
+            this.emit('applied', result.generation);
+          },
+        });
+        running.push(inbox.run(this.abort.signal));
+      }
+      if (outboxDir !== undefined) {
+        const outbox = new ReportsOutbox({
+          dir: outboxDir,
+          site,
+          log: this.log,
+          ...(this.options.outboxIntervalMs === undefined ? {} : { intervalMs: this.options.outboxIntervalMs }),
+        });
+        running.push(outbox.run(this.abort.signal));
+      }
     }
     this.syncing = {
       targetId: enrollment.targetId,

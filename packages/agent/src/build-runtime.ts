@@ -61,6 +61,8 @@ export function buildRuntime(config: RunConfig, deps: RuntimeDependencies): Agen
     faults,
     keyRotationDays: config.keyRotationDays,
     inboxDir: config.inbox,
+    outboxDir: config.outbox,
+    outboxIntervalMs: config.outboxSeconds * 1000,
     ...(config.registry === undefined
       ? {}
       : { registry: { url: config.registry, credentialsFile: config.registryCredentials } }),

@@ -19,6 +19,13 @@ const OFFLINE_SETTINGS = {
   registryCredentials: z.string().min(1).optional(),
 } as const;
 
+/** The running agent's outbox (docs/air-gap.md): reports files for a data diode to carry. */
+const OUTBOX_SETTINGS = {
+  outbox: z.string().min(1).optional(),
+  /** How often the outbox gets a new file when the journal moved on. */
+  outboxSeconds: z.coerce.number().int().min(1).max(86_400).default(300),
+} as const;
+
 const RunConfig = z
   .object({
     hub: z.url({ protocol: /^https?$/ }),
@@ -66,6 +73,7 @@ const RunConfig = z
     /** Test-only crash points, from FLOTILLA_FAULT only, never a flag (docs/operations.md). */
     faults: FaultSpec.default([]),
     ...OFFLINE_SETTINGS,
+    ...OUTBOX_SETTINGS,
   })
   .refine((c) => c.driver !== 'manifests-dir' || c.root !== undefined, {
     message: 'the manifests-dir driver needs --root DIR',
@@ -115,6 +123,8 @@ export const RUN_ENVIRONMENT = {
   inbox: 'FLOTILLA_AGENT_INBOX',
   registry: 'FLOTILLA_AGENT_REGISTRY',
   registryCredentials: 'FLOTILLA_AGENT_REGISTRY_CREDENTIALS',
+  outbox: 'FLOTILLA_AGENT_OUTBOX',
+  outboxSeconds: 'FLOTILLA_AGENT_OUTBOX_SECONDS',
 } as const satisfies Partial<Record<keyof RunConfig, string>>;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -148,7 +158,7 @@ const OfflineConfig = z
   })
   .refine((c) => c.driver === 'manifests-dir', {
     message:
-      'flotilla-agent offline works on a state directory (the manifests-dir driver); a kubernetes agent takes transfer files and receipts in its inbox (--inbox DIR)',
+      'flotilla-agent offline works on a state directory (the manifests-dir driver); a kubernetes agent writes its reports files into its outbox (run --outbox DIR) and takes transfer files and receipts in its inbox (run --inbox DIR)',
     path: ['driver'],
   });
 export type OfflineConfig = z.infer<typeof OfflineConfig>;

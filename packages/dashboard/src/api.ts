@@ -102,6 +102,13 @@ export function canDeploy(): boolean {
   return role === 'deployer' || role === 'admin';
 }
 
+/** Whether the signed-in role may record approvals (approver, admin); deployers may not. */
+export function canApprove(): boolean {
+  const role = session.value?.role;
+  return role === 'approver' || role === 'admin';
+}
+
+/** Whether the signed-in role is admin: the audit chain's verification and export. */
 export function isAdmin(): boolean {
   return session.value?.role === 'admin';
 }

@@ -113,6 +113,14 @@ export function App() {
           </span>
           <span>
             {me.name} <span class="badge badge-role">{me.role}</span>
+            {me.scope === undefined ? null : (
+              <>
+                {' '}
+                <span class="badge" data-testid="session-scope" title="This token sees only these targets">
+                  limited to <code>{me.scope}</code>
+                </span>
+              </>
+            )}
           </span>
           <button
             type="button"

@@ -1,15 +1,18 @@
 import { signal } from '@preact/signals';
 import { useEffect, useRef } from 'preact/hooks';
 
-/** Event types of `GET /v1/events`; `reset` means "reload what you show". */
-export type LiveType = 'report' | 'rollout' | 'drift' | 'audit' | 'reset';
+/**
+ * Event types of `GET /v1/events`; `reset` means "reload what you show"; `ready` gives the
+ * stream's position when it opens, so a drop before any other event still resumes.
+ */
+export type LiveType = 'report' | 'rollout' | 'drift' | 'audit' | 'reset' | 'ready';
 export type LiveHandler = (type: LiveType, data: Record<string, unknown>) => void;
 
 /** Whether the event stream is open. */
 export const liveState = signal<'connecting' | 'live' | 'offline'>('connecting');
 
 const handlers = new Set<LiveHandler>();
-const TYPES: readonly LiveType[] = ['report', 'rollout', 'drift', 'audit', 'reset'];
+const TYPES: readonly LiveType[] = ['report', 'rollout', 'drift', 'audit', 'reset', 'ready'];
 let source: EventSource | undefined;
 let lastId = '';
 let retry: number | undefined;

@@ -8,6 +8,7 @@ import { selectContext, type CliConfig } from './cli/contexts.ts';
 const DEFAULT_DATA_DIR = '.flotilla/hub';
 const DEFAULT_PORT = 7070;
 const PORT_RULE = 'must be a port number from 0 to 65535 (0 for any free one)';
+const PAGES_RULE = 'FLOTILLA_TEST_STORE_MAX_PAGES must be a whole number of pages, at least 1';
 
 /** Seconds as a number (`300`) or a duration (`90s`, `5m`, `1h`, `1d`). */
 const Seconds = z.preprocess(
@@ -62,6 +63,12 @@ const ServeConfig = z.object({
   auditRetentionDays: z.coerce.number().int().min(1).max(36_500).optional(),
   /** Test-only crash points, from FLOTILLA_FAULT only (docs/operations.md). */
   faults: FaultSpec.default([]),
+  /** Test-only page limit on the hub's database, from FLOTILLA_TEST_STORE_MAX_PAGES only (docs/operations.md). */
+  testStoreMaxPages: z.coerce
+    .number({ error: PAGES_RULE })
+    .int({ error: PAGES_RULE })
+    .min(1, { error: PAGES_RULE })
+    .optional(),
   /** The most connections held at once; default the open-file limit less what the hub keeps for itself. */
   maxConnections: z.coerce.number().int().min(16).optional(),
   /** How often the hub pings each agent stream and closes those whose token expired. */
@@ -116,6 +123,7 @@ export function serveConfig(flags: Record<string, unknown>, env: Env): ServeConf
       checkpointInterval: env['FLOTILLA_AUDIT_CHECKPOINT_SECONDS'],
       auditRetentionDays: env['FLOTILLA_AUDIT_RETENTION_DAYS'],
       faults: env['FLOTILLA_FAULT'],
+      testStoreMaxPages: env['FLOTILLA_TEST_STORE_MAX_PAGES'] || undefined,
       maxConnections: env['FLOTILLA_MAX_CONNECTIONS'],
       streamHeartbeatSeconds: env['FLOTILLA_STREAM_HEARTBEAT_SECONDS'],
     }),

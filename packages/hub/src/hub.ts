@@ -28,6 +28,7 @@ import { identityRoutes } from './features/identity/identity-routes.ts';
 import { IdentityService } from './features/identity/identity-service.ts';
 import { IdentityStore } from './features/identity/identity-store.ts';
 import { KeyRotationService } from './features/identity/key-rotation-service.ts';
+import { RetiredKeyStore } from './features/identity/retired-key-store.ts';
 import { TrustService, type HubKeys } from './features/identity/trust-service.ts';
 import { TrustStore } from './features/identity/trust-store.ts';
 import { HoldIndex } from './features/incidents/hold-index.ts';
@@ -42,6 +43,7 @@ import { ApprovalService } from './features/policy/approval-service.ts';
 import { ApprovalStore } from './features/policy/approval-store.ts';
 import { PolicyPlanner } from './features/policy/policy-planner.ts';
 import { RolloutPolicyGate } from './features/policy/rollout-policy-gate.ts';
+import { approvalStatusRoutes } from './features/policy/approval-status-routes.ts';
 import { PolicyService } from './features/policy/policy-service.ts';
 import { PolicyStore } from './features/policy/policy-store.ts';
 import { operatorTokenRoutes } from './features/operators/operator-token-routes.ts';
@@ -319,6 +321,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     failures: store,
     ...(deps.faults === undefined ? {} : { faults: deps.faults }),
   });
+  const retiredKeys = new RetiredKeyStore(db);
   const offline = new OfflineService({
     tx,
     store: new OfflineStore(db),
@@ -326,7 +329,11 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     releases: bundles,
     trust,
     selector: fleet,
-    targets: { target: (id) => targetStore.target(id), get: (id) => cache.get(id) },
+    targets: {
+      target: (id) => targetStore.target(id),
+      get: (id) => cache.get(id),
+      retiredKeys: (id) => retiredKeys.ofTarget(id),
+    },
     reports,
     keys,
     audit,
@@ -343,7 +350,16 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     identity,
     trust,
     store,
-    rotation: new KeyRotationService({ tx, targets: targetStore, credentials: cache, audit, refusals, clock }),
+    rotation: new KeyRotationService({
+      tx,
+      targets: targetStore,
+      history: retiredKeys,
+      reports,
+      credentials: cache,
+      audit,
+      refusals,
+      clock,
+    }),
   });
   operatorTokenRoutes(router, { auth: identity, operators });
   bundleRoutes(router, { auth: identity, bundles });
@@ -354,6 +370,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     auth: identity,
     browser: new TargetBrowser({ fleet, index: targetStore, browse }),
     completion: new QueryCompletion({ browse, fieldNames: () => targetStore.knownFieldNames() }),
+    scope,
   });
   targetRoutes(router, { auth: identity, targets, scope });
   auditRoutes(router, { auth: identity, audit: auditService, clock, log });
@@ -361,8 +378,17 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   incidentRoutes(router, { auth: identity, incidents });
   rolloutRoutes(router, { auth: identity, rollouts, scope });
   policyRoutes(router, { auth: identity, policies: policyService, planner, approvals, scope, selectors: fleet });
+  approvalStatusRoutes(router, {
+    auth: identity,
+    rollouts: {
+      view: (id, listing, limit) => rollouts.view(id, listing, limit),
+      subject: (id) => rolloutStore.subject(id),
+    },
+    policies: policyService,
+    approvals,
+  });
   offlineRoutes(router, { auth: identity, offline });
-  dashboardRoutes(router, { auth: identity, audit, dashboard });
+  dashboardRoutes(router, { auth: identity, audit, dashboard, scope, targets: targetStore, clock });
   const server = createHttpServer(router, {
     log,
     maxWaitSeconds,

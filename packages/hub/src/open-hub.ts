@@ -27,6 +27,11 @@ export interface OpenHubOptions {
   readonly eventPollMs?: number;
   /** Test-only crash points (`FLOTILLA_FAULT`, docs/operations.md); default none. */
   readonly faults?: FaultPoints;
+  /**
+   * Test-only (`FLOTILLA_TEST_STORE_MAX_PAGES`, docs/operations.md): the most pages the hub's
+   * database may grow to, so a test fills the store without filling a disk; default no limit.
+   */
+  readonly testStoreMaxPages?: number;
   /** How often a write is tried while the store cannot write; default 1 s. */
   readonly storeProbeMs?: number;
   /** How often agents' last-seen times reach the store; default 5 s. */
@@ -61,8 +66,14 @@ export async function openHub(options: OpenHubOptions): Promise<OpenedHub> {
     // SQLite gives its -wal and -shm files the database file's mode: create that file 0600
     // first, so none of the three is ever readable by others, whatever the umask.
     closeSync(openSync(dbPath, 'a', 0o600));
-    return openDatabase(dbPath);
+    return openDatabase(
+      dbPath,
+      undefined,
+      options.testStoreMaxPages === undefined ? {} : { testMaxPageCount: options.testStoreMaxPages },
+    );
   });
+  if (options.testStoreMaxPages !== undefined)
+    options.log.warn({ maxPages: options.testStoreMaxPages }, 'test-only store page limit in force');
   const rootPath = join(dataDir, 'keys', 'root.json');
   // The root key is made on the first start, to sign trust root v1; an operator may then take
   // it offline, and the hub runs on without it (docs/security.md#offline-root).

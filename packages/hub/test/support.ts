@@ -14,7 +14,7 @@ import {
   type ReleaseRef,
   type Report,
 } from '@flotilla/protocol';
-import { openHub, type OpenedHub } from '../src/open-hub.ts';
+import { openHub, type OpenedHub, type OpenHubOptions } from '../src/open-hub.ts';
 
 export interface TestHub {
   readonly url: string;
@@ -29,7 +29,9 @@ export interface TestHub {
 }
 
 /** A real hub on a temporary data directory and a loopback port, with a clock the test moves. */
-export async function startTestHub(options: { dashboardDir?: string } = {}): Promise<TestHub> {
+export async function startTestHub(
+  options: Pick<OpenHubOptions, 'dashboardDir' | 'lastSeenFlushMs'> = {},
+): Promise<TestHub> {
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-hub-test-'));
   let offset = 0;
   const opened = await openHub({

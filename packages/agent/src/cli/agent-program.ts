@@ -94,6 +94,14 @@ export function agentProgram(
     )
     .option('--inbox <dir>', 'watch this directory for transfer files and receipts (env FLOTILLA_AGENT_INBOX)')
     .option(
+      '--outbox <dir>',
+      'write reports files into this directory for the hub, e.g. a data diode (env FLOTILLA_AGENT_OUTBOX)',
+    )
+    .option(
+      '--outbox-seconds <n>',
+      'how often the outbox gets a new reports file when there are new reports, default 300 (env FLOTILLA_AGENT_OUTBOX_SECONDS)',
+    )
+    .option(
       '--registry <url>',
       'the site registry images from transfer files are pushed into (env FLOTILLA_AGENT_REGISTRY)',
     )

@@ -148,6 +148,21 @@ export class ReportJournal {
     return reports;
   }
 
+  /**
+   * The chain point and the reports held after it, read together while reports may be leaving
+   * (a flush in this process): read again when the chain point moved in between, so that the
+   * reports link on from the point they follow.
+   */
+  snapshot(): { readonly base: ChainPoint; readonly reports: SignedReport[] } {
+    let base = this.chainBase();
+    for (;;) {
+      const reports = this.held();
+      const after = this.chainBase();
+      if (after.seq === base.seq && after.link === base.link) return { base, reports };
+      base = after;
+    }
+  }
+
   /** The chain link of a report the journal holds, or undefined when it holds none with that seq. */
   linkAt(seq: number): string | undefined {
     let link = this.chainBase().link;
@@ -280,6 +295,8 @@ export class ReportJournal {
     try {
       return SignedReport.parse(parseJson(readFileSync(path, 'utf8'), path));
     } catch (error) {
+      // Sent and removed since the directory was listed (a flush, while a reports file is written).
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       this.log?.error({ file, err: messageOf(error) }, 'dropped a journaled report that cannot be read');
       rmSync(path, { force: true });
       return undefined;

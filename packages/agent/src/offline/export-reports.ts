@@ -9,6 +9,10 @@ export interface ExportReportsOptions {
   /** The chain point before the first report: the genesis, or the last report the agent dropped. */
   readonly base: ChainPoint;
   readonly createdAt: string;
+  /** The newest trust-root version the site holds, acknowledged in the header. */
+  readonly trustRootVersion?: number | undefined;
+  /** The file's permissions; default 0600. */
+  readonly mode?: number;
 }
 
 /** What an export wrote. */
@@ -45,6 +49,6 @@ export async function exportReportsFile(
     seal = sealed.seal;
     yield emit(sealed.line);
   }
-  const bytes = await writeFileDurably(path, lines(), 0o600);
+  const bytes = await writeFileDurably(path, lines(), options.mode ?? 0o600);
   return { path, seal: seal!, bytes, digest: `sha256:${hash.digest('hex')}` };
 }

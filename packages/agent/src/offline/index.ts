@@ -1,7 +1,7 @@
 // The agent's side of the air-gap exchange: importing transfer files into a directory only
 // once they verified, OCI image layouts, pushing images into a site registry, exporting the
 // reports file and settling receipts; the offline site that runs a file through the sync pass,
-// and the inbox the running agent watches.
+// the inbox the running agent watches and the outbox it writes reports files into.
 export {
   importedImages,
   importTransferFile,
@@ -30,3 +30,4 @@ export { exportReportsFile, type ExportedReports, type ExportReportsOptions } fr
 export { importReceiptFile, readReceiptFile } from './import-receipt.ts';
 export { OfflineSite, type OfflineSiteOptions, type SiteRegistry, type TransferImport } from './offline-site.ts';
 export { OfflineInbox, type OfflineInboxOptions } from './offline-inbox.ts';
+export { ReportsOutbox, type ReportsOutboxOptions } from './reports-outbox.ts';

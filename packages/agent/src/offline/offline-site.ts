@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { FlotillaError, keysWithRole, type Facts } from '@flotilla/protocol';
-import type { OfflineReceipt } from '@flotilla/protocol/offline';
+import { FlotillaError, keysWithRole, type Facts, type SignedReport } from '@flotilla/protocol';
+import type { ChainPoint, OfflineReceipt } from '@flotilla/protocol/offline';
 import type { AgentStore, Enrollment } from '../agent-state.ts';
 import type { Driver } from '../drivers/driver.ts';
 import type { DriftEngine } from '../drift/drift-engine.ts';
@@ -165,12 +165,37 @@ export class OfflineSite {
 
   /** Writes every report the journal holds as one signed, chained reports file. */
   async exportReports(out: string): Promise<ExportedReports> {
-    const journal = await this.journal();
-    return exportReportsFile(out, journal.held(), {
+    const { base, reports } = (await this.journal()).snapshot();
+    return this.writeReports(out, base, reports, 0o600);
+  }
+
+  /**
+   * Writes every report the journal holds as a reports file into `dir`, named for the target
+   * and the last report (`reports-<target>-<seq, 12 digits>.jsonl`), unless the journal holds
+   * none, or the last one is `after` (a file up to it was written already). Readable by all:
+   * the outbox is handed to another program (a data diode's sender).
+   */
+  async exportReportsInto(dir: string, after?: number): Promise<ExportedReports | undefined> {
+    const { base, reports } = (await this.journal()).snapshot();
+    const last = reports.at(-1)?.report.seq;
+    if (last === undefined || last === after) return undefined;
+    const name = `reports-${this.options.enrollment.targetId}-${String(last).padStart(12, '0')}.jsonl`;
+    return this.writeReports(join(dir, name), base, reports, 0o644);
+  }
+
+  private async writeReports(
+    out: string,
+    base: ChainPoint,
+    reports: readonly SignedReport[],
+    mode: number,
+  ): Promise<ExportedReports> {
+    return exportReportsFile(out, reports, {
       key: await this.options.store.keyPair(),
       targetId: this.options.enrollment.targetId,
-      base: journal.chainBase(),
+      base,
       createdAt: new Date(this.options.clock()).toISOString(),
+      trustRootVersion: (await this.options.store.trustRoot())?.trustRoot.version,
+      mode,
     });
   }
 
@@ -191,9 +216,11 @@ export class OfflineSite {
 
   private async journal(): Promise<ReportJournal> {
     const { store, enrollment } = this.options;
-    this.journalCache ??= new ReportJournal(store.dir, await store.keyPair(), enrollment.targetId, store, {
-      log: this.options.log,
-    });
+    const key = await store.keyPair();
+    this.journalCache ??= new ReportJournal(store.dir, key, enrollment.targetId, store, { log: this.options.log });
+    // The running agent may have rotated its key since: a report signed by the old one would be
+    // refused online, and in a reports file past the rotation.
+    this.journalCache.rekey(key);
     return this.journalCache;
   }
 

@@ -19,6 +19,7 @@ import { DriftEngine } from '../../src/drift/drift-engine.ts';
 import { ManifestsDirDriver } from '../../src/drivers/manifests-dir.ts';
 import { OfflineInbox } from '../../src/offline/offline-inbox.ts';
 import { OfflineSite } from '../../src/offline/offline-site.ts';
+import { ReportsOutbox } from '../../src/offline/reports-outbox.ts';
 import {
   collect,
   contents,
@@ -355,6 +356,62 @@ describe('carrying reports back', () => {
     );
     await expect(site.importReceipt(receipt)).rejects.toMatchObject({ code: 'RECEIPT_SIGNATURE_INVALID' });
     expect(await siteState()).toEqual(before);
+  });
+});
+
+describe('the journal of a site whose agent rotated its key', () => {
+  it('signs the reports of later transfer files with the new key', async () => {
+    await site.importTransfer(await transferFile('t.flotilla'));
+    const rotated = generateKeyPair();
+    await store.commitKey(rotated, { keySince: NOW.toISOString(), pending: null, requested: false });
+    await site.importTransfer(
+      await transferFile('t2.flotilla', siteContents({ envelopes: [envelope(TARGET, 8, [app, db])] })),
+    );
+    const journaled = (seq: number) =>
+      JSON.parse(readFileSync(join(store.dir, 'journal', `${String(seq).padStart(12, '0')}.report.json`), 'utf8'));
+    expect(journaled(2).signature.keyId).toBe(keyIdOf(rotated.publicKey));
+  });
+});
+
+describe('the outbox', () => {
+  const outboxDir = () => join(dir, 'outbox');
+
+  function outbox() {
+    mkdirSync(outboxDir(), { recursive: true });
+    return new ReportsOutbox({ dir: outboxDir(), site, log });
+  }
+
+  it('removes at start what a write killed part-way left, and nothing else', async () => {
+    const box = outbox();
+    writeFileSync(join(outboxDir(), '.reports-tgt_1-000000000001.jsonl.0a1b2c3d4e5f.partial'), '{"apiVersion"');
+    writeFileSync(join(outboxDir(), 'reports-tgt_1-000000000001.jsonl'), 'taken by the diode next');
+    await box.run(AbortSignal.abort());
+    expect(readdirSync(outboxDir())).toEqual(['reports-tgt_1-000000000001.jsonl']);
+  });
+
+  it('writes nothing while the journal holds no report', async () => {
+    expect(await outbox().write()).toBeUndefined();
+    expect(readdirSync(outboxDir())).toEqual([]);
+  });
+
+  it('writes every journaled report as a file named for its last, and a new file only once the journal moved on', async () => {
+    const box = outbox();
+    await site.importTransfer(await transferFile('t.flotilla'));
+    const first = await box.write();
+    expect(first?.seal).toMatchObject({ count: 1, head: { seq: 1 } });
+    expect(await box.write()).toBeUndefined();
+    await site.importTransfer(
+      await transferFile('t2.flotilla', siteContents({ envelopes: [envelope(TARGET, 8, [app, db])] })),
+    );
+    expect((await box.write())?.seal).toMatchObject({ count: 2, head: { seq: 2 } });
+    // The header acknowledges the trust root the site holds (v3, from the transfer files).
+    expect(readFileSync(join(outboxDir(), `reports-${TARGET}-000000000002.jsonl`), 'utf8')).toMatch(
+      /^\{[^\n]*"trustRootVersion":3\}\n/,
+    );
+    expect(readdirSync(outboxDir()).sort()).toEqual([
+      `reports-${TARGET}-000000000001.jsonl`,
+      `reports-${TARGET}-000000000002.jsonl`,
+    ]);
   });
 });
 

@@ -55,7 +55,7 @@ export function Overview() {
   useEffect(load, [location.value.search]);
   const reload = useThrottled(load, 2_000);
   useLive((type) => {
-    if (type !== 'audit') reload();
+    if (type !== 'audit' && type !== 'ready') reload();
   });
 
   const releases: FacetBar[] = [];

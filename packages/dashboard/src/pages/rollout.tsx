@@ -1,7 +1,10 @@
 import { useEffect, useState } from 'preact/hooks';
-import { RolloutView as RolloutViewSchema } from '@flotilla/protocol/api';
+import { ApprovalStatus as ApprovalStatusSchema, RolloutView as RolloutViewSchema } from '@flotilla/protocol/api';
+import type { ApprovalStatus } from '@flotilla/protocol/api';
 import { api, canDeploy, get } from '../api.ts';
+import { ApprovalsPanel } from '../components/approvals-panel.tsx';
 import { Badge } from '../components/badge.tsx';
+import { HoldReason, WaveHolds } from '../components/hold-reason.tsx';
 import { ErrorNote } from '../components/error-note.tsx';
 import { Time } from '../components/time.tsx';
 import { WaveProgress } from '../components/wave-progress.tsx';
@@ -55,8 +58,9 @@ export function RolloutPage({ id }: { id: string }) {
   const [reason, setReason] = useState('');
   const [busy, setBusy] = useState(false);
   const [now, setNow] = useState(Date.now());
+  const [approvals, setApprovals] = useState<ApprovalStatus | undefined>(undefined);
 
-  const load = (): void => {
+  const loadView = (): void => {
     get(`/v1/rollouts/${encodeURIComponent(id)}`, RolloutViewSchema, { members: 'problems', limit: 200 }).then(
       (answer) => {
         setView(answer);
@@ -65,14 +69,24 @@ export function RolloutPage({ id }: { id: string }) {
       setError,
     );
   };
+  // Approvals change only with the rollout's own steps (an approval is one), never with reports.
+  const loadApprovals = (): void => {
+    get(`/v1/rollouts/${encodeURIComponent(id)}/approval-status`, ApprovalStatusSchema).then(setApprovals, setError);
+  };
+  const load = (): void => {
+    loadView();
+    loadApprovals();
+  };
   useEffect(load, [id]);
   useEffect(() => {
     const timer = window.setInterval(() => setNow(Date.now()), 1_000);
     return () => window.clearInterval(timer);
   }, []);
+  const reloadView = useThrottled(loadView, 300);
   const reload = useThrottled(load, 300);
   useLive((type, data) => {
-    if (type === 'report' || type === 'reset' || (type === 'rollout' && data['rollout'] === id)) reload();
+    if (type === 'reset' || (type === 'rollout' && data['rollout'] === id)) reload();
+    else if (type === 'report') reloadView();
   });
 
   const run = (verb: Verb): void => {
@@ -159,6 +173,9 @@ export function RolloutPage({ id }: { id: string }) {
           </div>
         </section>
       ) : null}
+      {approvals !== undefined && (approvals.requirements.length > 0 || approvals.approvals.length > 0) ? (
+        <ApprovalsPanel status={approvals} onChange={load} />
+      ) : null}
       <section class="card" aria-labelledby="totals">
         <h2 id="totals">Progress</h2>
         <WaveProgress counts={view.totals} label="All waves" />
@@ -182,6 +199,7 @@ export function RolloutPage({ id }: { id: string }) {
                 <th scope="col">Progress</th>
                 <th scope="col">Gates</th>
                 <th scope="col">Clock</th>
+                <th scope="col">Held</th>
               </tr>
             </thead>
             <tbody>
@@ -203,6 +221,9 @@ export function RolloutPage({ id }: { id: string }) {
                   </td>
                   <td class="small">
                     <Clock wave={wave} now={now} />
+                  </td>
+                  <td class="small">
+                    <WaveHolds members={(view.members ?? []).filter((m) => m.waveIndex === wave.index)} />
                   </td>
                 </tr>
               ))}
@@ -238,7 +259,7 @@ export function RolloutPage({ id }: { id: string }) {
                     <td>
                       <Badge value={m.state} />
                     </td>
-                    <td>{m.reason ?? <span class="muted">—</span>}</td>
+                    <td>{m.reason === undefined ? <span class="muted">—</span> : <HoldReason reason={m.reason} />}</td>
                   </tr>
                 ))}
               </tbody>

@@ -25,12 +25,25 @@ function bundledMigrations(): Migration[] {
     }));
 }
 
+export interface OpenDatabaseOptions {
+  /**
+   * Test-only: the most pages this connection lets the database grow to (SQLite's
+   * `max_page_count`), so a test fills the store for real, with `SQLITE_FULL` from SQLite
+   * itself, where it cannot fill a disk. Set before the migrations, which may then fail too.
+   */
+  readonly testMaxPageCount?: number;
+}
+
 /**
  * Opens (creating if needed) the hub database and brings its schema up to date. WAL lets
  * readers proceed during a write; NORMAL synchronous is durable across process crashes
  * and loses at most the last transactions on power loss, the usual trade for WAL.
  */
-export function openDatabase(path: string, migrations: readonly Migration[] = bundledMigrations()): Db {
+export function openDatabase(
+  path: string,
+  migrations: readonly Migration[] = bundledMigrations(),
+  options: OpenDatabaseOptions = {},
+): Db {
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
@@ -42,6 +55,13 @@ export function openDatabase(path: string, migrations: readonly Migration[] = bu
   // hundred MiB, and SQLite's default 2 MiB cache would send most lookups to the OS.
   db.pragma('cache_size = -262144');
   db.pragma('mmap_size = 1073741824');
+  if (options.testMaxPageCount !== undefined) {
+    if (!Number.isInteger(options.testMaxPageCount) || options.testMaxPageCount < 1)
+      throw new TypeError(
+        `openDatabase: testMaxPageCount must be a whole number of pages, at least 1; received ${String(options.testMaxPageCount)}`,
+      );
+    db.pragma(`max_page_count = ${options.testMaxPageCount}`);
+  }
   migrate(db, migrations);
   return db;
 }

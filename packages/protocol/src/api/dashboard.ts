@@ -16,5 +16,7 @@ export const DashboardSession = z.object({
   role: z.enum(['viewer', 'deployer', 'approver', 'admin']),
   csrfToken: z.string(),
   expiresAt: Timestamp,
+  /** A scoped token's scope (a fleet query): the session sees only those targets. */
+  scope: z.string().optional(),
 });
 export type DashboardSession = z.infer<typeof DashboardSession>;

@@ -110,6 +110,7 @@ export {
   PolicyVersionQuery,
   PolicyView,
 } from './policies.ts';
+export { ApprovalRequirement, ApprovalStatus } from './approval-status.ts';
 export {
   API_TOKEN_MAX_TTL_SECONDS,
   ApiToken,

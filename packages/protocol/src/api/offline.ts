@@ -74,6 +74,8 @@ export const OfflineTargetState = z.object({
   acknowledgedGeneration: z.number().int().nullable(),
   /** The highest report seq the hub holds for it. */
   reportSeq: z.number().int(),
+  /** The newest trust-root version the site holds, as its last reports file said. */
+  trustRootVersion: z.number().int().nullable(),
 });
 export type OfflineTargetState = z.infer<typeof OfflineTargetState>;
 

@@ -66,8 +66,10 @@ export {
   ReportsFileWriter,
 } from './reports-file.ts';
 export {
+  KEY_RETIREMENT_SKEW_MS,
   readReportsFile,
   summarizeReportsFile,
+  type AgentKey,
   type ReadReportsFileOptions,
   type ReportsFileEntry,
   type ReportsFileItem,

@@ -16,11 +16,54 @@ import {
 } from './reports-file.ts';
 import { parseJson } from '../bounded-json.ts';
 
+/**
+ * How far past a retired key's bound a report's `observedAt` may be: the agent's clock may run
+ * ahead of the hub's by as much as a rotation allows (5 minutes).
+ */
+export const KEY_RETIREMENT_SKEW_MS = 5 * 60_000;
+
+/**
+ * A key bound to a target: its current one, or one it rotated away from. A retired key vouches
+ * only for reports from before the rotation: seqs up to `retired.seq` (the last report the hub
+ * held when the key was rotated away; the agent rotates only with its journal sent) observed no
+ * later than `retired.at` (the rotation's time, plus {@link KEY_RETIREMENT_SKEW_MS}).
+ */
+export interface AgentKey extends TrustedKey {
+  readonly retired?: { readonly seq: number; readonly at: string } | undefined;
+}
+
 export interface ReadReportsFileOptions {
   /** The target the file must be about (the hub knows which target it imports for). */
   readonly targetId: string;
-  /** The target's agent keys: the reports and the seal must be signed by the one the header names. */
-  readonly agentKeys: readonly TrustedKey[];
+  /**
+   * Every key bound to the target: each report must be signed by one of them (the one its
+   * signature names), the seal by the one the header names; a retired key within its bound.
+   */
+  readonly agentKeys: readonly AgentKey[];
+}
+
+/** Refuses a report (or a seal, by its head) that a retired key signed past its bound. */
+function assertWithinRetirement(
+  key: AgentKey,
+  seq: number,
+  observedAt: string | undefined,
+  details: Record<string, unknown>,
+): void {
+  const retired = key.retired;
+  if (retired === undefined) return;
+  const what = observedAt === undefined ? `the seal over reports up to ${seq}` : `report ${seq}`;
+  if (seq > retired.seq)
+    fail(
+      'REPORTS_KEY_RETIRED',
+      `${what} is signed by key ${key.id}, which the target rotated away from after report ${retired.seq}; a report after the rotation must be signed by the new key`,
+      { ...details, keyId: key.id },
+    );
+  if (observedAt !== undefined && Date.parse(observedAt) > Date.parse(retired.at) + KEY_RETIREMENT_SKEW_MS)
+    fail(
+      'REPORTS_KEY_RETIRED',
+      `${what} is signed by key ${key.id} but observed at ${observedAt}, after the target rotated away from that key at ${retired.at}`,
+      { ...details, keyId: key.id },
+    );
 }
 
 /** What {@link readReportsFile} yields, in file order; the seal comes last, after every check. */
@@ -73,9 +116,12 @@ function kindOf(value: unknown): unknown {
  * Reads a reports file strictly, as a stream. The header must name `targetId` and one of
  * `agentKeys`; each report must be about that target, follow the previous one's seq (a seq
  * repeated is a replay, one going back a reorder: REPORTS_ORDER), link to the previous link
- * and hash to its own (REPORTS_CHAIN_BROKEN), and carry a valid signature by the agent key
- * (REPORTS_SIGNATURE_INVALID); the seal must cover the header, the count and the head, be
- * signed by the same key, and be the last line. The file is verified only once the seal has
+ * and hash to its own (REPORTS_CHAIN_BROKEN), and carry a valid signature by the key of the
+ * target it names (REPORTS_KEY_UNKNOWN, REPORTS_SIGNATURE_INVALID), a retired key only for
+ * reports from before the rotation (REPORTS_KEY_RETIRED: a file that spans a rotation holds
+ * reports signed by both keys); the seal must cover the header, the count and the head, be
+ * signed by the header's key (a retired one only over a head within its bound), and be the
+ * last line. The file is verified only once the seal has
  * been yielded: a hub ingests nothing before that.
  */
 export async function* readReportsFile(
@@ -95,7 +141,7 @@ export async function* readReportsFile(
   if (key === undefined)
     fail(
       'REPORTS_KEY_UNKNOWN',
-      `the reports file is signed by key ${header.keyId}, which is not a key of target ${options.targetId}`,
+      `the reports file is sealed by key ${header.keyId}, which was never a key of target ${options.targetId}`,
       { line: 1, keyId: header.keyId },
     );
   const headerDigest = `sha256:${hash('sha256', first.value.text, 'hex')}`;
@@ -124,6 +170,7 @@ export async function* readReportsFile(
           { line: line.number, seq: head.seq },
         );
       }
+      assertWithinRetirement(key, body.head.seq, undefined, { line: line.number, seq: body.head.seq });
       if (signature.keyId !== header.keyId || !verifyPayload('reports-file', body, signature, key.publicKey)) {
         fail(
           'REPORTS_SIGNATURE_INVALID',
@@ -171,10 +218,18 @@ export async function* readReportsFile(
         `report ${report.seq} on line ${line.number} does not hash to its link: it was edited`,
         { line: line.number, seq: report.seq },
       );
-    if (signature.keyId !== header.keyId || !verifyPayload('report', report, signature, key.publicKey)) {
+    const signer = options.agentKeys.find((k) => k.id === signature.keyId);
+    if (signer === undefined)
+      fail(
+        'REPORTS_KEY_UNKNOWN',
+        `report ${report.seq} on line ${line.number} is signed by key ${signature.keyId}, which was never a key of target ${header.targetId}`,
+        { line: line.number, seq: report.seq, keyId: signature.keyId },
+      );
+    assertWithinRetirement(signer, report.seq, report.observedAt, { line: line.number, seq: report.seq });
+    if (!verifyPayload('report', report, signature, signer.publicKey)) {
       fail(
         'REPORTS_SIGNATURE_INVALID',
-        `report ${report.seq} on line ${line.number} is not signed by the agent key ${header.keyId} of target ${header.targetId}`,
+        `report ${report.seq} on line ${line.number} is not signed by the agent key ${signer.id} of target ${header.targetId} its signature names`,
         { line: line.number, seq: report.seq },
       );
     }
@@ -203,6 +258,8 @@ export interface ReportsFileSummary {
   readonly base: ChainPoint;
   readonly head: ChainPoint;
   readonly entries: readonly ReportsFileEntry[];
+  /** The trust-root version the site holds, as its header says. */
+  readonly trustRootVersion: number | undefined;
 }
 
 /** Reads and verifies a whole reports file (see {@link readReportsFile}) and sums it up. */
@@ -219,9 +276,10 @@ export async function summarizeReportsFile(
   }
   let base: ChainPoint | undefined;
   let head: ChainPoint | undefined;
+  let trustRootVersion: number | undefined;
   const entries: ReportsFileEntry[] = [];
   for await (const item of readReportsFile(hashed(), options)) {
-    if (item.type === 'header') base = item.header.base;
+    if (item.type === 'header') ({ base, trustRootVersion } = item.header);
     else if (item.type === 'report')
       entries.push({ seq: item.signed.report.seq, link: item.link, report: digestOf(item.signed) });
     else head = item.seal.head;
@@ -232,5 +290,6 @@ export async function summarizeReportsFile(
     base: base!,
     head: head!,
     entries,
+    trustRootVersion,
   };
 }

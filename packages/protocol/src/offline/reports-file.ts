@@ -33,11 +33,16 @@ export const ReportsFileHeader = z.strictObject({
   apiVersion: ApiVersion,
   kind: z.literal('ReportsFileHeader'),
   targetId: TargetId,
-  /** The id of the agent key that signed the reports and the seal. */
+  /** The id of the agent key that signed the seal (each report names the key that signed it). */
   keyId: z.string().min(1).max(64),
   /** The chain point before the first report: the genesis, or the last report the agent no longer holds. */
   base: ChainPoint,
   createdAt: Timestamp,
+  /**
+   * The newest trust-root version the site holds: what it acknowledged, so that the hub's next
+   * transfer file carries only the versions after it. Absent when the agent holds none.
+   */
+  trustRootVersion: z.number().int().min(1).optional(),
 });
 export type ReportsFileHeader = z.infer<typeof ReportsFileHeader>;
 
@@ -86,6 +91,7 @@ export class ReportsFileWriter {
     readonly targetId: string;
     readonly base: ChainPoint;
     readonly createdAt: string;
+    readonly trustRootVersion?: number | undefined;
   }) {
     const header: ReportsFileHeader = ReportsFileHeader.parse({
       apiVersion: API_VERSION,
@@ -94,6 +100,7 @@ export class ReportsFileWriter {
       keyId: keyIdOf(options.key.publicKey),
       base: options.base,
       createdAt: options.createdAt,
+      ...(options.trustRootVersion === undefined ? {} : { trustRootVersion: options.trustRootVersion }),
     });
     this.key = options.key;
     this.targetId = options.targetId;

@@ -109,11 +109,17 @@ describe('a reports file', () => {
 });
 
 describe('a reports file is refused', () => {
-  it('when a report is forged (signed by another key)', async () => {
-    await refused(write([report(1), report(2, {}, generateKeyPair()), report(3)]), 'REPORTS_SIGNATURE_INVALID', {
+  it('when a report is forged (signed by a key that is not the target key)', async () => {
+    await refused(write([report(1), report(2, {}, generateKeyPair()), report(3)]), 'REPORTS_KEY_UNKNOWN', {
       seq: 2,
       line: 3,
     });
+  });
+
+  it('when a report is forged under the target key id (signed by another key)', async () => {
+    const forged = report(2, {}, generateKeyPair());
+    const spoofed = { ...forged, signature: { ...forged.signature, keyId: keyIdOf(agentKey.publicKey) } };
+    await refused(write([report(1), spoofed, report(3)]), 'REPORTS_SIGNATURE_INVALID', { seq: 2, line: 3 });
   });
 
   it('when a report was edited after it was chained', async () => {

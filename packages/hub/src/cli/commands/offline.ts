@@ -39,7 +39,10 @@ export function offlineCommand(program: Command, client: () => ApiClient): void 
     .requiredOption('--out <file>', 'the transfer file to write (it must not exist)')
     .option('--images <dir>', 'an OCI image layout to carry images from (as skopeo copy … oci:DIR writes)')
     .option('--image <ref>', 'only this image of the layout (its org.opencontainers.image.ref.name); repeat', collect)
-    .option('--trust-root-since <version>', 'the trust-root version the site holds (default 0: carry them all)')
+    .option(
+      '--trust-root-since <version>',
+      'the trust-root version the site holds (default: what its last reports file said, else 0: carry them all)',
+    )
     .action(
       async (flags: {
         target?: string[];
@@ -158,7 +161,7 @@ export function offlineCommand(program: Command, client: () => ApiClient): void 
     .action(async (flags: { output?: string }) => {
       const list = await client().call(OfflineTargetList, 'GET', '/v1/offline/targets');
       print(outputFormat(flags.output), list, () => [
-        ['TARGET', 'NAME', 'SYNC', 'LAST FILE', 'LAST CONTACT', 'EXPORTED', 'ACKED', 'EXPIRY'],
+        ['TARGET', 'NAME', 'SYNC', 'LAST FILE', 'LAST CONTACT', 'EXPORTED', 'ACKED', 'TRUST ROOT', 'EXPIRY'],
         ...list.items.map((t) => [
           t.targetId,
           t.name,
@@ -167,6 +170,7 @@ export function offlineCommand(program: Command, client: () => ApiClient): void 
           t.lastContactAt === null ? '-' : ago(t.lastContactAt),
           String(t.exportedGeneration ?? '-'),
           String(t.acknowledgedGeneration ?? '-'),
+          t.trustRootVersion === null ? '-' : `v${t.trustRootVersion}`,
           `${Math.round(t.expirySeconds / 86_400)}d`,
         ]),
       ]);

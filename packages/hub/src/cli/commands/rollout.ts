@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
@@ -38,6 +39,13 @@ interface CreateFlags {
 }
 
 /** The policy decision of every selected target, one row per reason (docs/policy.md). */
+/** Writes `text` to `file` whole or not at all: a half-written approval would not verify. */
+function writeFileAtomically(file: string, text: string): void {
+  const temporary = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
+  writeFileSync(temporary, text);
+  renameSync(temporary, file);
+}
+
 export function renderPolicyPlan(plan: PolicyPlan): string {
   const rows: string[][] = [['TARGET', 'DECISION', 'POLICY', 'RULE', 'WHY']];
   for (const target of plan.targets) {
@@ -159,7 +167,11 @@ export function rolloutCommand(program: Command, client: () => ApiClient): void 
       '--override-window',
       "let the change through closed change windows (an emergency; the policy's emergencyOverride says how many)",
     )
-    .action(async (id: string, flags: { key: string; as: string; overrideWindow?: boolean }) => {
+    .option(
+      '--out <file>',
+      'write the signed approval to this file instead of sending it (to upload on the rollout page of the dashboard)',
+    )
+    .action(async (id: string, flags: { key: string; as: string; overrideWindow?: boolean; out?: string }) => {
       const key = readKeyFile(flags.key);
       const view = await client().call(RolloutView, 'GET', `/v1/rollouts/${encodeURIComponent(id)}?members=none`);
       const signed = signApproval(
@@ -174,6 +186,13 @@ export function rolloutCommand(program: Command, client: () => ApiClient): void 
         },
         key,
       );
+      if (flags.out !== undefined) {
+        writeFileAtomically(flags.out, `${JSON.stringify(signed, null, 2)}\n`);
+        process.stdout.write(
+          `${signed.approval.action} of rollout ${view.id} (${view.release.name}@${view.release.version}) by ${flags.as} signed into ${flags.out}; nothing sent\n`,
+        );
+        return;
+      }
       const list = await client().call(ApprovalList, 'POST', `/v1/rollouts/${encodeURIComponent(id)}/approvals`, {
         approval: signed,
       });

@@ -65,6 +65,7 @@ export function serveCommand(program: Command): void {
           ? {}
           : { auditRetentionMs: config.auditRetentionDays * 86_400_000 }),
         faults: faultPoints(config.faults, killThisProcess),
+        ...(config.testStoreMaxPages === undefined ? {} : { testStoreMaxPages: config.testStoreMaxPages }),
       });
       let metrics: MetricsServer | undefined;
       stopOnSignals(async () => {

@@ -2,13 +2,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FlotillaError } from '@flotilla/protocol';
 import { DashboardSession, SignInRequest } from '@flotilla/protocol/api';
 import type { AuditSink } from '../../audit-sink.ts';
-import { requireOperator, type Authenticator } from '../../http/auth.ts';
+import { requireOperator, type Authenticator, type TargetScope } from '../../http/auth.ts';
 import { readJson } from '../../http/body.ts';
 import { sendEmpty, sendJson } from '../../http/respond.ts';
 import type { Router } from '../../http/router.ts';
 import type { Dashboard } from './dashboard.ts';
 import { assertSameOrigin, isSecureRequest, readCookie, SESSION_COOKIE, sessionCookie } from './cookie-auth.ts';
 import type { LiveEvent } from './live-events.ts';
+import { liveEventFilter, type EventTargets } from './scoped-events.ts';
 import type { Session } from './session-store.ts';
 
 /** The dashboard's page routes: each answers the same page shell, which routes in the browser. */
@@ -31,6 +32,9 @@ export interface DashboardRoutesDeps {
   readonly auth: Authenticator;
   readonly audit: AuditSink;
   readonly dashboard: Dashboard;
+  readonly scope: TargetScope;
+  readonly targets: EventTargets;
+  readonly clock: () => number;
 }
 
 function sessionView(session: Session): DashboardSession {
@@ -39,6 +43,7 @@ function sessionView(session: Session): DashboardSession {
     role: session.principal.role,
     csrfToken: session.csrfToken,
     expiresAt: new Date(session.expiresAt).toISOString(),
+    ...(session.principal.scope === undefined ? {} : { scope: session.principal.scope }),
   };
 }
 
@@ -57,7 +62,10 @@ function writeEvent(res: ServerResponse, event: LiveEvent): boolean {
  * The dashboard (docs/dashboard.md): its pages and files at `/`, sign-in and sign-out
  * (`/v1/session`), and the live event stream (`/v1/events`).
  */
-export function dashboardRoutes(router: Router, { auth, audit, dashboard }: DashboardRoutesDeps): void {
+export function dashboardRoutes(
+  router: Router,
+  { auth, audit, dashboard, scope, targets, clock }: DashboardRoutesDeps,
+): void {
   for (const page of DASHBOARD_PAGES) router.on('GET', page, ({ req, res }) => dashboard.assets.sendPage(req, res));
 
   router.on('GET', '/assets/:file', ({ req, res, params }) => {
@@ -87,8 +95,8 @@ export function dashboardRoutes(router: Router, { auth, audit, dashboard }: Dash
     const session = dashboard.cookies.sessionOf(req);
     if (session === undefined)
       throw new FlotillaError('UNAUTHENTICATED', 'no dashboard session: sign in with an API token');
-    // The token behind the session must still be good.
-    requireOperator(auth, req, 'viewer');
+    // The token behind the session must still be good; the session itself names no targets.
+    requireOperator(auth, req, 'viewer', { scoped: true });
     sendJson(res, 200, DashboardSession, sessionView(session), { 'cache-control': 'no-store' });
   });
 
@@ -114,7 +122,8 @@ export function dashboardRoutes(router: Router, { auth, audit, dashboard }: Dash
   });
 
   router.on('GET', '/v1/events', ({ req, res, query }) => {
-    requireOperator(auth, req, 'viewer');
+    const principal = requireOperator(auth, req, 'viewer', { scoped: true });
+    const carries = liveEventFilter(scope.within(principal), targets, clock);
     if (dashboard.openStreams >= dashboard.maxStreams) {
       throw new FlotillaError(
         'HUB_UNAVAILABLE',
@@ -134,18 +143,21 @@ export function dashboardRoutes(router: Router, { auth, audit, dashboard }: Dash
     });
     res.write('retry: 2000\n\n');
     if (replay === undefined) res.write(`id: ${events.lastId}\nevent: reset\ndata: {}\n\n`);
-    else for (const event of replay) writeEvent(res, event);
+    else for (const event of replay) if (carries(event)) writeEvent(res, event);
+    // Where the stream stands: a client that drops before any event arrives resumes from here.
+    res.write(`id: ${events.lastId}\nevent: ready\ndata: {}\n\n`);
     const forget = dashboard.track(res);
     const cut = (): void => {
       res.end();
     };
     const unsubscribe = events.subscribe((event) => {
+      if (!carries(event)) return;
       if (!writeEvent(res, event) && res.writableLength > STREAM_BACKLOG_LIMIT) cut();
     });
     const heartbeat = setInterval(() => {
       try {
         // A token revoked while the stream is open ends it at the next beat.
-        requireOperator(auth, req, 'viewer');
+        requireOperator(auth, req, 'viewer', { scoped: true });
         res.write(': beat\n\n');
       } catch {
         cut();

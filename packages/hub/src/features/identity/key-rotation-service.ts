@@ -4,6 +4,7 @@ import type { AuditSink, RefusalSink } from '../../audit-sink.ts';
 import type { Clock } from '../../clock.ts';
 import type { Transactions } from '../../store/transaction.ts';
 import type { TargetCredentials } from './identity-service.ts';
+import type { RetiredKey } from './retired-key-store.ts';
 
 const ROTATION_SKEW_MS = 5 * 60_000;
 
@@ -13,9 +14,21 @@ export interface RotatableTargets {
   setKey(id: string, publicKey: string, keyId: string): void;
 }
 
+/** Where the keys a target rotated away from are kept (retired-key-store.ts). */
+export interface KeyHistory {
+  retire(targetId: string, key: RetiredKey): void;
+}
+
+/** The highest report seq the hub holds for a target (the reports feature). */
+export interface ReportSeqs {
+  highest(targetId: string): { readonly seq: number };
+}
+
 export interface KeyRotationServiceDeps {
   readonly tx: Transactions;
   readonly targets: RotatableTargets;
+  readonly history: KeyHistory;
+  readonly reports: ReportSeqs;
   readonly credentials: TargetCredentials;
   readonly audit: AuditSink;
   readonly refusals: RefusalSink;
@@ -25,7 +38,10 @@ export interface KeyRotationServiceDeps {
 /**
  * Agent key rotation: an agent proves it holds both its current key and a new one, and the hub
  * binds the new key to the same target id. The old key stops working at once: access tokens are
- * bound to a key id, and every request checks it against the target's key.
+ * bound to a key id, and every request checks it against the target's key. In the same
+ * transaction the old key goes into the target's key history, bound to the reports from before
+ * the rotation (up to the last the hub holds, since the agent rotates with its journal sent):
+ * reports files carried across an air gap may still hold reports it signed.
  *
  * A rotation is repeatable, so that an agent that lost the answer (or died before it saved its
  * new key) can send it again: when the target already holds the new key, a request that the new
@@ -39,7 +55,7 @@ export class KeyRotationService {
   }
 
   rotate(targetId: string, request: KeyRotationRequest, remote: string): KeyRotationResponse {
-    const { tx, targets, credentials, audit, refusals, clock } = this.deps;
+    const { tx, targets, history, reports, credentials, audit, refusals, clock } = this.deps;
     const { rotation } = request;
     const now = clock();
     const refuse = (error: FlotillaError): never => {
@@ -110,12 +126,14 @@ export class KeyRotationService {
         return;
       }
       targets.setKey(targetId, rotation.newPublicKey, newKeyId);
+      const untilSeq = reports.highest(targetId).seq;
+      history.retire(targetId, { keyId: state.keyId, publicKey: state.publicKey, untilSeq, retiredAt: now });
       audit.append({
         actor: { kind: 'agent', id: targetId },
         action: 'target.rotate-key',
         subjects: [targetId],
         outcome: 'success',
-        details: { from: state.keyId, to: newKeyId, remote },
+        details: { from: state.keyId, to: newKeyId, remote, fromValidUntilSeq: untilSeq },
       });
     });
     credentials.invalidate(targetId);

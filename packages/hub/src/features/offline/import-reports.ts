@@ -1,8 +1,9 @@
 import { createReadStream } from 'node:fs';
-import { canonicalize, FlotillaError, type KeyPair, type SignedReport, type TrustedKey } from '@flotilla/protocol';
+import { canonicalize, FlotillaError, type KeyPair, type SignedReport } from '@flotilla/protocol';
 import {
   planReportsIngest,
   readReportsFile,
+  type AgentKey,
   signReceipt,
   summarizeReportsFile,
   type ReportHistory,
@@ -15,8 +16,8 @@ import { streamOf, writeFileDurably } from '@flotilla/runtime';
 export interface ImportReportsOptions {
   /** The target the file is imported for; the file must be about it. */
   readonly targetId: string;
-  /** The target's agent keys (its current one, and earlier ones while reports signed by them may arrive). */
-  readonly agentKeys: readonly TrustedKey[];
+  /** The target's agent keys: its current one, and those it rotated away from, each with its bound. */
+  readonly agentKeys: readonly AgentKey[];
   /** What the hub holds of the target's reports. */
   readonly history: ReportHistory;
   /**

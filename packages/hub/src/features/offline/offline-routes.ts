@@ -66,15 +66,17 @@ export function offlineRoutes(router: Router, { auth, offline }: OfflineRoutesDe
         `a reports file is sent as application/x-ndjson, received ${type === '' ? 'no content type' : type}`,
       );
     // The import reads the file twice (verify whole, then ingest): it goes to a private file first.
+    // Removed before the answer goes out: a client that got its receipt finds nothing left behind.
     const dir = await mkdtemp(join(tmpdir(), 'flotilla-reports-'));
+    let imported;
     try {
       const path = join(dir, 'reports.jsonl');
       await bodyToFile(req, path, REPORTS_FILE_BODY_LIMIT);
-      const { receipt } = await offline.importReports(path, principal);
-      sendJson(res, 200, SignedOfflineReceipt, receipt);
+      imported = await offline.importReports(path, principal);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+    sendJson(res, 200, SignedOfflineReceipt, imported.receipt);
   });
 
   router.on('GET', '/v1/offline/targets', ({ req, res }) => {

@@ -9,6 +9,7 @@ import {
   type SignedReport,
   type SignedTrustRoot,
   type Target,
+  type TargetStatus,
 } from '@flotilla/protocol';
 import {
   OFFLINE_EXPIRY_DEFAULT_SECONDS,
@@ -50,10 +51,16 @@ export interface OfflineSelector {
   ids(query: Query | undefined): string[];
 }
 
-/** Target records (the targets feature): names, keys, last online contact. */
+/** Target records (the targets and identity features): names, keys and the keys rotated away from, last online contact. */
 export interface OfflineTargets {
   target(id: string): Target | undefined;
-  get(id: string): { readonly publicKey: string; readonly keyId: string } | undefined;
+  get(id: string): { readonly status: TargetStatus; readonly publicKey: string; readonly keyId: string } | undefined;
+  retiredKeys(id: string): ReadonlyArray<{
+    readonly keyId: string;
+    readonly publicKey: string;
+    readonly untilSeq: number;
+    readonly retiredAt: number;
+  }>;
 }
 
 /**
@@ -124,7 +131,7 @@ export class OfflineService {
       const releases = digests.map((digest) =>
         SignedBundle.parse(JSON.parse(this.deps.releases.json(digest, principal))),
       );
-      const since = request.trustRootSince ?? 0;
+      const since = request.trustRootSince ?? this.acknowledgedTrustRoot(targetIds);
       const current = trust.signed.trustRoot.version;
       const trustRoots: SignedTrustRoot[] = [];
       for (let version = since + 1; version <= current; version++) {
@@ -206,10 +213,23 @@ export class OfflineService {
       const key = this.deps.targets.get(id);
       if (key === undefined)
         throw new FlotillaError('NOT_FOUND', `the reports file is from target ${id}, which this hub does not know`);
+      // As online: a revoked target's key may be in other hands, and a disabled one's reports wait.
+      if (key.status !== 'active')
+        throw new FlotillaError(
+          key.status === 'revoked' ? 'TARGET_REVOKED' : 'TARGET_DISABLED',
+          `target ${id} is ${key.status}; its reports are not taken${key.status === 'disabled' ? ' until it is enabled again' : ''}`,
+        );
       const accepted: Array<{ signed: SignedReport; link: string }> = [];
       const imported = await importReportsFile(path, {
         targetId: id,
-        agentKeys: [{ id: key.keyId, publicKey: key.publicKey }],
+        agentKeys: [
+          { id: key.keyId, publicKey: key.publicKey },
+          ...this.deps.targets.retiredKeys(id).map((k) => ({
+            id: k.keyId,
+            publicKey: k.publicKey,
+            retired: { seq: k.untilSeq, at: new Date(k.retiredAt).toISOString() },
+          })),
+        ],
         history: {
           reportDigest: (seq) => {
             const json = reports.stored(id, seq);
@@ -231,7 +251,7 @@ export class OfflineService {
         for (const entry of summary.entries)
           if (!forks.has(entry.seq)) store.addLink(id, entry.seq, entry.link, summary.fileDigest);
         store.addFile(id, summary.fileDigest, summary.head.seq, now, canonicalize(receipt));
-        store.markImported(id, now);
+        store.markImported(id, now, summary.trustRootVersion);
         const acknowledged = reports.highest(id);
         audit.append({
           actor,
@@ -261,6 +281,15 @@ export class OfflineService {
       this.refused(actor, 'offline.import-reports', targetId === undefined ? [] : [targetId], error, {});
       throw error;
     }
+  }
+
+  /**
+   * The trust-root version every one of `targetIds` holds, as their last reports files said;
+   * 0 (carry every version) when any of them has not said.
+   */
+  private acknowledgedTrustRoot(targetIds: readonly string[]): number {
+    const versions = targetIds.map((id) => this.deps.store.target(id)?.trustRootVersion ?? 0);
+    return versions.length === 0 ? 0 : Math.min(...versions);
   }
 
   /** Sets how long the envelopes in a target's transfer files stay valid (bounded by the API schema). */
@@ -299,6 +328,7 @@ export class OfflineService {
         exportedGeneration: record.exportGeneration,
         acknowledgedGeneration: highest.generation,
         reportSeq: highest.seq,
+        trustRootVersion: record.trustRootVersion,
       });
     }
     return { items };

@@ -6,6 +6,8 @@ export interface OfflineTargetRecord {
   readonly lastExportAt: number | null;
   readonly exportGeneration: number | null;
   readonly lastImportAt: number | null;
+  /** The newest trust-root version the site holds, as its last reports file said. */
+  readonly trustRootVersion: number | null;
 }
 
 interface Row {
@@ -13,6 +15,7 @@ interface Row {
   last_export_at: number | null;
   export_generation: number | null;
   last_import_at: number | null;
+  trust_root_version: number | null;
 }
 
 /** The offline feature's tables: per-target settings and last files, report links, imported files. */
@@ -22,10 +25,10 @@ export class OfflineStore {
   constructor(db: Db) {
     this.s = {
       get: db.prepare<[string], Row>(
-        'SELECT expiry_seconds, last_export_at, export_generation, last_import_at FROM offline_targets WHERE target_id = ?',
+        'SELECT expiry_seconds, last_export_at, export_generation, last_import_at, trust_root_version FROM offline_targets WHERE target_id = ?',
       ),
       all: db.prepare<[], Row & { target_id: string }>(
-        'SELECT target_id, expiry_seconds, last_export_at, export_generation, last_import_at FROM offline_targets ORDER BY target_id',
+        'SELECT target_id, expiry_seconds, last_export_at, export_generation, last_import_at, trust_root_version FROM offline_targets ORDER BY target_id',
       ),
       setExpiry: db.prepare(
         'INSERT INTO offline_targets (target_id, expiry_seconds) VALUES (@targetId, @expiry) ON CONFLICT (target_id) DO UPDATE SET expiry_seconds = @expiry',
@@ -33,8 +36,9 @@ export class OfflineStore {
       exported: db.prepare(
         'INSERT INTO offline_targets (target_id, last_export_at, export_generation) VALUES (@targetId, @at, @generation) ON CONFLICT (target_id) DO UPDATE SET last_export_at = @at, export_generation = @generation',
       ),
+      // A site's trust root only grows: a file written earlier and imported later does not lower it.
       imported: db.prepare(
-        'INSERT INTO offline_targets (target_id, last_import_at) VALUES (@targetId, @at) ON CONFLICT (target_id) DO UPDATE SET last_import_at = @at',
+        'INSERT INTO offline_targets (target_id, last_import_at, trust_root_version) VALUES (@targetId, @at, @version) ON CONFLICT (target_id) DO UPDATE SET last_import_at = @at, trust_root_version = max(coalesce(trust_root_version, 0), coalesce(@version, 0)) ',
       ),
       link: db.prepare(
         'INSERT OR IGNORE INTO offline_report_links (target_id, seq, link, file) VALUES (@targetId, @seq, @link, @file)',
@@ -63,8 +67,9 @@ export class OfflineStore {
     this.s.exported.run({ targetId, at, generation });
   }
 
-  markImported(targetId: string, at: number): void {
-    this.s.imported.run({ targetId, at });
+  /** Records a reports file imported at `at`, from a site holding trust-root `trustRootVersion`. */
+  markImported(targetId: string, at: number, trustRootVersion: number | undefined): void {
+    this.s.imported.run({ targetId, at, version: trustRootVersion ?? null });
   }
 
   /** Records the chain link of a report held from a reports file (first file wins). */
@@ -84,5 +89,6 @@ function record(row: Row): OfflineTargetRecord {
     lastExportAt: row.last_export_at,
     exportGeneration: row.export_generation,
     lastImportAt: row.last_import_at,
+    trustRootVersion: row.trust_root_version === 0 ? null : row.trust_root_version,
   };
 }

@@ -74,7 +74,11 @@ export class QueryCompletion {
     this.fieldNames = deps.fieldNames;
   }
 
-  complete(text: string, at: number): Completion {
+  /**
+   * What to offer at `at` in `text`. Given `among` (a scoped token's targets), values and
+   * their counts come from those targets only, so completion reveals nothing beyond the scope.
+   */
+  complete(text: string, at: number, among?: readonly string[]): Completion {
     const cursor = Math.max(0, Math.min(at, text.length));
     let from = cursor;
     while (from > 0 && WORD_CHAR.test(text[from - 1]!)) from--;
@@ -92,7 +96,7 @@ export class QueryCompletion {
         field: fieldWord,
         from,
         to,
-        items: field === undefined ? [] : this.values(field, prefix),
+        items: field === undefined ? [] : this.values(field, prefix, among),
       };
     }
     return { kind: 'field', from, to, items: this.fields(prefix) };
@@ -109,17 +113,17 @@ export class QueryCompletion {
       .map((name) => ({ insert: name, label: name }));
   }
 
-  private values(field: QueryField, prefix: string): CompletionItem[] {
+  private values(field: QueryField, prefix: string, among: readonly string[] | undefined): CompletionItem[] {
     if (field.kind === 'builtin') {
       const fixed = ENUMS[field.name] ?? (TIME_FIELDS.has(field.name) ? TIMES : undefined);
       if (fixed !== undefined) return fixed.filter((v) => v.startsWith(prefix)).map((v) => ({ insert: v, label: v }));
       if (field.name === 'name')
-        return this.browse.names(prefix, LIMIT).map((v) => ({ insert: quoteValue(v), label: v }));
+        return this.browse.names(prefix, LIMIT, among).map((v) => ({ insert: quoteValue(v), label: v }));
     }
     const stored = storedFieldName(field);
     if (stored === undefined) return [];
     return this.browse
-      .values(stored, prefix, LIMIT)
+      .values(stored, prefix, LIMIT, among)
       .map((r) => ({ insert: quoteValue(r.value), label: r.value, count: r.n }));
   }
 }

@@ -27,6 +27,12 @@ export class TargetBrowseStore {
       values: db.prepare<[string, string, string, number], ValueCount>(
         'SELECT text_value AS value, count(*) AS n FROM target_fields WHERE field = ? AND text_value >= ? AND text_value < ? GROUP BY text_value ORDER BY n DESC, value LIMIT ?',
       ),
+      valuesAmong: db.prepare<[string, string, string, string, number], ValueCount>(
+        'SELECT f.text_value AS value, count(*) AS n FROM json_each(?) j JOIN target_fields f ON f.target_id = j.value WHERE f.field = ? AND f.text_value >= ? AND f.text_value < ? GROUP BY f.text_value ORDER BY n DESC, value LIMIT ?',
+      ),
+      namesAmong: db.prepare<[string, string, string, number], { value: string }>(
+        'SELECT t.name AS value FROM json_each(?) j JOIN targets t ON t.id = j.value WHERE t.name >= ? AND t.name < ? ORDER BY t.name LIMIT ?',
+      ),
       names: db.prepare<[string, string, number], { value: string }>(
         'SELECT name AS value FROM targets WHERE name >= ? AND name < ? ORDER BY name LIMIT ?',
       ),
@@ -43,13 +49,21 @@ export class TargetBrowseStore {
     return this.s.rowsByIds.all(JSON.stringify(ids)).map(targetFromRow);
   }
 
-  /** The most common values of a field that start with `prefix`. */
-  values(field: string, prefix: string, limit: number): ValueCount[] {
-    return this.s.values.all(field, prefix, `${prefix}\u{10FFFF}`, limit);
+  /** The most common values of a field that start with `prefix`, among `among` targets when given. */
+  values(field: string, prefix: string, limit: number, among?: readonly string[]): ValueCount[] {
+    const end = `${prefix}\u{10FFFF}`;
+    return among === undefined
+      ? this.s.values.all(field, prefix, end, limit)
+      : this.s.valuesAmong.all(JSON.stringify(among), field, prefix, end, limit);
   }
 
-  /** Target names starting with `prefix`, in order. */
-  names(prefix: string, limit: number): string[] {
-    return this.s.names.all(prefix, `${prefix}\u{10FFFF}`, limit).map((r) => r.value);
+  /** Target names starting with `prefix`, in order, among `among` targets when given. */
+  names(prefix: string, limit: number, among?: readonly string[]): string[] {
+    const end = `${prefix}\u{10FFFF}`;
+    const rows =
+      among === undefined
+        ? this.s.names.all(prefix, end, limit)
+        : this.s.namesAmong.all(JSON.stringify(among), prefix, end, limit);
+    return rows.map((r) => r.value);
   }
 }

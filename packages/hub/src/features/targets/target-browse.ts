@@ -1,3 +1,4 @@
+import type { Query } from '@flotilla/protocol/query';
 import type { Target } from '@flotilla/protocol';
 import type { TargetBrowsePage, TargetSort, TargetSummary } from '@flotilla/protocol/api';
 import type { FleetIndex } from './fleet-index.ts';
@@ -64,6 +65,11 @@ export class TargetBrowser {
     this.fleet = deps.fleet;
     this.index = deps.index;
     this.browse = deps.browse;
+  }
+
+  /** The ids of the targets `query` selects now (a scoped token's scope). */
+  ids(query: Query): string[] {
+    return this.fleet.ids(query);
   }
 
   page(

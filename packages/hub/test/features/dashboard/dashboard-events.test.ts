@@ -150,3 +150,19 @@ describe('the live event stream', () => {
     expect(Date.now() - started).toBeLessThan(2_000);
   });
 });
+
+describe('a stream that has carried no event yet', () => {
+  it('starts with a ready event naming its position, so a client that drops before any event resumes without loss', async () => {
+    const { events: opened } = await collect(admin(), (seen) => seen.some((e) => e.event === 'ready'));
+    const ready = opened.find((e) => e.event === 'ready')!;
+    expect(ready.id).toBe(hub.opened.hub.services.dashboard.events.lastId);
+    const agent = new ProtocolAgent(hub);
+    await agent.enroll(enrollToken, 'live-after-drop', hub.now());
+    await agent.report(hub.now(), []);
+    const { events: resumed } = await collect({ ...admin(), 'last-event-id': ready.id! }, (seen) =>
+      seen.some((e) => e.event === 'report' && e.data.targetId === agent.targetId),
+    );
+    expect(resumed[0]!.event).not.toBe('reset');
+    expect(resumed.some((e) => e.event === 'report' && e.data.targetId === agent.targetId)).toBe(true);
+  });
+});

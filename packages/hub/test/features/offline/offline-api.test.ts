@@ -240,6 +240,15 @@ describe('POST /v1/offline/reports', () => {
         const forged = signedReport(agent, 9);
         return reportsFile(agent, [{ ...forged, signature: signedReport(other, 9).signature }]);
       },
+      'REPORTS_KEY_UNKNOWN',
+    ],
+    [
+      "another target's signature forged under this target's key id",
+      () => {
+        const forged = signedReport(agent, 9);
+        const { sig } = signedReport(other, 9).signature;
+        return reportsFile(agent, [{ ...forged, signature: { ...forged.signature, sig } }]);
+      },
       'REPORTS_SIGNATURE_INVALID',
     ],
     ['a file that is not a reports file', () => '{"hello":"world"}\n', 'REPORTS_FILE_INVALID'],
@@ -251,6 +260,54 @@ describe('POST /v1/offline/reports', () => {
     expect((await admin('GET', '/v1/offline/targets')).body).toEqual(before);
     expect((await auditOf('offline.import-reports'))[0]).toMatchObject({ outcome: 'refused', reason: code });
   });
+
+  it('carries by default only the trust-root versions after the one the site holds, as its last reports file says', async () => {
+    const site = new ProtocolAgent(hub);
+    const token = (await admin('POST', '/v1/enrollment-tokens', {})).body.token as string;
+    await site.enroll(token, 'edge-ack', hub.now());
+    expect((await admin('POST', `/v1/targets/${site.targetId}/assign`, { bundles: ['shop@1.0.0'] })).status).toBe(200);
+    const versions = async () =>
+      (await admin('POST', '/v1/offline/exports', { targets: [site.targetId] })).body.trustRoots.map(
+        (r: { trustRoot: { version: number } }) => r.trustRoot.version,
+      );
+    expect(await versions()).toEqual([1, 2]);
+    const writer = new ReportsFileWriter({
+      key: site.key,
+      targetId: site.targetId,
+      base: REPORT_CHAIN_GENESIS,
+      createdAt: new Date(hub.now()).toISOString(),
+      trustRootVersion: 2,
+    });
+    const file = [writer.header(), writer.link(signedReport(site, 1)), writer.seal().line].join('');
+    expect((await importReports(file)).status).toBe(200);
+    expect(await versions()).toEqual([]);
+    const { items } = (await admin('GET', '/v1/offline/targets')).body;
+    expect(items.find((t: { targetId: string }) => t.targetId === site.targetId)).toMatchObject({
+      trustRootVersion: 2,
+    });
+  });
+
+  it.each([
+    ['revoke', 'TARGET_REVOKED'],
+    ['disable', 'TARGET_DISABLED'],
+  ])(
+    'refuses a reports file from a target operators %sd, as online, stores nothing and audits the refusal',
+    async (verb, code) => {
+      const site = new ProtocolAgent(hub);
+      const token = (await admin('POST', '/v1/enrollment-tokens', {})).body.token as string;
+      await site.enroll(token, `edge-${verb}`, hub.now());
+      expect((await admin('POST', `/v1/targets/${site.targetId}/${verb}`, { reason: 'key stolen' })).status).toBe(200);
+      const answer = await importReports(reportsFile(site, [signedReport(site, 1)]));
+      expect(answer.status).toBe(403);
+      expect(answer.body.error.code).toBe(code);
+      expect((await admin('GET', `/v1/targets/${site.targetId}`)).body.observed).toBeNull();
+      expect((await auditOf('offline.import-reports'))[0]).toMatchObject({
+        outcome: 'refused',
+        reason: code,
+        subjects: [site.targetId],
+      });
+    },
+  );
 
   it('refuses a body that is not sent as a reports file', async () => {
     const answer = await admin('POST', '/v1/offline/reports', { not: 'a file' });
