@@ -83,6 +83,9 @@ export interface EnrolledKey {
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
+/** A row of `target_fields` of one target as `raw()` reads it: field, text, num, version, time. */
+type HeldFieldRow = [string, string, number | null, string | null, number | null];
+
 type IndexTargetRow = Pick<TargetRow, 'id' | 'name' | 'status' | 'last_seen_at' | 'last_changed_at' | 'enrolled_at'>;
 
 function indexColumns(row: IndexTargetRow): FleetIndexColumns {
@@ -177,8 +180,15 @@ export class TargetStore {
       // The targets whose current envelope carries a hold: the ones to re-sign when it is lifted.
       holding: db.prepare<[string], { id: string }>(`SELECT t.id FROM targets t
         WHERE t.envelope IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(t.envelope, '$.envelope.holds') h WHERE json_extract(h.value, '$.id') = ?) ORDER BY t.id`),
-      fieldsDelete: db.prepare(targetFieldsSql.delete),
-      fieldsDeleteOne: db.prepare<[string, string]>('DELETE FROM target_fields WHERE target_id = ? AND field = ?'),
+      fieldsOf: db.prepare<[string]>(
+        'SELECT field, text_value, num_value, version_key, time_value FROM target_fields WHERE target_id = ?',
+      ),
+      fieldsOfOne: db.prepare<[string, string]>(
+        'SELECT field, text_value, num_value, version_key, time_value FROM target_fields WHERE target_id = ? AND field = ?',
+      ),
+      fieldsDeleteRow: db.prepare<[string, string, string]>(
+        'DELETE FROM target_fields WHERE target_id = ? AND field = ? AND text_value = ?',
+      ),
       fieldsInsert: db.prepare(targetFieldsSql.insert),
       fieldNames: db.prepare<[], { field: string }>('SELECT DISTINCT field FROM target_fields'),
       indexTargets: db.prepare<[], IndexTargetRow>(
@@ -368,20 +378,36 @@ export class TargetStore {
   }
 
   /**
-   * Rewrites the target's rows of the query index (or only those of field `only`) from its record. Every writer of a target
-   * calls it inside the same transaction, so queries never see the record and its index
-   * disagree. Heartbeats (`markSeen`) move only `last_seen_at`, which queries read directly.
+   * Brings the target's rows of the query index (or only those of field `only`) in step with
+   * its record. Every writer of a target calls it inside the same transaction, so queries never
+   * see the record and its index disagree. Heartbeats (`markSeen`) move only `last_seen_at`,
+   * which queries read directly.
+   *
+   * Only the rows that changed are written: a report rewrites the target's observed state, but
+   * most of its two or three dozen rows (labels, properties, facts, releases) stay the same, and
+   * each row written costs four index updates.
    */
   private refreshFields(id: string, only?: string): void {
     const row = this.s.get.get(id);
     if (row === undefined) return;
-    if (only === undefined) this.s.fieldsDelete.run(id);
-    else this.s.fieldsDeleteOne.run(id, only);
+    const held = new Map<string, HeldFieldRow>();
+    const rows = (only === undefined
+      ? this.s.fieldsOf.raw().all(id)
+      : this.s.fieldsOfOne.raw().all(id, only)) as unknown as HeldFieldRow[];
+    for (const heldRow of rows) held.set(`${heldRow[0]}\u0000${heldRow[1]}`, heldRow);
     for (const field of targetFieldRows(targetFromRow(row))) {
       if (only !== undefined && field.field !== only) continue;
+      const key = `${field.field}\u0000${field.text}`;
+      const before = held.get(key);
+      if (before !== undefined) {
+        held.delete(key);
+        if (before[2] === field.num && before[3] === field.version && before[4] === field.time) continue;
+        this.s.fieldsDeleteRow.run(id, field.field, field.text);
+      }
       this.s.fieldsInsert.run(...targetFieldRowParams(id, field));
       this.fieldNames?.add(field.field);
     }
+    for (const [field, text] of held.values()) this.s.fieldsDeleteRow.run(id, field, text);
     if (this.index !== undefined) this.unindexed.add(id);
   }
 
