@@ -37,6 +37,7 @@ export {
   isUsablePublicKey,
   keyIdOf,
   signPayload,
+  verifyCanonicalInPool,
   verifyPayload,
   type TrustedKey,
 } from './crypto/keys.ts';

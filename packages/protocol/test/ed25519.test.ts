@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import nacl from 'tweetnacl';
 import { describe, expect, it } from 'vitest';
-import { countValidSigners } from '../src/crypto/keys.ts';
-import { generateKeyPair, keyIdOf, signPayload, verifyPayload } from '../src/index.ts';
-import { nodeBackend, strictVerify, tweetnaclBackend } from '../src/crypto/ed25519.ts';
+import { countValidSigners, verifyCanonicalInPool } from '../src/crypto/keys.ts';
+import { canonicalize, generateKeyPair, keyIdOf, signPayload, verifyPayload } from '../src/index.ts';
+import { nodeBackend, strictVerify, strictVerifyInPool, tweetnaclBackend } from '../src/crypto/ed25519.ts';
 
 const hex = (text: string): Uint8Array => Uint8Array.from(Buffer.from(text, 'hex'));
 
@@ -152,5 +152,59 @@ describe('countValidSigners', () => {
   it('ignores signatures of keys it does not trust', () => {
     const stranger = generateKeyPair();
     expect(countValidSigners('bundle', payload, [signPayload('bundle', payload, stranger)], trusted)).toBe(0);
+  });
+});
+
+describe('verification on the thread pool', () => {
+  it('accepts exactly what the synchronous strict verification accepts', async () => {
+    const vector = RFC8032[0]!;
+    const identity = new Uint8Array(32);
+    identity[0] = 1;
+    const forged = new Uint8Array(64);
+    forged[0] = 1;
+    const cases: [Uint8Array, Uint8Array, Uint8Array][] = [
+      [hex(vector.publicKey), hex(vector.message), hex(vector.signature)],
+      [hex(RFC8032[1]!.publicKey), hex(RFC8032[1]!.message), hex(RFC8032[1]!.signature)],
+      [hex(vector.publicKey), hex(vector.message), addL(hex(vector.signature))],
+      [identity, new TextEncoder().encode('anything'), forged],
+      [hex(vector.publicKey).subarray(1), new Uint8Array(), hex(vector.signature)],
+      [hex(vector.publicKey), new Uint8Array(), hex(vector.signature).subarray(1)],
+      [hex(vector.publicKey), hex('00'), hex(vector.signature)],
+    ];
+    for (const [pub, message, signature] of cases)
+      expect(await strictVerifyInPool(pub, message, signature)).toBe(
+        strictVerify(pub, message, signature, tweetnaclBackend),
+      );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.uint8Array({ maxLength: 200 }),
+        fc.nat(63),
+        fc.boolean(),
+        async (seed, message, flip, corrupt) => {
+          const signature = nodeBackend.sign(seed, message);
+          const pub = nacl.sign.keyPair.fromSeed(seed).publicKey;
+          if (corrupt) signature[flip]! ^= 0x01;
+          expect(await strictVerifyInPool(pub, message, signature)).toBe(
+            strictVerify(pub, message, signature, nodeBackend),
+          );
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it('verifies a payload given as its canonical JSON for its purpose only', async () => {
+    const key = generateKeyPair();
+    const payload = { seq: 1, b: [true, null], a: 'x' };
+    const signature = signPayload('report', payload, key);
+    expect(await verifyCanonicalInPool('report', canonicalize(payload), signature, key.publicKey)).toBe(true);
+    expect(await verifyCanonicalInPool('envelope', canonicalize(payload), signature, key.publicKey)).toBe(false);
+    expect(await verifyCanonicalInPool('report', canonicalize({ ...payload, seq: 2 }), signature, key.publicKey)).toBe(
+      false,
+    );
+    expect(
+      await verifyCanonicalInPool('report', canonicalize(payload), { ...signature, sig: '!' }, key.publicKey),
+    ).toBe(false);
   });
 });

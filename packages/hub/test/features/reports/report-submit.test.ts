@@ -1,0 +1,115 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  API_VERSION,
+  canonicalize,
+  generateKeyPair,
+  signPayload,
+  type Report,
+  type SignedReport,
+} from '@flotilla/protocol';
+import { call, ProtocolAgent, startTestHub, type TestHub } from '../../support.ts';
+
+// L, the group order, little-endian: adding it to S re-encodes a valid signature non-canonically.
+const L = Buffer.from('edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010', 'hex');
+
+function malleate(sig: string): string {
+  const bytes = Buffer.from(sig, 'base64url');
+  let carry = 0;
+  for (let i = 0; i < 32; i++) {
+    const sum = bytes[32 + i]! + L[i]! + carry;
+    bytes[32 + i] = sum & 0xff;
+    carry = sum >> 8;
+  }
+  return bytes.toString('base64url');
+}
+
+describe('reports taken by POST /v1/targets/{id}/reports', () => {
+  let hub: TestHub;
+  let enrollToken: string;
+
+  beforeEach(async () => {
+    hub = await startTestHub();
+    const created = await call(hub.url, 'POST', '/v1/enrollment-tokens', {
+      token: hub.adminToken,
+      body: JSON.stringify({ maxUses: 20, ttlSeconds: 600 }),
+    });
+    enrollToken = created.body.token;
+  });
+  afterEach(async () => {
+    await hub.close();
+  });
+
+  async function agent(name: string): Promise<{ agent: ProtocolAgent; token: string }> {
+    const a = new ProtocolAgent(hub);
+    await a.enroll(enrollToken, name, hub.now());
+    return { agent: a, token: await a.accessToken(hub.now()) };
+  }
+
+  function report(targetId: string, seq: number): Report {
+    return {
+      apiVersion: API_VERSION,
+      kind: 'Report',
+      targetId,
+      seq,
+      generation: 0,
+      phase: 'applied',
+      health: 'healthy',
+      bundles: [],
+      resources: [],
+      facts: { driver: 'test', note: 'ünïcode ✓' },
+      observedAt: new Date(hub.now()).toISOString(),
+    };
+  }
+
+  const send = (targetId: string, token: string, signed: SignedReport) =>
+    call(hub.url, 'POST', `/v1/targets/${targetId}/reports`, { token, body: JSON.stringify(signed) });
+
+  it('stores each report as the canonical JSON of what the agent signed', async () => {
+    const { agent: a, token } = await agent('site-a');
+    const r = report(a.targetId, 1);
+    // Keys out of order on the wire: what is stored is canonical whatever the order sent.
+    const signed = { signature: signPayload('report', r, a.key), report: r };
+    expect((await send(a.targetId, token, signed)).status).toBe(201);
+    expect(hub.opened.hub.services.reports.stored(a.targetId, 1)).toBe(canonicalize(signed));
+  });
+
+  it('refuses a report signed by another key, and audits the refusal', async () => {
+    const { agent: a, token } = await agent('site-a');
+    const r = report(a.targetId, 1);
+    const answer = await send(a.targetId, token, { report: r, signature: signPayload('report', r, generateKeyPair()) });
+    expect(answer.status).toBe(400);
+    expect(answer.body.error.code).toBe('SIGNATURE_INVALID');
+    expect(hub.opened.hub.services.reports.stored(a.targetId, 1)).toBeUndefined();
+    const audit = await call(hub.url, 'GET', '/v1/audit?action=report.submit&limit=10', { token: hub.adminToken });
+    expect(audit.body.entries.map((e: { reason?: string }) => e.reason)).toContain('SIGNATURE_INVALID');
+  });
+
+  it('refuses a valid signature re-encoded with S beyond the group order', async () => {
+    const { agent: a, token } = await agent('site-a');
+    const r = report(a.targetId, 1);
+    const signature = signPayload('report', r, a.key);
+    const answer = await send(a.targetId, token, {
+      report: r,
+      signature: { ...signature, sig: malleate(signature.sig) },
+    });
+    expect(answer.body.error?.code).toBe('SIGNATURE_INVALID');
+    expect(hub.opened.hub.services.reports.stored(a.targetId, 1)).toBeUndefined();
+  });
+
+  it('takes a burst from many agents at once, each report stored once', async () => {
+    const agents = await Promise.all(Array.from({ length: 8 }, (_, i) => agent(`site-${i}`)));
+    const answers = await Promise.all(
+      agents.flatMap(({ agent: a, token }) =>
+        [1, 2, 3].map((seq) => {
+          const r = report(a.targetId, seq);
+          return send(a.targetId, token, { report: r, signature: signPayload('report', r, a.key) });
+        }),
+      ),
+    );
+    expect(answers.map((a) => a.status)).toEqual(answers.map(() => 201));
+    for (const { agent: a } of agents) {
+      expect(hub.opened.hub.services.reports.heldSeqs(a.targetId, 1, 10)).toEqual([1, 2, 3]);
+      expect(hub.opened.hub.services.reports.last(a.targetId).last?.seq).toBe(3);
+    }
+  });
+});
