@@ -3,9 +3,12 @@ import { decodeJwt, importJWK, jwtVerify, SignJWT, errors as joseErrors, type Cr
 import {
   FlotillaError,
   assertUsablePublicKey,
+  canonicalize,
+  isUsablePublicKey,
   keyIdOf,
   TargetId,
   sha256,
+  verifyCanonicalInPool,
   verifyPayload,
   type Labels,
   type TargetStatus,
@@ -94,6 +97,11 @@ export function hashSecret(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
 }
 
+/** What an enrolling agent signs to prove it holds its key: the key, the token's digest, a fresh time. */
+function proofOf(request: EnrollRequest): EnrollProof {
+  return { publicKey: request.publicKey, tokenDigest: sha256(request.token), issuedAt: request.issuedAt };
+}
+
 function secret(prefix: string): string {
   return `${prefix}_${randomBytes(24).toString('base64url')}`;
 }
@@ -111,6 +119,8 @@ export class IdentityService implements Authenticator {
   private readonly verifyKey: CryptoKey;
   private readonly accessTokenSeconds: number;
   private sweep: NodeJS.Timeout | undefined;
+  /** Enrollment requests whose proof {@link submitEnrollment} verified on the thread pool. */
+  private readonly provenEnrollments = new WeakSet<EnrollRequest>();
 
   private constructor(
     deps: IdentityServiceDeps,
@@ -256,7 +266,14 @@ export class IdentityService implements Authenticator {
    * of the event loop: what `POST /v1/enroll` calls, so a fleet enrolling at once costs a
    * commit per group rather than per agent.
    */
-  submitEnrollment(request: EnrollRequest, remote: string): Promise<EnrollResponse> {
+  async submitEnrollment(request: EnrollRequest, remote: string): Promise<EnrollResponse> {
+    // The proof is checked first on libuv's thread pool, so the event loop takes other
+    // enrollments meanwhile; one that does not verify there is refused by enroll's own check.
+    if (
+      isUsablePublicKey(request.publicKey) &&
+      (await verifyCanonicalInPool('enroll', canonicalize(proofOf(request)), request.proof, request.publicKey))
+    )
+      this.provenEnrollments.add(request);
     return this.deps.tx.group(() => this.enroll(request, remote));
   }
 
@@ -310,12 +327,10 @@ export class IdentityService implements Authenticator {
         ),
       );
     }
-    const proofPayload: EnrollProof = {
-      publicKey: request.publicKey,
-      tokenDigest: sha256(request.token),
-      issuedAt: request.issuedAt,
-    };
-    if (!verifyPayload('enroll', proofPayload, request.proof, request.publicKey)) {
+    if (
+      !this.provenEnrollments.has(request) &&
+      !verifyPayload('enroll', proofOf(request), request.proof, request.publicKey)
+    ) {
       return refuse(
         new FlotillaError('PROOF_INVALID', 'the proof of possession does not verify against the presented public key'),
       );
