@@ -13,6 +13,7 @@ export { formatQuery } from './format-query.ts';
 export { compare, compileMatcher, valueMatcher } from './evaluate.ts';
 export {
   storedFieldName,
+  driftFieldRows,
   targetFieldRows,
   targetTimes,
   type FieldValue,

@@ -162,9 +162,17 @@ export function fieldReader(field: string): FieldReader {
 const DRIFT_CLASSES = ['acceptable', 'transient', 'suspicious', 'dangerous'] as const;
 
 /** The drift classes a target's latest drift report holds at least one item of. */
-function driftClasses(target: Target): string[] {
+function driftClasses(target: Pick<Target, 'drift'>): string[] {
   const counts = target.drift?.counts;
   return counts === undefined ? [] : DRIFT_CLASSES.filter((name) => counts[name] > 0);
+}
+
+/**
+ * The `drift` rows of {@link targetFieldRows} alone, from the target's drift summary: what a
+ * store rewrites when only the summary changed, without flattening the whole target.
+ */
+export function driftFieldRows(drift: Target['drift']): TargetFieldRow[] {
+  return driftClasses({ drift }).map((name) => ({ field: 'drift', ...typedValue(name) }));
 }
 
 /**

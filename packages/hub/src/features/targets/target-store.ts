@@ -9,7 +9,7 @@ import type {
   TargetDrift,
   TargetStatus,
 } from '@flotilla/protocol';
-import { targetFieldRows, type TargetFieldRow } from '@flotilla/protocol/query';
+import { driftFieldRows, targetFieldRows, type TargetFieldRow } from '@flotilla/protocol/query';
 import type { Db } from '../../store/database.ts';
 import { FleetIndex, type FleetIndexColumns } from './fleet-index.ts';
 import { targetFieldRowParams, targetFieldsSql } from './target-fields-store.ts';
@@ -183,8 +183,8 @@ export class TargetStore {
       fieldsOf: db.prepare<[string]>(
         'SELECT field, text_value, num_value, version_key, time_value FROM target_fields WHERE target_id = ?',
       ),
-      fieldsOfOne: db.prepare<[string, string]>(
-        'SELECT field, text_value, num_value, version_key, time_value FROM target_fields WHERE target_id = ? AND field = ?',
+      fieldsOfDrift: db.prepare<[string]>(
+        "SELECT field, text_value, num_value, version_key, time_value FROM target_fields WHERE target_id = ? AND field = 'drift'",
       ),
       fieldsDeleteRow: db.prepare<[string, string, string]>(
         'DELETE FROM target_fields WHERE target_id = ? AND field = ? AND text_value = ?',
@@ -331,8 +331,12 @@ export class TargetStore {
    */
   setDriftSummary(id: string, drift: TargetDrift | null): void {
     this.db.transaction(() => {
-      this.s.setDrift.run({ id, drift: drift === null ? null : JSON.stringify(drift) });
-      this.refreshFields(id, 'drift');
+      if (this.s.setDrift.run({ id, drift: drift === null ? null : JSON.stringify(drift) }).changes === 0) return;
+      this.writeFields(
+        id,
+        driftFieldRows(drift ?? undefined),
+        this.s.fieldsOfDrift.raw().all(id) as unknown as HeldFieldRow[],
+      );
     })();
   }
 
@@ -378,8 +382,7 @@ export class TargetStore {
   }
 
   /**
-   * Brings the target's rows of the query index (or only those of field `only`) in step with
-   * its record. Every writer of a target calls it inside the same transaction, so queries never
+   * Brings the target's rows of the query index in step with its record. Every writer of a target calls it inside the same transaction, so queries never
    * see the record and its index disagree. Heartbeats (`markSeen`) move only `last_seen_at`,
    * which queries read directly.
    *
@@ -387,16 +390,21 @@ export class TargetStore {
    * most of its two or three dozen rows (labels, properties, facts, releases) stay the same, and
    * each row written costs four index updates.
    */
-  private refreshFields(id: string, only?: string): void {
+  private refreshFields(id: string): void {
     const row = this.s.get.get(id);
     if (row === undefined) return;
+    this.writeFields(
+      id,
+      targetFieldRows(targetFromRow(row)),
+      this.s.fieldsOf.raw().all(id) as unknown as HeldFieldRow[],
+    );
+  }
+
+  /** Turns the rows `held` into `rows`: deletes the rows that went, inserts the ones that came or changed. */
+  private writeFields(id: string, rows: readonly TargetFieldRow[], heldRows: readonly HeldFieldRow[]): void {
     const held = new Map<string, HeldFieldRow>();
-    const rows = (only === undefined
-      ? this.s.fieldsOf.raw().all(id)
-      : this.s.fieldsOfOne.raw().all(id, only)) as unknown as HeldFieldRow[];
-    for (const heldRow of rows) held.set(`${heldRow[0]}\u0000${heldRow[1]}`, heldRow);
-    for (const field of targetFieldRows(targetFromRow(row))) {
-      if (only !== undefined && field.field !== only) continue;
+    for (const heldRow of heldRows) held.set(`${heldRow[0]}\u0000${heldRow[1]}`, heldRow);
+    for (const field of rows) {
       const key = `${field.field}\u0000${field.text}`;
       const before = held.get(key);
       if (before !== undefined) {
