@@ -41,6 +41,15 @@ interface FieldColumn {
 
 type Predicate = (ordinal: number) => boolean;
 
+/** The columns of a target as the store reads them in bulk: id, name, status, last seen, last changed, enrolled. */
+export type FleetIndexRow = readonly [string, string, string, number | null, number, number];
+
+/** One distinct value of a field, and every target holding it, as the store reads them in bulk. */
+export interface FleetIndexValue extends TargetFieldRow {
+  /** The ordinals (positions in id order) of the targets holding the value, increasing. */
+  readonly holders: ArrayLike<number>;
+}
+
 const SNAPSHOT_FORMAT = 1;
 const NONE = Number.NaN;
 
@@ -84,6 +93,45 @@ export class FleetIndex {
 
   get size(): number {
     return this.ordinals.size;
+  }
+
+  /**
+   * The index of a whole fleet at once: `targets` in id order (each one's position is its
+   * ordinal) and every distinct field value with the ordinals of its holders. What a start
+   * without a snapshot builds: a few thousand values instead of a row per target and field.
+   */
+  static fromValues(targets: readonly FleetIndexRow[], values: Iterable<FleetIndexValue>): FleetIndex {
+    const index = new FleetIndex();
+    const slots = targets.length;
+    index.grow(Math.max(1024, slots));
+    index.ids = new Array<string | undefined>(slots);
+    index.names = new Array<string>(slots);
+    index.statuses = new Array<string>(slots);
+    for (let ordinal = 0; ordinal < slots; ordinal++) {
+      const [id, name, status, lastSeen, lastChanged, enrolled] = targets[ordinal]!;
+      index.ids[ordinal] = id;
+      index.ordinals.set(id, ordinal);
+      index.writeColumns(ordinal, { id, name, status, lastSeen, lastChanged, enrolled });
+      if (id < index.last) index.ordered = false;
+      else index.last = id;
+    }
+    for (const value of values) {
+      const column = index.column(value.field);
+      const id = index.valueId(column, value);
+      const { held, more } = column;
+      const { holders } = value;
+      column.counts[id]! += holders.length;
+      for (let i = 0; i < holders.length; i++) {
+        const ordinal = holders[i]!;
+        if (held[ordinal] === 0) held[ordinal] = id + 1;
+        else {
+          const others = more.get(ordinal);
+          if (others === undefined) more.set(ordinal, [id]);
+          else others.push(id);
+        }
+      }
+    }
+    return index;
   }
 
   /** Puts a target in the index, replacing what it held before. */
@@ -152,8 +200,8 @@ export class FleetIndex {
     return column;
   }
 
-  private hold(ordinal: number, row: TargetFieldRow): void {
-    const column = this.column(row.field);
+  /** The id of a value in a field's column, given one if it is new. */
+  private valueId(column: FieldColumn, row: TargetFieldRow): number {
     const readings = readingsOf(row);
     // By readings, not text: the string "2" and the number 2 share a text but not a meaning.
     const key = readingsKey(readings);
@@ -165,6 +213,12 @@ export class FleetIndex {
       column.readings.push(readings);
       column.counts.push(0);
     }
+    return value;
+  }
+
+  private hold(ordinal: number, row: TargetFieldRow): void {
+    const column = this.column(row.field);
+    const value = this.valueId(column, row);
     column.counts[value]!++;
     if (column.held[ordinal] === 0) column.held[ordinal] = value + 1;
     else {

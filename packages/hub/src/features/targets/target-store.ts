@@ -12,6 +12,7 @@ import type {
 import { driftFieldRows, targetFieldRows, type TargetFieldRow } from '@flotilla/protocol/query';
 import type { Db } from '../../store/database.ts';
 import { FleetIndex, type FleetIndexColumns } from './fleet-index.ts';
+import { buildFleetIndexFromStore } from './fleet-index-build.ts';
 import { targetFieldRowParams, targetFieldsSql } from './target-fields-store.ts';
 
 /** A row of `targets` as SQLite returns it. */
@@ -191,25 +192,9 @@ export class TargetStore {
       ),
       fieldsInsert: db.prepare(targetFieldsSql.insert),
       fieldNames: db.prepare<[], { field: string }>('SELECT DISTINCT field FROM target_fields'),
-      indexTargets: db.prepare<[], IndexTargetRow>(
-        'SELECT id, name, status, last_seen_at, last_changed_at, enrolled_at FROM targets ORDER BY id',
-      ),
       snapshotGet: db.prepare<[], { data: Buffer }>('SELECT data FROM fleet_index_snapshot WHERE id = 1'),
       snapshotPut: db.prepare<[{ at: number; data: Buffer }]>(
         'INSERT OR REPLACE INTO fleet_index_snapshot (id, taken_at, data) VALUES (1, @at, @data)',
-      ),
-      indexFields: db.prepare<
-        [],
-        {
-          target_id: string;
-          field: string;
-          text: string;
-          num: number | null;
-          version: string | null;
-          time: number | null;
-        }
-      >(
-        'SELECT target_id, field, text_value AS text, num_value AS num, version_key AS version, time_value AS time FROM target_fields ORDER BY target_id',
       ),
     };
   }
@@ -424,7 +409,7 @@ export class TargetStore {
    * `target_fields`), then kept in step by every writer of a target, like the SQL index.
    */
   fleetIndex(): FleetIndex {
-    this.index ??= this.buildFleetIndex();
+    this.index ??= buildFleetIndexFromStore(this.db);
     // Inside a transaction the index reads the targets as the transaction sees them, so a query
     // there sees its own writes; a write may yet roll back, so they are read again once the
     // transaction is over, and only then is what the store holds taken as the truth.
@@ -449,7 +434,7 @@ export class TargetStore {
     const started = performance.now();
     const data = this.s.snapshotGet.get()?.data;
     const loaded = data === undefined ? undefined : FleetIndex.fromSnapshot(data);
-    this.index = loaded ?? this.buildFleetIndex();
+    this.index = loaded ?? buildFleetIndexFromStore(this.db);
     this.unindexed.clear();
     return { source: loaded === undefined ? 'store' : 'snapshot', ms: performance.now() - started };
   }
@@ -463,45 +448,6 @@ export class TargetStore {
     if (this.index === undefined) return;
     const data = this.fleetIndex().snapshot();
     this.s.snapshotPut.run({ at, data });
-  }
-
-  /**
-   * A pass over the store: targets in id order, then their field rows in the same order
-   * (the table's clustering), merged without a lookup per row.
-   */
-  private buildFleetIndex(): FleetIndex {
-    const index = new FleetIndex();
-    type Columns = [string, string, TargetStatus, number | null, number, number];
-    const targets = this.s.indexTargets.raw().all() as unknown as Columns[];
-    let at = 0;
-    const put = (columns: Columns, rows: readonly TargetFieldRow[]): void => {
-      const [id, name, status, lastSeen, lastChanged, enrolled] = columns;
-      index.set({ id, name, status, lastSeen, lastChanged, enrolled }, rows);
-    };
-    // Targets without field rows, in their place in id order, so slots keep id order.
-    const putBefore = (id: string | undefined): void => {
-      while (at < targets.length && (id === undefined || targets[at]![0] < id)) put(targets[at++]!, []);
-    };
-    const finish = (id: string, rows: readonly TargetFieldRow[]): void => {
-      putBefore(id);
-      if (at < targets.length && targets[at]![0] === id) put(targets[at++]!, rows);
-    };
-    let current: string | undefined;
-    let rows: TargetFieldRow[] = [];
-    const fields = this.s.indexFields.raw().iterate() as unknown as IterableIterator<
-      [string, string, string, number | null, string | null, number | null]
-    >;
-    for (const [targetId, field, text, num, version, time] of fields) {
-      if (targetId !== current) {
-        if (current !== undefined) finish(current, rows);
-        current = targetId;
-        rows = [];
-      }
-      rows.push({ field, text, num, version, time });
-    }
-    if (current !== undefined) finish(current, rows);
-    putBefore(undefined);
-    return index;
   }
 
   /** The names of every indexed field, for telling an unknown field from a rare one. */

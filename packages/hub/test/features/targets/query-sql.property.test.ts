@@ -21,6 +21,7 @@ import {
   queryArbitrary,
 } from '../../../../protocol/test/query/query-arbitraries.ts';
 import { FleetIndex, type FleetIndexColumns } from '../../../src/features/targets/fleet-index.ts';
+import { buildFleetIndexFromStore } from '../../../src/features/targets/fleet-index-build.ts';
 import { compileQuerySql } from '../../../src/features/targets/query-sql-store.ts';
 import { targetFieldRowParams, targetFieldsSql } from '../../../src/features/targets/target-fields-store.ts';
 
@@ -32,6 +33,7 @@ function openStore(): Database.Database {
   const db = new Database(':memory:');
   db.exec(migration('001-core.sql'));
   db.exec(migration('003-target-fields.sql'));
+  db.exec(migration('037-ingest-indexes.sql'));
   return db;
 }
 
@@ -187,10 +189,13 @@ describe('SQL and in-memory evaluation agree', () => {
     fc.assert(
       fc.property(fleetArbitrary(), fc.array(queryArbitrary, { minLength: 1, maxLength: 5 }), (fleet, queries) => {
         load(db, fleet);
+        // The index as a start without a snapshot builds it, from the store's rows.
+        const fromStore = buildFleetIndexFromStore(db);
         for (const query of queries) {
           const expected = memoryIds(fleet, query);
           expect(sqlIds(db, query), formatQuery(query)).toEqual(expected);
           expect(indexIds(fleet, query), formatQuery(query)).toEqual(expected);
+          expect(fromStore.select(query, NOW), formatQuery(query)).toEqual(expected);
         }
       }),
       { numRuns: 200 },
