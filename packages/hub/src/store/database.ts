@@ -51,6 +51,10 @@ export function openDatabase(
   // The hub is the only writer: a lock held elsewhere (a backup, an operator's sqlite3 shell)
   // is an outage to report at once (StoreHealth), not a wait that stalls the event loop.
   db.pragma('busy_timeout = 100');
+  // Temporary files (statement journals of nested savepoints, which spill to disk past 64 KiB,
+  // and large sorts) kept in memory: a grouped commit of a few hundred reports opens no file,
+  // so a hub out of file descriptors still answers the requests it accepted.
+  db.pragma('temp_store = MEMORY');
   // The fleet query index is read at random; at 100,000 targets its hot pages are a few
   // hundred MiB, and SQLite's default 2 MiB cache would send most lookups to the OS.
   db.pragma('cache_size = -262144');
