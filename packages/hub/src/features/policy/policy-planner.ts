@@ -16,6 +16,7 @@ import {
   policyRef,
   type Policy,
   type PolicyDecision,
+  type PolicyEvaluator,
   type ReleaseFacts,
   type VerifiedApprovals,
 } from '@flotilla/protocol/policy';
@@ -24,6 +25,7 @@ import { appendInParts } from '../../append-in-parts.ts';
 import type { AuditSink } from '../../audit-sink.ts';
 import type { Clock } from '../../clock.ts';
 import type { Transactions } from '../../store/transaction.ts';
+import { planFromIndex, type PlanIndex } from './index-plan.ts';
 
 /** The live policies (this feature's service). */
 export interface LivePolicies {
@@ -36,9 +38,13 @@ export interface PlanReleases {
   signed(digest: string): SignedBundle;
 }
 
-/** The targets a fleet query selects, whole (the targets feature). */
+/** The fleet: its in-memory index, and target records (the targets feature). */
 export interface PlanFleet {
+  /** The targets a fleet query selects, whole: for placement, which reads every candidate. */
   selectTargets(query: Query | undefined, now: number): Target[];
+  index(): PlanIndex;
+  /** These targets' records, in id order. */
+  records(ids: readonly string[]): Target[];
 }
 
 /** The trust root in force (the identity feature). */
@@ -84,6 +90,23 @@ export interface EvaluatedPlan {
 
 const NO_APPROVALS: VerifiedApprovals = { accepted: [], refused: [] };
 
+function plannedView(
+  targetId: string,
+  name: string,
+  decision: PolicyDecision,
+  placement: string | undefined,
+): PlannedTargetView {
+  return {
+    targetId,
+    name,
+    included: decision.included,
+    policies: [...decision.policies],
+    reasons: decision.included ? [] : decision.reasons.map((reason) => ({ ...reason })),
+    ...(decision.overrides === undefined ? {} : { overrides: [...decision.overrides] }),
+    ...(placement === undefined ? {} : { placement }),
+  };
+}
+
 /**
  * Plans a rollout under the live policies (docs/policy.md): the release is inspected once
  * (signatures by the trust root's release keys, images, requirements), every policy is
@@ -124,16 +147,51 @@ export class PolicyPlanner {
       overrides: input.overrides ?? NO_APPROVALS,
       now,
     });
-    const candidates = this.deps.fleet.selectTargets(input.selector, now);
-    let chosen: readonly string[] | undefined;
-    const placement = new Map<string, string>();
-    if (input.place !== undefined) {
-      const choice = choosePlacement(parsePlacementRequest(input.place), candidates, {
-        decide: (target) => evaluator.evaluate(target),
-      });
-      chosen = choice.chosen;
-      for (const line of choice.explanations) placement.set(line.targetId, line.reason);
+    if (input.place !== undefined) return this.planPlacement(input, release, policies, evaluator, now);
+    const index = this.deps.fleet.index();
+    const planned = planFromIndex({
+      index,
+      policies,
+      requirements: this.releaseFacts(release).requirements,
+      evaluator,
+      selector: input.selector,
+      now,
+      records: (ids) => this.deps.fleet.records(ids),
+    });
+    const { slots, classes } = planned;
+    const decisions = new Map<string, PolicyDecision>();
+    const list: PlannedTargetView[] = [];
+    let included = 0;
+    const blockedBy = new Map<PolicyDecision, string[]>();
+    for (let i = 0; i < slots.length; i++) {
+      const id = index.idAt(slots[i]!);
+      const decision = planned.decisions[classes[i]!]!;
+      decisions.set(id, decision);
+      if (decision.included) included++;
+      else {
+        const ids = blockedBy.get(decision);
+        if (ids === undefined) blockedBy.set(decision, [id]);
+        else ids.push(id);
+      }
+      if (list.length < input.limit) list.push(plannedView(id, index.nameAt(slots[i]!), decision, undefined));
     }
+    return this.finish(input, release, policies, decisions, list, slots.length, included, blockedBy, undefined);
+  }
+
+  /** A plan that picks targets from requirements: placement reads every candidate's record. */
+  private planPlacement(
+    input: PlanInput,
+    release: ReleaseRef,
+    policies: readonly Policy[],
+    evaluator: PolicyEvaluator,
+    now: number,
+  ): EvaluatedPlan {
+    const candidates = this.deps.fleet.selectTargets(input.selector, now);
+    const choice = choosePlacement(parsePlacementRequest(input.place!), candidates, {
+      decide: (target) => evaluator.evaluate(target),
+    });
+    const placement = new Map<string, string>();
+    for (const line of choice.explanations) placement.set(line.targetId, line.reason);
     const decisions = new Map<string, PolicyDecision>();
     const list: PlannedTargetView[] = [];
     let included = 0;
@@ -147,18 +205,32 @@ export class PolicyPlanner {
         if (ids === undefined) blockedBy.set(decision, [target.id]);
         else ids.push(target.id);
       }
-      if (list.length < input.limit) {
-        list.push({
-          targetId: target.id,
-          name: target.name,
-          included: decision.included,
-          policies: [...decision.policies],
-          reasons: decision.included ? [] : decision.reasons.map((reason) => ({ ...reason })),
-          ...(decision.overrides === undefined ? {} : { overrides: [...decision.overrides] }),
-          ...(placement.has(target.id) ? { placement: placement.get(target.id)! } : {}),
-        });
-      }
+      if (list.length < input.limit) list.push(plannedView(target.id, target.name, decision, placement.get(target.id)));
     }
+    return this.finish(
+      input,
+      release,
+      policies,
+      decisions,
+      list,
+      candidates.length,
+      included,
+      blockedBy,
+      choice.chosen,
+    );
+  }
+
+  private finish(
+    input: PlanInput,
+    release: ReleaseRef,
+    policies: readonly Policy[],
+    decisions: Map<string, PolicyDecision>,
+    list: PlannedTargetView[],
+    selected: number,
+    included: number,
+    blockedBy: Map<PolicyDecision, string[]>,
+    chosen: readonly string[] | undefined,
+  ): EvaluatedPlan {
     const selector =
       chosen === undefined
         ? input.selector === undefined
@@ -169,9 +241,9 @@ export class PolicyPlanner {
       release,
       selector,
       policies: policies.map(policyRef),
-      totals: { selected: candidates.length, included, blocked: candidates.length - included },
+      totals: { selected, included, blocked: selected - included },
       targets: list,
-      truncated: list.length < candidates.length,
+      truncated: list.length < selected,
     };
     if (input.audit && blockedBy.size > 0) this.recordBlocks(input, release, blockedBy);
     return { view, decisions, ...(chosen === undefined ? {} : { chosen }) };
