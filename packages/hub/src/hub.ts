@@ -41,6 +41,7 @@ import { IncidentStore } from './features/incidents/incident-store.ts';
 import { policyRoutes } from './features/policy/policy-routes.ts';
 import { ApprovalService } from './features/policy/approval-service.ts';
 import { ApprovalStore } from './features/policy/approval-store.ts';
+import { AssignPolicyGate } from './features/policy/assign-policy-gate.ts';
 import { PolicyPlanner } from './features/policy/policy-planner.ts';
 import { RolloutPolicyGate } from './features/policy/rollout-policy-gate.ts';
 import { approvalStatusRoutes } from './features/policy/approval-status-routes.ts';
@@ -231,6 +232,8 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   const policies = new DriftPolicies(driftStore);
   const desired = new DesiredStateService({
     tx,
+    // Built below with the policy feature; assignments only arrive once the hub serves.
+    assignPolicy: { check: (...args) => assignPolicy.check(...args) },
     notices: streams,
     targets: targetStore,
     served: cache,
@@ -296,6 +299,14 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     releases: bundles,
     fleet,
     trust,
+    audit,
+    clock,
+  });
+  const assignPolicy = new AssignPolicyGate({
+    tx,
+    policies: policyService,
+    planner,
+    targets: targetStore,
     audit,
     clock,
   });

@@ -87,8 +87,17 @@ export interface EnvelopeNotices {
   changed(targetIds: readonly string[]): void;
 }
 
+/**
+ * Policy for assignments (the policy feature): the sections the envelope carries for the
+ * releases an assignment brings, or a `POLICY_REFUSED` error when policy blocks one.
+ */
+export interface AssignPolicy {
+  check(targetId: string, brought: readonly ReleaseRef[], actor: Actor): EnvelopePolicy[];
+}
+
 export interface DesiredStateDeps {
   readonly tx: Transactions;
+  readonly assignPolicy: AssignPolicy;
   /** Told after envelopes changed, besides the long-polls woken here. */
   readonly notices?: EnvelopeNotices;
   readonly targets: DesiredTargets;
@@ -121,16 +130,17 @@ interface EnvelopeDrift {
 function policySections(
   bundles: readonly ReleaseRef[],
   kept: readonly Record<string, unknown>[] | undefined,
-  added?: EnvelopePolicy,
+  added: readonly EnvelopePolicy[] = [],
 ): Record<string, unknown>[] | undefined {
   const digests = new Set(bundles.map((b) => b.digest));
+  const replaced = new Set(added.map((section) => section.releaseDigest));
   const sections = (kept ?? []).filter(
     (section) =>
       typeof section['releaseDigest'] === 'string' &&
       digests.has(section['releaseDigest']) &&
-      section['releaseDigest'] !== added?.releaseDigest,
+      !replaced.has(section['releaseDigest']),
   );
-  if (added !== undefined && digests.has(added.releaseDigest)) sections.push(added);
+  for (const section of added) if (digests.has(section.releaseDigest)) sections.push(section);
   return sections.length === 0 ? undefined : sections;
 }
 
@@ -227,7 +237,12 @@ export class DesiredStateService {
     return (this.deps.targets.desired(targetId)?.envelope?.envelope.holds.length ?? 0) > 0;
   }
 
-  /** Sets the releases a target should run; the envelope's generation goes up by one. */
+  /**
+   * Sets the releases a target should run; the envelope's generation goes up by one. Each
+   * release the target does not already have passes policy first, as in a rollout.
+   *
+   * @throws FlotillaError `POLICY_REFUSED` when policy blocks a release it brings.
+   */
   assign(targetId: string, refs: readonly string[], actor: Actor): AssignResult {
     const { tx, targets, audit, clock } = this.deps;
     const bundles = refs.map((ref) => this.deps.releases.resolveRelease(ref));
@@ -240,6 +255,14 @@ export class DesiredStateService {
         );
       names.add(bundle.name);
     }
+    // Checked before the transaction, so that a refusal's audit entry is kept; nothing yields
+    // between the check and the write, so the record checked is the record written.
+    const had = new Set(targets.desired(targetId)?.bundles.map((bundle) => bundle.digest));
+    const added = this.deps.assignPolicy.check(
+      targetId,
+      bundles.filter((bundle) => !had.has(bundle.digest)),
+      actor,
+    );
     const result = tx.run(() => {
       const record = targets.desired(targetId);
       if (record === undefined) throw new FlotillaError('NOT_FOUND', `target ${targetId} does not exist`);
@@ -251,7 +274,7 @@ export class DesiredStateService {
         generation,
         bundles,
         undefined,
-        policySections(bundles, record.envelope?.envelope.policy),
+        policySections(bundles, record.envelope?.envelope.policy, added),
       );
       targets.setDesired(targetId, generation, bundles, envelope, clock(), actor);
       audit.append({
@@ -351,7 +374,7 @@ export class DesiredStateService {
         generation,
         bundles,
         undefined,
-        policySections(bundles, record.envelope?.envelope.policy, policy),
+        policySections(bundles, record.envelope?.envelope.policy, policy === undefined ? [] : [policy]),
       ),
       this.deps.clock(),
       actor,
