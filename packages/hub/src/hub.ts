@@ -59,6 +59,7 @@ import { ReportService } from './features/reports/report-service.ts';
 import { ReportStore } from './features/reports/report-store.ts';
 import { AgentStreams } from './features/stream/agent-streams.ts';
 import { rolloutRoutes } from './features/rollouts/rollout-routes.ts';
+import { RolloutScope } from './features/rollouts/rollout-scope.ts';
 import { RolloutService } from './features/rollouts/rollout-service.ts';
 import { RolloutStore } from './features/rollouts/rollout-store.ts';
 import { FleetQuery } from './features/targets/fleet-query.ts';
@@ -384,10 +385,15 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     scope,
   });
   targetRoutes(router, { auth: identity, targets, scope });
-  auditRoutes(router, { auth: identity, audit: auditService, clock, log });
+  auditRoutes(router, { auth: identity, audit: auditService, clock, log, scope });
   driftRoutes(router, { auth: identity, drift });
   incidentRoutes(router, { auth: identity, incidents });
-  rolloutRoutes(router, { auth: identity, rollouts, scope });
+  rolloutRoutes(router, {
+    auth: identity,
+    rollouts,
+    scope,
+    rolloutScope: new RolloutScope({ rollouts: rolloutStore, fleet, scope, refusals, clock }),
+  });
   policyRoutes(router, { auth: identity, policies: policyService, planner, approvals, scope, selectors: fleet });
   approvalStatusRoutes(router, {
     auth: identity,
