@@ -29,6 +29,8 @@ export interface RolloutPolicyGateDeps {
 export interface GateHold {
   readonly reason: string;
   readonly waits: boolean;
+  /** For a closed window: when the last of the closed windows opens next (epoch ms). */
+  readonly opensAt?: number;
 }
 
 function describe(reasons: readonly BlockReason[]): GateHold {
@@ -46,6 +48,7 @@ function describe(reasons: readonly BlockReason[]): GateHold {
   return {
     reason: `blocked: window${opening === undefined ? '' : `, opens ${opening}`}: ${text(reasons)}`,
     waits: true,
+    ...(opening === undefined ? {} : { opensAt: Date.parse(opening) }),
   };
 }
 

@@ -7,6 +7,7 @@ import type { Clock } from '../../clock.ts';
 import type { Transactions } from '../../store/transaction.ts';
 import {
   blockReason,
+  policyWakeAt,
   waitsOnPolicy,
   type RolloutPolicy,
   evaluateRollout,
@@ -195,6 +196,9 @@ export class RolloutController {
       this.join(evaluation, joiners, now, changed);
       return true;
     }
+    // A target held by its closed window joins at the opening, without anyone asking.
+    const opens = policyWakeAt(evaluation, row.current_wave, this.deps.policy);
+    if (opens !== undefined) this.deadline(opens);
     return this.applyGate(evaluation, now, changed);
   }
 

@@ -266,6 +266,8 @@ export interface PolicyHold {
   readonly reason: string;
   /** A missing approval or a closed window, which pass with time: the wave waits for it. */
   readonly waits: boolean;
+  /** For a closed window: when it opens next (epoch ms), so the controller looks again then. */
+  readonly opensAt?: number;
 }
 
 /** Policy's say on each target of a rollout (the policy feature). */
@@ -315,4 +317,23 @@ export function waitsOnPolicy(evaluation: RolloutEvaluation, throughWave: number
       c.status === 'active' &&
       policyHold(policy, evaluation.rollout, c.targetId)?.waits === true,
   );
+}
+
+/**
+ * The earliest time a closed window opens for a candidate in waves up to `throughWave`, or
+ * undefined: the controller reconciles again then, so the change goes out by itself.
+ */
+export function policyWakeAt(
+  evaluation: RolloutEvaluation,
+  throughWave: number,
+  policy?: RolloutPolicy,
+): number | undefined {
+  if (policy === undefined) return undefined;
+  let earliest: number | undefined;
+  for (const c of evaluation.candidates) {
+    if (c.wave > throughWave || c.status !== 'active') continue;
+    const opensAt = policyHold(policy, evaluation.rollout, c.targetId)?.opensAt;
+    if (opensAt !== undefined && (earliest === undefined || opensAt < earliest)) earliest = opensAt;
+  }
+  return earliest;
 }
