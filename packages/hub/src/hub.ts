@@ -91,6 +91,8 @@ export interface HubDependencies {
   readonly maxWaitSeconds?: number;
   /** How often the rollout controller checks for work (docs/rollouts.md); default 250 ms, 0 never (tests reconcile by hand). */
   readonly rolloutPollMs?: number;
+  /** The most envelopes one batch of a rollout wave issues before it commits and yields (docs/operations.md); default 256. */
+  readonly rolloutIssueBatch?: number;
   /** The built dashboard's folder; default packages/dashboard/dist. */
   readonly dashboardDir?: string;
   /** How often the dashboard's event stream reads the audit log; default 250 ms, 0 never. */
@@ -320,6 +322,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     log,
     failures: store,
     ...(deps.faults === undefined ? {} : { faults: deps.faults }),
+    ...(deps.rolloutIssueBatch === undefined ? {} : { issueBatch: deps.rolloutIssueBatch }),
   });
   const retiredKeys = new RetiredKeyStore(db);
   const offline = new OfflineService({

@@ -13,6 +13,8 @@ export interface EvaluatedMember {
   readonly name: string;
   readonly wave: number;
   readonly generation: number;
+  /** Its envelope is signed; until then it is pending and a rollback has nothing to undo. */
+  readonly issued: boolean;
   readonly state: MemberState;
   /** The latest report names the release digest at (or after) the generation that carries it. */
   readonly applied: boolean;
@@ -230,7 +232,7 @@ export class MemberCache {
 }
 
 function versionOf(v: MemberVersionRow): string {
-  return `${v.observed_seq}:${v.desired_generation}:${v.status}:${v.rolled_back_generation ?? '-'}`;
+  return `${v.observed_seq}:${v.desired_generation}:${v.status}:${v.issued}:${v.rolled_back_generation ?? '-'}`;
 }
 
 function evaluateMember(m: MemberTargetRow, release: ReleaseRef): EvaluatedMember {
@@ -239,6 +241,7 @@ function evaluateMember(m: MemberTargetRow, release: ReleaseRef): EvaluatedMembe
   const classified = classifyMember({
     release,
     generation: m.generation,
+    issued: m.issued === 1,
     status: m.status,
     desired,
     observed: m.observed,
@@ -250,6 +253,7 @@ function evaluateMember(m: MemberTargetRow, release: ReleaseRef): EvaluatedMembe
     name: m.name,
     wave: m.wave,
     generation: m.generation,
+    issued: m.issued === 1,
     state: classified.state,
     applied: classified.applied,
     ...(classified.reason === undefined ? {} : { reason: classified.reason }),
