@@ -68,6 +68,8 @@ export class RolloutPolicyGate {
     rollout: { readonly id: string; readonly author: string; readonly release: ReleaseRef },
     targetId: string,
   ): GateHold | undefined {
+    // No policy, no hold: spares a wave of 18,000 targets reading each target's record.
+    if (this.deps.policies.live().length === 0) return undefined;
     const target = this.deps.targets.target(targetId);
     if (target === undefined) return undefined;
     const decision = this.evaluator(rollout).evaluate(target);
@@ -79,6 +81,7 @@ export class RolloutPolicyGate {
     rollout: { readonly id: string; readonly author: string; readonly release: ReleaseRef },
     targetId: string,
   ): EnvelopePolicy | undefined {
+    if (this.deps.policies.live().length === 0) return undefined;
     const target = this.deps.targets.target(targetId);
     if (target === undefined) return undefined;
     const refs = new Set(this.evaluator(rollout).evaluate(target).policies);

@@ -193,8 +193,26 @@ export class RolloutController {
     this.issuer.stop();
   }
 
-  /** One step in one transaction; true when the rollout moved (so another step may apply). */
-  private step(id: string): boolean {
+  /**
+   * Reconciles the rollout after the current turn of the event loop: what follows a command
+   * that took one step itself, so its request answers first.
+   */
+  reconcileSoon(id: string): void {
+    setImmediate(() => {
+      try {
+        this.reconcile(id);
+      } catch (error) {
+        if (this.deps.failures !== undefined) this.deps.failures.report(error, 'rollout controller');
+        else this.deps.log.error({ err: error, rollout: id }, 'rollout reconcile failed');
+      }
+    });
+  }
+
+  /**
+   * One step in one transaction (a savepoint inside the caller's, if one is open); true when
+   * the rollout moved (so another step may apply).
+   */
+  step(id: string): boolean {
     const changed: string[] = [];
     const moved = this.deps.tx.run(() => {
       const stepped = this.stepIn(id, changed);
@@ -225,10 +243,17 @@ export class RolloutController {
 
   /** Candidates in waves up to `throughWave` that nothing blocks. */
   private updatable(evaluation: RolloutEvaluation, throughWave: number): Candidate[] {
-    return evaluation.candidates.filter(
-      (c) =>
-        c.wave <= throughWave && blockReason(this.deps.rollouts, evaluation.rollout, c, this.deps.policy) === undefined,
+    const reached = evaluation.candidates.filter((c) => c.wave <= throughWave);
+    if (reached.length === 0) return [];
+    const holders = this.holders(evaluation);
+    return reached.filter(
+      (c) => blockReason(this.deps.rollouts, evaluation.rollout, c, this.deps.policy, holders) === undefined,
     );
+  }
+
+  private holders(evaluation: RolloutEvaluation): Map<string, string> {
+    const { row, release } = evaluation.rollout;
+    return this.deps.rollouts.holders(release.name, row.id);
   }
 
   private applyGate(evaluation: RolloutEvaluation, now: number, changed: string[]): boolean {
@@ -374,8 +399,9 @@ export class RolloutController {
     this.deps.rollouts.insertWave(row.id, index, wave.percent === undefined ? null : evaluation.cutoffs[index]!, now);
     this.deps.rollouts.setCurrentWave(row.id, index, now);
     const reached = evaluation.candidates.filter((c) => c.wave <= index);
+    const holders = this.holders(evaluation);
     const targets = reached.filter(
-      (c) => blockReason(this.deps.rollouts, evaluation.rollout, c, this.deps.policy) === undefined,
+      (c) => blockReason(this.deps.rollouts, evaluation.rollout, c, this.deps.policy, holders) === undefined,
     );
     this.deps.rollouts.enlist(row.id, targets, now);
     this.appendInParts(

@@ -294,7 +294,8 @@ function policyHold(
 }
 
 /**
- * Why a candidate in a wave that has started cannot be updated, or undefined when it can:
+ * Why a candidate in a wave that has started cannot be updated, or undefined when it can
+ * (`holders`: {@link RolloutStore.holders}, read once for many candidates):
  * disabled, already updated by another running or paused rollout of the same release, or
  * held by policy (waiting for approvals or its change window, or excluded).
  */
@@ -303,9 +304,13 @@ export function blockReason(
   rollout: LoadedRollout,
   candidate: Candidate,
   policy?: RolloutPolicy,
+  holders?: ReadonlyMap<string, string>,
 ): string | undefined {
   if (candidate.status !== 'active') return `the target is ${candidate.status}`;
-  const holder = rollouts.holder(candidate.targetId, rollout.release.name, rollout.row.id);
+  const holder =
+    holders === undefined
+      ? rollouts.holder(candidate.targetId, rollout.release.name, rollout.row.id)
+      : holders.get(candidate.targetId);
   if (holder !== undefined) return `held by rollout ${holder} of the same release ${rollout.release.name}`;
   return policyHold(policy, rollout, candidate.targetId)?.reason;
 }

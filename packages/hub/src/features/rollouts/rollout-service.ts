@@ -151,12 +151,16 @@ export class RolloutService {
           plan,
         },
       });
-      this.controller.reconcile(id);
+      // The first wave starts with the create. A wave with members waits for their reports, so
+      // the next steps come after the answer; a rollout with none yet walks on at once.
+      this.controller.step(id);
+      if (this.rollouts.memberCount(id) === 0) this.controller.reconcile(id);
     });
     this.deps.log.info(
       { rollout: id, release: `${release.name}@${release.version}`, selector, actor: actor.id },
       'rollout created',
     );
+    this.controller.reconcileSoon(id);
     const view = this.view(id, 'none', 0);
     return { rollout: view, warnings: [...selectorWarnings, ...warnings(view, plan)], dryRun: false };
   }

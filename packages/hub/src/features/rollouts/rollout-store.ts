@@ -173,6 +173,10 @@ export class RolloutStore {
         { id: string }
       >(`SELECT r.id FROM rollout_members m JOIN rollouts r ON r.id = m.rollout_id
         WHERE m.target_id = ? AND r.release_name = ? AND r.state IN ('running', 'paused') AND r.id <> ? LIMIT 1`),
+      holders: db.prepare<[string, string], { target_id: string; rollout_id: string }>(
+        `SELECT m.target_id, m.rollout_id FROM rollout_members m JOIN rollouts r ON r.id = m.rollout_id
+        WHERE r.release_name = ? AND r.state IN ('running', 'paused') AND r.id <> ?`,
+      ),
       memberIds: db.prepare<[string], { target_id: string }>(
         'SELECT target_id FROM rollout_members WHERE rollout_id = ?',
       ),
@@ -344,6 +348,11 @@ export class RolloutStore {
   /** Another running or paused rollout of `releaseName` that has updated the target, if any. */
   holder(targetId: string, releaseName: string, exceptId: string): string | undefined {
     return this.s.holder.get(targetId, releaseName, exceptId)?.id;
+  }
+
+  /** Every target another running or paused rollout of `releaseName` has updated, with that rollout: {@link holder} for a whole wave in one read. */
+  holders(releaseName: string, exceptId: string): Map<string, string> {
+    return new Map(this.s.holders.all(releaseName, exceptId).map((r) => [r.target_id, r.rollout_id]));
   }
 
   /**

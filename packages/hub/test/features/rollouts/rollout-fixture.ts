@@ -178,9 +178,13 @@ export class RolloutHub {
     return this.services.rollouts.controller.issuer.drain();
   }
 
-  /** Creates a rollout and issues its first wave's envelopes, as the hub's background batches would. */
+  /**
+   * Creates a rollout, then takes the steps the hub takes right after answering and issues the
+   * first wave's envelopes, as its background batches would.
+   */
   create(request: Partial<CreateRolloutRequest> & { release: string }): RolloutView {
     const rollout = this.services.rollouts.create({ selector: '', ...request }, ALICE).rollout;
+    this.services.rollouts.controller.reconcile(rollout.id);
     this.issue();
     return rollout;
   }
