@@ -137,6 +137,7 @@ export class RolloutController {
 
   /** Takes steps on one rollout until none applies: joins, gate decisions, wave starts. */
   reconcile(id: string): void {
+    this.catchUp(id);
     for (let steps = 0; this.step(id); steps++) {
       if (steps >= MAX_STEPS) throw new Error(`rollout ${id} took more than ${MAX_STEPS} steps in one reconcile`);
     }
@@ -191,6 +192,16 @@ export class RolloutController {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
     this.issuer.stop();
+  }
+
+  /**
+   * Outside a transaction, brings the kept members of the rollout up to date with what changed
+   * since the last pass, so that the steps, inside theirs, read only what changes meanwhile.
+   */
+  private catchUp(id: string): void {
+    if (this.deps.tx.open) return;
+    const row = this.deps.rollouts.get(id);
+    if (row !== undefined) this.deps.members.members(this.deps.rollouts, this.deps.loader.load(row));
   }
 
   /**

@@ -142,11 +142,6 @@ export class RolloutStore {
         MemberSqlRow
       >(`SELECT m.target_id, m.wave, m.generation, m.previous, m.issued, m.rolled_back_generation, t.name, t.status, t.observed_seq, t.desired_generation, t.desired_bundles, t.observed
         FROM rollout_members m JOIN targets t ON t.id = m.target_id WHERE m.rollout_id = ? AND m.target_id = ?`),
-      memberVersions: db.prepare<
-        [string],
-        MemberVersionRow
-      >(`SELECT m.target_id, m.issued, m.rolled_back_generation, t.status, t.observed_seq, t.desired_generation
-        FROM rollout_members m JOIN targets t ON t.id = m.target_id WHERE m.rollout_id = ?`),
       memberCount: db.prepare<[string], { n: number }>(
         'SELECT count(*) AS n FROM rollout_members WHERE rollout_id = ?',
       ),
@@ -181,6 +176,11 @@ export class RolloutStore {
         'SELECT target_id FROM rollout_members WHERE rollout_id = ?',
       ),
       totalChanges: db.prepare<[], { n: number }>('SELECT total_changes() AS n'),
+      lastChange: db.prepare<[], { n: number }>('SELECT coalesce(max(seq), 0) AS n FROM rollout_member_changes'),
+      changesSince: db.prepare<[number], { seq: number; target_id: string }>(
+        'SELECT seq, target_id FROM rollout_member_changes WHERE seq > ? ORDER BY seq',
+      ),
+      pruneChanges: db.prepare('DELETE FROM rollout_member_changes WHERE seq <= ?'),
     };
   }
 
@@ -284,11 +284,6 @@ export class RolloutStore {
     return row === undefined ? undefined : member(row);
   }
 
-  /** Every member's version columns: cheap to read, and enough to tell which members changed. */
-  memberVersions(id: string): MemberVersionRow[] {
-    return this.s.memberVersions.all(id);
-  }
-
   memberCount(id: string): number {
     return this.s.memberCount.get(id)!.n;
   }
@@ -374,6 +369,33 @@ export class RolloutStore {
       this.selections.set(sql, statement);
     }
     return statement.all(...params);
+  }
+
+  /** The number of the newest member change (migration 036), 0 when none was ever recorded. */
+  lastChange(): number {
+    return this.s.lastChange.get()!.n;
+  }
+
+  /** The member changes after `seq`, oldest first: the targets whose members need reading again. */
+  changesSince(seq: number): { readonly seq: number; readonly target_id: string }[] {
+    return this.s.changesSince.all(seq);
+  }
+
+  /**
+   * Deletes the member changes up to `seq`, which the reader has taken in. Best effort: a store
+   * that cannot write keeps them, and the next prune takes them.
+   */
+  pruneChanges(seq: number): void {
+    try {
+      this.s.pruneChanges.run(seq);
+    } catch {
+      // Left for the next prune; reading never depends on it.
+    }
+  }
+
+  /** Whether a transaction is open on the store: what is read now may yet roll back. */
+  get inTransaction(): boolean {
+    return this.db.inTransaction;
   }
 
   /** Rows changed through this connection since it opened: a cheap "did anything happen". */
