@@ -102,6 +102,7 @@ export function agentCount(fallback: number): number {
   const text = flag >= 0 ? process.argv[flag + 1] : process.env['BENCH_AGENTS'];
   if (text === undefined) return fallback;
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--agents must be a whole number of at least 1; received '${text}'`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`--agents must be a whole number of at least 1; received '${text}'`);
   return n;
 }

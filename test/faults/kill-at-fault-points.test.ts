@@ -203,7 +203,13 @@ describe('a process killed with SIGKILL at a chosen point', () => {
     hubProcess = await startHubProcess({ dataDir, port: hubProcess.port });
     await waitFor('every member issued after the restart', () => members(dataDir, id).every((m) => m.issued === 1));
     expect(members(dataDir, id)).toEqual(
-      cut.map((m) => ({ target_id: m.target_id, issued: 1, generation: 1, desired_generation: 1, envelope_generation: 1 })),
+      cut.map((m) => ({
+        target_id: m.target_id,
+        issued: 1,
+        generation: 1,
+        desired_generation: 1,
+        envelope_generation: 1,
+      })),
     );
     await expectChainIntact(admin);
     expect(await hubProcess.kill('SIGTERM')).toEqual({ code: 0, signal: null });

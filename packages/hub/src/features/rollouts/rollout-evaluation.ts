@@ -254,7 +254,10 @@ class RolloutMembers {
 
   static read(rollouts: RolloutStore, rollout: LoadedRollout): RolloutMembers {
     const rows = rollouts.members(rollout.row.id);
-    return new RolloutMembers(rollout, new Map(rows.map((row) => [row.target_id, evaluateMember(row, rollout.release)])));
+    return new RolloutMembers(
+      rollout,
+      new Map(rows.map((row) => [row.target_id, evaluateMember(row, rollout.release)])),
+    );
   }
 
   copy(): RolloutMembers {

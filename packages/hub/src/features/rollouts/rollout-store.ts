@@ -84,7 +84,8 @@ export interface SelectedRow {
 const STATEMENT_CACHE = 128;
 /** Members per grouped insert: 4 parameters each, well under SQLite's limit of 32,766. */
 const ENLIST_ROWS = 500;
-const ENLIST = 'INSERT INTO rollout_members (rollout_id, target_id, wave, generation, previous, joined_at, issued) VALUES';
+const ENLIST =
+  'INSERT INTO rollout_members (rollout_id, target_id, wave, generation, previous, joined_at, issued) VALUES';
 const ENLIST_ROW = '(?, ?, ?, 0, NULL, ?, 0)';
 
 /**
@@ -158,7 +159,7 @@ export class RolloutStore {
       setIssued: db.prepare(
         'UPDATE rollout_members SET issued = 1, generation = @generation, previous = @previous WHERE rollout_id = @id AND target_id = @target AND issued = 0',
       ),
-      dropUnissued: db.prepare("DELETE FROM rollout_members WHERE rollout_id = ? AND issued = 0"),
+      dropUnissued: db.prepare('DELETE FROM rollout_members WHERE rollout_id = ? AND issued = 0'),
       dropMember: db.prepare('DELETE FROM rollout_members WHERE rollout_id = ? AND target_id = ?'),
       setRolledBack: db.prepare(
         'UPDATE rollout_members SET rolled_back_generation = @generation WHERE rollout_id = @id AND target_id = @target',

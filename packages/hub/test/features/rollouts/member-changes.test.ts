@@ -1,5 +1,4 @@
 import { afterEach, expect, it, vi } from 'vitest';
-import type { RolloutStore } from '../../../src/features/rollouts/rollout-store.ts';
 import { RolloutHub } from './rollout-fixture.ts';
 
 let t: RolloutHub;
@@ -15,7 +14,7 @@ it('re-reads only the members whose targets changed since the last pass, not eve
   const fleet = t.fleet(30, { env: 'prod' });
   const rollout = t.create({ release: 'app@2.0.0', selector: 'env=prod', waves: 'all:100%' });
   t.reconcile();
-  const store = t.services.rollouts['rollouts'] as RolloutStore;
+  const store = t.services.rollouts['rollouts'];
   const all = vi.spyOn(store, 'members');
   const one = vi.spyOn(store, 'member');
 
