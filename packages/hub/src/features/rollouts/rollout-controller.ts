@@ -166,6 +166,8 @@ export class RolloutController {
       const now = performance.now();
       if (now < holdUntil) return;
       try {
+        // Changes recorded for paused rollouts are taken in (and deleted) even while none runs.
+        this.deps.members.catchUp(this.deps.rollouts);
         if (!this.deps.rollouts.hasRunning()) return;
         const changes = this.deps.rollouts.totalChanges();
         if (changes === lastChanges && now - lastRun < intervalMs && this.deps.clock() < this.nextDeadline) return;

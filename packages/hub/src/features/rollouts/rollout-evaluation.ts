@@ -198,7 +198,9 @@ function reached(
  *
  * Only what was read outside a transaction is kept: inside one (a controller step), what is
  * read may yet roll back, so the changes since the kept state are laid over it for that read
- * alone. Derived from the store alone, so an empty cache after a restart is merely slower once.
+ * alone. Only running and paused rollouts are kept (their targets' changes are the ones
+ * recorded); a finished one is read whole each time. Derived from the store alone, so an
+ * empty cache after a restart is merely slower once.
  */
 export class MemberCache {
   private readonly byRollout = new Map<string, RolloutMembers>();
@@ -207,6 +209,10 @@ export class MemberCache {
 
   members(rollouts: RolloutStore, rollout: LoadedRollout): EvaluatedMember[] {
     const id = rollout.row.id;
+    if (rollout.row.state !== 'running' && rollout.row.state !== 'paused') {
+      this.byRollout.delete(id);
+      return RolloutMembers.read(rollouts, rollout).list();
+    }
     if (rollouts.inTransaction) {
       const kept = this.byRollout.get(id);
       if (kept === undefined || this.cursor === undefined) return RolloutMembers.read(rollouts, rollout).list();
@@ -227,7 +233,7 @@ export class MemberCache {
   }
 
   /** Outside a transaction: takes in every member change since the last, then deletes them from the store. */
-  private catchUp(rollouts: RolloutStore): void {
+  catchUp(rollouts: RolloutStore): void {
     if (this.cursor === undefined) {
       this.cursor = rollouts.lastChange();
       return;

@@ -9,8 +9,8 @@ ALTER TABLE rollout_members ADD COLUMN issued INTEGER NOT NULL DEFAULT 1 CHECK (
 CREATE INDEX rollout_members_unissued ON rollout_members (rollout_id, target_id) WHERE issued = 0;
 
 -- What changed about rollout members since the controller last looked: a report, a new
--- desired generation or a status change of a member's target, and a member recorded, issued,
--- rolled back or forgotten. The controller keeps its members classified in memory and re-reads
+-- desired generation or a status change of a target that is a member of a running or paused
+-- rollout, and a member recorded, issued, rolled back or forgotten. The controller keeps its members classified in memory and re-reads
 -- only these targets on each pass, instead of every member of an 18,000-target rollout; it
 -- deletes the rows it has read. AUTOINCREMENT keeps the numbers rising even when the table is
 -- empty, so its cursor never sees a number again.
@@ -20,7 +20,10 @@ CREATE TABLE rollout_member_changes (
 );
 CREATE TRIGGER rollout_member_target_changed
   AFTER UPDATE OF observed_seq, desired_generation, status ON targets
-  WHEN EXISTS (SELECT 1 FROM rollout_members WHERE target_id = NEW.id)
+  WHEN EXISTS (
+    SELECT 1 FROM rollout_members m JOIN rollouts r ON r.id = m.rollout_id
+    WHERE m.target_id = NEW.id AND r.state IN ('running', 'paused')
+  )
 BEGIN
   INSERT INTO rollout_member_changes (target_id) VALUES (NEW.id);
 END;
