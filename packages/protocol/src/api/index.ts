@@ -18,7 +18,13 @@ export {
   TokenRequest,
   TokenResponse,
 } from './identity.ts';
-export { AddApproverKeyRequest, AddReleaseKeyRequest, HubHealth, HubReadiness } from './trust.ts';
+export {
+  AddApproverKeyRequest,
+  AddAttestationKeyRequest,
+  AddReleaseKeyRequest,
+  HubHealth,
+  HubReadiness,
+} from './trust.ts';
 export {
   FacetCounts,
   FacetQuery,

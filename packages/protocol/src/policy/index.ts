@@ -47,7 +47,13 @@ export {
   type CompiledSchedule,
   type WindowSchedule,
 } from './change-window.ts';
-export { AttestationKey, importAttestationKeys, type VerifyingKey } from './attestation-keys.ts';
+export {
+  AttestationKey,
+  assertUsableAttestationKeys,
+  attestationKeyOf,
+  importAttestationKeys,
+  type VerifyingKey,
+} from './attestation-keys.ts';
 export {
   DsseEnvelope,
   IN_TOTO_PAYLOAD_TYPE,

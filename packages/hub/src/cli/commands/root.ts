@@ -12,6 +12,7 @@ import {
   TrustRootDraft,
   type TrustRootChange,
 } from '@flotilla/protocol';
+import { attestationKeyOf } from '@flotilla/protocol/policy';
 import type { ApiClient } from '../api-client.ts';
 import { readKeyFile } from '../../key-files.ts';
 
@@ -69,6 +70,7 @@ interface DraftFlags {
   addReleaseKey?: string[];
   addRootKey?: string[];
   addHubKey?: string[];
+  addAttestationKey?: string[];
   removeKey?: string[];
   rootThreshold?: string;
   releaseThreshold?: string;
@@ -91,6 +93,10 @@ export function rootCommand(program: Command, client: () => ApiClient): void {
     .option('--add-release-key <key...>', 'a public key or key file to add as a release key')
     .option('--add-root-key <key...>', 'a public key or key file to add as a root key')
     .option('--add-hub-key <key...>', 'a public key or key file to add as a hub key')
+    .option(
+      '--add-attestation-key <key...>',
+      'a key that signs provenance attestations: an Ed25519 public key, or a PEM file such as cosign.pub',
+    )
     .option('--remove-key <id...>', 'a key id to take out (flotilla keys ls)')
     .option('--root-threshold <n>', 'root signatures a trust root version needs')
     .option('--release-threshold <n>', 'release signatures a bundle needs')
@@ -106,6 +112,9 @@ export function rootCommand(program: Command, client: () => ApiClient): void {
           ...adding(flags.addRootKey, 'root', '--add-root-key'),
           ...adding(flags.addHubKey, 'hub', '--add-hub-key'),
         ],
+        addAttestationKeys: (flags.addAttestationKey ?? []).map((k) =>
+          attestationKeyOf(existsSync(k) ? readFileSync(k, 'utf8') : k),
+        ),
         removeKeyIds: flags.removeKey ?? [],
         thresholds: {
           ...(rootThreshold === undefined ? {} : { root: rootThreshold }),
