@@ -17,6 +17,7 @@ import { bundleRoutes } from './features/bundles/bundle-routes.ts';
 import { Dashboard } from './features/dashboard/dashboard.ts';
 import { dashboardRoutes } from './features/dashboard/dashboard-routes.ts';
 import { BundleService } from './features/bundles/bundle-service.ts';
+import { AttestationStore } from './features/bundles/attestation-store.ts';
 import { BundleStore } from './features/bundles/bundle-store.ts';
 import { desiredStateRoutes } from './features/desired-state/desired-state-routes.ts';
 import { DEFAULT_ENVELOPE_TTL_MS, DesiredStateService } from './features/desired-state/desired-state-service.ts';
@@ -42,6 +43,7 @@ import { policyRoutes } from './features/policy/policy-routes.ts';
 import { ApprovalService } from './features/policy/approval-service.ts';
 import { ApprovalStore } from './features/policy/approval-store.ts';
 import { PolicyPlanner } from './features/policy/policy-planner.ts';
+import { ReleaseVerdicts } from './features/policy/release-verdicts.ts';
 import { RolloutPolicyGate } from './features/policy/rollout-policy-gate.ts';
 import { approvalStatusRoutes } from './features/policy/approval-status-routes.ts';
 import { PolicyService } from './features/policy/policy-service.ts';
@@ -208,7 +210,15 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   const seen = new SeenTracker(targetStore, clock, store);
   const fleet = new FleetQuery({ targets: targetStore, store: new FleetQueryStore(db), clock });
   const trust = new TrustService({ tx, store: new TrustStore(db), keys, audit, clock });
-  const bundles = new BundleService({ tx, store: new BundleStore(db), keys: trust, envelopes: cache, audit, clock });
+  const bundles = new BundleService({
+    tx,
+    store: new BundleStore(db),
+    attestations: new AttestationStore(db),
+    keys: trust,
+    envelopes: cache,
+    audit,
+    clock,
+  });
   const operators = new OperatorTokenService({ tx, store: new OperatorTokenStore(db), audit, refusals, clock });
   const identity = await IdentityService.create({
     operators,
@@ -299,6 +309,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     audit,
     clock,
   });
+  bundles.judgeWith(new ReleaseVerdicts({ policies: policyService, planner }));
   const rolloutStore = new RolloutStore(db);
   const approvals = new ApprovalService({
     tx,
@@ -311,7 +322,15 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   const rollouts = new RolloutService({
     tx,
     store: rolloutStore,
-    policy: new RolloutPolicyGate({ policies: policyService, planner, approvals, targets: targetStore, trust, clock }),
+    policy: new RolloutPolicyGate({
+      policies: policyService,
+      planner,
+      approvals,
+      targets: targetStore,
+      releases: bundles,
+      trust,
+      clock,
+    }),
     desired,
     releases: bundles,
     selectors: fleet,

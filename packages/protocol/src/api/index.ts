@@ -43,7 +43,15 @@ export {
 export { DashboardSession, SignInRequest } from './dashboard.ts';
 export { AssignRequest, AssignResult } from './desired-state.ts';
 export { LastReport, ReportReceipt } from './reports.ts';
-export { PublishResult, ReleaseList, ReleaseListItem } from './bundles.ts';
+export {
+  PublishRelease,
+  PublishResult,
+  ReleaseAttestationView,
+  ReleaseDetails,
+  ReleaseList,
+  ReleaseListItem,
+  ReleasePolicyVerdict,
+} from './bundles.ts';
 export {
   CreateRolloutRequest,
   CreateRolloutResult,

@@ -3,6 +3,7 @@ import {
   buildEnvelopePolicy,
   createPolicyEvaluator,
   policyRef,
+  type Attestation,
   type BlockReason,
   type EnvelopePolicy,
   type PolicyEvaluator,
@@ -21,6 +22,8 @@ export interface RolloutPolicyGateDeps {
   readonly planner: Pick<PolicyPlanner, 'releaseFacts'>;
   readonly approvals: Pick<ApprovalService, 'verified' | 'count' | 'signed'>;
   readonly targets: GateTargets;
+  /** The attestations stored with releases (the bundles feature), carried to agents. */
+  readonly releases: { attestationsOf(digest: string): Attestation[] };
   readonly trust: { readonly trustRoot: TrustRoot };
   readonly clock: Clock;
 }
@@ -74,7 +77,7 @@ export class RolloutPolicyGate {
     return decision.included ? undefined : describe(decision.reasons);
   }
 
-  /** The section the envelope carries: the matched policies' artifact, approval and window rules and the signed approvals. */
+  /** The section the envelope carries: the matched policies' artifact, approval and window rules, the signed approvals and the release's attestations. */
   section(
     rollout: { readonly id: string; readonly author: string; readonly release: ReleaseRef },
     targetId: string,
@@ -91,7 +94,7 @@ export class RolloutPolicyGate {
         ...this.deps.approvals.signed(rollout.id, 'approve'),
         ...this.deps.approvals.signed(rollout.id, 'override-window'),
       ],
-      attestations: [],
+      attestations: this.deps.releases.attestationsOf(rollout.release.digest),
     });
     return section.rules.length === 0 ? undefined : section;
   }
