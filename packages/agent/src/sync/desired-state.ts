@@ -197,7 +197,7 @@ function checkSection(section: EnvelopePolicy, bundles: readonly SignedBundle[],
         key.name === undefined ? [] : [{ id: key.id, publicKey: key.publicKey, identity: key.name }],
       ),
       releaseKeys: keysWithRole(root, 'release'),
-      attestationKeys: [],
+      attestationKeys: root.attestationKeys ?? [],
     },
     now,
   );
