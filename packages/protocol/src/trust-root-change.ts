@@ -20,7 +20,9 @@ export interface TrustRootChange {
   readonly addAttestationKeys?: readonly AttestationKey[];
   /** Key ids to take out of the trust root altogether, attestation keys included. */
   readonly removeKeyIds?: readonly string[];
-  readonly thresholds?: { readonly root?: number; readonly release?: number };
+  readonly thresholds?: { readonly root?: number; readonly release?: number; readonly policy?: number };
+  /** Whether agents require signed policy sets from now on. */
+  readonly requirePolicySets?: boolean;
 }
 
 /**
@@ -62,6 +64,7 @@ export function nextTrustRoot(current: TrustRoot, change: TrustRootChange, issue
     version: current.version + 1,
     keys,
     thresholds: { ...current.thresholds, ...change.thresholds },
+    ...(change.requirePolicySets === undefined ? {} : { requirePolicySets: change.requirePolicySets }),
     issuedAt,
   };
   assertUsableTrustRoot(next);
@@ -79,6 +82,17 @@ export function assertUsableTrustRoot(root: TrustRoot): void {
     throw new FlotillaError(
       'VALIDATION_FAILED',
       `trust root v${root.version} lists no hub key: no envelope would verify`,
+    );
+  if (root.requirePolicySets === true && keysWithRole(root, 'policy').length === 0)
+    throw new FlotillaError(
+      'VALIDATION_FAILED',
+      `trust root v${root.version} requires signed policy sets but lists no policy key to sign them`,
+    );
+  const policyKeys = keysWithRole(root, 'policy').length;
+  if (root.thresholds.policy !== undefined && policyKeys > 0 && root.thresholds.policy > policyKeys)
+    throw new FlotillaError(
+      'VALIDATION_FAILED',
+      `trust root v${root.version} needs ${root.thresholds.policy} policy signatures but lists ${policyKeys} policy keys`,
     );
   for (const role of ['root', 'release'] as const) {
     const available = keysWithRole(root, role).length;

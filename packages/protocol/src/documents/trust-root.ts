@@ -3,10 +3,10 @@ import { ApiVersion, Timestamp } from './common.ts';
 import { PublicKey, Signature } from '../crypto/keys.ts';
 
 /**
- * `approver` keys sign approvals of rollouts (docs/policy.md); the key's `name` is the person
+ * `policy` keys sign policy sets (docs/policy.md, "Signed policy sets"). `approver` keys sign approvals of rollouts (docs/policy.md); the key's `name` is the person
  * it belongs to, whose approvals it alone may sign.
  */
-export const KeyRole = z.enum(['root', 'hub', 'release', 'approver']);
+export const KeyRole = z.enum(['root', 'hub', 'release', 'approver', 'policy']);
 export type KeyRole = z.infer<typeof KeyRole>;
 
 export const TrustRootKey = z.strictObject({
@@ -46,7 +46,14 @@ export const TrustRoot = z.strictObject({
   thresholds: z.strictObject({
     root: z.number().int().min(1),
     release: z.number().int().min(1),
+    /** Distinct `policy` keys that must sign a policy set; 1 when absent. */
+    policy: z.number().int().min(1).optional(),
   }),
+  /**
+   * When true, an agent refuses an envelope that brings a release without a policy set signed
+   * by `thresholds.policy` policy keys (docs/policy.md, "Signed policy sets").
+   */
+  requirePolicySets: z.boolean().optional(),
 
   issuedAt: Timestamp,
 });

@@ -118,3 +118,13 @@ export {
   type EnvelopePolicyCheck,
   type EnvelopePolicyTrust,
 } from './envelope-policy.ts';
+export {
+  EnvelopeTargetRecord,
+  POLICY_SET_MAX_POLICIES,
+  PolicySet,
+  SignedPolicySet,
+  policiesForTarget,
+  policySetDigest,
+  verifyPolicySet,
+  type AcceptedPolicySet,
+} from './policy-set.ts';
