@@ -43,6 +43,9 @@ import { policyRoutes } from './features/policy/policy-routes.ts';
 import { ApprovalService } from './features/policy/approval-service.ts';
 import { ApprovalStore } from './features/policy/approval-store.ts';
 import { PolicyPlanner } from './features/policy/policy-planner.ts';
+import { policySetRoutes } from './features/policy/policy-set-routes.ts';
+import { PolicySetService } from './features/policy/policy-set-service.ts';
+import { PolicySetStore } from './features/policy/policy-set-store.ts';
 import { ReleaseVerdicts } from './features/policy/release-verdicts.ts';
 import { RolloutPolicyGate } from './features/policy/rollout-policy-gate.ts';
 import { approvalStatusRoutes } from './features/policy/approval-status-routes.ts';
@@ -310,6 +313,16 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     clock,
   });
   bundles.judgeWith(new ReleaseVerdicts({ policies: policyService, planner }));
+  const policySets = new PolicySetService({
+    tx,
+    store: new PolicySetStore(db),
+    policies: policyService,
+    trust,
+    targets: targetStore,
+    audit,
+    clock,
+  });
+  desired.carryPolicySets(policySets);
   const rolloutStore = new RolloutStore(db);
   const approvals = new ApprovalService({
     tx,
@@ -406,6 +419,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     policies: policyService,
     approvals,
   });
+  policySetRoutes(router, { auth: identity, sets: policySets });
   offlineRoutes(router, { auth: identity, offline });
   dashboardRoutes(router, { auth: identity, audit, dashboard, scope, targets: targetStore, clock });
   const server = createHttpServer(router, {
