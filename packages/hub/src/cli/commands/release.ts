@@ -84,9 +84,11 @@ export function releaseCommand(program: Command, client: () => ApiClient): void 
         ['RELEASE', `${details.name}@${details.version}`],
         ['DIGEST', details.digest],
         ['PUBLISHED', `${details.createdAt} by ${details.createdBy}`],
-        ...details.attestations.map((a) => [
-          'ATTESTATION',
-          `${a.digest} ${a.format} signed by ${a.signers.join(',')} built by ${a.builder}${a.sources.map((s) => ` from ${s.repository}@${s.commit.slice(0, 12)}`).join('')}`,
+        ...details.attestations.flatMap((a) => [
+          ['ATTESTATION', `${a.digest} (${a.format})`],
+          ['  SIGNED BY', a.signers.join(', ')],
+          ['  BUILDER', a.builder],
+          ...a.sources.map((source) => ['  SOURCE', `${source.repository}@${source.commit}`]),
         ]),
         ...(details.attestations.length === 0 ? [['ATTESTATION', 'none']] : []),
         ...details.policies.map((p) => [
