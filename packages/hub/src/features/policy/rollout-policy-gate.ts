@@ -85,7 +85,17 @@ export class RolloutPolicyGate {
     const target = this.deps.targets.target(targetId);
     if (target === undefined) return undefined;
     const refs = new Set(this.evaluator(rollout).evaluate(target).policies);
-    const matched = this.deps.policies.live().filter((policy) => refs.has(policyRef(policy)));
+    const matched = this.deps.policies
+      .live()
+      .filter(
+        (policy) =>
+          refs.has(policyRef(policy)) &&
+          (policy.spec.artifacts !== undefined ||
+            policy.spec.approvals !== undefined ||
+            policy.spec.windows !== undefined),
+      );
+    // Most targets of a large rollout match no rule the agent checks: skip reading approvals and attestations.
+    if (matched.length === 0) return undefined;
     const section = buildEnvelopePolicy(matched, target, {
       rolloutId: rollout.id,
       author: rollout.author,
