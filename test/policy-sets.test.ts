@@ -80,12 +80,19 @@ const lastStalled = async (): Promise<{ seq: number; reason: string; details: { 
   (await admin('GET', `/v1/audit?action=report.stalled&target=${prod.targetId}&limit=1`)).body.entries[0];
 
 /** The agent's refusal of what `change` sends: a stalled report newer than any before it. */
-async function refusal(change: () => Promise<unknown>): Promise<string> {
+async function refusal(change: () => Promise<unknown>, expected: RegExp): Promise<string> {
   const before = (await lastStalled())?.seq ?? 0;
   await change();
   return waitFor('prod-1 to refuse the envelope', async () => {
     const entry = await lastStalled();
-    return entry !== undefined && entry.seq > before && entry.reason === 'POLICY_REFUSED' && entry.details.message;
+    // An earlier refusal may be reported again meanwhile: wait for this one.
+    return (
+      entry !== undefined &&
+      entry.seq > before &&
+      entry.reason === 'POLICY_REFUSED' &&
+      expected.test(entry.details.message) &&
+      entry.details.message
+    );
   });
 }
 
@@ -168,7 +175,10 @@ describe('publishing a policy set', () => {
 
 describe('an agent applies the signed set whatever the hub writes', () => {
   it('refuses a release brought by assign, which writes no policy section, by the rule of the set', async () => {
-    const message = await refusal(() => assign(pinned1, tagged));
+    const message = await refusal(
+      () => assign(pinned1, tagged),
+      /policy prod-digests@1 refused .*artifacts\.requireDigests/,
+    );
     expect(message).toMatch(/policy prod-digests@1 refused .*artifacts\.requireDigests/);
     expect(applied(tagged)).toBe(false);
   });
@@ -179,45 +189,54 @@ describe('an agent applies the signed set whatever the hub writes', () => {
   });
 
   it('refuses a set whose rule the hub altered', async () => {
-    const message = await refusal(() =>
-      tamper((envelope) => {
-        const set = structuredClone(envelope.policySet as unknown as SignedPolicySet);
-        delete (set.policySet.policies[0]!.spec as { artifacts?: unknown }).artifacts;
-        set.policySet.policies[0]!.spec.placement = { deniedClasses: ['none'] };
-        return withTaggedRelease({ ...envelope, policySet: set });
-      }),
+    const message = await refusal(
+      () =>
+        tamper((envelope) => {
+          const set = structuredClone(envelope.policySet as unknown as SignedPolicySet);
+          delete (set.policySet.policies[0]!.spec as { artifacts?: unknown }).artifacts;
+          set.policySet.policies[0]!.spec.placement = { deniedClasses: ['none'] };
+          return withTaggedRelease({ ...envelope, policySet: set });
+        }),
+      /policySet\.signatures|carries 0 valid signatures/,
     );
     expect(message).toMatch(/policySet\.signatures|carries 0 valid signatures/);
     expect(applied(tagged)).toBe(false);
   });
 
   it('refuses an older set replayed, though it was validly signed', async () => {
-    const message = await refusal(() => tamper((envelope) => withTaggedRelease({ ...envelope, policySet: setV1 })));
+    const message = await refusal(
+      () => tamper((envelope) => withTaggedRelease({ ...envelope, policySet: setV1 })),
+      /policy set v1 is older than v2/,
+    );
     expect(message).toMatch(/policy set v1 is older than v2/);
     expect(applied(tagged)).toBe(false);
   });
 
   it('refuses a set signed by keys that are not policy keys', async () => {
-    const message = await refusal(() =>
-      tamper((envelope) => {
-        const set = { ...(envelope.policySet as unknown as SignedPolicySet).policySet, version: 3, policies: [] };
-        const signatures = [hub.releaseKey, generateKeyPair()].map((key) => signPayload('policy-set', set, key));
-        return withTaggedRelease({ ...envelope, policySet: { policySet: set, signatures } });
-      }),
+    const message = await refusal(
+      () =>
+        tamper((envelope) => {
+          const set = { ...(envelope.policySet as unknown as SignedPolicySet).policySet, version: 3, policies: [] };
+          const signatures = [hub.releaseKey, generateKeyPair()].map((key) => signPayload('policy-set', set, key));
+          return withTaggedRelease({ ...envelope, policySet: { policySet: set, signatures } });
+        }),
+      /policy set v3 carries 0 valid signatures of the 2 policy keys/,
     );
     expect(message).toMatch(/policy set v3 carries 0 valid signatures of the 2 policy keys/);
     expect(applied(tagged)).toBe(false);
   });
 
   it('refuses a set signed by fewer policy keys than the trust root requires', async () => {
-    const message = await refusal(() =>
-      tamper((envelope) => {
-        const set = { ...(envelope.policySet as unknown as SignedPolicySet).policySet, version: 3, policies: [] };
-        return withTaggedRelease({
-          ...envelope,
-          policySet: { policySet: set, signatures: [signPayload('policy-set', set, policyKeys[0]!)] },
-        });
-      }),
+    const message = await refusal(
+      () =>
+        tamper((envelope) => {
+          const set = { ...(envelope.policySet as unknown as SignedPolicySet).policySet, version: 3, policies: [] };
+          return withTaggedRelease({
+            ...envelope,
+            policySet: { policySet: set, signatures: [signPayload('policy-set', set, policyKeys[0]!)] },
+          });
+        }),
+      /policy set v3 carries 1 valid signatures .* 2 are required/,
     );
     expect(message).toMatch(/policy set v3 carries 1 valid signatures .* 2 are required/);
     expect(applied(tagged)).toBe(false);
@@ -226,11 +245,13 @@ describe('an agent applies the signed set whatever the hub writes', () => {
   it('refuses a release whose policy section and set were both stripped, once the trust root requires sets', async () => {
     await changeRoot({ requirePolicySets: true });
     const root = (await admin('GET', '/v1/trust-root')).body as SignedTrustRoot;
-    const message = await refusal(() =>
-      tamper((envelope) => {
-        const { policySet: _set, target: _target, policy: _policy, ...rest } = envelope;
-        return withTaggedRelease({ ...rest, trustRootVersion: root.trustRoot.version });
-      }),
+    const message = await refusal(
+      () =>
+        tamper((envelope) => {
+          const { policySet: _set, target: _target, policy: _policy, ...rest } = envelope;
+          return withTaggedRelease({ ...rest, trustRootVersion: root.trustRoot.version });
+        }),
+      /requires a signed policy set/,
     );
     expect(message).toMatch(/requires a signed policy set/);
     expect(applied(tagged)).toBe(false);
