@@ -166,6 +166,22 @@ describe('publishing a policy set', () => {
     expect(answer.body.error.message).toMatch(/does not hold the live policies/);
   });
 
+  it('refuses a set too large to travel in every envelope', async () => {
+    const draft = (await admin('GET', '/v1/policy-sets/draft')).body as SignedPolicySet;
+    const registries = Array.from({ length: 256 }, (_, i) => `registry-${i}.example.com/team-${i}`);
+    const big = {
+      ...draft.policySet,
+      policies: Array.from({ length: 512 }, (_, i) => ({
+        ...draft.policySet.policies[0]!,
+        metadata: { name: `big-${i}`, version: 1 },
+        spec: { scope: 'tier=prod', artifacts: { allowedRegistries: registries } },
+      })),
+    };
+    const answer = await admin('POST', '/v1/policy-sets', { policySet: big, signatures: [] });
+    expect(answer.status).toBe(400);
+    expect(answer.body.error.message).toMatch(/every envelope carries it, so it may be at most 4194304/);
+  });
+
   it('publishes the live policies as the next version', async () => {
     const published = await publishSet();
     expect(published.policySet.version).toBe(2);

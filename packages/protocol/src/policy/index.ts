@@ -120,6 +120,7 @@ export {
 } from './envelope-policy.ts';
 export {
   EnvelopeTargetRecord,
+  POLICY_SET_MAX_BYTES,
   POLICY_SET_MAX_POLICIES,
   PolicySet,
   SignedPolicySet,

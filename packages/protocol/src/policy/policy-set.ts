@@ -19,6 +19,8 @@ import { Policy } from './policy-document.ts';
 
 /** The most policies one set holds. */
 export const POLICY_SET_MAX_POLICIES = 512;
+/** The most bytes of a signed set's JSON: every envelope carries it, within `ENVELOPE_MAX_BYTES`. */
+export const POLICY_SET_MAX_BYTES = 4 * 1024 * 1024;
 
 export const PolicySet = z.strictObject({
   apiVersion: ApiVersion,

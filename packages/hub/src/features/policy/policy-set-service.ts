@@ -2,6 +2,7 @@ import { API_VERSION, canonicalize, FlotillaError, type Actor, type Target, type
 import {
   policyDigest,
   policyRef,
+  POLICY_SET_MAX_BYTES,
   policySetDigest,
   verifyPolicySet,
   type EnvelopeTargetRecord,
@@ -76,6 +77,12 @@ export class PolicySetService {
       return this.latest;
     const expected = (this.latest?.policySet.version ?? 0) + 1;
     try {
+      const bytes = Buffer.byteLength(JSON.stringify(signed));
+      if (bytes > POLICY_SET_MAX_BYTES)
+        throw new FlotillaError(
+          'VALIDATION_FAILED',
+          `policy set v${set.version} is ${bytes} bytes; every envelope carries it, so it may be at most ${POLICY_SET_MAX_BYTES}`,
+        );
       verifyPolicySet(signed, this.deps.trust.trustRoot, undefined);
       if (set.version !== expected)
         throw new FlotillaError(
