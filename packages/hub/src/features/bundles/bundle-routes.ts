@@ -39,8 +39,8 @@ export function bundleRoutes(router: Router, { auth, bundles }: BundleRoutesDeps
 
   router.on('POST', '/v1/bundles', async ({ req, res }) => {
     const principal = requireOperator(auth, req, 'deployer');
-    // Attestations ride with the release: a release at the limit may bring a few of them.
-    const request = await readJson(req, PublishRelease, BUNDLE_MAX_BYTES + 4 * 1024 * 1024);
+    // The release and its attestations share the bundle limit, which agents' downloads are bounded by too.
+    const request = await readJson(req, PublishRelease, BUNDLE_MAX_BYTES);
     const result = bundles.publish(request, principal);
     sendJson(res, result.created ? 201 : 200, PublishResult, result);
   });
