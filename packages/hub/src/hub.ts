@@ -242,6 +242,16 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   const holds = new HoldIndex({ store: incidentStore, targets: targetStore, clock });
   const driftStore = new DriftStore(db);
   const policies = new DriftPolicies(driftStore);
+  const policyService = new PolicyService({ tx, store: new PolicyStore(db), audit, clock });
+  const policySets = new PolicySetService({
+    tx,
+    store: new PolicySetStore(db),
+    policies: policyService,
+    trust,
+    targets: targetStore,
+    audit,
+    clock,
+  });
   const desired = new DesiredStateService({
     tx,
     notices: streams,
@@ -257,6 +267,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     clock,
     envelopeTtlMs: deps.envelopeTtlMs ?? DEFAULT_ENVELOPE_TTL_MS,
     metrics,
+    policySets,
   });
   const drift = new DriftService({
     tx,
@@ -302,7 +313,6 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
       metrics,
     ),
   );
-  const policyService = new PolicyService({ tx, store: new PolicyStore(db), audit, clock });
   const planner = new PolicyPlanner({
     tx,
     policies: policyService,
@@ -313,16 +323,6 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     clock,
   });
   bundles.judgeWith(new ReleaseVerdicts({ policies: policyService, planner }));
-  const policySets = new PolicySetService({
-    tx,
-    store: new PolicySetStore(db),
-    policies: policyService,
-    trust,
-    targets: targetStore,
-    audit,
-    clock,
-  });
-  desired.carryPolicySets(policySets);
   const rolloutStore = new RolloutStore(db);
   const approvals = new ApprovalService({
     tx,

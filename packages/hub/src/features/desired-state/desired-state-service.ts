@@ -105,6 +105,8 @@ export interface DesiredStateDeps {
   readonly envelopeTtlMs: number;
   /** Told of every envelope signed (the metrics feature); optional. */
   readonly metrics?: { envelopeIssued(): void };
+  /** The newest signed policy set, which every new generation carries (the policy feature). */
+  readonly policySets: PolicySetSource;
 }
 
 /** The newest signed policy set and the target's record, for new envelopes to carry (the policy feature). */
@@ -169,8 +171,6 @@ function refText(ref: ReleaseRef | null): string | null {
 export class DesiredStateService {
   private readonly waiters = new EnvelopeWaiters();
   private readonly deps: DesiredStateDeps;
-  /** Set once the policy feature exists, which is made after this one. */
-  private policySets: PolicySetSource | undefined;
 
   constructor(deps: DesiredStateDeps) {
     this.deps = deps;
@@ -458,7 +458,7 @@ export class DesiredStateService {
    * selector later gets its hold with its next envelope.
    */
   private driftNow(targetId: string): EnvelopeDrift {
-    const signedPolicy = this.policySets?.envelopePart(targetId);
+    const signedPolicy = this.deps.policySets.envelopePart(targetId);
     return {
       holds: this.deps.holds.holdsFor(targetId),
       driftPolicy: this.deps.policies.current().policy,
@@ -469,11 +469,6 @@ export class DesiredStateService {
             target: signedPolicy.target as Record<string, unknown>,
           }),
     };
-  }
-
-  /** Connects the policy feature: from now on every new generation carries the newest signed policy set. */
-  carryPolicySets(source: PolicySetSource): void {
-    this.policySets = source;
   }
 
   /** Signs an envelope; its drift part is `drift` when given, else what is in force now. */
