@@ -17,6 +17,7 @@ import { bundleRoutes } from './features/bundles/bundle-routes.ts';
 import { Dashboard } from './features/dashboard/dashboard.ts';
 import { dashboardRoutes } from './features/dashboard/dashboard-routes.ts';
 import { BundleService } from './features/bundles/bundle-service.ts';
+import { AttestationStore } from './features/bundles/attestation-store.ts';
 import { BundleStore } from './features/bundles/bundle-store.ts';
 import { desiredStateRoutes } from './features/desired-state/desired-state-routes.ts';
 import { DEFAULT_ENVELOPE_TTL_MS, DesiredStateService } from './features/desired-state/desired-state-service.ts';
@@ -42,6 +43,10 @@ import { policyRoutes } from './features/policy/policy-routes.ts';
 import { ApprovalService } from './features/policy/approval-service.ts';
 import { ApprovalStore } from './features/policy/approval-store.ts';
 import { PolicyPlanner } from './features/policy/policy-planner.ts';
+import { policySetRoutes } from './features/policy/policy-set-routes.ts';
+import { PolicySetService } from './features/policy/policy-set-service.ts';
+import { PolicySetStore } from './features/policy/policy-set-store.ts';
+import { ReleaseVerdicts } from './features/policy/release-verdicts.ts';
 import { RolloutPolicyGate } from './features/policy/rollout-policy-gate.ts';
 import { approvalStatusRoutes } from './features/policy/approval-status-routes.ts';
 import { PolicyService } from './features/policy/policy-service.ts';
@@ -210,7 +215,15 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   const seen = new SeenTracker(targetStore, clock, store);
   const fleet = new FleetQuery({ targets: targetStore, store: new FleetQueryStore(db), clock });
   const trust = new TrustService({ tx, store: new TrustStore(db), keys, audit, clock });
-  const bundles = new BundleService({ tx, store: new BundleStore(db), keys: trust, envelopes: cache, audit, clock });
+  const bundles = new BundleService({
+    tx,
+    store: new BundleStore(db),
+    attestations: new AttestationStore(db),
+    keys: trust,
+    envelopes: cache,
+    audit,
+    clock,
+  });
   const operators = new OperatorTokenService({ tx, store: new OperatorTokenStore(db), audit, refusals, clock });
   const identity = await IdentityService.create({
     operators,
@@ -231,6 +244,16 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   const holds = new HoldIndex({ store: incidentStore, targets: targetStore, clock });
   const driftStore = new DriftStore(db);
   const policies = new DriftPolicies(driftStore);
+  const policyService = new PolicyService({ tx, store: new PolicyStore(db), audit, clock });
+  const policySets = new PolicySetService({
+    tx,
+    store: new PolicySetStore(db),
+    policies: policyService,
+    trust,
+    targets: targetStore,
+    audit,
+    clock,
+  });
   const desired = new DesiredStateService({
     tx,
     notices: streams,
@@ -246,6 +269,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     clock,
     envelopeTtlMs: deps.envelopeTtlMs ?? DEFAULT_ENVELOPE_TTL_MS,
     metrics,
+    policySets,
   });
   const drift = new DriftService({
     tx,
@@ -291,7 +315,6 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
       metrics,
     ),
   );
-  const policyService = new PolicyService({ tx, store: new PolicyStore(db), audit, clock });
   const planner = new PolicyPlanner({
     tx,
     policies: policyService,
@@ -301,6 +324,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     audit,
     clock,
   });
+  bundles.judgeWith(new ReleaseVerdicts({ policies: policyService, planner }));
   const rolloutStore = new RolloutStore(db);
   const approvals = new ApprovalService({
     tx,
@@ -313,7 +337,15 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   const rollouts = new RolloutService({
     tx,
     store: rolloutStore,
-    policy: new RolloutPolicyGate({ policies: policyService, planner, approvals, targets: targetStore, trust, clock }),
+    policy: new RolloutPolicyGate({
+      policies: policyService,
+      planner,
+      approvals,
+      targets: targetStore,
+      releases: bundles,
+      trust,
+      clock,
+    }),
     desired,
     releases: bundles,
     selectors: fleet,
@@ -390,6 +422,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     policies: policyService,
     approvals,
   });
+  policySetRoutes(router, { auth: identity, sets: policySets });
   offlineRoutes(router, { auth: identity, offline });
   dashboardRoutes(router, { auth: identity, audit, dashboard, scope, targets: targetStore, clock });
   const server = createHttpServer(router, {

@@ -1,12 +1,10 @@
 import { writeSync } from 'node:fs';
 import type { Command } from 'commander';
 import { faultPoints, FlotillaError, type FaultPoint } from '@flotilla/protocol';
+import { createLogger, startMetricsServer, stopOnSignals, type MetricsServer } from '@flotilla/runtime';
 import { serveConfig } from '../../config.ts';
-import { createLogger } from '../../logger.ts';
-import { startMetricsServer, type MetricsServer } from '../../features/metrics/metrics-server.ts';
 import { connectionCap, openFileLimit } from '../../fd-limit.ts';
 import { openHub } from '../../open-hub.ts';
-import { stopOnSignals } from '../../stop-signals.ts';
 
 /** `flotilla hub serve`: the hub on a data directory, until SIGTERM or SIGINT. */
 export function serveCommand(program: Command): void {
