@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm run build` (and `npm ci`, through the root `prepare` script): the packages' TypeScript
-// to dist/ JavaScript, the hub's SQL migrations beside it, and the dashboard. The bins, the
+// to dist/ JavaScript, the agent's bin bundled into one file (scripts/bundle-agent.js), the hub's
+// SQL migrations beside it, and the dashboard. The bins, the
 // demo and the container images run this output; nothing compiles TypeScript at run time.
 // `tsc -b` skips what is up to date and writes nothing then, so a second run takes about half
 // a second and disturbs no process running the build.
@@ -12,6 +13,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { bundleAgent } from './bundle-agent.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const require = createRequire(import.meta.url);
@@ -25,10 +27,13 @@ run([
   require.resolve('typescript/bin/tsc'),
   '-b',
   'packages/protocol/tsconfig.build.json',
+  'packages/runtime/tsconfig.build.json',
   'packages/hub/tsconfig.build.json',
   'packages/agent/tsconfig.build.json',
   'scripts/tsconfig.build.json',
 ]);
+
+await bundleAgent(root);
 
 // The hub reads its migrations from the folder beside its store module, in src/ or in dist/.
 // Only what changed is written, each file whole (a rename), so a hub starting meanwhile

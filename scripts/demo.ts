@@ -6,15 +6,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { API_VERSION, signBundle, type Target } from '@flotilla/protocol';
-import {
-  cliConfigPath,
-  createLogger,
-  loadManifests,
-  loadOrCreateKeyFile,
-  openHub,
-  saveContext,
-  stopOnSignals,
-} from '@flotilla/hub';
+import { cliConfigPath, loadManifests, loadOrCreateKeyFile, openHub, saveContext } from '@flotilla/hub';
+import { createLogger, stopOnSignals } from '@flotilla/runtime';
 import { Agent, ManifestsDirDriver } from '@flotilla/agent';
 
 const FLEET = Number(process.env['FLOTILLA_DEMO_AGENTS'] ?? 5);

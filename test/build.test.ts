@@ -1,7 +1,10 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { canonicalize } from '@flotilla/protocol';
+import { tempDir } from './fixtures/temp-dir.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -44,5 +47,24 @@ describe('the build and how each tool finds it', () => {
     expect(execFileSync('ls', ['packages/hub/dist/store/migrations'], { cwd: ROOT, encoding: 'utf8' })).toContain(
       '001-core.sql',
     );
+  });
+
+  it('runs the agent from one bundled file, loading no module of its build or its dependencies', () => {
+    const dir = tempDir('flotilla-trace-');
+    const trace = join(dir.path, 'modules');
+    try {
+      execFileSync(
+        process.execPath,
+        ['--import', join(ROOT, 'test/fixtures/trace-modules.mjs'), 'packages/agent/bin/flotilla-agent.js', '--help'],
+        { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '', FLOTILLA_TRACE_MODULES: trace } },
+      );
+      const loaded = readFileSync(trace, 'utf8').trim().split('\n');
+      expect(loaded).toEqual([
+        expect.stringMatching(/\/packages\/agent\/bin\/flotilla-agent\.js$/),
+        expect.stringMatching(/\/packages\/agent\/dist\/bundle\/flotilla-agent\.js$/),
+      ]);
+    } finally {
+      dir.remove();
+    }
   });
 });

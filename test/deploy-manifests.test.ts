@@ -203,8 +203,9 @@ describe('deploy/: the manifests and container build files', () => {
     const daemonSet = one(docs, 'DaemonSet', 'flotilla-agent');
     const agent = container(daemonSet);
     const env = agent['env'] as Doc[];
-    // NODE_OPTIONS is Node's own: the agent's heap settings (docs/operations.md).
-    const known = new Set<string>([...Object.values(RUN_ENVIRONMENT), 'NODE_OPTIONS']);
+    // NODE_OPTIONS is Node's own and GLIBC_TUNABLES the C library's: the agent's memory
+    // settings (docs/operations.md).
+    const known = new Set<string>([...Object.values(RUN_ENVIRONMENT), 'NODE_OPTIONS', 'GLIBC_TUNABLES']);
     for (const variable of env)
       expect(known.has(variable['name']), `${variable['name']} is read by flotilla-agent run`).toBe(true);
     expect(new Set(env.map((e) => e['name'])).size).toBe(env.length);

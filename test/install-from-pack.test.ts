@@ -43,7 +43,7 @@ describe('the packed packages, installed into an empty prefix', () => {
       'npm',
       [
         'pack',
-        ...['protocol', 'dashboard', 'hub', 'agent'].flatMap((p) => ['-w', `@flotilla/${p}`]),
+        ...['protocol', 'runtime', 'dashboard', 'hub', 'agent'].flatMap((p) => ['-w', `@flotilla/${p}`]),
         '--pack-destination',
         packs,
         '--silent',
@@ -52,7 +52,7 @@ describe('the packed packages, installed into an empty prefix', () => {
     );
     expect(packed.code, packed.stderr).toBe(0);
     const tarballs = readdirSync(packs).map((f) => join(packs, f));
-    expect(tarballs).toHaveLength(4);
+    expect(tarballs).toHaveLength(5);
     // No install scripts and no network: better-sqlite3's script compiles SQLite for about two
     // minutes here, so the test copies the binary this clone already built (same Node, same
     // machine) instead. The dependencies come from npm's cache, which npm ci filled; only on a

@@ -3,8 +3,8 @@
  * kubernetes driver against the Kubernetes API stand-in, enrolled with a hub in this process:
  * how long from spawning it to its first long-poll at the hub, its resident memory idle, and
  * while it holds a release of 5,000 resources (applied, observed every few seconds, drift
- * assessed), run with the Node options deploy/agent/daemonset.yaml gives it (or
- * BENCH_AGENT_NODE_OPTIONS). Goals: idle ≤ 60 MB, ≤ 120 MB at 5,000 resources, first poll within 500 ms.
+ * assessed), run with the memory settings deploy/agent/daemonset.yaml gives it: its
+ * NODE_OPTIONS and GLIBC_TUNABLES (or BENCH_AGENT_NODE_OPTIONS, BENCH_AGENT_GLIBC_TUNABLES). Goals: idle ≤ 60 MB, ≤ 120 MB at 5,000 resources, first poll within 500 ms.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -125,14 +125,15 @@ hub.hub.server.on('request', (req: { url?: string }) => {
   if (firstPollAt === undefined && req.url?.includes('/envelope') === true) firstPollAt = performance.now();
 });
 
-/** The Node options the DaemonSet runs the agent with, so the figures are the deployed agent's. */
-function daemonSetNodeOptions(): string {
+/** A variable the DaemonSet runs the agent with, so the figures are the deployed agent's. */
+function daemonSetEnv(name: string): string {
   const daemonSet = parse(readFileSync(DAEMONSET, 'utf8')) as {
     spec: { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } };
   };
-  return daemonSet.spec.template.spec.containers[0]!.env.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
+  return daemonSet.spec.template.spec.containers[0]!.env.find((e) => e.name === name)?.value ?? '';
 }
-const nodeOptions = process.env['BENCH_AGENT_NODE_OPTIONS'] ?? daemonSetNodeOptions();
+const nodeOptions = process.env['BENCH_AGENT_NODE_OPTIONS'] ?? daemonSetEnv('NODE_OPTIONS');
+const glibcTunables = process.env['BENCH_AGENT_GLIBC_TUNABLES'] ?? daemonSetEnv('GLIBC_TUNABLES');
 
 const enrollToken = await hub.enrollmentToken(1);
 const spawnedAt = performance.now();
@@ -145,7 +146,10 @@ const agent = spawn(
     ...['--state-dir', join(dir.path, 'state'), '--observe-seconds', String(OBSERVE_SECONDS)],
     ...['--log-level', process.env['BENCH_LOG'] ?? 'warn'],
   ],
-  { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, NODE_OPTIONS: nodeOptions } },
+  {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, NODE_OPTIONS: nodeOptions, GLIBC_TUNABLES: glibcTunables },
+  },
 );
 const pid = agent.pid!;
 let failed = false;
@@ -185,7 +189,7 @@ try {
   const holding = await sampleRss(pid, 3 * OBSERVE_SECONDS * 1000);
 
   process.stdout.write(
-    `agent (NODE_OPTIONS ${JSON.stringify(nodeOptions)}): first poll ${Math.round(startupMs)} ms after spawn; idle RSS ${idle.median.toFixed(1)} MB (peak ${idle.peak.toFixed(1)})\n`,
+    `agent (NODE_OPTIONS ${JSON.stringify(nodeOptions)}, GLIBC_TUNABLES ${JSON.stringify(glibcTunables)}): first poll ${Math.round(startupMs)} ms after spawn; idle RSS ${idle.median.toFixed(1)} MB (peak ${idle.peak.toFixed(1)})\n`,
   );
   process.stdout.write(
     `  ${RESOURCES} resources applied in ${(applyMs / 1000).toFixed(1)} s (peak RSS ${applyPeak.value.toFixed(1)} MB while applying); holding them: RSS median ${holding.median.toFixed(1)} MB, peak ${holding.peak.toFixed(1)} MB over observe passes every ${OBSERVE_SECONDS} s\n`,

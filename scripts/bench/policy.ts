@@ -274,11 +274,15 @@ const hub = await createHub({
 });
 const bench = { kind: 'user', id: 'bench' } as const;
 for (const key of releaseKeys) hub.services.trust.addReleaseKey(key.publicKey, undefined, bench);
-hub.services.bundles.publish(signed, { kind: 'user', tokenId: 'tok_bench', name: 'bench', role: 'admin' });
+for (const key of attestationKeys) hub.services.trust.addAttestationKey(key.publicKey, key.id, bench);
+hub.services.bundles.publish(
+  { ...signed, attestations },
+  { kind: 'user', tokenId: 'tok_bench', name: 'bench', role: 'admin' },
+);
 for (const entry of POLICIES) hub.services.policies.apply(entry, bench);
 for (const { identity, pair } of approvers) hub.services.trust.addApproverKey(pair.publicKey, identity, bench);
 
-// The hub keeps no attestations with a release yet, so its plans block what needs provenance.
+// The hub verifies the release's stored attestations once per plan, as the pure core does.
 function hubPlan(): { included: number } {
   const { view } = hub.services.planner.plan({
     release: `${bundle.name}@${bundle.version}`,

@@ -1,17 +1,21 @@
 import { writeSync } from 'node:fs';
 import { CommanderError } from 'commander';
 import { faultPoints, FlotillaError, isFlotillaError, messageOf, type FaultPoint } from '@flotilla/protocol';
+import {
+  createLogger,
+  startMetricsServer,
+  stopOnSignals,
+  UsageError,
+  usageErrorLine,
+  type MetricsServer,
+} from '@flotilla/runtime';
 import { FileAgentStore } from './agent-state.ts';
 import { buildRuntime } from './build-runtime.ts';
 import { agentProgram } from './cli/agent-program.ts';
-import { UsageError, usageErrorLine } from './cli/usage-error.ts';
 import { runConfig } from './config.ts';
 import { startHealthServer, type HealthServer } from './health-server.ts';
 import { requestKeyRotation } from './key-rotation.ts';
-import { createLogger } from './logger.ts';
 import type { AgentMetrics } from './metrics/agent-metrics.ts';
-import type { MetricsServer } from './metrics/metrics-server.ts';
-import { stopOnSignals } from './stop-signals.ts';
 
 const program = agentProgram(
   async (flags) => {
@@ -50,7 +54,6 @@ const program = agentProgram(
       log.info({ url: health.url }, 'health endpoint listening');
     }
     if (metrics !== undefined && config.metricsPort !== undefined) {
-      const { startMetricsServer } = await import('./metrics/metrics-server.ts');
       metricsServer = await startMetricsServer({ port: config.metricsPort, scrape: () => metrics.scrape(), log });
       log.info({ url: metricsServer.url }, 'metrics endpoint listening');
     }

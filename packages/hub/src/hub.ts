@@ -17,6 +17,7 @@ import { bundleRoutes } from './features/bundles/bundle-routes.ts';
 import { Dashboard } from './features/dashboard/dashboard.ts';
 import { dashboardRoutes } from './features/dashboard/dashboard-routes.ts';
 import { BundleService } from './features/bundles/bundle-service.ts';
+import { AttestationStore } from './features/bundles/attestation-store.ts';
 import { BundleStore } from './features/bundles/bundle-store.ts';
 import { desiredStateRoutes } from './features/desired-state/desired-state-routes.ts';
 import { DEFAULT_ENVELOPE_TTL_MS, DesiredStateService } from './features/desired-state/desired-state-service.ts';
@@ -43,6 +44,10 @@ import { ApprovalService } from './features/policy/approval-service.ts';
 import { ApprovalStore } from './features/policy/approval-store.ts';
 import { AssignPolicyGate } from './features/policy/assign-policy-gate.ts';
 import { PolicyPlanner } from './features/policy/policy-planner.ts';
+import { policySetRoutes } from './features/policy/policy-set-routes.ts';
+import { PolicySetService } from './features/policy/policy-set-service.ts';
+import { PolicySetStore } from './features/policy/policy-set-store.ts';
+import { ReleaseVerdicts } from './features/policy/release-verdicts.ts';
 import { RolloutPolicyGate } from './features/policy/rollout-policy-gate.ts';
 import { approvalStatusRoutes } from './features/policy/approval-status-routes.ts';
 import { PolicyService } from './features/policy/policy-service.ts';
@@ -93,6 +98,8 @@ export interface HubDependencies {
   readonly maxWaitSeconds?: number;
   /** How often the rollout controller checks for work (docs/rollouts.md); default 250 ms, 0 never (tests reconcile by hand). */
   readonly rolloutPollMs?: number;
+  /** The most envelopes one batch of a rollout wave issues before it commits and yields (docs/operations.md); default 256. */
+  readonly rolloutIssueBatch?: number;
   /** The built dashboard's folder; default packages/dashboard/dist. */
   readonly dashboardDir?: string;
   /** How often the dashboard's event stream reads the audit log; default 250 ms, 0 never. */
@@ -210,7 +217,15 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   const seen = new SeenTracker(targetStore, clock, store);
   const fleet = new FleetQuery({ targets: targetStore, store: new FleetQueryStore(db), clock });
   const trust = new TrustService({ tx, store: new TrustStore(db), keys, audit, clock });
-  const bundles = new BundleService({ tx, store: new BundleStore(db), keys: trust, envelopes: cache, audit, clock });
+  const bundles = new BundleService({
+    tx,
+    store: new BundleStore(db),
+    attestations: new AttestationStore(db),
+    keys: trust,
+    envelopes: cache,
+    audit,
+    clock,
+  });
   const operators = new OperatorTokenService({ tx, store: new OperatorTokenStore(db), audit, refusals, clock });
   const identity = await IdentityService.create({
     operators,
@@ -231,10 +246,37 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   const holds = new HoldIndex({ store: incidentStore, targets: targetStore, clock });
   const driftStore = new DriftStore(db);
   const policies = new DriftPolicies(driftStore);
+  const policyService = new PolicyService({ tx, store: new PolicyStore(db), audit, clock });
+  const policySets = new PolicySetService({
+    tx,
+    store: new PolicySetStore(db),
+    policies: policyService,
+    trust,
+    targets: targetStore,
+    audit,
+    clock,
+  });
+  const planner = new PolicyPlanner({
+    tx,
+    policies: policyService,
+    releases: bundles,
+    fleet,
+    trust,
+    audit,
+    clock,
+  });
+  bundles.judgeWith(new ReleaseVerdicts({ policies: policyService, planner }));
+  const assignPolicy = new AssignPolicyGate({
+    tx,
+    policies: policyService,
+    planner,
+    targets: targetStore,
+    audit,
+    clock,
+  });
   const desired = new DesiredStateService({
     tx,
-    // Built below with the policy feature; assignments only arrive once the hub serves.
-    assignPolicy: { check: (...args) => assignPolicy.check(...args) },
+    assignPolicy,
     notices: streams,
     targets: targetStore,
     served: cache,
@@ -248,6 +290,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     clock,
     envelopeTtlMs: deps.envelopeTtlMs ?? DEFAULT_ENVELOPE_TTL_MS,
     metrics,
+    policySets,
   });
   const drift = new DriftService({
     tx,
@@ -293,24 +336,6 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
       metrics,
     ),
   );
-  const policyService = new PolicyService({ tx, store: new PolicyStore(db), audit, clock });
-  const planner = new PolicyPlanner({
-    tx,
-    policies: policyService,
-    releases: bundles,
-    fleet,
-    trust,
-    audit,
-    clock,
-  });
-  const assignPolicy = new AssignPolicyGate({
-    tx,
-    policies: policyService,
-    planner,
-    targets: targetStore,
-    audit,
-    clock,
-  });
   const rolloutStore = new RolloutStore(db);
   const approvals = new ApprovalService({
     tx,
@@ -323,7 +348,15 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   const rollouts = new RolloutService({
     tx,
     store: rolloutStore,
-    policy: new RolloutPolicyGate({ policies: policyService, planner, approvals, targets: targetStore, trust, clock }),
+    policy: new RolloutPolicyGate({
+      policies: policyService,
+      planner,
+      approvals,
+      targets: targetStore,
+      releases: bundles,
+      trust,
+      clock,
+    }),
     desired,
     releases: bundles,
     selectors: fleet,
@@ -332,6 +365,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     log,
     failures: store,
     ...(deps.faults === undefined ? {} : { faults: deps.faults }),
+    ...(deps.rolloutIssueBatch === undefined ? {} : { issueBatch: deps.rolloutIssueBatch }),
   });
   const retiredKeys = new RetiredKeyStore(db);
   const offline = new OfflineService({
@@ -404,6 +438,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     policies: policyService,
     approvals,
   });
+  policySetRoutes(router, { auth: identity, sets: policySets });
   offlineRoutes(router, { auth: identity, offline });
   dashboardRoutes(router, { auth: identity, audit, dashboard, scope, targets: targetStore, clock });
   const server = createHttpServer(router, {

@@ -5,8 +5,6 @@ export { openDatabase } from './store/database.ts';
 // beside it) uses.
 export { loadManifests } from './cli/load-manifests.ts';
 export { loadOrCreateKeyFile, readKeyFile, writeSecretFile } from './key-files.ts';
-export { createLogger, type LogFormat, type LoggerOptions } from './logger.ts';
-export { stopOnSignals } from './stop-signals.ts';
 export { cliConfigPath } from './config.ts';
 export { Context, readCliConfig, saveContext } from './cli/contexts.ts';
 export { connectionCap, openFileLimit } from './fd-limit.ts';

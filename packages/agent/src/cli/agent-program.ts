@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { AGENT_VERSION } from '../version.ts';
-import { CliCommand } from './usage-error.ts';
+import { CliCommand } from '@flotilla/runtime';
 
 /** `flotilla-agent offline <action>`: the action, its file argument and the flags as commander parsed them. */
 export type OfflineAction = (

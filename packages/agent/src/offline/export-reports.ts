@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type KeyPair, type SignedReport } from '@flotilla/protocol';
 import { ReportsFileWriter, type ChainPoint, type ReportsFileSeal } from '@flotilla/protocol/offline';
-import { writeFileDurably } from './durable-file.ts';
+import { writeFileDurably } from '@flotilla/runtime';
 
 export interface ExportReportsOptions {
   readonly key: KeyPair;

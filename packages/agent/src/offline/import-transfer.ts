@@ -12,8 +12,7 @@ import {
   type TransferManifest,
   type VerifiedTransfer,
 } from '@flotilla/protocol/offline';
-import { streamOf, syncDirectory, writeNewFile } from './durable-file.ts';
-import { fileChunks } from './file-chunks.ts';
+import { fileChunks, streamOf, syncDirectory, writeNewFile } from '@flotilla/runtime';
 import { readOciLayout, type OciLayout } from './oci-layout.ts';
 
 export interface ImportTransferOptions {

@@ -16,7 +16,7 @@ import {
   type OciDescriptor,
   type OciNode,
 } from '@flotilla/protocol/offline';
-import { streamOf, syncDirectory, writeFileDurably, writeNewFile } from './durable-file.ts';
+import { streamOf, syncDirectory, writeFileDurably, writeNewFile } from '@flotilla/runtime';
 
 /** An OCI image layout on disk, read and checked: its index and every blob the index needs. */
 export interface OciLayout {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
+import { CliCommand } from '@flotilla/runtime';
 import { COMMAND_GROUPS, type CommandGroup } from './command-groups.ts';
-import { CliCommand } from './usage-error.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 

@@ -1,6 +1,6 @@
 import { CommanderError } from 'commander';
+import { UsageError, usageErrorLine } from '@flotilla/runtime';
 import { buildProgram } from './program.ts';
-import { UsageError, usageErrorLine } from './usage-error.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 

@@ -15,6 +15,7 @@ import type { ClusterAccess } from './cluster-access.ts';
 import { inventoryEntry, type Inventory, type InventoryEntry } from './inventory.ts';
 import { describeError, isPassFatal } from './kube-api-error.ts';
 import { markedForApply } from './ownership.ts';
+import { removalOrder } from './string-order.ts';
 
 /** How the driver writes: as which field manager, and how long it waits for a CRD of the same batch. */
 export interface ApplyAccess extends ClusterAccess {
@@ -207,7 +208,7 @@ async function removeFields(
       .map((field) => ({ field, pointer: jsonPointerAt(live, field) }))
       .filter((p): p is { field: string; pointer: string } => p.pointer !== undefined);
     // Deepest first and list items from the end, so that each pointer stays valid as the ones before it apply.
-    pointers.sort((a, b) => b.pointer.localeCompare(a.pointer, 'en', { numeric: true }));
+    pointers.sort((a, b) => removalOrder(a.pointer, b.pointer));
     if (pointers.length === 0) return { key, status: 'applied' };
     const patch = pointers.flatMap(({ field, pointer }) => [
       { op: 'test', path: pointer, value: valueAtPath(live, field) },

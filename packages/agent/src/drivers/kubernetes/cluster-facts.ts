@@ -3,6 +3,7 @@ import { type Facts } from '@flotilla/protocol';
 import { parseQuantity } from '@flotilla/protocol/drift';
 import type { KubeClient } from './kube-client.ts';
 import { clusterSubstrate } from './substrate.ts';
+import { ordinal } from './string-order.ts';
 
 const VersionInfo = z.object({ gitVersion: z.string() });
 
@@ -33,7 +34,7 @@ async function listNodes(client: KubeClient): Promise<Node[]> {
     nodes.push(...page.items);
     next = page.metadata?.continue || undefined;
   } while (next !== undefined);
-  return nodes.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+  return nodes.sort((a, b) => ordinal(a.metadata.name, b.metadata.name));
 }
 
 /**

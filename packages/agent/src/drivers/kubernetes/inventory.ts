@@ -6,6 +6,7 @@ import { asRecord } from './as-record.ts';
 import type { ClusterAccess } from './cluster-access.ts';
 import { isPassFatal, kubeHttpStatus } from './kube-api-error.ts';
 import { KEY_ANNOTATION, managedSelector } from './ownership.ts';
+import { ordinal } from './string-order.ts';
 
 /** One object Flotilla applied and therefore may prune. */
 export const InventoryEntry = z.object({
@@ -59,7 +60,7 @@ export function fileInventory(path: string): InventoryStore {
   return {
     load: async () => readJsonFile(path, InventoryFile)?.entries,
     save: async (entries) => {
-      writeJsonAtomic(path, { version: 1, entries: [...entries].sort((a, b) => a.key.localeCompare(b.key)) });
+      writeJsonAtomic(path, { version: 1, entries: [...entries].sort((a, b) => ordinal(a.key, b.key)) });
     },
   };
 }

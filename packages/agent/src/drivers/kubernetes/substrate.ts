@@ -1,3 +1,5 @@
+import { ordinal } from './string-order.ts';
+
 // Cloud provider IDs name their cloud as the URL scheme (`aws:///eu-west-1a/i-0abc`,
 // `gce://project/zone/name`, `azure:///subscriptions/…`). Distributions that set a provider ID
 // without a cloud (k3s, RKE2) run wherever they were installed, which is on premises for us.
@@ -21,5 +23,5 @@ export function clusterSubstrate(providerIDs: readonly (string | undefined)[]): 
     const substrate = substrateOf(id);
     counts.set(substrate, (counts.get(substrate) ?? 0) + 1);
   }
-  return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]?.[0];
+  return [...counts].sort((a, b) => b[1] - a[1] || ordinal(a[0], b[0]))[0]?.[0];
 }

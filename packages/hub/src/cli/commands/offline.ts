@@ -4,10 +4,10 @@ import type { Command } from 'commander';
 import { FlotillaError } from '@flotilla/protocol';
 import { OfflineExportPlan, OfflineSettings, OfflineTargetList } from '@flotilla/protocol/api';
 import { SignedOfflineReceipt, writeSignedTransfer, type TransferImages } from '@flotilla/protocol/offline';
+import { writeFileDurably } from '@flotilla/runtime';
 import type { ApiClient } from '../api-client.ts';
 import { ago, outputFormat, print } from '../output.ts';
 import { parseDuration } from '../parse-args.ts';
-import { writeFileDurably } from '../../features/offline/durable-file.ts';
 import { ociLayoutImages } from '../../features/offline/oci-layout-images.ts';
 import { writeReceiptFile } from '../../features/offline/import-reports.ts';
 

@@ -1,12 +1,10 @@
 import { writeSync } from 'node:fs';
 import type { Command } from 'commander';
 import { faultPoints, FlotillaError, type FaultPoint } from '@flotilla/protocol';
+import { createLogger, startMetricsServer, stopOnSignals, type MetricsServer } from '@flotilla/runtime';
 import { serveConfig } from '../../config.ts';
-import { createLogger } from '../../logger.ts';
-import { startMetricsServer, type MetricsServer } from '../../features/metrics/metrics-server.ts';
 import { connectionCap, openFileLimit } from '../../fd-limit.ts';
 import { openHub } from '../../open-hub.ts';
-import { stopOnSignals } from '../../stop-signals.ts';
 
 /** `flotilla hub serve`: the hub on a data directory, until SIGTERM or SIGINT. */
 export function serveCommand(program: Command): void {
@@ -44,6 +42,10 @@ export function serveCommand(program: Command): void {
       '--stream-heartbeat-seconds <s>',
       'how often agent streams are pinged (env FLOTILLA_STREAM_HEARTBEAT_SECONDS, default 30)',
     )
+    .option(
+      '--rollout-issue-batch <n>',
+      'the most envelopes one batch of a rollout wave issues before other requests are served (env FLOTILLA_ROLLOUT_ISSUE_BATCH, default 256)',
+    )
     .action(async (_flags: unknown, command: Command) => {
       const config = serveConfig(command.optsWithGlobals(), process.env);
       const log = await createLogger({
@@ -61,6 +63,7 @@ export function serveCommand(program: Command): void {
         log,
         envelopeTtlMs: config.envelopeTtlSeconds * 1000,
         checkpointIntervalMs: config.checkpointInterval * 1000,
+        rolloutIssueBatch: config.rolloutIssueBatch,
         stream: { heartbeatMs: config.streamHeartbeatSeconds * 1000 },
         ...(maxConnections === undefined ? {} : { maxConnections }),
         ...(config.auditRetentionDays === undefined

@@ -114,13 +114,36 @@ export interface DesiredStateDeps {
   readonly envelopeTtlMs: number;
   /** Told of every envelope signed (the metrics feature); optional. */
   readonly metrics?: { envelopeIssued(): void };
+  /** The newest signed policy set, which every new generation carries (the policy feature). */
+  readonly policySets: PolicySetSource;
 }
 
-/** The drift part of an envelope: the policy and holds in force, and revert requests for this generation only. */
+/** The newest signed policy set and the target's record, for new envelopes to carry (the policy feature). */
+export interface PolicySetSource {
+  envelopePart(targetId: string): { readonly policySet: object; readonly target: object } | undefined;
+}
+
+/**
+ * The drift part of an envelope: the policy and holds in force, and revert requests for this
+ * generation only; and the signed policy set with the target's record, fixed per generation.
+ */
 interface EnvelopeDrift {
   readonly holds: readonly Hold[];
   readonly driftPolicy?: DriftPolicy;
   readonly revert?: readonly DriftRevert[];
+  readonly policySet?: Record<string, unknown>;
+  readonly target?: Record<string, unknown>;
+}
+
+/** What a fresh signature over the same generation keeps of its envelope. */
+function carriedPart(envelope: Envelope): EnvelopeDrift {
+  return {
+    holds: envelope.holds,
+    ...(envelope.driftPolicy === undefined ? {} : { driftPolicy: envelope.driftPolicy }),
+    ...(envelope.revert === undefined ? {} : { revert: envelope.revert }),
+    ...(envelope.policySet === undefined ? {} : { policySet: envelope.policySet }),
+    ...(envelope.target === undefined ? {} : { target: envelope.target }),
+  };
 }
 
 /**
@@ -407,14 +430,9 @@ export class DesiredStateService {
     const envelope = this.deps.targets.desired(targetId)?.envelope?.envelope;
     if (envelope === undefined) return state;
     // A fresh signature over the same generation carries the same drift part.
-    const carried = {
-      holds: envelope.holds,
-      ...(envelope.driftPolicy === undefined ? {} : { driftPolicy: envelope.driftPolicy }),
-      ...(envelope.revert === undefined ? {} : { revert: envelope.revert }),
-    };
     this.deps.targets.setEnvelope(
       targetId,
-      this.sign(targetId, envelope.generation, envelope.bundles, carried, envelope.policy),
+      this.sign(targetId, envelope.generation, envelope.bundles, carriedPart(envelope), envelope.policy),
     );
     this.announce([targetId]);
     return served.get(targetId);
@@ -436,12 +454,7 @@ export class DesiredStateService {
         'CONFLICT',
         `target ${targetId} has no desired state yet; assign it releases first (flotilla assign ${targetId} NAME@VERSION)`,
       );
-    const carried = {
-      holds: envelope.holds,
-      ...(envelope.driftPolicy === undefined ? {} : { driftPolicy: envelope.driftPolicy }),
-      ...(envelope.revert === undefined ? {} : { revert: envelope.revert }),
-    };
-    return this.sign(targetId, envelope.generation, envelope.bundles, carried, envelope.policy, ttlMs);
+    return this.sign(targetId, envelope.generation, envelope.bundles, carriedPart(envelope), envelope.policy, ttlMs);
   }
 
   /**
@@ -468,7 +481,17 @@ export class DesiredStateService {
    * selector later gets its hold with its next envelope.
    */
   private driftNow(targetId: string): EnvelopeDrift {
-    return { holds: this.deps.holds.holdsFor(targetId), driftPolicy: this.deps.policies.current().policy };
+    const signedPolicy = this.deps.policySets.envelopePart(targetId);
+    return {
+      holds: this.deps.holds.holdsFor(targetId),
+      driftPolicy: this.deps.policies.current().policy,
+      ...(signedPolicy === undefined
+        ? {}
+        : {
+            policySet: signedPolicy.policySet as Record<string, unknown>,
+            target: signedPolicy.target as Record<string, unknown>,
+          }),
+    };
   }
 
   /** Signs an envelope; its drift part is `drift` when given, else what is in force now. */
@@ -492,6 +515,8 @@ export class DesiredStateService {
       ...(part.driftPolicy === undefined ? {} : { driftPolicy: part.driftPolicy }),
       ...(part.revert === undefined ? {} : { revert: [...part.revert] }),
       ...(policy === undefined ? {} : { policy: [...policy] }),
+      ...(part.policySet === undefined ? {} : { policySet: part.policySet }),
+      ...(part.target === undefined ? {} : { target: part.target }),
       trustRootVersion: this.deps.trust.trustRoot.version,
       issuedAt: new Date(now).toISOString(),
       expiresAt: new Date(now + ttlMs).toISOString(),

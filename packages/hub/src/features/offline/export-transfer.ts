@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type KeyPair } from '@flotilla/protocol';
 import { writeTransfer, type TransferContents } from '@flotilla/protocol/offline';
-import { writeFileDurably } from './durable-file.ts';
+import { writeFileDurably } from '@flotilla/runtime';
 
 /** What an export wrote: for the audit trail and the operator. */
 export interface ExportedTransfer {

@@ -11,7 +11,7 @@ import {
   type ReportsIngestPlan,
   type SignedOfflineReceipt,
 } from '@flotilla/protocol/offline';
-import { streamOf, writeFileDurably } from './durable-file.ts';
+import { streamOf, writeFileDurably } from '@flotilla/runtime';
 
 export interface ImportReportsOptions {
   /** The target the file is imported for; the file must be about it. */

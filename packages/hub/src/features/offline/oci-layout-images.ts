@@ -10,7 +10,7 @@ import {
   walkOciIndex,
   type TransferImages,
 } from '@flotilla/protocol/offline';
-import { fileChunks } from './file-chunks.ts';
+import { fileChunks } from '@flotilla/runtime';
 
 function invalid(dir: string, message: string): FlotillaError {
   return new FlotillaError('OCI_LAYOUT_INVALID', `OCI layout ${dir}: ${message}`, { layout: dir });

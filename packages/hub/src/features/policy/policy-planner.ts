@@ -11,8 +11,10 @@ import { AUDIT_MAX_SUBJECTS } from '@flotilla/protocol/audit';
 import {
   choosePlacement,
   createPolicyEvaluator,
+  importAttestationKeys,
   inspectRelease,
   parsePlacementRequest,
+  type Attestation,
   policyRef,
   type Policy,
   type PolicyDecision,
@@ -36,6 +38,8 @@ export interface LivePolicies {
 export interface PlanReleases {
   resolveRelease(ref: string): ReleaseRef;
   signed(digest: string): SignedBundle;
+  /** The provenance attestations stored with a release. */
+  attestationsOf(digest: string): Attestation[];
 }
 
 /** The fleet: its in-memory index, and target records (the targets feature). */
@@ -122,14 +126,18 @@ export class PolicyPlanner {
     this.deps = deps;
   }
 
-  /** The release's facts, checked once per digest and trust root version. */
+  /**
+   * The release's facts, checked once per digest, trust root version and set of attestations:
+   * its attestations are verified again against the attestation keys of the trust root in force.
+   */
   releaseFacts(release: ReleaseRef): ReleaseFacts {
     const root = this.deps.trust.trustRoot;
-    const key = `${release.digest}@${root.version}`;
+    const attestations = this.deps.releases.attestationsOf(release.digest);
+    const key = `${release.digest}@${root.version}#${attestations.length}`;
     if (this.releaseCache?.key !== key) {
-      const facts = inspectRelease(this.deps.releases.signed(release.digest), [], {
+      const facts = inspectRelease(this.deps.releases.signed(release.digest), attestations, {
         releaseKeys: keysWithRole(root, 'release'),
-        attestationKeys: [],
+        attestationKeys: importAttestationKeys(root.attestationKeys ?? []),
       });
       this.releaseCache = { key, facts };
     }

@@ -5,7 +5,8 @@ import type { Logger } from 'pino';
 export interface MetricsServerOptions {
   /** 0 for any free port. */
   readonly port: number;
-  readonly host: string;
+  /** Default: every address, as for the health endpoint, since Prometheus scrapes the pod's IP. */
+  readonly host?: string;
   readonly scrape: () => Promise<{ readonly contentType: string; readonly body: string }>;
   readonly log: Logger;
 }
@@ -18,9 +19,9 @@ export interface MetricsServer {
 
 /**
  * `GET /metrics` on a listener of its own, without authentication: Prometheus scrapes it
- * like any exporter, and the API port stays token-only. It holds counts by low-cardinality
- * labels, never a target id, token or key; who may reach the port is the network's call (a
- * NetworkPolicy admitting the monitoring namespace; docs/operations.md).
+ * like any exporter, and the hub's API port stays token-only. It holds counts by
+ * low-cardinality labels, never a target id, token or key; who may reach the port is the
+ * network's call (a NetworkPolicy admitting the monitoring namespace; docs/operations.md).
  */
 export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
   const log = options.log.child({ component: 'metrics' });

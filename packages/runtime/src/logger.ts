@@ -1,5 +1,4 @@
-// The same as the hub's src/logger.ts: hub and agent share no code but the protocol.
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 
 export type LogFormat = 'json' | 'pretty';
 
@@ -18,6 +17,9 @@ export interface LoggerOptions {
 export async function createLogger(options: LoggerOptions): Promise<Logger> {
   const format = options.format ?? (process.stdout.isTTY === true ? 'pretty' : 'json');
   const settings = { level: options.level, redact: [...(options.redact ?? [])] };
+  // Loaded here, not with the package: the hub's CLI uses this package for its usage errors
+  // and starts without pino.
+  const { pino } = await import('pino');
   if (format === 'json') return pino(settings);
   const { default: pretty } = await import('pino-pretty');
   return pino(
