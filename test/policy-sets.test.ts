@@ -190,18 +190,25 @@ describe('publishing a policy set', () => {
 });
 
 describe('an agent applies the signed set whatever the hub writes', () => {
-  it('refuses a release brought by assign, which writes no policy section, by the rule of the set', async () => {
+  it('applies a release the set allows, and remembers the set it accepted', async () => {
+    await assign(pinned1, pinned2);
+    await waitFor('prod-1 to apply worker under policy set v2', () => applied(pinned2));
+  });
+
+  it('refuses a release a hub slips in with no policy section, by the rule of the set', async () => {
+    await hub.publish(tagged.metadata.name, '1.0.0', [tagged]);
+    const refused = await hub.assign(prod.targetId, [`${tagged.metadata.name}@1.0.0`]);
+    expect(refused.status).toBe(403);
     const message = await refusal(
-      () => assign(pinned1, tagged),
+      () =>
+        tamper((envelope) => {
+          const { policy: _stripped, ...bare } = withTaggedRelease(envelope);
+          return bare;
+        }),
       /policy prod-digests@1 refused .*artifacts\.requireDigests/,
     );
     expect(message).toMatch(/policy prod-digests@1 refused .*artifacts\.requireDigests/);
     expect(applied(tagged)).toBe(false);
-  });
-
-  it('applies a release the set allows, and remembers the set it accepted', async () => {
-    await assign(pinned1, pinned2);
-    await waitFor('prod-1 to apply worker under policy set v2', () => applied(pinned2));
   });
 
   it('refuses a set whose rule the hub altered', async () => {
