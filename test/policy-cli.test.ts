@@ -63,7 +63,8 @@ describe('flotilla policy, token and rollout plan', () => {
     const listed = await flotilla(['targets', 'ls'], scoped);
     expect(listed.stderr).toBe('');
     expect(listed.code).toBe(0);
-    expect((await flotilla(['audit', 'ls'], scoped)).code).toBe(1);
+    expect((await flotilla(['audit', 'ls'], scoped)).code).toBe(0);
+    expect((await flotilla(['policy', 'ls'], scoped)).code).toBe(1);
     expect((await flotilla(['token', 'ls'], env)).stdout).toMatch(/eu-viewer\s+viewer\s+region=eu-\*\s+active/);
     expect((await flotilla(['token', 'revoke', 'eu-viewer'], env)).code).toBe(0);
     const refused = await flotilla(['targets', 'ls'], scoped);

@@ -54,6 +54,7 @@ process.on('message', (message: { type: string; count?: number }) => {
       streamStats: streams.stats,
       loopDelayMaxMs,
       controller: opened.hub.services.rollouts.controller.stats,
+      issuer: opened.hub.services.rollouts.controller.issuer.stats,
     });
   } else if (message.type === 'notices') {
     const target = message.count ?? 0;

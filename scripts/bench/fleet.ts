@@ -10,7 +10,7 @@
  * every member, and until every member's report was taken; report ingestion (reports per
  * second over the burst, p99 of each report's round trip); the hub's peak RSS.
  *
- * Environment: BENCH_AGENTS (18000), BENCH_AGENT_PROCS (4), BENCH_IDLE_S (seconds of idle
+ * Options: `--agents N` (or BENCH_AGENTS; 18000). Environment: BENCH_AGENT_PROCS (4), BENCH_IDLE_S (seconds of idle
  * measured, 60), BENCH_HUB_PROFILE=DIR (a V8 CPU profile of the hub).
  */
 import type { ChildProcess } from 'node:child_process';
@@ -18,30 +18,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { request } from 'undici';
-import type { z } from 'zod';
-import { API_VERSION, generateKeyPair, signBundle, SignedTrustRoot } from '@flotilla/protocol';
-import { CreateRolloutResult, EnrollmentToken, lenient, PublishResult } from '@flotilla/protocol/api';
+import { CreateRolloutResult } from '@flotilla/protocol/api';
 import { ask, child, next, stopAll, type Message } from '../sim/processes.ts';
 import type { Job } from '../sim/sim-worker.ts';
+import { agentCount, benchEnrollmentToken, publishRelease, startBenchHub, type BenchHub } from './_hub-process.ts';
 
-const AGENTS = Number(process.env['BENCH_AGENTS'] ?? 18_000);
+const AGENTS = agentCount(18_000);
 const PROCS = Number(process.env['BENCH_AGENT_PROCS'] ?? 4);
 const IDLE_S = Number(process.env['BENCH_IDLE_S'] ?? 60);
 const LIMIT_MS = 300_000;
 
-interface Usage {
-  readonly cpuMicros: number;
-  readonly maxRssKb: number;
-  readonly rss: number;
-  readonly heapUsed: number;
-  readonly external: number;
-  readonly streams: number;
-  readonly loopDelayMaxMs: number;
-  readonly streamStats: { readonly notices: number; readonly refused: number };
-}
-
-const usage = async (hub: ChildProcess): Promise<Usage> => (await ask(hub, 'usage')) as unknown as Usage;
 const median = (xs: number[]): number => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const log = (line: string): boolean => process.stderr.write(`${line}\n`);
 
@@ -54,58 +40,23 @@ async function until(what: string, probe: () => Promise<boolean>, limitMs = LIMI
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'flotilla-bench-fleet-'));
-const hub = child('./_rollout-hub.ts', import.meta.url, [join(dir, 'hub')], process.env['BENCH_HUB_PROFILE']);
+let hub: BenchHub | undefined;
 const agents: ChildProcess[] = [];
 try {
-  const ready = (await next(hub, 'ready')) as unknown as { url: string; adminToken: string; maxConnections?: number };
-  const { url, adminToken } = ready;
-  log(`hub at ${url}, connections capped at ${ready.maxConnections ?? 'none'}`);
-  const call = async <S extends z.ZodType>(
-    answer: S,
-    method: 'GET' | 'POST',
-    path: string,
-    body?: unknown,
-  ): Promise<z.infer<S>> => {
-    const response = await request(`${url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${adminToken}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.body.text();
-    if (response.statusCode >= 300) throw new Error(`${method} ${path}: ${response.statusCode} ${text}`);
-    return lenient(answer).parse(JSON.parse(text));
-  };
-
-  const releaseKey = generateKeyPair();
-  await call(SignedTrustRoot, 'POST', '/v1/trust-root/release-keys', {
-    publicKey: releaseKey.publicKey,
-    name: 'bench',
-  });
-  const resources = [
-    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app', namespace: 'default' }, data: { v: '2' } },
-  ];
-  await call(
-    PublishResult,
-    'POST',
-    '/v1/bundles',
-    signBundle({ apiVersion: API_VERSION, kind: 'Bundle', name: 'app', version: '2.0.0', resources }, [releaseKey]),
-  );
-  const { token } = await call(EnrollmentToken, 'POST', '/v1/enrollment-tokens', {
-    maxUses: AGENTS,
-    ttlSeconds: 3600,
-    labels: { fleet: 'bench' },
-  });
+  hub = await startBenchHub(join(dir, 'hub'));
+  const { url } = hub;
+  const usage = hub.usage;
+  log(`hub at ${url}, connections capped at ${hub.maxConnections ?? 'none'}`);
+  await publishRelease(hub, 'app', '2.0.0');
+  const token = await benchEnrollmentToken(hub, AGENTS);
   await sleep(1000);
-  const empty = await usage(hub);
+  const empty = await usage();
 
   const per = Math.ceil(AGENTS / PROCS);
   for (let p = 0; p * per < AGENTS; p++) {
     const job: Job = {
       url,
-      enrollToken: token ?? '',
+      enrollToken: token,
       count: Math.min(per, AGENTS - p * per),
       prefix: `fleet${p}`,
       transport: 'auto',
@@ -119,25 +70,25 @@ try {
   const enrollS = Math.max(...enrolled.map((m) => m['enrollMs'] as number)) / 1000;
   log(`enrolled ${AGENTS} in ${enrollS.toFixed(1)} s`);
   await until(`${AGENTS} streams`, async () => {
-    const u = await usage(hub);
+    const u = await usage();
     log(`  streams open ${u.streams}, refused so far ${u.streamStats.refused}`);
     return u.streams >= AGENTS;
   });
 
   // Idle: the hub pings every 30 s and nothing changes.
   await sleep(5000);
-  const idleStart = await usage(hub);
+  const idleStart = await usage();
   const rssSamples: number[] = [];
   const heapSamples: number[] = [];
   const externalSamples: number[] = [];
   for (let s = 0; s < IDLE_S; s++) {
     await sleep(1000);
-    const u = await usage(hub);
+    const u = await usage();
     rssSamples.push(u.rss);
     heapSamples.push(u.heapUsed);
     externalSamples.push(u.external);
   }
-  const idleEnd = await usage(hub);
+  const idleEnd = await usage();
   const idleCpuPerMin = ((idleEnd.cpuMicros - idleStart.cpuMicros) / 1e6) * (60 / IDLE_S);
   const perTargetKb = (median(rssSamples) - empty.rss) / 1024 / AGENTS;
   const kbPer = (samples: number[], base: number): string => ((median(samples) - base) / 1024 / AGENTS).toFixed(1);
@@ -147,11 +98,11 @@ try {
       `buffers ${kbPer(externalSamples, empty.external)} KB + the rest (SQLite page cache, sockets, allocator)`,
   );
 
-  await usage(hub); // a fresh loop-delay histogram from here
+  await usage(); // a fresh loop-delay histogram from here
   const noticesBefore = idleEnd.streamStats.notices;
-  const noticed = ask(hub, 'notices', { count: noticesBefore + AGENTS });
+  const noticed = ask(hub.proc, 'notices', { count: noticesBefore + AGENTS });
   const t0 = Date.now();
-  await call(CreateRolloutResult, 'POST', '/v1/rollouts', {
+  await hub.call(CreateRolloutResult, 'POST', '/v1/rollouts', {
     release: 'app@2.0.0',
     selector: 'fleet=bench',
     waves: 'all:100%',
@@ -167,7 +118,7 @@ try {
     );
     return applied >= AGENTS;
   });
-  const during = await usage(hub);
+  const during = await usage();
   const rows = statuses.flatMap((s) => s['timings'] as [number, number, number, number][]);
   const reportedAt = rows.map(([, at]) => at).sort((a, b) => a - b);
   const reportMs = rows.map(([, , ms]) => ms).sort((a, b) => a - b);
@@ -192,6 +143,6 @@ try {
     })}\n`,
   );
 } finally {
-  await stopAll([...agents, hub]);
+  await stopAll([...agents, ...(hub === undefined ? [] : [hub.proc])]);
   rmSync(dir, { recursive: true, force: true });
 }

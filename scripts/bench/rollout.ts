@@ -10,7 +10,7 @@
  * It runs once per transport, each with a hub and agents of its own: long-polls, then the
  * push stream, and prints both.
  *
- * Environment: BENCH_AGENTS (10000), BENCH_AGENT_PROCS (4), BENCH_WAIT_S (the long-poll wait,
+ * Options: `--agents N` (or BENCH_AGENTS; 10000). Environment: BENCH_AGENT_PROCS (4), BENCH_WAIT_S (the long-poll wait,
  * 30), BENCH_WAVES ('canary:1%,early:10%,rest:100%'), BENCH_TRANSPORTS ('long-poll,auto');
  * diagnostics: BENCH_TIMINGS=1 (when agents received their envelope and how long their report
  * took), BENCH_HUB_PROFILE=DIR (a V8 CPU profile of the hub).
@@ -20,22 +20,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChildProcess } from 'node:child_process';
-import { request } from 'undici';
-import type { z } from 'zod';
 import type { Transport } from '@flotilla/agent';
-import { API_VERSION, generateKeyPair, signBundle, SignedTrustRoot } from '@flotilla/protocol';
-import {
-  CreateRolloutResult,
-  EnrollmentToken,
-  lenient,
-  PublishResult,
-  RolloutList,
-  RolloutView,
-} from '@flotilla/protocol/api';
+import { CreateRolloutResult, RolloutList, RolloutView } from '@flotilla/protocol/api';
 import { ask, child, next, stopAll, type Message } from '../sim/processes.ts';
 import type { Job } from '../sim/sim-worker.ts';
+import { agentCount, benchEnrollmentToken, publishRelease, startBenchHub, type BenchHub } from './_hub-process.ts';
 
-const AGENTS = Number(process.env['BENCH_AGENTS'] ?? 10_000);
+const AGENTS = agentCount(10_000);
 const PROCS = Number(process.env['BENCH_AGENT_PROCS'] ?? 4);
 const WAIT_S = Number(process.env['BENCH_WAIT_S'] ?? 30);
 const WAVES = process.env['BENCH_WAVES'] ?? 'canary:1%,early:10%,rest:100%';
@@ -51,56 +42,13 @@ interface Figures {
 async function run(transport: Transport): Promise<Figures> {
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-bench-rollout-'));
   const started = performance.now();
-  const hub = child('./_rollout-hub.ts', import.meta.url, [join(dir, 'hub')], process.env['BENCH_HUB_PROFILE']);
-  hub.once('exit', (code, signal) => {
-    if (code !== 0) process.stderr.write(`the hub process exited (${code ?? signal})\n`);
-  });
+  let hub: BenchHub | undefined;
   const agents: ChildProcess[] = [];
   try {
-    const { url, adminToken } = (await next(hub, 'ready')) as unknown as { url: string; adminToken: string };
-    const call = async <S extends z.ZodType>(
-      answer: S,
-      method: 'GET' | 'POST',
-      path: string,
-      body?: unknown,
-    ): Promise<z.infer<S>> => {
-      const response = await request(`${url}${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${adminToken}`,
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      const text = await response.body.text();
-      if (response.statusCode >= 300) throw new Error(`${method} ${path}: ${response.statusCode} ${text}`);
-      return lenient(answer).parse(JSON.parse(text));
-    };
-
-    const releaseKey = generateKeyPair();
-    await call(SignedTrustRoot, 'POST', '/v1/trust-root/release-keys', {
-      publicKey: releaseKey.publicKey,
-      name: 'bench',
-    });
-    const resources = [
-      {
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: { name: 'app', namespace: 'default' },
-        data: { version: '4.3.0' },
-      },
-    ];
-    await call(
-      PublishResult,
-      'POST',
-      '/v1/bundles',
-      signBundle({ apiVersion: API_VERSION, kind: 'Bundle', name: 'app', version: '4.3.0', resources }, [releaseKey]),
-    );
-    const { token } = await call(EnrollmentToken, 'POST', '/v1/enrollment-tokens', {
-      maxUses: AGENTS,
-      ttlSeconds: 3600,
-      labels: { fleet: 'bench' },
-    });
+    hub = await startBenchHub(join(dir, 'hub'));
+    const { url, call } = hub;
+    await publishRelease(hub, 'app', '4.3.0');
+    const token = await benchEnrollmentToken(hub, AGENTS);
 
     const per = Math.ceil(AGENTS / PROCS);
     for (let p = 0; p < PROCS; p++) {
@@ -108,7 +56,7 @@ async function run(transport: Transport): Promise<Figures> {
       if (count <= 0) break;
       const job: Job = {
         url,
-        enrollToken: token ?? '',
+        enrollToken: token,
         count,
         prefix: `sim${p}`,
         transport,
@@ -124,10 +72,7 @@ async function run(transport: Transport): Promise<Figures> {
     // Let the first long-polls settle (each agent's first poll answers 204 at once).
     await sleep(2000);
 
-    const before = (await ask(hub, 'usage')) as unknown as {
-      cpuMicros: number;
-      controller: { passes: number; busyMs: number };
-    };
+    const before = await hub.usage();
     const agentsBefore = await Promise.all(agents.map((a) => ask(a, 'status')));
     const t0 = performance.now();
     const created = await call(CreateRolloutResult, 'POST', '/v1/rollouts', {
@@ -147,11 +92,7 @@ async function run(transport: Transport): Promise<Figures> {
       state = page.items.find((r) => r.id === id)?.state ?? state;
     }
     const convergeS = (performance.now() - t0) / 1000;
-    const after = (await ask(hub, 'usage')) as unknown as {
-      cpuMicros: number;
-      maxRssKb: number;
-      controller: { passes: number; busyMs: number };
-    };
+    const after = await hub.usage();
 
     const view = await call(RolloutView, 'GET', `/v1/rollouts/${id}?members=none`);
     const statuses = await Promise.all(agents.map((a) => ask(a, 'status', { timings: true })));
@@ -193,7 +134,7 @@ async function run(transport: Transport): Promise<Figures> {
       hub_cpu_s: Number(((after.cpuMicros - before.cpuMicros) / 1e6).toFixed(2)),
     };
   } finally {
-    await stopAll([...agents, hub]);
+    await stopAll([...agents, ...(hub === undefined ? [] : [hub.proc])]);
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -18,6 +18,7 @@ import {
   API_VERSION,
   generateKeyPair,
   messageOf,
+  releaseRefOf,
   resourceKey,
   sha256,
   signPayload,
@@ -250,7 +251,8 @@ export class SimAgent {
       generation: envelope.generation,
       phase: 'applied',
       health: 'healthy',
-      bundles: envelope.bundles,
+      // A report names releases only; the envelope's bundles also carry their sizes.
+      bundles: envelope.bundles.map(releaseRefOf),
       resources,
       facts: { driver: 'sim', agentVersion: '0.1.0' },
       observedAt: new Date().toISOString(),

@@ -2,7 +2,16 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { API_VERSION, generateKeyPair, signBundle, type KeyPair, type Resource, type Target } from '@flotilla/protocol';
+import {
+  API_VERSION,
+  generateKeyPair,
+  sha256,
+  signBundle,
+  signPayload,
+  type KeyPair,
+  type Resource,
+  type Target,
+} from '@flotilla/protocol';
 import { api, configMap, startAgent, startHub, type AgentFixture, type HubFixture } from '../fixtures/hub-fixture.ts';
 import {
   spawnHubProcess,
@@ -113,12 +122,100 @@ function contiguous(seqs: number[] | undefined): number[] {
   return Array.from({ length: seqs?.length ?? 0 }, (_, i) => i + 1);
 }
 
+/** Enrolls a target through the API, as an agent would, with no agent behind it. */
+async function enrollBare(admin: Admin, labels: Record<string, string>): Promise<string> {
+  const token = await enrollmentToken(admin, labels);
+  const key = generateKeyPair();
+  const issuedAt = new Date().toISOString();
+  const enrolled = await api<{ targetId: string }>(admin.url, 'POST', '/v1/enroll', {
+    body: {
+      token,
+      publicKey: key.publicKey,
+      issuedAt,
+      proof: signPayload('enroll', { publicKey: key.publicKey, tokenDigest: sha256(token), issuedAt }, key),
+    },
+  });
+  expect(enrolled.status).toBe(201);
+  return enrolled.body.targetId;
+}
+
+interface IssuedMember {
+  readonly target_id: string;
+  readonly issued: number;
+  readonly generation: number;
+  readonly desired_generation: number;
+  readonly envelope_generation: number | null;
+}
+
+/** Each member of the rollout: whether it is issued, its generation, and its target's desired and envelope generations. */
+function members(dataDir: string, rolloutId: string): IssuedMember[] {
+  const db = new Database(join(dataDir, 'hub.db'), { readonly: true });
+  try {
+    return db
+      .prepare(
+        `SELECT m.target_id, m.issued, m.generation, t.desired_generation, json_extract(t.envelope, '$.envelope.generation') AS envelope_generation
+        FROM rollout_members m JOIN targets t ON t.id = m.target_id WHERE m.rollout_id = ? ORDER BY m.target_id`,
+      )
+      .all(rolloutId) as IssuedMember[];
+  } finally {
+    db.close();
+  }
+}
+
 async function expectChainIntact(admin: Admin): Promise<void> {
   const verify = await api(admin.url, 'GET', '/v1/audit/verify', { token: admin.token });
   expect(verify.body).toMatchObject({ ok: true });
 }
 
 describe('a process killed with SIGKILL at a chosen point', () => {
+  it("the hub, in the middle of a batch of a wave's envelopes: after a restart each member has exactly one envelope for its generation", async () => {
+    dir = tempDir('flotilla-kill-issue-');
+    const dataDir = join(dir.path, 'hub');
+    // Batches of at most 3: killed while staging the fifth member, so at least one batch committed and one did not.
+    const env = { FLOTILLA_ROLLOUT_ISSUE_BATCH: '3', FLOTILLA_FAULT: 'rollout:issue:5' };
+    hubProcess = await startHubProcess({ dataDir, env });
+    const admin = { url: hubProcess.url, token: hubProcess.adminToken };
+    const key = await releaseKey(admin);
+    await publish(admin, key, 'app', '1.0.0', [configMap('app', { version: '1' })]);
+    const targets: string[] = [];
+    for (let i = 0; i < 8; i++) targets.push(await enrollBare(admin, { env: 'test' }));
+    const created = await api<{ rollout: { id: string } }>(admin.url, 'POST', '/v1/rollouts', {
+      token: admin.token,
+      body: { release: 'app@1.0.0', selector: 'env=test', waves: 'all:100%' },
+    });
+    expect(created.status).toBe(201);
+    const id = created.body.rollout.id;
+    expect(await hubProcess.exited).toEqual({ code: null, signal: 'SIGKILL' });
+
+    // Every member was recorded with the create; only whole batches were issued.
+    const cut = members(dataDir, id);
+    expect(cut.map((m) => m.target_id)).toEqual([...targets].sort());
+    const issued = cut.filter((m) => m.issued === 1);
+    expect(issued.length).toBeGreaterThan(0);
+    expect(issued.length).toBeLessThan(5);
+    for (const m of cut)
+      expect(m).toMatchObject(
+        m.issued === 1
+          ? { generation: 1, desired_generation: 1, envelope_generation: 1 }
+          : { generation: 0, desired_generation: 0, envelope_generation: null },
+      );
+
+    hubProcess = await startHubProcess({ dataDir, port: hubProcess.port });
+    await waitFor('every member issued after the restart', () => members(dataDir, id).every((m) => m.issued === 1));
+    expect(members(dataDir, id)).toEqual(
+      cut.map((m) => ({
+        target_id: m.target_id,
+        issued: 1,
+        generation: 1,
+        desired_generation: 1,
+        envelope_generation: 1,
+      })),
+    );
+    await expectChainIntact(admin);
+    expect(await hubProcess.kill('SIGTERM')).toEqual({ code: 0, signal: null });
+    expect(readStore(dataDir).integrity).toBe('ok');
+  });
+
   it('the hub, inside the transaction storing a report: the agent sends it again and it is stored once', async () => {
     dir = tempDir('flotilla-kill-report-');
     const dataDir = join(dir.path, 'hub');

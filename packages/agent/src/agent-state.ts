@@ -40,6 +40,8 @@ export const SyncState = z.object({
     .optional(),
   /** The newest `issuedAt` of a verified envelope: expiry is never judged at an earlier time (sync/time-floor.ts). */
   timeFloor: Timestamp.optional(),
+  /** The newest signed policy set accepted: an older one is refused as a replay (docs/policy.md). */
+  policySet: z.object({ version: z.number().int().min(1), digest: z.string() }).optional(),
 });
 export type SyncState = z.infer<typeof SyncState>;
 

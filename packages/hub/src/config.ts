@@ -73,6 +73,8 @@ const ServeConfig = z.object({
   maxConnections: z.coerce.number().int().min(16).optional(),
   /** How often the hub pings each agent stream and closes those whose token expired. */
   streamHeartbeatSeconds: z.coerce.number().int().min(1).max(600).default(30),
+  /** The most envelopes one batch of a rollout wave issues before it commits and yields to other requests. */
+  rolloutIssueBatch: z.coerce.number().int().min(1).max(10_000).default(256),
 });
 export type ServeConfig = z.infer<typeof ServeConfig>;
 
@@ -126,6 +128,7 @@ export function serveConfig(flags: Record<string, unknown>, env: Env): ServeConf
       testStoreMaxPages: env['FLOTILLA_TEST_STORE_MAX_PAGES'] || undefined,
       maxConnections: env['FLOTILLA_MAX_CONNECTIONS'],
       streamHeartbeatSeconds: env['FLOTILLA_STREAM_HEARTBEAT_SECONDS'],
+      rolloutIssueBatch: env['FLOTILLA_ROLLOUT_ISSUE_BATCH'],
     }),
     ...defined(flags),
   });

@@ -17,6 +17,7 @@ import { bundleRoutes } from './features/bundles/bundle-routes.ts';
 import { Dashboard } from './features/dashboard/dashboard.ts';
 import { dashboardRoutes } from './features/dashboard/dashboard-routes.ts';
 import { BundleService } from './features/bundles/bundle-service.ts';
+import { AttestationStore } from './features/bundles/attestation-store.ts';
 import { BundleStore } from './features/bundles/bundle-store.ts';
 import { desiredStateRoutes } from './features/desired-state/desired-state-routes.ts';
 import { DEFAULT_ENVELOPE_TTL_MS, DesiredStateService } from './features/desired-state/desired-state-service.ts';
@@ -41,7 +42,12 @@ import { IncidentStore } from './features/incidents/incident-store.ts';
 import { policyRoutes } from './features/policy/policy-routes.ts';
 import { ApprovalService } from './features/policy/approval-service.ts';
 import { ApprovalStore } from './features/policy/approval-store.ts';
+import { AssignPolicyGate } from './features/policy/assign-policy-gate.ts';
 import { PolicyPlanner } from './features/policy/policy-planner.ts';
+import { policySetRoutes } from './features/policy/policy-set-routes.ts';
+import { PolicySetService } from './features/policy/policy-set-service.ts';
+import { PolicySetStore } from './features/policy/policy-set-store.ts';
+import { ReleaseVerdicts } from './features/policy/release-verdicts.ts';
 import { RolloutPolicyGate } from './features/policy/rollout-policy-gate.ts';
 import { approvalStatusRoutes } from './features/policy/approval-status-routes.ts';
 import { PolicyService } from './features/policy/policy-service.ts';
@@ -58,6 +64,7 @@ import { ReportService } from './features/reports/report-service.ts';
 import { ReportStore } from './features/reports/report-store.ts';
 import { AgentStreams } from './features/stream/agent-streams.ts';
 import { rolloutRoutes } from './features/rollouts/rollout-routes.ts';
+import { RolloutScope } from './features/rollouts/rollout-scope.ts';
 import { RolloutService } from './features/rollouts/rollout-service.ts';
 import { RolloutStore } from './features/rollouts/rollout-store.ts';
 import { FleetQuery } from './features/targets/fleet-query.ts';
@@ -91,6 +98,8 @@ export interface HubDependencies {
   readonly maxWaitSeconds?: number;
   /** How often the rollout controller checks for work (docs/rollouts.md); default 250 ms, 0 never (tests reconcile by hand). */
   readonly rolloutPollMs?: number;
+  /** The most envelopes one batch of a rollout wave issues before it commits and yields (docs/operations.md); default 256. */
+  readonly rolloutIssueBatch?: number;
   /** The built dashboard's folder; default packages/dashboard/dist. */
   readonly dashboardDir?: string;
   /** How often the dashboard's event stream reads the audit log; default 250 ms, 0 never. */
@@ -208,7 +217,15 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   const seen = new SeenTracker(targetStore, clock, store);
   const fleet = new FleetQuery({ targets: targetStore, store: new FleetQueryStore(db), clock });
   const trust = new TrustService({ tx, store: new TrustStore(db), keys, audit, clock });
-  const bundles = new BundleService({ tx, store: new BundleStore(db), keys: trust, envelopes: cache, audit, clock });
+  const bundles = new BundleService({
+    tx,
+    store: new BundleStore(db),
+    attestations: new AttestationStore(db),
+    keys: trust,
+    envelopes: cache,
+    audit,
+    clock,
+  });
   const operators = new OperatorTokenService({ tx, store: new OperatorTokenStore(db), audit, refusals, clock });
   const identity = await IdentityService.create({
     operators,
@@ -229,8 +246,37 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   const holds = new HoldIndex({ store: incidentStore, targets: targetStore, clock });
   const driftStore = new DriftStore(db);
   const policies = new DriftPolicies(driftStore);
+  const policyService = new PolicyService({ tx, store: new PolicyStore(db), audit, clock });
+  const policySets = new PolicySetService({
+    tx,
+    store: new PolicySetStore(db),
+    policies: policyService,
+    trust,
+    targets: targetStore,
+    audit,
+    clock,
+  });
+  const planner = new PolicyPlanner({
+    tx,
+    policies: policyService,
+    releases: bundles,
+    fleet,
+    trust,
+    audit,
+    clock,
+  });
+  bundles.judgeWith(new ReleaseVerdicts({ policies: policyService, planner }));
+  const assignPolicy = new AssignPolicyGate({
+    tx,
+    policies: policyService,
+    planner,
+    targets: targetStore,
+    audit,
+    clock,
+  });
   const desired = new DesiredStateService({
     tx,
+    assignPolicy,
     notices: streams,
     targets: targetStore,
     served: cache,
@@ -244,6 +290,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     clock,
     envelopeTtlMs: deps.envelopeTtlMs ?? DEFAULT_ENVELOPE_TTL_MS,
     metrics,
+    policySets,
   });
   const drift = new DriftService({
     tx,
@@ -289,16 +336,6 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
       metrics,
     ),
   );
-  const policyService = new PolicyService({ tx, store: new PolicyStore(db), audit, clock });
-  const planner = new PolicyPlanner({
-    tx,
-    policies: policyService,
-    releases: bundles,
-    fleet,
-    trust,
-    audit,
-    clock,
-  });
   const rolloutStore = new RolloutStore(db);
   const approvals = new ApprovalService({
     tx,
@@ -311,7 +348,15 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   const rollouts = new RolloutService({
     tx,
     store: rolloutStore,
-    policy: new RolloutPolicyGate({ policies: policyService, planner, approvals, targets: targetStore, trust, clock }),
+    policy: new RolloutPolicyGate({
+      policies: policyService,
+      planner,
+      approvals,
+      targets: targetStore,
+      releases: bundles,
+      trust,
+      clock,
+    }),
     desired,
     releases: bundles,
     selectors: fleet,
@@ -320,6 +365,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     log,
     failures: store,
     ...(deps.faults === undefined ? {} : { faults: deps.faults }),
+    ...(deps.rolloutIssueBatch === undefined ? {} : { issueBatch: deps.rolloutIssueBatch }),
   });
   const retiredKeys = new RetiredKeyStore(db);
   const offline = new OfflineService({
@@ -373,10 +419,15 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     scope,
   });
   targetRoutes(router, { auth: identity, targets, scope });
-  auditRoutes(router, { auth: identity, audit: auditService, clock, log });
+  auditRoutes(router, { auth: identity, audit: auditService, clock, log, scope });
   driftRoutes(router, { auth: identity, drift });
   incidentRoutes(router, { auth: identity, incidents });
-  rolloutRoutes(router, { auth: identity, rollouts, scope });
+  rolloutRoutes(router, {
+    auth: identity,
+    rollouts,
+    scope,
+    rolloutScope: new RolloutScope({ rollouts: rolloutStore, fleet, scope, refusals, clock }),
+  });
   policyRoutes(router, { auth: identity, policies: policyService, planner, approvals, scope, selectors: fleet });
   approvalStatusRoutes(router, {
     auth: identity,
@@ -387,6 +438,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     policies: policyService,
     approvals,
   });
+  policySetRoutes(router, { auth: identity, sets: policySets });
   offlineRoutes(router, { auth: identity, offline });
   dashboardRoutes(router, { auth: identity, audit, dashboard, scope, targets: targetStore, clock });
   const server = createHttpServer(router, {

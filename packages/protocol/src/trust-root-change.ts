@@ -1,5 +1,12 @@
 import { assertUsablePublicKey, keyIdOf } from './crypto/keys.ts';
-import { keysWithRole, type KeyRole, type TrustRoot, type TrustRootKey } from './documents/trust-root.ts';
+import { assertUsableAttestationKeys } from './policy/attestation-keys.ts';
+import {
+  keysWithRole,
+  type AttestationKey,
+  type KeyRole,
+  type TrustRoot,
+  type TrustRootKey,
+} from './documents/trust-root.ts';
 import { FlotillaError } from './errors.ts';
 
 /** What an operator changes in a new trust root version (`flotilla root draft`). */
@@ -9,9 +16,13 @@ export interface TrustRootChange {
     readonly roles: readonly KeyRole[];
     readonly name?: string;
   }[];
-  /** Key ids to take out of the trust root altogether. */
+  /** Keys that verify provenance attestations (see `attestationKeyOf`). */
+  readonly addAttestationKeys?: readonly AttestationKey[];
+  /** Key ids to take out of the trust root altogether, attestation keys included. */
   readonly removeKeyIds?: readonly string[];
-  readonly thresholds?: { readonly root?: number; readonly release?: number };
+  readonly thresholds?: { readonly root?: number; readonly release?: number; readonly policy?: number };
+  /** Whether agents require signed policy sets from now on. */
+  readonly requirePolicySets?: boolean;
 }
 
 /**
@@ -22,7 +33,7 @@ export interface TrustRootChange {
 export function nextTrustRoot(current: TrustRoot, change: TrustRootChange, issuedAt: string): TrustRoot {
   const removed = new Set(change.removeKeyIds ?? []);
   for (const id of removed) {
-    if (!current.keys.some((k) => k.id === id))
+    if (!current.keys.some((k) => k.id === id) && !(current.attestationKeys ?? []).some((k) => k.id === id))
       throw new FlotillaError('VALIDATION_FAILED', `trust root v${current.version} has no key ${id} to remove`);
   }
   let keys: TrustRootKey[] = current.keys.filter((k) => !removed.has(k.id));
@@ -42,11 +53,18 @@ export function nextTrustRoot(current: TrustRoot, change: TrustRootChange, issue
           ]
         : keys.map((k) => (k === existing ? { ...k, roles: [...new Set([...k.roles, ...added.roles])] } : k));
   }
+  const attestationKeys = (current.attestationKeys ?? []).filter((k) => !removed.has(k.id));
+  for (const added of change.addAttestationKeys ?? []) {
+    if (!attestationKeys.some((k) => k.id === added.id)) attestationKeys.push(added);
+  }
+  const { attestationKeys: _previous, ...rest } = current;
   const next: TrustRoot = {
-    ...current,
+    ...rest,
+    ...(attestationKeys.length === 0 ? {} : { attestationKeys }),
     version: current.version + 1,
     keys,
     thresholds: { ...current.thresholds, ...change.thresholds },
+    ...(change.requirePolicySets === undefined ? {} : { requirePolicySets: change.requirePolicySets }),
     issuedAt,
   };
   assertUsableTrustRoot(next);
@@ -55,10 +73,26 @@ export function nextTrustRoot(current: TrustRoot, change: TrustRootChange, issue
 
 /** Throws unless agents could work under `root`: a hub key, and thresholds its keys can meet. */
 export function assertUsableTrustRoot(root: TrustRoot): void {
+  try {
+    assertUsableAttestationKeys(root.attestationKeys ?? [], root.version);
+  } catch (error) {
+    throw new FlotillaError('VALIDATION_FAILED', (error as FlotillaError).message);
+  }
   if (keysWithRole(root, 'hub').length === 0)
     throw new FlotillaError(
       'VALIDATION_FAILED',
       `trust root v${root.version} lists no hub key: no envelope would verify`,
+    );
+  if (root.requirePolicySets === true && keysWithRole(root, 'policy').length === 0)
+    throw new FlotillaError(
+      'VALIDATION_FAILED',
+      `trust root v${root.version} requires signed policy sets but lists no policy key to sign them`,
+    );
+  const policyKeys = keysWithRole(root, 'policy').length;
+  if (root.thresholds.policy !== undefined && policyKeys > 0 && root.thresholds.policy > policyKeys)
+    throw new FlotillaError(
+      'VALIDATION_FAILED',
+      `trust root v${root.version} needs ${root.thresholds.policy} policy signatures but lists ${policyKeys} policy keys`,
     );
   for (const role of ['root', 'release'] as const) {
     const available = keysWithRole(root, role).length;

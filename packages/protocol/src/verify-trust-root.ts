@@ -1,5 +1,6 @@
 import { countValidSigners, isUsablePublicKey } from './crypto/keys.ts';
 import { FlotillaError } from './errors.ts';
+import { assertUsableAttestationKeys } from './policy/attestation-keys.ts';
 import { keysWithRole, type SignedTrustRoot, type TrustRoot } from './documents/trust-root.ts';
 
 /**
@@ -18,6 +19,7 @@ export function verifyTrustRoot(next: SignedTrustRoot, current?: TrustRoot): Tru
       `trust root v${root.version} lists key ${weak.id}, which is not a usable Ed25519 key (a point of small order)`,
     );
   }
+  assertUsableAttestationKeys(root.attestationKeys ?? [], root.version);
   const own = countValidSigners('trust-root', root, next.signatures, keysWithRole(root, 'root'));
   if (own < root.thresholds.root) {
     throw new FlotillaError(

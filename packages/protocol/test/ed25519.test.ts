@@ -3,6 +3,7 @@ import nacl from 'tweetnacl';
 import { describe, expect, it } from 'vitest';
 import { countValidSigners, verifyCanonicalInPool } from '../src/crypto/keys.ts';
 import { canonicalize, generateKeyPair, keyIdOf, signPayload, verifyPayload } from '../src/index.ts';
+import { toBase64Url } from '../src/crypto/base64url.ts';
 import { nodeBackend, strictVerify, strictVerifyInPool, tweetnaclBackend } from '../src/crypto/ed25519.ts';
 
 const hex = (text: string): Uint8Array => Uint8Array.from(Buffer.from(text, 'hex'));
@@ -105,6 +106,26 @@ describe('strict verification', () => {
 
 describe('signed payloads', () => {
   const key = generateKeyPair();
+
+  it('are byte-identical from node:crypto, which the hub signs envelopes with, and tweetnacl (Ed25519 is deterministic)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.jsonValue(), (seed, payload) => {
+        const pair = {
+          kty: 'ed25519' as const,
+          publicKey: toBase64Url(nacl.sign.keyPair.fromSeed(seed).publicKey),
+          seed: toBase64Url(seed),
+        };
+        expect(signPayload('envelope', payload, pair, nodeBackend)).toEqual(
+          signPayload('envelope', payload, pair, tweetnaclBackend),
+        );
+      }),
+      { numRuns: 50 },
+    );
+    // The default backend is node:crypto: what an envelope is signed with unless a caller says otherwise.
+    expect(signPayload('envelope', { generation: 1 }, key)).toEqual(
+      signPayload('envelope', { generation: 1 }, key, nodeBackend),
+    );
+  }, 60_000);
 
   it('verify for the purpose they were made for and no other', () => {
     const signature = signPayload('report', { seq: 1 }, key);

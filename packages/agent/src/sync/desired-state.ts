@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   assertUniqueResources,
+  canonicalize,
   digestOf,
   type Envelope,
   FlotillaError,
@@ -17,7 +18,18 @@ import {
   type EnvelopeBundle,
   keysWithRole,
 } from '@flotilla/protocol';
-import { checkEnvelopePolicy, EnvelopePolicy } from '@flotilla/protocol/policy';
+import {
+  buildEnvelopePolicy,
+  checkEnvelopePolicy,
+  EnvelopePolicy,
+  EnvelopeTargetRecord,
+  policiesForTarget,
+  policySetDigest,
+  SignedPolicySet,
+  verifyPolicySet,
+  type AcceptedPolicySet,
+  type Policy,
+} from '@flotilla/protocol/policy';
 import type { AgentStore, SyncState } from '../agent-state.ts';
 import type { HubClient } from '../hub-client.ts';
 import { writeJsonAtomic } from '../state-files.ts';
@@ -114,38 +126,103 @@ export class DesiredStateVerifier {
   }
 
   /**
-   * Checks each policy section the envelope carries (docs/policy.md) for a release not yet in
-   * place, at `now` against the trust root the envelope verified under: artifact rules, signed
-   * approvals and the change window. A section for a release already applied is not checked
+   * Checks the policy of each release the envelope brings that is not yet in place, at `now`
+   * against the trust root the envelope verified under (docs/policy.md): artifact rules,
+   * signed approvals and the change window, from the policy sections the hub wrote and, when
+   * the envelope carries a signed policy set, from every policy of the set whose scope selects
+   * this target, whatever sections the hub wrote. A release already in place is not checked
    * again, so a re-signed envelope or a drift change does not re-open a change that landed.
    *
+   * @returns the policy set accepted, for the caller to persist as the floor of later ones.
    * @throws FlotillaError `POLICY_REFUSED` naming the policy and the rule.
    */
   async checkPolicy(
     verified: VerifiedEnvelope,
     token: TokenSource,
-    applied: readonly ReleaseRef[],
+    sync: Pick<SyncState, 'appliedReleases' | 'policySet'>,
     now: Date,
-  ): Promise<void> {
-    const inPlace = new Set(applied.map((ref) => ref.digest));
-    const sections: EnvelopePolicy[] = [];
-    for (const raw of verified.envelope.policy ?? []) {
+  ): Promise<AcceptedPolicySet | undefined> {
+    const { envelope, trustRoot } = verified;
+    const inPlace = new Set(sync.appliedReleases.map((ref) => ref.digest));
+    const arriving = envelope.bundles.filter((ref) => !inPlace.has(ref.digest));
+    if (arriving.length === 0) return undefined;
+    const sections = new Map<string, EnvelopePolicy>();
+    for (const raw of envelope.policy ?? []) {
       const section = EnvelopePolicy.safeParse(raw);
       if (!section.success)
         throw new FlotillaError(
           'POLICY_REFUSED',
           `the envelope's policy section is not well formed: ${section.error.issues[0]?.message ?? 'invalid'}`,
+          { rule: 'policy', kind: 'policy-set' },
         );
-      if (!inPlace.has(section.data.releaseDigest)) sections.push(section.data);
+      sections.set(section.data.releaseDigest, section.data);
     }
-    if (sections.length === 0) return;
-    const bundles: SignedBundle[] = [];
-    for (const ref of verified.envelope.bundles) {
-      const bundle = await this.bundle(ref.digest, token, ref.size);
-      verifyBundle(bundle, ref, verified.trustRoot);
-      bundles.push(bundle);
+    const set = this.policySetOf(envelope, trustRoot, sync.policySet);
+    const checked: EnvelopePolicy[] = [];
+    for (const ref of arriving) {
+      const section = sections.get(ref.digest);
+      const governing = set === undefined ? [] : set.governing;
+      if (governing.length === 0) {
+        if (section !== undefined) checked.push(section);
+        continue;
+      }
+      const base = section ?? {
+        rolloutId: '(no rollout)',
+        author: '(unknown)',
+        releaseDigest: ref.digest,
+        rules: [],
+        approvals: [],
+        attestations: [],
+      };
+      const signedRules = buildEnvelopePolicy(governing, { properties: set!.record.properties }, base).rules;
+      const carried = new Set(signedRules.map((rules) => canonicalize(rules)));
+      checked.push({ ...base, rules: [...signedRules, ...base.rules.filter((r) => !carried.has(canonicalize(r)))] });
     }
-    for (const section of sections) checkSection(section, bundles, verified.trustRoot, now);
+    if (checked.length > 0) {
+      const bundles: SignedBundle[] = [];
+      for (const ref of envelope.bundles) {
+        const bundle = await this.bundle(ref.digest, token, ref.size);
+        verifyBundle(bundle, ref, trustRoot);
+        bundles.push(bundle);
+      }
+      for (const section of checked) checkSection(section, bundles, trustRoot, now);
+    }
+    return set?.accepted;
+  }
+
+  /**
+   * The envelope's signed policy set, verified against the trust root and the set accepted
+   * before, and the policies of it that govern this target by the record the hub signed with
+   * it. Without a set: nothing, unless the trust root requires sets.
+   */
+  private policySetOf(
+    envelope: Envelope,
+    root: TrustRoot,
+    accepted: AcceptedPolicySet | undefined,
+  ): { governing: Policy[]; record: EnvelopeTargetRecord; accepted: AcceptedPolicySet } | undefined {
+    if (envelope.policySet === undefined) {
+      if (root.requirePolicySets === true)
+        throw new FlotillaError(
+          'POLICY_REFUSED',
+          `trust root v${root.version} requires a signed policy set, and the envelope of generation ${envelope.generation} carries none`,
+          { rule: 'policySet.missing', kind: 'policy-set' },
+        );
+      return undefined;
+    }
+    const signed = SignedPolicySet.safeParse(envelope.policySet);
+    const record = EnvelopeTargetRecord.safeParse(envelope.target);
+    if (!signed.success || !record.success)
+      throw new FlotillaError(
+        'POLICY_REFUSED',
+        `the envelope's policy set or target record is not well formed: ${(signed.error ?? record.error)?.issues[0]?.message ?? 'invalid'}`,
+        { rule: 'policySet.malformed', kind: 'policy-set' },
+      );
+    const set = verifyPolicySet(signed.data, root, accepted);
+    return {
+      governing: policiesForTarget(set, this.targetId, record.data, new Date(Date.parse(envelope.issuedAt))),
+      record: record.data,
+      accepted: { version: set.version, digest: policySetDigest(set) },
+    };
   }
 
   /**
@@ -197,7 +274,7 @@ function checkSection(section: EnvelopePolicy, bundles: readonly SignedBundle[],
         key.name === undefined ? [] : [{ id: key.id, publicKey: key.publicKey, identity: key.name }],
       ),
       releaseKeys: keysWithRole(root, 'release'),
-      attestationKeys: [],
+      attestationKeys: root.attestationKeys ?? [],
     },
     now,
   );

@@ -82,7 +82,11 @@ export async function runPass(deps: PassDependencies, input: PassInput): Promise
       resources: await deps.verifier.resourcesOf(header.envelope.bundles, input.token, header.trustRoot),
     };
     // Policy a rollout carried for a release it brings: nothing is applied unless it passes.
-    await deps.verifier.checkPolicy(header, input.token, sync.appliedReleases, new Date(judgementTime(clock, sync)));
+    const accepted = await deps.verifier.checkPolicy(header, input.token, sync, new Date(judgementTime(clock, sync)));
+    if (accepted !== undefined && (sync.policySet?.version ?? 0) < accepted.version) {
+      sync = { ...sync, policySet: accepted };
+      await deps.store.saveSync(sync);
+    }
   } catch (error) {
     if (isRetryable(error) || !isFlotillaError(error)) throw error;
     if (error.code === 'ENVELOPE_EQUIVOCATION')

@@ -84,7 +84,9 @@ const verifier: PassDependencies['verifier'] = {
     return refs.flatMap((ref) => structuredClone(RELEASES.get(ref.digest) ?? []));
   },
   // These envelopes carry no policy sections (test/policy.test.ts checks them end to end).
-  async checkPolicy() {},
+  async checkPolicy() {
+    return undefined;
+  },
 };
 
 let dir: string;

@@ -101,6 +101,11 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
     register: async (program, cli) => (await import('./commands/policy.ts')).policyCommand(program, cli.client),
   },
   {
+    name: 'policy-set',
+    summary: 'the live policies as one versioned set signed by policy keys: draft, sign away from the hub, publish',
+    register: async (program, cli) => (await import('./commands/policy-set.ts')).policySetCommand(program, cli.client),
+  },
+  {
     name: 'offline',
     summary: 'air-gapped sites: transfer files out, reports files in, receipts back (docs/air-gap.md)',
     register: async (program, cli) => (await import('./commands/offline.ts')).offlineCommand(program, cli.client),

@@ -18,7 +18,13 @@ export {
   TokenRequest,
   TokenResponse,
 } from './identity.ts';
-export { AddApproverKeyRequest, AddReleaseKeyRequest, HubHealth, HubReadiness } from './trust.ts';
+export {
+  AddApproverKeyRequest,
+  AddAttestationKeyRequest,
+  AddReleaseKeyRequest,
+  HubHealth,
+  HubReadiness,
+} from './trust.ts';
 export {
   FacetCounts,
   FacetQuery,
@@ -37,7 +43,15 @@ export {
 export { DashboardSession, SignInRequest } from './dashboard.ts';
 export { AssignRequest, AssignResult } from './desired-state.ts';
 export { LastReport, ReportReceipt } from './reports.ts';
-export { PublishResult, ReleaseList, ReleaseListItem } from './bundles.ts';
+export {
+  PublishRelease,
+  PublishResult,
+  ReleaseAttestationView,
+  ReleaseDetails,
+  ReleaseList,
+  ReleaseListItem,
+  ReleasePolicyVerdict,
+} from './bundles.ts';
 export {
   CreateRolloutRequest,
   CreateRolloutResult,

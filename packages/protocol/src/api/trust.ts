@@ -48,3 +48,14 @@ export const AddApproverKeyRequest = z.strictObject({
   identity: z.string().min(1).max(128),
 });
 export type AddApproverKeyRequest = z.infer<typeof AddApproverKeyRequest>;
+
+/**
+ * `POST /v1/trust-root/attestation-keys`: a key that signs provenance attestations of
+ * releases, an Ed25519 public key or an ECDSA P-256 SPKI PEM block (`cosign.pub`); answered
+ * with the new `SignedTrustRoot`.
+ */
+export const AddAttestationKeyRequest = z.strictObject({
+  publicKey: z.string().min(1).max(1024),
+  name: z.string().min(1).max(128).optional(),
+});
+export type AddAttestationKeyRequest = z.infer<typeof AddAttestationKeyRequest>;

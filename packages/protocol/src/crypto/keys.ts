@@ -37,6 +37,7 @@ export type SignaturePurpose =
   | 'audit-checkpoint'
   | 'key-rotation'
   | 'approval'
+  | 'policy-set'
   | 'transfer-manifest'
   | 'reports-file'
   | 'offline-receipt';

@@ -58,6 +58,14 @@ export const Envelope = z.strictObject({
    * typed loosely here so the documents do not pull the provenance verifiers in.
    */
   policy: z.array(z.record(z.string(), z.unknown())).min(1).max(16).optional(),
+  /**
+   * The signed policy set in force when this generation was made, and the hub's record of the
+   * target its scopes are read against (docs/policy.md, "Signed policy sets"): a
+   * `SignedPolicySet` and an `EnvelopeTargetRecord` of `@flotilla/protocol/policy`, read
+   * strictly by the agent.
+   */
+  policySet: z.record(z.string(), z.unknown()).optional(),
+  target: z.record(z.string(), z.unknown()).optional(),
   trustRootVersion: z.number().int().min(1),
   issuedAt: Timestamp,
   expiresAt: Timestamp,

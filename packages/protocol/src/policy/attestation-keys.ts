@@ -1,23 +1,13 @@
-import { createPublicKey, verify, type KeyObject } from 'node:crypto';
-import { z } from 'zod';
+import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { AttestationKey } from '../documents/trust-root.ts';
 import { fromBase64Url } from '../crypto/base64url.ts';
+import { keyIdOf } from '../crypto/keys.ts';
 import { strictVerify } from '../crypto/ed25519.ts';
 import { isWeakPoint, precheck } from '../crypto/ed25519-checks.ts';
 import { FlotillaError } from '../errors.ts';
 
-/**
- * A key that signs provenance: a CI builder's or release engineer's. It will live in the
- * trust root; until then verifiers take the set as input. Ed25519 keys are written as trust
- * roots write them (32 bytes, base64url) and verified through Flotilla's strict verify;
- * ECDSA P-256 keys, which cosign makes, as the SPKI PEM of `cosign.pub`.
- */
-export const AttestationKey = z.strictObject({
-  id: z.string().min(1).max(64),
-  algorithm: z.enum(['ed25519', 'ecdsa-p256-sha256']),
-  publicKey: z.string().min(1).max(1024),
-  name: z.string().max(128).optional(),
-});
-export type AttestationKey = z.infer<typeof AttestationKey>;
+/** Attestation keys are listed in the trust root; the schema lives with it. */
+export { AttestationKey };
 
 /** A key ready to verify: `identity` is the same for two entries holding one public key. */
 export interface VerifyingKey {
@@ -97,4 +87,61 @@ function ecdsaKey(key: AttestationKey): VerifyingKey {
  */
 export function importAttestationKeys(keys: readonly AttestationKey[]): VerifyingKey[] {
   return keys.map((key) => (key.algorithm === 'ed25519' ? ed25519Key(key) : ecdsaKey(key)));
+}
+
+/**
+ * The trust root entry for an attestation key given as text: an Ed25519 public key (43
+ * base64url characters, as `flotilla keys create` prints) or an SPKI PEM block (`cosign.pub`).
+ * Its id is the first 16 hex digits of the sha256 of the raw key (Ed25519, as for every other
+ * trust root key) or of the SPKI DER (ECDSA). Checked as strictly as when it verifies.
+ *
+ * @throws FlotillaError `KEY_UNKNOWN` or `KEY_WEAK` for a key that cannot be used.
+ */
+export function attestationKeyOf(text: string, name?: string): AttestationKey {
+  const trimmed = text.trim();
+  let key: AttestationKey;
+  if (/^[A-Za-z0-9_-]{43}$/.test(trimmed)) {
+    key = { id: keyIdOf(trimmed), algorithm: 'ed25519', publicKey: trimmed };
+  } else {
+    let spki: Buffer;
+    try {
+      spki = createPublicKey(trimmed).export({ format: 'der', type: 'spki' });
+    } catch {
+      throw new FlotillaError(
+        'KEY_UNKNOWN',
+        'an attestation key is an Ed25519 public key (43 base64url characters) or an ECDSA P-256 SPKI PEM block, as in cosign.pub',
+      );
+    }
+    key = {
+      id: createHash('sha256').update(spki).digest('hex').slice(0, 16),
+      algorithm: 'ecdsa-p256-sha256',
+      publicKey: trimmed,
+    };
+  }
+  const withName = name === undefined ? key : { ...key, name };
+  importAttestationKeys([withName]);
+  return withName;
+}
+
+/**
+ * Throws unless every attestation key of a trust root can verify and no id names two keys,
+ * so an agent never pins a root whose provenance checks would fail or be ambiguous.
+ *
+ * @throws FlotillaError `TRUST_ROOT_INVALID` naming the key.
+ */
+export function assertUsableAttestationKeys(keys: readonly AttestationKey[], version: number): void {
+  const ids = new Set<string>();
+  for (const key of keys) {
+    if (ids.has(key.id))
+      throw new FlotillaError('TRUST_ROOT_INVALID', `trust root v${version} lists attestation key id ${key.id} twice`);
+    ids.add(key.id);
+    try {
+      importAttestationKeys([key]);
+    } catch (error) {
+      throw new FlotillaError(
+        'TRUST_ROOT_INVALID',
+        `trust root v${version} lists attestation key ${key.id}, which cannot verify: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  }
 }

@@ -3,6 +3,7 @@ import type { Target } from '../documents/target.ts';
 import type { BlockReason } from './block-reason.ts';
 import { compileGlobs, matchesSomeGlob } from './lib/name-glob.ts';
 import {
+  GPU_RESOURCES,
   hasCapability,
   hasCertification,
   kubernetesAtLeast,
@@ -24,6 +25,8 @@ export interface CompiledRequirements {
   /** A string equal for two targets exactly when the checks answer the same for both. */
   key(target: RequirementTarget): string;
   check(target: RequirementTarget): BlockReason[];
+  /** The stored fields (`target_fields` names) the checks read: targets alike in these answer alike. */
+  readonly fields: readonly string[];
 }
 
 /**
@@ -85,7 +88,17 @@ export function compileRequirements(requirements: ReleaseRequirements | undefine
     }
     return reasons;
   };
-  return { key, check };
+  const fields = [
+    ...(regionGlobs === undefined ? [] : ['properties.region', 'labels.region', 'facts.region']),
+    ...capabilities.flatMap((name) => [
+      `facts.capabilities.${name}`,
+      `properties.capability.${name}`,
+      ...(name === 'gpu' ? GPU_RESOURCES.map((resource) => `facts.capabilities.${resource}`) : []),
+    ]),
+    ...certifications.map((name) => `properties.certification.${name}`),
+    ...(minimum === undefined ? [] : ['facts.kubernetesVersion']),
+  ];
+  return { key, check, fields };
 }
 
 function list(items: readonly string[]): string {

@@ -47,7 +47,13 @@ export {
   type CompiledSchedule,
   type WindowSchedule,
 } from './change-window.ts';
-export { AttestationKey, importAttestationKeys, type VerifyingKey } from './attestation-keys.ts';
+export {
+  AttestationKey,
+  assertUsableAttestationKeys,
+  attestationKeyOf,
+  importAttestationKeys,
+  type VerifyingKey,
+} from './attestation-keys.ts';
 export {
   DsseEnvelope,
   IN_TOTO_PAYLOAD_TYPE,
@@ -112,3 +118,14 @@ export {
   type EnvelopePolicyCheck,
   type EnvelopePolicyTrust,
 } from './envelope-policy.ts';
+export {
+  EnvelopeTargetRecord,
+  POLICY_SET_MAX_BYTES,
+  POLICY_SET_MAX_POLICIES,
+  PolicySet,
+  SignedPolicySet,
+  policiesForTarget,
+  policySetDigest,
+  verifyPolicySet,
+  type AcceptedPolicySet,
+} from './policy-set.ts';

@@ -12,6 +12,8 @@ export { parseSelector, parseSelectorYaml } from './parse-selector.ts';
 export { formatQuery } from './format-query.ts';
 export { compare, compileMatcher, valueMatcher } from './evaluate.ts';
 export {
+  DESIRED_FIELD_PREFIX,
+  desiredFieldRows,
   storedFieldName,
   driftFieldRows,
   targetFieldRows,

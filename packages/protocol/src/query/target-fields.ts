@@ -1,4 +1,5 @@
 import type { QueryField } from './ast.ts';
+import type { ReleaseRef } from '../documents/common.ts';
 import type { Target } from '../documents/target.ts';
 import { instantMillis } from './time-value.ts';
 import { versionKey } from './version-key.ts';
@@ -190,8 +191,56 @@ export function driftFieldRows(drift: Target['drift']): TargetFieldRow[] {
  * so the merged row matches exactly when one of the values would.
  */
 export function targetFieldRows(target: Target): TargetFieldRow[] {
+  return collectRows((add) => {
+    for (const [key, value] of Object.entries(target.labels)) {
+      add(`labels.${key}`, value);
+    }
+    for (const [key, value] of Object.entries(target.properties)) {
+      add(`properties.${key}`, value);
+    }
+    for (const key of new Set([...Object.keys(target.properties), ...Object.keys(target.labels)])) {
+      const value = own(target.properties, key) ?? own(target.labels, key);
+      if (value !== undefined) {
+        add(`key.${key}`, value);
+      }
+    }
+    walkFacts(null, target.facts, (path, value) => add(`facts.${path}`, value));
+    addDesired(add, target.desired.bundles);
+    if (target.observed !== null) {
+      for (const bundle of target.observed.bundles) {
+        add(`running.${bundle.name}`, bundle.version);
+      }
+      add('health', target.observed.health);
+      add('phase', target.observed.phase);
+    }
+    for (const name of driftClasses(target)) {
+      add('drift', name);
+    }
+  });
+}
+
+/** The field names {@link desiredFieldRows} writes start with this, and no other field does. */
+export const DESIRED_FIELD_PREFIX = 'desired.';
+
+/**
+ * The rows of `target_fields` that come from a target's desired releases alone: what a change
+ * of desired state rewrites, leaving the target's other rows as they are.
+ */
+export function desiredFieldRows(bundles: readonly ReleaseRef[]): TargetFieldRow[] {
+  return collectRows((add) => addDesired(add, bundles));
+}
+
+type AddRow = (field: string, value: Leaf) => void;
+
+function addDesired(add: AddRow, bundles: readonly ReleaseRef[]): void {
+  for (const bundle of bundles) {
+    add(`${DESIRED_FIELD_PREFIX}${bundle.name}`, bundle.version);
+  }
+}
+
+function collectRows(fill: (add: AddRow) => void): TargetFieldRow[] {
   const rows = new Map<string, TargetFieldRow>();
-  const add = (field: string, value: Leaf): void => {
+  const add: AddRow = (field, value) => {
     const typed = typedValue(value);
     const identity = `${field}\u0000${typed.text}`;
     const existing = rows.get(identity);
@@ -208,32 +257,7 @@ export function targetFieldRows(target: Target): TargetFieldRow[] {
           },
     );
   };
-  for (const [key, value] of Object.entries(target.labels)) {
-    add(`labels.${key}`, value);
-  }
-  for (const [key, value] of Object.entries(target.properties)) {
-    add(`properties.${key}`, value);
-  }
-  for (const key of new Set([...Object.keys(target.properties), ...Object.keys(target.labels)])) {
-    const value = own(target.properties, key) ?? own(target.labels, key);
-    if (value !== undefined) {
-      add(`key.${key}`, value);
-    }
-  }
-  walkFacts(null, target.facts, (path, value) => add(`facts.${path}`, value));
-  for (const bundle of target.desired.bundles) {
-    add(`desired.${bundle.name}`, bundle.version);
-  }
-  if (target.observed !== null) {
-    for (const bundle of target.observed.bundles) {
-      add(`running.${bundle.name}`, bundle.version);
-    }
-    add('health', target.observed.health);
-    add('phase', target.observed.phase);
-  }
-  for (const name of driftClasses(target)) {
-    add('drift', name);
-  }
+  fill(add);
   return [...rows.values()];
 }
 

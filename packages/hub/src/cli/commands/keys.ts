@@ -1,6 +1,7 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { FlotillaError, keyIdOf, SignedTrustRoot } from '@flotilla/protocol';
+import { attestationKeyOf } from '@flotilla/protocol/policy';
 import type { ApiClient } from '../api-client.ts';
 import { loadOrCreateKeyFile, readKeyFile } from '../../key-files.ts';
 import { outputFormat, print } from '../output.ts';
@@ -48,6 +49,21 @@ export function keysCommand(program: Command, client: () => ApiClient): void {
       );
     });
   keys
+    .command('register-attestation <key>')
+    .description(
+      'add a key that signs provenance attestations (an Ed25519 public key, or a PEM file such as cosign.pub) to the trust root',
+    )
+    .option('--name <name>', 'a name for the key, such as the CI builder that holds it')
+    .action(async (key: string, flags: { name?: string }) => {
+      const publicKey = existsSync(key) ? readFileSync(key, 'utf8') : key;
+      const signed = await client().call(SignedTrustRoot, 'POST', '/v1/trust-root/attestation-keys', {
+        publicKey,
+        ...(flags.name === undefined ? {} : { name: flags.name }),
+      });
+      const added = attestationKeyOf(publicKey);
+      process.stdout.write(`attestation key ${added.id} is in trust root v${signed.trustRoot.version}\n`);
+    });
+  keys
     .command('ls')
     .description('list the keys of the current trust root')
     .option('-o, --output <format>', 'table, json or yaml')
@@ -56,6 +72,7 @@ export function keysCommand(program: Command, client: () => ApiClient): void {
       print(outputFormat(flags.output), signed, () => [
         ['ID', 'ROLES', 'NAME'],
         ...signed.trustRoot.keys.map((k) => [k.id, k.roles.join(','), k.name ?? '']),
+        ...(signed.trustRoot.attestationKeys ?? []).map((k) => [k.id, `attestation(${k.algorithm})`, k.name ?? '']),
       ]);
     });
 }

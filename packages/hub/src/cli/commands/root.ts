@@ -12,6 +12,7 @@ import {
   TrustRootDraft,
   type TrustRootChange,
 } from '@flotilla/protocol';
+import { attestationKeyOf } from '@flotilla/protocol/policy';
 import type { ApiClient } from '../api-client.ts';
 import { readKeyFile } from '../../key-files.ts';
 
@@ -69,6 +70,10 @@ interface DraftFlags {
   addReleaseKey?: string[];
   addRootKey?: string[];
   addHubKey?: string[];
+  addAttestationKey?: string[];
+  addPolicyKey?: string[];
+  policyThreshold?: string;
+  requirePolicySets?: boolean;
   removeKey?: string[];
   rootThreshold?: string;
   releaseThreshold?: string;
@@ -91,6 +96,13 @@ export function rootCommand(program: Command, client: () => ApiClient): void {
     .option('--add-release-key <key...>', 'a public key or key file to add as a release key')
     .option('--add-root-key <key...>', 'a public key or key file to add as a root key')
     .option('--add-hub-key <key...>', 'a public key or key file to add as a hub key')
+    .option(
+      '--add-attestation-key <key...>',
+      'a key that signs provenance attestations: an Ed25519 public key, or a PEM file such as cosign.pub',
+    )
+    .option('--add-policy-key <key...>', 'a public key or key file to add as a policy key (signs policy sets)')
+    .option('--policy-threshold <n>', 'policy signatures a policy set needs')
+    .option('--require-policy-sets', 'agents refuse an envelope that brings a release without a signed policy set')
     .option('--remove-key <id...>', 'a key id to take out (flotilla keys ls)')
     .option('--root-threshold <n>', 'root signatures a trust root version needs')
     .option('--release-threshold <n>', 'release signatures a bundle needs')
@@ -100,17 +112,24 @@ export function rootCommand(program: Command, client: () => ApiClient): void {
         (keys ?? []).map((k) => ({ publicKey: publicKeyOf(k, flag), roles: [role] }));
       const rootThreshold = wholeNumber(flags.rootThreshold, '--root-threshold');
       const releaseThreshold = wholeNumber(flags.releaseThreshold, '--release-threshold');
+      const policyThreshold = wholeNumber(flags.policyThreshold, '--policy-threshold');
       const change: TrustRootChange = {
         addKeys: [
           ...adding(flags.addReleaseKey, 'release', '--add-release-key'),
           ...adding(flags.addRootKey, 'root', '--add-root-key'),
           ...adding(flags.addHubKey, 'hub', '--add-hub-key'),
+          ...adding(flags.addPolicyKey, 'policy', '--add-policy-key'),
         ],
+        addAttestationKeys: (flags.addAttestationKey ?? []).map((k) =>
+          attestationKeyOf(existsSync(k) ? readFileSync(k, 'utf8') : k),
+        ),
         removeKeyIds: flags.removeKey ?? [],
         thresholds: {
           ...(rootThreshold === undefined ? {} : { root: rootThreshold }),
           ...(releaseThreshold === undefined ? {} : { release: releaseThreshold }),
+          ...(policyThreshold === undefined ? {} : { policy: policyThreshold }),
         },
+        ...(flags.requirePolicySets === true ? { requirePolicySets: true } : {}),
       };
       const current = await client().call(SignedTrustRoot, 'GET', '/v1/trust-root');
       const next = nextTrustRoot(current.trustRoot, change, new Date().toISOString());

@@ -42,6 +42,10 @@ export function serveCommand(program: Command): void {
       '--stream-heartbeat-seconds <s>',
       'how often agent streams are pinged (env FLOTILLA_STREAM_HEARTBEAT_SECONDS, default 30)',
     )
+    .option(
+      '--rollout-issue-batch <n>',
+      'the most envelopes one batch of a rollout wave issues before other requests are served (env FLOTILLA_ROLLOUT_ISSUE_BATCH, default 256)',
+    )
     .action(async (_flags: unknown, command: Command) => {
       const config = serveConfig(command.optsWithGlobals(), process.env);
       const log = await createLogger({
@@ -59,6 +63,7 @@ export function serveCommand(program: Command): void {
         log,
         envelopeTtlMs: config.envelopeTtlSeconds * 1000,
         checkpointIntervalMs: config.checkpointInterval * 1000,
+        rolloutIssueBatch: config.rolloutIssueBatch,
         stream: { heartbeatMs: config.streamHeartbeatSeconds * 1000 },
         ...(maxConnections === undefined ? {} : { maxConnections }),
         ...(config.auditRetentionDays === undefined

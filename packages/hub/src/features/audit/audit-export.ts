@@ -21,6 +21,8 @@ export interface AuditExportPlan {
   readonly untilMs: number | undefined;
   /** Sorted, distinct target ids; null exports every entry in full. */
   readonly targets: readonly string[] | null;
+  /** A scoped reader's targets: an entry naming any other target is elided too. */
+  readonly within?: ReadonlySet<string>;
 }
 
 export interface AuditExportContext {
@@ -101,7 +103,11 @@ export function* auditExportLines(
     if (rows.length === 0) throw pruned(expected);
     for (const row of rows) {
       if (row.seq !== expected) throw pruned(expected);
-      if (keep === null || keep.has(row.seq)) {
+      const within = plan.within;
+      if (
+        (keep === null || keep.has(row.seq)) &&
+        (within === undefined || decodeAuditEntry(row.entry).subjects.every((id) => within.has(id)))
+      ) {
         yield* flush();
         // The stored JSON is the entry as hashed; prefixing the kind makes the line.
         yield `{"kind":"entry",${row.entry.slice(1)}\n`;

@@ -67,6 +67,8 @@ export interface AuditExportOptions {
    * is elided to its body hash. An empty list carries no entry in full.
    */
   readonly targets?: readonly string[];
+  /** A scoped reader's targets: an entry naming any target outside them is elided too. */
+  readonly within?: ReadonlySet<string>;
 }
 
 export interface AuditPruneOptions {
@@ -273,6 +275,7 @@ export class AuditLog {
       sinceMs: options.since === undefined ? undefined : toMs(options.since, 'since'),
       untilMs: options.until === undefined ? undefined : toMs(options.until, 'until'),
       targets: options.targets === undefined ? null : normalizeTargets(options.targets),
+      ...(options.within === undefined ? {} : { within: options.within }),
     };
     const context = {
       store: this.store,

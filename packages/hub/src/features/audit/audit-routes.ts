@@ -14,7 +14,7 @@ import {
 import { AuditVerifyResult, SignedAuditCheckpoint } from '@flotilla/protocol/audit';
 import type { Logger } from 'pino';
 import type { Clock } from '../../clock.ts';
-import { requireOperator, type Authenticator } from '../../http/auth.ts';
+import { requireOperator, type Authenticator, type TargetScope } from '../../http/auth.ts';
 import { readJson, readListQuery, readOptionalJson, readParam } from '../../http/body.ts';
 import { sendJson } from '../../http/respond.ts';
 import type { Router } from '../../http/router.ts';
@@ -31,6 +31,8 @@ export interface AuditRoutesDeps {
   readonly audit: AuditService;
   readonly clock: Clock;
   readonly log: Logger;
+  /** A scoped token's targets: its queries and exports read only entries about them. */
+  readonly scope: Pick<TargetScope, 'within' | 'check'>;
 }
 
 /** Groups export lines into chunks of about {@link EXPORT_CHUNK} characters: one write per chunk, not per line. */
@@ -50,21 +52,28 @@ function* chunked(first: string, rest: Iterator<string, void, undefined>): Gener
  * The audit trail as an API: query (viewer), a target's history (viewer), export, checkpoint,
  * verify and prune (admin). Formats: docs/audit.md and docs/audit-format.md.
  */
-export function auditRoutes(router: Router, { auth, audit, clock, log }: AuditRoutesDeps): void {
+export function auditRoutes(router: Router, { auth, audit, clock, log, scope }: AuditRoutesDeps): void {
   router.on('GET', '/v1/audit', ({ req, res, query }) => {
-    requireOperator(auth, req, 'viewer');
-    sendJson(res, 200, AuditPage, audit.list(readListQuery(query, AuditListQuery, LISTS)));
+    const principal = requireOperator(auth, req, 'viewer', { scoped: true });
+    const params = readListQuery(query, AuditListQuery, LISTS);
+    sendJson(res, 200, AuditPage, audit.list(params, audit.scopeTargets(scope.within(principal))));
   });
 
   router.on('GET', '/v1/targets/:id/history', ({ req, res, params, query }) => {
-    requireOperator(auth, req, 'viewer');
+    const principal = requireOperator(auth, req, 'viewer', { scoped: true });
     const id = readParam(params['id'], TargetId, 'target id');
-    sendJson(res, 200, AuditPage, audit.history(id, readListQuery(query, AuditHistoryQuery, LISTS)));
+    scope.check(principal, id, req);
+    const list = readListQuery(query, AuditHistoryQuery, LISTS);
+    sendJson(res, 200, AuditPage, audit.history(id, list, audit.scopeTargets(scope.within(principal))));
   });
 
   router.on('GET', '/v1/audit/export', async ({ req, res, query }) => {
-    const principal = requireOperator(auth, req, 'admin');
-    const lines = audit.exportLines(readListQuery(query, AuditExportQuery, LISTS), actorOf(principal));
+    const principal = requireOperator(auth, req, 'admin', { scoped: true });
+    const lines = audit.exportLines(
+      readListQuery(query, AuditExportQuery, LISTS),
+      actorOf(principal),
+      audit.scopeTargets(scope.within(principal)),
+    );
     // The first line signs the head checkpoint and writes the header: a failure there is
     // still an ordinary error answer; after it, a failure can only cut the stream short,
     // which a verifier reports as unsealed.

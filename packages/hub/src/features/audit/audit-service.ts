@@ -38,6 +38,21 @@ export interface AuditServiceDeps {
   readonly clock: Clock;
 }
 
+/** `targets` narrowed to `scope`: the scope itself when no targets were asked for. */
+function within(targets: string[] | undefined, scope: ReadonlySet<string> | undefined): string[] | undefined {
+  if (scope === undefined) return targets;
+  return targets === undefined ? [...scope].sort() : targets.filter((id) => scope.has(id));
+}
+
+/** A page without the entries that name a target outside `scope`. */
+function onlyWithin(page: AuditPage, scope: ReadonlySet<string> | undefined): AuditPage {
+  if (scope === undefined) return page;
+  return {
+    ...page,
+    entries: page.entries.filter((entry) => entry.subjects.length > 0 && entry.subjects.every((id) => scope.has(id))),
+  };
+}
+
 type Narrowing = Pick<AuditListQuery, 'since' | 'until' | 'actor' | 'actorKind' | 'action' | 'outcome'>;
 
 function narrowing(query: Narrowing): AuditQueryFilter {
@@ -69,31 +84,53 @@ export class AuditService {
     this.deps = deps;
   }
 
-  list(params: AuditListQuery): AuditPage {
-    const targets = this.targetFilter(params.target, params.q);
+  /**
+   * The targets a scoped token reaches, for {@link list}, {@link history} and
+   * {@link exportLines}; undefined for an unscoped token.
+   */
+  scopeTargets(within: Query | undefined): ReadonlySet<string> | undefined {
+    return within === undefined ? undefined : new Set(this.deps.fleet.ids(within));
+  }
+
+  /**
+   * A page of entries. With `scope` (a scoped token's targets), only entries about targets
+   * in the scope: each entry kept names at least one target and only targets in it; entries
+   * about no target are hidden. A scoped page may hold fewer than `limit` entries.
+   */
+  list(params: AuditListQuery, scope?: ReadonlySet<string>): AuditPage {
+    const targets = within(this.targetFilter(params.target, params.q), scope);
     const filter: AuditQueryFilter = { ...narrowing(params), ...(targets === undefined ? {} : { targets }) };
-    return this.deps.log.query(filter, {
-      limit: params.limit,
-      order: params.order,
-      ...(params.cursor === undefined ? {} : { cursor: params.cursor }),
-    });
+    return onlyWithin(
+      this.deps.log.query(filter, {
+        limit: params.limit,
+        order: params.order,
+        ...(params.cursor === undefined ? {} : { cursor: params.cursor }),
+      }),
+      scope,
+    );
   }
 
   /** A target's history; a target is never deleted, so its history outlives revocation, while an id never enrolled is a typo. */
-  history(targetId: string, params: AuditHistoryQuery): AuditPage {
+  history(targetId: string, params: AuditHistoryQuery, scope?: ReadonlySet<string>): AuditPage {
     if (!this.deps.targets.exists(targetId)) throw new FlotillaError('NOT_FOUND', `target ${targetId} does not exist`);
-    return this.deps.log.query(
-      { ...narrowing(params), targets: [targetId] },
-      { limit: params.limit, order: params.order, ...(params.cursor === undefined ? {} : { cursor: params.cursor }) },
+    return onlyWithin(
+      this.deps.log.query(
+        { ...narrowing(params), targets: [targetId] },
+        { limit: params.limit, order: params.order, ...(params.cursor === undefined ? {} : { cursor: params.cursor }) },
+      ),
+      scope,
     );
   }
 
   /**
    * The export's lines, recorded first as `audit.export` so the export carries the record of
-   * itself. The first line signs the head checkpoint and writes the header.
+   * itself. The first line signs the head checkpoint and writes the header. With `scope`,
+   * only entries about targets in the scope (naming one, and none outside it) are carried in
+   * full; the rest are elided to their hashes, as in any filtered export, so the chain still
+   * verifies.
    */
-  exportLines(params: AuditExportQuery, actor: Actor): Generator<string, void, undefined> {
-    const targets = this.targetFilter(params.target, params.q);
+  exportLines(params: AuditExportQuery, actor: Actor, scope?: ReadonlySet<string>): Generator<string, void, undefined> {
+    const targets = within(this.targetFilter(params.target, params.q), scope);
     if (targets !== undefined && targets.length > EXPORT_TARGETS_MAX) {
       throw new FlotillaError(
         'VALIDATION_FAILED',
@@ -117,6 +154,7 @@ export class AuditService {
       ...(params.since === undefined ? {} : { since: params.since }),
       ...(params.until === undefined ? {} : { until: params.until }),
       ...(targets === undefined ? {} : { targets }),
+      ...(scope === undefined ? {} : { within: scope }),
     });
   }
 

@@ -1,5 +1,5 @@
-import { BUNDLE_MAX_BYTES, FlotillaError, SignedBundle } from '@flotilla/protocol';
-import { PublishResult, ReleaseList } from '@flotilla/protocol/api';
+import { BUNDLE_MAX_BYTES, FlotillaError } from '@flotilla/protocol';
+import { PublishRelease, PublishResult, ReleaseDetails, ReleaseList } from '@flotilla/protocol/api';
 import { authenticate, callerOf, requireOperator, type Authenticator } from '../../http/auth.ts';
 import { readJson } from '../../http/body.ts';
 import { sendEmpty, sendJson, sendRawJson } from '../../http/respond.ts';
@@ -11,7 +11,7 @@ export interface BundleRoutesDeps {
   readonly bundles: BundleService;
 }
 
-/** Releases: publish (deployer), list (viewer), and fetch one by digest (its agents, or an operator). */
+/** Releases: publish with attestations (deployer), list and show (viewer), and fetch one by digest (its agents, or an operator). */
 export function bundleRoutes(router: Router, { auth, bundles }: BundleRoutesDeps): void {
   router.on('GET', '/v1/bundles/:digest', async ({ req, res, params }) => {
     const digest = params['digest']!;
@@ -39,9 +39,15 @@ export function bundleRoutes(router: Router, { auth, bundles }: BundleRoutesDeps
 
   router.on('POST', '/v1/bundles', async ({ req, res }) => {
     const principal = requireOperator(auth, req, 'deployer');
-    const signed = await readJson(req, SignedBundle, BUNDLE_MAX_BYTES);
-    const result = bundles.publish(signed, principal);
+    // The release and its attestations share the bundle limit, which agents' downloads are bounded by too.
+    const request = await readJson(req, PublishRelease, BUNDLE_MAX_BYTES);
+    const result = bundles.publish(request, principal);
     sendJson(res, result.created ? 201 : 200, PublishResult, result);
+  });
+
+  router.on('GET', '/v1/bundles/:digest/details', ({ req, res, params }) => {
+    requireOperator(auth, req, 'viewer');
+    sendJson(res, 200, ReleaseDetails, bundles.details(params['digest']!));
   });
 
   router.on('GET', '/v1/bundles', ({ req, res }) => {

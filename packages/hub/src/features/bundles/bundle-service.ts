@@ -1,9 +1,24 @@
-import { FlotillaError, verifyBundle, type ReleaseRef, type SignedBundle, type TrustRoot } from '@flotilla/protocol';
-import type { PublishResult, ReleaseList } from '@flotilla/protocol/api';
+import {
+  digestOf,
+  FlotillaError,
+  verifyBundle,
+  type ReleaseRef,
+  type SignedBundle,
+  type TrustRoot,
+} from '@flotilla/protocol';
+import type {
+  PublishRelease,
+  PublishResult,
+  ReleaseDetails,
+  ReleaseList,
+  ReleasePolicyVerdict,
+} from '@flotilla/protocol/api';
+import { Attestation, importAttestationKeys, verifyProvenance } from '@flotilla/protocol/policy';
 import type { AuditSink } from '../../audit-sink.ts';
 import type { Clock } from '../../clock.ts';
 import type { AgentPrincipal, OperatorPrincipal } from '../../principal.ts';
 import type { Transactions } from '../../store/transaction.ts';
+import type { AttestationStore, StoredAttestation } from './attestation-store.ts';
 import type { BundleStore } from './bundle-store.ts';
 
 /** The trust root in force, whose release keys must have signed every bundle (the identity feature). */
@@ -16,9 +31,15 @@ export interface EnvelopeDigests {
   get(targetId: string): { readonly digests: ReadonlySet<string> } | undefined;
 }
 
+/** How the live policies' artifact rules judge a release (the policy feature). */
+export interface ReleaseVerdicts {
+  verdicts(release: ReleaseRef): ReleasePolicyVerdict[];
+}
+
 export interface BundleServiceDeps {
   readonly tx: Transactions;
   readonly store: BundleStore;
+  readonly attestations: AttestationStore;
   readonly keys: ReleaseKeys;
   readonly envelopes: EnvelopeDigests;
   readonly audit: AuditSink;
@@ -33,16 +54,32 @@ export class BundleService {
   private readonly deps: BundleServiceDeps;
   /** Bundles are immutable, so their sizes never change; envelopes ask for them on every signing. */
   private readonly sizes = new Map<string, number>();
+  /** Set once the policy feature exists, which reads releases from this one. */
+  private verdicts: ReleaseVerdicts | undefined;
 
   constructor(deps: BundleServiceDeps) {
     this.deps = deps;
   }
 
-  publish(signed: SignedBundle, actor: OperatorPrincipal): PublishResult {
+  /** Connects the policy feature, whose verdicts a publish answers with and audits. */
+  judgeWith(verdicts: ReleaseVerdicts): void {
+    this.verdicts = verdicts;
+  }
+
+  /**
+   * Publishes a release with its provenance attestations, or adds attestations to a release
+   * published before. Every attestation must verify against the trust root's attestation keys
+   * and name the release as its subject, or nothing is stored. The live policies' verdicts on
+   * the published release are answered and audited, as warnings (docs/policy.md).
+   */
+  publish(request: PublishRelease, actor: OperatorPrincipal): PublishResult {
     const { tx, store, audit, clock } = this.deps;
+    const { attestations: raw = [], ...signed } = request;
     const { name, version } = signed.bundle;
+    let attestations: StoredAttestation[];
     try {
       verifyBundle(signed, { name, version, digest: signed.digest }, this.deps.keys.trustRoot);
+      attestations = this.verifyAttestations(signed.digest, raw, actor.name);
     } catch (error) {
       // A release whose signatures or digest do not hold is a forgery or a broken build: recorded, then refused.
       if (error instanceof FlotillaError) {
@@ -63,31 +100,139 @@ export class BundleService {
       }
       throw error;
     }
-    return tx.run(() => {
+    const result = tx.run((): PublishResult => {
       const existing = store.digestOf(name, version);
-      if (existing !== undefined) {
-        if (existing === signed.digest) return { digest: signed.digest, created: false };
+      if (existing !== undefined && existing !== signed.digest)
         throw new FlotillaError(
           'CONFLICT',
           `release ${name}@${version} is already published with digest ${existing}; releases are immutable, publish a new version`,
         );
+      if (existing === undefined) {
+        store.insert(signed, clock(), actor.name);
+        audit.append({
+          actor: { kind: 'user', id: actor.name },
+          action: 'bundle.publish',
+          subjects: [],
+          outcome: 'success',
+          details: {
+            name,
+            version,
+            digest: signed.digest,
+            resources: signed.bundle.resources.length,
+            signers: signed.signatures.map((s) => s.keyId),
+          },
+        });
       }
-      store.insert(signed, clock(), actor.name);
+      const added = attestations.filter((attestation) => this.deps.attestations.insert(attestation));
+      if (added.length > 0)
+        audit.append({
+          actor: { kind: 'user', id: actor.name },
+          action: 'bundle.attest',
+          subjects: [],
+          outcome: 'success',
+          details: {
+            name,
+            version,
+            digest: signed.digest,
+            attestations: added.map((a) => ({
+              digest: a.digest,
+              format: a.format,
+              signers: a.signers,
+              builder: a.builder,
+            })),
+          },
+        });
+      const stored = attestations.map((a) => a.digest);
+      return {
+        digest: signed.digest,
+        created: existing === undefined,
+        ...(stored.length === 0 ? {} : { attestations: stored }),
+      };
+    });
+    if (this.verdicts === undefined) return result;
+    const policies = this.verdicts.verdicts({ name, version, digest: signed.digest });
+    if (policies.length === 0) return result;
+    const refusing = policies.filter((verdict) => !verdict.allowed);
+    tx.run(() =>
       audit.append({
         actor: { kind: 'user', id: actor.name },
-        action: 'bundle.publish',
+        action: 'bundle.policy-verdict',
         subjects: [],
-        outcome: 'success',
-        details: {
-          name,
-          version,
-          digest: signed.digest,
-          resources: signed.bundle.resources.length,
-          signers: signed.signatures.map((s) => s.keyId),
-        },
-      });
-      return { digest: signed.digest, created: true };
+        outcome: refusing.length === 0 ? 'success' : 'refused',
+        ...(refusing.length === 0 ? {} : { reason: refusing[0]!.reasons[0]?.rule ?? 'artifacts' }),
+        details: { name, version, digest: signed.digest, policies },
+      }),
+    );
+    return { ...result, policies };
+  }
+
+  /** Each attestation read strictly and verified for the release, or the publish is refused. */
+  private verifyAttestations(releaseDigest: string, raw: readonly unknown[], addedBy: string): StoredAttestation[] {
+    if (raw.length === 0) return [];
+    const root = this.deps.keys.trustRoot;
+    const keys = importAttestationKeys(root.attestationKeys ?? []);
+    const addedAt = this.deps.clock();
+    return raw.map((value, index) => {
+      const parsed = Attestation.safeParse(value);
+      if (!parsed.success)
+        throw new FlotillaError(
+          'VALIDATION_FAILED',
+          `attestation ${index + 1} is neither a DSSE envelope nor a Sigstore bundle: ${parsed.error.issues[0]?.message ?? 'invalid'}`,
+        );
+      if (keys.length === 0)
+        throw new FlotillaError(
+          'ATTESTATION_INVALID',
+          `trust root v${root.version} lists no attestation key to verify attestation ${index + 1} with; add the builder's key with \`flotilla keys register-attestation\``,
+          { reason: 'signature' },
+        );
+      let verified;
+      try {
+        verified = verifyProvenance(parsed.data, releaseDigest, keys);
+      } catch (error) {
+        if (error instanceof FlotillaError)
+          throw new FlotillaError('ATTESTATION_INVALID', `attestation ${index + 1}: ${error.message}`, error.details);
+        throw error;
+      }
+      return {
+        releaseDigest,
+        digest: digestOf(parsed.data),
+        format: parsed.data.format,
+        json: JSON.stringify(parsed.data),
+        signers: verified.signers,
+        builder: verified.builderId,
+        sources: verified.sources,
+        addedAt,
+        addedBy,
+      };
     });
+  }
+
+  /** The attestations stored with a release, as published. */
+  attestationsOf(digest: string): Attestation[] {
+    return this.deps.attestations.of(digest).map((stored) => JSON.parse(stored.json) as Attestation);
+  }
+
+  /** A release with its attestations and the live policies' verdicts on it (`flotilla release show`). */
+  details(digest: string): ReleaseDetails {
+    const record = this.deps.store.record(digest);
+    if (record === undefined) throw new FlotillaError('NOT_FOUND', `no bundle with digest ${digest}`);
+    return {
+      digest,
+      name: record.name,
+      version: record.version,
+      createdAt: new Date(record.createdAt).toISOString(),
+      createdBy: record.createdBy,
+      attestations: this.deps.attestations.of(digest).map((a) => ({
+        digest: a.digest,
+        format: a.format,
+        signers: [...a.signers],
+        builder: a.builder,
+        sources: a.sources.map((source) => ({ ...source })),
+        addedAt: new Date(a.addedAt).toISOString(),
+        addedBy: a.addedBy,
+      })),
+      policies: this.verdicts?.verdicts({ name: record.name, version: record.version, digest }) ?? [],
+    };
   }
 
   /**

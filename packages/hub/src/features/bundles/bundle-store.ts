@@ -29,6 +29,10 @@ export class BundleStore {
       byVersion: db.prepare<[string, string], { digest: string }>(
         'SELECT digest FROM bundles WHERE name = ? AND version = ?',
       ),
+      record: db.prepare<
+        [string],
+        { digest: string; name: string; version: string; created_at: number; created_by: string }
+      >('SELECT digest, name, version, created_at, created_by FROM bundles WHERE digest = ?'),
       list: db.prepare<[], { digest: string; name: string; version: string; created_at: number; created_by: string }>(
         'SELECT digest, name, version, created_at, created_by FROM bundles ORDER BY name, created_at',
       ),
@@ -64,6 +68,14 @@ export class BundleStore {
   /** The digest of `name@version`, when published. */
   digestOf(name: string, version: string): string | undefined {
     return this.s.byVersion.get(name, version)?.digest;
+  }
+
+  /** A published release's record, without its content. */
+  record(digest: string): ReleaseRecord | undefined {
+    const r = this.s.record.get(digest);
+    return r === undefined
+      ? undefined
+      : { digest: r.digest, name: r.name, version: r.version, createdAt: r.created_at, createdBy: r.created_by };
   }
 
   /** By name, then by age. */

@@ -87,8 +87,17 @@ export interface EnvelopeNotices {
   changed(targetIds: readonly string[]): void;
 }
 
+/**
+ * Policy for assignments (the policy feature): the sections the envelope carries for the
+ * releases an assignment brings, or a `POLICY_REFUSED` error when policy blocks one.
+ */
+export interface AssignPolicy {
+  check(targetId: string, brought: readonly ReleaseRef[], actor: Actor): EnvelopePolicy[];
+}
+
 export interface DesiredStateDeps {
   readonly tx: Transactions;
+  readonly assignPolicy: AssignPolicy;
   /** Told after envelopes changed, besides the long-polls woken here. */
   readonly notices?: EnvelopeNotices;
   readonly targets: DesiredTargets;
@@ -105,13 +114,36 @@ export interface DesiredStateDeps {
   readonly envelopeTtlMs: number;
   /** Told of every envelope signed (the metrics feature); optional. */
   readonly metrics?: { envelopeIssued(): void };
+  /** The newest signed policy set, which every new generation carries (the policy feature). */
+  readonly policySets: PolicySetSource;
 }
 
-/** The drift part of an envelope: the policy and holds in force, and revert requests for this generation only. */
+/** The newest signed policy set and the target's record, for new envelopes to carry (the policy feature). */
+export interface PolicySetSource {
+  envelopePart(targetId: string): { readonly policySet: object; readonly target: object } | undefined;
+}
+
+/**
+ * The drift part of an envelope: the policy and holds in force, and revert requests for this
+ * generation only; and the signed policy set with the target's record, fixed per generation.
+ */
 interface EnvelopeDrift {
   readonly holds: readonly Hold[];
   readonly driftPolicy?: DriftPolicy;
   readonly revert?: readonly DriftRevert[];
+  readonly policySet?: Record<string, unknown>;
+  readonly target?: Record<string, unknown>;
+}
+
+/** What a fresh signature over the same generation keeps of its envelope. */
+function carriedPart(envelope: Envelope): EnvelopeDrift {
+  return {
+    holds: envelope.holds,
+    ...(envelope.driftPolicy === undefined ? {} : { driftPolicy: envelope.driftPolicy }),
+    ...(envelope.revert === undefined ? {} : { revert: envelope.revert }),
+    ...(envelope.policySet === undefined ? {} : { policySet: envelope.policySet }),
+    ...(envelope.target === undefined ? {} : { target: envelope.target }),
+  };
 }
 
 /**
@@ -121,16 +153,17 @@ interface EnvelopeDrift {
 function policySections(
   bundles: readonly ReleaseRef[],
   kept: readonly Record<string, unknown>[] | undefined,
-  added?: EnvelopePolicy,
+  added: readonly EnvelopePolicy[] = [],
 ): Record<string, unknown>[] | undefined {
   const digests = new Set(bundles.map((b) => b.digest));
+  const replaced = new Set(added.map((section) => section.releaseDigest));
   const sections = (kept ?? []).filter(
     (section) =>
       typeof section['releaseDigest'] === 'string' &&
       digests.has(section['releaseDigest']) &&
-      section['releaseDigest'] !== added?.releaseDigest,
+      !replaced.has(section['releaseDigest']),
   );
-  if (added !== undefined && digests.has(added.releaseDigest)) sections.push(added);
+  for (const section of added) if (digests.has(section.releaseDigest)) sections.push(section);
   return sections.length === 0 ? undefined : sections;
 }
 
@@ -227,7 +260,12 @@ export class DesiredStateService {
     return (this.deps.targets.desired(targetId)?.envelope?.envelope.holds.length ?? 0) > 0;
   }
 
-  /** Sets the releases a target should run; the envelope's generation goes up by one. */
+  /**
+   * Sets the releases a target should run; the envelope's generation goes up by one. Each
+   * release the target does not already have passes policy first, as in a rollout.
+   *
+   * @throws FlotillaError `POLICY_REFUSED` when policy blocks a release it brings.
+   */
   assign(targetId: string, refs: readonly string[], actor: Actor): AssignResult {
     const { tx, targets, audit, clock } = this.deps;
     const bundles = refs.map((ref) => this.deps.releases.resolveRelease(ref));
@@ -240,6 +278,14 @@ export class DesiredStateService {
         );
       names.add(bundle.name);
     }
+    // Checked before the transaction, so that a refusal's audit entry is kept; nothing yields
+    // between the check and the write, so the record checked is the record written.
+    const had = new Set(targets.desired(targetId)?.bundles.map((bundle) => bundle.digest));
+    const added = this.deps.assignPolicy.check(
+      targetId,
+      bundles.filter((bundle) => !had.has(bundle.digest)),
+      actor,
+    );
     const result = tx.run(() => {
       const record = targets.desired(targetId);
       if (record === undefined) throw new FlotillaError('NOT_FOUND', `target ${targetId} does not exist`);
@@ -251,7 +297,7 @@ export class DesiredStateService {
         generation,
         bundles,
         undefined,
-        policySections(bundles, record.envelope?.envelope.policy),
+        policySections(bundles, record.envelope?.envelope.policy, added),
       );
       targets.setDesired(targetId, generation, bundles, envelope, clock(), actor);
       audit.append({
@@ -351,7 +397,7 @@ export class DesiredStateService {
         generation,
         bundles,
         undefined,
-        policySections(bundles, record.envelope?.envelope.policy, policy),
+        policySections(bundles, record.envelope?.envelope.policy, policy === undefined ? [] : [policy]),
       ),
       this.deps.clock(),
       actor,
@@ -384,14 +430,9 @@ export class DesiredStateService {
     const envelope = this.deps.targets.desired(targetId)?.envelope?.envelope;
     if (envelope === undefined) return state;
     // A fresh signature over the same generation carries the same drift part.
-    const carried = {
-      holds: envelope.holds,
-      ...(envelope.driftPolicy === undefined ? {} : { driftPolicy: envelope.driftPolicy }),
-      ...(envelope.revert === undefined ? {} : { revert: envelope.revert }),
-    };
     this.deps.targets.setEnvelope(
       targetId,
-      this.sign(targetId, envelope.generation, envelope.bundles, carried, envelope.policy),
+      this.sign(targetId, envelope.generation, envelope.bundles, carriedPart(envelope), envelope.policy),
     );
     this.announce([targetId]);
     return served.get(targetId);
@@ -413,12 +454,7 @@ export class DesiredStateService {
         'CONFLICT',
         `target ${targetId} has no desired state yet; assign it releases first (flotilla assign ${targetId} NAME@VERSION)`,
       );
-    const carried = {
-      holds: envelope.holds,
-      ...(envelope.driftPolicy === undefined ? {} : { driftPolicy: envelope.driftPolicy }),
-      ...(envelope.revert === undefined ? {} : { revert: envelope.revert }),
-    };
-    return this.sign(targetId, envelope.generation, envelope.bundles, carried, envelope.policy, ttlMs);
+    return this.sign(targetId, envelope.generation, envelope.bundles, carriedPart(envelope), envelope.policy, ttlMs);
   }
 
   /**
@@ -445,7 +481,17 @@ export class DesiredStateService {
    * selector later gets its hold with its next envelope.
    */
   private driftNow(targetId: string): EnvelopeDrift {
-    return { holds: this.deps.holds.holdsFor(targetId), driftPolicy: this.deps.policies.current().policy };
+    const signedPolicy = this.deps.policySets.envelopePart(targetId);
+    return {
+      holds: this.deps.holds.holdsFor(targetId),
+      driftPolicy: this.deps.policies.current().policy,
+      ...(signedPolicy === undefined
+        ? {}
+        : {
+            policySet: signedPolicy.policySet as Record<string, unknown>,
+            target: signedPolicy.target as Record<string, unknown>,
+          }),
+    };
   }
 
   /** Signs an envelope; its drift part is `drift` when given, else what is in force now. */
@@ -469,6 +515,8 @@ export class DesiredStateService {
       ...(part.driftPolicy === undefined ? {} : { driftPolicy: part.driftPolicy }),
       ...(part.revert === undefined ? {} : { revert: [...part.revert] }),
       ...(policy === undefined ? {} : { policy: [...policy] }),
+      ...(part.policySet === undefined ? {} : { policySet: part.policySet }),
+      ...(part.target === undefined ? {} : { target: part.target }),
       trustRootVersion: this.deps.trust.trustRoot.version,
       issuedAt: new Date(now).toISOString(),
       expiresAt: new Date(now + ttlMs).toISOString(),

@@ -1,6 +1,7 @@
 import { FlotillaError, SignedTrustRoot, TargetId, TRUST_ROOT_MAX_BYTES } from '@flotilla/protocol';
 import {
   AddApproverKeyRequest,
+  AddAttestationKeyRequest,
   AddReleaseKeyRequest,
   CreateEnrollmentTokenRequest,
   EnrollmentToken,
@@ -135,5 +136,11 @@ export function identityRoutes(router: Router, { identity, trust, store, rotatio
     const principal = requireOperator(identity, req, 'admin');
     const { publicKey, identity: owner } = await readJson(req, AddApproverKeyRequest);
     sendJson(res, 200, SignedTrustRoot, trust.addApproverKey(publicKey, owner, actorOf(principal)));
+  });
+
+  router.on('POST', '/v1/trust-root/attestation-keys', async ({ req, res }) => {
+    const principal = requireOperator(identity, req, 'admin');
+    const { publicKey, name } = await readJson(req, AddAttestationKeyRequest);
+    sendJson(res, 200, SignedTrustRoot, trust.addAttestationKey(publicKey, name, actorOf(principal)));
   });
 }

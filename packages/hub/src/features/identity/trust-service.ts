@@ -6,6 +6,7 @@ import {
   canonicalize,
   verifyTrustRoot,
   keyIdOf,
+  nextTrustRoot,
   signPayload,
   FlotillaError,
   type Actor,
@@ -14,6 +15,7 @@ import {
   type TrustRoot,
   type TrustRootKey,
 } from '@flotilla/protocol';
+import { attestationKeyOf } from '@flotilla/protocol/policy';
 import type { AuditSink } from '../../audit-sink.ts';
 import type { Clock } from '../../clock.ts';
 import type { Transactions } from '../../store/transaction.ts';
@@ -216,6 +218,37 @@ export class TrustService {
         subjects: [],
         outcome: 'success',
         details: { version: next.trustRoot.version, keyId: id, publicKey, identity },
+      });
+    });
+    this.current = next;
+    return next;
+  }
+
+  /**
+   * Adds a key that verifies provenance attestations (an Ed25519 key or cosign's ECDSA P-256
+   * PEM) as a new trust root version, audited as `trust-root.add-attestation-key`; adding a
+   * key already there changes nothing.
+   */
+  addAttestationKey(publicKey: string, name: string | undefined, actor: Actor): SignedTrustRoot {
+    const { tx, store, audit, clock } = this.deps;
+    const key = attestationKeyOf(publicKey, name);
+    if ((this.trustRoot.attestationKeys ?? []).some((k) => k.id === key.id)) return this.current;
+    if (this.trustRoot.thresholds.root > 1)
+      throw new FlotillaError(
+        'ROOT_KEY_OFFLINE',
+        `trust root v${this.trustRoot.version} needs ${this.trustRoot.thresholds.root} root signatures for a new version, more than this hub's one root key: add the key with \`flotilla root draft --add-attestation-key\`, sign with \`flotilla root sign\`, publish with \`flotilla root publish\``,
+      );
+    const next = this.sign(
+      nextTrustRoot(this.trustRoot, { addAttestationKeys: [key] }, new Date(clock()).toISOString()),
+    );
+    tx.run(() => {
+      store.insert(next);
+      audit.append({
+        actor,
+        action: 'trust-root.add-attestation-key',
+        subjects: [],
+        outcome: 'success',
+        details: { version: next.trustRoot.version, keyId: key.id, algorithm: key.algorithm, name },
       });
     });
     this.current = next;

@@ -11,11 +11,14 @@ import { AUDIT_MAX_SUBJECTS } from '@flotilla/protocol/audit';
 import {
   choosePlacement,
   createPolicyEvaluator,
+  importAttestationKeys,
   inspectRelease,
   parsePlacementRequest,
+  type Attestation,
   policyRef,
   type Policy,
   type PolicyDecision,
+  type PolicyEvaluator,
   type ReleaseFacts,
   type VerifiedApprovals,
 } from '@flotilla/protocol/policy';
@@ -24,6 +27,7 @@ import { appendInParts } from '../../append-in-parts.ts';
 import type { AuditSink } from '../../audit-sink.ts';
 import type { Clock } from '../../clock.ts';
 import type { Transactions } from '../../store/transaction.ts';
+import { planFromIndex, type PlanIndex } from './index-plan.ts';
 
 /** The live policies (this feature's service). */
 export interface LivePolicies {
@@ -34,11 +38,17 @@ export interface LivePolicies {
 export interface PlanReleases {
   resolveRelease(ref: string): ReleaseRef;
   signed(digest: string): SignedBundle;
+  /** The provenance attestations stored with a release. */
+  attestationsOf(digest: string): Attestation[];
 }
 
-/** The targets a fleet query selects, whole (the targets feature). */
+/** The fleet: its in-memory index, and target records (the targets feature). */
 export interface PlanFleet {
+  /** The targets a fleet query selects, whole: for placement, which reads every candidate. */
   selectTargets(query: Query | undefined, now: number): Target[];
+  index(): PlanIndex;
+  /** These targets' records, in id order. */
+  records(ids: readonly string[]): Target[];
 }
 
 /** The trust root in force (the identity feature). */
@@ -84,6 +94,23 @@ export interface EvaluatedPlan {
 
 const NO_APPROVALS: VerifiedApprovals = { accepted: [], refused: [] };
 
+function plannedView(
+  targetId: string,
+  name: string,
+  decision: PolicyDecision,
+  placement: string | undefined,
+): PlannedTargetView {
+  return {
+    targetId,
+    name,
+    included: decision.included,
+    policies: [...decision.policies],
+    reasons: decision.included ? [] : decision.reasons.map((reason) => ({ ...reason })),
+    ...(decision.overrides === undefined ? {} : { overrides: [...decision.overrides] }),
+    ...(placement === undefined ? {} : { placement }),
+  };
+}
+
 /**
  * Plans a rollout under the live policies (docs/policy.md): the release is inspected once
  * (signatures by the trust root's release keys, images, requirements), every policy is
@@ -99,14 +126,18 @@ export class PolicyPlanner {
     this.deps = deps;
   }
 
-  /** The release's facts, checked once per digest and trust root version. */
+  /**
+   * The release's facts, checked once per digest, trust root version and set of attestations:
+   * its attestations are verified again against the attestation keys of the trust root in force.
+   */
   releaseFacts(release: ReleaseRef): ReleaseFacts {
     const root = this.deps.trust.trustRoot;
-    const key = `${release.digest}@${root.version}`;
+    const attestations = this.deps.releases.attestationsOf(release.digest);
+    const key = `${release.digest}@${root.version}#${attestations.length}`;
     if (this.releaseCache?.key !== key) {
-      const facts = inspectRelease(this.deps.releases.signed(release.digest), [], {
+      const facts = inspectRelease(this.deps.releases.signed(release.digest), attestations, {
         releaseKeys: keysWithRole(root, 'release'),
-        attestationKeys: [],
+        attestationKeys: importAttestationKeys(root.attestationKeys ?? []),
       });
       this.releaseCache = { key, facts };
     }
@@ -124,16 +155,51 @@ export class PolicyPlanner {
       overrides: input.overrides ?? NO_APPROVALS,
       now,
     });
-    const candidates = this.deps.fleet.selectTargets(input.selector, now);
-    let chosen: readonly string[] | undefined;
-    const placement = new Map<string, string>();
-    if (input.place !== undefined) {
-      const choice = choosePlacement(parsePlacementRequest(input.place), candidates, {
-        decide: (target) => evaluator.evaluate(target),
-      });
-      chosen = choice.chosen;
-      for (const line of choice.explanations) placement.set(line.targetId, line.reason);
+    if (input.place !== undefined) return this.planPlacement(input, release, policies, evaluator, now);
+    const index = this.deps.fleet.index();
+    const planned = planFromIndex({
+      index,
+      policies,
+      requirements: this.releaseFacts(release).requirements,
+      evaluator,
+      selector: input.selector,
+      now,
+      records: (ids) => this.deps.fleet.records(ids),
+    });
+    const { slots, classes } = planned;
+    const decisions = new Map<string, PolicyDecision>();
+    const list: PlannedTargetView[] = [];
+    let included = 0;
+    const blockedBy = new Map<PolicyDecision, string[]>();
+    for (let i = 0; i < slots.length; i++) {
+      const id = index.idAt(slots[i]!);
+      const decision = planned.decisions[classes[i]!]!;
+      decisions.set(id, decision);
+      if (decision.included) included++;
+      else {
+        const ids = blockedBy.get(decision);
+        if (ids === undefined) blockedBy.set(decision, [id]);
+        else ids.push(id);
+      }
+      if (list.length < input.limit) list.push(plannedView(id, index.nameAt(slots[i]!), decision, undefined));
     }
+    return this.finish(input, release, policies, decisions, list, slots.length, included, blockedBy, undefined);
+  }
+
+  /** A plan that picks targets from requirements: placement reads every candidate's record. */
+  private planPlacement(
+    input: PlanInput,
+    release: ReleaseRef,
+    policies: readonly Policy[],
+    evaluator: PolicyEvaluator,
+    now: number,
+  ): EvaluatedPlan {
+    const candidates = this.deps.fleet.selectTargets(input.selector, now);
+    const choice = choosePlacement(parsePlacementRequest(input.place!), candidates, {
+      decide: (target) => evaluator.evaluate(target),
+    });
+    const placement = new Map<string, string>();
+    for (const line of choice.explanations) placement.set(line.targetId, line.reason);
     const decisions = new Map<string, PolicyDecision>();
     const list: PlannedTargetView[] = [];
     let included = 0;
@@ -147,18 +213,32 @@ export class PolicyPlanner {
         if (ids === undefined) blockedBy.set(decision, [target.id]);
         else ids.push(target.id);
       }
-      if (list.length < input.limit) {
-        list.push({
-          targetId: target.id,
-          name: target.name,
-          included: decision.included,
-          policies: [...decision.policies],
-          reasons: decision.included ? [] : decision.reasons.map((reason) => ({ ...reason })),
-          ...(decision.overrides === undefined ? {} : { overrides: [...decision.overrides] }),
-          ...(placement.has(target.id) ? { placement: placement.get(target.id)! } : {}),
-        });
-      }
+      if (list.length < input.limit) list.push(plannedView(target.id, target.name, decision, placement.get(target.id)));
     }
+    return this.finish(
+      input,
+      release,
+      policies,
+      decisions,
+      list,
+      candidates.length,
+      included,
+      blockedBy,
+      choice.chosen,
+    );
+  }
+
+  private finish(
+    input: PlanInput,
+    release: ReleaseRef,
+    policies: readonly Policy[],
+    decisions: Map<string, PolicyDecision>,
+    list: PlannedTargetView[],
+    selected: number,
+    included: number,
+    blockedBy: Map<PolicyDecision, string[]>,
+    chosen: readonly string[] | undefined,
+  ): EvaluatedPlan {
     const selector =
       chosen === undefined
         ? input.selector === undefined
@@ -169,9 +249,9 @@ export class PolicyPlanner {
       release,
       selector,
       policies: policies.map(policyRef),
-      totals: { selected: candidates.length, included, blocked: candidates.length - included },
+      totals: { selected, included, blocked: selected - included },
       targets: list,
-      truncated: list.length < candidates.length,
+      truncated: list.length < selected,
     };
     if (input.audit && blockedBy.size > 0) this.recordBlocks(input, release, blockedBy);
     return { view, decisions, ...(chosen === undefined ? {} : { chosen }) };

@@ -3,6 +3,7 @@ import {
   buildEnvelopePolicy,
   createPolicyEvaluator,
   policyRef,
+  type Attestation,
   type BlockReason,
   type EnvelopePolicy,
   type PolicyEvaluator,
@@ -21,6 +22,8 @@ export interface RolloutPolicyGateDeps {
   readonly planner: Pick<PolicyPlanner, 'releaseFacts'>;
   readonly approvals: Pick<ApprovalService, 'verified' | 'count' | 'signed'>;
   readonly targets: GateTargets;
+  /** The attestations stored with releases (the bundles feature), carried to agents. */
+  readonly releases: { attestationsOf(digest: string): Attestation[] };
   readonly trust: { readonly trustRoot: TrustRoot };
   readonly clock: Clock;
 }
@@ -29,6 +32,8 @@ export interface RolloutPolicyGateDeps {
 export interface GateHold {
   readonly reason: string;
   readonly waits: boolean;
+  /** For a closed window: when the last of the closed windows opens next (epoch ms). */
+  readonly opensAt?: number;
 }
 
 function describe(reasons: readonly BlockReason[]): GateHold {
@@ -46,6 +51,7 @@ function describe(reasons: readonly BlockReason[]): GateHold {
   return {
     reason: `blocked: window${opening === undefined ? '' : `, opens ${opening}`}: ${text(reasons)}`,
     waits: true,
+    ...(opening === undefined ? {} : { opensAt: Date.parse(opening) }),
   };
 }
 
@@ -68,21 +74,34 @@ export class RolloutPolicyGate {
     rollout: { readonly id: string; readonly author: string; readonly release: ReleaseRef },
     targetId: string,
   ): GateHold | undefined {
+    // No policy, no hold: spares a wave of 18,000 targets reading each target's record.
+    if (this.deps.policies.live().length === 0) return undefined;
     const target = this.deps.targets.target(targetId);
     if (target === undefined) return undefined;
     const decision = this.evaluator(rollout).evaluate(target);
     return decision.included ? undefined : describe(decision.reasons);
   }
 
-  /** The section the envelope carries: the matched policies' artifact, approval and window rules and the signed approvals. */
+  /** The section the envelope carries: the matched policies' artifact, approval and window rules, the signed approvals and the release's attestations. */
   section(
     rollout: { readonly id: string; readonly author: string; readonly release: ReleaseRef },
     targetId: string,
   ): EnvelopePolicy | undefined {
+    if (this.deps.policies.live().length === 0) return undefined;
     const target = this.deps.targets.target(targetId);
     if (target === undefined) return undefined;
     const refs = new Set(this.evaluator(rollout).evaluate(target).policies);
-    const matched = this.deps.policies.live().filter((policy) => refs.has(policyRef(policy)));
+    const matched = this.deps.policies
+      .live()
+      .filter(
+        (policy) =>
+          refs.has(policyRef(policy)) &&
+          (policy.spec.artifacts !== undefined ||
+            policy.spec.approvals !== undefined ||
+            policy.spec.windows !== undefined),
+      );
+    // Most targets of a large rollout match no rule the agent checks: skip reading approvals and attestations.
+    if (matched.length === 0) return undefined;
     const section = buildEnvelopePolicy(matched, target, {
       rolloutId: rollout.id,
       author: rollout.author,
@@ -91,7 +110,7 @@ export class RolloutPolicyGate {
         ...this.deps.approvals.signed(rollout.id, 'approve'),
         ...this.deps.approvals.signed(rollout.id, 'override-window'),
       ],
-      attestations: [],
+      attestations: this.deps.releases.attestationsOf(rollout.release.digest),
     });
     return section.rules.length === 0 ? undefined : section;
   }

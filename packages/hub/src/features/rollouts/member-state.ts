@@ -5,6 +5,8 @@ export interface MemberFacts {
   readonly release: ReleaseRef;
   /** The generation whose envelope first carried the release for this target. */
   readonly generation: number;
+  /** False while the member waits for the batch that signs its envelope (`generation` is not known yet). */
+  readonly issued: boolean;
   readonly status: TargetStatus;
   readonly desired: readonly ReleaseRef[];
   /** The target's latest report (the hub keeps the one with the highest seq). */
@@ -37,6 +39,7 @@ export function classifyMember(facts: MemberFacts): ClassifiedMember {
     return { state: reverted ? 'reverted' : 'reverting', applied: false };
   }
   if (facts.status !== 'active') return { state: 'blocked', applied: false, reason: `the target is ${facts.status}` };
+  if (!facts.issued) return { state: 'pending', applied: false };
   const desired = facts.desired.find((b) => b.name === release.name);
   if (desired?.digest !== release.digest) {
     return {

@@ -7,6 +7,7 @@ import type { Clock } from '../../clock.ts';
 import type { Transactions } from '../../store/transaction.ts';
 import {
   blockReason,
+  policyWakeAt,
   waitsOnPolicy,
   type RolloutPolicy,
   evaluateRollout,
@@ -21,6 +22,7 @@ import type { RolloutRow, RolloutStore } from './rollout-store.ts';
 import { evaluateGate, type GateCounts, type GateDecision } from './wave-gate.ts';
 import type { PositionCache } from './wave-planner.ts';
 import type { BackgroundFailures } from '../../store/store-health.ts';
+import { WaveIssuer } from './wave-issuer.ts';
 
 /** The actor of every step the hub takes by itself. */
 const ROLLOUT_CONTROLLER: Actor = { kind: 'system', id: 'rollout-controller' };
@@ -63,6 +65,8 @@ export interface RolloutControllerDeps {
   readonly failures?: BackgroundFailures;
   /** Policy's holds on targets (approvals, windows, placement); none without it. */
   readonly policy?: RolloutPolicy;
+  /** The most envelopes one batch of a wave issues before it commits and yields (see {@link WaveIssuer}). */
+  readonly issueBatch?: number;
 }
 
 export interface ControllerSchedule {
@@ -75,8 +79,10 @@ export interface ControllerSchedule {
 /**
  * Walks rollouts through their waves. Reconciliation is level-based: each step reads the
  * rollout's row, its members and their targets' latest reports from the store, decides
- * from that alone, and commits its transition — the envelope bumps, the rollout's new state
- * and the audit entries — in one SQLite transaction. Nothing is kept in memory between steps
+ * from that alone, and commits its transition — the members a wave takes in, the rollout's
+ * new state and the audit entries — in one SQLite transaction. The members' envelopes are
+ * then issued by the {@link WaveIssuer} in batches of their own, so no step holds the hub for
+ * the time it takes to sign thousands of envelopes. Nothing is kept in memory between steps
  * but memos of immutable data, so a hub restarted at any point continues exactly where the
  * last commit left it: no step is lost, none is done twice.
  *
@@ -86,6 +92,8 @@ export interface ControllerSchedule {
  */
 export class RolloutController {
   private readonly deps: RolloutControllerDeps;
+  /** Issues the envelopes of the members the steps record. */
+  readonly issuer: WaveIssuer;
   private nextDeadline = Number.POSITIVE_INFINITY;
   private timer: NodeJS.Timeout | undefined;
   private passes = 0;
@@ -93,6 +101,18 @@ export class RolloutController {
 
   constructor(deps: RolloutControllerDeps) {
     this.deps = deps;
+    this.issuer = new WaveIssuer({
+      tx: deps.tx,
+      rollouts: deps.rollouts,
+      desired: deps.desired,
+      loader: deps.loader,
+      log: deps.log,
+      actor: ROLLOUT_CONTROLLER,
+      faults: deps.faults,
+      ...(deps.failures === undefined ? {} : { failures: deps.failures }),
+      ...(deps.policy === undefined ? {} : { policy: deps.policy }),
+      ...(deps.issueBatch === undefined ? {} : { batchSize: deps.issueBatch }),
+    });
   }
 
   /** Reconciles every running rollout, oldest first (so the older one wins a target both reach at once). */
@@ -108,6 +128,7 @@ export class RolloutController {
     }
     this.passes++;
     this.busyMs += performance.now() - started;
+    this.issuer.kick();
   }
 
   /** How many reconcile passes ran and the time they took: what rollouts cost the hub. */
@@ -117,9 +138,11 @@ export class RolloutController {
 
   /** Takes steps on one rollout until none applies: joins, gate decisions, wave starts. */
   reconcile(id: string): void {
+    this.catchUp(id);
     for (let steps = 0; this.step(id); steps++) {
       if (steps >= MAX_STEPS) throw new Error(`rollout ${id} took more than ${MAX_STEPS} steps in one reconcile`);
     }
+    this.issuer.kick();
   }
 
   /**
@@ -144,6 +167,8 @@ export class RolloutController {
       const now = performance.now();
       if (now < holdUntil) return;
       try {
+        // Changes recorded for paused rollouts are taken in (and deleted) even while none runs.
+        this.deps.members.catchUp(this.deps.rollouts);
         if (!this.deps.rollouts.hasRunning()) return;
         const changes = this.deps.rollouts.totalChanges();
         if (changes === lastChanges && now - lastRun < intervalMs && this.deps.clock() < this.nextDeadline) return;
@@ -158,7 +183,10 @@ export class RolloutController {
       holdUntil = lastRun + 2 * (lastRun - now);
     };
     this.stop();
+    this.issuer.start();
     tick();
+    // Members a stopped hub recorded and did not issue yet: issued now, whatever the tick decided.
+    this.issuer.kick();
     this.timer = setInterval(tick, pollMs);
     this.timer.unref();
   }
@@ -166,10 +194,39 @@ export class RolloutController {
   stop(): void {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
+    this.issuer.stop();
   }
 
-  /** One step in one transaction; true when the rollout moved (so another step may apply). */
-  private step(id: string): boolean {
+  /**
+   * Outside a transaction, brings the kept members of the rollout up to date with what changed
+   * since the last pass, so that the steps, inside theirs, read only what changes meanwhile.
+   */
+  private catchUp(id: string): void {
+    if (this.deps.tx.open) return;
+    const row = this.deps.rollouts.get(id);
+    if (row !== undefined) this.deps.members.members(this.deps.rollouts, this.deps.loader.load(row));
+  }
+
+  /**
+   * Reconciles the rollout after the current turn of the event loop: what follows a command
+   * that took one step itself, so its request answers first.
+   */
+  reconcileSoon(id: string): void {
+    setImmediate(() => {
+      try {
+        this.reconcile(id);
+      } catch (error) {
+        if (this.deps.failures !== undefined) this.deps.failures.report(error, 'rollout controller');
+        else this.deps.log.error({ err: error, rollout: id }, 'rollout reconcile failed');
+      }
+    });
+  }
+
+  /**
+   * One step in one transaction (a savepoint inside the caller's, if one is open); true when
+   * the rollout moved (so another step may apply).
+   */
+  step(id: string): boolean {
     const changed: string[] = [];
     const moved = this.deps.tx.run(() => {
       const stepped = this.stepIn(id, changed);
@@ -187,23 +244,33 @@ export class RolloutController {
     const now = this.deps.clock();
     const evaluation = evaluateRollout(this.deps, this.deps.loader.load(row), now, 'reached');
     if (row.current_wave < 0) {
-      this.startWave(evaluation, 0, now, changed);
+      this.startWave(evaluation, 0, now);
       return true;
     }
     const joiners = this.updatable(evaluation, row.current_wave);
     if (joiners.length > 0) {
-      this.join(evaluation, joiners, now, changed);
+      this.join(evaluation, joiners, now);
       return true;
     }
+    // A target held by its closed window joins at the opening, without anyone asking.
+    const opens = policyWakeAt(evaluation, row.current_wave, this.deps.policy);
+    if (opens !== undefined) this.deadline(opens);
     return this.applyGate(evaluation, now, changed);
   }
 
   /** Candidates in waves up to `throughWave` that nothing blocks. */
   private updatable(evaluation: RolloutEvaluation, throughWave: number): Candidate[] {
-    return evaluation.candidates.filter(
-      (c) =>
-        c.wave <= throughWave && blockReason(this.deps.rollouts, evaluation.rollout, c, this.deps.policy) === undefined,
+    const reached = evaluation.candidates.filter((c) => c.wave <= throughWave);
+    if (reached.length === 0) return [];
+    const holders = this.holders(evaluation);
+    return reached.filter(
+      (c) => blockReason(this.deps.rollouts, evaluation.rollout, c, this.deps.policy, holders) === undefined,
     );
+  }
+
+  private holders(evaluation: RolloutEvaluation): Map<string, string> {
+    const { row, release } = evaluation.rollout;
+    return this.deps.rollouts.holders(release.name, row.id);
   }
 
   private applyGate(evaluation: RolloutEvaluation, now: number, changed: string[]): boolean {
@@ -242,7 +309,6 @@ export class RolloutController {
         this.passWave(
           evaluation.scope === 'full' ? evaluation : evaluateRollout(this.deps, evaluation.rollout, now, 'full'),
           now,
-          changed,
         );
         return true;
     }
@@ -298,7 +364,7 @@ export class RolloutController {
     );
   }
 
-  private passWave(evaluation: RolloutEvaluation, now: number, changed: string[]): void {
+  private passWave(evaluation: RolloutEvaluation, now: number): void {
     const { row, plan } = evaluation.rollout;
     const index = row.current_wave;
     const wave = plan.waves[index]!;
@@ -320,7 +386,7 @@ export class RolloutController {
       },
     });
     if (index + 1 < plan.waves.length) {
-      this.startWave(evaluation, index + 1, now, changed);
+      this.startWave(evaluation, index + 1, now);
       return;
     }
     this.deps.rollouts.setState(row.id, 'completed', null, now, now);
@@ -341,19 +407,20 @@ export class RolloutController {
   }
 
   /**
-   * Starts wave `index`: fixes a percentage wave's cut-off, bumps the envelope of every target
-   * the waves so far include and nothing blocks, and records them as members.
+   * Starts wave `index`: fixes a percentage wave's cut-off and records every target the waves
+   * so far include and nothing blocks as a member, whose envelope the issuer then signs.
    */
-  private startWave(evaluation: RolloutEvaluation, index: number, now: number, changed: string[]): void {
+  private startWave(evaluation: RolloutEvaluation, index: number, now: number): void {
     const { row, plan } = evaluation.rollout;
     const wave = plan.waves[index]!;
     this.deps.rollouts.insertWave(row.id, index, wave.percent === undefined ? null : evaluation.cutoffs[index]!, now);
     this.deps.rollouts.setCurrentWave(row.id, index, now);
     const reached = evaluation.candidates.filter((c) => c.wave <= index);
+    const holders = this.holders(evaluation);
     const targets = reached.filter(
-      (c) => blockReason(this.deps.rollouts, evaluation.rollout, c, this.deps.policy) === undefined,
+      (c) => blockReason(this.deps.rollouts, evaluation.rollout, c, this.deps.policy, holders) === undefined,
     );
-    const bumped = this.update(evaluation, targets, now, changed);
+    this.deps.rollouts.enlist(row.id, targets, now);
     this.appendInParts(
       {
         actor: ROLLOUT_CONTROLLER,
@@ -367,20 +434,19 @@ export class RolloutController {
           waveName: wave.name,
           spec: waveSpecText(wave),
           members: targets.length,
-          bumped,
           blocked: reached.length - targets.length,
         },
       },
       targets.map((t) => t.targetId),
     );
-    this.deps.log.info({ rollout: row.id, wave: wave.name, members: targets.length, bumped }, 'rollout wave started');
+    this.deps.log.info({ rollout: row.id, wave: wave.name, members: targets.length }, 'rollout wave started');
   }
 
-  /** Targets that entered a wave already under way (enrolled, relabelled, unblocked) get the release now. */
-  private join(evaluation: RolloutEvaluation, joiners: readonly Candidate[], now: number, changed: string[]): void {
+  /** Targets that entered a wave already under way (enrolled, relabelled, unblocked) join it, to be issued the release next. */
+  private join(evaluation: RolloutEvaluation, joiners: readonly Candidate[], now: number): void {
     const { row } = evaluation.rollout;
     this.deps.rollouts.touch(row.id, now);
-    const bumped = this.update(evaluation, joiners, now, changed);
+    this.deps.rollouts.enlist(row.id, joiners, now);
     this.appendInParts(
       {
         actor: ROLLOUT_CONTROLLER,
@@ -392,34 +458,11 @@ export class RolloutController {
           digest: row.release_digest,
           currentWave: row.current_wave,
           joined: joiners.length,
-          bumped,
           waves: [...new Set(joiners.map((j) => j.wave))].sort(),
         },
       },
       joiners.map((j) => j.targetId),
     );
-  }
-
-  /** Sets the release on each target (a no-op for one that has it) and records it as a member. */
-  private update(evaluation: RolloutEvaluation, targets: readonly Candidate[], now: number, changed: string[]): number {
-    const { row, release } = evaluation.rollout;
-    let bumped = 0;
-    for (const target of targets) {
-      const section = this.deps.policy?.section({ id: row.id, author: row.created_by.id, release }, target.targetId);
-      const staged = this.deps.desired.stageRelease(
-        target.targetId,
-        release.name,
-        release,
-        ROLLOUT_CONTROLLER,
-        section,
-      );
-      this.deps.rollouts.insertMember(row.id, target.targetId, target.wave, staged.generation, staged.previous, now);
-      if (staged.changed) {
-        bumped++;
-        changed.push(target.targetId);
-      }
-    }
-    return bumped;
   }
 
   /**
@@ -438,8 +481,10 @@ export class RolloutController {
     const { row, release } = evaluation.rollout;
     const reverted: string[] = [];
     const skipped: { target: string; why: string }[] = [];
+    // Members still waiting for their envelope never got the release: nothing to undo.
+    this.deps.rollouts.dropUnissued(row.id);
     for (const member of evaluation.members) {
-      if (member.rolledBack) continue;
+      if (member.rolledBack || !member.issued) continue;
       if (!member.carriesRelease) {
         skipped.push({ target: member.targetId, why: member.reason ?? 'its release was changed since' });
         continue;

@@ -4,7 +4,7 @@ import type { MemberState } from '@flotilla/protocol/api';
 import type { EnvelopePolicy } from '@flotilla/protocol/policy';
 import { classifyMember } from './member-state.ts';
 import type { RolloutPlan } from './rollout-plan.ts';
-import type { MemberTargetRow, MemberVersionRow, RolloutRow, RolloutStore, WaveRow } from './rollout-store.ts';
+import type { MemberTargetRow, RolloutRow, RolloutStore, WaveRow } from './rollout-store.ts';
 import { firstWave, percentCutoff, type PositionCache, type WaveCriterion } from './wave-planner.ts';
 
 /** A recorded member, classified from its target's latest report. */
@@ -13,6 +13,8 @@ export interface EvaluatedMember {
   readonly name: string;
   readonly wave: number;
   readonly generation: number;
+  /** Its envelope is signed; until then it is pending and a rollback has nothing to undo. */
+  readonly issued: boolean;
   readonly state: MemberState;
   /** The latest report names the release digest at (or after) the generation that carries it. */
   readonly applied: boolean;
@@ -189,48 +191,117 @@ function reached(
 }
 
 /**
- * Classified members per rollout, each kept with the version columns it was classified
- * from (see `MemberVersionRow`): a pass re-reads and re-classifies only the members whose
- * target changed since. Derived from the store alone and checked against it on every
- * read, so it is never stale and an empty one after a restart is merely slower once.
+ * Classified members per rollout, kept in memory and brought up to date on each read from
+ * the store's record of member changes (`rollout_member_changes`, migration 036): a pass
+ * re-reads only the members whose target reported, changed generation or status, or whose
+ * member row changed since the last pass, not every member of an 18,000-target rollout.
+ *
+ * Only what was read outside a transaction is kept: inside one (a controller step), what is
+ * read may yet roll back, so the changes since the kept state are laid over it for that read
+ * alone. Only running and paused rollouts are kept (their targets' changes are the ones
+ * recorded); a finished one is read whole each time. Derived from the store alone, so an
+ * empty cache after a restart is merely slower once.
  */
 export class MemberCache {
-  private readonly byRollout = new Map<
-    string,
-    Map<string, { readonly version: string; readonly member: EvaluatedMember }>
-  >();
+  private readonly byRollout = new Map<string, RolloutMembers>();
+  /** The last member change taken in; undefined until the first read outside a transaction. */
+  private cursor: number | undefined;
 
   members(rollouts: RolloutStore, rollout: LoadedRollout): EvaluatedMember[] {
     const id = rollout.row.id;
-    let cache = this.byRollout.get(id);
-    if (cache === undefined) {
-      cache = new Map();
-      this.byRollout.set(id, cache);
+    if (rollout.row.state !== 'running' && rollout.row.state !== 'paused') {
+      this.byRollout.delete(id);
+      return RolloutMembers.read(rollouts, rollout).list();
     }
-    const versions = rollouts.memberVersions(id);
-    const stale = new Set<string>();
-    for (const v of versions) {
-      if (cache.get(v.target_id)?.version !== versionOf(v)) stale.add(v.target_id);
+    if (rollouts.inTransaction) {
+      const kept = this.byRollout.get(id);
+      if (kept === undefined || this.cursor === undefined) return RolloutMembers.read(rollouts, rollout).list();
+      const changed = new Set(rollouts.changesSince(this.cursor).map((c) => c.target_id));
+      return changed.size === 0 ? kept.list() : kept.copy().apply(rollouts, changed).list();
     }
-    if (stale.size > 0) {
-      // Many changed: one scan is cheaper than a lookup each.
-      const rows =
-        stale.size > versions.length / 8
-          ? rollouts.members(id).filter((m) => stale.has(m.target_id))
-          : [...stale].map((t) => rollouts.member(id, t)!);
-      for (const row of rows)
-        cache.set(row.target_id, { version: versionOf(row), member: evaluateMember(row, rollout.release) });
+    this.catchUp(rollouts);
+    let kept = this.byRollout.get(id);
+    if (kept === undefined) {
+      kept = RolloutMembers.read(rollouts, rollout);
+      this.byRollout.set(id, kept);
     }
-    return versions.map((v) => cache.get(v.target_id)!.member);
+    return kept.list();
   }
 
   forget(id: string): void {
     this.byRollout.delete(id);
   }
+
+  /** Outside a transaction: takes in every member change since the last, then deletes them from the store. */
+  catchUp(rollouts: RolloutStore): void {
+    if (this.cursor === undefined) {
+      this.cursor = rollouts.lastChange();
+      return;
+    }
+    const changes = rollouts.changesSince(this.cursor);
+    if (changes.length === 0) return;
+    const changed = new Set(changes.map((c) => c.target_id));
+    for (const kept of this.byRollout.values()) kept.apply(rollouts, changed);
+    this.cursor = changes.at(-1)!.seq;
+    rollouts.pruneChanges(this.cursor);
+  }
 }
 
-function versionOf(v: MemberVersionRow): string {
-  return `${v.observed_seq}:${v.desired_generation}:${v.status}:${v.rolled_back_generation ?? '-'}`;
+/** One rollout's classified members, by target, listed in target order as the store keeps them. */
+class RolloutMembers {
+  private readonly rollout: LoadedRollout;
+  private readonly byTarget: Map<string, EvaluatedMember>;
+  private order: string[] | undefined;
+
+  private constructor(rollout: LoadedRollout, byTarget: Map<string, EvaluatedMember>) {
+    this.rollout = rollout;
+    this.byTarget = byTarget;
+  }
+
+  static read(rollouts: RolloutStore, rollout: LoadedRollout): RolloutMembers {
+    const rows = rollouts.members(rollout.row.id);
+    return new RolloutMembers(
+      rollout,
+      new Map(rows.map((row) => [row.target_id, evaluateMember(row, rollout.release)])),
+    );
+  }
+
+  copy(): RolloutMembers {
+    return new RolloutMembers(this.rollout, new Map(this.byTarget));
+  }
+
+  /** Re-reads the members of the `changed` targets (all of them in one scan, when many changed). */
+  apply(rollouts: RolloutStore, changed: ReadonlySet<string>): this {
+    const { row, release } = this.rollout;
+    if (changed.size > Math.max(64, this.byTarget.size / 8)) {
+      const rows = rollouts.members(row.id);
+      const present = new Set(rows.map((r) => r.target_id));
+      for (const target of changed) if (!present.has(target)) this.remove(target);
+      for (const member of rows)
+        if (changed.has(member.target_id)) this.put(member.target_id, evaluateMember(member, release));
+      return this;
+    }
+    for (const target of changed) {
+      const member = rollouts.member(row.id, target);
+      if (member === undefined) this.remove(target);
+      else this.put(target, evaluateMember(member, release));
+    }
+    return this;
+  }
+
+  list(): EvaluatedMember[] {
+    this.order ??= [...this.byTarget.keys()].sort();
+    return this.order.map((target) => this.byTarget.get(target)!);
+  }
+
+  private put(target: string, member: EvaluatedMember): void {
+    if (!this.byTarget.has(target)) this.order = undefined;
+    this.byTarget.set(target, member);
+  }
+
+  private remove(target: string): void {
+    if (this.byTarget.delete(target)) this.order = undefined;
+  }
 }
 
 function evaluateMember(m: MemberTargetRow, release: ReleaseRef): EvaluatedMember {
@@ -239,6 +310,7 @@ function evaluateMember(m: MemberTargetRow, release: ReleaseRef): EvaluatedMembe
   const classified = classifyMember({
     release,
     generation: m.generation,
+    issued: m.issued === 1,
     status: m.status,
     desired,
     observed: m.observed,
@@ -250,6 +322,7 @@ function evaluateMember(m: MemberTargetRow, release: ReleaseRef): EvaluatedMembe
     name: m.name,
     wave: m.wave,
     generation: m.generation,
+    issued: m.issued === 1,
     state: classified.state,
     applied: classified.applied,
     ...(classified.reason === undefined ? {} : { reason: classified.reason }),
@@ -266,6 +339,8 @@ export interface PolicyHold {
   readonly reason: string;
   /** A missing approval or a closed window, which pass with time: the wave waits for it. */
   readonly waits: boolean;
+  /** For a closed window: when it opens next (epoch ms), so the controller looks again then. */
+  readonly opensAt?: number;
 }
 
 /** Policy's say on each target of a rollout (the policy feature). */
@@ -290,7 +365,8 @@ function policyHold(
 }
 
 /**
- * Why a candidate in a wave that has started cannot be updated, or undefined when it can:
+ * Why a candidate in a wave that has started cannot be updated, or undefined when it can
+ * (`holders`: {@link RolloutStore.holders}, read once for many candidates):
  * disabled, already updated by another running or paused rollout of the same release, or
  * held by policy (waiting for approvals or its change window, or excluded).
  */
@@ -299,9 +375,13 @@ export function blockReason(
   rollout: LoadedRollout,
   candidate: Candidate,
   policy?: RolloutPolicy,
+  holders?: ReadonlyMap<string, string>,
 ): string | undefined {
   if (candidate.status !== 'active') return `the target is ${candidate.status}`;
-  const holder = rollouts.holder(candidate.targetId, rollout.release.name, rollout.row.id);
+  const holder =
+    holders === undefined
+      ? rollouts.holder(candidate.targetId, rollout.release.name, rollout.row.id)
+      : holders.get(candidate.targetId);
   if (holder !== undefined) return `held by rollout ${holder} of the same release ${rollout.release.name}`;
   return policyHold(policy, rollout, candidate.targetId)?.reason;
 }
@@ -315,4 +395,23 @@ export function waitsOnPolicy(evaluation: RolloutEvaluation, throughWave: number
       c.status === 'active' &&
       policyHold(policy, evaluation.rollout, c.targetId)?.waits === true,
   );
+}
+
+/**
+ * The earliest time a closed window opens for a candidate in waves up to `throughWave`, or
+ * undefined: the controller reconciles again then, so the change goes out by itself.
+ */
+export function policyWakeAt(
+  evaluation: RolloutEvaluation,
+  throughWave: number,
+  policy?: RolloutPolicy,
+): number | undefined {
+  if (policy === undefined) return undefined;
+  let earliest: number | undefined;
+  for (const c of evaluation.candidates) {
+    if (c.wave > throughWave || c.status !== 'active') continue;
+    const opensAt = policyHold(policy, evaluation.rollout, c.targetId)?.opensAt;
+    if (opensAt !== undefined && (earliest === undefined || opensAt < earliest)) earliest = opensAt;
+  }
+  return earliest;
 }

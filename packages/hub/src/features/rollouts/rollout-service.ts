@@ -58,6 +58,8 @@ export interface RolloutServiceDeps {
   readonly failures?: BackgroundFailures;
   /** Policy's holds on targets: approvals, change windows, placement (docs/policy.md). */
   readonly policy?: RolloutPolicy;
+  /** The most envelopes one batch of a wave issues before it commits and yields; default 256. */
+  readonly issueBatch?: number;
 }
 
 const TERMINAL: ReadonlySet<RolloutState> = new Set(['completed', 'aborted', 'rolled-back']);
@@ -92,6 +94,7 @@ export class RolloutService {
       faults: deps.faults ?? NO_FAULTS,
       ...(deps.failures === undefined ? {} : { failures: deps.failures }),
       ...(deps.policy === undefined ? {} : { policy: deps.policy }),
+      ...(deps.issueBatch === undefined ? {} : { issueBatch: deps.issueBatch }),
     });
   }
 
@@ -105,7 +108,8 @@ export class RolloutService {
   }
 
   /**
-   * Validates and records a rollout, then starts its first wave. Refuses an unpublished
+   * Validates and records a rollout and starts its first wave, recording its members, in one
+   * transaction; their envelopes are issued in batches after it answers. Refuses an unpublished
    * release, a bad plan, and a selection that overlaps a running or paused rollout of the
    * same release name (409, naming that rollout and the targets).
    */
@@ -147,12 +151,16 @@ export class RolloutService {
           plan,
         },
       });
+      // The first wave starts with the create. A wave with members waits for their reports, so
+      // the next steps come after the answer; a rollout with none yet walks on at once.
+      this.controller.step(id);
+      if (this.rollouts.memberCount(id) === 0) this.controller.reconcile(id);
     });
     this.deps.log.info(
       { rollout: id, release: `${release.name}@${release.version}`, selector, actor: actor.id },
       'rollout created',
     );
-    this.controller.reconcile(id);
+    this.controller.reconcileSoon(id);
     const view = this.view(id, 'none', 0);
     return { rollout: view, warnings: [...selectorWarnings, ...warnings(view, plan)], dryRun: false };
   }
@@ -228,6 +236,8 @@ export class RolloutService {
       const row = this.expect(id, ['running', 'paused'], 'aborted');
       const now = this.deps.clock();
       this.rollouts.setState(id, 'aborted', reason ?? `aborted by ${actor.id}`, now, now);
+      // Members still waiting for their envelope never got the release, so they are not members.
+      this.rollouts.dropUnissued(id);
       this.deps.audit.append({
         actor,
         action: 'rollout.abort',

@@ -38,6 +38,8 @@ export interface WaveRow {
  */
 export interface MemberVersionRow {
   readonly target_id: string;
+  /** 1 once the batch that signs the member's envelope committed; 0 while it waits for it. */
+  readonly issued: 0 | 1;
   readonly rolled_back_generation: number | null;
   readonly status: TargetStatus;
   readonly observed_seq: number;
@@ -47,6 +49,7 @@ export interface MemberVersionRow {
 /** A member with what the controller reads of its target. */
 export interface MemberTargetRow extends MemberVersionRow {
   readonly wave: number;
+  /** The generation whose envelope carries the release; 0 until the member is issued. */
   readonly generation: number;
   /** The release of that name the target had before the rollout changed it, or null. */
   readonly previous: ReleaseRef | null;
@@ -79,6 +82,11 @@ export interface SelectedRow {
 }
 
 const STATEMENT_CACHE = 128;
+/** Members per grouped insert: 4 parameters each, well under SQLite's limit of 32,766. */
+const ENLIST_ROWS = 500;
+const ENLIST =
+  'INSERT INTO rollout_members (rollout_id, target_id, wave, generation, previous, joined_at, issued) VALUES';
+const ENLIST_ROW = '(?, ?, ?, 0, NULL, ?, 0)';
 
 /**
  * Every SQL statement of rollouts, prepared once (selections are compiled from queries and
@@ -128,24 +136,31 @@ export class RolloutStore {
       members: db.prepare<
         [string],
         MemberSqlRow
-      >(`SELECT m.target_id, m.wave, m.generation, m.previous, m.rolled_back_generation, t.name, t.status, t.observed_seq, t.desired_generation, t.desired_bundles, t.observed
+      >(`SELECT m.target_id, m.wave, m.generation, m.previous, m.issued, m.rolled_back_generation, t.name, t.status, t.observed_seq, t.desired_generation, t.desired_bundles, t.observed
         FROM rollout_members m JOIN targets t ON t.id = m.target_id WHERE m.rollout_id = ?`),
       member: db.prepare<
         [string, string],
         MemberSqlRow
-      >(`SELECT m.target_id, m.wave, m.generation, m.previous, m.rolled_back_generation, t.name, t.status, t.observed_seq, t.desired_generation, t.desired_bundles, t.observed
+      >(`SELECT m.target_id, m.wave, m.generation, m.previous, m.issued, m.rolled_back_generation, t.name, t.status, t.observed_seq, t.desired_generation, t.desired_bundles, t.observed
         FROM rollout_members m JOIN targets t ON t.id = m.target_id WHERE m.rollout_id = ? AND m.target_id = ?`),
-      memberVersions: db.prepare<
-        [string],
-        MemberVersionRow
-      >(`SELECT m.target_id, m.rolled_back_generation, t.status, t.observed_seq, t.desired_generation
-        FROM rollout_members m JOIN targets t ON t.id = m.target_id WHERE m.rollout_id = ?`),
       memberCount: db.prepare<[string], { n: number }>(
         'SELECT count(*) AS n FROM rollout_members WHERE rollout_id = ?',
       ),
-      insertMember: db.prepare(
-        'INSERT INTO rollout_members (rollout_id, target_id, wave, generation, previous, joined_at) VALUES (@id, @target, @wave, @generation, @previous, @at)',
+      enlistGroup: db.prepare<(string | number)[]>(
+        `${ENLIST} ${Array.from({ length: ENLIST_ROWS }, () => ENLIST_ROW).join(', ')}`,
       ),
+      enlistOne: db.prepare<[string, string, number, number]>(`${ENLIST} ${ENLIST_ROW}`),
+      unissued: db.prepare<[string, number], { target_id: string }>(
+        'SELECT target_id FROM rollout_members WHERE rollout_id = ? AND issued = 0 ORDER BY target_id LIMIT ?',
+      ),
+      anyUnissued: db.prepare<[], { one: number }>(
+        "SELECT 1 AS one FROM rollout_members m JOIN rollouts r ON r.id = m.rollout_id WHERE m.issued = 0 AND r.state = 'running' LIMIT 1",
+      ),
+      setIssued: db.prepare(
+        'UPDATE rollout_members SET issued = 1, generation = @generation, previous = @previous WHERE rollout_id = @id AND target_id = @target AND issued = 0',
+      ),
+      dropUnissued: db.prepare('DELETE FROM rollout_members WHERE rollout_id = ? AND issued = 0'),
+      dropMember: db.prepare('DELETE FROM rollout_members WHERE rollout_id = ? AND target_id = ?'),
       setRolledBack: db.prepare(
         'UPDATE rollout_members SET rolled_back_generation = @generation WHERE rollout_id = @id AND target_id = @target',
       ),
@@ -154,10 +169,19 @@ export class RolloutStore {
         { id: string }
       >(`SELECT r.id FROM rollout_members m JOIN rollouts r ON r.id = m.rollout_id
         WHERE m.target_id = ? AND r.release_name = ? AND r.state IN ('running', 'paused') AND r.id <> ? LIMIT 1`),
+      holders: db.prepare<[string, string], { target_id: string; rollout_id: string }>(
+        `SELECT m.target_id, m.rollout_id FROM rollout_members m JOIN rollouts r ON r.id = m.rollout_id
+        WHERE r.release_name = ? AND r.state IN ('running', 'paused') AND r.id <> ?`,
+      ),
       memberIds: db.prepare<[string], { target_id: string }>(
         'SELECT target_id FROM rollout_members WHERE rollout_id = ?',
       ),
       totalChanges: db.prepare<[], { n: number }>('SELECT total_changes() AS n'),
+      lastChange: db.prepare<[], { n: number }>('SELECT coalesce(max(seq), 0) AS n FROM rollout_member_changes'),
+      changesSince: db.prepare<[number], { seq: number; target_id: string }>(
+        'SELECT seq, target_id FROM rollout_member_changes WHERE seq > ? ORDER BY seq',
+      ),
+      pruneChanges: db.prepare('DELETE FROM rollout_member_changes WHERE seq <= ?'),
     };
   }
 
@@ -261,11 +285,6 @@ export class RolloutStore {
     return row === undefined ? undefined : member(row);
   }
 
-  /** Every member's version columns: cheap to read, and enough to tell which members changed. */
-  memberVersions(id: string): MemberVersionRow[] {
-    return this.s.memberVersions.all(id);
-  }
-
   memberCount(id: string): number {
     return this.s.memberCount.get(id)!.n;
   }
@@ -274,22 +293,48 @@ export class RolloutStore {
     return new Set(this.s.memberIds.all(id).map((r) => r.target_id));
   }
 
-  insertMember(
-    id: string,
-    target: string,
-    wave: number,
-    generation: number,
-    previous: ReleaseRef | null,
-    at: number,
-  ): void {
-    this.s.insertMember.run({
+  /**
+   * Records members whose envelopes are still to be issued (see {@link setIssued}), in grouped
+   * statements: one row each would cost a statement per target of an 18,000-target wave.
+   */
+  enlist(id: string, members: readonly { readonly targetId: string; readonly wave: number }[], at: number): void {
+    let start = 0;
+    for (; start + ENLIST_ROWS <= members.length; start += ENLIST_ROWS) {
+      const params: (string | number)[] = [];
+      for (const m of members.slice(start, start + ENLIST_ROWS)) params.push(id, m.targetId, m.wave, at);
+      this.s.enlistGroup.run(...params);
+    }
+    for (const m of members.slice(start)) this.s.enlistOne.run(id, m.targetId, m.wave, at);
+  }
+
+  /** Up to `limit` members of the rollout still waiting for their envelope, in target order. */
+  unissued(id: string, limit: number): string[] {
+    return this.s.unissued.all(id, limit).map((r) => r.target_id);
+  }
+
+  /** Whether a running rollout has a member waiting for its envelope: what a started hub resumes. */
+  hasUnissued(): boolean {
+    return this.s.anyUnissued.get() !== undefined;
+  }
+
+  /** The member's envelope is signed: it carries the release from `generation` on. */
+  setIssued(id: string, target: string, generation: number, previous: ReleaseRef | null): void {
+    this.s.setIssued.run({
       id,
       target,
-      wave,
       generation,
       previous: previous === null ? null : JSON.stringify(previous),
-      at,
     });
+  }
+
+  /** Forgets the members never issued (the rollout stops): they never got its release. */
+  dropUnissued(id: string): number {
+    return this.s.dropUnissued.run(id).changes;
+  }
+
+  /** Forgets one member, for a target that can no longer be given the release (revoked since). */
+  dropMember(id: string, target: string): void {
+    this.s.dropMember.run(id, target);
   }
 
   setRolledBack(id: string, target: string, generation: number): void {
@@ -299,6 +344,11 @@ export class RolloutStore {
   /** Another running or paused rollout of `releaseName` that has updated the target, if any. */
   holder(targetId: string, releaseName: string, exceptId: string): string | undefined {
     return this.s.holder.get(targetId, releaseName, exceptId)?.id;
+  }
+
+  /** Every target another running or paused rollout of `releaseName` has updated, with that rollout: {@link holder} for a whole wave in one read. */
+  holders(releaseName: string, exceptId: string): Map<string, string> {
+    return new Map(this.s.holders.all(releaseName, exceptId).map((r) => [r.target_id, r.rollout_id]));
   }
 
   /**
@@ -320,6 +370,33 @@ export class RolloutStore {
       this.selections.set(sql, statement);
     }
     return statement.all(...params);
+  }
+
+  /** The number of the newest member change (migration 036), 0 when none was ever recorded. */
+  lastChange(): number {
+    return this.s.lastChange.get()!.n;
+  }
+
+  /** The member changes after `seq`, oldest first: the targets whose members need reading again. */
+  changesSince(seq: number): { readonly seq: number; readonly target_id: string }[] {
+    return this.s.changesSince.all(seq);
+  }
+
+  /**
+   * Deletes the member changes up to `seq`, which the reader has taken in. Best effort: a store
+   * that cannot write keeps them, and the next prune takes them.
+   */
+  pruneChanges(seq: number): void {
+    try {
+      this.s.pruneChanges.run(seq);
+    } catch {
+      // Left for the next prune; reading never depends on it.
+    }
+  }
+
+  /** Whether a transaction is open on the store: what is read now may yet roll back. */
+  get inTransaction(): boolean {
+    return this.db.inTransaction;
   }
 
   /** Rows changed through this connection since it opened: a cheap "did anything happen". */

@@ -312,6 +312,50 @@ export class FleetIndex {
     return this.ordered ? ids : ids.sort();
   }
 
+  /**
+   * The slots of the targets a query selects (every target when undefined), in id order: for
+   * callers that read columns of the selected targets without their records (policy plans).
+   */
+  selectSlots(query: Query | undefined, now: Date | number): Int32Array {
+    const ids = query === undefined ? this.ids.filter((id): id is string => id !== undefined) : this.select(query, now);
+    if (query === undefined && !this.ordered) ids.sort();
+    return Int32Array.from(ids, (id) => this.ordinals.get(id)!);
+  }
+
+  /** One byte per slot: 1 where the slot holds a target the query selects at `now`. */
+  matchSlots(query: Query, now: Date | number): Uint8Array {
+    const test = this.predicate(planQuery(query, nowMillis(now)));
+    const all = this.ids;
+    const out = new Uint8Array(all.length);
+    for (let ordinal = 0; ordinal < all.length; ordinal++)
+      if (all[ordinal] !== undefined && test(ordinal)) out[ordinal] = 1;
+    return out;
+  }
+
+  /**
+   * One field by slot: the id + 1 of the first value each target holds (0 when it lacks the
+   * field), and the slots whose targets hold more than one value. Undefined when no target has
+   * the field.
+   */
+  fieldSlots(field: string): { readonly held: Int32Array; readonly several: ReadonlySet<number> } | undefined {
+    const column = this.fields.get(field);
+    if (column === undefined) return undefined;
+    return { held: column.held, several: new Set(column.more.keys()) };
+  }
+
+  /** The id, name and status of the target in a slot that {@link selectSlots} gave. */
+  idAt(ordinal: number): string {
+    return this.ids[ordinal]!;
+  }
+
+  nameAt(ordinal: number): string {
+    return this.names[ordinal]!;
+  }
+
+  statusAt(ordinal: number): string {
+    return this.statuses[ordinal]!;
+  }
+
   /** Roughly how many targets a plan selects: the `and` tests its narrowest condition first. */
   private estimate(plan: Plan): number {
     switch (plan.kind) {

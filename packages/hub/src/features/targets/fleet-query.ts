@@ -2,6 +2,7 @@ import type { Target } from '@flotilla/protocol';
 import type { FacetCounts } from '@flotilla/protocol/api';
 import { parseQuery, queryCatalogFromFieldNames, validateQuery, type Query } from '@flotilla/protocol/query';
 import type { Clock } from '../../clock.ts';
+import type { FleetIndex } from './fleet-index.ts';
 import type { FleetQueryStore } from './fleet-query-store.ts';
 import type { TargetStore } from './target-store.ts';
 
@@ -76,6 +77,16 @@ export class FleetQuery {
   /** Every matching target, whole, in id order: for plans that read each target's record. */
   selectTargets(query: Query | undefined, now: number): Target[] {
     return this.deps.store.targets(this.ids(query, now));
+  }
+
+  /** The fleet index, caught up with every write: for plans that read columns rather than records. */
+  index(): FleetIndex {
+    return this.deps.targets.fleetIndex();
+  }
+
+  /** These targets' records, in id order. */
+  records(ids: readonly string[]): Target[] {
+    return this.deps.store.targets(ids);
   }
 
   /** Counts for the dashboard's filters, over the targets that match. */

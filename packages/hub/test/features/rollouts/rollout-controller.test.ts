@@ -327,6 +327,10 @@ describe('rollout controller (real SQLite, injected clock)', () => {
     view = t.services.rollouts.resume(rollout.id, { kind: 'user', id: 'alice' }, undefined);
     // The timeout restarted at resume: 20 minutes paused do not count.
     expect(view.state).toBe('running');
+    expect(view.members ?? []).toEqual([]);
+    expect(t.view(rollout.id).members!.find((m) => m.targetId === late.id)).toMatchObject({ state: 'pending' });
+    // The late target joined at resume; its envelope comes with the next batch.
+    t.issue();
     expect(t.desired(late, 'app')).toBe('app@2.0.0');
     t.services.rollouts.abort(rollout.id, { kind: 'user', id: 'alice' }, undefined);
     expect(() => t.services.rollouts.resume(rollout.id, { kind: 'user', id: 'alice' }, undefined)).toThrow(

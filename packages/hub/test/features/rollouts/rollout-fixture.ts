@@ -53,9 +53,15 @@ export class RolloutHub {
   private enrollToken = '';
   private names = 0;
   private closed = true;
+  private readonly issueBatch: number | undefined;
 
-  static async open(): Promise<RolloutHub> {
-    const fixture = new RolloutHub();
+  private constructor(options: { readonly issueBatch?: number }) {
+    this.issueBatch = options.issueBatch;
+  }
+
+  /** `issueBatch`: the most envelopes one batch of a wave issues (the hub's default otherwise). */
+  static async open(options: { readonly issueBatch?: number } = {}): Promise<RolloutHub> {
+    const fixture = new RolloutHub(options);
     await fixture.start();
     fixture.services.trust.addReleaseKey(fixture.release.publicKey, 'test', ALICE);
     fixture.enrollToken = fixture.services.identity.createEnrollmentToken(
@@ -80,6 +86,7 @@ export class RolloutHub {
       audit: (database) => new AuditLog({ db: database, clock, signer: this.hubKeys.hub }),
       checkpointIntervalMs: 0,
       rolloutPollMs: 0,
+      ...(this.issueBatch === undefined ? {} : { rolloutIssueBatch: this.issueBatch }),
     });
     const close = hub.close.bind(hub);
     this.hub = {
@@ -160,12 +167,26 @@ export class RolloutHub {
       this.report(target, failing.has(target.id) ? { phase: 'failed', health: 'degraded' } : {});
   }
 
+  /** One controller pass, then every envelope it (or an earlier step) left to issue, as the hub's background batches would. */
   reconcile(): void {
     this.services.rollouts.controller.reconcileAll();
+    this.issue();
   }
 
+  /** Issues the envelopes of every member waiting for one, now. */
+  issue(): number {
+    return this.services.rollouts.controller.issuer.drain();
+  }
+
+  /**
+   * Creates a rollout, then takes the steps the hub takes right after answering and issues the
+   * first wave's envelopes, as its background batches would.
+   */
   create(request: Partial<CreateRolloutRequest> & { release: string }): RolloutView {
-    return this.services.rollouts.create({ selector: '', ...request }, ALICE).rollout;
+    const rollout = this.services.rollouts.create({ selector: '', ...request }, ALICE).rollout;
+    this.services.rollouts.controller.reconcile(rollout.id);
+    this.issue();
+    return rollout;
   }
 
   view(id: string): RolloutView {

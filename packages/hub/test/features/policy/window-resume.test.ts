@@ -1,0 +1,110 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { API_VERSION, generateKeyPair, signBundle } from '@flotilla/protocol';
+import { call, ProtocolAgent, startTestHub, type TestHub } from '../../support.ts';
+
+let hub: TestHub;
+const ids = new Map<string, string>();
+let digest = '';
+let rolloutId = '';
+// A Wednesday, 04:00 in Berlin: before the 09:00-16:00 window opens at 08:00 UTC.
+const WEDNESDAY = Date.parse('2030-01-02T03:00:00Z');
+
+const post = (path: string, body: unknown) =>
+  call(hub.url, 'POST', path, { token: hub.adminToken, body: JSON.stringify(body) });
+const patch = (path: string, body: unknown) =>
+  call(hub.url, 'PATCH', path, { token: hub.adminToken, body: JSON.stringify(body) });
+const get = (path: string) => call(hub.url, 'GET', path, { token: hub.adminToken });
+
+async function member(name: string): Promise<{ state: string; reason?: string } | undefined> {
+  const view = await get(`/v1/rollouts/${rolloutId}`);
+  return view.body.members.find((m: { name: string }) => m.name === name);
+}
+
+async function carries(name: string): Promise<boolean> {
+  const target = await get(`/v1/targets/${ids.get(name)}`);
+  return target.body.desired.bundles.some((b: { digest: string }) => b.digest === digest);
+}
+
+/** Waits for the controller's own timer to act: nothing here calls reconcile. */
+async function eventually(name: string): Promise<void> {
+  await vi.waitFor(async () => expect(await carries(name)).toBe(true), { timeout: 3000, interval: 25 });
+}
+
+beforeAll(async () => {
+  hub = await startTestHub();
+  hub.advance(WEDNESDAY - hub.now());
+  // The controller polls often but reconciles on its own only when something is due: an hour
+  // between routine passes, so only a wake-up at the window's opening can move the rollout.
+  hub.opened.hub.services.rollouts.start({ pollMs: 20, intervalMs: 3_600_000 });
+  const release = generateKeyPair();
+  await post('/v1/trust-root/release-keys', { publicKey: release.publicKey });
+  const bundle = signBundle(
+    {
+      apiVersion: API_VERSION,
+      kind: 'Bundle',
+      name: 'payments',
+      version: '1.0.0',
+      resources: [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'pay', namespace: 'pay' }, data: {} }],
+    },
+    [release],
+  );
+  digest = bundle.digest;
+  expect((await post('/v1/bundles', bundle)).status).toBe(201);
+  const enroll = (await post('/v1/enrollment-tokens', { maxUses: 2, labels: {} })).body.token as string;
+  for (const name of ['berlin-1', 'berlin-2']) {
+    const agent = new ProtocolAgent(hub);
+    await agent.enroll(enroll, name, hub.now());
+    await patch(`/v1/targets/${agent.targetId}/properties`, {
+      set: { region: 'eu-central-1', timezone: 'Europe/Berlin' },
+    });
+    ids.set(name, agent.targetId);
+  }
+  await patch(`/v1/targets/${ids.get('berlin-1')}/labels`, { set: { fleet: 'eu' } });
+  await post('/v1/policies', {
+    document: {
+      apiVersion: 'flotilla.io/v1',
+      kind: 'Policy',
+      metadata: { name: 'berlin-hours' },
+      spec: { scope: 'region=eu-central-1', windows: { allow: ['Mon-Fri 09:00-16:00'] } },
+    },
+  });
+  const created = await post('/v1/rollouts', { release: 'payments@1.0.0', selector: 'fleet=eu' });
+  expect(created.status).toBe(201);
+  rolloutId = created.body.rollout.id;
+});
+afterAll(async () => {
+  await hub.close();
+});
+
+describe('a change held by a closed window', () => {
+  it('waits, showing when the window opens', async () => {
+    expect(await member('berlin-1')).toMatchObject({
+      state: 'blocked',
+      reason: expect.stringMatching(/^blocked: window, opens 2030-01-02T08:00:00\.000Z/),
+    });
+    expect(await carries('berlin-1')).toBe(false);
+  });
+
+  it('goes out by itself when the window opens, without an operator', async () => {
+    hub.advance(Date.parse('2030-01-02T08:00:01Z') - hub.now());
+    await eventually('berlin-1');
+    const joined = await get(`/v1/audit?action=rollout.member.join&limit=1`);
+    expect(joined.body.entries[0]).toMatchObject({ actor: { kind: 'system' }, subjects: [ids.get('berlin-1')] });
+  });
+
+  it('holds a target that joins the wave after its window closed until the window reopens', async () => {
+    hub.advance(Date.parse('2030-01-02T15:30:00Z') - hub.now());
+    await patch(`/v1/targets/${ids.get('berlin-2')}/labels`, { set: { fleet: 'eu' } });
+    await vi.waitFor(
+      async () =>
+        expect(await member('berlin-2')).toMatchObject({
+          state: 'blocked',
+          reason: expect.stringMatching(/^blocked: window, opens 2030-01-03T08:00:00\.000Z/),
+        }),
+      { timeout: 3000, interval: 25 },
+    );
+    expect(await carries('berlin-2')).toBe(false);
+    hub.advance(Date.parse('2030-01-03T08:00:00Z') - hub.now());
+    await eventually('berlin-2');
+  });
+});

@@ -1,0 +1,43 @@
+import { afterEach, expect, it, vi } from 'vitest';
+import { RolloutHub } from './rollout-fixture.ts';
+
+let t: RolloutHub;
+
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await t.close();
+});
+
+it('re-reads only the members whose targets changed since the last pass, not every member', async () => {
+  t = await RolloutHub.open();
+  t.publish('app', '2.0.0');
+  const fleet = t.fleet(30, { env: 'prod' });
+  const rollout = t.create({ release: 'app@2.0.0', selector: 'env=prod', waves: 'all:100%' });
+  t.reconcile();
+  const store = t.services.rollouts['rollouts'];
+  const all = vi.spyOn(store, 'members');
+  const one = vi.spyOn(store, 'member');
+
+  const [reporter] = fleet;
+  t.report(reporter!);
+  t.reconcile();
+  expect(all).not.toHaveBeenCalled();
+  expect(new Set(one.mock.calls.map(([, target]) => target))).toEqual(new Set([reporter!.id]));
+
+  const view = t.view(rollout.id);
+  expect(view.members!.find((m) => m.targetId === reporter!.id)!.state).toBe('healthy');
+  expect(view.totals).toMatchObject({ total: 30, healthy: 1, pending: 29 });
+});
+
+it('sees every change a pass has not taken in yet, whoever made it, and forgets nothing across a restart', async () => {
+  t = await RolloutHub.open();
+  t.publish('app', '2.0.0');
+  const fleet = t.fleet(6, { env: 'prod' });
+  const rollout = t.create({ release: 'app@2.0.0', selector: 'env=prod', waves: 'all:100%' });
+  t.converge(fleet.slice(0, 3));
+  t.services.targets.setStatus(fleet[3]!.id, 'disabled', { kind: 'user', id: 'alice' }, 'maintenance');
+  expect(t.view(rollout.id).totals).toMatchObject({ healthy: 3, blocked: 1, pending: 2 });
+  await t.restart();
+  t.converge(fleet.slice(4));
+  expect(t.view(rollout.id).totals).toMatchObject({ healthy: 5, blocked: 1, pending: 0 });
+});

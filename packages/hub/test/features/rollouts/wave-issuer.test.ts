@@ -1,0 +1,99 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ALICE, RolloutHub, type SimTarget } from './rollout-fixture.ts';
+
+/*
+ * A wave's members are recorded with the step that starts the wave; their envelopes are
+ * issued afterwards, a batch per transaction (here three members a batch, drained by hand).
+ */
+describe("a wave's envelopes, issued in batches after its members are recorded", () => {
+  let t: RolloutHub;
+
+  afterEach(async () => {
+    await t.close();
+  });
+
+  async function open(): Promise<SimTarget[]> {
+    t = await RolloutHub.open({ issueBatch: 3 });
+    t.publish('app', '1.0.0');
+    t.publish('app', '2.0.0');
+    return t.fleet(7, { env: 'prod' });
+  }
+
+  const updated = (fleet: readonly SimTarget[]): SimTarget[] => fleet.filter((f) => t.desired(f, 'app') !== undefined);
+  const batch = (): number => t.services.rollouts.controller.issuer['batch']().issued;
+
+  it('answers the create with every member recorded and pending, before any envelope is signed', async () => {
+    const fleet = await open();
+    const rollout = t.services.rollouts.create({ release: 'app@2.0.0', selector: 'env=prod' }, ALICE).rollout;
+    expect(rollout.totals).toMatchObject({ total: 7, pending: 7 });
+    expect(updated(fleet)).toEqual([]);
+    const starts = t.audits('rollout.wave.start');
+    expect(starts.flatMap((e) => e.subjects).sort()).toEqual(fleet.map((f) => f.id).sort());
+  });
+
+  it('signs each member one envelope, a batch at a time, each batch a generation up from where it was', async () => {
+    const fleet = await open();
+    t.services.rollouts.create({ release: 'app@2.0.0', selector: 'env=prod' }, ALICE);
+    // A batch also ends early when its time slice is used up, so only its bound is fixed.
+    let total = 0;
+    for (let issued = batch(); issued > 0; issued = batch()) {
+      expect(issued).toBeLessThanOrEqual(3);
+      total += issued;
+      expect(updated(fleet)).toHaveLength(total);
+    }
+    expect(total).toBe(7);
+    for (const target of fleet) expect(t.generation(target)).toBe(1);
+    const members = t.view(t.services.rollouts.list(undefined, undefined, 1).items[0]!.id).members!;
+    expect(members.map((m) => m.generation)).toEqual(members.map(() => 1));
+  });
+
+  it('issues nothing while the rollout is paused, and the rest after it resumes', async () => {
+    const fleet = await open();
+    const { id } = t.services.rollouts.create({ release: 'app@2.0.0', selector: 'env=prod' }, ALICE).rollout;
+    const first = batch();
+    t.services.rollouts.pause(id, ALICE, undefined);
+    expect(t.issue()).toBe(0);
+    expect(updated(fleet)).toHaveLength(first);
+    expect(t.view(id).totals.pending).toBe(7);
+    t.services.rollouts.resume(id, ALICE, undefined);
+    expect(t.issue()).toBe(7 - first);
+    expect(updated(fleet)).toHaveLength(7);
+  });
+
+  it('forgets the members still waiting when the rollout is aborted: they never get the release', async () => {
+    const fleet = await open();
+    const { id } = t.services.rollouts.create({ release: 'app@2.0.0', selector: 'env=prod' }, ALICE).rollout;
+    const first = batch();
+    expect(first).toBeLessThan(7);
+    const view = t.services.rollouts.abort(id, ALICE, undefined);
+    expect(view.totals.total).toBe(first);
+    expect(t.issue()).toBe(0);
+    expect(updated(fleet)).toHaveLength(first);
+  });
+
+  it('rolls back only the members that were issued, and forgets the rest', async () => {
+    const fleet = await open();
+    for (const target of fleet) t.services.desired.setRelease(target.id, 'app', 'app@1.0.0', ALICE);
+    const { id } = t.services.rollouts.create({ release: 'app@2.0.0', selector: 'env=prod' }, ALICE).rollout;
+    const first = batch();
+    t.services.rollouts.rollback(id, ALICE, 'bad release');
+    expect(fleet.map((f) => t.desired(f, 'app'))).toEqual(fleet.map(() => 'app@1.0.0'));
+    // Issued ones went 1.0.0 -> 2.0.0 -> 1.0.0; the others were never touched by the rollout.
+    const generations = fleet.map((f) => t.generation(f));
+    expect(generations.filter((g) => g === 3)).toHaveLength(first);
+    expect(generations.filter((g) => g === 1)).toHaveLength(7 - first);
+    const [rollback] = t.audits('rollout.rollback');
+    expect(rollback!.details).toMatchObject({ reverted: first, skipped: 0 });
+    expect(t.issue()).toBe(0);
+  });
+
+  it('leaves out a target revoked before its envelope was issued', async () => {
+    const fleet = await open();
+    const { id } = t.services.rollouts.create({ release: 'app@2.0.0', selector: 'env=prod' }, ALICE).rollout;
+    const last = [...fleet].sort((a, b) => (a.id < b.id ? -1 : 1)).at(-1)!;
+    t.services.targets.setStatus(last.id, 'revoked', ALICE, 'key leaked');
+    expect(t.issue()).toBe(6);
+    expect(t.desired(last, 'app')).toBeUndefined();
+    expect(t.view(id).members!.map((m) => m.targetId)).not.toContain(last.id);
+  });
+});
