@@ -33,7 +33,7 @@ function openStore(): Database.Database {
   const db = new Database(':memory:');
   db.exec(migration('001-core.sql'));
   db.exec(migration('003-target-fields.sql'));
-  db.exec(migration('037-ingest-indexes.sql'));
+  db.exec(migration('041-ingest-indexes.sql'));
   return db;
 }
 
