@@ -17,6 +17,7 @@ import { bundleRoutes } from './features/bundles/bundle-routes.ts';
 import { Dashboard } from './features/dashboard/dashboard.ts';
 import { dashboardRoutes } from './features/dashboard/dashboard-routes.ts';
 import { BundleService } from './features/bundles/bundle-service.ts';
+import { ReleaseCatalog } from './features/bundles/release-catalog.ts';
 import { AttestationStore } from './features/bundles/attestation-store.ts';
 import { BundleStore } from './features/bundles/bundle-store.ts';
 import { desiredStateRoutes } from './features/desired-state/desired-state-routes.ts';
@@ -217,10 +218,25 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   const seen = new SeenTracker(targetStore, clock, store);
   const fleet = new FleetQuery({ targets: targetStore, store: new FleetQueryStore(db), clock });
   const trust = new TrustService({ tx, store: new TrustStore(db), keys, audit, clock });
+  const bundleStore = new BundleStore(db);
+  const attestationStore = new AttestationStore(db);
+  const catalog = new ReleaseCatalog(bundleStore, attestationStore);
+  const policyService = new PolicyService({ tx, store: new PolicyStore(db), audit, clock });
+  const planner = new PolicyPlanner({
+    tx,
+    policies: policyService,
+    releases: catalog,
+    fleet,
+    trust,
+    audit,
+    clock,
+  });
   const bundles = new BundleService({
     tx,
-    store: new BundleStore(db),
-    attestations: new AttestationStore(db),
+    store: bundleStore,
+    attestations: attestationStore,
+    catalog,
+    verdicts: new ReleaseVerdicts({ policies: policyService, planner }),
     keys: trust,
     envelopes: cache,
     audit,
@@ -246,7 +262,6 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   const holds = new HoldIndex({ store: incidentStore, targets: targetStore, clock });
   const driftStore = new DriftStore(db);
   const policies = new DriftPolicies(driftStore);
-  const policyService = new PolicyService({ tx, store: new PolicyStore(db), audit, clock });
   const policySets = new PolicySetService({
     tx,
     store: new PolicySetStore(db),
@@ -256,16 +271,6 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     audit,
     clock,
   });
-  const planner = new PolicyPlanner({
-    tx,
-    policies: policyService,
-    releases: bundles,
-    fleet,
-    trust,
-    audit,
-    clock,
-  });
-  bundles.judgeWith(new ReleaseVerdicts({ policies: policyService, planner }));
   const assignPolicy = new AssignPolicyGate({
     tx,
     policies: policyService,

@@ -20,6 +20,7 @@ import type { AgentPrincipal, OperatorPrincipal } from '../../principal.ts';
 import type { Transactions } from '../../store/transaction.ts';
 import type { AttestationStore, StoredAttestation } from './attestation-store.ts';
 import type { BundleStore } from './bundle-store.ts';
+import type { ReleaseCatalog } from './release-catalog.ts';
 
 /** The trust root in force, whose release keys must have signed every bundle (the identity feature). */
 export interface ReleaseKeys {
@@ -40,6 +41,9 @@ export interface BundleServiceDeps {
   readonly tx: Transactions;
   readonly store: BundleStore;
   readonly attestations: AttestationStore;
+  readonly catalog: ReleaseCatalog;
+  /** The live policies' verdicts, answered with every publish (the policy feature). */
+  readonly verdicts: ReleaseVerdicts;
   readonly keys: ReleaseKeys;
   readonly envelopes: EnvelopeDigests;
   readonly audit: AuditSink;
@@ -54,16 +58,9 @@ export class BundleService {
   private readonly deps: BundleServiceDeps;
   /** Bundles are immutable, so their sizes never change; envelopes ask for them on every signing. */
   private readonly sizes = new Map<string, number>();
-  /** Set once the policy feature exists, which reads releases from this one. */
-  private verdicts: ReleaseVerdicts | undefined;
 
   constructor(deps: BundleServiceDeps) {
     this.deps = deps;
-  }
-
-  /** Connects the policy feature, whose verdicts a publish answers with and audits. */
-  judgeWith(verdicts: ReleaseVerdicts): void {
-    this.verdicts = verdicts;
   }
 
   /**
@@ -149,8 +146,7 @@ export class BundleService {
         ...(stored.length === 0 ? {} : { attestations: stored }),
       };
     });
-    if (this.verdicts === undefined) return result;
-    const policies = this.verdicts.verdicts({ name, version, digest: signed.digest });
+    const policies = this.deps.verdicts.verdicts({ name, version, digest: signed.digest });
     if (policies.length === 0) return result;
     const refusing = policies.filter((verdict) => !verdict.allowed);
     tx.run(() =>
@@ -209,7 +205,7 @@ export class BundleService {
 
   /** The attestations stored with a release, as published. */
   attestationsOf(digest: string): Attestation[] {
-    return this.deps.attestations.of(digest).map((stored) => JSON.parse(stored.json) as Attestation);
+    return this.deps.catalog.attestationsOf(digest);
   }
 
   /** A release with its attestations and the live policies' verdicts on it (`flotilla release show`). */
@@ -231,7 +227,7 @@ export class BundleService {
         addedAt: new Date(a.addedAt).toISOString(),
         addedBy: a.addedBy,
       })),
-      policies: this.verdicts?.verdicts({ name: record.name, version: record.version, digest }) ?? [],
+      policies: this.deps.verdicts.verdicts({ name: record.name, version: record.version, digest }),
     };
   }
 
@@ -264,9 +260,7 @@ export class BundleService {
 
   /** A published bundle as signed, for what policy reads of it (images, signatures, requirements). */
   signed(digest: string): SignedBundle {
-    const json = this.deps.store.json(digest);
-    if (json === undefined) throw new FlotillaError('NOT_FOUND', `no bundle with digest ${digest}`);
-    return JSON.parse(json) as SignedBundle;
+    return this.deps.catalog.signed(digest);
   }
 
   list(): ReleaseList {
@@ -275,26 +269,6 @@ export class BundleService {
 
   /** Resolves `name@version` or a digest to a published release. */
   resolveRelease(ref: string): ReleaseRef {
-    const { store } = this.deps;
-    if (ref.startsWith('sha256:')) {
-      const found = store.release(ref);
-      if (found === undefined) throw new FlotillaError('NOT_FOUND', `no bundle with digest ${ref} has been published`);
-      return { name: found.name, version: found.version, digest: ref };
-    }
-    const at = ref.lastIndexOf('@');
-    if (at <= 0)
-      throw new FlotillaError(
-        'VALIDATION_FAILED',
-        `release reference '${ref}' is neither name@version nor a sha256: digest`,
-      );
-    const name = ref.slice(0, at);
-    const version = ref.slice(at + 1);
-    const digest = store.digestOf(name, version);
-    if (digest === undefined)
-      throw new FlotillaError(
-        'NOT_FOUND',
-        `release ${ref} has not been published; publish it with 'flotilla release publish'`,
-      );
-    return { name, version, digest };
+    return this.deps.catalog.resolveRelease(ref);
   }
 }
