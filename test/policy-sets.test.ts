@@ -9,13 +9,13 @@ import {
   type Envelope,
   type KeyPair,
   type Resource,
-  type SignedEnvelope,
   type SignedTrustRoot,
   type TrustRootChange,
 } from '@flotilla/protocol';
 import type { SignedPolicySet } from '@flotilla/protocol/policy';
 import { manifestFileName } from '@flotilla/agent';
 import { readKeyFile } from '../packages/hub/src/key-files.ts';
+import { forgeEnvelope } from './fixtures/forge-envelope.ts';
 import { api, startAgent, startHub, type AgentFixture, type HubFixture } from './fixtures/hub-fixture.ts';
 import { waitFor } from './fixtures/wait-for.ts';
 
@@ -98,23 +98,7 @@ async function refusal(change: () => Promise<unknown>, expected: RegExp): Promis
 
 /** A compromised hub (its database and key) signs the next generation as `change` makes it. */
 async function tamper(change: (envelope: Envelope) => Envelope): Promise<void> {
-  await hub.stop();
-  const db = new Database(join(hub.dataDir, 'hub.db'));
-  const row = db.prepare('SELECT envelope FROM targets WHERE id = ?').get(prod.targetId) as { envelope: string };
-  const current = (JSON.parse(row.envelope) as SignedEnvelope).envelope;
-  const envelope = change({ ...current, generation: current.generation + 1 });
-  const signed: SignedEnvelope = {
-    envelope,
-    signature: signPayload('envelope', envelope, readKeyFile(join(hub.dataDir, 'keys', 'hub.json'))),
-  };
-  db.prepare('UPDATE targets SET envelope = ?, desired_generation = ?, desired_bundles = ? WHERE id = ?').run(
-    JSON.stringify(signed),
-    envelope.generation,
-    JSON.stringify(envelope.bundles),
-    prod.targetId,
-  );
-  db.close();
-  await hub.restart();
+  await forgeEnvelope(hub, prod.targetId, (current) => change({ ...current!, generation: current!.generation + 1 }));
 }
 
 beforeAll(async () => {

@@ -1,4 +1,3 @@
-import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,15 +5,13 @@ import {
   API_VERSION,
   generateKeyPair,
   signBundle,
-  signPayload,
   type Envelope,
   type KeyPair,
   type Resource,
-  type SignedEnvelope,
 } from '@flotilla/protocol';
 import { signApproval } from '@flotilla/protocol/policy';
 import { manifestFileName } from '@flotilla/agent';
-import { readKeyFile } from '../packages/hub/src/key-files.ts';
+import { forgeEnvelope } from './fixtures/forge-envelope.ts';
 import { api, configMap, startAgent, startHub, type AgentFixture, type HubFixture } from './fixtures/hub-fixture.ts';
 import { waitFor } from './fixtures/wait-for.ts';
 
@@ -57,38 +54,22 @@ async function approve(who: string): Promise<void> {
  * of a target's envelope as `change` makes it, signed with the hub's own key.
  */
 async function tamper(name: string, change: (envelope: Envelope) => Envelope): Promise<number> {
-  await hub.stop();
-  const db = new Database(join(hub.dataDir, 'hub.db'));
   const id = agents.get(name)!.targetId;
-  const row = db.prepare('SELECT envelope FROM targets WHERE id = ?').get(id) as { envelope: string | null };
-  const now = clock();
-  const current: Envelope =
-    row.envelope === null
-      ? {
-          apiVersion: API_VERSION,
-          kind: 'Envelope',
-          targetId: id,
-          generation: 0,
-          bundles: [],
-          holds: [],
-          trustRootVersion: hub.hub.services.trust.trustRoot.version,
-          issuedAt: new Date(now).toISOString(),
-          expiresAt: new Date(now + 3_600_000).toISOString(),
-        }
-      : (JSON.parse(row.envelope) as SignedEnvelope).envelope;
-  const envelope = change({ ...current, generation: current.generation + 1 });
-  const signed: SignedEnvelope = {
-    envelope,
-    signature: signPayload('envelope', envelope, readKeyFile(join(hub.dataDir, 'keys', 'hub.json'))),
-  };
-  db.prepare('UPDATE targets SET envelope = ?, desired_generation = ?, desired_bundles = ? WHERE id = ?').run(
-    JSON.stringify(signed),
-    envelope.generation,
-    JSON.stringify(envelope.bundles),
-    id,
-  );
-  db.close();
-  await hub.restart();
+  const envelope = await forgeEnvelope(hub, id, (stored) => {
+    const now = clock();
+    const current: Envelope = stored ?? {
+      apiVersion: API_VERSION,
+      kind: 'Envelope',
+      targetId: id,
+      generation: 0,
+      bundles: [],
+      holds: [],
+      trustRootVersion: hub.hub.services.trust.trustRoot.version,
+      issuedAt: new Date(now).toISOString(),
+      expiresAt: new Date(now + 3_600_000).toISOString(),
+    };
+    return change({ ...current, generation: current.generation + 1 });
+  });
   return envelope.generation;
 }
 

@@ -1,18 +1,8 @@
-import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  API_VERSION,
-  signBundle,
-  signPayload,
-  type Envelope,
-  type Resource,
-  type SignedBundle,
-  type SignedEnvelope,
-} from '@flotilla/protocol';
+import { API_VERSION, signBundle, type Resource, type SignedBundle } from '@flotilla/protocol';
 import { manifestFileName } from '@flotilla/agent';
-import { readKeyFile } from '../packages/hub/src/key-files.ts';
 import {
   dsseEnvelope,
   ecdsaSigner,
@@ -20,6 +10,7 @@ import {
   statement,
   type TestSigner,
 } from '../packages/protocol/test/policy/policy-fixtures.ts';
+import { forgeEnvelope } from './fixtures/forge-envelope.ts';
 import { api, configMap, startAgent, startHub, type AgentFixture, type HubFixture } from './fixtures/hub-fixture.ts';
 import { waitFor } from './fixtures/wait-for.ts';
 
@@ -170,36 +161,20 @@ describe('the agent verifies provenance itself', () => {
 
   /** A compromised hub signs the next envelope bringing `extra` under the section `attestations` makes. */
   async function tamper(attestations: () => unknown[]): Promise<number> {
-    await hub.stop();
-    const db = new Database(join(hub.dataDir, 'hub.db'));
-    const row = db.prepare('SELECT envelope FROM targets WHERE id = ?').get(prod.targetId) as { envelope: string };
-    const current = (JSON.parse(row.envelope) as SignedEnvelope).envelope;
     const size = Buffer.byteLength(JSON.stringify(extra));
-    const envelope: Envelope = {
-      ...current,
-      generation: current.generation + 1,
+    const envelope = await forgeEnvelope(hub, prod.targetId, (current) => ({
+      ...current!,
+      generation: current!.generation + 1,
       bundles: [
-        ...current.bundles.filter((bundle) => bundle.digest !== extra.digest),
+        ...current!.bundles.filter((bundle) => bundle.digest !== extra.digest),
         { name: 'app-extra', version: '1.0.0', digest: extra.digest, size },
       ],
-      policy: current.policy!.map((section) => ({
+      policy: current!.policy!.map((section) => ({
         ...section,
         releaseDigest: extra.digest,
         attestations: attestations(),
       })),
-    };
-    const signed: SignedEnvelope = {
-      envelope,
-      signature: signPayload('envelope', envelope, readKeyFile(join(hub.dataDir, 'keys', 'hub.json'))),
-    };
-    db.prepare('UPDATE targets SET envelope = ?, desired_generation = ?, desired_bundles = ? WHERE id = ?').run(
-      JSON.stringify(signed),
-      envelope.generation,
-      JSON.stringify(envelope.bundles),
-      prod.targetId,
-    );
-    db.close();
-    await hub.restart();
+    }));
     return envelope.generation;
   }
 
