@@ -1,6 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Locator } from 'playwright-core';
 import { stringify } from 'yaml';
 import type { Resource } from '@flotilla/protocol';
 import { defaultDriftPolicy } from '@flotilla/protocol/drift';
@@ -19,6 +20,14 @@ const app = (greeting: string): Resource => configMap('app', { greeting });
 
 async function expectAccessible(name: string): Promise<void> {
   expect(await accessibilityProblems(browser.page), `axe on ${name}`).toEqual([]);
+}
+
+/** Dispatches keydowns in one task, so the page cannot render between them. */
+async function pressAtOnce(input: Locator, keys: readonly string[]): Promise<void> {
+  await input.evaluate((element, all) => {
+    for (const key of all)
+      element.dispatchEvent(new KeyboardEvent('keydown', { key, bubbles: true, cancelable: true }));
+  }, keys);
 }
 
 async function signIn(token: string): Promise<void> {
@@ -121,12 +130,12 @@ describe('the dashboard in a real browser against a real hub and agents', () => 
     await input.click();
     await input.pressSequentially('ti');
     await page.getByRole('option', { name: 'tier' }).waitFor({ timeout: UI_MS });
-    await input.press('ArrowDown');
-    await input.press('Enter');
+    // Keys typed faster than the page renders: the second must see what the first chose.
+    await pressAtOnce(input, ['ArrowDown', 'Enter']);
+    expect(await input.inputValue()).toBe('tier');
     await input.pressSequentially('=st');
     await page.getByRole('option', { name: /staging/ }).waitFor({ timeout: UI_MS });
-    await input.press('ArrowDown');
-    await input.press('Tab');
+    await pressAtOnce(input, ['ArrowDown', 'Tab']);
     expect(await input.inputValue()).toBe('tier=staging');
     await input.press('Enter');
     await expect.poll(() => page.getByTestId('target-total').textContent(), { timeout: UI_MS }).toBe('1 target match');

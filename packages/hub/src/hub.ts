@@ -371,6 +371,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     failures: store,
     ...(deps.faults === undefined ? {} : { faults: deps.faults }),
     ...(deps.rolloutIssueBatch === undefined ? {} : { issueBatch: deps.rolloutIssueBatch }),
+    gatesChanged: (change) => dashboard.events.waveGates(change),
   });
   const retiredKeys = new RetiredKeyStore(db);
   const offline = new OfflineService({

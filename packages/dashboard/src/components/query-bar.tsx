@@ -37,8 +37,18 @@ export function QueryBar({
   label?: string;
 }) {
   const [text, setText] = useState(value);
-  const [completion, setCompletion] = useState<Completion | undefined>(undefined);
-  const [active, setActive] = useState(-1);
+  const [completion, showCompletion] = useState<Completion | undefined>(undefined);
+  const [active, showActive] = useState(-1);
+  // Keys can arrive faster than the bar renders: each must see what the one before chose.
+  const latest = useRef<{ completion: Completion | undefined; active: number }>({ completion: undefined, active: -1 });
+  const setCompletion = (next: Completion | undefined): void => {
+    latest.current.completion = next;
+    showCompletion(next);
+  };
+  const setActive = (next: number): void => {
+    latest.current.active = next;
+    showActive(next);
+  };
   const input = useRef<HTMLInputElement>(null);
   const request = useRef(0);
   const timer = useRef<number | undefined>(undefined);
@@ -61,9 +71,12 @@ export function QueryBar({
   };
 
   const accept = (item: CompletionItem): void => {
+    const { completion } = latest.current;
     if (completion === undefined) return;
-    const next = text.slice(0, completion.from) + item.insert + text.slice(completion.to);
+    const current = input.current?.value ?? text;
+    const next = current.slice(0, completion.from) + item.insert + current.slice(completion.to);
     const caret = completion.from + item.insert.length;
+    if (input.current !== null) input.current.value = next;
     setText(next);
     setCompletion(undefined);
     requestAnimationFrame(() => {
@@ -82,6 +95,7 @@ export function QueryBar({
   };
 
   const onKeyDown = (event: KeyboardEvent): void => {
+    const { completion, active } = latest.current;
     const items = completion?.items ?? [];
     if (event.key === 'ArrowDown' && items.length > 0) {
       event.preventDefault();
@@ -96,7 +110,7 @@ export function QueryBar({
       setCompletion(undefined);
     } else if (event.key === 'Enter') {
       event.preventDefault();
-      submit(text);
+      submit(input.current?.value ?? text);
     }
   };
 

@@ -130,6 +130,14 @@ export class LiveEvents {
     });
   }
 
+  /**
+   * Announces a wave's bake starting or its gates no longer holding: not audited steps, yet a
+   * rollout's page shows them.
+   */
+  waveGates(change: { readonly rollout: string; readonly wave: number; readonly state: 'baking' | 'waiting' }): void {
+    this.publish('rollout', { rollout: change.rollout, action: `rollout.wave-${change.state}`, wave: change.wave });
+  }
+
   /** Reads audit entries committed since the last poll and announces them. */
   pollAudit(): void {
     try {

@@ -67,6 +67,18 @@ export interface RolloutControllerDeps {
   readonly policy?: RolloutPolicy;
   /** The most envelopes one batch of a wave issues before it commits and yields (see {@link WaveIssuer}). */
   readonly issueBatch?: number;
+  /**
+   * Told after commit when a wave's gates are met (its bake starts) or stop holding. Neither
+   * is an audited step, yet a page showing the wave's bake clock must hear of both.
+   */
+  readonly gatesChanged?: (change: WaveGatesChange) => void;
+}
+
+/** A wave's gates were met (`baking`) or stopped holding (`waiting`). */
+export interface WaveGatesChange {
+  readonly rollout: string;
+  readonly wave: number;
+  readonly state: 'baking' | 'waiting';
 }
 
 export interface ControllerSchedule {
@@ -228,17 +240,19 @@ export class RolloutController {
    */
   step(id: string): boolean {
     const changed: string[] = [];
+    const gateChanges: WaveGatesChange[] = [];
     const moved = this.deps.tx.run(() => {
-      const stepped = this.stepIn(id, changed);
+      const stepped = this.stepIn(id, changed, gateChanges);
       if (stepped) this.deps.faults.reach('rollout:before-commit');
       return stepped;
     });
     this.deps.desired.announce(changed);
+    for (const change of gateChanges) this.deps.gatesChanged?.(change);
     return moved;
   }
 
   /** The work of one step, inside its transaction. */
-  private stepIn(id: string, changed: string[]): boolean {
+  private stepIn(id: string, changed: string[], gateChanges: WaveGatesChange[]): boolean {
     const row = this.deps.rollouts.get(id);
     if (row?.state !== 'running') return false;
     const now = this.deps.clock();
@@ -255,7 +269,7 @@ export class RolloutController {
     // A target held by its closed window joins at the opening, without anyone asking.
     const opens = policyWakeAt(evaluation, row.current_wave, this.deps.policy);
     if (opens !== undefined) this.deadline(opens);
-    return this.applyGate(evaluation, now, changed);
+    return this.applyGate(evaluation, now, changed, gateChanges);
   }
 
   /** Candidates in waves up to `throughWave` that nothing blocks. */
@@ -273,7 +287,12 @@ export class RolloutController {
     return this.deps.rollouts.holders(release.name, row.id);
   }
 
-  private applyGate(evaluation: RolloutEvaluation, now: number, changed: string[]): boolean {
+  private applyGate(
+    evaluation: RolloutEvaluation,
+    now: number,
+    changed: string[],
+    gateChanges: WaveGatesChange[],
+  ): boolean {
     const { row, plan } = evaluation.rollout;
     const index = row.current_wave;
     const wave = evaluation.waves[index];
@@ -291,11 +310,17 @@ export class RolloutController {
     });
     switch (decision.kind) {
       case 'waiting':
-        if (wave.gates_met_at !== null) this.deps.rollouts.setGatesMet(row.id, index, null);
+        if (wave.gates_met_at !== null) {
+          this.deps.rollouts.setGatesMet(row.id, index, null);
+          gateChanges.push({ rollout: row.id, wave: index, state: 'waiting' });
+        }
         if (gates.timeoutMs !== null) this.deadline(wave.started_at + gates.timeoutMs);
         return false;
       case 'baking':
-        if (wave.gates_met_at === null) this.deps.rollouts.setGatesMet(row.id, index, decision.since);
+        if (wave.gates_met_at === null) {
+          this.deps.rollouts.setGatesMet(row.id, index, decision.since);
+          gateChanges.push({ rollout: row.id, wave: index, state: 'baking' });
+        }
         this.deadline(decision.until);
         return false;
       case 'over-budget':

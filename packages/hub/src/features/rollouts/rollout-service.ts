@@ -21,7 +21,12 @@ import { formatQuery, type Query } from '@flotilla/protocol/query';
 import type { AuditSink } from '../../audit-sink.ts';
 import type { Clock } from '../../clock.ts';
 import type { Transactions } from '../../store/transaction.ts';
-import { RolloutController, type ControllerSchedule, type ReleaseStaging } from './rollout-controller.ts';
+import {
+  RolloutController,
+  type ControllerSchedule,
+  type ReleaseStaging,
+  type WaveGatesChange,
+} from './rollout-controller.ts';
 import { evaluateRollout, MemberCache, RolloutLoader, type RolloutPolicy } from './rollout-evaluation.ts';
 import { normalizePlan, parseSelectorInput, type RolloutPlan, type SelectorCheck } from './rollout-plan.ts';
 import type { RolloutRow, RolloutStore } from './rollout-store.ts';
@@ -58,6 +63,8 @@ export interface RolloutServiceDeps {
   readonly failures?: BackgroundFailures;
   /** Policy's holds on targets: approvals, change windows, placement (docs/policy.md). */
   readonly policy?: RolloutPolicy;
+  /** Told when a wave's bake starts or its gates stop holding (see {@link RolloutControllerDeps}). */
+  readonly gatesChanged?: (change: WaveGatesChange) => void;
   /** The most envelopes one batch of a wave issues before it commits and yields; default 256. */
   readonly issueBatch?: number;
 }
@@ -95,6 +102,7 @@ export class RolloutService {
       ...(deps.failures === undefined ? {} : { failures: deps.failures }),
       ...(deps.policy === undefined ? {} : { policy: deps.policy }),
       ...(deps.issueBatch === undefined ? {} : { issueBatch: deps.issueBatch }),
+      ...(deps.gatesChanged === undefined ? {} : { gatesChanged: deps.gatesChanged }),
     });
   }
 

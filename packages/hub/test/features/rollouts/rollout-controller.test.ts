@@ -120,6 +120,26 @@ describe('rollout controller (real SQLite, injected clock)', () => {
     expect(t.view(rollout.id).currentWave!.index).toBe(1);
   });
 
+  it('announces a wave starting and losing its bake to the live events, though neither is an audited step', () => {
+    const fleet = t.fleet(4, { env: 'prod' });
+    const rollout = t.create({ release: 'app@2.0.0', selector: 'env=prod', waves: 'first:25%,rest:100%', bake: '10m' });
+    const seen: { type: string; data: Record<string, unknown> }[] = [];
+    const stop = t.services.dashboard.events.subscribe((event) => seen.push(event));
+    try {
+      tick(fleet);
+      const member = fleet.find((f) => t.desired(f, 'app') !== undefined)!;
+      t.report(member, { health: 'progressing' });
+      t.reconcile();
+    } finally {
+      stop();
+    }
+    const steps = seen.filter((e) => e.type === 'rollout').map((e) => e.data);
+    expect(steps).toEqual([
+      { rollout: rollout.id, action: 'rollout.wave-baking', wave: 0 },
+      { rollout: rollout.id, action: 'rollout.wave-waiting', wave: 0 },
+    ]);
+  });
+
   it('pauses by itself when a wave exceeds its failure budget, and continues when resumed after the fix', () => {
     const fleet = t.fleet(10, { env: 'prod' });
     const rollout = t.create({ release: 'app@2.0.0', selector: 'env=prod', waves: 'all:100%', failureBudget: '10%' });
