@@ -25,6 +25,8 @@ async function expectAccessible(name: string): Promise<void> {
 /** Dispatches keydowns in one task, so the page cannot render between them. */
 async function pressAtOnce(input: Locator, keys: readonly string[]): Promise<void> {
   await input.evaluate((element, all) => {
+    // The tests compile without the DOM's types; this runs in the page, which has them.
+    const { KeyboardEvent } = globalThis as unknown as { KeyboardEvent: new (type: string, init: object) => Event };
     for (const key of all)
       element.dispatchEvent(new KeyboardEvent('keydown', { key, bubbles: true, cancelable: true }));
   }, keys);
