@@ -35,20 +35,29 @@ run([
 
 await bundleAgent(root);
 
-// The hub reads its migrations from the folder beside its store module, in src/ or in dist/.
+// The hub reads its migrations (SQLite's and PostgreSQL's) from folders beside its store
+// module, and starts its PostgreSQL worker from a plain JavaScript file, in src/ or in dist/.
 // Only what changed is written, each file whole (a rename), so a hub starting meanwhile
 // never reads half a migration or an empty folder.
-const from = `${root}packages/hub/src/store/migrations`;
-const to = `${root}packages/hub/dist/store/migrations`;
-mkdirSync(to, { recursive: true });
-const sources = new Set(readdirSync(from));
-for (const name of sources) {
-  const text = readFileSync(join(from, name));
-  if (existsSync(join(to, name)) && readFileSync(join(to, name)).equals(text)) continue;
-  writeFileSync(join(to, `.${name}.tmp`), text);
-  renameSync(join(to, `.${name}.tmp`), join(to, name));
+function copyFiles(from, to, keep = () => true) {
+  mkdirSync(to, { recursive: true });
+  const sources = new Set(readdirSync(from).filter(keep));
+  for (const name of sources) {
+    const text = readFileSync(join(from, name));
+    if (existsSync(join(to, name)) && readFileSync(join(to, name)).equals(text)) continue;
+    writeFileSync(join(to, `.${name}.tmp`), text);
+    renameSync(join(to, `.${name}.tmp`), join(to, name));
+  }
+  return sources;
 }
-for (const name of readdirSync(to)) if (!sources.has(name)) rmSync(join(to, name));
+for (const folder of ['migrations', 'migrations-postgres']) {
+  const to = `${root}packages/hub/dist/store/${folder}`;
+  const sources = copyFiles(`${root}packages/hub/src/store/${folder}`, to);
+  for (const name of readdirSync(to)) if (!sources.has(name)) rmSync(join(to, name));
+}
+copyFiles(`${root}packages/hub/src/store/postgres`, `${root}packages/hub/dist/store/postgres`, (name) =>
+  name.endsWith('.mjs'),
+);
 
 if (!process.argv.includes('--no-dashboard')) {
   const { build } = await import('vite');

@@ -25,6 +25,13 @@ const Seconds = z.preprocess(
 
 const ServeConfig = z.object({
   dataDir: z.string().min(1).default(DEFAULT_DATA_DIR),
+  /** A PostgreSQL URL for the store; unset: SQLite in the data directory (docs/scale-out.md). */
+  database: z
+    .string()
+    .regex(/^postgres(ql)?:\/\/\S+$/, {
+      error: 'must be a PostgreSQL URL, postgres://user:password@host:5432/database',
+    })
+    .optional(),
   port: z.coerce
     .number({ error: PORT_RULE })
     .int({ error: PORT_RULE })
@@ -115,6 +122,7 @@ export function serveConfig(flags: Record<string, unknown>, env: Env): ServeConf
   return parse(ServeConfig, {
     ...defined({
       dataDir: env['FLOTILLA_DATA_DIR'],
+      database: env['FLOTILLA_DATABASE_URL'] || undefined,
       port: env['FLOTILLA_PORT'],
       host: env['FLOTILLA_HOST'],
       metricsPort: env['FLOTILLA_METRICS_PORT'],

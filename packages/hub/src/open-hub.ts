@@ -2,7 +2,8 @@ import { closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { FlotillaError, isFlotillaError, messageOf, type FaultPoints } from '@flotilla/protocol';
-import { openDatabase } from './store/database.ts';
+import { openDatabase, type Db } from './store/database.ts';
+import { openPostgres } from './store/postgres/postgres-database.ts';
 import { isStorageError } from './store/store-health.ts';
 import { createHub, type Hub, type HubDependencies } from './hub.ts';
 import type { Clock } from './clock.ts';
@@ -34,6 +35,11 @@ export interface OpenHubOptions {
    * database may grow to, so a test fills the store without filling a disk; default no limit.
    */
   readonly testStoreMaxPages?: number;
+  /**
+   * A PostgreSQL URL: the store lives there, shared by every replica (docs/scale-out.md);
+   * keys and the admin token stay in `dataDir`. Unset: SQLite, `hub.db` in `dataDir`.
+   */
+  readonly database?: string;
   /** How often a write is tried while the store cannot write; default 1 s. */
   readonly storeProbeMs?: number;
   /** How often agents' last-seen times reach the store; default 5 s. */
@@ -63,8 +69,9 @@ export async function openHub(options: OpenHubOptions): Promise<OpenedHub> {
       throw Object.assign(new Error('it is not a directory'), { code: 'ENOTDIR' });
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   });
-  const dbPath = join(dataDir, 'hub.db');
-  const db = preparing(`the hub database ${dbPath}`, () => {
+  const dbPath = options.database === undefined ? join(dataDir, 'hub.db') : redactedUrl(options.database);
+  const db: Db = preparing(`the hub database ${dbPath}`, () => {
+    if (options.database !== undefined) return openPostgres(options.database);
     // SQLite gives its -wal and -shm files the database file's mode: create that file 0600
     // first, so none of the three is ever readable by others, whatever the umask.
     closeSync(openSync(dbPath, 'a', 0o600));
@@ -173,3 +180,14 @@ const STORAGE_HINTS: readonly (readonly [RegExp, string])[] = [
   [/^(EIO|SQLITE_IOERR)/, 'the disk may be full or failing'],
   [/^SQLITE_(BUSY|LOCKED)/, 'another process holds the database; stop it, or give the hub another --data-dir'],
 ];
+
+/** A database URL without its password, for logs and messages. */
+export function redactedUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'the database URL given';
+  }
+}

@@ -3,7 +3,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 
-export type Db = Database.Database;
+import type { SqlDatabase } from './sql.ts';
+
+/** The hub's database: SQLite (better-sqlite3) or PostgreSQL, as its stores use it (see sql.ts). */
+export type Db = SqlDatabase;
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 
@@ -43,7 +46,7 @@ export function openDatabase(
   path: string,
   migrations: readonly Migration[] = bundledMigrations(),
   options: OpenDatabaseOptions = {},
-): Db {
+): Database.Database {
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
@@ -70,7 +73,7 @@ export function openDatabase(
   return db;
 }
 
-function migrate(db: Db, migrations: readonly Migration[]): void {
+function migrate(db: Database.Database, migrations: readonly Migration[]): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   const newest = migrations.at(-1)?.version ?? 0;
   if (current > newest) {

@@ -3,10 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { serveConfig } from '../../src/config.ts';
-import { openDatabase, type Db } from '../../src/store/database.ts';
+import type Database from 'better-sqlite3';
+import { openDatabase } from '../../src/store/database.ts';
 
 let dir: string | undefined;
-let db: Db | undefined;
+let db: Database.Database | undefined;
 
 afterEach(() => {
   db?.close();

@@ -4,7 +4,7 @@ import { faultPoints, FlotillaError, type FaultPoint } from '@flotilla/protocol'
 import { createLogger, startMetricsServer, stopOnSignals, type MetricsServer } from '@flotilla/runtime';
 import { serveConfig } from '../../config.ts';
 import { connectionCap, openFileLimit } from '../../fd-limit.ts';
-import { openHub } from '../../open-hub.ts';
+import { openHub, redactedUrl } from '../../open-hub.ts';
 
 /** `flotilla hub serve`: the hub on a data directory, until SIGTERM or SIGINT. */
 export function serveCommand(program: Command): void {
@@ -14,6 +14,10 @@ export function serveCommand(program: Command): void {
     .command('serve')
     .description('run the hub on a data directory (SQLite, keys and admin token are created on first start)')
     .option('--data-dir <dir>', 'where the hub keeps hub.db, keys/ and admin-token (env FLOTILLA_DATA_DIR)')
+    .option(
+      '--database <url>',
+      'keep the store in PostgreSQL, postgres://user:password@host:5432/db, shared by every replica; default SQLite in the data directory (env FLOTILLA_DATABASE_URL)',
+    )
     .option('--port <port>', 'TCP port, 0 for any free one (env FLOTILLA_PORT)')
     .option('--host <host>', 'address to listen on (env FLOTILLA_HOST)')
     .option(
@@ -60,6 +64,7 @@ export function serveCommand(program: Command): void {
         createdAdminToken,
       } = await openHub({
         dataDir: config.dataDir,
+        ...(config.database === undefined ? {} : { database: config.database }),
         log,
         envelopeTtlMs: config.envelopeTtlSeconds * 1000,
         checkpointIntervalMs: config.checkpointInterval * 1000,
@@ -100,6 +105,7 @@ export function serveCommand(program: Command): void {
         {
           url,
           dataDir: config.dataDir,
+          ...(config.database === undefined ? {} : { database: redactedUrl(config.database) }),
           adminTokenPath,
           firstStart: createdAdminToken !== undefined,
           hubId: server.services.trust.hubId,

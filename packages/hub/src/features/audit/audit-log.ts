@@ -1,4 +1,4 @@
-import type Database from 'better-sqlite3';
+import type { Db } from '../../store/database.ts';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import {
@@ -34,7 +34,7 @@ import { AuditStore, type AuditCheckpointRow, type AuditEntryRow } from './audit
 import { nextAuditSalt } from './salt.ts';
 
 export interface AuditLogOptions {
-  readonly db: Database.Database;
+  readonly db: Db;
   /** The hub's clock; epoch milliseconds or a Date. */
   readonly clock: () => Date | number;
   /** The hub key that signs checkpoints: a key pair, or a signer that keeps the key elsewhere. */
@@ -122,7 +122,7 @@ const DEFAULT_PAGE = 100;
  */
 export class AuditLog {
   private readonly store: AuditStore;
-  private readonly db: Database.Database;
+  private readonly db: Db;
   private readonly clock: () => Date | number;
   private readonly signer: AuditCheckpointSigner;
   private readonly log: Logger | undefined;

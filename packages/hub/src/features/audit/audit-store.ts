@@ -1,4 +1,5 @@
-import type Database from 'better-sqlite3';
+import type { Db } from '../../store/database.ts';
+import type { Statement } from '../../store/sql.ts';
 import type { AuditEntry, AuditOutcome } from '@flotilla/protocol/audit';
 import type { AuditOrder } from './audit-cursor.ts';
 import type { AuditQueryFilter } from './audit-filter.ts';
@@ -46,11 +47,11 @@ export interface AuditAnchorRow {
  * the audit log calls it; it knows tables, not chains.
  */
 export class AuditStore {
-  readonly db: Database.Database;
+  readonly db: Db;
   private readonly s;
-  private readonly dynamic = new Map<string, Database.Statement<unknown[], { entry: string }>>();
+  private readonly dynamic = new Map<string, Statement<unknown[], { entry: string }>>();
 
-  constructor(db: Database.Database) {
+  constructor(db: Db) {
     this.db = db;
     this.s = {
       insertEntry: db.prepare<

@@ -1,7 +1,7 @@
 import type { Actor, ReleaseRef, Target, TargetStatus } from '@flotilla/protocol';
 import type { RolloutState } from '@flotilla/protocol/api';
 import type { Query } from '@flotilla/protocol/query';
-import type { Statement } from 'better-sqlite3';
+import type { Statement } from '../../store/sql.ts';
 import type { Db } from '../../store/database.ts';
 import { compileQuerySql } from '../targets/query-sql-store.ts';
 import type { RolloutPlan } from './rollout-plan.ts';

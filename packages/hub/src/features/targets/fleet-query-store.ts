@@ -1,7 +1,7 @@
 import type { Target } from '@flotilla/protocol';
 import type { FacetCounts } from '@flotilla/protocol/api';
 import type { Query } from '@flotilla/protocol/query';
-import type { Statement } from 'better-sqlite3';
+import type { Statement } from '../../store/sql.ts';
 import type { Db } from '../../store/database.ts';
 import { compileQuerySql } from './query-sql-store.ts';
 import { targetFromRow, type TargetRow } from './target-store.ts';
