@@ -109,3 +109,12 @@ export const POSTGRES: StoreKind = {
  * reported as skipped (never under CI, where it fails instead).
  */
 export const STORE_KINDS: readonly StoreKind[] = [SQLITE, POSTGRES];
+
+/**
+ * For a test hub: with `FLOTILLA_TEST_STORE=postgres`, a fresh PostgreSQL database (any hub
+ * test then runs on PostgreSQL); otherwise none, and the hub keeps SQLite in its data directory.
+ */
+export function testHubDatabase(): { readonly url: string | undefined; drop(): void } {
+  if (process.env['FLOTILLA_TEST_STORE'] !== 'postgres') return { url: undefined, drop: () => undefined };
+  return createPostgresDatabase();
+}

@@ -15,6 +15,7 @@ import {
   type Report,
 } from '@flotilla/protocol';
 import { openHub, type OpenedHub, type OpenHubOptions } from '../src/open-hub.ts';
+import { testHubDatabase } from './store-kinds.ts';
 
 export interface TestHub {
   readonly url: string;
@@ -34,8 +35,10 @@ export async function startTestHub(
 ): Promise<TestHub> {
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-hub-test-'));
   let offset = 0;
+  const database = testHubDatabase();
   const opened = await openHub({
     dataDir: join(dir, 'hub'),
+    ...(database.url === undefined ? {} : { database: database.url }),
     log: pino({ level: 'silent' }),
     clock: () => Date.now() + offset,
     ...options,
@@ -54,6 +57,7 @@ export async function startTestHub(
     },
     async close() {
       await opened.hub.close();
+      database.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
