@@ -88,14 +88,32 @@ export class PostgresDatabase implements SqlDatabase {
   private depth = 0;
   private closed = false;
   private readonly names = new Map<string, string>();
+  private readonly writeLockHooks: (() => void)[] = [];
+  /** The URL it connected to: replicas open their listening connection to the same database. */
+  readonly url: string;
 
-  private constructor(id: number) {
+  private constructor(id: number, url: string) {
     this.id = id;
+    this.url = url;
   }
 
   /** Connects to `url` (`postgres://user:password@host:port/database`). */
   static connect(url: string, applicationName = 'flotilla-hub'): PostgresDatabase {
-    return new PostgresDatabase(unwrap(worker()('open', url, applicationName)));
+    return new PostgresDatabase(unwrap(worker()('open', url, applicationName)), url);
+  }
+
+  /**
+   * Runs `hook` at the start of every write transaction, right after it took {@link WRITE_LOCK}:
+   * what other replicas committed before is visible from there on, so a replica brings its
+   * caches in step there, and once-only work checks its lease. A hook that throws rolls the
+   * transaction back with its error.
+   */
+  onWriteLock(hook: () => void): () => void {
+    this.writeLockHooks.push(hook);
+    return () => {
+      const at = this.writeLockHooks.indexOf(hook);
+      if (at >= 0) this.writeLockHooks.splice(at, 1);
+    };
   }
 
   get inTransaction(): boolean {
@@ -127,12 +145,13 @@ export class PostgresDatabase implements SqlDatabase {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- better-sqlite3's own bound (sql.ts)
   transaction<F extends (...args: any[]) => unknown>(fn: F): ReturnType<SqlDatabase['transaction']> {
     const run =
-      (begin: string) =>
+      (begin: string, hooks: readonly (() => void)[]) =>
       (...args: unknown[]): unknown => {
         if (this.depth > 0) return this.savepoint(() => fn(...args));
         this.query(begin);
         this.depth = 1;
         try {
+          for (const hook of hooks) hook();
           const result = fn(...args);
           this.query('COMMIT');
           return result;
@@ -143,12 +162,12 @@ export class PostgresDatabase implements SqlDatabase {
           this.depth = 0;
         }
       };
-    const write = run(`BEGIN; SELECT pg_advisory_xact_lock(${WRITE_LOCK})`);
+    const write = run(`BEGIN; SELECT pg_advisory_xact_lock(${WRITE_LOCK})`, this.writeLockHooks);
     return Object.assign(write, {
       default: write,
       immediate: write,
       exclusive: write,
-      deferred: run('BEGIN ISOLATION LEVEL REPEATABLE READ'),
+      deferred: run('BEGIN ISOLATION LEVEL REPEATABLE READ', []),
     }) as never;
   }
 
