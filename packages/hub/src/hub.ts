@@ -60,6 +60,7 @@ import { OperatorTargetScope } from './features/operators/target-scope.ts';
 import { offlineRoutes } from './features/offline/offline-routes.ts';
 import { OfflineService } from './features/offline/offline-service.ts';
 import { OfflineStore } from './features/offline/offline-store.ts';
+import { replicasFor } from './features/replicas/replicas.ts';
 import { reportRoutes } from './features/reports/report-routes.ts';
 import { ReportService } from './features/reports/report-service.ts';
 import { ReportStore } from './features/reports/report-store.ts';
@@ -182,6 +183,8 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     clock,
     ...(deps.storeProbeMs === undefined ? {} : { probeMs: deps.storeProbeMs }),
   });
+  // Before any cache fills, so that what other replicas commit meanwhile is taken in after.
+  const replicas = replicasFor(db, log);
   // Scrape-time gauges read the services built below; they are only read once the hub serves.
   const counted = new MetricsStore(db);
   const metrics: HubMetrics = new HubMetrics({
@@ -205,6 +208,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     checkpointIntervalMs: deps.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS,
     retentionMs: deps.auditRetentionMs,
     failures: store,
+    once: replicas.once,
   });
 
   const targetStore = new TargetStore(db);
@@ -372,6 +376,19 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     ...(deps.faults === undefined ? {} : { faults: deps.faults }),
     ...(deps.rolloutIssueBatch === undefined ? {} : { issueBatch: deps.rolloutIssueBatch }),
     gatesChanged: (change) => dashboard.events.waveGates(change),
+    once: replicas.once,
+  });
+  replicas.keepInStep({
+    served: cache,
+    fleetIndex: targetStore,
+    envelopes: desired,
+    streams,
+    holds,
+    driftPolicies: policies,
+    operatorTokens: operators,
+    trust,
+    policySets,
+    rollouts: rollouts.controller,
   });
   const retiredKeys = new RetiredKeyStore(db);
   const offline = new OfflineService({
@@ -457,6 +474,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   server.on('upgrade', (req, socket, head) => streams.upgrade(req, socket, head));
   if (deps.maxConnections !== undefined) server.maxConnections = deps.maxConnections;
 
+  await replicas.start(store);
   seen.start(deps.lastSeenFlushMs);
   identity.start();
   streams.start();
@@ -518,6 +536,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
       });
       seen.stop();
       auditSchedule.close();
+      await replicas.close();
       try {
         targetStore.saveFleetIndexSnapshot(clock());
       } catch (error) {

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { guarded, type BackgroundFailures } from '../../store/store-health.ts';
 import type { Clock } from '../../clock.ts';
+import { SOLE_REPLICA, type OnceOnly } from '../replicas/replica-lease.ts';
 import type { AuditLog } from './audit-log.ts';
 import type { RefusalRecorder } from './refusal-recorder.ts';
 
@@ -20,6 +21,8 @@ export interface AuditScheduleOptions {
   readonly retentionMs: number | undefined;
   /** Where the timers' failures go: a store that cannot write is noted once, not per tick. */
   readonly failures: BackgroundFailures;
+  /** Checkpoints and retention are once-only work: with replicas, the lease holder's; default this hub's alone. */
+  readonly once?: OnceOnly;
 }
 
 /**
@@ -31,7 +34,6 @@ export interface AuditScheduleOptions {
 export class AuditSchedule {
   private readonly options: AuditScheduleOptions;
   private timers: NodeJS.Timeout[] = [];
-  private stopCheckpoints: (() => void) | undefined;
 
   /** Checks the options before anything runs: a bad interval or retention is a caller's mistake. */
   constructor(options: AuditScheduleOptions) {
@@ -56,13 +58,13 @@ export class AuditSchedule {
   start(): void {
     this.stop();
     const { audit, refusals, checkpointIntervalMs, retentionMs } = this.options;
+    const once = this.options.once ?? SOLE_REPLICA;
     if (checkpointIntervalMs > 0)
-      this.stopCheckpoints = audit.scheduleCheckpoints(checkpointIntervalMs, (error) =>
-        this.options.failures.report(error, 'audit checkpoint'),
-      );
+      this.every(checkpointIntervalMs, 'audit checkpoint', () => once.run(() => audit.checkpointIfAdvanced()));
+    // Each replica counts the attempts refused to it, so each writes its own summaries.
     this.every(REFUSAL_FLUSH_MS, 'refused attempts', () => refusals.flush());
     if (retentionMs === undefined) return;
-    const retain = this.retain.bind(this, retentionMs);
+    const retain = (): void => void once.run(() => this.retain(retentionMs));
     retain();
     this.every(RETENTION_CHECK_MS, 'audit retention', retain);
   }
@@ -70,15 +72,16 @@ export class AuditSchedule {
   stop(): void {
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
-    this.stopCheckpoints?.();
-    this.stopCheckpoints = undefined;
   }
 
   /** Stops the timers, writes the summaries of refused attempts, and signs the head when it moved. */
   close(): void {
     this.stop();
     this.options.refusals.close();
-    guarded(this.options.failures, 'audit checkpoint at shutdown', () => this.options.audit.checkpointIfAdvanced())();
+    const once = this.options.once ?? SOLE_REPLICA;
+    guarded(this.options.failures, 'audit checkpoint at shutdown', () =>
+      once.run(() => this.options.audit.checkpointIfAdvanced()),
+    )();
   }
 
   private every(ms: number, component: string, work: () => void): void {

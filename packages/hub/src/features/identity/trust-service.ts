@@ -93,6 +93,11 @@ export class TrustService {
     }
   }
 
+  /** Reads the newest trust root again: another replica published one (replicas/replica-caches.ts). */
+  reload(): void {
+    this.current = this.deps.store.latest() ?? this.current;
+  }
+
   get signed(): SignedTrustRoot {
     return this.current;
   }

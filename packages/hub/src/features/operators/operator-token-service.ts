@@ -120,9 +120,14 @@ export class OperatorTokenService {
         outcome: 'success',
         details: { tokenId: token.id, name: token.name, role: token.role },
       });
-      for (const [hash, entry] of this.known) if (entry.principal.tokenId === token.id) this.known.delete(hash);
+      this.forget(token.id);
       return view({ ...token, revokedAt: now });
     });
+  }
+
+  /** Drops what is known of a token: revoked here, or on another replica (replicas/replica-caches.ts). */
+  forget(tokenId: string): void {
+    for (const [hash, entry] of this.known) if (entry.principal.tokenId === tokenId) this.known.delete(hash);
   }
 
   /**

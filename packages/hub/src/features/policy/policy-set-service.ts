@@ -47,6 +47,11 @@ export class PolicySetService {
     this.latest = deps.store.latest();
   }
 
+  /** Reads the newest policy set again: another replica published one (replicas/replica-caches.ts). */
+  reload(): void {
+    this.latest = this.deps.store.latest();
+  }
+
   /** The live policies as the next version, unsigned. */
   draft(): SignedPolicySet {
     const policySet: PolicySet = {

@@ -73,7 +73,7 @@ export class ReplicaChanges {
     // The triggers name the session's replica as each change's origin.
     db.prepare('SELECT set_config(?, ?, false)').get('flotilla.replica', replica);
     this.statements = {
-      since: db.prepare<[number, string], ChangeRow>(
+      since: db.prepare<[number, readonly number[]], ChangeRow>(
         `SELECT seq, topic, key, origin FROM replica_changes
           WHERE seq > ? OR seq = ANY(?::bigint[]) ORDER BY seq LIMIT 10000`,
       ),
@@ -197,7 +197,10 @@ export class ReplicaChanges {
       this.listener = undefined;
       client.end().catch(() => undefined);
       if (this.closed) return;
-      this.options.log.warn({ err: error }, 'the connection listening for other replicas’ changes closed; opening it again');
+      this.options.log.warn(
+        { err: error },
+        'the connection listening for other replicas’ changes closed; opening it again',
+      );
       this.reconnect = setTimeout(() => {
         this.reconnect = undefined;
         this.listen().catch(() => undefined);

@@ -149,7 +149,10 @@ export class DatabaseLease implements OnceOnly {
   assertHeld(): void {
     const holding = this.holding;
     const fencing = holding?.fencing ?? 0;
-    if (holding === undefined || this.statements.check.get(this.options.name, this.options.holder, fencing) === undefined) {
+    if (
+      holding === undefined ||
+      this.statements.check.get(this.options.name, this.options.holder, fencing) === undefined
+    ) {
       this.holding = undefined;
       throw new LeaseLostError(this.options.name, fencing);
     }
@@ -169,8 +172,7 @@ export class DatabaseLease implements OnceOnly {
       row = undefined;
     }
     // Counted from before the statement was sent: the database's expiry is later than that.
-    this.holding =
-      row === undefined ? undefined : { fencing: row.fencing, until: started + this.ttlMs - this.renewMs };
+    this.holding = row === undefined ? undefined : { fencing: row.fencing, until: started + this.ttlMs - this.renewMs };
     if (before === undefined && this.holding !== undefined)
       log.info({ lease: name, fencing: this.holding.fencing }, 'this replica took the lease');
     else if (before !== undefined && this.holding === undefined)

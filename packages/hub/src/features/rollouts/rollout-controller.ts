@@ -23,6 +23,7 @@ import { evaluateGate, type GateCounts, type GateDecision } from './wave-gate.ts
 import type { PositionCache } from './wave-planner.ts';
 import type { BackgroundFailures } from '../../store/store-health.ts';
 import { WaveIssuer } from './wave-issuer.ts';
+import { SOLE_REPLICA, type OnceOnly } from '../replicas/replica-lease.ts';
 
 /** The actor of every step the hub takes by itself. */
 const ROLLOUT_CONTROLLER: Actor = { kind: 'system', id: 'rollout-controller' };
@@ -72,6 +73,13 @@ export interface RolloutControllerDeps {
    * is an audited step, yet a page showing the wave's bake clock must hear of both.
    */
   readonly gatesChanged?: (change: WaveGatesChange) => void;
+  /**
+   * Walking rollouts is once-only work: with replicas only the lease holder's timer, issuer
+   * and follow-up reconciles run, and their transactions check its fencing number. A step an
+   * operator's command takes inside its own transaction runs on any replica. Default: this
+   * hub's alone.
+   */
+  readonly once?: OnceOnly;
 }
 
 /** A wave's gates were met (`baking`) or stopped holding (`waiting`). */
@@ -104,6 +112,7 @@ export interface ControllerSchedule {
  */
 export class RolloutController {
   private readonly deps: RolloutControllerDeps;
+  private readonly once: OnceOnly;
   /** Issues the envelopes of the members the steps record. */
   readonly issuer: WaveIssuer;
   private nextDeadline = Number.POSITIVE_INFINITY;
@@ -113,7 +122,9 @@ export class RolloutController {
 
   constructor(deps: RolloutControllerDeps) {
     this.deps = deps;
+    this.once = deps.once ?? SOLE_REPLICA;
     this.issuer = new WaveIssuer({
+      once: this.once,
       tx: deps.tx,
       rollouts: deps.rollouts,
       desired: deps.desired,
@@ -148,8 +159,20 @@ export class RolloutController {
     return { passes: this.passes, busyMs: Math.round(this.busyMs) };
   }
 
-  /** Takes steps on one rollout until none applies: joins, gate decisions, wave starts. */
+  /**
+   * Takes steps on one rollout until none applies: joins, gate decisions, wave starts. Outside
+   * a transaction it is once-only work: on a replica without the lease it leaves the rollout
+   * to the holder's next pass.
+   */
   reconcile(id: string): void {
+    if (!this.deps.tx.open) {
+      this.once.run(() => this.reconcileNow(id));
+      return;
+    }
+    this.reconcileNow(id);
+  }
+
+  private reconcileNow(id: string): void {
     this.catchUp(id);
     for (let steps = 0; this.step(id); steps++) {
       if (steps >= MAX_STEPS) throw new Error(`rollout ${id} took more than ${MAX_STEPS} steps in one reconcile`);
@@ -175,7 +198,8 @@ export class RolloutController {
     let lastChanges = -1;
     let lastRun = Number.NEGATIVE_INFINITY;
     let holdUntil = 0;
-    const tick = (): void => {
+    const tick = (): void => void this.once.run(pass);
+    const pass = (): void => {
       const now = performance.now();
       if (now < holdUntil) return;
       try {

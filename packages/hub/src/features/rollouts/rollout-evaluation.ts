@@ -206,11 +206,25 @@ export class MemberCache {
   private readonly byRollout = new Map<string, RolloutMembers>();
   /** The last member change taken in; undefined until the first read outside a transaction. */
   private cursor: number | undefined;
+  private readonly keeps: () => boolean;
+
+  /**
+   * `keeps`: whether to keep members at all. The record of member changes is read once and
+   * deleted, so with replicas only the lease holder keeps them (replicas/replica-lease.ts);
+   * the others read members whole, and a new holder starts over.
+   */
+  constructor(keeps: () => boolean = () => true) {
+    this.keeps = keeps;
+  }
 
   members(rollouts: RolloutStore, rollout: LoadedRollout): EvaluatedMember[] {
     const id = rollout.row.id;
     if (rollout.row.state !== 'running' && rollout.row.state !== 'paused') {
       this.byRollout.delete(id);
+      return RolloutMembers.read(rollouts, rollout).list();
+    }
+    if (!this.keeps()) {
+      this.reset();
       return RolloutMembers.read(rollouts, rollout).list();
     }
     if (rollouts.inTransaction) {
@@ -234,6 +248,10 @@ export class MemberCache {
 
   /** Outside a transaction: takes in every member change since the last, then deletes them from the store. */
   catchUp(rollouts: RolloutStore): void {
+    if (!this.keeps()) {
+      this.reset();
+      return;
+    }
     if (this.cursor === undefined) {
       this.cursor = rollouts.lastChange();
       return;
@@ -244,6 +262,11 @@ export class MemberCache {
     for (const kept of this.byRollout.values()) kept.apply(rollouts, changed);
     this.cursor = changes.at(-1)!.seq;
     rollouts.pruneChanges(this.cursor);
+  }
+
+  private reset(): void {
+    this.byRollout.clear();
+    this.cursor = undefined;
   }
 }
 

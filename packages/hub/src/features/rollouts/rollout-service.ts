@@ -29,6 +29,7 @@ import {
 } from './rollout-controller.ts';
 import { evaluateRollout, MemberCache, RolloutLoader, type RolloutPolicy } from './rollout-evaluation.ts';
 import { normalizePlan, parseSelectorInput, type RolloutPlan, type SelectorCheck } from './rollout-plan.ts';
+import type { OnceOnly } from '../replicas/replica-lease.ts';
 import type { RolloutRow, RolloutStore } from './rollout-store.ts';
 import { buildView, summarize } from './rollout-view.ts';
 import { PositionCache } from './wave-planner.ts';
@@ -67,6 +68,8 @@ export interface RolloutServiceDeps {
   readonly gatesChanged?: (change: WaveGatesChange) => void;
   /** The most envelopes one batch of a wave issues before it commits and yields; default 256. */
   readonly issueBatch?: number;
+  /** The walking is once-only work: with replicas, the lease holder's (see {@link RolloutControllerDeps}). */
+  readonly once?: OnceOnly;
 }
 
 const TERMINAL: ReadonlySet<RolloutState> = new Set(['completed', 'aborted', 'rolled-back']);
@@ -83,11 +86,13 @@ export class RolloutService {
   private readonly rollouts: RolloutStore;
   private readonly loader = new RolloutLoader();
   private readonly positions = new PositionCache();
-  private readonly members = new MemberCache();
+  private readonly members: MemberCache;
 
   constructor(deps: RolloutServiceDeps) {
     this.deps = deps;
     this.rollouts = deps.store;
+    const once = deps.once;
+    this.members = new MemberCache(once === undefined ? undefined : () => once.held());
     this.controller = new RolloutController({
       tx: deps.tx,
       rollouts: this.rollouts,
@@ -103,6 +108,7 @@ export class RolloutService {
       ...(deps.policy === undefined ? {} : { policy: deps.policy }),
       ...(deps.issueBatch === undefined ? {} : { issueBatch: deps.issueBatch }),
       ...(deps.gatesChanged === undefined ? {} : { gatesChanged: deps.gatesChanged }),
+      ...(once === undefined ? {} : { once }),
     });
   }
 

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { OnceOnly } from '../replicas/replica-lease.ts';
 import { isFlotillaError, type Actor, type FaultPoints } from '@flotilla/protocol';
 import type { Transactions } from '../../store/transaction.ts';
 import type { BackgroundFailures } from '../../store/store-health.ts';
@@ -22,6 +23,8 @@ export interface WaveIssuerDeps {
   readonly batchSize?: number;
   /** How long one batch may hold the event loop before it commits and yields; default 15 ms. */
   readonly sliceMs?: number;
+  /** Issuing is once-only work (see {@link RolloutControllerDeps}): batches run on the lease holder. */
+  readonly once: OnceOnly;
 }
 
 /** Members per batch by default: a batch also ends when its time slice is used up. */
@@ -66,7 +69,7 @@ export class WaveIssuer {
     this.scheduled = setImmediate(() => {
       this.scheduled = undefined;
       try {
-        if (this.batch().handled > 0) this.kick();
+        if ((this.deps.once.run(() => this.batch().handled) ?? 0) > 0) this.kick();
       } catch (error) {
         // The controller's next pass kicks again: a store that cannot write is retried, not spun on.
         if (this.deps.failures !== undefined) this.deps.failures.report(error, 'rollout envelopes');

@@ -452,6 +452,15 @@ export class TargetStore {
   }
 
   /**
+   * A target another replica changed (replicas/replica-caches.ts): read again into the fleet
+   * index at its next use, as one this store wrote; its field names may be new.
+   */
+  reindex(id: string): void {
+    if (this.index !== undefined) this.unindexed.add(id);
+    this.fieldNames = undefined;
+  }
+
+  /**
    * Builds the fleet index now rather than on first use: from the snapshot a clean stop left
    * (see {@link saveFleetIndexSnapshot}), else from the store. Only reads, so it works while
    * another process holds the write lock. The hub calls it before it listens, so no query

@@ -46,7 +46,9 @@ describe.skipIf(!postgresAvailable())('changes committed on one replica, taken i
 
   function setGeneration(db: PostgresDatabase, id: string, generation: number): void {
     db.transaction(() =>
-      db.prepare('UPDATE targets SET desired_generation = ?, envelope = ? WHERE id = ?').run(generation, `e${generation}`, id),
+      db
+        .prepare('UPDATE targets SET desired_generation = ?, envelope = ? WHERE id = ?')
+        .run(generation, `e${generation}`, id),
     )();
   }
 
@@ -121,9 +123,11 @@ describe.skipIf(!postgresAvailable())('changes committed on one replica, taken i
     const seen: string[] = [];
     onB.on('incident', { stale: (keys) => seen.push(...keys) });
     const open = (db: PostgresDatabase, id: string) =>
-      db.prepare(
-        `INSERT INTO incidents (id, selector, reason, state, opened_at, opened_by) VALUES (?, '', 'r', 'open', 1, 'x')`,
-      ).run(id);
+      db
+        .prepare(
+          `INSERT INTO incidents (id, selector, reason, state, opened_at, opened_by) VALUES (?, '', 'r', 'open', 1, 'x')`,
+        )
+        .run(id);
     // The first transaction takes its number, the second a later one and commits first.
     a.exec('BEGIN');
     open(a, 'first');
@@ -145,9 +149,11 @@ describe.skipIf(!postgresAvailable())('changes committed on one replica, taken i
     const seen: string[] = [];
     onB.on('incident', { stale: (keys) => seen.push(...keys) });
     const open = (id: string) =>
-      a.prepare(
-        `INSERT INTO incidents (id, selector, reason, state, opened_at, opened_by) VALUES (?, '', 'r', 'open', 1, 'x')`,
-      ).run(id);
+      a
+        .prepare(
+          `INSERT INTO incidents (id, selector, reason, state, opened_at, opened_by) VALUES (?, '', 'r', 'open', 1, 'x')`,
+        )
+        .run(id);
     expect(() =>
       a.transaction(() => {
         open('rolled-back');
