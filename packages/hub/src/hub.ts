@@ -471,7 +471,11 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     storeError: (error) => store.asRefusal(error, 'request'),
     requests: metrics,
   });
-  server.on('upgrade', (req, socket, head) => streams.upgrade(req, socket, head));
+  server.prependListener('request', () => replicas.beforeRequest());
+  server.on('upgrade', (req, socket, head) => {
+    replicas.beforeRequest();
+    streams.upgrade(req, socket, head);
+  });
   if (deps.maxConnections !== undefined) server.maxConnections = deps.maxConnections;
 
   await replicas.start(store);

@@ -58,6 +58,8 @@ export class ReplicaChanges {
   private readonly pendingWakes = new Map<string, Set<string>>();
   private wakeScheduled = false;
   private catchUpScheduled = false;
+  private freshThisTurn = false;
+  private failing = false;
   private listener: pg.Client | undefined;
   private timer: NodeJS.Timeout | undefined;
   private reconnect: NodeJS.Timeout | undefined;
@@ -134,6 +136,28 @@ export class ReplicaChanges {
     }
     this.taken += taken;
     return taken;
+  }
+
+  /**
+   * Before a request is served: takes in what was committed before it arrived, so a request
+   * sees another replica's change as soon as that replica answered for it (a revoked token is
+   * refused everywhere at once). One read of the log per turn of the event loop, however many
+   * requests arrive in it.
+   */
+  fresh(): void {
+    if (this.freshThisTurn || this.closed || this.options.db.inTransaction) return;
+    this.freshThisTurn = true;
+    setImmediate(() => {
+      this.freshThisTurn = false;
+    });
+    try {
+      this.catchUp();
+      this.failing = false;
+    } catch (error) {
+      // The request meets the store's failure itself; say it once, not per request.
+      if (!this.failing) this.options.log.warn({ err: error }, 'reading other replicas’ changes failed');
+      this.failing = true;
+    }
   }
 
   private highest(): number {

@@ -20,6 +20,8 @@ export interface Replicas {
   readonly once: OnceOnly;
   /** Keeps the hub's caches in step with other replicas' changes (none to keep on SQLite). */
   keepInStep(caches: ReplicaCaches): void;
+  /** Before a request or stream is served: takes in other replicas' changes committed before it arrived. */
+  beforeRequest(): void;
   /** Takes the lease (or waits its turn) and listens for other replicas' changes. */
   start(failures: BackgroundFailures): Promise<void>;
   /** Gives the lease up, after the once-only work's last act, and stops listening. */
@@ -34,6 +36,7 @@ export function replicasFor(db: Db, log: Logger, options: { readonly leaseTtlMs?
       name,
       once: SOLE_REPLICA,
       keepInStep: () => undefined,
+      beforeRequest: () => undefined,
       start: () => Promise.resolve(),
       close: () => Promise.resolve(),
     };
@@ -52,6 +55,7 @@ export function replicasFor(db: Db, log: Logger, options: { readonly leaseTtlMs?
     name,
     once: lease,
     keepInStep: (caches) => keepCachesInStep(changes, caches),
+    beforeRequest: () => changes.fresh(),
     async start(failures) {
       lease.start();
       prune = setInterval(
