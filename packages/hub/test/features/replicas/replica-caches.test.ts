@@ -1,0 +1,136 @@
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { request } from 'undici';
+import { API_VERSION, generateKeyPair, signBundle } from '@flotilla/protocol';
+import { openHub, type OpenedHub } from '../../../src/open-hub.ts';
+import { createPostgresDatabase, postgresAvailable } from '../../store-kinds.ts';
+import { call, ProtocolAgent, type TestHub } from '../../support.ts';
+
+/** One replica: a hub on the shared database, with its own data directory holding the shared keys. */
+interface Replica extends TestHub {
+  readonly opened: OpenedHub;
+}
+
+/**
+ * Two hub replicas in this process on one PostgreSQL database: what one commits reaches the
+ * other's caches, indexes, long-polls and token checks (replicas/replica-caches.ts).
+ */
+describe.skipIf(!postgresAvailable())('two replicas keeping their caches in step', () => {
+  const database = postgresAvailable() ? createPostgresDatabase() : undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'flotilla-replicas-'));
+  let a: Replica;
+  let b: Replica;
+  let admin: string;
+  let agent: ProtocolAgent;
+
+  async function replica(name: string): Promise<Replica> {
+    const dataDir = join(dir, name);
+    const opened = await openHub({ dataDir, database: database!.url, log: pino({ level: 'silent' }) });
+    const url = await opened.hub.listen(0);
+    return {
+      url,
+      opened,
+      adminToken: opened.createdAdminToken ?? '',
+      dataDir,
+      advance: () => undefined,
+      now: () => Date.now(),
+      close: () => opened.hub.close(),
+    };
+  }
+
+  async function ok(hub: Replica, method: string, path: string, body?: unknown): Promise<any> {
+    const answer = await call(hub.url, method, path, {
+      token: admin,
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    if (answer.status >= 300) throw new Error(`${method} ${path}: ${answer.status} ${JSON.stringify(answer.body)}`);
+    return answer.body;
+  }
+
+  beforeAll(async () => {
+    a = await replica('a');
+    admin = a.adminToken;
+    mkdirSync(join(dir, 'b', 'keys'), { recursive: true, mode: 0o700 });
+    for (const file of ['hub.json', 'root.json'])
+      copyFileSync(join(dir, 'a', 'keys', file), join(dir, 'b', 'keys', file));
+    b = await replica('b');
+    const { token } = await ok(a, 'POST', '/v1/enrollment-tokens', {
+      maxUses: 5,
+      ttlSeconds: 600,
+      labels: { site: 'lyon' },
+    });
+    agent = new ProtocolAgent(b);
+    await agent.enroll(token as string, 'edge-1', Date.now());
+  });
+
+  afterAll(async () => {
+    await b?.close();
+    await a?.close();
+    database?.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('finds a target by a label set through the other replica', async () => {
+    // Built before the change: the other replica's index must take it in.
+    expect((await ok(b, 'GET', '/v1/targets?q=site%3Dparis')).total).toBe(0);
+    await ok(a, 'PATCH', `/v1/targets/${agent.targetId}/labels`, { set: { site: 'paris' } });
+    expect((await ok(b, 'GET', '/v1/targets?q=site%3Dparis')).items.map((t: { id: string }) => t.id)).toEqual([
+      agent.targetId,
+    ]);
+  });
+
+  it('answers a long-poll it holds when the other replica assigns a release', async () => {
+    const key = generateKeyPair();
+    await ok(a, 'POST', '/v1/trust-root/release-keys', { publicKey: key.publicKey, name: 'replicas' });
+    const bundle = signBundle(
+      {
+        apiVersion: API_VERSION,
+        kind: 'Bundle',
+        name: 'app',
+        version: '1.0.0',
+        resources: [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app', namespace: 'default' }, data: {} }],
+      },
+      [key],
+    );
+    await ok(a, 'POST', '/v1/bundles', bundle);
+    const authorization = `Bearer ${await agent.accessToken(Date.now())}`;
+    const envelope = `${b.url}/v1/targets/${agent.targetId}/envelope`;
+    const first = await request(`${envelope}?wait=0`, { headers: { authorization } });
+    await first.body.dump();
+    const etag = String(first.headers['etag']);
+    // Longer than the test may take: only a wake-up answers it in time.
+    const poll = request(`${envelope}?wait=60`, {
+      headers: { authorization, 'if-none-match': etag },
+      headersTimeout: 90_000,
+    });
+    let answered = false;
+    void poll.then(() => {
+      answered = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(answered).toBe(false);
+    await ok(a, 'POST', `/v1/targets/${agent.targetId}/assign`, { bundles: ['app@1.0.0'] });
+    const answer = await poll;
+    expect(answer.statusCode).toBe(200);
+    const body = (await answer.body.json()) as { envelope: { bundles: { version: string }[] } };
+    expect(body.envelope.bundles.map((r) => r.version)).toEqual(['1.0.0']);
+  });
+
+  it('refuses an operator token the other replica revoked', async () => {
+    const created = await ok(a, 'POST', '/v1/tokens', { name: 'ci', role: 'viewer' });
+    const viewer = created.token as string;
+    expect((await call(b.url, 'GET', '/v1/targets', { token: viewer })).status).toBe(200);
+    await ok(a, 'DELETE', `/v1/tokens/${created.id as string}`);
+    expect((await call(b.url, 'GET', '/v1/targets', { token: viewer })).status).toBe(401);
+  });
+
+  it('refuses the agent of a target the other replica revoked', async () => {
+    const token = await agent.accessToken(Date.now());
+    expect((await call(b.url, 'GET', `/v1/targets/${agent.targetId}/envelope?wait=0`, { token })).status).toBe(200);
+    await ok(a, 'POST', `/v1/targets/${agent.targetId}/revoke`, { reason: 'stolen' });
+    expect((await call(b.url, 'GET', `/v1/targets/${agent.targetId}/envelope?wait=0`, { token })).status).toBe(403);
+  });
+});
