@@ -1,4 +1,5 @@
 import { afterEach, expect, it, vi } from 'vitest';
+import { MemberCache } from '../../../src/features/rollouts/rollout-evaluation.ts';
 import { RolloutHub } from './rollout-fixture.ts';
 
 let t: RolloutHub;
@@ -40,4 +41,21 @@ it('sees every change a pass has not taken in yet, whoever made it, and forgets 
   await t.restart();
   t.converge(fleet.slice(4));
   expect(t.view(rollout.id).totals).toMatchObject({ healthy: 5, blocked: 1, pending: 0 });
+});
+
+it('keeps no members and deletes no record of their changes on a replica without the lease', async () => {
+  t = await RolloutHub.open();
+  t.publish('app', '2.0.0');
+  const fleet = t.fleet(3, { env: 'prod' });
+  t.create({ release: 'app@2.0.0', selector: 'env=prod', waves: 'all:100%' });
+  t.reconcile();
+  const store = t.services.rollouts['rollouts'];
+  const follower = new MemberCache(() => false);
+  follower.catchUp(store);
+  t.report(fleet[0]!);
+  const recorded = store.changesSince(0).length;
+  expect(recorded).toBeGreaterThan(0);
+  // The lease holder reads these changes; another replica deleting them would hide them from it.
+  follower.catchUp(store);
+  expect(store.changesSince(0)).toHaveLength(recorded);
 });
