@@ -5,6 +5,9 @@ import type { PostgresDatabase } from '../../store/postgres/postgres-database.ts
 /** The channel the triggers of PostgreSQL migration 005 notify on, at the commit of a change. */
 export const CHANGES_CHANNEL = 'flotilla_changes';
 
+/** The most missing numbers in the change log waited for at once. */
+const MAX_GAPS = 1000;
+
 /** What a replica does when another changed rows of one topic; each gets the changed keys. */
 export interface ChangeHandler {
   /**
@@ -53,6 +56,8 @@ export class ReplicaChanges {
   private low: number;
   /** Changes taken in above `low`. */
   private readonly above = new Set<number>();
+  /** The highest change taken in: every number between `low` and it is taken in or a gap. */
+  private high: number;
   /** Missing numbers above `low`, with when they were first missed (performance.now()). */
   private readonly gaps = new Map<number, number>();
   private readonly pendingWakes = new Map<string, Set<string>>();
@@ -86,6 +91,7 @@ export class ReplicaChanges {
     };
     // Caches built from here on see every later change: start after the last one there is.
     this.low = this.statements.last.get()!.seq;
+    this.high = this.low;
     this.stopHook = db.onWriteLock(() => this.catchUp());
   }
 
@@ -108,12 +114,12 @@ export class ReplicaChanges {
     let taken = 0;
     const stale = new Map<string, Set<string>>();
     for (;;) {
-      const high = this.highest();
-      const rows = this.statements.since.all(high, [...this.gaps.keys()]);
+      const rows = this.statements.since.all(this.high, [...this.gaps.keys()]);
       for (const row of rows) {
         if (row.seq <= this.low || this.above.has(row.seq)) continue;
         this.above.add(row.seq);
         this.gaps.delete(row.seq);
+        this.noteGaps(row.seq);
         if (row.origin === replica) continue;
         taken++;
         add(stale, row.topic, row.key);
@@ -160,18 +166,24 @@ export class ReplicaChanges {
     }
   }
 
-  private highest(): number {
-    let high = this.low;
-    for (const seq of this.above) if (seq > high) high = seq;
-    return high;
+  /** A change above the highest so far: the numbers skipped on the way are missing until they appear. */
+  private noteGaps(seq: number): void {
+    if (seq <= this.high) return;
+    const now = performance.now();
+    // Only so many transactions can be in flight at once (writes take one lock): a wider jump
+    // is numbers that will never appear (a sequence moved on by hand, a restored dump).
+    for (let missing = Math.max(this.high + 1, seq - MAX_GAPS); missing < seq; missing++) this.gaps.set(missing, now);
+    if (seq - this.high > MAX_GAPS + 1) {
+      for (const above of this.above) if (above < seq - MAX_GAPS) this.above.delete(above);
+      this.low = Math.max(this.low, seq - MAX_GAPS - 1);
+      for (const missing of this.gaps.keys()) if (missing <= this.low) this.gaps.delete(missing);
+    }
+    this.high = seq;
   }
 
-  /** Notes the numbers still missing below the highest taken in, and moves `low` over what is settled. */
+  /** Moves `low` over what is settled: changes taken in, and gaps waited for long enough. */
   private advance(): void {
     const now = performance.now();
-    const high = this.highest();
-    for (let seq = this.low + 1; seq < high; seq++)
-      if (!this.above.has(seq) && !this.gaps.has(seq)) this.gaps.set(seq, now);
     for (;;) {
       const next = this.low + 1;
       if (this.above.delete(next)) {

@@ -167,4 +167,22 @@ describe.skipIf(!postgresAvailable())('changes committed on one replica, taken i
     onB.catchUp();
     expect(seen).toEqual(['kept', 'later']);
   });
+
+  it('takes in changes after the log numbers jumped far ahead', () => {
+    const onB = feed(b, 'replica-b');
+    const seen: string[] = [];
+    onB.on('incident', { stale: (keys) => seen.push(...keys) });
+    a.exec(
+      `SELECT setval(pg_get_serial_sequence('replica_changes', 'seq'), nextval(pg_get_serial_sequence('replica_changes', 'seq')) + 1000000)`,
+    );
+    a.prepare(
+      `INSERT INTO incidents (id, selector, reason, state, opened_at, opened_by) VALUES ('far', '', 'r', 'open', 1, 'x')`,
+    ).run();
+    onB.catchUp();
+    a.prepare(
+      `INSERT INTO incidents (id, selector, reason, state, opened_at, opened_by) VALUES ('next', '', 'r', 'open', 1, 'x')`,
+    ).run();
+    onB.catchUp();
+    expect(seen).toEqual(['far', 'next']);
+  });
 });
