@@ -10,8 +10,10 @@ import { createPostgresDatabase, postgresAvailable } from '../../store-kinds.ts'
 import { call, ProtocolAgent, type TestHub } from '../../support.ts';
 
 /** One replica: a hub on the shared database, with its own data directory holding the shared keys. */
-interface Replica extends TestHub {
+interface Replica {
+  readonly url: string;
   readonly opened: OpenedHub;
+  close(): Promise<void>;
 }
 
 /**
@@ -30,15 +32,7 @@ describe.skipIf(!postgresAvailable())('two replicas keeping their caches in step
     const dataDir = join(dir, name);
     const opened = await openHub({ dataDir, database: database!.url, log: pino({ level: 'silent' }) });
     const url = await opened.hub.listen(0);
-    return {
-      url,
-      opened,
-      adminToken: opened.createdAdminToken ?? '',
-      dataDir,
-      advance: () => undefined,
-      now: () => Date.now(),
-      close: () => opened.hub.close(),
-    };
+    return { url, opened, close: () => opened.hub.close() };
   }
 
   async function ok(hub: Replica, method: string, path: string, body?: unknown): Promise<any> {
@@ -52,7 +46,7 @@ describe.skipIf(!postgresAvailable())('two replicas keeping their caches in step
 
   beforeAll(async () => {
     a = await replica('a');
-    admin = a.adminToken;
+    admin = a.opened.createdAdminToken!;
     mkdirSync(join(dir, 'b', 'keys'), { recursive: true, mode: 0o700 });
     for (const file of ['hub.json', 'root.json'])
       copyFileSync(join(dir, 'a', 'keys', file), join(dir, 'b', 'keys', file));
@@ -62,7 +56,8 @@ describe.skipIf(!postgresAvailable())('two replicas keeping their caches in step
       ttlSeconds: 600,
       labels: { site: 'lyon' },
     });
-    agent = new ProtocolAgent(b);
+    // The agent only calls its hub's URL: here, the second replica's.
+    agent = new ProtocolAgent({ url: b.url } as TestHub);
     await agent.enroll(token as string, 'edge-1', Date.now());
   });
 
