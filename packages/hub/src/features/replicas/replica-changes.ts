@@ -76,13 +76,16 @@ export class ReplicaChanges {
   constructor(options: ReplicaChangesOptions) {
     this.options = options;
     this.gapMs = options.gapMs ?? 10_000;
-    const { db, replica } = options;
-    // The triggers name the session's replica as each change's origin.
-    db.prepare('SELECT set_config(?, ?, false)').get('flotilla.replica', replica);
+    const { db } = options;
     this.statements = {
-      since: db.prepare<[number, readonly number[]], ChangeRow>(
-        `SELECT seq, topic, key, origin FROM replica_changes
-          WHERE seq > ? OR seq = ANY(?::bigint[]) ORDER BY seq LIMIT 10000`,
+      // The triggers name the session's replica as each change's origin. It is set again with
+      // every read (which starts every write transaction): a lost connection is replaced by a
+      // new session that has no such setting.
+      since: db.prepare<[string, number, readonly number[]], ChangeRow | { seq: null }>(
+        `SELECT c.seq, c.topic, c.key, c.origin
+           FROM (SELECT set_config('flotilla.replica', ?, false)) AS session
+           LEFT JOIN replica_changes c ON c.seq > ? OR c.seq = ANY(?::bigint[])
+          ORDER BY c.seq LIMIT 10000`,
       ),
       last: db.prepare<[], { seq: number }>('SELECT coalesce(max(seq), 0) AS seq FROM replica_changes'),
       prune: db.prepare<[number]>(
@@ -92,6 +95,7 @@ export class ReplicaChanges {
     // Caches built from here on see every later change: start after the last one there is.
     this.low = this.statements.last.get()!.seq;
     this.high = this.low;
+    this.catchUp();
     this.stopHook = db.onWriteLock(() => this.catchUp());
   }
 
@@ -114,8 +118,9 @@ export class ReplicaChanges {
     let taken = 0;
     const stale = new Map<string, Set<string>>();
     for (;;) {
-      const rows = this.statements.since.all(this.high, [...this.gaps.keys()]);
+      const rows = this.statements.since.all(replica, this.high, [...this.gaps.keys()]);
       for (const row of rows) {
+        if (row.seq === null) continue;
         if (row.seq <= this.low || this.above.has(row.seq)) continue;
         this.above.add(row.seq);
         this.gaps.delete(row.seq);
