@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Pool } from 'undici';
@@ -6,7 +6,7 @@ import { API_VERSION, generateKeyPair, messageOf, signBundle, type Resource } fr
 import { SimAgent, Slots, type SimContext } from '../scripts/sim/sim-agent.ts';
 import { createPostgresDatabase, postgresAvailable } from '../packages/hub/test/store-kinds.ts';
 import { api } from './fixtures/hub-fixture.ts';
-import { spawnHubProcess, startHubProcess, type HubProcess } from './fixtures/processes.ts';
+import { spawnHubProcess, startHubProcess, type HubProcess, type RunningProcess } from './fixtures/processes.ts';
 import { tempDir } from './fixtures/temp-dir.ts';
 import { waitFor } from './fixtures/wait-for.ts';
 
@@ -208,4 +208,41 @@ describe.skipIf(!postgresAvailable())('three hub replicas on one PostgreSQL data
       `replicas: failover to replica ${next} took ${failoverS.toFixed(1)} s; agent errors ${errors}\n`,
     );
   }, 90_000);
+});
+
+describe.skipIf(!postgresAvailable())('replicas starting together on a new database', () => {
+  const database = postgresAvailable() ? createPostgresDatabase() : undefined;
+  const dirs = Array.from({ length: 2 }, () => tempDir('flotilla-replica-'));
+  const hubs: RunningProcess[] = [];
+
+  afterAll(async () => {
+    await Promise.all(hubs.map((hub) => hub.kill('SIGKILL')));
+    database?.drop();
+    for (const dir of dirs) dir.remove();
+  });
+
+  it('make one hub id and one trust root, which every replica serves', async () => {
+    const keys = { 'hub.json': generateKeyPair(), 'root.json': generateKeyPair() };
+    for (const dir of dirs) {
+      mkdirSync(join(dir.path, 'keys'), { recursive: true, mode: 0o700 });
+      for (const [file, key] of Object.entries(keys))
+        writeFileSync(join(dir.path, 'keys', file), `${JSON.stringify(key)}\n`, { mode: 0o600 });
+    }
+    const env = { FLOTILLA_DATABASE_URL: database!.url };
+    const urls = await Promise.all(
+      dirs.map(async (dir) => {
+        const hub = spawnHubProcess({ dataDir: dir.path, env });
+        hubs.push(hub);
+        return String((await hub.waitForLog('hub listening'))['url']);
+      }),
+    );
+    const roots = await Promise.all(
+      urls.map(
+        async (url) =>
+          (await api<{ trustRoot: { hubId: string; version: number } }>(url, 'GET', '/v1/trust-root')).body,
+      ),
+    );
+    expect(roots[0]!.trustRoot.version).toBe(1);
+    expect(roots[1]).toEqual(roots[0]);
+  }, 60_000);
 });
