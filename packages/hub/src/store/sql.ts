@@ -51,3 +51,26 @@ export function dialectOf(db: SqlDatabase): Dialect {
 export function forDialect(db: SqlDatabase, texts: { readonly sqlite: string; readonly postgres: string }): string {
   return texts[dialectOf(db)];
 }
+
+/** The code a database error carries: SQLite's (`SQLITE_CONSTRAINT_UNIQUE`, …) or PostgreSQL's SQLSTATE (`23505`, …). */
+function errorCode(error: unknown): string | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** Whether a statement failed because a row with the same unique key or primary key exists, on either database. */
+export function isUniqueViolation(error: unknown): boolean {
+  const code = errorCode(error);
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505';
+}
+
+/**
+ * Whether a statement broke any of the schema's rules (unique and primary keys, NOT NULL,
+ * CHECK, foreign keys, or a trigger that refuses the change), on either database:
+ * SQLite's `SQLITE_CONSTRAINT…` codes, PostgreSQL's SQLSTATE class 23.
+ */
+export function isConstraintViolation(error: unknown): boolean {
+  const code = errorCode(error);
+  return code !== undefined && (code.startsWith('SQLITE_CONSTRAINT') || /^23[0-9A-Z]{3}$/.test(code));
+}
