@@ -20,9 +20,7 @@ export class BundleStore {
         'INSERT INTO bundles (digest, name, version, signed, created_at, created_by) VALUES (@digest, @name, @version, @signed, @createdAt, @createdBy)',
       ),
       get: db.prepare<[string], { signed: string }>('SELECT signed FROM bundles WHERE digest = ?'),
-      size: db.prepare<[string], { size: number }>(
-        'SELECT length(CAST(signed AS BLOB)) AS size FROM bundles WHERE digest = ?',
-      ),
+      size: db.prepare<[string], { size: number }>('SELECT octet_length(signed) AS size FROM bundles WHERE digest = ?'),
       release: db.prepare<[string], { name: string; version: string }>(
         'SELECT name, version FROM bundles WHERE digest = ?',
       ),

@@ -74,7 +74,7 @@ export class IdentityStore {
       ),
       enrollUse: db.prepare<[string]>('UPDATE enrollment_tokens SET uses = uses + 1 WHERE id = ? AND uses < max_uses'),
       enrollList: db.prepare<[], EnrollmentTokenRow>('SELECT * FROM enrollment_tokens ORDER BY created_at DESC'),
-      jtiInsert: db.prepare('INSERT OR IGNORE INTO used_jtis (jti, expires_at) VALUES (?, ?)'),
+      jtiInsert: db.prepare('INSERT INTO used_jtis (jti, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING'),
       jtiPrune: db.prepare('DELETE FROM used_jtis WHERE expires_at < ?'),
     };
   }
