@@ -110,23 +110,31 @@ describe.each(STORE_KINDS)('on $name', (kind) => {
       const root = (version: number) =>
         ({ trustRoot: { version, keys: [] }, signatures: [] }) as unknown as SignedTrustRoot;
 
-      it('keeps the hub id, replacing it when set again', () => {
+      it('keeps the first hub id claimed, answering it to every later claim', () => {
         const trust = new TrustStore(store.db);
         expect(trust.hubId()).toBeUndefined();
-        trust.setHubId('hub-1');
-        trust.setHubId('hub-2');
-        expect(trust.hubId()).toBe('hub-2');
+        expect(trust.claimHubId('hub-1')).toBe('hub-1');
+        expect(trust.claimHubId('hub-2')).toBe('hub-1');
+        expect(trust.hubId()).toBe('hub-1');
+      });
+
+      it('stores a version only once when asked for the first, answering whether it did', () => {
+        const trust = new TrustStore(store.db);
+        const first = { ...root(10), signatures: ['first'] } as unknown as SignedTrustRoot;
+        expect(trust.insertFirst(first)).toBe(true);
+        expect(trust.insertFirst({ ...root(10), signatures: ['second'] } as unknown as SignedTrustRoot)).toBe(false);
+        expect(trust.version(10)).toEqual(first);
       });
 
       it('answers the newest trust root and any version, and refuses a version twice', () => {
         const trust = new TrustStore(store.db);
-        expect(trust.latest()).toBeUndefined();
         trust.insert(root(1));
-        trust.insert(root(3));
+        trust.insert(root(13));
         trust.insert(root(2));
-        expect(trust.latest()).toEqual(root(3));
+        expect(trust.latest()).toEqual(root(13));
         expect(trust.version(2)).toEqual(root(2));
         expect(trust.version(4)).toBeUndefined();
+        expect(trust.version(11)).toBeUndefined();
         expect(() => trust.insert(root(2))).toThrow(
           expect.objectContaining({ code: kind.name === 'sqlite' ? 'SQLITE_CONSTRAINT_PRIMARYKEY' : '23505' }),
         );
