@@ -64,13 +64,3 @@ export function isUniqueViolation(error: unknown): boolean {
   const code = errorCode(error);
   return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505';
 }
-
-/**
- * Whether a statement broke any of the schema's rules (unique and primary keys, NOT NULL,
- * CHECK, foreign keys, or a trigger that refuses the change), on either database:
- * SQLite's `SQLITE_CONSTRAINT…` codes, PostgreSQL's SQLSTATE class 23.
- */
-export function isConstraintViolation(error: unknown): boolean {
-  const code = errorCode(error);
-  return code !== undefined && (code.startsWith('SQLITE_CONSTRAINT') || /^23[0-9A-Z]{3}$/.test(code));
-}

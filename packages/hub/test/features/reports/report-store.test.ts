@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReportStore } from '../../../src/features/reports/report-store.ts';
+import { isUniqueViolation } from '../../../src/store/sql.ts';
 import { STORE_KINDS, type OpenedStore } from '../../store-kinds.ts';
 import { insertTarget } from '../../store-rows.ts';
 
@@ -53,8 +54,15 @@ describe.each(STORE_KINDS)('on $name', (kind) => {
       expect(reports.heldSeqs('many', 1, 100)).toEqual([2, 5, 7, 10]);
     });
 
-    it('refuses a report of a target the hub does not hold', () => {
-      expect(() => reports.insert('unknown', 1, 1, 100, signed('unknown', 1, 1))).toThrow();
+    it('refuses a report of a target the hub does not hold, which is no duplicate', () => {
+      let failure: unknown;
+      try {
+        reports.insert('unknown', 1, 1, 100, signed('unknown', 1, 1));
+      } catch (error) {
+        failure = error;
+      }
+      expect(failure).toBeInstanceOf(Error);
+      expect(isUniqueViolation(failure)).toBe(false);
     });
   });
 });
