@@ -64,10 +64,12 @@ describe.each(STORE_KINDS)('on $name', (kind) => {
         });
       });
 
-      it('lists releases by name, then by age', () => {
+      it('lists releases by name, then by age, then by version', () => {
         const bundles = new BundleStore(store.db);
         bundles.insert(bundle('zeta', '2.0.0', 'sha256:z2'), 900, 'alice');
         bundles.insert(bundle('zeta', '1.0.0', 'sha256:z1'), 800, 'alice');
+        bundles.insert(bundle('zeta', '3.1.0', 'sha256:z31'), 1000, 'alice');
+        bundles.insert(bundle('zeta', '3.0.0', 'sha256:z30'), 1000, 'alice');
         bundles.insert(bundle('Zeta', '1.0.0', 'sha256:Z1'), 950, 'alice');
         const order = bundles.list().map((r) => `${r.name}@${r.version}`);
         // Upper case sorts before lower case on both stores (byte order, as SQLite's BINARY).
@@ -75,6 +77,8 @@ describe.each(STORE_KINDS)('on $name', (kind) => {
           'Zeta@1.0.0',
           'zeta@1.0.0',
           'zeta@2.0.0',
+          'zeta@3.0.0',
+          'zeta@3.1.0',
         ]);
       });
 

@@ -75,11 +75,12 @@ describe.each(STORE_KINDS)('on $name', (kind) => {
         expect(identity.enrollmentTokenById('enr-none')).toBeUndefined();
       });
 
-      it('lists enrollment tokens newest first', () => {
+      it('lists enrollment tokens newest first, then by id', () => {
         const identity = new IdentityStore(store.db);
         for (const [id, createdAt] of [
           ['enr-old', 150],
-          ['enr-new', 900],
+          ['enr-new-b', 900],
+          ['enr-new-a', 900],
         ] as const)
           identity.insertEnrollmentToken({
             id,
@@ -91,8 +92,11 @@ describe.each(STORE_KINDS)('on $name', (kind) => {
             createdAt,
             createdBy: 'tok-1',
           });
-        const ids = identity.enrollmentTokens().map((t) => t.id);
-        expect(ids.indexOf('enr-new')).toBeLessThan(ids.indexOf('enr-old'));
+        const ids = identity
+          .enrollmentTokens()
+          .map((t) => t.id)
+          .filter((id) => id === 'enr-old' || id.startsWith('enr-new'));
+        expect(ids).toEqual(['enr-new-a', 'enr-new-b', 'enr-old']);
       });
 
       it('answers false for an assertion id seen before, and forgets it once expired', () => {
