@@ -1,4 +1,5 @@
 import type { Db } from '../../store/database.ts';
+import { forDialect } from '../../store/sql.ts';
 import { FleetIndex, type FleetIndexRow, type FleetIndexValue } from './fleet-index.ts';
 
 /** The length of a target id: `tgt_` and 20 hex digits (TargetId). */
@@ -63,7 +64,7 @@ class OrdinalTable {
  * Builds the fleet index from the store in two reads that SQLite answers from covering indexes
  * (migration 037), without a row per target and field reaching JavaScript: the targets' own
  * columns in id order, then each distinct field value with the ids of its holders
- * (`group_concat`), turned into ordinals by {@link OrdinalTable}. Both reads are one read
+ * (`group_concat`, PostgreSQL's `string_agg`), turned into ordinals by {@link OrdinalTable}. Both reads are one read
  * transaction, so they see the same fleet.
  */
 export function buildFleetIndexFromStore(db: Db): FleetIndex {
@@ -74,7 +75,7 @@ export function buildFleetIndexFromStore(db: Db): FleetIndex {
       .all() as FleetIndexRow[];
     const values = db
       .prepare(
-        'SELECT field, text_value, num_value, version_key, time_value, group_concat(target_id) FROM target_fields GROUP BY field, text_value, num_value, version_key, time_value',
+        `SELECT field, text_value, num_value, version_key, time_value, ${forDialect(db, { sqlite: 'group_concat(target_id)', postgres: "string_agg(target_id, ',')" })} FROM target_fields GROUP BY field, text_value, num_value, version_key, time_value`,
       )
       .raw()
       .all() as [string, string, number | null, string | null, number | null, string][];
