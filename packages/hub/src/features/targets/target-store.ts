@@ -147,12 +147,12 @@ export class TargetStore {
 
   constructor(db: Db) {
     this.db = db;
-    /** The later of the target's last contact and `at`: SQLite's two-argument max is PostgreSQL's greatest. */
-    const later = (at: string): string =>
-      forDialect(db, {
-        sqlite: `max(coalesce(last_seen_at, 0), ${at})`,
-        postgres: `greatest(coalesce(last_seen_at, 0), ${at}::bigint)`,
-      });
+    // The later of the target's last contact and @at; a NULL @at leaves it. PostgreSQL's greatest
+    // skips NULLs, and SQLite's two-argument max is NULL for any NULL.
+    const seenAt = forDialect(db, {
+      sqlite: 'CASE WHEN @at IS NULL THEN last_seen_at ELSE max(coalesce(last_seen_at, 0), @at) END',
+      postgres: 'greatest(last_seen_at, @at::bigint)',
+    });
     this.s = {
       insert:
         db.prepare(`INSERT INTO targets (id, name, status, public_key, key_id, labels, enrolled_at, last_changed_at, last_changed_by)
@@ -180,11 +180,11 @@ export class TargetStore {
       ),
       setEnvelope: db.prepare('UPDATE targets SET envelope = @envelope WHERE id = @id'),
       setObserved: db.prepare(
-        `UPDATE targets SET observed = @observed, observed_seq = @seq, facts = @facts, last_seen_at = CASE WHEN @at IS NULL THEN last_seen_at ELSE ${later('@at')} END WHERE id = @id`,
+        `UPDATE targets SET observed = @observed, observed_seq = @seq, facts = @facts, last_seen_at = ${seenAt} WHERE id = @id`,
       ),
       setKey: db.prepare('UPDATE targets SET public_key = @publicKey, key_id = @keyId WHERE id = @id'),
       setDrift: db.prepare('UPDATE targets SET drift = @drift WHERE id = @id'),
-      seen: db.prepare(`UPDATE targets SET last_seen_at = ${later('@at')} WHERE id = @id`),
+      seen: db.prepare(`UPDATE targets SET last_seen_at = ${seenAt} WHERE id = @id`),
       setStatus: db.prepare(
         'UPDATE targets SET status = @status, last_changed_at = @at, last_changed_by = @actor WHERE id = @id',
       ),
