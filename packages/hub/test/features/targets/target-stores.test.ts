@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { SignedEnvelope } from '@flotilla/protocol';
 import { parseQuery } from '@flotilla/protocol/query';
+import { buildFleetIndexFromStore } from '../../../src/features/targets/fleet-index-build.ts';
 import { FleetQueryStore } from '../../../src/features/targets/fleet-query-store.ts';
 import { TargetBrowseStore } from '../../../src/features/targets/target-browse-store.ts';
 import { TargetStore } from '../../../src/features/targets/target-store.ts';
@@ -80,6 +81,19 @@ describe.each(STORE_KINDS)('on $name', (kind) => {
       expect(rows).toEqual([{ taken_at: NOW + MINUTE }]);
       expect(new TargetStore(database()).loadFleetIndex().source).toBe('snapshot');
     });
+
+    it.skipIf(kind.name !== 'postgres')(
+      "builds the fleet index inside a caller's transaction without changing how the rest of it is planned",
+      () => {
+        const db = database();
+        const setting = db.transaction(() => {
+          const index = buildFleetIndexFromStore(db);
+          expect(index.select(parseQuery('region=eu-*'), NOW)).toEqual([id(1), id(2), id(4)]);
+          return db.prepare('SHOW enable_indexscan').get();
+        })();
+        expect(setting).toEqual({ enable_indexscan: 'on' });
+      },
+    );
 
     it('reads targets by id, in id order, and pages through all of them', () => {
       const store = new FleetQueryStore(database());
