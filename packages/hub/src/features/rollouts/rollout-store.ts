@@ -4,6 +4,7 @@ import type { Query } from '@flotilla/protocol/query';
 import type { Statement } from '../../store/sql.ts';
 import type { Db } from '../../store/database.ts';
 import { compileQuerySql } from '../targets/query-sql-store.ts';
+import { dialectOf } from '../../store/sql.ts';
 import type { RolloutPlan } from './rollout-plan.ts';
 
 /** A rollout as stored: its plan and creator decoded, the rest as the columns hold it. */
@@ -356,7 +357,7 @@ export class RolloutStore {
    * again. With `exceptMembersOf`, only those that are not members of that rollout.
    */
   selected(query: Query, now: number, exceptMembersOf?: string): SelectedRow[] {
-    const { where, params } = compileQuerySql(query, { now, alias: 't' });
+    const { where, params } = compileQuerySql(query, { now, alias: 't', dialect: dialectOf(this.db) });
     const members =
       exceptMembersOf === undefined
         ? ''
