@@ -17,6 +17,8 @@ import {
 } from '@flotilla/protocol';
 import { createHub, type Hub, type HubServices } from '../../../src/hub.ts';
 import { openDatabase } from '../../../src/store/database.ts';
+import { openPostgres } from '../../../src/store/postgres/postgres-database.ts';
+import { testHubDatabase } from '../../store-kinds.ts';
 import { AuditLog } from '../../../src/features/audit/audit-log.ts';
 import type { CreateRolloutRequest, RolloutView } from '@flotilla/protocol/api';
 
@@ -41,13 +43,15 @@ export interface ReportOptions {
 }
 
 /**
- * A real hub (SQLite file, real services, real audit log) whose clock the test moves and
+ * A real hub (SQLite file, or a fresh PostgreSQL database with FLOTILLA_TEST_STORE=postgres;
+ * real services, real audit log) whose clock the test moves and
  * whose rollout controller runs only when the test calls `reconcile` — no timers, no sleeps.
  */
 export class RolloutHub {
   hub!: Hub;
   now = Date.parse('2025-06-01T09:00:00Z');
   readonly dir = mkdtempSync(join(tmpdir(), 'flotilla-rollout-test-'));
+  private readonly database = testHubDatabase();
   readonly release = generateKeyPair();
   private readonly hubKeys = { hub: generateKeyPair(), root: generateKeyPair() };
   private enrollToken = '';
@@ -76,7 +80,8 @@ export class RolloutHub {
   }
 
   private async start(): Promise<void> {
-    const db = openDatabase(join(this.dir, 'hub.db'));
+    const db =
+      this.database.url === undefined ? openDatabase(join(this.dir, 'hub.db')) : openPostgres(this.database.url);
     const clock = (): number => this.now;
     const hub = await createHub({
       db,
@@ -216,6 +221,7 @@ export class RolloutHub {
   async close(): Promise<void> {
     if (!this.closed) await this.hub.close();
     this.closed = true;
+    this.database.drop();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
