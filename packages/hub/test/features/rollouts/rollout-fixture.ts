@@ -66,7 +66,12 @@ export class RolloutHub {
   /** `issueBatch`: the most envelopes one batch of a wave issues (the hub's default otherwise). */
   static async open(options: { readonly issueBatch?: number } = {}): Promise<RolloutHub> {
     const fixture = new RolloutHub(options);
-    await fixture.start();
+    try {
+      await fixture.start();
+    } catch (error) {
+      await fixture.close();
+      throw error;
+    }
     fixture.services.trust.addReleaseKey(fixture.release.publicKey, 'test', ALICE);
     fixture.enrollToken = fixture.services.identity.createEnrollmentToken(
       { ttlSeconds: 365 * 86_400, maxUses: 100_000, labels: {} },
@@ -92,6 +97,9 @@ export class RolloutHub {
       checkpointIntervalMs: 0,
       rolloutPollMs: 0,
       ...(this.issueBatch === undefined ? {} : { rolloutIssueBatch: this.issueBatch }),
+    }).catch((error: unknown) => {
+      db.close();
+      throw error;
     });
     const close = hub.close.bind(hub);
     this.hub = {
