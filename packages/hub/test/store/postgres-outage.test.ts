@@ -1,0 +1,173 @@
+import { Writable } from 'node:stream';
+import { Worker } from 'node:worker_threads';
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isFlotillaError } from '@flotilla/protocol';
+import { openPostgres, PostgresDatabase } from '../../src/store/postgres/postgres-database.ts';
+import { StoreHealth } from '../../src/store/store-health.ts';
+import { transactions, type Transactions } from '../../src/store/transaction.ts';
+import { createPostgresDatabase, postgresAvailable } from '../store-kinds.ts';
+
+// The relay runs in its own thread: the store's calls block this one while they wait for the server.
+const RELAY = `
+const { createServer, connect } = require('node:net');
+const { parentPort, workerData } = require('node:worker_threads');
+const sockets = new Set();
+let server;
+let port = 0;
+parentPort.on('message', (command) => {
+  if (command === 'up') {
+    server = createServer((client) => {
+      const upstream = connect(workerData.port, workerData.host);
+      for (const socket of [client, upstream]) {
+        sockets.add(socket);
+        socket.on('close', () => sockets.delete(socket));
+        socket.on('error', () => undefined);
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    server.listen(port, '127.0.0.1', () => {
+      port = server.address().port;
+      parentPort.postMessage(port);
+    });
+  } else {
+    for (const socket of sockets) socket.destroy();
+    if (server === undefined) return parentPort.postMessage(port);
+    server.close(() => parentPort.postMessage(port));
+    server = undefined;
+  }
+});
+`;
+
+/**
+ * A TCP relay between the store and PostgreSQL that the test takes down and brings back: what
+ * a server restart or a network failure looks like from the hub, without stopping the
+ * PostgreSQL that other tests use.
+ */
+class Relay {
+  private readonly worker: Worker;
+  port = 0;
+
+  constructor(upstream: { host: string; port: number }) {
+    this.worker = new Worker(RELAY, { eval: true, workerData: upstream });
+  }
+
+  private command(command: 'up' | 'down'): Promise<void> {
+    return new Promise((resolve) => {
+      this.worker.once('message', (port: number) => {
+        this.port = port;
+        resolve();
+      });
+      this.worker.postMessage(command);
+    });
+  }
+
+  up(): Promise<void> {
+    return this.command('up');
+  }
+
+  /** Cuts every connection and refuses new ones. */
+  down(): Promise<void> {
+    return this.command('down');
+  }
+
+  async stop(): Promise<void> {
+    await this.down();
+    await this.worker.terminate();
+  }
+}
+
+describe.skipIf(!postgresAvailable())('the hub store when PostgreSQL goes away', () => {
+  let database: ReturnType<typeof createPostgresDatabase>;
+  let relay: Relay;
+  let db: PostgresDatabase;
+  let health: StoreHealth;
+  let tx: Transactions;
+  const lines: Record<string, unknown>[] = [];
+
+  beforeEach(async () => {
+    database = createPostgresDatabase();
+    const url = new URL(database.url);
+    relay = new Relay({ host: url.hostname, port: Number(url.port || 5432) });
+    await relay.up();
+    url.host = `127.0.0.1:${relay.port}`;
+    db = openPostgres(url.toString(), 'outage-test-hub');
+    lines.length = 0;
+    const log = pino(
+      { level: 'info' },
+      new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          lines.push(JSON.parse(chunk.toString('utf8')) as Record<string, unknown>);
+          done();
+        },
+      }),
+    );
+    health = new StoreHealth({ db, log, clock: () => Date.now(), probeMs: 20 });
+    tx = transactions(db, health);
+  });
+
+  afterEach(async () => {
+    health?.stop();
+    db?.close();
+    await relay?.stop();
+    database?.drop();
+  });
+
+  const write = (value: string) =>
+    tx.run(() =>
+      db
+        .prepare("INSERT INTO meta (key, value) VALUES ('k', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+        .run(value),
+    );
+  const stored = () => (db.prepare("SELECT value FROM meta WHERE key = 'k'").get() as { value: string }).value;
+
+  async function writable(): Promise<void> {
+    for (let i = 0; i < 250 && !health.writable; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(health.state).toEqual({ writable: true });
+  }
+
+  it('goes on after an administrator terminates its backend, on a new connection', async () => {
+    write('before');
+    const admin = PostgresDatabase.connect(database.url, 'outage-test-admin');
+    try {
+      admin.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'outage-test-hub'",
+      );
+    } finally {
+      admin.close();
+    }
+    try {
+      write('after');
+    } catch (error) {
+      // The statement that finds the backend gone may be refused; the next one connects again.
+      expect(isFlotillaError(error, 'STORE_UNAVAILABLE')).toBe(true);
+    }
+    await writable();
+    write('after');
+    expect(stored()).toBe('after');
+  });
+
+  it('refuses writes as STORE_UNAVAILABLE while the server cannot be reached, and writes again once it is back', async () => {
+    write('before');
+    await relay.down();
+    let refusal: unknown;
+    try {
+      write('during');
+    } catch (error) {
+      refusal = error;
+    }
+    expect(refusal).toMatchObject({ code: 'STORE_UNAVAILABLE', details: { retryAfterSeconds: 1 } });
+    expect(health.state).toMatchObject({ writable: false, code: expect.stringMatching(/^(08|57P|ECONN)/) });
+    // Refused at once while the outage lasts, without another try at the server.
+    const started = performance.now();
+    expect(() => write('during')).toThrow(expect.objectContaining({ code: 'STORE_UNAVAILABLE' }));
+    expect(performance.now() - started).toBeLessThan(50);
+
+    await relay.up();
+    await writable();
+    write('after');
+    expect(stored()).toBe('after');
+    expect(lines.filter((line) => line['msg'] === 'store unavailable')).toHaveLength(1);
+    expect(lines.filter((line) => line['msg'] === 'store writable again')).toHaveLength(1);
+  });
+});
