@@ -4,6 +4,7 @@ import { FlotillaError, isFlotillaError, messageOf } from '@flotilla/protocol';
 import type { Clock } from '../clock.ts';
 import type { Db } from './database.ts';
 import { PostgresError } from './postgres/postgres-database.ts';
+import { dialectOf } from './sql.ts';
 
 // SQLite's answers that say the store itself cannot write now (a full disk, a lock another
 // process holds, an I/O failure, a read-only file), as opposed to what was asked of it.
@@ -71,6 +72,8 @@ export class StoreHealth implements BackgroundFailures {
   private outage: { code: string; message: string; since: number } | undefined;
   private probe: NodeJS.Timeout | undefined;
   private readonly probeWrite;
+  /** SQLite reads its file while it cannot write; PostgreSQL's reads need the server as much as its writes. */
+  private readonly readsGoOn: boolean;
 
   constructor(options: StoreHealthOptions) {
     this.options = options;
@@ -82,6 +85,7 @@ export class StoreHealth implements BackgroundFailures {
       "INSERT INTO meta (key, value) VALUES ('store-probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     );
     this.probeWrite = options.db.transaction((at: string) => statement.run(at));
+    this.readsGoOn = dialectOf(options.db) === 'sqlite';
   }
 
   get state(): StoreState {
@@ -103,7 +107,7 @@ export class StoreHealth implements BackgroundFailures {
     const cause = outage === undefined ? 'it failed' : `${outage.code}: ${outage.message}`;
     return new FlotillaError(
       'STORE_UNAVAILABLE',
-      `the hub cannot write to its database now (${cause}); reads still work, try the change again in ${this.retryAfterSeconds} s`,
+      `the hub cannot write to its database now (${cause}); ${this.readsGoOn ? 'reads still work, ' : ''}try the change again in ${this.retryAfterSeconds} s`,
       { retryAfterSeconds: this.retryAfterSeconds },
     );
   }
