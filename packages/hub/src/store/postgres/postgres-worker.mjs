@@ -28,6 +28,12 @@ let nextId = 1;
 
 /** How long a connection attempt may take before it fails as the store being unavailable. */
 const CONNECT_TIMEOUT_MS = 5_000;
+/**
+ * After a failed attempt to connect again, statements fail at once with its error for this
+ * long: the hub's thread waits on each attempt, so a server that does not answer is tried
+ * about once a second (by the store's probe), not by every request.
+ */
+const RECONNECT_BACKOFF_MS = 1_000;
 
 // SQLSTATE classes and socket errors that mean the connection itself is gone (a server that
 // shut down or restarted, a terminated backend, a network failure): the connection cannot be
@@ -81,7 +87,7 @@ async function connect(entry) {
 }
 
 async function open(url, applicationName) {
-  const entry = { url, applicationName, client: undefined, broken: undefined };
+  const entry = { url, applicationName, client: undefined, broken: undefined, retryAt: 0 };
   await connect(entry);
   const id = nextId++;
   connections.set(id, entry);
@@ -96,10 +102,15 @@ async function open(url, applicationName) {
 async function query(id, text, values, name, arrays, fresh) {
   const entry = entryOf(id);
   if (entry.broken !== undefined) {
-    if (!fresh) throw entry.broken;
-    const old = entry.client;
-    old?.end().catch(() => undefined);
-    await connect(entry);
+    if (!fresh || Date.now() < entry.retryAt) throw entry.broken;
+    entry.client?.end().catch(() => undefined);
+    try {
+      await connect(entry);
+    } catch (error) {
+      entry.broken = error;
+      entry.retryAt = Date.now() + RECONNECT_BACKOFF_MS;
+      throw error;
+    }
   }
   try {
     const result = await entry.client.query({
