@@ -1,85 +1,16 @@
 import { Writable } from 'node:stream';
-import { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isFlotillaError } from '@flotilla/protocol';
 import { openPostgres, PostgresDatabase } from '../../src/store/postgres/postgres-database.ts';
 import { StoreHealth } from '../../src/store/store-health.ts';
 import { transactions, type Transactions } from '../../src/store/transaction.ts';
+import { PostgresRelay } from '../postgres-relay.ts';
 import { createPostgresDatabase, postgresAvailable } from '../store-kinds.ts';
-
-// The relay runs in its own thread: the store's calls block this one while they wait for the server.
-const RELAY = `
-const { createServer, connect } = require('node:net');
-const { parentPort, workerData } = require('node:worker_threads');
-const sockets = new Set();
-let server;
-let port = 0;
-parentPort.on('message', (command) => {
-  if (command === 'up') {
-    server = createServer((client) => {
-      const upstream = connect(workerData.port, workerData.host);
-      for (const socket of [client, upstream]) {
-        sockets.add(socket);
-        socket.on('close', () => sockets.delete(socket));
-        socket.on('error', () => undefined);
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    server.listen(port, '127.0.0.1', () => {
-      port = server.address().port;
-      parentPort.postMessage(port);
-    });
-  } else {
-    for (const socket of sockets) socket.destroy();
-    if (server === undefined) return parentPort.postMessage(port);
-    server.close(() => parentPort.postMessage(port));
-    server = undefined;
-  }
-});
-`;
-
-/**
- * A TCP relay between the store and PostgreSQL that the test takes down and brings back: what
- * a server restart or a network failure looks like from the hub, without stopping the
- * PostgreSQL that other tests use.
- */
-class Relay {
-  private readonly worker: Worker;
-  port = 0;
-
-  constructor(upstream: { host: string; port: number }) {
-    this.worker = new Worker(RELAY, { eval: true, workerData: upstream });
-  }
-
-  private command(command: 'up' | 'down'): Promise<void> {
-    return new Promise((resolve) => {
-      this.worker.once('message', (port: number) => {
-        this.port = port;
-        resolve();
-      });
-      this.worker.postMessage(command);
-    });
-  }
-
-  up(): Promise<void> {
-    return this.command('up');
-  }
-
-  /** Cuts every connection and refuses new ones. */
-  down(): Promise<void> {
-    return this.command('down');
-  }
-
-  async stop(): Promise<void> {
-    await this.down();
-    await this.worker.terminate();
-  }
-}
 
 describe.skipIf(!postgresAvailable())('the hub store when PostgreSQL goes away', () => {
   let database: ReturnType<typeof createPostgresDatabase>;
-  let relay: Relay;
+  let relay: PostgresRelay;
   let db: PostgresDatabase;
   let health: StoreHealth;
   let tx: Transactions;
@@ -88,7 +19,7 @@ describe.skipIf(!postgresAvailable())('the hub store when PostgreSQL goes away',
   beforeEach(async () => {
     database = createPostgresDatabase();
     const url = new URL(database.url);
-    relay = new Relay({ host: url.hostname, port: Number(url.port || 5432) });
+    relay = new PostgresRelay({ host: url.hostname, port: Number(url.port || 5432) });
     await relay.up();
     url.host = `127.0.0.1:${relay.port}`;
     db = openPostgres(url.toString(), 'outage-test-hub');
