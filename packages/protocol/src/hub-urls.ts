@@ -20,8 +20,7 @@ export function parseHubUrls(value: string | readonly string[], setting: string)
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:')
       throw invalid(setting, `'${entry}' must use http or https`);
-    if (url.search !== '' || url.hash !== '')
-      throw invalid(setting, `'${entry}' must not have a query or a fragment`);
+    if (url.search !== '' || url.hash !== '') throw invalid(setting, `'${entry}' must not have a query or a fragment`);
     const base = url.href.replace(/\/$/, '');
     if (!urls.includes(base)) urls.push(base);
   }
