@@ -199,7 +199,7 @@ export class HubStream {
         settled = true;
         this.socket = undefined;
         this.sentToken = undefined;
-        resolve({ ...ending, url: hub } as Ending);
+        resolve({ ...ending, url: hub });
       };
       this.options.token().then(
         (token) => {
