@@ -1,11 +1,15 @@
-import { createServer } from 'node:http';
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Target } from '@flotilla/protocol';
-import type { Transport } from '@flotilla/agent';
+import { manifestFileName, type Transport } from '@flotilla/agent';
 import { api, configMap, startAgent, startHub, type AgentFixture, type HubFixture } from './fixtures/hub-fixture.ts';
+import { startAgentProcess, type RunningProcess } from './fixtures/processes.ts';
+import { tempDir } from './fixtures/temp-dir.ts';
 import { waitFor } from './fixtures/wait-for.ts';
 
 /** A loopback port nothing listens on now (a hub may be started there later). */
@@ -29,11 +33,23 @@ function recordingLog(): { log: pino.Logger; messages: string[] } {
   return { log: pino({ level: 'warn' }, sink), messages };
 }
 
+/** A stand-in for a replica that is up but cannot serve: it answers 503 to everything. */
+async function unavailable(): Promise<{ url: string; server: Server }> {
+  const server = createServer((_req, res) => {
+    res.writeHead(503, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ error: { code: 'STORE_UNAVAILABLE', message: 'the store is unavailable' } }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
 let hub: HubFixture | undefined;
 let agent: AgentFixture | undefined;
+const cleanups: (() => Promise<unknown> | void)[] = [];
 
 afterEach(async () => {
   await agent?.agent.stop();
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   await hub?.dispose();
   agent = hub = undefined;
 });
@@ -55,6 +71,30 @@ describe('an agent given several hub URLs', () => {
     await waitFor('the agent to apply generation 1', () => started.agent.current.appliedGeneration === 1);
     expect(messages).toContain(`hub ${dead} is not answering; moved to hub ${hub.url}`);
     expect((await targets(hub)).map((t) => t.name)).toEqual(['edge']);
+  });
+
+  it('flotilla-agent run --hub with a replica answering 503 first enrolls at the next and converges', async () => {
+    hub = await startHub();
+    const busy = await unavailable();
+    cleanups.push(() => new Promise((resolve) => busy.server.close(resolve)));
+    const dir = tempDir('flotilla-agent-');
+    cleanups.push(() => dir.remove());
+    const root = join(dir.path, 'root');
+    const process: RunningProcess = await startAgentProcess({
+      hubUrl: `${busy.url},${hub.url}`,
+      stateDir: join(dir.path, 'state'),
+      root,
+      enrollToken: await hub.enrollmentToken(1),
+      name: 'edge',
+    });
+    cleanups.push(() => process.kill('SIGTERM'));
+    const moved = await process.waitForLog(`hub ${busy.url} is not answering; moved to hub ${hub.url}`);
+    expect(moved['reason']).toContain('answered 503');
+    const app = configMap('app', { greeting: 'hello' });
+    await hub.publish('app', '1.0.0', [app]);
+    const [target] = await targets(hub);
+    await hub.assign(target!.id, ['app@1.0.0']);
+    await waitFor('the agent process to write the release', () => existsSync(join(root, manifestFileName(app))));
   });
 
   it.each<Transport>(['auto', 'long-poll'])(
