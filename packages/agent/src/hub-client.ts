@@ -111,7 +111,9 @@ export class HubClient {
   ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
     const base = this.endpoints.current;
     try {
-      return await this.callAt(base, method, path, options);
+      const answer = await this.callAt(base, method, path, options);
+      this.endpoints.reached(base);
+      return answer;
     } catch (error) {
       const failure = error instanceof HubUnavailableError ? failureOf(error) : undefined;
       if (failure !== undefined) this.endpoints.failed(base, failure, messageOf(error));

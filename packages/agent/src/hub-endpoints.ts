@@ -29,6 +29,8 @@ export function isReplicaDown(failure: HubFailure): boolean {
 export class HubEndpoints {
   readonly urls: readonly string[];
   private index = 0;
+  /** Moves since a replica last answered: past one round of the list, all are down, and moving is not news. */
+  private moves = 0;
   private readonly log: Logger | undefined;
 
   /** @param urls one hub URL or several (a list, or comma-separated), validated by `parseHubUrls` */
@@ -50,10 +52,18 @@ export class HubEndpoints {
   failed(url: string, failure: HubFailure, reason: string): boolean {
     if (!isReplicaDown(failure) || url !== this.current || this.urls.length < 2) return false;
     this.index = (this.index + 1) % this.urls.length;
-    this.log?.warn(
+    this.moves++;
+    // Every replica down is one outage (HubOutage tells it): each further round is logged at debug only.
+    const level = this.moves < this.urls.length ? 'warn' : 'debug';
+    this.log?.[level](
       { from: url, to: this.current, reason },
       `hub ${url} is not answering; moved to hub ${this.current}`,
     );
     return true;
+  }
+
+  /** A request to `url` was answered: the replicas are not all down. */
+  reached(url: string): void {
+    if (url === this.current) this.moves = 0;
   }
 }

@@ -80,6 +80,18 @@ describe('HubEndpoints', () => {
     ]);
   });
 
+  it('tells each move of a round at warn, and further rounds while every replica is down at debug', () => {
+    const { log, lines } = recordingLog();
+    log.level = 'debug';
+    const endpoints = new HubEndpoints('http://a:1,http://b:2', log);
+    for (const url of ['http://a:1', 'http://b:2', 'http://a:1', 'http://b:2'])
+      endpoints.failed(url, { kind: 'down' }, 'refused');
+    expect(lines.map((l) => l['level'])).toEqual([40, 20, 20, 20]);
+    endpoints.reached('http://a:1');
+    endpoints.failed('http://a:1', { kind: 'down' }, 'refused');
+    expect(lines.at(-1)?.['level']).toBe(40);
+  });
+
   it.each([400, 401, 403, 404, 409, 429, 500])('stays on a replica that answered %i', (status) => {
     const endpoints = new HubEndpoints('http://a:1,http://b:2');
     expect(endpoints.failed('http://a:1', { kind: 'status', status }, String(status))).toBe(false);

@@ -229,6 +229,7 @@ export class HubStream {
           });
           ws.on('open', () => {
             opened = true;
+            this.options.endpoints.reached(hub);
             this.opens++;
             this.backoff.reset();
             alive(heartbeatMs);
