@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
+import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Target } from '@flotilla/protocol';
 import { manifestFileName, type Transport } from '@flotilla/agent';
@@ -41,6 +42,44 @@ async function unavailable(): Promise<{ url: string; server: Server }> {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+/**
+ * A plain HTTP proxy on `port` to whatever `target()` names, recording the method and path of
+ * each request it passes on; 502 while the target does not answer.
+ */
+async function countingProxy(port: number, target: () => string): Promise<{ seen: string[]; server: Server }> {
+  const seen: string[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const headers = { ...req.headers };
+      delete headers['host'];
+      delete headers['content-length'];
+      delete headers['connection'];
+      request(`${target()}${req.url ?? '/'}`, {
+        method: req.method as 'GET',
+        headers,
+        ...(chunks.length === 0 ? {} : { body: Buffer.concat(chunks) }),
+      })
+        .then(async (answer) => {
+          seen.push(`${req.method} ${(req.url ?? '').split('?')[0]}`);
+          const body = Buffer.from(await answer.body.arrayBuffer());
+          const out = Object.fromEntries(
+            Object.entries(answer.headers).filter(
+              ([k]) => !['transfer-encoding', 'connection', 'keep-alive'].includes(k),
+            ),
+          );
+          res.writeHead(answer.statusCode, out).end(body);
+        })
+        .catch(() => {
+          if (!res.headersSent) res.writeHead(502).end();
+        });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return { seen, server };
 }
 
 let hub: HubFixture | undefined;
@@ -132,4 +171,29 @@ describe('an agent given several hub URLs', () => {
         await waitFor('the push stream to open at the second URL', () => running.agent.stream?.state === 'open');
     },
   );
+
+  it('keeps its access token and enrollment at the replica it moved to', async () => {
+    hub = await startHub();
+    const hubPort = await freePort();
+    const proxied = await countingProxy(await freePort(), () => `http://127.0.0.1:${hubPort}`);
+    cleanups.push(() => {
+      proxied.server.closeAllConnections();
+      return new Promise((resolve) => proxied.server.close(resolve));
+    });
+    const second = `http://127.0.0.1:${(proxied.server.address() as AddressInfo).port}`;
+    agent = await startAgent([hub.url, second], await hub.enrollmentToken(1), { transport: 'long-poll' });
+    const running = agent;
+    await hub.publish('app', '1.0.0', [configMap('app', { greeting: 'hello' })]);
+    await hub.assign(running.targetId, ['app@1.0.0']);
+    await waitFor('the agent to apply generation 1', () => running.agent.current.appliedGeneration === 1);
+
+    await hub.restart(hubPort);
+    await hub.assign(running.targetId, []);
+    await waitFor(
+      'the agent to apply generation 2 through the second URL',
+      () => running.agent.current.appliedGeneration === 2,
+    );
+    expect(proxied.seen).toContain(`GET /v1/targets/${running.targetId}/envelope`);
+    expect(proxied.seen.filter((r) => r === 'POST /v1/token' || r === 'POST /v1/enroll')).toEqual([]);
+  });
 });
