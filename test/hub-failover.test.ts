@@ -160,6 +160,7 @@ describe('an agent given several hub URLs', () => {
         () => running.agent.current.appliedGeneration === 2,
       );
       expect(messages).toContain(`hub ${first} is not answering; moved to hub ${second}`);
+      expect(running.agent.current.hub).toBe(second);
       const listed = await targets(hub);
       expect(listed.map((t) => t.id)).toEqual([running.targetId]);
       const reported = await waitFor('the hub at the second URL to hold the report of generation 2', async () => {

@@ -82,6 +82,8 @@ export interface AgentOptions {
 
 export interface AgentStatus extends SyncStatus {
   readonly targetId: string | undefined;
+  /** The hub replica the agent talks to now (one of its `hubUrl` list). */
+  readonly hub: string;
 }
 
 /**
@@ -138,12 +140,14 @@ export class Agent extends EventEmitter {
   }
 
   get current(): AgentStatus {
+    const hub = this.client.url;
     if (this.syncing === undefined)
-      return { targetId: undefined, appliedGeneration: 0, phase: 'starting', lastError: this.enrollError };
+      return { targetId: undefined, hub, appliedGeneration: 0, phase: 'starting', lastError: this.enrollError };
     const status = this.syncing.loop.status;
     // A transfer file from the inbox may have put a newer generation in place than the loop saw.
     return {
       targetId: this.syncing.targetId,
+      hub,
       ...status,
       appliedGeneration: Math.max(status.appliedGeneration, this.inboxGeneration),
     };
