@@ -82,9 +82,9 @@ export class ApiClient {
           ...(outgoing.body === undefined ? {} : { body: outgoing.body() }),
         });
       } catch (error) {
-        if (!repeatable && !neverSent(error)) throw this.perhapsReceived(hub, outgoing, messageOf(error));
         failures.push(`${hub} (${messageOf(error)})`);
         if (last) throw this.unreachable(failures);
+        if (!repeatable && !neverSent(error)) throw this.perhapsReceived(hub, outgoing, messageOf(error));
         continue;
       }
       const status = response.statusCode;

@@ -126,6 +126,14 @@ describe('the CLI over several hub replicas', () => {
     expect(other.received).toEqual([]);
   });
 
+  it('with one hub, says it could not reach it when a POST got no answer', async () => {
+    const dropping = await standIn(reset);
+    await expect(new ApiClient(dropping.url, 't').call(Answer, 'POST', '/v1/things', { a: 1 })).rejects.toMatchObject({
+      code: 'HUB_UNAVAILABLE',
+      message: expect.stringMatching(new RegExp(`^cannot reach the hub at ${dropping.url} \\(.+\\); is it running\\?`)),
+    });
+  });
+
   it('sends a GET again to the next replica after the connection dropped', async () => {
     const dropping = await standIn(reset);
     const live = await standIn(ok);
