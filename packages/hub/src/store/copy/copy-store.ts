@@ -44,8 +44,6 @@ const MAX_PARAMETERS = 60_000;
 /** A batch is sent once its values pass this size, so a table of large rows is never held whole. */
 const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 const AUDIT_PAGE = 1_000;
-/** The migrations' own bookkeeping on PostgreSQL: written by `openPostgres`, never copied. */
-const POSTGRES_SCHEMA_TABLE = 'flotilla_schema';
 
 interface SourceTable {
   readonly name: string;
@@ -213,7 +211,8 @@ async function copyInto(
         `the target's schema does not match the source's: ${table.name} lacks ${missing.join(', ')} on PostgreSQL`,
       );
   }
-  const targetTables = [...targetColumns.keys()].filter((t) => t !== POSTGRES_SCHEMA_TABLE).sort();
+  // Only the tables the copy writes: a table PostgreSQL alone has (replica leases) is not the store's.
+  const targetTables = tables.map((t) => t.name).sort();
 
   // One snapshot of the source for the counts and every row, even if a hub still writes to it.
   source.exec('BEGIN');
@@ -229,6 +228,8 @@ async function copyInto(
     }));
     target.query(`BEGIN; SELECT pg_advisory_xact_lock(${WRITE_LOCK})`);
     try {
+      // A hub started on the target meanwhile waits for the commit instead of reading half a store.
+      target.query(`LOCK TABLE ${tables.map((t) => quoted(t.name)).join(', ')} IN ACCESS EXCLUSIVE MODE`);
       const replaced = emptyTarget(target, targetTables, options.replace === true, options.to);
       options.onPlan?.(counts);
       for (const table of tables) target.query(`ALTER TABLE ${quoted(table.name)} DISABLE TRIGGER USER`);
@@ -271,7 +272,7 @@ function emptyTarget(target: PostgresDatabase, tables: readonly string[], replac
       `the target database ${redactedUrl(url)} already holds a store (rows in ${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''}); copy into an empty database, or pass --replace to empty it first`,
     );
   }
-  target.query(`TRUNCATE ${tables.map(quoted).join(', ')} RESTART IDENTITY`);
+  target.query(`TRUNCATE ${tables.map(quoted).join(', ')} RESTART IDENTITY CASCADE`);
   return true;
 }
 
@@ -424,7 +425,7 @@ function verifyChain(reader: ChainReader): AuditVerifyResult {
   for (const row of checkpoints)
     keys.set(`${row.key_id} ${row.public_key}`, {
       id: row.key_id,
-      publicKey: row.public_key as TrustedKey['publicKey'],
+      publicKey: row.public_key,
     });
   function* entries(): Generator<unknown> {
     let after = 0;
