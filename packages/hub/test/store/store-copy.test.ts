@@ -1,12 +1,13 @@
 import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_VERSION, isFlotillaError, signPayload, type Report } from '@flotilla/protocol';
-import { copyStore } from '../../src/store/copy/copy-store.ts';
+import { copyToPostgres as copyStore } from '../../src/store/copy/copy-to-postgres.ts';
+import { copyToSqlite } from '../../src/store/copy/copy-to-sqlite.ts';
 import { PostgresDatabase } from '../../src/store/postgres/postgres-database.ts';
 import { ALICE, RolloutHub } from '../features/rollouts/rollout-fixture.ts';
 import { createPostgresDatabase, postgresAvailable } from '../store-kinds.ts';
@@ -68,7 +69,7 @@ async function refusal(work: Promise<unknown>): Promise<{ code: string; message:
   throw new Error('expected the copy to be refused');
 }
 
-describe.skipIf(!postgresAvailable())('flotilla store copy (SQLite to PostgreSQL)', () => {
+describe.skipIf(!postgresAvailable())('flotilla store copy', () => {
   let fixture: RolloutHub;
   let sourcePath: string;
   const scratch = mkdtempSync(join(tmpdir(), 'flotilla-store-copy-'));
@@ -154,13 +155,13 @@ describe.skipIf(!postgresAvailable())('flotilla store copy (SQLite to PostgreSQL
     // A clean stop, which also keeps the fleet index snapshot (a blob) for the next start.
     await fixture.hub.close();
     sourcePath = join(fixture.dir, 'hub.db');
-  });
+  }, 60_000);
 
   afterAll(async () => {
     for (const database of databases) database.drop();
     await fixture?.close().catch(() => undefined);
     rmSync(scratch, { recursive: true, force: true });
-  });
+  }, 60_000);
 
   it('copies every table row for row, value for value, and the chain verifies on the copy', async () => {
     const url = target();
@@ -170,7 +171,11 @@ describe.skipIf(!postgresAvailable())('flotilla store copy (SQLite to PostgreSQL
     try {
       const tables = tablesOf(source);
       const populated = [
+        'meta',
+        'trust_roots',
+        'enrollment_tokens',
         'targets',
+        'target_fields',
         'bundles',
         'reports',
         'rollouts',
@@ -181,6 +186,7 @@ describe.skipIf(!postgresAvailable())('flotilla store copy (SQLite to PostgreSQL
         'policies',
         'api_tokens',
         'audit_entries',
+        'audit_subjects',
         'audit_checkpoints',
         'audit_anchors',
         'fleet_index_snapshot',
@@ -334,7 +340,73 @@ describe.skipIf(!postgresAvailable())('flotilla store copy (SQLite to PostgreSQL
     const run = await flotilla(['store', 'copy', '--from', sourcePath, '--to', 'postgres://127.0.0.1/x']);
     expect(run).toMatchObject({
       code: 1,
-      stderr: 'flotilla: --from must be sqlite:PATH, the hub.db file of the hub to copy\n',
+      stderr: 'flotilla: --from must be sqlite:PATH (a hub.db file) or a postgres://user:password@host:5432/db URL\n',
+    });
+  });
+  it('copies a PostgreSQL store back into a new SQLite file, row for row, sequences included', async () => {
+    const url = target();
+    await copyStore({ from: sourcePath, to: url });
+    const back = join(scratch, 'back.db');
+    const result = await copyToSqlite({ from: url, to: back, batchRows: 5 });
+    expect(result.audit).toMatchObject({ ok: true, problems: [] });
+    expect(result.replaced).toBe(false);
+    const source = new Database(sourcePath, { readonly: true });
+    const copy = new Database(back, { readonly: true });
+    try {
+      for (const table of tablesOf(source)) expect(rowsOf(copy, table), table.name).toEqual(rowsOf(source, table));
+      const sequences = 'SELECT name, seq FROM sqlite_sequence ORDER BY name';
+      expect(copy.prepare(sequences).all()).toEqual(source.prepare(sequences).all());
+      const triggers = "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name";
+      expect(copy.prepare(triggers).all()).toEqual(source.prepare(triggers).all());
+      expect(copy.pragma('user_version', { simple: true })).toBe(source.pragma('user_version', { simple: true }));
+    } finally {
+      source.close();
+      copy.close();
+    }
+    expect(await refusal(copyToSqlite({ from: url, to: back }))).toMatchObject({
+      code: 'CONFLICT',
+      message: `the target ${back} already exists; copy to a new file, or pass --replace to replace it`,
+    });
+    expect((await copyToSqlite({ from: url, to: back, replace: true })).replaced).toBe(true);
+  });
+
+  it(
+    'on the way back, a copy killed midway leaves no file at the target, and runs again cleanly',
+    { timeout: 60_000 },
+    async () => {
+      const url = target();
+      await copyStore({ from: sourcePath, to: url });
+      const back = join(scratch, 'killed.db');
+      const killed = await flotilla(['store', 'copy', '--from', url, '--to', `sqlite:${back}`], {
+        FLOTILLA_FAULT: 'store-copy:batch:3',
+      });
+      expect(killed.signal, killed.stderr).toBe('SIGKILL');
+      expect(existsSync(back)).toBe(false);
+      const rerun = await flotilla(['store', 'copy', '--from', url, '--to', `sqlite:${back}`]);
+      expect(rerun.stderr).toBe('');
+      expect(rerun.stdout).toMatch(
+        /^copied \d+ tables, \d+ rows from postgres:\/\/flotilla_test:\*\*\*@.+ to sqlite:.+killed\.db in /,
+      );
+      expect(existsSync(`${back}.copying`)).toBe(false);
+    },
+  );
+
+  it('refuses a PostgreSQL database that holds no hub store', async () => {
+    const empty = createPostgresDatabase();
+    databases.push(empty);
+    expect(await refusal(copyToSqlite({ from: empty.url, to: join(scratch, 'none.db') }))).toMatchObject({
+      code: 'CONFIG_INVALID',
+      message: expect.stringMatching(/^the source database postgres:.* is not a Flotilla hub store/),
+    });
+    expect(existsSync(join(scratch, 'none.db'))).toBe(false);
+  });
+
+  it('names two stores of one kind in one line', { timeout: 20_000 }, async () => {
+    const run = await flotilla(['store', 'copy', '--from', `sqlite:${sourcePath}`, '--to', 'sqlite:/tmp/x.db']);
+    expect(run).toMatchObject({
+      code: 1,
+      stderr:
+        'flotilla: --to must be the other kind of store than --from: the copy goes from sqlite:PATH to postgres://… or back\n',
     });
   });
 });

@@ -3,23 +3,28 @@ import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { z } from 'zod';
 import { FaultSpec, faultPoints, FlotillaError, type FaultPoint } from '@flotilla/protocol';
-import { copyStore } from '../../store/copy/copy-store.ts';
 import { redactedUrl } from '../../store/postgres/redacted-url.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-const CopyFlags = z.object({
-  from: z
-    .string()
-    .regex(/^sqlite:.+/, 'must be sqlite:PATH, the hub.db file of the hub to copy')
-    .transform((text) => text.slice('sqlite:'.length)),
-  to: z.string().regex(/^postgres(ql)?:\/\/.+/, 'must be a postgres://user:password@host:5432/db URL'),
-  replace: z.boolean().default(false),
-});
+const SQLITE = /^sqlite:(.+)$/;
+const POSTGRES = /^postgres(ql)?:\/\/.+/;
+const STORE = 'must be sqlite:PATH (a hub.db file) or a postgres://user:password@host:5432/db URL';
+
+const CopyFlags = z
+  .object({
+    from: z.string().refine((text) => SQLITE.test(text) || POSTGRES.test(text), STORE),
+    to: z.string().refine((text) => SQLITE.test(text) || POSTGRES.test(text), STORE),
+    replace: z.boolean().default(false),
+  })
+  .refine((flags) => SQLITE.test(flags.from) !== SQLITE.test(flags.to), {
+    path: ['to'],
+    message: 'must be the other kind of store than --from: the copy goes from sqlite:PATH to postgres://… or back',
+  });
 
 /**
  * `flotilla store copy`: moves a hub's SQLite store into PostgreSQL, where several replicas
- * can share it (docs/scale-out.md).
+ * can share it, or a PostgreSQL store back into a SQLite file (docs/scale-out.md).
  */
 export function storeCommand(program: Command, env: Env): void {
   const store = program
@@ -28,11 +33,17 @@ export function storeCommand(program: Command, env: Env): void {
   store
     .command('copy')
     .description(
-      "copy a stopped hub's SQLite store into an empty PostgreSQL database, in one transaction, and verify it",
+      "copy a stopped hub's SQLite store into an empty PostgreSQL database (or back into a new SQLite file) in one transaction, and verify it",
     )
-    .requiredOption('--from <sqlite:path>', "the hub's SQLite file, such as sqlite:.flotilla/hub/hub.db")
-    .requiredOption('--to <url>', 'the PostgreSQL database, postgres://user:password@host:5432/db')
-    .option('--replace', 'empty a target that already holds a store first (its rows are lost)')
+    .requiredOption(
+      '--from <store>',
+      'the store to copy: sqlite:PATH, such as sqlite:.flotilla/hub/hub.db, or postgres://…',
+    )
+    .requiredOption(
+      '--to <store>',
+      'where to copy it: postgres://user:password@host:5432/db, or sqlite:PATH (a new file) for the way back',
+    )
+    .option('--replace', 'replace a target that already holds a store (its rows are lost)')
     .action(async (raw: Record<string, unknown>) => {
       const parsed = CopyFlags.safeParse(raw);
       if (!parsed.success) {
@@ -57,9 +68,13 @@ export function storeCommand(program: Command, env: Env): void {
         : undefined;
       let width = 0;
       try {
-        const result = await copyStore({
-          from: flags.from,
-          to: flags.to,
+        const toPostgres = POSTGRES.test(flags.to);
+        const copy = toPostgres
+          ? (await import('../../store/copy/copy-to-postgres.ts')).copyToPostgres
+          : (await import('../../store/copy/copy-to-sqlite.ts')).copyToSqlite;
+        const result = await copy({
+          from: toPostgres ? sqlitePath(flags.from) : flags.from,
+          to: toPostgres ? flags.to : sqlitePath(flags.to),
           replace: flags.replace,
           faults: faultPoints(faults.data, killThisProcess),
           onPlan: (tables) => {
@@ -79,7 +94,7 @@ export function storeCommand(program: Command, env: Env): void {
         const seconds = ((Date.now() - started) / 1000).toFixed(1);
         const audit = result.audit;
         process.stdout.write(
-          `copied ${result.tables.length} tables, ${result.rows} rows from sqlite:${flags.from} to ${redactedUrl(flags.to)}${result.replaced ? ' (replacing what it held)' : ''} in ${seconds}s; row counts match, audit chain verified (${audit.entries} entries, ${audit.checkpoints} checkpoints)\n`,
+          `copied ${result.tables.length} tables, ${result.rows} rows from ${shown(flags.from)} to ${shown(flags.to)}${result.replaced ? ' (replacing what it held)' : ''} in ${seconds}s; row counts match, audit chain verified (${audit.entries} entries, ${audit.checkpoints} checkpoints)\n`,
         );
       } catch (error) {
         bar?.stop();
@@ -92,4 +107,13 @@ export function storeCommand(program: Command, env: Env): void {
 function killThisProcess(point: FaultPoint, hit: number): void {
   writeSync(2, `flotilla: fault point ${point} reached (hit ${hit}); killing this process with SIGKILL\n`);
   process.kill(process.pid, 'SIGKILL');
+}
+
+function sqlitePath(text: string): string {
+  return SQLITE.exec(text)![1]!;
+}
+
+/** A store as the summary names it: a PostgreSQL URL without its password. */
+function shown(store: string): string {
+  return SQLITE.test(store) ? store : redactedUrl(store);
 }
