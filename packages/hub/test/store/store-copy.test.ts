@@ -9,6 +9,7 @@ import { API_VERSION, isFlotillaError, signPayload, type Report } from '@flotill
 import { copyToPostgres as copyStore } from '../../src/store/copy/copy-to-postgres.ts';
 import { copyToSqlite } from '../../src/store/copy/copy-to-sqlite.ts';
 import { PostgresDatabase } from '../../src/store/postgres/postgres-database.ts';
+import type { SqlDatabase } from '../../src/store/sql.ts';
 import { ALICE, RolloutHub } from '../features/rollouts/rollout-fixture.ts';
 import { createPostgresDatabase, postgresAvailable } from '../store-kinds.ts';
 
@@ -37,7 +38,7 @@ function tablesOf(db: Database.Database): { name: string; columns: string[]; key
     });
 }
 
-function rowsOf(db: Database.Database | PostgresDatabase, table: { name: string; columns: string[]; key: string[] }) {
+function rowsOf(db: SqlDatabase, table: { name: string; columns: string[]; key: string[] }): unknown[] {
   const sql = `SELECT ${table.columns.map((c) => `"${c}"`).join(', ')} FROM "${table.name}" ORDER BY ${table.key.map((c) => `"${c}"`).join(', ')}`;
   return db.prepare(sql).all();
 }
