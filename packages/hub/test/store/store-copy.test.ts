@@ -10,7 +10,7 @@ import { copyToPostgres as copyStore } from '../../src/store/copy/copy-to-postgr
 import { copyToSqlite } from '../../src/store/copy/copy-to-sqlite.ts';
 import { PostgresDatabase } from '../../src/store/postgres/postgres-database.ts';
 import type { SqlDatabase } from '../../src/store/sql.ts';
-import { ALICE, RolloutHub } from '../features/rollouts/rollout-fixture.ts';
+import { ALICE, OPERATOR, RolloutHub } from '../features/rollouts/rollout-fixture.ts';
 import { createPostgresDatabase, postgresAvailable } from '../store-kinds.ts';
 
 const FLOTILLA = fileURLToPath(new URL('../../bin/flotilla.js', import.meta.url));
@@ -82,7 +82,7 @@ describe.skipIf(!postgresAvailable())('flotilla store copy', () => {
     return database.url;
   }
 
-  /** A hub's store as a fleet leaves it: agents, releases, a rollout in waves, drift, an incident, policies, tokens, a pruned and checkpointed audit chain. */
+  /** A hub's store as a fleet leaves it: agents, releases, a rollout in waves, drift, an incident, a policy, tokens, an offline site, a pruned and checkpointed audit chain. */
   beforeAll(async () => {
     fixture = await RolloutHub.open({ issueBatch: 4 });
     const s = fixture.services;
@@ -147,6 +147,7 @@ describe.skipIf(!postgresAvailable())('flotilla store copy', () => {
       observedAt: new Date(fixture.now).toISOString(),
     };
     s.reports.accept(drifted.id, { report, signature: signPayload('report', report, drifted.key) });
+    s.offline.setExpiry(fleet[1]!.id, 7 * 86_400, OPERATOR);
     s.incidents.open({ id: 'inc-1', selector: `name=${drifted.name}`, reason: 'investigating' }, ALICE);
     s.audit.checkpoint();
     fixture.advance(DAY);
@@ -184,6 +185,7 @@ describe.skipIf(!postgresAvailable())('flotilla store copy', () => {
         'rollout_members',
         'target_drift',
         'incidents',
+        'offline_targets',
         'policies',
         'api_tokens',
         'audit_entries',

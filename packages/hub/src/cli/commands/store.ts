@@ -60,7 +60,8 @@ export function storeCommand(program: Command, env: Env): void {
             {
               format: ' {table} |{bar}| {value}/{total} rows',
               stream: process.stderr,
-              hideCursor: true,
+              // Left visible: a copy stopped with Ctrl-C must not leave the terminal without one.
+              hideCursor: false,
               clearOnComplete: true,
             },
             cliProgress.Presets.shades_classic,
