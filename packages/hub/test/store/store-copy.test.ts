@@ -70,7 +70,8 @@ async function refusal(work: Promise<unknown>): Promise<{ code: string; message:
   throw new Error('expected the copy to be refused');
 }
 
-describe.skipIf(!postgresAvailable())('flotilla store copy', () => {
+// Each test copies a whole store once or more: seconds on a loaded machine.
+describe.skipIf(!postgresAvailable())('flotilla store copy', { timeout: 30_000 }, () => {
   let fixture: RolloutHub;
   let sourcePath: string;
   const scratch = mkdtempSync(join(tmpdir(), 'flotilla-store-copy-'));
