@@ -29,7 +29,7 @@ const CopyFlags = z
 export function storeCommand(program: Command, env: Env): void {
   const store = program
     .command('store')
-    .description("the hub's store: copy it from SQLite to PostgreSQL for replicas (docs/scale-out.md)");
+    .description("the hub's store: copy it from SQLite to PostgreSQL for replicas, or back (docs/scale-out.md)");
   store
     .command('copy')
     .description(
