@@ -1,10 +1,21 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startHub, type HubFixture } from './fixtures/hub-fixture.ts';
 import { flotilla } from './fixtures/cli.ts';
 import { tempDir } from './fixtures/temp-dir.ts';
+
+/** A loopback port nothing listens on: connecting is refused. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
 
 const mode = (path: string): string => (statSync(path).mode & 0o777).toString(8);
 
@@ -125,6 +136,30 @@ describe('contexts: flotilla login and flotilla context', () => {
     );
   });
 
+  it('saves several hub replicas in one context and moves past one that is down', async () => {
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const login = await flotilla(['login', '--hub', dead, '--hub', hub.url, '--token-file', tokenFile], env);
+    const name = new URL(dead).host;
+    expect(login.stdout).toBe(`logged in to ${dead},${hub.url}; context ${name} saved in ${configFile} and in use\n`);
+    expect(parse(readFileSync(configFile, 'utf8')).contexts).toEqual([
+      { name, hub: `${dead},${hub.url}`, token: hub.adminToken },
+    ]);
+    const listed = await flotilla(['keys', 'ls', '-o', 'json'], env);
+    expect(listed.stderr).toBe('');
+    expect((JSON.parse(listed.stdout) as { trustRoot: { hubId: string } }).trustRoot.hubId).toBe(
+      hub.hub.services.trust.hubId,
+    );
+    // The context's token goes to a replica the context names, given on its own.
+    expect((await flotilla(['--hub', hub.url, 'keys', 'ls'], env)).stderr).toBe('');
+  });
+
+  it('names each replica it tried when none answers', async () => {
+    const [a, b] = [`http://127.0.0.1:${await freePort()}`, `http://127.0.0.1:${await freePort()}`];
+    const run = await flotilla(['targets', 'ls'], { ...env, FLOTILLA_HUB: `${a},${b}`, FLOTILLA_TOKEN: 't' });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(new RegExp(`^flotilla: cannot reach the hub at ${a} \\(.+\\), nor at ${b} \\(.+\\);`));
+  });
+
   it('keeps the config under $XDG_CONFIG_HOME when it is set', async () => {
     const xdg = join(home.path, 'xdg');
     await flotilla(['login', '--hub', hub.url, '--token-file', tokenFile, '--name', 'lab'], {
@@ -139,7 +174,7 @@ describe('contexts: flotilla login and flotilla context', () => {
     writeFileSync(configFile, 'contexts:\n  - name: lab\n    hub: not a url\n    token: t\n');
     const run = await flotilla(['targets', 'ls'], env);
     expect(run.stderr).toBe(
-      `flotilla: the config file ${configFile} is not a Flotilla config: contexts.0.hub: must be an http(s) URL; fix it, or remove it and log in again\n`,
+      `flotilla: the config file ${configFile} is not a Flotilla config: contexts.0.hub: must be an http(s) URL, or several separated by commas; fix it, or remove it and log in again\n`,
     );
   });
 });

@@ -559,4 +559,30 @@ describe('flotilla install agent', () => {
       expect.objectContaining({ code: 'CONFIG_INVALID' }),
     );
   });
+
+  it('gives the agents several hub replicas, from a repeated --hub or a comma-separated one', async () => {
+    await (
+      await buildProgram([], {}, { all: true })
+    ).parseAsync([
+      'node',
+      'flotilla',
+      'install',
+      'agent',
+      '--enroll-token',
+      'fl_enroll_x',
+      '--hub',
+      'https://hub-0.example.org',
+      '--hub',
+      'https://hub-1.example.org/, https://hub-2.example.org',
+    ]);
+    const agent = container(one(documents(output, 'output'), 'DaemonSet'));
+    const hub = (agent['env'] as Doc[]).find((e) => e['name'] === 'FLOTILLA_HUB');
+    expect(hub?.['value']).toBe('https://hub-0.example.org,https://hub-1.example.org,https://hub-2.example.org');
+    expect(() => agentManifests({ enrollToken: 't', hub: 'https://a.example.org,b.example.org' })).toThrow(
+      expect.objectContaining({
+        code: 'CONFIG_INVALID',
+        message: expect.stringContaining("'b.example.org' is not a URL"),
+      }),
+    );
+  });
 });

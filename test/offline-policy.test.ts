@@ -3,7 +3,6 @@
  * path, policy section, attestations and policy set included, and the site checks them
  * offline against its own trust root before it applies anything.
  */
-import Database from 'better-sqlite3';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -129,13 +128,13 @@ describe('a transfer file under an artifact provenance rule', () => {
 
   it('refuses a file whose envelope a compromised hub wrote without the attestation, applying nothing', async () => {
     await hub.stop();
-    const db = new Database(join(hub.dataDir, 'hub.db'));
+    const db = hub.openDb();
     const row = db.prepare('SELECT envelope FROM targets WHERE id = ?').get(edge.targetId) as { envelope: string };
     const current = (JSON.parse(row.envelope) as SignedEnvelope).envelope;
     const digest = (db.prepare("SELECT digest FROM bundles WHERE name = 'app-extra'").get() as { digest: string })
       .digest;
     const size = (
-      db.prepare('SELECT length(CAST(signed AS BLOB)) AS size FROM bundles WHERE digest = ?').get(digest) as {
+      db.prepare('SELECT octet_length(signed) AS size FROM bundles WHERE digest = ?').get(digest) as {
         size: number;
       }
     ).size;

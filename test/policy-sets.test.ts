@@ -1,4 +1,3 @@
-import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -268,10 +267,8 @@ describe('an agent applies the signed set whatever the hub writes', () => {
 /** The envelope with the tagged release (published by the refused assign) added, if not there. */
 function withTaggedRelease(envelope: Envelope): Envelope {
   if (envelope.bundles.some((b) => b.name === 'debug')) return envelope;
-  const row = new Database(join(hub.dataDir, 'hub.db'), { readonly: true });
-  const found = row
-    .prepare("SELECT digest, length(CAST(signed AS BLOB)) AS size FROM bundles WHERE name = 'debug'")
-    .get() as {
+  const row = hub.openDb();
+  const found = row.prepare("SELECT digest, octet_length(signed) AS size FROM bundles WHERE name = 'debug'").get() as {
     digest: string;
     size: number;
   };

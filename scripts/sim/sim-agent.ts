@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { importJWK, SignJWT } from 'jose';
 import { pino } from 'pino';
 import type { Pool } from 'undici';
-import { HubStream, type Transport } from '@flotilla/agent';
+import { HubEndpoints, HubStream, type Transport } from '@flotilla/agent';
 import { EnrollResponse, TokenResponse, type EnrollRequest } from '@flotilla/protocol/api';
 import {
   API_VERSION,
@@ -189,7 +189,7 @@ export class SimAgent {
     const { ctx } = this;
     if (ctx.transport === 'auto') {
       this.stream = new HubStream({
-        hubUrl: ctx.url,
+        endpoints: new HubEndpoints(ctx.url),
         targetId: this.targetId,
         token: () => this.token(),
         invalidateToken: () => {

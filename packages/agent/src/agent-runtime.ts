@@ -57,6 +57,7 @@ export class SingleAgentRuntime implements AgentRuntime {
       role: 'single',
       ...this.facts,
       targetId: current.targetId,
+      hub: current.hub,
       phase: current.phase,
       appliedGeneration: current.appliedGeneration,
       ...(current.lastError === undefined ? {} : { lastError: current.lastError }),

@@ -6,6 +6,7 @@ import type { Driver } from './drivers/driver.ts';
 import { DriftEngine } from './drift/drift-engine.ts';
 import { ensureEnrolled } from './enroll.ts';
 import { HubClient, HubUnavailableError, isRetryable } from './hub-client.ts';
+import { HubEndpoints } from './hub-endpoints.ts';
 import { HubOutage } from './sync/hub-outage.ts';
 import { waitToRetry } from './sync/retry-wait.ts';
 import { KeyRotation, rotationIntervalMs } from './key-rotation.ts';
@@ -26,7 +27,12 @@ import { messageOf, NO_FAULTS, type FaultPoints } from '@flotilla/protocol';
 export type DriverFactory = (enrollment: Enrollment) => Driver | Promise<Driver>;
 
 export interface AgentOptions {
-  readonly hubUrl: string;
+  /**
+   * The hub: one URL (a replica, or a load-balanced name), or several replicas' in order of
+   * preference (a list, or comma-separated). The agent uses one at a time and moves to the
+   * next when it stops answering (`HubEndpoints`).
+   */
+  readonly hubUrl: string | readonly string[];
   /** The state directory: key pair, enrollment, trust root, sync state, journal, bundle cache. */
   readonly stateDir?: string;
   /** Where the identity and sync state live instead of `stateDir`, such as a `SecretAgentStore`. */
@@ -76,6 +82,8 @@ export interface AgentOptions {
 
 export interface AgentStatus extends SyncStatus {
   readonly targetId: string | undefined;
+  /** The hub replica the agent talks to now (one of its `hubUrl` list). */
+  readonly hub: string;
 }
 
 /**
@@ -115,10 +123,10 @@ export class Agent extends EventEmitter {
         `Agent: give a stateDir (a directory) or a store, received stateDir ${JSON.stringify(options.stateDir)}`,
       );
     }
-    this.client = new HubClient(options.hubUrl, { maxWaitSeconds: wait });
+    this.log = options.log.child({ component: 'agent' });
+    this.client = new HubClient(new HubEndpoints(options.hubUrl, this.log), { maxWaitSeconds: wait });
     this.state = options.store ?? new FileAgentStore(options.stateDir as string);
     if (typeof options.driver !== 'function') this.driver = options.driver;
-    this.log = options.log.child({ component: 'agent' });
     this.clock = options.clock ?? Date.now;
     this.backoff = new Backoff(options.backoff?.baseMs ?? 1000, options.backoff?.maxMs ?? 60_000);
     this.probeMs = options.probeMs ?? 2000;
@@ -132,12 +140,14 @@ export class Agent extends EventEmitter {
   }
 
   get current(): AgentStatus {
+    const hub = this.client.url;
     if (this.syncing === undefined)
-      return { targetId: undefined, appliedGeneration: 0, phase: 'starting', lastError: this.enrollError };
+      return { targetId: undefined, hub, appliedGeneration: 0, phase: 'starting', lastError: this.enrollError };
     const status = this.syncing.loop.status;
     // A transfer file from the inbox may have put a newer generation in place than the loop saw.
     return {
       targetId: this.syncing.targetId,
+      hub,
       ...status,
       appliedGeneration: Math.max(status.appliedGeneration, this.inboxGeneration),
     };

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { FaultSpec, FlotillaError } from '@flotilla/protocol';
+import { FaultSpec, FlotillaError, messageOf, parseHubUrls } from '@flotilla/protocol';
 import { IDENTITY_SECRET_NAME } from './drivers/kubernetes/secret-agent-store.ts';
 
 // Flags arrive as booleans, environment variables as strings such as "false" or "0".
@@ -26,9 +26,20 @@ const OUTBOX_SETTINGS = {
   outboxSeconds: z.coerce.number().int().min(1).max(86_400).default(300),
 } as const;
 
+/** One hub URL or several replicas' (comma-separated; a repeated flag arrives so), each checked. */
+const hubUrls = z.string().transform((value, ctx) => {
+  try {
+    return parseHubUrls(value, 'each hub');
+  } catch (error) {
+    ctx.issues.push({ code: 'custom', message: messageOf(error), input: value });
+    return z.NEVER;
+  }
+});
+
 const RunConfig = z
   .object({
-    hub: z.url({ protocol: /^https?$/ }),
+    /** The hub replicas, in order of preference: the agent uses one and moves on when it stops answering. */
+    hub: hubUrls,
     enrollToken: z.string().min(1).optional(),
     stateDir: z.string().min(1),
     name: z.string().min(1).optional(),

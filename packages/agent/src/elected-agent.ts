@@ -148,6 +148,7 @@ export class ElectedAgent implements AgentRuntime {
         ? {}
         : {
             targetId: current.agent.targetId,
+            hub: current.agent.hub,
             phase: current.agent.phase,
             appliedGeneration: current.agent.appliedGeneration,
           }),

@@ -26,20 +26,23 @@ import {
   type EnrollRequest,
   type KeyRotationRequest,
 } from '@flotilla/protocol/api';
+import { HubEndpoints, type HubFailure } from './hub-endpoints.ts';
 
 /**
  * The hub could not be reached or failed: try again later, with backoff. `reachable` tells a
  * hub that answered (a 5xx, a cut answer) from one that did not (refused, reset, timed out);
- * `retryAfterMs` is its `Retry-After`, when it sent one.
+ * `status` is the 5xx it answered, `retryAfterMs` its `Retry-After`, when it sent one.
  */
 export class HubUnavailableError extends FlotillaError {
   readonly reachable: boolean;
   readonly retryAfterMs: number | undefined;
+  readonly status: number | undefined;
 
-  constructor(message: string, reachable: boolean, retryAfterMs?: number) {
+  constructor(message: string, reachable: boolean, retryAfterMs?: number, status?: number) {
     super('HUB_UNAVAILABLE', message);
     this.reachable = reachable;
     this.retryAfterMs = retryAfterMs;
+    this.status = status;
   }
 }
 
@@ -58,22 +61,20 @@ type EnvelopeAnswer =
 /**
  * The agent's side of the hub API. Answers are parsed leniently (unknown keys dropped) so an
  * older agent keeps working with a newer hub; signed documents are returned raw so their
- * signatures are checked over exactly what the hub signed.
+ * signatures are checked over exactly what the hub signed. Requests go to the current replica
+ * of its {@link HubEndpoints}; one that finds it down moves the agent to the next (the caller
+ * retries there after its backoff).
  */
 export class HubClient {
   private readonly dispatcher: Dispatcher;
-  private readonly base: string;
+  readonly endpoints: HubEndpoints;
 
-  constructor(hubUrl: string, options: { dispatcher?: Dispatcher; maxWaitSeconds?: number } = {}) {
-    let url: URL;
-    try {
-      url = new URL(hubUrl);
-    } catch {
-      throw new TypeError(`hubUrl must be an absolute http(s) URL, received '${hubUrl}'`);
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:')
-      throw new TypeError(`hubUrl must use http or https, received '${hubUrl}'`);
-    this.base = url.href.replace(/\/$/, '');
+  /** @param hub one hub URL, several replicas' (a list or comma-separated), or the endpoints to share */
+  constructor(
+    hub: string | readonly string[] | HubEndpoints,
+    options: { dispatcher?: Dispatcher; maxWaitSeconds?: number } = {},
+  ) {
+    this.endpoints = hub instanceof HubEndpoints ? hub : new HubEndpoints(hub);
     const waitMs = (options.maxWaitSeconds ?? 60) * 1000;
     this.dispatcher =
       options.dispatcher ??
@@ -85,9 +86,9 @@ export class HubClient {
       });
   }
 
-  /** The hub's base URL, without a trailing slash. */
+  /** The base URL of the replica requests go to now, without a trailing slash. */
   get url(): string {
-    return this.base;
+    return this.endpoints.current;
   }
 
   /**
@@ -108,12 +109,38 @@ export class HubClient {
       exact?: number;
     } = {},
   ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
+    const base = this.endpoints.current;
+    try {
+      const answer = await this.callAt(base, method, path, options);
+      this.endpoints.reached(base);
+      return answer;
+    } catch (error) {
+      const failure = error instanceof HubUnavailableError ? failureOf(error) : undefined;
+      if (failure !== undefined) this.endpoints.failed(base, failure, messageOf(error));
+      throw error;
+    }
+  }
+
+  private async callAt(
+    base: string,
+    method: Dispatcher.HttpMethod,
+    path: string,
+    options: {
+      body?: unknown;
+      token?: string;
+      headers?: Record<string, string>;
+      signal?: AbortSignal;
+      limit?: number;
+      what?: string;
+      exact?: number;
+    },
+  ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
     const headers: Record<string, string> = { ...options.headers };
     if (options.token !== undefined) headers['authorization'] = `Bearer ${options.token}`;
     if (options.body !== undefined) headers['content-type'] = 'application/json';
     let response: Dispatcher.ResponseData;
     try {
-      response = await request(`${this.base}${path}`, {
+      response = await request(`${base}${path}`, {
         method,
         headers,
         dispatcher: this.dispatcher,
@@ -122,7 +149,7 @@ export class HubClient {
       });
     } catch (error) {
       if ((error as Error).name === 'AbortError') throw error;
-      throw new HubUnavailableError(`cannot reach the hub at ${this.base}: ${messageOf(error)}`, false);
+      throw new HubUnavailableError(`cannot reach the hub at ${base}: ${messageOf(error)}`, false);
     }
     const what = options.what ?? `the answer to ${method} ${path}`;
     // An error answer is read as any answer: the caps are for documents.
@@ -148,15 +175,16 @@ export class HubClient {
       // An outsized error page of a failing hub is still a failing hub: retried, not refused.
       if (isFlotillaError(error) && response.statusCode < 500) throw error;
       throw new HubUnavailableError(
-        `the hub at ${this.base} closed the answer to ${method} ${path} early: ${messageOf(error)}`,
+        `the hub at ${base} closed the answer to ${method} ${path} early: ${messageOf(error)}`,
         false,
       );
     }
     if (response.statusCode >= 500)
       throw new HubUnavailableError(
-        `the hub answered ${response.statusCode} to ${method} ${path}${errorCodeIn(text)}`,
+        `the hub at ${base} answered ${response.statusCode} to ${method} ${path}${errorCodeIn(text)}`,
         true,
         retryAfterOf(response.headers['retry-after']),
+        response.statusCode,
       );
     if (response.statusCode >= 400)
       throw errorFromResponse(response.statusCode, text, {
@@ -260,7 +288,7 @@ export class HubClient {
    */
   async alive(signal?: AbortSignal): Promise<boolean> {
     try {
-      const response = await request(`${this.base}/v1/health`, {
+      const response = await request(`${this.endpoints.current}/v1/health`, {
         method: 'GET',
         dispatcher: this.dispatcher,
         headersTimeout: 2_000,
@@ -334,6 +362,15 @@ function parseValue<S extends z.ZodType>(schema: S, value: unknown, what: string
       `the hub sent a ${what} this agent cannot read: ${result.error.issues[0]?.message ?? 'invalid'}`,
     );
   return result.data;
+}
+
+/**
+ * How a request failed, for {@link HubEndpoints.failed}: a hub that did not answer whole, or
+ * one that answered a 5xx; undefined for a hub that answered something unreadable.
+ */
+function failureOf(error: HubUnavailableError): HubFailure | undefined {
+  if (!error.reachable) return { kind: 'down' };
+  return error.status === undefined ? undefined : { kind: 'status', status: error.status };
 }
 
 export function isRetryable(error: unknown): boolean {

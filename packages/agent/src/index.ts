@@ -11,6 +11,7 @@ export {
   type ElectedAgentStatus,
 } from './elected-agent.ts';
 export { HubStream, type HubStreamOptions, type StreamState } from './stream/hub-stream.ts';
+export { HubEndpoints, isReplicaDown, type HubFailure } from './hub-endpoints.ts';
 export { Backoff } from './backoff.ts';
 export type { Transport } from './sync/pull-loop.ts';
 export { runConfig, RUN_ENVIRONMENT, type RunConfig } from './config.ts';

@@ -62,4 +62,21 @@ describe('flotilla-agent run configuration', () => {
       expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining(field) }),
     );
   });
+
+  it('reads several hub replicas from a comma-separated FLOTILLA_HUB, in order', () => {
+    const config = runConfig(
+      { stateDir: '/s', driver: 'kubernetes' },
+      { FLOTILLA_HUB: 'https://hub-0.example.com, https://hub-1.example.com/' },
+    );
+    expect(config.hub).toEqual(['https://hub-0.example.com', 'https://hub-1.example.com']);
+  });
+
+  it('names the hub entry that is not an http(s) URL', () => {
+    expect(() => runConfig({ ...base, hub: 'https://hub-0.example.com,hub-1:7070' }, {})).toThrow(
+      expect.objectContaining({
+        code: 'CONFIG_INVALID',
+        message: expect.stringContaining("each hub: 'hub-1:7070' must use http or https"),
+      }),
+    );
+  });
 });

@@ -40,7 +40,13 @@ class FakeElection implements Election {
 
 /** An Agent stand-in whose start the test settles. */
 class FakeAgent {
-  status: AgentStatus = { targetId: undefined, appliedGeneration: 0, phase: 'starting', lastError: undefined };
+  status: AgentStatus = {
+    targetId: undefined,
+    hub: 'https://hub-1.example.com',
+    appliedGeneration: 0,
+    phase: 'starting',
+    lastError: undefined,
+  };
   stops = 0;
   private settle!: { resolve: () => void; reject: (error: Error) => void };
   readonly started = new Promise<{ targetId: string }>((resolve, reject) => {
@@ -107,7 +113,12 @@ describe('ElectedAgent', () => {
     agents[0]!.enrolled();
     await tick();
     expect(runtime.ready()).toBe(true);
-    expect(runtime.status()).toMatchObject({ role: 'leader', leader: 'agent-a', targetId: 'tgt_0123456789abcdef0123' });
+    expect(runtime.status()).toMatchObject({
+      role: 'leader',
+      leader: 'agent-a',
+      targetId: 'tgt_0123456789abcdef0123',
+      hub: 'https://hub-1.example.com',
+    });
 
     election().lose('agent-b');
     await tick();

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { FaultSpec, FlotillaError } from '@flotilla/protocol';
+import { FaultSpec, FlotillaError, parseHubUrls } from '@flotilla/protocol';
 import { selectContext, type CliConfig } from './cli/contexts.ts';
 
 const DEFAULT_DATA_DIR = '.flotilla/hub';
@@ -177,9 +177,11 @@ export function readTokenFile(path: string, source: string): string {
   return token;
 }
 
-function sameOrigin(a: string, b: string): boolean {
+/** Whether every hub `a` names (one URL, or several separated by commas) is one of the hubs `b` names. */
+function sameHubs(a: string, b: string): boolean {
   try {
-    return new URL(a).origin === new URL(b).origin;
+    const origins = new Set(parseHubUrls(b, 'hub').map((url) => new URL(url).origin));
+    return parseHubUrls(a, 'hub').every((url) => origins.has(new URL(url).origin));
   } catch {
     return false;
   }
@@ -220,7 +222,7 @@ export function clientConfig(flags: Record<string, unknown>, env: Env, contexts:
   const envDataDir = env['FLOTILLA_DATA_DIR'];
   const fromEnvDir = envDataDir ? adminToken(envDataDir, 'FLOTILLA_DATA_DIR', false) : undefined;
   if (fromEnvDir !== undefined) return found(fromEnvDir, `FLOTILLA_DATA_DIR ${envDataDir}`);
-  if (context !== undefined && (explicitHub === undefined || sameOrigin(explicitHub, context.hub)))
+  if (context !== undefined && (explicitHub === undefined || sameHubs(explicitHub, context.hub)))
     return found(context.token, `context ${context.name}`);
   return found(adminToken(DEFAULT_DATA_DIR, 'the default data directory', false), `${DEFAULT_DATA_DIR}/admin-token`);
 }

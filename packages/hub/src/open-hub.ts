@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { FlotillaError, isFlotillaError, messageOf, type FaultPoints } from '@flotilla/protocol';
 import { openDatabase, type Db } from './store/database.ts';
 import { openPostgres } from './store/postgres/postgres-database.ts';
+import { redactedUrl } from './store/postgres/redacted-url.ts';
 import { isStorageError } from './store/store-health.ts';
 import { createHub, type Hub, type HubDependencies } from './hub.ts';
 import type { Clock } from './clock.ts';
@@ -181,13 +182,4 @@ const STORAGE_HINTS: readonly (readonly [RegExp, string])[] = [
   [/^SQLITE_(BUSY|LOCKED)/, 'another process holds the database; stop it, or give the hub another --data-dir'],
 ];
 
-/** A database URL without its password, for logs and messages. */
-export function redactedUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return 'the database URL given';
-  }
-}
+export { redactedUrl };

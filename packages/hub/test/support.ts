@@ -14,7 +14,10 @@ import {
   type ReleaseRef,
   type Report,
 } from '@flotilla/protocol';
+import Database from 'better-sqlite3';
 import { openHub, type OpenedHub, type OpenHubOptions } from '../src/open-hub.ts';
+import type { Db } from '../src/store/database.ts';
+import { PostgresDatabase } from '../src/store/postgres/postgres-database.ts';
 import { testHubDatabase } from './store-kinds.ts';
 
 export interface TestHub {
@@ -22,6 +25,8 @@ export interface TestHub {
   readonly opened: OpenedHub;
   readonly adminToken: string;
   readonly dataDir: string;
+  /** A second connection to the hub's database (SQLite's read-only), to look at what it stored; close it after. */
+  openDb(): Db;
   /** Moves the hub's clock forward. */
   advance(ms: number): void;
   /** The hub's clock. */
@@ -49,6 +54,11 @@ export async function startTestHub(
     opened,
     adminToken: opened.createdAdminToken!,
     dataDir: join(dir, 'hub'),
+    openDb() {
+      return database.url === undefined
+        ? new Database(join(dir, 'hub', 'hub.db'), { readonly: true })
+        : PostgresDatabase.connect(database.url);
+    },
     advance(ms) {
       offset += ms;
     },

@@ -15,6 +15,8 @@ export const FAULT_POINTS = {
   'rollout:before-commit': 'inside the transaction of one rollout step, before it commits',
   /** Hub: one member's envelope of a wave is staged, inside its batch's transaction. */
   'rollout:issue': "after staging one member's envelope, inside its batch's transaction",
+  /** `flotilla store copy`: one batch of rows is written to the target, inside the copy's transaction. */
+  'store-copy:batch': "after writing one batch of rows to the target, inside the copy's transaction",
 } as const;
 export type FaultPoint = keyof typeof FAULT_POINTS;
 

@@ -14,6 +14,7 @@ export {
   messageOf,
 } from './errors.ts';
 export { parseWith } from './parse-with.ts';
+export { parseHubUrls } from './hub-urls.ts';
 export {
   FAULT_POINTS,
   faultPoints,

@@ -29,7 +29,11 @@ export function agentProgram(
   program
     .command('run')
     .description('enroll (first start only) and keep the target in its desired state')
-    .option('--hub <url>', 'the hub URL (env FLOTILLA_HUB)')
+    .option(
+      '--hub <url>',
+      'the hub URL; several replicas: repeat the flag or separate URLs with commas, the agent moves to the next when one stops answering (env FLOTILLA_HUB)',
+      (value: string, previous: string | undefined) => (previous === undefined ? value : `${previous},${value}`),
+    )
     .option('--enroll-token <token>', 'enrollment token, needed on first start only (env FLOTILLA_ENROLL_TOKEN)')
     .option(
       '--state-dir <dir>',

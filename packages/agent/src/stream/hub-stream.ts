@@ -4,6 +4,7 @@ import WebSocket, { type RawData } from 'ws';
 import { messageOf } from '@flotilla/protocol';
 import { HubStreamMessage, STREAM_CLOSE } from '@flotilla/protocol/api';
 import { Backoff } from '../backoff.ts';
+import type { HubEndpoints } from '../hub-endpoints.ts';
 
 /**
  * Where the stream stands: `open` (notices arrive), `connecting` (first attempt, or again after
@@ -14,7 +15,8 @@ import { Backoff } from '../backoff.ts';
 export type StreamState = 'connecting' | 'open' | 'waiting' | 'refused' | 'stopped';
 
 export interface HubStreamOptions {
-  readonly hubUrl: string;
+  /** The hub replicas: the stream opens at the current one, and a replica that drops it or is down moves it to the next. */
+  readonly endpoints: HubEndpoints;
   readonly targetId: string;
   /** The current access token; renewed by its provider, re-sent on the open stream when it changes. */
   readonly token: () => Promise<string>;
@@ -34,11 +36,16 @@ export interface HubStreamOptions {
   readonly random?: () => number;
 }
 
-/** How one attempt ended, which decides what happens next. */
-type Ending =
+/** How one attempt ended, which decides what happens next; `url` is the replica it went to. */
+type Ending = { readonly url: string } & (
   | { readonly kind: 'refused'; readonly status: number; readonly retryAfterMs: number | undefined }
   | { readonly kind: 'closed'; readonly code: number; readonly opened: boolean }
-  | { readonly kind: 'failed'; readonly error: string };
+  /** `beforeConnecting`: no access token to open it with (its request failed over on its own). */
+  | { readonly kind: 'failed'; readonly error: string; readonly beforeConnecting?: true }
+);
+
+/** Close codes of a stream that ended without the hub closing it: the socket dropped (1006) or the replica went away (1001, restarting). */
+const DROPPED = new Set<number>([1006, 1001, STREAM_CLOSE.restarting]);
 
 /**
  * The agent's end of the push stream (`GET /v1/targets/{id}/stream`). It keeps one WebSocket
@@ -48,7 +55,9 @@ type Ending =
  * restart at a random moment within the reconnect window, after failures with exponential
  * backoff, after a `429` at a random moment up to twice its `Retry-After`. An upgrade answered
  * with plain HTTP (a proxy that does not pass WebSockets) turns the stream `refused`, and the
- * pull loop long-polls.
+ * pull loop long-polls. A replica that is down (unreachable, 502/503/504) or that drops the
+ * stream moves the agent to the next of its hub replicas (`HubEndpoints`), where the stream
+ * opens again after the same jittered wait.
  */
 export class HubStream {
   private readonly options: HubStreamOptions;
@@ -116,6 +125,7 @@ export class HubStream {
         this.set(this.current === 'refused' ? 'refused' : 'connecting');
         const ending = await this.attempt(signal);
         if (signal.aborted) break;
+        this.failOver(ending);
         const pause = this.after(ending);
         this.log.debug({ ending, pauseMs: pause.ms, state: pause.state }, 'stream ended');
         this.set(pause.state);
@@ -125,6 +135,22 @@ export class HubStream {
       signal.removeEventListener('abort', stop);
       this.set('stopped');
     }
+  }
+
+  /** Moves to the next replica when this attempt found the current one down or lost it. */
+  private failOver(ending: Ending): void {
+    const { endpoints } = this.options;
+    if (ending.kind === 'failed') {
+      if (ending.beforeConnecting !== true)
+        endpoints.failed(ending.url, { kind: 'down' }, `the stream failed: ${ending.error}`);
+    } else if (ending.kind === 'refused')
+      endpoints.failed(
+        ending.url,
+        { kind: 'status', status: ending.status },
+        `the stream upgrade was answered ${ending.status}`,
+      );
+    else if (DROPPED.has(ending.code))
+      endpoints.failed(ending.url, { kind: 'down' }, `the stream was closed with code ${ending.code}`);
   }
 
   /** What to do after an attempt ended: how long to wait, and in which state. */
@@ -162,17 +188,18 @@ export class HubStream {
 
   private attempt(signal: AbortSignal): Promise<Ending> {
     return new Promise<Ending>((resolve) => {
-      const url = `${this.options.hubUrl.replace(/^http/, 'ws').replace(/\/$/, '')}/v1/targets/${encodeURIComponent(this.options.targetId)}/stream`;
+      const hub = this.options.endpoints.current;
+      const url = `${hub.replace(/^http/, 'ws')}/v1/targets/${encodeURIComponent(this.options.targetId)}/stream`;
       let settled = false;
       let opened = false;
       let deadline: NodeJS.Timeout | undefined;
-      const finish = (ending: Ending): void => {
+      const finish = (ending: DistributiveOmit<Ending, 'url'>): void => {
         clearTimeout(deadline);
         if (settled) return;
         settled = true;
         this.socket = undefined;
         this.sentToken = undefined;
-        resolve(ending);
+        resolve({ ...ending, url: hub });
       };
       this.options.token().then(
         (token) => {
@@ -202,6 +229,7 @@ export class HubStream {
           });
           ws.on('open', () => {
             opened = true;
+            this.options.endpoints.reached(hub);
             this.opens++;
             this.backoff.reset();
             alive(heartbeatMs);
@@ -223,7 +251,7 @@ export class HubStream {
           ws.on('error', (error) => finish({ kind: 'failed', error: messageOf(error) }));
           ws.on('close', (code) => finish({ kind: 'closed', code, opened }));
         },
-        (error: unknown) => finish({ kind: 'failed', error: messageOf(error) }),
+        (error: unknown) => finish({ kind: 'failed', error: messageOf(error), beforeConnecting: true }),
       );
     });
   }
@@ -253,6 +281,8 @@ export class HubStream {
     for (const wake of [...this.listeners]) wake();
   }
 }
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 function parseMessage(text: string): HubStreamMessage | undefined {
   try {

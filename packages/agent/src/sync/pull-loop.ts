@@ -152,7 +152,7 @@ export class PullLoop {
     this.stream =
       this.options.transport === 'auto'
         ? new HubStream({
-            hubUrl: this.options.client.url,
+            endpoints: this.options.client.endpoints,
             targetId: enrollment.targetId,
             token: () => credentials.accessToken(),
             invalidateToken: () => credentials.invalidate(),

@@ -22,4 +22,13 @@ describe('the flotilla-agent command line', () => {
     );
     expect(seen).toEqual([{ hub: 'https://hub.example', leaderElection: false, waitSeconds: '5' }]);
   });
+
+  it('joins a repeated --hub into one list of replicas', async () => {
+    const seen: Record<string, unknown>[] = [];
+    await agentProgram(async (flags) => void seen.push(flags)).parseAsync(
+      ['run', '--hub', 'https://hub-0.example', '--hub', 'https://hub-1.example,https://hub-2.example'],
+      { from: 'user' },
+    );
+    expect(seen).toEqual([{ hub: 'https://hub-0.example,https://hub-1.example,https://hub-2.example' }]);
+  });
 });

@@ -111,6 +111,11 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
     register: async (program, cli) => (await import('./commands/offline.ts')).offlineCommand(program, cli.client),
   },
   {
+    name: 'store',
+    summary: "the hub's store: copy it from SQLite to PostgreSQL for replicas, or back (docs/scale-out.md)",
+    register: async (program, cli) => (await import('./commands/store.ts')).storeCommand(program, cli.env),
+  },
+  {
     name: 'completion',
     summary: 'print a shell completion script: bash, zsh or fish',
     register: async (program) => (await import('./commands/completion.ts')).completionCommand(program),

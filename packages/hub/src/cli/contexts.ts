@@ -1,8 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 import { z } from 'zod';
-import { FlotillaError, messageOf } from '@flotilla/protocol';
+import { FlotillaError, messageOf, parseHubUrls } from '@flotilla/protocol';
 import { writeSecretFile } from '../key-files.ts';
+
+function isHubList(value: string): boolean {
+  try {
+    parseHubUrls(value, 'hub');
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** A hub and the API token to call it with, under a name, as a kubectl or argocd context. */
 export const Context = z.object({
@@ -14,7 +23,8 @@ export const Context = z.object({
       /^[A-Za-z0-9][A-Za-z0-9._:@/-]*$/,
       'must be letters, digits and . _ : @ / -, starting with a letter or digit',
     ),
-  hub: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+  /** One hub URL, or several replicas' separated by commas (the CLI moves to the next when one is down). */
+  hub: z.string().refine(isHubList, { error: 'must be an http(s) URL, or several separated by commas' }),
   token: z.string().min(1),
 });
 export type Context = z.infer<typeof Context>;

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { CliCommand } from '@flotilla/runtime';
 import { COMMAND_GROUPS, type CommandGroup } from './command-groups.ts';
+import { joinRepeated } from './repeated-option.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -11,8 +12,12 @@ export const CLI_VERSION = (
 ).version;
 
 /** Options every operator command takes, before its name or after it. */
-const GLOBAL_OPTIONS: readonly [flags: string, description: string][] = [
-  ['--hub <url>', 'the hub API (env FLOTILLA_HUB; default: the context, else http://127.0.0.1:7070)'],
+const GLOBAL_OPTIONS: readonly [flags: string, description: string, repeatable?: true][] = [
+  [
+    '--hub <url>',
+    'the hub API; several replicas: repeat it or separate URLs with commas, tried in turn when one is down (env FLOTILLA_HUB; default: the context, else http://127.0.0.1:7070)',
+    true,
+  ],
   ['--token <token>', 'an API token (env FLOTILLA_TOKEN)'],
   ['--token-file <file>', 'a file holding the API token, - for standard input (env FLOTILLA_TOKEN_FILE)'],
   ['--context <name>', 'a saved context other than the current one (env FLOTILLA_CONTEXT; flotilla context ls)'],
@@ -49,8 +54,9 @@ function matches(group: CommandGroup, name: string | undefined): boolean {
 function acceptGlobalOptions(command: Command): void {
   for (const sub of command.commands) acceptGlobalOptions(sub);
   if (command.commands.length > 0) return;
-  for (const [flags, description] of GLOBAL_OPTIONS) {
+  for (const [flags, description, repeatable] of GLOBAL_OPTIONS) {
     const option = new Option(flags, description).hideHelp();
+    if (repeatable) option.argParser(joinRepeated);
     if (!command.options.some((o) => o.long === option.long)) command.addOption(option);
   }
 }
@@ -71,7 +77,11 @@ export async function buildProgram(
     .enablePositionalOptions()
     .configureHelp({ showGlobalOptions: true })
     .exitOverride();
-  for (const [flags, description] of GLOBAL_OPTIONS) program.option(flags, description);
+  for (const [flags, description, repeatable] of GLOBAL_OPTIONS) {
+    const option = new Option(flags, description);
+    if (repeatable) option.argParser(joinRepeated);
+    program.addOption(option);
+  }
   const invoked = invokedName(program, argv);
   const load = COMMAND_GROUPS.filter((group) => options.all === true || matches(group, invoked));
   const cli = load.length === 0 ? undefined : (await import('./cli-environment.ts')).cliEnvironment(program, env);

@@ -17,7 +17,7 @@ export interface Migration {
 }
 
 /** The numbered migrations shipped with the hub, in order: `NNN-name.sql`. */
-function bundledMigrations(): Migration[] {
+export function bundledMigrations(): Migration[] {
   return readdirSync(MIGRATIONS_DIR)
     .filter((file) => /^\d{3}-[a-z0-9-]+\.sql$/.test(file))
     .sort()

@@ -51,3 +51,16 @@ export function dialectOf(db: SqlDatabase): Dialect {
 export function forDialect(db: SqlDatabase, texts: { readonly sqlite: string; readonly postgres: string }): string {
   return texts[dialectOf(db)];
 }
+
+/** The code a database error carries: SQLite's (`SQLITE_CONSTRAINT_UNIQUE`, …) or PostgreSQL's SQLSTATE (`23505`, …). */
+function errorCode(error: unknown): string | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** Whether a statement failed because a row with the same unique key or primary key exists, on either database. */
+export function isUniqueViolation(error: unknown): boolean {
+  const code = errorCode(error);
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505';
+}

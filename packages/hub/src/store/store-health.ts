@@ -3,16 +3,25 @@ import type { Logger } from 'pino';
 import { FlotillaError, isFlotillaError, messageOf } from '@flotilla/protocol';
 import type { Clock } from '../clock.ts';
 import type { Db } from './database.ts';
+import { PostgresError } from './postgres/postgres-database.ts';
+import { dialectOf } from './sql.ts';
 
 // SQLite's answers that say the store itself cannot write now (a full disk, a lock another
 // process holds, an I/O failure, a read-only file), as opposed to what was asked of it.
 const STORAGE_CODES = /^SQLITE_(FULL|BUSY|LOCKED|IOERR|READONLY|CANTOPEN|PROTOCOL|NOMEM)(_|$)/;
 
-type SqliteError = InstanceType<typeof Database.SqliteError>;
+// PostgreSQL's: the connection is gone (SQLSTATE class 08), the server lacks a resource — disk,
+// memory, connections (53) —, is shutting down or restarting (57P), or failed at I/O (58); and
+// the socket errors of a server that cannot be reached.
+const POSTGRES_STORAGE_CODES =
+  /^(08|53|57P|58)|^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN)$/;
+
+type StorageError = InstanceType<typeof Database.SqliteError> | PostgresError;
 
 /** A failure of the store itself, not of the statement: retry later. */
-export function isStorageError(error: unknown): error is SqliteError {
-  return error instanceof Database.SqliteError && STORAGE_CODES.test(error.code);
+export function isStorageError(error: unknown): error is StorageError {
+  if (error instanceof Database.SqliteError) return STORAGE_CODES.test(error.code);
+  return error instanceof PostgresError && POSTGRES_STORAGE_CODES.test(error.code);
 }
 
 /** What a readiness probe says about the store. */
@@ -49,7 +58,8 @@ export interface StoreHealthOptions {
 
 /**
  * Whether the hub's store can write, for the hub to stay up when it cannot (a full disk, a
- * write lock held by another process, an I/O error): writes are refused at once with
+ * write lock held by another process, an I/O error; on PostgreSQL also a lost connection or a
+ * server that is down or restarting, which the probe's write connects to again): writes are refused at once with
  * `503 STORE_UNAVAILABLE` and a `Retry-After` instead of each one stalling on the lock or
  * failing with a 500; reads go on; the readiness probe says unready. The outage is logged
  * once when it starts and once when it ends; while it lasts, a small write is tried every
@@ -62,6 +72,8 @@ export class StoreHealth implements BackgroundFailures {
   private outage: { code: string; message: string; since: number } | undefined;
   private probe: NodeJS.Timeout | undefined;
   private readonly probeWrite;
+  /** SQLite reads its file while it cannot write; PostgreSQL's reads need the server as much as its writes. */
+  private readonly readsGoOn: boolean;
 
   constructor(options: StoreHealthOptions) {
     this.options = options;
@@ -73,6 +85,7 @@ export class StoreHealth implements BackgroundFailures {
       "INSERT INTO meta (key, value) VALUES ('store-probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     );
     this.probeWrite = options.db.transaction((at: string) => statement.run(at));
+    this.readsGoOn = dialectOf(options.db) === 'sqlite';
   }
 
   get state(): StoreState {
@@ -94,7 +107,7 @@ export class StoreHealth implements BackgroundFailures {
     const cause = outage === undefined ? 'it failed' : `${outage.code}: ${outage.message}`;
     return new FlotillaError(
       'STORE_UNAVAILABLE',
-      `the hub cannot write to its database now (${cause}); reads still work, try the change again in ${this.retryAfterSeconds} s`,
+      `the hub cannot write to its database now (${cause}); ${this.readsGoOn ? 'reads still work, ' : ''}try the change again in ${this.retryAfterSeconds} s`,
       { retryAfterSeconds: this.retryAfterSeconds },
     );
   }
@@ -127,7 +140,7 @@ export class StoreHealth implements BackgroundFailures {
     this.probe = undefined;
   }
 
-  private failed(error: SqliteError, component: string): void {
+  private failed(error: StorageError, component: string): void {
     if (this.outage !== undefined) return;
     this.outage = { code: error.code, message: messageOf(error), since: this.options.clock() };
     this.log.error(

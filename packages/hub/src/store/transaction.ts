@@ -1,4 +1,5 @@
 import type { Db } from './database.ts';
+import { dialectOf } from './sql.ts';
 import type { StoreHealth } from './store-health.ts';
 
 /**
@@ -44,6 +45,7 @@ export function transactions(db: Db, health?: Pick<StoreHealth, 'assertWritable'
       throw health.asRefusal(error, 'transaction') ?? error;
     }
   };
+  const piece = dialectOf(db) === 'postgres' ? (work: () => unknown) => pieceOnPostgres(db, work) : undefined;
   let queue: Queued[] = [];
   const flush = (): void => {
     const batch = queue.slice(0, GROUP_LIMIT);
@@ -54,7 +56,7 @@ export function transactions(db: Db, health?: Pick<StoreHealth, 'assertWritable'
       run(() => {
         for (const { work } of batch) {
           try {
-            results.push({ ok: true, value: work() });
+            results.push({ ok: true, value: piece === undefined ? work() : piece(work) });
           } catch (error) {
             results.push({ ok: false, error });
           }
@@ -81,4 +83,26 @@ export function transactions(db: Db, health?: Pick<StoreHealth, 'assertWritable'
       return db.inTransaction;
     },
   };
+}
+
+/**
+ * One piece of a grouped transaction on PostgreSQL, where a failed statement aborts the whole
+ * transaction (SQLite undoes only the statement): the piece runs in a savepoint, so that its
+ * failure costs the others nothing. What it wrote before throwing stays, as on SQLite, unless
+ * a statement of it failed: then the piece is undone whole.
+ */
+function pieceOnPostgres(db: Db, work: () => unknown): unknown {
+  db.exec('SAVEPOINT grouped_piece');
+  try {
+    const value = work();
+    db.exec('RELEASE SAVEPOINT grouped_piece');
+    return value;
+  } catch (error) {
+    try {
+      db.exec('RELEASE SAVEPOINT grouped_piece');
+    } catch {
+      db.exec('ROLLBACK TO SAVEPOINT grouped_piece; RELEASE SAVEPOINT grouped_piece');
+    }
+    throw error;
+  }
 }

@@ -136,4 +136,76 @@ describe.skipIf(!postgresAvailable())('the PostgreSQL store', () => {
     );
     expect(isFlotillaError(new PostgresError({ message: 'x', code: '1' }))).toBe(false);
   });
+
+  /** Ends the backend of every connection named `application` to this test's database, as an administrator would. */
+  function terminate(application: string): void {
+    const admin = PostgresDatabase.connect(database.url, 'terminator');
+    try {
+      const ended = admin.query(
+        'SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1',
+        [application],
+      ).rows;
+      expect(ended).toEqual([{ ended: true }]);
+    } finally {
+      admin.close();
+    }
+  }
+
+  it('fails a statement on a terminated backend as a lost connection, and connects again for the next', () => {
+    const hub = PostgresDatabase.connect(database.url, 'reconnect-test');
+    try {
+      expect(hub.prepare('SELECT 1 AS one').get()).toEqual({ one: 1 });
+      terminate('reconnect-test');
+      // The statement that finds the connection gone may fail (the session it ran in is lost)…
+      let failure: unknown;
+      try {
+        hub.prepare('SELECT 1 AS one').get();
+      } catch (error) {
+        failure = error;
+      }
+      if (failure !== undefined) expect(failure).toMatchObject({ code: expect.stringMatching(/^(08|57P01)/) });
+      // …and the next one runs on a new connection, prepared statements and all.
+      expect(hub.prepare('SELECT 1 AS one').get()).toEqual({ one: 1 });
+      expect(hub.transaction(() => hub.prepare('SELECT 2 AS two').get())()).toEqual({ two: 2 });
+    } finally {
+      hub.close();
+    }
+  });
+
+  it('fails the rest of a transaction whose connection was lost, and never runs it on a new one', () => {
+    const hub = PostgresDatabase.connect(database.url, 'reconnect-in-transaction');
+    hub.exec('CREATE TABLE lost_items (id bigint PRIMARY KEY)');
+    const insert = hub.prepare('INSERT INTO lost_items (id) VALUES (?)');
+    try {
+      expect(() =>
+        hub.transaction(() => {
+          insert.run(1);
+          terminate('reconnect-in-transaction');
+          insert.run(2);
+        })(),
+      ).toThrow(expect.objectContaining({ code: expect.stringMatching(/^(08|57P01)/) }));
+      expect(hub.inTransaction).toBe(false);
+      expect(hub.prepare('SELECT count(*) AS n FROM lost_items').get()).toEqual({ n: 0 });
+      hub.transaction(() => insert.run(3))();
+      expect(hub.prepare('SELECT id FROM lost_items').all()).toEqual([{ id: 3 }]);
+    } finally {
+      hub.close();
+    }
+  });
+
+  it('refuses to pass off as committed a transaction PostgreSQL rolled back', () => {
+    db.exec('CREATE TABLE swallowed (id bigint PRIMARY KEY)');
+    const insert = db.prepare('INSERT INTO swallowed (id) VALUES (?)');
+    expect(() =>
+      db.transaction(() => {
+        insert.run(1);
+        try {
+          insert.run(1);
+        } catch {
+          // A store that carries on after a failed statement, as SQLite would let it.
+        }
+      })(),
+    ).toThrow(expect.objectContaining({ code: '25P02' }));
+    expect(db.prepare('SELECT count(*) AS n FROM swallowed').get()).toEqual({ n: 0 });
+  });
 });

@@ -41,7 +41,7 @@ export function loginCommand(program: Command, cli: CliEnvironment): void {
       const client = new ApiClient(hub, token, tokenFile === undefined ? '--token' : `--token-file ${tokenFile}`);
       // Any operator may list targets: the cheapest call that proves the hub takes the token.
       await client.call(TargetPage, 'GET', '/v1/targets?limit=1');
-      const parsed = Context.safeParse({ name: flags.name ?? new URL(client.base).host, hub: client.base, token });
+      const parsed = Context.safeParse({ name: flags.name ?? new URL(client.hubs[0]!).host, hub: client.hub, token });
       if (!parsed.success)
         throw new FlotillaError(
           'CONFIG_INVALID',

@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { isMap, isScalar, isSeq, parseAllDocuments, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
-import { FlotillaError } from '@flotilla/protocol';
+import { FlotillaError, messageOf, parseHubUrls } from '@flotilla/protocol';
+import { joinRepeated } from '../repeated-option.ts';
 
 /**
  * The agent manifests shipped with Flotilla: `deploy/agent` of the repository or image this file
@@ -22,9 +23,18 @@ const DEFAULT_AGENT_IMAGE = 'registry.example.com/flotilla/flotilla-agent:0.1.0'
 const ENROLLMENT_SECRET = 'flotilla-agent-enrollment';
 
 const AgentManifestOptions = z.object({
-  hub: z.url({
-    protocol: /^https?$/,
-    error: "must be the hub's http(s) URL as agents reach it, such as https://hub.example.com",
+  /** One hub URL, or several replicas' separated by commas: FLOTILLA_HUB takes the list as it is. */
+  hub: z.string().transform((value, ctx) => {
+    try {
+      return parseHubUrls(value, 'hub').join(',');
+    } catch (error) {
+      ctx.issues.push({
+        code: 'custom',
+        input: value,
+        message: `${messageOf(error)} (the hub as agents reach it, such as https://hub.example.com; several replicas separated by commas)`,
+      });
+      return z.NEVER;
+    }
   }),
   enrollToken: z.string().min(1).regex(/^\S+$/, 'must be a token from `flotilla enroll-token create`, without spaces'),
   namespace: z
@@ -147,7 +157,11 @@ export function installCommand(program: Command): void {
     .requiredOption('--enroll-token <token>', 'an enrollment token (flotilla enroll-token create)')
     // `flotilla` has a global --hub too, and commander gives the value to whichever it meets
     // first, so it is read from both and checked here rather than declared required.
-    .option('--hub <url>', 'the hub URL as the cluster reaches it (required)')
+    .option(
+      '--hub <url>',
+      'the hub URL as the cluster reaches it (required); several replicas: repeat it or separate URLs with commas',
+      joinRepeated,
+    )
     .option('--namespace <namespace>', `the agent's namespace (default ${DEFAULT_AGENT_NAMESPACE})`)
     .option('--image <image>', 'the agent image you built and pushed (deploy/Containerfile.agent)')
     .option('--name <name>', 'the target name to ask for at enrollment')

@@ -124,11 +124,13 @@ export function offlineCommand(program: Command, client: () => ApiClient): void 
       const out = flags.receipt ?? `${file}.receipt.json`;
       refuseExisting(out);
       if (!existsSync(file)) throw new FlotillaError('NOT_FOUND', `${file} does not exist`, { file });
+      // The hub imports a reports file exactly once, so a second replica may be sent it again.
       const signed = await client().upload(
         SignedOfflineReceipt,
         '/v1/offline/reports',
         'application/x-ndjson',
-        createReadStream(file),
+        () => createReadStream(file),
+        { repeatable: true },
       );
       await writeReceiptFile(out, signed);
       const { receipt } = signed;

@@ -1,4 +1,5 @@
 import type { Db } from '../../store/database.ts';
+import { dialectOf } from '../../store/sql.ts';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import {
@@ -104,14 +105,17 @@ const CLOCK_SKEW_WARNING_MS = 1_000;
 const DEFAULT_PAGE = 100;
 
 /**
- * The hub's audit trail: one append-only hash chain in SQLite with signed checkpoints,
+ * The hub's audit trail: one append-only hash chain in the hub's store (SQLite, or one
+ * PostgreSQL database that every replica appends to) with signed checkpoints,
  * queryable by time, actor, action, target and outcome, exportable as verifiable JSONL
  * (whole or filtered to some targets), and prunable by age behind a signed anchor.
  *
  * Appends are synchronous and open their own transaction, or a savepoint inside the caller's,
- * so a state change and its audit entry commit or roll back together. The chain head is kept
- * in memory between appends made outside any transaction; inside one it is read from the
- * database, because the caller may yet roll back.
+ * so a state change and its audit entry commit or roll back together. On SQLite the chain head
+ * is kept in memory between appends made outside any transaction; inside one it is read from
+ * the database, because the caller may yet roll back. On PostgreSQL it is always read inside
+ * the append's transaction, after the write lock, so appends from several replicas make one
+ * chain with no gap or fork.
  *
  * @example
  * const audit = new AuditLog({ db, clock: () => Date.now(), signer: keys.hub, log });
@@ -126,7 +130,16 @@ export class AuditLog {
   private readonly clock: () => Date | number;
   private readonly signer: AuditCheckpointSigner;
   private readonly log: Logger | undefined;
-  private readonly insertBatch: (rows: readonly { row: AuditEntryRow; subjects: readonly string[] }[]) => void;
+  private readonly appendBatch: (
+    prepared: readonly Prepared[],
+    cached: Head | undefined,
+  ) => { entries: AuditEntry[]; head: Head };
+  /**
+   * Whether the committed head may be kept in memory between appends: on SQLite one process
+   * owns the file; on PostgreSQL another replica may append at any time, so the head is read
+   * in each append's transaction, after the write lock that orders every replica's appends.
+   */
+  private readonly headCacheable: boolean;
   /** The committed head, when known; cleared whenever it might differ from the database. */
   private cachedHead: Head | undefined;
 
@@ -142,8 +155,11 @@ export class AuditLog {
     this.clock = options.clock;
     this.signer = 'seed' in options.signer ? auditCheckpointSigner(options.signer) : options.signer;
     this.log = options.log?.child({ component: 'audit' });
-    this.insertBatch = this.db.transaction((rows: readonly { row: AuditEntryRow; subjects: readonly string[] }[]) => {
+    this.headCacheable = dialectOf(options.db) === 'sqlite';
+    this.appendBatch = this.db.transaction((prepared: readonly Prepared[], cached: Head | undefined) => {
+      const { entries, rows, head } = this.build(prepared, cached ?? this.readHead());
       for (const { row, subjects } of rows) this.store.insertEntry(row, subjects);
+      return { entries, head };
     });
   }
 
@@ -166,23 +182,22 @@ export class AuditLog {
   appendMany(inputs: readonly AuditEntryInput[]): AuditEntry[] {
     if (inputs.length === 0) return [];
     const prepared = inputs.map((input) => this.prepare(input));
-    const outer = this.db.inTransaction;
+    const keep = this.headCacheable && !this.db.inTransaction;
     for (let attempt = 1; ; attempt++) {
-      const start = outer || this.cachedHead === undefined ? this.readHead() : this.cachedHead;
-      const { entries, rows, head } = this.build(prepared, start);
+      const cached = keep ? this.cachedHead : undefined;
       try {
-        this.insertBatch(rows);
+        const { entries, head } = this.appendBatch(prepared, cached);
+        this.cachedHead = keep ? head : undefined;
+        return entries;
       } catch (error) {
         this.cachedHead = undefined;
-        // A constraint failure means the head moved under us (another writer): rebuild once on the real head.
-        if (attempt === 1 && isConstraintError(error)) {
-          this.log?.warn({ seq: start.seq }, 'audit head was stale; rebuilding the entry on the stored head');
+        // A constraint failure on a kept head means another writer moved it: rebuild once on the stored head.
+        if (attempt === 1 && cached !== undefined && isConstraintError(error)) {
+          this.log?.warn({ seq: cached.seq }, 'audit head was stale; rebuilding the entry on the stored head');
           continue;
         }
         throw error;
       }
-      this.cachedHead = outer ? undefined : head;
-      return entries;
     }
   }
 
@@ -304,24 +319,25 @@ export class AuditLog {
   prune(options: AuditPruneOptions): AuditPruneResult {
     this.assertOutsideTransaction('prune');
     const cutoff = toMs(options.olderThan, 'olderThan');
-    const head = this.readHead();
-    const previous = this.store.anchor()?.seq ?? 0;
-    const through = (this.store.firstSeqAtOrAfter(cutoff) ?? head.seq + 1) - 1;
-    if (through <= previous) return { removed: 0, anchor: null };
-    const last = this.store.entryAt(through);
-    if (last === undefined)
-      throw new FlotillaError(
-        'AUDIT_CHAIN_BROKEN',
-        `audit entry ${through} is missing from the store; run verify() before pruning`,
-        { seq: through },
+    // Read and written in one transaction: another replica pruning or appending meanwhile waits for it.
+    const result = this.db.transaction((): AuditPruneResult => {
+      const head = this.readHead();
+      const previous = this.store.anchor()?.seq ?? 0;
+      const through = (this.store.firstSeqAtOrAfter(cutoff) ?? head.seq + 1) - 1;
+      if (through <= previous) return { removed: 0, anchor: null };
+      const last = this.store.entryAt(through);
+      if (last === undefined)
+        throw new FlotillaError(
+          'AUDIT_CHAIN_BROKEN',
+          `audit entry ${through} is missing from the store; run verify() before pruning`,
+          { seq: through },
+        );
+      const now = this.now();
+      const anchor = signAuditCheckpoint(
+        { apiVersion: API_VERSION, kind: 'AuditCheckpoint', seq: through, hash: last.hash, time: iso(now) },
+        this.signer,
       );
-    const now = this.now();
-    const anchor = signAuditCheckpoint(
-      { apiVersion: API_VERSION, kind: 'AuditCheckpoint', seq: through, hash: last.hash, time: iso(now) },
-      this.signer,
-    );
-    const removed = through - previous;
-    this.db.transaction(() => {
+      const removed = through - previous;
       this.storeCheckpoint(anchor, 'prune', now);
       this.store.pruneThrough({
         seq: through,
@@ -336,10 +352,12 @@ export class AuditLog {
         action: 'audit.prune',
         details: { olderThan: iso(cutoff), throughSeq: through, removed, anchorHash: last.hash },
       });
+      return { removed, anchor };
     })();
     this.cachedHead = undefined;
-    this.log?.info({ through, removed }, 'audit log pruned');
-    return { removed, anchor };
+    if (result.anchor !== null)
+      this.log?.info({ through: result.anchor.checkpoint.seq, removed: result.removed }, 'audit log pruned');
+    return result;
   }
 
   /**
@@ -488,11 +506,10 @@ export class AuditLog {
   }
 }
 
+/** SQLite's constraint failures, and PostgreSQL's unique and check violations (the chain trigger raises the latter). */
 function isConstraintError(error: unknown): boolean {
-  return (
-    typeof (error as { code?: unknown } | null)?.code === 'string' &&
-    (error as { code: string }).code.startsWith('SQLITE_CONSTRAINT')
-  );
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_CONSTRAINT') || code === '23505' || code === '23514');
 }
 
 function toMs(value: AuditTime, name: string): number {

@@ -1,5 +1,5 @@
 import type { Db } from '../../store/database.ts';
-import type { Statement } from '../../store/sql.ts';
+import { dialectOf, type Dialect, type Statement } from '../../store/sql.ts';
 import type { AuditEntry, AuditOutcome } from '@flotilla/protocol/audit';
 import type { AuditOrder } from './audit-cursor.ts';
 import type { AuditQueryFilter } from './audit-filter.ts';
@@ -43,16 +43,27 @@ export interface AuditAnchorRow {
 }
 
 /**
- * The SQL of the audit tables (migration 002-audit.sql), each statement prepared once. Only
- * the audit log calls it; it knows tables, not chains.
+ * "Is one of these targets", as each dialect says it with one parameter: SQLite reads a JSON
+ * array, PostgreSQL takes a text array (whose `= ANY` uses the subjects key as `IN` does).
+ */
+const TARGET_IN: Readonly<Record<Dialect, { sql: string; param(targets: readonly string[]): unknown }>> = {
+  sqlite: { sql: 'IN (SELECT value FROM json_each(?))', param: (targets) => JSON.stringify(targets) },
+  postgres: { sql: '= ANY (?::text[])', param: (targets) => [...targets] },
+};
+
+/**
+ * The SQL of the audit tables (migration 002-audit.sql), each statement prepared once, on
+ * SQLite or PostgreSQL. Only the audit log calls it; it knows tables, not chains.
  */
 export class AuditStore {
   readonly db: Db;
   private readonly s;
   private readonly dynamic = new Map<string, Statement<unknown[], { entry: string }>>();
+  private readonly targetIn;
 
   constructor(db: Db) {
     this.db = db;
+    this.targetIn = TARGET_IN[dialectOf(db)];
     this.s = {
       insertEntry: db.prepare<
         [AuditEntryRow]
@@ -71,13 +82,14 @@ export class AuditStore {
       page: db.prepare<[number, number, number], Pick<AuditEntryRow, 'seq' | 'hash' | 'entry'>>(
         'SELECT seq, hash, entry FROM audit_entries WHERE seq BETWEEN ? AND ? ORDER BY seq LIMIT ?',
       ),
-      subjectSeqs: db.prepare<[string, number, number], { seq: number }>(
-        'SELECT DISTINCT seq FROM audit_subjects WHERE target_id IN (SELECT value FROM json_each(?)) AND seq BETWEEN ? AND ?',
+      subjectSeqs: db.prepare<[unknown, number, number], { seq: number }>(
+        `SELECT DISTINCT seq FROM audit_subjects WHERE target_id ${this.targetIn.sql} AND seq BETWEEN ? AND ?`,
       ),
-      insertCheckpoint: db.prepare<
-        [Omit<AuditCheckpointRow, 'id'>]
-      >(`INSERT INTO audit_checkpoints (seq, hash, reason, key_id, public_key, created_ms, signed)
-        VALUES (@seq, @hash, @reason, @key_id, @public_key, @created_ms, @signed)`),
+      // RETURNING rather than the last rowid, which PostgreSQL does not have.
+      insertCheckpoint: db.prepare<[Omit<AuditCheckpointRow, 'id'>], { id: number }>(
+        `INSERT INTO audit_checkpoints (seq, hash, reason, key_id, public_key, created_ms, signed)
+        VALUES (@seq, @hash, @reason, @key_id, @public_key, @created_ms, @signed) RETURNING id`,
+      ),
       checkpointsBetween: db.prepare<[number, number], AuditCheckpointRow>(
         'SELECT * FROM audit_checkpoints WHERE seq BETWEEN ? AND ? ORDER BY seq, id',
       ),
@@ -122,11 +134,11 @@ export class AuditStore {
 
   /** The seqs within `from` … `to` whose entries name any of the targets. */
   subjectSeqs(targets: readonly string[], from: number, to: number): number[] {
-    return this.s.subjectSeqs.all(JSON.stringify(targets), from, to).map((r) => r.seq);
+    return this.s.subjectSeqs.all(this.targetIn.param(targets), from, to).map((r) => r.seq);
   }
 
   insertCheckpoint(row: Omit<AuditCheckpointRow, 'id'>): number {
-    return Number(this.s.insertCheckpoint.run(row).lastInsertRowid);
+    return this.s.insertCheckpoint.get(row)!.id;
   }
 
   checkpointsBetween(from: number, to: number): AuditCheckpointRow[] {
@@ -154,7 +166,7 @@ export class AuditStore {
    * into that range, as numbers), in `order`, at most `limit`. Statements are prepared once per shape.
    */
   query(filter: AuditQueryFilter, from: number, to: number, order: AuditOrder, limit: number): AuditEntry[] {
-    const { sql, params } = buildAuditQuery(filter, from, to, order, limit);
+    const { sql, params } = buildAuditQuery(filter, from, to, order, limit, this.targetIn);
     let statement = this.dynamic.get(sql);
     if (statement === undefined) {
       statement = this.db.prepare<unknown[], { entry: string }>(sql);
@@ -194,6 +206,7 @@ function buildAuditQuery(
   to: number,
   order: AuditOrder,
   limit: number,
+  targetIn: (typeof TARGET_IN)[Dialect],
 ): { sql: string; params: unknown[] } {
   const where: string[] = [];
   const params: unknown[] = [];
@@ -209,10 +222,8 @@ function buildAuditQuery(
   where.push(`${seq} BETWEEN ? AND ?`);
   params.push(from, to);
   if (targets !== undefined && targets.length !== 1) {
-    where.push(
-      'e.seq IN (SELECT seq FROM audit_subjects WHERE target_id IN (SELECT value FROM json_each(?)) AND seq BETWEEN ? AND ?)',
-    );
-    params.push(JSON.stringify(targets), from, to);
+    where.push(`e.seq IN (SELECT seq FROM audit_subjects WHERE target_id ${targetIn.sql} AND seq BETWEEN ? AND ?)`);
+    params.push(targetIn.param(targets), from, to);
   }
   if (filter.actor?.kind !== undefined) {
     where.push('e.actor_kind = ?');

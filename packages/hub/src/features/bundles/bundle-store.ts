@@ -20,9 +20,7 @@ export class BundleStore {
         'INSERT INTO bundles (digest, name, version, signed, created_at, created_by) VALUES (@digest, @name, @version, @signed, @createdAt, @createdBy)',
       ),
       get: db.prepare<[string], { signed: string }>('SELECT signed FROM bundles WHERE digest = ?'),
-      size: db.prepare<[string], { size: number }>(
-        'SELECT length(CAST(signed AS BLOB)) AS size FROM bundles WHERE digest = ?',
-      ),
+      size: db.prepare<[string], { size: number }>('SELECT octet_length(signed) AS size FROM bundles WHERE digest = ?'),
       release: db.prepare<[string], { name: string; version: string }>(
         'SELECT name, version FROM bundles WHERE digest = ?',
       ),
@@ -34,7 +32,7 @@ export class BundleStore {
         { digest: string; name: string; version: string; created_at: number; created_by: string }
       >('SELECT digest, name, version, created_at, created_by FROM bundles WHERE digest = ?'),
       list: db.prepare<[], { digest: string; name: string; version: string; created_at: number; created_by: string }>(
-        'SELECT digest, name, version, created_at, created_by FROM bundles ORDER BY name, created_at',
+        'SELECT digest, name, version, created_at, created_by FROM bundles ORDER BY name, created_at, version',
       ),
     };
   }
@@ -78,7 +76,7 @@ export class BundleStore {
       : { digest: r.digest, name: r.name, version: r.version, createdAt: r.created_at, createdBy: r.created_by };
   }
 
-  /** By name, then by age. */
+  /** By name, then by age (then by version, for two published in the same millisecond). */
   list(): ReleaseRecord[] {
     return this.s.list.all().map((r) => ({
       digest: r.digest,

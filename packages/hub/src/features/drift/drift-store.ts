@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Actor, DriftPolicy, type DriftReportSection } from '@flotilla/protocol';
 import type { Db } from '../../store/database.ts';
+import { forDialect } from '../../store/sql.ts';
 
 /** A target's current drift: the section of its latest report that carried one. */
 export interface CurrentDrift {
@@ -54,8 +55,10 @@ export class DriftStore {
       get: db.prepare<[string], TargetDriftRow>('SELECT * FROM target_drift WHERE target_id = ?'),
       put: db.prepare(`INSERT INTO target_drift (target_id, seq, observed_at, section, signature) VALUES (@targetId, @seq, @observedAt, @section, @signature)
         ON CONFLICT (target_id) DO UPDATE SET seq = excluded.seq, observed_at = excluded.observed_at, section = excluded.section, signature = excluded.signature`),
+      // The ids arrive as one JSON array, whatever their number: each dialect has its own table function to read it.
       of: db.prepare<[string], TargetDriftRow & { name: string }>(
-        `SELECT d.*, t.name FROM json_each(?) j JOIN target_drift d ON d.target_id = j.value JOIN targets t ON t.id = d.target_id ORDER BY t.name`,
+        `SELECT d.*, t.name FROM ${forDialect(db, { sqlite: 'json_each(?) j', postgres: 'json_array_elements_text(?::json) j (value)' })}
+           JOIN target_drift d ON d.target_id = j.value JOIN targets t ON t.id = d.target_id ORDER BY t.name`,
       ),
       all: db.prepare<[], TargetDriftRow & { name: string }>(
         'SELECT d.*, t.name FROM target_drift d JOIN targets t ON t.id = d.target_id ORDER BY t.name',

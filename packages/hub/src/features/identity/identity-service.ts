@@ -475,7 +475,8 @@ export class IdentityService implements Authenticator {
     }
     if (typeof jti !== 'string' || jti.length < 16 || jti.length > 128)
       return refuse(new FlotillaError('UNAUTHENTICATED', 'the assertion needs a jti of 16 to 128 characters'));
-    if (!this.deps.store.useJti(`${state.id}:${jti}`, exp * 1000 + 60_000))
+    // exp is a NumericDate, which may have a fraction; the store keeps whole milliseconds, rounded up.
+    if (!this.deps.store.useJti(`${state.id}:${jti}`, Math.ceil(exp * 1000) + 60_000))
       return refuse(
         new FlotillaError('TOKEN_REPLAYED', `assertion ${jti} was already used; sign a new one for each token request`),
       );

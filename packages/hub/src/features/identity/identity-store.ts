@@ -73,8 +73,8 @@ export class IdentityStore {
         'UPDATE enrollment_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL',
       ),
       enrollUse: db.prepare<[string]>('UPDATE enrollment_tokens SET uses = uses + 1 WHERE id = ? AND uses < max_uses'),
-      enrollList: db.prepare<[], EnrollmentTokenRow>('SELECT * FROM enrollment_tokens ORDER BY created_at DESC'),
-      jtiInsert: db.prepare('INSERT OR IGNORE INTO used_jtis (jti, expires_at) VALUES (?, ?)'),
+      enrollList: db.prepare<[], EnrollmentTokenRow>('SELECT * FROM enrollment_tokens ORDER BY created_at DESC, id'),
+      jtiInsert: db.prepare('INSERT INTO used_jtis (jti, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING'),
       jtiPrune: db.prepare('DELETE FROM used_jtis WHERE expires_at < ?'),
     };
   }
@@ -116,7 +116,7 @@ export class IdentityStore {
     return this.s.enrollRevoke.run(at, id).changes === 1;
   }
 
-  /** Newest first. */
+  /** Newest first (then by id, for two made in the same millisecond). */
   enrollmentTokens(): EnrollmentTokenRecord[] {
     return this.s.enrollList.all().map(enrollmentToken);
   }

@@ -24,7 +24,7 @@ export class RetiredKeyStore {
   constructor(db: Db) {
     this.s = {
       retire: db.prepare(
-        'INSERT OR IGNORE INTO retired_agent_keys (target_id, key_id, public_key, until_seq, retired_at) VALUES (@targetId, @keyId, @publicKey, @untilSeq, @retiredAt)',
+        'INSERT INTO retired_agent_keys (target_id, key_id, public_key, until_seq, retired_at) VALUES (@targetId, @keyId, @publicKey, @untilSeq, @retiredAt) ON CONFLICT DO NOTHING',
       ),
       ofTarget: db.prepare<[string], Row>(
         'SELECT key_id, public_key, until_seq, retired_at FROM retired_agent_keys WHERE target_id = ? ORDER BY retired_at, key_id',

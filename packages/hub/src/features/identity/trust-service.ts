@@ -16,8 +16,9 @@ import {
   type TrustRootKey,
 } from '@flotilla/protocol';
 import { attestationKeyOf } from '@flotilla/protocol/policy';
-import type { AuditSink } from '../../audit-sink.ts';
+import type { AuditInput, AuditSink } from '../../audit-sink.ts';
 import type { Clock } from '../../clock.ts';
+import { isUniqueViolation } from '../../store/sql.ts';
 import type { Transactions } from '../../store/transaction.ts';
 import type { TrustStore } from './trust-store.ts';
 
@@ -54,11 +55,8 @@ export class TrustService {
   constructor(deps: TrustServiceDeps) {
     this.deps = deps;
     const { store, keys, clock } = deps;
-    let hubId = store.hubId();
-    if (hubId === undefined) {
-      hubId = `hub_${randomBytes(8).toString('hex')}`;
-      store.setHubId(hubId);
-    }
+    // Replicas starting together on a new database each propose an id: the first one stored is every replica's.
+    const hubId = store.hubId() ?? store.claimHubId(`hub_${randomBytes(8).toString('hex')}`);
     this.hubId = hubId;
     this.audience = `urn:flotilla:hub:${hubId}`;
     this.hubKeyId = keyIdOf(keys.hub.publicKey);
@@ -69,7 +67,7 @@ export class TrustService {
           'CONFIG_INVALID',
           'a new hub needs its root key (keys/root.json) on its first start, to sign trust root v1',
         );
-      this.current = this.sign({
+      const first = this.sign({
         apiVersion: API_VERSION,
         kind: 'TrustRoot',
         hubId,
@@ -81,7 +79,8 @@ export class TrustService {
         thresholds: { root: 1, release: 1 },
         issuedAt: new Date(clock()).toISOString(),
       });
-      store.insert(this.current);
+      // So with v1: a replica that started at the same time and stored its own first keeps it, for all.
+      this.current = store.insertFirst(first) ? first : store.latest()!;
     } else {
       this.current = latest;
       if (!latest.trustRoot.keys.some((k) => k.id === this.hubKeyId && k.roles.includes('hub'))) {
@@ -115,7 +114,7 @@ export class TrustService {
    * `trust-root.add-release-key`; adding a key already there changes nothing.
    */
   addReleaseKey(publicKey: string, name: string | undefined, actor: Actor): SignedTrustRoot {
-    const { tx, store, audit, clock } = this.deps;
+    const { clock } = this.deps;
     assertUsablePublicKey(publicKey, 'release key');
     const id = keyIdOf(publicKey);
     const existing = this.trustRoot.keys.find((k) => k.publicKey === publicKey);
@@ -135,17 +134,13 @@ export class TrustService {
         'ROOT_KEY_OFFLINE',
         `trust root v${this.trustRoot.version} needs ${this.trustRoot.thresholds.root} root signatures for a new version, more than this hub's one root key: add the key with \`flotilla root draft --add-release-key\`, sign with \`flotilla root sign\`, publish with \`flotilla root publish\``,
       );
-    tx.run(() => {
-      store.insert(next);
-      audit.append({
-        actor,
-        action: 'trust-root.add-release-key',
-        subjects: [],
-        outcome: 'success',
-        details: { version: next.trustRoot.version, publicKey, name },
-      });
+    this.commit(next, {
+      actor,
+      action: 'trust-root.add-release-key',
+      subjects: [],
+      outcome: 'success',
+      details: { version: next.trustRoot.version, publicKey, name },
     });
-    this.current = next;
     return next;
   }
 
@@ -156,7 +151,6 @@ export class TrustService {
    * Publishing the current version again changes nothing.
    */
   publish(signed: SignedTrustRoot, actor: Actor): SignedTrustRoot {
-    const { tx, store, audit } = this.deps;
     if (canonicalize(signed.trustRoot) === canonicalize(this.trustRoot)) return this.current;
     const next = verifyTrustRoot(signed, this.trustRoot);
     try {
@@ -169,22 +163,18 @@ export class TrustService {
         'TRUST_ROOT_INVALID',
         `trust root v${next.version} does not list this hub's key ${this.hubKeyId} as a hub key: agents would refuse every envelope it signs`,
       );
-    tx.run(() => {
-      store.insert(signed);
-      audit.append({
-        actor,
-        action: 'trust-root.publish',
-        subjects: [],
-        outcome: 'success',
-        details: {
-          version: next.version,
-          keys: next.keys.map((k) => ({ id: k.id, roles: k.roles })),
-          thresholds: next.thresholds,
-          signers: signed.signatures.map((s) => s.keyId),
-        },
-      });
+    this.commit(signed, {
+      actor,
+      action: 'trust-root.publish',
+      subjects: [],
+      outcome: 'success',
+      details: {
+        version: next.version,
+        keys: next.keys.map((k) => ({ id: k.id, roles: k.roles })),
+        thresholds: next.thresholds,
+        signers: signed.signatures.map((s) => s.keyId),
+      },
     });
-    this.current = signed;
     return signed;
   }
 
@@ -193,7 +183,7 @@ export class TrustService {
    * version. A key registered already (for anything) is refused: one key, one owner.
    */
   addApproverKey(publicKey: string, identity: string, actor: Actor): SignedTrustRoot {
-    const { tx, store, audit, clock } = this.deps;
+    const { clock } = this.deps;
     assertUsablePublicKey(publicKey, 'approver key');
     const existing = this.trustRoot.keys.find((k) => k.publicKey === publicKey);
     if (existing !== undefined) {
@@ -215,17 +205,13 @@ export class TrustService {
         'ROOT_KEY_OFFLINE',
         `trust root v${this.trustRoot.version} needs ${this.trustRoot.thresholds.root} root signatures for a new version, more than this hub's one root key: draft, sign and publish it with \`flotilla root\``,
       );
-    tx.run(() => {
-      store.insert(next);
-      audit.append({
-        actor,
-        action: 'trust-root.add-approver-key',
-        subjects: [],
-        outcome: 'success',
-        details: { version: next.trustRoot.version, keyId: id, publicKey, identity },
-      });
+    this.commit(next, {
+      actor,
+      action: 'trust-root.add-approver-key',
+      subjects: [],
+      outcome: 'success',
+      details: { version: next.trustRoot.version, keyId: id, publicKey, identity },
     });
-    this.current = next;
     return next;
   }
 
@@ -235,7 +221,7 @@ export class TrustService {
    * key already there changes nothing.
    */
   addAttestationKey(publicKey: string, name: string | undefined, actor: Actor): SignedTrustRoot {
-    const { tx, store, audit, clock } = this.deps;
+    const { clock } = this.deps;
     const key = attestationKeyOf(publicKey, name);
     if ((this.trustRoot.attestationKeys ?? []).some((k) => k.id === key.id)) return this.current;
     if (this.trustRoot.thresholds.root > 1)
@@ -246,18 +232,38 @@ export class TrustService {
     const next = this.sign(
       nextTrustRoot(this.trustRoot, { addAttestationKeys: [key] }, new Date(clock()).toISOString()),
     );
-    tx.run(() => {
-      store.insert(next);
-      audit.append({
-        actor,
-        action: 'trust-root.add-attestation-key',
-        subjects: [],
-        outcome: 'success',
-        details: { version: next.trustRoot.version, keyId: key.id, algorithm: key.algorithm, name },
-      });
+    this.commit(next, {
+      actor,
+      action: 'trust-root.add-attestation-key',
+      subjects: [],
+      outcome: 'success',
+      details: { version: next.trustRoot.version, keyId: key.id, algorithm: key.algorithm, name },
     });
-    this.current = next;
     return next;
+  }
+
+  /**
+   * Stores `next` as the newest version, with its audit entry in the same transaction. Another
+   * replica of this hub may have stored that version first, while this one's copy of the trust
+   * root was behind: then nothing is stored, this replica reads the newest, and the caller is
+   * asked to try again on it.
+   */
+  private commit(next: SignedTrustRoot, entry: AuditInput): void {
+    const { tx, store, audit } = this.deps;
+    try {
+      tx.run(() => {
+        store.insert(next);
+        audit.append(entry);
+      });
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+      this.current = store.latest() ?? this.current;
+      throw new FlotillaError(
+        'CONFLICT',
+        `trust root v${next.trustRoot.version} was published meanwhile, by another replica of this hub; the trust root is v${this.trustRoot.version} now: try again`,
+      );
+    }
+    this.current = next;
   }
 
   private sign(trustRoot: TrustRoot): SignedTrustRoot {

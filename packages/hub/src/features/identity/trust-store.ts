@@ -10,10 +10,11 @@ export class TrustStore {
   constructor(db: Db) {
     this.s = {
       metaGet: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
-      metaSet: db.prepare(
-        'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
-      ),
+      metaClaim: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING'),
       insert: db.prepare('INSERT INTO trust_roots (version, signed) VALUES (?, ?)'),
+      insertFirst: db.prepare(
+        'INSERT INTO trust_roots (version, signed) VALUES (?, ?) ON CONFLICT (version) DO NOTHING',
+      ),
       latest: db.prepare<[], { signed: string }>('SELECT signed FROM trust_roots ORDER BY version DESC LIMIT 1'),
       get: db.prepare<[number], { signed: string }>('SELECT signed FROM trust_roots WHERE version = ?'),
     };
@@ -23,12 +24,20 @@ export class TrustStore {
     return this.s.metaGet.get(HUB_ID_KEY)?.value;
   }
 
-  setHubId(hubId: string): void {
-    this.s.metaSet.run(HUB_ID_KEY, hubId);
+  /** Stores `hubId` as the hub's id unless one is stored already; answers the hub's id either way. */
+  claimHubId(hubId: string): string {
+    this.s.metaClaim.run(HUB_ID_KEY, hubId);
+    return this.hubId()!;
   }
 
+  /** Stores a version; one stored already is a unique violation (see isUniqueViolation). */
   insert(signed: SignedTrustRoot): void {
     this.s.insert.run(signed.trustRoot.version, JSON.stringify(signed));
+  }
+
+  /** Stores a version unless one of that number is stored already; false then. */
+  insertFirst(signed: SignedTrustRoot): boolean {
+    return this.s.insertFirst.run(signed.trustRoot.version, JSON.stringify(signed)).changes === 1;
   }
 
   latest(): SignedTrustRoot | undefined {

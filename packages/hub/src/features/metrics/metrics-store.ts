@@ -1,4 +1,5 @@
 import type { Db } from '../../store/database.ts';
+import { forDialect } from '../../store/sql.ts';
 
 /** How long an active target may go without checking in before it counts as not seen. */
 export const NOT_SEEN_AFTER_MS = 5 * 60_000;
@@ -31,10 +32,16 @@ export class MetricsStore {
         `SELECT CASE WHEN w.finished_at IS NOT NULL THEN 'finished' ELSE r.state END AS key, count(*) AS n
            FROM rollout_waves w JOIN rollouts r ON r.id = w.rollout_id GROUP BY key`,
       ),
+      // The drift summary is JSON kept as text: SQLite reads into it as it is, PostgreSQL once cast to jsonb.
       drift: db.prepare<[], Record<'acceptable' | 'transient' | 'suspicious' | 'dangerous', number | null>>(
-        `SELECT sum(drift ->> '$.counts.acceptable') AS acceptable, sum(drift ->> '$.counts.transient') AS transient,
-                sum(drift ->> '$.counts.suspicious') AS suspicious, sum(drift ->> '$.counts.dangerous') AS dangerous
-           FROM targets WHERE drift IS NOT NULL AND status != 'revoked'`,
+        forDialect(db, {
+          sqlite: `SELECT sum(drift ->> '$.counts.acceptable') AS acceptable, sum(drift ->> '$.counts.transient') AS transient,
+                          sum(drift ->> '$.counts.suspicious') AS suspicious, sum(drift ->> '$.counts.dangerous') AS dangerous
+                     FROM targets WHERE drift IS NOT NULL AND status != 'revoked'`,
+          postgres: `SELECT sum((d #>> '{counts,acceptable}')::numeric) AS acceptable, sum((d #>> '{counts,transient}')::numeric) AS transient,
+                            sum((d #>> '{counts,suspicious}')::numeric) AS suspicious, sum((d #>> '{counts,dangerous}')::numeric) AS dangerous
+                       FROM (SELECT drift::jsonb AS d FROM targets WHERE drift IS NOT NULL AND status != 'revoked') t`,
+        }),
       ),
       checkpoint: db.prepare<[], { seq: number; created_ms: number }>(
         'SELECT seq, created_ms FROM audit_checkpoints ORDER BY seq DESC, id DESC LIMIT 1',

@@ -37,14 +37,18 @@ export class OfflineStore {
         'INSERT INTO offline_targets (target_id, last_export_at, export_generation) VALUES (@targetId, @at, @generation) ON CONFLICT (target_id) DO UPDATE SET last_export_at = @at, export_generation = @generation',
       ),
       // A site's trust root only grows: a file written earlier and imported later does not lower it.
+      // (The larger of the two as a CASE, which both SQL dialects read: SQLite's two-argument max is PostgreSQL's greatest.)
       imported: db.prepare(
-        'INSERT INTO offline_targets (target_id, last_import_at, trust_root_version) VALUES (@targetId, @at, @version) ON CONFLICT (target_id) DO UPDATE SET last_import_at = @at, trust_root_version = max(coalesce(trust_root_version, 0), coalesce(@version, 0)) ',
+        `INSERT INTO offline_targets (target_id, last_import_at, trust_root_version) VALUES (@targetId, @at, @version)
+         ON CONFLICT (target_id) DO UPDATE SET last_import_at = @at,
+           trust_root_version = CASE WHEN coalesce(CAST(@version AS bigint), 0) > coalesce(offline_targets.trust_root_version, 0)
+                                     THEN CAST(@version AS bigint) ELSE coalesce(offline_targets.trust_root_version, 0) END`,
       ),
       link: db.prepare(
-        'INSERT OR IGNORE INTO offline_report_links (target_id, seq, link, file) VALUES (@targetId, @seq, @link, @file)',
+        'INSERT INTO offline_report_links (target_id, seq, link, file) VALUES (@targetId, @seq, @link, @file) ON CONFLICT DO NOTHING',
       ),
       file: db.prepare(
-        'INSERT OR IGNORE INTO offline_report_files (target_id, file, head_seq, imported_at, receipt) VALUES (@targetId, @file, @headSeq, @at, @receipt)',
+        'INSERT INTO offline_report_files (target_id, file, head_seq, imported_at, receipt) VALUES (@targetId, @file, @headSeq, @at, @receipt) ON CONFLICT DO NOTHING',
       ),
     };
   }

@@ -11,6 +11,7 @@ import {
 } from '@flotilla/protocol/policy';
 import type { AuditSink } from '../../audit-sink.ts';
 import type { Clock } from '../../clock.ts';
+import { isUniqueViolation } from '../../store/sql.ts';
 import type { Transactions } from '../../store/transaction.ts';
 import type { LivePolicies } from './policy-planner.ts';
 import type { PolicySetStore } from './policy-set-store.ts';
@@ -111,21 +112,31 @@ export class PolicySetService {
         });
       throw error;
     }
-    tx.run(() => {
-      store.insert(signed, clock(), actor.id);
-      audit.append({
-        actor,
-        action: 'policy-set.publish',
-        subjects: [],
-        outcome: 'success',
-        details: {
-          version: set.version,
-          digest: policySetDigest(set),
-          policies: set.policies.map(policyRef),
-          signers: signed.signatures.map((s) => s.keyId),
-        },
+    try {
+      tx.run(() => {
+        store.insert(signed, clock(), actor.id);
+        audit.append({
+          actor,
+          action: 'policy-set.publish',
+          subjects: [],
+          outcome: 'success',
+          details: {
+            version: set.version,
+            digest: policySetDigest(set),
+            policies: set.policies.map(policyRef),
+            signers: signed.signatures.map((s) => s.keyId),
+          },
+        });
       });
-    });
+    } catch (error) {
+      // Another replica of this hub published this version first, while this one's newest set was behind.
+      if (!isUniqueViolation(error)) throw error;
+      this.latest = store.latest();
+      throw new FlotillaError(
+        'CONFLICT',
+        `policy set v${set.version} was published meanwhile, by another replica of this hub: draft it again`,
+      );
+    }
     this.latest = signed;
     return signed;
   }

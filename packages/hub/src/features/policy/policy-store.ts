@@ -53,7 +53,8 @@ export class PolicyStore {
              ON p.name = m.name AND p.version = m.version
           WHERE p.deleted = 0 ORDER BY p.name`,
       ),
-      stamp: db.prepare<[], { n: number; v: number | null }>('SELECT count(*) AS n, max(rowid) AS v FROM policies'),
+      // Versions are only ever appended (a deletion is a version too), so their count changes with every one.
+      stamp: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM policies'),
     };
   }
 
@@ -92,7 +93,6 @@ export class PolicyStore {
 
   /** Changes whenever a version is added: what cached evaluations are keyed by. */
   stamp(): string {
-    const { n, v } = this.s.stamp.get()!;
-    return `${n}:${v ?? 0}`;
+    return String(this.s.stamp.get()!.n);
   }
 }

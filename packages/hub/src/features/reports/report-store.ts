@@ -8,7 +8,7 @@ export class ReportStore {
   constructor(db: Db) {
     this.s = {
       insert: db.prepare(
-        'INSERT OR IGNORE INTO reports (target_id, seq, generation, received_at, signed) VALUES (@targetId, @seq, @generation, @receivedAt, @signed)',
+        'INSERT INTO reports (target_id, seq, generation, received_at, signed) VALUES (@targetId, @seq, @generation, @receivedAt, @signed) ON CONFLICT DO NOTHING',
       ),
       get: db.prepare<[string, number], { signed: string }>(
         'SELECT signed FROM reports WHERE target_id = ? AND seq = ?',

@@ -195,7 +195,7 @@ export class RolloutController {
       throw new TypeError(
         `RolloutController.start: intervalMs must be at least pollMs (${pollMs}); received ${String(schedule.intervalMs)}`,
       );
-    let lastChanges = -1;
+    let lastChanges: number | string | undefined;
     let lastRun = Number.NEGATIVE_INFINITY;
     let holdUntil = 0;
     const tick = (): void => void this.once.run(pass);
@@ -206,10 +206,10 @@ export class RolloutController {
         // Changes recorded for paused rollouts are taken in (and deleted) even while none runs.
         this.deps.members.catchUp(this.deps.rollouts);
         if (!this.deps.rollouts.hasRunning()) return;
-        const changes = this.deps.rollouts.totalChanges();
+        const changes = this.deps.rollouts.changeMark();
         if (changes === lastChanges && now - lastRun < intervalMs && this.deps.clock() < this.nextDeadline) return;
         this.reconcileAll();
-        lastChanges = this.deps.rollouts.totalChanges();
+        lastChanges = this.deps.rollouts.changeMark();
       } catch (error) {
         if (this.deps.failures !== undefined) this.deps.failures.report(error, 'rollout controller');
         else this.deps.log.error({ err: error }, 'rollout controller tick failed');

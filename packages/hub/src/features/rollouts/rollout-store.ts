@@ -1,9 +1,10 @@
 import type { Actor, ReleaseRef, Target, TargetStatus } from '@flotilla/protocol';
 import type { RolloutState } from '@flotilla/protocol/api';
 import type { Query } from '@flotilla/protocol/query';
-import type { Statement } from '../../store/sql.ts';
+import { forDialect, type Statement } from '../../store/sql.ts';
 import type { Db } from '../../store/database.ts';
 import { compileQuerySql } from '../targets/query-sql-store.ts';
+import { dialectOf } from '../../store/sql.ts';
 import type { RolloutPlan } from './rollout-plan.ts';
 
 /** A rollout as stored: its plan and creator decoded, the rest as the columns hold it. */
@@ -82,15 +83,15 @@ export interface SelectedRow {
 }
 
 const STATEMENT_CACHE = 128;
-/** Members per grouped insert: 4 parameters each, well under SQLite's limit of 32,766. */
+/** Members per grouped insert: 4 parameters each, well under SQLite's limit of 32,766 and PostgreSQL's of 65,535. */
 const ENLIST_ROWS = 500;
 const ENLIST =
   'INSERT INTO rollout_members (rollout_id, target_id, wave, generation, previous, joined_at, issued) VALUES';
 const ENLIST_ROW = '(?, ?, ?, 0, NULL, ?, 0)';
 
 /**
- * Every SQL statement of rollouts, prepared once (selections are compiled from queries and
- * cached by their text). Writers run inside the controller's or service's transactions, so
+ * Every SQL statement of rollouts, on SQLite or PostgreSQL, prepared once (selections are
+ * compiled from queries and cached by their text). Writers run inside the controller's or service's transactions, so
  * a rollout's state, its members and the envelopes it bumps commit together.
  */
 export class RolloutStore {
@@ -176,7 +177,14 @@ export class RolloutStore {
       memberIds: db.prepare<[string], { target_id: string }>(
         'SELECT target_id FROM rollout_members WHERE rollout_id = ?',
       ),
-      totalChanges: db.prepare<[], { n: number }>('SELECT total_changes() AS n'),
+      // PostgreSQL counts no changes per connection; its current snapshot (the next transaction
+      // id and those in progress) moves whenever a write transaction, on any replica, begins or ends.
+      changeMark: db.prepare<[], { n: number | string }>(
+        forDialect(db, {
+          sqlite: 'SELECT total_changes() AS n',
+          postgres: 'SELECT pg_current_snapshot()::text AS n',
+        }),
+      ),
       lastChange: db.prepare<[], { n: number }>('SELECT coalesce(max(seq), 0) AS n FROM rollout_member_changes'),
       changesSince: db.prepare<[number], { seq: number; target_id: string }>(
         'SELECT seq, target_id FROM rollout_member_changes WHERE seq > ? ORDER BY seq',
@@ -356,7 +364,7 @@ export class RolloutStore {
    * again. With `exceptMembersOf`, only those that are not members of that rollout.
    */
   selected(query: Query, now: number, exceptMembersOf?: string): SelectedRow[] {
-    const { where, params } = compileQuerySql(query, { now, alias: 't' });
+    const { where, params } = compileQuerySql(query, { now, alias: 't', dialect: dialectOf(this.db) });
     const members =
       exceptMembersOf === undefined
         ? ''
@@ -399,8 +407,13 @@ export class RolloutStore {
     return this.db.inTransaction;
   }
 
-  /** Rows changed through this connection since it opened: a cheap "did anything happen". */
-  totalChanges(): number {
-    return this.s.totalChanges.get()!.n;
+  /**
+   * A value that moves when the store changed, a cheap "did anything happen": on SQLite the
+   * rows changed through this connection since it opened; on PostgreSQL the server's current
+   * snapshot, which also moves for writes by other replicas (and other databases: it may say
+   * something happened when nothing did here, never the reverse).
+   */
+  changeMark(): number | string {
+    return this.s.changeMark.get()!.n;
   }
 }

@@ -1,4 +1,5 @@
 import type { Db } from '../../store/database.ts';
+import { dialectOf, forDialect } from '../../store/sql.ts';
 import { FleetIndex, type FleetIndexRow, type FleetIndexValue } from './fleet-index.ts';
 
 /** The length of a target id: `tgt_` and 20 hex digits (TargetId). */
@@ -60,11 +61,25 @@ class OrdinalTable {
 }
 
 /**
+ * PostgreSQL's plan for the grouping read: its index on the values does not hold target_id, so
+ * walking it in order fetches every row from the table at random (seconds at 100,000 targets),
+ * and its estimate of the groups (a tenth of the rows, against a few thousand distinct values)
+ * keeps it from hashing. One pass over the table into a hash table in memory is what suits.
+ */
+const POSTGRES_GROUPING: readonly [string, string][] = [
+  ['enable_indexscan', 'off'],
+  ['enable_indexonlyscan', 'off'],
+  ['enable_bitmapscan', 'off'],
+  ['enable_sort', 'off'],
+  ['work_mem', "'128MB'"],
+];
+
+/**
  * Builds the fleet index from the store in two reads that SQLite answers from covering indexes
  * (migration 037), without a row per target and field reaching JavaScript: the targets' own
  * columns in id order, then each distinct field value with the ids of its holders
- * (`group_concat`), turned into ordinals by {@link OrdinalTable}. Both reads are one read
- * transaction, so they see the same fleet.
+ * (`group_concat`, PostgreSQL's `string_agg`), turned into ordinals by {@link OrdinalTable}.
+ * Both reads are one read transaction, so they see the same fleet.
  */
 export function buildFleetIndexFromStore(db: Db): FleetIndex {
   const read = db.transaction(() => {
@@ -72,12 +87,16 @@ export function buildFleetIndexFromStore(db: Db): FleetIndex {
       .prepare('SELECT id, name, status, last_seen_at, last_changed_at, enrolled_at FROM targets ORDER BY id')
       .raw()
       .all() as FleetIndexRow[];
+    const postgres = dialectOf(db) === 'postgres';
+    if (postgres) db.exec(POSTGRES_GROUPING.map(([name, value]) => `SET LOCAL ${name} = ${value}`).join('; '));
     const values = db
       .prepare(
-        'SELECT field, text_value, num_value, version_key, time_value, group_concat(target_id) FROM target_fields GROUP BY field, text_value, num_value, version_key, time_value',
+        `SELECT field, text_value, num_value, version_key, time_value, ${forDialect(db, { sqlite: 'group_concat(target_id)', postgres: "string_agg(target_id, ',')" })} FROM target_fields GROUP BY field, text_value, num_value, version_key, time_value`,
       )
       .raw()
       .all() as [string, string, number | null, string | null, number | null, string][];
+    // Inside a caller's transaction (this read is then a savepoint) the settings would outlast it.
+    if (postgres) db.exec(POSTGRES_GROUPING.map(([name]) => `SET LOCAL ${name} TO DEFAULT`).join('; '));
     return { targets, values };
   });
   const { targets, values } = read.deferred();

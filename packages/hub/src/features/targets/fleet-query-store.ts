@@ -1,7 +1,7 @@
 import type { Target } from '@flotilla/protocol';
 import type { FacetCounts } from '@flotilla/protocol/api';
 import type { Query } from '@flotilla/protocol/query';
-import type { Statement } from '../../store/sql.ts';
+import { dialectOf, forDialect, type Statement } from '../../store/sql.ts';
 import type { Db } from '../../store/database.ts';
 import { compileQuerySql } from './query-sql-store.ts';
 import { targetFromRow, type TargetRow } from './target-store.ts';
@@ -46,9 +46,13 @@ export class FleetQueryStore {
   /** These targets, in id order. */
   targets(ids: readonly string[]): Target[] {
     return (
-      this.prepare('SELECT t.* FROM json_each(?) j JOIN targets t ON t.id = j.value ORDER BY t.id').all(
-        JSON.stringify(ids),
-      ) as TargetRow[]
+      this.prepare(
+        forDialect(this.db, {
+          sqlite: 'SELECT t.* FROM json_each(?) j JOIN targets t ON t.id = j.value ORDER BY t.id',
+          postgres:
+            'SELECT t.* FROM json_array_elements_text(?::json) j(value) JOIN targets t ON t.id = j.value ORDER BY t.id',
+        }),
+      ).all(JSON.stringify(ids)) as TargetRow[]
     ).map(targetFromRow);
   }
 
@@ -60,7 +64,9 @@ export class FleetQueryStore {
   /** Counts for the dashboard's filters, over the targets that match. */
   facets(query: Query | undefined, now: number): FacetCounts {
     const { where, params } =
-      query === undefined ? { where: '1', params: [] } : compileQuerySql(query, { now, alias: 't' });
+      query === undefined
+        ? { where: 'TRUE', params: [] }
+        : compileQuerySql(query, { now, alias: 't', dialect: dialectOf(this.db) });
     const scope = `target_id IN (SELECT t.id FROM targets t WHERE (${where}))`;
     const byField = (field: string): Record<string, number> =>
       Object.fromEntries(

@@ -11,6 +11,7 @@ import {
   type TextColumn,
   type TimeColumn,
 } from '@flotilla/protocol/query';
+import type { Dialect } from '../../store/sql.ts';
 
 /** Options of {@link compileQuerySql}. */
 export interface QuerySqlOptions {
@@ -20,6 +21,8 @@ export interface QuerySqlOptions {
   readonly alias?: string;
   /** Name of the side table of migration 003; `target_fields` unless given. */
   readonly fieldsTable?: string;
+  /** The SQL dialect to write (`dialectOf(db)` from store/sql.ts); SQLite unless given. */
+  readonly dialect?: Dialect;
 }
 
 /** A WHERE fragment and its positional parameters, in order. */
@@ -39,9 +42,12 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /**
  * Compiles a query into a WHERE fragment over the `targets` table (alias `t`) of the hub
  * store, using the indexed side table `target_fields` (migration 003). The fragment is never
- * NULL, so `NOT (...)` around it means exactly "does not match".
+ * NULL, so `NOT (...)` around it means exactly "does not match". The dialects differ in globs
+ * (SQLite's GLOB, PostgreSQL's LIKE: see {@link toPostgresLike}) and in the shape that suits
+ * each planner: SQLite gets fixed joins, PostgreSQL one semi-join per condition, which its
+ * statistics order.
  *
- * Plans do not depend on SQLite's statistics: the conditions on stored fields that must all
+ * SQLite's plans do not depend on its statistics: the conditions on stored fields that must all
  * hold become one join in a fixed order (see {@link joinSql}), so a query never turns into a
  * range scan per row when ANALYZE has not run.
  *
@@ -59,7 +65,8 @@ export function compileQuerySql(query: Query, options: QuerySqlOptions): QuerySq
     );
   }
   const params: unknown[] = [];
-  const where = emit(planQuery(query, nowMillis(options.now)), { alias, table, params });
+  const dialect = options.dialect ?? 'sqlite';
+  const where = emit(planQuery(query, nowMillis(options.now)), { alias, table, params, dialect });
   return { where, params };
 }
 
@@ -67,6 +74,7 @@ interface Context {
   readonly alias: string;
   readonly table: string;
   readonly params: unknown[];
+  readonly dialect: Dialect;
 }
 
 type RowsPlan = Plan & { kind: 'rows' };
@@ -91,10 +99,12 @@ function prefixRange(column: string, prefix: string, ctx: Context): string | und
 }
 
 function globSql(column: string, pattern: string, ctx: Context): string {
-  // The range in front of GLOB lets SQLite seek the index; GLOB alone decides the match.
+  // The range in front of the match lets the database seek the index; the match alone decides.
   const range = prefixRange(column, literalPrefix(pattern), ctx);
-  ctx.params.push(toSqliteGlob(pattern));
-  return range === undefined ? `${column} GLOB ?` : `${range} AND ${column} GLOB ?`;
+  const postgres = ctx.dialect === 'postgres';
+  ctx.params.push(postgres ? toPostgresLike(pattern) : toSqliteGlob(pattern));
+  const match = postgres ? `${column} LIKE ? ESCAPE '\\'` : `${column} GLOB ?`;
+  return range === undefined ? match : `${range} AND ${match}`;
 }
 
 function comparison(column: string, op: QueryCompareOp, value: unknown, ctx: Context): string {
@@ -171,7 +181,7 @@ function testsSql(tests: readonly RowTest[], q: string, ctx: Context): string | 
 }
 
 /**
- * Conditions on stored fields that must all hold, as one join over `target_fields` in a
+ * Conditions on stored fields that must all hold, as one SQLite join over `target_fields` in a
  * fixed order (CROSS JOIN): the likeliest-selective condition drives through its index, and
  * every other one is checked by a seek on the primary key (target_id, field). The unary plus
  * on the other conditions' columns keeps SQLite from probing through an index that does not
@@ -202,31 +212,44 @@ function joinSql(plans: readonly RowsPlan[], ctx: Context): string {
 function emit(plan: Plan, ctx: Context): string {
   switch (plan.kind) {
     case 'const':
-      return plan.value ? '1' : '0';
+      return plan.value ? 'TRUE' : 'FALSE';
     case 'and': {
-      const rows = plan.items.filter((item): item is RowsPlan => item.kind === 'rows' && item.tests.length > 0);
+      // On SQLite the conditions on stored fields become joins (see joinSql). PostgreSQL orders
+      // joins from its statistics, and planning one over dozens of tables takes it seconds: there
+      // each condition stays a semi-join of its own.
+      const rows =
+        ctx.dialect === 'sqlite'
+          ? plan.items.filter((item): item is RowsPlan => item.kind === 'rows' && item.tests.length > 0)
+          : [];
+      const joined = rows.length >= 2 ? rows : [];
       const parts: string[] = [];
-      if (rows.length >= 2) {
-        // SQLite joins at most 64 tables; larger conjunctions become several joins.
-        for (let start = 0; start < rows.length; start += MAX_JOIN) {
-          const chunk = rows.slice(start, start + MAX_JOIN);
-          parts.push(chunk.length === 1 ? emit(chunk[0] as RowsPlan, ctx) : joinSql(chunk, ctx));
-        }
+      // SQLite joins at most 64 tables; larger conjunctions become several joins.
+      for (let start = 0; start < joined.length; start += MAX_JOIN) {
+        const chunk = joined.slice(start, start + MAX_JOIN);
+        parts.push(chunk.length === 1 ? emit(chunk[0] as RowsPlan, ctx) : joinSql(chunk, ctx));
       }
       for (const item of plan.items) {
-        if (rows.length < 2 || !rows.includes(item as RowsPlan)) {
+        if (!joined.includes(item as RowsPlan)) {
           parts.push(emit(item, ctx));
         }
       }
-      return parts.length === 0 ? '1' : `(${parts.join(' AND ')})`;
+      return parts.length === 0 ? 'TRUE' : `(${parts.join(' AND ')})`;
     }
     case 'or':
-      return plan.items.length === 0 ? '0' : `(${plan.items.map((item) => emit(item, ctx)).join(' OR ')})`;
+      return plan.items.length === 0 ? 'FALSE' : `(${plan.items.map((item) => emit(item, ctx)).join(' OR ')})`;
     case 'not':
       return `NOT (${emit(plan.item, ctx)})`;
     case 'rows': {
       if (plan.tests.length === 0) {
-        return '0';
+        return 'FALSE';
+      }
+      if (ctx.dialect === 'postgres') {
+        // PostgreSQL plans each SELECT of a UNION on its own, which costs more than running them at
+        // these sizes (seconds for 64 alternatives in every condition of a large query); one
+        // SELECT with the alternatives OR-ed together still reaches each index, through a BitmapOr.
+        ctx.params.push(plan.field);
+        const condition = testsSql(plan.tests, '', ctx);
+        return `${ctx.alias}.id IN (SELECT target_id FROM ${ctx.table} WHERE field = ?${condition === undefined ? '' : ` AND ${condition}`})`;
       }
       // One SELECT per alternative, so that each can use its own index.
       const selects = alternatives(plan.tests, '', ctx).map((alternative) => {
@@ -237,7 +260,7 @@ function emit(plan: Plan, ctx: Context): string {
     }
     case 'text-column': {
       if (plan.tests.length === 0) {
-        return '0';
+        return 'FALSE';
       }
       const column = `${ctx.alias}.${TEXT_COLUMNS[plan.column]}`;
       const tests = plan.tests.map((test) => {
@@ -265,6 +288,21 @@ export function toSqliteGlob(pattern: string): string {
     .map((step) => {
       if (typeof step === 'string') return step;
       return step.literal === '*' || step.literal === '?' || step.literal === '[' ? `[${step.literal}]` : step.literal;
+    })
+    .join('');
+}
+
+/**
+ * A query glob as a PostgreSQL LIKE pattern (with `ESCAPE '\'`): `*` is `%`, `?` is `_`, and a
+ * literal `%`, `_` or `\` is escaped. Over `COLLATE "C"` text in a UTF-8 database LIKE is
+ * case-sensitive and `_` is one code point, as GLOB is in SQLite and the matcher in memory.
+ */
+export function toPostgresLike(pattern: string): string {
+  return globSteps(pattern)
+    .map((step) => {
+      if (step === '*') return '%';
+      if (step === '?') return '_';
+      return step.literal === '%' || step.literal === '_' || step.literal === '\\' ? `\\${step.literal}` : step.literal;
     })
     .join('');
 }

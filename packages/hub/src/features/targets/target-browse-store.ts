@@ -1,5 +1,6 @@
 import type { Target } from '@flotilla/protocol';
 import type { Db } from '../../store/database.ts';
+import { forDialect } from '../../store/sql.ts';
 import { targetFromRow, type TargetRow } from './target-store.ts';
 
 /** A field's value per target, as a sort key: versions by their ordering key, the rest as text. */
@@ -19,19 +20,21 @@ export class TargetBrowseStore {
   private readonly s;
 
   constructor(db: Db) {
+    // The ids a statement is limited to arrive as one JSON array parameter.
+    const ids = forDialect(db, { sqlite: 'json_each(?) j', postgres: 'json_array_elements_text(?::json) j(value)' });
     this.s = {
       fieldKeys: db.prepare<[string], FieldKey>(
         'SELECT target_id AS id, coalesce(version_key, text_value) AS key FROM target_fields WHERE field = ?',
       ),
-      rowsByIds: db.prepare<[string], TargetRow>('SELECT t.* FROM json_each(?) j JOIN targets t ON t.id = j.value'),
+      rowsByIds: db.prepare<[string], TargetRow>(`SELECT t.* FROM ${ids} JOIN targets t ON t.id = j.value`),
       values: db.prepare<[string, string, string, number], ValueCount>(
         'SELECT text_value AS value, count(*) AS n FROM target_fields WHERE field = ? AND text_value >= ? AND text_value < ? GROUP BY text_value ORDER BY n DESC, value LIMIT ?',
       ),
       valuesAmong: db.prepare<[string, string, string, string, number], ValueCount>(
-        'SELECT f.text_value AS value, count(*) AS n FROM json_each(?) j JOIN target_fields f ON f.target_id = j.value WHERE f.field = ? AND f.text_value >= ? AND f.text_value < ? GROUP BY f.text_value ORDER BY n DESC, value LIMIT ?',
+        `SELECT f.text_value AS value, count(*) AS n FROM ${ids} JOIN target_fields f ON f.target_id = j.value WHERE f.field = ? AND f.text_value >= ? AND f.text_value < ? GROUP BY f.text_value ORDER BY n DESC, value LIMIT ?`,
       ),
       namesAmong: db.prepare<[string, string, string, number], { value: string }>(
-        'SELECT t.name AS value FROM json_each(?) j JOIN targets t ON t.id = j.value WHERE t.name >= ? AND t.name < ? ORDER BY t.name LIMIT ?',
+        `SELECT t.name AS value FROM ${ids} JOIN targets t ON t.id = j.value WHERE t.name >= ? AND t.name < ? ORDER BY t.name LIMIT ?`,
       ),
       names: db.prepare<[string, string, number], { value: string }>(
         'SELECT name AS value FROM targets WHERE name >= ? AND name < ? ORDER BY name LIMIT ?',

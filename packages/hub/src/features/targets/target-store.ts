@@ -17,6 +17,7 @@ import {
   type TargetFieldRow,
 } from '@flotilla/protocol/query';
 import type { Db } from '../../store/database.ts';
+import { forDialect } from '../../store/sql.ts';
 import { FleetIndex, type FleetIndexColumns } from './fleet-index.ts';
 import { buildFleetIndexFromStore } from './fleet-index-build.ts';
 import { targetFieldRowParams, targetFieldsSql } from './target-fields-store.ts';
@@ -146,6 +147,12 @@ export class TargetStore {
 
   constructor(db: Db) {
     this.db = db;
+    // The later of the target's last contact and @at; a NULL @at leaves it. PostgreSQL's greatest
+    // skips NULLs, and SQLite's two-argument max is NULL for any NULL.
+    const seenAt = forDialect(db, {
+      sqlite: 'CASE WHEN @at IS NULL THEN last_seen_at ELSE max(coalesce(last_seen_at, 0), @at) END',
+      postgres: 'greatest(last_seen_at, @at::bigint)',
+    });
     this.s = {
       insert:
         db.prepare(`INSERT INTO targets (id, name, status, public_key, key_id, labels, enrolled_at, last_changed_at, last_changed_by)
@@ -173,11 +180,11 @@ export class TargetStore {
       ),
       setEnvelope: db.prepare('UPDATE targets SET envelope = @envelope WHERE id = @id'),
       setObserved: db.prepare(
-        'UPDATE targets SET observed = @observed, observed_seq = @seq, facts = @facts, last_seen_at = CASE WHEN @at IS NULL THEN last_seen_at ELSE max(coalesce(last_seen_at, 0), @at) END WHERE id = @id',
+        `UPDATE targets SET observed = @observed, observed_seq = @seq, facts = @facts, last_seen_at = ${seenAt} WHERE id = @id`,
       ),
       setKey: db.prepare('UPDATE targets SET public_key = @publicKey, key_id = @keyId WHERE id = @id'),
       setDrift: db.prepare('UPDATE targets SET drift = @drift WHERE id = @id'),
-      seen: db.prepare('UPDATE targets SET last_seen_at = max(coalesce(last_seen_at, 0), @at) WHERE id = @id'),
+      seen: db.prepare(`UPDATE targets SET last_seen_at = ${seenAt} WHERE id = @id`),
       setStatus: db.prepare(
         'UPDATE targets SET status = @status, last_changed_at = @at, last_changed_by = @actor WHERE id = @id',
       ),
@@ -188,8 +195,14 @@ export class TargetStore {
         "SELECT id FROM targets WHERE envelope IS NOT NULL AND status != 'revoked' ORDER BY id",
       ),
       // The targets whose current envelope carries a hold: the ones to re-sign when it is lifted.
-      holding: db.prepare<[string], { id: string }>(`SELECT t.id FROM targets t
-        WHERE t.envelope IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(t.envelope, '$.envelope.holds') h WHERE json_extract(h.value, '$.id') = ?) ORDER BY t.id`),
+      holding: db.prepare<[string], { id: string }>(
+        forDialect(db, {
+          sqlite: `SELECT t.id FROM targets t
+        WHERE t.envelope IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(t.envelope, '$.envelope.holds') h WHERE json_extract(h.value, '$.id') = ?) ORDER BY t.id`,
+          postgres: `SELECT t.id FROM targets t
+        WHERE t.envelope IS NOT NULL AND EXISTS (SELECT 1 FROM json_array_elements(t.envelope::json -> 'envelope' -> 'holds') h WHERE h ->> 'id' = ?) ORDER BY t.id`,
+        }),
+      ),
       fieldsOf: db.prepare<[string]>(
         'SELECT field, text_value, num_value, version_key, time_value FROM target_fields WHERE target_id = ?',
       ),
@@ -207,7 +220,7 @@ export class TargetStore {
       fieldNames: db.prepare<[], { field: string }>('SELECT DISTINCT field FROM target_fields'),
       snapshotGet: db.prepare<[], { data: Buffer }>('SELECT data FROM fleet_index_snapshot WHERE id = 1'),
       snapshotPut: db.prepare<[{ at: number; data: Buffer }]>(
-        'INSERT OR REPLACE INTO fleet_index_snapshot (id, taken_at, data) VALUES (1, @at, @data)',
+        'INSERT INTO fleet_index_snapshot (id, taken_at, data) VALUES (1, @at, @data) ON CONFLICT (id) DO UPDATE SET taken_at = excluded.taken_at, data = excluded.data',
       ),
     };
   }

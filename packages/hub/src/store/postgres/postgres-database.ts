@@ -27,6 +27,8 @@ type WorkerAnswer<T> = { readonly ok: true; readonly value: T } | WorkerFailure;
 interface QueryAnswer {
   readonly rows: unknown[];
   readonly rowCount: number;
+  /** The command tag of the (last) statement: `COMMIT`, or `ROLLBACK` for a commit of a failed transaction. */
+  readonly command: string;
 }
 
 type Call = {
@@ -38,6 +40,7 @@ type Call = {
     values: readonly unknown[],
     name: string | undefined,
     arrays: boolean,
+    fresh: boolean,
   ): WorkerAnswer<QueryAnswer>;
   (op: 'close', id: number): WorkerAnswer<null>;
 };
@@ -81,6 +84,12 @@ function buffers(row: unknown): unknown {
  * connection, whose calls run in a worker thread while this thread waits. Statements written
  * with `?` or `@name` parameters run as server-side prepared statements. A transaction takes
  * {@link WRITE_LOCK}; one nested inside it is a savepoint.
+ *
+ * When the connection is lost (the server restarted, the backend was terminated, the network
+ * failed) the statement fails with the connection's error (SQLSTATE class 08, 57P01–57P03, or
+ * a socket error's code: a storage failure, see store-health.ts), and so does the rest of an
+ * open transaction. The next statement outside a transaction connects again first, and fails
+ * the same way while the server cannot be reached: a restarted server needs no restarted hub.
  */
 export class PostgresDatabase implements SqlDatabase {
   readonly dialect = 'postgres' as const;
@@ -123,7 +132,9 @@ export class PostgresDatabase implements SqlDatabase {
   /** Runs one statement as written (no parameters): what migrations and `exec` use. */
   query(text: string, values: readonly unknown[] = [], name?: string, arrays = false): QueryAnswer {
     if (this.closed) throw new PostgresError({ message: 'the database connection is closed', code: '08003' });
-    return unwrap(worker()('query', this.id, text, values, name, arrays));
+    // Outside a transaction a lost connection may be replaced before the statement runs; inside
+    // one it may not, since the new session would not have the transaction's work.
+    return unwrap(worker()('query', this.id, text, values, name, arrays, this.depth === 0));
   }
 
   prepare<P extends unknown[] | object = unknown[], R = unknown>(
@@ -153,7 +164,13 @@ export class PostgresDatabase implements SqlDatabase {
         try {
           for (const hook of hooks) hook();
           const result = fn(...args);
-          this.query('COMMIT');
+          // A statement that failed inside the work (and was caught there) aborted the whole
+          // transaction, and PostgreSQL answers its COMMIT by rolling back: that must not pass as written.
+          if (this.query('COMMIT').command === 'ROLLBACK')
+            throw new PostgresError({
+              message: 'the transaction was rolled back: a statement inside it failed, and the work went on',
+              code: '25P02',
+            });
           return result;
         } catch (error) {
           this.rollback('ROLLBACK');

@@ -26,6 +26,21 @@ const types = {
 const connections = new Map();
 let nextId = 1;
 
+/** How long a connection attempt may take before it fails as the store being unavailable. */
+const CONNECT_TIMEOUT_MS = 5_000;
+/**
+ * After a failed attempt to connect again, statements fail at once with its error for this
+ * long: the hub's thread waits on each attempt, so a server that does not answer is tried
+ * about once a second (by the store's probe), not by every request.
+ */
+const RECONNECT_BACKOFF_MS = 1_000;
+
+// SQLSTATE classes and socket errors that mean the connection itself is gone (a server that
+// shut down or restarted, a terminated backend, a network failure): the connection cannot be
+// used again and is replaced before the next statement outside a transaction.
+const CONNECTION_LOST =
+  /^(08|57P0[1-3])|^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN)$/;
+
 function failure(error) {
   return {
     ok: false,
@@ -38,43 +53,90 @@ function failure(error) {
   };
 }
 
-function connection(id) {
+/** node-postgres reports a dropped socket without a code; it is a connection failure (SQLSTATE 08006). */
+function asConnectionFailure(error) {
+  if (typeof error?.code === 'string') return error;
+  return Object.assign(error instanceof Error ? error : new Error(String(error)), { code: '08006' });
+}
+
+function entryOf(id) {
   const found = connections.get(id);
   if (found === undefined) throw Object.assign(new Error('the store connection is closed'), { code: '08003' });
-  if (found.broken !== undefined) throw found.broken;
   return found;
 }
 
-async function open(url, applicationName) {
-  const client = new pg.Client({ connectionString: url, types, application_name: applicationName });
-  const id = nextId++;
-  const entry = { client, broken: undefined };
+async function connect(entry) {
+  const client = new pg.Client({
+    connectionString: entry.url,
+    types,
+    application_name: entry.applicationName,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+  });
   // A connection that dies between calls fails the next call with its own error, never the worker.
   client.on('error', (error) => {
-    entry.broken = error;
+    if (entry.client === client) entry.broken = asConnectionFailure(error);
   });
-  await client.connect();
+  try {
+    await client.connect();
+  } catch (error) {
+    client.end().catch(() => undefined);
+    throw asConnectionFailure(error);
+  }
+  entry.client = client;
+  entry.broken = undefined;
+}
+
+async function open(url, applicationName) {
+  const entry = { url, applicationName, client: undefined, broken: undefined, retryAt: 0 };
+  await connect(entry);
+  const id = nextId++;
   connections.set(id, entry);
   return id;
 }
 
-async function query(id, text, values, name, arrays) {
-  const { client } = connection(id);
-  const result = await client.query({
-    text,
-    values,
-    ...(name === undefined ? {} : { name }),
-    ...(arrays ? { rowMode: 'array' } : {}),
-  });
-  // A multi-statement text answers one result per statement: the last one is what was asked.
-  const last = Array.isArray(result) ? result.at(-1) : result;
-  return { rows: last?.rows ?? [], rowCount: last?.rowCount ?? 0 };
+/**
+ * Runs one statement. A connection found broken is replaced first when `fresh` (the caller
+ * has no transaction open, so nothing is lost with the old session); inside a transaction the
+ * statement fails instead, and so does the transaction, as it must.
+ */
+async function query(id, text, values, name, arrays, fresh) {
+  const entry = entryOf(id);
+  if (entry.broken !== undefined) {
+    if (!fresh || Date.now() < entry.retryAt) throw entry.broken;
+    entry.client?.end().catch(() => undefined);
+    try {
+      await connect(entry);
+    } catch (error) {
+      entry.broken = error;
+      entry.retryAt = Date.now() + RECONNECT_BACKOFF_MS;
+      throw error;
+    }
+  }
+  try {
+    const result = await entry.client.query({
+      text,
+      values,
+      ...(name === undefined ? {} : { name }),
+      ...(arrays ? { rowMode: 'array' } : {}),
+    });
+    // A multi-statement text answers one result per statement: the last one is what was asked.
+    const last = Array.isArray(result) ? result.at(-1) : result;
+    return { rows: last?.rows ?? [], rowCount: last?.rowCount ?? 0, command: last?.command ?? '' };
+  } catch (error) {
+    // node-postgres says a socket dropped mid-query without a code (or through the 'error' event).
+    const dropped =
+      typeof error?.code !== 'string' &&
+      (entry.broken !== undefined || /^Connection terminated|not queryable/.test(error?.message ?? ''));
+    const failed = dropped ? asConnectionFailure(error) : error;
+    if (typeof failed?.code === 'string' && CONNECTION_LOST.test(failed.code)) entry.broken = failed;
+    throw failed;
+  }
 }
 
 async function close(id) {
   const entry = connections.get(id);
   connections.delete(id);
-  if (entry !== undefined) await entry.client.end().catch(() => undefined);
+  if (entry?.client !== undefined) await entry.client.end().catch(() => undefined);
   return null;
 }
 
@@ -84,7 +146,7 @@ runAsWorker(async (op, ...args) => {
       case 'open':
         return { ok: true, value: await open(args[0], args[1]) };
       case 'query':
-        return { ok: true, value: await query(args[0], args[1], args[2], args[3], args[4]) };
+        return { ok: true, value: await query(args[0], args[1], args[2], args[3], args[4], args[5]) };
       case 'close':
         return { ok: true, value: await close(args[0]) };
       default:

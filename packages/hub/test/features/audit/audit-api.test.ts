@@ -106,13 +106,11 @@ beforeAll(async () => {
   hub = await startTestHub();
   const key = KeyPair.parse(JSON.parse(readFileSync(join(hub.dataDir, 'keys', 'hub.json'), 'utf8')));
   hubKey = { id: keyIdOf(key.publicKey), publicKey: key.publicKey };
-  viewerToken = `fl_viewer_${randomUUID()}`;
-  // No API creates operator tokens yet: the viewer's goes into the hub's database as the hub would write it.
-  const db = new Database(join(hub.dataDir, 'hub.db'));
-  db.prepare(
-    'INSERT INTO api_tokens (id, name, token_hash, role, selector, created_at) VALUES (?, ?, ?, ?, NULL, ?)',
-  ).run('tok_viewer', 'vera', hashSecret(viewerToken), 'viewer', Date.now());
-  db.close();
+  // A viewer, as an admin would make one.
+  viewerToken = hub.opened.hub.services.operators.create(
+    { name: 'vera', role: 'viewer' },
+    { kind: 'system', id: 'test' },
+  ).token;
 
   const gold = await call(hub.url, 'POST', '/v1/enrollment-tokens', {
     token: hub.adminToken,

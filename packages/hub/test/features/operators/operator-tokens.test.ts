@@ -1,5 +1,3 @@
-import Database from 'better-sqlite3';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_VERSION, generateKeyPair, signBundle } from '@flotilla/protocol';
 import { call, ProtocolAgent, startTestHub, type TestHub } from '../../support.ts';
@@ -66,7 +64,7 @@ describe('operator tokens', () => {
     const listed = await admin().get('/v1/tokens');
     const vera = listed.body.items.find((t: { name: string }) => t.name === 'vera');
     expect(vera).toEqual({ ...created.body, token: undefined });
-    const db = new Database(join(hub.dataDir, 'hub.db'), { readonly: true });
+    const db = hub.openDb();
     const stored = db.prepare('SELECT * FROM api_tokens WHERE name = ?').get('vera') as Record<string, unknown>;
     db.close();
     expect(stored['token_hash']).toMatch(/^[0-9a-f]{64}$/);

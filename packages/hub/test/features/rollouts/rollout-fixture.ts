@@ -17,6 +17,8 @@ import {
 } from '@flotilla/protocol';
 import { createHub, type Hub, type HubServices } from '../../../src/hub.ts';
 import { openDatabase } from '../../../src/store/database.ts';
+import { openPostgres } from '../../../src/store/postgres/postgres-database.ts';
+import { testHubDatabase } from '../../store-kinds.ts';
 import { AuditLog } from '../../../src/features/audit/audit-log.ts';
 import type { CreateRolloutRequest, RolloutView } from '@flotilla/protocol/api';
 
@@ -41,13 +43,15 @@ export interface ReportOptions {
 }
 
 /**
- * A real hub (SQLite file, real services, real audit log) whose clock the test moves and
+ * A real hub (SQLite file, or a fresh PostgreSQL database with FLOTILLA_TEST_STORE=postgres;
+ * real services, real audit log) whose clock the test moves and
  * whose rollout controller runs only when the test calls `reconcile` — no timers, no sleeps.
  */
 export class RolloutHub {
   hub!: Hub;
   now = Date.parse('2025-06-01T09:00:00Z');
   readonly dir = mkdtempSync(join(tmpdir(), 'flotilla-rollout-test-'));
+  private readonly database = testHubDatabase();
   readonly release = generateKeyPair();
   private readonly hubKeys = { hub: generateKeyPair(), root: generateKeyPair() };
   private enrollToken = '';
@@ -62,7 +66,12 @@ export class RolloutHub {
   /** `issueBatch`: the most envelopes one batch of a wave issues (the hub's default otherwise). */
   static async open(options: { readonly issueBatch?: number } = {}): Promise<RolloutHub> {
     const fixture = new RolloutHub(options);
-    await fixture.start();
+    try {
+      await fixture.start();
+    } catch (error) {
+      await fixture.close();
+      throw error;
+    }
     fixture.services.trust.addReleaseKey(fixture.release.publicKey, 'test', ALICE);
     fixture.enrollToken = fixture.services.identity.createEnrollmentToken(
       { ttlSeconds: 365 * 86_400, maxUses: 100_000, labels: {} },
@@ -76,7 +85,8 @@ export class RolloutHub {
   }
 
   private async start(): Promise<void> {
-    const db = openDatabase(join(this.dir, 'hub.db'));
+    const db =
+      this.database.url === undefined ? openDatabase(join(this.dir, 'hub.db')) : openPostgres(this.database.url);
     const clock = (): number => this.now;
     const hub = await createHub({
       db,
@@ -87,6 +97,9 @@ export class RolloutHub {
       checkpointIntervalMs: 0,
       rolloutPollMs: 0,
       ...(this.issueBatch === undefined ? {} : { rolloutIssueBatch: this.issueBatch }),
+    }).catch((error: unknown) => {
+      db.close();
+      throw error;
     });
     const close = hub.close.bind(hub);
     this.hub = {
@@ -216,6 +229,7 @@ export class RolloutHub {
   async close(): Promise<void> {
     if (!this.closed) await this.hub.close();
     this.closed = true;
+    this.database.drop();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

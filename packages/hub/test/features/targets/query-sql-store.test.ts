@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseQuery } from '@flotilla/protocol/query';
-import { compileQuerySql, toSqliteGlob } from '../../../src/features/targets/query-sql-store.ts';
+import { compileQuerySql, toPostgresLike, toSqliteGlob } from '../../../src/features/targets/query-sql-store.ts';
 import { versionLinePrefix } from '../../../../protocol/src/query/version-key.ts';
 
 const NOW = Date.parse('2025-06-01T12:00:00Z');
@@ -36,7 +36,7 @@ describe('compileQuerySql', () => {
   });
 
   it.each([
-    ['', '1', []],
+    ['', 'TRUE', []],
     ['status in (active, disabled)', '(t.status = ? OR t.status = ?)', ['active', 'disabled']],
     ['name=web-*', '(t.name >= ? AND t.name < ? AND t.name GLOB ?)', ['web-', 'web.', 'web-*']],
     ['!lastSeen', 'NOT (t.last_seen_at IS NOT NULL)', []],
@@ -60,6 +60,30 @@ describe('compileQuerySql', () => {
     );
   });
 
+  it('writes a semi-join per condition for PostgreSQL, its alternatives in one SELECT and globs as LIKE', () => {
+    const { where, params } = compileQuerySql(parseQuery('region in (eu-*, us-east-1), owner=atlas, name=web-?'), {
+      now: NOW,
+      dialect: 'postgres',
+    });
+    expect(where).toBe(
+      "(t.id IN (SELECT target_id FROM target_fields WHERE field = ? AND ((text_value = ?) OR (text_value >= ? AND text_value < ? AND text_value LIKE ? ESCAPE '\\'))) " +
+        'AND t.id IN (SELECT target_id FROM target_fields WHERE field = ? AND text_value = ?) ' +
+        "AND (t.name >= ? AND t.name < ? AND t.name LIKE ? ESCAPE '\\'))",
+    );
+    expect(params).toEqual([
+      'key.region',
+      'us-east-1',
+      'eu-',
+      'eu.',
+      'eu-%',
+      'key.owner',
+      'atlas',
+      'web-',
+      'web.',
+      'web-_',
+    ]);
+  });
+
   it.each([['t; DROP TABLE targets'], ['']])('refuses the alias %j', (alias) => {
     expect(() => compileQuerySql(parseQuery('region'), { now: NOW, alias })).toThrow(TypeError);
   });
@@ -74,5 +98,19 @@ describe('toSqliteGlob', () => {
     ['a\\\\*', 'a\\*'],
   ])('writes %j for SQLite GLOB as %j', (pattern, sqlite) => {
     expect(toSqliteGlob(pattern)).toBe(sqlite);
+  });
+});
+
+describe('toPostgresLike', () => {
+  it.each([
+    ['eu-*', 'eu-%'],
+    ['a?c', 'a_c'],
+    ['a\\*b', 'a*b'],
+    ['a\\?*', 'a?%'],
+    ['50%_off*', '50\\%\\_off%'],
+    ['a\\\\*', 'a\\\\%'],
+    ['x[y]*', 'x[y]%'],
+  ])('writes %j for PostgreSQL LIKE as %j', (pattern, like) => {
+    expect(toPostgresLike(pattern)).toBe(like);
   });
 });
