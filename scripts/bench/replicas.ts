@@ -294,8 +294,8 @@ try {
       await sleep(200);
     }
   };
-  await issued(setup.rollout.id, replicas[0]!);
-  await fetchEnvelopes(agents, replicas[0]!);
+  await issued(setup.rollout.id, replicas[0]);
+  await fetchEnvelopes(agents, replicas[0]);
   if (agents.some((a) => a.etag === undefined)) throw new Error('an envelope came without an ETag');
   log(`${TARGETS} agents enrolled with envelopes in ${((performance.now() - setupStarted) / 1000).toFixed(1)} s`);
 
