@@ -47,7 +47,7 @@ export function storedText(max: number): z.ZodString {
   return z
     .string()
     .max(max)
-    .regex(/^[^\u0000]*$/, NUL_MESSAGE);
+    .refine((text) => !text.includes('\u0000'), NUL_MESSAGE);
 }
 
 /** Whether any string in a parsed JSON value, key or value at any depth, holds U+0000. */
