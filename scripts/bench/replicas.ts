@@ -285,6 +285,7 @@ try {
           envelope !== undefined &&
           envelope.envelope.generation > (agent.envelope?.envelope.generation ?? 0)
         ) {
+          if (answer.etag === undefined) throw new Error('an envelope came without an ETag');
           agent.envelope = envelope;
           agent.etag = answer.etag;
         } else missing++;
@@ -296,7 +297,6 @@ try {
   };
   await issued(setup.rollout.id, replicas[0]);
   await fetchEnvelopes(agents, replicas[0]);
-  if (agents.some((a) => a.etag === undefined)) throw new Error('an envelope came without an ETag');
   log(`${TARGETS} agents enrolled with envelopes in ${((performance.now() - setupStarted) / 1000).toFixed(1)} s`);
 
   const reportBody = (agent: Agent): string => {
