@@ -37,8 +37,43 @@ export const Labels = z.record(
 );
 export type Labels = z.infer<typeof Labels>;
 
+const NUL_MESSAGE = 'text may not hold the NUL character (U+0000), which the hub cannot store';
+
+/**
+ * Text the hub stores and indexes as text: PostgreSQL cannot hold U+0000 (SQLite could), so it
+ * is refused where it enters and both stores keep the same.
+ */
+export function storedText(max: number): z.ZodString {
+  return z
+    .string()
+    .max(max)
+    .refine((text) => !text.includes('\u0000'), NUL_MESSAGE);
+}
+
+/** Whether any string in a parsed JSON value, key or value at any depth, holds U+0000. */
+export function holdsNul(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const item = stack.pop();
+    if (typeof item === 'string') {
+      if (item.includes('\u0000')) return true;
+    } else if (Array.isArray(item)) stack.push(...(item as unknown[]));
+    else if (typeof item === 'object' && item !== null)
+      for (const [key, child] of Object.entries(item)) {
+        if (key.includes('\u0000')) return true;
+        stack.push(child);
+      }
+  }
+  return false;
+}
+
+/** Refines a schema of free-form JSON to refuse U+0000 anywhere in it (see {@link storedText}). */
+export function refuseNul(ctx: { value: unknown; issues: unknown[] }): void {
+  if (holdsNul(ctx.value)) ctx.issues.push({ code: 'custom', message: NUL_MESSAGE, input: ctx.value });
+}
+
 /** Typed operator facts about a target: region, tier, customer, owner and any other key. */
-const PropertyValue = z.union([z.string().max(256), z.number().finite(), z.boolean()]);
+const PropertyValue = z.union([storedText(256), z.number().finite(), z.boolean()]);
 export const Properties = z.record(
   z
     .string()
@@ -52,7 +87,7 @@ export type Properties = z.infer<typeof Properties>;
 
 export const ReleaseRef = z.strictObject({
   name: Name,
-  version: z.string().min(1).max(64),
+  version: storedText(64).min(1),
   digest: Digest,
 });
 export type ReleaseRef = z.infer<typeof ReleaseRef>;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ApiVersion, ReleaseRef, TargetId, Timestamp } from './common.ts';
+import { ApiVersion, ReleaseRef, refuseNul, TargetId, Timestamp } from './common.ts';
 import { Signature } from '../crypto/keys.ts';
 import { DriftReportSection } from './drift-report.ts';
 
@@ -18,20 +18,22 @@ export type ResourceStatus = z.infer<typeof ResourceStatus>;
  * What an agent reports about its target's substrate. Keys beyond these are allowed so that
  * a driver can add facts without a protocol change; the hub indexes the named ones.
  */
-export const Facts = z.looseObject({
-  substrate: z.string().max(64).optional(),
-  driver: z.string().max(64).optional(),
-  agentVersion: z.string().max(64).optional(),
-  kubernetesVersion: z.string().max(64).optional(),
-  kubeletVersions: z.array(z.string().max(64)).max(10_000).optional(),
-  nodeCount: z.number().int().min(0).optional(),
-  capabilities: z.record(z.string().max(128), z.union([z.string().max(256), z.number(), z.boolean()])).optional(),
-  hostname: z.string().max(253).optional(),
-  os: z.string().max(64).optional(),
-  arch: z.string().max(64).optional(),
-  cpus: z.number().int().min(0).optional(),
-  memoryBytes: z.number().int().min(0).optional(),
-});
+export const Facts = z
+  .looseObject({
+    substrate: z.string().max(64).optional(),
+    driver: z.string().max(64).optional(),
+    agentVersion: z.string().max(64).optional(),
+    kubernetesVersion: z.string().max(64).optional(),
+    kubeletVersions: z.array(z.string().max(64)).max(10_000).optional(),
+    nodeCount: z.number().int().min(0).optional(),
+    capabilities: z.record(z.string().max(128), z.union([z.string().max(256), z.number(), z.boolean()])).optional(),
+    hostname: z.string().max(253).optional(),
+    os: z.string().max(64).optional(),
+    arch: z.string().max(64).optional(),
+    cpus: z.number().int().min(0).optional(),
+    memoryBytes: z.number().int().min(0).optional(),
+  })
+  .check(refuseNul);
 export type Facts = z.infer<typeof Facts>;
 
 /**

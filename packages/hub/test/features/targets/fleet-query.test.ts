@@ -131,6 +131,19 @@ describe('the fleet query through the hub API', () => {
 });
 
 describe('labels and properties', () => {
+  it('refuses a property value or reported fact holding U+0000 with 400, storing nothing, on either store', async () => {
+    const agent = fleet.get('eu-borealis-old')!;
+    const refused = await patch(agent.targetId, 'properties', { note: 'a\u0000b' });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.message).toMatch(/NUL character \(U\+0000\)/);
+    await expect(agent.report(hub.now(), [release('4.2.1')], { os: 'linux\u0000' })).rejects.toThrow(
+      /NUL character \(U\+0000\)/,
+    );
+    const target = await call(hub.url, 'GET', `/v1/targets/${agent.targetId}`, { token: hub.adminToken });
+    expect(target.body.properties).not.toHaveProperty('note');
+    expect(target.body.facts?.os).toBeUndefined();
+  });
+
   it('keeps property types and records who changed them and when', async () => {
     const id = fleet.get('us-atlas-old')!.targetId;
     const answer = await patch(id, 'properties', { nodes: 12, pci: true, version: '4.10' }, ['tier']);
