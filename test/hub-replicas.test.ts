@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { API_VERSION, generateKeyPair, parseYaml, signBundle, type Target } from '@flotilla/protocol';
-import { manifestFileName } from '@flotilla/agent';
+import { manifestFileName, type Transport } from '@flotilla/agent';
 import { createPostgresDatabase, postgresAvailable } from '../packages/hub/test/store-kinds.ts';
 import { api, configMap, startAgent, type AgentFixture } from './fixtures/hub-fixture.ts';
 import { spawnHubProcess, startHubProcess, type HubProcess, type RunningProcess } from './fixtures/processes.ts';
@@ -16,10 +16,11 @@ const WAVES = ['canary', 'early', 'rest'];
 /** Agents enrolling at once: enough to keep the replicas busy, few enough not to time out on two cores. */
 const STARTING_AT_ONCE = 20;
 
-/** A real agent of the test and the replica it was given first. */
+/** A real agent of the test, the replica it was given first and how it hears of changes. */
 interface FleetAgent extends AgentFixture {
   readonly name: string;
   readonly home: number;
+  readonly transport: Transport;
 }
 
 interface AuditEntry {
@@ -27,7 +28,7 @@ interface AuditEntry {
   readonly details?: { readonly rollout?: string; readonly waveName?: string };
 }
 
-/** Agents holding a push stream to a replica now, as its `/metrics` says. */
+/** Agents holding a push stream to a replica now, as its `/metrics` says (long-polls come and go). */
 async function streamsAt(metricsUrl: string): Promise<number> {
   const text = await (await request(metricsUrl)).body.text();
   const series = 'flotilla_connected_agents{transport="stream"} ';
@@ -39,7 +40,7 @@ async function streamsAt(metricsUrl: string): Promise<number> {
 /**
  * Issue #18, first test: three hub replicas (separate `flotilla hub serve` processes sharing one
  * PostgreSQL database and the same keys) with 200 real agents (in this process, manifests-dir
- * driver, push streams) spread over them, a rollout in waves, and the replica holding the lease
+ * driver, half on push streams and half long-polling) spread over them, a rollout in waves, and the replica holding the lease
  * killed with SIGKILL in the middle of a wave. Each agent is given all three replicas' URLs,
  * its own first, and nothing else: those of the dead replica must find a live one by
  * themselves, keep their identity and converge with the rest.
@@ -106,7 +107,10 @@ describe.skipIf(!postgresAvailable())('three hub replicas on one PostgreSQL data
     });
   }
 
-  /** Starts the fleet: agent `i` has replica `i mod 3` first, then the other two in turn. */
+  /**
+   * Starts the fleet: agent `i` has replica `i mod 3` first, then the other two in turn; every
+   * other agent of each replica long-polls, since the two transports find a replica gone apart.
+   */
   async function startFleet(token: string): Promise<void> {
     const pending = Array.from({ length: AGENTS }, (_, i) => i);
     await Promise.all(
@@ -115,16 +119,17 @@ describe.skipIf(!postgresAvailable())('three hub replicas on one PostgreSQL data
           const home = i % REPLICAS;
           const name = `r${home}-${i}`;
           const urls = Array.from({ length: REPLICAS }, (_, k) => hubs[(home + k) % REPLICAS]!.url);
+          const transport: Transport = Math.floor(i / REPLICAS) % 2 === 0 ? 'auto' : 'long-poll';
           const fixture = await startAgent(urls, token, {
             name,
             dir: join(agentsDir.path, name),
-            transport: 'auto',
+            transport,
             // The agent's own first steps of backoff (retries within 1 s, then 2 s, jittered), so the
             // time the dead replica's agents take to move is the one a fleet sees; capped lower
             // than its 60 s so that a slow retry under load stays within the test's waits.
             backoff: { baseMs: 1000, maxMs: 5000 },
           });
-          agents.push({ ...fixture, name, home });
+          agents.push({ ...fixture, name, home, transport });
         }
       }),
     );
@@ -149,12 +154,13 @@ describe.skipIf(!postgresAvailable())('three hub replicas on one PostgreSQL data
     await startFleet(token);
     const startS = (performance.now() - startedAt) / 1000;
     const homes = Array.from({ length: REPLICAS }, (_, r) => agents.filter((a) => a.home === r));
-    // Spread: every agent holds its push stream on its own first replica.
+    const streaming = (group: readonly FleetAgent[]) => group.filter((a) => a.transport === 'auto').length;
+    // Spread: every agent talks to its own first replica, which holds the streams of those that stream.
     await waitFor(
       'each replica to hold the streams of the agents that have it first',
       async () => {
         const counts = await Promise.all(metrics.map(streamsAt));
-        return counts.every((n, r) => n === homes[r]!.length) ? true : undefined;
+        return counts.every((n, r) => n === streaming(homes[r]!)) ? true : undefined;
       },
       30_000,
       250,
@@ -178,23 +184,37 @@ describe.skipIf(!postgresAvailable())('three hub replicas on one PostgreSQL data
       100,
     );
     const killedAt = performance.now();
+    const killedWhen = Date.now();
     const dead = hubs[first]!.url;
     await hubs[first]!.kill('SIGKILL');
 
     // Nobody re-points them: the dead replica's agents move to the next URL in their own list,
-    // and the surviving replicas see their streams arrive.
+    // and the surviving replicas see their streams arrive and their long-polls check in.
     const orphans = homes[first]!;
     await waitFor(
       "the dead replica's agents to hold their streams on the live replicas",
       async () => {
         if (orphans.some((a) => a.agent.current.hub === dead)) return undefined;
         const counts = await Promise.all(metrics.filter((_, r) => r !== first).map(streamsAt));
-        return counts.reduce((sum, n) => sum + n, 0) === AGENTS ? true : undefined;
+        return counts.reduce((sum, n) => sum + n, 0) === streaming(agents) ? true : undefined;
       },
       30_000,
       100,
     );
     const movedS = (performance.now() - killedAt) / 1000;
+    const polling = orphans.filter((a) => a.transport === 'long-poll');
+    // Replicas write check-in times every 5 s; only a live one can have taken these.
+    await waitFor(
+      "the dead replica's long-polling agents to check in at a live one",
+      async () => {
+        const seen = await Promise.all(
+          polling.map(async (a) => (await call<Target>('GET', `/v1/targets/${a.targetId}`)).lastSeenAt),
+        );
+        return seen.every((at) => at !== null && Date.parse(at) > killedWhen) ? true : undefined;
+      },
+      30_000,
+      500,
+    );
     const next = await leader();
     expect(next).not.toBe(first);
     const failoverS = (performance.now() - killedAt) / 1000;
