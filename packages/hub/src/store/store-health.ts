@@ -11,10 +11,11 @@ import { dialectOf } from './sql.ts';
 const STORAGE_CODES = /^SQLITE_(FULL|BUSY|LOCKED|IOERR|READONLY|CANTOPEN|PROTOCOL|NOMEM)(_|$)/;
 
 // PostgreSQL's: the connection is gone (SQLSTATE class 08), the server lacks a resource — disk,
-// memory, connections (53) —, is shutting down or restarting (57P), or failed at I/O (58); and
-// the socket errors of a server that cannot be reached.
+// memory, connections (53) —, is shutting down or restarting (57P), or failed at I/O (58); a
+// wait that ran past its limit (lock 55P03, statement 57014, transaction left idle 25P03: see
+// PostgresLimits); and the socket errors of a server that cannot be reached.
 const POSTGRES_STORAGE_CODES =
-  /^(08|53|57P|58)|^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN)$/;
+  /^(08|53|57P|58|55P03$|57014$|25P03$)|^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN)$/;
 
 type StorageError = InstanceType<typeof Database.SqliteError> | PostgresError;
 

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isFlotillaError } from '@flotilla/protocol';
 import { openDatabase } from '../../src/store/database.ts';
 import { bundledPostgresMigrations, migratePostgres } from '../../src/store/postgres/migrate-postgres.ts';
-import { PostgresDatabase, PostgresError } from '../../src/store/postgres/postgres-database.ts';
+import { PostgresDatabase, PostgresError, WRITE_LOCK } from '../../src/store/postgres/postgres-database.ts';
+import { isStorageError } from '../../src/store/store-health.ts';
 import { createPostgresDatabase, postgresAvailable } from '../store-kinds.ts';
 
 interface Column {
@@ -128,6 +129,30 @@ describe.skipIf(!postgresAvailable())('the PostgreSQL store', () => {
     insert.run(1, 'sha256:a', `sha256:${'0'.repeat(64)}`);
     expect(() => db.prepare("UPDATE audit_entries SET action = 'y'").run()).toThrow(/append-only/);
     expect(() => db.prepare('DELETE FROM audit_entries').run()).toThrow(/only by pruning/);
+  });
+
+  it('gives up waiting for the write lock a stuck replica holds, as a storage failure, instead of stalling the hub', () => {
+    const stuck = PostgresDatabase.connect(database.url, 'stuck-replica');
+    const waiting = PostgresDatabase.connect(database.url, 'waiting-replica', { lockTimeoutMs: 300 });
+    try {
+      stuck.query(`BEGIN; SELECT pg_advisory_xact_lock(${WRITE_LOCK})`);
+      const started = Date.now();
+      let refused: unknown;
+      try {
+        waiting.transaction(() => waiting.query('SELECT 1'))();
+      } catch (error) {
+        refused = error;
+      }
+      expect(refused).toBeInstanceOf(PostgresError);
+      expect((refused as PostgresError).code).toBe('55P03');
+      expect(isStorageError(refused)).toBe(true);
+      expect(Date.now() - started).toBeLessThan(10_000);
+      stuck.query('COMMIT');
+      expect(waiting.transaction(() => waiting.query('SELECT 1 AS one').rows)()).toEqual([{ one: 1 }]);
+    } finally {
+      stuck.close();
+      waiting.close();
+    }
   });
 
   it('names a connection it cannot make', () => {

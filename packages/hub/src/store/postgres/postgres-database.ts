@@ -32,7 +32,7 @@ interface QueryAnswer {
 }
 
 type Call = {
-  (op: 'open', url: string, applicationName: string): WorkerAnswer<number>;
+  (op: 'open', url: string, applicationName: string, limits: Required<PostgresLimits>): WorkerAnswer<number>;
   (
     op: 'query',
     id: number,
@@ -57,6 +57,24 @@ function unwrap<T>(answer: WorkerAnswer<T>): T {
   if (!answer.ok) throw new PostgresError(answer.error);
   return answer.value;
 }
+
+/**
+ * How long a statement may wait, since the hub's thread waits with it: for a lock (the write
+ * lock another replica holds), for the statement itself, and how long a session may sit in an
+ * open transaction before PostgreSQL ends it. Past each the statement fails as the store being
+ * unavailable (55P03, 57014, 25P03), which the hub answers 503 with Retry-After.
+ */
+export interface PostgresLimits {
+  readonly lockTimeoutMs?: number;
+  readonly statementTimeoutMs?: number;
+  readonly idleInTransactionMs?: number;
+}
+
+const DEFAULT_LIMITS: Required<PostgresLimits> = {
+  lockTimeoutMs: 10_000,
+  statementTimeoutMs: 30_000,
+  idleInTransactionMs: 60_000,
+};
 
 /**
  * The one lock every write transaction takes first, held to its commit: writes from every
@@ -107,8 +125,9 @@ export class PostgresDatabase implements SqlDatabase {
   }
 
   /** Connects to `url` (`postgres://user:password@host:port/database`). */
-  static connect(url: string, applicationName = 'flotilla-hub'): PostgresDatabase {
-    return new PostgresDatabase(unwrap(worker()('open', url, applicationName)), url);
+  static connect(url: string, applicationName = 'flotilla-hub', limits: PostgresLimits = {}): PostgresDatabase {
+    const resolved: Required<PostgresLimits> = { ...DEFAULT_LIMITS, ...limits };
+    return new PostgresDatabase(unwrap(worker()('open', url, applicationName, resolved)), url);
   }
 
   /**
@@ -159,9 +178,11 @@ export class PostgresDatabase implements SqlDatabase {
       (begin: string, hooks: readonly (() => void)[]) =>
       (...args: unknown[]): unknown => {
         if (this.depth > 0) return this.savepoint(() => fn(...args));
-        this.query(begin);
-        this.depth = 1;
         try {
+          // Inside the try: a BEGIN whose lock wait timed out left an aborted transaction open,
+          // which must be rolled back before the connection serves anything else.
+          this.query(begin);
+          this.depth = 1;
           for (const hook of hooks) hook();
           const result = fn(...args);
           // A statement that failed inside the work (and was caught there) aborted the whole

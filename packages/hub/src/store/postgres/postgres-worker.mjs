@@ -66,11 +66,21 @@ function entryOf(id) {
 }
 
 async function connect(entry) {
+  const { lockTimeoutMs, statementTimeoutMs, idleInTransactionMs } = entry.limits;
   const client = new pg.Client({
     connectionString: entry.url,
     types,
     application_name: entry.applicationName,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    // The hub's thread waits on every statement: nothing may wait without bound. A lock another
+    // replica holds, a statement that runs away and a server that stops answering each end in
+    // an error the hub reports as the store being unavailable; a replica that stops with a
+    // transaction open (paused, partitioned) loses it, and with it the write lock.
+    lock_timeout: lockTimeoutMs,
+    statement_timeout: statementTimeoutMs,
+    query_timeout: statementTimeoutMs + 5_000,
+    idle_in_transaction_session_timeout: idleInTransactionMs,
+    keepAlive: true,
   });
   // A connection that dies between calls fails the next call with its own error, never the worker.
   client.on('error', (error) => {
@@ -86,8 +96,8 @@ async function connect(entry) {
   entry.broken = undefined;
 }
 
-async function open(url, applicationName) {
-  const entry = { url, applicationName, client: undefined, broken: undefined, retryAt: 0 };
+async function open(url, applicationName, limits) {
+  const entry = { url, applicationName, limits, client: undefined, broken: undefined, retryAt: 0 };
   await connect(entry);
   const id = nextId++;
   connections.set(id, entry);
@@ -144,7 +154,7 @@ runAsWorker(async (op, ...args) => {
   try {
     switch (op) {
       case 'open':
-        return { ok: true, value: await open(args[0], args[1]) };
+        return { ok: true, value: await open(args[0], args[1], args[2]) };
       case 'query':
         return { ok: true, value: await query(args[0], args[1], args[2], args[3], args[4], args[5]) };
       case 'close':
