@@ -1,11 +1,11 @@
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Pool } from 'undici';
-import { API_VERSION, generateKeyPair, messageOf, signBundle, type Resource } from '@flotilla/protocol';
-import { SimAgent, Slots, type SimContext } from '../scripts/sim/sim-agent.ts';
+import { request } from 'undici';
+import { API_VERSION, generateKeyPair, parseYaml, signBundle, type Target } from '@flotilla/protocol';
+import { manifestFileName, type Transport } from '@flotilla/agent';
 import { createPostgresDatabase, postgresAvailable } from '../packages/hub/test/store-kinds.ts';
-import { api } from './fixtures/hub-fixture.ts';
+import { api, configMap, startAgent, type AgentFixture } from './fixtures/hub-fixture.ts';
 import { spawnHubProcess, startHubProcess, type HubProcess, type RunningProcess } from './fixtures/processes.ts';
 import { tempDir } from './fixtures/temp-dir.ts';
 import { waitFor } from './fixtures/wait-for.ts';
@@ -13,19 +13,14 @@ import { waitFor } from './fixtures/wait-for.ts';
 const AGENTS = 200;
 const REPLICAS = 3;
 const WAVES = ['canary', 'early', 'rest'];
+/** Agents enrolling at once: enough to keep the replicas busy, few enough not to time out on two cores. */
+const STARTING_AT_ONCE = 20;
 
-/** A group of simulated agents talking to one replica; moved to another when that one dies. */
-interface Group {
-  replica: number;
-  readonly ctx: { -readonly [K in keyof SimContext]: SimContext[K] };
-  readonly agents: SimAgent[];
-}
-
-function pools(url: string, agents: number): Pick<SimContext, 'calls' | 'polls'> {
-  return {
-    calls: new Pool(url, { connections: 16, keepAliveTimeout: 60_000 }),
-    polls: new Pool(url, { connections: agents, keepAliveTimeout: 60_000, headersTimeout: 90_000 }),
-  };
+/** A real agent of the test, the replica it was given first and how it hears of changes. */
+interface FleetAgent extends AgentFixture {
+  readonly name: string;
+  readonly home: number;
+  readonly transport: Transport;
 }
 
 interface AuditEntry {
@@ -33,23 +28,33 @@ interface AuditEntry {
   readonly details?: { readonly rollout?: string; readonly waveName?: string };
 }
 
+/** Agents holding a push stream to a replica now, as its `/metrics` says (long-polls come and go). */
+async function streamsAt(metricsUrl: string): Promise<number> {
+  const text = await (await request(metricsUrl)).body.text();
+  const series = 'flotilla_connected_agents{transport="stream"} ';
+  const line = text.split('\n').find((l) => l.startsWith(series));
+  if (line === undefined) throw new Error(`${metricsUrl} has no ${series.trim()} sample`);
+  return Number(line.slice(series.length));
+}
+
 /**
  * Issue #18, first test: three hub replicas (separate `flotilla hub serve` processes sharing one
- * PostgreSQL database and the same keys) with 200 simulated agents spread over them, a rollout
- * in waves, and the replica holding the lease killed with SIGKILL in the middle of a wave.
- * Agents take one hub URL each here: those of the dead replica are pointed at a live one, as
- * an agent given several URLs moves by itself.
+ * PostgreSQL database and the same keys) with 200 real agents (in this process, manifests-dir
+ * driver, half on push streams and half long-polling) spread over them, a rollout in waves, and the replica holding the lease
+ * killed with SIGKILL in the middle of a wave. Each agent is given all three replicas' URLs,
+ * its own first, and nothing else: those of the dead replica must find a live one by
+ * themselves, keep their identity and converge with the rest.
  */
 describe.skipIf(!postgresAvailable())('three hub replicas on one PostgreSQL database', () => {
   const database = postgresAvailable() ? createPostgresDatabase() : undefined;
   const dirs = Array.from({ length: REPLICAS }, () => tempDir('flotilla-replica-'));
+  const agentsDir = tempDir('flotilla-replica-agents-');
   const hubs: (HubProcess | undefined)[] = [];
-  const groups: Group[] = [];
-  const abort = new AbortController();
-  let errors = 0;
+  const metrics: string[] = [];
+  const agents: FleetAgent[] = [];
 
   beforeAll(async () => {
-    const env = { FLOTILLA_DATABASE_URL: database!.url };
+    const env = { FLOTILLA_DATABASE_URL: database!.url, FLOTILLA_METRICS_PORT: '0' };
     hubs[0] = await startHubProcess({ dataDir: dirs[0]!.path, env });
     // Replicas share the hub key and the root key: any of them accepts a token another issued.
     for (const dir of dirs.slice(1)) {
@@ -67,15 +72,15 @@ describe.skipIf(!postgresAvailable())('three hub replicas on one PostgreSQL data
     others.forEach((hub, i) => {
       hubs[i + 1] = { ...hub, port: Number(new URL(hub.url).port), adminToken: hubs[0]!.adminToken };
     });
+    for (const hub of hubs) metrics.push(String(hub!.logs.find((l) => l.msg === 'hub listening')!['metrics']));
   }, 60_000);
 
   afterAll(async () => {
-    abort.abort();
-    await Promise.all(groups.flatMap((g) => [g.ctx.calls.destroy(), g.ctx.polls.destroy()]));
+    await Promise.all(agents.map((a) => a.agent.stop()));
     await Promise.all(hubs.filter((hub) => hub !== undefined).map((hub) => hub.kill('SIGKILL')));
     database?.drop();
-    for (const dir of dirs) dir.remove();
-  });
+    for (const dir of [...dirs, agentsDir]) dir.remove();
+  }, 30_000);
 
   const admin = () => hubs[0]!.adminToken;
   const alive = () => hubs.filter((hub): hub is HubProcess => hub?.alive() === true);
@@ -102,16 +107,42 @@ describe.skipIf(!postgresAvailable())('three hub replicas on one PostgreSQL data
     });
   }
 
-  it('completes a rollout in waves when the leading replica is killed mid-wave, each step once', async () => {
+  /**
+   * Starts the fleet: agent `i` has replica `i mod 3` first, then the other two in turn; every
+   * other agent of each replica long-polls, since the two transports find a replica gone apart.
+   */
+  async function startFleet(token: string): Promise<void> {
+    const pending = Array.from({ length: AGENTS }, (_, i) => i);
+    await Promise.all(
+      Array.from({ length: STARTING_AT_ONCE }, async () => {
+        for (let i = pending.shift(); i !== undefined; i = pending.shift()) {
+          const home = i % REPLICAS;
+          const name = `r${home}-${i}`;
+          const urls = Array.from({ length: REPLICAS }, (_, k) => hubs[(home + k) % REPLICAS]!.url);
+          const transport: Transport = Math.floor(i / REPLICAS) % 2 === 0 ? 'auto' : 'long-poll';
+          const fixture = await startAgent(urls, token, {
+            name,
+            dir: join(agentsDir.path, name),
+            transport,
+            // The agent's own first steps of backoff (retries within 1 s, then 2 s, jittered), so the
+            // time the dead replica's agents take to move is the one a fleet sees; capped lower
+            // than its 60 s so that a slow retry under load stays within the test's waits.
+            backoff: { baseMs: 1000, maxMs: 5000 },
+          });
+          agents.push({ ...fixture, name, home, transport });
+        }
+      }),
+    );
+  }
+
+  it('completes a rollout in waves when the leading replica is killed mid-wave, each step once, its agents moving by themselves', async () => {
     const key = generateKeyPair();
     await call('POST', '/v1/trust-root/release-keys', { publicKey: key.publicKey, name: 'replicas' });
-    const resources: Resource[] = [
-      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app', namespace: 'default' }, data: { v: '2' } },
-    ];
+    const app = configMap('app', { v: '2' });
     const published = await call<{ digest: string }>(
       'POST',
       '/v1/bundles',
-      signBundle({ apiVersion: API_VERSION, kind: 'Bundle', name: 'app', version: '2.0.0', resources }, [key]),
+      signBundle({ apiVersion: API_VERSION, kind: 'Bundle', name: 'app', version: '2.0.0', resources: [app] }, [key]),
     );
     const { token } = await call<{ token: string }>('POST', '/v1/enrollment-tokens', {
       maxUses: AGENTS,
@@ -119,33 +150,22 @@ describe.skipIf(!postgresAvailable())('three hub replicas on one PostgreSQL data
       labels: { fleet: 'replicas' },
     });
 
-    // Agents spread over the replicas, each enrolling and polling through its own.
-    for (let r = 0; r < REPLICAS; r++) {
-      const count = Math.floor(AGENTS / REPLICAS) + (r < AGENTS % REPLICAS ? 1 : 0);
-      const url = hubs[r]!.url;
-      const ctx = {
-        url,
-        ...pools(url, count),
-        tokenSlots: new Slots(16),
-        transport: 'long-poll' as const,
-        // Longer than the whole rollout: an agent hears of its new envelope only by being woken,
-        // by whichever replica issued it.
-        waitSeconds: 50,
-        reconnectWindowMs: 1000,
-        error: (agent: string, error: unknown) => {
-          errors++;
-          if (errors <= 3) process.stderr.write(`sim agent ${agent}: ${messageOf(error)}\n`);
-        },
-      };
-      const agents = Array.from({ length: count }, (_, i) => new SimAgent(`r${r}-${i}`, ctx));
-      groups.push({ replica: r, ctx, agents });
-    }
-    await Promise.all(
-      groups.map(async (group) => {
-        for (const agent of group.agents) await agent.enroll(token);
-      }),
+    const startedAt = performance.now();
+    await startFleet(token);
+    const startS = (performance.now() - startedAt) / 1000;
+    const homes = Array.from({ length: REPLICAS }, (_, r) => agents.filter((a) => a.home === r));
+    const streaming = (group: readonly FleetAgent[]) => group.filter((a) => a.transport === 'auto').length;
+    // Spread: every agent talks to its own first replica, which holds the streams of those that stream.
+    await waitFor(
+      'each replica to hold the streams of the agents that have it first',
+      async () => {
+        const counts = await Promise.all(metrics.map(streamsAt));
+        return counts.every((n, r) => n === streaming(homes[r]!)) ? true : undefined;
+      },
+      30_000,
+      250,
     );
-    for (const group of groups) for (const agent of group.agents) void agent.run(abort.signal);
+    expect(agents.filter((a) => a.agent.current.hub !== hubs[a.home]!.url).map((a) => a.name)).toEqual([]);
 
     const first = await leader();
     const { rollout } = await call<{ rollout: { id: string } }>('POST', '/v1/rollouts', {
@@ -164,17 +184,42 @@ describe.skipIf(!postgresAvailable())('three hub replicas on one PostgreSQL data
       100,
     );
     const killedAt = performance.now();
+    const killedWhen = Date.now();
+    const dead = hubs[first]!.url;
     await hubs[first]!.kill('SIGKILL');
-    const survivor = alive()[0]!;
-    for (const group of groups.filter((g) => g.replica === first)) {
-      const old = [group.ctx.calls, group.ctx.polls];
-      Object.assign(group.ctx, { url: survivor.url, ...pools(survivor.url, group.agents.length) });
-      group.replica = hubs.indexOf(survivor);
-      void Promise.all(old.map((pool) => pool.destroy()));
-    }
+
+    // Nobody re-points them: the dead replica's agents move to the next URL in their own list,
+    // and the surviving replicas see their streams arrive and their long-polls check in.
+    const orphans = homes[first]!;
+    await waitFor(
+      "the dead replica's agents to hold their streams on the live replicas",
+      async () => {
+        if (orphans.some((a) => a.agent.current.hub === dead)) return undefined;
+        const counts = await Promise.all(metrics.filter((_, r) => r !== first).map(streamsAt));
+        return counts.reduce((sum, n) => sum + n, 0) === streaming(agents) ? true : undefined;
+      },
+      30_000,
+      100,
+    );
+    const movedS = (performance.now() - killedAt) / 1000;
+    const polling = orphans.filter((a) => a.transport === 'long-poll');
+    // Replicas write check-in times every 5 s; only a live one can have taken these.
+    await waitFor(
+      "the dead replica's long-polling agents to check in at a live one",
+      async () => {
+        const seen = await Promise.all(
+          polling.map(async (a) => (await call<Target>('GET', `/v1/targets/${a.targetId}`)).lastSeenAt),
+        );
+        return seen.every((at) => at !== null && Date.parse(at) > killedWhen) ? true : undefined;
+      },
+      30_000,
+      500,
+    );
     const next = await leader();
     expect(next).not.toBe(first);
-    const failoverS = (performance.now() - killedAt) / 1000;
+    // When the replica took the lease by its own log, not when this test got round to looking.
+    const took = hubs[next]!.logs.findLast((l) => l.msg === 'this replica took the lease')!;
+    const failoverS = (Number(took['time']) - killedWhen) / 1000;
 
     await waitFor(
       'the rollout to complete',
@@ -201,13 +246,32 @@ describe.skipIf(!postgresAvailable())('three hub replicas on one PostgreSQL data
     ]);
     const verified = await call<{ ok: boolean; problems: unknown[] }>('GET', '/v1/audit/verify');
     expect(verified).toMatchObject({ ok: true });
-    const stale = groups.flatMap((g) => g.agents).filter((a) => a.applied !== published.digest);
-    expect(stale.map((a) => a.name)).toEqual([]);
-    expect(groups.every((g) => g.replica !== first)).toBe(true);
-    process.stderr.write(
-      `replicas: failover to replica ${next} took ${failoverS.toFixed(1)} s; agent errors ${errors}\n`,
+
+    // Every agent converged: the release is in its directory, and the hub has its report of it.
+    const file = manifestFileName(app);
+    const written = (a: FleetAgent): boolean => {
+      const path = join(a.root, file);
+      if (!existsSync(path)) return false;
+      const resource = parseYaml(readFileSync(path, 'utf8'), path) as { data?: { v?: string } };
+      return resource.data?.v === '2';
+    };
+    await waitFor('every agent to write the release', () => agents.every(written), 30_000, 250);
+    const targets = await call<{ items: Target[]; total: number }>('GET', '/v1/targets?limit=1000');
+    expect(targets.total).toBe(AGENTS);
+    const behind = targets.items.filter(
+      (t) => t.observed?.phase !== 'applied' || t.observed.bundles.map((b) => b.digest).join() !== published.digest,
     );
-  }, 90_000);
+    expect(behind.map((t) => t.name)).toEqual([]);
+    // Under the identity each enrolled with: none of them enrolled again at another replica.
+    const enrolled = await call<{ entries: AuditEntry[] }>('GET', '/v1/audit?action=target.enroll&limit=1000');
+    expect(enrolled.entries).toHaveLength(AGENTS);
+    expect(agents.filter((a) => a.agent.current.targetId !== a.targetId).map((a) => a.name)).toEqual([]);
+    expect(orphans.filter((a) => a.agent.current.hub === dead).map((a) => a.name)).toEqual([]);
+    process.stderr.write(
+      `replicas: ${AGENTS} real agents started in ${startS.toFixed(1)} s; after SIGKILL of replica ${first}, ` +
+        `its ${orphans.length} agents moved in ${movedS.toFixed(1)} s, replica ${next} led after ${failoverS.toFixed(1)} s\n`,
+    );
+  }, 120_000);
 });
 
 describe.skipIf(!postgresAvailable())('replicas starting together on a new database', () => {
