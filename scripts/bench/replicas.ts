@@ -252,9 +252,8 @@ try {
     bake: '0s',
   });
   /**
-   * The rollout's started waves' members once the lead replica has issued all their envelopes. Fetching an
-   * envelope before then is avoided: on PostgreSQL a replica that answered 204 before the
-   * issue kept answering 204 (seen while writing this benchmark).
+   * The rollout's started waves' members once the lead replica has issued all their envelopes,
+   * so that the fetches after it find them there (before, an agent is answered 204).
    */
   const issued = async (id: string, via: Replica): Promise<Set<string>> => {
     for (let attempt = 0; ; attempt++) {
@@ -274,10 +273,13 @@ try {
   };
   /** Fetches the envelopes of `which` agents (via `replica`) until each has one newer than it had. */
   const fetchEnvelopes = async (which: readonly Agent[], replica: Replica): Promise<void> => {
+    let pending = [...which];
     for (let attempt = 0; ; attempt++) {
       let missing = 0;
-      await burst(which.length, CONCURRENCY, async (i) => {
-        const agent = which[i]!;
+      const asked = pending;
+      const still: Agent[] = [];
+      await burst(asked.length, CONCURRENCY, async (i) => {
+        const agent = asked[i]!;
         const answer = await call(replica, 'GET', `/v1/targets/${agent.targetId}/envelope?wait=0`, agent.authorization);
         const envelope = answer.body as SignedEnvelope | undefined;
         if (
@@ -288,8 +290,12 @@ try {
           if (answer.etag === undefined) throw new Error('an envelope came without an ETag');
           agent.envelope = envelope;
           agent.etag = answer.etag;
-        } else missing++;
+        } else {
+          missing++;
+          still.push(agent);
+        }
       });
+      pending = still;
       if (missing === 0) return;
       if (attempt > 50) throw new Error(`${missing} agents were answered no newer envelope than they had`);
       await sleep(200);
