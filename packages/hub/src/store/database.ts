@@ -16,16 +16,21 @@ export interface Migration {
   readonly sql: string;
 }
 
-/** The numbered migrations shipped with the hub, in order: `NNN-name.sql`. */
-export function bundledMigrations(): Migration[] {
-  return readdirSync(MIGRATIONS_DIR)
+/** The numbered migrations in a folder, in order: `NNN-name.sql`. */
+export function readMigrations(dir: string): Migration[] {
+  return readdirSync(dir)
     .filter((file) => /^\d{3}-[a-z0-9-]+\.sql$/.test(file))
     .sort()
     .map((file) => ({
       version: Number(file.slice(0, 3)),
       name: file.slice(4, -4),
-      sql: readFileSync(join(MIGRATIONS_DIR, file), 'utf8'),
+      sql: readFileSync(join(dir, file), 'utf8'),
     }));
+}
+
+/** The numbered SQLite migrations shipped with the hub. */
+export function bundledMigrations(): Migration[] {
+  return readMigrations(MIGRATIONS_DIR);
 }
 
 export interface OpenDatabaseOptions {

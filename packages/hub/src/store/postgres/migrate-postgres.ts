@@ -1,7 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Migration } from '../database.ts';
+import { readMigrations, type Migration } from '../database.ts';
 import type { PostgresDatabase } from './postgres-database.ts';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations-postgres/', import.meta.url));
@@ -10,14 +8,7 @@ const MIGRATE_LOCK = 0x466c6f75;
 
 /** The numbered PostgreSQL migrations shipped with the hub, in order: `NNN-name.sql`. */
 export function bundledPostgresMigrations(): Migration[] {
-  return readdirSync(MIGRATIONS_DIR)
-    .filter((file) => /^\d{3}-[a-z0-9-]+\.sql$/.test(file))
-    .sort()
-    .map((file) => ({
-      version: Number(file.slice(0, 3)),
-      name: file.slice(4, -4),
-      sql: readFileSync(join(MIGRATIONS_DIR, file), 'utf8'),
-    }));
+  return readMigrations(MIGRATIONS_DIR);
 }
 
 /**
