@@ -58,6 +58,23 @@ type EnvelopeAnswer =
   /** The envelope's JSON text, for the verifier to parse with bounds and check. */
   | { readonly kind: 'envelope'; readonly etag: string; readonly text: string };
 
+/** One request's options (see {@link HubClient}'s `call`). */
+interface CallOptions {
+  body?: unknown;
+  token?: string;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+  limit?: number;
+  what?: string;
+  exact?: number;
+}
+
+interface CallAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+}
+
 /**
  * The agent's side of the hub API. Answers are parsed leniently (unknown keys dropped) so an
  * older agent keeps working with a newer hub; signed documents are returned raw so their
@@ -96,19 +113,7 @@ export class HubClient {
    * a longer one is cut off there and refused with `BODY_TOO_LARGE`, or, when `exact` names
    * the length the answer must have, with `BUNDLE_LENGTH_MISMATCH`.
    */
-  private async call(
-    method: Dispatcher.HttpMethod,
-    path: string,
-    options: {
-      body?: unknown;
-      token?: string;
-      headers?: Record<string, string>;
-      signal?: AbortSignal;
-      limit?: number;
-      what?: string;
-      exact?: number;
-    } = {},
-  ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
+  private async call(method: Dispatcher.HttpMethod, path: string, options: CallOptions = {}): Promise<CallAnswer> {
     const base = this.endpoints.current;
     try {
       const answer = await this.callAt(base, method, path, options);
@@ -125,16 +130,8 @@ export class HubClient {
     base: string,
     method: Dispatcher.HttpMethod,
     path: string,
-    options: {
-      body?: unknown;
-      token?: string;
-      headers?: Record<string, string>;
-      signal?: AbortSignal;
-      limit?: number;
-      what?: string;
-      exact?: number;
-    },
-  ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
+    options: CallOptions,
+  ): Promise<CallAnswer> {
     const headers: Record<string, string> = { ...options.headers };
     if (options.token !== undefined) headers['authorization'] = `Bearer ${options.token}`;
     if (options.body !== undefined) headers['content-type'] = 'application/json';
