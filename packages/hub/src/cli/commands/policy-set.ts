@@ -1,11 +1,11 @@
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { FlotillaError, keyIdOf, parseJson, signPayload } from '@flotilla/protocol';
+import { FlotillaError, parseJson } from '@flotilla/protocol';
 import { policyRef, SignedPolicySet } from '@flotilla/protocol/policy';
 import type { ApiClient } from '../api-client.ts';
 import { readKeyFile } from '../../key-files.ts';
 import { outputFormat, print } from '../output.ts';
+import { assertSigned, withSignature, writeDraftFile } from '../signed-draft.ts';
 
 function readSet(file: string): SignedPolicySet {
   let text: string;
@@ -26,12 +26,6 @@ function readSet(file: string): SignedPolicySet {
   return parsed.data;
 }
 
-function writeSet(file: string, signed: SignedPolicySet): void {
-  const temporary = join(dirname(file), `.${process.pid}.${Date.now()}.tmp`);
-  writeFileSync(temporary, `${JSON.stringify(signed, null, 2)}\n`);
-  renameSync(temporary, file);
-}
-
 /**
  * `flotilla policy-set`: the live policies as one versioned set that the trust root's policy
  * keys sign away from the hub, as trust roots are (docs/policy.md, "Signed policy sets").
@@ -49,7 +43,7 @@ export function policySetCommand(program: Command, client: () => ApiClient): voi
     .action(async (flags: { out: string }) => {
       if (existsSync(flags.out)) throw new FlotillaError('CONFLICT', `${flags.out} exists; refusing to overwrite it`);
       const draft = await client().call(SignedPolicySet, 'GET', '/v1/policy-sets/draft');
-      writeSet(flags.out, draft);
+      writeDraftFile(flags.out, draft);
       process.stdout.write(
         `policy set v${draft.policySet.version} (${draft.policySet.policies.map(policyRef).join(', ') || 'no policies'}) drafted in ${flags.out}; sign it with: flotilla policy-set sign ${flags.out} --key POLICY-KEY-FILE\n`,
       );
@@ -60,13 +54,13 @@ export function policySetCommand(program: Command, client: () => ApiClient): voi
     .requiredOption('--key <file>', 'the policy key file')
     .action((file: string, flags: { key: string }) => {
       const signed = readSet(file);
-      const key = readKeyFile(flags.key);
-      const keyId = keyIdOf(key.publicKey);
-      const signatures = [
-        ...signed.signatures.filter((s) => s.keyId !== keyId),
-        signPayload('policy-set', signed.policySet, key),
-      ];
-      writeSet(file, { ...signed, signatures });
+      const { keyId, signatures } = withSignature(
+        signed.signatures,
+        'policy-set',
+        signed.policySet,
+        readKeyFile(flags.key),
+      );
+      writeDraftFile(file, { ...signed, signatures });
       process.stdout.write(
         `signed policy set v${signed.policySet.version} with key ${keyId}; ${signatures.length} signature(s) so far\n`,
       );
@@ -76,11 +70,7 @@ export function policySetCommand(program: Command, client: () => ApiClient): voi
     .description('publish a signed policy set; envelopes made from now on carry it')
     .action(async (file: string) => {
       const signed = readSet(file);
-      if (signed.signatures.length === 0)
-        throw new FlotillaError(
-          'VALIDATION_FAILED',
-          `${file} carries no signature yet; sign it with \`flotilla policy-set sign ${file} --key POLICY-KEY-FILE\``,
-        );
+      assertSigned(file, signed.signatures, `flotilla policy-set sign ${file} --key POLICY-KEY-FILE`);
       const published = await client().call(SignedPolicySet, 'POST', '/v1/policy-sets', signed);
       process.stdout.write(`policy set v${published.policySet.version} published\n`);
     });

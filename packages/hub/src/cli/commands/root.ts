@@ -1,20 +1,18 @@
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { KeyRole } from '@flotilla/protocol';
 import {
   FlotillaError,
-  keyIdOf,
   nextTrustRoot,
   PublicKey,
   SignedTrustRoot,
-  signPayload,
   TrustRootDraft,
   type TrustRootChange,
 } from '@flotilla/protocol';
 import { attestationKeyOf } from '@flotilla/protocol/policy';
 import type { ApiClient } from '../api-client.ts';
 import { readKeyFile } from '../../key-files.ts';
+import { assertSigned, withSignature, writeDraftFile } from '../signed-draft.ts';
 
 /** A public key given on the command line: the key itself, or a key file to read it from. */
 function publicKeyOf(value: string, flag: string): string {
@@ -57,12 +55,6 @@ function readDraft(file: string): TrustRootDraft {
       `${file} is not a trust root draft: ${parsed.error.issues[0]?.message ?? 'invalid'}`,
     );
   return parsed.data;
-}
-
-function writeDraft(file: string, draft: TrustRootDraft): void {
-  const temporary = join(dirname(file), `.${process.pid}.${Date.now()}.tmp`);
-  writeFileSync(temporary, `${JSON.stringify(draft, null, 2)}\n`);
-  renameSync(temporary, file);
 }
 
 interface DraftFlags {
@@ -133,7 +125,7 @@ export function rootCommand(program: Command, client: () => ApiClient): void {
       };
       const current = await client().call(SignedTrustRoot, 'GET', '/v1/trust-root');
       const next = nextTrustRoot(current.trustRoot, change, new Date().toISOString());
-      writeDraft(flags.out, { trustRoot: next, signatures: [] });
+      writeDraftFile(flags.out, { trustRoot: next, signatures: [] });
       process.stdout.write(
         `trust root v${next.version} drafted in ${flags.out}; it needs ${current.trustRoot.thresholds.root} signature(s) of the root keys of v${current.trustRoot.version} and ${next.thresholds.root} of its own: flotilla root sign ${flags.out} --key ROOT-KEY-FILE\n`,
       );
@@ -144,13 +136,13 @@ export function rootCommand(program: Command, client: () => ApiClient): void {
     .requiredOption('--key <file>', 'the root key file')
     .action((file: string, flags: { key: string }) => {
       const draft = readDraft(file);
-      const key = readKeyFile(flags.key);
-      const keyId = keyIdOf(key.publicKey);
-      const signatures = [
-        ...draft.signatures.filter((s) => s.keyId !== keyId),
-        signPayload('trust-root', draft.trustRoot, key),
-      ];
-      writeDraft(file, { ...draft, signatures });
+      const { keyId, signatures } = withSignature(
+        draft.signatures,
+        'trust-root',
+        draft.trustRoot,
+        readKeyFile(flags.key),
+      );
+      writeDraftFile(file, { ...draft, signatures });
       process.stdout.write(
         `signed trust root v${draft.trustRoot.version} with key ${keyId}; ${signatures.length} signature(s) so far\n`,
       );
@@ -160,11 +152,7 @@ export function rootCommand(program: Command, client: () => ApiClient): void {
     .description('publish a signed trust root version to the hub; agents move to it at their next envelope')
     .action(async (file: string) => {
       const draft = readDraft(file);
-      if (draft.signatures.length === 0)
-        throw new FlotillaError(
-          'VALIDATION_FAILED',
-          `${file} carries no signature yet; sign it with \`flotilla root sign ${file} --key ROOT-KEY-FILE\``,
-        );
+      assertSigned(file, draft.signatures, `flotilla root sign ${file} --key ROOT-KEY-FILE`);
       const published = await client().call(SignedTrustRoot, 'POST', '/v1/trust-root', draft);
       process.stdout.write(`trust root v${published.trustRoot.version} published\n`);
     });
