@@ -39,6 +39,7 @@ import {
 import { createPostgresDatabase, postgresAvailable } from '../../packages/hub/test/store-kinds.ts';
 import { spawnHubProcess, startHubProcess, type RunningProcess } from '../../test/fixtures/processes.ts';
 import { tempDir } from '../../test/fixtures/temp-dir.ts';
+import { burst } from './_burst.ts';
 import { hasWrk, wrk } from './_wrk.ts';
 
 const TARGETS = Number(process.env['BENCH_TARGETS'] ?? 600);
@@ -132,17 +133,6 @@ const cpuLine = (cpu: Cpu): string =>
   `CPU over ${cpu.wallS.toFixed(1)} s: hubs ${cpu.hubS.toFixed(2)} s, PostgreSQL ${cpu.postgresS.toFixed(2)} s, load generators ${cpu.loadS.toFixed(2)} s (of ${(2 * cpu.wallS).toFixed(1)} s on 2 cores)`;
 
 /** Runs `work(i)` for i in 0..count-1, `concurrency` at once; the elapsed ms. */
-async function burst(count: number, concurrency: number, work: (i: number) => Promise<void>): Promise<number> {
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, count) }, async () => {
-      while (next < count) await work(next++);
-    }),
-  );
-  return performance.now() - started;
-}
-
 const database = createPostgresDatabase();
 const dirs = Array.from({ length: REPLICAS }, () => tempDir('flotilla-bench-replica-'));
 const replicas: (Replica | undefined)[] = [];
@@ -378,7 +368,7 @@ try {
 
     const bodies = agents.map(reportBody);
     const reportStart = meter.mark();
-    const ms = await burst(TARGETS, CONCURRENCY, (i) => sendReport(agents[i]!, serving[i % n]!, bodies[i]));
+    const { ms } = await burst(TARGETS, CONCURRENCY, (i) => sendReport(agents[i]!, serving[i % n]!, bodies[i]));
     const reportCpu = meter.since(reportStart);
     reportRps.push(Math.round(TARGETS / (ms / 1000)));
     log(

@@ -39,6 +39,7 @@ import {
 } from '@flotilla/protocol';
 import { CreateRolloutResult, EnrollmentToken, EnrollResponse, lenient, TokenResponse } from '@flotilla/protocol/api';
 import { ask, child, next, stopAll } from '../sim/processes.ts';
+import { burst } from './_burst.ts';
 
 const TARGETS = Number(process.env['BENCH_TARGETS'] ?? 5000);
 const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 256);
@@ -48,28 +49,6 @@ const log = (line: string): boolean => process.stderr.write(`${line}\n`);
 interface Answer {
   readonly status: number;
   readonly body: unknown;
-}
-
-/** Runs `work(i)` for i in 0..count-1, `concurrency` at once; the elapsed ms of each, and of all. */
-async function burst(
-  count: number,
-  concurrency: number,
-  work: (i: number) => Promise<void>,
-): Promise<{ ms: number; each: Float64Array }> {
-  const each = new Float64Array(count);
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, count) }, async () => {
-      while (next < count) {
-        const i = next++;
-        const t = performance.now();
-        await work(i);
-        each[i] = performance.now() - t;
-      }
-    }),
-  );
-  return { ms: performance.now() - started, each };
 }
 
 const percentile = (samples: Float64Array, p: number): number => {
