@@ -67,6 +67,7 @@ import { ReportStore } from './features/reports/report-store.ts';
 import { AgentStreams } from './features/stream/agent-streams.ts';
 import { rolloutRoutes } from './features/rollouts/rollout-routes.ts';
 import { RolloutScope } from './features/rollouts/rollout-scope.ts';
+import { IndexedSelection } from './features/rollouts/rollout-selection.ts';
 import { RolloutService } from './features/rollouts/rollout-service.ts';
 import { RolloutStore } from './features/rollouts/rollout-store.ts';
 import { FleetQuery } from './features/targets/fleet-query.ts';
@@ -102,6 +103,8 @@ export interface HubDependencies {
   readonly rolloutPollMs?: number;
   /** The most envelopes one batch of a rollout wave issues before it commits and yields (docs/operations.md); default 256. */
   readonly rolloutIssueBatch?: number;
+  /** The most members one step of a rollout wave records before it commits and yields (docs/operations.md); default 1000. */
+  readonly rolloutEnlistSlice?: number;
   /** The built dashboard's folder; default packages/dashboard/dist. */
   readonly dashboardDir?: string;
   /** How often the dashboard's event stream reads the audit log; default 250 ms, 0 never. */
@@ -375,8 +378,10 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     failures: store,
     ...(deps.faults === undefined ? {} : { faults: deps.faults }),
     ...(deps.rolloutIssueBatch === undefined ? {} : { issueBatch: deps.rolloutIssueBatch }),
+    ...(deps.rolloutEnlistSlice === undefined ? {} : { enlistSlice: deps.rolloutEnlistSlice }),
     gatesChanged: (change) => dashboard.events.waveGates(change),
     once: replicas.once,
+    selection: new IndexedSelection(targetStore),
   });
   replicas.keepInStep({
     served: cache,

@@ -13,6 +13,8 @@ export const FAULT_POINTS = {
   'report:before-commit': 'inside the transaction that stores a report, before it commits',
   /** Hub: a rollout step's writes are done and its transaction not yet committed. */
   'rollout:before-commit': 'inside the transaction of one rollout step, before it commits',
+  /** Hub: one slice of a wave's members is recorded and more wait for the next slice, inside its step's transaction. */
+  'rollout:enlist': "after recording one slice of a wave's members, more to come, inside its step's transaction",
   /** Hub: one member's envelope of a wave is staged, inside its batch's transaction. */
   'rollout:issue': "after staging one member's envelope, inside its batch's transaction",
   /** `flotilla store copy`: one batch of rows is written to the target, inside the copy's transaction. */

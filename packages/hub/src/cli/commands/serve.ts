@@ -50,6 +50,10 @@ export function serveCommand(program: Command): void {
       '--rollout-issue-batch <n>',
       'the most envelopes one batch of a rollout wave issues before other requests are served (env FLOTILLA_ROLLOUT_ISSUE_BATCH, default 256)',
     )
+    .option(
+      '--rollout-enlist-slice <n>',
+      'the most members one step of a rollout wave records before other requests are served (env FLOTILLA_ROLLOUT_ENLIST_SLICE, default 1000)',
+    )
     .action(async (_flags: unknown, command: Command) => {
       const config = serveConfig(command.optsWithGlobals(), process.env);
       const log = await createLogger({
@@ -69,6 +73,7 @@ export function serveCommand(program: Command): void {
         envelopeTtlMs: config.envelopeTtlSeconds * 1000,
         checkpointIntervalMs: config.checkpointInterval * 1000,
         rolloutIssueBatch: config.rolloutIssueBatch,
+        rolloutEnlistSlice: config.rolloutEnlistSlice,
         stream: { heartbeatMs: config.streamHeartbeatSeconds * 1000 },
         ...(maxConnections === undefined ? {} : { maxConnections }),
         ...(config.auditRetentionDays === undefined

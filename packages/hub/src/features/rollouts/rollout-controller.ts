@@ -23,6 +23,7 @@ import { evaluateGate, type GateCounts, type GateDecision } from './wave-gate.ts
 import type { PositionCache } from './wave-planner.ts';
 import type { BackgroundFailures } from '../../store/store-health.ts';
 import { WaveIssuer } from './wave-issuer.ts';
+import type { RolloutSelection } from './rollout-selection.ts';
 import { SOLE_REPLICA, type OnceOnly } from '../replicas/replica-lease.ts';
 
 /** The actor of every step the hub takes by itself. */
@@ -34,6 +35,10 @@ const SUBJECTS_PER_ENTRY = 1000;
 const FAILED_LISTED = 20;
 /** More steps than this in one reconcile of one rollout means a bug, not progress. */
 const MAX_STEPS = 200;
+/** Members one step records by default: one audit entry's worth, a few milliseconds of writes. */
+export const DEFAULT_ENLIST_SLICE = SUBJECTS_PER_ENTRY;
+/** How long one slice of catching up with the store (members, the fleet index) may hold the event loop. */
+const CATCH_UP_SLICE_MS = 10;
 
 /**
  * Sets one release on many targets inside the controller's transactions, and wakes their
@@ -60,6 +65,8 @@ export interface RolloutControllerDeps {
   readonly loader: RolloutLoader;
   readonly positions: PositionCache;
   readonly members: MemberCache;
+  /** Where selectors are answered (see {@link RolloutSelection}); default the store's target rows. */
+  readonly selection?: RolloutSelection;
   /** Test-only crash points: `rollout:before-commit` after a step's writes. */
   readonly faults: FaultPoints;
   /** Where a failed tick goes: a store that cannot write is noted once, not every tick. */
@@ -68,6 +75,12 @@ export interface RolloutControllerDeps {
   readonly policy?: RolloutPolicy;
   /** The most envelopes one batch of a wave issues before it commits and yields (see {@link WaveIssuer}). */
   readonly issueBatch?: number;
+  /**
+   * The most members one step records (a wave's start, or targets joining it) before it commits
+   * and the rest follow in steps of their own, each after a turn of the event loop; default
+   * {@link DEFAULT_ENLIST_SLICE}.
+   */
+  readonly enlistSlice?: number;
   /**
    * Told after commit when a wave's gates are met (its bake starts) or stop holding. Neither
    * is an audited step, yet a page showing the wave's bake clock must hear of both.
@@ -119,10 +132,19 @@ export class RolloutController {
   private timer: NodeJS.Timeout | undefined;
   private passes = 0;
   private busyMs = 0;
+  private readonly enlistSlice: number;
+  /** Set by a step that recorded a slice of members and left more for the next. */
+  private sliced = false;
+  private selectionCatchUp: NodeJS.Immediate | undefined;
 
   constructor(deps: RolloutControllerDeps) {
     this.deps = deps;
     this.once = deps.once ?? SOLE_REPLICA;
+    this.enlistSlice = deps.enlistSlice ?? DEFAULT_ENLIST_SLICE;
+    if (!Number.isInteger(this.enlistSlice) || this.enlistSlice < 1)
+      throw new TypeError(
+        `RolloutController: enlistSlice must be a whole number of at least 1; received ${this.enlistSlice}`,
+      );
     this.issuer = new WaveIssuer({
       once: this.once,
       tx: deps.tx,
@@ -173,11 +195,54 @@ export class RolloutController {
   }
 
   private reconcileNow(id: string): void {
+    // A large change (a wave's members recorded or issued) is taken in over several turns of
+    // the event loop; the steps wait for it, as they read what it brings.
+    if (!this.caughtUp()) {
+      this.reconcileSoon(id);
+      return;
+    }
     this.catchUp(id);
     for (let steps = 0; this.step(id); steps++) {
       if (steps >= MAX_STEPS) throw new Error(`rollout ${id} took more than ${MAX_STEPS} steps in one reconcile`);
+      if (this.sliced) {
+        // More members wait for the next slice: after other requests have been served.
+        this.reconcileSoon(id);
+        break;
+      }
     }
     this.issuer.kick();
+  }
+
+  /**
+   * Keeps the selection's index caught up with the store's writes in slices, one per turn of
+   * the event loop, so that neither a step's transaction nor an operator's request takes in
+   * thousands of rewritten targets at once.
+   */
+  private catchUpSelection(): void {
+    const selection = this.deps.selection;
+    if (selection === undefined || this.selectionCatchUp !== undefined || this.deps.tx.open) return;
+    try {
+      if (selection.catchUp(performance.now() + CATCH_UP_SLICE_MS)) return;
+    } catch (error) {
+      if (this.deps.failures !== undefined) this.deps.failures.report(error, 'rollout controller');
+      else this.deps.log.error({ err: error }, 'catching up the fleet index failed');
+      return;
+    }
+    this.selectionCatchUp = setImmediate(() => {
+      this.selectionCatchUp = undefined;
+      this.catchUpSelection();
+    });
+  }
+
+  /**
+   * Outside a transaction, one slice of catching up with the store's changes: the kept members
+   * and the selection's index. True when both are up to date (always, inside a transaction).
+   */
+  private caughtUp(): boolean {
+    if (this.deps.tx.open) return true;
+    const deadline = performance.now() + CATCH_UP_SLICE_MS;
+    const selection = this.deps.selection?.catchUp(deadline) ?? true;
+    return this.deps.members.catchUp(this.deps.rollouts, deadline) && selection;
   }
 
   /**
@@ -198,13 +263,17 @@ export class RolloutController {
     let lastChanges: number | string | undefined;
     let lastRun = Number.NEGATIVE_INFINITY;
     let holdUntil = 0;
-    const tick = (): void => void this.once.run(pass);
+    const tick = (): void => {
+      // Every replica answers selectors from its own index: each keeps it caught up, not only the lease holder.
+      this.catchUpSelection();
+      void this.once.run(pass);
+    };
     const pass = (): void => {
       const now = performance.now();
       if (now < holdUntil) return;
       try {
         // Changes recorded for paused rollouts are taken in (and deleted) even while none runs.
-        this.deps.members.catchUp(this.deps.rollouts);
+        this.deps.members.catchUp(this.deps.rollouts, now + CATCH_UP_SLICE_MS);
         if (!this.deps.rollouts.hasRunning()) return;
         const changes = this.deps.rollouts.changeMark();
         if (changes === lastChanges && now - lastRun < intervalMs && this.deps.clock() < this.nextDeadline) return;
@@ -230,6 +299,8 @@ export class RolloutController {
   stop(): void {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
+    if (this.selectionCatchUp !== undefined) clearImmediate(this.selectionCatchUp);
+    this.selectionCatchUp = undefined;
     this.issuer.stop();
   }
 
@@ -263,6 +334,7 @@ export class RolloutController {
    * the rollout moved (so another step may apply).
    */
   step(id: string): boolean {
+    this.sliced = false;
     const changed: string[] = [];
     const gateChanges: WaveGatesChange[] = [];
     const moved = this.deps.tx.run(() => {
@@ -285,9 +357,9 @@ export class RolloutController {
       this.startWave(evaluation, 0, now);
       return true;
     }
-    const joiners = this.updatable(evaluation, row.current_wave);
+    const joiners = this.updatable(evaluation, row.current_wave, this.enlistSlice + 1);
     if (joiners.length > 0) {
-      this.join(evaluation, joiners, now);
+      this.join(evaluation, this.slice(joiners), now);
       return true;
     }
     // A target held by its closed window joins at the opening, without anyone asking.
@@ -296,14 +368,30 @@ export class RolloutController {
     return this.applyGate(evaluation, now, changed, gateChanges);
   }
 
-  /** Candidates in waves up to `throughWave` that nothing blocks. */
-  private updatable(evaluation: RolloutEvaluation, throughWave: number): Candidate[] {
+  /** Up to `limit` candidates in waves up to `throughWave` that nothing blocks, in id order. */
+  private updatable(evaluation: RolloutEvaluation, throughWave: number, limit: number): Candidate[] {
     const reached = evaluation.candidates.filter((c) => c.wave <= throughWave);
     if (reached.length === 0) return [];
     const holders = this.holders(evaluation);
-    return reached.filter(
-      (c) => blockReason(this.deps.rollouts, evaluation.rollout, c, this.deps.policy, holders) === undefined,
-    );
+    const updatable: Candidate[] = [];
+    for (const c of reached) {
+      if (blockReason(this.deps.rollouts, evaluation.rollout, c, this.deps.policy, holders) !== undefined) continue;
+      updatable.push(c);
+      if (updatable.length >= limit) break;
+    }
+    return updatable;
+  }
+
+  /**
+   * The first slice of `updatable` (found with one more than a slice's worth): when more are
+   * left, the step says so, and they are recorded by the next step after a turn of the event
+   * loop. A hub killed between slices has committed whole slices only, and the next pass finds
+   * the rest as candidates still: none is lost or recorded twice.
+   */
+  private slice(updatable: readonly Candidate[]): readonly Candidate[] {
+    if (updatable.length <= this.enlistSlice) return updatable;
+    this.sliced = true;
+    return updatable.slice(0, this.enlistSlice);
   }
 
   private holders(evaluation: RolloutEvaluation): Map<string, string> {
@@ -464,12 +552,9 @@ export class RolloutController {
     const wave = plan.waves[index]!;
     this.deps.rollouts.insertWave(row.id, index, wave.percent === undefined ? null : evaluation.cutoffs[index]!, now);
     this.deps.rollouts.setCurrentWave(row.id, index, now);
-    const reached = evaluation.candidates.filter((c) => c.wave <= index);
-    const holders = this.holders(evaluation);
-    const targets = reached.filter(
-      (c) => blockReason(this.deps.rollouts, evaluation.rollout, c, this.deps.policy, holders) === undefined,
-    );
+    const targets = this.slice(this.updatable(evaluation, index, this.enlistSlice + 1));
     this.deps.rollouts.enlist(row.id, targets, now);
+    if (this.sliced) this.deps.faults.reach('rollout:enlist');
     this.appendInParts(
       {
         actor: ROLLOUT_CONTROLLER,
@@ -483,7 +568,8 @@ export class RolloutController {
           waveName: wave.name,
           spec: waveSpecText(wave),
           members: targets.length,
-          blocked: reached.length - targets.length,
+          // Sliced, the rest of the wave's targets join in steps of their own (`rollout.member.join`).
+          ...(this.sliced ? { more: true } : { blocked: reached(evaluation, index) - targets.length }),
         },
       },
       targets.map((t) => t.targetId),
@@ -496,6 +582,7 @@ export class RolloutController {
     const { row } = evaluation.rollout;
     this.deps.rollouts.touch(row.id, now);
     this.deps.rollouts.enlist(row.id, joiners, now);
+    if (this.sliced) this.deps.faults.reach('rollout:enlist');
     this.appendInParts(
       {
         actor: ROLLOUT_CONTROLLER,
@@ -605,6 +692,13 @@ function gateCounts(members: readonly EvaluatedMember[], index: number): GateCou
     else pending++;
   }
   return { size, healthy, applied, failed, pending };
+}
+
+/** How many candidates fall in waves up to `index`. */
+function reached(evaluation: RolloutEvaluation, index: number): number {
+  let n = 0;
+  for (const c of evaluation.candidates) if (c.wave <= index) n++;
+  return n;
 }
 
 function releaseText(evaluation: RolloutEvaluation): string {

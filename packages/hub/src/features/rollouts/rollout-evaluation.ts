@@ -5,6 +5,7 @@ import type { EnvelopePolicy } from '@flotilla/protocol/policy';
 import { classifyMember } from './member-state.ts';
 import type { RolloutPlan } from './rollout-plan.ts';
 import type { MemberTargetRow, RolloutRow, RolloutStore, WaveRow } from './rollout-store.ts';
+import { StoreSelection, type RolloutSelection } from './rollout-selection.ts';
 import { firstWave, percentCutoff, type PositionCache, type WaveCriterion } from './wave-planner.ts';
 
 /** A recorded member, classified from its target's latest report. */
@@ -102,6 +103,12 @@ export interface EvaluationDeps {
   readonly rollouts: RolloutStore;
   readonly positions: PositionCache;
   readonly members: MemberCache;
+  /** Where selectors are answered; default the store's target rows. */
+  readonly selection?: RolloutSelection;
+}
+
+function selectionOf(deps: EvaluationDeps): RolloutSelection {
+  return deps.selection ?? new StoreSelection(deps.rollouts);
 }
 
 /**
@@ -122,7 +129,8 @@ export function evaluateRollout(
   const members = deps.members.members(deps.rollouts, rollout);
   const active = row.state === 'running' || row.state === 'paused';
   if (scope === 'reached' && row.current_wave >= 0) return reached(deps, rollout, now, waves, members, active);
-  const selectedRows = deps.rollouts.selected(rollout.query, now);
+  const selection = selectionOf(deps);
+  const selectedRows = selection.selected(rollout.query, now);
   const memberIds = new Set(members.map((m) => m.targetId));
   const cutoffs: (number | undefined)[] = [];
   const criteria: WaveCriterion[] = [];
@@ -137,7 +145,7 @@ export function evaluateRollout(
     } else {
       cutoffs.push(undefined);
       const matches = active
-        ? new Set(deps.rollouts.selected(rollout.waveQueries[i]!, now, row.id).map((t) => t.id))
+        ? new Set(selection.selected(rollout.waveQueries[i]!, now).map((t) => t.id))
         : new Set<string>();
       criteria.push({ kind: 'selector', matches });
     }
@@ -170,14 +178,16 @@ function reached(
   );
   const candidates: Candidate[] = [];
   if (active) {
-    const outsiders = deps.rollouts.selected(rollout.query, now, row.id);
+    const selection = selectionOf(deps);
+    const memberIds = new Set(members.map((m) => m.targetId));
+    const outsiders = selection.selected(rollout.query, now).filter((t) => !memberIds.has(t.id));
     if (outsiders.length > 0) {
       const criteria: WaveCriterion[] = plan.waves.slice(0, row.current_wave + 1).map((wave, i) =>
         wave.percent !== undefined
           ? { kind: 'percent', cutoff: waves[i]!.cutoff! }
           : {
               kind: 'selector',
-              matches: new Set(deps.rollouts.selected(rollout.waveQueries[i]!, now, row.id).map((t) => t.id)),
+              matches: new Set(selection.selected(rollout.waveQueries[i]!, now).map((t) => t.id)),
             },
       );
       for (const target of outsiders) {
@@ -189,6 +199,9 @@ function reached(
   }
   return { rollout, scope: 'reached', waves, selected: -1, members, candidates, outside: 0, cutoffs };
 }
+
+/** Member changes one page of a sliced catch-up takes in. */
+const CHANGES_PAGE = 512;
 
 /**
  * Classified members per rollout, kept in memory and brought up to date on each read from
@@ -246,22 +259,39 @@ export class MemberCache {
     this.byRollout.delete(id);
   }
 
-  /** Outside a transaction: takes in every member change since the last, then deletes them from the store. */
-  catchUp(rollouts: RolloutStore): void {
+  /**
+   * Outside a transaction: takes in the member changes since the last, then deletes them from
+   * the store; true when none is left. With a `deadline` (a `performance.now()` time) it takes
+   * them a page at a time, re-reading only the changed members, and stops at the first page
+   * past it: a wave's start or envelopes change thousands of members, and a caller that can
+   * yield catches up in slices before its next step rather than inside it.
+   */
+  catchUp(rollouts: RolloutStore, deadline = Number.POSITIVE_INFINITY): boolean {
     if (!this.keeps()) {
       this.reset();
-      return;
+      return true;
     }
     if (this.cursor === undefined) {
       this.cursor = rollouts.lastChange();
-      return;
+      return true;
     }
-    const changes = rollouts.changesSince(this.cursor);
-    if (changes.length === 0) return;
-    const changed = new Set(changes.map((c) => c.target_id));
-    for (const kept of this.byRollout.values()) kept.apply(rollouts, changed);
-    this.cursor = changes.at(-1)!.seq;
-    rollouts.pruneChanges(this.cursor);
+    const paged = Number.isFinite(deadline);
+    const from = this.cursor;
+    let done = false;
+    while (!done) {
+      const changes = rollouts.changesSince(this.cursor, paged ? CHANGES_PAGE : undefined);
+      if (changes.length === 0) {
+        done = true;
+        break;
+      }
+      const changed = new Set(changes.map((c) => c.target_id));
+      for (const kept of this.byRollout.values()) kept.apply(rollouts, changed, paged);
+      this.cursor = changes.at(-1)!.seq;
+      if (!paged || changes.length < CHANGES_PAGE) done = true;
+      else if (performance.now() >= deadline) break;
+    }
+    if (this.cursor !== from) rollouts.pruneChanges(this.cursor);
+    return done;
   }
 
   private reset(): void {
@@ -293,10 +323,14 @@ class RolloutMembers {
     return new RolloutMembers(this.rollout, new Map(this.byTarget));
   }
 
-  /** Re-reads the members of the `changed` targets (all of them in one scan, when many changed). */
-  apply(rollouts: RolloutStore, changed: ReadonlySet<string>): this {
+  /**
+   * Re-reads the members of the `changed` targets: all of them in one scan when many changed,
+   * unless `oneByOne` (a page of a sliced catch-up, which must cost what the page does).
+   */
+  apply(rollouts: RolloutStore, changed: ReadonlySet<string>, oneByOne = false): this {
     const { row, release } = this.rollout;
-    if (changed.size > Math.max(64, this.byTarget.size / 8)) {
+    const many = changed.size > Math.max(64, this.byTarget.size / 8);
+    if (many && (!oneByOne || this.byTarget.size <= changed.size)) {
       const rows = rollouts.members(row.id);
       const present = new Set(rows.map((r) => r.target_id));
       for (const target of changed) if (!present.has(target)) this.remove(target);

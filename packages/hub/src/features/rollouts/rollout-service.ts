@@ -33,6 +33,7 @@ import type { OnceOnly } from '../replicas/replica-lease.ts';
 import type { RolloutRow, RolloutStore } from './rollout-store.ts';
 import { buildView, summarize } from './rollout-view.ts';
 import { PositionCache } from './wave-planner.ts';
+import { StoreSelection, type RolloutSelection } from './rollout-selection.ts';
 import type { BackgroundFailures } from '../../store/store-health.ts';
 
 /** Resolves `name@version` or a digest to a published release (the bundles feature). */
@@ -68,8 +69,12 @@ export interface RolloutServiceDeps {
   readonly gatesChanged?: (change: WaveGatesChange) => void;
   /** The most envelopes one batch of a wave issues before it commits and yields; default 256. */
   readonly issueBatch?: number;
+  /** The most members one step of a wave records before it commits and yields; default 1000. */
+  readonly enlistSlice?: number;
   /** The walking is once-only work: with replicas, the lease holder's (see {@link RolloutControllerDeps}). */
   readonly once?: OnceOnly;
+  /** Where selectors are answered: the fleet index in a hub; default the store's target rows. */
+  readonly selection?: RolloutSelection;
 }
 
 const TERMINAL: ReadonlySet<RolloutState> = new Set(['completed', 'aborted', 'rolled-back']);
@@ -87,10 +92,12 @@ export class RolloutService {
   private readonly loader = new RolloutLoader();
   private readonly positions = new PositionCache();
   private readonly members: MemberCache;
+  private readonly selection: RolloutSelection;
 
   constructor(deps: RolloutServiceDeps) {
     this.deps = deps;
     this.rollouts = deps.store;
+    this.selection = deps.selection ?? new StoreSelection(deps.store);
     const once = deps.once;
     this.members = new MemberCache(once === undefined ? undefined : () => once.held());
     this.controller = new RolloutController({
@@ -103,10 +110,12 @@ export class RolloutService {
       loader: this.loader,
       positions: this.positions,
       members: this.members,
+      selection: this.selection,
       faults: deps.faults ?? NO_FAULTS,
       ...(deps.failures === undefined ? {} : { failures: deps.failures }),
       ...(deps.policy === undefined ? {} : { policy: deps.policy }),
       ...(deps.issueBatch === undefined ? {} : { issueBatch: deps.issueBatch }),
+      ...(deps.enlistSlice === undefined ? {} : { enlistSlice: deps.enlistSlice }),
       ...(deps.gatesChanged === undefined ? {} : { gatesChanged: deps.gatesChanged }),
       ...(once === undefined ? {} : { once }),
     });
@@ -140,7 +149,12 @@ export class RolloutService {
       const row = this.newRow(id, 0, release, selector, plan, actor, now);
       this.checkConflicts(row, query, now);
       const evaluation = evaluateRollout(
-        { rollouts: this.rollouts, positions: new PositionCache(), members: new MemberCache() },
+        {
+          rollouts: this.rollouts,
+          positions: new PositionCache(),
+          members: new MemberCache(),
+          selection: this.selection,
+        },
         new RolloutLoader().load(row),
         now,
       );
@@ -196,7 +210,7 @@ export class RolloutService {
   view(id: string, listing: MemberListing, limit: number): RolloutView {
     const row = this.get(id);
     const evaluation = evaluateRollout(
-      { rollouts: this.rollouts, positions: this.positions, members: this.members },
+      { rollouts: this.rollouts, positions: this.positions, members: this.members, selection: this.selection },
       this.loader.load(row),
       this.deps.clock(),
     );
@@ -353,11 +367,11 @@ export class RolloutService {
    * must not be selected by, or members of, a running or paused rollout of the same name.
    */
   private checkConflicts(row: RolloutRow, query: Query, now: number): void {
-    const mine = new Set(this.rollouts.selected(query, now).map((t) => t.id));
+    const mine = new Set(this.selection.selected(query, now).map((t) => t.id));
     if (mine.size === 0) return;
     for (const other of this.rollouts.activeForRelease(row.release_name)) {
       const theirs = this.rollouts.memberIds(other.id);
-      for (const t of this.rollouts.selected(this.loader.load(other).query, now)) theirs.add(t.id);
+      for (const t of this.selection.selected(this.loader.load(other).query, now)) theirs.add(t.id);
       const overlap = [...theirs].filter((t) => mine.has(t)).sort();
       if (overlap.length === 0) continue;
       const shown = overlap.slice(0, 5).join(', ') + (overlap.length > 5 ? ` and ${overlap.length - 5} more` : '');

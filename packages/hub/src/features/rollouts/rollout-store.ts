@@ -189,6 +189,9 @@ export class RolloutStore {
       changesSince: db.prepare<[number], { seq: number; target_id: string }>(
         'SELECT seq, target_id FROM rollout_member_changes WHERE seq > ? ORDER BY seq',
       ),
+      changesPage: db.prepare<[number, number], { seq: number; target_id: string }>(
+        'SELECT seq, target_id FROM rollout_member_changes WHERE seq > ? ORDER BY seq LIMIT ?',
+      ),
       pruneChanges: db.prepare('DELETE FROM rollout_member_changes WHERE seq <= ?'),
     };
   }
@@ -385,9 +388,9 @@ export class RolloutStore {
     return this.s.lastChange.get()!.n;
   }
 
-  /** The member changes after `seq`, oldest first: the targets whose members need reading again. */
-  changesSince(seq: number): { readonly seq: number; readonly target_id: string }[] {
-    return this.s.changesSince.all(seq);
+  /** The member changes after `seq`, oldest first (at most `limit`): the targets whose members need reading again. */
+  changesSince(seq: number, limit?: number): { readonly seq: number; readonly target_id: string }[] {
+    return limit === undefined ? this.s.changesSince.all(seq) : this.s.changesPage.all(seq, limit);
   }
 
   /**

@@ -454,14 +454,33 @@ export class TargetStore {
     // there sees its own writes; a write may yet roll back, so they are read again once the
     // transaction is over, and only then is what the store holds taken as the truth.
     if (this.unindexed.size > 0) {
-      for (const id of this.unindexed) {
-        const row = this.s.get.get(id);
-        if (row === undefined) this.index.remove(id);
-        else this.index.set(indexColumns(row), targetFieldRows(targetFromRow(row)));
-      }
+      for (const id of this.unindexed) this.reindexNow(this.index, id);
       if (!this.db.inTransaction) this.unindexed.clear();
     }
     return this.index;
+  }
+
+  /**
+   * Outside a transaction, takes the targets written since the fleet index last caught up into
+   * it until `deadline` (a `performance.now()` time); true when none is left. A wave's
+   * envelopes rewrite thousands of targets, and taking them all in at the next query would
+   * hold the event loop for as long: a caller that can yield catches up in slices first.
+   */
+  catchUpFleetIndex(deadline: number): boolean {
+    if (this.index === undefined || this.db.inTransaction) return true;
+    let done = 0;
+    for (const id of this.unindexed) {
+      this.reindexNow(this.index, id);
+      this.unindexed.delete(id);
+      if (++done % 64 === 0 && performance.now() >= deadline) break;
+    }
+    return this.unindexed.size === 0;
+  }
+
+  private reindexNow(index: FleetIndex, id: string): void {
+    const row = this.s.get.get(id);
+    if (row === undefined) index.remove(id);
+    else index.set(indexColumns(row), targetFieldRows(targetFromRow(row)));
   }
 
   /**
