@@ -216,6 +216,61 @@ describe('a process killed with SIGKILL at a chosen point', () => {
     expect(readStore(dataDir).integrity).toBe('ok');
   });
 
+  it("the hub, between two slices of a wave's members: after a restart each target is a member once, issued once", async () => {
+    dir = tempDir('flotilla-kill-enlist-');
+    const dataDir = join(dir.path, 'hub');
+    // Slices of three: the create records the first, and the hub is killed recording the second.
+    const env = { FLOTILLA_ROLLOUT_ENLIST_SLICE: '3', FLOTILLA_FAULT: 'rollout:enlist:2' };
+    hubProcess = await startHubProcess({ dataDir, env });
+    const admin = { url: hubProcess.url, token: hubProcess.adminToken };
+    const key = await releaseKey(admin);
+    await publish(admin, key, 'app', '1.0.0', [configMap('app', { version: '1' })]);
+    const targets: string[] = [];
+    for (let i = 0; i < 8; i++) targets.push(await enrollBare(admin, { env: 'test' }));
+    const created = await api<{ rollout: { id: string } }>(admin.url, 'POST', '/v1/rollouts', {
+      token: admin.token,
+      body: { release: 'app@1.0.0', selector: 'env=test', waves: 'all:100%' },
+    });
+    expect(created.status).toBe(201);
+    const id = created.body.rollout.id;
+    expect(await hubProcess.exited).toEqual({ code: null, signal: 'SIGKILL' });
+
+    // Only the first slice committed; the second's transaction was lost whole.
+    expect(members(dataDir, id)).toHaveLength(3);
+
+    hubProcess = await startHubProcess({ dataDir, port: hubProcess.port, env: { FLOTILLA_ROLLOUT_ENLIST_SLICE: '3' } });
+    await waitFor('every target a member and issued after the restart', () => {
+      const now = members(dataDir, id);
+      return now.length === targets.length && now.every((m) => m.issued === 1);
+    });
+    expect(members(dataDir, id)).toEqual(
+      [...targets].sort().map((target_id) => ({
+        target_id,
+        issued: 1,
+        generation: 1,
+        desired_generation: 1,
+        envelope_generation: 1,
+      })),
+    );
+    // The wave started once; the rest joined in slices, each target named once.
+    const entries = async (action: string) =>
+      (
+        await api<{ entries: { subjects: string[]; details: Record<string, unknown> }[] }>(
+          admin.url,
+          'GET',
+          `/v1/audit?action=${action}&limit=100`,
+          { token: admin.token },
+        )
+      ).body.entries.filter((e) => e.details['rollout'] === id);
+    const starts = await entries('rollout.wave.start');
+    expect(starts).toHaveLength(1);
+    const named = [...starts, ...(await entries('rollout.member.join'))].flatMap((e) => e.subjects);
+    expect([...named].sort()).toEqual([...targets].sort());
+    await expectChainIntact(admin);
+    expect(await hubProcess.kill('SIGTERM')).toEqual({ code: 0, signal: null });
+    expect(readStore(dataDir).integrity).toBe('ok');
+  });
+
   it('the hub, inside the transaction storing a report: the agent sends it again and it is stored once', async () => {
     dir = tempDir('flotilla-kill-report-');
     const dataDir = join(dir.path, 'hub');

@@ -58,13 +58,18 @@ export class RolloutHub {
   private names = 0;
   private closed = true;
   private readonly issueBatch: number | undefined;
+  private readonly enlistSlice: number | undefined;
 
-  private constructor(options: { readonly issueBatch?: number }) {
+  private constructor(options: { readonly issueBatch?: number; readonly enlistSlice?: number }) {
     this.issueBatch = options.issueBatch;
+    this.enlistSlice = options.enlistSlice;
   }
 
-  /** `issueBatch`: the most envelopes one batch of a wave issues (the hub's default otherwise). */
-  static async open(options: { readonly issueBatch?: number } = {}): Promise<RolloutHub> {
+  /**
+   * `issueBatch`: the most envelopes one batch of a wave issues; `enlistSlice`: the most members
+   * one step records (the hub's defaults otherwise).
+   */
+  static async open(options: { readonly issueBatch?: number; readonly enlistSlice?: number } = {}): Promise<RolloutHub> {
     const fixture = new RolloutHub(options);
     try {
       await fixture.start();
@@ -97,6 +102,7 @@ export class RolloutHub {
       checkpointIntervalMs: 0,
       rolloutPollMs: 0,
       ...(this.issueBatch === undefined ? {} : { rolloutIssueBatch: this.issueBatch }),
+      ...(this.enlistSlice === undefined ? {} : { rolloutEnlistSlice: this.enlistSlice }),
     }).catch((error: unknown) => {
       db.close();
       throw error;

@@ -1,0 +1,67 @@
+import { setImmediate as turn } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ALICE, RolloutHub, type SimTarget } from './rollout-fixture.ts';
+
+/*
+ * A wave over more targets than one slice (here three) records its members a slice per step,
+ * each step its own transaction, the next after a turn of the event loop: no step holds the
+ * hub for the whole of an 18,000-target wave.
+ */
+describe("a wave's members, recorded a slice per step", () => {
+  let t: RolloutHub;
+
+  afterEach(async () => {
+    await t.close();
+  });
+
+  async function open(): Promise<SimTarget[]> {
+    t = await RolloutHub.open({ enlistSlice: 3 });
+    t.publish('app', '1.0.0');
+    return t.fleet(7, { env: 'prod' });
+  }
+
+  const members = (id: string): number => t.services.rollouts.view(id, 'none', 0).totals.members;
+
+  it('answers the create with the first slice recorded, and records the rest a slice per turn of the event loop', async () => {
+    const fleet = await open();
+    const { id } = t.services.rollouts.create({ release: 'app@1.0.0', selector: 'env=prod' }, ALICE).rollout;
+    expect(members(id)).toBe(3);
+    const [start] = t.audits('rollout.wave.start');
+    expect(start).toMatchObject({ details: { members: 3, more: true } });
+    expect(start!.subjects).toHaveLength(3);
+
+    await turn();
+    expect(members(id)).toBe(6);
+    await turn();
+    expect(members(id)).toBe(7);
+
+    // The rest joined as steps of their own, each target named once across the wave's entries.
+    const joins = t.audits('rollout.member.join');
+    expect(joins.map((j) => j.subjects.length)).toEqual([3, 1]);
+    const named = [start!, ...joins].flatMap((e) => e.subjects);
+    expect([...named].sort()).toEqual(fleet.map((f) => f.id).sort());
+    expect(t.audits('rollout.wave.start')).toHaveLength(1);
+  });
+
+  it('keeps a wave open while some of its targets wait for their slice, and completes it once all are recorded and healthy', async () => {
+    const fleet = await open();
+    const { id } = t.services.rollouts.create(
+      { release: 'app@1.0.0', selector: 'env=prod', waves: 'all:100%' },
+      ALICE,
+    ).rollout;
+    // The recorded members report healthy before the others are recorded: the wave still waits for them.
+    const [start] = t.audits('rollout.wave.start');
+    t.issue();
+    t.converge(fleet.filter((f) => start!.subjects.includes(f.id)));
+    // This step records the next slice rather than judging the wave's gates on the first alone.
+    expect(t.services.rollouts.controller.step(id)).toBe(true);
+    expect(t.audits('rollout.wave.complete')).toEqual([]);
+    expect(members(id)).toBe(6);
+    await turn();
+    await turn();
+    t.issue();
+    t.converge(fleet);
+    t.reconcile();
+    expect(t.services.rollouts.view(id, 'none', 0)).toMatchObject({ state: 'completed', totals: { healthy: 7 } });
+  });
+});
