@@ -311,7 +311,8 @@ export class RolloutController {
   private catchUp(id: string): void {
     if (this.deps.tx.open) return;
     const row = this.deps.rollouts.get(id);
-    if (row !== undefined) this.deps.members.members(this.deps.rollouts, this.deps.loader.load(row));
+    // A rollout finished meanwhile takes no step: reading its members would read every one of them.
+    if (row?.state === 'running') this.deps.members.members(this.deps.rollouts, this.deps.loader.load(row));
   }
 
   /**

@@ -244,7 +244,8 @@ export class MemberCache {
       const kept = this.byRollout.get(id);
       if (kept === undefined || this.cursor === undefined) return RolloutMembers.read(rollouts, rollout).list();
       const changed = new Set(rollouts.changesSince(this.cursor).map((c) => c.target_id));
-      return changed.size === 0 ? kept.list() : kept.copy().apply(rollouts, changed).list();
+      // One by one: the step's own writes (a slice of members recorded) must not cost a read of every member.
+      return changed.size === 0 ? kept.list() : kept.copy().apply(rollouts, changed, true).list();
     }
     this.catchUp(rollouts);
     let kept = this.byRollout.get(id);

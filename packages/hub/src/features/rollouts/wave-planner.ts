@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** Positions are 52-bit integers: exact in a JS number and in an SQLite INTEGER. */
 export const POSITION_SPACE = 2 ** 52;
@@ -10,7 +10,8 @@ export const POSITION_SPACE = 2 ** 52;
  * two rollouts order the fleet differently (the same clusters are not always first).
  */
 export function wavePosition(rolloutId: string, targetId: string): number {
-  return Number.parseInt(createHash('sha256').update(`${rolloutId}\n${targetId}`).digest('hex').slice(0, 13), 16);
+  // The one-shot hash: half the cost of a Hash object per target, over an 18,000-target selection.
+  return Number.parseInt(hash('sha256', `${rolloutId}\n${targetId}`, 'hex').slice(0, 13), 16);
 }
 
 /**
