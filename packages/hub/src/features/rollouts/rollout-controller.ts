@@ -136,6 +136,8 @@ export class RolloutController {
   /** Set by a step that recorded a slice of members and left more for the next. */
   private sliced = false;
   private selectionCatchUp: NodeJS.Immediate | undefined;
+  /** After {@link stop}: reconciles scheduled for later are dropped (the store may be closing). */
+  private halted = false;
 
   constructor(deps: RolloutControllerDeps) {
     this.deps = deps;
@@ -288,6 +290,7 @@ export class RolloutController {
       holdUntil = lastRun + 2 * (lastRun - now);
     };
     this.stop();
+    this.halted = false;
     this.issuer.start();
     tick();
     // Members a stopped hub recorded and did not issue yet: issued now, whatever the tick decided.
@@ -297,6 +300,7 @@ export class RolloutController {
   }
 
   stop(): void {
+    this.halted = true;
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
     if (this.selectionCatchUp !== undefined) clearImmediate(this.selectionCatchUp);
@@ -321,6 +325,7 @@ export class RolloutController {
    */
   reconcileSoon(id: string): void {
     setImmediate(() => {
+      if (this.halted) return;
       try {
         this.reconcile(id);
       } catch (error) {

@@ -472,7 +472,8 @@ export class TargetStore {
     for (const id of this.unindexed) {
       this.reindexNow(this.index, id);
       this.unindexed.delete(id);
-      if (++done % 64 === 0 && performance.now() >= deadline) break;
+      // A few hundred always, so a small change is taken in at once whatever the clock says.
+      if (++done >= 256 && done % 64 === 0 && performance.now() >= deadline) break;
     }
     return this.unindexed.size === 0;
   }
