@@ -145,6 +145,8 @@ export class RolloutService {
     const now = this.deps.clock();
     const id = `ro_${randomBytes(8).toString('hex')}`;
     const selector = formatQuery(query);
+    // Taken in before the transaction: inside it, targets written since would be read again at every selection.
+    this.selection.catchUp(Number.POSITIVE_INFINITY);
     if (request.dryRun === true) {
       const row = this.newRow(id, 0, release, selector, plan, actor, now);
       this.checkConflicts(row, query, now);

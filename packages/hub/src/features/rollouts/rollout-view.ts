@@ -101,6 +101,8 @@ export function buildView(
       ...(m.reason === undefined ? {} : { reason: m.reason }),
     });
   }
+  // Who else holds the release, read once: a wave still being recorded has thousands of candidates.
+  let holders: Map<string, string> | undefined;
   for (const candidate of evaluation.candidates) {
     const c = counts[candidate.wave]!;
     c.total++;
@@ -110,7 +112,8 @@ export function buildView(
       add({ targetId: candidate.targetId, name: candidate.name, wave, waveIndex: candidate.wave, state: 'planned' });
       continue;
     }
-    const reason = blockReason(rollouts, evaluation.rollout, candidate, policy);
+    holders ??= rollouts.holders(evaluation.rollout.release.name, evaluation.rollout.row.id);
+    const reason = blockReason(rollouts, evaluation.rollout, candidate, policy, holders);
     if (reason !== undefined) {
       c.blocked++;
       add({
