@@ -127,6 +127,54 @@ export function targetFromRow(row: TargetRow): Target {
   };
 }
 
+/**
+ * The columns of `targets` a Target document is made of, for `raw()` reads that
+ * {@link targetFromColumns} turns into documents: not the key or the signed envelope (a
+ * kilobyte or two each), which a document does not carry.
+ */
+export const TARGET_DOCUMENT_COLUMNS =
+  't.id, t.name, t.status, t.labels, t.properties, t.facts, t.key_id, t.desired_generation, t.desired_bundles, t.observed, t.drift, t.enrolled_at, t.last_seen_at, t.last_changed_at, t.last_changed_by';
+
+/** A row of {@link TARGET_DOCUMENT_COLUMNS} as `raw()` reads it. */
+export type TargetDocumentColumns = readonly [
+  id: string,
+  name: string,
+  status: TargetStatus,
+  labels: string,
+  properties: string,
+  facts: string,
+  keyId: string,
+  desiredGeneration: number,
+  desiredBundles: string,
+  observed: string | null,
+  drift: string | null,
+  enrolledAt: number,
+  lastSeenAt: number | null,
+  lastChangedAt: number,
+  lastChangedBy: string,
+];
+
+/** {@link targetFromRow} for a row of {@link TARGET_DOCUMENT_COLUMNS}: the same document, keys in the same order. */
+export function targetFromColumns(row: TargetDocumentColumns): Target {
+  const [id, name, status, labels, properties, facts, keyId, generation, bundles, observed, drift] = row;
+  return {
+    id,
+    name,
+    status,
+    labels: JSON.parse(labels) as Labels,
+    properties: JSON.parse(properties) as Properties,
+    facts: JSON.parse(facts) as Facts,
+    keyId,
+    desired: { generation, bundles: JSON.parse(bundles) as ReleaseRef[] },
+    observed: observed === null ? null : (JSON.parse(observed) as Target['observed']),
+    ...(drift === null ? {} : { drift: JSON.parse(drift) as TargetDrift }),
+    enrolledAt: iso(row[11]),
+    lastSeenAt: row[12] === null ? null : iso(row[12]),
+    lastChangedAt: iso(row[13]),
+    lastChangedBy: JSON.parse(row[14]) as Actor,
+  };
+}
+
 /** The first field name after every `desired.*` one: '/' follows '.' in byte order. */
 const DESIRED_FIELDS_END = `${DESIRED_FIELD_PREFIX.slice(0, -1)}/`;
 

@@ -103,6 +103,25 @@ describe.each(STORE_KINDS)('on $name', (kind) => {
       expect(store.allIds()).toEqual([id(1), id(2), id(3), id(4)]);
     });
 
+    it('reads a page of targets whole, exactly as it reads each one', () => {
+      targets.setObserved(id(1), observed(3), { kubernetesVersion: 'v1.30.2', nodes: 3 }, NOW);
+      targets.setDriftSummary(id(1), {
+        counts: { acceptable: 1, transient: 0, suspicious: 2, dangerous: 0 },
+        intentional: 1,
+        seq: 3,
+        reportedAt: new Date(NOW).toISOString(),
+      });
+      targets.setDesired(id(2), 4, [], envelopeHolding('hold-1'), NOW + MINUTE, { kind: 'system', id: 'rollouts' });
+      targets.setLabelsAndProperties(id(3), { 'a "quoted" label': 'é\n' }, { cost: 4.5, spot: true }, NOW, actor);
+      const store = new FleetQueryStore(database());
+      const all = [id(1), id(2), id(3), id(4)];
+      const each = all.map((one) => targets.target(one)!);
+      // As JSON too: the API sends what it reads, keys in the same order.
+      expect(JSON.stringify(store.targets(all))).toBe(JSON.stringify(each));
+      expect(store.targets(all)).toEqual(each);
+      expect(store.page('', 10)).toEqual(each);
+    });
+
     it('counts facets over the targets a query selects, with globs matched as the query language does', () => {
       targets.markSeen(new Map([[id(1), NOW - MINUTE]]));
       const store = new FleetQueryStore(database());
