@@ -116,6 +116,7 @@ export class FleetIndex {
    * The index of a whole fleet at once: `targets` in id order (each one's position is its
    * ordinal) and every distinct field value with the ordinals of its holders. What a start
    * without a snapshot builds: a few thousand values instead of a row per target and field.
+   * Each value's holders are read as it comes, so `values` may hand them all in one reused buffer.
    */
   static fromValues(targets: readonly FleetIndexRow[], values: Iterable<FleetIndexValue>): FleetIndex {
     const index = new FleetIndex();

@@ -95,6 +95,25 @@ describe.each(STORE_KINDS)('on $name', (kind) => {
       },
     );
 
+    it('builds the fleet index from the store whatever shape its target ids have', () => {
+      // Ids of TargetId's shape are found by their digits; any other sends every id through a map.
+      const standard = buildFleetIndexFromStore(database());
+      expect(standard.select(parseQuery('region=eu-*'), NOW)).toEqual([id(1), id(2), id(4)]);
+      targets.insert({
+        id: 'tgt_legacy',
+        name: 'old-1',
+        publicKey: 'key-x',
+        keyId: 'kx',
+        labels: {},
+        enrolledAt: NOW,
+        actor,
+      });
+      targets.setLabelsAndProperties('tgt_legacy', { region: 'eu-south-1' }, {}, NOW, actor);
+      const mixed = buildFleetIndexFromStore(database());
+      expect(mixed.select(parseQuery('region=eu-*'), NOW)).toEqual([id(1), id(2), id(4), 'tgt_legacy']);
+      expect(mixed.select(parseQuery('tier=staging'), NOW)).toEqual([id(3), id(4)]);
+    });
+
     it('reads targets by id, in id order, and pages through all of them', () => {
       const store = new FleetQueryStore(database());
       expect(store.targets([id(3), id(1), 'tgt_missing']).map((t) => t.name)).toEqual(['web-1', 'web_3']);
