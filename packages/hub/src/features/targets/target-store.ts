@@ -20,6 +20,7 @@ import type { Db } from '../../store/database.ts';
 import { forDialect } from '../../store/sql.ts';
 import { FleetIndex, type FleetIndexColumns } from './fleet-index.ts';
 import { buildFleetIndexFromStore } from './fleet-index-build.ts';
+import { isoTime as iso } from './iso-time.ts';
 import { targetFieldRowParams, targetFieldsSql } from './target-fields-store.ts';
 
 /** A row of `targets` as SQLite returns it. */
@@ -88,8 +89,6 @@ export interface EnrolledKey {
   readonly name: string;
   readonly status: TargetStatus;
 }
-
-const iso = (ms: number): string => new Date(ms).toISOString();
 
 /** A row of `target_fields` of one target as `raw()` reads it: field, text, num, version, time. */
 type HeldFieldRow = [string, string, number | null, string | null, number | null];
