@@ -69,7 +69,9 @@ export class RolloutHub {
    * `issueBatch`: the most envelopes one batch of a wave issues; `enlistSlice`: the most members
    * one step records (the hub's defaults otherwise).
    */
-  static async open(options: { readonly issueBatch?: number; readonly enlistSlice?: number } = {}): Promise<RolloutHub> {
+  static async open(
+    options: { readonly issueBatch?: number; readonly enlistSlice?: number } = {},
+  ): Promise<RolloutHub> {
     const fixture = new RolloutHub(options);
     try {
       await fixture.start();
