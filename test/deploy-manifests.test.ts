@@ -304,12 +304,15 @@ describe('deploy/: the manifests and container build files', () => {
     expect(hub['readinessProbe']['httpGet']).toEqual({ path: '/v1/health', port: 'http' });
   });
 
-  it("gives the agent's image the DaemonSet's malloc settings, so a container started without the manifest has them too", () => {
+  it("gives the agent's image the DaemonSet's memory settings, so a container started without the manifest has them too", () => {
     const env = container(one(manifests('agent'), 'DaemonSet', 'flotilla-agent'))['env'] as Doc[];
-    const tunables = env.find((e) => e['name'] === 'GLIBC_TUNABLES')?.['value'] as string;
-    expect(tunables).toMatch(/^glibc\.malloc\.mmap_threshold=\d+$/);
     const image = readFileSync(join(DEPLOY, 'Containerfile.agent'), 'utf8');
-    expect([...image.matchAll(/^ENV GLIBC_TUNABLES=(\S+)$/gm)].map((m) => m[1])).toEqual([tunables]);
+    for (const name of ['GLIBC_TUNABLES', 'NODE_OPTIONS']) {
+      const value = env.find((e) => e['name'] === name)?.['value'] as string;
+      expect(value, name).toMatch(/\S/);
+      const set = [...image.matchAll(new RegExp(`^ENV ${name}=(.+)$`, 'gm'))].map((m) => m[1]!.replace(/^"(.*)"$/, '$1'));
+      expect(set, name).toEqual([value]);
+    }
   });
 
   it("has container build files that copy paths that exist and start the packages' bins from the build", () => {
