@@ -310,7 +310,9 @@ describe('deploy/: the manifests and container build files', () => {
     for (const name of ['GLIBC_TUNABLES', 'NODE_OPTIONS']) {
       const value = env.find((e) => e['name'] === name)?.['value'] as string;
       expect(value, name).toMatch(/\S/);
-      const set = [...image.matchAll(new RegExp(`^ENV ${name}=(.+)$`, 'gm'))].map((m) => m[1]!.replace(/^"(.*)"$/, '$1'));
+      const set = [...image.matchAll(new RegExp(`^ENV ${name}=(.+)$`, 'gm'))].map((m) =>
+        m[1]!.replace(/^"(.*)"$/, '$1'),
+      );
       expect(set, name).toEqual([value]);
     }
   });
