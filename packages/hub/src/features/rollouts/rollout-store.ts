@@ -157,7 +157,11 @@ export class RolloutStore {
       firstUnissued: db.prepare<[string], { at: number | null }>(
         'SELECT min(joined_at) AS at FROM rollout_members WHERE rollout_id = ? AND issued = 0',
       ),
-      // By rollout_members_by_target: a target is a member of few rollouts.
+      // Each by the running rollouts (few) and the members' primary key.
+      anyWaitingFor: db.prepare<[string], { one: number }>(
+        `SELECT 1 AS one FROM rollout_members m JOIN rollouts r ON r.id = m.rollout_id
+        WHERE m.target_id = ? AND m.issued = 0 AND r.state = 'running' LIMIT 1`,
+      ),
       waitingFor: db.prepare<[string], RolloutSqlRow>(
         `SELECT r.* FROM rollout_members m JOIN rollouts r ON r.id = m.rollout_id
         WHERE m.target_id = ? AND m.issued = 0 AND r.state = 'running' ORDER BY r.seq`,
@@ -334,6 +338,11 @@ export class RolloutStore {
   /** When the rollout's earliest member still waiting for its envelope was recorded, or undefined. */
   firstUnissuedAt(id: string): number | undefined {
     return this.s.firstUnissued.get(id)?.at ?? undefined;
+  }
+
+  /** Whether the target is a member of a running rollout still waiting for its envelope: what every fetch asks. */
+  isWaiting(targetId: string): boolean {
+    return this.s.anyWaitingFor.get(targetId) !== undefined;
   }
 
   /** The running rollouts, oldest first, in which the target is a member still waiting for its envelope. */

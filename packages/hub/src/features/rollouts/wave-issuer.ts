@@ -92,7 +92,7 @@ export class WaveIssuer {
 
   /** Whether a running rollout holds an envelope for the target that is not issued yet. */
   holds(targetId: string): boolean {
-    return this.deps.rollouts.waitingFor(targetId).length > 0;
+    return this.deps.rollouts.isWaiting(targetId);
   }
 
   /**
