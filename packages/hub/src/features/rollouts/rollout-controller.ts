@@ -120,6 +120,8 @@ export class RolloutController {
   private readonly once: OnceOnly;
   /** Issues the envelopes of the members the steps record. */
   readonly issuer: WaveIssuer;
+  /** Members recorded by steps whose transactions committed (or are about to), not told yet. */
+  private untold: string[] = [];
   private nextDeadline = Number.POSITIVE_INFINITY;
   private timer: NodeJS.Timeout | undefined;
   private passes = 0;
@@ -279,11 +281,26 @@ export class RolloutController {
       return stepped;
     });
     this.deps.desired.announce(changed);
-    // Once the outermost transaction committed (a command's may hold this step's): the stack
-    // unwinds through its commit before a microtask runs.
-    if (enlisted.length > 0) queueMicrotask(() => this.deps.desired.tell(enlisted));
+    if (enlisted.length > 0) {
+      if (this.untold.length === 0) queueMicrotask(() => this.tellRecorded());
+      this.untold.push(...enlisted);
+      if (!this.deps.tx.open) this.tellRecorded();
+    }
     for (const change of gateChanges) this.deps.gatesChanged?.(change);
     return moved;
+  }
+
+  /**
+   * Tells the agents of the members that steps recorded that their desired state is about to
+   * change (see {@link WaveIssuer}). A step tells them itself after it commits; a command whose
+   * transaction held steps calls this right after its own commit, and otherwise a microtask
+   * does, which runs only once the synchronous stack has unwound through that commit.
+   */
+  tellRecorded(): void {
+    if (this.untold.length === 0) return;
+    const told = this.untold;
+    this.untold = [];
+    this.deps.desired.tell(told);
   }
 
   /** The work of one step, inside its transaction; the members it records go to `enlisted`. */

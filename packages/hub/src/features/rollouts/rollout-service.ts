@@ -173,6 +173,8 @@ export class RolloutService {
       this.controller.step(id);
       if (this.rollouts.memberCount(id) === 0) this.controller.reconcile(id);
     });
+    // The members hear of the wave before the answer is built.
+    this.controller.tellRecorded();
     this.deps.log.info(
       { rollout: id, release: `${release.name}@${release.version}`, selector, actor: actor.id },
       'rollout created',
