@@ -34,6 +34,13 @@ export interface WaveIssuerDeps {
   readonly once: OnceOnly;
 }
 
+/** An agent's fetch waiting for its target's members to be issued. */
+interface FetchClaim {
+  readonly targetId: string;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
 /** Members per batch by default: a batch also ends when its time slice is used up. */
 export const DEFAULT_ISSUE_BATCH = 256;
 
@@ -68,6 +75,9 @@ export class WaveIssuer {
   private readonly sliceMs: number;
   private readonly delayMs: number;
   private scheduled: NodeJS.Immediate | undefined;
+  /** Fetches waiting for their members to be issued, oldest first, and the turn that issues them. */
+  private fetches: FetchClaim[] = [];
+  private fetchTurn: NodeJS.Immediate | undefined;
   private due: NodeJS.Timeout | undefined;
   private stopped = false;
   private issuedCount = 0;
@@ -97,26 +107,66 @@ export class WaveIssuer {
 
   /**
    * Issues the target's waiting members (of running rollouts) before its agent's fetch is
-   * answered, in a transaction grouped with the other fetches of the same turn. On any replica:
-   * the transaction finds the member still waiting or leaves it alone.
+   * answered. On any replica: the transaction finds the member still waiting or leaves it alone.
+   * The fetches of one moment share transactions, each holding the event loop for at most one
+   * time slice, as a batch does: 18,000 agents told at once fetch at once.
    */
-  async issueOnFetch(targetId: string): Promise<void> {
-    // Read outside a transaction first: nearly every fetch has nothing waiting.
-    if (!this.holds(targetId)) return;
+  issueOnFetch(targetId: string): Promise<void> {
+    // Asked outside a transaction first: nearly every fetch has nothing waiting.
+    if (!this.holds(targetId)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.fetches.push({ targetId, resolve, reject });
+      this.fetchTurn ??= setImmediate(() => this.issueFetched());
+    });
+  }
+
+  /**
+   * One transaction over the fetches waiting, oldest first, until none is left or the time
+   * slice is used up (the rest in the next turn); each fetch's members in a savepoint of their
+   * own, so one that fails is refused alone.
+   */
+  private issueFetched(): void {
+    this.fetchTurn = undefined;
+    const started = performance.now();
+    const done: { readonly claim: FetchClaim; readonly error?: unknown }[] = [];
     const changed: string[] = [];
-    const issued = await this.deps.tx.group(() =>
+    let issued = 0;
+    try {
       this.deps.tx.run(() => {
-        let count = 0;
-        for (const row of this.deps.rollouts.waitingFor(targetId)) {
-          if (this.issue(this.deps.loader.load(row), targetId, changed)) count++;
-          this.deps.faults.reach('rollout:issue');
+        while (done.length < this.fetches.length && (done.length === 0 || performance.now() - started < this.sliceMs)) {
+          const claim = this.fetches[done.length]!;
+          const mark = changed.length;
+          try {
+            issued += this.deps.tx.run(() => {
+              let count = 0;
+              for (const row of this.deps.rollouts.waitingFor(claim.targetId)) {
+                if (this.issue(this.deps.loader.load(row), claim.targetId, changed)) count++;
+                this.deps.faults.reach('rollout:issue');
+              }
+              return count;
+            });
+            done.push({ claim });
+          } catch (error) {
+            changed.length = mark;
+            done.push({ claim, error });
+          }
         }
-        return count;
-      }),
-    );
+      });
+    } catch (error) {
+      // The commit failed (or the store cannot write): every fetch of this transaction is refused.
+      this.fetches = this.fetches.slice(done.length);
+      if (this.fetches.length > 0) this.fetchTurn = setImmediate(() => this.issueFetched());
+      for (const { claim } of done) claim.reject(error);
+      return;
+    }
+    this.fetches = this.fetches.slice(done.length);
+    if (this.fetches.length > 0) this.fetchTurn = setImmediate(() => this.issueFetched());
     this.issuedCount += issued;
     this.onFetchCount += issued;
     this.deps.desired.announce(changed, true);
+    for (const { claim, error } of done)
+      if (error === undefined) claim.resolve();
+      else claim.reject(error);
   }
 
   /** Issues in the background from the next turn of the event loop on, batch after batch, until no member waits. */
