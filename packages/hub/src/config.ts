@@ -84,6 +84,8 @@ const ServeConfig = z.object({
   rolloutIssueBatch: z.coerce.number().int().min(1).max(10_000).default(256),
   /** The most members one step of a rollout wave records before it commits and yields to other requests. */
   rolloutEnlistSlice: z.coerce.number().int().min(1).max(100_000).default(1000),
+  /** How long a wave's member waits for its agent's fetch before a batch issues its envelope, in milliseconds. */
+  rolloutIssueDelayMs: z.coerce.number().int().min(0).max(3_600_000).default(2000),
 });
 export type ServeConfig = z.infer<typeof ServeConfig>;
 
@@ -140,6 +142,7 @@ export function serveConfig(flags: Record<string, unknown>, env: Env): ServeConf
       streamHeartbeatSeconds: env['FLOTILLA_STREAM_HEARTBEAT_SECONDS'],
       rolloutIssueBatch: env['FLOTILLA_ROLLOUT_ISSUE_BATCH'],
       rolloutEnlistSlice: env['FLOTILLA_ROLLOUT_ENLIST_SLICE'],
+      rolloutIssueDelayMs: env['FLOTILLA_ROLLOUT_ISSUE_DELAY_MS'],
     }),
     ...defined(flags),
   });

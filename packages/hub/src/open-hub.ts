@@ -23,6 +23,8 @@ export interface OpenHubOptions {
   readonly rolloutIssueBatch?: number;
   /** The most members one step of a rollout wave records before it commits and yields; default 1000. */
   readonly rolloutEnlistSlice?: number;
+  /** How long a wave's member waits for its agent's fetch before a batch issues its envelope; default 2 s. */
+  readonly rolloutIssueDelayMs?: number;
   /** How often the audit chain head is signed when it moved; default 5 minutes, 0 never. */
   readonly checkpointIntervalMs?: number;
   /** Prune audit entries older than this (at least a day); default keep forever. */
@@ -109,6 +111,7 @@ export async function openHub(options: OpenHubOptions): Promise<OpenedHub> {
       ...(options.maxWaitSeconds === undefined ? {} : { maxWaitSeconds: options.maxWaitSeconds }),
       ...(options.rolloutIssueBatch === undefined ? {} : { rolloutIssueBatch: options.rolloutIssueBatch }),
       ...(options.rolloutEnlistSlice === undefined ? {} : { rolloutEnlistSlice: options.rolloutEnlistSlice }),
+      ...(options.rolloutIssueDelayMs === undefined ? {} : { rolloutIssueDelayMs: options.rolloutIssueDelayMs }),
       ...(options.checkpointIntervalMs === undefined ? {} : { checkpointIntervalMs: options.checkpointIntervalMs }),
       ...(options.auditRetentionMs === undefined ? {} : { auditRetentionMs: options.auditRetentionMs }),
       ...(options.dashboardDir === undefined ? {} : { dashboardDir: options.dashboardDir }),

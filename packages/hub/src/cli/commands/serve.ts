@@ -54,6 +54,10 @@ export function serveCommand(program: Command): void {
       '--rollout-enlist-slice <n>',
       'the most members one step of a rollout wave records before other requests are served (env FLOTILLA_ROLLOUT_ENLIST_SLICE, default 1000)',
     )
+    .option(
+      '--rollout-issue-delay-ms <ms>',
+      "how long a wave's member waits for its agent's fetch before a batch issues its envelope (env FLOTILLA_ROLLOUT_ISSUE_DELAY_MS, default 2000)",
+    )
     .action(async (_flags: unknown, command: Command) => {
       const config = serveConfig(command.optsWithGlobals(), process.env);
       const log = await createLogger({
@@ -74,6 +78,7 @@ export function serveCommand(program: Command): void {
         checkpointIntervalMs: config.checkpointInterval * 1000,
         rolloutIssueBatch: config.rolloutIssueBatch,
         rolloutEnlistSlice: config.rolloutEnlistSlice,
+        rolloutIssueDelayMs: config.rolloutIssueDelayMs,
         stream: { heartbeatMs: config.streamHeartbeatSeconds * 1000 },
         ...(maxConnections === undefined ? {} : { maxConnections }),
         ...(config.auditRetentionDays === undefined

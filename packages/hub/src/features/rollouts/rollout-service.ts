@@ -71,6 +71,8 @@ export interface RolloutServiceDeps {
   readonly issueBatch?: number;
   /** The most members one step of a wave records before it commits and yields; default 1000. */
   readonly enlistSlice?: number;
+  /** How long a member waits for its agent's fetch before a batch issues it; default 2 s (see `WaveIssuer`). */
+  readonly issueDelayMs?: number;
   /** The walking is once-only work: with replicas, the lease holder's (see {@link RolloutControllerDeps}). */
   readonly once?: OnceOnly;
   /** Where selectors are answered: the fleet index in a hub; default the store's target rows. */
@@ -116,6 +118,7 @@ export class RolloutService {
       ...(deps.policy === undefined ? {} : { policy: deps.policy }),
       ...(deps.issueBatch === undefined ? {} : { issueBatch: deps.issueBatch }),
       ...(deps.enlistSlice === undefined ? {} : { enlistSlice: deps.enlistSlice }),
+      ...(deps.issueDelayMs === undefined ? {} : { issueDelayMs: deps.issueDelayMs }),
       ...(deps.gatesChanged === undefined ? {} : { gatesChanged: deps.gatesChanged }),
       ...(once === undefined ? {} : { once }),
     });
@@ -186,6 +189,8 @@ export class RolloutService {
       this.controller.step(id);
       if (this.rollouts.memberCount(id) === 0) this.controller.reconcile(id);
     });
+    // The members hear of the wave before the answer is built.
+    this.controller.tellRecorded();
     this.deps.log.info(
       { rollout: id, release: `${release.name}@${release.version}`, selector, actor: actor.id },
       'rollout created',
@@ -242,7 +247,7 @@ export class RolloutService {
    * are evaluated at once: a wave still over its failure budget pauses again.
    */
   resume(id: string, actor: Actor, reason: string | undefined): RolloutView {
-    this.deps.tx.run(() => {
+    const waiting = this.deps.tx.run(() => {
       const row = this.expect(id, ['paused'], 'resumed');
       const now = this.deps.clock();
       this.rollouts.setState(id, 'running', null, now, null);
@@ -255,7 +260,10 @@ export class RolloutService {
         ...(reason === undefined ? {} : { reason }),
         details: { rollout: id, wave: row.current_wave, pausedFor: row.state_reason },
       });
+      return this.rollouts.unissued(id, Number.MAX_SAFE_INTEGER);
     });
+    // Members that waited through the pause were never told; their fetch issues them now.
+    this.deps.desired.tell(waiting);
     this.controller.reconcile(id);
     return this.view(id, 'none', 0);
   }
