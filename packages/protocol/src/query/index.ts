@@ -16,9 +16,11 @@ export {
   desiredFieldRows,
   storedFieldName,
   driftFieldRows,
+  sameReportedFields,
   targetFieldRows,
   targetTimes,
   type FieldValue,
+  type ReportedFields,
   type TargetFieldRow,
 } from './target-fields.ts';
 export { buildQueryFieldCatalog, queryCatalogFromFieldNames } from './field-catalog.ts';

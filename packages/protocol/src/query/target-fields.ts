@@ -219,6 +219,32 @@ export function targetFieldRows(target: Target): TargetFieldRow[] {
   });
 }
 
+/** A target's observed state with its facts as JSON text, as a store holds them. */
+export interface ReportedFields {
+  readonly observed: Target['observed'];
+  readonly factsJson: string;
+}
+
+/**
+ * Whether {@link targetFieldRows} gives the same rows after a target's observed state and facts
+ * went from `before` to `after`, all else equal. A report feeds only the `facts.*`,
+ * `running.*`, `health` and `phase` rows: its seq, times and resources none. Facts are compared
+ * as JSON text, so the same facts with keys in another order count as changed, a needless
+ * rewrite and never a missed one. A hub skips the index when a report repeats the last one.
+ */
+export function sameReportedFields(before: ReportedFields, after: ReportedFields): boolean {
+  const a = before.observed;
+  const b = after.observed;
+  if (a === null || b === null) return a === b && before.factsJson === after.factsJson;
+  return (
+    before.factsJson === after.factsJson &&
+    a.health === b.health &&
+    a.phase === b.phase &&
+    a.bundles.length === b.bundles.length &&
+    a.bundles.every((bundle, i) => bundle.name === b.bundles[i]!.name && bundle.version === b.bundles[i]!.version)
+  );
+}
+
 /** The field names {@link desiredFieldRows} writes start with this, and no other field does. */
 export const DESIRED_FIELD_PREFIX = 'desired.';
 

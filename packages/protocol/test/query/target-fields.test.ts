@@ -1,8 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fieldReader, storedFieldName, targetFieldRows, targetTimes } from '../../src/query/target-fields.ts';
+import {
+  fieldReader,
+  sameReportedFields,
+  storedFieldName,
+  targetFieldRows,
+  targetTimes,
+} from '../../src/query/target-fields.ts';
 import { versionKey } from '../../src/query/version-key.ts';
 import { target } from './fleet-fixture.ts';
+import { targetArbitrary } from './query-arbitraries.ts';
 
 const rowsOf = (t: Parameters<typeof targetFieldRows>[0]) =>
   Object.fromEntries(
@@ -154,5 +161,62 @@ describe('reading one field of a target', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('sameReportedFields', () => {
+  it('holds only when a new observation and facts leave every row of the target as it was', () => {
+    // The next observation: another target's, or this one's again with a later seq and time
+    // and its facts copied (so equal, not the same object).
+    const next = fc.tuple(targetArbitrary(0), targetArbitrary(1), fc.boolean()).map(([a, b, repeat]) => ({
+      before: a,
+      after: repeat
+        ? {
+            ...a,
+            facts: JSON.parse(JSON.stringify(a.facts)) as typeof a.facts,
+            observed: a.observed === null ? null : { ...a.observed, seq: 2, reportedAt: b.lastChangedAt },
+          }
+        : { ...a, facts: b.facts, observed: b.observed },
+    }));
+    let same = 0;
+    fc.assert(
+      fc.property(next, ({ before, after }) => {
+        const unchanged = sameReportedFields(
+          { observed: before.observed, factsJson: JSON.stringify(before.facts) },
+          { observed: after.observed, factsJson: JSON.stringify(after.facts) },
+        );
+        if (!unchanged) return;
+        same++;
+        expect(rowsOf(after)).toEqual(rowsOf(before));
+      }),
+      { numRuns: 1000 },
+    );
+    expect(same).toBeGreaterThan(100);
+  });
+
+  it.each([
+    ['facts', { factsJson: '{"a":2}' }],
+    ['health', { observed: { health: 'degraded' } }],
+    ['phase', { observed: { phase: 'failed' } }],
+    ['a release version', { observed: { bundles: [{ name: 'app', version: '1.1.0', digest: 'sha256:x' }] } }],
+    ['a release more', { observed: { bundles: [{ name: 'app', version: '1.0.0', digest: 'sha256:x' }, { name: 'b', version: '1.0.0', digest: 'sha256:y' }] } }],
+    ['no observation', { observed: null }],
+  ] as const)('is false when %s changed', (_, change) => {
+    const observed = {
+      seq: 1,
+      generation: 1,
+      phase: 'applied' as const,
+      health: 'healthy' as const,
+      bundles: [{ name: 'app', version: '1.0.0', digest: 'sha256:x' }],
+      reportedAt: '2026-01-01T00:00:00Z',
+    };
+    const before = { observed, factsJson: '{"a":1}' };
+    const after = {
+      factsJson: 'factsJson' in change ? change.factsJson : before.factsJson,
+      observed:
+        'observed' in change ? (change.observed === null ? null : { ...observed, ...change.observed }) : observed,
+    };
+    expect(sameReportedFields(before, after)).toBe(false);
+    expect(sameReportedFields(before, { ...before, observed: { ...observed, seq: 2 } })).toBe(true);
   });
 });

@@ -13,6 +13,7 @@ import {
   DESIRED_FIELD_PREFIX,
   desiredFieldRows,
   driftFieldRows,
+  sameReportedFields,
   targetFieldRows,
   type TargetFieldRow,
 } from '@flotilla/protocol/query';
@@ -144,6 +145,8 @@ export class TargetStore {
   private index: FleetIndex | undefined;
   /** Targets written since the index last caught up; applied once their transaction is over. */
   private readonly unindexed = new Set<string>();
+  /** Targets whose last contact alone moved since the index last caught up (a report that changed no field). */
+  private readonly reseen = new Set<string>();
 
   constructor(db: Db) {
     this.db = db;
@@ -175,6 +178,10 @@ export class TargetStore {
         'SELECT status, desired_generation, desired_bundles, envelope, last_changed_at, last_changed_by FROM targets WHERE id = ?',
       ),
       observedSeq: db.prepare<[string], { observed_seq: number }>('SELECT observed_seq FROM targets WHERE id = ?'),
+      observation: db.prepare<[string], Pick<TargetRow, 'observed' | 'facts'>>(
+        'SELECT observed, facts FROM targets WHERE id = ?',
+      ),
+      lastSeen: db.prepare<[string], Pick<TargetRow, 'last_seen_at'>>('SELECT last_seen_at FROM targets WHERE id = ?'),
       setDesired: db.prepare(
         'UPDATE targets SET desired_generation = @generation, desired_bundles = @bundles, envelope = @envelope, last_changed_at = @at, last_changed_by = @actor WHERE id = @id',
       ),
@@ -321,16 +328,30 @@ export class TargetStore {
     return this.s.observedSeq.get(id)?.observed_seq;
   }
 
-  /** Sets the observed state; `at` moves the last contact, null (a report carried in a file) leaves it. */
+  /**
+   * Sets the observed state; `at` moves the last contact, null (a report carried in a file)
+   * leaves it. A report that repeats the last one's facts, releases, health and phase (most
+   * reports: an agent reports every pass) leaves the query index alone, neither read nor
+   * flattened: only its last contact moves, in the fleet index at its next use.
+   */
   setObserved(id: string, observed: NonNullable<Target['observed']>, facts: Facts, at: number | null): void {
+    const factsJson = JSON.stringify(facts);
     this.db.transaction(() => {
-      this.s.setObserved.run({
-        id,
-        observed: JSON.stringify(observed),
-        seq: observed.seq,
-        facts: JSON.stringify(facts),
-        at,
-      });
+      const before = this.s.observation.get(id);
+      this.s.setObserved.run({ id, observed: JSON.stringify(observed), seq: observed.seq, facts: factsJson, at });
+      if (
+        before !== undefined &&
+        sameReportedFields(
+          {
+            observed: before.observed === null ? null : (JSON.parse(before.observed) as Target['observed']),
+            factsJson: before.facts,
+          },
+          { observed, factsJson },
+        )
+      ) {
+        if (this.index !== undefined && at !== null) this.reseen.add(id);
+        return;
+      }
       this.refreshFields(id);
     })();
   }
@@ -450,6 +471,14 @@ export class TargetStore {
    */
   fleetIndex(): FleetIndex {
     this.index ??= buildFleetIndexFromStore(this.db);
+    if (this.reseen.size > 0) {
+      for (const id of this.reseen) {
+        const columns = this.unindexed.has(id) ? undefined : this.index.columnsOf(id);
+        const seen = columns === undefined ? undefined : this.s.lastSeen.get(id);
+        if (columns !== undefined && seen !== undefined) this.index.setColumns({ ...columns, lastSeen: seen.last_seen_at });
+      }
+      if (!this.db.inTransaction) this.reseen.clear();
+    }
     // Inside a transaction the index reads the targets as the transaction sees them, so a query
     // there sees its own writes; a write may yet roll back, so they are read again once the
     // transaction is over, and only then is what the store holds taken as the truth.
@@ -485,6 +514,7 @@ export class TargetStore {
     const loaded = data === undefined ? undefined : FleetIndex.fromSnapshot(data);
     this.index = loaded ?? buildFleetIndexFromStore(this.db);
     this.unindexed.clear();
+    this.reseen.clear();
     return { source: loaded === undefined ? 'store' : 'snapshot', ms: performance.now() - started };
   }
 
