@@ -147,9 +147,22 @@ export class TargetStore {
   private readonly unindexed = new Set<string>();
   /** Targets whose last contact alone moved since the index last caught up (a report that changed no field). */
   private readonly reseen = new Set<string>();
+  // Made once, as every report runs them: making a transaction function costs more than the savepoint it opens.
+  private readonly observe: (
+    id: string,
+    observed: NonNullable<Target['observed']>,
+    factsJson: string,
+    at: number | null,
+  ) => void;
+  private readonly summarizeDrift: (id: string, drift: TargetDrift | null) => void;
 
   constructor(db: Db) {
     this.db = db;
+    this.observe = db.transaction(
+      (id: string, observed: NonNullable<Target['observed']>, factsJson: string, at: number | null) =>
+        this.writeObserved(id, observed, factsJson, at),
+    );
+    this.summarizeDrift = db.transaction((id: string, drift: TargetDrift | null) => this.writeDriftSummary(id, drift));
     // The later of the target's last contact and @at; a NULL @at leaves it. PostgreSQL's greatest
     // skips NULLs, and SQLite's two-argument max is NULL for any NULL.
     const seenAt = forDialect(db, {
@@ -335,25 +348,31 @@ export class TargetStore {
    * flattened: only its last contact moves, in the fleet index at its next use.
    */
   setObserved(id: string, observed: NonNullable<Target['observed']>, facts: Facts, at: number | null): void {
-    const factsJson = JSON.stringify(facts);
-    this.db.transaction(() => {
-      const before = this.s.observation.get(id);
-      this.s.setObserved.run({ id, observed: JSON.stringify(observed), seq: observed.seq, facts: factsJson, at });
-      if (
-        before !== undefined &&
-        sameReportedFields(
-          {
-            observed: before.observed === null ? null : (JSON.parse(before.observed) as Target['observed']),
-            factsJson: before.facts,
-          },
-          { observed, factsJson },
-        )
-      ) {
-        if (this.index !== undefined && at !== null) this.reseen.add(id);
-        return;
-      }
-      this.refreshFields(id);
-    })();
+    this.observe(id, observed, JSON.stringify(facts), at);
+  }
+
+  private writeObserved(
+    id: string,
+    observed: NonNullable<Target['observed']>,
+    factsJson: string,
+    at: number | null,
+  ): void {
+    const before = this.s.observation.get(id);
+    this.s.setObserved.run({ id, observed: JSON.stringify(observed), seq: observed.seq, facts: factsJson, at });
+    if (
+      before !== undefined &&
+      sameReportedFields(
+        {
+          observed: before.observed === null ? null : (JSON.parse(before.observed) as Target['observed']),
+          factsJson: before.facts,
+        },
+        { observed, factsJson },
+      )
+    ) {
+      if (this.index !== undefined && at !== null) this.reseen.add(id);
+      return;
+    }
+    this.refreshFields(id);
   }
 
   /**
@@ -362,14 +381,16 @@ export class TargetStore {
    * the target's other rows.
    */
   setDriftSummary(id: string, drift: TargetDrift | null): void {
-    this.db.transaction(() => {
-      if (this.s.setDrift.run({ id, drift: drift === null ? null : JSON.stringify(drift) }).changes === 0) return;
-      this.writeFields(
-        id,
-        driftFieldRows(drift ?? undefined),
-        this.s.fieldsOfDrift.raw().all(id) as unknown as HeldFieldRow[],
-      );
-    })();
+    this.summarizeDrift(id, drift);
+  }
+
+  private writeDriftSummary(id: string, drift: TargetDrift | null): void {
+    if (this.s.setDrift.run({ id, drift: drift === null ? null : JSON.stringify(drift) }).changes === 0) return;
+    this.writeFields(
+      id,
+      driftFieldRows(drift ?? undefined),
+      this.s.fieldsOfDrift.raw().all(id) as unknown as HeldFieldRow[],
+    );
   }
 
   markSeen(seen: ReadonlyMap<string, number>): void {
@@ -475,7 +496,8 @@ export class TargetStore {
       for (const id of this.reseen) {
         const columns = this.unindexed.has(id) ? undefined : this.index.columnsOf(id);
         const seen = columns === undefined ? undefined : this.s.lastSeen.get(id);
-        if (columns !== undefined && seen !== undefined) this.index.setColumns({ ...columns, lastSeen: seen.last_seen_at });
+        if (columns !== undefined && seen !== undefined)
+          this.index.setColumns({ ...columns, lastSeen: seen.last_seen_at });
       }
       if (!this.db.inTransaction) this.reseen.clear();
     }
