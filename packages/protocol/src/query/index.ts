@@ -16,6 +16,8 @@ export {
   desiredFieldRows,
   storedFieldName,
   driftFieldRows,
+  isReportedField,
+  reportedFieldRows,
   sameReportedFields,
   targetFieldRows,
   targetTimes,

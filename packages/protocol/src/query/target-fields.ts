@@ -204,15 +204,8 @@ export function targetFieldRows(target: Target): TargetFieldRow[] {
         add(`key.${key}`, value);
       }
     }
-    walkFacts(null, target.facts, (path, value) => add(`facts.${path}`, value));
+    addReported(add, target.observed, target.facts);
     addDesired(add, target.desired.bundles);
-    if (target.observed !== null) {
-      for (const bundle of target.observed.bundles) {
-        add(`running.${bundle.name}`, bundle.version);
-      }
-      add('health', target.observed.health);
-      add('phase', target.observed.phase);
-    }
     for (const name of driftClasses(target)) {
       add('drift', name);
     }
@@ -256,7 +249,32 @@ export function desiredFieldRows(bundles: readonly ReleaseRef[]): TargetFieldRow
   return collectRows((add) => addDesired(add, bundles));
 }
 
+/**
+ * The rows of {@link targetFieldRows} that come from what a target reports, its observed state
+ * and facts: `facts.*`, `running.*`, `health` and `phase` ({@link isReportedField}). What a
+ * store rewrites when a report changed them, leaving the target's other rows as they are.
+ */
+export function reportedFieldRows(observed: Target['observed'], facts: Target['facts']): TargetFieldRow[] {
+  return collectRows((add) => addReported(add, observed, facts));
+}
+
+/** Whether {@link reportedFieldRows} writes rows under this field name. */
+export function isReportedField(field: string): boolean {
+  return field.startsWith('facts.') || field.startsWith('running.') || field === 'health' || field === 'phase';
+}
+
 type AddRow = (field: string, value: Leaf) => void;
+
+function addReported(add: AddRow, observed: Target['observed'], facts: Target['facts']): void {
+  walkFacts(null, facts, (path, value) => add(`facts.${path}`, value));
+  if (observed !== null) {
+    for (const bundle of observed.bundles) {
+      add(`running.${bundle.name}`, bundle.version);
+    }
+    add('health', observed.health);
+    add('phase', observed.phase);
+  }
+}
 
 function addDesired(add: AddRow, bundles: readonly ReleaseRef[]): void {
   for (const bundle of bundles) {

@@ -2,6 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   fieldReader,
+  isReportedField,
+  reportedFieldRows,
   sameReportedFields,
   storedFieldName,
   targetFieldRows,
@@ -160,6 +162,18 @@ describe('reading one field of a target', () => {
         expect([...read].sort()).toEqual([...stored].sort());
       }),
       { numRuns: 2000 },
+    );
+  });
+});
+
+describe('reportedFieldRows', () => {
+  it('are exactly the rows of targetFieldRows under the fields a report feeds', () => {
+    fc.assert(
+      fc.property(targetArbitrary(0), (t) => {
+        const rows = targetFieldRows(t).filter((row) => isReportedField(row.field));
+        expect(reportedFieldRows(t.observed, t.facts)).toEqual(rows);
+      }),
+      { numRuns: 500 },
     );
   });
 });

@@ -13,6 +13,7 @@ import {
   DESIRED_FIELD_PREFIX,
   desiredFieldRows,
   driftFieldRows,
+  reportedFieldRows,
   sameReportedFields,
   targetFieldRows,
   type TargetFieldRow,
@@ -151,6 +152,7 @@ export class TargetStore {
   private readonly observe: (
     id: string,
     observed: NonNullable<Target['observed']>,
+    facts: Facts,
     factsJson: string,
     at: number | null,
   ) => void;
@@ -159,8 +161,8 @@ export class TargetStore {
   constructor(db: Db) {
     this.db = db;
     this.observe = db.transaction(
-      (id: string, observed: NonNullable<Target['observed']>, factsJson: string, at: number | null) =>
-        this.writeObserved(id, observed, factsJson, at),
+      (id: string, observed: NonNullable<Target['observed']>, facts: Facts, factsJson: string, at: number | null) =>
+        this.writeObserved(id, observed, facts, factsJson, at),
     );
     this.summarizeDrift = db.transaction((id: string, drift: TargetDrift | null) => this.writeDriftSummary(id, drift));
     // The later of the target's last contact and @at; a NULL @at leaves it. PostgreSQL's greatest
@@ -228,6 +230,11 @@ export class TargetStore {
       ),
       fieldsOfDrift: db.prepare<[string]>(
         "SELECT field, text_value, num_value, version_key, time_value FROM target_fields WHERE target_id = ? AND field = 'drift'",
+      ),
+      // The rows reportedFieldRows writes (isReportedField): substr rather than a range, which
+      // would depend on PostgreSQL's collation.
+      fieldsOfReported: db.prepare<[string]>(
+        "SELECT field, text_value, num_value, version_key, time_value FROM target_fields WHERE target_id = ? AND (field IN ('health', 'phase') OR substr(field, 1, 6) = 'facts.' OR substr(field, 1, 8) = 'running.')",
       ),
       fieldsDeleteRow: db.prepare<[string, string, string]>(
         'DELETE FROM target_fields WHERE target_id = ? AND field = ? AND text_value = ?',
@@ -348,12 +355,13 @@ export class TargetStore {
    * flattened: only its last contact moves, in the fleet index at its next use.
    */
   setObserved(id: string, observed: NonNullable<Target['observed']>, facts: Facts, at: number | null): void {
-    this.observe(id, observed, JSON.stringify(facts), at);
+    this.observe(id, observed, facts, JSON.stringify(facts), at);
   }
 
   private writeObserved(
     id: string,
     observed: NonNullable<Target['observed']>,
+    facts: Facts,
     factsJson: string,
     at: number | null,
   ): void {
@@ -372,7 +380,12 @@ export class TargetStore {
       if (this.index !== undefined && at !== null) this.reseen.add(id);
       return;
     }
-    this.refreshFields(id);
+    // Only the rows a report feeds: the target's labels, properties and desired releases did not move.
+    this.writeFields(
+      id,
+      reportedFieldRows(observed, facts),
+      this.s.fieldsOfReported.raw().all(id) as unknown as HeldFieldRow[],
+    );
   }
 
   /**

@@ -144,6 +144,25 @@ describe.each(STORE_KINDS)('on $name', (kind) => {
       expect(stored()).not.toEqual(rows);
     });
 
+    it('are read and written only where a report feeds them when a report changes something', () => {
+      store.setLabelsAndProperties(ID, { env: 'prod' }, { region: 'eu-west-1' }, NOW, actor);
+      const recorded = recording(db);
+      store = new TargetStore(recorded.db);
+      store.setObserved(ID, OBSERVED, { driver: 'kubernetes', kubernetesVersion: 'v1.30.1' }, NOW);
+      store.setObserved(
+        ID,
+        { ...OBSERVED, seq: 2, bundles: [{ ...OBSERVED.bundles[0]!, version: '1.3.0' }] },
+        { driver: 'kubernetes', kubernetesVersion: 'v1.31.0' },
+        NOW,
+      );
+      // Neither the whole record nor all of the target's rows: labels, properties and the rest stay as they are.
+      expect(recorded.ran).not.toContain('SELECT * FROM targets WHERE id = ?');
+      expect(recorded.ran).not.toContain(
+        'SELECT field, text_value, num_value, version_key, time_value FROM target_fields WHERE target_id = ?',
+      );
+      expect(stored()).toEqual(expected());
+    });
+
     it("keep the fleet index's last contact for a report that changed none of them", () => {
       store.setObserved(ID, OBSERVED, {}, NOW);
       expect(store.fleetIndex().columnsOf(ID)?.lastSeen).toBe(NOW);
