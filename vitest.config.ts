@@ -22,9 +22,10 @@ export default defineConfig({
     // Once for the whole run (projects do not inherit it): build, then isolate and check temp dirs.
     globalSetup: ['test/setup/build.ts', 'test/setup/isolate.ts'],
     projects: [
-      project('protocol', 'packages/protocol/test/**/*.test.ts'),
-      project('hub', 'packages/hub/test/**/*.test.ts'),
-      project('agent', 'packages/agent/test/**/*.test.ts'),
+      // Property tests and real stores take seconds on a loaded 2-core runner: 5 s timed them out there.
+      project('protocol', 'packages/protocol/test/**/*.test.ts', { testTimeout: 30_000 }),
+      project('hub', 'packages/hub/test/**/*.test.ts', { testTimeout: 30_000, hookTimeout: 30_000 }),
+      project('agent', 'packages/agent/test/**/*.test.ts', { testTimeout: 30_000, hookTimeout: 30_000 }),
       project('dashboard', 'packages/dashboard/test/**/*.test.ts'),
       project('e2e', 'test/**/*.test.ts', {
         testTimeout: 120_000,

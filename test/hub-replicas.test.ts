@@ -47,8 +47,9 @@ async function streamsAt(metricsUrl: string): Promise<number> {
  */
 describe.skipIf(!postgresAvailable())('three hub replicas on one PostgreSQL database', () => {
   const database = postgresAvailable() ? createPostgresDatabase() : undefined;
-  const dirs = Array.from({ length: REPLICAS }, () => tempDir('flotilla-replica-'));
-  const agentsDir = tempDir('flotilla-replica-agents-');
+  // A skipped describe still runs its body: make folders only when its tests will run and remove them.
+  const dirs = postgresAvailable() ? Array.from({ length: REPLICAS }, () => tempDir('flotilla-replica-')) : [];
+  const agentsDir = postgresAvailable() ? tempDir('flotilla-replica-agents-') : undefined;
   const hubs: (HubProcess | undefined)[] = [];
   const metrics: string[] = [];
   const agents: FleetAgent[] = [];
@@ -79,7 +80,7 @@ describe.skipIf(!postgresAvailable())('three hub replicas on one PostgreSQL data
     await Promise.all(agents.map((a) => a.agent.stop()));
     await Promise.all(hubs.filter((hub) => hub !== undefined).map((hub) => hub.kill('SIGKILL')));
     database?.drop();
-    for (const dir of [...dirs, agentsDir]) dir.remove();
+    for (const dir of [...dirs, agentsDir]) dir?.remove();
   }, 30_000);
 
   const admin = () => hubs[0]!.adminToken;
@@ -122,7 +123,7 @@ describe.skipIf(!postgresAvailable())('three hub replicas on one PostgreSQL data
           const transport: Transport = Math.floor(i / REPLICAS) % 2 === 0 ? 'auto' : 'long-poll';
           const fixture = await startAgent(urls, token, {
             name,
-            dir: join(agentsDir.path, name),
+            dir: join(agentsDir!.path, name),
             transport,
             // The agent's own first steps of backoff (retries within 1 s, then 2 s, jittered), so the
             // time the dead replica's agents take to move is the one a fleet sees; capped lower
@@ -276,7 +277,7 @@ describe.skipIf(!postgresAvailable())('three hub replicas on one PostgreSQL data
 
 describe.skipIf(!postgresAvailable())('replicas starting together on a new database', () => {
   const database = postgresAvailable() ? createPostgresDatabase() : undefined;
-  const dirs = Array.from({ length: 2 }, () => tempDir('flotilla-replica-'));
+  const dirs = postgresAvailable() ? Array.from({ length: 2 }, () => tempDir('flotilla-replica-')) : [];
   const hubs: RunningProcess[] = [];
 
   afterAll(async () => {

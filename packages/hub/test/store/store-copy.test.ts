@@ -74,7 +74,8 @@ async function refusal(work: Promise<unknown>): Promise<{ code: string; message:
 describe.skipIf(!postgresAvailable())('flotilla store copy', { timeout: 30_000 }, () => {
   let fixture: RolloutHub;
   let sourcePath: string;
-  const scratch = mkdtempSync(join(tmpdir(), 'flotilla-store-copy-'));
+  // A skipped describe still runs its body: the folder is made only when its tests run.
+  let scratch: string;
   const databases: { url: string; drop(): void }[] = [];
 
   function target(): string {
@@ -85,6 +86,7 @@ describe.skipIf(!postgresAvailable())('flotilla store copy', { timeout: 30_000 }
 
   /** A hub's store as a fleet leaves it: agents, releases, a rollout in waves, drift, an incident, a policy, tokens, an offline site, a pruned and checkpointed audit chain. */
   beforeAll(async () => {
+    scratch = mkdtempSync(join(tmpdir(), 'flotilla-store-copy-'));
     fixture = await RolloutHub.open({ issueBatch: 4 });
     const s = fixture.services;
     const fleet = fixture.fleet(12, { fleet: 'shop' });

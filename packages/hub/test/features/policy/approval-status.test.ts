@@ -1,18 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_VERSION, generateKeyPair, signBundle, type KeyPair } from '@flotilla/protocol';
+import { API_VERSION, type KeyPair } from '@flotilla/protocol';
 import { signApproval } from '@flotilla/protocol/policy';
-import { call, ProtocolAgent, startTestHub, type TestHub } from '../../support.ts';
+import { call, type TestHub } from '../../support.ts';
+import { startPolicyHub, type PolicyHub } from './policy-hub.ts';
 
+let policyHub: PolicyHub;
 let hub: TestHub;
 let digest = '';
 let rolloutId = '';
 let viewerToken = '';
-const approvers = new Map<string, KeyPair>();
-// A Wednesday, 04:00 in Berlin: before the 09:00-16:00 window opens.
-const WEDNESDAY = Date.parse('2030-01-02T03:00:00Z');
+let approvers = new Map<string, KeyPair>();
 
-const post = (path: string, body: unknown, token = hub.adminToken) =>
-  call(hub.url, 'POST', path, { token, body: JSON.stringify(body) });
 const status = (token = hub.adminToken) => {
   hub.opened.hub.services.rollouts.controller.reconcile(rolloutId);
   return call(hub.url, 'GET', `/v1/rollouts/${rolloutId}/approval-status`, { token });
@@ -31,61 +29,27 @@ async function approve(who: string): Promise<void> {
     },
     approvers.get(who)!,
   );
-  expect((await post(`/v1/rollouts/${rolloutId}/approvals`, { approval })).status).toBe(201);
+  expect((await policyHub.post(`/v1/rollouts/${rolloutId}/approvals`, { approval })).status).toBe(201);
 }
 
 beforeAll(async () => {
-  hub = await startTestHub();
-  hub.advance(WEDNESDAY - hub.now());
-  const release = generateKeyPair();
-  await post('/v1/trust-root/release-keys', { publicKey: release.publicKey });
-  const bundle = signBundle(
-    {
-      apiVersion: API_VERSION,
-      kind: 'Bundle',
-      name: 'payments',
-      version: '1.0.0',
-      resources: [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'pay', namespace: 'pay' }, data: {} }],
-    },
-    [release],
-  );
-  digest = bundle.digest;
-  expect((await post('/v1/bundles', bundle)).status).toBe(201);
-  const enroll = (await post('/v1/enrollment-tokens', { maxUses: 3, labels: {} })).body.token as string;
-  for (const [name, properties] of [
-    ['acme-1', { tenant: 'acme' }],
-    ['acme-2', { tenant: 'acme' }],
-    ['berlin-1', { region: 'eu-central-1', timezone: 'Europe/Berlin' }],
-  ] as const) {
-    const agent = new ProtocolAgent(hub);
-    await agent.enroll(enroll, name, hub.now());
-    await call(hub.url, 'PATCH', `/v1/targets/${agent.targetId}/properties`, {
-      token: hub.adminToken,
-      body: JSON.stringify({ set: properties }),
-    });
-  }
-  const policy = (name: string, scope: string, spec: Record<string, unknown>) => ({
-    document: { apiVersion: 'flotilla.io/v1', kind: 'Policy', metadata: { name }, spec: { scope, ...spec } },
+  policyHub = await startPolicyHub({
+    targets: [
+      ['acme-1', { tenant: 'acme' }],
+      ['acme-2', { tenant: 'acme' }],
+      ['berlin-1', { region: 'eu-central-1', timezone: 'Europe/Berlin' }],
+    ],
   });
-  await post(
-    '/v1/policies',
-    policy('acme-dual', 'tenant=acme', { approvals: { required: 2, approvers: ['*@acme.example'] } }),
-  );
-  await post('/v1/policies', policy('unrelated-dual', 'tenant=other', { approvals: { required: 3 } }));
-  await post(
-    '/v1/policies',
-    policy('berlin-hours', 'region=eu-central-1', {
-      windows: { allow: ['Mon-Fri 09:00-16:00'], emergencyOverride: { approvals: 1 } },
-    }),
-  );
-  for (const who of ['alice@acme.example', 'bob@acme.example']) {
-    const key = generateKeyPair();
-    approvers.set(who, key);
-    expect((await post('/v1/trust-root/approver-keys', { publicKey: key.publicKey, identity: who })).status).toBe(200);
-  }
-  const author = (await post('/v1/tokens', { name: 'carol@acme.example', role: 'deployer' })).body.token;
-  viewerToken = (await post('/v1/tokens', { name: 'vera', role: 'viewer' })).body.token;
-  const created = await post('/v1/rollouts', { release: 'payments@1.0.0', selector: '' }, author);
+  ({ hub, digest } = policyHub);
+  await policyHub.policy('acme-dual', 'tenant=acme', { approvals: { required: 2, approvers: ['*@acme.example'] } });
+  await policyHub.policy('unrelated-dual', 'tenant=other', { approvals: { required: 3 } });
+  await policyHub.policy('berlin-hours', 'region=eu-central-1', {
+    windows: { allow: ['Mon-Fri 09:00-16:00'], emergencyOverride: { approvals: 1 } },
+  });
+  approvers = await policyHub.approvers(['alice@acme.example', 'bob@acme.example']);
+  const author = await policyHub.token('carol@acme.example', 'deployer');
+  viewerToken = await policyHub.token('vera', 'viewer');
+  const created = await policyHub.post('/v1/rollouts', { release: 'payments@1.0.0', selector: '' }, author);
   expect(created.status).toBe(201);
   rolloutId = created.body.rollout.id;
 });

@@ -1,17 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_VERSION, generateKeyPair, signBundle } from '@flotilla/protocol';
-import { call, ProtocolAgent, startTestHub, type TestHub } from '../../support.ts';
+import { call, type ProtocolAgent, type TestHub } from '../../support.ts';
+import { startPolicyHub, type PolicyHub } from './policy-hub.ts';
 
+let policyHub: PolicyHub;
 let hub: TestHub;
-const agents = new Map<string, ProtocolAgent>();
+let agents: ReadonlyMap<string, ProtocolAgent>;
 let digest = '';
 let deployer = '';
-// A Wednesday, 04:00 in Berlin: before the 09:00-16:00 window opens.
-const WEDNESDAY = Date.parse('2030-01-02T03:00:00Z');
 
-const post = (path: string, body: unknown, token = hub.adminToken) =>
-  call(hub.url, 'POST', path, { token, body: JSON.stringify(body) });
-const get = (path: string) => call(hub.url, 'GET', path, { token: hub.adminToken });
+const post = (path: string, body: unknown, token?: string) => policyHub.post(path, body, token);
+const get = (path: string) => policyHub.get(path);
 const assign = (name: string) =>
   post(`/v1/targets/${agents.get(name)!.targetId}/assign`, { bundles: ['payments@1.0.0'] }, deployer);
 
@@ -35,51 +33,23 @@ async function lastBlock(): Promise<{ outcome: string; subjects: string[]; detai
 }
 
 beforeAll(async () => {
-  hub = await startTestHub();
-  hub.advance(WEDNESDAY - hub.now());
-  const release = generateKeyPair();
-  await post('/v1/trust-root/release-keys', { publicKey: release.publicKey });
-  const bundle = signBundle(
-    {
-      apiVersion: API_VERSION,
-      kind: 'Bundle',
-      name: 'payments',
-      version: '1.0.0',
-      resources: [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'pay', namespace: 'pay' }, data: {} }],
-      placement: { workloadClass: 'payments' },
-    },
-    [release],
-  );
-  digest = bundle.digest;
-  expect((await post('/v1/bundles', bundle)).status).toBe(201);
-  const enroll = (await post('/v1/enrollment-tokens', { maxUses: 6, labels: {} })).body.token as string;
-  for (const [name, properties] of [
-    ['acme-1', { tenant: 'acme' }],
-    ['berlin-1', { region: 'eu-central-1', timezone: 'Europe/Berlin' }],
-    ['plain-1', { compliance: 'none' }],
-    ['both-1', { compliance: 'none', tenant: 'acme', tier: 'secure' }],
-    ['secure-1', { tier: 'secure' }],
-    ['free-1', { region: 'us-east-1' }],
-  ] as const) {
-    const agent = new ProtocolAgent(hub);
-    await agent.enroll(enroll, name, hub.now());
-    await call(hub.url, 'PATCH', `/v1/targets/${agent.targetId}/properties`, {
-      token: hub.adminToken,
-      body: JSON.stringify({ set: properties }),
-    });
-    agents.set(name, agent);
-  }
-  const policy = (name: string, scope: string, spec: Record<string, unknown>) => ({
-    document: { apiVersion: 'flotilla.io/v1', kind: 'Policy', metadata: { name }, spec: { scope, ...spec } },
+  policyHub = await startPolicyHub({
+    placement: { workloadClass: 'payments' },
+    targets: [
+      ['acme-1', { tenant: 'acme' }],
+      ['berlin-1', { region: 'eu-central-1', timezone: 'Europe/Berlin' }],
+      ['plain-1', { compliance: 'none' }],
+      ['both-1', { compliance: 'none', tenant: 'acme', tier: 'secure' }],
+      ['secure-1', { tier: 'secure' }],
+      ['free-1', { region: 'us-east-1' }],
+    ],
   });
-  await post('/v1/policies', policy('acme-dual', 'tenant=acme', { approvals: { required: 2 } }));
-  await post(
-    '/v1/policies',
-    policy('berlin-hours', 'region=eu-central-1', { windows: { allow: ['Mon-Fri 09:00-16:00'] } }),
-  );
-  await post('/v1/policies', policy('no-payments', 'compliance=none', { placement: { deniedClasses: ['payments'] } }));
-  await post('/v1/policies', policy('two-signers', 'tier=secure', { artifacts: { minSignatures: 2 } }));
-  deployer = (await post('/v1/tokens', { name: 'carol@acme.example', role: 'deployer' })).body.token;
+  ({ hub, digest, agents } = policyHub);
+  await policyHub.policy('acme-dual', 'tenant=acme', { approvals: { required: 2 } });
+  await policyHub.policy('berlin-hours', 'region=eu-central-1', { windows: { allow: ['Mon-Fri 09:00-16:00'] } });
+  await policyHub.policy('no-payments', 'compliance=none', { placement: { deniedClasses: ['payments'] } });
+  await policyHub.policy('two-signers', 'tier=secure', { artifacts: { minSignatures: 2 } });
+  deployer = await policyHub.token('carol@acme.example', 'deployer');
 });
 afterAll(async () => {
   await hub.close();

@@ -1,21 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_VERSION, generateKeyPair, signBundle, type KeyPair } from '@flotilla/protocol';
+import { API_VERSION, generateKeyPair, type KeyPair } from '@flotilla/protocol';
 import { signApproval, type SignedApproval } from '@flotilla/protocol/policy';
-import { call, ProtocolAgent, startTestHub, type TestHub } from '../../support.ts';
+import type { TestHub } from '../../support.ts';
+import { startPolicyHub, type PolicyHub } from './policy-hub.ts';
 
+let policyHub: PolicyHub;
 let hub: TestHub;
 const ids = new Map<string, string>();
 let digest = '';
 let rolloutId = '';
 let author = '';
 let approverToken = '';
-const approvers = new Map<string, KeyPair>();
-// A Wednesday, 04:00 in Berlin: before the 09:00-16:00 window opens.
-const WEDNESDAY = Date.parse('2030-01-02T03:00:00Z');
+let approvers = new Map<string, KeyPair>();
 
-const post = (path: string, body: unknown, token = hub.adminToken) =>
-  call(hub.url, 'POST', path, { token, body: JSON.stringify(body) });
-const get = (path: string) => call(hub.url, 'GET', path, { token: hub.adminToken });
+const post = (path: string, body: unknown, token?: string) => policyHub.post(path, body, token);
+const get = (path: string) => policyHub.get(path);
 
 function approval(who: string, key: KeyPair, action: 'approve' | 'override-window' = 'approve'): SignedApproval {
   return signApproval(
@@ -44,56 +43,25 @@ async function carries(name: string): Promise<boolean> {
 }
 
 beforeAll(async () => {
-  hub = await startTestHub();
-  hub.advance(WEDNESDAY - hub.now());
-  const release = generateKeyPair();
-  await post('/v1/trust-root/release-keys', { publicKey: release.publicKey });
-  const bundle = signBundle(
-    {
-      apiVersion: API_VERSION,
-      kind: 'Bundle',
-      name: 'payments',
-      version: '1.0.0',
-      resources: [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'pay', namespace: 'pay' }, data: {} }],
-      placement: { workloadClass: 'payments' },
-    },
-    [release],
-  );
-  digest = bundle.digest;
-  expect((await post('/v1/bundles', bundle)).status).toBe(201);
-  const enroll = (await post('/v1/enrollment-tokens', { maxUses: 4, labels: {} })).body.token as string;
-  for (const [name, properties] of [
-    ['acme-1', { tenant: 'acme' }],
-    ['berlin-1', { region: 'eu-central-1', timezone: 'Europe/Berlin' }],
-    ['plain-1', { compliance: 'none' }],
-    ['free-1', { region: 'us-east-1' }],
-  ] as const) {
-    const agent = new ProtocolAgent(hub);
-    await agent.enroll(enroll, name, hub.now());
-    await call(hub.url, 'PATCH', `/v1/targets/${agent.targetId}/properties`, {
-      token: hub.adminToken,
-      body: JSON.stringify({ set: properties }),
-    });
-    ids.set(name, agent.targetId);
-  }
-  const policy = (name: string, scope: string, spec: Record<string, unknown>) => ({
-    document: { apiVersion: 'flotilla.io/v1', kind: 'Policy', metadata: { name }, spec: { scope, ...spec } },
+  policyHub = await startPolicyHub({
+    placement: { workloadClass: 'payments' },
+    targets: [
+      ['acme-1', { tenant: 'acme' }],
+      ['berlin-1', { region: 'eu-central-1', timezone: 'Europe/Berlin' }],
+      ['plain-1', { compliance: 'none' }],
+      ['free-1', { region: 'us-east-1' }],
+    ],
   });
-  await post('/v1/policies', policy('acme-dual', 'tenant=acme', { approvals: { required: 2 } }));
-  await post(
-    '/v1/policies',
-    policy('berlin-hours', 'region=eu-central-1', {
-      windows: { allow: ['Mon-Fri 09:00-16:00'], emergencyOverride: { approvals: 1 } },
-    }),
-  );
-  await post('/v1/policies', policy('no-payments', 'compliance=none', { placement: { deniedClasses: ['payments'] } }));
-  for (const who of ['alice@acme.example', 'bob@acme.example', 'carol@acme.example']) {
-    const key = generateKeyPair();
-    approvers.set(who, key);
-    expect((await post('/v1/trust-root/approver-keys', { publicKey: key.publicKey, identity: who })).status).toBe(200);
-  }
-  author = (await post('/v1/tokens', { name: 'carol@acme.example', role: 'deployer' })).body.token;
-  approverToken = (await post('/v1/tokens', { name: 'approvals-desk', role: 'approver' })).body.token;
+  ({ hub, digest } = policyHub);
+  for (const [name, agent] of policyHub.agents) ids.set(name, agent.targetId);
+  await policyHub.policy('acme-dual', 'tenant=acme', { approvals: { required: 2 } });
+  await policyHub.policy('berlin-hours', 'region=eu-central-1', {
+    windows: { allow: ['Mon-Fri 09:00-16:00'], emergencyOverride: { approvals: 1 } },
+  });
+  await policyHub.policy('no-payments', 'compliance=none', { placement: { deniedClasses: ['payments'] } });
+  approvers = await policyHub.approvers(['alice@acme.example', 'bob@acme.example', 'carol@acme.example']);
+  author = await policyHub.token('carol@acme.example', 'deployer');
+  approverToken = await policyHub.token('approvals-desk', 'approver');
   const created = await post('/v1/rollouts', { release: 'payments@1.0.0', selector: '' }, author);
   expect(created.status).toBe(201);
   rolloutId = created.body.rollout.id;

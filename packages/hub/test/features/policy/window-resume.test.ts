@@ -1,19 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { API_VERSION, generateKeyPair, signBundle } from '@flotilla/protocol';
-import { call, ProtocolAgent, startTestHub, type TestHub } from '../../support.ts';
+import type { TestHub } from '../../support.ts';
+import { startPolicyHub, type PolicyHub } from './policy-hub.ts';
 
+let policyHub: PolicyHub;
 let hub: TestHub;
 const ids = new Map<string, string>();
 let digest = '';
 let rolloutId = '';
-// A Wednesday, 04:00 in Berlin: before the 09:00-16:00 window opens at 08:00 UTC.
-const WEDNESDAY = Date.parse('2030-01-02T03:00:00Z');
 
-const post = (path: string, body: unknown) =>
-  call(hub.url, 'POST', path, { token: hub.adminToken, body: JSON.stringify(body) });
-const patch = (path: string, body: unknown) =>
-  call(hub.url, 'PATCH', path, { token: hub.adminToken, body: JSON.stringify(body) });
-const get = (path: string) => call(hub.url, 'GET', path, { token: hub.adminToken });
+const patch = (path: string, body: unknown) => policyHub.patch(path, body);
+const get = (path: string) => policyHub.get(path);
 
 async function member(name: string): Promise<{ state: string; reason?: string } | undefined> {
   const view = await get(`/v1/rollouts/${rolloutId}`);
@@ -31,44 +27,21 @@ async function eventually(name: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  hub = await startTestHub();
-  hub.advance(WEDNESDAY - hub.now());
+  const berlin = { region: 'eu-central-1', timezone: 'Europe/Berlin' };
+  policyHub = await startPolicyHub({
+    targets: [
+      ['berlin-1', berlin],
+      ['berlin-2', berlin],
+    ],
+  });
+  ({ hub, digest } = policyHub);
   // The controller polls often but reconciles on its own only when something is due: an hour
   // between routine passes, so only a wake-up at the window's opening can move the rollout.
   hub.opened.hub.services.rollouts.start({ pollMs: 20, intervalMs: 3_600_000 });
-  const release = generateKeyPair();
-  await post('/v1/trust-root/release-keys', { publicKey: release.publicKey });
-  const bundle = signBundle(
-    {
-      apiVersion: API_VERSION,
-      kind: 'Bundle',
-      name: 'payments',
-      version: '1.0.0',
-      resources: [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'pay', namespace: 'pay' }, data: {} }],
-    },
-    [release],
-  );
-  digest = bundle.digest;
-  expect((await post('/v1/bundles', bundle)).status).toBe(201);
-  const enroll = (await post('/v1/enrollment-tokens', { maxUses: 2, labels: {} })).body.token as string;
-  for (const name of ['berlin-1', 'berlin-2']) {
-    const agent = new ProtocolAgent(hub);
-    await agent.enroll(enroll, name, hub.now());
-    await patch(`/v1/targets/${agent.targetId}/properties`, {
-      set: { region: 'eu-central-1', timezone: 'Europe/Berlin' },
-    });
-    ids.set(name, agent.targetId);
-  }
+  for (const [name, agent] of policyHub.agents) ids.set(name, agent.targetId);
   await patch(`/v1/targets/${ids.get('berlin-1')}/labels`, { set: { fleet: 'eu' } });
-  await post('/v1/policies', {
-    document: {
-      apiVersion: 'flotilla.io/v1',
-      kind: 'Policy',
-      metadata: { name: 'berlin-hours' },
-      spec: { scope: 'region=eu-central-1', windows: { allow: ['Mon-Fri 09:00-16:00'] } },
-    },
-  });
-  const created = await post('/v1/rollouts', { release: 'payments@1.0.0', selector: 'fleet=eu' });
+  await policyHub.policy('berlin-hours', 'region=eu-central-1', { windows: { allow: ['Mon-Fri 09:00-16:00'] } });
+  const created = await policyHub.post('/v1/rollouts', { release: 'payments@1.0.0', selector: 'fleet=eu' });
   expect(created.status).toBe(201);
   rolloutId = created.body.rollout.id;
 });

@@ -22,7 +22,8 @@ interface Replica {
  */
 describe.skipIf(!postgresAvailable())('two replicas keeping their caches in step', () => {
   const database = postgresAvailable() ? createPostgresDatabase() : undefined;
-  const dir = mkdtempSync(join(tmpdir(), 'flotilla-replicas-'));
+  // A skipped describe still runs its body: the folder is made only when its tests run.
+  let dir: string;
   let a: Replica;
   let b: Replica;
   let admin: string;
@@ -45,6 +46,7 @@ describe.skipIf(!postgresAvailable())('two replicas keeping their caches in step
   }
 
   beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'flotilla-replicas-'));
     a = await replica('a');
     admin = a.opened.createdAdminToken!;
     mkdirSync(join(dir, 'b', 'keys'), { recursive: true, mode: 0o700 });
