@@ -8,6 +8,7 @@ import {
   storedFieldName,
   targetFieldRows,
   targetTimes,
+  type ReportedFields,
 } from '../../src/query/target-fields.ts';
 import { versionKey } from '../../src/query/version-key.ts';
 import { target } from './fleet-fixture.ts';
@@ -208,29 +209,44 @@ describe('sameReportedFields', () => {
     expect(same).toBeGreaterThan(100);
   });
 
-  it.each([
-    ['facts', { factsJson: '{"a":2}' }],
-    ['health', { observed: { health: 'degraded' } }],
-    ['phase', { observed: { phase: 'failed' } }],
-    ['a release version', { observed: { bundles: [{ name: 'app', version: '1.1.0', digest: 'sha256:x' }] } }],
-    ['a release more', { observed: { bundles: [{ name: 'app', version: '1.0.0', digest: 'sha256:x' }, { name: 'b', version: '1.0.0', digest: 'sha256:y' }] } }],
-    ['no observation', { observed: null }],
-  ] as const)('is false when %s changed', (_, change) => {
-    const observed = {
-      seq: 1,
-      generation: 1,
-      phase: 'applied' as const,
-      health: 'healthy' as const,
-      bundles: [{ name: 'app', version: '1.0.0', digest: 'sha256:x' }],
-      reportedAt: '2026-01-01T00:00:00Z',
-    };
-    const before = { observed, factsJson: '{"a":1}' };
-    const after = {
-      factsJson: 'factsJson' in change ? change.factsJson : before.factsJson,
-      observed:
-        'observed' in change ? (change.observed === null ? null : { ...observed, ...change.observed }) : observed,
-    };
+  const observed: NonNullable<ReportedFields['observed']> = {
+    seq: 1,
+    generation: 1,
+    phase: 'applied',
+    health: 'healthy',
+    bundles: [{ name: 'app', version: '1.0.0', digest: 'sha256:x' }],
+    reportedAt: '2026-01-01T00:00:00Z',
+  };
+  const before: ReportedFields = { observed, factsJson: '{"a":1}' };
+
+  it.each<[string, ReportedFields]>([
+    ['facts', { ...before, factsJson: '{"a":2}' }],
+    ['health', { ...before, observed: { ...observed, health: 'degraded' } }],
+    ['phase', { ...before, observed: { ...observed, phase: 'failed' } }],
+    [
+      'a release version',
+      { ...before, observed: { ...observed, bundles: [{ ...observed.bundles[0]!, version: '1.1.0' }] } },
+    ],
+    [
+      'a release more',
+      {
+        ...before,
+        observed: { ...observed, bundles: [...observed.bundles, { name: 'b', version: '1.0.0', digest: 'sha256:y' }] },
+      },
+    ],
+    ['no observation', { ...before, observed: null }],
+  ])('is false when %s changed', (_, after) => {
     expect(sameReportedFields(before, after)).toBe(false);
-    expect(sameReportedFields(before, { ...before, observed: { ...observed, seq: 2 } })).toBe(true);
+  });
+
+  it('is true when only the seq, generation, time and digests changed', () => {
+    const next = {
+      ...observed,
+      seq: 2,
+      generation: 2,
+      reportedAt: '2026-01-01T00:01:00Z',
+      bundles: [{ ...observed.bundles[0]!, digest: 'sha256:z' }],
+    };
+    expect(sameReportedFields(before, { observed: next, factsJson: '{"a":1}' })).toBe(true);
   });
 });
