@@ -5,7 +5,8 @@
 // tsc output, so no TypeScript is compiled twice), drops what nothing reaches (the protocol is
 // free of side effects), and minifies, which shrinks the source V8 keeps for lazy compilation.
 // Lazily loaded parts (metrics, the offline commands, pino-pretty) stay lazy: their code is
-// in the file but runs only when imported. A sourcemap sits beside it for
+// in the file but runs only when imported. Of zod's translated messages only English is
+// bundled (scripts/zod-english-only.js). A sourcemap sits beside it for
 // `node --enable-source-maps`.
 import { existsSync, readFileSync, renameSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -19,6 +20,18 @@ const undiciRequestOnly = {
     build.onResolve({ filter: /^undici$/ }, () => ({
       path: fileURLToPath(new URL('undici-request-only.js', import.meta.url)),
     }));
+  },
+};
+
+/** zod's `locales` as the agent uses them: scripts/zod-english-only.js. */
+const zodEnglishOnly = {
+  name: 'zod-english-only',
+  setup(build) {
+    build.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]node_modules[\\/]zod[\\/]v4[\\/]/.test(args.importer)
+        ? { path: fileURLToPath(new URL('zod-english-only.js', import.meta.url)) }
+        : undefined,
+    );
   },
 };
 
@@ -44,7 +57,7 @@ export async function bundleAgent(root) {
     legalComments: 'linked',
     // ws loads these native speed-ups when they are installed and does without them otherwise.
     external: ['bufferutil', 'utf-8-validate'],
-    plugins: [undiciRequestOnly],
+    plugins: [undiciRequestOnly, zodEnglishOnly],
     // The CommonJS dependencies (undici, pino, ws) call require for Node's own modules.
     banner: {
       js: "import { createRequire as __flotillaRequire } from 'node:module'; const require = __flotillaRequire(import.meta.url);",

@@ -67,4 +67,11 @@ describe('the build and how each tool finds it', () => {
       dir.remove();
     }
   });
+
+  it("bundles zod's English messages into the agent and none of its other languages", () => {
+    const bundle = readFileSync(join(ROOT, 'packages/agent/dist/bundle/flotilla-agent.js'), 'utf8');
+    // One word from zod's English messages, one from its German ones.
+    expect(bundle).toContain('credit card number');
+    expect(bundle).not.toContain('Kreditkartennummer');
+  });
 });

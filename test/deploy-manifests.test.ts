@@ -304,6 +304,19 @@ describe('deploy/: the manifests and container build files', () => {
     expect(hub['readinessProbe']['httpGet']).toEqual({ path: '/v1/health', port: 'http' });
   });
 
+  it("gives the agent's image the DaemonSet's memory settings, so a container started without the manifest has them too", () => {
+    const env = container(one(manifests('agent'), 'DaemonSet', 'flotilla-agent'))['env'] as Doc[];
+    const image = readFileSync(join(DEPLOY, 'Containerfile.agent'), 'utf8');
+    for (const name of ['GLIBC_TUNABLES', 'NODE_OPTIONS']) {
+      const value = env.find((e) => e['name'] === name)?.['value'] as string;
+      expect(value, name).toMatch(/\S/);
+      const set = [...image.matchAll(new RegExp(`^ENV ${name}=(.+)$`, 'gm'))].map((m) =>
+        m[1]!.replace(/^"(.*)"$/, '$1'),
+      );
+      expect(set, name).toEqual([value]);
+    }
+  });
+
   it("has container build files that copy paths that exist and start the packages' bins from the build", () => {
     for (const [file, pkg, bin] of [
       ['Containerfile.agent', 'agent', 'packages/agent/bin/flotilla-agent.js'],

@@ -5,6 +5,8 @@
  * while it holds a release of 5,000 resources (applied, observed every few seconds, drift
  * assessed), run with the memory settings deploy/agent/daemonset.yaml gives it: its
  * NODE_OPTIONS and GLIBC_TUNABLES (or BENCH_AGENT_NODE_OPTIONS, BENCH_AGENT_GLIBC_TUNABLES). Goals: idle ≤ 60 MB, ≤ 120 MB at 5,000 resources, first poll within 500 ms.
+ * The CPU the agent spends (to its first poll, applying, per observe pass) prices a memory
+ * setting that trades CPU for memory.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -26,6 +28,12 @@ function rssMb(pid: number): number {
   const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   if (match === null) throw new Error(`no VmRSS for process ${pid}`);
   return Number(match[1]) / 1024;
+}
+
+/** CPU seconds (user and system) the process has used so far; the kernel counts in 1/100 s. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -162,6 +170,7 @@ agent.once('exit', died);
 try {
   await until('the first poll', () => Promise.resolve(firstPollAt));
   const startupMs = firstPollAt! - spawnedAt;
+  const startupCpu = cpuSeconds(pid);
   const target = await until('the agent to report', async () => {
     const page = await api<{ items: Target[] }>(hub.url, 'GET', '/v1/targets', { token: hub.adminToken });
     const found = page.body.items[0];
@@ -170,6 +179,7 @@ try {
   // Idle: enrolled, polling, observing an empty cluster.
   const idle = await sampleRss(pid, 2 * OBSERVE_SECONDS * 1000);
 
+  const applyCpuStart = cpuSeconds(pid);
   const started = performance.now();
   await hub.publish('edge', '1.0.0', release(RESOURCES));
   const assigned = await hub.assign(target.id, ['edge@1.0.0']);
@@ -185,8 +195,11 @@ try {
   });
   clearInterval(watching);
   const applyMs = performance.now() - started;
+  const applyCpu = cpuSeconds(pid) - applyCpuStart;
   // Holding: observe passes read the 5,000 objects back and assess drift every few seconds.
+  const holdCpuStart = cpuSeconds(pid);
   const holding = await sampleRss(pid, 3 * OBSERVE_SECONDS * 1000);
+  const holdCpu = cpuSeconds(pid) - holdCpuStart;
 
   process.stdout.write(
     `agent (NODE_OPTIONS ${JSON.stringify(nodeOptions)}, GLIBC_TUNABLES ${JSON.stringify(glibcTunables)}): first poll ${Math.round(startupMs)} ms after spawn; idle RSS ${idle.median.toFixed(1)} MB (peak ${idle.peak.toFixed(1)})\n`,
@@ -202,6 +215,9 @@ try {
       startup_ms: Math.round(startupMs),
       apply_peak_rss_mb: Number(applyPeak.value.toFixed(1)),
       apply_s: Number((applyMs / 1000).toFixed(1)),
+      apply_cpu_s: Number(applyCpu.toFixed(2)),
+      hold_cpu_s_per_pass: Number((holdCpu / 3).toFixed(2)),
+      startup_cpu_s: Number(startupCpu.toFixed(2)),
     })}\n`,
   );
 } finally {

@@ -171,8 +171,12 @@ describe('a process killed with SIGKILL at a chosen point', () => {
   it("the hub, in the middle of a batch of a wave's envelopes: after a restart each member has exactly one envelope for its generation", async () => {
     dir = tempDir('flotilla-kill-issue-');
     const dataDir = join(dir.path, 'hub');
-    // Batches of at most 3: killed while staging the fifth member, so at least one batch committed and one did not.
-    const env = { FLOTILLA_ROLLOUT_ISSUE_BATCH: '3', FLOTILLA_FAULT: 'rollout:issue:5' };
+    // Batches of at most 3, from the start (no agent fetches): killed while staging the fifth member, so at least one batch committed and one did not.
+    const env = {
+      FLOTILLA_ROLLOUT_ISSUE_BATCH: '3',
+      FLOTILLA_ROLLOUT_ISSUE_DELAY_MS: '0',
+      FLOTILLA_FAULT: 'rollout:issue:5',
+    };
     hubProcess = await startHubProcess({ dataDir, env });
     const admin = { url: hubProcess.url, token: hubProcess.adminToken };
     const key = await releaseKey(admin);
@@ -211,6 +215,43 @@ describe('a process killed with SIGKILL at a chosen point', () => {
         envelope_generation: 1,
       })),
     );
+    await expectChainIntact(admin);
+    expect(await hubProcess.kill('SIGTERM')).toEqual({ code: 0, signal: null });
+    expect(readStore(dataDir).integrity).toBe('ok');
+  });
+
+  it("the hub, issuing a member's envelope on its agent's fetch: after a restart the agent's fetch issues it, once", async () => {
+    dir = tempDir('flotilla-kill-fetch-issue-');
+    const dataDir = join(dir.path, 'hub');
+    // Batches wait an hour for the agents' fetches, so the agent's fetch is what issues, and is killed.
+    const fetchesOnly = { FLOTILLA_ROLLOUT_ISSUE_DELAY_MS: '3600000' };
+    hubProcess = await startHubProcess({ dataDir, env: { ...fetchesOnly, FLOTILLA_FAULT: 'rollout:issue:1' } });
+    const admin = { url: hubProcess.url, token: hubProcess.adminToken };
+    const key = await releaseKey(admin);
+    await publish(admin, key, 'app', '1.0.0', [configMap('app', { version: '1' })]);
+    const agent = await startAgent(admin.url, await enrollmentToken(admin, { env: 'test' }), {
+      dir: join(dir.path, 'edge'),
+    });
+    agents.push(agent);
+    await waitFor('the agent to hold its stream', () => agent.agent.stream?.state === 'open');
+    const created = await api<{ rollout: { id: string } }>(admin.url, 'POST', '/v1/rollouts', {
+      token: admin.token,
+      body: { release: 'app@1.0.0', selector: 'env=test', waves: 'all:100%' },
+    });
+    expect(created.status).toBe(201);
+    const id = created.body.rollout.id;
+    expect(await hubProcess.exited).toEqual({ code: null, signal: 'SIGKILL' });
+
+    // The fetch's transaction was lost whole: the member still waits and its target is untouched.
+    const waiting = { target_id: agent.targetId, issued: 0, generation: 0, desired_generation: 0 };
+    expect(members(dataDir, id)).toEqual([{ ...waiting, envelope_generation: null }]);
+
+    hubProcess = await startHubProcess({ dataDir, port: hubProcess.port, env: fetchesOnly });
+    // Greeted with no tag for the envelope the wave holds, the agent fetches it again, which issues it.
+    await waitFor('the agent to apply generation 1', () => agent.agent.current.appliedGeneration === 1);
+    expect(members(dataDir, id)).toEqual([
+      { target_id: agent.targetId, issued: 1, generation: 1, desired_generation: 1, envelope_generation: 1 },
+    ]);
     await expectChainIntact(admin);
     expect(await hubProcess.kill('SIGTERM')).toEqual({ code: 0, signal: null });
     expect(readStore(dataDir).integrity).toBe('ok');

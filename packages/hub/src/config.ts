@@ -82,6 +82,8 @@ const ServeConfig = z.object({
   streamHeartbeatSeconds: z.coerce.number().int().min(1).max(600).default(30),
   /** The most envelopes one batch of a rollout wave issues before it commits and yields to other requests. */
   rolloutIssueBatch: z.coerce.number().int().min(1).max(10_000).default(256),
+  /** How long a wave's member waits for its agent's fetch before a batch issues its envelope, in milliseconds. */
+  rolloutIssueDelayMs: z.coerce.number().int().min(0).max(3_600_000).default(2000),
 });
 export type ServeConfig = z.infer<typeof ServeConfig>;
 
@@ -137,6 +139,7 @@ export function serveConfig(flags: Record<string, unknown>, env: Env): ServeConf
       maxConnections: env['FLOTILLA_MAX_CONNECTIONS'],
       streamHeartbeatSeconds: env['FLOTILLA_STREAM_HEARTBEAT_SECONDS'],
       rolloutIssueBatch: env['FLOTILLA_ROLLOUT_ISSUE_BATCH'],
+      rolloutIssueDelayMs: env['FLOTILLA_ROLLOUT_ISSUE_DELAY_MS'],
     }),
     ...defined(flags),
   });

@@ -102,6 +102,8 @@ export interface HubDependencies {
   readonly rolloutPollMs?: number;
   /** The most envelopes one batch of a rollout wave issues before it commits and yields (docs/operations.md); default 256. */
   readonly rolloutIssueBatch?: number;
+  /** How long a wave's member waits for its agent's fetch before a batch issues its envelope (docs/rollouts.md); default 2 s. */
+  readonly rolloutIssueDelayMs?: number;
   /** The built dashboard's folder; default packages/dashboard/dist. */
   readonly dashboardDir?: string;
   /** How often the dashboard's event stream reads the audit log; default 250 ms, 0 never. */
@@ -261,7 +263,17 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     failures: store,
     ...(deps.accessTokenSeconds === undefined ? {} : { accessTokenSeconds: deps.accessTokenSeconds }),
   });
-  const streams = new AgentStreams({ auth: identity, tags: cache, clock, log, ...deps.stream });
+  const streams = new AgentStreams({
+    auth: identity,
+    // A target whose envelope a started wave holds is greeted with no tag, so its agent fetches (and so issues) it.
+    tags: {
+      get: (id: string): { readonly etag: string } | undefined =>
+        rollouts.controller.issuer.holds(id) ? undefined : cache.get(id),
+    },
+    clock,
+    log,
+    ...deps.stream,
+  });
   const incidentStore = new IncidentStore(db);
   const holds = new HoldIndex({ store: incidentStore, targets: targetStore, clock });
   const driftStore = new DriftStore(db);
@@ -375,6 +387,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     failures: store,
     ...(deps.faults === undefined ? {} : { faults: deps.faults }),
     ...(deps.rolloutIssueBatch === undefined ? {} : { issueBatch: deps.rolloutIssueBatch }),
+    ...(deps.rolloutIssueDelayMs === undefined ? {} : { issueDelayMs: deps.rolloutIssueDelayMs }),
     gatesChanged: (change) => dashboard.events.waveGates(change),
     once: replicas.once,
   });
@@ -414,7 +427,13 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   const router = new Router();
   // The agents' check-in comes first: the router tries routes in order.
   const scope = new OperatorTargetScope({ targets: targetStore, refusals, clock });
-  desiredStateRoutes(router, { auth: identity, desired, scope, maxWaitSeconds });
+  desiredStateRoutes(router, {
+    auth: identity,
+    desired,
+    scope,
+    maxWaitSeconds,
+    waiting: rollouts.controller.issuer,
+  });
   identityRoutes(router, {
     identity,
     trust,

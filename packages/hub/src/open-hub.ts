@@ -21,6 +21,8 @@ export interface OpenHubOptions {
   readonly maxWaitSeconds?: number;
   /** The most envelopes one batch of a rollout wave issues before it commits and yields; default 256. */
   readonly rolloutIssueBatch?: number;
+  /** How long a wave's member waits for its agent's fetch before a batch issues its envelope; default 2 s. */
+  readonly rolloutIssueDelayMs?: number;
   /** How often the audit chain head is signed when it moved; default 5 minutes, 0 never. */
   readonly checkpointIntervalMs?: number;
   /** Prune audit entries older than this (at least a day); default keep forever. */
@@ -106,6 +108,7 @@ export async function openHub(options: OpenHubOptions): Promise<OpenedHub> {
       ...(options.accessTokenSeconds === undefined ? {} : { accessTokenSeconds: options.accessTokenSeconds }),
       ...(options.maxWaitSeconds === undefined ? {} : { maxWaitSeconds: options.maxWaitSeconds }),
       ...(options.rolloutIssueBatch === undefined ? {} : { rolloutIssueBatch: options.rolloutIssueBatch }),
+      ...(options.rolloutIssueDelayMs === undefined ? {} : { rolloutIssueDelayMs: options.rolloutIssueDelayMs }),
       ...(options.checkpointIntervalMs === undefined ? {} : { checkpointIntervalMs: options.checkpointIntervalMs }),
       ...(options.auditRetentionMs === undefined ? {} : { auditRetentionMs: options.auditRetentionMs }),
       ...(options.dashboardDir === undefined ? {} : { dashboardDir: options.dashboardDir }),

@@ -50,6 +50,10 @@ export function serveCommand(program: Command): void {
       '--rollout-issue-batch <n>',
       'the most envelopes one batch of a rollout wave issues before other requests are served (env FLOTILLA_ROLLOUT_ISSUE_BATCH, default 256)',
     )
+    .option(
+      '--rollout-issue-delay-ms <ms>',
+      "how long a wave's member waits for its agent's fetch before a batch issues its envelope (env FLOTILLA_ROLLOUT_ISSUE_DELAY_MS, default 2000)",
+    )
     .action(async (_flags: unknown, command: Command) => {
       const config = serveConfig(command.optsWithGlobals(), process.env);
       const log = await createLogger({
@@ -69,6 +73,7 @@ export function serveCommand(program: Command): void {
         envelopeTtlMs: config.envelopeTtlSeconds * 1000,
         checkpointIntervalMs: config.checkpointInterval * 1000,
         rolloutIssueBatch: config.rolloutIssueBatch,
+        rolloutIssueDelayMs: config.rolloutIssueDelayMs,
         stream: { heartbeatMs: config.streamHeartbeatSeconds * 1000 },
         ...(maxConnections === undefined ? {} : { maxConnections }),
         ...(config.auditRetentionDays === undefined

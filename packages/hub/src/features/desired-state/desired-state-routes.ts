@@ -14,6 +14,11 @@ export interface DesiredStateRoutesDeps {
   readonly scope: TargetScope;
   /** The longest long-poll an agent may ask for, in seconds. */
   readonly maxWaitSeconds: number;
+  /**
+   * Issues the target's envelopes that a rollout's started wave holds for it (the rollouts
+   * feature): a fetch is answered with what its agent was told is coming.
+   */
+  readonly waiting: { issueOnFetch(targetId: string): Promise<void> };
 }
 
 function waitSeconds(raw: string | null, max: number): number {
@@ -30,15 +35,18 @@ function waitSeconds(raw: string | null, max: number): number {
 
 /**
  * Desired state: the agents' long-poll for their envelope (the hottest route, so it is
- * registered first) and operators' assignment of releases (deployer).
+ * registered first) and operators' assignment of releases (deployer). A target that a
+ * rollout's wave took in has its envelope issued before its fetch is answered, at the start and
+ * again when a long-poll is woken.
  */
 export function desiredStateRoutes(
   router: Router,
-  { auth, desired, scope, maxWaitSeconds }: DesiredStateRoutesDeps,
+  { auth, desired, scope, maxWaitSeconds, waiting }: DesiredStateRoutesDeps,
 ): void {
   router.on('GET', '/v1/targets/:id/envelope', async ({ req, res, params, query }) => {
     const targetId = params['id']!;
     await requireAgent(auth, req, targetId);
+    await waiting.issueOnFetch(targetId);
     const state = desired.checkIn(targetId);
     const wait = waitSeconds(query.get('wait'), maxWaitSeconds);
     const known = req.headers['if-none-match'];
@@ -57,6 +65,8 @@ export function desiredStateRoutes(
         resolve();
       });
     });
+    if (res.writableEnded || res.destroyed) return;
+    await waiting.issueOnFetch(targetId);
     if (!res.writableEnded && !res.destroyed) answer();
   });
 

@@ -405,13 +405,29 @@ export class DesiredStateService {
     return { targetId, changed: true, generation, previous, bundles };
   }
 
-  /** After a transaction that changed envelopes committed: drops cached states, wakes the agents' long-polls and tells their streams. */
-  announce(targetIds: Iterable<string>): void {
+  /**
+   * After a transaction that changed envelopes committed: drops cached states, wakes the agents'
+   * long-polls and tells their streams; with `told`, not their streams, whose agents were told
+   * of the change already (see {@link tell}) and are fetching it.
+   */
+  announce(targetIds: Iterable<string>, told = false): void {
     const ids = [...targetIds];
     for (const id of ids) {
       this.deps.served.invalidate(id);
       this.waiters.notify(id);
     }
+    if (!told) this.deps.notices?.changed(ids);
+  }
+
+  /**
+   * After a transaction that made the targets' desired state about to change committed (a
+   * rollout's wave took them in; their envelopes are issued when they fetch, see
+   * docs/rollouts.md): wakes their agents' long-polls and tells their streams, so that they
+   * come to fetch it. Nothing served changed yet, so no cached state is dropped.
+   */
+  tell(targetIds: Iterable<string>): void {
+    const ids = [...targetIds];
+    for (const id of ids) this.waiters.notify(id);
     this.deps.notices?.changed(ids);
   }
 

@@ -47,7 +47,10 @@ export interface ReleaseStaging {
     actor: Actor,
     policy?: EnvelopePolicy,
   ): { readonly changed: boolean; readonly generation: number; readonly previous: ReleaseRef | null };
-  announce(targetIds: Iterable<string>): void;
+  /** After commit: the targets' envelopes changed; `told` when their agents were told already (see {@link tell}). */
+  announce(targetIds: Iterable<string>, told?: boolean): void;
+  /** After commit: the targets' desired state is about to change (a wave took them in); their agents come to fetch it. */
+  tell(targetIds: Iterable<string>): void;
 }
 
 export interface RolloutControllerDeps {
@@ -68,6 +71,8 @@ export interface RolloutControllerDeps {
   readonly policy?: RolloutPolicy;
   /** The most envelopes one batch of a wave issues before it commits and yields (see {@link WaveIssuer}). */
   readonly issueBatch?: number;
+  /** How long a member waits for its agent's fetch before a batch issues it (see {@link WaveIssuer}). */
+  readonly issueDelayMs?: number;
   /**
    * Told after commit when a wave's gates are met (its bake starts) or stop holding. Neither
    * is an audited step, yet a page showing the wave's bake clock must hear of both.
@@ -115,6 +120,8 @@ export class RolloutController {
   private readonly once: OnceOnly;
   /** Issues the envelopes of the members the steps record. */
   readonly issuer: WaveIssuer;
+  /** Members recorded by steps whose transactions committed (or are about to), not told yet. */
+  private untold: string[] = [];
   private nextDeadline = Number.POSITIVE_INFINITY;
   private timer: NodeJS.Timeout | undefined;
   private passes = 0;
@@ -129,12 +136,14 @@ export class RolloutController {
       rollouts: deps.rollouts,
       desired: deps.desired,
       loader: deps.loader,
+      clock: deps.clock,
       log: deps.log,
       actor: ROLLOUT_CONTROLLER,
       faults: deps.faults,
       ...(deps.failures === undefined ? {} : { failures: deps.failures }),
       ...(deps.policy === undefined ? {} : { policy: deps.policy }),
       ...(deps.issueBatch === undefined ? {} : { batchSize: deps.issueBatch }),
+      ...(deps.issueDelayMs === undefined ? {} : { delayMs: deps.issueDelayMs }),
     });
   }
 
@@ -264,36 +273,56 @@ export class RolloutController {
    */
   step(id: string): boolean {
     const changed: string[] = [];
+    const enlisted: string[] = [];
     const gateChanges: WaveGatesChange[] = [];
     const moved = this.deps.tx.run(() => {
-      const stepped = this.stepIn(id, changed, gateChanges);
+      const stepped = this.stepIn(id, changed, enlisted, gateChanges);
       if (stepped) this.deps.faults.reach('rollout:before-commit');
       return stepped;
     });
     this.deps.desired.announce(changed);
+    if (enlisted.length > 0) {
+      if (this.untold.length === 0) queueMicrotask(() => this.tellRecorded());
+      this.untold.push(...enlisted);
+      if (!this.deps.tx.open) this.tellRecorded();
+    }
     for (const change of gateChanges) this.deps.gatesChanged?.(change);
     return moved;
   }
 
-  /** The work of one step, inside its transaction. */
-  private stepIn(id: string, changed: string[], gateChanges: WaveGatesChange[]): boolean {
+  /**
+   * Tells the agents of the members that steps recorded that their desired state is about to
+   * change (see {@link WaveIssuer}). A step tells them itself after it commits; a command whose
+   * transaction held steps calls this right after its own commit, and otherwise a microtask
+   * does, which runs only once the synchronous stack has unwound through that commit.
+   */
+  tellRecorded(): void {
+    if (this.untold.length === 0) return;
+    const told = this.untold;
+    this.untold = [];
+    this.deps.desired.tell(told);
+  }
+
+  /** The work of one step, inside its transaction; the members it records go to `enlisted`. */
+  private stepIn(id: string, changed: string[], enlisted: string[], gateChanges: WaveGatesChange[]): boolean {
     const row = this.deps.rollouts.get(id);
     if (row?.state !== 'running') return false;
     const now = this.deps.clock();
     const evaluation = evaluateRollout(this.deps, this.deps.loader.load(row), now, 'reached');
     if (row.current_wave < 0) {
-      this.startWave(evaluation, 0, now);
+      enlisted.push(...this.startWave(evaluation, 0, now));
       return true;
     }
     const joiners = this.updatable(evaluation, row.current_wave);
     if (joiners.length > 0) {
       this.join(evaluation, joiners, now);
+      enlisted.push(...joiners.map((j) => j.targetId));
       return true;
     }
     // A target held by its closed window joins at the opening, without anyone asking.
     const opens = policyWakeAt(evaluation, row.current_wave, this.deps.policy);
     if (opens !== undefined) this.deadline(opens);
-    return this.applyGate(evaluation, now, changed, gateChanges);
+    return this.applyGate(evaluation, now, changed, enlisted, gateChanges);
   }
 
   /** Candidates in waves up to `throughWave` that nothing blocks. */
@@ -315,6 +344,7 @@ export class RolloutController {
     evaluation: RolloutEvaluation,
     now: number,
     changed: string[],
+    enlisted: string[],
     gateChanges: WaveGatesChange[],
   ): boolean {
     const { row, plan } = evaluation.rollout;
@@ -358,6 +388,7 @@ export class RolloutController {
         this.passWave(
           evaluation.scope === 'full' ? evaluation : evaluateRollout(this.deps, evaluation.rollout, now, 'full'),
           now,
+          enlisted,
         );
         return true;
     }
@@ -413,7 +444,7 @@ export class RolloutController {
     );
   }
 
-  private passWave(evaluation: RolloutEvaluation, now: number): void {
+  private passWave(evaluation: RolloutEvaluation, now: number, enlisted: string[]): void {
     const { row, plan } = evaluation.rollout;
     const index = row.current_wave;
     const wave = plan.waves[index]!;
@@ -435,7 +466,7 @@ export class RolloutController {
       },
     });
     if (index + 1 < plan.waves.length) {
-      this.startWave(evaluation, index + 1, now);
+      enlisted.push(...this.startWave(evaluation, index + 1, now));
       return;
     }
     this.deps.rollouts.setState(row.id, 'completed', null, now, now);
@@ -457,9 +488,10 @@ export class RolloutController {
 
   /**
    * Starts wave `index`: fixes a percentage wave's cut-off and records every target the waves
-   * so far include and nothing blocks as a member, whose envelope the issuer then signs.
+   * so far include and nothing blocks as a member, whose envelope is then issued on its agent's
+   * fetch or by the issuer: the members' target ids.
    */
-  private startWave(evaluation: RolloutEvaluation, index: number, now: number): void {
+  private startWave(evaluation: RolloutEvaluation, index: number, now: number): string[] {
     const { row, plan } = evaluation.rollout;
     const wave = plan.waves[index]!;
     this.deps.rollouts.insertWave(row.id, index, wave.percent === undefined ? null : evaluation.cutoffs[index]!, now);
@@ -489,6 +521,7 @@ export class RolloutController {
       targets.map((t) => t.targetId),
     );
     this.deps.log.info({ rollout: row.id, wave: wave.name, members: targets.length }, 'rollout wave started');
+    return targets.map((t) => t.targetId);
   }
 
   /** Targets that entered a wave already under way (enrolled, relabelled, unblocked) join it, to be issued the release next. */

@@ -68,6 +68,8 @@ export interface RolloutServiceDeps {
   readonly gatesChanged?: (change: WaveGatesChange) => void;
   /** The most envelopes one batch of a wave issues before it commits and yields; default 256. */
   readonly issueBatch?: number;
+  /** How long a member waits for its agent's fetch before a batch issues it; default 2 s (see `WaveIssuer`). */
+  readonly issueDelayMs?: number;
   /** The walking is once-only work: with replicas, the lease holder's (see {@link RolloutControllerDeps}). */
   readonly once?: OnceOnly;
 }
@@ -107,6 +109,7 @@ export class RolloutService {
       ...(deps.failures === undefined ? {} : { failures: deps.failures }),
       ...(deps.policy === undefined ? {} : { policy: deps.policy }),
       ...(deps.issueBatch === undefined ? {} : { issueBatch: deps.issueBatch }),
+      ...(deps.issueDelayMs === undefined ? {} : { issueDelayMs: deps.issueDelayMs }),
       ...(deps.gatesChanged === undefined ? {} : { gatesChanged: deps.gatesChanged }),
       ...(once === undefined ? {} : { once }),
     });
@@ -170,6 +173,8 @@ export class RolloutService {
       this.controller.step(id);
       if (this.rollouts.memberCount(id) === 0) this.controller.reconcile(id);
     });
+    // The members hear of the wave before the answer is built.
+    this.controller.tellRecorded();
     this.deps.log.info(
       { rollout: id, release: `${release.name}@${release.version}`, selector, actor: actor.id },
       'rollout created',
@@ -226,7 +231,7 @@ export class RolloutService {
    * are evaluated at once: a wave still over its failure budget pauses again.
    */
   resume(id: string, actor: Actor, reason: string | undefined): RolloutView {
-    this.deps.tx.run(() => {
+    const waiting = this.deps.tx.run(() => {
       const row = this.expect(id, ['paused'], 'resumed');
       const now = this.deps.clock();
       this.rollouts.setState(id, 'running', null, now, null);
@@ -239,7 +244,10 @@ export class RolloutService {
         ...(reason === undefined ? {} : { reason }),
         details: { rollout: id, wave: row.current_wave, pausedFor: row.state_reason },
       });
+      return this.rollouts.unissued(id, Number.MAX_SAFE_INTEGER);
     });
+    // Members that waited through the pause were never told; their fetch issues them now.
+    this.deps.desired.tell(waiting);
     this.controller.reconcile(id);
     return this.view(id, 'none', 0);
   }

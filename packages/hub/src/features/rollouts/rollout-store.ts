@@ -151,8 +151,20 @@ export class RolloutStore {
         `${ENLIST} ${Array.from({ length: ENLIST_ROWS }, () => ENLIST_ROW).join(', ')}`,
       ),
       enlistOne: db.prepare<[string, string, number, number]>(`${ENLIST} ${ENLIST_ROW}`),
-      unissued: db.prepare<[string, number], { target_id: string }>(
-        'SELECT target_id FROM rollout_members WHERE rollout_id = ? AND issued = 0 ORDER BY target_id LIMIT ?',
+      unissued: db.prepare<[string, number, number], { target_id: string }>(
+        'SELECT target_id FROM rollout_members WHERE rollout_id = ? AND issued = 0 AND joined_at <= ? ORDER BY joined_at, target_id LIMIT ?',
+      ),
+      firstUnissued: db.prepare<[string], { at: number | null }>(
+        'SELECT min(joined_at) AS at FROM rollout_members WHERE rollout_id = ? AND issued = 0',
+      ),
+      // Each by the running rollouts (few) and the members' primary key.
+      anyWaitingFor: db.prepare<[string], { one: number }>(
+        `SELECT 1 AS one FROM rollout_members m JOIN rollouts r ON r.id = m.rollout_id
+        WHERE m.target_id = ? AND m.issued = 0 AND r.state = 'running' LIMIT 1`,
+      ),
+      waitingFor: db.prepare<[string], RolloutSqlRow>(
+        `SELECT r.* FROM rollout_members m JOIN rollouts r ON r.id = m.rollout_id
+        WHERE m.target_id = ? AND m.issued = 0 AND r.state = 'running' ORDER BY r.seq`,
       ),
       anyUnissued: db.prepare<[], { one: number }>(
         "SELECT 1 AS one FROM rollout_members m JOIN rollouts r ON r.id = m.rollout_id WHERE m.issued = 0 AND r.state = 'running' LIMIT 1",
@@ -315,9 +327,27 @@ export class RolloutStore {
     for (const m of members.slice(start)) this.s.enlistOne.run(id, m.targetId, m.wave, at);
   }
 
-  /** Up to `limit` members of the rollout still waiting for their envelope, in target order. */
-  unissued(id: string, limit: number): string[] {
-    return this.s.unissued.all(id, limit).map((r) => r.target_id);
+  /**
+   * Up to `limit` members of the rollout still waiting for their envelope, oldest first (then in
+   * target order); with `joinedBy`, only those recorded at or before then.
+   */
+  unissued(id: string, limit: number, joinedBy = Number.MAX_SAFE_INTEGER): string[] {
+    return this.s.unissued.all(id, joinedBy, limit).map((r) => r.target_id);
+  }
+
+  /** When the rollout's earliest member still waiting for its envelope was recorded, or undefined. */
+  firstUnissuedAt(id: string): number | undefined {
+    return this.s.firstUnissued.get(id)?.at ?? undefined;
+  }
+
+  /** Whether the target is a member of a running rollout still waiting for its envelope: what every fetch asks. */
+  isWaiting(targetId: string): boolean {
+    return this.s.anyWaitingFor.get(targetId) !== undefined;
+  }
+
+  /** The running rollouts, oldest first, in which the target is a member still waiting for its envelope. */
+  waitingFor(targetId: string): RolloutRow[] {
+    return this.s.waitingFor.all(targetId).map(rollout);
   }
 
   /** Whether a running rollout has a member waiting for its envelope: what a started hub resumes. */
@@ -325,14 +355,19 @@ export class RolloutStore {
     return this.s.anyUnissued.get() !== undefined;
   }
 
-  /** The member's envelope is signed: it carries the release from `generation` on. */
-  setIssued(id: string, target: string, generation: number, previous: ReleaseRef | null): void {
-    this.s.setIssued.run({
-      id,
-      target,
-      generation,
-      previous: previous === null ? null : JSON.stringify(previous),
-    });
+  /**
+   * The member's envelope is signed: it carries the release from `generation` on. False when it
+   * was not waiting (another transaction issued it first).
+   */
+  setIssued(id: string, target: string, generation: number, previous: ReleaseRef | null): boolean {
+    return (
+      this.s.setIssued.run({
+        id,
+        target,
+        generation,
+        previous: previous === null ? null : JSON.stringify(previous),
+      }).changes === 1
+    );
   }
 
   /** Forgets the members never issued (the rollout stops): they never got its release. */

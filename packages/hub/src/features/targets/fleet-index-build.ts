@@ -6,57 +6,104 @@ import { FleetIndex, type FleetIndexRow, type FleetIndexValue } from './fleet-in
 const ID_LENGTH = 24;
 const COMMA = 44;
 
-/** The last eight hex digits of `text[start..end)` as a number, or -1 when they are not hex digits. */
-function tailHash(text: string, end: number): number {
+/** Whether `text` has `tgt_`, which every target id starts with (TargetId), at `start`. */
+function hasPrefix(text: string, start: number): boolean {
+  return (
+    text.charCodeAt(start) === 116 &&
+    text.charCodeAt(start + 1) === 103 &&
+    text.charCodeAt(start + 2) === 116 &&
+    text.charCodeAt(start + 3) === 95
+  );
+}
+
+/** Five hex digits of `text` from `from` as a number, or -1 when they are not lowercase hex digits. */
+function hex5(text: string, from: number): number {
   let value = 0;
-  for (let i = end - 8; i < end; i++) {
+  for (let i = from; i < from + 5; i++) {
     const code = text.charCodeAt(i);
     const digit = code >= 48 && code <= 57 ? code - 48 : code >= 97 && code <= 102 ? code - 87 : -1;
     if (digit < 0) return -1;
-    value = value * 16 + digit;
+    value = (value << 4) | digit;
   }
   return value;
 }
 
 /**
- * Target ids to ordinals without making a string per id read: ids end in random hex digits,
- * so their last eight are the hash of an open-addressing table, and a candidate is confirmed by
- * comparing the id in place (`startsWith` at an offset). Ids of another shape go through a Map.
+ * Target ids to ordinals (positions in id order) without making a string per id read. Ids of
+ * TargetId's shape are kept as their twenty hex digits in four small integers per ordinal, in
+ * id order, and an id read is found by searching forward from the ordinal of the one before it:
+ * the grouping read lists a value's holders in id order, so that is mostly a step or two over
+ * adjacent entries, where a hash table cost a cache miss per id. An id out of order is found by
+ * binary search. If any target's id has another shape, every id goes through a Map.
  */
-class OrdinalTable {
-  private readonly ids: readonly string[];
-  private readonly slots: Int32Array;
-  private readonly mask: number;
-  private readonly others = new Map<string, number>();
+class TargetOrdinals {
+  readonly size: number;
+  // The id's hex digits 1–5, 6–10, 11–15 and 16–20, per ordinal.
+  private readonly pa: Int32Array;
+  private readonly pb: Int32Array;
+  private readonly pc: Int32Array;
+  private readonly pd: Int32Array;
+  private readonly others: Map<string, number> | undefined;
 
   constructor(ids: readonly string[]) {
-    this.ids = ids;
-    let size = 1024;
-    while (size < ids.length * 2) size *= 2;
-    this.mask = size - 1;
-    this.slots = new Int32Array(size).fill(-1);
-    ids.forEach((id, ordinal) => {
-      const hash = id.length < 8 ? -1 : tailHash(id, id.length);
-      if (hash < 0) {
-        this.others.set(id, ordinal);
-        return;
-      }
-      let slot = hash & this.mask;
-      while (this.slots[slot] !== -1) slot = (slot + 1) & this.mask;
-      this.slots[slot] = ordinal;
+    this.size = ids.length;
+    const parts = [0, 1, 2, 3].map(() => new Int32Array(ids.length)) as unknown as [
+      Int32Array,
+      Int32Array,
+      Int32Array,
+      Int32Array,
+    ];
+    [this.pa, this.pb, this.pc, this.pd] = parts;
+    const standard = ids.every((id, ordinal) => {
+      if (id.length !== ID_LENGTH || !hasPrefix(id, 0)) return false;
+      for (let part = 0; part < 4; part++) parts[part]![ordinal] = hex5(id, 4 + 5 * part);
+      return parts.every((values) => values[ordinal]! >= 0);
     });
+    this.others = standard ? undefined : new Map(ids.map((id, ordinal) => [id, ordinal]));
   }
 
-  /** The ordinal of the id at `text[start..end)`; -1 for an id the table does not hold. */
-  find(text: string, start: number, end: number): number {
-    const hash = end - start < 8 ? -1 : tailHash(text, end);
-    if (hash < 0) return this.others.get(text.slice(start, end)) ?? -1;
-    for (let slot = hash & this.mask; ; slot = (slot + 1) & this.mask) {
-      const ordinal = this.slots[slot]!;
-      if (ordinal === -1) return -1;
-      const id = this.ids[ordinal]!;
-      if (id.length === end - start && text.startsWith(id, start)) return ordinal;
+  /**
+   * The ordinal of the id at `text[start..end)`, searching first from `from` onwards; -1 for an
+   * id no target has.
+   */
+  find(text: string, start: number, end: number, from: number): number {
+    if (this.others !== undefined) return this.others.get(text.slice(start, end)) ?? -1;
+    if (end - start !== ID_LENGTH || !hasPrefix(text, start)) return -1;
+    const a = hex5(text, start + 4);
+    const b = hex5(text, start + 9);
+    const c = hex5(text, start + 14);
+    const d = hex5(text, start + 19);
+    if ((a | b | c | d) < 0) return -1;
+    const { pa, pb, pc, pd, size } = this;
+    // The answer, if any, is in [low, high]: after `from` by galloping when the id sorts after
+    // the one there, else at or before it.
+    let low = 0;
+    let high = Math.min(from, size - 1);
+    if (from < size && this.before(from, a, b, c, d)) {
+      low = from + 1;
+      for (let step = 1; ; step *= 2) {
+        high = from + step;
+        if (high >= size) {
+          high = size - 1;
+          break;
+        }
+        if (!this.before(high, a, b, c, d)) break;
+        low = high + 1;
+      }
     }
+    if (low > high) return -1;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (this.before(mid, a, b, c, d)) low = mid + 1;
+      else high = mid;
+    }
+    return pa[low] === a && pb[low] === b && pc[low] === c && pd[low] === d ? low : -1;
+  }
+
+  /** Whether the id of ordinal `i` sorts before the id whose parts are `a` to `d`. */
+  private before(i: number, a: number, b: number, c: number, d: number): boolean {
+    const { pa, pb, pc, pd } = this;
+    return pa[i]! < a || (pa[i] === a && (pb[i]! < b || (pb[i] === b && (pc[i]! < c || (pc[i] === c && pd[i]! < d)))));
   }
 }
 
@@ -74,48 +121,69 @@ const POSTGRES_GROUPING: readonly [string, string][] = [
   ['work_mem', "'128MB'"],
 ];
 
+/** A distinct field value as the grouping read returns it, its holders' ids joined by commas. */
+type GroupedValue = [string, string, number | null, string | null, number | null, string];
+
 /**
  * Builds the fleet index from the store in two reads that SQLite answers from covering indexes
- * (migration 037), without a row per target and field reaching JavaScript: the targets' own
+ * (migration 041), without a row per target and field reaching JavaScript: the targets' own
  * columns in id order, then each distinct field value with the ids of its holders
- * (`group_concat`, PostgreSQL's `string_agg`), turned into ordinals by {@link OrdinalTable}.
+ * (`group_concat`, PostgreSQL's `string_agg`), turned into ordinals by {@link TargetOrdinals}.
  * Both reads are one read transaction, so they see the same fleet.
+ *
+ * The values are decoded as they arrive, each into one reused buffer of ordinals: holding every
+ * value's id list at once (50 MB of text at 100,000 targets) and an array of ordinals per value
+ * made the build spend a good part of its time collecting garbage.
  */
 export function buildFleetIndexFromStore(db: Db): FleetIndex {
-  const read = db.transaction(() => {
+  const build = db.transaction(() => {
     const targets = db
       .prepare('SELECT id, name, status, last_seen_at, last_changed_at, enrolled_at FROM targets ORDER BY id')
       .raw()
       .all() as FleetIndexRow[];
     const postgres = dialectOf(db) === 'postgres';
     if (postgres) db.exec(POSTGRES_GROUPING.map(([name, value]) => `SET LOCAL ${name} = ${value}`).join('; '));
-    const values = db
+    const grouped = db
       .prepare(
         `SELECT field, text_value, num_value, version_key, time_value, ${forDialect(db, { sqlite: 'group_concat(target_id)', postgres: "string_agg(target_id, ',')" })} FROM target_fields GROUP BY field, text_value, num_value, version_key, time_value`,
       )
       .raw()
-      .all() as [string, string, number | null, string | null, number | null, string][];
+      .iterate() as IterableIterator<GroupedValue>;
+    const index = FleetIndex.fromValues(
+      targets,
+      decodeValues(grouped, new TargetOrdinals(targets.map((row) => row[0]))),
+    );
     // Inside a caller's transaction (this read is then a savepoint) the settings would outlast it.
     if (postgres) db.exec(POSTGRES_GROUPING.map(([name]) => `SET LOCAL ${name} TO DEFAULT`).join('; '));
-    return { targets, values };
+    return index;
   });
-  const { targets, values } = read.deferred();
-  const table = new OrdinalTable(targets.map((row) => row[0]));
-  return FleetIndex.fromValues(
-    targets,
-    values.map(([field, text, num, version, time, holderIds]): FleetIndexValue => {
-      const holders: number[] = [];
-      for (let start = 0; start < holderIds.length;) {
-        // Ids are of one length, so the next comma is where one ends; look for it otherwise.
-        const fixed = start + ID_LENGTH;
-        const comma =
-          fixed === holderIds.length || holderIds.charCodeAt(fixed) === COMMA ? fixed : holderIds.indexOf(',', start);
-        const end = comma === -1 ? holderIds.length : comma;
-        const ordinal = table.find(holderIds, start, end);
-        if (ordinal !== -1) holders.push(ordinal);
-        start = end + 1;
+  return build.deferred();
+}
+
+/**
+ * The grouped values with their holders as ordinals, one at a time: each value's holders are in
+ * the same buffer, valid until the next value is asked for ({@link FleetIndex.fromValues} copies
+ * them into its columns at once). A target holds a value at most once, so the buffer of one
+ * ordinal per target holds any value's.
+ */
+function* decodeValues(grouped: Iterable<GroupedValue>, table: TargetOrdinals): Generator<FleetIndexValue> {
+  const buffer = new Int32Array(Math.max(1, table.size));
+  for (const [field, text, num, version, time, holderIds] of grouped) {
+    let count = 0;
+    let from = 0;
+    for (let start = 0; start < holderIds.length;) {
+      // Ids are of one length, so the next comma is where one ends; look for it otherwise.
+      const fixed = start + ID_LENGTH;
+      const comma =
+        fixed === holderIds.length || holderIds.charCodeAt(fixed) === COMMA ? fixed : holderIds.indexOf(',', start);
+      const end = comma === -1 ? holderIds.length : comma;
+      const ordinal = table.find(holderIds, start, end, from);
+      if (ordinal !== -1) {
+        buffer[count++] = ordinal;
+        from = ordinal + 1;
       }
-      return { field, text, num, version, time, holders };
-    }),
-  );
+      start = end + 1;
+    }
+    yield { field, text, num, version, time, holders: buffer.subarray(0, count) };
+  }
 }

@@ -37,7 +37,24 @@ interface FieldColumn {
   /** Per ordinal: value id + 1, or 0 when the target lacks the field. */
   held: Int32Array;
   readonly more: Map<number, number[]>;
+  /**
+   * The holders of each value, made when a query first drives by the field and dropped when a
+   * target's value of it changes: a narrow condition then visits its holders, not every slot.
+   */
+  postings: Postings | undefined;
 }
+
+/** Per value id, its holders' ordinals, increasing: `ordinals[start[value]..start[value + 1])`. */
+interface Postings {
+  readonly start: Int32Array;
+  readonly ordinals: Int32Array;
+}
+
+/**
+ * A driving condition selecting fewer than one target in this many visits its holders through
+ * the field's postings; a wider one scans the field's column, which costs less per target.
+ */
+const POSTINGS_SHARE = 8;
 
 type Predicate = (ordinal: number) => boolean;
 
@@ -99,6 +116,7 @@ export class FleetIndex {
    * The index of a whole fleet at once: `targets` in id order (each one's position is its
    * ordinal) and every distinct field value with the ordinals of its holders. What a start
    * without a snapshot builds: a few thousand values instead of a row per target and field.
+   * Each value's holders are read as it comes, so `values` may hand them all in one reused buffer.
    */
   static fromValues(targets: readonly FleetIndexRow[], values: Iterable<FleetIndexValue>): FleetIndex {
     const index = new FleetIndex();
@@ -144,12 +162,28 @@ export class FleetIndex {
       if (reused !== undefined || columns.id < this.last) this.ordered = false;
       else this.last = columns.id;
       this.ordinals.set(columns.id, ordinal);
-    } else {
-      this.release(ordinal);
+      this.ids[ordinal] = columns.id;
+      this.writeColumns(ordinal, columns);
+      for (const row of rows) this.hold(ordinal, row);
+      return;
     }
-    this.ids[ordinal] = columns.id;
     this.writeColumns(ordinal, columns);
-    for (const row of rows) this.hold(ordinal, row);
+    // Most writes (a report) leave most of a target's fields as they were: only the fields whose
+    // values changed are rewritten, so the postings of the others stay valid.
+    const next = new Map<FieldColumn, number[]>();
+    for (const row of rows) {
+      const column = this.column(row.field);
+      const value = this.valueId(column, row);
+      const values = next.get(column);
+      if (values === undefined) next.set(column, [value]);
+      else values.push(value);
+    }
+    for (const column of this.fields.values()) {
+      const values = next.get(column) ?? [];
+      if (sameValues(heldValues(column, ordinal), values)) continue;
+      this.releaseField(column, ordinal);
+      for (const value of values) this.holdValue(column, ordinal, value);
+    }
   }
 
   /** A new slot at the end, growing the typed arrays by doubling. */
@@ -194,6 +228,7 @@ export class FleetIndex {
         counts: [],
         held: new Int32Array(this.lastSeen.length),
         more: new Map(),
+        postings: undefined,
       };
       this.fields.set(field, column);
     }
@@ -218,7 +253,11 @@ export class FleetIndex {
 
   private hold(ordinal: number, row: TargetFieldRow): void {
     const column = this.column(row.field);
-    const value = this.valueId(column, row);
+    this.holdValue(column, ordinal, this.valueId(column, row));
+  }
+
+  private holdValue(column: FieldColumn, ordinal: number, value: number): void {
+    column.postings = undefined;
     column.counts[value]!++;
     if (column.held[ordinal] === 0) column.held[ordinal] = value + 1;
     else {
@@ -258,16 +297,19 @@ export class FleetIndex {
   }
 
   private release(ordinal: number): void {
-    for (const column of this.fields.values()) {
-      const held = column.held[ordinal]!;
-      if (held === 0) continue;
-      column.counts[held - 1]!--;
-      column.held[ordinal] = 0;
-      const more = column.more.get(ordinal);
-      if (more === undefined) continue;
-      for (const value of more) column.counts[value]!--;
-      column.more.delete(ordinal);
-    }
+    for (const column of this.fields.values()) this.releaseField(column, ordinal);
+  }
+
+  private releaseField(column: FieldColumn, ordinal: number): void {
+    const held = column.held[ordinal]!;
+    if (held === 0) return;
+    column.postings = undefined;
+    column.counts[held - 1]!--;
+    column.held[ordinal] = 0;
+    const more = column.more.get(ordinal);
+    if (more === undefined) return;
+    for (const value of more) column.counts[value]!--;
+    column.more.delete(ordinal);
   }
 
   /** The ids of the targets the query selects at `now`, sorted. */
@@ -297,6 +339,10 @@ export class FleetIndex {
       }
     } else {
       const matches = this.matching(column, driver);
+      let holders = 0;
+      for (let value = 0; value < column.counts.length; value++)
+        if (matches[value + 1] === 1) holders += column.counts[value]!;
+      if (holders * POSTINGS_SHARE < all.length) return this.selectByPostings(column, matches, test);
       const { held, more } = column;
       const slots = all.length;
       for (let ordinal = 0; ordinal < slots; ordinal++) {
@@ -310,6 +356,63 @@ export class FleetIndex {
       if (more.size > 0) return ids.sort();
     }
     return this.ordered ? ids : ids.sort();
+  }
+
+  /** The ids of the holders of the values `matches` flags that pass `test`, sorted. */
+  private selectByPostings(column: FieldColumn, matches: Uint8Array, test: Predicate): string[] {
+    const { start, ordinals } = this.postings(column);
+    const found: number[] = [];
+    let lists = 0;
+    for (let value = 0; value + 1 < matches.length; value++) {
+      if (matches[value + 1] !== 1 || start[value] === start[value + 1]) continue;
+      lists++;
+      for (let i = start[value]!; i < start[value + 1]!; i++) {
+        const ordinal = ordinals[i]!;
+        if (test(ordinal)) found.push(ordinal);
+      }
+    }
+    // One list is in slot order already; several interleave, and a target holding two of the
+    // values is in both.
+    const slots = lists > 1 ? Int32Array.from(found).sort() : found;
+    const ids: string[] = [];
+    let previous = -1;
+    for (const ordinal of slots) {
+      if (ordinal !== previous) ids.push(this.ids[ordinal]!);
+      previous = ordinal;
+    }
+    return this.ordered ? ids : ids.sort();
+  }
+
+  /** A field's postings, made from its column in two passes if a write dropped them. */
+  private postings(column: FieldColumn): Postings {
+    const values = column.texts.length;
+    if (column.postings?.start.length === values + 1) return column.postings;
+    const { held, more } = column;
+    const slots = this.ids.length;
+    const start = new Int32Array(values + 1);
+    for (let ordinal = 0; ordinal < slots; ordinal++) {
+      const value = held[ordinal]!;
+      if (value !== 0) start[value]!++;
+    }
+    for (const others of more.values()) for (const value of others) start[value + 1]!++;
+    for (let value = 0; value < values; value++) start[value + 1]! += start[value]!;
+    const next = start.slice(0, values);
+    const ordinals = new Int32Array(start[values]!);
+    for (let ordinal = 0; ordinal < slots; ordinal++) {
+      const value = held[ordinal]!;
+      if (value !== 0) ordinals[next[value - 1]!++] = ordinal;
+    }
+    if (more.size > 0) {
+      const touched = new Set<number>();
+      for (const [ordinal, others] of more)
+        for (const value of others) {
+          ordinals[next[value]!++] = ordinal;
+          touched.add(value);
+        }
+      for (const value of touched) ordinals.subarray(start[value], start[value + 1]).sort();
+    }
+    column.postings = { start, ordinals };
+    return column.postings;
   }
 
   /**
@@ -549,10 +652,23 @@ export class FleetIndex {
         counts: field.counts,
         held,
         more: new Map(field.more),
+        postings: undefined,
       });
     }
     return index;
   }
+}
+
+/** The value ids a target holds in a field, first the one in `held`. */
+function heldValues(column: FieldColumn, ordinal: number): readonly number[] {
+  const held = column.held[ordinal]!;
+  if (held === 0) return [];
+  const more = column.more.get(ordinal);
+  return more === undefined ? [held - 1] : [held - 1, ...more];
+}
+
+function sameValues(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((value, i) => value === b[i]);
 }
 
 function readingsKey(readings: readonly FieldValue[]): string {

@@ -4,7 +4,7 @@ import type { Query } from '@flotilla/protocol/query';
 import { dialectOf, forDialect, type Statement } from '../../store/sql.ts';
 import type { Db } from '../../store/database.ts';
 import { compileQuerySql } from './query-sql-store.ts';
-import { targetFromRow, type TargetRow } from './target-store.ts';
+import { TARGET_DOCUMENT_COLUMNS, targetFromColumns, type TargetDocumentColumns } from './target-store.ts';
 
 const STATEMENT_CACHE = 256;
 const FACET_VALUES = 50;
@@ -35,25 +35,31 @@ export class FleetQueryStore {
   /** Every target in id order after `after`, at most `limit`. */
   page(after: string, limit: number): Target[] {
     return (
-      this.prepare('SELECT t.* FROM targets t WHERE t.id > ? ORDER BY t.id LIMIT ?').all(after, limit) as TargetRow[]
-    ).map(targetFromRow);
+      this.prepare(`SELECT ${TARGET_DOCUMENT_COLUMNS} FROM targets t WHERE t.id > ? ORDER BY t.id LIMIT ?`)
+        .raw()
+        .all(after, limit) as TargetDocumentColumns[]
+    ).map(targetFromColumns);
   }
 
   count(): number {
     return (this.prepare('SELECT count(*) AS n FROM targets').get() as { n: number }).n;
   }
 
-  /** These targets, in id order. */
+  /**
+   * These targets, in id order: what a page of a fleet query reads. Only the columns the
+   * documents are made of, as arrays rather than objects of named fields.
+   */
   targets(ids: readonly string[]): Target[] {
     return (
       this.prepare(
         forDialect(this.db, {
-          sqlite: 'SELECT t.* FROM json_each(?) j JOIN targets t ON t.id = j.value ORDER BY t.id',
-          postgres:
-            'SELECT t.* FROM json_array_elements_text(?::json) j(value) JOIN targets t ON t.id = j.value ORDER BY t.id',
+          sqlite: `SELECT ${TARGET_DOCUMENT_COLUMNS} FROM json_each(?) j JOIN targets t ON t.id = j.value ORDER BY t.id`,
+          postgres: `SELECT ${TARGET_DOCUMENT_COLUMNS} FROM json_array_elements_text(?::json) j(value) JOIN targets t ON t.id = j.value ORDER BY t.id`,
         }),
-      ).all(JSON.stringify(ids)) as TargetRow[]
-    ).map(targetFromRow);
+      )
+        .raw()
+        .all(JSON.stringify(ids)) as TargetDocumentColumns[]
+    ).map(targetFromColumns);
   }
 
   /** Every target id, sorted. */

@@ -22,6 +22,7 @@ import type { Db } from '../../store/database.ts';
 import { forDialect } from '../../store/sql.ts';
 import { FleetIndex, type FleetIndexColumns } from './fleet-index.ts';
 import { buildFleetIndexFromStore } from './fleet-index-build.ts';
+import { isoTime as iso } from './iso-time.ts';
 import { targetFieldRowParams, targetFieldsSql } from './target-fields-store.ts';
 
 /** A row of `targets` as SQLite returns it. */
@@ -91,8 +92,6 @@ export interface EnrolledKey {
   readonly status: TargetStatus;
 }
 
-const iso = (ms: number): string => new Date(ms).toISOString();
-
 /** A row of `target_fields` of one target as `raw()` reads it: field, text, num, version, time. */
 type HeldFieldRow = [string, string, number | null, string | null, number | null];
 
@@ -126,6 +125,54 @@ export function targetFromRow(row: TargetRow): Target {
     lastSeenAt: row.last_seen_at === null ? null : iso(row.last_seen_at),
     lastChangedAt: iso(row.last_changed_at),
     lastChangedBy: JSON.parse(row.last_changed_by) as Actor,
+  };
+}
+
+/**
+ * The columns of `targets` a Target document is made of, for `raw()` reads that
+ * {@link targetFromColumns} turns into documents: not the key or the signed envelope (a
+ * kilobyte or two each), which a document does not carry.
+ */
+export const TARGET_DOCUMENT_COLUMNS =
+  't.id, t.name, t.status, t.labels, t.properties, t.facts, t.key_id, t.desired_generation, t.desired_bundles, t.observed, t.drift, t.enrolled_at, t.last_seen_at, t.last_changed_at, t.last_changed_by';
+
+/** A row of {@link TARGET_DOCUMENT_COLUMNS} as `raw()` reads it. */
+export type TargetDocumentColumns = readonly [
+  id: string,
+  name: string,
+  status: TargetStatus,
+  labels: string,
+  properties: string,
+  facts: string,
+  keyId: string,
+  desiredGeneration: number,
+  desiredBundles: string,
+  observed: string | null,
+  drift: string | null,
+  enrolledAt: number,
+  lastSeenAt: number | null,
+  lastChangedAt: number,
+  lastChangedBy: string,
+];
+
+/** {@link targetFromRow} for a row of {@link TARGET_DOCUMENT_COLUMNS}: the same document, keys in the same order. */
+export function targetFromColumns(row: TargetDocumentColumns): Target {
+  const [id, name, status, labels, properties, facts, keyId, generation, bundles, observed, drift] = row;
+  return {
+    id,
+    name,
+    status,
+    labels: JSON.parse(labels) as Labels,
+    properties: JSON.parse(properties) as Properties,
+    facts: JSON.parse(facts) as Facts,
+    keyId,
+    desired: { generation, bundles: JSON.parse(bundles) as ReleaseRef[] },
+    observed: observed === null ? null : (JSON.parse(observed) as Target['observed']),
+    ...(drift === null ? {} : { drift: JSON.parse(drift) as TargetDrift }),
+    enrolledAt: iso(row[11]),
+    lastSeenAt: row[12] === null ? null : iso(row[12]),
+    lastChangedAt: iso(row[13]),
+    lastChangedBy: JSON.parse(row[14]) as Actor,
   };
 }
 

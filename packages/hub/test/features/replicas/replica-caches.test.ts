@@ -31,7 +31,13 @@ describe.skipIf(!postgresAvailable())('two replicas keeping their caches in step
 
   async function replica(name: string): Promise<Replica> {
     const dataDir = join(dir, name);
-    const opened = await openHub({ dataDir, database: database!.url, log: pino({ level: 'silent' }) });
+    // A wave's members wait an hour for a batch: only their agents' fetches issue their envelopes here.
+    const opened = await openHub({
+      dataDir,
+      database: database!.url,
+      log: pino({ level: 'silent' }),
+      rolloutIssueDelayMs: 3_600_000,
+    });
     const url = await opened.hub.listen(0);
     return { url, opened, close: () => opened.hub.close() };
   }
@@ -116,6 +122,45 @@ describe.skipIf(!postgresAvailable())('two replicas keeping their caches in step
     expect(body.envelope.bundles.map((r) => r.version)).toEqual(['1.0.0']);
   });
 
+  it("wakes a member's long-poll on the other replica when a wave takes it in, and issues its envelope there", async () => {
+    const key = generateKeyPair();
+    await ok(a, 'POST', '/v1/trust-root/release-keys', { publicKey: key.publicKey, name: 'rollouts' });
+    for (const version of ['2.0.0', '3.0.0']) await ok(a, 'POST', '/v1/bundles', appBundle(version, key));
+    await ok(a, 'PATCH', `/v1/targets/${agent.targetId}/labels`, { set: { ring: 'one' } });
+    const authorization = `Bearer ${await agent.accessToken(Date.now())}`;
+    const envelope = `${b.url}/v1/targets/${agent.targetId}/envelope`;
+    const first = await request(`${envelope}?wait=0`, { headers: { authorization } });
+    const before = ((await first.body.json()) as { envelope: { generation: number } }).envelope.generation;
+    // Longer than the test may take: only a wake-up answers it in time.
+    const poll = request(`${envelope}?wait=60`, {
+      headers: { authorization, 'if-none-match': String(first.headers['etag']) },
+      headersTimeout: 90_000,
+    });
+    const rollout = await ok(a, 'POST', '/v1/rollouts', {
+      release: 'app@2.0.0',
+      selector: 'ring=one',
+      waves: 'all:100%',
+    });
+    const answer = await poll;
+    expect(answer.statusCode).toBe(200);
+    const body = (await answer.body.json()) as { envelope: { generation: number; bundles: { version: string }[] } };
+    expect(body.envelope).toMatchObject({ generation: before + 1, bundles: [{ version: '2.0.0' }] });
+
+    // Fetches on both replicas at once: the write lock lets one issue, and the other finds it issued.
+    await ok(a, 'POST', `/v1/rollouts/${rollout.rollout.id as string}/abort`, {});
+    await ok(a, 'POST', '/v1/rollouts', { release: 'app@3.0.0', selector: 'ring=one', waves: 'all:100%' });
+    const both = await Promise.all(
+      [a, b].map(async (replica) => {
+        const fetched = await request(`${replica.url}/v1/targets/${agent.targetId}/envelope?wait=0`, {
+          headers: { authorization },
+        });
+        return ((await fetched.body.json()) as { envelope: { generation: number } }).envelope.generation;
+      }),
+    );
+    expect(both).toEqual([before + 2, before + 2]);
+    expect((await ok(a, 'GET', `/v1/targets/${agent.targetId}`)).desired.generation).toBe(before + 2);
+  });
+
   it('refuses an operator token the other replica revoked', async () => {
     const created = await ok(a, 'POST', '/v1/tokens', { name: 'ci', role: 'viewer' });
     const viewer = created.token as string;
@@ -131,3 +176,17 @@ describe.skipIf(!postgresAvailable())('two replicas keeping their caches in step
     expect((await call(b.url, 'GET', `/v1/targets/${agent.targetId}/envelope?wait=0`, { token })).status).toBe(403);
   });
 });
+
+/** A release `app` at `version`, signed with `key`. */
+function appBundle(version: string, key: ReturnType<typeof generateKeyPair>): unknown {
+  return signBundle(
+    {
+      apiVersion: API_VERSION,
+      kind: 'Bundle',
+      name: 'app',
+      version,
+      resources: [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app', namespace: 'default' }, data: {} }],
+    },
+    [key],
+  );
+}

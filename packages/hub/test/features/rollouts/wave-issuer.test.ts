@@ -20,7 +20,8 @@ describe("a wave's envelopes, issued in batches after its members are recorded",
   }
 
   const updated = (fleet: readonly SimTarget[]): SimTarget[] => fleet.filter((f) => t.desired(f, 'app') !== undefined);
-  const batch = (): number => t.services.rollouts.controller.issuer['batch']().issued;
+  // Due or not: how long members wait for their agents' fetches is another behaviour's.
+  const batch = (): number => t.services.rollouts.controller.issuer['batch'](false).issued;
 
   it('answers the create with every member recorded and pending, before any envelope is signed', async () => {
     const fleet = await open();
@@ -95,5 +96,110 @@ describe("a wave's envelopes, issued in batches after its members are recorded",
     expect(t.issue()).toBe(6);
     expect(t.desired(last, 'app')).toBeUndefined();
     expect(t.view(id).members!.map((m) => m.targetId)).not.toContain(last.id);
+  });
+});
+
+/*
+ * A wave's members are told when the wave takes them in, and their agents' fetches issue their
+ * envelopes (the background batches wait for their grace period, which the test's clock never
+ * reaches, so only fetches and explicit drains issue here).
+ */
+describe("a wave's members, told at once and issued on their agent's fetch", () => {
+  let t: RolloutHub;
+
+  afterEach(async () => {
+    await t.close();
+  });
+
+  async function open(): Promise<SimTarget[]> {
+    t = await RolloutHub.open();
+    t.publish('app', '1.0.0');
+    t.publish('app', '2.0.0');
+    return t.fleet(3, { env: 'prod' });
+  }
+
+  const issuer = () => t.services.rollouts.controller.issuer;
+  const create = () => t.services.rollouts.create({ release: 'app@2.0.0', selector: 'env=prod' }, ALICE).rollout;
+  /** Calls `onChange` when the target's long-poll would be answered (well after any test ends otherwise). */
+  const longPoll = (target: SimTarget): { woken: boolean } => {
+    const poll = { woken: false };
+    t.services.desired.waitForChange(target.id, 3_600_000, () => {
+      poll.woken = true;
+    });
+    return poll;
+  };
+
+  it("wakes every member's long-poll as soon as the create commits, before any envelope is issued", async () => {
+    const fleet = await open();
+    const polls = fleet.map(longPoll);
+    create();
+    await Promise.resolve();
+    expect(polls.map((p) => p.woken)).toEqual([true, true, true]);
+    expect(fleet.map((f) => t.generation(f))).toEqual([0, 0, 0]);
+  });
+
+  it("issues a member's envelope when its agent fetches, before any batch reaches it", async () => {
+    const fleet = await open();
+    const { id } = create();
+    await issuer().issueOnFetch(fleet[1]!.id);
+    expect(fleet.map((f) => t.desired(f, 'app'))).toEqual([undefined, 'app@2.0.0', undefined]);
+    expect(t.services.desired.current(fleet[1]!.id)?.envelopeJson).toContain('"generation":1');
+    expect(issuer().stats).toMatchObject({ onFetch: 1, batches: 0 });
+    const member = t.view(id).members!.find((m) => m.targetId === fleet[1]!.id);
+    expect(member?.generation).toBe(1);
+    // The batches issue the rest, and never the fetched one again.
+    expect(t.issue()).toBe(2);
+    expect(fleet.map((f) => t.generation(f))).toEqual([1, 1, 1]);
+  });
+
+  it("leaves a paused rollout's waiting member alone when its agent fetches", async () => {
+    const fleet = await open();
+    const { id } = create();
+    t.services.rollouts.pause(id, ALICE, undefined);
+    await issuer().issueOnFetch(fleet[0]!.id);
+    expect(t.generation(fleet[0]!)).toBe(0);
+    expect(t.desired(fleet[0]!, 'app')).toBeUndefined();
+  });
+
+  it('tells the waiting members again when a paused rollout resumes, and their fetch issues them then', async () => {
+    const fleet = await open();
+    const { id } = create();
+    t.services.rollouts.pause(id, ALICE, undefined);
+    await Promise.resolve();
+    const polls = fleet.map(longPoll);
+    t.services.rollouts.resume(id, ALICE, undefined);
+    expect(polls.map((p) => p.woken)).toEqual([true, true, true]);
+    await issuer().issueOnFetch(fleet[2]!.id);
+    expect(t.desired(fleet[2]!, 'app')).toBe('app@2.0.0');
+  });
+
+  it('issues one envelope per generation when two fetches of the same member come at once', async () => {
+    const fleet = await open();
+    create();
+    const target = fleet[0]!;
+    await Promise.all([issuer().issueOnFetch(target.id), issuer().issueOnFetch(target.id)]);
+    expect(t.generation(target)).toBe(1);
+    expect(issuer().stats.onFetch).toBe(1);
+  });
+
+  it('issues one envelope per generation when a fetch races a batch that reaches the member first', async () => {
+    const fleet = await open();
+    create();
+    const target = fleet[0]!;
+    // The fetch saw the member waiting and queued its transaction; the batch commits before it runs.
+    const fetched = issuer().issueOnFetch(target.id);
+    expect(t.issue()).toBe(3);
+    await fetched;
+    expect(fleet.map((f) => t.generation(f))).toEqual([1, 1, 1]);
+    expect(issuer().stats).toMatchObject({ issued: 3, onFetch: 0 });
+  });
+
+  it('forgets a member aborted before its agent fetched: the fetch issues nothing', async () => {
+    const fleet = await open();
+    const { id } = create();
+    t.services.rollouts.abort(id, ALICE, undefined);
+    await issuer().issueOnFetch(fleet[0]!.id);
+    expect(fleet.map((f) => t.generation(f))).toEqual([0, 0, 0]);
+    expect(t.view(id).totals.total).toBe(0);
   });
 });

@@ -95,12 +95,50 @@ describe.each(STORE_KINDS)('on $name', (kind) => {
       },
     );
 
+    it('builds the fleet index from the store whatever shape its target ids have', () => {
+      // Ids of TargetId's shape are found by their digits; any other sends every id through a map.
+      const standard = buildFleetIndexFromStore(database());
+      expect(standard.select(parseQuery('region=eu-*'), NOW)).toEqual([id(1), id(2), id(4)]);
+      targets.insert({
+        id: 'tgt_legacy',
+        name: 'old-1',
+        publicKey: 'key-x',
+        keyId: 'kx',
+        labels: {},
+        enrolledAt: NOW,
+        actor,
+      });
+      targets.setLabelsAndProperties('tgt_legacy', { region: 'eu-south-1' }, {}, NOW, actor);
+      const mixed = buildFleetIndexFromStore(database());
+      expect(mixed.select(parseQuery('region=eu-*'), NOW)).toEqual([id(1), id(2), id(4), 'tgt_legacy']);
+      expect(mixed.select(parseQuery('tier=staging'), NOW)).toEqual([id(3), id(4)]);
+    });
+
     it('reads targets by id, in id order, and pages through all of them', () => {
       const store = new FleetQueryStore(database());
       expect(store.targets([id(3), id(1), 'tgt_missing']).map((t) => t.name)).toEqual(['web-1', 'web_3']);
       expect(store.page(id(1), 2).map((t) => t.id)).toEqual([id(2), id(3)]);
       expect(store.count()).toBe(4);
       expect(store.allIds()).toEqual([id(1), id(2), id(3), id(4)]);
+    });
+
+    it('reads a page of targets whole, exactly as it reads each one', () => {
+      targets.setObserved(id(1), observed(3), { kubernetesVersion: 'v1.30.2', nodes: 3 }, NOW);
+      targets.setDriftSummary(id(1), {
+        counts: { acceptable: 1, transient: 0, suspicious: 2, dangerous: 0 },
+        intentional: 1,
+        seq: 3,
+        reportedAt: new Date(NOW).toISOString(),
+      });
+      targets.setDesired(id(2), 4, [], envelopeHolding('hold-1'), NOW + MINUTE, { kind: 'system', id: 'rollouts' });
+      targets.setLabelsAndProperties(id(3), { 'a "quoted" label': 'é\n' }, { cost: 4.5, spot: true }, NOW, actor);
+      const store = new FleetQueryStore(database());
+      const all = [id(1), id(2), id(3), id(4)];
+      const each = all.map((one) => targets.target(one)!);
+      // As JSON too: the API sends what it reads, keys in the same order.
+      expect(JSON.stringify(store.targets(all))).toBe(JSON.stringify(each));
+      expect(store.targets(all)).toEqual(each);
+      expect(store.page('', 10)).toEqual(each);
     });
 
     it('counts facets over the targets a query selects, with globs matched as the query language does', () => {
