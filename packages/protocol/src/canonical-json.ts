@@ -9,72 +9,78 @@ import { FlotillaError } from './errors.ts';
  * @example canonicalize({ b: 1, a: [true, null] }) === '{"a":[true,null],"b":1}'
  */
 export function canonicalize(value: unknown): string {
-  const parts: string[] = [];
-  write(value, parts, '$');
-  return parts.join('');
+  return write(value, []);
 }
 
-function write(value: unknown, out: string[], path: string): void {
-  if (value === null) {
-    out.push('null');
-    return;
-  }
+/**
+ * The steps from the root to the value being written: keys and array indexes. Kept as a stack
+ * and spelled out (`$.a[0]`) only for an error, since every signature and digest of the hub
+ * canonicalizes and building each node's path as text cost more than writing the node.
+ */
+type Path = (string | number)[];
+
+function spell(path: Path): string {
+  let text = '$';
+  for (const step of path) text += typeof step === 'number' ? `[${step}]` : `.${step}`;
+  return text;
+}
+
+function write(value: unknown, path: Path): string {
+  if (value === null) return 'null';
   switch (typeof value) {
     case 'boolean':
-      out.push(value ? 'true' : 'false');
-      return;
+      return value ? 'true' : 'false';
     case 'number':
       if (!Number.isFinite(value)) {
         throw new FlotillaError(
           'CANONICAL_JSON_UNSUPPORTED',
-          `${path} is ${value}, which JSON cannot represent; use a finite number or a string`,
+          `${spell(path)} is ${value}, which JSON cannot represent; use a finite number or a string`,
         );
       }
       // ECMAScript's Number-to-String is exactly the serialization RFC 8785 prescribes.
-      out.push(Object.is(value, -0) ? '0' : String(value));
-      return;
+      return Object.is(value, -0) ? '0' : String(value);
     case 'string':
       assertWellFormed(value, path);
-      out.push(JSON.stringify(value));
-      return;
+      return JSON.stringify(value);
     case 'object': {
       if (Array.isArray(value)) {
-        out.push('[');
+        let text = '[';
         for (let i = 0; i < value.length; i++) {
-          if (i > 0) out.push(',');
-          write(value[i], out, `${path}[${i}]`);
+          if (i > 0) text += ',';
+          path.push(i);
+          text += write(value[i], path);
+          path.pop();
         }
-        out.push(']');
-        return;
+        return `${text}]`;
       }
       const record = value as Record<string, unknown>;
       const keys = Object.keys(record)
         .filter((k) => record[k] !== undefined)
         .sort();
-      out.push('{');
+      let text = '{';
       for (let i = 0; i < keys.length; i++) {
         const key = keys[i]!;
-        if (i > 0) out.push(',');
+        if (i > 0) text += ',';
         assertWellFormed(key, path);
-        out.push(JSON.stringify(key), ':');
-        write(record[key], out, `${path}.${key}`);
+        path.push(key);
+        text += `${JSON.stringify(key)}:${write(record[key], path)}`;
+        path.pop();
       }
-      out.push('}');
-      return;
+      return `${text}}`;
     }
     default:
       throw new FlotillaError(
         'CANONICAL_JSON_UNSUPPORTED',
-        `${path} is a ${typeof value}, which is not JSON; remove it or convert it to a string`,
+        `${spell(path)} is a ${typeof value}, which is not JSON; remove it or convert it to a string`,
       );
   }
 }
 
-function assertWellFormed(text: string, path: string): void {
+function assertWellFormed(text: string, path: Path): void {
   if (!text.isWellFormed()) {
     throw new FlotillaError(
       'CANONICAL_JSON_UNSUPPORTED',
-      `${path} contains a lone UTF-16 surrogate, which RFC 8785 forbids`,
+      `${spell(path)} contains a lone UTF-16 surrogate, which RFC 8785 forbids`,
     );
   }
 }

@@ -66,6 +66,15 @@ describe('canonicalize (RFC 8785)', () => {
     expect(isFlotillaError(caught, 'CANONICAL_JSON_UNSUPPORTED')).toBe(true);
   });
 
+  it.each([
+    ['$.a[1].b', { a: [1, { b: Number.NaN }] }],
+    ['$.x.y', { x: { y: () => 1 } }],
+    ['$[0]', ['\ud800']],
+    ['$.k', { k: { ['\udc00']: 1 } }],
+  ])('names where the refused value is, %s', (path, value) => {
+    expect(() => canonicalize(value)).toThrow(`${path} `);
+  });
+
   it('omits undefined object members, as JSON does', () => {
     expect(canonicalize({ a: undefined, b: 1 })).toBe('{"b":1}');
   });

@@ -36,11 +36,14 @@ interface Queued {
  * (a full disk, a lock held elsewhere) becomes that refusal and starts the outage.
  */
 export function transactions(db: Db, health?: Pick<StoreHealth, 'assertWritable' | 'asRefusal'>): Transactions {
+  // Made once: better-sqlite3 builds four wrappers for each transaction function it makes,
+  // which cost more than the savepoint a nested run opens.
+  const atomically = db.transaction((work: () => unknown) => work());
   const run = <T>(work: () => T): T => {
-    if (health === undefined || db.inTransaction) return db.transaction(work)();
+    if (health === undefined || db.inTransaction) return atomically(work) as T;
     health.assertWritable();
     try {
-      return db.transaction(work)();
+      return atomically(work) as T;
     } catch (error) {
       throw health.asRefusal(error, 'transaction') ?? error;
     }

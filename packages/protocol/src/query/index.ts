@@ -16,9 +16,13 @@ export {
   desiredFieldRows,
   storedFieldName,
   driftFieldRows,
+  isReportedField,
+  reportedFieldRows,
+  sameReportedFields,
   targetFieldRows,
   targetTimes,
   type FieldValue,
+  type ReportedFields,
   type TargetFieldRow,
 } from './target-fields.ts';
 export { buildQueryFieldCatalog, queryCatalogFromFieldNames } from './field-catalog.ts';

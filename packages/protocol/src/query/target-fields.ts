@@ -204,19 +204,38 @@ export function targetFieldRows(target: Target): TargetFieldRow[] {
         add(`key.${key}`, value);
       }
     }
-    walkFacts(null, target.facts, (path, value) => add(`facts.${path}`, value));
+    addReported(add, target.observed, target.facts);
     addDesired(add, target.desired.bundles);
-    if (target.observed !== null) {
-      for (const bundle of target.observed.bundles) {
-        add(`running.${bundle.name}`, bundle.version);
-      }
-      add('health', target.observed.health);
-      add('phase', target.observed.phase);
-    }
     for (const name of driftClasses(target)) {
       add('drift', name);
     }
   });
+}
+
+/** A target's observed state with its facts as JSON text, as a store holds them. */
+export interface ReportedFields {
+  readonly observed: Target['observed'];
+  readonly factsJson: string;
+}
+
+/**
+ * Whether {@link targetFieldRows} gives the same rows after a target's observed state and facts
+ * went from `before` to `after`, all else equal. A report feeds only the `facts.*`,
+ * `running.*`, `health` and `phase` rows: its seq, times and resources none. Facts are compared
+ * as JSON text, so the same facts with keys in another order count as changed, a needless
+ * rewrite and never a missed one. A hub skips the index when a report repeats the last one.
+ */
+export function sameReportedFields(before: ReportedFields, after: ReportedFields): boolean {
+  const a = before.observed;
+  const b = after.observed;
+  if (a === null || b === null) return a === b && before.factsJson === after.factsJson;
+  return (
+    before.factsJson === after.factsJson &&
+    a.health === b.health &&
+    a.phase === b.phase &&
+    a.bundles.length === b.bundles.length &&
+    a.bundles.every((bundle, i) => bundle.name === b.bundles[i]!.name && bundle.version === b.bundles[i]!.version)
+  );
 }
 
 /** The field names {@link desiredFieldRows} writes start with this, and no other field does. */
@@ -230,7 +249,32 @@ export function desiredFieldRows(bundles: readonly ReleaseRef[]): TargetFieldRow
   return collectRows((add) => addDesired(add, bundles));
 }
 
+/**
+ * The rows of {@link targetFieldRows} that come from what a target reports, its observed state
+ * and facts: `facts.*`, `running.*`, `health` and `phase` ({@link isReportedField}). What a
+ * store rewrites when a report changed them, leaving the target's other rows as they are.
+ */
+export function reportedFieldRows(observed: Target['observed'], facts: Target['facts']): TargetFieldRow[] {
+  return collectRows((add) => addReported(add, observed, facts));
+}
+
+/** Whether {@link reportedFieldRows} writes rows under this field name. */
+export function isReportedField(field: string): boolean {
+  return field.startsWith('facts.') || field.startsWith('running.') || field === 'health' || field === 'phase';
+}
+
 type AddRow = (field: string, value: Leaf) => void;
+
+function addReported(add: AddRow, observed: Target['observed'], facts: Target['facts']): void {
+  walkFacts(null, facts, (path, value) => add(`facts.${path}`, value));
+  if (observed !== null) {
+    for (const bundle of observed.bundles) {
+      add(`running.${bundle.name}`, bundle.version);
+    }
+    add('health', observed.health);
+    add('phase', observed.phase);
+  }
+}
 
 function addDesired(add: AddRow, bundles: readonly ReleaseRef[]): void {
   for (const bundle of bundles) {

@@ -1,8 +1,18 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fieldReader, storedFieldName, targetFieldRows, targetTimes } from '../../src/query/target-fields.ts';
+import {
+  fieldReader,
+  isReportedField,
+  reportedFieldRows,
+  sameReportedFields,
+  storedFieldName,
+  targetFieldRows,
+  targetTimes,
+  type ReportedFields,
+} from '../../src/query/target-fields.ts';
 import { versionKey } from '../../src/query/version-key.ts';
 import { target } from './fleet-fixture.ts';
+import { targetArbitrary } from './query-arbitraries.ts';
 
 const rowsOf = (t: Parameters<typeof targetFieldRows>[0]) =>
   Object.fromEntries(
@@ -154,5 +164,89 @@ describe('reading one field of a target', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('reportedFieldRows', () => {
+  it('are exactly the rows of targetFieldRows under the fields a report feeds', () => {
+    fc.assert(
+      fc.property(targetArbitrary(0), (t) => {
+        const rows = targetFieldRows(t).filter((row) => isReportedField(row.field));
+        expect(reportedFieldRows(t.observed, t.facts)).toEqual(rows);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('sameReportedFields', () => {
+  it('holds only when a new observation and facts leave every row of the target as it was', () => {
+    // The next observation: another target's, or this one's again with a later seq and time
+    // and its facts copied (so equal, not the same object).
+    const next = fc.tuple(targetArbitrary(0), targetArbitrary(1), fc.boolean()).map(([a, b, repeat]) => ({
+      before: a,
+      after: repeat
+        ? {
+            ...a,
+            facts: JSON.parse(JSON.stringify(a.facts)) as typeof a.facts,
+            observed: a.observed === null ? null : { ...a.observed, seq: 2, reportedAt: b.lastChangedAt },
+          }
+        : { ...a, facts: b.facts, observed: b.observed },
+    }));
+    let same = 0;
+    fc.assert(
+      fc.property(next, ({ before, after }) => {
+        const unchanged = sameReportedFields(
+          { observed: before.observed, factsJson: JSON.stringify(before.facts) },
+          { observed: after.observed, factsJson: JSON.stringify(after.facts) },
+        );
+        if (!unchanged) return;
+        same++;
+        expect(rowsOf(after)).toEqual(rowsOf(before));
+      }),
+      { numRuns: 1000 },
+    );
+    expect(same).toBeGreaterThan(100);
+  });
+
+  const observed: NonNullable<ReportedFields['observed']> = {
+    seq: 1,
+    generation: 1,
+    phase: 'applied',
+    health: 'healthy',
+    bundles: [{ name: 'app', version: '1.0.0', digest: 'sha256:x' }],
+    reportedAt: '2026-01-01T00:00:00Z',
+  };
+  const before: ReportedFields = { observed, factsJson: '{"a":1}' };
+
+  it.each<[string, ReportedFields]>([
+    ['facts', { ...before, factsJson: '{"a":2}' }],
+    ['health', { ...before, observed: { ...observed, health: 'degraded' } }],
+    ['phase', { ...before, observed: { ...observed, phase: 'failed' } }],
+    [
+      'a release version',
+      { ...before, observed: { ...observed, bundles: [{ ...observed.bundles[0]!, version: '1.1.0' }] } },
+    ],
+    [
+      'a release more',
+      {
+        ...before,
+        observed: { ...observed, bundles: [...observed.bundles, { name: 'b', version: '1.0.0', digest: 'sha256:y' }] },
+      },
+    ],
+    ['no observation', { ...before, observed: null }],
+  ])('is false when %s changed', (_, after) => {
+    expect(sameReportedFields(before, after)).toBe(false);
+  });
+
+  it('is true when only the seq, generation, time and digests changed', () => {
+    const next = {
+      ...observed,
+      seq: 2,
+      generation: 2,
+      reportedAt: '2026-01-01T00:01:00Z',
+      bundles: [{ ...observed.bundles[0]!, digest: 'sha256:z' }],
+    };
+    expect(sameReportedFields(before, { observed: next, factsJson: '{"a":1}' })).toBe(true);
   });
 });

@@ -217,10 +217,12 @@ export class DriftService {
     const { store, targets, audit } = this.deps;
     const section = report.drift;
     if (section === undefined) return;
-    const current = store.current(targetId);
+    const head = store.head(targetId);
     // A report forwarded late from a journal never replaces a newer observation.
-    if (current !== undefined && current.seq >= report.seq) return;
+    if (head !== undefined && head.seq >= report.seq) return;
     const signature = driftSetSignature(section);
+    // The section kept is read (and parsed) only to describe a change of the set in the audit trail.
+    const current = head !== undefined && head.signature !== signature ? store.current(targetId) : undefined;
     store.setCurrent({ targetId, seq: report.seq, observedAt: Date.parse(report.observedAt), section, signature });
     const summary: TargetDrift = {
       counts: section.counts,
@@ -230,7 +232,7 @@ export class DriftService {
     };
     targets.setDriftSummary(targetId, summary);
     const empty = section.items.length === 0 && section.omitted === 0;
-    if (current === undefined ? empty : current.signature === signature) return;
+    if (head === undefined ? empty : head.signature === signature) return;
     audit.append({
       actor: { kind: 'agent', id: targetId },
       action: 'drift.observed',

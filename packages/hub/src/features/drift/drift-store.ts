@@ -53,6 +53,9 @@ export class DriftStore {
   constructor(db: Db) {
     this.s = {
       get: db.prepare<[string], TargetDriftRow>('SELECT * FROM target_drift WHERE target_id = ?'),
+      head: db.prepare<[string], Pick<TargetDriftRow, 'seq' | 'signature'>>(
+        'SELECT seq, signature FROM target_drift WHERE target_id = ?',
+      ),
       put: db.prepare(`INSERT INTO target_drift (target_id, seq, observed_at, section, signature) VALUES (@targetId, @seq, @observedAt, @section, @signature)
         ON CONFLICT (target_id) DO UPDATE SET seq = excluded.seq, observed_at = excluded.observed_at, section = excluded.section, signature = excluded.signature`),
       // The ids arrive as one JSON array, whatever their number: each dialect has its own table function to read it.
@@ -74,6 +77,11 @@ export class DriftStore {
   current(targetId: string): CurrentDrift | undefined {
     const row = this.s.get.get(targetId);
     return row === undefined ? undefined : currentDrift(row);
+  }
+
+  /** The seq and set signature of a target's current drift, without reading its section. */
+  head(targetId: string): Pick<CurrentDrift, 'seq' | 'signature'> | undefined {
+    return this.s.head.get(targetId);
   }
 
   setCurrent(drift: CurrentDrift): void {

@@ -13,6 +13,8 @@ import {
   DESIRED_FIELD_PREFIX,
   desiredFieldRows,
   driftFieldRows,
+  reportedFieldRows,
+  sameReportedFields,
   targetFieldRows,
   type TargetFieldRow,
 } from '@flotilla/protocol/query';
@@ -191,9 +193,25 @@ export class TargetStore {
   private index: FleetIndex | undefined;
   /** Targets written since the index last caught up; applied once their transaction is over. */
   private readonly unindexed = new Set<string>();
+  /** Targets whose last contact alone moved since the index last caught up (a report that changed no field). */
+  private readonly reseen = new Set<string>();
+  // Made once, as every report runs them: making a transaction function costs more than the savepoint it opens.
+  private readonly observe: (
+    id: string,
+    observed: NonNullable<Target['observed']>,
+    facts: Facts,
+    factsJson: string,
+    at: number | null,
+  ) => void;
+  private readonly summarizeDrift: (id: string, drift: TargetDrift | null) => void;
 
   constructor(db: Db) {
     this.db = db;
+    this.observe = db.transaction(
+      (id: string, observed: NonNullable<Target['observed']>, facts: Facts, factsJson: string, at: number | null) =>
+        this.writeObserved(id, observed, facts, factsJson, at),
+    );
+    this.summarizeDrift = db.transaction((id: string, drift: TargetDrift | null) => this.writeDriftSummary(id, drift));
     // The later of the target's last contact and @at; a NULL @at leaves it. PostgreSQL's greatest
     // skips NULLs, and SQLite's two-argument max is NULL for any NULL.
     const seenAt = forDialect(db, {
@@ -222,6 +240,10 @@ export class TargetStore {
         'SELECT status, desired_generation, desired_bundles, envelope, last_changed_at, last_changed_by FROM targets WHERE id = ?',
       ),
       observedSeq: db.prepare<[string], { observed_seq: number }>('SELECT observed_seq FROM targets WHERE id = ?'),
+      observation: db.prepare<[string], Pick<TargetRow, 'observed' | 'facts'>>(
+        'SELECT observed, facts FROM targets WHERE id = ?',
+      ),
+      lastSeen: db.prepare<[string], Pick<TargetRow, 'last_seen_at'>>('SELECT last_seen_at FROM targets WHERE id = ?'),
       setDesired: db.prepare(
         'UPDATE targets SET desired_generation = @generation, desired_bundles = @bundles, envelope = @envelope, last_changed_at = @at, last_changed_by = @actor WHERE id = @id',
       ),
@@ -255,6 +277,11 @@ export class TargetStore {
       ),
       fieldsOfDrift: db.prepare<[string]>(
         "SELECT field, text_value, num_value, version_key, time_value FROM target_fields WHERE target_id = ? AND field = 'drift'",
+      ),
+      // The rows reportedFieldRows writes (isReportedField): substr rather than a range, which
+      // would depend on PostgreSQL's collation.
+      fieldsOfReported: db.prepare<[string]>(
+        "SELECT field, text_value, num_value, version_key, time_value FROM target_fields WHERE target_id = ? AND (field IN ('health', 'phase') OR substr(field, 1, 6) = 'facts.' OR substr(field, 1, 8) = 'running.')",
       ),
       fieldsDeleteRow: db.prepare<[string, string, string]>(
         'DELETE FROM target_fields WHERE target_id = ? AND field = ? AND text_value = ?',
@@ -368,18 +395,44 @@ export class TargetStore {
     return this.s.observedSeq.get(id)?.observed_seq;
   }
 
-  /** Sets the observed state; `at` moves the last contact, null (a report carried in a file) leaves it. */
+  /**
+   * Sets the observed state; `at` moves the last contact, null (a report carried in a file)
+   * leaves it. A report that repeats the last one's facts, releases, health and phase (most
+   * reports: an agent reports every pass) leaves the query index alone, neither read nor
+   * flattened: only its last contact moves, in the fleet index at its next use.
+   */
   setObserved(id: string, observed: NonNullable<Target['observed']>, facts: Facts, at: number | null): void {
-    this.db.transaction(() => {
-      this.s.setObserved.run({
-        id,
-        observed: JSON.stringify(observed),
-        seq: observed.seq,
-        facts: JSON.stringify(facts),
-        at,
-      });
-      this.refreshFields(id);
-    })();
+    this.observe(id, observed, facts, JSON.stringify(facts), at);
+  }
+
+  private writeObserved(
+    id: string,
+    observed: NonNullable<Target['observed']>,
+    facts: Facts,
+    factsJson: string,
+    at: number | null,
+  ): void {
+    const before = this.s.observation.get(id);
+    this.s.setObserved.run({ id, observed: JSON.stringify(observed), seq: observed.seq, facts: factsJson, at });
+    if (
+      before !== undefined &&
+      sameReportedFields(
+        {
+          observed: before.observed === null ? null : (JSON.parse(before.observed) as Target['observed']),
+          factsJson: before.facts,
+        },
+        { observed, factsJson },
+      )
+    ) {
+      if (this.index !== undefined && at !== null) this.reseen.add(id);
+      return;
+    }
+    // Only the rows a report feeds: the target's labels, properties and desired releases did not move.
+    this.writeFields(
+      id,
+      reportedFieldRows(observed, facts),
+      this.s.fieldsOfReported.raw().all(id) as unknown as HeldFieldRow[],
+    );
   }
 
   /**
@@ -388,14 +441,16 @@ export class TargetStore {
    * the target's other rows.
    */
   setDriftSummary(id: string, drift: TargetDrift | null): void {
-    this.db.transaction(() => {
-      if (this.s.setDrift.run({ id, drift: drift === null ? null : JSON.stringify(drift) }).changes === 0) return;
-      this.writeFields(
-        id,
-        driftFieldRows(drift ?? undefined),
-        this.s.fieldsOfDrift.raw().all(id) as unknown as HeldFieldRow[],
-      );
-    })();
+    this.summarizeDrift(id, drift);
+  }
+
+  private writeDriftSummary(id: string, drift: TargetDrift | null): void {
+    if (this.s.setDrift.run({ id, drift: drift === null ? null : JSON.stringify(drift) }).changes === 0) return;
+    this.writeFields(
+      id,
+      driftFieldRows(drift ?? undefined),
+      this.s.fieldsOfDrift.raw().all(id) as unknown as HeldFieldRow[],
+    );
   }
 
   markSeen(seen: ReadonlyMap<string, number>): void {
@@ -497,6 +552,15 @@ export class TargetStore {
    */
   fleetIndex(): FleetIndex {
     this.index ??= buildFleetIndexFromStore(this.db);
+    if (this.reseen.size > 0) {
+      for (const id of this.reseen) {
+        const columns = this.unindexed.has(id) ? undefined : this.index.columnsOf(id);
+        const seen = columns === undefined ? undefined : this.s.lastSeen.get(id);
+        if (columns !== undefined && seen !== undefined)
+          this.index.setColumns({ ...columns, lastSeen: seen.last_seen_at });
+      }
+      if (!this.db.inTransaction) this.reseen.clear();
+    }
     // Inside a transaction the index reads the targets as the transaction sees them, so a query
     // there sees its own writes; a write may yet roll back, so they are read again once the
     // transaction is over, and only then is what the store holds taken as the truth.
@@ -552,6 +616,7 @@ export class TargetStore {
     const loaded = data === undefined ? undefined : FleetIndex.fromSnapshot(data);
     this.index = loaded ?? buildFleetIndexFromStore(this.db);
     this.unindexed.clear();
+    this.reseen.clear();
     return { source: loaded === undefined ? 'store' : 'snapshot', ms: performance.now() - started };
   }
 
