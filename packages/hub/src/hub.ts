@@ -264,6 +264,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     clock,
     keys,
     failures: store,
+    metrics,
     ...(deps.accessTokenSeconds === undefined ? {} : { accessTokenSeconds: deps.accessTokenSeconds }),
   });
   const streams = new AgentStreams({

@@ -21,6 +21,7 @@ import type {
   EnrollResponse,
   TokenResponse,
 } from '@flotilla/protocol/api';
+import type { AccessTokenMetrics } from '../metrics/hub-metrics.ts';
 import type { AuditSink, RefusalInput, RefusalSink } from '../../audit-sink.ts';
 import type { Clock } from '../../clock.ts';
 import type { Authenticator } from '../../http/auth.ts';
@@ -80,6 +81,8 @@ export interface IdentityServiceDeps {
   readonly failures?: BackgroundFailures;
   /** Operators' API tokens (the operators feature). */
   readonly operators: OperatorAuthentication;
+  /** Counts the access tokens checked by signature rather than answered from the cache. */
+  readonly metrics?: AccessTokenMetrics;
 }
 
 /** Tells the operator behind an API token, refusing unknown, revoked and expired ones. */
@@ -113,6 +116,8 @@ function secret(prefix: string): string {
  */
 export class IdentityService implements Authenticator {
   private readonly accessTokens = new Map<string, CachedAccessToken>();
+  private readonly verifying = new Map<string, Promise<CachedAccessToken | FlotillaError>>();
+  private readonly metrics: AccessTokenMetrics | undefined;
   private readonly deps: IdentityServiceDeps;
   private readonly refusals: RefusalSink;
   private readonly signingKey: CryptoKey;
@@ -143,6 +148,7 @@ export class IdentityService implements Authenticator {
     this.signingKey = keys.signing;
     this.verifyKey = keys.verify;
     this.accessTokenSeconds = accessTokenSeconds;
+    this.metrics = deps.metrics;
   }
 
   static async create(deps: IdentityServiceDeps): Promise<IdentityService> {
@@ -492,6 +498,8 @@ export class IdentityService implements Authenticator {
       .setExpirationTime(expiresAt)
       .setJti(randomUUID())
       .sign(this.signingKey);
+    // The hub just signed these claims: the token's first use needs no signature check.
+    this.remember(accessToken, { targetId: state.id, keyId: state.keyId, expiresAt: expiresAt * 1000 }, now);
     return { accessToken, expiresAt: new Date(expiresAt * 1000).toISOString() };
   }
 
@@ -503,40 +511,25 @@ export class IdentityService implements Authenticator {
   async authenticateAgent(token: string, caller?: CallerInfo): Promise<AgentPrincipal> {
     // Expired tokens are routine (an agent refreshes); a token the hub never issued, one bound
     // to a key the target no longer holds, or one of a revoked or disabled target is recorded.
-    const { trust, credentials } = this.deps;
-    const now = this.deps.clock();
+    const { credentials } = this.deps;
     let cached = this.accessTokens.get(token);
     if (cached === undefined) {
-      let payload;
-      try {
-        ({ payload } = await jwtVerify(token, this.verifyKey, {
-          algorithms: ['EdDSA'],
-          issuer: trust.audience,
-          audience: trust.audience,
-          currentDate: new Date(now),
-          typ: 'at+jwt',
-        }));
-      } catch (error) {
-        if (error instanceof joseErrors.JWTExpired)
-          throw new FlotillaError('TOKEN_EXPIRED', 'the access token has expired; request a new one at POST /v1/token');
-        return this.refuseAccessToken(
-          new FlotillaError('UNAUTHENTICATED', 'the access token is not one this hub issued'),
-          claimedSubject(token),
-          caller,
-        );
+      // Requests carrying a token not seen yet (an agent's stream and its first fetch, sent
+      // together) share one signature check instead of each making its own.
+      let pending = this.verifying.get(token);
+      if (pending === undefined) {
+        pending = this.verifyAccessToken(token);
+        this.verifying.set(token, pending);
+        void pending.then(() => this.verifying.delete(token));
       }
-      const cnf = payload['cnf'] as { kid?: unknown } | undefined;
-      if (typeof payload.sub !== 'string' || typeof payload.exp !== 'number' || typeof cnf?.kid !== 'string') {
-        return this.refuseAccessToken(
-          new FlotillaError('UNAUTHENTICATED', 'the access token lacks its subject, expiry or key binding'),
-          claimedSubject(token),
-          caller,
-        );
+      const verified = await pending;
+      if (verified instanceof FlotillaError) {
+        if (verified.code === 'TOKEN_EXPIRED') throw verified;
+        return this.refuseAccessToken(verified, claimedSubject(token), caller);
       }
-      cached = { targetId: payload.sub, keyId: cnf.kid, expiresAt: payload.exp * 1000 };
-      if (this.accessTokens.size > 200_000) this.sweepAccessTokens(now);
-      this.accessTokens.set(token, cached);
+      cached = verified;
     }
+    const now = this.deps.clock();
     if (cached.expiresAt <= now) {
       this.accessTokens.delete(token);
       throw new FlotillaError('TOKEN_EXPIRED', 'the access token has expired; request a new one at POST /v1/token');
@@ -569,6 +562,39 @@ export class IdentityService implements Authenticator {
         caller,
       );
     return { kind: 'agent', targetId: cached.targetId };
+  }
+
+  /** Checks a token not in the cache with the hub's key and, when it holds, caches its claims. */
+  private async verifyAccessToken(token: string): Promise<CachedAccessToken | FlotillaError> {
+    const { trust } = this.deps;
+    const now = this.deps.clock();
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(token, this.verifyKey, {
+        algorithms: ['EdDSA'],
+        issuer: trust.audience,
+        audience: trust.audience,
+        currentDate: new Date(now),
+        typ: 'at+jwt',
+      }));
+    } catch (error) {
+      return error instanceof joseErrors.JWTExpired
+        ? new FlotillaError('TOKEN_EXPIRED', 'the access token has expired; request a new one at POST /v1/token')
+        : new FlotillaError('UNAUTHENTICATED', 'the access token is not one this hub issued');
+    } finally {
+      this.metrics?.accessTokenVerified();
+    }
+    const cnf = payload['cnf'] as { kid?: unknown } | undefined;
+    if (typeof payload.sub !== 'string' || typeof payload.exp !== 'number' || typeof cnf?.kid !== 'string')
+      return new FlotillaError('UNAUTHENTICATED', 'the access token lacks its subject, expiry or key binding');
+    return this.remember(token, { targetId: payload.sub, keyId: cnf.kid, expiresAt: payload.exp * 1000 }, now);
+  }
+
+  /** Caches a token's claims, verified or just signed, until it expires. */
+  private remember(token: string, claims: CachedAccessToken, now: number): CachedAccessToken {
+    if (this.accessTokens.size > 200_000) this.sweepAccessTokens(now);
+    this.accessTokens.set(token, claims);
+    return claims;
   }
 
   private refuseAccessToken(error: FlotillaError, claimed: string | undefined, caller: CallerInfo | undefined): never {

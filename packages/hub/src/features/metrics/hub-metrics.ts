@@ -11,6 +11,11 @@ export interface EnvelopeMetrics {
   envelopeIssued(): void;
 }
 
+/** What identity tells the metrics: one call per access token checked by its signature, not from the cache. */
+export interface AccessTokenMetrics {
+  accessTokenVerified(): void;
+}
+
 /** What the report route's outcome tells the metrics. */
 export interface ReportMetrics {
   reportAccepted(): void;
@@ -62,11 +67,14 @@ const STORE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02
  * `_total` counters, `_seconds` durations, and only low-cardinality labels (a route pattern,
  * never a path with a target id in it). docs/operations.md lists every metric.
  */
-export class HubMetrics implements RequestMetrics, EnvelopeMetrics, ReportMetrics, AuditMetrics, StoreMetrics {
+export class HubMetrics
+  implements RequestMetrics, EnvelopeMetrics, AccessTokenMetrics, ReportMetrics, AuditMetrics, StoreMetrics
+{
   readonly registry = new Registry();
   private readonly requests: Counter<'method' | 'route' | 'status'>;
   private readonly requestSeconds: Histogram<'method' | 'route' | 'status'>;
   private readonly envelopes: Counter;
+  private readonly tokenChecks: Counter;
   private readonly accepted: Counter;
   private readonly refused: Counter<'reason'>;
   private readonly appends: Counter;
@@ -94,6 +102,11 @@ export class HubMetrics implements RequestMetrics, EnvelopeMetrics, ReportMetric
     this.envelopes = new Counter({
       name: 'flotilla_envelopes_issued_total',
       help: 'Envelopes the hub signed: new generations and re-signatures of expiring ones.',
+      registers,
+    });
+    this.tokenChecks = new Counter({
+      name: 'flotilla_access_token_verifications_total',
+      help: 'Agent access tokens checked by their signature: ones this hub did not issue or has not seen since it started.',
       registers,
     });
     this.accepted = new Counter({
@@ -219,6 +232,10 @@ export class HubMetrics implements RequestMetrics, EnvelopeMetrics, ReportMetric
 
   envelopeIssued(): void {
     this.envelopes.inc();
+  }
+
+  accessTokenVerified(): void {
+    this.tokenChecks.inc();
   }
 
   reportAccepted(): void {
