@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, configMap, startAgent, startHub, type AgentFixture, type HubFixture } from '../fixtures/hub-fixture.ts';
 import { tempDir } from '../fixtures/temp-dir.ts';
+import { waitFor } from '../fixtures/wait-for.ts';
 
 /*
  * Many writes at once, as a fleet of scripts or a retrying client sends them: each is made
@@ -48,10 +49,15 @@ describe('200 writes at once', () => {
     );
     const listed = await api<{ items: unknown[] }>(hub.url, 'GET', '/v1/rollouts', { token: hub.adminToken });
     expect(listed.body.items).toHaveLength(1);
-    const target = await api<{ desired: { generation: number } }>(hub.url, 'GET', `/v1/targets/${agent.targetId}`, {
-      token: hub.adminToken,
-    });
-    expect(target.body.desired.generation).toBe(1);
+    // The member's envelope is issued when its agent, told of the wave, fetches it: once, for the one rollout.
+    const generation = async (): Promise<number> =>
+      (
+        await api<{ desired: { generation: number } }>(hub.url, 'GET', `/v1/targets/${agent.targetId}`, {
+          token: hub.adminToken,
+        })
+      ).body.desired.generation;
+    await waitFor('the member to be issued', async () => (await generation()) > 0);
+    expect(await generation()).toBe(1);
 
     expect(tokens.map((t) => t.status)).toEqual(Array(100).fill(201));
     expect(new Set(tokens.map((t) => t.body.token)).size).toBe(100);
