@@ -23,6 +23,11 @@ export interface PolicyHub {
   approvers(identities: readonly string[]): Promise<Map<string, KeyPair>>;
   /** Creates an operator API token and answers it. */
   token(name: string, role: string): Promise<string>;
+  /**
+   * Fetches the target's envelope as its agent does: a wave's member is issued on that fetch
+   * (or by a background batch a while later), so a test looks at desired state after it.
+   */
+  fetchEnvelope(name: string): Answer;
 }
 
 export interface PolicyHubOptions {
@@ -88,6 +93,10 @@ export async function startPolicyHub({ placement, targets }: PolicyHubOptions): 
     },
     async token(name, role) {
       return (await post('/v1/tokens', { name, role })).body.token as string;
+    },
+    async fetchEnvelope(name) {
+      const agent = agents.get(name)!;
+      return send('GET', `/v1/targets/${agent.targetId}/envelope`, undefined, await agent.accessToken(hub.now()));
     },
   };
 }

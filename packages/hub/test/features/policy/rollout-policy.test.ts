@@ -38,6 +38,7 @@ async function member(name: string): Promise<{ state: string; reason?: string }>
 }
 
 async function carries(name: string): Promise<boolean> {
+  await policyHub.fetchEnvelope(name);
   const target = await get(`/v1/targets/${ids.get(name)}`);
   return target.body.desired.bundles.some((b: { digest: string }) => b.digest === digest);
 }
