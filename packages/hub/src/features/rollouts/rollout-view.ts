@@ -97,7 +97,8 @@ export function buildView(
       wave: plan.waves[m.wave]!.name,
       waveIndex: m.wave,
       state: m.state,
-      generation: m.generation,
+      // A member still waiting for its envelope has no generation yet (the store keeps 0 until issued).
+      ...(m.issued ? { generation: m.generation } : {}),
       ...(m.reason === undefined ? {} : { reason: m.reason }),
     });
   }

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ALICE, RolloutHub, type SimTarget } from './rollout-fixture.ts';
+import { RolloutView } from '@flotilla/protocol/api';
 
 /*
  * A wave's members are recorded with the step that starts the wave; their envelopes are
@@ -30,6 +31,14 @@ describe("a wave's envelopes, issued in batches after its members are recorded",
     expect(updated(fleet)).toEqual([]);
     const starts = t.audits('rollout.wave.start');
     expect(starts.flatMap((e) => e.subjects).sort()).toEqual(fleet.map((f) => f.id).sort());
+  });
+
+  it('shows a member still waiting for its envelope without a generation, in a view the API schema accepts', async () => {
+    await open();
+    const { rollout } = t.services.rollouts.create({ release: 'app@2.0.0', selector: 'env=prod' }, ALICE);
+    const view = t.view(rollout.id);
+    expect(RolloutView.safeParse(view).error?.issues).toBeUndefined();
+    expect(view.members!.filter((m) => m.generation !== undefined)).toEqual([]);
   });
 
   it('signs each member one envelope, a batch at a time, each batch a generation up from where it was', async () => {
