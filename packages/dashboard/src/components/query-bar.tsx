@@ -76,13 +76,14 @@ export function QueryBar({
     const current = input.current?.value ?? text;
     const next = current.slice(0, completion.from) + item.insert + current.slice(completion.to);
     const caret = completion.from + item.insert.length;
-    if (input.current !== null) input.current.value = next;
+    if (input.current !== null) {
+      input.current.value = next;
+      // Now, not in the next frame: keys typed before that frame would land where it put the caret back.
+      input.current.setSelectionRange(caret, caret);
+    }
     setText(next);
     setCompletion(undefined);
-    requestAnimationFrame(() => {
-      input.current?.focus();
-      input.current?.setSelectionRange(caret, caret);
-    });
+    requestAnimationFrame(() => input.current?.focus());
     // A field is followed by its operator; values may follow right away.
     if (completion.kind === 'value') complete(next, caret);
   };
