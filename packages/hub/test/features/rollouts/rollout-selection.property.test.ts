@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Target } from '@flotilla/protocol';
-import { formatQuery, targetFieldRows, targetTimes, type Query } from '@flotilla/protocol/query';
+import { formatQuery, type Query } from '@flotilla/protocol/query';
 import { fleetArbitrary, NOW, queryArbitrary } from '../../../../protocol/test/query/query-arbitraries.ts';
 import {
   evaluateRollout,
@@ -17,46 +17,16 @@ import {
 } from '../../../src/features/rollouts/rollout-selection.ts';
 import { RolloutStore, type RolloutRow } from '../../../src/features/rollouts/rollout-store.ts';
 import { PositionCache } from '../../../src/features/rollouts/wave-planner.ts';
-import { targetFieldRowParams } from '../../../src/features/targets/target-fields-store.ts';
 import { TargetStore } from '../../../src/features/targets/target-store.ts';
 import type { Db } from '../../../src/store/database.ts';
 import { STORE_KINDS, type OpenedStore } from '../../store-kinds.ts';
+import { loadFleet } from '../targets/load-fleet.ts';
 
-/** Replaces the store's targets, their index rows and every rollout with the fleet's, each table in one statement. */
+/** Replaces the store's targets, their index rows and every rollout with the fleet's. */
 function load(db: Db, fleet: readonly Target[]): void {
-  const insertMany = (head: string, rows: unknown[][]): void => {
-    if (rows.length === 0) return;
-    const tuple = `(${rows[0]!.map(() => '?').join(', ')})`;
-    db.prepare(`${head} VALUES ${rows.map(() => tuple).join(', ')}`).run(...rows.flat());
-  };
   db.transaction(() => {
-    db.exec(
-      'DELETE FROM rollout_members; DELETE FROM rollout_waves; DELETE FROM rollouts; DELETE FROM target_fields; DELETE FROM targets;',
-    );
-    insertMany(
-      `INSERT INTO targets (id, name, status, public_key, key_id, labels, properties, facts, enrolled_at, last_seen_at, last_changed_at, last_changed_by)`,
-      fleet.map((target) => {
-        const times = targetTimes(target);
-        return [
-          target.id,
-          target.name,
-          target.status,
-          'pk',
-          target.keyId,
-          JSON.stringify(target.labels),
-          JSON.stringify(target.properties),
-          JSON.stringify(target.facts),
-          times.enrolledAt,
-          times.lastSeenAt,
-          times.lastChangedAt,
-          JSON.stringify(target.lastChangedBy),
-        ];
-      }),
-    );
-    insertMany(
-      'INSERT INTO target_fields (target_id, field, text_value, num_value, version_key, time_value)',
-      fleet.flatMap((target) => targetFieldRows(target).map((row) => targetFieldRowParams(target.id, row))),
-    );
+    db.exec('DELETE FROM rollout_members; DELETE FROM rollout_waves; DELETE FROM rollouts;');
+    loadFleet(db, fleet);
   })();
 }
 

@@ -21,51 +21,12 @@ import {
 import { FleetIndex, type FleetIndexColumns } from '../../../src/features/targets/fleet-index.ts';
 import { buildFleetIndexFromStore } from '../../../src/features/targets/fleet-index-build.ts';
 import { compileQuerySql } from '../../../src/features/targets/query-sql-store.ts';
-import { targetFieldRowParams } from '../../../src/features/targets/target-fields-store.ts';
 import type { Db } from '../../../src/store/database.ts';
 import { dialectOf } from '../../../src/store/sql.ts';
 import { STORE_KINDS, type OpenedStore } from '../../store-kinds.ts';
+import { loadFleet as load } from './load-fleet.ts';
 
 // The generators come from protocol's tests so that both sides build the very same trees and targets.
-
-/**
- * Replaces the store's targets and their index rows with the fleet's, each table in one
- * statement: a statement per row would make a PostgreSQL run a round trip per row.
- */
-function load(db: Db, fleet: readonly Target[]): void {
-  const insertMany = (head: string, rows: unknown[][]): void => {
-    if (rows.length === 0) return;
-    const tuple = `(${rows[0]!.map(() => '?').join(', ')})`;
-    db.prepare(`${head} VALUES ${rows.map(() => tuple).join(', ')}`).run(...rows.flat());
-  };
-  db.transaction(() => {
-    db.exec('DELETE FROM target_fields; DELETE FROM targets;');
-    insertMany(
-      `INSERT INTO targets (id, name, status, public_key, key_id, labels, properties, facts, enrolled_at, last_seen_at, last_changed_at, last_changed_by)`,
-      fleet.map((target) => {
-        const times = targetTimes(target);
-        return [
-          target.id,
-          target.name,
-          target.status,
-          'pk',
-          target.keyId,
-          JSON.stringify(target.labels),
-          JSON.stringify(target.properties),
-          JSON.stringify(target.facts),
-          times.enrolledAt,
-          times.lastSeenAt,
-          times.lastChangedAt,
-          JSON.stringify(target.lastChangedBy),
-        ];
-      }),
-    );
-    insertMany(
-      'INSERT INTO target_fields (target_id, field, text_value, num_value, version_key, time_value)',
-      fleet.flatMap((target) => targetFieldRows(target).map((row) => targetFieldRowParams(target.id, row))),
-    );
-  })();
-}
 
 function sqlIds(db: Db, query: Query, now = NOW): string[] {
   const { where, params } = compileQuerySql(query, { now, dialect: dialectOf(db) });
