@@ -167,6 +167,29 @@ async function expectChainIntact(admin: Admin): Promise<void> {
   expect(verify.body).toMatchObject({ ok: true });
 }
 
+/** Starts the hub process with `env` on `dataDir` and publishes `app@1.0.0` to it. */
+async function hubWithApp(
+  dataDir: string,
+  env: Record<string, string>,
+): Promise<{ readonly hub: HubProcess; readonly admin: Admin }> {
+  const hub = await startHubProcess({ dataDir, env });
+  hubProcess = hub;
+  const admin = { url: hub.url, token: hub.adminToken };
+  await publish(admin, await releaseKey(admin), 'app', '1.0.0', [configMap('app', { version: '1' })]);
+  return { hub, admin };
+}
+
+/** Rolls `app@1.0.0` out to `env=test` in one wave, whose steps reach the hub's fault point: the rollout's id. */
+async function rolloutKillingTheHub(hub: HubProcess, admin: Admin): Promise<string> {
+  const created = await api<{ rollout: { id: string } }>(admin.url, 'POST', '/v1/rollouts', {
+    token: admin.token,
+    body: { release: 'app@1.0.0', selector: 'env=test', waves: 'all:100%' },
+  });
+  expect(created.status).toBe(201);
+  expect(await hub.exited).toEqual({ code: null, signal: 'SIGKILL' });
+  return created.body.rollout.id;
+}
+
 describe('a process killed with SIGKILL at a chosen point', () => {
   it("the hub, in the middle of a batch of a wave's envelopes: after a restart each member has exactly one envelope for its generation", async () => {
     dir = tempDir('flotilla-kill-issue-');
@@ -177,19 +200,10 @@ describe('a process killed with SIGKILL at a chosen point', () => {
       FLOTILLA_ROLLOUT_ISSUE_DELAY_MS: '0',
       FLOTILLA_FAULT: 'rollout:issue:5',
     };
-    hubProcess = await startHubProcess({ dataDir, env });
-    const admin = { url: hubProcess.url, token: hubProcess.adminToken };
-    const key = await releaseKey(admin);
-    await publish(admin, key, 'app', '1.0.0', [configMap('app', { version: '1' })]);
+    const { hub, admin } = await hubWithApp(dataDir, env);
     const targets: string[] = [];
     for (let i = 0; i < 8; i++) targets.push(await enrollBare(admin, { env: 'test' }));
-    const created = await api<{ rollout: { id: string } }>(admin.url, 'POST', '/v1/rollouts', {
-      token: admin.token,
-      body: { release: 'app@1.0.0', selector: 'env=test', waves: 'all:100%' },
-    });
-    expect(created.status).toBe(201);
-    const id = created.body.rollout.id;
-    expect(await hubProcess.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    const id = await rolloutKillingTheHub(hub, admin);
 
     // Every member was recorded with the create; only whole batches were issued.
     const cut = members(dataDir, id);
@@ -204,7 +218,7 @@ describe('a process killed with SIGKILL at a chosen point', () => {
           : { generation: 0, desired_generation: 0, envelope_generation: null },
       );
 
-    hubProcess = await startHubProcess({ dataDir, port: hubProcess.port });
+    hubProcess = await startHubProcess({ dataDir, port: hub.port });
     await waitFor('every member issued after the restart', () => members(dataDir, id).every((m) => m.issued === 1));
     expect(members(dataDir, id)).toEqual(
       cut.map((m) => ({
@@ -225,28 +239,19 @@ describe('a process killed with SIGKILL at a chosen point', () => {
     const dataDir = join(dir.path, 'hub');
     // Batches wait an hour for the agents' fetches, so the agent's fetch is what issues, and is killed.
     const fetchesOnly = { FLOTILLA_ROLLOUT_ISSUE_DELAY_MS: '3600000' };
-    hubProcess = await startHubProcess({ dataDir, env: { ...fetchesOnly, FLOTILLA_FAULT: 'rollout:issue:1' } });
-    const admin = { url: hubProcess.url, token: hubProcess.adminToken };
-    const key = await releaseKey(admin);
-    await publish(admin, key, 'app', '1.0.0', [configMap('app', { version: '1' })]);
+    const { hub, admin } = await hubWithApp(dataDir, { ...fetchesOnly, FLOTILLA_FAULT: 'rollout:issue:1' });
     const agent = await startAgent(admin.url, await enrollmentToken(admin, { env: 'test' }), {
       dir: join(dir.path, 'edge'),
     });
     agents.push(agent);
     await waitFor('the agent to hold its stream', () => agent.agent.stream?.state === 'open');
-    const created = await api<{ rollout: { id: string } }>(admin.url, 'POST', '/v1/rollouts', {
-      token: admin.token,
-      body: { release: 'app@1.0.0', selector: 'env=test', waves: 'all:100%' },
-    });
-    expect(created.status).toBe(201);
-    const id = created.body.rollout.id;
-    expect(await hubProcess.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    const id = await rolloutKillingTheHub(hub, admin);
 
     // The fetch's transaction was lost whole: the member still waits and its target is untouched.
     const waiting = { target_id: agent.targetId, issued: 0, generation: 0, desired_generation: 0 };
     expect(members(dataDir, id)).toEqual([{ ...waiting, envelope_generation: null }]);
 
-    hubProcess = await startHubProcess({ dataDir, port: hubProcess.port, env: fetchesOnly });
+    hubProcess = await startHubProcess({ dataDir, port: hub.port, env: fetchesOnly });
     // Greeted with no tag for the envelope the wave holds, the agent fetches it again, which issues it.
     await waitFor('the agent to apply generation 1', () => agent.agent.current.appliedGeneration === 1);
     expect(members(dataDir, id)).toEqual([
@@ -262,24 +267,15 @@ describe('a process killed with SIGKILL at a chosen point', () => {
     const dataDir = join(dir.path, 'hub');
     // Slices of three: the create records the first, and the hub is killed recording the second.
     const env = { FLOTILLA_ROLLOUT_ENLIST_SLICE: '3', FLOTILLA_FAULT: 'rollout:enlist:2' };
-    hubProcess = await startHubProcess({ dataDir, env });
-    const admin = { url: hubProcess.url, token: hubProcess.adminToken };
-    const key = await releaseKey(admin);
-    await publish(admin, key, 'app', '1.0.0', [configMap('app', { version: '1' })]);
+    const { hub, admin } = await hubWithApp(dataDir, env);
     const targets: string[] = [];
     for (let i = 0; i < 8; i++) targets.push(await enrollBare(admin, { env: 'test' }));
-    const created = await api<{ rollout: { id: string } }>(admin.url, 'POST', '/v1/rollouts', {
-      token: admin.token,
-      body: { release: 'app@1.0.0', selector: 'env=test', waves: 'all:100%' },
-    });
-    expect(created.status).toBe(201);
-    const id = created.body.rollout.id;
-    expect(await hubProcess.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    const id = await rolloutKillingTheHub(hub, admin);
 
     // Only the first slice committed; the second's transaction was lost whole.
     expect(members(dataDir, id)).toHaveLength(3);
 
-    hubProcess = await startHubProcess({ dataDir, port: hubProcess.port, env: { FLOTILLA_ROLLOUT_ENLIST_SLICE: '3' } });
+    hubProcess = await startHubProcess({ dataDir, port: hub.port, env: { FLOTILLA_ROLLOUT_ENLIST_SLICE: '3' } });
     await waitFor('every target a member and issued after the restart', () => {
       const now = members(dataDir, id);
       return now.length === targets.length && now.every((m) => m.issued === 1);
