@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { importJWK, SignJWT } from 'jose';
-import { generateKeyPair, sha256, signPayload, type KeyPair } from '@flotilla/protocol';
-import { call, startTestHub, type TestHub } from '../../support.ts';
+import { generateKeyPair } from '@flotilla/protocol';
+import { call, ProtocolAgent, startTestHub, type TestHub } from '../../support.ts';
 
 let hub: TestHub;
 
@@ -14,44 +13,19 @@ afterEach(async () => {
   await hub?.close();
 });
 
-interface Agent {
-  readonly targetId: string;
-  readonly audience: string;
-  readonly key: KeyPair;
-}
-
-async function enroll(name: string): Promise<Agent> {
-  const key = generateKeyPair();
+async function enroll(name: string): Promise<ProtocolAgent> {
   const created = await call(hub.url, 'POST', '/v1/enrollment-tokens', {
     token: hub.adminToken,
     body: JSON.stringify({ maxUses: 1, labels: {} }),
   });
-  const token = created.body.token as string;
-  const issuedAt = new Date(hub.now()).toISOString();
-  const proof = signPayload('enroll', { publicKey: key.publicKey, tokenDigest: sha256(token), issuedAt }, key);
-  const enrolled = await call(hub.url, 'POST', '/v1/enroll', {
-    body: JSON.stringify({ token, publicKey: key.publicKey, name, issuedAt, proof }),
-  });
-  return { targetId: enrolled.body.targetId as string, audience: enrolled.body.audience as string, key };
+  const agent = new ProtocolAgent(hub);
+  await agent.enroll(created.body.token as string, name, hub.now());
+  return agent;
 }
 
-async function accessToken(agent: Agent): Promise<string> {
-  const jwk = await importJWK({ kty: 'OKP', crv: 'Ed25519', x: agent.key.publicKey, d: agent.key.seed }, 'EdDSA');
-  const assertion = await new SignJWT({})
-    .setProtectedHeader({ alg: 'EdDSA' })
-    .setIssuer(agent.targetId)
-    .setSubject(agent.targetId)
-    .setAudience(agent.audience)
-    .setIssuedAt(Math.floor(hub.now() / 1000))
-    .setExpirationTime(Math.floor(hub.now() / 1000) + 60)
-    .setJti(randomUUID())
-    .sign(jwk);
-  const issued = await call(hub.url, 'POST', '/v1/token', { body: JSON.stringify({ assertion }) });
-  expect(issued.status).toBe(200);
-  return issued.body.accessToken as string;
-}
+const accessToken = (agent: ProtocolAgent): Promise<string> => agent.accessToken(hub.now());
 
-function fetchEnvelope(agent: Agent, token: string) {
+function fetchEnvelope(agent: ProtocolAgent, token: string) {
   return call(hub.url, 'GET', `/v1/targets/${agent.targetId}/envelope`, { token });
 }
 
