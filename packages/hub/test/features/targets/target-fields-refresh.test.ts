@@ -83,19 +83,11 @@ describe.each(STORE_KINDS)('on $name', (kind) => {
       expect(stored()).toEqual(expected());
       store.setLabelsAndProperties(ID, { env: 'prod', zone: 'a' }, { region: 'eu-west-1', cores: 8 }, NOW, actor);
       expect(stored()).toEqual(expected());
-      const observed = {
-        seq: 1,
-        generation: 1,
-        phase: 'applied' as const,
-        health: 'healthy' as const,
-        bundles: [{ name: 'app', version: '1.2.0', digest: `sha256:${'a'.repeat(64)}` }],
-        reportedAt: new Date(NOW).toISOString(),
-      };
-      store.setObserved(ID, observed, { driver: 'kubernetes', kubernetesVersion: 'v1.30.1' }, NOW);
+      store.setObserved(ID, OBSERVED, { driver: 'kubernetes', kubernetesVersion: 'v1.30.1' }, NOW);
       expect(stored()).toEqual(expected());
       store.setObserved(
         ID,
-        { ...observed, seq: 2, health: 'degraded', bundles: [{ ...observed.bundles[0]!, version: '1.3.0' }] },
+        { ...OBSERVED, seq: 2, health: 'degraded', bundles: [{ ...OBSERVED.bundles[0]!, version: '1.3.0' }] },
         { driver: 'kubernetes', kubernetesVersion: 'v1.31.0', nodes: 3 },
         NOW,
       );
