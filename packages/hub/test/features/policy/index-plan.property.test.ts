@@ -2,10 +2,11 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Target } from '@flotilla/protocol';
 import { createPolicyEvaluator, inspectRelease, parsePolicy, type Policy } from '@flotilla/protocol/policy';
-import { parseQuery, targetFieldRows, targetTimes } from '@flotilla/protocol/query';
+import { parseQuery, targetFieldRows } from '@flotilla/protocol/query';
 import { makeTarget, PINNED, releaseTrust, signedRelease } from '../../../../protocol/test/policy/policy-fixtures.ts';
 import { planFromIndex } from '../../../src/features/policy/index-plan.ts';
 import { FleetIndex } from '../../../src/features/targets/fleet-index.ts';
+import { indexColumns } from '../targets/index-columns.ts';
 
 const NOW = Date.parse('2026-05-06T10:00:00Z');
 
@@ -118,22 +119,11 @@ const requirementsArb = fc.record(
 /** An index as a live hub holds it: built, then churned (targets replaced, removed, added back). */
 function indexOf(fleet: readonly Target[]): FleetIndex {
   const index = new FleetIndex();
-  const columns = (target: Target) => {
-    const times = targetTimes(target);
-    return {
-      id: target.id,
-      name: target.name,
-      status: target.status,
-      lastSeen: times.lastSeenAt,
-      lastChanged: times.lastChangedAt,
-      enrolled: times.enrolledAt,
-    };
-  };
-  fleet.forEach((target, i) => index.set(columns(target), targetFieldRows(fleet[fleet.length - 1 - i]!)));
+  fleet.forEach((target, i) => index.set(indexColumns(target), targetFieldRows(fleet[fleet.length - 1 - i]!)));
   fleet.forEach((target, i) => {
     if (i % 3 === 0) index.remove(target.id);
   });
-  for (const target of [...fleet].reverse()) index.set(columns(target), targetFieldRows(target));
+  for (const target of [...fleet].reverse()) index.set(indexColumns(target), targetFieldRows(target));
   return index;
 }
 

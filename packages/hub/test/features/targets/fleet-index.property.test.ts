@@ -1,10 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Target } from '@flotilla/protocol';
-import { compileMatcher, formatQuery, targetFieldRows, targetTimes, type Query } from '@flotilla/protocol/query';
+import { compileMatcher, formatQuery, targetFieldRows, type Query } from '@flotilla/protocol/query';
 import { target } from '../../../../protocol/test/query/fleet-fixture.ts';
 import { fleetArbitrary, NOW, queryArbitrary } from '../../../../protocol/test/query/query-arbitraries.ts';
-import { FleetIndex, type FleetIndexColumns } from '../../../src/features/targets/fleet-index.ts';
+import { FleetIndex } from '../../../src/features/targets/fleet-index.ts';
+import { indexColumns } from './index-columns.ts';
 
 // A hundred targets with no labels, properties or releases after the random ones: every condition
 // on a field the random targets have is then narrow, so the index answers it from the holders of
@@ -13,18 +14,6 @@ const FILLERS: readonly Target[] = Array.from({ length: 100 }, (_, i) => ({
   ...target(`filler-${i}`),
   id: `tgt_${(0xf0000 + i).toString(16).padStart(20, '0')}`,
 }));
-
-function columns(of: Target): FleetIndexColumns {
-  const times = targetTimes(of);
-  return {
-    id: of.id,
-    name: of.name,
-    status: of.status,
-    lastSeen: times.lastSeenAt,
-    lastChanged: times.lastChangedAt,
-    enrolled: times.enrolledAt,
-  };
-}
 
 function memoryIds(fleet: readonly Target[], query: Query): string[] {
   const matches = compileMatcher(query, { now: NOW });
@@ -43,14 +32,14 @@ describe('the fleet index', () => {
         fc.array(queryArbitrary, { minLength: 1, maxLength: 5 }),
         (before, after, queries) => {
           const index = new FleetIndex();
-          for (const t of [...before, ...FILLERS]) index.set(columns(t), targetFieldRows(t));
+          for (const t of [...before, ...FILLERS]) index.set(indexColumns(t), targetFieldRows(t));
           const expectAll = (fleet: readonly Target[], answer: FleetIndex): void => {
             for (const query of queries)
               expect(answer.select(query, NOW), formatQuery(query)).toEqual(memoryIds(fleet, query));
           };
           expectAll([...before, ...FILLERS], index);
           // The same ids with other fields (the postings the queries made must go), some gone, some new.
-          for (const t of after) index.set(columns(t), targetFieldRows(t));
+          for (const t of after) index.set(indexColumns(t), targetFieldRows(t));
           for (const t of before.slice(after.length)) index.remove(t.id);
           const now = [...after, ...FILLERS];
           expectAll(now, index);

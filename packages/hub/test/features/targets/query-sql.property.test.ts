@@ -7,7 +7,6 @@ import {
   formatQuery,
   parseQuery,
   targetFieldRows,
-  targetTimes,
   validateQuery,
   type Query,
 } from '@flotilla/protocol/query';
@@ -18,12 +17,13 @@ import {
   NOW,
   queryArbitrary,
 } from '../../../../protocol/test/query/query-arbitraries.ts';
-import { FleetIndex, type FleetIndexColumns } from '../../../src/features/targets/fleet-index.ts';
+import { FleetIndex } from '../../../src/features/targets/fleet-index.ts';
 import { buildFleetIndexFromStore } from '../../../src/features/targets/fleet-index-build.ts';
 import { compileQuerySql } from '../../../src/features/targets/query-sql-store.ts';
 import type { Db } from '../../../src/store/database.ts';
 import { dialectOf } from '../../../src/store/sql.ts';
 import { STORE_KINDS, type OpenedStore } from '../../store-kinds.ts';
+import { indexColumns } from './index-columns.ts';
 import { loadFleet as load } from './load-fleet.ts';
 
 // The generators come from protocol's tests so that both sides build the very same trees and targets.
@@ -41,24 +41,13 @@ function indexIds(fleet: readonly Target[], query: Query, now = NOW): string[] {
   let built = churned.get(fleet);
   if (built === undefined) {
     const live = new FleetIndex();
-    const columns = (target: Target): FleetIndexColumns => {
-      const times = targetTimes(target);
-      return {
-        id: target.id,
-        name: target.name,
-        status: target.status,
-        lastSeen: times.lastSeenAt,
-        lastChanged: times.lastChangedAt,
-        enrolled: times.enrolledAt,
-      };
-    };
     // Churn first: each target holds another's fields, every third leaves and comes back, so the
     // answer must come from replacing and removing, not only from building.
-    fleet.forEach((target, i) => live.set(columns(target), targetFieldRows(fleet[fleet.length - 1 - i]!)));
+    fleet.forEach((target, i) => live.set(indexColumns(target), targetFieldRows(fleet[fleet.length - 1 - i]!)));
     fleet.forEach((target, i) => {
       if (i % 3 === 0) live.remove(target.id);
     });
-    for (const target of [...fleet].reverse()) live.set(columns(target), targetFieldRows(target));
+    for (const target of [...fleet].reverse()) live.set(indexColumns(target), targetFieldRows(target));
     built = { live, restored: FleetIndex.fromSnapshot(live.snapshot())! };
     churned.set(fleet, built);
   }
