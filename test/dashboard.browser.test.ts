@@ -125,6 +125,36 @@ describe('the dashboard in a real browser against a real hub and agents', () => 
       .toBe('web-2');
   });
 
+  it('keeps what was typed into the query bar the moment it appeared', async () => {
+    const { page } = browser;
+    await page.goto(`${hub.url}/`);
+    await page.getByRole('navigation', { name: 'Main' }).waitFor({ timeout: UI_MS });
+    // Types in the task that adds the bar, before the page's effects have run: a person
+    // typing while the page loads, or a loaded machine, does the same.
+    await page.evaluate(() => {
+      const { document, MutationObserver, HTMLInputElement, Event } = globalThis as unknown as {
+        document: { body: object; querySelector(selector: string): { value: string; dispatchEvent(e: object): void } | null };
+        MutationObserver: new (callback: () => void) => { observe(node: object, options: object): void; disconnect(): void };
+        HTMLInputElement: { prototype: object };
+        Event: new (type: string, init: object) => object;
+      };
+      const setValue = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')?.set;
+      const observer = new MutationObserver(() => {
+        const input = document.querySelector('#query-input');
+        if (input === null) return;
+        observer.disconnect();
+        setValue?.call(input, 'regoin=eu-*');
+        input.dispatchEvent(new Event('input', { bubbles: true }));
+      });
+      observer.observe(document.body, { childList: true, subtree: true });
+    });
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Targets' }).click();
+    const input = page.getByLabel('Fleet query');
+    await input.waitFor({ timeout: UI_MS });
+    await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 300)));
+    expect(await input.inputValue()).toBe('regoin=eu-*');
+  });
+
   it('completes field names and values in the query bar from the keyboard', async () => {
     const { page } = browser;
     await page.goto(`${hub.url}/targets`);

@@ -53,7 +53,14 @@ export function QueryBar({
   const request = useRef(0);
   const timer = useRef<number | undefined>(undefined);
 
-  useEffect(() => setText(value), [value]);
+  // The text follows the address when it changes (back, a link, a fix), never on mount:
+  // the mount's effect runs a frame late and would wipe what was typed in that frame.
+  const shown = useRef(value);
+  useEffect(() => {
+    if (shown.current === value) return;
+    shown.current = value;
+    setText(value);
+  }, [value]);
   useEffect(() => () => window.clearTimeout(timer.current), []);
 
   const complete = (q: string, at: number): void => {
