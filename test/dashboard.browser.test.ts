@@ -132,18 +132,22 @@ describe('the dashboard in a real browser against a real hub and agents', () => 
     // Types in the task that adds the bar, before the page's effects have run: a person
     // typing while the page loads, or a loaded machine, does the same.
     await page.evaluate(() => {
-      const { document, MutationObserver, HTMLInputElement, Event } = globalThis as unknown as {
-        document: { body: object; querySelector(selector: string): { value: string; dispatchEvent(e: object): void } | null };
-        MutationObserver: new (callback: () => void) => { observe(node: object, options: object): void; disconnect(): void };
-        HTMLInputElement: { prototype: object };
+      const { document, MutationObserver, Event } = globalThis as unknown as {
+        document: {
+          body: object;
+          querySelector(selector: string): { value: string; dispatchEvent(e: object): void } | null;
+        };
+        MutationObserver: new (callback: () => void) => {
+          observe(node: object, options: object): void;
+          disconnect(): void;
+        };
         Event: new (type: string, init: object) => object;
       };
-      const setValue = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')?.set;
       const observer = new MutationObserver(() => {
         const input = document.querySelector('#query-input');
         if (input === null) return;
         observer.disconnect();
-        setValue?.call(input, 'regoin=eu-*');
+        input.value = 'regoin=eu-*';
         input.dispatchEvent(new Event('input', { bubbles: true }));
       });
       observer.observe(document.body, { childList: true, subtree: true });
