@@ -143,11 +143,11 @@ describe('the live event stream', () => {
     const response = await request(`${other.url}/v1/events`, {
       headers: { authorization: `Bearer ${other.adminToken}` },
     });
-    const started = Date.now();
     const read = response.body.text();
     await other.close();
-    await read;
-    expect(Date.now() - started).toBeLessThan(2_000);
+    // Ended by the hub: the stream completes. Left to the shutdown's grace period, its socket
+    // would be cut mid-stream and the read would fail.
+    await expect(read).resolves.toContain('event: ready');
   });
 });
 
