@@ -1,6 +1,8 @@
 import { createServer, request, type Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
+import { Writable } from 'node:stream';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
 import { Pool } from 'undici';
 import WebSocket from 'ws';
 import { STREAM_CLOSE } from '@flotilla/protocol/api';
@@ -167,9 +169,9 @@ describe('the push stream', () => {
 });
 
 describe('a hub restart under 2,000 simulated agents on the stream', () => {
-  // Wide enough that a loaded CI machine's event-loop stalls (the hub and all 2,000 agents share this
-  // process) cannot pile a tenth's worth of handshakes into the next tenth.
-  const WINDOW_MS = 4_000;
+  const WINDOW_MS = 2_000;
+  // A hub restarting closes streams with its own code, or 1001 (going away) from the server.
+  const RESTART_CODES = new Set<number | undefined>([STREAM_CLOSE.restarting, 1001]);
   const COUNT = 2_000;
   let hub: HubFixture;
   const cleanups: (() => unknown)[] = [];
@@ -187,6 +189,24 @@ describe('a hub restart under 2,000 simulated agents on the stream', () => {
     const abort = new AbortController();
     cleanups.push(() => calls.destroy());
     cleanups.push(() => abort.abort());
+    // The wait each stream chose after the hub closed it to restart, from its own log line. When
+    // the agents got back is no measure of it: the hub and all 2,000 agents share this process,
+    // and a loaded machine's stalls bunch their handshakes whatever they chose.
+    const pauses: number[] = [];
+    const log = pino(
+      { level: 'debug' },
+      new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          const line = JSON.parse(chunk.toString('utf8')) as {
+            msg?: string;
+            pauseMs?: number;
+            ending?: { code?: number };
+          };
+          if (line.msg === 'stream ended' && RESTART_CODES.has(line.ending?.code)) pauses.push(line.pauseMs!);
+          done();
+        },
+      }),
+    );
     const ctx = {
       url: hub.url,
       calls,
@@ -196,37 +216,28 @@ describe('a hub restart under 2,000 simulated agents on the stream', () => {
       waitSeconds: 0,
       reconnectWindowMs: WINDOW_MS,
       error: () => undefined,
+      log,
     };
     const sims = Array.from({ length: COUNT }, (_, i) => new SimAgent(`sim-${i}`, ctx));
     // Enrolled through the service, which is what POST /v1/enroll calls, to keep the test short.
     for (const sim of sims) sim.enrolled(hub.hub.services.identity.enroll(sim.enrollRequest(token), '127.0.0.1'));
     for (const sim of sims) void sim.run(abort.signal);
-    await waitFor('every simulated agent to hold a stream', () => hub.hub.services.streams.size === COUNT, 30_000, 50);
+    await waitFor('every simulated agent to hold a stream', () => hub.hub.services.streams.size === COUNT, 60_000, 50);
 
     await hub.restart();
-    const restartedAt = performance.now();
-    const back = new Map<SimAgent, number>();
-    await waitFor(
-      'every simulated agent to reconnect',
-      () => {
-        const now = performance.now() - restartedAt;
-        for (const sim of sims) if (!back.has(sim) && sim.stream?.opens === 2) back.set(sim, now);
-        return back.size === COUNT;
-      },
-      WINDOW_MS + 10_000,
-      10,
-    );
+    await waitFor('every simulated agent to reconnect', () => sims.every((sim) => sim.stream?.opens === 2), 60_000, 50);
 
-    const times = [...back.values()].sort((a, b) => a - b);
+    expect(pauses).toHaveLength(COUNT);
     const tenth = WINDOW_MS / 10;
     const busiestTenth = Math.max(
-      ...Array.from({ length: 10 }, (_, i) => times.filter((t) => t >= i * tenth && t < (i + 1) * tenth).length),
+      ...Array.from({ length: 10 }, (_, i) => pauses.filter((t) => t >= i * tenth && t < (i + 1) * tenth).length),
     );
     // Uniform over the window puts 10% in each tenth; all at once would put 100% in one.
     expect(busiestTenth / COUNT).toBeLessThan(0.25);
-    expect(times[Math.floor(COUNT * 0.5)]!).toBeGreaterThan(WINDOW_MS * 0.3);
+    expect(Math.max(...pauses)).toBeLessThanOrEqual(WINDOW_MS);
+    expect(pauses.sort((a, b) => a - b)[Math.floor(COUNT * 0.5)]!).toBeGreaterThan(WINDOW_MS * 0.3);
     expect(hub.hub.services.streams.size).toBe(COUNT);
-  }, 120_000);
+  }, 180_000);
 });
 
 describe('load shedding', () => {

@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { importJWK, SignJWT } from 'jose';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import type { Pool } from 'undici';
 import { HubEndpoints, HubStream, type Transport } from '@flotilla/agent';
 import { EnrollResponse, TokenResponse, type EnrollRequest } from '@flotilla/protocol/api';
@@ -72,6 +72,8 @@ export interface SimContext {
   readonly reconnectWindowMs: number;
   /** Counts failures; prints the first few. */
   readonly error: (agent: string, error: unknown) => void;
+  /** Where the agents' streams log (what a test reads their chosen reconnect waits from); silent by default. */
+  readonly log?: Logger;
 }
 
 interface Answer {
@@ -196,7 +198,7 @@ export class SimAgent {
           this.tokenRenewAt = 0;
         },
         etag: () => this.etag,
-        log: silent,
+        log: ctx.log ?? silent,
         reconnectWindowMs: ctx.reconnectWindowMs,
       });
       void this.stream.run(signal);
