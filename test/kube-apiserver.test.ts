@@ -192,7 +192,7 @@ describe('discovery', () => {
         expect.objectContaining({ type: 'Established', status: 'False' }),
       );
       await vi.waitFor(() => expect(slow.serves('example.com/v1', 'Widget')).toBe(true), {
-        timeout: 1_000,
+        timeout: 10_000,
         interval: 5,
       });
       expect((slow.get(crdRef)?.['status'] as JsonObject)['conditions']).toContainEqual(

@@ -61,9 +61,19 @@ async function call(method: string, path: string, body?: string) {
   };
 }
 
+/** Polls `probe` until it returns a value other than undefined; the deadline only ends a hung test. */
+async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 async function waitForLine(match: (line: Record<string, unknown>) => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !lines.some(match); i++) await new Promise((resolve) => setTimeout(resolve, 10));
-  expect(lines.some(match)).toBe(true);
+  await until('the log line', () => (lines.some(match) ? true : undefined));
 }
 
 const createToken = () => call('POST', '/v1/enrollment-tokens', '{"maxUses":1}');
@@ -96,14 +106,10 @@ describe('the hub while another process holds the write lock of its database', (
       holder.close();
     }
 
-    const back = await (async () => {
-      for (let i = 0; i < 100; i++) {
-        const answer = await call('GET', '/v1/ready');
-        if (answer.status === 200) return answer;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      throw new Error('the hub did not become ready again');
-    })();
+    const back = await until('the hub to be ready again', async () => {
+      const answer = await call('GET', '/v1/ready');
+      return answer.status === 200 ? answer : undefined;
+    });
     expect(back.body).toMatchObject({ ready: true, store: { writable: true } });
     expect((await createToken()).status).toBe(201);
 
@@ -136,14 +142,10 @@ describe('the hub while another process holds the write lock of its database', (
       holder.exec('ROLLBACK');
       holder.close();
     }
-    const seen = await (async () => {
-      for (let i = 0; i < 100; i++) {
-        const target = await call('GET', `/v1/targets/${agent.targetId}`);
-        if (target.body.lastSeenAt !== null && target.body.lastSeenAt !== undefined) return target.body.lastSeenAt;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      return undefined;
-    })();
+    const seen = await until('the target to be marked seen', async () => {
+      const target = await call('GET', `/v1/targets/${agent.targetId}`);
+      return (target.body.lastSeenAt ?? undefined) as unknown;
+    });
     expect(seen).toEqual(expect.any(String));
   });
 });
