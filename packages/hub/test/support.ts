@@ -36,7 +36,7 @@ export interface TestHub {
 
 /** A real hub on a temporary data directory and a loopback port, with a clock the test moves. */
 export async function startTestHub(
-  options: Pick<OpenHubOptions, 'dashboardDir' | 'lastSeenFlushMs'> = {},
+  options: Pick<OpenHubOptions, 'dashboardDir' | 'lastSeenFlushMs' | 'reportWorkers'> = {},
 ): Promise<TestHub> {
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-hub-test-'));
   let offset = 0;
