@@ -157,7 +157,12 @@ const WORKER_URL = new URL(`./report-intake-worker.${fromSource ? 'ts' : 'js'}`,
 const WORKER: URL | string = fromSource
   ? `import(${JSON.stringify(new URL('dist/esm/api/index.mjs', pathToFileURL(createRequire(import.meta.url).resolve('tsx/package.json'))).href)}).then((tsx) => tsx.tsImport(${JSON.stringify(WORKER_URL.href)}, ${JSON.stringify(import.meta.url)}))`
   : WORKER_URL;
-// Without tsx's cache, which it would leave in the temporary folder.
+// Without tsx's cache, which it would leave in the temporary folder; a benchmark's CPU profile
+// (--cpu-prof) covers the workers too.
 const WORKER_OPTIONS = fromSource
-  ? { eval: true, execArgv: ['--conditions=@flotilla/source'], env: { ...process.env, TSX_DISABLE_CACHE: '1' } }
+  ? {
+      eval: true,
+      execArgv: ['--conditions=@flotilla/source', ...process.execArgv.filter((arg) => arg.startsWith('--cpu-prof'))],
+      env: { ...process.env, TSX_DISABLE_CACHE: '1' },
+    }
   : {};
