@@ -42,8 +42,8 @@ interface Thread {
  * same runs in process, the signature checked on libuv's thread pool: what the tests compare
  * the workers against, and the choice for a hub on one core.
  *
- * The workers start with the first report and are replaced when one fails; a failure answers
- * the reports it held as the hub's own error (500), never as a verdict on them.
+ * The workers start with the intake and are replaced when one fails; a failure answers the
+ * reports it held as the hub's own error (500), never as a verdict on them.
  */
 export class ReportIntake {
   private readonly size: number;
@@ -52,9 +52,14 @@ export class ReportIntake {
   private flushing = false;
   private closed = false;
 
-  /** `workers`: how many worker threads; 0 reads every report on the event loop. */
+  /**
+   * `workers`: how many worker threads, started now: a hub that later runs out of file
+   * descriptors could not start one (it loads its modules from files) and would fail its reports.
+   * 0 reads every report on the event loop.
+   */
   constructor(workers: number) {
     this.size = workers;
+    for (let i = 0; i < workers; i++) this.start();
   }
 
   /** How many worker threads the intake runs with (0: none, reports are read in process). */
