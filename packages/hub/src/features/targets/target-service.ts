@@ -1,5 +1,5 @@
 import { FlotillaError, Labels, Properties, type Actor, type Target, type TargetStatus } from '@flotilla/protocol';
-import type { FacetCounts, TargetPage } from '@flotilla/protocol/api';
+import type { FacetCounts } from '@flotilla/protocol/api';
 import type { Query } from '@flotilla/protocol/query';
 import type { z } from 'zod';
 import type { AuditSink } from '../../audit-sink.ts';
@@ -56,7 +56,7 @@ export class TargetService {
   }
 
   /**
-   * The targets a fleet query selects, in pages, as the JSON text of a {@link TargetPage}: the
+   * The targets a fleet query selects, in pages, as the JSON text of a `TargetPage`: the
    * documents go out as they are stored, never parsed (what a page cost most). Keyset
    * pagination by id: stable while targets enroll, and as cheap on page 1,000 as on page 1.
    * The first page fixes `now` for the query's relative times and its cursor carries it, so
