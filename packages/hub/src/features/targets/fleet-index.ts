@@ -58,8 +58,15 @@ const POSTINGS_SHARE = 8;
 
 type Predicate = (ordinal: number) => boolean;
 
-/** The columns of a target as the store reads them in bulk: id, name, status, last seen, last changed, enrolled. */
-export type FleetIndexRow = readonly [string, string, string, number | null, number, number];
+/** The targets' own columns as the store reads them in bulk: one array per column, each in the same order. */
+export interface FleetIndexTargets {
+  readonly ids: readonly string[];
+  readonly names: readonly string[];
+  readonly statuses: readonly string[];
+  readonly lastSeen: readonly (number | null)[];
+  readonly lastChanged: readonly number[];
+  readonly enrolled: readonly number[];
+}
 
 /** One distinct value of a field, and every target holding it, as the store reads them in bulk. */
 export interface FleetIndexValue extends TargetFieldRow {
@@ -118,18 +125,26 @@ export class FleetIndex {
    * without a snapshot builds: a few thousand values instead of a row per target and field.
    * Each value's holders are read as it comes, so `values` may hand them all in one reused buffer.
    */
-  static fromValues(targets: readonly FleetIndexRow[], values: Iterable<FleetIndexValue>): FleetIndex {
+  static fromValues(targets: FleetIndexTargets, values: Iterable<FleetIndexValue>): FleetIndex {
     const index = new FleetIndex();
-    const slots = targets.length;
+    const slots = targets.ids.length;
     index.grow(Math.max(1024, slots));
     index.ids = new Array<string | undefined>(slots);
     index.names = new Array<string>(slots);
     index.statuses = new Array<string>(slots);
+    const { ids, names, statuses, lastSeen, lastChanged, enrolled } = targets;
     for (let ordinal = 0; ordinal < slots; ordinal++) {
-      const [id, name, status, lastSeen, lastChanged, enrolled] = targets[ordinal]!;
+      const id = ids[ordinal]!;
       index.ids[ordinal] = id;
       index.ordinals.set(id, ordinal);
-      index.writeColumns(ordinal, { id, name, status, lastSeen, lastChanged, enrolled });
+      index.writeColumns(ordinal, {
+        id,
+        name: names[ordinal]!,
+        status: statuses[ordinal]!,
+        lastSeen: lastSeen[ordinal] ?? null,
+        lastChanged: lastChanged[ordinal]!,
+        enrolled: enrolled[ordinal]!,
+      });
       if (id < index.last) index.ordered = false;
       else index.last = id;
     }

@@ -4,9 +4,24 @@ import type { Query } from '@flotilla/protocol/query';
 import { dialectOf, forDialect, type Statement } from '../../store/sql.ts';
 import type { Db } from '../../store/database.ts';
 import { compileQuerySql } from './query-sql-store.ts';
-import { TARGET_DOCUMENT_COLUMNS, targetFromColumns, type TargetDocumentColumns } from './target-store.ts';
+import {
+  TARGET_DOCUMENT_COLUMNS,
+  targetFromColumns,
+  targetJsonFromColumns,
+  type TargetDocumentColumns,
+} from './target-store.ts';
 
 const STATEMENT_CACHE = 256;
+
+/** A target's document as JSON text, with its id (for a page's cursor). */
+export interface TargetJson {
+  readonly id: string;
+  readonly json: string;
+}
+
+function targetJson(row: TargetDocumentColumns): TargetJson {
+  return { id: row[0], json: targetJsonFromColumns(row) };
+}
 const FACET_VALUES = 50;
 
 /**
@@ -32,13 +47,13 @@ export class FleetQueryStore {
     return statement;
   }
 
-  /** Every target in id order after `after`, at most `limit`. */
-  page(after: string, limit: number): Target[] {
+  /** Every target in id order after `after`, at most `limit`, as JSON text. */
+  pageJson(after: string, limit: number): TargetJson[] {
     return (
       this.prepare(`SELECT ${TARGET_DOCUMENT_COLUMNS} FROM targets t WHERE t.id > ? ORDER BY t.id LIMIT ?`)
         .raw()
         .all(after, limit) as TargetDocumentColumns[]
-    ).map(targetFromColumns);
+    ).map(targetJson);
   }
 
   count(): number {
@@ -50,16 +65,23 @@ export class FleetQueryStore {
    * documents are made of, as arrays rather than objects of named fields.
    */
   targets(ids: readonly string[]): Target[] {
-    return (
-      this.prepare(
-        forDialect(this.db, {
-          sqlite: `SELECT ${TARGET_DOCUMENT_COLUMNS} FROM json_each(?) j JOIN targets t ON t.id = j.value ORDER BY t.id`,
-          postgres: `SELECT ${TARGET_DOCUMENT_COLUMNS} FROM json_array_elements_text(?::json) j(value) JOIN targets t ON t.id = j.value ORDER BY t.id`,
-        }),
-      )
-        .raw()
-        .all(JSON.stringify(ids)) as TargetDocumentColumns[]
-    ).map(targetFromColumns);
+    return this.documentColumns(ids).map(targetFromColumns);
+  }
+
+  /** {@link targets} as JSON text, for an answer that sends them as they are stored. */
+  targetsJson(ids: readonly string[]): TargetJson[] {
+    return this.documentColumns(ids).map(targetJson);
+  }
+
+  private documentColumns(ids: readonly string[]): TargetDocumentColumns[] {
+    return this.prepare(
+      forDialect(this.db, {
+        sqlite: `SELECT ${TARGET_DOCUMENT_COLUMNS} FROM json_each(?) j JOIN targets t ON t.id = j.value ORDER BY t.id`,
+        postgres: `SELECT ${TARGET_DOCUMENT_COLUMNS} FROM json_array_elements_text(?::json) j(value) JOIN targets t ON t.id = j.value ORDER BY t.id`,
+      }),
+    )
+      .raw()
+      .all(JSON.stringify(ids)) as TargetDocumentColumns[];
   }
 
   /** Every target id, sorted. */

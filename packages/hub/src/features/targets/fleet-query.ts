@@ -3,7 +3,7 @@ import type { FacetCounts } from '@flotilla/protocol/api';
 import { parseQuery, queryCatalogFromFieldNames, validateQuery, type Query } from '@flotilla/protocol/query';
 import type { Clock } from '../../clock.ts';
 import type { FleetIndex } from './fleet-index.ts';
-import type { FleetQueryStore } from './fleet-query-store.ts';
+import type { FleetQueryStore, TargetJson } from './fleet-query-store.ts';
 import type { TargetStore } from './target-store.ts';
 
 export interface FleetQueryDeps {
@@ -63,15 +63,15 @@ export class FleetQuery {
   }
 
   /**
-   * One page of matching targets in id order, after `after`, and how many match in all, with
-   * relative times evaluated at `now`. The query runs once: it yields the matching ids (the
-   * total is their count), and only the page's targets are read whole.
+   * One page of matching targets in id order, after `after`, as JSON text, and how many match in
+   * all, with relative times evaluated at `now`. The query runs once: it yields the matching ids
+   * (the total is their count), and only the page's targets are read.
    */
-  page(query: Query | undefined, after: string, limit: number, now: number): { targets: Target[]; total: number } {
-    if (query === undefined) return { targets: this.deps.store.page(after, limit), total: this.deps.store.count() };
+  page(query: Query | undefined, after: string, limit: number, now: number): { targets: TargetJson[]; total: number } {
+    if (query === undefined) return { targets: this.deps.store.pageJson(after, limit), total: this.deps.store.count() };
     const ids = this.ids(query, now);
     const start = firstAfter(ids, after);
-    return { targets: this.deps.store.targets(ids.slice(start, start + limit)), total: ids.length };
+    return { targets: this.deps.store.targetsJson(ids.slice(start, start + limit)), total: ids.length };
   }
 
   /** Every matching target, whole, in id order: for plans that read each target's record. */

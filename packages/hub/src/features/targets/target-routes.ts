@@ -1,15 +1,8 @@
 import { FlotillaError, Target, TargetId } from '@flotilla/protocol';
-import {
-  FacetCounts,
-  FacetQuery,
-  MetadataEdit,
-  StatusChange,
-  TargetListQuery,
-  TargetPage,
-} from '@flotilla/protocol/api';
+import { FacetCounts, FacetQuery, MetadataEdit, StatusChange, TargetListQuery } from '@flotilla/protocol/api';
 import { requireOperator, type Authenticator, type TargetScope } from '../../http/auth.ts';
 import { readJson, readParam, readQuery } from '../../http/body.ts';
-import { sendJson } from '../../http/respond.ts';
+import { sendJson, sendRawJson } from '../../http/respond.ts';
 import type { Router } from '../../http/router.ts';
 import { actorOf } from '../../principal.ts';
 import type { TargetService } from './target-service.ts';
@@ -28,7 +21,7 @@ export function targetRoutes(router: Router, { auth, targets, scope }: TargetRou
   router.on('GET', '/v1/targets', ({ req, res, query }) => {
     const principal = requireOperator(auth, req, 'viewer', { scoped: true });
     const { q, after, limit } = readQuery(query, TargetListQuery);
-    sendJson(res, 200, TargetPage, targets.list(q, after, limit, scope.within(principal)));
+    sendRawJson(res, 200, targets.list(q, after, limit, scope.within(principal)));
   });
 
   // Before /v1/targets/:id, which would otherwise take 'facets' for an id.

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'undici';
 import type { ReleaseRef, Target } from '@flotilla/protocol';
 import { call, ProtocolAgent, startTestHub, type TestHub } from '../../support.ts';
 
@@ -75,6 +76,21 @@ describe('the fleet query through the hub API', () => {
     expect(second.body.items).toHaveLength(2);
     expect(second.body.next).toBeUndefined();
     expect(new Set([...first.body.items, ...second.body.items].map((t: Target) => t.id)).size).toBe(6);
+  });
+
+  it.each([
+    ['fleet=query-test', '&limit=4'],
+    ['fleet=query-test, !labels.incidnet', ''],
+    ['', '&limit=2'],
+  ])('sends the page for %j as the JSON of the documents each target read returns, byte for byte', async (q, extra) => {
+    const text = async (path: string): Promise<string> =>
+      (await request(`${hub.url}${path}`, { headers: { authorization: `Bearer ${hub.adminToken}` } })).body.text();
+    const sent = await text(`/v1/targets?q=${encodeURIComponent(q)}${extra}`);
+    const page = JSON.parse(sent) as { items: Target[]; total: number; next?: string; warnings?: string[] };
+    expect(page.items.length).toBeGreaterThan(0);
+    const items = await Promise.all(page.items.map(async (t) => JSON.parse(await text(`/v1/targets/${t.id}`))));
+    const { total, next, warnings } = page;
+    expect(sent).toBe(JSON.stringify({ items, total, next, warnings }));
   });
 
   it('compares versions as versions, not as text', async () => {

@@ -117,7 +117,7 @@ describe.each(STORE_KINDS)('on $name', (kind) => {
     it('reads targets by id, in id order, and pages through all of them', () => {
       const store = new FleetQueryStore(database());
       expect(store.targets([id(3), id(1), 'tgt_missing']).map((t) => t.name)).toEqual(['web-1', 'web_3']);
-      expect(store.page(id(1), 2).map((t) => t.id)).toEqual([id(2), id(3)]);
+      expect(store.pageJson(id(1), 2).map((t) => t.id)).toEqual([id(2), id(3)]);
       expect(store.count()).toBe(4);
       expect(store.allIds()).toEqual([id(1), id(2), id(3), id(4)]);
     });
@@ -138,7 +138,9 @@ describe.each(STORE_KINDS)('on $name', (kind) => {
       // As JSON too: the API sends what it reads, keys in the same order.
       expect(JSON.stringify(store.targets(all))).toBe(JSON.stringify(each));
       expect(store.targets(all)).toEqual(each);
-      expect(store.page('', 10)).toEqual(each);
+      // The text a page is answered with, without a parse: what JSON.stringify writes of each.
+      expect(store.targetsJson(all)).toEqual(each.map((t) => ({ id: t.id, json: JSON.stringify(t) })));
+      expect(store.pageJson('', 10)).toEqual(each.map((t) => ({ id: t.id, json: JSON.stringify(t) })));
     });
 
     it('counts facets over the targets a query selects, with globs matched as the query language does', () => {
