@@ -19,9 +19,10 @@ import {
   keysWithRole,
 } from '@flotilla/protocol';
 import type { AcceptedPolicySet, EnvelopePolicy, Policy, EnvelopeTargetRecord } from '@flotilla/protocol/policy';
+import type * as PolicyExports from '@flotilla/protocol/policy';
 
 /** The policy module, loaded when an envelope first carries policy (its schemas, Sigstore and time zone code cost the idle agent memory). */
-type PolicyModule = typeof import('@flotilla/protocol/policy');
+type PolicyModule = typeof PolicyExports;
 import type { AgentStore, SyncState } from '../agent-state.ts';
 import type { HubClient } from '../hub-client.ts';
 import { writeJsonAtomic } from '../state-files.ts';
