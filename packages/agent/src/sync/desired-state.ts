@@ -21,11 +21,15 @@ import {
 import type { AcceptedPolicySet, EnvelopePolicy, Policy, EnvelopeTargetRecord } from '@flotilla/protocol/policy';
 import type * as PolicyExports from '@flotilla/protocol/policy';
 
-/** The policy module, loaded when an envelope first carries policy (its schemas, Sigstore and time zone code cost the idle agent memory). */
-type PolicyModule = typeof PolicyExports;
 import type { AgentStore, SyncState } from '../agent-state.ts';
 import type { HubClient } from '../hub-client.ts';
 import { writeJsonAtomic } from '../state-files.ts';
+
+/**
+ * The policy module, loaded when an envelope first carries policy: its schemas, Sigstore and
+ * time zone code cost an idle agent memory it needs only then.
+ */
+type PolicyModule = typeof PolicyExports;
 
 /**
  * An access token when one is needed: fetching a bundle missing from the cache. A pass that
