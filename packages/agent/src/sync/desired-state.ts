@@ -20,7 +20,6 @@ import {
 } from '@flotilla/protocol';
 import type { AcceptedPolicySet, EnvelopePolicy, Policy, EnvelopeTargetRecord } from '@flotilla/protocol/policy';
 import type * as PolicyExports from '@flotilla/protocol/policy';
-
 import type { AgentStore, SyncState } from '../agent-state.ts';
 import type { HubClient } from '../hub-client.ts';
 import { writeJsonAtomic } from '../state-files.ts';
