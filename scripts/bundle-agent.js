@@ -1,14 +1,16 @@
-// The agent's bin runs one bundled file rather than the ~650 modules its build and its
+// The agent's bin runs one bundle (an entry and the chunks it imports) rather than the ~650 modules its build and its
 // dependencies are made of: resolving, reading and instantiating each one cost the agent about
 // a third of its start time, and the modules of the protocol it never uses (query language,
 // audit chain, the hub's API bodies) stayed in its memory. esbuild bundles dist/main.js (the
 // tsc output, so no TypeScript is compiled twice), drops what nothing reaches (the protocol is
 // free of side effects), and minifies, which shrinks the source V8 keeps for lazy compilation.
-// Lazily loaded parts (metrics, the offline commands, pino-pretty) stay lazy: their code is
-// in the file but runs only when imported. Of zod's translated messages only English is
+// Lazily loaded parts (metrics, the offline commands, pino-pretty, the release policy checks
+// with their Sigstore and time zone code) go into chunks of their own (dist/bundle/chunks/),
+// read only when imported: an idle agent neither parses their source nor keeps it (about
+// 2 MB of its memory). Of zod's translated messages only English is
 // bundled (scripts/zod-english-only.js). A sourcemap sits beside it for
 // `node --enable-source-maps`.
-import { existsSync, readFileSync, renameSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -36,16 +38,18 @@ const zodEnglishOnly = {
 };
 
 /**
- * Bundles `packages/agent/dist/main.js` into `packages/agent/dist/bundle/flotilla-agent.js`.
- * Only files that changed are written, each whole (a rename), so an agent starting meanwhile
- * never reads half a bundle.
+ * Bundles `packages/agent/dist/main.js` into `packages/agent/dist/bundle/flotilla-agent.js`
+ * and its chunks. Only files that changed are written, each whole (a rename), the entry last,
+ * so an agent starting meanwhile never reads half a bundle; files of earlier builds go.
  */
 export async function bundleAgent(root) {
-  const outfile = join(root, 'packages/agent/dist/bundle/flotilla-agent.js');
+  const outdir = join(root, 'packages/agent/dist/bundle');
   const result = await build({
-    entryPoints: [join(root, 'packages/agent/dist/main.js')],
-    outfile,
+    entryPoints: { 'flotilla-agent': join(root, 'packages/agent/dist/main.js') },
+    outdir,
     bundle: true,
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
     platform: 'node',
     format: 'esm',
     target: 'node20.18',
@@ -63,12 +67,21 @@ export async function bundleAgent(root) {
       js: "import { createRequire as __flotillaRequire } from 'node:module'; const require = __flotillaRequire(import.meta.url);",
     },
   });
-  mkdirSync(dirname(outfile), { recursive: true });
-  for (const file of result.outputFiles) {
-    const contents = file.path === outfile ? Buffer.from(asciiOnly(file.text)) : file.contents;
+  const entry = join(outdir, 'flotilla-agent.js');
+  // The entry last, so an agent starting meanwhile finds every chunk it names.
+  const files = result.outputFiles.sort((a, b) => Number(a.path === entry) - Number(b.path === entry));
+  const written = new Set(files.map((file) => file.path));
+  for (const file of files) {
+    mkdirSync(dirname(file.path), { recursive: true });
+    const contents = file.path.endsWith('.js') ? Buffer.from(asciiOnly(file.text)) : file.contents;
     if (existsSync(file.path) && readFileSync(file.path).equals(contents)) continue;
     writeFileSync(`${file.path}.tmp`, contents);
     renameSync(`${file.path}.tmp`, file.path);
+  }
+  // What earlier builds left: chunks' names carry their hash, so none is overwritten.
+  for (const name of readdirSync(outdir, { recursive: true })) {
+    const path = join(outdir, name);
+    if (!written.has(path) && !statSync(path).isDirectory()) rmSync(path);
   }
 }
 

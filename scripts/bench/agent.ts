@@ -19,7 +19,10 @@ import { startKubeApiServer } from '../../test/fixtures/kube-apiserver/index.ts'
 import { tempDir } from '../../test/fixtures/temp-dir.ts';
 
 const RESOURCES = Number(process.env['BENCH_RESOURCES'] ?? 5000);
-const AGENT = fileURLToPath(new URL('../../packages/agent/bin/flotilla-agent.js', import.meta.url));
+// BENCH_AGENT_BIN runs another build's bin, to compare two builds on the same machine in turn.
+const AGENT =
+  process.env['BENCH_AGENT_BIN'] ??
+  fileURLToPath(new URL('../../packages/agent/bin/flotilla-agent.js', import.meta.url));
 const DAEMONSET = fileURLToPath(new URL('../../deploy/agent/daemonset.yaml', import.meta.url));
 const TOKEN = 'bench-token';
 const OBSERVE_SECONDS = 5;

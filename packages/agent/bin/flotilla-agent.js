@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs the bundled build (dist/bundle/), which `npm ci` or `npm run build` makes; no TypeScript
-// at run time. One file rather than dist/main.js and its modules: the agent starts faster and
+// at run time. One bundle rather than dist/main.js and its modules: the agent starts faster and
 // holds less (scripts/bundle-agent.js).
 import { existsSync } from 'node:fs';
 

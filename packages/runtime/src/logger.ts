@@ -18,8 +18,9 @@ export async function createLogger(options: LoggerOptions): Promise<Logger> {
   const format = options.format ?? (process.stdout.isTTY === true ? 'pretty' : 'json');
   const settings = { level: options.level, redact: [...(options.redact ?? [])] };
   // Loaded here, not with the package: the hub's CLI uses this package for its usage errors
-  // and starts without pino.
-  const { pino } = await import('pino');
+  // and starts without pino. Its default export, as pino-pretty's below: a bundle that splits
+  // lazily loaded CommonJS modules into chunks gives them no named exports.
+  const { default: pino } = await import('pino');
   if (format === 'json') return pino(settings);
   const { default: pretty } = await import('pino-pretty');
   return pino(

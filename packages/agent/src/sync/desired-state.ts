@@ -18,21 +18,17 @@ import {
   type EnvelopeBundle,
   keysWithRole,
 } from '@flotilla/protocol';
-import {
-  buildEnvelopePolicy,
-  checkEnvelopePolicy,
-  EnvelopePolicy,
-  EnvelopeTargetRecord,
-  policiesForTarget,
-  policySetDigest,
-  SignedPolicySet,
-  verifyPolicySet,
-  type AcceptedPolicySet,
-  type Policy,
-} from '@flotilla/protocol/policy';
+import type { AcceptedPolicySet, EnvelopePolicy, Policy, EnvelopeTargetRecord } from '@flotilla/protocol/policy';
+import type * as PolicyExports from '@flotilla/protocol/policy';
 import type { AgentStore, SyncState } from '../agent-state.ts';
 import type { HubClient } from '../hub-client.ts';
 import { writeJsonAtomic } from '../state-files.ts';
+
+/**
+ * The policy module, loaded when an envelope first carries policy: its schemas, Sigstore and
+ * time zone code cost an idle agent memory it needs only then.
+ */
+type PolicyModule = typeof PolicyExports;
 
 /**
  * An access token when one is needed: fetching a bundle missing from the cache. A pass that
@@ -146,9 +142,16 @@ export class DesiredStateVerifier {
     const inPlace = new Set(sync.appliedReleases.map((ref) => ref.digest));
     const arriving = envelope.bundles.filter((ref) => !inPlace.has(ref.digest));
     if (arriving.length === 0) return undefined;
+    if (
+      (envelope.policy ?? []).length === 0 &&
+      envelope.policySet === undefined &&
+      trustRoot.requirePolicySets !== true
+    )
+      return undefined;
+    const policy = await import('@flotilla/protocol/policy');
     const sections = new Map<string, EnvelopePolicy>();
     for (const raw of envelope.policy ?? []) {
-      const section = EnvelopePolicy.safeParse(raw);
+      const section = policy.EnvelopePolicy.safeParse(raw);
       if (!section.success)
         throw new FlotillaError(
           'POLICY_REFUSED',
@@ -157,7 +160,7 @@ export class DesiredStateVerifier {
         );
       sections.set(section.data.releaseDigest, section.data);
     }
-    const set = this.policySetOf(envelope, trustRoot, sync.policySet);
+    const set = this.policySetOf(policy, envelope, trustRoot, sync.policySet);
     const checked: EnvelopePolicy[] = [];
     for (const ref of arriving) {
       const section = sections.get(ref.digest);
@@ -174,7 +177,7 @@ export class DesiredStateVerifier {
         approvals: [],
         attestations: [],
       };
-      const signedRules = buildEnvelopePolicy(governing, { properties: set!.record.properties }, base).rules;
+      const signedRules = policy.buildEnvelopePolicy(governing, { properties: set!.record.properties }, base).rules;
       const carried = new Set(signedRules.map((rules) => canonicalize(rules)));
       checked.push({ ...base, rules: [...signedRules, ...base.rules.filter((r) => !carried.has(canonicalize(r)))] });
     }
@@ -185,7 +188,7 @@ export class DesiredStateVerifier {
         verifyBundle(bundle, ref, trustRoot);
         bundles.push(bundle);
       }
-      for (const section of checked) checkSection(section, bundles, trustRoot, now);
+      for (const section of checked) checkSection(policy, section, bundles, trustRoot, now);
     }
     return set?.accepted;
   }
@@ -196,6 +199,7 @@ export class DesiredStateVerifier {
    * it. Without a set: nothing, unless the trust root requires sets.
    */
   private policySetOf(
+    policy: PolicyModule,
     envelope: Envelope,
     root: TrustRoot,
     accepted: AcceptedPolicySet | undefined,
@@ -209,19 +213,19 @@ export class DesiredStateVerifier {
         );
       return undefined;
     }
-    const signed = SignedPolicySet.safeParse(envelope.policySet);
-    const record = EnvelopeTargetRecord.safeParse(envelope.target);
+    const signed = policy.SignedPolicySet.safeParse(envelope.policySet);
+    const record = policy.EnvelopeTargetRecord.safeParse(envelope.target);
     if (!signed.success || !record.success)
       throw new FlotillaError(
         'POLICY_REFUSED',
         `the envelope's policy set or target record is not well formed: ${(signed.error ?? record.error)?.issues[0]?.message ?? 'invalid'}`,
         { rule: 'policySet.malformed', kind: 'policy-set' },
       );
-    const set = verifyPolicySet(signed.data, root, accepted);
+    const set = policy.verifyPolicySet(signed.data, root, accepted);
     return {
-      governing: policiesForTarget(set, this.targetId, record.data, new Date(Date.parse(envelope.issuedAt))),
+      governing: policy.policiesForTarget(set, this.targetId, record.data, new Date(Date.parse(envelope.issuedAt))),
       record: record.data,
-      accepted: { version: set.version, digest: policySetDigest(set) },
+      accepted: { version: set.version, digest: policy.policySetDigest(set) },
     };
   }
 
@@ -265,8 +269,14 @@ export class DesiredStateVerifier {
 }
 
 /** One policy section against the bundles, refusing with the first rule that does not pass. */
-function checkSection(section: EnvelopePolicy, bundles: readonly SignedBundle[], root: TrustRoot, now: Date): void {
-  const check = checkEnvelopePolicy(
+function checkSection(
+  policy: PolicyModule,
+  section: EnvelopePolicy,
+  bundles: readonly SignedBundle[],
+  root: TrustRoot,
+  now: Date,
+): void {
+  const check = policy.checkEnvelopePolicy(
     section,
     bundles,
     {
