@@ -32,6 +32,43 @@ async function pressAtOnce(input: Locator, keys: readonly string[]): Promise<voi
   }, keys);
 }
 
+/**
+ * Goes to a page from the main navigation and types into one of its fields in the very task
+ * that adds the field, before the page's effects have run (a person typing while the page
+ * loads, or a loaded machine, does the same), then lets the page settle.
+ */
+async function typeTheMomentItAppears(link: string, selector: string, text: string): Promise<void> {
+  const { page } = browser;
+  await page.goto(`${hub.url}/`);
+  const nav = page.getByRole('navigation', { name: 'Main' });
+  await nav.waitFor({ timeout: UI_MS });
+  await page.evaluate(
+    ([selector, text]) => {
+      // The tests compile without the DOM's types; this runs in the page, which has them.
+      const { document, MutationObserver, Event } = globalThis as unknown as {
+        document: { body: object; querySelector(s: string): { value: string; dispatchEvent(e: object): void } | null };
+        MutationObserver: new (callback: () => void) => {
+          observe(node: object, options: object): void;
+          disconnect(): void;
+        };
+        Event: new (type: string, init: object) => object;
+      };
+      const observer = new MutationObserver(() => {
+        const input = document.querySelector(selector);
+        if (input === null) return;
+        observer.disconnect();
+        input.value = text;
+        input.dispatchEvent(new Event('input', { bubbles: true }));
+      });
+      observer.observe(document.body, { childList: true, subtree: true });
+    },
+    [selector, text] as const,
+  );
+  await nav.getByRole('link', { name: link }).click();
+  await page.locator(selector).waitFor({ timeout: UI_MS });
+  await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 300)));
+}
+
 async function signIn(token: string): Promise<void> {
   const { page } = browser;
   await page.goto(`${hub.url}/`);
@@ -126,37 +163,15 @@ describe('the dashboard in a real browser against a real hub and agents', () => 
   });
 
   it('keeps what was typed into the query bar the moment it appeared', async () => {
-    const { page } = browser;
-    await page.goto(`${hub.url}/`);
-    await page.getByRole('navigation', { name: 'Main' }).waitFor({ timeout: UI_MS });
-    // Types in the task that adds the bar, before the page's effects have run: a person
-    // typing while the page loads, or a loaded machine, does the same.
-    await page.evaluate(() => {
-      const { document, MutationObserver, Event } = globalThis as unknown as {
-        document: {
-          body: object;
-          querySelector(selector: string): { value: string; dispatchEvent(e: object): void } | null;
-        };
-        MutationObserver: new (callback: () => void) => {
-          observe(node: object, options: object): void;
-          disconnect(): void;
-        };
-        Event: new (type: string, init: object) => object;
-      };
-      const observer = new MutationObserver(() => {
-        const input = document.querySelector('#query-input');
-        if (input === null) return;
-        observer.disconnect();
-        input.value = 'regoin=eu-*';
-        input.dispatchEvent(new Event('input', { bubbles: true }));
-      });
-      observer.observe(document.body, { childList: true, subtree: true });
-    });
-    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Targets' }).click();
-    const input = page.getByLabel('Fleet query');
-    await input.waitFor({ timeout: UI_MS });
-    await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 300)));
-    expect(await input.inputValue()).toBe('regoin=eu-*');
+    await typeTheMomentItAppears('Targets', '#query-input', 'regoin=eu-*');
+    expect(await browser.page.getByLabel('Fleet query').inputValue()).toBe('regoin=eu-*');
+  });
+
+  it('keeps what was typed into the audit filters the moment they appeared', async () => {
+    await typeTheMomentItAppears('Audit', '#f-action', 'rollout.*');
+    expect(await browser.page.getByLabel('Action (exact, or a family such as rollout.*)').inputValue()).toBe(
+      'rollout.*',
+    );
   });
 
   it('completes field names and values in the query bar from the keyboard', async () => {

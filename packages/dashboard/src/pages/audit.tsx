@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { AuditLatestCheckpoint, AuditPage as AuditPageSchema } from '@flotilla/protocol/api';
 import { AuditVerifyResult } from '@flotilla/protocol/audit';
 import { get, isAdmin } from '../api.ts';
@@ -53,8 +53,14 @@ export function AuditPage() {
     );
     get('/v1/audit/checkpoints/latest', AuditLatestCheckpoint).then(setCheckpoint, setError);
   };
+  // The draft follows the address when it changes, never on mount: the mount's effect runs a
+  // frame late and would wipe what was typed in that frame.
+  const shownSearch = useRef(location.value.search);
   useEffect(() => {
-    setDraft(filters);
+    if (shownSearch.current !== location.value.search) {
+      shownSearch.current = location.value.search;
+      setDraft(filters);
+    }
     load();
   }, [location.value.search]);
   useEffect(() => {
