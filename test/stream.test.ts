@@ -240,6 +240,55 @@ describe('a hub restart under 2,000 simulated agents on the stream', () => {
   }, 180_000);
 });
 
+describe("a wave's notices to more streams than one turn sends", () => {
+  const COUNT = 40;
+  let hub: HubFixture;
+  const cleanups: (() => unknown)[] = [];
+
+  afterAll(async () => {
+    for (const cleanup of cleanups.splice(0)) await cleanup();
+    await hub.dispose();
+  });
+
+  it('sends the first share at once and the rest in the next turns, each stream told once', async () => {
+    // No time for sending in a turn: each turn sends one share (32) of the notices queued.
+    hub = await startHub({ stream: { noticeSliceMs: 0 } });
+    const token = await hub.enrollmentToken(COUNT);
+    const calls = new Pool(hub.url, { connections: 4 });
+    const abort = new AbortController();
+    cleanups.push(() => calls.destroy());
+    cleanups.push(() => abort.abort());
+    const ctx = {
+      url: hub.url,
+      calls,
+      polls: calls,
+      tokenSlots: new Slots(4),
+      transport: 'auto' as const,
+      waitSeconds: 0,
+      reconnectWindowMs: 0,
+      error: () => undefined,
+    };
+    const sims = Array.from({ length: COUNT }, (_, i) => new SimAgent(`wave-${i}`, ctx));
+    const ids = sims.map((sim) => {
+      const enrolled = hub.hub.services.identity.enroll(sim.enrollRequest(token), '127.0.0.1');
+      sim.enrolled(enrolled);
+      return enrolled.targetId;
+    });
+    for (const sim of sims) void sim.run(abort.signal);
+    const streams = hub.hub.services.streams;
+    await waitFor('every simulated agent to hold a stream', () => streams.size === COUNT, 30_000, 20);
+    const before = streams.stats.notices;
+    const heard = sims.map((sim) => sim.stream!.changes);
+
+    streams.changed(ids);
+    expect(streams.stats.notices - before).toBe(32);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(streams.stats.notices - before).toBe(COUNT);
+    await waitFor('every agent to hear the notice', () => sims.every((sim, i) => sim.stream!.changes > heard[i]!));
+    expect(sims.map((sim, i) => sim.stream!.changes - heard[i]!)).toEqual(sims.map(() => 1));
+  });
+});
+
 describe('load shedding', () => {
   let hub: HubFixture;
   const cleanups: (() => unknown)[] = [];

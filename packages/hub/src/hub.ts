@@ -124,6 +124,8 @@ export interface HubDependencies {
     readonly maxStreams?: number;
     readonly maxHandshakes?: number;
     readonly retryAfterSeconds?: number;
+    /** The longest one turn spends sending `changed` notices; default 10 ms. */
+    readonly noticeSliceMs?: number;
   };
   /** The most connections the server holds; beyond it new ones are closed at once (keep it below the fd limit). */
   readonly maxConnections?: number;

@@ -70,6 +70,10 @@ export class RolloutPolicyGate {
     this.deps = deps;
   }
 
+  governs(): boolean {
+    return this.deps.policies.live().length > 0;
+  }
+
   hold(
     rollout: { readonly id: string; readonly author: string; readonly release: ReleaseRef },
     targetId: string,

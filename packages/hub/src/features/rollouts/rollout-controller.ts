@@ -7,6 +7,7 @@ import type { Clock } from '../../clock.ts';
 import type { Transactions } from '../../store/transaction.ts';
 import {
   blockReason,
+  inForce,
   policyWakeAt,
   waitsOnPolicy,
   type RolloutPolicy,
@@ -359,6 +360,9 @@ export class RolloutController {
       return stepped;
     });
     this.deps.desired.announce(changed);
+    // More of the wave to record: its agents' fetches wait until the rest are recorded and told.
+    if (this.sliced) this.issuer.holdFetches();
+    else this.issuer.releaseFetches();
     if (enlisted.length > 0) {
       if (this.untold.length === 0) queueMicrotask(() => this.tellRecorded());
       this.untold.push(...enlisted);
@@ -409,9 +413,10 @@ export class RolloutController {
     const reached = evaluation.candidates.filter((c) => c.wave <= throughWave);
     if (reached.length === 0) return [];
     const holders = this.holders(evaluation);
+    const policy = inForce(this.deps.policy);
     const updatable: Candidate[] = [];
     for (const c of reached) {
-      if (blockReason(this.deps.rollouts, evaluation.rollout, c, this.deps.policy, holders) !== undefined) continue;
+      if (blockReason(this.deps.rollouts, evaluation.rollout, c, policy, holders) !== undefined) continue;
       updatable.push(c);
       if (updatable.length >= limit) break;
     }

@@ -377,9 +377,12 @@ export class RolloutService {
    * must not be selected by, or members of, a running or paused rollout of the same name.
    */
   private checkConflicts(row: RolloutRow, query: Query, now: number): void {
+    // Most creates have no other rollout of the release to conflict with: no selection to read.
+    const others = this.rollouts.activeForRelease(row.release_name);
+    if (others.length === 0) return;
     const mine = new Set(this.selection.selected(query, now).map((t) => t.id));
     if (mine.size === 0) return;
-    for (const other of this.rollouts.activeForRelease(row.release_name)) {
+    for (const other of others) {
       const theirs = this.rollouts.memberIds(other.id);
       for (const t of this.selection.selected(this.loader.load(other).query, now)) theirs.add(t.id);
       const overlap = [...theirs].filter((t) => mine.has(t)).sort();

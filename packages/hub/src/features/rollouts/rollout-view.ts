@@ -8,7 +8,7 @@ import type {
   WaveState,
   WaveView,
 } from '@flotilla/protocol/api';
-import { blockReason, type RolloutEvaluation, type RolloutPolicy } from './rollout-evaluation.ts';
+import { blockReason, inForce, type RolloutEvaluation, type RolloutPolicy } from './rollout-evaluation.ts';
 import { allowedFailures, formatDuration, formatFailureBudget, waveGates, waveSpecText } from './rollout-plan.ts';
 import type { RolloutRow, RolloutStore } from './rollout-store.ts';
 
@@ -104,6 +104,7 @@ export function buildView(
   }
   // Who else holds the release, read once: a wave still being recorded has thousands of candidates.
   let holders: Map<string, string> | undefined;
+  const governing = inForce(policy);
   for (const candidate of evaluation.candidates) {
     const c = counts[candidate.wave]!;
     c.total++;
@@ -114,7 +115,7 @@ export function buildView(
       continue;
     }
     holders ??= rollouts.holders(evaluation.rollout.release.name, evaluation.rollout.row.id);
-    const reason = blockReason(rollouts, evaluation.rollout, candidate, policy, holders);
+    const reason = blockReason(rollouts, evaluation.rollout, candidate, governing, holders);
     if (reason !== undefined) {
       c.blocked++;
       add({

@@ -51,6 +51,12 @@ export const DEFAULT_ISSUE_BATCH = 256;
 export const DEFAULT_ISSUE_DELAY_MS = 2000;
 
 /**
+ * How long fetches wait at most after a step said more of its wave's members are still to be
+ * recorded (see {@link WaveIssuer.holdFetches}): each slice extends it, and the last releases it.
+ */
+const FETCH_HOLD_MS = 1000;
+
+/**
  * Issues the envelopes of the members a wave recorded (`issued = 0`, see migration 040). The
  * agents of those members were told when the wave took them in, and come to fetch: a fetch
  * issues its target's waiting member first ({@link issueOnFetch}), so the agents that are
@@ -78,6 +84,9 @@ export class WaveIssuer {
   /** Fetches waiting for their members to be issued, oldest first, and the turn that issues them. */
   private fetches: FetchClaim[] = [];
   private fetchTurn: NodeJS.Immediate | undefined;
+  /** Until when (`performance.now()`) fetches wait for a wave still being recorded, and the timer that ends the wait. */
+  private heldUntil = 0;
+  private holdTimer: NodeJS.Timeout | undefined;
   private due: NodeJS.Timeout | undefined;
   private stopped = false;
   private issuedCount = 0;
@@ -116,8 +125,44 @@ export class WaveIssuer {
     if (!this.holds(targetId)) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.fetches.push({ targetId, resolve, reject });
-      this.fetchTurn ??= setImmediate(() => this.issueFetched());
+      this.scheduleFetches();
     });
+  }
+
+  /**
+   * A wave's members are being recorded a slice per turn of the event loop, each slice's agents
+   * told as it commits: their fetches wait (for at most {@link FETCH_HOLD_MS} after the last
+   * call) so that the slices still to come, and their notices, are not queued behind the
+   * signing of the envelopes the first slices' agents ask for. Waiting fetches lose nothing: a
+   * fetch's member is issued by its fetch's transaction once the hold ends, or by a batch.
+   */
+  holdFetches(): void {
+    this.heldUntil = performance.now() + FETCH_HOLD_MS;
+  }
+
+  /** The wave is recorded: the fetches that waited are issued from the next turn on. */
+  releaseFetches(): void {
+    if (this.heldUntil === 0) return;
+    this.heldUntil = 0;
+    if (this.holdTimer !== undefined) clearTimeout(this.holdTimer);
+    this.holdTimer = undefined;
+    if (this.fetches.length > 0) this.scheduleFetches();
+  }
+
+  /** The next turn that issues the waiting fetches: the next one, or the end of a hold. */
+  private scheduleFetches(): void {
+    if (this.fetchTurn !== undefined || this.holdTimer !== undefined) return;
+    const wait = this.heldUntil - performance.now();
+    if (wait <= 0) {
+      this.heldUntil = 0;
+      this.fetchTurn = setImmediate(() => this.issueFetched());
+      return;
+    }
+    this.holdTimer = setTimeout(() => {
+      this.holdTimer = undefined;
+      this.scheduleFetches();
+    }, wait);
+    this.holdTimer.unref();
   }
 
   /**
@@ -155,12 +200,12 @@ export class WaveIssuer {
     } catch (error) {
       // The commit failed (or the store cannot write): every fetch of this transaction is refused.
       this.fetches = this.fetches.slice(done.length);
-      if (this.fetches.length > 0) this.fetchTurn = setImmediate(() => this.issueFetched());
+      if (this.fetches.length > 0) this.scheduleFetches();
       for (const { claim } of done) claim.reject(error);
       return;
     }
     this.fetches = this.fetches.slice(done.length);
-    if (this.fetches.length > 0) this.fetchTurn = setImmediate(() => this.issueFetched());
+    if (this.fetches.length > 0) this.scheduleFetches();
     this.issuedCount += issued;
     this.onFetchCount += issued;
     this.deps.desired.announce(changed, true);
@@ -203,6 +248,8 @@ export class WaveIssuer {
     this.scheduled = undefined;
     if (this.due !== undefined) clearTimeout(this.due);
     this.due = undefined;
+    // Fetches already taken are issued as before the stop, not left waiting for a wave that stopped.
+    this.releaseFetches();
   }
 
   /** When no member is due yet but some wait: kicks again when the earliest falls due. */

@@ -64,4 +64,28 @@ describe("a wave's members, recorded a slice per step", () => {
     t.reconcile();
     expect(t.services.rollouts.view(id, 'none', 0)).toMatchObject({ state: 'completed', totals: { healthy: 7 } });
   });
+
+  it("holds its agents' fetches while the rest of the wave is recorded, and issues them once the last slice is", async () => {
+    const fleet = await open();
+    const { id } = t.services.rollouts.create({ release: 'app@1.0.0', selector: 'env=prod' }, ALICE).rollout;
+    const [start] = t.audits('rollout.wave.start');
+    const target = fleet.find((f) => start!.subjects.includes(f.id))!;
+    let fetched = false;
+    const fetch = t.services.rollouts.controller.issuer.issueOnFetch(target.id).then(() => {
+      fetched = true;
+    });
+
+    // The next slice is recorded (and told) before the fetch signs anything.
+    await turn();
+    expect(members(id)).toBe(6);
+    expect(fetched).toBe(false);
+    expect(t.generation(target)).toBe(0);
+
+    // The last slice releases the fetch, which issues its member.
+    await turn();
+    expect(members(id)).toBe(7);
+    await fetch;
+    expect(t.generation(target)).toBe(1);
+    expect(t.desired(target, 'app')).toBe('app@1.0.0');
+  });
 });
