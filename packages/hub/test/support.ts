@@ -34,14 +34,9 @@ export interface TestHub {
   close(): Promise<void>;
 }
 
-/**
- * A real hub on a temporary data directory and a loopback port, with a clock the test moves.
- * Its reports are read on the event loop unless `reportWorkers` says otherwise: a report worker
- * started from TypeScript sources costs about a second of CPU, and the report tests run both
- * paths (the hubs the end-to-end tests start from the build run the workers).
- */
+/** A real hub on a temporary data directory and a loopback port, with a clock the test moves. */
 export async function startTestHub(
-  options: Pick<OpenHubOptions, 'dashboardDir' | 'lastSeenFlushMs' | 'reportWorkers'> = {},
+  options: Pick<OpenHubOptions, 'dashboardDir' | 'lastSeenFlushMs'> = {},
 ): Promise<TestHub> {
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-hub-test-'));
   let offset = 0;
@@ -51,7 +46,6 @@ export async function startTestHub(
     ...(database.url === undefined ? {} : { database: database.url }),
     log: pino({ level: 'silent' }),
     clock: () => Date.now() + offset,
-    reportWorkers: 0,
     ...options,
   });
   const url = await opened.hub.listen(0);

@@ -38,7 +38,6 @@ export {
   isUsablePublicKey,
   keyIdOf,
   signPayload,
-  verifyCanonical,
   verifyCanonicalInPool,
   verifyPayload,
   type TrustedKey,
