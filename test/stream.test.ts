@@ -2,7 +2,7 @@ import { createServer, request, type Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { Pool } from 'undici';
 import WebSocket from 'ws';
 import { STREAM_CLOSE } from '@flotilla/protocol/api';
@@ -47,6 +47,48 @@ async function simAgent(hub: HubFixture, enrollToken: string, cleanups: (() => u
   });
   await agent.enroll(enrollToken);
   return agent;
+}
+
+/**
+ * `count` simulated agents on the stream to `hub`, enrolled through the identity service (what
+ * POST /v1/enroll calls, to keep tests short), running until the cleanups abort them, and each
+ * holding its stream.
+ */
+async function streamingFleet(
+  hub: HubFixture,
+  cleanups: (() => unknown)[],
+  options: { count: number; name: string; connections: number; reconnectWindowMs: number; log?: Logger },
+): Promise<{ sims: SimAgent[]; ids: string[] }> {
+  const token = await hub.enrollmentToken(options.count);
+  const calls = new Pool(hub.url, { connections: options.connections });
+  const abort = new AbortController();
+  cleanups.push(() => calls.destroy());
+  cleanups.push(() => abort.abort());
+  const ctx = {
+    url: hub.url,
+    calls,
+    polls: calls,
+    tokenSlots: new Slots(options.connections),
+    transport: 'auto' as const,
+    waitSeconds: 0,
+    reconnectWindowMs: options.reconnectWindowMs,
+    error: () => undefined,
+    ...(options.log === undefined ? {} : { log: options.log }),
+  };
+  const sims = Array.from({ length: options.count }, (_, i) => new SimAgent(`${options.name}-${i}`, ctx));
+  const ids = sims.map((sim) => {
+    const enrolled = hub.hub.services.identity.enroll(sim.enrollRequest(token), '127.0.0.1');
+    sim.enrolled(enrolled);
+    return enrolled.targetId;
+  });
+  for (const sim of sims) void sim.run(abort.signal);
+  await waitFor(
+    'every simulated agent to hold a stream',
+    () => hub.hub.services.streams.size === options.count,
+    60_000,
+    20,
+  );
+  return { sims, ids };
 }
 
 describe('the push stream', () => {
@@ -184,11 +226,6 @@ describe('a hub restart under 2,000 simulated agents on the stream', () => {
   it('brings them back spread over the reconnect window, not in the same instant', async () => {
     // Handshakes are not capped here: this test is about the agents' spread, not the hub's shedding.
     hub = await startHub({ stream: { maxHandshakes: COUNT } });
-    const token = await hub.enrollmentToken(COUNT);
-    const calls = new Pool(hub.url, { connections: 16 });
-    const abort = new AbortController();
-    cleanups.push(() => calls.destroy());
-    cleanups.push(() => abort.abort());
     // The wait each stream chose after the hub closed it to restart, from its own log line. When
     // the agents got back is no measure of it: the hub and all 2,000 agents share this process,
     // and a loaded machine's stalls bunch their handshakes whatever they chose.
@@ -207,22 +244,13 @@ describe('a hub restart under 2,000 simulated agents on the stream', () => {
         },
       }),
     );
-    const ctx = {
-      url: hub.url,
-      calls,
-      polls: calls,
-      tokenSlots: new Slots(16),
-      transport: 'auto' as const,
-      waitSeconds: 0,
+    const { sims } = await streamingFleet(hub, cleanups, {
+      count: COUNT,
+      name: 'sim',
+      connections: 16,
       reconnectWindowMs: WINDOW_MS,
-      error: () => undefined,
       log,
-    };
-    const sims = Array.from({ length: COUNT }, (_, i) => new SimAgent(`sim-${i}`, ctx));
-    // Enrolled through the service, which is what POST /v1/enroll calls, to keep the test short.
-    for (const sim of sims) sim.enrolled(hub.hub.services.identity.enroll(sim.enrollRequest(token), '127.0.0.1'));
-    for (const sim of sims) void sim.run(abort.signal);
-    await waitFor('every simulated agent to hold a stream', () => hub.hub.services.streams.size === COUNT, 60_000, 50);
+    });
 
     await hub.restart();
     await waitFor('every simulated agent to reconnect', () => sims.every((sim) => sim.stream?.opens === 2), 60_000, 50);
@@ -253,30 +281,13 @@ describe("a wave's notices to more streams than one turn sends", () => {
   it('sends the first share at once and the rest in the next turns, each stream told once', async () => {
     // No time for sending in a turn: each turn sends one share (32) of the notices queued.
     hub = await startHub({ stream: { noticeSliceMs: 0 } });
-    const token = await hub.enrollmentToken(COUNT);
-    const calls = new Pool(hub.url, { connections: 4 });
-    const abort = new AbortController();
-    cleanups.push(() => calls.destroy());
-    cleanups.push(() => abort.abort());
-    const ctx = {
-      url: hub.url,
-      calls,
-      polls: calls,
-      tokenSlots: new Slots(4),
-      transport: 'auto' as const,
-      waitSeconds: 0,
+    const { sims, ids } = await streamingFleet(hub, cleanups, {
+      count: COUNT,
+      name: 'wave',
+      connections: 4,
       reconnectWindowMs: 0,
-      error: () => undefined,
-    };
-    const sims = Array.from({ length: COUNT }, (_, i) => new SimAgent(`wave-${i}`, ctx));
-    const ids = sims.map((sim) => {
-      const enrolled = hub.hub.services.identity.enroll(sim.enrollRequest(token), '127.0.0.1');
-      sim.enrolled(enrolled);
-      return enrolled.targetId;
     });
-    for (const sim of sims) void sim.run(abort.signal);
     const streams = hub.hub.services.streams;
-    await waitFor('every simulated agent to hold a stream', () => streams.size === COUNT, 30_000, 20);
     const before = streams.stats.notices;
     const heard = sims.map((sim) => sim.stream!.changes);
 
