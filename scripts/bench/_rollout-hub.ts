@@ -2,10 +2,12 @@
  * The hub of the rollout and fleet benchmarks, in a process of its own so that its CPU time,
  * RSS and event-loop delay are its own. Run with `--import tsx` and an IPC channel; argv[2] is
  * the data directory. It answers `usage` with process.resourceUsage(), RSS, the open streams,
- * the event loop's worst delay since the last `usage` (then starts a new histogram), and
+ * the CPU time of its main thread alone (the event loop's, on Linux), the event loop's worst
+ * delay since the last `usage` (then starts a new histogram), and
  * the controller's counters; `notices` {count} with the epoch ms at which the streams had sent
  * that many notices; and exits on `stop`.
  */
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pino } from 'pino';
@@ -22,6 +24,10 @@ const opened = await openHub({
   dataDir,
   log: pino({ level: process.env['BENCH_HUB_LOG'] ?? 'silent' }),
   maxWaitSeconds: 60,
+  // The report intake's worker threads; unset: the hub's default.
+  ...(process.env['BENCH_REPORT_WORKERS'] === undefined
+    ? {}
+    : { reportWorkers: Number(process.env['BENCH_REPORT_WORKERS']) }),
   // As `flotilla hub serve` does: connections capped below the open-file limit.
   ...(maxConnections === undefined ? {} : { maxConnections }),
 });
@@ -35,6 +41,17 @@ let delay = monitorEventLoopDelay({ resolution: 10 });
 delay.enable();
 send({ type: 'ready', url, adminToken: opened.createdAdminToken, maxConnections });
 
+/** The main thread's user and system CPU in microseconds, from /proc (fields 14 and 15, in clock ticks of 10 ms); undefined elsewhere. */
+function mainThreadCpuMicros(): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return undefined;
+  }
+}
+
 process.on('message', (message: { type: string; count?: number }) => {
   if (message.type === 'usage') {
     const usage = process.resourceUsage();
@@ -46,6 +63,7 @@ process.on('message', (message: { type: string; count?: number }) => {
     send({
       type: 'usage',
       cpuMicros: usage.userCPUTime + usage.systemCPUTime,
+      mainCpuMicros: mainThreadCpuMicros(),
       maxRssKb: usage.maxRSS,
       rss: memory.rss,
       heapUsed: memory.heapUsed,

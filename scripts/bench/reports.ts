@@ -14,9 +14,12 @@
  *    hub's code is warm; every round is logged.
  *
  * Beside each rate, the hub's CPU time per report and per enrollment: on a busy machine the
- * rates move with the load (printed as `loadavg`), the CPU time much less.
+ * rates move with the load (printed as `loadavg`), the CPU time much less. Of a report's, the
+ * part its main thread spent (`report_loop_cpu_us`, Linux only): the event loop's share, which
+ * the report intake's worker threads keep small.
  *
  * Environment: BENCH_TARGETS (5000), BENCH_CONCURRENCY (256), BENCH_ROUNDS (3),
+ * BENCH_REPORT_WORKERS (the hub's report intake workers; unset: its default),
  * BENCH_HUB_PROFILE=DIR (a V8 CPU profile of the hub).
  */
 import { randomUUID } from 'node:crypto';
@@ -61,8 +64,8 @@ const hub = child('./_rollout-hub.ts', import.meta.url, [join(dir, 'hub')], proc
 let pool: Pool | undefined;
 try {
   const { url, adminToken } = (await next(hub, 'ready')) as unknown as { url: string; adminToken: string };
-  const hubUsage = async (): Promise<{ cpuMicros: number; loopDelayMaxMs: number }> =>
-    (await ask(hub, 'usage')) as unknown as { cpuMicros: number; loopDelayMaxMs: number };
+  const hubUsage = async (): Promise<{ cpuMicros: number; mainCpuMicros?: number; loopDelayMaxMs: number }> =>
+    (await ask(hub, 'usage')) as unknown as { cpuMicros: number; mainCpuMicros?: number; loopDelayMaxMs: number };
   const calls = new Pool(url, { connections: CONCURRENCY, keepAliveTimeout: 120_000, pipelining: 1 });
   pool = calls;
   const call = async (
@@ -169,7 +172,7 @@ try {
     await sleep(500);
   }
 
-  const rounds: { perS: number; p50: number; p99: number; cpuUs: number }[] = [];
+  const rounds: { perS: number; p50: number; p99: number; cpuUs: number; loopCpuUs: number | null }[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     const bodies = envelopes.map(({ envelope }, i) => {
       const report: Report = {
@@ -196,13 +199,17 @@ try {
     const usage = await hubUsage();
     const result = {
       cpuUs: Math.round((usage.cpuMicros - before.cpuMicros) / TARGETS),
+      loopCpuUs:
+        usage.mainCpuMicros === undefined || before.mainCpuMicros === undefined
+          ? null
+          : Math.round((usage.mainCpuMicros - before.mainCpuMicros) / TARGETS),
       perS: Math.round(TARGETS / (reports.ms / 1000)),
       p50: percentile(reports.each, 0.5),
       p99: percentile(reports.each, 0.99),
     };
     rounds.push(result);
     log(
-      `round ${round}: ${TARGETS} reports in ${(reports.ms / 1000).toFixed(2)} s: ${result.perS}/s, p50 ${result.p50} ms, p99 ${result.p99} ms, hub loop delay max ${usage.loopDelayMaxMs.toFixed(1)} ms, hub CPU ${result.cpuUs} µs each`,
+      `round ${round}: ${TARGETS} reports in ${(reports.ms / 1000).toFixed(2)} s: ${result.perS}/s, p50 ${result.p50} ms, p99 ${result.p99} ms, hub loop delay max ${usage.loopDelayMaxMs.toFixed(1)} ms, hub CPU ${result.cpuUs} µs each (${result.loopCpuUs ?? '?'} on its main thread)`,
     );
   }
   const last = rounds.at(-1)!;
@@ -215,6 +222,7 @@ try {
       report_p50_ms: last.p50,
       report_p99_ms: last.p99,
       report_hub_cpu_us: last.cpuUs,
+      report_loop_cpu_us: last.loopCpuUs,
       enroll_per_s: enrollPerS,
       enroll_p99_ms: percentile(enrollment.each, 0.99),
       enroll_hub_cpu_us: enrollCpuUs,

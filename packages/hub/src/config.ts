@@ -78,6 +78,13 @@ const ServeConfig = z.object({
     .optional(),
   /** The most connections held at once; default the open-file limit less what the hub keeps for itself. */
   maxConnections: z.coerce.number().int().min(16).optional(),
+  /** Worker threads that read and verify agents' reports; 0 reads them on the event loop; default one less than the cores, 1 to 4. */
+  reportWorkers: z.coerce
+    .number({ error: 'must be a whole number of worker threads from 0 to 64' })
+    .int({ error: 'must be a whole number of worker threads from 0 to 64' })
+    .min(0, { error: 'must be a whole number of worker threads from 0 to 64' })
+    .max(64, { error: 'must be a whole number of worker threads from 0 to 64' })
+    .optional(),
   /** How often the hub pings each agent stream and closes those whose token expired. */
   streamHeartbeatSeconds: z.coerce.number().int().min(1).max(600).default(30),
   /** The most envelopes one batch of a rollout wave issues before it commits and yields to other requests. */
@@ -139,6 +146,7 @@ export function serveConfig(flags: Record<string, unknown>, env: Env): ServeConf
       faults: env['FLOTILLA_FAULT'],
       testStoreMaxPages: env['FLOTILLA_TEST_STORE_MAX_PAGES'] || undefined,
       maxConnections: env['FLOTILLA_MAX_CONNECTIONS'],
+      reportWorkers: env['FLOTILLA_REPORT_WORKERS'],
       streamHeartbeatSeconds: env['FLOTILLA_STREAM_HEARTBEAT_SECONDS'],
       rolloutIssueBatch: env['FLOTILLA_ROLLOUT_ISSUE_BATCH'],
       rolloutEnlistSlice: env['FLOTILLA_ROLLOUT_ENLIST_SLICE'],

@@ -62,6 +62,7 @@ import { OfflineService } from './features/offline/offline-service.ts';
 import { OfflineStore } from './features/offline/offline-store.ts';
 import { replicasFor } from './features/replicas/replicas.ts';
 import { reportRoutes } from './features/reports/report-routes.ts';
+import { defaultIntakeWorkers, ReportIntake } from './features/reports/report-intake.ts';
 import { ReportService } from './features/reports/report-service.ts';
 import { ReportStore } from './features/reports/report-store.ts';
 import { AgentStreams } from './features/stream/agent-streams.ts';
@@ -128,6 +129,8 @@ export interface HubDependencies {
   };
   /** The most connections the server holds; beyond it new ones are closed at once (keep it below the fd limit). */
   readonly maxConnections?: number;
+  /** Worker threads that read and verify agents' reports (docs/operations.md); 0 reads them on the event loop; default one less than the cores, 1 to 4. */
+  readonly reportWorkers?: number;
 }
 
 /** The hub's services, for the CLI's `serve`, scripts and tests that drive a hub without HTTP. */
@@ -347,9 +350,11 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     ...(deps.dashboardDir === undefined ? {} : { assetsDir: deps.dashboardDir }),
     ...(deps.eventPollMs === undefined ? {} : { eventPollMs: deps.eventPollMs }),
   });
+  const intake = new ReportIntake(deps.reportWorkers ?? defaultIntakeWorkers());
   const reports = dashboard.events.watchReports(
     meterReports(
       new ReportService({
+        intake,
         tx,
         store: new ReportStore(db),
         targets: cache,
@@ -565,6 +570,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
         });
         server.closeIdleConnections();
       });
+      await intake.close();
       seen.stop();
       auditSchedule.close();
       await replicas.close();

@@ -53,6 +53,8 @@ export interface OpenHubOptions {
   readonly stream?: HubDependencies['stream'];
   /** The most connections the server holds at once. */
   readonly maxConnections?: number;
+  /** Worker threads that read and verify agents' reports; 0 on the event loop (`createHub`). */
+  readonly reportWorkers?: number;
 }
 
 export interface OpenedHub {
@@ -121,6 +123,7 @@ export async function openHub(options: OpenHubOptions): Promise<OpenedHub> {
       ...(options.lastSeenFlushMs === undefined ? {} : { lastSeenFlushMs: options.lastSeenFlushMs }),
       ...(options.stream === undefined ? {} : { stream: options.stream }),
       ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
+      ...(options.reportWorkers === undefined ? {} : { reportWorkers: options.reportWorkers }),
     }),
   );
   const adminTokenPath = join(options.dataDir, 'admin-token');

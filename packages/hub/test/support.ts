@@ -34,9 +34,14 @@ export interface TestHub {
   close(): Promise<void>;
 }
 
-/** A real hub on a temporary data directory and a loopback port, with a clock the test moves. */
+/**
+ * A real hub on a temporary data directory and a loopback port, with a clock the test moves.
+ * Its reports are read on the event loop unless `reportWorkers` says otherwise: a report worker
+ * started from TypeScript sources costs about a second of CPU, and the report tests run both
+ * paths (the hubs the end-to-end tests start from the build run the workers).
+ */
 export async function startTestHub(
-  options: Pick<OpenHubOptions, 'dashboardDir' | 'lastSeenFlushMs'> = {},
+  options: Pick<OpenHubOptions, 'dashboardDir' | 'lastSeenFlushMs' | 'reportWorkers'> = {},
 ): Promise<TestHub> {
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-hub-test-'));
   let offset = 0;
@@ -46,6 +51,7 @@ export async function startTestHub(
     ...(database.url === undefined ? {} : { database: database.url }),
     log: pino({ level: 'silent' }),
     clock: () => Date.now() + offset,
+    reportWorkers: 0,
     ...options,
   });
   const url = await opened.hub.listen(0);

@@ -38,6 +38,7 @@ export {
   isUsablePublicKey,
   keyIdOf,
   signPayload,
+  verifyCanonical,
   verifyCanonicalInPool,
   verifyPayload,
   type TrustedKey,

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import nacl from 'tweetnacl';
 import { describe, expect, it } from 'vitest';
-import { countValidSigners, verifyCanonicalInPool } from '../src/crypto/keys.ts';
+import { countValidSigners, verifyCanonical, verifyCanonicalInPool } from '../src/crypto/keys.ts';
 import { canonicalize, generateKeyPair, keyIdOf, signPayload, verifyPayload } from '../src/index.ts';
 import { toBase64Url } from '../src/crypto/base64url.ts';
 import { nodeBackend, strictVerify, strictVerifyInPool, tweetnaclBackend } from '../src/crypto/ed25519.ts';
@@ -227,5 +227,16 @@ describe('verification on the thread pool', () => {
     expect(
       await verifyCanonicalInPool('report', canonicalize(payload), { ...signature, sig: '!' }, key.publicKey),
     ).toBe(false);
+  });
+
+  it('verifies a payload given as canonical JSON on the calling thread, as verifyPayload does', () => {
+    const key = generateKeyPair();
+    const payload = { seq: 1, b: [true, null], a: 'x' };
+    const signature = signPayload('report', payload, key);
+    expect(verifyCanonical('report', canonicalize(payload), signature, key.publicKey)).toBe(true);
+    expect(verifyCanonical('envelope', canonicalize(payload), signature, key.publicKey)).toBe(false);
+    expect(verifyCanonical('report', canonicalize({ ...payload, seq: 2 }), signature, key.publicKey)).toBe(false);
+    expect(verifyCanonical('report', canonicalize(payload), { ...signature, sig: '!' }, key.publicKey)).toBe(false);
+    expect(verifyCanonical('report', canonicalize(payload), signature, generateKeyPair().publicKey)).toBe(false);
   });
 });

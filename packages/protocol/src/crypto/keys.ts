@@ -111,6 +111,23 @@ export function verifyPayload(
 }
 
 /**
+ * {@link verifyPayload} for a payload already in canonical JSON (`canonicalize(payload)`), on the
+ * calling thread: for a worker thread that has just made the canonical text to store it.
+ */
+export function verifyCanonical(
+  purpose: SignaturePurpose,
+  canonical: string,
+  signature: Signature,
+  publicKey: PublicKey,
+  backend: Ed25519Backend = nodeBackend,
+): boolean {
+  const pub = fromBase64Url(publicKey);
+  const sig = fromBase64Url(signature.sig);
+  if (pub === undefined || sig === undefined) return false;
+  return strictVerify(pub, signedText(purpose, canonical), sig, backend);
+}
+
+/**
  * {@link verifyPayload} for a payload already in canonical JSON (`canonicalize(payload)`, which
  * a caller storing the document has made anyway), verified on libuv's thread pool: the same
  * strict checks and the same answer, off the event loop. Node only.

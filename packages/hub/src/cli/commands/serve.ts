@@ -43,6 +43,10 @@ export function serveCommand(program: Command): void {
       'the most connections held at once; more are closed at once (env FLOTILLA_MAX_CONNECTIONS, default the open-file limit less 512)',
     )
     .option(
+      '--report-workers <n>',
+      "worker threads that read and verify agents' reports; 0 on the event loop (env FLOTILLA_REPORT_WORKERS, default one less than the cores, 1 to 4)",
+    )
+    .option(
       '--stream-heartbeat-seconds <s>',
       'how often agent streams are pinged (env FLOTILLA_STREAM_HEARTBEAT_SECONDS, default 30)',
     )
@@ -81,6 +85,7 @@ export function serveCommand(program: Command): void {
         rolloutIssueDelayMs: config.rolloutIssueDelayMs,
         stream: { heartbeatMs: config.streamHeartbeatSeconds * 1000 },
         ...(maxConnections === undefined ? {} : { maxConnections }),
+        ...(config.reportWorkers === undefined ? {} : { reportWorkers: config.reportWorkers }),
         ...(config.auditRetentionDays === undefined
           ? {}
           : { auditRetentionMs: config.auditRetentionDays * 86_400_000 }),

@@ -51,8 +51,8 @@ const SUBJECTS_SHOWN = 20;
  * row, one rollout — never the whole fleet.
  *
  * Audit entries are read from the committed log by seq rather than hooked at append, so an
- * entry of a transaction that rolls back is never announced. The last `capacity` events
- * stay in memory for a client that reconnects with `Last-Event-ID`; older ones, or ids from
+ * entry of a transaction that rolls back is never announced. The last `capacity` events (and
+ * up to a sixteenth more) stay in memory for a client that reconnects with `Last-Event-ID`; older ones, or ids from
  * another hub process, are answered with "reset" (reload what you show).
  */
 export class LiveEvents {
@@ -90,7 +90,10 @@ export class LiveEvents {
   publish(type: LiveEventType, data: Readonly<Record<string, unknown>>): void {
     const event: LiveEvent = { id: `${this.epoch}-${++this.counter}`, type, data };
     this.buffer.push(event);
-    if (this.buffer.length > this.capacity) this.buffer.splice(0, this.buffer.length - this.capacity);
+    // Trimmed a slack's worth at a time: a splice per event moved the whole buffer each time,
+    // 10-15 µs of every report at thousands a second.
+    if (this.buffer.length > this.capacity + Math.ceil(this.capacity / 16))
+      this.buffer.splice(0, this.buffer.length - this.capacity);
     for (const listener of this.listeners) listener(event);
   }
 

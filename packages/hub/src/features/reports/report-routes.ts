@@ -1,12 +1,10 @@
-import { SignedReport } from '@flotilla/protocol';
 import { LastReport, ReportReceipt } from '@flotilla/protocol/api';
 import { requireAgent, type Authenticator } from '../../http/auth.ts';
-import { readJson } from '../../http/body.ts';
+import { readJsonBytes } from '../../http/body.ts';
 import { sendJson } from '../../http/respond.ts';
 import type { Router } from '../../http/router.ts';
+import { REPORT_BODY_LIMIT } from './report-body.ts';
 import type { ReportService } from './report-service.ts';
-
-const REPORT_BODY_LIMIT = 4 * 1024 * 1024;
 
 export interface ReportRoutesDeps {
   readonly auth: Authenticator;
@@ -21,8 +19,8 @@ export function reportRoutes(router: Router, { auth, reports }: ReportRoutesDeps
   router.on('POST', '/v1/targets/:id/reports', async ({ req, res, params }) => {
     const targetId = params['id']!;
     await requireAgent(auth, req, targetId);
-    const signed = await readJson(req, SignedReport, REPORT_BODY_LIMIT);
-    const receipt = await reports.submit(targetId, signed);
+    // Parsed and verified by the report intake, off the event loop.
+    const receipt = await reports.submit(targetId, await readJsonBytes(req, REPORT_BODY_LIMIT));
     sendJson(res, receipt.duplicate ? 200 : 201, ReportReceipt, receipt);
   });
 

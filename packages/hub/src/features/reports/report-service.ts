@@ -4,7 +4,6 @@ import {
   FlotillaError,
   type FaultPoints,
   SECURITY_CODES,
-  verifyCanonicalInPool,
   verifyPayload,
   type Facts,
   type Report,
@@ -15,6 +14,8 @@ import type { LastReport, ReportReceipt } from '@flotilla/protocol/api';
 import type { AuditSink } from '../../audit-sink.ts';
 import type { Clock } from '../../clock.ts';
 import type { Transactions } from '../../store/transaction.ts';
+import type { ReadReport } from './report-body.ts';
+import type { ReportIntake } from './report-intake.ts';
 import type { ReportStore } from './report-store.ts';
 
 /** The key each target signs its reports with (the targets feature's cache). */
@@ -41,6 +42,8 @@ export interface ReportServiceDeps {
   readonly drift: DriftReportSink;
   readonly audit: AuditSink;
   readonly clock: Clock;
+  /** Reads, validates and verifies report bodies before they are stored, off the event loop when it has workers. */
+  readonly intake: ReportIntake;
   /** Test-only crash points: `report:before-commit` after a new report's writes. */
   readonly faults?: FaultPoints;
   readonly log?: Logger;
@@ -54,11 +57,14 @@ export interface ReportServiceDeps {
 export class ReportService {
   private readonly deps: ReportServiceDeps;
   /**
-   * Reports whose signature {@link submit} checked on the thread pool, with the key it checked
-   * against and the report's canonical JSON as stored: `accept` takes them without verifying
-   * again, unless the target's key changed meanwhile.
+   * Reports whose signature {@link submit} checked before the store (on a worker thread or on
+   * libuv's pool), with the key it checked against, the verdict, and the report's canonical JSON
+   * as stored: `accept` takes them without verifying again, unless the target's key changed meanwhile.
    */
-  private readonly verified = new WeakMap<SignedReport, { readonly publicKey: string; readonly body: string }>();
+  private readonly checked = new WeakMap<
+    SignedReport,
+    { readonly publicKey: string; readonly valid: boolean; readonly body: string }
+  >();
 
   constructor(deps: ReportServiceDeps) {
     this.deps = deps;
@@ -91,29 +97,25 @@ export class ReportService {
   }
 
   /**
-   * {@link accept} in a transaction shared with the other reports arriving in the same turn of
-   * the event loop: what the report route calls, so that a fleet reporting at once costs a
-   * commit per group rather than per report. The signature is checked first on libuv's thread
-   * pool, so the event loop takes other reports meanwhile; a report that does not verify there
-   * goes through `accept`'s own check, which refuses and audits it.
+   * {@link accept} for a report's body as sent, in a transaction shared with the other reports
+   * arriving in the same turn of the event loop: what the report route calls, so that a fleet
+   * reporting at once costs a commit per group rather than per report. The intake reads,
+   * validates and verifies the body first, off the event loop, so the event loop only stores;
+   * a report that does not verify there is refused and audited by `accept`.
    */
-  async submit(targetId: string, signed: SignedReport): Promise<ReportReceipt> {
+  async submit(targetId: string, bytes: Uint8Array): Promise<ReportReceipt> {
     const publicKey = this.deps.targets.get(targetId)?.publicKey;
-    if (publicKey !== undefined && signed.report.targetId === targetId) {
-      let report: string | undefined;
-      try {
-        report = canonicalize(signed.report);
-      } catch {
-        // Not canonical JSON: accept refuses it with the reason.
-      }
-      if (report !== undefined && (await verifyCanonicalInPool('report', report, signed.signature, publicKey)))
-        this.verified.set(signed, {
-          publicKey,
-          // canonicalize(signed), made from the part already canonical: its keys sort "report" first.
-          body: `{"report":${report},"signature":${canonicalize(signed.signature)}}`,
-        });
-    }
-    return this.deps.tx.group(() => this.accept(targetId, signed));
+    const read = await this.deps.intake.read(bytes, targetId, publicKey);
+    return this.deps.tx.group(() => this.accept(targetId, this.signedOf(read, publicKey)));
+  }
+
+  /** The signed report the intake read, noted as checked when it was. */
+  private signedOf(read: ReadReport, publicKey: string | undefined): SignedReport {
+    if (read.kind === 'unchecked') return read.signed;
+    // The canonical JSON of what the schema let through: the same value, and V8's own parser.
+    const signed = JSON.parse(read.body) as SignedReport;
+    if (publicKey !== undefined) this.checked.set(signed, { publicKey, valid: read.valid, body: read.body });
+    return signed;
   }
 
   /**
@@ -140,9 +142,9 @@ export class ReportService {
     }
     const state = this.deps.targets.get(targetId);
     if (state === undefined) throw new FlotillaError('NOT_FOUND', `target ${targetId} does not exist`);
-    const verified = this.verified.get(signed);
-    const checked = verified !== undefined && verified.publicKey === state.publicKey;
-    if (!checked && !verifyPayload('report', report, signed.signature, state.publicKey)) {
+    const earlier = this.checked.get(signed);
+    const checked = earlier !== undefined && earlier.publicKey === state.publicKey ? earlier : undefined;
+    if (!(checked?.valid ?? verifyPayload('report', report, signed.signature, state.publicKey))) {
       audit.append({
         actor: { kind: 'agent', id: targetId },
         action: 'report.submit',
@@ -156,7 +158,7 @@ export class ReportService {
         `report ${report.seq} is not signed by the key of target ${targetId}`,
       );
     }
-    const body = checked ? verified.body : canonicalize(signed);
+    const body = checked?.body ?? canonicalize(signed);
     const now = clock();
     return tx.run(() => {
       if (!store.insert(targetId, report.seq, report.generation, now, body)) {

@@ -23,12 +23,17 @@ function malleate(sig: string): string {
   return bytes.toString('base64url');
 }
 
-describe('reports taken by POST /v1/targets/{id}/reports', () => {
+// Every case on both paths: bodies read and verified by the worker threads of the report
+// intake, and in process on the event loop (`reportWorkers: 0`), which must answer alike.
+describe.each([
+  { path: 'worker threads', workers: 1 },
+  { path: 'the event loop', workers: 0 },
+])('reports taken by POST /v1/targets/{id}/reports, read on $path', ({ workers }) => {
   let hub: TestHub;
   let enrollToken: string;
 
   beforeEach(async () => {
-    hub = await startTestHub();
+    hub = await startTestHub({ reportWorkers: workers });
     const created = await call(hub.url, 'POST', '/v1/enrollment-tokens', {
       token: hub.adminToken,
       body: JSON.stringify({ maxUses: 20, ttlSeconds: 600 }),
@@ -111,5 +116,73 @@ describe('reports taken by POST /v1/targets/{id}/reports', () => {
       expect(hub.opened.hub.services.reports.heldSeqs(a.targetId, 1, 10)).toEqual([1, 2, 3]);
       expect(hub.opened.hub.services.reports.last(a.targetId).last?.seq).toBe(3);
     }
+  });
+
+  const sendText = (targetId: string, token: string, body: string) =>
+    call(hub.url, 'POST', `/v1/targets/${targetId}/reports`, { token, body });
+
+  it('refuses a report about another target, and audits the refusal', async () => {
+    const { agent: a, token } = await agent('site-a');
+    const { agent: b } = await agent('site-b');
+    const r = report(b.targetId, 1);
+    const answer = await send(a.targetId, token, { report: r, signature: signPayload('report', r, a.key) });
+    expect(answer.status).toBe(403);
+    expect(answer.body.error.code).toBe('FORBIDDEN');
+    expect(hub.opened.hub.services.reports.stored(a.targetId, 1)).toBeUndefined();
+    expect(hub.opened.hub.services.reports.stored(b.targetId, 1)).toBeUndefined();
+    const audit = await call(hub.url, 'GET', '/v1/audit?action=report.submit&limit=10', { token: hub.adminToken });
+    expect(audit.body.entries.map((e: { reason?: string }) => e.reason)).toContain('FORBIDDEN');
+  });
+
+  it('answers a resent report as a duplicate, and refuses a reused seq with other content', async () => {
+    const { agent: a, token } = await agent('site-a');
+    const first = report(a.targetId, 1);
+    const signed = { report: first, signature: signPayload('report', first, a.key) };
+    expect((await send(a.targetId, token, signed)).status).toBe(201);
+    const again = await send(a.targetId, token, signed);
+    expect(again.status).toBe(200);
+    expect(again.body.duplicate).toBe(true);
+    const other = { ...first, phase: 'failed' as const };
+    const reused = await send(a.targetId, token, { report: other, signature: signPayload('report', other, a.key) });
+    expect(reused.status).toBe(409);
+    expect(reused.body.error.code).toBe('REPORT_SEQ_CONFLICT');
+    expect(hub.opened.hub.services.reports.stored(a.targetId, 1)).toBe(canonicalize(signed));
+  });
+
+  it('refuses a body that is not JSON, or not a signed report, naming the problem', async () => {
+    const { agent: a, token } = await agent('site-a');
+    const broken = await sendText(a.targetId, token, '{"report":');
+    expect(broken.status).toBe(400);
+    expect(broken.body.error.code).toBe('BAD_REQUEST');
+    const r = report(a.targetId, 1);
+    const invalid = await sendText(
+      a.targetId,
+      token,
+      JSON.stringify({ report: { ...r, seq: -1 }, signature: signPayload('report', r, a.key) }),
+    );
+    expect(invalid.status).toBe(400);
+    expect(invalid.body.error.code).toBe('VALIDATION_FAILED');
+    expect(invalid.body.error.message).toMatch(/seq/);
+    expect(hub.opened.hub.services.reports.heldSeqs(a.targetId, 0, 10)).toEqual([]);
+  });
+
+  it('refuses a report nested deeper than the JSON limit', async () => {
+    const { agent: a, token } = await agent('site-a');
+    const r = report(a.targetId, 1);
+    const text = JSON.stringify({ report: r, signature: signPayload('report', r, a.key) }).replace(
+      '"driver":"test"',
+      `"driver":"test","deep":${'['.repeat(5000)}${']'.repeat(5000)}`,
+    );
+    const answer = await sendText(a.targetId, token, text);
+    expect(answer.status).toBe(400);
+    expect(answer.body.error.code).toBe('JSON_TOO_DEEP');
+  });
+
+  it('refuses a report larger than 4 MB', async () => {
+    const { agent: a, token } = await agent('site-a');
+    const r = { ...report(a.targetId, 1), facts: { driver: 'test', padding: 'x'.repeat(4 * 1024 * 1024) } };
+    const answer = await send(a.targetId, token, { report: r, signature: signPayload('report', r, a.key) });
+    expect(answer.status).toBe(413);
+    expect(answer.body.error.code).toBe('BODY_TOO_LARGE');
   });
 });
