@@ -5,12 +5,37 @@
  * so that the event loop wakes once for many reports.
  */
 import { parentPort } from 'node:worker_threads';
-import { verifyCanonical } from '@flotilla/protocol';
+import { API_VERSION, generateKeyPair, signPayload, verifyCanonical, type Report } from '@flotilla/protocol';
 import { readReport, toRefusal } from './report-body.ts';
-import type { IntakeAnswer, IntakeJob } from './report-intake.ts';
+import type { IntakeAnswer, IntakeJob, IntakeMessage } from './report-intake.ts';
 
 const port = parentPort;
 if (port === null) throw new Error('report-intake-worker runs as a worker thread');
+
+// One report read before the worker says it is ready, so that whatever is loaded or set up on
+// first use is in place before the hub could run out of file descriptors.
+const key = generateKeyPair();
+const sample: Report = {
+  apiVersion: API_VERSION,
+  kind: 'Report',
+  targetId: 'tgt_00000000000000000000',
+  seq: 1,
+  generation: 0,
+  phase: 'applied',
+  health: 'healthy',
+  bundles: [],
+  resources: [],
+  facts: {},
+  observedAt: new Date(0).toISOString(),
+};
+const warm = readReport(
+  new TextEncoder().encode(JSON.stringify({ report: sample, signature: signPayload('report', sample, key) })),
+  sample.targetId,
+  key.publicKey,
+  (canonical, signature, publicKey) => verifyCanonical('report', canonical, signature, publicKey),
+);
+if (warm.kind !== 'checked' || !warm.valid) throw new Error('report-intake-worker could not read a report at start');
+port.postMessage({ ready: true } satisfies IntakeMessage);
 
 let answers: IntakeAnswer[] = [];
 let posting = false;
@@ -42,5 +67,5 @@ function post(): void {
   const done = answers;
   answers = [];
   posting = false;
-  port!.postMessage(done);
+  port!.postMessage(done satisfies IntakeMessage);
 }

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
 import { verifyCanonicalInPool } from '@flotilla/protocol';
 import { fromRefusal, readReport, type ReadReport, type Refusal } from './report-body.ts';
 
@@ -24,6 +25,12 @@ export function defaultIntakeWorkers(): number {
   return Math.min(4, Math.max(1, availableParallelism() - 1));
 }
 
+/** What a worker posts: once, that it has loaded everything it reads reports with; then its answers. */
+export type IntakeMessage = { readonly ready: true } | readonly IntakeAnswer[];
+
+/** How long the intake waits before starting a worker again after one was lost, doubled while starting fails. */
+const RESTART_MS = { first: 1_000, most: 60_000 };
+
 interface Pending {
   readonly resolve: (read: ReadReport) => void;
   readonly reject: (error: unknown) => void;
@@ -33,6 +40,7 @@ interface Thread {
   readonly worker: Worker;
   readonly pending: Map<number, Pending>;
   queued: IntakeJob[];
+  ready: boolean;
 }
 
 /**
@@ -42,24 +50,35 @@ interface Thread {
  * same runs in process, the signature checked on libuv's thread pool: what the tests compare
  * the workers against, and the choice for a hub on one core.
  *
- * The workers start with the intake and are replaced when one fails; a failure answers the
- * reports it held as the hub's own error (500), never as a verdict on them.
+ * A worker takes reports only once it has loaded its modules and read a report: starting a
+ * thread and loading modules need file descriptors, which a hub at its open-file limit does
+ * not have, and a worker that failed there would fail or strand every report handed to it.
+ * While no worker is ready (none started yet, or one lost and not yet replaced) reports are read
+ * in process, so running out of descriptors never fails a report. A worker lost while holding
+ * reports fails them as the hub's own error (500), never as a verdict on them; it is replaced
+ * after a pause.
  */
 export class ReportIntake {
   private readonly size: number;
+  private readonly log: Logger | undefined;
   private readonly threads: Thread[] = [];
+  private readonly restarts = new Set<NodeJS.Timeout>();
+  private restartMs = RESTART_MS.first;
   private nextId = 1;
   private flushing = false;
   private closed = false;
+  /** Resolves once every worker started with the intake is ready or has failed to start. */
+  readonly ready: Promise<void>;
 
   /**
-   * `workers`: how many worker threads, started now: a hub that later runs out of file
-   * descriptors could not start one (it loads its modules from files) and would fail its reports.
-   * 0 reads every report on the event loop.
+   * `workers`: how many worker threads, started now; await {@link ready} before taking
+   * connections, so that they have loaded their modules while descriptors are free. 0 reads
+   * every report on the event loop.
    */
-  constructor(workers: number) {
+  constructor(workers: number, log?: Logger) {
     this.size = workers;
-    for (let i = 0; i < workers; i++) this.start();
+    this.log = log;
+    this.ready = Promise.all(Array.from({ length: workers }, () => this.start())).then(() => undefined);
   }
 
   /** How many worker threads the intake runs with (0: none, reports are read in process). */
@@ -73,13 +92,13 @@ export class ReportIntake {
    * with the {@link FlotillaError} that names what is wrong with the body.
    */
   read(bytes: Uint8Array, targetId: string, publicKey: string | undefined): Promise<ReadReport> {
-    if (this.size === 0)
+    if (this.closed && this.size > 0) return Promise.reject(new Error('the report intake is closed'));
+    const thread = this.leastBusy();
+    if (thread === undefined)
       return (async () =>
         readReport(bytes, targetId, publicKey, (canonical, signature, key) =>
           verifyCanonicalInPool('report', canonical, signature, key),
         ))();
-    if (this.closed) return Promise.reject(new Error('the report intake is closed'));
-    const thread = this.leastBusy();
     const id = this.nextId++;
     // Only a buffer of its own can move to the worker; a view into a larger one is copied.
     const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
@@ -96,6 +115,8 @@ export class ReportIntake {
   /** Stops the workers; reports still being read fail. */
   async close(): Promise<void> {
     this.closed = true;
+    for (const timer of this.restarts) clearTimeout(timer);
+    this.restarts.clear();
     const threads = this.threads.splice(0);
     for (const thread of threads) this.fail(thread, new Error('the report intake closed while reading a report'));
     await Promise.all(threads.map(({ worker }) => worker.terminate()));
@@ -115,36 +136,59 @@ export class ReportIntake {
     }
   }
 
-  private leastBusy(): Thread {
-    if (this.threads.length < this.size) return this.start();
-    let best = this.threads[0]!;
-    for (const thread of this.threads) if (thread.pending.size < best.pending.size) best = thread;
+  /** The ready worker holding the fewest reports; undefined when none is ready. */
+  private leastBusy(): Thread | undefined {
+    let best: Thread | undefined;
+    for (const thread of this.threads)
+      if (thread.ready && (best === undefined || thread.pending.size < best.pending.size)) best = thread;
     return best;
   }
 
-  private start(): Thread {
+  /** Starts a worker; resolves once it is ready or lost. */
+  private start(): Promise<void> {
     const worker = new Worker(WORKER, WORKER_OPTIONS);
     worker.unref();
-    const thread: Thread = { worker, pending: new Map(), queued: [] };
-    worker.on('message', (answers: readonly IntakeAnswer[]) => {
-      for (const answer of answers) {
-        const pending = thread.pending.get(answer.id);
-        if (pending === undefined) continue;
-        thread.pending.delete(answer.id);
-        if ('read' in answer) pending.resolve(answer.read);
-        else if ('refusal' in answer) pending.reject(fromRefusal(answer.refusal));
-        else pending.reject(new Error(`reading a report failed in its worker: ${answer.failed}`));
-      }
-    });
-    const lost = (error: Error): void => {
-      const at = this.threads.indexOf(thread);
-      if (at !== -1) this.threads.splice(at, 1);
-      this.fail(thread, error);
-    };
-    worker.on('error', (error) => lost(new Error(`a report intake worker failed: ${error.message}`)));
-    worker.on('exit', (code) => lost(new Error(`a report intake worker exited (${code})`)));
+    const thread: Thread = { worker, pending: new Map(), queued: [], ready: false };
     this.threads.push(thread);
-    return thread;
+    return new Promise<void>((started) => {
+      worker.on('message', (message: IntakeMessage) => {
+        if ('ready' in message) {
+          thread.ready = true;
+          this.restartMs = RESTART_MS.first;
+          started();
+          return;
+        }
+        for (const answer of message) {
+          const pending = thread.pending.get(answer.id);
+          if (pending === undefined) continue;
+          thread.pending.delete(answer.id);
+          if ('read' in answer) pending.resolve(answer.read);
+          else if ('refusal' in answer) pending.reject(fromRefusal(answer.refusal));
+          else pending.reject(new Error(`reading a report failed in its worker: ${answer.failed}`));
+        }
+      });
+      const lost = (error: Error): void => {
+        started();
+        const at = this.threads.indexOf(thread);
+        if (at === -1) return;
+        this.threads.splice(at, 1);
+        this.fail(thread, error);
+        if (this.closed) return;
+        this.log?.warn(
+          { err: error, restartInMs: this.restartMs },
+          'a report intake worker was lost; reports are read on the event loop until it is replaced',
+        );
+        const timer = setTimeout(() => {
+          this.restarts.delete(timer);
+          void this.start();
+        }, this.restartMs);
+        timer.unref();
+        this.restarts.add(timer);
+        this.restartMs = Math.min(RESTART_MS.most, this.restartMs * 2);
+      };
+      worker.on('error', (error) => lost(new Error(`a report intake worker failed: ${error.message}`)));
+      worker.on('exit', (code) => lost(new Error(`a report intake worker exited (${code})`)));
+    });
   }
 
   private fail(thread: Thread, error: Error): void {

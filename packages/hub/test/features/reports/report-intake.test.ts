@@ -90,6 +90,7 @@ describe('the report intake on worker threads', () => {
 
   it('fails the reads it holds when closed, and takes no more', async () => {
     const intake = new ReportIntake(1);
+    await intake.ready;
     const pending = outcome(intake, bodies['a report signed by its target']!.body, key.publicKey);
     await intake.close();
     expect(await pending).toMatchObject({ message: expect.stringMatching(/closed/) });
