@@ -9,9 +9,17 @@ import { tempDir } from './fixtures/temp-dir.ts';
 
 const FD_LIMIT = 320;
 
-/** Sends one request on an open connection and resolves with its status line. */
+/**
+ * Sends one request on an open connection and resolves with its status line, or with "closed" when
+ * the hub closes the connection instead, including before the request (once it has closed, no
+ * 'close' event would come).
+ */
 function ask(socket: Socket, method: string, path: string, token: string, body?: string): Promise<string> {
   return new Promise((resolve) => {
+    if (socket.closed) {
+      resolve('closed before the request');
+      return;
+    }
     let text = '';
     const onData = (chunk: Buffer): void => {
       text += chunk.toString();
