@@ -1,7 +1,8 @@
 /**
  * A process that starts a report intake with one worker, spends every file descriptor it has
  * left, then hands the intake signed reports: what report-intake-fds.test.ts runs under a low
- * open-file limit. Prints each report's outcome as one JSON line.
+ * open-file limit. With the argument `before-start` it spends them before starting the intake,
+ * so that its worker cannot start. Prints each report's outcome as one JSON line.
  */
 import { openSync } from 'node:fs';
 import { API_VERSION, generateKeyPair, signPayload, type Report } from '@flotilla/protocol';
@@ -26,14 +27,19 @@ const bodies = Array.from({ length: 50 }, (_, i) => {
   return new TextEncoder().encode(JSON.stringify({ report, signature: signPayload('report', report, key) }));
 });
 
+const held: number[] = [];
+function spendDescriptors(): void {
+  try {
+    for (;;) held.push(openSync('/dev/null', 'r'));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EMFILE') throw error;
+  }
+}
+
+if (process.argv[2] === 'before-start') spendDescriptors();
 const intake = new ReportIntake(1);
 await intake.ready;
-const held: number[] = [];
-try {
-  for (;;) held.push(openSync('/dev/null', 'r'));
-} catch (error) {
-  if ((error as NodeJS.ErrnoException).code !== 'EMFILE') throw error;
-}
+spendDescriptors();
 const outcomes = await Promise.allSettled(bodies.map((bytes) => intake.read(bytes, targetId, key.publicKey)));
 process.stdout.write(
   `${JSON.stringify({
