@@ -3,7 +3,8 @@ import type { FacetCounts } from '@flotilla/protocol/api';
 import { parseQuery, queryCatalogFromFieldNames, validateQuery, type Query } from '@flotilla/protocol/query';
 import type { Clock } from '../../clock.ts';
 import type { FleetIndex } from './fleet-index.ts';
-import type { FleetQueryStore, TargetJson } from './fleet-query-store.ts';
+import type { FleetQueryStore } from './fleet-query-store.ts';
+import type { TargetJson } from './target-page-text.ts';
 import type { TargetStore } from './target-store.ts';
 
 export interface FleetQueryDeps {
