@@ -15,16 +15,17 @@ const SEPARATOR = '\u0001';
 const PIECES = 6;
 
 /**
- * The six pieces of a target's document, in SQL over `targets t`: its id; its JSON text up to
- * `enrolledAt`, written by the database from the stored JSON columns as they are; its three
- * times in epoch milliseconds (the last seen one empty when never); and its `lastChangedBy`.
+ * The six pieces of a target's document, in SQL over `targets t`, separated by `separator`: its
+ * id; its JSON text up to `enrolledAt`, written by the database from the stored JSON columns as
+ * they are; its three times in epoch milliseconds (the last seen one empty when never); and its
+ * `lastChangedBy`. One `concat`, not a chain of `||`: each `||` copies all it has joined so far.
+ * `concat` skips nulls: the drift is absent when null, and so is the time of a target never seen.
  * The id and status go out unquoted: the hub makes every id (`tgt_` and hex digits) and the
  * table's CHECK allows three statuses.
  */
-const PIECES_SQL = {
-  sqlite: `t.id || char(1) || '{"id":"' || t.id || '","name":' || json_quote(t.name) || ',"status":"' || t.status || '","labels":' || t.labels || ',"properties":' || t.properties || ',"facts":' || t.facts || ',"keyId":' || json_quote(t.key_id) || ',"desired":{"generation":' || t.desired_generation || ',"bundles":' || t.desired_bundles || '},"observed":' || coalesce(t.observed, 'null') || coalesce(',"drift":' || t.drift, '') || char(1) || t.enrolled_at || char(1) || coalesce(t.last_seen_at, '') || char(1) || t.last_changed_at || char(1) || t.last_changed_by`,
-  postgres: `t.id || chr(1) || '{"id":"' || t.id || '","name":' || to_json(t.name)::text || ',"status":"' || t.status || '","labels":' || t.labels || ',"properties":' || t.properties || ',"facts":' || t.facts || ',"keyId":' || to_json(t.key_id)::text || ',"desired":{"generation":' || t.desired_generation::text || ',"bundles":' || t.desired_bundles || '},"observed":' || coalesce(t.observed, 'null') || coalesce(',"drift":' || t.drift, '') || chr(1) || t.enrolled_at::text || chr(1) || coalesce(t.last_seen_at::text, '') || chr(1) || t.last_changed_at::text || chr(1) || t.last_changed_by`,
-} as const;
+function piecesSql(separator: string, quote: (column: string) => string): string {
+  return `concat(t.id, ${separator}, '{"id":"', t.id, '","name":', ${quote('t.name')}, ',"status":"', t.status, '","labels":', t.labels, ',"properties":', t.properties, ',"facts":', t.facts, ',"keyId":', ${quote('t.key_id')}, ',"desired":{"generation":', t.desired_generation, ',"bundles":', t.desired_bundles, '},"observed":', coalesce(t.observed, 'null'), ',"drift":' || t.drift, ${separator}, t.enrolled_at, ${separator}, t.last_seen_at, ${separator}, t.last_changed_at, ${separator}, t.last_changed_by)`;
+}
 
 /**
  * The aggregate that writes the documents of the rows of `targets t` a statement selects as one
@@ -34,8 +35,8 @@ const PIECES_SQL = {
  * rows mostly come in the order of the ids they were looked up by, which is theirs.
  */
 export const TARGET_PAGE_TEXT_SQL = {
-  sqlite: `group_concat(${PIECES_SQL.sqlite}, char(1))`,
-  postgres: `string_agg(${PIECES_SQL.postgres}, chr(1))`,
+  sqlite: `group_concat(${piecesSql('char(1)', (column) => `json_quote(${column})`)}, char(1))`,
+  postgres: `string_agg(${piecesSql('chr(1)', (column) => `to_json(${column})::text`)}, chr(1))`,
 } as const;
 
 /**
