@@ -369,9 +369,10 @@ export class FleetIndex {
     for (let value = 0; value < column.counts.length; value++)
       if (matches[value + 1] === 1) holders += column.counts[value]!;
     const slots = this.ids.length;
-    if (holders * POSTINGS_SHARE < slots) return this.holdersByPostings(column, matches, holders);
+    if (holders * POSTINGS_SHARE < slots) return this.holdersByPostings(column, matches);
     const { held, more } = column;
-    const found = new Int32Array(holders);
+    // As long as the slots, not the estimate: a typed array drops what is written past its end.
+    const found = new Int32Array(slots);
     let count = 0;
     for (let ordinal = 0; ordinal < slots; ordinal++) if (matches[held[ordinal]!] === 1) found[count++] = ordinal;
     // Targets holding several values of the field: the first is in `held`, the others here.
@@ -382,24 +383,28 @@ export class FleetIndex {
     return count === start ? found.subarray(0, count) : found.subarray(0, count).sort();
   }
 
-  private holdersByPostings(column: FieldColumn, matches: Uint8Array, holders: number): Int32Array {
+  private holdersByPostings(column: FieldColumn, matches: Uint8Array): Int32Array {
     const { start, ordinals } = this.postings(column);
-    const found = new Int32Array(holders);
-    let count = 0;
-    let lists = 0;
+    const lists: number[] = [];
+    let holders = 0;
     for (let value = 0; value + 1 < matches.length; value++) {
       if (matches[value + 1] !== 1 || start[value] === start[value + 1]) continue;
-      lists++;
-      found.set(ordinals.subarray(start[value], start[value + 1]), count);
-      count += start[value + 1]! - start[value]!;
+      lists.push(value);
+      holders += start[value + 1]! - start[value]!;
     }
     // One list is in slot order already; several interleave, and a target holding two of the
     // values is in both.
-    if (lists <= 1) return found.subarray(0, count);
-    const sorted = found.subarray(0, count).sort();
+    if (lists.length === 1) return ordinals.slice(start[lists[0]!], start[lists[0]! + 1]);
+    const found = new Int32Array(holders);
+    let count = 0;
+    for (const value of lists) {
+      found.set(ordinals.subarray(start[value], start[value + 1]), count);
+      count += start[value + 1]! - start[value]!;
+    }
+    found.sort();
     let unique = 0;
-    for (let i = 0; i < count; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) sorted[unique++] = sorted[i]!;
-    return sorted.subarray(0, unique);
+    for (let i = 0; i < count; i++) if (i === 0 || found[i] !== found[i - 1]) found[unique++] = found[i]!;
+    return found.subarray(0, unique);
   }
 
   /**
