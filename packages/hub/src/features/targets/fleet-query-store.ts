@@ -4,24 +4,10 @@ import type { Query } from '@flotilla/protocol/query';
 import { dialectOf, forDialect, type Statement } from '../../store/sql.ts';
 import type { Db } from '../../store/database.ts';
 import { compileQuerySql } from './query-sql-store.ts';
-import {
-  TARGET_DOCUMENT_COLUMNS,
-  targetFromColumns,
-  targetJsonFromColumns,
-  type TargetDocumentColumns,
-} from './target-store.ts';
+import { TARGET_PAGE_TEXT_SQL, targetPageFromText, type TargetJson } from './target-page-text.ts';
+import { TARGET_DOCUMENT_COLUMNS, targetFromColumns, type TargetDocumentColumns } from './target-store.ts';
 
 const STATEMENT_CACHE = 256;
-
-/** A target's document as JSON text, with its id (for a page's cursor). */
-export interface TargetJson {
-  readonly id: string;
-  readonly json: string;
-}
-
-function targetJson(row: TargetDocumentColumns): TargetJson {
-  return { id: row[0], json: targetJsonFromColumns(row) };
-}
 const FACET_VALUES = 50;
 
 /**
@@ -33,8 +19,19 @@ export class FleetQueryStore {
   private readonly db: Db;
   private readonly statements = new Map<string, Statement<unknown[]>>();
 
+  /** The page statements' texts, made once: a long text is hashed again for the cache each time it is made. */
+  private readonly sql: { readonly page: string; readonly targets: string };
+
   constructor(db: Db) {
     this.db = db;
+    const aggregate = forDialect(db, TARGET_PAGE_TEXT_SQL);
+    this.sql = {
+      page: `SELECT ${aggregate} FROM (SELECT ${TARGET_DOCUMENT_COLUMNS} FROM targets t WHERE t.id > ? ORDER BY t.id LIMIT ?) t`,
+      targets: forDialect(db, {
+        sqlite: `SELECT ${aggregate} FROM json_each(?) j JOIN targets t ON t.id = j.value`,
+        postgres: `SELECT ${aggregate} FROM json_array_elements_text(?::json) j(value) JOIN targets t ON t.id = j.value`,
+      }),
+    };
   }
 
   private prepare(sql: string): Statement<unknown[]> {
@@ -49,11 +46,7 @@ export class FleetQueryStore {
 
   /** Every target in id order after `after`, at most `limit`, as JSON text. */
   pageJson(after: string, limit: number): TargetJson[] {
-    return (
-      this.prepare(`SELECT ${TARGET_DOCUMENT_COLUMNS} FROM targets t WHERE t.id > ? ORDER BY t.id LIMIT ?`)
-        .raw()
-        .all(after, limit) as TargetDocumentColumns[]
-    ).map(targetJson);
+    return this.pageText(this.sql.page, after, limit);
   }
 
   count(): number {
@@ -70,7 +63,15 @@ export class FleetQueryStore {
 
   /** {@link targets} as JSON text, for an answer that sends them as they are stored. */
   targetsJson(ids: readonly string[]): TargetJson[] {
-    return this.documentColumns(ids).map(targetJson);
+    return this.pageText(this.sql.targets, JSON.stringify(ids));
+  }
+
+  /** The documents a statement of one {@link TARGET_PAGE_TEXT_SQL} value selects. */
+  private pageText(sql: string, ...params: unknown[]): TargetJson[] {
+    const row = this.prepare(sql)
+      .raw()
+      .get(...params) as [string | null] | undefined;
+    return targetPageFromText(row?.[0]);
   }
 
   private documentColumns(ids: readonly string[]): TargetDocumentColumns[] {

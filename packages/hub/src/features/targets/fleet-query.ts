@@ -3,8 +3,17 @@ import type { FacetCounts } from '@flotilla/protocol/api';
 import { parseQuery, queryCatalogFromFieldNames, validateQuery, type Query } from '@flotilla/protocol/query';
 import type { Clock } from '../../clock.ts';
 import type { FleetIndex } from './fleet-index.ts';
-import type { FleetQueryStore, TargetJson } from './fleet-query-store.ts';
+import type { FleetQueryStore } from './fleet-query-store.ts';
+import type { TargetJson } from './target-page-text.ts';
 import type { TargetStore } from './target-store.ts';
+
+/** How many query texts' parses are kept: a dashboard or a script asks the same few again and again. */
+const PARSED_QUERIES = 256;
+
+interface ParsedQuery {
+  readonly query: Query;
+  readonly warnings: readonly string[];
+}
 
 export interface FleetQueryDeps {
   readonly targets: TargetStore;
@@ -19,6 +28,9 @@ export interface FleetQueryDeps {
  */
 export class FleetQuery {
   private readonly deps: FleetQueryDeps;
+  /** Queries by their text, parsed and checked against `checkedAgainst`, the fleet's field names of the time. */
+  private readonly parsed = new Map<string, ParsedQuery>();
+  private checkedAgainst: { readonly names: ReadonlySet<string>; readonly size: number } | undefined;
 
   constructor(deps: FleetQueryDeps) {
     this.deps = deps;
@@ -32,12 +44,24 @@ export class FleetQuery {
   /**
    * {@link parse}, and the warnings a caller can show: negated conditions on fields no target
    * has whose spelling is close to one that exists (they select every target, so they are
-   * answered, not refused).
+   * answered, not refused). A text parsed before is not parsed again while the fleet's field
+   * names are the same (they only ever grow, or are read afresh); a refused one is, each time.
    */
   parseWithWarnings(text: string | undefined): { query: Query | undefined; warnings: string[] } {
     if (text === undefined || text.trim() === '') return { query: undefined, warnings: [] };
-    const query = parseQuery(text);
-    return { query, warnings: this.validate(query, text) };
+    const names = this.deps.targets.knownFieldNames();
+    if (this.checkedAgainst?.names !== names || this.checkedAgainst.size !== names.size) {
+      this.parsed.clear();
+      this.checkedAgainst = { names, size: names.size };
+    }
+    let parsed = this.parsed.get(text);
+    if (parsed === undefined) {
+      const query = parseQuery(text);
+      parsed = { query, warnings: this.validate(query, text) };
+      if (this.parsed.size >= PARSED_QUERIES) this.parsed.delete(this.parsed.keys().next().value!);
+      this.parsed.set(text, parsed);
+    }
+    return { query: parsed.query, warnings: [...parsed.warnings] };
   }
 
   /**

@@ -12,12 +12,22 @@ export interface TargetCursor {
 const CURSOR = /^t1:(\d{1,16}):(tgt_[0-9a-f]{20}):([0-9a-f]{8})$/;
 const LATEST_INSTANT = 8.64e15;
 
+/** Tags by query: a query text asked again is parsed once (`FleetQuery`), so its pages share one query. */
+const tags = new WeakMap<Query, string>();
+
 /** Eight hex digits naming the query in its canonical form, so that respelling it keeps the cursor valid. */
 function queryTag(query: Query | undefined): string {
-  return createHash('sha256')
-    .update(query === undefined ? '' : formatQuery(query))
-    .digest('hex')
-    .slice(0, 8);
+  if (query === undefined) return tagOf('');
+  let tag = tags.get(query);
+  if (tag === undefined) {
+    tag = tagOf(formatQuery(query));
+    tags.set(query, tag);
+  }
+  return tag;
+}
+
+function tagOf(canonical: string): string {
+  return createHash('sha256').update(canonical).digest('hex').slice(0, 8);
 }
 
 /**

@@ -176,20 +176,6 @@ export function targetFromColumns(row: TargetDocumentColumns): Target {
   };
 }
 
-/**
- * The JSON text of {@link targetFromColumns}'s document, written from the stored JSON columns
- * as they are instead of parsed and written again: a page of documents answered as text skips
- * a parse that cost more than its SQL. Byte for byte what `JSON.stringify` writes of the parsed
- * document, since this store writes every JSON column with `JSON.stringify` and that text
- * parses and writes back to itself (object keys keep their order, numbers and strings their
- * spelling).
- */
-export function targetJsonFromColumns(row: TargetDocumentColumns): string {
-  const [id, name, status, labels, properties, facts, keyId, generation, bundles, observed, drift] = row;
-  const lastSeen = row[12] === null ? 'null' : `"${iso(row[12])}"`;
-  return `{"id":${JSON.stringify(id)},"name":${JSON.stringify(name)},"status":${JSON.stringify(status)},"labels":${labels},"properties":${properties},"facts":${facts},"keyId":${JSON.stringify(keyId)},"desired":{"generation":${JSON.stringify(generation)},"bundles":${bundles}},"observed":${observed ?? 'null'}${drift === null ? '' : `,"drift":${drift}`},"enrolledAt":"${iso(row[11])}","lastSeenAt":${lastSeen},"lastChangedAt":"${iso(row[13])}","lastChangedBy":${row[14]}}`;
-}
-
 /** The first field name after every `desired.*` one: '/' follows '.' in byte order. */
 const DESIRED_FIELDS_END = `${DESIRED_FIELD_PREFIX.slice(0, -1)}/`;
 

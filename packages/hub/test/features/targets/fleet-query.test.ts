@@ -144,6 +144,17 @@ describe('the fleet query through the hub API', () => {
       "no target has the label 'incidnet', so its negation holds for every target; did you mean 'labels.incident'? (at column 20)",
     ]);
   });
+
+  it('checks a query it answered before against the fields the fleet has now', async () => {
+    const q = 'fleet=query-test, !labels.incidnet';
+    expect((await select(q)).body.warnings).toHaveLength(1);
+    const target = fleet.get('us-atlas-old')!.targetId;
+    expect((await patch(target, 'labels', { incidnet: 'typo' })).status).toBe(200);
+    const answer = await select(q);
+    expect(answer.body.total).toBe(5);
+    expect(answer.body.warnings).toBeUndefined();
+    expect((await patch(target, 'labels', {}, ['incidnet'])).status).toBe(200);
+  });
 });
 
 describe('labels and properties', () => {

@@ -8,8 +8,8 @@ import { STORE_KINDS } from '../../store-kinds.ts';
 import { useTargetsStore } from './targets-store-fixture.ts';
 
 // Keys JSON.parse puts first (array indices), one that is an accessor on plain objects, and
-// ones that need escapes; values with escapes, astral characters and numbers whose spelling a
-// careless writer would change.
+// ones that need escapes; values (and key ids, which the database quotes) with escapes, astral
+// characters and numbers whose spelling a careless writer would change.
 const awkwardKey = fc.constantFrom('10', '2', '0', 'a', '__proto__', 'é', 'a "quoted" key', 'line\nbreak', '𝄞');
 const awkwardText = fc.string({ unit: 'binary', maxLength: 8 }).map((text) => text.replaceAll('\u0000', ''));
 const awkwardNumber = fc.oneof(
@@ -17,6 +17,7 @@ const awkwardNumber = fc.oneof(
   fc.double({ noNaN: true, noDefaultInfinity: true }),
 );
 const awkward = fc.record({
+  keyId: awkwardText,
   labels: fc.dictionary(awkwardKey, awkwardText, { maxKeys: 4 }),
   properties: fc.dictionary(awkwardKey, fc.oneof(awkwardText, awkwardNumber, fc.boolean()), { maxKeys: 4 }),
 });
