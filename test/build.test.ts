@@ -100,6 +100,15 @@ describe('the build and how each tool finds it', () => {
     }
   });
 
+  it("leaves undici's HTTP/2 client, and with it node:http2, out of the agent's bundle", () => {
+    const dir = join(ROOT, 'packages/agent/dist/bundle');
+    const sources = readdirSync(dir, { recursive: true, encoding: 'utf8' })
+      .filter((name) => name.endsWith('.js.map'))
+      .flatMap((name) => (JSON.parse(readFileSync(join(dir, name), 'utf8')) as { sources: string[] }).sources);
+    expect(sources).toContainEqual(expect.stringContaining('node_modules/undici/lib/dispatcher/client.js'));
+    expect(sources).not.toContainEqual(expect.stringContaining('node_modules/undici/lib/dispatcher/client-h2.js'));
+  });
+
   it("bundles zod's English messages into the agent and none of its other languages", () => {
     const dir = join(ROOT, 'packages/agent/dist/bundle');
     const bundle = readdirSync(dir, { recursive: true, encoding: 'utf8' })
