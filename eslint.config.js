@@ -44,7 +44,7 @@ export default tseslint.config(
   },
   {
     // Plain JavaScript (bins, a worker thread, this file) is outside the TypeScript programs.
-    files: ['**/*.js', '**/*.mjs'],
+    files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, globals: globals.node },
   },

@@ -8,20 +8,25 @@
 // with their Sigstore and time zone code) go into chunks of their own (dist/bundle/chunks/),
 // read only when imported: an idle agent neither parses their source nor keeps it (about
 // 2 MB of its memory). Of zod's translated messages only English is
-// bundled (scripts/zod-english-only.js). A sourcemap sits beside it for
+// bundled (scripts/zod-english-only.js), and of undici no HTTP/2 (scripts/undici-no-h2.cjs). A sourcemap sits beside it for
 // `node --enable-source-maps`.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
-/** `undici` as the agent imports it: scripts/undici-request-only.js. */
+/** `undici` as the agent imports it: scripts/undici-request-only.js and scripts/undici-no-h2.cjs. */
 const undiciRequestOnly = {
   name: 'undici-request-only',
   setup(build) {
     build.onResolve({ filter: /^undici$/ }, () => ({
       path: fileURLToPath(new URL('undici-request-only.js', import.meta.url)),
     }));
+    build.onResolve({ filter: /^\.\/client-h2\.js$/ }, (args) =>
+      /[\\/]node_modules[\\/]undici[\\/]lib[\\/]dispatcher$/.test(args.resolveDir)
+        ? { path: fileURLToPath(new URL('undici-no-h2.cjs', import.meta.url)) }
+        : undefined,
+    );
   },
 };
 

@@ -75,6 +75,40 @@ describe('the build and how each tool finds it', () => {
     }
   });
 
+  it("leaves the browser's Ed25519 and an air-gapped site's code out of what every agent start reads", () => {
+    const dir = tempDir('flotilla-trace-');
+    const trace = join(dir.path, 'modules');
+    try {
+      execFileSync(
+        process.execPath,
+        ['--import', join(ROOT, 'test/fixtures/trace-modules.mjs'), 'packages/agent/bin/flotilla-agent.js', '--help'],
+        { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '', FLOTILLA_TRACE_MODULES: trace } },
+      );
+      const bundled = readFileSync(trace, 'utf8')
+        .trim()
+        .split('\n')
+        .filter((file) => file.includes('/dist/bundle/'))
+        .flatMap(
+          (file) => (JSON.parse(readFileSync(`${fileURLToPath(file)}.map`, 'utf8')) as { sources: string[] }).sources,
+        );
+      expect(bundled).toContainEqual(expect.stringContaining('protocol/dist/crypto/ed25519.js'));
+      expect(bundled).not.toContainEqual(expect.stringContaining('node_modules/tweetnacl/'));
+      expect(bundled).not.toContainEqual(expect.stringContaining('agent/dist/offline/offline-site.js'));
+      expect(bundled).not.toContainEqual(expect.stringContaining('protocol/dist/offline/read-transfer.js'));
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it("leaves undici's HTTP/2 client, and with it node:http2, out of the agent's bundle", () => {
+    const dir = join(ROOT, 'packages/agent/dist/bundle');
+    const sources = readdirSync(dir, { recursive: true, encoding: 'utf8' })
+      .filter((name) => name.endsWith('.js.map'))
+      .flatMap((name) => (JSON.parse(readFileSync(join(dir, name), 'utf8')) as { sources: string[] }).sources);
+    expect(sources).toContainEqual(expect.stringContaining('node_modules/undici/lib/dispatcher/client.js'));
+    expect(sources).not.toContainEqual(expect.stringContaining('node_modules/undici/lib/dispatcher/client-h2.js'));
+  });
+
   it("bundles zod's English messages into the agent and none of its other languages", () => {
     const dir = join(ROOT, 'packages/agent/dist/bundle');
     const bundle = readdirSync(dir, { recursive: true, encoding: 'utf8' })

@@ -12,7 +12,7 @@ import { waitToRetry } from './sync/retry-wait.ts';
 import { KeyRotation, rotationIntervalMs } from './key-rotation.ts';
 import { OfflineInbox } from './offline/offline-inbox.ts';
 import { ReportsOutbox } from './offline/reports-outbox.ts';
-import { OfflineSite, type SiteRegistry } from './offline/offline-site.ts';
+import type { SiteRegistry } from './offline/offline-site.ts';
 import { PassLock } from './sync/pass-lock.ts';
 import { PullLoop, type Transport } from './sync/pull-loop.ts';
 import type { SyncMetrics } from './sync/sync-metrics.ts';
@@ -246,6 +246,9 @@ export class Agent extends EventEmitter {
     const running = [loop.run(this.abort.signal)];
     const { inboxDir, outboxDir } = this.options;
     if (inboxDir !== undefined || outboxDir !== undefined) {
+      // Loaded only for an air-gapped site: transfer files, OCI layouts and registry pushes
+      // are code (and schemas) an online agent would otherwise hold for nothing.
+      const { OfflineSite } = await import('./offline/offline-site.ts');
       const site = new OfflineSite({
         store: this.state,
         enrollment,

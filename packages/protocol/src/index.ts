@@ -56,6 +56,7 @@ export {
   formatBytes,
 } from './limits.ts';
 export { Facts, Health, Report, ReportPhase, ResourceStatus, SignedReport } from './documents/report.ts';
+export { ChainPoint, linkReport, REPORT_CHAIN_GENESIS } from './report-chain.ts';
 export { Actor, Target, TargetDrift, TargetStatus } from './documents/target.ts';
 export {
   KeyRole,

@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { countValidSigners, verifyCanonical, verifyCanonicalInPool } from '../src/crypto/keys.ts';
 import { canonicalize, generateKeyPair, keyIdOf, signPayload, verifyPayload } from '../src/index.ts';
 import { toBase64Url } from '../src/crypto/base64url.ts';
-import { nodeBackend, strictVerify, strictVerifyInPool, tweetnaclBackend } from '../src/crypto/ed25519.ts';
+import { nodeBackend, strictVerify, strictVerifyInPool } from '../src/crypto/ed25519.ts';
+import { tweetnaclBackend } from '../src/crypto/tweetnacl-backend.ts';
 
 const hex = (text: string): Uint8Array => Uint8Array.from(Buffer.from(text, 'hex'));
 

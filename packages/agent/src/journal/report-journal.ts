@@ -3,10 +3,13 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import {
   API_VERSION,
+  ChainPoint,
   Facts,
   isFlotillaError,
+  linkReport,
   messageOf,
   parseJson,
+  REPORT_CHAIN_GENESIS,
   signPayload,
   SignedReport,
   type FlotillaError,
@@ -15,7 +18,6 @@ import {
 } from '@flotilla/protocol';
 import type { ReportReceipt } from '@flotilla/protocol/api';
 import type { AgentStore } from '../agent-state.ts';
-import { ChainPoint, linkReport, REPORT_CHAIN_GENESIS } from '@flotilla/protocol/offline';
 import { readJsonFile, writeJsonAtomic } from '../state-files.ts';
 
 export type ReportBody = Omit<Report, 'apiVersion' | 'kind' | 'targetId' | 'seq'>;

@@ -1,5 +1,4 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
-import nacl from 'tweetnacl';
 import { precheck } from './ed25519-checks.ts';
 
 /** The raw primitive a backend supplies; strictness is added on top, the same for all. */
@@ -55,21 +54,6 @@ export const nodeBackend: Ed25519Backend = {
   },
   verify(publicKey, message, signature) {
     return verify(null, message, publicKeyObject(publicKey), signature);
-  },
-};
-
-/** Ed25519 in pure JavaScript, for places without node:crypto such as the browser. */
-export const tweetnaclBackend: Ed25519Backend = {
-  name: 'tweetnacl',
-  generate() {
-    const seed = nacl.randomBytes(32);
-    return { publicKey: nacl.sign.keyPair.fromSeed(seed).publicKey, seed };
-  },
-  sign(seed, message) {
-    return nacl.sign.detached(message, nacl.sign.keyPair.fromSeed(seed).secretKey);
-  },
-  verify(publicKey, message, signature) {
-    return nacl.sign.detached.verify(message, signature, publicKey);
   },
 };
 

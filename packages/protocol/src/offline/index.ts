@@ -54,10 +54,8 @@ export {
   type TransferDocuments,
   type VerifiedTransfer,
 } from './verify-transfer-documents.ts';
+export { ChainPoint, linkReport, REPORT_CHAIN_GENESIS } from '../report-chain.ts';
 export {
-  ChainPoint,
-  linkReport,
-  REPORT_CHAIN_GENESIS,
   REPORTS_FILE_MAX_LINE_BYTES,
   ReportLink,
   ReportsFileHeader,

@@ -6,14 +6,8 @@ import { verifyPayload, type TrustedKey } from '../crypto/keys.ts';
 import type { SignedReport } from '../documents/report.ts';
 import { FlotillaError, type ErrorCode } from '../errors.ts';
 import { readLines, type Line } from './lib/lines.ts';
-import {
-  linkReport,
-  ReportLink,
-  REPORTS_FILE_MAX_LINE_BYTES,
-  ReportsFileHeader,
-  ReportsFileSeal,
-  type ChainPoint,
-} from './reports-file.ts';
+import { linkReport, type ChainPoint } from '../report-chain.ts';
+import { ReportLink, REPORTS_FILE_MAX_LINE_BYTES, ReportsFileHeader, ReportsFileSeal } from './reports-file.ts';
 import { parseJson } from '../bounded-json.ts';
 
 /**

@@ -5,7 +5,7 @@ import { keysWithRole, type TrustRoot } from '../documents/trust-root.ts';
 import { FlotillaError } from '../errors.ts';
 import type { ReportsIngestPlan } from './plan-reports-ingest.ts';
 import type { ReportsFileSummary } from './read-reports-file.ts';
-import { ChainPoint } from './reports-file.ts';
+import { ChainPoint } from '../report-chain.ts';
 import { SeqRanges, toSeqRanges, unionSeqRanges, type SeqRange } from './seq-ranges.ts';
 
 /** The hub's answer to a reports file: what it ingested, what it already had, what it flags. */
