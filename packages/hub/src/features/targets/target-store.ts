@@ -67,12 +67,25 @@ export interface ServingRecord {
   readonly keyId: string;
   readonly generation: number;
   /** The signed envelope as stored and sent, with the times and digests read from it; null before the first assignment. */
-  readonly envelope: {
-    readonly json: string;
-    readonly issuedAt: number;
-    readonly expiresAt: number;
-    readonly digests: readonly string[];
-  } | null;
+  readonly envelope: ServedEnvelope | null;
+}
+
+/** A signed envelope as the hub stores and sends it, with the times and digests read from it. */
+export interface ServedEnvelope {
+  readonly json: string;
+  readonly issuedAt: number;
+  readonly expiresAt: number;
+  readonly digests: readonly string[];
+}
+
+/** `signed` as served from `json`, its serialization. */
+export function servedEnvelope(json: string, { envelope }: SignedEnvelope): ServedEnvelope {
+  return {
+    json,
+    issuedAt: Date.parse(envelope.issuedAt),
+    expiresAt: Date.parse(envelope.expiresAt),
+    digests: envelope.bundles.map((b) => b.digest),
+  };
 }
 
 /** A target's desired state and who last changed the target. */
@@ -346,22 +359,13 @@ export class TargetStore {
   serving(id: string): ServingRecord | undefined {
     const row = this.s.serving.get(id);
     if (row === undefined) return undefined;
-    const signed = row.envelope === null ? undefined : (JSON.parse(row.envelope) as SignedEnvelope);
     return {
       id: row.id,
       status: row.status,
       publicKey: row.public_key,
       keyId: row.key_id,
       generation: row.desired_generation,
-      envelope:
-        signed === undefined || row.envelope === null
-          ? null
-          : {
-              json: row.envelope,
-              issuedAt: Date.parse(signed.envelope.issuedAt),
-              expiresAt: Date.parse(signed.envelope.expiresAt),
-              digests: signed.envelope.bundles.map((b) => b.digest),
-            },
+      envelope: row.envelope === null ? null : servedEnvelope(row.envelope, JSON.parse(row.envelope) as SignedEnvelope),
     };
   }
 
@@ -378,6 +382,7 @@ export class TargetStore {
     };
   }
 
+  /** Writes the target's desired state; answers its envelope's JSON as stored, to be served without reading it back. */
   setDesired(
     id: string,
     generation: number,
@@ -385,18 +390,20 @@ export class TargetStore {
     envelope: SignedEnvelope,
     at: number,
     actor: Actor,
-  ): void {
+  ): string {
+    const json = JSON.stringify(envelope);
     this.db.transaction(() => {
       this.s.setDesired.run({
         id,
         generation,
         bundles: JSON.stringify(bundles),
-        envelope: JSON.stringify(envelope),
+        envelope: json,
         at,
         actor: JSON.stringify(actor),
       });
       this.refreshDesiredFields(id, bundles);
     })();
+    return json;
   }
 
   /** Replaces the envelope without changing desired state: a re-signature before expiry. */
