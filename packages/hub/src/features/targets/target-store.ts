@@ -70,6 +70,16 @@ export interface ServingRecord {
   readonly envelope: ServedEnvelope | null;
 }
 
+/** The desired columns of a target row, as `setDesired` writes them. */
+interface DesiredRow {
+  readonly id: string;
+  readonly generation: number;
+  readonly bundles: string;
+  readonly envelope: string;
+  readonly at: number;
+  readonly actor: string;
+}
+
 /** A signed envelope as the hub stores and sends it, with the times and digests read from it. */
 export interface ServedEnvelope {
   readonly json: string;
@@ -231,6 +241,9 @@ export class TargetStore {
     at: number | null,
   ) => void;
   private readonly summarizeDrift: (id: string, drift: TargetDrift | null) => void;
+  // Made once, as the two above: every envelope a wave issues writes through it, and
+  // better-sqlite3 builds four wrappers for each transaction function it makes.
+  private readonly writeDesired: (row: DesiredRow, bundles: readonly ReleaseRef[]) => void;
 
   constructor(db: Db) {
     this.db = db;
@@ -239,6 +252,10 @@ export class TargetStore {
         this.writeObserved(id, observed, facts, factsJson, at),
     );
     this.summarizeDrift = db.transaction((id: string, drift: TargetDrift | null) => this.writeDriftSummary(id, drift));
+    this.writeDesired = db.transaction((row: DesiredRow, bundles: readonly ReleaseRef[]) => {
+      this.s.setDesired.run(row);
+      this.refreshDesiredFields(row.id, bundles);
+    });
     // The later of the target's last contact and @at; a NULL @at leaves it. PostgreSQL's greatest
     // skips NULLs, and SQLite's two-argument max is NULL for any NULL.
     const seenAt = forDialect(db, {
@@ -392,17 +409,10 @@ export class TargetStore {
     actor: Actor,
   ): string {
     const json = JSON.stringify(envelope);
-    this.db.transaction(() => {
-      this.s.setDesired.run({
-        id,
-        generation,
-        bundles: JSON.stringify(bundles),
-        envelope: json,
-        at,
-        actor: JSON.stringify(actor),
-      });
-      this.refreshDesiredFields(id, bundles);
-    })();
+    this.writeDesired(
+      { id, generation, bundles: JSON.stringify(bundles), envelope: json, at, actor: JSON.stringify(actor) },
+      bundles,
+    );
     return json;
   }
 
