@@ -11,7 +11,12 @@
  * second over the burst, p99 of each report's round trip); the hub's peak RSS.
  *
  * Options: `--agents N` (or BENCH_AGENTS; 18000). Environment: BENCH_AGENT_PROCS (4), BENCH_IDLE_S (seconds of idle
- * measured, 60), BENCH_HUB_PROFILE=DIR (a V8 CPU profile of the hub).
+ * measured, 60), BENCH_HUB_PROFILE=DIR (a V8 CPU profile of the hub), BENCH_SIM_PROFILE=DIR (one of each
+ * simulator process).
+ *
+ * The rollout's CPU cost per agent is measured on both sides: the hub's, and the simulator
+ * processes' (the agents' side: the notice, the envelope and bundle fetches, the report's
+ * signature), each from the rollout's creation until every report was taken.
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -64,7 +69,9 @@ try {
       reconnectWindowMs: 30_000,
       concurrency: 16,
     };
-    agents.push(child('../sim/sim-worker.ts', import.meta.url, [JSON.stringify(job)]));
+    agents.push(
+      child('../sim/sim-worker.ts', import.meta.url, [JSON.stringify(job)], process.env['BENCH_SIM_PROFILE']),
+    );
   }
   const enrolled = await Promise.all(agents.map((a) => next(a, 'enrolled')));
   const enrollS = Math.max(...enrolled.map((m) => m['enrollMs'] as number)) / 1000;
@@ -98,7 +105,10 @@ try {
       `buffers ${kbPer(externalSamples, empty.external)} KB + the rest (SQLite page cache, sockets, allocator)`,
   );
 
-  await usage(); // a fresh loop-delay histogram from here
+  const before = await usage(); // and a fresh loop-delay histogram from here
+  const simCpuMicros = async (): Promise<number> =>
+    (await Promise.all(agents.map((a) => ask(a, 'status')))).reduce((n, s) => n + (s['cpuMicros'] as number), 0);
+  const simBefore = await simCpuMicros();
   const noticesBefore = idleEnd.streamStats.notices;
   const noticed = ask(hub.proc, 'notices', { count: noticesBefore + AGENTS });
   const t0 = Date.now();
@@ -119,6 +129,7 @@ try {
     return applied >= AGENTS;
   });
   const during = await usage();
+  const simAfter = statuses.reduce((n, s) => n + (s['cpuMicros'] as number), 0);
   const rows = statuses.flatMap((s) => s['timings'] as [number, number, number, number][]);
   const reportedAt = rows.map(([, at]) => at).sort((a, b) => a - b);
   const reportMs = rows.map(([, , ms]) => ms).sort((a, b) => a - b);
@@ -136,6 +147,8 @@ try {
       loop_delay_max_ms: Number(during.loopDelayMaxMs.toFixed(1)),
       notify_all_ms: notifiedAt - t0,
       converge_ms: reportedAt.at(-1)! - t0,
+      hub_cpu_us_per_agent: Math.round((during.cpuMicros - before.cpuMicros) / AGENTS),
+      sim_cpu_us_per_agent: Math.round((simAfter - simBefore) / AGENTS),
       reports_per_s: Math.round(AGENTS / Math.max(burstS, 0.001)),
       report_p99_ms: Math.round(reportMs[Math.floor(reportMs.length * 0.99)]!),
       enroll_per_s: Math.round(AGENTS / enrollS),

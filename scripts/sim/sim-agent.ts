@@ -186,9 +186,17 @@ export class SimAgent {
     return this.accessToken;
   }
 
-  /** Syncs until `signal` aborts: waits for a change, fetches the envelope, applies and reports. */
-  async run(signal: AbortSignal): Promise<void> {
+  /** Syncs until `stop` aborts: waits for a change, fetches the envelope, applies and reports. */
+  async run(stop: AbortSignal): Promise<void> {
     const { ctx } = this;
+    // A signal of the agent's own, as an agent alone in its process has: every wait adds a
+    // listener to it, and on the signal the simulator's thousands of agents share, each add
+    // walked all their listeners (Node's EventTarget checks for duplicates), a cost that grew
+    // with the agents per process and that no real agent pays.
+    const own = new AbortController();
+    const signal = own.signal;
+    if (stop.aborted) own.abort();
+    else stop.addEventListener('abort', () => own.abort(), { once: true });
     if (ctx.transport === 'auto') {
       this.stream = new HubStream({
         endpoints: new HubEndpoints(ctx.url),

@@ -1,4 +1,5 @@
 import {
+  BUNDLE_MAX_BYTES,
   digestOf,
   FlotillaError,
   verifyBundle,
@@ -20,6 +21,7 @@ import type { AgentPrincipal, OperatorPrincipal } from '../../principal.ts';
 import type { Transactions } from '../../store/transaction.ts';
 import type { AttestationStore, StoredAttestation } from './attestation-store.ts';
 import type { BundleStore } from './bundle-store.ts';
+import { RecentBundles } from './recent-bundles.ts';
 import type { ReleaseCatalog } from './release-catalog.ts';
 
 /** The trust root in force, whose release keys must have signed every bundle (the identity feature). */
@@ -50,6 +52,9 @@ export interface BundleServiceDeps {
   readonly clock: Clock;
 }
 
+/** How much bundle JSON the hub keeps in memory for serving: two of the largest bundles it takes. */
+const RECENT_BUNDLES_CHARS = 2 * BUNDLE_MAX_BYTES;
+
 /**
  * Published releases: immutable and content addressed. The hub refuses a bundle that the
  * trust root's release keys did not sign, so what agents later check is checked here first.
@@ -58,6 +63,8 @@ export class BundleService {
   private readonly deps: BundleServiceDeps;
   /** Bundles are immutable, so their sizes never change; envelopes ask for them on every signing. */
   private readonly sizes = new Map<string, number>();
+  /** What a rollout's agents fetch, each for itself, within seconds. */
+  private readonly recent = new RecentBundles(RECENT_BUNDLES_CHARS);
 
   constructor(deps: BundleServiceDeps) {
     this.deps = deps;
@@ -242,7 +249,7 @@ export class BundleService {
         `bundle ${digest} is not in the desired state of target ${principal.targetId}`,
       );
     }
-    const json = this.deps.store.json(digest);
+    const json = this.recent.get(digest, () => this.deps.store.json(digest));
     if (json === undefined) throw new FlotillaError('NOT_FOUND', `no bundle with digest ${digest}`);
     return json;
   }

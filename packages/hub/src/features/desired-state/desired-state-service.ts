@@ -36,6 +36,8 @@ export interface StagedRelease {
   readonly previous: ReleaseRef | null;
   /** Every release the target should now run. */
   readonly bundles: ReleaseRef[];
+  /** The envelope written when changed, and its JSON, for {@link DesiredStateService.announceStaged} to serve as is. */
+  readonly served: { readonly json: string; readonly envelope: SignedEnvelope } | undefined;
 }
 
 /** The desired columns of target records (the targets feature's store). */
@@ -48,7 +50,7 @@ export interface DesiredTargets {
     envelope: SignedEnvelope,
     at: number,
     actor: Actor,
-  ): void;
+  ): string;
   setEnvelope(id: string, envelope: SignedEnvelope): void;
   idsWithEnvelope(): string[];
   idsHolding(holdId: string): string[];
@@ -58,6 +60,8 @@ export interface DesiredTargets {
 export interface ServedTargets {
   get(id: string): TargetState | undefined;
   invalidate(id: string): void;
+  /** Serves the target's envelope just written (as `json`) and committed, without reading it back. */
+  issued(id: string, generation: number, json: string, envelope: SignedEnvelope): void;
 }
 
 /** Resolves `name@version` or a digest to a published release, and tells its size (the bundles feature). */
@@ -378,7 +382,7 @@ export class DesiredStateService {
     const current = record.bundles;
     const previous = current.find((b) => b.name === name) ?? null;
     if (previous?.digest === release?.digest) {
-      return { targetId, changed: false, generation: record.generation, previous, bundles: current };
+      return { targetId, changed: false, generation: record.generation, previous, bundles: current, served: undefined };
     }
     // Replaced in place or appended, so the envelope's order of releases stays stable.
     const bundles =
@@ -388,21 +392,15 @@ export class DesiredStateService {
           ? [...current, release]
           : current.map((b) => (b.name === name ? release : b));
     const generation = record.generation + 1;
-    this.deps.targets.setDesired(
+    const envelope = this.sign(
       targetId,
       generation,
       bundles,
-      this.sign(
-        targetId,
-        generation,
-        bundles,
-        undefined,
-        policySections(bundles, record.envelope?.envelope.policy, policy === undefined ? [] : [policy]),
-      ),
-      this.deps.clock(),
-      actor,
+      undefined,
+      policySections(bundles, record.envelope?.envelope.policy, policy === undefined ? [] : [policy]),
     );
-    return { targetId, changed: true, generation, previous, bundles };
+    const json = this.deps.targets.setDesired(targetId, generation, bundles, envelope, this.deps.clock(), actor);
+    return { targetId, changed: true, generation, previous, bundles, served: { json, envelope } };
   }
 
   /**
@@ -412,10 +410,29 @@ export class DesiredStateService {
    */
   announce(targetIds: Iterable<string>, told = false): void {
     const ids = [...targetIds];
-    for (const id of ids) {
-      this.deps.served.invalidate(id);
-      this.waiters.notify(id);
-    }
+    for (const id of ids) this.deps.served.invalidate(id);
+    this.wake(ids, told);
+  }
+
+  /**
+   * As {@link announce}, for releases {@link stageRelease} staged in a transaction that then
+   * committed: their envelopes are served as staged rather than read back from the store, which
+   * every agent of a wave would otherwise do for its own. Only what committed may be passed:
+   * a savepoint rolled back must take its releases out first.
+   */
+  announceStaged(staged: readonly StagedRelease[], told = false): void {
+    for (const { targetId, generation, served } of staged)
+      if (served === undefined) this.deps.served.invalidate(targetId);
+      else this.deps.served.issued(targetId, generation, served.json, served.envelope);
+    this.wake(
+      staged.map((s) => s.targetId),
+      told,
+    );
+  }
+
+  /** Wakes the targets' long-polls and, unless `told`, tells their streams. */
+  private wake(ids: readonly string[], told: boolean): void {
+    for (const id of ids) this.waiters.notify(id);
     if (!told) this.deps.notices?.changed(ids);
   }
 

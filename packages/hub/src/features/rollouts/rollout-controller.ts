@@ -5,6 +5,7 @@ import { appendInParts } from '../../append-in-parts.ts';
 import type { AuditSink } from '../../audit-sink.ts';
 import type { Clock } from '../../clock.ts';
 import type { Transactions } from '../../store/transaction.ts';
+import type { StagedRelease } from '../desired-state/desired-state-service.ts';
 import {
   blockReason,
   inForce,
@@ -52,9 +53,11 @@ export interface ReleaseStaging {
     release: ReleaseRef | null,
     actor: Actor,
     policy?: EnvelopePolicy,
-  ): { readonly changed: boolean; readonly generation: number; readonly previous: ReleaseRef | null };
+  ): StagedRelease;
   /** After commit: the targets' envelopes changed; `told` when their agents were told already (see {@link tell}). */
   announce(targetIds: Iterable<string>, told?: boolean): void;
+  /** As {@link announce}, for releases staged in a transaction that committed: served as staged. */
+  announceStaged(staged: readonly StagedRelease[], told?: boolean): void;
   /** After commit: the targets' desired state is about to change (a wave took them in); their agents come to fetch it. */
   tell(targetIds: Iterable<string>): void;
 }

@@ -5,6 +5,7 @@ import type { Clock } from '../../clock.ts';
 import type { Transactions } from '../../store/transaction.ts';
 import type { BackgroundFailures } from '../../store/store-health.ts';
 import type { LoadedRollout, RolloutLoader, RolloutPolicy } from './rollout-evaluation.ts';
+import type { StagedRelease } from '../desired-state/desired-state-service.ts';
 import type { ReleaseStaging } from './rollout-controller.ts';
 import type { RolloutStore } from './rollout-store.ts';
 
@@ -174,7 +175,7 @@ export class WaveIssuer {
     this.fetchTurn = undefined;
     const started = performance.now();
     const done: { readonly claim: FetchClaim; readonly error?: unknown }[] = [];
-    const changed: string[] = [];
+    const changed: StagedRelease[] = [];
     let issued = 0;
     try {
       this.deps.tx.run(() => {
@@ -208,7 +209,7 @@ export class WaveIssuer {
     if (this.fetches.length > 0) this.scheduleFetches();
     this.issuedCount += issued;
     this.onFetchCount += issued;
-    this.deps.desired.announce(changed, true);
+    this.deps.desired.announceStaged(changed, true);
     for (const { claim, error } of done)
       if (error === undefined) claim.resolve();
       else claim.reject(error);
@@ -276,7 +277,7 @@ export class WaveIssuer {
    * were left out).
    */
   private batch(dueOnly = true): { readonly handled: number; readonly issued: number } {
-    const changed: string[] = [];
+    const changed: StagedRelease[] = [];
     const started = performance.now();
     const joinedBy = dueOnly ? this.deps.clock() - this.delayMs : Number.MAX_SAFE_INTEGER;
     const done = this.deps.tx.run(() => {
@@ -298,12 +299,12 @@ export class WaveIssuer {
       this.issuedCount += done.issued;
       this.batches++;
     }
-    this.deps.desired.announce(changed);
+    this.deps.desired.announceStaged(changed);
     return done;
   }
 
   /** Stages the release on one member's target and marks it issued; false when it was left out instead. */
-  private issue(rollout: LoadedRollout, targetId: string, changed: string[]): boolean {
+  private issue(rollout: LoadedRollout, targetId: string, changed: StagedRelease[]): boolean {
     const { row, release } = rollout;
     const section = this.deps.policy?.section({ id: row.id, author: row.created_by.id, release }, targetId);
     try {
@@ -311,7 +312,7 @@ export class WaveIssuer {
       // Found waiting in this very transaction, and write transactions run one at a time.
       if (!this.deps.rollouts.setIssued(row.id, targetId, staged.generation, staged.previous))
         throw new Error(`rollout ${row.id}: member ${targetId} was issued by another transaction meanwhile`);
-      if (staged.changed) changed.push(targetId);
+      if (staged.changed) changed.push(staged);
       return true;
     } catch (error) {
       // Revoked since its wave started: it never fetches desired state again, so it is no member.

@@ -1,5 +1,5 @@
-import type { TargetStatus } from '@flotilla/protocol';
-import type { TargetStore } from './target-store.ts';
+import type { SignedEnvelope, TargetStatus } from '@flotilla/protocol';
+import { servedEnvelope, type ServedEnvelope, type TargetStore } from './target-store.ts';
 
 /** What the check-in path needs to know about a target, held in memory. */
 export interface TargetState {
@@ -35,18 +35,7 @@ export class TargetCache {
     if (state === undefined) {
       const record = this.store.serving(id);
       if (record === undefined) return undefined;
-      const { envelope } = record;
-      state = {
-        id: record.id,
-        status: record.status,
-        publicKey: record.publicKey,
-        keyId: record.keyId,
-        generation: record.generation,
-        envelopeJson: envelope?.json,
-        envelopeExpiresAt: envelope === null ? 0 : envelope.expiresAt,
-        digests: new Set(envelope?.digests),
-        etag: envelope === null ? '"0"' : `"${record.generation}.${envelope.issuedAt.toString(36)}"`,
-      };
+      state = stateOf(record, record.generation, record.envelope);
       this.states.set(id, state);
     }
     return state;
@@ -55,4 +44,34 @@ export class TargetCache {
   invalidate(id: string): void {
     this.states.delete(id);
   }
+
+  /**
+   * After the transaction that wrote the target's new envelope committed: serves `envelope` from
+   * `json`, the bytes written, without reading them back (a rollout's 18,000 agents fetch theirs right after).
+   * Status and key stay as held, since every writer of those invalidates after its own commit;
+   * a target not held is read through at its next use, as after {@link invalidate}.
+   */
+  issued(id: string, generation: number, json: string, envelope: SignedEnvelope): void {
+    const held = this.states.get(id);
+    if (held !== undefined) this.states.set(id, stateOf(held, generation, servedEnvelope(json, envelope)));
+  }
+}
+
+/** The state served for a target: one function for states read from the store and states written through, so they cannot differ. */
+function stateOf(
+  target: Pick<TargetState, 'id' | 'status' | 'publicKey' | 'keyId'>,
+  generation: number,
+  envelope: ServedEnvelope | null,
+): TargetState {
+  return {
+    id: target.id,
+    status: target.status,
+    publicKey: target.publicKey,
+    keyId: target.keyId,
+    generation,
+    envelopeJson: envelope?.json,
+    envelopeExpiresAt: envelope === null ? 0 : envelope.expiresAt,
+    digests: new Set(envelope?.digests),
+    etag: envelope === null ? '"0"' : `"${generation}.${envelope.issuedAt.toString(36)}"`,
+  };
 }

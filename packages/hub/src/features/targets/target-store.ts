@@ -67,12 +67,35 @@ export interface ServingRecord {
   readonly keyId: string;
   readonly generation: number;
   /** The signed envelope as stored and sent, with the times and digests read from it; null before the first assignment. */
-  readonly envelope: {
-    readonly json: string;
-    readonly issuedAt: number;
-    readonly expiresAt: number;
-    readonly digests: readonly string[];
-  } | null;
+  readonly envelope: ServedEnvelope | null;
+}
+
+/** The desired columns of a target row, as `setDesired` writes them. */
+interface DesiredRow {
+  readonly id: string;
+  readonly generation: number;
+  readonly bundles: string;
+  readonly envelope: string;
+  readonly at: number;
+  readonly actor: string;
+}
+
+/** A signed envelope as the hub stores and sends it, with the times and digests read from it. */
+export interface ServedEnvelope {
+  readonly json: string;
+  readonly issuedAt: number;
+  readonly expiresAt: number;
+  readonly digests: readonly string[];
+}
+
+/** `signed` as served from `json`, its serialization. */
+export function servedEnvelope(json: string, { envelope }: SignedEnvelope): ServedEnvelope {
+  return {
+    json,
+    issuedAt: Date.parse(envelope.issuedAt),
+    expiresAt: Date.parse(envelope.expiresAt),
+    digests: envelope.bundles.map((b) => b.digest),
+  };
 }
 
 /** A target's desired state and who last changed the target. */
@@ -204,6 +227,9 @@ export class TargetStore {
     at: number | null,
   ) => void;
   private readonly summarizeDrift: (id: string, drift: TargetDrift | null) => void;
+  // Made once, as the two above: every envelope a wave issues writes through it, and
+  // better-sqlite3 builds four wrappers for each transaction function it makes.
+  private readonly writeDesired: (row: DesiredRow, bundles: readonly ReleaseRef[]) => void;
 
   constructor(db: Db) {
     this.db = db;
@@ -212,6 +238,10 @@ export class TargetStore {
         this.writeObserved(id, observed, facts, factsJson, at),
     );
     this.summarizeDrift = db.transaction((id: string, drift: TargetDrift | null) => this.writeDriftSummary(id, drift));
+    this.writeDesired = db.transaction((row: DesiredRow, bundles: readonly ReleaseRef[]) => {
+      this.s.setDesired.run(row);
+      this.refreshDesiredFields(row.id, bundles);
+    });
     // The later of the target's last contact and @at; a NULL @at leaves it. PostgreSQL's greatest
     // skips NULLs, and SQLite's two-argument max is NULL for any NULL.
     const seenAt = forDialect(db, {
@@ -332,22 +362,13 @@ export class TargetStore {
   serving(id: string): ServingRecord | undefined {
     const row = this.s.serving.get(id);
     if (row === undefined) return undefined;
-    const signed = row.envelope === null ? undefined : (JSON.parse(row.envelope) as SignedEnvelope);
     return {
       id: row.id,
       status: row.status,
       publicKey: row.public_key,
       keyId: row.key_id,
       generation: row.desired_generation,
-      envelope:
-        signed === undefined || row.envelope === null
-          ? null
-          : {
-              json: row.envelope,
-              issuedAt: Date.parse(signed.envelope.issuedAt),
-              expiresAt: Date.parse(signed.envelope.expiresAt),
-              digests: signed.envelope.bundles.map((b) => b.digest),
-            },
+      envelope: row.envelope === null ? null : servedEnvelope(row.envelope, JSON.parse(row.envelope) as SignedEnvelope),
     };
   }
 
@@ -364,6 +385,7 @@ export class TargetStore {
     };
   }
 
+  /** Writes the target's desired state; answers its envelope's JSON as stored, to be served without reading it back. */
   setDesired(
     id: string,
     generation: number,
@@ -371,18 +393,13 @@ export class TargetStore {
     envelope: SignedEnvelope,
     at: number,
     actor: Actor,
-  ): void {
-    this.db.transaction(() => {
-      this.s.setDesired.run({
-        id,
-        generation,
-        bundles: JSON.stringify(bundles),
-        envelope: JSON.stringify(envelope),
-        at,
-        actor: JSON.stringify(actor),
-      });
-      this.refreshDesiredFields(id, bundles);
-    })();
+  ): string {
+    const json = JSON.stringify(envelope);
+    this.writeDesired(
+      { id, generation, bundles: JSON.stringify(bundles), envelope: json, at, actor: JSON.stringify(actor) },
+      bundles,
+    );
+    return json;
   }
 
   /** Replaces the envelope without changing desired state: a re-signature before expiry. */

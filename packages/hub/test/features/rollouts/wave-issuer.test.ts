@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ALICE, RolloutHub, type SimTarget } from './rollout-fixture.ts';
 import { RolloutView } from '@flotilla/protocol/api';
 
@@ -159,6 +159,22 @@ describe("a wave's members, told at once and issued on their agent's fetch", () 
     // The batches issue the rest, and never the fetched one again.
     expect(t.issue()).toBe(2);
     expect(fleet.map((f) => t.generation(f))).toEqual([1, 1, 1]);
+  });
+
+  it('answers the fetch that issued a member with the envelope as written, without reading it back', async () => {
+    const fleet = await open();
+    create();
+    const target = fleet[0]!;
+    const cache = t.services.targets['deps'].cache;
+    // The fetch authenticated first, so the target's state is held when its member is issued.
+    cache.get(target.id);
+    const reads = vi.spyOn(t.services.targets['deps'].store, 'serving');
+    await issuer().issueOnFetch(target.id);
+    const served = t.services.desired.checkIn(target.id);
+    expect(reads).not.toHaveBeenCalled();
+    cache.invalidate(target.id);
+    expect(t.services.desired.checkIn(target.id)).toEqual(served);
+    expect(served?.envelopeJson).toContain('"generation":1');
   });
 
   it("leaves a paused rollout's waiting member alone when its agent fetches", async () => {
