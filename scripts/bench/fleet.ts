@@ -11,7 +11,7 @@
  * second over the burst, p99 of each report's round trip); the hub's peak RSS.
  *
  * Options: `--agents N` (or BENCH_AGENTS; 18000). Environment: BENCH_AGENT_PROCS (4), BENCH_IDLE_S (seconds of idle
- * measured, 60), BENCH_HUB_PROFILE=DIR (a V8 CPU profile of the hub).
+ * measured, 60), BENCH_HUB_PROFILE=DIR (a V8 CPU profile of the hub), BENCH_SIM_PROFILE=DIR (one of each simulator process).
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -64,11 +64,23 @@ try {
       reconnectWindowMs: 30_000,
       concurrency: 16,
     };
-    agents.push(child('../sim/sim-worker.ts', import.meta.url, [JSON.stringify(job)]));
+    agents.push(
+      child('../sim/sim-worker.ts', import.meta.url, [JSON.stringify(job)], process.env['BENCH_SIM_PROFILE']),
+    );
   }
   const enrolled = await Promise.all(agents.map((a) => next(a, 'enrolled')));
+  const afterEnroll = await usage();
   const enrollS = Math.max(...enrolled.map((m) => m['enrollMs'] as number)) / 1000;
-  log(`enrolled ${AGENTS} in ${enrollS.toFixed(1)} s`);
+  const spanS =
+    (Math.max(...enrolled.map((m) => m['endedAt'] as number)) -
+      Math.min(...enrolled.map((m) => m['startedAt'] as number))) /
+    1000;
+  const enrollHubCpuUs = Math.round((afterEnroll.cpuMicros - empty.cpuMicros) / AGENTS);
+  const enrollSimCpuUs = Math.round(enrolled.reduce((n, m) => n + (m['cpuMicros'] as number), 0) / AGENTS);
+  log(
+    `enrolled ${AGENTS} in ${enrollS.toFixed(1)} s (the slowest process; ${spanS.toFixed(1)} s from the first start to the last end); ` +
+      `CPU per enrollment: hub ${enrollHubCpuUs} µs, simulator ${enrollSimCpuUs} µs`,
+  );
   await until(`${AGENTS} streams`, async () => {
     const u = await usage();
     log(`  streams open ${u.streams}, refused so far ${u.streamStats.refused}`);
@@ -139,6 +151,8 @@ try {
       reports_per_s: Math.round(AGENTS / Math.max(burstS, 0.001)),
       report_p99_ms: Math.round(reportMs[Math.floor(reportMs.length * 0.99)]!),
       enroll_per_s: Math.round(AGENTS / enrollS),
+      enroll_hub_cpu_us: enrollHubCpuUs,
+      enroll_sim_cpu_us: enrollSimCpuUs,
       idle_cpu_s_per_min: Number(idleCpuPerMin.toFixed(2)),
     })}\n`,
   );
