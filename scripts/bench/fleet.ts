@@ -74,8 +74,18 @@ try {
     );
   }
   const enrolled = await Promise.all(agents.map((a) => next(a, 'enrolled')));
+  const afterEnroll = await usage();
   const enrollS = Math.max(...enrolled.map((m) => m['enrollMs'] as number)) / 1000;
-  log(`enrolled ${AGENTS} in ${enrollS.toFixed(1)} s`);
+  const spanS =
+    (Math.max(...enrolled.map((m) => m['endedAt'] as number)) -
+      Math.min(...enrolled.map((m) => m['startedAt'] as number))) /
+    1000;
+  const enrollHubCpuUs = Math.round((afterEnroll.cpuMicros - empty.cpuMicros) / AGENTS);
+  const enrollSimCpuUs = Math.round(enrolled.reduce((n, m) => n + (m['cpuMicros'] as number), 0) / AGENTS);
+  log(
+    `enrolled ${AGENTS} in ${enrollS.toFixed(1)} s (the slowest process; ${spanS.toFixed(1)} s from the first start to the last end); ` +
+      `CPU per enrollment: hub ${enrollHubCpuUs} µs, simulator ${enrollSimCpuUs} µs`,
+  );
   await until(`${AGENTS} streams`, async () => {
     const u = await usage();
     log(`  streams open ${u.streams}, refused so far ${u.streamStats.refused}`);
@@ -152,6 +162,8 @@ try {
       reports_per_s: Math.round(AGENTS / Math.max(burstS, 0.001)),
       report_p99_ms: Math.round(reportMs[Math.floor(reportMs.length * 0.99)]!),
       enroll_per_s: Math.round(AGENTS / enrollS),
+      enroll_hub_cpu_us: enrollHubCpuUs,
+      enroll_sim_cpu_us: enrollSimCpuUs,
       idle_cpu_s_per_min: Number(idleCpuPerMin.toFixed(2)),
     })}\n`,
   );

@@ -1,7 +1,7 @@
 /**
  * A process of simulated agents (scripts/sim/sim-agent.ts), run by `npm run sim` and the
  * fleet and rollout benchmarks with `--import tsx` and an IPC channel. argv[2] is JSON
- * {@link Job}. It enrolls its agents and sends `enrolled` (with how long that took), starts
+ * {@link Job}. It enrolls its agents and sends `enrolled` (how long that took, when, and its CPU time), starts
  * them, answers `status` (applied digests, open streams, errors, CPU time, per-agent
  * timings when asked) and exits on `stop`.
  */
@@ -52,13 +52,23 @@ const abort = new AbortController();
 // Every agent's stream and wait listens to this one signal.
 setMaxListeners(0, abort.signal);
 const enrollStarted = performance.now();
+const enrollCpu = process.cpuUsage();
 let next = 0;
 await Promise.all(
   Array.from({ length: job.concurrency }, async () => {
     while (next < agents.length) await agents[next++]!.enroll(job.enrollToken);
   }),
 );
-send({ type: 'enrolled', count: agents.length, enrollMs: performance.now() - enrollStarted });
+const enrollCpuSpent = process.cpuUsage(enrollCpu);
+send({
+  type: 'enrolled',
+  count: agents.length,
+  enrollMs: performance.now() - enrollStarted,
+  // When, on the wall clock, so that a benchmark can take the span of all processes together.
+  startedAt: performance.timeOrigin + enrollStarted,
+  endedAt: Date.now(),
+  cpuMicros: enrollCpuSpent.user + enrollCpuSpent.system,
+});
 for (const agent of agents) void agent.run(abort.signal);
 
 process.on('message', (message: { type: string; timings?: boolean }) => {

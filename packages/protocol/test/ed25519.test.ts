@@ -103,6 +103,31 @@ describe('strict verification', () => {
     );
     // tweetnacl verifies in pure JavaScript (about 10 ms each): 200 runs need more than the default 5 s on a busy machine.
   }, 60_000);
+
+  it('agrees between node:crypto and tweetnacl on any 32 bytes as a public key, most of them no curve point', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.uint8Array({ minLength: 64, maxLength: 64 }),
+        (pub, signature) => {
+          const message = new TextEncoder().encode('anything');
+          expect(strictVerify(pub, message, signature, nodeBackend)).toBe(
+            strictVerify(pub, message, signature, tweetnaclBackend),
+          );
+        },
+      ),
+      { numRuns: 100 },
+    );
+  }, 60_000);
+
+  it('signs with a key pair node:crypto just generated exactly as with its seed', () => {
+    for (let i = 0; i < 20; i++) {
+      const { publicKey, seed } = nodeBackend.generate();
+      const message = new TextEncoder().encode(`message ${i}`);
+      expect(nodeBackend.sign(seed, message)).toEqual(tweetnaclBackend.sign(seed, message));
+      expect(nacl.sign.keyPair.fromSeed(seed).publicKey).toEqual(publicKey);
+    }
+  });
 });
 
 describe('signed payloads', () => {

@@ -263,11 +263,6 @@ export class IdentityService implements Authenticator {
   }
 
   /**
-   * Binds a new target id to the agent's public key. The agent proves it holds the private
-   * key by signing the token's digest and a fresh time. Enrolling the same key again returns
-   * the same target without spending a use, so a retry after a lost answer is safe.
-   */
-  /**
    * {@link enroll} in a transaction shared with the other enrollments arriving in the same turn
    * of the event loop: what `POST /v1/enroll` calls, so a fleet enrolling at once costs a
    * commit per group rather than per agent.
@@ -283,6 +278,11 @@ export class IdentityService implements Authenticator {
     return this.deps.tx.group(() => this.enroll(request, remote));
   }
 
+  /**
+   * Binds a new target id to the agent's public key. The agent proves it holds the private
+   * key by signing the token's digest and a fresh time. Enrolling the same key again returns
+   * the same target without spending a use, so a retry after a lost answer is safe.
+   */
   enroll(request: EnrollRequest, remote: string): EnrollResponse {
     const { tx, store, targets, credentials, audit } = this.deps;
     const now = this.deps.clock();
