@@ -450,6 +450,7 @@ export class TargetStore {
       reportedFieldRows(observed, facts),
       this.s.fieldsOfReported.raw().all(id) as unknown as HeldFieldRow[],
     );
+    if (this.index !== undefined) this.unindexed.add(id);
   }
 
   /**
@@ -463,11 +464,14 @@ export class TargetStore {
 
   private writeDriftSummary(id: string, drift: TargetDrift | null): void {
     if (this.s.setDrift.run({ id, drift: drift === null ? null : JSON.stringify(drift) }).changes === 0) return;
-    this.writeFields(
+    // The summary's seq and time move with every report; its rows, the drift classes, seldom.
+    // The fleet index holds only the rows, so it re-reads the target only when they moved.
+    const changed = this.writeFields(
       id,
       driftFieldRows(drift ?? undefined),
       this.s.fieldsOfDrift.raw().all(id) as unknown as HeldFieldRow[],
     );
+    if (changed && this.index !== undefined) this.unindexed.add(id);
   }
 
   markSeen(seen: ReadonlyMap<string, number>): void {
@@ -542,10 +546,15 @@ export class TargetStore {
       targetFieldRows(targetFromRow(row)),
       this.s.fieldsOf.raw().all(id) as unknown as HeldFieldRow[],
     );
+    if (this.index !== undefined) this.unindexed.add(id);
   }
 
-  /** Turns the rows `held` into `rows`: deletes the rows that went, inserts the ones that came or changed. */
-  private writeFields(id: string, rows: readonly TargetFieldRow[], heldRows: readonly HeldFieldRow[]): void {
+  /**
+   * Turns the rows `held` into `rows`: deletes the rows that went, inserts the ones that came or
+   * changed; true when it wrote any. The caller sends the target back to the fleet index.
+   */
+  private writeFields(id: string, rows: readonly TargetFieldRow[], heldRows: readonly HeldFieldRow[]): boolean {
+    let changed = false;
     const held = new Map<string, HeldFieldRow>();
     for (const heldRow of heldRows) held.set(`${heldRow[0]}\u0000${heldRow[1]}`, heldRow);
     for (const field of rows) {
@@ -558,9 +567,13 @@ export class TargetStore {
       }
       this.s.fieldsInsert.run(...targetFieldRowParams(id, field));
       this.fieldNames?.add(field.field);
+      changed = true;
     }
-    for (const [field, text] of held.values()) this.s.fieldsDeleteRow.run(id, field, text);
-    if (this.index !== undefined) this.unindexed.add(id);
+    for (const [field, text] of held.values()) {
+      this.s.fieldsDeleteRow.run(id, field, text);
+      changed = true;
+    }
+    return changed;
   }
 
   /**

@@ -162,6 +162,25 @@ describe.each(STORE_KINDS)('on $name', (kind) => {
       expect(store.fleetIndex().columnsOf(ID)?.lastSeen).toBe(NOW + 5000);
     });
 
+    it('leave the fleet index alone for a drift summary whose classes did not change', () => {
+      const drift = (seq: number) => ({
+        counts: { acceptable: 1, transient: 0, suspicious: 0, dangerous: 0 },
+        intentional: 0,
+        seq,
+        reportedAt: new Date(NOW + seq).toISOString(),
+      });
+      const recorded = recording(db);
+      store = new TargetStore(recorded.db);
+      store.setDriftSummary(ID, drift(1));
+      store.fleetIndex();
+      recorded.ran.length = 0;
+      store.setDriftSummary(ID, drift(2));
+      store.fleetIndex();
+      expect(recorded.ran).not.toContain('SELECT * FROM targets WHERE id = ?');
+      expect(store.target(ID)?.drift).toEqual(drift(2));
+      expect(stored()).toEqual(expected());
+    });
+
     it('take a value of the same text but another type, the number 2 after the string "2"', () => {
       store.setLabelsAndProperties(ID, {}, { replicas: '2' }, NOW, actor);
       const replicas = (): Row | undefined => stored().find((row) => row[0] === 'properties.replicas');
