@@ -43,7 +43,10 @@ let delay = monitorEventLoopDelay({ resolution: 10 });
 delay.enable();
 const memLog = process.env['BENCH_HUB_MEMLOG'];
 if (memLog !== undefined)
-  setInterval(() => appendFileSync(memLog, `${JSON.stringify({ at: Date.now(), ...process.memoryUsage() })}\n`), 100).unref();
+  setInterval(
+    () => appendFileSync(memLog, `${JSON.stringify({ at: Date.now(), ...process.memoryUsage() })}\n`),
+    100,
+  ).unref();
 send({ type: 'ready', url, adminToken: opened.createdAdminToken, maxConnections });
 
 /** The main thread's user and system CPU in microseconds, from /proc (fields 14 and 15, in clock ticks of 10 ms); undefined elsewhere. */

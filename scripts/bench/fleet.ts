@@ -12,7 +12,8 @@
  * over the idle samples and the ratio of the two.
  *
  * Options: `--agents N` (or BENCH_AGENTS; 18000). Environment: BENCH_AGENT_PROCS (4), BENCH_IDLE_S (seconds of idle
- * measured, 60), BENCH_HUB_PROFILE=DIR (a V8 CPU profile of the hub).
+ * measured, 60), BENCH_HUB_PROFILE=DIR (a V8 CPU profile of the hub), BENCH_HUB_MEMLOG=FILE (the hub's
+ * memory every 100 ms, see _rollout-hub.ts).
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
