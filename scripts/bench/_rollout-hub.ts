@@ -5,9 +5,11 @@
  * the CPU time of its main thread alone (the event loop's, on Linux), the event loop's worst
  * delay since the last `usage` (then starts a new histogram), and
  * the controller's counters; `notices` {count} with the epoch ms at which the streams had sent
- * that many notices; and exits on `stop`.
+ * that many notices; and exits on `stop`. With BENCH_HUB_MEMLOG=FILE it appends its
+ * process.memoryUsage() to FILE every 100 ms, one JSON line each with the epoch ms, so a peak
+ * can be told apart by what it is made of and when it came.
  */
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pino } from 'pino';
@@ -39,6 +41,12 @@ const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 const streams = opened.hub.services.streams;
 let delay = monitorEventLoopDelay({ resolution: 10 });
 delay.enable();
+const memLog = process.env['BENCH_HUB_MEMLOG'];
+if (memLog !== undefined)
+  setInterval(
+    () => appendFileSync(memLog, `${JSON.stringify({ at: Date.now(), ...process.memoryUsage() })}\n`),
+    100,
+  ).unref();
 send({ type: 'ready', url, adminToken: opened.createdAdminToken, maxConnections });
 
 /** The main thread's user and system CPU in microseconds, from /proc (fields 14 and 15, in clock ticks of 10 ms); undefined elsewhere. */

@@ -8,11 +8,12 @@
  * seconds per idle minute; the time `POST /v1/rollouts` takes and the event loop's worst delay
  * from then until convergence; the time from creation until the hub had sent its notice to
  * every member, and until every member's report was taken; report ingestion (reports per
- * second over the burst, p99 of each report's round trip); the hub's peak RSS.
+ * second over the burst, p99 of each report's round trip); the hub's peak RSS, its median RSS
+ * over the idle samples and the ratio of the two.
  *
  * Options: `--agents N` (or BENCH_AGENTS; 18000). Environment: BENCH_AGENT_PROCS (4), BENCH_IDLE_S (seconds of idle
  * measured, 60), BENCH_HUB_PROFILE=DIR (a V8 CPU profile of the hub), BENCH_SIM_PROFILE=DIR (one of each
- * simulator process).
+ * simulator process), BENCH_HUB_MEMLOG=FILE (the hub's memory every 100 ms, see _rollout-hub.ts).
  *
  * The rollout's CPU cost per agent is measured on both sides: the hub's, and the simulator
  * processes' (the agents' side: the notice, the envelope and bundle fetches, the report's
@@ -33,6 +34,7 @@ const PROCS = Number(process.env['BENCH_AGENT_PROCS'] ?? 4);
 const IDLE_S = Number(process.env['BENCH_IDLE_S'] ?? 60);
 const LIMIT_MS = 300_000;
 
+const mb = (bytes: number): number => Math.round(bytes / 2 ** 20);
 const median = (xs: number[]): number => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const log = (line: string): boolean => process.stderr.write(`${line}\n`);
 
@@ -95,6 +97,7 @@ try {
   // Idle: the hub pings every 30 s and nothing changes.
   await sleep(5000);
   const idleStart = await usage();
+  log(`idle from ${Date.now()} (epoch ms)`);
   const rssSamples: number[] = [];
   const heapSamples: number[] = [];
   const externalSamples: number[] = [];
@@ -128,6 +131,7 @@ try {
     waves: 'all:100%',
   });
   const createMs = Date.now() - t0;
+  log(`rollout created at ${t0} (epoch ms)`);
   const notifiedAt = ((await noticed) as unknown as { at: number }).at;
   let statuses: Message[] = [];
   await until('every agent to report 2.0.0 applied', async () => {
@@ -140,6 +144,9 @@ try {
   });
   const during = await usage();
   const simAfter = statuses.reduce((n, s) => n + (s['cpuMicros'] as number), 0);
+  log(`every agent applied by ${Date.now()} (epoch ms)`);
+  const idleRssMb = mb(median(rssSamples));
+  const peakRssMb = Math.round(during.maxRssKb / 1024);
   const rows = statuses.flatMap((s) => s['timings'] as [number, number, number, number][]);
   const reportedAt = rows.map(([, at]) => at).sort((a, b) => a - b);
   const reportMs = rows.map(([, , ms]) => ms).sort((a, b) => a - b);
@@ -152,7 +159,7 @@ try {
       name: 'fleet',
       agents: AGENTS,
       hub_rss_kb_per_target: Number(perTargetKb.toFixed(1)),
-      peak_rss_mb: Math.round(during.maxRssKb / 1024),
+      peak_rss_mb: peakRssMb,
       create_ms: createMs,
       loop_delay_max_ms: Number(during.loopDelayMaxMs.toFixed(1)),
       notify_all_ms: notifiedAt - t0,
@@ -165,6 +172,8 @@ try {
       enroll_hub_cpu_us: enrollHubCpuUs,
       enroll_sim_cpu_us: enrollSimCpuUs,
       idle_cpu_s_per_min: Number(idleCpuPerMin.toFixed(2)),
+      idle_rss_mb: idleRssMb,
+      peak_vs_idle: Number((peakRssMb / idleRssMb).toFixed(2)),
     })}\n`,
   );
 } finally {
