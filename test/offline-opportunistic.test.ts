@@ -85,6 +85,11 @@ describe('an agent whose hub comes and goes', () => {
   it('applies files while the hub is away, then sends every journaled report once, in order, and stays on the newest generation', async () => {
     expect((await hub.assign(targetId, ['app@1.0.0'])).status).toBe(200);
     await waitFor('generation 1 online', () => applied.includes(1));
+    // The agent applies before the hub has stored its report (a report worker reads it first):
+    // cut only once every report made so far was answered, so none lands after the cut.
+    const journal = join(stateDir(), 'journal');
+    const pending = () => readdirSync(journal).filter((f) => f.endsWith('.report.json')).length;
+    await waitFor('generation 1 reported', () => pending() === 0 && ledger().highest(targetId).generation === 1);
     const before = ledger().highest(targetId).seq;
 
     partition.cut();
@@ -92,8 +97,6 @@ describe('an agent whose hub comes and goes', () => {
     await exportTo(join(inbox(), 'gen-2.flotilla'));
     await waitFor('generation 2 from the inbox', () => applied.includes(2));
     // While away, reports pile up in the journal; the hub receives none of them.
-    const journal = join(stateDir(), 'journal');
-    const pending = () => readdirSync(journal).filter((f) => f.endsWith('.report.json')).length;
     await waitFor('a journaled report', () => pending() > 0);
     expect(ledger().highest(targetId).seq).toBe(before);
 
