@@ -350,7 +350,11 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     ...(deps.dashboardDir === undefined ? {} : { assetsDir: deps.dashboardDir }),
     ...(deps.eventPollMs === undefined ? {} : { eventPollMs: deps.eventPollMs }),
   });
-  const intake = new ReportIntake(deps.reportWorkers ?? defaultIntakeWorkers(), log.child({ component: 'reports' }));
+  const intake = new ReportIntake(
+    deps.reportWorkers ?? defaultIntakeWorkers(),
+    log.child({ component: 'reports' }),
+    deps.faults?.armed,
+  );
   // Before the hub takes a connection: loading a worker's modules needs file descriptors.
   await intake.ready;
   const reports = dashboard.events.watchReports(

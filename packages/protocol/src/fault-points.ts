@@ -11,6 +11,8 @@ export const FAULT_POINTS = {
   'report:after-send': 'after the hub acknowledged a report, before the journal forgets it',
   /** Hub: a report's writes are done and its transaction not yet committed. */
   'report:before-commit': 'inside the transaction that stores a report, before it commits',
+  /** Hub's report worker thread: about to read one report handed to it; the thread ends, not the process. */
+  'report:worker-read': 'in a report worker thread, before reading a report handed to it (ends the thread)',
   /** Hub: a rollout step's writes are done and its transaction not yet committed. */
   'rollout:before-commit': 'inside the transaction of one rollout step, before it commits',
   /** Hub: one slice of a wave's members is recorded and more wait for the next slice, inside its step's transaction. */
@@ -61,6 +63,8 @@ export const FaultSpec = z.string().transform((text, ctx): ArmedFault[] => {
  */
 export interface FaultPoints {
   reach(point: FaultPoint): void;
+  /** The faults armed, for a worker thread to arm its own points with; none when absent. */
+  readonly armed?: readonly ArmedFault[];
 }
 
 /** The fault points of a process with no fault armed: what production runs. */
@@ -79,6 +83,7 @@ export function faultPoints(
   if (armed.length === 0) return NO_FAULTS;
   const counts = new Map<FaultPoint, number>();
   return {
+    armed,
     reach(point) {
       const count = (counts.get(point) ?? 0) + 1;
       counts.set(point, count);

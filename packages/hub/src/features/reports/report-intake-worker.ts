@@ -4,8 +4,16 @@
  * service stores, or the refusal. Answers are posted together once the jobs at hand are done,
  * so that the event loop wakes once for many reports.
  */
-import { parentPort } from 'node:worker_threads';
-import { API_VERSION, generateKeyPair, signPayload, verifyCanonical, type Report } from '@flotilla/protocol';
+import { parentPort, workerData } from 'node:worker_threads';
+import {
+  API_VERSION,
+  faultPoints,
+  generateKeyPair,
+  signPayload,
+  verifyCanonical,
+  type ArmedFault,
+  type Report,
+} from '@flotilla/protocol';
 import { readReport, toRefusal } from './report-body.ts';
 import type { IntakeAnswer, IntakeJob, IntakeMessage } from './report-intake.ts';
 
@@ -37,10 +45,14 @@ const warm = readReport(
 if (warm.kind !== 'checked' || !warm.valid) throw new Error('report-intake-worker could not read a report at start');
 port.postMessage({ ready: true } satisfies IntakeMessage);
 
+// Test-only: a fault armed at report:worker-read ends this thread, as a crash of it would.
+const faults = faultPoints((workerData as { faults?: ArmedFault[] } | null)?.faults ?? [], () => process.exit(70));
+
 let answers: IntakeAnswer[] = [];
 let posting = false;
 port.on('message', (jobs: readonly IntakeJob[]) => {
   for (const { id, bytes, targetId, publicKey } of jobs) {
+    faults.reach('report:worker-read');
     try {
       answers.push({
         id,

@@ -3,10 +3,10 @@ import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { verifyCanonicalInPool } from '@flotilla/protocol';
+import { verifyCanonicalInPool, type ArmedFault } from '@flotilla/protocol';
 import { fromRefusal, readReport, type ReadReport, type Refusal } from './report-body.ts';
 
-/** One report body for a worker: its bytes (moved to the worker, not copied) and the key to check it against. */
+/** One report body for a worker: its bytes (copied to the worker) and the key to check it against. */
 export interface IntakeJob {
   readonly id: number;
   readonly bytes: Uint8Array;
@@ -32,6 +32,7 @@ export type IntakeMessage = { readonly ready: true } | readonly IntakeAnswer[];
 const RESTART_MS = { first: 1_000, most: 60_000 };
 
 interface Pending {
+  readonly job: IntakeJob;
   readonly resolve: (read: ReadReport) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -54,13 +55,14 @@ interface Thread {
  * thread and loading modules need file descriptors, which a hub at its open-file limit does
  * not have, and a worker that failed there would fail or strand every report handed to it.
  * While no worker is ready (none started yet, or one lost and not yet replaced) reports are read
- * in process, so running out of descriptors never fails a report. A worker lost while holding
- * reports fails them as the hub's own error (500), never as a verdict on them; it is replaced
- * after a pause.
+ * in process, so running out of descriptors never fails a report. The reports a worker held
+ * when it was lost are read again in process (the intake keeps their bytes until answered), so
+ * a worker's crash fails no report either; the worker is replaced after a pause.
  */
 export class ReportIntake {
   private readonly size: number;
   private readonly log: Logger | undefined;
+  private readonly faults: readonly ArmedFault[];
   private readonly threads: Thread[] = [];
   private readonly restarts = new Set<NodeJS.Timeout>();
   private restartMs = RESTART_MS.first;
@@ -73,11 +75,13 @@ export class ReportIntake {
   /**
    * `workers`: how many worker threads, started now; await {@link ready} before taking
    * connections, so that they have loaded their modules while descriptors are free. 0 reads
-   * every report on the event loop.
+   * every report on the event loop. `faults`: test-only fault points armed in the workers
+   * (`report:worker-read`).
    */
-  constructor(workers: number, log?: Logger) {
+  constructor(workers: number, log?: Logger, faults: readonly ArmedFault[] = []) {
     this.size = workers;
     this.log = log;
+    this.faults = faults;
     this.ready = Promise.all(Array.from({ length: workers }, () => this.start())).then(() => undefined);
   }
 
@@ -94,17 +98,11 @@ export class ReportIntake {
   read(bytes: Uint8Array, targetId: string, publicKey: string | undefined): Promise<ReadReport> {
     if (this.closed && this.size > 0) return Promise.reject(new Error('the report intake is closed'));
     const thread = this.leastBusy();
-    if (thread === undefined)
-      return (async () =>
-        readReport(bytes, targetId, publicKey, (canonical, signature, key) =>
-          verifyCanonicalInPool('report', canonical, signature, key),
-        ))();
-    const id = this.nextId++;
-    // Only a buffer of its own can move to the worker; a view into a larger one is copied.
-    const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+    if (thread === undefined) return readInProcess(bytes, targetId, publicKey);
+    const job: IntakeJob = { id: this.nextId++, bytes, targetId, publicKey };
     return new Promise<ReadReport>((resolve, reject) => {
-      thread.pending.set(id, { resolve, reject });
-      thread.queued.push({ id, bytes: own, targetId, publicKey });
+      thread.pending.set(job.id, { job, resolve, reject });
+      thread.queued.push(job);
       if (!this.flushing) {
         this.flushing = true;
         setImmediate(() => this.flush());
@@ -129,10 +127,8 @@ export class ReportIntake {
       if (thread.queued.length === 0) continue;
       const jobs = thread.queued;
       thread.queued = [];
-      thread.worker.postMessage(
-        jobs,
-        jobs.map(({ bytes }) => bytes.buffer as ArrayBuffer),
-      );
+      // Copied, not moved: the bytes stay here until answered, to be read again if the worker dies.
+      thread.worker.postMessage(jobs);
     }
   }
 
@@ -146,7 +142,7 @@ export class ReportIntake {
 
   /** Starts a worker; resolves once it is ready or lost. */
   private start(): Promise<void> {
-    const worker = new Worker(WORKER, WORKER_OPTIONS);
+    const worker = new Worker(WORKER, { ...WORKER_OPTIONS, workerData: { faults: this.faults } });
     worker.unref();
     const thread: Thread = { worker, pending: new Map(), queued: [], ready: false };
     this.threads.push(thread);
@@ -172,7 +168,7 @@ export class ReportIntake {
         const at = this.threads.indexOf(thread);
         if (at === -1) return;
         this.threads.splice(at, 1);
-        this.fail(thread, error);
+        this.readAgain(thread);
         if (this.closed) return;
         this.log?.warn(
           { err: error, restartInMs: this.restartMs },
@@ -191,11 +187,26 @@ export class ReportIntake {
     });
   }
 
+  /** Reads in process what a lost worker held, so that its loss fails none of them. */
+  private readAgain(thread: Thread): void {
+    for (const { job, resolve, reject } of thread.pending.values())
+      readInProcess(job.bytes, job.targetId, job.publicKey).then(resolve, reject);
+    thread.pending.clear();
+    thread.queued = [];
+  }
+
   private fail(thread: Thread, error: Error): void {
     for (const { reject } of thread.pending.values()) reject(error);
     thread.pending.clear();
     thread.queued = [];
   }
+}
+
+/** Reads a report on the event loop, its signature checked on libuv's thread pool. */
+async function readInProcess(bytes: Uint8Array, targetId: string, publicKey: string | undefined): Promise<ReadReport> {
+  return readReport(bytes, targetId, publicKey, (canonical, signature, key) =>
+    verifyCanonicalInPool('report', canonical, signature, key),
+  );
 }
 
 // The worker is JavaScript in dist/ beside this module; under the tests and the benchmarks,

@@ -88,6 +88,18 @@ describe('the report intake on worker threads', () => {
     ).toEqual(many.map((_, i) => i + 1));
   });
 
+  it('reads again in process the reports a worker held when it died, and answers each', async () => {
+    // The worker thread ends itself at its second report's read, as a crash of the thread would.
+    const intake = new ReportIntake(1, undefined, [{ point: 'report:worker-read', hit: 2 }]);
+    await intake.ready;
+    const many = Array.from({ length: 20 }, (_, i) => signed(report({ seq: i + 1 })));
+    const answers = await Promise.all(many.map((body) => outcome(intake, body, key.publicKey)));
+    await intake.close();
+    expect(answers.map((a) => ('read' in a && a.read.kind === 'checked' ? a.read.valid : a))).toEqual(
+      many.map(() => true),
+    );
+  });
+
   it('fails the reads it holds when closed, and takes no more', async () => {
     const intake = new ReportIntake(1);
     await intake.ready;

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   API_VERSION,
   canonicalize,
+  faultPoints,
   generateKeyPair,
   signPayload,
   type Report,
@@ -184,5 +185,58 @@ describe.each([
     const answer = await send(a.targetId, token, { report: r, signature: signPayload('report', r, a.key) });
     expect(answer.status).toBe(413);
     expect(answer.body.error.code).toBe('BODY_TOO_LARGE');
+  });
+});
+
+describe('a report worker that dies while reading', () => {
+  it('answers every report it held, each stored once', async () => {
+    // The worker thread ends itself at the third report handed to it (test-only fault point).
+    const hub = await startTestHub({
+      reportWorkers: 1,
+      faults: faultPoints([{ point: 'report:worker-read', hit: 3 }], () => {
+        throw new Error('report:worker-read is reached only in the worker thread');
+      }),
+    });
+    try {
+      const created = await call(hub.url, 'POST', '/v1/enrollment-tokens', {
+        token: hub.adminToken,
+        body: JSON.stringify({ maxUses: 8, ttlSeconds: 600 }),
+      });
+      const agents = await Promise.all(
+        Array.from({ length: 8 }, async (_, i) => {
+          const a = new ProtocolAgent(hub);
+          await a.enroll(created.body.token, `site-${i}`, hub.now());
+          return { agent: a, token: await a.accessToken(hub.now()) };
+        }),
+      );
+      const answers = await Promise.all(
+        agents.flatMap(({ agent: a, token }) =>
+          [1, 2, 3].map((seq) => {
+            const r: Report = {
+              apiVersion: API_VERSION,
+              kind: 'Report',
+              targetId: a.targetId,
+              seq,
+              generation: 0,
+              phase: 'applied',
+              health: 'healthy',
+              bundles: [],
+              resources: [],
+              facts: { driver: 'test' },
+              observedAt: new Date(hub.now()).toISOString(),
+            };
+            return call(hub.url, 'POST', `/v1/targets/${a.targetId}/reports`, {
+              token,
+              body: JSON.stringify({ report: r, signature: signPayload('report', r, a.key) }),
+            });
+          }),
+        ),
+      );
+      expect(answers.map((a) => a.status)).toEqual(answers.map(() => 201));
+      for (const { agent: a } of agents)
+        expect(hub.opened.hub.services.reports.heldSeqs(a.targetId, 1, 10)).toEqual([1, 2, 3]);
+    } finally {
+      await hub.close();
+    }
   });
 });
