@@ -166,6 +166,37 @@ describe('the push stream', () => {
     expect(status).toBe(401);
   });
 
+  it('pings its streams spread over the heartbeat interval, each once an interval, not all in one turn', async () => {
+    // 30 streams, a 1.5 s heartbeat: at 18,000 streams one loop over all of them held the event
+    // loop for 400 ms every heartbeat.
+    const HEARTBEAT_MS = 1_500;
+    hub = await startHub({ stream: { heartbeatMs: HEARTBEAT_MS } });
+    const token = await hub.enrollmentToken(30);
+    const pings: number[][] = [];
+    for (let i = 0; i < 30; i++) {
+      const sim = await simAgent(hub, token, cleanups);
+      const ws = new WebSocket(`${hub.url.replace('http', 'ws')}/v1/targets/${sim.targetId}/stream`, {
+        headers: { authorization: `Bearer ${await sim.token()}` },
+      });
+      cleanups.push(() => ws.terminate());
+      const times: number[] = [];
+      pings.push(times);
+      ws.on('ping', () => times.push(performance.now()));
+      await new Promise((resolve) => ws.once('open', resolve));
+    }
+    // From the moment all are open: the streams opened one after another, so their first pings
+    // differ whatever the hub does.
+    const allOpen = performance.now();
+    const since = (times: number[]): number[] => times.filter((at) => at > allOpen);
+    await waitFor('two pings on every stream', () => pings.every((times) => since(times).length >= 2), 20_000);
+    const firsts = pings.map((times) => since(times)[0]!);
+    expect(Math.max(...firsts) - Math.min(...firsts)).toBeGreaterThan(HEARTBEAT_MS / 3);
+    for (const times of pings) {
+      const [first, second] = since(times);
+      expect(second! - first!).toBeGreaterThan(HEARTBEAT_MS / 4);
+    }
+  });
+
   describe('with the hub and agent on a controlled clock', () => {
     let now = Date.now();
     const clock = (): number => now;
@@ -180,7 +211,12 @@ describe('the push stream', () => {
       await waitFor('the stream to open', () => streams.connected(edge.targetId));
 
       now += 45_000; // past two thirds of the token's life: the agent renews it at the next ping
-      await waitFor('the stream to carry a renewed token', () => streams.stats.reauthenticated >= 1);
+      // A token issued from now on outlives the next 30 s; the first, and one re-sent as the
+      // stream opened, do not.
+      await waitFor(
+        'the stream to carry a renewed token',
+        () => (streams.tokenExpiry(edge.targetId) ?? 0) > now + 30_000,
+      );
       now += 30_000; // the first token has expired; the renewed one has not
       const later = streams.stats.heartbeats + 3;
       await waitFor('three more heartbeats', () => streams.stats.heartbeats >= later);

@@ -53,6 +53,15 @@ const CHANGED = Buffer.from(JSON.stringify({ type: 'changed' } satisfies HubStre
  * notices behind all of those.
  */
 const NOTICE_SLICE_MS = 40;
+
+/**
+ * The heartbeat visits its streams in slices, a round of them one interval apart: one loop over
+ * 18,000 streams held the event loop for about 400 ms at every heartbeat. A tick (a thirtieth of
+ * the interval, at least 10 ms) pings its share of the streams, so a round takes about the
+ * interval and each stream is still pinged once per interval.
+ */
+const HEARTBEAT_TICKS = 30;
+const HEARTBEAT_TICK_MIN_MS = 10;
 /** Notices sent between two looks at the clock. */
 const NOTICES_PER_LOOK = 32;
 
@@ -84,6 +93,9 @@ export class AgentStreams {
   private readonly random: () => number;
   private handshakes = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** The heartbeat's round under way (the streams it has yet to visit), and when it started. */
+  private round: Iterator<Stream> | undefined;
+  private roundStartedAt = -Infinity;
   private closing = false;
   /** Targets still to be sent `changed`, oldest first from `noticeNext`, and the turn that sends them. */
   private notices: string[] = [];
@@ -123,9 +135,16 @@ export class AgentStreams {
     return this.streams.has(targetId);
   }
 
+  /** When the access token of `targetId`'s open stream expires (epoch ms); undefined without one. */
+  tokenExpiry(targetId: string): number | undefined {
+    return this.streams.get(targetId)?.expiresAt;
+  }
+
   /** Starts the heartbeat. */
   start(): void {
-    this.timer ??= setInterval(() => this.heartbeat(), this.heartbeatMs);
+    const tickMs = Math.max(HEARTBEAT_TICK_MIN_MS, Math.floor(this.heartbeatMs / HEARTBEAT_TICKS));
+    const ticks = Math.max(1, Math.round(this.heartbeatMs / tickMs));
+    this.timer ??= setInterval(() => this.heartbeat(ticks), tickMs);
     this.timer.unref();
   }
 
@@ -297,13 +316,30 @@ export class AgentStreams {
   }
 
   /**
-   * Pings every stream; ends those whose token expired, and those that left two pings in a row
-   * unanswered (one may be late behind a busy event loop on either side).
+   * One tick of the heartbeat: pings its share of the streams (the round's streams over its
+   * `ticks`), starting a round once an interval has passed since the last began; ends the streams
+   * whose token expired, and those that left two pings in a row unanswered (one may be late
+   * behind a busy event loop on either side).
    */
-  private heartbeat(): void {
-    this.stats.heartbeats++;
+  private heartbeat(ticks: number): void {
+    if (this.streams.size === 0) {
+      this.round = undefined;
+      return;
+    }
+    if (this.round === undefined) {
+      if (performance.now() - this.roundStartedAt < this.heartbeatMs) return;
+      this.round = this.streams.values();
+      this.roundStartedAt = performance.now();
+      this.stats.heartbeats++;
+    }
     const now = this.options.clock();
-    for (const stream of this.streams.values()) {
+    for (let left = Math.ceil(this.streams.size / ticks); left > 0; left--) {
+      const next = this.round.next();
+      if (next.done === true) {
+        this.round = undefined;
+        return;
+      }
+      const stream = next.value;
       if (stream.expiresAt <= now) {
         stream.ws.close(STREAM_CLOSE.unauthenticated, 'access token expired');
       } else if (stream.unanswered >= 2) {
