@@ -5,7 +5,7 @@
  *
  * Figures: enrollments per second; the hub's RSS per connected target at idle (the median of
  * samples less the RSS of the same hub before any agent enrolled, over the agents); its CPU
- * seconds per idle minute; the time `POST /v1/rollouts` takes and the event loop's worst delay
+ * seconds per idle minute and the event loop's worst delay meanwhile; the time `POST /v1/rollouts` takes and the event loop's worst delay
  * from then until convergence; the time from creation until the hub had sent its notice to
  * every member, and until every member's report was taken; report ingestion (reports per
  * second over the burst, p99 of each report's round trip); the hub's peak RSS, its median RSS
@@ -101,9 +101,12 @@ try {
   const rssSamples: number[] = [];
   const heapSamples: number[] = [];
   const externalSamples: number[] = [];
+  // The event loop's worst delay at idle: the heartbeat once pinged every stream in one turn.
+  let idleLoopDelayMaxMs = 0;
   for (let s = 0; s < IDLE_S; s++) {
     await sleep(1000);
     const u = await usage();
+    idleLoopDelayMaxMs = Math.max(idleLoopDelayMaxMs, u.loopDelayMaxMs);
     rssSamples.push(u.rss);
     heapSamples.push(u.heapUsed);
     externalSamples.push(u.external);
@@ -172,6 +175,7 @@ try {
       enroll_hub_cpu_us: enrollHubCpuUs,
       enroll_sim_cpu_us: enrollSimCpuUs,
       idle_cpu_s_per_min: Number(idleCpuPerMin.toFixed(2)),
+      idle_loop_delay_max_ms: Number(idleLoopDelayMaxMs.toFixed(1)),
       idle_rss_mb: idleRssMb,
       peak_vs_idle: Number((peakRssMb / idleRssMb).toFixed(2)),
     })}\n`,
