@@ -3,12 +3,20 @@ import { guarded, type BackgroundFailures } from '../../store/store-health.ts';
 import type { TargetStore } from './target-store.ts';
 
 /**
+ * At most this many check-in times in one transaction: after a rollout's notices 18,000 agents
+ * fetch within seconds, and their times written at once held the event loop for about 200 ms.
+ */
+const FLUSH_SLICE = 2_000;
+
+/**
  * When each target last checked in. Check-ins are the hottest path, so they only touch
- * memory; the times reach the store in one transaction every few seconds and on stop.
+ * memory; the times reach the store every few seconds, in slices of {@link FLUSH_SLICE} a turn,
+ * and all at once on stop. The store keeps the later of two times, so slices may land in any order.
  */
 export class SeenTracker {
   private pending = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
+  private slice: NodeJS.Immediate | undefined;
   private readonly store: TargetStore;
   private readonly clock: Clock;
   private readonly failures: BackgroundFailures;
@@ -23,26 +31,15 @@ export class SeenTracker {
     this.pending.set(targetId, this.clock());
   }
 
-  /** Writes the pending times; when the store cannot take them, they wait for the next flush. */
+  /** Writes every pending time now; when the store cannot take them, they wait for the next flush. */
   flush(): void {
-    if (this.pending.size === 0) return;
-    const batch = this.pending;
-    this.pending = new Map();
-    try {
-      this.store.markSeen(batch);
-    } catch (error) {
-      for (const [id, at] of batch) if (!this.pending.has(id)) this.pending.set(id, at);
-      throw error;
-    }
+    this.write(this.pending.size);
   }
 
-  /** Flushes every `everyMs`; the timer does not keep the process alive. */
+  /** Flushes every `everyMs`, a slice a turn; the timer does not keep the process alive. */
   start(everyMs = 5_000): void {
     this.stop();
-    this.timer = setInterval(
-      guarded(this.failures, 'last-seen flush', () => this.flush()),
-      everyMs,
-    );
+    this.timer = setInterval(() => this.flushInSlices(), everyMs);
     this.timer.unref();
   }
 
@@ -50,6 +47,39 @@ export class SeenTracker {
   stop(): void {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
+    if (this.slice !== undefined) clearImmediate(this.slice);
+    this.slice = undefined;
     guarded(this.failures, 'last-seen flush', () => this.flush())();
+  }
+
+  /** Writes the times pending now, a slice a turn; times marked meanwhile wait for the next flush. */
+  private flushInSlices(): void {
+    if (this.slice !== undefined) return;
+    let owed = this.pending.size;
+    const next = guarded(this.failures, 'last-seen flush', () => {
+      this.slice = undefined;
+      const count = Math.min(FLUSH_SLICE, owed);
+      owed -= count;
+      this.write(count);
+      if (owed > 0 && this.pending.size > 0) this.slice = setImmediate(next);
+    });
+    next();
+  }
+
+  /** Writes the `count` oldest pending times; on failure they are pending again. */
+  private write(count: number): void {
+    if (count <= 0 || this.pending.size === 0) return;
+    const batch = new Map<string, number>();
+    for (const [id, at] of this.pending) {
+      if (batch.size >= count) break;
+      batch.set(id, at);
+    }
+    for (const id of batch.keys()) this.pending.delete(id);
+    try {
+      this.store.markSeen(batch);
+    } catch (error) {
+      for (const [id, at] of batch) if (!this.pending.has(id)) this.pending.set(id, at);
+      throw error;
+    }
   }
 }
