@@ -350,11 +350,10 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     ...(deps.dashboardDir === undefined ? {} : { assetsDir: deps.dashboardDir }),
     ...(deps.eventPollMs === undefined ? {} : { eventPollMs: deps.eventPollMs }),
   });
-  const intake = new ReportIntake(
-    deps.reportWorkers ?? defaultIntakeWorkers(),
-    log.child({ component: 'reports' }),
-    deps.faults?.armed,
-  );
+  const intake = new ReportIntake(deps.reportWorkers ?? defaultIntakeWorkers(), {
+    log: log.child({ component: 'reports' }),
+    ...(deps.faults?.armed === undefined ? {} : { faults: deps.faults.armed }),
+  });
   // Before the hub takes a connection: loading a worker's modules needs file descriptors.
   await intake.ready;
   const reports = dashboard.events.watchReports(

@@ -28,6 +28,9 @@ export function defaultIntakeWorkers(): number {
 /** What a worker posts: once, that it has loaded everything it reads reports with; then its answers. */
 export type IntakeMessage = { readonly ready: true } | readonly IntakeAnswer[];
 
+/** How long the hub waits at most for its workers before it listens; a worker ready later is used from then. */
+const READY_WITHIN_MS = 10_000;
+
 /** How long the intake waits before starting a worker again after one was lost, doubled while starting fails. */
 const RESTART_MS = { first: 1_000, most: 60_000 };
 
@@ -69,7 +72,10 @@ export class ReportIntake {
   private nextId = 1;
   private flushing = false;
   private closed = false;
-  /** Resolves once every worker started with the intake is ready or has failed to start. */
+  /**
+   * Resolves once every worker started with the intake is ready or has failed to start, or after
+   * `readyWithinMs` (logged), so that a worker stuck loading cannot keep the hub from listening.
+   */
   readonly ready: Promise<void>;
 
   /**
@@ -78,11 +84,31 @@ export class ReportIntake {
    * every report on the event loop. `faults`: test-only fault points armed in the workers
    * (`report:worker-read`).
    */
-  constructor(workers: number, log?: Logger, faults: readonly ArmedFault[] = []) {
+  constructor(
+    workers: number,
+    options: { readonly log?: Logger; readonly faults?: readonly ArmedFault[]; readonly readyWithinMs?: number } = {},
+  ) {
     this.size = workers;
-    this.log = log;
-    this.faults = faults;
-    this.ready = Promise.all(Array.from({ length: workers }, () => this.start())).then(() => undefined);
+    this.log = options.log;
+    this.faults = options.faults ?? [];
+    const started = Promise.all(Array.from({ length: workers }, () => this.start()));
+    let bound: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      bound = setTimeout(() => {
+        this.log?.warn(
+          { ready: this.readyWorkers, workers },
+          'report intake workers are not ready yet; reports are read on the event loop until they are',
+        );
+        resolve();
+      }, options.readyWithinMs ?? READY_WITHIN_MS);
+      bound.unref();
+    });
+    this.ready = Promise.race([started.then(() => clearTimeout(bound)), late]);
+  }
+
+  /** How many worker threads are ready to read reports now. */
+  get readyWorkers(): number {
+    return this.threads.filter((thread) => thread.ready).length;
   }
 
   /** How many worker threads the intake runs with (0: none, reports are read in process). */

@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { API_VERSION, generateKeyPair, signPayload, type Report } from '@flotilla/protocol';
 import { ReportIntake } from '../../../src/features/reports/report-intake.ts';
 
@@ -90,7 +90,7 @@ describe('the report intake on worker threads', () => {
 
   it('reads again in process the reports a worker held when it died, and answers each', async () => {
     // The worker thread ends itself at its second report's read, as a crash of the thread would.
-    const intake = new ReportIntake(1, undefined, [{ point: 'report:worker-read', hit: 2 }]);
+    const intake = new ReportIntake(1, { faults: [{ point: 'report:worker-read', hit: 2 }] });
     await intake.ready;
     const many = Array.from({ length: 20 }, (_, i) => signed(report({ seq: i + 1 })));
     const answers = await Promise.all(many.map((body) => outcome(intake, body, key.publicKey)));
@@ -98,6 +98,22 @@ describe('the report intake on worker threads', () => {
     expect(answers.map((a) => ('read' in a && a.read.kind === 'checked' ? a.read.valid : a))).toEqual(
       many.map(() => true),
     );
+  });
+
+  it('is ready for the hub after its start-up bound even while a worker still loads, and reads in process meanwhile', async () => {
+    // No worker loads its modules in a millisecond: one that never got ready must not keep the
+    // hub from listening.
+    const intake = new ReportIntake(1, { readyWithinMs: 1 });
+    try {
+      await intake.ready;
+      expect(intake.readyWorkers).toBe(0);
+      expect(await outcome(intake, bodies['a report signed by its target']!.body, key.publicKey)).toMatchObject(
+        bodies['a report signed by its target']!.expected,
+      );
+      await vi.waitFor(() => expect(intake.readyWorkers).toBe(1), { timeout: 20_000, interval: 20 });
+    } finally {
+      await intake.close();
+    }
   });
 
   it('fails the reads it holds when closed, and takes no more', async () => {

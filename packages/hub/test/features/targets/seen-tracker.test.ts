@@ -1,7 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { SeenTracker } from '../../../src/features/targets/seen-tracker.ts';
 import type { TargetStore } from '../../../src/features/targets/target-store.ts';
-import { waitFor } from '../../../../../test/fixtures/wait-for.ts';
 
 /** A store that keeps each batch of check-in times it is given. */
 function recordingStore(): { store: TargetStore; batches: Map<string, number>[] } {
@@ -23,7 +22,10 @@ describe('the last-seen tracker', () => {
     tracker.start(10);
     for (let i = 0; i < 5_000; i++) tracker.mark(`tgt_${i}`);
     try {
-      await waitFor('every time written', () => batches.reduce((n, b) => n + b.size, 0) >= 5_000);
+      await vi.waitFor(() => expect(batches.reduce((n, b) => n + b.size, 0)).toBe(5_000), {
+        timeout: 20_000,
+        interval: 10,
+      });
     } finally {
       tracker.stop();
     }
