@@ -35,27 +35,13 @@ export async function readJson<S extends z.ZodType>(
 }
 
 /**
- * The bytes of a JSON body of at most `limit` bytes, unparsed, in a buffer of their own (one a
- * worker thread can take over): for a route that parses and validates its bodies off the event
- * loop, as `readJson` would, before anything uses them. The media type and size are checked here.
+ * The bytes of a JSON body of at most `limit` bytes, unparsed: for a route that parses and
+ * validates its bodies off the event loop, as `readJson` would, before anything uses them. The
+ * media type and size are checked here.
  */
 export async function readJsonBytes(req: IncomingMessage, limit = DEFAULT_BODY_LIMIT): Promise<Uint8Array> {
   assertJsonBody(req, limit);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new FlotillaError('BODY_TOO_LARGE', `the request body exceeds the limit of ${limit} bytes`);
-    chunks.push(chunk);
-  }
-  // Not Buffer.concat: a small result of it is a slice of Node's shared pool.
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, at);
-    at += chunk.length;
-  }
-  return bytes;
+  return readBodyBytes(req, limit, 'the request body');
 }
 
 /** Refuses a body that is not UTF-8 JSON, or that declares more than `limit` bytes. */
@@ -92,6 +78,16 @@ export async function readOptionalJson<S extends z.ZodType>(req: IncomingMessage
 
 /** Reads a body as UTF-8 text, refusing it as soon as it passes `limit` bytes. */
 export async function readBodyText(req: IncomingMessage, limit: number, what: string): Promise<string> {
+  const bytes = await readBodyBytes(req, limit, what);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+}
+
+/**
+ * Reads a body's bytes, refusing it as soon as it passes `limit` bytes, into a buffer of their
+ * own: not Buffer.concat, whose small results are slices of Node's shared pool, all of which a
+ * worker thread would be sent with them.
+ */
+async function readBodyBytes(req: IncomingMessage, limit: number, what: string): Promise<Uint8Array> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -99,7 +95,13 @@ export async function readBodyText(req: IncomingMessage, limit: number, what: st
     if (size > limit) throw new FlotillaError('BODY_TOO_LARGE', `${what} exceeds the limit of ${limit} bytes`);
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.length;
+  }
+  return bytes;
 }
 
 /** The query string validated with `schema`; a parameter given twice counts with its last value. */
