@@ -15,6 +15,14 @@ const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 // Importing a key costs more than a verification; fleets verify the same few keys constantly.
 const publicKeyCache = new Map<string, KeyObject>();
 const privateKeyCache = new Map<string, KeyObject>();
+const KEYS_CACHED = 50_000;
+
+/** Keeps `key` in `cache` under `id`, the cache emptied past {@link KEYS_CACHED}: a fleet's keys, not every key a process made. */
+function remember(cache: Map<string, KeyObject>, id: string, key: KeyObject): KeyObject {
+  if (cache.size > KEYS_CACHED) cache.clear();
+  cache.set(id, key);
+  return key;
+}
 
 function publicKeyObject(raw: Uint8Array): KeyObject {
   const id = Buffer.from(raw).toString('base64');
@@ -23,9 +31,7 @@ function publicKeyObject(raw: Uint8Array): KeyObject {
     // A JWK, not SPKI DER: OpenSSL 3 decodes DER through its generic decoder chain, about ten
     // times slower (~100 µs against ~10 µs), and every enrolling agent brings a key not seen yet.
     const x = Buffer.from(raw).toString('base64url');
-    key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x }, format: 'jwk' });
-    if (publicKeyCache.size > 50_000) publicKeyCache.clear();
-    publicKeyCache.set(id, key);
+    key = remember(publicKeyCache, id, createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x }, format: 'jwk' }));
   }
   return key;
 }
@@ -34,8 +40,11 @@ function privateKeyObject(seed: Uint8Array): KeyObject {
   const id = Buffer.from(seed).toString('base64');
   let key = privateKeyCache.get(id);
   if (key === undefined) {
-    key = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
-    privateKeyCache.set(id, key);
+    key = remember(
+      privateKeyCache,
+      id,
+      createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' }),
+    );
   }
   return key;
 }
@@ -50,7 +59,7 @@ export const nodeBackend: Ed25519Backend = {
     const seed = new Uint8Array(pkcs8.subarray(PKCS8_PREFIX.length));
     // A new key is generated to sign with (an agent's proof of possession next): importing its
     // seed again would cost ~400 µs, more than ten signatures.
-    privateKeyCache.set(Buffer.from(seed).toString('base64'), privateKey);
+    remember(privateKeyCache, Buffer.from(seed).toString('base64'), privateKey);
     return { publicKey: new Uint8Array(spki.subarray(SPKI_PREFIX.length)), seed };
   },
   sign(seed, message) {
