@@ -24,6 +24,34 @@ function malleate(sig: string): string {
   return bytes.toString('base64url');
 }
 
+/** An agent enrolled with `enrollToken`, and its access token. */
+async function enrolledAgent(
+  hub: TestHub,
+  enrollToken: string,
+  name: string,
+): Promise<{ agent: ProtocolAgent; token: string }> {
+  const a = new ProtocolAgent(hub);
+  await a.enroll(enrollToken, name, hub.now());
+  return { agent: a, token: await a.accessToken(hub.now()) };
+}
+
+/** Report `seq` of a target, applied and healthy, observed now. */
+function reportOf(hub: TestHub, targetId: string, seq: number): Report {
+  return {
+    apiVersion: API_VERSION,
+    kind: 'Report',
+    targetId,
+    seq,
+    generation: 0,
+    phase: 'applied',
+    health: 'healthy',
+    bundles: [],
+    resources: [],
+    facts: { driver: 'test', note: 'ünïcode ✓' },
+    observedAt: new Date(hub.now()).toISOString(),
+  };
+}
+
 // Every case on both paths: bodies read and verified by the worker threads of the report
 // intake, and in process on the event loop (`reportWorkers: 0`), which must answer alike.
 describe.each([
@@ -45,27 +73,8 @@ describe.each([
     await hub.close();
   });
 
-  async function agent(name: string): Promise<{ agent: ProtocolAgent; token: string }> {
-    const a = new ProtocolAgent(hub);
-    await a.enroll(enrollToken, name, hub.now());
-    return { agent: a, token: await a.accessToken(hub.now()) };
-  }
-
-  function report(targetId: string, seq: number): Report {
-    return {
-      apiVersion: API_VERSION,
-      kind: 'Report',
-      targetId,
-      seq,
-      generation: 0,
-      phase: 'applied',
-      health: 'healthy',
-      bundles: [],
-      resources: [],
-      facts: { driver: 'test', note: 'ünïcode ✓' },
-      observedAt: new Date(hub.now()).toISOString(),
-    };
-  }
+  const agent = (name: string) => enrolledAgent(hub, enrollToken, name);
+  const report = (targetId: string, seq: number) => reportOf(hub, targetId, seq);
 
   const send = (targetId: string, token: string, signed: SignedReport) =>
     call(hub.url, 'POST', `/v1/targets/${targetId}/reports`, { token, body: JSON.stringify(signed) });
@@ -203,28 +212,12 @@ describe('a report worker that dies while reading', () => {
         body: JSON.stringify({ maxUses: 8, ttlSeconds: 600 }),
       });
       const agents = await Promise.all(
-        Array.from({ length: 8 }, async (_, i) => {
-          const a = new ProtocolAgent(hub);
-          await a.enroll(created.body.token, `site-${i}`, hub.now());
-          return { agent: a, token: await a.accessToken(hub.now()) };
-        }),
+        Array.from({ length: 8 }, (_, i) => enrolledAgent(hub, created.body.token, `site-${i}`)),
       );
       const answers = await Promise.all(
         agents.flatMap(({ agent: a, token }) =>
           [1, 2, 3].map((seq) => {
-            const r: Report = {
-              apiVersion: API_VERSION,
-              kind: 'Report',
-              targetId: a.targetId,
-              seq,
-              generation: 0,
-              phase: 'applied',
-              health: 'healthy',
-              bundles: [],
-              resources: [],
-              facts: { driver: 'test' },
-              observedAt: new Date(hub.now()).toISOString(),
-            };
+            const r = reportOf(hub, a.targetId, seq);
             return call(hub.url, 'POST', `/v1/targets/${a.targetId}/reports`, {
               token,
               body: JSON.stringify({ report: r, signature: signPayload('report', r, a.key) }),
