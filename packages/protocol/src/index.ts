@@ -50,6 +50,7 @@ export { DriftRevert, Envelope, EnvelopeBundle, Hold, SignedEnvelope, releaseRef
 export {
   ANSWER_MAX_BYTES,
   BUNDLE_MAX_BYTES,
+  DRIFT_POLICY_MAX_BYTES,
   ENROLL_ANSWER_MAX_BYTES,
   ENVELOPE_MAX_BYTES,
   TRUST_ROOT_MAX_BYTES,
@@ -72,6 +73,7 @@ export {
   DriftClass,
   DriftPolicy,
   DriftRule,
+  driftPolicyDigest,
   parseDriftPolicy,
   type DriftPolicyInput,
 } from './documents/drift-policy.ts';

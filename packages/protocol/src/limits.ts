@@ -15,6 +15,12 @@ export const BUNDLE_MAX_BYTES = 16 * MIB;
  */
 export const ENVELOPE_MAX_BYTES = 8 * MIB;
 
+/**
+ * A drift policy an envelope names by digest, as the hub serves it (canonical JSON): the hub
+ * refuses to set a longer one at `PUT /v1/drift-policy`.
+ */
+export const DRIFT_POLICY_MAX_BYTES = MIB;
+
 /** A signed trust root: the most the hub accepts at `POST /v1/trust-roots`. */
 export const TRUST_ROOT_MAX_BYTES = MIB;
 

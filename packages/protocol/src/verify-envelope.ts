@@ -1,6 +1,7 @@
 import { canonicalize } from './canonical-json.ts';
 import { verifyPayload } from './crypto/keys.ts';
 import { FlotillaError } from './errors.ts';
+import { driftPolicyDigest } from './documents/drift-policy.ts';
 import type { SignedBundle } from './documents/bundle.ts';
 import type { Envelope, SignedEnvelope } from './documents/envelope.ts';
 import { keysWithRole, type TrustRoot } from './documents/trust-root.ts';
@@ -25,11 +26,21 @@ export interface EnvelopeContext {
  * What an envelope says, as opposed to when it was signed: everything but `issuedAt`,
  * `expiresAt` and `trustRootVersion`. A legitimate re-signing of a generation (a fresh expiry,
  * perhaps under a newer trust root) changes only those and the signature; two envelopes of
- * one generation whose content differs are equivocation.
+ * one generation whose content differs are equivocation. A drift policy inline and the same
+ * policy named by its digest say the same: a transfer file carries inline what the hub serves
+ * online by digest, for the same generation.
  */
 export function envelopeContent(envelope: Envelope): string {
-  const { issuedAt: _issuedAt, expiresAt: _expiresAt, trustRootVersion: _trustRootVersion, ...content } = envelope;
-  return canonicalize(content);
+  const {
+    issuedAt: _issuedAt,
+    expiresAt: _expiresAt,
+    trustRootVersion: _trustRootVersion,
+    driftPolicy,
+    ...content
+  } = envelope;
+  return canonicalize(
+    driftPolicy === undefined ? content : { ...content, driftPolicyDigest: driftPolicyDigest(driftPolicy) },
+  );
 }
 
 /**

@@ -14,7 +14,9 @@ import {
   type SignedBundle,
   type SignedEnvelope,
   type TrustRoot,
+  driftPolicyDigest,
 } from '../src/index.ts';
+import { defaultDriftPolicy } from '../src/drift/index.ts';
 
 const rootKey = generateKeyPair();
 const hubKey = generateKeyPair();
@@ -107,8 +109,16 @@ describe('verifyEnvelope', () => {
     expect(equivocation(envelope(), envelope(change))).toBe('ok');
   });
 
+  it('accepts the applied generation signed again naming its inline drift policy by digest, and back', () => {
+    const inline = envelope({ driftPolicy: defaultDriftPolicy });
+    const named = envelope({ driftPolicyDigest: driftPolicyDigest(defaultDriftPolicy) });
+    expect(equivocation(inline, named)).toBe('ok');
+    expect(equivocation(named, inline)).toBe('ok');
+  });
+
   it.each<[string, Partial<Envelope>]>([
     ['other releases', { bundles: [] }],
+    ['another drift policy digest', { driftPolicyDigest: `sha256:${'0'.repeat(64)}` }],
     ['a hold added', { holds: [{ id: 'INC-1', reason: 'outage', since: NOW.toISOString() }] }],
     ['a revert request', { revert: [{ resourceKey: 'v1/ConfigMap/default/app', path: '' }] }],
   ])('refuses the applied generation signed again with %s as equivocation', (_name, change) => {

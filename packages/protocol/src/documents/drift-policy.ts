@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { digestOf } from '../crypto/digest.ts';
 import { FlotillaError } from '../errors.ts';
 import { DriftChange, DriftOperation, SecurityDetector } from './drift-vocabulary.ts';
 
@@ -152,6 +153,15 @@ export const DriftPolicy = z
   })
   .superRefine(checkRules);
 export type DriftPolicy = z.infer<typeof DriftPolicy>;
+
+/**
+ * The content address of a drift policy, by which an envelope names it (`driftPolicyDigest`)
+ * and the hub serves it (`GET /v1/drift-policies/{digest}`): the sha256 of its canonical JSON,
+ * which is exactly the body served, so an agent checks the bytes it received against it.
+ */
+export function driftPolicyDigest(policy: DriftPolicy): string {
+  return digestOf(policy);
+}
 
 /** A drift policy as an operator writes it: `settings`, and each setting, may be left out. */
 export const DriftPolicyInput = z

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ApiVersion, ReleaseRef, TargetId, Timestamp } from './common.ts';
+import { ApiVersion, Digest, ReleaseRef, TargetId, Timestamp } from './common.ts';
 import { Signature } from '../crypto/keys.ts';
 import { DriftPolicy } from './drift-policy.ts';
 
@@ -36,40 +36,55 @@ export function releaseRefOf(bundle: ReleaseRef): ReleaseRef {
   return { name: bundle.name, version: bundle.version, digest: bundle.digest };
 }
 
-/** The desired state of one target, signed by the hub. */
-export const Envelope = z.strictObject({
-  apiVersion: ApiVersion,
-  kind: z.literal('Envelope'),
-  targetId: TargetId,
-  generation: z.number().int().min(1),
-  bundles: z.array(EnvelopeBundle).max(256),
-  holds: z.array(Hold).max(256),
-  /**
-   * The drift rules in force, complete (see `parseDriftPolicy`). An envelope without one, from
-   * an older hub, means `defaultDriftPolicy`.
-   */
-  driftPolicy: DriftPolicy.optional(),
-  /** Drift items to revert once, by operator request; absent when there are none. */
-  revert: z.array(DriftRevert).min(1).max(1000).optional(),
-  /**
-   * For each release a rollout brought under policy (docs/policy.md): the rules, windows and
-   * signed approvals the agent checks again with `checkEnvelopePolicy` before it applies.
-   * Each is an `EnvelopePolicy` of `@flotilla/protocol/policy`, read strictly by the agent;
-   * typed loosely here so the documents do not pull the provenance verifiers in.
-   */
-  policy: z.array(z.record(z.string(), z.unknown())).min(1).max(16).optional(),
-  /**
-   * The signed policy set in force when this generation was made, and the hub's record of the
-   * target its scopes are read against (docs/policy.md, "Signed policy sets"): a
-   * `SignedPolicySet` and an `EnvelopeTargetRecord` of `@flotilla/protocol/policy`, read
-   * strictly by the agent.
-   */
-  policySet: z.record(z.string(), z.unknown()).optional(),
-  target: z.record(z.string(), z.unknown()).optional(),
-  trustRootVersion: z.number().int().min(1),
-  issuedAt: Timestamp,
-  expiresAt: Timestamp,
-});
+/**
+ * The desired state of one target, signed by the hub. It names its drift policy by digest
+ * (`driftPolicyDigest`) or carries it inline (`driftPolicy`), never both; with neither, the
+ * policy is `defaultDriftPolicy`.
+ */
+export const Envelope = z
+  .strictObject({
+    apiVersion: ApiVersion,
+    kind: z.literal('Envelope'),
+    targetId: TargetId,
+    generation: z.number().int().min(1),
+    bundles: z.array(EnvelopeBundle).max(256),
+    holds: z.array(Hold).max(256),
+    /**
+     * The drift rules in force, complete (see `parseDriftPolicy`), inline: as older hubs signed
+     * every envelope, and as a transfer file's envelopes carry them, for a site that cannot fetch.
+     */
+    driftPolicy: DriftPolicy.optional(),
+    /**
+     * The drift rules in force, by their `driftPolicyDigest`: the agent fetches them once at
+     * `GET /v1/drift-policies/{digest}` and checks the bytes against this digest, which the
+     * envelope's signature covers. One copy of a fleet-wide policy instead of one per envelope.
+     */
+    driftPolicyDigest: Digest.optional(),
+    /** Drift items to revert once, by operator request; absent when there are none. */
+    revert: z.array(DriftRevert).min(1).max(1000).optional(),
+    /**
+     * For each release a rollout brought under policy (docs/policy.md): the rules, windows and
+     * signed approvals the agent checks again with `checkEnvelopePolicy` before it applies.
+     * Each is an `EnvelopePolicy` of `@flotilla/protocol/policy`, read strictly by the agent;
+     * typed loosely here so the documents do not pull the provenance verifiers in.
+     */
+    policy: z.array(z.record(z.string(), z.unknown())).min(1).max(16).optional(),
+    /**
+     * The signed policy set in force when this generation was made, and the hub's record of the
+     * target its scopes are read against (docs/policy.md, "Signed policy sets"): a
+     * `SignedPolicySet` and an `EnvelopeTargetRecord` of `@flotilla/protocol/policy`, read
+     * strictly by the agent.
+     */
+    policySet: z.record(z.string(), z.unknown()).optional(),
+    target: z.record(z.string(), z.unknown()).optional(),
+    trustRootVersion: z.number().int().min(1),
+    issuedAt: Timestamp,
+    expiresAt: Timestamp,
+  })
+  .refine((envelope) => envelope.driftPolicy === undefined || envelope.driftPolicyDigest === undefined, {
+    message: 'an envelope carries its drift policy inline or names it by digest, not both',
+    path: ['driftPolicyDigest'],
+  });
 export type Envelope = z.infer<typeof Envelope>;
 
 export const SignedEnvelope = z.strictObject({
