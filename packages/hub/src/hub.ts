@@ -287,6 +287,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   const holds = new HoldIndex({ store: incidentStore, targets: targetStore, clock });
   const driftStore = new DriftStore(db);
   const policies = new DriftPolicies(driftStore);
+  policies.keepCurrent(clock());
   const policySets = new PolicySetService({
     tx,
     store: new PolicySetStore(db),

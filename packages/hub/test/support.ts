@@ -25,8 +25,11 @@ export interface TestHub {
   readonly opened: OpenedHub;
   readonly adminToken: string;
   readonly dataDir: string;
-  /** A second connection to the hub's database (SQLite's read-only), to look at what it stored; close it after. */
-  openDb(): Db;
+  /**
+   * A second connection to the hub's database, to look at what it stored (SQLite's read-only
+   * unless `writable`, for a test that stores what an older hub would have); close it after.
+   */
+  openDb(options?: { readonly writable?: boolean }): Db;
   /** Moves the hub's clock forward. */
   advance(ms: number): void;
   /** The hub's clock. */
@@ -60,9 +63,9 @@ export async function startTestHub(
     opened,
     adminToken: opened.createdAdminToken!,
     dataDir: join(dir, 'hub'),
-    openDb() {
+    openDb({ writable = false } = {}) {
       return database.url === undefined
-        ? new Database(join(dir, 'hub', 'hub.db'), { readonly: true })
+        ? new Database(join(dir, 'hub', 'hub.db'), { readonly: !writable })
         : PostgresDatabase.connect(database.url);
     },
     advance(ms) {

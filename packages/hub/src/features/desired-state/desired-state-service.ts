@@ -1,11 +1,12 @@
 import {
   API_VERSION,
   canonicalize,
+  DriftPolicy,
+  driftPolicyDigest,
   FlotillaError,
   releaseRefOf,
   signPayload,
   type Actor,
-  type DriftPolicy,
   type DriftRevert,
   type Envelope,
   type Hold,
@@ -14,6 +15,7 @@ import {
   type TrustRoot,
 } from '@flotilla/protocol';
 import type { AssignResult } from '@flotilla/protocol/api';
+import { defaultDriftPolicy } from '@flotilla/protocol/drift';
 import type { EnvelopePolicy } from '@flotilla/protocol/policy';
 import type { AuditSink } from '../../audit-sink.ts';
 import type { Clock } from '../../clock.ts';
@@ -71,9 +73,11 @@ export interface ReleaseResolver {
   sizeOf(digest: string): number;
 }
 
-/** The drift policy in force, which every envelope carries (the drift feature). */
+/** The drift policy in force, which every envelope names by digest (the drift feature). */
 export interface DriftPolicySource {
-  current(): { readonly policy: DriftPolicy };
+  current(): { readonly digest: string };
+  /** The canonical JSON of a policy an envelope names, or undefined for a digest never in force. */
+  json(digest: string): string | undefined;
 }
 
 /** The holds of open incidents that select a target now (the incidents feature). */
@@ -134,6 +138,7 @@ export interface PolicySetSource {
 interface EnvelopeDrift {
   readonly holds: readonly Hold[];
   readonly driftPolicy?: DriftPolicy;
+  readonly driftPolicyDigest?: string;
   readonly revert?: readonly DriftRevert[];
   readonly policySet?: Record<string, unknown>;
   readonly target?: Record<string, unknown>;
@@ -144,6 +149,7 @@ function carriedPart(envelope: Envelope): EnvelopeDrift {
   return {
     holds: envelope.holds,
     ...(envelope.driftPolicy === undefined ? {} : { driftPolicy: envelope.driftPolicy }),
+    ...(envelope.driftPolicyDigest === undefined ? {} : { driftPolicyDigest: envelope.driftPolicyDigest }),
     ...(envelope.revert === undefined ? {} : { revert: envelope.revert }),
     ...(envelope.policySet === undefined ? {} : { policySet: envelope.policySet }),
     ...(envelope.target === undefined ? {} : { target: envelope.target }),
@@ -169,6 +175,14 @@ function policySections(
   );
   for (const section of added) if (digests.has(section.releaseDigest)) sections.push(section);
   return sections.length === 0 ? undefined : sections;
+}
+
+/**
+ * The digest of the drift policy an envelope puts in force, however it carries it: named, inline
+ * (older hubs), or neither (the default). Two envelopes with the same one have the same rules.
+ */
+function policyDigestOf(envelope: Envelope): string {
+  return envelope.driftPolicyDigest ?? driftPolicyDigest(envelope.driftPolicy ?? defaultDriftPolicy);
 }
 
 function refText(ref: ReleaseRef | null): string | null {
@@ -214,9 +228,10 @@ export class DesiredStateService {
       return { changed: false, generation: record.generation };
     const { envelope } = record.envelope;
     const drift = this.driftNow(targetId);
+    // By digest: an envelope an older hub signed with the policy inline is not changed by naming it.
     const same =
-      canonicalize({ holds: drift.holds, policy: drift.driftPolicy ?? null }) ===
-      canonicalize({ holds: envelope.holds, policy: envelope.driftPolicy ?? null });
+      drift.driftPolicyDigest === policyDigestOf(envelope) &&
+      canonicalize(drift.holds) === canonicalize(envelope.holds);
     if (same && (revert === undefined || revert.length === 0) && envelope.revert === undefined)
       return { changed: false, generation: record.generation };
     const generation = record.generation + 1;
@@ -487,7 +502,27 @@ export class DesiredStateService {
         'CONFLICT',
         `target ${targetId} has no desired state yet; assign it releases first (flotilla assign ${targetId} NAME@VERSION)`,
       );
-    return this.sign(targetId, envelope.generation, envelope.bundles, carriedPart(envelope), envelope.policy, ttlMs);
+    return this.sign(
+      targetId,
+      envelope.generation,
+      envelope.bundles,
+      this.inlinePolicy(carriedPart(envelope)),
+      envelope.policy,
+      ttlMs,
+    );
+  }
+
+  /**
+   * The drift part with the policy it names by digest carried inline instead: a site that cannot
+   * reach the hub cannot fetch it. The same generation's content either way (`envelopeContent`).
+   */
+  private inlinePolicy(drift: EnvelopeDrift): EnvelopeDrift {
+    const { driftPolicyDigest: digest, ...rest } = drift;
+    if (digest === undefined) return drift;
+    const json = this.deps.policies.json(digest);
+    if (json === undefined)
+      throw new FlotillaError('INTERNAL', `the drift policy ${digest} an envelope names is not in the store`);
+    return { ...rest, driftPolicy: DriftPolicy.parse(JSON.parse(json)) };
   }
 
   /**
@@ -517,7 +552,7 @@ export class DesiredStateService {
     const signedPolicy = this.deps.policySets.envelopePart(targetId);
     return {
       holds: this.deps.holds.holdsFor(targetId),
-      driftPolicy: this.deps.policies.current().policy,
+      driftPolicyDigest: this.deps.policies.current().digest,
       ...(signedPolicy === undefined
         ? {}
         : {
@@ -546,6 +581,7 @@ export class DesiredStateService {
       bundles: bundles.map((ref) => ({ ...releaseRefOf(ref), size: this.deps.releases.sizeOf(ref.digest) })),
       holds: [...part.holds],
       ...(part.driftPolicy === undefined ? {} : { driftPolicy: part.driftPolicy }),
+      ...(part.driftPolicyDigest === undefined ? {} : { driftPolicyDigest: part.driftPolicyDigest }),
       ...(part.revert === undefined ? {} : { revert: [...part.revert] }),
       ...(policy === undefined ? {} : { policy: [...policy] }),
       ...(part.policySet === undefined ? {} : { policySet: part.policySet }),

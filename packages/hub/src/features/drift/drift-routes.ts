@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { FlotillaError, isFlotillaError, messageOf, parseJson, parseYaml, TargetId } from '@flotilla/protocol';
+import { Digest, FlotillaError, isFlotillaError, messageOf, parseJson, parseYaml, TargetId } from '@flotilla/protocol';
 import {
   DriftList,
   DriftListQuery,
@@ -9,9 +9,9 @@ import {
   RevertResult,
   TargetDriftView,
 } from '@flotilla/protocol/api';
-import { requireOperator, type Authenticator } from '../../http/auth.ts';
+import { authenticate, requireOperator, type Authenticator } from '../../http/auth.ts';
 import { assertUtf8, DEFAULT_BODY_LIMIT, readBodyText, readJson, readParam, readQuery } from '../../http/body.ts';
-import { sendJson } from '../../http/respond.ts';
+import { sendEmpty, sendJson, sendRawJson } from '../../http/respond.ts';
 import type { Router } from '../../http/router.ts';
 import { actorOf } from '../../principal.ts';
 import type { DriftService } from './drift-service.ts';
@@ -46,10 +46,22 @@ async function readPolicyBody(req: IncomingMessage): Promise<unknown> {
 }
 
 /**
- * Drift (docs/drift.md): the drift policy (read: viewer; set and reset: admin), current drift
- * across the fleet and per target (viewer), and revert requests (deployer).
+ * Drift (docs/drift.md): the drift policy (read: viewer; set and reset: admin), each policy an
+ * envelope names by digest (any agent, or any operator), current drift across the fleet and per
+ * target (viewer), and revert requests (deployer).
  */
 export function driftRoutes(router: Router, { auth, drift }: DriftRoutesDeps): void {
+  // Fleet-wide and not secret, as every envelope carried it whole before: any enrolled agent may
+  // read any policy, so none needs to be looked up against the caller's envelope.
+  router.on('GET', '/v1/drift-policies/:digest', async ({ req, res, params }) => {
+    await authenticate(auth, req);
+    const digest = readParam(params['digest'], Digest, 'drift policy digest');
+    const etag = `"${digest}"`;
+    const json = drift.policyJson(digest);
+    if (req.headers['if-none-match'] === etag) return sendEmpty(res, 304, { etag });
+    sendRawJson(res, 200, json, { etag, 'cache-control': 'private, max-age=31536000, immutable' });
+  });
+
   router.on('GET', '/v1/drift-policy', ({ req, res }) => {
     requireOperator(auth, req, 'viewer');
     sendJson(res, 200, DriftPolicyState, drift.policy());

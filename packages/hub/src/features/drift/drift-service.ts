@@ -1,5 +1,8 @@
 import {
+  canonicalize,
+  DRIFT_POLICY_MAX_BYTES,
   FlotillaError,
+  formatBytes,
   parseDriftPolicy,
   sha256,
   type Actor,
@@ -163,7 +166,29 @@ export class DriftService {
    */
   setPolicy(input: unknown, actor: Actor): DriftPolicyChange {
     const policy = parseDriftPolicy(input);
+    const served = Buffer.byteLength(canonicalize(policy));
+    if (served > DRIFT_POLICY_MAX_BYTES)
+      throw new FlotillaError(
+        'BODY_TOO_LARGE',
+        `the drift policy is ${served} bytes as canonical JSON, more than the ${formatBytes(DRIFT_POLICY_MAX_BYTES)} agents read of one; shorten its rules`,
+        { limit: DRIFT_POLICY_MAX_BYTES },
+      );
     return this.replacePolicy(policy, actor, 'drift-policy.set');
+  }
+
+  /**
+   * The canonical JSON of a policy envelopes name by this digest, as agents fetch it.
+   *
+   * @throws FlotillaError `DRIFT_POLICY_UNKNOWN` for a digest no policy in force ever had.
+   */
+  policyJson(digest: string): string {
+    const json = this.deps.policies.json(digest);
+    if (json === undefined)
+      throw new FlotillaError(
+        'DRIFT_POLICY_UNKNOWN',
+        `no drift policy with digest ${digest} was ever in force on this hub; an envelope naming it was not signed here`,
+      );
+    return json;
   }
 
   /** Goes back to the default policy; audited, and shipped like {@link setPolicy}. */

@@ -44,8 +44,9 @@ function currentDrift(row: TargetDriftRow): CurrentDrift {
 }
 
 /**
- * Current drift per target (migration 005) and the drift policy operators set. Callers run
- * writes inside their own transactions, with the audit entry of the same change.
+ * Current drift per target (migration 005), the drift policy operators set, and every policy
+ * envelopes may name (migration 045). Callers run writes inside their own transactions, with
+ * the audit entry of the same change.
  */
 export class DriftStore {
   private readonly s;
@@ -71,6 +72,10 @@ export class DriftStore {
         'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
       ),
       policyDelete: db.prepare<[string]>('DELETE FROM meta WHERE key = ?'),
+      versionGet: db.prepare<[string], { policy: string }>('SELECT policy FROM drift_policies WHERE digest = ?'),
+      versionPut: db.prepare<[string, string, number]>(
+        'INSERT INTO drift_policies (digest, policy, stored_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING',
+      ),
     };
   }
 
@@ -106,6 +111,16 @@ export class DriftStore {
     if (json === undefined) return undefined;
     const stored = StoredDriftPolicy.safeParse(JSON.parse(json));
     return stored.success ? stored.data : undefined;
+  }
+
+  /** A drift policy kept by {@link keepVersion}: its canonical JSON, or undefined for a digest never kept. */
+  version(digest: string): string | undefined {
+    return this.s.versionGet.get(digest)?.policy;
+  }
+
+  /** Keeps a policy under its digest for good (migration 045); a digest kept already stays as it is. */
+  keepVersion(digest: string, json: string, at: number): void {
+    this.s.versionPut.run(digest, json, at);
   }
 
   /** Stores the policy an operator set; undefined goes back to the default. */

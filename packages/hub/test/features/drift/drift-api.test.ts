@@ -123,6 +123,13 @@ async function envelope(name: string): Promise<Envelope> {
   });
 }
 
+/** The drift policy an envelope names, as its agent fetches it. */
+async function policyOf(envelope: Envelope): Promise<unknown> {
+  const answer = await admin('GET', `/v1/drift-policies/${envelope.driftPolicyDigest}`);
+  expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+  return answer.body;
+}
+
 async function select(q: string): Promise<string[]> {
   const answer = await call(hub.url, 'GET', `/v1/targets?q=${encodeURIComponent(q)}`, { token: hub.adminToken });
   expect(answer.status, JSON.stringify(answer.body)).toBe(200);
@@ -183,9 +190,9 @@ afterAll(async () => {
 });
 
 describe('the drift policy in envelopes', () => {
-  it('ships the default policy and no holds inside the signed envelope', async () => {
+  it('names the default policy and carries no holds in the signed envelope', async () => {
     const signed = await envelope('eu-1');
-    expect(signed.driftPolicy).toEqual(defaultDriftPolicy);
+    expect(await policyOf(signed)).toEqual(defaultDriftPolicy);
     expect(signed.holds).toEqual([]);
     expect(signed.revert).toBeUndefined();
     expect((await admin('GET', '/v1/drift-policy')).body).toMatchObject({
@@ -237,7 +244,7 @@ describe('the drift policy in envelopes', () => {
     expect(after.bundles).toEqual(before.bundles);
     // A fleet-wide policy is not a change anyone made to this target.
     expect((await admin('GET', `/v1/targets/${id('us-1')}`)).body.lastChangedAt).toBe(changedBefore);
-    expect(after.driftPolicy).toEqual({
+    expect(await policyOf(after)).toEqual({
       rules: [{ id: 'hand-edits', match: { actor: { managers: ['kubectl-*'] } }, class: 'suspicious' }],
       settings: { gracePeriodSeconds: 300, allowedRegistries: [], honorHoldAnnotation: true },
     });
@@ -254,7 +261,7 @@ describe('the drift policy in envelopes', () => {
     // Back to the default.
     const reset = await admin('DELETE', '/v1/drift-policy');
     expect(reset.body).toMatchObject({ reissued: 3, state: { source: 'default' } });
-    expect((await envelope('us-1')).driftPolicy).toEqual(defaultDriftPolicy);
+    expect(await policyOf(await envelope('us-1'))).toEqual(defaultDriftPolicy);
   });
 });
 

@@ -1,12 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   API_VERSION,
+  driftPolicyDigest,
+  envelopeContent,
   generateKeyPair,
   signBundle,
   signPayload,
+  type Envelope,
   type Report,
   type SignedReport,
 } from '@flotilla/protocol';
+import { defaultDriftPolicy } from '@flotilla/protocol/drift';
 import {
   REPORT_CHAIN_GENESIS,
   ReportsFileWriter,
@@ -114,6 +118,20 @@ describe('POST /v1/offline/exports', () => {
     const [entry] = await auditOf('offline.export');
     expect(entry).toMatchObject({ outcome: 'success', subjects: [agent.targetId], actor: { id: 'admin' } });
     expect(entry!.details['targets']).toEqual([{ targetId: agent.targetId, generation: 1 }]);
+  });
+
+  it('carries the drift policy inline, for a site that cannot fetch what the online envelope names by digest', async () => {
+    const online = (
+      await call(hub.url, 'GET', `/v1/targets/${agent.targetId}/envelope`, {
+        token: await agent.accessToken(hub.now()),
+      })
+    ).body.envelope as Envelope;
+    const { envelope } = (await admin('POST', '/v1/offline/exports', { targets: [agent.targetId] })).body.envelopes[0];
+    expect(online.driftPolicyDigest).toBe(driftPolicyDigest(defaultDriftPolicy));
+    expect(envelope.driftPolicyDigest).toBeUndefined();
+    expect(envelope.driftPolicy).toEqual(defaultDriftPolicy);
+    // The same generation, so the same content: an agent that applied one takes the other as its re-signing.
+    expect(envelopeContent(envelope)).toBe(envelopeContent(online));
   });
 
   it('carries only the trust-root versions after the one the site holds', async () => {
