@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import {
   ANSWER_MAX_BYTES,
   BUNDLE_MAX_BYTES,
+  DRIFT_POLICY_MAX_BYTES,
   ENROLL_ANSWER_MAX_BYTES,
   ENVELOPE_MAX_BYTES,
   errorFromResponse,
@@ -256,6 +257,20 @@ export class HubClient {
     ).text;
     const raw = json(text, what);
     return { parsed: parseValue(SignedBundle, raw, what), raw };
+  }
+
+  /**
+   * The drift policy an envelope names, as the text the hub sent (at most
+   * {@link DRIFT_POLICY_MAX_BYTES}): the caller checks it against the digest before reading it.
+   */
+  async driftPolicy(digest: string, token: string): Promise<string> {
+    return (
+      await this.call('GET', `/v1/drift-policies/${digest}`, {
+        token,
+        limit: DRIFT_POLICY_MAX_BYTES,
+        what: `drift policy ${digest}`,
+      })
+    ).text;
   }
 
   /** Asks the hub to bind a new key to the target (key-rotation.ts); signed, so no access token. */

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import {
   isFlotillaError,
   resourceKey,
+  type DriftPolicy,
   type DriftReportSection,
   type Envelope,
   type Resource,
@@ -12,7 +13,6 @@ import {
   attributeDrift,
   buildDriftReportSection,
   classifyDrift,
-  defaultDriftPolicy,
   diffResources,
   FLOTILLA_FIELD_MANAGERS,
   liveResourceKey,
@@ -123,12 +123,13 @@ export class DriftEngine {
 
   /**
    * Looks at the live state of `desired` (observing it unless `observed` is given) and classifies
-   * every difference with `envelope`'s drift policy (the default one when it carries none) and
-   * holds. Changes nothing.
+   * every difference with the drift policy `envelope` puts in force (`policy`, which
+   * `DesiredStateVerifier.driftPolicyOf` resolves) and its holds. Changes nothing.
    */
   async assess(
     desired: readonly Resource[],
     envelope: Envelope,
+    policy: DriftPolicy,
     observed?: readonly ObservedResource[],
   ): Promise<DriftAssessment> {
     const seen = observed ?? (await this.driver.observe(desired));
@@ -167,7 +168,7 @@ export class DriftEngine {
       if (key !== undefined && !liveAndExtra.has(key)) liveAndExtra.set(key, extra);
     }
     const attributed = attributeDrift(items, liveAndExtra, { selfManagers: [...this.selfManagers] });
-    const decisions = this.classify(attributed, envelope, seen);
+    const decisions = this.classify(attributed, envelope, policy, seen);
     return { decisions, live, desired: filled, observed: seen };
   }
 
@@ -175,9 +176,9 @@ export class DriftEngine {
   private classify(
     attributed: readonly AttributedDriftItem[],
     envelope: Envelope,
+    policy: DriftPolicy,
     observed: readonly ObservedResource[],
   ): DriftDecision[] {
-    const policy = envelope.driftPolicy ?? defaultDriftPolicy;
     const now = new Date(this.clock());
     // A workload still rolling out trails its desired state; the policy may treat that as transient.
     const rolling = new Set(observed.filter((o) => o.health === 'progressing').map((o) => o.key));
@@ -284,10 +285,11 @@ export class DriftEngine {
   async pass(
     desired: readonly Resource[],
     envelope: Envelope,
+    policy: DriftPolicy,
     observed?: readonly ObservedResource[],
   ): Promise<DriftPassResult> {
     try {
-      return await this.act(await this.assess(desired, envelope, observed), envelope);
+      return await this.act(await this.assess(desired, envelope, policy, observed), envelope);
     } catch (error) {
       if (substrateLost(error)) throw error;
       this.log.error({ err: error }, 'drift step failed; reporting without drift');
@@ -297,7 +299,7 @@ export class DriftEngine {
 
   /**
    * Prepares a new desired state for apply so that it does not undo drift the policy keeps: the
-   * drift of what is applied now (`previous`, under its own envelope) is assessed, kept fields
+   * drift of what is applied now (`previous`, under its own envelope and policy) is assessed, kept fields
    * are carried into the new resources, and resources with drift to revert are applied with
    * force. With nothing applied yet, the new resources are applied as they are. `interrupted`
    * holds the resources of an apply that was cut short: what matches them is Flotilla's own
@@ -305,13 +307,15 @@ export class DriftEngine {
    */
   async prepareApply(
     next: readonly Resource[],
-    previous: { readonly resources: readonly Resource[]; readonly envelope: Envelope } | undefined,
+    previous:
+      | { readonly resources: readonly Resource[]; readonly envelope: Envelope; readonly policy: DriftPolicy }
+      | undefined,
     interrupted: readonly Resource[] = [],
   ): Promise<{ resources: Resource[]; force: Set<string> }> {
     if (previous === undefined || previous.resources.length === 0) return { resources: [...next], force: new Set() };
     let assessment: DriftAssessment;
     try {
-      assessment = await this.assess(previous.resources, previous.envelope);
+      assessment = await this.assess(previous.resources, previous.envelope, previous.policy);
     } catch (error) {
       if (substrateLost(error)) throw error;
       this.log.error({ err: error }, 'drift step failed before apply; applying without keeping drift');

@@ -75,6 +75,12 @@ const NO_HUB = {
   bundle(digest: string): never {
     throw new FlotillaError('BUNDLE_MISSING', `release ${digest} is neither cached nor in the transfer file`);
   },
+  driftPolicy(digest: string): never {
+    throw new FlotillaError(
+      'DRIFT_POLICY_UNKNOWN',
+      `drift policy ${digest} is neither saved nor in the transfer file, whose envelopes carry it inline; export the file again from the hub`,
+    );
+  },
 };
 
 /**

@@ -1,11 +1,13 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   assertUniqueResources,
   canonicalize,
   digestOf,
+  DriftPolicy,
   type Envelope,
   FlotillaError,
+  isFlotillaError,
   parseJson,
   type ReleaseRef,
   type Resource,
@@ -17,18 +19,26 @@ import {
   verifyTrustRoot,
   type EnvelopeBundle,
   keysWithRole,
+  sha256,
 } from '@flotilla/protocol';
+import { defaultDriftPolicy } from '@flotilla/protocol/drift';
 import type { AcceptedPolicySet, EnvelopePolicy, Policy, EnvelopeTargetRecord } from '@flotilla/protocol/policy';
 import type * as PolicyExports from '@flotilla/protocol/policy';
 import type { AgentStore, SyncState } from '../agent-state.ts';
 import type { HubClient } from '../hub-client.ts';
-import { writeJsonAtomic } from '../state-files.ts';
+import { writeFileAtomic, writeJsonAtomic } from '../state-files.ts';
 
 /**
  * The policy module, loaded when an envelope first carries policy: its schemas, Sigstore and
  * time zone code cost an idle agent memory it needs only then.
  */
 type PolicyModule = typeof PolicyExports;
+
+/**
+ * How deep a drift policy may nest: its schema reaches 6 levels; the general bound of 256 would
+ * let a hostile body make every walk of it deep for nothing.
+ */
+const DRIFT_POLICY_MAX_DEPTH = 16;
 
 /**
  * An access token when one is needed: fetching a bundle missing from the cache. A pass that
@@ -55,17 +65,64 @@ export interface VerifiedDesiredState extends VerifiedEnvelope {
  */
 export class DesiredStateVerifier {
   private readonly bundleDir: string;
-  private readonly client: Pick<HubClient, 'trustRoot' | 'bundle'>;
+  private readonly policyDir: string;
+  private readonly client: Pick<HubClient, 'trustRoot' | 'bundle' | 'driftPolicy'>;
   private readonly state: AgentStore;
   private readonly targetId: string;
 
-  /** @param client where trust roots and bundles the agent lacks come from: the hub, or nothing for a transfer file */
-  constructor(client: Pick<HubClient, 'trustRoot' | 'bundle'>, state: AgentStore, targetId: string) {
+  /** @param client where trust roots, bundles and drift policies the agent lacks come from: the hub, or nothing for a transfer file */
+  constructor(client: Pick<HubClient, 'trustRoot' | 'bundle' | 'driftPolicy'>, state: AgentStore, targetId: string) {
     this.client = client;
     this.state = state;
     this.targetId = targetId;
     this.bundleDir = join(state.dir, 'bundles');
+    this.policyDir = join(state.dir, 'drift-policies');
     mkdirSync(this.bundleDir, { recursive: true, mode: 0o700 });
+    mkdirSync(this.policyDir, { recursive: true, mode: 0o700 });
+  }
+
+  /**
+   * The drift policy an envelope puts in force: inline (an older hub, a transfer file), the
+   * default when it names none, or the one it names by digest, read from the state directory or
+   * fetched once from the hub and saved there. What is fetched must hash to the digest (which the
+   * envelope's signature covers) and read strictly as a policy before it is saved or used; only
+   * the policies of the envelope applied and of this one are kept.
+   *
+   * @throws FlotillaError `DRIFT_POLICY_DIGEST_MISMATCH` or `DRIFT_POLICY_INVALID` for what the
+   *   hub served, `BODY_TOO_LARGE` or `JSON_TOO_DEEP` for a body past the bounds, and
+   *   `DRIFT_POLICY_UNKNOWN` when the hub has no policy of that digest.
+   */
+  async driftPolicyOf(envelope: Envelope, token: TokenSource): Promise<DriftPolicy> {
+    const digest = envelope.driftPolicyDigest;
+    if (digest === undefined) return envelope.driftPolicy ?? defaultDriftPolicy;
+    const path = this.policyPath(digest);
+    const saved = readSaved(path);
+    if (saved !== undefined && sha256(saved) === digest) return readDriftPolicy(saved, digest);
+    const text = await this.client.driftPolicy(digest, await token());
+    if (sha256(text) !== digest)
+      throw new FlotillaError(
+        'DRIFT_POLICY_DIGEST_MISMATCH',
+        `the hub served drift policy ${digest} as bytes that hash to ${sha256(text)}; nothing of it is used`,
+        { digest },
+      );
+    const policy = readDriftPolicy(text, digest);
+    writeFileAtomic(path, text);
+    await this.keepPoliciesOf([digest]);
+    return policy;
+  }
+
+  /** Removes the saved drift policies that neither the applied envelope nor `also` name. */
+  private async keepPoliciesOf(also: readonly string[]): Promise<void> {
+    const applied = (await this.state.sync()).appliedEnvelope?.envelope.driftPolicyDigest;
+    const kept = new Set([...also, ...(applied === undefined ? [] : [applied])].map((d) => this.policyPath(d)));
+    for (const name of readdirSync(this.policyDir)) {
+      const path = join(this.policyDir, name);
+      if (!kept.has(path)) rmSync(path, { force: true });
+    }
+  }
+
+  private policyPath(digest: string): string {
+    return join(this.policyDir, `${digest.replace(':', '-')}.json`);
   }
 
   /**
@@ -266,6 +323,34 @@ export class DesiredStateVerifier {
     writeJsonAtomic(path, parsed, { durable: false });
     return parsed;
   }
+}
+
+/** A saved file's text, or undefined when there is none to read. */
+function readSaved(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** A drift policy's text, which hashed to `digest`, read with bounds and strictly. */
+function readDriftPolicy(text: string, digest: string): DriftPolicy {
+  const what = `drift policy ${digest}`;
+  const invalid = (problem: string): FlotillaError =>
+    new FlotillaError('DRIFT_POLICY_INVALID', `${what} is not a drift policy this agent can read: ${problem}`, {
+      digest,
+    });
+  let value: unknown;
+  try {
+    value = parseJson(text, what, { maxDepth: DRIFT_POLICY_MAX_DEPTH });
+  } catch (error) {
+    if (isFlotillaError(error, 'BAD_REQUEST')) throw invalid(error.message);
+    throw error;
+  }
+  const parsed = DriftPolicy.safeParse(value);
+  if (!parsed.success) throw invalid(parsed.error.issues[0]?.message ?? 'invalid');
+  return parsed.data;
 }
 
 /** One policy section against the bundles, refusing with the first rule that does not pass. */

@@ -32,7 +32,13 @@ export async function observePass(
   const phase = last === 'starting' ? (sync.appliedGeneration === 0 ? 'idle' : 'applied') : last;
   let drift: DriftReportSection | undefined;
   if (sync.appliedEnvelope !== null && phase !== 'failed') {
-    const pass = await deps.drift.pass(resources, sync.appliedEnvelope.envelope, observed);
+    const { envelope } = sync.appliedEnvelope;
+    const pass = await deps.drift.pass(
+      resources,
+      envelope,
+      await deps.verifier.driftPolicyOf(envelope, input.token),
+      observed,
+    );
     observed = [...pass.observed];
     drift = pass.section;
   }

@@ -3,6 +3,7 @@ import {
   isFlotillaError,
   messageOf,
   releaseRefOf,
+  type DriftPolicy,
   type Envelope,
   type Facts,
   type FlotillaError,
@@ -25,7 +26,7 @@ import { clockBehindSeconds, judgementTime, raiseTimeFloor } from './time-floor.
 export interface PassDependencies {
   readonly store: AgentStore;
   /** Checks what the hub sent; a `DesiredStateVerifier`. */
-  readonly verifier: Pick<DesiredStateVerifier, 'verifyHeader' | 'resourcesOf' | 'checkPolicy'>;
+  readonly verifier: Pick<DesiredStateVerifier, 'verifyHeader' | 'resourcesOf' | 'checkPolicy' | 'driftPolicyOf'>;
   readonly driver: Driver;
   readonly drift: DriftEngine;
   readonly journal: ReportJournal;
@@ -69,6 +70,7 @@ export async function runPass(deps: PassDependencies, input: PassInput): Promise
       'the clock is behind the newest time the hub vouched for; judging expiry at that time',
     );
   let desired: VerifiedDesiredState;
+  let policy: DriftPolicy;
   try {
     const header = await deps.verifier.verifyHeader(input.raw, sync, new Date(judgementTime(clock, sync)));
     // The hub's signature over issuedAt verified: from now on no clock earlier than that counts.
@@ -81,6 +83,8 @@ export async function runPass(deps: PassDependencies, input: PassInput): Promise
       ...header,
       resources: await deps.verifier.resourcesOf(header.envelope.bundles, input.token, header.trustRoot),
     };
+    // Resolved for every pass, a re-signing too: observe passes read it from disk while the hub is away.
+    policy = await deps.verifier.driftPolicyOf(header.envelope, input.token);
     // Policy a rollout carried for a release it brings: nothing is applied unless it passes.
     const accepted = await deps.verifier.checkPolicy(header, input.token, sync, new Date(judgementTime(clock, sync)));
     if (accepted !== undefined && (sync.policySet?.version ?? 0) < accepted.version) {
@@ -88,7 +92,8 @@ export async function runPass(deps: PassDependencies, input: PassInput): Promise
       await deps.store.saveSync(sync);
     }
   } catch (error) {
-    if (isRetryable(error) || !isFlotillaError(error)) throw error;
+    // A policy the hub does not have (yet: a replica behind, a restored backup) is asked for again.
+    if (isRetryable(error) || !isFlotillaError(error) || error.code === 'DRIFT_POLICY_UNKNOWN') throw error;
     if (error.code === 'ENVELOPE_EQUIVOCATION')
       deps.log.error(
         { code: error.code, err: error.message, generation: sync.appliedGeneration },
@@ -161,7 +166,7 @@ export async function runPass(deps: PassDependencies, input: PassInput): Promise
     );
   }
 
-  const drift = await deps.drift.pass(resources, envelope, observed);
+  const drift = await deps.drift.pass(resources, envelope, policy, observed);
   const { applying: _done, ...settled } = sync;
   await deps.store.saveSync({
     ...settled,
@@ -221,10 +226,14 @@ async function previousState(
   deps: PassDependencies,
   applied: SignedEnvelope | null,
   token: TokenSource,
-): Promise<{ resources: Resource[]; envelope: Envelope } | undefined> {
+): Promise<{ resources: Resource[]; envelope: Envelope; policy: DriftPolicy } | undefined> {
   if (applied === null) return undefined;
   try {
-    return { resources: await deps.verifier.resourcesOf(applied.envelope.bundles, token), envelope: applied.envelope };
+    return {
+      resources: await deps.verifier.resourcesOf(applied.envelope.bundles, token),
+      envelope: applied.envelope,
+      policy: await deps.verifier.driftPolicyOf(applied.envelope, token),
+    };
   } catch (error) {
     if (isRetryable(error)) throw error;
     deps.log.warn({ err: messageOf(error) }, 'cannot read the applied releases back; applying without keeping drift');

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { API_VERSION, resourceKey, type Envelope, type Resource } from '@flotilla/protocol';
-import { extendDefaultDriftPolicy } from '@flotilla/protocol/drift';
+import { defaultDriftPolicy, extendDefaultDriftPolicy } from '@flotilla/protocol/drift';
 import { DriftEngine } from '../../src/drift/drift-engine.ts';
 import { MemoryDriver } from '../fixtures/memory-driver.ts';
 
@@ -67,7 +67,7 @@ const summary = (result: Awaited<ReturnType<DriftEngine['pass']>>) =>
 
 describe('the drift step', () => {
   it('reports nothing when live equals desired', async () => {
-    const result = await engine.pass(desired, envelope());
+    const result = await engine.pass(desired, envelope(), defaultDriftPolicy);
     expect(result.section).toEqual({
       items: [],
       omitted: 0,
@@ -82,12 +82,12 @@ describe('the drift step', () => {
     driver.edit(KEYS.settings, (o) => (o.data.mode = 'slow'));
     driver.edit(KEYS.web, (o) => (o.spec.replicas = 3));
     // The report puts the most severe first.
-    expect(summary(await engine.pass(desired, envelope()))).toEqual([
+    expect(summary(await engine.pass(desired, envelope(), defaultDriftPolicy))).toEqual([
       [KEYS.web, 'spec.replicas', 'suspicious', 'alert'],
       [KEYS.settings, 'data.mode', 'transient', 'wait'],
     ]);
     now = T0 + 121_000;
-    expect(summary(await engine.pass(desired, envelope()))[0]).toEqual([
+    expect(summary(await engine.pass(desired, envelope(), defaultDriftPolicy))[0]).toEqual([
       KEYS.settings,
       'data.mode',
       'suspicious',
@@ -101,7 +101,7 @@ describe('the drift step', () => {
       o.spec.template.spec.containers[0].image = 'evil.io/miner:latest';
       o.spec.template.spec.containers[0].env[0].value = 'debug';
     });
-    const result = await engine.pass(desired, envelope());
+    const result = await engine.pass(desired, envelope(), defaultDriftPolicy);
     expect(summary(result)).toEqual([
       [KEYS.web, IMAGE_PATH, 'dangerous', 'revert'],
       [KEYS.web, 'spec.template.spec.containers[name=app].env[name=LOG_LEVEL].value', 'suspicious', 'alert'],
@@ -116,7 +116,7 @@ describe('the drift step', () => {
 
   it('removes a security-relevant field someone added', async () => {
     driver.edit(KEYS.web, (o) => (o.spec.template.spec.containers[0].securityContext = { privileged: true }));
-    const result = await engine.pass(desired, envelope());
+    const result = await engine.pass(desired, envelope(), defaultDriftPolicy);
     expect(summary(result)).toEqual([
       [KEYS.web, 'spec.template.spec.containers[name=app].securityContext.privileged', 'dangerous', 'revert'],
     ]);
@@ -130,7 +130,9 @@ describe('the drift step', () => {
 
   it('restores a deleted resource', async () => {
     driver.live.delete(KEYS.settings);
-    expect(summary(await engine.pass(desired, envelope()))).toEqual([[KEYS.settings, '', 'dangerous', 'revert']]);
+    expect(summary(await engine.pass(desired, envelope(), defaultDriftPolicy))).toEqual([
+      [KEYS.settings, '', 'dangerous', 'revert'],
+    ]);
     expect(driver.live.get(KEYS.settings)).toEqual(settings);
   });
 
@@ -147,7 +149,7 @@ describe('the drift step', () => {
       o.spec.template.spec.containers[0].image = 'evil.io/miner:latest';
       if (annotation !== undefined) o.metadata.annotations = { 'flotilla.io/hold': annotation };
     });
-    const result = await engine.pass(desired, signed);
+    const result = await engine.pass(desired, signed, defaultDriftPolicy);
     expect(result.section!.items).toEqual([
       expect.objectContaining({ path: IMAGE_PATH, class: 'dangerous', action: 'alert', intentional: true, ...hold }),
     ]);
@@ -164,7 +166,7 @@ describe('the drift step', () => {
       o.data.mode = 'slow';
       o.data.level = 'debug';
     });
-    const first = await engine.pass(desired, signed);
+    const first = await engine.pass(desired, signed, defaultDriftPolicy);
     expect(first.section!.items.map((i) => [i.path, i.action, i.holdId])).toEqual([
       ['data.mode', 'revert', 'INC-42'],
       ['data.level', 'alert', 'INC-42'],
@@ -173,22 +175,24 @@ describe('the drift step', () => {
 
     driver.edit(KEYS.settings, (o) => (o.data.mode = 'slow'));
     const restarted = new DriftEngine({ driver, log: pino({ level: 'silent' }), clock: () => now, dir });
-    expect((await restarted.pass(desired, signed)).section!.items.map((i) => [i.path, i.action])).toEqual([
+    expect(
+      (await restarted.pass(desired, signed, defaultDriftPolicy)).section!.items.map((i) => [i.path, i.action]),
+    ).toEqual([
       ['data.mode', 'alert'],
       ['data.level', 'alert'],
     ]);
     expect(driver.live.get(KEYS.settings)).toMatchObject({ data: { mode: 'slow' } });
   });
 
-  it("classifies with the envelope's policy, and with the default one when it carries none", async () => {
+  it('classifies with the policy it is given', async () => {
     driver.edit(KEYS.settings, (o) => (o.data.mode = 'slow'));
     const relaxed = extendDefaultDriftPolicy([
       { id: 'settings-are-free', match: { kinds: ['ConfigMap'] }, class: 'acceptable' },
     ]);
-    expect(summary(await engine.pass(desired, envelope({ driftPolicy: relaxed })))).toEqual([
+    expect(summary(await engine.pass(desired, envelope(), relaxed))).toEqual([
       [KEYS.settings, 'data.mode', 'acceptable', 'accept'],
     ]);
-    expect(summary(await engine.pass(desired, envelope()))).toEqual([
+    expect(summary(await engine.pass(desired, envelope(), defaultDriftPolicy))).toEqual([
       [KEYS.settings, 'data.mode', 'suspicious', 'alert'],
     ]);
   });
@@ -202,7 +206,7 @@ describe('the drift step', () => {
         subjects: [],
       },
     ];
-    const result = await engine.pass(desired, envelope());
+    const result = await engine.pass(desired, envelope(), defaultDriftPolicy);
     expect(result.section!.items).toEqual([
       expect.objectContaining({
         resourceKey: 'ClusterRoleBinding.rbac.authorization.k8s.io//old-admin',
@@ -218,7 +222,11 @@ describe('the drift step', () => {
     driver.edit(KEYS.settings, (o) => (o.data.mode = 'slow'));
     driver.edit(KEYS.web, (o) => (o.spec.template.spec.containers[0].image = 'evil.io/miner:latest'));
     const next = [{ ...settings, data: { mode: 'fast', level: 'warn' } }, web];
-    const prepared = await engine.prepareApply(next, { resources: desired, envelope: envelope() });
+    const prepared = await engine.prepareApply(next, {
+      resources: desired,
+      envelope: envelope(),
+      policy: defaultDriftPolicy,
+    });
     expect(prepared.force).toEqual(new Set([KEYS.web]));
     expect(prepared.resources[0]).toMatchObject({ data: { mode: 'slow', level: 'warn' } });
     expect(prepared.resources[1]).toEqual(web);

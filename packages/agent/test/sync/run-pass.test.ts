@@ -18,6 +18,7 @@ import {
   type SignedEnvelope,
   type TrustRoot,
 } from '@flotilla/protocol';
+import { defaultDriftPolicy } from '@flotilla/protocol/drift';
 import { EMPTY_SYNC_STATE, FileAgentStore } from '../../src/agent-state.ts';
 import { DriftEngine } from '../../src/drift/drift-engine.ts';
 import { ReportJournal } from '../../src/journal/report-journal.ts';
@@ -86,6 +87,9 @@ const verifier: PassDependencies['verifier'] = {
   // These envelopes carry no policy sections (test/policy.test.ts checks them end to end).
   async checkPolicy() {
     return undefined;
+  },
+  async driftPolicyOf(envelope) {
+    return envelope.driftPolicy ?? defaultDriftPolicy;
   },
 };
 
@@ -184,6 +188,47 @@ describe('a sync pass', () => {
       resources: [],
       error: { code: 'ENVELOPE_ROLLBACK' },
     });
+  });
+
+  it('applies nothing and reports nothing when the envelope names a policy the hub does not have, so the pass is retried', async () => {
+    const unknown = `sha256:${'9'.repeat(64)}`;
+    deps = {
+      ...deps,
+      verifier: {
+        ...verifier,
+        async driftPolicyOf(envelope) {
+          if (envelope.driftPolicyDigest === unknown)
+            throw new FlotillaError('DRIFT_POLICY_UNKNOWN', `no drift policy with digest ${unknown}`);
+          return defaultDriftPolicy;
+        },
+      },
+    };
+    await expect(pass(signed(1, [V1], { driftPolicyDigest: unknown }), 'starting')).rejects.toMatchObject({
+      code: 'DRIFT_POLICY_UNKNOWN',
+    });
+    expect(driver.applies).toEqual([]);
+    const sync = await store.sync();
+    expect(sync.appliedGeneration).toBe(0);
+    expect(sync.applying).toBeUndefined();
+    expect(readdirSync(join(dir, 'journal')).filter((f) => f.endsWith('.report.json'))).toEqual([]);
+  });
+
+  it('refuses an envelope whose policy the hub served wrong as stalled, applying nothing', async () => {
+    await pass(signed(1, [V1]), 'starting');
+    deps = {
+      ...deps,
+      verifier: {
+        ...verifier,
+        async driftPolicyOf() {
+          throw new FlotillaError('DRIFT_POLICY_DIGEST_MISMATCH', 'the bytes served do not hash to the digest');
+        },
+      },
+    };
+    const outcome = await pass(signed(2, [V2], { driftPolicyDigest: `sha256:${'9'.repeat(64)}` }));
+    expect(outcome).toMatchObject({ kind: 'stalled', error: { code: 'DRIFT_POLICY_DIGEST_MISMATCH' } });
+    expect(driver.applies).toHaveLength(1);
+    expect(await store.sync()).toMatchObject({ appliedGeneration: 1, appliedReleases: [V1] });
+    expect(reports()[1]).toMatchObject({ phase: 'stalled', error: { code: 'DRIFT_POLICY_DIGEST_MISMATCH' } });
   });
 
   it('reports resources that failed to apply and saves only the intent record, so the envelope is tried again', async () => {
