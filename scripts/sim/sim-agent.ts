@@ -3,7 +3,8 @@
  * minimal client of the real protocol with its own Ed25519 key. It enrolls with a proof of
  * possession, gets access tokens with signed assertions, hears of changes on the push stream
  * (the agent's own `HubStream`, with its heartbeats, token renewal and jittered reconnects) or
- * by long-polling, fetches its envelope with its ETag and the bundles it names, and sends a
+ * by long-polling, fetches its envelope with its ETag, the bundles it names and, once per
+ * process, each drift policy it names (a real agent fetches one once and keeps it), and sends a
  * signed report (applied, healthy) for each new generation. It has no driver and verifies
  * nothing: what the hub does for it is what is measured.
  */
@@ -70,6 +71,11 @@ export interface SimContext {
   readonly waitSeconds: number;
   /** After a hub restart, the stream reconnects at a random moment within this. */
   readonly reconnectWindowMs: number;
+  /**
+   * The drift policies fetched, by digest, shared by the process's agents: each is fetched once,
+   * as a real agent fetches the policy its envelopes name once and keeps it.
+   */
+  readonly driftPolicies: Map<string, Promise<void>>;
   /** Counts failures; prints the first few. */
   readonly error: (agent: string, error: unknown) => void;
   /** Where the agents' streams log (what a test reads their chosen reconnect waits from); silent by default. */
@@ -243,10 +249,26 @@ export class SimAgent {
     }
   }
 
+  /** Fetches the drift policy of `digest` unless this process has it or is fetching it. */
+  private driftPolicy(digest: string, authorization: string): Promise<void> {
+    const { driftPolicies, calls } = this.ctx;
+    let fetched = driftPolicies.get(digest);
+    if (fetched === undefined) {
+      fetched = call(calls, 'GET', `/v1/drift-policies/${digest}`, { authorization }).then((answer) => {
+        if (answer.status !== 200) throw new Error(`drift policy ${digest}: ${answer.status}`);
+      });
+      driftPolicies.set(digest, fetched);
+      // A failed fetch is tried again by the next agent that needs it.
+      fetched.catch(() => driftPolicies.delete(digest));
+    }
+    return fetched;
+  }
+
   private async apply(signed: SignedEnvelope, authorization: string): Promise<void> {
     const { envelope } = signed;
     this.receivedAt = Date.now();
     const resources: Report['resources'] = [];
+    if (envelope.driftPolicyDigest !== undefined) await this.driftPolicy(envelope.driftPolicyDigest, authorization);
     for (const ref of envelope.bundles) {
       const answer = await call(this.ctx.calls, 'GET', `/v1/bundles/${ref.digest}`, { authorization });
       if (answer.status !== 200) throw new Error(`bundle ${ref.digest}: ${answer.status}`);

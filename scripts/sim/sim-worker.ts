@@ -33,6 +33,7 @@ const ctx: SimContext = {
   waitSeconds: job.waitSeconds,
   reconnectWindowMs: job.reconnectWindowMs,
   tokenSlots: new Slots(32),
+  driftPolicies: new Map(),
   calls: new Pool(job.url, { connections: 32, keepAliveTimeout: 120_000, connect: { timeout: 60_000 } }),
   polls: new Pool(job.url, {
     connections: job.transport === 'long-poll' ? job.count : 1,
