@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -374,6 +374,40 @@ describe('a process killed with SIGKILL at a chosen point', () => {
     expect(seqs).toEqual(contiguous(seqs));
     expect(seqs!.at(-1)).toBe(done.observed!.seq);
     expect(agentProcess.logs.filter((l) => l['level'] !== undefined && Number(l['level']) >= 50)).toEqual([]);
+  });
+
+  it('the agent, while saving the drift policy it fetched: no file of it or a complete one, and the restart applies', async () => {
+    dir = tempDir('flotilla-kill-policy-');
+    hubFixture = await startHub();
+    const admin = { url: hubFixture.url, token: hubFixture.adminToken };
+    await hubFixture.publish('app', '1.0.0', [configMap('app', { version: '1' })]);
+    const stateDir = join(dir.path, 'state');
+    const root = join(dir.path, 'root');
+    agentProcess = await startAgentProcess({
+      hubUrl: admin.url,
+      stateDir,
+      root,
+      enrollToken: await hubFixture.enrollmentToken(1),
+      name: 'edge',
+      env: { FLOTILLA_FAULT: 'drift-policy:before-rename:1' },
+    });
+    const { targetId } = JSON.parse(readFileSync(join(stateDir, 'enrollment.json'), 'utf8')) as { targetId: string };
+    expect((await hubFixture.assign(targetId, ['app@1.0.0'])).status).toBe(200);
+    expect(await agentProcess.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    const policies = join(stateDir, 'drift-policies');
+    const named = () => readdirSync(policies).filter((name) => name.startsWith('sha256-'));
+    expect(named()).toEqual([]);
+    expect(readStore(hubFixture.dataDir).seqs[targetId]).toBeUndefined();
+
+    agentProcess = await startAgentProcess({ hubUrl: admin.url, stateDir, root, name: 'edge' });
+    const done = await applied(admin, targetId);
+    expect(done.desired.generation).toBe(1);
+    const [file] = named();
+    expect(`sha256:${file!.slice('sha256-'.length, -'.json'.length)}`).toBe(
+      sha256(readFileSync(join(policies, file!), 'utf8')),
+    );
+    // The temporary file the kill left is not kept beside it.
+    expect(readdirSync(policies)).toEqual([file]);
   });
 
   it('the hub, inside a rollout step, twice in a row: it resumes on restart, each wave started once and each envelope bumped once', async () => {

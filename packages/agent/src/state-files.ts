@@ -17,6 +17,8 @@ export interface AtomicWriteOptions {
    * writing many files in one directory flushes it once, with {@link syncDirectory}.
    */
   readonly syncDirectory?: boolean;
+  /** Called with the temporary file written, before the rename: where a test kills the process. */
+  readonly beforeRename?: () => void;
 }
 
 /**
@@ -37,6 +39,7 @@ export function writeFileAtomic(path: string, content: string, options: AtomicWr
     } finally {
       closeSync(fd);
     }
+    options.beforeRename?.();
     renameSync(temporary, path);
   } catch (error) {
     rmSync(temporary, { force: true });

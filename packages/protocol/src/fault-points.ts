@@ -21,6 +21,9 @@ export const FAULT_POINTS = {
   'rollout:issue': "after staging one member's envelope, inside its batch's transaction",
   /** `flotilla store copy`: one batch of rows is written to the target, inside the copy's transaction. */
   'store-copy:batch': "after writing one batch of rows to the target, inside the copy's transaction",
+  /** Agent: a drift policy fetched is in a temporary file, not yet renamed to its digest's name. */
+  'drift-policy:before-rename':
+    'after writing a fetched drift policy to a temporary file, before renaming it into place',
 } as const;
 export type FaultPoint = keyof typeof FAULT_POINTS;
 

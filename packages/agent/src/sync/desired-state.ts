@@ -19,7 +19,9 @@ import {
   verifyTrustRoot,
   type EnvelopeBundle,
   keysWithRole,
+  NO_FAULTS,
   sha256,
+  type FaultPoints,
 } from '@flotilla/protocol';
 import { defaultDriftPolicy } from '@flotilla/protocol/drift';
 import type { AcceptedPolicySet, EnvelopePolicy, Policy, EnvelopeTargetRecord } from '@flotilla/protocol/policy';
@@ -69,10 +71,20 @@ export class DesiredStateVerifier {
   private readonly client: Pick<HubClient, 'trustRoot' | 'bundle' | 'driftPolicy'>;
   private readonly state: AgentStore;
   private readonly targetId: string;
+  private readonly faults: FaultPoints;
 
-  /** @param client where trust roots, bundles and drift policies the agent lacks come from: the hub, or nothing for a transfer file */
-  constructor(client: Pick<HubClient, 'trustRoot' | 'bundle' | 'driftPolicy'>, state: AgentStore, targetId: string) {
+  /**
+   * @param client where trust roots, bundles and drift policies the agent lacks come from: the hub, or nothing for a transfer file
+   * @param faults test-only crash points (`drift-policy:before-rename`)
+   */
+  constructor(
+    client: Pick<HubClient, 'trustRoot' | 'bundle' | 'driftPolicy'>,
+    state: AgentStore,
+    targetId: string,
+    faults: FaultPoints = NO_FAULTS,
+  ) {
     this.client = client;
+    this.faults = faults;
     this.state = state;
     this.targetId = targetId;
     this.bundleDir = join(state.dir, 'bundles');
@@ -106,7 +118,7 @@ export class DesiredStateVerifier {
         { digest },
       );
     const policy = readDriftPolicy(text, digest);
-    writeFileAtomic(path, text);
+    writeFileAtomic(path, text, { beforeRename: () => this.faults.reach('drift-policy:before-rename') });
     await this.keepPoliciesOf([digest]);
     return policy;
   }

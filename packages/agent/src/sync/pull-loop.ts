@@ -116,7 +116,7 @@ export class PullLoop {
     this.options.metrics?.journalDepth(() => journal.pending().length);
     const deps: PassDependencies = {
       store,
-      verifier: new DesiredStateVerifier(client, store, enrollment.targetId),
+      verifier: new DesiredStateVerifier(client, store, enrollment.targetId, this.options.faults),
       driver,
       drift,
       journal,
