@@ -61,6 +61,8 @@ const ServeConfig = z.object({
     .min(60)
     .max(60 * 60 * 24 * 30)
     .default(60 * 60 * 24),
+  /** How new envelopes carry the drift policy: by digest, or whole for agents that predate digests. */
+  envelopeDriftPolicy: z.enum(['digest', 'inline'], { error: 'must be digest or inline' }).default('digest'),
   /** Seconds between audit checkpoints over the chain head (only when it moved); 0 never. */
   checkpointInterval: Seconds.refine(
     (s) => s === 0 || (s >= 1 && s <= 86_400),
@@ -141,6 +143,7 @@ export function serveConfig(flags: Record<string, unknown>, env: Env): ServeConf
       logLevel: env['FLOTILLA_LOG_LEVEL'],
       logFormat: env['FLOTILLA_LOG_FORMAT'],
       envelopeTtlSeconds: env['FLOTILLA_ENVELOPE_TTL_SECONDS'],
+      envelopeDriftPolicy: env['FLOTILLA_ENVELOPE_DRIFT_POLICY'],
       checkpointInterval: env['FLOTILLA_AUDIT_CHECKPOINT_SECONDS'],
       auditRetentionDays: env['FLOTILLA_AUDIT_RETENTION_DAYS'],
       faults: env['FLOTILLA_FAULT'],

@@ -21,7 +21,11 @@ import { ReleaseCatalog } from './features/bundles/release-catalog.ts';
 import { AttestationStore } from './features/bundles/attestation-store.ts';
 import { BundleStore } from './features/bundles/bundle-store.ts';
 import { desiredStateRoutes } from './features/desired-state/desired-state-routes.ts';
-import { DEFAULT_ENVELOPE_TTL_MS, DesiredStateService } from './features/desired-state/desired-state-service.ts';
+import {
+  DEFAULT_ENVELOPE_TTL_MS,
+  DesiredStateService,
+  type EnvelopeDriftPolicy,
+} from './features/desired-state/desired-state-service.ts';
 import { DriftPolicies } from './features/drift/drift-policies.ts';
 import { driftRoutes } from './features/drift/drift-routes.ts';
 import { DriftService } from './features/drift/drift-service.ts';
@@ -98,6 +102,11 @@ export interface HubDependencies {
   readonly auditRetentionMs?: number;
   readonly clock?: Clock;
   readonly envelopeTtlMs?: number;
+  /**
+   * How new envelopes carry the drift policy: by digest (default), or `inline` while agents that
+   * predate `driftPolicyDigest` remain, which refuse an envelope naming it (docs/drift.md).
+   */
+  readonly envelopeDriftPolicy?: EnvelopeDriftPolicy;
   readonly accessTokenSeconds?: number;
   readonly maxWaitSeconds?: number;
   /** How often the rollout controller checks for work (docs/rollouts.md); default 250 ms, 0 never (tests reconcile by hand). */
@@ -320,6 +329,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     audit,
     clock,
     envelopeTtlMs: deps.envelopeTtlMs ?? DEFAULT_ENVELOPE_TTL_MS,
+    envelopeDriftPolicy: deps.envelopeDriftPolicy ?? 'digest',
     metrics,
     policySets,
   });

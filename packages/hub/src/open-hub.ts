@@ -8,6 +8,7 @@ import { redactedUrl } from './store/postgres/redacted-url.ts';
 import { isStorageError } from './store/store-health.ts';
 import { createHub, type Hub, type HubDependencies } from './hub.ts';
 import type { Clock } from './clock.ts';
+import type { EnvelopeDriftPolicy } from './features/desired-state/desired-state-service.ts';
 import { AuditLog } from './features/audit/audit-log.ts';
 import { TrustStore } from './features/identity/trust-store.ts';
 import { loadOrCreateKeyFile, writeSecretFile } from './key-files.ts';
@@ -17,6 +18,11 @@ export interface OpenHubOptions {
   readonly log: Logger;
   readonly clock?: Clock;
   readonly envelopeTtlMs?: number;
+  /**
+   * How new envelopes carry the drift policy: by digest (default), or `inline` while agents that
+   * predate `driftPolicyDigest` remain, which refuse an envelope naming it (docs/drift.md).
+   */
+  readonly envelopeDriftPolicy?: EnvelopeDriftPolicy;
   readonly accessTokenSeconds?: number;
   readonly maxWaitSeconds?: number;
   /** The most envelopes one batch of a rollout wave issues before it commits and yields; default 256. */
@@ -109,6 +115,7 @@ export async function openHub(options: OpenHubOptions): Promise<OpenedHub> {
       clock,
       audit: (database) => new AuditLog({ db: database, clock, signer: keys.hub, log: options.log }),
       ...(options.envelopeTtlMs === undefined ? {} : { envelopeTtlMs: options.envelopeTtlMs }),
+      ...(options.envelopeDriftPolicy === undefined ? {} : { envelopeDriftPolicy: options.envelopeDriftPolicy }),
       ...(options.accessTokenSeconds === undefined ? {} : { accessTokenSeconds: options.accessTokenSeconds }),
       ...(options.maxWaitSeconds === undefined ? {} : { maxWaitSeconds: options.maxWaitSeconds }),
       ...(options.rolloutIssueBatch === undefined ? {} : { rolloutIssueBatch: options.rolloutIssueBatch }),

@@ -31,6 +31,10 @@ export function serveCommand(program: Command): void {
       'json, or pretty for people; default pretty on a terminal, json otherwise (env FLOTILLA_LOG_FORMAT)',
     )
     .option(
+      '--envelope-drift-policy <form>',
+      'digest: envelopes name the drift policy, agents fetch it once; inline: they carry it whole, for agents older than digests (env FLOTILLA_ENVELOPE_DRIFT_POLICY, default digest)',
+    )
+    .option(
       '--checkpoint-interval <duration>',
       'sign the audit chain head this often when it moved: seconds or 90s, 5m, 1h; 0 never (env FLOTILLA_AUDIT_CHECKPOINT_SECONDS, default 5m)',
     )
@@ -79,6 +83,7 @@ export function serveCommand(program: Command): void {
         ...(config.database === undefined ? {} : { database: config.database }),
         log,
         envelopeTtlMs: config.envelopeTtlSeconds * 1000,
+        envelopeDriftPolicy: config.envelopeDriftPolicy,
         checkpointIntervalMs: config.checkpointInterval * 1000,
         rolloutIssueBatch: config.rolloutIssueBatch,
         rolloutEnlistSlice: config.rolloutEnlistSlice,

@@ -27,6 +27,12 @@ import { EnvelopeWaiters } from './envelope-waiters.ts';
 
 export const DEFAULT_ENVELOPE_TTL_MS = 24 * 60 * 60_000;
 
+/**
+ * How a new envelope carries the drift policy in force: named by its digest, for agents to fetch
+ * once; or whole, as hubs before `driftPolicyDigest` signed it, for agents that predate it.
+ */
+export type EnvelopeDriftPolicy = 'digest' | 'inline';
+
 /** What {@link DesiredStateService.stageRelease} did to one target. */
 export interface StagedRelease {
   readonly targetId: string;
@@ -73,9 +79,9 @@ export interface ReleaseResolver {
   sizeOf(digest: string): number;
 }
 
-/** The drift policy in force, which every envelope names by digest (the drift feature). */
+/** The drift policy in force, which every envelope names by digest or carries (the drift feature). */
 export interface DriftPolicySource {
-  current(): { readonly digest: string };
+  current(): { readonly digest: string; readonly policy: DriftPolicy };
   /** The canonical JSON of a policy an envelope names, or undefined for a digest never in force. */
   json(digest: string): string | undefined;
 }
@@ -120,6 +126,7 @@ export interface DesiredStateDeps {
   readonly audit: AuditSink;
   readonly clock: Clock;
   readonly envelopeTtlMs: number;
+  readonly envelopeDriftPolicy: EnvelopeDriftPolicy;
   /** Told of every envelope signed (the metrics feature); optional. */
   readonly metrics?: { envelopeIssued(): void };
   /** The newest signed policy set, which every new generation carries (the policy feature). */
@@ -228,9 +235,10 @@ export class DesiredStateService {
       return { changed: false, generation: record.generation };
     const { envelope } = record.envelope;
     const drift = this.driftNow(targetId);
-    // By digest: an envelope an older hub signed with the policy inline is not changed by naming it.
+    // By digest: an envelope that carries the policy in force whole (an older hub's, or signed with
+    // `inline`) is not changed by naming it, nor the other way round.
     const same =
-      drift.driftPolicyDigest === policyDigestOf(envelope) &&
+      this.deps.policies.current().digest === policyDigestOf(envelope) &&
       canonicalize(drift.holds) === canonicalize(envelope.holds);
     if (same && (revert === undefined || revert.length === 0) && envelope.revert === undefined)
       return { changed: false, generation: record.generation };
@@ -550,9 +558,10 @@ export class DesiredStateService {
    */
   private driftNow(targetId: string): EnvelopeDrift {
     const signedPolicy = this.deps.policySets.envelopePart(targetId);
+    const { digest, policy } = this.deps.policies.current();
     return {
       holds: this.deps.holds.holdsFor(targetId),
-      driftPolicyDigest: this.deps.policies.current().digest,
+      ...(this.deps.envelopeDriftPolicy === 'inline' ? { driftPolicy: policy } : { driftPolicyDigest: digest }),
       ...(signedPolicy === undefined
         ? {}
         : {

@@ -13,6 +13,7 @@ import {
 } from '@flotilla/protocol';
 import { defaultDriftPolicy } from '@flotilla/protocol/drift';
 import { request } from 'undici';
+import { serveConfig } from '../../../src/config.ts';
 import { readKeyFile } from '../../../src/key-files.ts';
 import { call, ProtocolAgent, startTestHub, type TestHub } from '../../support.ts';
 
@@ -166,5 +167,43 @@ describe('an envelope an older hub signed with the policy inline', () => {
     db.close();
     const { tx, desired } = hub.opened.hub.services;
     expect(tx.run(() => desired.reissue(assigned.targetId))).toEqual({ changed: false, generation: older.generation });
+  });
+});
+
+describe('a hub set to carry the drift policy inline, for agents older than digests', () => {
+  it('signs envelopes that carry the policy whole and name no digest', async () => {
+    const inline = await startTestHub({ envelopeDriftPolicy: 'inline' });
+    try {
+      const token = (await call(inline.url, 'POST', '/v1/enrollment-tokens', { token: inline.adminToken, body: '{}' }))
+        .body.token as string;
+      const agent = new ProtocolAgent(inline);
+      await agent.enroll(token, 'old-agent', inline.now());
+      const assign = await call(inline.url, 'POST', `/v1/targets/${agent.targetId}/assign`, {
+        token: inline.adminToken,
+        body: '{"bundles":[]}',
+      });
+      expect(assign.status, JSON.stringify(assign.body)).toBe(200);
+      const answer = await call(inline.url, 'GET', `/v1/targets/${agent.targetId}/envelope`, {
+        token: await agent.accessToken(inline.now()),
+      });
+      const { envelope } = SignedEnvelope.parse(answer.body);
+      expect(envelope.driftPolicy).toEqual(defaultDriftPolicy);
+      expect(envelope.driftPolicyDigest).toBeUndefined();
+    } finally {
+      await inline.close();
+    }
+  });
+});
+
+describe('the form envelopes carry the drift policy in', () => {
+  it('is read from --envelope-drift-policy or FLOTILLA_ENVELOPE_DRIFT_POLICY, digest by default', () => {
+    expect(serveConfig({}, {}).envelopeDriftPolicy).toBe('digest');
+    expect(serveConfig({}, { FLOTILLA_ENVELOPE_DRIFT_POLICY: 'inline' }).envelopeDriftPolicy).toBe('inline');
+    expect(
+      serveConfig({ envelopeDriftPolicy: 'digest' }, { FLOTILLA_ENVELOPE_DRIFT_POLICY: 'inline' }).envelopeDriftPolicy,
+    ).toBe('digest');
+    expect(() => serveConfig({}, { FLOTILLA_ENVELOPE_DRIFT_POLICY: 'both' })).toThrow(
+      expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringMatching(/digest or inline/) }),
+    );
   });
 });
