@@ -149,7 +149,7 @@ async function adoptDriftItems(
 
 /**
  * `flotilla drift`: drift across the fleet, and what to do about it after an incident: adopt
- * it into a release, or revert it. Also the drift policy every envelope carries.
+ * it into a release, or revert it. Also the drift policy every envelope names.
  */
 export function driftCommand(program: Command, client: () => ApiClient): void {
   const drift = program

@@ -143,7 +143,7 @@ function driftChange(before: DriftReportSection | undefined, after: DriftReportS
 }
 
 /**
- * Drift at the hub (docs/drift.md): the drift policy every envelope carries, each target's
+ * Drift at the hub (docs/drift.md): the drift policy every envelope names, each target's
  * current drift from its reports with a history in the audit trail, the fleet-wide listing
  * behind `flotilla drift ls`, and operators' revert requests.
  */

@@ -13,7 +13,7 @@ export interface ReplicaCaches {
   readonly streams: { statusChanged(targetId: string, status: TargetStatus): void };
   /** Open incidents' holds (incidents feature). */
   readonly holds: { invalidate(): void };
-  /** The drift policy every envelope carries (drift feature). */
+  /** The drift policy every envelope names (drift feature). */
   readonly driftPolicies: { forget(): void };
   /** Operators' tokens known from earlier requests (operators feature). */
   readonly operatorTokens: { forget(tokenId: string): void };
