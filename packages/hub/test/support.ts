@@ -41,7 +41,10 @@ export interface TestHub {
  * paths (the hubs the end-to-end tests start from the build run the workers).
  */
 export async function startTestHub(
-  options: Pick<OpenHubOptions, 'dashboardDir' | 'lastSeenFlushMs' | 'reportWorkers' | 'faults'> = {},
+  options: Pick<
+    OpenHubOptions,
+    'dashboardDir' | 'lastSeenFlushMs' | 'reportWorkers' | 'faults' | 'reportRetentionMs' | 'reportPruneBatch'
+  > = {},
 ): Promise<TestHub> {
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-hub-test-'));
   let offset = 0;

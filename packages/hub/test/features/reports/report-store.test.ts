@@ -54,6 +54,45 @@ describe.each(STORE_KINDS)('on $name', (kind) => {
       expect(reports.heldSeqs('many', 1, 100)).toEqual([2, 5, 7, 10]);
     });
 
+    it("prunes the reports received before the cutoff, oldest first, but never a target's newest", () => {
+      insertTarget(store.db, { id: 'old-a' });
+      insertTarget(store.db, { id: 'old-b' });
+      for (const seq of [1, 2, 3]) reports.insert('old-a', seq, 1, 1_000 + seq, signed('old-a', seq, 1));
+      reports.insert('old-a', 4, 2, 9_000, signed('old-a', 4, 2));
+      // Every report of this one is old: its newest stays all the same.
+      for (const seq of [1, 2]) reports.insert('old-b', seq, 1, 1_100 + seq, signed('old-b', seq, 1));
+      store.db.transaction(() => reports.pruneBatch(5_000, 0, 100))();
+      expect(reports.heldSeqs('old-a', 1, 10)).toEqual([4]);
+      expect(reports.heldSeqs('old-b', 1, 10)).toEqual([2]);
+      expect(reports.highest('old-b')).toEqual({ seq: 2, generation: 1 });
+      expect(reports.last('old-b')).toEqual({ targetId: 'old-b', seq: 2, generation: 1 });
+    });
+
+    it("raises each target's floor to the highest seq it pruned, and tallies what it removed once", () => {
+      insertTarget(store.db, { id: 'floor' });
+      for (const seq of [5, 6, 7]) reports.insert('floor', seq, 1, 2_000 + seq, signed('floor', seq, 1));
+      expect(reports.prunedThrough('floor')).toBe(0);
+      reports.takeTally();
+      store.db.transaction(() => reports.pruneBatch(3_000, 0, 100))();
+      expect(reports.prunedThrough('floor')).toBe(6);
+      expect(reports.lastSeq('floor')).toBe(7);
+      expect(reports.takeTally()).toBe(2);
+      expect(reports.takeTally()).toBe(0);
+    });
+
+    it('prunes in batches of at most the limit, each going on from the last arrival the one before removed', () => {
+      insertTarget(store.db, { id: 'batched' });
+      for (let seq = 1; seq <= 6; seq++) reports.insert('batched', seq, 1, 10_000 + seq, signed('batched', seq, 1));
+      const first = store.db.transaction(() => reports.pruneBatch(20_000, 10_000, 2))();
+      expect(first).toEqual({ removed: 2, lastReceivedAt: 10_002 });
+      const second = store.db.transaction(() => reports.pruneBatch(20_000, first.lastReceivedAt!, 2))();
+      expect(second).toEqual({ removed: 2, lastReceivedAt: 10_004 });
+      const third = store.db.transaction(() => reports.pruneBatch(20_000, second.lastReceivedAt!, 2))();
+      expect(third).toEqual({ removed: 1, lastReceivedAt: 10_005 });
+      expect(reports.heldSeqs('batched', 1, 10)).toEqual([6]);
+      expect(reports.prunedThrough('batched')).toBe(5);
+    });
+
     it('refuses a report of a target the hub does not hold, which is no duplicate', () => {
       let failure: unknown;
       try {
