@@ -24,8 +24,12 @@ export class ReportStore {
 
   constructor(db: Db) {
     this.s = {
+      // Nothing at or below the target's floor: those seqs were spent on reports since pruned.
       insert: db.prepare(
-        'INSERT INTO reports (target_id, seq, generation, received_at, signed) VALUES (@targetId, @seq, @generation, @receivedAt, @signed) ON CONFLICT DO NOTHING',
+        `INSERT INTO reports (target_id, seq, generation, received_at, signed)
+         SELECT @targetId, CAST(@seq AS bigint), CAST(@generation AS bigint), CAST(@receivedAt AS bigint), @signed
+         WHERE NOT EXISTS (SELECT 1 FROM report_floors WHERE target_id = @targetId AND pruned_through >= @seq)
+         ON CONFLICT DO NOTHING`,
       ),
       get: db.prepare<[string, number], { signed: string }>(
         'SELECT signed FROM reports WHERE target_id = ? AND seq = ?',
@@ -63,7 +67,10 @@ export class ReportStore {
     };
   }
 
-  /** Stores a report once per (target, seq); false when that seq was stored before. */
+  /**
+   * Stores a report once per (target, seq); false when that seq was stored before, or is at or
+   * below the target's floor ({@link prunedThrough}).
+   */
   insert(targetId: string, seq: number, generation: number, receivedAt: number, signed: string): boolean {
     return this.s.insert.run({ targetId, seq, generation, receivedAt, signed }).changes === 1;
   }
@@ -95,7 +102,7 @@ export class ReportStore {
     return this.s.get.get(targetId, seq)?.signed;
   }
 
-  /** The highest seq of the target whose report was pruned; 0 when none was. */
+  /** The highest seq of the target whose report was pruned (its floor): the seqs up to it are spent; 0 when none was pruned. */
   prunedThrough(targetId: string): number {
     return this.s.prunedThrough.get(targetId)?.pruned_through ?? 0;
   }

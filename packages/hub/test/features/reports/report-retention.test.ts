@@ -116,6 +116,24 @@ describe('report retention', () => {
     expect(batches).toHaveLength(3);
     expect(held(hub, agent)).toEqual([6]);
   });
+  it('still refuses a replayed report after its row was pruned, and a lower seq never sent, as a reused seq', async () => {
+    hub = await startTestHub();
+    const agent = await enrolled(hub, 'site');
+    const [, second] = await sendAll(hub, agent, [1, 2, 5]);
+    hub.advance(31 * DAY);
+    await sendAll(hub, agent, [6]);
+    await prune(hub);
+    expect(held(hub, agent)).toEqual([6]);
+
+    const replayed = await send(hub, agent, second!);
+    expect(replayed.status).toBe(409);
+    expect(replayed.body.error).toMatchObject({ code: 'REPORT_SEQ_CONFLICT', details: { lastSeq: 6 } });
+    const lower = await send(hub, agent, signed(hub, agent, 3));
+    expect(lower.status).toBe(409);
+    expect(lower.body.error).toMatchObject({ code: 'REPORT_SEQ_CONFLICT', details: { lastSeq: 6 } });
+    expect(held(hub, agent)).toEqual([6]);
+    expect((await send(hub, agent, signed(hub, agent, 7))).status).toBe(201);
+  });
 });
 
 describe('the report retention setting', () => {
