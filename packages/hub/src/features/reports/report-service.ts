@@ -91,6 +91,11 @@ export class ReportService {
     return this.deps.store.heldSeqs(targetId, from, to);
   }
 
+  /** The highest seq of the target whose report retention pruned (its seqs up to it are spent); 0 when none was. */
+  prunedThrough(targetId: string): number {
+    return this.deps.store.prunedThrough(targetId);
+  }
+
   /** The highest seq stored for the target (0 for none), and the generation its report applied. */
   highest(targetId: string): { readonly seq: number; readonly generation: number | null } {
     return this.deps.store.highest(targetId);

@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { API_VERSION, signPayload, type FaultPoint, type Report, type SignedReport } from '@flotilla/protocol';
+import { REPORT_CHAIN_GENESIS, ReportsFileWriter, type ChainPoint } from '@flotilla/protocol/offline';
 import { serveConfig } from '../../../src/config.ts';
 import { ReportRetention } from '../../../src/features/reports/report-retention.ts';
 import { ReportStore } from '../../../src/features/reports/report-store.ts';
@@ -133,6 +134,43 @@ describe('report retention', () => {
     expect(lower.body.error).toMatchObject({ code: 'REPORT_SEQ_CONFLICT', details: { lastSeq: 6 } });
     expect(held(hub, agent)).toEqual([6]);
     expect((await send(hub, agent, signed(hub, agent, 7))).status).toBe(201);
+  });
+  it('imports the next reports file after a prune, and ingests nothing from a file imported before it', async () => {
+    hub = await startTestHub();
+    const h = hub;
+    const agent = await enrolled(h, 'edge');
+    const files: string[] = [];
+    let base: ChainPoint = REPORT_CHAIN_GENESIS;
+    const file = (seqs: readonly number[]): string => {
+      const writer = new ReportsFileWriter({
+        key: agent.key,
+        targetId: agent.targetId,
+        base,
+        createdAt: new Date(h.now()).toISOString(),
+      });
+      const lines = [writer.header(), ...seqs.map((seq) => writer.link(signed(h, agent, seq)))];
+      const { line, seal } = writer.seal();
+      base = seal.head;
+      files.push([...lines, line].join(''));
+      return files.at(-1)!;
+    };
+    const importFile = (body: string) =>
+      call(h.url, 'POST', '/v1/offline/reports', { token: h.adminToken, body, contentType: 'application/x-ndjson' });
+
+    const first = file([1, 2, 3]);
+    expect((await importFile(first)).body.receipt.accepted).toEqual([{ from: 1, to: 3 }]);
+    h.advance(31 * DAY);
+    expect((await importFile(file([4, 5]))).body.receipt.accepted).toEqual([{ from: 4, to: 5 }]);
+    await prune(h);
+    expect(held(h, agent)).toEqual([4, 5]);
+
+    const next = await importFile(file([6, 7]));
+    expect(next.status).toBe(200);
+    expect(next.body.receipt).toMatchObject({ accepted: [{ from: 6, to: 7 }], gaps: [], forks: [] });
+    const replayed = await importFile(first);
+    expect(replayed.status).toBe(200);
+    expect(replayed.body.receipt).toMatchObject({ accepted: [], duplicates: [{ from: 1, to: 3 }], gaps: [] });
+    expect(held(h, agent)).toEqual([4, 5, 6, 7]);
   });
 });
 
