@@ -15,7 +15,7 @@ export interface PrunedBatch {
  */
 const PRUNABLE = `SELECT r.target_id, r.seq FROM reports AS r
   WHERE r.received_at >= @from AND r.received_at < @cutoff
-    AND r.seq < (SELECT max(n.seq) FROM reports AS n WHERE n.target_id = r.target_id)
+    AND EXISTS (SELECT 1 FROM reports AS n WHERE n.target_id = r.target_id AND n.seq > r.seq)
   ORDER BY r.received_at, r.target_id, r.seq LIMIT @limit`;
 
 /** Agents' signed reports, each stored once per target and sequence number, as received. */
