@@ -282,8 +282,8 @@ describe('a process killed with SIGKILL at a chosen point', () => {
     const targets: string[] = [];
     for (let i = 0; i < 3; i++) targets.push(await enrollBare(admin, {}));
     expect(await hubProcess.kill('SIGTERM')).toEqual({ code: 0, signal: null });
-    // Seqs 1 to 4 of each target, 40 days old, in the order seq 1 of each, then seq 2, …; the
-    // first target's seq 5 is recent. Ten are past retention: all but each target's newest.
+    // Seqs 1 to 4 of each target, 40 days old; the first target's seq 5 is recent. Ten are past
+    // retention: all but each target's newest.
     const old = Date.now() - 40 * 86_400_000;
     writeReports(dataDir, [
       ...[1, 2, 3, 4].flatMap((seq) =>
@@ -293,21 +293,20 @@ describe('a process killed with SIGKILL at a chosen point', () => {
     ]);
 
     // Batches of 2: killed in the third, so two committed and the third did not.
-    const cut = spawnHubProcess({
+    const killed = spawnHubProcess({
       dataDir,
       env: { FLOTILLA_TEST_REPORT_PRUNE_BATCH: '2', FLOTILLA_FAULT: 'report-retention:batch:3' },
     });
-    expect(await cut.exited).toEqual({ code: null, signal: 'SIGKILL' });
-    expect(pruneState(dataDir, targets)).toEqual({
-      integrity: 'ok',
-      seqs: [
-        [3, 4, 5],
-        [2, 3, 4],
-        [2, 3, 4],
-      ],
-      floors: [2, 1, 1],
-      tally: 4,
-    });
+    expect(await killed.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    // Two batches of two gone, each with its floor: every target holds exactly the seqs above
+    // its floor, up to its newest; the tally holds the four for the next prune's audit entry.
+    const cut = pruneState(dataDir, targets);
+    expect(cut).toMatchObject({ integrity: 'ok', tally: 4 });
+    const newest = [5, 4, 4];
+    expect(cut.seqs).toEqual(
+      cut.floors.map((floor, i) => Array.from({ length: newest[i]! - floor }, (_, k) => floor + 1 + k)),
+    );
+    expect(cut.floors.reduce((sum, floor) => sum + floor, 0)).toBe(4);
 
     hubProcess = await startHubProcess({ dataDir });
     const restarted = { url: hubProcess.url, token: admin.token };

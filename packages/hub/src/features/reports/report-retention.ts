@@ -7,11 +7,11 @@ import type { BackgroundFailures } from '../../store/store-health.ts';
 import type { Transactions } from '../../store/transaction.ts';
 import type { ReportPruneMetrics } from '../metrics/hub-metrics.ts';
 import { SOLE_REPLICA, type OnceOnly } from '../replicas/replica-lease.ts';
-import type { ReportStore } from './report-store.ts';
+import { PRUNE_START, type PruneCursor, type ReportStore } from './report-store.ts';
 
 /** How long reports are kept by default: 30 days (docs/operations.md, "Report retention"). */
 export const DEFAULT_REPORT_RETENTION_MS = 30 * 86_400_000;
-/** The most reports one batch of a prune removes before it commits and yields to other work. */
+/** The most reports one batch of a prune removes (and targets it looks at) before it commits and yields to other work. */
 export const DEFAULT_PRUNE_BATCH = 500;
 const MIN_RETENTION_MS = 3_600_000;
 const MAX_PRUNE_BATCH = 100_000;
@@ -44,9 +44,9 @@ export interface ReportPrune {
 
 /**
  * Keeps the report history bounded: at start and hourly, removes the reports received longer
- * ago than the retention, oldest first, in batches that each commit on their own and then
- * yield the event loop, so a prune of millions of rows never holds the hub for more than one
- * batch. Each target's newest report stays, whatever its age. Each batch raises the targets'
+ * ago than the retention, target by target and oldest first, in batches (at most `batch`
+ * reports removed and `batch` targets seen) that each commit on their own and then yield the
+ * event loop, so a prune of millions of rows never holds the hub for more than one batch. Each target's newest report stays, whatever its age. Each batch raises the targets'
  * floors (report-store.ts) with its deletes, so a pruned seq stays spent; a prune that removed
  * something ends with one `report.prune` audit entry, in its last batch's transaction.
  */
@@ -106,15 +106,15 @@ export class ReportRetention {
     const { tx, store, audit, clock, faults, metrics, retentionMs } = this.options;
     const once = this.options.once ?? SOLE_REPLICA;
     const olderThan = clock() - retentionMs;
-    let from = 0;
+    let cursor: PruneCursor = PRUNE_START;
     let removed = 0;
     for (;;) {
       if (this.stopped) return undefined;
       const batch = once.run(() =>
         tx.run(() => {
-          const pruned = store.pruneBatch(olderThan, from, this.batch);
+          const pruned = store.pruneBatch(olderThan, cursor, this.batch);
           faults?.reach('report-retention:batch');
-          if (pruned.removed < this.batch) {
+          if (pruned.cursor === undefined) {
             // The tally counts what this prune removed, and what a prune killed before its end did.
             const tallied = store.takeTally();
             if (tallied > 0)
@@ -132,7 +132,7 @@ export class ReportRetention {
       if (batch === undefined) return undefined;
       removed += batch.removed;
       if (batch.removed > 0) metrics?.reportsPruned(batch.removed);
-      if (batch.removed < this.batch || batch.lastReceivedAt === undefined) {
+      if (batch.cursor === undefined) {
         if (removed > 0)
           this.options.log.info(
             { component: 'report-retention', removed, olderThan: new Date(olderThan).toISOString() },
@@ -140,8 +140,7 @@ export class ReportRetention {
           );
         return { removed, olderThan };
       }
-      // Rows before the last one removed were all looked at: the next batch starts there.
-      from = batch.lastReceivedAt;
+      cursor = batch.cursor;
       await nextTurn();
     }
   }

@@ -1,22 +1,20 @@
 import type { Report, SignedReport } from '@flotilla/protocol';
 import type { Db } from '../../store/database.ts';
 
-/** What one batch of a prune removed: how many reports, and the arrival time of the last. */
+/**
+ * Where a prune goes on: at a target (whose old reports the last batch left some of), or after
+ * one, in id order.
+ */
+export type PruneCursor = { readonly at: string } | { readonly after: string };
+
+/** Where a prune starts: before the first target. */
+export const PRUNE_START: PruneCursor = { after: '' };
+
+/** What one batch of a prune removed, and where the next goes on; no cursor once every target was seen. */
 export interface PrunedBatch {
   readonly removed: number;
-  /** The `received_at` of the last report removed; undefined when none was. */
-  readonly lastReceivedAt: number | undefined;
+  readonly cursor: PruneCursor | undefined;
 }
-
-/**
- * The reports one batch of a prune removes: received before the cutoff, from the cursor on,
- * oldest first, never a target's newest (its highest seq). Ordered on the whole key, so the
- * two statements of a batch that read it pick the same rows.
- */
-const PRUNABLE = `SELECT r.target_id, r.seq FROM reports AS r
-  WHERE r.received_at >= @from AND r.received_at < @cutoff
-    AND EXISTS (SELECT 1 FROM reports AS n WHERE n.target_id = r.target_id AND n.seq > r.seq)
-  ORDER BY r.received_at, r.target_id, r.seq LIMIT @limit`;
 
 /** Agents' signed reports, each stored once per target and sequence number, as received. */
 export class ReportStore {
@@ -48,15 +46,19 @@ export class ReportStore {
         'SELECT pruned_through FROM report_floors WHERE target_id = ?',
       ),
       // (The larger of the two as a CASE, which both SQL dialects read.)
-      raiseFloors: db.prepare<[{ from: number; cutoff: number; limit: number }]>(
-        `INSERT INTO report_floors (target_id, pruned_through)
-         SELECT target_id, max(seq) FROM (${PRUNABLE}) AS pruned WHERE true GROUP BY target_id
+      targetsAfter: db.prepare<[string, number], { id: string }>(
+        'SELECT id FROM targets WHERE id > ? ORDER BY id LIMIT ?',
+      ),
+      oldest: db.prepare<[string, number], { seq: number; received_at: number }>(
+        'SELECT seq, received_at FROM reports WHERE target_id = ? ORDER BY seq LIMIT ?',
+      ),
+      pruneThrough: db.prepare('DELETE FROM reports WHERE target_id = ? AND seq <= ?'),
+      // (The larger of the two as a CASE, which both SQL dialects read.)
+      raiseFloor: db.prepare(
+        `INSERT INTO report_floors (target_id, pruned_through) VALUES (@targetId, @seq)
          ON CONFLICT (target_id) DO UPDATE SET pruned_through = CASE
            WHEN excluded.pruned_through > report_floors.pruned_through THEN excluded.pruned_through
            ELSE report_floors.pruned_through END`,
-      ),
-      prune: db.prepare<[{ from: number; cutoff: number; limit: number }], { received_at: number }>(
-        `DELETE FROM reports WHERE (target_id, seq) IN (${PRUNABLE}) RETURNING received_at`,
       ),
       tally: db.prepare<[{ removed: number }]>(
         `INSERT INTO report_prune_tally (id, removed) VALUES (1, @removed)
@@ -108,23 +110,46 @@ export class ReportStore {
   }
 
   /**
-   * Removes up to `limit` reports received before `cutoff`, from `from` on, oldest first,
-   * never a target's newest; raises each target's floor to the highest seq removed and adds
-   * the count to the tally the next `report.prune` entry takes. Call it in a transaction: the
-   * rows, the floors and the tally change together.
+   * One batch of a prune: from `cursor`, target by target in id order, removes each target's
+   * reports received before `cutoff` that come before its first one received since (in seq
+   * order), never its newest; raises its floor to the highest seq removed, and adds the count
+   * to the tally the next `report.prune` entry takes. Stops at `limit` reports removed or
+   * `limit` targets seen. Reads each target's reports by its key, oldest first and at most
+   * `limit` + 1 of them, so it needs no index on arrival, which each report's insert would
+   * pay for. Call it in a transaction: rows, floors and tally change together.
    */
-  pruneBatch(cutoff: number, from: number, limit: number): PrunedBatch {
-    const params = { from, cutoff, limit };
-    this.s.raiseFloors.run(params);
-    const removed = this.s.prune.all(params);
-    if (removed.length > 0) this.s.tally.run({ removed: removed.length });
-    return {
-      removed: removed.length,
-      lastReceivedAt: removed.reduce<number | undefined>(
-        (last, r) => Math.max(last ?? r.received_at, r.received_at),
-        undefined,
-      ),
-    };
+  pruneBatch(cutoff: number, cursor: PruneCursor, limit: number): PrunedBatch {
+    const ids =
+      'at' in cursor
+        ? [cursor.at, ...this.s.targetsAfter.all(cursor.at, limit - 1).map((r) => r.id)]
+        : this.s.targetsAfter.all(cursor.after, limit).map((r) => r.id);
+    let removed = 0;
+    for (const targetId of ids) {
+      const budget = limit - removed;
+      if (budget === 0) return this.tallied(removed, { at: targetId });
+      const oldest = this.s.oldest.all(targetId, budget + 1);
+      const newest = oldest.length <= budget ? oldest.at(-1)?.seq : this.lastSeq(targetId);
+      let through: number | undefined;
+      let count = 0;
+      for (const { seq, received_at } of oldest) {
+        if (received_at >= cutoff || seq === newest || count === budget) break;
+        through = seq;
+        count++;
+      }
+      if (through === undefined) continue;
+      this.s.pruneThrough.run(targetId, through);
+      this.s.raiseFloor.run({ targetId, seq: through });
+      removed += count;
+      // The budget ran out on this target: it may have more, which the next batch takes.
+      if (count === budget) return this.tallied(removed, { at: targetId });
+    }
+    const last = ids.at(-1);
+    return this.tallied(removed, ids.length < limit || last === undefined ? undefined : { after: last });
+  }
+
+  private tallied(removed: number, cursor: PruneCursor | undefined): PrunedBatch {
+    if (removed > 0) this.s.tally.run({ removed });
+    return { removed, cursor };
   }
 
   /** The reports pruned that no audit entry counted yet, and sets that count back to 0. */

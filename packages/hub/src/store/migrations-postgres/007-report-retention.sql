@@ -1,6 +1,4 @@
 -- SQLite migration 045: report retention (docs/operations.md, "Report retention").
-CREATE INDEX reports_received ON reports (received_at);
-
 CREATE TABLE report_floors (
   target_id      text COLLATE "C" PRIMARY KEY REFERENCES targets (id),
   pruned_through bigint NOT NULL
