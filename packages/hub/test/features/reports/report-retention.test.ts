@@ -5,8 +5,10 @@ import { REPORT_CHAIN_GENESIS, ReportsFileWriter, type ChainPoint } from '@floti
 import { serveConfig } from '../../../src/config.ts';
 import { ReportRetention } from '../../../src/features/reports/report-retention.ts';
 import { ReportStore } from '../../../src/features/reports/report-store.ts';
+import { SOLE_REPLICA, type OnceOnly } from '../../../src/features/replicas/replica-lease.ts';
 import { transactions } from '../../../src/store/transaction.ts';
 import { SQLITE } from '../../store-kinds.ts';
+import { insertTarget } from '../../store-rows.ts';
 import { call, ProtocolAgent, startTestHub, type TestHub } from '../../support.ts';
 
 const DAY = 86_400_000;
@@ -171,6 +173,34 @@ describe('report retention', () => {
     expect(replayed.status).toBe(200);
     expect(replayed.body.receipt).toMatchObject({ accepted: [], duplicates: [{ from: 1, to: 3 }], gaps: [] });
     expect(held(h, agent)).toEqual([4, 5, 6, 7]);
+  });
+});
+
+describe('report retention with replicas', () => {
+  it('prunes nothing on a replica that does not hold the lease, and the holder prunes', async () => {
+    const opened = SQLITE.open();
+    try {
+      insertTarget(opened.db, { id: 'site' });
+      const store = new ReportStore(opened.db);
+      for (const seq of [1, 2, 3]) store.insert('site', seq, 1, 1_000 + seq, JSON.stringify({ report: { seq } }));
+      const retention = (once: OnceOnly) =>
+        new ReportRetention({
+          tx: transactions(opened.db),
+          store,
+          audit: { append: () => undefined },
+          clock: () => 40 * DAY,
+          log: pino({ level: 'silent' }),
+          retentionMs: 30 * DAY,
+          failures: { report: () => undefined },
+          once,
+        });
+      expect(await retention({ run: () => undefined, held: () => false }).prune()).toBeUndefined();
+      expect(store.heldSeqs('site', 0, 10)).toEqual([1, 2, 3]);
+      expect(await retention(SOLE_REPLICA).prune()).toMatchObject({ removed: 2 });
+      expect(store.heldSeqs('site', 0, 10)).toEqual([3]);
+    } finally {
+      opened.close();
+    }
   });
 });
 
