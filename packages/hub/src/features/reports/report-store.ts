@@ -45,7 +45,6 @@ export class ReportStore {
       prunedThrough: db.prepare<[string], { pruned_through: number }>(
         'SELECT pruned_through FROM report_floors WHERE target_id = ?',
       ),
-      // (The larger of the two as a CASE, which both SQL dialects read.)
       targetsAfter: db.prepare<[string, number], { id: string }>(
         'SELECT id FROM targets WHERE id > ? ORDER BY id LIMIT ?',
       ),
