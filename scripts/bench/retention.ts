@@ -10,17 +10,22 @@
  * request arriving during the prune waits at most); `loadavg` is the one-minute load average
  * at the end.
  *
- * Environment: BENCH_REPORTS (200000), BENCH_TARGETS (2000), BENCH_BATCH (500).
+ * Environment: BENCH_REPORTS (200000), BENCH_TARGETS (2000), BENCH_BATCH (500),
+ * BENCH_DATABASE_URL (an empty PostgreSQL database to run on instead of SQLite).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { openDatabase, openHub } from '@flotilla/hub';
+import type { Db } from '../../packages/hub/src/store/database.ts';
+import { openPostgres } from '../../packages/hub/src/store/postgres/postgres-database.ts';
 
 const REPORTS = Number(process.env['BENCH_REPORTS'] ?? 200_000);
 const TARGETS = Number(process.env['BENCH_TARGETS'] ?? 2000);
 const BATCH = process.env['BENCH_BATCH'] === undefined ? undefined : Number(process.env['BENCH_BATCH']);
+const DATABASE = process.env['BENCH_DATABASE_URL'] || undefined;
+const store = DATABASE === undefined ? {} : { database: DATABASE };
 const DAY = 86_400_000;
 
 const dir = mkdtempSync(join(tmpdir(), 'flotilla-bench-retention-'));
@@ -29,9 +34,9 @@ const started = Date.now();
 try {
   // The schema from a first start, then the rows written straight in: sending them through the
   // API would measure report intake instead.
-  const { hub: first } = await openHub({ dataDir, log: pino({ level: 'silent' }) });
+  const { hub: first } = await openHub({ dataDir, ...store, log: pino({ level: 'silent' }) });
   await first.close();
-  const db = openDatabase(join(dataDir, 'hub.db'));
+  const db: Db = DATABASE === undefined ? openDatabase(join(dataDir, 'hub.db')) : openPostgres(DATABASE);
   const ids = Array.from({ length: TARGETS }, (_, i) => `tgt_${i.toString(16).padStart(20, '0')}`);
   const insertTarget = db.prepare(
     `INSERT INTO targets (id, name, status, public_key, key_id, enrolled_at, last_seen_at, last_changed_at, last_changed_by)
@@ -83,6 +88,7 @@ try {
   let offset = -31 * DAY;
   const { hub } = await openHub({
     dataDir,
+    ...store,
     log: pino({ level: 'silent' }),
     clock: () => Date.now() + offset,
     ...(BATCH === undefined ? {} : { reportPruneBatch: BATCH }),
@@ -115,6 +121,7 @@ try {
     process.stdout.write(
       `${JSON.stringify({
         name: 'retention',
+        store: DATABASE === undefined ? 'sqlite' : 'postgres',
         reports: rows,
         targets: TARGETS,
         batch: BATCH ?? 500,
