@@ -45,8 +45,18 @@ export class ReportStore {
       prunedThrough: db.prepare<[string], { pruned_through: number }>(
         'SELECT pruned_through FROM report_floors WHERE target_id = ?',
       ),
-      targetsAfter: db.prepare<[string, number], { id: string }>(
-        'SELECT id FROM targets WHERE id > ? ORDER BY id LIMIT ?',
+      // A page of targets, each with whether it has a report to prune: its oldest received
+      // before the cutoff and not its newest. One statement a page, so a fleet with nothing old
+      // costs a round trip per page on PostgreSQL, not one per target.
+      targetsAfter: db.prepare<[{ after: string; cutoff: number; limit: number }], { id: string; prunable: number }>(
+        `SELECT t.id, CASE WHEN EXISTS (
+           SELECT 1 FROM reports AS o
+           WHERE o.target_id = t.id AND o.received_at < @cutoff
+             AND o.seq = (SELECT min(m.seq) FROM reports AS m WHERE m.target_id = t.id)
+             AND EXISTS (SELECT 1 FROM reports AS n WHERE n.target_id = t.id AND n.seq > o.seq)
+         ) THEN 1 ELSE 0 END AS prunable
+         FROM (SELECT id FROM targets WHERE id > @after ORDER BY id LIMIT @limit) AS t
+         ORDER BY t.id`,
       ),
       oldest: db.prepare<[string, number], { seq: number; received_at: number }>(
         'SELECT seq, received_at FROM reports WHERE target_id = ? ORDER BY seq LIMIT ?',
@@ -113,17 +123,19 @@ export class ReportStore {
    * reports received before `cutoff` that come before its first one received since (in seq
    * order), never its newest; raises its floor to the highest seq removed, and adds the count
    * to the tally the next `report.prune` entry takes. Stops at `limit` reports removed or
-   * `limit` targets seen. Reads each target's reports by its key, oldest first and at most
-   * `limit` + 1 of them, so it needs no index on arrival, which each report's insert would
-   * pay for. Call it in a transaction: rows, floors and tally change together.
+   * `limit` targets seen. Reads the reports of each target that has some to prune by its key,
+   * oldest first and at most `limit` + 1 of them, so it needs no index on arrival, which each
+   * report's insert would pay for. Call it in a transaction: rows, floors and tally change
+   * together.
    */
   pruneBatch(cutoff: number, cursor: PruneCursor, limit: number): PrunedBatch {
-    const ids =
-      'at' in cursor
-        ? [cursor.at, ...this.s.targetsAfter.all(cursor.at, limit - 1).map((r) => r.id)]
-        : this.s.targetsAfter.all(cursor.after, limit).map((r) => r.id);
+    const page = (after: string, count: number) =>
+      count === 0 ? [] : this.s.targetsAfter.all({ after, cutoff, limit: count });
+    const targets =
+      'at' in cursor ? [{ id: cursor.at, prunable: 1 }, ...page(cursor.at, limit - 1)] : page(cursor.after, limit);
     let removed = 0;
-    for (const targetId of ids) {
+    for (const { id: targetId, prunable } of targets) {
+      if (prunable === 0) continue;
       const budget = limit - removed;
       if (budget === 0) return this.tallied(removed, { at: targetId });
       const oldest = this.s.oldest.all(targetId, budget + 1);
@@ -142,8 +154,8 @@ export class ReportStore {
       // The budget ran out on this target: it may have more, which the next batch takes.
       if (count === budget) return this.tallied(removed, { at: targetId });
     }
-    const last = ids.at(-1);
-    return this.tallied(removed, ids.length < limit || last === undefined ? undefined : { after: last });
+    const last = targets.at(-1)?.id;
+    return this.tallied(removed, targets.length < limit || last === undefined ? undefined : { after: last });
   }
 
   private tallied(removed: number, cursor: PruneCursor | undefined): PrunedBatch {
