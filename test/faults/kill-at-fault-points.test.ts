@@ -162,6 +162,46 @@ function members(dataDir: string, rolloutId: string): IssuedMember[] {
   }
 }
 
+/** What a report prune left in the hub's database: each target's report seqs, its floor, the tally not yet audited. */
+function pruneState(dataDir: string, targets: readonly string[]) {
+  const db = new Database(join(dataDir, 'hub.db'), { readonly: true });
+  try {
+    const seqs = db.prepare('SELECT seq FROM reports WHERE target_id = ? ORDER BY seq');
+    const floor = db.prepare('SELECT pruned_through FROM report_floors WHERE target_id = ?');
+    const tally = db.prepare('SELECT removed FROM report_prune_tally WHERE id = 1').get() as
+      { removed: number } | undefined;
+    return {
+      integrity: db.pragma('integrity_check', { simple: true }),
+      seqs: targets.map((id) => (seqs.all(id) as { seq: number }[]).map((r) => r.seq)),
+      floors: targets.map((id) => (floor.get(id) as { pruned_through: number } | undefined)?.pruned_through ?? 0),
+      tally: tally?.removed ?? 0,
+    };
+  } finally {
+    db.close();
+  }
+}
+
+/** Writes reports straight into a stopped hub's database, each as a minimal signed document received at `receivedAt`. */
+function writeReports(dataDir: string, reports: ReadonlyArray<{ targetId: string; seq: number; receivedAt: number }>) {
+  const db = new Database(join(dataDir, 'hub.db'));
+  try {
+    const insert = db.prepare(
+      'INSERT INTO reports (target_id, seq, generation, received_at, signed) VALUES (?, ?, 0, ?, ?)',
+    );
+    db.transaction(() => {
+      for (const { targetId, seq, receivedAt } of reports)
+        insert.run(
+          targetId,
+          seq,
+          receivedAt,
+          JSON.stringify({ report: { targetId, seq, generation: 0, phase: 'applied', bundles: [] }, signature: {} }),
+        );
+    })();
+  } finally {
+    db.close();
+  }
+}
+
 async function expectChainIntact(admin: Admin): Promise<void> {
   const verify = await api(admin.url, 'GET', '/v1/audit/verify', { token: admin.token });
   expect(verify.body).toMatchObject({ ok: true });
@@ -232,6 +272,62 @@ describe('a process killed with SIGKILL at a chosen point', () => {
     await expectChainIntact(admin);
     expect(await hubProcess.kill('SIGTERM')).toEqual({ code: 0, signal: null });
     expect(readStore(dataDir).integrity).toBe('ok');
+  });
+
+  it('the hub, between two batches of a report prune: after a restart nothing is half pruned, and the next prune finishes and audits it all', async () => {
+    dir = tempDir('flotilla-kill-prune-');
+    const dataDir = join(dir.path, 'hub');
+    hubProcess = await startHubProcess({ dataDir });
+    const admin = { url: hubProcess.url, token: hubProcess.adminToken };
+    const targets: string[] = [];
+    for (let i = 0; i < 3; i++) targets.push(await enrollBare(admin, {}));
+    expect(await hubProcess.kill('SIGTERM')).toEqual({ code: 0, signal: null });
+    // Seqs 1 to 4 of each target, 40 days old; the first target's seq 5 is recent. Ten are past
+    // retention: all but each target's newest.
+    const old = Date.now() - 40 * 86_400_000;
+    writeReports(dataDir, [
+      ...[1, 2, 3, 4].flatMap((seq) =>
+        targets.map((targetId, i) => ({ targetId, seq, receivedAt: old + seq * 10 + i })),
+      ),
+      { targetId: targets[0]!, seq: 5, receivedAt: Date.now() },
+    ]);
+
+    // Batches of 2: killed in the third, so two committed and the third did not.
+    const killed = spawnHubProcess({
+      dataDir,
+      env: { FLOTILLA_TEST_REPORT_PRUNE_BATCH: '2', FLOTILLA_FAULT: 'report-retention:batch:3' },
+    });
+    expect(await killed.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    // Two batches of two gone, each with its floor: every target holds exactly the seqs above
+    // its floor, up to its newest; the tally holds the four for the next prune's audit entry.
+    const cut = pruneState(dataDir, targets);
+    expect(cut).toMatchObject({ integrity: 'ok', tally: 4 });
+    const newest = [5, 4, 4];
+    expect(cut.seqs).toEqual(
+      cut.floors.map((floor, i) => Array.from({ length: newest[i]! - floor }, (_, k) => floor + 1 + k)),
+    );
+    expect(cut.floors.reduce((sum, floor) => sum + floor, 0)).toBe(4);
+
+    hubProcess = await startHubProcess({ dataDir });
+    const restarted = { url: hubProcess.url, token: admin.token };
+    const prunes = await waitFor('the prune at start to be audited', async () => {
+      const found = await api<{ entries: Array<{ actor: unknown; details: Record<string, unknown> }> }>(
+        restarted.url,
+        'GET',
+        '/v1/audit?action=report.prune',
+        { token: restarted.token },
+      );
+      return found.body.entries.length > 0 && found.body.entries;
+    });
+    expect(prunes).toHaveLength(1);
+    expect(prunes[0]).toMatchObject({ actor: { kind: 'system', id: 'report-retention' }, details: { removed: 10 } });
+    expect(pruneState(dataDir, targets)).toEqual({
+      integrity: 'ok',
+      seqs: [[5], [4], [4]],
+      floors: [4, 3, 3],
+      tally: 0,
+    });
+    await expectChainIntact(restarted);
   });
 
   it("the hub, issuing a member's envelope on its agent's fetch: after a restart the agent's fetch issues it, once", async () => {

@@ -23,6 +23,18 @@ const Seconds = z.preprocess(
   z.number({ error: 'expected seconds, or a duration such as 90s, 5m, 1h' }).int(),
 );
 
+const RETENTION_RULE = 'must be a duration in hours or days, such as 30d or 12h: at least 1h, at most 36500d';
+
+/** A retention in milliseconds, from a duration in hours or days (`12h`, `30d`). */
+const Retention = z
+  .string({ error: RETENTION_RULE })
+  .regex(/^\s*\d+\s*[hd]\s*$/, { error: RETENTION_RULE })
+  .transform((text) => {
+    const amount = Number(/\d+/.exec(text)![0]);
+    return amount * (text.trim().endsWith('d') ? 86_400_000 : 3_600_000);
+  })
+  .refine((ms) => ms >= 3_600_000 && ms <= 36_500 * 86_400_000, { error: RETENTION_RULE });
+
 const ServeConfig = z.object({
   dataDir: z.string().min(1).default(DEFAULT_DATA_DIR),
   /** A PostgreSQL URL for the store; unset: SQLite in the data directory (docs/scale-out.md). */
@@ -70,6 +82,10 @@ const ServeConfig = z.object({
   ).default(300),
   /** Days of audit log to keep; older entries are pruned behind a signed anchor. Unset: keep forever. */
   auditRetentionDays: z.coerce.number().int().min(1).max(36_500).optional(),
+  /** How long agents' reports are kept, in milliseconds, from `30d` or `12h`; each target's newest is kept whatever its age (docs/operations.md). */
+  reportRetention: Retention.default(30 * 86_400_000),
+  /** Test-only: the most reports one batch of a prune removes, from FLOTILLA_TEST_REPORT_PRUNE_BATCH only (docs/operations.md). */
+  testReportPruneBatch: z.coerce.number().int().min(1).max(100_000).optional(),
   /** Test-only crash points, from FLOTILLA_FAULT only (docs/operations.md). */
   faults: FaultSpec.default([]),
   /** Test-only page limit on the hub's database, from FLOTILLA_TEST_STORE_MAX_PAGES only (docs/operations.md). */
@@ -146,6 +162,8 @@ export function serveConfig(flags: Record<string, unknown>, env: Env): ServeConf
       envelopeDriftPolicy: env['FLOTILLA_ENVELOPE_DRIFT_POLICY'],
       checkpointInterval: env['FLOTILLA_AUDIT_CHECKPOINT_SECONDS'],
       auditRetentionDays: env['FLOTILLA_AUDIT_RETENTION_DAYS'],
+      reportRetention: env['FLOTILLA_REPORT_RETENTION'],
+      testReportPruneBatch: env['FLOTILLA_TEST_REPORT_PRUNE_BATCH'] || undefined,
       faults: env['FLOTILLA_FAULT'],
       testStoreMaxPages: env['FLOTILLA_TEST_STORE_MAX_PAGES'] || undefined,
       maxConnections: env['FLOTILLA_MAX_CONNECTIONS'],

@@ -67,6 +67,7 @@ import { OfflineStore } from './features/offline/offline-store.ts';
 import { replicasFor } from './features/replicas/replicas.ts';
 import { reportRoutes } from './features/reports/report-routes.ts';
 import { defaultIntakeWorkers, ReportIntake } from './features/reports/report-intake.ts';
+import { DEFAULT_REPORT_RETENTION_MS, ReportRetention } from './features/reports/report-retention.ts';
 import { ReportService } from './features/reports/report-service.ts';
 import { ReportStore } from './features/reports/report-store.ts';
 import { AgentStreams } from './features/stream/agent-streams.ts';
@@ -100,6 +101,10 @@ export interface HubDependencies {
   readonly checkpointIntervalMs?: number;
   /** Prune audit entries older than this, checked at start and hourly; default keep forever. */
   readonly auditRetentionMs?: number;
+  /** Prune agents' reports received longer ago than this (each target's newest stays), at start and hourly; default 30 days, at least an hour. */
+  readonly reportRetentionMs?: number;
+  /** Test-only: the most reports one batch of a prune removes (`FLOTILLA_TEST_REPORT_PRUNE_BATCH`); default 500. */
+  readonly reportPruneBatch?: number;
   readonly clock?: Clock;
   readonly envelopeTtlMs?: number;
   /**
@@ -158,6 +163,8 @@ export interface HubServices {
   readonly bundles: BundleService;
   readonly desired: DesiredStateService;
   readonly reports: ReportService;
+  /** Report retention: prunes at start and hourly; `prune()` prunes now (docs/operations.md). */
+  readonly reportRetention: ReportRetention;
   readonly rollouts: RolloutService;
   readonly drift: DriftService;
   readonly incidents: IncidentService;
@@ -228,6 +235,20 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     retentionMs: deps.auditRetentionMs,
     failures: store,
     once: replicas.once,
+  });
+  const reportStore = new ReportStore(db);
+  const reportRetention = new ReportRetention({
+    tx,
+    store: reportStore,
+    audit,
+    clock,
+    log,
+    retentionMs: deps.reportRetentionMs ?? DEFAULT_REPORT_RETENTION_MS,
+    ...(deps.reportPruneBatch === undefined ? {} : { batch: deps.reportPruneBatch }),
+    failures: store,
+    once: replicas.once,
+    metrics,
+    ...(deps.faults === undefined ? {} : { faults: deps.faults }),
   });
 
   const targetStore = new TargetStore(db);
@@ -372,7 +393,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
       new ReportService({
         intake,
         tx,
-        store: new ReportStore(db),
+        store: reportStore,
         targets: cache,
         observed: targetStore,
         drift,
@@ -531,6 +552,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   identity.start();
   streams.start();
   auditSchedule.start();
+  reportRetention.start();
   if (deps.rolloutPollMs !== 0) rollouts.start({ pollMs: deps.rolloutPollMs ?? 250 });
 
   return {
@@ -545,6 +567,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
       bundles,
       desired,
       reports,
+      reportRetention,
       rollouts,
       drift,
       incidents,
@@ -571,6 +594,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     async close() {
       identity.stop();
       rollouts.stop();
+      await reportRetention.close();
       dashboard.close();
       desired.wakeAll();
       await streams.close();

@@ -35,6 +35,10 @@ export interface OpenHubOptions {
   readonly checkpointIntervalMs?: number;
   /** Prune audit entries older than this (at least a day); default keep forever. */
   readonly auditRetentionMs?: number;
+  /** Prune agents' reports received longer ago than this, each target's newest excepted (at least an hour); default 30 days. */
+  readonly reportRetentionMs?: number;
+  /** Test-only (`FLOTILLA_TEST_REPORT_PRUNE_BATCH`): the most reports one batch of a prune removes; default 500. */
+  readonly reportPruneBatch?: number;
   /** The built dashboard's folder; default packages/dashboard/dist. */
   readonly dashboardDir?: string;
   /** How often the dashboard's event stream reads the audit log; default 250 ms. */
@@ -123,6 +127,8 @@ export async function openHub(options: OpenHubOptions): Promise<OpenedHub> {
       ...(options.rolloutIssueDelayMs === undefined ? {} : { rolloutIssueDelayMs: options.rolloutIssueDelayMs }),
       ...(options.checkpointIntervalMs === undefined ? {} : { checkpointIntervalMs: options.checkpointIntervalMs }),
       ...(options.auditRetentionMs === undefined ? {} : { auditRetentionMs: options.auditRetentionMs }),
+      ...(options.reportRetentionMs === undefined ? {} : { reportRetentionMs: options.reportRetentionMs }),
+      ...(options.reportPruneBatch === undefined ? {} : { reportPruneBatch: options.reportPruneBatch }),
       ...(options.dashboardDir === undefined ? {} : { dashboardDir: options.dashboardDir }),
       ...(options.eventPollMs === undefined ? {} : { eventPollMs: options.eventPollMs }),
       ...(options.faults === undefined ? {} : { faults: options.faults }),

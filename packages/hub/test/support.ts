@@ -46,7 +46,13 @@ export interface TestHub {
 export async function startTestHub(
   options: Pick<
     OpenHubOptions,
-    'dashboardDir' | 'lastSeenFlushMs' | 'reportWorkers' | 'faults' | 'envelopeDriftPolicy'
+    | 'dashboardDir'
+    | 'lastSeenFlushMs'
+    | 'reportWorkers'
+    | 'faults'
+    | 'envelopeDriftPolicy'
+    | 'reportRetentionMs'
+    | 'reportPruneBatch'
   > = {},
 ): Promise<TestHub> {
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-hub-test-'));

@@ -13,6 +13,8 @@ export const FAULT_POINTS = {
   'report:before-commit': 'inside the transaction that stores a report, before it commits',
   /** Hub's report worker thread: about to read one report handed to it; the thread ends, not the process. */
   'report:worker-read': 'in a report worker thread, before reading a report handed to it (ends the thread)',
+  /** Hub: one batch of a report prune is removed, inside its transaction. */
+  'report-retention:batch': "after removing one batch of reports past retention, inside the batch's transaction",
   /** Hub: a rollout step's writes are done and its transaction not yet committed. */
   'rollout:before-commit': 'inside the transaction of one rollout step, before it commits',
   /** Hub: one slice of a wave's members is recorded and more wait for the next slice, inside its step's transaction. */

@@ -94,6 +94,26 @@ describe('the hub ingest plan for a reports file', () => {
     ]);
   });
 
+  it('takes the reports the hub pruned past retention as duplicates, and their seqs as no gap', async () => {
+    const held = new Map([[5, report(5)]]);
+    const file = await summary([report(1), report(2), report(5), report(6), report(8)]);
+    expect(planReportsIngest(file, { ...history(held), prunedThrough: 4 })).toMatchObject({
+      accept: [6, 8],
+      duplicates: [
+        { from: 1, to: 2 },
+        { from: 5, to: 5 },
+      ],
+      forks: [],
+      gaps: [{ from: 7, to: 7 }],
+    });
+  });
+
+  it('counts no gap at or below what the hub pruned, between the base and the first report too', async () => {
+    const first = await summary([report(1)]);
+    const file = await summary([report(6)], { seq: 1, link: first.head.link });
+    expect(planReportsIngest(file, { ...history(new Map()), prunedThrough: 3 }).gaps).toEqual([{ from: 4, to: 5 }]);
+  });
+
   it('flags the seqs between the base and the first report as a gap', async () => {
     const first = await summary([report(1)]);
     const { plan } = await ingest(new Map(), [report(4)], { seq: 2, link: first.head.link });

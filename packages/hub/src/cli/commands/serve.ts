@@ -43,6 +43,10 @@ export function serveCommand(program: Command): void {
       'prune audit entries older than this many days (env FLOTILLA_AUDIT_RETENTION_DAYS, default keep forever)',
     )
     .option(
+      '--report-retention <duration>',
+      "prune agents' reports received longer ago than this, in hours or days (12h, 30d), keeping each target's newest (env FLOTILLA_REPORT_RETENTION, default 30d)",
+    )
+    .option(
       '--max-connections <n>',
       'the most connections held at once; more are closed at once (env FLOTILLA_MAX_CONNECTIONS, default the open-file limit less 512)',
     )
@@ -94,6 +98,8 @@ export function serveCommand(program: Command): void {
         ...(config.auditRetentionDays === undefined
           ? {}
           : { auditRetentionMs: config.auditRetentionDays * 86_400_000 }),
+        reportRetentionMs: config.reportRetention,
+        ...(config.testReportPruneBatch === undefined ? {} : { reportPruneBatch: config.testReportPruneBatch }),
         faults: faultPoints(config.faults, killThisProcess),
         ...(config.testStoreMaxPages === undefined ? {} : { testStoreMaxPages: config.testStoreMaxPages }),
       });

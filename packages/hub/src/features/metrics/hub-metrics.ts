@@ -23,6 +23,11 @@ export interface ReportMetrics {
   reportRefused(reason: string): void;
 }
 
+/** What report retention tells the metrics: the reports each committed batch of a prune removed. */
+export interface ReportPruneMetrics {
+  reportsPruned(count: number): void;
+}
+
 /** What the audit log tells the metrics. */
 export interface AuditMetrics {
   auditAppended(entries: number): void;
@@ -68,7 +73,14 @@ const STORE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02
  * never a path with a target id in it). docs/operations.md lists every metric.
  */
 export class HubMetrics
-  implements RequestMetrics, EnvelopeMetrics, AccessTokenMetrics, ReportMetrics, AuditMetrics, StoreMetrics
+  implements
+    RequestMetrics,
+    EnvelopeMetrics,
+    AccessTokenMetrics,
+    ReportMetrics,
+    ReportPruneMetrics,
+    AuditMetrics,
+    StoreMetrics
 {
   readonly registry = new Registry();
   private readonly requests: Counter<'method' | 'route' | 'status'>;
@@ -77,6 +89,7 @@ export class HubMetrics
   private readonly tokenChecks: Counter;
   private readonly accepted: Counter;
   private readonly refused: Counter<'reason'>;
+  private readonly pruned: Counter;
   private readonly appends: Counter;
   private readonly transactions: Histogram;
 
@@ -118,6 +131,11 @@ export class HubMetrics
       name: 'flotilla_reports_refused_total',
       help: 'Agent reports refused, by the error code they were answered with.',
       labelNames: ['reason'],
+      registers,
+    });
+    this.pruned = new Counter({
+      name: 'flotilla_reports_pruned_total',
+      help: 'Agent reports removed past the report retention (each target keeps its newest).',
       registers,
     });
     this.appends = new Counter({
@@ -244,6 +262,10 @@ export class HubMetrics
 
   reportRefused(reason: string): void {
     this.refused.inc({ reason });
+  }
+
+  reportsPruned(count: number): void {
+    this.pruned.inc(count);
   }
 
   auditAppended(entries: number): void {

@@ -71,6 +71,8 @@ export interface ReportLedger {
   stored(targetId: string, seq: number): string | undefined;
   heldSeqs(targetId: string, from: number, to: number): number[];
   highest(targetId: string): { readonly seq: number; readonly generation: number | null };
+  /** The highest seq of the target whose report retention pruned; 0 when none was. */
+  prunedThrough(targetId: string): number;
   accept(targetId: string, signed: SignedReport, via: 'online' | 'file'): { readonly duplicate: boolean };
 }
 
@@ -236,6 +238,7 @@ export class OfflineService {
             return json === undefined ? undefined : sha256(json);
           },
           missing: (from, to) => missingRanges(from, to, reports.heldSeqs(id, from, to)),
+          prunedThrough: reports.prunedThrough(id),
         },
         accept: (signed, link) => {
           accepted.push({ signed, link });

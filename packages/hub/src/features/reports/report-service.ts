@@ -91,6 +91,11 @@ export class ReportService {
     return this.deps.store.heldSeqs(targetId, from, to);
   }
 
+  /** The highest seq of the target whose report retention pruned (its seqs up to it are spent); 0 when none was. */
+  prunedThrough(targetId: string): number {
+    return this.deps.store.prunedThrough(targetId);
+  }
+
   /** The highest seq stored for the target (0 for none), and the generation its report applied. */
   highest(targetId: string): { readonly seq: number; readonly generation: number | null } {
     return this.deps.store.highest(targetId);
@@ -163,7 +168,18 @@ export class ReportService {
     return tx.run(() => {
       if (!store.insert(targetId, report.seq, report.generation, now, body)) {
         const lastSeq = store.lastSeq(targetId);
-        if (store.json(targetId, report.seq) !== body) {
+        const held = store.json(targetId, report.seq);
+        if (held === undefined) {
+          // Not held, yet not taken: the seq is at or below what retention pruned, so it was
+          // spent (a replay, or an agent whose numbering went back): refused like a reused seq.
+          const prunedThrough = store.prunedThrough(targetId);
+          throw new FlotillaError(
+            'REPORT_SEQ_CONFLICT',
+            `report ${report.seq} of target ${targetId} is at or below ${prunedThrough}, up to which the hub pruned the target's reports past retention, and those sequence numbers are spent; number reports after ${lastSeq}, the last the hub holds`,
+            { lastSeq, prunedThrough },
+          );
+        }
+        if (held !== body) {
           throw new FlotillaError(
             'REPORT_SEQ_CONFLICT',
             `report ${report.seq} of target ${targetId} was already received with other content; sequence numbers must not be reused: number reports after ${lastSeq}, the last the hub holds`,
