@@ -8,7 +8,8 @@
 // with their Sigstore and time zone code) go into chunks of their own (dist/bundle/chunks/),
 // read only when imported: an idle agent neither parses their source nor keeps it (about
 // 2 MB of its memory). Of zod's translated messages only English is
-// bundled (scripts/zod-english-only.js), and of undici no HTTP/2 (scripts/undici-no-h2.cjs). A sourcemap sits beside it for
+// bundled (scripts/zod-english-only.js), and of undici (in the registry client's chunk only) no HTTP/2
+// (scripts/undici-no-h2.cjs). A sourcemap sits beside it for
 // `node --enable-source-maps`.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';

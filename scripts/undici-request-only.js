@@ -1,5 +1,7 @@
-// What the agent's bundle gets for `import … from 'undici'` (scripts/bundle-agent.js): the
-// connection-pooling Agent and `request`, the only parts the agent uses, without what
+// What the agent's bundle gets for `import … from 'undici'` (scripts/bundle-agent.js), which
+// only the registry client of an air-gapped site's image pushes imports (the hub and the
+// Kubernetes API are reached through node:http, packages/agent/src/http-client.ts): the
+// connection-pooling Agent and `request`, the only parts it uses, without what
 // undici's index loads besides (fetch, WebSocket, EventSource, caches, mocks, proxies, the
 // interceptors), which cost the agent about 3 MB of heap and a fifth of its start time.
 // Named exports, so that a bundled import of anything else fails the build instead of

@@ -100,6 +100,30 @@ describe('the build and how each tool finds it', () => {
     }
   });
 
+  it('speaks HTTP through node:http at every agent start, reading none of undici (nor its WebAssembly parser)', () => {
+    const dir = tempDir('flotilla-trace-');
+    const trace = join(dir.path, 'modules');
+    try {
+      execFileSync(
+        process.execPath,
+        ['--import', join(ROOT, 'test/fixtures/trace-modules.mjs'), 'packages/agent/bin/flotilla-agent.js', '--help'],
+        { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '', FLOTILLA_TRACE_MODULES: trace } },
+      );
+      const bundled = readFileSync(trace, 'utf8')
+        .trim()
+        .split('\n')
+        .filter((file) => file.includes('/dist/bundle/'))
+        .flatMap(
+          (file) => (JSON.parse(readFileSync(`${fileURLToPath(file)}.map`, 'utf8')) as { sources: string[] }).sources,
+        );
+      expect(bundled).toContainEqual(expect.stringMatching(/\/hub-client\.js$/));
+      expect(bundled).toContainEqual(expect.stringMatching(/\/drivers\/kubernetes\/kube-client\.js$/));
+      expect(bundled).not.toContainEqual(expect.stringContaining('node_modules/undici/'));
+    } finally {
+      dir.remove();
+    }
+  });
+
   it("leaves undici's HTTP/2 client, and with it node:http2, out of the agent's bundle", () => {
     const dir = join(ROOT, 'packages/agent/dist/bundle');
     const sources = readdirSync(dir, { recursive: true, encoding: 'utf8' })

@@ -571,6 +571,29 @@ describe('connections', () => {
     }
   });
 
+  it("verifies the server's certificate under the kubeconfig's tls-server-name", async () => {
+    const ca = Buffer.from(fixtureTls.ca).toString('base64');
+    const named = (name: string): KubernetesDriver =>
+      new KubernetesDriver({
+        connection: kubeconfigConnection({
+          path: kubeconfig({ token: 'sa-token-1' }, { 'certificate-authority-data': ca, 'tls-server-name': name }),
+        }),
+      });
+    // The server's certificate names 127.0.0.1, localhost and kubernetes.default.svc.
+    const inCertificate = named('kubernetes.default.svc');
+    const elsewhere = named('elsewhere.example');
+    try {
+      expect((await inCertificate.facts()).kubernetesVersion).toBe('v1.30.1');
+      await expect(elsewhere.facts()).rejects.toMatchObject({
+        code: 'KUBE_UNREACHABLE',
+        details: { cause: 'ERR_TLS_CERT_ALTNAME_INVALID' },
+      });
+    } finally {
+      await inCertificate.close();
+      await elsewhere.close();
+    }
+  });
+
   it.each([
     [
       'an exec plugin',

@@ -1,4 +1,3 @@
-import { Agent as UndiciAgent, request, type Dispatcher } from 'undici';
 import type { z } from 'zod';
 import {
   ANSWER_MAX_BYTES,
@@ -27,6 +26,7 @@ import {
   type EnrollRequest,
   type KeyRotationRequest,
 } from '@flotilla/protocol/api';
+import { HttpClient, type HttpAnswer, type HttpMethod } from './http-client.ts';
 import { HubEndpoints, type HubFailure } from './hub-endpoints.ts';
 
 /**
@@ -84,24 +84,22 @@ interface CallAnswer {
  * retries there after its backoff).
  */
 export class HubClient {
-  private readonly dispatcher: Dispatcher;
+  private readonly http: HttpClient;
   readonly endpoints: HubEndpoints;
 
-  /** @param hub one hub URL, several replicas' (a list or comma-separated), or the endpoints to share */
-  constructor(
-    hub: string | readonly string[] | HubEndpoints,
-    options: { dispatcher?: Dispatcher; maxWaitSeconds?: number } = {},
-  ) {
+  /**
+   * @param hub one hub URL, several replicas' (a list or comma-separated), or the endpoints to share
+   * @param options.maxWaitSeconds the longest long-poll the agent asks for: answers' headers may take that and 15 s more
+   */
+  constructor(hub: string | readonly string[] | HubEndpoints, options: { maxWaitSeconds?: number } = {}) {
     this.endpoints = hub instanceof HubEndpoints ? hub : new HubEndpoints(hub);
     const waitMs = (options.maxWaitSeconds ?? 60) * 1000;
-    this.dispatcher =
-      options.dispatcher ??
-      new UndiciAgent({
-        headersTimeout: waitMs + 15_000,
-        bodyTimeout: 60_000,
-        connectTimeout: 10_000,
-        keepAliveTimeout: 60_000,
-      });
+    this.http = new HttpClient({
+      headersTimeoutMs: waitMs + 15_000,
+      bodyTimeoutMs: 60_000,
+      connectTimeoutMs: 10_000,
+      keepAliveMs: 60_000,
+    });
   }
 
   /** The base URL of the replica requests go to now, without a trailing slash. */
@@ -114,7 +112,7 @@ export class HubClient {
    * a longer one is cut off there and refused with `BODY_TOO_LARGE`, or, when `exact` names
    * the length the answer must have, with `BUNDLE_LENGTH_MISMATCH`.
    */
-  private async call(method: Dispatcher.HttpMethod, path: string, options: CallOptions = {}): Promise<CallAnswer> {
+  private async call(method: HttpMethod, path: string, options: CallOptions = {}): Promise<CallAnswer> {
     const base = this.endpoints.current;
     try {
       const answer = await this.callAt(base, method, path, options);
@@ -127,21 +125,15 @@ export class HubClient {
     }
   }
 
-  private async callAt(
-    base: string,
-    method: Dispatcher.HttpMethod,
-    path: string,
-    options: CallOptions,
-  ): Promise<CallAnswer> {
+  private async callAt(base: string, method: HttpMethod, path: string, options: CallOptions): Promise<CallAnswer> {
     const headers: Record<string, string> = { ...options.headers };
     if (options.token !== undefined) headers['authorization'] = `Bearer ${options.token}`;
     if (options.body !== undefined) headers['content-type'] = 'application/json';
-    let response: Dispatcher.ResponseData;
+    let response: HttpAnswer;
     try {
-      response = await request(`${base}${path}`, {
+      response = await this.http.request(`${base}${path}`, {
         method,
         headers,
-        dispatcher: this.dispatcher,
         ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
         ...(options.signal === undefined ? {} : { signal: options.signal }),
       });
@@ -151,7 +143,7 @@ export class HubClient {
     }
     const what = options.what ?? `the answer to ${method} ${path}`;
     // An error answer is read as any answer: the caps are for documents.
-    const document = response.statusCode < 400;
+    const document = response.status < 400;
     const exact = document ? options.exact : undefined;
     const limit = exact ?? (document ? options.limit : undefined) ?? ANSWER_MAX_BYTES;
     const refuse = (received: number | undefined): FlotillaError =>
@@ -171,26 +163,26 @@ export class HubClient {
       text = await readBounded(response, limit, refuse);
     } catch (error) {
       // An outsized error page of a failing hub is still a failing hub: retried, not refused.
-      if (isFlotillaError(error) && response.statusCode < 500) throw error;
+      if (isFlotillaError(error) && response.status < 500) throw error;
       throw new HubUnavailableError(
         `the hub at ${base} closed the answer to ${method} ${path} early: ${messageOf(error)}`,
         false,
       );
     }
-    if (response.statusCode >= 500)
+    if (response.status >= 500)
       throw new HubUnavailableError(
-        `the hub at ${base} answered ${response.statusCode} to ${method} ${path}${errorCodeIn(text)}`,
+        `the hub at ${base} answered ${response.status} to ${method} ${path}${errorCodeIn(text)}`,
         true,
         retryAfterOf(response.headers['retry-after']),
-        response.statusCode,
+        response.status,
       );
-    if (response.statusCode >= 400)
-      throw errorFromResponse(response.statusCode, text, {
+    if (response.status >= 400)
+      throw errorFromResponse(response.status, text, {
         code: 'BAD_REQUEST',
-        message: `the hub answered ${response.statusCode} to ${method} ${path}`,
+        message: `the hub answered ${response.status} to ${method} ${path}`,
       });
     if (exact !== undefined && Buffer.byteLength(text) !== exact) throw refuse(Buffer.byteLength(text));
-    return { status: response.statusCode, headers: response.headers, text };
+    return { status: response.status, headers: response.headers, text };
   }
 
   async enroll(body: EnrollRequest): Promise<EnrollResponse> {
@@ -300,22 +292,20 @@ export class HubClient {
    */
   async alive(signal?: AbortSignal): Promise<boolean> {
     try {
-      const response = await request(`${this.endpoints.current}/v1/health`, {
-        method: 'GET',
-        dispatcher: this.dispatcher,
-        headersTimeout: 2_000,
-        bodyTimeout: 2_000,
+      const response = await this.http.request(`${this.endpoints.current}/v1/health`, {
+        headersTimeoutMs: 2_000,
+        bodyTimeoutMs: 2_000,
         ...(signal === undefined ? {} : { signal }),
       });
-      await response.body.dump();
-      return response.statusCode === 200;
+      await response.dump();
+      return response.status === 200;
     } catch {
       return false;
     }
   }
 
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    await this.http.close();
   }
 }
 
@@ -325,7 +315,7 @@ export class HubClient {
  * length when there was one.
  */
 async function readBounded(
-  response: Dispatcher.ResponseData,
+  response: HttpAnswer,
   limit: number,
   refuse: (received: number | undefined) => FlotillaError,
 ): Promise<string> {
@@ -337,7 +327,7 @@ async function readBounded(
   }
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
+  for await (const chunk of body) {
     size += chunk.length;
     if (size > limit) {
       body.destroy();

@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MockAgent } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { API_VERSION, generateKeyPair, keyIdOf, signPayload, type TrustRoot } from '@flotilla/protocol';
 import { FileAgentStore } from '../../src/agent-state.ts';
@@ -11,7 +12,6 @@ import { DesiredStateVerifier } from '../../src/sync/desired-state.ts';
 import { SyncState } from '../../src/agent-state.ts';
 
 const TARGET = `tgt_${'0'.repeat(20)}`;
-const HUB = 'http://hub.test';
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 
 function nested(depth: number): string {
@@ -19,12 +19,17 @@ function nested(depth: number): string {
 }
 
 let dir: string;
-let mock: MockAgent;
+let hub: Server;
+/** What the hub answers to GET /v1/bundles/DIGEST. */
+let bundleText = '';
 
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'flotilla-deep-'));
-  mock = new MockAgent();
-  mock.disableNetConnect();
+  hub = createServer((req, res) => {
+    if (req.url === `/v1/bundles/${DIGEST}`) res.end(bundleText);
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => hub.listen(0, '127.0.0.1', resolve));
   const root = generateKeyPair();
   const trustRoot: TrustRoot = {
     apiVersion: API_VERSION,
@@ -39,25 +44,27 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  await mock.close();
+  hub.closeAllConnections();
+  await new Promise((resolve) => hub.close(resolve));
   rmSync(dir, { recursive: true, force: true });
 });
 
 describe('deeply nested JSON the agent reads is refused by name, never a stack overflow', () => {
   it('a bundle from the hub whose resource nests 20,000 levels deep', async () => {
-    const body =
+    bundleText =
       `{"bundle":{"apiVersion":"${API_VERSION}","kind":"Bundle","name":"deep","version":"1.0.0","resources":[` +
       `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"deep","namespace":"default"},"data":${nested(20_000)}}` +
       `]},"digest":"${DIGEST}","signatures":[{"keyId":"0000000000000000","sig":"${'A'.repeat(86)}"}]}`;
-    mock
-      .get(HUB)
-      .intercept({ path: `/v1/bundles/${DIGEST}`, method: 'GET' })
-      .reply(200, body);
     const store = new FileAgentStore(dir);
-    const verifier = new DesiredStateVerifier(new HubClient(HUB, { dispatcher: mock }), store, TARGET);
-    await expect(
-      verifier.resourcesOf([{ name: 'deep', version: '1.0.0', digest: DIGEST }], async () => 'token'),
-    ).rejects.toMatchObject({ code: 'JSON_TOO_DEEP' });
+    const client = new HubClient(`http://127.0.0.1:${(hub.address() as AddressInfo).port}`);
+    const verifier = new DesiredStateVerifier(client, store, TARGET);
+    try {
+      await expect(
+        verifier.resourcesOf([{ name: 'deep', version: '1.0.0', digest: DIGEST }], async () => 'token'),
+      ).rejects.toMatchObject({ code: 'JSON_TOO_DEEP' });
+    } finally {
+      await client.close();
+    }
   });
 
   it('a state file that nests 20,000 levels deep', () => {

@@ -1,5 +1,5 @@
-import { Agent, request, type Dispatcher } from 'undici';
 import { FlotillaError, messageOf, parseJson } from '@flotilla/protocol';
+import { HttpClient, type HttpMethod } from '../../http-client.ts';
 import type { ClusterConnection } from './cluster-connection.ts';
 import { kubeApiError } from './kube-api-error.ts';
 
@@ -18,16 +18,15 @@ interface RawResponse {
 type Query = Readonly<Record<string, string | undefined>>;
 
 /**
- * A small REST client for the Kubernetes API over undici: JSON in and out, bearer token or client
+ * A small REST client for the Kubernetes API over HTTP/1.1 (http-client.ts): JSON in and out, bearer token or client
  * certificate, and one retry after re-reading the token when the server answers 401 (the
  * service-account token may have rotated). Failures become FlotillaErrors: `KUBE_UNREACHABLE`
  * when no answer came, `UNAUTHENTICATED`, `KUBE_APPLY_CONFLICT` or `KUBE_API_ERROR` otherwise.
  */
 export class KubeClient {
   private readonly connection: ClusterConnection;
-  private readonly dispatcher: Agent;
+  private readonly http: HttpClient;
   private readonly userAgent: string;
-  private readonly timeoutMs: number;
   private readonly base: URL;
 
   constructor(connection: ClusterConnection, options: KubeClientOptions = {}) {
@@ -49,9 +48,8 @@ export class KubeClient {
     this.connection = connection;
     this.base = base;
     this.userAgent = options.userAgent ?? 'flotilla-agent';
-    this.timeoutMs = timeoutMs;
-    this.dispatcher = new Agent({
-      connect: {
+    this.http = new HttpClient({
+      tls: {
         ...(connection.ca === undefined ? {} : { ca: connection.ca }),
         ...(connection.clientCertificate === undefined
           ? {}
@@ -59,14 +57,14 @@ export class KubeClient {
         ...(connection.tlsServerName === undefined ? {} : { servername: connection.tlsServerName }),
         rejectUnauthorized: connection.insecureSkipTlsVerify !== true,
       },
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
+      headersTimeoutMs: timeoutMs,
+      bodyTimeoutMs: timeoutMs,
     });
   }
 
   /** Sends a request and returns whatever status came back; throws only when no answer came. */
   async send(
-    method: Dispatcher.HttpMethod,
+    method: HttpMethod,
     path: string,
     options: { query?: Query; body?: unknown; contentType?: string } = {},
   ): Promise<RawResponse> {
@@ -85,7 +83,7 @@ export class KubeClient {
   }
 
   private async once(
-    method: Dispatcher.HttpMethod,
+    method: HttpMethod,
     path: string,
     options: { query?: Query; body?: unknown; contentType?: string },
   ): Promise<RawResponse> {
@@ -96,16 +94,16 @@ export class KubeClient {
       body = JSON.stringify(options.body);
       headers['content-type'] = options.contentType ?? 'application/json';
     }
-    let response: Dispatcher.ResponseData;
+    let status: number;
+    let text: string;
     try {
-      response = await request(this.url(path, options.query), {
+      const response = await this.http.request(this.url(path, options.query), {
         method,
         headers,
         ...(body === undefined ? {} : { body }),
-        dispatcher: this.dispatcher,
-        headersTimeout: this.timeoutMs,
-        bodyTimeout: this.timeoutMs,
       });
+      status = response.status;
+      text = await response.text();
     } catch (error) {
       const code = (error as { code?: string }).code ?? (error as Error).name;
       throw new FlotillaError(
@@ -114,7 +112,6 @@ export class KubeClient {
         { cause: code },
       );
     }
-    const text = await response.body.text();
     let parsed: unknown = text;
     if (text !== '') {
       try {
@@ -123,12 +120,12 @@ export class KubeClient {
         parsed = text;
       }
     }
-    return { status: response.statusCode, body: parsed };
+    return { status, body: parsed };
   }
 
   /** Sends a request and returns the body of a 2xx answer; throws the API's error otherwise. */
   async call<T = Record<string, unknown>>(
-    method: Dispatcher.HttpMethod,
+    method: HttpMethod,
     path: string,
     options: { query?: Query; body?: unknown; contentType?: string } = {},
   ): Promise<T> {
@@ -164,6 +161,6 @@ export class KubeClient {
   }
 
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    await this.http.close();
   }
 }

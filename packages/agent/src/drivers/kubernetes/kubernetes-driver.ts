@@ -76,7 +76,7 @@ const OBSERVE_CONCURRENCY = 8;
  * The `kubernetes` driver: applies resources with server-side apply (field manager `flotilla`),
  * finds their URLs through API discovery, marks them as Flotilla's, prunes what it applied
  * before and no longer should, observes them with their managedFields, judges their health,
- * and reports facts about the cluster. It talks REST over undici; no kubectl.
+ * and reports facts about the cluster. It talks REST over HTTP/1.1 (node:http); no kubectl.
  *
  * The inventory of applied objects is kept in an `InventoryStore` (the caller persists it, for
  * example with `fileInventory` in the agent's state directory). When the store has never been
