@@ -1,7 +1,8 @@
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MockAgent } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   API_VERSION,
@@ -19,7 +20,6 @@ import { HubClient } from '../../src/hub-client.ts';
 import { DesiredStateVerifier } from '../../src/sync/desired-state.ts';
 
 const TARGET = `tgt_${'0'.repeat(20)}`;
-const HUB = 'http://hub.test';
 const CUSTOM = extendDefaultDriftPolicy([
   { id: 'settings-are-free', match: { kinds: ['ConfigMap'] }, class: 'acceptable' },
 ]);
@@ -27,7 +27,10 @@ const CUSTOM_JSON = canonicalize(CUSTOM);
 const CUSTOM_DIGEST = driftPolicyDigest(CUSTOM);
 
 let dir: string;
-let mock: MockAgent;
+/** A real hub stand-in on loopback: each path answers what `serve` queued for it, once. */
+let hub: Server;
+let hubUrl: string;
+const answers = new Map<string, { status: number; body: string }[]>();
 let store: FileAgentStore;
 let verifier: DesiredStateVerifier;
 let tokens: number;
@@ -47,12 +50,10 @@ function envelope(part: Partial<Envelope>): Envelope {
   };
 }
 
-/** The hub answers `GET /v1/drift-policies/{digest}` once with `body`. */
+/** The hub answers `GET /v1/drift-policies/{digest}` once with `body`; a second request gets a 500. */
 function serve(digest: string, body: string, status = 200): void {
-  mock
-    .get(HUB)
-    .intercept({ path: `/v1/drift-policies/${digest}`, method: 'GET' })
-    .reply(status, body, { headers: { 'content-type': 'application/json' } });
+  const path = `/v1/drift-policies/${digest}`;
+  answers.set(path, [...(answers.get(path) ?? []), { status, body }]);
 }
 
 const token = async (): Promise<string> => {
@@ -62,17 +63,24 @@ const token = async (): Promise<string> => {
 const policyOf = (part: Partial<Envelope>) => verifier.driftPolicyOf(envelope(part), token);
 const saved = (): string[] => readdirSync(join(dir, 'drift-policies'));
 
-beforeEach(() => {
+beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'flotilla-drift-policy-'));
-  mock = new MockAgent();
-  mock.disableNetConnect();
+  answers.clear();
+  hub = createServer((req, res) => {
+    const answer = req.method === 'GET' ? answers.get(req.url ?? '')?.shift() : undefined;
+    if (answer === undefined) res.writeHead(500).end('{"error":{"code":"UNEXPECTED","message":"not queued"}}');
+    else res.writeHead(answer.status, { 'content-type': 'application/json' }).end(answer.body);
+  });
+  await new Promise<void>((resolve) => hub.listen(0, '127.0.0.1', resolve));
+  hubUrl = `http://127.0.0.1:${(hub.address() as AddressInfo).port}`;
   store = new FileAgentStore(dir);
-  verifier = new DesiredStateVerifier(new HubClient(HUB, { dispatcher: mock }), store, TARGET);
+  verifier = new DesiredStateVerifier(new HubClient(hubUrl), store, TARGET);
   tokens = 0;
 });
 
 afterEach(async () => {
-  await mock.close();
+  hub.closeAllConnections();
+  await new Promise((resolve) => hub.close(resolve));
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -80,8 +88,8 @@ describe('the drift policy an envelope names by digest', () => {
   it('is fetched once, checked, and saved: the next envelope naming it reads it from disk', async () => {
     serve(CUSTOM_DIGEST, CUSTOM_JSON);
     expect(await policyOf({ driftPolicyDigest: CUSTOM_DIGEST })).toEqual(CUSTOM);
-    // The mock answers once: a second request would fail.
-    const again = new DesiredStateVerifier(new HubClient(HUB, { dispatcher: mock }), store, TARGET);
+    // The hub answers once: a second request would fail.
+    const again = new DesiredStateVerifier(new HubClient(hubUrl), store, TARGET);
     expect(await again.driftPolicyOf(envelope({ driftPolicyDigest: CUSTOM_DIGEST, generation: 2 }), token)).toEqual(
       CUSTOM,
     );
