@@ -41,7 +41,7 @@ export interface TestHub {
  * paths (the hubs the end-to-end tests start from the build run the workers).
  */
 export async function startTestHub(
-  options: Pick<OpenHubOptions, 'dashboardDir' | 'lastSeenFlushMs' | 'reportWorkers' | 'faults'> = {},
+  options: Pick<OpenHubOptions, 'dashboardDir' | 'lastSeenFlushMs' | 'reportWorkers' | 'faults' | 'stream'> = {},
 ): Promise<TestHub> {
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-hub-test-'));
   let offset = 0;
