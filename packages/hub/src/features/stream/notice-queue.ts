@@ -41,6 +41,13 @@ export class NoticeQueue {
   private next = 0;
   private turn: NodeJS.Immediate | undefined;
   private sending = false;
+  /**
+   * The time spent telling in this turn, and the turn's end (an immediate) that resets it: a
+   * turn may queue notices many times (a wave recorded in slices, each told as it commits), and
+   * all of them share one slice.
+   */
+  private spentMs = 0;
+  private spentTurn: NodeJS.Immediate | undefined;
   /** Fetches waiting, oldest first from `waitingNext`, with when each came (`performance.now()`). */
   private waiting: { readonly resolve: () => void; readonly since: number }[] = [];
   private waitingNext = 0;
@@ -61,10 +68,12 @@ export class NoticeQueue {
     return this.queued.length - this.next;
   }
 
-  /** Queues a notice for each target and sends at once as many as a slice allows. */
+  /** Queues a notice for each target and sends at once as many as this turn's slice allows. */
   push(targetIds: Iterable<string>): void {
     for (const id of targetIds) this.queued.push(id);
-    if (this.turn === undefined && !this.sending) this.send();
+    if (this.turn !== undefined || this.sending) return;
+    if (this.spentTurn !== undefined && this.spentMs >= this.sliceMs) this.turn = setImmediate(() => this.send());
+    else this.send();
   }
 
   /**
@@ -83,8 +92,11 @@ export class NoticeQueue {
   clear(): void {
     if (this.turn !== undefined) clearImmediate(this.turn);
     if (this.releaseTurn !== undefined) clearImmediate(this.releaseTurn);
+    if (this.spentTurn !== undefined) clearImmediate(this.spentTurn);
     this.turn = undefined;
     this.releaseTurn = undefined;
+    this.spentTurn = undefined;
+    this.spentMs = 0;
     this.queued = [];
     this.next = 0;
     const waiting = this.waiting.slice(this.waitingNext);
@@ -93,20 +105,27 @@ export class NoticeQueue {
     for (const fetch of waiting) fetch.resolve();
   }
 
-  /** Sends queued notices for at most a slice (at least {@link NOTICES_PER_LOOK} of them), and leaves the rest to the next turn. */
+  /** Sends queued notices for what is left of this turn's slice (at least {@link NOTICES_PER_LOOK} of them), and leaves the rest to the next turn. */
   private send(): void {
     this.turn = undefined;
     const started = performance.now();
+    const budget = this.sliceMs - this.spentMs;
     const queued = this.queued;
     let next = this.next;
     this.sending = true;
     try {
       while (next < queued.length) {
         this.tell(queued[next++]!);
-        if (next % NOTICES_PER_LOOK === 0 && performance.now() - started >= this.sliceMs) break;
+        if (next % NOTICES_PER_LOOK === 0 && performance.now() - started >= budget) break;
       }
     } finally {
       this.sending = false;
+      this.spentMs += performance.now() - started;
+      // Before the next slice's turn, so that it starts with the whole slice.
+      this.spentTurn ??= setImmediate(() => {
+        this.spentTurn = undefined;
+        this.spentMs = 0;
+      });
     }
     if (next < queued.length) {
       this.next = next;

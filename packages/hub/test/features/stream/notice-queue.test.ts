@@ -22,6 +22,19 @@ describe('the notice queue', () => {
     expect(told).toEqual([...ids('a', 100), ...ids('b', 70)]);
   });
 
+  it('spends one slice a turn however many times notices are queued in it', async () => {
+    const told: string[] = [];
+    const queue = new NoticeQueue({ tell: (id) => told.push(id), sliceMs: 0 });
+    queue.push(ids('a', 32));
+    queue.push(ids('b', 32));
+    queue.push(ids('c', 32));
+    expect(told).toEqual(ids('a', 32));
+    await nextTurn();
+    expect(told).toEqual([...ids('a', 32), ...ids('b', 32)]);
+    await until(() => queue.pending === 0);
+    expect(told).toEqual([...ids('a', 32), ...ids('b', 32), ...ids('c', 32)]);
+  });
+
   it('lets a fetch go at once when no notice is queued', () => {
     const queue = new NoticeQueue({ tell: () => undefined, sliceMs: 0 });
     expect(queue.turnOfFetch()).toBeUndefined();
