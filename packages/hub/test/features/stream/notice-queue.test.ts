@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { NoticeQueue } from '../../../src/features/stream/notice-queue.ts';
 
+/** A fetch's longest wait far beyond the test's: the fetches go when the notices are sent, not by the clock. */
+const LONGER_THAN_THE_TEST = 600_000;
+
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 async function until(condition: () => boolean): Promise<void> {
@@ -41,7 +44,7 @@ describe('the notice queue', () => {
   });
 
   it('holds a fetch that comes while notices are queued until they are all sent', async () => {
-    const queue = new NoticeQueue({ tell: () => undefined, sliceMs: 0 });
+    const queue = new NoticeQueue({ tell: () => undefined, sliceMs: 0, fetchWaitMaxMs: LONGER_THAN_THE_TEST });
     queue.push(ids('a', 320));
     let pendingWhenLetGo: number | undefined;
     const turn = queue.turnOfFetch();
@@ -68,7 +71,7 @@ describe('the notice queue', () => {
   });
 
   it('lets waiting fetches go oldest first, at most 512 a turn', async () => {
-    const queue = new NoticeQueue({ tell: () => undefined, sliceMs: 0 });
+    const queue = new NoticeQueue({ tell: () => undefined, sliceMs: 0, fetchWaitMaxMs: LONGER_THAN_THE_TEST });
     queue.push(ids('a', 32 * 3));
     const order: number[] = [];
     const turns = Array.from({ length: 1200 }, (_, i) => queue.turnOfFetch()!.then(() => order.push(i)));
@@ -84,7 +87,7 @@ describe('the notice queue', () => {
   });
 
   it('queues a fetch behind the fetches still waiting for their turn, even once the notices are sent', async () => {
-    const queue = new NoticeQueue({ tell: () => undefined, sliceMs: 0 });
+    const queue = new NoticeQueue({ tell: () => undefined, sliceMs: 0, fetchWaitMaxMs: LONGER_THAN_THE_TEST });
     queue.push(ids('a', 64));
     const early = Array.from({ length: 600 }, () => queue.turnOfFetch()!);
     await until(() => queue.pending === 0);
