@@ -110,6 +110,12 @@ export class AgentStreams {
     this.maxHandshakes = options.maxHandshakes ?? 512;
     this.retryAfterSeconds = options.retryAfterSeconds ?? 10;
     this.random = options.random ?? Math.random;
+    for (const [name, value] of Object.entries({
+      noticeSliceMs: options.noticeSliceMs,
+      fetchWaitMaxMs: options.fetchWaitMaxMs,
+    }))
+      if (value !== undefined && (!Number.isFinite(value) || value < 0))
+        throw new TypeError(`AgentStreams: ${name} must be 0 or more, received ${value}`);
     this.notices = new NoticeQueue({
       tell: (targetId) => this.tell(targetId),
       sliceMs: options.noticeSliceMs ?? NOTICE_SLICE_MS,

@@ -1,6 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, * as ws from 'ws';
+import { pino } from 'pino';
 import { STREAM_CLOSE } from '@flotilla/protocol/api';
+import type { Authenticator } from '../../../src/http/auth.ts';
+import { AgentStreams } from '../../../src/features/stream/agent-streams.ts';
 import { sharedTextFrame } from '../../../src/features/stream/shared-frame.ts';
 import { call, ProtocolAgent, startTestHub, type TestHub } from '../../support.ts';
 
@@ -178,5 +181,23 @@ describe('an envelope fetch while notices are being sent', () => {
     } finally {
       more = false;
     }
+  });
+});
+
+describe('the streams’ options', () => {
+  it.each([
+    ['noticeSliceMs', -1],
+    ['fetchWaitMaxMs', Number.NaN],
+  ])('refuse %s of %s, naming the option', (name, value) => {
+    expect(
+      () =>
+        new AgentStreams({
+          auth: {} as Authenticator,
+          tags: { get: () => undefined },
+          clock: Date.now,
+          log: pino({ level: 'silent' }),
+          [name]: value,
+        }),
+    ).toThrow(new TypeError(`AgentStreams: ${name} must be 0 or more, received ${value}`));
   });
 });
