@@ -7,9 +7,13 @@
  * the controller's counters; `notices` {count} with the epoch ms at which the streams had sent
  * that many notices; and exits on `stop`. With BENCH_HUB_MEMLOG=FILE it appends its
  * process.memoryUsage() to FILE every 100 ms, one JSON line each with the epoch ms, so a peak
- * can be told apart by what it is made of and when it came.
+ * can be told apart by what it is made of and when it came. With BENCH_HUB_LOOPLOG=FILE a timer
+ * due every millisecond notes when each of its turns ran (the monotonic clock in µs, as V8's
+ * CPU profiles count it) and how many notices the streams had sent by then, and writes the
+ * turns that came 10 ms or more late, and those in which notices went out, to FILE as JSON
+ * lines on `stop`: the event loop's long turns, to find in a profile (BENCH_HUB_PROFILE).
  */
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pino } from 'pino';
@@ -47,6 +51,20 @@ if (memLog !== undefined)
     () => appendFileSync(memLog, `${JSON.stringify({ at: Date.now(), ...process.memoryUsage() })}\n`),
     100,
   ).unref();
+const loopLog = process.env['BENCH_HUB_LOOPLOG'];
+const turns: { atUs: number; lateMs: number; notices: number }[] = [];
+if (loopLog !== undefined) {
+  let last = process.hrtime.bigint();
+  let notices = 0;
+  setInterval(() => {
+    const now = process.hrtime.bigint();
+    const lateMs = Number(now - last) / 1e6 - 1;
+    last = now;
+    if (lateMs >= 10 || streams.stats.notices !== notices)
+      turns.push({ atUs: Number(now / 1000n), lateMs: Number(lateMs.toFixed(2)), notices: streams.stats.notices });
+    notices = streams.stats.notices;
+  }, 1).unref();
+}
 send({ type: 'ready', url, adminToken: opened.createdAdminToken, maxConnections });
 
 /** The main thread's user and system CPU in microseconds, from /proc (fields 14 and 15, in clock ticks of 10 ms); undefined elsewhere. */
@@ -90,6 +108,7 @@ process.on('message', (message: { type: string; count?: number }) => {
       send({ type: 'notices', at: Date.now() });
     }, 2);
   } else if (message.type === 'stop') {
+    if (loopLog !== undefined) writeFileSync(loopLog, turns.map((t) => JSON.stringify(t)).join('\n'));
     void opened.hub.close().finally(() => process.exit(0));
   }
 });

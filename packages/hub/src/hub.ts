@@ -138,8 +138,10 @@ export interface HubDependencies {
     readonly maxStreams?: number;
     readonly maxHandshakes?: number;
     readonly retryAfterSeconds?: number;
-    /** The longest one turn spends sending `changed` notices; default 10 ms. */
+    /** The longest one turn spends sending `changed` notices; default 40 ms. */
     readonly noticeSliceMs?: number;
+    /** The longest an envelope fetch waits for the notices queued before it; default 1 s. */
+    readonly fetchWaitMaxMs?: number;
   };
   /** The most connections the server holds; beyond it new ones are closed at once (keep it below the fd limit). */
   readonly maxConnections?: number;
@@ -483,6 +485,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     scope,
     maxWaitSeconds,
     waiting: rollouts.controller.issuer,
+    notices: streams,
   });
   identityRoutes(router, {
     identity,

@@ -53,6 +53,7 @@ export async function startTestHub(
     | 'envelopeDriftPolicy'
     | 'reportRetentionMs'
     | 'reportPruneBatch'
+    | 'stream'
   > = {},
 ): Promise<TestHub> {
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-hub-test-'));

@@ -19,6 +19,11 @@ export interface DesiredStateRoutesDeps {
    * feature): a fetch is answered with what its agent was told is coming.
    */
   readonly waiting: { issueOnFetch(targetId: string): Promise<void> };
+  /**
+   * A fetch's turn behind the `changed` notices still being sent (the stream feature): a fetch
+   * waits for them, so the agents told first do not hold back the notices of the rest.
+   */
+  readonly notices?: { turnOfFetch(): Promise<void> | undefined };
 }
 
 function waitSeconds(raw: string | null, max: number): number {
@@ -35,16 +40,20 @@ function waitSeconds(raw: string | null, max: number): number {
 
 /**
  * Desired state: the agents' long-poll for their envelope (the hottest route, so it is
- * registered first) and operators' assignment of releases (deployer). A target that a
- * rollout's wave took in has its envelope issued before its fetch is answered, at the start and
- * again when a long-poll is woken.
+ * registered first) and operators' assignment of releases (deployer). A fetch that comes while
+ * streams are being told of a change waits until they are. A target that a rollout's wave took
+ * in has its envelope issued before its fetch is answered, at the start and again when a
+ * long-poll is woken.
  */
 export function desiredStateRoutes(
   router: Router,
-  { auth, desired, scope, maxWaitSeconds, waiting }: DesiredStateRoutesDeps,
+  { auth, desired, scope, maxWaitSeconds, waiting, notices }: DesiredStateRoutesDeps,
 ): void {
   router.on('GET', '/v1/targets/:id/envelope', async ({ req, res, params, query }) => {
     const targetId = params['id']!;
+    const turn = notices?.turnOfFetch();
+    if (turn !== undefined) await turn;
+    if (res.destroyed) return;
     await requireAgent(auth, req, targetId);
     await waiting.issueOnFetch(targetId);
     const state = desired.checkIn(targetId);

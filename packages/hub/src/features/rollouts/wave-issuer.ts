@@ -64,7 +64,8 @@ const FETCH_HOLD_MS = 1000;
  * connected set the pace. The members whose agents do not come within
  * {@link WaveIssuerDeps.delayMs} are issued in batches that each commit in one transaction and
  * then yield to the event loop, so that a wave over 18,000 targets never holds the hub for
- * longer than one batch; their agents are told again after each commits.
+ * longer than one batch; their long-polls are woken after each commits (their streams were
+ * told when the wave recorded them).
  *
  * Either way a member is issued in a write transaction that finds it still waiting, stages the
  * release on its target and marks it issued: write transactions run one at a time (on
@@ -299,7 +300,11 @@ export class WaveIssuer {
       this.issuedCount += done.issued;
       this.batches++;
     }
-    this.deps.desired.announceStaged(changed);
+    // Their agents were told when the wave recorded them (or when it resumed): one told again
+    // fetches twice, and at 18,000 agents most members outlast the delay, so a wave's notices
+    // and fetches doubled. Long-polls are still woken; a stream opened since is greeted with no
+    // ETag while its member waits (so its agent fetches), and a new tag after.
+    this.deps.desired.announceStaged(changed, true);
     return done;
   }
 

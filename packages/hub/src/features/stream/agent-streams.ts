@@ -8,6 +8,8 @@ import { STREAM_CLOSE, StreamAuth, type HubStreamMessage } from '@flotilla/proto
 import type { Clock } from '../../clock.ts';
 import { requireAgent, type Authenticator } from '../../http/auth.ts';
 import { ERROR_STATUS } from '../../http/error-status.ts';
+import { NoticeQueue } from './notice-queue.ts';
+import { sharedTextFrame, writeSharedFrame } from './shared-frame.ts';
 
 /** The envelope tag of a target now, for the stream's hello (the targets feature's cache). */
 export interface EnvelopeTags {
@@ -29,11 +31,15 @@ export interface AgentStreamsOptions {
   readonly retryAfterSeconds?: number;
   /** The longest one turn of the event loop spends sending `changed` notices; default {@link NOTICE_SLICE_MS}. */
   readonly noticeSliceMs?: number;
+  /** The longest an envelope fetch waits for the notices queued before it (see {@link AgentStreams.turnOfFetch}); default 1 s. */
+  readonly fetchWaitMaxMs?: number;
   readonly random?: () => number;
 }
 
 interface Stream {
   readonly ws: WebSocket;
+  /** The socket under `ws`, which a notice is written to (see {@link writeSharedFrame}). */
+  readonly socket: Duplex;
   readonly targetId: string;
   /** When the access token the stream was opened (or last re-authenticated) with expires. */
   expiresAt: number;
@@ -42,15 +48,13 @@ interface Stream {
 }
 
 const PATH = /^\/v1\/targets\/([^/]+)\/stream$/;
-const CHANGED = Buffer.from(JSON.stringify({ type: 'changed' } satisfies HubStreamMessage));
+const CHANGED = sharedTextFrame(JSON.stringify({ type: 'changed' } satisfies HubStreamMessage));
 
 /**
  * The longest one turn of the event loop spends sending notices (each a write to its socket,
- * 25–100 µs): a wave that tells 18,000 agents at once sends them over several turns, oldest
- * first, and what else waits on the hub runs in between. Long enough for a slice of a wave's
- * members (1,000) in one turn on a quiet machine: each turn between also takes in the
- * requests that arrived (the told agents' fetches), so turns much shorter put the last
- * notices behind all of those.
+ * 10–40 µs): a wave that tells 18,000 agents at once sends them over several turns, oldest
+ * first, and what else waits on the hub runs in between (the told agents' fetches wait for the
+ * notices, see {@link NoticeQueue}).
  */
 const NOTICE_SLICE_MS = 40;
 
@@ -62,8 +66,6 @@ const NOTICE_SLICE_MS = 40;
  */
 const HEARTBEAT_TICKS = 30;
 const HEARTBEAT_TICK_MIN_MS = 10;
-/** Notices sent between two looks at the clock. */
-const NOTICES_PER_LOOK = 32;
 
 /**
  * The agents' push streams (docs/api.md, "Stream"): one WebSocket per connected target, opened
@@ -89,7 +91,6 @@ export class AgentStreams {
   private readonly maxStreams: number;
   private readonly maxHandshakes: number;
   private readonly retryAfterSeconds: number;
-  private readonly noticeSliceMs: number;
   private readonly random: () => number;
   private handshakes = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -97,12 +98,9 @@ export class AgentStreams {
   private round: Iterator<Stream> | undefined;
   private roundStartedAt = -Infinity;
   private closing = false;
-  /** Targets still to be sent `changed`, oldest first from `noticeNext`, and the turn that sends them. */
-  private notices: string[] = [];
-  private noticeNext = 0;
-  private noticeTurn: NodeJS.Immediate | undefined;
+  private readonly notices: NoticeQueue;
   /** Counters since start, for tests and the benchmark. */
-  readonly stats = { opened: 0, refused: 0, reauthenticated: 0, notices: 0, heartbeats: 0 };
+  readonly stats = { opened: 0, refused: 0, reauthenticated: 0, notices: 0, heartbeats: 0, fetchesWaited: 0 };
 
   constructor(options: AgentStreamsOptions) {
     this.options = options;
@@ -112,9 +110,17 @@ export class AgentStreams {
     this.maxHandshakes = options.maxHandshakes ?? 512;
     this.retryAfterSeconds = options.retryAfterSeconds ?? 10;
     this.random = options.random ?? Math.random;
-    this.noticeSliceMs = options.noticeSliceMs ?? NOTICE_SLICE_MS;
-    if (!Number.isFinite(this.noticeSliceMs) || this.noticeSliceMs < 0)
-      throw new TypeError(`AgentStreams: noticeSliceMs must be 0 or more, received ${this.noticeSliceMs}`);
+    for (const [name, value] of Object.entries({
+      noticeSliceMs: options.noticeSliceMs,
+      fetchWaitMaxMs: options.fetchWaitMaxMs,
+    }))
+      if (value !== undefined && (!Number.isFinite(value) || value < 0))
+        throw new TypeError(`AgentStreams: ${name} must be 0 or more, received ${value}`);
+    this.notices = new NoticeQueue({
+      tell: (targetId) => this.tell(targetId),
+      sliceMs: options.noticeSliceMs ?? NOTICE_SLICE_MS,
+      ...(options.fetchWaitMaxMs === undefined ? {} : { fetchWaitMaxMs: options.fetchWaitMaxMs }),
+    });
     for (const [name, value] of Object.entries({
       heartbeatMs: this.heartbeatMs,
       maxStreams: this.maxStreams,
@@ -182,7 +188,7 @@ export class AgentStreams {
       return this.refuse(socket, error);
     }
     if (socket.destroyed) return;
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.open(ws, targetId, expiresAt));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.open(ws, socket, targetId, expiresAt));
   }
 
   /**
@@ -190,31 +196,23 @@ export class AgentStreams {
    * rest in the next turns (after the notices queued before them).
    */
   changed(targetIds: Iterable<string>): void {
-    for (const id of targetIds) this.notices.push(id);
-    if (this.noticeTurn === undefined) this.sendNotices();
+    this.notices.push(targetIds);
   }
 
-  /** Sends queued notices for at most `noticeSliceMs` (at least {@link NOTICES_PER_LOOK} of them), and leaves the rest to the next turn. */
-  private sendNotices(): void {
-    this.noticeTurn = undefined;
-    const started = performance.now();
-    const queued = this.notices;
-    let next = this.noticeNext;
-    while (next < queued.length) {
-      const stream = this.streams.get(queued[next++]!);
-      if (stream !== undefined) {
-        stream.ws.send(CHANGED, { binary: false });
-        this.stats.notices++;
-      }
-      if (next % NOTICES_PER_LOOK === 0 && performance.now() - started >= this.noticeSliceMs) break;
-    }
-    if (next < queued.length) {
-      this.noticeNext = next;
-      this.noticeTurn = setImmediate(() => this.sendNotices());
-    } else {
-      this.notices = [];
-      this.noticeNext = 0;
-    }
+  /**
+   * For an envelope fetch: undefined when it may be served now, else a promise that settles when
+   * the notices queued before it are sent (or it waited a second), so that the fetches of the
+   * agents told first do not hold back the notices of the rest.
+   */
+  turnOfFetch(): Promise<void> | undefined {
+    const turn = this.notices.turnOfFetch();
+    if (turn !== undefined) this.stats.fetchesWaited++;
+    return turn;
+  }
+
+  private tell(targetId: string): void {
+    const stream = this.streams.get(targetId);
+    if (stream !== undefined && writeSharedFrame(stream.ws, stream.socket, CHANGED)) this.stats.notices++;
   }
 
   /** After a target's status changed: a revoked or disabled target's stream is closed at once. */
@@ -236,10 +234,7 @@ export class AgentStreams {
     this.closing = true;
     clearInterval(this.timer);
     // The agents come back after the restart and fetch anyway: notices still queued are moot.
-    if (this.noticeTurn !== undefined) clearImmediate(this.noticeTurn);
-    this.noticeTurn = undefined;
-    this.notices = [];
-    this.noticeNext = 0;
+    this.notices.clear();
     const open = [...this.streams.values()];
     for (const stream of open) stream.ws.close(STREAM_CLOSE.restarting, 'hub restarting');
     if (open.length > 0) {
@@ -260,8 +255,8 @@ export class AgentStreams {
     this.wss.close();
   }
 
-  private open(ws: WebSocket, targetId: string, expiresAt: number): void {
-    const stream: Stream = { ws, targetId, expiresAt, unanswered: 0 };
+  private open(ws: WebSocket, socket: Duplex, targetId: string, expiresAt: number): void {
+    const stream: Stream = { ws, socket, targetId, expiresAt, unanswered: 0 };
     this.streams.get(targetId)?.ws.close(STREAM_CLOSE.replaced, 'replaced by a newer stream');
     this.streams.set(targetId, stream);
     this.stats.opened++;

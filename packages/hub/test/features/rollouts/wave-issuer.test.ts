@@ -147,6 +147,19 @@ describe("a wave's members, told at once and issued on their agent's fetch", () 
     expect(fleet.map((f) => t.generation(f))).toEqual([0, 0, 0]);
   });
 
+  it('issues in batches the members whose agents did not come, waking their long-polls but not telling their streams twice', async () => {
+    const fleet = await open();
+    const told = vi.spyOn(t.services.streams, 'changed');
+    create();
+    await Promise.resolve();
+    expect(told.mock.calls.flatMap(([ids]) => [...ids]).sort()).toEqual(fleet.map((f) => f.id).sort());
+    told.mockClear();
+    const polls = fleet.map(longPoll);
+    expect(issuer().drain()).toBe(3);
+    expect(polls.map((p) => p.woken)).toEqual([true, true, true]);
+    expect(told).not.toHaveBeenCalled();
+  });
+
   it("issues a member's envelope when its agent fetches, before any batch reaches it", async () => {
     const fleet = await open();
     const { id } = create();
