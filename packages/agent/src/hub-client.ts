@@ -32,7 +32,7 @@ import { HubEndpoints, type HubFailure } from './hub-endpoints.ts';
 /**
  * The hub could not be reached or failed: try again later, with backoff. `reachable` tells a
  * hub that answered (a 5xx, a cut answer) from one that did not (refused, reset, timed out);
- * `status` is the 5xx it answered, `retryAfterMs` its `Retry-After`, when it sent one.
+ * `status` is the 5xx or 429 it answered, `retryAfterMs` its `Retry-After`, when it sent one.
  */
 export class HubUnavailableError extends FlotillaError {
   readonly reachable: boolean;
@@ -169,7 +169,8 @@ export class HubClient {
         false,
       );
     }
-    if (response.status >= 500)
+    // A 429 is a hub shedding load (or a proxy in front of it): come back after its Retry-After.
+    if (response.status >= 500 || response.status === 429)
       throw new HubUnavailableError(
         `the hub at ${base} answered ${response.status} to ${method} ${path}${errorCodeIn(text)}`,
         true,
