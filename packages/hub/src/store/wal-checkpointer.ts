@@ -109,6 +109,9 @@ export class WalCheckpointer {
     this.handBack();
     if (worker === undefined) return;
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    // Held while it closes: an unreferenced worker would let a stopping process exit before the
+    // hub's own connection closed and the hub said it stopped.
+    worker.ref();
     worker.postMessage('close');
     await exited;
   }
