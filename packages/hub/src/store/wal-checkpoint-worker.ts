@@ -51,7 +51,7 @@ function pass(): void {
   const [row] = checkpoint.all() as { busy: number; log: number; checkpointed: number }[];
   seen = wal.key;
   if (row === undefined) return;
-  port!.postMessage({ checkpointed: row.checkpointed } satisfies CheckpointMessage);
+  port!.postMessage({ log: row.log, checkpointed: row.checkpointed } satisfies CheckpointMessage);
   // Frames left behind are pinned by a reader on an older snapshot (a backup, an operator's
   // shell): no checkpoint can pass it, and the WAL grows until it lets go. Say so, once.
   const nowPinned = row.checkpointed < row.log && row.log * pageSize >= pinnedBytes;

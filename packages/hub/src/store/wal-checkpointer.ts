@@ -13,12 +13,13 @@ export interface CheckpointWorkerData {
 }
 
 /**
- * What the worker posts: once, that it is ready; after each checkpoint, how many frames of the WAL
- * are in the database file; whenever a reader starts or stops pinning the WAL.
+ * What the worker posts: once, that it is ready; after each checkpoint, the frames the WAL holds
+ * (`log`) and how many of them are in the database file; whenever a reader starts or stops
+ * pinning the WAL.
  */
 export type CheckpointMessage =
   | { readonly ready: true }
-  | { readonly checkpointed: number }
+  | { readonly log: number; readonly checkpointed: number }
   | { readonly pinned: boolean; readonly walBytes: number };
 
 /** SQLite's own auto-checkpoint, in pages of WAL: what the hub's connection falls back to without the worker. */
@@ -67,6 +68,7 @@ export class WalCheckpointer {
   private restartMs = RESTART_MS.first;
   private closed = false;
   private done = 0;
+  private last: { readonly log: number; readonly checkpointed: number } | undefined;
   /** Resolves once the worker is ready or lost, or after 10 s (logged): await it before listening. */
   readonly ready: Promise<void>;
 
@@ -100,6 +102,11 @@ export class WalCheckpointer {
     return this.done;
   }
 
+  /** The WAL's frames at the worker's last checkpoint, and how many of them it had copied. */
+  get lastCheckpoint(): { readonly log: number; readonly checkpointed: number } | undefined {
+    return this.last;
+  }
+
   /** Stops the worker, its connection closed, and gives checkpoints back to the hub's connection. */
   async close(): Promise<void> {
     this.closed = true;
@@ -129,8 +136,10 @@ export class WalCheckpointer {
           this.running = true;
           this.restartMs = RESTART_MS.first;
           started();
-        } else if ('checkpointed' in message) this.done += 1;
-        else if (message.pinned)
+        } else if ('checkpointed' in message) {
+          this.done += 1;
+          this.last = message;
+        } else if (message.pinned)
           this.log?.warn({ walBytes: message.walBytes }, 'a reader holds the WAL; it grows until the reader ends');
         else this.log?.info({ walBytes: message.walBytes }, 'the WAL is checkpointed again');
       });
