@@ -2,7 +2,8 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
+import { pino } from 'pino';
 import { openDatabase } from '../../src/store/database.ts';
 import { WalCheckpointer } from '../../src/store/wal-checkpointer.ts';
 import { waitFor } from '../../../../test/fixtures/wait-for.ts';
@@ -91,6 +92,29 @@ describe('WAL checkpoints off the event loop', () => {
     const before = checkpointer.checkpoints;
     commit(opened.db, 64 * 1024);
     await waitFor('a checkpoint by the new worker', () => checkpointer!.checkpoints > before);
+  });
+
+  it('says when a reader on an old snapshot holds the WAL past its bound, and when it is checkpointed again', async () => {
+    const opened = open();
+    const lines: { msg: string; walBytes?: number }[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    checkpointer = new WalCheckpointer(opened.db, opened.path, { intervalMs: 20, pinnedBytes: 2 * MiB, log });
+    await checkpointer.ready;
+    const reader = new Database(opened.path, { readonly: true });
+    try {
+      reader.exec('BEGIN');
+      reader.prepare('SELECT count(*) FROM filler').get();
+      for (let i = 0; i < 4; i++) commit(opened.db, MiB);
+      const held = await waitFor('the warning', () =>
+        lines.find((line) => line.msg === 'a reader holds the WAL; it grows until the reader ends'),
+      );
+      expect(held.walBytes).toBeGreaterThanOrEqual(2 * MiB);
+      reader.exec('COMMIT');
+    } finally {
+      reader.close();
+    }
+    commit(opened.db, 64 * 1024);
+    await waitFor('the all-clear', () => lines.some((line) => line.msg === 'the WAL is checkpointed again'));
   });
 
   it('closes its connection on close, so that the hub’s closing checkpoints and removes the WAL', async () => {
