@@ -439,6 +439,42 @@ describe('a process killed with SIGKILL at a chosen point', () => {
     expect(store.seqs[agent.targetId]!.at(-1)).toBe(done.observed!.seq);
   });
 
+  it('the hub, as its worker checkpoints the WAL while it writes: every acknowledged write is there after a restart', async () => {
+    dir = tempDir('flotilla-kill-checkpoint-');
+    const dataDir = join(dir.path, 'hub');
+    // The first checkpoints are of the hub's start; the third is of the writes below.
+    hubProcess = await startHubProcess({ dataDir, env: { FLOTILLA_FAULT: 'wal-checkpoint:start:3' } });
+    const admin = { url: hubProcess.url, token: hubProcess.adminToken };
+    const acknowledged: string[] = [];
+    const writer = async (lane: number): Promise<void> => {
+      for (let i = 0; ; i++) {
+        const description = `lane ${lane} write ${i}`;
+        try {
+          const created = await api(admin.url, 'POST', '/v1/enrollment-tokens', {
+            token: admin.token,
+            body: { maxUses: 1, labels: {}, description },
+          });
+          if (created.status === 201) acknowledged.push(description);
+        } catch {
+          return;
+        }
+      }
+    };
+    await Promise.all([0, 1, 2, 3].map(writer));
+    expect(await hubProcess.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    expect(acknowledged.length).toBeGreaterThan(0);
+
+    hubProcess = await startHubProcess({ dataDir, port: hubProcess.port });
+    const listed = await api<{ items: { description?: string }[] }>(admin.url, 'GET', '/v1/enrollment-tokens', {
+      token: admin.token,
+    });
+    const stored = new Set(listed.body.items.map((item) => item.description));
+    expect(acknowledged.filter((description) => !stored.has(description))).toEqual([]);
+    await expectChainIntact(admin);
+    expect(await hubProcess.kill('SIGTERM')).toEqual({ code: 0, signal: null });
+    expect(readStore(dataDir).integrity).toBe('ok');
+  });
+
   it('the agent, after the hub stored its report and before it noted so: the report is not doubled and no gap is flagged', async () => {
     dir = tempDir('flotilla-kill-sent-');
     hubFixture = await startHub();

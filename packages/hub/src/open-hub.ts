@@ -6,6 +6,7 @@ import { openDatabase, type Db } from './store/database.ts';
 import { openPostgres } from './store/postgres/postgres-database.ts';
 import { redactedUrl } from './store/postgres/redacted-url.ts';
 import { isStorageError } from './store/store-health.ts';
+import { WalCheckpointer } from './store/wal-checkpointer.ts';
 import { createHub, type Hub, type HubDependencies } from './hub.ts';
 import type { Clock } from './clock.ts';
 import type { EnvelopeDriftPolicy } from './features/desired-state/desired-state-service.ts';
@@ -87,17 +88,26 @@ export async function openHub(options: OpenHubOptions): Promise<OpenedHub> {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   });
   const dbPath = options.database === undefined ? join(dataDir, 'hub.db') : redactedUrl(options.database);
+  let checkpointer: WalCheckpointer | undefined;
   const db: Db = preparing(`the hub database ${dbPath}`, () => {
     if (options.database !== undefined) return openPostgres(options.database);
     // SQLite gives its -wal and -shm files the database file's mode: create that file 0600
     // first, so none of the three is ever readable by others, whatever the umask.
     closeSync(openSync(dbPath, 'a', 0o600));
-    return openDatabase(
+    const sqlite = openDatabase(
       dbPath,
       undefined,
       options.testStoreMaxPages === undefined ? {} : { testMaxPageCount: options.testStoreMaxPages },
     );
+    checkpointer = new WalCheckpointer(sqlite, dbPath, {
+      log: options.log,
+      ...(options.faults?.armed === undefined ? {} : { faults: options.faults.armed }),
+    });
+    return sqlite;
   });
+  // Started while file descriptors are free, before the hub listens; until it is ready the
+  // hub's own commits checkpoint, as SQLite does by default.
+  await checkpointer?.ready;
   if (options.testStoreMaxPages !== undefined)
     options.log.warn({ maxPages: options.testStoreMaxPages }, 'test-only store page limit in force');
   const rootPath = join(dataDir, 'keys', 'root.json');
@@ -153,6 +163,9 @@ export async function openHub(options: OpenHubOptions): Promise<OpenedHub> {
       ...hub,
       close: async () => {
         await close();
+        // The worker's connection closed first, so that the hub's, the last, checkpoints the
+        // whole WAL and removes it.
+        await checkpointer?.close();
         db.close();
       },
     },

@@ -21,6 +21,11 @@ export const FAULT_POINTS = {
   'rollout:enlist': "after recording one slice of a wave's members, more to come, inside its step's transaction",
   /** Hub: one member's envelope of a wave is staged, inside its batch's transaction. */
   'rollout:issue': "after staging one member's envelope, inside its batch's transaction",
+  /** Hub's WAL checkpoint worker thread: the WAL changed and a checkpoint is about to run; kills the whole hub. */
+  'wal-checkpoint:start':
+    'in the WAL checkpoint worker thread, about to checkpoint while the hub writes (kills the hub)',
+  /** Hub's WAL checkpoint worker thread: about to checkpoint; the thread ends, not the process. */
+  'wal-checkpoint:worker': 'in the WAL checkpoint worker thread, about to checkpoint (ends the thread)',
   /** `flotilla store copy`: one batch of rows is written to the target, inside the copy's transaction. */
   'store-copy:batch': "after writing one batch of rows to the target, inside the copy's transaction",
   /** Agent: a drift policy fetched is in a temporary file, not yet renamed to its digest's name. */

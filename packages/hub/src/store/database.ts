@@ -71,6 +71,9 @@ export function openDatabase(
   // made the SQL fleet query about twice as slow.
   db.pragma('cache_size = -16384');
   db.pragma('mmap_size = 1073741824');
+  // A WAL that a burst of writes grew is cut back to 64 MiB when it next starts over, rather
+  // than keeping the burst's size on disk for good.
+  db.pragma('journal_size_limit = 67108864');
   if (options.testMaxPageCount !== undefined) {
     if (!Number.isInteger(options.testMaxPageCount) || options.testMaxPageCount < 1)
       throw new TypeError(

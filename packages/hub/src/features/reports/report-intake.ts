@@ -1,9 +1,8 @@
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { verifyCanonicalInPool, type ArmedFault } from '@flotilla/protocol';
+import { workerEntry } from '../../worker-entry.ts';
 import { fromRefusal, readReport, type ReadReport, type Refusal } from './report-body.ts';
 
 /** One report body for a worker: its bytes (copied to the worker) and the key to check it against. */
@@ -235,20 +234,4 @@ async function readInProcess(bytes: Uint8Array, targetId: string, publicKey: str
   );
 }
 
-// The worker is JavaScript in dist/ beside this module; under the tests and the benchmarks,
-// which run src/, it is TypeScript, loaded through tsx (whose loader Node 20 does not pass on
-// to worker threads) with the packages' source condition.
-const fromSource = import.meta.url.endsWith('.ts');
-const WORKER_URL = new URL(`./report-intake-worker.${fromSource ? 'ts' : 'js'}`, import.meta.url);
-const WORKER: URL | string = fromSource
-  ? `import(${JSON.stringify(new URL('dist/esm/api/index.mjs', pathToFileURL(createRequire(import.meta.url).resolve('tsx/package.json'))).href)}).then((tsx) => tsx.tsImport(${JSON.stringify(WORKER_URL.href)}, ${JSON.stringify(import.meta.url)}))`
-  : WORKER_URL;
-// Without tsx's cache, which it would leave in the temporary folder; a benchmark's CPU profile
-// (--cpu-prof) covers the workers too.
-const WORKER_OPTIONS = fromSource
-  ? {
-      eval: true,
-      execArgv: ['--conditions=@flotilla/source', ...process.execArgv.filter((arg) => arg.startsWith('--cpu-prof'))],
-      env: { ...process.env, TSX_DISABLE_CACHE: '1' },
-    }
-  : {};
+const { entry: WORKER, options: WORKER_OPTIONS } = workerEntry(import.meta.url, 'report-intake-worker');
