@@ -139,13 +139,16 @@ export class RolloutStore {
         MemberSqlRow
       >(`SELECT m.target_id, m.wave, m.generation, m.previous, m.issued, m.rolled_back_generation, t.name, t.status, t.observed_seq, t.desired_generation, t.desired_bundles, t.observed
         FROM rollout_members m JOIN targets t ON t.id = m.target_id WHERE m.rollout_id = ?`),
-      // The targets arrive as one JSON array, whatever their number: each dialect has its own table function to read it.
+      // The targets arrive as one JSON array, whatever their number: each dialect has its own
+      // table function to read it. CROSS JOIN keeps SQLite's planner from putting the array
+      // inside a scan of all the rollout's members: a lookup per target named, not a pass per member.
       membersOf: db.prepare<
         [string, string],
         MemberSqlRow
       >(`SELECT m.target_id, m.wave, m.generation, m.previous, m.issued, m.rolled_back_generation, t.name, t.status, t.observed_seq, t.desired_generation, t.desired_bundles, t.observed
         FROM ${forDialect(db, { sqlite: 'json_each(?) j', postgres: 'json_array_elements_text(?::json) j (value)' })}
-        JOIN rollout_members m ON m.rollout_id = ? AND m.target_id = j.value JOIN targets t ON t.id = m.target_id`),
+        CROSS JOIN rollout_members m CROSS JOIN targets t
+        WHERE m.rollout_id = ? AND m.target_id = j.value AND t.id = m.target_id`),
       memberCount: db.prepare<[string], { n: number }>(
         'SELECT count(*) AS n FROM rollout_members WHERE rollout_id = ?',
       ),
