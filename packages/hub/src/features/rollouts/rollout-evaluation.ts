@@ -244,7 +244,7 @@ export class MemberCache {
       const kept = this.byRollout.get(id);
       if (kept === undefined || this.cursor === undefined) return RolloutMembers.read(rollouts, rollout).list();
       const changed = new Set(rollouts.changesSince(this.cursor).map((c) => c.target_id));
-      // One by one: the step's own writes (a slice of members recorded) must not cost a read of every member.
+      // Those named only: the step's own writes (a slice of members recorded) must not cost a read of every member.
       return changed.size === 0 ? kept.list() : kept.copy().apply(rollouts, changed, true).list();
     }
     this.catchUp(rollouts);
@@ -326,24 +326,19 @@ class RolloutMembers {
 
   /**
    * Re-reads the members of the `changed` targets: all of them in one scan when many changed,
-   * unless `oneByOne` (a page of a sliced catch-up, which must cost what the page does).
+   * unless `paged` (a page of a sliced catch-up, which must cost what the page does), else
+   * those named, in one read: a slice of a wave just recorded is a thousand of them.
    */
-  apply(rollouts: RolloutStore, changed: ReadonlySet<string>, oneByOne = false): this {
+  apply(rollouts: RolloutStore, changed: ReadonlySet<string>, paged = false): this {
     const { row, release } = this.rollout;
     const many = changed.size > Math.max(64, this.byTarget.size / 8);
-    if (many && (!oneByOne || this.byTarget.size <= changed.size)) {
-      const rows = rollouts.members(row.id);
-      const present = new Set(rows.map((r) => r.target_id));
-      for (const target of changed) if (!present.has(target)) this.remove(target);
-      for (const member of rows)
-        if (changed.has(member.target_id)) this.put(member.target_id, evaluateMember(member, release));
-      return this;
-    }
-    for (const target of changed) {
-      const member = rollouts.member(row.id, target);
-      if (member === undefined) this.remove(target);
-      else this.put(target, evaluateMember(member, release));
-    }
+    const rows =
+      many && (!paged || this.byTarget.size <= changed.size)
+        ? rollouts.members(row.id).filter((r) => changed.has(r.target_id))
+        : rollouts.membersOf(row.id, [...changed]);
+    const present = new Set(rows.map((r) => r.target_id));
+    for (const target of changed) if (!present.has(target)) this.remove(target);
+    for (const member of rows) this.put(member.target_id, evaluateMember(member, release));
     return this;
   }
 

@@ -139,11 +139,16 @@ export class RolloutStore {
         MemberSqlRow
       >(`SELECT m.target_id, m.wave, m.generation, m.previous, m.issued, m.rolled_back_generation, t.name, t.status, t.observed_seq, t.desired_generation, t.desired_bundles, t.observed
         FROM rollout_members m JOIN targets t ON t.id = m.target_id WHERE m.rollout_id = ?`),
-      member: db.prepare<
+      // The targets arrive as one JSON array, whatever their number: each dialect has its own
+      // table function to read it. CROSS JOIN keeps SQLite's planner from putting the array
+      // inside a scan of all the rollout's members: a lookup per target named, not a pass per member.
+      membersOf: db.prepare<
         [string, string],
         MemberSqlRow
       >(`SELECT m.target_id, m.wave, m.generation, m.previous, m.issued, m.rolled_back_generation, t.name, t.status, t.observed_seq, t.desired_generation, t.desired_bundles, t.observed
-        FROM rollout_members m JOIN targets t ON t.id = m.target_id WHERE m.rollout_id = ? AND m.target_id = ?`),
+        FROM ${forDialect(db, { sqlite: 'json_each(?) j', postgres: 'json_array_elements_text(?::json) j (value)' })}
+        CROSS JOIN rollout_members m CROSS JOIN targets t
+        WHERE m.rollout_id = ? AND m.target_id = j.value AND t.id = m.target_id`),
       memberCount: db.prepare<[string], { n: number }>(
         'SELECT count(*) AS n FROM rollout_members WHERE rollout_id = ?',
       ),
@@ -303,9 +308,10 @@ export class RolloutStore {
     return this.s.members.all(id).map(member);
   }
 
-  member(id: string, targetId: string): MemberTargetRow | undefined {
-    const row = this.s.member.get(id, targetId);
-    return row === undefined ? undefined : member(row);
+  /** The members among `targetIds` (the others are not members), in one statement however many are asked for. */
+  membersOf(id: string, targetIds: readonly string[]): MemberTargetRow[] {
+    if (targetIds.length === 0) return [];
+    return this.s.membersOf.all(JSON.stringify(targetIds), id).map(member);
   }
 
   memberCount(id: string): number {

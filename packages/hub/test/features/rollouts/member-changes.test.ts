@@ -17,17 +17,37 @@ it('re-reads only the members whose targets changed since the last pass, not eve
   t.reconcile();
   const store = t.services.rollouts['rollouts'];
   const all = vi.spyOn(store, 'members');
-  const one = vi.spyOn(store, 'member');
+  const some = vi.spyOn(store, 'membersOf');
 
   const [reporter] = fleet;
   t.report(reporter!);
   t.reconcile();
   expect(all).not.toHaveBeenCalled();
-  expect(new Set(one.mock.calls.map(([, target]) => target))).toEqual(new Set([reporter!.id]));
+  expect(new Set(some.mock.calls.flatMap(([, targets]) => targets))).toEqual(new Set([reporter!.id]));
 
   const view = t.view(rollout.id);
   expect(view.members!.find((m) => m.targetId === reporter!.id)!.state).toBe('healthy');
   expect(view.totals).toMatchObject({ total: 30, healthy: 1, pending: 29 });
+});
+
+it('takes in the members a page of changes names with one read, not one read per member', async () => {
+  t = await RolloutHub.open();
+  t.publish('app', '2.0.0');
+  const fleet = t.fleet(120, { env: 'prod' });
+  const rollout = t.create({ release: 'app@2.0.0', selector: 'env=prod', waves: 'all:100%' });
+  t.reconcile();
+  const store = t.services.rollouts['rollouts'];
+  const all = vi.spyOn(store, 'members');
+  const some = vi.spyOn(store, 'membersOf');
+
+  // Fewer than would make a pass read every member: these are read as changed members.
+  const reporters = fleet.slice(0, 40);
+  t.converge(reporters);
+  t.reconcile();
+  expect(all).not.toHaveBeenCalled();
+  expect(some).toHaveBeenCalledTimes(1);
+  expect(new Set(some.mock.calls[0]![1])).toEqual(new Set(reporters.map((r) => r.id)));
+  expect(t.view(rollout.id).totals).toMatchObject({ total: 120, healthy: 40, pending: 80 });
 });
 
 it('sees every change a pass has not taken in yet, whoever made it, and forgets nothing across a restart', async () => {
