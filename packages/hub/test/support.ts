@@ -13,6 +13,7 @@ import {
   type Facts,
   type ReleaseRef,
   type Report,
+  type SignedReport,
 } from '@flotilla/protocol';
 import Database from 'better-sqlite3';
 import { openHub, type OpenedHub, type OpenHubOptions } from '../src/open-hub.ts';
@@ -161,6 +162,24 @@ export class ProtocolAgent {
     const answer = await call(this.hub.url, 'POST', '/v1/token', { body: JSON.stringify({ assertion }) });
     if (answer.status !== 200) throw new Error(`token failed: ${JSON.stringify(answer.body)}`);
     return answer.body.accessToken as string;
+  }
+
+  /** Report `seq`, applied and healthy at generation 0 with nothing running, observed at `now`, signed with this agent's key. */
+  signedReport(seq: number, now: number): SignedReport {
+    const report: Report = {
+      apiVersion: API_VERSION,
+      kind: 'Report',
+      targetId: this.targetId,
+      seq,
+      generation: 0,
+      phase: 'applied',
+      health: 'healthy',
+      bundles: [],
+      resources: [],
+      facts: {},
+      observedAt: new Date(now).toISOString(),
+    };
+    return { report, signature: signPayload('report', report, this.key) };
   }
 
   /** Reports running these releases, healthy, with these facts. */

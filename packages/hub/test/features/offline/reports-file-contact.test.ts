@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { API_VERSION, signPayload, type Report, type SignedReport } from '@flotilla/protocol';
 import { REPORT_CHAIN_GENESIS, ReportsFileWriter } from '@flotilla/protocol/offline';
 import { call, ProtocolAgent, startTestHub, type TestHub } from '../../support.ts';
 
@@ -30,23 +29,11 @@ function reportsFile(h: TestHub, agent: ProtocolAgent, seqs: readonly number[]):
     base: REPORT_CHAIN_GENESIS,
     createdAt: new Date(h.now()).toISOString(),
   });
-  const signed = seqs.map((seq): SignedReport => {
-    const report: Report = {
-      apiVersion: API_VERSION,
-      kind: 'Report',
-      targetId: agent.targetId,
-      seq,
-      generation: 0,
-      phase: 'applied',
-      health: 'healthy',
-      bundles: [],
-      resources: [],
-      facts: {},
-      observedAt: new Date(h.now()).toISOString(),
-    };
-    return { report, signature: signPayload('report', report, agent.key) };
-  });
-  return [writer.header(), ...signed.map((s) => writer.link(s)), writer.seal().line].join('');
+  return [
+    writer.header(),
+    ...seqs.map((seq) => writer.link(agent.signedReport(seq, h.now()))),
+    writer.seal().line,
+  ].join('');
 }
 
 async function importFile(h: TestHub, body: string): Promise<void> {

@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { API_VERSION, signPayload, type FaultPoint, type Report, type SignedReport } from '@flotilla/protocol';
+import type { FaultPoint, SignedReport } from '@flotilla/protocol';
 import { REPORT_CHAIN_GENESIS, ReportsFileWriter, type ChainPoint } from '@flotilla/protocol/offline';
 import { serveConfig } from '../../../src/config.ts';
 import { ReportRetention } from '../../../src/features/reports/report-retention.ts';
@@ -29,23 +29,6 @@ async function enrolled(h: TestHub, name: string): Promise<ProtocolAgent> {
   return agent;
 }
 
-function signed(h: TestHub, agent: ProtocolAgent, seq: number): SignedReport {
-  const report: Report = {
-    apiVersion: API_VERSION,
-    kind: 'Report',
-    targetId: agent.targetId,
-    seq,
-    generation: 0,
-    phase: 'applied',
-    health: 'healthy',
-    bundles: [],
-    resources: [],
-    facts: {},
-    observedAt: new Date(h.now()).toISOString(),
-  };
-  return { report, signature: signPayload('report', report, agent.key) };
-}
-
 async function send(h: TestHub, agent: ProtocolAgent, report: SignedReport) {
   return call(h.url, 'POST', `/v1/targets/${agent.targetId}/reports`, {
     token: await agent.accessToken(h.now()),
@@ -56,7 +39,7 @@ async function send(h: TestHub, agent: ProtocolAgent, report: SignedReport) {
 async function sendAll(h: TestHub, agent: ProtocolAgent, seqs: readonly number[]): Promise<SignedReport[]> {
   const sent: SignedReport[] = [];
   for (const seq of seqs) {
-    const report = signed(h, agent, seq);
+    const report = agent.signedReport(seq, h.now());
     expect((await send(h, agent, report)).status).toBe(201);
     sent.push(report);
   }
@@ -131,11 +114,11 @@ describe('report retention', () => {
     const replayed = await send(hub, agent, second!);
     expect(replayed.status).toBe(409);
     expect(replayed.body.error).toMatchObject({ code: 'REPORT_SEQ_CONFLICT', details: { lastSeq: 6 } });
-    const lower = await send(hub, agent, signed(hub, agent, 3));
+    const lower = await send(hub, agent, agent.signedReport(3, hub.now()));
     expect(lower.status).toBe(409);
     expect(lower.body.error).toMatchObject({ code: 'REPORT_SEQ_CONFLICT', details: { lastSeq: 6 } });
     expect(held(hub, agent)).toEqual([6]);
-    expect((await send(hub, agent, signed(hub, agent, 7))).status).toBe(201);
+    expect((await send(hub, agent, agent.signedReport(7, hub.now()))).status).toBe(201);
   });
   it('imports the next reports file after a prune, and ingests nothing from a file imported before it', async () => {
     hub = await startTestHub();
@@ -150,7 +133,7 @@ describe('report retention', () => {
         base,
         createdAt: new Date(h.now()).toISOString(),
       });
-      const lines = [writer.header(), ...seqs.map((seq) => writer.link(signed(h, agent, seq)))];
+      const lines = [writer.header(), ...seqs.map((seq) => writer.link(agent.signedReport(seq, h.now())))];
       const { line, seal } = writer.seal();
       base = seal.head;
       files.push([...lines, line].join(''));
