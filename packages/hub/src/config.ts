@@ -10,16 +10,20 @@ const DEFAULT_PORT = 7070;
 const PORT_RULE = 'must be a port number from 0 to 65535 (0 for any free one)';
 const PAGES_RULE = 'FLOTILLA_TEST_STORE_MAX_PAGES must be a whole number of pages, at least 1';
 
+const UNIT_SECONDS = { '': 1, s: 1, m: 60, h: 3600, d: 86_400 } as const;
+type DurationUnit = keyof typeof UNIT_SECONDS;
+
+/** A whole number with one of `units` after it (`''`: none, seconds), in seconds; undefined when `text` is not one. */
+function durationSeconds(text: string, units: readonly DurationUnit[]): number | undefined {
+  const match = /^\s*(\d+)\s*([smhd]?)\s*$/.exec(text);
+  const unit = match?.[2] as DurationUnit | undefined;
+  if (unit === undefined || !units.includes(unit)) return undefined;
+  return Number(match![1]) * UNIT_SECONDS[unit];
+}
+
 /** Seconds as a number (`300`) or a duration (`90s`, `5m`, `1h`, `1d`). */
 const Seconds = z.preprocess(
-  (value) => {
-    if (typeof value !== 'string') return value;
-    const match = /^\s*(\d+)\s*([smhd]?)\s*$/.exec(value);
-    if (match === null) return value;
-    return (
-      Number(match[1]) * ({ '': 1, s: 1, m: 60, h: 3600, d: 86_400 } as const)[match[2] as '' | 's' | 'm' | 'h' | 'd']
-    );
-  },
+  (value) => (typeof value === 'string' ? (durationSeconds(value, ['', 's', 'm', 'h', 'd']) ?? value) : value),
   z.number({ error: 'expected seconds, or a duration such as 90s, 5m, 1h' }).int(),
 );
 
@@ -29,10 +33,7 @@ const RETENTION_RULE = 'must be a duration in hours or days, such as 30d or 12h:
 const Retention = z
   .string({ error: RETENTION_RULE })
   .regex(/^\s*\d+\s*[hd]\s*$/, { error: RETENTION_RULE })
-  .transform((text) => {
-    const amount = Number(/\d+/.exec(text)![0]);
-    return amount * (text.trim().endsWith('d') ? 86_400_000 : 3_600_000);
-  })
+  .transform((text) => durationSeconds(text, ['h', 'd'])! * 1000)
   .refine((ms) => ms >= 3_600_000 && ms <= 36_500 * 86_400_000, { error: RETENTION_RULE });
 
 const ServeConfig = z.object({
