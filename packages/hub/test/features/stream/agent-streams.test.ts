@@ -125,6 +125,25 @@ describe("the streams' notices", () => {
   });
 });
 
+/**
+ * Queues three shares of notices (to targets with no stream) every turn, where a turn sends at
+ * most two with no time slice, so the queue never drains until the returned stop is called.
+ */
+function queueNoticesEveryTurn(streams: Pick<AgentStreams, 'changed'>): () => void {
+  let more = true;
+  let round = 0;
+  const feed = (): void => {
+    if (!more) return;
+    streams.changed(Array.from({ length: 96 }, (_, i) => `t_absent${round}_${i}`));
+    round++;
+    setImmediate(feed);
+  };
+  feed();
+  return () => {
+    more = false;
+  };
+}
+
 describe('an envelope fetch while notices are being sent', () => {
   let hub: TestHub | undefined;
 
@@ -138,16 +157,8 @@ describe('an envelope fetch while notices are being sent', () => {
     hub = await startTestHub({ stream: { noticeSliceMs: 0, fetchWaitMaxMs: 600_000 } });
     const [agent] = await enrolled(hub, 1);
     const streams = hub.opened.hub.services.streams;
-    // Notices keep coming faster than they are sent (three shares a turn; at most two go), until the fetch is seen waiting behind them.
-    let more = true;
-    let round = 0;
-    const feed = (): void => {
-      if (!more) return;
-      streams.changed(Array.from({ length: 96 }, (_, i) => `t_absent${round}_${i}`));
-      round++;
-      setImmediate(feed);
-    };
-    feed();
+    // Notices keep coming faster than they are sent, until the fetch is seen waiting behind them.
+    const stop = queueNoticesEveryTurn(streams);
     const fetched = call(hub.url, 'GET', `/v1/targets/${agent!.targetId}/envelope`, { token: agent!.token });
     await until('the fetch to wait', () => streams.stats.fetchesWaited === 1);
     let answered = false;
@@ -156,7 +167,7 @@ describe('an envelope fetch while notices are being sent', () => {
     });
     for (let i = 0; i < 20; i++) await nextTurn();
     expect(answered).toBe(false);
-    more = false;
+    stop();
     expect((await fetched).status).toBe(204);
   });
 
@@ -164,22 +175,13 @@ describe('an envelope fetch while notices are being sent', () => {
     hub = await startTestHub({ stream: { noticeSliceMs: 0, fetchWaitMaxMs: 50 } });
     const [agent] = await enrolled(hub, 1);
     const streams = hub.opened.hub.services.streams;
-    // Three shares queued a turn, at most two sent: the queue never drains.
-    let more = true;
-    let round = 0;
-    const feed = (): void => {
-      if (!more) return;
-      streams.changed(Array.from({ length: 96 }, (_, i) => `t_absent${round}_${i}`));
-      round++;
-      setImmediate(feed);
-    };
-    feed();
+    const stop = queueNoticesEveryTurn(streams);
     try {
       const answer = await call(hub.url, 'GET', `/v1/targets/${agent!.targetId}/envelope`, { token: agent!.token });
       expect(answer.status).toBe(204);
       expect(streams.stats.fetchesWaited).toBe(1);
     } finally {
-      more = false;
+      stop();
     }
   });
 });
