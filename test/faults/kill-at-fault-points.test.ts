@@ -243,6 +243,33 @@ async function rolloutKillingTheHub(hub: HubProcess, admin: Admin): Promise<stri
   return created.body.rollout.id;
 }
 
+/**
+ * A hub with `app` at each of `versions`, and an agent enrolled with `fault` armed, killed there
+ * once the target is assigned `app@1.0.0`: what the tests need to look and start it again.
+ */
+async function agentKilledAtFirstAssignment(prefix: string, fault: string, versions: readonly string[]) {
+  dir = tempDir(prefix);
+  const hub = await startHub();
+  hubFixture = hub;
+  const admin = { url: hub.url, token: hub.adminToken };
+  for (const version of versions)
+    await hub.publish('app', version, [configMap('app', { version: version.split('.')[0]! })]);
+  const stateDir = join(dir.path, 'state');
+  const root = join(dir.path, 'root');
+  agentProcess = await startAgentProcess({
+    hubUrl: admin.url,
+    stateDir,
+    root,
+    enrollToken: await hub.enrollmentToken(1),
+    name: 'edge',
+    env: { FLOTILLA_FAULT: fault },
+  });
+  const { targetId } = JSON.parse(readFileSync(join(stateDir, 'enrollment.json'), 'utf8')) as { targetId: string };
+  expect((await hub.assign(targetId, ['app@1.0.0'])).status).toBe(200);
+  expect(await agentProcess.exited).toEqual({ code: null, signal: 'SIGKILL' });
+  return { hub, admin, stateDir, root, targetId };
+}
+
 describe('a process killed with SIGKILL at a chosen point', () => {
   it("the hub, in the middle of a batch of a wave's envelopes: after a restart each member has exactly one envelope for its generation", async () => {
     dir = tempDir('flotilla-kill-issue-');
@@ -489,62 +516,37 @@ describe('a process killed with SIGKILL at a chosen point', () => {
   });
 
   it('the agent, after the hub stored its report and before it noted so: the report is not doubled and no gap is flagged', async () => {
-    dir = tempDir('flotilla-kill-sent-');
-    hubFixture = await startHub();
-    const admin = { url: hubFixture.url, token: hubFixture.adminToken };
-    await hubFixture.publish('app', '1.0.0', [configMap('app', { version: '1' })]);
-    await hubFixture.publish('app', '2.0.0', [configMap('app', { version: '2' })]);
-    const stateDir = join(dir.path, 'state');
-    const root = join(dir.path, 'root');
-    agentProcess = await startAgentProcess({
-      hubUrl: admin.url,
-      stateDir,
-      root,
-      enrollToken: await hubFixture.enrollmentToken(1),
-      name: 'edge',
-      env: { FLOTILLA_FAULT: 'report:after-send:1' },
-    });
-    const { targetId } = JSON.parse(readFileSync(join(stateDir, 'enrollment.json'), 'utf8')) as { targetId: string };
-    expect((await hubFixture.assign(targetId, ['app@1.0.0'])).status).toBe(200);
-    expect(await agentProcess.exited).toEqual({ code: null, signal: 'SIGKILL' });
-    const stored = readStore(hubFixture.dataDir).seqs[targetId];
+    const { hub, admin, stateDir, root, targetId } = await agentKilledAtFirstAssignment(
+      'flotilla-kill-sent-',
+      'report:after-send:1',
+      ['1.0.0', '2.0.0'],
+    );
+    const stored = readStore(hub.dataDir).seqs[targetId];
     expect(stored).toEqual([1]);
 
     agentProcess = await startAgentProcess({ hubUrl: admin.url, stateDir, root, name: 'edge' });
     await applied(admin, targetId);
-    expect((await hubFixture.assign(targetId, ['app@2.0.0'])).status).toBe(200);
+    expect((await hub.assign(targetId, ['app@2.0.0'])).status).toBe(200);
     const done = await applied(admin, targetId);
     expect(await resyncs(admin, targetId)).toEqual([]);
-    const seqs = readStore(hubFixture.dataDir).seqs[targetId];
+    const seqs = readStore(hub.dataDir).seqs[targetId];
     expect(seqs).toEqual(contiguous(seqs));
     expect(seqs!.at(-1)).toBe(done.observed!.seq);
     expect(agentProcess.logs.filter((l) => l['level'] !== undefined && Number(l['level']) >= 50)).toEqual([]);
   });
 
   it('the agent, while saving the drift policy it fetched: no file of it or a complete one, and the restart applies', async () => {
-    dir = tempDir('flotilla-kill-policy-');
-    hubFixture = await startHub();
-    const admin = { url: hubFixture.url, token: hubFixture.adminToken };
-    await hubFixture.publish('app', '1.0.0', [configMap('app', { version: '1' })]);
-    const stateDir = join(dir.path, 'state');
-    const root = join(dir.path, 'root');
-    agentProcess = await startAgentProcess({
-      hubUrl: admin.url,
-      stateDir,
-      root,
-      enrollToken: await hubFixture.enrollmentToken(1),
-      name: 'edge',
-      env: { FLOTILLA_FAULT: 'drift-policy:before-rename:1' },
-    });
-    const { targetId } = JSON.parse(readFileSync(join(stateDir, 'enrollment.json'), 'utf8')) as { targetId: string };
-    expect((await hubFixture.assign(targetId, ['app@1.0.0'])).status).toBe(200);
-    expect(await agentProcess.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    const { hub, admin, stateDir, root, targetId } = await agentKilledAtFirstAssignment(
+      'flotilla-kill-policy-',
+      'drift-policy:before-rename:1',
+      ['1.0.0'],
+    );
     const policies = join(stateDir, 'drift-policies');
     const named = () => readdirSync(policies).filter((name) => name.startsWith('sha256-'));
     expect(named()).toEqual([]);
     // Nothing of generation 1 was applied or reported (the agent may have reported, before the
     // assignment, that it has nothing yet: generation 0).
-    expect(reportedGenerations(hubFixture.dataDir, targetId).filter((g) => g > 0)).toEqual([]);
+    expect(reportedGenerations(hub.dataDir, targetId).filter((g) => g > 0)).toEqual([]);
 
     agentProcess = await startAgentProcess({ hubUrl: admin.url, stateDir, root, name: 'edge' });
     const done = await applied(admin, targetId);
