@@ -2,9 +2,18 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import type { Target } from '@flotilla/protocol';
-import { manifestFileName } from '@flotilla/agent';
-import { api, configMap, startAgent, startHub, type AgentFixture, type HubFixture } from './fixtures/hub-fixture.ts';
+import type { Resource, Target } from '@flotilla/protocol';
+import { Agent, ManifestsDirDriver, manifestFileName, type ObservedResource } from '@flotilla/agent';
+import {
+  api,
+  configMap,
+  silent,
+  startAgent,
+  startHub,
+  type AgentFixture,
+  type HubFixture,
+} from './fixtures/hub-fixture.ts';
+import { tempDir } from './fixtures/temp-dir.ts';
 import { waitFor } from './fixtures/wait-for.ts';
 
 const FLEET = 20;
@@ -73,6 +82,51 @@ describe('a hub and 20 agents on loopback', () => {
       expect(parse(readFileSync(join(a.root, manifestFileName(configMap('app', {}))), 'utf8')).data).toEqual({
         greeting: 'hello again',
       });
+    }
+  });
+});
+
+/** The manifests-dir driver, counting its observe passes. */
+class CountingDriver extends ManifestsDirDriver {
+  observed = 0;
+
+  override async observe(desired: readonly Resource[]): Promise<ObservedResource[]> {
+    this.observed++;
+    return super.observe(desired);
+  }
+}
+
+describe("an agent's first observe pass", () => {
+  it('is told of once, after its report reached the hub, however many passes follow', async () => {
+    const hub = await startHub();
+    const dir = tempDir('flotilla-agent-');
+    const driver = new CountingDriver(join(dir.path, 'root'));
+    const told: { passes: number; observed: Promise<Target['observed']> }[] = [];
+    const agent = new Agent({
+      hubUrl: hub.url,
+      stateDir: join(dir.path, 'state'),
+      driver,
+      log: silent,
+      enrollToken: await hub.enrollmentToken(1),
+      observeIntervalMs: 20,
+      backoff: { baseMs: 20, maxMs: 200 },
+      onFirstObserved: () =>
+        told.push({
+          passes: driver.observed,
+          observed: api<Target>(hub.url, 'GET', `/v1/targets/${agent.current.targetId}`, {
+            token: hub.adminToken,
+          }).then((answer) => answer.body.observed),
+        }),
+    });
+    try {
+      await agent.start();
+      await waitFor('five observe passes', () => driver.observed >= 5);
+      expect(told.map((t) => t.passes)).toEqual([1]);
+      expect(await told[0]!.observed).toMatchObject({ phase: 'idle' });
+    } finally {
+      await agent.stop();
+      await hub.dispose();
+      dir.remove();
     }
   });
 });

@@ -78,6 +78,11 @@ export interface AgentOptions {
   readonly outboxIntervalMs?: number;
   /** Told how the sync loop runs (an `AgentMetrics`, with `--metrics-port`). */
   readonly metrics?: SyncMetrics;
+  /**
+   * Called once, when the first observe pass has ended and its report was handed to the hub:
+   * the start's work is behind the agent, which waits for its next pass.
+   */
+  readonly onFirstObserved?: () => void;
 }
 
 export interface AgentStatus extends SyncStatus {
@@ -238,6 +243,7 @@ export class Agent extends EventEmitter {
         log: this.log,
       }),
       ...(this.options.metrics === undefined ? {} : { metrics: this.options.metrics }),
+      ...(this.options.onFirstObserved === undefined ? {} : { onFirstObserved: this.options.onFirstObserved }),
     });
     this.log.info(
       { target: enrollment.targetId, name: enrollment.name, generation: appliedGeneration },

@@ -63,6 +63,11 @@ interface PullLoopOptions {
   /** Taken for each pass; shared with the offline inbox, which applies envelopes too. */
   readonly lock?: PassLock;
   readonly metrics?: SyncMetrics;
+  /**
+   * Called once, after the first observe pass has ended and what it had to report was handed
+   * to the hub (or left in the journal): the start's work is behind the agent.
+   */
+  readonly onFirstObserved?: () => void;
 }
 
 /**
@@ -306,7 +311,9 @@ export class PullLoop {
     const wait = (): Promise<void> => sleep(observeIntervalMs, undefined, { signal }).catch(() => undefined);
     await Promise.race([firstTurn, wait()]);
     let failure: string | undefined;
+    let firstObserved = this.options.onFirstObserved;
     while (!signal.aborted) {
+      let sent: Promise<void> = Promise.resolve();
       try {
         const observed = await this.exclusive(() =>
           observePass(deps, {
@@ -319,7 +326,7 @@ export class PullLoop {
           if (observed.report.drift !== undefined) this.options.metrics?.driftObserved(observed.report.drift.counts);
           this.lastReported = fingerprint(observed.report);
           this.current = { ...this.current, phase: observed.phase };
-          void flush();
+          sent = flush();
         }
         if (failure !== undefined) log.info({ err: failure }, 'observing works again');
         failure = undefined;
@@ -328,6 +335,10 @@ export class PullLoop {
         // Once per kind of failure: a substrate or a bundle cache that stays away is not news every interval.
         if (messageOf(error) !== failure) log.warn({ err: messageOf(error) }, 'observe pass failed');
         failure = messageOf(error);
+      }
+      if (firstObserved !== undefined) {
+        void sent.then(firstObserved);
+        firstObserved = undefined;
       }
       await wait();
     }
