@@ -38,6 +38,8 @@ export interface RuntimeDependencies {
   readonly onFatal?: (error: Error) => void;
   /** Test-only crash points, built by `main` from `FLOTILLA_FAULT`; default none. */
   readonly faults?: FaultPoints;
+  /** Called once per agent that syncs, after its first observe pass reported (`AgentOptions`). */
+  readonly onFirstObserved?: () => void;
 }
 
 /**
@@ -67,6 +69,7 @@ export function buildRuntime(config: RunConfig, deps: RuntimeDependencies): Agen
       ? {}
       : { registry: { url: config.registry, credentialsFile: config.registryCredentials } }),
     ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }),
+    ...(deps.onFirstObserved === undefined ? {} : { onFirstObserved: deps.onFirstObserved }),
     ...deps.agent,
   } satisfies Partial<AgentOptions>;
   if (config.driver === 'manifests-dir') {
