@@ -121,7 +121,9 @@ describe("an agent's first observe pass", () => {
     try {
       await agent.start();
       await waitFor('five observe passes', () => driver.observed >= 5);
-      expect(told.map((t) => t.passes)).toEqual([1]);
+      // Told once; a slow report may let the next pass begin before the hub has it.
+      expect(told).toHaveLength(1);
+      expect(told[0]!.passes).toBeGreaterThanOrEqual(1);
       expect(await told[0]!.observed).toMatchObject({ phase: 'idle' });
     } finally {
       await agent.stop();
