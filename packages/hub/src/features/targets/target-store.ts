@@ -281,7 +281,12 @@ export class TargetStore {
       ),
       setKey: db.prepare('UPDATE targets SET public_key = @publicKey, key_id = @keyId WHERE id = @id'),
       setDrift: db.prepare('UPDATE targets SET drift = @drift WHERE id = @id'),
-      seen: db.prepare(`UPDATE targets SET last_seen_at = ${seenAt} WHERE id = @id`),
+      // Only a later time: most of a rollout's check-ins reach the store after the report that
+      // followed them moved the contact already, and rewriting an unchanged row still costs
+      // the row, its index entry and the write-ahead log's pages.
+      seen: db.prepare(
+        'UPDATE targets SET last_seen_at = @at WHERE id = @id AND (last_seen_at IS NULL OR last_seen_at < @at)',
+      ),
       setStatus: db.prepare(
         'UPDATE targets SET status = @status, last_changed_at = @at, last_changed_by = @actor WHERE id = @id',
       ),
