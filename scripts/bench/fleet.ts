@@ -25,7 +25,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateRolloutResult } from '@flotilla/protocol/api';
-import { ask, child, next, stopAll, type Message } from '../sim/processes.ts';
+import { ask, child, next, stopAll } from '../sim/processes.ts';
 import type { Job } from '../sim/sim-worker.ts';
 import { agentCount, benchEnrollmentToken, publishRelease, startBenchHub, type BenchHub } from './_hub-process.ts';
 
@@ -136,16 +136,19 @@ try {
   const createMs = Date.now() - t0;
   log(`rollout created at ${t0} (epoch ms)`);
   const notifiedAt = ((await noticed) as unknown as { at: number }).at;
-  let statuses: Message[] = [];
   await until('every agent to report 2.0.0 applied', async () => {
-    statuses = await Promise.all(agents.map((a) => ask(a, 'status', { timings: true })));
-    const applied = statuses.reduce(
+    const counts = await Promise.all(agents.map((a) => ask(a, 'status')));
+    const applied = counts.reduce(
       (n, s) => n + Object.values(s['applied'] as Record<string, number>).reduce((m, k) => m + k, 0),
       0,
     );
     return applied >= AGENTS;
   });
   const during = await usage();
+  // The agents' timings once, after: every poll asking for them had each simulator process
+  // serialize thousands of them (and this process parse them) while the rollout ran, CPU that
+  // was counted as the simulated agents' and taken from the hub's two cores.
+  const statuses = await Promise.all(agents.map((a) => ask(a, 'status', { timings: true })));
   const simAfter = statuses.reduce((n, s) => n + (s['cpuMicros'] as number), 0);
   log(`every agent applied by ${Date.now()} (epoch ms)`);
   const idleRssMb = mb(median(rssSamples));

@@ -118,19 +118,6 @@ export interface EnrolledKey {
 /** A row of `target_fields` of one target as `raw()` reads it: field, text, num, version, time. */
 type HeldFieldRow = [string, string, number | null, string | null, number | null];
 
-type IndexTargetRow = Pick<TargetRow, 'id' | 'name' | 'status' | 'last_seen_at' | 'last_changed_at' | 'enrolled_at'>;
-
-function indexColumns(row: IndexTargetRow): FleetIndexColumns {
-  return {
-    id: row.id,
-    name: row.name,
-    status: row.status,
-    lastSeen: row.last_seen_at,
-    lastChanged: row.last_changed_at,
-    enrolled: row.enrolled_at,
-  };
-}
-
 /** The Target document of a row: every JSON column was written by this store from its typed value. */
 export function targetFromRow(row: TargetRow): Target {
   return {
@@ -177,6 +164,11 @@ export type TargetDocumentColumns = readonly [
   lastChangedAt: number,
   lastChangedBy: string,
 ];
+
+/** The fleet index's columns of a target, from a row of {@link TARGET_DOCUMENT_COLUMNS}. */
+function indexColumns(row: TargetDocumentColumns): FleetIndexColumns {
+  return { id: row[0], name: row[1], status: row[2], lastSeen: row[12], lastChanged: row[13], enrolled: row[11] };
+}
 
 /** {@link targetFromRow} for a row of {@link TARGET_DOCUMENT_COLUMNS}: the same document, keys in the same order. */
 export function targetFromColumns(row: TargetDocumentColumns): Target {
@@ -253,6 +245,12 @@ export class TargetStore {
         db.prepare(`INSERT INTO targets (id, name, status, public_key, key_id, labels, enrolled_at, last_changed_at, last_changed_by)
         VALUES (@id, @name, 'active', @publicKey, @keyId, @labels, @enrolledAt, @enrolledAt, @actor)`),
       get: db.prepare<[string], TargetRow>('SELECT * FROM targets WHERE id = ?'),
+      // Without the key and the signed envelope, which the fleet index never reads: a wave
+      // re-reads each member's row twice (its issuing, its report), and the envelope is most
+      // of a row's bytes.
+      document: db
+        .prepare<[string], TargetDocumentColumns>(`SELECT ${TARGET_DOCUMENT_COLUMNS} FROM targets t WHERE t.id = ?`)
+        .raw(),
       name: db.prepare<[string], { name: string }>('SELECT name FROM targets WHERE id = ?'),
       byKey: db.prepare<[string], EnrolledKey>('SELECT id, name, status FROM targets WHERE public_key = ?'),
       nameTaken: db.prepare<[string], { id: string }>('SELECT id FROM targets WHERE name = ?'),
@@ -283,7 +281,12 @@ export class TargetStore {
       ),
       setKey: db.prepare('UPDATE targets SET public_key = @publicKey, key_id = @keyId WHERE id = @id'),
       setDrift: db.prepare('UPDATE targets SET drift = @drift WHERE id = @id'),
-      seen: db.prepare(`UPDATE targets SET last_seen_at = ${seenAt} WHERE id = @id`),
+      // Only a later time: most of a rollout's check-ins reach the store after the report that
+      // followed them moved the contact already, and rewriting an unchanged row still costs
+      // the row, its index entry and the write-ahead log's pages.
+      seen: db.prepare(
+        'UPDATE targets SET last_seen_at = @at WHERE id = @id AND (last_seen_at IS NULL OR last_seen_at < @at)',
+      ),
       setStatus: db.prepare(
         'UPDATE targets SET status = @status, last_changed_at = @at, last_changed_by = @actor WHERE id = @id',
       ),
@@ -620,9 +623,9 @@ export class TargetStore {
   }
 
   private reindexNow(index: FleetIndex, id: string): void {
-    const row = this.s.get.get(id);
+    const row = this.s.document.get(id);
     if (row === undefined) index.remove(id);
-    else index.set(indexColumns(row), targetFieldRows(targetFromRow(row)));
+    else index.set(indexColumns(row), targetFieldRows(targetFromColumns(row)));
   }
 
   /**
