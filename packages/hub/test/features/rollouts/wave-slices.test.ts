@@ -1,5 +1,6 @@
 import { setImmediate as turn } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { FleetIndex } from '../../../src/features/targets/fleet-index.ts';
 import { ALICE, RolloutHub, type SimTarget } from './rollout-fixture.ts';
 
 /*
@@ -87,5 +88,86 @@ describe("a wave's members, recorded a slice per step", () => {
     await fetch;
     expect(t.generation(target)).toBe(1);
     expect(t.desired(target, 'app')).toBe('app@1.0.0');
+  });
+
+  /** Creates the rollout and the targets its second and third slices would take, in id order. */
+  function startSliced(fleet: readonly SimTarget[]): { id: string; waiting: SimTarget[] } {
+    const { id } = t.services.rollouts.create({ release: 'app@1.0.0', selector: 'env=prod' }, ALICE).rollout;
+    const [start] = t.audits('rollout.wave.start');
+    const waiting = fleet.filter((f) => !start!.subjects.includes(f.id)).sort((a, b) => a.id.localeCompare(b.id));
+    expect(waiting).toHaveLength(4);
+    return { id, waiting };
+  }
+
+  const joined = (): string[] => t.audits('rollout.member.join').flatMap((e) => e.subjects);
+
+  it("evaluates the wave's selection when it starts, not again for each slice that follows", async () => {
+    const fleet = await open();
+    const selections = vi.spyOn(FleetIndex.prototype, 'selectSlots');
+    try {
+      startSliced(fleet);
+      selections.mockClear();
+      await turn();
+      expect(joined()).toHaveLength(3);
+      expect(selections).not.toHaveBeenCalled();
+    } finally {
+      selections.mockRestore();
+    }
+  });
+
+  it('leaves out a target relabelled out of the selection between two slices', async () => {
+    const fleet = await open();
+    const { id, waiting } = startSliced(fleet);
+    const moved = waiting[0]!;
+    t.services.targets.editMetadata(moved.id, 'labels', { env: 'dev' }, [], ALICE);
+    await turn();
+    await turn();
+    expect(joined()).toEqual(waiting.slice(1).map((w) => w.id));
+    expect(members(id)).toBe(6);
+    expect(t.desired(moved, 'app')).toBeUndefined();
+  });
+
+  it('leaves out targets disabled or revoked between two slices', async () => {
+    const fleet = await open();
+    const { id, waiting } = startSliced(fleet);
+    t.services.targets.setStatus(waiting[0]!.id, 'disabled', ALICE, 'maintenance');
+    t.services.targets.setStatus(waiting[3]!.id, 'revoked', ALICE, 'key leaked');
+    await turn();
+    await turn();
+    expect(joined()).toEqual([waiting[1]!.id, waiting[2]!.id]);
+    expect(members(id)).toBe(5);
+  });
+
+  it('leaves out a target policy holds since the wave started', async () => {
+    const fleet = await open();
+    t.services.policies.apply(
+      {
+        apiVersion: 'flotilla.io/v1',
+        kind: 'Policy',
+        metadata: { name: 'acme-dual' },
+        spec: { scope: 'tenant=acme', approvals: { required: 2 } },
+      },
+      ALICE,
+    );
+    const { id, waiting } = startSliced(fleet);
+    t.services.targets.editMetadata(waiting[1]!.id, 'labels', { tenant: 'acme' }, [], ALICE);
+    await turn();
+    await turn();
+    expect(joined()).toEqual([waiting[0]!.id, waiting[2]!.id, waiting[3]!.id]);
+    expect(t.view(id).members!.find((m) => m.targetId === waiting[1]!.id)).toMatchObject({
+      state: 'blocked',
+      reason: expect.stringMatching(/^awaiting-approval/),
+    });
+  });
+
+  it('takes in a target that enrolls while the slices are recorded', async () => {
+    const fleet = await open();
+    const { id } = startSliced(fleet);
+    const late = t.enroll({ env: 'prod' });
+    await turn();
+    await turn();
+    await turn();
+    expect(joined()).toContain(late.id);
+    expect(members(id)).toBe(8);
   });
 });
