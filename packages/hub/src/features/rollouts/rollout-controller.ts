@@ -228,17 +228,21 @@ export class RolloutController {
   }
 
   private reconcileNow(id: string): void {
+    // A wave's next slice comes from the list its first step kept and reads no members: what
+    // the slices recorded is taken in once the last is, not between each two, so the last
+    // notice does not wait for it.
+    const slicing = this.kept.has(id);
     // A large change (a wave's members recorded or issued) is taken in over several turns of
     // the event loop; the steps wait for it, as they read what it brings.
-    if (!this.caughtUp()) {
+    if (!this.caughtUp(!slicing)) {
       this.reconcileSoon(id);
       return;
     }
-    this.catchUp(id);
+    if (!slicing) this.catchUp(id);
     for (let steps = 0; this.step(id); steps++) {
       if (steps >= MAX_STEPS) throw new Error(`rollout ${id} took more than ${MAX_STEPS} steps in one reconcile`);
-      if (this.sliced) {
-        // More members wait for the next slice: after other requests have been served.
+      if (this.sliced || slicing) {
+        // More members wait for the next slice, or those recorded for taking in: after other requests have been served.
         this.reconcileSoon(id);
         break;
       }
@@ -268,14 +272,15 @@ export class RolloutController {
   }
 
   /**
-   * Outside a transaction, one slice of catching up with the store's changes: the kept members
-   * and the selection's index. True when both are up to date (always, inside a transaction).
+   * Outside a transaction, one slice of catching up with the store's changes: the selection's
+   * index, and unless `members` is false the kept members. True when they are up to date
+   * (always, inside a transaction).
    */
-  private caughtUp(): boolean {
+  private caughtUp(members: boolean): boolean {
     if (this.deps.tx.open) return true;
     const deadline = performance.now() + CATCH_UP_SLICE_MS;
     const selection = this.deps.selection?.catchUp(deadline) ?? true;
-    return this.deps.members.catchUp(this.deps.rollouts, deadline) && selection;
+    return (!members || this.deps.members.catchUp(this.deps.rollouts, deadline)) && selection;
   }
 
   /**

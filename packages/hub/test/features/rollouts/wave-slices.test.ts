@@ -1,5 +1,6 @@
 import { setImmediate as turn } from 'node:timers/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { RolloutStore } from '../../../src/features/rollouts/rollout-store.ts';
 import { FleetIndex } from '../../../src/features/targets/fleet-index.ts';
 import { ALICE, RolloutHub, type SimTarget } from './rollout-fixture.ts';
 
@@ -112,6 +113,25 @@ describe("a wave's members, recorded a slice per step", () => {
       expect(selections).not.toHaveBeenCalled();
     } finally {
       selections.mockRestore();
+    }
+  });
+
+  it('reads back the members the slices recorded once the last is recorded, not between two slices', async () => {
+    const fleet = await open();
+    const reads = vi.spyOn(RolloutStore.prototype, 'membersOf');
+    try {
+      const { id } = startSliced(fleet);
+      reads.mockClear();
+      await turn();
+      await turn();
+      expect(joined()).toHaveLength(4);
+      expect(reads).not.toHaveBeenCalled();
+      // The next pass takes them in before it judges the wave's gates.
+      t.reconcile();
+      expect(reads).toHaveBeenCalled();
+      expect(members(id)).toBe(7);
+    } finally {
+      reads.mockRestore();
     }
   });
 
