@@ -364,14 +364,15 @@ class RolloutMembers {
 
   /**
    * Re-reads the members of the `changed` targets: all of them in one scan when many changed,
-   * unless `paged` (a page of a sliced catch-up, which must cost what the page does), else
-   * those named, in one read: a slice of a wave just recorded is a thousand of them.
+   * unless `paged` (a page of a sliced catch-up, which must cost what the page does: the
+   * store may hold far more members than are kept, a whole wave recorded since), else those
+   * named, in one read: a slice of a wave just recorded is a thousand of them.
    */
   apply(rollouts: RolloutStore, changed: ReadonlySet<string>, paged = false): this {
     const { row, release } = this.rollout;
     const many = changed.size > Math.max(64, this.byTarget.size / 8);
     const rows =
-      many && (!paged || this.byTarget.size <= changed.size)
+      many && !paged
         ? rollouts.members(row.id).filter((r) => changed.has(r.target_id))
         : rollouts.membersOf(row.id, [...changed]);
     const present = new Set(rows.map((r) => r.target_id));
