@@ -139,8 +139,9 @@ export interface ControllerSchedule {
  * new state and the audit entries — in one SQLite transaction. The members' envelopes are
  * then issued by the {@link WaveIssuer} in batches of their own, so no step holds the hub for
  * the time it takes to sign thousands of envelopes. Nothing is kept in memory between steps
- * but memos of immutable data, so a hub restarted at any point continues exactly where the
- * last commit left it: no step is lost, none is done twice.
+ * but memos: of immutable data, and of the targets a wave still has to record, which each
+ * step checks against the store again. So a hub restarted at any point continues exactly where
+ * the last commit left it: no step is lost, none is done twice.
  *
  * It runs on a timer: when anything was written to the store (reports arriving, targets
  * enrolling or relabelled), when a bake or timeout falls due, and at least every
@@ -197,7 +198,10 @@ export class RolloutController {
   reconcileAll(): void {
     const started = performance.now();
     this.nextDeadline = Number.POSITIVE_INFINITY;
-    for (const row of this.deps.rollouts.running()) {
+    const running = this.deps.rollouts.running();
+    // A list kept for a rollout that stopped running elsewhere (another replica's command) goes; it would be made again.
+    for (const id of this.kept.keys()) if (!running.some((row) => row.id === id)) this.kept.delete(id);
+    for (const row of running) {
       try {
         this.reconcile(row.id);
       } catch (error) {
@@ -304,6 +308,7 @@ export class RolloutController {
     const tick = (): void => {
       // Every replica answers selectors from its own index: each keeps it caught up, not only the lease holder.
       this.catchUpSelection();
+      if (!this.once.held()) this.kept.clear();
       void this.once.run(pass);
     };
     const pass = (): void => {
@@ -405,7 +410,8 @@ export class RolloutController {
     const keeping = this.keeping;
     this.keeping = undefined;
     if (keeping === undefined) return;
-    if (keeping.slices === undefined) this.kept.delete(keeping.id);
+    // A replica without the lease (a command's step) keeps none: the holder's passes record the rest.
+    if (keeping.slices === undefined || !this.once.held()) this.kept.delete(keeping.id);
     else this.kept.set(keeping.id, keeping.slices);
   }
 
