@@ -94,13 +94,18 @@ describe("a wave's members, recorded a slice per step", () => {
   /** Creates the rollout and the targets its second and third slices would take, in id order. */
   function startSliced(fleet: readonly SimTarget[]): { id: string; waiting: SimTarget[] } {
     const { id } = t.services.rollouts.create({ release: 'app@1.0.0', selector: 'env=prod' }, ALICE).rollout;
-    const [start] = t.audits('rollout.wave.start');
+    const start = t.audits('rollout.wave.start').find((e) => e.details['rollout'] === id);
     const waiting = fleet.filter((f) => !start!.subjects.includes(f.id)).sort((a, b) => a.id.localeCompare(b.id));
     expect(waiting).toHaveLength(4);
     return { id, waiting };
   }
 
-  const joined = (): string[] => t.audits('rollout.member.join').flatMap((e) => e.subjects);
+  /** The targets that joined the wave after its start, in the order they joined; `id`: of that rollout alone. */
+  const joined = (id?: string): string[] =>
+    t
+      .audits('rollout.member.join')
+      .filter((e) => id === undefined || e.details['rollout'] === id)
+      .flatMap((e) => e.subjects);
 
   it("evaluates the wave's selection when it starts, not again for each slice that follows", async () => {
     const fleet = await open();
@@ -178,6 +183,21 @@ describe("a wave's members, recorded a slice per step", () => {
       state: 'blocked',
       reason: expect.stringMatching(/^awaiting-approval/),
     });
+  });
+
+  it('leaves out a target another rollout of the release took since the wave started', async () => {
+    const fleet = await open();
+    t.enroll({ env: 'dev', ring: 'two' });
+    const other = t.services.rollouts.create({ release: 'app@1.0.0', selector: 'ring=two' }, ALICE).rollout;
+    const { id, waiting } = startSliced(fleet);
+    const taken = waiting[2]!;
+    t.services.targets.editMetadata(taken.id, 'labels', { ring: 'two' }, [], ALICE);
+    // The older rollout takes it in before the next slice of the newer one is recorded.
+    t.services.rollouts.controller.step(other.id);
+    await turn();
+    await turn();
+    expect(joined(other.id)).toEqual([taken.id]);
+    expect(joined(id)).toEqual([waiting[0]!.id, waiting[1]!.id, waiting[3]!.id]);
   });
 
   it('takes in a target that enrolls while the slices are recorded', async () => {
