@@ -13,8 +13,10 @@ import {
   waitsOnPolicy,
   type RolloutPolicy,
   evaluateRollout,
+  candidatesAmong,
   type Candidate,
   type EvaluatedMember,
+  type LoadedRollout,
   type MemberCache,
   type RolloutEvaluation,
   type RolloutLoader,
@@ -104,6 +106,18 @@ export interface RolloutControllerDeps {
   readonly once?: OnceOnly;
 }
 
+/**
+ * The rest of a wave being recorded a slice per step: the candidates in waves up to `wave`, in
+ * id order, as the step that started the recording found them, and where the next slice
+ * starts. A memo only: each slice re-checks its own targets (see {@link candidatesAmong}), and
+ * once the list is spent the next step evaluates the selection again and finds what it missed.
+ */
+interface KeptSlices {
+  readonly wave: number;
+  readonly candidates: readonly Candidate[];
+  readonly next: number;
+}
+
 /** A wave's gates were met (`baking`) or stopped holding (`waiting`). */
 export interface WaveGatesChange {
   readonly rollout: string;
@@ -125,8 +139,9 @@ export interface ControllerSchedule {
  * new state and the audit entries — in one SQLite transaction. The members' envelopes are
  * then issued by the {@link WaveIssuer} in batches of their own, so no step holds the hub for
  * the time it takes to sign thousands of envelopes. Nothing is kept in memory between steps
- * but memos of immutable data, so a hub restarted at any point continues exactly where the
- * last commit left it: no step is lost, none is done twice.
+ * but memos: of immutable data, and of the targets a wave still has to record, which each
+ * step checks against the store again. So a hub restarted at any point continues exactly where
+ * the last commit left it: no step is lost, none is done twice.
  *
  * It runs on a timer: when anything was written to the store (reports arriving, targets
  * enrolling or relabelled), when a bake or timeout falls due, and at least every
@@ -146,6 +161,10 @@ export class RolloutController {
   private readonly enlistSlice: number;
   /** Set by a step that recorded a slice of members and left more for the next. */
   private sliced = false;
+  /** Per rollout, the rest of the wave whose members its steps are recording (see {@link KeptSlices}). */
+  private readonly kept = new Map<string, KeptSlices>();
+  /** What the step under way leaves for the next slice (undefined: nothing), kept once its transaction commits. */
+  private keeping: { readonly id: string; readonly slices: KeptSlices | undefined } | undefined;
   private selectionCatchUp: NodeJS.Immediate | undefined;
   /** After {@link stop}: reconciles scheduled for later are dropped (the store may be closing). */
   private halted = false;
@@ -179,7 +198,10 @@ export class RolloutController {
   reconcileAll(): void {
     const started = performance.now();
     this.nextDeadline = Number.POSITIVE_INFINITY;
-    for (const row of this.deps.rollouts.running()) {
+    const running = this.deps.rollouts.running();
+    // A list kept for a rollout that stopped running elsewhere (another replica's command) goes; it would be made again.
+    for (const id of this.kept.keys()) if (!running.some((row) => row.id === id)) this.kept.delete(id);
+    for (const row of running) {
       try {
         this.reconcile(row.id);
       } catch (error) {
@@ -210,17 +232,21 @@ export class RolloutController {
   }
 
   private reconcileNow(id: string): void {
+    // A wave's next slice comes from the list its first step kept and reads no members: what
+    // the slices recorded is taken in once the last is, not between each two, so the last
+    // notice does not wait for it.
+    const slicing = this.kept.has(id);
     // A large change (a wave's members recorded or issued) is taken in over several turns of
     // the event loop; the steps wait for it, as they read what it brings.
-    if (!this.caughtUp()) {
+    if (!this.caughtUp(!slicing)) {
       this.reconcileSoon(id);
       return;
     }
-    this.catchUp(id);
+    if (!slicing) this.catchUp(id);
     for (let steps = 0; this.step(id); steps++) {
       if (steps >= MAX_STEPS) throw new Error(`rollout ${id} took more than ${MAX_STEPS} steps in one reconcile`);
-      if (this.sliced) {
-        // More members wait for the next slice: after other requests have been served.
+      if (this.sliced || slicing) {
+        // More members wait for the next slice, or those recorded for taking in: after other requests have been served.
         this.reconcileSoon(id);
         break;
       }
@@ -250,14 +276,15 @@ export class RolloutController {
   }
 
   /**
-   * Outside a transaction, one slice of catching up with the store's changes: the kept members
-   * and the selection's index. True when both are up to date (always, inside a transaction).
+   * Outside a transaction, one slice of catching up with the store's changes: the selection's
+   * index, and unless `members` is false the kept members. True when they are up to date
+   * (always, inside a transaction).
    */
-  private caughtUp(): boolean {
+  private caughtUp(members: boolean): boolean {
     if (this.deps.tx.open) return true;
     const deadline = performance.now() + CATCH_UP_SLICE_MS;
     const selection = this.deps.selection?.catchUp(deadline) ?? true;
-    return this.deps.members.catchUp(this.deps.rollouts, deadline) && selection;
+    return (!members || this.deps.members.catchUp(this.deps.rollouts, deadline)) && selection;
   }
 
   /**
@@ -281,6 +308,7 @@ export class RolloutController {
     const tick = (): void => {
       // Every replica answers selectors from its own index: each keeps it caught up, not only the lease holder.
       this.catchUpSelection();
+      if (!this.once.held()) this.kept.clear();
       void this.once.run(pass);
     };
     const pass = (): void => {
@@ -354,6 +382,7 @@ export class RolloutController {
    */
   step(id: string): boolean {
     this.sliced = false;
+    this.keeping = undefined;
     const changed: string[] = [];
     const enlisted: string[] = [];
     const gateChanges: WaveGatesChange[] = [];
@@ -362,6 +391,7 @@ export class RolloutController {
       if (stepped) this.deps.faults.reach('rollout:before-commit');
       return stepped;
     });
+    this.keepSlices();
     this.deps.desired.announce(changed);
     // More of the wave to record: its agents' fetches wait until the rest are recorded and told.
     if (this.sliced) this.issuer.holdFetches();
@@ -373,6 +403,16 @@ export class RolloutController {
     }
     for (const change of gateChanges) this.deps.gatesChanged?.(change);
     return moved;
+  }
+
+  /** After a step's transaction committed: what it left for the next slice is kept, or what it spent forgotten. */
+  private keepSlices(): void {
+    const keeping = this.keeping;
+    this.keeping = undefined;
+    if (keeping === undefined) return;
+    // A replica without the lease (a command's step) keeps none: the holder's passes record the rest.
+    if (keeping.slices === undefined || !this.once.held()) this.kept.delete(keeping.id);
+    else this.kept.set(keeping.id, keeping.slices);
   }
 
   /**
@@ -393,16 +433,24 @@ export class RolloutController {
     const row = this.deps.rollouts.get(id);
     if (row?.state !== 'running') return false;
     const now = this.deps.clock();
-    const evaluation = evaluateRollout(this.deps, this.deps.loader.load(row), now, 'reached');
+    const rollout = this.deps.loader.load(row);
+    // The next slice of a wave being recorded comes from the list its first step made: the
+    // selection is not evaluated again for each slice of an 18,000-target wave.
+    const kept = row.current_wave >= 0 ? this.keptSlice(rollout, now) : [];
+    if (kept.length > 0) {
+      this.join(rollout, kept, now);
+      enlisted.push(...kept.map((j) => j.targetId));
+      return true;
+    }
+    const evaluation = evaluateRollout(this.deps, rollout, now, 'reached');
     if (row.current_wave < 0) {
       enlisted.push(...this.startWave(evaluation, 0, now));
       return true;
     }
-    const joiners = this.updatable(evaluation, row.current_wave, this.enlistSlice + 1);
+    const joiners = this.firstSlice(evaluation, row.current_wave);
     if (joiners.length > 0) {
-      const slice = this.slice(joiners);
-      this.join(evaluation, slice, now);
-      enlisted.push(...slice.map((j) => j.targetId));
+      this.join(rollout, joiners, now);
+      enlisted.push(...joiners.map((j) => j.targetId));
       return true;
     }
     // A target held by its closed window joins at the opening, without anyone asking.
@@ -411,36 +459,74 @@ export class RolloutController {
     return this.applyGate(evaluation, now, changed, enlisted, gateChanges);
   }
 
-  /** Up to `limit` candidates in waves up to `throughWave` that nothing blocks, in id order. */
-  private updatable(evaluation: RolloutEvaluation, throughWave: number, limit: number): Candidate[] {
+  /** The first slice of the candidates in waves up to `throughWave` that nothing blocks, in id order (see {@link pick}). */
+  private firstSlice(evaluation: RolloutEvaluation, throughWave: number): Candidate[] {
+    const { rollout } = evaluation;
     const reached = evaluation.candidates.filter((c) => c.wave <= throughWave);
-    if (reached.length === 0) return [];
-    const holders = this.holders(evaluation);
+    const holders = reached.length === 0 ? undefined : this.deps.rollouts.holders(rollout.release.name, rollout.row.id);
     const policy = inForce(this.deps.policy);
-    const updatable: Candidate[] = [];
-    for (const c of reached) {
-      if (blockReason(this.deps.rollouts, evaluation.rollout, c, policy, holders) !== undefined) continue;
-      updatable.push(c);
-      if (updatable.length >= limit) break;
-    }
-    return updatable;
+    return this.pick(rollout, throughWave, reached, 0, (chunk) =>
+      chunk.filter((c) => blockReason(this.deps.rollouts, rollout, c, policy, holders) === undefined),
+    );
   }
 
   /**
-   * The first slice of `updatable` (found with one more than a slice's worth): when more are
-   * left, the step says so, and they are recorded by the next step after a turn of the event
-   * loop. A hub killed between slices has committed whole slices only, and the next pass finds
-   * the rest as candidates still: none is lost or recorded twice.
+   * The next slice of the wave whose recording an earlier step started, its targets re-checked
+   * against the store as it is now (selected, in a started wave, not a member, not blocked): a
+   * target relabelled, disabled, revoked, held by policy or taken by another rollout since is
+   * left out. Empty when no list is kept for the rollout's current wave, or it is spent.
    */
-  private slice(updatable: readonly Candidate[]): readonly Candidate[] {
-    if (updatable.length <= this.enlistSlice) return updatable;
-    this.sliced = true;
-    return updatable.slice(0, this.enlistSlice);
+  private keptSlice(rollout: LoadedRollout, now: number): Candidate[] {
+    const { row, release } = rollout;
+    const kept = this.kept.get(row.id);
+    if (kept === undefined) return [];
+    if (kept.wave !== row.current_wave) {
+      this.keeping = { id: row.id, slices: undefined };
+      return [];
+    }
+    const policy = inForce(this.deps.policy);
+    return this.pick(rollout, kept.wave, kept.candidates, kept.next, (chunk) => {
+      const ids = chunk.map((c) => c.targetId);
+      const holders = this.deps.rollouts.holdersOf(ids, release.name, row.id);
+      return candidatesAmong(this.deps, rollout, now, ids).filter(
+        (c) => blockReason(this.deps.rollouts, rollout, c, policy, holders) === undefined,
+      );
+    });
   }
 
-  private holders(evaluation: RolloutEvaluation): Map<string, string> {
-    const { row, release } = evaluation.rollout;
-    return this.deps.rollouts.holders(release.name, row.id);
+  /**
+   * One slice of `candidates`, from `from` on, of those `usable` passes (it is given them a
+   * chunk at a time, so a slice costs what it takes, not the whole list). When more are left,
+   * the step says so, keeps where the next slice starts, and the next step records it after a
+   * turn of the event loop. A hub killed between slices has committed whole slices only, and
+   * the next pass finds the rest as candidates still: none is lost or recorded twice.
+   */
+  private pick(
+    rollout: LoadedRollout,
+    wave: number,
+    candidates: readonly Candidate[],
+    from: number,
+    usable: (chunk: readonly Candidate[]) => Candidate[],
+  ): Candidate[] {
+    const id = rollout.row.id;
+    const slice: Candidate[] = [];
+    for (let at = from; at < candidates.length;) {
+      // One more than the slice lacks: found too, it says that more are left.
+      const chunk = candidates.slice(at, at + this.enlistSlice + 1 - slice.length);
+      const found = usable(chunk);
+      const room = this.enlistSlice - slice.length;
+      if (found.length > room) {
+        const next = at + chunk.findIndex((c) => c.targetId === found[room]!.targetId);
+        slice.push(...found.slice(0, room));
+        this.sliced = true;
+        this.keeping = { id, slices: { wave, candidates, next } };
+        return slice;
+      }
+      slice.push(...found);
+      at += chunk.length;
+    }
+    this.keeping = { id, slices: undefined };
+    return slice;
   }
 
   private applyGate(
@@ -560,7 +646,7 @@ export class RolloutController {
       outcome: 'success',
       details: {
         rollout: row.id,
-        release: releaseText(evaluation),
+        release: releaseText(evaluation.rollout),
         wave: index,
         waveName: wave.name,
         members: counts.size,
@@ -580,13 +666,13 @@ export class RolloutController {
       outcome: 'success',
       details: {
         rollout: row.id,
-        release: releaseText(evaluation),
+        release: releaseText(evaluation.rollout),
         members: evaluation.members.length,
         failed: counts.failed,
       },
     });
     this.forget(row.id);
-    this.deps.log.info({ rollout: row.id, release: releaseText(evaluation) }, 'rollout completed');
+    this.deps.log.info({ rollout: row.id, release: releaseText(evaluation.rollout) }, 'rollout completed');
   }
 
   /**
@@ -599,7 +685,7 @@ export class RolloutController {
     const wave = plan.waves[index]!;
     this.deps.rollouts.insertWave(row.id, index, wave.percent === undefined ? null : evaluation.cutoffs[index]!, now);
     this.deps.rollouts.setCurrentWave(row.id, index, now);
-    const targets = this.slice(this.updatable(evaluation, index, this.enlistSlice + 1));
+    const targets = this.firstSlice(evaluation, index);
     this.deps.rollouts.enlist(row.id, targets, now);
     if (this.sliced) this.deps.faults.reach('rollout:enlist');
     this.appendInParts(
@@ -609,7 +695,7 @@ export class RolloutController {
         outcome: 'success',
         details: {
           rollout: row.id,
-          release: releaseText(evaluation),
+          release: releaseText(evaluation.rollout),
           digest: row.release_digest,
           wave: index,
           waveName: wave.name,
@@ -626,8 +712,8 @@ export class RolloutController {
   }
 
   /** Targets that entered a wave already under way (enrolled, relabelled, unblocked) join it, to be issued the release next. */
-  private join(evaluation: RolloutEvaluation, joiners: readonly Candidate[], now: number): void {
-    const { row } = evaluation.rollout;
+  private join(rollout: LoadedRollout, joiners: readonly Candidate[], now: number): void {
+    const { row } = rollout;
     this.deps.rollouts.touch(row.id, now);
     this.deps.rollouts.enlist(row.id, joiners, now);
     if (this.sliced) this.deps.faults.reach('rollout:enlist');
@@ -638,7 +724,7 @@ export class RolloutController {
         outcome: 'success',
         details: {
           rollout: row.id,
-          release: releaseText(evaluation),
+          release: releaseText(rollout),
           digest: row.release_digest,
           currentWave: row.current_wave,
           joined: joiners.length,
@@ -692,7 +778,7 @@ export class RolloutController {
         details: {
           ...extra,
           rollout: row.id,
-          release: releaseText(evaluation),
+          release: releaseText(evaluation.rollout),
           from: row.state,
           reverted: reverted.length,
           skipped: skipped.length,
@@ -710,6 +796,7 @@ export class RolloutController {
 
   /** Drops the memos of a finished rollout (they would be rebuilt if it is read again). */
   forget(id: string): void {
+    this.kept.delete(id);
     this.deps.positions.forget(id);
     this.deps.members.forget(id);
   }
@@ -749,7 +836,7 @@ function reached(evaluation: RolloutEvaluation, index: number): number {
   return n;
 }
 
-function releaseText(evaluation: RolloutEvaluation): string {
-  const release: ReleaseRef = evaluation.rollout.release;
+function releaseText(rollout: LoadedRollout): string {
+  const release: ReleaseRef = rollout.release;
   return `${release.name}@${release.version}`;
 }

@@ -200,6 +200,44 @@ function reached(
   return { rollout, scope: 'reached', waves, selected: -1, members, candidates, outside: 0, cutoffs };
 }
 
+/**
+ * The candidates among `targetIds` as a `reached` evaluation would find them now, in the order
+ * given: those the rollout's selector still selects (revoked ones left out), that are not members
+ * yet, and that a wave already started includes, each with the first such wave. What a slice of
+ * a wave being recorded re-checks, at the cost of the slice rather than of the fleet.
+ */
+export function candidatesAmong(
+  deps: EvaluationDeps,
+  rollout: LoadedRollout,
+  now: number,
+  targetIds: readonly string[],
+): Candidate[] {
+  const { row, plan } = rollout;
+  const selection = selectionOf(deps);
+  const members = deps.rollouts.membersAmong(row.id, targetIds);
+  const outsiders = selection.among(
+    rollout.query,
+    now,
+    targetIds.filter((id) => !members.has(id)),
+  );
+  if (outsiders.length === 0) return [];
+  const waves = deps.rollouts.waves(row.id);
+  const ids = outsiders.map((t) => t.id);
+  const criteria: WaveCriterion[] = plan.waves
+    .slice(0, row.current_wave + 1)
+    .map((wave, i) =>
+      wave.percent !== undefined
+        ? { kind: 'percent', cutoff: waves[i]!.cutoff! }
+        : { kind: 'selector', matches: new Set(selection.among(rollout.waveQueries[i]!, now, ids).map((t) => t.id)) },
+    );
+  const candidates: Candidate[] = [];
+  for (const target of outsiders) {
+    const wave = firstWave(target.id, deps.positions.position(row.id, target.id), criteria);
+    if (wave !== undefined) candidates.push({ targetId: target.id, name: target.name, status: target.status, wave });
+  }
+  return candidates;
+}
+
 /** Member changes one page of a sliced catch-up takes in. */
 const CHANGES_PAGE = 512;
 
@@ -326,14 +364,15 @@ class RolloutMembers {
 
   /**
    * Re-reads the members of the `changed` targets: all of them in one scan when many changed,
-   * unless `paged` (a page of a sliced catch-up, which must cost what the page does), else
-   * those named, in one read: a slice of a wave just recorded is a thousand of them.
+   * unless `paged` (a page of a sliced catch-up, which must cost what the page does: the
+   * store may hold far more members than are kept, a whole wave recorded since), else those
+   * named, in one read: a slice of a wave just recorded is a thousand of them.
    */
   apply(rollouts: RolloutStore, changed: ReadonlySet<string>, paged = false): this {
     const { row, release } = this.rollout;
     const many = changed.size > Math.max(64, this.byTarget.size / 8);
     const rows =
-      many && (!paged || this.byTarget.size <= changed.size)
+      many && !paged
         ? rollouts.members(row.id).filter((r) => changed.has(r.target_id))
         : rollouts.membersOf(row.id, [...changed]);
     const present = new Set(rows.map((r) => r.target_id));

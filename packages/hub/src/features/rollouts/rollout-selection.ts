@@ -6,6 +6,8 @@ import type { RolloutStore, SelectedRow } from './rollout-store.ts';
 export interface RolloutSelection {
   /** The selected targets, revoked ones left out (they never fetch desired state again), in id order. */
   selected(query: Query, now: number): SelectedRow[];
+  /** Those of `targetIds` that {@link selected} would answer, in the order given: a slice re-checked without a pass over the fleet. */
+  among(query: Query, now: number, targetIds: readonly string[]): SelectedRow[];
   /**
    * Outside a transaction, brings what answers {@link selected} up to date with the store until
    * `deadline` (a `performance.now()` time); true when it is. Lets a caller that can yield pay
@@ -16,7 +18,7 @@ export interface RolloutSelection {
 
 /** The slots, ids, names and statuses of the fleet index (the targets feature), in the same transaction as the store. */
 export interface SelectionIndex {
-  fleetIndex(): Pick<FleetIndex, 'selectSlots' | 'idAt' | 'nameAt' | 'statusAt'>;
+  fleetIndex(): Pick<FleetIndex, 'selectSlots' | 'selectAmong' | 'idAt' | 'nameAt' | 'statusAt'>;
   catchUpFleetIndex(deadline: number): boolean;
 }
 
@@ -36,12 +38,12 @@ export class IndexedSelection implements RolloutSelection {
 
   selected(query: Query, now: number): SelectedRow[] {
     const index = this.index.fleetIndex();
-    const rows: SelectedRow[] = [];
-    for (const slot of index.selectSlots(query, now)) {
-      const status = index.statusAt(slot) as SelectedRow['status'];
-      if (status !== 'revoked') rows.push({ id: index.idAt(slot), name: index.nameAt(slot), status });
-    }
-    return rows;
+    return rowsOf(index, index.selectSlots(query, now));
+  }
+
+  among(query: Query, now: number, targetIds: readonly string[]): SelectedRow[] {
+    const index = this.index.fleetIndex();
+    return rowsOf(index, index.selectAmong(query, now, targetIds));
   }
 
   catchUp(deadline: number): boolean {
@@ -61,7 +63,21 @@ export class StoreSelection implements RolloutSelection {
     return this.rollouts.selected(query, now);
   }
 
+  among(query: Query, now: number, targetIds: readonly string[]): SelectedRow[] {
+    const selected = new Map(this.rollouts.selected(query, now).map((row) => [row.id, row]));
+    return targetIds.flatMap((id) => selected.get(id) ?? []);
+  }
+
   catchUp(): boolean {
     return true;
   }
+}
+
+function rowsOf(index: Pick<FleetIndex, 'idAt' | 'nameAt' | 'statusAt'>, slots: Int32Array): SelectedRow[] {
+  const rows: SelectedRow[] = [];
+  for (const slot of slots) {
+    const status = index.statusAt(slot) as SelectedRow['status'];
+    if (status !== 'revoked') rows.push({ id: index.idAt(slot), name: index.nameAt(slot), status });
+  }
+  return rows;
 }

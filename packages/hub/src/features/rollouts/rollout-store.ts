@@ -149,6 +149,10 @@ export class RolloutStore {
         FROM ${forDialect(db, { sqlite: 'json_each(?) j', postgres: 'json_array_elements_text(?::json) j (value)' })}
         CROSS JOIN rollout_members m CROSS JOIN targets t
         WHERE m.rollout_id = ? AND m.target_id = j.value AND t.id = m.target_id`),
+      membersAmong: db.prepare<[string, string], { target_id: string }>(
+        `SELECT m.target_id FROM ${forDialect(db, { sqlite: 'json_each(?) j', postgres: 'json_array_elements_text(?::json) j (value)' })}
+        CROSS JOIN rollout_members m WHERE m.rollout_id = ? AND m.target_id = j.value`,
+      ),
       memberCount: db.prepare<[string], { n: number }>(
         'SELECT count(*) AS n FROM rollout_members WHERE rollout_id = ?',
       ),
@@ -190,6 +194,11 @@ export class RolloutStore {
       holders: db.prepare<[string, string], { target_id: string; rollout_id: string }>(
         `SELECT m.target_id, m.rollout_id FROM rollout_members m JOIN rollouts r ON r.id = m.rollout_id
         WHERE r.release_name = ? AND r.state IN ('running', 'paused') AND r.id <> ?`,
+      ),
+      holdersOf: db.prepare<[string, string, string], { target_id: string; rollout_id: string }>(
+        `SELECT m.target_id, m.rollout_id FROM ${forDialect(db, { sqlite: 'json_each(?) j', postgres: 'json_array_elements_text(?::json) j (value)' })}
+        CROSS JOIN rollout_members m CROSS JOIN rollouts r
+        WHERE m.target_id = j.value AND r.id = m.rollout_id AND r.release_name = ? AND r.state IN ('running', 'paused') AND r.id <> ?`,
       ),
       memberIds: db.prepare<[string], { target_id: string }>(
         'SELECT target_id FROM rollout_members WHERE rollout_id = ?',
@@ -314,6 +323,11 @@ export class RolloutStore {
     return this.s.membersOf.all(JSON.stringify(targetIds), id).map(member);
   }
 
+  /** Those of `targetIds` that are members of the rollout, in one statement however many are asked for. */
+  membersAmong(id: string, targetIds: readonly string[]): Set<string> {
+    return new Set(this.s.membersAmong.all(JSON.stringify(targetIds), id).map((r) => r.target_id));
+  }
+
   memberCount(id: string): number {
     return this.s.memberCount.get(id)!.n;
   }
@@ -401,6 +415,13 @@ export class RolloutStore {
   /** Every target another running or paused rollout of `releaseName` has updated, with that rollout: {@link holder} for a whole wave in one read. */
   holders(releaseName: string, exceptId: string): Map<string, string> {
     return new Map(this.s.holders.all(releaseName, exceptId).map((r) => [r.target_id, r.rollout_id]));
+  }
+
+  /** {@link holders} among `targetIds` alone: for a slice of a wave, without reading the other rollouts' every member. */
+  holdersOf(targetIds: readonly string[], releaseName: string, exceptId: string): Map<string, string> {
+    return new Map(
+      this.s.holdersOf.all(JSON.stringify(targetIds), releaseName, exceptId).map((r) => [r.target_id, r.rollout_id]),
+    );
   }
 
   /**

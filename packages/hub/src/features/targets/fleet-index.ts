@@ -498,6 +498,22 @@ export class FleetIndex {
   }
 
   /**
+   * The slots of those of `ids` the query selects at `now`, in the order given (ids the index
+   * does not hold left out): a few targets tested one by one, where {@link selectSlots} passes
+   * over the fleet.
+   */
+  selectAmong(query: Query, now: Date | number, ids: readonly string[]): Int32Array {
+    const test = this.predicate(planQuery(query, nowMillis(now)));
+    const slots = new Int32Array(ids.length);
+    let count = 0;
+    for (const id of ids) {
+      const ordinal = this.ordinals.get(id);
+      if (ordinal !== undefined && test(ordinal)) slots[count++] = ordinal;
+    }
+    return slots.subarray(0, count);
+  }
+
+  /**
    * One field by slot: the id + 1 of the first value each target holds (0 when it lacks the
    * field), and the slots whose targets hold more than one value. Undefined when no target has
    * the field.

@@ -1,6 +1,7 @@
+import { setImmediate as turn } from 'node:timers/promises';
 import { afterEach, expect, it, vi } from 'vitest';
 import { MemberCache } from '../../../src/features/rollouts/rollout-evaluation.ts';
-import { RolloutHub } from './rollout-fixture.ts';
+import { ALICE, RolloutHub } from './rollout-fixture.ts';
 
 let t: RolloutHub;
 
@@ -78,4 +79,19 @@ it('keeps no members and deletes no record of their changes on a replica without
   // The lease holder reads these changes; another replica deleting them would hide them from it.
   follower.catchUp(store);
   expect(store.changesSince(0)).toHaveLength(recorded);
+});
+
+it('takes in a page of changes by the members it names, though the store holds many more than were kept', async () => {
+  t = await RolloutHub.open({ enlistSlice: 50 });
+  t.publish('app', '2.0.0');
+  t.fleet(600, { env: 'prod' });
+  const { id } = t.services.rollouts.create({ release: 'app@2.0.0', selector: 'env=prod' }, ALICE).rollout;
+  const store = t.services.rollouts['rollouts'];
+  // The wave's slices are recorded and read back only after the last: 50 members kept, 600 in the store.
+  while (store.memberCount(id) < 600) await turn();
+  const all = vi.spyOn(store, 'members');
+  const some = vi.spyOn(store, 'membersOf');
+  t.reconcile();
+  expect(all).not.toHaveBeenCalled();
+  expect(some).toHaveBeenCalled();
 });

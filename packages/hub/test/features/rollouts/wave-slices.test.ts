@@ -1,5 +1,7 @@
 import { setImmediate as turn } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { RolloutStore } from '../../../src/features/rollouts/rollout-store.ts';
+import { FleetIndex } from '../../../src/features/targets/fleet-index.ts';
 import { ALICE, RolloutHub, type SimTarget } from './rollout-fixture.ts';
 
 /*
@@ -87,5 +89,125 @@ describe("a wave's members, recorded a slice per step", () => {
     await fetch;
     expect(t.generation(target)).toBe(1);
     expect(t.desired(target, 'app')).toBe('app@1.0.0');
+  });
+
+  /** Creates the rollout and the targets its second and third slices would take, in id order. */
+  function startSliced(fleet: readonly SimTarget[]): { id: string; waiting: SimTarget[] } {
+    const { id } = t.services.rollouts.create({ release: 'app@1.0.0', selector: 'env=prod' }, ALICE).rollout;
+    const start = t.audits('rollout.wave.start').find((e) => e.details['rollout'] === id);
+    const waiting = fleet.filter((f) => !start!.subjects.includes(f.id)).sort((a, b) => a.id.localeCompare(b.id));
+    expect(waiting).toHaveLength(4);
+    return { id, waiting };
+  }
+
+  /** The targets that joined the wave after its start, in the order they joined; `id`: of that rollout alone. */
+  const joined = (id?: string): string[] =>
+    t
+      .audits('rollout.member.join')
+      .filter((e) => id === undefined || e.details['rollout'] === id)
+      .flatMap((e) => e.subjects);
+
+  it("evaluates the wave's selection when it starts, not again for each slice that follows", async () => {
+    const fleet = await open();
+    const selections = vi.spyOn(FleetIndex.prototype, 'selectSlots');
+    try {
+      startSliced(fleet);
+      selections.mockClear();
+      await turn();
+      expect(joined()).toHaveLength(3);
+      expect(selections).not.toHaveBeenCalled();
+    } finally {
+      selections.mockRestore();
+    }
+  });
+
+  it('reads back the members the slices recorded once the last is recorded, not between two slices', async () => {
+    const fleet = await open();
+    const reads = vi.spyOn(RolloutStore.prototype, 'membersOf');
+    try {
+      const { id } = startSliced(fleet);
+      reads.mockClear();
+      await turn();
+      await turn();
+      expect(joined()).toHaveLength(4);
+      expect(reads).not.toHaveBeenCalled();
+      // The next pass takes them in before it judges the wave's gates.
+      t.reconcile();
+      expect(reads).toHaveBeenCalled();
+      expect(members(id)).toBe(7);
+    } finally {
+      reads.mockRestore();
+    }
+  });
+
+  it('leaves out a target relabelled out of the selection between two slices', async () => {
+    const fleet = await open();
+    const { id, waiting } = startSliced(fleet);
+    const moved = waiting[0]!;
+    t.services.targets.editMetadata(moved.id, 'labels', { env: 'dev' }, [], ALICE);
+    await turn();
+    await turn();
+    expect(joined()).toEqual(waiting.slice(1).map((w) => w.id));
+    expect(members(id)).toBe(6);
+    expect(t.desired(moved, 'app')).toBeUndefined();
+  });
+
+  it('leaves out targets disabled or revoked between two slices', async () => {
+    const fleet = await open();
+    const { id, waiting } = startSliced(fleet);
+    t.services.targets.setStatus(waiting[0]!.id, 'disabled', ALICE, 'maintenance');
+    t.services.targets.setStatus(waiting[3]!.id, 'revoked', ALICE, 'key leaked');
+    await turn();
+    await turn();
+    expect(joined()).toEqual([waiting[1]!.id, waiting[2]!.id]);
+    expect(members(id)).toBe(5);
+  });
+
+  it('leaves out a target policy holds since the wave started', async () => {
+    const fleet = await open();
+    t.services.policies.apply(
+      {
+        apiVersion: 'flotilla.io/v1',
+        kind: 'Policy',
+        metadata: { name: 'acme-dual' },
+        spec: { scope: 'tenant=acme', approvals: { required: 2 } },
+      },
+      ALICE,
+    );
+    const { id, waiting } = startSliced(fleet);
+    t.services.targets.editMetadata(waiting[1]!.id, 'labels', { tenant: 'acme' }, [], ALICE);
+    await turn();
+    await turn();
+    expect(joined()).toEqual([waiting[0]!.id, waiting[2]!.id, waiting[3]!.id]);
+    expect(t.view(id).members!.find((m) => m.targetId === waiting[1]!.id)).toMatchObject({
+      state: 'blocked',
+      reason: expect.stringMatching(/^awaiting-approval/),
+    });
+  });
+
+  it('leaves out a target another rollout of the release took since the wave started', async () => {
+    const fleet = await open();
+    t.enroll({ env: 'dev', ring: 'two' });
+    const other = t.services.rollouts.create({ release: 'app@1.0.0', selector: 'ring=two' }, ALICE).rollout;
+    const { id, waiting } = startSliced(fleet);
+    const taken = waiting[2]!;
+    t.services.targets.editMetadata(taken.id, 'labels', { ring: 'two' }, [], ALICE);
+    // The older rollout takes it in before the next slice of the newer one is recorded.
+    t.services.rollouts.controller.step(other.id);
+    await turn();
+    await turn();
+    expect(joined(other.id)).toEqual([taken.id]);
+    expect(joined(id)).toEqual([waiting[0]!.id, waiting[1]!.id, waiting[3]!.id]);
+  });
+
+  it('takes in a target that enrolls while the slices are recorded', async () => {
+    const fleet = await open();
+    const { id } = startSliced(fleet);
+    const late = t.enroll({ env: 'prod' });
+    await turn();
+    await turn();
+    await turn();
+    expect(joined()).toContain(late.id);
+    expect(members(id)).toBe(8);
   });
 });
