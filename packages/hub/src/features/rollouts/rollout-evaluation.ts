@@ -180,7 +180,7 @@ function reached(
   if (active) {
     const selection = selectionOf(deps);
     const memberIds = new Set(members.map((m) => m.targetId));
-    const outsiders = selection.selected(rollout.query, now).filter((t) => !memberIds.has(t.id));
+    const outsiders = selection.selectedExcept(rollout.query, now, (id) => memberIds.has(id));
     if (outsiders.length > 0) {
       const criteria: WaveCriterion[] = plan.waves.slice(0, row.current_wave + 1).map((wave, i) =>
         wave.percent !== undefined

@@ -6,6 +6,11 @@ import type { RolloutStore, SelectedRow } from './rollout-store.ts';
 export interface RolloutSelection {
   /** The selected targets, revoked ones left out (they never fetch desired state again), in id order. */
   selected(query: Query, now: number): SelectedRow[];
+  /**
+   * {@link selected} without the targets `skip` says to leave out, which cost no row: a pass
+   * over an 18,000-target rollout wants only the targets that are not members yet.
+   */
+  selectedExcept(query: Query, now: number, skip: (targetId: string) => boolean): SelectedRow[];
   /** Those of `targetIds` that {@link selected} would answer, in the order given: a slice re-checked without a pass over the fleet. */
   among(query: Query, now: number, targetIds: readonly string[]): SelectedRow[];
   /**
@@ -41,6 +46,11 @@ export class IndexedSelection implements RolloutSelection {
     return rowsOf(index, index.selectSlots(query, now));
   }
 
+  selectedExcept(query: Query, now: number, skip: (targetId: string) => boolean): SelectedRow[] {
+    const index = this.index.fleetIndex();
+    return rowsOf(index, index.selectSlots(query, now), skip);
+  }
+
   among(query: Query, now: number, targetIds: readonly string[]): SelectedRow[] {
     const index = this.index.fleetIndex();
     return rowsOf(index, index.selectAmong(query, now, targetIds));
@@ -63,6 +73,10 @@ export class StoreSelection implements RolloutSelection {
     return this.rollouts.selected(query, now);
   }
 
+  selectedExcept(query: Query, now: number, skip: (targetId: string) => boolean): SelectedRow[] {
+    return this.rollouts.selected(query, now).filter((row) => !skip(row.id));
+  }
+
   among(query: Query, now: number, targetIds: readonly string[]): SelectedRow[] {
     const selected = new Map(this.rollouts.selected(query, now).map((row) => [row.id, row]));
     return targetIds.flatMap((id) => selected.get(id) ?? []);
@@ -73,11 +87,17 @@ export class StoreSelection implements RolloutSelection {
   }
 }
 
-function rowsOf(index: Pick<FleetIndex, 'idAt' | 'nameAt' | 'statusAt'>, slots: Int32Array): SelectedRow[] {
+function rowsOf(
+  index: Pick<FleetIndex, 'idAt' | 'nameAt' | 'statusAt'>,
+  slots: Int32Array,
+  skip?: (targetId: string) => boolean,
+): SelectedRow[] {
   const rows: SelectedRow[] = [];
   for (const slot of slots) {
+    const id = index.idAt(slot);
+    if (skip?.(id) === true) continue;
     const status = index.statusAt(slot) as SelectedRow['status'];
-    if (status !== 'revoked') rows.push({ id: index.idAt(slot), name: index.nameAt(slot), status });
+    if (status !== 'revoked') rows.push({ id, name: index.nameAt(slot), status });
   }
   return rows;
 }
