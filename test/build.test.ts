@@ -8,6 +8,28 @@ import { tempDir } from './fixtures/temp-dir.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
+/** The sources (by the bundle's source maps) of every bundle chunk an agent start reads: `flotilla-agent --help`, traced. */
+function sourcesAnAgentStartReads(): string[] {
+  const dir = tempDir('flotilla-trace-');
+  const trace = join(dir.path, 'modules');
+  try {
+    execFileSync(
+      process.execPath,
+      ['--import', join(ROOT, 'test/fixtures/trace-modules.mjs'), 'packages/agent/bin/flotilla-agent.js', '--help'],
+      { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '', FLOTILLA_TRACE_MODULES: trace } },
+    );
+    return readFileSync(trace, 'utf8')
+      .trim()
+      .split('\n')
+      .filter((file) => file.includes('/dist/bundle/'))
+      .flatMap(
+        (file) => (JSON.parse(readFileSync(`${fileURLToPath(file)}.map`, 'utf8')) as { sources: string[] }).sources,
+      );
+  } finally {
+    dir.remove();
+  }
+}
+
 describe('the build and how each tool finds it', () => {
   it("has tests import the packages' TypeScript sources, not their build", () => {
     // A stack frame inside the protocol package names the file the test runner loaded.
@@ -76,52 +98,18 @@ describe('the build and how each tool finds it', () => {
   });
 
   it("leaves the browser's Ed25519 and an air-gapped site's code out of what every agent start reads", () => {
-    const dir = tempDir('flotilla-trace-');
-    const trace = join(dir.path, 'modules');
-    try {
-      execFileSync(
-        process.execPath,
-        ['--import', join(ROOT, 'test/fixtures/trace-modules.mjs'), 'packages/agent/bin/flotilla-agent.js', '--help'],
-        { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '', FLOTILLA_TRACE_MODULES: trace } },
-      );
-      const bundled = readFileSync(trace, 'utf8')
-        .trim()
-        .split('\n')
-        .filter((file) => file.includes('/dist/bundle/'))
-        .flatMap(
-          (file) => (JSON.parse(readFileSync(`${fileURLToPath(file)}.map`, 'utf8')) as { sources: string[] }).sources,
-        );
-      expect(bundled).toContainEqual(expect.stringContaining('protocol/dist/crypto/ed25519.js'));
-      expect(bundled).not.toContainEqual(expect.stringContaining('node_modules/tweetnacl/'));
-      expect(bundled).not.toContainEqual(expect.stringContaining('agent/dist/offline/offline-site.js'));
-      expect(bundled).not.toContainEqual(expect.stringContaining('protocol/dist/offline/read-transfer.js'));
-    } finally {
-      dir.remove();
-    }
+    const bundled = sourcesAnAgentStartReads();
+    expect(bundled).toContainEqual(expect.stringContaining('protocol/dist/crypto/ed25519.js'));
+    expect(bundled).not.toContainEqual(expect.stringContaining('node_modules/tweetnacl/'));
+    expect(bundled).not.toContainEqual(expect.stringContaining('agent/dist/offline/offline-site.js'));
+    expect(bundled).not.toContainEqual(expect.stringContaining('protocol/dist/offline/read-transfer.js'));
   });
 
   it('speaks HTTP through node:http at every agent start, reading none of undici (nor its WebAssembly parser)', () => {
-    const dir = tempDir('flotilla-trace-');
-    const trace = join(dir.path, 'modules');
-    try {
-      execFileSync(
-        process.execPath,
-        ['--import', join(ROOT, 'test/fixtures/trace-modules.mjs'), 'packages/agent/bin/flotilla-agent.js', '--help'],
-        { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '', FLOTILLA_TRACE_MODULES: trace } },
-      );
-      const bundled = readFileSync(trace, 'utf8')
-        .trim()
-        .split('\n')
-        .filter((file) => file.includes('/dist/bundle/'))
-        .flatMap(
-          (file) => (JSON.parse(readFileSync(`${fileURLToPath(file)}.map`, 'utf8')) as { sources: string[] }).sources,
-        );
-      expect(bundled).toContainEqual(expect.stringMatching(/\/hub-client\.js$/));
-      expect(bundled).toContainEqual(expect.stringMatching(/\/drivers\/kubernetes\/kube-client\.js$/));
-      expect(bundled).not.toContainEqual(expect.stringContaining('node_modules/undici/'));
-    } finally {
-      dir.remove();
-    }
+    const bundled = sourcesAnAgentStartReads();
+    expect(bundled).toContainEqual(expect.stringMatching(/\/hub-client\.js$/));
+    expect(bundled).toContainEqual(expect.stringMatching(/\/drivers\/kubernetes\/kube-client\.js$/));
+    expect(bundled).not.toContainEqual(expect.stringContaining('node_modules/undici/'));
   });
 
   it("leaves undici's HTTP/2 client, and with it node:http2, out of the agent's bundle", () => {
