@@ -10,15 +10,19 @@ afterEach(async () => {
   await t.close();
 });
 
-it('re-reads only the members whose targets changed since the last pass, not every member', async () => {
+/** A rollout of one wave over `targets` targets, its first pass taken, with spies on the store's reads of all members and of some. */
+async function rolloutWatched(targets: number) {
   t = await RolloutHub.open();
   t.publish('app', '2.0.0');
-  const fleet = t.fleet(30, { env: 'prod' });
+  const fleet = t.fleet(targets, { env: 'prod' });
   const rollout = t.create({ release: 'app@2.0.0', selector: 'env=prod', waves: 'all:100%' });
   t.reconcile();
   const store = t.services.rollouts['rollouts'];
-  const all = vi.spyOn(store, 'members');
-  const some = vi.spyOn(store, 'membersOf');
+  return { fleet, rollout, all: vi.spyOn(store, 'members'), some: vi.spyOn(store, 'membersOf') };
+}
+
+it('re-reads only the members whose targets changed since the last pass, not every member', async () => {
+  const { fleet, rollout, all, some } = await rolloutWatched(30);
 
   const [reporter] = fleet;
   t.report(reporter!);
@@ -32,14 +36,7 @@ it('re-reads only the members whose targets changed since the last pass, not eve
 });
 
 it('takes in the members a page of changes names with one read, not one read per member', async () => {
-  t = await RolloutHub.open();
-  t.publish('app', '2.0.0');
-  const fleet = t.fleet(120, { env: 'prod' });
-  const rollout = t.create({ release: 'app@2.0.0', selector: 'env=prod', waves: 'all:100%' });
-  t.reconcile();
-  const store = t.services.rollouts['rollouts'];
-  const all = vi.spyOn(store, 'members');
-  const some = vi.spyOn(store, 'membersOf');
+  const { fleet, rollout, all, some } = await rolloutWatched(120);
 
   // Fewer than would make a pass read every member: these are read as changed members.
   const reporters = fleet.slice(0, 40);
