@@ -4,7 +4,7 @@ import type { MemberState } from '@flotilla/protocol/api';
 import type { EnvelopePolicy } from '@flotilla/protocol/policy';
 import { classifyMember } from './member-state.ts';
 import type { RolloutPlan } from './rollout-plan.ts';
-import type { MemberTargetRow, RolloutRow, RolloutStore, WaveRow } from './rollout-store.ts';
+import type { MemberTargetRow, RolloutRow, RolloutStore, SelectedRow, WaveRow } from './rollout-store.ts';
 import { StoreSelection, type RolloutSelection } from './rollout-selection.ts';
 import { firstWave, percentCutoff, type PositionCache, type WaveCriterion } from './wave-planner.ts';
 
@@ -172,32 +172,47 @@ function reached(
   members: readonly EvaluatedMember[],
   active: boolean,
 ): RolloutEvaluation {
-  const { row, plan } = rollout;
+  const { plan } = rollout;
   const cutoffs = plan.waves.map((wave, i) =>
     wave.percent === undefined ? undefined : (waves[i]?.cutoff ?? undefined),
   );
-  const candidates: Candidate[] = [];
+  let candidates: Candidate[] = [];
   if (active) {
     const selection = selectionOf(deps);
     const memberIds = new Set(members.map((m) => m.targetId));
     const outsiders = selection.selectedExcept(rollout.query, now, (id) => memberIds.has(id));
-    if (outsiders.length > 0) {
-      const criteria: WaveCriterion[] = plan.waves.slice(0, row.current_wave + 1).map((wave, i) =>
-        wave.percent !== undefined
-          ? { kind: 'percent', cutoff: waves[i]!.cutoff! }
-          : {
-              kind: 'selector',
-              matches: new Set(selection.selected(rollout.waveQueries[i]!, now).map((t) => t.id)),
-            },
-      );
-      for (const target of outsiders) {
-        const wave = firstWave(target.id, deps.positions.position(row.id, target.id), criteria);
-        if (wave !== undefined)
-          candidates.push({ targetId: target.id, name: target.name, status: target.status, wave });
-      }
-    }
+    candidates = inStartedWaves(deps, rollout, waves, outsiders, (query) => selection.selected(query, now));
   }
   return { rollout, scope: 'reached', waves, selected: -1, members, candidates, outside: 0, cutoffs };
+}
+
+/**
+ * Those of `outsiders` (selected targets not members yet) that a wave already started
+ * includes, each with the first such wave, in the order given; `selects` answers a selector
+ * wave's query for them (over the fleet, or over these targets alone).
+ */
+function inStartedWaves(
+  deps: EvaluationDeps,
+  rollout: LoadedRollout,
+  waves: readonly WaveRow[],
+  outsiders: readonly SelectedRow[],
+  selects: (query: Query) => readonly SelectedRow[],
+): Candidate[] {
+  if (outsiders.length === 0) return [];
+  const { row, plan } = rollout;
+  const criteria: WaveCriterion[] = plan.waves
+    .slice(0, row.current_wave + 1)
+    .map((wave, i) =>
+      wave.percent !== undefined
+        ? { kind: 'percent', cutoff: waves[i]!.cutoff! }
+        : { kind: 'selector', matches: new Set(selects(rollout.waveQueries[i]!).map((t) => t.id)) },
+    );
+  const candidates: Candidate[] = [];
+  for (const target of outsiders) {
+    const wave = firstWave(target.id, deps.positions.position(row.id, target.id), criteria);
+    if (wave !== undefined) candidates.push({ targetId: target.id, name: target.name, status: target.status, wave });
+  }
+  return candidates;
 }
 
 /**
@@ -212,7 +227,7 @@ export function candidatesAmong(
   now: number,
   targetIds: readonly string[],
 ): Candidate[] {
-  const { row, plan } = rollout;
+  const { row } = rollout;
   const selection = selectionOf(deps);
   const members = deps.rollouts.membersAmong(row.id, targetIds);
   const outsiders = selection.among(
@@ -221,21 +236,10 @@ export function candidatesAmong(
     targetIds.filter((id) => !members.has(id)),
   );
   if (outsiders.length === 0) return [];
-  const waves = deps.rollouts.waves(row.id);
   const ids = outsiders.map((t) => t.id);
-  const criteria: WaveCriterion[] = plan.waves
-    .slice(0, row.current_wave + 1)
-    .map((wave, i) =>
-      wave.percent !== undefined
-        ? { kind: 'percent', cutoff: waves[i]!.cutoff! }
-        : { kind: 'selector', matches: new Set(selection.among(rollout.waveQueries[i]!, now, ids).map((t) => t.id)) },
-    );
-  const candidates: Candidate[] = [];
-  for (const target of outsiders) {
-    const wave = firstWave(target.id, deps.positions.position(row.id, target.id), criteria);
-    if (wave !== undefined) candidates.push({ targetId: target.id, name: target.name, status: target.status, wave });
-  }
-  return candidates;
+  return inStartedWaves(deps, rollout, deps.rollouts.waves(row.id), outsiders, (query) =>
+    selection.among(query, now, ids),
+  );
 }
 
 /** Member changes one page of a sliced catch-up takes in. */
