@@ -1,6 +1,7 @@
 import { setImmediate as turn } from 'node:timers/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RolloutStore } from '../../../src/features/rollouts/rollout-store.ts';
+import type { OnceOnly } from '../../../src/features/replicas/replica-lease.ts';
 import { FleetIndex } from '../../../src/features/targets/fleet-index.ts';
 import { ALICE, RolloutHub, type SimTarget } from './rollout-fixture.ts';
 
@@ -118,6 +119,24 @@ describe("a wave's members, recorded a slice per step", () => {
       expect(selections).not.toHaveBeenCalled();
     } finally {
       selections.mockRestore();
+    }
+  });
+
+  it("keeps no candidate list on a replica without the lease: the wave's next slice evaluates the selection again", async () => {
+    const fleet = await open();
+    // The controller's view of the lease; a replica that lost it keeps no memo of the leader's work.
+    const { once } = t.services.rollouts.controller as unknown as { once: OnceOnly };
+    const held = vi.spyOn(once, 'held').mockReturnValue(false);
+    const selections = vi.spyOn(FleetIndex.prototype, 'selectSlots');
+    try {
+      startSliced(fleet);
+      selections.mockClear();
+      await turn();
+      expect(selections).toHaveBeenCalled();
+      expect(joined()).toHaveLength(3);
+    } finally {
+      selections.mockRestore();
+      held.mockRestore();
     }
   });
 
