@@ -79,6 +79,7 @@ import { RolloutStore } from './features/rollouts/rollout-store.ts';
 import { FleetQuery } from './features/targets/fleet-query.ts';
 import { FleetQueryStore } from './features/targets/fleet-query-store.ts';
 import { SeenTracker } from './features/targets/seen-tracker.ts';
+import { TurnBudget } from './turn-budget.ts';
 import { TargetCache } from './features/targets/target-cache.ts';
 import { QueryCompletion } from './features/targets/query-completion.ts';
 import { TargetBrowser } from './features/targets/target-browse.ts';
@@ -145,6 +146,13 @@ export interface HubDependencies {
   };
   /** The most connections the server holds; beyond it new ones are closed at once (keep it below the fd limit). */
   readonly maxConnections?: number;
+  /**
+   * What the hub's sliced work (notices, wave steps and envelope batches, catch-ups, the
+   * last-seen flush) may take of one turn of the event loop, all of it together; default
+   * 50 ms (`TURN_BUDGET_MS`). Tests that count slices per turn set it high, so that a slow machine
+   * does not push a slice to the next turn.
+   */
+  readonly turnBudgetMs?: number;
   /** Worker threads that read and verify agents' reports (docs/operations.md); 0 reads them on the event loop; default one less than the cores, 1 to 4. */
   readonly reportWorkers?: number;
 }
@@ -253,6 +261,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     ...(deps.faults === undefined ? {} : { faults: deps.faults }),
   });
 
+  const budget = new TurnBudget(deps.turnBudgetMs);
   const targetStore = new TargetStore(db);
   // Built before the hub listens, so it reports ready only with its index in place.
   const indexBuild = targetStore.loadFleetIndex();
@@ -261,7 +270,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     'fleet query index ready',
   );
   const cache = new TargetCache(targetStore);
-  const seen = new SeenTracker(targetStore, clock, store);
+  const seen = new SeenTracker(targetStore, clock, store, budget);
   const fleet = new FleetQuery({ targets: targetStore, store: new FleetQueryStore(db), clock });
   const trust = new TrustService({ tx, store: new TrustStore(db), keys, audit, clock });
   const bundleStore = new BundleStore(db);
@@ -313,6 +322,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     },
     clock,
     log,
+    budget,
     ...deps.stream,
   });
   const incidentStore = new IncidentStore(db);
@@ -442,6 +452,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     gatesChanged: (change) => dashboard.events.waveGates(change),
     once: replicas.once,
     selection: new IndexedSelection(targetStore),
+    budget,
   });
   replicas.keepInStep({
     served: cache,
@@ -623,6 +634,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
         log.warn({ err: error }, 'keeping the fleet query index for the next start failed; it will rebuild');
       }
       store.stop();
+      budget.close();
     },
   };
 }

@@ -29,6 +29,7 @@ import type { BackgroundFailures } from '../../store/store-health.ts';
 import { WaveIssuer } from './wave-issuer.ts';
 import type { RolloutSelection } from './rollout-selection.ts';
 import { SOLE_REPLICA, type OnceOnly } from '../replicas/replica-lease.ts';
+import { TurnBudget } from '../../turn-budget.ts';
 
 /** The actor of every step the hub takes by itself. */
 const ROLLOUT_CONTROLLER: Actor = { kind: 'system', id: 'rollout-controller' };
@@ -104,6 +105,12 @@ export interface RolloutControllerDeps {
    * hub's alone.
    */
   readonly once?: OnceOnly;
+  /**
+   * The turn's time shared with the hub's other sliced work: a step that follows a command, a
+   * slice of catching up, and the issuer's batches each start only while some is left, and
+   * take no more of it than is left. One of its own when not given.
+   */
+  readonly budget?: TurnBudget;
 }
 
 /**
@@ -150,6 +157,7 @@ export interface ControllerSchedule {
 export class RolloutController {
   private readonly deps: RolloutControllerDeps;
   private readonly once: OnceOnly;
+  private readonly budget: TurnBudget;
   /** Issues the envelopes of the members the steps record. */
   readonly issuer: WaveIssuer;
   /** Members recorded by steps whose transactions committed (or are about to), not told yet. */
@@ -172,6 +180,7 @@ export class RolloutController {
   constructor(deps: RolloutControllerDeps) {
     this.deps = deps;
     this.once = deps.once ?? SOLE_REPLICA;
+    this.budget = deps.budget ?? new TurnBudget();
     this.enlistSlice = deps.enlistSlice ?? DEFAULT_ENLIST_SLICE;
     if (!Number.isInteger(this.enlistSlice) || this.enlistSlice < 1)
       throw new TypeError(
@@ -187,6 +196,7 @@ export class RolloutController {
       log: deps.log,
       actor: ROLLOUT_CONTROLLER,
       faults: deps.faults,
+      budget: this.budget,
       ...(deps.failures === undefined ? {} : { failures: deps.failures }),
       ...(deps.policy === undefined ? {} : { policy: deps.policy }),
       ...(deps.issueBatch === undefined ? {} : { batchSize: deps.issueBatch }),
@@ -263,7 +273,7 @@ export class RolloutController {
     const selection = this.deps.selection;
     if (selection === undefined || this.selectionCatchUp !== undefined || this.deps.tx.open) return;
     try {
-      if (selection.catchUp(performance.now() + CATCH_UP_SLICE_MS)) return;
+      if (!this.budget.spent && this.budget.time(() => selection.catchUp(this.catchUpDeadline()))) return;
     } catch (error) {
       if (this.deps.failures !== undefined) this.deps.failures.report(error, 'rollout controller');
       else this.deps.log.error({ err: error }, 'catching up the fleet index failed');
@@ -282,9 +292,16 @@ export class RolloutController {
    */
   private caughtUp(members: boolean): boolean {
     if (this.deps.tx.open) return true;
-    const deadline = performance.now() + CATCH_UP_SLICE_MS;
-    const selection = this.deps.selection?.catchUp(deadline) ?? true;
-    return (!members || this.deps.members.catchUp(this.deps.rollouts, deadline)) && selection;
+    const deadline = this.catchUpDeadline();
+    return this.budget.time(() => {
+      const selection = this.deps.selection?.catchUp(deadline) ?? true;
+      return (!members || this.deps.members.catchUp(this.deps.rollouts, deadline)) && selection;
+    });
+  }
+
+  /** When a slice of catching up started now stops: at most {@link CATCH_UP_SLICE_MS}, and no later than the turn's budget. */
+  private catchUpDeadline(): number {
+    return performance.now() + Math.min(CATCH_UP_SLICE_MS, this.budget.left());
   }
 
   /**
@@ -309,14 +326,14 @@ export class RolloutController {
       // Every replica answers selectors from its own index: each keeps it caught up, not only the lease holder.
       this.catchUpSelection();
       if (!this.once.held()) this.kept.clear();
-      void this.once.run(pass);
+      void this.once.run(() => this.budget.time(pass));
     };
     const pass = (): void => {
       const now = performance.now();
       if (now < holdUntil) return;
       try {
         // Changes recorded for paused rollouts are taken in (and deleted) even while none runs.
-        this.deps.members.catchUp(this.deps.rollouts, now + CATCH_UP_SLICE_MS);
+        this.deps.members.catchUp(this.deps.rollouts, this.catchUpDeadline());
         if (!this.deps.rollouts.hasRunning()) return;
         const changes = this.deps.rollouts.changeMark();
         if (changes === lastChanges && now - lastRun < intervalMs && this.deps.clock() < this.nextDeadline) return;
@@ -367,8 +384,13 @@ export class RolloutController {
   reconcileSoon(id: string): void {
     setImmediate(() => {
       if (this.halted) return;
+      // A step cannot be cut short: while other slices of work spent this turn, it waits for the next.
+      if (this.budget.spent) {
+        this.reconcileSoon(id);
+        return;
+      }
       try {
-        this.reconcile(id);
+        this.budget.time(() => this.reconcile(id));
       } catch (error) {
         if (this.deps.failures !== undefined) this.deps.failures.report(error, 'rollout controller');
         else this.deps.log.error({ err: error, rollout: id }, 'rollout reconcile failed');

@@ -55,7 +55,7 @@ export function rolloutRoutes(router: Router, { auth, rollouts, scope, rolloutSc
             principal,
             typeof request.selector === 'string' ? request.selector : formatQuery(parseSelector(request.selector)),
           )!;
-    const result = rollouts.create({ ...request, selector }, actorOf(principal));
+    const result = await rollouts.createInTurns({ ...request, selector }, actorOf(principal));
     sendJson(res, result.dryRun ? 200 : 201, CreateRolloutResult, result);
   });
 

@@ -35,6 +35,23 @@ import { buildView, summarize } from './rollout-view.ts';
 import { PositionCache } from './wave-planner.ts';
 import { StoreSelection, type RolloutSelection } from './rollout-selection.ts';
 import type { BackgroundFailures } from '../../store/store-health.ts';
+import { TurnBudget } from '../../turn-budget.ts';
+
+/** A create's request, checked and read. */
+interface Prepared {
+  readonly release: ReleaseRef;
+  readonly selectorWarnings: readonly string[];
+  readonly query: Query;
+  readonly plan: RolloutPlan;
+  readonly selector: string;
+}
+
+/** A rollout just recorded, and what its create's answer says besides its view. */
+interface Started {
+  readonly id: string;
+  readonly plan: RolloutPlan;
+  readonly selectorWarnings: readonly string[];
+}
 
 /** Resolves `name@version` or a digest to a published release (the bundles feature). */
 export interface RolloutReleases {
@@ -77,6 +94,8 @@ export interface RolloutServiceDeps {
   readonly once?: OnceOnly;
   /** Where selectors are answered: the fleet index in a hub; default the store's target rows. */
   readonly selection?: RolloutSelection;
+  /** The turn's time shared with the hub's other sliced work; one of its own when not given. */
+  readonly budget?: TurnBudget;
 }
 
 const TERMINAL: ReadonlySet<RolloutState> = new Set(['completed', 'aborted', 'rolled-back']);
@@ -95,9 +114,11 @@ export class RolloutService {
   private readonly positions = new PositionCache();
   private readonly members: MemberCache;
   private readonly selection: RolloutSelection;
+  private readonly budget: TurnBudget;
 
   constructor(deps: RolloutServiceDeps) {
     this.deps = deps;
+    this.budget = deps.budget ?? new TurnBudget();
     this.rollouts = deps.store;
     this.selection = deps.selection ?? new StoreSelection(deps.store);
     const once = deps.once;
@@ -121,6 +142,7 @@ export class RolloutService {
       ...(deps.issueDelayMs === undefined ? {} : { issueDelayMs: deps.issueDelayMs }),
       ...(deps.gatesChanged === undefined ? {} : { gatesChanged: deps.gatesChanged }),
       ...(once === undefined ? {} : { once }),
+      budget: this.budget,
     });
   }
 
@@ -140,55 +162,87 @@ export class RolloutService {
    * same release name (409, naming that rollout and the targets).
    */
   create(request: CreateRolloutRequest, actor: Actor): CreateRolloutResult {
+    if (request.dryRun === true) return this.dryRun(request, actor);
+    return this.answer(this.record(request, actor));
+  }
+
+  /**
+   * As {@link create}, with the answer built in the next turn of the event loop: at 18,000
+   * targets recording the first slice takes about 55 ms and the answer's view (the selection
+   * evaluated again) 40 ms more, which in one turn held every other request for 100 ms.
+   */
+  async createInTurns(request: CreateRolloutRequest, actor: Actor): Promise<CreateRolloutResult> {
+    if (request.dryRun === true) return this.dryRun(request, actor);
+    const started = this.record(request, actor);
+    await this.budget.nextTurn();
+    return this.answer(started);
+  }
+
+  /** The request checked and read: what its release, selector and plan are. */
+  private prepare(request: CreateRolloutRequest): Prepared {
     const release = this.resolveRelease(request.release);
     const selectorWarnings: string[] = [];
     const check = this.selectorCheck(selectorWarnings);
     const query = parseSelectorInput(request.selector, check);
     const plan = normalizePlan(request, check);
+    return { release, selectorWarnings, query, plan, selector: formatQuery(query) };
+  }
+
+  /** What the rollout would be, recording nothing. */
+  private dryRun(request: CreateRolloutRequest, actor: Actor): CreateRolloutResult {
+    const { release, selectorWarnings, query, plan, selector } = this.prepare(request);
     const now = this.deps.clock();
     const id = `ro_${randomBytes(8).toString('hex')}`;
-    const selector = formatQuery(query);
+    this.selection.catchUp(Number.POSITIVE_INFINITY);
+    const row = this.newRow(id, 0, release, selector, plan, actor, now);
+    this.checkConflicts(row, query, now);
+    const evaluation = evaluateRollout(
+      {
+        rollouts: this.rollouts,
+        positions: new PositionCache(),
+        members: new MemberCache(),
+        selection: this.selection,
+      },
+      new RolloutLoader().load(row),
+      now,
+    );
+    const view = buildView(this.rollouts, evaluation, 'none', 0, this.deps.policy);
+    return { rollout: view, warnings: [...selectorWarnings, ...warnings(view, plan)], dryRun: true };
+  }
+
+  /** Records the rollout and its first wave's first slice, and tells that slice's agents. */
+  private record(request: CreateRolloutRequest, actor: Actor): Started {
+    const { release, selectorWarnings, query, plan, selector } = this.prepare(request);
+    const now = this.deps.clock();
+    const id = `ro_${randomBytes(8).toString('hex')}`;
     // Taken in before the transaction: inside it, targets written since would be read again at every selection.
     this.selection.catchUp(Number.POSITIVE_INFINITY);
-    if (request.dryRun === true) {
-      const row = this.newRow(id, 0, release, selector, plan, actor, now);
-      this.checkConflicts(row, query, now);
-      const evaluation = evaluateRollout(
-        {
-          rollouts: this.rollouts,
-          positions: new PositionCache(),
-          members: new MemberCache(),
-          selection: this.selection,
-        },
-        new RolloutLoader().load(row),
-        now,
-      );
-      const view = buildView(this.rollouts, evaluation, 'none', 0, this.deps.policy);
-      return { rollout: view, warnings: [...selectorWarnings, ...warnings(view, plan)], dryRun: true };
-    }
-    this.deps.tx.run(() => {
-      const row = this.newRow(id, this.rollouts.nextSeq(), release, selector, plan, actor, now);
-      this.checkConflicts(row, query, now);
-      this.rollouts.insert(row);
-      this.deps.audit.append({
-        actor,
-        action: 'rollout.create',
-        subjects: [],
-        outcome: 'success',
-        details: {
-          rollout: id,
-          release: `${release.name}@${release.version}`,
-          digest: release.digest,
-          selector,
-          waves: plan.waves.map((w) => w.name),
-          plan,
-        },
-      });
-      // The first wave starts with the create. A wave with members waits for their reports, so
-      // the next steps come after the answer; a rollout with none yet walks on at once.
-      this.controller.step(id);
-      if (this.rollouts.memberCount(id) === 0) this.controller.reconcile(id);
-    });
+    // Charged to this turn, so that the notices and slices queued behind it wait for the next.
+    this.budget.time(() =>
+      this.deps.tx.run(() => {
+        const row = this.newRow(id, this.rollouts.nextSeq(), release, selector, plan, actor, now);
+        this.checkConflicts(row, query, now);
+        this.rollouts.insert(row);
+        this.deps.audit.append({
+          actor,
+          action: 'rollout.create',
+          subjects: [],
+          outcome: 'success',
+          details: {
+            rollout: id,
+            release: `${release.name}@${release.version}`,
+            digest: release.digest,
+            selector,
+            waves: plan.waves.map((w) => w.name),
+            plan,
+          },
+        });
+        // The first wave starts with the create. A wave with members waits for their reports, so
+        // the next steps come after the answer; a rollout with none yet walks on at once.
+        this.controller.step(id);
+        if (this.rollouts.memberCount(id) === 0) this.controller.reconcile(id);
+      }),
+    );
     // The members hear of the wave before the answer is built.
     this.controller.tellRecorded();
     this.deps.log.info(
@@ -196,7 +250,12 @@ export class RolloutService {
       'rollout created',
     );
     this.controller.reconcileSoon(id);
-    const view = this.view(id, 'none', 0);
+    return { id, plan, selectorWarnings };
+  }
+
+  /** The answer to a create: the rollout's view now. */
+  private answer({ id, plan, selectorWarnings }: Started): CreateRolloutResult {
+    const view = this.budget.time(() => this.view(id, 'none', 0));
     return { rollout: view, warnings: [...selectorWarnings, ...warnings(view, plan)], dryRun: false };
   }
 

@@ -8,6 +8,7 @@ import type { LoadedRollout, RolloutLoader, RolloutPolicy } from './rollout-eval
 import type { StagedRelease } from '../desired-state/desired-state-service.ts';
 import type { ReleaseStaging } from './rollout-controller.ts';
 import type { RolloutStore } from './rollout-store.ts';
+import { TurnBudget } from '../../turn-budget.ts';
 
 export interface WaveIssuerDeps {
   readonly tx: Transactions;
@@ -33,6 +34,8 @@ export interface WaveIssuerDeps {
   readonly delayMs?: number;
   /** Issuing is once-only work (see {@link RolloutControllerDeps}): batches run on the lease holder. */
   readonly once: OnceOnly;
+  /** The turn's time shared with the hub's other sliced work: a batch takes no more than is left (at least one member). */
+  readonly budget?: TurnBudget;
 }
 
 /** An agent's fetch waiting for its target's members to be issued. */
@@ -82,6 +85,7 @@ export class WaveIssuer {
   private readonly batchSize: number;
   private readonly sliceMs: number;
   private readonly delayMs: number;
+  private readonly budget: TurnBudget;
   private scheduled: NodeJS.Immediate | undefined;
   /** Fetches waiting for their members to be issued, oldest first, and the turn that issues them. */
   private fetches: FetchClaim[] = [];
@@ -99,6 +103,7 @@ export class WaveIssuer {
     this.deps = deps;
     this.batchSize = deps.batchSize ?? DEFAULT_ISSUE_BATCH;
     this.sliceMs = deps.sliceMs ?? 15;
+    this.budget = deps.budget ?? new TurnBudget();
     this.delayMs = deps.delayMs ?? DEFAULT_ISSUE_DELAY_MS;
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1)
       throw new TypeError(`WaveIssuer: batchSize must be a whole number of at least 1; received ${this.batchSize}`);
@@ -168,19 +173,32 @@ export class WaveIssuer {
   }
 
   /**
+   * The waiting fetches' turn: a slice of them issued, or none while other work spent this
+   * turn's budget (they wait for the next turn).
+   */
+  private issueFetched(): void {
+    this.fetchTurn = undefined;
+    if (this.budget.spent) {
+      this.scheduleFetches();
+      return;
+    }
+    this.budget.time(() => this.issueFetchedSlice());
+  }
+
+  /**
    * One transaction over the fetches waiting, oldest first, until none is left or the time
    * slice is used up (the rest in the next turn); each fetch's members in a savepoint of their
    * own, so one that fails is refused alone.
    */
-  private issueFetched(): void {
-    this.fetchTurn = undefined;
+  private issueFetchedSlice(): void {
     const started = performance.now();
+    const sliceMs = this.slice();
     const done: { readonly claim: FetchClaim; readonly error?: unknown }[] = [];
     const changed: StagedRelease[] = [];
     let issued = 0;
     try {
       this.deps.tx.run(() => {
-        while (done.length < this.fetches.length && (done.length === 0 || performance.now() - started < this.sliceMs)) {
+        while (done.length < this.fetches.length && (done.length === 0 || performance.now() - started < sliceMs)) {
           const claim = this.fetches[done.length]!;
           const mark = changed.length;
           try {
@@ -216,13 +234,23 @@ export class WaveIssuer {
       else claim.reject(error);
   }
 
+  /** How long this batch may take: its own slice, or less when the turn's budget has less left. */
+  private slice(): number {
+    return Math.min(this.sliceMs, this.budget.left());
+  }
+
   /** Issues in the background from the next turn of the event loop on, batch after batch, until no member waits. */
   kick(): void {
     if (this.scheduled !== undefined || this.stopped) return;
     this.scheduled = setImmediate(() => {
       this.scheduled = undefined;
+      // A batch of one member is a commit for one envelope: while the turn is spent, the next turn's batch takes it.
+      if (this.budget.spent) {
+        this.kick();
+        return;
+      }
       try {
-        if ((this.deps.once.run(() => this.batch().handled) ?? 0) > 0) this.kick();
+        if ((this.deps.once.run(() => this.budget.time(() => this.batch().handled)) ?? 0) > 0) this.kick();
         else this.deps.once.run(() => this.wakeWhenDue());
       } catch (error) {
         // The controller's next pass kicks again: a store that cannot write is retried, not spun on.
@@ -235,7 +263,8 @@ export class WaveIssuer {
   /** Issues every waiting member now, due or not, batch after batch without yielding: for tests and commands that must see the result. */
   drain(): number {
     let total = 0;
-    for (let done = this.batch(false); done.handled > 0; done = this.batch(false)) total += done.issued;
+    for (let done = this.batch(false, this.sliceMs); done.handled > 0; done = this.batch(false, this.sliceMs))
+      total += done.issued;
     return total;
   }
 
@@ -277,7 +306,7 @@ export class WaveIssuer {
    * (0: none waits, or with `dueOnly` none is due) and how many of them it issued (the others
    * were left out).
    */
-  private batch(dueOnly = true): { readonly handled: number; readonly issued: number } {
+  private batch(dueOnly = true, sliceMs = this.slice()): { readonly handled: number; readonly issued: number } {
     const changed: StagedRelease[] = [];
     const started = performance.now();
     const joinedBy = dueOnly ? this.deps.clock() - this.delayMs : Number.MAX_SAFE_INTEGER;
@@ -290,7 +319,7 @@ export class WaveIssuer {
           if (this.issue(rollout, targetId, changed)) issued++;
           handled++;
           this.deps.faults.reach('rollout:issue');
-          if (performance.now() - started >= this.sliceMs) return { handled, issued };
+          if (performance.now() - started >= sliceMs) return { handled, issued };
         }
         if (handled >= this.batchSize) break;
       }

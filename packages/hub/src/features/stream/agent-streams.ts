@@ -8,6 +8,7 @@ import { STREAM_CLOSE, StreamAuth, type HubStreamMessage } from '@flotilla/proto
 import type { Clock } from '../../clock.ts';
 import { requireAgent, type Authenticator } from '../../http/auth.ts';
 import { ERROR_STATUS } from '../../http/error-status.ts';
+import { TurnBudget } from '../../turn-budget.ts';
 import { NoticeQueue } from './notice-queue.ts';
 import { sharedTextFrame, writeSharedFrame } from './shared-frame.ts';
 
@@ -34,6 +35,8 @@ export interface AgentStreamsOptions {
   /** The longest an envelope fetch waits for the notices queued before it (see {@link AgentStreams.turnOfFetch}); default 1 s. */
   readonly fetchWaitMaxMs?: number;
   readonly random?: () => number;
+  /** The turn's time shared with the hub's other sliced work (the notices' slices, the heartbeat's ticks); one of its own when not given. */
+  readonly budget?: TurnBudget;
 }
 
 interface Stream {
@@ -92,6 +95,7 @@ export class AgentStreams {
   private readonly maxHandshakes: number;
   private readonly retryAfterSeconds: number;
   private readonly random: () => number;
+  private readonly budget: TurnBudget;
   private handshakes = 0;
   private timer: NodeJS.Timeout | undefined;
   /** The heartbeat's round under way (the streams it has yet to visit), and when it started. */
@@ -110,6 +114,7 @@ export class AgentStreams {
     this.maxHandshakes = options.maxHandshakes ?? 512;
     this.retryAfterSeconds = options.retryAfterSeconds ?? 10;
     this.random = options.random ?? Math.random;
+    this.budget = options.budget ?? new TurnBudget();
     for (const [name, value] of Object.entries({
       noticeSliceMs: options.noticeSliceMs,
       fetchWaitMaxMs: options.fetchWaitMaxMs,
@@ -120,6 +125,7 @@ export class AgentStreams {
       tell: (targetId) => this.tell(targetId),
       sliceMs: options.noticeSliceMs ?? NOTICE_SLICE_MS,
       ...(options.fetchWaitMaxMs === undefined ? {} : { fetchWaitMaxMs: options.fetchWaitMaxMs }),
+      budget: this.budget,
     });
     for (const [name, value] of Object.entries({
       heartbeatMs: this.heartbeatMs,
@@ -150,7 +156,7 @@ export class AgentStreams {
   start(): void {
     const tickMs = Math.max(HEARTBEAT_TICK_MIN_MS, Math.floor(this.heartbeatMs / HEARTBEAT_TICKS));
     const ticks = Math.max(1, Math.round(this.heartbeatMs / tickMs));
-    this.timer ??= setInterval(() => this.heartbeat(ticks), tickMs);
+    this.timer ??= setInterval(() => this.budget.time(() => this.heartbeat(ticks)), tickMs);
     this.timer.unref();
   }
 

@@ -1,3 +1,5 @@
+import { TurnBudget } from '../../turn-budget.ts';
+
 export interface NoticeQueueOptions {
   /** Tells one target's stream, if it has one open. */
   readonly tell: (targetId: string) => void;
@@ -5,6 +7,8 @@ export interface NoticeQueueOptions {
   readonly sliceMs: number;
   /** The longest a fetch waits behind the notices; default {@link FETCH_WAIT_MAX_MS}. */
   readonly fetchWaitMaxMs?: number;
+  /** The turn's time shared with the hub's other sliced work: a slice takes no more than is left (at least {@link NOTICES_PER_LOOK}). */
+  readonly budget?: TurnBudget;
 }
 
 /** Notices sent between two looks at the clock. */
@@ -37,6 +41,7 @@ export class NoticeQueue {
   private readonly tell: (targetId: string) => void;
   private readonly sliceMs: number;
   private readonly fetchWaitMaxMs: number;
+  private readonly budget: TurnBudget;
   private queued: string[] = [];
   private next = 0;
   private turn: NodeJS.Immediate | undefined;
@@ -57,6 +62,7 @@ export class NoticeQueue {
     this.tell = options.tell;
     this.sliceMs = options.sliceMs;
     this.fetchWaitMaxMs = options.fetchWaitMaxMs ?? FETCH_WAIT_MAX_MS;
+    this.budget = options.budget ?? new TurnBudget();
     if (!Number.isFinite(this.sliceMs) || this.sliceMs < 0)
       throw new TypeError(`NoticeQueue: sliceMs must be 0 or more, received ${this.sliceMs}`);
     if (!Number.isFinite(this.fetchWaitMaxMs) || this.fetchWaitMaxMs < 0)
@@ -109,7 +115,7 @@ export class NoticeQueue {
   private send(): void {
     this.turn = undefined;
     const started = performance.now();
-    const budget = this.sliceMs - this.spentMs;
+    const budget = Math.min(this.sliceMs - this.spentMs, this.budget.left());
     const queued = this.queued;
     let next = this.next;
     this.sending = true;
@@ -120,7 +126,9 @@ export class NoticeQueue {
       }
     } finally {
       this.sending = false;
-      this.spentMs += performance.now() - started;
+      const spent = performance.now() - started;
+      this.spentMs += spent;
+      this.budget.charge(spent);
       // Before the next slice's turn, so that it starts with the whole slice.
       this.spentTurn ??= setImmediate(() => {
         this.spentTurn = undefined;

@@ -1,12 +1,16 @@
 import type { Clock } from '../../clock.ts';
 import { guarded, type BackgroundFailures } from '../../store/store-health.ts';
+import { TurnBudget } from '../../turn-budget.ts';
 import type { TargetStore } from './target-store.ts';
 
 /**
  * At most this many check-in times in one transaction: after a rollout's notices 18,000 agents
  * fetch within seconds, and their times written at once held the event loop for about 200 ms.
+ * Most of a slice's time is its commit writing the pages its rows sit on (nearly one page a
+ * target): a slice of 2,000 still took 50–100 ms, which the rollout's own slices of work in the
+ * same turn pushed past 100 ms.
  */
-const FLUSH_SLICE = 2_000;
+const FLUSH_SLICE = 500;
 
 /**
  * When each target last checked in. Check-ins are the hottest path, so they only touch
@@ -20,11 +24,14 @@ export class SeenTracker {
   private readonly store: TargetStore;
   private readonly clock: Clock;
   private readonly failures: BackgroundFailures;
+  private readonly budget: TurnBudget;
 
-  constructor(store: TargetStore, clock: Clock, failures: BackgroundFailures) {
+  /** `budget`: the turn's time shared with the hub's other sliced work; a slice waits while it is spent. */
+  constructor(store: TargetStore, clock: Clock, failures: BackgroundFailures, budget = new TurnBudget()) {
     this.store = store;
     this.clock = clock;
     this.failures = failures;
+    this.budget = budget;
   }
 
   mark(targetId: string): void {
@@ -58,9 +65,13 @@ export class SeenTracker {
     let owed = this.pending.size;
     const next = guarded(this.failures, 'last-seen flush', () => {
       this.slice = undefined;
+      if (this.budget.spent) {
+        this.slice = setImmediate(next);
+        return;
+      }
       const count = Math.min(FLUSH_SLICE, owed);
       owed -= count;
-      this.write(count);
+      this.budget.time(() => this.write(count));
       if (owed > 0 && this.pending.size > 0) this.slice = setImmediate(next);
     });
     next();

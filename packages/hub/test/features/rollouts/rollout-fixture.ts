@@ -42,6 +42,15 @@ export interface ReportOptions {
   readonly bundles?: ReleaseRef[];
 }
 
+interface FixtureOptions {
+  readonly issueBatch?: number;
+  readonly enlistSlice?: number;
+  readonly turnBudgetMs?: number;
+}
+
+/** A turn's budget no test's work spends. */
+const WHOLE_TURN_MS = 600_000;
+
 /**
  * A real hub (SQLite file, or a fresh PostgreSQL database with FLOTILLA_TEST_STORE=postgres;
  * real services, real audit log) whose clock the test moves and
@@ -59,19 +68,21 @@ export class RolloutHub {
   private closed = true;
   private readonly issueBatch: number | undefined;
   private readonly enlistSlice: number | undefined;
+  private readonly turnBudgetMs: number;
 
-  private constructor(options: { readonly issueBatch?: number; readonly enlistSlice?: number }) {
+  private constructor(options: FixtureOptions) {
     this.issueBatch = options.issueBatch;
     this.enlistSlice = options.enlistSlice;
+    this.turnBudgetMs = options.turnBudgetMs ?? WHOLE_TURN_MS;
   }
 
   /**
    * `issueBatch`: the most envelopes one batch of a wave issues; `enlistSlice`: the most members
-   * one step records (the hub's defaults otherwise).
+   * one step records (the hub's defaults otherwise); `turnBudgetMs`: what the hub's sliced work
+   * may take of a turn (default: more than any test's, so that slices per turn do not depend on
+   * the machine's speed).
    */
-  static async open(
-    options: { readonly issueBatch?: number; readonly enlistSlice?: number } = {},
-  ): Promise<RolloutHub> {
+  static async open(options: FixtureOptions = {}): Promise<RolloutHub> {
     const fixture = new RolloutHub(options);
     try {
       await fixture.start();
@@ -105,6 +116,7 @@ export class RolloutHub {
       rolloutPollMs: 0,
       ...(this.issueBatch === undefined ? {} : { rolloutIssueBatch: this.issueBatch }),
       ...(this.enlistSlice === undefined ? {} : { rolloutEnlistSlice: this.enlistSlice }),
+      turnBudgetMs: this.turnBudgetMs,
     }).catch((error: unknown) => {
       db.close();
       throw error;

@@ -46,6 +46,19 @@ describe("a wave's members, recorded a slice per step", () => {
     expect(t.audits('rollout.wave.start')).toHaveLength(1);
   });
 
+  it("waits for a later turn to record the next slice while other work spent this turn's budget", async () => {
+    t = await RolloutHub.open({ enlistSlice: 3, turnBudgetMs: 0.001 });
+    t.publish('app', '1.0.0');
+    t.fleet(7, { env: 'prod' });
+    // The create's own transaction spends the tiny budget of its turn.
+    const { id } = t.services.rollouts.create({ release: 'app@1.0.0', selector: 'env=prod' }, ALICE).rollout;
+    await turn();
+    expect(members(id)).toBe(3);
+    // Later turns start with the budget whole again: the rest is recorded, a step at a time.
+    await vi.waitFor(() => expect(members(id)).toBe(7));
+    expect(t.audits('rollout.member.join').map((j) => j.subjects.length)).toEqual([3, 1]);
+  });
+
   it('keeps a wave open while some of its targets wait for their slice, and completes it once all are recorded and healthy', async () => {
     const fleet = await open();
     const { id } = t.services.rollouts.create(

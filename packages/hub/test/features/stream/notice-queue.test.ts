@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { NoticeQueue } from '../../../src/features/stream/notice-queue.ts';
+import { TurnBudget } from '../../../src/turn-budget.ts';
 
 /** A fetch's longest wait far beyond the test's: the fetches go when the notices are sent, not by the clock. */
 const LONGER_THAN_THE_TEST = 600_000;
@@ -23,6 +24,19 @@ describe('the notice queue', () => {
     queue.push(ids('b', 70));
     await until(() => queue.pending === 0);
     expect(told).toEqual([...ids('a', 100), ...ids('b', 70)]);
+  });
+
+  it('sends only one share in a turn whose budget other work spent, and the rest in later turns', async () => {
+    const told: string[] = [];
+    const budget = new TurnBudget(50);
+    // A notice's own slice has time for all of them; the turn has none left.
+    const queue = new NoticeQueue({ tell: (id) => told.push(id), sliceMs: 600_000, budget });
+    budget.charge(50);
+    queue.push(ids('a', 100));
+    expect(told).toHaveLength(32);
+    await until(() => queue.pending === 0);
+    expect(told).toEqual(ids('a', 100));
+    budget.close();
   });
 
   it('spends one slice a turn however many times notices are queued in it', async () => {

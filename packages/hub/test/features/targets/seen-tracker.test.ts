@@ -29,7 +29,7 @@ describe('the last-seen tracker', () => {
     } finally {
       tracker.stop();
     }
-    expect(Math.max(...batches.map((b) => b.size))).toBeLessThanOrEqual(2_000);
+    expect(Math.max(...batches.map((b) => b.size))).toBeLessThanOrEqual(500);
     const written = batches.flatMap((b) => [...b.keys()]);
     expect(new Set(written).size).toBe(5_000);
     expect(written).toHaveLength(5_000);
