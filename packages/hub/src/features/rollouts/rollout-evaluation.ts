@@ -261,6 +261,8 @@ export class MemberCache {
   private readonly byRollout = new Map<string, RolloutMembers>();
   /** The last member change taken in; undefined until the first read outside a transaction. */
   private cursor: number | undefined;
+  /** The change up to which the store's record is known to be deleted. */
+  private prunedTo: number | undefined;
   private readonly keeps: () => boolean;
 
   /**
@@ -304,7 +306,8 @@ export class MemberCache {
 
   /**
    * Outside a transaction: takes in the member changes since the last, then deletes them from
-   * the store; true when none is left. With a `deadline` (a `performance.now()` time) it takes
+   * the store (a page at a time: see {@link RolloutStore.pruneChanges}); true when none is left
+   * to take in. With a `deadline` (a `performance.now()` time) it takes
    * them a page at a time, re-reading only the changed members, and stops at the first page
    * past it: a wave's start or envelopes change thousands of members, and a caller that can
    * yield catches up in slices before its next step rather than inside it.
@@ -319,7 +322,6 @@ export class MemberCache {
       return true;
     }
     const paged = Number.isFinite(deadline);
-    const from = this.cursor;
     let done = false;
     while (!done) {
       const changes = rollouts.changesSince(this.cursor, paged ? CHANGES_PAGE : undefined);
@@ -333,13 +335,15 @@ export class MemberCache {
       if (!paged || changes.length < CHANGES_PAGE) done = true;
       else if (performance.now() >= deadline) break;
     }
-    if (this.cursor !== from) rollouts.pruneChanges(this.cursor);
+    // A page at a time, and again at later catch-ups until every change taken in is gone.
+    if (this.cursor !== this.prunedTo && rollouts.pruneChanges(this.cursor)) this.prunedTo = this.cursor;
     return done;
   }
 
   private reset(): void {
     this.byRollout.clear();
     this.cursor = undefined;
+    this.prunedTo = undefined;
   }
 }
 

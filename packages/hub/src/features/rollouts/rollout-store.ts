@@ -88,6 +88,8 @@ const ENLIST_ROWS = 500;
 const ENLIST =
   'INSERT INTO rollout_members (rollout_id, target_id, wave, generation, previous, joined_at, issued) VALUES';
 const ENLIST_ROW = '(?, ?, ?, 0, NULL, ?, 0)';
+/** Member changes one prune deletes at most: a few milliseconds of deletes. */
+const PRUNE_PAGE = 2_048;
 
 /**
  * Every SQL statement of rollouts, on SQLite or PostgreSQL, prepared once (selections are
@@ -218,7 +220,9 @@ export class RolloutStore {
       changesPage: db.prepare<[number, number], { seq: number; target_id: string }>(
         'SELECT seq, target_id FROM rollout_member_changes WHERE seq > ? ORDER BY seq LIMIT ?',
       ),
-      pruneChanges: db.prepare('DELETE FROM rollout_member_changes WHERE seq <= ?'),
+      pruneChanges: db.prepare<[number, number]>(
+        'DELETE FROM rollout_member_changes WHERE seq IN (SELECT seq FROM rollout_member_changes WHERE seq <= ? ORDER BY seq LIMIT ?)',
+      ),
     };
   }
 
@@ -456,14 +460,17 @@ export class RolloutStore {
   }
 
   /**
-   * Deletes the member changes up to `seq`, which the reader has taken in. Best effort: a store
-   * that cannot write keeps them, and the next prune takes them.
+   * Deletes the oldest `limit` member changes up to `seq`, which the reader has taken in; true
+   * when none up to `seq` is left. A rollout's 18,000 reports leave tens of thousands, and
+   * deleting them at once held the event loop for 60–130 ms. Best effort: a store that cannot
+   * write keeps them (false), and the next prune takes them.
    */
-  pruneChanges(seq: number): void {
+  pruneChanges(seq: number, limit = PRUNE_PAGE): boolean {
     try {
-      this.s.pruneChanges.run(seq);
+      return this.s.pruneChanges.run(seq, limit).changes < limit;
     } catch {
       // Left for the next prune; reading never depends on it.
+      return false;
     }
   }
 

@@ -92,3 +92,18 @@ it('takes in a page of changes by the members it names, though the store holds m
   expect(all).not.toHaveBeenCalled();
   expect(some).toHaveBeenCalled();
 });
+
+it('deletes the changes it took in at a later catch-up when one prune leaves some, though nothing new changed', async () => {
+  const { fleet } = await rolloutWatched(10);
+  const store = t.services.rollouts['rollouts'];
+  t.converge(fleet);
+  // The first prune deletes nothing and says some are left, as a backlog larger than a page would.
+  const prunes = vi.spyOn(store, 'pruneChanges').mockReturnValueOnce(false);
+  t.reconcile();
+  expect(prunes.mock.calls.length).toBeGreaterThanOrEqual(2);
+  expect(store.changesSince(0)).toEqual([]);
+  // Once none is left, a catch-up with nothing new deletes nothing.
+  const calls = prunes.mock.calls.length;
+  t.reconcile();
+  expect(prunes).toHaveBeenCalledTimes(calls);
+});

@@ -178,6 +178,27 @@ describe.each(STORE_KINDS.map((kind) => [kind.name, kind] as const))('the rollou
       expect(store.changesSince(0)).toEqual([]);
     });
 
+    it('forgets the changes taken in a page at a time, oldest first, and says when none is left', () => {
+      const id = createRollout();
+      const targets = addTargets(db, id.slice(3), 5);
+      const before = store.lastChange();
+      db.transaction(() =>
+        store.enlist(
+          id,
+          targets.map((targetId) => ({ targetId, wave: 0 })),
+          T0,
+        ),
+      )();
+      const changes = store.changesSince(before);
+      expect(changes).toHaveLength(5);
+      const last = changes.at(-1)!.seq;
+      expect(store.pruneChanges(last, 2)).toBe(false);
+      expect(store.changesSince(before)).toEqual(changes.slice(2));
+      expect(store.pruneChanges(last, 2)).toBe(false);
+      expect(store.pruneChanges(last, 2)).toBe(true);
+      expect(store.changesSince(before)).toEqual([]);
+    });
+
     it('moves its change mark when a write commits', () => {
       const mark = store.changeMark();
       createRollout();
