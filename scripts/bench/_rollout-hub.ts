@@ -15,9 +15,9 @@
  */
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { connectionCap, openHub, openFileLimit } from '@flotilla/hub';
+import { LoopDelay } from './_loop-delay.ts';
 
 const dataDir = process.argv[2];
 if (dataDir === undefined || process.send === undefined) {
@@ -43,8 +43,7 @@ const server = opened.hub.server;
 await new Promise<void>((resolve) => server.listen({ port: 0, host: '127.0.0.1', backlog: 8192 }, resolve));
 const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 const streams = opened.hub.services.streams;
-let delay = monitorEventLoopDelay({ resolution: 10 });
-delay.enable();
+const delay = new LoopDelay();
 const memLog = process.env['BENCH_HUB_MEMLOG'];
 if (memLog !== undefined)
   setInterval(
@@ -81,10 +80,8 @@ function mainThreadCpuMicros(): number | undefined {
 process.on('message', (message: { type: string; count?: number }) => {
   if (message.type === 'usage') {
     const usage = process.resourceUsage();
-    const loopDelayMaxMs = delay.max / 1e6;
-    delay.disable();
-    delay = monitorEventLoopDelay({ resolution: 10 });
-    delay.enable();
+    const loopDelayMaxMs = delay.worstMs();
+    delay.restart();
     const memory = process.memoryUsage();
     send({
       type: 'usage',
