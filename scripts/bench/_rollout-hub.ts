@@ -11,10 +11,13 @@
  * due every millisecond notes when each of its turns ran (the monotonic clock in µs, as V8's
  * CPU profiles count it) and how many notices the streams had sent by then, and writes the
  * turns that came 10 ms or more late, and those in which notices went out, to FILE as JSON
- * lines on `stop`: the event loop's long turns, to find in a profile (BENCH_HUB_PROFILE).
+ * lines on `stop`: the event loop's long turns, to find in a profile (BENCH_HUB_PROFILE); with
+ * them the garbage collections of 10 ms or more (`gcMs`, and V8's `kind`: 1 scavenge, 2 mark-
+ * compact, 4 incremental marking, 8 weak callbacks), their start on the same clock.
  */
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { connectionCap, openHub, openFileLimit } from '@flotilla/hub';
 import { LoopDelay } from './_loop-delay.ts';
@@ -51,8 +54,20 @@ if (memLog !== undefined)
     100,
   ).unref();
 const loopLog = process.env['BENCH_HUB_LOOPLOG'];
-const turns: { atUs: number; lateMs: number; notices: number }[] = [];
+const turns: ({ atUs: number; lateMs: number; notices: number } | { atUs: number; gcMs: number; kind: number })[] = [];
 if (loopLog !== undefined) {
+  // Collections of 10 ms or more, on the same clock: which long turns were the garbage collector's.
+  new PerformanceObserver((list) => {
+    const nowUs = Number(process.hrtime.bigint() / 1000n);
+    const since = performance.now();
+    for (const entry of list.getEntries())
+      if (entry.duration >= 10)
+        turns.push({
+          atUs: Math.round(nowUs - (since - entry.startTime) * 1000),
+          gcMs: Number(entry.duration.toFixed(2)),
+          kind: (entry as unknown as { detail: { kind: number } }).detail.kind,
+        });
+  }).observe({ entryTypes: ['gc'] });
   let last = process.hrtime.bigint();
   let notices = 0;
   setInterval(() => {
