@@ -36,6 +36,14 @@ export class TurnBudget {
     return this.spentMs >= this.limitMs;
   }
 
+  /**
+   * Whether work expected to take `ms` fits in what is left of this turn: work that cannot be
+   * cut short starts when it fits, or first in a turn (so it always gets to run).
+   */
+  fits(ms: number): boolean {
+    return this.spentMs === 0 || this.spentMs + ms <= this.limitMs;
+  }
+
   /** Counts `ms` as spent in this turn. */
   charge(ms: number): void {
     this.spentMs += ms;

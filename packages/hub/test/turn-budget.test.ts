@@ -14,6 +14,15 @@ describe("a turn's budget of sliced work", () => {
     budget.close();
   });
 
+  it('lets work that cannot be cut short start first in a turn, or where what is left fits it', () => {
+    const budget = new TurnBudget(50);
+    expect(budget.fits(80)).toBe(true);
+    budget.charge(20);
+    expect(budget.fits(30)).toBe(true);
+    expect(budget.fits(31)).toBe(false);
+    budget.close();
+  });
+
   it('stays spent for the immediates of the same turn, and starts afresh in the next', async () => {
     const budget = new TurnBudget(50);
     budget.charge(60);
