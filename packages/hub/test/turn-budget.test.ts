@@ -2,6 +2,12 @@ import { setImmediate as turnEnd, setTimeout as sleep } from 'node:timers/promis
 import { describe, expect, it } from 'vitest';
 import { TurnBudget } from '../src/turn-budget.ts';
 
+/** Holds the thread for `ms`, as a slice of work would. */
+function busy(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until);
+}
+
 describe("a turn's budget of sliced work", () => {
   it('adds up what the work of one turn was charged, and is spent at its limit', () => {
     const budget = new TurnBudget(50);
@@ -35,10 +41,6 @@ describe("a turn's budget of sliced work", () => {
 
   it('charges the time of the work it runs, even when the work throws', () => {
     const budget = new TurnBudget(50);
-    const busy = (ms: number): void => {
-      const until = performance.now() + ms;
-      while (performance.now() < until);
-    };
     budget.time(() => busy(10));
     expect(budget.left()).toBeLessThanOrEqual(40);
     expect(() =>
@@ -53,10 +55,6 @@ describe("a turn's budget of sliced work", () => {
 
   it('charges work timed inside timed work once, with the outer', () => {
     const budget = new TurnBudget(50);
-    const busy = (ms: number): void => {
-      const until = performance.now() + ms;
-      while (performance.now() < until);
-    };
     budget.time(() => {
       busy(5);
       budget.time(() => busy(20));
