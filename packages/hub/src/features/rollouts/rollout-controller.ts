@@ -29,7 +29,7 @@ import type { BackgroundFailures } from '../../store/store-health.ts';
 import { WaveIssuer } from './wave-issuer.ts';
 import type { RolloutSelection } from './rollout-selection.ts';
 import { SOLE_REPLICA, type OnceOnly } from '../replicas/replica-lease.ts';
-import { TurnBudget } from '../../turn-budget.ts';
+import { TURN_BUDGET_MS, TurnBudget } from '../../turn-budget.ts';
 
 /** The actor of every step the hub takes by itself. */
 const ROLLOUT_CONTROLLER: Actor = { kind: 'system', id: 'rollout-controller' };
@@ -44,6 +44,8 @@ const MAX_STEPS = 200;
 export const DEFAULT_ENLIST_SLICE = SUBJECTS_PER_ENTRY;
 /** How long one slice of catching up with the store (members, the fleet index) may hold the event loop. */
 const CATCH_UP_SLICE_MS = 10;
+/** What a step or pass not timed yet is taken to need of a turn: a whole default one. */
+const UNTIMED_MS = TURN_BUDGET_MS;
 
 /**
  * Sets one release on many targets inside the controller's transactions, and wakes their
@@ -178,13 +180,18 @@ export class RolloutController {
   private halted = false;
   /** The timer's pass waiting for a turn with room for it. */
   private passTurn: NodeJS.Immediate | undefined;
-  /** How long the last step that followed a command took: the next starts in a turn it fits in. */
-  private stepMs = 0;
+  /**
+   * How long the last step that followed a command took: the next starts in a turn it fits in.
+   * Until one was timed, a default turn's budget ({@link UNTIMED_MS}): an unknown step starts
+   * first in a turn.
+   */
+  private stepMs: number;
 
   constructor(deps: RolloutControllerDeps) {
     this.deps = deps;
     this.once = deps.once ?? SOLE_REPLICA;
     this.budget = deps.budget ?? new TurnBudget();
+    this.stepMs = UNTIMED_MS;
     this.enlistSlice = deps.enlistSlice ?? DEFAULT_ENLIST_SLICE;
     if (!Number.isInteger(this.enlistSlice) || this.enlistSlice < 1)
       throw new TypeError(
@@ -326,8 +333,9 @@ export class RolloutController {
     let lastChanges: number | string | undefined;
     let lastRun = Number.NEGATIVE_INFINITY;
     let holdUntil = 0;
-    // How long the last pass that reconciled took: the next starts in a turn it fits in.
-    let passMs = 0;
+    // How long the last pass that reconciled a running rollout took: the next starts in a turn
+    // it fits in. Until one was timed (passes with none running cost nothing), as a step's.
+    let passMs = UNTIMED_MS;
     const tick = (): void => {
       // Every replica answers selectors from its own index: each keeps it caught up, not only the lease holder.
       this.catchUpSelection();
