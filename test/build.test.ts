@@ -8,8 +8,8 @@ import { tempDir } from './fixtures/temp-dir.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-/** The sources (by the bundle's source maps) of every bundle chunk an agent start reads: `flotilla-agent --help`, traced. */
-function sourcesAnAgentStartReads(): string[] {
+/** The modules an agent start loads, in the order it loads them: `flotilla-agent --help`, traced. */
+function modulesAnAgentStartLoads(): string[] {
   const dir = tempDir('flotilla-trace-');
   const trace = join(dir.path, 'modules');
   try {
@@ -18,16 +18,19 @@ function sourcesAnAgentStartReads(): string[] {
       ['--import', join(ROOT, 'test/fixtures/trace-modules.mjs'), 'packages/agent/bin/flotilla-agent.js', '--help'],
       { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '', FLOTILLA_TRACE_MODULES: trace } },
     );
-    return readFileSync(trace, 'utf8')
-      .trim()
-      .split('\n')
-      .filter((file) => file.includes('/dist/bundle/'))
-      .flatMap(
-        (file) => (JSON.parse(readFileSync(`${fileURLToPath(file)}.map`, 'utf8')) as { sources: string[] }).sources,
-      );
+    return readFileSync(trace, 'utf8').trim().split('\n');
   } finally {
     dir.remove();
   }
+}
+
+/** The sources (by the bundle's source maps) of every bundle chunk an agent start reads. */
+function sourcesAnAgentStartReads(): string[] {
+  return modulesAnAgentStartLoads()
+    .filter((file) => file.includes('/dist/bundle/'))
+    .flatMap(
+      (file) => (JSON.parse(readFileSync(`${fileURLToPath(file)}.map`, 'utf8')) as { sources: string[] }).sources,
+    );
 }
 
 describe('the build and how each tool finds it', () => {
@@ -72,29 +75,18 @@ describe('the build and how each tool finds it', () => {
   });
 
   it('runs the agent from its bundle, loading no module of its build or its dependencies, nor its rare paths', () => {
-    const dir = tempDir('flotilla-trace-');
-    const trace = join(dir.path, 'modules');
-    try {
-      execFileSync(
-        process.execPath,
-        ['--import', join(ROOT, 'test/fixtures/trace-modules.mjs'), 'packages/agent/bin/flotilla-agent.js', '--help'],
-        { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '', FLOTILLA_TRACE_MODULES: trace } },
-      );
-      const loaded = readFileSync(trace, 'utf8').trim().split('\n');
-      expect(loaded.slice(0, 2)).toEqual([
-        expect.stringMatching(/\/packages\/agent\/bin\/flotilla-agent\.js$/),
-        expect.stringMatching(/\/packages\/agent\/dist\/bundle\/flotilla-agent\.js$/),
-      ]);
-      // The rest are the chunks every start needs; what only some runs take stays unread.
-      for (const file of loaded.slice(2)) {
-        expect(file).toMatch(/\/packages\/agent\/dist\/bundle\/chunks\/chunk-[A-Z0-9]+\.js$/);
-      }
-      const chunks = readdirSync(join(ROOT, 'packages/agent/dist/bundle/chunks'));
-      for (const lazy of ['policy', 'agent-metrics', 'offline-command', 'pino-pretty'])
-        expect(chunks.some((name) => name.startsWith(`${lazy}-`))).toBe(true);
-    } finally {
-      dir.remove();
+    const loaded = modulesAnAgentStartLoads();
+    expect(loaded.slice(0, 2)).toEqual([
+      expect.stringMatching(/\/packages\/agent\/bin\/flotilla-agent\.js$/),
+      expect.stringMatching(/\/packages\/agent\/dist\/bundle\/flotilla-agent\.js$/),
+    ]);
+    // The rest are the chunks every start needs; what only some runs take stays unread.
+    for (const file of loaded.slice(2)) {
+      expect(file).toMatch(/\/packages\/agent\/dist\/bundle\/chunks\/chunk-[A-Z0-9]+\.js$/);
     }
+    const chunks = readdirSync(join(ROOT, 'packages/agent/dist/bundle/chunks'));
+    for (const lazy of ['policy', 'agent-metrics', 'offline-command', 'pino-pretty'])
+      expect(chunks.some((name) => name.startsWith(`${lazy}-`))).toBe(true);
   });
 
   it("leaves the browser's Ed25519 and an air-gapped site's code out of what every agent start reads", () => {
