@@ -40,7 +40,7 @@ describe('/metrics on a real hub and a real agent', () => {
     const dataDir = join(dir.path, 'hub');
     const hub = start(process.execPath, [
       FLOTILLA,
-      ...['hub', 'serve', '--data-dir', dataDir, '--port', '0', '--metrics-port', '0'],
+      ...['hub', 'serve', '--data-dir', dataDir, '--port', '0', '--metrics-port', '0', '--turn-budget-ms', '20'],
     ]);
     processes.push(hub);
     const [listening] = await hub.waitFor(/\{[^\n]*"msg":"hub listening"[^\n]*\}/);
@@ -68,7 +68,9 @@ describe('/metrics on a real hub and a real agent', () => {
     const hubText = await waitFor('the hub to count the agent connected and its report accepted', async () => {
       const { body } = await scrape(hubMetrics);
       return sample(body, 'flotilla_connected_agents{transport="stream"}') === 1 &&
-        (sample(body, 'flotilla_reports_accepted_total') ?? 0) >= 1
+        (sample(body, 'flotilla_reports_accepted_total') ?? 0) >= 1 &&
+        // The agent's contact, written by the last-seen flush: work the turn budget times.
+        (sample(body, 'flotilla_turn_work_seconds_count') ?? 0) >= 1
         ? body
         : undefined;
     });
@@ -89,6 +91,7 @@ describe('/metrics on a real hub and a real agent', () => {
     // The query index was built before the hub listened.
     expect(sample(hubText, 'flotilla_query_index_build_seconds')).toBeGreaterThan(0);
     expect(sample(hubText, 'flotilla_store_transaction_duration_seconds_count')).toBeGreaterThanOrEqual(2);
+    expect(sample(hubText, 'flotilla_turn_budget_seconds')).toBe(0.02);
     // Routes by pattern: no target id ever becomes a label value.
     expect(
       sample(hubText, 'flotilla_http_requests_total{method="POST",route="/v1/targets/:id/reports",status="201"}'),

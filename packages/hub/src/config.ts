@@ -4,11 +4,13 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { FaultSpec, FlotillaError, parseHubUrls } from '@flotilla/protocol';
 import { selectContext, type CliConfig } from './cli/contexts.ts';
+import { TURN_BUDGET_MS } from './turn-budget.ts';
 
 const DEFAULT_DATA_DIR = '.flotilla/hub';
 const DEFAULT_PORT = 7070;
 const PORT_RULE = 'must be a port number from 0 to 65535 (0 for any free one)';
 const PAGES_RULE = 'FLOTILLA_TEST_STORE_MAX_PAGES must be a whole number of pages, at least 1';
+const TURN_BUDGET_RULE = 'must be a whole number of milliseconds from 1 to 1000';
 
 const UNIT_SECONDS = { '': 1, s: 1, m: 60, h: 3600, d: 86_400 } as const;
 type DurationUnit = keyof typeof UNIT_SECONDS;
@@ -112,6 +114,13 @@ const ServeConfig = z.object({
   rolloutEnlistSlice: z.coerce.number().int().min(1).max(100_000).default(1000),
   /** How long a wave's member waits for its agent's fetch before a batch issues its envelope, in milliseconds. */
   rolloutIssueDelayMs: z.coerce.number().int().min(0).max(3_600_000).default(2000),
+  /** What the hub's sliced work may take of one turn of the event loop, all of it together, in milliseconds. */
+  turnBudgetMs: z.coerce
+    .number({ error: TURN_BUDGET_RULE })
+    .int({ error: TURN_BUDGET_RULE })
+    .min(1, { error: TURN_BUDGET_RULE })
+    .max(1000, { error: TURN_BUDGET_RULE })
+    .default(TURN_BUDGET_MS),
 });
 export type ServeConfig = z.infer<typeof ServeConfig>;
 
@@ -173,6 +182,7 @@ export function serveConfig(flags: Record<string, unknown>, env: Env): ServeConf
       rolloutIssueBatch: env['FLOTILLA_ROLLOUT_ISSUE_BATCH'],
       rolloutEnlistSlice: env['FLOTILLA_ROLLOUT_ENLIST_SLICE'],
       rolloutIssueDelayMs: env['FLOTILLA_ROLLOUT_ISSUE_DELAY_MS'],
+      turnBudgetMs: env['FLOTILLA_TURN_BUDGET_MS'],
     }),
     ...defined(flags),
   });

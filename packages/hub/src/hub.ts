@@ -232,7 +232,9 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     driftItemsByClass: () => counted.driftItemsByClass(),
     auditCheckpoint: () => counted.auditCheckpoint(clock()),
     queryIndexBuildSeconds: () => indexBuild.ms / 1000,
+    turnBudgetSeconds: () => budget.limitMs / 1000,
   });
+  const budget = new TurnBudget(deps.turnBudgetMs, (ms) => metrics.turnDone(ms / 1000));
   const tx = meteredTransactions(transactions(db, store), metrics);
   const audit = meterAudit(deps.audit(db), metrics);
   const refusals = new RefusalRecorder({ audit, clock, log, failures: store });
@@ -261,7 +263,6 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     ...(deps.faults === undefined ? {} : { faults: deps.faults }),
   });
 
-  const budget = new TurnBudget(deps.turnBudgetMs);
   const targetStore = new TargetStore(db);
   // Built before the hub listens, so it reports ready only with its index in place.
   const indexBuild = targetStore.loadFleetIndex();

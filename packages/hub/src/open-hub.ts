@@ -32,6 +32,8 @@ export interface OpenHubOptions {
   readonly rolloutEnlistSlice?: number;
   /** How long a wave's member waits for its agent's fetch before a batch issues its envelope; default 2 s. */
   readonly rolloutIssueDelayMs?: number;
+  /** See {@link HubDependencies.turnBudgetMs}. */
+  readonly turnBudgetMs?: number;
   /** How often the audit chain head is signed when it moved; default 5 minutes, 0 never. */
   readonly checkpointIntervalMs?: number;
   /** Prune audit entries older than this (at least a day); default keep forever. */
@@ -135,6 +137,7 @@ export async function openHub(options: OpenHubOptions): Promise<OpenedHub> {
       ...(options.rolloutIssueBatch === undefined ? {} : { rolloutIssueBatch: options.rolloutIssueBatch }),
       ...(options.rolloutEnlistSlice === undefined ? {} : { rolloutEnlistSlice: options.rolloutEnlistSlice }),
       ...(options.rolloutIssueDelayMs === undefined ? {} : { rolloutIssueDelayMs: options.rolloutIssueDelayMs }),
+      ...(options.turnBudgetMs === undefined ? {} : { turnBudgetMs: options.turnBudgetMs }),
       ...(options.checkpointIntervalMs === undefined ? {} : { checkpointIntervalMs: options.checkpointIntervalMs }),
       ...(options.auditRetentionMs === undefined ? {} : { auditRetentionMs: options.auditRetentionMs }),
       ...(options.reportRetentionMs === undefined ? {} : { reportRetentionMs: options.reportRetentionMs }),

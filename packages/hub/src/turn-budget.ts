@@ -15,15 +15,27 @@ export const TURN_BUDGET_MS = 50;
  */
 export class TurnBudget {
   readonly limitMs: number;
+  private readonly onTurn: ((spentMs: number) => void) | undefined;
   private spentMs = 0;
+  private turnNo = 0;
   private turnEnd: NodeJS.Timeout | undefined;
   /** Work timed inside work already timed is the outer's time: charged once, by the outer. */
   private timing = false;
 
-  constructor(limitMs = TURN_BUDGET_MS) {
+  /** `onTurn` hears, when a turn that was charged is over, what its work took all together (the hub's metrics). */
+  constructor(limitMs = TURN_BUDGET_MS, onTurn?: (spentMs: number) => void) {
     if (!Number.isFinite(limitMs) || limitMs < 0)
       throw new TypeError(`TurnBudget: limitMs must be 0 or more, received ${limitMs}`);
     this.limitMs = limitMs;
+    this.onTurn = onTurn;
+  }
+
+  /**
+   * Which turn this is, as the budget counts them: it moves on where the budget is whole again.
+   * Work that keeps its own share of a turn compares it to know when that share is whole again.
+   */
+  get turn(): number {
+    return this.turnNo;
   }
 
   /** Milliseconds this turn may still spend; 0 once it is spent. */
@@ -49,22 +61,37 @@ export class TurnBudget {
     this.spentMs += ms;
     if (this.turnEnd !== undefined) return;
     this.turnEnd = setTimeout(() => {
+      const spent = this.spentMs;
       this.turnEnd = undefined;
       this.spentMs = 0;
+      this.turnNo++;
+      this.onTurn?.(spent);
     }, 1);
     this.turnEnd.unref();
   }
 
   /** Runs `work` and charges this turn with its time (once, however deeply timed work nests). */
   time<T>(work: () => T): T {
-    if (this.timing) return work();
+    return this.timed(work).value;
+  }
+
+  /**
+   * As {@link time}, and gives the work's time too: what the next start of the same work
+   * expects it to take (see {@link fits}). Timed inside timed work, it is measured but charged
+   * with the outer.
+   */
+  timed<T>(work: () => T): { readonly value: T; readonly ms: number } {
+    const outer = !this.timing;
     const started = performance.now();
     this.timing = true;
     try {
-      return work();
+      const value = work();
+      return { value, ms: performance.now() - started };
     } finally {
-      this.timing = false;
-      this.charge(performance.now() - started);
+      if (outer) {
+        this.timing = false;
+        this.charge(performance.now() - started);
+      }
     }
   }
 
@@ -81,5 +108,6 @@ export class TurnBudget {
     if (this.turnEnd !== undefined) clearTimeout(this.turnEnd);
     this.turnEnd = undefined;
     this.spentMs = 0;
+    this.turnNo++;
   }
 }

@@ -70,6 +70,10 @@ export function serveCommand(program: Command): void {
       '--rollout-issue-delay-ms <ms>',
       "how long a wave's member waits for its agent's fetch before a batch issues its envelope (env FLOTILLA_ROLLOUT_ISSUE_DELAY_MS, default 2000)",
     )
+    .option(
+      '--turn-budget-ms <ms>',
+      "what the hub's background work in slices (rollout notices and steps, envelope batches, catch-ups) may take of one turn of the event loop, all of it together (env FLOTILLA_TURN_BUDGET_MS, default 50)",
+    )
     .action(async (_flags: unknown, command: Command) => {
       const config = serveConfig(command.optsWithGlobals(), process.env);
       const log = await createLogger({
@@ -92,6 +96,7 @@ export function serveCommand(program: Command): void {
         rolloutIssueBatch: config.rolloutIssueBatch,
         rolloutEnlistSlice: config.rolloutEnlistSlice,
         rolloutIssueDelayMs: config.rolloutIssueDelayMs,
+        turnBudgetMs: config.turnBudgetMs,
         stream: { heartbeatMs: config.streamHeartbeatSeconds * 1000 },
         ...(maxConnections === undefined ? {} : { maxConnections }),
         ...(config.reportWorkers === undefined ? {} : { reportWorkers: config.reportWorkers }),

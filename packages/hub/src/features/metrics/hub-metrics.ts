@@ -38,6 +38,11 @@ export interface StoreMetrics {
   transactionDone(seconds: number): void;
 }
 
+/** What the turn budget tells the metrics: the time the hub's sliced work took in each turn that had some. */
+export interface TurnMetrics {
+  turnDone(seconds: number): void;
+}
+
 /** Values read when Prometheus scrapes, from the features that own them. */
 export interface ScrapeSources {
   /** Agents holding a connection to the hub now, by transport (`long-poll`, `stream`). */
@@ -52,6 +57,8 @@ export interface ScrapeSources {
   auditCheckpoint(): { readonly ageSeconds: number | undefined; readonly unsignedEntries: number };
   /** Seconds the fleet query index took to build at start, once built. */
   queryIndexBuildSeconds(): number | undefined;
+  /** The time the hub's sliced work may take of one turn of the event loop (`--turn-budget-ms`), in seconds. */
+  turnBudgetSeconds(): number;
 }
 
 /** Every transport an agent can hold; each is always exported, so a 0 is a fact and not a gap. */
@@ -64,6 +71,7 @@ const MISNAMED_DEFAULTS = [
 ];
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 const STORE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+const TURN_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1];
 
 /**
  * The hub's Prometheus metrics, in a registry of its own (so several hubs in one process, as
@@ -80,7 +88,8 @@ export class HubMetrics
     ReportMetrics,
     ReportPruneMetrics,
     AuditMetrics,
-    StoreMetrics
+    StoreMetrics,
+    TurnMetrics
 {
   readonly registry = new Registry();
   private readonly requests: Counter<'method' | 'route' | 'status'>;
@@ -92,6 +101,7 @@ export class HubMetrics
   private readonly pruned: Counter;
   private readonly appends: Counter;
   private readonly transactions: Histogram;
+  private readonly turns: Histogram;
 
   constructor(sources: ScrapeSources) {
     const registers = [this.registry];
@@ -210,6 +220,20 @@ export class HubMetrics
         this.set(sources.auditCheckpoint().unsignedEntries);
       },
     });
+    this.turns = new Histogram({
+      name: 'flotilla_turn_work_seconds',
+      help: "Time the hub's sliced work (rollout notices, wave steps, envelope batches, catch-ups, the last-seen flush) took in one turn of the event loop, for each turn that had some.",
+      buckets: TURN_BUCKETS,
+      registers,
+    });
+    new Gauge({
+      name: 'flotilla_turn_budget_seconds',
+      help: "The time the hub's sliced work may take of one turn of the event loop; work that cannot be cut shorter runs over it.",
+      registers,
+      collect() {
+        this.set(sources.turnBudgetSeconds());
+      },
+    });
     new Gauge({
       name: 'flotilla_query_index_build_seconds',
       help: 'Seconds the fleet query index took to build when the hub started.',
@@ -274,6 +298,10 @@ export class HubMetrics
 
   transactionDone(seconds: number): void {
     this.transactions.observe(seconds);
+  }
+
+  turnDone(seconds: number): void {
+    this.turns.observe(seconds);
   }
 
   /** The exposition text and its content type, for `GET /metrics`. */

@@ -419,10 +419,8 @@ export class RolloutController {
         this.reconcileSoon(id);
         return;
       }
-      const started = performance.now();
       try {
-        this.budget.time(() => this.reconcile(id));
-        this.stepMs = performance.now() - started;
+        this.stepMs = this.budget.timed(() => this.reconcile(id)).ms;
       } catch (error) {
         if (this.deps.failures !== undefined) this.deps.failures.report(error, 'rollout controller');
         else this.deps.log.error({ err: error, rollout: id }, 'rollout reconcile failed');

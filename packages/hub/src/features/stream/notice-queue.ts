@@ -47,12 +47,12 @@ export class NoticeQueue {
   private turn: NodeJS.Immediate | undefined;
   private sending = false;
   /**
-   * The time spent telling in this turn, and the turn's end (an immediate) that resets it: a
-   * turn may queue notices many times (a wave recorded in slices, each told as it commits), and
-   * all of them share one slice.
+   * The time spent telling, and in which of the budget's turns: a turn may queue notices many
+   * times (a wave recorded in slices, each told as it commits), and all of them share one
+   * slice, whole again where the budget is.
    */
   private spentMs = 0;
-  private spentTurn: NodeJS.Immediate | undefined;
+  private spentInTurn = -1;
   /** Fetches waiting, oldest first from `waitingNext`, with when each came (`performance.now()`). */
   private waiting: { readonly resolve: () => void; readonly since: number }[] = [];
   private waitingNext = 0;
@@ -78,7 +78,8 @@ export class NoticeQueue {
   push(targetIds: Iterable<string>): void {
     for (const id of targetIds) this.queued.push(id);
     if (this.turn !== undefined || this.sending) return;
-    if (this.spentTurn !== undefined && this.spentMs >= this.sliceMs) this.turn = setImmediate(() => this.send());
+    if (this.spentInTurn === this.budget.turn && this.spentMs >= this.sliceMs)
+      this.turn = setImmediate(() => this.send());
     else this.send();
   }
 
@@ -98,10 +99,8 @@ export class NoticeQueue {
   clear(): void {
     if (this.turn !== undefined) clearImmediate(this.turn);
     if (this.releaseTurn !== undefined) clearImmediate(this.releaseTurn);
-    if (this.spentTurn !== undefined) clearImmediate(this.spentTurn);
     this.turn = undefined;
     this.releaseTurn = undefined;
-    this.spentTurn = undefined;
     this.spentMs = 0;
     this.queued = [];
     this.next = 0;
@@ -115,7 +114,7 @@ export class NoticeQueue {
   private send(): void {
     this.turn = undefined;
     const started = performance.now();
-    const budget = Math.min(this.sliceMs - this.spentMs, this.budget.left());
+    const budget = Math.min(this.sliceMs - this.spentThisTurn(), this.budget.left());
     const queued = this.queued;
     let next = this.next;
     this.sending = true;
@@ -127,13 +126,9 @@ export class NoticeQueue {
     } finally {
       this.sending = false;
       const spent = performance.now() - started;
-      this.spentMs += spent;
+      this.spentMs = this.spentThisTurn() + spent;
+      this.spentInTurn = this.budget.turn;
       this.budget.charge(spent);
-      // Before the next slice's turn, so that it starts with the whole slice.
-      this.spentTurn ??= setImmediate(() => {
-        this.spentTurn = undefined;
-        this.spentMs = 0;
-      });
     }
     if (next < queued.length) {
       this.next = next;
@@ -143,6 +138,11 @@ export class NoticeQueue {
       this.next = 0;
     }
     this.release();
+  }
+
+  /** What telling took of the budget's current turn. */
+  private spentThisTurn(): number {
+    return this.spentInTurn === this.budget.turn ? this.spentMs : 0;
   }
 
   private scheduleRelease(): void {

@@ -52,6 +52,22 @@ describe('the notice queue', () => {
     expect(told).toEqual([...ids('a', 32), ...ids('b', 32), ...ids('c', 32)]);
   });
 
+  it("keeps a turn's share spent until the budget's turn is over, past the immediates", async () => {
+    const told: string[] = [];
+    const budget = new TurnBudget(600_000);
+    const queue = new NoticeQueue({ tell: (id) => told.push(id), sliceMs: 0, budget });
+    queue.push(ids('a', 32));
+    await nextTurn();
+    queue.push(ids('b', 32));
+    expect(told).toEqual(ids('a', 32));
+    await until(() => queue.pending === 0);
+    await budget.nextTurn();
+    await budget.nextTurn();
+    queue.push(ids('c', 32));
+    expect(told).toEqual([...ids('a', 32), ...ids('b', 32), ...ids('c', 32)]);
+    budget.close();
+  });
+
   it('lets a fetch go at once when no notice is queued', () => {
     const queue = new NoticeQueue({ tell: () => undefined, sliceMs: 0 });
     expect(queue.turnOfFetch()).toBeUndefined();
