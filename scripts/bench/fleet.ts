@@ -13,7 +13,8 @@
  *
  * Options: `--agents N` (or BENCH_AGENTS; 18000). Environment: BENCH_AGENT_PROCS (4), BENCH_IDLE_S (seconds of idle
  * measured, 60), BENCH_HUB_PROFILE=DIR (a V8 CPU profile of the hub), BENCH_SIM_PROFILE=DIR (one of each
- * simulator process), BENCH_HUB_MEMLOG=FILE (the hub's memory every 100 ms, see _rollout-hub.ts).
+ * simulator process), BENCH_HUB_MEMLOG=FILE (the hub's memory every 100 ms, see _rollout-hub.ts),
+ * BENCH_SIM_NICE (the simulator processes' nice value; 0).
  *
  * The rollout's CPU cost per agent is measured on both sides: the hub's, and the simulator
  * processes' (the agents' side: the notice, the envelope and bundle fetches, the report's
@@ -21,7 +22,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateRolloutResult } from '@flotilla/protocol/api';
@@ -32,6 +33,13 @@ import { agentCount, benchEnrollmentToken, publishRelease, startBenchHub, type B
 const AGENTS = agentCount(18_000);
 const PROCS = Number(process.env['BENCH_AGENT_PROCS'] ?? 4);
 const IDLE_S = Number(process.env['BENCH_IDLE_S'] ?? 60);
+/**
+ * The simulator processes' nice value: 0 (the default) shares the cores with the hub evenly;
+ * higher stands in for agents on machines of their own, which never take the hub's CPU.
+ */
+const SIM_NICE = Number(process.env['BENCH_SIM_NICE'] ?? 0);
+if (!Number.isInteger(SIM_NICE) || SIM_NICE < 0 || SIM_NICE > 19)
+  throw new Error(`BENCH_SIM_NICE must be a whole number from 0 to 19; received ${process.env['BENCH_SIM_NICE']}`);
 const LIMIT_MS = 300_000;
 
 const mb = (bytes: number): number => Math.round(bytes / 2 ** 20);
@@ -71,9 +79,10 @@ try {
       reconnectWindowMs: 30_000,
       concurrency: 16,
     };
-    agents.push(
-      child('../sim/sim-worker.ts', import.meta.url, [JSON.stringify(job)], process.env['BENCH_SIM_PROFILE']),
-    );
+    const sim = child('../sim/sim-worker.ts', import.meta.url, [JSON.stringify(job)], process.env['BENCH_SIM_PROFILE']);
+    // Set before the process starts its threads, which inherit it.
+    if (SIM_NICE > 0 && sim.pid !== undefined) setPriority(sim.pid, SIM_NICE);
+    agents.push(sim);
   }
   const enrolled = await Promise.all(agents.map((a) => next(a, 'enrolled')));
   const afterEnroll = await usage();
@@ -164,6 +173,7 @@ try {
     `${JSON.stringify({
       name: 'fleet',
       agents: AGENTS,
+      sim_nice: SIM_NICE,
       hub_rss_kb_per_target: Number(perTargetKb.toFixed(1)),
       peak_rss_mb: peakRssMb,
       create_ms: createMs,
