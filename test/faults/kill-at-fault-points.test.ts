@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -194,8 +194,31 @@ function pruneState(dataDir: string, targets: readonly string[]) {
   }
 }
 
-/** Writes reports straight into a stopped hub's database, each as a minimal signed document received at `receivedAt`. */
-function writeReports(dataDir: string, reports: ReadonlyArray<{ targetId: string; seq: number; receivedAt: number }>) {
+/** The hub's database file as a reader sees it: whole, its reports' seqs, its free pages, and its size with the WAL's. */
+function fileState(dataDir: string) {
+  const path = join(dataDir, 'hub.db');
+  const db = new Database(path, { readonly: true });
+  try {
+    return {
+      integrity: db.pragma('integrity_check', { simple: true }),
+      seqs: (db.prepare('SELECT seq FROM reports ORDER BY seq').all() as { seq: number }[]).map((r) => r.seq),
+      free: db.pragma('freelist_count', { simple: true }) as number,
+      bytes: statSync(path).size + (existsSync(`${path}-wal`) ? statSync(`${path}-wal`).size : 0),
+    };
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Writes reports straight into a stopped hub's database, each as a minimal signed document
+ * received at `receivedAt`, padded with `pad` where a test needs them to take room.
+ */
+function writeReports(
+  dataDir: string,
+  reports: ReadonlyArray<{ targetId: string; seq: number; receivedAt: number }>,
+  pad = '',
+) {
   const db = new Database(join(dataDir, 'hub.db'));
   try {
     const insert = db.prepare(
@@ -207,7 +230,11 @@ function writeReports(dataDir: string, reports: ReadonlyArray<{ targetId: string
           targetId,
           seq,
           receivedAt,
-          JSON.stringify({ report: { targetId, seq, generation: 0, phase: 'applied', bundles: [] }, signature: {} }),
+          JSON.stringify({
+            report: { targetId, seq, generation: 0, phase: 'applied', bundles: [] },
+            signature: {},
+            ...(pad === '' ? {} : { pad }),
+          }),
         );
     })();
   } finally {
@@ -383,6 +410,40 @@ describe('a process killed with SIGKILL at a chosen point', () => {
       tally: 0,
     });
     await expectChainIntact(restarted);
+  });
+
+  it("the hub, between two slices of giving a prune's free pages back: the store is whole, and after a restart the rest is given back", async () => {
+    dir = tempDir('flotilla-kill-free-pages-');
+    const dataDir = join(dir.path, 'hub');
+    hubProcess = await startHubProcess({ dataDir });
+    const target = await enrollBare({ url: hubProcess.url, token: hubProcess.adminToken }, {});
+    expect(await hubProcess.kill('SIGTERM')).toEqual({ code: 0, signal: null });
+    // 3,000 reports of about 2 KB, 40 days old, and a recent newest: the prune at start
+    // removes all but that one and leaves about 1,500 free pages, three slices and more.
+    const old = Date.now() - 40 * 86_400_000;
+    writeReports(
+      dataDir,
+      [
+        ...Array.from({ length: 3000 }, (_, i) => ({ targetId: target, seq: i + 1, receivedAt: old + i })),
+        { targetId: target, seq: 3001, receivedAt: Date.now() },
+      ],
+      'x'.repeat(2000),
+    );
+    const full = fileState(dataDir);
+
+    const killed = spawnHubProcess({ dataDir, env: { FLOTILLA_FAULT: 'free-pages:slice:2' } });
+    expect(await killed.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    const cut = fileState(dataDir);
+    expect(cut).toMatchObject({ integrity: 'ok', seqs: [3001] });
+    expect(cut.free).toBeGreaterThan(512);
+
+    hubProcess = await startHubProcess({ dataDir });
+    await waitFor('the rest of the free pages to be given back', () => fileState(dataDir).free < 256);
+    expect(await hubProcess.kill('SIGTERM')).toEqual({ code: 0, signal: null });
+    hubProcess = undefined;
+    const after = fileState(dataDir);
+    expect(after).toMatchObject({ integrity: 'ok', seqs: [3001] });
+    expect(after.bytes).toBeLessThan(full.bytes / 4);
   });
 
   it("the hub, issuing a member's envelope on its agent's fetch: after a restart the agent's fetch issues it, once", async () => {

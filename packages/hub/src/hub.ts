@@ -5,7 +5,10 @@ import type { FaultPoints } from '@flotilla/protocol';
 import { systemClock, type Clock } from './clock.ts';
 import { createHttpServer } from './http/server.ts';
 import { Router } from './http/router.ts';
+import type BetterSqlite3 from 'better-sqlite3';
 import type { Db } from './store/database.ts';
+import { dialectOf } from './store/sql.ts';
+import { FreePages } from './store/free-pages.ts';
 import { StoreHealth } from './store/store-health.ts';
 import { transactions, type Transactions } from './store/transaction.ts';
 import type { AuditLog } from './features/audit/audit-log.ts';
@@ -248,6 +251,14 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     failures: store,
     once: replicas.once,
   });
+  // What a prune frees goes back to the file system; PostgreSQL's autovacuum does that itself.
+  const freePages =
+    dialectOf(db) === 'sqlite'
+      ? new FreePages(db as BetterSqlite3.Database, {
+          failures: store,
+          ...(deps.faults === undefined ? {} : { faults: deps.faults }),
+        })
+      : undefined;
   const reportStore = new ReportStore(db);
   const reportRetention = new ReportRetention({
     tx,
@@ -261,6 +272,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     once: replicas.once,
     metrics,
     ...(deps.faults === undefined ? {} : { faults: deps.faults }),
+    pruned: () => void freePages?.reclaim().catch((error: unknown) => store.report(error, 'free pages')),
   });
 
   const targetStore = new TargetStore(db);
@@ -568,6 +580,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   streams.start();
   auditSchedule.start();
   reportRetention.start();
+  freePages?.start();
   if (deps.rolloutPollMs !== 0) rollouts.start({ pollMs: deps.rolloutPollMs ?? 250 });
 
   return {
@@ -610,6 +623,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
       identity.stop();
       rollouts.stop();
       await reportRetention.close();
+      await freePages?.close();
       dashboard.close();
       desired.wakeAll();
       await streams.close();

@@ -26,6 +26,8 @@ export const FAULT_POINTS = {
     'in the WAL checkpoint worker thread, about to checkpoint while the hub writes (kills the hub)',
   /** Hub's WAL checkpoint worker thread: about to checkpoint; the thread ends, not the process. */
   'wal-checkpoint:worker': 'in the WAL checkpoint worker thread, about to checkpoint (ends the thread)',
+  /** Hub: one slice of the free pages a prune left is given back to the file system, and committed. */
+  'free-pages:slice': 'after giving one slice of free pages back to the file system, once it committed',
   /** `flotilla store copy`: one batch of rows is written to the target, inside the copy's transaction. */
   'store-copy:batch': "after writing one batch of rows to the target, inside the copy's transaction",
   /** Agent: a drift policy fetched is in a temporary file, not yet renamed to its digest's name. */

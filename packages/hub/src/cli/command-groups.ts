@@ -112,7 +112,8 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
   },
   {
     name: 'store',
-    summary: "the hub's store: copy it from SQLite to PostgreSQL for replicas, or back (docs/scale-out.md)",
+    summary:
+      "the hub's store: copy it from SQLite to PostgreSQL for replicas, or back (docs/scale-out.md); compact a SQLite one",
     register: async (program, cli) => (await import('./commands/store.ts')).storeCommand(program, cli.env),
   },
   {

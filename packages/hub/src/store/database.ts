@@ -53,6 +53,10 @@ export function openDatabase(
   options: OpenDatabaseOptions = {},
 ): Database.Database {
   const db = new Database(path);
+  // Set before the first table, where alone it takes effect: the pages pruning frees can then
+  // be given back to the file system (FreePages). An older file keeps its mode until
+  // `flotilla store compact` rewrites it.
+  db.pragma('auto_vacuum = INCREMENTAL');
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { z } from 'zod';
 import { FaultSpec, faultPoints, FlotillaError, type FaultPoint } from '@flotilla/protocol';
+import { compactStore } from '../../store/compact.ts';
 import { redactedUrl } from '../../store/postgres/redacted-url.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -29,7 +30,9 @@ const CopyFlags = z
 export function storeCommand(program: Command, env: Env): void {
   const store = program
     .command('store')
-    .description("the hub's store: copy it from SQLite to PostgreSQL for replicas, or back (docs/scale-out.md)");
+    .description(
+      "the hub's store: copy it from SQLite to PostgreSQL for replicas, or back (docs/scale-out.md); compact a SQLite one",
+    );
   store
     .command('copy')
     .description(
@@ -102,6 +105,30 @@ export function storeCommand(program: Command, env: Env): void {
         throw error;
       }
     });
+  store
+    .command('compact')
+    .description(
+      "rewrite a stopped hub's SQLite store without its free pages, in the mode in which the hub then gives back what each prune frees as it goes",
+    )
+    .argument('<store>', 'the store: sqlite:PATH, such as sqlite:.flotilla/hub/hub.db')
+    .action((text: string) => {
+      if (!SQLITE.test(text))
+        throw new FlotillaError(
+          'CONFIG_INVALID',
+          `the store must be sqlite:PATH (a hub.db file), received ${JSON.stringify(text)}; PostgreSQL's autovacuum gives space back itself`,
+        );
+      const path = sqlitePath(text);
+      const started = Date.now();
+      const compacted = compactStore(path);
+      const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      process.stdout.write(
+        `compacted ${text} in ${seconds}s: ${megabytes(compacted.bytesBefore)} → ${megabytes(compacted.bytesAfter)}; ${
+          compacted.wasIncremental
+            ? 'the hub already gave back the space each prune frees'
+            : 'from now on the hub gives back the space each prune frees'
+        }\n`,
+      );
+    });
 }
 
 /** What the armed fault point does: say so on stderr, then die at once, as a power cut would. */
@@ -112,6 +139,10 @@ function killThisProcess(point: FaultPoint, hit: number): void {
 
 function sqlitePath(text: string): string {
   return SQLITE.exec(text)![1]!;
+}
+
+function megabytes(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(1)} MB`;
 }
 
 /** A store as the summary names it: a PostgreSQL URL without its password. */

@@ -34,6 +34,8 @@ export interface ReportRetentionOptions {
   readonly metrics?: ReportPruneMetrics;
   /** Test-only crash points: `report-retention:batch` inside each batch's transaction. */
   readonly faults?: FaultPoints;
+  /** Hears of each prune that removed something, once it is over: the store may give the space back. */
+  readonly pruned?: (prune: ReportPrune) => void;
 }
 
 /** What one prune removed, and the cutoff it removed before. */
@@ -138,6 +140,7 @@ export class ReportRetention {
             { component: 'report-retention', removed, olderThan: new Date(olderThan).toISOString() },
             'reports past retention pruned',
           );
+        if (removed > 0) this.options.pruned?.({ removed, olderThan });
         return { removed, olderThan };
       }
       cursor = batch.cursor;
