@@ -27,7 +27,7 @@ const RELAXED = extendDefaultDriftPolicy([
   { id: 'settings-are-free', match: { kinds: ['ConfigMap'] }, class: 'acceptable' },
 ]);
 
-async function handEditClass(form: 'digest' | 'inline'): Promise<{ class: string; ruleId: string }> {
+async function handEditClass(form: 'digest' | 'inline' | 'auto'): Promise<{ class: string; ruleId: string }> {
   hub = await startHub({ envelopeDriftPolicy: form });
   const set = await api(hub.url, 'PUT', '/v1/drift-policy', { token: hub.adminToken, body: RELAXED });
   expect(set.status, JSON.stringify(set.body)).toBe(200);
@@ -59,6 +59,16 @@ async function handEditClass(form: 'digest' | 'inline'): Promise<{ class: string
 describe('the drift policy reaches a real agent', () => {
   it('named by digest: fetched once, kept in the state directory, and classified with', async () => {
     expect(await handEditClass('digest')).toMatchObject({ class: 'acceptable', ruleId: 'settings-are-free' });
+    expect(readdirSync(join(edge!.stateDir, 'drift-policies'))).toHaveLength(1);
+  });
+
+  it('chosen agent by agent (auto): the agent says it reads digests, and a generation after its report names the policy', async () => {
+    expect(await handEditClass('auto')).toMatchObject({ class: 'acceptable', ruleId: 'settings-are-free' });
+    // The agent has reported (the hand edit): the next generation names the policy by digest.
+    await hub!.publish('edge', '1.1.0', [configMap('app', { greeting: 'hello again' })]);
+    expect((await hub!.assign(edge!.targetId, ['edge@1.1.0'])).status).toBe(200);
+    const agent = edge!.agent;
+    await waitFor('the next release to be applied', () => agent.current.appliedGeneration === 2, 10_000);
     expect(readdirSync(join(edge!.stateDir, 'drift-policies'))).toHaveLength(1);
   });
 

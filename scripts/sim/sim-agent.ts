@@ -19,6 +19,7 @@ import {
   API_VERSION,
   generateKeyPair,
   messageOf,
+  READS_DRIFT_POLICY_DIGEST,
   releaseRefOf,
   resourceKey,
   sha256,
@@ -286,7 +287,7 @@ export class SimAgent {
       // A report names releases only; the envelope's bundles also carry their sizes.
       bundles: envelope.bundles.map(releaseRefOf),
       resources,
-      facts: { driver: 'sim', agentVersion: '0.1.0' },
+      facts: { driver: 'sim', agentVersion: '0.1.0', envelopeFeatures: [READS_DRIFT_POLICY_DIGEST] },
       observedAt: new Date().toISOString(),
     };
     const sentAt = performance.now();

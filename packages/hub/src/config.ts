@@ -76,8 +76,10 @@ const ServeConfig = z.object({
     .min(60)
     .max(60 * 60 * 24 * 30)
     .default(60 * 60 * 24),
-  /** How new envelopes carry the drift policy: by digest, or whole for agents that predate digests. */
-  envelopeDriftPolicy: z.enum(['digest', 'inline'], { error: 'must be digest or inline' }).default('digest'),
+  /** How new envelopes carry the drift policy: by digest, whole for agents that predate digests, or each agent's way (auto). */
+  envelopeDriftPolicy: z
+    .enum(['digest', 'inline', 'auto'], { error: 'must be digest, inline or auto' })
+    .default('digest'),
   /** Seconds between audit checkpoints over the chain head (only when it moved); 0 never. */
   checkpointInterval: Seconds.refine(
     (s) => s === 0 || (s >= 1 && s <= 86_400),

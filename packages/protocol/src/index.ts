@@ -56,7 +56,15 @@ export {
   TRUST_ROOT_MAX_BYTES,
   formatBytes,
 } from './limits.ts';
-export { Facts, Health, Report, ReportPhase, ResourceStatus, SignedReport } from './documents/report.ts';
+export {
+  Facts,
+  Health,
+  READS_DRIFT_POLICY_DIGEST,
+  Report,
+  ReportPhase,
+  ResourceStatus,
+  SignedReport,
+} from './documents/report.ts';
 export { ChainPoint, linkReport, REPORT_CHAIN_GENESIS } from './report-chain.ts';
 export { Actor, Target, TargetDrift, TargetStatus } from './documents/target.ts';
 export {

@@ -1,7 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { isFlotillaError, messageOf, type FaultPoints, type FlotillaError } from '@flotilla/protocol';
+import {
+  isFlotillaError,
+  messageOf,
+  READS_DRIFT_POLICY_DIGEST,
+  type FaultPoints,
+  type FlotillaError,
+} from '@flotilla/protocol';
 import type { AgentStore, Enrollment } from '../agent-state.ts';
 import type { Backoff } from '../backoff.ts';
 import { Credentials } from '../credentials.ts';
@@ -130,6 +136,8 @@ export class PullLoop {
         return {
           ...(await driver.facts()),
           ...this.options.facts,
+          // A hub choosing each agent's envelope form (--envelope-drift-policy auto) names the policy by digest to this one.
+          envelopeFeatures: [READS_DRIFT_POLICY_DIGEST],
           ...(behind === undefined ? {} : { clockBehindSeconds: behind }),
         };
       },

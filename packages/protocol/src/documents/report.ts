@@ -15,6 +15,14 @@ export const ResourceStatus = z.strictObject({
 export type ResourceStatus = z.infer<typeof ResourceStatus>;
 
 /**
+ * An envelope feature an agent lists in its facts' `envelopeFeatures` when it reads envelopes
+ * that name the drift policy by digest (`driftPolicyDigest`) and fetches the policy: a hub
+ * that chooses the form agent by agent (`--envelope-drift-policy auto`) carries the policy
+ * whole to agents that do not list it, which an agent older than digests cannot.
+ */
+export const READS_DRIFT_POLICY_DIGEST = 'drift-policy-digest';
+
+/**
  * What an agent reports about its target's substrate. Keys beyond these are allowed so that
  * a driver can add facts without a protocol change; the hub indexes the named ones.
  */
@@ -32,6 +40,8 @@ export const Facts = z
     arch: z.string().max(64).optional(),
     cpus: z.number().int().min(0).optional(),
     memoryBytes: z.number().int().min(0).optional(),
+    /** What the agent reads in an envelope beyond the first version's fields, such as {@link READS_DRIFT_POLICY_DIGEST}. */
+    envelopeFeatures: z.array(z.string().max(64)).max(32).optional(),
   })
   .check(refuseNul);
 export type Facts = z.infer<typeof Facts>;

@@ -32,7 +32,7 @@ export function serveCommand(program: Command): void {
     )
     .option(
       '--envelope-drift-policy <form>',
-      'digest: envelopes name the drift policy, agents fetch it once; inline: they carry it whole, for agents older than digests (env FLOTILLA_ENVELOPE_DRIFT_POLICY, default digest)',
+      'digest: envelopes name the drift policy, agents fetch it once; inline: they carry it whole, for agents older than digests; auto: by digest to agents that report they read it, whole to the rest (env FLOTILLA_ENVELOPE_DRIFT_POLICY, default digest)',
     )
     .option(
       '--checkpoint-interval <duration>',

@@ -29,9 +29,11 @@ export const DEFAULT_ENVELOPE_TTL_MS = 24 * 60 * 60_000;
 
 /**
  * How a new envelope carries the drift policy in force: named by its digest, for agents to fetch
- * once; or whole, as hubs before `driftPolicyDigest` signed it, for agents that predate it.
+ * once; whole, as hubs before `driftPolicyDigest` signed it, for agents that predate it; or
+ * (`auto`) by digest to the agents whose last report listed `drift-policy-digest` in its facts'
+ * `envelopeFeatures` and whole to the rest, for a fleet whose agents are upgraded a part at a time.
  */
-export type EnvelopeDriftPolicy = 'digest' | 'inline';
+export type EnvelopeDriftPolicy = 'digest' | 'inline' | 'auto';
 
 /** What {@link DesiredStateService.stageRelease} did to one target. */
 export interface StagedRelease {
@@ -60,6 +62,8 @@ export interface DesiredTargets {
     actor: Actor,
   ): string;
   setEnvelope(id: string, envelope: SignedEnvelope): void;
+  /** Whether the target's agent said in its last report's facts that it reads the drift policy by digest. */
+  readsDriftPolicyDigest(id: string): boolean;
   idsWithEnvelope(): string[];
   idsHolding(holdId: string): string[];
 }
@@ -561,7 +565,7 @@ export class DesiredStateService {
     const { digest, policy } = this.deps.policies.current();
     return {
       holds: this.deps.holds.holdsFor(targetId),
-      ...(this.deps.envelopeDriftPolicy === 'inline' ? { driftPolicy: policy } : { driftPolicyDigest: digest }),
+      ...(this.carriesPolicyWhole(targetId) ? { driftPolicy: policy } : { driftPolicyDigest: digest }),
       ...(signedPolicy === undefined
         ? {}
         : {
@@ -569,6 +573,18 @@ export class DesiredStateService {
             target: signedPolicy.target as Record<string, unknown>,
           }),
     };
+  }
+
+  /** Whether a new envelope for the target carries the drift policy whole (see {@link EnvelopeDriftPolicy}). */
+  private carriesPolicyWhole(targetId: string): boolean {
+    switch (this.deps.envelopeDriftPolicy) {
+      case 'digest':
+        return false;
+      case 'inline':
+        return true;
+      case 'auto':
+        return !this.deps.targets.readsDriftPolicyDigest(targetId);
+    }
   }
 
   /** Signs an envelope; its drift part is `drift` when given, else what is in force now. */

@@ -1,13 +1,14 @@
-import type {
-  Actor,
-  Facts,
-  Labels,
-  Properties,
-  ReleaseRef,
-  SignedEnvelope,
-  Target,
-  TargetDrift,
-  TargetStatus,
+import {
+  READS_DRIFT_POLICY_DIGEST,
+  type Actor,
+  type Facts,
+  type Labels,
+  type Properties,
+  type ReleaseRef,
+  type SignedEnvelope,
+  type Target,
+  type TargetDrift,
+  type TargetStatus,
 } from '@flotilla/protocol';
 import {
   DESIRED_FIELD_PREFIX,
@@ -272,6 +273,7 @@ export class TargetStore {
         'SELECT observed, facts FROM targets WHERE id = ?',
       ),
       lastSeen: db.prepare<[string], Pick<TargetRow, 'last_seen_at'>>('SELECT last_seen_at FROM targets WHERE id = ?'),
+      facts: db.prepare<[string], Pick<TargetRow, 'facts'>>('SELECT facts FROM targets WHERE id = ?'),
       setDesired: db.prepare(
         'UPDATE targets SET desired_generation = @generation, desired_bundles = @bundles, envelope = @envelope, last_changed_at = @at, last_changed_by = @actor WHERE id = @id',
       ),
@@ -475,6 +477,15 @@ export class TargetStore {
       this.s.fieldsOfDrift.raw().all(id) as unknown as HeldFieldRow[],
     );
     if (changed && this.index !== undefined) this.unindexed.add(id);
+  }
+
+  /** Whether the target's last report listed `drift-policy-digest` in its facts' `envelopeFeatures`. */
+  readsDriftPolicyDigest(id: string): boolean {
+    const json = this.s.facts.get(id)?.facts;
+    if (json === undefined) return false;
+    // Facts stored before the key was named were not checked as a list: anything else reads as none.
+    const features: unknown = (JSON.parse(json) as Record<string, unknown>)['envelopeFeatures'];
+    return Array.isArray(features) && features.includes(READS_DRIFT_POLICY_DIGEST);
   }
 
   markSeen(seen: ReadonlyMap<string, number>): void {

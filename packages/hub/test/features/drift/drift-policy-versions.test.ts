@@ -5,6 +5,7 @@ import {
   DriftPolicy,
   driftPolicyDigest,
   generateKeyPair,
+  READS_DRIFT_POLICY_DIGEST,
   sha256,
   SignedEnvelope,
   signBundle,
@@ -195,6 +196,85 @@ describe('a hub set to carry the drift policy inline, for agents older than dige
   });
 });
 
+describe("a hub set to choose the drift policy's form agent by agent (auto), for a fleet part upgraded", () => {
+  async function envelopeOf(h: TestHub, agent: ProtocolAgent): Promise<Envelope> {
+    const assign = await call(h.url, 'POST', `/v1/targets/${agent.targetId}/assign`, {
+      token: h.adminToken,
+      body: '{"bundles":[]}',
+    });
+    expect(assign.status, JSON.stringify(assign.body)).toBe(200);
+    const answer = await call(h.url, 'GET', `/v1/targets/${agent.targetId}/envelope`, {
+      token: await agent.accessToken(h.now()),
+    });
+    return SignedEnvelope.parse(answer.body).envelope;
+  }
+
+  it('names the policy by digest to an agent that reported it reads digests, and carries it whole to one that did not', async () => {
+    const auto = await startTestHub({ envelopeDriftPolicy: 'auto' });
+    try {
+      const token = (
+        await call(auto.url, 'POST', '/v1/enrollment-tokens', { token: auto.adminToken, body: '{"maxUses":3}' })
+      ).body.token as string;
+      const current = new ProtocolAgent(auto);
+      await current.enroll(token, 'current-agent', auto.now());
+      await current.report(auto.now(), [], { agentVersion: '0.2.0', envelopeFeatures: [READS_DRIFT_POLICY_DIGEST] });
+      const older = new ProtocolAgent(auto);
+      await older.enroll(token, 'older-agent', auto.now());
+      await older.report(auto.now(), [], { agentVersion: '0.1.0' });
+      const fresh = new ProtocolAgent(auto);
+      await fresh.enroll(token, 'not-reported-yet', auto.now());
+
+      const named = await envelopeOf(auto, current);
+      expect(named.driftPolicyDigest).toMatch(/^sha256:/);
+      expect(named.driftPolicy).toBeUndefined();
+      for (const agent of [older, fresh]) {
+        const whole = await envelopeOf(auto, agent);
+        expect(whole.driftPolicy).toEqual(defaultDriftPolicy);
+        expect(whole.driftPolicyDigest).toBeUndefined();
+      }
+    } finally {
+      await auto.close();
+    }
+  });
+
+  it('reads facts stored before the key was named, whatever they held there, as an agent that does not read digests', async () => {
+    const auto = await startTestHub({ envelopeDriftPolicy: 'auto' });
+    try {
+      const token = (await call(auto.url, 'POST', '/v1/enrollment-tokens', { token: auto.adminToken, body: '{}' })).body
+        .token as string;
+      const agent = new ProtocolAgent(auto);
+      await agent.enroll(token, 'edge', auto.now());
+      for (const stored of [5, READS_DRIFT_POLICY_DIGEST, { digest: true }, null]) {
+        const db = auto.openDb({ writable: true });
+        db.prepare('UPDATE targets SET facts = ? WHERE id = ?').run(
+          JSON.stringify({ envelopeFeatures: stored }),
+          agent.targetId,
+        );
+        db.close();
+        expect((await envelopeOf(auto, agent)).driftPolicy, JSON.stringify(stored)).toEqual(defaultDriftPolicy);
+      }
+    } finally {
+      await auto.close();
+    }
+  });
+
+  it('carries it whole again once an agent reports it no longer reads digests (downgraded)', async () => {
+    const auto = await startTestHub({ envelopeDriftPolicy: 'auto' });
+    try {
+      const token = (await call(auto.url, 'POST', '/v1/enrollment-tokens', { token: auto.adminToken, body: '{}' })).body
+        .token as string;
+      const agent = new ProtocolAgent(auto);
+      await agent.enroll(token, 'edge', auto.now());
+      await agent.report(auto.now(), [], { envelopeFeatures: [READS_DRIFT_POLICY_DIGEST] });
+      expect((await envelopeOf(auto, agent)).driftPolicyDigest).toMatch(/^sha256:/);
+      await agent.report(auto.now(), [], { agentVersion: '0.1.0' });
+      expect((await envelopeOf(auto, agent)).driftPolicy).toEqual(defaultDriftPolicy);
+    } finally {
+      await auto.close();
+    }
+  });
+});
+
 describe('the form envelopes carry the drift policy in', () => {
   it('is read from --envelope-drift-policy or FLOTILLA_ENVELOPE_DRIFT_POLICY, digest by default', () => {
     expect(serveConfig({}, {}).envelopeDriftPolicy).toBe('digest');
@@ -202,8 +282,9 @@ describe('the form envelopes carry the drift policy in', () => {
     expect(
       serveConfig({ envelopeDriftPolicy: 'digest' }, { FLOTILLA_ENVELOPE_DRIFT_POLICY: 'inline' }).envelopeDriftPolicy,
     ).toBe('digest');
+    expect(serveConfig({}, { FLOTILLA_ENVELOPE_DRIFT_POLICY: 'auto' }).envelopeDriftPolicy).toBe('auto');
     expect(() => serveConfig({}, { FLOTILLA_ENVELOPE_DRIFT_POLICY: 'both' })).toThrow(
-      expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringMatching(/digest or inline/) }),
+      expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringMatching(/digest, inline or auto/) }),
     );
   });
 });
