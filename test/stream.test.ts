@@ -84,9 +84,11 @@ async function streamingFleet(
     return enrolled.targetId;
   });
   for (const sim of sims) void sim.run(abort.signal);
+  // Open on the agent's side too: its hello (a change, for an agent that holds no envelope yet)
+  // has arrived, so a test counting changes from here counts only its own.
   await waitFor(
     'every simulated agent to hold a stream',
-    () => hub.hub.services.streams.size === options.count,
+    () => hub.hub.services.streams.size === options.count && sims.every((sim) => sim.stream?.state === 'open'),
     60_000,
     20,
   );
