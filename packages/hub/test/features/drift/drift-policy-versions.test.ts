@@ -197,81 +197,71 @@ describe('a hub set to carry the drift policy inline, for agents older than dige
 });
 
 describe("a hub set to choose the drift policy's form agent by agent (auto), for a fleet part upgraded", () => {
-  async function envelopeOf(h: TestHub, agent: ProtocolAgent): Promise<Envelope> {
-    const assign = await call(h.url, 'POST', `/v1/targets/${agent.targetId}/assign`, {
-      token: h.adminToken,
+  let auto: TestHub;
+  beforeAll(async () => {
+    auto = await startTestHub({ envelopeDriftPolicy: 'auto' });
+  });
+  afterAll(async () => {
+    await auto.close();
+  });
+
+  async function enrolled(name: string): Promise<ProtocolAgent> {
+    const token = (await call(auto.url, 'POST', '/v1/enrollment-tokens', { token: auto.adminToken, body: '{}' })).body
+      .token as string;
+    const agent = new ProtocolAgent(auto);
+    await agent.enroll(token, name, auto.now());
+    return agent;
+  }
+
+  /** The envelope of a new generation for the agent's target, as its agent fetches it. */
+  async function nextEnvelope(agent: ProtocolAgent): Promise<Envelope> {
+    const assign = await call(auto.url, 'POST', `/v1/targets/${agent.targetId}/assign`, {
+      token: auto.adminToken,
       body: '{"bundles":[]}',
     });
     expect(assign.status, JSON.stringify(assign.body)).toBe(200);
-    const answer = await call(h.url, 'GET', `/v1/targets/${agent.targetId}/envelope`, {
-      token: await agent.accessToken(h.now()),
+    const answer = await call(auto.url, 'GET', `/v1/targets/${agent.targetId}/envelope`, {
+      token: await agent.accessToken(auto.now()),
     });
     return SignedEnvelope.parse(answer.body).envelope;
   }
 
   it('names the policy by digest to an agent that reported it reads digests, and carries it whole to one that did not', async () => {
-    const auto = await startTestHub({ envelopeDriftPolicy: 'auto' });
-    try {
-      const token = (
-        await call(auto.url, 'POST', '/v1/enrollment-tokens', { token: auto.adminToken, body: '{"maxUses":3}' })
-      ).body.token as string;
-      const current = new ProtocolAgent(auto);
-      await current.enroll(token, 'current-agent', auto.now());
-      await current.report(auto.now(), [], { agentVersion: '0.2.0', envelopeFeatures: [READS_DRIFT_POLICY_DIGEST] });
-      const older = new ProtocolAgent(auto);
-      await older.enroll(token, 'older-agent', auto.now());
-      await older.report(auto.now(), [], { agentVersion: '0.1.0' });
-      const fresh = new ProtocolAgent(auto);
-      await fresh.enroll(token, 'not-reported-yet', auto.now());
+    const current = await enrolled('current-agent');
+    await current.report(auto.now(), [], { agentVersion: '0.2.0', envelopeFeatures: [READS_DRIFT_POLICY_DIGEST] });
+    const older = await enrolled('older-agent');
+    await older.report(auto.now(), [], { agentVersion: '0.1.0' });
+    const fresh = await enrolled('not-reported-yet');
 
-      const named = await envelopeOf(auto, current);
-      expect(named.driftPolicyDigest).toMatch(/^sha256:/);
-      expect(named.driftPolicy).toBeUndefined();
-      for (const agent of [older, fresh]) {
-        const whole = await envelopeOf(auto, agent);
-        expect(whole.driftPolicy).toEqual(defaultDriftPolicy);
-        expect(whole.driftPolicyDigest).toBeUndefined();
-      }
-    } finally {
-      await auto.close();
+    const named = await nextEnvelope(current);
+    expect(named.driftPolicyDigest).toMatch(/^sha256:/);
+    expect(named.driftPolicy).toBeUndefined();
+    for (const agent of [older, fresh]) {
+      const whole = await nextEnvelope(agent);
+      expect(whole.driftPolicy).toEqual(defaultDriftPolicy);
+      expect(whole.driftPolicyDigest).toBeUndefined();
     }
   });
 
   it('reads facts stored before the key was named, whatever they held there, as an agent that does not read digests', async () => {
-    const auto = await startTestHub({ envelopeDriftPolicy: 'auto' });
-    try {
-      const token = (await call(auto.url, 'POST', '/v1/enrollment-tokens', { token: auto.adminToken, body: '{}' })).body
-        .token as string;
-      const agent = new ProtocolAgent(auto);
-      await agent.enroll(token, 'edge', auto.now());
-      for (const stored of [5, READS_DRIFT_POLICY_DIGEST, { digest: true }, null]) {
-        const db = auto.openDb({ writable: true });
-        db.prepare('UPDATE targets SET facts = ? WHERE id = ?').run(
-          JSON.stringify({ envelopeFeatures: stored }),
-          agent.targetId,
-        );
-        db.close();
-        expect((await envelopeOf(auto, agent)).driftPolicy, JSON.stringify(stored)).toEqual(defaultDriftPolicy);
-      }
-    } finally {
-      await auto.close();
+    const agent = await enrolled('stored-before');
+    for (const stored of [5, READS_DRIFT_POLICY_DIGEST, { digest: true }, null]) {
+      const db = auto.openDb({ writable: true });
+      db.prepare('UPDATE targets SET facts = ? WHERE id = ?').run(
+        JSON.stringify({ envelopeFeatures: stored }),
+        agent.targetId,
+      );
+      db.close();
+      expect((await nextEnvelope(agent)).driftPolicy, JSON.stringify(stored)).toEqual(defaultDriftPolicy);
     }
   });
 
   it('carries it whole again once an agent reports it no longer reads digests (downgraded)', async () => {
-    const auto = await startTestHub({ envelopeDriftPolicy: 'auto' });
-    try {
-      const token = (await call(auto.url, 'POST', '/v1/enrollment-tokens', { token: auto.adminToken, body: '{}' })).body
-        .token as string;
-      const agent = new ProtocolAgent(auto);
-      await agent.enroll(token, 'edge', auto.now());
-      await agent.report(auto.now(), [], { envelopeFeatures: [READS_DRIFT_POLICY_DIGEST] });
-      expect((await envelopeOf(auto, agent)).driftPolicyDigest).toMatch(/^sha256:/);
-      await agent.report(auto.now(), [], { agentVersion: '0.1.0' });
-      expect((await envelopeOf(auto, agent)).driftPolicy).toEqual(defaultDriftPolicy);
-    } finally {
-      await auto.close();
-    }
+    const agent = await enrolled('downgraded');
+    await agent.report(auto.now(), [], { envelopeFeatures: [READS_DRIFT_POLICY_DIGEST] });
+    expect((await nextEnvelope(agent)).driftPolicyDigest).toMatch(/^sha256:/);
+    await agent.report(auto.now(), [], { agentVersion: '0.1.0' });
+    expect((await nextEnvelope(agent)).driftPolicy).toEqual(defaultDriftPolicy);
   });
 });
 
