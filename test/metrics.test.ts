@@ -92,6 +92,9 @@ describe('/metrics on a real hub and a real agent', () => {
     expect(sample(hubText, 'flotilla_query_index_build_seconds')).toBeGreaterThan(0);
     expect(sample(hubText, 'flotilla_store_transaction_duration_seconds_count')).toBeGreaterThanOrEqual(2);
     expect(sample(hubText, 'flotilla_turn_budget_seconds')).toBe(0.02);
+    // Exported for a SQLite store (undefined, absent, on PostgreSQL); a new one has little or nothing free.
+    expect(sample(hubText, 'flotilla_store_free_bytes')).toBeGreaterThanOrEqual(0);
+    expect(sample(hubText, 'flotilla_store_free_bytes')).toBeLessThan(2 ** 20);
     // Routes by pattern: no target id ever becomes a label value.
     expect(
       sample(hubText, 'flotilla_http_requests_total{method="POST",route="/v1/targets/:id/reports",status="201"}'),

@@ -236,6 +236,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     auditCheckpoint: () => counted.auditCheckpoint(clock()),
     queryIndexBuildSeconds: () => indexBuild.ms / 1000,
     turnBudgetSeconds: () => budget.limitMs / 1000,
+    storeFreeBytes: () => freePages?.freeBytes,
   });
   const budget = new TurnBudget(deps.turnBudgetMs, (ms) => metrics.turnDone(ms / 1000));
   const tx = meteredTransactions(transactions(db, store), metrics);

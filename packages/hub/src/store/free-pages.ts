@@ -66,6 +66,11 @@ export class FreePages {
     return this.db.pragma('freelist_count', { simple: true }) as number;
   }
 
+  /** Bytes the file holds that no table or index uses. */
+  get freeBytes(): number {
+    return this.free * (this.db.pragma('page_size', { simple: true }) as number);
+  }
+
   /** Looks now, then every ten minutes; the timer does not keep the process alive. */
   start(): void {
     this.stopped = false;

@@ -60,10 +60,12 @@ describe('giving the pages a prune freed back to the file system', () => {
     const pages = new FreePages(db, { failures });
     const freed = pages.free;
     expect(freed).toBeGreaterThan(2000);
+    expect(pages.freeBytes).toBe(freed * (db.pragma('page_size', { simple: true }) as number));
 
     expect(await pages.reclaim()).toBe(freed);
     db.pragma('wal_checkpoint(TRUNCATE)');
     expect(pages.free).toBe(0);
+    expect(pages.freeBytes).toBe(0);
     expect(statSync(path).size).toBeLessThan(full / 10);
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
     expect(db.prepare('SELECT seq FROM reports').pluck().all()).toEqual([5000]);

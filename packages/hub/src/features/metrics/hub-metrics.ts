@@ -59,6 +59,8 @@ export interface ScrapeSources {
   queryIndexBuildSeconds(): number | undefined;
   /** The time the hub's sliced work may take of one turn of the event loop (`--turn-budget-ms`), in seconds. */
   turnBudgetSeconds(): number;
+  /** Bytes of the store's file that no table uses (SQLite's free pages); undefined on PostgreSQL. */
+  storeFreeBytes(): number | undefined;
 }
 
 /** Every transport an agent can hold; each is always exported, so a 0 is a fact and not a gap. */
@@ -232,6 +234,16 @@ export class HubMetrics
       registers,
       collect() {
         this.set(sources.turnBudgetSeconds());
+      },
+    });
+    new Gauge({
+      name: 'flotilla_store_free_bytes',
+      help: "Bytes of the SQLite store's file that no table uses: what pruning freed and the hub has not yet given back to the file system; absent on PostgreSQL.",
+      registers,
+      collect() {
+        this.reset();
+        const bytes = sources.storeFreeBytes();
+        if (bytes !== undefined) this.set(bytes);
       },
     });
     new Gauge({
