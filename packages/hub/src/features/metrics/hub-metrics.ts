@@ -204,16 +204,11 @@ export class HubMetrics
       ['acceptable', 'transient', 'suspicious', 'dangerous'],
       () => sources.driftItemsByClass(),
     );
-    new Gauge({
-      name: 'flotilla_audit_checkpoint_age_seconds',
-      help: 'Seconds since the newest signed audit checkpoint; absent before the first.',
-      registers,
-      collect() {
-        this.reset();
-        const { ageSeconds } = sources.auditCheckpoint();
-        if (ageSeconds !== undefined) this.set(ageSeconds);
-      },
-    });
+    whenKnown(
+      'flotilla_audit_checkpoint_age_seconds',
+      'Seconds since the newest signed audit checkpoint; absent before the first.',
+      () => sources.auditCheckpoint().ageSeconds,
+    );
     new Gauge({
       name: 'flotilla_audit_unsigned_entries',
       help: 'Audit entries appended after the newest signed checkpoint.',
@@ -236,26 +231,30 @@ export class HubMetrics
         this.set(sources.turnBudgetSeconds());
       },
     });
-    new Gauge({
-      name: 'flotilla_store_free_bytes',
-      help: "Bytes of the SQLite store's file that no table uses: what pruning freed and the hub has not yet given back to the file system; absent on PostgreSQL.",
-      registers,
-      collect() {
-        this.reset();
-        const bytes = sources.storeFreeBytes();
-        if (bytes !== undefined) this.set(bytes);
-      },
-    });
-    new Gauge({
-      name: 'flotilla_query_index_build_seconds',
-      help: 'Seconds the fleet query index took to build when the hub started.',
-      registers,
-      collect() {
-        this.reset();
-        const seconds = sources.queryIndexBuildSeconds();
-        if (seconds !== undefined) this.set(seconds);
-      },
-    });
+    whenKnown(
+      'flotilla_store_free_bytes',
+      "Bytes of the SQLite store's file that no table uses: what pruning freed and the hub has not yet given back to the file system; absent on PostgreSQL.",
+      () => sources.storeFreeBytes(),
+    );
+    whenKnown(
+      'flotilla_query_index_build_seconds',
+      'Seconds the fleet query index took to build when the hub started.',
+      () => sources.queryIndexBuildSeconds(),
+    );
+
+    /** A gauge exported only while its value is known: absent, not 0, before (or where) there is none. */
+    function whenKnown(name: string, help: string, read: () => number | undefined): void {
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          const value = read();
+          if (value !== undefined) this.set(value);
+        },
+      });
+    }
 
     function byLabel(
       name: string,
