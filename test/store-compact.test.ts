@@ -1,11 +1,12 @@
 import Database from 'better-sqlite3';
-import { statSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { api } from './fixtures/hub-fixture.ts';
-import { flotilla } from './fixtures/cli.ts';
+import { FLOTILLA, flotilla, start } from './fixtures/cli.ts';
 import { startHubProcess, type HubProcess } from './fixtures/processes.ts';
 import { tempDir } from './fixtures/temp-dir.ts';
+import { waitFor } from './fixtures/wait-for.ts';
 
 let dir: ReturnType<typeof tempDir> | undefined;
 let hub: HubProcess | undefined;
@@ -16,8 +17,16 @@ afterEach(async () => {
   dir = undefined;
 });
 
-/** A hub's store made before the hub gave free pages back, holding the free pages a prune of 2,000 reports left. */
-async function olderStoreWithFreePages(dataDir: string): Promise<string> {
+/**
+ * A hub's store made before the hub gave free pages back, holding `reports` reports of about
+ * 2 KB of which a prune left those `kept` keeps (by default the newest), and the free pages
+ * the rest left.
+ */
+async function olderStoreWithFreePages(
+  dataDir: string,
+  reports = 2000,
+  kept: (seq: number) => boolean = (seq) => seq === reports,
+): Promise<string> {
   hub = await startHubProcess({ dataDir });
   const admin = { url: hub.url, token: hub.adminToken };
   expect((await api(admin.url, 'GET', '/v1/targets', { token: admin.token })).status).toBe(200);
@@ -35,9 +44,12 @@ async function olderStoreWithFreePages(dataDir: string): Promise<string> {
     );
     const signed = JSON.stringify({ report: { pad: 'x'.repeat(2000) }, signature: {} });
     db.transaction(() => {
-      for (let seq = 1; seq <= 2000; seq++) insert.run(seq, seq, signed);
+      for (let seq = 1; seq <= reports; seq++) insert.run(seq, seq, signed);
     })();
-    db.prepare('DELETE FROM reports WHERE seq < 2000').run();
+    const prune = db.prepare("DELETE FROM reports WHERE target_id = 'tgt_0000000000000001' AND seq = ?");
+    db.transaction(() => {
+      for (let seq = 1; seq <= reports; seq++) if (!kept(seq)) prune.run(seq);
+    })();
     db.pragma('wal_checkpoint(TRUNCATE)');
     expect(db.pragma('freelist_count', { simple: true })).toBeGreaterThan(800);
   } finally {
@@ -46,8 +58,9 @@ async function olderStoreWithFreePages(dataDir: string): Promise<string> {
   return path;
 }
 
+/** The store as a hub opening it finds it: a connection that may write, so a killed writer's WAL is recovered first. */
 function inspect(path: string) {
-  const db = new Database(path, { readonly: true });
+  const db = new Database(path);
   try {
     return {
       autoVacuum: db.pragma('auto_vacuum', { simple: true }),
@@ -81,6 +94,31 @@ describe('flotilla store compact', () => {
     hub = await startHubProcess({ dataDir });
     const targets = await api<{ items: unknown[] }>(hub.url, 'GET', '/v1/targets', { token: hub.adminToken });
     expect(targets.status).toBe(200);
+  });
+
+  it('killed with SIGKILL mid-rewrite, leaves the store as it was, and compacts it when run again', async () => {
+    dir = tempDir('flotilla-compact-');
+    // Half of 20,000 reports kept: about 20 MB to rewrite, long enough to be caught mid-way.
+    const path = await olderStoreWithFreePages(join(dir.path, 'hub'), 20_000, (seq) => seq % 2 === 0);
+    const before = inspect(path);
+    expect(before.free).toBeGreaterThan(1000);
+
+    const compaction = start(process.execPath, [FLOTILLA, 'store', 'compact', `sqlite:${path}`]);
+    // The rewrite goes through the WAL: once that has grown, it is under way and not yet committed.
+    const wal = `${path}-wal`;
+    await waitFor('the rewrite to be under way', () => existsSync(wal) && statSync(wal).size > 2 ** 20, 30_000, 2);
+    compaction.child.kill('SIGKILL');
+    expect(await compaction.exited).toBe(128 + 9);
+    expect(compaction.stdout()).toBe('');
+    const cut = inspect(path);
+    expect(cut).toMatchObject({ autoVacuum: 0, free: before.free, integrity: 'ok' });
+    expect(cut.seqs).toEqual(before.seqs);
+
+    const again = await flotilla(['store', 'compact', `sqlite:${path}`]);
+    expect(again).toMatchObject({ code: 0, stderr: '' });
+    const after = inspect(path);
+    expect(after).toMatchObject({ autoVacuum: 2, free: 0, integrity: 'ok' });
+    expect(after.seqs).toEqual(before.seqs);
   });
 
   it('refuses the store of a running hub in one line, and leaves it as it was', async () => {
