@@ -1,6 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type Database from 'better-sqlite3';
 import type { FaultPoints } from '@flotilla/protocol';
+import { BackgroundPass } from '../background-pass.ts';
 import type { BackgroundFailures } from './store-health.ts';
 
 /** Pages given back in one slice: 512 pages (2 MiB), a few milliseconds of the event loop. */
@@ -41,9 +42,7 @@ export class FreePages {
   private readonly options: FreePagesOptions;
   private readonly slicePages: number;
   private readonly fromPages: number;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<number> | undefined;
-  private stopped = false;
+  private readonly passes = new BackgroundPass(() => this.reclaimAll());
 
   constructor(db: Database.Database, options: FreePagesOptions) {
     const { slicePages = RECLAIM_SLICE_PAGES, fromPages = RECLAIM_FROM_PAGES } = options;
@@ -73,10 +72,8 @@ export class FreePages {
 
   /** Looks now, then every ten minutes; the timer does not keep the process alive. */
   start(): void {
-    this.stopped = false;
-    clearInterval(this.timer);
-    const tick = (): void => {
-      if (this.running !== undefined) return;
+    this.passes.every(CHECK_MS, () => {
+      if (this.passes.busy) return;
       try {
         if (!this.reclaims || this.free < this.fromPages) return;
       } catch (error) {
@@ -84,32 +81,23 @@ export class FreePages {
         return;
       }
       void this.reclaim().catch((error: unknown) => this.options.failures.report(error, 'free pages'));
-    };
-    this.timer = setInterval(tick, CHECK_MS);
-    this.timer.unref();
-    tick();
+    });
   }
 
   /** Stops the timer and waits for a pass under way, which stops after its current slice. */
-  async close(): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.timer);
-    this.timer = undefined;
-    await this.running?.catch(() => undefined);
+  close(): Promise<void> {
+    return this.passes.close();
   }
 
   /** Gives every free page back, a slice a turn; joins a pass under way. Resolves with the pages given back. */
   reclaim(): Promise<number> {
-    this.running ??= this.reclaimAll().finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
+    return this.passes.run();
   }
 
   private async reclaimAll(): Promise<number> {
     if (!this.reclaims) return 0;
     let given = 0;
-    for (let free = this.free; free > 0 && !this.stopped;) {
+    for (let free = this.free; free > 0 && !this.passes.stopping;) {
       this.db.pragma(`incremental_vacuum(${this.slicePages})`);
       this.options.faults?.reach('free-pages:slice');
       const left = this.free;

@@ -1,4 +1,5 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { BackgroundPass } from '../../background-pass.ts';
 import type { Logger } from 'pino';
 import type { FaultPoints } from '@flotilla/protocol';
 import type { AuditSink } from '../../audit-sink.ts';
@@ -55,9 +56,7 @@ export interface ReportPrune {
 export class ReportRetention {
   private readonly options: ReportRetentionOptions;
   private readonly batch: number;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<ReportPrune | undefined> | undefined;
-  private stopped = false;
+  private readonly passes = new BackgroundPass(() => this.pruneAll());
 
   /** Checks the options before anything runs: a bad retention or batch is a caller's mistake. */
   constructor(options: ReportRetentionOptions) {
@@ -76,21 +75,15 @@ export class ReportRetention {
 
   /** Prunes now, then hourly; the timer does not keep the process alive. */
   start(): void {
-    this.stopped = false;
-    clearInterval(this.timer);
-    const tick = (): void =>
-      void this.prune().catch((error: unknown) => this.options.failures.report(error, 'report retention'));
-    this.timer = setInterval(tick, CHECK_MS);
-    this.timer.unref();
-    tick();
+    this.passes.every(
+      CHECK_MS,
+      () => void this.prune().catch((error: unknown) => this.options.failures.report(error, 'report retention')),
+    );
   }
 
   /** Stops the timer and waits for a prune under way, which stops after its current batch. */
-  async close(): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.timer);
-    this.timer = undefined;
-    await this.running?.catch(() => undefined);
+  close(): Promise<void> {
+    return this.passes.close();
   }
 
   /**
@@ -98,10 +91,7 @@ export class ReportRetention {
    * removed, or undefined when another replica holds the lease or the hub is closing.
    */
   prune(): Promise<ReportPrune | undefined> {
-    this.running ??= this.pruneAll().finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
+    return this.passes.run();
   }
 
   private async pruneAll(): Promise<ReportPrune | undefined> {
@@ -111,7 +101,7 @@ export class ReportRetention {
     let cursor: PruneCursor = PRUNE_START;
     let removed = 0;
     for (;;) {
-      if (this.stopped) return undefined;
+      if (this.passes.stopping) return undefined;
       const batch = once.run(() =>
         tx.run(() => {
           const pruned = store.pruneBatch(olderThan, cursor, this.batch);
