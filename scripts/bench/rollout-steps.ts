@@ -133,7 +133,6 @@ for (let round = 0; performance.now() < giveUpAt; round++) {
   }
 }
 const loopDelayMaxMs = delay.worstMs();
-delay.restart();
 const finalView = rollouts.view(id, 'none', 0);
 process.stderr.write(
   `rollout ${finalView.state} over ${finalView.selected} targets; passes ${passes.map((p) => p.toFixed(0)).join(', ')} ms\n`,
