@@ -12,6 +12,10 @@ export const TURN_BUDGET_MS = 50;
  * A turn ends where the event loop's delay is measured, at its timers: a timer due in a
  * millisecond, armed by the first charge, starts the next turn's budget afresh. Nothing is
  * armed while nothing is charged.
+ *
+ * Work that has to wait for room ({@link whenRoom}) waits here, in one queue: while the turn
+ * is spent it is looked at again only when the turn is over, where each waiting piece had
+ * re-armed an immediate of its own, and the event loop spun on them until the turn's timer.
  */
 export class TurnBudget {
   readonly limitMs: number;
@@ -21,6 +25,9 @@ export class TurnBudget {
   private turnEnd: NodeJS.Timeout | undefined;
   /** Work timed inside work already timed is the outer's time: charged once, by the outer. */
   private timing = false;
+  /** Work waiting for room, oldest first. */
+  private readonly waiting = new Set<Waiting>();
+  private look: NodeJS.Immediate | undefined;
 
   /** `onTurn` hears, when a turn that was charged is over, what its work took all together (the hub's metrics). */
   constructor(limitMs = TURN_BUDGET_MS, onTurn?: (spentMs: number) => void) {
@@ -50,10 +57,26 @@ export class TurnBudget {
 
   /**
    * Whether work expected to take `ms` fits in what is left of this turn: work that cannot be
-   * cut short starts when it fits, or first in a turn (so it always gets to run).
+   * cut short starts when it fits, or first in a turn (so it always gets to run). Work of no
+   * stated length (0) fits while the turn is not spent.
    */
   fits(ms: number): boolean {
-    return this.spentMs === 0 || this.spentMs + ms <= this.limitMs;
+    return this.spentMs === 0 || (this.spentMs < this.limitMs && this.spentMs + ms <= this.limitMs);
+  }
+
+  /**
+   * Runs `work` at the first check of the event loop (after its I/O, as an immediate would)
+   * where what it is expected to take fits this turn (see {@link fits}); `ms` is read at each
+   * look, so work that times itself can say what it took last. The work charges its own time
+   * ({@link time}). Returns what cancels it.
+   */
+  whenRoom(ms: number | (() => number), work: () => void): () => void {
+    const waiting: Waiting = { ms, work };
+    this.waiting.add(waiting);
+    this.lookSoon();
+    return () => {
+      this.waiting.delete(waiting);
+    };
   }
 
   /** Counts `ms` as spent in this turn. */
@@ -65,6 +88,7 @@ export class TurnBudget {
       this.turnEnd = undefined;
       this.spentMs = 0;
       this.turnNo++;
+      this.lookSoon();
       this.onTurn?.(spent);
     }, 1);
     this.turnEnd.unref();
@@ -103,11 +127,48 @@ export class TurnBudget {
     return new Promise((resolve) => setTimeout(resolve, 0));
   }
 
-  /** Forgets what this turn spent and disarms its timer: the hub is stopping. */
+  /** Forgets what this turn spent and the work waiting for room, and disarms its timers: the hub is stopping. */
   close(): void {
     if (this.turnEnd !== undefined) clearTimeout(this.turnEnd);
     this.turnEnd = undefined;
+    if (this.look !== undefined) clearImmediate(this.look);
+    this.look = undefined;
+    this.waiting.clear();
     this.spentMs = 0;
     this.turnNo++;
   }
+
+  /**
+   * A look at the waiting work at the next check, when some of it fits this turn; else the
+   * turn's end looks again (a turn that does not fit has been charged, so its timer is armed).
+   */
+  private lookSoon(): void {
+    if (this.look !== undefined || this.waiting.size === 0) return;
+    if (this.spentMs > 0 && ![...this.waiting].some((waiting) => this.fits(expected(waiting)))) return;
+    this.look = setImmediate(() => this.runWaiting());
+  }
+
+  /** Runs the waiting work that fits, oldest first; work asked for meanwhile waits for a later look. */
+  private runWaiting(): void {
+    this.look = undefined;
+    try {
+      for (const waiting of [...this.waiting]) {
+        // Cancelled by work that ran before it in this look.
+        if (!this.waiting.has(waiting) || !this.fits(expected(waiting))) continue;
+        this.waiting.delete(waiting);
+        waiting.work();
+      }
+    } finally {
+      this.lookSoon();
+    }
+  }
+}
+
+interface Waiting {
+  readonly ms: number | (() => number);
+  readonly work: () => void;
+}
+
+function expected(waiting: Waiting): number {
+  return typeof waiting.ms === 'number' ? waiting.ms : waiting.ms();
 }

@@ -175,11 +175,13 @@ export class RolloutController {
   private readonly kept = new Map<string, KeptSlices>();
   /** What the step under way leaves for the next slice (undefined: nothing), kept once its transaction commits. */
   private keeping: { readonly id: string; readonly slices: KeptSlices | undefined } | undefined;
-  private selectionCatchUp: NodeJS.Immediate | undefined;
+  private selectionCatchUp: (() => void) | undefined;
   /** After {@link stop}: reconciles scheduled for later are dropped (the store may be closing). */
   private halted = false;
   /** The timer's pass waiting for a turn with room for it. */
-  private passTurn: NodeJS.Immediate | undefined;
+  private passTurn: (() => void) | undefined;
+  /** Rollouts to reconcile after the current turn ({@link reconcileSoon}), each with what cancels it. */
+  private readonly soon = new Map<string, () => void>();
   /**
    * How long the last step that followed a command took: the next starts in a turn it fits in.
    * Until one was timed, a default turn's budget ({@link UNTIMED_MS}): an unknown step starts
@@ -290,7 +292,7 @@ export class RolloutController {
       else this.deps.log.error({ err: error }, 'catching up the fleet index failed');
       return;
     }
-    this.selectionCatchUp = setImmediate(() => {
+    this.selectionCatchUp = this.budget.whenRoom(0, () => {
       this.selectionCatchUp = undefined;
       this.catchUpSelection();
     });
@@ -340,18 +342,15 @@ export class RolloutController {
       // Every replica answers selectors from its own index: each keeps it caught up, not only the lease holder.
       this.catchUpSelection();
       if (!this.once.held()) this.kept.clear();
-      this.passTurn ??= setImmediate(passInTurn);
-    };
-    // The pass runs with the turn's other sliced work, not in the timer's phase of the turn
-    // before it: a pass (40-60 ms at 18,000 members) after a turn's slices made one long span.
-    const passInTurn = (): void => {
-      this.passTurn = undefined;
-      if (this.halted) return;
-      if (!this.budget.fits(passMs)) {
-        this.passTurn = setImmediate(passInTurn);
-        return;
-      }
-      void this.once.run(() => this.budget.time(pass));
+      // The pass runs with the turn's other sliced work, not in the timer's phase of the turn
+      // before it: a pass (40-60 ms at 18,000 members) after a turn's slices made one long span.
+      this.passTurn ??= this.budget.whenRoom(
+        () => passMs,
+        () => {
+          this.passTurn = undefined;
+          if (!this.halted) void this.once.run(() => this.budget.time(pass));
+        },
+      );
     };
     const pass = (): void => {
       const now = performance.now();
@@ -389,10 +388,12 @@ export class RolloutController {
     this.halted = true;
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
-    if (this.passTurn !== undefined) clearImmediate(this.passTurn);
+    this.passTurn?.();
     this.passTurn = undefined;
-    if (this.selectionCatchUp !== undefined) clearImmediate(this.selectionCatchUp);
+    this.selectionCatchUp?.();
     this.selectionCatchUp = undefined;
+    for (const cancel of this.soon.values()) cancel();
+    this.soon.clear();
     this.issuer.stop();
   }
 
@@ -412,20 +413,22 @@ export class RolloutController {
    * that took one step itself, so its request answers first.
    */
   reconcileSoon(id: string): void {
-    setImmediate(() => {
-      if (this.halted) return;
-      // A step cannot be cut short: while what is left of this turn is too little for it, it waits for the next.
-      if (!this.budget.fits(this.stepMs)) {
-        this.reconcileSoon(id);
-        return;
-      }
-      try {
-        this.stepMs = this.budget.timed(() => this.reconcile(id)).ms;
-      } catch (error) {
-        if (this.deps.failures !== undefined) this.deps.failures.report(error, 'rollout controller');
-        else this.deps.log.error({ err: error, rollout: id }, 'rollout reconcile failed');
-      }
-    });
+    if (this.soon.has(id)) return;
+    // A step cannot be cut short: while what is left of this turn is too little for it, it waits for the next.
+    const cancel = this.budget.whenRoom(
+      () => this.stepMs,
+      () => {
+        this.soon.delete(id);
+        if (this.halted) return;
+        try {
+          this.stepMs = this.budget.timed(() => this.reconcile(id)).ms;
+        } catch (error) {
+          if (this.deps.failures !== undefined) this.deps.failures.report(error, 'rollout controller');
+          else this.deps.log.error({ err: error, rollout: id }, 'rollout reconcile failed');
+        }
+      },
+    );
+    this.soon.set(id, cancel);
   }
 
   /**

@@ -86,10 +86,10 @@ export class WaveIssuer {
   private readonly sliceMs: number;
   private readonly delayMs: number;
   private readonly budget: TurnBudget;
-  private scheduled: NodeJS.Immediate | undefined;
+  private scheduled: (() => void) | undefined;
   /** Fetches waiting for their members to be issued, oldest first, and the turn that issues them. */
   private fetches: FetchClaim[] = [];
-  private fetchTurn: NodeJS.Immediate | undefined;
+  private fetchTurn: (() => void) | undefined;
   /** Until when (`performance.now()`) fetches wait for a wave still being recorded, and the timer that ends the wait. */
   private heldUntil = 0;
   private holdTimer: NodeJS.Timeout | undefined;
@@ -156,13 +156,19 @@ export class WaveIssuer {
     if (this.fetches.length > 0) this.scheduleFetches();
   }
 
-  /** The next turn that issues the waiting fetches: the next one, or the end of a hold. */
+  /**
+   * The next turn that issues a slice of the waiting fetches: the next one with room in its
+   * budget (none while other work spent it), or the end of a hold.
+   */
   private scheduleFetches(): void {
     if (this.fetchTurn !== undefined || this.holdTimer !== undefined) return;
     const wait = this.heldUntil - performance.now();
     if (wait <= 0) {
       this.heldUntil = 0;
-      this.fetchTurn = setImmediate(() => this.issueFetched());
+      this.fetchTurn = this.budget.whenRoom(0, () => {
+        this.fetchTurn = undefined;
+        this.budget.time(() => this.issueFetchedSlice());
+      });
       return;
     }
     this.holdTimer = setTimeout(() => {
@@ -170,19 +176,6 @@ export class WaveIssuer {
       this.scheduleFetches();
     }, wait);
     this.holdTimer.unref();
-  }
-
-  /**
-   * The waiting fetches' turn: a slice of them issued, or none while other work spent this
-   * turn's budget (they wait for the next turn).
-   */
-  private issueFetched(): void {
-    this.fetchTurn = undefined;
-    if (this.budget.spent) {
-      this.scheduleFetches();
-      return;
-    }
-    this.budget.time(() => this.issueFetchedSlice());
   }
 
   /**
@@ -242,13 +235,9 @@ export class WaveIssuer {
   /** Issues in the background from the next turn of the event loop on, batch after batch, until no member waits. */
   kick(): void {
     if (this.scheduled !== undefined || this.stopped) return;
-    this.scheduled = setImmediate(() => {
+    // A batch of one member is a commit for one envelope: while the turn is spent, the next turn's batch takes it.
+    this.scheduled = this.budget.whenRoom(0, () => {
       this.scheduled = undefined;
-      // A batch of one member is a commit for one envelope: while the turn is spent, the next turn's batch takes it.
-      if (this.budget.spent) {
-        this.kick();
-        return;
-      }
       try {
         if ((this.deps.once.run(() => this.budget.time(() => this.batch().handled)) ?? 0) > 0) this.kick();
         else this.deps.once.run(() => this.wakeWhenDue());
@@ -275,7 +264,7 @@ export class WaveIssuer {
 
   stop(): void {
     this.stopped = true;
-    if (this.scheduled !== undefined) clearImmediate(this.scheduled);
+    this.scheduled?.();
     this.scheduled = undefined;
     if (this.due !== undefined) clearTimeout(this.due);
     this.due = undefined;

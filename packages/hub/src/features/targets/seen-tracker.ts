@@ -20,7 +20,8 @@ const FLUSH_SLICE = 500;
 export class SeenTracker {
   private pending = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
-  private slice: NodeJS.Immediate | undefined;
+  /** Cancels the next slice while one waits for room in a turn. */
+  private slice: (() => void) | undefined;
   private readonly store: TargetStore;
   private readonly clock: Clock;
   private readonly failures: BackgroundFailures;
@@ -54,7 +55,7 @@ export class SeenTracker {
   stop(): void {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
-    if (this.slice !== undefined) clearImmediate(this.slice);
+    this.slice?.();
     this.slice = undefined;
     guarded(this.failures, 'last-seen flush', () => this.flush())();
   }
@@ -65,16 +66,12 @@ export class SeenTracker {
     let owed = this.pending.size;
     const next = guarded(this.failures, 'last-seen flush', () => {
       this.slice = undefined;
-      if (this.budget.spent) {
-        this.slice = setImmediate(next);
-        return;
-      }
       const count = Math.min(FLUSH_SLICE, owed);
       owed -= count;
       this.budget.time(() => this.write(count));
-      if (owed > 0 && this.pending.size > 0) this.slice = setImmediate(next);
+      if (owed > 0 && this.pending.size > 0) this.slice = this.budget.whenRoom(0, next);
     });
-    next();
+    this.slice = this.budget.whenRoom(0, next);
   }
 
   /** Writes the `count` oldest pending times; on failure they are pending again. */

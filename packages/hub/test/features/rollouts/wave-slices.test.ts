@@ -59,6 +59,27 @@ describe("a wave's members, recorded a slice per step", () => {
     expect(t.audits('rollout.member.join').map((j) => j.subjects.length)).toEqual([3, 1]);
   });
 
+  it('takes one step a turn for a rollout whose follow-up step was asked for more than once', async () => {
+    t = await RolloutHub.open({ enlistSlice: 3 });
+    t.publish('app', '1.0.0');
+    t.fleet(10, { env: 'prod' });
+    const { id } = t.services.rollouts.create({ release: 'app@1.0.0', selector: 'env=prod' }, ALICE).rollout;
+    t.services.rollouts.controller.reconcileSoon(id);
+    t.services.rollouts.controller.reconcileSoon(id);
+    await turn();
+    expect(members(id)).toBe(6);
+    await vi.waitFor(() => expect(members(id)).toBe(10));
+  });
+
+  it('records no further slice once the controller stopped while the next waited for its turn', async () => {
+    await open();
+    const { id } = t.services.rollouts.create({ release: 'app@1.0.0', selector: 'env=prod' }, ALICE).rollout;
+    t.services.rollouts.controller.stop();
+    await turn();
+    await turn();
+    expect(members(id)).toBe(3);
+  });
+
   it('keeps a wave open while some of its targets wait for their slice, and completes it once all are recorded and healthy', async () => {
     const fleet = await open();
     const { id } = t.services.rollouts.create(
