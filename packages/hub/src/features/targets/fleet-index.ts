@@ -388,16 +388,25 @@ export class FleetIndex {
   private inIdOrder(slots: Int32Array): Int32Array {
     if (this.ordered) return slots;
     const ids = this.ids;
-    const byId = (a: number, b: number): number => (ids[a]! < ids[b]! ? -1 : ids[a]! > ids[b]! ? 1 : 0);
-    if (slots.length * FEW_SORTED < ids.length) return slots.slice().sort(byId);
-    this.byId ??= this.occupied().sort(byId);
+    if (slots.length * FEW_SORTED < ids.length) return slots.slice().sort(this.compareIds);
     const picked = new Uint8Array(ids.length);
     for (let i = 0; i < slots.length; i++) picked[slots[i]!] = 1;
     const out = new Int32Array(slots.length);
     let count = 0;
-    for (const ordinal of this.byId) if (picked[ordinal] === 1) out[count++] = ordinal;
+    for (const ordinal of this.slotsById()) if (picked[ordinal] === 1) out[count++] = ordinal;
     return out;
   }
+
+  /** {@link byId}, made now if it was dropped. */
+  private slotsById(): Int32Array {
+    this.byId ??= this.occupied().sort(this.compareIds);
+    return this.byId;
+  }
+
+  private readonly compareIds = (a: number, b: number): number => {
+    const ids = this.ids;
+    return ids[a]! < ids[b]! ? -1 : ids[a]! > ids[b]! ? 1 : 0;
+  };
 
   /** The occupied slots, increasing. */
   private occupied(): Int32Array {
@@ -527,7 +536,11 @@ export class FleetIndex {
    * callers that read columns of the selected targets without their records (policy plans).
    */
   selectSlots(query: Query | undefined, now: Date | number): Int32Array {
-    return query === undefined ? this.inIdOrder(this.occupied()) : this.selectOrdinals(query, now);
+    if (query !== undefined) return this.selectOrdinals(query, now);
+    if (this.ordered) return this.occupied();
+    // Every target: the slots in id order as they are, less those removed targets left.
+    const ids = this.ids;
+    return this.slotsById().filter((ordinal) => ids[ordinal] !== undefined);
   }
 
   /** One byte per slot: 1 where the slot holds a target the query selects at `now`. */
