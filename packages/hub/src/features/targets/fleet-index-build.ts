@@ -133,34 +133,67 @@ const TARGET_COLUMNS = ['id', 'name', 'status', 'last_seen_at', 'last_changed_at
 
 /**
  * The targets' own columns, each as one JSON array in id order: a row per target cost
- * better-sqlite3 a microsecond each to hand over, where six arrays parse in a tenth of that.
+ * better-sqlite3 a microsecond each to hand over, where a few arrays parse in a tenth of that.
  * SQLite aggregates a subquery's rows in the order it reads them (its covering index, in id
  * order) though it does not promise to, so the ids' order is checked where it matters
  * ({@link TargetOrdinals}, and the index's own check); PostgreSQL is told the order.
+ *
+ * SQLite's covering index leaves out the two times every report and issued envelope moves
+ * (migration 047): they are read from their own indexes and matched to the targets by rowid.
  */
 function readTargets(db: Db): FleetIndexTargets {
-  const columns = db
-    .prepare(
-      forDialect(db, {
-        sqlite: `SELECT ${TARGET_COLUMNS.map((c) => `json_group_array(${c})`).join(', ')} FROM (SELECT ${TARGET_COLUMNS.join(', ')} FROM targets ORDER BY id)`,
-        postgres: `SELECT ${TARGET_COLUMNS.map((c) => `coalesce(json_agg(${c} ORDER BY id), '[]')::text`).join(', ')} FROM targets`,
-      }),
-    )
-    .raw()
-    .get() as string[];
-  const [ids, names, statuses, lastSeen, lastChanged, enrolled] = columns.map((json) => JSON.parse(json) as unknown[]);
-  return { ids, names, statuses, lastSeen, lastChanged, enrolled } as FleetIndexTargets;
+  if (dialectOf(db) === 'postgres') {
+    const columns = db
+      .prepare(
+        `SELECT ${TARGET_COLUMNS.map((c) => `coalesce(json_agg(${c} ORDER BY id), '[]')::text`).join(', ')} FROM targets`,
+      )
+      .raw()
+      .get() as string[];
+    const [ids, names, statuses, lastSeen, lastChanged, enrolled] = columns.map(
+      (json) => JSON.parse(json) as unknown[],
+    );
+    return { ids, names, statuses, lastSeen, lastChanged, enrolled } as FleetIndexTargets;
+  }
+  const [rowids, ids, names, statuses, enrolled] = arrays<[number[], string[], string[], string[], number[]]>(
+    db,
+    'SELECT json_group_array(rowid), json_group_array(id), json_group_array(name), json_group_array(status), json_group_array(enrolled_at) FROM (SELECT rowid, id, name, status, enrolled_at FROM targets ORDER BY id)',
+  );
+  const position = new Map<number, number>();
+  for (let i = 0; i < rowids.length; i++) position.set(rowids[i]!, i);
+  const lastSeen = timeByPosition<number | null>(db, 'last_seen_at', position);
+  const lastChanged = timeByPosition<number>(db, 'last_changed_at', position);
+  return { ids, names, statuses, lastSeen, lastChanged, enrolled };
+}
+
+/** The arrays of a query that answers each column as one JSON array. */
+function arrays<T extends unknown[][]>(db: Db, sql: string): T {
+  return (db.prepare(sql).raw().get() as string[]).map((json) => JSON.parse(json) as unknown[]) as T;
+}
+
+/** One of the targets' times, read from its own index (in time order), at each target's position in id order. */
+function timeByPosition<T extends number | null>(
+  db: Db,
+  column: 'last_seen_at' | 'last_changed_at',
+  position: ReadonlyMap<number, number>,
+): T[] {
+  const [rowids, times] = arrays<[number[], T[]]>(
+    db,
+    `SELECT json_group_array(rowid), json_group_array(${column}) FROM (SELECT rowid, ${column} FROM targets ORDER BY ${column})`,
+  );
+  const out = new Array<T>(position.size);
+  for (let i = 0; i < rowids.length; i++) out[position.get(rowids[i]!)!] = times[i]!;
+  return out;
 }
 
 /** A distinct field value as the grouping read returns it, its holders' ids joined by commas. */
 type GroupedValue = [string, string, number | null, string | null, number | null, string];
 
 /**
- * Builds the fleet index from the store in two reads that SQLite answers from covering indexes
- * (migration 041), without a row per target and field reaching JavaScript: the targets' own
+ * Builds the fleet index from the store in reads that SQLite answers from covering indexes
+ * (migrations 041 and 047), without a row per target and field reaching JavaScript: the targets' own
  * columns in id order ({@link readTargets}), then each distinct field value with the ids of its holders
  * (`group_concat`, PostgreSQL's `string_agg`), turned into ordinals by {@link TargetOrdinals}.
- * Both reads are one read transaction, so they see the same fleet.
+ * All of them are one read transaction, so they see the same fleet.
  *
  * The values are decoded as they arrive, each into one reused buffer of ordinals: holding every
  * value's id list at once (50 MB of text at 100,000 targets) and an array of ordinals per value
