@@ -75,9 +75,10 @@ export function openDatabase(
   // made the SQL fleet query about twice as slow.
   db.pragma('cache_size = -16384');
   db.pragma('mmap_size = 1073741824');
-  // A WAL that a burst of writes grew is cut back to 64 MiB when it next starts over, rather
-  // than keeping the burst's size on disk for good.
-  db.pragma('journal_size_limit = 67108864');
+  // No journal_size_limit: with one, the first commit after the WAL starts over cuts the file
+  // back, and cutting back what a burst grew (hundreds of MiB when 18,000 agents enroll) held
+  // that commit, and the event loop, for 150-300 ms. The WAL keeps its largest size, which
+  // SQLite writes over from the start, until a clean stop removes it (docs/operations.md).
   if (options.testMaxPageCount !== undefined) {
     if (!Number.isInteger(options.testMaxPageCount) || options.testMaxPageCount < 1)
       throw new TypeError(

@@ -117,6 +117,30 @@ describe('WAL checkpoints off the event loop', () => {
     await waitFor('the all-clear', () => lines.some((line) => line.msg === 'the WAL is checkpointed again'));
   });
 
+  it('leaves a WAL a burst grew at its size when it starts over, rather than cutting it back inside a commit of the hub', async () => {
+    const opened = open();
+    checkpointer = new WalCheckpointer(opened.db, opened.path, { intervalMs: 3_600_000 });
+    await checkpointer.ready;
+    commit(opened.db, 80 * MiB);
+    const grown = walBytes(opened.path);
+    // A checkpoint of everything, as the worker's after a burst: the next commit starts the WAL over.
+    const other = new Database(opened.path);
+    try {
+      expect(other.pragma('wal_checkpoint(PASSIVE)')).toEqual([
+        { busy: 0, log: expect.any(Number), checkpointed: expect.any(Number) },
+      ]);
+    } finally {
+      other.close();
+    }
+    // Cutting a file of hundreds of MiB back held that commit, and the event loop, for 150-300 ms.
+    commit(opened.db, 4096);
+    expect(walBytes(opened.path)).toBe(grown);
+    await checkpointer.close();
+    opened.db.close();
+    db = undefined;
+    expect(existsSync(`${opened.path}-wal`)).toBe(false);
+  });
+
   it('closes its connection on close, so that the hub’s closing checkpoints and removes the WAL', async () => {
     const opened = open();
     checkpointer = new WalCheckpointer(opened.db, opened.path, { intervalMs: 3_600_000 });
