@@ -95,6 +95,8 @@ describe('/metrics on a real hub and a real agent', () => {
     // Exported for a SQLite store (undefined, absent, on PostgreSQL); a new one has little or nothing free.
     expect(sample(hubText, 'flotilla_store_free_bytes')).toBeGreaterThanOrEqual(0);
     expect(sample(hubText, 'flotilla_store_free_bytes')).toBeLessThan(2 ** 20);
+    // The WAL file of the hub's SQLite store, there while the hub runs.
+    expect(sample(hubText, 'flotilla_store_wal_bytes')).toBeGreaterThan(0);
     // Routes by pattern: no target id ever becomes a label value.
     expect(
       sample(hubText, 'flotilla_http_requests_total{method="POST",route="/v1/targets/:id/reports",status="201"}'),

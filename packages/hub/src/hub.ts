@@ -6,7 +6,7 @@ import { systemClock, type Clock } from './clock.ts';
 import { createHttpServer } from './http/server.ts';
 import { Router } from './http/router.ts';
 import type BetterSqlite3 from 'better-sqlite3';
-import type { Db } from './store/database.ts';
+import { walFileBytes, type Db } from './store/database.ts';
 import { dialectOf } from './store/sql.ts';
 import { FreePages } from './store/free-pages.ts';
 import { StoreHealth } from './store/store-health.ts';
@@ -237,6 +237,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     queryIndexBuildSeconds: () => indexBuild.ms / 1000,
     turnBudgetSeconds: () => budget.limitMs / 1000,
     storeFreeBytes: () => freePages?.freeBytes,
+    storeWalBytes: () => (dialectOf(db) === 'sqlite' ? walFileBytes(db as BetterSqlite3.Database) : undefined),
   });
   const budget = new TurnBudget(deps.turnBudgetMs, (ms) => metrics.turnDone(ms / 1000));
   const tx = meteredTransactions(transactions(db, store), metrics);

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 
@@ -104,5 +104,20 @@ function migrate(db: Database.Database, migrations: readonly Migration[]): void 
       db.exec(migration.sql);
       db.pragma(`user_version = ${migration.version}`);
     })();
+  }
+}
+
+/**
+ * The size on disk of a SQLite store's write-ahead log (0 while there is none); undefined for a
+ * store in memory, or when the file cannot be looked at (a scrape then goes without the gauge).
+ * The hub's commits never cut it back (see openDatabase), so after a burst it stays as large as
+ * the burst made it until a clean stop: an operator's to watch.
+ */
+export function walFileBytes(db: Database.Database): number | undefined {
+  if (db.memory) return undefined;
+  try {
+    return statSync(`${db.name}-wal`).size;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 0 : undefined;
   }
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
-import { openDatabase } from '../../src/store/database.ts';
+import { openDatabase, walFileBytes } from '../../src/store/database.ts';
 import { WalCheckpointer } from '../../src/store/wal-checkpointer.ts';
 import { waitFor } from '../../../../test/fixtures/wait-for.ts';
 
@@ -135,6 +135,8 @@ describe('WAL checkpoints off the event loop', () => {
     // Cutting a file of hundreds of MiB back held that commit, and the event loop, for 150-300 ms.
     commit(opened.db, 4096);
     expect(walBytes(opened.path)).toBe(grown);
+    // What the hub exports as flotilla_store_wal_bytes.
+    expect(walFileBytes(opened.db)).toBe(grown);
     await checkpointer.close();
     opened.db.close();
     db = undefined;
@@ -151,5 +153,24 @@ describe('WAL checkpoints off the event loop', () => {
     opened.db.close();
     db = undefined;
     expect(existsSync(`${opened.path}-wal`)).toBe(false);
+  });
+
+  it('gives the WAL file as none while there is none, and nothing for a store in memory', () => {
+    const opened = open();
+    opened.db.close();
+    db = undefined;
+    const closed = new Database(opened.path, { readonly: true });
+    try {
+      expect(existsSync(`${opened.path}-wal`)).toBe(false);
+      expect(walFileBytes(closed)).toBe(0);
+    } finally {
+      closed.close();
+    }
+    const memory = new Database(':memory:');
+    try {
+      expect(walFileBytes(memory)).toBeUndefined();
+    } finally {
+      memory.close();
+    }
   });
 });

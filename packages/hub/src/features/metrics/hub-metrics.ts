@@ -61,6 +61,7 @@ export interface ScrapeSources {
   turnBudgetSeconds(): number;
   /** Bytes of the store's file that no table uses (SQLite's free pages); undefined on PostgreSQL. */
   storeFreeBytes(): number | undefined;
+  storeWalBytes(): number | undefined;
 }
 
 /** Every transport an agent can hold; each is always exported, so a 0 is a fact and not a gap. */
@@ -235,6 +236,11 @@ export class HubMetrics
       'flotilla_store_free_bytes',
       "Bytes of the SQLite store's file that no table uses: what pruning freed and the hub has not yet given back to the file system; absent on PostgreSQL.",
       () => sources.storeFreeBytes(),
+    );
+    whenKnown(
+      'flotilla_store_wal_bytes',
+      "Bytes of the SQLite store's write-ahead log file: it keeps the size its largest burst of writes gave it until the hub stops cleanly; absent on PostgreSQL.",
+      () => sources.storeWalBytes(),
     );
     whenKnown(
       'flotilla_query_index_build_seconds',
