@@ -226,6 +226,8 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   const replicas = replicasFor(db, log);
   // Scrape-time gauges read the services built below; they are only read once the hub serves.
   const counted = new MetricsStore(db);
+  // The SQLite connection, for what only a SQLite store has (its file's free pages and WAL); undefined on PostgreSQL.
+  const sqlite = dialectOf(db) === 'sqlite' ? (db as BetterSqlite3.Database) : undefined;
   const metrics: HubMetrics = new HubMetrics({
     connectedAgents: () => ({ 'long-poll': desired.waitingAgents(), stream: streams.size }),
     targetsByStatus: () => counted.targetsByStatus(),
@@ -237,7 +239,7 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
     queryIndexBuildSeconds: () => indexBuild.ms / 1000,
     turnBudgetSeconds: () => budget.limitMs / 1000,
     storeFreeBytes: () => freePages?.freeBytes,
-    storeWalBytes: () => (dialectOf(db) === 'sqlite' ? walFileBytes(db as BetterSqlite3.Database) : undefined),
+    storeWalBytes: () => (sqlite === undefined ? undefined : walFileBytes(sqlite)),
   });
   const budget = new TurnBudget(deps.turnBudgetMs, (ms) => metrics.turnDone(ms / 1000));
   const tx = meteredTransactions(transactions(db, store), metrics);
@@ -255,12 +257,12 @@ export async function createHub(deps: HubDependencies): Promise<Hub> {
   });
   // What a prune frees goes back to the file system; PostgreSQL's autovacuum does that itself.
   const freePages =
-    dialectOf(db) === 'sqlite'
-      ? new FreePages(db as BetterSqlite3.Database, {
+    sqlite === undefined
+      ? undefined
+      : new FreePages(sqlite, {
           failures: store,
           ...(deps.faults === undefined ? {} : { faults: deps.faults }),
-        })
-      : undefined;
+        });
   const reportStore = new ReportStore(db);
   const reportRetention = new ReportRetention({
     tx,

@@ -61,6 +61,7 @@ export interface ScrapeSources {
   turnBudgetSeconds(): number;
   /** Bytes of the store's file that no table uses (SQLite's free pages); undefined on PostgreSQL. */
   storeFreeBytes(): number | undefined;
+  /** Bytes of the SQLite store's WAL file on disk; undefined on PostgreSQL. */
   storeWalBytes(): number | undefined;
 }
 

@@ -143,16 +143,13 @@ const TARGET_COLUMNS = ['id', 'name', 'status', 'last_seen_at', 'last_changed_at
  */
 function readTargets(db: Db): FleetIndexTargets {
   if (dialectOf(db) === 'postgres') {
-    const columns = db
-      .prepare(
-        `SELECT ${TARGET_COLUMNS.map((c) => `coalesce(json_agg(${c} ORDER BY id), '[]')::text`).join(', ')} FROM targets`,
-      )
-      .raw()
-      .get() as string[];
-    const [ids, names, statuses, lastSeen, lastChanged, enrolled] = columns.map(
-      (json) => JSON.parse(json) as unknown[],
+    const [ids, names, statuses, lastSeen, lastChanged, enrolled] = arrays<
+      [string[], string[], string[], (number | null)[], number[], number[]]
+    >(
+      db,
+      `SELECT ${TARGET_COLUMNS.map((c) => `coalesce(json_agg(${c} ORDER BY id), '[]')::text`).join(', ')} FROM targets`,
     );
-    return { ids, names, statuses, lastSeen, lastChanged, enrolled } as FleetIndexTargets;
+    return { ids, names, statuses, lastSeen, lastChanged, enrolled };
   }
   const [rowids, ids, names, statuses, enrolled] = arrays<[number[], string[], string[], string[], number[]]>(
     db,
