@@ -280,20 +280,22 @@ export class RolloutController {
   /**
    * Keeps the selection's index caught up with the store's writes in slices, one per turn of
    * the event loop, so that neither a step's transaction nor an operator's request takes in
-   * thousands of rewritten targets at once.
+   * thousands of rewritten targets at once. Each slice runs with the turn's other sliced work,
+   * never in the timer's phase: there it came after the turn before had spent its budget, and
+   * the two made one span longer than the budget. A step catches up for itself first.
    */
   private catchUpSelection(): void {
     const selection = this.deps.selection;
-    if (selection === undefined || this.selectionCatchUp !== undefined || this.deps.tx.open) return;
-    try {
-      if (!this.budget.spent && this.budget.time(() => selection.catchUp(this.catchUpDeadline()))) return;
-    } catch (error) {
-      if (this.deps.failures !== undefined) this.deps.failures.report(error, 'rollout controller');
-      else this.deps.log.error({ err: error }, 'catching up the fleet index failed');
-      return;
-    }
+    if (selection === undefined || this.selectionCatchUp !== undefined) return;
     this.selectionCatchUp = this.budget.whenRoom(0, () => {
       this.selectionCatchUp = undefined;
+      try {
+        if (this.budget.time(() => selection.catchUp(this.catchUpDeadline()))) return;
+      } catch (error) {
+        if (this.deps.failures !== undefined) this.deps.failures.report(error, 'rollout controller');
+        else this.deps.log.error({ err: error }, 'catching up the fleet index failed');
+        return;
+      }
       this.catchUpSelection();
     });
   }

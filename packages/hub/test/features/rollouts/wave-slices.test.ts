@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RolloutStore } from '../../../src/features/rollouts/rollout-store.ts';
 import type { OnceOnly } from '../../../src/features/replicas/replica-lease.ts';
 import { FleetIndex } from '../../../src/features/targets/fleet-index.ts';
+import { TargetStore } from '../../../src/features/targets/target-store.ts';
 import { ALICE, RolloutHub, type SimTarget } from './rollout-fixture.ts';
 
 /*
@@ -78,6 +79,29 @@ describe("a wave's members, recorded a slice per step", () => {
     await turn();
     await turn();
     expect(members(id)).toBe(3);
+  });
+
+  it("catches the fleet index up with the turn's other sliced work, never in the timer's phase", async () => {
+    await open();
+    // Where each catch-up ran: the timer's callback, or the check phase where sliced work waits.
+    const phases: string[] = [];
+    const original = TargetStore.prototype.catchUpFleetIndex;
+    const catchUp = vi.spyOn(TargetStore.prototype, 'catchUpFleetIndex').mockImplementation(function (
+      this: TargetStore,
+      deadline: number,
+    ) {
+      const stack = new Error().stack ?? '';
+      phases.push(stack.includes('listOnTimeout') ? 'timers' : stack.includes('processImmediate') ? 'check' : 'other');
+      return original.call(this, deadline);
+    });
+    try {
+      t.services.rollouts.controller.start({ pollMs: 10 });
+      await vi.waitFor(() => expect(phases.length).toBeGreaterThanOrEqual(3));
+    } finally {
+      t.services.rollouts.controller.stop();
+      catchUp.mockRestore();
+    }
+    expect(phases.filter((phase) => phase === 'timers')).toEqual([]);
   });
 
   it('keeps a wave open while some of its targets wait for their slice, and completes it once all are recorded and healthy', async () => {
