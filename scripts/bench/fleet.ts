@@ -11,6 +11,12 @@
  * second over the burst, p99 of each report's round trip); the hub's peak RSS, its median RSS
  * over the idle samples and the ratio of the two.
  *
+ * A report's round trip is timed twice. `report_p99_ms` from the agent's call: with the wait
+ * for one of its process's 32 shared connections, behind the other agents' envelope and bundle
+ * fetches (4,500 agents a process), a queue in the simulator that no agent with a connection
+ * of its own has. `report_wire_p99_ms` from when the report went on a connection (undici's
+ * diagnostics channel, scripts/sim/wire-clock.ts) to its answer: the hub's own latency.
+ *
  * Options: `--agents N` (or BENCH_AGENTS; 18000). Environment: BENCH_AGENT_PROCS (4), BENCH_IDLE_S (seconds of idle
  * measured, 60), BENCH_HUB_PROFILE=DIR (a V8 CPU profile of the hub), BENCH_SIM_PROFILE=DIR (one of each
  * simulator process), BENCH_HUB_MEMLOG=FILE (the hub's memory every 100 ms, see _rollout-hub.ts),
@@ -162,9 +168,10 @@ try {
   log(`every agent applied by ${Date.now()} (epoch ms)`);
   const idleRssMb = mb(median(rssSamples));
   const peakRssMb = Math.round(during.maxRssKb / 1024);
-  const rows = statuses.flatMap((s) => s['timings'] as [number, number, number, number][]);
+  const rows = statuses.flatMap((s) => s['timings'] as [number, number, number, number, number][]);
   const reportedAt = rows.map(([, at]) => at).sort((a, b) => a - b);
   const reportMs = rows.map(([, , ms]) => ms).sort((a, b) => a - b);
+  const reportWireMs = rows.map(([, , , , ms]) => ms).sort((a, b) => a - b);
   const burstS = (reportedAt.at(-1)! - reportedAt[0]!) / 1000;
   const errors = statuses.reduce((n, s) => n + (s['errors'] as number), 0);
   log(`agent errors ${errors}; stream reconnects ${statuses.reduce((n, s) => n + (s['opens'] as number), 0) - AGENTS}`);
@@ -184,6 +191,7 @@ try {
       sim_cpu_us_per_agent: Math.round((simAfter - simBefore) / AGENTS),
       reports_per_s: Math.round(AGENTS / Math.max(burstS, 0.001)),
       report_p99_ms: Math.round(reportMs[Math.floor(reportMs.length * 0.99)]!),
+      report_wire_p99_ms: Math.round(reportWireMs[Math.floor(reportWireMs.length * 0.99)]!),
       enroll_per_s: Math.round(AGENTS / enrollS),
       enroll_hub_cpu_us: enrollHubCpuUs,
       enroll_sim_cpu_us: enrollSimCpuUs,

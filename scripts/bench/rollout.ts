@@ -146,7 +146,7 @@ process.stdout.write(`${JSON.stringify({ name: 'rollout', agents: AGENTS, poll_i
 /** Diagnostics: when the agents received the envelope, after the rollout was created, and how long until the hub took their report. */
 function printTimings(createdAt: string, statuses: readonly Message[]): void {
   const created = Date.parse(createdAt);
-  const rows = statuses.flatMap((st) => st['timings'] as [number, number, number, number][]);
+  const rows = statuses.flatMap((st) => st['timings'] as [number, number, number, number, number][]);
   const received = rows.map(([r]) => r - created).sort((a, b) => a - b);
   const reported = rows.map(([r, d]) => d - r).sort((a, b) => a - b);
   const pct = (xs: readonly number[], q: number): number => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;

@@ -29,6 +29,7 @@ import {
   type SignedBundle,
   type SignedEnvelope,
 } from '@flotilla/protocol';
+import type { WireClock } from './wire-clock.ts';
 
 const silent = pino({ level: 'silent' });
 
@@ -81,6 +82,8 @@ export interface SimContext {
   readonly error: (agent: string, error: unknown) => void;
   /** Where the agents' streams log (what a test reads their chosen reconnect waits from); silent by default. */
   readonly log?: Logger;
+  /** When each report went on a connection, for its latency without the wait for one; else timed from the call. */
+  readonly wire?: WireClock;
 }
 
 interface Answer {
@@ -123,8 +126,10 @@ export class SimAgent {
   /** When the last envelope arrived and when its report was acknowledged (epoch ms). */
   receivedAt = 0;
   reportedAt = 0;
-  /** How long the last report took to be acknowledged (ms). */
+  /** How long the last report took to be acknowledged (ms), from the call: with any wait for one of the process's shared connections. */
   reportMs = 0;
+  /** The same from when the report went on a connection (the context's {@link WireClock}): the hub's answer alone. */
+  reportWireMs = 0;
 
   constructor(name: string, ctx: SimContext) {
     this.name = name;
@@ -290,17 +295,20 @@ export class SimAgent {
       facts: { driver: 'sim', agentVersion: '0.1.0', envelopeFeatures: [READS_DRIFT_POLICY_DIGEST] },
       observedAt: new Date().toISOString(),
     };
+    const path = `/v1/targets/${this.targetId}/reports`;
     const sentAt = performance.now();
     const answer = await call(
       this.ctx.calls,
       'POST',
-      `/v1/targets/${this.targetId}/reports`,
+      path,
       { authorization },
       { report, signature: signPayload('report', report, this.key) },
     );
     if (answer.status !== 201 && answer.status !== 200)
       throw new Error(`report: ${answer.status} ${JSON.stringify(answer.body)}`);
-    this.reportMs = performance.now() - sentAt;
+    const answeredAt = performance.now();
+    this.reportMs = answeredAt - sentAt;
+    this.reportWireMs = answeredAt - (this.ctx.wire?.take('POST', path) ?? sentAt);
     this.applied = envelope.bundles.map((b) => b.digest).join(',');
     this.reportedAt = Date.now();
   }

@@ -10,6 +10,7 @@ import { Pool } from 'undici';
 import type { Transport } from '@flotilla/agent';
 import { messageOf } from '@flotilla/protocol';
 import { SimAgent, Slots, type SimContext } from './sim-agent.ts';
+import { WireClock } from './wire-clock.ts';
 
 /** What one worker simulates. */
 export interface Job {
@@ -42,6 +43,7 @@ const ctx: SimContext = {
     bodyTimeout: (job.waitSeconds + 30) * 1000,
     connect: { timeout: 60_000 },
   }),
+  wire: new WireClock((method, path) => method === 'POST' && path.endsWith('/reports')),
   error: (agent, error) => {
     errors++;
     if (errors <= 5) process.stderr.write(`sim agent ${agent}: ${messageOf(error)}\n`);
@@ -91,11 +93,12 @@ process.on('message', (message: { type: string; timings?: boolean }) => {
       errors,
       cpuMicros: usage.userCPUTime + usage.systemCPUTime,
       ...(message.timings === true
-        ? { timings: agents.map((a) => [a.receivedAt, a.reportedAt, a.reportMs, a.stream?.opens ?? 0]) }
+        ? { timings: agents.map((a) => [a.receivedAt, a.reportedAt, a.reportMs, a.stream?.opens ?? 0, a.reportWireMs]) }
         : {}),
     });
   } else if (message.type === 'stop') {
     abort.abort();
+    ctx.wire?.close();
     void Promise.all([ctx.polls.destroy(), ctx.calls.destroy()]).finally(() => process.exit(0));
   }
 });
