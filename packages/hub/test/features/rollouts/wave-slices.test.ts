@@ -85,7 +85,8 @@ describe("a wave's members, recorded a slice per step", () => {
     await open();
     // Where each catch-up ran: the timer's callback, or the check phase where sliced work waits.
     const phases: string[] = [];
-    const original = TargetStore.prototype.catchUpFleetIndex;
+    // The method itself, to call through with the instance's `this`.
+    const original = Reflect.get<TargetStore, 'catchUpFleetIndex'>(TargetStore.prototype, 'catchUpFleetIndex');
     const catchUp = vi.spyOn(TargetStore.prototype, 'catchUpFleetIndex').mockImplementation(function (
       this: TargetStore,
       deadline: number,
