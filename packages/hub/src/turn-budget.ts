@@ -50,11 +50,6 @@ export class TurnBudget {
     return Math.max(0, this.limitMs - this.spentMs);
   }
 
-  /** Whether this turn's budget is spent: work that cannot be cut short waits for a later turn. */
-  get spent(): boolean {
-    return this.spentMs >= this.limitMs;
-  }
-
   /**
    * Whether work expected to take `ms` fits in what is left of this turn: work that cannot be
    * cut short starts when it fits, or first in a turn (so it always gets to run). Work of no

@@ -23,10 +23,10 @@ describe("a turn's budget of sliced work", () => {
     const budget = new TurnBudget(50);
     budget.charge(20);
     expect(budget.left()).toBe(30);
-    expect(budget.spent).toBe(false);
+    expect(budget.fits(0)).toBe(true);
     budget.charge(35);
     expect(budget.left()).toBe(0);
-    expect(budget.spent).toBe(true);
+    expect(budget.fits(0)).toBe(false);
     budget.close();
   });
 
@@ -43,7 +43,7 @@ describe("a turn's budget of sliced work", () => {
     const budget = new TurnBudget(50);
     budget.charge(60);
     await turnEnd();
-    expect(budget.spent).toBe(true);
+    expect(budget.left()).toBe(0);
     await sleep(5);
     expect(budget.left()).toBe(50);
     budget.close();
