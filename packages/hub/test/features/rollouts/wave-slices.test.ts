@@ -97,7 +97,8 @@ describe("a wave's members, recorded a slice per step", () => {
     });
     try {
       t.services.rollouts.controller.start({ pollMs: 10 });
-      await vi.waitFor(() => expect(phases.length).toBeGreaterThanOrEqual(3));
+      // Three ticks at 10 ms, with room for a runner that stalls the thread.
+      await vi.waitFor(() => expect(phases.length).toBeGreaterThanOrEqual(3), { timeout: 10_000 });
     } finally {
       t.services.rollouts.controller.stop();
       catchUp.mockRestore();
