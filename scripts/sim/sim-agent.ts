@@ -84,6 +84,8 @@ export interface SimContext {
   readonly log?: Logger;
   /** When each report went on a connection, for its latency without the wait for one; else timed from the call. */
   readonly wire?: WireClock;
+  /** Hears each report's latency on the wire (ms) once the hub answered it. */
+  readonly onReport?: (wireMs: number) => void;
 }
 
 interface Answer {
@@ -309,6 +311,7 @@ export class SimAgent {
     const answeredAt = performance.now();
     this.reportMs = answeredAt - sentAt;
     this.reportWireMs = answeredAt - (this.ctx.wire?.take('POST', path) ?? sentAt);
+    this.ctx.onReport?.(this.reportWireMs);
     this.applied = envelope.bundles.map((b) => b.digest).join(',');
     this.reportedAt = Date.now();
   }

@@ -23,11 +23,15 @@ export interface Job {
   readonly reconnectWindowMs: number;
   /** Enrollments in flight at once. */
   readonly concurrency: number;
+  /** Keep each report's latency on the wire until a `status` asks for them with `latencies` (`npm run sim`). */
+  readonly latencies?: boolean;
 }
 
 const job = JSON.parse(process.argv[2] ?? '{}') as Job;
 const send = process.send!.bind(process);
 let errors = 0;
+/** Reports' latencies on the wire since the last `status` that took them. */
+let latencies: number[] = [];
 const ctx: SimContext = {
   url: job.url,
   transport: job.transport,
@@ -44,6 +48,7 @@ const ctx: SimContext = {
     connect: { timeout: 60_000 },
   }),
   wire: new WireClock((method, path) => method === 'POST' && path.endsWith('/reports')),
+  ...(job.latencies === true ? { onReport: (wireMs: number) => latencies.push(wireMs) } : {}),
   error: (agent, error) => {
     errors++;
     if (errors <= 5) process.stderr.write(`sim agent ${agent}: ${messageOf(error)}\n`);
@@ -74,7 +79,7 @@ send({
 });
 for (const agent of agents) void agent.run(abort.signal);
 
-process.on('message', (message: { type: string; timings?: boolean }) => {
+process.on('message', (message: { type: string; timings?: boolean; latencies?: boolean }) => {
   if (message.type === 'status') {
     const applied: Record<string, number> = {};
     let open = 0;
@@ -85,6 +90,8 @@ process.on('message', (message: { type: string; timings?: boolean }) => {
       opens += agent.stream?.opens ?? 0;
     }
     const usage = process.resourceUsage();
+    const taken = latencies;
+    if (message.latencies === true) latencies = [];
     send({
       type: 'status',
       applied,
@@ -95,6 +102,7 @@ process.on('message', (message: { type: string; timings?: boolean }) => {
       ...(message.timings === true
         ? { timings: agents.map((a) => [a.receivedAt, a.reportedAt, a.reportMs, a.stream?.opens ?? 0, a.reportWireMs]) }
         : {}),
+      ...(message.latencies === true ? { latencies: taken } : {}),
     });
   } else if (message.type === 'stop') {
     abort.abort();
