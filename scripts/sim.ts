@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ask, child, next, stopAll } from './sim/processes.ts';
 import type { Job } from './sim/sim-worker.ts';
+import { quantile } from './quantile.ts';
 
 const USAGE = `usage: npm run sim -- --agents N --hub URL --enroll-token TOKEN
   [--procs 4] [--transport auto|long-poll] [--wait-seconds 30] [--reconnect-window-seconds 30]
@@ -98,9 +99,9 @@ const enrolled = await Promise.all(workers.map((w) => next(w, 'enrolled')));
 const enrollS = Math.max(...enrolled.map((m) => m['enrollMs'] as number)) / 1000;
 process.stderr.write(`sim: ${agents} agents enrolled in ${enrollS.toFixed(1)} s (${Math.round(agents / enrollS)}/s)\n`);
 /** The `q` quantile of `sorted`, rounded to 0.1 ms; null when it is empty. */
-function quantile(sorted: readonly number[], q: number): number | null {
-  if (sorted.length === 0) return null;
-  return Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! * 10) / 10;
+function latencyAt(sorted: readonly number[], q: number): number | null {
+  const ms = quantile(sorted, q);
+  return ms === undefined ? null : Math.round(ms * 10) / 10;
 }
 
 while (!stopping) {
@@ -118,8 +119,8 @@ while (!stopping) {
     errors: statuses.reduce((n, s) => n + (s['errors'] as number), 0),
     applied,
     reports: latencies.length,
-    report_p50_ms: quantile(latencies, 0.5),
-    report_p99_ms: quantile(latencies, 0.99),
+    report_p50_ms: latencyAt(latencies, 0.5),
+    report_p99_ms: latencyAt(latencies, 0.99),
   };
   const latency = line.reports === 0 ? '' : ` p50=${line.report_p50_ms}ms p99=${line.report_p99_ms}ms`;
   process.stdout.write(

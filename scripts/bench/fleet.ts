@@ -35,6 +35,7 @@ import { CreateRolloutResult } from '@flotilla/protocol/api';
 import { ask, child, next, stopAll } from '../sim/processes.ts';
 import type { Job } from '../sim/sim-worker.ts';
 import { agentCount, benchEnrollmentToken, publishRelease, startBenchHub, type BenchHub } from './_hub-process.ts';
+import { quantile } from '../quantile.ts';
 
 const AGENTS = agentCount(18_000);
 const PROCS = Number(process.env['BENCH_AGENT_PROCS'] ?? 4);
@@ -190,8 +191,8 @@ try {
       hub_cpu_us_per_agent: Math.round((during.cpuMicros - before.cpuMicros) / AGENTS),
       sim_cpu_us_per_agent: Math.round((simAfter - simBefore) / AGENTS),
       reports_per_s: Math.round(AGENTS / Math.max(burstS, 0.001)),
-      report_p99_ms: Math.round(reportMs[Math.floor(reportMs.length * 0.99)]!),
-      report_wire_p99_ms: Math.round(reportWireMs[Math.floor(reportWireMs.length * 0.99)]!),
+      report_p99_ms: Math.round(quantile(reportMs, 0.99)!),
+      report_wire_p99_ms: Math.round(quantile(reportWireMs, 0.99)!),
       enroll_per_s: Math.round(AGENTS / enrollS),
       enroll_hub_cpu_us: enrollHubCpuUs,
       enroll_sim_cpu_us: enrollSimCpuUs,

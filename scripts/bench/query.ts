@@ -17,6 +17,7 @@ import { compileQuerySql } from '../../packages/hub/src/features/targets/query-s
 import { FleetQueryStore } from '../../packages/hub/src/features/targets/fleet-query-store.ts';
 import { TargetStore } from '../../packages/hub/src/features/targets/target-store.ts';
 import { seedTargets } from './_seed-targets.ts';
+import { quantile } from '../quantile.ts';
 
 const TARGETS = Number(process.env['BENCH_TARGETS'] ?? 100_000);
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 60);
@@ -144,7 +145,7 @@ const QUERIES: [string, (t: Target) => boolean][] = [
 
 function percentile(samples: number[], p: number): number {
   const sorted = [...samples].sort((a, b) => a - b);
-  return Number(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!.toFixed(3));
+  return Number(quantile(sorted, p / 100)!.toFixed(3));
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'flotilla-bench-query-'));

@@ -43,6 +43,7 @@ import {
 import { CreateRolloutResult, EnrollmentToken, EnrollResponse, lenient, TokenResponse } from '@flotilla/protocol/api';
 import { ask, child, next, stopAll } from '../sim/processes.ts';
 import { burst } from './_burst.ts';
+import { quantile } from '../quantile.ts';
 
 const TARGETS = Number(process.env['BENCH_TARGETS'] ?? 5000);
 const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 256);
@@ -56,7 +57,7 @@ interface Answer {
 
 const percentile = (samples: Float64Array, p: number): number => {
   const sorted = Float64Array.from(samples).sort();
-  return Number(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!.toFixed(1));
+  return Number(quantile(sorted, p)!.toFixed(1));
 };
 
 const dir = mkdtempSync(join(tmpdir(), 'flotilla-bench-reports-'));

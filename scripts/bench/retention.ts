@@ -20,6 +20,7 @@ import { pino } from 'pino';
 import { openDatabase, openHub } from '@flotilla/hub';
 import type { Db } from '../../packages/hub/src/store/database.ts';
 import { openPostgres } from '../../packages/hub/src/store/postgres/postgres-database.ts';
+import { quantile } from '../quantile.ts';
 
 const REPORTS = Number(process.env['BENCH_REPORTS'] ?? 200_000);
 const TARGETS = Number(process.env['BENCH_TARGETS'] ?? 2000);
@@ -129,7 +130,7 @@ try {
         prune_s: Number(seconds.toFixed(2)),
         pruned_per_s: Math.round(pruned.removed / seconds),
         loop_delay_max_ms: Number(gaps.at(-1)!.toFixed(1)),
-        loop_delay_p99_ms: Number(gaps[Math.floor(gaps.length * 0.99)]!.toFixed(1)),
+        loop_delay_p99_ms: Number(quantile(gaps, 0.99)!.toFixed(1)),
         loadavg: Number(loadavg()[0]!.toFixed(2)),
       })}\n`,
     );

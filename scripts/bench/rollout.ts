@@ -25,6 +25,7 @@ import { CreateRolloutResult, RolloutList, RolloutView } from '@flotilla/protoco
 import { ask, child, next, stopAll, type Message } from '../sim/processes.ts';
 import type { Job } from '../sim/sim-worker.ts';
 import { agentCount, benchEnrollmentToken, publishRelease, startBenchHub, type BenchHub } from './_hub-process.ts';
+import { quantile } from '../quantile.ts';
 
 const AGENTS = agentCount(10_000);
 const PROCS = Number(process.env['BENCH_AGENT_PROCS'] ?? 4);
@@ -149,9 +150,8 @@ function printTimings(createdAt: string, statuses: readonly Message[]): void {
   const rows = statuses.flatMap((st) => st['timings'] as [number, number, number, number, number][]);
   const received = rows.map(([r]) => r - created).sort((a, b) => a - b);
   const reported = rows.map(([r, d]) => d - r).sort((a, b) => a - b);
-  const pct = (xs: readonly number[], q: number): number => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
   const line = (xs: readonly number[]): string =>
-    `p10 ${pct(xs, 0.1)} p50 ${pct(xs, 0.5)} p99 ${pct(xs, 0.99)} max ${xs.at(-1)}`;
+    `p10 ${quantile(xs, 0.1)} p50 ${quantile(xs, 0.5)} p99 ${quantile(xs, 0.99)} max ${xs.at(-1)}`;
   process.stdout.write(
     `envelope received after create (ms): ${line(received)}; envelope to report taken (ms): ${line(reported)}\n`,
   );
